@@ -1,0 +1,94 @@
+# madang — top-level Makefile.
+#
+#   make            build every daemon and tool into build/bin
+#   make test       build and run every test suite (unit, integration, e2e); ends with a summary line
+#   make run        build and start the whole stack behind a private nginx on http://127.0.0.1:8080/
+#   make bench      run the benchmarks against a freshly started stack
+#   make fuzz       run the libFuzzer targets for a while
+#   make install    PREFIX=/usr/local DESTDIR=... ; make uninstall
+#   make format     clang-format every C file
+#
+# Switches: V=1 (echo commands), SANITIZE=address|undefined|address,undefined, DEBUG=1 (-O0),
+# CC=clang. Each component lives in its own folder with a module.mk that adds its targets.
+
+BUILD     ?= build
+ifneq ($(SANITIZE),)
+BUILD     := $(BUILD)/san-$(subst $(comma),-,$(SANITIZE))
+endif
+comma     := ,
+BIN       := $(BUILD)/bin
+OBJ       := $(BUILD)/obj
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+OPT       := $(if $(DEBUG),-O0,-O2)
+CFLAGS    ?= $(OPT) -g
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+             -Wno-unused-parameter
+CPPFLAGS  += -D_GNU_SOURCE -Icommon -MMD -MP
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fno-strict-aliasing
+LDFLAGS   ?=
+
+ifneq ($(SANITIZE),)
+CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=$(SANITIZE)
+endif
+
+# Library flags. nng ships no pkg-config file in Debian 12, so it is linked by name.
+pc = $(shell $(PKG_CONFIG) --$(1) $(2) 2>/dev/null)
+CJSON_CFLAGS := $(call pc,cflags,libcjson)
+CJSON_LIBS   := $(or $(call pc,libs,libcjson),-lcjson)
+NNG_LIBS     := -lnng -lpthread
+LWS_CFLAGS   := $(call pc,cflags,libwebsockets)
+LWS_LIBS     := $(or $(call pc,libs,libwebsockets),-lwebsockets)
+FCGI_CFLAGS  := $(call pc,cflags,fcgi)
+FCGI_LIBS    := $(or $(call pc,libs,fcgi),-lfcgi)
+CMOCKA_CFLAGS:= $(call pc,cflags,cmocka)
+CMOCKA_LIBS  := $(or $(call pc,libs,cmocka),-lcmocka)
+CRYPTO_LIBS  := $(or $(call pc,libs,libcrypto),-lcrypto)
+SQLITE_LIBS  := $(or $(call pc,libs,sqlite3),-lsqlite3)
+
+# Per-module variables filled by the module.mk files.
+PROGRAMS  :=
+CORE_LIBS :=
+TEST_BINS :=
+DEPS      :=
+
+.PHONY: all programs test-bins deps deps-test test run bench fuzz install uninstall format clean
+all: deps programs
+
+# Compile rule shared by every module: build/obj/<path>.o from <path>.c
+$(OBJ)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(EXTRA_CFLAGS_$(firstword $(subst /, ,$<))) -c $< -o $@
+
+include common/module.mk
+include $(wildcard broker/module.mk ws-frontend/module.mk rest-fcgi/module.mk bench/module.mk)
+include $(wildcard tests/module.mk)
+include $(wildcard mk/*.mk)
+
+programs: $(PROGRAMS)
+
+# Installs missing Debian packages (quiet and quick when nothing is missing).
+deps:
+	$(Q)scripts/install-deps.sh build
+deps-test:
+	$(Q)scripts/install-deps.sh build test
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(DEPS)

@@ -1,0 +1,89 @@
+# harness.sh — shared shell helpers for test suites: temp dirs, free ports, processes tracked by
+# PID and always cleaned up, waiting with time limits, and pass/fail counting.
+# Source it from a suite: . "$MADANG_ROOT/tests/lib/harness.sh"
+set -u
+
+T_PASS=0
+T_FAIL=0
+T_SKIP=0
+T_NAME=${T_NAME:-$(basename "$0" .sh)}
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/madang-test.XXXXXX")
+T_PIDS=""
+
+# Kills every process started with t_start (TERM, then KILL), removes the temp dir.
+t_cleanup() {
+	for pid in $T_PIDS; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in $T_PIDS; do
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	[ -n "${T_KEEP:-}" ] || rm -rf "$T_DIR"
+}
+trap t_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# t_start NAME CMD...: starts CMD in the background, output to $T_DIR/NAME.log; sets T_LAST_PID.
+t_start() {
+	name=$1
+	shift
+	"$@" >"$T_DIR/$name.log" 2>&1 &
+	T_LAST_PID=$!
+	T_PIDS="$T_PIDS $T_LAST_PID"
+	eval "PID_$(echo "$name" | tr -c 'A-Za-z0-9_\n' _)=$T_LAST_PID"
+}
+
+# t_free_port: prints a TCP port on 127.0.0.1 that was free a moment ago.
+t_free_port() {
+	"$MADANG_TESTBIN/freeport"
+}
+
+# t_wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds or time runs out.
+t_wait_for() {
+	limit=$(($1 * 10))
+	shift
+	i=0
+	while ! "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -ge $limit ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# t_wait_port PORT [SECONDS]: waits until something listens on 127.0.0.1:PORT.
+t_wait_port() {
+	t_wait_for "${2:-10}" "$MADANG_TESTBIN/freeport" --check "$1"
+}
+
+t_ok() {
+	T_PASS=$((T_PASS + 1))
+	echo "ok - $*"
+}
+t_fail() {
+	T_FAIL=$((T_FAIL + 1))
+	echo "FAIL - $*"
+}
+t_skip() {
+	T_SKIP=$((T_SKIP + 1))
+	echo "skip - $*"
+}
+
+# t_check DESCRIPTION CMD...: runs CMD, counts a pass or a failure.
+t_check() {
+	desc=$1
+	shift
+	if "$@"; then t_ok "$desc"; else t_fail "$desc"; fi
+}
+
+# t_done: prints the summary line the runner reads and exits with the right status.
+t_done() {
+	echo "$T_NAME: $T_PASS passed, $T_FAIL failed, $T_SKIP skipped"
+	[ "$T_FAIL" -eq 0 ]
+	exit $?
+}

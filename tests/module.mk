@@ -1,0 +1,36 @@
+# tests/ — unit-test binaries (cmocka), test helpers and the integration programs.
+#
+# tests/unit/test_<name>.c      -> build/tests/test_<name>    (run by tests/suites/10-unit.sh)
+# tests/integration/it_<name>.c -> build/tests/it_<name>      (run by the integration suites)
+# Both link the components' pure-core libraries ($(CORE_LIBS)) and common/.
+TESTBIN := $(BUILD)/tests
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+IT_SRCS   := $(wildcard tests/integration/it_*.c)
+TEST_LIB_SRCS := $(filter-out tests/lib/freeport.c,$(wildcard tests/lib/*.c))
+TEST_LIB_OBJS := $(TEST_LIB_SRCS:%.c=$(OBJ)/%.o)
+TEST_BINS += $(UNIT_SRCS:tests/unit/%.c=$(TESTBIN)/%) $(IT_SRCS:tests/integration/%.c=$(TESTBIN)/%) \
+             $(TESTBIN)/freeport
+EXTRA_CFLAGS_tests := $(CJSON_CFLAGS) $(CMOCKA_CFLAGS) $(LWS_CFLAGS) $(FCGI_CFLAGS) -Itests/lib
+TEST_LDLIBS := $(CJSON_LIBS) $(NNG_LIBS) $(LWS_LIBS) $(FCGI_LIBS) $(CRYPTO_LIBS) $(SQLITE_LIBS) \
+               $(CMOCKA_LIBS) -lm
+DEPS += $(UNIT_SRCS:%.c=$(OBJ)/%.d) $(IT_SRCS:%.c=$(OBJ)/%.d) $(TEST_LIB_OBJS:.o=.d)
+
+$(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(TEST_LIB_OBJS) $(CORE_LIBS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+
+$(TESTBIN)/it_%: $(OBJ)/tests/integration/it_%.o $(TEST_LIB_OBJS) $(CORE_LIBS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+
+$(TESTBIN)/freeport: tests/lib/freeport.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
+
+test-bins: $(TEST_BINS)
+
+# Everything, then every suite; SUITE=name runs only the suites whose name contains it.
+test: deps-test programs test-bins
+	$(Q)tests/run.sh $(BUILD) $(SUITE)

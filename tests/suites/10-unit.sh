@@ -1,0 +1,19 @@
+#!/bin/sh
+# 10-unit.sh — runs every cmocka unit-test binary (build/tests/test_*) and sums their results.
+T_NAME=unit
+. "$MADANG_ROOT/tests/lib/harness.sh"
+
+for t in "$MADANG_TESTBIN"/test_*; do
+	[ -x "$t" ] || continue
+	out=$(timeout 120 "$t" 2>&1)
+	rc=$?
+	echo "$out"
+	p=$(echo "$out" | sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' | tail -n 1)
+	f=$(echo "$out" | sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' | tail -n 1)
+	T_PASS=$((T_PASS + ${p:-0}))
+	T_FAIL=$((T_FAIL + ${f:-0}))
+	if [ $rc -ne 0 ] && [ -z "$f" ]; then
+		t_fail "$(basename "$t") exited $rc"
+	fi
+done
+t_done

@@ -34,3 +34,12 @@ test-bins: $(TEST_BINS)
 # Everything, then every suite; SUITE=name runs only the suites whose name contains it.
 test: deps-test programs test-bins
 	$(Q)tests/run.sh $(BUILD) $(SUITE)
+
+# Node packages for the WebSocket and browser tests (ws, playwright-core), pinned by
+# tests/package-lock.json; installed once, again when the lock file changes.
+tests/node_modules/.installed: tests/package.json tests/package-lock.json
+	$(Q)cd tests && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-deps: tests/node_modules/.installed
+test: node-deps

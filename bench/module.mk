@@ -1,0 +1,15 @@
+# bench/ — the load generator (madang-loadgen) and the `make bench` harness (bench/run.sh).
+LOADGEN_SRCS := bench/loadgen.c bench/lg_worker.c bench/lg_ws.c bench/lg_hist.c
+LOADGEN_OBJS := $(LOADGEN_SRCS:%.c=$(OBJ)/%.o)
+EXTRA_CFLAGS_bench := -pthread
+PROGRAMS += $(BIN)/madang-loadgen
+DEPS += $(LOADGEN_OBJS:.o=.d)
+
+$(BIN)/madang-loadgen: $(LOADGEN_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^
+
+# Runs every scenario against a freshly started stack; BENCH_QUICK=1 for a smoke run.
+bench: programs
+	$(Q)bench/run.sh $(BUILD)

@@ -1,0 +1,311 @@
+// connection.js — one room's WebSocket, kept alive: it connects, follows the server's events,
+// reconnects with backoff after any loss, resumes with since/epoch/resume so that nothing is
+// missed or doubled, and sends the outbox once it is back. It draws nothing; the chat view
+// listens to its events:
+//
+//   state        {state, retryAt}   state: connecting | connected | waiting | offline | closed | failed
+//   joined       {msg, first, lost, epochChanged}
+//   room-event   {msg, live, duplicate, confirmed}   message / join / leave / room_deleted
+//   typing       {msg}
+//   private      {msg, confirmed}
+//   server-error {msg, entry}
+//   outbox       {entry}            an outbox entry changed state (sent, failed, queued)
+//   fatal        {code, reason, error}   the server refused us for good (4004, 4009, 4001, …)
+//
+// Close codes 4000–4999 are the server's "do not come back" answers (DESIGN §3); every other
+// close — 1001 restart, 1006 network, 1013 broker down, 1008 slow consumer — is retried.
+
+import { Backoff } from './backoff.js';
+import { Outbox, randomPrefix } from './outbox.js';
+import { RoomState } from './room-state.js';
+
+export const PING_INTERVAL_MS = 25000;
+export const SILENCE_LIMIT_MS = 60000;
+const RATE_LIMIT_RETRY_MS = 1500;
+
+export function isFatalClose(code) {
+	return code >= 4000 && code <= 4999;
+}
+
+export class RoomConnection extends EventTarget {
+	/* makeUrl(roomId, user, params) builds the socket URL; WebSocketImpl, backoff, online and
+	 * netEvents are replaceable for tests. */
+	constructor({ roomId, user, makeUrl, WebSocketImpl = globalThis.WebSocket, backoff = new Backoff(),
+		online = () => globalThis.navigator?.onLine !== false, netEvents = globalThis }) {
+		super();
+		this.roomId = roomId;
+		this.user = user;
+		this.makeUrl = makeUrl;
+		this.WebSocketImpl = WebSocketImpl;
+		this.backoff = backoff;
+		this.online = online;
+		this.netEvents = netEvents;
+		this.room = new RoomState(roomId);
+		this.room.me = user;
+		this.outbox = new Outbox(randomPrefix());
+		this.state = 'idle';
+		this.session = null; /* from welcome; presented as resume= to get our nickname back */
+		this.ws = null;
+		this.retryTimer = null;
+		this.pingTimer = null;
+		this.flushTimer = null;
+		this.lastFrameAt = 0;
+		this.lastError = null; /* the last error event, which explains a close that follows it */
+		this.onOnline = () => {
+			if (this.state === 'offline' || this.state === 'waiting') this.connectNow();
+		};
+		this.onOffline = () => {
+			if (this.state === 'waiting') this.setState('offline');
+		};
+	}
+
+	start() {
+		this.netEvents?.addEventListener?.('online', this.onOnline);
+		this.netEvents?.addEventListener?.('offline', this.onOffline);
+		this.connect();
+	}
+
+	/* Leaves the room: a clean close (1000), no reconnect. */
+	leave() {
+		if (this.state === 'closed') return;
+		this.stopTimers();
+		this.netEvents?.removeEventListener?.('online', this.onOnline);
+		this.netEvents?.removeEventListener?.('offline', this.onOffline);
+		const ws = this.ws;
+		this.ws = null;
+		if (ws) {
+			this.detach(ws);
+			if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(1000, 'leave');
+		}
+		this.setState('closed');
+	}
+
+	/* Skips the rest of the backoff wait ("Reconnect now", the browser came back online). */
+	connectNow() {
+		if (this.state !== 'waiting' && this.state !== 'offline') return;
+		clearTimeout(this.retryTimer);
+		this.retryTimer = null;
+		this.connect();
+	}
+
+	sendMessage(text) {
+		const entry = this.outbox.add(text);
+		this.flush();
+		return entry;
+	}
+
+	sendPrivate(to, text) {
+		const entry = this.outbox.add(text, to);
+		this.flush();
+		return entry;
+	}
+
+	retry(clientId) {
+		const entry = this.outbox.retry(clientId);
+		if (entry) this.emit('outbox', { entry });
+		this.flush();
+	}
+
+	/* Typing is a hint: sent only while connected, never queued. */
+	sendTyping(active) {
+		this.write({ type: 'typing', room_id: this.roomId, active: Boolean(active) });
+	}
+
+	connect() {
+		this.stopTimers();
+		this.setState('connecting');
+		const params = { ...this.room.resumeParams(), resume: this.session ?? undefined };
+		let ws;
+		try {
+			ws = new this.WebSocketImpl(this.makeUrl(this.roomId, this.user, params));
+		} catch (err) {
+			this.handleClose(1006, String(err?.message ?? err));
+			return;
+		}
+		this.ws = ws;
+		this.lastError = null;
+		ws.onmessage = (ev) => this.handleFrame(ev.data);
+		ws.onclose = (ev) => {
+			if (this.ws !== ws) return;
+			this.ws = null;
+			this.handleClose(ev.code, ev.reason);
+		};
+		ws.onerror = () => {}; /* a close event always follows; the browser logs the cause */
+	}
+
+	detach(ws) {
+		ws.onmessage = null;
+		ws.onclose = null;
+		ws.onerror = null;
+	}
+
+	handleFrame(data) {
+		this.lastFrameAt = Date.now();
+		let msg;
+		try {
+			msg = JSON.parse(data);
+		} catch {
+			return; /* not ours to show: the protocol sends JSON objects only */
+		}
+		if (!msg || typeof msg !== 'object') return;
+		switch (msg.type) {
+		case 'welcome':
+			if (typeof msg.session === 'string') this.session = msg.session;
+			if (typeof msg.user === 'string' && msg.user !== '') {
+				this.user = msg.user;
+				this.room.me = msg.user;
+			}
+			break;
+		case 'joined':
+			this.handleJoined(msg);
+			break;
+		case 'message':
+		case 'join':
+		case 'leave':
+		case 'room_deleted':
+			this.handleRoomEvent(msg);
+			break;
+		case 'typing':
+			if (!this.room.isMe(msg.user)) this.emit('typing', { msg });
+			break;
+		case 'private':
+			this.handlePrivate(msg);
+			break;
+		case 'error':
+			this.handleError(msg);
+			break;
+		default:
+			break; /* pong, and event types added after v1 */
+		}
+	}
+
+	handleJoined(msg) {
+		const outcome = this.room.joined(msg);
+		this.backoff.reset();
+		this.setState('connected');
+		this.emit('joined', { msg, ...outcome });
+		this.pingTimer = setInterval(() => this.keepAlive(), PING_INTERVAL_MS);
+		this.flush();
+	}
+
+	handleRoomEvent(msg) {
+		const seen = this.room.event(msg);
+		let confirmed = null;
+		if (msg.type === 'message' && typeof msg.client_id === 'string' && this.room.isMe(msg.sender)) {
+			confirmed = this.outbox.confirm(msg.client_id);
+		}
+		this.emit('room-event', { msg, live: seen?.live ?? true, duplicate: seen === null, confirmed });
+		if (msg.type === 'room_deleted') {
+			this.leave();
+			this.emit('fatal', { code: 4004, reason: 'room deleted', error: null, deleted: true });
+		}
+	}
+
+	handlePrivate(msg) {
+		let confirmed = null;
+		if (this.room.isMe(msg.from)) {
+			for (const entry of this.outbox.entries.values()) {
+				if (entry.to !== null && entry.state === 'sent' && entry.text === msg.message) {
+					confirmed = this.outbox.confirm(entry.clientId);
+					break;
+				}
+			}
+		}
+		this.emit('private', { msg, confirmed });
+	}
+
+	handleError(msg) {
+		this.lastError = msg;
+		let entry = null;
+		if (typeof msg.client_id === 'string') {
+			if (msg.code === 'rate_limited') {
+				entry = this.outbox.retry(msg.client_id);
+				clearTimeout(this.flushTimer);
+				this.flushTimer = setTimeout(() => this.flush(), RATE_LIMIT_RETRY_MS);
+			} else {
+				entry = this.outbox.fail(msg.client_id);
+			}
+			if (entry) this.emit('outbox', { entry });
+		}
+		this.emit('server-error', { msg, entry });
+	}
+
+	handleClose(code, reason) {
+		this.stopTimers();
+		for (const entry of this.outbox.entries.values()) {
+			if (entry.state !== 'sent') continue;
+			/* A message is safe to send again (the broker drops a repeated client id); a private
+			 * message is not, so it is shown as not sent and the person decides. */
+			entry.state = entry.to === null ? 'queued' : 'failed';
+			this.emit('outbox', { entry });
+		}
+		if (this.state === 'closed' || this.state === 'failed') return;
+		if (isFatalClose(code)) {
+			this.setState('failed');
+			this.emit('fatal', { code, reason, error: this.lastError });
+			return;
+		}
+		if (!this.online()) {
+			this.setState('offline');
+			return;
+		}
+		const delay = this.backoff.next();
+		this.retryTimer = setTimeout(() => {
+			this.retryTimer = null;
+			this.connect();
+		}, delay);
+		this.setState('waiting', { retryAt: Date.now() + delay });
+	}
+
+	/* Sends every due outbox entry, oldest first, when the room is joined. */
+	flush() {
+		if (this.state !== 'connected') return;
+		for (const entry of this.outbox.due()) {
+			const frame = entry.to === null
+				? { type: 'message', room_id: this.roomId, text: entry.text, client_id: entry.clientId }
+				: { type: 'private', room_id: this.roomId, to: entry.to, text: entry.text };
+			if (!this.write(frame)) return;
+			this.outbox.markSent(entry.clientId);
+			this.emit('outbox', { entry });
+		}
+	}
+
+	write(frame) {
+		const ws = this.ws;
+		if (this.state !== 'connected' || !ws || ws.readyState !== ws.OPEN) return false;
+		ws.send(JSON.stringify(frame));
+		return true;
+	}
+
+	/* An application ping keeps proxies from idling the socket out; a socket that has carried
+	 * nothing for SILENCE_LIMIT_MS is dead even if TCP has not noticed, so it is dropped. */
+	keepAlive() {
+		if (Date.now() - this.lastFrameAt > SILENCE_LIMIT_MS && this.ws) {
+			const ws = this.ws;
+			this.ws = null;
+			this.detach(ws);
+			ws.close();
+			this.handleClose(1006, 'no reply');
+			return;
+		}
+		this.write({ type: 'ping' });
+	}
+
+	stopTimers() {
+		clearTimeout(this.retryTimer);
+		clearTimeout(this.flushTimer);
+		clearInterval(this.pingTimer);
+		this.retryTimer = null;
+		this.flushTimer = null;
+		this.pingTimer = null;
+	}
+
+	setState(state, extra = {}) {
+		this.state = state;
+		this.emit('state', { state, ...extra });
+	}
+
+	emit(type, detail) {
+		this.dispatchEvent(new CustomEvent(type, { detail }));
+	}
+}

@@ -1,0 +1,241 @@
+// i18n.js — the client's words in Korean and English, the choice of language (a saved choice, else
+// the browser's language) and filling the static text of index.html from data-i18n attributes.
+//
+// To add a language: add a table below with every key of `en` (tests/e2e/client-logic.test.mjs
+// checks that every table has exactly the same keys and placeholders) and add it to LANGS.
+
+const en = {
+	'app.title': 'madang',
+	'app.tagline': 'real-time chat rooms',
+	'app.skip': 'Skip to content',
+	'lang.switch': '한국어',
+	'lang.switch.label': 'Switch the language to Korean',
+
+	'rooms.heading': 'Chat rooms',
+	'rooms.loading': 'Loading rooms…',
+	'rooms.empty': 'There are no rooms yet.',
+	'rooms.error': 'Could not load the room list. Retrying…',
+	'rooms.users': '{n} online',
+	'rooms.join': 'Join',
+	'rooms.join.label': 'Join {room}',
+	'rooms.create.summary': 'Create a room',
+	'rooms.create.id': 'Room id',
+	'rooms.create.id.hint': 'Letters, digits, - and _ (up to 64), used in links.',
+	'rooms.create.name': 'Room name',
+	'rooms.create.submit': 'Create',
+	'rooms.create.created': 'Room “{room}” created.',
+	'rooms.create.err.id': 'A room id is 1 to 64 letters, digits, - or _.',
+	'rooms.create.err.name': 'Give the room a name (up to 64 characters).',
+	'rooms.create.err.exists': 'A room with this id already exists.',
+	'rooms.create.err.forbidden': 'This server does not allow creating rooms.',
+	'rooms.create.err.other': 'The room could not be created: {reason}',
+
+	'join.heading': 'Join “{room}”',
+	'join.nickname': 'Nickname',
+	'join.placeholder': 'Enter your nickname',
+	'join.hint': '1 to 32 characters. It is remembered on this device.',
+	'join.submit': 'Join',
+	'join.back': 'Back to rooms',
+	'nick.err.empty': 'Please enter a nickname.',
+	'nick.err.too_long': 'A nickname can be at most 32 characters long.',
+	'nick.err.control': 'A nickname cannot contain invisible or control characters.',
+	'nick.err.reserved': '“system” is reserved. Please choose another nickname.',
+	'nick.err.taken': '“{user}” is already in use in this room. Please choose another nickname.',
+	'nick.err.invalid': 'The server did not accept this nickname: {reason}',
+	'room.err.unknown': 'The room “{room}” no longer exists.',
+	'room.err.unauthorized': 'You are not allowed to join this room.',
+	'room.err.full': 'This room is full. Try again later.',
+	'room.err.refused': 'The server closed the connection: {reason}',
+
+	'chat.leave': 'Leave',
+	'chat.members': 'Members ({n})',
+	'chat.members.toggle': 'Show members',
+	'chat.you': '(you)',
+	'chat.messages': 'Messages',
+	'chat.input': 'Message',
+	'chat.placeholder': 'Type a message…',
+	'chat.send': 'Send',
+	'chat.to': 'To',
+	'chat.to.everyone': 'Everyone',
+	'chat.private.with': 'Private message to {user}',
+	'chat.private.tag': 'private',
+	'chat.private.to': '→ {user}',
+	'chat.new': 'New messages ↓',
+	'chat.new.count': '{n} new messages ↓',
+	'chat.pending': 'sending…',
+	'chat.queued': 'waiting for the connection',
+	'chat.failed': 'not sent',
+	'chat.retry': 'Retry',
+	'chat.joined': '{user} joined.',
+	'chat.left': '{user} left.',
+	'chat.room.deleted': 'This room was deleted.',
+	'chat.not.recovered': 'Some messages sent while you were disconnected could not be recovered.',
+	'chat.typing.one': '{a} is typing…',
+	'chat.typing.two': '{a} and {b} are typing…',
+	'chat.typing.many': 'Several people are typing…',
+	'chat.too.long': 'This message is too long ({n} bytes; at most 4096).',
+	'chat.err.rate_limited': 'You are sending messages too fast. Wait a moment.',
+	'chat.err.no_such_user': '{user} is not in this room.',
+	'chat.err.generic': 'The server refused: {reason}',
+	'chat.announce.message': '{user}: {text}',
+	'chat.announce.private': 'Private from {user}: {text}',
+
+	'conn.connecting': 'Connecting…',
+	'conn.connected': 'Connected',
+	'conn.reconnecting': 'Reconnecting in {n} s',
+	'conn.reconnecting.now': 'Reconnecting…',
+	'conn.offline': 'Offline',
+	'conn.closed': 'Disconnected',
+	'conn.retry': 'Reconnect now',
+	'conn.announce.lost': 'Connection lost. Reconnecting.',
+	'conn.announce.back': 'Connected again.',
+};
+
+const ko = {
+	'app.title': '마당',
+	'app.tagline': '실시간 채팅방',
+	'app.skip': '본문으로 건너뛰기',
+	'lang.switch': 'English',
+	'lang.switch.label': '언어를 영어로 바꾸기',
+
+	'rooms.heading': '채팅방 목록',
+	'rooms.loading': '채팅방 목록을 불러오는 중…',
+	'rooms.empty': '아직 채팅방이 없습니다.',
+	'rooms.error': '채팅방 목록을 불러오지 못했습니다. 다시 시도하는 중…',
+	'rooms.users': '참여자: {n}명',
+	'rooms.join': '참여',
+	'rooms.join.label': '{room}에 참여',
+	'rooms.create.summary': '새 채팅방 만들기',
+	'rooms.create.id': '채팅방 ID',
+	'rooms.create.id.hint': '영문자, 숫자, -, _ (최대 64자). 주소에 쓰입니다.',
+	'rooms.create.name': '채팅방 이름',
+	'rooms.create.submit': '만들기',
+	'rooms.create.created': '“{room}” 채팅방을 만들었습니다.',
+	'rooms.create.err.id': '채팅방 ID는 영문자, 숫자, -, _ 1~64자입니다.',
+	'rooms.create.err.name': '채팅방 이름을 입력하세요 (최대 64자).',
+	'rooms.create.err.exists': '같은 ID의 채팅방이 이미 있습니다.',
+	'rooms.create.err.forbidden': '이 서버에서는 채팅방을 만들 수 없습니다.',
+	'rooms.create.err.other': '채팅방을 만들지 못했습니다: {reason}',
+
+	'join.heading': '“{room}” 참여하기',
+	'join.nickname': '대화명',
+	'join.placeholder': '대화명을 입력하세요',
+	'join.hint': '1~32자. 이 기기에 기억됩니다.',
+	'join.submit': '참여하기',
+	'join.back': '목록으로',
+	'nick.err.empty': '대화명을 입력하세요.',
+	'nick.err.too_long': '대화명은 최대 32자까지 쓸 수 있습니다.',
+	'nick.err.control': '대화명에 보이지 않는 문자나 제어 문자는 쓸 수 없습니다.',
+	'nick.err.reserved': '“system”은 예약된 이름입니다. 다른 대화명을 고르세요.',
+	'nick.err.taken': '“{user}”은(는) 이 채팅방에서 이미 쓰이고 있습니다. 다른 대화명을 고르세요.',
+	'nick.err.invalid': '서버가 이 대화명을 받아들이지 않았습니다: {reason}',
+	'room.err.unknown': '“{room}” 채팅방이 더 이상 없습니다.',
+	'room.err.unauthorized': '이 채팅방에 참여할 권한이 없습니다.',
+	'room.err.full': '채팅방이 가득 찼습니다. 잠시 후 다시 시도하세요.',
+	'room.err.refused': '서버가 연결을 끊었습니다: {reason}',
+
+	'chat.leave': '나가기',
+	'chat.members': '참여자 ({n})',
+	'chat.members.toggle': '참여자 보기',
+	'chat.you': '(나)',
+	'chat.messages': '메시지',
+	'chat.input': '메시지',
+	'chat.placeholder': '메시지를 입력하세요...',
+	'chat.send': '전송',
+	'chat.to': '받는 사람',
+	'chat.to.everyone': '모두',
+	'chat.private.with': '{user}님에게 귓속말',
+	'chat.private.tag': '귓속말',
+	'chat.private.to': '→ {user}',
+	'chat.new': '새 메시지 ↓',
+	'chat.new.count': '새 메시지 {n}개 ↓',
+	'chat.pending': '보내는 중…',
+	'chat.queued': '연결을 기다리는 중',
+	'chat.failed': '보내지 못함',
+	'chat.retry': '다시 보내기',
+	'chat.joined': '{user}님이 입장했습니다.',
+	'chat.left': '{user}님이 퇴장했습니다.',
+	'chat.room.deleted': '이 채팅방이 삭제되었습니다.',
+	'chat.not.recovered': '연결이 끊긴 동안의 메시지를 모두 복구하지는 못했습니다.',
+	'chat.typing.one': '{a}님이 입력 중…',
+	'chat.typing.two': '{a}님과 {b}님이 입력 중…',
+	'chat.typing.many': '여러 명이 입력 중…',
+	'chat.too.long': '메시지가 너무 깁니다 ({n}바이트, 최대 4096).',
+	'chat.err.rate_limited': '메시지를 너무 빨리 보내고 있습니다. 잠시 기다려 주세요.',
+	'chat.err.no_such_user': '{user}님은 이 채팅방에 없습니다.',
+	'chat.err.generic': '서버가 거절했습니다: {reason}',
+	'chat.announce.message': '{user}: {text}',
+	'chat.announce.private': '{user}님의 귓속말: {text}',
+
+	'conn.connecting': '연결 중…',
+	'conn.connected': '연결됨',
+	'conn.reconnecting': '{n}초 후 다시 연결',
+	'conn.reconnecting.now': '다시 연결하는 중…',
+	'conn.offline': '오프라인',
+	'conn.closed': '연결 끊김',
+	'conn.retry': '지금 다시 연결',
+	'conn.announce.lost': '연결이 끊겼습니다. 다시 연결합니다.',
+	'conn.announce.back': '다시 연결되었습니다.',
+};
+
+export const LANGS = Object.freeze({ en, ko });
+const STORAGE_KEY = 'madang.lang';
+
+let current = 'en';
+
+/* Picks the language: a saved choice first, then the first of the browser's languages we have. */
+export function detectLanguage(saved, browserLanguages) {
+	if (saved && Object.hasOwn(LANGS, saved)) return saved;
+	for (const tag of browserLanguages ?? []) {
+		const base = String(tag).toLowerCase().split('-')[0];
+		if (Object.hasOwn(LANGS, base)) return base;
+	}
+	return 'en';
+}
+
+export function language() {
+	return current;
+}
+
+export function setLanguage(lang) {
+	current = Object.hasOwn(LANGS, lang) ? lang : 'en';
+	return current;
+}
+
+export function loadLanguage(storage, nav) {
+	let saved = null;
+	try {
+		saved = storage?.getItem(STORAGE_KEY) ?? null;
+	} catch {
+		saved = null; /* storage disabled: use the browser's language */
+	}
+	return setLanguage(detectLanguage(saved, nav?.languages?.length ? nav.languages : [nav?.language]));
+}
+
+export function saveLanguage(storage, lang) {
+	try {
+		storage?.setItem(STORAGE_KEY, lang);
+	} catch {
+		/* storage disabled: the choice lasts for this page only */
+	}
+}
+
+/* t('rooms.users', {n: 3}) — the text for key in the current language, placeholders filled in. */
+export function t(key, params = {}) {
+	const table = LANGS[current];
+	const text = table[key] ?? en[key] ?? key;
+	return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/* Fills every [data-i18n] (textContent), [data-i18n-placeholder], [data-i18n-label] (aria-label)
+ * and [data-i18n-title] below root. */
+export function applyStatic(root) {
+	for (const node of root.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+	for (const node of root.querySelectorAll('[data-i18n-placeholder]')) {
+		node.setAttribute('placeholder', t(node.dataset.i18nPlaceholder));
+	}
+	for (const node of root.querySelectorAll('[data-i18n-label]')) {
+		node.setAttribute('aria-label', t(node.dataset.i18nLabel));
+	}
+	for (const node of root.querySelectorAll('[data-i18n-title]')) node.setAttribute('title', t(node.dataset.i18nTitle));
+}

@@ -1,0 +1,179 @@
+/* broker.c — creating and destroying the broker core, and its rooms at start-up. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core.h"
+#include "validate.h"
+#include "wire.h"
+
+void
+broker_config_defaults(struct broker_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->history = MADANG_HISTORY_DEFAULT;
+	cfg->max_members = MADANG_MEMBERS_DEFAULT;
+	cfg->max_rooms = MADANG_ROOMS_DEFAULT;
+	cfg->frontend_timeout_ms = 3000;
+	cfg->join_history = 50;
+}
+
+struct broker *
+broker_create(const struct broker_config *cfg, const char *epoch, broker_publish_fn publish,
+	      void *publish_arg)
+{
+	struct broker *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->cfg = *cfg;
+	snprintf(b->epoch, sizeof(b->epoch), "%s", epoch);
+	b->publish = publish;
+	b->publish_arg = publish_arg;
+	hmap_init(&b->rooms);
+	hmap_init(&b->frontends);
+	sbuf_init(&b->ev);
+	b->now_mono = clock_mono_ms();
+	b->now_wall = clock_wall_ms();
+	b->start_ms = b->now_mono;
+	clock_iso8601(b->now_wall, b->now_iso);
+	return b;
+}
+
+void
+broker_destroy(struct broker *b)
+{
+	size_t it = 0;
+	void *v;
+
+	if (b == NULL)
+		return;
+	/* Drop every membership silently (no events), then the front-ends and rooms. */
+	b->publish = NULL;
+	while (hmap_next(&b->frontends, &it, NULL, &v)) {
+		struct frontend *fe = v;
+		size_t jt = 0;
+		void *w;
+		while (hmap_next(&fe->sessions, &jt, NULL, &w)) {
+			struct session *s = w;
+			for (size_t n = s->nrooms; n > 0; n--)
+				sess_leave(b, s->rooms[n - 1], NULL);
+		}
+		hmap_fini(&fe->sessions);
+		free(fe);
+	}
+	hmap_fini(&b->frontends);
+	while (b->nrooms > 0)
+		room_destroy(b, b->rooms_v[b->nrooms - 1]);
+	free(b->rooms_v);
+	hmap_fini(&b->rooms);
+	sbuf_fini(&b->ev);
+	free(b);
+}
+
+int
+broker_add_room(struct broker *b, const char *id, const char *name, char *err, size_t errsz)
+{
+	const char *why;
+
+	if (id == NULL || !valid_room_id(id, strlen(id))) {
+		snprintf(err, errsz, "room id \"%s\" must match [A-Za-z0-9_-]{1,64}", id ? id : "");
+		return -1;
+	}
+	if (name == NULL || !valid_room_name(name, strlen(name), &why)) {
+		snprintf(err, errsz, "room %s: %s", id, name ? why : "name missing");
+		return -1;
+	}
+	if (room_get(b, id) != NULL) {
+		snprintf(err, errsz, "room %s is listed twice", id);
+		return -1;
+	}
+	if (b->nrooms >= b->cfg.max_rooms) {
+		snprintf(err, errsz, "more than %u rooms", b->cfg.max_rooms);
+		return -1;
+	}
+	if (room_create(b, id, name) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+broker_add_default_rooms(struct broker *b)
+{
+	static const char *const rooms[][2] = {
+		{"room1", "일반 대화"},
+		{"room2", "기술 토론"},
+		{"room3", "취미 공유"},
+		{"room4", "음악 & 영화"},
+	};
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(rooms) / sizeof(rooms[0]); i++)
+		if (broker_add_room(b, rooms[i][0], rooms[i][1], err, sizeof(err)) != 0)
+			return -1;
+	return 0;
+}
+
+int
+broker_load_rooms(struct broker *b, const char *json, size_t len, char *err, size_t errsz)
+{
+	cJSON *root = NULL, *list, *item;
+	int rv = -1;
+
+	/* Accept a bare array by wrapping it: {"rooms": [...]} is the documented form. */
+	root = cJSON_ParseWithLength(json, len);
+	if (root == NULL) {
+		snprintf(err, errsz, "not valid JSON");
+		return -1;
+	}
+	if (cJSON_IsArray(root)) {
+		list = root;
+	} else if (cJSON_IsObject(root)) {
+		list = cJSON_GetObjectItemCaseSensitive(root, "rooms");
+	} else {
+		list = NULL;
+	}
+	if (!cJSON_IsArray(list)) {
+		snprintf(err, errsz, "expected {\"rooms\":[{\"id\":…,\"name\":…},…]}");
+		goto out;
+	}
+	cJSON_ArrayForEach(item, list)
+	{
+		const char *id = cJSON_IsObject(item) ? wire_str(item, "id", NULL) : NULL;
+		const char *name = cJSON_IsObject(item) ? wire_str(item, "name", NULL) : NULL;
+		if (broker_add_room(b, id, name ? name : id, err, errsz) != 0)
+			goto out;
+	}
+	rv = 0;
+out:
+	cJSON_Delete(root);
+	return rv;
+}
+
+const char *
+broker_epoch(const struct broker *b)
+{
+	return b->epoch;
+}
+
+size_t
+broker_room_count(const struct broker *b)
+{
+	return b->nrooms;
+}
+
+size_t
+broker_member_count(const struct broker *b)
+{
+	return b->members_total;
+}
+
+size_t
+broker_frontend_count(const struct broker *b)
+{
+	return b->frontends.count;
+}

@@ -1,0 +1,55 @@
+/* broker.h — madang-broker's state core: rooms, members, sequence numbers, history, front-ends.
+ * Pure C with no I/O: requests come in as JSON text, replies go out into a buffer and events
+ * through a publish callback. Time is passed in, so tests control it. One thread owns a broker. */
+#ifndef MADANG_BROKER_H
+#define MADANG_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbuf.h"
+
+struct broker_config {
+	size_t history;               /* events kept per room (ring), --history */
+	uint32_t max_members;         /* members per room, --max-members */
+	uint32_t max_rooms;           /* rooms per broker, --max-rooms */
+	bool allow_create;            /* create_room allowed, join creates unknown rooms */
+	uint64_t frontend_timeout_ms; /* a silent front-end is expired after this */
+	uint32_t join_history;        /* recent events returned by a join by default */
+};
+
+void broker_config_defaults(struct broker_config *cfg);
+
+/* Called for every event: topic with its trailing '\n' (e.g. "r/room1\n"), then the JSON. */
+typedef void (*broker_publish_fn)(void *arg, const char *topic, size_t topic_len, const char *json,
+				  size_t json_len);
+
+struct broker;
+
+/* epoch: 16 hex digits. Returns NULL when memory runs out. */
+struct broker *broker_create(const struct broker_config *cfg, const char *epoch,
+			     broker_publish_fn publish, void *publish_arg);
+void broker_destroy(struct broker *b);
+
+/* Adds a room at start-up (rooms file or the defaults). Returns 0, or -1 with a reason in err. */
+int broker_add_room(struct broker *b, const char *id, const char *name, char *err, size_t errsz);
+/* Adds the four rooms of the original design. */
+int broker_add_default_rooms(struct broker *b);
+/* Loads {"rooms":[{"id":…,"name":…},…]} (or a bare array) from JSON text. */
+int broker_load_rooms(struct broker *b, const char *json, size_t len, char *err, size_t errsz);
+
+/* Handles one request (JSON text, not necessarily NUL-terminated) at the given times and writes
+ * the reply JSON into reply (which is reset first). Never fails: bad requests get error replies. */
+void broker_handle(struct broker *b, const char *req, size_t len, int64_t wall_ms, uint64_t mono_ms,
+		   struct sbuf *reply);
+
+/* Expires front-ends silent for longer than the timeout. Call at least every 100 ms or so. */
+void broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms);
+
+const char *broker_epoch(const struct broker *b);
+size_t broker_room_count(const struct broker *b);
+size_t broker_member_count(const struct broker *b);
+size_t broker_frontend_count(const struct broker *b);
+
+#endif

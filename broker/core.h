@@ -1,0 +1,117 @@
+/* core.h — the broker core's internal structures, shared by room.c, frontend.c and ops.c only. */
+#ifndef MADANG_BROKER_CORE_H
+#define MADANG_BROKER_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "hmap.h"
+#include "limits.h"
+
+/* One seq-numbered room event kept for history and duplicate detection. */
+struct hist_ev {
+	uint64_t seq;
+	char *json; /* exactly what was published (without the topic line) */
+	size_t len;
+	char *user_key;  /* message events: the sender's folded nickname, else NULL */
+	char *client_id; /* message events: the client's message id, or NULL */
+};
+
+struct member {
+	char user[MADANG_NICK_MAX_BYTES + 1]; /* canonical nickname */
+	char key[MADANG_NICK_MAX_BYTES + 1];  /* folded: what uniqueness is decided on */
+	struct room *room;
+	struct session *sess;
+	size_t room_idx; /* position in room->members_v */
+	bool marked;     /* scratch flag used by sync */
+};
+
+struct room {
+	char id[MADANG_ROOM_ID_MAX + 1];
+	char *name;
+	uint64_t seq; /* seq of the newest event; the next event gets seq + 1 */
+	struct hmap members; /* key -> member */
+	struct member **members_v; /* join order, swap-removed */
+	size_t nmembers, members_cap;
+	struct hist_ev *ring; /* history: ring of cfg.history entries */
+	size_t ring_head;     /* index of the oldest entry */
+	size_t ring_len;
+	size_t ring_cap;
+	size_t order_idx; /* position in broker->rooms_v */
+};
+
+struct frontend {
+	char id[MADANG_FRONTEND_ID_MAX + 1];
+	char instance[MADANG_SESSION_MAX + 1];
+	uint64_t last_seen_ms;
+	struct hmap sessions; /* session id -> session */
+};
+
+struct session {
+	char id[MADANG_SESSION_MAX + 1];
+	struct frontend *fe;
+	struct member **rooms; /* the memberships of this session */
+	size_t nrooms, rooms_cap;
+};
+
+struct broker_counters {
+	uint64_t requests, request_errors, messages, duplicates, joins, leaves, privates, typing,
+		events_published, frontends_registered, frontends_expired, rooms_created,
+		rooms_deleted;
+};
+
+struct broker {
+	struct broker_config cfg;
+	char epoch[17];
+	broker_publish_fn publish;
+	void *publish_arg;
+	struct hmap rooms; /* id -> room */
+	struct room **rooms_v;
+	size_t nrooms, rooms_cap;
+	struct hmap frontends; /* id -> frontend */
+	size_t members_total;
+	size_t sessions_total;
+	uint64_t start_ms;
+	struct broker_counters ctr;
+	struct sbuf ev; /* scratch for building events */
+	int64_t now_wall;
+	uint64_t now_mono;
+	char now_iso[CLOCK_ISO8601_LEN];
+};
+
+/* room.c */
+struct room *room_create(struct broker *b, const char *id, const char *name);
+void room_destroy(struct broker *b, struct room *r);
+struct room *room_get(struct broker *b, const char *id);
+/* Appends a seq-numbered event built in b->ev (its "seq" already written with r->seq + 1),
+ * stores it in the ring and publishes it on r/<id>. */
+void room_emit(struct broker *b, struct room *r, const char *user_key, const char *client_id);
+void room_publish(struct broker *b, const char *topic, size_t tlen, const char *json, size_t jlen);
+/* Starts an event object {"type":T,"room_id":R,"seq":N,"epoch":E,"time":T in b->ev. */
+void room_event_begin(struct broker *b, struct room *r, const char *type);
+struct hist_ev *room_find_dup(struct room *r, const char *user_key, const char *client_id);
+/* Index range helpers over the ring: entry i (0 = oldest). */
+struct hist_ev *room_hist_at(struct room *r, size_t i);
+uint64_t room_first_seq(const struct room *r);
+int room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
+		    const char *key, struct member **out);
+void room_member_remove(struct broker *b, struct member *m);
+/* Emits a join or leave event for m (which must still be in the room for leave). */
+void room_emit_join(struct broker *b, struct member *m, bool resync);
+void room_emit_leave(struct broker *b, struct member *m, const char *reason);
+
+/* frontend.c */
+struct frontend *fe_get(struct broker *b, const char *id);
+struct frontend *fe_register(struct broker *b, const char *id, const char *instance);
+void fe_expire(struct broker *b, struct frontend *fe, const char *reason);
+struct session *sess_get(struct frontend *fe, const char *id);
+struct session *sess_get_or_create(struct broker *b, struct frontend *fe, const char *id);
+void sess_release_if_empty(struct broker *b, struct session *s);
+struct member *sess_member_of(struct session *s, struct room *r);
+/* Removes member m (emitting a leave with reason when reason != NULL); frees the session when
+ * it has no room left. */
+void sess_leave(struct broker *b, struct member *m, const char *reason);
+
+#endif

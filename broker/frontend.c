@@ -1,0 +1,153 @@
+/* frontend.c — registered front-ends, their sessions, and expiry of silent front-ends. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "log.h"
+
+struct frontend *
+fe_get(struct broker *b, const char *id)
+{
+	return hmap_get(&b->frontends, id);
+}
+
+static void
+fe_destroy(struct broker *b, struct frontend *fe)
+{
+	hmap_del(&b->frontends, fe->id);
+	hmap_fini(&fe->sessions);
+	free(fe);
+}
+
+/* Registers instance under id. An older instance under the same id is expired first. */
+struct frontend *
+fe_register(struct broker *b, const char *id, const char *instance)
+{
+	struct frontend *fe = fe_get(b, id);
+
+	if (fe != NULL) {
+		if (strcmp(fe->instance, instance) == 0) {
+			fe->last_seen_ms = b->now_mono;
+			return fe;
+		}
+		log_info("broker: front-end %s restarted (instance %s replaces %s)", id, instance,
+			 fe->instance);
+		fe_expire(b, fe, "expired");
+	}
+	if ((fe = calloc(1, sizeof(*fe))) == NULL)
+		return NULL;
+	strncpy(fe->id, id, sizeof(fe->id) - 1);
+	strncpy(fe->instance, instance, sizeof(fe->instance) - 1);
+	hmap_init(&fe->sessions);
+	fe->last_seen_ms = b->now_mono;
+	if (hmap_put(&b->frontends, fe->id, fe) != 0) {
+		free(fe);
+		return NULL;
+	}
+	b->ctr.frontends_registered++;
+	log_info("broker: front-end %s registered (instance %s)", id, instance);
+	return fe;
+}
+
+/* Every member of every session of fe leaves (with leave events), then fe is forgotten. */
+void
+fe_expire(struct broker *b, struct frontend *fe, const char *reason)
+{
+	size_t it = 0, members = 0, sessions = 0;
+	void *v;
+
+	while (hmap_next(&fe->sessions, &it, NULL, &v)) {
+		struct session *s = v;
+		sessions++;
+		/* sess_leave frees the session with its last room: take the count first. */
+		for (size_t n = s->nrooms; n > 0; n--) {
+			members++;
+			sess_leave(b, s->rooms[n - 1], reason);
+		}
+	}
+	log_info("broker: front-end %s (instance %s) %s: %zu sessions, %zu memberships left", fe->id,
+		 fe->instance, reason, sessions, members);
+	fe_destroy(b, fe);
+}
+
+struct session *
+sess_get(struct frontend *fe, const char *id)
+{
+	return hmap_get(&fe->sessions, id);
+}
+
+struct session *
+sess_get_or_create(struct broker *b, struct frontend *fe, const char *id)
+{
+	struct session *s = sess_get(fe, id);
+
+	if (s != NULL)
+		return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	strncpy(s->id, id, sizeof(s->id) - 1);
+	s->fe = fe;
+	if (hmap_put(&fe->sessions, s->id, s) != 0) {
+		free(s);
+		return NULL;
+	}
+	b->sessions_total++;
+	return s;
+}
+
+static void
+sess_destroy(struct broker *b, struct session *s)
+{
+	hmap_del(&s->fe->sessions, s->id);
+	free(s->rooms);
+	free(s);
+	b->sessions_total--;
+}
+
+void
+sess_release_if_empty(struct broker *b, struct session *s)
+{
+	if (s->nrooms == 0)
+		sess_destroy(b, s);
+}
+
+struct member *
+sess_member_of(struct session *s, struct room *r)
+{
+	for (size_t i = 0; i < s->nrooms; i++)
+		if (s->rooms[i]->room == r)
+			return s->rooms[i];
+	return NULL;
+}
+
+void
+sess_leave(struct broker *b, struct member *m, const char *reason)
+{
+	struct session *s = m->sess;
+
+	if (reason != NULL)
+		room_emit_leave(b, m, reason);
+	room_member_remove(b, m);
+	if (s->nrooms == 0)
+		sess_destroy(b, s);
+}
+
+void
+broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
+{
+	size_t it = 0;
+	void *v;
+
+	b->now_wall = wall_ms;
+	b->now_mono = mono_ms;
+	clock_iso8601(wall_ms, b->now_iso);
+	while (hmap_next(&b->frontends, &it, NULL, &v)) {
+		struct frontend *fe = v;
+		if (mono_ms - fe->last_seen_ms > b->cfg.frontend_timeout_ms) {
+			b->ctr.frontends_expired++;
+			log_warn("broker: front-end %s missed heartbeats for %llu ms", fe->id,
+				 (unsigned long long)(mono_ms - fe->last_seen_ms));
+			fe_expire(b, fe, "expired");
+		}
+	}
+}

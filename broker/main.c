@@ -1,0 +1,215 @@
+/* main.c — madang-broker: command line, signals, start-up. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "limits.h"
+#include "log.h"
+#include "server.h"
+
+#define MADANG_VERSION "0.1.0"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: madang-broker [options]\n"
+		"  --rpc URL               request/reply endpoint (default ipc:///tmp/madang/broker.rpc)\n"
+		"  --events URL            event endpoint (default ipc:///tmp/madang/broker.events)\n"
+		"  --rooms FILE            rooms to create at start, JSON {\"rooms\":[{\"id\",\"name\"}]}\n"
+		"                          (default: room1..room4 of the original design)\n"
+		"  --history N             events kept per room in memory (default 100, 0..100000)\n"
+		"  --allow-create          allow create_room, and joins that create unknown rooms\n"
+		"  --frontend-timeout MS   expire a front-end silent this long (default 3000)\n"
+		"  --max-members N         members per room (default 1000)\n"
+		"  --max-rooms N           rooms per broker (default 10000)\n"
+		"  --inflight N            requests received at once (default 64, 1..4096)\n"
+		"  -v, --verbose           log every request error and debug detail\n"
+		"  -h, --help              this text;  --version  the version\n");
+}
+
+static int
+parse_num(const char *opt, const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < lo || v > hi) {
+		fprintf(stderr, "madang-broker: %s must be a number from %lld to %lld\n", opt, lo,
+			hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+struct rooms_arg {
+	const char *file;
+};
+
+static int
+add_rooms(struct broker *b, void *arg)
+{
+	struct rooms_arg *ra = arg;
+	char err[256];
+	FILE *f;
+	char *buf;
+	long len;
+
+	if (ra->file == NULL)
+		return broker_add_default_rooms(b);
+	if ((f = fopen(ra->file, "rb")) == NULL) {
+		log_error("broker: cannot open rooms file %s: %s", ra->file, strerror(errno));
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || len > 16 * 1024 * 1024 ||
+	    fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)len + 1)) == NULL) {
+		log_error("broker: cannot read rooms file %s (at most 16 MiB)", ra->file);
+		fclose(f);
+		return -1;
+	}
+	size_t got = fread(buf, 1, (size_t)len, f);
+	fclose(f);
+	int rv = broker_load_rooms(b, buf, got, err, sizeof(err));
+	free(buf);
+	if (rv != 0)
+		log_error("broker: rooms file %s: %s", ra->file, err);
+	return rv;
+}
+
+static void *
+signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("broker: SIGHUP ignored (nothing to reload)");
+			continue;
+		}
+		log_info("broker: %s received", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		server_stop();
+		return NULL;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"rpc", required_argument, NULL, 'r'},
+		{"events", required_argument, NULL, 'e'},
+		{"rooms", required_argument, NULL, 'R'},
+		{"history", required_argument, NULL, 'H'},
+		{"allow-create", no_argument, NULL, 'c'},
+		{"frontend-timeout", required_argument, NULL, 't'},
+		{"max-members", required_argument, NULL, 'm'},
+		{"max-rooms", required_argument, NULL, 'M'},
+		{"inflight", required_argument, NULL, 'i'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct server_config scfg = {
+		.rpc_url = "ipc:///tmp/madang/broker.rpc",
+		.events_url = "ipc:///tmp/madang/broker.events",
+		.inflight = 64,
+	};
+	struct broker_config bcfg;
+	struct rooms_arg ra = {NULL};
+	enum log_level lvl = LOG_LVL_INFO;
+	long long v;
+	int c;
+
+	broker_config_defaults(&bcfg);
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			scfg.rpc_url = optarg;
+			break;
+		case 'e':
+			scfg.events_url = optarg;
+			break;
+		case 'R':
+			ra.file = optarg;
+			break;
+		case 'H':
+			if (parse_num("--history", optarg, 0, MADANG_HISTORY_MAX, &v) != 0)
+				return 2;
+			bcfg.history = (size_t)v;
+			break;
+		case 'c':
+			bcfg.allow_create = true;
+			break;
+		case 't':
+			if (parse_num("--frontend-timeout", optarg, 100, 3600000, &v) != 0)
+				return 2;
+			bcfg.frontend_timeout_ms = (uint64_t)v;
+			break;
+		case 'm':
+			if (parse_num("--max-members", optarg, 1, 1000000, &v) != 0)
+				return 2;
+			bcfg.max_members = (uint32_t)v;
+			break;
+		case 'M':
+			if (parse_num("--max-rooms", optarg, 1, 10000000, &v) != 0)
+				return 2;
+			bcfg.max_rooms = (uint32_t)v;
+			break;
+		case 'i':
+			if (parse_num("--inflight", optarg, 1, 4096, &v) != 0)
+				return 2;
+			scfg.inflight = (int)v;
+			break;
+		case 'v':
+			lvl = LOG_LVL_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("madang-broker %s\n", MADANG_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "madang-broker: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (bcfg.join_history > bcfg.history)
+		bcfg.join_history = (uint32_t)bcfg.history;
+	log_init("madang-broker", lvl);
+
+	/* Block the stop signals in every thread (nng's included); one thread waits for them. */
+	static sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_t sigt;
+	if (pthread_create(&sigt, NULL, signal_thread, &set) != 0) {
+		log_error("broker: cannot start the signal thread");
+		return 1;
+	}
+	pthread_detach(sigt);
+
+	int rv = server_run(&scfg, &bcfg, add_rooms, &ra);
+	log_info("broker: stopped");
+	return rv == 0 ? 0 : 1;
+}

@@ -1,0 +1,20 @@
+# broker/ — madang-broker. The state core (no I/O) is a library that the unit tests link too.
+BROKER_CORE_SRCS := broker/broker.c broker/room.c broker/frontend.c broker/ops.c
+BROKER_CORE_OBJS := $(BROKER_CORE_SRCS:%.c=$(OBJ)/%.o)
+BROKER_CORE_LIB  := $(BUILD)/lib/libmadang-broker-core.a
+BROKER_SRCS      := broker/server.c broker/main.c
+BROKER_OBJS      := $(BROKER_SRCS:%.c=$(OBJ)/%.o)
+EXTRA_CFLAGS_broker := $(CJSON_CFLAGS)
+PROGRAMS  += $(BIN)/madang-broker
+CORE_LIBS += $(BROKER_CORE_LIB)
+DEPS      += $(BROKER_CORE_OBJS:.o=.d) $(BROKER_OBJS:.o=.d)
+
+$(BROKER_CORE_LIB): $(BROKER_CORE_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $^
+
+$(BIN)/madang-broker: $(BROKER_OBJS) $(BROKER_CORE_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(NNG_LIBS) -lm

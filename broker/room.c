@@ -1,0 +1,266 @@
+/* room.c — rooms, their members, sequence numbers and history rings. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "log.h"
+#include "wire.h"
+
+struct room *
+room_get(struct broker *b, const char *id)
+{
+	return hmap_get(&b->rooms, id);
+}
+
+struct room *
+room_create(struct broker *b, const char *id, const char *name)
+{
+	struct room *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	strncpy(r->id, id, sizeof(r->id) - 1);
+	r->name = strdup(name);
+	r->ring_cap = b->cfg.history;
+	if (r->ring_cap > 0)
+		r->ring = calloc(r->ring_cap, sizeof(*r->ring));
+	if (b->nrooms == b->rooms_cap) {
+		size_t cap = b->rooms_cap ? b->rooms_cap * 2 : 16;
+		struct room **v = realloc(b->rooms_v, cap * sizeof(*v));
+		if (v == NULL)
+			goto fail;
+		b->rooms_v = v;
+		b->rooms_cap = cap;
+	}
+	if (r->name == NULL || (r->ring_cap > 0 && r->ring == NULL))
+		goto fail;
+	hmap_init(&r->members);
+	if (hmap_put(&b->rooms, r->id, r) != 0)
+		goto fail;
+	r->order_idx = b->nrooms;
+	b->rooms_v[b->nrooms++] = r;
+	return r;
+fail:
+	free(r->ring);
+	free(r->name);
+	free(r);
+	return NULL;
+}
+
+static void
+hist_free(struct hist_ev *e)
+{
+	free(e->json);
+	free(e->user_key);
+	free(e->client_id);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Removes the room from the broker and frees it. Its members must be gone already. */
+void
+room_destroy(struct broker *b, struct room *r)
+{
+	hmap_del(&b->rooms, r->id);
+	/* Keep creation order: shift the rooms after it down by one. */
+	memmove(&b->rooms_v[r->order_idx], &b->rooms_v[r->order_idx + 1],
+		(b->nrooms - r->order_idx - 1) * sizeof(*b->rooms_v));
+	b->nrooms--;
+	for (size_t i = r->order_idx; i < b->nrooms; i++)
+		b->rooms_v[i]->order_idx = i;
+	for (size_t i = 0; i < r->ring_len; i++)
+		hist_free(room_hist_at(r, i));
+	free(r->ring);
+	hmap_fini(&r->members);
+	free(r->members_v);
+	free(r->name);
+	free(r);
+}
+
+struct hist_ev *
+room_hist_at(struct room *r, size_t i)
+{
+	return &r->ring[(r->ring_head + i) % r->ring_cap];
+}
+
+uint64_t
+room_first_seq(const struct room *r)
+{
+	return r->ring_len ? r->ring[r->ring_head].seq : r->seq + 1;
+}
+
+void
+room_publish(struct broker *b, const char *topic, size_t tlen, const char *json, size_t jlen)
+{
+	b->ctr.events_published++;
+	if (b->publish)
+		b->publish(b->publish_arg, topic, tlen, json, jlen);
+}
+
+void
+room_event_begin(struct broker *b, struct room *r, const char *type)
+{
+	struct sbuf *e = &b->ev;
+
+	sbuf_reset(e);
+	sbuf_adds(e, "{\"type\":\"");
+	sbuf_adds(e, type);
+	sbuf_adds(e, "\",\"room_id\":\"");
+	sbuf_adds(e, r->id); /* room ids need no escaping */
+	sbuf_adds(e, "\",\"seq\":");
+	sbuf_addi(e, (int64_t)(r->seq + 1));
+	sbuf_adds(e, ",\"epoch\":\"");
+	sbuf_adds(e, b->epoch);
+	sbuf_adds(e, "\",\"time\":\"");
+	sbuf_adds(e, b->now_iso);
+	sbuf_addc(e, '"');
+}
+
+void
+room_emit(struct broker *b, struct room *r, const char *user_key, const char *client_id)
+{
+	char topic[WIRE_TOPIC_MAX + 1];
+	size_t tlen;
+	struct hist_ev ev = {0};
+
+	if (b->ev.oom) {
+		log_error("broker: out of memory building an event for room %s", r->id);
+		return;
+	}
+	r->seq++;
+	tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_ROOM, r->id);
+	room_publish(b, topic, tlen, b->ev.data, b->ev.len);
+	if (r->ring_cap == 0)
+		return;
+	ev.seq = r->seq;
+	ev.len = b->ev.len;
+	ev.json = malloc(ev.len + 1);
+	ev.user_key = user_key ? strdup(user_key) : NULL;
+	ev.client_id = client_id ? strdup(client_id) : NULL;
+	if (ev.json == NULL || (user_key && !ev.user_key) || (client_id && !ev.client_id)) {
+		hist_free(&ev);
+		log_error("broker: out of memory storing history of room %s", r->id);
+		return;
+	}
+	memcpy(ev.json, b->ev.data, ev.len + 1);
+	if (r->ring_len < r->ring_cap) {
+		r->ring[(r->ring_head + r->ring_len) % r->ring_cap] = ev;
+		r->ring_len++;
+	} else {
+		hist_free(&r->ring[r->ring_head]);
+		r->ring[r->ring_head] = ev;
+		r->ring_head = (r->ring_head + 1) % r->ring_cap;
+	}
+}
+
+struct hist_ev *
+room_find_dup(struct room *r, const char *user_key, const char *client_id)
+{
+	for (size_t i = r->ring_len; i-- > 0;) {
+		struct hist_ev *e = room_hist_at(r, i);
+		if (e->client_id && strcmp(e->client_id, client_id) == 0 &&
+		    strcmp(e->user_key, user_key) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+int
+room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
+		const char *key, struct member **out)
+{
+	struct member *m;
+
+	if (r->nmembers == r->members_cap) {
+		size_t cap = r->members_cap ? r->members_cap * 2 : 8;
+		struct member **v = realloc(r->members_v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		r->members_v = v;
+		r->members_cap = cap;
+	}
+	if (s->nrooms == s->rooms_cap) {
+		size_t cap = s->rooms_cap ? s->rooms_cap * 2 : 4;
+		struct member **v = realloc(s->rooms, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		s->rooms = v;
+		s->rooms_cap = cap;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return -1;
+	strcpy(m->user, user);
+	strcpy(m->key, key);
+	m->room = r;
+	m->sess = s;
+	if (hmap_put(&r->members, m->key, m) != 0) {
+		free(m);
+		return -1;
+	}
+	m->room_idx = r->nmembers;
+	r->members_v[r->nmembers++] = m;
+	s->rooms[s->nrooms++] = m;
+	b->members_total++;
+	*out = m;
+	return 0;
+}
+
+void
+room_member_remove(struct broker *b, struct member *m)
+{
+	struct room *r = m->room;
+	struct session *s = m->sess;
+
+	hmap_del(&r->members, m->key);
+	r->members_v[m->room_idx] = r->members_v[r->nmembers - 1];
+	r->members_v[m->room_idx]->room_idx = m->room_idx;
+	r->nmembers--;
+	for (size_t i = 0; i < s->nrooms; i++) {
+		if (s->rooms[i] == m) {
+			s->rooms[i] = s->rooms[--s->nrooms];
+			break;
+		}
+	}
+	b->members_total--;
+	free(m);
+}
+
+static void
+room_emit_presence(struct broker *b, struct member *m, const char *type, const char *verb,
+		   size_t count, const char *reason, bool resync)
+{
+	struct sbuf *e = &b->ev;
+
+	room_event_begin(b, m->room, type);
+	sbuf_adds(e, ",\"user\":");
+	sbuf_add_jstr(e, m->user, strlen(m->user));
+	sbuf_adds(e, ",\"sender\":\"system\",\"message\":");
+	char text[MADANG_NICK_MAX_BYTES + 16];
+	int n = snprintf(text, sizeof(text), "%s %s", m->user, verb);
+	sbuf_add_jstr(e, text, (size_t)n);
+	sbuf_adds(e, ",\"users_count\":");
+	sbuf_addi(e, (int64_t)count);
+	if (reason) {
+		sbuf_adds(e, ",\"reason\":\"");
+		sbuf_adds(e, reason);
+		sbuf_addc(e, '"');
+	}
+	if (resync)
+		sbuf_adds(e, ",\"resync\":true");
+	sbuf_addc(e, '}');
+	room_emit(b, m->room, NULL, NULL);
+}
+
+void
+room_emit_join(struct broker *b, struct member *m, bool resync)
+{
+	b->ctr.joins++;
+	room_emit_presence(b, m, "join", "joined", m->room->nmembers, NULL, resync);
+}
+
+void
+room_emit_leave(struct broker *b, struct member *m, const char *reason)
+{
+	b->ctr.leaves++;
+	room_emit_presence(b, m, "leave", "left", m->room->nmembers - 1, reason, false);
+}

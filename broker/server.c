@@ -1,0 +1,302 @@
+/* server.c — nng I/O for madang-broker.
+ *
+ * Threads: nng's own threads run the aio callbacks (slot_cb). They touch only the slot they are
+ * called for and the work queue (under srv.mu). The state thread (server_run's caller) is the only
+ * one that touches the broker state: it takes received requests off the queue, applies them,
+ * publishes events and hands the reply back to the slot's context. */
+#include "server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "clock.h"
+#include "limits.h"
+#include "log.h"
+#include "sdnotify.h"
+#include "wire.h"
+
+#define SRV_RECV_MAX  (4u * 1024 * 1024) /* larger requests make nng drop the connection */
+#define SRV_TICK_MS   50
+#define SRV_PUB_QUEUE 1024 /* events queued per subscriber before pub drops the oldest */
+
+enum slot_state { SLOT_RECV, SLOT_SEND };
+
+struct slot {
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum slot_state state;
+	nng_msg *req;
+	struct slot *next; /* in the work queue */
+};
+
+static struct {
+	nng_socket rep, pub;
+	struct slot *slots;
+	int nslots;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot *head, *tail; /* received requests waiting for the state thread */
+	atomic_bool stop;
+	uint64_t pub_fail;
+} srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void
+server_stop(void)
+{
+	atomic_store(&srv.stop, true);
+	pthread_mutex_lock(&srv.mu);
+	pthread_cond_signal(&srv.cv);
+	pthread_mutex_unlock(&srv.mu);
+}
+
+/* Runs on nng threads. */
+static void
+slot_cb(void *arg)
+{
+	struct slot *s = arg;
+	int rv = nng_aio_result(s->aio);
+
+	if (s->state == SLOT_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(s->aio));
+			nng_aio_set_msg(s->aio, NULL);
+		}
+		s->state = SLOT_RECV;
+		if (!atomic_load(&srv.stop))
+			nng_ctx_recv(s->ctx, s->aio);
+		return;
+	}
+	if (rv != 0) {
+		if (rv != NNG_ECLOSED && !atomic_load(&srv.stop))
+			nng_ctx_recv(s->ctx, s->aio);
+		return;
+	}
+	s->req = nng_aio_get_msg(s->aio);
+	nng_aio_set_msg(s->aio, NULL);
+	s->next = NULL;
+	pthread_mutex_lock(&srv.mu);
+	if (srv.tail)
+		srv.tail->next = s;
+	else
+		srv.head = s;
+	srv.tail = s;
+	pthread_cond_signal(&srv.cv);
+	pthread_mutex_unlock(&srv.mu);
+}
+
+/* broker_publish_fn: one pub message per event, "topic\njson". Runs on the state thread. */
+static void
+publish_cb(void *arg, const char *topic, size_t tlen, const char *json, size_t jlen)
+{
+	nng_msg *m;
+
+	(void)arg;
+	if (nng_msg_alloc(&m, tlen + jlen) != 0) {
+		srv.pub_fail++;
+		return;
+	}
+	memcpy(nng_msg_body(m), topic, tlen);
+	memcpy((char *)nng_msg_body(m) + tlen, json, jlen);
+	if (nng_sendmsg(srv.pub, m, NNG_FLAG_NONBLOCK) != 0) {
+		nng_msg_free(m);
+		srv.pub_fail++;
+	}
+}
+
+/* For ipc:// URLs, creates the socket's directory (mode 0755) when missing. */
+static void
+ipc_mkdir(const char *url)
+{
+	char path[512];
+	const char *p = strncmp(url, "ipc://", 6) == 0 ? url + 6 : NULL;
+
+	if (p == NULL || strlen(p) >= sizeof(path))
+		return;
+	snprintf(path, sizeof(path), "%s", p);
+	for (char *s = path + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			log_warn("broker: cannot create %s: %s", path, strerror(errno));
+		*s = '/';
+	}
+}
+
+static int
+make_epoch(char out[17])
+{
+	unsigned char r[8];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
+static int
+sockets_open(const struct server_config *cfg)
+{
+	int rv;
+
+	ipc_mkdir(cfg->rpc_url);
+	ipc_mkdir(cfg->events_url);
+	if ((rv = nng_pub0_open(&srv.pub)) != 0 ||
+	    (rv = nng_socket_set_int(srv.pub, NNG_OPT_SENDBUF, SRV_PUB_QUEUE)) != 0) {
+		log_error("broker: cannot open the event socket: %s", nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_listen(srv.pub, cfg->events_url, NULL, 0)) != 0) {
+		log_error("broker: cannot listen on %s: %s", cfg->events_url, nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_rep0_open(&srv.rep)) != 0 ||
+	    (rv = nng_socket_set_size(srv.rep, NNG_OPT_RECVMAXSZ, SRV_RECV_MAX)) != 0) {
+		log_error("broker: cannot open the request socket: %s", nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_listen(srv.rep, cfg->rpc_url, NULL, 0)) != 0) {
+		log_error("broker: cannot listen on %s: %s", cfg->rpc_url, nng_strerror(rv));
+		return -1;
+	}
+	srv.nslots = cfg->inflight;
+	if ((srv.slots = calloc((size_t)srv.nslots, sizeof(*srv.slots))) == NULL)
+		return -1;
+	for (int i = 0; i < srv.nslots; i++) {
+		struct slot *s = &srv.slots[i];
+		if ((rv = nng_ctx_open(&s->ctx, srv.rep)) != 0 ||
+		    (rv = nng_aio_alloc(&s->aio, slot_cb, s)) != 0) {
+			log_error("broker: cannot set up request contexts: %s", nng_strerror(rv));
+			return -1;
+		}
+		s->state = SLOT_RECV;
+		nng_ctx_recv(s->ctx, s->aio);
+	}
+	return 0;
+}
+
+static void
+sockets_close(void)
+{
+	/* Closing rep aborts every pending receive; nng_aio_free waits for the callbacks. */
+	nng_close(srv.rep);
+	for (int i = 0; i < srv.nslots; i++) {
+		if (srv.slots[i].aio)
+			nng_aio_free(srv.slots[i].aio);
+	}
+	for (struct slot *s = srv.head; s != NULL; s = s->next)
+		nng_msg_free(s->req);
+	free(srv.slots);
+	nng_close(srv.pub);
+}
+
+/* Applies every queued request in arrival order and starts sending the replies. */
+static void
+drain(struct broker *b, struct sbuf *reply, struct slot *list)
+{
+	while (list != NULL) {
+		struct slot *s = list;
+		nng_msg *m = s->req;
+		list = s->next;
+		s->req = NULL;
+		broker_handle(b, nng_msg_body(m), nng_msg_len(m), clock_wall_ms(), clock_mono_ms(),
+			      reply);
+		nng_msg_clear(m);
+		if (nng_msg_append(m, reply->data, reply->len) != 0) {
+			nng_msg_free(m);
+			log_error("broker: out of memory for a reply");
+			s->state = SLOT_RECV;
+			nng_ctx_recv(s->ctx, s->aio);
+			continue;
+		}
+		s->state = SLOT_SEND;
+		nng_aio_set_msg(s->aio, m);
+		nng_ctx_send(s->ctx, s->aio);
+	}
+}
+
+int
+server_run(const struct server_config *cfg, struct broker_config *bcfg,
+	   int (*add_rooms)(struct broker *b, void *arg), void *arg)
+{
+	struct broker *b = NULL;
+	struct sbuf reply;
+	char epoch[17];
+	int rv = -1;
+
+	sbuf_init(&reply);
+	if (make_epoch(epoch) != 0) {
+		log_error("broker: getrandom failed: %s", strerror(errno));
+		return -1;
+	}
+	if ((b = broker_create(bcfg, epoch, publish_cb, NULL)) == NULL) {
+		log_error("broker: out of memory");
+		return -1;
+	}
+	if (add_rooms(b, arg) != 0)
+		goto out;
+	if (sockets_open(cfg) != 0)
+		goto out_sockets;
+	log_info("broker: started: rpc %s, events %s, epoch %s, %zu rooms, history %zu, "
+		 "front-end timeout %llu ms",
+		 cfg->rpc_url, cfg->events_url, epoch, broker_room_count(b), bcfg->history,
+		 (unsigned long long)bcfg->frontend_timeout_ms);
+	sd_notify_send("READY=1\nSTATUS=serving");
+
+	uint64_t last_tick = clock_mono_ms();
+	while (!atomic_load(&srv.stop)) {
+		struct slot *list;
+		struct timespec until;
+
+		pthread_mutex_lock(&srv.mu);
+		if (srv.head == NULL && !atomic_load(&srv.stop)) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += SRV_TICK_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&srv.cv, &srv.mu, &until);
+		}
+		list = srv.head;
+		srv.head = srv.tail = NULL;
+		pthread_mutex_unlock(&srv.mu);
+
+		drain(b, &reply, list);
+		uint64_t now = clock_mono_ms();
+		if (now - last_tick >= SRV_TICK_MS) {
+			broker_tick(b, clock_wall_ms(), now);
+			last_tick = now;
+		}
+	}
+	log_info("broker: stopping: %zu rooms, %zu members, %zu front-ends", broker_room_count(b),
+		 broker_member_count(b), broker_frontend_count(b));
+	sd_notify_send("STOPPING=1");
+	/* Tell the front-ends at once, so that they report the broker unavailable without waiting
+	 * for a heartbeat to time out; give the message a moment to leave. */
+	char bye[64];
+	int n = snprintf(bye, sizeof(bye), "{\"type\":\"broker_stopping\",\"epoch\":\"%s\"}", epoch);
+	publish_cb(NULL, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), bye, (size_t)n);
+	struct timespec pause = {0, 50 * 1000000L};
+	nanosleep(&pause, NULL);
+	rv = 0;
+out_sockets:
+	sockets_close();
+out:
+	broker_destroy(b);
+	sbuf_fini(&reply);
+	return rv;
+}

@@ -1,0 +1,20 @@
+/* server.h — madang-broker's nng shell around the state core: a rep0 socket with a pool of
+ * contexts, a pub0 socket for events, and the one thread that owns the broker state. */
+#ifndef MADANG_BROKER_SERVER_H
+#define MADANG_BROKER_SERVER_H
+
+#include "broker.h"
+
+struct server_config {
+	const char *rpc_url;
+	const char *events_url;
+	int inflight; /* nng contexts receiving requests at once */
+};
+
+/* Listens on both URLs, then runs the state loop until server_stop() is called (from a signal
+ * thread). Returns 0 after a clean stop, or -1 when a socket could not be set up (logged). */
+int server_run(const struct server_config *cfg, struct broker_config *bcfg,
+	       int (*add_rooms)(struct broker *b, void *arg), void *arg);
+void server_stop(void);
+
+#endif

@@ -1,0 +1,34 @@
+/* hmap.h — an open-addressing hash map from NUL-terminated string keys to pointers.
+ * Keys are not copied: each key must live as long as its entry (usually inside the value). */
+#ifndef MADANG_HMAP_H
+#define MADANG_HMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hmap_slot {
+	const char *key; /* NULL: empty; HMAP_TOMBSTONE: deleted */
+	void *val;
+	uint32_t hash;
+};
+
+struct hmap {
+	struct hmap_slot *slots;
+	size_t cap;   /* power of two, or 0 */
+	size_t count; /* live entries */
+	size_t used;  /* live entries plus tombstones */
+};
+
+void hmap_init(struct hmap *m);
+void hmap_fini(struct hmap *m);
+void *hmap_get(const struct hmap *m, const char *key);
+/* Inserts or replaces. Returns 0, or -1 when memory runs out (the map is unchanged). */
+int hmap_put(struct hmap *m, const char *key, void *val);
+/* Removes key; returns its value or NULL. */
+void *hmap_del(struct hmap *m, const char *key);
+/* Iteration: for (size_t i = 0; hmap_next(m, &i, &key, &val);) — no insertions meanwhile;
+ * deleting the entry just returned is allowed. */
+bool hmap_next(const struct hmap *m, size_t *iter, const char **key, void **val);
+
+#endif

@@ -1,0 +1,662 @@
+/* it_broker.c — integration tests: the real madang-broker process over real nng sockets. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rpc.h"
+#include "testproc.h"
+
+struct fx {
+	struct tbroker tb;
+	nng_socket req;
+	nng_socket sub;
+};
+
+static const char *const no_args[] = {NULL};
+
+static int
+fx_start(void **state, const char *const *args)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	alarm(30); /* every test is bounded in time */
+	if (f == NULL || tbroker_start(&f->tb, args) != 0) {
+		fprintf(stderr, "broker did not start (log: %s)\n", f ? f->tb.log : "?");
+		return -1;
+	}
+	if (rpc_open(&f->req, f->tb.rpc) != 0 || tsub_open(&f->sub, f->tb.events, "") != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return fx_start(state, no_args);
+}
+
+static int
+setup_short_timeout(void **state)
+{
+	static const char *const args[] = {"--frontend-timeout", "300", "--history", "5", NULL};
+	return fx_start(state, args);
+}
+
+static int
+setup_create(void **state)
+{
+	static const char *const args[] = {"--allow-create", NULL};
+	return fx_start(state, args);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f == NULL)
+		return 0;
+	nng_close(f->req);
+	nng_close(f->sub);
+	tbroker_cleanup(&f->tb);
+	free(f);
+	alarm(0);
+	return 0;
+}
+
+/* Sends a printf-formatted request and returns the reply (never NULL: a timeout fails). */
+static cJSON *
+call(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static cJSON *
+call(struct fx *f, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cJSON *r = tcall(f->req, buf);
+	assert_non_null(r);
+	return r;
+}
+
+static void
+expect_ok(struct fx *f, const char *json)
+{
+	cJSON *r = call(f, "%s", json);
+	if (!tj_bool(r, "ok"))
+		fail_msg("request %s failed: %s %s", json, tj_str(r, "error"), tj_str(r, "message"));
+	cJSON_Delete(r);
+}
+
+static void
+expect_error(struct fx *f, const char *json, const char *code)
+{
+	cJSON *r = call(f, "%s", json);
+	assert_false(tj_bool(r, "ok"));
+	assert_string_equal(tj_str(r, "error"), code);
+	assert_true(strlen(tj_str(r, "message")) > 0);
+	cJSON_Delete(r);
+}
+
+static void
+hello(struct fx *f, const char *fe)
+{
+	cJSON *r = call(f, "{\"op\":\"hello\",\"frontend\":\"%s\",\"instance\":\"i-%s\"}", fe, fe);
+	assert_true(tj_bool(r, "ok"));
+	assert_int_equal(strlen(tj_str(r, "epoch")), 16);
+	cJSON_Delete(r);
+}
+
+static cJSON *
+join(struct fx *f, const char *fe, const char *sess, const char *room, const char *user)
+{
+	return call(f,
+		    "{\"op\":\"join\",\"frontend\":\"%s\",\"session\":\"%s\",\"room_id\":\"%s\","
+		    "\"user\":\"%s\"}",
+		    fe, sess, room, user);
+}
+
+static void
+join_ok(struct fx *f, const char *fe, const char *sess, const char *room, const char *user)
+{
+	cJSON *r = join(f, fe, sess, room, user);
+	if (!tj_bool(r, "ok"))
+		fail_msg("join %s failed: %s", user, tj_str(r, "error"));
+	cJSON_Delete(r);
+}
+
+static long long
+send_msg(struct fx *f, const char *sess, const char *room, const char *text, const char *cid)
+{
+	char cidpart[128] = "";
+	if (cid)
+		snprintf(cidpart, sizeof(cidpart), ",\"client_id\":\"%s\"", cid);
+	cJSON *r = call(f,
+			"{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"%s\",\"room_id\":\"%s\","
+			"\"text\":\"%s\"%s}",
+			sess, room, text, cidpart);
+	assert_true(tj_bool(r, "ok"));
+	long long seq = tj_int(r, "seq");
+	cJSON_Delete(r);
+	return seq;
+}
+
+static long long
+users_count(struct fx *f, const char *room)
+{
+	cJSON *r = call(f, "{\"op\":\"list_rooms\"}");
+	long long n = -1;
+	cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "rooms"))
+	{
+		if (strcmp(tj_str(it, "id"), room) == 0)
+			n = tj_int(it, "users_count");
+	}
+	cJSON_Delete(r);
+	return n;
+}
+
+/* Next event on the test's subscriber with the given type (others are skipped). */
+static cJSON *
+next_event(struct fx *f, const char *type, char *topic, size_t tsize)
+{
+	for (int i = 0; i < 1000; i++) {
+		cJSON *e = tsub_recv(f->sub, 2000, topic, tsize);
+		if (e == NULL)
+			return NULL;
+		if (strcmp(tj_str(e, "type"), type) == 0)
+			return e;
+		cJSON_Delete(e);
+	}
+	return NULL;
+}
+
+static void
+test_default_rooms_with_zero_users(void **state)
+{
+	struct fx *f = *state;
+	cJSON *r = call(f, "{\"op\":\"list_rooms\"}");
+	char *text = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rooms"));
+
+	assert_string_equal(text,
+			    "[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":0},"
+			    "{\"id\":\"room2\",\"name\":\"기술 토론\",\"users_count\":0},"
+			    "{\"id\":\"room3\",\"name\":\"취미 공유\",\"users_count\":0},"
+			    "{\"id\":\"room4\",\"name\":\"음악 & 영화\",\"users_count\":0}]");
+	free(text);
+	cJSON_Delete(r);
+}
+
+static void
+test_joins_change_counts_and_member_list(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	assert_int_equal(users_count(f, "room1"), 1);
+	cJSON *r = join(f, "ws-1", "s2", "room1", "  bob ");
+	assert_true(tj_bool(r, "ok"));
+	assert_string_equal(tj_str(r, "user"), "bob"); /* trimmed */
+	assert_int_equal(tj_int(r, "users_count"), 2);
+	char *users = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "users"));
+	assert_string_equal(users, "[\"alice\",\"bob\"]");
+	free(users);
+	cJSON_Delete(r);
+	assert_int_equal(users_count(f, "room1"), 2);
+	assert_int_equal(users_count(f, "room2"), 0);
+	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	char *members = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "room"), "members"));
+	assert_string_equal(members, "[\"alice\",\"bob\"]");
+	free(members);
+	cJSON_Delete(r);
+}
+
+static void
+test_events_have_consecutive_seq_in_order(void **state)
+{
+	struct fx *f = *state;
+	char topic[80];
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	for (int i = 0; i < 50; i++) {
+		char text[16];
+		snprintf(text, sizeof(text), "m%d", i);
+		assert_int_equal(send_msg(f, "s1", "room1", text, NULL), 2 + i);
+	}
+	cJSON *e = next_event(f, "join", topic, sizeof(topic));
+	assert_non_null(e);
+	assert_string_equal(topic, "r/room1");
+	assert_int_equal(tj_int(e, "seq"), 1);
+	assert_string_equal(tj_str(e, "user"), "alice");
+	assert_string_equal(tj_str(e, "sender"), "system");
+	assert_int_equal(tj_int(e, "users_count"), 1);
+	cJSON_Delete(e);
+	for (int i = 0; i < 50; i++) {
+		char text[16];
+		snprintf(text, sizeof(text), "m%d", i);
+		e = next_event(f, "message", topic, sizeof(topic));
+		assert_non_null(e);
+		assert_int_equal(tj_int(e, "seq"), 2 + i);
+		assert_string_equal(tj_str(e, "sender"), "alice");
+		assert_string_equal(tj_str(e, "message"), text);
+		assert_string_equal(tj_str(e, "room_id"), "room1");
+		assert_int_equal(strlen(tj_str(e, "time")), 24);
+		cJSON_Delete(e);
+	}
+}
+
+static void
+test_join_refuses_taken_nickname_case_insensitively(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "Alice");
+	cJSON *r = join(f, "ws-1", "s2", "room1", "aLICE");
+	assert_false(tj_bool(r, "ok"));
+	assert_string_equal(tj_str(r, "error"), "nickname_taken");
+	cJSON_Delete(r);
+	join_ok(f, "ws-1", "s2", "room2", "alice"); /* other rooms are independent */
+}
+
+static void
+test_join_refuses_unknown_room_and_bad_names(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"nope\",\"user\":\"a\"}",
+		     "no_such_room");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"../x\",\"user\":\"a\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"a\\u202eb\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"   \"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"System\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-9\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"a\"}",
+		     "unknown_frontend");
+	assert_int_equal(users_count(f, "room1"), 0);
+}
+
+static void
+test_leave_publishes_and_updates_count(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	join_ok(f, "ws-1", "s2", "room1", "bob");
+	cJSON *r = call(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}");
+	assert_true(tj_bool(r, "ok"));
+	assert_int_equal(tj_int(r, "seq"), 3);
+	cJSON_Delete(r);
+	assert_int_equal(users_count(f, "room1"), 1);
+	cJSON *e = next_event(f, "leave", NULL, 0);
+	assert_non_null(e);
+	assert_string_equal(tj_str(e, "user"), "alice");
+	assert_string_equal(tj_str(e, "message"), "alice left");
+	assert_int_equal(tj_int(e, "users_count"), 1);
+	assert_int_equal(tj_int(e, "seq"), 3);
+	cJSON_Delete(e);
+	expect_error(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}",
+		     "not_member");
+	expect_error(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"x\"}",
+		     "not_member");
+}
+
+static void
+test_history_after_seq_and_ring_limit(void **state)
+{
+	struct fx *f = *state; /* --history 5 */
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice"); /* seq 1 */
+	for (int i = 0; i < 7; i++)
+		send_msg(f, "s1", "room1", "hi", NULL); /* seq 2..8 */
+	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":5}");
+	assert_true(tj_bool(r, "ok"));
+	assert_true(tj_bool(r, "complete"));
+	assert_int_equal(tj_int(r, "first_seq"), 4);
+	assert_int_equal(tj_int(r, "last_seq"), 8);
+	cJSON *ev = cJSON_GetObjectItem(r, "events");
+	assert_int_equal(cJSON_GetArraySize(ev), 3);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 0), "seq"), 6);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 2), "seq"), 8);
+	cJSON_Delete(r);
+	/* The ring holds 4..8 only: asking from 1 says so. */
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":1,\"limit\":2}");
+	assert_false(tj_bool(r, "complete"));
+	ev = cJSON_GetObjectItem(r, "events");
+	assert_int_equal(cJSON_GetArraySize(ev), 2);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 0), "seq"), 4);
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":8,\"limit\":2}");
+	ev = cJSON_GetObjectItem(r, "events");
+	assert_int_equal(cJSON_GetArraySize(ev), 2);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 0), "seq"), 6);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 1), "seq"), 7);
+	cJSON_Delete(r);
+	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":-3}", "invalid_argument");
+	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":1,\"before_seq\":3}",
+		     "invalid_argument");
+}
+
+static void
+test_duplicate_client_id_is_not_published_twice(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	assert_int_equal(send_msg(f, "s1", "room1", "once", "c-1"), 2);
+	cJSON *r = call(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"once\",\"client_id\":\"c-1\"}");
+	assert_true(tj_bool(r, "ok"));
+	assert_true(tj_bool(r, "duplicate"));
+	assert_int_equal(tj_int(r, "seq"), 2);
+	cJSON_Delete(r);
+	assert_int_equal(send_msg(f, "s1", "room1", "next", "c-2"), 3);
+	cJSON *e = next_event(f, "message", NULL, 0);
+	assert_int_equal(tj_int(e, "seq"), 2);
+	assert_string_equal(tj_str(e, "client_id"), "c-1");
+	cJSON_Delete(e);
+	e = next_event(f, "message", NULL, 0);
+	assert_int_equal(tj_int(e, "seq"), 3); /* not a second copy of c-1 */
+	cJSON_Delete(e);
+}
+
+static void
+test_frontend_expiry_publishes_leaves(void **state)
+{
+	struct fx *f = *state; /* --frontend-timeout 300 */
+
+	hello(f, "ws-1");
+	hello(f, "ws-2");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	join_ok(f, "ws-2", "s2", "room1", "bob");
+	/* Keep ws-2 alive, let ws-1 go silent. */
+	for (int i = 0; i < 8; i++) {
+		expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+		usleep(100 * 1000);
+	}
+	cJSON *e = next_event(f, "leave", NULL, 0);
+	assert_non_null(e);
+	assert_string_equal(tj_str(e, "user"), "alice");
+	assert_string_equal(tj_str(e, "reason"), "expired");
+	assert_int_equal(tj_int(e, "users_count"), 1);
+	cJSON_Delete(e);
+	assert_int_equal(users_count(f, "room1"), 1);
+	expect_error(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-1\",\"instance\":\"i-ws-1\"}",
+		     "unknown_frontend");
+}
+
+static void
+test_malformed_requests_get_errors_and_broker_keeps_serving(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *body;
+		const char *code;
+	} cases[] = {
+		{"not json", "invalid_request"},
+		{"[1,2,3]", "invalid_request"},
+		{"\"op\"", "invalid_request"},
+		{"{}", "invalid_request"},
+		{"{\"op\":42}", "invalid_request"},
+		{"{\"op\":\"fly\"}", "unknown_op"},
+		{"{\"op\":\"get_room\",\"room_id\":7}", "invalid_argument"},
+		{"{\"op\":\"get_room\",\"room_id\":\"room1\\u0000x\"}", "invalid_request"},
+		{"{\"op\":\"list_rooms\"} trailing", "invalid_request"},
+		{"{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":true}", "unknown_frontend"},
+		{"{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":1e300}", "invalid_argument"},
+		{"{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":\"3\"}", "invalid_argument"},
+		{"{\"op\":\"hello\",\"frontend\":\"ws 1\",\"instance\":\"x\"}", "invalid_argument"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		expect_error(f, cases[i].body, cases[i].code);
+		expect_ok(f, "{\"op\":\"health\"}");
+	}
+	/* Invalid UTF-8, a nesting bomb and a 1 MiB body are refused, not crashed on. */
+	static const char bad_utf8[] = "{\"op\":\"get_room\",\"room_id\":\"\xc3\x28\"}";
+	cJSON *r = NULL;
+	assert_int_equal(rpc_call_raw(f->req, bad_utf8, sizeof(bad_utf8) - 1, &r, 2000), 0);
+	assert_string_equal(tj_str(r, "error"), "invalid_request");
+	cJSON_Delete(r);
+	size_t n = 100000;
+	char *bomb = malloc(2 * n + 1);
+	memset(bomb, '[', n);
+	memset(bomb + n, ']', n);
+	bomb[2 * n] = '\0';
+	assert_int_equal(rpc_call_raw(f->req, bomb, 2 * n, &r, 2000), 0);
+	assert_string_equal(tj_str(r, "error"), "invalid_request");
+	cJSON_Delete(r);
+	free(bomb);
+	size_t big = 1024 * 1024;
+	char *body = malloc(big + 64);
+	int k = snprintf(body, 64, "{\"op\":\"health\",\"pad\":\"");
+	memset(body + k, 'x', big);
+	memcpy(body + k + big, "\"}", 3);
+	assert_int_equal(rpc_call_raw(f->req, body, strlen(body), &r, 2000), 0);
+	assert_string_equal(tj_str(r, "error"), "invalid_request");
+	cJSON_Delete(r);
+	free(body);
+	expect_ok(f, "{\"op\":\"health\"}");
+}
+
+static void
+test_resume_gets_exactly_the_missed_events(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	cJSON *r = join(f, "ws-1", "s1", "room1", "alice");
+	char epoch[17];
+	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
+	cJSON_Delete(r);
+	join_ok(f, "ws-1", "s2", "room1", "bob");                   /* 2 */
+	send_msg(f, "s2", "room1", "before", NULL);                  /* 3: alice saw it */
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"reason\":\"disconnected\"}"); /* 4 */
+	send_msg(f, "s2", "room1", "missed1", NULL);                 /* 5 */
+	send_msg(f, "s2", "room1", "missed2", NULL);                 /* 6 */
+	r = call(f,
+		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s3\",\"room_id\":\"room1\","
+		 "\"user\":\"alice\",\"since\":3,\"epoch\":\"%s\"}",
+		 epoch);
+	assert_true(tj_bool(r, "ok"));
+	assert_true(tj_bool(r, "recovered"));
+	assert_int_equal(tj_int(r, "seq"), 7); /* the new join */
+	cJSON *h = cJSON_GetObjectItem(r, "history");
+	assert_int_equal(cJSON_GetArraySize(h), 3);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 0), "seq"), 4);
+	assert_string_equal(tj_str(cJSON_GetArrayItem(h, 1), "message"), "missed1");
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 2), "seq"), 6);
+	cJSON_Delete(r);
+	/* A wrong epoch cannot be recovered from: recent history instead. */
+	r = call(f,
+		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s4\",\"room_id\":\"room2\","
+		 "\"user\":\"carol\",\"since\":3,\"epoch\":\"0000000000000000\"}");
+	assert_false(tj_bool(r, "recovered"));
+	cJSON_Delete(r);
+}
+
+static void
+test_resume_token_takes_over_nickname_and_kicks_old_session(void **state)
+{
+	struct fx *f = *state;
+	char topic[80];
+
+	hello(f, "ws-1");
+	hello(f, "ws-2");
+	join_ok(f, "ws-1", "old", "room1", "alice");
+	cJSON *r = join(f, "ws-2", "new", "room1", "alice");
+	assert_string_equal(tj_str(r, "error"), "nickname_taken");
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"user\":\"alice\",\"resume\":\"wrong\"}");
+	assert_string_equal(tj_str(r, "error"), "nickname_taken");
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"user\":\"alice\",\"resume\":\"old\"}");
+	assert_true(tj_bool(r, "ok"));
+	assert_true(tj_bool(r, "resumed"));
+	assert_int_equal(tj_int(r, "users_count"), 1);
+	cJSON_Delete(r);
+	cJSON *e = next_event(f, "kick", topic, sizeof(topic));
+	assert_non_null(e);
+	assert_string_equal(topic, "f/ws-1");
+	assert_string_equal(tj_str(e, "session"), "old");
+	assert_string_equal(tj_str(e, "reason"), "replaced");
+	cJSON_Delete(e);
+	/* The new session speaks for alice now; the old one is gone. */
+	r = call(f, "{\"op\":\"send\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"text\":\"back\"}");
+	assert_true(tj_bool(r, "ok"));
+	cJSON_Delete(r);
+	expect_error(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"old\",\"room_id\":\"room1\",\"text\":\"x\"}",
+		     "not_member");
+}
+
+static void
+test_private_goes_to_the_recipients_frontend(void **state)
+{
+	struct fx *f = *state;
+	char topic[80];
+
+	hello(f, "ws-1");
+	hello(f, "ws-2");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	join_ok(f, "ws-2", "s2", "room1", "Bob");
+	cJSON *r = call(f, "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"to\":\"bob\",\"text\":\"psst\"}");
+	assert_true(tj_bool(r, "ok"));
+	assert_string_equal(tj_str(r, "to"), "Bob");
+	cJSON_Delete(r);
+	cJSON *e = next_event(f, "private", topic, sizeof(topic));
+	assert_non_null(e);
+	assert_string_equal(topic, "f/ws-2");
+	assert_string_equal(tj_str(e, "session"), "s2");
+	assert_string_equal(tj_str(e, "from"), "alice");
+	assert_string_equal(tj_str(e, "message"), "psst");
+	cJSON_Delete(e);
+	expect_error(f, "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"to\":\"zed\",\"text\":\"x\"}",
+		     "no_such_user");
+}
+
+static void
+test_typing_is_published_without_seq(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	expect_ok(f, "{\"op\":\"typing\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"active\":true}");
+	cJSON *e = next_event(f, "typing", NULL, 0);
+	assert_non_null(e);
+	assert_true(tj_bool(e, "active"));
+	assert_null(cJSON_GetObjectItem(e, "seq"));
+	cJSON_Delete(e);
+	assert_int_equal(send_msg(f, "s1", "room1", "x", NULL), 2); /* typing took no seq */
+	expect_error(f, "{\"op\":\"typing\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"active\":\"yes\"}",
+		     "invalid_argument");
+}
+
+static void
+test_sync_redeclares_membership(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	join_ok(f, "ws-1", "s2", "room1", "bob");
+	cJSON *r = call(f,
+			"{\"op\":\"sync\",\"frontend\":\"ws-1\",\"instance\":\"i-ws-1\",\"members\":["
+			"{\"session\":\"s1\",\"room_id\":\"room1\",\"user\":\"alice\"},"
+			"{\"session\":\"s3\",\"room_id\":\"room2\",\"user\":\"carol\"},"
+			"{\"session\":\"s4\",\"room_id\":\"nope\",\"user\":\"dan\"}]}");
+	assert_true(tj_bool(r, "ok"));
+	cJSON *res = cJSON_GetObjectItem(r, "results");
+	assert_int_equal(cJSON_GetArraySize(res), 3);
+	assert_true(tj_bool(cJSON_GetArrayItem(res, 0), "ok"));
+	assert_true(tj_bool(cJSON_GetArrayItem(res, 1), "ok"));
+	assert_string_equal(tj_str(cJSON_GetArrayItem(res, 2), "error"), "no_such_room");
+	cJSON_Delete(r);
+	assert_int_equal(users_count(f, "room1"), 1); /* bob was not declared: left */
+	assert_int_equal(users_count(f, "room2"), 1);
+	cJSON *e = next_event(f, "leave", NULL, 0);
+	assert_string_equal(tj_str(e, "user"), "bob");
+	assert_string_equal(tj_str(e, "reason"), "resync");
+	cJSON_Delete(e);
+}
+
+static void
+test_create_and_delete_room(void **state)
+{
+	struct fx *f = *state; /* --allow-create */
+
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}", "room_exists");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"a b\"}", "invalid_argument");
+	assert_int_equal(users_count(f, "jazz"), 0);
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "jazz", "alice");
+	join_ok(f, "ws-1", "s1", "made-by-join", "alice"); /* joins create rooms too */
+	expect_ok(f, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}");
+	assert_int_equal(users_count(f, "jazz"), -1);
+	cJSON *e = next_event(f, "room_deleted", NULL, 0);
+	assert_non_null(e);
+	assert_string_equal(tj_str(e, "room_id"), "jazz");
+	cJSON_Delete(e);
+	expect_error(f, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}", "no_such_room");
+}
+
+static void
+test_create_room_forbidden_by_default(void **state)
+{
+	struct fx *f = *state;
+
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}", "forbidden");
+}
+
+static void
+test_sigterm_exits_zero(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_default_rooms_with_zero_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_joins_change_counts_and_member_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_have_consecutive_seq_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_refuses_taken_nickname_case_insensitively, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_refuses_unknown_room_and_bad_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_publishes_and_updates_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_after_seq_and_ring_limit, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_client_id_is_not_published_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frontend_expiry_publishes_leaves, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_requests_get_errors_and_broker_keeps_serving, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_gets_exactly_the_missed_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_token_takes_over_nickname_and_kicks_old_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_goes_to_the_recipients_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_typing_is_published_without_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_redeclares_membership, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
+		cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_exits_zero, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("broker integration", tests, NULL, NULL);
+}

@@ -1,0 +1,207 @@
+/* testproc.c — process and broker-call helpers for the C integration tests. */
+#include "testproc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/protocol/pubsub0/sub.h>
+
+#include "rpc.h"
+#include "wire.h"
+
+const char *
+tbin(const char *name, char *buf, size_t size)
+{
+	const char *dir = getenv("MADANG_BIN");
+
+	snprintf(buf, size, "%s/%s", dir ? dir : "build/bin", name);
+	return buf;
+}
+
+static void
+msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int
+spawn(struct tbroker *tb, const char *const *extra)
+{
+	char bin[256];
+	const char *argv[64];
+	int n = 0;
+
+	argv[n++] = tbin("madang-broker", bin, sizeof(bin));
+	argv[n++] = "--rpc";
+	argv[n++] = tb->rpc;
+	argv[n++] = "--events";
+	argv[n++] = tb->events;
+	for (int i = 0; extra && extra[i] && n < 62; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(tb->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	tb->pid = pid;
+	/* Ready when it answers health. */
+	nng_socket s;
+	if (rpc_open(&s, tb->rpc) != 0)
+		return -1;
+	for (int i = 0; i < 100; i++) {
+		cJSON *r = NULL;
+		if (rpc_call_raw(s, "{\"op\":\"health\"}", 15, &r, 200) == 0) {
+			cJSON_Delete(r);
+			nng_close(s);
+			return 0;
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			tb->pid = 0;
+			break;
+		}
+		msleep(50);
+	}
+	nng_close(s);
+	return -1;
+}
+
+int
+tbroker_start(struct tbroker *tb, const char *const *extra)
+{
+	snprintf(tb->dir, sizeof(tb->dir), "/tmp/madang-it.XXXXXX");
+	if (mkdtemp(tb->dir) == NULL)
+		return -1;
+	snprintf(tb->rpc, sizeof(tb->rpc), "ipc://%s/rpc", tb->dir);
+	snprintf(tb->events, sizeof(tb->events), "ipc://%s/events", tb->dir);
+	snprintf(tb->log, sizeof(tb->log), "%s/broker.log", tb->dir);
+	return spawn(tb, extra);
+}
+
+int
+tbroker_restart(struct tbroker *tb, const char *const *extra)
+{
+	return spawn(tb, extra);
+}
+
+int
+tbroker_signal(struct tbroker *tb, int sig)
+{
+	int status;
+
+	if (tb->pid <= 0)
+		return -1;
+	kill(tb->pid, sig);
+	for (int i = 0; i < 100; i++) {
+		pid_t w = waitpid(tb->pid, &status, WNOHANG);
+		if (w == tb->pid) {
+			tb->pid = 0;
+			if (WIFEXITED(status))
+				return WEXITSTATUS(status);
+			return 128 + WTERMSIG(status);
+		}
+		msleep(50);
+	}
+	kill(tb->pid, SIGKILL);
+	waitpid(tb->pid, &status, 0);
+	tb->pid = 0;
+	return -1;
+}
+
+void
+tbroker_cleanup(struct tbroker *tb)
+{
+	char cmd[300];
+
+	if (tb->pid > 0)
+		tbroker_signal(tb, SIGKILL);
+	if (getenv("T_KEEP") == NULL && tb->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tb->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cleanup of %s failed\n", tb->dir);
+	}
+}
+
+cJSON *
+tcall(nng_socket req, const char *json)
+{
+	cJSON *r = NULL;
+
+	if (rpc_call_raw(req, json, strlen(json), &r, 2000) != 0)
+		return NULL;
+	return r;
+}
+
+const char *
+tj_str(const cJSON *o, const char *key)
+{
+	const char *s = o ? wire_str(o, key, NULL) : NULL;
+	return s ? s : "";
+}
+
+long long
+tj_int(const cJSON *o, const char *key)
+{
+	int64_t v;
+	return o && wire_int(o, key, &v) ? (long long)v : -1;
+}
+
+bool
+tj_bool(const cJSON *o, const char *key)
+{
+	bool v;
+	return o && wire_bool(o, key, &v) && v;
+}
+
+int
+tsub_open(nng_socket *s, const char *url, const char *topic)
+{
+	int rv;
+
+	if ((rv = nng_sub0_open(s)) != 0)
+		return rv;
+	nng_socket_set_int(*s, NNG_OPT_RECVBUF, 8192);
+	if ((rv = nng_socket_set(*s, NNG_OPT_SUB_SUBSCRIBE, topic, strlen(topic))) != 0)
+		return rv;
+	if ((rv = nng_dial(*s, url, NULL, 0)) != 0)
+		return rv;
+	msleep(50); /* let the pipe settle: pub drops what is sent before it exists */
+	return 0;
+}
+
+cJSON *
+tsub_recv(nng_socket s, int timeout_ms, char *topic_out, size_t topic_size)
+{
+	nng_msg *m;
+	const char *topic, *json, *why;
+	size_t tlen, jlen;
+
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+	if (nng_recvmsg(s, &m, 0) != 0)
+		return NULL;
+	cJSON *o = NULL;
+	if (wire_split_event(nng_msg_body(m), nng_msg_len(m), &topic, &tlen, &json, &jlen)) {
+		if (topic_out && topic_size > tlen) {
+			memcpy(topic_out, topic, tlen);
+			topic_out[tlen] = '\0';
+		}
+		o = wire_parse_object(json, jlen, 1u << 24, &why);
+	}
+	nng_msg_free(m);
+	return o;
+}

@@ -1,0 +1,47 @@
+/* testproc.h — helpers for C integration tests: start a daemon on private ipc paths, stop it by
+ * PID, and call the broker with a JSON string. */
+#ifndef MADANG_TESTPROC_H
+#define MADANG_TESTPROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+#include <nng/nng.h>
+
+struct tbroker {
+	pid_t pid;
+	char dir[128];
+	char rpc[192];
+	char events[192];
+	char log[192];
+};
+
+/* Starts build/bin/madang-broker with private ipc URLs in a fresh temp dir plus the given extra
+ * arguments (NULL-terminated), and waits (up to 5 s) until it answers health. 0 or -1. */
+int tbroker_start(struct tbroker *tb, const char *const *extra);
+/* Same URLs again (after a stop or kill): a restart. */
+int tbroker_restart(struct tbroker *tb, const char *const *extra);
+/* Sends sig and waits up to 5 s for the exit; returns the exit status (or 128+signal), -1 on
+ * timeout (then it is SIGKILLed). */
+int tbroker_signal(struct tbroker *tb, int sig);
+void tbroker_cleanup(struct tbroker *tb);
+
+/* Path of a built binary: $MADANG_BIN/name, else build/bin/name. */
+const char *tbin(const char *name, char *buf, size_t size);
+
+/* Calls the broker with a JSON request given as text; returns the reply (cJSON_Delete it) or
+ * NULL on timeout (2 s). */
+cJSON *tcall(nng_socket req, const char *json);
+/* tcall, then the string/number/bool fields of the reply. */
+const char *tj_str(const cJSON *o, const char *key);
+long long tj_int(const cJSON *o, const char *key);
+bool tj_bool(const cJSON *o, const char *key);
+
+/* Subscribes a fresh sub0 socket to topic on url. */
+int tsub_open(nng_socket *s, const char *url, const char *topic);
+/* Receives one event within timeout_ms and returns its JSON part (cJSON_Delete it), or NULL.
+ * When topic_out is given, the topic (without '\n') is copied there. */
+cJSON *tsub_recv(nng_socket s, int timeout_ms, char *topic_out, size_t topic_size);
+
+#endif

@@ -1,0 +1,217 @@
+// client-logic.test.mjs — the browser client's pure parts, run in Node without a browser: input
+// rules, backoff, outbox, room state (resume and dedupe), the connection's state machine driven
+// through a scripted socket, and the completeness of the ko/en string tables.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { Backoff } from '../../web/js/backoff.js';
+import { RoomConnection, isFatalClose } from '../../web/js/connection.js';
+import { LANGS, detectLanguage } from '../../web/js/i18n.js';
+import { Outbox, randomPrefix } from '../../web/js/outbox.js';
+import { RoomState } from '../../web/js/room-state.js';
+import { checkMessage, checkNickname, checkRoom } from '../../web/js/validate.js';
+
+describe('nickname rules (docs/broker-protocol.md)', () => {
+	it('accepts 1 to 32 characters, trimmed, counted as characters not bytes', () => {
+		assert.deepEqual(checkNickname('  alice '), { ok: true, value: 'alice' });
+		assert.equal(checkNickname('가'.repeat(32)).ok, true);
+		assert.equal(checkNickname('😀'.repeat(32)).ok, true);
+		assert.deepEqual(checkNickname('a'.repeat(33)), { ok: false, error: 'too_long' });
+	});
+	it('refuses empty, control, invisible and bidi characters, and "system" in any case', () => {
+		assert.deepEqual(checkNickname('   '), { ok: false, error: 'empty' });
+		for (const bad of ['a\u0007b', 'a\u200bb', 'a\u202eb', 'a\u2066b', 'a\u00adb', 'a\nb', 'a\u3164b']) {
+			assert.deepEqual(checkNickname(bad), { ok: false, error: 'control' }, JSON.stringify(bad));
+		}
+		assert.deepEqual(checkNickname('System'), { ok: false, error: 'reserved' });
+		assert.equal(checkNickname('systems').ok, true);
+	});
+	it('limits messages to 4096 bytes of UTF-8 that are not only white space', () => {
+		assert.equal(checkMessage(' \n ').ok, false);
+		assert.equal(checkMessage('a'.repeat(4096)).ok, true);
+		assert.deepEqual(checkMessage('가'.repeat(1366)), { ok: false, error: 'too_long', bytes: 4098 });
+	});
+	it('checks room ids and names like the broker', () => {
+		assert.equal(checkRoom('jazz_2-b', 'Jazz').ok, true);
+		assert.deepEqual(checkRoom('no spaces', 'x'), { ok: false, error: 'id' });
+		assert.deepEqual(checkRoom('x'.repeat(65), 'x'), { ok: false, error: 'id' });
+		assert.deepEqual(checkRoom('ok', '  '), { ok: false, error: 'name' });
+	});
+});
+
+describe('backoff', () => {
+	it('starts at 0.5 s, doubles, stops at 20 s', () => {
+		const b = new Backoff({ random: () => 0.5 });
+		assert.deepEqual(Array.from({ length: 8 }, () => b.next()), [500, 1000, 2000, 4000, 8000, 16000, 20000, 20000]);
+		b.reset();
+		assert.equal(b.next(), 500);
+	});
+	it('jitters by ±50 %', () => {
+		assert.equal(new Backoff({ random: () => 0 }).next(), 250);
+		assert.equal(new Backoff({ random: () => 0.999999 }).next(), 750);
+		const far = new Backoff({ random: () => 0.999999 });
+		for (let i = 0; i < 10; i += 1) far.next();
+		assert.equal(far.next(), 30000);
+	});
+});
+
+describe('outbox', () => {
+	it('gives unique ids, sends each entry once per socket and again only after a loss', () => {
+		const box = new Outbox('cabc');
+		const a = box.add('one');
+		const b = box.add('two');
+		assert.notEqual(a.clientId, b.clientId);
+		assert.deepEqual(box.due().map((e) => e.text), ['one', 'two']);
+		box.markSent(a.clientId);
+		assert.deepEqual(box.due().map((e) => e.text), ['two']);
+		box.requeueSent();
+		assert.deepEqual(box.due().map((e) => e.text), ['one', 'two']);
+		assert.equal(box.confirm(a.clientId).text, 'one');
+		assert.equal(box.confirm(a.clientId), null);
+		box.fail(b.clientId);
+		assert.deepEqual(box.due(), []);
+		box.retry(b.clientId);
+		assert.equal(box.due().length, 1);
+	});
+	it('makes printable ids of at most 64 bytes', () => {
+		const prefix = randomPrefix();
+		assert.match(prefix, /^c[0-9a-f]{12}$/);
+		assert.ok(new Outbox(prefix).add('x').clientId.length <= 64);
+	});
+});
+
+describe('room state', () => {
+	it('drops events already shown and resumes after the last seq', () => {
+		const room = new RoomState('room1');
+		room.me = 'alice';
+		assert.deepEqual(room.resumeParams(), {});
+		assert.deepEqual(room.joined({ seq: 5, epoch: 'e1', users: ['bob', 'alice'], recovered: false }),
+			{ first: true, epochChanged: false, lost: false });
+		assert.deepEqual(room.event({ type: 'message', seq: 4 }), { live: false });
+		assert.deepEqual(room.event({ type: 'join', seq: 5, user: 'alice' }), { live: true });
+		assert.equal(room.event({ type: 'message', seq: 5 }), null);
+		assert.equal(room.event({ type: 'message', seq: 3 }), null);
+		assert.deepEqual(room.resumeParams(), { since: 5, epoch: 'e1' });
+	});
+	it('changes members only with live events, and says when a reconnect lost events', () => {
+		const room = new RoomState('room1');
+		room.joined({ seq: 10, epoch: 'e1', users: ['alice'] });
+		room.event({ type: 'join', seq: 10, user: 'alice' });
+		room.event({ type: 'join', seq: 11, user: 'Bob' });
+		assert.deepEqual(room.members, ['alice', 'Bob']);
+		/* reconnect: the replay (seq < joined seq) holds an old leave that must not remove anyone */
+		assert.equal(room.joined({ seq: 14, epoch: 'e1', users: ['alice', 'Bob'], recovered: true }).lost, false);
+		room.event({ type: 'leave', seq: 12, user: 'bob' });
+		assert.deepEqual(room.members, ['alice', 'Bob']);
+		room.event({ type: 'leave', seq: 15, user: 'bob' });
+		assert.deepEqual(room.members, ['alice']);
+		const next = room.joined({ seq: 3, epoch: 'e2', users: ['alice'], recovered: false });
+		assert.deepEqual(next, { first: false, epochChanged: true, lost: true });
+		assert.deepEqual(room.event({ type: 'message', seq: 2 }), { live: false }, 'a new epoch numbers from 0 again');
+	});
+});
+
+/* A scripted stand-in for the browser's WebSocket: the test plays the server's frames. */
+class ScriptedSocket {
+	static CONNECTING = 0;
+	static OPEN = 1;
+	static CLOSED = 3;
+	static made = [];
+	constructor(url) {
+		this.url = new URL(url);
+		this.sent = [];
+		this.readyState = 1;
+		this.OPEN = 1;
+		this.CONNECTING = 0;
+		ScriptedSocket.made.push(this);
+	}
+	send(text) { this.sent.push(JSON.parse(text)); }
+	close(code = 1005) { this.readyState = 3; this.closedWith = code; }
+	serverSays(msg) { this.onmessage({ data: JSON.stringify(msg) }); }
+	serverCloses(code, reason = '') { this.readyState = 3; this.onclose({ code, reason }); }
+}
+
+function connection(backoffDelays = []) {
+	ScriptedSocket.made = [];
+	const delays = [...backoffDelays];
+	const conn = new RoomConnection({
+		roomId: 'room1', user: 'alice', WebSocketImpl: ScriptedSocket, online: () => true, netEvents: null,
+		makeUrl: (room, user, params) => `ws://h/ws/${room}/${user}?${new URLSearchParams(
+			Object.entries(params).filter(([, v]) => v !== undefined))}`,
+		backoff: { next: () => delays.shift() ?? 1, reset() {} },
+	});
+	const seen = [];
+	for (const type of ['state', 'joined', 'room-event', 'fatal', 'outbox']) {
+		conn.addEventListener(type, (ev) => seen.push([type, ev.detail]));
+	}
+	return { conn, seen };
+}
+
+const tick = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('connection state machine', () => {
+	it('queues while connecting, sends once joined, resumes with since/epoch/resume, resends unconfirmed', async () => {
+		const { conn, seen } = connection([5]);
+		conn.start();
+		const first = ScriptedSocket.made[0];
+		assert.equal(first.url.search, '');
+		const entry = conn.sendMessage('hello');
+		assert.deepEqual(first.sent, [], 'nothing is sent before joined');
+		first.serverSays({ type: 'welcome', session: 'S1', user: 'alice' });
+		first.serverSays({ type: 'joined', room_id: 'room1', users: ['alice'], seq: 7, epoch: 'E', recovered: false });
+		assert.deepEqual(first.sent, [{ type: 'message', room_id: 'room1', text: 'hello', client_id: entry.clientId }]);
+		first.serverSays({ type: 'join', room_id: 'room1', seq: 7, user: 'alice' });
+		first.serverCloses(1006);
+		assert.equal(conn.state, 'waiting');
+		assert.ok(seen.some(([type, d]) => type === 'outbox' && d.entry.state === 'queued'));
+		await tick(30);
+		const second = ScriptedSocket.made[1];
+		assert.equal(second.url.searchParams.get('since'), '7');
+		assert.equal(second.url.searchParams.get('epoch'), 'E');
+		assert.equal(second.url.searchParams.get('resume'), 'S1');
+		second.serverSays({ type: 'welcome', session: 'S2', user: 'alice' });
+		second.serverSays({ type: 'joined', room_id: 'room1', users: ['alice'], seq: 7, epoch: 'E', recovered: true });
+		assert.equal(second.sent.length, 1, 'the unconfirmed message is sent again with the same id');
+		assert.equal(second.sent[0].client_id, entry.clientId);
+		second.serverSays({ type: 'message', room_id: 'room1', seq: 8, sender: 'alice', message: 'hello', client_id: entry.clientId });
+		second.serverSays({ type: 'message', room_id: 'room1', seq: 8, sender: 'alice', message: 'hello', client_id: entry.clientId });
+		const events = seen.filter(([type]) => type === 'room-event').map(([, d]) => d);
+		assert.equal(events.filter((d) => d.msg.seq === 8 && !d.duplicate).length, 1);
+		assert.equal(events.find((d) => d.msg.seq === 8).confirmed.clientId, entry.clientId);
+		assert.equal(conn.outbox.size, 0);
+		conn.leave();
+		assert.equal(second.closedWith, 1000);
+		assert.equal(conn.state, 'closed');
+	});
+	it('stops for good on 4009 and 4004, retries 1001, 1006, 1008 and 1013', async () => {
+		assert.deepEqual([4009, 4004, 4001].map(isFatalClose), [true, true, true]);
+		assert.deepEqual([1000, 1001, 1006, 1008, 1011, 1013].map(isFatalClose), [false, false, false, false, false, false]);
+		const { conn, seen } = connection([5]);
+		conn.start();
+		ScriptedSocket.made[0].serverSays({ type: 'error', code: 'nickname_taken', message: 'alice is taken' });
+		ScriptedSocket.made[0].serverCloses(4009, 'nickname taken');
+		assert.equal(conn.state, 'failed');
+		const fatal = seen.find(([type]) => type === 'fatal')[1];
+		assert.equal(fatal.code, 4009);
+		assert.equal(fatal.error.code, 'nickname_taken');
+		await tick(20);
+		assert.equal(ScriptedSocket.made.length, 1, 'no reconnect after a fatal close');
+	});
+});
+
+describe('strings', () => {
+	it('has every key, with the same placeholders, in Korean and English', () => {
+		const placeholders = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+		const keys = Object.keys(LANGS.en).sort();
+		for (const [lang, table] of Object.entries(LANGS)) {
+			assert.deepEqual(Object.keys(table).sort(), keys, `${lang} keys`);
+			for (const key of keys) assert.deepEqual(placeholders(table[key]), placeholders(LANGS.en[key]), `${lang} ${key}`);
+		}
+	});
+	it('follows a saved choice, else the browser language, else English', () => {
+		assert.equal(detectLanguage(null, ['ko-KR', 'en']), 'ko');
+		assert.equal(detectLanguage(null, ['fr-FR', 'en-GB']), 'en');
+		assert.equal(detectLanguage('ko', ['en-US']), 'ko');
+		assert.equal(detectLanguage('xx', ['de']), 'en');
+	});
+});

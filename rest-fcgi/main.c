@@ -1,0 +1,250 @@
+/* main.c — madang-api: command line, admin token, sockets, signals and systemd notification. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "clock.h"
+#include "listen.h"
+#include "log.h"
+#include "rpc.h"
+#include "sdnotify.h"
+#include "server.h"
+
+#define TIMEOUT_DEFAULT_MS 1000
+#define TIMEOUT_MIN_MS     10
+#define TIMEOUT_MAX_MS     60000
+#define BACKLOG_DEFAULT    1024
+#define BACKLOG_MAX        65535
+#define ERRBUF             256
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: madang-api [--listen unix:PATH | HOST:PORT] --rpc URL [--threads N]\n"
+		"                  [--timeout MS] [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
+		"                  [--backlog N] [-v]\n"
+		"\n"
+		"FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
+		"  --listen SPEC           listen on unix:PATH or HOST:PORT; without it, serve the\n"
+		"                          socket on fd 0 (spawn-fcgi) or fd 3 (LISTEN_FDS, systemd)\n"
+		"  --rpc URL               the broker's request/reply URL (nng), e.g.\n"
+		"                          ipc:///tmp/madang/broker.rpc\n"
+		"  --threads N             worker threads, 1..%d (default %d)\n"
+		"  --timeout MS            answer 503 when the broker takes longer, %d..%d (default %d)\n"
+		"  --cors-origin ORIGIN    send Access-Control-Allow-Origin: ORIGIN (default: no CORS)\n"
+		"  --admin-token-file FILE Bearer token for DELETE and POST (16..256 printable bytes);\n"
+		"                          without it DELETE is refused\n"
+		"  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
+		"  -v                      log one line per request\n",
+		API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
+		TIMEOUT_DEFAULT_MS, BACKLOG_MAX, BACKLOG_DEFAULT);
+}
+
+static int
+parse_int(const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Reads the admin token: the file's content without trailing white space, API_TOKEN_MIN..MAX
+ * bytes of printable ASCII without spaces. Returns a malloc'd string or NULL with a reason. */
+static char *
+read_token(const char *path, char *err, size_t errsz)
+{
+	char buf[API_TOKEN_MAX + 2];
+	struct stat st;
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0004) != 0)
+		log_warn("api: admin token file %s is readable by everyone", path);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+			 buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (n < API_TOKEN_MIN || n > API_TOKEN_MAX) {
+		snprintf(err, errsz, "%s: the token must have %d to %d bytes", path, API_TOKEN_MIN,
+			 API_TOKEN_MAX);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] <= 0x20 || buf[i] >= 0x7f) {
+			snprintf(err, errsz, "%s: the token must be printable ASCII without spaces",
+				 path);
+			return NULL;
+		}
+	}
+	return strdup(buf);
+}
+
+static int
+valid_origin(const char *o)
+{
+	size_t n = strlen(o);
+
+	if (n == 0 || n > API_CORS_ORIGIN_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (o[i] <= 0x20 || o[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"rpc", required_argument, NULL, 'r'},
+		{"threads", required_argument, NULL, 't'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"cors-origin", required_argument, NULL, 'c'},
+		{"admin-token-file", required_argument, NULL, 'a'},
+		{"backlog", required_argument, NULL, 'b'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *listen_spec = NULL, *rpc_url = NULL, *token_file = NULL;
+	struct api_server srv;
+	struct api_metrics metrics;
+	char err[ERRBUF], *token = NULL;
+	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
+	sigset_t set;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.nthreads = API_THREADS_DEFAULT;
+	srv.timeout_ms = TIMEOUT_DEFAULT_MS;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listen_spec = optarg; break;
+		case 'r': rpc_url = optarg; break;
+		case 'a': token_file = optarg; break;
+		case 'v': srv.verbose = true; break;
+		case 'c':
+			if (!valid_origin(optarg)) {
+				fprintf(stderr, "madang-api: --cors-origin must be 1..%d printable "
+						"bytes without spaces\n", API_CORS_ORIGIN_MAX);
+				return 2;
+			}
+			srv.cfg.cors_origin = optarg;
+			break;
+		case 't':
+			if (parse_int(optarg, 1, API_THREADS_MAX, &srv.nthreads) != 0) {
+				fprintf(stderr, "madang-api: --threads must be 1..%d\n", API_THREADS_MAX);
+				return 2;
+			}
+			break;
+		case 'T':
+			if (parse_int(optarg, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &srv.timeout_ms) != 0) {
+				fprintf(stderr, "madang-api: --timeout must be %d..%d ms\n",
+					TIMEOUT_MIN_MS, TIMEOUT_MAX_MS);
+				return 2;
+			}
+			break;
+		case 'b':
+			if (parse_int(optarg, 1, BACKLOG_MAX, &backlog) != 0) {
+				fprintf(stderr, "madang-api: --backlog must be 1..%d\n", BACKLOG_MAX);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || rpc_url == NULL) {
+		fprintf(stderr, "madang-api: %s\n",
+			rpc_url == NULL ? "--rpc URL is required" : "unexpected argument");
+		usage(stderr);
+		return 2;
+	}
+	log_init("madang-api", srv.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (token_file != NULL && (token = read_token(token_file, err, sizeof(err))) == NULL) {
+		log_error("api: admin token: %s", err);
+		return 2;
+	}
+	srv.cfg.admin_token = token;
+
+	/* Signals: SIGTERM, SIGINT and SIGUSR1 (libfcgi's own "shutdown" signal, which would
+	 * otherwise break in-flight requests) stop gracefully; only the main thread takes them.
+	 * SIGPIPE is ignored so that a web server that hangs up costs only that response. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (listen_spec != NULL)
+		srv.listen_fd = api_listen_open(listen_spec, backlog, err, sizeof(err));
+	else
+		srv.listen_fd = api_listen_inherited(err, sizeof(err));
+	if (srv.listen_fd < 0) {
+		log_error("api: %s", err);
+		goto out_token;
+	}
+	if ((rv = rpc_open(&srv.rpc, rpc_url)) != 0) {
+		log_error("api: broker %s: %s", rpc_url, nng_strerror(rv));
+		goto out_listen;
+	}
+	if ((rv = FCGX_Init()) != 0) {
+		log_error("api: FCGX_Init failed (%d)", rv);
+		goto out_rpc;
+	}
+	api_metrics_init(&metrics, clock_wall_ms(), srv.nthreads);
+	srv.cfg.metrics = &metrics;
+	if (api_server_start(&srv) != 0)
+		goto out_rpc;
+	log_info("api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s, CORS %s",
+		 listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
+		 srv.timeout_ms, token != NULL ? "on" : "off",
+		 srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
+	sd_notify_send("READY=1\nSTATUS=serving");
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("api: SIGHUP ignored (restart to change the configuration)");
+			continue;
+		}
+		break;
+	}
+	log_info("api: %s: stopping, finishing requests in flight", strsignal(sig));
+	sd_notify_send("STOPPING=1");
+	api_server_stop(&srv);
+	status = 0;
+	log_info("api: stopped");
+out_rpc:
+	nng_close(srv.rpc);
+out_listen:
+	close(srv.listen_fd);
+	if (status == 0 && listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
+		unlink(listen_spec + 5);
+out_token:
+	free(token);
+	return status;
+}

@@ -1,0 +1,336 @@
+#!/bin/bash
+# run.sh — `make bench`: runs the scenarios of docs/performance.md, each against a freshly started
+# stack (madang-broker + madang-ws on free loopback ports, nginx in front for the nginx scenario)
+# and, for fanout, rooms and ramp, against the reference server on Node's ws package
+# (bench/reference/ws-server.mjs). Prints a table and writes BUILD/bench/results.json.
+#
+# Usage: bench/run.sh [BUILD_DIR] [SCENARIO...]     (default: build; all scenarios)
+#   scenarios: fanout rooms idle storm broker nginx ramp
+# Environment:
+#   BENCH_QUICK=1        a smoke run: a few seconds per scenario, smaller counts
+#   BENCH_REFERENCE=0    skip the Node reference server
+#   BENCH_WS_ARGS="..."  extra madang-ws options;  BENCH_BROKER_ARGS="..." extra broker options
+#   BENCH_WS_PROCS=N     madang-ws processes sharing the port with --reuseport (default 1)
+#   BENCH_LG_THREADS=N   load-generator threads (default 1)
+# Every process it starts is stopped on exit; every run is bounded by --timeout and `timeout`.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$root/build}" 2>/dev/null && pwd) || { echo "bench: no build dir ${1:-build}" >&2; exit 2; }
+shift $(($# > 0 ? 1 : 0))
+bin=$build/bin
+out=$build/bench
+logs=$out/logs
+quick=${BENCH_QUICK:-0}
+use_ref=${BENCH_REFERENCE:-1}
+ws_procs=${BENCH_WS_PROCS:-1}
+lg_threads=${BENCH_LG_THREADS:-1}
+scenarios=${*:-fanout rooms idle storm broker nginx ramp}
+mkdir -p "$logs"
+rm -f "$out/results.jsonl"
+run_dir=$(mktemp -d /tmp/madang-bench.XXXXXX)
+pids=()
+
+log() { echo "bench: $*" >&2; }
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$run_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# q QUICK_VALUE FULL_VALUE
+q() { if [ "$quick" = 1 ]; then echo "$1"; else echo "$2"; fi; }
+
+freeport() {
+	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT
+wait_port() {
+	local i
+	for ((i = 0; i < ${2:-10} * 20; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+stop_pids() {
+	local p
+	for p in "$@"; do kill "$p" 2>/dev/null; done
+	for p in "$@"; do wait "$p" 2>/dev/null; done
+}
+
+# start_stack NAME: broker + madang-ws; sets STACK_PORT, STACK_PIDS (comma list), STACK_ALL
+start_stack() {
+	local name=$1 dir="$run_dir/$1" bpid i wport
+	mkdir -p "$dir"
+	STACK_PIDS="" STACK_ALL=()
+	if [ ! -x "$bin/madang-broker" ] || [ ! -x "$bin/madang-ws" ]; then
+		log "$name: madang-broker or madang-ws not built"
+		return 1
+	fi
+	# shellcheck disable=SC2086
+	"$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" --allow-create \
+		--max-members 100000 --max-rooms 100000 ${BENCH_BROKER_ARGS:-} \
+		>"$logs/$name.broker.log" 2>&1 &
+	bpid=$!
+	pids+=("$bpid")
+	STACK_ALL=("$bpid")
+	STACK_PIDS=$bpid
+	for ((i = 0; i < 40; i++)); do [ -S "$dir/rpc" ] && break; sleep 0.05; done
+	STACK_PORT=$(freeport)
+	for ((i = 0; i < ws_procs; i++)); do
+		# shellcheck disable=SC2086
+		"$bin/madang-ws" --listen "127.0.0.1:$STACK_PORT" --rpc "ipc://$dir/rpc" \
+			--events "ipc://$dir/events" $([ "$ws_procs" -gt 1 ] && echo --reuseport) \
+			--rate 1000000 --burst 1000000 --max-conns-per-ip 100000 \
+			--queue-limit 67108864 ${BENCH_WS_ARGS:-} >"$logs/$name.ws$i.log" 2>&1 &
+		wport=$!
+		pids+=("$wport")
+		STACK_ALL+=("$wport")
+		STACK_PIDS="$STACK_PIDS,$wport"
+	done
+	if ! wait_port "$STACK_PORT" 10; then
+		log "$name: madang-ws did not listen on $STACK_PORT (see $logs/$name.ws0.log)"
+		stop_pids "${STACK_ALL[@]}"
+		return 1
+	fi
+	sleep 0.3 # let madang-ws finish its hello to the broker
+}
+
+# start_ref NAME: the Node reference server; sets REF_PORT, REF_PID
+start_ref() {
+	local name=$1 i
+	REF_PORT="" REF_PID=""
+	[ "$use_ref" = 1 ] && [ -d "$root/tests/node_modules/ws" ] || {
+		log "$name: reference server skipped (BENCH_REFERENCE=0 or no tests/node_modules/ws: make node-deps)"
+		return 1
+	}
+	node "$root/bench/reference/ws-server.mjs" --port 0 >"$logs/$name.ref.log" 2>&1 &
+	REF_PID=$!
+	pids+=("$REF_PID")
+	for ((i = 0; i < 100; i++)); do
+		REF_PORT=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$logs/$name.ref.log")
+		[ -n "$REF_PORT" ] && return 0
+		sleep 0.05
+	done
+	log "$name: reference server did not start"
+	return 1
+}
+
+# loadgen NAME LOGNAME ARGS...: runs the load generator, prints its JSON line (or nothing)
+loadgen() {
+	local name=$1 lname=$2
+	shift 2
+	timeout -k 5 "$(q 60 300)" "$bin/madang-loadgen" --threads "$lg_threads" --label "$name" "$@" \
+		2>"$logs/$lname.loadgen.err" | tail -n 1 | tee "$logs/$lname.json"
+}
+
+# record NAME SERVER GOAL PASS_EXPR JSON: appends one scenario result (PASS_EXPR is a jq filter on
+# the loadgen line giving true/false/null)
+record() {
+	local name=$1 server=$2 goal=$3 expr=$4 json=$5
+	[ -n "$json" ] || json='{"error":"no result (see build/bench/logs)"}'
+	jq -c --arg n "$name" --arg s "$server" --arg g "$goal" \
+		"{name:\$n, server:\$s, goal:\$g, result:.,
+		  pass:(if .error or .skipped then null else (try ($expr) catch null) end)}" \
+		<<<"$json" >>"$out/results.jsonl" || log "$name: unparsable result: $json"
+}
+
+lossless='(.connections_failed == 0 and .lost == 0 and .duplicated == 0 and .out_of_order == 0 and .deliveries_received > 0)'
+
+# --- scenarios ------------------------------------------------------------------------------------
+
+fanout_args() {
+	echo --conns 1000 --rooms 10 --senders 20 --rate "$1" --warmup "$(q 0.5 2)" \
+		--duration "$(q 2 8)" --drain 3
+}
+
+sc_fanout() {
+	local rate json
+	rate=$(q 2000 10000) # 100 members per room: 10,000 msg/s = 1,000,000 deliveries/s
+	if start_stack fanout; then
+		json=$(loadgen fanout fanout.madang --url "ws://127.0.0.1:$STACK_PORT" \
+			$(fanout_args "$rate") --pids "$STACK_PIDS")
+		stop_pids "${STACK_ALL[@]}"
+	else json=""; fi
+	record fanout madang "$((rate * 100)) deliveries/s offered: p99 <= 10 ms, nothing lost" \
+		"$lossless and .latency_ms.p99 <= 10" "$json"
+	if start_ref fanout; then
+		json=$(loadgen fanout fanout.reference --url "ws://127.0.0.1:$REF_PORT" \
+			$(fanout_args "$rate") --pids "$REF_PID")
+		stop_pids "$REF_PID"
+		record fanout reference "same load" "$lossless and .latency_ms.p99 <= 10" "$json"
+	fi
+}
+
+rooms_args() {
+	local conns=$1
+	echo --conns "$conns" --rooms $((conns / 5)) --senders "$conns" --rate $((conns * 2)) \
+		--warmup "$(q 0.5 2)" --duration "$(q 2 8)" --drain 3
+}
+
+sc_rooms() {
+	local conns json
+	conns=$(q 1000 5000) # 5 members per room, every member sends 2 msg/s
+	if start_stack rooms; then
+		json=$(loadgen rooms rooms.madang --url "ws://127.0.0.1:$STACK_PORT" \
+			$(rooms_args "$conns") --pids "$STACK_PIDS")
+		stop_pids "${STACK_ALL[@]}"
+	else json=""; fi
+	record rooms madang "$((conns / 5)) rooms x 5, 2 msg/s each: p99 <= 1 ms, nothing lost" \
+		"$lossless and .latency_ms.p99 <= 1" "$json"
+	if start_ref rooms; then
+		json=$(loadgen rooms rooms.reference --url "ws://127.0.0.1:$REF_PORT" \
+			$(rooms_args "$conns") --pids "$REF_PID")
+		stop_pids "$REF_PID"
+		record rooms reference "same load" "$lossless and .latency_ms.p99 <= 1" "$json"
+	fi
+}
+
+sc_idle() {
+	local conns json
+	conns=$(q 1000 10000)
+	if start_stack idle; then
+		json=$(loadgen idle idle.madang --url "ws://127.0.0.1:$STACK_PORT" --conns "$conns" \
+			--rooms 10 --idle --duration "$(q 1 3)" --connect-rate 0 --pids "$STACK_PIDS")
+		stop_pids "${STACK_ALL[@]}"
+	else json=""; fi
+	record idle madang "$conns idle connections: <= 2 KiB user-space memory each" \
+		'.connections_failed == 0 and .rss_bytes_per_conn <= 2048' "$json"
+}
+
+sc_storm() {
+	local conns json
+	conns=$(q 2000 10000)
+	if start_stack storm; then
+		json=$(loadgen storm storm.madang --url "ws://127.0.0.1:$STACK_PORT" --conns "$conns" \
+			--rooms 100 --idle --duration 0 --connect-rate 0 --inflight 2000 \
+			--pids "$STACK_PIDS")
+		stop_pids "${STACK_ALL[@]}"
+	else json=""; fi
+	record storm madang "$conns connections at once: >= 5,000 connections/s, no failure" \
+		'.connections_failed == 0 and .connects_per_s >= 5000' "$json"
+}
+
+sc_broker() {
+	local json
+	if [ ! -x "$bin/madang-bench-broker" ]; then
+		log "broker: $bin/madang-bench-broker not built, skipped"
+		record broker madang ">= 100,000 messages/s through the broker" 'null' \
+			'{"skipped":"madang-bench-broker not built"}'
+		return
+	fi
+	# shellcheck disable=SC2086
+	json=$(BENCH_QUICK=$quick timeout -k 5 "$(q 60 120)" "$bin/madang-bench-broker" \
+		${BENCH_BROKER_BENCH_ARGS:-} 2>"$logs/broker.err" | grep '^{' | tail -n 1)
+	record broker madang ">= 100,000 messages/s through the broker" \
+		'(.messages_per_s // .msgs_per_s // .rate // 0) >= 100000' "$json"
+}
+
+sc_nginx() {
+	local nport ndir json
+	if [ ! -x "$root/scripts/render-nginx.sh" ]; then
+		log "nginx: scripts/render-nginx.sh not there yet, skipped"
+		record nginx madang "fanout through nginx: cost of the extra hop" 'null' \
+			'{"skipped":"scripts/render-nginx.sh missing"}'
+		return
+	fi
+	start_stack nginx || { record nginx madang "fanout through nginx" 'null' ''; return; }
+	nport=$(freeport)
+	ndir="$run_dir/nginx-conf"
+	mkdir -p "$ndir"
+	if ! "$root/scripts/render-nginx.sh" --out "$ndir" --port "$nport" --web-root "$root/web" \
+		--api 127.0.0.1:9 --ws "127.0.0.1:$STACK_PORT" >"$logs/nginx.render.log" 2>&1; then
+		log "nginx: render-nginx.sh failed (see $logs/nginx.render.log)"
+		stop_pids "${STACK_ALL[@]}"
+		record nginx madang "fanout through nginx" 'null' '{"skipped":"render-nginx.sh failed"}'
+		return
+	fi
+	nginx -p "$ndir" -c "$ndir/nginx.conf" -g 'daemon off;' >"$logs/nginx.log" 2>&1 &
+	local npid=$!
+	pids+=("$npid")
+	if wait_port "$nport" 10; then
+		json=$(loadgen nginx nginx.madang --url "ws://127.0.0.1:$nport" \
+			$(fanout_args "$(q 2000 10000)") --pids "$STACK_PIDS,$npid")
+	else
+		log "nginx: did not listen on $nport (see $logs/nginx.log)"
+		json=""
+	fi
+	stop_pids "$npid" "${STACK_ALL[@]}"
+	record nginx madang "fanout through nginx: cost of the extra hop" \
+		"$lossless and .latency_ms.p99 <= 10" "$json"
+}
+
+# ramp SERVER PORT PIDS: the fanout shape, offered deliveries doubling from 10k per step; stops at
+# the first step that loses anything or has p99 > 50 ms. Prints the highest passing rate.
+ramp_run() {
+	local server=$1 port=$2 p=$3 d=10000 best=0 json ok max
+	max=$(q 160000 5120000)
+	while [ "$d" -le "$max" ]; do
+		json=$(loadgen ramp "ramp.$server.$d" --url "ws://127.0.0.1:$port" --conns 1000 \
+			--rooms 10 --senders 20 --rate $((d / 100)) --warmup "$(q 0.3 1)" \
+			--duration "$(q 1 3)" --drain 2 --pids "$p")
+		[ -n "$json" ] || json='{}'
+		ok=$(jq -r "$lossless and .latency_ms.p99 <= 50" <<<"$json" 2>/dev/null)
+		jq -c --argjson d "$d" --arg ok "${ok:-false}" --arg s "$server" \
+			'{server:$s, step_deliveries_per_s:$d, pass:($ok == "true"),
+			  deliveries_per_s, lost, p99_ms:.latency_ms.p99}' \
+			<<<"$json" >>"$out/ramp.$server.jsonl" 2>/dev/null
+		log "ramp $server $d deliveries/s: pass=$ok $(jq -c '{deliveries_per_s, lost, p99:.latency_ms.p99}' <<<"$json" 2>/dev/null)"
+		[ "$ok" = true ] || break
+		best=$d
+		d=$((d * 2))
+	done
+	echo "$best"
+}
+
+sc_ramp() {
+	local best steps
+	rm -f "$out"/ramp.*.jsonl
+	if start_stack ramp; then
+		best=$(ramp_run madang "$STACK_PORT" "$STACK_PIDS")
+		stop_pids "${STACK_ALL[@]}"
+		steps=$(jq -s -c . "$out/ramp.madang.jsonl" 2>/dev/null)
+		record ramp madang "highest step with nothing lost and p99 <= 50 ms: >= 2,560,000" \
+			'.best_deliveries_per_s >= 2560000' \
+			"{\"best_deliveries_per_s\":$best,\"steps\":${steps:-[]}}"
+	else
+		record ramp madang "highest passing step >= 2,560,000" 'null' ''
+	fi
+	if start_ref ramp; then
+		best=$(ramp_run reference "$REF_PORT" "$REF_PID")
+		stop_pids "$REF_PID"
+		steps=$(jq -s -c . "$out/ramp.reference.jsonl" 2>/dev/null)
+		record ramp reference "same ramp" 'null' \
+			"{\"best_deliveries_per_s\":$best,\"steps\":${steps:-[]}}"
+	fi
+}
+
+# --- main -----------------------------------------------------------------------------------------
+
+[ -x "$bin/madang-loadgen" ] || { log "no $bin/madang-loadgen: run make first"; exit 2; }
+command -v jq >/dev/null || { log "jq is needed"; exit 2; }
+command -v node >/dev/null || { log "node is needed"; exit 2; }
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+for s in $scenarios; do
+	if ! declare -F "sc_$s" >/dev/null; then
+		log "unknown scenario $s"
+		exit 2
+	fi
+	log "scenario $s $( [ "$quick" = 1 ] && echo '(quick)')"
+	"sc_$s"
+done
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+jq -s -c --arg started "$started" --arg cpu "$cpu" --arg nproc "$(nproc)" \
+	--arg kernel "$(uname -r)" --arg quick "$quick" --arg rev "$(git -C "$root" rev-parse --short HEAD 2>/dev/null)" \
+	'{started:$started, quick:($quick == "1"), git:$rev,
+	  machine:{nproc:($nproc | tonumber), cpu:$cpu, kernel:$kernel}, scenarios:.}' \
+	"$out/results.jsonl" >"$out/results.json"
+"$root/bench/table.sh" "$out/results.json"
+echo "bench: results in $out/results.json, logs in $logs"

@@ -1,0 +1,35 @@
+#!/bin/bash
+# table.sh — prints build/bench/results.json (written by bench/run.sh) as a table.
+# Usage: bench/table.sh [RESULTS_JSON]
+set -u
+f=${1:-build/bench/results.json}
+jq -r '"machine: \(.machine.nproc) cores, \(.machine.cpu), kernel \(.machine.kernel); git \(.git); started \(.started)\(if .quick then " (BENCH_QUICK)" else "" end)"' "$f"
+jq -r '
+  def n(x): if x == null then "-" else (x | tostring) end;
+  def k(x): if x == null then "-" elif x >= 1000000 then ((x / 100000 | floor) / 10 | tostring) + "M"
+            elif x >= 1000 then ((x / 100 | floor) / 10 | tostring) + "k" else (x | tostring) end;
+  (["scenario","server","conns","made","fail","conn/s","deliv/s","p50ms","p99ms","p99.9ms","maxms","lost","dup","ooo","rss/conn","best","pass"] | @tsv),
+  (.scenarios[] | .result as $r |
+    [.name, .server, n($r.conns), n($r.connections_made), n($r.connections_failed),
+     k($r.connects_per_s), k($r.deliveries_per_s // $r.messages_per_s), n($r.latency_ms.p50),
+     n($r.latency_ms.p99), n($r.latency_ms.p99_9), n($r.latency_ms.max), n($r.lost),
+     n($r.duplicated), n($r.out_of_order),
+     (if $r.rss_bytes_per_conn != null and $r.idle then ($r.rss_bytes_per_conn | tostring) + "B" else "-" end),
+     k($r.best_deliveries_per_s), (if .pass == null then (if $r.skipped then "skipped" elif $r.error then "error" else "-" end)
+                                   elif .pass then "PASS" else "FAIL" end)] | @tsv),
+  ( [.scenarios[] | select(.name == "fanout" or .name == "rooms" or .name == "ramp")] as $s |
+    ($s | map(.name) | unique[]) as $name |
+    ($s | map(select(.name == $name and .server == "madang"))[0].result) as $m |
+    ($s | map(select(.name == $name and .server == "reference"))[0].result) as $ref |
+    if $m != null and $ref != null and $m.error == null and $ref.error == null then
+      if $name == "ramp" then
+        "ratio \($name): madang/reference highest passing step = " +
+        (if ($ref.best_deliveries_per_s // 0) > 0 then ((($m.best_deliveries_per_s // 0) / $ref.best_deliveries_per_s * 10 | floor) / 10 | tostring) + "x" else "n/a (reference passed no step)" end)
+      else
+        "ratio \($name): madang/reference deliveries/s = " +
+        (if ($ref.deliveries_per_s // 0) > 0 then ((($m.deliveries_per_s // 0) / $ref.deliveries_per_s * 100 | floor) / 100 | tostring) + "x" else "n/a" end) +
+        ", p99 reference/madang = " +
+        (if ($m.latency_ms.p99 // 0) > 0 then (($ref.latency_ms.p99 / $m.latency_ms.p99 * 10 | floor) / 10 | tostring) + "x" else "n/a" end)
+      end
+    else empty end)
+' "$f" | column -t -s $'\t'

@@ -34,7 +34,7 @@ OPT       := $(if $(DEBUG),-O0,-O2)
 CFLAGS    ?= $(OPT) -g
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
              -Wno-unused-parameter
-CPPFLAGS  += -D_GNU_SOURCE -Icommon -MMD -MP
+CPPFLAGS  += -D_GNU_SOURCE -iquote common -MMD -MP
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fno-strict-aliasing
 LDFLAGS   ?=
 

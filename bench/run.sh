@@ -226,7 +226,7 @@ sc_broker() {
 		return
 	fi
 	# shellcheck disable=SC2086
-	json=$(BENCH_QUICK=$quick timeout -k 5 "$(q 60 120)" "$bin/madang-bench-broker" \
+	json=$(timeout -k 5 "$(q 60 120)" "$bin/madang-bench-broker" --duration "$(q 2 5)" \
 		${BENCH_BROKER_BENCH_ARGS:-} 2>"$logs/broker.err" | grep '^{' | tail -n 1)
 	record broker madang ">= 100,000 messages/s through the broker" \
 		'(.messages_per_s // .msgs_per_s // .rate // 0) >= 100000' "$json"

@@ -1,0 +1,117 @@
+// reconnect.test.mjs — madang-ws dies in the middle of a chat (SIGKILL by PID) and is started
+// again on the same port. Both pages must show "reconnecting", then "connected"; a message typed
+// while it was down waits in the outbox and arrives exactly once; the resume (since/epoch) loses
+// nothing, so no "could not recover" notice appears. Run by tests/suites/50-e2e.sh, which passes
+// madang-ws's PID and command line and cleans up the restarted process by the PID written here.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { openSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+
+import {
+	DESKTOP, PHONE, assertNoProblems, createRoomByApi, joinRoom, launch, messagesWithText, openPage, send,
+	uniqueRoomId, waitConnected,
+} from './lib.mjs';
+
+const WS_PID = Number(process.env.MADANG_WS_PID);
+const WS_CMD = JSON.parse(process.env.MADANG_WS_CMD ?? '[]');
+const WS_PORT = Number(process.env.MADANG_WS_PORT);
+const PIDFILE = process.env.MADANG_WS_RESTARTED_PIDFILE;
+const WS_LOG = process.env.MADANG_WS_RESTARTED_LOG ?? '/dev/null';
+
+/* Chromium logs each refused WebSocket handshake (nginx answers 502 while madang-ws is down) as a
+ * console error; those, and only those, are expected during the outage. */
+const HANDSHAKE_FAILED = /^WebSocket connection to 'wss?:\/\/[^']+\/ws\/[^']+' failed/;
+
+function listening(port) {
+	return new Promise((resolve) => {
+		const socket = connect({ host: '127.0.0.1', port }, () => {
+			socket.destroy();
+			resolve(true);
+		});
+		socket.on('error', () => resolve(false));
+		socket.setTimeout(500, () => {
+			socket.destroy();
+			resolve(false);
+		});
+	});
+}
+
+async function waitUntil(what, check, timeoutMs) {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (await check()) return;
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+describe('madang-ws restarted mid-chat', () => {
+	let browser;
+	let alice;
+	let bob;
+	const roomId = uniqueRoomId('restart');
+
+	before(async () => {
+		assert.ok(WS_PID > 0 && WS_CMD.length > 0 && WS_PORT > 0 && PIDFILE, 'the suite passes madang-ws PID, command and port');
+		await createRoomByApi(roomId, 'Restart');
+		browser = await launch();
+		alice = await openPage(browser, { viewport: DESKTOP, locale: 'en-US' });
+		bob = await openPage(browser, { viewport: PHONE, locale: 'en-US' });
+		await joinRoom(alice, roomId, 'alice');
+		await joinRoom(bob, roomId, 'bob');
+		await send(alice, 'before the restart');
+		await messagesWithText(bob, 'before the restart').waitFor();
+	});
+
+	after(async () => {
+		await browser?.close();
+	});
+
+	it('shows reconnecting, keeps what is typed, then connects again and delivers it exactly once', async () => {
+		for (const page of [alice, bob]) page.allowedConsole.push(HANDSHAKE_FAILED);
+		process.kill(WS_PID, 'SIGKILL');
+		await waitUntil('madang-ws to stop listening', async () => !(await listening(WS_PORT)), 5000);
+
+		for (const page of [alice, bob]) {
+			await page.locator('#conn-state[data-state="reconnecting"]').waitFor({ timeout: 5000 });
+		}
+		assert.match(await alice.locator('#conn-text').textContent(), /^Reconnecting( in \d+ s|…)$/);
+
+		await send(alice, 'typed while it was down');
+		const pending = alice.locator('#messages > li.pending').filter({ hasText: 'typed while it was down' });
+		await pending.waitFor();
+		assert.equal(await pending.locator('.status').textContent(), 'waiting for the connection');
+		assert.equal(await alice.evaluate(() => document.activeElement?.id), 'message-input');
+		await alice.waitForTimeout(1500);
+
+		const out = openSync(WS_LOG, 'a');
+		const child = spawn(WS_CMD[0], WS_CMD.slice(1), { stdio: ['ignore', out, out] });
+		writeFileSync(PIDFILE, `${child.pid}\n`);
+		await waitUntil('the new madang-ws to listen', () => listening(WS_PORT), 10000);
+
+		for (const page of [alice, bob]) await waitConnected(page, 30000);
+		await pending.waitFor({ state: 'detached', timeout: 10000 });
+		await messagesWithText(bob, 'typed while it was down').waitFor({ timeout: 10000 });
+		await bob.waitForTimeout(1500); /* room for a duplicate to show up, if there were one */
+		assert.equal(await messagesWithText(bob, 'typed while it was down').count(), 1);
+		assert.equal(await messagesWithText(alice, 'typed while it was down').count(), 1);
+		assert.equal(await messagesWithText(bob, 'before the restart').count(), 1);
+		for (const page of [alice, bob]) {
+			assert.equal(await page.locator('#messages > li.warning').count(), 0, 'resume recovered everything');
+		}
+	});
+
+	it('chats normally after the restart', async () => {
+		await send(bob, 'back again');
+		await messagesWithText(alice, 'back again').waitFor();
+		await send(alice, 'welcome back');
+		await messagesWithText(bob, 'welcome back').waitFor();
+		assert.equal(await alice.locator('#messages > li.pending').count(), 0);
+	});
+
+	it('had no console errors besides the refused handshakes, no page errors, no dialogs', () => {
+		assertNoProblems(alice, bob);
+	});
+});

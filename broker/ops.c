@@ -952,6 +952,58 @@ static const struct {
 	{"health", op_health},
 };
 
+static bool
+dispatch(struct req *q, const char *op)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(op, ops[i].name) == 0) {
+			ops[i].fn(q);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* batch {requests:[{op…},…]} — applies each request in order, as if sent alone; the replies come
+ * back in the same order. Lets a front-end send everything one loop turn produced in one message. */
+static void
+op_batch(struct req *q)
+{
+	struct broker *b = q->b;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(q->rq, "requests");
+	const cJSON *item;
+	struct sbuf one;
+	bool first = true;
+
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MADANG_BATCH_MAX) {
+		reply_error(q, ERR_INVALID_ARGUMENT, "requests must be an array of at most %d",
+			    MADANG_BATCH_MAX);
+		return;
+	}
+	sbuf_init(&one);
+	sbuf_adds(q->out, "{\"ok\":true,\"replies\":[");
+	cJSON_ArrayForEach(item, list)
+	{
+		struct req sub = {.b = b, .rq = item, .out = &one};
+		const char *op = cJSON_IsObject(item) ? wire_str(item, "op", NULL) : NULL;
+
+		sbuf_reset(&one);
+		b->ctr.requests++;
+		if (op == NULL)
+			reply_error(&sub, ERR_INVALID_REQUEST, "op must be a string");
+		else if (strcmp(op, "batch") == 0)
+			reply_error(&sub, ERR_INVALID_REQUEST, "batches do not nest");
+		else if (!dispatch(&sub, op))
+			reply_error(&sub, ERR_UNKNOWN_OP, "unknown op");
+		if (!first)
+			sbuf_addc(q->out, ',');
+		first = false;
+		sbuf_add(q->out, one.data, one.len);
+	}
+	sbuf_adds(q->out, "]}");
+	sbuf_fini(&one);
+}
+
 void
 broker_handle(struct broker *b, const char *text, size_t len, int64_t wall_ms, uint64_t mono_ms,
 	      struct sbuf *reply)
@@ -974,13 +1026,10 @@ broker_handle(struct broker *b, const char *text, size_t len, int64_t wall_ms, u
 		reply_error(&q, ERR_INVALID_REQUEST, "op must be a string");
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if (strcmp(op, ops[i].name) == 0) {
-			ops[i].fn(&q);
-			goto out;
-		}
-	}
-	reply_error(&q, ERR_UNKNOWN_OP, "unknown op");
+	if (strcmp(op, "batch") == 0)
+		op_batch(&q);
+	else if (!dispatch(&q, op))
+		reply_error(&q, ERR_UNKNOWN_OP, "unknown op");
 out:
 	if (reply->oom) {
 		sbuf_reset(reply);

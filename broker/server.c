@@ -22,6 +22,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "clock.h"
+#include "hmap.h"
 #include "limits.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -29,7 +30,9 @@
 
 #define SRV_RECV_MAX  (4u * 1024 * 1024) /* larger requests make nng drop the connection */
 #define SRV_TICK_MS   50
-#define SRV_PUB_QUEUE 1024 /* events queued per subscriber before pub drops the oldest */
+#define SRV_PUB_QUEUE 1024 /* event messages queued per subscriber before pub drops the oldest */
+#define SRV_PUB_COALESCE (64 * 1024) /* bytes of events sent as one pub message at most */
+#define SRV_PUB_TOPICS   4096        /* topics with pending events before an early flush */
 
 enum slot_state { SLOT_RECV, SLOT_SEND };
 
@@ -41,6 +44,11 @@ struct slot {
 	struct slot *next; /* in the work queue */
 };
 
+struct pubq {
+	char topic[WIRE_TOPIC_MAX + 1]; /* "r/room1\n" */
+	struct sbuf buf;                /* "r/room1\njson\njson…" */
+};
+
 static struct {
 	nng_socket rep, pub;
 	struct slot *slots;
@@ -50,6 +58,10 @@ static struct {
 	struct slot *head, *tail; /* received requests waiting for the state thread */
 	atomic_bool stop;
 	uint64_t pub_fail;
+	/* Events of one drain, coalesced per topic (state thread only). */
+	struct hmap pending;   /* topic -> struct pubq */
+	struct pubq **outq;    /* in order of first appearance */
+	size_t nout, outcap;
 } srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 void
@@ -96,23 +108,87 @@ slot_cb(void *arg)
 	pthread_mutex_unlock(&srv.mu);
 }
 
-/* broker_publish_fn: one pub message per event, "topic\njson". Runs on the state thread. */
 static void
-publish_cb(void *arg, const char *topic, size_t tlen, const char *json, size_t jlen)
+pub_send(const char *data, size_t len)
 {
 	nng_msg *m;
 
-	(void)arg;
-	if (nng_msg_alloc(&m, tlen + jlen) != 0) {
+	if (nng_msg_alloc(&m, len) != 0) {
 		srv.pub_fail++;
 		return;
 	}
-	memcpy(nng_msg_body(m), topic, tlen);
-	memcpy((char *)nng_msg_body(m) + tlen, json, jlen);
+	memcpy(nng_msg_body(m), data, len);
 	if (nng_sendmsg(srv.pub, m, NNG_FLAG_NONBLOCK) != 0) {
 		nng_msg_free(m);
 		srv.pub_fail++;
 	}
+}
+
+/* Sends every coalesced topic buffer, in the order the topics first appeared. */
+static void
+pub_flush(void)
+{
+	for (size_t i = 0; i < srv.nout; i++) {
+		struct pubq *p = srv.outq[i];
+		pub_send(p->buf.data, p->buf.len);
+		hmap_del(&srv.pending, p->topic);
+		sbuf_fini(&p->buf);
+		free(p);
+	}
+	srv.nout = 0;
+}
+
+/* broker_publish_fn, state thread only. Events are coalesced per topic until the end of the
+ * current drain: one pub message "topic\njson\njson…" carries every event of that topic in
+ * order, which costs nng one message instead of one per event (see docs/broker-protocol.md). */
+static void
+publish_cb(void *arg, const char *topic, size_t tlen, const char *json, size_t jlen)
+{
+	char key[WIRE_TOPIC_MAX + 1];
+	struct pubq *p;
+
+	(void)arg;
+	if (tlen > WIRE_TOPIC_MAX)
+		return;
+	memcpy(key, topic, tlen);
+	key[tlen] = '\0';
+	if ((p = hmap_get(&srv.pending, key)) != NULL) {
+		if (p->buf.len + 1 + jlen > SRV_PUB_COALESCE) {
+			pub_send(p->buf.data, p->buf.len);
+			sbuf_reset(&p->buf);
+			sbuf_add(&p->buf, topic, tlen);
+		} else {
+			sbuf_addc(&p->buf, '\n');
+		}
+		sbuf_add(&p->buf, json, jlen);
+		return;
+	}
+	if (srv.nout >= SRV_PUB_TOPICS)
+		pub_flush();
+	if (srv.nout == srv.outcap) {
+		size_t cap = srv.outcap ? srv.outcap * 2 : 64;
+		struct pubq **q = realloc(srv.outq, cap * sizeof(*q));
+		if (q == NULL) {
+			srv.pub_fail++;
+			return;
+		}
+		srv.outq = q;
+		srv.outcap = cap;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		srv.pub_fail++;
+		return;
+	}
+	memcpy(p->topic, key, tlen + 1);
+	sbuf_add(&p->buf, topic, tlen);
+	sbuf_add(&p->buf, json, jlen);
+	if (p->buf.oom || hmap_put(&srv.pending, p->topic, p) != 0) {
+		sbuf_fini(&p->buf);
+		free(p);
+		srv.pub_fail++;
+		return;
+	}
+	srv.outq[srv.nout++] = p;
 }
 
 /* For ipc:// URLs, creates the socket's directory (mode 0755) when missing. */
@@ -281,6 +357,7 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 			broker_tick(b, clock_wall_ms(), now);
 			last_tick = now;
 		}
+		pub_flush();
 	}
 	log_info("broker: stopping: %zu rooms, %zu members, %zu front-ends", broker_room_count(b),
 		 broker_member_count(b), broker_frontend_count(b));
@@ -290,6 +367,7 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 	char bye[64];
 	int n = snprintf(bye, sizeof(bye), "{\"type\":\"broker_stopping\",\"epoch\":\"%s\"}", epoch);
 	publish_cb(NULL, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), bye, (size_t)n);
+	pub_flush();
 	struct timespec pause = {0, 50 * 1000000L};
 	nanosleep(&pause, NULL);
 	rv = 0;

@@ -17,6 +17,7 @@
 #define MADANG_HISTORY_PAGE_MAX  500   /* events returned by one history request */
 #define MADANG_MEMBERS_DEFAULT   1000  /* members per room */
 #define MADANG_ROOMS_DEFAULT     10000 /* rooms per broker */
+#define MADANG_BATCH_MAX         1024  /* requests in one broker batch */
 #define MADANG_SYNC_MAX          100000 /* members in one sync request */
 
 #endif

@@ -628,6 +628,39 @@ test_create_room_forbidden_by_default(void **state)
 }
 
 static void
+test_batch_applies_requests_in_order(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	cJSON *r = call(f, "{\"op\":\"batch\",\"requests\":["
+			   "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"a\"},"
+			   "{\"op\":\"fly\"},"
+			   "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"b\"},"
+			   "{\"op\":\"batch\",\"requests\":[]},"
+			   "7]}");
+	assert_true(tj_bool(r, "ok"));
+	cJSON *rep = cJSON_GetObjectItem(r, "replies");
+	assert_int_equal(cJSON_GetArraySize(rep), 5);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(rep, 0), "seq"), 2);
+	assert_string_equal(tj_str(cJSON_GetArrayItem(rep, 1), "error"), "unknown_op");
+	assert_int_equal(tj_int(cJSON_GetArrayItem(rep, 2), "seq"), 3);
+	assert_string_equal(tj_str(cJSON_GetArrayItem(rep, 3), "error"), "invalid_request");
+	assert_string_equal(tj_str(cJSON_GetArrayItem(rep, 4), "error"), "invalid_request");
+	cJSON_Delete(r);
+	/* Both messages arrive, in order (possibly coalesced into one event message). */
+	cJSON *e = next_event(f, "message", NULL, 0);
+	assert_string_equal(tj_str(e, "message"), "a");
+	cJSON_Delete(e);
+	e = next_event(f, "message", NULL, 0);
+	assert_string_equal(tj_str(e, "message"), "b");
+	assert_int_equal(tj_int(e, "seq"), 3);
+	cJSON_Delete(e);
+	expect_error(f, "{\"op\":\"batch\",\"requests\":{}}", "invalid_argument");
+}
+
+static void
 test_sigterm_exits_zero(void **state)
 {
 	struct fx *f = *state;
@@ -656,6 +689,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sync_redeclares_membership, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
 		cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_applies_requests_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_exits_zero, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("broker integration", tests, NULL, NULL);

@@ -184,24 +184,47 @@ tsub_open(nng_socket *s, const char *url, const char *topic)
 	return 0;
 }
 
+/* Event messages may carry several events, one JSON object per line: the lines not yet returned
+ * wait here, per socket. */
+static struct {
+	int id;
+	char *buf, *next;
+	char topic[80];
+} tsub_pending[8];
+
 cJSON *
 tsub_recv(nng_socket s, int timeout_ms, char *topic_out, size_t topic_size)
 {
-	nng_msg *m;
 	const char *topic, *json, *why;
 	size_t tlen, jlen;
+	int slot = (int)(nng_socket_id(s) % 8);
 
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
-	if (nng_recvmsg(s, &m, 0) != 0)
-		return NULL;
-	cJSON *o = NULL;
-	if (wire_split_event(nng_msg_body(m), nng_msg_len(m), &topic, &tlen, &json, &jlen)) {
-		if (topic_out && topic_size > tlen) {
-			memcpy(topic_out, topic, tlen);
-			topic_out[tlen] = '\0';
+	if (tsub_pending[slot].id != nng_socket_id(s) || tsub_pending[slot].next == NULL) {
+		nng_msg *m;
+		free(tsub_pending[slot].buf);
+		memset(&tsub_pending[slot], 0, sizeof(tsub_pending[slot]));
+		nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+		if (nng_recvmsg(s, &m, 0) != 0)
+			return NULL;
+		if (!wire_split_event(nng_msg_body(m), nng_msg_len(m), &topic, &tlen, &json, &jlen) ||
+		    tlen >= sizeof(tsub_pending[slot].topic)) {
+			nng_msg_free(m);
+			return NULL;
 		}
-		o = wire_parse_object(json, jlen, 1u << 24, &why);
+		tsub_pending[slot].id = nng_socket_id(s);
+		memcpy(tsub_pending[slot].topic, topic, tlen);
+		tsub_pending[slot].buf = strndup(json, jlen);
+		tsub_pending[slot].next = tsub_pending[slot].buf;
+		nng_msg_free(m);
 	}
-	nng_msg_free(m);
-	return o;
+	char *line = tsub_pending[slot].next, *nl = strchr(line, '\n');
+	if (nl != NULL) {
+		*nl = '\0';
+		tsub_pending[slot].next = nl + 1;
+	} else {
+		tsub_pending[slot].next = NULL;
+	}
+	if (topic_out && topic_size > strlen(tsub_pending[slot].topic))
+		strcpy(topic_out, tsub_pending[slot].topic);
+	return wire_parse_object(line, strlen(line), 1u << 24, &why);
 }

@@ -6,7 +6,7 @@
 # What goes where (PREFIX=/usr/local):
 #   $(BINDIR)          /usr/local/bin/madang-*                        0755
 #   $(DATADIR)/web     /usr/local/share/madang/web/                   the static client
-#   $(DATADIR)/deploy  /usr/local/share/madang/deploy/{nginx,apache}/ web-server snippets
+#   $(DATADIR)/deploy  /usr/local/share/madang/deploy/{nginx,apache}/ web-server snippets, README.md
 #   $(DATADIR)/examples  pristine copies of the example configuration
 #   $(DOCDIR)          /usr/local/share/doc/madang/deploy-systemd.md
 #   $(UNITDIR)         /usr/local/lib/systemd/system/madang*          rendered for BINDIR and CONFDIR
@@ -42,10 +42,11 @@ UNIT_DAEMONS     := madang-broker madang-ws madang-api
 UNIT_TEMPLATES   := $(wildcard systemd/*.service.in systemd/*.socket.in systemd/*.target.in)
 UNIT_PLAIN       := $(wildcard systemd/*.service systemd/*.socket systemd/*.target)
 UNIT_NAMES       := $(notdir $(UNIT_TEMPLATES:.in=) $(UNIT_PLAIN))
-CONF_FILES       := $(wildcard etc/*.env)
+CONF_FILES       := $(wildcard etc/*)
 # Found at make time, so that files added to web/ or deploy/ are installed without editing this.
 WEB_FILES        := $(shell find web -type f ! -name '.*' ! -path '*/node_modules/*' 2>/dev/null | LC_ALL=C sort)
-DEPLOY_FILES     := $(shell find deploy/nginx deploy/apache -type f ! -name '.*' 2>/dev/null | LC_ALL=C sort)
+DEPLOY_FILES     := $(wildcard deploy/README.md) \
+                    $(shell find deploy/nginx deploy/apache -type f ! -name '.*' 2>/dev/null | LC_ALL=C sort)
 INSTALL_MANIFEST  = $(DATADIR)/install-manifest
 
 # Placeholders in systemd/*.in. Paths must be absolute and free of white space (unit files

@@ -53,11 +53,11 @@ t_check "web/ installed to share/madang/web ($n files, mode 644)" test "$n" -gt 
 
 n=0
 bad=""
-for f in $(cd "$root" && find deploy/nginx deploy/apache -type f ! -name '.*' 2>/dev/null); do
+for f in $(cd "$root" && find deploy/README.md deploy/nginx deploy/apache -type f ! -name '.*' 2>/dev/null); do
 	n=$((n + 1))
 	same "$root/$f" "$D/usr/local/share/madang/$f" || bad="$bad $f"
 done
-t_check "deploy/nginx and deploy/apache installed to share/madang/deploy ($n files)" \
+t_check "deploy/ (README.md, nginx, apache) installed to share/madang/deploy ($n files)" \
 	test "$n" -gt 0 -a -z "$bad"
 [ -z "$bad" ] || echo "missing or different:$bad"
 

@@ -135,6 +135,17 @@ describe('two people chat in a real browser', () => {
 		await bob.locator('#recipient').selectOption('');
 	});
 
+	it('writes phone and desktop screenshots', async () => {
+		await screenshot(alice, 'chat-desktop-ko-light');
+		await screenshot(bob, 'chat-phone-en-dark');
+		const phoneRooms = await openPage(browser, { viewport: PHONE, locale: 'ko-KR' });
+		await waitForCount(phoneRooms, roomId, 2);
+		await screenshot(phoneRooms, 'rooms-phone-ko-light');
+		await screenshot(observer, 'rooms-desktop-en-light');
+		assertNoProblems(phoneRooms);
+		await phoneRooms.context().close();
+	});
+
 	it('does not jump when scrolled up, and offers a "new messages" button', async () => {
 		for (let i = 1; i <= 14; i += 1) {
 			await send(bob, `filler ${i}`);
@@ -150,17 +161,6 @@ describe('two people chat in a real browser', () => {
 		await button.click();
 		assert.equal(await button.isHidden(), true);
 		assert.ok(await alice.locator('#messages').evaluate((l) => l.scrollHeight - l.scrollTop - l.clientHeight < 50));
-	});
-
-	it('writes phone and desktop screenshots', async () => {
-		await screenshot(alice, 'chat-desktop-ko-light');
-		await screenshot(bob, 'chat-phone-en-dark');
-		const phoneRooms = await openPage(browser, { viewport: PHONE, locale: 'ko-KR' });
-		await waitForCount(phoneRooms, roomId, 2);
-		await screenshot(phoneRooms, 'rooms-phone-ko-light');
-		await screenshot(observer, 'rooms-desktop-en-light');
-		assertNoProblems(phoneRooms);
-		await phoneRooms.context().close();
 	});
 
 	it('explains refused nicknames in words: reserved, and already taken (4009)', async () => {

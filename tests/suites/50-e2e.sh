@@ -56,7 +56,7 @@ if ! "$root/scripts/render-nginx.sh" --out "$T_DIR/nginx" --port "$web_port" --w
 	t_fail "scripts/render-nginx.sh failed"
 	t_done
 fi
-t_start nginx "$nginx_bin" -c "$T_DIR/nginx/nginx.conf" -p "$T_DIR/nginx" -g "daemon off;"
+t_start nginx "$nginx_bin" -c "$T_DIR/nginx/nginx.conf" -p "$T_DIR/nginx" -e stderr
 t_wait_port "$web_port" || t_fail "nginx did not listen on $web_port"
 
 base="http://127.0.0.1:$web_port/"

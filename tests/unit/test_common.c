@@ -1,0 +1,276 @@
+/* test_common.c — unit tests for common/: UTF-8, names, JSON parsing, buffers, hash map, clock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "hmap.h"
+#include "sbuf.h"
+#include "utf8.h"
+#include "validate.h"
+#include "wire.h"
+
+static void
+test_utf8_accepts_valid_and_refuses_overlong_surrogate_truncated(void **state)
+{
+	(void)state;
+	assert_true(utf8_valid("hello", 5));
+	assert_true(utf8_valid("한국어 😀", strlen("한국어 😀")));
+	assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+	assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(utf8_valid("\xe4\xb8", 2));         /* truncated */
+	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+	assert_false(utf8_valid("\xff", 1));
+	assert_int_equal(utf8_count("a한😀", strlen("a한😀")), 3);
+}
+
+static void
+test_room_id_syntax(void **state)
+{
+	(void)state;
+	assert_true(valid_room_id("room1", 5));
+	assert_true(valid_room_id("A_b-9", 5));
+	assert_false(valid_room_id("", 0));
+	assert_false(valid_room_id("../etc", 6));
+	assert_false(valid_room_id("a b", 3));
+	assert_false(valid_room_id("a%00", 4));
+	char long_id[66];
+	memset(long_id, 'a', 65);
+	long_id[65] = '\0';
+	assert_true(valid_room_id(long_id, 64));
+	assert_false(valid_room_id(long_id, 65));
+}
+
+static void
+expect_nick(const char *in, const char *canon)
+{
+	char out[MADANG_NICK_MAX_BYTES + 1];
+	const char *why = NULL;
+
+	if (canon == NULL) {
+		assert_false(nick_canonical(in, strlen(in), out, sizeof(out), &why));
+		assert_non_null(why);
+	} else {
+		if (!nick_canonical(in, strlen(in), out, sizeof(out), &why))
+			fail_msg("nickname '%s' refused: %s", in, why);
+		assert_string_equal(out, canon);
+	}
+}
+
+static void
+test_nickname_rules(void **state)
+{
+	(void)state;
+	expect_nick("alice", "alice");
+	expect_nick("  bob\t", "bob");
+	expect_nick("\xe3\x80\x80kim\xe3\x80\x80", "kim"); /* ideographic spaces trimmed */
+	expect_nick("김철수", "김철수");
+	expect_nick("Mary Ann", "Mary Ann");
+	expect_nick("", NULL);
+	expect_nick("   ", NULL);
+	expect_nick("a\x01b", NULL);
+	expect_nick("a\xe2\x80\x8b" "b", NULL); /* zero-width space */
+	expect_nick("a\xe2\x80\xae" "b", NULL); /* right-to-left override */
+	expect_nick("a\xc2\xa0" "b", NULL);     /* no-break space inside */
+	expect_nick("\xef\xbb\xbf" "bob", NULL);
+	expect_nick("system", NULL);
+	expect_nick("SYSTEM", NULL);
+	expect_nick("시스템", NULL);
+	expect_nick("\xc3\x28", NULL);
+	expect_nick("abcdefghijklmnopqrstuvwxyz012345", "abcdefghijklmnopqrstuvwxyz012345");
+	expect_nick("abcdefghijklmnopqrstuvwxyz0123456", NULL); /* 33 characters */
+	char big[10001];
+	memset(big, 'x', 10000);
+	big[10000] = '\0';
+	expect_nick(big, NULL);
+}
+
+static void
+test_nickname_fold_is_case_insensitive(void **state)
+{
+	char a[MADANG_NICK_MAX_BYTES + 1], b[MADANG_NICK_MAX_BYTES + 1];
+
+	(void)state;
+	nick_fold("Alice", a, sizeof(a));
+	nick_fold("aLICE", b, sizeof(b));
+	assert_string_equal(a, b);
+	nick_fold("ÉLODIE", a, sizeof(a));
+	nick_fold("élodie", b, sizeof(b));
+	assert_string_equal(a, b);
+	nick_fold("ΣΩ", a, sizeof(a));
+	nick_fold("σω", b, sizeof(b));
+	assert_string_equal(a, b);
+	nick_fold("ＢＯＢ", a, sizeof(a)); /* full-width letters fold to ASCII */
+	assert_string_equal(a, "bob");
+	nick_fold("김철수", a, sizeof(a));
+	assert_string_equal(a, "김철수");
+}
+
+static void
+test_text_rules(void **state)
+{
+	const char *why;
+	char big[MADANG_TEXT_MAX + 2];
+
+	(void)state;
+	assert_true(valid_text("hi", 2, &why));
+	assert_true(valid_text("line1\nline2\ttab", 15, &why));
+	assert_false(valid_text("", 0, &why));
+	assert_false(valid_text(" \n ", 3, &why));
+	assert_false(valid_text("a\x07", 2, &why));
+	assert_false(valid_text("\xc3\x28", 2, &why));
+	memset(big, 'x', sizeof(big));
+	assert_true(valid_text(big, MADANG_TEXT_MAX, &why));
+	assert_false(valid_text(big, MADANG_TEXT_MAX + 1, &why));
+	assert_true(valid_token("c-17", 4, 64));
+	assert_false(valid_token("a b", 3, 64));
+	assert_false(valid_token("a\"b", 3, 64));
+}
+
+static void
+test_wire_parse_refuses_bad_json(void **state)
+{
+	const char *why;
+	cJSON *o;
+
+	(void)state;
+	o = wire_parse_object("{\"a\":1}", 7, 100, &why);
+	assert_non_null(o);
+	cJSON_Delete(o);
+	assert_null(wire_parse_object("{\"a\":1}", 7, 6, &why));
+	assert_string_equal(why, "request too large");
+	assert_null(wire_parse_object("[1]", 3, 100, &why));
+	assert_null(wire_parse_object("{\"a\":1} x", 9, 100, &why));
+	assert_null(wire_parse_object("{\"a\":\"\\u0000\"}", 14, 100, &why));
+	assert_null(wire_parse_object("{\"a\":\"\xff\"}", 8, 100, &why));
+	char deep[64];
+	memset(deep, '[', 20);
+	strcpy(deep + 20, "]]]]]]]]]]]]]]]]]]]]");
+	assert_null(wire_parse_object(deep, 40, 100, &why));
+	assert_string_equal(why, "JSON nested too deeply");
+	/* Brackets inside strings do not count as nesting. */
+	o = wire_parse_object("{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[\"}", 30, 100, &why);
+	assert_non_null(o);
+	cJSON_Delete(o);
+}
+
+static void
+test_wire_typed_fields(void **state)
+{
+	const char *why;
+	static const char text[] =
+		"{\"s\":\"x\",\"i\":42,\"f\":1.5,\"b\":true,\"big\":1e300,\"n\":null}";
+	cJSON *o = wire_parse_object(text, strlen(text), 1000, &why);
+	int64_t v;
+	bool bv;
+
+	(void)state;
+	assert_non_null(o);
+	assert_string_equal(wire_str(o, "s", NULL), "x");
+	assert_null(wire_str(o, "i", NULL));
+	assert_true(wire_int(o, "i", &v));
+	assert_int_equal(v, 42);
+	assert_false(wire_int(o, "f", &v));
+	assert_false(wire_int(o, "big", &v));
+	assert_false(wire_int(o, "s", &v));
+	assert_true(wire_bool(o, "b", &bv));
+	assert_true(bv);
+	assert_false(wire_bool(o, "i", &bv));
+	assert_true(wire_has(o, "n"));
+	assert_false(wire_has(o, "zz"));
+	cJSON_Delete(o);
+}
+
+static void
+test_wire_topics(void **state)
+{
+	char t[WIRE_TOPIC_MAX + 1];
+	const char *topic, *json;
+	size_t tl, jl;
+
+	(void)state;
+	assert_int_equal(wire_topic(t, sizeof(t), 'r', "room1"), 8);
+	assert_string_equal(t, "r/room1\n");
+	assert_true(wire_split_event("r/room1\n{}", 10, &topic, &tl, &json, &jl));
+	assert_int_equal(tl, 7);
+	assert_int_equal(jl, 2);
+	assert_false(wire_split_event("no newline", 10, &topic, &tl, &json, &jl));
+	assert_false(wire_split_event("\n{}", 3, &topic, &tl, &json, &jl));
+}
+
+static void
+test_sbuf_json_escaping(void **state)
+{
+	struct sbuf b;
+
+	(void)state;
+	sbuf_init(&b);
+	static const char raw[] = "a\"b\\c\nd\x01<é>";
+	sbuf_add_jstr(&b, raw, strlen(raw));
+	assert_string_equal(b.data, "\"a\\\"b\\\\c\\nd\\u0001<é>\"");
+	sbuf_reset(&b);
+	sbuf_addi(&b, -12345);
+	sbuf_addf(&b, ":%s", "x");
+	assert_string_equal(b.data, "-12345:x");
+	sbuf_fini(&b);
+}
+
+static void
+test_hmap_put_get_delete_grow(void **state)
+{
+	struct hmap m;
+	static char keys[2000][8];
+
+	(void)state;
+	hmap_init(&m);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		assert_int_equal(hmap_put(&m, keys[i], (void *)(intptr_t)(i + 1)), 0);
+	}
+	assert_int_equal(m.count, 2000);
+	for (int i = 0; i < 2000; i += 2)
+		assert_int_equal((intptr_t)hmap_del(&m, keys[i]), i + 1);
+	assert_int_equal(m.count, 1000);
+	assert_null(hmap_get(&m, "k0"));
+	assert_int_equal((intptr_t)hmap_get(&m, "k1"), 2);
+	size_t it = 0, n = 0;
+	void *v;
+	while (hmap_next(&m, &it, NULL, &v))
+		n++;
+	assert_int_equal(n, 1000);
+	hmap_fini(&m);
+}
+
+static void
+test_iso8601_format(void **state)
+{
+	char out[CLOCK_ISO8601_LEN];
+
+	(void)state;
+	assert_string_equal(clock_iso8601(0, out), "1970-01-01T00:00:00.000Z");
+	assert_string_equal(clock_iso8601(1795316806123LL, out), "2026-11-22T03:06:46.123Z");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_utf8_accepts_valid_and_refuses_overlong_surrogate_truncated),
+		cmocka_unit_test(test_room_id_syntax),
+		cmocka_unit_test(test_nickname_rules),
+		cmocka_unit_test(test_nickname_fold_is_case_insensitive),
+		cmocka_unit_test(test_text_rules),
+		cmocka_unit_test(test_wire_parse_refuses_bad_json),
+		cmocka_unit_test(test_wire_typed_fields),
+		cmocka_unit_test(test_wire_topics),
+		cmocka_unit_test(test_sbuf_json_escaping),
+		cmocka_unit_test(test_hmap_put_get_delete_grow),
+		cmocka_unit_test(test_iso8601_format),
+	};
+	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
+}

@@ -599,6 +599,7 @@ send_due(struct lg_worker *w, uint64_t now, uint64_t *k, uint32_t *j, uint32_t *
 			if (o->json_messages > 0)
 				n += snprintf(text + n, sizeof(text) - (size_t)n,
 				              "\",\"client_id\":\"%u-%u\"}", id, seq);
+			lg_hist_add(&w->send_lag, now - at);
 			if (conn_send_frame(w, c, LG_WS_TEXT, text, (size_t)n) == 0) {
 				seqs[*j] = seq;
 				atomic_store_explicit(&run->sent[id], seq, memory_order_relaxed);

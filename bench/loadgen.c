@@ -268,6 +268,7 @@ setup(struct lg_run *run)
 			return -1;
 		lg_hist_init(&w->latency);
 		lg_hist_init(&w->connect);
+		lg_hist_init(&w->send_lag);
 		for (uint32_t i = 0; i < w->nconns; i++) {
 			struct lg_conn *c = &w->conns[i];
 			uint32_t room;
@@ -312,18 +313,19 @@ static void
 report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64_t t_connected)
 {
 	const struct lg_opts *o = &run->o;
-	struct lg_hist *lat = malloc(sizeof(*lat)), *con = malloc(sizeof(*con));
+	struct lg_hist *lat = malloc(sizeof(*lat)), *con = malloc(sizeof(*con)), *lag = malloc(sizeof(*lag));
 	struct lg_counters s;
 	uint64_t expected = 0, lost = 0, not_started = 0, ready = 0;
 	long total = 0, total_start = 0;
 	double connect_wall;
 	char first_error[160] = "";
 
-	if (!lat || !con)
+	if (!lat || !con || !lag)
 		return;
 	memset(&s, 0, sizeof(s));
 	lg_hist_init(lat);
 	lg_hist_init(con);
+	lg_hist_init(lag);
 	for (uint32_t t = 0; t < o->threads; t++) {
 		struct lg_worker *w = &run->workers[t];
 		uint64_t *a = (uint64_t *)&s, *b = (uint64_t *)&w->c;
@@ -332,6 +334,7 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 			a[i] += b[i];
 		lg_hist_merge(lat, &w->latency);
 		lg_hist_merge(con, &w->connect);
+		lg_hist_merge(lag, &w->send_lag);
 		if (first_error[0] == '\0' && w->first_error[0])
 			snprintf(first_error, sizeof(first_error), "%s", w->first_error);
 		not_started += w->nconns - w->next_connect;
@@ -376,6 +379,8 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 	       ms(lg_hist_quantile(lat, 0.5)), ms(lg_hist_quantile(lat, 0.9)),
 	       ms(lg_hist_quantile(lat, 0.99)), ms(lg_hist_quantile(lat, 0.999)), ms(lat->max),
 	       (unsigned long long)lat->count);
+	printf("\"send_lag_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},", ms(lg_hist_quantile(lag, 0.5)),
+	       ms(lg_hist_quantile(lag, 0.99)), ms(lag->max));
 	printf("\"rss_kib\":{");
 	for (int i = 0; i < o->npids; i++) {
 		printf("%s\"%d\":%ld", i ? "," : "", o->pids[i], rss_end[i]);
@@ -399,6 +404,7 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 	fflush(stdout);
 	free(lat);
 	free(con);
+	free(lag);
 }
 
 int

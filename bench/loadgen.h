@@ -90,7 +90,7 @@ struct lg_worker {
 	size_t scratch_cap;
 	uint64_t rng;
 	uint32_t next_connect, inflight;
-	struct lg_hist latency, connect;
+	struct lg_hist latency, connect, send_lag;
 	struct lg_counters c;
 	uint64_t t_last_open;
 	atomic_uint_fast64_t done_connecting; /* made + failed, read by the coordinator */

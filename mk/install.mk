@@ -11,17 +11,18 @@
 #   $(DOCDIR)          /usr/local/share/doc/madang/deploy-systemd.md
 #   $(UNITDIR)         /usr/local/lib/systemd/system/madang*          rendered for BINDIR and CONFDIR
 #   $(SYSUSERSDIR)     /usr/local/lib/sysusers.d/madang.conf          the `madang` system user
+#   $(TMPFILESDIR)     /usr/local/lib/tmpfiles.d/madang.conf          /run/madang at boot
 #   $(CONFDIR)         /etc/madang/*.env                              only where no such file exists
 #
-# systemd reads units and sysusers.d entries below /usr and /usr/local, so those two prefixes keep
-# everything under PREFIX; for any other PREFIX they go to /etc/systemd/system and /etc/sysusers.d.
+# systemd reads units, sysusers.d and tmpfiles.d entries below /usr and /usr/local, so those two
+# prefixes keep everything under PREFIX; for any other PREFIX they go below /etc.
 #
 # Every installed file, and every directory the installation had to create, is listed in
 # $(DATADIR)/install-manifest; `make uninstall` removes exactly those, so it still works after the
 # source tree has changed. A configuration file is removed only while it is identical to the
 # example it was installed from: an edited /etc/madang file stays. Installing to the real root
-# (no DESTDIR) as root also creates the `madang` user and reloads systemd; uninstall keeps the
-# user (its files may remain in /var/lib/madang).
+# (no DESTDIR) as root also creates the `madang` user and /run/madang and reloads systemd;
+# uninstall keeps the user (its files may remain in /var/lib/madang).
 
 INSTALL     ?= install
 BINDIR      ?= $(PREFIX)/bin
@@ -31,9 +32,11 @@ CONFDIR     ?= /etc/madang
 ifneq ($(filter /usr /usr/local,$(patsubst %/,%,$(PREFIX))),)
 UNITDIR     ?= $(patsubst %/,%,$(PREFIX))/lib/systemd/system
 SYSUSERSDIR ?= $(patsubst %/,%,$(PREFIX))/lib/sysusers.d
+TMPFILESDIR ?= $(patsubst %/,%,$(PREFIX))/lib/tmpfiles.d
 else
 UNITDIR     ?= /etc/systemd/system
 SYSUSERSDIR ?= /etc/sysusers.d
+TMPFILESDIR ?= /etc/tmpfiles.d
 endif
 UNITS_OUT   ?= $(BUILD)/systemd
 
@@ -115,6 +118,7 @@ install: all systemd-units
 	put f 0644 docs/deploy-systemd.md '$(DOCDIR)/deploy-systemd.md'; \
 	for u in $(UNIT_NAMES); do put f 0644 '$(UNITS_OUT)'/"$$u" '$(UNITDIR)'/"$$u"; done; \
 	put f 0644 systemd/madang.sysusers '$(SYSUSERSDIR)/madang.conf'; \
+	put f 0644 systemd/madang.tmpfiles '$(TMPFILESDIR)/madang.conf'; \
 	for f in $(CONF_FILES); do \
 		dest='$(CONFDIR)'/$${f##*/}; \
 		if [ ! -e '$(DESTDIR)'"$$dest" ]; then put c 0644 "$$f" "$$dest"; \
@@ -129,14 +133,22 @@ install: all systemd-units
 	: >"$$old"
 	$(Q)if [ -z '$(DESTDIR)' ]; then \
 		if [ "$$(id -u)" -ne 0 ]; then \
-			echo "install: not root: create the madang user with systemd-sysusers $(SYSUSERSDIR)/madang.conf"; \
-		elif command -v systemd-sysusers >/dev/null 2>&1; then \
-			systemd-sysusers '$(SYSUSERSDIR)/madang.conf'; \
-		elif ! getent passwd madang >/dev/null; then \
-			useradd --system --user-group --home-dir /var/lib/madang --no-create-home \
-				--shell /usr/sbin/nologin --comment "madang chat daemons" madang; \
+			echo "install: not root: as root, run systemd-sysusers $(SYSUSERSDIR)/madang.conf"; \
+			echo "         and systemd-tmpfiles --create $(TMPFILESDIR)/madang.conf"; \
+		else \
+			if command -v systemd-sysusers >/dev/null 2>&1; then \
+				systemd-sysusers '$(SYSUSERSDIR)/madang.conf'; \
+			elif ! getent passwd madang >/dev/null; then \
+				useradd --system --user-group --home-dir /var/lib/madang --no-create-home \
+					--shell /usr/sbin/nologin --comment "madang chat daemons" madang; \
+			fi; \
+			if command -v systemd-tmpfiles >/dev/null 2>&1; then \
+				systemd-tmpfiles --create '$(TMPFILESDIR)/madang.conf'; \
+			else \
+				install -d -m 0755 -o madang -g madang /run/madang; \
+			fi; \
+			if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 		fi; \
-		if [ "$$(id -u)" -eq 0 ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 	fi
 
 # Reads the manifest backwards: files go first, then the directories the installation created

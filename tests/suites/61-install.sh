@@ -1,8 +1,9 @@
 #!/bin/sh
 # 61-install.sh — `make install` and `make uninstall` into temporary DESTDIRs: the installed tree
-# (files, modes, contents, unit paths rendered for the PREFIX), the sysusers.d entry creating the
-# madang user, configuration that already exists or was edited being kept, installing twice
-# (an upgrade), a PREFIX outside /usr, and uninstall leaving no madang file behind.
+# (files, modes, contents, unit paths rendered for the PREFIX), the sysusers.d and tmpfiles.d
+# entries creating the madang user and /run/madang, configuration that already exists or was
+# edited being kept, installing twice (an upgrade), a PREFIX outside /usr, and uninstall leaving
+# no madang file behind.
 T_NAME=install
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -93,6 +94,13 @@ systemd-sysusers --root="$sr" "$S" >/dev/null 2>&1
 t_check "systemd-sysusers creates the madang system user with no login shell" \
 	grep -Eq '^madang:x:[0-9]+:[0-9]+:[^:]*:/var/lib/madang:/usr/sbin/nologin$' "$sr/etc/passwd"
 t_check "systemd-sysusers creates the madang group" grep -q '^madang:x:' "$sr/etc/group"
+TF="$D/usr/local/lib/tmpfiles.d/madang.conf"
+t_check "tmpfiles.d/madang.conf installed, mode 644" test "$(mode "$TF")" = 644
+# ... and the tmpfiles entry creates /run/madang owned by that user, mode 0755.
+systemd-tmpfiles --root="$sr" --create "$TF" >/dev/null 2>&1
+uid=$(sed -n 's/^madang:x:\([0-9]*\):.*/\1/p' "$sr/etc/passwd")
+t_check "systemd-tmpfiles creates /run/madang as madang:madang 0755" \
+	test "$(stat -c '%u %a' "$sr/run/madang" 2>/dev/null)" = "${uid:-none} 755"
 
 for f in "$root"/etc/*; do
 	b=$(basename "$f")
@@ -144,6 +152,7 @@ t_check "  ... units in /etc/systemd/system start /opt/madang/bin/madang-broker"
 t_check "  ... madang-ws@.service starts /opt/madang/bin/madang-ws" \
 	grep -q '^ExecStart=/opt/madang/bin/madang-ws ' "$D3/etc/systemd/system/madang-ws@.service"
 t_check "  ... sysusers entry in /etc/sysusers.d" test -f "$D3/etc/sysusers.d/madang.conf"
+t_check "  ... tmpfiles entry in /etc/tmpfiles.d" test -f "$D3/etc/tmpfiles.d/madang.conf"
 t_check "  ... web client in /opt/madang/share/madang/web" \
 	test -f "$D3/opt/madang/share/madang/web/index.html"
 t_check "make uninstall PREFIX=/opt/madang" mk /opt/madang "$D3" uninstall

@@ -131,11 +131,11 @@ class ScriptedSocket {
 	serverCloses(code, reason = '') { this.readyState = 3; this.onclose({ code, reason }); }
 }
 
-function connection(backoffDelays = []) {
+function connection(backoffDelays = [], { online = () => true, netEvents = null } = {}) {
 	ScriptedSocket.made = [];
 	const delays = [...backoffDelays];
 	const conn = new RoomConnection({
-		roomId: 'room1', user: 'alice', WebSocketImpl: ScriptedSocket, online: () => true, netEvents: null,
+		roomId: 'room1', user: 'alice', WebSocketImpl: ScriptedSocket, online, netEvents,
 		makeUrl: (room, user, params) => `ws://h/ws/${room}/${user}?${new URLSearchParams(
 			Object.entries(params).filter(([, v]) => v !== undefined))}`,
 		backoff: { next: () => delays.shift() ?? 1, reset() {} },
@@ -196,6 +196,35 @@ describe('connection state machine', () => {
 		assert.equal(fatal.error.code, 'nickname_taken');
 		await tick(20);
 		assert.equal(ScriptedSocket.made.length, 1, 'no reconnect after a fatal close');
+	});
+});
+
+describe('offline', () => {
+	it('waits for the browser to come back online instead of counting down, then connects at once', () => {
+		let online = true;
+		const net = new EventTarget();
+		const { conn } = connection([60000], { online: () => online, netEvents: net });
+		conn.start();
+		ScriptedSocket.made[0].serverSays({ type: 'joined', users: ['alice'], seq: 1, epoch: 'E' });
+		online = false;
+		ScriptedSocket.made[0].serverCloses(1006);
+		assert.equal(conn.state, 'offline');
+		online = true;
+		net.dispatchEvent(new Event('online'));
+		assert.equal(conn.state, 'connecting');
+		assert.equal(ScriptedSocket.made.length, 2);
+		conn.leave();
+	});
+	it('shows offline when the network goes away during the backoff wait', () => {
+		const net = new EventTarget();
+		const { conn } = connection([60000], { netEvents: net });
+		conn.start();
+		ScriptedSocket.made[0].serverCloses(1006);
+		assert.equal(conn.state, 'waiting');
+		net.dispatchEvent(new Event('offline'));
+		assert.equal(conn.state, 'offline');
+		conn.leave();
+		assert.equal(conn.state, 'closed');
 	});
 });
 

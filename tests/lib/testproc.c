@@ -39,6 +39,14 @@ spawn(struct tbroker *tb, const char *const *extra)
 	const char *argv[64];
 	int n = 0;
 
+	/* MADANG_TEST_WRAPPER runs the broker under a tool, e.g. "valgrind --leak-check=full". */
+	static char wrap[512];
+	const char *w = getenv("MADANG_TEST_WRAPPER");
+	if (w != NULL && *w) {
+		snprintf(wrap, sizeof(wrap), "%s", w);
+		for (char *tok = strtok(wrap, " "); tok && n < 16; tok = strtok(NULL, " "))
+			argv[n++] = tok;
+	}
 	argv[n++] = tbin("madang-broker", bin, sizeof(bin));
 	argv[n++] = "--rpc";
 	argv[n++] = tb->rpc;
@@ -56,7 +64,7 @@ spawn(struct tbroker *tb, const char *const *extra)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execv(argv[0], (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	tb->pid = pid;
@@ -64,7 +72,7 @@ spawn(struct tbroker *tb, const char *const *extra)
 	nng_socket s;
 	if (rpc_open(&s, tb->rpc) != 0)
 		return -1;
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 300; i++) {
 		cJSON *r = NULL;
 		if (rpc_call_raw(s, "{\"op\":\"health\"}", 15, &r, 200) == 0) {
 			cJSON_Delete(r);
@@ -107,7 +115,7 @@ tbroker_signal(struct tbroker *tb, int sig)
 	if (tb->pid <= 0)
 		return -1;
 	kill(tb->pid, sig);
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 400; i++) {
 		pid_t w = waitpid(tb->pid, &status, WNOHANG);
 		if (w == tb->pid) {
 			tb->pid = 0;

@@ -1,0 +1,358 @@
+#!/bin/sh
+# 40-api.sh — madang-api behind a real nginx (private config from scripts/render-nginx.sh), in
+# front of the real madang-broker, checked over HTTP with curl: exact bodies and statuses of every
+# endpoint and error, admin token rules, CORS, 200 concurrent requests, broker death and restart,
+# graceful SIGTERM with a request in flight, and the inherited-socket start modes (fd 0, LISTEN_FDS).
+T_NAME=api
+. "$MADANG_ROOT/tests/lib/harness.sh"
+
+# --- helpers (41-apache.sh has the same ones) ----------------------------------------------------
+start_broker() {
+	t_start broker "$MADANG_BIN/madang-broker" --rpc "$RPC" --events "$EVENTS" --allow-create \
+		--frontend-timeout 600000
+	BROKER_PID=$T_LAST_PID
+	t_wait_for 5 "$MADANG_TESTBIN/it_rpc" --timeout 300 --check "$RPC" '{"op":"health"}' ||
+		t_fail "the broker did not start (log: $T_DIR/broker.log)"
+}
+# rpc JSON...: requests to the broker, each must answer ok:true
+rpc() {
+	"$MADANG_TESTBIN/it_rpc" --check "$RPC" "$@" >>"$T_DIR/rpc.out"
+}
+# http METHOD URL [curl options...]: sets CODE; headers in $T_DIR/headers, body in $T_DIR/body
+http() {
+	m=$1
+	u=$2
+	shift 2
+	: >"$T_DIR/body"
+	if [ "$m" = HEAD ]; then
+		CODE=$(curl -s -m 10 -I -D "$T_DIR/headers" -o /dev/null -w '%{http_code}' "$@" "$u")
+	else
+		CODE=$(curl -s -m 10 -X "$m" -D "$T_DIR/headers" -o "$T_DIR/body" -w '%{http_code}' \
+			"$@" "$u")
+	fi
+	tr -d '\r' <"$T_DIR/headers" >"$T_DIR/headers.lf"
+}
+show() {
+	echo "  got $CODE: $(head -c 400 "$T_DIR/body")"
+}
+# expect DESC STATUS BODY: exact status and body
+expect() {
+	if [ "$CODE" = "$2" ] && [ "$(cat "$T_DIR/body")" = "$3" ]; then t_ok "$1"; else
+		t_fail "$1"
+		echo "  want $2: $3"
+		show
+	fi
+}
+# expect_match DESC STATUS EXTENDED-REGEX: exact status, body matching the pattern
+expect_match() {
+	if [ "$CODE" = "$2" ] && grep -Eq "$3" "$T_DIR/body"; then t_ok "$1"; else
+		t_fail "$1"
+		echo "  want $2 matching: $3"
+		show
+	fi
+}
+expect_code() {
+	if [ "$CODE" = "$2" ]; then t_ok "$1"; else
+		t_fail "$1"
+		show
+	fi
+}
+has_header() {
+	grep -qF "$1" "$T_DIR/headers.lf"
+}
+no_header() {
+	! grep -qiF "$1" "$T_DIR/headers.lf"
+}
+body_match() {
+	grep -Eq "$1" "$T_DIR/body"
+}
+# wait_exit PID STATUS: the process ends within 5 s with this exit status
+wait_exit() {
+	(sleep 5 && kill -KILL "$1" 2>/dev/null) &
+	timer=$!
+	wait "$1"
+	rc=$?
+	kill "$timer" 2>/dev/null
+	[ "$rc" -eq "$2" ]
+}
+# fcgi_through_nginx DESC DIR API: a fresh nginx in DIR for madang-api at API answers /api/rooms
+fcgi_through_nginx() {
+	port=$(t_free_port)
+	"$MADANG_ROOT/scripts/render-nginx.sh" --out "$2" --port "$port" \
+		--web-root "$MADANG_ROOT/web" --api "$3" --ws "127.0.0.1:$WS_DEAD"
+	t_start nginx_extra "$NGINX" -c "$2/nginx.conf" -p "$2" -e stderr
+	pid=$T_LAST_PID
+	t_wait_port "$port"
+	http GET "http://127.0.0.1:$port/api/rooms"
+	expect "$1" 200 "$ROOMS0"
+	kill -TERM "$pid"
+	wait_exit "$pid" 0 || t_fail "nginx in $2 did not stop"
+}
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$NGINX" ] || ! command -v curl >/dev/null 2>&1; then
+	t_skip "nginx or curl is not installed (scripts/install-deps.sh test)"
+	t_done
+fi
+
+RPC="ipc://$T_DIR/broker.rpc"
+EVENTS="ipc://$T_DIR/broker.events"
+API_SOCK="$T_DIR/api.sock"
+TIMEOUT_MS=500
+
+# nginx A -> madang-api A (unix socket, no admin token, CORS on)
+# nginx B -> madang-api B (TCP, admin token)
+start_broker
+t_start api_a "$MADANG_BIN/madang-api" --listen "unix:$API_SOCK" --rpc "$RPC" --threads 8 \
+	--timeout $TIMEOUT_MS --cors-origin https://chat.example -v
+API_A=$T_LAST_PID
+API_B_PORT=$(t_free_port)
+printf 'secret-admin-token-0123456789\n' >"$T_DIR/token"
+chmod 600 "$T_DIR/token"
+t_start api_b "$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_B_PORT" --rpc "$RPC" \
+	--timeout $TIMEOUT_MS --admin-token-file "$T_DIR/token"
+API_B=$T_LAST_PID
+WS_DEAD=$(t_free_port)
+PORT_A=$(t_free_port)
+PORT_B=$(t_free_port)
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-a" --port "$PORT_A" \
+	--web-root "$MADANG_ROOT/web" --api "unix:$API_SOCK" --ws "127.0.0.1:$WS_DEAD" ||
+	t_fail "render-nginx.sh A"
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-b" --port "$PORT_B" \
+	--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_B_PORT" --ws "127.0.0.1:$WS_DEAD" ||
+	t_fail "render-nginx.sh B"
+t_start nginx_a "$NGINX" -c "$T_DIR/nginx-a/nginx.conf" -p "$T_DIR/nginx-a" -e stderr
+t_start nginx_b "$NGINX" -c "$T_DIR/nginx-b/nginx.conf" -p "$T_DIR/nginx-b" -e stderr
+t_check "madang-api B listens on its TCP port" t_wait_port "$API_B_PORT"
+t_check "nginx A listens" t_wait_port "$PORT_A"
+t_check "nginx B listens" t_wait_port "$PORT_B"
+t_check "madang-api A created its unix socket" t_wait_for 5 test -S "$API_SOCK"
+A="http://127.0.0.1:$PORT_A"
+B="http://127.0.0.1:$PORT_B"
+
+# --- GET /api/rooms: exactly the original shape ------------------------------------------------
+ROOMS0='{"rooms":[{"id":"room1","name":"일반 대화","users_count":0},{"id":"room2","name":"기술 토론","users_count":0},{"id":"room3","name":"취미 공유","users_count":0},{"id":"room4","name":"음악 & 영화","users_count":0}]}'
+http GET "$A/api/rooms"
+expect "GET /api/rooms is 200 with the exact original body" 200 "$ROOMS0"
+t_check "API responses are application/json; charset=utf-8" has_header 'Content-Type: application/json; charset=utf-8'
+t_check "API responses carry Cache-Control: no-store" has_header 'Cache-Control: no-store'
+t_check "CORS origin is sent when configured" has_header 'Access-Control-Allow-Origin: https://chat.example'
+t_check "API responses carry nginx's CSP too" has_header "Content-Security-Policy: default-src 'self'"
+
+# --- counts change when members join through the broker ----------------------------------------
+rpc '{"op":"hello","frontend":"t-api","instance":"i1"}' \
+	'{"op":"join","frontend":"t-api","session":"s-alice","room_id":"room1","user":"alice"}' \
+	'{"op":"join","frontend":"t-api","session":"s-bob","room_id":"room1","user":"bob"}' \
+	'{"op":"join","frontend":"t-api","session":"s-carol","room_id":"room3","user":"carol"}' \
+	'{"op":"send","frontend":"t-api","session":"s-alice","room_id":"room1","text":"hello api"}' ||
+	t_fail "joining members through the broker"
+http GET "$A/api/rooms"
+expect "users_count follows joins" 200 \
+	'{"rooms":[{"id":"room1","name":"일반 대화","users_count":2},{"id":"room2","name":"기술 토론","users_count":0},{"id":"room3","name":"취미 공유","users_count":1},{"id":"room4","name":"음악 & 영화","users_count":0}]}'
+http GET "$A/api/rooms/room1"
+expect "GET /api/rooms/room1 lists the members" 200 \
+	'{"id":"room1","name":"일반 대화","users_count":2,"members":["alice","bob"],"seq":3}'
+rpc '{"op":"leave","frontend":"t-api","session":"s-bob","room_id":"room1"}' >/dev/null ||
+	t_fail "leave through the broker"
+http GET "$A/api/rooms/room1"
+expect "a leave shows at once" 200 \
+	'{"id":"room1","name":"일반 대화","users_count":1,"members":["alice"],"seq":4}'
+
+# --- history --------------------------------------------------------------------------------
+http GET "$A/api/rooms/room1/messages?since=2&limit=1"
+expect_match "messages?since=2&limit=1 returns exactly seq 3, the message" 200 \
+	'"events":\[\{"type":"message","room_id":"room1","seq":3,[^]]*"sender":"alice","message":"hello api"[^]]*\}\]'
+http GET "$A/api/rooms/room1/messages"
+expect_match "messages without arguments returns the room's events" 200 \
+	'^\{"room_id":"room1","epoch":"[0-9a-f]{16}","first_seq":1,"last_seq":4,"complete":true,"events":\[.*"seq":4[^]]*\]\}$'
+http GET "$A/api/rooms/room1/messages?before=3"
+expect_match "messages?before=3 returns seqs 1 and 2" 200 '"events":\[\{"type":"join"[^]]*"seq":1,.*"seq":2,[^]]*\]\}$'
+for q in "limit=0" "limit=501" "limit=x" "since=-1" "since=1&before=3" "before=0"; do
+	http GET "$A/api/rooms/room1/messages?$q"
+	expect_match "messages?$q is 400 invalid_argument" 400 '^\{"error":"invalid_argument","message":"[^"]+"\}$'
+done
+
+# --- errors --------------------------------------------------------------------------------
+http GET "$A/api/nope"
+expect "an unknown path is 404 not_found" 404 '{"error":"not_found","message":"no such API endpoint"}'
+http GET "$A/api/rooms/nosuch"
+expect_match "an unknown room is 404 no_such_room" 404 '^\{"error":"no_such_room","message":"[^"]+"\}$'
+http GET "$A/api/rooms/nosuch/messages"
+expect_match "history of an unknown room is 404 no_such_room" 404 '^\{"error":"no_such_room"'
+http GET "$A/api/rooms/bad%21id"
+expect "an invalid room id is 400" 400 '{"error":"invalid_argument","message":"a room id is [A-Za-z0-9_-]{1,64}"}'
+http PUT "$A/api/rooms"
+expect "PUT /api/rooms is 405" 405 '{"error":"method_not_allowed","message":"this endpoint does not take that method"}'
+t_check "405 names the allowed methods" has_header 'Allow: GET, HEAD, POST, OPTIONS'
+http DELETE "$A/api/health"
+expect_match "DELETE /api/health is 405" 405 '"error":"method_not_allowed"'
+t_check "405 on a read-only endpoint allows GET, HEAD, OPTIONS" has_header 'Allow: GET, HEAD, OPTIONS'
+http GET "$A/api/rooms/room1/messages?since=%zz"
+expect "malformed percent-encoding is 400" 400 '{"error":"invalid_request","message":"malformed percent-encoding in the query"}'
+http GET "$A/api/rooms/room1/messages?since=1%0D%0AX-Injected:%201"
+expect "CR/LF in a query parameter is 400" 400 '{"error":"invalid_request","message":"query decodes to NUL, CR, LF or invalid UTF-8"}'
+t_check "no header was injected" no_header 'X-Injected'
+http GET "$A/api/rooms/room%0a1"
+expect "LF in the path is 400" 400 '{"error":"invalid_request","message":"path decodes to NUL, CR, LF or invalid UTF-8"}'
+http GET "$A/api/rooms/room%001"
+expect "NUL in the path is 400" 400 '{"error":"invalid_request","message":"path decodes to NUL, CR, LF or invalid UTF-8"}'
+http GET "$A/api/rooms?$(head -c 3000 /dev/zero | tr '\0' a)=1"
+expect "a URI over 2048 bytes is 414" 414 '{"error":"uri_too_long","message":"request URI too long"}'
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary '{"id":'
+expect_match "a bad JSON body is 400 invalid_request" 400 '^\{"error":"invalid_request","message":"[^"]+"\}$'
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary '[1,2]'
+expect_match "a JSON body that is not an object is 400" 400 '^\{"error":"invalid_request"'
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary '{"id":"no spaces"}'
+expect "an invalid room id in the body is 400 invalid_argument" 400 '{"error":"invalid_argument","message":"id must match [A-Za-z0-9_-]{1,64}"}'
+http POST "$A/api/rooms" -H 'Content-Type: text/plain' --data-binary '{"id":"x"}'
+expect "a body that is not JSON by type is 415" 415 '{"error":"unsupported_media_type","message":"send the room as application/json"}'
+head -c 17000 /dev/zero | tr '\0' ' ' >"$T_DIR/big"
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary "@$T_DIR/big"
+expect "a body over 16 KiB is 413" 413 '{"error":"payload_too_large","message":"request body over 16 KiB"}'
+head -c 2000000 /dev/zero | tr '\0' ' ' >"$T_DIR/huge"
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary "@$T_DIR/huge"
+expect_match "a body over nginx's 1 MiB is still a JSON 413" 413 '^\{"error":"payload_too_large"'
+head -c 16384 /dev/zero | tr '\0' ' ' >"$T_DIR/edge"
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary "@$T_DIR/edge"
+expect_match "a body of exactly 16 KiB is read (and refused as empty JSON, 400)" 400 '^\{"error":"invalid_request"'
+
+# --- create, delete, admin token ----------------------------------------------------------------
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary '{"id":"jazz","name":"재즈 Jazz"}'
+expect "POST /api/rooms creates (broker allows creation, no token configured)" 201 \
+	'{"id":"jazz","name":"재즈 Jazz","users_count":0}'
+t_check "201 carries the Location of the room" has_header 'Location: /api/rooms/jazz'
+http POST "$A/api/rooms" -H 'Content-Type: application/json; charset=utf-8' --data-binary '{"id":"jazz","name":"again"}'
+expect_match "creating it again is 409 room_exists" 409 '^\{"error":"room_exists","message":"[^"]+"\}$'
+http GET "$A/api/rooms/jazz"
+expect "the new room is there" 200 '{"id":"jazz","name":"재즈 Jazz","users_count":0,"members":[],"seq":0}'
+http DELETE "$A/api/rooms/jazz"
+expect "DELETE without a configured admin token is 403" 403 \
+	'{"error":"forbidden","message":"deleting rooms is disabled: no admin token is configured"}'
+http DELETE "$B/api/rooms/jazz"
+expect "DELETE without credentials is 401 when a token is configured" 401 \
+	'{"error":"unauthorized","message":"this needs Authorization: Bearer <admin token>"}'
+t_check "401 carries WWW-Authenticate: Bearer" has_header 'WWW-Authenticate: Bearer realm="madang"'
+http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer wrong-token-0123456789'
+expect_match "DELETE with a wrong token is 401" 401 '"error":"unauthorized"'
+http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
+expect "DELETE with the token is 204" 204 ''
+http GET "$B/api/rooms/jazz"
+expect_match "the deleted room is gone" 404 '"error":"no_such_room"'
+http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
+expect_match "deleting it again is 404" 404 '"error":"no_such_room"'
+http POST "$B/api/rooms" -H 'Content-Type: application/json' --data-binary '{"id":"blues"}'
+expect_match "POST needs the token too when one is configured" 401 '"error":"unauthorized"'
+http POST "$B/api/rooms" -H 'Content-Type: application/json' \
+	-H 'Authorization: bearer secret-admin-token-0123456789' --data-binary '{"id":"blues"}'
+expect "POST with the token creates; the name defaults to the id" 201 '{"id":"blues","name":"blues","users_count":0}'
+
+# --- HEAD, OPTIONS, health, metrics, OpenAPI -----------------------------------------------------
+http HEAD "$A/api/rooms"
+expect_code "HEAD /api/rooms is 200" 200
+t_check "HEAD announces the length of the GET body" has_header "Content-Length: $(printf %s "$ROOMS0" | wc -c)"
+http OPTIONS "$A/api/rooms/room1"
+expect "OPTIONS is 204" 204 ''
+t_check "OPTIONS names the methods" has_header 'Allow: GET, HEAD, DELETE, OPTIONS'
+t_check "OPTIONS answers the CORS preflight" has_header 'Access-Control-Allow-Methods: GET, HEAD, DELETE, OPTIONS'
+http GET "$A/api/health"
+expect_match "health is 200 with the broker's status" 200 \
+	'^\{"status":"ok","broker":\{"status":"ok","epoch":"[0-9a-f]{16}","uptime_ms":[0-9]+,"rooms":5,"members":2,"frontends":1\}\}$'
+http GET "$A/api/metrics"
+expect_match "metrics is 200 Prometheus text" 200 'madang_broker_up 1'
+t_check "metrics are text/plain version 0.0.4" has_header 'Content-Type: text/plain; version=0.0.4; charset=utf-8'
+for m in 'madang_broker_members 2' 'madang_broker_rooms 5' 'madang_broker_messages_total 1' \
+	'madang_broker_joins_total 3' 'madang_api_requests_total{route="rooms",class="2xx"} [1-9]' \
+	'madang_api_requests_total{route="other",class="4xx"} [1-9]' \
+	'madang_api_request_duration_seconds_bucket{le="\+Inf"} [1-9]' \
+	'madang_api_request_duration_seconds_count [1-9]'; do
+	t_check "metrics has $m" body_match "^$m"
+done
+http GET "$A/api/openapi.json"
+expect_match "openapi.json is served" 200 '"openapi": "3\.0\.3"'
+t_check "openapi.json parses and describes every endpoint" sh -c \
+	"node -e 'const d=JSON.parse(require(\"fs\").readFileSync(0));for(const p of [\"/api/rooms\",\"/api/rooms/{id}\",\"/api/rooms/{id}/messages\",\"/api/health\",\"/api/metrics\",\"/api/openapi.json\"])if(!d.paths[p])process.exit(1)' <'$T_DIR/body'"
+
+# --- static files and the WebSocket location through nginx ---------------------------------------
+http GET "$A/"
+expect_match "the web client is served at /" 200 '<html'
+t_check "static responses carry the CSP" has_header "Content-Security-Policy: default-src 'self'; script-src 'self'"
+t_check "static responses carry X-Content-Type-Options" has_header 'X-Content-Type-Options: nosniff'
+t_check "static responses carry Referrer-Policy" has_header 'Referrer-Policy: no-referrer'
+http GET "$A/style.css" -H 'Accept-Encoding: gzip'
+t_check "static CSS is gzip-compressed" has_header 'Content-Encoding: gzip'
+http GET "$A/ws/room1/alice" -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='
+expect_code "/ws/ is proxied to the ws upstream (none running here: 502)" 502
+
+# --- 200 concurrent requests ---------------------------------------------------------------------
+seq 200 | xargs -P 200 -I{} curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$A/api/rooms?n={}" \
+	>"$T_DIR/conc" 2>&1
+t_check "200 concurrent requests are all answered 200" \
+	sh -c "[ \$(grep -c '^200\$' '$T_DIR/conc') -eq 200 ]"
+
+# --- broker down and back --------------------------------------------------------------------------
+kill -KILL "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+t0=$(date +%s%N)
+http GET "$A/api/rooms"
+t1=$(date +%s%N)
+expect "broker killed: /api/rooms is 503 broker_unavailable" 503 \
+	'{"error":"broker_unavailable","message":"the chat broker did not answer in time; try again"}'
+t_check "the 503 comes within the timeout (${TIMEOUT_MS} ms, under 1.5 s with nginx)" \
+	[ $(((t1 - t0) / 1000000)) -lt 1500 ]
+t_check "503 carries Retry-After" has_header 'Retry-After: 1'
+http GET "$A/api/health"
+expect_match "broker killed: health is 503" 503 '"error":"broker_unavailable"'
+http GET "$A/api/metrics"
+expect_match "broker killed: metrics still answer, with madang_broker_up 0" 200 'madang_broker_up 0'
+start_broker
+t_check "broker restarted: /api/rooms is 200 again within 5 s" \
+	t_wait_for 5 sh -c "[ \$(curl -s -m 3 -o /dev/null -w '%{http_code}' '$A/api/rooms') = 200 ]"
+http GET "$A/api/rooms"
+expect "after the restart the body is the fresh broker's" 200 "$ROOMS0"
+
+# --- SIGTERM: finishes the request in flight, exits 0 ---------------------------------------------
+kill -STOP "$BROKER_PID"
+curl -s -m 10 -o "$T_DIR/inflight.body" -w '%{http_code}' "$A/api/rooms" >"$T_DIR/inflight.code" &
+CURL=$!
+sleep 0.2
+kill -TERM "$API_A"
+sleep 0.1
+kill -CONT "$BROKER_PID"
+wait "$CURL"
+t_check "a request in flight during SIGTERM is answered 200" \
+	sh -c "[ \$(cat '$T_DIR/inflight.code') = 200 ] && [ \"\$(cat '$T_DIR/inflight.body')\" = '$ROOMS0' ]"
+t_check "madang-api exits 0 after SIGTERM" wait_exit "$API_A" 0
+t_check "madang-api removed its unix socket" sh -c "[ ! -e '$API_SOCK' ]"
+http GET "$A/api/rooms"
+expect "with madang-api gone nginx answers a JSON 503" 503 \
+	'{"error":"api_unavailable","message":"madang-api is not running"}'
+
+# --- inherited sockets: fd 0 (spawn-fcgi) and LISTEN_FDS (systemd) --------------------------------
+P0=$(t_free_port)
+t_start api_fd0 perl -MSocket -e '
+	socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+	setsockopt($s, SOL_SOCKET, SO_REUSEADDR, 1);
+	bind($s, pack_sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) or die "bind: $!";
+	listen($s, 128) or die "listen: $!";
+	open(STDIN, "<&", $s) or die "dup: $!";
+	shift @ARGV; exec @ARGV or die "exec: $!";' "$P0" "$MADANG_BIN/madang-api" --rpc "$RPC"
+API_FD0=$T_LAST_PID
+t_wait_port "$P0"
+fcgi_through_nginx "madang-api on fd 0 (spawn-fcgi style) answers" "$T_DIR/nginx-c" "127.0.0.1:$P0"
+kill -TERM "$API_FD0"
+t_check "madang-api on fd 0 exits 0 on SIGTERM" wait_exit "$API_FD0" 0
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	P3=$(t_free_port)
+	t_start api_sd systemd-socket-activate -l "127.0.0.1:$P3" "$MADANG_BIN/madang-api" --rpc "$RPC"
+	API_SD=$T_LAST_PID
+	t_wait_port "$P3"
+	fcgi_through_nginx "madang-api on LISTEN_FDS fd 3 (systemd) answers" "$T_DIR/nginx-d" "127.0.0.1:$P3"
+	kill -TERM "$API_SD"
+	t_check "madang-api under systemd-socket-activate exits 0 on SIGTERM" wait_exit "$API_SD" 0
+else
+	t_skip "systemd-socket-activate is not installed"
+fi
+t_check "no stray fd-0 start mode: madang-api refuses a terminal on fd 0" sh -c \
+	"! '$MADANG_BIN/madang-api' --rpc '$RPC' </dev/null 2>'$T_DIR/nofd.err' && grep -q 'not a listening socket' '$T_DIR/nofd.err'"
+t_done

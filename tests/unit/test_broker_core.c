@@ -1,0 +1,256 @@
+/* test_broker_core.c — unit tests for the broker's state core, driven through broker_handle()
+ * with a controlled clock and a publish callback that records every event. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "broker/broker.h"
+#include "log.h"
+#include "wire.h"
+
+struct rec {
+	char topic[80];
+	char json[4096];
+};
+
+static struct rec events[256];
+static int nevents;
+static uint64_t now_ms = 1000000;
+
+static void
+record(void *arg, const char *topic, size_t tlen, const char *json, size_t jlen)
+{
+	(void)arg;
+	if (nevents >= 256)
+		return;
+	snprintf(events[nevents].topic, sizeof(events[nevents].topic), "%.*s", (int)tlen, topic);
+	snprintf(events[nevents].json, sizeof(events[nevents].json), "%.*s", (int)jlen, json);
+	nevents++;
+}
+
+static struct broker *
+mk(size_t history, uint32_t max_members, uint32_t max_rooms)
+{
+	struct broker_config cfg;
+
+	broker_config_defaults(&cfg);
+	cfg.history = history;
+	cfg.max_members = max_members;
+	cfg.max_rooms = max_rooms;
+	cfg.join_history = history < 50 ? (uint32_t)history : 50;
+	nevents = 0;
+	struct broker *b = broker_create(&cfg, "00112233aabbccdd", record, NULL);
+	assert_non_null(b);
+	assert_int_equal(broker_add_default_rooms(b), 0);
+	return b;
+}
+
+static cJSON *
+req(struct broker *b, const char *json)
+{
+	struct sbuf out;
+	const char *why;
+
+	sbuf_init(&out);
+	broker_handle(b, json, strlen(json), 1795316806123LL, now_ms, &out);
+	cJSON *r = wire_parse_object(out.data, out.len, 1u << 20, &why);
+	if (r == NULL)
+		fail_msg("reply is not a JSON object: %s", out.data);
+	sbuf_fini(&out);
+	return r;
+}
+
+static const char *
+err_of(struct broker *b, const char *json)
+{
+	static char code[64];
+	cJSON *r = req(b, json);
+	const char *e = wire_str(r, "error", NULL);
+	snprintf(code, sizeof(code), "%s", e ? e : "ok");
+	cJSON_Delete(r);
+	return code;
+}
+
+static void
+hello_join(struct broker *b, const char *sess, const char *room, const char *user)
+{
+	char j[512];
+	snprintf(j, sizeof(j), "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i1\"}");
+	assert_string_equal(err_of(b, j), "ok");
+	snprintf(j, sizeof(j),
+		 "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"%s\",\"room_id\":\"%s\","
+		 "\"user\":\"%s\"}",
+		 sess, room, user);
+	assert_string_equal(err_of(b, j), "ok");
+}
+
+static void
+test_join_event_is_exact(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "alice");
+	assert_int_equal(nevents, 1);
+	assert_string_equal(events[0].topic, "r/room1\n");
+	assert_string_equal(events[0].json,
+			    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":1,\"epoch\":"
+			    "\"00112233aabbccdd\",\"time\":\"2026-11-22T03:06:46.123Z\",\"user\":"
+			    "\"alice\",\"sender\":\"system\",\"message\":\"alice joined\","
+			    "\"users_count\":1}");
+	broker_destroy(b);
+}
+
+static void
+test_message_event_escapes_text(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "alice");
+	assert_string_equal(err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\"}"),
+			    "ok");
+	assert_non_null(strstr(events[1].json,
+			       "\"message\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\""));
+	broker_destroy(b);
+}
+
+static void
+test_duplicate_detection_ends_with_the_history_window(void **state)
+{
+	(void)state;
+	struct broker *b = mk(2, 10, 100);
+	static const char dup[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"x\",\"client_id\":\"c1\"}";
+	static const char other[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"y\"}";
+	hello_join(b, "s1", "room1", "alice");
+	cJSON *r = req(b, dup);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r, "duplicate")));
+	cJSON_Delete(r);
+	r = req(b, dup);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "duplicate")));
+	cJSON_Delete(r);
+	cJSON_Delete(req(b, other));
+	cJSON_Delete(req(b, other)); /* c1 has left the 2-event ring */
+	r = req(b, dup);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r, "duplicate")));
+	cJSON_Delete(r);
+	broker_destroy(b);
+}
+
+static void
+test_silent_frontend_expires_at_the_timeout(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "alice");
+	nevents = 0;
+	broker_tick(b, 0, now_ms + 2999);
+	assert_int_equal(nevents, 0);
+	assert_int_equal(broker_member_count(b), 1);
+	broker_tick(b, 0, now_ms + 3001);
+	assert_int_equal(nevents, 1);
+	assert_non_null(strstr(events[0].json, "\"reason\":\"expired\""));
+	assert_int_equal(broker_member_count(b), 0);
+	assert_int_equal(broker_frontend_count(b), 0);
+	broker_destroy(b);
+}
+
+static void
+test_room_full_and_too_many_rooms(void **state)
+{
+	(void)state;
+	struct broker_config cfg;
+	broker_config_defaults(&cfg);
+	cfg.max_members = 1;
+	cfg.max_rooms = 1;
+	cfg.allow_create = true;
+	struct broker *b = broker_create(&cfg, "00112233aabbccdd", record, NULL);
+	char err[128];
+	assert_int_equal(broker_add_room(b, "only", "Only", err, sizeof(err)), 0);
+	assert_int_equal(broker_add_room(b, "two", "Two", err, sizeof(err)), -1);
+	hello_join(b, "s1", "only", "alice");
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"only\",\"user\":\"bob\"}"),
+			    "room_full");
+	assert_string_equal(err_of(b, "{\"op\":\"create_room\",\"room_id\":\"x\"}"), "too_many_rooms");
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"x\",\"user\":\"bob\"}"),
+			    "too_many_rooms");
+	broker_destroy(b);
+}
+
+static void
+test_rooms_file_is_checked(void **state)
+{
+	(void)state;
+	struct broker_config cfg;
+	char err[256];
+	broker_config_defaults(&cfg);
+	struct broker *b = broker_create(&cfg, "00112233aabbccdd", record, NULL);
+	static const char good[] = "{\"rooms\":[{\"id\":\"a\",\"name\":\"A\"},{\"id\":\"b\"}]}";
+	assert_int_equal(broker_load_rooms(b, good, strlen(good), err, sizeof(err)), 0);
+	assert_int_equal(broker_room_count(b), 2);
+	static const char dupe[] = "[{\"id\":\"c\",\"name\":\"C\"},{\"id\":\"c\",\"name\":\"C\"}]";
+	assert_int_equal(broker_load_rooms(b, dupe, strlen(dupe), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "twice"));
+	static const char badid[] = "{\"rooms\":[{\"id\":\"a/b\",\"name\":\"X\"}]}";
+	assert_int_equal(broker_load_rooms(b, badid, strlen(badid), err, sizeof(err)), -1);
+	assert_int_equal(broker_load_rooms(b, "{", 1, err, sizeof(err)), -1);
+	assert_int_equal(broker_load_rooms(b, "{\"x\":1}", 7, err, sizeof(err)), -1);
+	broker_destroy(b);
+}
+
+static void
+test_hello_of_a_new_instance_expires_the_old_one(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "alice");
+	nevents = 0;
+	assert_string_equal(err_of(b, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}"), "ok");
+	assert_int_equal(broker_member_count(b), 0);
+	assert_int_equal(nevents, 1);
+	assert_non_null(strstr(events[0].json, "\"type\":\"leave\""));
+	assert_string_equal(err_of(b, "{\"op\":\"heartbeat\",\"frontend\":\"fe\",\"instance\":\"i1\"}"),
+			    "unknown_frontend");
+	broker_destroy(b);
+}
+
+static void
+test_counts_follow_joins_and_leaves(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "alice");
+	hello_join(b, "s1", "room2", "alice"); /* one session, two rooms */
+	hello_join(b, "s2", "room1", "bob");
+	assert_int_equal(broker_member_count(b), 3);
+	cJSON *r = req(b, "{\"op\":\"stats\"}");
+	assert_int_equal(cJSON_GetObjectItem(r, "sessions")->valueint, 2);
+	cJSON_Delete(r);
+	assert_string_equal(err_of(b, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"), "ok");
+	r = req(b, "{\"op\":\"list_rooms\"}");
+	cJSON *rooms = cJSON_GetObjectItem(r, "rooms");
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 0), "users_count")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 1), "users_count")->valueint, 1);
+	cJSON_Delete(r);
+	broker_destroy(b);
+}
+
+int
+main(void)
+{
+	log_init("test", LOG_LVL_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_join_event_is_exact),
+		cmocka_unit_test(test_message_event_escapes_text),
+		cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
+		cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
+		cmocka_unit_test(test_room_full_and_too_many_rooms),
+		cmocka_unit_test(test_rooms_file_is_checked),
+		cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),
+		cmocka_unit_test(test_counts_follow_joins_and_leaves),
+	};
+	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);
+}

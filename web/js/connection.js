@@ -55,7 +55,10 @@ export class RoomConnection extends EventTarget {
 			if (this.state === 'offline' || this.state === 'waiting') this.connectNow();
 		};
 		this.onOffline = () => {
-			if (this.state === 'waiting') this.setState('offline');
+			if (this.state !== 'waiting') return;
+			clearTimeout(this.retryTimer); /* no point trying before the 'online' event */
+			this.retryTimer = null;
+			this.setState('offline');
 		};
 	}
 

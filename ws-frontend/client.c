@@ -1,0 +1,342 @@
+/* client.c — what a client's messages do: the rate limit, then each command of client protocol
+ * v1 (docs/protocol.md) turned into a broker request, and the answers sent back. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "cmd.h"
+#include "log.h"
+#include "validate.h"
+#include "wire.h"
+#include "ws.h"
+
+enum { KIND_SEND = 1, KIND_TYPING, KIND_PRIVATE, KIND_HISTORY };
+
+/* WELCOME, then the path's room is joined at once on /ws/{room_id}/{username}. */
+void
+client_opened(struct ws_session *s)
+{
+	cJSON *o = cJSON_CreateObject(), *lim;
+
+	if (o == NULL)
+		return;
+	cJSON_AddStringToObject(o, "type", "welcome");
+	cJSON_AddNumberToObject(o, "protocol", 1);
+	cJSON_AddStringToObject(o, "session", s->id);
+	if (s->has_user)
+		cJSON_AddStringToObject(o, "user", s->user);
+	else
+		cJSON_AddNullToObject(o, "user");
+	cJSON_AddStringToObject(o, "frontend", ws->o.id);
+	cJSON_AddStringToObject(o, "epoch", ws->epoch);
+	if ((lim = cJSON_AddObjectToObject(o, "limits")) != NULL) {
+		cJSON_AddNumberToObject(lim, "max_message", (double)ws->o.max_message);
+		cJSON_AddNumberToObject(lim, "max_frame", WS_FRAME_MAX);
+		cJSON_AddNumberToObject(lim, "rate", ws->o.rate);
+		cJSON_AddNumberToObject(lim, "burst", ws->o.burst);
+		cJSON_AddNumberToObject(lim, "max_rooms", (double)ws->o.max_rooms);
+	}
+	ws_send_obj(s, o);
+	if (s->route.single &&
+	    rooms_join(s, s->route.room_id, s->user, s->route.has_since, s->route.since,
+		       s->route.epoch) != 0)
+		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", true);
+}
+
+/* The member a command is about: its room_id, or the connection's only room. */
+static struct ws_member *
+client_member(struct ws_session *s, const struct cmd *c, const char *request)
+{
+	struct ws_member *m;
+
+	if (c->has_room) {
+		m = sess_member(s, c->room_id);
+		if (m == NULL || m->state != MEMBER_ACTIVE) {
+			ws_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", request,
+				      c->room_id, c->has_client_id ? c->client_id : NULL);
+			return NULL;
+		}
+		return m;
+	}
+	m = sess_sole_member(s);
+	if (m == NULL) {
+		ws_send_error(s, s->nrooms == 0 ? WS_ERR_NOT_IN_ROOM : WS_ERR_ROOM_REQUIRED,
+			      s->nrooms == 0 ? "join a room first" : "room_id is required: you are in several rooms",
+			      request, NULL, c->has_client_id ? c->client_id : NULL);
+		return NULL;
+	}
+	if (m->state != MEMBER_ACTIVE) {
+		ws_send_error(s, WS_ERR_NOT_IN_ROOM, "the join is not complete yet", request,
+			      m->room->id, c->has_client_id ? c->client_id : NULL);
+		return NULL;
+	}
+	return m;
+}
+
+/* Replies of send, typing, private and history. */
+static void
+client_reply(struct rpc_job *j)
+{
+	struct ws_session *s = j->sess;
+	const char *request = j->kind == KIND_SEND      ? "message"
+			      : j->kind == KIND_TYPING  ? "typing"
+			      : j->kind == KIND_PRIVATE ? "private"
+							: "history";
+	const char *cid = j->client_id[0] ? j->client_id : NULL;
+	bool ok = false;
+	cJSON *o;
+
+	if (s->wsi == NULL || s->close_code != 0)
+		return;
+	if (j->rv != 0) {
+		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer", request,
+			      j->room_id, cid);
+		return;
+	}
+	if (!wire_bool(j->reply, "ok", &ok) || !ok) {
+		const char *err = wire_str(j->reply, "error", NULL), *msg = wire_str(j->reply, "message", NULL);
+		ws_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request, j->room_id, cid);
+		return;
+	}
+	switch (j->kind) {
+	case KIND_SEND: {
+		/* ACK only when the client named its message: it is how a resent message is matched. */
+		int64_t seq;
+		bool dup = false;
+		if (cid == NULL || (o = cJSON_CreateObject()) == NULL)
+			return;
+		cJSON_AddStringToObject(o, "type", "ack");
+		cJSON_AddStringToObject(o, "room_id", j->room_id);
+		cJSON_AddStringToObject(o, "client_id", cid);
+		if (wire_int(j->reply, "seq", &seq))
+			cJSON_AddNumberToObject(o, "seq", (double)seq);
+		wire_bool(j->reply, "duplicate", &dup);
+		cJSON_AddBoolToObject(o, "duplicate", dup);
+		ws_send_obj(s, o);
+		return;
+	}
+	case KIND_PRIVATE: {
+		/* The sender's copy of its private message. */
+		const char *from = wire_str(j->reply, "from", NULL), *to = wire_str(j->reply, "to", NULL);
+		const char *time = wire_str(j->reply, "time", NULL);
+		cJSON *text = cJSON_GetObjectItemCaseSensitive(j->reply, "message");
+		if ((o = cJSON_CreateObject()) == NULL)
+			return;
+		cJSON_AddStringToObject(o, "type", "private");
+		cJSON_AddStringToObject(o, "room_id", j->room_id);
+		cJSON_AddStringToObject(o, "from", from ? from : "");
+		cJSON_AddStringToObject(o, "to", to ? to : "");
+		if (cJSON_IsString(text))
+			cJSON_AddStringToObject(o, "message", text->valuestring);
+		else
+			cJSON_AddStringToObject(o, "message", j->text ? j->text : "");
+		if (time != NULL)
+			cJSON_AddStringToObject(o, "time", time);
+		ws_send_obj(s, o);
+		return;
+	}
+	case KIND_HISTORY:
+		/* The broker's page as is, typed for the client. */
+		cJSON_DeleteItemFromObjectCaseSensitive(j->reply, "ok");
+		cJSON_AddStringToObject(j->reply, "type", "history");
+		if (!wire_has(j->reply, "room_id"))
+			cJSON_AddStringToObject(j->reply, "room_id", j->room_id);
+		ws_send_obj(s, j->reply);
+		j->reply = NULL;
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, const char *client_id,
+	   const struct cmd *c)
+{
+	struct rpc_job *j = rpc_job_new(client_reply, s);
+
+	if (j != NULL && c != NULL && (j->text = strndup(c->text, c->text_len)) == NULL) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	if (req == NULL || j == NULL) {
+		cJSON_Delete(req);
+		if (j != NULL) {
+			sess_unref(j->sess);
+			free(j->text);
+		}
+		free(j);
+		ws_send_error(s, ERR_INTERNAL, "out of memory", NULL, room_id, client_id);
+		return;
+	}
+	j->kind = kind;
+	snprintf(j->room_id, sizeof(j->room_id), "%s", room_id ? room_id : "");
+	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
+	rpc_send(j, req);
+}
+
+static void
+client_join(struct ws_session *s, struct cmd *c)
+{
+	const char *user = c->has_user ? c->user : s->has_user ? s->user : NULL;
+	bool has_since = false;
+	int64_t since = 0;
+	const char *epoch = NULL;
+
+	if (user == NULL) {
+		ws_send_error(s, WS_ERR_NICKNAME_REQUIRED,
+			      "give a nickname: \"user\" in join_room, or ?user= on /ws", "join_room",
+			      c->room_id, NULL);
+		return;
+	}
+	if (sess_member(s, c->room_id) != NULL) {
+		ws_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room", "join_room",
+			      c->room_id, NULL);
+		return;
+	}
+	if (s->nrooms >= s->max_rooms) {
+		ws_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection", "join_room",
+			      c->room_id, NULL);
+		return;
+	}
+	if (wire_has(c->json, "since") || wire_has(c->json, "epoch")) {
+		epoch = wire_str(c->json, "epoch", NULL);
+		if (!wire_int(c->json, "since", &since) || since < 0 || epoch == NULL ||
+		    !route_hex(epoch, WS_EPOCH_LEN)) {
+			ws_send_error(s, WS_ERR_INVALID_ARGUMENT,
+				      "since (a seq) and epoch (16 hex digits) go together", "join_room",
+				      c->room_id, NULL);
+			return;
+		}
+		has_since = true;
+	}
+	if (!s->has_user) {
+		s->has_user = true;
+		snprintf(s->user, sizeof(s->user), "%s", user);
+	}
+	if (rooms_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
+		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id, NULL);
+}
+
+/* Dispatches one complete message from the client. */
+void
+client_message(struct ws_session *s, const char *buf, size_t len)
+{
+	const char *code, *why;
+	struct ws_member *m;
+	struct cmd c;
+	cJSON *req;
+
+	if (!bucket_take(&s->bucket, clock_mono_ns())) {
+		ws->c.rate_limited++;
+		if (++s->strikes >= WS_RATE_STRIKES) {
+			log_info("ws: session %llu (%s) closed: rate limit exceeded",
+				 (unsigned long long)s->serial, s->has_user ? s->user : "-");
+			ws_close(s, WS_CLOSE_POLICY, "rate limit exceeded", false);
+			return;
+		}
+		ws_send_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", NULL, NULL, NULL);
+		return;
+	}
+	s->strikes = 0;
+	if (cmd_parse(buf, len, ws->o.max_message, &c, &code, &why) != 0) {
+		ws_send_error(s, code, why, NULL, NULL, NULL);
+		return;
+	}
+	if (c.type == CMD_PING) {
+		ws_send_json(s, "{\"type\":\"pong\"}", 15);
+		goto out;
+	}
+	if (!broker_up()) {
+		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE,
+			      "the chat service is unavailable; try again shortly", cmd_name(c.type),
+			      c.has_room ? c.room_id : NULL, c.has_client_id ? c.client_id : NULL);
+		goto out;
+	}
+	switch (c.type) {
+	case CMD_MESSAGE:
+		/* MESSAGE [room_id] text [client_id] */
+		if ((m = client_member(s, &c, "message")) == NULL)
+			break;
+		req = broker_req("send", s);
+		if (req != NULL) {
+			cJSON_AddStringToObject(req, "room_id", m->room->id);
+			char *text = strndup(c.text, c.text_len);
+			if (text == NULL) {
+				cJSON_Delete(req);
+				req = NULL;
+			} else {
+				cJSON_AddStringToObject(req, "text", text);
+				free(text);
+			}
+			if (req != NULL && c.has_client_id)
+				cJSON_AddStringToObject(req, "client_id", c.client_id);
+		}
+		client_rpc(s, req, KIND_SEND, m->room->id, c.has_client_id ? c.client_id : NULL, NULL);
+		break;
+	case CMD_TYPING:
+		/* TYPING [room_id] active */
+		if ((m = client_member(s, &c, "typing")) == NULL)
+			break;
+		if ((req = broker_req("typing", s)) != NULL) {
+			cJSON_AddStringToObject(req, "room_id", m->room->id);
+			cJSON_AddBoolToObject(req, "active", c.active);
+		}
+		client_rpc(s, req, KIND_TYPING, m->room->id, NULL, NULL);
+		break;
+	case CMD_JOIN:
+		/* JOIN_ROOM room_id [user] [since epoch] */
+		client_join(s, &c);
+		break;
+	case CMD_LEAVE:
+		/* LEAVE_ROOM [room_id] */
+		if (c.has_room)
+			m = sess_member(s, c.room_id);
+		else
+			m = sess_sole_member(s);
+		if (m == NULL) {
+			ws_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", "leave_room",
+				      c.has_room ? c.room_id : NULL, NULL);
+			break;
+		}
+		rooms_leave(s, m, true, NULL);
+		break;
+	case CMD_PRIVATE:
+		/* PRIVATE [room_id] to text */
+		if ((m = client_member(s, &c, "private")) == NULL)
+			break;
+		if ((req = broker_req("private", s)) != NULL) {
+			char *text = strndup(c.text, c.text_len);
+			cJSON_AddStringToObject(req, "room_id", m->room->id);
+			cJSON_AddStringToObject(req, "to", c.user);
+			if (text != NULL)
+				cJSON_AddStringToObject(req, "text", text);
+			free(text);
+		}
+		client_rpc(s, req, KIND_PRIVATE, m->room->id, NULL, &c);
+		break;
+	case CMD_HISTORY: {
+		/* HISTORY [room_id] [before_seq] [limit] */
+		const char *room = c.has_room ? c.room_id : NULL;
+		if (room == NULL) {
+			if ((m = client_member(s, &c, "history")) == NULL)
+				break;
+			room = m->room->id;
+		}
+		req = broker_req("history", NULL);
+		if (req != NULL) {
+			cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
+			cJSON_AddStringToObject(req, "room_id", room);
+			if (c.has_before)
+				cJSON_AddNumberToObject(req, "before_seq", (double)c.before_seq);
+			cJSON_AddNumberToObject(req, "limit", c.limit ? (double)c.limit : ws->o.history);
+		}
+		client_rpc(s, req, KIND_HISTORY, room, NULL, NULL);
+		break;
+	}
+	case CMD_PING:
+		break;
+	}
+out:
+	cmd_fini(&c);
+}

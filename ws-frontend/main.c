@@ -1,0 +1,271 @@
+/* main.c — madang-ws: options, start-up, the lws service loop, clean shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sdnotify.h"
+#include "validate.h"
+#include "ws.h"
+
+#define DEF_LISTEN      "127.0.0.1:8081"
+#define DEF_RPC         "ipc:///tmp/madang/broker.rpc"
+#define DEF_EVENTS      "ipc:///tmp/madang/broker.events"
+#define DEF_ID          "ws-1"
+#define DEF_MAX_MESSAGE MADANG_TEXT_MAX
+#define DEF_RATE        10
+#define DEF_BURST       20
+#define DEF_CONNS_IP    64
+#define DEF_QUEUE_LIMIT (1024 * 1024)
+#define DEF_PING        25
+#define DEF_ROOMS       16
+#define DEF_HISTORY     50
+
+static struct ws_app app;
+struct ws_app *ws = &app;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: madang-ws [options]\n"
+		"  --listen HOST:PORT        where to accept WebSockets (default " DEF_LISTEN ")\n"
+		"  --rpc URL                 broker request/reply endpoint (default " DEF_RPC ")\n"
+		"  --events URL              broker event stream (default " DEF_EVENTS ")\n"
+		"  --id NAME                 front-end id, [A-Za-z0-9_-]{1,64} (default " DEF_ID ")\n"
+		"  --origins LIST            allowed Origin values, comma-separated, or * (default:\n"
+		"                            the Origin must match the Host header)\n"
+		"  --reuseport               share the port with other madang-ws (SO_REUSEPORT)\n"
+		"  --max-message BYTES       message text limit, 1-4096 (default 4096)\n"
+		"  --rate MSGS_PER_S         messages per second per connection (default 10)\n"
+		"  --burst N                 messages allowed at once (default 20)\n"
+		"  --max-conns-per-ip N      connections per client address (default 64)\n"
+		"  --trusted-proxies LIST    addresses/CIDRs whose X-Forwarded-For is believed\n"
+		"  --queue-limit BYTES       unsent bytes per connection before close 1008 (default 1 MiB)\n"
+		"  --ping-interval S         seconds between pings; silent twice as long: dropped (default 25)\n"
+		"  --max-rooms-per-conn N    rooms one connection may be in (default 16)\n"
+		"  --history N               events replayed on join, 0-500 (default 50)\n"
+		"  -v                        log every connection event and command (debug)\n");
+}
+
+/* Parses an unsigned decimal in [lo, hi]. */
+static int
+opt_num(const char *name, const char *s, unsigned long long lo, unsigned long long hi,
+	unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (s[0] == '\0' || s[0] == '-' || *end != '\0' || errno != 0 || v < lo || v > hi) {
+		fprintf(stderr, "madang-ws: %s must be a number from %llu to %llu\n", name, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_listen(struct ws_opts *o)
+{
+	const char *colon = strrchr(o->listen, ':');
+	unsigned long long port;
+	size_t hl;
+
+	if (colon == NULL || (hl = (size_t)(colon - o->listen)) >= sizeof(o->host)) {
+		fprintf(stderr, "madang-ws: --listen must be HOST:PORT\n");
+		return -1;
+	}
+	if (opt_num("--listen port", colon + 1, 1, 65535, &port) != 0)
+		return -1;
+	memcpy(o->host, o->listen, hl);
+	o->host[hl] = '\0';
+	if (hl >= 2 && o->host[0] == '[' && o->host[hl - 1] == ']') { /* [::1]:8081 */
+		memmove(o->host, o->host + 1, hl - 2);
+		o->host[hl - 2] = '\0';
+	}
+	o->port = (int)port;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct ws_opts *o)
+{
+	enum { O_LISTEN = 256, O_RPC, O_EVENTS, O_ID, O_ORIGINS, O_REUSEPORT, O_MAXMSG, O_RATE,
+	       O_BURST, O_CONNS, O_QUEUE, O_PING, O_TRUSTED, O_ROOMS, O_HISTORY, O_HELP };
+	static const struct option longopts[] = {
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"rpc", required_argument, NULL, O_RPC},
+		{"events", required_argument, NULL, O_EVENTS},
+		{"id", required_argument, NULL, O_ID},
+		{"origins", required_argument, NULL, O_ORIGINS},
+		{"reuseport", no_argument, NULL, O_REUSEPORT},
+		{"max-message", required_argument, NULL, O_MAXMSG},
+		{"rate", required_argument, NULL, O_RATE},
+		{"burst", required_argument, NULL, O_BURST},
+		{"max-conns-per-ip", required_argument, NULL, O_CONNS},
+		{"queue-limit", required_argument, NULL, O_QUEUE},
+		{"ping-interval", required_argument, NULL, O_PING},
+		{"trusted-proxies", required_argument, NULL, O_TRUSTED},
+		{"max-rooms-per-conn", required_argument, NULL, O_ROOMS},
+		{"history", required_argument, NULL, O_HISTORY},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned long long v;
+	const char *why;
+	int c;
+
+	o->listen = DEF_LISTEN;
+	o->rpc_url = DEF_RPC;
+	o->events_url = DEF_EVENTS;
+	o->id = DEF_ID;
+	o->max_message = DEF_MAX_MESSAGE;
+	o->rate = DEF_RATE;
+	o->burst = DEF_BURST;
+	o->max_conns_per_ip = DEF_CONNS_IP;
+	o->queue_limit = DEF_QUEUE_LIMIT;
+	o->ping_interval = DEF_PING;
+	o->max_rooms = DEF_ROOMS;
+	o->history = DEF_HISTORY;
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_LISTEN:
+			o->listen = optarg;
+			break;
+		case O_RPC:
+			o->rpc_url = optarg;
+			break;
+		case O_EVENTS:
+			o->events_url = optarg;
+			break;
+		case O_ID:
+			o->id = optarg;
+			break;
+		case O_ORIGINS:
+			o->origins = optarg;
+			break;
+		case O_REUSEPORT:
+			o->reuseport = true;
+			break;
+		case O_MAXMSG:
+			if (opt_num("--max-message", optarg, 1, MADANG_TEXT_MAX, &v) != 0)
+				return -1;
+			o->max_message = (size_t)v;
+			break;
+		case O_RATE:
+			if (opt_num("--rate", optarg, 1, 100000, &v) != 0)
+				return -1;
+			o->rate = (uint32_t)v;
+			break;
+		case O_BURST:
+			if (opt_num("--burst", optarg, 1, 100000, &v) != 0)
+				return -1;
+			o->burst = (uint32_t)v;
+			break;
+		case O_CONNS:
+			if (opt_num("--max-conns-per-ip", optarg, 1, 1000000, &v) != 0)
+				return -1;
+			o->max_conns_per_ip = (uint32_t)v;
+			break;
+		case O_QUEUE:
+			if (opt_num("--queue-limit", optarg, 4096, 1ull << 32, &v) != 0)
+				return -1;
+			o->queue_limit = v;
+			break;
+		case O_PING:
+			if (opt_num("--ping-interval", optarg, 1, 3600, &v) != 0)
+				return -1;
+			o->ping_interval = (int)v;
+			break;
+		case O_TRUSTED:
+			if (netacl_parse(&o->trusted, optarg, &why) != 0) {
+				fprintf(stderr, "madang-ws: --trusted-proxies: %s\n", why);
+				return -1;
+			}
+			break;
+		case O_ROOMS:
+			if (opt_num("--max-rooms-per-conn", optarg, 1, WS_ROOMS_PER_CONN_MAX, &v) != 0)
+				return -1;
+			o->max_rooms = (size_t)v;
+			break;
+		case O_HISTORY:
+			if (opt_num("--history", optarg, 0, MADANG_HISTORY_PAGE_MAX, &v) != 0)
+				return -1;
+			o->history = (int)v;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -1;
+	}
+	if (!valid_room_id(o->id, strlen(o->id))) {
+		fprintf(stderr, "madang-ws: --id must be 1-64 characters of A-Z a-z 0-9 _ -\n");
+		return -1;
+	}
+	return parse_listen(o);
+}
+
+int
+main(int argc, char **argv)
+{
+	sigset_t mask;
+	int rc = 1;
+
+	if (parse_args(argc, argv, &ws->o) != 0)
+		return 2;
+	log_init("madang-ws", ws->o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	/* Blocked before any thread exists, so nng's threads never take them: they are read from
+	 * a signalfd inside the loop (server.c). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0) {
+		log_error("sigprocmask: %s", strerror(errno));
+		return 1;
+	}
+	sesstab_init(&ws->sessions);
+	roomtab_init(&ws->rooms);
+	ipcount_init(&ws->ips);
+	sbuf_init(&ws->wbuf);
+	ws->listen_fd = -1;
+
+	if (broker_open() != 0)
+		return 1;
+	if (server_init() != 0)
+		goto out;
+	broker_start();
+	log_info("ws: %s listening on %s%s, broker %s / %s", ws->o.id, ws->o.listen,
+		 ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url, ws->o.events_url);
+	sd_notify_send("READY=1\nSTATUS=serving");
+
+	while (!ws->exit_loop) {
+		if (lws_service(ws->ctx, 0) < 0)
+			break;
+	}
+	rc = 0;
+	log_info("ws: %s stopped", ws->o.id);
+out:
+	broker_close();
+	server_fini();
+	ipcount_fini(&ws->ips);
+	return rc;
+}

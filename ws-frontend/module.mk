@@ -1,0 +1,26 @@
+# ws-frontend/ — madang-ws, the libwebsockets front-end (docs/protocol.md).
+#
+# The pure core (command parsing, token bucket, framed-event log, room and session bookkeeping,
+# address lists) is libmadang-ws-core.a, linked by the unit tests; the daemon adds the lws/nng
+# shell around it.
+WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/roomlog.c ws-frontend/bucket.c ws-frontend/cmd.c \
+                ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c ws-frontend/session.c
+WS_SHELL_SRCS := $(filter-out $(WS_CORE_SRCS),$(wildcard ws-frontend/*.c))
+WS_CORE_OBJS := $(WS_CORE_SRCS:%.c=$(OBJ)/%.o)
+WS_SHELL_OBJS := $(WS_SHELL_SRCS:%.c=$(OBJ)/%.o)
+WS_CORE_LIB := $(BUILD)/lib/libmadang-ws-core.a
+EXTRA_CFLAGS_ws-frontend := $(CJSON_CFLAGS) $(LWS_CFLAGS) -Iws-frontend
+
+PROGRAMS  += $(BIN)/madang-ws
+CORE_LIBS += $(WS_CORE_LIB)
+DEPS      += $(WS_CORE_OBJS:.o=.d) $(WS_SHELL_OBJS:.o=.d)
+
+$(WS_CORE_LIB): $(WS_CORE_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $^
+
+$(BIN)/madang-ws: $(WS_SHELL_OBJS) $(WS_CORE_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(NNG_LIBS) $(CJSON_LIBS) -lm

@@ -1,0 +1,174 @@
+/* room.c — local room bookkeeping: members, cursors, the join queue, trimming the log. */
+#include "room.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t
+roomtab_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h & (ROOMTAB_BUCKETS - 1);
+}
+
+void
+roomtab_init(struct roomtab *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+struct ws_room *
+roomtab_get(struct roomtab *t, const char *id)
+{
+	struct ws_room *r = t->v[roomtab_hash(id)];
+
+	while (r != NULL && strcmp(r->id, id) != 0)
+		r = r->hnext;
+	return r;
+}
+
+struct ws_room *
+roomtab_add(struct roomtab *t, const char *id)
+{
+	struct ws_room *r = calloc(1, sizeof(*r));
+	size_t h;
+
+	if (r == NULL)
+		return NULL;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	roomlog_init(&r->log, 0);
+	h = roomtab_hash(r->id);
+	r->hnext = t->v[h];
+	t->v[h] = r;
+	t->n++;
+	return r;
+}
+
+void
+roomtab_del(struct roomtab *t, struct ws_room *r)
+{
+	struct ws_room **pp = &t->v[roomtab_hash(r->id)];
+
+	while (*pp != NULL && *pp != r)
+		pp = &(*pp)->hnext;
+	if (*pp == NULL)
+		return;
+	*pp = r->hnext;
+	t->n--;
+	roomlog_fini(&r->log);
+	free(r->members);
+	free(r);
+}
+
+void
+roomtab_each(struct roomtab *t, void (*fn)(struct ws_room *, void *), void *arg)
+{
+	for (size_t i = 0; i < ROOMTAB_BUCKETS; i++)
+		for (struct ws_room *r = t->v[i], *next; r != NULL; r = next) {
+			next = r->hnext;
+			fn(r, arg);
+		}
+}
+
+int
+room_add_member(struct ws_room *r, struct ws_member *m, uint64_t cursor)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		struct ws_member **v = realloc(r->members, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		r->members = v;
+		r->cap = cap;
+	}
+	m->room_idx = r->n;
+	r->members[r->n++] = m;
+	m->state = MEMBER_ACTIVE;
+	m->cursor = cursor;
+	return 0;
+}
+
+void
+room_del_member(struct ws_room *r, struct ws_member *m)
+{
+	size_t i = m->room_idx;
+
+	if (m->state != MEMBER_ACTIVE || i >= r->n || r->members[i] != m)
+		return;
+	r->members[i] = r->members[--r->n];
+	r->members[i]->room_idx = i;
+	m->state = MEMBER_JOINING;
+}
+
+void
+room_join_enqueue(struct ws_room *r, struct ws_member *m)
+{
+	m->join_next = NULL;
+	m->join_sent = false;
+	if (r->join_tail != NULL)
+		r->join_tail->join_next = m;
+	else
+		r->join_head = m;
+	r->join_tail = m;
+}
+
+void
+room_join_remove(struct ws_room *r, struct ws_member *m)
+{
+	struct ws_member **pp = &r->join_head, *prev = NULL;
+
+	while (*pp != NULL && *pp != m) {
+		prev = *pp;
+		pp = &(*pp)->join_next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = m->join_next;
+	if (r->join_tail == m)
+		r->join_tail = prev;
+	if (m->join_sent)
+		r->join_busy = false;
+	m->join_next = NULL;
+	m->join_sent = false;
+}
+
+struct ws_member *
+room_join_next(struct ws_room *r)
+{
+	struct ws_member *m = r->join_head;
+
+	if (r->join_busy || m == NULL)
+		return NULL;
+	r->join_busy = true;
+	m->join_sent = true;
+	r->pin = r->log.top;
+	return m;
+}
+
+void
+room_join_done(struct ws_room *r, struct ws_member *m)
+{
+	room_join_remove(r, m);
+}
+
+void
+room_trim(struct ws_room *r)
+{
+	uint64_t low = r->log.top;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->members[i]->cursor < low)
+			low = r->members[i]->cursor;
+	if (r->join_busy && r->pin < low)
+		low = r->pin;
+	roomlog_trim(&r->log, low);
+}
+
+bool
+room_idle(const struct ws_room *r)
+{
+	return r->n == 0 && r->join_head == NULL;
+}

@@ -1,0 +1,91 @@
+/* room.h — what one madang-ws knows about a room: its local members with their cursors, the
+ * framed events they still need (roomlog), and the state of joins and gap repair in flight.
+ * Pure bookkeeping; rooms.c connects it to the broker and to lws. */
+#ifndef MADANG_WS_ROOM_H
+#define MADANG_WS_ROOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+#include "roomlog.h"
+
+struct ws_session;
+struct ws_room;
+
+enum member_state {
+	MEMBER_JOINING, /* join request sent (or queued), no delivery yet */
+	MEMBER_ACTIVE,  /* in room->members, receives events from cursor on */
+};
+
+/* One session's membership in one room. Owned by the session (its rooms[] slot). */
+struct ws_member {
+	struct ws_session *sess;
+	struct ws_room *room;
+	enum member_state state;
+	uint64_t cursor;  /* next seq this member must receive */
+	size_t room_idx;  /* index in room->members while active */
+	struct ws_member *join_next; /* the room's queue of joins waiting for their turn */
+	bool join_sent;   /* its join request is the one in flight */
+	bool resync;      /* this join re-declares a member after a broker restart */
+	bool has_since;   /* resume: ask for the events after since in epoch */
+	uint64_t since;
+	char epoch[17];
+	char user[MADANG_NICK_MAX_BYTES + 1];
+};
+
+struct ws_room {
+	char id[MADANG_ROOM_ID_MAX + 1];
+	struct roomlog log;  /* frames of seq in [base, top); top is the next seq expected */
+	bool has_base;       /* false until the first join reply tells where the log starts */
+	struct ws_member **members; /* active members */
+	size_t n, cap;
+	/* Joins are sent one at a time per room, so the log's base is set by the first reply and
+	 * never has to move backwards; while one is in flight the log keeps every frame from
+	 * pin on (the joiner's own join event cannot be older than what we had then). */
+	struct ws_member *join_head, *join_tail;
+	bool join_busy;
+	uint64_t pin;
+	bool repairing;      /* a history request for the gap is in flight */
+	uint64_t seen_max;   /* highest seq seen live while repairing (0: none) */
+	bool subscribed;
+	uint64_t generation; /* changes when the log is reset (new epoch) */
+	struct ws_room *hnext;
+};
+
+/* Rooms by id: chained hash table. */
+#define ROOMTAB_BUCKETS 1024
+struct roomtab {
+	struct ws_room *v[ROOMTAB_BUCKETS];
+	size_t n;
+};
+
+void roomtab_init(struct roomtab *t);
+struct ws_room *roomtab_get(struct roomtab *t, const char *id);
+/* Creates an empty room (no base yet) and adds it; NULL when out of memory. */
+struct ws_room *roomtab_add(struct roomtab *t, const char *id);
+/* Removes and frees a room that has no members and no joins queued. */
+void roomtab_del(struct roomtab *t, struct ws_room *r);
+/* Calls fn for each room; fn must not add or remove rooms. */
+void roomtab_each(struct roomtab *t, void (*fn)(struct ws_room *, void *), void *arg);
+
+/* Makes m an active member with the given cursor. Returns 0 or -1 (no memory). */
+int room_add_member(struct ws_room *r, struct ws_member *m, uint64_t cursor);
+/* Removes an active member (swap with the last). */
+void room_del_member(struct ws_room *r, struct ws_member *m);
+/* Appends m to the queue of joins; the first one is returned by room_join_next. */
+void room_join_enqueue(struct ws_room *r, struct ws_member *m);
+/* Removes m from the queue wherever it is. */
+void room_join_remove(struct ws_room *r, struct ws_member *m);
+/* The join to send next, or NULL when one is in flight or none waits. Marks it sent and pins
+ * the log at its top. */
+struct ws_member *room_join_next(struct ws_room *r);
+/* The join in flight got its reply (or failed): unpins and lets the next one go. */
+void room_join_done(struct ws_room *r, struct ws_member *m);
+/* Releases the frames every member (and a join in flight) has passed. */
+void room_trim(struct ws_room *r);
+/* True when nobody uses the room any more (no members, no joins). */
+bool room_idle(const struct ws_room *r);
+
+#endif

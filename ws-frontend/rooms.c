@@ -1,0 +1,623 @@
+/* rooms.c — joins, leaves and the delivery of room events: every local member receives a
+ * room's events in seq order, gaps are repaired from the broker's history before later events
+ * go out, and each event is framed once and shared by every local recipient (roomlog). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "cmd.h"
+#include "log.h"
+#include "validate.h"
+#include "wire.h"
+#include "ws.h"
+
+#define HISTORY_PAGE MADANG_HISTORY_PAGE_MAX
+
+enum { JOIN_NORMAL, JOIN_RESYNC };
+
+static struct ws_room *
+rooms_get(const char *id, bool create)
+{
+	struct ws_room *r = roomtab_get(&ws->rooms, id);
+
+	if (r == NULL && create && (r = roomtab_add(&ws->rooms, id)) != NULL)
+		broker_subscribe(r, true); /* before the join goes out: SUB filters locally */
+	return r;
+}
+
+/* Frees a room nobody uses any more (and stops its events). */
+static void
+rooms_release(struct ws_room *r)
+{
+	if (!room_idle(r))
+		return;
+	broker_subscribe(r, false);
+	roomtab_del(&ws->rooms, r);
+}
+
+/* Asks every member for WRITEABLE, closes the ones over --queue-limit, trims the log. */
+static void
+rooms_fanout(struct ws_room *r)
+{
+	for (size_t i = 0; i < r->n;) {
+		struct ws_member *m = r->members[i];
+		size_t before = r->n;
+		ws_kick_writable(m->sess); /* may detach the member (slow consumer) */
+		if (r->n == before)
+			i++;
+	}
+	room_trim(r);
+}
+
+static void rooms_pump(struct ws_room *r);
+static void rooms_repair(struct ws_room *r);
+
+void
+rooms_detach(struct ws_member *m)
+{
+	struct ws_room *r = m->room;
+
+	if (m->state == MEMBER_ACTIVE) {
+		for (uint64_t s = m->cursor < r->log.base ? r->log.base : m->cursor; s < r->log.top; s++)
+			sess_push(m->sess, roomlog_get(&r->log, s));
+		room_del_member(r, m);
+	}
+	room_join_remove(r, m);
+}
+
+static void
+leave_done(struct rpc_job *j)
+{
+	if (j->rv == 0 && j->sess != NULL && j->sess->wsi != NULL && j->kind == 1) {
+		bool ok = false;
+		int64_t seq = 0;
+		cJSON *o = cJSON_CreateObject();
+		if (o == NULL)
+			return;
+		wire_bool(j->reply, "ok", &ok);
+		cJSON_AddStringToObject(o, "type", "left");
+		cJSON_AddStringToObject(o, "room_id", j->room_id);
+		if (wire_int(j->reply, "seq", &seq))
+			cJSON_AddNumberToObject(o, "seq", (double)seq);
+		ws_send_obj(j->sess, o);
+	}
+}
+
+/* LEAVE — takes the member out locally at once; tells the broker unless it already knows. */
+void
+rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const char *reason)
+{
+	struct ws_room *r = m->room;
+	bool was_joined = m->state == MEMBER_ACTIVE || m->join_sent;
+
+	rooms_detach(m);
+	if (tell_broker && was_joined) {
+		cJSON *req = broker_req("leave", s);
+		struct rpc_job *j = rpc_job_new(leave_done, s);
+		if (req != NULL && j != NULL) {
+			cJSON_AddStringToObject(req, "room_id", r->id);
+			if (reason != NULL)
+				cJSON_AddStringToObject(req, "reason", reason);
+			snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
+			j->kind = reason == NULL ? 1 : 0; /* 1: the client asked, tell it "left" */
+			rpc_send(j, req);
+		} else {
+			cJSON_Delete(req);
+			if (j != NULL)
+				sess_unref(j->sess);
+			free(j);
+		}
+	}
+	sess_member_del(s, m);
+	rooms_pump(r);
+	rooms_release(r);
+}
+
+/* Builds a frame from an event object and queues it for one session. */
+static void
+push_obj(struct ws_session *s, const cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+	struct ws_frame *f;
+
+	if (text == NULL)
+		return;
+	if ((f = ws_frame_text(text, strlen(text))) != NULL) {
+		sess_push(s, f);
+		ws_frame_unref(f);
+	}
+	free(text);
+}
+
+/* The close code for a refused join on a /ws/{room}/{user} connection. */
+static uint16_t
+join_close_code(const char *err)
+{
+	if (strcmp(err, ERR_NO_SUCH_ROOM) == 0)
+		return WS_CLOSE_NO_ROOM;
+	if (strcmp(err, ERR_NICKNAME_TAKEN) == 0)
+		return WS_CLOSE_NICK_TAKEN;
+	if (strcmp(err, ERR_ROOM_FULL) == 0)
+		return WS_CLOSE_ROOM_FULL;
+	if (strcmp(err, ERR_INVALID_ARGUMENT) == 0)
+		return WS_CLOSE_BAD_REQUEST;
+	return WS_CLOSE_TRY_LATER;
+}
+
+static void
+join_done(struct rpc_job *j)
+{
+	struct ws_session *s = j->sess;
+	struct ws_room *r = roomtab_get(&ws->rooms, j->room_id);
+	struct ws_member *m = s->wsi != NULL ? sess_member(s, j->room_id) : NULL;
+	const char *err = NULL, *msg = NULL;
+	bool ok = false, need_fill = false, resumed = false, recovered = false;
+	int64_t seq = 0;
+	cJSON *hist, *e, *o;
+
+	if (j->rv == 0)
+		wire_bool(j->reply, "ok", &ok);
+	if (m == NULL || !m->join_sent || r == NULL || m->room != r) {
+		/* The client left (or went away) while the join was in flight. */
+		if (ok) {
+			cJSON *req = broker_req("leave", s);
+			struct rpc_job *lj = rpc_job_new(NULL, NULL);
+			if (req != NULL && lj != NULL) {
+				cJSON_AddStringToObject(req, "room_id", j->room_id);
+				cJSON_AddStringToObject(req, "reason", "disconnected");
+				rpc_send(lj, req);
+			} else {
+				cJSON_Delete(req);
+				free(lj);
+			}
+		}
+		return;
+	}
+	room_join_done(r, m);
+	if (r->generation != j->generation) {
+		/* The broker restarted while this join was in flight: join again in the new epoch. */
+		m->resync = m->resync || ok;
+		room_join_enqueue(r, m);
+		rooms_pump(r);
+		return;
+	}
+	if (ok && (!wire_int(j->reply, "seq", &seq) || seq < 0)) {
+		ok = false;
+		err = ERR_INTERNAL;
+		msg = "malformed join reply";
+	}
+	if (!ok) {
+		if (err == NULL) {
+			err = j->rv != 0 ? WS_ERR_BROKER_UNAVAILABLE : wire_str(j->reply, "error", NULL);
+			msg = j->rv != 0 ? "the chat service did not answer" : wire_str(j->reply, "message", NULL);
+		}
+		if (err == NULL)
+			err = ERR_INTERNAL;
+		ws_send_error(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL);
+		bool fatal = s->route.single && (strcmp(j->room_id, s->route.room_id) == 0 || m->resync);
+		if (log_enabled(LOG_LVL_DEBUG))
+			log_debug("ws: session %llu (%s) join %s refused: %s",
+				  (unsigned long long)s->serial, m->user, j->room_id, err);
+		rooms_leave(s, m, false, NULL);
+		if (fatal)
+			ws_close(s, join_close_code(err), msg ? msg : err, true);
+		rooms_pump(r);
+		return;
+	}
+
+	wire_bool(j->reply, "resumed", &resumed);
+	wire_bool(j->reply, "recovered", &recovered);
+	if (!r->has_base) {
+		roomlog_reset(&r->log, (uint64_t)seq);
+		r->has_base = true;
+		r->seen_max = 0;
+		need_fill = true; /* fetch from seq on, whatever the event stream already dropped */
+	} else if (resumed && (uint64_t)seq >= r->log.top) {
+		need_fill = true;
+	}
+
+	/* JOINED, then the history the reply carries, then live events from seq on. */
+	if ((o = cJSON_CreateObject()) != NULL) {
+		const char *name = wire_str(j->reply, "name", NULL), *user = wire_str(j->reply, "user", NULL);
+		cJSON *users = cJSON_GetObjectItemCaseSensitive(j->reply, "users");
+		int64_t count = 0;
+		cJSON_AddStringToObject(o, "type", "joined");
+		cJSON_AddStringToObject(o, "room_id", r->id);
+		cJSON_AddStringToObject(o, "name", name ? name : r->id);
+		cJSON_AddStringToObject(o, "user", user ? user : m->user);
+		if (cJSON_IsArray(users))
+			cJSON_AddItemToObject(o, "users", cJSON_Duplicate(users, true));
+		else
+			cJSON_AddItemToObject(o, "users", cJSON_CreateArray());
+		if (wire_int(j->reply, "users_count", &count))
+			cJSON_AddNumberToObject(o, "users_count", (double)count);
+		cJSON_AddNumberToObject(o, "seq", (double)seq);
+		cJSON_AddStringToObject(o, "epoch", ws->epoch);
+		cJSON_AddBoolToObject(o, "recovered", recovered && !m->resync);
+		cJSON_AddBoolToObject(o, "resumed", resumed);
+		push_obj(s, o);
+		cJSON_Delete(o);
+	}
+	const char *canon = wire_str(j->reply, "user", NULL);
+	if (canon != NULL && strlen(canon) < sizeof(m->user))
+		snprintf(m->user, sizeof(m->user), "%s", canon);
+	m->has_since = false;
+	hist = cJSON_GetObjectItemCaseSensitive(j->reply, "history");
+	cJSON_ArrayForEach(e, hist)
+	{
+		int64_t hs;
+		if (cJSON_IsObject(e) && wire_int(e, "seq", &hs) && hs < seq)
+			push_obj(s, e);
+	}
+	m->resync = false;
+	if (room_add_member(r, m, (uint64_t)seq) != 0) {
+		rooms_leave(s, m, true, "disconnected");
+		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		return;
+	}
+	if (m->cursor < r->log.base)
+		m->cursor = r->log.base;
+	if (log_enabled(LOG_LVL_DEBUG))
+		log_debug("ws: session %llu (%s) joined %s at seq %lld", (unsigned long long)s->serial,
+			  m->user, r->id, (long long)seq);
+	if (need_fill)
+		rooms_repair(r);
+	ws_kick_writable(s);
+	rooms_pump(r);
+}
+
+/* Sends the room's next queued join, if none is in flight. */
+static void
+rooms_pump(struct ws_room *r)
+{
+	struct ws_member *m;
+	struct ws_session *s;
+	cJSON *req;
+	struct rpc_job *j;
+
+	while ((m = room_join_next(r)) != NULL) {
+		s = m->sess;
+		req = broker_req("join", s);
+		j = rpc_job_new(join_done, s);
+		if (req == NULL || j == NULL) {
+			cJSON_Delete(req);
+			if (j != NULL)
+				sess_unref(j->sess);
+			free(j);
+			room_join_done(r, m);
+			ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", r->id, NULL);
+			sess_member_del(s, m);
+			continue;
+		}
+		cJSON_AddStringToObject(req, "room_id", r->id);
+		cJSON_AddStringToObject(req, "user", m->user);
+		if (!m->resync && m->has_since) {
+			cJSON_AddNumberToObject(req, "since", (double)m->since);
+			cJSON_AddStringToObject(req, "epoch", m->epoch);
+		}
+		if (!m->resync && s->route.has_resume)
+			cJSON_AddStringToObject(req, "resume", s->route.resume);
+		cJSON_AddNumberToObject(req, "history", ws->o.history);
+		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
+		j->generation = r->generation;
+		rpc_send(j, req);
+		return;
+	}
+}
+
+int
+rooms_join(struct ws_session *s, const char *room_id, const char *user, bool has_since,
+	   uint64_t since, const char *epoch)
+{
+	struct ws_room *r = rooms_get(room_id, true);
+	struct ws_member *m;
+
+	if (r == NULL)
+		return -1;
+	if ((m = sess_member_add(s, r, user)) == NULL) {
+		rooms_release(r);
+		return -1;
+	}
+	if (has_since) {
+		m->has_since = true;
+		m->since = since;
+		snprintf(m->epoch, sizeof(m->epoch), "%s", epoch);
+	}
+	room_join_enqueue(r, m);
+	rooms_pump(r);
+	return 0;
+}
+
+/* Appends event seq (== top) to the log; json is what every member receives. */
+static bool
+rooms_append(struct ws_room *r, uint64_t seq, const char *json, size_t len)
+{
+	struct ws_frame *f = ws_frame_text(json, len);
+
+	if (f == NULL)
+		return false;
+	if (roomlog_append(&r->log, seq, f) != 0) {
+		ws_frame_unref(f);
+		return false;
+	}
+	return true;
+}
+
+/* room_deleted: members get it (after everything before it), then they are out of the room. */
+static void
+rooms_deleted(struct ws_room *r)
+{
+	rooms_fanout(r);
+	while (r->n > 0) {
+		struct ws_member *m = r->members[0];
+		struct ws_session *s = m->sess;
+		bool single = s->route.single && strcmp(s->route.room_id, r->id) == 0;
+		rooms_detach(m);
+		sess_member_del(s, m);
+		if (single)
+			ws_close(s, WS_CLOSE_NO_ROOM, "room deleted", true);
+		ws_kick_writable(s);
+	}
+}
+
+/* The log jumps to next: what members had pending goes to their own queues first, then each
+ * is told that events were lost. */
+static void
+rooms_skip(struct ws_room *r, uint64_t next)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct ws_member *m = r->members[i];
+		for (uint64_t q = m->cursor < r->log.base ? r->log.base : m->cursor; q < r->log.top; q++)
+			sess_push(m->sess, roomlog_get(&r->log, q));
+		if (m->cursor < next)
+			m->cursor = next;
+		ws_send_error(m->sess, WS_ERR_EVENTS_LOST,
+			      "some events of this room could not be recovered", NULL, r->id, NULL);
+	}
+	roomlog_reset(&r->log, next);
+}
+
+static void
+history_done(struct rpc_job *j)
+{
+	struct ws_room *r = roomtab_get(&ws->rooms, j->room_id);
+	cJSON *events, *e;
+	bool ok = false, complete = true, deleted = false;
+	int64_t first = 0;
+
+	if (r == NULL || r->generation != j->generation)
+		return; /* the room went away or was reset meanwhile */
+	r->repairing = false;
+	if (j->rv != 0 || !wire_bool(j->reply, "ok", &ok) || !ok) {
+		log_warn("broker: history for %s failed: %s", r->id,
+			 j->rv != 0 ? nng_strerror(j->rv) : "refused");
+		return; /* retried by rooms_tick */
+	}
+	wire_bool(j->reply, "complete", &complete);
+	events = cJSON_GetObjectItemCaseSensitive(j->reply, "events");
+	e = cJSON_IsArray(events) ? events->child : NULL;
+	if (e != NULL && wire_int(e, "seq", &first) && (uint64_t)first > r->log.top && !complete) {
+		/* The broker no longer has what we missed: members are told, delivery goes on. */
+		log_warn("broker: room %s lost events %llu..%lld", r->id,
+			 (unsigned long long)r->log.top, (long long)first - 1);
+		rooms_skip(r, (uint64_t)first);
+	}
+	for (; e != NULL; e = e->next) {
+		int64_t seq;
+		char *text;
+		const char *type;
+		if (!cJSON_IsObject(e) || !wire_int(e, "seq", &seq) || (uint64_t)seq < r->log.top)
+			continue;
+		if ((uint64_t)seq > r->log.top)
+			break; /* another hole: fetched again below */
+		if ((text = cJSON_PrintUnformatted(e)) == NULL)
+			break;
+		bool added = rooms_append(r, (uint64_t)seq, text, strlen(text));
+		free(text);
+		if (!added)
+			break;
+		type = wire_str(e, "type", NULL);
+		if (type != NULL && strcmp(type, "room_deleted") == 0)
+			deleted = true;
+	}
+	ws->c.gaps++;
+	rooms_fanout(r);
+	if (deleted) {
+		rooms_deleted(r);
+		return;
+	}
+	if (r->seen_max >= r->log.top)
+		rooms_repair(r);
+}
+
+/* HISTORY after top-1: fills the log from top on before later live events are used. */
+static void
+rooms_repair(struct ws_room *r)
+{
+	cJSON *req;
+	struct rpc_job *j;
+
+	if (r->repairing || !r->has_base || !broker_up())
+		return;
+	req = broker_req("history", NULL);
+	j = rpc_job_new(history_done, NULL);
+	if (req == NULL || j == NULL) {
+		cJSON_Delete(req);
+		free(j);
+		return;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
+	cJSON_AddStringToObject(req, "room_id", r->id);
+	cJSON_AddNumberToObject(req, "after_seq", (double)r->log.top - 1);
+	cJSON_AddNumberToObject(req, "limit", HISTORY_PAGE);
+	snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
+	j->generation = r->generation;
+	r->repairing = true;
+	rpc_send(j, req);
+}
+
+/* typing: not stored, no seq — straight into the members' queues (not the typist's own). */
+static void
+rooms_typing(struct ws_room *r, const cJSON *ev, const char *json, size_t len)
+{
+	const char *user = wire_str(ev, "user", NULL);
+	struct ws_frame *f = ws_frame_text(json, len);
+
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		struct ws_member *m = r->members[i];
+		if (user != NULL && strcmp(m->user, user) == 0)
+			continue;
+		sess_push(m->sess, f);
+	}
+	ws_frame_unref(f);
+	rooms_fanout(r);
+}
+
+static void
+rooms_room_event(const char *id, const char *json, size_t len, const cJSON *ev)
+{
+	struct ws_room *r = roomtab_get(&ws->rooms, id);
+	const char *type = wire_str(ev, "type", NULL), *epoch;
+	int64_t seq;
+
+	if (r == NULL || type == NULL)
+		return;
+	if (strcmp(type, "typing") == 0) {
+		rooms_typing(r, ev, json, len);
+		return;
+	}
+	if (!wire_int(ev, "seq", &seq) || seq < 0)
+		return;
+	epoch = wire_str(ev, "epoch", NULL);
+	if (epoch != NULL && strcmp(epoch, ws->epoch) != 0)
+		return; /* another broker life: the heartbeat notices and we re-sync */
+	if (!r->has_base || (uint64_t)seq < r->log.top)
+		return; /* before our first member's join, or already had */
+	if ((uint64_t)seq > r->log.top || r->repairing) {
+		if ((uint64_t)seq > r->seen_max)
+			r->seen_max = (uint64_t)seq;
+		if ((uint64_t)seq > r->log.top)
+			rooms_repair(r);
+		if (r->repairing)
+			return;
+	}
+	if (!rooms_append(r, (uint64_t)seq, json, len))
+		return;
+	rooms_fanout(r);
+	if (strcmp(type, "room_deleted") == 0)
+		rooms_deleted(r);
+}
+
+/* f/<id>: private messages and kicks aimed at one of our sessions. */
+static void
+rooms_frontend_event(cJSON *ev)
+{
+	const char *type = wire_str(ev, "type", NULL), *sid = wire_str(ev, "session", NULL);
+	struct ws_session *s;
+
+	if (type == NULL || sid == NULL || (s = sesstab_get(&ws->sessions, sid)) == NULL ||
+	    s->wsi == NULL)
+		return;
+	if (strcmp(type, "private") == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
+		push_obj(s, ev);
+		ws_kick_writable(s);
+	} else if (strcmp(type, "kick") == 0) {
+		const char *room = wire_str(ev, "room_id", NULL), *reason = wire_str(ev, "reason", NULL);
+		struct ws_member *m = room != NULL ? sess_member(s, room) : NULL;
+		log_info("ws: session %llu (%s) kicked from %s: %s", (unsigned long long)s->serial,
+			 m ? m->user : "?", room ? room : "?", reason ? reason : "?");
+		if (m != NULL)
+			rooms_leave(s, m, false, NULL);
+		/* Its nickname now belongs to a newer connection (resume): this one is done. */
+		ws_close(s, WS_CLOSE_NICK_TAKEN,
+			 reason != NULL && strcmp(reason, "replaced") == 0 ? "replaced by a newer connection"
+									    : "removed by the server",
+			 true);
+	}
+}
+
+/* One pub message: a topic line, then one or more JSON events, one per line, in order. */
+void
+rooms_event(const char *body, size_t len)
+{
+	const char *topic, *json, *why, *end;
+	size_t tlen, jlen;
+	char id[MADANG_ROOM_ID_MAX + 1];
+	int kind = 0;
+
+	if (!wire_split_event(body, len, &topic, &tlen, &json, &jlen))
+		return;
+	if (tlen > 2 && topic[0] == WIRE_TOPIC_ROOM && topic[1] == '/' &&
+	    tlen - 2 <= MADANG_ROOM_ID_MAX) {
+		memcpy(id, topic + 2, tlen - 2);
+		id[tlen - 2] = '\0';
+		kind = 'r';
+	} else if (tlen > 2 && topic[0] == WIRE_TOPIC_FRONTEND && topic[1] == '/') {
+		kind = 'f';
+	} else {
+		return; /* "a": room_created / room_deleted; the room topic carries what we need */
+	}
+	for (end = json + jlen; json < end;) {
+		const char *nl = memchr(json, '\n', (size_t)(end - json));
+		size_t n = nl != NULL ? (size_t)(nl - json) : (size_t)(end - json);
+		cJSON *ev;
+
+		if (n > 0) {
+			if ((ev = wire_parse_object(json, n, WS_EVENT_MAX, &why)) == NULL) {
+				log_warn("broker: malformed event dropped: %s", why);
+			} else {
+				if (kind == 'r')
+					rooms_room_event(id, json, n, ev);
+				else
+					rooms_frontend_event(ev);
+				cJSON_Delete(ev);
+			}
+		}
+		json += n + (nl != NULL ? 1 : 0);
+	}
+}
+
+/* After hello + sync: every log restarts (a new epoch's seqs start again) and every active
+ * member joins again, which gives its client a fresh "joined" (recovered: false), the recent
+ * history and live events from there on. */
+static void
+resync_room(struct ws_room *r, void *arg)
+{
+	(void)arg;
+	r->generation++;
+	r->repairing = false;
+	r->has_base = false;
+	r->seen_max = 0;
+	while (r->n > 0) {
+		struct ws_member *m = r->members[0];
+		room_del_member(r, m);
+		m->resync = true;
+		room_join_enqueue(r, m);
+	}
+	roomlog_reset(&r->log, 0);
+	rooms_pump(r);
+}
+
+void
+rooms_resync(void)
+{
+	roomtab_each(&ws->rooms, resync_room, NULL);
+}
+
+static void
+tick_room(struct ws_room *r, void *arg)
+{
+	(void)arg;
+	if (r->has_base && !r->repairing && r->seen_max >= r->log.top)
+		rooms_repair(r);
+}
+
+void
+rooms_tick(void)
+{
+	if (broker_up())
+		roomtab_each(&ws->rooms, tick_room, NULL);
+}

@@ -1,0 +1,249 @@
+/* session.c — session bookkeeping and the write path's coalescing of whole frames. */
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ws_session *
+sess_new(const char *id, size_t max_rooms)
+{
+	struct ws_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	if (max_rooms == 0 || max_rooms > WS_ROOMS_PER_CONN_MAX ||
+	    (s->rooms = calloc(max_rooms, sizeof(*s->rooms))) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->refs = 1;
+	s->max_rooms = max_rooms;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	sbuf_init(&s->rx);
+	return s;
+}
+
+struct ws_session *
+sess_ref(struct ws_session *s)
+{
+	s->refs++;
+	return s;
+}
+
+void
+sess_unref(struct ws_session *s)
+{
+	if (s == NULL || --s->refs > 0)
+		return;
+	for (size_t i = 0; i < s->max_rooms; i++)
+		free(s->rooms[i]);
+	sess_drop_queue(s);
+	sbuf_fini(&s->rx);
+	free(s->rooms);
+	free(s);
+}
+
+struct ws_member *
+sess_member(const struct ws_session *s, const char *room_id)
+{
+	for (size_t i = 0; i < s->max_rooms; i++)
+		if (s->rooms[i] != NULL && strcmp(s->rooms[i]->room->id, room_id) == 0)
+			return s->rooms[i];
+	return NULL;
+}
+
+struct ws_member *
+sess_member_add(struct ws_session *s, struct ws_room *r, const char *user)
+{
+	for (size_t i = 0; i < s->max_rooms; i++) {
+		if (s->rooms[i] != NULL)
+			continue;
+		struct ws_member *m = calloc(1, sizeof(*m));
+		if (m == NULL)
+			return NULL;
+		m->sess = s;
+		m->room = r;
+		m->state = MEMBER_JOINING;
+		snprintf(m->user, sizeof(m->user), "%s", user);
+		s->rooms[i] = m;
+		s->nrooms++;
+		return m;
+	}
+	return NULL;
+}
+
+void
+sess_member_del(struct ws_session *s, struct ws_member *m)
+{
+	for (size_t i = 0; i < s->max_rooms; i++) {
+		if (s->rooms[i] == m) {
+			s->rooms[i] = NULL;
+			s->nrooms--;
+			free(m);
+			return;
+		}
+	}
+}
+
+struct ws_member *
+sess_sole_member(const struct ws_session *s)
+{
+	struct ws_member *found = NULL;
+
+	for (size_t i = 0; i < s->max_rooms; i++) {
+		if (s->rooms[i] == NULL)
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = s->rooms[i];
+	}
+	return found;
+}
+
+int
+sess_push(struct ws_session *s, struct ws_frame *f)
+{
+	struct ws_outq_node *n = malloc(sizeof(*n));
+
+	if (n == NULL)
+		return -1;
+	n->next = NULL;
+	n->frame = ws_frame_ref(f);
+	if (s->oq_tail != NULL)
+		s->oq_tail->next = n;
+	else
+		s->oq_head = n;
+	s->oq_tail = n;
+	s->oq_bytes += f->len;
+	return 0;
+}
+
+void
+sess_drop_queue(struct ws_session *s)
+{
+	while (s->oq_head != NULL) {
+		struct ws_outq_node *n = s->oq_head;
+		s->oq_head = n->next;
+		ws_frame_unref(n->frame);
+		free(n);
+	}
+	s->oq_tail = NULL;
+	s->oq_bytes = 0;
+}
+
+uint64_t
+sess_pending(const struct ws_session *s)
+{
+	uint64_t total = s->oq_bytes;
+
+	for (size_t i = 0; i < s->max_rooms; i++) {
+		const struct ws_member *m = s->rooms[i];
+		if (m != NULL && m->state == MEMBER_ACTIVE)
+			total += roomlog_pending(&m->room->log, m->cursor);
+	}
+	return total;
+}
+
+size_t
+sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap)
+{
+	size_t frames = 0;
+
+	while (s->oq_head != NULL && out->len < soft_cap) {
+		struct ws_outq_node *n = s->oq_head;
+		sbuf_add(out, n->frame->data, n->frame->len);
+		if (out->oom)
+			return frames;
+		s->oq_head = n->next;
+		if (s->oq_head == NULL)
+			s->oq_tail = NULL;
+		s->oq_bytes -= n->frame->len;
+		ws_frame_unref(n->frame);
+		free(n);
+		frames++;
+	}
+	if (s->oq_head != NULL)
+		return frames; /* room events wait until what was queued before them is out */
+
+	for (size_t k = 0; k < s->max_rooms && out->len < soft_cap; k++) {
+		size_t i = (s->rr + k) % s->max_rooms;
+		struct ws_member *m = s->rooms[i];
+		struct roomlog *l;
+
+		if (m == NULL || m->state != MEMBER_ACTIVE)
+			continue;
+		l = &m->room->log;
+		if (m->cursor < l->base)
+			m->cursor = l->base; /* cannot happen while room_trim honours cursors */
+		while (m->cursor < l->top && out->len < soft_cap) {
+			struct ws_frame *f = roomlog_get(l, m->cursor);
+			sbuf_add(out, f->data, f->len);
+			if (out->oom)
+				return frames;
+			m->cursor++;
+			frames++;
+		}
+	}
+	s->rr = (s->rr + 1) % s->max_rooms;
+	return frames;
+}
+
+static size_t
+sesstab_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h & (SESSTAB_BUCKETS - 1);
+}
+
+void
+sesstab_init(struct sesstab *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void
+sesstab_add(struct sesstab *t, struct ws_session *s)
+{
+	size_t h = sesstab_hash(s->id);
+
+	s->hnext = t->v[h];
+	t->v[h] = s;
+	t->n++;
+}
+
+void
+sesstab_del(struct sesstab *t, struct ws_session *s)
+{
+	struct ws_session **pp = &t->v[sesstab_hash(s->id)];
+
+	while (*pp != NULL && *pp != s)
+		pp = &(*pp)->hnext;
+	if (*pp == NULL)
+		return;
+	*pp = s->hnext;
+	s->hnext = NULL;
+	t->n--;
+}
+
+struct ws_session *
+sesstab_get(struct sesstab *t, const char *id)
+{
+	struct ws_session *s = t->v[sesstab_hash(id)];
+
+	while (s != NULL && strcmp(s->id, id) != 0)
+		s = s->hnext;
+	return s;
+}
+
+void
+sesstab_each(struct sesstab *t, void (*fn)(struct ws_session *, void *), void *arg)
+{
+	for (size_t i = 0; i < SESSTAB_BUCKETS; i++)
+		for (struct ws_session *s = t->v[i], *next; s != NULL; s = next) {
+			next = s->hnext;
+			fn(s, arg);
+		}
+}

@@ -1,0 +1,90 @@
+/* session.h — one client connection's state apart from its socket: id, nickname, rooms with
+ * cursors, the queue of frames meant for it alone, its rate limit, and the byte count of
+ * everything it has not been sent yet. Pure bookkeeping; server.c owns the lws side. */
+#ifndef MADANG_WS_SESSION_H
+#define MADANG_WS_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bucket.h"
+#include "frame.h"
+#include "netacl.h"
+#include "room.h"
+#include "route.h"
+#include "sbuf.h"
+
+#define WS_ROOMS_PER_CONN_MAX 256 /* hard ceiling for --max-rooms-per-conn */
+
+struct ws_outq_node {
+	struct ws_outq_node *next;
+	struct ws_frame *frame;
+};
+
+struct ws_session {
+	uint32_t refs;          /* the connection, plus each broker request in flight for it */
+	void *wsi;              /* the lws connection; NULL once it is closed */
+	char id[WS_SESSION_LEN + 1];
+	uint64_t serial;        /* 1, 2, … in connection order (log lines) */
+	bool opened;            /* accepted (not refused at connect): its close is logged */
+	char addr[NETACL_ADDR_MAX]; /* client address counted against --max-conns-per-ip */
+	struct route route;     /* endpoint and resume parameters */
+	bool has_user;
+	char user[MADANG_NICK_MAX_BYTES + 1];
+	struct ws_member **rooms; /* max_rooms slots, NULL when free */
+	size_t max_rooms;
+	size_t nrooms;
+	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
+	uint64_t oq_bytes;
+	size_t rr;              /* room slot to start the next collect at (fairness) */
+	struct bucket bucket;   /* --rate / --burst */
+	uint32_t strikes;       /* rate-limited messages in a row */
+	struct sbuf rx;         /* a message being reassembled from fragments */
+	bool rx_skip;           /* dropping the rest of a refused message */
+	/* Closing: the code and reason go out in the close frame after pending data (if flush). */
+	uint16_t close_code;
+	char close_reason[64];
+	bool close_flush;
+	struct ws_session *hnext; /* session table chain */
+};
+
+/* Allocates a session with max_rooms room slots and the given id; NULL when out of memory. */
+struct ws_session *sess_new(const char *id, size_t max_rooms);
+struct ws_session *sess_ref(struct ws_session *s);
+/* Drops a reference; the last one frees the session (its members must be gone already). */
+void sess_unref(struct ws_session *s);
+
+/* The member of room_id, or NULL. */
+struct ws_member *sess_member(const struct ws_session *s, const char *room_id);
+/* Adds a member slot for room r (state JOINING). NULL when every slot is taken or no memory. */
+struct ws_member *sess_member_add(struct ws_session *s, struct ws_room *r, const char *user);
+/* Frees a member slot (the caller has removed it from the room and its join queue). */
+void sess_member_del(struct ws_session *s, struct ws_member *m);
+/* The only room the session is in (active or joining), or NULL when it is in none or several. */
+struct ws_member *sess_sole_member(const struct ws_session *s);
+
+/* Queues a frame for this session alone (takes a new reference). Returns 0 or -1 (no memory). */
+int sess_push(struct ws_session *s, struct ws_frame *f);
+/* Drops everything queued for this session alone. */
+void sess_drop_queue(struct ws_session *s);
+/* Bytes not yet handed to the socket: the private queue plus each room's backlog. */
+uint64_t sess_pending(const struct ws_session *s);
+/* Moves whole frames into out, the private queue first (its frames must precede the room
+ * events that follow a join), then each room's frames from the cursor, until out holds at
+ * least soft_cap bytes. Advances the cursors. Returns the number of frames moved. */
+size_t sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap);
+
+/* Sessions by id. */
+#define SESSTAB_BUCKETS 4096
+struct sesstab {
+	struct ws_session *v[SESSTAB_BUCKETS];
+	size_t n;
+};
+void sesstab_init(struct sesstab *t);
+void sesstab_add(struct sesstab *t, struct ws_session *s);
+void sesstab_del(struct sesstab *t, struct ws_session *s);
+struct ws_session *sesstab_get(struct sesstab *t, const char *id);
+void sesstab_each(struct sesstab *t, void (*fn)(struct ws_session *, void *), void *arg);
+
+#endif

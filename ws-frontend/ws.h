@@ -1,0 +1,188 @@
+/* ws.h — madang-ws's shell: the process-wide state and the functions its files share.
+ *
+ * Threads: the lws service thread owns everything in struct ws_app except the completed-RPC
+ * queue (done_*), which nng's aio threads append to under done_mu before waking the loop with
+ * lws_cancel_service(). No other field is touched off the lws thread. */
+#ifndef MADANG_WS_H
+#define MADANG_WS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <libwebsockets.h>
+#include <nng/nng.h>
+
+#include "netacl.h"
+#include "room.h"
+#include "route.h"
+#include "sbuf.h"
+#include "session.h"
+
+/* Limits that are not flags (documented in docs/protocol.md, "Limits"). */
+#define WS_FRAME_MAX       (64 * 1024)  /* a client message (all fragments); above: close 1009 */
+#define WS_WRITE_CHUNK     (256 * 1024) /* coalesced bytes per write (and tx_packet_size) */
+#define WS_RX_BUFFER       (16 * 1024)  /* lws receive chunk */
+#define WS_RPC_TIMEOUT_MS  2000         /* a broker request that takes longer has failed */
+#define WS_RATE_STRIKES    20           /* rate-limited messages in a row before close 1008 */
+#define WS_EVENT_BUDGET    1024         /* broker events handled per loop turn */
+#define WS_EVENT_MAX       (1024 * 1024) /* a broker event larger than this is dropped */
+#define WS_STOP_GRACE_MS   2000         /* SIGTERM: time given to close frames and leaves */
+#define WS_HEARTBEAT_MS    1000         /* until the broker's hello says otherwise */
+
+/* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */
+#define WS_CLOSE_GOING_AWAY   1001
+#define WS_CLOSE_UNSUPPORTED  1003
+#define WS_CLOSE_POLICY       1008
+#define WS_CLOSE_TOO_BIG      1009
+#define WS_CLOSE_INTERNAL     1011
+#define WS_CLOSE_TRY_LATER    1013
+#define WS_CLOSE_BAD_REQUEST  4000
+#define WS_CLOSE_NO_ROOM      4004
+#define WS_CLOSE_NICK_TAKEN   4009
+#define WS_CLOSE_ROOM_FULL    4029
+
+struct ws_opts {
+	const char *listen;  /* HOST:PORT */
+	char host[256];
+	int port;
+	const char *rpc_url;
+	const char *events_url;
+	const char *id;
+	const char *origins; /* NULL: Origin must match Host; "*": any */
+	bool reuseport;
+	size_t max_message;
+	uint32_t rate;
+	uint32_t burst;
+	uint32_t max_conns_per_ip;
+	uint64_t queue_limit;
+	int ping_interval;
+	struct netacl trusted;
+	size_t max_rooms;
+	int history;
+	bool verbose;
+};
+
+enum broker_state {
+	BROKER_DOWN,    /* no answer: hello is retried every heartbeat */
+	BROKER_SYNCING, /* hello answered; sync and re-joins in flight */
+	BROKER_UP,
+};
+
+struct rpc_job;
+typedef void (*rpc_done_fn)(struct rpc_job *j);
+
+/* One broker request in flight. Fields above `rv` are set by the lws thread before sending;
+ * rv and reply are set on an nng thread, then read on the lws thread after the hand-over. */
+struct rpc_job {
+	struct rpc_job *next, *prev; /* all jobs in flight (lws thread) */
+	struct rpc_job *done_next;   /* completed queue (under done_mu) */
+	nng_ctx ctx;
+	nng_aio *aio;
+	bool receiving;
+	rpc_done_fn done;
+	struct ws_session *sess; /* a reference, or NULL */
+	char room_id[MADANG_ROOM_ID_MAX + 1];
+	uint64_t generation;     /* the room's generation when sent */
+	char client_id[MADANG_CLIENT_ID_MAX + 1];
+	int kind;                /* what the caller needs to tell replies apart */
+	char *text;              /* a copy the reply handler needs (private text), or NULL */
+	int rv;                  /* 0 or an nng error */
+	cJSON *reply;            /* parsed reply object when rv == 0 */
+};
+
+struct ws_counters {
+	uint64_t connections;
+	uint64_t refused;
+	uint64_t slow_consumers;
+	uint64_t rate_limited;
+	uint64_t gaps;
+	uint64_t events;
+	uint64_t resyncs;
+};
+
+struct ws_app {
+	struct ws_opts o;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	int listen_fd;
+	struct lws *listen_wsi;
+	struct sesstab sessions;
+	struct roomtab rooms;
+	struct ipcount ips;
+	uint64_t next_serial;
+	struct sbuf wbuf; /* write scratch: LWS_PRE headroom + coalesced frames */
+	struct ws_counters c;
+	/* broker */
+	nng_socket req;
+	nng_socket sub;
+	struct lws *events_wsi;
+	char instance[17];
+	char epoch[17];
+	enum broker_state bstate;
+	unsigned heartbeat_ms;
+	bool hello_busy, hb_busy, sync_busy;
+	bool down_notified;
+	lws_sorted_usec_list_t tick;
+	struct rpc_job *jobs; /* in flight */
+	size_t njobs;
+	pthread_mutex_t done_mu;
+	struct rpc_job *done_head, *done_tail;
+	/* shutdown */
+	bool stopping;
+	bool exit_loop;
+	uint64_t stop_deadline_ms;
+	struct lws *signal_wsi;
+};
+
+extern struct ws_app *ws;
+
+/* broker.c */
+int broker_open(void);
+void broker_close(void);
+void broker_start(void);
+/* Sends req (consumed) with done called on the lws thread. j from rpc_job_new. */
+void rpc_send(struct rpc_job *j, cJSON *req);
+struct rpc_job *rpc_job_new(rpc_done_fn done, struct ws_session *s);
+void rpc_drain(void);
+void broker_events_readable(void);
+void broker_tick(void);
+/* A request object with "op", "frontend" and the session (when s != NULL). */
+cJSON *broker_req(const char *op, const struct ws_session *s);
+bool broker_up(void);
+const char *broker_state_name(void);
+/* Subscribes to or drops r/<room>\n. */
+void broker_subscribe(struct ws_room *r, bool on);
+
+/* rooms.c */
+int rooms_join(struct ws_session *s, const char *room_id, const char *user, bool has_since,
+	       uint64_t since, const char *epoch);
+void rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const char *reason);
+void rooms_event(const char *body, size_t len);
+void rooms_resync(void);
+void rooms_tick(void);
+/* Moves a member's undelivered room frames into its session queue, then takes it out of the
+ * room (the frames stay in order, the room may trim). */
+void rooms_detach(struct ws_member *m);
+
+/* server.c */
+int server_init(void);
+void server_fini(void);
+/* Queues a frame (built from json) for one session and asks for WRITEABLE. */
+void ws_send_json(struct ws_session *s, const char *json, size_t len);
+void ws_send_obj(struct ws_session *s, cJSON *obj); /* consumes obj */
+void ws_send_error(struct ws_session *s, const char *code, const char *message,
+		   const char *request, const char *room_id, const char *client_id);
+/* After queueing for s: checks the queue limit (slow consumer) and asks for WRITEABLE. */
+void ws_kick_writable(struct ws_session *s);
+/* Closes a session: code and reason go out after pending data when flush is true. */
+void ws_close(struct ws_session *s, uint16_t code, const char *reason, bool flush);
+void ws_notify_all(const char *code, const char *message);
+void ws_stop(void);
+
+/* client.c */
+void client_message(struct ws_session *s, const char *buf, size_t len);
+void client_opened(struct ws_session *s);
+
+#endif

@@ -210,6 +210,9 @@ main(int argc, char **argv)
 	pthread_detach(sigt);
 
 	int rv = server_run(&scfg, &bcfg, add_rooms, &ra);
-	log_info("broker: stopped");
+	if (rv == 0)
+		log_info("broker: stopped");
+	else
+		log_error("broker: not started (see the error above)");
 	return rv == 0 ? 0 : 1;
 }

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,6 +193,38 @@ publish_cb(void *arg, const char *topic, size_t tlen, const char *json, size_t j
 	srv.outq[srv.nout++] = p;
 }
 
+/* For ipc:// URLs: a socket file left by a broker that was killed makes nng's listen fail with
+ * "Address in use". If nothing accepts connections on it, it is stale: remove it. If something
+ * does, another broker is running there: refuse to start (returns -1). */
+static int
+ipc_clear_stale(const char *url)
+{
+	const char *path = strncmp(url, "ipc://", 6) == 0 ? url + 6 : NULL;
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, rv;
+
+	if (path == NULL || strlen(path) >= sizeof(sa.sun_path) || stat(path, &st) != 0 ||
+	    !S_ISSOCK(st.st_mode))
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	rv = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rv == 0) {
+		log_error("broker: %s is in use by a running process (another madang-broker?)", path);
+		return -1;
+	}
+	if (errno == ECONNREFUSED) {
+		log_info("broker: removing stale socket %s", path);
+		unlink(path);
+	}
+	return 0;
+}
+
 /* For ipc:// URLs, creates the socket's directory (mode 0755) when missing. */
 static void
 ipc_mkdir(const char *url)
@@ -230,6 +264,8 @@ sockets_open(const struct server_config *cfg)
 
 	ipc_mkdir(cfg->rpc_url);
 	ipc_mkdir(cfg->events_url);
+	if (ipc_clear_stale(cfg->rpc_url) != 0 || ipc_clear_stale(cfg->events_url) != 0)
+		return -1;
 	if ((rv = nng_pub0_open(&srv.pub)) != 0 ||
 	    (rv = nng_socket_set_int(srv.pub, NNG_OPT_SENDBUF, SRV_PUB_QUEUE)) != 0) {
 		log_error("broker: cannot open the event socket: %s", nng_strerror(rv));

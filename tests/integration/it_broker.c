@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -666,6 +667,32 @@ test_batch_applies_requests_in_order(void **state)
 }
 
 static void
+test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch(void **state)
+{
+	struct fx *f = *state;
+	cJSON *r = call(f, "{\"op\":\"health\"}");
+	char epoch[17];
+	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
+	cJSON_Delete(r);
+
+	assert_int_equal(tbroker_signal(&f->tb, SIGKILL), 128 + SIGKILL);
+	/* The killed broker left its socket files behind; the new one must clear them. */
+	assert_int_equal(tbroker_restart(&f->tb, no_args), 0);
+	r = call(f, "{\"op\":\"health\"}");
+	assert_true(tj_bool(r, "ok"));
+	assert_string_not_equal(tj_str(r, "epoch"), epoch);
+	cJSON_Delete(r);
+	/* A second broker on the same paths is refused while the first runs. */
+	char bin[256], cmd[1024];
+	snprintf(cmd, sizeof(cmd), "timeout 5 %s --rpc %s --events %s 2>/dev/null",
+		 tbin("madang-broker", bin, sizeof(bin)), f->tb.rpc, f->tb.events);
+	int st = system(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	expect_ok(f, "{\"op\":\"health\"}");
+}
+
+static void
 test_sigterm_exits_zero(void **state)
 {
 	struct fx *f = *state;
@@ -695,6 +722,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
 		cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_applies_requests_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_exits_zero, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("broker integration", tests, NULL, NULL);

@@ -80,14 +80,14 @@ done
 # --- the daemons under the units' command lines --------------------------------------------------
 # unitexec.pl UNIT INSTANCE CONFDIR [SOCKET]: starts the unit's ExecStart= as systemd would:
 # Environment= then every EnvironmentFile= (read from CONFDIR instead of /etc/madang), %i
-# replaced, ${VAR} substituted in place and a lone $VAR split into words; with
+# replaced, ${VAR} substituted in place and a lone $VAR split into words, UMask= applied; with
 # StandardInput=socket, a listening socket at SOCKET becomes fd 0.
 cat >"$T_DIR/unitexec.pl" <<'EOF'
 use strict;
 use warnings;
 use IO::Socket::UNIX;
 my ($unit, $inst, $confdir, $sockpath) = @ARGV;
-my (%env, @files, $exec, $stdin);
+my (%env, @files, $exec, $stdin, $umask);
 open(my $fh, '<', $unit) or die "unitexec: $unit: $!\n";
 while (my $l = <$fh>) {
 	chomp $l;
@@ -97,6 +97,7 @@ while (my $l = <$fh>) {
 	elsif ($l =~ /^EnvironmentFile=(-?)(.*)$/) { push @files, [$1, $2]; }
 	elsif ($l =~ /^ExecStart=(.*)$/) { $exec = $1; }
 	elsif ($l =~ /^StandardInput=(.*)$/) { $stdin = $1; }
+	elsif ($l =~ /^UMask=([0-7]+)$/) { $umask = oct($1); }
 }
 for my $f (@files) {
 	my ($optional, $path) = @$f;
@@ -123,6 +124,7 @@ for my $w (split ' ', $exec) {
 	push @argv, $w;
 }
 $ENV{$_} = $env{$_} for keys %env;
+umask $umask if defined $umask;
 if (defined $stdin && $stdin eq 'socket') {
 	unlink $sockpath;
 	my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $sockpath, Listen => 128)
@@ -217,6 +219,9 @@ t_check "madang-broker.service: READY=1 on \$NOTIFY_SOCKET" \
 	t_wait_for 10 grep -qx READY=1 "$T_DIR/notify-broker.log"
 t_check "madang-broker.service: its RPC socket is in the runtime directory" \
 	t_wait_for 5 test -S "$T_DIR/run/broker.rpc"
+# UMask=0077: only the madang services (one user) may connect to the broker; not nginx.
+t_check "madang-broker.service: its sockets are private to its user (mode 700 under UMask=0077)" \
+	test "$(stat -c %a "$T_DIR/run/broker.rpc" "$T_DIR/run/broker.events" | tr '\n' ' ')" = "700 700 "
 
 NOTIFY_SOCKET="$T_DIR/notify-ws" t_start ws \
 	perl "$T_DIR/unitexec.pl" "$units/madang-ws@.service" 1 "$T_DIR/etc"
@@ -225,6 +230,8 @@ t_check "madang-ws@1.service: READY=1 on \$NOTIFY_SOCKET" \
 	t_wait_for 10 grep -qx READY=1 "$T_DIR/notify-ws.log"
 t_check "madang-ws@1.service: listens on MADANG_WS_LISTEN from ws.env (port $ws_port)" \
 	t_wait_port "$ws_port" 10
+t_check "madang-ws@1.service: registers with the broker as ws-1 (--id ws-%i)" \
+	t_wait_for 5 grep -q 'front-end ws-1 registered' "$T_DIR/broker.log"
 
 t_start api perl "$T_DIR/unitexec.pl" "$units/madang-api.service" "" "$T_DIR/etc" \
 	"$T_DIR/run/api.sock"

@@ -92,3 +92,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(DEPS)
+
+# The whole stack in the foreground on http://127.0.0.1:$(PORT)/ (PORT=8080 by default).
+run: deps programs
+	$(Q)scripts/install-deps.sh run
+	$(Q)scripts/run.sh

@@ -188,9 +188,10 @@ main(int argc, char **argv)
 	pid_t child = 0;
 	int c;
 
-	B.inflight = 64;
+	/* Defaults model a busy madang-ws: 16 batches in flight, 32 messages per batch. */
+	B.inflight = 16;
 	B.rooms = 10;
-	B.batch = 1;
+	B.batch = 32;
 	static const struct option opts[] = {
 		{"rpc", required_argument, NULL, 'r'},      {"events", required_argument, NULL, 'e'},
 		{"broker", required_argument, NULL, 'b'},   {"duration", required_argument, NULL, 'd'},

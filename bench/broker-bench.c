@@ -186,7 +186,8 @@ main(int argc, char **argv)
 	double duration = 5;
 	char dir[] = "/tmp/madang-bench.XXXXXX", rpcbuf[96], evbuf[96];
 	pid_t child = 0;
-	int c;
+	const char *extra[17] = {NULL};
+	int c, nextra = 0;
 
 	/* Defaults model a busy madang-ws: 16 batches in flight, 32 messages per batch. */
 	B.inflight = 16;
@@ -197,6 +198,7 @@ main(int argc, char **argv)
 		{"broker", required_argument, NULL, 'b'},   {"duration", required_argument, NULL, 'd'},
 		{"inflight", required_argument, NULL, 'i'}, {"rooms", required_argument, NULL, 'n'},
 		{"batch", required_argument, NULL, 'B'},
+		{"broker-arg", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -208,9 +210,14 @@ main(int argc, char **argv)
 		case 'i': B.inflight = atoi(optarg); break;
 		case 'n': B.rooms = atoi(optarg); break;
 		case 'B': B.batch = atoi(optarg); break;
+		case 'a':
+			if (nextra < 16)
+				extra[nextra++] = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: madang-bench-broker [--duration S] [--inflight N] "
-					"[--rooms N] [--batch N] [--broker PATH | --rpc URL --events URL]\n");
+					"[--rooms N] [--batch N] [--broker PATH [--broker-arg ARG]... | "
+					"--rpc URL --events URL]\n");
 			return 2;
 		}
 	}
@@ -229,8 +236,11 @@ main(int argc, char **argv)
 		if ((child = fork()) == 0) {
 			int fd = open("/dev/null", O_WRONLY);
 			dup2(fd, 2);
-			execl(broker_bin, broker_bin, "--rpc", rpc, "--events", events,
-			      "--allow-create", "--max-rooms", "2000", (char *)NULL);
+			const char *args[32] = {broker_bin, "--rpc", rpc, "--events", events,
+						"--allow-create", "--max-rooms", "2000"};
+			for (int i = 0; i < nextra; i++)
+				args[8 + i] = extra[i];
+			execv(broker_bin, (char *const *)args);
 			_exit(127);
 		}
 	}

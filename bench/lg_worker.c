@@ -272,8 +272,8 @@ become_ready(struct lg_worker *w, struct lg_conn *c)
 	atomic_fetch_add(&w->done_connecting, 1);
 }
 
-/* A chat message came back: account for it. */
-static void
+/* A chat message came back: account for it. Returns 0 when p holds no load-generator message. */
+static int
 on_chat(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, uint64_t now)
 {
 	const struct lg_run *run = w->run;
@@ -285,17 +285,17 @@ on_chat(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 	struct lg_track *t;
 
 	if (m == NULL)
-		return;
+		return 0;
 	m += sizeof(msg_magic) - 1;
 	if ((size_t)(end - m) < 17 || memcmp(m, run->run_tag, 16) != 0 || m[16] != ' ') {
 		w->c.foreign++;
-		return;
+		return 1;
 	}
 	m += 17;
 	for (int i = 0; i < 3; i++) {
 		if (m >= end || *m < '0' || *m > '9') {
 			w->c.foreign++;
-			return;
+			return 1;
 		}
 		while (m < end && *m >= '0' && *m <= '9')
 			v[i] = v[i] * 10 + (uint64_t)(*m++ - '0');
@@ -307,7 +307,7 @@ on_chat(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 	if (!c->measured || sender >= o->senders || sender % o->rooms != c->id % o->rooms ||
 	    seq == 0) {
 		w->c.foreign++;
-		return;
+		return 1;
 	}
 	t = &c->track[sender / o->rooms];
 	if (seq > t->max_seen) {
@@ -319,7 +319,7 @@ on_chat(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 		w->c.out_of_order++;
 	} else if (t->window & ((uint64_t)1 << d)) {
 		w->c.duplicated++;
-		return;
+		return 1;
 	} else {
 		t->window |= (uint64_t)1 << d;
 		w->c.out_of_order++;
@@ -331,6 +331,7 @@ on_chat(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 		w->c.in_window++;
 		lg_hist_add(&w->latency, now > v[2] ? now - v[2] : 0);
 	}
+	return 1;
 }
 
 static void
@@ -341,7 +342,15 @@ on_text(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 		become_ready(w, c);
 		return;
 	}
-	on_chat(w, c, p, len, now); /* only chat messages carry the magic */
+	if (w->run->o.dump > 0 && atomic_fetch_sub(&w->run->dump_left, 1) > 0)
+		fprintf(stderr, "conn %u: %.*s\n", c->id, len > 300 ? 300 : (int)len, (const char *)p);
+	if (on_chat(w, c, p, len, now) == 0 && memmem(p, len, "\"type\":\"error\"", 14) != NULL) {
+		char what[120];
+
+		w->c.errors++;
+		snprintf(what, sizeof(what), "%.*s", len > 100 ? 100 : (int)len, (const char *)p);
+		note_error(w, c->id, "error event: ", what);
+	}
 }
 
 /* Handles one complete frame; returns -1 when the connection has ended. */

@@ -64,6 +64,7 @@ usage(FILE *f)
 	        "  --ready-on-open      do not wait for the \"joined\" event\n"
 	        "  --pids PID,PID       report these processes' RSS\n"
 	        "  --label NAME         copied into the report\n"
+	        "  --dump N             print the first N text frames received to stderr (debugging)\n"
 	        "  --timeout S          hard stop (default: everything above + 30)\n");
 }
 
@@ -122,7 +123,7 @@ parse_opts(struct lg_opts *o, int argc, char **argv)
 {
 	enum { O_URL = 256, O_CONNS, O_ROOMS, O_SENDERS, O_RATE, O_SIZE, O_DUR, O_WARM, O_DRAIN,
 	       O_CRATE, O_INFL, O_HST, O_SRC, O_PREFIX, O_THREADS, O_IDLE, O_JSON, O_ROO, O_PIDS,
-	       O_LABEL, O_TIMEOUT, O_HELP };
+	       O_LABEL, O_TIMEOUT, O_DUMP, O_HELP };
 	static const struct option longs[] = {
 	    {"url", 1, 0, O_URL},           {"conns", 1, 0, O_CONNS},
 	    {"rooms", 1, 0, O_ROOMS},       {"senders", 1, 0, O_SENDERS},
@@ -135,6 +136,7 @@ parse_opts(struct lg_opts *o, int argc, char **argv)
 	    {"json", 0, 0, O_JSON},         {"ready-on-open", 0, 0, O_ROO},
 	    {"pids", 1, 0, O_PIDS},         {"label", 1, 0, O_LABEL},
 	    {"timeout", 1, 0, O_TIMEOUT},   {"help", 0, 0, O_HELP},
+	    {"dump", 1, 0, O_DUMP},
 	    {0, 0, 0, 0}};
 	int opt, have_url = 0;
 
@@ -181,6 +183,7 @@ parse_opts(struct lg_opts *o, int argc, char **argv)
 			break;
 		case O_LABEL: snprintf(o->label, sizeof(o->label), "%s", optarg); break;
 		case O_TIMEOUT: o->timeout = atof(optarg); break;
+		case O_DUMP: o->dump = atoi(optarg); break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -390,9 +393,9 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 	printf("},\"rss_kib_total\":%ld,\"rss_kib_total_before\":%ld,\"rss_bytes_per_conn\":%.0f,",
 	       total, total_start,
 	       s.made ? (double)(total - total_start) * 1024.0 / (double)s.made : 0.0);
-	printf("\"frames_in\":%llu,\"pings\":%llu,\"protocol_errors\":%llu,\"foreign\":%llu,"
+	printf("\"frames_in\":%llu,\"error_events\":%llu,\"pings\":%llu,\"protocol_errors\":%llu,\"foreign\":%llu,"
 	       "\"send_skipped\":%llu,\"timed_out\":%s,\"first_error\":\"",
-	       (unsigned long long)s.frames_in, (unsigned long long)s.pings,
+	       (unsigned long long)s.frames_in, (unsigned long long)s.errors, (unsigned long long)s.pings,
 	       (unsigned long long)s.protocol_errors, (unsigned long long)s.foreign,
 	       (unsigned long long)s.send_skipped, timed_out ? "true" : "false");
 	for (const char *p = first_error; *p; p++)
@@ -441,6 +444,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	atomic_store(&run.phase, LG_PH_CONNECT);
+	atomic_store(&run.dump_left, o->dump);
 	for (uint32_t t = 0; t < o->threads; t++)
 		if (pthread_create(&run.workers[t].thread, NULL, lg_worker_main, &run.workers[t])) {
 			fprintf(stderr, "loadgen: pthread_create failed\n");

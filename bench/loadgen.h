@@ -29,6 +29,7 @@ struct lg_opts {
 	int pids[LG_MAX_PIDS];
 	int npids;
 	char label[64];
+	int dump;              /* print the first N text frames received to stderr */
 };
 
 enum lg_state {
@@ -71,7 +72,7 @@ struct lg_counters {
 	uint64_t made, failed, closed_by_server, frames_in, bytes_in, bytes_out;
 	uint64_t sent, send_skipped, unique, duplicated, out_of_order, stale, foreign;
 	uint64_t in_window;   /* unique deliveries of messages scheduled inside the measured window */
-	uint64_t pings, protocol_errors;
+	uint64_t pings, protocol_errors, errors;
 };
 
 struct lg_run;
@@ -112,6 +113,7 @@ struct lg_run {
 	uint64_t t_end;            /* sending stops */
 	uint64_t period_ns;        /* interval between two messages of one sender */
 	atomic_int phase;
+	atomic_int dump_left;
 	atomic_uint_fast32_t *sent;          /* per sender: messages sent (= highest seq) */
 	atomic_uint_fast32_t *room_measured; /* per room: receivers counted */
 	struct lg_worker *workers;

@@ -48,11 +48,13 @@ freeport() {
 	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
-# wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT
+# wait_port PORT [SECONDS [PID]]: until something accepts on 127.0.0.1:PORT (gives up early when
+# PID has exited)
 wait_port() {
 	local i
 	for ((i = 0; i < ${2:-10} * 20; i++)); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
 		sleep 0.05
 	done
 	return 1
@@ -86,15 +88,16 @@ start_stack() {
 	for ((i = 0; i < ws_procs; i++)); do
 		# shellcheck disable=SC2086
 		"$bin/madang-ws" --listen "127.0.0.1:$STACK_PORT" --rpc "ipc://$dir/rpc" \
-			--events "ipc://$dir/events" $([ "$ws_procs" -gt 1 ] && echo --reuseport) \
-			--rate 1000000 --burst 1000000 --max-conns-per-ip 100000 \
+			--events "ipc://$dir/events" --id "bench-ws$i" \
+			$([ "$ws_procs" -gt 1 ] && echo --reuseport) \
+			--rate 100000 --burst 100000 --max-conns-per-ip 100000 \
 			--queue-limit 67108864 ${BENCH_WS_ARGS:-} >"$logs/$name.ws$i.log" 2>&1 &
 		wport=$!
 		pids+=("$wport")
 		STACK_ALL+=("$wport")
 		STACK_PIDS="$STACK_PIDS,$wport"
 	done
-	if ! wait_port "$STACK_PORT" 10; then
+	if ! wait_port "$STACK_PORT" 10 "$wport"; then
 		log "$name: madang-ws did not listen on $STACK_PORT (see $logs/$name.ws0.log)"
 		stop_pids "${STACK_ALL[@]}"
 		return 1
@@ -254,7 +257,7 @@ sc_nginx() {
 	nginx -p "$ndir" -c "$ndir/nginx.conf" -g 'daemon off;' >"$logs/nginx.log" 2>&1 &
 	local npid=$!
 	pids+=("$npid")
-	if wait_port "$nport" 10; then
+	if wait_port "$nport" 10 "$npid"; then
 		json=$(loadgen nginx nginx.madang --url "ws://127.0.0.1:$nport" \
 			$(fanout_args "$(q 2000 10000)") --pids "$STACK_PIDS,$npid")
 	else

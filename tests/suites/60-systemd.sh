@@ -5,8 +5,9 @@
 # docs/deploy-systemd.md quotes that score. Then the daemons, started with each unit's own
 # command line and environment from the example configuration in etc/, do what the units expect
 # of them: READY=1 and STOPPING=1 on $NOTIFY_SOCKET (Type=notify), a FastCGI listening socket on
-# fd 0 (StandardInput=socket), and a clean exit on SIGTERM. PID 1 need not be systemd: all of
-# this works offline.
+# fd 0 (StandardInput=socket), and a clean exit on SIGTERM. Last, a real boot: systemd as PID 1
+# of private namespaces runs the installed units with their full sandbox behind nginx (see
+# "a real boot" below; skipped only where that cannot be done: not root, or systemd on the host).
 T_NAME=systemd
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -256,4 +257,236 @@ for n in broker ws api; do
 	echo "--- $n log"
 	cat "$T_DIR/$n.log"
 done
+
+# --- a real boot ---------------------------------------------------------------------------------
+# `make install` into a stage, then systemd itself as PID 1 of private pid, mount, network, uts,
+# ipc and cgroup namespaces, on an overlay of this machine's root with the stage copied in (the
+# way systemd-nspawn runs a container; the host's files are never written). Enabled as
+# docs/deploy-systemd.md says, with nginx serving deploy/nginx/madang.conf. This is where the
+# sandbox settings meet the daemons for real: seccomp filters, user namespaces, read-only file
+# system, socket activation, the ownership of /run/madang and api.sock.
+# Needs root and no systemd on the host (a nested PID 1 would need a delegated cgroup there).
+boot_skip=""
+cg2=""
+if [ "$(id -u)" -ne 0 ]; then
+	boot_skip="not root"
+elif [ -d /run/systemd/system ]; then
+	boot_skip="the host runs systemd; boot the units with systemd-nspawn instead"
+else
+	for c in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+		[ "$(stat -fc %T "$c" 2>/dev/null)" = cgroup2fs ] && cg2=$c && break
+	done
+	[ -n "$cg2" ] || boot_skip="no cgroup2 hierarchy"
+	for tool in unshare nsenter pivot_root node nginx curl; do
+		command -v $tool >/dev/null 2>&1 || boot_skip="$tool is missing"
+	done
+fi
+
+if [ -n "$boot_skip" ]; then
+	t_skip "boot under systemd: $boot_skip"
+	t_done
+fi
+
+stage="$T_DIR/stage"
+cgroup="$cg2/madang-test-$$"
+boot_pid=""
+# boot_cleanup: ends the namespaces (killing their PID 1 kills everything in them) and removes
+# the test's cgroup subtree. Runs before the harness's own cleanup.
+boot_cleanup() {
+	if [ -n "$boot_pid" ] && kill -0 "$boot_pid" 2>/dev/null; then
+		kill -KILL "$boot_pid" 2>/dev/null
+		sleep 0.5
+	fi
+	[ -d "$cgroup" ] && find "$cgroup" -depth -type d -exec rmdir {} \; 2>/dev/null
+	return 0
+}
+trap 'boot_cleanup; t_cleanup' EXIT
+
+if ! make -s -C "$MADANG_ROOT" install BUILD="$MADANG_BUILD" UNITS_OUT="$T_DIR/units-boot" \
+	DESTDIR="$stage" >"$T_DIR/install.log" 2>&1; then
+	cat "$T_DIR/install.log"
+	t_fail "make install DESTDIR=stage for the boot"
+	t_done
+fi
+# What docs/deploy-systemd.md tells an administrator to do, done offline in the stage.
+systemctl --root="$stage" enable madang.target madang-ws@1 madang-ws@2 >/dev/null 2>&1
+mkdir -p "$stage/etc/nginx/sites-enabled" "$stage/opt/madang-test"
+cp "$stage/usr/local/share/madang/deploy/nginx/madang.conf" "$stage/etc/nginx/sites-enabled/madang"
+# The test's own target: basic.target, the madang service and nginx; no timers.
+cat >"$stage/etc/systemd/system/madang-test.target" <<'UNIT'
+[Unit]
+Description=madang boot test
+Requires=basic.target
+After=basic.target
+Wants=madang.target nginx.service
+UNIT
+ln -s /dev/null "$stage/etc/systemd/system/timers.target"
+
+# ws.js URL ORIGIN: joins through nginx, says "hello"; every line on stdin sends "again".
+# Prints what it receives: JOINED, ECHO hello, ECHO again, CLOSED code.
+cat >"$stage/opt/madang-test/ws.js" <<'JS'
+const WebSocket = require(process.env.WS_MODULE);
+const [url, origin] = process.argv.slice(2);
+const ws = new WebSocket(url, { origin });
+setTimeout(() => { console.log('TIMEOUT'); process.exit(1); }, 30000);
+ws.on('message', (data) => {
+	const m = JSON.parse(data.toString());
+	if (m.type === 'joined') { console.log('JOINED'); ws.send('hello'); }
+	if (m.type === 'message' && m.sender === 'alice') console.log('ECHO ' + m.message);
+	if (m.type === 'message' && m.message === 'again') ws.close(1000);
+});
+ws.on('close', (code) => { console.log('CLOSED ' + code); process.exit(0); });
+ws.on('error', (e) => { console.log('ERROR ' + e.message); process.exit(1); });
+process.stdin.on('data', () => ws.send('again'));
+JS
+
+# container.sh DIR STAGE NODE_MODULES: PID 1 of the new namespaces until it execs systemd.
+cat >"$T_DIR/container.sh" <<'SH'
+#!/bin/sh
+set -eu
+t=$1/ct
+stage=$2
+nm=$3
+mount --make-rprivate /
+mkdir -p "$t"
+mount -t tmpfs -o mode=755 tmpfs "$t"
+mkdir -p "$t/up" "$t/work" "$t/root"
+m=$t/root
+mount -t overlay overlay -o "lowerdir=/,upperdir=$t/up,workdir=$t/work" "$m"
+cp -a "$stage/." "$m/"
+mkdir -p "$m$nm"
+mount --bind "$nm" "$m$nm"
+mount -t proc proc "$m/proc"
+mount --bind "$m/proc/sys" "$m/proc/sys"
+mount -o remount,bind,ro "$m/proc/sys"
+mount -t sysfs -o ro sysfs "$m/sys"
+mount -t tmpfs -o mode=755 tmpfs "$m/dev"
+for n in null zero full random urandom tty; do
+	touch "$m/dev/$n"
+	mount --bind "/dev/$n" "$m/dev/$n"
+done
+touch "$m/dev/console"
+mount --bind /dev/null "$m/dev/console"
+mkdir -p "$m/dev/pts" "$m/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$m/dev/pts"
+ln -s pts/ptmx "$m/dev/ptmx"
+ln -s /proc/self/fd "$m/dev/fd"
+mount -t tmpfs -o mode=1777 tmpfs "$m/dev/shm"
+mount -t tmpfs -o mode=1777 tmpfs "$m/tmp"
+rm -f "$m/etc/nginx/sites-enabled/default"
+# As `make install` does on a real root: create the user now (sysusers.d applies at boot only
+# after an update of /usr).
+chroot "$m" systemd-sysusers
+hostname madang-test
+cd "$m"
+mkdir -p .oldroot
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+rmdir /.oldroot
+exec /usr/bin/env -i container=madang-test /lib/systemd/systemd --unit=madang-test.target
+SH
+chmod +x "$T_DIR/container.sh"
+
+mkdir -p "$cgroup"
+sh -c 'echo $$ >"$1/cgroup.procs" && exec unshare --mount --pid --fork --kill-child --uts --ipc \
+	--net --cgroup "$2/container.sh" "$2" "$3" "$4"' sh "$cgroup" "$T_DIR" "$stage" \
+	"$MADANG_ROOT/tests/node_modules" >"$T_DIR/boot.log" 2>&1 &
+boot_pid=$!
+T_PIDS="$T_PIDS $boot_pid"
+
+# in_ct CMD...: runs CMD inside the container.
+in_ct() {
+	nsenter -t "$sd_pid" -m -u -i -n -p -r -w "$@"
+}
+sd_pid=""
+t_wait_for 10 pgrep -P "$boot_pid" >/dev/null
+sd_pid=$(pgrep -P "$boot_pid" | head -n 1)
+state=""
+if [ -n "$sd_pid" ] && t_wait_for 30 in_ct test -S /run/systemd/private; then
+	state=$(in_ct timeout 60 systemctl is-system-running --wait 2>/dev/null)
+fi
+if [ "$state" != running ]; then
+	cat "$T_DIR/boot.log"
+	[ -n "$sd_pid" ] && in_ct systemctl --no-pager list-units --failed
+	[ -n "$sd_pid" ] && in_ct journalctl --no-pager -b -u 'madang*' | tail -n 40
+fi
+t_check "systemd boots the installed units to state running (got ${state:-nothing})" \
+	test "$state" = running
+[ "$state" = running ] || t_done
+
+for u in madang-broker.service madang-ws@1.service madang-ws@2.service madang-api.socket \
+	nginx.service; do
+	t_check "boot: $u is active" in_ct systemctl is-active --quiet "$u"
+done
+t_check "boot: /run/madang is madang:madang 0755 (tmpfiles.d)" \
+	test "$(in_ct stat -c '%U:%G %a' /run/madang)" = "madang:madang 755"
+t_check "boot: api.sock is madang:www-data 0660, after the services started" \
+	test "$(in_ct stat -c '%U:%G %a' /run/madang/api.sock)" = "madang:www-data 660"
+t_check "boot: the broker's sockets are madang's only" \
+	test "$(in_ct stat -c '%U:%G %a' /run/madang/broker.rpc)" = "madang:madang 700"
+t_check "boot: madang-ws@1 has LimitNOFILE=65536" \
+	test "$(in_ct systemctl show -p LimitNOFILE --value madang-ws@1.service)" = 65536
+
+rooms=$(in_ct curl -s --max-time 10 http://127.0.0.1/api/rooms)
+echo "GET /api/rooms through nginx: $rooms"
+t_check "boot: nginx (www-data) → api.sock → madang-api → broker answers /api/rooms" \
+	sh -c 'echo "$1" | grep -q "\"id\":\"room1\""' sh "$rooms"
+t_check "boot: the request started madang-api.service (socket activation)" \
+	in_ct systemctl is-active --quiet madang-api.service
+
+for u in madang-broker.service madang-ws@1.service madang-api.service; do
+	line=$(in_ct systemd-analyze security --no-pager "$u" 2>&1 | grep 'Overall exposure level')
+	score=$(echo "$line" | sed -nE 's/.*: ([0-9]+\.[0-9]+) ([A-Z]+).*/\1/p')
+	echo "running $u: $line"
+	t_check "boot: running $u scores ${score:-none}, at most 2.0" \
+		awk -v s="${score:-99}" 'BEGIN { exit !(s <= 2.0) }'
+done
+
+# A WebSocket through nginx stays open across a broker restart: the front-ends keep running
+# (Wants=, not Requires=) and re-sync, and the same connection still chats afterwards.
+mkfifo "$T_DIR/ws.in"
+in_ct env WS_MODULE="$MADANG_ROOT/tests/node_modules/ws" node /opt/madang-test/ws.js \
+	ws://127.0.0.1/ws/room1/alice http://127.0.0.1 <"$T_DIR/ws.in" >"$T_DIR/ws.out" 2>&1 &
+ws_client=$!
+T_PIDS="$T_PIDS $ws_client"
+exec 7>"$T_DIR/ws.in"
+t_check "boot: a WebSocket through nginx joins room1 and gets its message back" \
+	t_wait_for 15 grep -qx 'ECHO hello' "$T_DIR/ws.out"
+pids_before=$(in_ct systemctl show -p MainPID --value madang-ws@1.service madang-ws@2.service | tr -s '\n' ' ')
+t_check "boot: systemctl restart madang-broker" in_ct systemctl restart madang-broker.service
+pids_after=$(in_ct systemctl show -p MainPID --value madang-ws@1.service madang-ws@2.service | tr -s '\n' ' ')
+t_check "boot: the front-ends keep running across it (PIDs $pids_before→ $pids_after)" \
+	test "$pids_before" = "$pids_after"
+t_check "boot: the front-ends re-sync with the new broker" \
+	t_wait_for 10 sh -c 'nsenter -t "$1" -m -u -i -n -p -r -w journalctl -b -u madang-broker.service | grep -Eq "ws-[12] synced 1 members"' sh "$sd_pid"
+echo again >&7
+t_check "boot: the same WebSocket chats after the broker restart" \
+	t_wait_for 15 grep -qx 'ECHO again' "$T_DIR/ws.out"
+exec 7>&-
+cat "$T_DIR/ws.out"
+
+t_check "boot: journalctl -u madang-broker has the broker's start line" \
+	sh -c 'nsenter -t "$1" -m -u -i -n -p -r -w journalctl -b -u madang-broker.service | grep -q "broker: started"' sh "$sd_pid"
+
+in_ct systemctl stop madang.target
+all_inactive() {
+	for u in madang-broker.service madang-ws@1.service madang-ws@2.service madang-api.service \
+		madang-api.socket; do
+		in_ct systemctl is-active --quiet "$u" && return 1
+	done
+	return 0
+}
+t_check "boot: systemctl stop madang.target stops all five units" t_wait_for 20 all_inactive
+t_check "boot: systemctl start madang.target" in_ct systemctl start madang.target
+rooms=$(in_ct curl -s --max-time 10 http://127.0.0.1/api/rooms)
+t_check "boot: /api/rooms answers again after the restart" \
+	sh -c 'echo "$1" | grep -q "\"id\":\"room1\""' sh "$rooms"
+
+in_ct journalctl --no-pager -b -u 'madang*' >"$T_DIR/journal.log" 2>&1
+in_ct systemctl poweroff >/dev/null 2>&1
+t_check "boot: systemctl poweroff ends the container" \
+	t_wait_for 30 sh -c '! kill -0 "$1" 2>/dev/null' sh "$boot_pid"
+echo "--- journal of the madang units"
+cat "$T_DIR/journal.log"
 t_done

@@ -1,6 +1,7 @@
 # mk/install.mk — `make install` and `make uninstall`.
 #
-#   make install   [PREFIX=/usr/local] [DESTDIR=/tmp/stage] [CONFDIR=/etc/madang] [UNITDIR=...]
+#   make install   [PREFIX=/usr/local] [DESTDIR=/tmp/stage] [CONFDIR=/etc/madang]
+#                  [UNITDIR=...] [SYSUSERSDIR=...] [TMPFILESDIR=...]
 #   make uninstall (with the same PREFIX, DESTDIR and CONFDIR)
 #
 # What goes where (PREFIX=/usr/local):
@@ -12,7 +13,7 @@
 #   $(UNITDIR)         /usr/local/lib/systemd/system/madang*          rendered for BINDIR and CONFDIR
 #   $(SYSUSERSDIR)     /usr/local/lib/sysusers.d/madang.conf          the `madang` system user
 #   $(TMPFILESDIR)     /usr/local/lib/tmpfiles.d/madang.conf          /run/madang at boot
-#   $(CONFDIR)         /etc/madang/*.env                              only where no such file exists
+#   $(CONFDIR)         /etc/madang/*.env, rooms.json                   only where no such file exists
 #
 # systemd reads units, sysusers.d and tmpfiles.d entries below /usr and /usr/local, so those two
 # prefixes keep everything under PREFIX; for any other PREFIX they go below /etc.

@@ -254,7 +254,11 @@ sc_nginx() {
 		record nginx madang "fanout through nginx" 'null' '{"skipped":"render-nginx.sh failed"}'
 		return
 	fi
-	nginx -p "$ndir" -c "$ndir/nginx.conf" -g 'daemon off;' >"$logs/nginx.log" 2>&1 &
+	# The rendered config allows 1024 connections per worker (about 500 proxied WebSockets):
+	# raise it in this private copy for the benchmark.
+	sed -i -e 's/worker_connections [0-9]*;/worker_connections 19000;/' \
+		-e 's/^worker_processes .*;/&\nworker_rlimit_nofile 20000;/' "$ndir/nginx.conf"
+	nginx -p "$ndir" -c "$ndir/nginx.conf" -e stderr >"$logs/nginx.log" 2>&1 &
 	local npid=$!
 	pids+=("$npid")
 	if wait_port "$nport" 10 "$npid"; then
@@ -299,8 +303,8 @@ sc_ramp() {
 		best=$(ramp_run madang "$STACK_PORT" "$STACK_PIDS")
 		stop_pids "${STACK_ALL[@]}"
 		steps=$(jq -s -c . "$out/ramp.madang.jsonl" 2>/dev/null)
-		record ramp madang "highest step with nothing lost and p99 <= 50 ms: >= 2,560,000" \
-			'.best_deliveries_per_s >= 2560000' \
+		record ramp madang "highest step with nothing lost and p99 <= 50 ms: >= $(q '160,000 (quick)' 2,560,000)" \
+			".best_deliveries_per_s >= $(q 160000 2560000)" \
 			"{\"best_deliveries_per_s\":$best,\"steps\":${steps:-[]}}"
 	else
 		record ramp madang "highest passing step >= 2,560,000" 'null' ''

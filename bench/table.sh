@@ -11,13 +11,18 @@ jq -r '
   (["scenario","server","conns","made","fail","conn/s","deliv/s","p50ms","p99ms","p99.9ms","maxms","lost","dup","ooo","rss/conn","best","pass"] | @tsv),
   (.scenarios[] | .result as $r |
     [.name, .server, n($r.conns), n($r.connections_made), n($r.connections_failed),
-     k($r.connects_per_s), k($r.deliveries_per_s // $r.messages_per_s), n($r.latency_ms.p50),
-     n($r.latency_ms.p99), n($r.latency_ms.p99_9), n($r.latency_ms.max), n($r.lost),
+     (if $r.idle == false then "-" else k($r.connects_per_s) end), (if $r.idle then "-" else k($r.deliveries_per_s // $r.messages_per_s) end),
+     (if $r.latency_ms.samples == 0 then "-" else n($r.latency_ms.p50) end),
+     (if $r.latency_ms.samples == 0 then "-" else n($r.latency_ms.p99) end),
+     (if $r.latency_ms.samples == 0 then "-" else n($r.latency_ms.p99_9 // $r.latency_ms.p999) end),
+     (if $r.latency_ms.samples == 0 then "-" else n($r.latency_ms.max) end), n($r.lost),
      n($r.duplicated), n($r.out_of_order),
      (if $r.rss_bytes_per_conn != null and $r.idle then ($r.rss_bytes_per_conn | tostring) + "B" else "-" end),
      k($r.best_deliveries_per_s), (if .pass == null then (if $r.skipped then "skipped" elif $r.error then "error" else "-" end)
-                                   elif .pass then "PASS" else "FAIL" end)] | @tsv),
-  ( [.scenarios[] | select(.name == "fanout" or .name == "rooms" or .name == "ramp")] as $s |
+                                   elif .pass then "PASS" else "FAIL" end)] | @tsv)
+' "$f" | column -t -s $'\t'
+jq -r '
+( [.scenarios[] | select(.name == "fanout" or .name == "rooms" or .name == "ramp")] as $s |
     ($s | map(.name) | unique[]) as $name |
     ($s | map(select(.name == $name and .server == "madang"))[0].result) as $m |
     ($s | map(select(.name == $name and .server == "reference"))[0].result) as $ref |
@@ -32,4 +37,4 @@ jq -r '
         (if ($m.latency_ms.p99 // 0) > 0 then (($ref.latency_ms.p99 / $m.latency_ms.p99 * 10 | floor) / 10 | tostring) + "x" else "n/a" end)
       end
     else empty end)
-' "$f" | column -t -s $'\t'
+' "$f"

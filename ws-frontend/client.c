@@ -230,8 +230,6 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 	if (!bucket_take(&s->bucket, clock_mono_ns())) {
 		ws->c.rate_limited++;
 		if (++s->strikes >= WS_RATE_STRIKES) {
-			log_info("ws: session %llu (%s) closed: rate limit exceeded",
-				 (unsigned long long)s->serial, s->has_user ? s->user : "-");
 			ws_close(s, WS_CLOSE_POLICY, "rate limit exceeded", false);
 			return;
 		}

@@ -48,6 +48,7 @@ ws_kick_writable(struct ws_session *s)
 		log_info("ws: session %llu (%s) closed: slow consumer, %llu bytes queued",
 			 (unsigned long long)s->serial, s->has_user ? s->user : "-",
 			 (unsigned long long)sess_pending(s));
+		s->close_logged = true;
 		/* Out of every room at once, so that nobody else waits for it. */
 		for (size_t i = 0; i < s->max_rooms; i++)
 			if (s->rooms[i] != NULL)
@@ -151,10 +152,25 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 	struct sbuf *b = &ws->wbuf;
 	size_t frames;
 
+	if (s->close_sent)
+		return 0; /* waiting for the client's close frame (or the timeout) */
 	if (s->close_code != 0 && (!s->close_flush || sess_pending(s) == 0)) {
-		lws_close_reason(wsi, (enum lws_close_status)s->close_code,
-				 (unsigned char *)s->close_reason, strlen(s->close_reason));
-		return -1;
+		/* The close frame goes out now, but the socket stays open until the client answers
+		 * with its own close frame (lws then closes it) or PENDING_TIMEOUT_CLOSE_ACK passes.
+		 * Closing at once would make the kernel answer the client's data still in flight
+		 * with a reset, which can destroy the close frame before the client reads it. */
+		unsigned char buf[LWS_PRE + 4 + sizeof(s->close_reason)], *f = buf + LWS_PRE;
+		size_t rl = strlen(s->close_reason); /* < 64: fits a one-byte length */
+		f[0] = 0x88; /* FIN + close; written raw like every other frame of ours */
+		f[1] = (unsigned char)(2 + rl);
+		f[2] = (unsigned char)(s->close_code >> 8);
+		f[3] = (unsigned char)(s->close_code & 0xff);
+		memcpy(f + 4, s->close_reason, rl);
+		s->close_sent = true;
+		if (lws_write(wsi, f, 4 + rl, LWS_WRITE_RAW) < 0)
+			return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 3);
+		return 0;
 	}
 	sbuf_reset(b);
 	if (!sbuf_reserve(b, LWS_PRE))
@@ -287,7 +303,7 @@ ws_closed(struct pss *p)
 			rooms_leave(s, s->rooms[i], true, "disconnected");
 	sess_drop_queue(s);
 	sesstab_del(&ws->sessions, s);
-	if (s->opened)
+	if (s->opened && !s->close_logged)
 		log_info("ws: session %llu (%s) closed%s%s", (unsigned long long)s->serial,
 			 s->has_user ? s->user : "-", s->close_code ? ": " : "",
 			 s->close_code ? s->close_reason : "");
@@ -310,8 +326,6 @@ ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 		return 0;
 	}
 	if (s->rx.len + len + remaining > WS_FRAME_MAX) {
-		log_info("ws: session %llu (%s) closed: message over %d bytes",
-			 (unsigned long long)s->serial, s->has_user ? s->user : "-", WS_FRAME_MAX);
 		sbuf_reset(&s->rx);
 		ws_close(s, WS_CLOSE_TOO_BIG, "message too big", false);
 		return 0;
@@ -336,11 +350,34 @@ ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 
 /* --- HTTP ----------------------------------------------------------------------------- */
 
-/* "Origin: scheme://host[:port]" must match --origins, or else the Host header. */
+/* Splits "host[:port]" or "[v6]:port" into host and port (port "" when absent). */
+static void
+split_hostport(const char *in, char *host, size_t hsz, char *port, size_t psz)
+{
+	const char *colon;
+	size_t n;
+
+	port[0] = '\0';
+	if (in[0] == '[') {
+		const char *close = strchr(in, ']');
+		n = close != NULL ? (size_t)(close - in + 1) : strlen(in);
+		colon = close != NULL && close[1] == ':' ? close + 1 : NULL;
+	} else {
+		colon = strrchr(in, ':');
+		n = colon != NULL ? (size_t)(colon - in) : strlen(in);
+	}
+	snprintf(host, hsz, "%.*s", (int)n, in);
+	if (colon != NULL)
+		snprintf(port, psz, "%s", colon + 1);
+}
+
+/* Without --origins, "Origin: scheme://host[:port]" must name the host the client asked for
+ * (the Host header). A proxy that passes Host without the port (nginx's $host) is matched on
+ * the host name alone. With --origins, the Origin must be one of the list ("*": any). */
 static bool
 origin_ok(struct lws *wsi)
 {
-	char origin[256], host[256];
+	char origin[256], host[256], oh[256], op[16], hh[256], hp[16];
 	const char *o;
 	int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
 
@@ -363,8 +400,17 @@ origin_ok(struct lws *wsi)
 	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
 		return false;
 	o = strstr(origin, "://");
-	o = o != NULL ? o + 3 : origin;
-	return strcasecmp(o, host) == 0;
+	if (o == NULL)
+		return false; /* "null" and other opaque origins */
+	split_hostport(o + 3, oh, sizeof(oh), op, sizeof(op));
+	split_hostport(host, hh, sizeof(hh), hp, sizeof(hp));
+	if (strcasecmp(oh, hh) != 0)
+		return false;
+	if (hp[0] == '\0')
+		return true;
+	if (op[0] == '\0')
+		snprintf(op, sizeof(op), "%s", strncasecmp(origin, "https:", 6) == 0 ? "443" : "80");
+	return strcmp(op, hp) == 0;
 }
 
 static int

@@ -46,6 +46,8 @@ struct ws_session {
 	uint16_t close_code;
 	char close_reason[64];
 	bool close_flush;
+	bool close_sent;        /* our close frame is out; waiting for the client's */
+	bool close_logged;      /* the reason was logged where it was decided */
 	struct ws_session *hnext; /* session table chain */
 };
 

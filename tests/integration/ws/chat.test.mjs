@@ -1,0 +1,315 @@
+// chat.test.mjs — client protocol v1 against a real madang-broker and madang-ws: chat, join and
+// leave notices, member lists, close codes, limits, bad input, the rate limit, HTTP answers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WS1, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+
+const T = { timeout: 15000 };
+
+test('two clients chat: both see each message once, the sender included, in seq order', T, async () => {
+  const a = nick('alice'), b = nick('bob');
+  const ca = await joinPath(WS1, 'room1', a);
+  const cb = await joinPath(WS1, 'room1', b);
+  await ca.next((m) => m.type === 'join' && m.user === b);
+  for (let i = 0; i < 5; i++) {
+    ca.send(`from a ${i}`);
+    cb.send({ type: 'message', text: `from b ${i}` });
+  }
+  for (const c of [ca, cb]) {
+    const got = [];
+    while (got.length < 10) got.push(await c.next((m) => m.type === 'message' && m.seq > c.joined.seq));
+    const texts = got.map((m) => m.message);
+    for (let i = 0; i < 5; i++) {
+      assert.equal(texts.filter((t) => t === `from a ${i}`).length, 1);
+      assert.equal(texts.filter((t) => t === `from b ${i}`).length, 1);
+    }
+    for (let i = 1; i < got.length; i++) assert.equal(got[i].seq, got[i - 1].seq + 1);
+    for (const m of got) {
+      assert.equal(m.room_id, 'room1');
+      assert.match(m.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(m.sender === a || m.sender === b);
+    }
+    // a's own messages arrive in the order it sent them
+    const own = texts.filter((t) => t.startsWith('from a'));
+    assert.deepEqual(own, [0, 1, 2, 3, 4].map((i) => `from a ${i}`));
+  }
+  await sleep(200);
+  assert.equal(ca.msgs.filter((m) => m.type === 'message' && m.seq > ca.joined.seq).length, 10, 'no duplicates');
+  ca.close(); cb.close();
+});
+
+test('welcome, joined with the member list, join and leave notices with counts', T, async () => {
+  const a = nick('ann'), b = nick('ben');
+  const ca = await joinPath(WS1, 'room2', a);
+  assert.equal(ca.welcome.user, a);
+  assert.match(ca.welcome.session, /^[0-9a-f]{32}$/);
+  assert.equal(ca.joined.room_id, 'room2');
+  assert.equal(ca.joined.name, '기술 토론');
+  assert.ok(ca.joined.users.includes(a));
+  assert.equal(ca.joined.users_count, ca.joined.users.length);
+  assert.equal(ca.joined.recovered, false);
+  assert.match(ca.joined.epoch, /^[0-9a-f]{16}$/);
+  const ownJoin = await ca.next((m) => m.type === 'join' && m.user === a);
+  assert.equal(ownJoin.seq, ca.joined.seq);
+  const before = ca.joined.users_count;
+
+  const cb = await joinPath(WS1, 'room2', b);
+  assert.deepEqual([...cb.joined.users].sort(), [...ca.joined.users, b].sort());
+  assert.equal(cb.joined.users_count, before + 1);
+  const j = await ca.next((m) => m.type === 'join' && m.user === b);
+  assert.equal(j.users_count, before + 1);
+  assert.equal(j.sender, 'system');
+  assert.equal(j.message, `${b} joined`);
+  assert.equal(j.seq, cb.joined.seq);
+
+  cb.close();
+  const l = await ca.next((m) => m.type === 'leave' && m.user === b);
+  assert.equal(l.users_count, before);
+  assert.equal(l.reason, 'disconnected');
+  assert.equal(l.sender, 'system');
+  ca.close();
+});
+
+test('history replayed after joined: recent events, in order, before live ones', T, async () => {
+  const a = nick('hist');
+  const ca = await joinPath(WS1, 'room3', a);
+  await ca.next((m) => m.type === 'join' && m.user === a);
+  ca.send('remember me');
+  await ca.next((m) => m.type === 'message' && m.message === 'remember me');
+  const b = nick('late');
+  const cb = await connect(WS1, `/ws/room3/${b}`);
+  await cb.nextType('welcome');
+  const joined = await cb.nextType('joined');
+  const replay = [];
+  for (;;) {
+    const m = await cb.next();
+    if (m.seq === joined.seq) { assert.equal(m.type, 'join'); assert.equal(m.user, b); break; }
+    replay.push(m);
+  }
+  assert.ok(replay.length >= 2);
+  for (let i = 1; i < replay.length; i++) assert.equal(replay[i].seq, replay[i - 1].seq + 1);
+  assert.equal(replay[replay.length - 1].seq, joined.seq - 1);
+  assert.ok(replay.some((m) => m.type === 'message' && m.message === 'remember me'));
+  ca.close(); cb.close();
+});
+
+test('nickname taken: error event, then close 4009', T, async () => {
+  const a = nick('dup');
+  const ca = await joinPath(WS1, 'room1', a);
+  const cb = await connect(WS1, `/ws/room1/${a.toUpperCase()}`);
+  const e = await cb.nextType('error');
+  assert.equal(e.code, 'nickname_taken');
+  const c = await cb.waitClose();
+  assert.equal(c.code, 4009);
+  ca.close();
+});
+
+test('unknown room: close 4004', T, async () => {
+  const c = await connect(WS1, `/ws/no-such-room/${nick('x')}`);
+  const e = await c.nextType('error');
+  assert.equal(e.code, 'no_such_room');
+  assert.equal((await c.waitClose()).code, 4004);
+});
+
+test('invalid nickname or room id in the path: close 4000', T, async () => {
+  const c = await connect(WS1, '/ws/room1/system');
+  assert.equal((await c.waitClose()).code, 4000);
+  const d = await connect(WS1, '/ws/bad%20room/bob');
+  assert.equal((await d.waitClose()).code, 4000);
+});
+
+test('a message over 64 KiB: close 1009', T, async () => {
+  const c = await joinPath(WS1, 'room1', nick('big'));
+  c.send('x'.repeat(70 * 1024));
+  assert.equal((await c.waitClose()).code, 1009);
+});
+
+test('a 64 KiB frame is not closed; a 5000-byte message text is refused', T, async () => {
+  const c = await joinPath(WS1, 'room1', nick('mid'));
+  c.send('y'.repeat(5000));
+  const e = await c.nextType('error');
+  assert.equal(e.code, 'message_too_long');
+  c.send({ type: 'ping', pad: 'z'.repeat(60000) });
+  await c.nextType('pong');
+  c.close();
+});
+
+test('invalid UTF-8: close 1007', T, async () => {
+  const c = await joinPath(WS1, 'room1', nick('utf'));
+  c.ws.send(Buffer.from([0x68, 0x69, 0xff, 0xfe]), { binary: false });
+  assert.equal((await c.waitClose()).code, 1007);
+});
+
+test('bad JSON and unknown types get an error event; the socket stays usable', T, async () => {
+  const u = nick('json');
+  const c = await joinPath(WS1, 'room1', u);
+  c.send('{"type":"message", "text": ');
+  assert.equal((await c.nextType('error')).code, 'invalid_json');
+  c.send({ type: 'dance' });
+  assert.equal((await c.nextType('error')).code, 'unknown_type');
+  c.send({ type: 'message', text: 42 });
+  assert.equal((await c.nextType('error')).code, 'invalid_argument');
+  c.send({ type: 'message', text: '   ' });
+  assert.equal((await c.nextType('error')).code, 'invalid_argument');
+  c.send('{"type":"ping"} trailing');
+  assert.equal((await c.nextType('error')).code, 'invalid_json');
+  c.send({ type: 'message', text: 'still here' });
+  const m = await c.next((x) => x.type === 'message' && x.sender === u);
+  assert.equal(m.message, 'still here');
+  c.close();
+});
+
+test('binary messages: close 1003', T, async () => {
+  const c = await joinPath(WS1, 'room1', nick('bin'));
+  c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  assert.equal((await c.waitClose()).code, 1003);
+});
+
+test('rate limit: a burst over 20 gets rate_limited errors and stays open', T, async () => {
+  const c = await joinPath(WS1, 'room1', nick('rate'));
+  await sleep(100);
+  for (let i = 0; i < 25; i++) c.send({ type: 'ping' });
+  let pongs = 0, limited = 0;
+  while (pongs + limited < 25) {
+    const m = await c.next((x) => x.type === 'pong' || x.type === 'error');
+    if (m.type === 'pong') pongs++;
+    else { assert.equal(m.code, 'rate_limited'); limited++; }
+  }
+  assert.ok(pongs >= 20 && pongs <= 21, `pongs ${pongs}`);
+  assert.ok(limited >= 4, `limited ${limited}`);
+  await sleep(300); // three tokens back at 10/s
+  c.send({ type: 'ping' });
+  await c.nextType('pong');
+  assert.equal(c.closeInfo, null);
+  c.close();
+});
+
+test('rate limit: sustained abuse is closed with 1008', T, async () => {
+  const c = await joinPath(WS1, 'room1', nick('abuse'));
+  for (let i = 0; i < 100; i++) c.send({ type: 'ping' });
+  const cl = await c.waitClose();
+  assert.equal(cl.code, 1008);
+  assert.match(cl.reason, /rate/);
+});
+
+test('ping gets pong; plain text and JSON messages are equivalent', T, async () => {
+  const u = nick('pp');
+  const c = await joinPath(WS1, 'room2', u);
+  c.send({ type: 'ping' });
+  await c.nextType('pong');
+  c.send('  plain text  ');
+  const m = await c.next((x) => x.type === 'message' && x.sender === u);
+  assert.equal(m.message, '  plain text  ');
+  c.close();
+});
+
+test('typing reaches the others, not the typist', T, async () => {
+  const a = nick('ty'), b = nick('tz');
+  const ca = await joinPath(WS1, 'room2', a);
+  const cb = await joinPath(WS1, 'room2', b);
+  ca.send({ type: 'typing', active: true });
+  const t = await cb.next((m) => m.type === 'typing' && m.user === a);
+  assert.equal(t.active, true);
+  assert.equal(t.room_id, 'room2');
+  await sleep(200);
+  assert.equal(ca.msgs.filter((m) => m.type === 'typing' && m.user === a).length, 0);
+  ca.close(); cb.close();
+});
+
+test('private messages reach the recipient and echo to the sender', T, async () => {
+  const a = nick('pa'), b = nick('pb');
+  const ca = await joinPath(WS1, 'room2', a);
+  const cb = await joinPath(WS1, 'room2', b);
+  ca.send({ type: 'private', to: b, text: 'psst' });
+  const got = await cb.nextType('private');
+  assert.deepEqual([got.from, got.to, got.message], [a, b, 'psst']);
+  assert.equal(got.session, undefined, 'the session id is not leaked');
+  const echo = await ca.nextType('private');
+  assert.deepEqual([echo.from, echo.to, echo.message], [a, b, 'psst']);
+  ca.send({ type: 'private', to: nick('nobody'), text: 'hello?' });
+  assert.equal((await ca.nextType('error')).code, 'no_such_user');
+  ca.close(); cb.close();
+});
+
+test('history command pages back with before_seq', T, async () => {
+  const u = nick('hp');
+  const c = await joinPath(WS1, 'room3', u);
+  for (let i = 0; i < 3; i++) c.send(`page ${i}`);
+  let last;
+  for (let i = 0; i < 3; i++) last = await c.next((m) => m.type === 'message' && m.sender === u);
+  c.send({ type: 'history', before_seq: last.seq, limit: 2 });
+  const h = await c.nextType('history');
+  assert.equal(h.room_id, 'room3');
+  assert.deepEqual(h.events.map((e) => e.message), ['page 0', 'page 1']);
+  c.close();
+});
+
+test('message to a room the connection is not in: not_in_room', T, async () => {
+  const c = await joinPath(WS1, 'room1', nick('nr'));
+  c.send({ type: 'message', room_id: 'room2', text: 'hi' });
+  assert.equal((await c.nextType('error')).code, 'not_in_room');
+  c.close();
+});
+
+test('/ws: join and leave rooms by message, room_id chooses the room', T, async () => {
+  const u = nick('multi');
+  const c = await connect(WS1, `/ws?user=${u}`);
+  const w = await c.nextType('welcome');
+  assert.equal(w.user, u);
+  c.send({ type: 'message', text: 'nowhere' });
+  assert.equal((await c.nextType('error')).code, 'not_in_room');
+  c.send({ type: 'join_room', room_id: 'room1' });
+  const j1 = await c.nextType('joined');
+  assert.equal(j1.room_id, 'room1');
+  c.send({ type: 'join_room', room_id: 'room2' });
+  const j2 = await c.nextType('joined');
+  assert.equal(j2.room_id, 'room2');
+  c.send({ type: 'message', text: 'which room?' });
+  assert.equal((await c.nextType('error')).code, 'room_required');
+  c.send({ type: 'message', room_id: 'room2', text: 'to room2' });
+  const m = await c.next((x) => x.type === 'message' && x.sender === u);
+  assert.equal(m.room_id, 'room2');
+  c.send({ type: 'join_room', room_id: 'room1' });
+  assert.equal((await c.nextType('error')).code, 'invalid_argument');
+  c.send({ type: 'leave_room', room_id: 'room1' });
+  const left = await c.nextType('left');
+  assert.equal(left.room_id, 'room1');
+  c.send({ type: 'message', text: 'only room2 now' });
+  const m2 = await c.next((x) => x.type === 'message' && x.sender === u && x.message === 'only room2 now');
+  assert.equal(m2.room_id, 'room2');
+  c.send({ type: 'join_room', room_id: 'nope' });
+  assert.equal((await c.nextType('error')).code, 'no_such_room');
+  assert.equal(c.closeInfo, null, 'a refused join_room does not close /ws');
+  c.close();
+});
+
+test('/ws without a nickname: join_room needs "user"', T, async () => {
+  const c = await connect(WS1, '/ws');
+  const w = await c.nextType('welcome');
+  assert.equal(w.user, null);
+  c.send({ type: 'join_room', room_id: 'room1' });
+  assert.equal((await c.nextType('error')).code, 'nickname_required');
+  const u = nick('late');
+  c.send({ type: 'join_room', room_id: 'room1', user: u });
+  assert.equal((await c.nextType('joined')).user, u);
+  c.close();
+});
+
+test('HTTP: /healthz answers 200 with JSON, other paths 404, unknown ws path 404', T, async () => {
+  const h = await httpGet(WS1, '/healthz');
+  assert.equal(h.status, 200);
+  const j = JSON.parse(h.body);
+  assert.equal(j.status, 'ok');
+  assert.equal(j.broker, 'up');
+  assert.equal(typeof j.sessions, 'number');
+  assert.equal((await httpGet(WS1, '/index.html')).status, 404);
+  await assert.rejects(connect(WS1, '/chat'), (e) => e.status === 404);
+});
+
+test('Origin must match Host; no Origin is allowed', T, async () => {
+  const port = new URL(WS1).port;
+  await assert.rejects(connect(WS1, '/ws', { headers: { Origin: 'http://evil.example' } }), (e) => e.status === 403);
+  const ok = await connect(WS1, '/ws', { headers: { Origin: `http://127.0.0.1:${port}` } });
+  await ok.nextType('welcome');
+  ok.close();
+});

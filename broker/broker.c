@@ -94,7 +94,7 @@ broker_add_room(struct broker *b, const char *id, const char *name, char *err, s
 		snprintf(err, errsz, "more than %u rooms", b->cfg.max_rooms);
 		return -1;
 	}
-	if (room_create(b, id, name) == NULL) {
+	if (room_create_new(b, id, name) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
@@ -152,6 +152,51 @@ broker_load_rooms(struct broker *b, const char *json, size_t len, char *err, siz
 out:
 	cJSON_Delete(root);
 	return rv;
+}
+
+void
+broker_set_store(struct broker *b, const struct broker_store *store)
+{
+	b->store = *store;
+}
+
+int
+broker_restore_room(struct broker *b, const char *id, const char *name, uint64_t seq)
+{
+	struct room *r = room_create(b, id, name);
+
+	if (r == NULL)
+		return -1;
+	r->seq = seq;
+	return 0;
+}
+
+int
+broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const char *json,
+		     size_t len, const char *user_key, const char *client_id)
+{
+	struct room *r = room_get(b, room_id);
+	struct hist_ev ev = {.seq = seq, .len = len};
+
+	if (r == NULL || r->ring_cap == 0)
+		return r == NULL ? -1 : 0;
+	ev.json = strndup(json, len);
+	ev.user_key = user_key ? strdup(user_key) : NULL;
+	ev.client_id = client_id ? strdup(client_id) : NULL;
+	if (ev.json == NULL || (user_key && !ev.user_key) || (client_id && !ev.client_id)) {
+		free(ev.json);
+		free(ev.user_key);
+		free(ev.client_id);
+		return -1;
+	}
+	room_ring_push(r, &ev);
+	return 0;
+}
+
+void
+broker_set_epoch(struct broker *b, const char *epoch)
+{
+	snprintf(b->epoch, sizeof(b->epoch), "%s", epoch);
 }
 
 const char *

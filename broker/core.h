@@ -75,6 +75,7 @@ struct broker {
 	size_t sessions_total;
 	uint64_t start_ms;
 	struct broker_counters ctr;
+	struct broker_store store; /* all NULL without --data */
 	struct sbuf ev; /* scratch for building events */
 	int64_t now_wall;
 	uint64_t now_mono;
@@ -82,7 +83,9 @@ struct broker {
 };
 
 /* room.c */
+void room_ring_push(struct room *r, struct hist_ev *ev);
 struct room *room_create(struct broker *b, const char *id, const char *name);
+struct room *room_create_new(struct broker *b, const char *id, const char *name);
 void room_destroy(struct broker *b, struct room *r);
 struct room *room_get(struct broker *b, const char *id);
 /* Appends a seq-numbered event built in b->ev (its "seq" already written with r->seq + 1),

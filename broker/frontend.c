@@ -143,7 +143,9 @@ broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 	clock_iso8601(wall_ms, b->now_iso);
 	while (hmap_next(&b->frontends, &it, NULL, &v)) {
 		struct frontend *fe = v;
-		if (mono_ms - fe->last_seen_ms > b->cfg.frontend_timeout_ms) {
+		/* last_seen may be a little ahead of mono_ms (taken while a batch was applied). */
+		if (mono_ms > fe->last_seen_ms &&
+		    mono_ms - fe->last_seen_ms > b->cfg.frontend_timeout_ms) {
 			b->ctr.frontends_expired++;
 			log_warn("broker: front-end %s missed heartbeats for %llu ms", fe->id,
 				 (unsigned long long)(mono_ms - fe->last_seen_ms));

@@ -1,5 +1,6 @@
 /* main.c — madang-broker: command line, signals, start-up. */
 #include <errno.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include "limits.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
 
 #define MADANG_VERSION "0.1.0"
 
@@ -29,6 +31,13 @@ usage(FILE *f)
 		"  --max-members N         members per room (default 1000)\n"
 		"  --max-rooms N           rooms per broker (default 10000)\n"
 		"  --inflight N            requests received at once (default 64, 1..4096)\n"
+		"  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
+		"                          without it everything is in memory only\n"
+		"  --sync full|normal|off  how hard each batch is pushed to disk (default full:\n"
+		"                          fsync per batch; normal: survives a broker crash, not\n"
+		"                          a power cut; off: leaves it to the OS)\n"
+		"  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
+		"  --history-days D        events younger than D days kept (default 0 = no limit)\n"
 		"  -v, --verbose           log every request error and debug detail\n"
 		"  -h, --help              this text;  --version  the version\n");
 }
@@ -115,6 +124,10 @@ main(int argc, char **argv)
 		{"max-members", required_argument, NULL, 'm'},
 		{"max-rooms", required_argument, NULL, 'M'},
 		{"inflight", required_argument, NULL, 'i'},
+		{"data", required_argument, NULL, 'D'},
+		{"sync", required_argument, NULL, 'S'},
+		{"history-keep", required_argument, NULL, 'k'},
+		{"history-days", required_argument, NULL, 'd'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -124,6 +137,8 @@ main(int argc, char **argv)
 		.rpc_url = "ipc:///tmp/madang/broker.rpc",
 		.events_url = "ipc:///tmp/madang/broker.events",
 		.inflight = 64,
+		.sync = STORE_SYNC_FULL,
+		.keep = 10000,
 	};
 	struct broker_config bcfg;
 	struct rooms_arg ra = {NULL};
@@ -170,6 +185,31 @@ main(int argc, char **argv)
 			if (parse_num("--inflight", optarg, 1, 4096, &v) != 0)
 				return 2;
 			scfg.inflight = (int)v;
+			break;
+		case 'D':
+			scfg.data_dir = optarg;
+			break;
+		case 'S':
+			if (strcmp(optarg, "full") == 0)
+				scfg.sync = STORE_SYNC_FULL;
+			else if (strcmp(optarg, "normal") == 0)
+				scfg.sync = STORE_SYNC_NORMAL;
+			else if (strcmp(optarg, "off") == 0)
+				scfg.sync = STORE_SYNC_OFF;
+			else {
+				fprintf(stderr, "madang-broker: --sync is full, normal or off\n");
+				return 2;
+			}
+			break;
+		case 'k':
+			if (parse_num("--history-keep", optarg, 0, INT64_C(1) << 40, &v) != 0)
+				return 2;
+			scfg.keep = (uint64_t)v;
+			break;
+		case 'd':
+			if (parse_num("--history-days", optarg, 0, 36500, &v) != 0)
+				return 2;
+			scfg.keep_days = (uint32_t)v;
 			break;
 		case 'v':
 			lvl = LOG_LVL_DEBUG;

@@ -2,7 +2,7 @@
 BROKER_CORE_SRCS := broker/broker.c broker/room.c broker/frontend.c broker/ops.c
 BROKER_CORE_OBJS := $(BROKER_CORE_SRCS:%.c=$(OBJ)/%.o)
 BROKER_CORE_LIB  := $(BUILD)/lib/libmadang-broker-core.a
-BROKER_SRCS      := broker/server.c broker/main.c
+BROKER_SRCS      := broker/server.c broker/store.c broker/main.c
 BROKER_OBJS      := $(BROKER_SRCS:%.c=$(OBJ)/%.o)
 EXTRA_CFLAGS_broker := $(CJSON_CFLAGS)
 PROGRAMS  += $(BIN)/madang-broker
@@ -17,4 +17,4 @@ $(BROKER_CORE_LIB): $(BROKER_CORE_OBJS)
 $(BIN)/madang-broker: $(BROKER_OBJS) $(BROKER_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(NNG_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(NNG_LIBS) $(SQLITE_LIBS) -lm

@@ -307,7 +307,7 @@ room_autocreate(struct req *q, const char *id)
 		reply_error(q, ERR_TOO_MANY_ROOMS, "the broker already has %zu rooms", b->nrooms);
 		return NULL;
 	}
-	if ((r = room_create(b, id, id)) == NULL) {
+	if ((r = room_create_new(b, id, id)) == NULL) {
 		reply_error(q, ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
@@ -410,11 +410,26 @@ op_join(struct req *q)
 	/* History: exactly the missed events when resuming within reach, else the newest. */
 	uint64_t lo = 0;
 	size_t limit = (size_t)hist;
-	if (has_since && strcmp(epoch, b->epoch) == 0 && (uint64_t)since < first_live &&
-	    ((uint64_t)since + 1 >= room_first_seq(r) || (uint64_t)since + 1 >= first_live)) {
-		recovered = true;
-		lo = (uint64_t)since;
-		limit = r->ring_cap;
+	struct sbuf stored;
+	bool from_store = false;
+	sbuf_init(&stored);
+	if (has_since && strcmp(epoch, b->epoch) == 0 && (uint64_t)since < first_live) {
+		if ((uint64_t)since + 1 >= room_first_seq(r) || (uint64_t)since + 1 >= first_live) {
+			recovered = true;
+			lo = (uint64_t)since;
+			limit = r->ring_cap;
+		} else if (b->store.history != NULL) {
+			/* Older than the ring: the durable history may still hold every event. */
+			size_t n = 0;
+			uint64_t oldest = 0;
+			if (b->store.history(b->store.arg, r->id, (uint64_t)since, first_live,
+					     MADANG_HISTORY_PAGE_MAX + 1, false, &stored, &n,
+					     &oldest) == 0 &&
+			    n <= MADANG_HISTORY_PAGE_MAX && n == first_live - 1 - (uint64_t)since) {
+				recovered = true;
+				from_store = true;
+			}
+		}
 	}
 	struct sbuf *o = q->out;
 	sbuf_adds(o, "{\"ok\":true,");
@@ -434,8 +449,12 @@ op_join(struct req *q)
 	sbuf_adds(o, recovered ? ",\"recovered\":true" : ",\"recovered\":false");
 	sbuf_adds(o, resumed ? ",\"resumed\":true" : ",\"resumed\":false");
 	sbuf_adds(o, ",\"history\":");
-	add_history(o, r, lo, first_live, limit, true);
+	if (from_store)
+		sbuf_add(o, stored.data, stored.len);
+	else
+		add_history(o, r, lo, first_live, limit, true);
 	sbuf_addc(o, '}');
+	sbuf_fini(&stored);
 	return;
 oom:
 	reply_error(q, ERR_INTERNAL, "out of memory");
@@ -663,7 +682,7 @@ op_sync(struct req *q)
 			nick_fold(user, key, sizeof(key));
 			r = room_get(b, rid);
 			if (r == NULL && b->cfg.allow_create && b->nrooms < b->cfg.max_rooms &&
-			    (r = room_create(b, rid, rid)) != NULL)
+			    (r = room_create_new(b, rid, rid)) != NULL)
 				b->ctr.rooms_created++;
 			if (r == NULL)
 				err = ERR_NO_SUCH_ROOM;
@@ -798,7 +817,7 @@ op_create_room(struct req *q)
 		reply_error(q, ERR_TOO_MANY_ROOMS, "the broker already has %zu rooms", b->nrooms);
 		return;
 	}
-	if ((r = room_create(b, id, name)) == NULL) {
+	if ((r = room_create_new(b, id, name)) == NULL) {
 		reply_error(q, ERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -832,6 +851,8 @@ op_delete_room(struct req *q)
 	sbuf_addc(&b->ev, '}');
 	room_emit(b, r, NULL, NULL);
 	room_publish(b, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), b->ev.data, b->ev.len);
+	if (b->store.room_deleted)
+		b->store.room_deleted(b->store.arg, r->id, r->seq);
 	log_info("broker: room %s deleted", r->id);
 	room_destroy(b, r);
 	b->ctr.rooms_deleted++;
@@ -875,6 +896,41 @@ op_history(struct req *q)
 	add_key_int(q->out, "first_seq", (int64_t)first);
 	sbuf_addc(q->out, ',');
 	add_key_int(q->out, "last_seq", (int64_t)r->seq);
+	if (q->b->store.history != NULL) {
+		/* Durable history: the database holds every event the ring does, and older ones. */
+		struct sbuf ev;
+		size_t n = 0;
+		uint64_t oldest = 0;
+		sbuf_init(&ev);
+		if (q->b->store.history(q->b->store.arg, r->id, lo, hi, (size_t)limit, !has_after,
+					&ev, &n, &oldest) != 0) {
+			sbuf_fini(&ev);
+			reply_error(q, ERR_INTERNAL, "history storage failed");
+			return;
+		}
+		first = oldest ? oldest : r->seq + 1;
+		if (has_after) {
+			complete = lo + 1 >= first || lo >= r->seq;
+		} else {
+			uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
+			complete = first <= want;
+		}
+		sbuf_reset(q->out);
+		sbuf_adds(q->out, "{\"ok\":true,");
+		add_key_str(q->out, "room_id", r->id);
+		sbuf_addc(q->out, ',');
+		add_key_str(q->out, "epoch", q->b->epoch);
+		sbuf_addc(q->out, ',');
+		add_key_int(q->out, "first_seq", (int64_t)first);
+		sbuf_addc(q->out, ',');
+		add_key_int(q->out, "last_seq", (int64_t)r->seq);
+		sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
+		sbuf_adds(q->out, ",\"events\":");
+		sbuf_add(q->out, ev.data, ev.len);
+		sbuf_addc(q->out, '}');
+		sbuf_fini(&ev);
+		return;
+	}
 	sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
 	sbuf_adds(q->out, ",\"events\":");
 	add_history(q->out, r, lo, hi, (size_t)limit, !has_after);

@@ -48,6 +48,17 @@ fail:
 	return NULL;
 }
 
+/* room_create for a room that is new to the broker (not restored): tells the store. */
+struct room *
+room_create_new(struct broker *b, const char *id, const char *name)
+{
+	struct room *r = room_create(b, id, name);
+
+	if (r != NULL && b->store.room_created)
+		r->seq = b->store.room_created(b->store.arg, r->id, r->name, b->now_wall);
+	return r;
+}
+
 static void
 hist_free(struct hist_ev *e)
 {
@@ -128,6 +139,9 @@ room_emit(struct broker *b, struct room *r, const char *user_key, const char *cl
 		return;
 	}
 	r->seq++;
+	if (b->store.event)
+		b->store.event(b->store.arg, r->id, r->seq, b->now_wall, b->ev.data, b->ev.len,
+			       user_key, client_id);
 	tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_ROOM, r->id);
 	room_publish(b, topic, tlen, b->ev.data, b->ev.len);
 	if (r->ring_cap == 0)
@@ -143,12 +157,19 @@ room_emit(struct broker *b, struct room *r, const char *user_key, const char *cl
 		return;
 	}
 	memcpy(ev.json, b->ev.data, ev.len + 1);
+	room_ring_push(r, &ev);
+}
+
+/* Appends ev (whose strings the ring now owns) as the newest entry, dropping the oldest. */
+void
+room_ring_push(struct room *r, struct hist_ev *ev)
+{
 	if (r->ring_len < r->ring_cap) {
-		r->ring[(r->ring_head + r->ring_len) % r->ring_cap] = ev;
+		r->ring[(r->ring_head + r->ring_len) % r->ring_cap] = *ev;
 		r->ring_len++;
 	} else {
 		hist_free(&r->ring[r->ring_head]);
-		r->ring[r->ring_head] = ev;
+		r->ring[r->ring_head] = *ev;
 		r->ring_head = (r->ring_head + 1) % r->ring_cap;
 	}
 }

@@ -28,6 +28,7 @@
 #include "limits.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "store.h"
 #include "wire.h"
 
 #define SRV_RECV_MAX  (4u * 1024 * 1024) /* larger requests make nng drop the connection */
@@ -35,6 +36,8 @@
 #define SRV_PUB_QUEUE 1024 /* event messages queued per subscriber before pub drops the oldest */
 #define SRV_PUB_COALESCE (64 * 1024) /* bytes of events sent as one pub message at most */
 #define SRV_PUB_TOPICS   4096        /* topics with pending events before an early flush */
+#define SRV_PRUNE_MS     200         /* how often old history is pruned, a little at a time */
+#define SRV_PRUNE_BUDGET 500         /* events deleted per prune step at most */
 
 enum slot_state { SLOT_RECV, SLOT_SEND };
 
@@ -315,29 +318,83 @@ sockets_close(void)
 	nng_close(srv.pub);
 }
 
-/* Applies every queued request in arrival order and starts sending the replies. */
+/* Applies every queued request in arrival order, keeping each reply in its slot. Nothing is sent
+ * yet: the caller first makes the batch durable (when there is a store), then publishes, then
+ * replies. */
 static void
 drain(struct broker *b, struct sbuf *reply, struct slot *list)
 {
-	while (list != NULL) {
-		struct slot *s = list;
+	for (struct slot *s = list; s != NULL; s = s->next) {
 		nng_msg *m = s->req;
-		list = s->next;
-		s->req = NULL;
 		broker_handle(b, nng_msg_body(m), nng_msg_len(m), clock_wall_ms(), clock_mono_ms(),
 			      reply);
 		nng_msg_clear(m);
 		if (nng_msg_append(m, reply->data, reply->len) != 0) {
 			nng_msg_free(m);
+			s->req = NULL;
 			log_error("broker: out of memory for a reply");
+		}
+	}
+}
+
+/* Sends the replies kept by drain() and puts the slots back to receiving. */
+static void
+reply_all(struct slot *list)
+{
+	while (list != NULL) {
+		struct slot *s = list;
+		list = s->next;
+		if (s->req == NULL) {
 			s->state = SLOT_RECV;
 			nng_ctx_recv(s->ctx, s->aio);
 			continue;
 		}
 		s->state = SLOT_SEND;
-		nng_aio_set_msg(s->aio, m);
+		nng_aio_set_msg(s->aio, s->req);
+		s->req = NULL;
 		nng_ctx_send(s->ctx, s->aio);
 	}
+}
+
+/* Opens --data, takes its epoch, and restores its rooms and recent history; a new data
+ * directory is seeded with the configured rooms. */
+static int
+store_setup(const struct server_config *cfg, struct broker *b, struct store **st,
+	    int (*add_rooms)(struct broker *b, void *arg), void *arg, size_t ring)
+{
+	struct store_config sc = {.dir = cfg->data_dir, .sync = cfg->sync, .keep = cfg->keep,
+				  .keep_days = cfg->keep_days};
+	struct broker_store hooks;
+	char err[512] = "";
+	bool is_new;
+	char epoch[17];
+
+	if (store_open(&sc, st, &is_new, err, sizeof(err)) != 0) {
+		log_error("broker: %s", err);
+		return -1;
+	}
+	memcpy(epoch, broker_epoch(b), sizeof(epoch));
+	if (store_epoch(*st, epoch) != 0) {
+		log_error("broker: cannot read the epoch from %s: %s", cfg->data_dir,
+			  store_error(*st));
+		return -1;
+	}
+	broker_set_epoch(b, epoch);
+	store_hooks(*st, &hooks);
+	broker_set_store(b, &hooks);
+	if (is_new) {
+		if (store_begin(*st) != 0 || add_rooms(b, arg) != 0 || store_commit(*st) != 0) {
+			log_error("broker: cannot seed %s: %s", cfg->data_dir, store_error(*st));
+			return -1;
+		}
+		log_info("broker: created a new database in %s", cfg->data_dir);
+		return 0;
+	}
+	if (store_restore(*st, b, ring, err, sizeof(err)) != 0) {
+		log_error("broker: %s: %s", cfg->data_dir, err);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -345,6 +402,7 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 	   int (*add_rooms)(struct broker *b, void *arg), void *arg)
 {
 	struct broker *b = NULL;
+	struct store *st = NULL;
 	struct sbuf reply;
 	char epoch[17];
 	int rv = -1;
@@ -358,17 +416,24 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 		log_error("broker: out of memory");
 		return -1;
 	}
-	if (add_rooms(b, arg) != 0)
+	if (cfg->data_dir != NULL) {
+		if (store_setup(cfg, b, &st, add_rooms, arg, bcfg->history) != 0)
+			goto out;
+		memcpy(epoch, broker_epoch(b), sizeof(epoch));
+	} else if (add_rooms(b, arg) != 0) {
 		goto out;
+	}
 	if (sockets_open(cfg) != 0)
 		goto out_sockets;
 	log_info("broker: started: rpc %s, events %s, epoch %s, %zu rooms, history %zu, "
-		 "front-end timeout %llu ms",
+		 "front-end timeout %llu ms, data %s",
 		 cfg->rpc_url, cfg->events_url, epoch, broker_room_count(b), bcfg->history,
-		 (unsigned long long)bcfg->frontend_timeout_ms);
+		 (unsigned long long)bcfg->frontend_timeout_ms,
+		 cfg->data_dir ? cfg->data_dir : "none (in memory)");
 	sd_notify_send("READY=1\nSTATUS=serving");
 
-	uint64_t last_tick = clock_mono_ms();
+	rv = 0;
+	uint64_t last_tick = clock_mono_ms(), last_prune = last_tick;
 	while (!atomic_load(&srv.stop)) {
 		struct slot *list;
 		struct timespec until;
@@ -387,14 +452,46 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 		srv.head = srv.tail = NULL;
 		pthread_mutex_unlock(&srv.mu);
 
-		drain(b, &reply, list);
 		uint64_t now = clock_mono_ms();
-		if (now - last_tick >= SRV_TICK_MS) {
-			broker_tick(b, clock_wall_ms(), now);
+		bool tick = now - last_tick >= SRV_TICK_MS;
+		if (list == NULL && !tick)
+			continue;
+		/* Group commit: the whole batch (and the tick's expiries) becomes durable before any
+		 * of its events is published or any of its requests acknowledged. */
+		if (st != NULL && store_begin(st) != 0) {
+			log_error("broker: storage failed: %s: stopping", store_error(st));
+			rv = -1;
+			break;
+		}
+		drain(b, &reply, list);
+		if (tick) {
+			broker_tick(b, clock_wall_ms(), clock_mono_ms());
+			if (st != NULL && now - last_prune >= SRV_PRUNE_MS) {
+				if (store_prune(st, clock_wall_ms(), SRV_PRUNE_BUDGET) < 0)
+					log_warn("broker: %s", store_error(st));
+				last_prune = now;
+			}
 			last_tick = now;
 		}
+		if (st != NULL && store_commit(st) != 0) {
+			/* Nothing of this batch was published or acknowledged: stopping now keeps the
+			 * promise that nobody saw an event the broker could forget. */
+			log_error("broker: cannot commit to %s: %s: stopping without acknowledging "
+				  "the last %s",
+				  cfg->data_dir, store_error(st), list ? "requests" : "tick");
+			for (struct slot *s = list; s != NULL; s = s->next) {
+				nng_msg_free(s->req);
+				s->req = NULL;
+			}
+			reply_all(list);
+			rv = -1;
+			break;
+		}
 		pub_flush();
+		reply_all(list);
 	}
+	if (rv != 0)
+		goto out_sockets;
 	log_info("broker: stopping: %zu rooms, %zu members, %zu front-ends", broker_room_count(b),
 		 broker_member_count(b), broker_frontend_count(b));
 	sd_notify_send("STOPPING=1");
@@ -411,6 +508,7 @@ out_sockets:
 	sockets_close();
 out:
 	broker_destroy(b);
+	store_close(st);
 	sbuf_fini(&reply);
 	return rv;
 }

@@ -9,6 +9,10 @@ struct server_config {
 	const char *rpc_url;
 	const char *events_url;
 	int inflight; /* nng contexts receiving requests at once */
+	const char *data_dir;  /* --data: durable rooms and history; NULL: in memory */
+	int sync;              /* enum store_sync */
+	uint64_t keep;         /* --history-keep */
+	uint32_t keep_days;    /* --history-days */
 };
 
 /* Listens on both URLs, then runs the state loop until server_stop() is called (from a signal

@@ -150,6 +150,8 @@ test_silent_frontend_expires_at_the_timeout(void **state)
 	broker_tick(b, 0, now_ms + 2999);
 	assert_int_equal(nevents, 0);
 	assert_int_equal(broker_member_count(b), 1);
+	broker_tick(b, 0, now_ms - 5); /* a clock reading older than the last request */
+	assert_int_equal(nevents, 0);
 	broker_tick(b, 0, now_ms + 3001);
 	assert_int_equal(nevents, 1);
 	assert_non_null(strstr(events[0].json, "\"reason\":\"expired\""));

@@ -1,0 +1,360 @@
+/* it_durable.c — integration tests of madang-broker --data: the real broker, killed with SIGKILL,
+ * restarted on the same SQLite database, talked to over real nng sockets. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rpc.h"
+#include "testproc.h"
+
+struct fx {
+	struct tbroker tb;
+	nng_socket req;
+	char data[256];
+	const char *args[8];
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	alarm(60);
+	snprintf(f->data, sizeof(f->data), "/tmp/madang-it-data.%d", (int)getpid());
+	f->args[0] = "--data";
+	f->args[1] = f->data;
+	f->args[2] = "--allow-create";
+	f->args[3] = NULL;
+	if (tbroker_start(&f->tb, f->args) != 0 || rpc_open(&f->req, f->tb.rpc) != 0) {
+		fprintf(stderr, "broker did not start (log %s)\n", f->tb.log);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[300];
+
+	nng_close(f->req);
+	int rc = f->tb.pid > 0 ? tbroker_signal(&f->tb, SIGTERM) : 0;
+	tbroker_cleanup(&f->tb);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->data);
+	if (system(cmd) != 0)
+		rc = -1;
+	free(f);
+	alarm(0);
+	return rc == 0 ? 0 : -1;
+}
+
+static cJSON *
+call(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static cJSON *
+call(struct fx *f, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cJSON *r = tcall(f->req, buf);
+	assert_non_null(r);
+	return r;
+}
+
+static void
+ok(struct fx *f, const char *json)
+{
+	cJSON *r = call(f, "%s", json);
+	if (!tj_bool(r, "ok"))
+		fail_msg("%s: %s", json, tj_str(r, "error"));
+	cJSON_Delete(r);
+}
+
+static void
+restart_after_kill(struct fx *f)
+{
+	assert_int_equal(tbroker_signal(&f->tb, SIGKILL), 128 + SIGKILL);
+	assert_int_equal(tbroker_restart(&f->tb, f->args), 0);
+}
+
+static void
+hello_join(struct fx *f)
+{
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	ok(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"alice\"}");
+}
+
+/* Every event of room1 from the durable history, paging forward; returns how many. */
+static int
+read_all(struct fx *f, long long *seqs, char (*cids)[32], int max, char *epoch_out)
+{
+	long long after = 0;
+	int n = 0;
+
+	for (;;) {
+		cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":%lld,\"limit\":500}", after);
+		assert_true(tj_bool(r, "ok"));
+		if (epoch_out)
+			snprintf(epoch_out, 17, "%s", tj_str(r, "epoch"));
+		cJSON *ev = cJSON_GetObjectItem(r, "events"), *e;
+		int got = 0;
+		cJSON_ArrayForEach(e, ev)
+		{
+			assert_true(n < max);
+			seqs[n] = tj_int(e, "seq");
+			snprintf(cids[n], 32, "%s", tj_str(e, "client_id"));
+			after = seqs[n];
+			n++;
+			got++;
+		}
+		cJSON_Delete(r);
+		if (got == 0)
+			return n;
+	}
+}
+
+struct sender {
+	struct fx *f;
+	volatile int stop;
+	int acked; /* client ids c-0 … c-(acked-1) were acknowledged */
+};
+
+static void *
+send_loop(void *arg)
+{
+	struct sender *s = arg;
+	nng_socket req;
+
+	rpc_open(&req, s->f->tb.rpc);
+	for (int i = 0; !s->stop; i++) {
+		char body[256];
+		cJSON *r = NULL;
+		snprintf(body, sizeof(body),
+			 "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\","
+			 "\"text\":\"n%d\",\"client_id\":\"c-%d\"}", i, i);
+		if (rpc_call_raw(req, body, strlen(body), &r, 1000) != 0 || !tj_bool(r, "ok")) {
+			cJSON_Delete(r);
+			break; /* the broker is gone: c-i was not acknowledged */
+		}
+		cJSON_Delete(r);
+		s->acked = i + 1;
+	}
+	nng_close(req);
+	return NULL;
+}
+
+static void
+test_every_acknowledged_message_survives_sigkill_exactly_once(void **state)
+{
+	struct fx *f = *state;
+	struct sender s = {.f = f};
+	pthread_t t;
+	static long long seqs[20000];
+	static char cids[20000][32];
+	char epoch1[17], epoch2[17];
+
+	hello_join(f);
+	cJSON *r = call(f, "{\"op\":\"health\"}");
+	snprintf(epoch1, sizeof(epoch1), "%s", tj_str(r, "epoch"));
+	cJSON_Delete(r);
+	pthread_create(&t, NULL, send_loop, &s);
+	usleep(400 * 1000);
+	assert_int_equal(tbroker_signal(&f->tb, SIGKILL), 128 + SIGKILL); /* mid-stream */
+	pthread_join(t, NULL);
+	assert_true(s.acked > 10);
+	assert_int_equal(tbroker_restart(&f->tb, f->args), 0);
+
+	int n = read_all(f, seqs, cids, 20000, epoch2);
+	assert_string_equal(epoch1, epoch2); /* the epoch survives: clients can resume */
+	/* seq 1 is alice's join; the messages follow with no gap and no repeat. */
+	assert_int_equal(seqs[0], 1);
+	for (int i = 1; i < n; i++)
+		assert_int_equal(seqs[i], seqs[i - 1] + 1);
+	/* Every acknowledged message is there, once, in order (one more may have been committed
+	 * without its reply arriving). */
+	assert_true(n - 1 >= s.acked && n - 1 <= s.acked + 1);
+	for (int i = 0; i < s.acked; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "c-%d", i);
+		assert_string_equal(cids[i + 1], want);
+	}
+	/* New events continue the sequence. */
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"t\",\"room_id\":\"room1\",\"user\":\"bob\"}");
+	assert_int_equal(tj_int(r, "seq"), seqs[n - 1] + 1);
+	cJSON_Delete(r);
+}
+
+static void
+test_resume_after_restart_recovers_exactly_the_missed_events(void **state)
+{
+	struct fx *f = *state;
+	char epoch[17];
+
+	hello_join(f);
+	for (int i = 0; i < 150; i++) /* more than the in-memory ring of 100 */
+		ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
+	cJSON *r = call(f, "{\"op\":\"health\"}");
+	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
+	cJSON_Delete(r);
+	restart_after_kill(f);
+	/* A client that had seen up to seq 20 comes back: 21..151 are missing, then its join. */
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\",\"user\":\"alice\",\"since\":20,\"epoch\":\"%s\"}",
+		 epoch);
+	assert_true(tj_bool(r, "ok"));
+	assert_true(tj_bool(r, "recovered"));
+	assert_int_equal(tj_int(r, "seq"), 152);
+	cJSON *h = cJSON_GetObjectItem(r, "history");
+	assert_int_equal(cJSON_GetArraySize(h), 131);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 0), "seq"), 21);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 130), "seq"), 151);
+	cJSON_Delete(r);
+}
+
+static void
+test_rooms_created_and_deleted_survive_restart(void **state)
+{
+	struct fx *f = *state;
+
+	ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	ok(f, "{\"op\":\"delete_room\",\"room_id\":\"room2\"}");
+	restart_after_kill(f);
+	cJSON *r = call(f, "{\"op\":\"list_rooms\"}");
+	char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rooms"));
+	assert_string_equal(t, "[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":0},"
+			       "{\"id\":\"room3\",\"name\":\"취미 공유\",\"users_count\":0},"
+			       "{\"id\":\"room4\",\"name\":\"음악 & 영화\",\"users_count\":0},"
+			       "{\"id\":\"jazz\",\"name\":\"Jazz\",\"users_count\":0}]");
+	free(t);
+	cJSON_Delete(r);
+	/* room2 had one event (its deletion, seq 1): a room re-created under its id goes on from
+	 * there and shows none of the old history. */
+	ok(f, "{\"op\":\"create_room\",\"room_id\":\"room2\",\"name\":\"Again\"}");
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room2\",\"user\":\"a\"}");
+	assert_int_equal(tj_int(r, "seq"), 2);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "history")), 0);
+	cJSON_Delete(r);
+}
+
+static void
+test_torn_wal_is_recovered(void **state)
+{
+	struct fx *f = *state;
+	char wal[300];
+	struct stat st;
+	static long long seqs[2000];
+	static char cids[2000][32];
+
+	hello_join(f);
+	for (int i = 0; i < 300; i++)
+		ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
+	assert_int_equal(tbroker_signal(&f->tb, SIGKILL), 128 + SIGKILL);
+	snprintf(wal, sizeof(wal), "%s/madang.db-wal", f->data);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_true(st.st_size > 10000);
+	assert_int_equal(truncate(wal, st.st_size / 2 + 77), 0); /* a torn last write */
+	assert_int_equal(tbroker_restart(&f->tb, f->args), 0);
+	int n = read_all(f, seqs, cids, 2000, NULL);
+	for (int i = 1; i < n; i++)
+		assert_int_equal(seqs[i], seqs[i - 1] + 1);
+	/* seq goes on from what survived, never repeating a published one. */
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	cJSON *r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"t\",\"room_id\":\"room1\",\"user\":\"bob\"}");
+	assert_int_equal(tj_int(r, "seq"), (n ? seqs[n - 1] : 0) + 1);
+	cJSON_Delete(r);
+}
+
+static void
+test_history_keep_prunes_old_events(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
+	f->args[3] = "--history-keep";
+	f->args[4] = "10";
+	f->args[5] = NULL;
+	assert_int_equal(tbroker_restart(&f->tb, f->args), 0);
+	hello_join(f);
+	for (int i = 0; i < 60; i++)
+		ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
+	usleep(1500 * 1000); /* a few prune steps over the four rooms */
+	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":0,\"limit\":500}");
+	assert_int_equal(tj_int(r, "first_seq"), 52);
+	assert_false(tj_bool(r, "complete"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "events")), 10);
+	cJSON_Delete(r);
+}
+
+/* Runs the broker on f->data with extra arguments, expecting it to refuse to start. */
+static void
+expect_refusal(struct fx *f, const char *prefix, const char *needle)
+{
+	char bin[256], cmd[1024], out[4096] = "";
+	snprintf(cmd, sizeof(cmd), "%s timeout 10 %s --rpc ipc://%s/r2 --events ipc://%s/e2 --data %s 2>&1",
+		 prefix, tbin("madang-broker", bin, sizeof(bin)), f->tb.dir, f->tb.dir, f->data);
+	FILE *p = popen(cmd, "r");
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	if (strstr(out, needle) == NULL)
+		fail_msg("expected \"%s\" in: %s", needle, out);
+}
+
+static void
+test_bad_data_directories_fail_at_start_with_a_clear_message(void **state)
+{
+	struct fx *f = *state;
+	char path[700];
+
+	/* A second broker on the same data directory. */
+	expect_refusal(f, "", "in use by another madang-broker");
+	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
+	/* Not writable by the broker's user. */
+	chmod(f->data, 0755);
+	expect_refusal(f, "setpriv --reuid=65534 --regid=65534 --clear-groups", "not writable");
+	/* A corrupt database is an error, never a silent fresh start. */
+	snprintf(path, sizeof(path), "%s/madang.db", f->data);
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "this is not a database, just text that sits here\n", 50), 50);
+	close(fd);
+	snprintf(path, sizeof(path), "rm -f %s/madang.db-wal %s/madang.db-shm", f->data, f->data);
+	assert_int_equal(system(path), 0);
+	expect_refusal(f, "", "not a usable SQLite database");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_every_acknowledged_message_survives_sigkill_exactly_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_after_restart_recovers_exactly_the_missed_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_created_and_deleted_survive_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_wal_is_recovered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_keep_prunes_old_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_data_directories_fail_at_start_with_a_clear_message, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("broker durable history", tests, NULL, NULL);
+}

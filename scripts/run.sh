@@ -3,7 +3,9 @@
 # foreground, all logging to this terminal with a prefix per process, until Ctrl-C or SIGTERM.
 #
 # Environment: PORT (nginx, default 8080), WS_PORT (madang-ws, default PORT+1),
-# RUN_DIR (sockets, nginx config and logs; default build/run), BIN (default build/bin).
+# RUN_DIR (sockets, nginx config and logs; default build/run, wiped at each start),
+# DATA_DIR (the broker's SQLite rooms and history, kept between runs; default build/data;
+# DATA_DIR=none runs in memory), BIN (default build/bin).
 # Everything listens on 127.0.0.1 only. Needs no privileges; run as root it still keeps every
 # file under RUN_DIR.
 set -euo pipefail
@@ -13,6 +15,7 @@ port=${PORT:-8080}
 ws_port=${WS_PORT:-$((port + 1))}
 bin=${BIN:-$root/build/bin}
 run=${RUN_DIR:-$root/build/run}
+data=${DATA_DIR:-$root/build/data}
 
 for p in "$port" "$ws_port"; do
 	case "$p" in
@@ -80,7 +83,9 @@ wait_for() { # wait_for SECONDS DESCRIPTION TEST...
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-start broker "$bin/madang-broker" --rpc "$rpc" --events "$events" --allow-create
+data_args=()
+[ "$data" = none ] || data_args=(--data "$data")
+start broker "$bin/madang-broker" --rpc "$rpc" --events "$events" --allow-create "${data_args[@]}"
 wait_for 10 "madang-broker" test -S "$run/broker.rpc"
 start api "$bin/madang-api" --listen "unix:$run/api.sock" --rpc "$rpc"
 start ws "$bin/madang-ws" --listen "127.0.0.1:$ws_port" --rpc "$rpc" --events "$events" --id ws-1

@@ -1,0 +1,189 @@
+#!/bin/sh
+# 41-apache.sh — the madang-api smoke test through a real Apache 2.4 (apache2 from Debian, private
+# config from scripts/render-apache.sh: mod_proxy_fcgi for /api/, upgrade=websocket for /ws/):
+# exact bodies, counts after joins, error statuses with JSON bodies, the admin token through
+# CGIPassAuth, static files with the security headers, concurrency, broker death and restart.
+T_NAME=apache
+. "$MADANG_ROOT/tests/lib/harness.sh"
+
+APACHE=$(command -v apache2 || echo /usr/sbin/apache2)
+if [ ! -x "$APACHE" ] || ! command -v curl >/dev/null 2>&1; then
+	t_skip "apache2 or curl is not installed (scripts/install-deps.sh test)"
+	t_done
+fi
+
+RPC="ipc://$T_DIR/broker.rpc"
+EVENTS="ipc://$T_DIR/broker.events"
+TIMEOUT_MS=500
+# --- helpers (the same as in 40-api.sh) ----------------------------------------------------
+start_broker() {
+	t_start broker "$MADANG_BIN/madang-broker" --rpc "$RPC" --events "$EVENTS" --allow-create \
+		--frontend-timeout 600000
+	BROKER_PID=$T_LAST_PID
+	t_wait_for 5 "$MADANG_TESTBIN/it_rpc" --timeout 300 --check "$RPC" '{"op":"health"}' ||
+		t_fail "the broker did not start (log: $T_DIR/broker.log)"
+}
+# rpc JSON...: requests to the broker, each must answer ok:true
+rpc() {
+	"$MADANG_TESTBIN/it_rpc" --check "$RPC" "$@" >>"$T_DIR/rpc.out"
+}
+# http METHOD URL [curl options...]: sets CODE; headers in $T_DIR/headers, body in $T_DIR/body
+http() {
+	m=$1
+	u=$2
+	shift 2
+	: >"$T_DIR/body"
+	if [ "$m" = HEAD ]; then
+		CODE=$(curl -s -m 10 -I -D "$T_DIR/headers" -o /dev/null -w '%{http_code}' "$@" "$u")
+	else
+		CODE=$(curl -s -m 10 -X "$m" -D "$T_DIR/headers" -o "$T_DIR/body" -w '%{http_code}' \
+			"$@" "$u")
+	fi
+	tr -d '\r' <"$T_DIR/headers" >"$T_DIR/headers.lf"
+}
+show() {
+	echo "  got $CODE: $(head -c 400 "$T_DIR/body")"
+}
+# expect DESC STATUS BODY: exact status and body
+expect() {
+	if [ "$CODE" = "$2" ] && [ "$(cat "$T_DIR/body")" = "$3" ]; then t_ok "$1"; else
+		t_fail "$1"
+		echo "  want $2: $3"
+		show
+	fi
+}
+# expect_match DESC STATUS EXTENDED-REGEX: exact status, body matching the pattern
+expect_match() {
+	if [ "$CODE" = "$2" ] && grep -Eq "$3" "$T_DIR/body"; then t_ok "$1"; else
+		t_fail "$1"
+		echo "  want $2 matching: $3"
+		show
+	fi
+}
+expect_code() {
+	if [ "$CODE" = "$2" ]; then t_ok "$1"; else
+		t_fail "$1"
+		show
+	fi
+}
+has_header() {
+	grep -qF "$1" "$T_DIR/headers.lf"
+}
+no_header() {
+	! grep -qiF "$1" "$T_DIR/headers.lf"
+}
+body_match() {
+	grep -Eq "$1" "$T_DIR/body"
+}
+# wait_exit PID STATUS: the process ends within 5 s with this exit status
+wait_exit() {
+	(sleep 5 && kill -KILL "$1" 2>/dev/null) &
+	timer=$!
+	wait "$1"
+	rc=$?
+	kill "$timer" 2>/dev/null
+	[ "$rc" -eq "$2" ]
+}
+start_broker
+# TCP between Apache and madang-api: when started as root Apache's workers are www-data, who
+# cannot enter this suite's private (0700) temp directory to reach a unix socket.
+API_PORT=$(t_free_port)
+printf 'secret-admin-token-0123456789\n' >"$T_DIR/token"
+t_start api "$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_PORT" --rpc "$RPC" \
+	--timeout $TIMEOUT_MS --admin-token-file "$T_DIR/token"
+API=$T_LAST_PID
+PORT=$(t_free_port)
+WS_DEAD=$(t_free_port)
+"$MADANG_ROOT/scripts/render-apache.sh" --out "$T_DIR/apache" --port "$PORT" \
+	--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_PORT" --ws "127.0.0.1:$WS_DEAD" ||
+	t_fail "render-apache.sh"
+t_check "the rendered configuration passes apache2 -t" "$APACHE" -t -f "$T_DIR/apache/httpd.conf"
+t_start apache "$APACHE" -f "$T_DIR/apache/httpd.conf" -DFOREGROUND
+t_check "madang-api listens" t_wait_port "$API_PORT"
+t_check "apache listens" t_wait_port "$PORT"
+A="http://127.0.0.1:$PORT"
+
+ROOMS0='{"rooms":[{"id":"room1","name":"일반 대화","users_count":0},{"id":"room2","name":"기술 토론","users_count":0},{"id":"room3","name":"취미 공유","users_count":0},{"id":"room4","name":"음악 & 영화","users_count":0}]}'
+http GET "$A/api/rooms"
+expect "GET /api/rooms through Apache is the exact original body" 200 "$ROOMS0"
+t_check "API responses are application/json" has_header 'Content-Type: application/json; charset=utf-8'
+t_check "API responses carry Cache-Control: no-store" has_header 'Cache-Control: no-store'
+t_check "X-Content-Type-Options is sent once" \
+	[ "$(grep -c X-Content-Type-Options "$T_DIR/headers.lf")" -eq 1 ]
+
+rpc '{"op":"hello","frontend":"t-apache","instance":"i1"}' \
+	'{"op":"join","frontend":"t-apache","session":"s1","room_id":"room2","user":"민수"}' \
+	'{"op":"join","frontend":"t-apache","session":"s2","room_id":"room2","user":"bob"}' ||
+	t_fail "joining members through the broker"
+http GET "$A/api/rooms"
+expect "users_count follows joins" 200 \
+	'{"rooms":[{"id":"room1","name":"일반 대화","users_count":0},{"id":"room2","name":"기술 토론","users_count":2},{"id":"room3","name":"취미 공유","users_count":0},{"id":"room4","name":"음악 & 영화","users_count":0}]}'
+http GET "$A/api/rooms/room2"
+expect "GET /api/rooms/room2 lists the members" 200 \
+	'{"id":"room2","name":"기술 토론","users_count":2,"members":["민수","bob"],"seq":2}'
+http GET "$A/api/rooms/room2/messages?since=1"
+expect_match "history through Apache" 200 '"events":\[\{"type":"join","room_id":"room2","seq":2,'
+
+http GET "$A/api/nope"
+expect "an unknown path is 404" 404 '{"error":"not_found","message":"no such API endpoint"}'
+http GET "$A/api/rooms/nosuch"
+expect_match "an unknown room is 404 no_such_room" 404 '^\{"error":"no_such_room","message":"[^"]+"\}$'
+http PUT "$A/api/rooms"
+expect "PUT is 405" 405 '{"error":"method_not_allowed","message":"this endpoint does not take that method"}'
+t_check "405 names the allowed methods" has_header 'Allow: GET, HEAD, POST, OPTIONS'
+http GET "$A/api/rooms/room1/messages?limit=%zz"
+expect "malformed percent-encoding is 400" 400 '{"error":"invalid_request","message":"malformed percent-encoding in the query"}'
+http GET "$A/api/rooms/room1/messages?limit=1%0d%0a"
+expect "CR/LF in a parameter is 400" 400 '{"error":"invalid_request","message":"query decodes to NUL, CR, LF or invalid UTF-8"}'
+http POST "$A/api/rooms" -H 'Content-Type: application/json' \
+	-H 'Authorization: Bearer secret-admin-token-0123456789' --data-binary '{"id":'
+expect_match "bad JSON is 400" 400 '^\{"error":"invalid_request","message":"[^"]+"\}$'
+head -c 17000 /dev/zero | tr '\0' ' ' >"$T_DIR/big"
+http POST "$A/api/rooms" -H 'Content-Type: application/json' \
+	-H 'Authorization: Bearer secret-admin-token-0123456789' --data-binary "@$T_DIR/big"
+expect "a body over 16 KiB is 413" 413 '{"error":"payload_too_large","message":"request body over 16 KiB"}'
+
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary '{"id":"jazz"}'
+expect_match "POST without the admin token is 401" 401 '"error":"unauthorized"'
+http POST "$A/api/rooms" -H 'Content-Type: application/json' \
+	-H 'Authorization: Bearer secret-admin-token-0123456789' --data-binary '{"id":"jazz","name":"Jazz"}'
+expect "POST with the token (passed by CGIPassAuth) is 201" 201 '{"id":"jazz","name":"Jazz","users_count":0}'
+t_check "201 carries the Location" has_header 'Location: /api/rooms/jazz'
+http POST "$A/api/rooms" -H 'Content-Type: application/json' \
+	-H 'Authorization: Bearer secret-admin-token-0123456789' --data-binary '{"id":"jazz","name":"Jazz"}'
+expect_match "creating it again is 409" 409 '^\{"error":"room_exists"'
+http DELETE "$A/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
+expect "DELETE with the token is 204" 204 ''
+http DELETE "$A/api/rooms/jazz"
+expect_match "DELETE without it is 401" 401 '"error":"unauthorized"'
+
+http GET "$A/api/health"
+expect_match "health is 200" 200 '^\{"status":"ok","broker":\{"status":"ok"'
+http GET "$A/api/metrics"
+expect_match "metrics through Apache" 200 '^madang_broker_members 2$'
+http GET "$A/api/openapi.json"
+expect_match "openapi.json through Apache" 200 '"/api/rooms/\{id\}/messages"'
+
+http GET "$A/"
+expect_match "the web client is served at /" 200 '<html'
+t_check "static responses carry the CSP" has_header "Content-Security-Policy: default-src 'self'; script-src 'self'"
+t_check "static responses carry Referrer-Policy" has_header 'Referrer-Policy: no-referrer'
+http GET "$A/style.css" -H 'Accept-Encoding: gzip'
+t_check "static CSS is gzip-compressed" has_header 'Content-Encoding: gzip'
+
+seq 100 | xargs -P 100 -I{} curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$A/api/rooms?n={}" \
+	>"$T_DIR/conc" 2>&1
+t_check "100 concurrent requests through Apache are all answered 200" \
+	sh -c "[ \$(grep -c '^200\$' '$T_DIR/conc') -eq 100 ]"
+
+kill -KILL "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+http GET "$A/api/rooms"
+expect "broker killed: 503 broker_unavailable" 503 \
+	'{"error":"broker_unavailable","message":"the chat broker did not answer in time; try again"}'
+start_broker
+t_check "broker restarted: 200 again within 5 s" \
+	t_wait_for 5 sh -c "[ \$(curl -s -m 3 -o /dev/null -w '%{http_code}' '$A/api/rooms') = 200 ]"
+kill -TERM "$API"
+t_check "madang-api exits 0 on SIGTERM" wait_exit "$API" 0
+t_done

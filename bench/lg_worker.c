@@ -100,6 +100,8 @@ conn_end(struct lg_worker *w, struct lg_conn *c)
 		w->inflight--;
 	if (c->state != LG_OPEN && c->state != LG_CLOSED)
 		w->c.failed++;
+	else if (c->state == LG_OPEN && !c->ready)
+		w->c.not_joined++;
 	if (!c->ready)
 		atomic_fetch_add(&w->done_connecting, 1);
 	c->state = c->state == LG_OPEN ? LG_CLOSED : LG_FAILED;

@@ -222,6 +222,38 @@ rss_kib(int pid)
 	return kib;
 }
 
+/* CPU time (user + system) of pid in seconds, -1 when unreadable. */
+static double
+cpu_s(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold spaces: state is field 3, utime 14. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+self_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void
 raise_nofile(uint32_t conns)
 {
@@ -312,8 +344,24 @@ ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
+/* CPU use over the sending (or holding) window: [0] the load generator, [1..] the --pids. */
+struct cpu_window {
+	double t0, t1;
+	double start[LG_MAX_PIDS + 1], end[LG_MAX_PIDS + 1];
+};
+
 static void
-report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64_t t_connected)
+cpu_sample(const struct lg_opts *o, double *t, double *v)
+{
+	*t = (double)lg_now() / 1e9;
+	v[0] = self_cpu_s();
+	for (int i = 0; i < o->npids; i++)
+		v[i + 1] = cpu_s(o->pids[i]);
+}
+
+static void
+report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64_t t_connected,
+       const struct cpu_window *cw)
 {
 	const struct lg_opts *o = &run->o;
 	struct lg_hist *lat = malloc(sizeof(*lat)), *con = malloc(sizeof(*con)), *lag = malloc(sizeof(*lag));
@@ -364,10 +412,11 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 	       o->senders ? o->rate : 0.0, o->size, o->duration, o->warmup, o->threads,
 	       o->idle ? "true" : "false");
 	printf("\"connections_made\":%llu,\"connections_failed\":%llu,\"connections_not_started\":%llu,"
-	       "\"connections_ready\":%llu,\"closed_by_server\":%llu,\"connect_ms\":{\"p50\":%.3f,"
+	       "\"connections_not_joined\":%llu,\"connections_ready\":%llu,\"closed_by_server\":%llu,\"connect_ms\":{\"p50\":%.3f,"
 	       "\"p99\":%.3f,\"max\":%.3f},\"connect_wall_s\":%.3f,\"connects_per_s\":%.0f,",
 	       (unsigned long long)s.made, (unsigned long long)s.failed,
-	       (unsigned long long)not_started, (unsigned long long)ready,
+	       (unsigned long long)not_started, (unsigned long long)s.not_joined,
+	       (unsigned long long)ready,
 	       (unsigned long long)s.closed_by_server, ms(lg_hist_quantile(con, 0.5)),
 	       ms(lg_hist_quantile(con, 0.99)), ms(con->max), connect_wall,
 	       connect_wall > 0 ? (double)s.made / connect_wall : 0.0);
@@ -384,6 +433,17 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 	       (unsigned long long)lat->count);
 	printf("\"send_lag_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},", ms(lg_hist_quantile(lag, 0.5)),
 	       ms(lg_hist_quantile(lag, 0.99)), ms(lag->max));
+	{
+		double span = cw->t1 - cw->t0;
+
+		printf("\"cpu_pct\":{\"loadgen\":%.0f", span > 0 ? 100 * (cw->end[0] - cw->start[0]) / span : 0.0);
+		for (int i = 0; i < o->npids; i++)
+			printf(",\"%d\":%.0f", o->pids[i],
+			       span > 0 && cw->start[i + 1] >= 0 && cw->end[i + 1] >= 0
+			           ? 100 * (cw->end[i + 1] - cw->start[i + 1]) / span
+			           : -1.0);
+		printf("},");
+	}
 	printf("\"rss_kib\":{");
 	for (int i = 0; i < o->npids; i++) {
 		printf("%s\"%d\":%ld", i ? "," : "", o->pids[i], rss_end[i]);
@@ -419,6 +479,7 @@ main(int argc, char **argv)
 	uint64_t done, t_connected = 0;
 	int timed_out = 0;
 	struct sigaction sa;
+	struct cpu_window cw;
 
 	if (parse_opts(o, argc, argv) != 0) {
 		usage(stderr);
@@ -467,6 +528,8 @@ main(int argc, char **argv)
 		run.t_measure = run.t0;
 		run.t_end = run.t0 + (uint64_t)(o->duration * 1e9);
 	}
+	memset(&cw, 0, sizeof(cw));
+	cpu_sample(o, &cw.t0, cw.start);
 	if (!timed_out && !interrupted)
 		atomic_store(&run.phase, LG_PH_RUN);
 
@@ -483,6 +546,7 @@ main(int argc, char **argv)
 		if (tick(&run, &timed_out))
 			break;
 	}
+	cpu_sample(o, &cw.t1, cw.end);
 	for (int i = 0; i < o->npids; i++)
 		rss_end[i] = rss_kib(o->pids[i]);
 
@@ -512,6 +576,6 @@ main(int argc, char **argv)
 		if (last)
 			t_connected = last;
 	}
-	report(&run, timed_out, rss_start, rss_end, t_connected);
+	report(&run, timed_out, rss_start, rss_end, t_connected, &cw);
 	return timed_out ? 2 : 0;
 }

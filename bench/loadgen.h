@@ -69,7 +69,7 @@ struct lg_conn {
 };
 
 struct lg_counters {
-	uint64_t made, failed, closed_by_server, frames_in, bytes_in, bytes_out;
+	uint64_t made, failed, not_joined, closed_by_server, frames_in, bytes_in, bytes_out;
 	uint64_t sent, send_skipped, unique, duplicated, out_of_order, stale, foreign;
 	uint64_t in_window;   /* unique deliveries of messages scheduled inside the measured window */
 	uint64_t pings, protocol_errors, errors;

@@ -10,7 +10,7 @@ jq -r '
             elif x >= 1000 then ((x / 100 | floor) / 10 | tostring) + "k" else (x | tostring) end;
   (["scenario","server","conns","made","fail","conn/s","deliv/s","p50ms","p99ms","p99.9ms","maxms","lost","dup","ooo","rss/conn","best","pass"] | @tsv),
   (.scenarios[] | .result as $r |
-    [.name, .server, n($r.conns), n($r.connections_made), n($r.connections_failed),
+    [.name, .server, n($r.conns), n($r.connections_made), (if $r.connections_failed == null then "-" else n($r.connections_failed + ($r.connections_not_joined // 0)) end),
      (if $r.idle == false then "-" else k($r.connects_per_s) end), (if $r.idle then "-" else k($r.deliveries_per_s // $r.messages_per_s) end),
      (if $r.latency_ms.samples == 0 then "-" else n($r.latency_ms.p50) end),
      (if $r.latency_ms.samples == 0 then "-" else n($r.latency_ms.p99) end),

@@ -18,6 +18,8 @@
 
 static volatile sig_atomic_t interrupted;
 
+int lg_selftest(void); /* lg_selftest.c */
+
 uint64_t
 lg_now(void)
 {
@@ -65,7 +67,8 @@ usage(FILE *f)
 	        "  --pids PID,PID       report these processes' RSS\n"
 	        "  --label NAME         copied into the report\n"
 	        "  --dump N             print the first N text frames received to stderr (debugging)\n"
-	        "  --timeout S          hard stop (default: everything above + 30)\n");
+	        "  --timeout S          hard stop (default: everything above + 30)\n"
+	        "or:    madang-loadgen --self-test   (checks SHA-1, base64, framing, histogram)\n");
 }
 
 static int
@@ -481,6 +484,8 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	struct cpu_window cw;
 
+	if (argc == 2 && strcmp(argv[1], "--self-test") == 0)
+		return lg_selftest();
 	if (parse_opts(o, argc, argv) != 0) {
 		usage(stderr);
 		return 64;

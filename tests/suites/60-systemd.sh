@@ -182,12 +182,14 @@ while (1) {
 print $out;
 EOF
 
-# The example configuration with its paths moved into the test directory; the test's copy of
+# The example configuration with its paths moved into the test directory (/run/madang, /etc/madang
+# and the state directory /var/lib/madang); the test's copy of
 # rooms.json renames one room so that the reply proves broker.env's --rooms was used.
 mkdir -p "$T_DIR/etc" "$T_DIR/run"
 ws_port=$(t_free_port)
 for f in "$MADANG_ROOT"/etc/*; do
 	sed -e "s|ipc:///run/madang/|ipc://$T_DIR/run/|g" -e "s|/etc/madang/|$T_DIR/etc/|g" \
+		-e "s|/var/lib/madang|$T_DIR/state|g" \
 		-e "s|^MADANG_WS_LISTEN=.*|MADANG_WS_LISTEN=127.0.0.1:$ws_port|" \
 		-e 's|"id": "room4"|"id": "room4-systemd"|' "$f" >"$T_DIR/etc/$(basename "$f")"
 done
@@ -251,6 +253,8 @@ stop_and_wait "$ws_pid"
 t_check "madang-ws: SIGTERM ends it with status 0 (got $STOP_RC)" test "$STOP_RC" -eq 0
 stop_and_wait "$broker_pid"
 t_check "madang-broker: SIGTERM ends it with status 0 (got $STOP_RC)" test "$STOP_RC" -eq 0
+t_check "madang-broker: broker.env's --data keeps the rooms in the state directory" \
+	test -s "$T_DIR/state/madang.db"
 t_check "madang-broker: STOPPING=1 on \$NOTIFY_SOCKET" grep -qx STOPPING=1 "$T_DIR/notify-broker.log"
 
 for n in broker ws api; do
@@ -322,16 +326,17 @@ Wants=madang.target nginx.service
 UNIT
 ln -s /dev/null "$stage/etc/systemd/system/timers.target"
 
-# ws.js URL ORIGIN: joins through nginx, says "hello"; every line on stdin sends "again".
+# ws.js URL ORIGIN: joins through nginx, says "hello" once; every line on stdin sends "again".
 # Prints what it receives: JOINED, ECHO hello, ECHO again, CLOSED code.
 cat >"$stage/opt/madang-test/ws.js" <<'JS'
 const WebSocket = require(process.env.WS_MODULE);
 const [url, origin] = process.argv.slice(2);
 const ws = new WebSocket(url, { origin });
+let joined = false;
 setTimeout(() => { console.log('TIMEOUT'); process.exit(1); }, 30000);
 ws.on('message', (data) => {
 	const m = JSON.parse(data.toString());
-	if (m.type === 'joined') { console.log('JOINED'); ws.send('hello'); }
+	if (m.type === 'joined' && !joined) { joined = true; console.log('JOINED'); ws.send('hello'); }
 	if (m.type === 'message' && m.sender === 'alice') console.log('ECHO ' + m.message);
 	if (m.type === 'message' && m.message === 'again') ws.close(1000);
 });
@@ -463,6 +468,12 @@ t_check "boot: the front-ends re-sync with the new broker" \
 echo again >&7
 t_check "boot: the same WebSocket chats after the broker restart" \
 	t_wait_for 15 grep -qx 'ECHO again' "$T_DIR/ws.out"
+history=$(in_ct curl -s --max-time 10 'http://127.0.0.1/api/rooms/room1/messages?limit=50')
+echo "room1 history after the restart: $history"
+t_check "boot: history from before the broker restart is still there (--data in StateDirectory=)" \
+	sh -c 'echo "$1" | grep -q "\"message\":\"hello\""' sh "$history"
+t_check "boot: the database is /var/lib/madang/madang.db, madang's, in a 0750 directory" \
+	test "$(in_ct stat -c '%U %a' /var/lib/madang /var/lib/madang/madang.db | tr '\n' ' ')" = "madang 750 madang 600 "
 exec 7>&-
 cat "$T_DIR/ws.out"
 

@@ -1,0 +1,531 @@
+/* test_api_handler.c — madang-api's endpoint logic (api_handle) with the broker and the request
+ * body reached through plain functions: response shapes, error statuses and codes, the admin-token
+ * rules, body limits, response headers, metrics text and the embedded OpenAPI document. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../rest-fcgi/api.h"
+#include "../../rest-fcgi/openapi.h"
+
+/* The broker stand-in: answers with a fixed reply text (or fails), remembers the request. */
+struct fake_broker {
+	enum api_call_result result;
+	const char *reply; /* JSON text */
+	char last[1024];
+	int calls;
+};
+
+static enum api_call_result
+fake_call(void *arg, const cJSON *req, cJSON **reply)
+{
+	struct fake_broker *b = arg;
+	char *text = cJSON_PrintUnformatted(req);
+
+	b->calls++;
+	snprintf(b->last, sizeof(b->last), "%s", text != NULL ? text : "");
+	cJSON_free(text);
+	*reply = NULL;
+	if (b->result != API_CALL_OK)
+		return b->result;
+	*reply = cJSON_Parse(b->reply);
+	return *reply != NULL ? API_CALL_OK : API_CALL_BAD_REPLY;
+}
+
+/* The body stand-in: hands out at most `chunk` bytes per read. */
+struct fake_body {
+	const char *data;
+	size_t len, off, chunk;
+	bool fail;
+};
+
+static long
+fake_read(void *arg, char *buf, size_t n)
+{
+	struct fake_body *b = arg;
+	size_t k = b->len - b->off;
+
+	if (b->fail)
+		return -1;
+	if (k > n)
+		k = n;
+	if (b->chunk != 0 && k > b->chunk)
+		k = b->chunk;
+	memcpy(buf, b->data + b->off, k);
+	b->off += k;
+	return (long)k;
+}
+
+struct t {
+	struct api_config cfg;
+	struct api_metrics metrics;
+	struct fake_broker broker;
+	struct fake_body body;
+	struct api_input in;
+	struct api_response r;
+	char text[65536];
+};
+
+static int
+setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	api_metrics_init(&t->metrics, 0, 4);
+	t->cfg.metrics = &t->metrics;
+	t->in.call = fake_call;
+	t->in.call_arg = &t->broker;
+	t->in.read_body = fake_read;
+	t->in.read_arg = &t->body;
+	api_response_init(&t->r);
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct t *t = *state;
+
+	api_response_fini(&t->r);
+	free(t);
+	return 0;
+}
+
+/* Runs one request; the body (if any) becomes t->text. */
+static void
+run(struct t *t, const char *method, const char *uri)
+{
+	api_response_fini(&t->r);
+	api_response_init(&t->r);
+	t->in.method = method;
+	t->in.uri = uri;
+	api_handle(&t->cfg, &t->in, &t->r);
+	snprintf(t->text, sizeof(t->text), "%.*s", (int)t->r.body.len,
+		 t->r.body.data != NULL ? t->r.body.data : "");
+}
+
+static void
+set_body(struct t *t, const char *type, const char *data, bool with_length)
+{
+	static char len[32];
+
+	t->body.data = data;
+	t->body.len = strlen(data);
+	t->body.off = 0;
+	t->body.chunk = 7; /* short reads must be handled */
+	t->in.content_type = type;
+	snprintf(len, sizeof(len), "%zu", t->body.len);
+	t->in.content_length = with_length ? len : NULL;
+}
+
+static void
+test_rooms_has_exactly_the_original_shape(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply = "{\"ok\":true,\"rooms\":[{\"id\":\"room1\",\"name\":\"일반 대화\","
+			  "\"users_count\":2,\"extra\":1},{\"id\":\"r2\",\"name\":\"B\",\"users_count\":0}]}";
+	run(t, "GET", "/api/rooms");
+	assert_int_equal(t->r.status, 200);
+	assert_string_equal(t->r.content_type, "application/json; charset=utf-8");
+	assert_string_equal(t->text, "{\"rooms\":[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":2},"
+				     "{\"id\":\"r2\",\"name\":\"B\",\"users_count\":0}]}");
+	assert_string_equal(t->broker.last, "{\"op\":\"list_rooms\"}");
+	assert_int_equal(t->r.route, API_R_ROOMS);
+}
+
+static void
+test_malformed_broker_replies_are_502(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply = "{\"ok\":true,\"rooms\":[{\"id\":\"room1\"}]}";
+	run(t, "GET", "/api/rooms");
+	assert_int_equal(t->r.status, 502);
+	assert_string_equal(t->text, "{\"error\":\"bad_gateway\",\"message\":\"the chat broker sent a "
+				     "malformed room\"}");
+	t->broker.reply = "{\"rooms\":[]}"; /* no "ok" */
+	run(t, "GET", "/api/rooms");
+	assert_int_equal(t->r.status, 502);
+	t->broker.result = API_CALL_BAD_REPLY;
+	run(t, "GET", "/api/health");
+	assert_int_equal(t->r.status, 502);
+	assert_int_equal(atomic_load(&t->metrics.broker_bad_replies), 2);
+}
+
+static void
+test_broker_down_is_503_with_retry_after(void **state)
+{
+	struct t *t = *state;
+	struct sbuf h;
+
+	t->broker.result = API_CALL_UNAVAILABLE;
+	run(t, "GET", "/api/rooms/room1");
+	assert_int_equal(t->r.status, 503);
+	assert_string_equal(t->text, "{\"error\":\"broker_unavailable\",\"message\":\"the chat broker "
+				     "did not answer in time; try again\"}");
+	assert_true(t->r.retry_after);
+	sbuf_init(&h);
+	api_response_head(&t->cfg, &t->r, &h);
+	sbuf_addc(&h, '\0');
+	assert_non_null(strstr(h.data, "Status: 503 Service Unavailable\r\n"));
+	assert_non_null(strstr(h.data, "Retry-After: 1\r\n"));
+	sbuf_fini(&h);
+	assert_int_equal(atomic_load(&t->metrics.broker_unavailable), 1);
+}
+
+static void
+test_broker_errors_map_to_statuses(void **state)
+{
+	static const struct {
+		const char *code;
+		int status;
+		const char *want;
+	} cases[] = {
+		{"no_such_room", 404, "{\"error\":\"no_such_room\",\"message\":\"m\"}"},
+		{"room_exists", 409, "{\"error\":\"room_exists\",\"message\":\"m\"}"},
+		{"too_many_rooms", 409, "{\"error\":\"too_many_rooms\",\"message\":\"m\"}"},
+		{"forbidden", 403, "{\"error\":\"forbidden\",\"message\":\"m\"}"},
+		{"invalid_argument", 400, "{\"error\":\"invalid_argument\",\"message\":\"m\"}"},
+		{"internal", 502, "{\"error\":\"broker_error\",\"message\":\"m\"}"},
+		{"unknown_op", 502, "{\"error\":\"broker_error\",\"message\":\"m\"}"},
+	};
+	struct t *t = *state;
+	char reply[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(reply, sizeof(reply), "{\"ok\":false,\"error\":\"%s\",\"message\":\"m\"}",
+			 cases[i].code);
+		t->broker.reply = reply;
+		run(t, "GET", "/api/rooms/room9");
+		assert_int_equal(t->r.status, cases[i].status);
+		assert_string_equal(t->text, cases[i].want);
+	}
+}
+
+static void
+test_room_detail_shape(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply = "{\"ok\":true,\"room\":{\"seq\":3,\"id\":\"room1\",\"name\":\"n\","
+			  "\"users_count\":1,\"members\":[\"alice\"],\"secret\":1}}";
+	run(t, "GET", "/api/rooms/room1");
+	assert_int_equal(t->r.status, 200);
+	assert_string_equal(t->text, "{\"id\":\"room1\",\"name\":\"n\",\"users_count\":1,"
+				     "\"members\":[\"alice\"],\"seq\":3}");
+	assert_string_equal(t->broker.last, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+}
+
+static void
+test_messages_arguments_reach_the_broker(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply = "{\"ok\":true,\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":1,"
+			  "\"last_seq\":9,\"complete\":true,\"events\":[{\"seq\":9}]}";
+	run(t, "GET", "/api/rooms/r/messages");
+	assert_int_equal(t->r.status, 200);
+	assert_string_equal(t->broker.last, "{\"op\":\"history\",\"room_id\":\"r\",\"limit\":50}");
+	assert_string_equal(t->text, "{\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":1,\"last_seq\":9,"
+				     "\"complete\":true,\"events\":[{\"seq\":9}]}");
+	run(t, "GET", "/api/rooms/r/messages?since=4&limit=500");
+	assert_string_equal(t->broker.last,
+			    "{\"op\":\"history\",\"room_id\":\"r\",\"after_seq\":4,\"limit\":500}");
+	run(t, "GET", "/api/rooms/r/messages?before=8&limit=1&_=cachebuster");
+	assert_string_equal(t->broker.last,
+			    "{\"op\":\"history\",\"room_id\":\"r\",\"before_seq\":8,\"limit\":1}");
+}
+
+static void
+test_bad_messages_arguments_are_400_without_a_broker_call(void **state)
+{
+	static const char *const uris[] = {
+		"/api/rooms/r/messages?limit=0",   "/api/rooms/r/messages?limit=501",
+		"/api/rooms/r/messages?limit=",    "/api/rooms/r/messages?since=-1",
+		"/api/rooms/r/messages?since=1.5", "/api/rooms/r/messages?since=9007199254740992",
+		"/api/rooms/r/messages?before=0",  "/api/rooms/r/messages?since=1&before=2",
+	};
+	struct t *t = *state;
+
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		run(t, "GET", uris[i]);
+		assert_int_equal(t->r.status, 400);
+		assert_non_null(strstr(t->text, "\"error\":\"invalid_argument\""));
+	}
+	assert_int_equal(t->broker.calls, 0);
+}
+
+static void
+test_parse_and_route_errors(void **state)
+{
+	struct t *t = *state;
+
+	run(t, "GET", "/api/nope");
+	assert_int_equal(t->r.status, 404);
+	assert_string_equal(t->text, "{\"error\":\"not_found\",\"message\":\"no such API endpoint\"}");
+	run(t, "PUT", "/api/rooms");
+	assert_int_equal(t->r.status, 405);
+	assert_string_equal(t->r.allow, "GET, HEAD, POST, OPTIONS");
+	run(t, "GET", "/api/rooms/a%0d%0aX:1");
+	assert_int_equal(t->r.status, 400);
+	assert_string_equal(t->text, "{\"error\":\"invalid_request\",\"message\":\"path decodes to "
+				     "NUL, CR, LF or invalid UTF-8\"}");
+	run(t, "GET", "/api/rooms/a%zz");
+	assert_int_equal(t->r.status, 400);
+	run(t, "GET", "/api/rooms/bad!");
+	assert_int_equal(t->r.status, 400);
+	assert_null(strstr(t->text, "internal"));
+	run(t, "GET", NULL);
+	assert_int_equal(t->r.status, 400);
+	assert_int_equal(t->broker.calls, 0);
+}
+
+static void
+test_post_creates_a_room(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply = "{\"ok\":true,\"room\":{\"id\":\"jazz\",\"name\":\"Jazz\",\"users_count\":0}}";
+	set_body(t, "application/json", "{\"id\":\"jazz\",\"name\":\"Jazz\"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 201);
+	assert_string_equal(t->text, "{\"id\":\"jazz\",\"name\":\"Jazz\",\"users_count\":0}");
+	assert_string_equal(t->r.location, "/api/rooms/jazz");
+	assert_string_equal(t->broker.last,
+			    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	/* without CONTENT_LENGTH the body is read to its end; the name defaults to the id */
+	set_body(t, "application/json; charset=utf-8", "{\"id\":\"jazz\"}", false);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 201);
+	assert_string_equal(t->broker.last,
+			    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\"}");
+}
+
+static void
+test_post_refuses_bad_bodies(void **state)
+{
+	struct t *t = *state;
+	static char big[API_BODY_MAX + 2];
+
+	set_body(t, "text/plain", "{\"id\":\"jazz\"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 415);
+	set_body(t, NULL, "{\"id\":\"jazz\"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 415);
+	set_body(t, "application/jsonx", "{\"id\":\"jazz\"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 415);
+	set_body(t, "application/json", "{\"id\":", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 400);
+	assert_non_null(strstr(t->text, "\"error\":\"invalid_request\""));
+	set_body(t, "application/json", "[\"jazz\"]", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 400);
+	set_body(t, "application/json", "{\"id\":\"a b\"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_string_equal(t->text, "{\"error\":\"invalid_argument\",\"message\":\"id must match "
+				     "[A-Za-z0-9_-]{1,64}\"}");
+	set_body(t, "application/json", "{\"id\":\"ab\",\"name\":5}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 400);
+	set_body(t, "application/json", "{\"id\":\"ab\",\"name\":\"\"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 400);
+	set_body(t, "application/json", "{\"id\":\"ab\",\"name\":\"a\\u0007b\"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 400);
+	/* a body shorter than its CONTENT_LENGTH */
+	set_body(t, "application/json", "{\"id\":\"ab\"}", true);
+	t->in.content_length = "100";
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 400);
+	/* an unreadable body */
+	set_body(t, "application/json", "{\"id\":\"ab\"}", true);
+	t->body.fail = true;
+	run(t, "POST", "/api/rooms");
+	t->body.fail = false;
+	assert_int_equal(t->r.status, 400);
+	/* over 16 KiB: by CONTENT_LENGTH, and without one */
+	memset(big, ' ', sizeof(big) - 1);
+	set_body(t, "application/json", big, true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 413);
+	assert_string_equal(t->text, "{\"error\":\"payload_too_large\",\"message\":\"request body "
+				     "over 16 KiB\"}");
+	assert_int_equal(t->body.off, t->body.len); /* drained */
+	set_body(t, "application/json", big, false);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 413);
+	assert_int_equal(t->broker.calls, 0);
+}
+
+static void
+test_admin_token_rules(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply = "{\"ok\":true}";
+	run(t, "DELETE", "/api/rooms/jazz");
+	assert_int_equal(t->r.status, 403); /* no token configured: DELETE is off */
+	assert_int_equal(t->broker.calls, 0);
+	t->cfg.admin_token = "0123456789abcdef-token";
+	run(t, "DELETE", "/api/rooms/jazz");
+	assert_int_equal(t->r.status, 401);
+	assert_true(t->r.www_authenticate);
+	t->in.authorization = "Bearer 0123456789abcdef-tokeN";
+	run(t, "DELETE", "/api/rooms/jazz");
+	assert_int_equal(t->r.status, 401);
+	t->in.authorization = "Basic 0123456789abcdef-token";
+	run(t, "DELETE", "/api/rooms/jazz");
+	assert_int_equal(t->r.status, 401);
+	set_body(t, "application/json", "{\"id\":\"jazz\"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 401); /* a configured token guards POST too */
+	assert_int_equal(t->broker.calls, 0);
+	t->in.authorization = "bearer  0123456789abcdef-token ";
+	run(t, "DELETE", "/api/rooms/jazz");
+	assert_int_equal(t->r.status, 204);
+	assert_null(t->r.content_type);
+	assert_int_equal(t->r.body.len, 0);
+	assert_string_equal(t->broker.last, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}");
+}
+
+static void
+test_bearer_compare(void **state)
+{
+	assert_true(api_bearer_ok("Bearer abc", "abc"));
+	assert_true(api_bearer_ok("BEARER abc", "abc"));
+	assert_false(api_bearer_ok("Bearer abcd", "abc"));
+	assert_false(api_bearer_ok("Bearer ab", "abc"));
+	assert_false(api_bearer_ok("Bearerabc", "abc"));
+	assert_false(api_bearer_ok("Bearer ", "abc"));
+	assert_false(api_bearer_ok(NULL, "abc"));
+}
+
+static void
+test_options_head_and_cors_headers(void **state)
+{
+	struct t *t = *state;
+	struct sbuf h;
+
+	t->cfg.cors_origin = "https://chat.example";
+	run(t, "OPTIONS", "/api/rooms/room1");
+	assert_int_equal(t->r.status, 204);
+	assert_string_equal(t->r.allow, "GET, HEAD, DELETE, OPTIONS");
+	sbuf_init(&h);
+	api_response_head(&t->cfg, &t->r, &h);
+	sbuf_addc(&h, '\0');
+	assert_string_equal(h.data, "Status: 204 No Content\r\n"
+				    "Cache-Control: no-store\r\n"
+				    "X-Content-Type-Options: nosniff\r\n"
+				    "Allow: GET, HEAD, DELETE, OPTIONS\r\n"
+				    "Access-Control-Allow-Origin: https://chat.example\r\n"
+				    "Vary: Origin\r\n"
+				    "Access-Control-Allow-Methods: GET, HEAD, DELETE, OPTIONS\r\n"
+				    "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+				    "Access-Control-Max-Age: 600\r\n"
+				    "\r\n");
+	sbuf_fini(&h);
+	t->broker.reply = "{\"ok\":true,\"status\":\"ok\",\"epoch\":\"e\"}";
+	run(t, "HEAD", "/api/health");
+	assert_int_equal(t->r.status, 200);
+	assert_true(t->r.head);
+	assert_string_equal(t->text, "{\"status\":\"ok\",\"broker\":{\"status\":\"ok\",\"epoch\":\"e\"}}");
+	assert_int_equal(t->broker.calls, 1);
+}
+
+static void
+test_metrics_text(void **state)
+{
+	struct t *t = *state;
+
+	api_metrics_observe(&t->metrics, API_R_ROOMS, 200, 300000);      /* 0.3 ms */
+	api_metrics_observe(&t->metrics, API_R_ROOMS, 503, 3000000000u); /* 3 s */
+	api_metrics_observe(&t->metrics, API_R_NONE, 404, 2000000);      /* 2 ms */
+	t->broker.reply = "{\"ok\":true,\"epoch\":\"e\",\"uptime_ms\":1500,\"rooms\":4,"
+			  "\"members\":2,\"counters\":{\"messages\":7,\"Bad-Key\":1,\"drops\":0}}";
+	run(t, "GET", "/api/metrics");
+	assert_int_equal(t->r.status, 200);
+	assert_string_equal(t->r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+	assert_non_null(strstr(t->text, "\nmadang_api_requests_total{route=\"rooms\",class=\"2xx\"} 1\n"));
+	assert_non_null(strstr(t->text, "\nmadang_api_requests_total{route=\"rooms\",class=\"5xx\"} 1\n"));
+	assert_non_null(strstr(t->text, "\nmadang_api_requests_total{route=\"other\",class=\"4xx\"} 1\n"));
+	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
+	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"0.0025\"} 2\n"));
+	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"2.5\"} 2\n"));
+	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_count 3\n"));
+	assert_non_null(strstr(t->text, "\nmadang_broker_up 1\n"));
+	assert_non_null(strstr(t->text, "\nmadang_broker_uptime_seconds 1.500\n"));
+	assert_non_null(strstr(t->text, "\nmadang_broker_rooms 4\n"));
+	assert_non_null(strstr(t->text, "\nmadang_broker_members 2\n"));
+	assert_non_null(strstr(t->text, "\nmadang_broker_messages_total 7\n"));
+	assert_non_null(strstr(t->text, "\nmadang_broker_drops_total 0\n"));
+	assert_null(strstr(t->text, "Bad-Key"));
+	assert_null(strstr(t->text, "madang_broker_ok"));
+	t->broker.result = API_CALL_UNAVAILABLE;
+	run(t, "GET", "/api/metrics");
+	assert_int_equal(t->r.status, 200);
+	assert_non_null(strstr(t->text, "\nmadang_broker_up 0\n"));
+	assert_null(strstr(t->text, "madang_broker_rooms"));
+}
+
+static void
+test_openapi_document_is_served_and_complete(void **state)
+{
+	static const char *const paths[] = {"/api/rooms", "/api/rooms/{id}",
+					    "/api/rooms/{id}/messages", "/api/health",
+					    "/api/metrics", "/api/openapi.json"};
+	struct t *t = *state;
+	cJSON *doc;
+	const cJSON *p;
+
+	run(t, "GET", "/api/openapi.json");
+	assert_int_equal(t->r.status, 200);
+	assert_int_equal(t->r.body.len, api_openapi_json_len);
+	doc = cJSON_Parse(t->text);
+	assert_non_null(doc);
+	assert_string_equal(cJSON_GetObjectItem(doc, "openapi")->valuestring, "3.0.3");
+	p = cJSON_GetObjectItem(doc, "paths");
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		assert_non_null(cJSON_GetObjectItem(p, paths[i]));
+	assert_int_equal(cJSON_GetArraySize(p), sizeof(paths) / sizeof(paths[0]));
+	cJSON_Delete(doc);
+	assert_int_equal(t->broker.calls, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rooms_has_exactly_the_original_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_broker_replies_are_502, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broker_down_is_503_with_retry_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broker_errors_map_to_statuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_detail_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_messages_arguments_reach_the_broker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_messages_arguments_are_400_without_a_broker_call,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_and_route_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_post_creates_a_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_post_refuses_bad_bodies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_token_rules, setup, teardown),
+		cmocka_unit_test(test_bearer_compare),
+		cmocka_unit_test_setup_teardown(test_options_head_and_cors_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_openapi_document_is_served_and_complete, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -263,11 +263,13 @@ for n in broker ws api; do
 done
 
 # --- a real boot ---------------------------------------------------------------------------------
-# `make install` into a stage, then systemd itself as PID 1 of private pid, mount, network, uts,
-# ipc and cgroup namespaces, on an overlay of this machine's root with the stage copied in (the
-# way systemd-nspawn runs a container; the host's files are never written). Enabled as
-# docs/deploy-systemd.md says, with nginx serving deploy/nginx/madang.conf. This is where the
-# sandbox settings meet the daemons for real: seccomp filters, user namespaces, read-only file
+# systemd itself as PID 1 of private pid, mount, network, uts, ipc and cgroup namespaces, on an
+# overlay of this machine's root (the way systemd-nspawn runs a container; the host's files are
+# never written: the overlay's upper layer is a tmpfs, the source tree is mounted read-only).
+# Inside it the test follows docs/deploy-systemd.md as an administrator would: `make install`
+# as root, `systemctl enable --now`, the nginx site; then it reboots the container and checks
+# that everything comes back by itself, chat history included. This is where the sandbox
+# settings meet the daemons for real: seccomp filters, user namespaces, a read-only file
 # system, socket activation, the ownership of /run/madang and api.sock.
 # Needs root and no systemd on the host (a nested PID 1 would need a delegated cgroup there).
 boot_skip=""
@@ -291,44 +293,35 @@ if [ -n "$boot_skip" ]; then
 	t_done
 fi
 
-stage="$T_DIR/stage"
+ct="$T_DIR/ct"
 cgroup="$cg2/madang-test-$$"
 boot_pid=""
-# boot_cleanup: ends the namespaces (killing their PID 1 kills everything in them) and removes
-# the test's cgroup subtree. Runs before the harness's own cleanup.
+# boot_cleanup: ends the namespaces (killing their PID 1 kills everything in them), removes the
+# test's cgroup subtree and unmounts the overlay's tmpfs. Runs before the harness's cleanup.
 boot_cleanup() {
 	if [ -n "$boot_pid" ] && kill -0 "$boot_pid" 2>/dev/null; then
 		kill -KILL "$boot_pid" 2>/dev/null
 		sleep 0.5
 	fi
 	[ -d "$cgroup" ] && find "$cgroup" -depth -type d -exec rmdir {} \; 2>/dev/null
+	mountpoint -q "$ct" && umount -l "$ct"
 	return 0
 }
 trap 'boot_cleanup; t_cleanup' EXIT
 
-if ! make -s -C "$MADANG_ROOT" install BUILD="$MADANG_BUILD" UNITS_OUT="$T_DIR/units-boot" \
-	DESTDIR="$stage" >"$T_DIR/install.log" 2>&1; then
-	cat "$T_DIR/install.log"
-	t_fail "make install DESTDIR=stage for the boot"
-	t_done
-fi
-# What docs/deploy-systemd.md tells an administrator to do, done offline in the stage.
-systemctl --root="$stage" enable madang.target madang-ws@1 madang-ws@2 >/dev/null 2>&1
-mkdir -p "$stage/etc/nginx/sites-enabled" "$stage/opt/madang-test"
-cp "$stage/usr/local/share/madang/deploy/nginx/madang.conf" "$stage/etc/nginx/sites-enabled/madang"
-# The test's own target: basic.target, the madang service and nginx; no timers.
-cat >"$stage/etc/systemd/system/madang-test.target" <<'UNIT'
-[Unit]
-Description=madang boot test
-Requires=basic.target
-After=basic.target
-Wants=madang.target nginx.service
-UNIT
-ln -s /dev/null "$stage/etc/systemd/system/timers.target"
+# The overlay's upper layer, kept across the reboot: a tmpfs, prepared with the test's own bits.
+mkdir -p "$ct"
+mount -t tmpfs -o mode=755 tmpfs "$ct"
+mkdir -p "$ct/up/etc/systemd/system" "$ct/up/opt/madang-test" "$ct/work"
+# Services of this machine's image that have nothing to do with madang (apache2 would also take
+# port 80 from nginx), and timers.
+for u in apache2.service postgresql.service e2scrub_reap.service timers.target; do
+	ln -s /dev/null "$ct/up/etc/systemd/system/$u"
+done
 
 # ws.js URL ORIGIN: joins through nginx, says "hello" once; every line on stdin sends "again".
 # Prints what it receives: JOINED, ECHO hello, ECHO again, CLOSED code.
-cat >"$stage/opt/madang-test/ws.js" <<'JS'
+cat >"$ct/up/opt/madang-test/ws.js" <<'JS'
 const WebSocket = require(process.env.WS_MODULE);
 const [url, origin] = process.argv.slice(2);
 const ws = new WebSocket(url, { origin });
@@ -345,22 +338,22 @@ ws.on('error', (e) => { console.log('ERROR ' + e.message); process.exit(1); });
 process.stdin.on('data', () => ws.send('again'));
 JS
 
-# container.sh DIR STAGE NODE_MODULES: PID 1 of the new namespaces until it execs systemd.
+# container.sh CT DIR...: PID 1 of the new namespaces until it execs systemd: mounts the overlay
+# root (upper layer CT/up), the API file systems, and each DIR read-only at its own path.
 cat >"$T_DIR/container.sh" <<'SH'
 #!/bin/sh
 set -eu
-t=$1/ct
-stage=$2
-nm=$3
+ct=$1
+shift
+m=$ct/root
 mount --make-rprivate /
-mkdir -p "$t"
-mount -t tmpfs -o mode=755 tmpfs "$t"
-mkdir -p "$t/up" "$t/work" "$t/root"
-m=$t/root
-mount -t overlay overlay -o "lowerdir=/,upperdir=$t/up,workdir=$t/work" "$m"
-cp -a "$stage/." "$m/"
-mkdir -p "$m$nm"
-mount --bind "$nm" "$m$nm"
+mkdir -p "$m"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$ct/up,workdir=$ct/work" "$m"
+for d in "$@"; do
+	mkdir -p "$m$d"
+	mount --bind "$d" "$m$d"
+	mount -o remount,bind,ro "$m$d"
+done
 mount -t proc proc "$m/proc"
 mount --bind "$m/proc/sys" "$m/proc/sys"
 mount -o remount,bind,ro "$m/proc/sys"
@@ -378,10 +371,6 @@ ln -s pts/ptmx "$m/dev/ptmx"
 ln -s /proc/self/fd "$m/dev/fd"
 mount -t tmpfs -o mode=1777 tmpfs "$m/dev/shm"
 mount -t tmpfs -o mode=1777 tmpfs "$m/tmp"
-rm -f "$m/etc/nginx/sites-enabled/default"
-# As `make install` does on a real root: create the user now (sysusers.d applies at boot only
-# after an update of /usr).
-chroot "$m" systemd-sysusers
 hostname madang-test
 cd "$m"
 mkdir -p .oldroot
@@ -389,43 +378,79 @@ pivot_root . .oldroot
 cd /
 umount -l /.oldroot
 rmdir /.oldroot
-exec /usr/bin/env -i container=madang-test /lib/systemd/systemd --unit=madang-test.target
+exec /usr/bin/env -i container=madang-test /lib/systemd/systemd --unit=multi-user.target
 SH
 chmod +x "$T_DIR/container.sh"
 
-mkdir -p "$cgroup"
-sh -c 'echo $$ >"$1/cgroup.procs" && exec unshare --mount --pid --fork --kill-child --uts --ipc \
-	--net --cgroup "$2/container.sh" "$2" "$3" "$4"' sh "$cgroup" "$T_DIR" "$stage" \
-	"$MADANG_ROOT/tests/node_modules" >"$T_DIR/boot.log" 2>&1 &
-boot_pid=$!
-T_PIDS="$T_PIDS $boot_pid"
+binds="$MADANG_ROOT"
+case "$MADANG_BUILD" in "$MADANG_ROOT"/*) ;; *) binds="$binds $MADANG_BUILD" ;; esac
 
 # in_ct CMD...: runs CMD inside the container.
 in_ct() {
 	nsenter -t "$sd_pid" -m -u -i -n -p -r -w "$@"
 }
-sd_pid=""
-t_wait_for 10 pgrep -P "$boot_pid" >/dev/null
-sd_pid=$(pgrep -P "$boot_pid" | head -n 1)
-state=""
-if [ -n "$sd_pid" ] && t_wait_for 30 in_ct test -S /run/systemd/private; then
-	state=$(in_ct timeout 60 systemctl is-system-running --wait 2>/dev/null)
-fi
-if [ "$state" != running ]; then
-	cat "$T_DIR/boot.log"
-	[ -n "$sd_pid" ] && in_ct systemctl --no-pager list-units --failed
-	[ -n "$sd_pid" ] && in_ct journalctl --no-pager -b -u 'madang*' | tail -n 40
-fi
-t_check "systemd boots the installed units to state running (got ${state:-nothing})" \
-	test "$state" = running
-[ "$state" = running ] || t_done
+# boot_ct WHAT: boots the container and waits until systemd is up; sets boot_pid, sd_pid and
+# boot_state (running, or degraded when a unit failed).
+boot_ct() {
+	mkdir -p "$cgroup"
+	# shellcheck disable=SC2086
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec unshare --mount --pid --fork --kill-child \
+		--uts --ipc --net --cgroup "$@"' sh "$cgroup" "$T_DIR/container.sh" "$ct" $binds \
+		>>"$T_DIR/boot.log" 2>&1 &
+	boot_pid=$!
+	T_PIDS="$T_PIDS $boot_pid"
+	sd_pid=""
+	boot_state=""
+	t_wait_for 10 pgrep -P "$boot_pid" >/dev/null
+	sd_pid=$(pgrep -P "$boot_pid" | head -n 1)
+	if [ -n "$sd_pid" ] && t_wait_for 30 in_ct test -S /run/systemd/private; then
+		boot_state=$(in_ct timeout 60 systemctl is-system-running --wait 2>/dev/null)
+	fi
+	if [ "$boot_state" != running ]; then
+		cat "$T_DIR/boot.log"
+		[ -n "$sd_pid" ] && in_ct systemctl --no-pager list-units --failed
+	fi
+	t_check "$1: systemd is up, every unit started (state ${boot_state:-none})" \
+		test "$boot_state" = running
+	[ -n "$boot_state" ] || t_done
+}
+# poweroff_ct WHAT: shuts the container down cleanly.
+poweroff_ct() {
+	in_ct journalctl --no-pager -b -u 'madang*' >>"$T_DIR/journal.log" 2>&1
+	in_ct systemctl poweroff >/dev/null 2>&1
+	t_check "$1: systemctl poweroff ends the container" \
+		t_wait_for 30 sh -c '! kill -0 "$1" 2>/dev/null' sh "$boot_pid"
+}
+# rooms_ok: GET /api/rooms through nginx lists room1.
+rooms_ok() {
+	rooms=$(in_ct curl -s --max-time 10 http://127.0.0.1/api/rooms)
+	echo "GET /api/rooms through nginx: $rooms"
+	echo "$rooms" | grep -q '"id":"room1"'
+}
+# units_active: every madang unit that should run is active.
+units_active() {
+	for u in madang-broker.service madang-ws@1.service madang-ws@2.service madang-api.socket \
+		nginx.service; do
+		in_ct systemctl is-active --quiet "$u" || { echo "$u is not active"; return 1; }
+	done
+}
 
-for u in madang-broker.service madang-ws@1.service madang-ws@2.service madang-api.socket \
-	nginx.service; do
-	t_check "boot: $u is active" in_ct systemctl is-active --quiet "$u"
-done
-t_check "boot: /run/madang is madang:madang 0755 (tmpfiles.d)" \
+boot_ct "boot"
+
+# docs/deploy-systemd.md, steps 1, 3 and 4, as root on the container's real root.
+t_check "boot: make install (no DESTDIR) as root" \
+	in_ct make -s -C "$MADANG_ROOT" install BUILD="$MADANG_BUILD" UNITS_OUT=/tmp/madang-units
+t_check "boot: make install created the madang system user" in_ct getent passwd madang
+t_check "boot: make install created /run/madang as madang:madang 0755 (tmpfiles.d)" \
 	test "$(in_ct stat -c '%U:%G %a' /run/madang)" = "madang:madang 755"
+t_check "boot: systemctl enable --now madang.target madang-ws@1 madang-ws@2" \
+	in_ct systemctl enable --now madang.target madang-ws@1 madang-ws@2
+t_check "boot: the nginx site from share/madang/deploy, nginx -t, reload" \
+	in_ct sh -c 'cp /usr/local/share/madang/deploy/nginx/madang.conf /etc/nginx/sites-available/madang &&
+		ln -s ../sites-available/madang /etc/nginx/sites-enabled/madang &&
+		rm -f /etc/nginx/sites-enabled/default && nginx -t -q && systemctl reload nginx'
+t_check "boot: the units are active" t_wait_for 10 units_active
+
 t_check "boot: api.sock is madang:www-data 0660, after the services started" \
 	test "$(in_ct stat -c '%U:%G %a' /run/madang/api.sock)" = "madang:www-data 660"
 t_check "boot: the broker's sockets are madang's only" \
@@ -433,10 +458,7 @@ t_check "boot: the broker's sockets are madang's only" \
 t_check "boot: madang-ws@1 has LimitNOFILE=65536" \
 	test "$(in_ct systemctl show -p LimitNOFILE --value madang-ws@1.service)" = 65536
 
-rooms=$(in_ct curl -s --max-time 10 http://127.0.0.1/api/rooms)
-echo "GET /api/rooms through nginx: $rooms"
-t_check "boot: nginx (www-data) → api.sock → madang-api → broker answers /api/rooms" \
-	sh -c 'echo "$1" | grep -q "\"id\":\"room1\""' sh "$rooms"
+t_check "boot: nginx (www-data) → api.sock → madang-api → broker answers /api/rooms" rooms_ok
 t_check "boot: the request started madang-api.service (socket activation)" \
 	in_ct systemctl is-active --quiet madang-api.service
 
@@ -490,14 +512,23 @@ all_inactive() {
 }
 t_check "boot: systemctl stop madang.target stops all five units" t_wait_for 20 all_inactive
 t_check "boot: systemctl start madang.target" in_ct systemctl start madang.target
-rooms=$(in_ct curl -s --max-time 10 http://127.0.0.1/api/rooms)
-t_check "boot: /api/rooms answers again after the restart" \
-	sh -c 'echo "$1" | grep -q "\"id\":\"room1\""' sh "$rooms"
+t_check "boot: /api/rooms answers again after the restart" rooms_ok
 
-in_ct journalctl --no-pager -b -u 'madang*' >"$T_DIR/journal.log" 2>&1
-in_ct systemctl poweroff >/dev/null 2>&1
-t_check "boot: systemctl poweroff ends the container" \
-	t_wait_for 30 sh -c '! kill -0 "$1" 2>/dev/null' sh "$boot_pid"
-echo "--- journal of the madang units"
+poweroff_ct "boot"
+
+# The reboot: the same root, a fresh /run. The enabled units come up by themselves, tmpfiles.d
+# recreates /run/madang before madang-api.socket, and the history is read back from disk.
+boot_ct "reboot"
+t_check "reboot: the units are active" t_wait_for 10 units_active
+t_check "reboot: /run/madang is madang:madang 0755, api.sock madang:www-data 0660" \
+	test "$(in_ct stat -c '%U:%G %a' /run/madang /run/madang/api.sock | tr '\n' ' ')" = \
+	"madang:madang 755 madang:www-data 660 "
+t_check "reboot: /api/rooms through nginx" rooms_ok
+history=$(in_ct curl -s --max-time 10 'http://127.0.0.1/api/rooms/room1/messages?limit=50')
+t_check "reboot: room1 still has the messages from before the reboot" \
+	sh -c 'echo "$1" | grep -q "\"message\":\"again\""' sh "$history"
+poweroff_ct "reboot"
+
+echo "--- journal of the madang units (both boots)"
 cat "$T_DIR/journal.log"
 t_done

@@ -43,7 +43,9 @@ names=()
 start() {
 	local name=$1
 	shift
-	"$@" > >(sed -u "s/^/[$name] /") 2>&1 &
+	# The daemon runs in its own session, so Ctrl-C reaches only this script, which then stops
+	# the daemons in order; the prefixer ignores Ctrl-C so that it prints their last lines.
+	setsid "$@" > >(trap '' INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
 	pids+=($!)
 	names+=("$name")
 }
@@ -70,6 +72,7 @@ stop_all() {
 }
 trap 'stop_all; exit 0' INT TERM
 trap 'stop_all' EXIT
+trap '' PIPE # a closed terminal or pipe must not stop us before the daemons are stopped
 
 wait_for() { # wait_for SECONDS DESCRIPTION TEST...
 	local limit=$(($1 * 10)) what=$2

@@ -6,7 +6,11 @@
 #
 # Usage: scripts/render-apache.sh --out DIR --port PORT --web-root DIR
 #                                 --api unix:PATH|HOST:PORT --ws HOST:PORT[,HOST:PORT...]
+#                                 [--tls-cert FILE --tls-key FILE]
 # Then:  apache2 -f DIR/httpd.conf -DFOREGROUND
+#
+# With --tls-cert and --tls-key the site is deploy/apache/madang-tls.conf: HTTPS (and wss://) on
+# PORT with that certificate (mod_ssl); its HTTP-to-HTTPS redirect host is left out.
 #
 # It listens on 127.0.0.1:PORT only. Apache never serves as root: started as root (as the tests
 # and `make run` are here) its workers switch to www-data (or nobody), who must be able to read
@@ -19,7 +23,7 @@ die() {
 	exit 2
 }
 
-out="" port="" web_root="" api="" ws=""
+out="" port="" web_root="" api="" ws="" tls_cert="" tls_key=""
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || die "$1 needs a value"
 	case "$1" in
@@ -28,6 +32,8 @@ while [ $# -gt 0 ]; do
 	--web-root) web_root=$2 ;;
 	--api) api=$2 ;;
 	--ws) ws=$2 ;;
+	--tls-cert) tls_cert=$2 ;;
+	--tls-key) tls_key=$2 ;;
 	*) die "unknown option $1 (see the usage at the top of $0)" ;;
 	esac
 	shift 2
@@ -72,13 +78,28 @@ unix:*)
 esac
 ws_list=$(echo "$ws" | tr ',' ' ')
 for a in $ws_list; do host_port "$a" --ws; done
+tls_mods=""
+if [ -n "$tls_cert$tls_key" ]; then
+	[ -f "$tls_cert" ] && [ -f "$tls_key" ] || die "--tls-cert and --tls-key must both be files"
+	tls_cert=$(cd "$(dirname "$tls_cert")" && pwd)/$(basename "$tls_cert")
+	tls_key=$(cd "$(dirname "$tls_key")" && pwd)/$(basename "$tls_key")
+	safe_path "$tls_cert" --tls-cert
+	safe_path "$tls_key" --tls-key
+	site="$root/deploy/apache/madang-tls.conf"
+	tls_mods="ssl socache_shmcb"
+fi
 [ -f "$site" ] || die "missing $site"
 [ -f "$mods/mod_proxy_fcgi.so" ] || die "missing $mods/mod_proxy_fcgi.so (is apache2 installed?)"
 mkdir -p "$out/logs" "$out/run"
 
-awk -v port="$port" -v web_root="$web_root" -v api="$api_url" -v ws="$ws_list" '
+awk -v port="$port" -v web_root="$web_root" -v api="$api_url" -v ws="$ws_list" \
+	-v cert="$tls_cert" -v key="$tls_key" '
 function indent(line) { match(line, /^[ \t]*/); return substr(line, 1, RLENGTH) }
+skipping { if ($0 ~ /^<\/VirtualHost>/) skipping = 0; next }
 /^[ \t]*# @[a-z]+$/ { mark = $0; sub(/^[ \t]*# @/, "", mark); next }
+mark == "redirect" { skipping = 1; mark = ""; next }
+mark == "cert"    { print indent($0) "SSLCertificateFile \"" cert "\""; mark = ""; next }
+mark == "key"     { print indent($0) "SSLCertificateKeyFile \"" key "\""; mark = ""; next }
 mark == "vhost"   { print "<VirtualHost 127.0.0.1:" port ">"; mark = ""; next }
 mark == "root"    { print indent($0) "DocumentRoot \"" web_root "\""; mark = ""; next }
 mark == "rootdir" { print indent($0) "<Directory \"" web_root "\">"; mark = ""; next }
@@ -123,7 +144,7 @@ CONF
 	builtin=$(apache2 -l 2>/dev/null || /usr/sbin/apache2 -l 2>/dev/null || true)
 	for m in mpm_event unixd authz_core mime dir headers deflate filter log_config \
 		proxy proxy_fcgi proxy_http proxy_wstunnel proxy_balancer lbmethod_byrequests \
-		slotmem_shm; do
+		slotmem_shm $tls_mods; do
 		case "$builtin" in *"mod_$m.c"*) continue ;; esac
 		[ -f "$mods/mod_$m.so" ] || die "missing $mods/mod_$m.so"
 		echo "LoadModule ${m}_module $mods/mod_$m.so"

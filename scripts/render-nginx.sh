@@ -5,7 +5,11 @@
 #
 # Usage: scripts/render-nginx.sh --out DIR --port PORT --web-root DIR
 #                                --api unix:PATH|HOST:PORT --ws HOST:PORT[,HOST:PORT...]
+#                                [--tls-cert FILE --tls-key FILE]
 # Then:  nginx -c DIR/nginx.conf -p DIR -e stderr     (foreground: `daemon off`)
+#
+# With --tls-cert and --tls-key the site is deploy/nginx/madang-tls.conf: HTTPS (and wss://) on
+# PORT with that certificate; its HTTP-to-HTTPS redirect server is left out.
 #
 # DIR receives nginx.conf, madang.conf, mime.types, fastcgi_params, temp/ and logs/ (error.log,
 # access.log), and nginx.pid at run time. It listens on 127.0.0.1:PORT only. Run as root (as the
@@ -18,7 +22,7 @@ die() {
 	exit 2
 }
 
-out="" port="" web_root="" api="" ws=""
+out="" port="" web_root="" api="" ws="" tls_cert="" tls_key=""
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || die "$1 needs a value"
 	case "$1" in
@@ -27,6 +31,8 @@ while [ $# -gt 0 ]; do
 	--web-root) web_root=$2 ;;
 	--api) api=$2 ;;
 	--ws) ws=$2 ;;
+	--tls-cert) tls_cert=$2 ;;
+	--tls-key) tls_key=$2 ;;
 	*) die "unknown option $1 (see the usage at the top of $0)" ;;
 	esac
 	shift 2
@@ -66,6 +72,16 @@ unix:*) safe_path "${api#unix:}" --api ;;
 esac
 ws_list=$(echo "$ws" | tr ',' ' ')
 for a in $ws_list; do host_port "$a" --ws; done
+listen_extra=""
+if [ -n "$tls_cert$tls_key" ]; then
+	[ -f "$tls_cert" ] && [ -f "$tls_key" ] || die "--tls-cert and --tls-key must both be files"
+	tls_cert=$(cd "$(dirname "$tls_cert")" && pwd)/$(basename "$tls_cert")
+	tls_key=$(cd "$(dirname "$tls_key")" && pwd)/$(basename "$tls_key")
+	safe_path "$tls_cert" --tls-cert
+	safe_path "$tls_key" --tls-key
+	site="$root/deploy/nginx/madang-tls.conf"
+	listen_extra=" ssl http2"
+fi
 [ -f "$site" ] || die "missing $site"
 for f in mime.types fastcgi_params; do
 	[ -f "$etc/$f" ] || die "missing $etc/$f (is nginx installed?)"
@@ -73,10 +89,19 @@ for f in mime.types fastcgi_params; do
 done
 mkdir -p "$out/temp" "$out/logs"
 
-awk -v port="$port" -v web_root="$web_root" -v api="$api" -v ws="$ws_list" '
+awk -v port="$port" -v web_root="$web_root" -v api="$api" -v ws="$ws_list" \
+	-v extra="$listen_extra" -v cert="$tls_cert" -v key="$tls_key" '
 function indent(line) { match(line, /^[ \t]*/); return substr(line, 1, RLENGTH) }
+# a server block whose first line is a "# @redirect" listen is left out, with its blank line
+held != "" && /# @redirect$/ { held = ""; skipping = 1; next }
+held != "" { print held; held = "" }
+skipping { if ($0 ~ /^}$/) { skipping = 0; skipblank = 1 } next }
+skipblank { skipblank = 0; if ($0 ~ /^$/) next }
+/^server \{$/ { held = $0; next }
 /# @listen6$/ { next }
-/# @listen$/  { print indent($0) "listen 127.0.0.1:" port ";"; next }
+/# @listen$/  { print indent($0) "listen 127.0.0.1:" port extra ";"; next }
+/# @cert$/    { print indent($0) "ssl_certificate " cert ";"; next }
+/# @key$/     { print indent($0) "ssl_certificate_key " key ";"; next }
 /# @root$/    { print indent($0) "root " web_root ";"; next }
 /# @api$/     { print indent($0) "server " api ";"; next }
 /# @ws$/      {

@@ -334,6 +334,24 @@ http GET "$A/api/rooms"
 expect "with madang-api gone nginx answers a JSON 503" 503 \
 	'{"error":"api_unavailable","message":"madang-api is not running"}'
 
+# --- the TLS variant (deploy/nginx/madang-tls.conf) with a throw-away certificate ---------------
+if command -v openssl >/dev/null 2>&1 &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+		-keyout "$T_DIR/tls.key" -out "$T_DIR/tls.crt" >/dev/null 2>&1; then
+	PT=$(t_free_port)
+	"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-tls" --port "$PT" \
+		--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_B_PORT" --ws "127.0.0.1:$WS_DEAD" \
+		--tls-cert "$T_DIR/tls.crt" --tls-key "$T_DIR/tls.key" || t_fail "render-nginx.sh --tls-cert"
+	t_start nginx_tls "$NGINX" -c "$T_DIR/nginx-tls/nginx.conf" -p "$T_DIR/nginx-tls" -e stderr
+	t_wait_port "$PT"
+	http GET "https://127.0.0.1:$PT/api/rooms" --cacert "$T_DIR/tls.crt" --http1.1
+	expect "HTTPS through the TLS site answers /api/rooms" 200 "$ROOMS0"
+	http GET "https://127.0.0.1:$PT/" --cacert "$T_DIR/tls.crt" --http1.1
+	t_check "the TLS site sends Strict-Transport-Security" has_header 'Strict-Transport-Security: max-age=31536000'
+else
+	t_skip "openssl is not installed: TLS variant not tested"
+fi
+
 # --- inherited sockets: fd 0 (spawn-fcgi) and LISTEN_FDS (systemd) --------------------------------
 P0=$(t_free_port)
 t_start api_fd0 perl -MSocket -e '

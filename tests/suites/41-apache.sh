@@ -176,6 +176,24 @@ seq 100 | xargs -P 100 -I{} curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$A/a
 t_check "100 concurrent requests through Apache are all answered 200" \
 	sh -c "[ \$(grep -c '^200\$' '$T_DIR/conc') -eq 100 ]"
 
+# --- the TLS variant (deploy/apache/madang-tls.conf) with a throw-away certificate --------------
+if command -v openssl >/dev/null 2>&1 &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+		-keyout "$T_DIR/tls.key" -out "$T_DIR/tls.crt" >/dev/null 2>&1; then
+	PT=$(t_free_port)
+	"$MADANG_ROOT/scripts/render-apache.sh" --out "$T_DIR/apache-tls" --port "$PT" \
+		--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_PORT" --ws "127.0.0.1:$WS_DEAD" \
+		--tls-cert "$T_DIR/tls.crt" --tls-key "$T_DIR/tls.key" || t_fail "render-apache.sh --tls-cert"
+	t_start apache_tls "$APACHE" -f "$T_DIR/apache-tls/httpd.conf" -DFOREGROUND
+	t_wait_port "$PT"
+	http GET "https://127.0.0.1:$PT/api/rooms" --cacert "$T_DIR/tls.crt" --http1.1
+	expect_match "HTTPS through the TLS site answers /api/rooms" 200 '^\{"rooms":\[\{"id":"room1","name":"일반 대화","users_count":0\},'
+
+	t_check "the TLS site sends Strict-Transport-Security" has_header 'Strict-Transport-Security: max-age=31536000'
+else
+	t_skip "openssl is not installed: TLS variant not tested"
+fi
+
 kill -KILL "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null
 http GET "$A/api/rooms"

@@ -79,6 +79,9 @@ include $(wildcard mk/*.mk)
 
 programs: $(PROGRAMS)
 
+# Keep intermediate objects (pattern-built chains would delete them otherwise).
+.SECONDARY:
+
 # Installs missing Debian packages (quiet and quick when nothing is missing).
 deps:
 	$(Q)scripts/install-deps.sh build

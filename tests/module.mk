@@ -29,6 +29,17 @@ $(TESTBIN)/freeport: tests/lib/freeport.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
 
+# Fuzz targets replayed over their seed corpus and saved crashes with the normal compiler
+# (tests/fuzz/replay.c); libFuzzer builds are in mk/fuzz.mk.
+REPLAY_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+TEST_BINS   += $(REPLAY_SRCS:tests/fuzz/fuzz_%.c=$(TESTBIN)/replay_%)
+DEPS        += $(REPLAY_SRCS:%.c=$(OBJ)/%.d) $(OBJ)/tests/fuzz/replay.d
+
+$(TESTBIN)/replay_%: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/replay.o $(CORE_LIBS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+
 test-bins: $(TEST_BINS)
 
 # Everything, then every suite; SUITE=name runs only the suites whose name contains it.

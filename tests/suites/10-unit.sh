@@ -16,4 +16,18 @@ for t in "$MADANG_TESTBIN"/test_*; do
 		t_fail "$(basename "$t") exited $rc"
 	fi
 done
+# Fuzz targets over their seed corpus and every crash ever found (tests/fuzz/regress/).
+for r in "$MADANG_TESTBIN"/replay_*; do
+	[ -x "$r" ] || continue
+	name=${r##*/replay_}
+	set -- "$MADANG_ROOT/tests/fuzz/corpus/$name"
+	for f in "$MADANG_ROOT/tests/fuzz/regress/$name"-*; do
+		[ -e "$f" ] && set -- "$@" "$f"
+	done
+	if timeout 60 "$r" "$@"; then
+		t_ok "fuzz corpus and regressions of $name replay without a crash"
+	else
+		t_fail "fuzz replay of $name"
+	fi
+done
 t_done

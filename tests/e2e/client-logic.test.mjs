@@ -197,6 +197,33 @@ describe('connection state machine', () => {
 		await tick(20);
 		assert.equal(ScriptedSocket.made.length, 1, 'no reconnect after a fatal close');
 	});
+	it('takes a refusal before "joined" as final even when the browser reports 1006', async () => {
+		const { conn, seen } = connection([5]);
+		conn.start();
+		ScriptedSocket.made[0].serverSays({ type: 'welcome', session: 'S', user: 'alice' });
+		ScriptedSocket.made[0].serverSays({ type: 'error', code: 'nickname_taken', message: 'taken', request: 'join_room' });
+		ScriptedSocket.made[0].serverCloses(1006);
+		assert.equal(conn.state, 'failed');
+		assert.equal(seen.find(([type]) => type === 'fatal')[1].code, 4009);
+	});
+	it('retries after an error that came once joined, and confirms a duplicate by its ack', async () => {
+		const { conn } = connection([5]);
+		const confirmed = [];
+		conn.addEventListener('confirmed', (ev) => confirmed.push(ev.detail.entry.clientId));
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		ws.serverSays({ type: 'joined', users: ['alice'], seq: 1, epoch: 'E' });
+		const entry = conn.sendMessage('again');
+		ws.serverSays({ type: 'ack', client_id: entry.clientId, seq: 2, duplicate: false });
+		assert.equal(conn.outbox.size, 1, 'a fresh message waits for its event');
+		ws.serverSays({ type: 'ack', client_id: entry.clientId, seq: 2, duplicate: true });
+		assert.deepEqual(confirmed, [entry.clientId]);
+		assert.equal(conn.outbox.size, 0);
+		ws.serverSays({ type: 'error', code: 'nickname_taken', message: 'late' });
+		ws.serverCloses(1006);
+		assert.equal(conn.state, 'waiting');
+		conn.leave();
+	});
 });
 
 describe('offline', () => {

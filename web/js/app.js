@@ -23,7 +23,9 @@ function explainFatal(room, nickname, { code, reason, error, deleted }) {
 	if (code === 4001) return { view: 'rooms', text: t('room.err.unauthorized') };
 	const detail = error?.message || reason || String(code);
 	if (error?.code === 'room_full') return { view: 'rooms', text: t('room.err.full') };
-	if (error?.code === 'invalid_argument' || error?.code === 'invalid_nickname') {
+	/* 4000: the server found the request invalid; its reason names the field (the nickname,
+	 * since room ids come from the list). */
+	if (code === 4000 || error?.code === 'invalid_argument') {
 		return { view: 'join', error: { key: 'nick.err.invalid', params: { reason: detail } } };
 	}
 	return { view: 'rooms', text: t('room.err.refused', { reason: detail }) };

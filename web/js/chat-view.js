@@ -93,6 +93,7 @@ export class ChatView {
 		connection.addEventListener('typing', (ev) => this.typing(ev.detail.msg));
 		connection.addEventListener('private', (ev) => this.privateMessage(ev.detail));
 		connection.addEventListener('outbox', (ev) => this.updatePending(ev.detail.entry));
+		connection.addEventListener('confirmed', (ev) => this.dropPending(ev.detail.entry.clientId));
 		connection.addEventListener('server-error', (ev) => this.serverError(ev.detail.msg));
 		connection.addEventListener('fatal', (ev) => {
 			this.close();

@@ -10,6 +10,7 @@
 //   private      {msg, confirmed}
 //   server-error {msg, entry}
 //   outbox       {entry}            an outbox entry changed state (sent, failed, queued)
+//   confirmed    {entry}            a resent message the server already had: it leaves the outbox
 //   fatal        {code, reason, error}   the server refused us for good (4004, 4009, 4001, …)
 //
 // Close codes 4000–4999 are the server's "do not come back" answers (DESIGN §3); every other
@@ -26,6 +27,18 @@ const RATE_LIMIT_RETRY_MS = 1500;
 export function isFatalClose(code) {
 	return code >= 4000 && code <= 4999;
 }
+
+/* Error codes that, arriving before "joined", mean the join was refused for good. They make the
+ * close that follows final whatever its code: a browser that saw a broken closing handshake
+ * reports 1006 instead of the server's 4009, and the answer must not be lost to a retry loop. */
+const JOIN_REFUSALS = Object.freeze({
+	nickname_taken: 4009,
+	no_such_room: 4004,
+	unauthorized: 4001,
+	room_full: 4000,
+	invalid_argument: 4000,
+	forbidden: 4000,
+});
 
 export class RoomConnection extends EventTarget {
 	/* makeUrl(roomId, user, params) builds the socket URL; WebSocketImpl, backoff, online and
@@ -127,6 +140,7 @@ export class RoomConnection extends EventTarget {
 		}
 		this.ws = ws;
 		this.lastError = null;
+		this.joinedOnSocket = false;
 		ws.onmessage = (ev) => this.handleFrame(ev.data);
 		ws.onclose = (ev) => {
 			if (this.ws !== ws) return;
@@ -177,12 +191,16 @@ export class RoomConnection extends EventTarget {
 		case 'error':
 			this.handleError(msg);
 			break;
+		case 'ack':
+			this.handleAck(msg);
+			break;
 		default:
 			break; /* pong, and event types added after v1 */
 		}
 	}
 
 	handleJoined(msg) {
+		this.joinedOnSocket = true;
 		const outcome = this.room.joined(msg);
 		this.backoff.reset();
 		this.setState('connected');
@@ -217,6 +235,16 @@ export class RoomConnection extends EventTarget {
 		this.emit('private', { msg, confirmed });
 	}
 
+	/* madang-ws acknowledges each message with {"type":"ack","client_id","seq","duplicate"} ahead of
+	 * the message event. A fresh message is confirmed by its event (which is drawn in seq order);
+	 * a duplicate — the server had it already from before a reconnect — gets no new event, so its
+	 * ack is what confirms it. */
+	handleAck(msg) {
+		if (typeof msg.client_id !== 'string' || msg.duplicate !== true) return;
+		const confirmed = this.outbox.confirm(msg.client_id);
+		if (confirmed) this.emit('confirmed', { entry: confirmed });
+	}
+
 	handleError(msg) {
 		this.lastError = msg;
 		let entry = null;
@@ -243,6 +271,8 @@ export class RoomConnection extends EventTarget {
 			this.emit('outbox', { entry });
 		}
 		if (this.state === 'closed' || this.state === 'failed') return;
+		const refusal = this.joinedOnSocket ? undefined : JOIN_REFUSALS[this.lastError?.code];
+		if (!isFatalClose(code) && refusal !== undefined) code = refusal;
 		if (isFatalClose(code)) {
 			this.setState('failed');
 			this.emit('fatal', { code, reason, error: this.lastError });

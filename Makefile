@@ -11,11 +11,11 @@
 # Switches: V=1 (echo commands), SANITIZE=address|undefined|address,undefined, DEBUG=1 (-O0),
 # CC=clang. Each component lives in its own folder with a module.mk that adds its targets.
 
+comma     := ,
 BUILD     ?= build
 ifneq ($(SANITIZE),)
 BUILD     := $(BUILD)/san-$(subst $(comma),-,$(SANITIZE))
 endif
-comma     := ,
 BIN       := $(BUILD)/bin
 OBJ       := $(BUILD)/obj
 PREFIX    ?= /usr/local

@@ -21,7 +21,9 @@ run_it() {
 
 run_it plain it_broker
 run_it plain it_durable
-vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
-MADANG_TEST_WRAPPER="$vg" run_it valgrind it_broker
-MADANG_TEST_WRAPPER="$vg" run_it valgrind it_durable
+if [ -z "${MADANG_NO_VALGRIND:-}" ]; then
+	vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
+	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_broker
+	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_durable
+fi
 t_done

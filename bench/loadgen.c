@@ -225,6 +225,38 @@ rss_kib(int pid)
 	return kib;
 }
 
+/* System-wide TCP segments retransmitted (/proc/net/snmp) and packets dropped by the kernel's
+ * per-CPU input backlog (/proc/net/softnet_stat, second column): on loopback a drop shows up as a
+ * retransmission 200 ms or more later, which is what a latency tail of that size usually is. */
+static void
+net_counters(unsigned long long *retrans, unsigned long long *drops)
+{
+	char hdr[1024], val[1024];
+	FILE *f;
+
+	*retrans = *drops = 0;
+	if ((f = fopen("/proc/net/snmp", "r")) != NULL) {
+		while (fgets(hdr, sizeof(hdr), f) && fgets(val, sizeof(val), f)) {
+			char *hs, *vs, *h = strtok_r(hdr, " \n", &hs), *v = strtok_r(val, " \n", &vs);
+
+			if (h == NULL || strcmp(h, "Tcp:") != 0)
+				continue;
+			while ((h = strtok_r(NULL, " \n", &hs)) && (v = strtok_r(NULL, " \n", &vs)))
+				if (strcmp(h, "RetransSegs") == 0)
+					*retrans = strtoull(v, NULL, 10);
+			break;
+		}
+		fclose(f);
+	}
+	if ((f = fopen("/proc/net/softnet_stat", "r")) != NULL) {
+		unsigned int processed, dropped;
+
+		while (fscanf(f, "%x %x%*[^\n]", &processed, &dropped) == 2)
+			*drops += dropped;
+		fclose(f);
+	}
+}
+
 /* CPU time (user + system) of pid in seconds, -1 when unreadable. */
 static double
 cpu_s(int pid)
@@ -350,6 +382,7 @@ ms(uint64_t ns)
 /* CPU use over the sending (or holding) window: [0] the load generator, [1..] the --pids. */
 struct cpu_window {
 	double t0, t1;
+	unsigned long long retrans0, retrans1, drops0, drops1;
 	double start[LG_MAX_PIDS + 1], end[LG_MAX_PIDS + 1];
 };
 
@@ -447,6 +480,8 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 			           : -1.0);
 		printf("},");
 	}
+	printf("\"tcp_retrans_segs\":%llu,\"softnet_drops\":%llu,", cw->retrans1 - cw->retrans0,
+	       cw->drops1 - cw->drops0);
 	printf("\"rss_kib\":{");
 	for (int i = 0; i < o->npids; i++) {
 		printf("%s\"%d\":%ld", i ? "," : "", o->pids[i], rss_end[i]);
@@ -535,6 +570,7 @@ main(int argc, char **argv)
 	}
 	memset(&cw, 0, sizeof(cw));
 	cpu_sample(o, &cw.t0, cw.start);
+	net_counters(&cw.retrans0, &cw.drops0);
 	if (!timed_out && !interrupted)
 		atomic_store(&run.phase, LG_PH_RUN);
 
@@ -570,6 +606,7 @@ main(int argc, char **argv)
 		} while (got < expected && lg_now() < until && !tick(&run, &timed_out));
 	}
 	atomic_store(&run.phase, LG_PH_STOP);
+	net_counters(&cw.retrans1, &cw.drops1);
 	for (uint32_t t = 0; t < o->threads; t++)
 		pthread_join(run.workers[t].thread, NULL);
 	{

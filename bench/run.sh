@@ -322,8 +322,12 @@ sc_ramp() {
 
 [ -x "$bin/madang-loadgen" ] || { log "no $bin/madang-loadgen: run make first"; exit 2; }
 command -v jq >/dev/null || { log "jq is needed"; exit 2; }
+"$bin/madang-loadgen" --self-test >/dev/null || { log "madang-loadgen --self-test failed"; exit 1; }
 command -v node >/dev/null || { log "node is needed"; exit 2; }
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+# The machine is shared: other work running beside the benchmark shows up as latency.
+log "load average at start: $load0 (figures are only comparable on an otherwise idle machine)"
 for s in $scenarios; do
 	if ! declare -F "sc_$s" >/dev/null; then
 		log "unknown scenario $s"
@@ -334,10 +338,11 @@ for s in $scenarios; do
 done
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-jq -s -c --arg started "$started" --arg cpu "$cpu" --arg nproc "$(nproc)" \
-	--arg kernel "$(uname -r)" --arg quick "$quick" --arg rev "$(git -C "$root" rev-parse --short HEAD 2>/dev/null)" \
+jq -s -c --arg started "$started" --arg cpu "$cpu" --arg nproc "$(nproc)" --arg load "$load0" \
+	--arg kernel "$(uname -r)" --arg backlog "$(cat /proc/sys/net/core/netdev_max_backlog 2>/dev/null)" --arg quick "$quick" --arg rev "$(git -C "$root" rev-parse --short HEAD 2>/dev/null)" \
 	'{started:$started, quick:($quick == "1"), git:$rev,
-	  machine:{nproc:($nproc | tonumber), cpu:$cpu, kernel:$kernel}, scenarios:.}' \
+	  machine:{nproc:($nproc | tonumber), cpu:$cpu, kernel:$kernel, loadavg_at_start:$load,
+	            netdev_max_backlog:$backlog}, scenarios:.}' \
 	"$out/results.jsonl" >"$out/results.json"
 "$root/bench/table.sh" "$out/results.json"
 echo "bench: results in $out/results.json, logs in $logs"

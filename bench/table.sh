@@ -3,7 +3,7 @@
 # Usage: bench/table.sh [RESULTS_JSON]
 set -u
 f=${1:-build/bench/results.json}
-jq -r '"machine: \(.machine.nproc) cores, \(.machine.cpu), kernel \(.machine.kernel); git \(.git); started \(.started)\(if .quick then " (BENCH_QUICK)" else "" end)"' "$f"
+jq -r '"machine: \(.machine.nproc) cores, \(.machine.cpu), kernel \(.machine.kernel); load \(.machine.loadavg_at_start // "?"); git \(.git); started \(.started)\(if .quick then " (BENCH_QUICK)" else "" end)"' "$f"
 jq -r '
   def n(x): if x == null then "-" else (x | tostring) end;
   def k(x): if x == null then "-" elif x >= 1000000 then ((x / 100000 | floor) / 10 | tostring) + "M"

@@ -115,6 +115,11 @@ rpc_send(struct rpc_job *j, cJSON *req)
 	int rv;
 
 	cJSON_Delete(req);
+	if (ws->exiting) {
+		free(text);
+		rpc_job_free(j);
+		return;
+	}
 	j->next = ws->jobs;
 	j->prev = NULL;
 	if (ws->jobs != NULL)
@@ -140,6 +145,52 @@ rpc_send(struct rpc_job *j, cJSON *req)
 	nng_ctx_send(j->ctx, j->aio);
 }
 
+int
+rpc_send_ordered(struct rpc_job *j, cJSON *req)
+{
+	struct ws_session *s = j->sess;
+
+	j->ordered = true;
+	if (!s->rpc_busy) {
+		s->rpc_busy = true;
+		rpc_send(j, req);
+		return 0;
+	}
+	if (s->rpc_queued >= WS_SESSION_RPC_MAX) {
+		cJSON_Delete(req);
+		rpc_job_free(j);
+		return -1;
+	}
+	j->queued_req = req;
+	j->sq_next = NULL;
+	if (s->rpc_tail != NULL)
+		((struct rpc_job *)s->rpc_tail)->sq_next = j;
+	else
+		s->rpc_head = j;
+	s->rpc_tail = j;
+	s->rpc_queued++;
+	return 0;
+}
+
+/* The session's request in flight is done: send its next one. */
+static void
+rpc_next_ordered(struct ws_session *s)
+{
+	struct rpc_job *n = s->rpc_head;
+
+	if (n == NULL) {
+		s->rpc_busy = false;
+		return;
+	}
+	s->rpc_head = n->sq_next;
+	if (s->rpc_head == NULL)
+		s->rpc_tail = NULL;
+	s->rpc_queued--;
+	cJSON *req = n->queued_req;
+	n->queued_req = NULL;
+	rpc_send(n, req);
+}
+
 void
 rpc_drain(void)
 {
@@ -160,6 +211,8 @@ rpc_drain(void)
 		ws->njobs--;
 		if (j->done != NULL)
 			j->done(j);
+		if (j->ordered && j->sess != NULL && !ws->exiting)
+			rpc_next_ordered(j->sess);
 		rpc_job_free(j);
 		j = next;
 	}
@@ -523,8 +576,10 @@ broker_close(void)
 	for (struct rpc_job *j = ws->jobs; j != NULL; j = j->next)
 		if (j->aio != NULL)
 			nng_aio_stop(j->aio);
+	ws->exiting = true;
 	for (struct rpc_job *j = ws->jobs; j != NULL; j = j->next)
 		j->done = NULL;
 	rpc_drain();
+
 	pthread_mutex_destroy(&ws->done_mu);
 }

@@ -172,7 +172,9 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 	j->kind = kind;
 	snprintf(j->room_id, sizeof(j->room_id), "%s", room_id ? room_id : "");
 	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
-	rpc_send(j, req);
+	if (rpc_send_ordered(j, req) != 0)
+		ws_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service", NULL,
+			      room_id, client_id);
 }
 
 static void

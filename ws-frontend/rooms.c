@@ -100,7 +100,9 @@ rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const c
 				cJSON_AddStringToObject(req, "reason", reason);
 			snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
 			j->kind = reason == NULL ? 1 : 0; /* 1: the client asked, tell it "left" */
-			rpc_send(j, req);
+			if (rpc_send_ordered(j, req) != 0)
+				log_warn("ws: session %llu: leave %s not sent: too many requests queued",
+					 (unsigned long long)s->serial, r->id);
 		} else {
 			cJSON_Delete(req);
 			if (j != NULL)

@@ -43,11 +43,18 @@ ws_kick_writable(struct ws_session *s)
 {
 	if (s->wsi == NULL)
 		return;
-	if (s->close_code == 0 && sess_pending(s) > ws->o.queue_limit) {
+	uint64_t pending = sess_pending(s);
+
+	/* Over --queue-limit while the kernel does not take what we already wrote (lws holds a
+	 * partial write): the client is not reading. A burst that merely arrived between two
+	 * writes to a client that keeps up is not held against it, up to WS_QUEUE_BURST times
+	 * the limit. */
+	if (s->close_code == 0 && pending > ws->o.queue_limit &&
+	    (lws_partial_buffered(s->wsi) || pending > WS_QUEUE_BURST * ws->o.queue_limit)) {
 		ws->c.slow_consumers++;
 		log_info("ws: session %llu (%s) closed: slow consumer, %llu bytes queued",
 			 (unsigned long long)s->serial, s->has_user ? s->user : "-",
-			 (unsigned long long)sess_pending(s));
+			 (unsigned long long)pending);
 		s->close_logged = true;
 		/* Out of every room at once, so that nobody else waits for it. */
 		for (size_t i = 0; i < s->max_rooms; i++)

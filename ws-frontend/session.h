@@ -48,6 +48,11 @@ struct ws_session {
 	bool close_flush;
 	bool close_sent;        /* our close frame is out; waiting for the client's */
 	bool close_logged;      /* the reason was logged where it was decided */
+	/* Broker requests made for this client go out one at a time, in the order the client
+	 * sent its messages (the broker may reorder requests that are in flight together). */
+	bool rpc_busy;
+	void *rpc_head, *rpc_tail; /* struct rpc_job queue, owned by broker.c */
+	uint32_t rpc_queued;
 	struct ws_session *hnext; /* session table chain */
 };
 

@@ -26,10 +26,12 @@
 #define WS_RX_BUFFER       (16 * 1024)  /* lws receive chunk */
 #define WS_RPC_TIMEOUT_MS  2000         /* a broker request that takes longer has failed */
 #define WS_RATE_STRIKES    20           /* rate-limited messages in a row before close 1008 */
-#define WS_EVENT_BUDGET    1024         /* broker events handled per loop turn */
+#define WS_EVENT_BUDGET    256          /* broker events handled per loop turn */
 #define WS_EVENT_MAX       (1024 * 1024) /* a broker event larger than this is dropped */
 #define WS_STOP_GRACE_MS   2000         /* SIGTERM: time given to close frames and leaves */
 #define WS_HEARTBEAT_MS    1000         /* until the broker's hello says otherwise */
+#define WS_QUEUE_BURST     64           /* backlog allowed to a client that keeps up (x limit) */
+#define WS_SESSION_RPC_MAX 256          /* a client's requests waiting for the broker; more: busy */
 
 /* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */
 #define WS_CLOSE_GOING_AWAY   1001
@@ -88,6 +90,9 @@ struct rpc_job {
 	char client_id[MADANG_CLIENT_ID_MAX + 1];
 	int kind;                /* what the caller needs to tell replies apart */
 	char *text;              /* a copy the reply handler needs (private text), or NULL */
+	bool ordered;            /* one of its session's requests, sent in order */
+	cJSON *queued_req;       /* the request while it waits for its turn */
+	struct rpc_job *sq_next; /* the session's queue */
 	int rv;                  /* 0 or an nng error */
 	cJSON *reply;            /* parsed reply object when rv == 0 */
 };
@@ -132,6 +137,7 @@ struct ws_app {
 	/* shutdown */
 	bool stopping;
 	bool exit_loop;
+	bool exiting; /* past the loop: nothing new is sent */
 	uint64_t stop_deadline_ms;
 	struct lws *signal_wsi;
 };
@@ -145,6 +151,9 @@ void broker_start(void);
 /* Sends req (consumed) with done called on the lws thread. j from rpc_job_new. */
 void rpc_send(struct rpc_job *j, cJSON *req);
 struct rpc_job *rpc_job_new(rpc_done_fn done, struct ws_session *s);
+/* Like rpc_send for a job of a session: after the session's earlier requests. Returns -1 (and
+ * frees req and j) when WS_SESSION_RPC_MAX requests already wait. */
+int rpc_send_ordered(struct rpc_job *j, cJSON *req);
 void rpc_drain(void);
 void broker_events_readable(void);
 void broker_tick(void);

@@ -41,7 +41,8 @@ t_start ws1 "$bin/madang-ws" --listen "127.0.0.1:$ws1_port" --rpc "$rpc" --event
 ws1_pid=$T_LAST_PID
 ws2_port=$(t_free_port)
 t_start ws2 "$bin/madang-ws" --listen "127.0.0.1:$ws2_port" --rpc "$rpc" --events "$events" --id ws-test-2 \
-	--queue-limit 65536 --rate 100000 --burst 100000 --max-rooms-per-conn 2
+	--queue-limit 262144 --rate 100000 --burst 100000 --max-rooms-per-conn 2 \
+	--max-conns-per-ip 4 --trusted-proxies 127.0.0.1
 ws2_pid=$T_LAST_PID
 t_wait_port "$ws1_port" || t_fail "madang-ws (ws1) did not listen on $ws1_port"
 t_wait_port "$ws2_port" || t_fail "madang-ws (ws2) did not listen on $ws2_port"

@@ -1,8 +1,10 @@
 // chat.test.mjs — client protocol v1 against a real madang-broker and madang-ws: chat, join and
 // leave notices, member lists, close codes, limits, bad input, the rate limit, HTTP answers.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { WS1, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+import { closeAll, WS1, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+
+after(closeAll);
 
 const T = { timeout: 15000 };
 

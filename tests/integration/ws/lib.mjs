@@ -8,6 +8,14 @@ export const WS2 = process.env.MADANG_WS2_URL;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let counter = 0;
+const clients = new Set();
+
+// Drops every connection a test file opened (use as after(closeAll)): a failed test must not
+// leave sockets that keep node --test from exiting.
+export function closeAll() {
+  for (const c of clients) c.ws.terminate();
+  clients.clear();
+}
 // A nickname unique to this run, so that tests never collide with each other.
 export function nick(base) {
   counter += 1;
@@ -19,6 +27,7 @@ export function connect(base, path, options = {}) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(base + path, options);
     const c = new Client(ws);
+    clients.add(c);
     const timer = setTimeout(() => { ws.terminate(); reject(new Error(`connect ${path}: timeout`)); }, 5000);
     ws.on('open', () => { clearTimeout(timer); resolve(c); });
     ws.on('unexpected-response', (req, res) => {

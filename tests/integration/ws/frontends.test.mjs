@@ -1,0 +1,146 @@
+// frontends.test.mjs — several madang-ws at once: two front-ends share a room, --reuseport
+// really shares one port between processes, a client that never reads is dropped (1008 slow
+// consumer) while the others get every message, per-connection and per-address limits.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { closeAll, WS1, WS2, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+
+after(closeAll);
+
+const T = { timeout: 30000 };
+
+async function health(base) {
+  return JSON.parse((await httpGet(base, '/healthz')).body);
+}
+
+test('two front-ends share a room: each member sees every message once, in order', T, async () => {
+  const a = nick('f1'), b = nick('f2');
+  const ca = await joinPath(WS1, 'room6', a);
+  const cb = await joinPath(WS2, 'room6', b);
+  assert.ok(cb.joined.users.includes(a));
+  await ca.next((m) => m.type === 'join' && m.user === b);
+  for (let i = 0; i < 5; i++) { ca.send(`a${i}`); cb.send(`b${i}`); }
+  const runs = [];
+  for (const c of [ca, cb]) {
+    const got = [];
+    while (got.length < 10) got.push(await c.next((m) => m.type === 'message' && m.seq > c.joined.seq));
+    for (let i = 1; i < got.length; i++) assert.equal(got[i].seq, got[i - 1].seq + 1);
+    runs.push(got.map((m) => `${m.seq}:${m.message}`));
+  }
+  assert.deepEqual(runs[0], runs[1], 'both front-ends deliver the same sequence');
+  ca.close();
+  const l = await cb.next((m) => m.type === 'leave' && m.user === a);
+  assert.equal(l.reason, 'disconnected');
+  cb.close();
+});
+
+test('a client that never reads is closed (slow consumer); the others get everything', T, async () => {
+  const r = nick('reader'), s = nick('sleeper'), p = nick('sender');
+  const reader = await joinPath(WS2, 'room6', r);
+  const sleeper = await joinPath(WS2, 'room6', s);
+  const sender = await joinPath(WS2, 'room6', p);
+  await reader.next((m) => m.type === 'join' && m.user === p);
+  sleeper.ws._socket.pause(); // stops reading: its TCP window fills, then its queue
+  const before = (await health(WS2)).counters.slow_consumers;
+  const N = 3000, text = 'x'.repeat(3000);
+  for (let i = 0; i < N; i++) sender.send({ type: 'message', text: `${i} ${text}` });
+  let expect = 0, lastSeq = 0;
+  while (expect < N) {
+    const m = await reader.next((x) => x.type === 'message' && x.sender === p, 20000, `message ${expect}`);
+    assert.equal(Number(m.message.split(' ')[0]), expect);
+    if (lastSeq) assert.ok(m.seq > lastSeq);
+    lastSeq = m.seq;
+    expect++;
+  }
+  const leave = await reader.next((x) => x.type === 'leave' && x.user === s, 5000);
+  assert.equal(leave.reason, 'disconnected');
+  assert.equal((await health(WS2)).counters.slow_consumers, before + 1);
+  sleeper.ws._socket.resume();
+  const cl = await sleeper.waitClose(10000);
+  assert.ok(cl.code === 1008 || cl.code === 1006, `close ${cl.code}`);
+  reader.close(); sender.close();
+});
+
+test('--max-rooms-per-conn: one join too many gets too_many_rooms', T, async () => {
+  const u = nick('rooms');
+  const c = await connect(WS2, `/ws?user=${u}`);
+  await c.nextType('welcome');
+  for (const room of ['room1', 'room2']) {
+    c.send({ type: 'join_room', room_id: room });
+    assert.equal((await c.nextType('joined')).room_id, room);
+  }
+  c.send({ type: 'join_room', room_id: 'room3' });
+  assert.equal((await c.nextType('error')).code, 'too_many_rooms');
+  c.close();
+});
+
+test('--max-conns-per-ip with a trusted proxy: counted per X-Forwarded-For client', T, async () => {
+  // ws2 runs with --max-conns-per-ip 4 --trusted-proxies 127.0.0.1
+  const open = [];
+  for (let i = 0; i < 4; i++) {
+    const c = await connect(WS2, '/ws', { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+    await c.nextType('welcome');
+    open.push(c);
+  }
+  const extra = await connect(WS2, '/ws', { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+  const cl = await extra.waitClose();
+  assert.equal(cl.code, 1008);
+  assert.match(cl.reason, /too many connections/);
+  // Only 127.0.0.1 is trusted: the client is the rightmost other entry, 203.0.113.7 again.
+  const other = await connect(WS2, '/ws', { headers: { 'X-Forwarded-For': '198.51.100.1, 203.0.113.7' } });
+  const cl2 = await other.waitClose();
+  assert.equal(cl2.code, 1008);
+  const fresh = await connect(WS2, '/ws', { headers: { 'X-Forwarded-For': '198.51.100.1' } });
+  await fresh.nextType('welcome');
+  await sleep(200);
+  assert.equal(fresh.closeInfo, null);
+  open[0].close();
+  await open[0].closed;
+  await sleep(200);
+  const again = await connect(WS2, '/ws', { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+  await again.nextType('welcome');
+  await sleep(200);
+  assert.equal(again.closeInfo, null, 'a slot freed by a close is usable again');
+  for (const c of [...open, fresh, again]) c.close();
+});
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+test('--reuseport: two processes serve one port', T, async (t) => {
+  const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
+  const port = await freePort();
+  const kids = [];
+  t.after(() => { for (const k of kids) if (k.exitCode === null) k.kill('SIGKILL'); });
+  for (const id of ['ws-reuse-a', 'ws-reuse-b']) {
+    const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', id], { stdio: 'ignore' });
+    kids.push(k);
+  }
+  const base = `ws://127.0.0.1:${port}`;
+  const deadline = Date.now() + 8000;
+  const seen = new Set();
+  while (seen.size < 2 && Date.now() < deadline) {
+    try {
+      const c = await connect(base, '/ws');
+      const w = await c.nextType('welcome', 2000);
+      seen.add(w.frontend);
+      c.close();
+    } catch {
+      await sleep(100);
+    }
+  }
+  assert.deepEqual([...seen].sort(), ['ws-reuse-a', 'ws-reuse-b']);
+  for (const k of kids) assert.equal(k.exitCode, null, 'both processes still run');
+  for (const k of kids) k.kill('SIGTERM');
+  for (const k of kids) {
+    const code = k.exitCode ?? await new Promise((r) => k.on('exit', (c) => r(c)));
+    assert.equal(code, 0);
+  }
+});

@@ -1,0 +1,92 @@
+// survival.test.mjs — dead parts are noticed and survived. Runs last in 30-ws.sh: it kills the
+// broker with SIGKILL and starts it again (same command line; the PID goes to
+// MADANG_BROKER_PIDFILE so that the suite stops it), kills ws2 with SIGKILL, and ends ws1 with
+// SIGTERM (the suite then checks its exit status).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { closeAll, WS1, WS2, connect, joinPath, nick, sleep } from './lib.mjs';
+
+after(closeAll);
+
+const T = { timeout: 40000 };
+const env = process.env;
+
+// Running and not a zombie (the suite's shell reaps its children only later).
+function alive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitDead(pid, ms) {
+  const end = Date.now() + ms;
+  while (alive(pid) && Date.now() < end) await sleep(50);
+  return !alive(pid);
+}
+
+let a, b;
+
+test('broker SIGKILL: clients stay connected, are told, new connections get 1013; after a restart they chat on', T, async () => {
+  const ua = nick('sa'), ub = nick('sb');
+  a = await joinPath(WS1, 'room7', ua);
+  b = await joinPath(WS2, 'room7', ub);
+  await a.next((m) => m.type === 'join' && m.user === ub);
+
+  const pid = Number(env.MADANG_BROKER_PID);
+  process.kill(pid, 'SIGKILL');
+  assert.ok(await waitDead(pid, 3000), 'broker gone');
+
+  const note = await a.next((m) => m.type === 'error' && m.code === 'broker_unavailable', 8000);
+  assert.ok(note.message);
+  await b.next((m) => m.type === 'error' && m.code === 'broker_unavailable', 8000);
+  const refused = await connect(WS1, `/ws/room7/${nick('new')}`);
+  assert.equal((await refused.waitClose()).code, 1013);
+  a.send('while down');
+  assert.equal((await a.next((m) => m.type === 'error' && m.request === 'message')).code, 'broker_unavailable');
+  assert.equal(a.closeInfo, null);
+
+  const [cmd, ...args] = env.MADANG_BROKER_CMD.split(' ');
+  const log = fs.openSync(env.MADANG_BROKER_LOG, 'a');
+  const broker = spawn(cmd, args, { stdio: ['ignore', log, log], detached: true });
+  fs.writeFileSync(env.MADANG_BROKER_PIDFILE, String(broker.pid));
+  broker.unref();
+
+  // Both front-ends re-register and re-sync: each client gets a fresh joined, not recovered.
+  const ja = await a.next((m) => m.type === 'joined', 12000);
+  const jb = await b.next((m) => m.type === 'joined', 12000);
+  assert.equal(ja.recovered, false);
+  assert.equal(jb.recovered, false);
+  assert.notEqual(ja.epoch, a.joined.epoch, 'a new broker life');
+  assert.deepEqual([...jb.users].sort(), [ua, ub].sort());
+  a.send('after restart');
+  for (const c of [a, b]) {
+    const m = await c.next((x) => x.type === 'message' && x.message === 'after restart', 5000);
+    assert.equal(m.sender, ua);
+    assert.equal(m.epoch, ja.epoch);
+  }
+  const late = await joinPath(WS1, 'room7', nick('late'));
+  assert.equal(late.joined.epoch, ja.epoch);
+  late.close();
+});
+
+test('madang-ws SIGKILL: members on the other front-end see the leaves within the broker timeout', T, async () => {
+  const pid = Number(env.MADANG_WS2_PID);
+  const start = Date.now();
+  process.kill(pid, 'SIGKILL');
+  const l = await a.next((m) => m.type === 'leave' && m.user === b.welcome.user, 6000);
+  assert.equal(l.reason, 'expired');
+  assert.ok(Date.now() - start < 5000, `leave after ${Date.now() - start} ms`);
+});
+
+test('SIGTERM: every client is closed with 1001', T, async () => {
+  const c = await joinPath(WS1, 'room1', nick('term'));
+  process.kill(Number(env.MADANG_WS1_PID), 'SIGTERM');
+  const [x, y] = await Promise.all([a.waitClose(5000), c.waitClose(5000)]);
+  assert.equal(x.code, 1001);
+  assert.equal(y.code, 1001);
+});

@@ -153,22 +153,32 @@ worker(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		/* A connection the web server keeps open (FCGI_KEEP_CONN) carries the next request. */
-		struct pollfd pfd[2] = {
-			{.fd = req.ipcFd >= 0 ? req.ipcFd : s->listen_fd, .events = POLLIN},
+		/* A connection the web server keeps open (FCGI_KEEP_CONN) carries its next request
+		 * on the same descriptor. A worker serves it while requests come, but drops it when
+		 * it is idle and new connections wait: otherwise idle kept connections would pin
+		 * every worker and starve the listen queue. */
+		struct pollfd pfd[3] = {
 			{.fd = s->wake[0], .events = POLLIN},
+			{.fd = s->listen_fd, .events = POLLIN},
+			{.fd = req.ipcFd, .events = POLLIN},
 		};
+		nfds_t n = req.ipcFd >= 0 ? 3 : 2;
 
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("api: poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[1].revents != 0)
+		if (pfd[0].revents != 0)
 			break; /* stopping */
-		if (pfd[0].revents == 0)
+		if (n == 3 && pfd[2].revents == 0) {
+			if (pfd[1].revents == 0)
+				continue;
+			FCGX_Free(&req, 1); /* idle kept connection: make room for a new one */
+		} else if (n == 2 && pfd[1].revents == 0) {
 			continue;
+		}
 		if ((rc = FCGX_Accept_r(&req)) < 0) {
 			/* Another worker took the connection, or the web server went away. */
 			if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR ||

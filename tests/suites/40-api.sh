@@ -296,6 +296,27 @@ seq 200 | xargs -P 200 -I{} curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$A/a
 t_check "200 concurrent requests are all answered 200" \
 	sh -c "[ \$(grep -c '^200\$' '$T_DIR/conc') -eq 200 ]"
 
+# --- FastCGI keep-alive (fastcgi_keep_conn): idle kept connections must not starve new ones -----
+KP=$(t_free_port)
+API_K_PORT=$(t_free_port)
+t_start api_k "$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_K_PORT" --rpc "$RPC" --threads 2
+API_K=$T_LAST_PID
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-k" --port "$KP" \
+	--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_K_PORT" --ws "127.0.0.1:$WS_DEAD"
+sed -i -e 's|^\(\t*\)fastcgi_pass madang_api;|&\n\1fastcgi_keep_conn on;|' \
+	-e "s|^\(\t*\)server 127.0.0.1:$API_K_PORT;|&\n\1keepalive 8;|" "$T_DIR/nginx-k/madang.conf"
+t_check "the keep-alive variant has fastcgi_keep_conn and an upstream keepalive pool" sh -c \
+	"grep -q 'fastcgi_keep_conn on;' '$T_DIR/nginx-k/madang.conf' && grep -q 'keepalive 8;' '$T_DIR/nginx-k/madang.conf'"
+t_start nginx_k "$NGINX" -c "$T_DIR/nginx-k/nginx.conf" -p "$T_DIR/nginx-k" -e stderr
+t_wait_port "$KP"
+t_wait_port "$API_K_PORT"
+seq 60 | xargs -P 12 -I{} curl -s -m 10 -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$KP/api/health" \
+	>"$T_DIR/keep" 2>&1
+t_check "with 2 threads and 12 kept connections, 60 requests are all answered 200" \
+	sh -c "[ \$(grep -c '^200\$' '$T_DIR/keep') -eq 60 ]"
+kill -TERM "$API_K"
+t_check "madang-api holding kept connections exits 0 on SIGTERM" wait_exit "$API_K" 0
+
 # --- broker down and back --------------------------------------------------------------------------
 kill -KILL "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null

@@ -283,6 +283,24 @@ broker_lost(const char *why)
 
 static void broker_hello(void);
 
+/* hello now if the event stream is connected, else at the next tick or pipe event. */
+static void
+broker_hello_when_ready(void)
+{
+	if (atomic_load(&ws->sub_connected))
+		broker_hello();
+	else
+		ws->bstate = BROKER_DOWN;
+}
+
+void
+broker_poke(void)
+{
+	if (!ws->stopping && ws->bstate == BROKER_DOWN && !ws->hello_busy && !ws->sync_busy &&
+	    atomic_load(&ws->sub_connected))
+		broker_hello();
+}
+
 /* SYNC — re-declare every active member (after a broker restart or an expiry). */
 static void
 broker_sync_done(struct rpc_job *j)
@@ -301,7 +319,7 @@ broker_sync_done(struct rpc_job *j)
 		err = wire_str(j->reply, "error", NULL);
 		log_warn("broker: sync refused: %s", err ? err : "?");
 		if (err != NULL && strcmp(err, ERR_UNKNOWN_FRONTEND) == 0)
-			broker_hello();
+			broker_hello_when_ready();
 		else
 			broker_lost("sync refused");
 		return;
@@ -440,13 +458,13 @@ broker_heartbeat_done(struct rpc_job *j)
 	if (!wire_bool(j->reply, "ok", &ok) || !ok) {
 		err = wire_str(j->reply, "error", NULL);
 		log_warn("broker: heartbeat refused (%s): registering again", err ? err : "?");
-		broker_hello();
+		broker_hello_when_ready();
 		return;
 	}
 	epoch = wire_str(j->reply, "epoch", NULL);
 	if (epoch != NULL && strcmp(epoch, ws->epoch) != 0) {
 		log_warn("broker: epoch changed to %s: registering again", epoch);
-		broker_hello();
+		broker_hello_when_ready();
 	}
 }
 
@@ -458,7 +476,10 @@ broker_tick(void)
 	if (ws->hello_busy || ws->sync_busy)
 		return;
 	if (ws->bstate != BROKER_UP) {
-		broker_hello();
+		/* Register only once the event stream is connected: what the broker publishes for
+		 * our re-synced members before that would be lost. */
+		if (atomic_load(&ws->sub_connected))
+			broker_hello();
 		return;
 	}
 	if (!ws->hb_busy) {
@@ -494,6 +515,17 @@ broker_events_readable(void)
 		nng_msg_free(msg);
 		ws->c.events++;
 	}
+}
+
+/* nng thread: the event stream's connection came or went. */
+static void
+broker_sub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)arg;
+	atomic_store(&ws->sub_connected, ev == NNG_PIPE_EV_ADD_POST);
+	if (ev == NNG_PIPE_EV_ADD_POST && ws->ctx != NULL)
+		lws_cancel_service(ws->ctx);
 }
 
 int
@@ -532,6 +564,9 @@ broker_open(void)
 	    (rv = nng_socket_set_ms(ws->sub, NNG_OPT_RECONNMINT, 50)) != 0 ||
 	    (rv = nng_socket_set_ms(ws->sub, NNG_OPT_RECONNMAXT, 500)) != 0)
 		goto fail;
+	if ((rv = nng_pipe_notify(ws->sub, NNG_PIPE_EV_ADD_POST, broker_sub_pipe_cb, NULL)) != 0 ||
+	    (rv = nng_pipe_notify(ws->sub, NNG_PIPE_EV_REM_POST, broker_sub_pipe_cb, NULL)) != 0)
+		goto fail;
 	n = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, ws->o.id);
 	if ((rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, topic, n)) != 0 ||
 	    (rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ALL, 2)) != 0)
@@ -564,7 +599,7 @@ broker_start(void)
 		close(fd.filefd);
 		return;
 	}
-	broker_hello();
+	broker_poke();
 }
 
 void

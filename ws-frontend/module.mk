@@ -24,3 +24,12 @@ $(BIN)/madang-ws: $(WS_SHELL_OBJS) $(WS_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(NNG_LIBS) $(CJSON_LIBS) -lm
+
+# A test helper: a WebSocket client with a tiny receive buffer that never reads
+# (tests/integration/ws/sleeper.c, used by the slow-consumer test).
+TEST_BINS += $(BUILD)/tests/ws-sleeper
+DEPS += $(OBJ)/tests/integration/ws/sleeper.d
+$(BUILD)/tests/ws-sleeper: $(OBJ)/tests/integration/ws/sleeper.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^

@@ -585,6 +585,7 @@ raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		rpc_drain();
+		broker_poke();
 		break;
 	default:
 		break;

@@ -7,6 +7,7 @@
 #define MADANG_WS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -123,6 +124,7 @@ struct ws_app {
 	nng_socket req;
 	nng_socket sub;
 	struct lws *events_wsi;
+	atomic_bool sub_connected; /* the event stream has a live pipe (set on nng threads) */
 	char instance[17];
 	char epoch[17];
 	enum broker_state bstate;
@@ -157,6 +159,8 @@ int rpc_send_ordered(struct rpc_job *j, cJSON *req);
 void rpc_drain(void);
 void broker_events_readable(void);
 void broker_tick(void);
+/* Registers as soon as possible when not registered (after a pipe event or at start). */
+void broker_poke(void);
 /* A request object with "op", "frontend" and the session (when s != NULL). */
 cJSON *broker_req(const char *op, const struct ws_session *s);
 bool broker_up(void);

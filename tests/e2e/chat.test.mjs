@@ -149,7 +149,7 @@ describe('two people chat in a real browser', () => {
 	it('does not jump when scrolled up, and offers a "new messages" button', async () => {
 		for (let i = 1; i <= 14; i += 1) {
 			await send(bob, `filler ${i}`);
-			await bob.waitForTimeout(130); /* stays under madang-ws's rate limit */
+			await bob.waitForTimeout(150); /* stays under madang-ws's rate limit (10 frames/s) */
 		}
 		await messagesWithText(alice, 'filler 14').waitFor();
 		await alice.locator('#messages').evaluate((list) => { list.scrollTop = 0; });

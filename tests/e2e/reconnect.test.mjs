@@ -89,6 +89,7 @@ describe('madang-ws restarted mid-chat', () => {
 		const out = openSync(WS_LOG, 'a');
 		const child = spawn(WS_CMD[0], WS_CMD.slice(1), { stdio: ['ignore', out, out] });
 		writeFileSync(PIDFILE, `${child.pid}\n`);
+		child.unref(); /* it outlives this file; 50-e2e.sh stops it by the PID written above */
 		await waitUntil('the new madang-ws to listen', () => listening(WS_PORT), 10000);
 
 		for (const page of [alice, bob]) await waitConnected(page, 30000);

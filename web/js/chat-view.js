@@ -13,6 +13,7 @@ export const TYPING_REPEAT_MS = 3000; /* send "typing" at most this often while 
 export const TYPING_IDLE_MS = 6000; /* silence after which typing ends (sent and shown) */
 const BOTTOM_SLACK_PX = 48;
 const ANNOUNCE_KEEP = 5;
+const RATE_NOTICE_EVERY_MS = 5000;
 
 export class ChatView {
 	/* onJoined(room, nickname) after each successful join; onLeave() when the person leaves;
@@ -47,6 +48,7 @@ export class ChatView {
 		this.typingActive = false;
 		this.typingSentAt = 0;
 		this.typingIdle = null;
+		this.rateNoticeAt = 0;
 		this.timeFormat = null;
 
 		byId('leave-btn').addEventListener('click', () => this.leave());
@@ -242,6 +244,10 @@ export class ChatView {
 	}
 
 	serverError(msg) {
+		if (msg.code === 'rate_limited') {
+			if (Date.now() - this.rateNoticeAt < RATE_NOTICE_EVERY_MS) return;
+			this.rateNoticeAt = Date.now();
+		}
 		let text;
 		if (msg.code === 'rate_limited') text = t('chat.err.rate_limited');
 		else if (msg.code === 'no_such_user') text = t('chat.err.no_such_user', { user: this.recipient.value || '?' });
@@ -436,12 +442,15 @@ export class ChatView {
 		this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
 	}
 
-	stopTyping() {
+	/* silent: the typing ended because a message was sent. The message event already tells the
+	 * others (their hint clears on it), so no frame is spent on it; madang-ws counts every frame
+	 * against the sender's rate limit. */
+	stopTyping({ silent = false } = {}) {
 		clearTimeout(this.typingIdle);
 		this.typingIdle = null;
 		if (this.typingActive) {
 			this.typingActive = false;
-			this.connection?.sendTyping(false);
+			if (!silent) this.connection?.sendTyping(false);
 		}
 	}
 
@@ -453,8 +462,9 @@ export class ChatView {
 			this.input.focus();
 			return;
 		}
-		this.stopTyping();
 		const to = this.recipient.value;
+		/* a private message is not seen by the others: their hint is cleared explicitly */
+		this.stopTyping({ silent: to === '' });
 		const entry = to ? this.connection.sendPrivate(to, text) : this.connection.sendMessage(text);
 		this.addPending(entry);
 		this.input.value = '';

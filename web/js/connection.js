@@ -23,6 +23,8 @@ import { RoomState } from './room-state.js';
 export const PING_INTERVAL_MS = 25000;
 export const SILENCE_LIMIT_MS = 60000;
 const RATE_LIMIT_RETRY_MS = 1500;
+const FLUSH_BATCH = 5; /* outbox frames per burst, well inside madang-ws's default burst of 20 */
+const FLUSH_PAUSE_MS = 600;
 
 export function isFatalClose(code) {
 	return code >= 4000 && code <= 4999;
@@ -248,14 +250,19 @@ export class RoomConnection extends EventTarget {
 	handleError(msg) {
 		this.lastError = msg;
 		let entry = null;
-		if (typeof msg.client_id === 'string') {
-			if (msg.code === 'rate_limited') {
-				entry = this.outbox.retry(msg.client_id);
-				clearTimeout(this.flushTimer);
-				this.flushTimer = setTimeout(() => this.flush(), RATE_LIMIT_RETRY_MS);
-			} else {
-				entry = this.outbox.fail(msg.client_id);
+		if (msg.code === 'rate_limited') {
+			/* madang-ws refuses an over-rate frame before reading it, so the error names no client
+			 * id: everything unconfirmed goes out again after a pause (repeats are dropped by the
+			 * broker and acknowledged as duplicates). */
+			for (const pending of this.outbox.entries.values()) {
+				if (pending.state === 'sent' && pending.to === null) {
+					pending.state = 'queued';
+					this.emit('outbox', { entry: pending });
+				}
 			}
+			this.scheduleFlush(RATE_LIMIT_RETRY_MS);
+		} else if (typeof msg.client_id === 'string') {
+			entry = this.outbox.fail(msg.client_id);
 			if (entry) this.emit('outbox', { entry });
 		}
 		this.emit('server-error', { msg, entry });
@@ -290,17 +297,32 @@ export class RoomConnection extends EventTarget {
 		this.setState('waiting', { retryAt: Date.now() + delay });
 	}
 
-	/* Sends every due outbox entry, oldest first, when the room is joined. */
+	/* Sends the due outbox entries, oldest first, when the room is joined: FLUSH_BATCH at once,
+	 * the rest after a pause, so a long outbox does not trip the server's rate limit. */
 	flush() {
 		if (this.state !== 'connected') return;
+		let sent = 0;
 		for (const entry of this.outbox.due()) {
+			if (sent === FLUSH_BATCH) {
+				this.scheduleFlush(FLUSH_PAUSE_MS);
+				return;
+			}
 			const frame = entry.to === null
 				? { type: 'message', room_id: this.roomId, text: entry.text, client_id: entry.clientId }
 				: { type: 'private', room_id: this.roomId, to: entry.to, text: entry.text };
 			if (!this.write(frame)) return;
+			sent += 1;
 			this.outbox.markSent(entry.clientId);
 			this.emit('outbox', { entry });
 		}
+	}
+
+	scheduleFlush(delay) {
+		if (this.flushTimer !== null) return;
+		this.flushTimer = setTimeout(() => {
+			this.flushTimer = null;
+			this.flush();
+		}, delay);
 	}
 
 	write(frame) {

@@ -276,22 +276,28 @@ sc_nginx() {
 		"$lossless and .latency_ms.p99 <= 10" "$json"
 }
 
-# ramp SERVER PORT PIDS: the fanout shape, offered deliveries doubling from 10k per step; stops at
-# the first step that loses anything or has p99 > 50 ms. Prints the highest passing rate.
+# ramp SERVER PORT PIDS: the fanout shape, offered deliveries doubling from 10k per step; a step
+# passes when nothing is lost and p99 <= 50 ms. A failed step is tried once more (the machine is
+# shared, and one descheduled moment fails a step); the ramp stops at the first step that fails
+# twice. Prints the highest passing rate.
 ramp_run() {
-	local server=$1 port=$2 p=$3 d=10000 best=0 json ok max
+	local server=$1 port=$2 p=$3 d=10000 best=0 json ok max try
 	max=$(q 160000 5120000)
 	while [ "$d" -le "$max" ]; do
-		json=$(loadgen ramp "ramp.$server.$d" --url "ws://127.0.0.1:$port" --conns 1000 --inflight 256 \
-			--rooms 10 --senders 20 --rate $((d / 100)) --warmup "$(q 0.3 1)" \
-			--duration "$(q 1 3)" --drain 2 --pids "$p")
-		[ -n "$json" ] || json='{}'
-		ok=$(jq -r "$lossless and .latency_ms.p99 <= 50" <<<"$json" 2>/dev/null)
-		jq -c --argjson d "$d" --arg ok "${ok:-false}" --arg s "$server" \
-			'{server:$s, step_deliveries_per_s:$d, pass:($ok == "true"),
-			  deliveries_per_s, lost, p99_ms:.latency_ms.p99}' \
-			<<<"$json" >>"$out/ramp.$server.jsonl" 2>/dev/null
-		log "ramp $server $d deliveries/s: pass=$ok $(jq -c '{deliveries_per_s, lost, p99:.latency_ms.p99}' <<<"$json" 2>/dev/null)"
+		for try in 1 2; do
+			json=$(loadgen ramp "ramp.$server.$d.$try" --url "ws://127.0.0.1:$port" --conns 1000 \
+				--inflight 256 --rooms 10 --senders 20 --rate $((d / 100)) \
+				--warmup "$(q 0.3 1)" --duration "$(q 1 3)" --drain 2 --pids "$p")
+			[ -n "$json" ] || json='{}'
+			ok=$(jq -r "$lossless and .latency_ms.p99 <= 50" <<<"$json" 2>/dev/null)
+			jq -c --argjson d "$d" --argjson t "$try" --arg ok "${ok:-false}" --arg s "$server" \
+				'{server:$s, step_deliveries_per_s:$d, attempt:$t, pass:($ok == "true"),
+				  deliveries_per_s, lost, out_of_order, error_events, p99_ms:.latency_ms.p99,
+				  send_lag_p99_ms:.send_lag_ms.p99, cpu_pct}' \
+				<<<"$json" >>"$out/ramp.$server.jsonl" 2>/dev/null
+			log "ramp $server $d deliveries/s (attempt $try): pass=$ok $(jq -c '{deliveries_per_s, lost, out_of_order, p99:.latency_ms.p99}' <<<"$json" 2>/dev/null)"
+			[ "$ok" = true ] && break
+		done
 		[ "$ok" = true ] || break
 		best=$d
 		d=$((d * 2))

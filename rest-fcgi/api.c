@@ -30,22 +30,38 @@ const char *
 api_status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -75,7 +91,7 @@ api_error(struct api_response *r, int status, const char *code, const char *mess
 	cJSON *o = cJSON_CreateObject();
 
 	if (o != NULL && (cJSON_AddStringToObject(o, "error", code) == NULL ||
-			  cJSON_AddStringToObject(o, "message", message) == NULL)) {
+	                  cJSON_AddStringToObject(o, "message", message) == NULL)) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -112,9 +128,9 @@ broker_error_status(const char *code)
 		const char *code;
 		int status;
 	} map[] = {
-		{ERR_INVALID_REQUEST, 400}, {ERR_INVALID_ARGUMENT, 400}, {ERR_NO_SUCH_ROOM, 404},
-		{ERR_ROOM_EXISTS, 409},     {ERR_TOO_MANY_ROOMS, 409},   {ERR_ROOM_FULL, 409},
-		{ERR_FORBIDDEN, 403},
+	    {ERR_INVALID_REQUEST, 400}, {ERR_INVALID_ARGUMENT, 400}, {ERR_NO_SUCH_ROOM, 404},
+	    {ERR_ROOM_EXISTS, 409},     {ERR_TOO_MANY_ROOMS, 409},   {ERR_ROOM_FULL, 409},
+	    {ERR_FORBIDDEN, 403},
 	};
 
 	for (size_t i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)
@@ -126,8 +142,7 @@ broker_error_status(const char *code)
 /* Sends req (deleted here) to the broker. Returns the reply when it says ok:true; otherwise fills
  * r with the matching error response and returns NULL. */
 static cJSON *
-broker(const struct api_config *cfg, const struct api_input *in, cJSON *req,
-       struct api_response *r)
+broker(const struct api_config *cfg, const struct api_input *in, cJSON *req, struct api_response *r)
 {
 	cJSON *reply = NULL;
 	enum api_call_result res;
@@ -143,7 +158,7 @@ broker(const struct api_config *cfg, const struct api_input *in, cJSON *req,
 		if (cfg->metrics != NULL)
 			atomic_fetch_add(&cfg->metrics->broker_unavailable, 1);
 		api_error(r, 503, "broker_unavailable",
-			  "the chat broker did not answer in time; try again");
+		          "the chat broker did not answer in time; try again");
 		r->retry_after = true;
 		return NULL;
 	}
@@ -271,7 +286,7 @@ get_rooms(const struct api_config *cfg, const struct api_input *in, struct api_r
 /* GET /api/rooms/{id} */
 static void
 get_room(const struct api_config *cfg, const struct api_input *in, const char *room_id,
-	 struct api_response *r)
+         struct api_response *r)
 {
 	static const char *const keys[] = {"id", "name", "users_count", "members", "seq", NULL};
 	cJSON *reply = broker(cfg, in, op_room("get_room", room_id), r);
@@ -281,7 +296,8 @@ get_room(const struct api_config *cfg, const struct api_input *in, const char *r
 	if (reply == NULL)
 		return;
 	room = cJSON_GetObjectItemCaseSensitive(reply, "room");
-	if (!room_valid(room) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(room, "members"))) {
+	if (!room_valid(room) ||
+	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(room, "members"))) {
 		cJSON_Delete(reply);
 		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed room");
 		return;
@@ -293,11 +309,11 @@ get_room(const struct api_config *cfg, const struct api_input *in, const char *r
 
 /* GET /api/rooms/{id}/messages?since=N|before=N&limit=N */
 static void
-get_messages(const struct api_config *cfg, const struct api_input *in,
-	     const struct api_request *rq, const char *room_id, struct api_response *r)
+get_messages(const struct api_config *cfg, const struct api_input *in, const struct api_request *rq,
+             const char *room_id, struct api_response *r)
 {
-	static const char *const keys[] = {"room_id", "epoch",	 "first_seq", "last_seq",
-					   "complete", "events", NULL};
+	static const char *const keys[] = {"room_id",  "epoch",  "first_seq", "last_seq",
+	                                   "complete", "events", NULL};
 	const char *since = api_request_query(rq, "since");
 	const char *before = api_request_query(rq, "before");
 	const char *limit = api_request_query(rq, "limit");
@@ -309,20 +325,23 @@ get_messages(const struct api_config *cfg, const struct api_input *in,
 		return;
 	}
 	if (since != NULL && !api_parse_uint(since, API_SEQ_MAX, &v_since)) {
-		api_error(r, 400, ERR_INVALID_ARGUMENT, "since must be a sequence number (0 or more)");
+		api_error(r, 400, ERR_INVALID_ARGUMENT,
+		          "since must be a sequence number (0 or more)");
 		return;
 	}
 	if (before != NULL && (!api_parse_uint(before, API_SEQ_MAX, &v_before) || v_before == 0)) {
-		api_error(r, 400, ERR_INVALID_ARGUMENT, "before must be a sequence number (1 or more)");
+		api_error(r, 400, ERR_INVALID_ARGUMENT,
+		          "before must be a sequence number (1 or more)");
 		return;
 	}
-	if (limit != NULL && (!api_parse_uint(limit, MADANG_HISTORY_PAGE_MAX, &v_limit) ||
-			      v_limit == 0)) {
+	if (limit != NULL &&
+	    (!api_parse_uint(limit, MADANG_HISTORY_PAGE_MAX, &v_limit) || v_limit == 0)) {
 		api_error(r, 400, ERR_INVALID_ARGUMENT, "limit must be a number from 1 to 500");
 		return;
 	}
 	req = op_room("history", room_id);
-	if (req != NULL && since != NULL && cJSON_AddNumberToObject(req, "after_seq", (double)v_since) == NULL)
+	if (req != NULL && since != NULL &&
+	    cJSON_AddNumberToObject(req, "after_seq", (double)v_since) == NULL)
 		goto oom;
 	if (req != NULL && before != NULL &&
 	    cJSON_AddNumberToObject(req, "before_seq", (double)v_before) == NULL)
@@ -360,7 +379,7 @@ is_json_type(const char *ct)
  * refusal (400 truncated or unreadable, 413 too large) with r filled. */
 static int
 read_body(const struct api_input *in, const struct api_request *rq, struct sbuf *b,
-	  struct api_response *r)
+          struct api_response *r)
 {
 	size_t want = rq->has_length ? (size_t)rq->content_length : API_BODY_MAX + 1;
 
@@ -369,11 +388,12 @@ read_body(const struct api_input *in, const struct api_request *rq, struct sbuf 
 		return 500;
 	}
 	while (b->len < want) {
-		long n = in->read_body != NULL ? in->read_body(in->read_arg, b->data + b->len,
-								want - b->len)
-					       : 0;
+		long n = in->read_body != NULL
+		             ? in->read_body(in->read_arg, b->data + b->len, want - b->len)
+		             : 0;
 		if (n < 0) {
-			api_error(r, 400, ERR_INVALID_REQUEST, "the request body could not be read");
+			api_error(r, 400, ERR_INVALID_REQUEST,
+			          "the request body could not be read");
 			return 400;
 		}
 		if (n == 0)
@@ -385,7 +405,8 @@ read_body(const struct api_input *in, const struct api_request *rq, struct sbuf 
 		return 413;
 	}
 	if (rq->has_length && b->len != want) {
-		api_error(r, 400, ERR_INVALID_REQUEST, "the request body is shorter than its length");
+		api_error(r, 400, ERR_INVALID_REQUEST,
+		          "the request body is shorter than its length");
 		return 400;
 	}
 	b->data[b->len] = '\0';
@@ -395,7 +416,7 @@ read_body(const struct api_input *in, const struct api_request *rq, struct sbuf 
 /* POST /api/rooms {"id":"jazz","name":"Jazz"} */
 static void
 post_room(const struct api_config *cfg, const struct api_input *in, const struct api_request *rq,
-	  struct api_response *r)
+          struct api_response *r)
 {
 	static const char *const keys[] = {"id", "name", "users_count", NULL};
 	struct sbuf b;
@@ -457,7 +478,7 @@ out:
 /* DELETE /api/rooms/{id} */
 static void
 delete_room(const struct api_config *cfg, const struct api_input *in, const char *room_id,
-	    struct api_response *r)
+            struct api_response *r)
 {
 	cJSON *reply = broker(cfg, in, op_room("delete_room", room_id), r);
 
@@ -531,12 +552,13 @@ drain(const struct api_input *in)
  * when none is configured; POST needs it only when one is configured. */
 static bool
 authorized(const struct api_config *cfg, const struct api_input *in, enum api_method m,
-	   struct api_response *r)
+           struct api_response *r)
 {
 	if (cfg->admin_token == NULL) {
 		if (m != API_M_DELETE)
 			return true;
-		api_error(r, 403, ERR_FORBIDDEN, "deleting rooms is disabled: no admin token is configured");
+		api_error(r, 403, ERR_FORBIDDEN,
+		          "deleting rooms is disabled: no admin token is configured");
 		return false;
 	}
 	if (api_bearer_ok(in->authorization, cfg->admin_token))
@@ -646,13 +668,13 @@ api_response_head(const struct api_config *cfg, const struct api_response *r, st
 		sbuf_adds(out, "Retry-After: 1\r\n");
 	if (cfg->cors_origin != NULL) {
 		sbuf_addf(out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n",
-			  cfg->cors_origin);
+		          cfg->cors_origin);
 		if (r->preflight)
 			sbuf_addf(out,
-				  "Access-Control-Allow-Methods: %s\r\n"
-				  "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
-				  "Access-Control-Max-Age: 600\r\n",
-				  r->allow);
+			          "Access-Control-Allow-Methods: %s\r\n"
+			          "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+			          "Access-Control-Max-Age: 600\r\n",
+			          r->allow);
 	}
 	sbuf_adds(out, "\r\n");
 }

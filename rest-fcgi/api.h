@@ -15,12 +15,12 @@
 #include "router.h"
 #include "sbuf.h"
 
-#define API_DRAIN_MAX       (1024 * 1024) /* body bytes read and dropped before answering 413 */
-#define API_TOKEN_MIN       16            /* admin token: 16..256 bytes of printable ASCII */
-#define API_TOKEN_MAX       256
-#define API_CORS_ORIGIN_MAX 256
-#define API_HISTORY_LIMIT_DEFAULT 50      /* ?limit= of /messages when absent */
-#define API_SEQ_MAX         9007199254740991ull /* 2^53 - 1: ?since= and ?before= */
+#define API_DRAIN_MAX             (1024 * 1024) /* body bytes read and dropped before answering 413 */
+#define API_TOKEN_MIN             16            /* admin token: 16..256 bytes of printable ASCII */
+#define API_TOKEN_MAX             256
+#define API_CORS_ORIGIN_MAX       256
+#define API_HISTORY_LIMIT_DEFAULT 50                  /* ?limit= of /messages when absent */
+#define API_SEQ_MAX               9007199254740991ull /* 2^53 - 1: ?since= and ?before= */
 
 enum api_call_result {
 	API_CALL_OK = 0,      /* *reply holds the broker's JSON object reply */
@@ -73,7 +73,7 @@ void api_handle(const struct api_config *cfg, const struct api_input *in, struct
 
 /* Writes the CGI response header block ("Status: ...\r\n", headers, "\r\n") for r. */
 void api_response_head(const struct api_config *cfg, const struct api_response *r,
-		       struct sbuf *out);
+                       struct sbuf *out);
 
 /* Fills r with {"error":code,"message":message} and status. */
 void api_error(struct api_response *r, int status, const char *code, const char *message);

@@ -33,7 +33,8 @@ open_unix(const char *path, int backlog, char *err, size_t errsz)
 	int fd;
 
 	if (len == 0 || len > API_LISTEN_PATH_MAX) {
-		snprintf(err, errsz, "unix socket path must have 1 to %d bytes", API_LISTEN_PATH_MAX);
+		snprintf(err, errsz, "unix socket path must have 1 to %d bytes",
+		         API_LISTEN_PATH_MAX);
 		return -1;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -165,9 +166,9 @@ api_listen_inherited(char *err, size_t errsz)
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 || !acc) {
 		snprintf(err, errsz,
-			 "fd %d is not a listening socket (start madang-api with --listen, or "
-			 "under spawn-fcgi or systemd socket activation)",
-			 fd);
+		         "fd %d is not a listening socket (start madang-api with --listen, or "
+		         "under spawn-fcgi or systemd socket activation)",
+		         fd);
 		return -1;
 	}
 	len = sizeof(type);

@@ -27,25 +27,29 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: madang-api [--listen unix:PATH | HOST:PORT] --rpc URL [--threads N]\n"
-		"                  [--timeout MS] [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
-		"                  [--backlog N] [-v]\n"
-		"\n"
-		"FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
-		"  --listen SPEC           listen on unix:PATH or HOST:PORT; without it, serve the\n"
-		"                          socket on fd 0 (spawn-fcgi) or fd 3 (LISTEN_FDS, systemd)\n"
-		"  --rpc URL               the broker's request/reply URL (nng), e.g.\n"
-		"                          ipc:///tmp/madang/broker.rpc\n"
-		"  --threads N             worker threads, 1..%d (default %d)\n"
-		"  --timeout MS            answer 503 when the broker takes longer, %d..%d (default %d)\n"
-		"  --cors-origin ORIGIN    send Access-Control-Allow-Origin: ORIGIN (default: no CORS)\n"
-		"  --admin-token-file FILE Bearer token for DELETE and POST (16..256 printable bytes);\n"
-		"                          without it DELETE is refused\n"
-		"  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
-		"  -v                      log one line per request\n",
-		API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
-		TIMEOUT_DEFAULT_MS, BACKLOG_MAX, BACKLOG_DEFAULT);
+	fprintf(
+	    f,
+	    "usage: madang-api [--listen unix:PATH | HOST:PORT] --rpc URL [--threads N]\n"
+	    "                  [--timeout MS] [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
+	    "                  [--backlog N] [-v]\n"
+	    "\n"
+	    "FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
+	    "  --listen SPEC           listen on unix:PATH or HOST:PORT; without it, serve the\n"
+	    "                          socket on fd 0 (spawn-fcgi) or fd 3 (LISTEN_FDS, systemd)\n"
+	    "  --rpc URL               the broker's request/reply URL (nng), e.g.\n"
+	    "                          ipc:///tmp/madang/broker.rpc\n"
+	    "  --threads N             worker threads, 1..%d (default %d)\n"
+	    "  --timeout MS            answer 503 when the broker takes longer, %d..%d (default "
+	    "%d)\n"
+	    "  --cors-origin ORIGIN    send Access-Control-Allow-Origin: ORIGIN (default: no "
+	    "CORS)\n"
+	    "  --admin-token-file FILE Bearer token for DELETE and POST (16..256 printable "
+	    "bytes);\n"
+	    "                          without it DELETE is refused\n"
+	    "  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
+	    "  -v                      log one line per request\n",
+	    API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
+	    TIMEOUT_DEFAULT_MS, BACKLOG_MAX, BACKLOG_DEFAULT);
 }
 
 static int
@@ -82,17 +86,17 @@ read_token(const char *path, char *err, size_t errsz)
 	fclose(f);
 	buf[n] = '\0';
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-			 buf[n - 1] == '\t'))
+	                 buf[n - 1] == '\t'))
 		buf[--n] = '\0';
 	if (n < API_TOKEN_MIN || n > API_TOKEN_MAX) {
 		snprintf(err, errsz, "%s: the token must have %d to %d bytes", path, API_TOKEN_MIN,
-			 API_TOKEN_MAX);
+		         API_TOKEN_MAX);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (buf[i] <= 0x20 || buf[i] >= 0x7f) {
 			snprintf(err, errsz, "%s: the token must be printable ASCII without spaces",
-				 path);
+			         path);
 			return NULL;
 		}
 	}
@@ -116,16 +120,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"rpc", required_argument, NULL, 'r'},
-		{"threads", required_argument, NULL, 't'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"cors-origin", required_argument, NULL, 'c'},
-		{"admin-token-file", required_argument, NULL, 'a'},
-		{"backlog", required_argument, NULL, 'b'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"rpc", required_argument, NULL, 'r'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"cors-origin", required_argument, NULL, 'c'},
+	    {"admin-token-file", required_argument, NULL, 'a'},
+	    {"backlog", required_argument, NULL, 'b'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *listen_spec = NULL, *rpc_url = NULL, *token_file = NULL;
 	struct api_server srv;
@@ -139,44 +143,61 @@ main(int argc, char **argv)
 	srv.timeout_ms = TIMEOUT_DEFAULT_MS;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'l': listen_spec = optarg; break;
-		case 'r': rpc_url = optarg; break;
-		case 'a': token_file = optarg; break;
-		case 'v': srv.verbose = true; break;
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 'r':
+			rpc_url = optarg;
+			break;
+		case 'a':
+			token_file = optarg;
+			break;
+		case 'v':
+			srv.verbose = true;
+			break;
 		case 'c':
 			if (!valid_origin(optarg)) {
-				fprintf(stderr, "madang-api: --cors-origin must be 1..%d printable "
-						"bytes without spaces\n", API_CORS_ORIGIN_MAX);
+				fprintf(stderr,
+				        "madang-api: --cors-origin must be 1..%d printable "
+				        "bytes without spaces\n",
+				        API_CORS_ORIGIN_MAX);
 				return 2;
 			}
 			srv.cfg.cors_origin = optarg;
 			break;
 		case 't':
 			if (parse_int(optarg, 1, API_THREADS_MAX, &srv.nthreads) != 0) {
-				fprintf(stderr, "madang-api: --threads must be 1..%d\n", API_THREADS_MAX);
+				fprintf(stderr, "madang-api: --threads must be 1..%d\n",
+				        API_THREADS_MAX);
 				return 2;
 			}
 			break;
 		case 'T':
-			if (parse_int(optarg, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &srv.timeout_ms) != 0) {
+			if (parse_int(optarg, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &srv.timeout_ms) !=
+			    0) {
 				fprintf(stderr, "madang-api: --timeout must be %d..%d ms\n",
-					TIMEOUT_MIN_MS, TIMEOUT_MAX_MS);
+				        TIMEOUT_MIN_MS, TIMEOUT_MAX_MS);
 				return 2;
 			}
 			break;
 		case 'b':
 			if (parse_int(optarg, 1, BACKLOG_MAX, &backlog) != 0) {
-				fprintf(stderr, "madang-api: --backlog must be 1..%d\n", BACKLOG_MAX);
+				fprintf(stderr, "madang-api: --backlog must be 1..%d\n",
+				        BACKLOG_MAX);
 				return 2;
 			}
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || rpc_url == NULL) {
 		fprintf(stderr, "madang-api: %s\n",
-			rpc_url == NULL ? "--rpc URL is required" : "unexpected argument");
+		        rpc_url == NULL ? "--rpc URL is required" : "unexpected argument");
 		usage(stderr);
 		return 2;
 	}
@@ -219,9 +240,9 @@ main(int argc, char **argv)
 	if (api_server_start(&srv) != 0)
 		goto out_rpc;
 	log_info("api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s, CORS %s",
-		 listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
-		 srv.timeout_ms, token != NULL ? "on" : "off",
-		 srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
+	         listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
+	         srv.timeout_ms, token != NULL ? "on" : "off",
+	         srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
 	sd_notify_send("READY=1\nSTATUS=serving");
 
 	for (;;) {

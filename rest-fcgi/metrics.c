@@ -9,7 +9,7 @@
 
 /* Upper bounds of the finite latency buckets, in microseconds. */
 static const uint64_t api_lat_bounds_us[API_LAT_BUCKETS] = {
-	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
+    500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
 };
 
 void
@@ -70,39 +70,41 @@ render_api(struct api_metrics *m, struct sbuf *out)
 	     "HTTP requests answered, by route and status class.");
 	for (int r = 0; r < API_R_COUNT; r++)
 		for (int c = 0; c < API_STATUS_CLASSES; c++)
-			sbuf_addf(out, "madang_api_requests_total{route=\"%s\",class=\"%dxx\"} %lu\n",
-				  api_route_name((enum api_route_id)r), c + 1,
-				  (unsigned long)ld(&m->requests[r][c]));
+			sbuf_addf(out,
+			          "madang_api_requests_total{route=\"%s\",class=\"%dxx\"} %lu\n",
+			          api_route_name((enum api_route_id)r), c + 1,
+			          (unsigned long)ld(&m->requests[r][c]));
 	head(out, "madang_api_request_duration_seconds", "histogram",
 	     "Time from the request's arrival to its response, in seconds.");
 	for (int b = 0; b <= API_LAT_BUCKETS; b++) {
 		cum += ld(&m->lat_bucket[b]);
 		if (b < API_LAT_BUCKETS)
-			sbuf_addf(out, "madang_api_request_duration_seconds_bucket{le=\"%g\"} %lu\n",
-				  (double)api_lat_bounds_us[b] / 1e6, (unsigned long)cum);
+			sbuf_addf(out,
+			          "madang_api_request_duration_seconds_bucket{le=\"%g\"} %lu\n",
+			          (double)api_lat_bounds_us[b] / 1e6, (unsigned long)cum);
 		else
 			sbuf_addf(out,
-				  "madang_api_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n",
-				  (unsigned long)cum);
+			          "madang_api_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n",
+			          (unsigned long)cum);
 	}
 	sbuf_addf(out, "madang_api_request_duration_seconds_sum %.6f\n",
-		  (double)ld(&m->lat_sum_us) / 1e6);
+	          (double)ld(&m->lat_sum_us) / 1e6);
 	sbuf_addf(out, "madang_api_request_duration_seconds_count %lu\n",
-		  (unsigned long)ld(&m->lat_count));
+	          (unsigned long)ld(&m->lat_count));
 	head(out, "madang_api_broker_unavailable_total", "counter",
 	     "Broker calls that timed out or could not be sent (answered 503).");
 	sbuf_addf(out, "madang_api_broker_unavailable_total %lu\n",
-		  (unsigned long)ld(&m->broker_unavailable));
+	          (unsigned long)ld(&m->broker_unavailable));
 	head(out, "madang_api_broker_bad_replies_total", "counter",
 	     "Broker replies that were not a JSON object (answered 502).");
 	sbuf_addf(out, "madang_api_broker_bad_replies_total %lu\n",
-		  (unsigned long)ld(&m->broker_bad_replies));
+	          (unsigned long)ld(&m->broker_bad_replies));
 	head(out, "madang_api_write_errors_total", "counter",
 	     "Responses the web server did not accept (it closed the connection).");
 	sbuf_addf(out, "madang_api_write_errors_total %lu\n", (unsigned long)ld(&m->write_errors));
 	head(out, "madang_api_in_flight_requests", "gauge", "Requests being answered right now.");
 	sbuf_addf(out, "madang_api_in_flight_requests %ld\n",
-		  (long)atomic_load_explicit(&m->in_flight, memory_order_relaxed));
+	          (long)atomic_load_explicit(&m->in_flight, memory_order_relaxed));
 	head(out, "madang_api_threads", "gauge", "Worker threads.");
 	sbuf_addf(out, "madang_api_threads %d\n", m->threads);
 	head(out, "madang_api_start_time_seconds", "gauge", "Start time, seconds since the epoch.");
@@ -152,7 +154,8 @@ render_broker(const cJSON *stats, struct sbuf *out)
 		if (strcmp(it->string, "uptime_ms") == 0) {
 			head(out, "madang_broker_uptime_seconds", "gauge",
 			     "Seconds since the broker started.");
-			sbuf_addf(out, "madang_broker_uptime_seconds %.3f\n", it->valuedouble / 1e3);
+			sbuf_addf(out, "madang_broker_uptime_seconds %.3f\n",
+			          it->valuedouble / 1e3);
 			continue;
 		}
 		snprintf(name, sizeof(name), "madang_broker_%s", it->string);

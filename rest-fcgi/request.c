@@ -11,8 +11,8 @@ static const struct {
 	const char *name;
 	enum api_method m;
 } methods[] = {
-	{"GET", API_M_GET},       {"HEAD", API_M_HEAD},       {"POST", API_M_POST},
-	{"DELETE", API_M_DELETE}, {"OPTIONS", API_M_OPTIONS},
+    {"GET", API_M_GET},       {"HEAD", API_M_HEAD},       {"POST", API_M_POST},
+    {"DELETE", API_M_DELETE}, {"OPTIONS", API_M_OPTIONS},
 };
 
 /* RFC 9110 tchar */
@@ -62,8 +62,7 @@ api_parse_uint(const char *s, uint64_t max, uint64_t *out)
 }
 
 enum api_perr
-api_pct_decode(const char *in, size_t len, bool plus_space, char *out, size_t outsz,
-	       size_t *outlen)
+api_pct_decode(const char *in, size_t len, bool plus_space, char *out, size_t outsz, size_t *outlen)
 {
 	size_t o = 0;
 
@@ -138,10 +137,12 @@ parse_path(struct api_request *rq, const char *p, size_t len, const char **why)
 			*why = "empty path segment";
 			return API_PERR_URI_BAD;
 		}
-		if ((e = api_pct_decode(s, slen, false, dec, sizeof(dec), &dlen)) != API_PERR_NONE) {
-			*why = e == API_PERR_PCT	     ? "malformed percent-encoding in the path"
-			       : e == API_PERR_URI_LONG ? "path segment too long"
-							: "path decodes to NUL, CR, LF or invalid UTF-8";
+		if ((e = api_pct_decode(s, slen, false, dec, sizeof(dec), &dlen)) !=
+		    API_PERR_NONE) {
+			*why = e == API_PERR_PCT ? "malformed percent-encoding in the path"
+			       : e == API_PERR_URI_LONG
+			           ? "path segment too long"
+			           : "path decodes to NUL, CR, LF or invalid UTF-8";
 			return e;
 		}
 		if (strcmp(dec, ".") == 0 || strcmp(dec, "..") == 0) {
@@ -181,14 +182,15 @@ parse_query(struct api_request *rq, const char *q, size_t len, const char **why)
 		qp = &rq->param[rq->nparam];
 		e = api_pct_decode(s, klen, true, qp->key, sizeof(qp->key), NULL);
 		if (e == API_PERR_NONE && eq != NULL)
-			e = api_pct_decode(eq + 1, plen - klen - 1, true, qp->value, sizeof(qp->value),
-					   NULL);
+			e = api_pct_decode(eq + 1, plen - klen - 1, true, qp->value,
+			                   sizeof(qp->value), NULL);
 		else if (e == API_PERR_NONE)
 			qp->value[0] = '\0';
 		if (e != API_PERR_NONE) {
-			*why = e == API_PERR_PCT	     ? "malformed percent-encoding in the query"
-			       : e == API_PERR_URI_LONG ? "query parameter too long"
-							: "query decodes to NUL, CR, LF or invalid UTF-8";
+			*why = e == API_PERR_PCT ? "malformed percent-encoding in the query"
+			       : e == API_PERR_URI_LONG
+			           ? "query parameter too long"
+			           : "query decodes to NUL, CR, LF or invalid UTF-8";
 			return e == API_PERR_URI_LONG ? API_PERR_QUERY : e;
 		}
 		if (qp->key[0] == '\0') {
@@ -206,7 +208,7 @@ parse_query(struct api_request *rq, const char *q, size_t len, const char **why)
 
 enum api_perr
 api_request_parse(struct api_request *rq, const char *method, const char *uri,
-		  const char *content_length, const char **why)
+                  const char *content_length, const char **why)
 {
 	enum api_perr e;
 	size_t len, plen;

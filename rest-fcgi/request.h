@@ -55,20 +55,21 @@ struct api_request {
 	bool too_many_segments; /* the path had more than API_SEGMENTS_MAX segments */
 	size_t nparam;
 	struct api_query_param param[API_QUERY_PARAMS_MAX];
-	bool has_length;       /* CONTENT_LENGTH was given (and not empty) */
+	bool has_length; /* CONTENT_LENGTH was given (and not empty) */
 	uint64_t content_length;
 };
 
 /* Parses the method, the URI (path and query) and CONTENT_LENGTH (NULL or "" when absent) into
  * *rq. Returns API_PERR_NONE, or why the request must be refused with *why a human reason. */
 enum api_perr api_request_parse(struct api_request *rq, const char *method, const char *uri,
-				const char *content_length, const char **why);
+                                const char *content_length, const char **why);
 
 /* Percent-decodes in[0..len) into out (size outsz, NUL-terminated). With plus_space, '+' becomes
  * a space (query strings). Refuses malformed escapes (API_PERR_PCT), a decoded or raw NUL, CR or
- * LF and invalid UTF-8 (API_PERR_FORBIDDEN), and output over outsz - 1 bytes (API_PERR_URI_LONG). */
+ * LF and invalid UTF-8 (API_PERR_FORBIDDEN), and output over outsz - 1 bytes (API_PERR_URI_LONG).
+ */
 enum api_perr api_pct_decode(const char *in, size_t len, bool plus_space, char *out, size_t outsz,
-			     size_t *outlen);
+                             size_t *outlen);
 
 /* The decoded value of query parameter key, or NULL. */
 const char *api_request_query(const struct api_request *rq, const char *key);

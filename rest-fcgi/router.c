@@ -16,12 +16,12 @@ static const struct {
 	const char *seg[3];
 	unsigned allow;
 } routes[] = {
-	{API_R_ROOMS, "rooms", 1, {"rooms"}, GET_ONLY | API_ALLOW(API_M_POST)},
-	{API_R_ROOM, "room", 2, {"rooms", "*"}, GET_ONLY | API_ALLOW(API_M_DELETE)},
-	{API_R_MESSAGES, "messages", 3, {"rooms", "*", "messages"}, GET_ONLY},
-	{API_R_HEALTH, "health", 1, {"health"}, GET_ONLY},
-	{API_R_METRICS, "metrics", 1, {"metrics"}, GET_ONLY},
-	{API_R_OPENAPI, "openapi", 1, {"openapi.json"}, GET_ONLY},
+    {API_R_ROOMS, "rooms", 1, {"rooms"}, GET_ONLY | API_ALLOW(API_M_POST)},
+    {API_R_ROOM, "room", 2, {"rooms", "*"}, GET_ONLY | API_ALLOW(API_M_DELETE)},
+    {API_R_MESSAGES, "messages", 3, {"rooms", "*", "messages"}, GET_ONLY},
+    {API_R_HEALTH, "health", 1, {"health"}, GET_ONLY},
+    {API_R_METRICS, "metrics", 1, {"metrics"}, GET_ONLY},
+    {API_R_OPENAPI, "openapi", 1, {"openapi.json"}, GET_ONLY},
 };
 
 enum api_route_result
@@ -66,10 +66,10 @@ api_allow_string(unsigned allow, char *buf, size_t size)
 		enum api_method m;
 		const char *name;
 	} order[] = {{API_M_GET, "GET"},
-		     {API_M_HEAD, "HEAD"},
-		     {API_M_POST, "POST"},
-		     {API_M_DELETE, "DELETE"},
-		     {API_M_OPTIONS, "OPTIONS"}};
+	             {API_M_HEAD, "HEAD"},
+	             {API_M_POST, "POST"},
+	             {API_M_DELETE, "DELETE"},
+	             {API_M_OPTIONS, "OPTIONS"}};
 	size_t len = 0;
 
 	if (size == 0)
@@ -82,7 +82,8 @@ api_allow_string(unsigned allow, char *buf, size_t size)
 			continue;
 		n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", order[i].name);
 		if (n < 0 || (size_t)n >= size - len)
-			return; /* truncated: the caller's buffer is too small (a programming error) */
+			return; /* truncated: the caller's buffer is too small (a programming error)
+			         */
 		len += (size_t)n;
 	}
 }

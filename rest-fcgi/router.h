@@ -22,8 +22,9 @@ enum api_route_id {
 
 struct api_route {
 	enum api_route_id id;
-	const char *room_id; /* API_R_ROOM, API_R_MESSAGES: the decoded id (points into the request) */
-	unsigned allow;      /* methods the path takes, for 405 and OPTIONS */
+	const char
+	    *room_id;   /* API_R_ROOM, API_R_MESSAGES: the decoded id (points into the request) */
+	unsigned allow; /* methods the path takes, for 405 and OPTIONS */
 };
 
 enum api_route_result {

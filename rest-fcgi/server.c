@@ -24,7 +24,7 @@
 #include "log.h"
 #include "rpc.h"
 
-#define LOG_URI_MAX      200 /* bytes of a request URI in a log line */
+#define LOG_URI_MAX       200 /* bytes of a request URI in a log line */
 #define ACCEPT_BACKOFF_MS 100 /* after an accept error such as EMFILE */
 
 static enum api_call_result
@@ -126,8 +126,8 @@ serve_one(struct api_server *s, FCGX_Request *req)
 		printable(in.uri, uri, sizeof(uri));
 		printable(in.method, method, sizeof(method));
 		log_info("api: %s %s -> %d in %.1f ms from %s%s", method, uri, resp.status,
-			 (double)(clock_mono_ns() - t0) / 1e6, addr != NULL ? addr : "?",
-			 bad ? " (write failed)" : "");
+		         (double)(clock_mono_ns() - t0) / 1e6, addr != NULL ? addr : "?",
+		         bad ? " (write failed)" : "");
 	}
 	sbuf_fini(&head);
 	api_response_fini(&resp);
@@ -158,9 +158,9 @@ worker(void *arg)
 		 * it is idle and new connections wait: otherwise idle kept connections would pin
 		 * every worker and starve the listen queue. */
 		struct pollfd pfd[3] = {
-			{.fd = s->wake[0], .events = POLLIN},
-			{.fd = s->listen_fd, .events = POLLIN},
-			{.fd = req.ipcFd, .events = POLLIN},
+		    {.fd = s->wake[0], .events = POLLIN},
+		    {.fd = s->listen_fd, .events = POLLIN},
+		    {.fd = req.ipcFd, .events = POLLIN},
 		};
 		nfds_t n = req.ipcFd >= 0 ? 3 : 2;
 
@@ -213,7 +213,7 @@ api_server_start(struct api_server *s)
 	for (int i = 0; i < s->nthreads; i++) {
 		if ((rv = pthread_create(&s->threads[i], NULL, worker, s)) != 0) {
 			log_warn("api: only %d of %d worker threads started: %s", i, s->nthreads,
-				 strerror(rv));
+			         strerror(rv));
 			break;
 		}
 		s->started++;
@@ -230,7 +230,8 @@ fail:
 void
 api_server_stop(struct api_server *s)
 {
-	/* Never read: stays readable, so every worker's poll() returns, now or after its request. */
+	/* Never read: stays readable, so every worker's poll() returns, now or after its request.
+	 */
 	if (write(s->wake[1], "x", 1) != 1)
 		log_error("api: wake pipe: %s", strerror(errno));
 	for (int i = 0; i < s->started; i++)

@@ -16,9 +16,9 @@
 #define API_IO_TIMEOUT_S    10 /* reading a request body / writing a response to the web server */
 
 struct api_server {
-	int listen_fd;         /* non-blocking listening socket */
-	nng_socket rpc;        /* req0 socket to the broker, shared (one nng context per call) */
-	int timeout_ms;        /* per broker call */
+	int listen_fd;  /* non-blocking listening socket */
+	nng_socket rpc; /* req0 socket to the broker, shared (one nng context per call) */
+	int timeout_ms; /* per broker call */
 	int nthreads;
 	bool verbose;          /* one log line per request */
 	struct api_config cfg; /* read-only once the workers run */

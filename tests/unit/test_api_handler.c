@@ -109,7 +109,7 @@ run(struct t *t, const char *method, const char *uri)
 	t->in.uri = uri;
 	api_handle(&t->cfg, &t->in, &t->r);
 	snprintf(t->text, sizeof(t->text), "%.*s", (int)t->r.body.len,
-		 t->r.body.data != NULL ? t->r.body.data : "");
+	         t->r.body.data != NULL ? t->r.body.data : "");
 }
 
 static void
@@ -131,13 +131,15 @@ test_rooms_has_exactly_the_original_shape(void **state)
 {
 	struct t *t = *state;
 
-	t->broker.reply = "{\"ok\":true,\"rooms\":[{\"id\":\"room1\",\"name\":\"일반 대화\","
-			  "\"users_count\":2,\"extra\":1},{\"id\":\"r2\",\"name\":\"B\",\"users_count\":0}]}";
+	t->broker.reply =
+	    "{\"ok\":true,\"rooms\":[{\"id\":\"room1\",\"name\":\"일반 대화\","
+	    "\"users_count\":2,\"extra\":1},{\"id\":\"r2\",\"name\":\"B\",\"users_count\":0}]}";
 	run(t, "GET", "/api/rooms");
 	assert_int_equal(t->r.status, 200);
 	assert_string_equal(t->r.content_type, "application/json; charset=utf-8");
-	assert_string_equal(t->text, "{\"rooms\":[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":2},"
-				     "{\"id\":\"r2\",\"name\":\"B\",\"users_count\":0}]}");
+	assert_string_equal(
+	    t->text, "{\"rooms\":[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":2},"
+	             "{\"id\":\"r2\",\"name\":\"B\",\"users_count\":0}]}");
 	assert_string_equal(t->broker.last, "{\"op\":\"list_rooms\"}");
 	assert_int_equal(t->r.route, API_R_ROOMS);
 }
@@ -150,8 +152,9 @@ test_malformed_broker_replies_are_502(void **state)
 	t->broker.reply = "{\"ok\":true,\"rooms\":[{\"id\":\"room1\"}]}";
 	run(t, "GET", "/api/rooms");
 	assert_int_equal(t->r.status, 502);
-	assert_string_equal(t->text, "{\"error\":\"bad_gateway\",\"message\":\"the chat broker sent a "
-				     "malformed room\"}");
+	assert_string_equal(t->text,
+	                    "{\"error\":\"bad_gateway\",\"message\":\"the chat broker sent a "
+	                    "malformed room\"}");
 	t->broker.reply = "{\"rooms\":[]}"; /* no "ok" */
 	run(t, "GET", "/api/rooms");
 	assert_int_equal(t->r.status, 502);
@@ -170,8 +173,9 @@ test_broker_down_is_503_with_retry_after(void **state)
 	t->broker.result = API_CALL_UNAVAILABLE;
 	run(t, "GET", "/api/rooms/room1");
 	assert_int_equal(t->r.status, 503);
-	assert_string_equal(t->text, "{\"error\":\"broker_unavailable\",\"message\":\"the chat broker "
-				     "did not answer in time; try again\"}");
+	assert_string_equal(t->text,
+	                    "{\"error\":\"broker_unavailable\",\"message\":\"the chat broker "
+	                    "did not answer in time; try again\"}");
 	assert_true(t->r.retry_after);
 	sbuf_init(&h);
 	api_response_head(&t->cfg, &t->r, &h);
@@ -190,20 +194,20 @@ test_broker_errors_map_to_statuses(void **state)
 		int status;
 		const char *want;
 	} cases[] = {
-		{"no_such_room", 404, "{\"error\":\"no_such_room\",\"message\":\"m\"}"},
-		{"room_exists", 409, "{\"error\":\"room_exists\",\"message\":\"m\"}"},
-		{"too_many_rooms", 409, "{\"error\":\"too_many_rooms\",\"message\":\"m\"}"},
-		{"forbidden", 403, "{\"error\":\"forbidden\",\"message\":\"m\"}"},
-		{"invalid_argument", 400, "{\"error\":\"invalid_argument\",\"message\":\"m\"}"},
-		{"internal", 502, "{\"error\":\"broker_error\",\"message\":\"m\"}"},
-		{"unknown_op", 502, "{\"error\":\"broker_error\",\"message\":\"m\"}"},
+	    {"no_such_room", 404, "{\"error\":\"no_such_room\",\"message\":\"m\"}"},
+	    {"room_exists", 409, "{\"error\":\"room_exists\",\"message\":\"m\"}"},
+	    {"too_many_rooms", 409, "{\"error\":\"too_many_rooms\",\"message\":\"m\"}"},
+	    {"forbidden", 403, "{\"error\":\"forbidden\",\"message\":\"m\"}"},
+	    {"invalid_argument", 400, "{\"error\":\"invalid_argument\",\"message\":\"m\"}"},
+	    {"internal", 502, "{\"error\":\"broker_error\",\"message\":\"m\"}"},
+	    {"unknown_op", 502, "{\"error\":\"broker_error\",\"message\":\"m\"}"},
 	};
 	struct t *t = *state;
 	char reply[128];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(reply, sizeof(reply), "{\"ok\":false,\"error\":\"%s\",\"message\":\"m\"}",
-			 cases[i].code);
+		         cases[i].code);
 		t->broker.reply = reply;
 		run(t, "GET", "/api/rooms/room9");
 		assert_int_equal(t->r.status, cases[i].status);
@@ -217,11 +221,11 @@ test_room_detail_shape(void **state)
 	struct t *t = *state;
 
 	t->broker.reply = "{\"ok\":true,\"room\":{\"seq\":3,\"id\":\"room1\",\"name\":\"n\","
-			  "\"users_count\":1,\"members\":[\"alice\"],\"secret\":1}}";
+	                  "\"users_count\":1,\"members\":[\"alice\"],\"secret\":1}}";
 	run(t, "GET", "/api/rooms/room1");
 	assert_int_equal(t->r.status, 200);
 	assert_string_equal(t->text, "{\"id\":\"room1\",\"name\":\"n\",\"users_count\":1,"
-				     "\"members\":[\"alice\"],\"seq\":3}");
+	                             "\"members\":[\"alice\"],\"seq\":3}");
 	assert_string_equal(t->broker.last, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
 }
 
@@ -231,28 +235,29 @@ test_messages_arguments_reach_the_broker(void **state)
 	struct t *t = *state;
 
 	t->broker.reply = "{\"ok\":true,\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":1,"
-			  "\"last_seq\":9,\"complete\":true,\"events\":[{\"seq\":9}]}";
+	                  "\"last_seq\":9,\"complete\":true,\"events\":[{\"seq\":9}]}";
 	run(t, "GET", "/api/rooms/r/messages");
 	assert_int_equal(t->r.status, 200);
 	assert_string_equal(t->broker.last, "{\"op\":\"history\",\"room_id\":\"r\",\"limit\":50}");
-	assert_string_equal(t->text, "{\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":1,\"last_seq\":9,"
-				     "\"complete\":true,\"events\":[{\"seq\":9}]}");
+	assert_string_equal(t->text,
+	                    "{\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":1,\"last_seq\":9,"
+	                    "\"complete\":true,\"events\":[{\"seq\":9}]}");
 	run(t, "GET", "/api/rooms/r/messages?since=4&limit=500");
 	assert_string_equal(t->broker.last,
-			    "{\"op\":\"history\",\"room_id\":\"r\",\"after_seq\":4,\"limit\":500}");
+	                    "{\"op\":\"history\",\"room_id\":\"r\",\"after_seq\":4,\"limit\":500}");
 	run(t, "GET", "/api/rooms/r/messages?before=8&limit=1&_=cachebuster");
 	assert_string_equal(t->broker.last,
-			    "{\"op\":\"history\",\"room_id\":\"r\",\"before_seq\":8,\"limit\":1}");
+	                    "{\"op\":\"history\",\"room_id\":\"r\",\"before_seq\":8,\"limit\":1}");
 }
 
 static void
 test_bad_messages_arguments_are_400_without_a_broker_call(void **state)
 {
 	static const char *const uris[] = {
-		"/api/rooms/r/messages?limit=0",   "/api/rooms/r/messages?limit=501",
-		"/api/rooms/r/messages?limit=",    "/api/rooms/r/messages?since=-1",
-		"/api/rooms/r/messages?since=1.5", "/api/rooms/r/messages?since=9007199254740992",
-		"/api/rooms/r/messages?before=0",  "/api/rooms/r/messages?since=1&before=2",
+	    "/api/rooms/r/messages?limit=0",   "/api/rooms/r/messages?limit=501",
+	    "/api/rooms/r/messages?limit=",    "/api/rooms/r/messages?since=-1",
+	    "/api/rooms/r/messages?since=1.5", "/api/rooms/r/messages?since=9007199254740992",
+	    "/api/rooms/r/messages?before=0",  "/api/rooms/r/messages?since=1&before=2",
 	};
 	struct t *t = *state;
 
@@ -271,14 +276,15 @@ test_parse_and_route_errors(void **state)
 
 	run(t, "GET", "/api/nope");
 	assert_int_equal(t->r.status, 404);
-	assert_string_equal(t->text, "{\"error\":\"not_found\",\"message\":\"no such API endpoint\"}");
+	assert_string_equal(t->text,
+	                    "{\"error\":\"not_found\",\"message\":\"no such API endpoint\"}");
 	run(t, "PUT", "/api/rooms");
 	assert_int_equal(t->r.status, 405);
 	assert_string_equal(t->r.allow, "GET, HEAD, POST, OPTIONS");
 	run(t, "GET", "/api/rooms/a%0d%0aX:1");
 	assert_int_equal(t->r.status, 400);
 	assert_string_equal(t->text, "{\"error\":\"invalid_request\",\"message\":\"path decodes to "
-				     "NUL, CR, LF or invalid UTF-8\"}");
+	                             "NUL, CR, LF or invalid UTF-8\"}");
 	run(t, "GET", "/api/rooms/a%zz");
 	assert_int_equal(t->r.status, 400);
 	run(t, "GET", "/api/rooms/bad!");
@@ -294,20 +300,21 @@ test_post_creates_a_room(void **state)
 {
 	struct t *t = *state;
 
-	t->broker.reply = "{\"ok\":true,\"room\":{\"id\":\"jazz\",\"name\":\"Jazz\",\"users_count\":0}}";
+	t->broker.reply =
+	    "{\"ok\":true,\"room\":{\"id\":\"jazz\",\"name\":\"Jazz\",\"users_count\":0}}";
 	set_body(t, "application/json", "{\"id\":\"jazz\",\"name\":\"Jazz\"}", true);
 	run(t, "POST", "/api/rooms");
 	assert_int_equal(t->r.status, 201);
 	assert_string_equal(t->text, "{\"id\":\"jazz\",\"name\":\"Jazz\",\"users_count\":0}");
 	assert_string_equal(t->r.location, "/api/rooms/jazz");
 	assert_string_equal(t->broker.last,
-			    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
 	/* without CONTENT_LENGTH the body is read to its end; the name defaults to the id */
 	set_body(t, "application/json; charset=utf-8", "{\"id\":\"jazz\"}", false);
 	run(t, "POST", "/api/rooms");
 	assert_int_equal(t->r.status, 201);
 	assert_string_equal(t->broker.last,
-			    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\"}");
+	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\"}");
 }
 
 static void
@@ -335,7 +342,7 @@ test_post_refuses_bad_bodies(void **state)
 	set_body(t, "application/json", "{\"id\":\"a b\"}", true);
 	run(t, "POST", "/api/rooms");
 	assert_string_equal(t->text, "{\"error\":\"invalid_argument\",\"message\":\"id must match "
-				     "[A-Za-z0-9_-]{1,64}\"}");
+	                             "[A-Za-z0-9_-]{1,64}\"}");
 	set_body(t, "application/json", "{\"id\":\"ab\",\"name\":5}", true);
 	run(t, "POST", "/api/rooms");
 	assert_int_equal(t->r.status, 400);
@@ -362,7 +369,7 @@ test_post_refuses_bad_bodies(void **state)
 	run(t, "POST", "/api/rooms");
 	assert_int_equal(t->r.status, 413);
 	assert_string_equal(t->text, "{\"error\":\"payload_too_large\",\"message\":\"request body "
-				     "over 16 KiB\"}");
+	                             "over 16 KiB\"}");
 	assert_int_equal(t->body.off, t->body.len); /* drained */
 	set_body(t, "application/json", big, false);
 	run(t, "POST", "/api/rooms");
@@ -427,21 +434,22 @@ test_options_head_and_cors_headers(void **state)
 	api_response_head(&t->cfg, &t->r, &h);
 	sbuf_addc(&h, '\0');
 	assert_string_equal(h.data, "Status: 204 No Content\r\n"
-				    "Cache-Control: no-store\r\n"
-				    "X-Content-Type-Options: nosniff\r\n"
-				    "Allow: GET, HEAD, DELETE, OPTIONS\r\n"
-				    "Access-Control-Allow-Origin: https://chat.example\r\n"
-				    "Vary: Origin\r\n"
-				    "Access-Control-Allow-Methods: GET, HEAD, DELETE, OPTIONS\r\n"
-				    "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
-				    "Access-Control-Max-Age: 600\r\n"
-				    "\r\n");
+	                            "Cache-Control: no-store\r\n"
+	                            "X-Content-Type-Options: nosniff\r\n"
+	                            "Allow: GET, HEAD, DELETE, OPTIONS\r\n"
+	                            "Access-Control-Allow-Origin: https://chat.example\r\n"
+	                            "Vary: Origin\r\n"
+	                            "Access-Control-Allow-Methods: GET, HEAD, DELETE, OPTIONS\r\n"
+	                            "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+	                            "Access-Control-Max-Age: 600\r\n"
+	                            "\r\n");
 	sbuf_fini(&h);
 	t->broker.reply = "{\"ok\":true,\"status\":\"ok\",\"epoch\":\"e\"}";
 	run(t, "HEAD", "/api/health");
 	assert_int_equal(t->r.status, 200);
 	assert_true(t->r.head);
-	assert_string_equal(t->text, "{\"status\":\"ok\",\"broker\":{\"status\":\"ok\",\"epoch\":\"e\"}}");
+	assert_string_equal(t->text,
+	                    "{\"status\":\"ok\",\"broker\":{\"status\":\"ok\",\"epoch\":\"e\"}}");
 	assert_int_equal(t->broker.calls, 1);
 }
 
@@ -454,17 +462,24 @@ test_metrics_text(void **state)
 	api_metrics_observe(&t->metrics, API_R_ROOMS, 503, 3000000000u); /* 3 s */
 	api_metrics_observe(&t->metrics, API_R_NONE, 404, 2000000);      /* 2 ms */
 	t->broker.reply = "{\"ok\":true,\"epoch\":\"e\",\"uptime_ms\":1500,\"rooms\":4,"
-			  "\"members\":2,\"counters\":{\"messages\":7,\"Bad-Key\":1,\"drops\":0}}";
+	                  "\"members\":2,\"counters\":{\"messages\":7,\"Bad-Key\":1,\"drops\":0}}";
 	run(t, "GET", "/api/metrics");
 	assert_int_equal(t->r.status, 200);
 	assert_string_equal(t->r.content_type, "text/plain; version=0.0.4; charset=utf-8");
-	assert_non_null(strstr(t->text, "\nmadang_api_requests_total{route=\"rooms\",class=\"2xx\"} 1\n"));
-	assert_non_null(strstr(t->text, "\nmadang_api_requests_total{route=\"rooms\",class=\"5xx\"} 1\n"));
-	assert_non_null(strstr(t->text, "\nmadang_api_requests_total{route=\"other\",class=\"4xx\"} 1\n"));
-	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
-	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"0.0025\"} 2\n"));
-	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"2.5\"} 2\n"));
-	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+	assert_non_null(
+	    strstr(t->text, "\nmadang_api_requests_total{route=\"rooms\",class=\"2xx\"} 1\n"));
+	assert_non_null(
+	    strstr(t->text, "\nmadang_api_requests_total{route=\"rooms\",class=\"5xx\"} 1\n"));
+	assert_non_null(
+	    strstr(t->text, "\nmadang_api_requests_total{route=\"other\",class=\"4xx\"} 1\n"));
+	assert_non_null(
+	    strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
+	assert_non_null(
+	    strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"0.0025\"} 2\n"));
+	assert_non_null(
+	    strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"2.5\"} 2\n"));
+	assert_non_null(
+	    strstr(t->text, "\nmadang_api_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
 	assert_non_null(strstr(t->text, "\nmadang_api_request_duration_seconds_count 3\n"));
 	assert_non_null(strstr(t->text, "\nmadang_broker_up 1\n"));
 	assert_non_null(strstr(t->text, "\nmadang_broker_uptime_seconds 1.500\n"));
@@ -484,9 +499,9 @@ test_metrics_text(void **state)
 static void
 test_openapi_document_is_served_and_complete(void **state)
 {
-	static const char *const paths[] = {"/api/rooms", "/api/rooms/{id}",
-					    "/api/rooms/{id}/messages", "/api/health",
-					    "/api/metrics", "/api/openapi.json"};
+	static const char *const paths[] = {
+	    "/api/rooms",  "/api/rooms/{id}", "/api/rooms/{id}/messages",
+	    "/api/health", "/api/metrics",    "/api/openapi.json"};
 	struct t *t = *state;
 	cJSON *doc;
 	const cJSON *p;
@@ -509,23 +524,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rooms_has_exactly_the_original_shape, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_broker_replies_are_502, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_broker_down_is_503_with_retry_after, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_broker_errors_map_to_statuses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_room_detail_shape, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_messages_arguments_reach_the_broker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_messages_arguments_are_400_without_a_broker_call,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_parse_and_route_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_post_creates_a_room, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_post_refuses_bad_bodies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admin_token_rules, setup, teardown),
-		cmocka_unit_test(test_bearer_compare),
-		cmocka_unit_test_setup_teardown(test_options_head_and_cors_headers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_text, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_openapi_document_is_served_and_complete, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_rooms_has_exactly_the_original_shape, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_broker_replies_are_502, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broker_down_is_503_with_retry_after, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_broker_errors_map_to_statuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_room_detail_shape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_messages_arguments_reach_the_broker, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_bad_messages_arguments_are_400_without_a_broker_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_parse_and_route_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_post_creates_a_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_post_refuses_bad_bodies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_admin_token_rules, setup, teardown),
+	    cmocka_unit_test(test_bearer_compare),
+	    cmocka_unit_test_setup_teardown(test_options_head_and_cors_headers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics_text, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_openapi_document_is_served_and_complete, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,7 +89,7 @@ test_refuses_cr_lf_nul_raw_or_encoded(void **state)
 	assert_int_equal(parse(&rq, "GET", "/api/rooms/a%0A", NULL), API_PERR_FORBIDDEN);
 	assert_int_equal(parse(&rq, "GET", "/api/rooms/a%00b", NULL), API_PERR_FORBIDDEN);
 	assert_int_equal(parse(&rq, "GET", "/api/rooms?since=1%0D%0AX:%201", NULL),
-			 API_PERR_FORBIDDEN);
+	                 API_PERR_FORBIDDEN);
 	assert_int_equal(parse(&rq, "GET", "/api/rooms\r\nX: 1", NULL), API_PERR_FORBIDDEN);
 	assert_int_equal(parse(&rq, "GET", "/api/rooms?a=\n", NULL), API_PERR_FORBIDDEN);
 	/* other control bytes are refused too */
@@ -138,9 +138,9 @@ test_parses_query_parameters(void **state)
 {
 	struct api_request rq;
 
-	assert_int_equal(parse(&rq, "GET", "/api/rooms/r/messages?since=5&limit=10&&q=a+b%2Bc&flag",
-			       NULL),
-			 API_PERR_NONE);
+	assert_int_equal(
+	    parse(&rq, "GET", "/api/rooms/r/messages?since=5&limit=10&&q=a+b%2Bc&flag", NULL),
+	    API_PERR_NONE);
 	assert_int_equal(rq.nparam, 4);
 	assert_string_equal(api_request_query(&rq, "since"), "5");
 	assert_string_equal(api_request_query(&rq, "limit"), "10");
@@ -226,18 +226,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parses_path_into_decoded_segments),
-		cmocka_unit_test(test_trailing_slash_adds_no_segment),
-		cmocka_unit_test(test_methods_are_recognised_and_checked),
-		cmocka_unit_test(test_refuses_malformed_percent_encoding),
-		cmocka_unit_test(test_refuses_cr_lf_nul_raw_or_encoded),
-		cmocka_unit_test(test_refuses_odd_uris),
-		cmocka_unit_test(test_too_many_segments_is_flagged),
-		cmocka_unit_test(test_parses_query_parameters),
-		cmocka_unit_test(test_refuses_bad_queries),
-		cmocka_unit_test(test_content_length_is_checked_against_the_body_limit),
-		cmocka_unit_test(test_parse_uint),
-		cmocka_unit_test(test_perr_maps_to_status_and_code),
+	    cmocka_unit_test(test_parses_path_into_decoded_segments),
+	    cmocka_unit_test(test_trailing_slash_adds_no_segment),
+	    cmocka_unit_test(test_methods_are_recognised_and_checked),
+	    cmocka_unit_test(test_refuses_malformed_percent_encoding),
+	    cmocka_unit_test(test_refuses_cr_lf_nul_raw_or_encoded),
+	    cmocka_unit_test(test_refuses_odd_uris),
+	    cmocka_unit_test(test_too_many_segments_is_flagged),
+	    cmocka_unit_test(test_parses_query_parameters),
+	    cmocka_unit_test(test_refuses_bad_queries),
+	    cmocka_unit_test(test_content_length_is_checked_against_the_body_limit),
+	    cmocka_unit_test(test_parse_uint),
+	    cmocka_unit_test(test_perr_maps_to_status_and_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,12 +123,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_endpoint_is_routed),
-		cmocka_unit_test(test_percent_encoded_path_is_routed_after_decoding),
-		cmocka_unit_test(test_unknown_paths_are_not_found),
-		cmocka_unit_test(test_invalid_room_ids_are_refused),
-		cmocka_unit_test(test_wrong_method_is_405_with_allow),
-		cmocka_unit_test(test_route_names_for_metrics),
+	    cmocka_unit_test(test_every_endpoint_is_routed),
+	    cmocka_unit_test(test_percent_encoded_path_is_routed_after_decoding),
+	    cmocka_unit_test(test_unknown_paths_are_not_found),
+	    cmocka_unit_test(test_invalid_room_ids_are_refused),
+	    cmocka_unit_test(test_wrong_method_is_405_with_allow),
+	    cmocka_unit_test(test_route_names_for_metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -222,5 +222,9 @@ ipcount_drop(struct ipcount *t, const char *addr)
 uint32_t
 ipcount_get(const struct ipcount *t, const char *addr)
 {
-	return *ipcount_find((struct ipcount *)t, addr) ? (*ipcount_find((struct ipcount *)t, addr))->n : 0;
+	const struct ipcount_entry *e = t->v[ipcount_hash(addr)];
+
+	while (e != NULL && strcmp(e->addr, addr) != 0)
+		e = e->next;
+	return e != NULL ? e->n : 0;
 }

@@ -1,0 +1,470 @@
+/* test_ws_core.c — madang-ws's pure core: frames, the per-room framed-event log with member
+ * cursors, coalescing in sess_collect, the token bucket, room bookkeeping, address lists. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../ws-frontend/bucket.h"
+#include "../../ws-frontend/frame.h"
+#include "../../ws-frontend/netacl.h"
+#include "../../ws-frontend/room.h"
+#include "../../ws-frontend/roomlog.h"
+#include "../../ws-frontend/session.h"
+
+#define NS_PER_S 1000000000ull
+
+static void
+test_frame_headers(void **state)
+{
+	char payload[70000];
+	struct ws_frame *f;
+
+	memset(payload, 'p', sizeof(payload));
+	f = ws_frame_text("hi", 2);
+	assert_int_equal(f->len, 4);
+	assert_int_equal(f->data[0], 0x81);
+	assert_int_equal(f->data[1], 2);
+	assert_memory_equal(f->data + 2, "hi", 2);
+	ws_frame_unref(f);
+
+	f = ws_frame_text(payload, 126);
+	assert_int_equal(f->len, 4 + 126);
+	assert_int_equal(f->data[1], 126);
+	assert_int_equal(f->data[2], 0);
+	assert_int_equal(f->data[3], 126);
+	ws_frame_unref(f);
+
+	f = ws_frame_text(payload, 65535);
+	assert_int_equal(f->data[1], 126);
+	assert_int_equal(f->len, 4 + 65535);
+	ws_frame_unref(f);
+
+	f = ws_frame_text(payload, 65536);
+	assert_int_equal(f->len, 10 + 65536);
+	assert_int_equal(f->data[1], 127);
+	assert_int_equal(f->data[7], 1); /* 0x00010000 big-endian in bytes 2..9 */
+	assert_int_equal(f->data[8], 0);
+	assert_int_equal(f->data[9], 0);
+	ws_frame_unref(f);
+}
+
+static void
+test_frame_refcount(void **state)
+{
+	struct ws_frame *f = ws_frame_text("x", 1);
+
+	assert_int_equal(f->refs, 1);
+	ws_frame_ref(f);
+	assert_int_equal(f->refs, 2);
+	ws_frame_unref(f);
+	assert_int_equal(f->refs, 1);
+	ws_frame_unref(f); /* freed: ASan/valgrind would see a leak or a double free */
+}
+
+static struct ws_frame *
+frame_of(const char *s)
+{
+	return ws_frame_text(s, strlen(s));
+}
+
+static void
+test_roomlog_append_get_and_seq_order(void **state)
+{
+	struct roomlog l;
+	struct ws_frame *f;
+
+	roomlog_init(&l, 10);
+	f = frame_of("e10");
+	assert_int_equal(roomlog_append(&l, 11, f), -1); /* not the next seq */
+	assert_int_equal(roomlog_append(&l, 10, f), 0);
+	assert_ptr_equal(roomlog_get(&l, 10), f);
+	assert_null(roomlog_get(&l, 9));
+	assert_null(roomlog_get(&l, 11));
+	assert_int_equal(l.top, 11);
+	roomlog_fini(&l);
+}
+
+static void
+test_roomlog_pending_is_bytes_from_cursor(void **state)
+{
+	struct roomlog l;
+
+	roomlog_init(&l, 1);
+	for (int i = 1; i <= 3; i++) {
+		char s[8];
+		snprintf(s, sizeof(s), "ev%d", i); /* 3 bytes + 2 header */
+		assert_int_equal(roomlog_append(&l, (uint64_t)i, frame_of(s)), 0);
+	}
+	assert_int_equal(roomlog_pending(&l, 1), 15);
+	assert_int_equal(roomlog_pending(&l, 2), 10);
+	assert_int_equal(roomlog_pending(&l, 3), 5);
+	assert_int_equal(roomlog_pending(&l, 4), 0);
+	assert_int_equal(roomlog_pending(&l, 99), 0); /* a cursor beyond top: nothing yet */
+	roomlog_trim(&l, 2);
+	assert_int_equal(l.base, 2);
+	assert_null(roomlog_get(&l, 1));
+	assert_int_equal(roomlog_pending(&l, 1), 10); /* below base counts from base */
+	roomlog_fini(&l);
+}
+
+static void
+test_roomlog_grows_and_wraps(void **state)
+{
+	struct roomlog l;
+
+	roomlog_init(&l, 0);
+	/* Append and trim so that the ring wraps many times, then grow while wrapped. */
+	for (uint64_t s = 0; s < 1000; s++) {
+		char t[24];
+		snprintf(t, sizeof(t), "%llu", (unsigned long long)s);
+		assert_int_equal(roomlog_append(&l, s, frame_of(t)), 0);
+		if (s % 3 == 0)
+			roomlog_trim(&l, s > 40 ? s - 40 : 0);
+	}
+	for (uint64_t s = l.base; s < l.top; s++) {
+		char t[24];
+		snprintf(t, sizeof(t), "%llu", (unsigned long long)s);
+		struct ws_frame *f = roomlog_get(&l, s);
+		assert_non_null(f);
+		assert_int_equal(f->len, 2 + strlen(t));
+		assert_memory_equal(f->data + 2, t, strlen(t));
+	}
+	roomlog_reset(&l, 5);
+	assert_int_equal(roomlog_count(&l), 0);
+	assert_int_equal(l.base, 5);
+	assert_int_equal(l.top, 5);
+	roomlog_fini(&l);
+}
+
+static void
+test_bucket_burst_then_rate(void **state)
+{
+	struct bucket b;
+	uint64_t t = 5 * NS_PER_S;
+
+	bucket_init(&b, 10, 20, t);
+	for (int i = 0; i < 20; i++)
+		assert_true(bucket_take(&b, t));
+	assert_false(bucket_take(&b, t));
+	t += NS_PER_S / 10; /* one token back */
+	assert_true(bucket_take(&b, t));
+	assert_false(bucket_take(&b, t));
+	t += 60 * NS_PER_S; /* refills to the burst, no more */
+	for (int i = 0; i < 20; i++)
+		assert_true(bucket_take(&b, t));
+	assert_false(bucket_take(&b, t));
+}
+
+static void
+test_bucket_small_steps_accumulate(void **state)
+{
+	struct bucket b;
+	uint64_t t = 0;
+	int got = 0;
+
+	bucket_init(&b, 10, 1, t);
+	assert_true(bucket_take(&b, t));
+	/* 1000 calls 1 ms apart = 1 s: exactly 10 tokens, none lost to rounding. */
+	for (int i = 0; i < 1000; i++) {
+		t += 1000000;
+		if (bucket_take(&b, t))
+			got++;
+	}
+	assert_int_equal(got, 10);
+}
+
+/* A session in one room, cursor at 1, with frames 1..3 in the log. */
+static void
+test_collect_queue_first_then_room_frames(void **state)
+{
+	struct roomtab rt;
+	struct ws_room *r;
+	struct ws_session *s = sess_new("00112233445566778899aabbccddeeff", 4);
+	struct ws_member *m;
+	struct sbuf out;
+	struct ws_frame *q = frame_of("joined");
+
+	roomtab_init(&rt);
+	r = roomtab_add(&rt, "room1");
+	roomlog_reset(&r->log, 1);
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(roomlog_append(&r->log, (uint64_t)i, frame_of("abc")), 0);
+	m = sess_member_add(s, r, "alice");
+	assert_non_null(m);
+	assert_int_equal(room_add_member(r, m, 1), 0);
+	assert_int_equal(sess_push(s, q), 0);
+	ws_frame_unref(q);
+	assert_int_equal(sess_pending(s), 8 + 3 * 5);
+
+	sbuf_init(&out);
+	/* A soft cap below one frame still moves one whole frame: the queue's first. */
+	assert_int_equal(sess_collect(s, &out, 1), 1);
+	assert_int_equal(out.len, 8);
+	assert_memory_equal(out.data + 2, "joined", 6);
+	assert_int_equal(sess_pending(s), 15);
+	sbuf_reset(&out);
+	assert_int_equal(sess_collect(s, &out, 1 << 20), 3);
+	assert_int_equal(out.len, 15);
+	assert_int_equal(m->cursor, 4);
+	assert_int_equal(sess_pending(s), 0);
+	assert_int_equal(sess_collect(s, &out, 1 << 20), 0);
+
+	room_trim(r); /* every member passed everything */
+	assert_int_equal(roomlog_count(&r->log), 0);
+	sbuf_fini(&out);
+	room_del_member(r, m);
+	sess_member_del(s, m);
+	roomtab_del(&rt, r);
+	sess_unref(s);
+}
+
+static void
+test_collect_waits_for_queue_before_room_frames(void **state)
+{
+	struct roomtab rt;
+	struct ws_room *r;
+	struct ws_session *s = sess_new("a", 2);
+	struct ws_member *m;
+	struct sbuf out;
+	struct ws_frame *q1 = frame_of("q1"), *q2 = frame_of("q2");
+
+	roomtab_init(&rt);
+	r = roomtab_add(&rt, "r");
+	roomlog_reset(&r->log, 7);
+	assert_int_equal(roomlog_append(&r->log, 7, frame_of("live")), 0);
+	m = sess_member_add(s, r, "u");
+	assert_int_equal(room_add_member(r, m, 7), 0);
+	sess_push(s, q1);
+	sess_push(s, q2);
+	sbuf_init(&out);
+	/* Cap after the first queued frame: the room frame must not overtake q2. */
+	assert_int_equal(sess_collect(s, &out, 4), 1);
+	assert_int_equal(m->cursor, 7);
+	sbuf_reset(&out);
+	assert_int_equal(sess_collect(s, &out, 1000), 2);
+	assert_memory_equal(out.data + 2, "q2", 2);
+	assert_memory_equal(out.data + 6, "live", 4);
+	ws_frame_unref(q1);
+	ws_frame_unref(q2);
+	sbuf_fini(&out);
+	room_del_member(r, m);
+	sess_member_del(s, m);
+	roomtab_del(&rt, r);
+	sess_unref(s);
+}
+
+static void
+test_shared_frame_survives_until_last_reader(void **state)
+{
+	struct roomtab rt;
+	struct ws_room *r;
+	struct ws_session *a = sess_new("a", 1), *b = sess_new("b", 1);
+	struct ws_member *ma, *mb;
+	struct sbuf out;
+
+	roomtab_init(&rt);
+	r = roomtab_add(&rt, "r");
+	roomlog_reset(&r->log, 1);
+	ma = sess_member_add(a, r, "a");
+	mb = sess_member_add(b, r, "b");
+	room_add_member(r, ma, 1);
+	room_add_member(r, mb, 1);
+	roomlog_append(&r->log, 1, frame_of("one"));
+	roomlog_append(&r->log, 2, frame_of("two"));
+	sbuf_init(&out);
+	assert_int_equal(sess_collect(a, &out, 1000), 2);
+	room_trim(r);
+	assert_int_equal(r->log.base, 1); /* b has read nothing: both frames stay */
+	assert_int_equal(sess_pending(b), 10);
+	sbuf_reset(&out);
+	assert_int_equal(sess_collect(b, &out, 5), 1);
+	room_trim(r);
+	assert_int_equal(r->log.base, 2);
+	sbuf_fini(&out);
+	room_del_member(r, ma);
+	room_del_member(r, mb);
+	sess_member_del(a, ma);
+	sess_member_del(b, mb);
+	roomtab_del(&rt, r);
+	sess_unref(a);
+	sess_unref(b);
+}
+
+static void
+test_join_queue_one_at_a_time_and_pin(void **state)
+{
+	struct roomtab rt;
+	struct ws_room *r;
+	struct ws_session *a = sess_new("a", 1), *b = sess_new("b", 1);
+	struct ws_member *ma, *mb, *first;
+
+	roomtab_init(&rt);
+	r = roomtab_add(&rt, "r");
+	roomlog_reset(&r->log, 1);
+	roomlog_append(&r->log, 1, frame_of("x"));
+	ma = sess_member_add(a, r, "a");
+	mb = sess_member_add(b, r, "b");
+	room_join_enqueue(r, ma);
+	room_join_enqueue(r, mb);
+	first = room_join_next(r);
+	assert_ptr_equal(first, ma);
+	assert_null(room_join_next(r)); /* one in flight */
+	assert_int_equal(r->pin, 2);
+	/* With no member, only the pin keeps frames: nothing below the log's top at send time. */
+	roomlog_append(&r->log, 2, frame_of("y"));
+	room_trim(r);
+	assert_int_equal(r->log.base, 2);
+	assert_non_null(roomlog_get(&r->log, 2));
+	room_join_done(r, ma);
+	assert_ptr_equal(room_join_next(r), mb);
+	/* The client of the join in flight went away: the next may go. */
+	room_join_remove(r, mb);
+	assert_false(r->join_busy);
+	assert_true(room_idle(r));
+	sess_member_del(a, ma);
+	sess_member_del(b, mb);
+	roomtab_del(&rt, r);
+	sess_unref(a);
+	sess_unref(b);
+}
+
+static void
+test_member_slots_and_sole_member(void **state)
+{
+	struct roomtab rt;
+	struct ws_session *s = sess_new("s", 2);
+	struct ws_member *m1, *m2;
+
+	roomtab_init(&rt);
+	struct ws_room *r1 = roomtab_add(&rt, "r1"), *r2 = roomtab_add(&rt, "r2"), *r3 = roomtab_add(&rt, "r3");
+	assert_null(sess_sole_member(s));
+	m1 = sess_member_add(s, r1, "u");
+	assert_ptr_equal(sess_sole_member(s), m1);
+	m2 = sess_member_add(s, r2, "u");
+	assert_null(sess_sole_member(s));
+	assert_null(sess_member_add(s, r3, "u")); /* --max-rooms-per-conn */
+	assert_ptr_equal(sess_member(s, "r2"), m2);
+	assert_null(sess_member(s, "r3"));
+	sess_member_del(s, m1);
+	assert_int_equal(s->nrooms, 1);
+	assert_ptr_equal(roomtab_get(&rt, "r3"), r3);
+	roomtab_del(&rt, r1);
+	roomtab_del(&rt, r2);
+	roomtab_del(&rt, r3);
+	assert_int_equal(rt.n, 0);
+	sess_unref(s);
+}
+
+static void
+test_sesstab(void **state)
+{
+	struct sesstab t;
+	struct ws_session *a = sess_new("aaaa", 1), *b = sess_new("bbbb", 1);
+
+	sesstab_init(&t);
+	sesstab_add(&t, a);
+	sesstab_add(&t, b);
+	assert_ptr_equal(sesstab_get(&t, "aaaa"), a);
+	assert_ptr_equal(sesstab_get(&t, "bbbb"), b);
+	assert_null(sesstab_get(&t, "cccc"));
+	sesstab_del(&t, a);
+	assert_null(sesstab_get(&t, "aaaa"));
+	assert_int_equal(t.n, 1);
+	sesstab_del(&t, b);
+	sess_unref(a);
+	sess_unref(b);
+}
+
+static void
+test_netacl_parse_and_match(void **state)
+{
+	struct netacl a;
+	const char *why;
+
+	assert_int_equal(netacl_parse(&a, "10.0.0.0/8,192.168.1.5,::1,fd00::/8", &why), 0);
+	assert_int_equal(a.n, 4);
+	assert_true(netacl_contains(&a, "10.200.3.4"));
+	assert_true(netacl_contains(&a, "::ffff:10.1.2.3")); /* v4-mapped */
+	assert_true(netacl_contains(&a, "192.168.1.5"));
+	assert_false(netacl_contains(&a, "192.168.1.6"));
+	assert_true(netacl_contains(&a, "::1"));
+	assert_true(netacl_contains(&a, "fd12::7"));
+	assert_false(netacl_contains(&a, "fe80::1"));
+	assert_false(netacl_contains(&a, "not an address"));
+	assert_int_equal(netacl_parse(&a, "10.0.0.0/33", &why), -1);
+	assert_int_equal(netacl_parse(&a, "10.0.0.1,,", &why), -1);
+	assert_int_equal(netacl_parse(&a, "example.com", &why), -1);
+	assert_int_equal(netacl_parse(&a, "10.0.0.0/", &why), -1);
+}
+
+static void
+test_netacl_client_behind_proxies(void **state)
+{
+	struct netacl t;
+	char out[NETACL_ADDR_MAX];
+	const char *why;
+
+	assert_int_equal(netacl_parse(&t, "127.0.0.1,10.0.0.0/8", &why), 0);
+	netacl_client(&t, "127.0.0.1", "203.0.113.9", out);
+	assert_string_equal(out, "203.0.113.9");
+	/* rightmost untrusted entry: a client cannot forge what the trusted hops appended */
+	netacl_client(&t, "127.0.0.1", "1.1.1.1, 203.0.113.9, 10.0.0.7", out);
+	assert_string_equal(out, "203.0.113.9");
+	/* an untrusted peer's header is ignored */
+	netacl_client(&t, "198.51.100.4", "1.1.1.1", out);
+	assert_string_equal(out, "198.51.100.4");
+	/* garbage stops the walk at the last good address */
+	netacl_client(&t, "127.0.0.1", "junk", out);
+	assert_string_equal(out, "127.0.0.1");
+	netacl_client(&t, "127.0.0.1", NULL, out);
+	assert_string_equal(out, "127.0.0.1");
+}
+
+static void
+test_ipcount_limits(void **state)
+{
+	struct ipcount t;
+
+	ipcount_init(&t);
+	assert_true(ipcount_take(&t, "10.0.0.1", 2));
+	assert_true(ipcount_take(&t, "10.0.0.1", 2));
+	assert_false(ipcount_take(&t, "10.0.0.1", 2));
+	assert_true(ipcount_take(&t, "10.0.0.2", 2));
+	assert_int_equal(ipcount_get(&t, "10.0.0.1"), 2);
+	ipcount_drop(&t, "10.0.0.1");
+	assert_true(ipcount_take(&t, "10.0.0.1", 2));
+	ipcount_drop(&t, "10.0.0.2");
+	assert_int_equal(ipcount_get(&t, "10.0.0.2"), 0);
+	assert_int_equal(t.addrs, 1);
+	ipcount_drop(&t, "never seen"); /* harmless */
+	ipcount_fini(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frame_headers),
+		cmocka_unit_test(test_frame_refcount),
+		cmocka_unit_test(test_roomlog_append_get_and_seq_order),
+		cmocka_unit_test(test_roomlog_pending_is_bytes_from_cursor),
+		cmocka_unit_test(test_roomlog_grows_and_wraps),
+		cmocka_unit_test(test_bucket_burst_then_rate),
+		cmocka_unit_test(test_bucket_small_steps_accumulate),
+		cmocka_unit_test(test_collect_queue_first_then_room_frames),
+		cmocka_unit_test(test_collect_waits_for_queue_before_room_frames),
+		cmocka_unit_test(test_shared_frame_survives_until_last_reader),
+		cmocka_unit_test(test_join_queue_one_at_a_time_and_pin),
+		cmocka_unit_test(test_member_slots_and_sole_member),
+		cmocka_unit_test(test_sesstab),
+		cmocka_unit_test(test_netacl_parse_and_match),
+		cmocka_unit_test(test_netacl_client_behind_proxies),
+		cmocka_unit_test(test_ipcount_limits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -344,23 +344,6 @@ t_check "broker restarted: /api/rooms is 200 again within 5 s" \
 http GET "$A/api/rooms"
 expect "after the restart the body is the fresh broker's" 200 "$ROOMS0"
 
-# --- SIGTERM: finishes the request in flight, exits 0 ---------------------------------------------
-kill -STOP "$BROKER_PID"
-curl -s -m 10 -o "$T_DIR/inflight.body" -w '%{http_code}' "$A/api/rooms" >"$T_DIR/inflight.code" &
-CURL=$!
-sleep 0.2
-kill -TERM "$API_A"
-sleep 0.1
-kill -CONT "$BROKER_PID"
-wait "$CURL"
-t_check "a request in flight during SIGTERM is answered 200" \
-	sh -c "[ \$(cat '$T_DIR/inflight.code') = 200 ] && [ \"\$(cat '$T_DIR/inflight.body')\" = '$ROOMS0' ]"
-t_check "madang-api exits 0 after SIGTERM" wait_exit "$API_A" 0
-t_check "madang-api removed its unix socket" sh -c "[ ! -e '$API_SOCK' ]"
-http GET "$A/api/rooms"
-expect "with madang-api gone nginx answers a JSON 503" 503 \
-	'{"error":"api_unavailable","message":"madang-api is not running"}'
-
 # --- the TLS variant (deploy/nginx/madang-tls.conf) with a throw-away certificate ---------------
 if command -v openssl >/dev/null 2>&1 &&
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
@@ -378,6 +361,26 @@ if command -v openssl >/dev/null 2>&1 &&
 else
 	t_skip "openssl is not installed: TLS variant not tested"
 fi
+
+# --- SIGTERM: finishes the request in flight, exits 0 ---------------------------------------------
+# Through B (5 s broker timeout): the broker is stopped while the request waits for it.
+kill -STOP "$BROKER_PID"
+curl -s -m 10 -o "$T_DIR/inflight.body" -w '%{http_code}' "$B/api/rooms" >"$T_DIR/inflight.code" &
+CURL=$!
+sleep 0.3
+kill -TERM "$API_B"
+sleep 0.3
+kill -CONT "$BROKER_PID"
+wait "$CURL"
+t_check "a request in flight during SIGTERM is answered 200" \
+	sh -c "[ \$(cat '$T_DIR/inflight.code') = 200 ] && [ \"\$(cat '$T_DIR/inflight.body')\" = '$ROOMS0' ]"
+t_check "madang-api exits 0 after SIGTERM" wait_exit "$API_B" 0
+http GET "$B/api/rooms"
+expect "with madang-api gone nginx answers a JSON 503" 503 \
+	'{"error":"api_unavailable","message":"madang-api is not running"}'
+kill -TERM "$API_A"
+t_check "an idle madang-api exits 0 after SIGTERM" wait_exit "$API_A" 0
+t_check "madang-api removed its unix socket" sh -c "[ ! -e '$API_SOCK' ]"
 
 # --- inherited sockets: fd 0 (spawn-fcgi) and LISTEN_FDS (systemd) --------------------------------
 P0=$(t_free_port)

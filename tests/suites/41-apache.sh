@@ -14,7 +14,7 @@ fi
 
 RPC="ipc://$T_DIR/broker.rpc"
 EVENTS="ipc://$T_DIR/broker.events"
-TIMEOUT_MS=500
+TIMEOUT_MS=2000 # roomy: the smoke includes 100 concurrent requests on a busy machine
 # --- helpers (the same as in 40-api.sh) ----------------------------------------------------
 start_broker() {
 	t_start broker "$MADANG_BIN/madang-broker" --rpc "$RPC" --events "$EVENTS" --allow-create \

@@ -2,9 +2,9 @@
 # 50-e2e.sh — the browser client (web/) in Debian's Chromium, driven by playwright-core, against
 # the real stack: madang-broker (--allow-create), madang-api, madang-ws and a private nginx
 # rendered by scripts/render-nginx.sh, all on free 127.0.0.1 ports. Runs tests/e2e/*.test.mjs
-# with node --test, one file at a time (reconnect last: it restarts madang-ws), and adds up their
-# results. Screenshots go to $MADANG_BUILD/screenshots/. Nothing is skipped: a missing program
-# is a failure.
+# with node --test, one file at a time (the last two kill and restart madang-ws and
+# madang-broker), and adds up their results. Screenshots go to $MADANG_BUILD/screenshots/.
+# Nothing is skipped: a missing program is a failure.
 T_NAME=e2e
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -34,21 +34,26 @@ fi
 # --- the stack -------------------------------------------------------------------------------
 rpc="ipc://$T_DIR/broker.rpc"
 events="ipc://$T_DIR/broker.events"
+# broker-restart.test.mjs starts the broker again with the same command line.
+broker_cmd="[\"$bin/madang-broker\",\"--rpc\",\"$rpc\",\"--events\",\"$events\",\"--allow-create\"]"
 t_start broker "$bin/madang-broker" --rpc "$rpc" --events "$events" --allow-create
+broker_pid=$T_LAST_PID
 t_wait_for 10 test -S "$T_DIR/broker.events" || t_fail "madang-broker did not open $events"
 
 api_port=$(t_free_port)
 t_start api "$bin/madang-api" --listen "127.0.0.1:$api_port" --rpc "$rpc"
 t_wait_port "$api_port" || t_fail "madang-api did not listen on $api_port"
 
+web_port=$(t_free_port)
 ws_port=$(t_free_port)
-# The same command line starts madang-ws again in reconnect.test.mjs (same id, same port).
-ws_cmd="[\"$bin/madang-ws\",\"--listen\",\"127.0.0.1:$ws_port\",\"--rpc\",\"$rpc\",\"--events\",\"$events\",\"--id\",\"e2e-ws\"]"
-t_start ws "$bin/madang-ws" --listen "127.0.0.1:$ws_port" --rpc "$rpc" --events "$events" --id e2e-ws
+# nginx passes Host without its port ($host), so the browser's Origin (http://127.0.0.1:PORT)
+# is named explicitly. The same command line starts madang-ws again in reconnect.test.mjs.
+origin="http://127.0.0.1:$web_port"
+ws_cmd="[\"$bin/madang-ws\",\"--listen\",\"127.0.0.1:$ws_port\",\"--rpc\",\"$rpc\",\"--events\",\"$events\",\"--id\",\"e2e-ws\",\"--origins\",\"$origin\"]"
+t_start ws "$bin/madang-ws" --listen "127.0.0.1:$ws_port" --rpc "$rpc" --events "$events" --id e2e-ws --origins "$origin"
 ws_pid=$T_LAST_PID
 t_wait_port "$ws_port" || t_fail "madang-ws did not listen on $ws_port"
 
-web_port=$(t_free_port)
 mkdir -p "$T_DIR/nginx"
 if ! "$root/scripts/render-nginx.sh" --out "$T_DIR/nginx" --port "$web_port" --web-root "$root/web" \
 	--api "127.0.0.1:$api_port" --ws "127.0.0.1:$ws_port" >"$T_DIR/render-nginx.log" 2>&1; then
@@ -72,6 +77,8 @@ export MADANG_E2E_URL="$base"
 export MADANG_SCREENSHOTS="$MADANG_BUILD/screenshots"
 export MADANG_WS_PID="$ws_pid" MADANG_WS_PORT="$ws_port" MADANG_WS_CMD="$ws_cmd"
 export MADANG_WS_RESTARTED_PIDFILE="$T_DIR/ws-restarted.pid" MADANG_WS_RESTARTED_LOG="$T_DIR/ws-restarted.log"
+export MADANG_BROKER_PID="$broker_pid" MADANG_BROKER_CMD="$broker_cmd" MADANG_BROKER_SOCKET="$T_DIR/broker.rpc"
+export MADANG_BROKER_RESTARTED_PIDFILE="$T_DIR/broker-restarted.pid" MADANG_BROKER_RESTARTED_LOG="$T_DIR/broker-restarted.log"
 mkdir -p "$MADANG_SCREENSHOTS"
 
 # run_file FILE: runs one test file under a time limit and adds its counts to ours.
@@ -96,11 +103,12 @@ run_file() {
 run_file client-logic.test.mjs
 run_file chat.test.mjs
 run_file reconnect.test.mjs
+run_file broker-restart.test.mjs
 
-# The madang-ws started again by reconnect.test.mjs is ours to stop.
-if [ -s "$MADANG_WS_RESTARTED_PIDFILE" ]; then
-	T_PIDS="$T_PIDS $(cat "$MADANG_WS_RESTARTED_PIDFILE")"
-fi
+# The madang-ws and madang-broker started again by those two files are ours to stop.
+for pidfile in "$MADANG_WS_RESTARTED_PIDFILE" "$MADANG_BROKER_RESTARTED_PIDFILE"; do
+	[ -s "$pidfile" ] && T_PIDS="$T_PIDS $(cat "$pidfile")"
+done
 if [ "$T_FAIL" -ne 0 ]; then
 	for log in "$T_DIR"/*.log; do echo "--- $log"; tail -n 30 "$log"; done
 fi

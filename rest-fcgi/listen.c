@@ -9,10 +9,24 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define HOST_MAX 255
+
+/* Accepted TCP sockets inherit these from the listener (Linux copies them), so a peer that
+ * connects and then stalls inside libfcgi's FCGX_Accept_r (which reads the request's params
+ * before madang-api sees the connection) is dropped after API_IO_TIMEOUT_S instead of holding
+ * a worker forever. (libfcgi itself drops a unix-socket peer that sends nothing for 2 s.) */
+static void
+set_io_timeouts(int fd)
+{
+	struct timeval tv = {.tv_sec = API_IO_TIMEOUT_S, .tv_usec = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
 
 /* Every worker polls the socket and then accepts: non-blocking, so that the losers of a race
  * get EAGAIN instead of blocking in accept() where shutdown could not reach them. */
@@ -21,7 +35,10 @@ set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return -1;
+	set_io_timeouts(fd);
+	return 0;
 }
 
 static int

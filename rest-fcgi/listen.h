@@ -7,6 +7,7 @@
 
 #define API_LISTEN_PATH_MAX 107 /* sun_path minus its NUL */
 #define API_SD_LISTEN_FD    3   /* SD_LISTEN_FDS_START */
+#define API_IO_TIMEOUT_S    10  /* reading a request / writing a response to the web server */
 
 /* Opens, binds and listens on spec: "unix:PATH" (a stale socket file is replaced; one that still
  * answers is refused; the new file gets mode 0666, restrict access with its directory) or

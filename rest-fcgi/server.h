@@ -10,10 +10,10 @@
 #include <nng/nng.h>
 
 #include "api.h"
+#include "listen.h"
 
 #define API_THREADS_DEFAULT 16
 #define API_THREADS_MAX     256
-#define API_IO_TIMEOUT_S    10 /* reading a request body / writing a response to the web server */
 
 struct api_server {
 	int listen_fd;  /* non-blocking listening socket */

@@ -323,6 +323,24 @@ t_check "with 2 threads and 12 kept connections, 60 requests are all answered 20
 kill -TERM "$API_K"
 t_check "madang-api holding kept connections exits 0 on SIGTERM" wait_exit "$API_K" 0
 
+# --- a FastCGI peer that connects and stalls holds a worker for 10 s at most -----------------------
+API_S_PORT=$(t_free_port)
+SP=$(t_free_port)
+t_start api_s "$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_S_PORT" --rpc "$RPC" --threads 1
+API_S=$T_LAST_PID
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-s" --port "$SP" \
+	--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_S_PORT" --ws "127.0.0.1:$WS_DEAD"
+t_start nginx_s "$NGINX" -c "$T_DIR/nginx-s/nginx.conf" -p "$T_DIR/nginx-s" -e stderr
+t_wait_port "$SP"
+t_wait_port "$API_S_PORT"
+t_start stall bash -c "exec 3<>/dev/tcp/127.0.0.1/$API_S_PORT && exec sleep 30"
+sleep 0.3
+http GET "http://127.0.0.1:$SP/api/health" -m 14
+expect_match "with its only worker taken by a silent peer, madang-api answers after dropping it" \
+	200 '^\{"status":"ok"'
+kill -TERM "$API_S"
+t_check "that madang-api exits 0 on SIGTERM" wait_exit "$API_S" 0
+
 # --- broker down and back --------------------------------------------------------------------------
 kill -KILL "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null

@@ -46,11 +46,10 @@ t_wait_port "$api_port" || t_fail "madang-api did not listen on $api_port"
 
 web_port=$(t_free_port)
 ws_port=$(t_free_port)
-# nginx passes Host without its port ($host), so the browser's Origin (http://127.0.0.1:PORT)
-# is named explicitly. The same command line starts madang-ws again in reconnect.test.mjs.
-origin="http://127.0.0.1:$web_port"
-ws_cmd="[\"$bin/madang-ws\",\"--listen\",\"127.0.0.1:$ws_port\",\"--rpc\",\"$rpc\",\"--events\",\"$events\",\"--id\",\"e2e-ws\",\"--origins\",\"$origin\"]"
-t_start ws "$bin/madang-ws" --listen "127.0.0.1:$ws_port" --rpc "$rpc" --events "$events" --id e2e-ws --origins "$origin"
+# Default Origin check (the Origin must name the host nginx forwards), as deployed. The same
+# command line starts madang-ws again in reconnect.test.mjs.
+ws_cmd="[\"$bin/madang-ws\",\"--listen\",\"127.0.0.1:$ws_port\",\"--rpc\",\"$rpc\",\"--events\",\"$events\",\"--id\",\"e2e-ws\"]"
+t_start ws "$bin/madang-ws" --listen "127.0.0.1:$ws_port" --rpc "$rpc" --events "$events" --id e2e-ws
 ws_pid=$T_LAST_PID
 t_wait_port "$ws_port" || t_fail "madang-ws did not listen on $ws_port"
 

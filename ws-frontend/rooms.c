@@ -25,16 +25,6 @@ rooms_get(const char *id, bool create)
 	return r;
 }
 
-/* Frees a room nobody uses any more (and stops its events). */
-static void
-rooms_release(struct ws_room *r)
-{
-	if (!room_idle(r))
-		return;
-	broker_subscribe(r, false);
-	roomtab_del(&ws->rooms, r);
-}
-
 /* Asks every member for WRITEABLE, closes the ones over --queue-limit, trims the log. */
 static void
 rooms_fanout(struct ws_room *r)
@@ -112,7 +102,9 @@ rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const c
 	}
 	sess_member_del(s, m);
 	rooms_pump(r);
-	rooms_release(r);
+	/* An idle room is freed later by rooms_tick, never here: callers up the stack (fan-out
+	 * loops, reply handlers) may still hold it. Until then it stays subscribed with its log
+	 * continuous, so a join meanwhile simply uses it again. */
 }
 
 /* Builds a frame from an event object and queues it for one session. */
@@ -200,10 +192,9 @@ join_done(struct rpc_job *j)
 		if (log_enabled(LOG_LVL_DEBUG))
 			log_debug("ws: session %llu (%s) join %s refused: %s",
 				  (unsigned long long)s->serial, m->user, j->room_id, err);
-		rooms_leave(s, m, false, NULL);
+		rooms_leave(s, m, false, NULL); /* also sends the room's next join */
 		if (fatal)
 			ws_close(s, join_close_code(err), msg ? msg : err, true);
-		rooms_pump(r);
 		return;
 	}
 
@@ -316,10 +307,8 @@ rooms_join(struct ws_session *s, const char *room_id, const char *user, bool has
 
 	if (r == NULL)
 		return -1;
-	if ((m = sess_member_add(s, r, user)) == NULL) {
-		rooms_release(r);
+	if ((m = sess_member_add(s, r, user)) == NULL)
 		return -1;
-	}
 	if (has_since) {
 		m->has_since = true;
 		m->since = since;
@@ -367,15 +356,25 @@ rooms_deleted(struct ws_room *r)
 static void
 rooms_skip(struct ws_room *r, uint64_t next)
 {
+	struct ws_frame *lost;
+	char text[256];
+	int n = snprintf(text, sizeof(text),
+			 "{\"type\":\"error\",\"code\":\"%s\",\"message\":\"some events of this "
+			 "room could not be recovered\",\"room_id\":\"%s\"}",
+			 WS_ERR_EVENTS_LOST, r->id);
+
+	lost = n > 0 && (size_t)n < sizeof(text) ? ws_frame_text(text, (size_t)n) : NULL;
+	/* Queue only: the caller fans out (and may close slow members) after the loop. */
 	for (size_t i = 0; i < r->n; i++) {
 		struct ws_member *m = r->members[i];
 		for (uint64_t q = m->cursor < r->log.base ? r->log.base : m->cursor; q < r->log.top; q++)
 			sess_push(m->sess, roomlog_get(&r->log, q));
 		if (m->cursor < next)
 			m->cursor = next;
-		ws_send_error(m->sess, WS_ERR_EVENTS_LOST,
-			      "some events of this room could not be recovered", NULL, r->id, NULL);
+		if (lost != NULL)
+			sess_push(m->sess, lost);
 	}
+	ws_frame_unref(lost);
 	roomlog_reset(&r->log, next);
 }
 
@@ -617,9 +616,21 @@ tick_room(struct ws_room *r, void *arg)
 		rooms_repair(r);
 }
 
+/* Frees the rooms nobody uses any more, and stops their events. */
+static void
+gc_room(struct ws_room *r, void *arg)
+{
+	(void)arg;
+	if (!room_idle(r))
+		return;
+	broker_subscribe(r, false);
+	roomtab_del(&ws->rooms, r);
+}
+
 void
 rooms_tick(void)
 {
+	roomtab_each(&ws->rooms, gc_room, NULL);
 	if (broker_up())
 		roomtab_each(&ws->rooms, tick_room, NULL);
 }

@@ -83,6 +83,7 @@ describe('two people chat in a real browser', () => {
 		assert.equal(await alice.locator('#message-input').inputValue(), '');
 		await send(bob, 'hi alice\nsecond line');
 		await messagesWithText(alice, 'hi alice\nsecond line').waitFor();
+		await alice.locator('#announcer > p').filter({ hasText: 'bob: hi alice' }).waitFor({ state: 'attached' });
 		const received = alice.locator('#messages > li.received').last();
 		assert.equal(await received.locator('.sender').textContent(), 'bob');
 		assert.match(await received.locator('time').getAttribute('datetime'), /^\d{4}-\d\d-\d\dT/);
@@ -196,9 +197,28 @@ describe('two people chat in a real browser', () => {
 		await carol.keyboard.type('typed without a mouse');
 		await carol.keyboard.press('Enter');
 		await messagesWithText(alice, 'typed without a mouse').waitFor();
+		assert.equal(new URL(carol.url()).hash, `#/room/${roomId}`);
+		await carol.goBack(); /* the browser's Back button leaves the room */
+		await carol.locator('#view-rooms').waitFor();
+		await noticesWithText(alice, 'carol님이 퇴장했습니다.').waitFor();
 		assertNoProblems(carol);
 		await carol.context().close();
-		await noticesWithText(alice, 'carol님이 퇴장했습니다.').waitFor();
+	});
+
+	it('opens a room from a link and comes back to it after a reload', async () => {
+		const dave = await openPage(browser, { locale: 'en-US', hash: `#/room/${roomId}` });
+		await dave.locator('#join-heading').filter({ hasText: roomId }).waitFor();
+		await dave.locator('#nickname').fill('dave');
+		await dave.locator('#nickname').press('Enter');
+		await waitConnected(dave);
+		assert.equal(await dave.locator('#chat-title').textContent(), roomName);
+		await noticesWithText(alice, 'dave님이 입장했습니다.').waitFor();
+		await dave.reload();
+		await dave.locator('#nickname').waitFor();
+		assert.equal(await dave.locator('#nickname').inputValue(), 'dave', 'the nickname is remembered');
+		await noticesWithText(alice, 'dave님이 퇴장했습니다.').waitFor();
+		assertNoProblems(dave);
+		await dave.context().close();
 	});
 
 	it('switches language on request and remembers it', async () => {

@@ -29,7 +29,7 @@ export async function launch() {
 }
 
 /* A fresh context (own storage) with one page that records what must never happen. */
-export async function openPage(browser, { viewport = DESKTOP, locale = 'en-US', colorScheme = 'light' } = {}) {
+export async function openPage(browser, { viewport = DESKTOP, locale = 'en-US', colorScheme = 'light', hash = '' } = {}) {
 	const context = await browser.newContext({ viewport, locale, colorScheme, serviceWorkers: 'block' });
 	context.setDefaultTimeout(10000);
 	const page = await context.newPage();
@@ -46,8 +46,8 @@ export async function openPage(browser, { viewport = DESKTOP, locale = 'en-US', 
 		page.problems.push(`dialog (${dialog.type()}): ${dialog.message()}`);
 		await dialog.dismiss();
 	});
-	await page.goto(BASE_URL);
-	await page.locator('#rooms-heading').waitFor();
+	await page.goto(`${BASE_URL}${hash}`);
+	await page.locator('.view:not([hidden])').waitFor(); /* all views start hidden; app.js shows one */
 	return page;
 }
 

@@ -31,6 +31,15 @@ function explainFatal(room, nickname, { code, reason, error, deleted }) {
 	return { view: 'rooms', text: t('room.err.refused', { reason: detail }) };
 }
 
+/* The address says where the person is: "#/room/<id>" for a room's nickname form and its chat,
+ * no hash for the room list. So a link can point at a room, a reload comes back to it, and the
+ * browser's Back button leaves a room (the usual gesture on phones). */
+const ROOM_HASH = /^#\/room\/([A-Za-z0-9_-]{1,64})$/;
+
+function roomInAddress() {
+	return ROOM_HASH.exec(location.hash)?.[1] ?? null;
+}
+
 function main() {
 	loadLanguage(storage(), navigator);
 	const langButton = byId('lang-switch');
@@ -43,20 +52,47 @@ function main() {
 
 	let chat = null;
 	let join = null;
-	const rooms = new RoomsView({
-		onPick: (room) => {
-			rooms.hide();
-			join.show(room);
-		},
-	});
+	let rooms = null;
 	const showRooms = (notice = '') => {
+		chat.close();
 		join.hide();
 		chat.hide();
 		document.title = t('app.title');
 		rooms.show(notice);
 	};
+	const showJoin = (room, options) => {
+		chat.close();
+		rooms.hide();
+		chat.hide();
+		document.title = `${room.name} · ${t('app.title')}`;
+		join.show(room, options);
+	};
+	/* Back to the list from inside the app: the address loses its hash without a new entry
+	 * for every round trip. */
+	const leaveToRooms = (notice = '') => {
+		if (roomInAddress() !== null) history.pushState(null, '', location.pathname + location.search);
+		showRooms(notice);
+	};
+	const route = () => {
+		const id = roomInAddress();
+		if (id === null) {
+			showRooms();
+		} else if (chat.roomId() !== id) {
+			showJoin(rooms.lookup(id) ?? { id, name: id });
+		}
+	};
+
+	rooms = new RoomsView({
+		onPick: (room) => {
+			if (roomInAddress() === room.id) showJoin(room);
+			else {
+				rooms.remember(room);
+				location.hash = `#/room/${room.id}`; /* the hashchange shows the form */
+			}
+		},
+	});
 	join = new JoinView({
-		onBack: () => showRooms(),
+		onBack: () => leaveToRooms(),
 		onJoin: (room, nickname) => {
 			join.hide();
 			chat.open(room, nickname);
@@ -64,12 +100,11 @@ function main() {
 	});
 	chat = new ChatView({
 		onJoined: (room, nickname) => rememberNickname(nickname),
-		onLeave: () => showRooms(),
+		onLeave: () => leaveToRooms(),
 		onFatal: (room, nickname, info) => {
 			const next = explainFatal(room, nickname, info);
-			chat.hide();
-			if (next.view === 'join') join.show(room, { error: next.error, nickname });
-			else showRooms(next.text);
+			if (next.view === 'join') showJoin(room, { error: next.error, nickname });
+			else leaveToRooms(next.text);
 		},
 	});
 
@@ -77,14 +112,17 @@ function main() {
 		const next = setLanguage(language() === 'ko' ? 'en' : 'ko');
 		saveLanguage(storage(), next);
 		relabelPage();
+		if (!chat.roomId()) document.title = t('app.title');
 		rooms.relabel();
 		join.relabel();
 		chat.relabel();
 	});
+	window.addEventListener('hashchange', route);
 
 	chat.hide();
 	join.hide();
-	rooms.show();
+	rooms.hide();
+	route();
 }
 
 main();

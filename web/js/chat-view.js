@@ -105,6 +105,11 @@ export class ChatView {
 		this.input.focus();
 	}
 
+	/* The id of the room this view is in, or null. */
+	roomId() {
+		return this.connection ? this.room.id : null;
+	}
+
 	/* The "Leave" button: close cleanly and go back to the list. */
 	leave() {
 		this.close();

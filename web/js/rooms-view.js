@@ -21,7 +21,8 @@ export class RoomsView {
 		this.createId = byId('create-id');
 		this.createName = byId('create-name');
 		this.createError = byId('create-error');
-		this.items = new Map(); /* room id -> {li, name, count, button} */
+		this.items = new Map(); /* room id -> {li, name, count, button, room} */
+		this.extra = new Map(); /* room id -> {id, name} of rooms created here */
 		this.rooms = null; /* the last list received, for redrawing in another language */
 		this.active = false;
 		this.timer = null;
@@ -48,6 +49,16 @@ export class RoomsView {
 		this.section.hidden = true;
 		this.active = false;
 		this.stopPolling();
+	}
+
+	/* {id, name} of a listed (or just created) room, or null. */
+	lookup(id) {
+		return this.items.get(id)?.room ?? this.extra.get(id) ?? null;
+	}
+
+	/* A room the list may not hold yet (just created): its name is kept for the nickname form. */
+	remember(room) {
+		this.extra.set(room.id, { id: room.id, name: room.name });
 	}
 
 	relabel() {

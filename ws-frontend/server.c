@@ -514,6 +514,12 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		if (p == NULL || p->s == NULL)
 			return -1;
 		return ws_receive(wsi, p->s, in, len);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* The client's close answers ours: lws must not echo it (a second close frame is a
+		 * protocol error for browsers), just close the connection. */
+		if (p != NULL && p->s != NULL && p->s->close_sent)
+			return 1;
+		break;
 	case LWS_CALLBACK_CLOSED:
 		ws_closed(p);
 		if (p != NULL && p->counted) {

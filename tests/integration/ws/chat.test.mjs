@@ -2,7 +2,7 @@
 // leave notices, member lists, close codes, limits, bad input, the rate limit, HTTP answers.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeAll, WS1, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+import { closeAll, WS1, connect, joinPath, nick, sleep, httpGet, rawConnect } from './lib.mjs';
 
 after(closeAll);
 
@@ -111,6 +111,19 @@ test('unknown room: close 4004', T, async () => {
   const e = await c.nextType('error');
   assert.equal(e.code, 'no_such_room');
   assert.equal((await c.waitClose()).code, 4004);
+});
+
+test('a server-initiated close sends exactly one close frame, also after the client answers', T, async () => {
+  const c = await rawConnect(WS1, `/ws/no-such-room/${nick('raw')}`);
+  const deadline = Date.now() + 5000;
+  while (!c.frames.some((f) => f.opcode === 8) && Date.now() < deadline) await sleep(20);
+  const close = c.frames.find((f) => f.opcode === 8);
+  assert.ok(close, 'a close frame');
+  assert.equal(close.payload.readUInt16BE(0), 4004);
+  c.sendClose(); // the client's answer
+  await Promise.race([c.ended, sleep(5000)]);
+  assert.equal(c.frames.filter((f) => f.opcode === 8).length, 1);
+  c.sock.destroy();
 });
 
 test('invalid nickname or room id in the path: close 4000', T, async () => {

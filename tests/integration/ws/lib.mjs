@@ -119,3 +119,39 @@ export async function httpGet(base, path, headers = {}) {
   const res = await fetch(base.replace(/^ws/, 'http') + path, { headers, signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: await res.text() };
 }
+
+// A bare WebSocket client on a TCP socket, to see the frames exactly as sent (ws hides a
+// second close frame; browsers fail the connection on one). Returns {frames, ended, sendClose}.
+export async function rawConnect(base, path) {
+  const net = await import('node:net');
+  const { port } = new URL(base);
+  const sock = net.connect(Number(port), '127.0.0.1');
+  const frames = [];
+  let buf = Buffer.alloc(0), upgraded = false;
+  const ended = new Promise((resolve) => sock.on('close', resolve));
+  sock.on('error', () => {});
+  sock.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    if (!upgraded) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      upgraded = true;
+      buf = buf.subarray(end + 4);
+    }
+    for (;;) {
+      if (buf.length < 2) return;
+      let len = buf[1] & 0x7f, off = 2;
+      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+      else if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); off = 10; }
+      if (buf.length < off + len) return;
+      frames.push({ opcode: buf[0] & 0x0f, payload: buf.subarray(off, off + len) });
+      buf = buf.subarray(off + len);
+    }
+  });
+  await new Promise((resolve, reject) => { sock.on('connect', resolve); sock.on('error', reject); });
+  sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  // A masked close frame (mask 0): code 1000.
+  const sendClose = () => sock.write(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
+  return { frames, ended, sendClose, sock };
+}

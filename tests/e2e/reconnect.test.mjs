@@ -10,8 +10,8 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import {
-	DESKTOP, PHONE, assertNoProblems, createRoomByApi, joinRoom, launch, messagesWithText, openPage, send,
-	uniqueRoomId, waitConnected,
+	DESKTOP, PHONE, assertNoProblems, createRoomByApi, joinRoom, launch, messagesWithText, openPage, screenshot,
+	send, uniqueRoomId, waitConnected,
 } from './lib.mjs';
 
 const WS_PID = Number(process.env.MADANG_WS_PID);
@@ -84,6 +84,7 @@ describe('madang-ws restarted mid-chat', () => {
 		await pending.waitFor();
 		assert.equal(await pending.locator('.status').textContent(), 'waiting for the connection');
 		assert.equal(await alice.evaluate(() => document.activeElement?.id), 'message-input');
+		await screenshot(alice, 'chat-desktop-reconnecting');
 		await alice.waitForTimeout(1500);
 
 		const out = openSync(WS_LOG, 'a');

@@ -61,9 +61,13 @@ export class ChatView {
 			if (this.atBottom()) this.clearUnseen();
 		});
 		this.membersToggle.addEventListener('click', () => {
-			const open = this.membersToggle.getAttribute('aria-expanded') !== 'true';
-			this.membersToggle.setAttribute('aria-expanded', String(open));
-			this.section.classList.toggle('show-members', open);
+			this.showMembers(this.membersToggle.getAttribute('aria-expanded') !== 'true');
+		});
+		this.section.addEventListener('keydown', (ev) => {
+			if (ev.key === 'Escape' && this.section.classList.contains('show-members')) {
+				this.showMembers(false);
+				this.membersToggle.focus();
+			}
 		});
 		this.form.addEventListener('submit', (ev) => {
 			ev.preventDefault();
@@ -141,8 +145,7 @@ export class ChatView {
 		this.setComposeError('');
 		this.resetRecipients([]);
 		this.renderTyping();
-		this.section.classList.remove('show-members');
-		this.membersToggle.setAttribute('aria-expanded', 'false');
+		this.showMembers(false);
 		this.timeFormat = new Intl.DateTimeFormat(language(), { hour: '2-digit', minute: '2-digit' });
 	}
 
@@ -369,6 +372,12 @@ export class ChatView {
 
 	/* ---- members, typing ---- */
 
+	/* The member panel on phones (on wide screens it is always shown and the toggle hidden). */
+	showMembers(open) {
+		this.membersToggle.setAttribute('aria-expanded', String(open));
+		this.section.classList.toggle('show-members', open);
+	}
+
 	renderMembers() {
 		const state = this.connection?.room;
 		if (!state) return;
@@ -383,8 +392,7 @@ export class ChatView {
 				button.addEventListener('click', () => {
 					this.recipient.value = name;
 					this.updateComposer();
-					this.section.classList.remove('show-members');
-					this.membersToggle.setAttribute('aria-expanded', 'false');
+					this.showMembers(false);
 					this.input.focus();
 				});
 				this.members.append(el('li', { class: 'member' }, button));

@@ -257,6 +257,22 @@ net_counters(unsigned long long *retrans, unsigned long long *drops)
 	}
 }
 
+/* Microseconds during which some runnable task waited for a CPU (/proc/pressure/cpu): how much
+ * the rest of the machine got in the way during the run. 0 when the kernel has no PSI. */
+static unsigned long long
+cpu_pressure_us(void)
+{
+	unsigned long long total = 0;
+	FILE *f = fopen("/proc/pressure/cpu", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "some avg10=%*f avg60=%*f avg300=%*f total=%llu", &total) != 1)
+			total = 0;
+		fclose(f);
+	}
+	return total;
+}
+
 /* CPU time (user + system) of pid in seconds, -1 when unreadable. */
 static double
 cpu_s(int pid)
@@ -382,8 +398,8 @@ ms(uint64_t ns)
 /* CPU use over the sending (or holding) window: [0] the load generator, [1..] the --pids. */
 struct cpu_window {
 	double t0, t1;
-	unsigned long long retrans0, retrans1, drops0, drops1;
-	double start[LG_MAX_PIDS + 1], end[LG_MAX_PIDS + 1];
+	unsigned long long retrans0, retrans1, drops0, drops1, psi0, psi1;
+	double start[LG_MAX_PIDS + 2], end[LG_MAX_PIDS + 2]; /* [LG_MAX_PIDS + 1]: PSI total, us */
 };
 
 static void
@@ -391,6 +407,7 @@ cpu_sample(const struct lg_opts *o, double *t, double *v)
 {
 	*t = (double)lg_now() / 1e9;
 	v[0] = self_cpu_s();
+	v[LG_MAX_PIDS + 1] = (double)cpu_pressure_us();
 	for (int i = 0; i < o->npids; i++)
 		v[i + 1] = cpu_s(o->pids[i]);
 }
@@ -478,7 +495,8 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 			       span > 0 && cw->start[i + 1] >= 0 && cw->end[i + 1] >= 0
 			           ? 100 * (cw->end[i + 1] - cw->start[i + 1]) / span
 			           : -1.0);
-		printf("},");
+		printf("},\"cpu_pressure_pct\":%.0f,",
+		       span > 0 ? (cw->end[LG_MAX_PIDS + 1] - cw->start[LG_MAX_PIDS + 1]) / 1e6 / span * 100 : 0.0);
 	}
 	printf("\"tcp_retrans_segs\":%llu,\"softnet_drops\":%llu,", cw->retrans1 - cw->retrans0,
 	       cw->drops1 - cw->drops0);

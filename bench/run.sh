@@ -293,7 +293,7 @@ ramp_run() {
 			jq -c --argjson d "$d" --argjson t "$try" --arg ok "${ok:-false}" --arg s "$server" \
 				'{server:$s, step_deliveries_per_s:$d, attempt:$t, pass:($ok == "true"),
 				  deliveries_per_s, lost, out_of_order, error_events, p99_ms:.latency_ms.p99,
-				  send_lag_p99_ms:.send_lag_ms.p99, cpu_pct}' \
+				  send_lag_p99_ms:.send_lag_ms.p99, cpu_pct, cpu_pressure_pct}' \
 				<<<"$json" >>"$out/ramp.$server.jsonl" 2>/dev/null
 			log "ramp $server $d deliveries/s (attempt $try): pass=$ok $(jq -c '{deliveries_per_s, lost, out_of_order, p99:.latency_ms.p99}' <<<"$json" 2>/dev/null)"
 			[ "$ok" = true ] && break

@@ -197,6 +197,18 @@ describe('connection state machine', () => {
 		await tick(20);
 		assert.equal(ScriptedSocket.made.length, 1, 'no reconnect after a fatal close');
 	});
+	it('leaves a socket still in its handshake only once it opens, with 1000', () => {
+		const { conn } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		ws.readyState = ScriptedSocket.CONNECTING;
+		conn.leave();
+		assert.equal(ws.closedWith, undefined);
+		ws.readyState = ScriptedSocket.OPEN;
+		ws.onopen();
+		assert.equal(ws.closedWith, 1000);
+		assert.equal(conn.state, 'closed');
+	});
 	it('takes a refusal before "joined" as final even when the browser reports 1006', async () => {
 		const { conn, seen } = connection([5]);
 		conn.start();

@@ -93,7 +93,10 @@ export class RoomConnection extends EventTarget {
 		this.ws = null;
 		if (ws) {
 			this.detach(ws);
-			if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(1000, 'leave');
+			/* Closing a socket still in its handshake makes the browser log an error: let it open,
+			 * then close it cleanly. */
+			if (ws.readyState === ws.CONNECTING) ws.onopen = () => ws.close(1000, 'leave');
+			else if (ws.readyState === ws.OPEN) ws.close(1000, 'leave');
 		}
 		this.setState('closed');
 	}
@@ -153,6 +156,7 @@ export class RoomConnection extends EventTarget {
 	}
 
 	detach(ws) {
+		ws.onopen = null;
 		ws.onmessage = null;
 		ws.onclose = null;
 		ws.onerror = null;

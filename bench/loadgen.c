@@ -506,6 +506,9 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 		total += rss_end[i] > 0 ? rss_end[i] : 0;
 		total_start += rss_start[i] > 0 ? rss_start[i] : 0;
 	}
+	printf("},\"rss_kib_before\":{");
+	for (int i = 0; i < o->npids; i++)
+		printf("%s\"%d\":%ld", i ? "," : "", o->pids[i], rss_start[i]);
 	printf("},\"rss_kib_total\":%ld,\"rss_kib_total_before\":%ld,\"rss_bytes_per_conn\":%.0f,",
 	       total, total_start,
 	       s.made ? (double)(total - total_start) * 1024.0 / (double)s.made : 0.0);

@@ -197,6 +197,22 @@ describe('connection state machine', () => {
 		await tick(20);
 		assert.equal(ScriptedSocket.made.length, 1, 'no reconnect after a fatal close');
 	});
+	it('marks a refused private message "not sent" and retries messages after broker_unavailable', async () => {
+		const { conn, seen } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		ws.serverSays({ type: 'joined', users: ['alice', 'bob'], seq: 1, epoch: 'E' });
+		const secret = conn.sendPrivate('bob', 'psst');
+		ws.serverSays({ type: 'error', code: 'no_such_user', message: 'bob is not in room room1', request: 'private' });
+		assert.equal(secret.state, 'failed');
+		assert.equal(seen.filter(([type, d]) => type === 'outbox' && d.entry === secret).at(-1)[1].entry.state, 'failed');
+		const note = conn.sendMessage('hello');
+		ws.serverSays({ type: 'error', code: 'broker_unavailable', message: 'later', request: 'message', client_id: note.clientId });
+		assert.equal(note.state, 'queued');
+		await tick(1600);
+		assert.deepEqual(ws.sent.filter((f) => f.client_id === note.clientId).length, 2, 'sent again after the pause');
+		conn.leave();
+	});
 	it('leaves a socket still in its handshake only once it opens, with 1000', () => {
 		const { conn } = connection();
 		conn.start();

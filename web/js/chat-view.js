@@ -13,7 +13,7 @@ export const TYPING_REPEAT_MS = 3000; /* send "typing" at most this often while 
 export const TYPING_IDLE_MS = 6000; /* silence after which typing ends (sent and shown) */
 const BOTTOM_SLACK_PX = 48;
 const ANNOUNCE_KEEP = 5;
-const RATE_NOTICE_EVERY_MS = 5000;
+const TRANSIENT_NOTICE_EVERY_MS = 5000;
 
 export class ChatView {
 	/* onJoined(room, nickname) after each successful join; onLeave() when the person leaves;
@@ -48,7 +48,7 @@ export class ChatView {
 		this.typingActive = false;
 		this.typingSentAt = 0;
 		this.typingIdle = null;
-		this.rateNoticeAt = 0;
+		this.transientNoticeAt = 0;
 		this.timeFormat = null;
 
 		byId('leave-btn').addEventListener('click', () => this.leave());
@@ -100,7 +100,7 @@ export class ChatView {
 		connection.addEventListener('private', (ev) => this.privateMessage(ev.detail));
 		connection.addEventListener('outbox', (ev) => this.updatePending(ev.detail.entry));
 		connection.addEventListener('confirmed', (ev) => this.dropPending(ev.detail.entry.clientId));
-		connection.addEventListener('server-error', (ev) => this.serverError(ev.detail.msg));
+		connection.addEventListener('server-error', (ev) => this.serverError(ev.detail.msg, ev.detail.entry));
 		connection.addEventListener('fatal', (ev) => {
 			this.close();
 			this.onFatal(this.room, this.nickname, ev.detail);
@@ -251,14 +251,16 @@ export class ChatView {
 		this.renderTyping();
 	}
 
-	serverError(msg) {
-		if (msg.code === 'rate_limited') {
-			if (Date.now() - this.rateNoticeAt < RATE_NOTICE_EVERY_MS) return;
-			this.rateNoticeAt = Date.now();
+	serverError(msg, entry) {
+		const transient = msg.code === 'rate_limited' || msg.code === 'broker_unavailable';
+		if (transient) {
+			if (Date.now() - this.transientNoticeAt < TRANSIENT_NOTICE_EVERY_MS) return;
+			this.transientNoticeAt = Date.now();
 		}
 		let text;
 		if (msg.code === 'rate_limited') text = t('chat.err.rate_limited');
-		else if (msg.code === 'no_such_user') text = t('chat.err.no_such_user', { user: this.recipient.value || '?' });
+		else if (msg.code === 'broker_unavailable') text = t('chat.err.unavailable');
+		else if (msg.code === 'no_such_user') text = t('chat.err.no_such_user', { user: entry?.to ?? '?' });
 		else text = t('chat.err.generic', { reason: msg.message || msg.code || '?' });
 		this.appendNotice(text, { kind: 'warning' });
 		this.announce(text);

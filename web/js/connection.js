@@ -22,7 +22,8 @@ import { RoomState } from './room-state.js';
 
 export const PING_INTERVAL_MS = 25000;
 export const SILENCE_LIMIT_MS = 60000;
-const RATE_LIMIT_RETRY_MS = 1500;
+const TRANSIENT_ERRORS = new Set(['rate_limited', 'broker_unavailable']);
+const TRANSIENT_RETRY_MS = 1500;
 const FLUSH_BATCH = 5; /* outbox frames per burst, well inside madang-ws's default burst of 20 */
 const FLUSH_PAUSE_MS = 600;
 
@@ -254,21 +255,25 @@ export class RoomConnection extends EventTarget {
 	handleError(msg) {
 		this.lastError = msg;
 		let entry = null;
-		if (msg.code === 'rate_limited') {
-			/* madang-ws refuses an over-rate frame before reading it, so the error names no client
-			 * id: everything unconfirmed goes out again after a pause (repeats are dropped by the
-			 * broker and acknowledged as duplicates). */
+		if (TRANSIENT_ERRORS.has(msg.code)) {
+			/* Over the rate limit (refused unread, so no client id) or broker briefly away: the
+			 * unconfirmed messages go out again after a pause; repeats are dropped by the broker
+			 * and acknowledged as duplicates. */
 			for (const pending of this.outbox.entries.values()) {
 				if (pending.state === 'sent' && pending.to === null) {
 					pending.state = 'queued';
 					this.emit('outbox', { entry: pending });
 				}
 			}
-			this.scheduleFlush(RATE_LIMIT_RETRY_MS);
+			this.scheduleFlush(TRANSIENT_RETRY_MS);
 		} else if (typeof msg.client_id === 'string') {
 			entry = this.outbox.fail(msg.client_id);
-			if (entry) this.emit('outbox', { entry });
+		} else if (msg.request === 'private') {
+			/* private messages carry no client id; they are answered in order */
+			entry = [...this.outbox.entries.values()].find((e) => e.to !== null && e.state === 'sent') ?? null;
+			if (entry) this.outbox.fail(entry.clientId);
 		}
+		if (entry) this.emit('outbox', { entry });
 		this.emit('server-error', { msg, entry });
 	}
 

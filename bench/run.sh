@@ -12,6 +12,8 @@
 #   BENCH_WS_ARGS="..."  extra madang-ws options;  BENCH_BROKER_ARGS="..." extra broker options
 #   BENCH_WS_PROCS=N     madang-ws processes sharing the port with --reuseport (default 1)
 #   BENCH_LG_THREADS=N   load-generator threads (default 1)
+#   BENCH_NICE=N         run the stack, the reference server and the load generator under
+#                        `nice -n N` (e.g. -10 as root, on a machine shared with other work)
 # Every process it starts is stopped on exit; every run is bounded by --timeout and `timeout`.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +26,8 @@ quick=${BENCH_QUICK:-0}
 use_ref=${BENCH_REFERENCE:-1}
 ws_procs=${BENCH_WS_PROCS:-1}
 lg_threads=${BENCH_LG_THREADS:-1}
+nice_cmd=()
+[ -n "${BENCH_NICE:-}" ] && nice_cmd=(nice -n "$BENCH_NICE")
 scenarios=${*:-fanout rooms idle storm broker nginx ramp}
 mkdir -p "$logs"
 rm -f "$out/results.jsonl"
@@ -76,7 +80,7 @@ start_stack() {
 		return 1
 	fi
 	# shellcheck disable=SC2086
-	"$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" --allow-create \
+	"${nice_cmd[@]}" "$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" --allow-create \
 		--max-members 100000 --max-rooms 100000 ${BENCH_BROKER_ARGS:-} \
 		>"$logs/$name.broker.log" 2>&1 &
 	bpid=$!
@@ -87,7 +91,7 @@ start_stack() {
 	STACK_PORT=$(freeport)
 	for ((i = 0; i < ws_procs; i++)); do
 		# shellcheck disable=SC2086
-		"$bin/madang-ws" --listen "127.0.0.1:$STACK_PORT" --rpc "ipc://$dir/rpc" \
+		"${nice_cmd[@]}" "$bin/madang-ws" --listen "127.0.0.1:$STACK_PORT" --rpc "ipc://$dir/rpc" \
 			--events "ipc://$dir/events" --id "bench-ws$i" \
 			$([ "$ws_procs" -gt 1 ] && echo --reuseport) \
 			--rate 100000 --burst 100000 --max-conns-per-ip 100000 \
@@ -113,7 +117,7 @@ start_ref() {
 		log "$name: reference server skipped (BENCH_REFERENCE=0 or no tests/node_modules/ws: make node-deps)"
 		return 1
 	}
-	node "$root/bench/reference/ws-server.mjs" --port 0 >"$logs/$name.ref.log" 2>&1 &
+	"${nice_cmd[@]}" node "$root/bench/reference/ws-server.mjs" --port 0 >"$logs/$name.ref.log" 2>&1 &
 	REF_PID=$!
 	pids+=("$REF_PID")
 	for ((i = 0; i < 100; i++)); do
@@ -129,7 +133,7 @@ start_ref() {
 loadgen() {
 	local name=$1 lname=$2
 	shift 2
-	timeout -k 5 "$(q 60 300)" "$bin/madang-loadgen" --threads "$lg_threads" --label "$name" "$@" \
+	timeout -k 5 "$(q 60 300)" "${nice_cmd[@]}" "$bin/madang-loadgen" --threads "$lg_threads" --label "$name" "$@" \
 		2>"$logs/$lname.loadgen.err" | tail -n 1 | tee "$logs/$lname.json"
 }
 
@@ -232,7 +236,7 @@ sc_broker() {
 		return
 	fi
 	# shellcheck disable=SC2086
-	json=$(timeout -k 5 "$(q 60 120)" "$bin/madang-bench-broker" --duration "$(q 2 5)" \
+	json=$(timeout -k 5 "$(q 60 120)" "${nice_cmd[@]}" "$bin/madang-bench-broker" --duration "$(q 2 5)" \
 		${BENCH_BROKER_BENCH_ARGS:-} 2>"$logs/broker.err" | grep '^{' | tail -n 1)
 	record broker madang ">= 100,000 messages/s through the broker" \
 		'(.messages_per_s // .msgs_per_s // .rate // 0) >= 100000' "$json"
@@ -261,7 +265,7 @@ sc_nginx() {
 	# raise it in this private copy for the benchmark.
 	sed -i -e 's/worker_connections [0-9]*;/worker_connections 19000;/' \
 		-e 's/^worker_processes .*;/&\nworker_rlimit_nofile 20000;/' "$ndir/nginx.conf"
-	nginx -p "$ndir" -c "$ndir/nginx.conf" -e stderr >"$logs/nginx.log" 2>&1 &
+	"${nice_cmd[@]}" nginx -p "$ndir" -c "$ndir/nginx.conf" -e stderr >"$logs/nginx.log" 2>&1 &
 	local npid=$!
 	pids+=("$npid")
 	if wait_port "$nport" 10 "$npid"; then

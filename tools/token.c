@@ -1,0 +1,66 @@
+/* token.c — madang-token: mints an HS256 token for madang's optional authentication.
+ *
+ *   madang-token --secret-file FILE --name NICK [--admin] [--ttl SECONDS]
+ *
+ * Prints the token; pass it as ?token=… on the WebSocket URL, or as "Authorization: Bearer …" to
+ * madang-api. For tests and small deployments; a real site mints tokens in its login service. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jwt.h"
+#include "validate.h"
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"secret-file", required_argument, NULL, 's'},
+		{"name", required_argument, NULL, 'n'},
+		{"admin", no_argument, NULL, 'a'},
+		{"ttl", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *secret_file = NULL, *name = NULL;
+	bool admin = false;
+	long long ttl = 3600;
+	struct jwt_secret secret;
+	char err[512], canon[MADANG_NICK_MAX_BYTES + 1];
+	const char *why;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': secret_file = optarg; break;
+		case 'n': name = optarg; break;
+		case 'a': admin = true; break;
+		case 't': ttl = atoll(optarg); break;
+		default:
+			fprintf(c == 'h' ? stdout : stderr,
+				"usage: madang-token --secret-file FILE --name NICK [--admin] "
+				"[--ttl SECONDS (default 3600)]\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (secret_file == NULL || name == NULL || ttl < 1 || ttl > 366LL * 86400) {
+		fprintf(stderr, "madang-token: --secret-file and --name are required; --ttl 1..31622400\n");
+		return 2;
+	}
+	if (!nick_canonical(name, strlen(name), canon, sizeof(canon), &why)) {
+		fprintf(stderr, "madang-token: %s\n", why);
+		return 2;
+	}
+	if (jwt_secret_load(secret_file, &secret, err, sizeof(err)) != 0) {
+		fprintf(stderr, "madang-token: %s\n", err);
+		return 1;
+	}
+	char *tok = jwt_mint(&secret, canon, admin, (int64_t)time(NULL), ttl);
+	if (tok == NULL)
+		return 1;
+	printf("%s\n", tok);
+	free(tok);
+	return 0;
+}

@@ -5,6 +5,7 @@
 # (bench/reference/ws-server.mjs). Prints a table and writes BUILD/bench/results.json.
 #
 # Usage: bench/run.sh [BUILD_DIR] [SCENARIO...]     (default: build; all scenarios)
+# Exits 0 when every scenario produced a result (met its goal or not), 1 otherwise.
 #   scenarios: fanout rooms idle storm broker nginx ramp
 # Environment:
 #   BENCH_QUICK=1        a smoke run: a few seconds per scenario, smaller counts
@@ -70,8 +71,16 @@ stop_pids() {
 	for p in "$@"; do wait "$p" 2>/dev/null; done
 }
 
-# start_stack NAME: broker + madang-ws; sets STACK_PORT, STACK_PIDS (comma list), STACK_ALL
+# start_stack NAME: broker + madang-ws; sets STACK_PORT, STACK_PIDS (comma list), STACK_ALL.
+# Tried twice: in a work tree shared with others a binary may be in the middle of being relinked.
 start_stack() {
+	start_stack_once "$@" && return 0
+	log "$1: stack did not start, trying once more in 2 s"
+	sleep 2
+	start_stack_once "$@"
+}
+
+start_stack_once() {
 	local name=$1 dir="$run_dir/$1" bpid i wport
 	mkdir -p "$dir"
 	STACK_PIDS="" STACK_ALL=()
@@ -88,6 +97,10 @@ start_stack() {
 	STACK_ALL=("$bpid")
 	STACK_PIDS=$bpid
 	for ((i = 0; i < 40; i++)); do [ -S "$dir/rpc" ] && break; sleep 0.05; done
+	if ! kill -0 "$bpid" 2>/dev/null; then
+		log "$name: madang-broker exited at start (see $logs/$name.broker.log)"
+		return 1
+	fi
 	STACK_PORT=$(freeport)
 	for ((i = 0; i < ws_procs; i++)); do
 		# shellcheck disable=SC2086
@@ -359,3 +372,11 @@ jq -s -c --arg started "$started" --arg cpu "$cpu" --arg nproc "$(nproc)" --arg 
 	"$out/results.jsonl" >"$out/results.json"
 "$root/bench/table.sh" "$out/results.json"
 echo "bench: results in $out/results.json, logs in $logs"
+# Exit status: 0 when every scenario ran (whether or not it met its goal), 1 when one could not
+# run or produced no result, so that BENCH_QUICK=1 works as a smoke test of the whole stack.
+errors=$(jq '[.scenarios[] | select(.result.error != null or (.result.timed_out // false))] | length' \
+	"$out/results.json")
+if [ "${errors:-1}" != 0 ]; then
+	echo "bench: $errors scenario run(s) produced no result or timed out"
+	exit 1
+fi

@@ -82,6 +82,12 @@ rpc_job_new(rpc_done_fn done, struct ws_session *s)
 static void
 rpc_job_free(struct rpc_job *j)
 {
+	while (j->batch != NULL) {
+		struct rpc_job *sub = j->batch;
+		j->batch = sub->sq_next;
+		rpc_job_free(sub);
+	}
+	cJSON_Delete(j->queued_req);
 	if (j->aio != NULL)
 		nng_aio_free(j->aio);
 	nng_ctx_close(j->ctx);
@@ -172,23 +178,90 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 	return 0;
 }
 
-/* The session's request in flight is done: send its next one. */
+/* A batch's reply: each request gets its own reply, in order, as if sent alone. */
+static void
+rpc_batch_done(struct rpc_job *b)
+{
+	cJSON *replies = NULL, *r = NULL;
+	bool ok = false;
+
+	if (b->rv == 0 && wire_bool(b->reply, "ok", &ok) && ok) {
+		replies = cJSON_GetObjectItemCaseSensitive(b->reply, "replies");
+		r = cJSON_IsArray(replies) ? replies->child : NULL;
+	}
+	while (b->batch != NULL) {
+		struct rpc_job *sub = b->batch;
+		b->batch = sub->sq_next;
+		sub->rv = b->rv;
+		if (b->rv == 0 && replies != NULL) {
+			if (r != NULL) {
+				struct cJSON *next = r->next;
+				sub->reply = cJSON_DetachItemViaPointer(replies, r);
+				r = next;
+			}
+			if (!cJSON_IsObject(sub->reply))
+				sub->rv = NNG_EPROTO;
+		} else if (b->rv == 0) {
+			/* The whole batch was refused: each request shares the refusal. */
+			if ((sub->reply = cJSON_Duplicate(b->reply, true)) == NULL)
+				sub->rv = NNG_ENOMEM;
+		}
+		if (sub->done != NULL)
+			sub->done(sub);
+		rpc_job_free(sub);
+	}
+}
+
+/* The session's request in flight is done: send the next one, or everything that queued up
+ * meanwhile as one batch (in order; one broker round trip instead of one per request). */
 static void
 rpc_next_ordered(struct ws_session *s)
 {
-	struct rpc_job *n = s->rpc_head;
+	struct rpc_job *n = s->rpc_head, *b, **tail;
+	cJSON *req, *list;
 
 	if (n == NULL) {
 		s->rpc_busy = false;
 		return;
 	}
-	s->rpc_head = n->sq_next;
+	if (n->sq_next == NULL || (b = rpc_job_new(rpc_batch_done, s)) == NULL) {
+		s->rpc_head = n->sq_next;
+		if (s->rpc_head == NULL)
+			s->rpc_tail = NULL;
+		s->rpc_queued--;
+		req = n->queued_req;
+		n->queued_req = NULL;
+		rpc_send(n, req);
+		return;
+	}
+	b->ordered = true;
+	req = cJSON_CreateObject();
+	list = cJSON_CreateArray();
+	if (req != NULL)
+		cJSON_AddStringToObject(req, "op", "batch");
+	tail = &b->batch;
+	for (int k = 0; k < WS_BATCH_MAX && (n = s->rpc_head) != NULL; k++) {
+		s->rpc_head = n->sq_next;
+		s->rpc_queued--;
+		if (list != NULL)
+			cJSON_AddItemToArray(list, n->queued_req);
+		else
+			cJSON_Delete(n->queued_req);
+		n->queued_req = NULL;
+		n->sq_next = NULL;
+		*tail = n;
+		tail = &n->sq_next;
+	}
 	if (s->rpc_head == NULL)
 		s->rpc_tail = NULL;
-	s->rpc_queued--;
-	cJSON *req = n->queued_req;
-	n->queued_req = NULL;
-	rpc_send(n, req);
+	if (req != NULL && list != NULL) {
+		cJSON_AddItemToObject(req, "requests", list);
+	} else {
+		cJSON_Delete(req);
+		cJSON_Delete(list);
+		req = NULL; /* rpc_send fails the batch: every request gets ENOMEM */
+	}
+	rpc_send(b, req);
 }
 
 void

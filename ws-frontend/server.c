@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,6 +542,8 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 static void
 ws_accept(void)
 {
+	int one = 1;
+
 	for (int i = 0; i < 256; i++) {
 		lws_sock_file_fd_type fd;
 		int c = accept4(ws->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -550,6 +553,9 @@ ws_accept(void)
 				log_warn("ws: accept: %s", strerror(errno));
 			return;
 		}
+		/* Small frames go out at once (lws leaves adopted sockets as they are). */
+		if (setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+			log_warn("ws: TCP_NODELAY: %s", strerror(errno));
 		fd.sockfd = c;
 		if (lws_adopt_descriptor_vhost(ws->vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP, fd, NULL,
 					       NULL) == NULL)

@@ -33,6 +33,7 @@
 #define WS_HEARTBEAT_MS    1000         /* until the broker's hello says otherwise */
 #define WS_QUEUE_BURST     64           /* backlog allowed to a client that keeps up (x limit) */
 #define WS_SESSION_RPC_MAX 256          /* a client's requests waiting for the broker; more: busy */
+#define WS_BATCH_MAX       48           /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
 
 /* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */
 #define WS_CLOSE_GOING_AWAY   1001
@@ -93,7 +94,8 @@ struct rpc_job {
 	char *text;              /* a copy the reply handler needs (private text), or NULL */
 	bool ordered;            /* one of its session's requests, sent in order */
 	cJSON *queued_req;       /* the request while it waits for its turn */
-	struct rpc_job *sq_next; /* the session's queue */
+	struct rpc_job *sq_next; /* the session's queue, or the requests of a batch */
+	struct rpc_job *batch;   /* a batch job: its requests, in order */
 	int rv;                  /* 0 or an nng error */
 	cJSON *reply;            /* parsed reply object when rv == 0 */
 };

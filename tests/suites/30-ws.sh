@@ -1,6 +1,6 @@
 #!/bin/sh
 # 30-ws.sh — madang-ws against the real madang-broker: two front-ends (ws1 with the default
-# limits, ws2 with a small queue limit, a high rate limit and few rooms per connection) on free
+# limits, ws2 with a high rate limit, few rooms per connection and a trusted proxy) on free
 # 127.0.0.1 ports, the broker on free TCP ports. Runs tests/integration/ws/*.test.mjs with
 # node --test, one file at a time under a time limit; survival.test.mjs runs last because it
 # kills and restarts the daemons. Then checks that madang-ws exits 0 after SIGTERM.
@@ -41,7 +41,7 @@ t_start ws1 "$bin/madang-ws" --listen "127.0.0.1:$ws1_port" --rpc "$rpc" --event
 ws1_pid=$T_LAST_PID
 ws2_port=$(t_free_port)
 t_start ws2 "$bin/madang-ws" --listen "127.0.0.1:$ws2_port" --rpc "$rpc" --events "$events" --id ws-test-2 \
-	--queue-limit 262144 --rate 100000 --burst 100000 --max-rooms-per-conn 2 \
+	--queue-limit 1048576 --rate 100000 --burst 100000 --max-rooms-per-conn 2 \
 	--max-conns-per-ip 4 --trusted-proxies 127.0.0.1
 ws2_pid=$T_LAST_PID
 t_wait_port "$ws1_port" || t_fail "madang-ws (ws1) did not listen on $ws1_port"

@@ -52,9 +52,9 @@ test('a client that never reads is closed (slow consumer); the others get everyt
   const sender = await joinPath(WS2, 'room6', p);
   await reader.next((m) => m.type === 'join' && m.user === p);
   const before = (await health(WS2)).counters.slow_consumers;
-  // 9 MB in all, sent in rounds of 200 (a client's requests wait in a bounded queue): far more
-  // than the sleeper's buffers and its 256 KiB queue limit can hold.
-  const N = 3000, ROUND = 200, text = 'x'.repeat(3000);
+  // 9 MB in all, sent in rounds of 100 (a client's requests wait in a bounded queue): far more
+  // than the sleeper's buffers and its 1 MiB queue limit can hold.
+  const N = 3000, ROUND = 100, text = 'x'.repeat(3000);
   let expect = 0, lastSeq = 0;
   for (let sent = 0; sent < N; sent += ROUND) {
     for (let i = sent; i < sent + ROUND; i++) sender.send({ type: 'message', text: `${i} ${text}` });

@@ -716,8 +716,12 @@ lg_worker_main(void *arg)
 					atomic_fetch_add(&run->room_measured[c->id % o->rooms], 1);
 				}
 			}
-			snapshot = sending = 1;
+			snapshot = 1;
 			atomic_store(&w->snapshot_done, 1);
+		}
+		if (snapshot == 1 && atomic_load(&run->go)) {
+			snapshot = 2;
+			sending = 1;
 		}
 		if (sending) {
 			if (w->nsenders == 0 || (next_send = send_due(w, now, &k, &j, seqs)) == 0) {

@@ -581,7 +581,18 @@ main(int argc, char **argv)
 	} while (done < o->conns && !tick(&run, &timed_out));
 	t_connected = lg_now();
 
-	/* 2. Sending begins 20 ms from now; workers first record which connections receive. */
+	/* 2. Workers record which connections receive (those ready now); once all have, sending
+	 * begins 20 ms later. The times are written before `go` is released and read after. */
+	if (!timed_out && !interrupted)
+		atomic_store(&run.phase, LG_PH_RUN);
+	for (;;) {
+		uint32_t snap = 0;
+
+		for (uint32_t t = 0; t < o->threads; t++)
+			snap += atomic_load(&run.workers[t].snapshot_done) != 0;
+		if (snap == o->threads || timed_out || interrupted || tick(&run, &timed_out))
+			break;
+	}
 	run.t0 = lg_now() + 20000000;
 	run.t_measure = run.t0 + (uint64_t)(o->warmup * 1e9);
 	run.t_end = run.t_measure + (uint64_t)(o->duration * 1e9);
@@ -592,8 +603,7 @@ main(int argc, char **argv)
 	memset(&cw, 0, sizeof(cw));
 	cpu_sample(o, &cw.t0, cw.start);
 	net_counters(&cw.retrans0, &cw.drops0);
-	if (!timed_out && !interrupted)
-		atomic_store(&run.phase, LG_PH_RUN);
+	atomic_store(&run.go, 1);
 
 	/* 3. Sending (or holding, with --idle) until t_end, then RSS while the load is on. */
 	for (;;) {

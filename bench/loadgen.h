@@ -113,6 +113,7 @@ struct lg_run {
 	uint64_t t_end;            /* sending stops */
 	uint64_t period_ns;        /* interval between two messages of one sender */
 	atomic_int phase;
+	atomic_int go;              /* t0, t_measure and t_end are set: senders may start */
 	atomic_int dump_left;
 	atomic_uint_fast32_t *sent;          /* per sender: messages sent (= highest seq) */
 	atomic_uint_fast32_t *room_measured; /* per room: receivers counted */

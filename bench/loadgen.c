@@ -511,7 +511,7 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 		printf("%s\"%d\":%ld", i ? "," : "", o->pids[i], rss_start[i]);
 	printf("},\"rss_kib_total\":%ld,\"rss_kib_total_before\":%ld,\"rss_bytes_per_conn\":%.0f,",
 	       total, total_start,
-	       s.made ? (double)(total - total_start) * 1024.0 / (double)s.made : 0.0);
+	       ready ? (double)(total - total_start) * 1024.0 / (double)ready : 0.0);
 	printf("\"frames_in\":%llu,\"error_events\":%llu,\"pings\":%llu,\"protocol_errors\":%llu,\"foreign\":%llu,"
 	       "\"send_skipped\":%llu,\"timed_out\":%s,\"first_error\":\"",
 	       (unsigned long long)s.frames_in, (unsigned long long)s.errors, (unsigned long long)s.pings,

@@ -266,11 +266,14 @@ send_upgrade(struct lg_worker *w, struct lg_conn *c)
 }
 
 static void
-become_ready(struct lg_worker *w, struct lg_conn *c)
+become_ready(struct lg_worker *w, struct lg_conn *c, uint64_t now)
 {
 	if (c->ready)
 		return;
 	c->ready = 1;
+	lg_hist_add(&w->ready, now - c->t_start);
+	if (now > w->t_last_ready)
+		w->t_last_ready = now;
 	atomic_fetch_add(&w->done_connecting, 1);
 }
 
@@ -341,7 +344,7 @@ on_text(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 {
 	w->c.frames_in++;
 	if (!c->ready && memmem(p, len, "\"joined\"", 8) != NULL) {
-		become_ready(w, c);
+		become_ready(w, c, now);
 		return;
 	}
 	if (w->run->o.dump > 0 && atomic_fetch_sub(&w->run->dump_left, 1) > 0)
@@ -521,7 +524,7 @@ on_readable(struct lg_worker *w, struct lg_conn *c, uint64_t now)
 		w->t_last_open = now;
 		lg_hist_add(&w->connect, now - c->t_start);
 		if (w->run->o.ready_on_open)
-			become_ready(w, c);
+			become_ready(w, c, now);
 	}
 	while (off < have) {
 		struct lg_ws_hdr h;

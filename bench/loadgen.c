@@ -355,6 +355,7 @@ setup(struct lg_run *run)
 		lg_hist_init(&w->latency);
 		lg_hist_init(&w->connect);
 		lg_hist_init(&w->send_lag);
+		lg_hist_init(&w->ready);
 		for (uint32_t i = 0; i < w->nconns; i++) {
 			struct lg_conn *c = &w->conns[i];
 			uint32_t room;
@@ -417,19 +418,21 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
        const struct cpu_window *cw)
 {
 	const struct lg_opts *o = &run->o;
-	struct lg_hist *lat = malloc(sizeof(*lat)), *con = malloc(sizeof(*con)), *lag = malloc(sizeof(*lag));
+	struct lg_hist *lat = malloc(sizeof(*lat)), *con = malloc(sizeof(*con)), *lag = malloc(sizeof(*lag)),
+		       *rdy = malloc(sizeof(*rdy));
 	struct lg_counters s;
-	uint64_t expected = 0, lost = 0, not_started = 0, ready = 0;
+	uint64_t expected = 0, lost = 0, not_started = 0, ready = 0, t_last_ready = 0;
 	long total = 0, total_start = 0;
 	double connect_wall;
 	char first_error[160] = "";
 
-	if (!lat || !con || !lag)
+	if (!lat || !con || !lag || !rdy)
 		return;
 	memset(&s, 0, sizeof(s));
 	lg_hist_init(lat);
 	lg_hist_init(con);
 	lg_hist_init(lag);
+	lg_hist_init(rdy);
 	for (uint32_t t = 0; t < o->threads; t++) {
 		struct lg_worker *w = &run->workers[t];
 		uint64_t *a = (uint64_t *)&s, *b = (uint64_t *)&w->c;
@@ -439,6 +442,9 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 		lg_hist_merge(lat, &w->latency);
 		lg_hist_merge(con, &w->connect);
 		lg_hist_merge(lag, &w->send_lag);
+		lg_hist_merge(rdy, &w->ready);
+		if (w->t_last_ready > t_last_ready)
+			t_last_ready = w->t_last_ready;
 		if (first_error[0] == '\0' && w->first_error[0])
 			snprintf(first_error, sizeof(first_error), "%s", w->first_error);
 		not_started += w->nconns - w->next_connect;
@@ -484,6 +490,10 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 	       ms(lg_hist_quantile(lat, 0.5)), ms(lg_hist_quantile(lat, 0.9)),
 	       ms(lg_hist_quantile(lat, 0.99)), ms(lg_hist_quantile(lat, 0.999)), ms(lat->max),
 	       (unsigned long long)lat->count);
+	printf("\"ready_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},\"ready_per_s\":%.0f,",
+	       ms(lg_hist_quantile(rdy, 0.5)), ms(lg_hist_quantile(rdy, 0.99)), ms(rdy->max),
+	       t_last_ready > run->t_begin ? (double)rdy->count * 1e9 / (double)(t_last_ready - run->t_begin)
+	                                   : 0.0);
 	printf("\"send_lag_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},", ms(lg_hist_quantile(lag, 0.5)),
 	       ms(lg_hist_quantile(lag, 0.99)), ms(lag->max));
 	{
@@ -527,6 +537,7 @@ report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end, uint64
 	free(lat);
 	free(con);
 	free(lag);
+	free(rdy);
 }
 
 int

@@ -91,9 +91,9 @@ struct lg_worker {
 	size_t scratch_cap;
 	uint64_t rng;
 	uint32_t next_connect, inflight;
-	struct lg_hist latency, connect, send_lag;
+	struct lg_hist latency, connect, send_lag, ready; /* ready: socket() to "joined" */
 	struct lg_counters c;
-	uint64_t t_last_open;
+	uint64_t t_last_open, t_last_ready;
 	atomic_uint_fast64_t done_connecting; /* made + failed, read by the coordinator */
 	atomic_uint_fast64_t unique_live;     /* distinct deliveries so far */
 	atomic_int sending_done;

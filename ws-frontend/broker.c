@@ -576,10 +576,10 @@ broker_events_readable(void)
 		nng_msg *msg;
 		int rv = nng_recvmsg(ws->sub, &msg, NNG_FLAG_NONBLOCK);
 		if (rv == NNG_EAGAIN)
-			return;
+			break;
 		if (rv != 0) {
 			log_warn("broker: event stream: %s", nng_strerror(rv));
-			return;
+			break;
 		}
 		if (nng_msg_len(msg) <= WS_EVENT_MAX)
 			rooms_event(nng_msg_body(msg), nng_msg_len(msg));
@@ -588,6 +588,7 @@ broker_events_readable(void)
 		nng_msg_free(msg);
 		ws->c.events++;
 	}
+	rooms_flush();
 }
 
 /* nng thread: the event stream's connection came or went. */

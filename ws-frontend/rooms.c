@@ -506,9 +506,26 @@ rooms_room_event(const char *id, const char *json, size_t len, const cJSON *ev)
 	}
 	if (!rooms_append(r, (uint64_t)seq, json, len))
 		return;
-	rooms_fanout(r);
-	if (strcmp(type, "room_deleted") == 0)
-		rooms_deleted(r);
+	if (strcmp(type, "room_deleted") == 0) {
+		rooms_deleted(r); /* fans out first */
+		return;
+	}
+	if (!r->dirty) {
+		r->dirty = true;
+		r->dirty_next = ws->dirty;
+		ws->dirty = r;
+	}
+}
+
+void
+rooms_flush(void)
+{
+	while (ws->dirty != NULL) {
+		struct ws_room *r = ws->dirty;
+		ws->dirty = r->dirty_next;
+		r->dirty = false;
+		rooms_fanout(r);
+	}
 }
 
 /* f/<id>: private messages and kicks aimed at one of our sessions. */
@@ -621,7 +638,7 @@ static void
 gc_room(struct ws_room *r, void *arg)
 {
 	(void)arg;
-	if (!room_idle(r))
+	if (!room_idle(r) || r->dirty)
 		return;
 	broker_subscribe(r, false);
 	roomtab_del(&ws->rooms, r);

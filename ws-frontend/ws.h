@@ -118,6 +118,7 @@ struct ws_app {
 	struct lws *listen_wsi;
 	struct sesstab sessions;
 	struct roomtab rooms;
+	struct ws_room *dirty; /* rooms with events not fanned out yet */
 	struct ipcount ips;
 	uint64_t next_serial;
 	struct sbuf wbuf; /* write scratch: LWS_PRE headroom + coalesced frames */
@@ -175,6 +176,9 @@ int rooms_join(struct ws_session *s, const char *room_id, const char *user, bool
 	       uint64_t since, const char *epoch);
 void rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const char *reason);
 void rooms_event(const char *body, size_t len);
+/* Fans out every room that got events since the last call: once per batch of broker messages,
+ * not once per event. */
+void rooms_flush(void);
 void rooms_resync(void);
 void rooms_tick(void);
 /* Moves a member's undelivered room frames into its session queue, then takes it out of the

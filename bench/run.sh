@@ -31,8 +31,10 @@ nice_cmd=()
 [ -n "${BENCH_NICE:-}" ] && nice_cmd=(nice -n "$BENCH_NICE")
 scenarios=${*:-fanout rooms idle storm broker nginx ramp}
 mkdir -p "$logs"
-rm -f "$out/results.jsonl"
 run_dir=$(mktemp -d /tmp/madang-bench.XXXXXX)
+# Results are gathered in the private run directory, so two runs at once do not mix their lines.
+jsonl=$run_dir/results.jsonl
+: >"$jsonl"
 pids=()
 
 log() { echo "bench: $*" >&2; }
@@ -158,7 +160,7 @@ record() {
 	jq -c --arg n "$name" --arg s "$server" --arg g "$goal" \
 		"{name:\$n, server:\$s, goal:\$g, result:.,
 		  pass:(if .error or .skipped then null else (try ($expr) catch null) end)}" \
-		<<<"$json" >>"$out/results.jsonl" || log "$name: unparsable result: $json"
+		<<<"$json" >>"$jsonl" || log "$name: unparsable result: $json"
 }
 
 lossless='(.connections_failed == 0 and .connections_not_joined == 0 and .lost == 0 and .duplicated == 0 and .out_of_order == 0 and .deliveries_received > 0)'
@@ -215,12 +217,15 @@ sc_rooms() {
 	fi
 }
 
+# 10 clients per room: with 1,000 per room the N^2 join notices (every member is told of every
+# later join) are what gets measured, not idle memory.
 sc_idle() {
 	local conns json
 	conns=$(q 1000 10000)
 	if start_stack idle; then
 		json=$(loadgen idle idle.madang --url "ws://127.0.0.1:$STACK_PORT" --conns "$conns" \
-			--rooms 10 --idle --duration "$(q 1 3)" --connect-rate 0 --pids "$STACK_PIDS")
+			--rooms "$((conns / 10))" --idle --duration "$(q 1 3)" --connect-rate 0 \
+			--pids "$STACK_PIDS")
 		stop_pids "${STACK_ALL[@]}"
 	else json=""; fi
 	record idle madang "$conns idle connections: <= 2 KiB user-space memory each" \
@@ -311,7 +316,7 @@ ramp_run() {
 				'{server:$s, step_deliveries_per_s:$d, attempt:$t, pass:($ok == "true"),
 				  deliveries_per_s, lost, out_of_order, error_events, p99_ms:.latency_ms.p99,
 				  send_lag_p99_ms:.send_lag_ms.p99, cpu_pct, cpu_pressure_pct}' \
-				<<<"$json" >>"$out/ramp.$server.jsonl" 2>/dev/null
+				<<<"$json" >>"$run_dir/ramp.$server.jsonl" 2>/dev/null
 			log "ramp $server $d deliveries/s (attempt $try): pass=$ok $(jq -c '{deliveries_per_s, lost, out_of_order, p99:.latency_ms.p99}' <<<"$json" 2>/dev/null)"
 			[ "$ok" = true ] && break
 		done
@@ -324,11 +329,10 @@ ramp_run() {
 
 sc_ramp() {
 	local best steps
-	rm -f "$out"/ramp.*.jsonl
 	if start_stack ramp; then
 		best=$(ramp_run madang "$STACK_PORT" "$STACK_PIDS")
 		stop_pids "${STACK_ALL[@]}"
-		steps=$(jq -s -c . "$out/ramp.madang.jsonl" 2>/dev/null)
+		steps=$(jq -s -c . "$run_dir/ramp.madang.jsonl" 2>/dev/null)
 		record ramp madang "highest step with nothing lost and p99 <= 50 ms: >= $(q '160,000 (quick)' 2,560,000)" \
 			".best_deliveries_per_s >= $(q 160000 2560000)" \
 			"{\"best_deliveries_per_s\":$best,\"steps\":${steps:-[]}}"
@@ -338,7 +342,7 @@ sc_ramp() {
 	if start_ref ramp; then
 		best=$(ramp_run reference "$REF_PORT" "$REF_PID")
 		stop_pids "$REF_PID"
-		steps=$(jq -s -c . "$out/ramp.reference.jsonl" 2>/dev/null)
+		steps=$(jq -s -c . "$run_dir/ramp.reference.jsonl" 2>/dev/null)
 		record ramp reference "same ramp" 'null' \
 			"{\"best_deliveries_per_s\":$best,\"steps\":${steps:-[]}}"
 	fi
@@ -369,13 +373,14 @@ jq -s -c --arg started "$started" --arg cpu "$cpu" --arg nproc "$(nproc)" --arg 
 	'{started:$started, quick:($quick == "1"), git:$rev,
 	  machine:{nproc:($nproc | tonumber), cpu:$cpu, kernel:$kernel, loadavg_at_start:$load,
 	            netdev_max_backlog:$backlog}, scenarios:.}' \
-	"$out/results.jsonl" >"$out/results.json"
-"$root/bench/table.sh" "$out/results.json"
+	"$jsonl" >"$run_dir/results.json"
+cp "$run_dir/results.json" "$out/results.json.tmp" && mv "$out/results.json.tmp" "$out/results.json"
+"$root/bench/table.sh" "$run_dir/results.json"
 echo "bench: results in $out/results.json, logs in $logs"
 # Exit status: 0 when every scenario ran (whether or not it met its goal), 1 when one could not
 # run or produced no result, so that BENCH_QUICK=1 works as a smoke test of the whole stack.
 errors=$(jq '[.scenarios[] | select(.result.error != null or (.result.timed_out // false))] | length' \
-	"$out/results.json")
+	"$run_dir/results.json")
 if [ "${errors:-1}" != 0 ]; then
 	echo "bench: $errors scenario run(s) produced no result or timed out"
 	exit 1

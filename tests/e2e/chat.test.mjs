@@ -68,6 +68,33 @@ describe('two people chat in a real browser', () => {
 		await waitForCount(observer, roomId, 2);
 	});
 
+	it('polls the room list only while the tab is visible', async () => {
+		const watcher = await openPage(browser, { locale: 'en-US' });
+		const polls = [];
+		watcher.on('request', (request) => {
+			if (new URL(request.url()).pathname === '/api/rooms') polls.push(Date.now());
+		});
+		await watcher.waitForTimeout(3500);
+		assert.ok(polls.length >= 1, `polled ${polls.length} times in 3.5 s while visible`);
+		/* The tab goes to the background: visibilityState reads "hidden" and the event fires, as
+		 * the browser does when the person switches tabs. */
+		await watcher.evaluate(() => {
+			Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+			document.dispatchEvent(new Event('visibilitychange'));
+		});
+		const hiddenAt = polls.length;
+		await watcher.waitForTimeout(4000);
+		assert.equal(polls.length, hiddenAt, 'no polling while hidden');
+		await watcher.evaluate(() => {
+			Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+			document.dispatchEvent(new Event('visibilitychange'));
+		});
+		await watcher.waitForTimeout(500);
+		assert.equal(polls.length, hiddenAt + 1, 'refreshed at once when visible again');
+		assertNoProblems(watcher);
+		await watcher.context().close();
+	});
+
 	it('shows each person the other one joining, and the member list', async () => {
 		await noticesWithText(alice, 'bob님이 입장했습니다.').waitFor();
 		await noticesWithText(bob, 'alice joined.').waitFor();

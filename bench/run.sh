@@ -67,10 +67,17 @@ wait_port() {
 	return 1
 }
 
+# stop_pids PID...: stops processes this script started and forgets them, so that the exit trap
+# never signals a process id that has since been reused by someone else.
 stop_pids() {
-	local p
+	local p q keep=()
 	for p in "$@"; do kill "$p" 2>/dev/null; done
 	for p in "$@"; do wait "$p" 2>/dev/null; done
+	for q in "${pids[@]}"; do
+		for p in "$@"; do [ "$p" = "$q" ] && continue 2; done
+		keep+=("$q")
+	done
+	pids=("${keep[@]}")
 }
 
 # start_stack NAME: broker + madang-ws; sets STACK_PORT, STACK_PIDS (comma list), STACK_ALL.

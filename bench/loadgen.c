@@ -88,6 +88,8 @@ parse_url(struct lg_opts *o, const char *url)
 	port = strtol(colon + 1, (char **)&slash, 10);
 	if (port <= 0 || port > 65535)
 		return -1;
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
 	if (inet_pton(AF_INET, host, &o->server.sin_addr) != 1)
 		return -1;
 	if ((ntohl(o->server.sin_addr.s_addr) >> 24) != 127) {

@@ -290,7 +290,41 @@ http GET "$A/style.css" -H 'Accept-Encoding: gzip'
 t_check "static CSS is gzip-compressed" has_header 'Content-Encoding: gzip'
 http GET "$A/ws/room1/alice" -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
 	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='
-expect_code "/ws/ is proxied to the ws upstream (none running here: 502)" 502
+expect_code "/ws/ is proxied to the ws upstream (none running behind A: 502)" 502
+
+# A real madang-ws behind a second upstream server (the first is dead): the upgrade goes through,
+# the Origin check of madang-ws passes on the Host nginx forwards, and the member shows in the API.
+if [ -x "$MADANG_BIN/madang-ws" ]; then
+	WS_PORT=$(t_free_port)
+	WP=$(t_free_port)
+	t_start ws "$MADANG_BIN/madang-ws" --listen "127.0.0.1:$WS_PORT" --rpc "$RPC" \
+		--events "$EVENTS" --id t-ws
+	WS_PID=$T_LAST_PID
+	"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-w" --port "$WP" \
+		--web-root "$MADANG_ROOT/web" --api "unix:$API_SOCK" \
+		--ws "127.0.0.1:$WS_DEAD,127.0.0.1:$WS_PORT"
+	t_start nginx_w "$NGINX" -c "$T_DIR/nginx-w/nginx.conf" -p "$T_DIR/nginx-w" -e stderr
+	t_wait_port "$WS_PORT"
+	t_wait_port "$WP"
+	for n in 1 2; do
+		curl -s -m 3 -N -D "$T_DIR/ws$n.headers" -o "$T_DIR/ws$n.body" \
+			-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+			-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "Origin: http://127.0.0.1:$WP" \
+			"http://127.0.0.1:$WP/ws/room2/wsuser$n" &
+		eval "WS_CURL$n=\$!"
+	done
+	t_wait_for 3 sh -c "curl -s '$A/api/rooms/room2' | grep -q '\"members\":\\[\"wsuser1\",\"wsuser2\"\\]\\|\"members\":\\[\"wsuser2\",\"wsuser1\"\\]'"
+	t_check "two WebSockets through nginx joined room2 (seen by GET /api/rooms/room2)" [ $? -eq 0 ]
+	wait "$WS_CURL1" "$WS_CURL2"
+	t_check "the upgrade answered 101 through nginx, past the dead upstream" \
+		sh -c "head -n 1 '$T_DIR/ws1.headers' | grep -q '^HTTP/1.1 101' && head -n 1 '$T_DIR/ws2.headers' | grep -q '^HTTP/1.1 101'"
+	t_check "after the sockets closed the members left" \
+		t_wait_for 5 sh -c "curl -s '$A/api/rooms/room2' | grep -q '\"members\":\\[\\]'"
+	kill -TERM "$WS_PID"
+	wait_exit "$WS_PID" 0 || true
+else
+	t_skip "madang-ws is not built: WebSocket proxying not tested"
+fi
 
 # --- 200 concurrent requests ---------------------------------------------------------------------
 seq 200 | xargs -P 200 -I{} curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$B/api/rooms?n={}" \

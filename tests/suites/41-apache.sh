@@ -171,6 +171,41 @@ t_check "static responses carry Referrer-Policy" has_header 'Referrer-Policy: no
 http GET "$A/style.css" -H 'Accept-Encoding: gzip'
 t_check "static CSS is gzip-compressed" has_header 'Content-Encoding: gzip'
 
+# A real madang-ws behind the second BalancerMember (the first is dead): the upgrade goes through
+# mod_proxy_http's upgrade=websocket, madang-ws's Origin check passes on the preserved Host, and
+# the members show in the API.
+if [ -x "$MADANG_BIN/madang-ws" ]; then
+	WS_PORT=$(t_free_port)
+	WP=$(t_free_port)
+	t_start ws "$MADANG_BIN/madang-ws" --listen "127.0.0.1:$WS_PORT" --rpc "$RPC" \
+		--events "$EVENTS" --id t-ws
+	WS_PID=$T_LAST_PID
+	"$MADANG_ROOT/scripts/render-apache.sh" --out "$T_DIR/apache-w" --port "$WP" \
+		--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_PORT" \
+		--ws "127.0.0.1:$WS_DEAD,127.0.0.1:$WS_PORT"
+	t_start apache_w "$APACHE" -f "$T_DIR/apache-w/httpd.conf" -DFOREGROUND
+	t_wait_port "$WS_PORT"
+	t_wait_port "$WP"
+	for n in 1 2; do
+		curl -s -m 3 -N -D "$T_DIR/ws$n.headers" -o "$T_DIR/ws$n.body" \
+			-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+			-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "Origin: http://127.0.0.1:$WP" \
+			"http://127.0.0.1:$WP/ws/room4/wsuser$n" &
+		eval "WS_CURL$n=\$!"
+	done
+	t_wait_for 3 sh -c "curl -s '$A/api/rooms/room4' | grep -q '\"users_count\":2'"
+	t_check "two WebSockets through Apache joined room4 (seen by GET /api/rooms/room4)" [ $? -eq 0 ]
+	wait "$WS_CURL1" "$WS_CURL2"
+	t_check "the upgrade answered 101 through Apache, past the dead member" \
+		sh -c "head -n 1 '$T_DIR/ws1.headers' | grep -q '^HTTP/1.1 101' && head -n 1 '$T_DIR/ws2.headers' | grep -q '^HTTP/1.1 101'"
+	t_check "after the sockets closed the members left" \
+		t_wait_for 5 sh -c "curl -s '$A/api/rooms/room4' | grep -q '\"members\":\\[\\]'"
+	kill -TERM "$WS_PID"
+	wait_exit "$WS_PID" 0 || true
+else
+	t_skip "madang-ws is not built: WebSocket proxying not tested"
+fi
+
 seq 100 | xargs -P 100 -I{} curl -s -m 20 -o /dev/null -w '%{http_code}\n' "$A/api/rooms?n={}" \
 	>"$T_DIR/conc" 2>&1
 t_check "100 concurrent requests through Apache are all answered 200" \

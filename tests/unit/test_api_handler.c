@@ -520,6 +520,64 @@ test_openapi_document_is_served_and_complete(void **state)
 	assert_int_equal(t->broker.calls, 0);
 }
 
+/* Random URIs, methods, lengths, bodies and broker replies (fixed seed): every answer is a
+ * complete response with a valid status and, for errors, a JSON error body; never a crash. */
+static void
+test_random_input_always_gets_a_well_formed_answer(void **state)
+{
+	static const char *const methods[] = {"GET",     "HEAD", "POST", "DELETE",
+	                                      "OPTIONS", "PUT",  "",     "G\x01T"};
+	static const char *const replies[] = {
+	    "{\"ok\":true}",
+	    "{\"ok\":false}",
+	    "{\"ok\":true,\"rooms\":{}}",
+	    "{\"ok\":true,\"rooms\":[1,2]}",
+	    "{\"ok\":true,\"room\":[]}",
+	    "{\"ok\":true,\"events\":\"x\"}",
+	    "{\"ok\":\"yes\"}",
+	    "{\"ok\":false,\"error\":7,\"message\":null}",
+	    "[]",
+	};
+	static const char alphabet[] = "/apirooms%0aAdD?&=+.-_~!#\r\n\x7f\xc3\xa9\xff 1";
+	struct t *t = *state;
+	char uri[96], body[64], len[8];
+	unsigned seed = 12345;
+
+	t->cfg.admin_token = "0123456789abcdef-token";
+	for (int i = 0; i < 20000; i++) {
+		size_t n = (size_t)(rand_r(&seed) % (sizeof(uri) - 1));
+		size_t b = (size_t)(rand_r(&seed) % (sizeof(body) - 1));
+
+		for (size_t k = 0; k < n; k++)
+			uri[k] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		uri[n] = '\0';
+		if (rand_r(&seed) % 2)
+			memcpy(uri, "/api/rooms", n < 10 ? n : 10);
+		for (size_t k = 0; k < b; k++)
+			body[k] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		body[b] = '\0';
+		snprintf(len, sizeof(len), "%d", (int)(rand_r(&seed) % 80) - 5);
+		set_body(t, rand_r(&seed) % 2 ? "application/json" : "text/x", body,
+		         rand_r(&seed) % 2);
+		if (rand_r(&seed) % 3 == 0)
+			t->in.content_length = len;
+		t->in.authorization = rand_r(&seed) % 2 ? "Bearer 0123456789abcdef-token" : NULL;
+		t->broker.result = (enum api_call_result)(rand_r(&seed) % 3);
+		t->broker.reply = replies[rand_r(&seed) % (sizeof(replies) / sizeof(replies[0]))];
+		run(t, methods[rand_r(&seed) % (sizeof(methods) / sizeof(methods[0]))], uri);
+		assert_true(t->r.status >= 200 && t->r.status < 600);
+		assert_true(t->r.status != 500);
+		if (t->r.status >= 400) {
+			cJSON *e = cJSON_Parse(t->text);
+
+			assert_non_null(e);
+			assert_true(cJSON_IsString(cJSON_GetObjectItem(e, "error")));
+			assert_true(cJSON_IsString(cJSON_GetObjectItem(e, "message")));
+			cJSON_Delete(e);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -544,6 +602,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_metrics_text, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_openapi_document_is_served_and_complete, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_random_input_always_gets_a_well_formed_answer,
+	                                    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@ struct pss {
 	char addr[NETACL_ADDR_MAX];
 	int http_status;
 	size_t body_len;
-	char body[HEALTH_BODY_MAX];
+	char *body; /* an HTTP reply being sent (malloc'd: most connections never need one) */
 };
 
 /* --- sending -------------------------------------------------------------------------- */
@@ -426,10 +426,11 @@ http_reply(struct lws *wsi, struct pss *p, int status, const char *body)
 {
 	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *q = start, *end = buf + sizeof(buf);
 
+	free(p->body);
+	p->body_len = strlen(body);
+	if ((p->body = strdup(body)) == NULL)
+		return -1;
 	p->http_status = status;
-	p->body_len = (size_t)snprintf(p->body, sizeof(p->body), "%s", body);
-	if (p->body_len >= sizeof(p->body))
-		p->body_len = sizeof(p->body) - 1;
 	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", p->body_len, &q,
 					end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (unsigned char *)"no-store",
@@ -486,6 +487,8 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		    (int)p->body_len)
 			return -1;
 		p->http_status = 0;
+		free(p->body);
+		p->body = NULL;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
@@ -530,6 +533,13 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		rpc_drain();
+		break;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (p != NULL) {
+			free(p->body);
+			p->body = NULL;
+		}
 		break;
 	default:
 		break;

@@ -7,6 +7,7 @@ import { clear, el } from './dom.js';
 import { language, t } from './i18n.js';
 
 const BOTTOM_SLACK_PX = 48; /* "at the bottom" within this distance */
+export const MAX_ITEMS = 1000; /* oldest items are dropped beyond this, so a tab left open stays light */
 
 export class MessageList {
 	/* list: the <ol>; newButton: the "new messages" button; onRetry(clientId) for "Retry". */
@@ -71,6 +72,7 @@ export class MessageList {
 	append(item, { own }) {
 		const follow = own || this.atBottom();
 		this.list.insertBefore(item, this.list.querySelector(':scope > .pending'));
+		while (this.list.childElementCount > MAX_ITEMS + this.pending.size) this.list.firstElementChild.remove();
 		if (follow) {
 			this.scrollToBottom();
 		} else {

@@ -160,3 +160,35 @@ test('--reuseport: two processes serve one port', T, async (t) => {
     assert.equal(code, 0);
   }
 });
+
+test('--ping-interval: pings are sent; a peer that never answers is dropped', T, async (t) => {
+  const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
+  const port = await freePort();
+  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-ping', '--ping-interval', '1'],
+    { stdio: 'ignore' });
+  t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
+  const base = `ws://127.0.0.1:${port}`;
+  let answering, silent;
+  const deadline = Date.now() + 8000;
+  while (!silent && Date.now() < deadline) {
+    try {
+      answering = await connect(base, '/ws');
+      silent = await connect(base, '/ws', { autoPong: false });
+      await silent.nextType('welcome', 2000);
+    } catch {
+      await sleep(100);
+    }
+  }
+  assert.ok(silent, 'connected');
+  let pings = 0;
+  answering.ws.on('ping', () => { pings++; });
+  const start = Date.now();
+  const cl = await silent.waitClose(6000);
+  const after = Date.now() - start;
+  assert.equal(cl.code, 1006, 'cut without a close frame');
+  assert.ok(after >= 1000 && after <= 4500, `dropped after ${after} ms`);
+  assert.ok(pings >= 1, 'the answering client was pinged');
+  assert.equal(answering.closeInfo, null, 'a peer that answers stays');
+  answering.close();
+  k.kill('SIGTERM');
+});

@@ -64,7 +64,7 @@ describe('outbox', () => {
 		assert.deepEqual(box.due().map((e) => e.text), ['one', 'two']);
 		box.markSent(a.clientId);
 		assert.deepEqual(box.due().map((e) => e.text), ['two']);
-		box.requeueSent();
+		assert.deepEqual(box.requeueSent(), [a]);
 		assert.deepEqual(box.due().map((e) => e.text), ['one', 'two']);
 		assert.equal(box.confirm(a.clientId).text, 'one');
 		assert.equal(box.confirm(a.clientId), null);
@@ -72,6 +72,19 @@ describe('outbox', () => {
 		assert.deepEqual(box.due(), []);
 		box.retry(b.clientId);
 		assert.equal(box.due().length, 1);
+	});
+	it('never resends a private message silently: a possibly lost one is marked failed', () => {
+		const box = new Outbox('cabc');
+		const secret = box.add('psst', 'bob');
+		const note = box.add('hi');
+		box.markSent(secret.clientId);
+		box.markSent(note.clientId);
+		assert.equal(box.sentPrivate('psst'), secret);
+		assert.equal(box.sentPrivate('other'), null);
+		assert.deepEqual(box.requeueSent(), [note]);
+		assert.deepEqual(box.failSentPrivates(), [secret]);
+		assert.equal(secret.state, 'failed');
+		assert.deepEqual(box.due(), [note]);
 	});
 	it('makes printable ids of at most 64 bytes', () => {
 		const prefix = randomPrefix();

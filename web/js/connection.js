@@ -230,15 +230,8 @@ export class RoomConnection extends EventTarget {
 	}
 
 	handlePrivate(msg) {
-		let confirmed = null;
-		if (this.room.isMe(msg.from)) {
-			for (const entry of this.outbox.entries.values()) {
-				if (entry.to !== null && entry.state === 'sent' && entry.text === msg.message) {
-					confirmed = this.outbox.confirm(entry.clientId);
-					break;
-				}
-			}
-		}
+		const mine = this.room.isMe(msg.from) ? this.outbox.sentPrivate(msg.message) : null;
+		const confirmed = mine ? this.outbox.confirm(mine.clientId) : null;
 		this.emit('private', { msg, confirmed });
 	}
 
@@ -259,18 +252,13 @@ export class RoomConnection extends EventTarget {
 			/* Over the rate limit (refused unread, so no client id) or broker briefly away: the
 			 * unconfirmed messages go out again after a pause; repeats are dropped by the broker
 			 * and acknowledged as duplicates. */
-			for (const pending of this.outbox.entries.values()) {
-				if (pending.state === 'sent' && pending.to === null) {
-					pending.state = 'queued';
-					this.emit('outbox', { entry: pending });
-				}
-			}
+			for (const pending of this.outbox.requeueSent()) this.emit('outbox', { entry: pending });
 			this.scheduleFlush(TRANSIENT_RETRY_MS);
 		} else if (typeof msg.client_id === 'string') {
 			entry = this.outbox.fail(msg.client_id);
 		} else if (msg.request === 'private') {
 			/* private messages carry no client id; they are answered in order */
-			entry = [...this.outbox.entries.values()].find((e) => e.to !== null && e.state === 'sent') ?? null;
+			entry = this.outbox.sentPrivate();
 			if (entry) this.outbox.fail(entry.clientId);
 		}
 		if (entry) this.emit('outbox', { entry });
@@ -279,11 +267,7 @@ export class RoomConnection extends EventTarget {
 
 	handleClose(code, reason) {
 		this.stopTimers();
-		for (const entry of this.outbox.entries.values()) {
-			if (entry.state !== 'sent') continue;
-			/* A message is safe to send again (the broker drops a repeated client id); a private
-			 * message is not, so it is shown as not sent and the person decides. */
-			entry.state = entry.to === null ? 'queued' : 'failed';
+		for (const entry of [...this.outbox.requeueSent(), ...this.outbox.failSentPrivates()]) {
 			this.emit('outbox', { entry });
 		}
 		if (this.state === 'closed' || this.state === 'failed') return;

@@ -47,9 +47,35 @@ export class Outbox {
 		return entry ?? null;
 	}
 
-	/* The socket closed: whatever was written but not confirmed may be lost, so it is due again. */
+	/* Messages written but not confirmed may be lost (socket closed, frame refused unread): they are
+	 * due again. Safe, since the broker drops a repeated client id. Returns the entries changed. */
 	requeueSent() {
-		for (const entry of this.entries.values()) if (entry.state === 'sent') entry.state = 'queued';
+		return this.changeSent((entry) => entry.to === null, 'queued');
+	}
+
+	/* Private messages have no client id and are not deduplicated, so one that may be lost is
+	 * marked failed for the person to retry, never resent silently. Returns the entries changed. */
+	failSentPrivates() {
+		return this.changeSent((entry) => entry.to !== null, 'failed');
+	}
+
+	/* The oldest private message written and not yet answered, with this text if one is given. */
+	sentPrivate(text = null) {
+		for (const entry of this.entries.values()) {
+			if (entry.to !== null && entry.state === 'sent' && (text === null || entry.text === text)) return entry;
+		}
+		return null;
+	}
+
+	changeSent(which, state) {
+		const changed = [];
+		for (const entry of this.entries.values()) {
+			if (entry.state === 'sent' && which(entry)) {
+				entry.state = state;
+				changed.push(entry);
+			}
+		}
+		return changed;
 	}
 
 	/* Entries due on the next open socket, oldest first. */

@@ -61,8 +61,4 @@ export class RoomState {
 	isMe(user) {
 		return sameNickname(user, this.me);
 	}
-
-	isMember(user) {
-		return this.members.some((m) => sameNickname(m, user));
-	}
 }

@@ -64,10 +64,11 @@ leave_done(struct rpc_job *j)
 		cJSON *o = cJSON_CreateObject();
 		if (o == NULL)
 			return;
+		/* The client is out of the room here whatever the broker says (not_member, say). */
 		wire_bool(j->reply, "ok", &ok);
 		cJSON_AddStringToObject(o, "type", "left");
 		cJSON_AddStringToObject(o, "room_id", j->room_id);
-		if (wire_int(j->reply, "seq", &seq))
+		if (ok && wire_int(j->reply, "seq", &seq))
 			cJSON_AddNumberToObject(o, "seq", (double)seq);
 		ws_send_obj(j->sess, o);
 	}

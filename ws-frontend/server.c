@@ -42,28 +42,38 @@ struct pss {
 void
 ws_kick_writable(struct ws_session *s)
 {
+	uint64_t pending, now;
+
 	if (s->wsi == NULL)
 		return;
-	uint64_t pending = sess_pending(s);
-
-	/* Over --queue-limit while the kernel does not take what we already wrote (lws holds a
-	 * partial write): the client is not reading. A burst that merely arrived between two
-	 * writes to a client that keeps up is not held against it, up to WS_QUEUE_BURST times
-	 * the limit. */
-	if (s->close_code == 0 && pending > ws->o.queue_limit &&
-	    (lws_partial_buffered(s->wsi) || pending > WS_QUEUE_BURST * ws->o.queue_limit)) {
-		ws->c.slow_consumers++;
-		log_info("ws: session %llu (%s) closed: slow consumer, %llu bytes queued",
-			 (unsigned long long)s->serial, s->has_user ? s->user : "-",
-			 (unsigned long long)pending);
-		s->close_logged = true;
-		/* Out of every room at once, so that nobody else waits for it. */
-		for (size_t i = 0; i < s->max_rooms; i++)
-			if (s->rooms[i] != NULL)
-				rooms_leave(s, s->rooms[i], true, "disconnected");
-		sess_drop_queue(s);
-		ws_close(s, WS_CLOSE_POLICY, "slow consumer", false);
-		return;
+	pending = sess_pending(s);
+	/* Slow consumer: over --queue-limit while the socket does not drain — lws holds a partial
+	 * write, or the backlog has stayed over the limit for WS_QUEUE_GRACE_MS (the kernel took
+	 * our last write whole and the socket has not been writable since). A burst that merely
+	 * arrived between two writes to a client that keeps up is not held against it, up to
+	 * WS_QUEUE_BURST times the limit. */
+	if (pending > ws->o.queue_limit) {
+		now = clock_mono_ms();
+		if (s->over_since_ms == 0)
+			s->over_since_ms = now;
+		if (s->close_code == 0 &&
+		    (lws_partial_buffered(s->wsi) || now - s->over_since_ms >= WS_QUEUE_GRACE_MS ||
+		     pending > WS_QUEUE_BURST * ws->o.queue_limit)) {
+			ws->c.slow_consumers++;
+			log_info("ws: session %llu (%s) closed: slow consumer, %llu bytes queued",
+				 (unsigned long long)s->serial, s->has_user ? s->user : "-",
+				 (unsigned long long)pending);
+			s->close_logged = true;
+			/* Out of every room at once, so that nobody else waits for it. */
+			for (size_t i = 0; i < s->max_rooms; i++)
+				if (s->rooms[i] != NULL)
+					rooms_leave(s, s->rooms[i], true, "disconnected");
+			sess_drop_queue(s);
+			ws_close(s, WS_CLOSE_POLICY, "slow consumer", false);
+			return;
+		}
+	} else {
+		s->over_since_ms = 0;
 	}
 	lws_callback_on_writable(s->wsi);
 }
@@ -158,6 +168,7 @@ static int
 ws_writable(struct lws *wsi, struct ws_session *s)
 {
 	struct sbuf *b = &ws->wbuf;
+	uint64_t pending;
 	size_t frames;
 
 	if (s->close_sent)
@@ -192,7 +203,10 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 	if (frames > 0 &&
 	    lws_write(wsi, (unsigned char *)b->data + LWS_PRE, b->len - LWS_PRE, LWS_WRITE_RAW) < 0)
 		return -1;
-	if (sess_pending(s) > 0 || s->close_code != 0)
+	pending = sess_pending(s);
+	if (pending <= ws->o.queue_limit)
+		s->over_since_ms = 0; /* caught up */
+	if (pending > 0 || s->close_code != 0)
 		lws_callback_on_writable(wsi);
 	return 0;
 }

@@ -37,6 +37,7 @@ struct ws_session {
 	size_t nrooms;
 	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
 	uint64_t oq_bytes;
+	uint64_t over_since_ms; /* monotonic ms since the backlog is over --queue-limit, or 0 */
 	size_t rr;              /* room slot to start the next collect at (fairness) */
 	struct bucket bucket;   /* --rate / --burst */
 	uint32_t strikes;       /* rate-limited messages in a row */

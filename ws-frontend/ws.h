@@ -32,6 +32,7 @@
 #define WS_STOP_GRACE_MS   2000         /* SIGTERM: time given to close frames and leaves */
 #define WS_HEARTBEAT_MS    1000         /* until the broker's hello says otherwise */
 #define WS_QUEUE_BURST     64           /* backlog allowed to a client that keeps up (x limit) */
+#define WS_QUEUE_GRACE_MS  1000         /* time over --queue-limit without catching up: slow */
 #define WS_SESSION_RPC_MAX 256          /* a client's requests waiting for the broker; more: busy */
 #define WS_BATCH_MAX       48           /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
 

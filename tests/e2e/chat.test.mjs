@@ -174,6 +174,26 @@ describe('two people chat in a real browser', () => {
 		await phoneRooms.context().close();
 	});
 
+	it('fits a 360 px phone without sideways scrolling in every view', async () => {
+		const small = await openPage(browser, { viewport: { width: 360, height: 640 }, locale: 'ko-KR' });
+		const overflow = () => small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+		await roomItem(small, roomId).waitFor();
+		assert.equal(await overflow(), 0, 'room list');
+		await roomItem(small, roomId).locator('.join-btn').click();
+		assert.equal(await overflow(), 0, 'nickname form');
+		await small.locator('#nickname').fill('작은화면');
+		await small.locator('#nickname').press('Enter');
+		await waitConnected(small);
+		await send(small, 'a-very-long-word-without-any-spaces-that-must-wrap-inside-its-bubble-on-a-small-screen');
+		await messagesWithText(alice, 'a-very-long-word-without-any-spaces-that-must-wrap-inside-its-bubble-on-a-small-screen').waitFor();
+		assert.equal(await overflow(), 0, 'chat');
+		assert.equal(await small.locator('#messages').evaluate((l) => l.scrollWidth - l.clientWidth), 0, 'messages');
+		await small.locator('#leave-btn').click();
+		await small.locator('#view-rooms').waitFor();
+		assertNoProblems(small);
+		await small.context().close();
+	});
+
 	it('does not jump when scrolled up, and offers a "new messages" button', async () => {
 		for (let i = 1; i <= 14; i += 1) {
 			await send(bob, `filler ${i}`);

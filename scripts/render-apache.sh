@@ -103,7 +103,7 @@ mark == "key"     { print indent($0) "SSLCertificateKeyFile \"" key "\""; mark =
 mark == "vhost"   { print "<VirtualHost 127.0.0.1:" port ">"; mark = ""; next }
 mark == "root"    { print indent($0) "DocumentRoot \"" web_root "\""; mark = ""; next }
 mark == "rootdir" { print indent($0) "<Directory \"" web_root "\">"; mark = ""; next }
-mark == "api"     { print indent($0) "ProxyPass \"/api/\" \"" api "\""; mark = ""; next }
+mark == "api"     { print indent($0) "ProxyPass \"/api/\" \"" api "\" retry=0 timeout=15"; mark = ""; next }
 mark == "ws"      {
 	n = split(ws, a, " ")
 	for (i = 1; i <= n; i++)

@@ -294,8 +294,11 @@ sc_nginx() {
 	local npid=$!
 	pids+=("$npid")
 	if wait_port "$nport" 10 "$npid"; then
+		# nginx's master and its worker(s): the worker does the proxying.
+		local nginx_pids
+		nginx_pids=$(pgrep -P "$npid" | paste -sd, -)
 		json=$(loadgen nginx nginx.madang --url "ws://127.0.0.1:$nport" \
-			$(fanout_args "$(q 2000 10000)") --pids "$STACK_PIDS,$npid")
+			$(fanout_args "$(q 2000 10000)") --pids "$STACK_PIDS,$npid${nginx_pids:+,$nginx_pids}")
 	else
 		log "nginx: did not listen on $nport (see $logs/nginx.log)"
 		json=""

@@ -263,8 +263,8 @@ out_rpc:
 	nng_close(srv.rpc);
 out_listen:
 	close(srv.listen_fd);
-	if (status == 0 && listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
-		unlink(listen_spec + 5);
+	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
+		unlink(listen_spec + 5); /* ours: made by api_listen_open */
 out_token:
 	free(token);
 	return status;

@@ -290,8 +290,12 @@ for m in 'madang_broker_members 2' 'madang_broker_rooms 5' 'madang_broker_messag
 done
 http GET "$A/api/openapi.json"
 expect_match "openapi.json is served" 200 '"openapi": "3\.0\.3"'
-t_check "openapi.json parses and describes every endpoint" sh -c \
+if command -v node >/dev/null 2>&1; then
+	t_check "openapi.json parses and describes every endpoint" sh -c \
 	"node -e 'const d=JSON.parse(require(\"fs\").readFileSync(0));for(const p of [\"/api/rooms\",\"/api/rooms/{id}\",\"/api/rooms/{id}/messages\",\"/api/health\",\"/api/metrics\",\"/api/openapi.json\"])if(!d.paths[p])process.exit(1)' <'$T_DIR/body'"
+else
+	t_skip "node is not installed: openapi.json not parsed here (the unit test parses it)"
+fi
 
 # --- static files and the WebSocket location through nginx ---------------------------------------
 http GET "$A/"
@@ -472,6 +476,44 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 else
 	t_skip "systemd-socket-activate is not installed"
 fi
+# --- command line and start-up refusals ----------------------------------------------------------
+api_exit() { # WANT_STATUS ARGS...: madang-api exits at once with this status
+	want=$1
+	shift
+	timeout 5 "$MADANG_BIN/madang-api" "$@" </dev/null >/dev/null 2>"$T_DIR/cli.err"
+	[ $? -eq "$want" ]
+}
+t_check "--rpc is required (exit 2)" api_exit 2 --listen "unix:$T_DIR/x.sock"
+t_check "--threads 0 is refused (exit 2)" api_exit 2 --rpc "$RPC" --threads 0
+t_check "--threads 257 is refused (exit 2)" api_exit 2 --rpc "$RPC" --threads 257
+t_check "--timeout 5 is refused (exit 2)" api_exit 2 --rpc "$RPC" --timeout 5
+t_check "--backlog x is refused (exit 2)" api_exit 2 --rpc "$RPC" --backlog x
+t_check "--cors-origin with a space is refused (exit 2)" api_exit 2 --rpc "$RPC" --cors-origin 'a b'
+printf 'short\n' >"$T_DIR/short.token"
+t_check "a token under 16 bytes is refused (exit 2)" api_exit 2 --rpc "$RPC" \
+	--admin-token-file "$T_DIR/short.token"
+t_check "a missing token file is refused (exit 2)" api_exit 2 --rpc "$RPC" \
+	--admin-token-file "$T_DIR/none.token"
+t_check "a bad broker URL is refused (exit 1)" api_exit 1 --listen "unix:$T_DIR/bad.sock" --rpc 'nope://x'
+t_check "... and leaves no socket file behind" [ ! -e "$T_DIR/bad.sock" ]
+: >"$T_DIR/plain-file"
+t_check "--listen on a file that is not a socket is refused (exit 1)" api_exit 1 \
+	--listen "unix:$T_DIR/plain-file" --rpc "$RPC"
+t_check "... and the file is kept" [ -f "$T_DIR/plain-file" ]
+t_start api_u "$MADANG_BIN/madang-api" --listen "unix:$T_DIR/u.sock" --rpc "$RPC"
+API_U=$T_LAST_PID
+t_wait_for 5 test -S "$T_DIR/u.sock"
+t_check "a second madang-api on a socket in use is refused (exit 1)" api_exit 1 \
+	--listen "unix:$T_DIR/u.sock" --rpc "$RPC"
+t_check "... and the socket still belongs to the first" [ -S "$T_DIR/u.sock" ]
+kill -KILL "$API_U"
+wait "$API_U" 2>/dev/null
+t_start api_u2 "$MADANG_BIN/madang-api" --listen "unix:$T_DIR/u.sock" --rpc "$RPC"
+API_U2=$T_LAST_PID
+t_check "a stale socket file left by a killed madang-api is replaced" \
+	t_wait_for 5 grep -q 'api: started: unix:' "$T_DIR/api_u2.log"
+kill -TERM "$API_U2"
+t_check "... and that madang-api exits 0 on SIGTERM" wait_exit "$API_U2" 0
 t_check "no stray fd-0 start mode: madang-api refuses a terminal on fd 0" sh -c \
 	"! '$MADANG_BIN/madang-api' --rpc '$RPC' </dev/null 2>'$T_DIR/nofd.err' && grep -q 'not a listening socket' '$T_DIR/nofd.err'"
 t_done

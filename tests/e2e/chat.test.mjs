@@ -163,6 +163,20 @@ describe('two people chat in a real browser', () => {
 		await bob.locator('#recipient').selectOption('');
 	});
 
+	it('counts messages that arrive in a background tab in the page title', async () => {
+		const setVisibility = (state) => alice.evaluate((value) => {
+			Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => value });
+			document.dispatchEvent(new Event('visibilitychange'));
+		}, state);
+		await setVisibility('hidden');
+		await send(bob, 'are you there?');
+		await send(bob, 'hello?');
+		await messagesWithText(alice, 'hello?').waitFor({ state: 'attached' });
+		assert.equal(await alice.title(), `(2) ${roomName} · 마당`);
+		await setVisibility('visible');
+		assert.equal(await alice.title(), `${roomName} · 마당`);
+	});
+
 	it('writes phone and desktop screenshots', async () => {
 		await screenshot(alice, 'chat-desktop-ko-light');
 		await screenshot(bob, 'chat-phone-en-dark');

@@ -36,6 +36,12 @@ export class ChatView {
 		this.retryAt = 0;
 		this.wasConnected = false;
 		this.transientNoticeAt = 0;
+		this.unread = 0; /* messages from others while the tab was hidden, shown in the title */
+		document.addEventListener('visibilitychange', () => {
+			if (document.visibilityState !== 'visible' || this.unread === 0) return;
+			this.unread = 0;
+			this.setTitle();
+		});
 		this.messages = new MessageList({
 			list: byId('messages'),
 			newButton: byId('new-messages'),
@@ -73,7 +79,7 @@ export class ChatView {
 		this.reset();
 		this.section.hidden = false;
 		this.title.textContent = this.room.name;
-		document.title = `${this.room.name} · ${t('app.title')}`;
+		this.setTitle();
 		const connection = new RoomConnection({ roomId: room.id, user: nickname, makeUrl: roomSocketUrl });
 		this.connection = connection;
 		connection.addEventListener('state', (ev) => this.showState(ev.detail));
@@ -128,13 +134,14 @@ export class ChatView {
 		clear(this.members);
 		clear(this.announcer);
 		this.wasConnected = false;
+		this.unread = 0;
 		this.renderTyping();
 		this.showMembers(false);
 	}
 
 	relabel() {
 		if (!this.connection) return;
-		document.title = `${this.room.name} · ${t('app.title')}`;
+		this.setTitle();
 		this.messages.relabel();
 		this.composer.relabel();
 		this.renderMembers();
@@ -193,7 +200,7 @@ export class ChatView {
 		if (typeof msg.name === 'string' && msg.name !== '' && msg.name !== this.room.name) {
 			this.room.name = msg.name;
 			this.title.textContent = msg.name;
-			document.title = `${msg.name} · ${t('app.title')}`;
+			this.setTitle();
 		}
 		this.nickname = this.connection.user;
 		this.renderMembers();
@@ -209,7 +216,10 @@ export class ChatView {
 			this.stopShowingTyping(msg.sender);
 			const own = state.isMe(msg.sender);
 			this.messages.message(msg, own);
-			if (live && !own) this.announce(t('chat.announce.message', { user: msg.sender, text: msg.message }));
+			if (live && !own) {
+				this.announce(t('chat.announce.message', { user: msg.sender, text: msg.message }));
+				this.countUnread();
+			}
 		} else if (msg.type === 'join' || msg.type === 'leave') {
 			if (live) this.renderMembers();
 			if (msg.type === 'leave') this.stopShowingTyping(msg.user);
@@ -226,7 +236,10 @@ export class ChatView {
 		if (confirmed) this.messages.dropPending(confirmed.clientId);
 		const own = this.connection.room.isMe(msg.from);
 		this.messages.privateMessage(msg, own);
-		if (!own) this.announce(t('chat.announce.private', { user: msg.from, text: msg.message }));
+		if (!own) {
+			this.announce(t('chat.announce.private', { user: msg.from, text: msg.message }));
+			this.countUnread();
+		}
 	}
 
 	typing(msg) {
@@ -255,7 +268,19 @@ export class ChatView {
 		this.announce(text);
 	}
 
-	/* ---- members, typing, announcements ---- */
+	/* ---- title, members, typing, announcements ---- */
+
+	/* "(3) room · madang" while messages arrive in a background tab. */
+	setTitle() {
+		const prefix = this.unread > 0 ? `(${this.unread}) ` : '';
+		document.title = `${prefix}${this.room.name} · ${t('app.title')}`;
+	}
+
+	countUnread() {
+		if (document.visibilityState !== 'hidden') return;
+		this.unread += 1;
+		this.setTitle();
+	}
 
 	/* The member panel on phones (on wide screens it is always shown and the toggle hidden). */
 	showMembers(open) {

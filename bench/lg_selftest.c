@@ -1,5 +1,6 @@
 /* lg_selftest.c — `madang-loadgen --self-test`: checks the pure parts (SHA-1, base64, the
  * Sec-WebSocket-Accept value, frame coding, histogram quantiles) against known answers. */
+#include "loadgen.h"
 #include "lg_hist.h"
 #include "lg_ws.h"
 
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lg_selftest(void);
 
 static int failures;
 

@@ -1,13 +1,11 @@
 /* lg_worker.c — one load-generator thread: an epoll loop over its share of the connections that
- * connects them (paced), upgrades them to WebSocket, sends its senders' messages on the open-loop
+ * connects them (paced; the connection I/O itself is in lg_conn.c), reads their frames, sends its senders' messages on the open-loop
  * schedule and accounts for every delivery it receives. It touches only its own lg_worker and
  * connections; the coordinator reads the atomics and, after the thread has ended, everything. */
 #include "loadgen.h"
 #include "lg_ws.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,250 +18,9 @@
 #define MAX_EVENTS     512
 #define SCRATCH_MIN    (256 * 1024)
 #define MAX_FRAME      (64u * 1024 * 1024)
-#define MAX_WBUF       (256u * 1024 * 1024)
-#define MAX_HTTP_RESP  8192
 #define SEND_BUDGET    4096  /* messages sent per loop turn at most, so reading keeps up */
 
 static const char msg_magic[] = "LG1 ";
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-/* Keeps the first problem of the run for the report: "conn ID: PREFIXWHAT". */
-static void
-note_error(struct lg_worker *w, uint32_t id, const char *prefix, const char *what)
-{
-	if (w->first_error[0] == '\0')
-		snprintf(w->first_error, sizeof(w->first_error), "conn %u: %s%s", id, prefix, what);
-}
-
-static int
-grow(uint8_t **buf, uint32_t *cap, size_t need)
-{
-	size_t ncap = *cap ? *cap : 256;
-	uint8_t *nb;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > UINT32_MAX)
-		return -1;
-	if ((nb = realloc(*buf, ncap)) == NULL)
-		return -1;
-	*buf = nb;
-	*cap = (uint32_t)ncap;
-	return 0;
-}
-
-static void
-set_events(struct lg_worker *w, struct lg_conn *c, int want_out)
-{
-	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0),
-	                         .data.u64 = (uint64_t)(c - w->conns)};
-
-	if (c->want_out == want_out)
-		return;
-	c->want_out = (uint8_t)want_out;
-	epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-static void
-free_buffers(struct lg_conn *c)
-{
-	free(c->rbuf);
-	free(c->wbuf);
-	free(c->frag);
-	c->rbuf = c->wbuf = c->frag = NULL;
-	c->rlen = c->rcap = c->woff = c->wlen = c->wcap = c->fraglen = c->fragcap = 0;
-}
-
-/* Ends a connection for good. One that never opened counts as failed; one that never became
- * ready counts as done connecting (the coordinator waits for every connection to be done). */
-static void
-conn_end(struct lg_worker *w, struct lg_conn *c)
-{
-	if (c->fd >= 0) {
-		epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-		c->fd = -1;
-	}
-	if (c->state == LG_CONNECTING || c->state == LG_HANDSHAKE)
-		w->inflight--;
-	if (c->state != LG_OPEN && c->state != LG_CLOSED)
-		w->c.failed++;
-	else if (c->state == LG_OPEN && !c->ready)
-		w->c.not_joined++;
-	if (!c->ready)
-		atomic_fetch_add(&w->done_connecting, 1);
-	c->state = c->state == LG_OPEN ? LG_CLOSED : LG_FAILED;
-	c->ready = 1; /* never counted again */
-	free_buffers(c);
-}
-
-static void
-conn_flush(struct lg_worker *w, struct lg_conn *c)
-{
-	while (c->woff < c->wlen) {
-		ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			if (errno == EINTR)
-				continue;
-			note_error(w, c->id, "send: ", strerror(errno));
-			conn_end(w, c);
-			return;
-		}
-		w->c.bytes_out += (uint64_t)n;
-		c->woff += (uint32_t)n;
-	}
-	if (c->woff == c->wlen) {
-		c->woff = c->wlen = 0;
-		set_events(w, c, 0);
-	} else {
-		set_events(w, c, 1);
-	}
-}
-
-/* Queues bytes for c and writes what the kernel takes now. Returns -1 when c is gone. */
-static int
-conn_write(struct lg_worker *w, struct lg_conn *c, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	if (c->fd < 0)
-		return -1;
-	if (c->wlen == 0) {
-		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			note_error(w, c->id, "send: ", strerror(errno));
-			conn_end(w, c);
-			return -1;
-		}
-		if (n > 0) {
-			w->c.bytes_out += (uint64_t)n;
-			p += n;
-			len -= (size_t)n;
-		}
-		if (len == 0)
-			return 0;
-	}
-	if (c->wlen + len > MAX_WBUF) {
-		note_error(w, c->id, "", "output backlog over 256 MiB, closing");
-		conn_end(w, c);
-		return -1;
-	}
-	if (c->woff > 0 && c->woff == c->wlen)
-		c->woff = c->wlen = 0;
-	if (grow(&c->wbuf, &c->wcap, (size_t)c->wlen + len) != 0) {
-		conn_end(w, c);
-		return -1;
-	}
-	memcpy(c->wbuf + c->wlen, p, len);
-	c->wlen += (uint32_t)len;
-	set_events(w, c, 1);
-	return 0;
-}
-
-static int
-conn_send_frame(struct lg_worker *w, struct lg_conn *c, int opcode, const void *payload,
-                size_t len)
-{
-	uint8_t stackbuf[2048];
-	uint8_t *buf = stackbuf;
-	size_t n;
-	int rv;
-
-	if (len + LG_WS_MAX_HDR > sizeof(stackbuf) && (buf = malloc(len + LG_WS_MAX_HDR)) == NULL)
-		return -1;
-	n = lg_ws_frame(buf, opcode, payload, len, (uint32_t)rng_next(&w->rng));
-	rv = conn_write(w, c, buf, n);
-	if (buf != stackbuf)
-		free(buf);
-	return rv;
-}
-
-static void
-ws_key_for(const struct lg_run *run, uint32_t id, char out[25])
-{
-	uint8_t raw[16];
-
-	memcpy(raw, &run->run_id, 8);
-	memcpy(raw + 8, &id, 4);
-	memset(raw + 12, 0x5a, 4);
-	lg_base64(raw, sizeof(raw), out);
-}
-
-/* Starts the TCP connection of c. */
-static void
-conn_start(struct lg_worker *w, struct lg_conn *c, uint64_t now)
-{
-	const struct lg_opts *o = &w->run->o;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u64 = (uint64_t)(c - w->conns)};
-	int one = 1;
-
-	c->t_start = now;
-	c->state = LG_CONNECTING;
-	w->inflight++;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		note_error(w, c->id, "socket: ", strerror(errno));
-		conn_end(w, c);
-		return;
-	}
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (o->source_addrs > 1) {
-		struct sockaddr_in src = {.sin_family = AF_INET};
-
-		src.sin_addr.s_addr = htonl(0x7f000001u + c->id % o->source_addrs);
-		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
-			note_error(w, c->id, "bind: ", strerror(errno));
-			conn_end(w, c);
-			return;
-		}
-	}
-	if (connect(c->fd, (const struct sockaddr *)&o->server, sizeof(o->server)) != 0 &&
-	    errno != EINPROGRESS) {
-		note_error(w, c->id, "connect: ", strerror(errno));
-		conn_end(w, c);
-		return;
-	}
-	c->want_out = 1;
-	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-		note_error(w, c->id, "epoll_ctl: ", strerror(errno));
-		conn_end(w, c);
-	}
-}
-
-static void
-send_upgrade(struct lg_worker *w, struct lg_conn *c)
-{
-	const struct lg_run *run = w->run;
-	const struct lg_opts *o = &run->o;
-	char key[25], req[512];
-	int n;
-
-	ws_key_for(run, c->id, key);
-	n = snprintf(req, sizeof(req),
-	             "GET %s/%s%u/u%u HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-	             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-	             "Sec-WebSocket-Version: 13\r\n\r\n",
-	             o->base_path, o->room_prefix, c->id % o->rooms, c->id, o->host, key);
-	c->state = LG_HANDSHAKE;
-	conn_write(w, c, req, (size_t)n);
-}
 
 static void
 become_ready(struct lg_worker *w, struct lg_conn *c, uint64_t now)
@@ -354,7 +111,7 @@ on_text(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 
 		w->c.errors++;
 		snprintf(what, sizeof(what), "%.*s", len > 100 ? 100 : (int)len, (const char *)p);
-		note_error(w, c->id, "error event: ", what);
+		lg_note_error(w, c->id, "error event: ", what);
 	}
 }
 
@@ -370,7 +127,7 @@ on_frame(struct lg_worker *w, struct lg_conn *c, const struct lg_ws_hdr *h, uint
 	switch (h->opcode) {
 	case LG_WS_PING:
 		w->c.pings++;
-		return conn_send_frame(w, c, LG_WS_PONG, p, len);
+		return lg_conn_send_frame(w, c, LG_WS_PONG, p, len);
 	case LG_WS_PONG:
 		return 0;
 	case LG_WS_CLOSE: {
@@ -379,19 +136,19 @@ on_frame(struct lg_worker *w, struct lg_conn *c, const struct lg_ws_hdr *h, uint
 
 		snprintf(what, sizeof(what), "%u %.*s", code, len > 2 ? (int)(len - 2 > 40 ? 40 : len - 2) : 0,
 		         (const char *)p + 2);
-		note_error(w, c->id, "server closed: ", what);
+		lg_note_error(w, c->id, "server closed: ", what);
 		if (!c->close_sent)
-			conn_send_frame(w, c, LG_WS_CLOSE, p, len >= 2 ? 2 : 0);
+			lg_conn_send_frame(w, c, LG_WS_CLOSE, p, len >= 2 ? 2 : 0);
 		w->c.closed_by_server++;
-		conn_end(w, c);
+		lg_conn_end(w, c);
 		return -1;
 	}
 	case LG_WS_TEXT:
 	case LG_WS_BINARY:
 		if (c->frag_op != 0) {
 			w->c.protocol_errors++;
-			note_error(w, c->id, "", "new message inside a fragmented one");
-			conn_end(w, c);
+			lg_note_error(w, c->id, "", "new message inside a fragmented one");
+			lg_conn_end(w, c);
 			return -1;
 		}
 		if (h->fin) {
@@ -403,10 +160,10 @@ on_frame(struct lg_worker *w, struct lg_conn *c, const struct lg_ws_hdr *h, uint
 		/* fall through */
 	case LG_WS_CONT:
 		if (c->frag_op == 0 || (size_t)c->fraglen + len > MAX_FRAME ||
-		    grow(&c->frag, &c->fragcap, (size_t)c->fraglen + len) != 0) {
+		    lg_grow(&c->frag, &c->fragcap, (size_t)c->fraglen + len) != 0) {
 			w->c.protocol_errors++;
-			note_error(w, c->id, "", "bad or oversized continuation");
-			conn_end(w, c);
+			lg_note_error(w, c->id, "", "bad or oversized continuation");
+			lg_conn_end(w, c);
 			return -1;
 		}
 		memcpy(c->frag + c->fraglen, p, len);
@@ -421,58 +178,10 @@ on_frame(struct lg_worker *w, struct lg_conn *c, const struct lg_ws_hdr *h, uint
 		return 0;
 	default:
 		w->c.protocol_errors++;
-		note_error(w, c->id, "", "unknown opcode");
-		conn_end(w, c);
+		lg_note_error(w, c->id, "", "unknown opcode");
+		lg_conn_end(w, c);
 		return -1;
 	}
-}
-
-/* Parses the server's answer to the upgrade; returns bytes consumed, 0 for more, -1 on failure. */
-static long
-parse_upgrade(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len)
-{
-	const uint8_t *end = memmem(p, len, "\r\n\r\n", 4);
-	const char *line, *stop;
-	char key[25], expect[29];
-	int accept_ok = 0;
-
-	if (end == NULL) {
-		if (len > MAX_HTTP_RESP) {
-			note_error(w, c->id, "", "HTTP response too long");
-			return -1;
-		}
-		return 0;
-	}
-	stop = (const char *)end + 2;
-	if (len < 12 || memcmp(p, "HTTP/1.1 101", 12) != 0) {
-		char what[48];
-		const uint8_t *eol = memchr(p, '\r', (size_t)(end - p) + 1);
-
-		snprintf(what, sizeof(what), "%.*s", (int)(eol - p > 40 ? 40 : eol - p), p);
-		note_error(w, c->id, "upgrade refused: ", what);
-		return -1;
-	}
-	ws_key_for(w->run, c->id, key);
-	lg_ws_accept_for(key, expect);
-	for (line = (const char *)p; line < stop;) {
-		const char *eol = memchr(line, '\n', (size_t)(stop - line));
-
-		if (eol == NULL)
-			break;
-		if (strncasecmp(line, "sec-websocket-accept:", 21) == 0) {
-			const char *v = line + 21;
-
-			while (*v == ' ' || *v == '\t')
-				v++;
-			accept_ok = eol - v >= 28 && memcmp(v, expect, 28) == 0;
-		}
-		line = eol + 1;
-	}
-	if (!accept_ok) {
-		note_error(w, c->id, "", "missing or wrong Sec-WebSocket-Accept");
-		return -1;
-	}
-	return (long)((const uint8_t *)end + 4 - p);
 }
 
 static void
@@ -485,7 +194,7 @@ on_readable(struct lg_worker *w, struct lg_conn *c, uint64_t now)
 		uint8_t *nb = realloc(w->scratch, have + SCRATCH_MIN);
 
 		if (nb == NULL) {
-			conn_end(w, c);
+			lg_conn_end(w, c);
 			return;
 		}
 		w->scratch = nb;
@@ -498,21 +207,21 @@ on_readable(struct lg_worker *w, struct lg_conn *c, uint64_t now)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 		if (!c->close_sent)
-			note_error(w, c->id, "",
+			lg_note_error(w, c->id, "",
 			           n == 0 ? "server closed the TCP connection" : strerror(errno));
 		if (c->state == LG_OPEN && !c->close_sent)
 			w->c.closed_by_server++;
-		conn_end(w, c);
+		lg_conn_end(w, c);
 		return;
 	}
 	now = lg_now();
 	w->c.bytes_in += (uint64_t)n;
 	have += (size_t)n;
 	if (c->state == LG_HANDSHAKE) {
-		long used = parse_upgrade(w, c, w->scratch, have);
+		long used = lg_parse_upgrade(w, c, w->scratch, have);
 
 		if (used < 0) {
-			conn_end(w, c);
+			lg_conn_end(w, c);
 			return;
 		}
 		if (used == 0)
@@ -532,8 +241,8 @@ on_readable(struct lg_worker *w, struct lg_conn *c, uint64_t now)
 
 		if (rv < 0 || (rv > 0 && h.len > MAX_FRAME)) {
 			w->c.protocol_errors++;
-			note_error(w, c->id, "", "invalid frame header");
-			conn_end(w, c);
+			lg_note_error(w, c->id, "", "invalid frame header");
+			lg_conn_end(w, c);
 			return;
 		}
 		if (rv == 0 || have - off - h.hdr_len < h.len)
@@ -545,8 +254,8 @@ on_readable(struct lg_worker *w, struct lg_conn *c, uint64_t now)
 keep:
 	c->rlen = 0;
 	if (off < have) {
-		if (grow(&c->rbuf, &c->rcap, have - off) != 0) {
-			conn_end(w, c);
+		if (lg_grow(&c->rbuf, &c->rcap, have - off) != 0) {
+			lg_conn_end(w, c);
 			return;
 		}
 		memmove(c->rbuf, w->scratch + off, have - off);
@@ -556,26 +265,6 @@ keep:
 		c->rbuf = NULL;
 		c->rcap = 0;
 	}
-}
-
-static void
-on_writable(struct lg_worker *w, struct lg_conn *c)
-{
-	if (c->state == LG_CONNECTING) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		if (err != 0) {
-			note_error(w, c->id, "connect: ", strerror(err));
-			conn_end(w, c);
-			return;
-		}
-		set_events(w, c, 0);
-		send_upgrade(w, c);
-		return;
-	}
-	conn_flush(w, c);
 }
 
 /* Sends every message whose scheduled time has come (open loop: a late loop catches up, and the
@@ -614,7 +303,7 @@ send_due(struct lg_worker *w, uint64_t now, uint64_t *k, uint32_t *j, uint32_t *
 				n += snprintf(text + n, sizeof(text) - (size_t)n,
 				              "\",\"client_id\":\"%u-%u\"}", id, seq);
 			lg_hist_add(&w->send_lag, now - at);
-			if (conn_send_frame(w, c, LG_WS_TEXT, text, (size_t)n) == 0) {
+			if (lg_conn_send_frame(w, c, LG_WS_TEXT, text, (size_t)n) == 0) {
 				seqs[*j] = seq;
 				atomic_store_explicit(&run->sent[id], seq, memory_order_relaxed);
 				w->c.sent++;
@@ -640,10 +329,10 @@ check_timeouts(struct lg_worker *w, uint64_t now)
 		struct lg_conn *c = &w->conns[i];
 
 		if (c->fd >= 0 && !c->ready && now - c->t_start > limit) {
-			note_error(w, c->id, "",
+			lg_note_error(w, c->id, "",
 			           c->state == LG_OPEN ? "no \"joined\" event in time"
 			                               : "connect/upgrade timed out");
-			conn_end(w, c);
+			lg_conn_end(w, c);
 		}
 	}
 }
@@ -660,14 +349,14 @@ close_all(struct lg_worker *w)
 			continue;
 		if (c->state == LG_OPEN && c->wlen == 0) {
 			c->close_sent = 1;
-			conn_send_frame(w, c, LG_WS_CLOSE, bye, sizeof(bye));
+			lg_conn_send_frame(w, c, LG_WS_CLOSE, bye, sizeof(bye));
 		}
 		if (c->fd >= 0) {
 			epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 			close(c->fd);
 			c->fd = -1;
 		}
-		free_buffers(c);
+		lg_conn_release(c);
 	}
 }
 
@@ -703,7 +392,7 @@ lg_worker_main(void *arg)
 					wake = at;
 				break;
 			}
-			conn_start(w, &w->conns[w->next_connect++], now);
+			lg_conn_start(w, &w->conns[w->next_connect++], now);
 		}
 		if (now >= next_check) {
 			check_timeouts(w, now);
@@ -748,7 +437,7 @@ lg_worker_main(void *arg)
 			if (c->fd < 0)
 				continue;
 			if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
-				on_writable(w, c);
+				lg_conn_writable(w, c);
 				if (c->fd < 0)
 					continue;
 			}

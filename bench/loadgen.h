@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lg_hist.h"
 
@@ -120,9 +121,54 @@ struct lg_run {
 	struct lg_worker *workers;
 };
 
+/* CPU use over the sending (or holding) window and the system counters around it. */
+struct lg_cpu_window {
+	double t0, t1;
+	unsigned long long retrans0, retrans1, drops0, drops1;
+	/* [0] the load generator, [1..npids] the --pids, [LG_MAX_PIDS + 1] PSI total in us */
+	double start[LG_MAX_PIDS + 2], end[LG_MAX_PIDS + 2];
+};
+
+/* lg_worker.c */
 void *lg_worker_main(void *arg);
+
+/* lg_conn.c: connection I/O, from the owning worker's thread only. */
+/* Keeps the first problem of the run for the report: "conn ID: PREFIXWHAT". */
+void lg_note_error(struct lg_worker *w, uint32_t id, const char *prefix, const char *what);
+/* Grows *buf to hold need bytes; 0 or -1. */
+int lg_grow(uint8_t **buf, uint32_t *cap, size_t need);
+void lg_conn_start(struct lg_worker *w, struct lg_conn *c, uint64_t now);
+/* EPOLLOUT: completes the connect and sends the upgrade, or writes what is queued. */
+void lg_conn_writable(struct lg_worker *w, struct lg_conn *c);
+/* Parses the upgrade response in p; bytes consumed, 0 for more, -1 on failure. */
+long lg_parse_upgrade(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len);
+/* Queues one masked frame; -1 when the connection has ended. */
+int lg_conn_send_frame(struct lg_worker *w, struct lg_conn *c, int opcode, const void *payload,
+                       size_t len);
+void lg_conn_end(struct lg_worker *w, struct lg_conn *c);
+void lg_conn_release(struct lg_conn *c); /* frees its buffers */
 /* Senders of room r: ids r, r + rooms, r + 2*rooms, ... below senders. */
 uint32_t lg_room_senders(const struct lg_opts *o, uint32_t room);
 uint64_t lg_now(void);
+
+/* lg_opts.c: command line. */
+void lg_usage(FILE *f);
+/* Fills o from argv; -1 on a bad or missing option. */
+int lg_parse_opts(struct lg_opts *o, int argc, char **argv);
+
+/* lg_proc.c: what /proc tells about processes and the network stack. */
+long lg_rss_kib(int pid);
+double lg_cpu_s(int pid);
+double lg_self_cpu_s(void);
+unsigned long long lg_cpu_pressure_us(void);
+void lg_net_counters(unsigned long long *retrans, unsigned long long *drops);
+
+/* lg_selftest.c: known-answer checks of the pure parts; 0 when all pass. */
+int lg_selftest(void);
+
+/* lg_report.c: the one JSON line. */
+void lg_cpu_sample(const struct lg_opts *o, double *t, double *v);
+void lg_report(struct lg_run *run, int timed_out, long *rss_start, long *rss_end,
+               uint64_t t_connected, const struct lg_cpu_window *cw);
 
 #endif

@@ -476,6 +476,26 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 else
 	t_skip "systemd-socket-activate is not installed"
 fi
+# --- systemd notification: READY=1 once serving, STOPPING=1 on SIGTERM ---------------------------
+t_start notify perl -MIO::Socket::UNIX -MSocket -e '
+	$| = 1;
+	my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $ARGV[0]) or die "notify: $!";
+	for (1 .. 2) { my $m; $s->recv($m, 4096); $m =~ s/\n/ /g; print "$m\n"; }' "$T_DIR/notify.sock"
+NOTIFY_PID=$T_LAST_PID
+t_wait_for 5 test -S "$T_DIR/notify.sock"
+NP=$(t_free_port)
+NOTIFY_SOCKET="$T_DIR/notify.sock" t_start api_n "$MADANG_BIN/madang-api" --listen "127.0.0.1:$NP" \
+	--rpc "$RPC"
+API_N=$T_LAST_PID
+unset NOTIFY_SOCKET # dash keeps an assignment made in front of a function call
+t_check "with NOTIFY_SOCKET set, READY=1 is sent once serving" \
+	t_wait_for 5 grep -q '^READY=1 STATUS=serving$' "$T_DIR/notify.log"
+t_check "... and the socket is listening by then" "$MADANG_TESTBIN/freeport" --check "$NP"
+kill -TERM "$API_N"
+t_check "... and STOPPING=1 when SIGTERM arrives" \
+	t_wait_for 5 grep -q '^STOPPING=1$' "$T_DIR/notify.log"
+t_check "... and it exits 0" wait_exit "$API_N" 0
+
 # --- command line and start-up refusals ----------------------------------------------------------
 api_exit() { # WANT_STATUS ARGS...: madang-api exits at once with this status
 	want=$1

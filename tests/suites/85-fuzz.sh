@@ -7,14 +7,14 @@ T_NAME=fuzz
 
 cd "$MADANG_ROOT" || exit 1
 rm -rf build/fuzz/crashes
+if ! make --no-print-directory fuzz-bins >"$T_DIR/build.log" 2>&1; then
+	tail -n 20 "$T_DIR/build.log"
+	t_fail "build of the fuzz targets"
+	t_done
+fi
 for src in tests/fuzz/fuzz_*.c; do
 	name=${src##*/fuzz_}
 	name=${name%.c}
-	if make --no-print-directory fuzz-bins >"$T_DIR/build.log" 2>&1; then :; else
-		tail -n 20 "$T_DIR/build.log"
-		t_fail "build of the fuzz targets"
-		t_done
-	fi
 	mkdir -p build/fuzz/corpus/$name build/fuzz/crashes
 	if timeout 120 build/fuzz/fuzz/fuzz_$name -max_total_time="${FUZZ_SECONDS:-10}" -max_len=65536 \
 		-timeout=5 -rss_limit_mb=2048 -artifact_prefix=build/fuzz/crashes/$name- \

@@ -127,6 +127,21 @@ describe('two people chat in a real browser', () => {
 		await bob.locator('#message-input').fill('');
 	});
 
+	it('does not send on the Enter that ends a Korean IME composition', async () => {
+		const input = alice.locator('#message-input');
+		await input.focus();
+		const items = await alice.locator('#messages > li').count();
+		const cdp = await alice.context().newCDPSession(alice);
+		await cdp.send('Input.imeSetComposition', { text: '한', selectionStart: 1, selectionEnd: 1 });
+		await alice.keyboard.press('Enter'); /* keydown with isComposing: true */
+		await cdp.send('Input.insertText', { text: '한' }); /* the IME commits the syllable */
+		await cdp.detach();
+		assert.match(await input.inputValue(), /^한/);
+		await alice.waitForTimeout(300);
+		assert.equal(await alice.locator('#messages > li').count(), items, 'nothing was sent');
+		await input.fill('');
+	});
+
 	it('shows hostile text as text: no markup, no script, no dialog', async () => {
 		const hostile = '<img src=x onerror=alert(1)>';
 		await send(bob, hostile);

@@ -74,8 +74,8 @@ describe('two people chat in a real browser', () => {
 		watcher.on('request', (request) => {
 			if (new URL(request.url()).pathname === '/api/rooms') polls.push(Date.now());
 		});
-		await watcher.waitForTimeout(3500);
-		assert.ok(polls.length >= 1, `polled ${polls.length} times in 3.5 s while visible`);
+		await watcher.waitForTimeout(4500);
+		assert.ok(polls.length >= 1, `polled ${polls.length} times in 4.5 s while visible`);
 		/* The tab goes to the background: visibilityState reads "hidden" and the event fires, as
 		 * the browser does when the person switches tabs. */
 		await watcher.evaluate(() => {
@@ -89,7 +89,7 @@ describe('two people chat in a real browser', () => {
 			Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
 			document.dispatchEvent(new Event('visibilitychange'));
 		});
-		await watcher.waitForTimeout(500);
+		await watcher.waitForTimeout(1000);
 		assert.equal(polls.length, hiddenAt + 1, 'refreshed at once when visible again');
 		assertNoProblems(watcher);
 		await watcher.context().close();

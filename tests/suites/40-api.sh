@@ -476,6 +476,26 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 else
 	t_skip "systemd-socket-activate is not installed"
 fi
+# --- a broker without --allow-create: POST is 403 forbidden (no admin token configured) ----------
+t_start broker_nc "$MADANG_BIN/madang-broker" --rpc "ipc://$T_DIR/nc.rpc" --events "ipc://$T_DIR/nc.events"
+BROKER_NC=$T_LAST_PID
+t_wait_for 5 "$MADANG_TESTBIN/it_rpc" --timeout 300 --check "ipc://$T_DIR/nc.rpc" '{"op":"health"}' ||
+	t_fail "the second broker did not start"
+NC_PORT=$(t_free_port)
+NCP=$(t_free_port)
+t_start api_nc "$MADANG_BIN/madang-api" --listen "127.0.0.1:$NC_PORT" --rpc "ipc://$T_DIR/nc.rpc"
+API_NC=$T_LAST_PID
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-nc" --port "$NCP" \
+	--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$NC_PORT" --ws "127.0.0.1:$WS_DEAD"
+t_start nginx_nc "$NGINX" -c "$T_DIR/nginx-nc/nginx.conf" -p "$T_DIR/nginx-nc" -e stderr
+t_wait_port "$NC_PORT"
+t_wait_port "$NCP"
+http POST "http://127.0.0.1:$NCP/api/rooms" -H 'Content-Type: application/json' --data-binary '{"id":"jazz"}'
+expect_match "POST is 403 forbidden when the broker does not allow creation" 403 \
+	'^\{"error":"forbidden","message":"[^"]+"\}$'
+kill -TERM "$API_NC" "$BROKER_NC"
+t_check "that madang-api exits 0 on SIGTERM" wait_exit "$API_NC" 0
+
 # --- systemd notification: READY=1 once serving, STOPPING=1 on SIGTERM ---------------------------
 t_start notify perl -MIO::Socket::UNIX -MSocket -e '
 	$| = 1;

@@ -25,7 +25,7 @@ fi
 cat >"$T_DIR/rooms.json" <<'JSON'
 {"rooms":[{"id":"room1","name":"일반 대화"},{"id":"room2","name":"기술 토론"},
  {"id":"room3","name":"Three"},{"id":"room4","name":"Four"},{"id":"room5","name":"Five"},
- {"id":"room6","name":"Six"},{"id":"room7","name":"Seven"}]}
+ {"id":"room6","name":"Six"},{"id":"room7","name":"Seven"},{"id":"doomed","name":"Doomed"}]}
 JSON
 
 rpc="tcp://127.0.0.1:$(t_free_port)"
@@ -51,6 +51,7 @@ t_check "ws1 reports healthy (registered with the broker)" t_wait_for 10 healthy
 t_check "ws2 reports healthy (registered with the broker)" t_wait_for 10 healthy "$ws2_port"
 
 export MADANG_WS1_URL="ws://127.0.0.1:$ws1_port" MADANG_WS2_URL="ws://127.0.0.1:$ws2_port"
+export MADANG_BROKER_RPC="$rpc"
 export MADANG_BROKER_PID=$broker_pid MADANG_WS1_PID=$ws1_pid MADANG_WS2_PID=$ws2_pid
 export MADANG_BROKER_CMD="$bin/madang-broker $broker_args"
 export MADANG_BROKER_LOG="$T_DIR/broker-restarted.log" MADANG_BROKER_PIDFILE="$T_DIR/broker-restarted.pid"

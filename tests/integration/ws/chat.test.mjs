@@ -1,6 +1,7 @@
 // chat.test.mjs — client protocol v1 against a real madang-broker and madang-ws: chat, join and
 // leave notices, member lists, close codes, limits, bad input, the rate limit, HTTP answers.
 import { test, after } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { closeAll, WS1, connect, joinPath, nick, sleep, httpGet, rawConnect } from './lib.mjs';
 
@@ -327,4 +328,31 @@ test('Origin must match Host; no Origin is allowed', T, async () => {
   const ok = await connect(WS1, '/ws', { headers: { Origin: `http://127.0.0.1:${port}` } });
   await ok.nextType('welcome');
   ok.close();
+});
+
+test('room deleted: members get room_deleted; /ws/{room}/{user} is closed with 4004, /ws stays', T, async () => {
+  const a = nick('gone'), b = nick('multi');
+  const ca = await joinPath(WS1, 'doomed', a);
+  const cb = await connect(WS1, `/ws?user=${b}`);
+  await cb.nextType('welcome');
+  cb.send({ type: 'join_room', room_id: 'doomed' });
+  await cb.nextType('joined');
+  cb.send({ type: 'join_room', room_id: 'room1' });
+  await cb.nextType('joined');
+  ca.send('last words');
+  await cb.next((m) => m.type === 'message' && m.message === 'last words');
+  // delete_room straight at the broker (tests/integration/it_rpc.c)
+  execFileSync(`${process.env.MADANG_TESTBIN}/it_rpc`,
+    ['--check', process.env.MADANG_BROKER_RPC, '{"op":"delete_room","room_id":"doomed"}'], { timeout: 5000 });
+  const da = await ca.nextType('room_deleted');
+  assert.equal(da.room_id, 'doomed');
+  assert.equal((await ca.waitClose()).code, 4004);
+  const db = await cb.nextType('room_deleted');
+  assert.equal(db.seq, da.seq);
+  cb.send({ type: 'message', room_id: 'doomed', text: 'anyone?' });
+  assert.equal((await cb.nextType('error')).code, 'not_in_room');
+  cb.send({ type: 'message', text: 'only room1 is left' });
+  const m = await cb.next((x) => x.type === 'message' && x.sender === b);
+  assert.equal(m.room_id, 'room1');
+  cb.close();
 });

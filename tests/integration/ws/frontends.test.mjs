@@ -192,3 +192,30 @@ test('--ping-interval: pings are sent; a peer that never answers is dropped', T,
   answering.close();
   k.kill('SIGTERM');
 });
+
+test('--origins: only the listed origins may open a WebSocket', T, async (t) => {
+  const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
+  const port = await freePort();
+  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-origins',
+    '--origins', 'https://chat.example,http://localhost:8080'], { stdio: 'ignore' });
+  t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
+  const base = `ws://127.0.0.1:${port}`;
+  let ok;
+  const deadline = Date.now() + 8000;
+  while (!ok && Date.now() < deadline) {
+    try {
+      ok = await connect(base, '/ws', { headers: { Origin: 'https://chat.example' } });
+    } catch {
+      await sleep(100);
+    }
+  }
+  assert.ok(ok, 'a listed origin is accepted');
+  ok.close();
+  const second = await connect(base, '/ws', { headers: { Origin: 'http://localhost:8080' } });
+  second.close();
+  await assert.rejects(connect(base, '/ws', { headers: { Origin: `http://127.0.0.1:${port}` } }), (e) => e.status === 403);
+  await assert.rejects(connect(base, '/ws', { headers: { Origin: 'https://chat.example.evil' } }), (e) => e.status === 403);
+  const none = await connect(base, '/ws'); // no Origin: not a browser
+  none.close();
+  k.kill('SIGTERM');
+});

@@ -450,7 +450,7 @@ rooms_repair(struct ws_room *r)
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
 	cJSON_AddStringToObject(req, "room_id", r->id);
-	cJSON_AddNumberToObject(req, "after_seq", (double)r->log.top - 1);
+	cJSON_AddNumberToObject(req, "after_seq", r->log.top > 0 ? (double)(r->log.top - 1) : 0);
 	cJSON_AddNumberToObject(req, "limit", HISTORY_PAGE);
 	snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
 	j->generation = r->generation;

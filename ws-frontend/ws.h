@@ -2,7 +2,8 @@
  *
  * Threads: the lws service thread owns everything in struct ws_app except the completed-RPC
  * queue (done_*), which nng's aio threads append to under done_mu before waking the loop with
- * lws_cancel_service(). No other field is touched off the lws thread. */
+ * lws_cancel_service(), and sub_connected, an atomic flag nng's pipe callback sets. No other
+ * field is touched off the lws thread. */
 #ifndef MADANG_WS_H
 #define MADANG_WS_H
 

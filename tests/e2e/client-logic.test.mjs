@@ -30,6 +30,9 @@ describe('nickname rules (docs/broker-protocol.md)', () => {
 		assert.equal(checkMessage(' \n ').ok, false);
 		assert.equal(checkMessage('a'.repeat(4096)).ok, true);
 		assert.deepEqual(checkMessage('가'.repeat(1366)), { ok: false, error: 'too_long', bytes: 4098 });
+		assert.equal(checkMessage('tab\tcr\r\nlf').ok, true);
+		assert.deepEqual(checkMessage('bell\u0007'), { ok: false, error: 'control' });
+		assert.deepEqual(checkMessage('del\u007f'), { ok: false, error: 'control' });
 	});
 	it('checks room ids and names like the broker', () => {
 		assert.equal(checkRoom('jazz_2-b', 'Jazz').ok, true);

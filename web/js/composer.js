@@ -106,6 +106,7 @@ export class Composer {
 		const checked = checkMessage(text);
 		if (!checked.ok) {
 			if (checked.error === 'too_long') this.setError(t('chat.too.long', { n: checked.bytes }));
+			if (checked.error === 'control') this.setError(t('chat.control'));
 			this.input.focus();
 			return;
 		}

@@ -29,9 +29,14 @@ export function utf8Length(text) {
 	return new TextEncoder().encode(text).length;
 }
 
-/* A message is sendable when it is not only white space and fits in MESSAGE_MAX_BYTES. */
+/* Control characters other than tab, CR and LF, which madang-ws refuses in message text. */
+const MESSAGE_CONTROL_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+
+/* A message is sendable when it is not only white space, has no control characters but tab, CR
+ * and LF, and fits in MESSAGE_MAX_BYTES. */
 export function checkMessage(text) {
 	if (String(text).trim() === '') return { ok: false, error: 'empty' };
+	if (MESSAGE_CONTROL_RE.test(text)) return { ok: false, error: 'control' };
 	const bytes = utf8Length(text);
 	if (bytes > MESSAGE_MAX_BYTES) return { ok: false, error: 'too_long', bytes };
 	return { ok: true };

@@ -212,56 +212,83 @@ rpc_batch_done(struct rpc_job *b)
 	}
 }
 
+struct rpc_job *
+rpc_batch_new(struct ws_session *s)
+{
+	return rpc_job_new(rpc_batch_done, s);
+}
+
+void
+rpc_batch_discard(struct rpc_job *b)
+{
+	rpc_job_free(b);
+}
+
+void
+rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req)
+{
+	struct rpc_job **tail = &b->batch;
+
+	while (*tail != NULL)
+		tail = &(*tail)->sq_next;
+	sub->queued_req = req;
+	sub->sq_next = NULL;
+	*tail = sub;
+}
+
+void
+rpc_batch_send(struct rpc_job *b)
+{
+	cJSON *req = cJSON_CreateObject(), *list = cJSON_CreateArray();
+
+	for (struct rpc_job *sub = b->batch; sub != NULL; sub = sub->sq_next) {
+		if (list != NULL)
+			cJSON_AddItemToArray(list, sub->queued_req);
+		else
+			cJSON_Delete(sub->queued_req);
+		sub->queued_req = NULL;
+	}
+	if (req != NULL && list != NULL) {
+		cJSON_AddStringToObject(req, "op", "batch");
+		cJSON_AddItemToObject(req, "requests", list);
+	} else {
+		cJSON_Delete(req);
+		cJSON_Delete(list);
+		req = NULL; /* rpc_send fails the batch: every request gets NNG_ENOMEM */
+	}
+	rpc_send(b, req);
+}
+
 /* The session's request in flight is done: send the next one, or everything that queued up
  * meanwhile as one batch (in order; one broker round trip instead of one per request). */
 static void
 rpc_next_ordered(struct ws_session *s)
 {
-	struct rpc_job *n = s->rpc_head, *b, **tail;
-	cJSON *req, *list;
+	struct rpc_job *n = s->rpc_head, *b;
 
 	if (n == NULL) {
 		s->rpc_busy = false;
 		return;
 	}
-	if (n->sq_next == NULL || (b = rpc_job_new(rpc_batch_done, s)) == NULL) {
+	if (n->sq_next == NULL || (b = rpc_batch_new(s)) == NULL) {
 		s->rpc_head = n->sq_next;
 		if (s->rpc_head == NULL)
 			s->rpc_tail = NULL;
 		s->rpc_queued--;
-		req = n->queued_req;
+		cJSON *req = n->queued_req;
 		n->queued_req = NULL;
 		rpc_send(n, req);
 		return;
 	}
 	b->ordered = true;
-	req = cJSON_CreateObject();
-	list = cJSON_CreateArray();
-	if (req != NULL)
-		cJSON_AddStringToObject(req, "op", "batch");
-	tail = &b->batch;
 	for (int k = 0; k < WS_BATCH_MAX && (n = s->rpc_head) != NULL; k++) {
 		s->rpc_head = n->sq_next;
 		s->rpc_queued--;
-		if (list != NULL)
-			cJSON_AddItemToArray(list, n->queued_req);
-		else
-			cJSON_Delete(n->queued_req);
-		n->queued_req = NULL;
-		n->sq_next = NULL;
-		*tail = n;
-		tail = &n->sq_next;
+		rpc_batch_add(b, n, n->queued_req);
 	}
 	if (s->rpc_head == NULL)
 		s->rpc_tail = NULL;
-	if (req != NULL && list != NULL) {
-		cJSON_AddItemToObject(req, "requests", list);
-	} else {
-		cJSON_Delete(req);
-		cJSON_Delete(list);
-		req = NULL; /* rpc_send fails the batch: every request gets ENOMEM */
-	}
-	rpc_send(b, req);
+	rpc_batch_send(b);
 }
 
 void

@@ -129,23 +129,27 @@ room_join_remove(struct ws_room *r, struct ws_member *m)
 	*pp = m->join_next;
 	if (r->join_tail == m)
 		r->join_tail = prev;
-	if (m->join_sent)
-		r->join_busy = false;
+	if (m->join_sent && r->joins_in_flight > 0)
+		r->joins_in_flight--;
 	m->join_next = NULL;
 	m->join_sent = false;
 }
 
-struct ws_member *
-room_join_next(struct ws_room *r)
+size_t
+room_join_next(struct ws_room *r, struct ws_member **out, size_t max)
 {
-	struct ws_member *m = r->join_head;
+	size_t n = 0;
 
-	if (r->join_busy || m == NULL)
-		return NULL;
-	r->join_busy = true;
-	m->join_sent = true;
-	r->pin = r->log.top;
-	return m;
+	if (r->joins_in_flight > 0)
+		return 0;
+	for (struct ws_member *m = r->join_head; m != NULL && n < max; m = m->join_next) {
+		m->join_sent = true;
+		out[n++] = m;
+	}
+	r->joins_in_flight = (unsigned)n;
+	if (n > 0)
+		r->pin = r->log.top;
+	return n;
 }
 
 void
@@ -162,7 +166,7 @@ room_trim(struct ws_room *r)
 	for (size_t i = 0; i < r->n; i++)
 		if (r->members[i]->cursor < low)
 			low = r->members[i]->cursor;
-	if (r->join_busy && r->pin < low)
+	if (r->joins_in_flight > 0 && r->pin < low)
 		low = r->pin;
 	roomlog_trim(&r->log, low);
 }

@@ -41,11 +41,12 @@ struct ws_room {
 	bool has_base;       /* false until the first join reply tells where the log starts */
 	struct ws_member **members; /* active members */
 	size_t n, cap;
-	/* Joins are sent one at a time per room, so the log's base is set by the first reply and
-	 * never has to move backwards; while one is in flight the log keeps every frame from
-	 * pin on (the joiner's own join event cannot be older than what we had then). */
+	/* Joins go out one round at a time per room (a round is every join queued when the last
+	 * one finished, sent as one batch and applied in order), so the log's base is set by the
+	 * first reply and never has to move backwards; while a round is in flight the log keeps
+	 * every frame from pin on (no joiner's join event can be older than what we had then). */
 	struct ws_member *join_head, *join_tail;
-	bool join_busy;
+	unsigned joins_in_flight;
 	uint64_t pin;
 	bool repairing;      /* a history request for the gap is in flight */
 	uint64_t seen_max;   /* highest seq seen live while repairing (0: none) */
@@ -80,10 +81,10 @@ void room_del_member(struct ws_room *r, struct ws_member *m);
 void room_join_enqueue(struct ws_room *r, struct ws_member *m);
 /* Removes m from the queue wherever it is. */
 void room_join_remove(struct ws_room *r, struct ws_member *m);
-/* The join to send next, or NULL when one is in flight or none waits. Marks it sent and pins
- * the log at its top. */
-struct ws_member *room_join_next(struct ws_room *r);
-/* The join in flight got its reply (or failed): unpins and lets the next one go. */
+/* The joins to send next, in queue order (at most max, into out): none while a round is in
+ * flight. Marks them sent and pins the log at its top. Returns how many. */
+size_t room_join_next(struct ws_room *r, struct ws_member **out, size_t max);
+/* A join in flight got its reply (or failed); when the round is over the next may go. */
 void room_join_done(struct ws_room *r, struct ws_member *m);
 /* Releases the frames every member (and a join in flight) has passed. */
 void room_trim(struct ws_room *r);

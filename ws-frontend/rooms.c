@@ -260,19 +260,44 @@ join_done(struct rpc_job *j)
 	rooms_pump(r);
 }
 
-/* Sends the room's next queued join, if none is in flight. */
+/* Builds the join request of member m. */
+static cJSON *
+join_req(struct ws_room *r, struct ws_member *m)
+{
+	struct ws_session *s = m->sess;
+	cJSON *req = broker_req("join", s);
+
+	if (req == NULL)
+		return NULL;
+	cJSON_AddStringToObject(req, "room_id", r->id);
+	cJSON_AddStringToObject(req, "user", m->user);
+	if (!m->resync && m->has_since) {
+		cJSON_AddNumberToObject(req, "since", (double)m->since);
+		cJSON_AddStringToObject(req, "epoch", m->epoch);
+	}
+	if (!m->resync && s->route.has_resume)
+		cJSON_AddStringToObject(req, "resume", s->route.resume);
+	cJSON_AddNumberToObject(req, "history", ws->o.history);
+	return req;
+}
+
+/* Sends the room's queued joins, if no round is in flight: one alone, several as one batch
+ * (applied in order, so their seqs rise in queue order). */
 static void
 rooms_pump(struct ws_room *r)
 {
-	struct ws_member *m;
-	struct ws_session *s;
-	cJSON *req;
-	struct rpc_job *j;
+	struct ws_member *ms[WS_BATCH_MAX];
+	struct rpc_job *b = NULL;
+	size_t n = room_join_next(r, ms, WS_BATCH_MAX);
 
-	while ((m = room_join_next(r)) != NULL) {
-		s = m->sess;
-		req = broker_req("join", s);
-		j = rpc_job_new(join_done, s);
+	if (n > 1 && (b = rpc_batch_new(NULL)) == NULL)
+		n = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ws_member *m = ms[i];
+		struct ws_session *s = m->sess;
+		cJSON *req = join_req(r, m);
+		struct rpc_job *j = rpc_job_new(join_done, s);
+
 		if (req == NULL || j == NULL) {
 			cJSON_Delete(req);
 			if (j != NULL)
@@ -283,20 +308,21 @@ rooms_pump(struct ws_room *r)
 			sess_member_del(s, m);
 			continue;
 		}
-		cJSON_AddStringToObject(req, "room_id", r->id);
-		cJSON_AddStringToObject(req, "user", m->user);
-		if (!m->resync && m->has_since) {
-			cJSON_AddNumberToObject(req, "since", (double)m->since);
-			cJSON_AddStringToObject(req, "epoch", m->epoch);
-		}
-		if (!m->resync && s->route.has_resume)
-			cJSON_AddStringToObject(req, "resume", s->route.resume);
-		cJSON_AddNumberToObject(req, "history", ws->o.history);
 		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
 		j->generation = r->generation;
-		rpc_send(j, req);
-		return;
+		if (b != NULL)
+			rpc_batch_add(b, j, req);
+		else
+			rpc_send(j, req);
 	}
+	if (b != NULL) {
+		if (b->batch != NULL)
+			rpc_batch_send(b);
+		else
+			rpc_batch_discard(b);
+	}
+	if (n > 0 && r->joins_in_flight == 0)
+		rooms_pump(r); /* every join failed to start: the next ones may go */
 }
 
 int

@@ -162,6 +162,13 @@ struct rpc_job *rpc_job_new(rpc_done_fn done, struct ws_session *s);
  * frees req and j) when WS_SESSION_RPC_MAX requests already wait. */
 int rpc_send_ordered(struct rpc_job *j, cJSON *req);
 void rpc_drain(void);
+/* Several requests in one broker round trip, applied in order: each sub-job gets its own reply
+ * and its done callback, as if sent alone. rpc_batch_add takes over req. */
+struct rpc_job *rpc_batch_new(struct ws_session *s);
+void rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req);
+void rpc_batch_send(struct rpc_job *b);
+/* Frees a batch that was never sent (and its sub-jobs). */
+void rpc_batch_discard(struct rpc_job *b);
 void broker_events_readable(void);
 void broker_tick(void);
 /* Registers as soon as possible when not registered (after a pipe event or at start). */

@@ -296,12 +296,12 @@ test_shared_frame_survives_until_last_reader(void **state)
 }
 
 static void
-test_join_queue_one_at_a_time_and_pin(void **state)
+test_join_rounds_and_pin(void **state)
 {
 	struct roomtab rt;
 	struct ws_room *r;
-	struct ws_session *a = sess_new("a", 1), *b = sess_new("b", 1);
-	struct ws_member *ma, *mb, *first;
+	struct ws_session *a = sess_new("a", 1), *b = sess_new("b", 1), *c = sess_new("c", 1);
+	struct ws_member *ma, *mb, *mc, *out[4];
 
 	roomtab_init(&rt);
 	r = roomtab_add(&rt, "r");
@@ -309,28 +309,37 @@ test_join_queue_one_at_a_time_and_pin(void **state)
 	roomlog_append(&r->log, 1, frame_of("x"));
 	ma = sess_member_add(a, r, "a");
 	mb = sess_member_add(b, r, "b");
+	mc = sess_member_add(c, r, "c");
 	room_join_enqueue(r, ma);
 	room_join_enqueue(r, mb);
-	first = room_join_next(r);
-	assert_ptr_equal(first, ma);
-	assert_null(room_join_next(r)); /* one in flight */
+	/* One round: everything queued, in order, at most max. */
+	assert_int_equal(room_join_next(r, out, 4), 2);
+	assert_ptr_equal(out[0], ma);
+	assert_ptr_equal(out[1], mb);
 	assert_int_equal(r->pin, 2);
+	room_join_enqueue(r, mc);
+	assert_int_equal(room_join_next(r, out, 4), 0); /* a round is in flight */
 	/* With no member, only the pin keeps frames: nothing below the log's top at send time. */
 	roomlog_append(&r->log, 2, frame_of("y"));
 	room_trim(r);
 	assert_int_equal(r->log.base, 2);
 	assert_non_null(roomlog_get(&r->log, 2));
 	room_join_done(r, ma);
-	assert_ptr_equal(room_join_next(r), mb);
-	/* The client of the join in flight went away: the next may go. */
+	assert_int_equal(room_join_next(r, out, 4), 0); /* b still in flight */
+	/* The client of a join in flight went away: that ends the round too. */
 	room_join_remove(r, mb);
-	assert_false(r->join_busy);
+	assert_int_equal(room_join_next(r, out, 4), 1);
+	assert_ptr_equal(out[0], mc);
+	room_join_done(r, mc);
+	assert_int_equal(r->joins_in_flight, 0);
 	assert_true(room_idle(r));
 	sess_member_del(a, ma);
 	sess_member_del(b, mb);
+	sess_member_del(c, mc);
 	roomtab_del(&rt, r);
 	sess_unref(a);
 	sess_unref(b);
+	sess_unref(c);
 }
 
 static void
@@ -459,7 +468,7 @@ main(void)
 		cmocka_unit_test(test_collect_queue_first_then_room_frames),
 		cmocka_unit_test(test_collect_waits_for_queue_before_room_frames),
 		cmocka_unit_test(test_shared_frame_survives_until_last_reader),
-		cmocka_unit_test(test_join_queue_one_at_a_time_and_pin),
+		cmocka_unit_test(test_join_rounds_and_pin),
 		cmocka_unit_test(test_member_slots_and_sole_member),
 		cmocka_unit_test(test_sesstab),
 		cmocka_unit_test(test_netacl_parse_and_match),

@@ -392,6 +392,18 @@ expect_match "with its only worker taken by a silent peer, madang-api answers af
 kill -TERM "$API_S"
 t_check "that madang-api exits 0 on SIGTERM" wait_exit "$API_S" 0
 
+# --- broker alive but slower than --timeout (stopped): 503 in time, then 200 again ---------------
+kill -STOP "$BROKER_PID"
+t0=$(date +%s%N)
+http GET "$A/api/rooms"
+t1=$(date +%s%N)
+kill -CONT "$BROKER_PID"
+expect "a broker slower than the timeout gives 503 broker_unavailable" 503 \
+	'{"error":"broker_unavailable","message":"the chat broker did not answer in time; try again"}'
+t_check "... after about the timeout (${TIMEOUT_MS} ms; under 1.5 s with nginx)" \
+	[ $(((t1 - t0) / 1000000)) -ge $((TIMEOUT_MS - 50)) -a $(((t1 - t0) / 1000000)) -lt 1500 ]
+t_check "the broker answering again gives 200" wait_200 "$A/api/rooms" 10
+
 # --- broker down and back --------------------------------------------------------------------------
 kill -KILL "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null

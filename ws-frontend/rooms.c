@@ -226,7 +226,8 @@ join_done(struct rpc_job *j)
 		if (wire_int(j->reply, "users_count", &count))
 			cJSON_AddNumberToObject(o, "users_count", (double)count);
 		cJSON_AddNumberToObject(o, "seq", (double)seq);
-		cJSON_AddStringToObject(o, "epoch", ws->epoch);
+		const char *epoch = wire_str(j->reply, "epoch", NULL);
+		cJSON_AddStringToObject(o, "epoch", epoch ? epoch : ws->epoch);
 		cJSON_AddBoolToObject(o, "recovered", recovered && !m->resync);
 		cJSON_AddBoolToObject(o, "resumed", resumed);
 		push_obj(s, o);

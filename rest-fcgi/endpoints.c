@@ -1,0 +1,438 @@
+/* endpoints.c — each REST endpoint of madang-api: the broker request it makes, the checks of its
+ * arguments and body, and the shape of its answer. */
+#include "endpoints.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "validate.h"
+#include "wire.h"
+
+/* Maps a broker error code to the HTTP status madang-api answers with. */
+static int
+broker_error_status(const char *code)
+{
+	static const struct {
+		const char *code;
+		int status;
+	} map[] = {
+	    {ERR_INVALID_REQUEST, 400}, {ERR_INVALID_ARGUMENT, 400}, {ERR_NO_SUCH_ROOM, 404},
+	    {ERR_ROOM_EXISTS, 409},     {ERR_TOO_MANY_ROOMS, 409},   {ERR_ROOM_FULL, 409},
+	    {ERR_FORBIDDEN, 403},
+	};
+
+	for (size_t i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(code, map[i].code) == 0)
+			return map[i].status;
+	return 502;
+}
+
+/* Sends req (deleted here) to the broker. Returns the reply when it says ok:true; otherwise fills
+ * r with the matching error response and returns NULL. */
+static cJSON *
+broker(const struct api_config *cfg, const struct api_input *in, cJSON *req, struct api_response *r)
+{
+	cJSON *reply = NULL;
+	enum api_call_result res;
+	bool ok;
+
+	if (req == NULL) {
+		api_error(r, 500, "internal", "out of memory");
+		return NULL;
+	}
+	res = in->call(in->call_arg, req, &reply);
+	cJSON_Delete(req);
+	if (res == API_CALL_UNAVAILABLE) {
+		if (cfg->metrics != NULL)
+			atomic_fetch_add(&cfg->metrics->broker_unavailable, 1);
+		api_error(r, 503, "broker_unavailable",
+		          "the chat broker did not answer in time; try again");
+		r->retry_after = true;
+		return NULL;
+	}
+	if (res != API_CALL_OK || reply == NULL || !wire_bool(reply, "ok", &ok)) {
+		if (cfg->metrics != NULL)
+			atomic_fetch_add(&cfg->metrics->broker_bad_replies, 1);
+		cJSON_Delete(reply);
+		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed reply");
+		return NULL;
+	}
+	if (!ok) {
+		const char *code = wire_str(reply, "error", NULL);
+		const char *msg = wire_str(reply, "message", NULL);
+		int status = broker_error_status(code);
+
+		if (status == 502)
+			api_error(r, 502, "broker_error", msg != NULL ? msg : "the broker refused");
+		else
+			api_error(r, status, code, msg != NULL ? msg : code);
+		cJSON_Delete(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+static cJSON *
+op(const char *name)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o != NULL && cJSON_AddStringToObject(o, "op", name) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *
+op_room(const char *name, const char *room_id)
+{
+	cJSON *o = op(name);
+
+	if (o != NULL && cJSON_AddStringToObject(o, "room_id", room_id) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Copies the listed fields of src that exist into a new object, in this order. */
+static cJSON *
+pick(const cJSON *src, const char *const *keys)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	for (; o != NULL && *keys != NULL; keys++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, *keys);
+		cJSON *copy;
+
+		if (v == NULL)
+			continue;
+		if ((copy = cJSON_Duplicate(v, 1)) == NULL) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+		cJSON_AddItemToObject(o, *keys, copy);
+	}
+	return o;
+}
+
+/* True when src has the fields of a room summary: string id and name, integer users_count. */
+static bool
+room_valid(const cJSON *src)
+{
+	int64_t n;
+
+	return wire_str(src, "id", NULL) != NULL && wire_str(src, "name", NULL) != NULL &&
+	       wire_int(src, "users_count", &n);
+}
+
+/* A room summary exactly as GET /api/rooms shows it; NULL when src lacks a field. */
+static cJSON *
+room_summary(const cJSON *src)
+{
+	static const char *const keys[] = {"id", "name", "users_count", NULL};
+
+	return room_valid(src) ? pick(src, keys) : NULL;
+}
+
+/* GET /api/rooms */
+void
+api_ep_rooms(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
+{
+	cJSON *reply = broker(cfg, in, op("list_rooms"), r);
+	const cJSON *rooms, *it;
+	cJSON *out, *arr;
+
+	if (reply == NULL)
+		return;
+	rooms = cJSON_GetObjectItemCaseSensitive(reply, "rooms");
+	out = cJSON_CreateObject();
+	arr = out != NULL ? cJSON_AddArrayToObject(out, "rooms") : NULL;
+	if (!cJSON_IsArray(rooms) || arr == NULL) {
+		cJSON_Delete(out);
+		cJSON_Delete(reply);
+		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed room list");
+		return;
+	}
+	cJSON_ArrayForEach(it, rooms)
+	{
+		cJSON *s = room_summary(it);
+
+		if (s == NULL) {
+			cJSON_Delete(out);
+			cJSON_Delete(reply);
+			api_error(r, 502, "bad_gateway", "the chat broker sent a malformed room");
+			return;
+		}
+		cJSON_AddItemToArray(arr, s);
+	}
+	cJSON_Delete(reply);
+	api_set_json(r, 200, out);
+}
+
+/* GET /api/rooms/{id} */
+void
+api_ep_room(const struct api_config *cfg, const struct api_input *in, const char *room_id,
+            struct api_response *r)
+{
+	static const char *const keys[] = {"id", "name", "users_count", "members", "seq", NULL};
+	cJSON *reply = broker(cfg, in, op_room("get_room", room_id), r);
+	const cJSON *room;
+	cJSON *out;
+
+	if (reply == NULL)
+		return;
+	room = cJSON_GetObjectItemCaseSensitive(reply, "room");
+	if (!room_valid(room) ||
+	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(room, "members"))) {
+		cJSON_Delete(reply);
+		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed room");
+		return;
+	}
+	out = pick(room, keys);
+	cJSON_Delete(reply);
+	api_set_json(r, 200, out);
+}
+
+/* GET /api/rooms/{id}/messages?since=N|before=N&limit=N */
+void
+api_ep_messages(const struct api_config *cfg, const struct api_input *in,
+                const struct api_request *rq, const char *room_id, struct api_response *r)
+{
+	static const char *const keys[] = {"room_id",  "epoch",  "first_seq", "last_seq",
+	                                   "complete", "events", NULL};
+	const char *since = api_request_query(rq, "since");
+	const char *before = api_request_query(rq, "before");
+	const char *limit = api_request_query(rq, "limit");
+	uint64_t v_since = 0, v_before = 0, v_limit = API_HISTORY_LIMIT_DEFAULT;
+	cJSON *req, *reply, *out;
+
+	if (since != NULL && before != NULL) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT, "give either since or before, not both");
+		return;
+	}
+	if (since != NULL && !api_parse_uint(since, API_SEQ_MAX, &v_since)) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT,
+		          "since must be a sequence number (0 or more)");
+		return;
+	}
+	if (before != NULL && (!api_parse_uint(before, API_SEQ_MAX, &v_before) || v_before == 0)) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT,
+		          "before must be a sequence number (1 or more)");
+		return;
+	}
+	if (limit != NULL &&
+	    (!api_parse_uint(limit, MADANG_HISTORY_PAGE_MAX, &v_limit) || v_limit == 0)) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT, "limit must be a number from 1 to 500");
+		return;
+	}
+	req = op_room("history", room_id);
+	if (req != NULL && since != NULL &&
+	    cJSON_AddNumberToObject(req, "after_seq", (double)v_since) == NULL)
+		goto oom;
+	if (req != NULL && before != NULL &&
+	    cJSON_AddNumberToObject(req, "before_seq", (double)v_before) == NULL)
+		goto oom;
+	if (req != NULL && cJSON_AddNumberToObject(req, "limit", (double)v_limit) == NULL)
+		goto oom;
+	if ((reply = broker(cfg, in, req, r)) == NULL)
+		return;
+	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(reply, "events"))) {
+		cJSON_Delete(reply);
+		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed history");
+		return;
+	}
+	out = pick(reply, keys);
+	cJSON_Delete(reply);
+	api_set_json(r, 200, out);
+	return;
+oom:
+	cJSON_Delete(req);
+	api_error(r, 500, "internal", "out of memory");
+}
+
+static bool
+is_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (ct == NULL || strncasecmp(ct, want, n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Reads the whole body (at most API_BODY_MAX bytes) into b. Returns 0, or the HTTP status of the
+ * refusal (400 truncated or unreadable, 413 too large) with r filled. */
+static int
+read_body(const struct api_input *in, const struct api_request *rq, struct sbuf *b,
+          struct api_response *r)
+{
+	size_t want = rq->has_length ? (size_t)rq->content_length : API_BODY_MAX + 1;
+
+	if (!sbuf_reserve(b, want + 1)) {
+		api_error(r, 500, "internal", "out of memory");
+		return 500;
+	}
+	while (b->len < want) {
+		long n = in->read_body != NULL
+		             ? in->read_body(in->read_arg, b->data + b->len, want - b->len)
+		             : 0;
+		if (n < 0) {
+			api_error(r, 400, ERR_INVALID_REQUEST,
+			          "the request body could not be read");
+			return 400;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	if (b->len > API_BODY_MAX) {
+		api_error(r, 413, "payload_too_large", "request body over 16 KiB");
+		return 413;
+	}
+	if (rq->has_length && b->len != want) {
+		api_error(r, 400, ERR_INVALID_REQUEST,
+		          "the request body is shorter than its length");
+		return 400;
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* POST /api/rooms {"id":"jazz","name":"Jazz"} */
+void
+api_ep_create(const struct api_config *cfg, const struct api_input *in,
+              const struct api_request *rq, struct api_response *r)
+{
+	static const char *const keys[] = {"id", "name", "users_count", NULL};
+	struct sbuf b;
+	cJSON *body = NULL, *req = NULL, *reply, *room;
+	const char *why, *id, *name;
+	size_t id_len, name_len;
+
+	if (!is_json_type(in->content_type)) {
+		api_error(r, 415, "unsupported_media_type", "send the room as application/json");
+		return;
+	}
+	sbuf_init(&b);
+	if (read_body(in, rq, &b, r) != 0)
+		goto out;
+	if ((body = wire_parse_object(b.data, b.len, API_BODY_MAX, &why)) == NULL) {
+		api_error(r, 400, ERR_INVALID_REQUEST, why);
+		goto out;
+	}
+	id = wire_str(body, "id", &id_len);
+	name = wire_str(body, "name", &name_len);
+	if (id == NULL || !valid_room_id(id, id_len)) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT, "id must match [A-Za-z0-9_-]{1,64}");
+		goto out;
+	}
+	if (wire_has(body, "name") && name == NULL) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT, "name must be a string");
+		goto out;
+	}
+	if (name == NULL) {
+		name = id; /* like a room the broker creates on join: named after its id */
+		name_len = id_len;
+	}
+	if (!valid_room_name(name, name_len, &why)) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT, why);
+		goto out;
+	}
+	req = op_room("create_room", id);
+	if (req != NULL && cJSON_AddStringToObject(req, "name", name) == NULL) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	if ((reply = broker(cfg, in, req, r)) == NULL)
+		goto out;
+	room = cJSON_GetObjectItemCaseSensitive(reply, "room");
+	if (!room_valid(room)) {
+		cJSON_Delete(reply);
+		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed room");
+		goto out;
+	}
+	api_set_json(r, 201, pick(room, keys));
+	cJSON_Delete(reply);
+	if (r->status == 201)
+		snprintf(r->location, sizeof(r->location), "/api/rooms/%s", id);
+out:
+	cJSON_Delete(body);
+	sbuf_fini(&b);
+}
+
+/* DELETE /api/rooms/{id} */
+void
+api_ep_delete(const struct api_config *cfg, const struct api_input *in, const char *room_id,
+              struct api_response *r)
+{
+	cJSON *reply = broker(cfg, in, op_room("delete_room", room_id), r);
+
+	if (reply == NULL)
+		return;
+	cJSON_Delete(reply);
+	sbuf_reset(&r->body);
+	r->status = 204;
+	r->content_type = NULL;
+}
+
+/* GET /api/health */
+void
+api_ep_health(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
+{
+	cJSON *reply = broker(cfg, in, op("health"), r);
+	cJSON *out;
+
+	if (reply == NULL)
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(reply, "ok");
+	out = cJSON_CreateObject();
+	if (out == NULL || cJSON_AddStringToObject(out, "status", "ok") == NULL) {
+		cJSON_Delete(out);
+		cJSON_Delete(reply);
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	cJSON_AddItemToObject(out, "broker", reply);
+	api_set_json(r, 200, out);
+}
+
+/* GET /api/metrics: answered 200 even when the broker is down (madang_broker_up 0). */
+void
+api_ep_metrics(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
+{
+	cJSON *req = op("stats"), *reply = NULL;
+	bool ok = false;
+
+	if (req != NULL && in->call(in->call_arg, req, &reply) == API_CALL_OK &&
+	    wire_bool(reply, "ok", &ok) && ok) {
+		/* reply holds the stats */
+	} else {
+		cJSON_Delete(reply);
+		reply = NULL;
+	}
+	cJSON_Delete(req);
+	sbuf_reset(&r->body);
+	if (cfg->metrics != NULL)
+		api_metrics_render(cfg->metrics, reply, &r->body);
+	cJSON_Delete(reply);
+	r->status = 200;
+	r->content_type = API_METRICS_TYPE;
+}
+
+/* Reads and drops what is left of an oversized body, so that the web server is not cut off in the
+ * middle of sending it. */
+void
+api_ep_drain(const struct api_input *in)
+{
+	char buf[4096];
+	size_t total = 0;
+	long n;
+
+	while (in->read_body != NULL && total < API_DRAIN_MAX &&
+	       (n = in->read_body(in->read_arg, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+}

@@ -114,10 +114,12 @@ server.listen(port, host, () => {
   const a = server.address();
   process.stdout.write(`listening ${a.address}:${a.port}\n`);
 });
+// Close frames to every client, then exit: by itself once everything is closed, or after 500 ms
+// whatever is still open (a client that never answers must not keep the process alive).
 function shutdown() {
   for (const ws of wss.clients) ws.close(1001, 'server shutting down');
-  server.close();
-  setTimeout(() => process.exit(0), 200).unref();
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 500);
 }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);

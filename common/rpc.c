@@ -6,6 +6,7 @@
 
 #include <nng/protocol/reqrep0/req.h>
 
+#include "clock.h"
 #include "limits.h"
 #include "wire.h"
 
@@ -40,6 +41,10 @@ rpc_call_raw(nng_socket sock, const char *json, size_t len, cJSON **reply, int t
 	const char *why;
 	int rv;
 
+	/* One deadline for the whole call: sending may wait for a connection, and the reply gets
+	 * only what is left of timeout_ms. */
+	uint64_t deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+
 	*reply = NULL;
 	if ((rv = nng_ctx_open(&ctx, sock)) != 0)
 		return rv;
@@ -56,6 +61,12 @@ rpc_call_raw(nng_socket sock, const char *json, size_t len, cJSON **reply, int t
 	if ((rv = nng_aio_result(aio)) != 0)
 		goto out; /* on failure the message is still ours */
 	msg = NULL;
+	uint64_t now = clock_mono_ms();
+	if (now >= deadline) {
+		rv = NNG_ETIMEDOUT;
+		goto out;
+	}
+	nng_aio_set_timeout(aio, (nng_duration)(deadline - now));
 	nng_ctx_recv(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0)

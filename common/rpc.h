@@ -10,7 +10,7 @@
  * down). Requests are never resent by nng: a call that times out fails. Returns 0 or an nng error. */
 int rpc_open(nng_socket *sock, const char *url);
 
-/* Sends req and waits up to timeout_ms for the reply, parsed into *reply (cJSON_Delete it).
+/* Sends req and waits for the reply, both within timeout_ms in all, parsed into *reply (cJSON_Delete it).
  * Returns 0, NNG_ETIMEDOUT, another nng error, or NNG_EPROTO when the reply is not a JSON object. */
 int rpc_call(nng_socket sock, const cJSON *req, cJSON **reply, int timeout_ms);
 

@@ -11,10 +11,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ChatClient, tally, allDelivered } from './chat.mjs';
+import { ChatClient, closeAllClients, tally, allDelivered } from './chat.mjs';
 import { startBroker, restartBroker, startWs, startApi, startNginx, stopAll, sleep, WORK, waitFor } from './stack.mjs';
 
-after(stopAll);
+after(async () => { closeAllClients(); await stopAll(); });
 
 const T = { timeout: 60000 };
 const log = (...a) => console.log('measure:', ...a);

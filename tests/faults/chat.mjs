@@ -15,6 +15,13 @@
 import WebSocket from 'ws';
 
 const PAYLOAD = /^P (\S+) (\d+)(?: |$)/;
+const all = new Set();
+
+// Closes every client still open (use in after(): a failed test must not leave reconnect loops).
+export function closeAllClients() {
+  for (const c of all) c.close();
+  all.clear();
+}
 
 export class ChatClient {
   constructor(base, room, user, opts = {}) {
@@ -43,7 +50,7 @@ export class ChatClient {
     this.n = 0;                           // payloads generated
     this.outbox = [];                     // {n, cid, text}, first is the one in flight
     this.inflight = false;
-    this.acked = new Map();               // n -> seq
+    this.acked = new Map();               // n -> {seq, epoch} of its ack
     this.dupAcks = 0;
     this.resends = 0;
     this.connected = false;
@@ -52,6 +59,7 @@ export class ChatClient {
     this.waiters = [];
     this.backoff = 100;
     this.connects = 0;
+    all.add(this);
   }
 
   url() {
@@ -108,7 +116,7 @@ export class ChatClient {
     case 'ack':
       if (this.outbox.length && this.outbox[0].cid === m.client_id) {
         const o = this.outbox.shift();
-        this.acked.set(o.n, m.seq);
+        this.acked.set(o.n, { seq: m.seq, epoch: this.epoch });
         if (m.duplicate) this.dupAcks++;
         this.inflight = false;
         this.pump();
@@ -215,8 +223,10 @@ export function tally(clients) {
     r.outOfOrder += c.outOfOrder;
     r.seqBackwards += c.seqBackwards;
     r.replays += c.replays;
+    const j0 = c.joins[0];
     for (const s of clients) {
-      for (const n of s.acked.keys()) {
+      for (const [n, a] of s.acked) {
+        if (j0 && a.epoch === j0.epoch && a.seq < j0.seq) continue; // before c joined
         const k = `${s.user} ${n}`;
         const g = c.got.get(k) || 0;
         if (g === 0) { r.lost++; if (r.lostSamples.length < 10) r.lostSamples.push(`${c.user} missed ${k}`); }

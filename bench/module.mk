@@ -1,8 +1,9 @@
 # bench/ — the load generator (madang-loadgen) and the `make bench` harness (bench/run.sh).
-LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_proc.c bench/lg_report.c bench/lg_worker.c bench/lg_conn.c \
-                bench/lg_ws.c bench/lg_hist.c bench/lg_selftest.c
+LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_worker.c bench/lg_conn.c bench/lg_report.c \
+                bench/lg_proc.c bench/lg_ws.c bench/lg_hist.c bench/lg_selftest.c
 LOADGEN_OBJS := $(LOADGEN_SRCS:%.c=$(OBJ)/%.o)
-EXTRA_CFLAGS_bench := -pthread
+# += : mk/bench-broker.mk adds its flags for bench/broker-bench.c to the same variable.
+EXTRA_CFLAGS_bench += -pthread
 PROGRAMS += $(BIN)/madang-loadgen
 DEPS += $(LOADGEN_OBJS:.o=.d)
 
@@ -12,5 +13,6 @@ $(BIN)/madang-loadgen: $(LOADGEN_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^
 
 # Runs every scenario against a freshly started stack; BENCH_QUICK=1 for a smoke run.
-bench: programs
+# node-deps (tests/module.mk) installs the ws package the reference server uses.
+bench: programs node-deps
 	$(Q)bench/run.sh $(BUILD)

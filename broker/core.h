@@ -42,10 +42,19 @@ struct room {
 	size_t order_idx; /* position in broker->rooms_v */
 };
 
+#define FE_STATS_MAX 16 /* counters a front-end may report with its heartbeat */
+
+struct fe_stat {
+	char name[33]; /* [a-z_]{1,32} */
+	int64_t value;
+};
+
 struct frontend {
 	char id[MADANG_FRONTEND_ID_MAX + 1];
 	char instance[MADANG_SESSION_MAX + 1];
 	uint64_t last_seen_ms;
+	struct fe_stat stats[FE_STATS_MAX]; /* the latest heartbeat's "stats" */
+	int nstats;
 	struct hmap sessions; /* session id -> session */
 };
 

@@ -288,6 +288,22 @@ op_heartbeat(struct req *q)
 		return;
 	}
 	fe->last_seen_ms = q->b->now_mono;
+	/* Optional counters of the front-end ({"connections":12,…}), summed into stats. */
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(q->rq, "stats"), *it;
+	if (cJSON_IsObject(st)) {
+		fe->nstats = 0;
+		cJSON_ArrayForEach(it, st)
+		{
+			size_t n = strlen(it->string);
+			int64_t v;
+			if (fe->nstats == FE_STATS_MAX || n == 0 || n > 32 ||
+			    strspn(it->string, "abcdefghijklmnopqrstuvwxyz_") != n ||
+			    !wire_int(st, it->string, &v))
+				continue;
+			memcpy(fe->stats[fe->nstats].name, it->string, n + 1);
+			fe->stats[fe->nstats++].value = v;
+		}
+	}
 	sbuf_adds(q->out, "{\"ok\":true,");
 	add_key_str(q->out, "epoch", q->b->epoch);
 	sbuf_addc(q->out, '}');
@@ -985,6 +1001,35 @@ op_stats(struct req *q)
 		  (unsigned long long)c->frontends_registered,
 		  (unsigned long long)c->frontends_expired, (unsigned long long)c->rooms_created,
 		  (unsigned long long)c->rooms_deleted);
+	/* The front-ends' own counters (connections, drops…), summed over the live front-ends. */
+	struct fe_stat sum[FE_STATS_MAX * 2];
+	int nsum = 0;
+	size_t it = 0;
+	void *v;
+	while (hmap_next(&q->b->frontends, &it, NULL, &v)) {
+		struct frontend *fe = v;
+		for (int i = 0; i < fe->nstats; i++) {
+			int j = 0;
+			while (j < nsum && strcmp(sum[j].name, fe->stats[i].name) != 0)
+				j++;
+			if (j == nsum) {
+				if (nsum == FE_STATS_MAX * 2)
+					continue;
+				sum[nsum] = fe->stats[i];
+				nsum++;
+			} else {
+				sum[j].value += fe->stats[i].value;
+			}
+		}
+	}
+	q->out->len--; /* reopen the object */
+	sbuf_adds(q->out, ",\"frontend_stats\":{");
+	for (int i = 0; i < nsum; i++) {
+		if (i)
+			sbuf_addc(q->out, ',');
+		add_key_int(q->out, sum[i].name, sum[i].value);
+	}
+	sbuf_adds(q->out, "}}");
 }
 
 static const struct {

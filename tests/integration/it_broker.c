@@ -399,6 +399,14 @@ test_frontend_expiry_publishes_leaves(void **state)
 		expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
 		usleep(100 * 1000);
 	}
+	/* ws-2's reported counters are summed into stats; ws-1's are gone with it. */
+	expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\",\"stats\":{\"connections\":7,\"Bad\":1,\"slow_consumers\":2}}");
+	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	cJSON *fs = cJSON_GetObjectItem(st, "frontend_stats");
+	assert_int_equal(tj_int(fs, "connections"), 7);
+	assert_int_equal(tj_int(fs, "slow_consumers"), 2);
+	assert_null(cJSON_GetObjectItem(fs, "Bad"));
+	cJSON_Delete(st);
 	cJSON *e = next_event(f, "leave", NULL, 0);
 	assert_non_null(e);
 	assert_string_equal(tj_str(e, "user"), "alice");

@@ -158,8 +158,19 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 
 	j->ordered = true;
 	if (!s->rpc_busy) {
+		/* Goes out with the other sessions' requests of this loop turn (rpc_flush). */
 		s->rpc_busy = true;
-		rpc_send(j, req);
+		j->queued_req = req;
+		j->sq_next = NULL;
+		if (ws->out_tail != NULL)
+			ws->out_tail->sq_next = j;
+		else
+			ws->out_head = j;
+		ws->out_tail = j;
+		if (!ws->out_kicked) {
+			ws->out_kicked = true;
+			lws_cancel_service(ws->ctx);
+		}
 		return 0;
 	}
 	if (s->rpc_queued >= WS_SESSION_RPC_MAX) {
@@ -177,6 +188,8 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 	s->rpc_queued++;
 	return 0;
 }
+
+static void rpc_next_ordered(struct ws_session *s);
 
 /* A batch's reply: each request gets its own reply, in order, as if sent alone. */
 static void
@@ -208,6 +221,9 @@ rpc_batch_done(struct rpc_job *b)
 		}
 		if (sub->done != NULL)
 			sub->done(sub);
+		/* A turn's batch holds one request of each of several sessions: each may go on. */
+		if (sub->ordered && !b->ordered && sub->sess != NULL && !ws->exiting)
+			rpc_next_ordered(sub->sess);
 		rpc_job_free(sub);
 	}
 }
@@ -291,10 +307,40 @@ rpc_next_ordered(struct ws_session *s)
 	rpc_batch_send(b);
 }
 
+/* Sends what the sessions asked for during this loop turn: one request alone, several as
+ * batches of WS_BATCH_MAX (one broker round trip for many clients). */
+static void
+rpc_flush(void)
+{
+	ws->out_kicked = false;
+	while (ws->out_head != NULL) {
+		struct rpc_job *n = ws->out_head, *b;
+		if (n->sq_next == NULL || (b = rpc_batch_new(NULL)) == NULL) {
+			ws->out_head = n->sq_next;
+			if (ws->out_head == NULL)
+				ws->out_tail = NULL;
+			cJSON *req = n->queued_req;
+			n->queued_req = NULL;
+			n->sq_next = NULL;
+			rpc_send(n, req);
+			continue;
+		}
+		for (int k = 0; k < WS_BATCH_MAX && (n = ws->out_head) != NULL; k++) {
+			ws->out_head = n->sq_next;
+			rpc_batch_add(b, n, n->queued_req);
+		}
+		if (ws->out_head == NULL)
+			ws->out_tail = NULL;
+		rpc_batch_send(b);
+	}
+}
+
 void
 rpc_drain(void)
 {
 	struct rpc_job *j;
+
+	rpc_flush();
 
 	pthread_mutex_lock(&ws->done_mu);
 	j = ws->done_head;

@@ -138,6 +138,8 @@ struct ws_app {
 	bool down_notified;
 	lws_sorted_usec_list_t tick;
 	struct rpc_job *jobs; /* in flight */
+	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
+	bool out_kicked;
 	size_t njobs;
 	pthread_mutex_t done_mu;
 	struct rpc_job *done_head, *done_tail;

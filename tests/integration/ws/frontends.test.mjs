@@ -219,3 +219,31 @@ test('--origins: only the listed origins may open a WebSocket', T, async (t) => 
   none.close();
   k.kill('SIGTERM');
 });
+
+test('--max-message, and SIGINT: clients closed with 1001, exit status 0', T, async (t) => {
+  const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
+  const port = await freePort();
+  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-int', '--max-message', '10'],
+    { stdio: 'ignore' });
+  t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
+  const exited = new Promise((resolve) => k.on('exit', (code, signal) => resolve({ code, signal })));
+  const base = `ws://127.0.0.1:${port}`;
+  let c;
+  const deadline = Date.now() + 8000;
+  while (!c && Date.now() < deadline) {
+    try {
+      c = await joinPath(base, 'room1', nick('int'));
+    } catch {
+      await sleep(100);
+    }
+  }
+  assert.ok(c, 'joined');
+  assert.equal(c.welcome.limits.max_message, 10);
+  c.send('0123456789');
+  await c.next((m) => m.type === 'message' && m.message === '0123456789');
+  c.send('0123456789a');
+  assert.equal((await c.nextType('error')).code, 'message_too_long');
+  k.kill('SIGINT');
+  assert.equal((await c.waitClose()).code, 1001);
+  assert.deepEqual(await exited, { code: 0, signal: null });
+});

@@ -1,16 +1,11 @@
-/* broker.c — madang-ws's side of the broker (docs/broker-protocol.md): asynchronous requests,
- * the event stream inside the lws loop, and the front-end lifecycle (hello, heartbeat, sync).
+/* broker.c — madang-ws's side of the broker (docs/broker-protocol.md): the event stream inside
+ * the lws loop, and the front-end lifecycle (hello, heartbeat, sync). Requests: request.c.
  *
- * How broker traffic reaches the lws thread without blocking it:
- * * Events: the SUB socket's NNG_OPT_RECVFD is readable while messages are queued. A dup() of
- *   it is adopted into lws as a raw file descriptor; its RAW_RX_FILE callback drains the socket
- *   with NNG_FLAG_NONBLOCK, at most WS_EVENT_BUDGET messages per turn. No extra thread, and
- *   events are handled in arrival order by the thread that owns the rooms.
- * * Requests: one nng_ctx + nng_aio per request in flight (struct rpc_job). The aio callback
- *   runs on an nng thread: it starts the receive after the send, parses the reply, appends the
- *   job to a mutex-protected queue and calls lws_cancel_service(); the lws thread then drains
- *   the queue in LWS_CALLBACK_EVENT_WAIT_CANCELLED (rpc_drain) and runs each job's done
- *   callback. The loop never waits for the broker. */
+ * Events reach the lws thread without blocking it: the SUB socket's NNG_OPT_RECVFD is readable
+ * while messages are queued. A dup() of it is adopted into lws as a raw file descriptor; its
+ * RAW_RX_FILE callback drains the socket with NNG_FLAG_NONBLOCK, at most WS_EVENT_BUDGET
+ * messages per turn. No extra thread, and events are handled in arrival order by the thread
+ * that owns the rooms. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,341 +23,7 @@
 #include "wire.h"
 #include "ws.h"
 
-#define BROKER_RECVBUF   8192            /* SUB queue (nng's maximum) */
-#define BROKER_REPLY_MAX (16 * 1024 * 1024)
-
-static void
-rpc_aio_cb(void *arg)
-{
-	struct rpc_job *j = arg;
-	int rv = nng_aio_result(j->aio);
-	nng_msg *msg;
-
-	if (rv == 0 && !j->receiving) {
-		j->receiving = true;
-		nng_ctx_recv(j->ctx, j->aio);
-		return;
-	}
-	if (rv == 0) {
-		const char *why;
-		msg = nng_aio_get_msg(j->aio);
-		j->reply = wire_parse_object(nng_msg_body(msg), nng_msg_len(msg), BROKER_REPLY_MAX,
-					     &why);
-		nng_msg_free(msg);
-		if (j->reply == NULL)
-			rv = NNG_EPROTO;
-	} else if (!j->receiving && (msg = nng_aio_get_msg(j->aio)) != NULL) {
-		nng_msg_free(msg); /* a failed send leaves the message with us */
-		nng_aio_set_msg(j->aio, NULL);
-	}
-	j->rv = rv;
-	pthread_mutex_lock(&ws->done_mu);
-	j->done_next = NULL;
-	if (ws->done_tail != NULL)
-		ws->done_tail->done_next = j;
-	else
-		ws->done_head = j;
-	ws->done_tail = j;
-	pthread_mutex_unlock(&ws->done_mu);
-	lws_cancel_service(ws->ctx);
-}
-
-struct rpc_job *
-rpc_job_new(rpc_done_fn done, struct ws_session *s)
-{
-	struct rpc_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL)
-		return NULL;
-	j->done = done;
-	j->sess = s != NULL ? sess_ref(s) : NULL;
-	return j;
-}
-
-static void
-rpc_job_free(struct rpc_job *j)
-{
-	while (j->batch != NULL) {
-		struct rpc_job *sub = j->batch;
-		j->batch = sub->sq_next;
-		rpc_job_free(sub);
-	}
-	cJSON_Delete(j->queued_req);
-	if (j->aio != NULL)
-		nng_aio_free(j->aio);
-	nng_ctx_close(j->ctx);
-	cJSON_Delete(j->reply);
-	sess_unref(j->sess);
-	free(j->text);
-	free(j);
-}
-
-/* Fails a job that never reached nng: it completes through the same queue. */
-static void
-rpc_fail_now(struct rpc_job *j, int rv)
-{
-	j->rv = rv;
-	pthread_mutex_lock(&ws->done_mu);
-	j->done_next = NULL;
-	if (ws->done_tail != NULL)
-		ws->done_tail->done_next = j;
-	else
-		ws->done_head = j;
-	ws->done_tail = j;
-	pthread_mutex_unlock(&ws->done_mu);
-	lws_cancel_service(ws->ctx);
-}
-
-void
-rpc_send(struct rpc_job *j, cJSON *req)
-{
-	char *text = req != NULL ? cJSON_PrintUnformatted(req) : NULL;
-	nng_msg *msg = NULL;
-	int rv;
-
-	cJSON_Delete(req);
-	if (ws->exiting) {
-		free(text);
-		rpc_job_free(j);
-		return;
-	}
-	j->next = ws->jobs;
-	j->prev = NULL;
-	if (ws->jobs != NULL)
-		ws->jobs->prev = j;
-	ws->jobs = j;
-	ws->njobs++;
-	if (text == NULL) {
-		rpc_fail_now(j, NNG_ENOMEM);
-		return;
-	}
-	if ((rv = nng_ctx_open(&j->ctx, ws->req)) != 0 ||
-	    (rv = nng_aio_alloc(&j->aio, rpc_aio_cb, j)) != 0 ||
-	    (rv = nng_msg_alloc(&msg, 0)) != 0 || (rv = nng_msg_append(msg, text, strlen(text))) != 0) {
-		free(text);
-		if (msg != NULL)
-			nng_msg_free(msg);
-		rpc_fail_now(j, rv);
-		return;
-	}
-	free(text);
-	nng_aio_set_timeout(j->aio, WS_RPC_TIMEOUT_MS);
-	nng_aio_set_msg(j->aio, msg);
-	nng_ctx_send(j->ctx, j->aio);
-}
-
-int
-rpc_send_ordered(struct rpc_job *j, cJSON *req)
-{
-	struct ws_session *s = j->sess;
-
-	j->ordered = true;
-	if (!s->rpc_busy) {
-		/* Goes out with the other sessions' requests of this loop turn (rpc_flush). */
-		s->rpc_busy = true;
-		j->queued_req = req;
-		j->sq_next = NULL;
-		if (ws->out_tail != NULL)
-			ws->out_tail->sq_next = j;
-		else
-			ws->out_head = j;
-		ws->out_tail = j;
-		if (!ws->out_kicked) {
-			ws->out_kicked = true;
-			lws_cancel_service(ws->ctx);
-		}
-		return 0;
-	}
-	if (s->rpc_queued >= WS_SESSION_RPC_MAX) {
-		cJSON_Delete(req);
-		rpc_job_free(j);
-		return -1;
-	}
-	j->queued_req = req;
-	j->sq_next = NULL;
-	if (s->rpc_tail != NULL)
-		((struct rpc_job *)s->rpc_tail)->sq_next = j;
-	else
-		s->rpc_head = j;
-	s->rpc_tail = j;
-	s->rpc_queued++;
-	return 0;
-}
-
-static void rpc_next_ordered(struct ws_session *s);
-
-/* A batch's reply: each request gets its own reply, in order, as if sent alone. */
-static void
-rpc_batch_done(struct rpc_job *b)
-{
-	cJSON *replies = NULL, *r = NULL;
-	bool ok = false;
-
-	if (b->rv == 0 && wire_bool(b->reply, "ok", &ok) && ok) {
-		replies = cJSON_GetObjectItemCaseSensitive(b->reply, "replies");
-		r = cJSON_IsArray(replies) ? replies->child : NULL;
-	}
-	while (b->batch != NULL) {
-		struct rpc_job *sub = b->batch;
-		b->batch = sub->sq_next;
-		sub->rv = b->rv;
-		if (b->rv == 0 && replies != NULL) {
-			if (r != NULL) {
-				struct cJSON *next = r->next;
-				sub->reply = cJSON_DetachItemViaPointer(replies, r);
-				r = next;
-			}
-			if (!cJSON_IsObject(sub->reply))
-				sub->rv = NNG_EPROTO;
-		} else if (b->rv == 0) {
-			/* The whole batch was refused: each request shares the refusal. */
-			if ((sub->reply = cJSON_Duplicate(b->reply, true)) == NULL)
-				sub->rv = NNG_ENOMEM;
-		}
-		if (sub->done != NULL)
-			sub->done(sub);
-		/* A turn's batch holds one request of each of several sessions: each may go on. */
-		if (sub->ordered && !b->ordered && sub->sess != NULL && !ws->exiting)
-			rpc_next_ordered(sub->sess);
-		rpc_job_free(sub);
-	}
-}
-
-struct rpc_job *
-rpc_batch_new(struct ws_session *s)
-{
-	return rpc_job_new(rpc_batch_done, s);
-}
-
-void
-rpc_batch_discard(struct rpc_job *b)
-{
-	rpc_job_free(b);
-}
-
-void
-rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req)
-{
-	struct rpc_job **tail = &b->batch;
-
-	while (*tail != NULL)
-		tail = &(*tail)->sq_next;
-	sub->queued_req = req;
-	sub->sq_next = NULL;
-	*tail = sub;
-}
-
-void
-rpc_batch_send(struct rpc_job *b)
-{
-	cJSON *req = cJSON_CreateObject(), *list = cJSON_CreateArray();
-
-	for (struct rpc_job *sub = b->batch; sub != NULL; sub = sub->sq_next) {
-		if (list != NULL)
-			cJSON_AddItemToArray(list, sub->queued_req);
-		else
-			cJSON_Delete(sub->queued_req);
-		sub->queued_req = NULL;
-	}
-	if (req != NULL && list != NULL) {
-		cJSON_AddStringToObject(req, "op", "batch");
-		cJSON_AddItemToObject(req, "requests", list);
-	} else {
-		cJSON_Delete(req);
-		cJSON_Delete(list);
-		req = NULL; /* rpc_send fails the batch: every request gets NNG_ENOMEM */
-	}
-	rpc_send(b, req);
-}
-
-/* The session's request in flight is done: send the next one, or everything that queued up
- * meanwhile as one batch (in order; one broker round trip instead of one per request). */
-static void
-rpc_next_ordered(struct ws_session *s)
-{
-	struct rpc_job *n = s->rpc_head, *b;
-
-	if (n == NULL) {
-		s->rpc_busy = false;
-		return;
-	}
-	if (n->sq_next == NULL || (b = rpc_batch_new(s)) == NULL) {
-		s->rpc_head = n->sq_next;
-		if (s->rpc_head == NULL)
-			s->rpc_tail = NULL;
-		s->rpc_queued--;
-		cJSON *req = n->queued_req;
-		n->queued_req = NULL;
-		rpc_send(n, req);
-		return;
-	}
-	b->ordered = true;
-	for (int k = 0; k < WS_BATCH_MAX && (n = s->rpc_head) != NULL; k++) {
-		s->rpc_head = n->sq_next;
-		s->rpc_queued--;
-		rpc_batch_add(b, n, n->queued_req);
-	}
-	if (s->rpc_head == NULL)
-		s->rpc_tail = NULL;
-	rpc_batch_send(b);
-}
-
-/* Sends what the sessions asked for during this loop turn: one request alone, several as
- * batches of WS_BATCH_MAX (one broker round trip for many clients). */
-static void
-rpc_flush(void)
-{
-	ws->out_kicked = false;
-	while (ws->out_head != NULL) {
-		struct rpc_job *n = ws->out_head, *b;
-		if (n->sq_next == NULL || (b = rpc_batch_new(NULL)) == NULL) {
-			ws->out_head = n->sq_next;
-			if (ws->out_head == NULL)
-				ws->out_tail = NULL;
-			cJSON *req = n->queued_req;
-			n->queued_req = NULL;
-			n->sq_next = NULL;
-			rpc_send(n, req);
-			continue;
-		}
-		for (int k = 0; k < WS_BATCH_MAX && (n = ws->out_head) != NULL; k++) {
-			ws->out_head = n->sq_next;
-			rpc_batch_add(b, n, n->queued_req);
-		}
-		if (ws->out_head == NULL)
-			ws->out_tail = NULL;
-		rpc_batch_send(b);
-	}
-}
-
-void
-rpc_drain(void)
-{
-	struct rpc_job *j;
-
-	rpc_flush();
-
-	pthread_mutex_lock(&ws->done_mu);
-	j = ws->done_head;
-	ws->done_head = ws->done_tail = NULL;
-	pthread_mutex_unlock(&ws->done_mu);
-	while (j != NULL) {
-		struct rpc_job *next = j->done_next;
-		if (j->prev != NULL)
-			j->prev->next = j->next;
-		else
-			ws->jobs = j->next;
-		if (j->next != NULL)
-			j->next->prev = j->prev;
-		ws->njobs--;
-		if (j->done != NULL)
-			j->done(j);
-		if (j->ordered && j->sess != NULL && !ws->exiting)
-			rpc_next_ordered(j->sess);
-		rpc_job_free(j);
-		j = next;
-	}
-}
+#define BROKER_RECVBUF 8192 /* SUB queue (nng's maximum) */
 
 cJSON *
 broker_req(const char *op, const struct ws_session *s)
@@ -406,10 +67,11 @@ broker_subscribe(struct ws_room *r, bool on)
 
 	if (n == 0 || r->subscribed == on)
 		return;
-	rv = nng_socket_set(ws->sub, on ? NNG_OPT_SUB_SUBSCRIBE : NNG_OPT_SUB_UNSUBSCRIBE, topic, n);
+	rv =
+	    nng_socket_set(ws->sub, on ? NNG_OPT_SUB_SUBSCRIBE : NNG_OPT_SUB_UNSUBSCRIBE, topic, n);
 	if (rv != 0)
 		log_warn("broker: %s r/%s: %s", on ? "subscribe" : "unsubscribe", r->id,
-			 nng_strerror(rv));
+		         nng_strerror(rv));
 	r->subscribed = on;
 }
 
@@ -422,8 +84,9 @@ broker_lost(const char *why)
 	ws->bstate = BROKER_DOWN;
 	if (!ws->down_notified) {
 		ws->down_notified = true;
-		ws_notify_all(WS_ERR_BROKER_UNAVAILABLE,
-			      "the chat service is unavailable; messages cannot be sent until it is back");
+		ws_notify_all(
+		    WS_ERR_BROKER_UNAVAILABLE,
+		    "the chat service is unavailable; messages cannot be sent until it is back");
 	}
 }
 
@@ -474,23 +137,25 @@ broker_sync_done(struct rpc_job *j)
 	cJSON *results = cJSON_GetObjectItemCaseSensitive(j->reply, "results"), *res;
 	cJSON_ArrayForEach(res, results)
 	{
-		const char *sid = wire_str(res, "session", NULL), *room = wire_str(res, "room_id", NULL);
+		const char *sid = wire_str(res, "session", NULL),
+		           *room = wire_str(res, "room_id", NULL);
 		struct ws_session *s;
 		struct ws_member *m;
 		if (sid == NULL || room == NULL || !wire_bool(res, "ok", &ok) || ok)
 			continue;
-		if ((s = sesstab_get(&ws->sessions, sid)) == NULL || (m = sess_member(s, room)) == NULL)
+		if ((s = sesstab_get(&ws->sessions, sid)) == NULL ||
+		    (m = sess_member(s, room)) == NULL)
 			continue;
 		err = wire_str(res, "error", NULL);
-		ws_send_error(s, err ? err : ERR_INTERNAL, "could not rejoin the room after a restart",
-			      "join_room", room, NULL);
+		ws_send_error(s, err ? err : ERR_INTERNAL,
+		              "could not rejoin the room after a restart", "join_room", room, NULL);
 		rooms_leave(s, m, false, NULL);
 		if (s->route.single)
 			ws_close(s,
-				 err && strcmp(err, ERR_NICKNAME_TAKEN) == 0 ? WS_CLOSE_NICK_TAKEN
-				 : err && strcmp(err, ERR_NO_SUCH_ROOM) == 0 ? WS_CLOSE_NO_ROOM
-									     : WS_CLOSE_TRY_LATER,
-				 "could not rejoin the room", true);
+			         err && strcmp(err, ERR_NICKNAME_TAKEN) == 0 ? WS_CLOSE_NICK_TAKEN
+			         : err && strcmp(err, ERR_NO_SUCH_ROOM) == 0 ? WS_CLOSE_NO_ROOM
+			                                                     : WS_CLOSE_TRY_LATER,
+			         "could not rejoin the room", true);
 	}
 	ws->bstate = BROKER_UP;
 	ws->down_notified = false;
@@ -553,7 +218,8 @@ broker_hello_done(struct rpc_job *j)
 		broker_lost(nng_strerror(j->rv));
 		return;
 	}
-	if (!wire_bool(j->reply, "ok", &ok) || !ok || (epoch = wire_str(j->reply, "epoch", NULL)) == NULL ||
+	if (!wire_bool(j->reply, "ok", &ok) || !ok ||
+	    (epoch = wire_str(j->reply, "epoch", NULL)) == NULL ||
 	    !route_hex(epoch, WS_EPOCH_LEN)) {
 		const char *err = wire_str(j->reply, "error", NULL);
 		log_error("broker: hello refused: %s", err ? err : "malformed reply");
@@ -696,7 +362,7 @@ broker_open(void)
 		goto fail;
 	/* A lost request is reported as a failure, never replayed against a restarted broker. */
 	if ((rv = nng_socket_set_ms(ws->req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
-	    (rv = nng_socket_set_size(ws->req, NNG_OPT_RECVMAXSZ, BROKER_REPLY_MAX)) != 0 ||
+	    (rv = nng_socket_set_size(ws->req, NNG_OPT_RECVMAXSZ, WS_REPLY_MAX)) != 0 ||
 	    (rv = nng_socket_set_ms(ws->req, NNG_OPT_RECONNMINT, 50)) != 0 ||
 	    (rv = nng_socket_set_ms(ws->req, NNG_OPT_RECONNMAXT, 500)) != 0)
 		goto fail;
@@ -739,8 +405,8 @@ broker_start(void)
 		log_error("broker: no receive descriptor for events");
 		return;
 	}
-	ws->events_wsi = lws_adopt_descriptor_vhost(ws->vh, LWS_ADOPT_RAW_FILE_DESC, fd,
-						    "madang-raw", NULL);
+	ws->events_wsi =
+	    lws_adopt_descriptor_vhost(ws->vh, LWS_ADOPT_RAW_FILE_DESC, fd, "madang-raw", NULL);
 	if (ws->events_wsi == NULL) {
 		log_error("broker: cannot adopt the event descriptor");
 		close(fd.filefd);

@@ -16,7 +16,8 @@ bucket_take(struct bucket *b, uint64_t now_ns)
 	if (now_ns > b->last_ns) {
 		uint64_t dt = now_ns - b->last_ns;
 		/* Refill in whole milli-tokens; keep the remainder of the time for next call. */
-		uint64_t gained = dt / 1000000 * b->rate_mt / 1000 + dt % 1000000 * b->rate_mt / 1000000000;
+		uint64_t gained =
+		    dt / 1000000 * b->rate_mt / 1000 + dt % 1000000 * b->rate_mt / 1000000000;
 		if (gained > 0) {
 			b->tokens_mt += gained;
 			if (b->tokens_mt > b->burst_mt)

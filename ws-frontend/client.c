@@ -37,9 +37,8 @@ client_opened(struct ws_session *s)
 		cJSON_AddNumberToObject(lim, "max_rooms", (double)ws->o.max_rooms);
 	}
 	ws_send_obj(s, o);
-	if (s->route.single &&
-	    rooms_join(s, s->route.room_id, s->user, s->route.has_since, s->route.since,
-		       s->route.epoch) != 0)
+	if (s->route.single && rooms_join(s, s->route.room_id, s->user, s->route.has_since,
+	                                  s->route.since, s->route.epoch) != 0)
 		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", true);
 }
 
@@ -53,7 +52,7 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 		m = sess_member(s, c->room_id);
 		if (m == NULL || m->state != MEMBER_ACTIVE) {
 			ws_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", request,
-				      c->room_id, c->has_client_id ? c->client_id : NULL);
+			              c->room_id, c->has_client_id ? c->client_id : NULL);
 			return NULL;
 		}
 		return m;
@@ -61,13 +60,14 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	m = sess_sole_member(s);
 	if (m == NULL) {
 		ws_send_error(s, s->nrooms == 0 ? WS_ERR_NOT_IN_ROOM : WS_ERR_ROOM_REQUIRED,
-			      s->nrooms == 0 ? "join a room first" : "room_id is required: you are in several rooms",
-			      request, NULL, c->has_client_id ? c->client_id : NULL);
+		              s->nrooms == 0 ? "join a room first"
+		                             : "room_id is required: you are in several rooms",
+		              request, NULL, c->has_client_id ? c->client_id : NULL);
 		return NULL;
 	}
 	if (m->state != MEMBER_ACTIVE) {
 		ws_send_error(s, WS_ERR_NOT_IN_ROOM, "the join is not complete yet", request,
-			      m->room->id, c->has_client_id ? c->client_id : NULL);
+		              m->room->id, c->has_client_id ? c->client_id : NULL);
 		return NULL;
 	}
 	return m;
@@ -79,9 +79,9 @@ client_reply(struct rpc_job *j)
 {
 	struct ws_session *s = j->sess;
 	const char *request = j->kind == KIND_SEND      ? "message"
-			      : j->kind == KIND_TYPING  ? "typing"
-			      : j->kind == KIND_PRIVATE ? "private"
-							: "history";
+	                      : j->kind == KIND_TYPING  ? "typing"
+	                      : j->kind == KIND_PRIVATE ? "private"
+	                                                : "history";
 	const char *cid = j->client_id[0] ? j->client_id : NULL;
 	bool ok = false;
 	cJSON *o;
@@ -89,18 +89,21 @@ client_reply(struct rpc_job *j)
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
 	if (j->rv != 0) {
-		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer", request,
-			      j->room_id, cid);
+		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
+		              request, j->room_id, cid);
 		return;
 	}
 	if (!wire_bool(j->reply, "ok", &ok) || !ok) {
-		const char *err = wire_str(j->reply, "error", NULL), *msg = wire_str(j->reply, "message", NULL);
-		ws_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request, j->room_id, cid);
+		const char *err = wire_str(j->reply, "error", NULL),
+		           *msg = wire_str(j->reply, "message", NULL);
+		ws_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
+		              j->room_id, cid);
 		return;
 	}
 	switch (j->kind) {
 	case KIND_SEND: {
-		/* ACK only when the client named its message: it is how a resent message is matched. */
+		/* ACK only when the client named its message: it is how a resent message is
+		 * matched. */
 		int64_t seq;
 		bool dup = false;
 		if (cid == NULL || (o = cJSON_CreateObject()) == NULL)
@@ -117,7 +120,8 @@ client_reply(struct rpc_job *j)
 	}
 	case KIND_PRIVATE: {
 		/* The sender's copy of its private message. */
-		const char *from = wire_str(j->reply, "from", NULL), *to = wire_str(j->reply, "to", NULL);
+		const char *from = wire_str(j->reply, "from", NULL),
+		           *to = wire_str(j->reply, "to", NULL);
 		const char *time = wire_str(j->reply, "time", NULL);
 		cJSON *text = cJSON_GetObjectItemCaseSensitive(j->reply, "message");
 		if ((o = cJSON_CreateObject()) == NULL)
@@ -151,7 +155,7 @@ client_reply(struct rpc_job *j)
 
 static void
 client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, const char *client_id,
-	   const struct cmd *c)
+           const struct cmd *c)
 {
 	struct rpc_job *j = rpc_job_new(client_reply, s);
 
@@ -173,8 +177,8 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 	snprintf(j->room_id, sizeof(j->room_id), "%s", room_id ? room_id : "");
 	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
 	if (rpc_send_ordered(j, req) != 0)
-		ws_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service", NULL,
-			      room_id, client_id);
+		ws_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service",
+		              NULL, room_id, client_id);
 }
 
 static void
@@ -187,18 +191,18 @@ client_join(struct ws_session *s, struct cmd *c)
 
 	if (user == NULL) {
 		ws_send_error(s, WS_ERR_NICKNAME_REQUIRED,
-			      "give a nickname: \"user\" in join_room, or ?user= on /ws", "join_room",
-			      c->room_id, NULL);
+		              "give a nickname: \"user\" in join_room, or ?user= on /ws",
+		              "join_room", c->room_id, NULL);
 		return;
 	}
 	if (sess_member(s, c->room_id) != NULL) {
-		ws_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room", "join_room",
-			      c->room_id, NULL);
+		ws_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room",
+		              "join_room", c->room_id, NULL);
 		return;
 	}
 	if (s->nrooms >= s->max_rooms) {
-		ws_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection", "join_room",
-			      c->room_id, NULL);
+		ws_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection",
+		              "join_room", c->room_id, NULL);
 		return;
 	}
 	if (wire_has(c->json, "since") || wire_has(c->json, "epoch")) {
@@ -206,8 +210,8 @@ client_join(struct ws_session *s, struct cmd *c)
 		if (!wire_int(c->json, "since", &since) || since < 0 || epoch == NULL ||
 		    !route_hex(epoch, WS_EPOCH_LEN)) {
 			ws_send_error(s, WS_ERR_INVALID_ARGUMENT,
-				      "since (a seq) and epoch (16 hex digits) go together", "join_room",
-				      c->room_id, NULL);
+			              "since (a seq) and epoch (16 hex digits) go together",
+			              "join_room", c->room_id, NULL);
 			return;
 		}
 		has_since = true;
@@ -235,7 +239,8 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 			ws_close(s, WS_CLOSE_POLICY, "rate limit exceeded", false);
 			return;
 		}
-		ws_send_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", NULL, NULL, NULL);
+		ws_send_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", NULL, NULL,
+		              NULL);
 		return;
 	}
 	s->strikes = 0;
@@ -249,8 +254,9 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 	}
 	if (!broker_up()) {
 		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE,
-			      "the chat service is unavailable; try again shortly", cmd_name(c.type),
-			      c.has_room ? c.room_id : NULL, c.has_client_id ? c.client_id : NULL);
+		              "the chat service is unavailable; try again shortly",
+		              cmd_name(c.type), c.has_room ? c.room_id : NULL,
+		              c.has_client_id ? c.client_id : NULL);
 		goto out;
 	}
 	switch (c.type) {
@@ -272,7 +278,8 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 			if (req != NULL && c.has_client_id)
 				cJSON_AddStringToObject(req, "client_id", c.client_id);
 		}
-		client_rpc(s, req, KIND_SEND, m->room->id, c.has_client_id ? c.client_id : NULL, NULL);
+		client_rpc(s, req, KIND_SEND, m->room->id, c.has_client_id ? c.client_id : NULL,
+		           NULL);
 		break;
 	case CMD_TYPING:
 		/* TYPING [room_id] active */
@@ -295,8 +302,8 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 		else
 			m = sess_sole_member(s);
 		if (m == NULL) {
-			ws_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", "leave_room",
-				      c.has_room ? c.room_id : NULL, NULL);
+			ws_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room",
+			              "leave_room", c.has_room ? c.room_id : NULL, NULL);
 			break;
 		}
 		rooms_leave(s, m, true, NULL);
@@ -329,7 +336,8 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 			cJSON_AddStringToObject(req, "room_id", room);
 			if (c.has_before)
 				cJSON_AddNumberToObject(req, "before_seq", (double)c.before_seq);
-			cJSON_AddNumberToObject(req, "limit", c.limit ? (double)c.limit : ws->o.history);
+			cJSON_AddNumberToObject(req, "limit",
+			                        c.limit ? (double)c.limit : ws->o.history);
 		}
 		client_rpc(s, req, KIND_HISTORY, room, NULL, NULL);
 		break;

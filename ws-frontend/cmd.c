@@ -12,9 +12,9 @@ static const struct {
 	const char *name;
 	enum cmd_type type;
 } cmd_types[] = {
-	{"message", CMD_MESSAGE}, {"ping", CMD_PING},       {"typing", CMD_TYPING},
-	{"join_room", CMD_JOIN},  {"leave_room", CMD_LEAVE}, {"private", CMD_PRIVATE},
-	{"history", CMD_HISTORY},
+    {"message", CMD_MESSAGE}, {"ping", CMD_PING},        {"typing", CMD_TYPING},
+    {"join_room", CMD_JOIN},  {"leave_room", CMD_LEAVE}, {"private", CMD_PRIVATE},
+    {"history", CMD_HISTORY},
 };
 
 const char *
@@ -66,7 +66,8 @@ cmd_room(struct cmd *c, bool required, const char **why)
 	const char *s = wire_str(c->json, "room_id", &n);
 
 	if (s == NULL) {
-		if (wire_has(c->json, "room_id") && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c->json, "room_id"))) {
+		if (wire_has(c->json, "room_id") &&
+		    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c->json, "room_id"))) {
 			*why = "room_id must be a string";
 			return -1;
 		}
@@ -87,15 +88,15 @@ cmd_room(struct cmd *c, bool required, const char **why)
 
 int
 cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const char **code,
-	  const char **why)
+          const char **why)
 {
 	const char *type, *s;
 	size_t i, n;
 	bool found = false;
 
 	memset(c, 0, sizeof(*c));
-	for (i = 0; i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n');
-	     i++)
+	for (i = 0;
+	     i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'); i++)
 		;
 	if (i == len || buf[i] != '{') {
 		/* MESSAGE <raw text> — clients of the original design send plain text. */
@@ -130,14 +131,16 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 		if (cmd_room(c, false, why) != 0)
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 		if ((c->text = wire_str(c->json, "text", &c->text_len)) == NULL)
-			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, "text must be a string");
+			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
+			                "text must be a string");
 		if (cmd_text(c->text, c->text_len, max_text, code, why) != 0)
 			return cmd_fail(c, code, why, *code, *why);
 		if (wire_has(c->json, "client_id")) {
 			s = wire_str(c->json, "client_id", &n);
 			if (s == NULL || !valid_token(s, n, MADANG_CLIENT_ID_MAX))
-				return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
-						"client_id must be 1-64 printable ASCII characters");
+				return cmd_fail(
+				    c, code, why, WS_ERR_INVALID_ARGUMENT,
+				    "client_id must be 1-64 printable ASCII characters");
 			memcpy(c->client_id, s, n + 1);
 			c->has_client_id = true;
 		}
@@ -147,7 +150,8 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 		if (cmd_room(c, false, why) != 0)
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 		if (!wire_bool(c->json, "active", &c->active))
-			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, "active must be true or false");
+			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
+			                "active must be true or false");
 		return 0;
 	case CMD_JOIN:
 		/* {"type":"join_room","room_id","user"?} */
@@ -156,7 +160,8 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 		if (wire_has(c->json, "user")) {
 			s = wire_str(c->json, "user", &n);
 			if (s == NULL)
-				return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, "user must be a string");
+				return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
+				                "user must be a string");
 			if (!nick_canonical(s, n, c->user, sizeof(c->user), why))
 				return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 			c->has_user = true;
@@ -172,12 +177,14 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 		if (cmd_room(c, false, why) != 0)
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 		if ((s = wire_str(c->json, "to", &n)) == NULL)
-			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, "to must be a string");
+			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
+			                "to must be a string");
 		if (!nick_canonical(s, n, c->user, sizeof(c->user), why))
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 		c->has_user = true;
 		if ((c->text = wire_str(c->json, "text", &c->text_len)) == NULL)
-			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, "text must be a string");
+			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
+			                "text must be a string");
 		if (cmd_text(c->text, c->text_len, max_text, code, why) != 0)
 			return cmd_fail(c, code, why, *code, *why);
 		return 0;
@@ -188,14 +195,14 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 		if (wire_has(c->json, "before_seq")) {
 			if (!wire_int(c->json, "before_seq", &c->before_seq) || c->before_seq < 1)
 				return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
-						"before_seq must be a positive integer");
+				                "before_seq must be a positive integer");
 			c->has_before = true;
 		}
 		if (wire_has(c->json, "limit") &&
 		    (!wire_int(c->json, "limit", &c->limit) || c->limit < 1 ||
 		     c->limit > CMD_HISTORY_LIMIT_MAX))
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
-					"limit must be an integer from 1 to 500");
+			                "limit must be an integer from 1 to 500");
 		return 0;
 	}
 	return cmd_fail(c, code, why, WS_ERR_UNKNOWN_TYPE, "unknown message type");

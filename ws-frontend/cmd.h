@@ -58,7 +58,7 @@ struct cmd {
  * Returns 0 and fills *c (call cmd_fini), or -1 with *code (WS_ERR_… or a broker error code)
  * and a human reason in *why; *c needs no cmd_fini then. */
 int cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const char **code,
-	      const char **why);
+              const char **why);
 void cmd_fini(struct cmd *c);
 const char *cmd_name(enum cmd_type t);
 

@@ -10,7 +10,7 @@
  * thread touches frames, so the count needs no atomics. */
 struct ws_frame {
 	uint32_t refs;
-	size_t len;          /* header + payload bytes in data */
+	size_t len;           /* header + payload bytes in data */
 	unsigned char data[]; /* FIN+text opcode, length, payload */
 };
 

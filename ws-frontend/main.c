@@ -32,31 +32,34 @@ struct ws_app *ws = &app;
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: madang-ws [options]\n"
-		"  --listen HOST:PORT        where to accept WebSockets (default " DEF_LISTEN ")\n"
-		"  --rpc URL                 broker request/reply endpoint (default " DEF_RPC ")\n"
-		"  --events URL              broker event stream (default " DEF_EVENTS ")\n"
-		"  --id NAME                 front-end id, [A-Za-z0-9_-]{1,64} (default " DEF_ID ")\n"
-		"  --origins LIST            allowed Origin values, comma-separated, or * (default:\n"
-		"                            the Origin must match the Host header)\n"
-		"  --reuseport               share the port with other madang-ws (SO_REUSEPORT)\n"
-		"  --max-message BYTES       message text limit, 1-4096 (default 4096)\n"
-		"  --rate MSGS_PER_S         messages per second per connection (default 10)\n"
-		"  --burst N                 messages allowed at once (default 20)\n"
-		"  --max-conns-per-ip N      connections per client address (default 64)\n"
-		"  --trusted-proxies LIST    addresses/CIDRs whose X-Forwarded-For is believed\n"
-		"  --queue-limit BYTES       unsent bytes per connection before close 1008 (default 1 MiB)\n"
-		"  --ping-interval S         seconds between pings; silent twice as long: dropped (default 25)\n"
-		"  --max-rooms-per-conn N    rooms one connection may be in (default 16)\n"
-		"  --history N               events replayed on join, 0-500 (default 50)\n"
-		"  -v                        log every connection event and command (debug)\n");
+	fprintf(
+	    f,
+	    "usage: madang-ws [options]\n"
+	    "  --listen HOST:PORT        where to accept WebSockets (default " DEF_LISTEN ")\n"
+	    "  --rpc URL                 broker request/reply endpoint (default " DEF_RPC ")\n"
+	    "  --events URL              broker event stream (default " DEF_EVENTS ")\n"
+	    "  --id NAME                 front-end id, [A-Za-z0-9_-]{1,64} (default " DEF_ID ")\n"
+	    "  --origins LIST            allowed Origin values, comma-separated, or * (default:\n"
+	    "                            the Origin must match the Host header)\n"
+	    "  --reuseport               share the port with other madang-ws (SO_REUSEPORT)\n"
+	    "  --max-message BYTES       message text limit, 1-4096 (default 4096)\n"
+	    "  --rate MSGS_PER_S         messages per second per connection (default 10)\n"
+	    "  --burst N                 messages allowed at once (default 20)\n"
+	    "  --max-conns-per-ip N      connections per client address (default 64)\n"
+	    "  --trusted-proxies LIST    addresses/CIDRs whose X-Forwarded-For is believed\n"
+	    "  --queue-limit BYTES       unsent bytes per connection before close 1008 (default 1 "
+	    "MiB)\n"
+	    "  --ping-interval S         seconds between pings; silent twice as long: dropped "
+	    "(default 25)\n"
+	    "  --max-rooms-per-conn N    rooms one connection may be in (default 16)\n"
+	    "  --history N               events replayed on join, 0-500 (default 50)\n"
+	    "  -v                        log every connection event and command (debug)\n");
 }
 
 /* Parses an unsigned decimal in [lo, hi]. */
 static int
 opt_num(const char *name, const char *s, unsigned long long lo, unsigned long long hi,
-	unsigned long long *out)
+        unsigned long long *out)
 {
 	char *end;
 	unsigned long long v;
@@ -97,26 +100,42 @@ parse_listen(struct ws_opts *o)
 static int
 parse_args(int argc, char **argv, struct ws_opts *o)
 {
-	enum { O_LISTEN = 256, O_RPC, O_EVENTS, O_ID, O_ORIGINS, O_REUSEPORT, O_MAXMSG, O_RATE,
-	       O_BURST, O_CONNS, O_QUEUE, O_PING, O_TRUSTED, O_ROOMS, O_HISTORY, O_HELP };
+	enum {
+		O_LISTEN = 256,
+		O_RPC,
+		O_EVENTS,
+		O_ID,
+		O_ORIGINS,
+		O_REUSEPORT,
+		O_MAXMSG,
+		O_RATE,
+		O_BURST,
+		O_CONNS,
+		O_QUEUE,
+		O_PING,
+		O_TRUSTED,
+		O_ROOMS,
+		O_HISTORY,
+		O_HELP
+	};
 	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, O_LISTEN},
-		{"rpc", required_argument, NULL, O_RPC},
-		{"events", required_argument, NULL, O_EVENTS},
-		{"id", required_argument, NULL, O_ID},
-		{"origins", required_argument, NULL, O_ORIGINS},
-		{"reuseport", no_argument, NULL, O_REUSEPORT},
-		{"max-message", required_argument, NULL, O_MAXMSG},
-		{"rate", required_argument, NULL, O_RATE},
-		{"burst", required_argument, NULL, O_BURST},
-		{"max-conns-per-ip", required_argument, NULL, O_CONNS},
-		{"queue-limit", required_argument, NULL, O_QUEUE},
-		{"ping-interval", required_argument, NULL, O_PING},
-		{"trusted-proxies", required_argument, NULL, O_TRUSTED},
-		{"max-rooms-per-conn", required_argument, NULL, O_ROOMS},
-		{"history", required_argument, NULL, O_HISTORY},
-		{"help", no_argument, NULL, O_HELP},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, O_LISTEN},
+	    {"rpc", required_argument, NULL, O_RPC},
+	    {"events", required_argument, NULL, O_EVENTS},
+	    {"id", required_argument, NULL, O_ID},
+	    {"origins", required_argument, NULL, O_ORIGINS},
+	    {"reuseport", no_argument, NULL, O_REUSEPORT},
+	    {"max-message", required_argument, NULL, O_MAXMSG},
+	    {"rate", required_argument, NULL, O_RATE},
+	    {"burst", required_argument, NULL, O_BURST},
+	    {"max-conns-per-ip", required_argument, NULL, O_CONNS},
+	    {"queue-limit", required_argument, NULL, O_QUEUE},
+	    {"ping-interval", required_argument, NULL, O_PING},
+	    {"trusted-proxies", required_argument, NULL, O_TRUSTED},
+	    {"max-rooms-per-conn", required_argument, NULL, O_ROOMS},
+	    {"history", required_argument, NULL, O_HISTORY},
+	    {"help", no_argument, NULL, O_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	unsigned long long v;
 	const char *why;
@@ -191,7 +210,8 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			}
 			break;
 		case O_ROOMS:
-			if (opt_num("--max-rooms-per-conn", optarg, 1, WS_ROOMS_PER_CONN_MAX, &v) != 0)
+			if (opt_num("--max-rooms-per-conn", optarg, 1, WS_ROOMS_PER_CONN_MAX, &v) !=
+			    0)
 				return -1;
 			o->max_rooms = (size_t)v;
 			break;
@@ -254,7 +274,7 @@ main(int argc, char **argv)
 		goto out;
 	broker_start();
 	log_info("ws: %s listening on %s%s, broker %s / %s", ws->o.id, ws->o.listen,
-		 ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url, ws->o.events_url);
+	         ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url, ws->o.events_url);
 	sd_notify_send("READY=1\nSTATUS=serving");
 
 	while (!ws->exit_loop) {

@@ -65,7 +65,8 @@ netacl_parse(struct netacl *a, const char *list, const char **why)
 		if (slash != NULL) {
 			char *end;
 			long b = strtol(slash + 1, &end, 10);
-			if (slash[1] == '\0' || *end != '\0' || b < 0 || (unsigned long)b > maxbits) {
+			if (slash[1] == '\0' || *end != '\0' || b < 0 ||
+			    (unsigned long)b > maxbits) {
 				*why = "bad prefix length";
 				return -1;
 			}

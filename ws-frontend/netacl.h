@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NETACL_MAX       32 /* entries in one --trusted-proxies list */
-#define NETACL_ADDR_MAX  46 /* INET6_ADDRSTRLEN */
-#define NETACL_XFF_HOPS  16 /* X-Forwarded-For entries looked at, from the right */
+#define NETACL_MAX      32 /* entries in one --trusted-proxies list */
+#define NETACL_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
+#define NETACL_XFF_HOPS 16 /* X-Forwarded-For entries looked at, from the right */
 
 struct netacl_net {
 	int family; /* AF_INET or AF_INET6 */

@@ -24,12 +24,12 @@ struct ws_member {
 	struct ws_session *sess;
 	struct ws_room *room;
 	enum member_state state;
-	uint64_t cursor;  /* next seq this member must receive */
-	size_t room_idx;  /* index in room->members while active */
+	uint64_t cursor;             /* next seq this member must receive */
+	size_t room_idx;             /* index in room->members while active */
 	struct ws_member *join_next; /* the room's queue of joins waiting for their turn */
-	bool join_sent;   /* its join request is the one in flight */
-	bool resync;      /* this join re-declares a member after a broker restart */
-	bool has_since;   /* resume: ask for the events after since in epoch */
+	bool join_sent;              /* its join request is the one in flight */
+	bool resync;                 /* this join re-declares a member after a broker restart */
+	bool has_since;              /* resume: ask for the events after since in epoch */
 	uint64_t since;
 	char epoch[17];
 	char user[MADANG_NICK_MAX_BYTES + 1];
@@ -37,8 +37,8 @@ struct ws_member {
 
 struct ws_room {
 	char id[MADANG_ROOM_ID_MAX + 1];
-	struct roomlog log;  /* frames of seq in [base, top); top is the next seq expected */
-	bool has_base;       /* false until the first join reply tells where the log starts */
+	struct roomlog log; /* frames of seq in [base, top); top is the next seq expected */
+	bool has_base;      /* false until the first join reply tells where the log starts */
 	struct ws_member **members; /* active members */
 	size_t n, cap;
 	/* Joins go out one round at a time per room (a round is every join queued when the last
@@ -48,8 +48,8 @@ struct ws_room {
 	struct ws_member *join_head, *join_tail;
 	unsigned joins_in_flight;
 	uint64_t pin;
-	bool repairing;      /* a history request for the gap is in flight */
-	uint64_t seen_max;   /* highest seq seen live while repairing (0: none) */
+	bool repairing;    /* a history request for the gap is in flight */
+	uint64_t seen_max; /* highest seq seen live while repairing (0: none) */
 	bool subscribed;
 	uint64_t generation; /* changes when the log is reset (new epoch) */
 	bool dirty;          /* got events since the last fan-out (rooms_flush) */

@@ -1,6 +1,7 @@
-/* rooms.c — joins, leaves and the delivery of room events: every local member receives a
- * room's events in seq order, gaps are repaired from the broker's history before later events
- * go out, and each event is framed once and shared by every local recipient (roomlog). */
+/* rooms.c — leaving rooms and delivering room events (joining: joins.c). Every local member
+ * receives a room's events in seq order, gaps are repaired from the broker's history before
+ * later events go out, and each event is framed once and shared by every local recipient. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +14,7 @@
 
 #define HISTORY_PAGE MADANG_HISTORY_PAGE_MAX
 
-enum { JOIN_NORMAL, JOIN_RESYNC };
-
-static struct ws_room *
+struct ws_room *
 rooms_get(const char *id, bool create)
 {
 	struct ws_room *r = roomtab_get(&ws->rooms, id);
@@ -39,16 +38,14 @@ rooms_fanout(struct ws_room *r)
 	room_trim(r);
 }
 
-static void rooms_pump(struct ws_room *r);
-static void rooms_repair(struct ws_room *r);
-
 void
 rooms_detach(struct ws_member *m)
 {
 	struct ws_room *r = m->room;
 
 	if (m->state == MEMBER_ACTIVE) {
-		for (uint64_t s = m->cursor < r->log.base ? r->log.base : m->cursor; s < r->log.top; s++)
+		for (uint64_t s = m->cursor < r->log.base ? r->log.base : m->cursor; s < r->log.top;
+		     s++)
 			sess_push(m->sess, roomlog_get(&r->log, s));
 		room_del_member(r, m);
 	}
@@ -92,8 +89,9 @@ rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const c
 			snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
 			j->kind = reason == NULL ? 1 : 0; /* 1: the client asked, tell it "left" */
 			if (rpc_send_ordered(j, req) != 0)
-				log_warn("ws: session %llu: leave %s not sent: too many requests queued",
-					 (unsigned long long)s->serial, r->id);
+				log_warn(
+				    "ws: session %llu: leave %s not sent: too many requests queued",
+				    (unsigned long long)s->serial, r->id);
 		} else {
 			cJSON_Delete(req);
 			if (j != NULL)
@@ -109,8 +107,8 @@ rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const c
 }
 
 /* Builds a frame from an event object and queues it for one session. */
-static void
-push_obj(struct ws_session *s, const cJSON *o)
+void
+rooms_push_obj(struct ws_session *s, const cJSON *o)
 {
 	char *text = cJSON_PrintUnformatted(o);
 	struct ws_frame *f;
@@ -122,229 +120,6 @@ push_obj(struct ws_session *s, const cJSON *o)
 		ws_frame_unref(f);
 	}
 	free(text);
-}
-
-/* The close code for a refused join on a /ws/{room}/{user} connection. */
-static uint16_t
-join_close_code(const char *err)
-{
-	if (strcmp(err, ERR_NO_SUCH_ROOM) == 0)
-		return WS_CLOSE_NO_ROOM;
-	if (strcmp(err, ERR_NICKNAME_TAKEN) == 0)
-		return WS_CLOSE_NICK_TAKEN;
-	if (strcmp(err, ERR_ROOM_FULL) == 0)
-		return WS_CLOSE_ROOM_FULL;
-	if (strcmp(err, ERR_INVALID_ARGUMENT) == 0)
-		return WS_CLOSE_BAD_REQUEST;
-	return WS_CLOSE_TRY_LATER;
-}
-
-static void
-join_done(struct rpc_job *j)
-{
-	struct ws_session *s = j->sess;
-	struct ws_room *r = roomtab_get(&ws->rooms, j->room_id);
-	struct ws_member *m = s->wsi != NULL ? sess_member(s, j->room_id) : NULL;
-	const char *err = NULL, *msg = NULL;
-	bool ok = false, need_fill = false, resumed = false, recovered = false;
-	int64_t seq = 0;
-	cJSON *hist, *e, *o;
-
-	if (j->rv == 0)
-		wire_bool(j->reply, "ok", &ok);
-	if (m == NULL || !m->join_sent || r == NULL || m->room != r) {
-		/* The client left (or went away) while the join was in flight. */
-		if (ok) {
-			cJSON *req = broker_req("leave", s);
-			struct rpc_job *lj = rpc_job_new(NULL, NULL);
-			if (req != NULL && lj != NULL) {
-				cJSON_AddStringToObject(req, "room_id", j->room_id);
-				cJSON_AddStringToObject(req, "reason", "disconnected");
-				rpc_send(lj, req);
-			} else {
-				cJSON_Delete(req);
-				free(lj);
-			}
-		}
-		return;
-	}
-	room_join_done(r, m);
-	if (r->generation != j->generation) {
-		/* The broker restarted while this join was in flight: join again in the new epoch. */
-		m->resync = m->resync || ok;
-		room_join_enqueue(r, m);
-		rooms_pump(r);
-		return;
-	}
-	if (ok && (!wire_int(j->reply, "seq", &seq) || seq < 0)) {
-		ok = false;
-		err = ERR_INTERNAL;
-		msg = "malformed join reply";
-	}
-	if (!ok) {
-		if (err == NULL) {
-			err = j->rv != 0 ? WS_ERR_BROKER_UNAVAILABLE : wire_str(j->reply, "error", NULL);
-			msg = j->rv != 0 ? "the chat service did not answer" : wire_str(j->reply, "message", NULL);
-		}
-		if (err == NULL)
-			err = ERR_INTERNAL;
-		ws_send_error(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL);
-		bool fatal = s->route.single && (strcmp(j->room_id, s->route.room_id) == 0 || m->resync);
-		if (log_enabled(LOG_LVL_DEBUG))
-			log_debug("ws: session %llu (%s) join %s refused: %s",
-				  (unsigned long long)s->serial, m->user, j->room_id, err);
-		rooms_leave(s, m, false, NULL); /* also sends the room's next join */
-		if (fatal)
-			ws_close(s, join_close_code(err), msg ? msg : err, true);
-		return;
-	}
-
-	wire_bool(j->reply, "resumed", &resumed);
-	wire_bool(j->reply, "recovered", &recovered);
-	if (!r->has_base) {
-		roomlog_reset(&r->log, (uint64_t)seq);
-		r->has_base = true;
-		r->seen_max = 0;
-		need_fill = true; /* fetch from seq on, whatever the event stream already dropped */
-	} else if (resumed && (uint64_t)seq >= r->log.top) {
-		need_fill = true;
-	}
-
-	/* JOINED, then the history the reply carries, then live events from seq on. */
-	if ((o = cJSON_CreateObject()) != NULL) {
-		const char *name = wire_str(j->reply, "name", NULL), *user = wire_str(j->reply, "user", NULL);
-		cJSON *users = cJSON_GetObjectItemCaseSensitive(j->reply, "users");
-		int64_t count = 0;
-		cJSON_AddStringToObject(o, "type", "joined");
-		cJSON_AddStringToObject(o, "room_id", r->id);
-		cJSON_AddStringToObject(o, "name", name ? name : r->id);
-		cJSON_AddStringToObject(o, "user", user ? user : m->user);
-		if (cJSON_IsArray(users))
-			cJSON_AddItemToObject(o, "users", cJSON_Duplicate(users, true));
-		else
-			cJSON_AddItemToObject(o, "users", cJSON_CreateArray());
-		if (wire_int(j->reply, "users_count", &count))
-			cJSON_AddNumberToObject(o, "users_count", (double)count);
-		cJSON_AddNumberToObject(o, "seq", (double)seq);
-		const char *epoch = wire_str(j->reply, "epoch", NULL);
-		cJSON_AddStringToObject(o, "epoch", epoch ? epoch : ws->epoch);
-		cJSON_AddBoolToObject(o, "recovered", recovered && !m->resync);
-		cJSON_AddBoolToObject(o, "resumed", resumed);
-		push_obj(s, o);
-		cJSON_Delete(o);
-	}
-	const char *canon = wire_str(j->reply, "user", NULL);
-	if (canon != NULL && strlen(canon) < sizeof(m->user))
-		snprintf(m->user, sizeof(m->user), "%s", canon);
-	m->has_since = false;
-	hist = cJSON_GetObjectItemCaseSensitive(j->reply, "history");
-	cJSON_ArrayForEach(e, hist)
-	{
-		int64_t hs;
-		if (cJSON_IsObject(e) && wire_int(e, "seq", &hs) && hs < seq)
-			push_obj(s, e);
-	}
-	m->resync = false;
-	if (room_add_member(r, m, (uint64_t)seq) != 0) {
-		rooms_leave(s, m, true, "disconnected");
-		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
-		return;
-	}
-	if (m->cursor < r->log.base)
-		m->cursor = r->log.base;
-	if (log_enabled(LOG_LVL_DEBUG))
-		log_debug("ws: session %llu (%s) joined %s at seq %lld", (unsigned long long)s->serial,
-			  m->user, r->id, (long long)seq);
-	if (need_fill)
-		rooms_repair(r);
-	ws_kick_writable(s);
-	rooms_pump(r);
-}
-
-/* Builds the join request of member m. */
-static cJSON *
-join_req(struct ws_room *r, struct ws_member *m)
-{
-	struct ws_session *s = m->sess;
-	cJSON *req = broker_req("join", s);
-
-	if (req == NULL)
-		return NULL;
-	cJSON_AddStringToObject(req, "room_id", r->id);
-	cJSON_AddStringToObject(req, "user", m->user);
-	if (!m->resync && m->has_since) {
-		cJSON_AddNumberToObject(req, "since", (double)m->since);
-		cJSON_AddStringToObject(req, "epoch", m->epoch);
-	}
-	if (!m->resync && s->route.has_resume)
-		cJSON_AddStringToObject(req, "resume", s->route.resume);
-	cJSON_AddNumberToObject(req, "history", ws->o.history);
-	return req;
-}
-
-/* Sends the room's queued joins, if no round is in flight: one alone, several as one batch
- * (applied in order, so their seqs rise in queue order). */
-static void
-rooms_pump(struct ws_room *r)
-{
-	struct ws_member *ms[WS_BATCH_MAX];
-	struct rpc_job *b = NULL;
-	size_t n = room_join_next(r, ms, WS_BATCH_MAX);
-
-	if (n > 1 && (b = rpc_batch_new(NULL)) == NULL)
-		n = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct ws_member *m = ms[i];
-		struct ws_session *s = m->sess;
-		cJSON *req = join_req(r, m);
-		struct rpc_job *j = rpc_job_new(join_done, s);
-
-		if (req == NULL || j == NULL) {
-			cJSON_Delete(req);
-			if (j != NULL)
-				sess_unref(j->sess);
-			free(j);
-			room_join_done(r, m);
-			ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", r->id, NULL);
-			sess_member_del(s, m);
-			continue;
-		}
-		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
-		j->generation = r->generation;
-		if (b != NULL)
-			rpc_batch_add(b, j, req);
-		else
-			rpc_send(j, req);
-	}
-	if (b != NULL) {
-		if (b->batch != NULL)
-			rpc_batch_send(b);
-		else
-			rpc_batch_discard(b);
-	}
-	if (n > 0 && r->joins_in_flight == 0)
-		rooms_pump(r); /* every join failed to start: the next ones may go */
-}
-
-int
-rooms_join(struct ws_session *s, const char *room_id, const char *user, bool has_since,
-	   uint64_t since, const char *epoch)
-{
-	struct ws_room *r = rooms_get(room_id, true);
-	struct ws_member *m;
-
-	if (r == NULL)
-		return -1;
-	if ((m = sess_member_add(s, r, user)) == NULL)
-		return -1;
-	if (has_since) {
-		m->has_since = true;
-		m->since = since;
-		snprintf(m->epoch, sizeof(m->epoch), "%s", epoch);
-	}
-	room_join_enqueue(r, m);
-	rooms_pump(r);
-	return 0;
 }
 
 /* Appends event seq (== top) to the log; json is what every member receives. */
@@ -387,15 +162,16 @@ rooms_skip(struct ws_room *r, uint64_t next)
 	struct ws_frame *lost;
 	char text[256];
 	int n = snprintf(text, sizeof(text),
-			 "{\"type\":\"error\",\"code\":\"%s\",\"message\":\"some events of this "
-			 "room could not be recovered\",\"room_id\":\"%s\"}",
-			 WS_ERR_EVENTS_LOST, r->id);
+	                 "{\"type\":\"error\",\"code\":\"%s\",\"message\":\"some events of this "
+	                 "room could not be recovered\",\"room_id\":\"%s\"}",
+	                 WS_ERR_EVENTS_LOST, r->id);
 
 	lost = n > 0 && (size_t)n < sizeof(text) ? ws_frame_text(text, (size_t)n) : NULL;
 	/* Queue only: the caller fans out (and may close slow members) after the loop. */
 	for (size_t i = 0; i < r->n; i++) {
 		struct ws_member *m = r->members[i];
-		for (uint64_t q = m->cursor < r->log.base ? r->log.base : m->cursor; q < r->log.top; q++)
+		for (uint64_t q = m->cursor < r->log.base ? r->log.base : m->cursor; q < r->log.top;
+		     q++)
 			sess_push(m->sess, roomlog_get(&r->log, q));
 		if (m->cursor < next)
 			m->cursor = next;
@@ -419,7 +195,7 @@ history_done(struct rpc_job *j)
 	r->repairing = false;
 	if (j->rv != 0 || !wire_bool(j->reply, "ok", &ok) || !ok) {
 		log_warn("broker: history for %s failed: %s", r->id,
-			 j->rv != 0 ? nng_strerror(j->rv) : "refused");
+		         j->rv != 0 ? nng_strerror(j->rv) : "refused");
 		return; /* retried by rooms_tick */
 	}
 	wire_bool(j->reply, "complete", &complete);
@@ -428,7 +204,7 @@ history_done(struct rpc_job *j)
 	if (e != NULL && wire_int(e, "seq", &first) && (uint64_t)first > r->log.top && !complete) {
 		/* The broker no longer has what we missed: members are told, delivery goes on. */
 		log_warn("broker: room %s lost events %llu..%lld", r->id,
-			 (unsigned long long)r->log.top, (long long)first - 1);
+		         (unsigned long long)r->log.top, (long long)first - 1);
 		rooms_skip(r, (uint64_t)first);
 	}
 	for (; e != NULL; e = e->next) {
@@ -460,7 +236,7 @@ history_done(struct rpc_job *j)
 }
 
 /* HISTORY after top-1: fills the log from top on before later live events are used. */
-static void
+void
 rooms_repair(struct ws_room *r)
 {
 	cJSON *req;
@@ -568,20 +344,22 @@ rooms_frontend_event(cJSON *ev)
 		return;
 	if (strcmp(type, "private") == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
-		push_obj(s, ev);
+		rooms_push_obj(s, ev);
 		ws_kick_writable(s);
 	} else if (strcmp(type, "kick") == 0) {
-		const char *room = wire_str(ev, "room_id", NULL), *reason = wire_str(ev, "reason", NULL);
+		const char *room = wire_str(ev, "room_id", NULL),
+		           *reason = wire_str(ev, "reason", NULL);
 		struct ws_member *m = room != NULL ? sess_member(s, room) : NULL;
 		log_info("ws: session %llu (%s) kicked from %s: %s", (unsigned long long)s->serial,
-			 m ? m->user : "?", room ? room : "?", reason ? reason : "?");
+		         m ? m->user : "?", room ? room : "?", reason ? reason : "?");
 		if (m != NULL)
 			rooms_leave(s, m, false, NULL);
 		/* Its nickname now belongs to a newer connection (resume): this one is done. */
 		ws_close(s, WS_CLOSE_NICK_TAKEN,
-			 reason != NULL && strcmp(reason, "replaced") == 0 ? "replaced by a newer connection"
-									    : "removed by the server",
-			 true);
+		         reason != NULL && strcmp(reason, "replaced") == 0
+		             ? "replaced by a newer connection"
+		             : "removed by the server",
+		         true);
 	}
 }
 

@@ -53,7 +53,7 @@ route_path(const char *path, struct route *r, const char **why)
 
 int
 route_query(struct route *r, const char *user, const char *since, const char *epoch,
-	    const char *resume, const char **why)
+            const char *resume, const char **why)
 {
 	if (user != NULL && !r->single) {
 		if (!nick_canonical(user, strlen(user), r->user, sizeof(r->user), why))

@@ -28,7 +28,7 @@ struct route {
 int route_path(const char *path, struct route *r, const char **why);
 /* The query parameters, each given as NULL when absent. Returns 0 or -1 with *why. */
 int route_query(struct route *r, const char *user, const char *since, const char *epoch,
-		const char *resume, const char **why);
+                const char *resume, const char **why);
 /* True for exactly n lower- or upper-case hex digits. */
 bool route_hex(const char *s, size_t n);
 

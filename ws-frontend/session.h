@@ -23,13 +23,13 @@ struct ws_outq_node {
 };
 
 struct ws_session {
-	uint32_t refs;          /* the connection, plus each broker request in flight for it */
-	void *wsi;              /* the lws connection; NULL once it is closed */
+	uint32_t refs; /* the connection, plus each broker request in flight for it */
+	void *wsi;     /* the lws connection; NULL once it is closed */
 	char id[WS_SESSION_LEN + 1];
-	uint64_t serial;        /* 1, 2, … in connection order (log lines) */
-	bool opened;            /* accepted (not refused at connect): its close is logged */
+	uint64_t serial;            /* 1, 2, … in connection order (log lines) */
+	bool opened;                /* accepted (not refused at connect): its close is logged */
 	char addr[NETACL_ADDR_MAX]; /* client address counted against --max-conns-per-ip */
-	struct route route;     /* endpoint and resume parameters */
+	struct route route;         /* endpoint and resume parameters */
 	bool has_user;
 	char user[MADANG_NICK_MAX_BYTES + 1];
 	struct ws_member **rooms; /* max_rooms slots, NULL when free */
@@ -47,8 +47,8 @@ struct ws_session {
 	uint16_t close_code;
 	char close_reason[64];
 	bool close_flush;
-	bool close_sent;        /* our close frame is out; waiting for the client's */
-	bool close_logged;      /* the reason was logged where it was decided */
+	bool close_sent;   /* our close frame is out; waiting for the client's */
+	bool close_logged; /* the reason was logged where it was decided */
 	/* Broker requests made for this client go out one at a time, in the order the client
 	 * sent its messages (the broker may reorder requests that are in flight together). */
 	bool rpc_busy;

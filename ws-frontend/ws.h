@@ -23,34 +23,35 @@
 #include "session.h"
 
 /* Limits that are not flags (documented in docs/protocol.md, "Limits"). */
-#define WS_FRAME_MAX       (64 * 1024)  /* a client message (all fragments); above: close 1009 */
-#define WS_WRITE_CHUNK     (256 * 1024) /* coalesced bytes per write (and tx_packet_size) */
-#define WS_RX_BUFFER       1024         /* lws receive chunk, allocated per connection */
-#define WS_RPC_TIMEOUT_MS  2000         /* a broker request that takes longer has failed */
-#define WS_RATE_STRIKES    20           /* rate-limited messages in a row before close 1008 */
-#define WS_EVENT_BUDGET    256          /* broker events handled per loop turn */
+#define WS_FRAME_MAX       (64 * 1024)   /* a client message (all fragments); above: close 1009 */
+#define WS_WRITE_CHUNK     (256 * 1024)  /* coalesced bytes per write (and tx_packet_size) */
+#define WS_RX_BUFFER       1024          /* lws receive chunk, allocated per connection */
+#define WS_RPC_TIMEOUT_MS  2000          /* a broker request that takes longer has failed */
+#define WS_RATE_STRIKES    20            /* rate-limited messages in a row before close 1008 */
+#define WS_EVENT_BUDGET    256           /* broker events handled per loop turn */
 #define WS_EVENT_MAX       (1024 * 1024) /* a broker event larger than this is dropped */
-#define WS_STOP_GRACE_MS   2000         /* SIGTERM: time given to close frames and leaves */
-#define WS_HEARTBEAT_MS    1000         /* until the broker's hello says otherwise */
-#define WS_QUEUE_BURST     64           /* backlog allowed to a client that keeps up (x limit) */
-#define WS_QUEUE_GRACE_MS  1000         /* time over --queue-limit without catching up: slow */
-#define WS_SESSION_RPC_MAX 256          /* a client's requests waiting for the broker; more: busy */
-#define WS_BATCH_MAX       48           /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
+#define WS_REPLY_MAX       (16 * 1024 * 1024) /* a broker reply larger than this fails */
+#define WS_STOP_GRACE_MS   2000               /* SIGTERM: time given to close frames and leaves */
+#define WS_HEARTBEAT_MS    1000               /* until the broker's hello says otherwise */
+#define WS_QUEUE_BURST     64   /* backlog allowed to a client that keeps up (x limit) */
+#define WS_QUEUE_GRACE_MS  1000 /* time over --queue-limit without catching up: slow */
+#define WS_SESSION_RPC_MAX 256  /* a client's requests waiting for the broker; more: busy */
+#define WS_BATCH_MAX       48   /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
 
 /* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */
-#define WS_CLOSE_GOING_AWAY   1001
-#define WS_CLOSE_UNSUPPORTED  1003
-#define WS_CLOSE_POLICY       1008
-#define WS_CLOSE_TOO_BIG      1009
-#define WS_CLOSE_INTERNAL     1011
-#define WS_CLOSE_TRY_LATER    1013
-#define WS_CLOSE_BAD_REQUEST  4000
-#define WS_CLOSE_NO_ROOM      4004
-#define WS_CLOSE_NICK_TAKEN   4009
-#define WS_CLOSE_ROOM_FULL    4029
+#define WS_CLOSE_GOING_AWAY  1001
+#define WS_CLOSE_UNSUPPORTED 1003
+#define WS_CLOSE_POLICY      1008
+#define WS_CLOSE_TOO_BIG     1009
+#define WS_CLOSE_INTERNAL    1011
+#define WS_CLOSE_TRY_LATER   1013
+#define WS_CLOSE_BAD_REQUEST 4000
+#define WS_CLOSE_NO_ROOM     4004
+#define WS_CLOSE_NICK_TAKEN  4009
+#define WS_CLOSE_ROOM_FULL   4029
 
 struct ws_opts {
-	const char *listen;  /* HOST:PORT */
+	const char *listen; /* HOST:PORT */
 	char host[256];
 	int port;
 	const char *rpc_url;
@@ -90,7 +91,7 @@ struct rpc_job {
 	rpc_done_fn done;
 	struct ws_session *sess; /* a reference, or NULL */
 	char room_id[MADANG_ROOM_ID_MAX + 1];
-	uint64_t generation;     /* the room's generation when sent */
+	uint64_t generation; /* the room's generation when sent */
 	char client_id[MADANG_CLIENT_ID_MAX + 1];
 	int kind;                /* what the caller needs to tell replies apart */
 	char *text;              /* a copy the reply handler needs (private text), or NULL */
@@ -137,7 +138,7 @@ struct ws_app {
 	bool hello_busy, hb_busy, sync_busy;
 	bool down_notified;
 	lws_sorted_usec_list_t tick;
-	struct rpc_job *jobs; /* in flight */
+	struct rpc_job *jobs;                /* in flight */
 	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
 	bool out_kicked;
 	size_t njobs;
@@ -153,16 +154,14 @@ struct ws_app {
 
 extern struct ws_app *ws;
 
-/* broker.c */
-int broker_open(void);
-void broker_close(void);
-void broker_start(void);
+/* request.c */
 /* Sends req (consumed) with done called on the lws thread. j from rpc_job_new. */
 void rpc_send(struct rpc_job *j, cJSON *req);
 struct rpc_job *rpc_job_new(rpc_done_fn done, struct ws_session *s);
 /* Like rpc_send for a job of a session: after the session's earlier requests. Returns -1 (and
  * frees req and j) when WS_SESSION_RPC_MAX requests already wait. */
 int rpc_send_ordered(struct rpc_job *j, cJSON *req);
+/* Sends this turn's requests, runs the done callbacks of the completed ones (lws thread). */
 void rpc_drain(void);
 /* Several requests in one broker round trip, applied in order: each sub-job gets its own reply
  * and its done callback, as if sent alone. rpc_batch_add takes over req. */
@@ -171,6 +170,11 @@ void rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req);
 void rpc_batch_send(struct rpc_job *b);
 /* Frees a batch that was never sent (and its sub-jobs). */
 void rpc_batch_discard(struct rpc_job *b);
+
+/* broker.c */
+int broker_open(void);
+void broker_close(void);
+void broker_start(void);
 void broker_events_readable(void);
 void broker_tick(void);
 /* Registers as soon as possible when not registered (after a pipe event or at start). */
@@ -182,9 +186,19 @@ const char *broker_state_name(void);
 /* Subscribes to or drops r/<room>\n. */
 void broker_subscribe(struct ws_room *r, bool on);
 
+/* joins.c */
+/* Sends the room's queued joins unless a round is in flight. */
+void rooms_pump(struct ws_room *r);
+
 /* rooms.c */
+/* The room with this id, created and subscribed to when create is set (NULL: no memory). */
+struct ws_room *rooms_get(const char *id, bool create);
+/* Queues a frame built from o for one session (no fan-out). */
+void rooms_push_obj(struct ws_session *s, const cJSON *o);
+/* Fetches the room's events after the log's top from the broker's history. */
+void rooms_repair(struct ws_room *r);
 int rooms_join(struct ws_session *s, const char *room_id, const char *user, bool has_since,
-	       uint64_t since, const char *epoch);
+               uint64_t since, const char *epoch);
 void rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const char *reason);
 void rooms_event(const char *body, size_t len);
 /* Fans out every room that got events since the last call: once per batch of broker messages,
@@ -196,14 +210,39 @@ void rooms_tick(void);
  * room (the frames stay in order, the room may trim). */
 void rooms_detach(struct ws_member *m);
 
+/* Per-connection memory lws allocates for us: a session, or an HTTP reply being sent. */
+struct ws_pss {
+	struct ws_session *s;
+	bool counted; /* holds a --max-conns-per-ip slot */
+	char addr[NETACL_ADDR_MAX];
+	int http_status;
+	size_t body_len;
+	char *body; /* an HTTP reply being sent (malloc'd: most connections never need one) */
+};
+
+#define WS_HTTP_PATH_MAX 512  /* request paths longer than this are refused */
+#define WS_HEALTH_MAX    1024 /* the /healthz body */
+
+/* http.c */
+/* The handshake's Origin against --origins, or else the Host header. */
+bool http_origin_ok(struct lws *wsi);
+/* Answers a plain HTTP GET (/healthz, else 404); the body goes out in HTTP_WRITEABLE. */
+int http_request(struct lws *wsi, struct ws_pss *p, const char *uri);
+
+/* conn.c */
+int ws_established(struct lws *wsi, struct ws_pss *p);
+void ws_closed(struct ws_pss *p);
+int ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len);
+int ws_writable(struct lws *wsi, struct ws_session *s);
+
 /* server.c */
 int server_init(void);
 void server_fini(void);
 /* Queues a frame (built from json) for one session and asks for WRITEABLE. */
 void ws_send_json(struct ws_session *s, const char *json, size_t len);
 void ws_send_obj(struct ws_session *s, cJSON *obj); /* consumes obj */
-void ws_send_error(struct ws_session *s, const char *code, const char *message,
-		   const char *request, const char *room_id, const char *client_id);
+void ws_send_error(struct ws_session *s, const char *code, const char *message, const char *request,
+                   const char *room_id, const char *client_id);
 /* After queueing for s: checks the queue limit (slow consumer) and asks for WRITEABLE. */
 void ws_kick_writable(struct ws_session *s);
 /* Closes a session: code and reason go out after pending data when flush is true. */

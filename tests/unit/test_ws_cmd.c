@@ -51,8 +51,10 @@ test_json_message_with_room_and_client_id(void **state)
 	struct cmd c;
 	const char *code;
 
-	assert_int_equal(parse("{\"type\":\"message\",\"room_id\":\"room1\",\"text\":\"hi\",\"client_id\":\"c-1\"}",
-			       &c, &code), 0);
+	assert_int_equal(parse("{\"type\":\"message\",\"room_id\":\"room1\",\"text\":\"hi\","
+	                       "\"client_id\":\"c-1\"}",
+	                       &c, &code),
+	                 0);
 	assert_int_equal(c.type, CMD_MESSAGE);
 	assert_true(c.has_room);
 	assert_string_equal(c.room_id, "room1");
@@ -116,17 +118,23 @@ test_room_id_is_checked(void **state)
 	struct cmd c;
 	const char *code;
 
-	assert_int_equal(parse("{\"type\":\"message\",\"room_id\":\"bad room\",\"text\":\"x\"}", &c, &code), -1);
+	assert_int_equal(
+	    parse("{\"type\":\"message\",\"room_id\":\"bad room\",\"text\":\"x\"}", &c, &code), -1);
 	assert_string_equal(code, WS_ERR_INVALID_ARGUMENT);
-	assert_int_equal(parse("{\"type\":\"message\",\"room_id\":5,\"text\":\"x\"}", &c, &code), -1);
+	assert_int_equal(parse("{\"type\":\"message\",\"room_id\":5,\"text\":\"x\"}", &c, &code),
+	                 -1);
 	assert_int_equal(parse("{\"type\":\"join_room\"}", &c, &code), -1);
 	assert_string_equal(code, WS_ERR_INVALID_ARGUMENT);
-	assert_int_equal(parse("{\"type\":\"join_room\",\"room_id\":\"jazz\",\"user\":\"  Bob \"}", &c, &code), 0);
+	assert_int_equal(
+	    parse("{\"type\":\"join_room\",\"room_id\":\"jazz\",\"user\":\"  Bob \"}", &c, &code),
+	    0);
 	assert_int_equal(c.type, CMD_JOIN);
 	assert_true(c.has_user);
 	assert_string_equal(c.user, "Bob");
 	cmd_fini(&c);
-	assert_int_equal(parse("{\"type\":\"join_room\",\"room_id\":\"jazz\",\"user\":\"system\"}", &c, &code), -1);
+	assert_int_equal(
+	    parse("{\"type\":\"join_room\",\"room_id\":\"jazz\",\"user\":\"system\"}", &c, &code),
+	    -1);
 	assert_string_equal(code, WS_ERR_INVALID_ARGUMENT);
 }
 
@@ -142,14 +150,18 @@ test_typing_private_history_leave_ping(void **state)
 	cmd_fini(&c);
 	assert_int_equal(parse("{\"type\":\"typing\",\"active\":\"yes\"}", &c, &code), -1);
 
-	assert_int_equal(parse("{\"type\":\"private\",\"to\":\"bob\",\"text\":\"psst\"}", &c, &code), 0);
+	assert_int_equal(
+	    parse("{\"type\":\"private\",\"to\":\"bob\",\"text\":\"psst\"}", &c, &code), 0);
 	assert_int_equal(c.type, CMD_PRIVATE);
 	assert_string_equal(c.user, "bob");
 	assert_memory_equal(c.text, "psst", 4);
 	cmd_fini(&c);
 	assert_int_equal(parse("{\"type\":\"private\",\"text\":\"psst\"}", &c, &code), -1);
 
-	assert_int_equal(parse("{\"type\":\"history\",\"room_id\":\"r\",\"before_seq\":10,\"limit\":5}", &c, &code), 0);
+	assert_int_equal(
+	    parse("{\"type\":\"history\",\"room_id\":\"r\",\"before_seq\":10,\"limit\":5}", &c,
+	          &code),
+	    0);
 	assert_int_equal(c.type, CMD_HISTORY);
 	assert_true(c.has_before);
 	assert_int_equal(c.before_seq, 10);
@@ -174,9 +186,12 @@ test_client_id_rules(void **state)
 	struct cmd c;
 	const char *code;
 
-	assert_int_equal(parse("{\"type\":\"message\",\"text\":\"x\",\"client_id\":\"\"}", &c, &code), -1);
-	assert_int_equal(parse("{\"type\":\"message\",\"text\":\"x\",\"client_id\":\"a\\\"b\"}", &c, &code), -1);
-	assert_int_equal(parse("{\"type\":\"message\",\"text\":\"x\",\"client_id\":1}", &c, &code), -1);
+	assert_int_equal(
+	    parse("{\"type\":\"message\",\"text\":\"x\",\"client_id\":\"\"}", &c, &code), -1);
+	assert_int_equal(
+	    parse("{\"type\":\"message\",\"text\":\"x\",\"client_id\":\"a\\\"b\"}", &c, &code), -1);
+	assert_int_equal(parse("{\"type\":\"message\",\"text\":\"x\",\"client_id\":1}", &c, &code),
+	                 -1);
 	assert_string_equal(code, WS_ERR_INVALID_ARGUMENT);
 }
 
@@ -210,7 +225,9 @@ test_route_query(void **state)
 	const char *why;
 
 	assert_int_equal(route_path("/ws", &r, &why), 0);
-	assert_int_equal(route_query(&r, "eve", "41", "3fa8c2d417e95b60", "0123456789abcdef0123456789abcdef", &why), 0);
+	assert_int_equal(route_query(&r, "eve", "41", "3fa8c2d417e95b60",
+	                             "0123456789abcdef0123456789abcdef", &why),
+	                 0);
 	assert_true(r.has_user);
 	assert_string_equal(r.user, "eve");
 	assert_true(r.has_since);
@@ -234,17 +251,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain_text_is_a_message),
-		cmocka_unit_test(test_blank_text_is_refused),
-		cmocka_unit_test(test_json_message_with_room_and_client_id),
-		cmocka_unit_test(test_bad_json_is_invalid_json),
-		cmocka_unit_test(test_unknown_type),
-		cmocka_unit_test(test_text_limits),
-		cmocka_unit_test(test_room_id_is_checked),
-		cmocka_unit_test(test_typing_private_history_leave_ping),
-		cmocka_unit_test(test_client_id_rules),
-		cmocka_unit_test(test_route_paths),
-		cmocka_unit_test(test_route_query),
+	    cmocka_unit_test(test_plain_text_is_a_message),
+	    cmocka_unit_test(test_blank_text_is_refused),
+	    cmocka_unit_test(test_json_message_with_room_and_client_id),
+	    cmocka_unit_test(test_bad_json_is_invalid_json),
+	    cmocka_unit_test(test_unknown_type),
+	    cmocka_unit_test(test_text_limits),
+	    cmocka_unit_test(test_room_id_is_checked),
+	    cmocka_unit_test(test_typing_private_history_leave_ping),
+	    cmocka_unit_test(test_client_id_rules),
+	    cmocka_unit_test(test_route_paths),
+	    cmocka_unit_test(test_route_query),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

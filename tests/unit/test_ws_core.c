@@ -350,7 +350,8 @@ test_member_slots_and_sole_member(void **state)
 	struct ws_member *m1, *m2;
 
 	roomtab_init(&rt);
-	struct ws_room *r1 = roomtab_add(&rt, "r1"), *r2 = roomtab_add(&rt, "r2"), *r3 = roomtab_add(&rt, "r3");
+	struct ws_room *r1 = roomtab_add(&rt, "r1"), *r2 = roomtab_add(&rt, "r2"),
+	               *r3 = roomtab_add(&rt, "r3");
 	assert_null(sess_sole_member(s));
 	m1 = sess_member_add(s, r1, "u");
 	assert_ptr_equal(sess_sole_member(s), m1);
@@ -458,22 +459,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frame_headers),
-		cmocka_unit_test(test_frame_refcount),
-		cmocka_unit_test(test_roomlog_append_get_and_seq_order),
-		cmocka_unit_test(test_roomlog_pending_is_bytes_from_cursor),
-		cmocka_unit_test(test_roomlog_grows_and_wraps),
-		cmocka_unit_test(test_bucket_burst_then_rate),
-		cmocka_unit_test(test_bucket_small_steps_accumulate),
-		cmocka_unit_test(test_collect_queue_first_then_room_frames),
-		cmocka_unit_test(test_collect_waits_for_queue_before_room_frames),
-		cmocka_unit_test(test_shared_frame_survives_until_last_reader),
-		cmocka_unit_test(test_join_rounds_and_pin),
-		cmocka_unit_test(test_member_slots_and_sole_member),
-		cmocka_unit_test(test_sesstab),
-		cmocka_unit_test(test_netacl_parse_and_match),
-		cmocka_unit_test(test_netacl_client_behind_proxies),
-		cmocka_unit_test(test_ipcount_limits),
+	    cmocka_unit_test(test_frame_headers),
+	    cmocka_unit_test(test_frame_refcount),
+	    cmocka_unit_test(test_roomlog_append_get_and_seq_order),
+	    cmocka_unit_test(test_roomlog_pending_is_bytes_from_cursor),
+	    cmocka_unit_test(test_roomlog_grows_and_wraps),
+	    cmocka_unit_test(test_bucket_burst_then_rate),
+	    cmocka_unit_test(test_bucket_small_steps_accumulate),
+	    cmocka_unit_test(test_collect_queue_first_then_room_frames),
+	    cmocka_unit_test(test_collect_waits_for_queue_before_room_frames),
+	    cmocka_unit_test(test_shared_frame_survives_until_last_reader),
+	    cmocka_unit_test(test_join_rounds_and_pin),
+	    cmocka_unit_test(test_member_slots_and_sole_member),
+	    cmocka_unit_test(test_sesstab),
+	    cmocka_unit_test(test_netacl_parse_and_match),
+	    cmocka_unit_test(test_netacl_client_behind_proxies),
+	    cmocka_unit_test(test_ipcount_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

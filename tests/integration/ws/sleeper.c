@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#define SLEEPER_RCVBUF 4096
+#define SLEEPER_RCVBUF  4096
 #define SLEEPER_WAIT_MS 5000
 
 int
@@ -40,10 +40,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%ld\r\nUpgrade: websocket\r\n"
-			 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-			 "Sec-WebSocket-Version: 13\r\n\r\n",
-			 argv[2], port);
+	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%ld\r\nUpgrade: websocket\r\n"
+	                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	                 "Sec-WebSocket-Version: 13\r\n\r\n",
+	                 argv[2], port);
 	if (write(fd, req, (size_t)n) != n) {
 		perror("ws-sleeper: write");
 		return 1;

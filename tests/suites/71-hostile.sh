@@ -61,29 +61,31 @@ alive() {
 	done
 }
 
+# run_file FILE ENV...: one node test file of tests/hostile under a time limit; counts added.
+run_file() {
+	f=$1
+	shift
+	echo "--- $f"
+	out=$(cd "$hostile" && env "$@" timeout --kill-after=5 150 node --test --test-reporter=tap "$f" 2>&1)
+	rc=$?
+	echo "$out"
+	p=$(echo "$out" | sed -nE 's/^# pass ([0-9]+)$/\1/p' | tail -n 1)
+	f_=$(echo "$out" | sed -nE 's/^# fail ([0-9]+)$/\1/p' | tail -n 1)
+	c=$(echo "$out" | sed -nE 's/^# cancelled ([0-9]+)$/\1/p' | tail -n 1)
+	T_PASS=$((T_PASS + ${p:-0}))
+	T_FAIL=$((T_FAIL + ${f_:-0} + ${c:-0}))
+	if [ "$rc" -ne 0 ] && [ "${f_:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
+		t_fail "$f exited $rc"
+	fi
+}
+
 # --- WebSocket -----------------------------------------------------------------------------------
-echo "--- ws.test.mjs"
-out=$(cd "$hostile" && MADANG_HOSTILE_WS="ws://127.0.0.1:$ws_port" \
-	timeout --kill-after=5 150 node --test --test-reporter=tap ws.test.mjs 2>&1)
-rc=$?
-echo "$out"
-p=$(echo "$out" | sed -nE 's/^# pass ([0-9]+)$/\1/p' | tail -n 1)
-f=$(echo "$out" | sed -nE 's/^# fail ([0-9]+)$/\1/p' | tail -n 1)
-c=$(echo "$out" | sed -nE 's/^# cancelled ([0-9]+)$/\1/p' | tail -n 1)
-T_PASS=$((T_PASS + ${p:-0}))
-T_FAIL=$((T_FAIL + ${f:-0} + ${c:-0}))
-if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
-	t_fail "ws.test.mjs exited $rc"
-fi
+run_file ws.test.mjs MADANG_HOSTILE_WS="ws://127.0.0.1:$ws_port"
 t_check "after the WebSocket corpus every daemon is still running" alive
 
 # --- HTTP ----------------------------------------------------------------------------------------
-if [ -f "$hostile/http.sh" ]; then
-	echo "--- http.sh"
-	. "$hostile/http.sh"
-	hostile_http "127.0.0.1" "$nginx_port" "$hostile/http-cases.txt"
-	t_check "after the HTTP corpus every daemon is still running" alive
-fi
+run_file http.test.mjs MADANG_HOSTILE_HTTP="127.0.0.1:$nginx_port"
+t_check "after the HTTP corpus every daemon is still running" alive
 
 # --- nng -----------------------------------------------------------------------------------------
 if [ -f "$hostile/nng_garbage.c" ]; then

@@ -1,9 +1,11 @@
 // broker-restart.test.mjs — madang-broker dies (SIGKILL by PID) and is started again while two
-// people chat. DESIGN §5: the front-end re-syncs its members and the clients keep their sockets.
-// The pages must end up connected with the member list intact, say "could not recover" exactly
-// when the broker's epoch changed (an in-memory broker lost its history) and not otherwise, and
-// carry on chatting with each message shown once. Run by tests/suites/50-e2e.sh, which passes the
-// broker's PID and command line and stops the restarted broker by the PID written here.
+// people chat, twice: the in-memory broker of the suite comes back with durable history (--data,
+// a new epoch: the history is gone), then that durable broker dies and comes back from its
+// database (same epoch: nothing is lost). DESIGN §5: the front-end re-syncs its members and the
+// clients keep their sockets. Each time the pages must end up connected with the member list
+// intact, say "could not be recovered" exactly when the epoch changed, and chat on with every
+// message shown once. Run by tests/suites/50-e2e.sh, which passes the broker's PID and command
+// line and stops the last broker started here by the PID written to MADANG_BROKER_RESTARTED_PIDFILE.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ const BROKER_CMD = JSON.parse(process.env.MADANG_BROKER_CMD ?? '[]');
 const BROKER_SOCKET = process.env.MADANG_BROKER_SOCKET;
 const PIDFILE = process.env.MADANG_BROKER_RESTARTED_PIDFILE;
 const BROKER_LOG = process.env.MADANG_BROKER_RESTARTED_LOG ?? '/dev/null';
+const BROKER_DATA = process.env.MADANG_BROKER_DATA;
 const ROOM = 'room3'; /* a room every broker starts with */
 const NOT_RECOVERED = 'Some messages sent while you were disconnected could not be recovered.';
 
@@ -43,12 +46,15 @@ describe('madang-broker restarted mid-chat', () => {
 	let browser;
 	let dora;
 	let eli;
+	let brokerPid = BROKER_PID;
 
 	before(async () => {
-		assert.ok(BROKER_PID > 0 && BROKER_CMD.length > 0 && BROKER_SOCKET && PIDFILE, 'the suite passes the broker PID and command');
+		assert.ok(BROKER_PID > 0 && BROKER_CMD.length > 0 && BROKER_SOCKET && PIDFILE && BROKER_DATA,
+			'the suite passes the broker PID, command, socket and a data directory');
 		browser = await launch();
 		dora = await openPage(browser, { viewport: DESKTOP, locale: 'en-US' });
 		eli = await openPage(browser, { viewport: PHONE, locale: 'en-US' });
+		for (const page of [dora, eli]) page.allowedConsole.push(HANDSHAKE_FAILED);
 		await joinRoom(dora, ROOM, 'dora');
 		await joinRoom(eli, ROOM, 'eli');
 		await send(dora, 'before the broker restart');
@@ -59,38 +65,59 @@ describe('madang-broker restarted mid-chat', () => {
 		await browser?.close();
 	});
 
-	it('survives the restart: connected again, members intact, "not recovered" only if the epoch changed', async () => {
-		for (const page of [dora, eli]) page.allowedConsole.push(HANDSHAKE_FAILED);
+	/* Kills the running broker, starts it again with --data, waits until the api sees it.
+	 * Returns [epoch before, epoch after]. */
+	async function restartBroker() {
 		const before = await brokerEpoch();
-		process.kill(BROKER_PID, 'SIGKILL');
+		process.kill(brokerPid, 'SIGKILL');
 		await waitUntil('the api to notice the broker is gone', async () => (await brokerEpoch()) === null, 10000);
-
 		const out = openSync(BROKER_LOG, 'a');
-		const child = spawn(BROKER_CMD[0], BROKER_CMD.slice(1), { stdio: ['ignore', out, out] });
+		const child = spawn(BROKER_CMD[0], [...BROKER_CMD.slice(1), '--data', BROKER_DATA], { stdio: ['ignore', out, out] });
 		writeFileSync(PIDFILE, `${child.pid}\n`);
 		child.unref(); /* it outlives this file; 50-e2e.sh stops it by the PID written above */
+		brokerPid = child.pid;
 		await waitUntil('the new broker', async () => existsSync(BROKER_SOCKET) && (await brokerEpoch()) !== null, 10000);
-		const afterEpoch = await brokerEpoch();
+		return [before, await brokerEpoch()];
+	}
 
+	const notices = (page) => page.locator('#messages > li.warning').filter({ hasText: NOT_RECOVERED });
+
+	/* Both pages connected, chatting both ways, every message once, members intact. */
+	async function checkChat(tag, expectedNotices) {
 		for (const page of [dora, eli]) await waitConnected(page, 30000);
-		const notice = (page) => page.locator('#messages > li.warning').filter({ hasText: NOT_RECOVERED });
-		if (afterEpoch !== before) {
-			for (const page of [dora, eli]) await notice(page).waitFor({ timeout: 15000 });
+		if (expectedNotices > 0) {
+			for (const page of [dora, eli]) await notices(page).nth(expectedNotices - 1).waitFor({ timeout: 15000 });
 		}
-		await send(eli, 'after the broker restart');
-		await messagesWithText(dora, 'after the broker restart').waitFor({ timeout: 10000 });
-		await send(dora, 'still here');
-		await messagesWithText(eli, 'still here').waitFor();
+		await send(eli, `eli ${tag}`);
+		await messagesWithText(dora, `eli ${tag}`).waitFor({ timeout: 10000 });
+		await send(dora, `dora ${tag}`);
+		await messagesWithText(eli, `dora ${tag}`).waitFor();
 		await dora.waitForTimeout(500);
 		for (const page of [dora, eli]) {
-			assert.equal(await messagesWithText(page, 'after the broker restart').count(), 1);
-			assert.equal(await messagesWithText(page, 'still here').count(), 1);
-			assert.equal(await notice(page).count(), afterEpoch !== before ? 1 : 0);
+			assert.equal(await messagesWithText(page, `eli ${tag}`).count(), 1);
+			assert.equal(await messagesWithText(page, `dora ${tag}`).count(), 1);
+			assert.equal(await messagesWithText(page, 'before the broker restart').count(), 1);
+			assert.equal(await notices(page).count(), expectedNotices);
 			assert.equal(await page.locator('#messages > li.pending').count(), 0);
 		}
 		await dora.locator('#member-list .member-btn', { hasText: 'eli' }).waitFor();
 		assert.equal(await dora.locator('#members-heading').textContent(), 'Members (2)');
 		assert.equal(await eli.locator('#members-toggle').getAttribute('data-count'), '2');
+	}
+
+	it('in-memory broker back with durable history: new epoch, "could not be recovered", chat goes on', async () => {
+		const [before, after] = await restartBroker();
+		assert.notEqual(after, before, 'an in-memory broker cannot keep its epoch');
+		await checkChat('after the first restart', 1);
+	});
+
+	it('durable broker back from its database: same epoch, no new notice, nothing doubled', async () => {
+		const [before, after] = await restartBroker();
+		assert.equal(after, before, 'a durable broker keeps its epoch');
+		await checkChat('after the second restart', 1);
+		for (const page of [dora, eli]) {
+			assert.equal(await messagesWithText(page, 'eli after the first restart').count(), 1);
+		}
 	});
 
 	it('had no console errors besides refused handshakes, no page errors, no dialogs', () => {

@@ -103,8 +103,8 @@ describe('room state', () => {
 		assert.deepEqual(room.resumeParams(), {});
 		assert.deepEqual(room.joined({ seq: 5, epoch: 'e1', users: ['bob', 'alice'], recovered: false }),
 			{ first: true, epochChanged: false, lost: false });
-		assert.deepEqual(room.event({ type: 'message', seq: 4 }), { live: false });
-		assert.deepEqual(room.event({ type: 'join', seq: 5, user: 'alice' }), { live: true });
+		assert.deepEqual(room.event({ type: 'message', seq: 4 }), { live: false, gap: false });
+		assert.deepEqual(room.event({ type: 'join', seq: 5, user: 'alice' }), { live: true, gap: false });
 		assert.equal(room.event({ type: 'message', seq: 5 }), null);
 		assert.equal(room.event({ type: 'message', seq: 3 }), null);
 		assert.deepEqual(room.resumeParams(), { since: 5, epoch: 'e1' });
@@ -123,7 +123,24 @@ describe('room state', () => {
 		assert.deepEqual(room.members, ['alice']);
 		const next = room.joined({ seq: 3, epoch: 'e2', users: ['alice'], recovered: false });
 		assert.deepEqual(next, { first: false, epochChanged: true, lost: true });
-		assert.deepEqual(room.event({ type: 'message', seq: 2 }), { live: false }, 'a new epoch numbers from 0 again');
+		assert.deepEqual(room.event({ type: 'message', seq: 2 }), { live: false, gap: false }, 'a new epoch numbers from 0 again');
+	});
+	it('checks an unrecovered join in the same epoch against the seqs it then receives', () => {
+		const room = new RoomState('room1');
+		room.joined({ seq: 1, epoch: 'e1', users: ['alice'] });
+		room.event({ type: 'join', seq: 1, user: 'alice' });
+		room.event({ type: 'message', seq: 2 });
+		/* a re-sync replays the recent history from the start: it reaches back, nothing is lost */
+		assert.equal(room.joined({ seq: 4, epoch: 'e1', users: ['alice'], recovered: false }).lost, false);
+		assert.equal(room.event({ type: 'join', seq: 1, user: 'alice' }), null);
+		assert.deepEqual(room.event({ type: 'join', seq: 3, user: 'alice', resync: true }), { live: false, gap: false });
+		/* a reconnect whose replay starts after a hole: the first event says so, once */
+		assert.equal(room.joined({ seq: 60, epoch: 'e1', users: ['alice'], recovered: false }).lost, false);
+		assert.deepEqual(room.event({ type: 'message', seq: 10 }), { live: false, gap: true });
+		assert.deepEqual(room.event({ type: 'message', seq: 11 }), { live: false, gap: false });
+		/* recovered: true is taken at its word */
+		room.joined({ seq: 70, epoch: 'e1', users: ['alice'], recovered: true });
+		assert.deepEqual(room.event({ type: 'message', seq: 65 }), { live: false, gap: false });
 	});
 });
 
@@ -227,6 +244,8 @@ describe('connection state machine', () => {
 		assert.equal(note.state, 'queued');
 		await tick(1600);
 		assert.deepEqual(ws.sent.filter((f) => f.client_id === note.clientId).length, 2, 'sent again after the pause');
+		ws.serverSays({ type: 'error', code: 'unknown_frontend', message: 'send hello', request: 'message', client_id: note.clientId });
+		assert.equal(note.state, 'queued', 'madang-ws re-registering with a restarted broker passes too');
 		conn.leave();
 	});
 	it('leaves a socket still in its handshake only once it opens, with 1000', () => {

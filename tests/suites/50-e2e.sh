@@ -78,6 +78,8 @@ export MADANG_WS_PID="$ws_pid" MADANG_WS_PORT="$ws_port" MADANG_WS_CMD="$ws_cmd"
 export MADANG_WS_RESTARTED_PIDFILE="$T_DIR/ws-restarted.pid" MADANG_WS_RESTARTED_LOG="$T_DIR/ws-restarted.log"
 export MADANG_BROKER_PID="$broker_pid" MADANG_BROKER_CMD="$broker_cmd" MADANG_BROKER_SOCKET="$T_DIR/broker.rpc"
 export MADANG_BROKER_RESTARTED_PIDFILE="$T_DIR/broker-restarted.pid" MADANG_BROKER_RESTARTED_LOG="$T_DIR/broker-restarted.log"
+export MADANG_BROKER_DATA="$T_DIR/broker-data"
+mkdir -p "$MADANG_BROKER_DATA"
 mkdir -p "$MADANG_SCREENSHOTS"
 
 # run_file FILE: runs one test file under a time limit and adds its counts to ours.

@@ -4,7 +4,7 @@
 
 import { Composer, TYPING_IDLE_MS } from './composer.js';
 import { roomSocketUrl } from './config.js';
-import { RoomConnection } from './connection.js';
+import { RoomConnection, TRANSIENT_ERRORS } from './connection.js';
 import { byId, clear, el } from './dom.js';
 import { t } from './i18n.js';
 import { MessageList } from './message-list.js';
@@ -208,9 +208,10 @@ export class ChatView {
 		if (first) this.onJoined(this.room, this.nickname);
 	}
 
-	roomEvent({ msg, live, duplicate, confirmed }) {
+	roomEvent({ msg, live, gap, duplicate, confirmed }) {
 		if (confirmed) this.messages.dropPending(confirmed.clientId);
 		if (duplicate) return;
+		if (gap) this.messages.notice(t('chat.not.recovered'), { kind: 'warning' });
 		const state = this.connection.room;
 		if (msg.type === 'message') {
 			this.stopShowingTyping(msg.sender);
@@ -254,14 +255,13 @@ export class ChatView {
 	}
 
 	serverError(msg, entry) {
-		const transient = msg.code === 'rate_limited' || msg.code === 'broker_unavailable';
-		if (transient) {
+		if (TRANSIENT_ERRORS.has(msg.code)) {
 			if (Date.now() - this.transientNoticeAt < TRANSIENT_NOTICE_EVERY_MS) return;
 			this.transientNoticeAt = Date.now();
 		}
 		let text;
 		if (msg.code === 'rate_limited') text = t('chat.err.rate_limited');
-		else if (msg.code === 'broker_unavailable') text = t('chat.err.unavailable');
+		else if (TRANSIENT_ERRORS.has(msg.code)) text = t('chat.err.unavailable');
 		else if (msg.code === 'no_such_user') text = t('chat.err.no_such_user', { user: entry?.to ?? '?' });
 		else text = t('chat.err.generic', { reason: msg.message || msg.code || '?' });
 		this.messages.notice(text, { kind: 'warning' });

@@ -5,7 +5,7 @@
 //
 //   state        {state, retryAt}   state: connecting | connected | waiting | offline | closed | failed
 //   joined       {msg, first, lost, epochChanged}
-//   room-event   {msg, live, duplicate, confirmed}   message / join / leave / room_deleted
+//   room-event   {msg, live, gap, duplicate, confirmed}   message / join / leave / room_deleted
 //   typing       {msg}
 //   private      {msg, confirmed}
 //   server-error {msg, entry}
@@ -22,7 +22,9 @@ import { RoomState } from './room-state.js';
 
 export const PING_INTERVAL_MS = 25000;
 export const SILENCE_LIMIT_MS = 60000;
-const TRANSIENT_ERRORS = new Set(['rate_limited', 'broker_unavailable']);
+/* Refusals that pass by themselves: over the rate limit, the broker away, or madang-ws not yet
+ * registered again with a restarted broker (it answers with the broker's unknown_frontend). */
+export const TRANSIENT_ERRORS = new Set(['rate_limited', 'broker_unavailable', 'unknown_frontend']);
 const TRANSIENT_RETRY_MS = 1500;
 const FLUSH_BATCH = 5; /* outbox frames per burst, well inside madang-ws's default burst of 20 */
 const FLUSH_PAUSE_MS = 600;
@@ -222,7 +224,7 @@ export class RoomConnection extends EventTarget {
 		if (msg.type === 'message' && typeof msg.client_id === 'string' && this.room.isMe(msg.sender)) {
 			confirmed = this.outbox.confirm(msg.client_id);
 		}
-		this.emit('room-event', { msg, live: seen?.live ?? true, duplicate: seen === null, confirmed });
+		this.emit('room-event', { msg, live: seen?.live ?? true, gap: seen?.gap ?? false, duplicate: seen === null, confirmed });
 		if (msg.type === 'room_deleted') {
 			this.leave();
 			this.emit('fatal', { code: 4004, reason: 'room deleted', error: null, deleted: true });
@@ -249,9 +251,9 @@ export class RoomConnection extends EventTarget {
 		this.lastError = msg;
 		let entry = null;
 		if (TRANSIENT_ERRORS.has(msg.code)) {
-			/* Over the rate limit (refused unread, so no client id) or broker briefly away: the
-			 * unconfirmed messages go out again after a pause; repeats are dropped by the broker
-			 * and acknowledged as duplicates. */
+			/* The unconfirmed messages go out again after a pause (an over-rate frame is refused
+			 * unread, so the error may name no client id); repeats are dropped by the broker and
+			 * acknowledged as duplicates. */
 			for (const pending of this.outbox.requeueSent()) this.emit('outbox', { entry: pending });
 			this.scheduleFlush(TRANSIENT_RETRY_MS);
 		} else if (typeof msg.client_id === 'string') {

@@ -189,6 +189,7 @@ history_done(struct rpc_job *j)
 	cJSON *events, *e;
 	bool ok = false, complete = true, deleted = false;
 	int64_t first = 0;
+	size_t appended = 0;
 
 	if (r == NULL || r->generation != j->generation)
 		return; /* the room went away or was reset meanwhile */
@@ -221,6 +222,7 @@ history_done(struct rpc_job *j)
 		free(text);
 		if (!added)
 			break;
+		appended++;
 		type = wire_str(e, "type", NULL);
 		if (type != NULL && strcmp(type, "room_deleted") == 0)
 			deleted = true;
@@ -231,7 +233,8 @@ history_done(struct rpc_job *j)
 		rooms_deleted(r);
 		return;
 	}
-	if (r->seen_max >= r->log.top)
+	/* More to fetch: at once while pages bring events, else from the next tick. */
+	if (r->seen_max >= r->log.top && appended > 0)
 		rooms_repair(r);
 }
 

@@ -191,8 +191,9 @@ test('message flood: rate_limited errors past the burst, close 1008 after 20 ref
   for (let i = 30; i < 230; i++) c.ws.send(`flood ${i}`);
   await c.until(() => c.close, 10000, 'close');
   console.log(`measure: message flood: 30 at once -> ${delivered} delivered, ${limited} rate_limited; then 200 at once -> close ${c.close.code} "${c.close.reason}"`);
-  assert.equal(delivered, 20);
-  assert.equal(limited, 10);
+  // The burst (20), plus at most one token refilled while the 30 frames were read.
+  assert.ok(delivered === 20 || delivered === 21, `delivered ${delivered}`);
+  assert.equal(limited, 30 - delivered);
   assert.equal(c.close.code, 1008);
   assert.equal(c.close.reason, 'rate limit exceeded');
   c.ws.terminate();

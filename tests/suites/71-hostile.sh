@@ -100,6 +100,8 @@ if [ -f "$hostile/nng_garbage.c" ]; then
 			*) t_fail "nng: $name -> want $want, got: $(echo "$got" | head -c 300)" ;;
 			esac
 		done <"$hostile/nng-cases.txt"
+		got=$(timeout 10 "$T_DIR/nng_garbage" "$events" "raw:$(printf 'garbage on the event stream\r\n' | od -An -tx1 -v | tr -d ' \n')")
+		t_check "nng: plain TCP garbage to the event stream is dropped (got $got)" [ "$got" = dropped ]
 		t_check "nng: after the garbage the broker answers health" \
 			"$MADANG_TESTBIN/it_rpc" --timeout 2000 --check "$rpc" '{"op":"health"}'
 		t_check "after the nng corpus every daemon is still running" alive

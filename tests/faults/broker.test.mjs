@@ -86,6 +86,34 @@ test('broker SIGKILL and restart with --data: no acknowledged message lost or do
   await stopAll();
 });
 
+test('broker SIGKILLed three times in a row with --data (one kill while the front-end re-syncs)', T, async () => {
+  const data = fs.mkdtempSync(path.join(WORK, 'data-'));
+  let broker = await startBroker({ data, frontendTimeout: 3000 });
+  const ws = await startWs(broker, { id: 'ws-d3' });
+  const cs = await chatters(ws.url, 'room2', 4, { prefix: 'k' });
+  cs.forEach((c) => c.chat());
+  const gaps = [1200, 300, 1200]; // the second kill lands about when the first restart is re-syncing
+  for (const g of gaps) {
+    await sleep(g);
+    await broker.kill9();
+    await sleep(400);
+    broker = await restartBroker(broker);
+  }
+  await Promise.all(cs.map((c) => c.until(() => c.joins.length >= 2 && c.joinedNow, 15000, `${c.user} back`)));
+  await sleep(1500);
+  cs.forEach((c) => c.stopChat());
+  await Promise.all(cs.map((c) => c.drained(15000)));
+  const t = await allDelivered(cs, 10000);
+  log(`3 durable kills: ${t.acked} acked, lost ${t.lost}, duplicated ${t.duplicated}, out of order ${t.outOfOrder}, ` +
+    `resends ${t.resends} (dup acks ${t.dupAcks}), joined per client ${cs.map((c) => c.joins.length).join('/')}`);
+  assert.equal(t.lost, 0, t.lostSamples.join(', '));
+  assert.equal(t.duplicated, 0);
+  assert.equal(t.outOfOrder, 0);
+  assert.equal(t.seqBackwards, 0);
+  cs.forEach((c) => c.close());
+  await stopAll();
+});
+
 test('broker SIGKILL and restart without --data: clients are told recovered:false, chat goes on', T, async () => {
   let broker = await startBroker({ frontendTimeout: 3000 });
   const ws = await startWs(broker, { id: 'ws-m' });

@@ -45,6 +45,7 @@ test('nginx reload, as shipped: open WebSockets stay on the old worker, nothing 
   assert.equal(t.duplicated, 0);
   assert.equal(t.outOfOrder, 0);
   assert.equal(apiStatus, 200);
+  for (const c of cs) assert.equal(c.connects, 1, `${c.user} kept its connection`);
 });
 
 test('nginx reload with worker_shutdown_timeout 1s: clients reconnect and resume without loss', { timeout: 40000 }, async () => {

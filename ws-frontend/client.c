@@ -189,6 +189,18 @@ client_join(struct ws_session *s, struct cmd *c)
 	int64_t since = 0;
 	const char *epoch = NULL;
 
+	if (s->authenticated && c->has_user) {
+		/* With tokens the nickname is the token's; another one is refused. */
+		char a[MADANG_NICK_MAX_BYTES + 1], b[MADANG_NICK_MAX_BYTES + 1];
+		nick_fold(c->user, a, sizeof(a));
+		nick_fold(s->user, b, sizeof(b));
+		if (strcmp(a, b) != 0) {
+			ws_send_error(s, WS_ERR_UNAUTHORIZED,
+			              "your token is for another nickname", "join_room",
+			              c->room_id, NULL);
+			return;
+		}
+	}
 	if (user == NULL) {
 		ws_send_error(s, WS_ERR_NICKNAME_REQUIRED,
 		              "give a nickname: \"user\" in join_room, or ?user= on /ws",

@@ -24,6 +24,7 @@
 #define WS_ERR_BROKER_UNAVAILABLE "broker_unavailable"
 #define WS_ERR_BUSY               "busy"
 #define WS_ERR_EVENTS_LOST        "events_lost"
+#define WS_ERR_UNAUTHORIZED       "unauthorized"
 
 enum cmd_type {
 	CMD_MESSAGE, /* plain text frame, or {"type":"message"} */

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "validate.h"
 #include "ws.h"
 
 void
@@ -223,12 +224,46 @@ ws_arg(struct lws *wsi, const char *name, char *buf, int len)
 	return lws_get_urlarg_by_name(wsi, name, buf, len);
 }
 
+/* With --jwt-secret-file: the connection's nickname is the one its token names, and nothing
+ * else. A missing, malformed, forged, expired or alg-confused token, or a URL nickname that is
+ * not the token's, closes it with 4001. Returns 0 when authorized, -1 when closed. */
+static int
+ws_authorize(struct ws_session *s, struct lws *wsi, struct route *rt, char *tok, size_t toksz)
+{
+	struct jwt_claims c;
+	const char *why = "a token is required (?token=)", *t;
+	char a[MADANG_NICK_MAX_BYTES + 1], b[MADANG_NICK_MAX_BYTES + 1];
+
+	/* ws_arg returns the value inside buf, after "token=". */
+	if ((t = ws_arg(wsi, "token=", tok, (int)toksz)) == NULL ||
+	    jwt_verify(&ws->o.jwt, t, strlen(t), clock_wall_ms() / 1000, &c, &why) != 0)
+		goto refuse;
+	if (rt->has_user) {
+		nick_fold(rt->user, a, sizeof(a));
+		nick_fold(c.name, b, sizeof(b));
+		if (strcmp(a, b) != 0) {
+			why = "the token is for another nickname";
+			goto refuse;
+		}
+	}
+	rt->has_user = true;
+	snprintf(rt->user, sizeof(rt->user), "%s", c.name);
+	s->authenticated = true;
+	return 0;
+refuse:
+	ws->c.refused++;
+	log_info("ws: session %llu from %s refused: %s", (unsigned long long)s->serial, s->addr, why);
+	ws_close(s, WS_CLOSE_UNAUTHORIZED, why, false);
+	return -1;
+}
+
 /* The handshake is done: set up the session or close with the documented code. */
 int
 ws_established(struct lws *wsi, struct ws_pss *p)
 {
 	char path[WS_HTTP_PATH_MAX], id[WS_SESSION_LEN + 1];
 	char a_user[MADANG_NICK_MAX_BYTES + 8], a_since[32], a_epoch[32], a_resume[64];
+	char a_token[JWT_MAX_LEN + 8];
 	const char *why = NULL;
 	struct ws_session *s;
 	struct route rt;
@@ -275,6 +310,8 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 		         false);
 		return 0;
 	}
+	if (ws->o.auth && ws_authorize(s, wsi, &rt, a_token, sizeof(a_token)) != 0)
+		return 0;
 	s->route = rt;
 	s->opened = true;
 	if (rt.has_user) {

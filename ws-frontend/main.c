@@ -53,6 +53,8 @@ usage(FILE *f)
 	    "(default 25)\n"
 	    "  --max-rooms-per-conn N    rooms one connection may be in (default 16)\n"
 	    "  --history N               events replayed on join, 0-500 (default 50)\n"
+	    "  --jwt-secret-file FILE    require an HS256 token (?token=) on every connection; the\n"
+	    "                            nickname is the token's name (or sub) (default: no auth)\n"
 	    "  -v                        log every connection event and command (debug)\n");
 }
 
@@ -116,6 +118,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		O_TRUSTED,
 		O_ROOMS,
 		O_HISTORY,
+		O_JWT,
 		O_HELP
 	};
 	static const struct option longopts[] = {
@@ -134,6 +137,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	    {"trusted-proxies", required_argument, NULL, O_TRUSTED},
 	    {"max-rooms-per-conn", required_argument, NULL, O_ROOMS},
 	    {"history", required_argument, NULL, O_HISTORY},
+	    {"jwt-secret-file", required_argument, NULL, O_JWT},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -220,6 +224,15 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 				return -1;
 			o->history = (int)v;
 			break;
+		case O_JWT: {
+			char err[512];
+			if (jwt_secret_load(optarg, &o->jwt, err, sizeof(err)) != 0) {
+				fprintf(stderr, "madang-ws: --jwt-secret-file: %s\n", err);
+				return -1;
+			}
+			o->auth = true;
+			break;
+		}
 		case 'v':
 			o->verbose = true;
 			break;

@@ -23,7 +23,7 @@ $(WS_CORE_LIB): $(WS_CORE_OBJS)
 $(BIN)/madang-ws: $(WS_SHELL_OBJS) $(WS_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(NNG_LIBS) $(CJSON_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(NNG_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 
 # A test helper: a WebSocket client with a tiny receive buffer that never reads
 # (tests/integration/ws/sleeper.c, used by the slow-consumer test).

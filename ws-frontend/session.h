@@ -31,6 +31,7 @@ struct ws_session {
 	char addr[NETACL_ADDR_MAX]; /* client address counted against --max-conns-per-ip */
 	struct route route;         /* endpoint and resume parameters */
 	bool has_user;
+	bool authenticated; /* its nickname came from a verified token (--jwt-secret-file) */
 	char user[MADANG_NICK_MAX_BYTES + 1];
 	struct ws_member **rooms; /* max_rooms slots, NULL when free */
 	size_t max_rooms;

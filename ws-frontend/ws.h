@@ -16,6 +16,7 @@
 #include <libwebsockets.h>
 #include <nng/nng.h>
 
+#include "jwt.h"
 #include "netacl.h"
 #include "room.h"
 #include "route.h"
@@ -39,6 +40,7 @@
 #define WS_BATCH_MAX       48   /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
 
 /* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */
+#define WS_CLOSE_UNAUTHORIZED 4001
 #define WS_CLOSE_GOING_AWAY  1001
 #define WS_CLOSE_UNSUPPORTED 1003
 #define WS_CLOSE_POLICY      1008
@@ -69,6 +71,8 @@ struct ws_opts {
 	size_t max_rooms;
 	int history;
 	bool verbose;
+	bool auth;              /* --jwt-secret-file given: every connection needs ?token= */
+	struct jwt_secret jwt;  /* its secret */
 };
 
 enum broker_state {

@@ -44,13 +44,21 @@ t_start ws2 "$bin/madang-ws" --listen "127.0.0.1:$ws2_port" --rpc "$rpc" --event
 	--queue-limit 1048576 --rate 100000 --burst 100000 --max-rooms-per-conn 2 \
 	--max-conns-per-ip 4 --trusted-proxies 127.0.0.1
 ws2_pid=$T_LAST_PID
+# ws3 requires tokens (--jwt-secret-file): tests/integration/ws/auth.test.mjs.
+head -c 48 /dev/urandom | base64 | tr -d '\n' >"$T_DIR/jwt.secret"
+ws3_port=$(t_free_port)
+t_start ws3 "$bin/madang-ws" --listen "127.0.0.1:$ws3_port" --rpc "$rpc" --events "$events" --id ws-test-3 \
+	--jwt-secret-file "$T_DIR/jwt.secret"
 t_wait_port "$ws1_port" || t_fail "madang-ws (ws1) did not listen on $ws1_port"
 t_wait_port "$ws2_port" || t_fail "madang-ws (ws2) did not listen on $ws2_port"
 healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$1/healthz" >/dev/null; }
 t_check "ws1 reports healthy (registered with the broker)" t_wait_for 10 healthy "$ws1_port"
 t_check "ws2 reports healthy (registered with the broker)" t_wait_for 10 healthy "$ws2_port"
 
+t_wait_port "$ws3_port" || t_fail "madang-ws (ws3, tokens) did not listen on $ws3_port"
 export MADANG_WS1_URL="ws://127.0.0.1:$ws1_port" MADANG_WS2_URL="ws://127.0.0.1:$ws2_port"
+export MADANG_WS3_URL="ws://127.0.0.1:$ws3_port" MADANG_JWT_SECRET_FILE="$T_DIR/jwt.secret"
+export MADANG_TOKEN_BIN="$bin/madang-token"
 export MADANG_BROKER_RPC="$rpc"
 export MADANG_BROKER_PID=$broker_pid MADANG_WS1_PID=$ws1_pid MADANG_WS2_PID=$ws2_pid
 export MADANG_BROKER_CMD="$bin/madang-broker $broker_args"

@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "openapi.h"
 #include "validate.h"
@@ -30,21 +31,36 @@ api_bearer_ok(const char *value, const char *token)
 	return diff == 0;
 }
 
-/* Who may change rooms (docs/api.md "Authorization"): DELETE needs the admin token and is refused
- * when none is configured; POST needs it only when one is configured. */
+/* Who may change rooms (docs/api.md "Authorization"): DELETE needs admin credentials and is
+ * refused when none are configured; POST needs them only when some are configured. Admin
+ * credentials are the admin token, or (with --jwt-secret-file) an HS256 token whose "admin"
+ * claim is true. */
 static bool
 authorized(const struct api_config *cfg, const struct api_input *in, enum api_method m,
            struct api_response *r)
 {
-	if (cfg->admin_token == NULL) {
+	if (cfg->admin_token == NULL && cfg->jwt == NULL) {
 		if (m != API_M_DELETE)
 			return true;
 		api_error(r, 403, ERR_FORBIDDEN,
 		          "deleting rooms is disabled: no admin token is configured");
 		return false;
 	}
-	if (api_bearer_ok(in->authorization, cfg->admin_token))
+	if (cfg->admin_token != NULL && api_bearer_ok(in->authorization, cfg->admin_token))
 		return true;
+	if (cfg->jwt != NULL && in->authorization != NULL &&
+	    strncasecmp(in->authorization, "Bearer ", 7) == 0) {
+		struct jwt_claims c;
+		const char *tok = in->authorization + 7, *why;
+		while (*tok == ' ')
+			tok++;
+		if (jwt_verify(cfg->jwt, tok, strlen(tok), (int64_t)time(NULL), &c, &why) == 0) {
+			if (c.admin)
+				return true;
+			api_error(r, 403, ERR_FORBIDDEN, "this needs a token with the admin claim");
+			return false;
+		}
+	}
 	api_error(r, 401, "unauthorized", "this needs Authorization: Bearer <admin token>");
 	r->www_authenticate = true;
 	return false;

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "request.h"
 #include "router.h"
+#include "jwt.h"
 #include "sbuf.h"
 
 #define API_DRAIN_MAX             (1024 * 1024) /* body bytes read and dropped before answering 413 */
@@ -35,6 +36,8 @@ typedef long (*api_read_fn)(void *arg, char *buf, size_t n);
 
 struct api_config {
 	const char *admin_token; /* NULL: none configured (DELETE is then refused with 403) */
+	const struct jwt_secret *jwt; /* --jwt-secret-file: a Bearer HS256 token with "admin": true
+				       * also allows POST and DELETE; NULL: off */
 	const char *cors_origin; /* NULL: no CORS headers */
 	struct api_metrics *metrics;
 };

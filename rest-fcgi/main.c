@@ -46,6 +46,8 @@ usage(FILE *f)
 	    "  --admin-token-file FILE Bearer token for DELETE and POST (16..256 printable "
 	    "bytes);\n"
 	    "                          without it DELETE is refused\n"
+	    "  --jwt-secret-file FILE  also accept a Bearer HS256 token with \"admin\": true for\n"
+	    "                          POST and DELETE (the secret madang-ws uses)\n"
 	    "  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
 	    "  -v                      log one line per request\n",
 	    API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
@@ -126,6 +128,7 @@ main(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"cors-origin", required_argument, NULL, 'c'},
 	    {"admin-token-file", required_argument, NULL, 'a'},
+	    {"jwt-secret-file", required_argument, NULL, 'J'},
 	    {"backlog", required_argument, NULL, 'b'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -135,6 +138,7 @@ main(int argc, char **argv)
 	struct api_server srv;
 	struct api_metrics metrics;
 	char err[ERRBUF], *token = NULL;
+	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
 	sigset_t set;
 
@@ -151,6 +155,13 @@ main(int argc, char **argv)
 			break;
 		case 'a':
 			token_file = optarg;
+			break;
+		case 'J':
+			if (jwt_secret_load(optarg, &jwt, err, sizeof(err)) != 0) {
+				log_error("api: --jwt-secret-file: %s", err);
+				return 2;
+			}
+			srv.cfg.jwt = &jwt;
 			break;
 		case 'v':
 			srv.verbose = true;
@@ -239,9 +250,9 @@ main(int argc, char **argv)
 	srv.cfg.metrics = &metrics;
 	if (api_server_start(&srv) != 0)
 		goto out_rpc;
-	log_info("api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s, CORS %s",
+	log_info("api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s%s, CORS %s",
 	         listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
-	         srv.timeout_ms, token != NULL ? "on" : "off",
+	         srv.timeout_ms, token != NULL ? "on" : "off", srv.cfg.jwt != NULL ? ", JWT admin on" : "",
 	         srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
 	sd_notify_send("READY=1\nSTATUS=serving");
 

@@ -37,4 +37,4 @@ $(API_CORE_LIB): $(API_CORE_OBJS)
 $(BIN)/madang-api: $(API_OBJS) $(API_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(CJSON_LIBS) $(NNG_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(CJSON_LIBS) $(NNG_LIBS) $(CRYPTO_LIBS) -lm

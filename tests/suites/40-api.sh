@@ -124,8 +124,9 @@ printf 'secret-admin-token-0123456789\n' >"$T_DIR/token"
 chmod 600 "$T_DIR/token"
 # B has a generous broker timeout: it takes the 200 concurrent requests, which on a busy
 # 2-core machine may keep the broker's answer longer than A's 500 ms.
+head -c 48 /dev/urandom | base64 | tr -d '\n' >"$T_DIR/jwt.secret"
 t_start api_b "$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_B_PORT" --rpc "$RPC" \
-	--timeout 5000 --admin-token-file "$T_DIR/token"
+	--timeout 5000 --admin-token-file "$T_DIR/token" --jwt-secret-file "$T_DIR/jwt.secret"
 API_B=$T_LAST_PID
 WS_DEAD=$(t_free_port)
 PORT_A=$(t_free_port)
@@ -262,6 +263,21 @@ expect_match "POST needs the token too when one is configured" 401 '"error":"una
 http POST "$B/api/rooms" -H 'Content-Type: application/json' \
 	-H 'Authorization: bearer secret-admin-token-0123456789' --data-binary '{"id":"blues"}'
 expect "POST with the token creates; the name defaults to the id" 201 '{"id":"blues","name":"blues","users_count":0}'
+# HS256 tokens (--jwt-secret-file): the admin claim allows POST and DELETE, a plain one does not.
+admin_jwt=$("$MADANG_BIN/madang-token" --secret-file "$T_DIR/jwt.secret" --name root --admin)
+user_jwt=$("$MADANG_BIN/madang-token" --secret-file "$T_DIR/jwt.secret" --name alice)
+head -c 48 /dev/urandom | base64 | tr -d '\n' >"$T_DIR/other.secret"
+forged_jwt=$("$MADANG_BIN/madang-token" --secret-file "$T_DIR/other.secret" --name root --admin)
+http POST "$B/api/rooms" -H 'Content-Type: application/json' -H "Authorization: Bearer $admin_jwt" \
+	--data-binary '{"id":"folk"}'
+expect "POST with an admin JWT creates" 201 '{"id":"folk","name":"folk","users_count":0}'
+http DELETE "$B/api/rooms/folk" -H "Authorization: Bearer $user_jwt"
+expect "DELETE with a JWT without the admin claim is 403" 403 \
+	'{"error":"forbidden","message":"this needs a token with the admin claim"}'
+http DELETE "$B/api/rooms/folk" -H "Authorization: Bearer $forged_jwt"
+expect_match "DELETE with a JWT signed by another secret is 401" 401 '"error":"unauthorized"'
+http DELETE "$B/api/rooms/folk" -H "Authorization: Bearer $admin_jwt"
+expect "DELETE with an admin JWT is 204" 204 ''
 
 # --- HEAD, OPTIONS, health, metrics, OpenAPI -----------------------------------------------------
 http GET "$A/api/rooms"

@@ -6,6 +6,7 @@
 // stays under a fixed bound and its sessions go back to the good clients.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { ChatClient, closeAllClients, allDelivered } from './chat.mjs';
@@ -48,6 +49,9 @@ test('slow reader, never-reader and 1,000 vanishing clients: the others get ever
   const broker = await startBroker({ frontendTimeout: 3000, args: ['--max-members', '2000'] });
   const ws = await startWs(broker, { id: 'ws-c', args: ['--queue-limit', '65536'] });
   const rss = rssSampler(ws, 50);
+  // Under AddressSanitizer (tests/suites/80-sanitizers.sh builds) memory is a different story:
+  // the shadow memory and quarantine, not madang-ws, set the figure; the bound is not applied.
+  const asan = fs.readFileSync(`/proc/${ws.pid}/maps`, 'utf8').includes('libasan');
   const rss0 = ws.rssKiB();
   const cs = [0, 1, 2, 3].map((i) => new ChatClient(ws.url, 'room1', `g${i}`, { pad: 500 }));
   for (const c of cs) await c.start();
@@ -99,7 +103,7 @@ test('slow reader, never-reader and 1,000 vanishing clients: the others get ever
   log(`${ok}/${VANISHERS} vanishing clients joined and dropped their sockets in ${vanishMs} ms; chat: ${t.acked} acked, lost ${t.lost}, ` +
     `duplicated ${t.duplicated}, out of order ${t.outOfOrder}; slow reader missed ${slowMissed}, closed ${JSON.stringify(slow.closes)}; ` +
     `never-reader dropped as slow consumer after ${droppedAfter} ms of bulk traffic (${bulk.acked.size} x 3 KB acked); sessions after ${left}; madang-ws VmRSS start ${rss0} KiB, peak ${r.max} KiB, ` +
-    `end ${r.last} KiB (bound ${RSS_BOUND_KIB} KiB, ${r.n} samples)`);
+    `end ${r.last} KiB (bound ${asan ? 'not applied under ASan' : `${RSS_BOUND_KIB} KiB`}, ${r.n} samples)`);
   assert.ok(ok >= VANISHERS * 0.98, `only ${ok} vanishers got joined`);
   assert.equal(t.lost, 0, t.lostSamples.join(', '));
   assert.equal(t.duplicated, 0);
@@ -108,7 +112,7 @@ test('slow reader, never-reader and 1,000 vanishing clients: the others get ever
   assert.equal(slow.closes.length, 0, 'the slow reader keeps its connection');
   assert.ok(slowDropped, 'the never-reader is dropped as a slow consumer');
   assert.ok(left >= 0 && left <= 6, `sessions left: ${left}`);
-  assert.ok(r.max < RSS_BOUND_KIB, `peak RSS ${r.max} KiB`);
+  if (!asan) assert.ok(r.max < RSS_BOUND_KIB, `peak RSS ${r.max} KiB`);
   bulk.close();
   cs.forEach((c) => c.close());
   slow.close();

@@ -55,6 +55,12 @@ t_wait_port "$nginx_port" || t_fail "nginx did not listen"
 t_check "madang-ws is registered with the broker" \
 	t_wait_for 10 sh -c "curl -fsS --max-time 2 http://127.0.0.1:$ws_port/healthz >/dev/null"
 
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
+WS_FDS0=$(fds "$WS")
+BROKER_FDS0=$(fds "$BROKER")
+WS_RSS0=$(rss "$WS")
+
 alive() {
 	for p in "$BROKER" "$WS" "$API" "$NGINX_PID"; do
 		kill -0 "$p" 2>/dev/null || return 1
@@ -113,6 +119,14 @@ fi
 # A normal client chats at the very end too (through nginx this time).
 t_check "a normal client still chats through nginx at the end" \
 	sh -c "cd '$hostile' && timeout 20 node chat-check.mjs 'ws://127.0.0.1:$nginx_port'"
+# Nothing leaks descriptors: once the corpus' connections are gone, madang-ws and the broker are
+# back near where they started (a few may be open for the chat check's leftovers).
+fds_back() { [ "$(fds "$1")" -le $(($2 + 8)) ]; }
+t_wait_for 10 fds_back "$WS" "$WS_FDS0"
+t_check "madang-ws descriptors back to $WS_FDS0 (+8) after the corpus (now $(fds "$WS"); RSS $WS_RSS0 -> $(rss "$WS") KiB)" \
+	fds_back "$WS" "$WS_FDS0"
+t_check "broker descriptors back to $BROKER_FDS0 (+8) after the corpus (now $(fds "$BROKER"))" \
+	fds_back "$BROKER" "$BROKER_FDS0"
 t_check "no sanitizer report or crash in the daemons' logs" \
 	sh -c "! grep -lE 'ERROR: AddressSanitizer|runtime error|Segmentation' '$T_DIR'/*.log"
 if [ "$T_FAIL" -ne 0 ]; then

@@ -177,6 +177,25 @@ render_broker(const cJSON *stats, struct sbuf *out)
 		sbuf_addc(out, ' ');
 		add_number(out, it->valuedouble);
 	}
+	/* The front-ends' own figures (open connections, slow consumers dropped, …), summed over
+	 * the live madang-ws processes by the broker. Open connections is a gauge; the rest count
+	 * since each front-end started. */
+	counters = cJSON_GetObjectItemCaseSensitive(stats, "frontend_stats");
+	cJSON_ArrayForEach(it, counters)
+	{
+		char name[METRIC_KEY_MAX + 32];
+		bool gauge = strcmp(it->string, "connections_open") == 0;
+
+		if (!cJSON_IsNumber(it) || !key_ok(it->string))
+			continue;
+		snprintf(name, sizeof(name), gauge ? "madang_ws_%s" : "madang_ws_%s_total",
+		         it->string);
+		head(out, name, gauge ? "gauge" : "counter",
+		     "Sum over the live madang-ws processes (reported with their heartbeats).");
+		sbuf_adds(out, name);
+		sbuf_addc(out, ' ');
+		add_number(out, it->valuedouble);
+	}
 }
 
 void

@@ -303,6 +303,17 @@ broker_tick(void)
 			return;
 		}
 		cJSON_AddStringToObject(req, "instance", ws->instance);
+		/* Our counters ride along; the broker sums them for /api/metrics. */
+		cJSON *st = cJSON_AddObjectToObject(req, "stats");
+		if (st != NULL) {
+			cJSON_AddNumberToObject(st, "connections_open", (double)ws->sessions.n);
+			cJSON_AddNumberToObject(st, "connections_total", (double)ws->c.connections);
+			cJSON_AddNumberToObject(st, "connections_refused", (double)ws->c.refused);
+			cJSON_AddNumberToObject(st, "slow_consumers", (double)ws->c.slow_consumers);
+			cJSON_AddNumberToObject(st, "rate_limited", (double)ws->c.rate_limited);
+			cJSON_AddNumberToObject(st, "gaps_repaired", (double)ws->c.gaps);
+			cJSON_AddNumberToObject(st, "resyncs", (double)ws->c.resyncs);
+		}
 		ws->hb_busy = true;
 		rpc_send(j, req);
 	}

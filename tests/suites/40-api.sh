@@ -294,11 +294,14 @@ t_check "OPTIONS answers the CORS preflight" has_header 'Access-Control-Allow-Me
 http GET "$A/api/health"
 expect_match "health is 200 with the broker's status" 200 \
 	'^\{"status":"ok","broker":\{"status":"ok","epoch":"[0-9a-f]{16}","uptime_ms":[0-9]+,"rooms":5,"members":2,"frontends":1\}\}$'
+# A front-end's heartbeat carries its counters; /api/metrics shows their sum.
+rpc '{"op":"heartbeat","frontend":"t-api","instance":"i1","stats":{"connections_open":3,"slow_consumers":2}}'
 http GET "$A/api/metrics"
 expect_match "metrics is 200 Prometheus text" 200 'madang_broker_up 1'
 t_check "metrics are text/plain version 0.0.4" has_header 'Content-Type: text/plain; version=0.0.4; charset=utf-8'
 for m in 'madang_broker_members 2' 'madang_broker_rooms 5' 'madang_broker_messages_total 1' \
 	'madang_broker_joins_total 3' 'madang_api_requests_total{route="rooms",class="2xx"} [1-9]' \
+	'madang_ws_connections_open 3' 'madang_ws_slow_consumers_total 2' \
 	'madang_api_requests_total{route="other",class="4xx"} [1-9]' \
 	'madang_api_request_duration_seconds_bucket{le="\+Inf"} [1-9]' \
 	'madang_api_request_duration_seconds_count [1-9]'; do

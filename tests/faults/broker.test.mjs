@@ -191,11 +191,28 @@ test('broker SIGSTOP 5 s: API 503 within its timeout, madang-ws answers pings, a
     pingTimes.push(Date.now() - t0);
     await sleep(200);
   }
+  // /healthz of madang-ws answers at once too (its loop runs; the broker's state is its own).
+  const h0 = Date.now();
+  const hr = await fetch(`${ws.url.replace('ws:', 'http:')}/healthz`, { signal: AbortSignal.timeout(2000) });
+  const healthMs = Date.now() - h0;
+  const health = await hr.json();
+  assert.ok(healthMs < 1000, `/healthz took ${healthMs} ms`);
+  // Then /healthz every 250 ms until the 5 s are over: what madang-ws says of the broker.
+  const healthSeen = [];
+  while (Date.now() - stoppedAt < 4800) {
+    const x = await fetch(`${ws.url.replace('ws:', 'http:')}/healthz`, { signal: AbortSignal.timeout(2000) });
+    const b = await x.json();
+    healthSeen.push(`${Date.now() - stoppedAt}:${x.status}/${b.broker}`);
+    await sleep(250);
+  }
+  // Within a heartbeat (1 s) plus madang-ws's request timeout (2 s) it reports the broker
+  // unreachable: 503 "down" (docs/protocol.md, /healthz).
+  assert.match(healthSeen[healthSeen.length - 1], /:503\/down$/, healthSeen.join(' '));
   await sleep(Math.max(0, 5000 - (Date.now() - stoppedAt)));
   const serverPings = cs[0].serverPings - pings0;
   broker.signal('SIGCONT');
   log(`SIGSTOP 5 s: API 503 after ${apiTimes.join('/')} ms (--timeout ${api.timeout}), client ping->pong ${pingTimes.join('/')} ms, ` +
-    `${serverPings} server pings in the 5 s (--ping-interval 1)`);
+    `${serverPings} server pings in the 5 s (--ping-interval 1); /healthz answered ${hr.status} "${health.broker}" in ${healthMs} ms; /healthz over the stop (ms:status/broker) ${healthSeen.join(' ')}`);
   for (const t of apiTimes) assert.ok(t < api.timeout + 1000, `503 after ${t} ms`);
   assert.ok(serverPings >= 3, `server pings while stopped: ${serverPings}`);
   await sleep(3000);

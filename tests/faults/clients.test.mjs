@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { ChatClient, closeAllClients, allDelivered } from './chat.mjs';
 import { startBroker, startWs, stopAll, sleep, rssSampler, TESTBIN, waitFor } from './stack.mjs';
 
@@ -98,11 +98,13 @@ test('slow reader, never-reader and 1,000 vanishing clients: the others get ever
   let slowMissed = 0;
   for (const s of senders) for (const n of s.acked.keys()) if (!slow.got.has(`${s.user} ${n}`)) slowMissed++;
   const left = await waitFor(async () => { const n = await sessions(ws.port); return n <= 6 ? n : null; }, 10000, 'vanished sessions gone').catch(() => -1);
+  // The broker holds no ghost members: room1 has exactly the 6 good clients.
+  const room = JSON.parse(execFileSync(`${TESTBIN}/it_rpc`, ['--timeout', '2000', broker.rpc, '{"op":"get_room","room_id":"room1"}'], { encoding: 'utf8' })).room;
   const r = rss.stop();
   const slowDropped = droppedAfter >= 0;
   log(`${ok}/${VANISHERS} vanishing clients joined and dropped their sockets in ${vanishMs} ms; chat: ${t.acked} acked, lost ${t.lost}, ` +
     `duplicated ${t.duplicated}, out of order ${t.outOfOrder}; slow reader missed ${slowMissed}, closed ${JSON.stringify(slow.closes)}; ` +
-    `never-reader dropped as slow consumer after ${droppedAfter} ms of bulk traffic (${bulk.acked.size} x 3 KB acked); sessions after ${left}; madang-ws VmRSS start ${rss0} KiB, peak ${r.max} KiB, ` +
+    `never-reader dropped as slow consumer after ${droppedAfter} ms of bulk traffic (${bulk.acked.size} x 3 KB acked); sessions after ${left}, broker members of room1 ${room.users_count}; madang-ws VmRSS start ${rss0} KiB, peak ${r.max} KiB, ` +
     `end ${r.last} KiB (bound ${asan ? 'not applied under ASan' : `${RSS_BOUND_KIB} KiB`}, ${r.n} samples)`);
   assert.ok(ok >= VANISHERS * 0.98, `only ${ok} vanishers got joined`);
   assert.equal(t.lost, 0, t.lostSamples.join(', '));
@@ -112,6 +114,7 @@ test('slow reader, never-reader and 1,000 vanishing clients: the others get ever
   assert.equal(slow.closes.length, 0, 'the slow reader keeps its connection');
   assert.ok(slowDropped, 'the never-reader is dropped as a slow consumer');
   assert.ok(left >= 0 && left <= 6, `sessions left: ${left}`);
+  assert.deepEqual(room.members.sort(), ['bulk', 'g0', 'g1', 'g2', 'g3', 'slow']);
   if (!asan) assert.ok(r.max < RSS_BOUND_KIB, `peak RSS ${r.max} KiB`);
   bulk.close();
   cs.forEach((c) => c.close());

@@ -12,7 +12,7 @@ import { existsSync, openSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import {
-	BASE_URL, DESKTOP, PHONE, assertNoProblems, joinRoom, launch, messagesWithText, openPage, send, waitConnected,
+	BASE_URL, DESKTOP, PHONE, assertNoProblems, describePage, joinRoom, launch, messagesWithText, openPage, send, waitConnected,
 } from './lib.mjs';
 
 const BROKER_PID = Number(process.env.MADANG_BROKER_PID);
@@ -82,8 +82,18 @@ describe('madang-broker restarted mid-chat', () => {
 
 	const notices = (page) => page.locator('#messages > li.warning').filter({ hasText: NOT_RECOVERED });
 
-	/* Both pages connected, chatting both ways, every message once, members intact. */
+	/* Both pages connected, chatting both ways, every message once, members intact. A failure
+	 * says what each page showed. */
 	async function checkChat(tag, expectedNotices) {
+		try {
+			await exchange(tag, expectedNotices);
+		} catch (err) {
+			err.message += `\n${await describePage(dora, 'dora')}\n${await describePage(eli, 'eli')}`;
+			throw err;
+		}
+	}
+
+	async function exchange(tag, expectedNotices) {
 		for (const page of [dora, eli]) await waitConnected(page, 30000);
 		if (expectedNotices > 0) {
 			for (const page of [dora, eli]) await notices(page).nth(expectedNotices - 1).waitFor({ timeout: 15000 });

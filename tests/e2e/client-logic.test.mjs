@@ -246,6 +246,13 @@ describe('connection state machine', () => {
 		assert.deepEqual(ws.sent.filter((f) => f.client_id === note.clientId).length, 2, 'sent again after the pause');
 		ws.serverSays({ type: 'error', code: 'unknown_frontend', message: 'send hello', request: 'message', client_id: note.clientId });
 		assert.equal(note.state, 'queued', 'madang-ws re-registering with a restarted broker passes too');
+		for (let i = 0; i < 8; i += 1) {
+			conn.outbox.markSent(note.clientId);
+			ws.serverSays({ type: 'error', code: 'not_member', message: 'not yet', request: 'message', client_id: note.clientId });
+		}
+		assert.equal(note.state, 'failed', 'not retried for ever');
+		conn.retry(note.clientId);
+		assert.equal(note.tries, 0);
 		conn.leave();
 	});
 	it('leaves a socket still in its handshake only once it opens, with 1000', () => {

@@ -111,6 +111,16 @@ export async function waitForCount(page, roomId, n, timeout = 12000) {
 	await roomItem(page, roomId).locator(`.room-users[data-count="${n}"]`).waitFor({ timeout });
 }
 
+/* A few lines on what a chat page shows, for failure messages: state and the last items. */
+export async function describePage(page, name) {
+	const summary = await page.evaluate(() => ({
+		state: document.getElementById('conn-state')?.dataset.state,
+		items: [...document.querySelectorAll('#messages > li')].slice(-12)
+			.map((li) => `[${li.className}${li.dataset.state ? ` ${li.dataset.state}` : ''}] ${li.textContent.trim().slice(0, 80)}`),
+	})).catch((err) => ({ state: `unreadable: ${err.message}`, items: [] }));
+	return `${name}: ${summary.state}\n  ${summary.items.join('\n  ')}`;
+}
+
 export async function screenshot(page, name) {
 	mkdirSync(SCREENSHOTS, { recursive: true });
 	await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });

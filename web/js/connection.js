@@ -22,10 +22,13 @@ import { RoomState } from './room-state.js';
 
 export const PING_INTERVAL_MS = 25000;
 export const SILENCE_LIMIT_MS = 60000;
-/* Refusals that pass by themselves: over the rate limit, the broker away, or madang-ws not yet
- * registered again with a restarted broker (it answers with the broker's unknown_frontend). */
-export const TRANSIENT_ERRORS = new Set(['rate_limited', 'broker_unavailable', 'unknown_frontend']);
+/* Refusals that pass by themselves: over the rate limit, the broker away, or madang-ws between
+ * registering again with a restarted broker and re-declaring its members (the broker then
+ * answers unknown_frontend or not_member). Each message is retried at most TRANSIENT_TRIES
+ * times, then shown as not sent. */
+export const TRANSIENT_ERRORS = new Set(['rate_limited', 'broker_unavailable', 'unknown_frontend', 'not_member']);
 const TRANSIENT_RETRY_MS = 1500;
+const TRANSIENT_TRIES = 8;
 const FLUSH_BATCH = 5; /* outbox frames per burst, well inside madang-ws's default burst of 20 */
 const FLUSH_PAUSE_MS = 600;
 
@@ -254,7 +257,11 @@ export class RoomConnection extends EventTarget {
 			/* The unconfirmed messages go out again after a pause (an over-rate frame is refused
 			 * unread, so the error may name no client id); repeats are dropped by the broker and
 			 * acknowledged as duplicates. */
-			for (const pending of this.outbox.requeueSent()) this.emit('outbox', { entry: pending });
+			for (const pending of this.outbox.requeueSent()) {
+				pending.tries = (pending.tries ?? 0) + 1;
+				if (pending.tries > TRANSIENT_TRIES) this.outbox.fail(pending.clientId);
+				this.emit('outbox', { entry: pending });
+			}
 			this.scheduleFlush(TRANSIENT_RETRY_MS);
 		} else if (typeof msg.client_id === 'string') {
 			entry = this.outbox.fail(msg.client_id);

@@ -9,13 +9,13 @@ export class Outbox {
 	constructor(prefix) {
 		this.prefix = prefix;
 		this.counter = 0;
-		this.entries = new Map(); /* client id -> {clientId, text, to, state} in sending order */
+		this.entries = new Map(); /* client id -> {clientId, text, to, state, tries} in sending order */
 	}
 
 	/* Adds a message; state is 'queued' until it is written to an open socket. */
 	add(text, to = null) {
 		this.counter += 1;
-		const entry = { clientId: `${this.prefix}-${this.counter}`, text, to, state: 'queued' };
+		const entry = { clientId: `${this.prefix}-${this.counter}`, text, to, state: 'queued', tries: 0 };
 		this.entries.set(entry.clientId, entry);
 		return entry;
 	}
@@ -43,7 +43,10 @@ export class Outbox {
 	/* A failed entry the person asked to send again. */
 	retry(clientId) {
 		const entry = this.entries.get(clientId);
-		if (entry) entry.state = 'queued';
+		if (entry) {
+			entry.state = 'queued';
+			entry.tries = 0;
+		}
 		return entry ?? null;
 	}
 

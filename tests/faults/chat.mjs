@@ -59,6 +59,7 @@ export class ChatClient {
     this.waiters = [];
     this.backoff = 100;
     this.connects = 0;
+    this.frontends = [];                  // the front-end of each connection (from welcome)
     all.add(this);
   }
 
@@ -104,6 +105,7 @@ export class ChatClient {
     switch (m.type) {
     case 'welcome':
       this.session = m.session;
+      this.frontends.push(m.frontend);
       break;
     case 'joined':
       if (m.epoch !== this.epoch) { this.epoch = m.epoch; this.lastSeq = null; }

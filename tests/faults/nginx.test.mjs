@@ -1,5 +1,5 @@
 // nginx.test.mjs — `nginx -s reload` (private config of scripts/render-nginx.sh) while 4 clients
-// chat through nginx's /ws/ proxy.
+// chat through nginx's /ws/ proxy; and one of two madang-ws upstreams stopped with SIGTERM.
 // * As shipped (no worker_shutdown_timeout) the old worker keeps serving the open WebSockets:
 //   nothing is even reconnected, nothing lost.
 // * With `worker_shutdown_timeout 1s` in the main context (what a deployment that wants old
@@ -64,4 +64,43 @@ test('nginx reload with worker_shutdown_timeout 1s: clients reconnect and resume
   assert.equal(t.duplicated, 0);
   assert.equal(t.outOfOrder, 0);
   assert.equal(apiStatus, 200);
+});
+
+// A rolling restart of one front-end behind nginx: SIGTERM closes its clients with 1001; they
+// reconnect through nginx, land on the other madang-ws, resume with since/epoch and lose nothing.
+test('madang-ws SIGTERM behind nginx (two upstreams): 1001, clients move to the other and resume without loss', { timeout: 40000 }, async () => {
+  const broker = await startBroker({ frontendTimeout: 3000 });
+  const wa = await startWs(broker, { id: 'ws-ta' });
+  const wb = await startWs(broker, { id: 'ws-tb' });
+  const api = await startApi(broker);
+  const nginx = await startNginx({ api: api.port, ws: [wa.port, wb.port] });
+  const cs = [0, 1, 2, 3].map((i) => new ChatClient(nginx.url, 'room1', `t${i}`));
+  for (const c of cs) await c.start();
+  const onA = cs.filter((c) => c.frontends[0] === 'ws-ta');
+  assert.ok(onA.length >= 1 && onA.length <= 3, `nginx spread the clients: ${cs.map((c) => c.frontends[0])}`);
+  cs.forEach((c) => c.chat());
+  await sleep(1500);
+  const t0 = Date.now();
+  wa.signal('SIGTERM');
+  const exit = await wa.exited;
+  await Promise.all(onA.map((c) => c.until(() => c.joins.length >= 2, 10000, `${c.user} back`)));
+  const back = Date.now() - t0;
+  await sleep(1500);
+  cs.forEach((c) => c.stopChat());
+  await Promise.all(cs.map((c) => c.drained(10000)));
+  const t = await allDelivered(cs, 10000);
+  log(`madang-ws SIGTERM behind nginx: ${onA.length} of 4 clients were on it; closes ${onA.map((c) => c.closes.map((x) => x.code).join(',')).join('/')}; ` +
+    `exit ${JSON.stringify(exit)}; all back on ${onA.map((c) => c.frontends[c.frontends.length - 1]).join(',')} with recovered=${onA.map((c) => c.joins[1].recovered).join(',')} within ${back} ms; ` +
+    `${t.acked} acked, lost ${t.lost}, duplicated ${t.duplicated}, out of order ${t.outOfOrder}, resends ${t.resends}`);
+  assert.equal(exit.code, 0);
+  for (const c of onA) {
+    assert.equal(c.closes[0].code, 1001);
+    assert.equal(c.frontends[c.frontends.length - 1], 'ws-tb');
+    assert.equal(c.joins[1].recovered, true);
+  }
+  assert.equal(t.lost, 0, t.lostSamples.join(', '));
+  assert.equal(t.duplicated, 0);
+  assert.equal(t.outOfOrder, 0);
+  closeAllClients();
+  await stopAll();
 });

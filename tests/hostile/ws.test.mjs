@@ -111,6 +111,18 @@ async function runCaseOn(c, cs, ctx) {
     assert.ok(ex.http.includes(c.http), `${cs.name}: want HTTP ${ex.http}, got ${c.http} / ${JSON.stringify(c.close)}`);
     return;
   }
+  if (ex.lws_path) {
+    // Refused by libwebsockets' request parser (no answer: 1006; or an HTTP 4xx), by madang-ws
+    // (4000), or the path ended at a CR: then the nickname is only what came before it.
+    if (c.close) {
+      const ok = c.close.code === 4000 || c.close.code === 1006 || (c.http >= 400 && c.http < 500);
+      assert.ok(ok, `${cs.name}: refused with ${JSON.stringify(c.close)} / HTTP ${c.http}`);
+      return `refused ${c.close.code}`;
+    }
+    const j = c.msgs.find((m) => m.type === 'joined');
+    assert.ok(j && !/[\u0000-\u001f\u007f]/.test(j.users.join('')), `${cs.name}: ${JSON.stringify(j)}`);
+    return 'path cut before the control character';
+  }
   if (c.close) {
     // Refused before any command: must be the expected close (or an accepted HTTP refusal).
     if (c.http != null) {

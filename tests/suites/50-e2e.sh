@@ -34,7 +34,7 @@ fi
 # --- the stack -------------------------------------------------------------------------------
 rpc="ipc://$T_DIR/broker.rpc"
 events="ipc://$T_DIR/broker.events"
-# broker-restart.test.mjs starts the broker again with the same command line.
+# broker-restart.test.mjs starts the broker again with this command line plus --data DIR.
 broker_cmd="[\"$bin/madang-broker\",\"--rpc\",\"$rpc\",\"--events\",\"$events\",\"--allow-create\"]"
 t_start broker "$bin/madang-broker" --rpc "$rpc" --events "$events" --allow-create
 broker_pid=$T_LAST_PID

@@ -63,7 +63,7 @@ CORE_LIBS :=
 TEST_BINS :=
 DEPS      :=
 
-.PHONY: all programs test-bins deps deps-test test run bench fuzz install uninstall format clean
+.PHONY: all programs test-bins deps deps-test deps-bench test run bench fuzz install uninstall format clean
 all: deps programs
 
 # Compile rule shared by every module: build/obj/<path>.o from <path>.c
@@ -87,6 +87,8 @@ deps:
 	$(Q)scripts/install-deps.sh build
 deps-test:
 	$(Q)scripts/install-deps.sh build test
+deps-bench:
+	$(Q)scripts/install-deps.sh build bench
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -14,5 +14,5 @@ $(BIN)/madang-loadgen: $(LOADGEN_OBJS)
 
 # Runs every scenario against a freshly started stack; BENCH_QUICK=1 for a smoke run.
 # node-deps (tests/module.mk) installs the ws package the reference server uses.
-bench: programs node-deps
+bench: deps-bench programs node-deps
 	$(Q)bench/run.sh $(BUILD)

@@ -3,9 +3,10 @@
 #
 # Usage: scripts/install-deps.sh [build|test|run|bench|all]...
 #   build  compilers and -dev libraries (the default)
-#   test   build + what the test suites drive for real (nginx, apache2, chromium, node)
+#   test   build + what the test suites drive for real (nginx, apache2, chromium and a
+#          Korean font for its screenshots, node, clang for fuzzing, valgrind, systemd)
 #   run    build + nginx
-#   bench  build + nginx
+#   bench  build + nginx, jq and node (the reference server)
 # Idempotent: it asks dpkg first and calls apt-get only when something is missing, as root or
 # through sudo. Prints nothing when everything is already there.
 set -eu
@@ -13,15 +14,17 @@ set -eu
 want_build="gcc make pkg-config libc6-dev libwebsockets-dev libnng-dev libfcgi-dev libcjson-dev \
 libcmocka-dev libssl-dev libsqlite3-dev"
 want_run="nginx"
-want_test="apache2 chromium nodejs npm procps curl clang valgrind systemd"
+want_bench="nginx jq"
+want_test="apache2 chromium fonts-nanum nodejs npm procps curl clang valgrind systemd util-linux"
 
 set -- "${@:-build}"
 pkgs="$want_build"
 for what in "$@"; do
 	case "$what" in
 	build) ;;
-	run | bench) pkgs="$pkgs $want_run" ;;
-	test | all) pkgs="$pkgs $want_run $want_test" ;;
+	run) pkgs="$pkgs $want_run" ;;
+	bench) pkgs="$pkgs $want_bench nodejs npm" ;;
+	test | all) pkgs="$pkgs $want_run $want_bench $want_test" ;;
 	*)
 		echo "install-deps: unknown set '$what' (build, test, run, bench, all)" >&2
 		exit 2

@@ -96,6 +96,13 @@ client_reply(struct rpc_job *j)
 	if (!wire_bool(j->reply, "ok", &ok) || !ok) {
 		const char *err = wire_str(j->reply, "error", NULL),
 		           *msg = wire_str(j->reply, "message", NULL);
+		/* A restarted broker does not know us (or our members) until we have re-registered
+		 * and re-synced: to the client that is a short outage, worth a retry. */
+		if (err != NULL && (strcmp(err, ERR_UNKNOWN_FRONTEND) == 0 ||
+		                    (strcmp(err, ERR_NOT_MEMBER) == 0 && ws->bstate != BROKER_UP))) {
+			err = WS_ERR_BROKER_UNAVAILABLE;
+			msg = "the chat service is reconnecting; try again in a moment";
+		}
 		ws_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
 		              j->room_id, cid);
 		return;

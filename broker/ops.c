@@ -186,6 +186,23 @@ arg_nick(struct req *q, const char *key, char *canon, char *folded)
 	return true;
 }
 
+/* The chat text of send and private: 1..4096 bytes of UTF-8, not only white space. */
+static const char *
+arg_text(struct req *q, size_t *len)
+{
+	const char *text = wire_str(q->rq, "text", len), *why;
+
+	if (text == NULL) {
+		reply_error(q, ERR_INVALID_ARGUMENT, "text must be a string");
+		return NULL;
+	}
+	if (!valid_text(text, *len, &why)) {
+		reply_error(q, ERR_INVALID_ARGUMENT, "%s", why);
+		return NULL;
+	}
+	return text;
+}
+
 static void
 add_room_summary(struct sbuf *o, const struct room *r)
 {
@@ -501,19 +518,13 @@ op_send(struct req *q)
 	struct broker *b = q->b;
 	struct room *r;
 	struct member *m = arg_member(q, &r);
-	const char *text, *cid = NULL, *why;
+	const char *text, *cid = NULL;
 	size_t tlen;
 
 	if (m == NULL)
 		return;
-	if ((text = wire_str(q->rq, "text", &tlen)) == NULL) {
-		reply_error(q, ERR_INVALID_ARGUMENT, "text must be a string");
+	if ((text = arg_text(q, &tlen)) == NULL)
 		return;
-	}
-	if (!valid_text(text, tlen, &why)) {
-		reply_error(q, ERR_INVALID_ARGUMENT, "%s", why);
-		return;
-	}
 	if (wire_has(q->rq, "client_id")) {
 		size_t clen;
 		cid = wire_str(q->rq, "client_id", &clen);
@@ -588,20 +599,14 @@ op_private(struct req *q)
 	char to[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
 	struct room *r;
 	struct member *m = arg_member(q, &r), *t;
-	const char *text, *why;
+	const char *text;
 	size_t tlen;
 	char topic[WIRE_TOPIC_MAX + 1];
 
 	if (m == NULL || !arg_nick(q, "to", to, key))
 		return;
-	if ((text = wire_str(q->rq, "text", &tlen)) == NULL) {
-		reply_error(q, ERR_INVALID_ARGUMENT, "text must be a string");
+	if ((text = arg_text(q, &tlen)) == NULL)
 		return;
-	}
-	if (!valid_text(text, tlen, &why)) {
-		reply_error(q, ERR_INVALID_ARGUMENT, "%s", why);
-		return;
-	}
 	if ((t = hmap_get(&r->members, key)) == NULL) {
 		reply_error(q, ERR_NO_SUCH_USER, "%s is not in room %s", to, r->id);
 		return;

@@ -230,6 +230,7 @@ broker_hello_done(struct rpc_job *j)
 		ws->heartbeat_ms = (unsigned)hb;
 	if (strcmp(ws->epoch, epoch) != 0 && ws->epoch[0] != '\0')
 		log_info("broker: new epoch %s (was %s)", epoch, ws->epoch);
+	memcpy(ws->prev_epoch, ws->epoch, sizeof(ws->prev_epoch));
 	memcpy(ws->epoch, epoch, WS_EPOCH_LEN + 1);
 	ws->bstate = BROKER_SYNCING;
 	broker_sync();

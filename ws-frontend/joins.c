@@ -121,7 +121,7 @@ join_done(struct rpc_job *j)
 		cJSON_AddNumberToObject(o, "seq", (double)seq);
 		const char *epoch = wire_str(j->reply, "epoch", NULL);
 		cJSON_AddStringToObject(o, "epoch", epoch ? epoch : ws->epoch);
-		cJSON_AddBoolToObject(o, "recovered", recovered && !m->resync);
+		cJSON_AddBoolToObject(o, "recovered", recovered);
 		cJSON_AddBoolToObject(o, "resumed", resumed);
 		rooms_push_obj(s, o);
 		cJSON_Delete(o);
@@ -165,7 +165,7 @@ join_req(struct ws_room *r, struct ws_member *m)
 		return NULL;
 	cJSON_AddStringToObject(req, "room_id", r->id);
 	cJSON_AddStringToObject(req, "user", m->user);
-	if (!m->resync && m->has_since) {
+	if (m->has_since) {
 		cJSON_AddNumberToObject(req, "since", (double)m->since);
 		cJSON_AddStringToObject(req, "epoch", m->epoch);
 	}

@@ -408,8 +408,9 @@ rooms_event(const char *body, size_t len)
 }
 
 /* After hello + sync: every log restarts (a new epoch's seqs start again) and every active
- * member joins again, which gives its client a fresh "joined" (recovered: false), the recent
- * history and live events from there on. */
+ * member joins again, asking for the events after the last one it was given in the old epoch.
+ * A durable broker (same epoch, history on disk) answers with exactly the missed events and
+ * "recovered": true; after a new epoch the client gets recovered: false and the recent history. */
 static void
 resync_room(struct ws_room *r, void *arg)
 {
@@ -422,6 +423,9 @@ resync_room(struct ws_room *r, void *arg)
 		struct ws_member *m = r->members[0];
 		room_del_member(r, m);
 		m->resync = true;
+		m->has_since = ws->prev_epoch[0] != '\0' && m->cursor > 0;
+		m->since = m->cursor > 0 ? m->cursor - 1 : 0;
+		memcpy(m->epoch, ws->prev_epoch, sizeof(m->epoch));
 		room_join_enqueue(r, m);
 	}
 	roomlog_reset(&r->log, 0);

@@ -137,6 +137,7 @@ struct ws_app {
 	atomic_bool sub_connected; /* the event stream has a live pipe (set on nng threads) */
 	char instance[17];
 	char epoch[17];
+	char prev_epoch[17]; /* the epoch before the last hello: re-joins resume from it */
 	enum broker_state bstate;
 	unsigned heartbeat_ms;
 	bool hello_busy, hb_busy, sync_busy;

@@ -349,6 +349,8 @@ m=$ct/root
 mount --make-rprivate /
 mkdir -p "$m"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$ct/up,workdir=$ct/work" "$m"
+# /tmp first: a source tree that lives under /tmp (a CI clone) is bound on top of it below.
+mount -t tmpfs -o mode=1777 tmpfs "$m/tmp"
 for d in "$@"; do
 	mkdir -p "$m$d"
 	mount --bind "$d" "$m$d"
@@ -370,7 +372,6 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts "$m/dev/pts"
 ln -s pts/ptmx "$m/dev/ptmx"
 ln -s /proc/self/fd "$m/dev/fd"
 mount -t tmpfs -o mode=1777 tmpfs "$m/dev/shm"
-mount -t tmpfs -o mode=1777 tmpfs "$m/tmp"
 hostname madang-test
 cd "$m"
 mkdir -p .oldroot

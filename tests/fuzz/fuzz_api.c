@@ -1,6 +1,6 @@
 /* fuzz_api.c — libFuzzer target for madang-api's request handling (api_handle): method, URI,
  * Content-Length, Authorization and body come from the input ("\n"-separated, body last), the
- * broker is a stub that answers every call with a plausible reply. Every answer must be a
+ * broker is a stand-in that answers every call with a plausible reply. Every answer must be a
  * well-formed response with a status from 200 to 503 and never 500. */
 #include <stddef.h>
 #include <stdint.h>

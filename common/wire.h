@@ -14,6 +14,7 @@
 #define WIRE_TOPIC_ROOM     'r' /* r/<room_id>\n : room events (seq-numbered, and typing) */
 #define WIRE_TOPIC_FRONTEND 'f' /* f/<frontend_id>\n : events for one front-end */
 #define WIRE_TOPIC_ALL      "a\n" /* events for every front-end (rooms created/deleted) */
+#define WIRE_TOPIC_ROOMS    "r/"  /* the prefix of every room's topic */
 #define WIRE_TOPIC_MAX      (2 + MADANG_ROOM_ID_MAX + 1)
 
 /* Parses len bytes (not necessarily NUL-terminated) into a JSON object. Refuses, with a human

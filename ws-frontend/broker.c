@@ -58,23 +58,6 @@ broker_state_name(void)
 	}
 }
 
-void
-broker_subscribe(struct ws_room *r, bool on)
-{
-	char topic[WIRE_TOPIC_MAX + 1];
-	size_t n = wire_topic(topic, sizeof(topic), WIRE_TOPIC_ROOM, r->id);
-	int rv;
-
-	if (n == 0 || r->subscribed == on)
-		return;
-	rv =
-	    nng_socket_set(ws->sub, on ? NNG_OPT_SUB_SUBSCRIBE : NNG_OPT_SUB_UNSUBSCRIBE, topic, n);
-	if (rv != 0)
-		log_warn("broker: %s r/%s: %s", on ? "subscribe" : "unsubscribe", r->id,
-		         nng_strerror(rv));
-	r->subscribed = on;
-}
-
 /* The broker stopped answering: tell every client once, retry hello on each tick. */
 static void
 broker_lost(const char *why)
@@ -392,9 +375,14 @@ broker_open(void)
 	if ((rv = nng_pipe_notify(ws->sub, NNG_PIPE_EV_ADD_POST, broker_sub_pipe_cb, NULL)) != 0 ||
 	    (rv = nng_pipe_notify(ws->sub, NNG_PIPE_EV_REM_POST, broker_sub_pipe_cb, NULL)) != 0)
 		goto fail;
+	/* Every room's events, filtered by rooms_event with one hash lookup. PUB sends every
+	 * message to every subscriber whatever it subscribed to (SUB filters on arrival), so this
+	 * costs no traffic; and nng 1.5's SUB matches each message against its topics one by
+	 * one, so a topic per room made every event cost O(rooms held). */
 	n = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, ws->o.id);
 	if ((rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, topic, n)) != 0 ||
-	    (rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ALL, 2)) != 0)
+	    (rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ALL, 2)) != 0 ||
+	    (rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ROOMS, 2)) != 0)
 		goto fail;
 	if ((rv = nng_dial(ws->sub, ws->o.events_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		log_error("broker: cannot dial %s: %s", ws->o.events_url, nng_strerror(rv));

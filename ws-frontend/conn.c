@@ -171,6 +171,14 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 		return -1;
 	b->len = LWS_PRE;
 	frames = sess_collect(s, b, LWS_PRE + WS_WRITE_CHUNK);
+	if (s->ping_due) {
+		/* An empty ping after the last whole frame (server frames are unmasked). */
+		static const char ping[2] = {(char)0x89, 0x00};
+		sbuf_add(b, ping, sizeof(ping));
+		s->ping_due = false;
+		s->ping_sent = true;
+		frames++;
+	}
 	if (b->oom) {
 		log_error("ws: session %llu: out of memory writing", (unsigned long long)s->serial);
 		return -1;
@@ -184,6 +192,50 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 	if (pending > 0 || s->close_code != 0)
 		lws_callback_on_writable(wsi);
 	return 0;
+}
+
+/* Keep-alive, done here rather than with lws's per-connection validity timers: those sit in one
+ * sorted list that every pong re-enters with a walk from its head, which made each pong cost
+ * O(connections). One sweep over the sessions every so often costs O(connections) per sweep
+ * instead. A client silent for --ping-interval seconds is pinged (with its next write); one
+ * silent for twice as long is cut without a close frame (it is not reading anyway). Any frame
+ * from the client counts, a pong as much as a message. */
+static void
+keepalive_one(struct ws_session *s, void *arg)
+{
+	uint64_t now = *(const uint64_t *)arg, idle, interval = (uint64_t)ws->o.ping_interval * 1000;
+
+	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms)
+		return;
+	idle = now - s->last_rx_ms;
+	if (idle >= 2 * interval) {
+		log_info("ws: session %llu (%s) dropped: no answer to pings for %llu ms",
+		         (unsigned long long)s->serial, s->has_user ? s->user : "-",
+		         (unsigned long long)idle);
+		s->close_logged = true;
+		s->close_code = WS_CLOSE_GOING_AWAY;
+		s->close_sent = true; /* nothing more is written to it */
+		sess_drop_queue(s);
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	} else if (idle >= interval && !s->ping_sent && !s->ping_due) {
+		s->ping_due = true;
+		lws_callback_on_writable(s->wsi);
+	}
+}
+
+void
+ws_keepalive(void)
+{
+	uint64_t now = clock_mono_ms();
+
+	sesstab_each(&ws->sessions, keepalive_one, &now);
+}
+
+void
+ws_heard(struct ws_session *s)
+{
+	s->last_rx_ms = clock_mono_ms();
+	s->ping_sent = false;
 }
 
 /* --- sessions ------------------------------------------------------------------------- */
@@ -276,6 +328,7 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 		return -1;
 	s->wsi = wsi;
 	s->serial = ++ws->next_serial;
+	ws_heard(s);
 	bucket_init(&s->bucket, ws->o.rate, ws->o.burst, clock_mono_ns());
 	snprintf(s->addr, sizeof(s->addr), "%s", p->addr);
 	p->s = s;
@@ -353,6 +406,7 @@ ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 	size_t remaining = lws_remaining_packet_payload(wsi);
 	bool final = lws_is_final_fragment(wsi) && remaining == 0;
 
+	ws_heard(s);
 	if (s->close_code != 0)
 		return 0; /* closing: input is ignored */
 	if (lws_frame_is_binary(wsi)) {

@@ -50,7 +50,6 @@ struct ws_room {
 	uint64_t pin;
 	bool repairing;    /* a history request for the gap is in flight */
 	uint64_t seen_max; /* highest seq seen live while repairing (0: none) */
-	bool subscribed;
 	uint64_t generation; /* changes when the log is reset (new epoch) */
 	bool dirty;          /* got events since the last fan-out (rooms_flush) */
 	struct ws_room *dirty_next;

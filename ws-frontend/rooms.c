@@ -19,8 +19,8 @@ rooms_get(const char *id, bool create)
 {
 	struct ws_room *r = roomtab_get(&ws->rooms, id);
 
-	if (r == NULL && create && (r = roomtab_add(&ws->rooms, id)) != NULL)
-		broker_subscribe(r, true); /* before the join goes out: SUB filters locally */
+	if (r == NULL && create)
+		r = roomtab_add(&ws->rooms, id);
 	return r;
 }
 
@@ -102,7 +102,7 @@ rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const c
 	sess_member_del(s, m);
 	rooms_pump(r);
 	/* An idle room is freed later by rooms_tick, never here: callers up the stack (fan-out
-	 * loops, reply handlers) may still hold it. Until then it stays subscribed with its log
+	 * loops, reply handlers) may still hold it. Until then it stays in the table with its log
 	 * continuous, so a join meanwhile simply uses it again. */
 }
 
@@ -284,9 +284,8 @@ rooms_typing(struct ws_room *r, const cJSON *ev, const char *json, size_t len)
 }
 
 static void
-rooms_room_event(const char *id, const char *json, size_t len, const cJSON *ev)
+rooms_room_event(struct ws_room *r, const char *json, size_t len, const cJSON *ev)
 {
-	struct ws_room *r = roomtab_get(&ws->rooms, id);
 	const char *type = wire_str(ev, "type", NULL), *epoch;
 	int64_t seq;
 
@@ -373,6 +372,7 @@ rooms_event(const char *body, size_t len)
 	const char *topic, *json, *why, *end;
 	size_t tlen, jlen;
 	char id[MADANG_ROOM_ID_MAX + 1];
+	struct ws_room *r = NULL;
 	int kind = 0;
 
 	if (!wire_split_event(body, len, &topic, &tlen, &json, &jlen))
@@ -381,6 +381,8 @@ rooms_event(const char *body, size_t len)
 	    tlen - 2 <= MADANG_ROOM_ID_MAX) {
 		memcpy(id, topic + 2, tlen - 2);
 		id[tlen - 2] = '\0';
+		if ((r = roomtab_get(&ws->rooms, id)) == NULL)
+			return; /* a room nobody here is in (we get every room's events) */
 		kind = 'r';
 	} else if (tlen > 2 && topic[0] == WIRE_TOPIC_FRONTEND && topic[1] == '/') {
 		kind = 'f';
@@ -397,7 +399,7 @@ rooms_event(const char *body, size_t len)
 				log_warn("broker: malformed event dropped: %s", why);
 			} else {
 				if (kind == 'r')
-					rooms_room_event(id, json, n, ev);
+					rooms_room_event(r, json, n, ev);
 				else
 					rooms_frontend_event(ev);
 				cJSON_Delete(ev);
@@ -453,7 +455,6 @@ gc_room(struct ws_room *r, void *arg)
 	(void)arg;
 	if (!room_idle(r) || r->dirty)
 		return;
-	broker_subscribe(r, false);
 	roomtab_del(&ws->rooms, r);
 }
 

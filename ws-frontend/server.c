@@ -18,7 +18,10 @@
 #include "sdnotify.h"
 #include "ws.h"
 
-#define LISTEN_BACKLOG 1024
+/* Connections the kernel completes before we accept them. A full queue drops SYNs, and the
+ * client retries only after a second or more: size it for a storm of reconnections (the kernel
+ * caps it at net.core.somaxconn). */
+#define LISTEN_BACKLOG 4096
 
 /* --- the protocol callback ------------------------------------------------------------ */
 
@@ -74,6 +77,10 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		if (p == NULL || p->s == NULL)
 			return -1;
 		return ws_receive(wsi, p->s, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (p != NULL && p->s != NULL)
+			ws_heard(p->s);
+		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		/* The client's close answers ours: lws must not echo it (a second close frame is a
 		 * protocol error for browsers), just close the connection. */
@@ -194,6 +201,24 @@ ws_tick_cb(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(ws->ctx, 0, sul, ws_tick_cb, (lws_usec_t)ws->heartbeat_ms * LWS_US_PER_MS);
 }
 
+/* The sweep runs four times per ping interval, at most once a second: a silent peer is pinged
+ * within 1.25 intervals and cut within 2.25. */
+static lws_usec_t
+keepalive_period(void)
+{
+	lws_usec_t us = (lws_usec_t)ws->o.ping_interval * LWS_US_PER_SEC / 4;
+
+	return us > LWS_US_PER_SEC ? LWS_US_PER_SEC : us;
+}
+
+static void
+ws_keepalive_cb(lws_sorted_usec_list_t *sul)
+{
+	if (!ws->stopping)
+		ws_keepalive();
+	lws_sul_schedule(ws->ctx, 0, sul, ws_keepalive_cb, keepalive_period());
+}
+
 static void
 stop_one(struct ws_session *s, void *arg)
 {
@@ -254,9 +279,9 @@ server_init(void)
 	int sfd;
 
 	memset(&info, 0, sizeof(info));
+	/* No validity timers of lws's own (a zero hangup time turns them off): ws_keepalive
+	 * pings instead. */
 	memset(&ws_retry, 0, sizeof(ws_retry));
-	ws_retry.secs_since_valid_ping = (uint16_t)ws->o.ping_interval;
-	ws_retry.secs_since_valid_hangup = (uint16_t)(ws->o.ping_interval * 2);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = ws_protocols;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
@@ -302,6 +327,7 @@ server_init(void)
 	}
 	lws_sul_schedule(ws->ctx, 0, &ws->tick, ws_tick_cb,
 	                 (lws_usec_t)ws->heartbeat_ms * LWS_US_PER_MS);
+	lws_sul_schedule(ws->ctx, 0, &ws->keepalive, ws_keepalive_cb, keepalive_period());
 	return 0;
 }
 

@@ -39,6 +39,9 @@ struct ws_session {
 	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
 	uint64_t oq_bytes;
 	uint64_t over_since_ms; /* monotonic ms since the backlog is over --queue-limit, or 0 */
+	uint64_t last_rx_ms;    /* monotonic ms of the last frame (or pong) from the client */
+	bool ping_due;          /* a ping goes out with the next write */
+	bool ping_sent;         /* pinged since last_rx_ms */
 	size_t rr;              /* room slot to start the next collect at (fairness) */
 	struct bucket bucket;   /* --rate / --burst */
 	uint32_t strikes;       /* rate-limited messages in a row */

@@ -143,6 +143,7 @@ struct ws_app {
 	bool hello_busy, hb_busy, sync_busy;
 	bool down_notified;
 	lws_sorted_usec_list_t tick;
+	lws_sorted_usec_list_t keepalive; /* the ping sweep (ws_keepalive) */
 	struct rpc_job *jobs;                /* in flight */
 	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
 	bool out_kicked;
@@ -188,15 +189,13 @@ void broker_poke(void);
 cJSON *broker_req(const char *op, const struct ws_session *s);
 bool broker_up(void);
 const char *broker_state_name(void);
-/* Subscribes to or drops r/<room>\n. */
-void broker_subscribe(struct ws_room *r, bool on);
 
 /* joins.c */
 /* Sends the room's queued joins unless a round is in flight. */
 void rooms_pump(struct ws_room *r);
 
 /* rooms.c */
-/* The room with this id, created and subscribed to when create is set (NULL: no memory). */
+/* The room with this id, created when create is set (NULL: no memory). */
 struct ws_room *rooms_get(const char *id, bool create);
 /* Queues a frame built from o for one session (no fan-out). */
 void rooms_push_obj(struct ws_session *s, const cJSON *o);
@@ -239,6 +238,10 @@ int ws_established(struct lws *wsi, struct ws_pss *p);
 void ws_closed(struct ws_pss *p);
 int ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len);
 int ws_writable(struct lws *wsi, struct ws_session *s);
+/* Something (a frame or a pong) came from the client: it is alive. */
+void ws_heard(struct ws_session *s);
+/* Pings the clients silent for --ping-interval, cuts those silent for twice as long. */
+void ws_keepalive(void);
 
 /* server.c */
 int server_init(void);

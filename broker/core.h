@@ -20,12 +20,13 @@ struct hist_ev {
 };
 
 struct member {
-	char user[MADANG_NICK_MAX_BYTES + 1]; /* canonical nickname */
-	char key[MADANG_NICK_MAX_BYTES + 1];  /* folded: what uniqueness is decided on */
+	const char *user; /* canonical nickname (in names) */
+	const char *key;  /* folded: what uniqueness is decided on (in names) */
 	struct room *room;
 	struct session *sess;
 	size_t room_idx; /* position in room->members_v */
 	bool marked;     /* scratch flag used by sync */
+	char names[];    /* user and key, each NUL-terminated: sized to fit, not to the maximum */
 };
 
 struct room {

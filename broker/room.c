@@ -208,10 +208,13 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 		s->rooms = v;
 		s->rooms_cap = cap;
 	}
-	if ((m = calloc(1, sizeof(*m))) == NULL)
+	size_t ulen = strlen(user) + 1, klen = strlen(key) + 1;
+	if ((m = calloc(1, sizeof(*m) + ulen + klen)) == NULL)
 		return -1;
-	strcpy(m->user, user);
-	strcpy(m->key, key);
+	memcpy(m->names, user, ulen);
+	memcpy(m->names + ulen, key, klen);
+	m->user = m->names;
+	m->key = m->names + ulen;
 	m->room = r;
 	m->sess = s;
 	if (hmap_put(&r->members, m->key, m) != 0) {

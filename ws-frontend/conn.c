@@ -176,7 +176,6 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 		static const char ping[2] = {(char)0x89, 0x00};
 		sbuf_add(b, ping, sizeof(ping));
 		s->ping_due = false;
-		s->ping_sent = true;
 		frames++;
 	}
 	if (b->oom) {
@@ -197,15 +196,17 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 /* Keep-alive, done here rather than with lws's per-connection validity timers: those sit in one
  * sorted list that every pong re-enters with a walk from its head, which made each pong cost
  * O(connections). One sweep over the sessions every so often costs O(connections) per sweep
- * instead. A client silent for --ping-interval seconds is pinged (with its next write); one
- * silent for twice as long is cut without a close frame (it is not reading anyway). Any frame
- * from the client counts, a pong as much as a message. */
+ * instead. Every client gets a ping each --ping-interval seconds (with its next write: the
+ * traffic also keeps proxies' read timeouts and NAT entries from expiring on a quiet room); a
+ * client from which nothing came for twice the interval is cut without a close frame (it is not
+ * reading anyway). Any frame from the client counts, a pong as much as a message. */
 static void
 keepalive_one(struct ws_session *s, void *arg)
 {
 	uint64_t now = *(const uint64_t *)arg, idle, interval = (uint64_t)ws->o.ping_interval * 1000;
 
-	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms)
+	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms ||
+	    now < s->last_ping_ms)
 		return;
 	idle = now - s->last_rx_ms;
 	if (idle >= 2 * interval) {
@@ -217,8 +218,9 @@ keepalive_one(struct ws_session *s, void *arg)
 		s->close_sent = true; /* nothing more is written to it */
 		sess_drop_queue(s);
 		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-	} else if (idle >= interval && !s->ping_sent && !s->ping_due) {
+	} else if (now - s->last_ping_ms >= interval && !s->ping_due) {
 		s->ping_due = true;
+		s->last_ping_ms = now;
 		lws_callback_on_writable(s->wsi);
 	}
 }
@@ -235,7 +237,6 @@ void
 ws_heard(struct ws_session *s)
 {
 	s->last_rx_ms = clock_mono_ms();
-	s->ping_sent = false;
 }
 
 /* --- sessions ------------------------------------------------------------------------- */
@@ -329,6 +330,7 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 	s->wsi = wsi;
 	s->serial = ++ws->next_serial;
 	ws_heard(s);
+	s->last_ping_ms = s->last_rx_ms;
 	bucket_init(&s->bucket, ws->o.rate, ws->o.burst, clock_mono_ns());
 	snprintf(s->addr, sizeof(s->addr), "%s", p->addr);
 	p->s = s;

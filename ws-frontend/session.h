@@ -40,8 +40,8 @@ struct ws_session {
 	uint64_t oq_bytes;
 	uint64_t over_since_ms; /* monotonic ms since the backlog is over --queue-limit, or 0 */
 	uint64_t last_rx_ms;    /* monotonic ms of the last frame (or pong) from the client */
+	uint64_t last_ping_ms;  /* monotonic ms of the last ping (or of the connection) */
 	bool ping_due;          /* a ping goes out with the next write */
-	bool ping_sent;         /* pinged since last_rx_ms */
 	size_t rr;              /* room slot to start the next collect at (fairness) */
 	struct bucket bucket;   /* --rate / --burst */
 	uint32_t strikes;       /* rate-limited messages in a row */

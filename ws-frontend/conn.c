@@ -434,7 +434,7 @@ ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 	if (final) {
 		client_message(s, s->rx.data, s->rx.len);
 		sbuf_reset(&s->rx);
-		if (s->rx.cap > WS_RX_REASSEMBLY_KEEP)
+		if (s->rx.cap > WS_RX_KEEP)
 			sbuf_fini(&s->rx); /* do not keep a big buffer for every idle client */
 	}
 	return 0;

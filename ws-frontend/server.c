@@ -201,8 +201,8 @@ ws_tick_cb(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(ws->ctx, 0, sul, ws_tick_cb, (lws_usec_t)ws->heartbeat_ms * LWS_US_PER_MS);
 }
 
-/* The sweep runs four times per ping interval, at most once a second: a silent peer is pinged
- * within 1.25 intervals and cut within 2.25. */
+/* The sweep runs four times per ping interval, at most once a second: every client is pinged
+ * every 1 to 1.25 intervals, and one that stays silent is cut within 2.25. */
 static lws_usec_t
 keepalive_period(void)
 {

@@ -187,8 +187,8 @@ test('--ping-interval: pings are sent; a peer that never answers is dropped', T,
   const after = Date.now() - start;
   assert.equal(cl.code, 1006, 'cut without a close frame');
   assert.ok(after >= 1000 && after <= 4500, `dropped after ${after} ms`);
-  assert.ok(pings >= 1, 'the answering client was pinged');
   // The answering client sends nothing but its pongs: they alone keep it, well past two intervals.
+  // (Its pings are counted only now: one sweep may queue its ping and cut the silent client.)
   await sleep(3000);
   assert.ok(pings >= 3, `the answering client is pinged every interval (${pings})`);
   assert.equal(answering.closeInfo, null, 'a peer that answers stays');

@@ -289,7 +289,7 @@ rooms_room_event(struct ws_room *r, const char *json, size_t len, const cJSON *e
 	const char *type = wire_str(ev, "type", NULL), *epoch;
 	int64_t seq;
 
-	if (r == NULL || type == NULL)
+	if (type == NULL)
 		return;
 	if (strcmp(type, "typing") == 0) {
 		rooms_typing(r, ev, json, len);

@@ -226,12 +226,16 @@ add_users(struct sbuf *o, const struct room *r)
 	sbuf_addc(o, ']');
 }
 
-/* Appends ,"history":[…] with the ring's events whose seq is in (lo, hi), at most limit of the
- * newest of them, oldest first. */
-static void
-add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit, bool newest)
+/* Appends the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
+ * of them (the oldest when !newest), oldest first, leaving out those with seq >= below (the
+ * front-end already holds them). Returns the seq of the window's first event, or hi when the
+ * window is empty. */
+static uint64_t
+add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit, bool newest,
+	    uint64_t below)
 {
 	size_t first = r->ring_len, last = 0, n = 0;
+	uint64_t first_seq = hi;
 
 	for (size_t i = 0; i < r->ring_len; i++) {
 		uint64_t seq = room_hist_at(r, i)->seq;
@@ -249,6 +253,10 @@ add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t lim
 			else
 				last = first + limit;
 		}
+		if (first < last)
+			first_seq = room_hist_at(r, first)->seq;
+		while (last > first && room_hist_at(r, last - 1)->seq >= below)
+			last--;
 	}
 	sbuf_adds(o, "[");
 	for (size_t i = first; i < last; i++) {
@@ -258,6 +266,7 @@ add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t lim
 		sbuf_add(o, e->json, e->len);
 	}
 	sbuf_addc(o, ']');
+	return first_seq;
 }
 
 /* hello {frontend, instance} */
@@ -369,7 +378,8 @@ publish_kick(struct broker *b, struct member *m, const char *reason)
 	room_publish(b, topic, tlen, e->data, e->len);
 }
 
-/* join {frontend, session, room_id, user, [since, epoch], [history], [resume]} */
+/* join {frontend, session, room_id, user, [since, epoch], [history], [history_below], [resume]}
+ */
 static void
 op_join(struct req *q)
 {
@@ -377,8 +387,8 @@ op_join(struct req *q)
 	char user[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
 	struct frontend *fe = arg_frontend(q);
 	const char *sid, *rid, *resume = NULL, *epoch = NULL;
-	int64_t since = 0, hist = b->cfg.join_history;
-	bool has_since, has_hist, resumed = false, recovered = false;
+	int64_t since = 0, hist = b->cfg.join_history, below = 0;
+	bool has_since, has_hist, has_below, resumed = false, recovered = false;
 	struct session *s;
 	struct room *r;
 	struct member *m, *held;
@@ -388,8 +398,13 @@ op_join(struct req *q)
 	    (rid = arg_id(q, "room_id")) == NULL || !arg_nick(q, "user", user, key))
 		return;
 	if (!arg_int_opt(q, "since", 0, INT64_C(1) << 53, &since, &has_since) ||
-	    !arg_int_opt(q, "history", 0, MADANG_HISTORY_PAGE_MAX, &hist, &has_hist))
+	    !arg_int_opt(q, "history", 0, MADANG_HISTORY_PAGE_MAX, &hist, &has_hist) ||
+	    !arg_int_opt(q, "history_below", 0, INT64_C(1) << 53, &below, &has_below))
 		return;
+	if (has_since && has_below) {
+		reply_error(q, ERR_INVALID_ARGUMENT, "history_below cannot be combined with since");
+		return;
+	}
 	if (wire_has(q->rq, "resume") && (resume = arg_token(q, "resume", false)) == NULL)
 		return;
 	if (has_since) {
@@ -482,10 +497,16 @@ op_join(struct req *q)
 	sbuf_adds(o, recovered ? ",\"recovered\":true" : ",\"recovered\":false");
 	sbuf_adds(o, resumed ? ",\"resumed\":true" : ",\"resumed\":false");
 	sbuf_adds(o, ",\"history\":");
-	if (from_store)
+	if (from_store) {
 		sbuf_add(o, stored.data, stored.len);
-	else
-		add_history(o, r, lo, first_live, limit, true);
+	} else {
+		uint64_t first = add_history(o, r, lo, first_live, limit, true,
+					     has_below ? (uint64_t)below : UINT64_MAX);
+		if (has_below) {
+			sbuf_addc(o, ',');
+			add_key_int(o, "history_first", (int64_t)first);
+		}
+	}
 	sbuf_addc(o, '}');
 	sbuf_fini(&stored);
 	return;
@@ -954,7 +975,7 @@ op_history(struct req *q)
 	}
 	sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
 	sbuf_adds(q->out, ",\"events\":");
-	add_history(q->out, r, lo, hi, (size_t)limit, !has_after);
+	add_history(q->out, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX);
 	sbuf_addc(q->out, '}');
 }
 

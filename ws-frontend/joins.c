@@ -137,14 +137,31 @@ join_done(struct rpc_job *j)
 		if (cJSON_IsObject(e) && wire_int(e, "seq", &hs) && hs < seq)
 			rooms_push_obj(s, e);
 	}
+	/* With history_below, the rest of the history is the log's own frames from
+	 * max(history_first, below) on: the member's cursor starts there. */
+	uint64_t cursor = (uint64_t)seq;
+	int64_t first;
+	if (j->has_below && wire_int(j->reply, "history_first", &first) && first >= 0) {
+		cursor = (uint64_t)first > j->below ? (uint64_t)first : j->below;
+		if (cursor > (uint64_t)seq)
+			cursor = (uint64_t)seq;
+		if (cursor < (uint64_t)seq)
+			ws->c.history_shared++;
+	}
 	m->resync = false;
-	if (room_add_member(r, m, (uint64_t)seq) != 0) {
+	if (room_add_member(r, m, cursor) != 0) {
 		rooms_leave(s, m, true, "disconnected");
 		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return;
 	}
-	if (m->cursor < r->log.base)
+	if (m->cursor < r->log.base) {
+		/* Only after an unrecoverable gap (rooms_skip) reset the log during the join. */
+		if (cursor < (uint64_t)seq)
+			ws_send_error(s, WS_ERR_EVENTS_LOST,
+			              "some events of this room could not be recovered", NULL, r->id,
+			              NULL);
 		m->cursor = r->log.base;
+	}
 	if (log_enabled(LOG_LVL_DEBUG))
 		log_debug("ws: session %llu (%s) joined %s at seq %lld",
 		          (unsigned long long)s->serial, m->user, r->id, (long long)seq);
@@ -204,6 +221,12 @@ rooms_pump(struct ws_room *r)
 		}
 		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
 		j->generation = r->generation;
+		/* The log holds every event from pin on: the broker sends only the older ones. */
+		if (r->has_base && r->keep > 0 && !m->has_since) {
+			j->has_below = true;
+			j->below = r->pin;
+			cJSON_AddNumberToObject(req, "history_below", (double)r->pin);
+		}
 		if (b != NULL)
 			rpc_batch_add(b, j, req);
 		else

@@ -52,7 +52,8 @@ usage(FILE *f)
 	    "  --ping-interval S         seconds between pings; silent twice as long: dropped "
 	    "(default 25)\n"
 	    "  --max-rooms-per-conn N    rooms one connection may be in (default 16)\n"
-	    "  --history N               events replayed on join, 0-500 (default 50)\n"
+	    "  --history N               events replayed on join, 0-500 (default 50); the newest N\n"
+	    "                            of each room are kept here for that\n"
 	    "  --jwt-secret-file FILE    require an HS256 token (?token=) on every connection; the\n"
 	    "                            nickname is the token's name (or sub) (default: no auth)\n"
 	    "  -v                        log every connection event and command (debug)\n");

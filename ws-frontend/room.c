@@ -148,7 +148,7 @@ room_join_next(struct ws_room *r, struct ws_member **out, size_t max)
 	}
 	r->joins_in_flight = (unsigned)n;
 	if (n > 0)
-		r->pin = r->log.top;
+		r->pin = room_history_floor(r);
 	return n;
 }
 
@@ -158,10 +158,18 @@ room_join_done(struct ws_room *r, struct ws_member *m)
 	room_join_remove(r, m);
 }
 
+uint64_t
+room_history_floor(const struct ws_room *r)
+{
+	uint64_t n = roomlog_count(&r->log);
+
+	return r->log.top - (n < r->keep ? n : r->keep);
+}
+
 void
 room_trim(struct ws_room *r)
 {
-	uint64_t low = r->log.top;
+	uint64_t low = room_history_floor(r);
 
 	for (size_t i = 0; i < r->n; i++)
 		if (r->members[i]->cursor < low)

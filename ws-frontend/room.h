@@ -44,10 +44,14 @@ struct ws_room {
 	/* Joins go out one round at a time per room (a round is every join queued when the last
 	 * one finished, sent as one batch and applied in order), so the log's base is set by the
 	 * first reply and never has to move backwards; while a round is in flight the log keeps
-	 * every frame from pin on (no joiner's join event can be older than what we had then). */
+	 * every frame from pin on: the round's joins ask the broker only for the history before
+	 * pin and take the rest from the log (no joiner's join event can be older than that). */
 	struct ws_member *join_head, *join_tail;
 	unsigned joins_in_flight;
 	uint64_t pin;
+	/* The newest frames kept after every member has passed them (madang-ws --history): the
+	 * history of the next joins, served from the log instead of the broker's reply. */
+	uint64_t keep;
 	bool repairing;    /* a history request for the gap is in flight */
 	uint64_t seen_max; /* highest seq seen live while repairing (0: none) */
 	uint64_t generation; /* changes when the log is reset (new epoch) */
@@ -81,11 +85,13 @@ void room_join_enqueue(struct ws_room *r, struct ws_member *m);
 /* Removes m from the queue wherever it is. */
 void room_join_remove(struct ws_room *r, struct ws_member *m);
 /* The joins to send next, in queue order (at most max, into out): none while a round is in
- * flight. Marks them sent and pins the log at its top. Returns how many. */
+ * flight. Marks them sent and pins the log at room_history_floor. Returns how many. */
 size_t room_join_next(struct ws_room *r, struct ws_member **out, size_t max);
 /* A join in flight got its reply (or failed); when the round is over the next may go. */
 void room_join_done(struct ws_room *r, struct ws_member *m);
-/* Releases the frames every member (and a join in flight) has passed. */
+/* The oldest seq of the frames the log keeps for joiners: max(base, top - keep). */
+uint64_t room_history_floor(const struct ws_room *r);
+/* Releases the frames every member (and a join in flight) has passed, but the newest keep. */
 void room_trim(struct ws_room *r);
 /* True when nobody uses the room any more (no members, no joins). */
 bool room_idle(const struct ws_room *r);

@@ -19,8 +19,8 @@ rooms_get(const char *id, bool create)
 {
 	struct ws_room *r = roomtab_get(&ws->rooms, id);
 
-	if (r == NULL && create)
-		r = roomtab_add(&ws->rooms, id);
+	if (r == NULL && create && (r = roomtab_add(&ws->rooms, id)) != NULL)
+		r->keep = (uint64_t)ws->o.history;
 	return r;
 }
 

@@ -97,6 +97,8 @@ struct rpc_job {
 	struct ws_session *sess; /* a reference, or NULL */
 	char room_id[MADANG_ROOM_ID_MAX + 1];
 	uint64_t generation; /* the room's generation when sent */
+	bool has_below;      /* join: asked for the history before below only (joins.c) */
+	uint64_t below;
 	char client_id[MADANG_CLIENT_ID_MAX + 1];
 	int kind;                /* what the caller needs to tell replies apart */
 	char *text;              /* a copy the reply handler needs (private text), or NULL */
@@ -116,6 +118,7 @@ struct ws_counters {
 	uint64_t gaps;
 	uint64_t events;
 	uint64_t resyncs;
+	uint64_t history_shared; /* joins whose history came (partly) from a room's log */
 };
 
 struct ws_app {

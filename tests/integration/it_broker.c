@@ -471,6 +471,65 @@ test_malformed_requests_get_errors_and_broker_keeps_serving(void **state)
 	expect_ok(f, "{\"op\":\"health\"}");
 }
 
+/* join with history_below: the usual window without the events the front-end already holds,
+ * and where that window starts. */
+static void
+test_join_history_below(void **state)
+{
+	struct fx *f = *state; /* --history 5: the ring keeps 5 events */
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice"); /* 1 */
+	for (int i = 2; i <= 8; i++)
+		send_msg(f, "s1", "room1", "m", NULL); /* 2..8; the ring holds 4..8 */
+	cJSON *r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s2\","
+			   "\"room_id\":\"room1\",\"user\":\"bob\",\"history\":4,"
+			   "\"history_below\":7}");
+	assert_true(tj_bool(r, "ok"));
+	assert_int_equal(tj_int(r, "seq"), 9);
+	assert_int_equal(tj_int(r, "history_first"), 5); /* the window is 5..8 */
+	cJSON *h = cJSON_GetObjectItem(r, "history");
+	assert_int_equal(cJSON_GetArraySize(h), 2); /* 7 and 8 are left out */
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 0), "seq"), 5);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 1), "seq"), 6);
+	cJSON_Delete(r);
+	/* Below the whole window: no event, the window still named. */
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s3\","
+		    "\"room_id\":\"room1\",\"user\":\"carol\",\"history\":3,"
+		    "\"history_below\":2}");
+	assert_int_equal(tj_int(r, "seq"), 10);
+	assert_int_equal(tj_int(r, "history_first"), 7);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "history")), 0);
+	cJSON_Delete(r);
+	/* More asked than the ring holds: the window starts at the ring's oldest event before seq. */
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s4\","
+		    "\"room_id\":\"room1\",\"user\":\"dave\",\"history\":50,"
+		    "\"history_below\":100}");
+	assert_int_equal(tj_int(r, "seq"), 11);
+	assert_int_equal(tj_int(r, "history_first"), 7); /* the ring: 7..11 */
+	h = cJSON_GetObjectItem(r, "history");
+	assert_int_equal(cJSON_GetArraySize(h), 4);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 3), "seq"), 10);
+	cJSON_Delete(r);
+	/* An empty window: history_first is seq. Without history_below: no history_first. */
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s5\","
+		    "\"room_id\":\"room2\",\"user\":\"erin\",\"history_below\":0}");
+	assert_int_equal(tj_int(r, "history_first"), tj_int(r, "seq"));
+	cJSON_Delete(r);
+	r = join(f, "ws-1", "s6", "room2", "frank");
+	assert_null(cJSON_GetObjectItem(r, "history_first"));
+	cJSON_Delete(r);
+	expect_error(f,
+		     "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s7\",\"room_id\":"
+		     "\"room2\",\"user\":\"gus\",\"since\":1,\"epoch\":\"0000000000000000\","
+		     "\"history_below\":1}",
+		     "invalid_argument");
+	expect_error(f,
+		     "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s7\",\"room_id\":"
+		     "\"room2\",\"user\":\"gus\",\"history_below\":-1}",
+		     "invalid_argument");
+}
+
 static void
 test_resume_gets_exactly_the_missed_events(void **state)
 {
@@ -722,6 +781,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_client_id_is_not_published_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_expiry_publishes_leaves, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_requests_get_errors_and_broker_keeps_serving, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_history_below, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_gets_exactly_the_missed_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_token_takes_over_nickname_and_kicks_old_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_goes_to_the_recipients_frontend, setup, teardown),

@@ -295,6 +295,63 @@ test_shared_frame_survives_until_last_reader(void **state)
 	sess_unref(b);
 }
 
+/* keep: the newest frames stay for joiners after every member passed them, and a join round
+ * pins the log where they start. */
+static void
+test_trim_keeps_newest_for_joiners(void **state)
+{
+	struct roomtab rt;
+	struct ws_room *r;
+	struct ws_session *a = sess_new("a", 1), *b = sess_new("b", 1);
+	struct ws_member *ma, *mb, *out[2];
+	struct sbuf out_buf;
+
+	roomtab_init(&rt);
+	r = roomtab_add(&rt, "r");
+	r->keep = 3;
+	roomlog_reset(&r->log, 10);
+	assert_int_equal(room_history_floor(r), 10); /* an empty log */
+	ma = sess_member_add(a, r, "a");
+	assert_int_equal(room_add_member(r, ma, 10), 0);
+	for (uint64_t q = 10; q < 15; q++)
+		assert_int_equal(roomlog_append(&r->log, q, frame_of("e")), 0);
+	assert_int_equal(room_history_floor(r), 12);
+	sbuf_init(&out_buf);
+	assert_int_equal(sess_collect(a, &out_buf, 1 << 20), 5);
+	room_trim(r); /* a passed everything: the newest 3 stay */
+	assert_int_equal(r->log.base, 12);
+	assert_int_equal(roomlog_count(&r->log), 3);
+	/* A round pins the floor: frames from 12 on stay while it is in flight. */
+	mb = sess_member_add(b, r, "b");
+	room_join_enqueue(r, mb);
+	assert_int_equal(room_join_next(r, out, 2), 1);
+	assert_int_equal(r->pin, 12);
+	for (uint64_t q = 15; q < 20; q++)
+		assert_int_equal(roomlog_append(&r->log, q, frame_of("f")), 0);
+	sbuf_reset(&out_buf);
+	assert_int_equal(sess_collect(a, &out_buf, 1 << 20), 5);
+	room_trim(r);
+	assert_int_equal(r->log.base, 12);
+	/* The joiner starts inside the kept frames and gets them all, in order. */
+	room_join_done(r, mb);
+	assert_int_equal(room_add_member(r, mb, 13), 0);
+	assert_int_equal(sess_pending(b), 7 * 3);
+	room_trim(r);
+	assert_int_equal(r->log.base, 13);
+	sbuf_reset(&out_buf);
+	assert_int_equal(sess_collect(b, &out_buf, 1 << 20), 7);
+	room_trim(r);
+	assert_int_equal(r->log.base, 17);
+	sbuf_fini(&out_buf);
+	room_del_member(r, ma);
+	room_del_member(r, mb);
+	sess_member_del(a, ma);
+	sess_member_del(b, mb);
+	roomtab_del(&rt, r);
+	sess_unref(a);
+	sess_unref(b);
+}
+
 static void
 test_join_rounds_and_pin(void **state)
 {
@@ -469,6 +526,7 @@ main(void)
 	    cmocka_unit_test(test_collect_queue_first_then_room_frames),
 	    cmocka_unit_test(test_collect_waits_for_queue_before_room_frames),
 	    cmocka_unit_test(test_shared_frame_survives_until_last_reader),
+	    cmocka_unit_test(test_trim_keeps_newest_for_joiners),
 	    cmocka_unit_test(test_join_rounds_and_pin),
 	    cmocka_unit_test(test_member_slots_and_sole_member),
 	    cmocka_unit_test(test_sesstab),

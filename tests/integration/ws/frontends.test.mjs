@@ -36,6 +36,37 @@ test('two front-ends share a room: each member sees every message once, in order
   cb.close();
 });
 
+test("a join served from the front-end's own frames gets the broker's history, then every live event", T, async () => {
+  // ws1 holds room6 (a member stays there), so a later join on ws1 asks the broker only for the
+  // history before what ws1 still has (history_below) and replays the rest from its own frames.
+  const keeper = await joinPath(WS1, 'room6', nick('keep'));
+  const p = nick('burst');
+  const sender = await joinPath(WS2, 'room6', p);
+  for (let i = 0; i < 70; i++) sender.send({ type: 'message', text: `h${i}` });
+  await keeper.next((m) => m.type === 'message' && m.message === 'h69', 10000, 'h69');
+  const shared = (await health(WS1)).counters.history_shared;
+  // Messages keep coming while the late client joins.
+  for (let i = 0; i < 30; i++) sender.send({ type: 'message', text: `l${i}` });
+  const late = await joinPath(WS1, 'room6', nick('late'));
+  await late.next((m) => m.type === 'message' && m.message === 'l29', 10000, 'l29');
+  assert.equal((await health(WS1)).counters.history_shared, shared + 1, 'history came from ws1\'s frames');
+  const j = late.msgs.findIndex((m) => m.type === 'joined');
+  const after = late.msgs.slice(j + 1).filter((m) => m.seq !== undefined);
+  const replay = after.filter((m) => m.seq < late.joined.seq);
+  assert.equal(replay.length, 50, 'the newest --history (50) events before the join');
+  after.forEach((m, i) => { if (i) assert.equal(m.seq, after[i - 1].seq + 1, 'contiguous, no duplicate'); });
+  assert.equal(replay[replay.length - 1].seq, late.joined.seq - 1);
+  const own = after.find((m) => m.seq === late.joined.seq);
+  assert.equal(own.type, 'join');
+  assert.equal(own.user, late.joined.user);
+  // The same events, field for field, as the broker's own history of the room.
+  late.send({ type: 'history', before_seq: late.joined.seq, limit: 50 });
+  const h = await late.nextType('history');
+  assert.deepEqual(replay, h.events);
+  assert.equal(sender.msgs.filter((m) => m.type === 'error').length, 0);
+  keeper.close(); sender.close(); late.close();
+});
+
 test('a client that never reads is closed (slow consumer); the others get everything', T, async (t) => {
   const r = nick('reader'), s = nick('sleeper'), p = nick('sender');
   const reader = await joinPath(WS2, 'room6', r);

@@ -381,7 +381,8 @@ broker_open(void)
 		log_error("broker: cannot dial %s: %s", ws->o.rpc_url, nng_strerror(rv));
 		goto fail;
 	}
-	if ((rv = nng_sub0_open(&ws->sub)) != 0 || (rv = nng_aio_alloc(&ws->sub_aio, NULL, NULL)) != 0)
+	if ((rv = nng_sub0_open(&ws->sub)) != 0 ||
+	    (rv = nng_aio_alloc(&ws->sub_aio, NULL, NULL)) != 0)
 		goto fail;
 	if ((rv = nng_socket_set_int(ws->sub, NNG_OPT_RECVBUF, BROKER_RECVBUF)) != 0 ||
 	    (rv = nng_socket_set_size(ws->sub, NNG_OPT_RECVMAXSZ, WS_EVENT_MAX)) != 0 ||

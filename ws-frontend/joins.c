@@ -158,8 +158,8 @@ join_done(struct rpc_job *j)
 		/* Only after an unrecoverable gap (rooms_skip) reset the log during the join. */
 		if (cursor < (uint64_t)seq)
 			ws_send_error(s, WS_ERR_EVENTS_LOST,
-			              "some events of this room could not be recovered", NULL, r->id,
-			              NULL);
+			              "some events of this room could not be recovered", NULL,
+			              r->id, NULL);
 		m->cursor = r->log.base;
 	}
 	if (log_enabled(LOG_LVL_DEBUG))

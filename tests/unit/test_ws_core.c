@@ -258,6 +258,20 @@ test_collect_waits_for_queue_before_room_frames(void **state)
 	sess_unref(s);
 }
 
+/* Takes two active members out of room r, frees the room and drops both sessions. */
+static void
+free_two_members(struct roomtab *rt, struct ws_room *r, struct ws_session *a, struct ws_member *ma,
+                 struct ws_session *b, struct ws_member *mb)
+{
+	room_del_member(r, ma);
+	room_del_member(r, mb);
+	sess_member_del(a, ma);
+	sess_member_del(b, mb);
+	roomtab_del(rt, r);
+	sess_unref(a);
+	sess_unref(b);
+}
+
 static void
 test_shared_frame_survives_until_last_reader(void **state)
 {
@@ -286,13 +300,7 @@ test_shared_frame_survives_until_last_reader(void **state)
 	room_trim(r);
 	assert_int_equal(r->log.base, 2);
 	sbuf_fini(&out);
-	room_del_member(r, ma);
-	room_del_member(r, mb);
-	sess_member_del(a, ma);
-	sess_member_del(b, mb);
-	roomtab_del(&rt, r);
-	sess_unref(a);
-	sess_unref(b);
+	free_two_members(&rt, r, a, ma, b, mb);
 }
 
 /* keep: the newest frames stay for joiners after every member passed them, and a join round
@@ -343,13 +351,7 @@ test_trim_keeps_newest_for_joiners(void **state)
 	room_trim(r);
 	assert_int_equal(r->log.base, 17);
 	sbuf_fini(&out_buf);
-	room_del_member(r, ma);
-	room_del_member(r, mb);
-	sess_member_del(a, ma);
-	sess_member_del(b, mb);
-	roomtab_del(&rt, r);
-	sess_unref(a);
-	sess_unref(b);
+	free_two_members(&rt, r, a, ma, b, mb);
 }
 
 static void

@@ -303,28 +303,12 @@ broker_tick(void)
 	}
 }
 
-/* A receive that does not wait, like nng_recvmsg(NNG_FLAG_NONBLOCK) but on one aio kept for
- * the purpose: nng_recvmsg allocates an aio per call, and nng 1.5 reads the kernel's random
- * source for each (getrandom, to spread aios over its timeout queues). */
-static int
-broker_sub_recv(nng_msg **msg)
-{
-	int rv;
-
-	nng_aio_set_timeout(ws->sub_aio, NNG_DURATION_ZERO);
-	nng_recv_aio(ws->sub, ws->sub_aio);
-	nng_aio_wait(ws->sub_aio);
-	if ((rv = nng_aio_result(ws->sub_aio)) == 0)
-		*msg = nng_aio_get_msg(ws->sub_aio);
-	return rv == NNG_ETIMEDOUT ? NNG_EAGAIN : rv;
-}
-
 void
 broker_events_readable(void)
 {
 	for (int i = 0; i < WS_EVENT_BUDGET; i++) {
 		nng_msg *msg;
-		int rv = broker_sub_recv(&msg);
+		int rv = nng_recvmsg(ws->sub, &msg, NNG_FLAG_NONBLOCK);
 		if (rv == NNG_EAGAIN)
 			break;
 		if (rv != 0) {
@@ -381,8 +365,7 @@ broker_open(void)
 		log_error("broker: cannot dial %s: %s", ws->o.rpc_url, nng_strerror(rv));
 		goto fail;
 	}
-	if ((rv = nng_sub0_open(&ws->sub)) != 0 ||
-	    (rv = nng_aio_alloc(&ws->sub_aio, NULL, NULL)) != 0)
+	if ((rv = nng_sub0_open(&ws->sub)) != 0)
 		goto fail;
 	if ((rv = nng_socket_set_int(ws->sub, NNG_OPT_RECVBUF, BROKER_RECVBUF)) != 0 ||
 	    (rv = nng_socket_set_size(ws->sub, NNG_OPT_RECVMAXSZ, WS_EVENT_MAX)) != 0 ||
@@ -438,9 +421,6 @@ broker_close(void)
 	/* Closing the sockets aborts every request in flight; their callbacks then queue them. */
 	nng_close(ws->req);
 	nng_close(ws->sub);
-	if (ws->sub_aio != NULL)
-		nng_aio_free(ws->sub_aio);
-	ws->sub_aio = NULL;
 	for (struct rpc_job *j = ws->jobs; j != NULL; j = j->next)
 		if (j->aio != NULL)
 			nng_aio_stop(j->aio);

@@ -137,7 +137,6 @@ struct ws_app {
 	/* broker */
 	nng_socket req;
 	nng_socket sub;
-	nng_aio *sub_aio; /* reused by every receive from sub (broker_events_readable) */
 	struct lws *events_wsi;
 	atomic_bool sub_connected; /* the event stream has a live pipe (set on nng threads) */
 	char instance[17];

@@ -189,8 +189,7 @@ broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const 
 		free(ev.client_id);
 		return -1;
 	}
-	room_ring_push(r, &ev);
-	return 0;
+	return room_ring_push(r, &ev);
 }
 
 void

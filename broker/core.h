@@ -37,9 +37,10 @@ struct room {
 	struct member **members_v; /* join order, swap-removed */
 	size_t nmembers, members_cap;
 	struct hist_ev *ring; /* history: ring of cfg.history entries */
-	size_t ring_head;     /* index of the oldest entry */
+	size_t ring_head;     /* index of the oldest entry (0 until the ring is full) */
 	size_t ring_len;
-	size_t ring_cap;
+	size_t ring_cap;   /* cfg.history */
+	size_t ring_alloc; /* entries allocated: grows up to ring_cap as events come */
 	size_t order_idx; /* position in broker->rooms_v */
 };
 
@@ -93,7 +94,7 @@ struct broker {
 };
 
 /* room.c */
-void room_ring_push(struct room *r, struct hist_ev *ev);
+int room_ring_push(struct room *r, struct hist_ev *ev);
 struct room *room_create(struct broker *b, const char *id, const char *name);
 struct room *room_create_new(struct broker *b, const char *id, const char *name);
 void room_destroy(struct broker *b, struct room *r);

@@ -22,9 +22,7 @@ room_create(struct broker *b, const char *id, const char *name)
 		return NULL;
 	strncpy(r->id, id, sizeof(r->id) - 1);
 	r->name = strdup(name);
-	r->ring_cap = b->cfg.history;
-	if (r->ring_cap > 0)
-		r->ring = calloc(r->ring_cap, sizeof(*r->ring));
+	r->ring_cap = b->cfg.history; /* allocated as events come (room_ring_push) */
 	if (b->nrooms == b->rooms_cap) {
 		size_t cap = b->rooms_cap ? b->rooms_cap * 2 : 16;
 		struct room **v = realloc(b->rooms_v, cap * sizeof(*v));
@@ -33,7 +31,7 @@ room_create(struct broker *b, const char *id, const char *name)
 		b->rooms_v = v;
 		b->rooms_cap = cap;
 	}
-	if (r->name == NULL || (r->ring_cap > 0 && r->ring == NULL))
+	if (r->name == NULL)
 		goto fail;
 	hmap_init(&r->members);
 	if (hmap_put(&b->rooms, r->id, r) != 0)
@@ -157,13 +155,28 @@ room_emit(struct broker *b, struct room *r, const char *user_key, const char *cl
 		return;
 	}
 	memcpy(ev.json, b->ev.data, ev.len + 1);
-	room_ring_push(r, &ev);
+	if (room_ring_push(r, &ev) != 0)
+		log_error("broker: out of memory storing history of room %s", r->id);
 }
 
-/* Appends ev (whose strings the ring now owns) as the newest entry, dropping the oldest. */
-void
+/* Appends ev (whose strings the ring now owns) as the newest entry, dropping the oldest. The
+ * ring starts empty and doubles up to ring_cap: until it is full its entries sit at
+ * [0, ring_len), so growing moves nothing. Out of memory: ev is freed, -1. */
+int
 room_ring_push(struct room *r, struct hist_ev *ev)
 {
+	if (r->ring_len == r->ring_alloc && r->ring_alloc < r->ring_cap) {
+		size_t n = r->ring_alloc ? r->ring_alloc * 2 : 4;
+		struct hist_ev *v;
+		if (n > r->ring_cap)
+			n = r->ring_cap;
+		if ((v = realloc(r->ring, n * sizeof(*v))) == NULL) {
+			hist_free(ev);
+			return -1;
+		}
+		r->ring = v;
+		r->ring_alloc = n;
+	}
 	if (r->ring_len < r->ring_cap) {
 		r->ring[(r->ring_head + r->ring_len) % r->ring_cap] = *ev;
 		r->ring_len++;
@@ -172,6 +185,7 @@ room_ring_push(struct room *r, struct hist_ev *ev)
 		r->ring[r->ring_head] = *ev;
 		r->ring_head = (r->ring_head + 1) % r->ring_cap;
 	}
+	return 0;
 }
 
 struct hist_ev *

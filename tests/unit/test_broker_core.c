@@ -140,6 +140,48 @@ test_duplicate_detection_ends_with_the_history_window(void **state)
 	broker_destroy(b);
 }
 
+/* The ring is allocated as events come (4, 8, then --history): whatever its size, history
+ * returns the newest min(events, --history) in order, and duplicates are found in all of it. */
+static void
+test_history_ring_grows_then_wraps(void **state)
+{
+	(void)state;
+	struct broker *b = mk(10, 10, 100);
+	char j[256];
+
+	hello_join(b, "s1", "room1", "alice"); /* seq 1 */
+	for (int n = 2; n <= 25; n++) {
+		snprintf(j, sizeof(j),
+			 "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+			 "\"room_id\":\"room1\",\"text\":\"m%d\",\"client_id\":\"c%d\"}",
+			 n, n);
+		assert_string_equal(err_of(b, j), "ok");
+		cJSON *r = req(b, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":500}");
+		cJSON *evs = cJSON_GetObjectItem(r, "events"), *e;
+		int first = n > 10 ? n - 9 : 1, want = first;
+		int64_t seq;
+		cJSON_ArrayForEach(e, evs)
+		{
+			assert_true(wire_int(e, "seq", &seq));
+			assert_int_equal(seq, want);
+			want++;
+		}
+		assert_int_equal(want, n + 1);
+		cJSON_Delete(r);
+		/* The oldest message still in the ring is a duplicate; the one before it is not. */
+		if (first >= 2) {
+			snprintf(j, sizeof(j),
+				 "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+				 "\"room_id\":\"room1\",\"text\":\"again\",\"client_id\":\"c%d\"}",
+				 first);
+			r = req(b, j);
+			assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "duplicate")));
+			cJSON_Delete(r);
+		}
+	}
+	broker_destroy(b);
+}
+
 static void
 test_silent_frontend_expires_at_the_timeout(void **state)
 {
@@ -248,6 +290,7 @@ main(void)
 		cmocka_unit_test(test_join_event_is_exact),
 		cmocka_unit_test(test_message_event_escapes_text),
 		cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
+		cmocka_unit_test(test_history_ring_grows_then_wraps),
 		cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
 		cmocka_unit_test(test_room_full_and_too_many_rooms),
 		cmocka_unit_test(test_rooms_file_is_checked),

@@ -100,3 +100,13 @@ utf8_valid(const char *s, size_t len)
 {
 	return utf8_count(s, len) != SIZE_MAX;
 }
+
+size_t
+utf8_prefix(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}

@@ -14,5 +14,8 @@ size_t utf8_encode(uint32_t cp, unsigned char *out);
 bool utf8_valid(const char *s, size_t len);
 /* Number of code points in valid UTF-8, or SIZE_MAX when invalid. */
 size_t utf8_count(const char *s, size_t len);
+/* The longest prefix of valid UTF-8 s[0..len) that fits in max bytes and ends on a character
+ * boundary: len when it fits, else max moved back over continuation bytes. */
+size_t utf8_prefix(const char *s, size_t len, size_t max);
 
 #endif

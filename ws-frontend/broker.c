@@ -133,7 +133,7 @@ broker_sync_done(struct rpc_job *j)
 		ws_send_error(s, err ? err : ERR_INTERNAL,
 		              "could not rejoin the room after a restart", "join_room", room, NULL);
 		rooms_leave(s, m, false, NULL);
-		if (s->route.single)
+		if (s->single_room != NULL)
 			ws_close(s,
 			         err && strcmp(err, ERR_NICKNAME_TAKEN) == 0 ? WS_CLOSE_NICK_TAKEN
 			         : err && strcmp(err, ERR_NO_SUCH_ROOM) == 0 ? WS_CLOSE_NO_ROOM
@@ -154,7 +154,7 @@ sync_add(struct ws_session *s, void *arg)
 
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
-	for (size_t i = 0; i < s->max_rooms; i++) {
+	for (size_t i = 0; i < s->rooms_cap; i++) {
 		struct ws_member *m = s->rooms[i];
 		cJSON *o;
 		if (m == NULL || m->state != MEMBER_ACTIVE || (o = cJSON_CreateObject()) == NULL)

@@ -14,7 +14,7 @@ enum { KIND_SEND = 1, KIND_TYPING, KIND_PRIVATE, KIND_HISTORY };
 
 /* WELCOME, then the path's room is joined at once on /ws/{room_id}/{username}. */
 void
-client_opened(struct ws_session *s)
+client_opened(struct ws_session *s, const struct route *rt)
 {
 	cJSON *o = cJSON_CreateObject(), *lim;
 
@@ -37,8 +37,8 @@ client_opened(struct ws_session *s)
 		cJSON_AddNumberToObject(lim, "max_rooms", (double)ws->o.max_rooms);
 	}
 	ws_send_obj(s, o);
-	if (s->route.single && rooms_join(s, s->route.room_id, s->user, s->route.has_since,
-	                                  s->route.since, s->route.epoch) != 0)
+	if (rt->single &&
+	    rooms_join(s, rt->room_id, s->user, rt->has_since, rt->since, rt->epoch) != 0)
 		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", true);
 }
 
@@ -235,9 +235,9 @@ client_join(struct ws_session *s, struct cmd *c)
 		}
 		has_since = true;
 	}
-	if (!s->has_user) {
-		s->has_user = true;
-		snprintf(s->user, sizeof(s->user), "%s", user);
+	if (!s->has_user && sess_set_user(s, user) != 0) {
+		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id, NULL);
+		return;
 	}
 	if (rooms_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
 		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id, NULL);

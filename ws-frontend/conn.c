@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "utf8.h"
 #include "validate.h"
 #include "ws.h"
 
@@ -39,7 +40,7 @@ ws_kick_writable(struct ws_session *s)
 			         (unsigned long long)pending);
 			s->close_logged = true;
 			/* Out of every room at once, so that nobody else waits for it. */
-			for (size_t i = 0; i < s->max_rooms; i++)
+			for (size_t i = 0; i < s->rooms_cap; i++)
 				if (s->rooms[i] != NULL)
 					rooms_leave(s, s->rooms[i], true, "disconnected");
 			sess_drop_queue(s);
@@ -101,11 +102,14 @@ ws_send_error(struct ws_session *s, const char *code, const char *message, const
 void
 ws_close(struct ws_session *s, uint16_t code, const char *reason, bool flush)
 {
+	/* A close frame's reason must be valid UTF-8: never cut inside a character. */
+	size_t n = utf8_prefix(reason, strlen(reason), WS_CLOSE_REASON_MAX);
+
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
 	s->close_code = code;
 	s->close_flush = flush;
-	snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+	s->close_reason = strndup(reason, n); /* out of memory: the frame goes out without one */
 	if (!flush)
 		sess_drop_queue(s);
 	lws_callback_on_writable(s->wsi);
@@ -153,13 +157,14 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 		 * passes. Closing at once would make the kernel answer the client's data still in
 		 * flight with a reset, which can destroy the close frame before the client reads
 		 * it. */
-		unsigned char buf[LWS_PRE + 4 + sizeof(s->close_reason)], *f = buf + LWS_PRE;
-		size_t rl = strlen(s->close_reason); /* < 64: fits a one-byte length */
+		unsigned char buf[LWS_PRE + 4 + WS_CLOSE_REASON_MAX], *f = buf + LWS_PRE;
+		size_t rl = s->close_reason ? strlen(s->close_reason) : 0; /* fits a one-byte length */
 		f[0] = 0x88; /* FIN + close; written raw like every other frame of ours */
 		f[1] = (unsigned char)(2 + rl);
 		f[2] = (unsigned char)(s->close_code >> 8);
 		f[3] = (unsigned char)(s->close_code & 0xff);
-		memcpy(f + 4, s->close_reason, rl);
+		if (rl > 0)
+			memcpy(f + 4, s->close_reason, rl);
 		s->close_sent = true;
 		if (lws_write(wsi, f, 4 + rl, LWS_WRITE_RAW) < 0)
 			return -1;
@@ -283,7 +288,8 @@ ws_arg(struct lws *wsi, const char *name, char *buf, int len)
  * else. A missing, malformed, forged, expired or alg-confused token, or a URL nickname that is
  * not the token's, closes it with 4001. Returns 0 when authorized, -1 when closed. */
 static int
-ws_authorize(struct ws_session *s, struct lws *wsi, struct route *rt, char *tok, size_t toksz)
+ws_authorize(struct ws_session *s, struct lws *wsi, const char *addr, struct route *rt, char *tok,
+             size_t toksz)
 {
 	struct jwt_claims c;
 	const char *why = "a token is required (?token=)", *t;
@@ -307,7 +313,7 @@ ws_authorize(struct ws_session *s, struct lws *wsi, struct route *rt, char *tok,
 	return 0;
 refuse:
 	ws->c.refused++;
-	log_info("ws: session %llu from %s refused: %s", (unsigned long long)s->serial, s->addr, why);
+	log_info("ws: session %llu from %s refused: %s", (unsigned long long)s->serial, addr, why);
 	ws_close(s, WS_CLOSE_UNAUTHORIZED, why, false);
 	return -1;
 }
@@ -334,7 +340,6 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 	ws_heard(s);
 	s->last_ping_ms = s->last_rx_ms;
 	bucket_init(&s->bucket, ws->o.rate, ws->o.burst, clock_mono_ns());
-	snprintf(s->addr, sizeof(s->addr), "%s", p->addr);
 	p->s = s;
 	sesstab_add(&ws->sessions, s);
 	ws->c.connections++;
@@ -367,18 +372,17 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 		         false);
 		return 0;
 	}
-	if (ws->o.auth && ws_authorize(s, wsi, &rt, a_token, sizeof(a_token)) != 0)
+	if (ws->o.auth && ws_authorize(s, wsi, p->addr, &rt, a_token, sizeof(a_token)) != 0)
 		return 0;
-	s->route = rt;
-	s->opened = true;
-	if (rt.has_user) {
-		s->has_user = true;
-		snprintf(s->user, sizeof(s->user), "%s", rt.user);
+	if (sess_set_route(s, &rt) != 0 || (rt.has_user && sess_set_user(s, rt.user) != 0)) {
+		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		return 0;
 	}
+	s->opened = true;
 	log_info("ws: session %llu from %s opened (%s%s%s)", (unsigned long long)s->serial, p->addr,
 	         rt.single ? rt.room_id : "multi-room", rt.has_user ? ", " : "",
 	         rt.has_user ? rt.user : "");
-	client_opened(s);
+	client_opened(s, &rt);
 	return 0;
 }
 
@@ -389,7 +393,7 @@ ws_closed(struct ws_pss *p)
 
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->max_rooms; i++)
+	for (size_t i = 0; i < s->rooms_cap; i++)
 		if (s->rooms[i] != NULL)
 			rooms_leave(s, s->rooms[i], true, "disconnected");
 	sess_drop_queue(s);
@@ -397,7 +401,7 @@ ws_closed(struct ws_pss *p)
 	if (s->opened && !s->close_logged)
 		log_info("ws: session %llu (%s) closed%s%s", (unsigned long long)s->serial,
 		         s->has_user ? s->user : "-", s->close_code ? ": " : "",
-		         s->close_code ? s->close_reason : "");
+		         s->close_code && s->close_reason ? s->close_reason : "");
 	s->wsi = NULL;
 	p->s = NULL;
 	sess_unref(s);

@@ -80,8 +80,8 @@ join_done(struct rpc_job *j)
 		if (err == NULL)
 			err = ERR_INTERNAL;
 		ws_send_error(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL);
-		bool fatal =
-		    s->route.single && (strcmp(j->room_id, s->route.room_id) == 0 || m->resync);
+		bool fatal = s->single_room != NULL &&
+		             (strcmp(j->room_id, s->single_room) == 0 || m->resync);
 		if (log_enabled(LOG_LVL_DEBUG))
 			log_debug("ws: session %llu (%s) join %s refused: %s",
 			          (unsigned long long)s->serial, m->user, j->room_id, err);
@@ -127,8 +127,8 @@ join_done(struct rpc_job *j)
 		cJSON_Delete(o);
 	}
 	const char *canon = wire_str(j->reply, "user", NULL);
-	if (canon != NULL && strlen(canon) < sizeof(m->user))
-		snprintf(m->user, sizeof(m->user), "%s", canon);
+	if (canon != NULL && strlen(canon) <= MADANG_NICK_MAX_BYTES && strcmp(canon, m->user) != 0)
+		sess_member_rename(m, canon); /* out of memory: the name it asked for stays */
 	m->has_since = false;
 	hist = cJSON_GetObjectItemCaseSensitive(j->reply, "history");
 	cJSON_ArrayForEach(e, hist)
@@ -186,8 +186,8 @@ join_req(struct ws_room *r, struct ws_member *m)
 		cJSON_AddNumberToObject(req, "since", (double)m->since);
 		cJSON_AddStringToObject(req, "epoch", m->epoch);
 	}
-	if (!m->resync && s->route.has_resume)
-		cJSON_AddStringToObject(req, "resume", s->route.resume);
+	if (!m->resync && s->resume != NULL)
+		cJSON_AddStringToObject(req, "resume", s->resume);
 	cJSON_AddNumberToObject(req, "history", ws->o.history);
 	return req;
 }

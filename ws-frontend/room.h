@@ -32,7 +32,7 @@ struct ws_member {
 	bool has_since;              /* resume: ask for the events after since in epoch */
 	uint64_t since;
 	char epoch[17];
-	char user[MADANG_NICK_MAX_BYTES + 1];
+	char *user; /* its nickname in this room, allocated to fit (session.c) */
 };
 
 struct ws_room {

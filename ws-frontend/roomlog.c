@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROOMLOG_MIN_CAP 64
+#define ROOMLOG_MIN_CAP 8
 
 void
 roomlog_init(struct roomlog *l, uint64_t next)

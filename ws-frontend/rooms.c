@@ -145,7 +145,7 @@ rooms_deleted(struct ws_room *r)
 	while (r->n > 0) {
 		struct ws_member *m = r->members[0];
 		struct ws_session *s = m->sess;
-		bool single = s->route.single && strcmp(s->route.room_id, r->id) == 0;
+		bool single = s->single_room != NULL && strcmp(s->single_room, r->id) == 0;
 		rooms_detach(m);
 		sess_member_del(s, m);
 		if (single)

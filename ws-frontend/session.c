@@ -12,8 +12,7 @@ sess_new(const char *id, size_t max_rooms)
 
 	if (s == NULL)
 		return NULL;
-	if (max_rooms == 0 || max_rooms > WS_ROOMS_PER_CONN_MAX ||
-	    (s->rooms = calloc(max_rooms, sizeof(*s->rooms))) == NULL) {
+	if (max_rooms == 0 || max_rooms > WS_ROOMS_PER_CONN_MAX) {
 		free(s);
 		return NULL;
 	}
@@ -22,6 +21,46 @@ sess_new(const char *id, size_t max_rooms)
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	sbuf_init(&s->rx);
 	return s;
+}
+
+/* Replaces *dst with a copy of src (NULL: none). Returns 0 or -1 (no memory, *dst kept). */
+static int
+set_str(char **dst, const char *src)
+{
+	char *copy = NULL;
+
+	if (src != NULL && (copy = strdup(src)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+int
+sess_set_user(struct ws_session *s, const char *user)
+{
+	if (set_str(&s->user, user) != 0)
+		return -1;
+	s->has_user = true;
+	return 0;
+}
+
+int
+sess_set_route(struct ws_session *s, const struct route *rt)
+{
+	if (set_str(&s->single_room, rt->single ? rt->room_id : NULL) != 0 ||
+	    set_str(&s->resume, rt->has_resume ? rt->resume : NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+member_free(struct ws_member *m)
+{
+	if (m != NULL) {
+		free(m->user);
+		free(m);
+	}
 }
 
 struct ws_session *
@@ -36,51 +75,85 @@ sess_unref(struct ws_session *s)
 {
 	if (s == NULL || --s->refs > 0)
 		return;
-	for (size_t i = 0; i < s->max_rooms; i++)
-		free(s->rooms[i]);
+	for (size_t i = 0; i < s->rooms_cap; i++)
+		member_free(s->rooms[i]);
 	sess_drop_queue(s);
 	sbuf_fini(&s->rx);
 	free(s->rooms);
+	free(s->single_room);
+	free(s->resume);
+	free(s->user);
+	free(s->close_reason);
 	free(s);
 }
 
 struct ws_member *
 sess_member(const struct ws_session *s, const char *room_id)
 {
-	for (size_t i = 0; i < s->max_rooms; i++)
+	for (size_t i = 0; i < s->rooms_cap; i++)
 		if (s->rooms[i] != NULL && strcmp(s->rooms[i]->room->id, room_id) == 0)
 			return s->rooms[i];
 	return NULL;
 }
 
+/* Most connections are in one room: the slots start at one and double up to max_rooms. */
+static int
+sess_rooms_grow(struct ws_session *s)
+{
+	size_t cap = s->rooms_cap ? s->rooms_cap * 2 : 1;
+	struct ws_member **v;
+
+	if (cap > s->max_rooms)
+		cap = s->max_rooms;
+	if (cap <= s->rooms_cap || (v = realloc(s->rooms, cap * sizeof(*v))) == NULL)
+		return -1;
+	for (size_t i = s->rooms_cap; i < cap; i++)
+		v[i] = NULL;
+	s->rooms = v;
+	s->rooms_cap = cap;
+	return 0;
+}
+
 struct ws_member *
 sess_member_add(struct ws_session *s, struct ws_room *r, const char *user)
 {
-	for (size_t i = 0; i < s->max_rooms; i++) {
-		if (s->rooms[i] != NULL)
-			continue;
-		struct ws_member *m = calloc(1, sizeof(*m));
-		if (m == NULL)
-			return NULL;
-		m->sess = s;
-		m->room = r;
-		m->state = MEMBER_JOINING;
-		snprintf(m->user, sizeof(m->user), "%s", user);
-		s->rooms[i] = m;
-		s->nrooms++;
-		return m;
+	struct ws_member *m;
+	size_t i;
+
+	if (s->nrooms >= s->max_rooms)
+		return NULL;
+	for (i = 0; i < s->rooms_cap && s->rooms[i] != NULL; i++)
+		;
+	if (i == s->rooms_cap && sess_rooms_grow(s) != 0)
+		return NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	if ((m->user = strdup(user)) == NULL) {
+		free(m);
+		return NULL;
 	}
-	return NULL;
+	m->sess = s;
+	m->room = r;
+	m->state = MEMBER_JOINING;
+	s->rooms[i] = m;
+	s->nrooms++;
+	return m;
+}
+
+int
+sess_member_rename(struct ws_member *m, const char *user)
+{
+	return set_str(&m->user, user);
 }
 
 void
 sess_member_del(struct ws_session *s, struct ws_member *m)
 {
-	for (size_t i = 0; i < s->max_rooms; i++) {
+	for (size_t i = 0; i < s->rooms_cap; i++) {
 		if (s->rooms[i] == m) {
 			s->rooms[i] = NULL;
 			s->nrooms--;
-			free(m);
+			member_free(m);
 			return;
 		}
 	}
@@ -91,7 +164,7 @@ sess_sole_member(const struct ws_session *s)
 {
 	struct ws_member *found = NULL;
 
-	for (size_t i = 0; i < s->max_rooms; i++) {
+	for (size_t i = 0; i < s->rooms_cap; i++) {
 		if (s->rooms[i] == NULL)
 			continue;
 		if (found != NULL)
@@ -137,7 +210,7 @@ sess_pending(const struct ws_session *s)
 {
 	uint64_t total = s->oq_bytes;
 
-	for (size_t i = 0; i < s->max_rooms; i++) {
+	for (size_t i = 0; i < s->rooms_cap; i++) {
 		const struct ws_member *m = s->rooms[i];
 		if (m != NULL && m->state == MEMBER_ACTIVE)
 			total += roomlog_pending(&m->room->log, m->cursor);
@@ -166,8 +239,8 @@ sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap)
 	if (s->oq_head != NULL)
 		return frames; /* room events wait until what was queued before them is out */
 
-	for (size_t k = 0; k < s->max_rooms && out->len < soft_cap; k++) {
-		size_t i = (s->rr + k) % s->max_rooms;
+	for (size_t k = 0; k < s->rooms_cap && out->len < soft_cap; k++) {
+		size_t i = (s->rr + k) % s->rooms_cap;
 		struct ws_member *m = s->rooms[i];
 		struct roomlog *l;
 
@@ -185,7 +258,8 @@ sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap)
 			frames++;
 		}
 	}
-	s->rr = (s->rr + 1) % s->max_rooms;
+	if (s->rooms_cap > 0)
+		s->rr = (s->rr + 1) % s->rooms_cap;
 	return frames;
 }
 

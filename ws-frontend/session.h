@@ -10,12 +10,12 @@
 
 #include "bucket.h"
 #include "frame.h"
-#include "netacl.h"
 #include "room.h"
 #include "route.h"
 #include "sbuf.h"
 
 #define WS_ROOMS_PER_CONN_MAX 256 /* hard ceiling for --max-rooms-per-conn */
+#define WS_CLOSE_REASON_MAX   63  /* bytes of a close frame's reason that we send */
 
 struct ws_outq_node {
 	struct ws_outq_node *next;
@@ -26,14 +26,18 @@ struct ws_session {
 	uint32_t refs; /* the connection, plus each broker request in flight for it */
 	void *wsi;     /* the lws connection; NULL once it is closed */
 	char id[WS_SESSION_LEN + 1];
-	uint64_t serial;            /* 1, 2, … in connection order (log lines) */
-	bool opened;                /* accepted (not refused at connect): its close is logged */
-	char addr[NETACL_ADDR_MAX]; /* client address counted against --max-conns-per-ip */
-	struct route route;         /* endpoint and resume parameters */
+	uint64_t serial; /* 1, 2, … in connection order (log lines) */
+	bool opened;     /* accepted (not refused at connect): its close is logged */
+	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
+	 * Strings are allocated to fit: an idle connection should cost little
+	 * (docs/performance.md). */
+	char *single_room; /* /ws/{room_id}/{username}: the one room of this connection */
+	char *resume;      /* ?resume=: the previous session's id, sent with every join */
 	bool has_user;
-	bool authenticated; /* its nickname came from a verified token (--jwt-secret-file) */
-	char user[MADANG_NICK_MAX_BYTES + 1];
-	struct ws_member **rooms; /* max_rooms slots, NULL when free */
+	bool authenticated;       /* its nickname came from a verified token (--jwt-secret-file) */
+	char *user;               /* its nickname, once known (has_user) */
+	struct ws_member **rooms; /* rooms_cap slots, NULL when free; grown up to max_rooms */
+	size_t rooms_cap;
 	size_t max_rooms;
 	size_t nrooms;
 	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
@@ -49,7 +53,7 @@ struct ws_session {
 	bool rx_skip;           /* dropping the rest of a refused message */
 	/* Closing: the code and reason go out in the close frame after pending data (if flush). */
 	uint16_t close_code;
-	char close_reason[64];
+	char *close_reason; /* at most WS_CLOSE_REASON_MAX bytes; NULL: none (or no memory) */
 	bool close_flush;
 	bool close_sent;   /* our close frame is out; waiting for the client's */
 	bool close_logged; /* the reason was logged where it was decided */
@@ -61,16 +65,23 @@ struct ws_session {
 	struct ws_session *hnext; /* session table chain */
 };
 
-/* Allocates a session with max_rooms room slots and the given id; NULL when out of memory. */
+/* Allocates a session that may be in up to max_rooms rooms, with the given id; NULL when out
+ * of memory. */
 struct ws_session *sess_new(const char *id, size_t max_rooms);
+/* Sets the nickname (has_user). Returns 0 or -1 (no memory). */
+int sess_set_user(struct ws_session *s, const char *user);
+/* Copies the URL's lasting parameters (single room, resume). Returns 0 or -1 (no memory). */
+int sess_set_route(struct ws_session *s, const struct route *rt);
 struct ws_session *sess_ref(struct ws_session *s);
 /* Drops a reference; the last one frees the session (its members must be gone already). */
 void sess_unref(struct ws_session *s);
 
 /* The member of room_id, or NULL. */
 struct ws_member *sess_member(const struct ws_session *s, const char *room_id);
-/* Adds a member slot for room r (state JOINING). NULL when every slot is taken or no memory. */
+/* Adds a member slot for room r (state JOINING). NULL when max_rooms are taken or no memory. */
 struct ws_member *sess_member_add(struct ws_session *s, struct ws_room *r, const char *user);
+/* Sets the member's nickname (the broker's canonical form). Returns 0 or -1 (no memory). */
+int sess_member_rename(struct ws_member *m, const char *user);
 /* Frees a member slot (the caller has removed it from the room and its join queue). */
 void sess_member_del(struct ws_session *s, struct ws_member *m);
 /* The only room the session is in (active or joining), or NULL when it is in none or several. */

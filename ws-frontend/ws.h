@@ -264,6 +264,6 @@ void ws_stop(void);
 
 /* client.c */
 void client_message(struct ws_session *s, const char *buf, size_t len);
-void client_opened(struct ws_session *s);
+void client_opened(struct ws_session *s, const struct route *rt);
 
 #endif

@@ -27,6 +27,15 @@ test_utf8_accepts_valid_and_refuses_overlong_surrogate_truncated(void **state)
 	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
 	assert_false(utf8_valid("\xff", 1));
 	assert_int_equal(utf8_count("a한😀", strlen("a한😀")), 3);
+	/* "a한😀" is 1 + 3 + 4 bytes: a prefix never ends inside a character. */
+	assert_int_equal(utf8_prefix("a한😀", 8, 8), 8);
+	assert_int_equal(utf8_prefix("a한😀", 8, 100), 8);
+	assert_int_equal(utf8_prefix("a한😀", 8, 7), 4);
+	assert_int_equal(utf8_prefix("a한😀", 8, 4), 4);
+	assert_int_equal(utf8_prefix("a한😀", 8, 3), 1);
+	assert_int_equal(utf8_prefix("a한😀", 8, 1), 1);
+	assert_int_equal(utf8_prefix("a한😀", 8, 0), 0);
+	assert_int_equal(utf8_prefix("한", 3, 2), 0);
 }
 
 static void

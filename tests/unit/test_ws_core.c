@@ -422,10 +422,54 @@ test_member_slots_and_sole_member(void **state)
 	sess_member_del(s, m1);
 	assert_int_equal(s->nrooms, 1);
 	assert_ptr_equal(roomtab_get(&rt, "r3"), r3);
+	/* The freed slot is reused; the slots never outgrow the session's maximum. */
+	m1 = sess_member_add(s, r3, "v");
+	assert_non_null(m1);
+	assert_int_equal(s->rooms_cap, 2);
+	assert_string_equal(m1->user, "v");
+	assert_int_equal(sess_member_rename(m1, "a much longer nickname"), 0);
+	assert_string_equal(sess_member(s, "r3")->user, "a much longer nickname");
 	roomtab_del(&rt, r1);
 	roomtab_del(&rt, r2);
 	roomtab_del(&rt, r3);
 	assert_int_equal(rt.n, 0);
+	sess_unref(s); /* frees both members with it */
+}
+
+/* Slots start at one (most connections are in one room) and double up to the maximum; every
+ * member stays findable while they grow. */
+static void
+test_member_slots_grow_to_the_maximum(void **state)
+{
+	struct roomtab rt;
+	struct ws_session *s = sess_new("s", 5);
+	struct ws_room *r[6];
+	struct ws_member *m[6];
+	char id[8];
+	static const size_t caps[] = {1, 2, 4, 4, 5};
+
+	roomtab_init(&rt);
+	assert_int_equal(s->rooms_cap, 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		r[i] = roomtab_add(&rt, id);
+	}
+	for (int i = 0; i < 5; i++) {
+		m[i] = sess_member_add(s, r[i], "u");
+		assert_non_null(m[i]);
+		assert_int_equal(s->rooms_cap, caps[i]);
+		for (int k = 0; k <= i; k++) {
+			snprintf(id, sizeof(id), "r%d", k);
+			assert_ptr_equal(sess_member(s, id), m[k]);
+		}
+	}
+	assert_null(sess_member_add(s, r[5], "u"));
+	assert_int_equal(s->nrooms, 5);
+	sess_member_del(s, m[2]);
+	assert_non_null(m[5] = sess_member_add(s, r[5], "u"));
+	assert_int_equal(s->rooms_cap, 5);
+	for (int i = 0; i < 6; i++)
+		roomtab_del(&rt, r[i]);
 	sess_unref(s);
 }
 
@@ -531,6 +575,7 @@ main(void)
 	    cmocka_unit_test(test_trim_keeps_newest_for_joiners),
 	    cmocka_unit_test(test_join_rounds_and_pin),
 	    cmocka_unit_test(test_member_slots_and_sole_member),
+	    cmocka_unit_test(test_member_slots_grow_to_the_maximum),
 	    cmocka_unit_test(test_sesstab),
 	    cmocka_unit_test(test_netacl_parse_and_match),
 	    cmocka_unit_test(test_netacl_client_behind_proxies),

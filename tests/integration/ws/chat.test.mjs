@@ -107,6 +107,22 @@ test('nickname taken: error event, then close 4009', T, async () => {
   ca.close();
 });
 
+test('a long close reason is cut at a character boundary, never inside one', T, async () => {
+  // "x" + 21 Hangul syllables: byte 63 of the broker's "<nick> is already in room room1" falls
+  // inside the 21st syllable; the close frame must carry valid UTF-8 (the ws package fails the
+  // connection with 1006 otherwise).
+  const a = nick('x' + '한'.repeat(21));
+  const ca = await joinPath(WS1, 'room1', a);
+  const cb = await connect(WS1, `/ws/room1/${encodeURIComponent(a)}`);
+  const e = await cb.nextType('error');
+  assert.equal(e.code, 'nickname_taken');
+  assert.ok(Buffer.byteLength(e.message) > 63, e.message);
+  const c = await cb.waitClose();
+  assert.equal(c.code, 4009);
+  assert.equal(c.reason, 'x' + '한'.repeat(20));
+  ca.close();
+});
+
 test('unknown room: close 4004', T, async () => {
   const c = await connect(WS1, `/ws/no-such-room/${nick('x')}`);
   const e = await c.nextType('error');

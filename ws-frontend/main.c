@@ -291,9 +291,12 @@ main(int argc, char **argv)
 	         ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url, ws->o.events_url);
 	sd_notify_send("READY=1\nSTATUS=serving");
 
+	/* lws_service is one loop turn: one poll() and the callbacks of what it found. The
+	 * requests the clients made in it then go out together, without another turn. */
 	while (!ws->exit_loop) {
 		if (lws_service(ws->ctx, 0) < 0)
 			break;
+		rpc_flush();
 	}
 	rc = 0;
 	log_info("ws: %s stopped", ws->o.id);

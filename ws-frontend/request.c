@@ -145,7 +145,8 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 
 	j->ordered = true;
 	if (!s->rpc_busy) {
-		/* Goes out with the other sessions' requests of this loop turn (rpc_flush). */
+		/* Goes out with the other sessions' requests of this loop turn (rpc_flush, called
+		 * by main.c when lws_service returns). */
 		s->rpc_busy = true;
 		j->queued_req = req;
 		j->sq_next = NULL;
@@ -154,10 +155,6 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 		else
 			ws->out_head = j;
 		ws->out_tail = j;
-		if (!ws->out_kicked) {
-			ws->out_kicked = true;
-			lws_cancel_service(ws->ctx);
-		}
 		return 0;
 	}
 	if (s->rpc_queued >= WS_SESSION_RPC_MAX) {
@@ -296,10 +293,9 @@ rpc_next_ordered(struct ws_session *s)
 
 /* Sends what the sessions asked for during this loop turn: one request alone, several as
  * batches of WS_BATCH_MAX (one broker round trip for many clients). */
-static void
+void
 rpc_flush(void)
 {
-	ws->out_kicked = false;
 	while (ws->out_head != NULL) {
 		struct rpc_job *n = ws->out_head, *b;
 		if (n->sq_next == NULL || (b = rpc_batch_new(NULL)) == NULL) {

@@ -150,7 +150,6 @@ struct ws_app {
 	lws_sorted_usec_list_t keepalive; /* the ping sweep (ws_keepalive) */
 	struct rpc_job *jobs;                /* in flight */
 	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
-	bool out_kicked;
 	size_t njobs;
 	pthread_mutex_t done_mu;
 	struct rpc_job *done_head, *done_tail;
@@ -173,6 +172,8 @@ struct rpc_job *rpc_job_new(rpc_done_fn done, struct ws_session *s);
 int rpc_send_ordered(struct rpc_job *j, cJSON *req);
 /* Sends this turn's requests, runs the done callbacks of the completed ones (lws thread). */
 void rpc_drain(void);
+/* Sends this turn's requests: at the end of every loop turn (main.c), and from rpc_drain. */
+void rpc_flush(void);
 /* Several requests in one broker round trip, applied in order: each sub-job gets its own reply
  * and its done callback, as if sent alone. rpc_batch_add takes over req. */
 struct rpc_job *rpc_batch_new(struct ws_session *s);

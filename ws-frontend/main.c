@@ -42,6 +42,9 @@ usage(FILE *f)
 	    "  --origins LIST            allowed Origin values, comma-separated, or * (default:\n"
 	    "                            the Origin must match the Host header)\n"
 	    "  --reuseport               share the port with other madang-ws (SO_REUSEPORT)\n"
+	    "  --event-loop poll|libev   how the loop waits for its sockets (default poll; libev:\n"
+	    "                            epoll through lws's libev plugin, cheaper with many\n"
+	    "                            connections that are mostly quiet)\n"
 	    "  --max-message BYTES       message text limit, 1-4096 (default 4096)\n"
 	    "  --rate MSGS_PER_S         messages per second per connection (default 10)\n"
 	    "  --burst N                 messages allowed at once (default 20)\n"
@@ -110,6 +113,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		O_ID,
 		O_ORIGINS,
 		O_REUSEPORT,
+		O_LOOP,
 		O_MAXMSG,
 		O_RATE,
 		O_BURST,
@@ -129,6 +133,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	    {"id", required_argument, NULL, O_ID},
 	    {"origins", required_argument, NULL, O_ORIGINS},
 	    {"reuseport", no_argument, NULL, O_REUSEPORT},
+	    {"event-loop", required_argument, NULL, O_LOOP},
 	    {"max-message", required_argument, NULL, O_MAXMSG},
 	    {"rate", required_argument, NULL, O_RATE},
 	    {"burst", required_argument, NULL, O_BURST},
@@ -177,6 +182,13 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			break;
 		case O_REUSEPORT:
 			o->reuseport = true;
+			break;
+		case O_LOOP:
+			if (strcmp(optarg, "poll") != 0 && strcmp(optarg, "libev") != 0) {
+				fprintf(stderr, "madang-ws: --event-loop must be poll or libev\n");
+				return -1;
+			}
+			o->libev = strcmp(optarg, "libev") == 0;
 			break;
 		case O_MAXMSG:
 			if (opt_num("--max-message", optarg, 1, MADANG_TEXT_MAX, &v) != 0)
@@ -287,8 +299,9 @@ main(int argc, char **argv)
 	if (server_init() != 0)
 		goto out;
 	broker_start();
-	log_info("ws: %s listening on %s%s, broker %s / %s", ws->o.id, ws->o.listen,
-	         ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url, ws->o.events_url);
+	log_info("ws: %s listening on %s%s, broker %s / %s, event loop %s", ws->o.id, ws->o.listen,
+	         ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url, ws->o.events_url,
+	         ws->o.libev ? "libev" : "poll");
 	sd_notify_send("READY=1\nSTATUS=serving");
 
 	/* lws_service is one loop turn: one poll() and the callbacks of what it found. The

@@ -270,9 +270,25 @@ ws_listen_socket(void)
 	return fd;
 }
 
+/* --event-loop libev: lws runs on our ev loop, and lws_service() returns only when the loop
+ * is broken. What main.c does after each poll() turn runs here, before each wait of the ev
+ * loop: the turn's broker requests go out, and the loop ends when madang-ws is done. */
+static ev_prepare ws_ev_turn;
+
+static void
+ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	rpc_flush();
+	if (ws->exit_loop)
+		ev_break(loop, EVBREAK_ALL);
+}
+
 int
 server_init(void)
 {
+	static void *foreign_loops[1];
 	struct lws_context_creation_info info;
 	lws_sock_file_fd_type fd;
 	sigset_t mask;
@@ -289,9 +305,25 @@ server_init(void)
 	info.timeout_secs = 10; /* handshake and HTTP */
 	info.vhost_name = "madang-ws";
 	info.user = ws;
+	if (ws->o.libev) {
+		/* epoll instead of poll(): a turn costs O(ready sockets), not O(all of them). */
+		if ((ws->ev = ev_loop_new(EVFLAG_AUTO)) == NULL) {
+			log_error("ws: cannot create the libev loop");
+			return -1;
+		}
+		ev_prepare_init(&ws_ev_turn, ws_ev_turn_cb);
+		ev_prepare_start(ws->ev, &ws_ev_turn);
+		ev_unref(ws->ev); /* the watcher alone does not keep the loop running */
+		foreign_loops[0] = ws->ev;
+		info.foreign_loops = foreign_loops;
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+	}
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 	if ((ws->ctx = lws_create_context(&info)) == NULL) {
-		log_error("ws: lws_create_context failed");
+		log_error("ws: lws_create_context failed%s",
+		          ws->o.libev
+		              ? " (--event-loop libev needs the libwebsockets-evlib-ev package)"
+		              : "");
 		return -1;
 	}
 	if ((ws->vh = lws_get_vhost_by_name(ws->ctx, "madang-ws")) == NULL) {
@@ -337,5 +369,11 @@ server_fini(void)
 	if (ws->ctx != NULL)
 		lws_context_destroy(ws->ctx);
 	ws->ctx = NULL;
+	if (ws->ev != NULL) {
+		ev_ref(ws->ev);
+		ev_prepare_stop(ws->ev, &ws_ev_turn);
+		ev_loop_destroy(ws->ev);
+		ws->ev = NULL;
+	}
 	sbuf_fini(&ws->wbuf);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <nng/nng.h>
 
@@ -62,6 +63,7 @@ struct ws_opts {
 	const char *id;
 	const char *origins; /* NULL: Origin must match Host; "*": any */
 	bool reuseport;
+	bool libev; /* --event-loop libev */
 	size_t max_message;
 	uint32_t rate;
 	uint32_t burst;
@@ -148,6 +150,7 @@ struct ws_app {
 	bool down_notified;
 	lws_sorted_usec_list_t tick;
 	lws_sorted_usec_list_t keepalive; /* the ping sweep (ws_keepalive) */
+	struct ev_loop *ev;               /* --event-loop libev: the loop lws runs on, else NULL */
 	struct rpc_job *jobs;                /* in flight */
 	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
 	size_t njobs;

@@ -4,12 +4,14 @@
 # 127.0.0.1 ports, the broker on free TCP ports. Runs tests/integration/ws/*.test.mjs with
 # node --test, one file at a time under a time limit; survival.test.mjs runs last because it
 # kills and restarts the daemons. Then checks that madang-ws exits 0 after SIGTERM.
-T_NAME=ws
+# WS_LOOP_ARGS (31-ws-libev.sh) is added to every madang-ws started here and by the tests.
+T_NAME=${T_NAME:-ws}
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
 root=$MADANG_ROOT
 bin=$MADANG_BIN
 FILE_TIMEOUT=${WS_FILE_TIMEOUT:-90}
+loop_args=${WS_LOOP_ARGS:-}
 
 for prog in "$bin/madang-broker" "$bin/madang-ws"; do
 	if [ ! -x "$prog" ]; then
@@ -37,18 +39,19 @@ broker_pid=$T_LAST_PID
 t_wait_port "${rpc##*:}" || t_fail "madang-broker did not listen on $rpc"
 
 ws1_port=$(t_free_port)
-t_start ws1 "$bin/madang-ws" --listen "127.0.0.1:$ws1_port" --rpc "$rpc" --events "$events" --id ws-test-1
+# shellcheck disable=SC2086 # loop_args: zero or more words
+t_start ws1 "$bin/madang-ws" --listen "127.0.0.1:$ws1_port" --rpc "$rpc" --events "$events" --id ws-test-1 $loop_args
 ws1_pid=$T_LAST_PID
 ws2_port=$(t_free_port)
 t_start ws2 "$bin/madang-ws" --listen "127.0.0.1:$ws2_port" --rpc "$rpc" --events "$events" --id ws-test-2 \
 	--queue-limit 1048576 --rate 100000 --burst 100000 --max-rooms-per-conn 2 \
-	--max-conns-per-ip 4 --trusted-proxies 127.0.0.1
+	--max-conns-per-ip 4 --trusted-proxies 127.0.0.1 $loop_args
 ws2_pid=$T_LAST_PID
 # ws3 requires tokens (--jwt-secret-file): tests/integration/ws/auth.test.mjs.
 head -c 48 /dev/urandom | base64 | tr -d '\n' >"$T_DIR/jwt.secret"
 ws3_port=$(t_free_port)
 t_start ws3 "$bin/madang-ws" --listen "127.0.0.1:$ws3_port" --rpc "$rpc" --events "$events" --id ws-test-3 \
-	--jwt-secret-file "$T_DIR/jwt.secret"
+	--jwt-secret-file "$T_DIR/jwt.secret" $loop_args
 t_wait_port "$ws1_port" || t_fail "madang-ws (ws1) did not listen on $ws1_port"
 t_wait_port "$ws2_port" || t_fail "madang-ws (ws2) did not listen on $ws2_port"
 healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$1/healthz" >/dev/null; }
@@ -63,7 +66,7 @@ export MADANG_BROKER_RPC="$rpc"
 export MADANG_BROKER_PID=$broker_pid MADANG_WS1_PID=$ws1_pid MADANG_WS2_PID=$ws2_pid
 export MADANG_BROKER_CMD="$bin/madang-broker $broker_args"
 export MADANG_BROKER_LOG="$T_DIR/broker-restarted.log" MADANG_BROKER_PIDFILE="$T_DIR/broker-restarted.pid"
-export MADANG_WS_REUSE_CMD="$bin/madang-ws --rpc $rpc --events $events --reuseport"
+export MADANG_WS_REUSE_CMD="$bin/madang-ws --rpc $rpc --events $events --reuseport${loop_args:+ $loop_args}"
 
 # run_file FILE: runs one test file under a time limit and adds its counts to ours.
 run_file() {
@@ -108,7 +111,14 @@ else
 	rc=$?
 	t_check "madang-ws exits 0 after SIGTERM (got $rc)" [ "$rc" -eq 0 ]
 	t_check "madang-ws logged its stop" grep -q "ws-test-1 stopped" "$T_DIR/ws1.log"
+	loop_name=poll
+	[ -n "$loop_args" ] && loop_name=${loop_args##* }
+	t_check "madang-ws ran on the event loop asked for ($loop_name)" \
+		grep -q "event loop $loop_name\$" "$T_DIR/ws1.log"
 fi
+bad_loop() { ! "$bin/madang-ws" --event-loop epoll >"$T_DIR/bad-loop.out" 2>&1 &&
+	grep -q -- "--event-loop must be poll or libev" "$T_DIR/bad-loop.out"; }
+t_check "madang-ws refuses an unknown --event-loop with a clear error" bad_loop
 t_check "no sanitizer or lws error in the madang-ws logs" \
 	sh -c "! grep -E 'ERROR: |runtime error|AddressSanitizer' '$T_DIR/ws1.log' '$T_DIR/ws2.log'"
 

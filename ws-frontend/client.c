@@ -23,7 +23,7 @@ client_opened(struct ws_session *s, const struct route *rt)
 	cJSON_AddStringToObject(o, "type", "welcome");
 	cJSON_AddNumberToObject(o, "protocol", 1);
 	cJSON_AddStringToObject(o, "session", s->id);
-	if (s->has_user)
+	if (s->user != NULL)
 		cJSON_AddStringToObject(o, "user", s->user);
 	else
 		cJSON_AddNullToObject(o, "user");
@@ -191,7 +191,7 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 static void
 client_join(struct ws_session *s, struct cmd *c)
 {
-	const char *user = c->has_user ? c->user : s->has_user ? s->user : NULL;
+	const char *user = c->has_user ? c->user : s->user;
 	bool has_since = false;
 	int64_t since = 0;
 	const char *epoch = NULL;
@@ -235,7 +235,7 @@ client_join(struct ws_session *s, struct cmd *c)
 		}
 		has_since = true;
 	}
-	if (!s->has_user && sess_set_user(s, user) != 0) {
+	if (s->user == NULL && sess_set_user(s, user) != 0) {
 		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id, NULL);
 		return;
 	}

@@ -36,7 +36,7 @@ ws_kick_writable(struct ws_session *s)
 		     pending > WS_QUEUE_BURST * ws->o.queue_limit)) {
 			ws->c.slow_consumers++;
 			log_info("ws: session %llu (%s) closed: slow consumer, %llu bytes queued",
-			         (unsigned long long)s->serial, s->has_user ? s->user : "-",
+			         (unsigned long long)s->serial, s->user != NULL ? s->user : "-",
 			         (unsigned long long)pending);
 			s->close_logged = true;
 			/* Out of every room at once, so that nobody else waits for it. */
@@ -103,10 +103,11 @@ void
 ws_close(struct ws_session *s, uint16_t code, const char *reason, bool flush)
 {
 	/* A close frame's reason must be valid UTF-8: never cut inside a character. */
-	size_t n = utf8_prefix(reason, strlen(reason), WS_CLOSE_REASON_MAX);
+	size_t n;
 
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
+	n = utf8_prefix(reason, strlen(reason), WS_CLOSE_REASON_MAX);
 	s->close_code = code;
 	s->close_flush = flush;
 	s->close_reason = strndup(reason, n); /* out of memory: the frame goes out without one */
@@ -218,7 +219,7 @@ keepalive_one(struct ws_session *s, void *arg)
 	idle = now - s->last_rx_ms;
 	if (idle >= 2 * interval) {
 		log_info("ws: session %llu (%s) dropped: no answer to pings for %llu ms",
-		         (unsigned long long)s->serial, s->has_user ? s->user : "-",
+		         (unsigned long long)s->serial, s->user != NULL ? s->user : "-",
 		         (unsigned long long)idle);
 		s->close_logged = true;
 		s->close_code = WS_CLOSE_GOING_AWAY;
@@ -400,7 +401,7 @@ ws_closed(struct ws_pss *p)
 	sesstab_del(&ws->sessions, s);
 	if (s->opened && !s->close_logged)
 		log_info("ws: session %llu (%s) closed%s%s", (unsigned long long)s->serial,
-		         s->has_user ? s->user : "-", s->close_code ? ": " : "",
+		         s->user != NULL ? s->user : "-", s->close_code ? ": " : "",
 		         s->close_code && s->close_reason ? s->close_reason : "");
 	s->wsi = NULL;
 	p->s = NULL;

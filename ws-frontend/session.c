@@ -39,10 +39,7 @@ set_str(char **dst, const char *src)
 int
 sess_set_user(struct ws_session *s, const char *user)
 {
-	if (set_str(&s->user, user) != 0)
-		return -1;
-	s->has_user = true;
-	return 0;
+	return set_str(&s->user, user);
 }
 
 int

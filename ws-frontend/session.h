@@ -31,11 +31,10 @@ struct ws_session {
 	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
 	 * Strings are allocated to fit: an idle connection should cost little
 	 * (docs/performance.md). */
-	char *single_room; /* /ws/{room_id}/{username}: the one room of this connection */
-	char *resume;      /* ?resume=: the previous session's id, sent with every join */
-	bool has_user;
+	char *single_room;        /* /ws/{room_id}/{username}: the one room of this connection */
+	char *resume;             /* ?resume=: the previous session's id, sent with every join */
 	bool authenticated;       /* its nickname came from a verified token (--jwt-secret-file) */
-	char *user;               /* its nickname, once known (has_user) */
+	char *user;               /* its nickname, once known (else NULL) */
 	struct ws_member **rooms; /* rooms_cap slots, NULL when free; grown up to max_rooms */
 	size_t rooms_cap;
 	size_t max_rooms;
@@ -68,7 +67,7 @@ struct ws_session {
 /* Allocates a session that may be in up to max_rooms rooms, with the given id; NULL when out
  * of memory. */
 struct ws_session *sess_new(const char *id, size_t max_rooms);
-/* Sets the nickname (has_user). Returns 0 or -1 (no memory). */
+/* Sets the nickname. Returns 0 or -1 (no memory). */
 int sess_set_user(struct ws_session *s, const char *user);
 /* Copies the URL's lasting parameters (single room, resume). Returns 0 or -1 (no memory). */
 int sess_set_route(struct ws_session *s, const struct route *rt);

@@ -14,6 +14,28 @@
 #include "validate.h"
 #include "ws.h"
 
+/* Asks for a write to s. On poll, that is lws's WRITEABLE. On libev, lws would change the
+ * socket's epoll registration twice per write (arm, then disarm after WRITEABLE: finding 23 of
+ * docs/performance.md), so the session is listed instead, once however many frames it gets,
+ * and ws_flush_writes writes it when the loop iteration ends. */
+static void
+ws_want_write(struct ws_session *s)
+{
+	if (!ws->o.libev) {
+		lws_callback_on_writable(s->wsi);
+		return;
+	}
+	if (s->wq_listed)
+		return;
+	s->wq_listed = true;
+	s->wq_next = NULL;
+	if (ws->wq_tail != NULL)
+		ws->wq_tail->wq_next = sess_ref(s);
+	else
+		ws->wq_head = sess_ref(s);
+	ws->wq_tail = s;
+}
+
 void
 ws_kick_writable(struct ws_session *s)
 {
@@ -50,7 +72,7 @@ ws_kick_writable(struct ws_session *s)
 	} else {
 		s->over_since_ms = 0;
 	}
-	lws_callback_on_writable(s->wsi);
+	ws_want_write(s);
 }
 
 void
@@ -139,39 +161,17 @@ ws_notify_all(const char *code, const char *message)
 	sesstab_each(&ws->sessions, notify_one, &a);
 }
 
-/* One lws_write per WRITEABLE: every pending whole frame, up to WS_WRITE_CHUNK, as raw bytes
- * (server frames are unmasked, so they pass through unchanged and arrive as that many
- * messages). lws keeps whatever the kernel does not take and fires no WRITEABLE until it has
+/* One lws_write: every pending whole frame, up to WS_WRITE_CHUNK, as raw bytes (server frames
+ * are unmasked, so they pass through unchanged and arrive as that many messages), and the ping
+ * if one is due. lws keeps whatever the kernel does not take and fires no WRITEABLE until it has
  * drained, so every write and the close frame start on a frame boundary. */
-int
-ws_writable(struct lws *wsi, struct ws_session *s)
+static int
+ws_write_frames(struct lws *wsi, struct ws_session *s)
 {
 	struct sbuf *b = &ws->wbuf;
 	uint64_t pending;
 	size_t frames;
 
-	if (s->close_sent)
-		return 0; /* waiting for the client's close frame (or the timeout) */
-	if (s->close_code != 0 && (!s->close_flush || sess_pending(s) == 0)) {
-		/* The close frame goes out now, but the socket stays open until the client answers
-		 * with its own close frame (lws then closes it) or PENDING_TIMEOUT_CLOSE_ACK
-		 * passes. Closing at once would make the kernel answer the client's data still in
-		 * flight with a reset, which can destroy the close frame before the client reads
-		 * it. */
-		unsigned char buf[LWS_PRE + 4 + WS_CLOSE_REASON_MAX], *f = buf + LWS_PRE;
-		size_t rl = s->close_reason ? strlen(s->close_reason) : 0; /* fits a one-byte length */
-		f[0] = 0x88; /* FIN + close; written raw like every other frame of ours */
-		f[1] = (unsigned char)(2 + rl);
-		f[2] = (unsigned char)(s->close_code >> 8);
-		f[3] = (unsigned char)(s->close_code & 0xff);
-		if (rl > 0)
-			memcpy(f + 4, s->close_reason, rl);
-		s->close_sent = true;
-		if (lws_write(wsi, f, 4 + rl, LWS_WRITE_RAW) < 0)
-			return -1;
-		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 3);
-		return 0;
-	}
 	sbuf_reset(b);
 	if (!sbuf_reserve(b, LWS_PRE))
 		return -1;
@@ -199,6 +199,82 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 	if (pending > 0 || s->close_code != 0)
 		lws_callback_on_writable(wsi);
 	return 0;
+}
+
+/* WRITEABLE: the close frame when one is due, else the pending frames. */
+int
+ws_writable(struct lws *wsi, struct ws_session *s)
+{
+	if (s->close_sent)
+		return 0; /* waiting for the client's close frame (or the timeout) */
+	if (s->close_code != 0 && (!s->close_flush || sess_pending(s) == 0)) {
+		/* The close frame goes out now, but the socket stays open until the client answers
+		 * with its own close frame (lws then closes it) or PENDING_TIMEOUT_CLOSE_ACK
+		 * passes. Closing at once would make the kernel answer the client's data still in
+		 * flight with a reset, which can destroy the close frame before the client reads
+		 * it. */
+		unsigned char buf[LWS_PRE + 4 + WS_CLOSE_REASON_MAX], *f = buf + LWS_PRE;
+		size_t rl = s->close_reason ? strlen(s->close_reason) : 0; /* fits a one-byte length */
+		f[0] = 0x88; /* FIN + close; written raw like every other frame of ours */
+		f[1] = (unsigned char)(2 + rl);
+		f[2] = (unsigned char)(s->close_code >> 8);
+		f[3] = (unsigned char)(s->close_code & 0xff);
+		if (rl > 0)
+			memcpy(f + 4, s->close_reason, rl);
+		s->close_sent = true;
+		if (lws_write(wsi, f, 4 + rl, LWS_WRITE_RAW) < 0)
+			return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 3);
+		return 0;
+	}
+	return ws_write_frames(wsi, s);
+}
+
+/* --event-loop libev, at the end of a loop iteration: one write to each session listed by
+ * ws_want_write, outside WRITEABLE (lws 4.1 buffers what the kernel does not take and drains
+ * it on WRITEABLE itself). A session with such a remainder still waiting, or being closed,
+ * goes through WRITEABLE instead: writing now would only grow lws's buffer. */
+void
+ws_flush_writes(void)
+{
+	struct ws_session *s;
+
+	while ((s = ws->wq_head) != NULL) {
+		ws->wq_head = s->wq_next;
+		if (ws->wq_head == NULL)
+			ws->wq_tail = NULL;
+		s->wq_listed = false;
+		s->wq_next = NULL;
+		if (s->wsi == NULL || s->close_sent) {
+			/* closed meanwhile */
+		} else if (s->close_code != 0 || lws_partial_buffered(s->wsi)) {
+			lws_callback_on_writable(s->wsi);
+		} else if (ws_write_frames(s->wsi, s) != 0) {
+			log_info("ws: session %llu (%s) closed: write failed",
+			         (unsigned long long)s->serial, s->user != NULL ? s->user : "-");
+			s->close_logged = true;
+			s->close_code = WS_CLOSE_GOING_AWAY;
+			s->close_sent = true; /* nothing more is written to it */
+			sess_drop_queue(s);
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+		sess_unref(s);
+	}
+}
+
+/* Shutdown: the list's references go (the connections are gone already). */
+void
+ws_drop_writes(void)
+{
+	struct ws_session *s;
+
+	while ((s = ws->wq_head) != NULL) {
+		ws->wq_head = s->wq_next;
+		s->wq_listed = false;
+		s->wq_next = NULL;
+		sess_unref(s);
+	}
+	ws->wq_tail = NULL;
 }
 
 /* Keep-alive, done here rather than with lws's per-connection validity timers: those sit in one
@@ -229,7 +305,7 @@ keepalive_one(struct ws_session *s, void *arg)
 	} else if (now - s->last_ping_ms >= interval && !s->ping_due) {
 		s->ping_due = true;
 		s->last_ping_ms = now;
-		lws_callback_on_writable(s->wsi);
+		ws_want_write(s);
 	}
 }
 

@@ -272,8 +272,46 @@ ws_listen_socket(void)
 
 /* --event-loop libev: lws runs on our ev loop, and lws_service() returns only when the loop
  * is broken. What main.c does after each poll() turn runs here, before each wait of the ev
- * loop: the turn's broker requests go out, and the loop ends when madang-ws is done. */
+ * loop: the iteration's broker requests go out, then the writes its frames asked for
+ * (ws_flush_writes), and the loop ends when madang-ws is done.
+ *
+ * Writes are paced so that they never take more than half of the loop's time: after a flush
+ * that took d, the next waits until d has passed (ws_flush_timer). At light load d is a few
+ * microseconds and nothing waits; when sends are the bottleneck (a busy room of hundreds)
+ * frames gather meanwhile, and each send() carries several: one send() costs about as much as
+ * a hundred frames' bytes (docs/performance.md, finding 24). */
 static ev_prepare ws_ev_turn;
+static ev_timer ws_flush_timer;
+static uint64_t ws_flush_not_before; /* monotonic ns */
+
+static void
+ws_flush_paced(struct ev_loop *loop)
+{
+	uint64_t now, done;
+
+	if (ws->wq_head == NULL)
+		return;
+	now = clock_mono_ns();
+	if (now < ws_flush_not_before) {
+		if (!ev_is_active(&ws_flush_timer)) {
+			ev_timer_set(&ws_flush_timer, (double)(ws_flush_not_before - now) / 1e9,
+			             0.);
+			ev_timer_start(loop, &ws_flush_timer);
+		}
+		return;
+	}
+	ws_flush_writes();
+	done = clock_mono_ns();
+	ws_flush_not_before = done + (done - now);
+}
+
+static void
+ws_flush_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ws_flush_paced(loop);
+}
 
 static void
 ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -281,6 +319,7 @@ ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)w;
 	(void)revents;
 	rpc_flush();
+	ws_flush_paced(loop);
 	if (ws->exit_loop)
 		ev_break(loop, EVBREAK_ALL);
 }
@@ -314,6 +353,7 @@ server_init(void)
 		ev_prepare_init(&ws_ev_turn, ws_ev_turn_cb);
 		ev_prepare_start(ws->ev, &ws_ev_turn);
 		ev_unref(ws->ev); /* the watcher alone does not keep the loop running */
+		ev_init(&ws_flush_timer, ws_flush_timer_cb);
 		foreign_loops[0] = ws->ev;
 		info.foreign_loops = foreign_loops;
 		info.options |= LWS_SERVER_OPTION_LIBEV;
@@ -369,9 +409,11 @@ server_fini(void)
 	if (ws->ctx != NULL)
 		lws_context_destroy(ws->ctx);
 	ws->ctx = NULL;
+	ws_drop_writes();
 	if (ws->ev != NULL) {
 		ev_ref(ws->ev);
 		ev_prepare_stop(ws->ev, &ws_ev_turn);
+		ev_timer_stop(ws->ev, &ws_flush_timer);
 		ev_loop_destroy(ws->ev);
 		ws->ev = NULL;
 	}

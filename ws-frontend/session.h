@@ -62,6 +62,8 @@ struct ws_session {
 	void *rpc_head, *rpc_tail; /* struct rpc_job queue, owned by broker.c */
 	uint32_t rpc_queued;
 	struct ws_session *hnext; /* session table chain */
+	struct ws_session *wq_next; /* --event-loop libev: next session to write (ws_flush_writes) */
+	bool wq_listed;
 };
 
 /* Allocates a session that may be in up to max_rooms rooms, with the given id; NULL when out

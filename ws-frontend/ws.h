@@ -151,6 +151,7 @@ struct ws_app {
 	lws_sorted_usec_list_t tick;
 	lws_sorted_usec_list_t keepalive; /* the ping sweep (ws_keepalive) */
 	struct ev_loop *ev;               /* --event-loop libev: the loop lws runs on, else NULL */
+	struct ws_session *wq_head, *wq_tail; /* libev: sessions to write (ws_flush_writes) */
 	struct rpc_job *jobs;                /* in flight */
 	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
 	size_t njobs;
@@ -246,6 +247,10 @@ int ws_established(struct lws *wsi, struct ws_pss *p);
 void ws_closed(struct ws_pss *p);
 int ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len);
 int ws_writable(struct lws *wsi, struct ws_session *s);
+/* --event-loop libev: writes to each session that got frames since the last call. */
+void ws_flush_writes(void);
+/* Drops the sessions still listed for a write (shutdown). */
+void ws_drop_writes(void);
 /* Something (a frame or a pong) came from the client: it is alive. */
 void ws_heard(struct ws_session *s);
 /* Pings the clients silent for --ping-interval, cuts those silent for twice as long. */

@@ -42,9 +42,9 @@ usage(FILE *f)
 	    "  --origins LIST            allowed Origin values, comma-separated, or * (default:\n"
 	    "                            the Origin must match the Host header)\n"
 	    "  --reuseport               share the port with other madang-ws (SO_REUSEPORT)\n"
-	    "  --event-loop poll|libev   how the loop waits for its sockets (default poll; libev:\n"
-	    "                            epoll through lws's libev plugin, cheaper with many\n"
-	    "                            connections that are mostly quiet)\n"
+	    "  --event-loop libev|poll   how the loop waits for its sockets (default libev:\n"
+	    "                            epoll through lws's libev plugin; poll walks every\n"
+	    "                            socket on each turn)\n"
 	    "  --max-message BYTES       message text limit, 1-4096 (default 4096)\n"
 	    "  --rate MSGS_PER_S         messages per second per connection (default 10)\n"
 	    "  --burst N                 messages allowed at once (default 20)\n"
@@ -160,6 +160,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	o->burst = DEF_BURST;
 	o->max_conns_per_ip = DEF_CONNS_IP;
 	o->queue_limit = DEF_QUEUE_LIMIT;
+	o->libev = true;
 	o->ping_interval = DEF_PING;
 	o->max_rooms = DEF_ROOMS;
 	o->history = DEF_HISTORY;
@@ -304,8 +305,10 @@ main(int argc, char **argv)
 	         ws->o.libev ? "libev" : "poll");
 	sd_notify_send("READY=1\nSTATUS=serving");
 
-	/* lws_service is one loop turn: one poll() and the callbacks of what it found. The
-	 * requests the clients made in it then go out together, without another turn. */
+	/* On poll, lws_service is one loop turn: one poll() and the callbacks of what it found.
+	 * The requests the clients made in it then go out together, without another turn. On
+	 * libev, lws_service runs the ev loop until ws_ev_turn_cb breaks it (server.c), and the
+	 * same work is done there before each wait. */
 	while (!ws->exit_loop) {
 		if (lws_service(ws->ctx, 0) < 0)
 			break;

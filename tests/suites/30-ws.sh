@@ -4,7 +4,7 @@
 # 127.0.0.1 ports, the broker on free TCP ports. Runs tests/integration/ws/*.test.mjs with
 # node --test, one file at a time under a time limit; survival.test.mjs runs last because it
 # kills and restarts the daemons. Then checks that madang-ws exits 0 after SIGTERM.
-# WS_LOOP_ARGS (31-ws-libev.sh) is added to every madang-ws started here and by the tests.
+# WS_LOOP_ARGS (31-ws-poll.sh) is added to every madang-ws started here and by the tests.
 T_NAME=${T_NAME:-ws}
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -111,7 +111,7 @@ else
 	rc=$?
 	t_check "madang-ws exits 0 after SIGTERM (got $rc)" [ "$rc" -eq 0 ]
 	t_check "madang-ws logged its stop" grep -q "ws-test-1 stopped" "$T_DIR/ws1.log"
-	loop_name=poll
+	loop_name=libev
 	[ -n "$loop_args" ] && loop_name=${loop_args##* }
 	t_check "madang-ws ran on the event loop asked for ($loop_name)" \
 		grep -q "event loop $loop_name\$" "$T_DIR/ws1.log"

@@ -203,9 +203,13 @@ test('--ping-interval: pings are sent; a peer that never answers is dropped', T,
   const deadline = Date.now() + 8000;
   while (!silent && Date.now() < deadline) {
     try {
-      answering = await connect(base, '/ws');
-      silent = await connect(base, '/ws', { autoPong: false });
-      await silent.nextType('welcome', 2000);
+      // Both must be welcomed: until its broker hello is answered, a fresh madang-ws refuses
+      // connections with 1013, and a refused "answering" client would never be pinged.
+      const a = await connect(base, '/ws');
+      await a.nextType('welcome', 2000);
+      const s = await connect(base, '/ws', { autoPong: false });
+      await s.nextType('welcome', 2000);
+      [answering, silent] = [a, s];
     } catch {
       await sleep(100);
     }

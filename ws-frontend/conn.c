@@ -1,6 +1,7 @@
 /* conn.c — one client connection's life in madang-ws: the session set up or refused at the
  * handshake, messages reassembled from frames, and the write path: every pending whole frame
- * coalesced into one raw write per WRITEABLE, the queue limit (slow consumers), close frames. */
+ * coalesced into one raw write (per loop iteration on libev, per WRITEABLE on poll), the queue
+ * limit (slow consumers), close frames. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -28,6 +28,7 @@ struct ws_session {
 	char id[WS_SESSION_LEN + 1];
 	uint64_t serial; /* 1, 2, … in connection order (log lines) */
 	bool opened;     /* accepted (not refused at connect): its close is logged */
+	bool wq_listed;  /* on the list of sessions to write (wq_next) */
 	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
 	 * Strings are allocated to fit: an idle connection should cost little
 	 * (docs/performance.md). */
@@ -63,7 +64,6 @@ struct ws_session {
 	uint32_t rpc_queued;
 	struct ws_session *hnext; /* session table chain */
 	struct ws_session *wq_next; /* --event-loop libev: next session to write (ws_flush_writes) */
-	bool wq_listed;
 };
 
 /* Allocates a session that may be in up to max_rooms rooms, with the given id; NULL when out

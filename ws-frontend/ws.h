@@ -259,12 +259,12 @@ void ws_keepalive(void);
 /* server.c */
 int server_init(void);
 void server_fini(void);
-/* Queues a frame (built from json) for one session and asks for WRITEABLE. */
+/* Queues a frame (built from json) for one session and asks for a write. */
 void ws_send_json(struct ws_session *s, const char *json, size_t len);
 void ws_send_obj(struct ws_session *s, cJSON *obj); /* consumes obj */
 void ws_send_error(struct ws_session *s, const char *code, const char *message, const char *request,
                    const char *room_id, const char *client_id);
-/* After queueing for s: checks the queue limit (slow consumer) and asks for WRITEABLE. */
+/* After queueing for s: checks the queue limit (slow consumer) and asks for a write. */
 void ws_kick_writable(struct ws_session *s);
 /* Closes a session: code and reason go out after pending data when flush is true. */
 void ws_close(struct ws_session *s, uint16_t code, const char *reason, bool flush);

@@ -37,6 +37,17 @@ ws_want_write(struct ws_session *s)
 	ws->wq_tail = s;
 }
 
+/* A connection that is going away: out of every room (the broker told, the others get a leave
+ * notice), and nothing more queued for it. */
+static void
+ws_leave_all(struct ws_session *s)
+{
+	for (size_t i = 0; i < s->rooms_cap; i++)
+		if (s->rooms[i] != NULL)
+			rooms_leave(s, s->rooms[i], true, "disconnected");
+	sess_drop_queue(s);
+}
+
 void
 ws_kick_writable(struct ws_session *s)
 {
@@ -63,10 +74,7 @@ ws_kick_writable(struct ws_session *s)
 			         (unsigned long long)pending);
 			s->close_logged = true;
 			/* Out of every room at once, so that nobody else waits for it. */
-			for (size_t i = 0; i < s->rooms_cap; i++)
-				if (s->rooms[i] != NULL)
-					rooms_leave(s, s->rooms[i], true, "disconnected");
-			sess_drop_queue(s);
+			ws_leave_all(s);
 			ws_close(s, WS_CLOSE_POLICY, "slow consumer", false);
 			return;
 		}
@@ -471,10 +479,7 @@ ws_closed(struct ws_pss *p)
 
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->rooms_cap; i++)
-		if (s->rooms[i] != NULL)
-			rooms_leave(s, s->rooms[i], true, "disconnected");
-	sess_drop_queue(s);
+	ws_leave_all(s);
 	sesstab_del(&ws->sessions, s);
 	if (s->opened && !s->close_logged)
 		log_info("ws: session %llu (%s) closed%s%s", (unsigned long long)s->serial,

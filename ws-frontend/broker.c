@@ -294,6 +294,7 @@ broker_tick(void)
 			cJSON_AddNumberToObject(st, "connections_total", (double)ws->c.connections);
 			cJSON_AddNumberToObject(st, "connections_refused", (double)ws->c.refused);
 			cJSON_AddNumberToObject(st, "slow_consumers", (double)ws->c.slow_consumers);
+			cJSON_AddNumberToObject(st, "socket_full", (double)ws->c.socket_full);
 			cJSON_AddNumberToObject(st, "rate_limited", (double)ws->c.rate_limited);
 			cJSON_AddNumberToObject(st, "gaps_repaired", (double)ws->c.gaps);
 			cJSON_AddNumberToObject(st, "resyncs", (double)ws->c.resyncs);

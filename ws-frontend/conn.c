@@ -199,9 +199,13 @@ ws_write_frames(struct lws *wsi, struct ws_session *s)
 		log_error("ws: session %llu: out of memory writing", (unsigned long long)s->serial);
 		return -1;
 	}
-	if (frames > 0 &&
-	    lws_write(wsi, (unsigned char *)b->data + LWS_PRE, b->len - LWS_PRE, LWS_WRITE_RAW) < 0)
-		return -1;
+	if (frames > 0) {
+		if (lws_write(wsi, (unsigned char *)b->data + LWS_PRE, b->len - LWS_PRE,
+		              LWS_WRITE_RAW) < 0)
+			return -1;
+		if (lws_partial_buffered(wsi))
+			ws->c.socket_full++;
+	}
 	pending = sess_pending(s);
 	if (pending <= ws->o.queue_limit)
 		s->over_since_ms = 0; /* caught up */

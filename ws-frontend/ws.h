@@ -116,6 +116,7 @@ struct ws_counters {
 	uint64_t connections;
 	uint64_t refused;
 	uint64_t slow_consumers;
+	uint64_t socket_full; /* writes the client's socket did not take whole (lws keeps the rest) */
 	uint64_t rate_limited;
 	uint64_t gaps;
 	uint64_t events;

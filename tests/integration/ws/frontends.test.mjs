@@ -110,6 +110,53 @@ test('a client that never reads is closed (slow consumer); the others get everyt
   reader.close(); sender.close();
 });
 
+test('a client that stops reading for a while gets every message once, in order, when it reads again', T, async (t) => {
+  const s = nick('pauser'), p = nick('sender');
+  const port = new URL(WS2).port;
+  // ws-sleeper with UNTIL: a 4 KiB receive buffer; it reads nothing until told to on its stdin,
+  // then reads everything and prints each message, until the one containing the marker.
+  const mark = `END-${p}`;
+  const pauser = spawn(`${process.env.MADANG_TESTBIN}/ws-sleeper`, [port, `/ws/room7/${s}`, '60', mark],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => { if (pauser.exitCode === null) pauser.kill('SIGKILL'); });
+  let out = '';
+  const exited = new Promise((resolve) => pauser.on('exit', (code) => resolve(code)));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('ws-sleeper did not join')), 5000);
+    pauser.stdout.on('data', (d) => { out += d; if (out.includes('joined')) { clearTimeout(timer); resolve(); } });
+    pauser.on('exit', (code) => reject(new Error(`ws-sleeper exited ${code}`)));
+  });
+  const sender = await joinPath(WS2, 'room7', p);
+  const before = (await health(WS2)).counters.socket_full;
+  // Rounds of 50 messages of 3 KB (the sender's own copies pace them) until the kernel's buffers
+  // for the paused peer are full and a write of madang-ws comes back short (lws keeps the
+  // rest: counters.socket_full), then one round more. Each round is well under the 1 MiB
+  // --queue-limit, so the paused client is never taken for a slow consumer. At most 20 MB.
+  const ROUND = 50, text = 'y'.repeat(3000);
+  let sent = 0, extra = -1;
+  while (sent < 7000 && extra < 1) {
+    for (let k = sent; k < sent + ROUND; k++) sender.send({ type: 'message', text: `${k} ${text}` });
+    for (let k = sent; k < sent + ROUND; k++) {
+      await sender.next((m) => m.type === 'message' && m.message.startsWith(`${k} `), 10000, `own copy ${k}`);
+    }
+    sent += ROUND;
+    if (extra >= 0 || (await health(WS2)).counters.socket_full > before) extra++;
+  }
+  assert.ok(extra >= 0, `madang-ws saw its writes come back short (counters.socket_full) within ${sent} messages`);
+  t.diagnostic(`${sent} messages of 3 KB held back`);
+  sender.send({ type: 'message', text: mark });
+  await sender.next((m) => m.type === 'message' && m.message === mark);
+  pauser.stdin.write('read\n');
+  assert.equal(await exited, 0, 'ws-sleeper read up to the marker');
+  const got = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+    .filter((m) => m.type === 'message' && m.sender === p);
+  assert.deepEqual(got.map((m) => m.message.split(' ')[0]),
+    [...Array.from({ length: sent }, (_, k) => String(k)), mark], 'every message once, in order');
+  got.forEach((m, i) => { if (i) assert.equal(m.seq, got[i - 1].seq + 1); });
+  assert.equal(sender.msgs.filter((x) => x.type === 'error').length, 0);
+  sender.close();
+});
+
 test('--max-rooms-per-conn: one join too many gets too_many_rooms', T, async () => {
   const u = nick('rooms');
   const c = await connect(WS2, `/ws?user=${u}`);

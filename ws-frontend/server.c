@@ -278,8 +278,8 @@ ws_listen_socket(void)
  * Writes are paced so that they never take more than half of the loop's time: after a flush
  * that took d, the next waits until d has passed (ws_flush_timer). At light load d is a few
  * microseconds and nothing waits; when sends are the bottleneck (a busy room of hundreds)
- * frames gather meanwhile, and each send() carries several: one send() costs about as much as
- * a hundred frames' bytes (docs/performance.md, finding 24). */
+ * frames gather meanwhile, and each send() carries several. Without the pause, fanout at 1M
+ * deliveries/s fell behind by over a second (docs/performance.md, findings 23 and 24). */
 static ev_prepare ws_ev_turn;
 static ev_timer ws_flush_timer;
 static uint64_t ws_flush_not_before; /* monotonic ns */

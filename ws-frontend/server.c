@@ -360,10 +360,12 @@ server_init(void)
 	}
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 	if ((ws->ctx = lws_create_context(&info)) == NULL) {
-		log_error("ws: lws_create_context failed%s",
-		          ws->o.libev
-		              ? " (--event-loop libev needs the libwebsockets-evlib-ev package)"
-		              : "");
+		log_error(
+		    "ws: lws_create_context failed%s",
+		    ws->o.libev
+		        ? " (--event-loop libev, the default, needs the libwebsockets-evlib-ev "
+		          "package; --event-loop poll does not)"
+		        : "");
 		return -1;
 	}
 	if ((ws->vh = lws_get_vhost_by_name(ws->ctx, "madang-ws")) == NULL) {

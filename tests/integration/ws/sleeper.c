@@ -123,19 +123,15 @@ main(int argc, char **argv)
 	printf("joined\n");
 	fflush(stdout);
 	if (argc == 5) {
+		/* Until told on stdin; then the frames after the 101 response, and everything that
+		 * was held back. */
 		struct pollfd in0 = {.fd = 0, .events = POLLIN};
-		if (poll(&in0, 1, (int)(secs > 3600 ? 3600 : secs) * 1000) < 0)
-			return 1;
-	} else {
-		sleep((unsigned)secs);
-	}
-	if (argc == 5) {
-		/* The frames after the 101 response, then everything that was held back. */
 		char *end = memmem(buf, have, "\r\n\r\n", 4);
 		unsigned char *in = malloc(SLEEPER_BUF);
 		size_t len;
 		int rc = 0;
-		if (end == NULL || in == NULL)
+		if (poll(&in0, 1, (int)(secs > 3600 ? 3600 : secs) * 1000) < 0 || end == NULL ||
+		    in == NULL)
 			return 1;
 		len = have - (size_t)(end + 4 - buf);
 		memcpy(in, end + 4, len);
@@ -154,6 +150,7 @@ main(int argc, char **argv)
 		close(fd);
 		return rc == 1 ? 0 : 1;
 	}
+	sleep((unsigned)secs);
 	close(fd);
 	return 0;
 }

@@ -15,6 +15,18 @@
 #include "validate.h"
 #include "ws.h"
 
+/* Cuts a connection without a close frame (it is not being read, or cannot be written to):
+ * nothing more is written to it, and lws closes it on its next turn. The caller logged why. */
+static void
+ws_cut(struct ws_session *s)
+{
+	s->close_logged = true;
+	s->close_code = WS_CLOSE_GOING_AWAY;
+	s->close_sent = true;
+	sess_drop_queue(s);
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 /* Asks for a write to s. On poll, that is lws's WRITEABLE. On libev, lws would change the
  * socket's epoll registration twice per write (arm, then disarm after WRITEABLE: finding 23 of
  * docs/performance.md), so the session is listed instead, once however many frames it gets,
@@ -243,6 +255,22 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 	return ws_write_frames(wsi, s);
 }
 
+/* The first listed session, off the list; its reference is the caller's. NULL: none. */
+static struct ws_session *
+wq_pop(void)
+{
+	struct ws_session *s = ws->wq_head;
+
+	if (s != NULL) {
+		ws->wq_head = s->wq_next;
+		if (ws->wq_head == NULL)
+			ws->wq_tail = NULL;
+		s->wq_listed = false;
+		s->wq_next = NULL;
+	}
+	return s;
+}
+
 /* --event-loop libev, at the end of a loop iteration: one write to each session listed by
  * ws_want_write, outside WRITEABLE (lws 4.1 buffers what the kernel does not take and drains
  * it on WRITEABLE itself). A session with such a remainder still waiting, or being closed,
@@ -252,12 +280,7 @@ ws_flush_writes(void)
 {
 	struct ws_session *s;
 
-	while ((s = ws->wq_head) != NULL) {
-		ws->wq_head = s->wq_next;
-		if (ws->wq_head == NULL)
-			ws->wq_tail = NULL;
-		s->wq_listed = false;
-		s->wq_next = NULL;
+	while ((s = wq_pop()) != NULL) {
 		if (s->wsi == NULL || s->close_sent) {
 			/* closed meanwhile */
 		} else if (s->close_code != 0 || lws_partial_buffered(s->wsi)) {
@@ -265,11 +288,7 @@ ws_flush_writes(void)
 		} else if (ws_write_frames(s->wsi, s) != 0) {
 			log_info("ws: session %llu (%s) closed: write failed",
 			         (unsigned long long)s->serial, s->user != NULL ? s->user : "-");
-			s->close_logged = true;
-			s->close_code = WS_CLOSE_GOING_AWAY;
-			s->close_sent = true; /* nothing more is written to it */
-			sess_drop_queue(s);
-			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			ws_cut(s);
 		}
 		sess_unref(s);
 	}
@@ -281,13 +300,8 @@ ws_drop_writes(void)
 {
 	struct ws_session *s;
 
-	while ((s = ws->wq_head) != NULL) {
-		ws->wq_head = s->wq_next;
-		s->wq_listed = false;
-		s->wq_next = NULL;
+	while ((s = wq_pop()) != NULL)
 		sess_unref(s);
-	}
-	ws->wq_tail = NULL;
 }
 
 /* Keep-alive, done here rather than with lws's per-connection validity timers: those sit in one
@@ -310,11 +324,7 @@ keepalive_one(struct ws_session *s, void *arg)
 		log_info("ws: session %llu (%s) dropped: no answer to pings for %llu ms",
 		         (unsigned long long)s->serial, s->user != NULL ? s->user : "-",
 		         (unsigned long long)idle);
-		s->close_logged = true;
-		s->close_code = WS_CLOSE_GOING_AWAY;
-		s->close_sent = true; /* nothing more is written to it */
-		sess_drop_queue(s);
-		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		ws_cut(s);
 	} else if (now - s->last_ping_ms >= interval && !s->ping_due) {
 		s->ping_due = true;
 		s->last_ping_ms = now;

@@ -125,7 +125,7 @@ sess_member_add(struct ws_session *s, struct ws_room *r, const char *user)
 		return NULL;
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
-	if ((m->user = strdup(user)) == NULL) {
+	if (set_str(&m->user, user) != 0) {
 		free(m);
 		return NULL;
 	}

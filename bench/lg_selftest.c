@@ -117,6 +117,21 @@ test_hist(void)
 	free(h);
 }
 
+static void
+test_find(void)
+{
+	static const char text[] = "{\"sender\":\"LG\",\"message\":\"LG1 abc\"}";
+	const uint8_t *t = (const uint8_t *)text;
+	size_t n = sizeof(text) - 1;
+
+	check(lg_find(t, n, "LG1 ", 4) == t + 26, "finds the magic after a partial match");
+	check(lg_find(t, n, "\"}", 2) == t + n - 2, "finds a needle that ends the text");
+	check(lg_find(t, n - 2, "\"}", 2) == NULL, "stops at the end of the range");
+	check(lg_find(t, 3, "{\"s", 3) == t, "finds a needle as long as the range");
+	check(lg_find(t, 2, "{\"s", 3) == NULL, "a range shorter than the needle");
+	check(lg_find(t, 0, "{", 1) == NULL, "an empty range");
+}
+
 int
 lg_selftest(void)
 {
@@ -124,6 +139,7 @@ lg_selftest(void)
 	test_base64_and_accept();
 	test_frames();
 	test_hist();
+	test_find();
 	printf("self-test: %s\n", failures ? "FAILED" : "ok");
 	return failures ? 1 : 0;
 }

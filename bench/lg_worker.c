@@ -40,7 +40,7 @@ on_chat(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 {
 	const struct lg_run *run = w->run;
 	const struct lg_opts *o = &run->o;
-	const uint8_t *m = memmem(p, len, msg_magic, sizeof(msg_magic) - 1);
+	const uint8_t *m = lg_find(p, len, msg_magic, sizeof(msg_magic) - 1);
 	const uint8_t *end = p + len;
 	uint64_t v[3] = {0, 0, 0};
 	uint32_t sender, seq, d;

@@ -186,3 +186,17 @@ lg_ws_unmask(uint8_t *p, uint64_t len, const uint8_t mask[4])
 	for (uint64_t i = 0; i < len; i++)
 		p[i] ^= mask[i & 3];
 }
+
+const uint8_t *
+lg_find(const uint8_t *p, size_t len, const char *needle, size_t nlen)
+{
+	const uint8_t *end = p + len;
+
+	while ((size_t)(end - p) >= nlen &&
+	       (p = memchr(p, needle[0], (size_t)(end - p) - nlen + 1)) != NULL) {
+		if (memcmp(p, needle, nlen) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}

@@ -138,6 +138,18 @@ rpc_send(struct rpc_job *j, cJSON *req)
 	nng_ctx_send(j->ctx, j->aio);
 }
 
+/* Appends a job to this loop turn's requests (rpc_flush sends them). */
+static void
+out_append(struct rpc_job *j)
+{
+	j->sq_next = NULL;
+	if (ws->out_tail != NULL)
+		ws->out_tail->sq_next = j;
+	else
+		ws->out_head = j;
+	ws->out_tail = j;
+}
+
 int
 rpc_send_ordered(struct rpc_job *j, cJSON *req)
 {
@@ -149,12 +161,7 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 		 * by main.c when lws_service returns). */
 		s->rpc_busy = true;
 		j->queued_req = req;
-		j->sq_next = NULL;
-		if (ws->out_tail != NULL)
-			ws->out_tail->sq_next = j;
-		else
-			ws->out_head = j;
-		ws->out_tail = j;
+		out_append(j);
 		return 0;
 	}
 	if (s->rpc_queued >= WS_SESSION_RPC_MAX) {
@@ -174,6 +181,16 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 }
 
 static void rpc_next_ordered(struct ws_session *s);
+
+/* The job's queued request, now the caller's. */
+static cJSON *
+rpc_take_req(struct rpc_job *j)
+{
+	cJSON *req = j->queued_req;
+
+	j->queued_req = NULL;
+	return req;
+}
 
 /* A batch's reply: each request gets its own reply, in order, as if sent alone. */
 static void
@@ -206,7 +223,7 @@ rpc_batch_done(struct rpc_job *b)
 		if (sub->done != NULL)
 			sub->done(sub);
 		/* A turn's batch holds one request of each of several sessions: each may go on. */
-		if (sub->ordered && !b->ordered && sub->sess != NULL && !ws->exiting)
+		if (sub->ordered && sub->sess != NULL && !ws->exiting)
 			rpc_next_ordered(sub->sess);
 		rpc_job_free(sub);
 	}
@@ -259,58 +276,76 @@ rpc_batch_send(struct rpc_job *b)
 	rpc_send(b, req);
 }
 
-/* The session's request in flight is done: send the next one, or everything that queued up
- * meanwhile as one batch (in order; one broker round trip instead of one per request). */
+/* The session's requests in flight are done: what queued up meanwhile (up to WS_BATCH_MAX)
+ * joins this loop turn's requests as one run, in order, so that the follow-ups of every session
+ * whose reply came in this turn share one batch and one broker round trip. Only the run's last
+ * job is marked ordered: its completion lets the session go on. */
 static void
 rpc_next_ordered(struct ws_session *s)
 {
-	struct rpc_job *n = s->rpc_head, *b;
+	struct rpc_job *n = NULL;
 
-	if (n == NULL) {
+	if (s->rpc_head == NULL) {
 		s->rpc_busy = false;
 		return;
 	}
-	if (n->sq_next == NULL || (b = rpc_batch_new(s)) == NULL) {
-		s->rpc_head = n->sq_next;
-		if (s->rpc_head == NULL)
-			s->rpc_tail = NULL;
-		s->rpc_queued--;
-		cJSON *req = n->queued_req;
-		n->queued_req = NULL;
-		rpc_send(n, req);
-		return;
-	}
-	b->ordered = true;
-	for (int k = 0; k < WS_BATCH_MAX && (n = s->rpc_head) != NULL; k++) {
+	for (int k = 0; k < WS_BATCH_MAX && s->rpc_head != NULL; k++) {
+		n = s->rpc_head;
 		s->rpc_head = n->sq_next;
 		s->rpc_queued--;
-		rpc_batch_add(b, n, n->queued_req);
+		n->ordered = false;
+		out_append(n);
 	}
 	if (s->rpc_head == NULL)
 		s->rpc_tail = NULL;
-	rpc_batch_send(b);
+	n->ordered = true;
 }
 
-/* Sends what the sessions asked for during this loop turn: one request alone, several as
- * batches of WS_BATCH_MAX (one broker round trip for many clients). */
+/* The number of jobs from the head of the turn's list up to the end of the first run. */
+static int
+out_run_len(const struct rpc_job *n)
+{
+	int len = 1;
+
+	for (; !n->ordered && n->sq_next != NULL; n = n->sq_next)
+		len++;
+	return len;
+}
+
+/* Sends what the sessions asked for during this loop turn: a lone request as it is, else
+ * batches of at most WS_BATCH_MAX (one broker round trip for many clients). A session's run is
+ * never split between two batches: the broker may apply two batches in either order. */
 void
 rpc_flush(void)
 {
 	while (ws->out_head != NULL) {
 		struct rpc_job *n = ws->out_head, *b;
-		if (n->sq_next == NULL || (b = rpc_batch_new(NULL)) == NULL) {
+		int len;
+
+		if (n->sq_next == NULL) {
+			ws->out_head = ws->out_tail = NULL;
+			rpc_send(n, rpc_take_req(n));
+			continue;
+		}
+		if ((b = rpc_batch_new(NULL)) == NULL) {
+			/* No memory for the batch: the turn's requests fail (none reached the broker,
+			 * so their order does not matter). */
 			ws->out_head = n->sq_next;
 			if (ws->out_head == NULL)
 				ws->out_tail = NULL;
-			cJSON *req = n->queued_req;
-			n->queued_req = NULL;
-			n->sq_next = NULL;
-			rpc_send(n, req);
+			cJSON_Delete(rpc_take_req(n));
+			rpc_send(n, NULL);
 			continue;
 		}
-		for (int k = 0; k < WS_BATCH_MAX && (n = ws->out_head) != NULL; k++) {
-			ws->out_head = n->sq_next;
-			rpc_batch_add(b, n, n->queued_req);
+		for (int k = 0; ws->out_head != NULL; k += len) {
+			len = out_run_len(ws->out_head);
+			if (k + len > WS_BATCH_MAX)
+				break;
+			for (int i = 0; i < len; i++) {
+				n = ws->out_head;
+				ws->out_head = n->sq_next;
+				rpc_batch_add(b, n, rpc_take_req(n));
+			}
 		}
 		if (ws->out_head == NULL)
 			ws->out_tail = NULL;

@@ -41,6 +41,27 @@ test('two clients chat: both see each message once, the sender included, in seq 
   ca.close(); cb.close();
 });
 
+test('bursts from several clients at once: every message once, each sender in its order', T, async () => {
+  // Each client sends faster than one broker round trip, so its messages queue behind the one in
+  // flight and go out with the other clients' in shared batches (never split across two).
+  // M stays under ws1's burst of 20, so that nothing is rate-limited.
+  const N = 6, M = 15;
+  const cs = [];
+  for (let k = 0; k < N; k++) cs.push(await joinPath(WS1, 'room7', nick(`burst${k}`)));
+  const first = cs[N - 1].joined.seq;
+  for (let i = 0; i < M; i++) cs.forEach((c, k) => c.send(`k${k} ${i}`));
+  for (const c of cs) {
+    const got = [];
+    while (got.length < N * M) got.push(await c.next((m) => m.type === 'message' && m.seq > first, 10000, 'burst'));
+    for (let i = 1; i < got.length; i++) assert.equal(got[i].seq, got[i - 1].seq + 1);
+    for (let k = 0; k < N; k++) {
+      const mine = got.filter((m) => m.message.startsWith(`k${k} `)).map((m) => m.message);
+      assert.deepEqual(mine, Array.from({ length: M }, (_, i) => `k${k} ${i}`), `sender ${k} in order, once`);
+    }
+  }
+  cs.forEach((c) => c.close());
+});
+
 test('welcome, joined with the member list, join and leave notices with counts', T, async () => {
   const a = nick('ann'), b = nick('ben');
   const ca = await joinPath(WS1, 'room2', a);

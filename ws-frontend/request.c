@@ -5,10 +5,12 @@
  * mutex-protected queue and calls lws_cancel_service(); the lws thread then drains the queue in
  * LWS_CALLBACK_EVENT_WAIT_CANCELLED (rpc_drain) and runs each job's done callback.
  *
- * Order and batching: a client's requests go out one at a time (the broker may reorder
- * requests that are in flight together), what queues up meanwhile as one "batch" request; the
- * first requests of all clients in one loop turn go together as one batch (rpc_flush). A batch
- * is applied by the broker in order and answered with one reply per request. */
+ * Order and batching: a client has one request (or one run of requests) in flight at a time
+ * (the broker may reorder requests that are in flight together); what queues up meanwhile
+ * becomes its next run. Each loop turn, the first requests of the clients that sent something
+ * and the runs of those whose reply came back go to the broker together as batches (rpc_flush),
+ * a run never split between two. A batch is applied by the broker in order and answered with one
+ * reply per request. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -19,6 +19,21 @@
 #include "wire.h"
 #include "ws.h"
 
+/* Any thread: hands a finished job to the lws thread (rpc_drain) and wakes it. */
+static void
+done_push(struct rpc_job *j)
+{
+	pthread_mutex_lock(&ws->done_mu);
+	j->done_next = NULL;
+	if (ws->done_tail != NULL)
+		ws->done_tail->done_next = j;
+	else
+		ws->done_head = j;
+	ws->done_tail = j;
+	pthread_mutex_unlock(&ws->done_mu);
+	lws_cancel_service(ws->ctx);
+}
+
 static void
 rpc_aio_cb(void *arg)
 {
@@ -44,15 +59,7 @@ rpc_aio_cb(void *arg)
 		nng_aio_set_msg(j->aio, NULL);
 	}
 	j->rv = rv;
-	pthread_mutex_lock(&ws->done_mu);
-	j->done_next = NULL;
-	if (ws->done_tail != NULL)
-		ws->done_tail->done_next = j;
-	else
-		ws->done_head = j;
-	ws->done_tail = j;
-	pthread_mutex_unlock(&ws->done_mu);
-	lws_cancel_service(ws->ctx);
+	done_push(j);
 }
 
 struct rpc_job *
@@ -90,15 +97,7 @@ static void
 rpc_fail_now(struct rpc_job *j, int rv)
 {
 	j->rv = rv;
-	pthread_mutex_lock(&ws->done_mu);
-	j->done_next = NULL;
-	if (ws->done_tail != NULL)
-		ws->done_tail->done_next = j;
-	else
-		ws->done_head = j;
-	ws->done_tail = j;
-	pthread_mutex_unlock(&ws->done_mu);
-	lws_cancel_service(ws->ctx);
+	done_push(j);
 }
 
 void

@@ -40,10 +40,10 @@ size_t lg_ws_frame(uint8_t *out, int opcode, const void *payload, size_t len, ui
  * more bytes are needed, -1 when it is invalid (reserved bits, bad control frame). */
 int lg_ws_parse_header(const uint8_t *p, size_t avail, struct lg_ws_hdr *h);
 /* XORs payload with the 4-byte mask, in place. */
+void lg_ws_unmask(uint8_t *p, uint64_t len, const uint8_t mask[4]);
 /* The first occurrence of needle[0..nlen) (nlen >= 1) in p[0..len), or NULL: memchr for its
  * first byte, then a compare. glibc's memmem went byte by byte over each delivery and was the
  * load generator's largest cost at 2.56M deliveries/s (docs/performance.md, finding 25). */
 const uint8_t *lg_find(const uint8_t *p, size_t len, const char *needle, size_t nlen);
-void lg_ws_unmask(uint8_t *p, uint64_t len, const uint8_t mask[4]);
 
 #endif

@@ -1,5 +1,6 @@
 /* lg_ws.h — the client half of RFC 6455 the load generator needs: SHA-1 and base64 for the
- * Sec-WebSocket-Accept check, masked frame encoding, and frame header decoding. No I/O. */
+ * Sec-WebSocket-Accept check, masked frame encoding, frame header decoding, and the byte
+ * search of the receive path. No I/O. */
 #ifndef LG_WS_H
 #define LG_WS_H
 

@@ -1,7 +1,8 @@
 /* lg_worker.c — one load-generator thread: an epoll loop over its share of the connections that
- * connects them (paced; the connection I/O itself is in lg_conn.c), reads their frames, sends its senders' messages on the open-loop
- * schedule and accounts for every delivery it receives. It touches only its own lg_worker and
- * connections; the coordinator reads the atomics and, after the thread has ended, everything. */
+ * connects them (paced; the connection I/O itself is in lg_conn.c), reads their frames, sends its
+ * senders' messages on the open-loop schedule and accounts for every delivery it receives. It
+ * touches only its own lg_worker and connections; the coordinator reads the atomics and, after the
+ * thread has ended, everything. */
 #include "loadgen.h"
 #include "lg_ws.h"
 
@@ -15,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_EVENTS     512
-#define SCRATCH_MIN    (256 * 1024)
-#define MAX_FRAME      (64u * 1024 * 1024)
-#define SEND_BUDGET    4096  /* messages sent per loop turn at most, so reading keeps up */
+#define MAX_EVENTS  512
+#define SCRATCH_MIN (256 * 1024)
+#define MAX_FRAME   (64u * 1024 * 1024)
+#define SEND_BUDGET 4096 /* messages sent per loop turn at most, so reading keeps up */
 
 static const char msg_magic[] = "LG1 ";
 
@@ -105,7 +106,8 @@ on_text(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t len, ui
 		return;
 	}
 	if (w->run->o.dump > 0 && atomic_fetch_sub(&w->run->dump_left, 1) > 0)
-		fprintf(stderr, "conn %u: %.*s\n", c->id, len > 300 ? 300 : (int)len, (const char *)p);
+		fprintf(stderr, "conn %u: %.*s\n", c->id, len > 300 ? 300 : (int)len,
+		        (const char *)p);
 	if (on_chat(w, c, p, len, now) == 0 && memmem(p, len, "\"type\":\"error\"", 14) != NULL) {
 		char what[120];
 
@@ -134,8 +136,8 @@ on_frame(struct lg_worker *w, struct lg_conn *c, const struct lg_ws_hdr *h, uint
 		char what[64];
 		unsigned code = len >= 2 ? (unsigned)p[0] << 8 | p[1] : 1005;
 
-		snprintf(what, sizeof(what), "%u %.*s", code, len > 2 ? (int)(len - 2 > 40 ? 40 : len - 2) : 0,
-		         (const char *)p + 2);
+		snprintf(what, sizeof(what), "%u %.*s", code,
+		         len > 2 ? (int)(len - 2 > 40 ? 40 : len - 2) : 0, (const char *)p + 2);
 		lg_note_error(w, c->id, "server closed: ", what);
 		if (!c->close_sent)
 			lg_conn_send_frame(w, c, LG_WS_CLOSE, p, len >= 2 ? 2 : 0);
@@ -208,7 +210,8 @@ on_readable(struct lg_worker *w, struct lg_conn *c, uint64_t now)
 			return;
 		if (!c->close_sent)
 			lg_note_error(w, c->id, "",
-			           n == 0 ? "server closed the TCP connection" : strerror(errno));
+			              n == 0 ? "server closed the TCP connection"
+			                     : strerror(errno));
 		if (c->state == LG_OPEN && !c->close_sent)
 			w->c.closed_by_server++;
 		lg_conn_end(w, c);
@@ -292,8 +295,9 @@ send_due(struct lg_worker *w, uint64_t now, uint64_t *k, uint32_t *j, uint32_t *
 
 			if (o->json_messages > 0)
 				n = snprintf(text, sizeof(text),
-				             "{\"type\":\"message\",\"text\":\"%s%s %u %u %llu ", msg_magic,
-				             run->run_tag, id, seq, (unsigned long long)at);
+				             "{\"type\":\"message\",\"text\":\"%s%s %u %u %llu ",
+				             msg_magic, run->run_tag, id, seq,
+				             (unsigned long long)at);
 			else
 				n = snprintf(text, sizeof(text), "%s%s %u %u %llu ", msg_magic,
 				             run->run_tag, id, seq, (unsigned long long)at);
@@ -330,8 +334,8 @@ check_timeouts(struct lg_worker *w, uint64_t now)
 
 		if (c->fd >= 0 && !c->ready && now - c->t_start > limit) {
 			lg_note_error(w, c->id, "",
-			           c->state == LG_OPEN ? "no \"joined\" event in time"
-			                               : "connect/upgrade timed out");
+			              c->state == LG_OPEN ? "no \"joined\" event in time"
+			                                  : "connect/upgrade timed out");
 			lg_conn_end(w, c);
 		}
 	}
@@ -385,8 +389,9 @@ lg_worker_main(void *arg)
 		/* Connect phase: start connections, paced and bounded in flight. */
 		while (phase == LG_PH_CONNECT && w->next_connect < w->nconns &&
 		       w->inflight < inflight_cap) {
-			uint64_t at = crate > 0 ? t_connect0 + (uint64_t)(w->next_connect * 1e9 / crate)
-			                        : now;
+			uint64_t at = crate > 0
+			                  ? t_connect0 + (uint64_t)(w->next_connect * 1e9 / crate)
+			                  : now;
 			if (at > now) {
 				if (at < wake)
 					wake = at;

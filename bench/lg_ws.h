@@ -24,8 +24,8 @@ struct lg_ws_hdr {
 	int opcode;
 	int masked;
 	uint8_t mask[4];
-	uint64_t len;     /* payload length */
-	size_t hdr_len;   /* bytes before the payload */
+	uint64_t len;   /* payload length */
+	size_t hdr_len; /* bytes before the payload */
 };
 
 void lg_sha1(const void *data, size_t len, uint8_t out[20]);

@@ -329,8 +329,8 @@ rpc_flush(void)
 			continue;
 		}
 		if ((b = rpc_batch_new(NULL)) == NULL) {
-			/* No memory for the batch: the turn's requests fail (none reached the broker,
-			 * so their order does not matter). */
+			/* No memory for the batch: the turn's requests fail (none reached the
+			 * broker, so their order does not matter). */
 			ws->out_head = n->sq_next;
 			if (ws->out_head == NULL)
 				ws->out_tail = NULL;

@@ -201,7 +201,7 @@ rooms_pump(struct ws_room *r)
 	struct rpc_job *b = NULL;
 	size_t n = room_join_next(r, ms, WS_BATCH_MAX);
 
-	if (n > 1 && (b = rpc_batch_new(NULL)) == NULL)
+	if (n > 1 && (b = rpc_batch_new()) == NULL)
 		n = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct ws_member *m = ms[i];

@@ -223,7 +223,7 @@ rpc_batch_done(struct rpc_job *b)
 		}
 		if (sub->done != NULL)
 			sub->done(sub);
-		/* A turn's batch holds one request of each of several sessions: each may go on. */
+		/* The last request of a session's run lets that session go on. */
 		if (sub->ordered && sub->sess != NULL && !ws->exiting)
 			rpc_next_ordered(sub->sess);
 		rpc_job_free(sub);
@@ -231,9 +231,9 @@ rpc_batch_done(struct rpc_job *b)
 }
 
 struct rpc_job *
-rpc_batch_new(struct ws_session *s)
+rpc_batch_new(void)
 {
-	return rpc_job_new(rpc_batch_done, s);
+	return rpc_job_new(rpc_batch_done, NULL);
 }
 
 void
@@ -328,7 +328,7 @@ rpc_flush(void)
 			rpc_send(n, rpc_take_req(n));
 			continue;
 		}
-		if ((b = rpc_batch_new(NULL)) == NULL) {
+		if ((b = rpc_batch_new()) == NULL) {
 			/* No memory for the batch: the turn's requests fail (none reached the
 			 * broker, so their order does not matter). */
 			ws->out_head = n->sq_next;

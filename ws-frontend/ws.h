@@ -181,7 +181,7 @@ void rpc_drain(void);
 void rpc_flush(void);
 /* Several requests in one broker round trip, applied in order: each sub-job gets its own reply
  * and its done callback, as if sent alone. rpc_batch_add takes over req. */
-struct rpc_job *rpc_batch_new(struct ws_session *s);
+struct rpc_job *rpc_batch_new(void);
 void rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req);
 void rpc_batch_send(struct rpc_job *b);
 /* Frees a batch that was never sent (and its sub-jobs). */

@@ -18,6 +18,7 @@ broker_config_defaults(struct broker_config *cfg)
 	cfg->max_rooms = MADANG_ROOMS_DEFAULT;
 	cfg->frontend_timeout_ms = 3000;
 	cfg->join_history = 50;
+	cfg->bundles = true;
 }
 
 struct broker *
@@ -220,4 +221,12 @@ size_t
 broker_frontend_count(const struct broker *b)
 {
 	return b->frontends.count;
+}
+
+void
+broker_event_modes(const struct broker *b, bool *rooms, bool *bundle)
+{
+	*bundle = b->frontends_bundled > 0;
+	*rooms = b->cfg.room_topics || b->frontends_bundled < b->frontends.count ||
+		 b->frontends.count == 0;
 }

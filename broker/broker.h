@@ -17,6 +17,8 @@ struct broker_config {
 	bool allow_create;            /* create_room allowed, join creates unknown rooms */
 	uint64_t frontend_timeout_ms; /* a silent front-end is expired after this */
 	uint32_t join_history;        /* recent events returned by a join by default */
+	bool bundles;                 /* grant front-ends that ask one bundle message per drain */
+	bool room_topics;             /* publish r/<room> even when every front-end takes bundles */
 };
 
 void broker_config_defaults(struct broker_config *cfg);
@@ -77,5 +79,9 @@ void broker_set_epoch(struct broker *b, const char *epoch);
 size_t broker_room_count(const struct broker *b);
 size_t broker_member_count(const struct broker *b);
 size_t broker_frontend_count(const struct broker *b);
+/* How room events go out now (docs/broker-protocol.md, "Events"): *rooms, one message per room
+ * topic (r/<room_id>), unless every registered front-end takes bundles (and --room-topics is
+ * off); *bundle, the bundle topic (b), when at least one front-end takes bundles. */
+void broker_event_modes(const struct broker *b, bool *rooms, bool *bundle);
 
 #endif

@@ -58,6 +58,7 @@ struct frontend {
 	struct fe_stat stats[FE_STATS_MAX]; /* the latest heartbeat's "stats" */
 	int nstats;
 	struct hmap sessions; /* session id -> session */
+	bool bundles;         /* takes room events as bundles (hello "bundles": true, granted) */
 };
 
 struct session {
@@ -82,6 +83,7 @@ struct broker {
 	struct room **rooms_v;
 	size_t nrooms, rooms_cap;
 	struct hmap frontends; /* id -> frontend */
+	size_t frontends_bundled; /* of them, those that take bundles */
 	size_t members_total;
 	size_t sessions_total;
 	uint64_t start_ms;
@@ -118,6 +120,8 @@ void room_emit_leave(struct broker *b, struct member *m, const char *reason);
 
 /* frontend.c */
 struct frontend *fe_get(struct broker *b, const char *id);
+/* Whether fe takes room events as bundles; keeps b->frontends_bundled. */
+void fe_set_bundles(struct broker *b, struct frontend *fe, bool on);
 struct frontend *fe_register(struct broker *b, const char *id, const char *instance);
 void fe_expire(struct broker *b, struct frontend *fe, const char *reason);
 struct session *sess_get(struct frontend *fe, const char *id);

@@ -11,9 +11,22 @@ fe_get(struct broker *b, const char *id)
 	return hmap_get(&b->frontends, id);
 }
 
+void
+fe_set_bundles(struct broker *b, struct frontend *fe, bool on)
+{
+	if (fe->bundles == on)
+		return;
+	fe->bundles = on;
+	if (on)
+		b->frontends_bundled++;
+	else
+		b->frontends_bundled--;
+}
+
 static void
 fe_destroy(struct broker *b, struct frontend *fe)
 {
+	fe_set_bundles(b, fe, false);
 	hmap_del(&b->frontends, fe->id);
 	hmap_fini(&fe->sessions);
 	free(fe);

@@ -28,6 +28,10 @@ usage(FILE *f)
 		"  --history N             events kept per room in memory (default 100, 0..100000)\n"
 		"  --allow-create          allow create_room, and joins that create unknown rooms\n"
 		"  --frontend-timeout MS   expire a front-end silent this long (default 3000)\n"
+		"  --no-bundles            refuse front-ends' requests for bundled room events\n"
+		"                          (every room's events then go out on its own topic)\n"
+		"  --room-topics           publish every room's events on r/<room_id> even when\n"
+		"                          every front-end takes bundles (for other subscribers)\n"
 		"  --max-members N         members per room (default 1000)\n"
 		"  --max-rooms N           rooms per broker (default 10000)\n"
 		"  --inflight N            requests received at once (default 64, 1..4096)\n"
@@ -121,6 +125,8 @@ main(int argc, char **argv)
 		{"history", required_argument, NULL, 'H'},
 		{"allow-create", no_argument, NULL, 'c'},
 		{"frontend-timeout", required_argument, NULL, 't'},
+		{"no-bundles", no_argument, NULL, 'B'},
+		{"room-topics", no_argument, NULL, 'T'},
 		{"max-members", required_argument, NULL, 'm'},
 		{"max-rooms", required_argument, NULL, 'M'},
 		{"inflight", required_argument, NULL, 'i'},
@@ -165,6 +171,12 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			bcfg.allow_create = true;
+			break;
+		case 'B':
+			bcfg.bundles = false;
+			break;
+		case 'T':
+			bcfg.room_topics = true;
 			break;
 		case 't':
 			if (parse_num("--frontend-timeout", optarg, 100, 3600000, &v) != 0)

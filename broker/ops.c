@@ -269,7 +269,7 @@ add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t lim
 	return first_seq;
 }
 
-/* hello {frontend, instance} */
+/* hello {frontend, instance, bundles?} */
 static void
 op_hello(struct req *q)
 {
@@ -277,13 +277,20 @@ op_hello(struct req *q)
 	const char *id = arg_id(q, "frontend");
 	const char *inst = id ? arg_token(q, "instance", true) : NULL;
 	struct frontend *fe;
+	bool bundles = false;
 
 	if (inst == NULL)
 		return;
+	if (cJSON_GetObjectItemCaseSensitive(q->rq, "bundles") != NULL &&
+	    !wire_bool(q->rq, "bundles", &bundles)) {
+		reply_error(q, ERR_INVALID_ARGUMENT, "bundles must be true or false");
+		return;
+	}
 	if ((fe = fe_register(b, id, inst)) == NULL) {
 		reply_error(q, ERR_INTERNAL, "out of memory");
 		return;
 	}
+	fe_set_bundles(b, fe, bundles && b->cfg.bundles);
 	uint64_t hb = b->cfg.frontend_timeout_ms / 3;
 	sbuf_adds(q->out, "{\"ok\":true,");
 	add_key_str(q->out, "frontend", fe->id);
@@ -293,7 +300,7 @@ op_hello(struct req *q)
 	add_key_int(q->out, "heartbeat_ms", (int64_t)(hb < 50 ? 50 : hb));
 	sbuf_addc(q->out, ',');
 	add_key_int(q->out, "timeout_ms", (int64_t)b->cfg.frontend_timeout_ms);
-	sbuf_addc(q->out, '}');
+	sbuf_adds(q->out, fe->bundles ? ",\"bundles\":true}" : ",\"bundles\":false}");
 }
 
 /* heartbeat {frontend, instance} */

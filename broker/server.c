@@ -67,6 +67,10 @@ static struct {
 	struct hmap pending;   /* topic -> struct pubq */
 	struct pubq **outq;    /* in order of first appearance */
 	size_t nout, outcap;
+	/* How room topics go out (broker_event_modes, refreshed every drain), and the bundle
+	 * being built from consecutive room topics of outq. */
+	bool room_topics, bundles;
+	struct sbuf bundle;
 } srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 void
@@ -129,17 +133,62 @@ pub_send(const char *data, size_t len)
 	}
 }
 
-/* Sends every coalesced topic buffer, in the order the topics first appeared. */
+static void
+bundle_send(void)
+{
+	if (srv.bundle.len > 0)
+		pub_send(srv.bundle.data, srv.bundle.len);
+	sbuf_reset(&srv.bundle);
+}
+
+/* One room topic's coalesced events "r/<id>\njson…": on that topic, and/or appended to the
+ * bundle "b\nr/<id>\njson…\nr/<id2>\njson…" (at most SRV_PUB_COALESCE bytes but for a single
+ * room's part), which front-ends that take bundles receive instead: one nng message for every
+ * room of a drain rather than one per room. */
+static void
+pub_room(const struct pubq *p)
+{
+	if (srv.room_topics)
+		pub_send(p->buf.data, p->buf.len);
+	if (!srv.bundles)
+		return;
+	if (srv.bundle.len > 0 && srv.bundle.len + 1 + p->buf.len > SRV_PUB_COALESCE)
+		bundle_send();
+	if (srv.bundle.len == 0)
+		sbuf_add(&srv.bundle, WIRE_TOPIC_BUNDLE, strlen(WIRE_TOPIC_BUNDLE));
+	else
+		sbuf_addc(&srv.bundle, '\n');
+	sbuf_add(&srv.bundle, p->buf.data, p->buf.len);
+	if (srv.bundle.oom) {
+		srv.pub_fail++;
+		sbuf_fini(&srv.bundle);
+	}
+}
+
+static bool
+is_room_topic(const char *topic)
+{
+	return topic[0] == WIRE_TOPIC_ROOM && topic[1] == '/';
+}
+
+/* Sends every coalesced topic buffer, in the order the topics first appeared; a run of room
+ * topics goes out as one bundle (which keeps that order too). */
 static void
 pub_flush(void)
 {
 	for (size_t i = 0; i < srv.nout; i++) {
 		struct pubq *p = srv.outq[i];
-		pub_send(p->buf.data, p->buf.len);
+		if (is_room_topic(p->topic)) {
+			pub_room(p);
+		} else {
+			bundle_send();
+			pub_send(p->buf.data, p->buf.len);
+		}
 		hmap_del(&srv.pending, p->topic);
 		sbuf_fini(&p->buf);
 		free(p);
 	}
+	bundle_send();
 	srv.nout = 0;
 }
 
@@ -159,7 +208,12 @@ publish_cb(void *arg, const char *topic, size_t tlen, const char *json, size_t j
 	key[tlen] = '\0';
 	if ((p = hmap_get(&srv.pending, key)) != NULL) {
 		if (p->buf.len + 1 + jlen > SRV_PUB_COALESCE) {
-			pub_send(p->buf.data, p->buf.len);
+			if (is_room_topic(p->topic)) {
+				pub_room(p);
+				bundle_send();
+			} else {
+				pub_send(p->buf.data, p->buf.len);
+			}
 			sbuf_reset(&p->buf);
 			sbuf_add(&p->buf, topic, tlen);
 		} else {
@@ -463,6 +517,7 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 			rv = -1;
 			break;
 		}
+		broker_event_modes(b, &srv.room_topics, &srv.bundles);
 		drain(b, &reply, list);
 		if (tick) {
 			broker_tick(b, clock_wall_ms(), clock_mono_ms());
@@ -487,6 +542,7 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 			rv = -1;
 			break;
 		}
+		broker_event_modes(b, &srv.room_topics, &srv.bundles);
 		pub_flush();
 		reply_all(list);
 	}
@@ -510,5 +566,6 @@ out:
 	broker_destroy(b);
 	store_close(st);
 	sbuf_fini(&reply);
+	sbuf_fini(&srv.bundle);
 	return rv;
 }

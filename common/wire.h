@@ -15,6 +15,7 @@
 #define WIRE_TOPIC_FRONTEND 'f' /* f/<frontend_id>\n : events for one front-end */
 #define WIRE_TOPIC_ALL      "a\n" /* events for every front-end (rooms created/deleted) */
 #define WIRE_TOPIC_ROOMS    "r/"  /* the prefix of every room's topic */
+#define WIRE_TOPIC_BUNDLE   "b\n" /* rooms' events: each "r/<room_id>" line, then its events */
 #define WIRE_TOPIC_MAX      (2 + MADANG_ROOM_ID_MAX + 1)
 
 /* Parses len bytes (not necessarily NUL-terminated) into a JSON object. Refuses, with a human

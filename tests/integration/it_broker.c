@@ -59,6 +59,20 @@ setup_create(void **state)
 }
 
 static int
+setup_no_bundles(void **state)
+{
+	static const char *const args[] = {"--no-bundles", NULL};
+	return fx_start(state, args);
+}
+
+static int
+setup_room_topics(void **state)
+{
+	static const char *const args[] = {"--room-topics", NULL};
+	return fx_start(state, args);
+}
+
+static int
 teardown(void **state)
 {
 	struct fx *f = *state;
@@ -733,6 +747,163 @@ test_batch_applies_requests_in_order(void **state)
 	expect_error(f, "{\"op\":\"batch\",\"requests\":{}}", "invalid_argument");
 }
 
+/* The next raw event message on sub within timeout_ms, as a string (free it); NULL: none. */
+static char *
+raw_event(nng_socket sub, int timeout_ms)
+{
+	nng_msg *m;
+	char *s;
+
+	nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, timeout_ms);
+	if (nng_recvmsg(sub, &m, 0) != 0)
+		return NULL;
+	s = strndup(nng_msg_body(m), nng_msg_len(m));
+	nng_msg_free(m);
+	return s;
+}
+
+/* Skips what sub has until nothing comes for 300 ms. */
+static void
+raw_drain(nng_socket sub)
+{
+	char *s;
+
+	while ((s = raw_event(sub, 300)) != NULL)
+		free(s);
+}
+
+/* hello with "bundles": BUNDLES (JSON text); returns what the reply's "bundles" says. */
+static bool
+hello_bundles(struct fx *f, const char *fe, const char *bundles)
+{
+	cJSON *r = call(f, "{\"op\":\"hello\",\"frontend\":\"%s\",\"instance\":\"i-%s\",\"bundles\":%s}",
+			fe, fe, bundles);
+	assert_true(tj_bool(r, "ok"));
+	bool on = tj_bool(r, "bundles");
+	assert_non_null(cJSON_GetObjectItem(r, "bundles"));
+	cJSON_Delete(r);
+	return on;
+}
+
+static const char three_sends[] =
+	"{\"op\":\"batch\",\"requests\":["
+	"{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"a\"},"
+	"{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s2\",\"room_id\":\"room2\",\"text\":\"b\"},"
+	"{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"c\"}]}";
+
+/* Asserts that body is the bundle of three_sends: "b", then room1's two events, then room2's. */
+static void
+assert_three_sends_bundle(const char *body)
+{
+	char *c = strdup(body), *save = NULL;
+	const char *want[] = {"b", "r/room1", "a", "c", "r/room2", "b"};
+	size_t i = 0;
+
+	for (char *line = strtok_r(c, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save), i++) {
+		assert_true(i < 6);
+		if (i == 0 || i == 1 || i == 4) {
+			assert_string_equal(line, want[i]);
+		} else {
+			cJSON *e = cJSON_Parse(line);
+			assert_non_null(e);
+			assert_string_equal(tj_str(e, "type"), "message");
+			assert_string_equal(tj_str(e, "message"), want[i]);
+			assert_string_equal(tj_str(e, "room_id"), i < 4 ? "room1" : "room2");
+			cJSON_Delete(e);
+		}
+	}
+	assert_int_equal(i, 6);
+	free(c);
+}
+
+/* The next event messages on sub are on topics t1, t2 and (unless NULL) t3, in that order, and
+ * nothing follows; each carries its part of three_sends. */
+static void
+expect_topics(nng_socket sub, const char *t1, const char *t2, const char *t3)
+{
+	const char *want[] = {t1, t2, t3};
+
+	for (size_t i = 0; i < 3 && want[i] != NULL; i++) {
+		char *m = raw_event(sub, 2000);
+		size_t tl = strlen(want[i]);
+		assert_non_null(m);
+		if (strncmp(m, want[i], tl) != 0 || m[tl] != '\n')
+			fail_msg("event message %zu: wanted topic %s, got %.40s", i + 1, want[i], m);
+		if (strcmp(want[i], "b") == 0)
+			assert_three_sends_bundle(m);
+		else
+			assert_non_null(strstr(m, strcmp(want[i], "r/room1") == 0
+							? "\"message\":\"a\""
+							: "\"message\":\"b\""));
+		free(m);
+	}
+	assert_null(raw_event(sub, 300));
+}
+
+static void
+test_bundles_carry_a_turns_rooms_in_one_message(void **state)
+{
+	struct fx *f = *state;
+	nng_socket raw;
+
+	assert_int_equal(tsub_open(&raw, f->tb.events, ""), 0);
+	assert_true(hello_bundles(f, "ws-b", "true"));
+	join_ok(f, "ws-b", "s1", "room1", "alice");
+	join_ok(f, "ws-b", "s2", "room2", "bob");
+	raw_drain(raw);
+
+	/* Only front-ends that take bundles: one message for the whole batch, no room topics. */
+	expect_ok(f, three_sends);
+	expect_topics(raw, "b", NULL, NULL);
+
+	/* A front-end without bundles registers: room topics come back, bundles go on. */
+	hello(f, "ws-p");
+	expect_ok(f, three_sends);
+	expect_topics(raw, "r/room1", "r/room2", "b");
+
+	/* The last taker of bundles says no more: room topics only. */
+	assert_false(hello_bundles(f, "ws-b", "false"));
+	expect_ok(f, three_sends);
+	expect_topics(raw, "r/room1", "r/room2", NULL);
+	expect_error(f, "{\"op\":\"hello\",\"frontend\":\"ws-b\",\"instance\":\"i-ws-b\",\"bundles\":\"yes\"}",
+		     "invalid_argument");
+	nng_close(raw);
+}
+
+/* --no-bundles: a front-end that asks is told no, and gets room topics. */
+static void
+test_no_bundles_refuses_them(void **state)
+{
+	struct fx *f = *state;
+	nng_socket raw;
+
+	assert_int_equal(tsub_open(&raw, f->tb.events, ""), 0);
+	assert_false(hello_bundles(f, "ws-b", "true"));
+	join_ok(f, "ws-b", "s1", "room1", "alice");
+	join_ok(f, "ws-b", "s2", "room2", "bob");
+	raw_drain(raw);
+	expect_ok(f, three_sends);
+	expect_topics(raw, "r/room1", "r/room2", NULL);
+	nng_close(raw);
+}
+
+/* --room-topics: room topics for other subscribers even when every front-end takes bundles. */
+static void
+test_room_topics_keeps_them_beside_bundles(void **state)
+{
+	struct fx *f = *state;
+	nng_socket raw;
+
+	assert_int_equal(tsub_open(&raw, f->tb.events, ""), 0);
+	assert_true(hello_bundles(f, "ws-b", "true"));
+	join_ok(f, "ws-b", "s1", "room1", "alice");
+	join_ok(f, "ws-b", "s2", "room2", "bob");
+	raw_drain(raw);
+	expect_ok(f, three_sends);
+	expect_topics(raw, "r/room1", "r/room2", "b");
+	nng_close(raw);
+}
+
 static void
 test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch(void **state)
 {
@@ -790,6 +961,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
 		cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_applies_requests_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bundles_carry_a_turns_rooms_in_one_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_bundles_refuses_them, setup_no_bundles, teardown),
+		cmocka_unit_test_setup_teardown(test_room_topics_keeps_them_beside_bundles, setup_room_topics, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_exits_zero, setup, teardown),
 	};

@@ -192,7 +192,7 @@ broker_hello_done(struct rpc_job *j)
 {
 	const char *epoch;
 	int64_t hb;
-	bool ok;
+	bool ok, bundles;
 
 	ws->hello_busy = false;
 	if (ws->stopping)
@@ -211,6 +211,13 @@ broker_hello_done(struct rpc_job *j)
 	}
 	if (wire_int(j->reply, "heartbeat_ms", &hb) && hb >= 50 && hb <= 60000)
 		ws->heartbeat_ms = (unsigned)hb;
+	if (!wire_bool(j->reply, "bundles", &bundles))
+		bundles = false; /* a broker that does not know them */
+	if (bundles != ws->bundles || ws->epoch[0] == '\0')
+		log_info("broker: room events arrive %s",
+		         bundles ? "bundled (one message per broker turn)"
+		                 : "one message per room");
+	ws->bundles = bundles;
 	if (strcmp(ws->epoch, epoch) != 0 && ws->epoch[0] != '\0')
 		log_info("broker: new epoch %s (was %s)", epoch, ws->epoch);
 	memcpy(ws->prev_epoch, ws->epoch, sizeof(ws->prev_epoch));
@@ -231,6 +238,7 @@ broker_hello(void)
 		return;
 	}
 	cJSON_AddStringToObject(req, "instance", ws->instance);
+	cJSON_AddBoolToObject(req, "bundles", true);
 	if (ws->bstate == BROKER_UP)
 		ws->bstate = BROKER_SYNCING;
 	ws->hello_busy = true;
@@ -383,7 +391,8 @@ broker_open(void)
 	n = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, ws->o.id);
 	if ((rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, topic, n)) != 0 ||
 	    (rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ALL, 2)) != 0 ||
-	    (rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ROOMS, 2)) != 0)
+	    (rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ROOMS, 2)) != 0 ||
+	    (rv = nng_socket_set(ws->sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_BUNDLE, 2)) != 0)
 		goto fail;
 	if ((rv = nng_dial(ws->sub, ws->o.events_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		log_error("broker: cannot dial %s: %s", ws->o.events_url, nng_strerror(rv));

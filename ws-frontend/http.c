@@ -106,14 +106,16 @@ http_request(struct lws *wsi, struct ws_pss *p, const char *uri)
 	snprintf(
 	    body, sizeof(body),
 	    "{\"status\":\"%s\",\"frontend\":\"%s\",\"broker\":\"%s\",\"epoch\":\"%s\","
+	    "\"event_bundles\":%s,"
 	    "\"sessions\":%zu,\"rooms\":%zu,\"counters\":{\"connections\":%llu,\"refused\":%llu,"
 	    "\"slow_consumers\":%llu,\"socket_full\":%llu,\"rate_limited\":%llu,"
 	    "\"gaps_repaired\":%llu,\"events\":%llu,\"resyncs\":%llu,\"history_shared\":%llu}}\n",
 	    up ? "ok" : "unavailable", ws->o.id, ws->stopping ? "stopping" : broker_state_name(),
-	    ws->epoch, ws->sessions.n, ws->rooms.n, (unsigned long long)ws->c.connections,
-	    (unsigned long long)ws->c.refused, (unsigned long long)ws->c.slow_consumers,
-	    (unsigned long long)ws->c.socket_full, (unsigned long long)ws->c.rate_limited,
-	    (unsigned long long)ws->c.gaps, (unsigned long long)ws->c.events,
-	    (unsigned long long)ws->c.resyncs, (unsigned long long)ws->c.history_shared);
+	    ws->epoch, ws->bundles ? "true" : "false", ws->sessions.n, ws->rooms.n,
+	    (unsigned long long)ws->c.connections, (unsigned long long)ws->c.refused,
+	    (unsigned long long)ws->c.slow_consumers, (unsigned long long)ws->c.socket_full,
+	    (unsigned long long)ws->c.rate_limited, (unsigned long long)ws->c.gaps,
+	    (unsigned long long)ws->c.events, (unsigned long long)ws->c.resyncs,
+	    (unsigned long long)ws->c.history_shared);
 	return http_reply(wsi, p, up ? 200 : 503, body);
 }

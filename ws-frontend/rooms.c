@@ -365,25 +365,42 @@ rooms_frontend_event(cJSON *ev)
 	}
 }
 
-/* One pub message: a topic line, then one or more JSON events, one per line, in order. */
+/* The room of a topic line "r/<room_id>" (without its newline); NULL when nobody here is in that
+ * room (we get every room's events) or the line is no room topic. */
+static struct ws_room *
+topic_room(const char *t, size_t tlen)
+{
+	char id[MADANG_ROOM_ID_MAX + 1];
+
+	if (tlen <= 2 || t[0] != WIRE_TOPIC_ROOM || t[1] != '/' || tlen - 2 > MADANG_ROOM_ID_MAX)
+		return NULL;
+	memcpy(id, t + 2, tlen - 2);
+	id[tlen - 2] = '\0';
+	return roomtab_get(&ws->rooms, id);
+}
+
+/* One pub message: a topic line, then one or more JSON events, one per line, in order. A bundle
+ * ("b") carries several rooms: each "r/<room_id>" line is followed by that room's events (JSON
+ * lines start with '{'). Room events are taken from bundles or from room topics, whichever the
+ * broker granted at hello (ws->bundles), never from both. */
 void
 rooms_event(const char *body, size_t len)
 {
 	const char *topic, *json, *why, *end;
 	size_t tlen, jlen;
-	char id[MADANG_ROOM_ID_MAX + 1];
 	struct ws_room *r = NULL;
-	int kind = 0;
+	int kind;
 
 	if (!wire_split_event(body, len, &topic, &tlen, &json, &jlen))
 		return;
-	if (tlen > 2 && topic[0] == WIRE_TOPIC_ROOM && topic[1] == '/' &&
-	    tlen - 2 <= MADANG_ROOM_ID_MAX) {
-		memcpy(id, topic + 2, tlen - 2);
-		id[tlen - 2] = '\0';
-		if ((r = roomtab_get(&ws->rooms, id)) == NULL)
-			return; /* a room nobody here is in (we get every room's events) */
+	if (tlen > 2 && topic[0] == WIRE_TOPIC_ROOM && topic[1] == '/') {
+		if (ws->bundles || (r = topic_room(topic, tlen)) == NULL)
+			return;
 		kind = 'r';
+	} else if (tlen == 1 && topic[0] == WIRE_TOPIC_BUNDLE[0]) {
+		if (!ws->bundles)
+			return;
+		kind = 'b';
 	} else if (tlen > 2 && topic[0] == WIRE_TOPIC_FRONTEND && topic[1] == '/') {
 		kind = 'f';
 	} else {
@@ -394,14 +411,16 @@ rooms_event(const char *body, size_t len)
 		size_t n = nl != NULL ? (size_t)(nl - json) : (size_t)(end - json);
 		cJSON *ev;
 
-		if (n > 0) {
+		if (n > 0 && kind == 'b' && json[0] != '{') {
+			r = topic_room(json, n); /* the next room; NULL: its events are skipped */
+		} else if (n > 0 && (kind != 'b' || r != NULL)) {
 			if ((ev = wire_parse_object(json, n, WS_EVENT_MAX, &why)) == NULL) {
 				log_warn("broker: malformed event dropped: %s", why);
 			} else {
-				if (kind == 'r')
-					rooms_room_event(r, json, n, ev);
-				else
+				if (kind == 'f')
 					rooms_frontend_event(ev);
+				else
+					rooms_room_event(r, json, n, ev);
 				cJSON_Delete(ev);
 			}
 		}

@@ -148,6 +148,9 @@ struct ws_app {
 	enum broker_state bstate;
 	unsigned heartbeat_ms;
 	bool hello_busy, hb_busy, sync_busy;
+	/* The broker's last hello reply granted bundles: room events come on "b" (several rooms
+	 * per message) and r/<room_id> messages are ignored; else the other way round. */
+	bool bundles;
 	bool down_notified;
 	lws_sorted_usec_list_t tick;
 	lws_sorted_usec_list_t keepalive; /* the ping sweep (ws_keepalive) */

@@ -4,7 +4,9 @@
 # 127.0.0.1 ports, the broker on free TCP ports. Runs tests/integration/ws/*.test.mjs with
 # node --test, one file at a time under a time limit; survival.test.mjs runs last because it
 # kills and restarts the daemons. Then checks that madang-ws exits 0 after SIGTERM.
-# WS_LOOP_ARGS (31-ws-poll.sh) is added to every madang-ws started here and by the tests.
+# WS_LOOP_ARGS (31-ws-poll.sh) is added to every madang-ws started here and by the tests, and
+# WS_BROKER_ARGS to the broker (31-ws-poll.sh: --no-bundles, so that the front-ends take room
+# events from the room topics there and from bundles here).
 T_NAME=${T_NAME:-ws}
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -12,6 +14,7 @@ root=$MADANG_ROOT
 bin=$MADANG_BIN
 FILE_TIMEOUT=${WS_FILE_TIMEOUT:-90}
 loop_args=${WS_LOOP_ARGS:-}
+broker_extra=${WS_BROKER_ARGS:-}
 
 for prog in "$bin/madang-broker" "$bin/madang-ws"; do
 	if [ ! -x "$prog" ]; then
@@ -32,7 +35,7 @@ JSON
 
 rpc="tcp://127.0.0.1:$(t_free_port)"
 events="tcp://127.0.0.1:$(t_free_port)"
-broker_args="--rpc $rpc --events $events --rooms $T_DIR/rooms.json --frontend-timeout 1500"
+broker_args="--rpc $rpc --events $events --rooms $T_DIR/rooms.json --frontend-timeout 1500${broker_extra:+ $broker_extra}"
 # shellcheck disable=SC2086
 t_start broker "$bin/madang-broker" $broker_args
 broker_pid=$T_LAST_PID
@@ -57,6 +60,11 @@ t_wait_port "$ws2_port" || t_fail "madang-ws (ws2) did not listen on $ws2_port"
 healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$1/healthz" >/dev/null; }
 t_check "ws1 reports healthy (registered with the broker)" t_wait_for 10 healthy "$ws1_port"
 t_check "ws2 reports healthy (registered with the broker)" t_wait_for 10 healthy "$ws2_port"
+bundles=true
+[ "$broker_extra" = --no-bundles ] && bundles=false
+bundled() { curl -fsS --max-time 2 "http://127.0.0.1:$1/healthz" | grep -q "\"event_bundles\":$bundles,"; }
+t_check "ws1 takes room events $([ $bundles = true ] && echo as bundles || echo per room) (/healthz)" \
+	bundled "$ws1_port"
 
 t_wait_port "$ws3_port" || t_fail "madang-ws (ws3, tokens) did not listen on $ws3_port"
 export MADANG_WS1_URL="ws://127.0.0.1:$ws1_port" MADANG_WS2_URL="ws://127.0.0.1:$ws2_port"

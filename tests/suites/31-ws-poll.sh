@@ -1,5 +1,7 @@
 #!/bin/sh
 # 31-ws-poll.sh — the whole madang-ws suite (30-ws.sh) again with --event-loop poll: the same
-# daemons and tests, with lws walking its sockets with poll() instead of the default libev.
-export WS_LOOP_ARGS="--event-loop poll" T_NAME=ws-poll
+# daemons and tests, with lws walking its sockets with poll() instead of the default libev, and
+# with the broker's --no-bundles, so that room events reach the front-ends on their room topics
+# (r/<room_id>) rather than bundled.
+export WS_LOOP_ARGS="--event-loop poll" WS_BROKER_ARGS="--no-bundles" T_NAME=ws-poll
 exec sh "$MADANG_ROOT/tests/suites/30-ws.sh"

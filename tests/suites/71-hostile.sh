@@ -2,8 +2,9 @@
 # 71-hostile.sh — the hostile-input corpus (tests/hostile/, docs/reliability.md) against the real
 # daemons on free 127.0.0.1 ports: over WebSocket to madang-ws with its default limits
 # (ws-cases.json via ws.test.mjs), over HTTP through nginx to madang-api (http-cases.txt via
-# http.sh, raw sockets), over nng to the broker (nng-cases.txt via nng_garbage.c). After each
-# group a normal client still chats / gets its answer, and every daemon is still running.
+# http.sh, raw sockets), over nng to the broker (nng-cases.txt via nng_garbage.c), and from a
+# fake event stream to a madang-ws (events.test.mjs via nng_pub.c). After each group a normal
+# client still chats / gets its answer, and every daemon is still running.
 T_NAME=hostile
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -114,6 +115,16 @@ if [ -f "$hostile/nng_garbage.c" ]; then
 	else
 		t_fail "cannot build nng_garbage: $(head -c 300 "$T_DIR/cc.log")"
 	fi
+fi
+
+# --- the event stream ------------------------------------------------------------------------------
+# A madang-ws of events.test.mjs's own takes its events from nng_pub.c instead of the broker.
+if cc -O1 -o "$T_DIR/nng_pub" "$hostile/nng_pub.c" -lnng -lpthread 2>"$T_DIR/cc-pub.log"; then
+	run_file events.test.mjs MADANG_HOSTILE_RPC="$rpc" MADANG_BIN="$bin" \
+		MADANG_NNG_PUB="$T_DIR/nng_pub" MADANG_HOSTILE_LOGS="$T_DIR"
+	t_check "after the event-stream corpus every daemon is still running" alive
+else
+	t_fail "cannot build nng_pub: $(head -c 300 "$T_DIR/cc-pub.log")"
 fi
 
 # A normal client chats at the very end too (through nginx this time).

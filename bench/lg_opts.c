@@ -33,7 +33,9 @@ lg_usage(FILE *f)
 	        "  --label NAME         copied into the report\n"
 	        "  --dump N             print the first N text frames received to stderr (debugging)\n"
 	        "  --timeout S          hard stop (default: everything above + 30)\n"
-	        "or:    madang-loadgen --self-test   (checks SHA-1, base64, framing, histogram)\n");
+	        "or:    madang-loadgen --self-test   (checks SHA-1, base64, framing, histogram)\n"
+	        "or:    madang-loadgen --calibrate   (this machine's cost of a system call, a loopback\n"
+	        "                                      send and a thread wake-up round trip, as JSON)\n");
 }
 
 static int

@@ -138,6 +138,8 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--self-test") == 0)
 		return lg_selftest();
+	if (argc == 2 && strcmp(argv[1], "--calibrate") == 0)
+		return lg_calibrate();
 	if (lg_parse_opts(o, argc, argv) != 0) {
 		lg_usage(stderr);
 		return 64;

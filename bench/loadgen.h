@@ -165,6 +165,9 @@ void lg_net_counters(unsigned long long *retrans, unsigned long long *drops);
 
 /* lg_selftest.c: known-answer checks of the pure parts; 0 when all pass. */
 int lg_selftest(void);
+/* lg_calib.c: prints the machine's cost of a system call, a loopback send and a thread wake-up
+ * round trip as one JSON line; 0 on success. */
+int lg_calibrate(void);
 
 /* lg_report.c: the one JSON line. */
 void lg_cpu_sample(const struct lg_opts *o, double *t, double *v);

@@ -1,6 +1,6 @@
 # bench/ — the load generator (madang-loadgen) and the `make bench` harness (bench/run.sh).
 LOADGEN_SRCS := bench/loadgen.c bench/lg_opts.c bench/lg_worker.c bench/lg_conn.c bench/lg_report.c \
-                bench/lg_proc.c bench/lg_ws.c bench/lg_hist.c bench/lg_selftest.c
+                bench/lg_proc.c bench/lg_ws.c bench/lg_hist.c bench/lg_selftest.c bench/lg_calib.c
 LOADGEN_OBJS := $(LOADGEN_SRCS:%.c=$(OBJ)/%.o)
 # += : mk/bench-broker.mk adds its flags for bench/broker-bench.c to the same variable.
 EXTRA_CFLAGS_bench += -pthread

@@ -366,8 +366,13 @@ command -v jq >/dev/null || { log "jq is needed"; exit 2; }
 command -v node >/dev/null || { log "node is needed"; exit 2; }
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-# The machine is shared: other work running beside the benchmark shows up as latency.
+# The machine is shared: other work running beside the benchmark shows up as latency, and the
+# same machine is not equally fast from one hour to the next. What a system call, a loopback
+# send and a thread wake-up cost, before and after the scenarios, goes into the results.
+calibrate() { "$bin/madang-loadgen" --calibrate 2>/dev/null | jq -c '.calibration' 2>/dev/null; }
+cal0=$(calibrate)
 log "load average at start: $load0 (figures are only comparable on an otherwise idle machine)"
+log "machine costs at start: ${cal0:-unknown}"
 for s in $scenarios; do
 	if ! declare -F "sc_$s" >/dev/null; then
 		log "unknown scenario $s"
@@ -377,12 +382,15 @@ for s in $scenarios; do
 	"sc_$s"
 done
 
+cal1=$(calibrate)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 jq -s -c --arg started "$started" --arg cpu "$cpu" --arg nproc "$(nproc)" --arg load "$load0" \
+	--argjson cal0 "${cal0:-null}" --argjson cal1 "${cal1:-null}" \
 	--arg kernel "$(uname -r)" --arg backlog "$(cat /proc/sys/net/core/netdev_max_backlog 2>/dev/null)" --arg quick "$quick" --arg rev "$(git -C "$root" rev-parse --short HEAD 2>/dev/null)" \
 	'{started:$started, quick:($quick == "1"), git:$rev,
 	  machine:{nproc:($nproc | tonumber), cpu:$cpu, kernel:$kernel, loadavg_at_start:$load,
-	            netdev_max_backlog:$backlog}, scenarios:.}' \
+	            netdev_max_backlog:$backlog, costs_at_start:$cal0, costs_at_end:$cal1},
+	  scenarios:.}' \
 	"$jsonl" >"$run_dir/results.json"
 cp "$run_dir/results.json" "$out/results.json.tmp" && mv "$out/results.json.tmp" "$out/results.json"
 "$root/bench/table.sh" "$run_dir/results.json"

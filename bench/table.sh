@@ -4,6 +4,10 @@
 set -u
 f=${1:-build/bench/results.json}
 jq -r '"machine: \(.machine.nproc) cores, \(.machine.cpu), kernel \(.machine.kernel); load \(.machine.loadavg_at_start // "?"); git \(.git); started \(.started)\(if .quick then " (BENCH_QUICK)" else "" end)"' "$f"
+# madang-loadgen --calibrate before and after the scenarios (older results have none)
+jq -r 'def c(x): if x == null then "?" else "syscall \(x.syscall_us) µs, 200-byte loopback send \(x.send_us) µs, thread wake-up round trip \(x.wakeup_rtt_us) µs" end;
+  if .machine.costs_at_start == null then empty
+  else "machine costs at start: \(c(.machine.costs_at_start)); at end: \(c(.machine.costs_at_end))" end' "$f"
 jq -r '
   def n(x): if x == null then "-" else (x | tostring) end;
   def k(x): if x == null then "-" elif x >= 1000000 then ((x / 100000 | floor) / 10 | tostring) + "M"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # 86-loadgen.sh — the benchmark's load generator (bench/, `make bench`) is a measuring instrument:
 # this suite checks it against the real madang-broker and madang-ws on free 127.0.0.1 ports. Its
-# self-test (SHA-1, base64, framing, histogram, search), then a small fan-out that must arrive
+# self-test (SHA-1, base64, framing, histogram, search), its calibration (what `make bench`
+# records of the machine's speed), then a small fan-out that must arrive
 # whole and in order, then a run the server rate-limits, where the load generator must report the
 # refused messages as lost and as error events instead of passing.
 T_NAME=loadgen
@@ -21,6 +22,16 @@ else
 	cat "$T_DIR/self-test.log"
 	t_fail "madang-loadgen --self-test"
 fi
+
+# --calibrate: one JSON line with three positive costs, in microseconds.
+timeout 60 "$bin/madang-loadgen" --calibrate >"$T_DIR/calibrate.json" 2>"$T_DIR/calibrate.err"
+t_check "madang-loadgen --calibrate exits 0" test $? -eq 0
+calibrated() {
+	node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).calibration;
+		const ok = ["syscall_us", "send_us", "wakeup_rtt_us"].every((k) => typeof c[k] === "number" && c[k] > 0 && c[k] < 1e6);
+		process.exit(ok ? 0 : 1);' "$T_DIR/calibrate.json"
+}
+t_check "madang-loadgen --calibrate reports a system call, a send and a wake-up ($(cat "$T_DIR/calibrate.json"))" calibrated
 
 rpc="tcp://127.0.0.1:$(t_free_port)"
 events="tcp://127.0.0.1:$(t_free_port)"

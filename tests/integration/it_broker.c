@@ -840,17 +840,27 @@ expect_topics(nng_socket sub, const char *t1, const char *t2, const char *t3)
 	assert_null(raw_event(sub, 300));
 }
 
+/* A subscriber of every topic, and front-end ws-b, which asks for bundles (granted: whether the
+ * broker must say yes), with alice in room1 and bob in room2; nothing left to receive. */
+static nng_socket
+bundle_setup(struct fx *f, bool granted)
+{
+	nng_socket raw;
+
+	assert_int_equal(tsub_open(&raw, f->tb.events, ""), 0);
+	assert_int_equal(hello_bundles(f, "ws-b", "true"), granted);
+	join_ok(f, "ws-b", "s1", "room1", "alice");
+	join_ok(f, "ws-b", "s2", "room2", "bob");
+	raw_drain(raw);
+	return raw;
+}
+
 static void
 test_bundles_carry_a_turns_rooms_in_one_message(void **state)
 {
 	struct fx *f = *state;
-	nng_socket raw;
+	nng_socket raw = bundle_setup(f, true);
 
-	assert_int_equal(tsub_open(&raw, f->tb.events, ""), 0);
-	assert_true(hello_bundles(f, "ws-b", "true"));
-	join_ok(f, "ws-b", "s1", "room1", "alice");
-	join_ok(f, "ws-b", "s2", "room2", "bob");
-	raw_drain(raw);
 
 	/* Only front-ends that take bundles: one message for the whole batch, no room topics. */
 	expect_ok(f, three_sends);
@@ -875,13 +885,8 @@ static void
 test_no_bundles_refuses_them(void **state)
 {
 	struct fx *f = *state;
-	nng_socket raw;
+	nng_socket raw = bundle_setup(f, false);
 
-	assert_int_equal(tsub_open(&raw, f->tb.events, ""), 0);
-	assert_false(hello_bundles(f, "ws-b", "true"));
-	join_ok(f, "ws-b", "s1", "room1", "alice");
-	join_ok(f, "ws-b", "s2", "room2", "bob");
-	raw_drain(raw);
 	expect_ok(f, three_sends);
 	expect_topics(raw, "r/room1", "r/room2", NULL);
 	nng_close(raw);
@@ -892,13 +897,8 @@ static void
 test_room_topics_keeps_them_beside_bundles(void **state)
 {
 	struct fx *f = *state;
-	nng_socket raw;
+	nng_socket raw = bundle_setup(f, true);
 
-	assert_int_equal(tsub_open(&raw, f->tb.events, ""), 0);
-	assert_true(hello_bundles(f, "ws-b", "true"));
-	join_ok(f, "ws-b", "s1", "room1", "alice");
-	join_ok(f, "ws-b", "s2", "room2", "bob");
-	raw_drain(raw);
 	expect_ok(f, three_sends);
 	expect_topics(raw, "r/room1", "r/room2", "b");
 	nng_close(raw);

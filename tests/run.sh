@@ -6,6 +6,12 @@
 # "<name>: N passed, N failed" (optionally ", N skipped"). A suite that exits non-zero or prints no
 # such line counts as one failure. Each suite runs under its own time limit (SUITE_TIMEOUT,
 # default 600 s) and its output is kept in BUILD_DIR/test-logs/<suite>.log.
+#
+# Tests leave the machine as they found it: the owner, group, mode and device numbers of the
+# host's device nodes (MADANG_GUARD_NODES, default /dev/null /dev/zero /dev/random /dev/urandom
+# /dev/tty) are read before the first suite and again after each one. A suite after which any of
+# them differs fails, and the node is named; the runner never puts it back by itself.
+# MADANG_SUITES_DIR (default tests/suites) lets the harness's own test run suites of its own.
 set -u
 build=$(cd "${1:?usage: tests/run.sh BUILD_DIR [FILTER]}" && pwd)
 filter=${2:-}
@@ -14,11 +20,21 @@ logs="$build/test-logs"
 mkdir -p "$logs"
 export MADANG_ROOT="$root" MADANG_BUILD="$build" MADANG_BIN="$build/bin" MADANG_TESTBIN="$build/tests"
 
+suites_dir=${MADANG_SUITES_DIR:-$root/tests/suites}
+guard_nodes=${MADANG_GUARD_NODES:-/dev/null /dev/zero /dev/random /dev/urandom /dev/tty}
+# node_state: one line per guarded node: path, type, mode, owner:group, major:minor.
+node_state() {
+	for n in $guard_nodes; do
+		stat -c '%n %F %a %U:%G %t:%T' "$n" 2>&1
+	done
+}
+nodes_before=$(node_state)
+
 total_pass=0
 total_fail=0
 total_skip=0
 failed_suites=""
-for suite in "$root"/tests/suites/*.sh; do
+for suite in "$suites_dir"/*.sh; do
 	name=$(basename "$suite" .sh)
 	case "$name" in *"$filter"*) ;; *) continue ;; esac
 	echo "=== suite $name"
@@ -41,6 +57,19 @@ for suite in "$root"/tests/suites/*.sh; do
 		failed_suites="$failed_suites $name(exit $rc)"
 	elif [ "$f" -ne 0 ]; then
 		failed_suites="$failed_suites $name"
+	fi
+	nodes_after=$(node_state)
+	if [ "$nodes_after" != "$nodes_before" ]; then
+		echo "$nodes_before" >"$logs/$name.nodes-before"
+		echo "$nodes_after" >"$logs/$name.nodes-after"
+		diff "$logs/$name.nodes-before" "$logs/$name.nodes-after" | sed -n 's/^> //p' |
+			while read -r node rest; do
+				was=$(grep "^$node " "$logs/$name.nodes-before" | cut -d' ' -f2-)
+				echo "=== suite $name changed the host's $node: was '$was', now '$rest'"
+			done
+		f=$((f + 1))
+		failed_suites="$failed_suites $name(changed a host device node)"
+		nodes_before=$nodes_after
 	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))

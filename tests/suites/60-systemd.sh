@@ -270,7 +270,10 @@ done
 # as root, `systemctl enable --now`, the nginx site; then it reboots the container and checks
 # that everything comes back by itself, chat history included. This is where the sandbox
 # settings meet the daemons for real: seccomp filters, user namespaces, a read-only file
-# system, socket activation, the ownership of /run/madang and api.sock.
+# system, socket activation, the ownership of /run/madang and api.sock. The container's /dev
+# is its own (nodes made with mknod, a console pty from its own devpts instance): systemd and
+# its console getty chown and chmod their console, which once turned the host's /dev/null into
+# root:tty 0620 through a bind mount. host_dev_ok checks the host's node after each boot.
 # Needs root and no systemd on the host (a nested PID 1 would need a delegated cgroup there).
 boot_skip=""
 cg2=""
@@ -360,16 +363,28 @@ mount -t proc proc "$m/proc"
 mount --bind "$m/proc/sys" "$m/proc/sys"
 mount -o remount,bind,ro "$m/proc/sys"
 mount -t sysfs -o ro sysfs "$m/sys"
+# /dev is the container's own: device nodes made here, never the host's bound in (systemd and
+# its getty chown and chmod what they are given, and through a bind mount that would be the
+# host's node; issue 18).
 mount -t tmpfs -o mode=755 tmpfs "$m/dev"
-for n in null zero full random urandom tty; do
-	touch "$m/dev/$n"
-	mount --bind "/dev/$n" "$m/dev/$n"
+for spec in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0"; do
+	# shellcheck disable=SC2086
+	set -- $spec
+	mknod -m 666 "$m/dev/$1" c "$2" "$3"
 done
-touch "$m/dev/console"
-mount --bind /dev/null "$m/dev/console"
 mkdir -p "$m/dev/pts" "$m/dev/shm"
-mount -t devpts -o newinstance,ptmxmode=0666 devpts "$m/dev/pts"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$m/dev/pts"
 ln -s pts/ptmx "$m/dev/ptmx"
+# The console is a pty of the container's own devpts instance, as systemd-nspawn gives it: its
+# master is read into boot.log by ptyconsole.pl for as long as the container lives.
+touch "$m/dev/console"
+perl "$(dirname "$0")/ptyconsole.pl" "$m/dev/pts" "$m/dev/console" &
+i=0
+until mountpoint -q "$m/dev/console"; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || { echo "container.sh: no console pty" >&2; exit 1; }
+	sleep 0.1
+done
 ln -s /proc/self/fd "$m/dev/fd"
 mount -t tmpfs -o mode=1777 tmpfs "$m/dev/shm"
 hostname madang-test
@@ -382,6 +397,33 @@ rmdir /.oldroot
 exec /usr/bin/env -i container=madang-test /lib/systemd/systemd --unit=multi-user.target
 SH
 chmod +x "$T_DIR/container.sh"
+
+# ptyconsole.pl PTS CONSOLE: makes a pty in the devpts instance at PTS, binds its slave onto
+# CONSOLE, then copies what the container writes to its console into boot.log (standard
+# output) until the container's PID namespace ends. It holds the slave open itself so that
+# reading the master blocks rather than failing while nobody else has the console open.
+cat >"$T_DIR/ptyconsole.pl" <<'PL'
+use strict;
+use warnings;
+use Fcntl qw(O_RDWR O_NOCTTY);
+my ($pts, $console) = @ARGV;
+my ($TIOCGPTN, $TIOCSPTLCK) = (0x80045430, 0x40045431);
+sysopen(my $master, "$pts/ptmx", O_RDWR | O_NOCTTY) or die "ptyconsole: $pts/ptmx: $!\n";
+my $unlock = pack('i', 0);
+ioctl($master, $TIOCSPTLCK, $unlock) or die "ptyconsole: unlock: $!\n";
+my $n = pack('i', 0);
+ioctl($master, $TIOCGPTN, $n) or die "ptyconsole: pty number: $!\n";
+my $slave = "$pts/" . unpack('i', $n);
+sysopen(my $hold, $slave, O_RDWR | O_NOCTTY) or die "ptyconsole: $slave: $!\n";
+system('mount', '--bind', $slave, $console) == 0 or die "ptyconsole: cannot bind $slave\n";
+$| = 1;
+while (1) {
+	my $got = sysread($master, my $buf, 4096);
+	if (!defined $got) { select(undef, undef, undef, 0.2); next; }
+	last if $got == 0;
+	print $buf;
+}
+PL
 
 binds="$MADANG_ROOT"
 case "$MADANG_BUILD" in "$MADANG_ROOT"/*) ;; *) binds="$binds $MADANG_BUILD" ;; esac
@@ -436,7 +478,21 @@ units_active() {
 	done
 }
 
+# host_dev_ok WHEN: the host's /dev/null is still the node it was, and a user who is not root can
+# still write to it (systemd once chowned the host's /dev/null through a bind-mounted console).
+host_dev_ok() {
+	t_check "$1: the host's /dev/null is still 666 root:root (got $(stat -c '%a %U:%G' /dev/null))" \
+		test "$(stat -c '%a %U:%G' /dev/null)" = "666 root:root"
+	t_check "$1: a user who is not root can write to the host's /dev/null" \
+		runuser -u nobody -- sh -c 'echo x >/dev/null'
+}
+
 boot_ct "boot"
+host_dev_ok "boot"
+t_check "boot: the container's /dev/console is a pty of its own devpts (major 136)" \
+	test "$(in_ct stat -Lc '%t' /dev/console)" = 88
+t_check "boot: inside, a user who is not root can write to /dev/null" \
+	in_ct runuser -u nobody -- sh -c 'echo x >/dev/null'
 
 # docs/deploy-systemd.md, steps 1, 3 and 4, as root on the container's real root.
 t_check "boot: make install (no DESTDIR) as root" \
@@ -549,6 +605,7 @@ history=$(in_ct curl -s --max-time 10 'http://127.0.0.1/api/rooms/room1/messages
 t_check "reboot: room1 still has the messages from before the reboot" \
 	sh -c 'echo "$1" | grep -q "\"message\":\"again\""' sh "$history"
 poweroff_ct "reboot"
+host_dev_ok "after both boots"
 
 echo "--- journal of the madang units (both boots)"
 cat "$T_DIR/journal.log"

@@ -1,0 +1,56 @@
+#!/bin/sh
+# 05-harness.sh — the test runner itself (tests/run.sh): the summary line it prints, and its guard
+# on the host's device nodes (issue 18): a suite after which a guarded node's mode or owner
+# differs fails, with the node named, and the runner does not put the node back by itself.
+# Runs the real tests/run.sh on suites of its own, guarding a plain file in its temp dir in
+# place of /dev/null, so nothing outside that dir is touched.
+T_NAME=harness
+. "$MADANG_ROOT/tests/lib/harness.sh"
+
+suites="$T_DIR/suites"
+build="$T_DIR/build"
+node="$T_DIR/fake-null"
+mkdir -p "$suites" "$build"
+: >"$node"
+chmod 666 "$node"
+
+cat >"$suites/10-clean.sh" <<'SH'
+#!/bin/sh
+echo "clean: 2 passed, 0 failed"
+SH
+cat >"$suites/20-chmods.sh" <<SH
+#!/bin/sh
+chmod 620 "$node"
+echo "chmods: 3 passed, 0 failed"
+SH
+cat >"$suites/30-after.sh" <<'SH'
+#!/bin/sh
+echo "after: 1 passed, 0 failed"
+SH
+chmod +x "$suites"/*.sh
+
+out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/    /'
+t_check "the runner exits non-zero when a suite changed a guarded node (exit $rc)" test "$rc" -ne 0
+t_check "it names the suite and the node" \
+	sh -c 'echo "$1" | grep -q "=== suite 20-chmods changed the host'"'"'s $2: was .*666.*, now .*620"' sh "$out" "$node"
+t_check "that suite counts one failure more than it reported" \
+	sh -c 'echo "$1" | grep -qx "=== suite 20-chmods: 3 passed, 1 failed, 0 skipped (.*)"' sh "$out"
+t_check "the suites before and after it are not blamed" \
+	sh -c 'echo "$1" | grep -q "suite 10-clean: 2 passed, 0 failed" &&
+		echo "$1" | grep -q "suite 30-after: 1 passed, 0 failed"' sh "$out"
+t_check "the summary lists it as failed" \
+	sh -c 'echo "$1" | grep -q "failed suites: 20-chmods(changed a host device node)"' sh "$out"
+t_check "the summary line counts it: 6 passed, 1 failed" \
+	sh -c 'echo "$1" | grep -qx "make test: 6 passed, 1 failed, 0 skipped"' sh "$out"
+t_check "the runner does not repair the node (still 620)" test "$(stat -c %a "$node")" = 620
+
+# Without a change, the same runner passes.
+chmod 666 "$node"
+rm "$suites/20-chmods.sh"
+out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+t_check "with no node changed the runner passes (exit $?)" \
+	sh -c 'echo "$1" | grep -qx "make test: 3 passed, 0 failed, 0 skipped"' sh "$out"
+
+t_done

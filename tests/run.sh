@@ -9,8 +9,10 @@
 #
 # Tests leave the machine as they found it: the owner, group, mode and device numbers of the
 # host's device nodes (MADANG_GUARD_NODES, default /dev/null /dev/zero /dev/random /dev/urandom
-# /dev/tty) are read before the first suite and again after each one. A suite after which any of
-# them differs fails, and the node is named; the runner never puts it back by itself.
+# /dev/tty) are read before the first suite and again after each one, and so is whether an
+# installation of madang is on the host (MADANG_GUARD_INSTALLED: /etc/madang, units, binaries in
+# /usr/local/bin). A suite after which any of them differs fails, and what changed is named; the
+# runner never puts it back by itself.
 # MADANG_SUITES_DIR (default tests/suites) lets the harness's own test run suites of its own.
 set -u
 build=$(cd "${1:?usage: tests/run.sh BUILD_DIR [FILTER]}" && pwd)
@@ -22,11 +24,21 @@ export MADANG_ROOT="$root" MADANG_BUILD="$build" MADANG_BIN="$build/bin" MADANG_
 
 suites_dir=${MADANG_SUITES_DIR:-$root/tests/suites}
 guard_nodes=${MADANG_GUARD_NODES:-/dev/null /dev/zero /dev/random /dev/urandom /dev/tty}
-# node_state: one line per guarded node: path, type, mode, owner:group, major:minor.
+# What an installation of madang would leave on the host: a suite that installs must do it under
+# DESTDIR or inside its own namespaces, so none of these may appear or go during a suite.
+guard_installed=${MADANG_GUARD_INSTALLED:-/etc/madang /etc/systemd/system/madang* \
+/lib/systemd/system/madang* /etc/nginx/sites-enabled/madang /usr/local/bin/madang-* \
+/etc/sysusers.d/madang.conf /etc/tmpfiles.d/madang.conf}
+# node_state: one line per guarded node (path, type, mode, owner:group, major:minor), then one
+# per installed path that exists.
 node_state() {
 	for n in $guard_nodes; do
 		stat -c '%n %F %a %U:%G %t:%T' "$n" 2>&1
 	done
+	for p in $guard_installed; do
+		[ -e "$p" ] && echo "$p present"
+	done
+	return 0
 }
 nodes_before=$(node_state)
 
@@ -65,10 +77,14 @@ for suite in "$suites_dir"/*.sh; do
 		diff "$logs/$name.nodes-before" "$logs/$name.nodes-after" | sed -n 's/^> //p' |
 			while read -r node rest; do
 				was=$(grep "^$node " "$logs/$name.nodes-before" | cut -d' ' -f2-)
-				echo "=== suite $name changed the host's $node: was '$was', now '$rest'"
+				echo "=== suite $name changed the host's $node: was '${was:-absent}', now '$rest'"
+			done
+		diff "$logs/$name.nodes-before" "$logs/$name.nodes-after" | sed -n 's/^< \(.*\) present$/\1/p' |
+			while read -r gone; do
+				echo "=== suite $name removed the host's $gone"
 			done
 		f=$((f + 1))
-		failed_suites="$failed_suites $name(changed a host device node)"
+		failed_suites="$failed_suites $name(changed the host)"
 		nodes_before=$nodes_after
 	fi
 	total_pass=$((total_pass + p))

@@ -27,9 +27,14 @@ cat >"$suites/30-after.sh" <<'SH'
 #!/bin/sh
 echo "after: 1 passed, 0 failed"
 SH
+cat >"$suites/40-installs.sh" <<SH
+#!/bin/sh
+mkdir "$T_DIR/etc-madang"
+echo "installs: 1 passed, 0 failed"
+SH
 chmod +x "$suites"/*.sh
 
-out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTALLED="$T_DIR/etc-madang" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/    /'
 t_check "the runner exits non-zero when a suite changed a guarded node (exit $rc)" test "$rc" -ne 0
@@ -40,16 +45,19 @@ t_check "that suite counts one failure more than it reported" \
 t_check "the suites before and after it are not blamed" \
 	sh -c 'echo "$1" | grep -q "suite 10-clean: 2 passed, 0 failed" &&
 		echo "$1" | grep -q "suite 30-after: 1 passed, 0 failed"' sh "$out"
-t_check "the summary lists it as failed" \
-	sh -c 'echo "$1" | grep -q "failed suites: 20-chmods(changed a host device node)"' sh "$out"
-t_check "the summary line counts it: 6 passed, 1 failed" \
-	sh -c 'echo "$1" | grep -qx "make test: 6 passed, 1 failed, 0 skipped"' sh "$out"
+t_check "a suite that leaves an installation behind fails too, naming it" \
+	sh -c 'echo "$1" | grep -q "=== suite 40-installs changed the host'"'"'s $2/etc-madang: was .absent., now .present." &&
+		echo "$1" | grep -qx "=== suite 40-installs: 1 passed, 1 failed, 0 skipped (.*)"' sh "$out" "$T_DIR"
+t_check "the summary lists both as failed" \
+	sh -c 'echo "$1" | grep -q "failed suites: 20-chmods(changed the host) 40-installs(changed the host)"' sh "$out"
+t_check "the summary line counts them: 7 passed, 2 failed" \
+	sh -c 'echo "$1" | grep -qx "make test: 7 passed, 2 failed, 0 skipped"' sh "$out"
 t_check "the runner does not repair the node (still 620)" test "$(stat -c %a "$node")" = 620
 
 # Without a change, the same runner passes.
 chmod 666 "$node"
-rm "$suites/20-chmods.sh"
-out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+rm "$suites/20-chmods.sh" "$suites/40-installs.sh"
+out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTALLED="$T_DIR/etc-madang" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
 t_check "with no node changed the runner passes (exit $?)" \
 	sh -c 'echo "$1" | grep -qx "make test: 3 passed, 0 failed, 0 skipped"' sh "$out"
 

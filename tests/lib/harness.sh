@@ -87,3 +87,23 @@ t_done() {
 	[ "$T_FAIL" -eq 0 ]
 	exit $?
 }
+
+# t_node_file DIR FILE SECONDS: runs one node --test file in DIR under a time limit, prints its
+# TAP output, and counts its passes, failures (cancelled tests count as failures) and skips. A
+# file that exits non-zero with no failing test counts as one failure.
+t_node_file() {
+	echo "--- $2"
+	out=$(cd "$1" && timeout --kill-after=5 "$3" node --test --test-reporter=tap "$2" 2>&1)
+	rc=$?
+	echo "$out"
+	p=$(echo "$out" | sed -nE 's/^# pass ([0-9]+)$/\1/p' | tail -n 1)
+	f=$(echo "$out" | sed -nE 's/^# fail ([0-9]+)$/\1/p' | tail -n 1)
+	c=$(echo "$out" | sed -nE 's/^# cancelled ([0-9]+)$/\1/p' | tail -n 1)
+	s=$(echo "$out" | sed -nE 's/^# skipped ([0-9]+)$/\1/p' | tail -n 1)
+	T_PASS=$((T_PASS + ${p:-0}))
+	T_FAIL=$((T_FAIL + ${f:-0} + ${c:-0}))
+	T_SKIP=$((T_SKIP + ${s:-0}))
+	if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
+		t_fail "$2 exited $rc"
+	fi
+}

@@ -66,8 +66,9 @@ DEPS      :=
 .PHONY: all programs test-bins deps deps-test deps-bench test run bench fuzz install uninstall format clean
 all: deps programs
 
-# Compile rule shared by every module: build/obj/<path>.o from <path>.c
-$(OBJ)/%.o: %.c
+# Compile rule shared by every module: build/obj/<path>.o from <path>.c. Order-only on deps, so
+# that `make -j` on a fresh machine installs the -dev packages before the first compile.
+$(OBJ)/%.o: %.c | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(EXTRA_CFLAGS_$(firstword $(subst /, ,$<))) -c $< -o $@

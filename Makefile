@@ -86,9 +86,9 @@ programs: $(PROGRAMS)
 # Installs missing Debian packages (quiet and quick when nothing is missing).
 deps:
 	$(Q)scripts/install-deps.sh build
-deps-test:
+deps-test: deps
 	$(Q)scripts/install-deps.sh build test
-deps-bench:
+deps-bench: deps
 	$(Q)scripts/install-deps.sh build bench
 
 format:

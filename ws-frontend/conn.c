@@ -3,6 +3,7 @@
  * coalesced into one raw write (per loop iteration on libev, per WRITEABLE on poll), the queue
  * limit (slow consumers), close frames. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,7 +496,8 @@ ws_authorize(struct ws_session *s, struct ws_pss *p, struct route *rt, const cha
 	s->authenticated = true;
 	/* Closed (4001) once the token would no longer be accepted: exp plus the clock leeway
 	 * jwt_verify allows. */
-	p->token_exp_ms = (c.exp + JWT_LEEWAY_S) * 1000;
+	p->token_exp_ms =
+	    c.exp < INT64_MAX / 1000 - JWT_LEEWAY_S ? (c.exp + JWT_LEEWAY_S) * 1000 : INT64_MAX;
 	return 0;
 refuse:
 	ws->c.refused++;

@@ -87,6 +87,27 @@ opt_num(const char *name, const char *s, unsigned long long lo, unsigned long lo
 	return 0;
 }
 
+/* --hosts: non-empty entries, each short enough to be compared (WS_HOST_MAX), without
+ * blanks or control characters. */
+static bool
+hosts_valid(const char *list)
+{
+	if (*list == '\0')
+		return false;
+	while (*list != '\0') {
+		size_t len = strcspn(list, ",");
+		if (len == 0 || len >= WS_HOST_MAX)
+			return false;
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)list[i] <= ' ' || list[i] == 0x7f)
+				return false;
+		list += len;
+		if (*list == ',' && *++list == '\0')
+			return false;
+	}
+	return true;
+}
+
 static int
 parse_listen(struct ws_opts *o)
 {
@@ -260,8 +281,11 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			break;
 		}
 		case O_HOSTS:
-			if (optarg[0] == '\0' || strlen(optarg) >= 4096) {
-				fprintf(stderr, "madang-ws: --hosts must list Host values\n");
+			if (!hosts_valid(optarg)) {
+				fprintf(stderr,
+				        "madang-ws: --hosts must list Host values (HOST or "
+				        "HOST:PORT, comma-separated, each under %d bytes)\n",
+				        WS_HOST_MAX);
 				return -1;
 			}
 			o->hosts = optarg;

@@ -4,7 +4,7 @@
 // MADANG_WS_REUSE_CMD (30-ws.sh) for the front-ends started here with their own flags.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { closeAll, WS1, connect, joinPath, nick, sleep } from './lib.mjs';
 
@@ -109,6 +109,16 @@ test('--hosts: a Host outside the list is refused (403), with or without Origin'
   await assert.rejects(connect(base, '/ws', { headers: { Host: 'CHAT.example.evil' } }), status403);
   await assert.rejects(connect(base, '/ws', { headers: { Host: '127.0.0.1:1' } }), status403);
   await assert.rejects(connect(base, '/ws', { headers: { Host: `localhost:${port}` } }), status403);
+});
+
+test('--hosts and --guest-digits refuse values they cannot use (exit 2)', () => {
+  const bin = process.env.MADANG_WS_REUSE_CMD.split(' ')[0];
+  for (const args of [['--hosts', ''], ['--hosts', 'a,,b'], ['--hosts', 'a,'], ['--hosts', 'a b'],
+    ['--hosts', 'h'.repeat(300)], ['--guest-digits', '0'], ['--guest-digits', '9']]) {
+    const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 5000 });
+    assert.equal(r.status, 2, `${args.join(' ').slice(0, 40)}: exit ${r.status} ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`madang-ws: ${args[0]}`));
+  }
 });
 
 test('/ws/chat/{room_id}: an anonymous member with a made-up nickname, unique in the room', T, async () => {

@@ -93,7 +93,7 @@ fi
 mkdir -p "$out/logs" "$out/run"
 
 awk -v port="$port" -v web_root="$web_root" -v api="$api_url" -v ws="$ws_list" \
-	-v cert="$tls_cert" -v key="$tls_key" '
+	-v cert="$tls_cert" -v key="$tls_key" -v logs="$out/logs" '
 function indent(line) { match(line, /^[ \t]*/); return substr(line, 1, RLENGTH) }
 skipping { if ($0 ~ /^<\/VirtualHost>/) skipping = 0; next }
 /^[ \t]*# @[a-z]+$/ { mark = $0; sub(/^[ \t]*# @/, "", mark); next }
@@ -103,6 +103,11 @@ mark == "key"     { print indent($0) "SSLCertificateKeyFile \"" key "\""; mark =
 mark == "vhost"   { print "<VirtualHost 127.0.0.1:" port ">"; mark = ""; next }
 mark == "root"    { print indent($0) "DocumentRoot \"" web_root "\""; mark = ""; next }
 mark == "rootdir" { print indent($0) "<Directory \"" web_root "\">"; mark = ""; next }
+mark == "log" || mark == "wslog" {
+	line = $0
+	sub(/"\$\{APACHE_LOG_DIR\}/, "\"" logs, line)
+	print line; mark = ""; next
+}
 mark == "api"     { print indent($0) "ProxyPass \"/api/\" \"" api "\" retry=0 timeout=15"; mark = ""; next }
 mark == "ws"      {
 	n = split(ws, a, " ")

@@ -90,7 +90,7 @@ done
 mkdir -p "$out/temp" "$out/logs"
 
 awk -v port="$port" -v web_root="$web_root" -v api="$api" -v ws="$ws_list" \
-	-v extra="$listen_extra" -v cert="$tls_cert" -v key="$tls_key" '
+	-v extra="$listen_extra" -v cert="$tls_cert" -v key="$tls_key" -v logs="$out/logs" '
 function indent(line) { match(line, /^[ \t]*/); return substr(line, 1, RLENGTH) }
 # a server block whose first line is a "# @redirect" listen is left out, with its blank line
 held != "" && /# @redirect$/ { held = ""; skipping = 1; next }
@@ -104,6 +104,7 @@ skipblank { skipblank = 0; if ($0 ~ /^$/) next }
 /# @key$/     { print indent($0) "ssl_certificate_key " key ";"; next }
 /# @root$/    { print indent($0) "root " web_root ";"; next }
 /# @api$/     { print indent($0) "server " api ";"; next }
+/# @wslog$/   { print indent($0) "access_log " logs "/access.log madang_ws;"; next }
 /# @ws$/      {
 	n = split(ws, a, " ")
 	for (i = 1; i <= n; i++)

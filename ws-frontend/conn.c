@@ -3,6 +3,7 @@
  * coalesced into one raw write (per loop iteration on libev, per WRITEABLE on poll), the queue
  * limit (slow consumers), close frames. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,7 +240,8 @@ ws_writable(struct lws *wsi, struct ws_session *s)
 		 * flight with a reset, which can destroy the close frame before the client reads
 		 * it. */
 		unsigned char buf[LWS_PRE + 4 + WS_CLOSE_REASON_MAX], *f = buf + LWS_PRE;
-		size_t rl = s->close_reason ? strlen(s->close_reason) : 0; /* fits a one-byte length */
+		size_t rl =
+		    s->close_reason ? strlen(s->close_reason) : 0; /* fits a one-byte length */
 		f[0] = 0x88; /* FIN + close; written raw like every other frame of ours */
 		f[1] = (unsigned char)(2 + rl);
 		f[2] = (unsigned char)(s->close_code >> 8);
@@ -311,14 +313,31 @@ ws_drop_writes(void)
  * traffic also keeps proxies' read timeouts and NAT entries from expiring on a quiet room); a
  * client from which nothing came for twice the interval is cut without a close frame (it is not
  * reading anyway). Any frame from the client counts, a pong as much as a message. */
+struct keepalive_now {
+	uint64_t mono_ms;
+	int64_t wall_ms;
+};
+
 static void
 keepalive_one(struct ws_session *s, void *arg)
 {
-	uint64_t now = *(const uint64_t *)arg, idle, interval = (uint64_t)ws->o.ping_interval * 1000;
+	const struct keepalive_now *t = arg;
+	uint64_t now = t->mono_ms, idle, interval = (uint64_t)ws->o.ping_interval * 1000;
+	const struct ws_pss *p;
 
 	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms ||
 	    now < s->last_ping_ms)
 		return;
+	p = lws_wsi_user(s->wsi);
+	if (p != NULL && p->token_exp_ms != 0 && t->wall_ms >= p->token_exp_ms) {
+		/* The token the connection was opened with is no longer valid: the client gets a
+		 * fresh one and connects again (docs/protocol.md, "Close codes"). */
+		log_info("ws: session %llu (%s) closed: token expired",
+		         (unsigned long long)s->serial, s->user != NULL ? s->user : "-");
+		s->close_logged = true;
+		ws_close(s, WS_CLOSE_UNAUTHORIZED, "token expired", true);
+		return;
+	}
 	idle = now - s->last_rx_ms;
 	if (idle >= 2 * interval) {
 		log_info("ws: session %llu (%s) dropped: no answer to pings for %llu ms",
@@ -335,9 +354,9 @@ keepalive_one(struct ws_session *s, void *arg)
 void
 ws_keepalive(void)
 {
-	uint64_t now = clock_mono_ms();
+	struct keepalive_now t = {clock_mono_ms(), (int64_t)clock_wall_ms()};
 
-	sesstab_each(&ws->sessions, keepalive_one, &now);
+	sesstab_each(&ws->sessions, keepalive_one, &t);
 }
 
 void
@@ -348,55 +367,120 @@ ws_heard(struct ws_session *s)
 
 /* --- sessions ------------------------------------------------------------------------- */
 
+/* Fills buf with kernel randomness (getrandom). */
 static void
-ws_session_id(char out[WS_SESSION_LEN + 1])
+ws_random(unsigned char *buf, size_t len)
 {
-	unsigned char rnd[WS_SESSION_LEN / 2];
 	size_t got = 0;
 
-	while (got < sizeof(rnd)) {
-		ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+	while (got < len) {
+		ssize_t n = getrandom(buf + got, len - got, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			abort(); /* no kernel randomness: nothing safe to do */
 		got += (size_t)n;
 	}
+}
+
+static void
+ws_session_id(char out[WS_SESSION_LEN + 1])
+{
+	unsigned char rnd[WS_SESSION_LEN / 2];
+
+	ws_random(rnd, sizeof(rnd));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
 }
 
-/* The client address: the peer, or the X-Forwarded-For client behind a trusted proxy. */
+/* A nickname for an anonymous member: "guest-" and --guest-digits random hex digits. */
+static void
+ws_guest_name(char out[MADANG_NICK_MAX_BYTES + 1])
+{
+	unsigned char rnd[8];
+	size_t len = sizeof(WS_GUEST_PREFIX) - 1;
+
+	ws_random(rnd, sizeof(rnd));
+	memcpy(out, WS_GUEST_PREFIX, len);
+	for (int i = 0; i < ws->o.guest_digits; i++)
+		out[len++] = "0123456789abcdef"[(rnd[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
+	out[len] = '\0';
+}
+
+bool
+ws_guest_retry(struct ws_session *s, struct ws_member *m)
+{
+	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user(s->wsi) : NULL;
+	char name[MADANG_NICK_MAX_BYTES + 1];
+
+	if (p == NULL || !p->guest || p->guest_tries >= WS_GUEST_TRIES || s->close_code != 0)
+		return false;
+	p->guest_tries++;
+	ws_guest_name(name);
+	if (sess_member_rename(m, name) != 0 || sess_set_user(s, name) != 0)
+		return false;
+	if (log_enabled(LOG_LVL_DEBUG))
+		log_debug("ws: session %llu: nickname taken, trying %s (%u of %d)",
+		          (unsigned long long)s->serial, name, p->guest_tries, WS_GUEST_TRIES);
+	room_join_enqueue(m->room, m);
+	rooms_pump(m->room);
+	return true;
+}
+
+/* The client address: the peer, or the X-Forwarded-For client behind a trusted proxy (the
+ * handshake refused an X-Forwarded-For longer than WS_XFF_MAX). */
 static void
 ws_client_addr(struct lws *wsi, char out[NETACL_ADDR_MAX])
 {
-	char peer[NETACL_ADDR_MAX] = "", xff[1024];
+	char peer[NETACL_ADDR_MAX] = "", xff[WS_XFF_MAX];
 	int n;
 
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	n = lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
+	n = http_header(wsi, WSI_TOKEN_X_FORWARDED_FOR, xff, sizeof(xff));
 	netacl_client(&ws->o.trusted, peer, n > 0 ? xff : NULL, out);
 }
 
-static const char *
-ws_arg(struct lws *wsi, const char *name, char *buf, int len)
+/* The query parameter name (with its '=', e.g. "user=") into buf (size bytes), the first one
+ * when repeated. Returns 1 with *val pointing at its value in buf, 0 when absent, -1 when its
+ * value does not fit buf or holds a NUL (%00): the connection is refused, never served as if
+ * the parameter were absent (lws_get_urlarg_by_name would stop at such a parameter and
+ * report it, and every one after it, as absent). */
+static int
+ws_query(struct lws *wsi, const char *name, char *buf, size_t size, const char **val)
 {
-	return lws_get_urlarg_by_name(wsi, name, buf, len);
+	/* Every fragment fits: lws keeps at most WS_HTTP_HEADER_DATA bytes of headers. */
+	static char frag[WS_HTTP_HEADER_DATA + 1];
+	size_t nl = strlen(name);
+	int n;
+
+	*val = NULL;
+	for (int i = 0;
+	     (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0;
+	     i++) {
+		if ((size_t)n < nl || strncmp(frag, name, nl) != 0)
+			continue;
+		if ((size_t)n - nl >= size || strlen(frag) != (size_t)n)
+			return -1;
+		memcpy(buf, frag + nl, (size_t)n - nl + 1);
+		*val = buf;
+		return 1;
+	}
+	return 0;
 }
 
-/* With --jwt-secret-file: the connection's nickname is the one its token names, and nothing
- * else. A missing, malformed, forged, expired or alg-confused token, or a URL nickname that is
- * not the token's, closes it with 4001. Returns 0 when authorized, -1 when closed. */
+/* With --jwt-secret-file: the connection's nickname is the one its token names (t, the value of
+ * ?token=, or NULL), and nothing else. A missing, malformed, forged, expired or alg-confused
+ * token, or a URL nickname that is not the token's, closes it with 4001. The session is closed
+ * with 4001 "token expired" when the token expires (ws_keepalive). Returns 0 when authorized,
+ * -1 when closed. */
 static int
-ws_authorize(struct ws_session *s, struct lws *wsi, const char *addr, struct route *rt, char *tok,
-             size_t toksz)
+ws_authorize(struct ws_session *s, struct ws_pss *p, struct route *rt, const char *t)
 {
 	struct jwt_claims c;
-	const char *why = "a token is required (?token=)", *t;
+	const char *why = "a token is required (?token=)";
 	char a[MADANG_NICK_MAX_BYTES + 1], b[MADANG_NICK_MAX_BYTES + 1];
 
-	/* ws_arg returns the value inside buf, after "token=". */
-	if ((t = ws_arg(wsi, "token=", tok, (int)toksz)) == NULL ||
+	if (t == NULL ||
 	    jwt_verify(&ws->o.jwt, t, strlen(t), clock_wall_ms() / 1000, &c, &why) != 0)
 		goto refuse;
 	if (rt->has_user) {
@@ -410,12 +494,56 @@ ws_authorize(struct ws_session *s, struct lws *wsi, const char *addr, struct rou
 	rt->has_user = true;
 	snprintf(rt->user, sizeof(rt->user), "%s", c.name);
 	s->authenticated = true;
+	/* Closed (4001) once the token would no longer be accepted: exp plus the clock leeway
+	 * jwt_verify allows. */
+	p->token_exp_ms =
+	    c.exp < INT64_MAX / 1000 - JWT_LEEWAY_S ? (c.exp + JWT_LEEWAY_S) * 1000 : INT64_MAX;
 	return 0;
 refuse:
 	ws->c.refused++;
-	log_info("ws: session %llu from %s refused: %s", (unsigned long long)s->serial, addr, why);
+	log_info("ws: session %llu from %s refused: %s", (unsigned long long)s->serial, p->addr,
+	         why);
 	ws_close(s, WS_CLOSE_UNAUTHORIZED, why, false);
 	return -1;
+}
+
+/* The request path, percent-decoded by lws, into path (WS_HTTP_PATH_MAX). lws ends the string
+ * at a decoded %00 but counts the bytes after it: a path whose length is not what lws counted
+ * is refused, as is one too long. 0 or -1 with *why. */
+static int
+ws_path(struct lws *wsi, char path[WS_HTTP_PATH_MAX], const char **why)
+{
+	int n = http_header(wsi, WSI_TOKEN_GET_URI, path, WS_HTTP_PATH_MAX);
+
+	if (n <= 0) {
+		*why = "the request path is too long";
+		return -1;
+	}
+	if (strlen(path) != (size_t)n) {
+		*why = "the path contains a NUL (%00)";
+		return -1;
+	}
+	return 0;
+}
+
+/* The query parameters route.h knows, checked; 0 or -1 with *why. */
+static int
+ws_route_query(struct lws *wsi, struct route *rt, char *token, size_t toksz, const char **tok,
+               const char **why)
+{
+	char a_user[MADANG_NICK_MAX_BYTES + 8], a_since[32], a_epoch[32], a_resume[64];
+	const char *user, *since, *epoch, *resume;
+
+	*tok = NULL;
+	if (ws_query(wsi, "user=", a_user, sizeof(a_user), &user) < 0 ||
+	    ws_query(wsi, "since=", a_since, sizeof(a_since), &since) < 0 ||
+	    ws_query(wsi, "epoch=", a_epoch, sizeof(a_epoch), &epoch) < 0 ||
+	    ws_query(wsi, "resume=", a_resume, sizeof(a_resume), &resume) < 0 ||
+	    (ws->o.auth && ws_query(wsi, "token=", token, toksz, tok) < 0)) {
+		*why = "a query parameter is too long or contains a NUL (%00)";
+		return -1;
+	}
+	return route_query(rt, user, since, epoch, resume, why);
 }
 
 /* The handshake is done: set up the session or close with the documented code. */
@@ -423,9 +551,8 @@ int
 ws_established(struct lws *wsi, struct ws_pss *p)
 {
 	char path[WS_HTTP_PATH_MAX], id[WS_SESSION_LEN + 1];
-	char a_user[MADANG_NICK_MAX_BYTES + 8], a_since[32], a_epoch[32], a_resume[64];
-	char a_token[JWT_MAX_LEN + 8];
-	const char *why = NULL;
+	static char a_token[WS_QUERY_ARG_MAX]; /* lws thread only */
+	const char *why = NULL, *token = NULL;
 	struct ws_session *s;
 	struct route rt;
 	int bad = 0;
@@ -444,13 +571,8 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 	sesstab_add(&ws->sessions, s);
 	ws->c.connections++;
 
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
-	    route_path(path, &rt, &why) != 0)
-		bad = 1;
-	else if (route_query(&rt, ws_arg(wsi, "user=", a_user, sizeof(a_user)),
-	                     ws_arg(wsi, "since=", a_since, sizeof(a_since)),
-	                     ws_arg(wsi, "epoch=", a_epoch, sizeof(a_epoch)),
-	                     ws_arg(wsi, "resume=", a_resume, sizeof(a_resume)), &why) != 0)
+	if (ws_path(wsi, path, &why) != 0 || route_path(path, &rt, &why) != 0 ||
+	    ws_route_query(wsi, &rt, a_token, sizeof(a_token), &token, &why) != 0)
 		bad = 1;
 	if (!p->counted) {
 		ws->c.refused++;
@@ -472,16 +594,23 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 		         false);
 		return 0;
 	}
-	if (ws->o.auth && ws_authorize(s, wsi, p->addr, &rt, a_token, sizeof(a_token)) != 0)
+	if (ws->o.auth && ws_authorize(s, p, &rt, token) != 0)
 		return 0;
+	if (rt.guest && !rt.has_user) {
+		/* /ws/chat/{room_id} without a token: a made-up nickname, another one if taken. */
+		ws_guest_name(rt.user);
+		rt.has_user = true;
+		p->guest = true;
+		p->guest_tries = 1;
+	}
 	if (sess_set_route(s, &rt) != 0 || (rt.has_user && sess_set_user(s, rt.user) != 0)) {
 		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return 0;
 	}
 	s->opened = true;
-	log_info("ws: session %llu from %s opened (%s%s%s)", (unsigned long long)s->serial, p->addr,
-	         rt.single ? rt.room_id : "multi-room", rt.has_user ? ", " : "",
-	         rt.has_user ? rt.user : "");
+	log_info("ws: session %llu from %s opened (%s%s%s%s)", (unsigned long long)s->serial,
+	         p->addr, rt.single ? rt.room_id : "multi-room", rt.has_user ? ", " : "",
+	         rt.has_user ? rt.user : "", p->guest ? ", guest" : "");
 	client_opened(s, &rt);
 	return 0;
 }

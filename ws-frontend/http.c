@@ -7,8 +7,9 @@
 
 #include "ws.h"
 
-/* Splits "host[:port]" or "[v6]:port" into host and port (port "" when absent). */
-static void
+/* Splits "host[:port]" or "[v6]:port" into host and port (port "" when absent). False when
+ * either part does not fit its buffer (the caller refuses). */
+static bool
 split_hostport(const char *in, char *host, size_t hsz, char *port, size_t psz)
 {
 	const char *colon;
@@ -23,30 +24,90 @@ split_hostport(const char *in, char *host, size_t hsz, char *port, size_t psz)
 		colon = strrchr(in, ':');
 		n = colon != NULL ? (size_t)(colon - in) : strlen(in);
 	}
+	if (n >= hsz || (colon != NULL && strlen(colon + 1) >= psz))
+		return false;
 	snprintf(host, hsz, "%.*s", (int)n, in);
 	if (colon != NULL)
 		snprintf(port, psz, "%s", colon + 1);
+	return true;
+}
+
+int
+http_header(struct lws *wsi, enum lws_token_indexes h, char *buf, size_t size)
+{
+	int total = lws_hdr_total_length(wsi, h);
+
+	buf[0] = '\0';
+	if (total < 0 || (size_t)total >= size)
+		return -1;
+	if (total == 0)
+		return 0;
+	if (lws_hdr_copy(wsi, buf, (int)size, h) != total)
+		return -1;
+	return total;
+}
+
+/* True when host (a Host header) is in the comma-separated list: an entry with a port must be
+ * the whole header, one without matches that name on any port (case-insensitive). */
+static bool
+host_listed(const char *list, const char *host)
+{
+	char hh[WS_HOST_MAX], hp[16], eh[WS_HOST_MAX], ep[16], entry[WS_HOST_MAX];
+
+	if (!split_hostport(host, hh, sizeof(hh), hp, sizeof(hp)))
+		return false;
+	while (*list != '\0') {
+		size_t len = strcspn(list, ",");
+		if (len < sizeof(entry)) {
+			snprintf(entry, sizeof(entry), "%.*s", (int)len, list);
+			if (split_hostport(entry, eh, sizeof(eh), ep, sizeof(ep)) &&
+			    strcasecmp(eh, hh) == 0 && (ep[0] == '\0' || strcmp(ep, hp) == 0))
+				return true;
+		}
+		list += len;
+		if (*list == ',')
+			list++;
+	}
+	return false;
 }
 
 /* Without --origins, "Origin: scheme://host[:port]" must name the host the client asked for
  * (the Host header). A proxy that passes Host without the port (nginx's $host) is matched on
- * the host name alone. With --origins, the Origin must be one of the list ("*": any). */
+ * the host name alone. With --origins, the Origin must be one of the list ("*": any). With
+ * --hosts, the Host header must be one of that list first. A header longer than its buffer
+ * (WS_ORIGIN_MAX, WS_HOST_MAX) is refused: it is never taken as absent. */
 bool
-http_origin_ok(struct lws *wsi)
+http_origin_ok(struct lws *wsi, const char **why)
 {
-	char origin[256], host[256], oh[256], op[16], hh[256], hp[16];
+	char origin[WS_ORIGIN_MAX], host[WS_HOST_MAX], oh[WS_ORIGIN_MAX], op[16], hh[WS_HOST_MAX],
+	    hp[16];
 	const char *o;
-	int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+	int n = http_header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)),
+	    hn = http_header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
 
-	if (n <= 0)
-		return true; /* no Origin: not a browser */
+	*why = "Origin not allowed";
+	if (hn < 0) {
+		*why = "Host header too long";
+		return false;
+	}
+	if (ws->o.hosts != NULL && (hn == 0 || !host_listed(ws->o.hosts, host))) {
+		*why = "Host not in --hosts";
+		return false;
+	}
+	if (n < 0) {
+		*why = "Origin header too long";
+		return false;
+	}
+	/* No Origin at all (lws tells an empty one by its fragment): not a browser. */
+	if (n == 0 && lws_hdr_copy_fragment(wsi, oh, sizeof(oh), WSI_TOKEN_ORIGIN, 0) < 0)
+		return true;
 	if (ws->o.origins != NULL) {
 		const char *p = ws->o.origins;
 		if (strcmp(p, "*") == 0)
 			return true;
 		while (*p != '\0') {
 			size_t len = strcspn(p, ",");
-			if (len == strlen(origin) && strncasecmp(p, origin, len) == 0)
+			if (n > 0 && len == strlen(origin) && strncasecmp(p, origin, len) == 0)
 				return true;
 			p += len;
 			if (*p == ',')
@@ -54,14 +115,13 @@ http_origin_ok(struct lws *wsi)
 		}
 		return false;
 	}
-	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
+	if (hn == 0)
 		return false;
 	o = strstr(origin, "://");
 	if (o == NULL)
-		return false; /* "null" and other opaque origins */
-	split_hostport(o + 3, oh, sizeof(oh), op, sizeof(op));
-	split_hostport(host, hh, sizeof(hh), hp, sizeof(hp));
-	if (strcasecmp(oh, hh) != 0)
+		return false; /* "null", an empty Origin and other opaque origins */
+	if (!split_hostport(o + 3, oh, sizeof(oh), op, sizeof(op)) ||
+	    !split_hostport(host, hh, sizeof(hh), hp, sizeof(hp)) || strcasecmp(oh, hh) != 0)
 		return false;
 	if (hp[0] == '\0')
 		return true;

@@ -79,6 +79,8 @@ join_done(struct rpc_job *j)
 		}
 		if (err == NULL)
 			err = ERR_INTERNAL;
+		if (strcmp(err, ERR_NICKNAME_TAKEN) == 0 && ws_guest_retry(s, m))
+			return; /* /ws/chat/{room_id}: joins again under another made-up nickname */
 		ws_send_error(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL);
 		bool fatal = s->single_room != NULL &&
 		             (strcmp(j->room_id, s->single_room) == 0 || m->resync);

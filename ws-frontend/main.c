@@ -25,6 +25,7 @@
 #define DEF_PING        25
 #define DEF_ROOMS       16
 #define DEF_HISTORY     50
+#define DEF_GUEST       4 /* hex digits: 65,536 nicknames per room before retries get long */
 
 static struct ws_app app;
 struct ws_app *ws = &app;
@@ -41,6 +42,8 @@ usage(FILE *f)
 	    "  --id NAME                 front-end id, [A-Za-z0-9_-]{1,64} (default " DEF_ID ")\n"
 	    "  --origins LIST            allowed Origin values, comma-separated, or * (default:\n"
 	    "                            the Origin must match the Host header)\n"
+	    "  --hosts LIST              accepted Host header values, comma-separated (HOST or\n"
+	    "                            HOST:PORT; HOST alone: any port) (default: any)\n"
 	    "  --reuseport               share the port with other madang-ws (SO_REUSEPORT)\n"
 	    "  --event-loop libev|poll   how the loop waits for its sockets (default libev:\n"
 	    "                            epoll through lws's libev plugin; poll walks every\n"
@@ -55,10 +58,14 @@ usage(FILE *f)
 	    "  --ping-interval S         seconds between pings; silent twice as long: dropped "
 	    "(default 25)\n"
 	    "  --max-rooms-per-conn N    rooms one connection may be in (default 16)\n"
-	    "  --history N               events replayed on join, 0-500 (default 50); the newest N\n"
+	    "  --history N               events replayed on join, 0-500 (default 50); the newest "
+	    "N\n"
 	    "                            of each room are kept here for that\n"
-	    "  --jwt-secret-file FILE    require an HS256 token (?token=) on every connection; the\n"
+	    "  --jwt-secret-file FILE    require an HS256 token (?token=) on every connection; "
+	    "the\n"
 	    "                            nickname is the token's name (or sub) (default: no auth)\n"
+	    "  --guest-digits N          /ws/chat/{room_id}: random hex digits after \"guest-\"\n"
+	    "                            in its made-up nicknames, 1-8 (default 4)\n"
 	    "  -v                        log every connection event and command (debug)\n");
 }
 
@@ -78,6 +85,27 @@ opt_num(const char *name, const char *s, unsigned long long lo, unsigned long lo
 	}
 	*out = v;
 	return 0;
+}
+
+/* --hosts: non-empty entries, each short enough to be compared (WS_HOST_MAX), without
+ * blanks or control characters. */
+static bool
+hosts_valid(const char *list)
+{
+	if (*list == '\0')
+		return false;
+	while (*list != '\0') {
+		size_t len = strcspn(list, ",");
+		if (len == 0 || len >= WS_HOST_MAX)
+			return false;
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)list[i] <= ' ' || list[i] == 0x7f)
+				return false;
+		list += len;
+		if (*list == ',' && *++list == '\0')
+			return false;
+	}
+	return true;
 }
 
 static int
@@ -124,6 +152,8 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		O_ROOMS,
 		O_HISTORY,
 		O_JWT,
+		O_HOSTS,
+		O_GUEST,
 		O_HELP
 	};
 	static const struct option longopts[] = {
@@ -144,6 +174,8 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	    {"max-rooms-per-conn", required_argument, NULL, O_ROOMS},
 	    {"history", required_argument, NULL, O_HISTORY},
 	    {"jwt-secret-file", required_argument, NULL, O_JWT},
+	    {"hosts", required_argument, NULL, O_HOSTS},
+	    {"guest-digits", required_argument, NULL, O_GUEST},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -164,6 +196,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	o->ping_interval = DEF_PING;
 	o->max_rooms = DEF_ROOMS;
 	o->history = DEF_HISTORY;
+	o->guest_digits = DEF_GUEST;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_LISTEN:
@@ -247,6 +280,21 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			o->auth = true;
 			break;
 		}
+		case O_HOSTS:
+			if (!hosts_valid(optarg)) {
+				fprintf(stderr,
+				        "madang-ws: --hosts must list Host values (HOST or "
+				        "HOST:PORT, comma-separated, each under %d bytes)\n",
+				        WS_HOST_MAX);
+				return -1;
+			}
+			o->hosts = optarg;
+			break;
+		case O_GUEST:
+			if (opt_num("--guest-digits", optarg, 1, 8, &v) != 0)
+				return -1;
+			o->guest_digits = (int)v;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;

@@ -1,4 +1,5 @@
-/* route.c — parses /ws and /ws/{room_id}/{username} and the resume parameters. */
+/* route.c — parses /ws, /ws/chat/{room_id} and /ws/{room_id}/{username} and the resume
+ * parameters. */
 #include "route.h"
 
 #include <string.h>
@@ -28,8 +29,22 @@ route_path(const char *path, struct route *r, const char **why)
 	if (strcmp(path, "/ws") == 0 || strcmp(path, "/ws/") == 0)
 		return 0;
 	if (strncmp(path, "/ws/", 4) != 0) {
-		*why = "unknown path (use /ws or /ws/{room_id}/{username})";
+		*why = "unknown path (use /ws, /ws/chat/{room_id} or /ws/{room_id}/{username})";
 		return -1;
+	}
+	if (strncmp(path, "/ws/chat/", 9) == 0) {
+		/* An anonymous member (the URL of document 001). A room named "chat" is reached
+		 * with join_room on /ws instead. */
+		room = path + 9;
+		n = strlen(room);
+		if (!valid_room_id(room, n)) {
+			*why = "room_id must be 1-64 characters of A-Z a-z 0-9 _ -";
+			return -1;
+		}
+		memcpy(r->room_id, room, n + 1);
+		r->single = true;
+		r->guest = true;
+		return 0;
 	}
 	room = path + 4;
 	slash = strchr(room, '/');

@@ -13,6 +13,7 @@
 
 struct route {
 	bool single; /* /ws/{room_id}/{username}: joined to that room at connect */
+	bool guest;  /* /ws/chat/{room_id}: single, with a nickname madang-ws makes up */
 	char room_id[MADANG_ROOM_ID_MAX + 1];
 	bool has_user; /* from the path, or from ?user= on /ws */
 	char user[MADANG_NICK_MAX_BYTES + 1];
@@ -23,8 +24,9 @@ struct route {
 	char resume[WS_SESSION_LEN + 1];
 };
 
-/* Parses the (percent-decoded) request path: "/ws" or "/ws/" → multi-room; "/ws/ROOM/USER" →
- * single room (USER may contain '/'); anything else → -1. Returns 0 or -1 with *why. */
+/* Parses the (percent-decoded) request path: "/ws" or "/ws/" → multi-room; "/ws/chat/ROOM" →
+ * single room, guest (no user: the caller makes one up); "/ws/ROOM/USER" → single room (USER
+ * may contain '/'); anything else → -1. Returns 0 or -1 with *why. */
 int route_path(const char *path, struct route *r, const char **why);
 /* The query parameters, each given as NULL when absent. Returns 0 or -1 with *why. */
 int route_query(struct route *r, const char *user, const char *since, const char *epoch,

@@ -32,13 +32,19 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 	char uri[WS_HTTP_PATH_MAX];
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) {
-			if (lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL))
+	case LWS_CALLBACK_HTTP: {
+		/* No GET path: another method (405). A path too long for uri: 414. */
+		int n = http_header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+		if (n <= 0) {
+			if (lws_return_http_status(wsi,
+			                           n < 0 ? HTTP_STATUS_REQ_URI_TOO_LONG
+			                                 : HTTP_STATUS_METHOD_NOT_ALLOWED,
+			                           NULL))
 				return -1;
 			return lws_http_transaction_completed(wsi) ? -1 : 0;
 		}
 		return http_request(wsi, p, uri) != 0 ? -1 : 0;
+	}
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (p == NULL || p->http_status == 0)
 			break;
@@ -51,17 +57,32 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
-		/* Handshake checks: a WebSocket path, and an allowed Origin. */
+		/* Handshake checks: a WebSocket path, the headers we read whole, an allowed Host
+		 * and Origin. */
+		char xff[WS_XFF_MAX];
+		const char *why;
+		int n;
 		if (in == NULL || strcmp(in, "websocket") != 0)
 			return -1;
-		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-		    (strcmp(uri, "/ws") != 0 && strncmp(uri, "/ws/", 4) != 0)) {
+		n = http_header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+		if (n < 0) {
+			ws->c.refused++;
+			lws_return_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, NULL);
+			return -1;
+		}
+		if (n == 0 || (strcmp(uri, "/ws") != 0 && strncmp(uri, "/ws/", 4) != 0)) {
 			lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
 			return -1;
 		}
-		if (!http_origin_ok(wsi)) {
+		if (http_header(wsi, WSI_TOKEN_X_FORWARDED_FOR, xff, sizeof(xff)) < 0) {
 			ws->c.refused++;
-			log_info("ws: handshake refused: Origin not allowed");
+			log_info("ws: handshake refused: X-Forwarded-For too long");
+			lws_return_http_status(wsi, WS_HTTP_HEADERS_TOO_LARGE, NULL);
+			return -1;
+		}
+		if (!http_origin_ok(wsi, &why)) {
+			ws->c.refused++;
+			log_info("ws: handshake refused: %s", why);
 			lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
 			return -1;
 		}
@@ -342,6 +363,8 @@ server_init(void)
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.retry_and_idle_policy = &ws_retry;
 	info.timeout_secs = 10; /* handshake and HTTP */
+	/* What the query-string reader (conn.c) sizes its scratch buffer by. */
+	info.max_http_header_data = WS_HTTP_HEADER_DATA;
 	info.vhost_name = "madang-ws";
 	info.user = ws;
 	if (ws->o.libev) {

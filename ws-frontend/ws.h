@@ -25,14 +25,14 @@
 #include "session.h"
 
 /* Limits that are not flags (documented in docs/protocol.md, "Limits"). */
-#define WS_FRAME_MAX       (64 * 1024)   /* a client message (all fragments); above: close 1009 */
-#define WS_WRITE_CHUNK     (256 * 1024)  /* coalesced bytes per write (and tx_packet_size) */
-#define WS_RX_BUFFER       256           /* lws receive chunk, per connection; longer: reassembled */
-#define WS_RX_KEEP         1024          /* a reassembly buffer larger than this is freed after use */
-#define WS_RPC_TIMEOUT_MS  2000          /* a broker request that takes longer has failed */
-#define WS_RATE_STRIKES    20            /* rate-limited messages in a row before close 1008 */
-#define WS_EVENT_BUDGET    256           /* broker events handled per loop turn */
-#define WS_EVENT_MAX       (1024 * 1024) /* a broker event larger than this is dropped */
+#define WS_FRAME_MAX       (64 * 1024)  /* a client message (all fragments); above: close 1009 */
+#define WS_WRITE_CHUNK     (256 * 1024) /* coalesced bytes per write (and tx_packet_size) */
+#define WS_RX_BUFFER       256          /* lws receive chunk, per connection; longer: reassembled */
+#define WS_RX_KEEP         1024 /* a reassembly buffer larger than this is freed after use */
+#define WS_RPC_TIMEOUT_MS  2000 /* a broker request that takes longer has failed */
+#define WS_RATE_STRIKES    20   /* rate-limited messages in a row before close 1008 */
+#define WS_EVENT_BUDGET    256  /* broker events handled per loop turn */
+#define WS_EVENT_MAX       (1024 * 1024)      /* a broker event larger than this is dropped */
 #define WS_REPLY_MAX       (16 * 1024 * 1024) /* a broker reply larger than this fails */
 #define WS_STOP_GRACE_MS   2000               /* SIGTERM: time given to close frames and leaves */
 #define WS_HEARTBEAT_MS    1000               /* until the broker's hello says otherwise */
@@ -43,16 +43,16 @@
 
 /* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */
 #define WS_CLOSE_UNAUTHORIZED 4001
-#define WS_CLOSE_GOING_AWAY  1001
-#define WS_CLOSE_UNSUPPORTED 1003
-#define WS_CLOSE_POLICY      1008
-#define WS_CLOSE_TOO_BIG     1009
-#define WS_CLOSE_INTERNAL    1011
-#define WS_CLOSE_TRY_LATER   1013
-#define WS_CLOSE_BAD_REQUEST 4000
-#define WS_CLOSE_NO_ROOM     4004
-#define WS_CLOSE_NICK_TAKEN  4009
-#define WS_CLOSE_ROOM_FULL   4029
+#define WS_CLOSE_GOING_AWAY   1001
+#define WS_CLOSE_UNSUPPORTED  1003
+#define WS_CLOSE_POLICY       1008
+#define WS_CLOSE_TOO_BIG      1009
+#define WS_CLOSE_INTERNAL     1011
+#define WS_CLOSE_TRY_LATER    1013
+#define WS_CLOSE_BAD_REQUEST  4000
+#define WS_CLOSE_NO_ROOM      4004
+#define WS_CLOSE_NICK_TAKEN   4009
+#define WS_CLOSE_ROOM_FULL    4029
 
 struct ws_opts {
 	const char *listen; /* HOST:PORT */
@@ -62,6 +62,8 @@ struct ws_opts {
 	const char *events_url;
 	const char *id;
 	const char *origins; /* NULL: Origin must match Host; "*": any */
+	const char *hosts;   /* --hosts: accepted Host values, comma-separated; NULL: any */
+	int guest_digits;    /* --guest-digits: hex digits after "guest-" on /ws/chat/{room_id} */
 	bool reuseport;
 	bool libev; /* --event-loop libev */
 	size_t max_message;
@@ -74,8 +76,8 @@ struct ws_opts {
 	size_t max_rooms;
 	int history;
 	bool verbose;
-	bool auth;              /* --jwt-secret-file given: every connection needs ?token= */
-	struct jwt_secret jwt;  /* its secret */
+	bool auth;             /* --jwt-secret-file given: every connection needs ?token= */
+	struct jwt_secret jwt; /* its secret */
 };
 
 enum broker_state {
@@ -116,7 +118,8 @@ struct ws_counters {
 	uint64_t connections;
 	uint64_t refused;
 	uint64_t slow_consumers;
-	uint64_t socket_full; /* writes the client's socket did not take whole (lws keeps the rest) */
+	uint64_t
+	    socket_full; /* writes the client's socket did not take whole (lws keeps the rest) */
 	uint64_t rate_limited;
 	uint64_t gaps;
 	uint64_t events;
@@ -156,8 +159,8 @@ struct ws_app {
 	lws_sorted_usec_list_t keepalive; /* the ping sweep (ws_keepalive) */
 	struct ev_loop *ev;               /* --event-loop libev: the loop lws runs on, else NULL */
 	struct ws_session *wq_head, *wq_tail; /* libev: sessions to write (ws_flush_writes) */
-	struct rpc_job *jobs;                /* in flight */
-	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
+	struct rpc_job *jobs;                 /* in flight */
+	struct rpc_job *out_head, *out_tail;  /* sessions' requests of this loop turn (rpc_flush) */
 	size_t njobs;
 	pthread_mutex_t done_mu;
 	struct rpc_job *done_head, *done_tail;
@@ -235,14 +238,30 @@ struct ws_pss {
 	int http_status;
 	size_t body_len;
 	char *body; /* an HTTP reply being sent (malloc'd: most connections never need one) */
+	int64_t token_exp_ms; /* --jwt-secret-file: wall-clock ms when the token expires, or 0 */
+	bool guest;           /* /ws/chat/{room_id}: a generated nickname, replaced when taken */
+	uint8_t guest_tries;  /* nicknames tried so far (WS_GUEST_TRIES) */
 };
 
-#define WS_HTTP_PATH_MAX 512  /* request paths longer than this are refused */
-#define WS_HEALTH_MAX    1024 /* the /healthz body */
+#define WS_HTTP_PATH_MAX 512 /* request paths longer than this are refused */
+/* Request headers madang-ws reads, each refused when longer (never taken as absent). */
+#define WS_ORIGIN_MAX             512  /* Origin: longer → 403 at the handshake */
+#define WS_HOST_MAX               300  /* Host: longer → 403 at the handshake */
+#define WS_XFF_MAX                1024 /* X-Forwarded-For: longer → 431 at the handshake */
+#define WS_HTTP_HEADERS_TOO_LARGE 431  /* not in lws's enum http_status */
+#define WS_HTTP_HEADER_DATA       4096 /* all of a request's headers (lws max_http_header_data) */
+#define WS_QUERY_ARG_MAX          (JWT_MAX_LEN + 8) /* one ?name=value; a longer value → close 4000 */
+#define WS_GUEST_PREFIX           "guest-"
+#define WS_GUEST_TRIES            16   /* /ws/chat/{room_id}: nicknames tried when one is taken */
+#define WS_HEALTH_MAX             1024 /* the /healthz body */
 
 /* http.c */
-/* The handshake's Origin against --origins, or else the Host header. */
-bool http_origin_ok(struct lws *wsi);
+/* Header h whole into buf: its length (0 when absent or empty), or -1 when it does not fit
+ * (the caller refuses the request). */
+int http_header(struct lws *wsi, enum lws_token_indexes h, char *buf, size_t size);
+/* The handshake's Host against --hosts, its Origin against --origins or else the Host header.
+ * False with *why (for the log) when refused. */
+bool http_origin_ok(struct lws *wsi, const char **why);
 /* Answers a plain HTTP GET (/healthz, else 404); the body goes out in HTTP_WRITEABLE. */
 int http_request(struct lws *wsi, struct ws_pss *p, const char *uri);
 
@@ -257,8 +276,12 @@ void ws_flush_writes(void);
 void ws_drop_writes(void);
 /* Something (a frame or a pong) came from the client: it is alive. */
 void ws_heard(struct ws_session *s);
-/* Pings the clients silent for --ping-interval, cuts those silent for twice as long. */
+/* Pings the clients silent for --ping-interval, cuts those silent for twice as long, closes
+ * those whose token has expired (4001). */
 void ws_keepalive(void);
+/* /ws/chat/{room_id}: after the broker refused member m's generated nickname as taken, picks
+ * another one and queues the join again. False when s is not a guest or out of tries. */
+bool ws_guest_retry(struct ws_session *s, struct ws_member *m);
 
 /* server.c */
 int server_init(void);

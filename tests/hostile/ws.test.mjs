@@ -1,5 +1,6 @@
 // ws.test.mjs — drives the WebSocket corpus (ws-cases.json) against madang-ws with its default
-// limits, then the floods (messages, joins) and 5,000 connections from one address. Each case
+// limits, then the floods (messages, joins; anonymous /ws/chat/{room_id} members too) and 5,000
+// connections from one address. Each case
 // asserts the documented answer (docs/protocol.md: error code, close code); after each group a
 // normal pair of clients still chats. Environment from tests/suites/71-hostile.sh:
 // MADANG_HOSTILE_WS (ws://127.0.0.1:PORT).
@@ -123,6 +124,15 @@ async function runCaseOn(c, cs, ctx) {
     assert.ok(j && !/[\u0000-\u001f\u007f]/.test(j.users.join('')), `${cs.name}: ${JSON.stringify(j)}`);
     return 'path cut before the control character';
   }
+  if (ex.refused) {
+    // Closed by madang-ws with that code, or dropped by libwebsockets' request parser (no
+    // answer: 1006; or an HTTP 4xx): never served.
+    assert.ok(c.close, `${cs.name}: served: ${JSON.stringify(c.msgs)}`);
+    assert.ok(!c.msgs.some((m) => m.type === 'welcome'), `${cs.name}: served: ${JSON.stringify(c.msgs)}`);
+    const ok = c.close.code === ex.refused || c.close.code === 1006 || (c.http >= 400 && c.http < 500);
+    assert.ok(ok, `${cs.name}: refused with ${JSON.stringify(c.close)} / HTTP ${c.http}`);
+    return `refused ${c.close.code}`;
+  }
   if (c.close) {
     // Refused before any command: must be the expected close (or an accepted HTTP refusal).
     if (c.http != null) {
@@ -210,6 +220,47 @@ test('message flood: rate_limited errors past the burst, close 1008 after 20 ref
   assert.equal(c.close.reason, 'rate limit exceeded');
   c.ws.terminate();
   await normalChat('message flood');
+});
+
+test('anonymous /ws/chat/{room_id}: the same rate limit, rate_limited then close 1008', { timeout: 30000 }, async () => {
+  const c = conn('/ws/chat/room8');
+  try {
+    const j = await c.until(() => c.msgs.find((m) => m.type === 'joined'), 5000, 'joined');
+    // Only its own messages count, not the history its join replays.
+    const mine = () => c.msgs.filter((m) => m.type === 'message' && m.seq > j.seq).length;
+    for (let i = 0; i < 30; i++) c.ws.send(`anon flood ${i}`);
+    await c.until(() => mine() >= 20 && c.msgs.filter((m) => m.code === 'rate_limited').length >= 9, 5000, '20 messages and rate_limited');
+    const delivered = mine();
+    assert.ok(delivered === 20 || delivered === 21, `delivered ${delivered}`);
+    assert.equal(c.close, null);
+    for (let i = 30; i < 230; i++) c.ws.send(`anon flood ${i}`);
+    await c.until(() => c.close, 10000, 'close');
+    assert.equal(c.close.code, 1008);
+    assert.equal(c.close.reason, 'rate limit exceeded');
+  } finally {
+    c.ws.terminate();
+  }
+  await normalChat('anonymous flood');
+});
+
+test('anonymous /ws/chat/{room_id}: 100 connections from one address, 64 served with distinct names, 36 closed 1008', { timeout: 60000 }, async () => {
+  const health = async () => (await fetch(`${BASE.replace('ws:', 'http:')}/healthz`, { signal: AbortSignal.timeout(5000) })).json();
+  const end = Date.now() + 5000;
+  while ((await health()).sessions > 0 && Date.now() < end) await sleep(100);
+  const cs = Array.from({ length: 100 }, () => conn('/ws/chat/room5'));
+  try {
+    await Promise.all(cs.map((c) => c.until(() => c.close || c.msgs.some((m) => m.type === 'joined'), 20000, 'joined or closed')));
+    const joined = cs.filter((c) => !c.close).map((c) => c.msgs.find((m) => m.type === 'joined').user);
+    const refused = cs.filter((c) => c.close && c.close.code === 1008).length;
+    console.log(`measure: 100 anonymous connections: ${joined.length} joined, ${refused} closed 1008`);
+    assert.equal(joined.length, 64);
+    assert.equal(refused, 36);
+    assert.equal(new Set(joined).size, 64, 'every made-up nickname is unique in the room');
+  } finally {
+    for (const c of cs) c.ws.terminate();
+  }
+  await sleep(500);
+  await normalChat('100 anonymous connections');
 });
 
 test('join flood: 16 rooms, then too_many_rooms, then the rate limit closes 1008', { timeout: 30000 }, async () => {

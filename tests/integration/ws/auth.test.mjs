@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, closeAll, nick } from './lib.mjs';
+import { connect, closeAll, nick, sleep } from './lib.mjs';
 
 const WS3 = process.env.MADANG_WS3_URL;
 const secret = readFileSync(process.env.MADANG_JWT_SECRET_FILE, 'utf8').trim();
@@ -68,4 +68,34 @@ test('on /ws the token decides the nickname of join_room', async () => {
   c.send({ type: 'join_room', room_id: 'room2' });
   const joined = await c.next((m) => m.type === 'joined', 5000, 'joined');
   assert.ok(joined.users.includes(who));
+});
+
+test('an open session is closed with 4001 "token expired" when its token expires', { timeout: 20000 }, async () => {
+  const who = nick('tok');
+  // jwt_verify allows 30 s of clock skew (JWT_LEEWAY_S): a token whose exp passed 27 s ago is
+  // still accepted, and has 3 s left.
+  const c = await connect(WS3, `/ws/room1/${who}?token=${forge({ alg: 'HS256' }, { name: who, exp: now() - 27 })}`);
+  const joined = await c.next((m) => m.type === 'joined', 5000, 'joined');
+  assert.ok(joined.users.includes(who));
+  const t0 = Date.now();
+  const info = await c.waitClose(10000);
+  assert.equal(info.code, 4001);
+  assert.equal(info.reason, 'token expired');
+  assert.ok(Date.now() - t0 >= 1000, `closed after ${Date.now() - t0} ms, before the token expired`);
+  // A long-lived token keeps its session.
+  const other = nick('tok');
+  const d = await connect(WS3, `/ws/room1/${other}?token=${mint(other)}`);
+  await d.next((m) => m.type === 'joined', 5000, 'joined');
+  await sleep(1500);
+  assert.equal(d.closeInfo, null);
+  d.close();
+});
+
+test('/ws/chat/{room_id} with a token: the token names the member, no token is refused', async () => {
+  const who = nick('tok');
+  const c = await connect(WS3, `/ws/chat/room2?token=${mint(who)}`);
+  const joined = await c.next((m) => m.type === 'joined', 5000, 'joined');
+  assert.equal(joined.user, who);
+  c.close();
+  await refused('/ws/chat/room2');
 });

@@ -11,6 +11,7 @@
 #include <fcgiapp.h>
 
 #include "clock.h"
+#include "ipc.h"
 #include "listen.h"
 #include "log.h"
 #include "rpc.h"
@@ -29,15 +30,17 @@ usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: madang-api [--listen unix:PATH | HOST:PORT] --rpc URL [--threads N]\n"
+	    "usage: madang-api [--listen unix:PATH | HOST:PORT] [--rpc URL] [--threads N]\n"
 	    "                  [--timeout MS] [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
 	    "                  [--backlog N] [-v]\n"
 	    "\n"
 	    "FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
 	    "  --listen SPEC           listen on unix:PATH or HOST:PORT; without it, serve the\n"
 	    "                          socket on fd 0 (spawn-fcgi) or fd 3 (LISTEN_FDS, systemd)\n"
-	    "  --rpc URL               the broker's request/reply URL (nng), e.g.\n"
-	    "                          ipc:///tmp/madang/broker.rpc\n"
+	    "  --rpc URL               the broker's request/reply URL (nng); default\n"
+	    "                          %s\n"
+	    "                          (an ipc:// directory that another user owns or may\n"
+	    "                          write is refused)\n"
 	    "  --threads N             worker threads, 1..%d (default %d)\n"
 	    "  --timeout MS            answer 503 when the broker takes longer, %d..%d (default "
 	    "%d)\n"
@@ -50,8 +53,8 @@ usage(FILE *f)
 	    "                          POST and DELETE (the secret madang-ws uses)\n"
 	    "  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
 	    "  -v                      log one line per request\n",
-	    API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
-	    TIMEOUT_DEFAULT_MS, BACKLOG_MAX, BACKLOG_DEFAULT);
+	    ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS,
+	    TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, BACKLOG_MAX, BACKLOG_DEFAULT);
 }
 
 static int
@@ -206,13 +209,18 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || rpc_url == NULL) {
-		fprintf(stderr, "madang-api: %s\n",
-		        rpc_url == NULL ? "--rpc URL is required" : "unexpected argument");
+	if (optind != argc) {
+		fprintf(stderr, "madang-api: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
+	if (rpc_url == NULL)
+		rpc_url = ipc_default_rpc_url();
 	log_init("madang-api", srv.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (ipc_dial_check(rpc_url, err, sizeof(err)) != 0) {
+		log_error("api: refusing the broker's socket directory: %s", err);
+		return 1;
+	}
 	if (token_file != NULL && (token = read_token(token_file, err, sizeof(err))) == NULL) {
 		log_error("api: admin token: %s", err);
 		return 2;
@@ -250,10 +258,12 @@ main(int argc, char **argv)
 	srv.cfg.metrics = &metrics;
 	if (api_server_start(&srv) != 0)
 		goto out_rpc;
-	log_info("api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s%s, CORS %s",
-	         listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
-	         srv.timeout_ms, token != NULL ? "on" : "off", srv.cfg.jwt != NULL ? ", JWT admin on" : "",
-	         srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
+	log_info(
+	    "api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s%s, CORS %s",
+	    listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
+	    srv.timeout_ms, token != NULL ? "on" : "off",
+	    srv.cfg.jwt != NULL ? ", JWT admin on" : "",
+	    srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
 	sd_notify_send("READY=1\nSTATUS=serving");
 
 	for (;;) {

@@ -473,7 +473,6 @@ api_exit() { # WANT_STATUS ARGS...: madang-api exits at once with this status
 	timeout 5 "$MADANG_BIN/madang-api" "$@" </dev/null >/dev/null 2>"$T_DIR/cli.err"
 	[ $? -eq "$want" ]
 }
-t_check "--rpc is required (exit 2)" api_exit 2 --listen "unix:$T_DIR/x.sock"
 t_check "--threads 0 is refused (exit 2)" api_exit 2 --rpc "$RPC" --threads 0
 t_check "--threads 257 is refused (exit 2)" api_exit 2 --rpc "$RPC" --threads 257
 t_check "--timeout 5 is refused (exit 2)" api_exit 2 --rpc "$RPC" --timeout 5
@@ -506,4 +505,49 @@ kill -TERM "$API_U2"
 t_check "... and that madang-api exits 0 on SIGTERM" wait_exit "$API_U2" 0
 t_check "no stray fd-0 start mode: madang-api refuses a terminal on fd 0" sh -c \
 	"! '$MADANG_BIN/madang-api' --rpc '$RPC' </dev/null 2>'$T_DIR/nofd.err' && grep -q 'not a listening socket' '$T_DIR/nofd.err'"
+# --- the broker's socket directory (issue 25, finding 3) --------------------------------------
+broker_exit() { # WANT_STATUS ARGS...: madang-broker exits at once with this status
+	want=$1
+	shift
+	timeout 5 "$MADANG_BIN/madang-broker" "$@" </dev/null >/dev/null 2>"$T_DIR/broker-cli.err"
+	[ $? -eq "$want" ]
+}
+SD="$T_DIR/sockdir"
+mkdir "$SD-open" && chmod 0777 "$SD-open"
+t_check "the broker refuses a socket directory others may write (exit 1)" broker_exit 1 \
+	--rpc "ipc://$SD-open/rpc" --events "ipc://$SD-open/events"
+t_check "... and says why" grep -q "can be written by other users" "$T_DIR/broker-cli.err"
+t_check "... and puts no socket there" [ ! -e "$SD-open/rpc" ]
+t_check "madang-api refuses to dial a broker in such a directory (exit 1)" api_exit 1 \
+	--listen "unix:$T_DIR/o.sock" --rpc "ipc://$SD-open/rpc"
+t_check "... and says why" grep -q "can be written by other users" "$T_DIR/cli.err"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	mkdir -m 0755 "$SD-foreign" && chown nobody "$SD-foreign"
+	t_check "the broker refuses a socket directory another user owns (exit 1)" broker_exit 1 \
+		--rpc "ipc://$SD-foreign/rpc" --events "ipc://$SD-foreign/events"
+	t_check "... and says why" grep -q "belongs to another user" "$T_DIR/broker-cli.err"
+	t_check "madang-api refuses to dial into it (exit 1)" api_exit 1 \
+		--listen "unix:$T_DIR/o.sock" --rpc "ipc://$SD-foreign/rpc"
+	t_check "as root the default socket directory is /run/madang" sh -c \
+		"'$MADANG_BIN/madang-broker' --help | grep -q 'default ipc:///run/madang/broker.rpc'"
+	t_check "as a user it is \$XDG_RUNTIME_DIR/madang" sh -c \
+		"runuser -u nobody -- env XDG_RUNTIME_DIR=/run/user/65534 '$MADANG_BIN/madang-api' --help | grep -q 'ipc:///run/user/65534/madang/broker.rpc'"
+	t_check "... or /tmp/madang-<uid> without XDG_RUNTIME_DIR" sh -c \
+		"runuser -u nobody -- env -u XDG_RUNTIME_DIR '$MADANG_BIN/madang-broker' --help | grep -q 'ipc:///tmp/madang-65534/broker.events'"
+else
+	t_skip "socket directories of another user (needs root and the user nobody)"
+fi
+for mode in 0600 0660; do
+	rm -rf "$SD"
+	t_start broker_umask sh -c "umask 000; exec '$MADANG_BIN/madang-broker' --rpc 'ipc://$SD/rpc' --events 'ipc://$SD/events' --ipc-mode $mode"
+	BU=$T_LAST_PID
+	t_wait_for 5 test -S "$SD/events"
+	t_check "under umask 000 the broker makes its socket directory 0700" \
+		[ "$(stat -c %a "$SD")" = 700 ]
+	t_check "under umask 000 --ipc-mode $mode gives both sockets mode ${mode#0}" \
+		[ "$(stat -c %a "$SD/rpc") $(stat -c %a "$SD/events")" = "${mode#0} ${mode#0}" ]
+	kill -TERM "$BU"
+	wait_exit "$BU" 0 || t_fail "the broker under umask 000 did not stop"
+done
+t_check "--ipc-mode 0666 is refused (exit 2)" broker_exit 2 --ipc-mode 0666
 t_done

@@ -5,11 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "clock.h"
 #include "hmap.h"
+#include "ipc.h"
 #include "sbuf.h"
 #include "utf8.h"
 #include "validate.h"
@@ -265,6 +268,121 @@ test_iso8601_format(void **state)
 	assert_string_equal(clock_iso8601(1795316806123LL, out), "2026-11-22T03:06:46.123Z");
 }
 
+static void
+test_ipc_default_dir_resolution(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(ipc_default_dir(0, "/run/user/0", out, sizeof(out)), 0);
+	assert_string_equal(out, "/run/madang");
+	assert_int_equal(ipc_default_dir(1000, "/run/user/1000", out, sizeof(out)), 0);
+	assert_string_equal(out, "/run/user/1000/madang");
+	assert_int_equal(ipc_default_dir(1000, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "/tmp/madang-1000");
+	assert_int_equal(ipc_default_dir(1000, "relative/dir", out, sizeof(out)), 0);
+	assert_string_equal(out, "/tmp/madang-1000");
+	assert_int_equal(
+	    ipc_default_dir(1000, "/a/very/long/runtime/directory/path/that/goes/beyond/64/bytes",
+	                    out, sizeof(out)),
+	    -1);
+	/* The process's own defaults use the same directory for both sockets. */
+	const char *rpc = ipc_default_rpc_url(), *ev = ipc_default_events_url();
+	assert_true(strncmp(rpc, "ipc:///", 7) == 0);
+	assert_non_null(strstr(rpc, "/broker.rpc"));
+	assert_int_equal(strlen(rpc) - strlen("broker.rpc"), strlen(ev) - strlen("broker.events"));
+	assert_null(ipc_url_path("tcp://127.0.0.1:1"));
+	assert_string_equal(ipc_url_path("ipc:///x/y"), "/x/y");
+}
+
+static void
+expect_dir(const char *dir, uid_t euid, bool own, bool ok, const char *why_part)
+{
+	char err[256] = "";
+	int rv = ipc_dir_check(dir, euid, own, err, sizeof(err));
+
+	if (ok && rv != 0)
+		fail_msg("%s refused: %s", dir, err);
+	if (!ok && rv == 0)
+		fail_msg("%s accepted (own %d)", dir, own);
+	if (!ok && strstr(err, why_part) == NULL)
+		fail_msg("%s refused for another reason: %s", dir, err);
+}
+
+/* A socket directory that another user owns or may write is refused; so is one below an
+ * ancestor another user may rename entries of (sticky /tmp is fine). */
+static void
+test_ipc_dir_check_refuses_foreign_and_writable(void **state)
+{
+	char base[] = "/tmp/madang-ipc-test.XXXXXX", d[96], open_dir[96], link[96], err[256];
+	uid_t me = geteuid();
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	snprintf(d, sizeof(d), "%s/sock", base);
+	assert_int_equal(mkdir(d, 0700), 0);
+	expect_dir(d, me, true, true, NULL);
+	if (me == 0) { /* root is trusted as an owner: give the directory to someone else */
+		assert_int_equal(chown(d, 4242, (gid_t)-1), 0);
+		expect_dir(d, 0, true, false, "belongs to another user");
+		expect_dir(d, 0, false, false, "belongs to another user");
+		assert_int_equal(chown(d, 0, (gid_t)-1), 0);
+	} else {
+		expect_dir(d, me + 4242, true, false, "belongs to another user");
+		expect_dir(d, me + 4242, false, false, "belongs to another user");
+	}
+	assert_int_equal(chmod(d, 0777), 0);
+	expect_dir(d, me, true, false, "can be written by other users");
+	expect_dir(d, me, false, false, "can be written by other users");
+	assert_int_equal(chmod(d, 01777), 0); /* sticky does not make the socket directory safe */
+	expect_dir(d, me, true, false, "can be written by other users");
+	assert_int_equal(chmod(d, 0770), 0); /* group-writable: refused to the broker only */
+	expect_dir(d, me, true, false, "can be written by other users");
+	expect_dir(d, me, false, true, NULL);
+	assert_int_equal(chmod(d, 0755), 0);
+	expect_dir(d, me, true, true, NULL);
+	snprintf(link, sizeof(link), "%s/link", base);
+	assert_int_equal(symlink(d, link), 0);
+	expect_dir(link, me, true, false, "is not a directory");
+	/* An ancestor others may write (no sticky bit): they could rename the directory away. */
+	snprintf(open_dir, sizeof(open_dir), "%s/open", base);
+	assert_int_equal(mkdir(open_dir, 0700), 0);
+	assert_int_equal(chmod(open_dir, 0777), 0);
+	snprintf(d, sizeof(d), "%s/open/sock", base);
+	assert_int_equal(mkdir(d, 0700), 0);
+	expect_dir(d, me, true, false, "can be written by other users");
+	assert_int_equal(chmod(open_dir, 01777), 0);
+	expect_dir(d, me, true, true, NULL);
+
+	/* Dial side: a directory not made yet is fine only where no one else can make it. */
+	char url[160];
+	snprintf(url, sizeof(url), "ipc://%s/open/later/broker.rpc", base);
+	assert_int_equal(ipc_dial_check(url, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not exist"));
+	snprintf(url, sizeof(url), "ipc://%s/later/broker.rpc", base);
+	if (ipc_dial_check(url, err, sizeof(err)) != 0)
+		fail_msg("%s refused: %s", url, err);
+	assert_int_equal(ipc_dial_check("tcp://127.0.0.1:9", err, sizeof(err)), 0);
+
+	/* Listen side: made 0700 (with its parent) whatever the umask. */
+	mode_t old = umask(0);
+	snprintf(url, sizeof(url), "ipc://%s/new/deeper/broker.rpc", base);
+	int rv = ipc_listen_prepare(url, err, sizeof(err));
+	umask(old);
+	if (rv != 0)
+		fail_msg("%s refused: %s", url, err);
+	struct stat st;
+	snprintf(d, sizeof(d), "%s/new/deeper", base);
+	assert_int_equal(stat(d, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	snprintf(url, sizeof(url), "ipc://%s/open/broker.rpc", base);
+	assert_int_equal(ipc_listen_prepare(url, err, sizeof(err)), -1);
+
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -280,6 +398,8 @@ main(void)
 		cmocka_unit_test(test_sbuf_json_escaping),
 		cmocka_unit_test(test_hmap_put_get_delete_grow),
 		cmocka_unit_test(test_iso8601_format),
+		cmocka_unit_test(test_ipc_default_dir_resolution),
+		cmocka_unit_test(test_ipc_dir_check_refuses_foreign_and_writable),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

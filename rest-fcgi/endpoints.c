@@ -311,6 +311,7 @@ api_ep_create(const struct api_config *cfg, const struct api_input *in,
 	struct sbuf b;
 	cJSON *body = NULL, *req = NULL, *reply, *room;
 	const char *why, *id, *name;
+	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1]; /* the name trimmed and NFC */
 	size_t id_len, name_len;
 
 	if (!is_json_type(in->content_type)) {
@@ -338,12 +339,12 @@ api_ep_create(const struct api_config *cfg, const struct api_input *in,
 		name = id; /* like a room the broker creates on join: named after its id */
 		name_len = id_len;
 	}
-	if (!valid_room_name(name, name_len, &why)) {
+	if (!room_name_canonical(name, name_len, canon, sizeof(canon), &why)) {
 		api_error(r, 400, ERR_INVALID_ARGUMENT, why);
 		goto out;
 	}
 	req = op_room("create_room", id);
-	if (req != NULL && cJSON_AddStringToObject(req, "name", name) == NULL) {
+	if (req != NULL && cJSON_AddStringToObject(req, "name", canon) == NULL) {
 		cJSON_Delete(req);
 		req = NULL;
 	}

@@ -317,6 +317,32 @@ test_post_creates_a_room(void **state)
 	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\"}");
 }
 
+/* Room names follow the nickname rules: trimmed, NFC, nothing invisible (issue 25). */
+static void
+test_post_sends_the_canonical_room_name(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply =
+	    "{\"ok\":true,\"room\":{\"id\":\"cafe\",\"name\":\"x\",\"users_count\":0}}";
+	/* " Cafe\u0301 " (decomposed) goes to the broker as "Caf\u00e9" */
+	set_body(t, "application/json", "{\"id\":\"cafe\",\"name\":\" Cafe\\u0301 \"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 201);
+	assert_string_equal(t->broker.last,
+	                    "{\"op\":\"create_room\",\"room_id\":\"cafe\",\"name\":\"Caf\u00e9\"}");
+	int calls = t->broker.calls;
+	const char *bad[] = {"{\"id\":\"x\",\"name\":\"Jazz\\u202e\"}", "{\"id\":\"x\",\"name\":\"\\u2800\"}",
+	                     "{\"id\":\"x\",\"name\":\"a\\u200bb\"}", "{\"id\":\"x\",\"name\":\"a\\ufe0f\"}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		set_body(t, "application/json", bad[i], true);
+		run(t, "POST", "/api/rooms");
+		assert_int_equal(t->r.status, 400);
+		assert_non_null(strstr(t->text, "\"error\":\"invalid_argument\""));
+	}
+	assert_int_equal(t->broker.calls, calls);
+}
+
 static void
 test_post_refuses_bad_bodies(void **state)
 {
@@ -595,6 +621,7 @@ main(void)
 	        test_bad_messages_arguments_are_400_without_a_broker_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_parse_and_route_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_post_creates_a_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_post_sends_the_canonical_room_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_post_refuses_bad_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_token_rules, setup, teardown),
 	    cmocka_unit_test(test_bearer_compare),

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "clock.h"
 #include "hmap.h"
@@ -268,6 +269,144 @@ test_iso8601_format(void **state)
 	assert_string_equal(clock_iso8601(1795316806123LL, out), "2026-11-22T03:06:46.123Z");
 }
 
+/* Finding 5 of issue 25: these joined beside "alice" before. */
+static void
+test_nickname_refuses_invisible_and_lookalike_names(void **state)
+{
+	char a[MADANG_NICK_MAX_BYTES + 1], b[MADANG_NICK_MAX_BYTES + 1];
+
+	(void)state;
+	expect_nick("alice\xef\xb8\x8f", NULL);     /* U+FE0F variation selector 16 */
+	expect_nick("alice\xef\xb8\x80", NULL);     /* U+FE00 variation selector 1 */
+	expect_nick("alice\xe1\xa0\x8b", NULL);     /* U+180B Mongolian free variation selector */
+	expect_nick("alice\xf0\x9d\x85\xb3", NULL); /* U+1D173 musical symbol begin beam */
+	expect_nick("\xe2\xa0\x80", NULL);          /* U+2800 Braille pattern blank */
+	expect_nick("ｓｙｓｔｅｍ", NULL);            /* full-width "system": reserved */
+	expect_nick("\xe1\x84\x89\xe1\x85\xb5\xe1\x84\x89\xe1\x85\xb3\xe1\x84\x90\xe1\x85\xa6"
+		    "\xe1\x86\xb7",
+		    NULL); /* "시스템" decomposed (NFD): reserved */
+	expect_nick("e\xcc\x81lodie", "\xc3\xa9lodie"); /* NFD in, NFC out */
+	nick_fold("ＡＬＩＣＥ", a, sizeof(a));
+	nick_fold("alice", b, sizeof(b));
+	assert_string_equal(a, b);
+	nick_fold("Straße", a, sizeof(a));
+	assert_string_equal(a, "strasse");
+}
+
+/* Reads the whole file at path (NUL-terminated); NULL when it cannot. */
+static char *
+slurp(FILE *f)
+{
+	size_t cap = 4096, len = 0, n;
+	char *buf = malloc(cap);
+
+	while (buf != NULL && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len - 1 == 0) {
+			char *nb = realloc(buf, cap * 2);
+			if (nb == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (buf != NULL)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* Compares one result field: want is NULL (refused), or the expected string. */
+static void
+expect_field(int i, const char *in, const char *field, const char *want, const char *got)
+{
+	if (want == NULL && got == NULL)
+		return;
+	if (want == NULL || got == NULL || strcmp(want, got) != 0)
+		fail_msg("case %d (%s) %s: want %s, got %s", i, in, field, want ? want : "refused",
+			 got ? got : "refused");
+}
+
+/* tests/unit/name-cases.json through common/validate.c (the expected results written there),
+ * then through web/js/validate.js with node (tests/unit/names.mjs): both must agree on every
+ * case, canonical form and fold key included. */
+static void
+test_names_c_and_web_client_agree(void **state)
+{
+	const char *root = getenv("MADANG_ROOT") ? getenv("MADANG_ROOT") : ".";
+	char path[512], cmd[1200];
+	FILE *f;
+	char *text, *js_text;
+	cJSON *doc, *js, *c;
+	int i = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tests/unit/name-cases.json", root);
+	assert_non_null(f = fopen(path, "r"));
+	text = slurp(f);
+	fclose(f);
+	assert_non_null(doc = cJSON_Parse(text));
+	snprintf(cmd, sizeof(cmd), "command -v node >/dev/null && node '%s/tests/unit/names.mjs' '%s'",
+		 root, path);
+	assert_non_null(f = popen(cmd, "r"));
+	js_text = slurp(f);
+	int st = pclose(f);
+	js = st == 0 ? cJSON_Parse(js_text) : NULL;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(doc, "cases"))
+	{
+		const cJSON *in = cJSON_GetObjectItem(c, "in"), *rep = cJSON_GetObjectItem(c, "repeat");
+		const cJSON *want_nick = cJSON_GetObjectItem(c, "nick");
+		const cJSON *want_key = cJSON_GetObjectItem(c, "key");
+		const cJSON *want_room = cJSON_GetObjectItem(c, "room");
+		char nick[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
+		char room[MADANG_ROOM_NAME_MAX_BYTES + 1], input[8192] = "";
+		const char *why, *got_nick, *got_key, *got_room;
+		int times = cJSON_IsNumber(rep) ? rep->valueint : 1;
+
+		for (int k = 0; k < times; k++)
+			strncat(input, in->valuestring, sizeof(input) - strlen(input) - 1);
+		got_nick = nick_canonical(input, strlen(input), nick, sizeof(nick), &why) ? nick : NULL;
+		got_key = NULL;
+		if (got_nick != NULL) {
+			nick_fold(nick, key, sizeof(key));
+			got_key = key;
+		}
+		got_room =
+		    room_name_canonical(input, strlen(input), room, sizeof(room), &why) ? room : NULL;
+		if (want_nick != NULL)
+			expect_field(i, in->valuestring, "nick",
+				     cJSON_IsString(want_nick) ? want_nick->valuestring : NULL, got_nick);
+		if (want_key != NULL)
+			expect_field(i, in->valuestring, "key", want_key->valuestring, got_key);
+		if (want_room != NULL)
+			expect_field(i, in->valuestring, "room",
+				     cJSON_IsString(want_room) ? want_room->valuestring : NULL, got_room);
+		if (js != NULL) {
+			const cJSON *r = cJSON_GetArrayItem(js, i);
+			const cJSON *jn = cJSON_GetObjectItem(r, "nick"), *jk = cJSON_GetObjectItem(r, "key");
+			const cJSON *jr = cJSON_GetObjectItem(r, "room");
+
+			assert_non_null(r);
+			expect_field(i, in->valuestring, "nick (web client vs C)", got_nick,
+				     cJSON_IsString(jn) ? jn->valuestring : NULL);
+			expect_field(i, in->valuestring, "key (web client vs C)", got_key,
+				     cJSON_IsString(jk) ? jk->valuestring : NULL);
+			expect_field(i, in->valuestring, "room (web client vs C)", got_room,
+				     cJSON_IsString(jr) ? jr->valuestring : NULL);
+		}
+		i++;
+	}
+	assert_true(i >= 50);
+	cJSON_Delete(doc);
+	free(text);
+	free(js_text);
+	if (js == NULL)
+		skip(); /* no node: the C half ran; 30-ws and 50-e2e need node anyway */
+	assert_int_equal(cJSON_GetArraySize(js), i);
+	cJSON_Delete(js);
+}
+
 static void
 test_ipc_default_dir_resolution(void **state)
 {
@@ -398,6 +537,8 @@ main(void)
 		cmocka_unit_test(test_sbuf_json_escaping),
 		cmocka_unit_test(test_hmap_put_get_delete_grow),
 		cmocka_unit_test(test_iso8601_format),
+		cmocka_unit_test(test_nickname_refuses_invisible_and_lookalike_names),
+		cmocka_unit_test(test_names_c_and_web_client_agree),
 		cmocka_unit_test(test_ipc_default_dir_resolution),
 		cmocka_unit_test(test_ipc_dir_check_refuses_foreign_and_writable),
 	};

@@ -38,6 +38,9 @@ struct api_config {
 	const char *admin_token; /* NULL: none configured (DELETE is then refused with 403) */
 	const struct jwt_secret *jwt; /* --jwt-secret-file: a Bearer HS256 token with "admin": true
 				       * also allows POST and DELETE; NULL: off */
+	bool reads_need_token;   /* GET/HEAD of /api/rooms/{id} and its /messages need a Bearer
+				  * JWT (or the admin token): on with --jwt-secret-file unless
+				  * --public-reads (docs/api.md "Authorization") */
 	const char *cors_origin; /* NULL: no CORS headers */
 	struct api_metrics *metrics;
 };

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ usage(FILE *f)
 	    "                          without it DELETE is refused\n"
 	    "  --jwt-secret-file FILE  also accept a Bearer HS256 token with \"admin\": true for\n"
 	    "                          POST and DELETE (the secret madang-ws uses)\n"
+	    "  --public-reads          with --jwt-secret-file, let anyone read rooms' members\n"
+	    "                          and history (default: a valid Bearer token is needed)\n"
 	    "  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
 	    "  -v                      log one line per request\n",
 	    ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS,
@@ -133,6 +136,7 @@ main(int argc, char **argv)
 	    {"admin-token-file", required_argument, NULL, 'a'},
 	    {"jwt-secret-file", required_argument, NULL, 'J'},
 	    {"backlog", required_argument, NULL, 'b'},
+	    {"public-reads", no_argument, NULL, 'P'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -143,6 +147,7 @@ main(int argc, char **argv)
 	char err[ERRBUF], *token = NULL;
 	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
+	bool public_reads = false;
 	sigset_t set;
 
 	memset(&srv, 0, sizeof(srv));
@@ -168,6 +173,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			srv.verbose = true;
+			break;
+		case 'P':
+			public_reads = true;
 			break;
 		case 'c':
 			if (!valid_origin(optarg)) {
@@ -226,6 +234,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	srv.cfg.admin_token = token;
+	srv.cfg.reads_need_token = srv.cfg.jwt != NULL && !public_reads;
 
 	/* Signals: SIGTERM, SIGINT and SIGUSR1 (libfcgi's own "shutdown" signal, which would
 	 * otherwise break in-flight requests) stop gracefully; only the main thread takes them.
@@ -259,10 +268,11 @@ main(int argc, char **argv)
 	if (api_server_start(&srv) != 0)
 		goto out_rpc;
 	log_info(
-	    "api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s%s, CORS %s",
+	    "api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s%s%s, CORS %s",
 	    listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
 	    srv.timeout_ms, token != NULL ? "on" : "off",
 	    srv.cfg.jwt != NULL ? ", JWT admin on" : "",
+	    srv.cfg.reads_need_token ? ", room reads need a token" : "",
 	    srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
 	sd_notify_send("READY=1\nSTATUS=serving");
 

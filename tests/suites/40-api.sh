@@ -173,7 +173,7 @@ http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer wrong-token-0123456789
 expect_match "DELETE with a wrong token is 401" 401 '"error":"unauthorized"'
 http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
 expect "DELETE with the token is 204" 204 ''
-http GET "$B/api/rooms/jazz"
+http GET "$B/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
 expect_match "the deleted room is gone" 404 '"error":"no_such_room"'
 http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
 expect_match "deleting it again is 404" 404 '"error":"no_such_room"'
@@ -197,6 +197,40 @@ http DELETE "$B/api/rooms/folk" -H "Authorization: Bearer $forged_jwt"
 expect_match "DELETE with a JWT signed by another secret is 401" 401 '"error":"unauthorized"'
 http DELETE "$B/api/rooms/folk" -H "Authorization: Bearer $admin_jwt"
 expect "DELETE with an admin JWT is 204" 204 ''
+
+# Reads with JWT on (B): a room's members and history need a valid token; the lobby stays open.
+for path in /api/rooms/room1/messages /api/rooms/room1 "/api/rooms/room1/messages?limit=500"; do
+	http GET "$B$path"
+	expect "GET $path without a token is 401 when JWT is on" 401 \
+		'{"error":"unauthorized","message":"reading a room needs Authorization: Bearer <token>"}'
+	t_check "... with WWW-Authenticate: Bearer" has_header 'WWW-Authenticate: Bearer realm="madang"'
+	http GET "$B$path" -H "Authorization: Bearer $forged_jwt"
+	expect_match "GET $path with a forged token is 401" 401 '"error":"unauthorized"'
+	http GET "$B$path" -H "Authorization: Bearer $user_jwt"
+	expect_code "GET $path with any valid token is 200" 200
+done
+http GET "$B/api/rooms"
+expect_code "GET /api/rooms needs no token (the lobby)" 200
+http GET "$A/api/rooms/room1/messages"
+expect_code "without JWT (A) history stays open" 200
+# --public-reads opens them again: a third madang-api, straight over FastCGI through nginx C.
+API_C_PORT=$(t_free_port)
+PORT_C=$(t_free_port)
+t_start api_c "$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_C_PORT" --rpc "$RPC" \
+	--jwt-secret-file "$T_DIR/jwt.secret" --public-reads
+API_C=$T_LAST_PID
+t_wait_port "$API_C_PORT"
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-c" --port "$PORT_C" \
+	--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_C_PORT" --ws "127.0.0.1:$WS_DEAD" ||
+	t_fail "render-nginx.sh C"
+t_start nginx_c "$NGINX" -c "$T_DIR/nginx-c/nginx.conf" -p "$T_DIR/nginx-c" -e stderr
+NGINX_C=$T_LAST_PID
+t_wait_port "$PORT_C"
+http GET "http://127.0.0.1:$PORT_C/api/rooms/room1/messages"
+expect_code "with --public-reads history is open again" 200
+t_check "madang-api says at start when reads need a token" grep -q 'room reads need a token' "$T_DIR/api_b.log"
+kill -TERM "$NGINX_C" "$API_C"
+wait_exit "$API_C" 0 || t_fail "madang-api C did not stop"
 
 # --- HEAD, OPTIONS, health, metrics, OpenAPI -----------------------------------------------------
 http GET "$A/api/rooms"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -434,6 +435,68 @@ test_admin_token_rules(void **state)
 	assert_string_equal(t->broker.last, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}");
 }
 
+/* With --jwt-secret-file a room's members and history need a valid token (issue 25, finding 2);
+ * the room list stays open; --public-reads opens them again. */
+static void
+test_reads_need_a_token_when_jwt_is_on(void **state)
+{
+	struct t *t = *state;
+	static struct jwt_secret secret;
+	static struct jwt_secret other;
+	char *tok, *forged, auth[JWT_MAX_LEN + 16], bad[JWT_MAX_LEN + 16];
+
+	memset(secret.key, 'k', 40);
+	secret.len = 40;
+	memset(other.key, 'o', 40);
+	other.len = 40;
+	tok = jwt_mint(&secret, "alice", false, (int64_t)time(NULL), 600);
+	forged = jwt_mint(&other, "alice", false, (int64_t)time(NULL), 600);
+	assert_non_null(tok);
+	assert_non_null(forged);
+	snprintf(auth, sizeof(auth), "Bearer %s", tok);
+	snprintf(bad, sizeof(bad), "Bearer %s", forged);
+	t->cfg.jwt = &secret;
+	t->cfg.reads_need_token = true;
+	t->broker.reply = "{\"ok\":true,\"room_id\":\"room1\",\"events\":[],\"room\":{\"id\":\"room1\","
+	                  "\"name\":\"x\",\"users_count\":0,\"members\":[]},\"rooms\":[]}";
+	const char *paths[] = {"/api/rooms/room1/messages", "/api/rooms/room1"};
+	for (size_t i = 0; i < 2; i++) {
+		t->in.authorization = NULL;
+		run(t, "GET", paths[i]);
+		assert_int_equal(t->r.status, 401);
+		assert_true(t->r.www_authenticate);
+		assert_string_equal(t->text, "{\"error\":\"unauthorized\",\"message\":\"reading a room "
+		                             "needs Authorization: Bearer <token>\"}");
+		run(t, "HEAD", paths[i]);
+		assert_int_equal(t->r.status, 401);
+		t->in.authorization = bad;
+		run(t, "GET", paths[i]);
+		assert_int_equal(t->r.status, 401);
+		t->in.authorization = "Bearer not.a.token";
+		run(t, "GET", paths[i]);
+		assert_int_equal(t->r.status, 401);
+		assert_int_equal(t->broker.calls, 0);
+		t->in.authorization = auth;
+		run(t, "GET", paths[i]);
+		assert_int_equal(t->r.status, 200);
+		assert_int_equal(t->broker.calls, 1);
+		t->broker.calls = 0;
+	}
+	t->in.authorization = NULL;
+	run(t, "GET", "/api/rooms"); /* the lobby stays open */
+	assert_int_equal(t->r.status, 200);
+	t->cfg.admin_token = "0123456789abcdef-token"; /* the admin token may read too */
+	t->in.authorization = "Bearer 0123456789abcdef-token";
+	run(t, "GET", "/api/rooms/room1/messages");
+	assert_int_equal(t->r.status, 200);
+	t->cfg.reads_need_token = false; /* --public-reads */
+	t->in.authorization = NULL;
+	run(t, "GET", "/api/rooms/room1/messages");
+	assert_int_equal(t->r.status, 200);
+	free(tok);
+	free(forged);
+}
+
 static void
 test_bearer_compare(void **state)
 {
@@ -621,6 +684,7 @@ main(void)
 	        test_bad_messages_arguments_are_400_without_a_broker_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_parse_and_route_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_post_creates_a_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reads_need_a_token_when_jwt_is_on, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_post_sends_the_canonical_room_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_post_refuses_bad_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_token_rules, setup, teardown),

@@ -33,6 +33,7 @@ usage(FILE *f)
 	    f,
 	    "usage: madang-api [--listen unix:PATH | HOST:PORT] [--rpc URL] [--threads N]\n"
 	    "                  [--timeout MS] [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
+	    "                  [--jwt-secret-file FILE [--public-reads]] [--history-max-bytes N]\n"
 	    "                  [--backlog N] [-v]\n"
 	    "\n"
 	    "FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
@@ -52,12 +53,15 @@ usage(FILE *f)
 	    "                          without it DELETE is refused\n"
 	    "  --jwt-secret-file FILE  also accept a Bearer HS256 token with \"admin\": true for\n"
 	    "                          POST and DELETE (the secret madang-ws uses)\n"
+	    "  --history-max-bytes N   events' bytes in one /messages reply, %d..%d (default\n"
+	    "                          %d); a longer page is cut, with a cursor to the rest\n"
 	    "  --public-reads          with --jwt-secret-file, let anyone read rooms' members\n"
 	    "                          and history (default: a valid Bearer token is needed)\n"
 	    "  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
 	    "  -v                      log one line per request\n",
 	    ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS,
-	    TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, BACKLOG_MAX, BACKLOG_DEFAULT);
+	    TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
+	    API_HISTORY_BYTES_DEFAULT, BACKLOG_MAX, BACKLOG_DEFAULT);
 }
 
 static int
@@ -137,6 +141,7 @@ main(int argc, char **argv)
 	    {"jwt-secret-file", required_argument, NULL, 'J'},
 	    {"backlog", required_argument, NULL, 'b'},
 	    {"public-reads", no_argument, NULL, 'P'},
+	    {"history-max-bytes", required_argument, NULL, 'H'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -148,6 +153,7 @@ main(int argc, char **argv)
 	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
 	bool public_reads = false;
+	int history_bytes;
 	sigset_t set;
 
 	memset(&srv, 0, sizeof(srv));
@@ -176,6 +182,15 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			public_reads = true;
+			break;
+		case 'H':
+			if (parse_int(optarg, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
+			              &history_bytes) != 0) {
+				fprintf(stderr, "madang-api: --history-max-bytes must be %d..%d\n",
+				        API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX);
+				return 2;
+			}
+			srv.cfg.history_max_bytes = (size_t)history_bytes;
 			break;
 		case 'c':
 			if (!valid_origin(optarg)) {

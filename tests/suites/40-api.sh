@@ -260,6 +260,32 @@ for m in 'madang_broker_members 2' 'madang_broker_rooms 5' 'madang_broker_messag
 	'madang_api_request_duration_seconds_count [1-9]'; do
 	t_check "metrics has $m" body_match "^$m"
 done
+
+# --- history paging ----------------------------------------------------------------------------
+# History is paged by bytes as well as by count: 100 events of 4 KB are over the 256 KiB cap.
+big=$(head -c 4000 /dev/zero | tr '\0' x)
+set -- '{"op":"create_room","room_id":"big","name":"big"}' \
+	'{"op":"join","frontend":"t-api","session":"s-big","room_id":"big","user":"dave"}'
+for i in $(seq 99); do
+	set -- "$@" "{\"op\":\"send\",\"frontend\":\"t-api\",\"session\":\"s-big\",\"room_id\":\"big\",\"text\":\"$big\"}"
+done
+rpc "$@" || t_fail "filling room big"
+http GET "$A/api/rooms/big/messages?limit=500"
+size=$(wc -c <"$T_DIR/body")
+t_check "?limit=500 of 4 KB messages is cut at 256 KiB ($size bytes)" [ "$size" -le $((262144 + 512)) ]
+expect_match "... says so, with the cursor of the next page" 200 '"truncated":true,"next_before":[0-9]+,"events":\[\{'
+next=$(sed -nE 's/.*"next_before":([0-9]+).*/\1/p' "$T_DIR/body")
+seqs=$(grep -oE '"seq":[0-9]+' "$T_DIR/body" | wc -l)
+http GET "$A/api/rooms/big/messages?limit=500&before=$next"
+expect_match "the next page (before=$next) holds the rest and ends the paging" 200 '"complete":true,"events":\[\{"type":"join"'
+t_check "... and no cursor" sh -c "! grep -q next_before '$T_DIR/body'"
+seqs2=$(grep -oE '"seq":[0-9]+' "$T_DIR/body" | wc -l)
+t_check "the two pages hold all 100 events ($seqs + $seqs2)" [ $((seqs + seqs2)) -eq 100 ]
+http GET "$A/api/rooms/big/messages?since=0&limit=500"
+expect_match "since=0 is cut from the oldest, with next_since" 200 '"truncated":true,"next_since":[0-9]+,"events":\[\{"type":"join"'
+rpc '{"op":"leave","frontend":"t-api","session":"s-big","room_id":"big"}' \
+	'{"op":"delete_room","room_id":"big"}' || t_fail "removing room big"
+
 http GET "$A/api/openapi.json"
 expect_match "openapi.json is served" 200 '"openapi": "3\.0\.3"'
 if command -v node >/dev/null 2>&1; then

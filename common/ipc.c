@@ -26,6 +26,7 @@ ipc_default_dir(uid_t euid, const char *xdg, char *out, size_t outsz)
 
 static char def_rpc[MADANG_IPC_URL_MAX], def_events[MADANG_IPC_URL_MAX];
 
+/* Fills def_rpc and def_events once, from this process's euid and environment. */
 static void
 defaults_resolve(void)
 {

@@ -261,6 +261,24 @@ for m in 'madang_broker_members 2' 'madang_broker_rooms 5' 'madang_broker_messag
 	t_check "metrics has $m" body_match "^$m"
 done
 
+# --- names: the broker applies common/'s rules (issue 25, finding 5) ----------------------------
+names=$("$MADANG_TESTBIN/it_rpc" "$RPC" \
+	'{"op":"join","frontend":"t-api","session":"s-n1","room_id":"room4","user":"alice"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n2","room_id":"room4","user":"ａｌｉｃｅ"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n3","room_id":"room4","user":"alice\ufe0f"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n4","room_id":"room4","user":"\u2800"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n5","room_id":"room4","user":"ｓｙｓｔｅｍ"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n6","room_id":"room4","user":"\u1109\u1175\u1109\u1173\u1110\u1166\u11b7"}' \
+	'{"op":"create_room","room_id":"rlo","name":"Jazz\u202e"}' 2>&1)
+printf '%s\n' "$names" >"$T_DIR/names.out"
+t_check "the broker: full-width ａｌｉｃｅ is alice's nickname (nickname_taken)" \
+	[ "$(sed -n 2p "$T_DIR/names.out" | grep -c '"error":"nickname_taken"')" = 1 ]
+for n in 3 4 5 6 7; do
+	t_check "the broker refuses look-alike/invisible name $n (invalid_argument)" \
+		[ "$(sed -n ${n}p "$T_DIR/names.out" | grep -c '"error":"invalid_argument"')" = 1 ]
+done
+rpc '{"op":"leave","frontend":"t-api","session":"s-n1","room_id":"room4"}' || t_fail "leave room4"
+
 # --- history paging ----------------------------------------------------------------------------
 # History is paged by bytes as well as by count: 100 events of 4 KB are over the 256 KiB cap.
 big=$(head -c 4000 /dev/zero | tr '\0' x)

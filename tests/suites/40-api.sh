@@ -599,6 +599,10 @@ t_check "... and puts no socket there" [ ! -e "$SD-open/rpc" ]
 t_check "madang-api refuses to dial a broker in such a directory (exit 1)" api_exit 1 \
 	--listen "unix:$T_DIR/o.sock" --rpc "ipc://$SD-open/rpc"
 t_check "... and says why" grep -q "can be written by other users" "$T_DIR/cli.err"
+timeout 5 "$MADANG_BIN/madang-ws" --listen "127.0.0.1:$(t_free_port)" --rpc "ipc://$SD-open/rpc" \
+	--events "ipc://$SD-open/events" </dev/null >/dev/null 2>"$T_DIR/ws-cli.err"
+t_check "madang-ws refuses to dial into it too (exit 1)" [ $? -eq 1 ]
+t_check "... and says why" grep -q "can be written by other users" "$T_DIR/ws-cli.err"
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	mkdir -m 0755 "$SD-foreign" && chown nobody "$SD-foreign"
 	t_check "the broker refuses a socket directory another user owns (exit 1)" broker_exit 1 \

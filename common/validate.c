@@ -12,9 +12,9 @@
 
 #include "utf8.h"
 
-/* Nicknames nobody may take, compared by their fold key (so "SYSTEM", "ｓｙｓｔｅｍ" and the
- * decomposed "시스템" are all refused). */
-static const char *const nick_reserved[] = {"system", "시스템"};
+/* Nicknames nobody may take, written as their fold keys (lowercase, NFKC: each is its own key),
+ * so that "SYSTEM", "ｓｙｓｔｅｍ" and the decomposed "시스템" are all refused. */
+static const char *const nick_reserved_keys[] = {"system", "시스템"};
 
 bool
 valid_room_id(const char *s, size_t len)
@@ -190,11 +190,8 @@ nick_canonical(const char *in, size_t len, char *out, size_t outsz, const char *
 		*why = "nickname is too long once normalised";
 		return false;
 	}
-	for (size_t i = 0; i < sizeof(nick_reserved) / sizeof(nick_reserved[0]); i++) {
-		char rkey[MADANG_NICK_MAX_BYTES + 1];
-
-		if (fold_key(nick_reserved[i], strlen(nick_reserved[i]), rkey, sizeof(rkey)) &&
-		    strcmp(key, rkey) == 0) {
+	for (size_t i = 0; i < sizeof(nick_reserved_keys) / sizeof(nick_reserved_keys[0]); i++) {
+		if (strcmp(key, nick_reserved_keys[i]) == 0) {
 			*why = "nickname is reserved";
 			return false;
 		}

@@ -291,6 +291,11 @@ test_nickname_refuses_invisible_and_lookalike_names(void **state)
 	assert_string_equal(a, b);
 	nick_fold("Straße", a, sizeof(a));
 	assert_string_equal(a, "strasse");
+	/* the reserved names are written as their own keys */
+	nick_fold("system", a, sizeof(a));
+	assert_string_equal(a, "system");
+	nick_fold("시스템", a, sizeof(a));
+	assert_string_equal(a, "시스템");
 }
 
 /* Reads the whole file at path (NUL-terminated); NULL when it cannot. */

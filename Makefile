@@ -56,6 +56,11 @@ CMOCKA_CFLAGS:= $(call pc,cflags,cmocka)
 CMOCKA_LIBS  := $(or $(call pc,libs,cmocka),-lcmocka)
 CRYPTO_LIBS  := $(or $(call pc,libs,libcrypto),-lcrypto)
 SQLITE_LIBS  := $(or $(call pc,libs,sqlite3),-lsqlite3)
+# GNU libunistring (Unicode normalisation and case folding of names, common/validate.c); Debian
+# ships no pkg-config file for it. Every link line that takes common/ also takes cJSON (common/
+# needs both), so libunistring rides along in CJSON_LIBS.
+UNISTRING_LIBS := -lunistring
+CJSON_LIBS   += $(UNISTRING_LIBS)
 
 # Per-module variables filled by the module.mk files.
 PROGRAMS  :=

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "ipc.h"
 #include "limits.h"
 #include "log.h"
 #include "server.h"
@@ -21,8 +22,12 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: madang-broker [options]\n"
-		"  --rpc URL               request/reply endpoint (default ipc:///tmp/madang/broker.rpc)\n"
-		"  --events URL            event endpoint (default ipc:///tmp/madang/broker.events)\n"
+		"  --rpc URL               request/reply endpoint (default %s)\n"
+		"  --events URL            event endpoint (default %s)\n"
+		"                          (default directory: /run/madang as root, else\n"
+		"                          $XDG_RUNTIME_DIR/madang; created 0700; one that another\n"
+		"                          user owns or may write is refused)\n"
+		"  --ipc-mode MODE         mode of ipc:// socket files: 0600 (default) or 0660\n"
 		"  --rooms FILE            rooms to create at start, JSON {\"rooms\":[{\"id\",\"name\"}]}\n"
 		"                          (default: room1..room4 of the original design)\n"
 		"  --history N             events kept per room in memory (default 100, 0..100000)\n"
@@ -43,7 +48,8 @@ usage(FILE *f)
 		"  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
 		"  --history-days D        events younger than D days kept (default 0 = no limit)\n"
 		"  -v, --verbose           log every request error and debug detail\n"
-		"  -h, --help              this text;  --version  the version\n");
+		"  -h, --help              this text;  --version  the version\n",
+		ipc_default_rpc_url(), ipc_default_events_url());
 }
 
 static int
@@ -134,14 +140,16 @@ main(int argc, char **argv)
 		{"sync", required_argument, NULL, 'S'},
 		{"history-keep", required_argument, NULL, 'k'},
 		{"history-days", required_argument, NULL, 'd'},
+		{"ipc-mode", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct server_config scfg = {
-		.rpc_url = "ipc:///tmp/madang/broker.rpc",
-		.events_url = "ipc:///tmp/madang/broker.events",
+		.rpc_url = ipc_default_rpc_url(),
+		.events_url = ipc_default_events_url(),
+		.ipc_mode = MADANG_IPC_SOCKET_MODE,
 		.inflight = 64,
 		.sync = STORE_SYNC_FULL,
 		.keep = 10000,
@@ -222,6 +230,12 @@ main(int argc, char **argv)
 			if (parse_num("--history-days", optarg, 0, 36500, &v) != 0)
 				return 2;
 			scfg.keep_days = (uint32_t)v;
+			break;
+		case 'P':
+			if (ipc_parse_mode(optarg, &scfg.ipc_mode) != 0) {
+				fprintf(stderr, "madang-broker: --ipc-mode is 0600 or 0660\n");
+				return 2;
+			}
 			break;
 		case 'v':
 			lvl = LOG_LVL_DEBUG;

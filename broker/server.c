@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "hmap.h"
+#include "ipc.h"
 #include "limits.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -282,24 +283,24 @@ ipc_clear_stale(const char *url)
 	return 0;
 }
 
-/* For ipc:// URLs, creates the socket's directory (mode 0755) when missing. */
-static void
-ipc_mkdir(const char *url)
+/* Listens on url. An ipc:// socket file gets ipc_mode, never the umask's: it is bound under
+ * umask 0177 and chmod'ed by nng (NNG_OPT_IPC_PERMISSIONS) before it accepts. */
+static int
+listen_url(nng_socket sock, const char *url, int ipc_mode)
 {
-	char path[512];
-	const char *p = strncmp(url, "ipc://", 6) == 0 ? url + 6 : NULL;
+	nng_listener l;
+	mode_t old;
+	int rv;
 
-	if (p == NULL || strlen(p) >= sizeof(path))
-		return;
-	snprintf(path, sizeof(path), "%s", p);
-	for (char *s = path + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(path, 0755) != 0 && errno != EEXIST)
-			log_warn("broker: cannot create %s: %s", path, strerror(errno));
-		*s = '/';
-	}
+	if ((rv = nng_listener_create(&l, sock, url)) != 0)
+		return rv;
+	if (ipc_url_path(url) != NULL &&
+	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, ipc_mode)) != 0)
+		return rv;
+	old = umask(0177);
+	rv = nng_listener_start(l, 0);
+	umask(old);
+	return rv;
 }
 
 static int
@@ -317,10 +318,14 @@ make_epoch(char out[17])
 static int
 sockets_open(const struct server_config *cfg)
 {
+	char err[256];
 	int rv;
 
-	ipc_mkdir(cfg->rpc_url);
-	ipc_mkdir(cfg->events_url);
+	if (ipc_listen_prepare(cfg->rpc_url, err, sizeof(err)) != 0 ||
+	    ipc_listen_prepare(cfg->events_url, err, sizeof(err)) != 0) {
+		log_error("broker: refusing the socket directory: %s", err);
+		return -1;
+	}
 	if (ipc_clear_stale(cfg->rpc_url) != 0 || ipc_clear_stale(cfg->events_url) != 0)
 		return -1;
 	if ((rv = nng_pub0_open(&srv.pub)) != 0 ||
@@ -328,7 +333,7 @@ sockets_open(const struct server_config *cfg)
 		log_error("broker: cannot open the event socket: %s", nng_strerror(rv));
 		return -1;
 	}
-	if ((rv = nng_listen(srv.pub, cfg->events_url, NULL, 0)) != 0) {
+	if ((rv = listen_url(srv.pub, cfg->events_url, cfg->ipc_mode)) != 0) {
 		log_error("broker: cannot listen on %s: %s", cfg->events_url, nng_strerror(rv));
 		return -1;
 	}
@@ -337,7 +342,7 @@ sockets_open(const struct server_config *cfg)
 		log_error("broker: cannot open the request socket: %s", nng_strerror(rv));
 		return -1;
 	}
-	if ((rv = nng_listen(srv.rep, cfg->rpc_url, NULL, 0)) != 0) {
+	if ((rv = listen_url(srv.rep, cfg->rpc_url, cfg->ipc_mode)) != 0) {
 		log_error("broker: cannot listen on %s: %s", cfg->rpc_url, nng_strerror(rv));
 		return -1;
 	}

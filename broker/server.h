@@ -13,6 +13,7 @@ struct server_config {
 	int sync;              /* enum store_sync */
 	uint64_t keep;         /* --history-keep */
 	uint32_t keep_days;    /* --history-days */
+	int ipc_mode;          /* --ipc-mode: mode of ipc:// socket files (0600 or 0660) */
 };
 
 /* Listens on both URLs, then runs the state loop until server_stop() is called (from a signal

@@ -4,6 +4,8 @@
 
 #define MADANG_ROOM_ID_MAX       64    /* room id: [A-Za-z0-9_-]{1,64} */
 #define MADANG_ROOM_NAME_MAX     100   /* room display name: 1..100 characters of UTF-8 */
+#define MADANG_ROOM_NAME_MAX_BYTES (MADANG_ROOM_NAME_MAX * 4)
+#define MADANG_NAME_INPUT_MAX    1024  /* bytes of a nickname or room name before normalising */
 #define MADANG_NICK_MAX_CHARS    32    /* nickname: 1..32 characters after trimming */
 #define MADANG_NICK_MAX_BYTES    (MADANG_NICK_MAX_CHARS * 4)
 #define MADANG_TEXT_MAX          4096  /* chat message text, bytes of UTF-8 */

@@ -2,9 +2,19 @@
 #include "validate.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <unicase.h>
+#include <unictype.h>
+#include <uninorm.h>
+
 #include "utf8.h"
+
+/* Nicknames nobody may take, written as their fold keys (lowercase, NFKC: each is its own key),
+ * so that "SYSTEM", "ｓｙｓｔｅｍ" and the decomposed "시스템" are all refused. */
+static const char *const nick_reserved_keys[] = {"system", "시스템"};
 
 bool
 valid_room_id(const char *s, size_t len)
@@ -26,30 +36,33 @@ is_control(uint32_t cp)
 	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
 }
 
-/* Characters that render as nothing (or reorder text) and so let one nickname look like another. */
+/* Characters that render as nothing, as blank, or reorder text, and so let one name look like
+ * another: format characters (Cf: zero-width, bidi controls, U+1D173…), line and paragraph
+ * separators, every Default_Ignorable_Code_Point (variation selectors, U+180B, Hangul fillers,
+ * tags…), noncharacters, and the Braille blank U+2800. The web client tests the same sets
+ * (web/js/validate.js). */
 static bool
 is_invisible(uint32_t cp)
 {
-	return cp == 0x00ad || cp == 0x034f || cp == 0x061c || cp == 0x115f || cp == 0x1160 ||
-	       cp == 0x17b4 || cp == 0x17b5 || cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
-	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) ||
-	       cp == 0x3164 || cp == 0xfeff || cp == 0xffa0 || (cp >= 0xfff0 && cp <= 0xfffb) ||
-	       (cp >= 0xe0000 && cp <= 0xe0fff) || (cp & 0xfffe) == 0xfffe ||
-	       (cp >= 0xfdd0 && cp <= 0xfdef);
+	return cp == 0x2800 ||
+	       uc_is_general_category_withtable(cp, UC_CATEGORY_MASK_Cf | UC_CATEGORY_MASK_Zl |
+	                                                UC_CATEGORY_MASK_Zp) ||
+	       uc_is_property_default_ignorable_code_point(cp) ||
+	       uc_is_property_not_a_character(cp);
 }
 
+/* White space other than U+0020 (Zs and U+0085): trimmed at the ends, refused inside names. */
 static bool
 is_unicode_space(uint32_t cp)
 {
-	return cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
-	       cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+	return cp == 0x85 || (cp != ' ' && uc_is_general_category(cp, UC_CATEGORY_Zs));
 }
 
 static bool
 is_trim_space(uint32_t cp)
 {
 	return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
-	       is_unicode_space(cp);
+	       cp == 0x2028 || cp == 0x2029 || is_unicode_space(cp);
 }
 
 /* Trims leading and trailing white space of valid UTF-8 in place (adjusts *s and *len). */
@@ -76,151 +89,147 @@ trim_utf8(const char **s, size_t *len)
 	*len = end;
 }
 
+/* The shared rules of nicknames and room names ("nickname" or "room name" in the reasons):
+ * valid UTF-8, trimmed, NFC, 1..max_chars characters, no control or invisible character, no
+ * white space but U+0020 inside. Writes the NFC form (NUL-terminated) to out. */
 static bool
-ascii_ieq(const char *a, size_t alen, const char *b)
+name_canonical(const char *what, const char *in, size_t len, size_t max_chars, char *out,
+               size_t outsz, const char **why)
 {
-	size_t blen = strlen(b);
+	static _Thread_local char reason[96];
+	uint8_t nfc_buf[MADANG_NAME_INPUT_MAX * 3];
+	const char *s = in;
+	size_t n = len, chars = 0, nlen = sizeof(nfc_buf);
+	uint8_t *nfc;
+	bool ok = false;
 
-	if (alen != blen)
+	*why = NULL;
+	if (in == NULL || !utf8_valid(in, len)) {
+		snprintf(reason, sizeof(reason), "%s is not valid UTF-8", what);
+		*why = reason;
 		return false;
-	for (size_t i = 0; i < alen; i++) {
-		char x = a[i], y = b[i];
-		if (x >= 'A' && x <= 'Z')
-			x = (char)(x + 32);
-		if (x != y)
-			return false;
 	}
+	trim_utf8(&s, &n);
+	if (n == 0) {
+		snprintf(reason, sizeof(reason), "%s is empty", what);
+		*why = reason;
+		return false;
+	}
+	if (n > MADANG_NAME_INPUT_MAX) {
+		snprintf(reason, sizeof(reason), "%s is longer than %zu characters", what,
+		         max_chars);
+		*why = reason;
+		return false;
+	}
+	nfc = u8_normalize(UNINORM_NFC, (const uint8_t *)s, n, nfc_buf, &nlen);
+	if (nfc == NULL) {
+		snprintf(reason, sizeof(reason), "%s cannot be normalised", what);
+		*why = reason;
+		return false;
+	}
+	for (size_t i = 0; i < nlen;) {
+		uint32_t cp;
+		size_t k = utf8_decode(nfc + i, nlen - i, &cp);
+
+		if (k == 0 || is_control(cp)) {
+			snprintf(reason, sizeof(reason), "%s contains a control character", what);
+			goto out;
+		}
+		if (is_invisible(cp) || is_unicode_space(cp) || cp == 0x2028 || cp == 0x2029) {
+			snprintf(reason, sizeof(reason),
+			         "%s contains an invisible or formatting character", what);
+			goto out;
+		}
+		i += k;
+		chars++;
+	}
+	if (chars > max_chars || nlen >= outsz) {
+		snprintf(reason, sizeof(reason), "%s is longer than %zu characters", what,
+		         max_chars);
+		goto out;
+	}
+	memcpy(out, nfc, nlen);
+	out[nlen] = '\0';
+	ok = true;
+out:
+	if (!ok)
+		*why = reason;
+	if (nfc != nfc_buf)
+		free(nfc);
+	return ok;
+}
+
+/* Writes the NFKC case-folded form of s to out; false when it does not fit. */
+static bool
+fold_key(const char *s, size_t n, char *out, size_t outsz)
+{
+	size_t klen = outsz;
+	uint8_t *key =
+	    u8_casefold((const uint8_t *)s, n, NULL, UNINORM_NFKC, (uint8_t *)out, &klen);
+
+	if (key == NULL)
+		return false;
+	if (key != (uint8_t *)out) { /* did not fit in out: libunistring allocated it */
+		free(key);
+		return false;
+	}
+	if (klen >= outsz)
+		return false;
+	out[klen] = '\0';
 	return true;
 }
 
 bool
 nick_canonical(const char *in, size_t len, char *out, size_t outsz, const char **why)
 {
-	const char *s = in;
-	size_t n = len, chars = 0;
+	char key[MADANG_NICK_MAX_BYTES + 1], canon[MADANG_NICK_MAX_BYTES + 1];
 
-	*why = NULL;
-	if (in == NULL || !utf8_valid(in, len)) {
-		*why = "nickname is not valid UTF-8";
+	if (!name_canonical("nickname", in, len, MADANG_NICK_MAX_CHARS, canon, sizeof(canon), why))
+		return false;
+	if (!fold_key(canon, strlen(canon), key, sizeof(key))) {
+		*why = "nickname is too long once normalised";
 		return false;
 	}
-	trim_utf8(&s, &n);
-	if (n == 0) {
-		*why = "nickname is empty";
-		return false;
-	}
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
-
-		if (is_control(cp)) {
-			*why = "nickname contains a control character";
+	for (size_t i = 0; i < sizeof(nick_reserved_keys) / sizeof(nick_reserved_keys[0]); i++) {
+		if (strcmp(key, nick_reserved_keys[i]) == 0) {
+			*why = "nickname is reserved";
 			return false;
 		}
-		if (is_invisible(cp) || (cp != ' ' && is_unicode_space(cp))) {
-			*why = "nickname contains an invisible or formatting character";
-			return false;
-		}
-		i += k;
-		chars++;
 	}
-	if (chars > MADANG_NICK_MAX_CHARS || n >= outsz) {
+	if (strlen(canon) >= outsz) {
 		*why = "nickname is longer than 32 characters";
 		return false;
 	}
-	if (ascii_ieq(s, n, "system") || (n == strlen("시스템") && memcmp(s, "시스템", n) == 0)) {
-		*why = "nickname is reserved";
-		return false;
-	}
-	memcpy(out, s, n);
-	out[n] = '\0';
+	memcpy(out, canon, strlen(canon) + 1);
 	return true;
-}
-
-/* Simple one-to-one case folding for the scripts where it matters most; others are unchanged. */
-static uint32_t
-fold_cp(uint32_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c + 32;
-	if (c < 0xc0)
-		return c;
-	if (c >= 0xc0 && c <= 0xde && c != 0xd7)
-		return c + 32;
-	if (c >= 0x100 && c <= 0x137 && (c & 1) == 0)
-		return c + 1;
-	if (c >= 0x139 && c <= 0x148 && (c & 1) == 1)
-		return c + 1;
-	if (c >= 0x14a && c <= 0x177 && (c & 1) == 0)
-		return c + 1;
-	if (c == 0x178)
-		return 0xff;
-	if (c >= 0x179 && c <= 0x17e && (c & 1) == 1)
-		return c + 1;
-	if (c >= 0x391 && c <= 0x3ab && c != 0x3a2)
-		return c + 32;
-	if (c >= 0x400 && c <= 0x40f)
-		return c + 80;
-	if (c >= 0x410 && c <= 0x42f)
-		return c + 32;
-	if (c >= 0xff21 && c <= 0xff3a) /* full-width A-Z folds to ASCII a-z */
-		return c - 0xff21 + 'a';
-	if (c >= 0xff41 && c <= 0xff5a)
-		return c - 0xff41 + 'a';
-	return c;
 }
 
 void
 nick_fold(const char *canon, char *out, size_t outsz)
 {
-	const unsigned char *p = (const unsigned char *)canon;
-	size_t n = strlen(canon), o = 0;
+	size_t n = strlen(canon);
 
-	while (n > 0) {
-		uint32_t cp;
-		unsigned char buf[4];
-		size_t k = utf8_decode(p, n, &cp);
-
-		if (k == 0) { /* not canonical: copy the byte so that keys stay distinct */
-			cp = 0xfffd;
-			k = 1;
-		}
-		size_t e = utf8_encode(fold_cp(cp), buf);
-		if (o + e >= outsz)
-			break;
-		memcpy(out + o, buf, e);
-		o += e;
-		p += k;
-		n -= k;
+	if (outsz == 0)
+		return;
+	if (!fold_key(canon, n, out, outsz)) {
+		/* Only for input nick_canonical() would refuse: keep such keys distinct from
+		 * every canonical one by not folding them at all. */
+		snprintf(out, outsz, "%s", canon);
 	}
-	out[o] = '\0';
+}
+
+bool
+room_name_canonical(const char *in, size_t len, char *out, size_t outsz, const char **why)
+{
+	return name_canonical("room name", in, len, MADANG_ROOM_NAME_MAX, out, outsz, why);
 }
 
 bool
 valid_room_name(const char *s, size_t len, const char **why)
 {
-	size_t chars = 0;
+	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1];
 
-	if (s == NULL || !utf8_valid(s, len)) {
-		*why = "room name is not valid UTF-8";
-		return false;
-	}
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &cp);
-
-		if (is_control(cp)) {
-			*why = "room name contains a control character";
-			return false;
-		}
-		i += k;
-		chars++;
-	}
-	if (chars == 0 || chars > MADANG_ROOM_NAME_MAX) {
-		*why = "room name must have 1 to 100 characters";
-		return false;
-	}
-	return true;
+	return room_name_canonical(s, len, canon, sizeof(canon), why);
 }
 
 bool

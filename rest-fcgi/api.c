@@ -66,6 +66,33 @@ authorized(const struct api_config *cfg, const struct api_input *in, enum api_me
 	return false;
 }
 
+/* Who may read a room's members and history when cfg->reads_need_token: the bearer of any valid
+ * HS256 token of the site (the same tokens madang-ws takes) or of the admin token. The room list,
+ * health, metrics and the OpenAPI document stay open. */
+static bool
+reader_ok(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
+{
+	const char *tok, *why;
+	struct jwt_claims c;
+
+	if (cfg->admin_token != NULL && api_bearer_ok(in->authorization, cfg->admin_token))
+		return true;
+	if (cfg->jwt != NULL && in->authorization != NULL &&
+	    strncasecmp(in->authorization, "Bearer ", 7) == 0) {
+		tok = in->authorization + 7;
+		while (*tok == ' ')
+			tok++;
+		if (jwt_verify(cfg->jwt, tok, strlen(tok), (int64_t)time(NULL), &c, &why) == 0)
+			return true;
+		api_error(r, 401, "unauthorized", "the token is not valid (expired, or not ours)");
+		r->www_authenticate = true;
+		return false;
+	}
+	api_error(r, 401, "unauthorized", "reading a room needs Authorization: Bearer <token>");
+	r->www_authenticate = true;
+	return false;
+}
+
 void
 api_handle(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
 {
@@ -100,6 +127,9 @@ api_handle(const struct api_config *cfg, const struct api_input *in, struct api_
 		break;
 	}
 	r->route = rt.id;
+	if ((rq.method == API_M_GET || rq.method == API_M_HEAD) && cfg->reads_need_token &&
+	    (rt.id == API_R_ROOM || rt.id == API_R_MESSAGES) && !reader_ok(cfg, in, r))
+		return;
 	switch (rq.method) {
 	case API_M_OPTIONS:
 		api_allow_string(rt.allow, r->allow, sizeof(r->allow));

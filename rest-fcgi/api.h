@@ -22,6 +22,9 @@
 #define API_CORS_ORIGIN_MAX       256
 #define API_HISTORY_LIMIT_DEFAULT 50                  /* ?limit= of /messages when absent */
 #define API_SEQ_MAX               9007199254740991ull /* 2^53 - 1: ?since= and ?before= */
+#define API_HISTORY_BYTES_DEFAULT (256 * 1024)        /* events' bytes in one /messages reply */
+#define API_HISTORY_BYTES_MIN     (16 * 1024) /* more than the largest event: a page holds one */
+#define API_HISTORY_BYTES_MAX     (16 * 1024 * 1024)
 
 enum api_call_result {
 	API_CALL_OK = 0,      /* *reply holds the broker's JSON object reply */
@@ -35,10 +38,15 @@ typedef enum api_call_result (*api_call_fn)(void *arg, const cJSON *req, cJSON *
 typedef long (*api_read_fn)(void *arg, char *buf, size_t n);
 
 struct api_config {
-	const char *admin_token; /* NULL: none configured (DELETE is then refused with 403) */
+	const char *admin_token;      /* NULL: none configured (DELETE is then refused with 403) */
 	const struct jwt_secret *jwt; /* --jwt-secret-file: a Bearer HS256 token with "admin": true
-				       * also allows POST and DELETE; NULL: off */
-	const char *cors_origin; /* NULL: no CORS headers */
+	                               * also allows POST and DELETE; NULL: off */
+	bool reads_need_token;        /* GET/HEAD of /api/rooms/{id} and its /messages need a Bearer
+	                               * JWT (or the admin token): on with --jwt-secret-file unless
+	                               * --public-reads (docs/api.md "Authorization") */
+	size_t history_max_bytes;     /* --history-max-bytes: events' JSON in one /messages reply;
+	                               * 0 means API_HISTORY_BYTES_DEFAULT */
+	const char *cors_origin;      /* NULL: no CORS headers */
 	struct api_metrics *metrics;
 };
 

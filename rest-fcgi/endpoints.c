@@ -196,13 +196,80 @@ api_ep_room(const struct api_config *cfg, const struct api_input *in, const char
 	api_set_json(r, 200, out);
 }
 
+/* Moves the events of reply into out as a page of at most max bytes of JSON (the commas and
+ * brackets counted): from the oldest when oldest_first (since=), else from the newest, always at
+ * least one. When the page is shorter than asked (cut here, or by the broker's max_bytes) while
+ * the room has more in that direction, adds "truncated":true and the cursor of the next page
+ * ("next_since" or "next_before"). Returns false when out of memory. */
+static bool
+page_events(cJSON *reply, cJSON *out, size_t max, bool oldest_first, uint64_t limit)
+{
+	cJSON *events = cJSON_DetachItemFromObjectCaseSensitive(reply, "events");
+	cJSON *page = cJSON_CreateArray(), *ev;
+	int n = cJSON_GetArraySize(events), kept = 0;
+	size_t used = 2; /* [] */
+	int64_t edge = 0, first_seq = 0, last_seq = 0;
+	bool cut = false;
+
+	if (events == NULL || page == NULL) {
+		cJSON_Delete(events);
+		cJSON_Delete(page);
+		return false;
+	}
+	for (int k = 0; k < n; k++) {
+		int i = oldest_first ? 0 : cJSON_GetArraySize(events) - 1;
+		char *text;
+		size_t len;
+
+		ev = cJSON_GetArrayItem(events, i);
+		if ((text = cJSON_PrintUnformatted(ev)) == NULL) {
+			cJSON_Delete(events);
+			cJSON_Delete(page);
+			return false;
+		}
+		len = strlen(text) + (kept > 0 ? 1 : 0);
+		cJSON_free(text);
+		if (kept > 0 && used + len > max) {
+			cut = true;
+			break;
+		}
+		used += len;
+		ev = cJSON_DetachItemFromArray(events, i);
+		if (oldest_first)
+			cJSON_AddItemToArray(page, ev);
+		else if (kept == 0)
+			cJSON_AddItemToArray(page, ev);
+		else
+			cJSON_InsertItemInArray(page, 0, ev);
+		wire_int(ev, "seq", &edge); /* the page's newest (since=) or oldest event so far */
+		kept++;
+	}
+	cJSON_Delete(events);
+	wire_int(reply, "first_seq", &first_seq);
+	wire_int(reply, "last_seq", &last_seq);
+	/* The broker may have cut the page itself (max_bytes): more exist in that direction. */
+	if (!cut && kept > 0 && (uint64_t)kept < limit)
+		cut = oldest_first ? edge < last_seq : edge > first_seq;
+	if (cut && kept > 0 &&
+	    (cJSON_AddTrueToObject(out, "truncated") == NULL ||
+	     cJSON_AddNumberToObject(out, oldest_first ? "next_since" : "next_before",
+	                             (double)edge) == NULL)) {
+		cJSON_Delete(page);
+		return false;
+	}
+	cJSON_AddItemToObject(out, "events", page);
+	return true;
+}
+
 /* GET /api/rooms/{id}/messages?since=N|before=N&limit=N */
 void
 api_ep_messages(const struct api_config *cfg, const struct api_input *in,
                 const struct api_request *rq, const char *room_id, struct api_response *r)
 {
-	static const char *const keys[] = {"room_id",  "epoch",  "first_seq", "last_seq",
-	                                   "complete", "events", NULL};
+	static const char *const keys[] = {"room_id",  "epoch",    "first_seq",
+	                                   "last_seq", "complete", NULL};
+	size_t max_bytes =
+	    cfg->history_max_bytes ? cfg->history_max_bytes : API_HISTORY_BYTES_DEFAULT;
 	const char *since = api_request_query(rq, "since");
 	const char *before = api_request_query(rq, "before");
 	const char *limit = api_request_query(rq, "limit");
@@ -237,6 +304,10 @@ api_ep_messages(const struct api_config *cfg, const struct api_input *in,
 		goto oom;
 	if (req != NULL && cJSON_AddNumberToObject(req, "limit", (double)v_limit) == NULL)
 		goto oom;
+	/* The broker cuts its reply near this too (docs/broker-protocol.md, history); the page is
+	 * cut again here, so the bound holds whatever the broker does. */
+	if (req != NULL && cJSON_AddNumberToObject(req, "max_bytes", (double)max_bytes) == NULL)
+		goto oom;
 	if ((reply = broker(cfg, in, req, r)) == NULL)
 		return;
 	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(reply, "events"))) {
@@ -245,6 +316,12 @@ api_ep_messages(const struct api_config *cfg, const struct api_input *in,
 		return;
 	}
 	out = pick(reply, keys);
+	if (out == NULL || !page_events(reply, out, max_bytes, since != NULL, v_limit)) {
+		cJSON_Delete(out);
+		cJSON_Delete(reply);
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
 	cJSON_Delete(reply);
 	api_set_json(r, 200, out);
 	return;
@@ -311,6 +388,7 @@ api_ep_create(const struct api_config *cfg, const struct api_input *in,
 	struct sbuf b;
 	cJSON *body = NULL, *req = NULL, *reply, *room;
 	const char *why, *id, *name;
+	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1]; /* the name trimmed and NFC */
 	size_t id_len, name_len;
 
 	if (!is_json_type(in->content_type)) {
@@ -338,12 +416,12 @@ api_ep_create(const struct api_config *cfg, const struct api_input *in,
 		name = id; /* like a room the broker creates on join: named after its id */
 		name_len = id_len;
 	}
-	if (!valid_room_name(name, name_len, &why)) {
+	if (!room_name_canonical(name, name_len, canon, sizeof(canon), &why)) {
 		api_error(r, 400, ERR_INVALID_ARGUMENT, why);
 		goto out;
 	}
 	req = op_room("create_room", id);
-	if (req != NULL && cJSON_AddStringToObject(req, "name", name) == NULL) {
+	if (req != NULL && cJSON_AddStringToObject(req, "name", canon) == NULL) {
 		cJSON_Delete(req);
 		req = NULL;
 	}

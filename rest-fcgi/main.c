@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <fcgiapp.h>
 
 #include "clock.h"
+#include "ipc.h"
 #include "listen.h"
 #include "log.h"
 #include "rpc.h"
@@ -29,15 +31,18 @@ usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: madang-api [--listen unix:PATH | HOST:PORT] --rpc URL [--threads N]\n"
+	    "usage: madang-api [--listen unix:PATH | HOST:PORT] [--rpc URL] [--threads N]\n"
 	    "                  [--timeout MS] [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
+	    "                  [--jwt-secret-file FILE [--public-reads]] [--history-max-bytes N]\n"
 	    "                  [--backlog N] [-v]\n"
 	    "\n"
 	    "FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
 	    "  --listen SPEC           listen on unix:PATH or HOST:PORT; without it, serve the\n"
 	    "                          socket on fd 0 (spawn-fcgi) or fd 3 (LISTEN_FDS, systemd)\n"
-	    "  --rpc URL               the broker's request/reply URL (nng), e.g.\n"
-	    "                          ipc:///tmp/madang/broker.rpc\n"
+	    "  --rpc URL               the broker's request/reply URL (nng); default\n"
+	    "                          %s\n"
+	    "                          (an ipc:// directory that another user owns or may\n"
+	    "                          write is refused)\n"
 	    "  --threads N             worker threads, 1..%d (default %d)\n"
 	    "  --timeout MS            answer 503 when the broker takes longer, %d..%d (default "
 	    "%d)\n"
@@ -48,10 +53,15 @@ usage(FILE *f)
 	    "                          without it DELETE is refused\n"
 	    "  --jwt-secret-file FILE  also accept a Bearer HS256 token with \"admin\": true for\n"
 	    "                          POST and DELETE (the secret madang-ws uses)\n"
+	    "  --history-max-bytes N   events' bytes in one /messages reply, %d..%d (default\n"
+	    "                          %d); a longer page is cut, with a cursor to the rest\n"
+	    "  --public-reads          with --jwt-secret-file, let anyone read rooms' members\n"
+	    "                          and history (default: a valid Bearer token is needed)\n"
 	    "  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
 	    "  -v                      log one line per request\n",
-	    API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
-	    TIMEOUT_DEFAULT_MS, BACKLOG_MAX, BACKLOG_DEFAULT);
+	    ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS,
+	    TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
+	    API_HISTORY_BYTES_DEFAULT, BACKLOG_MAX, BACKLOG_DEFAULT);
 }
 
 static int
@@ -130,6 +140,8 @@ main(int argc, char **argv)
 	    {"admin-token-file", required_argument, NULL, 'a'},
 	    {"jwt-secret-file", required_argument, NULL, 'J'},
 	    {"backlog", required_argument, NULL, 'b'},
+	    {"public-reads", no_argument, NULL, 'P'},
+	    {"history-max-bytes", required_argument, NULL, 'H'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -140,6 +152,8 @@ main(int argc, char **argv)
 	char err[ERRBUF], *token = NULL;
 	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
+	bool public_reads = false;
+	int history_bytes;
 	sigset_t set;
 
 	memset(&srv, 0, sizeof(srv));
@@ -165,6 +179,18 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			srv.verbose = true;
+			break;
+		case 'P':
+			public_reads = true;
+			break;
+		case 'H':
+			if (parse_int(optarg, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
+			              &history_bytes) != 0) {
+				fprintf(stderr, "madang-api: --history-max-bytes must be %d..%d\n",
+				        API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX);
+				return 2;
+			}
+			srv.cfg.history_max_bytes = (size_t)history_bytes;
 			break;
 		case 'c':
 			if (!valid_origin(optarg)) {
@@ -206,18 +232,24 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || rpc_url == NULL) {
-		fprintf(stderr, "madang-api: %s\n",
-		        rpc_url == NULL ? "--rpc URL is required" : "unexpected argument");
+	if (optind != argc) {
+		fprintf(stderr, "madang-api: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
+	if (rpc_url == NULL)
+		rpc_url = ipc_default_rpc_url();
 	log_init("madang-api", srv.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (ipc_dial_check(rpc_url, err, sizeof(err)) != 0) {
+		log_error("api: refusing the broker's socket directory: %s", err);
+		return 1;
+	}
 	if (token_file != NULL && (token = read_token(token_file, err, sizeof(err))) == NULL) {
 		log_error("api: admin token: %s", err);
 		return 2;
 	}
 	srv.cfg.admin_token = token;
+	srv.cfg.reads_need_token = srv.cfg.jwt != NULL && !public_reads;
 
 	/* Signals: SIGTERM, SIGINT and SIGUSR1 (libfcgi's own "shutdown" signal, which would
 	 * otherwise break in-flight requests) stop gracefully; only the main thread takes them.
@@ -250,10 +282,13 @@ main(int argc, char **argv)
 	srv.cfg.metrics = &metrics;
 	if (api_server_start(&srv) != 0)
 		goto out_rpc;
-	log_info("api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s%s, CORS %s",
-	         listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
-	         srv.timeout_ms, token != NULL ? "on" : "off", srv.cfg.jwt != NULL ? ", JWT admin on" : "",
-	         srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
+	log_info(
+	    "api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s%s%s, CORS %s",
+	    listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
+	    srv.timeout_ms, token != NULL ? "on" : "off",
+	    srv.cfg.jwt != NULL ? ", JWT admin on" : "",
+	    srv.cfg.reads_need_token ? ", room reads need a token" : "",
+	    srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
 	sd_notify_send("READY=1\nSTATUS=serving");
 
 	for (;;) {

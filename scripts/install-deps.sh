@@ -12,7 +12,7 @@
 set -eu
 
 want_build="gcc make pkg-config libc6-dev libwebsockets-dev libnng-dev libfcgi-dev libcjson-dev \
-libcmocka-dev libssl-dev libsqlite3-dev"
+libcmocka-dev libssl-dev libsqlite3-dev libunistring-dev"
 want_run="nginx"
 want_bench="nginx jq"
 want_test="apache2 chromium fonts-nanum nodejs npm procps curl clang valgrind systemd util-linux"

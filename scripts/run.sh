@@ -3,7 +3,8 @@
 # foreground, all logging to this terminal with a prefix per process, until Ctrl-C or SIGTERM.
 #
 # Environment: PORT (nginx, default 8080), WS_PORT (madang-ws, default PORT+1),
-# RUN_DIR (sockets, nginx config and logs; default build/run, wiped at each start),
+# RUN_DIR (sockets, nginx config and logs; default build/run, wiped at each start; the broker's
+# sockets go to RUN_DIR/broker, mode 0700, so that only this user may talk to the broker),
 # DATA_DIR (the broker's SQLite rooms and history, kept between runs; default build/data;
 # DATA_DIR=none runs in memory), BIN (default build/bin).
 # Everything listens on 127.0.0.1 only. Needs no privileges; run as root it still keeps every
@@ -34,8 +35,9 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 rm -rf "$run"
 mkdir -p "$run/nginx"
-rpc="ipc://$run/broker.rpc"
-events="ipc://$run/broker.events"
+mkdir -m 0700 "$run/broker"
+rpc="ipc://$run/broker/broker.rpc"
+events="ipc://$run/broker/broker.events"
 pids=()
 names=()
 
@@ -89,9 +91,12 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 data_args=()
 [ "$data" = none ] || data_args=(--data "$data")
 start broker "$bin/madang-broker" --rpc "$rpc" --events "$events" --allow-create "${data_args[@]}"
-wait_for 10 "madang-broker" test -S "$run/broker.rpc"
+wait_for 10 "madang-broker" test -S "$run/broker/broker.rpc"
 start api "$bin/madang-api" --listen "unix:$run/api.sock" --rpc "$rpc"
-start ws "$bin/madang-ws" --listen "127.0.0.1:$ws_port" --rpc "$rpc" --events "$events" --id ws-1
+# nginx is the only peer of madang-ws: believe its X-Forwarded-For, so that each browser gets its
+# own per-address connection budget (as etc/ws.env does), not one shared by everyone.
+start ws "$bin/madang-ws" --listen "127.0.0.1:$ws_port" --rpc "$rpc" --events "$events" --id ws-1 \
+	--trusted-proxies 127.0.0.1
 wait_for 10 "madang-api" test -S "$run/api.sock"
 wait_for 10 "madang-ws" port_open "$ws_port"
 "$root/scripts/render-nginx.sh" --out "$run/nginx" --port "$port" --web-root "$root/web" \

@@ -8,14 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipc.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "validate.h"
 #include "ws.h"
 
 #define DEF_LISTEN      "127.0.0.1:8081"
-#define DEF_RPC         "ipc:///tmp/madang/broker.rpc"
-#define DEF_EVENTS      "ipc:///tmp/madang/broker.events"
+#define DEF_IPC_DIR     "$XDG_RUNTIME_DIR/madang, /run/madang as root" /* common/ipc.h */
 #define DEF_ID          "ws-1"
 #define DEF_MAX_MESSAGE MADANG_TEXT_MAX
 #define DEF_RATE        10
@@ -37,8 +37,9 @@ usage(FILE *f)
 	    f,
 	    "usage: madang-ws [options]\n"
 	    "  --listen HOST:PORT        where to accept WebSockets (default " DEF_LISTEN ")\n"
-	    "  --rpc URL                 broker request/reply endpoint (default " DEF_RPC ")\n"
-	    "  --events URL              broker event stream (default " DEF_EVENTS ")\n"
+	    "  --rpc URL                 broker request/reply endpoint (default\n"
+	    "                            ipc://DIR/broker.rpc, DIR " DEF_IPC_DIR ")\n"
+	    "  --events URL              broker event stream (default ipc://DIR/broker.events)\n"
 	    "  --id NAME                 front-end id, [A-Za-z0-9_-]{1,64} (default " DEF_ID ")\n"
 	    "  --origins LIST            allowed Origin values, comma-separated, or * (default:\n"
 	    "                            the Origin must match the Host header)\n"
@@ -184,8 +185,8 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	int c;
 
 	o->listen = DEF_LISTEN;
-	o->rpc_url = DEF_RPC;
-	o->events_url = DEF_EVENTS;
+	o->rpc_url = ipc_default_rpc_url();
+	o->events_url = ipc_default_events_url();
 	o->id = DEF_ID;
 	o->max_message = DEF_MAX_MESSAGE;
 	o->rate = DEF_RATE;
@@ -324,9 +325,16 @@ main(int argc, char **argv)
 	sigset_t mask;
 	int rc = 1;
 
+	char err[256];
+
 	if (parse_args(argc, argv, &ws->o) != 0)
 		return 2;
 	log_init("madang-ws", ws->o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (ipc_dial_check(ws->o.rpc_url, err, sizeof(err)) != 0 ||
+	    ipc_dial_check(ws->o.events_url, err, sizeof(err)) != 0) {
+		log_error("ws: refusing the broker's socket directory: %s", err);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread exists, so nng's threads never take them: they are read from
 	 * a signalfd inside the loop (server.c). */

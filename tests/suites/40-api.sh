@@ -173,7 +173,7 @@ http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer wrong-token-0123456789
 expect_match "DELETE with a wrong token is 401" 401 '"error":"unauthorized"'
 http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
 expect "DELETE with the token is 204" 204 ''
-http GET "$B/api/rooms/jazz"
+http GET "$B/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
 expect_match "the deleted room is gone" 404 '"error":"no_such_room"'
 http DELETE "$B/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-0123456789'
 expect_match "deleting it again is 404" 404 '"error":"no_such_room"'
@@ -197,6 +197,40 @@ http DELETE "$B/api/rooms/folk" -H "Authorization: Bearer $forged_jwt"
 expect_match "DELETE with a JWT signed by another secret is 401" 401 '"error":"unauthorized"'
 http DELETE "$B/api/rooms/folk" -H "Authorization: Bearer $admin_jwt"
 expect "DELETE with an admin JWT is 204" 204 ''
+
+# Reads with JWT on (B): a room's members and history need a valid token; the lobby stays open.
+for path in /api/rooms/room1/messages /api/rooms/room1 "/api/rooms/room1/messages?limit=500"; do
+	http GET "$B$path"
+	expect "GET $path without a token is 401 when JWT is on" 401 \
+		'{"error":"unauthorized","message":"reading a room needs Authorization: Bearer <token>"}'
+	t_check "... with WWW-Authenticate: Bearer" has_header 'WWW-Authenticate: Bearer realm="madang"'
+	http GET "$B$path" -H "Authorization: Bearer $forged_jwt"
+	expect_match "GET $path with a forged token is 401" 401 '"error":"unauthorized"'
+	http GET "$B$path" -H "Authorization: Bearer $user_jwt"
+	expect_code "GET $path with any valid token is 200" 200
+done
+http GET "$B/api/rooms"
+expect_code "GET /api/rooms needs no token (the lobby)" 200
+http GET "$A/api/rooms/room1/messages"
+expect_code "without JWT (A) history stays open" 200
+# --public-reads opens them again: a third madang-api, straight over FastCGI through nginx C.
+API_C_PORT=$(t_free_port)
+PORT_C=$(t_free_port)
+t_start api_c "$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_C_PORT" --rpc "$RPC" \
+	--jwt-secret-file "$T_DIR/jwt.secret" --public-reads
+API_C=$T_LAST_PID
+t_wait_port "$API_C_PORT"
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-c" --port "$PORT_C" \
+	--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$API_C_PORT" --ws "127.0.0.1:$WS_DEAD" ||
+	t_fail "render-nginx.sh C"
+t_start nginx_c "$NGINX" -c "$T_DIR/nginx-c/nginx.conf" -p "$T_DIR/nginx-c" -e stderr
+NGINX_C=$T_LAST_PID
+t_wait_port "$PORT_C"
+http GET "http://127.0.0.1:$PORT_C/api/rooms/room1/messages"
+expect_code "with --public-reads history is open again" 200
+t_check "madang-api says at start when reads need a token" grep -q 'room reads need a token' "$T_DIR/api_b.log"
+kill -TERM "$NGINX_C" "$API_C"
+wait_exit "$API_C" 0 || t_fail "madang-api C did not stop"
 
 # --- HEAD, OPTIONS, health, metrics, OpenAPI -----------------------------------------------------
 http GET "$A/api/rooms"
@@ -226,6 +260,50 @@ for m in 'madang_broker_members 2' 'madang_broker_rooms 5' 'madang_broker_messag
 	'madang_api_request_duration_seconds_count [1-9]'; do
 	t_check "metrics has $m" body_match "^$m"
 done
+
+# --- names: the broker applies common/'s rules (issue 25, finding 5) ----------------------------
+names=$("$MADANG_TESTBIN/it_rpc" "$RPC" \
+	'{"op":"join","frontend":"t-api","session":"s-n1","room_id":"room4","user":"alice"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n2","room_id":"room4","user":"ａｌｉｃｅ"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n3","room_id":"room4","user":"alice\ufe0f"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n4","room_id":"room4","user":"\u2800"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n5","room_id":"room4","user":"ｓｙｓｔｅｍ"}' \
+	'{"op":"join","frontend":"t-api","session":"s-n6","room_id":"room4","user":"\u1109\u1175\u1109\u1173\u1110\u1166\u11b7"}' \
+	'{"op":"create_room","room_id":"rlo","name":"Jazz\u202e"}' 2>&1)
+printf '%s\n' "$names" >"$T_DIR/names.out"
+t_check "the broker: full-width ａｌｉｃｅ is alice's nickname (nickname_taken)" \
+	[ "$(sed -n 2p "$T_DIR/names.out" | grep -c '"error":"nickname_taken"')" = 1 ]
+for n in 3 4 5 6 7; do
+	t_check "the broker refuses look-alike/invisible name $n (invalid_argument)" \
+		[ "$(sed -n ${n}p "$T_DIR/names.out" | grep -c '"error":"invalid_argument"')" = 1 ]
+done
+rpc '{"op":"leave","frontend":"t-api","session":"s-n1","room_id":"room4"}' || t_fail "leave room4"
+
+# --- history paging ----------------------------------------------------------------------------
+# History is paged by bytes as well as by count: 100 events of 4 KB are over the 256 KiB cap.
+big=$(head -c 4000 /dev/zero | tr '\0' x)
+set -- '{"op":"create_room","room_id":"big","name":"big"}' \
+	'{"op":"join","frontend":"t-api","session":"s-big","room_id":"big","user":"dave"}'
+for i in $(seq 99); do
+	set -- "$@" "{\"op\":\"send\",\"frontend\":\"t-api\",\"session\":\"s-big\",\"room_id\":\"big\",\"text\":\"$big\"}"
+done
+rpc "$@" || t_fail "filling room big"
+http GET "$A/api/rooms/big/messages?limit=500"
+size=$(wc -c <"$T_DIR/body")
+t_check "?limit=500 of 4 KB messages is cut at 256 KiB ($size bytes)" [ "$size" -le $((262144 + 512)) ]
+expect_match "... says so, with the cursor of the next page" 200 '"truncated":true,"next_before":[0-9]+,"events":\[\{'
+next=$(sed -nE 's/.*"next_before":([0-9]+).*/\1/p' "$T_DIR/body")
+seqs=$(grep -oE '"seq":[0-9]+' "$T_DIR/body" | wc -l)
+http GET "$A/api/rooms/big/messages?limit=500&before=$next"
+expect_match "the next page (before=$next) holds the rest and ends the paging" 200 '"complete":true,"events":\[\{"type":"join"'
+t_check "... and no cursor" sh -c "! grep -q next_before '$T_DIR/body'"
+seqs2=$(grep -oE '"seq":[0-9]+' "$T_DIR/body" | wc -l)
+t_check "the two pages hold all 100 events ($seqs + $seqs2)" [ $((seqs + seqs2)) -eq 100 ]
+http GET "$A/api/rooms/big/messages?since=0&limit=500"
+expect_match "since=0 is cut from the oldest, with next_since" 200 '"truncated":true,"next_since":[0-9]+,"events":\[\{"type":"join"'
+rpc '{"op":"leave","frontend":"t-api","session":"s-big","room_id":"big"}' \
+	'{"op":"delete_room","room_id":"big"}' || t_fail "removing room big"
+
 http GET "$A/api/openapi.json"
 expect_match "openapi.json is served" 200 '"openapi": "3\.0\.3"'
 if command -v node >/dev/null 2>&1; then
@@ -490,7 +568,6 @@ api_exit() { # WANT_STATUS ARGS...: madang-api exits at once with this status
 	timeout 5 "$MADANG_BIN/madang-api" "$@" </dev/null >/dev/null 2>"$T_DIR/cli.err"
 	[ $? -eq "$want" ]
 }
-t_check "--rpc is required (exit 2)" api_exit 2 --listen "unix:$T_DIR/x.sock"
 t_check "--threads 0 is refused (exit 2)" api_exit 2 --rpc "$RPC" --threads 0
 t_check "--threads 257 is refused (exit 2)" api_exit 2 --rpc "$RPC" --threads 257
 t_check "--timeout 5 is refused (exit 2)" api_exit 2 --rpc "$RPC" --timeout 5
@@ -523,4 +600,53 @@ kill -TERM "$API_U2"
 t_check "... and that madang-api exits 0 on SIGTERM" wait_exit "$API_U2" 0
 t_check "no stray fd-0 start mode: madang-api refuses a terminal on fd 0" sh -c \
 	"! '$MADANG_BIN/madang-api' --rpc '$RPC' </dev/null 2>'$T_DIR/nofd.err' && grep -q 'not a listening socket' '$T_DIR/nofd.err'"
+# --- the broker's socket directory (issue 25, finding 3) --------------------------------------
+broker_exit() { # WANT_STATUS ARGS...: madang-broker exits at once with this status
+	want=$1
+	shift
+	timeout 5 "$MADANG_BIN/madang-broker" "$@" </dev/null >/dev/null 2>"$T_DIR/broker-cli.err"
+	[ $? -eq "$want" ]
+}
+SD="$T_DIR/sockdir"
+mkdir "$SD-open" && chmod 0777 "$SD-open"
+t_check "the broker refuses a socket directory others may write (exit 1)" broker_exit 1 \
+	--rpc "ipc://$SD-open/rpc" --events "ipc://$SD-open/events"
+t_check "... and says why" grep -q "can be written by other users" "$T_DIR/broker-cli.err"
+t_check "... and puts no socket there" [ ! -e "$SD-open/rpc" ]
+t_check "madang-api refuses to dial a broker in such a directory (exit 1)" api_exit 1 \
+	--listen "unix:$T_DIR/o.sock" --rpc "ipc://$SD-open/rpc"
+t_check "... and says why" grep -q "can be written by other users" "$T_DIR/cli.err"
+timeout 5 "$MADANG_BIN/madang-ws" --listen "127.0.0.1:$(t_free_port)" --rpc "ipc://$SD-open/rpc" \
+	--events "ipc://$SD-open/events" </dev/null >/dev/null 2>"$T_DIR/ws-cli.err"
+t_check "madang-ws refuses to dial into it too (exit 1)" [ $? -eq 1 ]
+t_check "... and says why" grep -q "can be written by other users" "$T_DIR/ws-cli.err"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	mkdir -m 0755 "$SD-foreign" && chown nobody "$SD-foreign"
+	t_check "the broker refuses a socket directory another user owns (exit 1)" broker_exit 1 \
+		--rpc "ipc://$SD-foreign/rpc" --events "ipc://$SD-foreign/events"
+	t_check "... and says why" grep -q "belongs to another user" "$T_DIR/broker-cli.err"
+	t_check "madang-api refuses to dial into it (exit 1)" api_exit 1 \
+		--listen "unix:$T_DIR/o.sock" --rpc "ipc://$SD-foreign/rpc"
+	t_check "as root the default socket directory is /run/madang" sh -c \
+		"'$MADANG_BIN/madang-broker' --help | grep -q 'default ipc:///run/madang/broker.rpc'"
+	t_check "as a user it is \$XDG_RUNTIME_DIR/madang" sh -c \
+		"runuser -u nobody -- env XDG_RUNTIME_DIR=/run/user/65534 '$MADANG_BIN/madang-api' --help | grep -q 'ipc:///run/user/65534/madang/broker.rpc'"
+	t_check "... or /tmp/madang-<uid> without XDG_RUNTIME_DIR" sh -c \
+		"runuser -u nobody -- env -u XDG_RUNTIME_DIR '$MADANG_BIN/madang-broker' --help | grep -q 'ipc:///tmp/madang-65534/broker.events'"
+else
+	t_skip "socket directories of another user (needs root and the user nobody)"
+fi
+for mode in 0600 0660; do
+	rm -rf "$SD"
+	t_start broker_umask sh -c "umask 000; exec '$MADANG_BIN/madang-broker' --rpc 'ipc://$SD/rpc' --events 'ipc://$SD/events' --ipc-mode $mode"
+	BU=$T_LAST_PID
+	t_wait_for 5 test -S "$SD/events"
+	t_check "under umask 000 the broker makes its socket directory 0700" \
+		[ "$(stat -c %a "$SD")" = 700 ]
+	t_check "under umask 000 --ipc-mode $mode gives both sockets mode ${mode#0}" \
+		[ "$(stat -c %a "$SD/rpc") $(stat -c %a "$SD/events")" = "${mode#0} ${mode#0}" ]
+	kill -TERM "$BU"
+	wait_exit "$BU" 0 || t_fail "the broker under umask 000 did not stop"
+done
+t_check "--ipc-mode 0666 is refused (exit 2)" broker_exit 2 --ipc-mode 0666
 t_done

@@ -223,8 +223,8 @@ t_check "madang-broker.service: READY=1 on \$NOTIFY_SOCKET" \
 t_check "madang-broker.service: its RPC socket is in the runtime directory" \
 	t_wait_for 5 test -S "$T_DIR/run/broker.rpc"
 # UMask=0077: only the madang services (one user) may connect to the broker; not nginx.
-t_check "madang-broker.service: its sockets are private to its user (mode 700 under UMask=0077)" \
-	test "$(stat -c %a "$T_DIR/run/broker.rpc" "$T_DIR/run/broker.events" | tr '\n' ' ')" = "700 700 "
+t_check "madang-broker.service: its sockets are private to its user (mode 600, set by the broker)" \
+	test "$(stat -c %a "$T_DIR/run/broker.rpc" "$T_DIR/run/broker.events" | tr '\n' ' ')" = "600 600 "
 
 NOTIFY_SOCKET="$T_DIR/notify-ws" t_start ws \
 	perl "$T_DIR/unitexec.pl" "$units/madang-ws@.service" 1 "$T_DIR/etc"
@@ -527,7 +527,7 @@ t_check "boot: madang-ws@2 runs on poll (ws-2.env)" ws_loop 2 poll
 t_check "boot: api.sock is madang:www-data 0660, after the services started" \
 	test "$(in_ct stat -c '%U:%G %a' /run/madang/api.sock)" = "madang:www-data 660"
 t_check "boot: the broker's sockets are madang's only" \
-	test "$(in_ct stat -c '%U:%G %a' /run/madang/broker.rpc)" = "madang:madang 700"
+	test "$(in_ct stat -c '%U:%G %a' /run/madang/broker.rpc)" = "madang:madang 600"
 t_check "boot: madang-ws@1 has LimitNOFILE=65536" \
 	test "$(in_ct systemctl show -p LimitNOFILE --value madang-ws@1.service)" = 65536
 

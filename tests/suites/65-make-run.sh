@@ -1,6 +1,6 @@
 #!/bin/sh
 # 65-make-run.sh — `make run`'s script for real: the whole stack behind nginx on a free port,
-# answering through nginx; SIGTERM stops every process it started; a second run right after works.
+# answering through nginx, its broker sockets private, madang-ws trusting its nginx; SIGTERM stops every process it started; a second run right after works.
 T_NAME=make-run
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -28,6 +28,16 @@ run_once() {
 		-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
 		"http://127.0.0.1:$port/ws/room1/alice")
 	t_check "$label: /ws/ upgrades through nginx ($code)" [ "$code" = 101 ]
+	t_check "$label: the broker's socket directory is private (0700)" \
+		[ "$(stat -c %a "$T_DIR/run/broker")" = 700 ]
+	t_check "$label: the broker's sockets are 0600" \
+		[ "$(stat -c %a "$T_DIR/run/broker/broker.rpc" "$T_DIR/run/broker/broker.events" | tr '\n' ' ')" = "600 600 " ]
+	# madang-ws trusts its nginx: the browser's address is the one nginx saw (and appended).
+	curl -s -o /dev/null --max-time 3 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+		-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+		-H 'X-Forwarded-For: 198.51.100.7' "http://127.0.0.1:$port/ws/room1/bob"
+	t_check "$label: madang-ws believes nginx's X-Forwarded-For (--trusted-proxies 127.0.0.1)" \
+		t_wait_for 5 grep -q '\[ws\] .*session [0-9]* from 198.51.100.7 opened' "$T_DIR/run-$label.log"
 	kill -TERM "$pid"
 	if t_wait_for 15 sh -c "! kill -0 $pid 2>/dev/null"; then
 		t_ok "$label: SIGTERM stops make run"

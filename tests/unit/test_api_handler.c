@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -234,20 +235,22 @@ test_messages_arguments_reach_the_broker(void **state)
 {
 	struct t *t = *state;
 
-	t->broker.reply = "{\"ok\":true,\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":1,"
+	t->broker.reply = "{\"ok\":true,\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":9,"
 	                  "\"last_seq\":9,\"complete\":true,\"events\":[{\"seq\":9}]}";
 	run(t, "GET", "/api/rooms/r/messages");
 	assert_int_equal(t->r.status, 200);
-	assert_string_equal(t->broker.last, "{\"op\":\"history\",\"room_id\":\"r\",\"limit\":50}");
+	assert_string_equal(
+	    t->broker.last,
+	    "{\"op\":\"history\",\"room_id\":\"r\",\"limit\":50,\"max_bytes\":262144}");
 	assert_string_equal(t->text,
-	                    "{\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":1,\"last_seq\":9,"
+	                    "{\"room_id\":\"r\",\"epoch\":\"e\",\"first_seq\":9,\"last_seq\":9,"
 	                    "\"complete\":true,\"events\":[{\"seq\":9}]}");
 	run(t, "GET", "/api/rooms/r/messages?since=4&limit=500");
-	assert_string_equal(t->broker.last,
-	                    "{\"op\":\"history\",\"room_id\":\"r\",\"after_seq\":4,\"limit\":500}");
+	assert_string_equal(t->broker.last, "{\"op\":\"history\",\"room_id\":\"r\",\"after_seq\":4,"
+	                                    "\"limit\":500,\"max_bytes\":262144}");
 	run(t, "GET", "/api/rooms/r/messages?before=8&limit=1&_=cachebuster");
-	assert_string_equal(t->broker.last,
-	                    "{\"op\":\"history\",\"room_id\":\"r\",\"before_seq\":8,\"limit\":1}");
+	assert_string_equal(t->broker.last, "{\"op\":\"history\",\"room_id\":\"r\",\"before_seq\":"
+	                                    "8,\"limit\":1,\"max_bytes\":262144}");
 }
 
 static void
@@ -315,6 +318,33 @@ test_post_creates_a_room(void **state)
 	assert_int_equal(t->r.status, 201);
 	assert_string_equal(t->broker.last,
 	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\"}");
+}
+
+/* Room names follow the nickname rules: trimmed, NFC, nothing invisible (issue 25). */
+static void
+test_post_sends_the_canonical_room_name(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply =
+	    "{\"ok\":true,\"room\":{\"id\":\"cafe\",\"name\":\"x\",\"users_count\":0}}";
+	/* " Cafe\u0301 " (decomposed) goes to the broker as "Caf\u00e9" */
+	set_body(t, "application/json", "{\"id\":\"cafe\",\"name\":\" Cafe\\u0301 \"}", true);
+	run(t, "POST", "/api/rooms");
+	assert_int_equal(t->r.status, 201);
+	assert_string_equal(t->broker.last,
+	                    "{\"op\":\"create_room\",\"room_id\":\"cafe\",\"name\":\"Caf\u00e9\"}");
+	int calls = t->broker.calls;
+	const char *bad[] = {
+	    "{\"id\":\"x\",\"name\":\"Jazz\\u202e\"}", "{\"id\":\"x\",\"name\":\"\\u2800\"}",
+	    "{\"id\":\"x\",\"name\":\"a\\u200bb\"}", "{\"id\":\"x\",\"name\":\"a\\ufe0f\"}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		set_body(t, "application/json", bad[i], true);
+		run(t, "POST", "/api/rooms");
+		assert_int_equal(t->r.status, 400);
+		assert_non_null(strstr(t->text, "\"error\":\"invalid_argument\""));
+	}
+	assert_int_equal(t->broker.calls, calls);
 }
 
 static void
@@ -406,6 +436,157 @@ test_admin_token_rules(void **state)
 	assert_null(t->r.content_type);
 	assert_int_equal(t->r.body.len, 0);
 	assert_string_equal(t->broker.last, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}");
+}
+
+/* With --jwt-secret-file a room's members and history need a valid token (issue 25, finding 2);
+ * the room list stays open; --public-reads opens them again. */
+static void
+test_reads_need_a_token_when_jwt_is_on(void **state)
+{
+	struct t *t = *state;
+	static struct jwt_secret secret;
+	static struct jwt_secret other;
+	char *tok, *forged, auth[JWT_MAX_LEN + 16], bad[JWT_MAX_LEN + 16];
+
+	memset(secret.key, 'k', 40);
+	secret.len = 40;
+	memset(other.key, 'o', 40);
+	other.len = 40;
+	tok = jwt_mint(&secret, "alice", false, (int64_t)time(NULL), 600);
+	forged = jwt_mint(&other, "alice", false, (int64_t)time(NULL), 600);
+	assert_non_null(tok);
+	assert_non_null(forged);
+	snprintf(auth, sizeof(auth), "Bearer %s", tok);
+	snprintf(bad, sizeof(bad), "Bearer %s", forged);
+	t->cfg.jwt = &secret;
+	t->cfg.reads_need_token = true;
+	t->broker.reply =
+	    "{\"ok\":true,\"room_id\":\"room1\",\"events\":[],\"room\":{\"id\":\"room1\","
+	    "\"name\":\"x\",\"users_count\":0,\"members\":[]},\"rooms\":[]}";
+	const char *paths[] = {"/api/rooms/room1/messages", "/api/rooms/room1"};
+	for (size_t i = 0; i < 2; i++) {
+		t->in.authorization = NULL;
+		run(t, "GET", paths[i]);
+		assert_int_equal(t->r.status, 401);
+		assert_true(t->r.www_authenticate);
+		assert_string_equal(t->text,
+		                    "{\"error\":\"unauthorized\",\"message\":\"reading a room "
+		                    "needs Authorization: Bearer <token>\"}");
+		run(t, "HEAD", paths[i]);
+		assert_int_equal(t->r.status, 401);
+		t->in.authorization = bad;
+		run(t, "GET", paths[i]);
+		assert_int_equal(t->r.status, 401);
+		t->in.authorization = "Bearer not.a.token";
+		run(t, "GET", paths[i]);
+		assert_int_equal(t->r.status, 401);
+		assert_int_equal(t->broker.calls, 0);
+		t->in.authorization = auth;
+		run(t, "GET", paths[i]);
+		assert_int_equal(t->r.status, 200);
+		assert_int_equal(t->broker.calls, 1);
+		t->broker.calls = 0;
+	}
+	t->in.authorization = NULL;
+	run(t, "GET", "/api/rooms"); /* the lobby stays open */
+	assert_int_equal(t->r.status, 200);
+	t->cfg.admin_token = "0123456789abcdef-token"; /* the admin token may read too */
+	t->in.authorization = "Bearer 0123456789abcdef-token";
+	run(t, "GET", "/api/rooms/room1/messages");
+	assert_int_equal(t->r.status, 200);
+	t->cfg.reads_need_token = false; /* --public-reads */
+	t->in.authorization = NULL;
+	run(t, "GET", "/api/rooms/room1/messages");
+	assert_int_equal(t->r.status, 200);
+	free(tok);
+	free(forged);
+}
+
+/* A broker history reply of n events (seqs from..from+n-1) of about size bytes each. */
+static char *
+history_reply(int from, int n, size_t size, int first_seq, int last_seq)
+{
+	size_t cap = (size_t)n * (size + 128) + 256, len;
+	char *out = malloc(cap), *text = malloc(size + 1);
+
+	assert_non_null(out);
+	assert_non_null(text);
+	memset(text, 'x', size);
+	text[size] = '\0';
+	len = (size_t)snprintf(out, cap,
+	                       "{\"ok\":true,\"room_id\":\"r\",\"epoch\":\"0123456789abcdef\","
+	                       "\"first_seq\":%d,\"last_seq\":%d,\"complete\":true,\"events\":[",
+	                       first_seq, last_seq);
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(out + len, cap - len,
+		                        "%s{\"type\":\"message\",\"room_id\":\"r\",\"seq\":%d,"
+		                        "\"message\":\"%s\"}",
+		                        i ? "," : "", from + i, text);
+	snprintf(out + len, cap - len, "]}");
+	free(text);
+	return out;
+}
+
+/* REST history is paged by bytes as well as by count (issue 25, finding 4): ?limit=500 of 4 KB
+ * messages gave 1.97 MB per GET. */
+static void
+test_messages_are_cut_at_the_byte_cap_with_a_cursor(void **state)
+{
+	struct t *t = *state;
+	char *reply = history_reply(1, 10, 4000, 1, 10);
+	cJSON *page;
+
+	t->cfg.history_max_bytes = 16384;
+	t->broker.reply = reply;
+	run(t, "GET", "/api/rooms/r/messages?since=0&limit=500");
+	assert_int_equal(t->r.status, 200);
+	assert_true(strlen(t->text) < 16384 + 512);
+	assert_non_null(strstr(t->broker.last, "\"max_bytes\":16384"));
+	assert_non_null(page = cJSON_Parse(t->text));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "events")), 4);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(page, "truncated")));
+	assert_int_equal(cJSON_GetObjectItem(page, "next_since")->valueint, 4);
+	assert_int_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(page, "events"), 0)->child->next->next->valueint,
+	    1);
+	cJSON_Delete(page);
+	/* newest first (no since): the newest events are kept, the cursor points before them */
+	run(t, "GET", "/api/rooms/r/messages?limit=500");
+	assert_non_null(page = cJSON_Parse(t->text));
+	cJSON *ev = cJSON_GetObjectItem(page, "events");
+	assert_int_equal(cJSON_GetArraySize(ev), 4);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ev, 0), "seq")->valueint, 7);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ev, 3), "seq")->valueint, 10);
+	assert_int_equal(cJSON_GetObjectItem(page, "next_before")->valueint, 7);
+	assert_null(cJSON_GetObjectItem(page, "next_since"));
+	cJSON_Delete(page);
+	free(reply);
+	/* one event larger than the cap still goes out alone: a page always makes progress */
+	reply = history_reply(5, 2, 20000, 1, 6);
+	t->broker.reply = reply;
+	run(t, "GET", "/api/rooms/r/messages?since=4");
+	assert_non_null(page = cJSON_Parse(t->text));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "events")), 1);
+	assert_int_equal(cJSON_GetObjectItem(page, "next_since")->valueint, 5);
+	cJSON_Delete(page);
+	free(reply);
+	/* the broker cut the page itself (fewer than limit while the room has more) */
+	reply = history_reply(3, 2, 10, 1, 9);
+	t->broker.reply = reply;
+	run(t, "GET", "/api/rooms/r/messages?since=2&limit=50");
+	assert_non_null(page = cJSON_Parse(t->text));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(page, "truncated")));
+	assert_int_equal(cJSON_GetObjectItem(page, "next_since")->valueint, 4);
+	cJSON_Delete(page);
+	free(reply);
+	/* everything fits: the reply is exactly as before, no cursor */
+	reply = history_reply(1, 3, 10, 1, 3);
+	t->broker.reply = reply;
+	run(t, "GET", "/api/rooms/r/messages");
+	assert_null(strstr(t->text, "truncated"));
+	assert_null(strstr(t->text, "next_"));
+	assert_non_null(strstr(t->text, "\"complete\":true,\"events\":[{"));
+	free(reply);
 }
 
 static void
@@ -595,6 +776,12 @@ main(void)
 	        test_bad_messages_arguments_are_400_without_a_broker_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_parse_and_route_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_post_creates_a_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_messages_are_cut_at_the_byte_cap_with_a_cursor,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reads_need_a_token_when_jwt_is_on, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_post_sends_the_canonical_room_name, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_post_refuses_bad_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_token_rules, setup, teardown),
 	    cmocka_unit_test(test_bearer_compare),

@@ -5,11 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "clock.h"
 #include "hmap.h"
+#include "ipc.h"
 #include "sbuf.h"
 #include "utf8.h"
 #include "validate.h"
@@ -265,6 +269,264 @@ test_iso8601_format(void **state)
 	assert_string_equal(clock_iso8601(1795316806123LL, out), "2026-11-22T03:06:46.123Z");
 }
 
+/* Finding 5 of issue 25: these joined beside "alice" before. */
+static void
+test_nickname_refuses_invisible_and_lookalike_names(void **state)
+{
+	char a[MADANG_NICK_MAX_BYTES + 1], b[MADANG_NICK_MAX_BYTES + 1];
+
+	(void)state;
+	expect_nick("alice\xef\xb8\x8f", NULL);     /* U+FE0F variation selector 16 */
+	expect_nick("alice\xef\xb8\x80", NULL);     /* U+FE00 variation selector 1 */
+	expect_nick("alice\xe1\xa0\x8b", NULL);     /* U+180B Mongolian free variation selector */
+	expect_nick("alice\xf0\x9d\x85\xb3", NULL); /* U+1D173 musical symbol begin beam */
+	expect_nick("\xe2\xa0\x80", NULL);          /* U+2800 Braille pattern blank */
+	expect_nick("ｓｙｓｔｅｍ", NULL);            /* full-width "system": reserved */
+	expect_nick("\xe1\x84\x89\xe1\x85\xb5\xe1\x84\x89\xe1\x85\xb3\xe1\x84\x90\xe1\x85\xa6"
+		    "\xe1\x86\xb7",
+		    NULL); /* "시스템" decomposed (NFD): reserved */
+	expect_nick("e\xcc\x81lodie", "\xc3\xa9lodie"); /* NFD in, NFC out */
+	nick_fold("ＡＬＩＣＥ", a, sizeof(a));
+	nick_fold("alice", b, sizeof(b));
+	assert_string_equal(a, b);
+	nick_fold("Straße", a, sizeof(a));
+	assert_string_equal(a, "strasse");
+	/* the reserved names are written as their own keys */
+	nick_fold("system", a, sizeof(a));
+	assert_string_equal(a, "system");
+	nick_fold("시스템", a, sizeof(a));
+	assert_string_equal(a, "시스템");
+}
+
+/* Reads the whole file at path (NUL-terminated); NULL when it cannot. */
+static char *
+slurp(FILE *f)
+{
+	size_t cap = 4096, len = 0, n;
+	char *buf = malloc(cap);
+
+	while (buf != NULL && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len - 1 == 0) {
+			char *nb = realloc(buf, cap * 2);
+			if (nb == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (buf != NULL)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* Compares one result field: want is NULL (refused), or the expected string. */
+static void
+expect_field(int i, const char *in, const char *field, const char *want, const char *got)
+{
+	if (want == NULL && got == NULL)
+		return;
+	if (want == NULL || got == NULL || strcmp(want, got) != 0)
+		fail_msg("case %d (%s) %s: want %s, got %s", i, in, field, want ? want : "refused",
+			 got ? got : "refused");
+}
+
+/* tests/unit/name-cases.json through common/validate.c (the expected results written there),
+ * then through web/js/validate.js with node (tests/unit/names.mjs): both must agree on every
+ * case, canonical form and fold key included. */
+static void
+test_names_c_and_web_client_agree(void **state)
+{
+	const char *root = getenv("MADANG_ROOT") ? getenv("MADANG_ROOT") : ".";
+	char path[512], cmd[1200];
+	FILE *f;
+	char *text, *js_text;
+	cJSON *doc, *js, *c;
+	int i = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tests/unit/name-cases.json", root);
+	assert_non_null(f = fopen(path, "r"));
+	text = slurp(f);
+	fclose(f);
+	assert_non_null(doc = cJSON_Parse(text));
+	snprintf(cmd, sizeof(cmd), "command -v node >/dev/null && node '%s/tests/unit/names.mjs' '%s'",
+		 root, path);
+	assert_non_null(f = popen(cmd, "r"));
+	js_text = slurp(f);
+	int st = pclose(f);
+	js = st == 0 ? cJSON_Parse(js_text) : NULL;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(doc, "cases"))
+	{
+		const cJSON *in = cJSON_GetObjectItem(c, "in"), *rep = cJSON_GetObjectItem(c, "repeat");
+		const cJSON *want_nick = cJSON_GetObjectItem(c, "nick");
+		const cJSON *want_key = cJSON_GetObjectItem(c, "key");
+		const cJSON *want_room = cJSON_GetObjectItem(c, "room");
+		char nick[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
+		char room[MADANG_ROOM_NAME_MAX_BYTES + 1], input[8192] = "";
+		const char *why, *got_nick, *got_key, *got_room;
+		int times = cJSON_IsNumber(rep) ? rep->valueint : 1;
+
+		for (int k = 0; k < times; k++)
+			strncat(input, in->valuestring, sizeof(input) - strlen(input) - 1);
+		got_nick = nick_canonical(input, strlen(input), nick, sizeof(nick), &why) ? nick : NULL;
+		got_key = NULL;
+		if (got_nick != NULL) {
+			nick_fold(nick, key, sizeof(key));
+			got_key = key;
+		}
+		got_room =
+		    room_name_canonical(input, strlen(input), room, sizeof(room), &why) ? room : NULL;
+		if (want_nick != NULL)
+			expect_field(i, in->valuestring, "nick",
+				     cJSON_IsString(want_nick) ? want_nick->valuestring : NULL, got_nick);
+		if (want_key != NULL)
+			expect_field(i, in->valuestring, "key", want_key->valuestring, got_key);
+		if (want_room != NULL)
+			expect_field(i, in->valuestring, "room",
+				     cJSON_IsString(want_room) ? want_room->valuestring : NULL, got_room);
+		if (js != NULL) {
+			const cJSON *r = cJSON_GetArrayItem(js, i);
+			const cJSON *jn = cJSON_GetObjectItem(r, "nick"), *jk = cJSON_GetObjectItem(r, "key");
+			const cJSON *jr = cJSON_GetObjectItem(r, "room");
+
+			assert_non_null(r);
+			expect_field(i, in->valuestring, "nick (web client vs C)", got_nick,
+				     cJSON_IsString(jn) ? jn->valuestring : NULL);
+			expect_field(i, in->valuestring, "key (web client vs C)", got_key,
+				     cJSON_IsString(jk) ? jk->valuestring : NULL);
+			expect_field(i, in->valuestring, "room (web client vs C)", got_room,
+				     cJSON_IsString(jr) ? jr->valuestring : NULL);
+		}
+		i++;
+	}
+	assert_true(i >= 50);
+	cJSON_Delete(doc);
+	free(text);
+	free(js_text);
+	if (js == NULL)
+		skip(); /* no node: the C half ran; 30-ws and 50-e2e need node anyway */
+	assert_int_equal(cJSON_GetArraySize(js), i);
+	cJSON_Delete(js);
+}
+
+static void
+test_ipc_default_dir_resolution(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(ipc_default_dir(0, "/run/user/0", out, sizeof(out)), 0);
+	assert_string_equal(out, "/run/madang");
+	assert_int_equal(ipc_default_dir(1000, "/run/user/1000", out, sizeof(out)), 0);
+	assert_string_equal(out, "/run/user/1000/madang");
+	assert_int_equal(ipc_default_dir(1000, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "/tmp/madang-1000");
+	assert_int_equal(ipc_default_dir(1000, "relative/dir", out, sizeof(out)), 0);
+	assert_string_equal(out, "/tmp/madang-1000");
+	assert_int_equal(
+	    ipc_default_dir(1000, "/a/very/long/runtime/directory/path/that/goes/beyond/64/bytes",
+	                    out, sizeof(out)),
+	    -1);
+	/* The process's own defaults use the same directory for both sockets. */
+	const char *rpc = ipc_default_rpc_url(), *ev = ipc_default_events_url();
+	assert_true(strncmp(rpc, "ipc:///", 7) == 0);
+	assert_non_null(strstr(rpc, "/broker.rpc"));
+	assert_int_equal(strlen(rpc) - strlen("broker.rpc"), strlen(ev) - strlen("broker.events"));
+	assert_null(ipc_url_path("tcp://127.0.0.1:1"));
+	assert_string_equal(ipc_url_path("ipc:///x/y"), "/x/y");
+}
+
+static void
+expect_dir(const char *dir, uid_t euid, bool own, bool ok, const char *why_part)
+{
+	char err[256] = "";
+	int rv = ipc_dir_check(dir, euid, own, err, sizeof(err));
+
+	if (ok && rv != 0)
+		fail_msg("%s refused: %s", dir, err);
+	if (!ok && rv == 0)
+		fail_msg("%s accepted (own %d)", dir, own);
+	if (!ok && strstr(err, why_part) == NULL)
+		fail_msg("%s refused for another reason: %s", dir, err);
+}
+
+/* A socket directory that another user owns or may write is refused; so is one below an
+ * ancestor another user may rename entries of (sticky /tmp is fine). */
+static void
+test_ipc_dir_check_refuses_foreign_and_writable(void **state)
+{
+	char base[] = "/tmp/madang-ipc-test.XXXXXX", d[96], open_dir[96], link[96], err[256];
+	uid_t me = geteuid();
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	snprintf(d, sizeof(d), "%s/sock", base);
+	assert_int_equal(mkdir(d, 0700), 0);
+	expect_dir(d, me, true, true, NULL);
+	if (me == 0) { /* root is trusted as an owner: give the directory to someone else */
+		assert_int_equal(chown(d, 4242, (gid_t)-1), 0);
+		expect_dir(d, 0, true, false, "belongs to another user");
+		expect_dir(d, 0, false, false, "belongs to another user");
+		assert_int_equal(chown(d, 0, (gid_t)-1), 0);
+	} else {
+		expect_dir(d, me + 4242, true, false, "belongs to another user");
+		expect_dir(d, me + 4242, false, false, "belongs to another user");
+	}
+	assert_int_equal(chmod(d, 0777), 0);
+	expect_dir(d, me, true, false, "can be written by other users");
+	expect_dir(d, me, false, false, "can be written by other users");
+	assert_int_equal(chmod(d, 01777), 0); /* sticky does not make the socket directory safe */
+	expect_dir(d, me, true, false, "can be written by other users");
+	assert_int_equal(chmod(d, 0770), 0); /* group-writable: refused to the broker only */
+	expect_dir(d, me, true, false, "can be written by other users");
+	expect_dir(d, me, false, true, NULL);
+	assert_int_equal(chmod(d, 0755), 0);
+	expect_dir(d, me, true, true, NULL);
+	snprintf(link, sizeof(link), "%s/link", base);
+	assert_int_equal(symlink(d, link), 0);
+	expect_dir(link, me, true, false, "is not a directory");
+	/* An ancestor others may write (no sticky bit): they could rename the directory away. */
+	snprintf(open_dir, sizeof(open_dir), "%s/open", base);
+	assert_int_equal(mkdir(open_dir, 0700), 0);
+	assert_int_equal(chmod(open_dir, 0777), 0);
+	snprintf(d, sizeof(d), "%s/open/sock", base);
+	assert_int_equal(mkdir(d, 0700), 0);
+	expect_dir(d, me, true, false, "can be written by other users");
+	assert_int_equal(chmod(open_dir, 01777), 0);
+	expect_dir(d, me, true, true, NULL);
+
+	/* Dial side: a directory not made yet is fine only where no one else can make it. */
+	char url[160];
+	snprintf(url, sizeof(url), "ipc://%s/open/later/broker.rpc", base);
+	assert_int_equal(ipc_dial_check(url, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not exist"));
+	snprintf(url, sizeof(url), "ipc://%s/later/broker.rpc", base);
+	if (ipc_dial_check(url, err, sizeof(err)) != 0)
+		fail_msg("%s refused: %s", url, err);
+	assert_int_equal(ipc_dial_check("tcp://127.0.0.1:9", err, sizeof(err)), 0);
+
+	/* Listen side: made 0700 (with its parent) whatever the umask. */
+	mode_t old = umask(0);
+	snprintf(url, sizeof(url), "ipc://%s/new/deeper/broker.rpc", base);
+	int rv = ipc_listen_prepare(url, err, sizeof(err));
+	umask(old);
+	if (rv != 0)
+		fail_msg("%s refused: %s", url, err);
+	struct stat st;
+	snprintf(d, sizeof(d), "%s/new/deeper", base);
+	assert_int_equal(stat(d, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	snprintf(url, sizeof(url), "ipc://%s/open/broker.rpc", base);
+	assert_int_equal(ipc_listen_prepare(url, err, sizeof(err)), -1);
+
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -280,6 +542,10 @@ main(void)
 		cmocka_unit_test(test_sbuf_json_escaping),
 		cmocka_unit_test(test_hmap_put_get_delete_grow),
 		cmocka_unit_test(test_iso8601_format),
+		cmocka_unit_test(test_nickname_refuses_invisible_and_lookalike_names),
+		cmocka_unit_test(test_names_c_and_web_client_agree),
+		cmocka_unit_test(test_ipc_default_dir_resolution),
+		cmocka_unit_test(test_ipc_dir_check_refuses_foreign_and_writable),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -2,27 +2,66 @@
 // anything is sent so that the person sees the reason in words at once. Pure: no DOM, no I/O.
 
 export const NICK_MAX_CHARS = 32;
+export const NICK_KEY_MAX_BYTES = 128; /* MADANG_NICK_MAX_BYTES: the fold key must fit */
+export const NAME_INPUT_MAX_BYTES = 1024; /* MADANG_NAME_INPUT_MAX, before normalising */
 export const MESSAGE_MAX_BYTES = 4096;
 export const ROOM_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-export const ROOM_NAME_MAX_CHARS = 64;
+export const ROOM_NAME_MAX_CHARS = 100;
 
-/* Control (Cc), format (Cf: zero-width, bidi controls, soft hyphen…), line/paragraph separators,
- * and the other invisible fillers Unicode does not put in Cf. */
-const INVISIBLE_RE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0\u2800\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
+/* The name rules of common/validate.c, code point set for code point set (one case list,
+ * tests/unit/name-cases.json, is run through both by test_common):
+ * trimmed at both ends of white space (tab..CR, U+0085, Zs, U+2028/9), then NFC; refused inside:
+ * controls (Cc), format characters (Cf), line/paragraph separators, every default-ignorable
+ * code point (variation selectors, U+180B, Hangul fillers, tags…), noncharacters, lone
+ * surrogates, the Braille blank U+2800, and white space other than U+0020. */
+const SPACE = '\\t\\n\\v\\f\\r \\u0085\\u2028\\u2029\\p{Zs}';
+const TRIM_RE = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, 'gu');
+const INVISIBLE_RE =
+	/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\p{Noncharacter_Code_Point}\u2800]/u;
+const INNER_SPACE_RE = /[\u0085\p{Zs}]/u;
+const RESERVED = ['system', '시스템'];
 
-/* Returns {ok: true, value} with the trimmed nickname, or {ok: false, error} where error is one
- * of 'empty', 'too_long', 'control', 'reserved' (keys nick.err.* in i18n.js). */
-export function checkNickname(raw) {
-	const value = String(raw ?? '').trim();
-	if (value === '') return { ok: false, error: 'empty' };
-	if (INVISIBLE_RE.test(value)) return { ok: false, error: 'control' };
-	if ([...value].length > NICK_MAX_CHARS) return { ok: false, error: 'too_long' };
-	if (value.toLowerCase() === 'system') return { ok: false, error: 'reserved' };
+/* The key names are compared by (uniqueness, reserved names): NFKC with case folding, as the
+ * broker's u8_casefold(..., UNINORM_NFKC). Upper- then lower-casing gives full case folding
+ * (ß → ss, ς → σ) for every script people type nicknames in. */
+export function nameKey(value) {
+	return String(value).normalize('NFKD').toUpperCase().toLowerCase().normalize('NFKC');
+}
+
+/* The shared part: {ok: true, value} with the trimmed NFC name, or {ok: false, error}. */
+function checkName(raw, maxChars) {
+	const trimmed = String(raw ?? '').replace(TRIM_RE, '');
+	if (trimmed === '') return { ok: false, error: 'empty' };
+	if (utf8Length(trimmed) > NAME_INPUT_MAX_BYTES) return { ok: false, error: 'too_long' };
+	if (/\p{Cs}/u.test(trimmed)) return { ok: false, error: 'control' };
+	const value = trimmed.normalize('NFC');
+	for (const ch of value) {
+		if (INVISIBLE_RE.test(ch) || (ch !== ' ' && INNER_SPACE_RE.test(ch))) {
+			return { ok: false, error: 'control' };
+		}
+	}
+	if ([...value].length > maxChars) return { ok: false, error: 'too_long' };
 	return { ok: true, value };
 }
 
+/* Returns {ok: true, value} with the trimmed, NFC nickname, or {ok: false, error} where error is
+ * one of 'empty', 'too_long', 'control', 'reserved' (keys nick.err.* in i18n.js). */
+export function checkNickname(raw) {
+	const checked = checkName(raw, NICK_MAX_CHARS);
+	if (!checked.ok) return checked;
+	const key = nameKey(checked.value);
+	if (utf8Length(key) > NICK_KEY_MAX_BYTES) return { ok: false, error: 'too_long' };
+	if (RESERVED.some((r) => nameKey(r) === key)) return { ok: false, error: 'reserved' };
+	return checked;
+}
+
+/* A room's display name: the nickname rules with 1..100 characters and nothing reserved. */
+export function checkRoomName(raw) {
+	return checkName(raw, ROOM_NAME_MAX_CHARS);
+}
+
 export function sameNickname(a, b) {
-	return typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
+	return typeof a === 'string' && typeof b === 'string' && nameKey(a) === nameKey(b);
 }
 
 export function utf8Length(text) {
@@ -44,9 +83,7 @@ export function checkMessage(text) {
 
 export function checkRoom(id, name) {
 	if (!ROOM_ID_RE.test(String(id ?? ''))) return { ok: false, error: 'id' };
-	const trimmed = String(name ?? '').trim();
-	if (trimmed === '' || [...trimmed].length > ROOM_NAME_MAX_CHARS || INVISIBLE_RE.test(trimmed)) {
-		return { ok: false, error: 'name' };
-	}
-	return { ok: true, id, name: trimmed };
+	const checked = checkRoomName(name);
+	if (!checked.ok) return { ok: false, error: 'name' };
+	return { ok: true, id, name: checked.value };
 }

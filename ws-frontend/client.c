@@ -98,8 +98,9 @@ client_reply(struct rpc_job *j)
 		           *msg = wire_str(j->reply, "message", NULL);
 		/* A restarted broker does not know us (or our members) until we have re-registered
 		 * and re-synced: to the client that is a short outage, worth a retry. */
-		if (err != NULL && (strcmp(err, ERR_UNKNOWN_FRONTEND) == 0 ||
-		                    (strcmp(err, ERR_NOT_MEMBER) == 0 && ws->bstate != BROKER_UP))) {
+		if (err != NULL &&
+		    (strcmp(err, ERR_UNKNOWN_FRONTEND) == 0 ||
+		     (strcmp(err, ERR_NOT_MEMBER) == 0 && ws->bstate != BROKER_UP))) {
 			err = WS_ERR_BROKER_UNAVAILABLE;
 			msg = "the chat service is reconnecting; try again in a moment";
 		}
@@ -202,9 +203,8 @@ client_join(struct ws_session *s, struct cmd *c)
 		nick_fold(c->user, a, sizeof(a));
 		nick_fold(s->user, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
-			ws_send_error(s, WS_ERR_UNAUTHORIZED,
-			              "your token is for another nickname", "join_room",
-			              c->room_id, NULL);
+			ws_send_error(s, WS_ERR_UNAUTHORIZED, "your token is for another nickname",
+			              "join_room", c->room_id, NULL);
 			return;
 		}
 	}
@@ -235,7 +235,8 @@ client_join(struct ws_session *s, struct cmd *c)
 		}
 		has_since = true;
 	}
-	if (s->user == NULL && sess_set_user(s, user) != 0) {
+	if ((s->user == NULL && sess_set_user(s, user) != 0) ||
+	    (c->has_resume && sess_set_resume(s, c->resume) != 0)) {
 		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id, NULL);
 		return;
 	}

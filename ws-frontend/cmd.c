@@ -154,7 +154,7 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 			                "active must be true or false");
 		return 0;
 	case CMD_JOIN:
-		/* {"type":"join_room","room_id","user"?} */
+		/* {"type":"join_room","room_id","user"?,"since"?,"epoch"?,"resume"?} */
 		if (cmd_room(c, true, why) != 0)
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 		if (wire_has(c->json, "user")) {
@@ -165,6 +165,15 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 			if (!nick_canonical(s, n, c->user, sizeof(c->user), why))
 				return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 			c->has_user = true;
+		}
+		if (wire_has(c->json, "resume")) {
+			/* The ?resume= of the URL, kept out of URLs and access logs. */
+			s = wire_str(c->json, "resume", &n);
+			if (s == NULL || n != WS_SESSION_LEN || !route_hex(s, n))
+				return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
+				                "resume must be a session id (32 hex digits)");
+			memcpy(c->resume, s, n + 1);
+			c->has_resume = true;
 		}
 		return 0;
 	case CMD_LEAVE:

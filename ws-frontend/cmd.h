@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "limits.h"
+#include "route.h"
 
 /* Error codes the front-end sends in {"type":"error","code":…} besides the broker's own. */
 #define WS_ERR_INVALID_JSON       "invalid_json"
@@ -46,7 +47,9 @@ struct cmd {
 	char client_id[MADANG_CLIENT_ID_MAX + 1];
 	bool has_user;                        /* join_room "user" (its nickname for that room) */
 	char user[MADANG_NICK_MAX_BYTES + 1]; /* canonical nickname (join_room user, private to) */
-	bool active;                          /* typing */
+	bool has_resume;                      /* join_room "resume": the previous session id */
+	char resume[WS_SESSION_LEN + 1];
+	bool active; /* typing */
 	bool has_before;
 	int64_t before_seq; /* history */
 	int64_t limit;      /* history: 0 = the front-end's default */

@@ -43,6 +43,12 @@ sess_set_user(struct ws_session *s, const char *user)
 }
 
 int
+sess_set_resume(struct ws_session *s, const char *resume)
+{
+	return set_str(&s->resume, resume);
+}
+
+int
 sess_set_route(struct ws_session *s, const struct route *rt)
 {
 	if (set_str(&s->single_room, rt->single ? rt->room_id : NULL) != 0 ||

@@ -63,7 +63,8 @@ struct ws_session {
 	void *rpc_head, *rpc_tail; /* struct rpc_job queue, owned by broker.c */
 	uint32_t rpc_queued;
 	struct ws_session *hnext; /* session table chain */
-	struct ws_session *wq_next; /* --event-loop libev: next session to write (ws_flush_writes) */
+	struct ws_session
+	    *wq_next; /* --event-loop libev: next session to write (ws_flush_writes) */
 };
 
 /* Allocates a session that may be in up to max_rooms rooms, with the given id; NULL when out
@@ -71,6 +72,9 @@ struct ws_session {
 struct ws_session *sess_new(const char *id, size_t max_rooms);
 /* Sets the nickname. Returns 0 or -1 (no memory). */
 int sess_set_user(struct ws_session *s, const char *user);
+/* Sets the previous session's id sent with every later join (join_room "resume"); NULL:
+ * none. Returns 0 or -1 (no memory, the old one kept). */
+int sess_set_resume(struct ws_session *s, const char *resume);
 /* Copies the URL's lasting parameters (single room, resume). Returns 0 or -1 (no memory). */
 int sess_set_route(struct ws_session *s, const struct route *rt);
 struct ws_session *sess_ref(struct ws_session *s);

@@ -181,6 +181,37 @@ test_typing_private_history_leave_ping(void **state)
 }
 
 static void
+test_join_room_resume(void **state)
+{
+	struct cmd c;
+	const char *code;
+
+	assert_int_equal(parse("{\"type\":\"join_room\",\"room_id\":\"r\",\"resume\":"
+	                       "\"0123456789abcdef0123456789ABCDEF\"}",
+	                       &c, &code),
+	                 0);
+	assert_true(c.has_resume);
+	assert_string_equal(c.resume, "0123456789abcdef0123456789ABCDEF");
+	cmd_fini(&c);
+	assert_int_equal(parse("{\"type\":\"join_room\",\"room_id\":\"r\"}", &c, &code), 0);
+	assert_false(c.has_resume);
+	cmd_fini(&c);
+	assert_int_equal(
+	    parse("{\"type\":\"join_room\",\"room_id\":\"r\",\"resume\":\"abc\"}", &c, &code), -1);
+	assert_string_equal(code, WS_ERR_INVALID_ARGUMENT);
+	assert_int_equal(parse("{\"type\":\"join_room\",\"room_id\":\"r\",\"resume\":"
+	                       "\"0123456789abcdef0123456789abcdeg\"}",
+	                       &c, &code),
+	                 -1);
+	assert_int_equal(parse("{\"type\":\"join_room\",\"room_id\":\"r\",\"resume\":"
+	                       "\"0123456789abcdef\\u00000123456789abcde\"}",
+	                       &c, &code),
+	                 -1);
+	assert_int_equal(
+	    parse("{\"type\":\"join_room\",\"room_id\":\"r\",\"resume\":5}", &c, &code), -1);
+}
+
+static void
 test_client_id_rules(void **state)
 {
 	struct cmd c;
@@ -259,6 +290,7 @@ main(void)
 	    cmocka_unit_test(test_text_limits),
 	    cmocka_unit_test(test_room_id_is_checked),
 	    cmocka_unit_test(test_typing_private_history_leave_ping),
+	    cmocka_unit_test(test_join_room_resume),
 	    cmocka_unit_test(test_client_id_rules),
 	    cmocka_unit_test(test_route_paths),
 	    cmocka_unit_test(test_route_query),

@@ -343,13 +343,12 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 		client_rpc(s, req, KIND_PRIVATE, m->room->id, NULL, &c);
 		break;
 	case CMD_HISTORY: {
-		/* HISTORY [room_id] [before_seq] [limit] */
-		const char *room = c.has_room ? c.room_id : NULL;
-		if (room == NULL) {
-			if ((m = client_member(s, &c, "history")) == NULL)
-				break;
-			room = m->room->id;
-		}
+		/* HISTORY [room_id] [before_seq] [limit] — only of a room the connection is in
+		 * (issue 25: a named room was read without a join). */
+		const char *room;
+		if ((m = client_member(s, &c, "history")) == NULL)
+			break;
+		room = m->room->id;
 		req = broker_req("history", NULL);
 		if (req != NULL) {
 			cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");

@@ -304,6 +304,28 @@ test('message to a room the connection is not in: not_in_room', T, async () => {
   c.close();
 });
 
+test('history of a room the connection is not in: not_in_room, nothing of that room leaks', T, async () => {
+  const secret = await joinPath(WS1, 'room2', nick('keeper'));
+  secret.send('room2 only');
+  await secret.next((m) => m.type === 'message' && m.message === 'room2 only');
+  const c = await joinPath(WS1, 'room1', nick('peek'));
+  c.send({ type: 'history', room_id: 'room2', limit: 500, client_id: 'h-1' });
+  const e = await c.next((m) => m.type === 'error' || m.type === 'history');
+  assert.equal(e.type, 'error');
+  assert.equal(e.code, 'not_in_room');
+  assert.equal(e.room_id, 'room2');
+  // Its own room's history is still served.
+  c.send({ type: 'history', room_id: 'room1', limit: 1 });
+  assert.equal((await c.nextType('history')).room_id, 'room1');
+  assert.equal(c.msgs.some((m) => m.room_id === 'room2' && m.type !== 'error'), false);
+  // On /ws with no room at all, the same.
+  const bare = await connect(WS1, `/ws?user=${nick('bare')}`);
+  await bare.nextType('welcome');
+  bare.send({ type: 'history', room_id: 'room2' });
+  assert.equal((await bare.nextType('error')).code, 'not_in_room');
+  secret.close(); c.close(); bare.close();
+});
+
 test('/ws: join and leave rooms by message, room_id chooses the room', T, async () => {
   const u = nick('multi');
   const c = await connect(WS1, `/ws?user=${u}`);

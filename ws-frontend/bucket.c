@@ -30,3 +30,16 @@ bucket_take(struct bucket *b, uint64_t now_ns)
 	b->tokens_mt -= 1000;
 	return true;
 }
+
+uint64_t
+bucket_wait_ms(const struct bucket *b)
+{
+	uint64_t need;
+
+	if (b->tokens_mt >= 1000)
+		return 0;
+	need = 1000 - b->tokens_mt;
+	if (b->rate_mt == 0)
+		return UINT64_MAX;
+	return (need * 1000 + b->rate_mt - 1) / b->rate_mt;
+}

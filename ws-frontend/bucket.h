@@ -17,4 +17,8 @@ void bucket_init(struct bucket *b, uint32_t rate, uint32_t burst, uint64_t now_n
 /* Takes one token; false when none is left (nothing is taken then). */
 bool bucket_take(struct bucket *b, uint64_t now_ns);
 
+/* Milliseconds (rounded up, at least 1) until bucket_take can succeed; 0 when it can now.
+ * Call right after a bucket_take that failed at the same now_ns. */
+uint64_t bucket_wait_ms(const struct bucket *b);
+
 #endif

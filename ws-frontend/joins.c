@@ -86,6 +86,7 @@ join_done(struct rpc_job *j)
 			log_debug("ws: session %llu (%s) join %s refused: %s",
 			          (unsigned long long)s->serial, m->user, j->room_id, err);
 		rooms_leave(s, m, false, NULL); /* also sends the room's next join */
+		client_release(s, j->room_id, err, msg ? msg : "join refused");
 		if (fatal)
 			ws_close(s, join_close_code(err), msg ? msg : err, true);
 		return;
@@ -167,6 +168,7 @@ join_done(struct rpc_job *j)
 		          (unsigned long long)s->serial, m->user, r->id, (long long)seq);
 	if (need_fill)
 		rooms_repair(r);
+	client_release(s, NULL, NULL, NULL);
 	ws_kick_writable(s);
 	rooms_pump(r);
 }

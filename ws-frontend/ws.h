@@ -278,5 +278,9 @@ void ws_stop(void);
 /* client.c */
 void client_message(struct ws_session *s, const char *buf, size_t len);
 void client_opened(struct ws_session *s, const struct route *rt);
+/* A join of s is over: its held messages go on (failed_room: that join was refused with err
+ * and msg, and the messages held for it get that error). */
+void client_release(struct ws_session *s, const char *failed_room, const char *err,
+                    const char *msg);
 
 #endif

@@ -151,7 +151,11 @@ test_bucket_burst_then_rate(void **state)
 	for (int i = 0; i < 20; i++)
 		assert_true(bucket_take(&b, t));
 	assert_false(bucket_take(&b, t));
-	t += NS_PER_S / 10; /* one token back */
+	assert_int_equal(bucket_wait_ms(&b), 100); /* retry_after_ms of rate_limited */
+	t += NS_PER_S / 20;
+	assert_false(bucket_take(&b, t));
+	assert_int_equal(bucket_wait_ms(&b), 50);
+	t += NS_PER_S / 20; /* one token back */
 	assert_true(bucket_take(&b, t));
 	assert_false(bucket_take(&b, t));
 	t += 60 * NS_PER_S; /* refills to the burst, no more */

@@ -88,6 +88,15 @@ client_reply(struct rpc_job *j)
 
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
+	if (j->rv != 0 && j->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
+		/* It went out and no answer came back: it may have been delivered. Never say
+		 * "unavailable" for it (issue 25): a resend with the same client_id settles it. */
+		ws_send_error(s, WS_ERR_OUTCOME_UNKNOWN,
+		              "the chat service did not answer in time: this may have been sent; "
+		              "send it again with the same client_id to find out",
+		              request, j->room_id, cid);
+		return;
+	}
 	if (j->rv != 0) {
 		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
 		              request, j->room_id, cid);

@@ -23,6 +23,7 @@
 #define WS_ERR_TOO_MANY_ROOMS     "too_many_rooms"
 #define WS_ERR_NICKNAME_REQUIRED  "nickname_required"
 #define WS_ERR_BROKER_UNAVAILABLE "broker_unavailable"
+#define WS_ERR_OUTCOME_UNKNOWN    "outcome_unknown"
 #define WS_ERR_BUSY               "busy"
 #define WS_ERR_EVENTS_LOST        "events_lost"
 #define WS_ERR_UNAUTHORIZED       "unauthorized"

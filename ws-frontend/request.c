@@ -54,7 +54,11 @@ rpc_aio_cb(void *arg)
 		nng_msg_free(msg);
 		if (j->reply == NULL)
 			rv = NNG_EPROTO;
-	} else if (!j->receiving && (msg = nng_aio_get_msg(j->aio)) != NULL) {
+	} else if (j->receiving) {
+		/* Sent, then no reply (timeout, lost connection): the broker may have applied it.
+		 */
+		j->unknown = true;
+	} else if ((msg = nng_aio_get_msg(j->aio)) != NULL) {
 		nng_msg_free(msg); /* a failed send leaves the message with us */
 		nng_aio_set_msg(j->aio, NULL);
 	}
@@ -208,6 +212,7 @@ rpc_batch_done(struct rpc_job *b)
 		struct rpc_job *sub = b->batch;
 		b->batch = sub->sq_next;
 		sub->rv = b->rv;
+		sub->unknown = b->unknown;
 		if (b->rv == 0 && replies != NULL) {
 			if (r != NULL) {
 				struct cJSON *next = r->next;

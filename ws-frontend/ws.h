@@ -109,6 +109,7 @@ struct rpc_job {
 	struct rpc_job *sq_next; /* the session's queue, or the requests of a batch */
 	struct rpc_job *batch;   /* a batch job: its requests, in order */
 	int rv;                  /* 0 or an nng error */
+	bool unknown;            /* rv != 0 after the request went out: it may have been applied */
 	cJSON *reply;            /* parsed reply object when rv == 0 */
 };
 

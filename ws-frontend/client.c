@@ -73,6 +73,71 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	return m;
 }
 
+/* The history byte budget of the session's client address (NULL: unknown, or no memory). */
+static struct bytebucket *
+client_hist_ip(struct ws_session *s, uint64_t now)
+{
+	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user(s->wsi) : NULL;
+	uint64_t rate = ws->o.history_rate_ip;
+
+	if (p == NULL || p->addr[0] == '\0')
+		return NULL;
+	if (now - ws->hist_swept_ns > (uint64_t)WS_HISTORY_SWEEP_MS * 1000000) {
+		addrbudget_sweep(&ws->hist_ips, now);
+		ws->hist_swept_ns = now;
+	}
+	return addrbudget_get(&ws->hist_ips, p->addr, rate, rate * WS_HISTORY_BURST_S, now);
+}
+
+/* Settles a history reply's reservation: the budgets pay for the bytes sent (sent < 0: none
+ * went out, all is given back). */
+static void
+client_hist_settle(struct rpc_job *j, int64_t sent)
+{
+	struct ws_session *s = j->sess;
+	struct bytebucket *ipb;
+	int64_t delta = (sent < 0 ? 0 : sent) - (int64_t)j->reserved;
+
+	if (j->reserved == 0)
+		return;
+	bytebucket_charge(&s->hist, delta);
+	if ((ipb = client_hist_ip(s, clock_mono_ns())) != NULL)
+		bytebucket_charge(ipb, delta);
+	j->reserved = 0;
+}
+
+/* A broker that does not know max_bytes (no "truncated" in its reply): keeps the newest events
+ * whose JSON fits in max bytes, as the broker itself would (docs/broker-protocol.md). */
+static void
+client_hist_trim(cJSON *reply, size_t max)
+{
+	cJSON *events = cJSON_GetObjectItemCaseSensitive(reply, "events"), *e;
+	size_t total = 0;
+
+	if (!cJSON_IsArray(events))
+		return;
+	for (e = events->child != NULL ? events->child->prev : NULL; e != NULL;
+	     e = e == events->child ? NULL : e->prev) {
+		char *t = cJSON_PrintUnformatted(e);
+		total += (t != NULL ? strlen(t) : 0) + 1;
+		free(t);
+		if (total > max + 1)
+			break;
+	}
+	if (e == NULL) {
+		cJSON_AddBoolToObject(reply, "truncated", false);
+		return;
+	}
+	/* e and everything older go */
+	for (cJSON *x = events->child, *next; x != NULL; x = next) {
+		next = x == e ? NULL : x->next;
+		cJSON_Delete(cJSON_DetachItemViaPointer(events, x));
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(reply, "complete");
+	cJSON_AddBoolToObject(reply, "complete", false);
+	cJSON_AddBoolToObject(reply, "truncated", true);
+}
+
 /* Replies of send, typing, private and history. */
 static void
 client_reply(struct rpc_job *j)
@@ -86,6 +151,8 @@ client_reply(struct rpc_job *j)
 	bool ok = false;
 	cJSON *o;
 
+	if (j->kind == KIND_HISTORY && (j->rv != 0 || !wire_bool(j->reply, "ok", &ok) || !ok))
+		client_hist_settle(j, -1);
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
 	if (j->rv != 0 && j->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
@@ -158,27 +225,39 @@ client_reply(struct rpc_job *j)
 		ws_send_obj(s, o);
 		return;
 	}
-	case KIND_HISTORY:
-		/* The broker's page as is, typed for the client. */
+	case KIND_HISTORY: {
+		/* The broker's page (cut to --history-max-bytes if the broker did not), typed for
+		 * the client; its bytes are what the budgets pay. */
+		bool truncated;
+		char *text;
+		if (!wire_bool(j->reply, "truncated", &truncated))
+			client_hist_trim(j->reply, ws->o.history_max_bytes);
 		cJSON_DeleteItemFromObjectCaseSensitive(j->reply, "ok");
 		cJSON_AddStringToObject(j->reply, "type", "history");
 		if (!wire_has(j->reply, "room_id"))
 			cJSON_AddStringToObject(j->reply, "room_id", j->room_id);
 		if (cid != NULL)
 			cJSON_AddStringToObject(j->reply, "client_id", cid);
-		ws_send_obj(s, j->reply);
-		j->reply = NULL;
+		text = cJSON_PrintUnformatted(j->reply);
+		client_hist_settle(j, text != NULL ? (int64_t)strlen(text) : -1);
+		if (text != NULL)
+			ws_send_json(s, text, strlen(text));
+		free(text);
 		return;
+	}
 	default:
 		return;
 	}
 }
 
-static void
+/* Sends a client's request in order (c: keeps its text for the reply; reserve: history bytes
+ * reserved in the budgets). Returns 0, or -1 when it was refused (error sent). */
+static int
 client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, const char *client_id,
-           const struct cmd *c)
+           const struct cmd *c, size_t reserve)
 {
 	struct rpc_job *j = rpc_job_new(client_reply, s);
+	size_t n;
 
 	if (j != NULL && c != NULL && (j->text = strndup(c->text, c->text_len)) == NULL) {
 		cJSON_Delete(req);
@@ -192,14 +271,26 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 		}
 		free(j);
 		ws_send_error(s, ERR_INTERNAL, "out of memory", NULL, room_id, client_id);
-		return;
+		return -1;
 	}
 	j->kind = kind;
+	j->reserved = reserve;
+	if (wire_str(req, "text", &n) != NULL)
+		j->req_bound = 2 * n + WS_REQ_SMALL; /* JSON escapes at most double a text */
+	if (kind == KIND_HISTORY) {
+		/* limit events of the largest size, for the batch's reply budget (request.c) */
+		int64_t lim = 0;
+		wire_int(req, "limit", &lim);
+		j->reply_bound = (size_t)(lim > 0 ? lim : 1) * WS_EVENT_JSON_MAX + WS_REPLY_SMALL;
+	}
 	snprintf(j->room_id, sizeof(j->room_id), "%s", room_id ? room_id : "");
 	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
-	if (rpc_send_ordered(j, req) != 0)
+	if (rpc_send_ordered(j, req) != 0) {
 		ws_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service",
 		              NULL, room_id, client_id);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -418,7 +509,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			if (req != NULL && c->has_client_id)
 				cJSON_AddStringToObject(req, "client_id", c->client_id);
 		}
-		client_rpc(s, req, KIND_SEND, m->room->id, cid, NULL);
+		client_rpc(s, req, KIND_SEND, m->room->id, cid, NULL, 0);
 		break;
 	case CMD_TYPING:
 		/* TYPING [room_id] active */
@@ -428,7 +519,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
 			cJSON_AddBoolToObject(req, "active", c->active);
 		}
-		client_rpc(s, req, KIND_TYPING, m->room->id, cid, NULL);
+		client_rpc(s, req, KIND_TYPING, m->room->id, cid, NULL, 0);
 		break;
 	case CMD_JOIN:
 		/* JOIN_ROOM room_id [user] [since epoch] */
@@ -458,15 +549,36 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 				cJSON_AddStringToObject(req, "text", text);
 			free(text);
 		}
-		client_rpc(s, req, KIND_PRIVATE, m->room->id, cid, c);
+		client_rpc(s, req, KIND_PRIVATE, m->room->id, cid, c, 0);
 		break;
 	case CMD_HISTORY: {
 		/* HISTORY [room_id] [before_seq] [limit] — only of a room the connection is in
 		 * (issue 25: a named room was read without a join). */
 		const char *room;
+		uint64_t now = clock_mono_ns(), wait = 0;
+		size_t reserve = ws->o.history_max_bytes + WS_REPLY_SMALL;
+		struct bytebucket *ipb;
 		if ((m = client_member(s, c, "history")) == NULL)
 			break;
 		room = m->room->id;
+		/* HISTORY costs bytes, not one message (issue 25: a 60-byte command returned 2 MB):
+		 * a budget per connection and per client address, paid when the reply goes out. */
+		if (!s->hist_init) {
+			bytebucket_init(&s->hist, ws->o.history_rate,
+			                ws->o.history_rate * WS_HISTORY_BURST_S, now);
+			s->hist_init = true;
+		}
+		ipb = client_hist_ip(s, now);
+		if (!bytebucket_admit(&s->hist, now))
+			wait = bytebucket_wait_ms(&s->hist);
+		if (ipb != NULL && !bytebucket_admit(ipb, now) && bytebucket_wait_ms(ipb) > wait)
+			wait = bytebucket_wait_ms(ipb);
+		if (wait > 0) {
+			ws->c.rate_limited++;
+			client_error(s, WS_ERR_RATE_LIMITED,
+			             "too much history asked for: wait before asking again", c, wait);
+			break;
+		}
 		req = broker_req("history", NULL);
 		if (req != NULL) {
 			cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
@@ -475,8 +587,13 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 				cJSON_AddNumberToObject(req, "before_seq", (double)c->before_seq);
 			cJSON_AddNumberToObject(req, "limit",
 			                        c->limit ? (double)c->limit : ws->o.history);
+			cJSON_AddNumberToObject(req, "max_bytes", (double)ws->o.history_max_bytes);
 		}
-		client_rpc(s, req, KIND_HISTORY, room, cid, NULL);
+		if (client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve) == 0) {
+			bytebucket_charge(&s->hist, (int64_t)reserve);
+			if (ipb != NULL)
+				bytebucket_charge(ipb, (int64_t)reserve);
+		}
 		break;
 	}
 	case CMD_PING:

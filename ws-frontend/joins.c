@@ -201,7 +201,11 @@ rooms_pump(struct ws_room *r)
 {
 	struct ws_member *ms[WS_BATCH_MAX];
 	struct rpc_job *b = NULL;
-	size_t n = room_join_next(r, ms, WS_BATCH_MAX);
+	/* Each reply may carry --history events of the largest size: a round's replies together
+	 * must stay under WS_BATCH_REPLY_MAX (request.c). */
+	size_t bound = (size_t)ws->o.history * WS_EVENT_JSON_MAX + WS_JOIN_USERS_MAX;
+	size_t per = WS_BATCH_REPLY_MAX / bound;
+	size_t n = room_join_next(r, ms, per < 1 ? 1 : per > WS_BATCH_MAX ? WS_BATCH_MAX : per);
 
 	if (n > 1 && (b = rpc_batch_new()) == NULL)
 		n = 0;
@@ -223,6 +227,7 @@ rooms_pump(struct ws_room *r)
 		}
 		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
 		j->generation = r->generation;
+		j->reply_bound = bound;
 		/* The log holds every event from pin on: the broker sends only the older ones. */
 		if (r->has_base && r->keep > 0 && !m->has_since) {
 			j->has_below = true;

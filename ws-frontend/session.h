@@ -60,6 +60,8 @@ struct ws_session {
 	size_t rr;              /* room slot to start the next collect at (fairness) */
 	struct bucket bucket;   /* --rate / --burst */
 	uint32_t strikes;       /* rate-limited messages in a row */
+	bool hist_init;         /* hist is set up (on the first history command) */
+	struct bytebucket hist; /* --history-rate: bytes of history replies */
 	struct sbuf rx;         /* a message being reassembled from fragments */
 	bool rx_skip;           /* dropping the rest of a refused message */
 	/* Closing: the code and reason go out in the close frame after pending data (if flush). */

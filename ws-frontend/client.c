@@ -576,7 +576,8 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		if (wait > 0) {
 			ws->c.rate_limited++;
 			client_error(s, WS_ERR_RATE_LIMITED,
-			             "too much history asked for: wait before asking again", c, wait);
+			             "too much history asked for: wait before asking again", c,
+			             wait);
 			break;
 		}
 		req = broker_req("history", NULL);

@@ -36,8 +36,8 @@ job_bound(const struct rpc_job *j)
 static bool
 batch_full(const struct job_size *sum, struct job_size add, int k)
 {
-	return k > 0 &&
-	       (sum->reply + add.reply > WS_BATCH_REPLY_MAX || sum->req + add.req > WS_BATCH_REQ_MAX);
+	return k > 0 && (sum->reply + add.reply > WS_BATCH_REPLY_MAX ||
+	                 sum->req + add.req > WS_BATCH_REQ_MAX);
 }
 
 static void

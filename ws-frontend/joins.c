@@ -54,6 +54,8 @@ join_done(struct rpc_job *j)
 				free(lj);
 			}
 		}
+		if (s->wsi != NULL)
+			client_release(s, NULL, NULL, NULL); /* what waited for it: not_in_room */
 		return;
 	}
 	room_join_done(r, m);
@@ -223,6 +225,7 @@ rooms_pump(struct ws_room *r)
 			room_join_done(r, m);
 			ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", r->id, NULL);
 			sess_member_del(s, m);
+			client_release(s, r->id, ERR_INTERNAL, "out of memory");
 			continue;
 		}
 		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -213,6 +214,36 @@ test_addrbudget_per_address_and_sweep(void **state)
 	addrbudget_sweep(&t, now + 10 * NS_PER_S); /* paid up */
 	assert_int_equal(t.n, 0);
 	addrbudget_fini(&t);
+}
+
+static void
+test_held_messages_bounded_in_order(void **state)
+{
+	struct ws_session *s = sess_new("h", 1);
+	static char big[WS_HELD_BYTES_MAX];
+	struct ws_held *h;
+	char msg[16];
+
+	assert_non_null(s);
+	for (int i = 0; i < WS_HELD_MAX; i++) {
+		int n = snprintf(msg, sizeof(msg), "m%d", i);
+		assert_int_equal(sess_hold(s, "room1", msg, (size_t)n), 0);
+	}
+	assert_int_equal(sess_hold(s, "room1", "one more", 8), -1); /* WS_HELD_MAX */
+	h = sess_unhold(s);
+	assert_string_equal(h->room_id, "room1");
+	assert_int_equal(h->len, 2);
+	assert_memory_equal(h->buf, "m0", 2);
+	free(h);
+	/* bytes: what is held already counts */
+	assert_int_equal(sess_hold(s, NULL, big, sizeof(big)), -1);
+	while ((h = sess_unhold(s)) != NULL)
+		free(h);
+	assert_int_equal(s->held_bytes, 0);
+	assert_int_equal(sess_hold(s, NULL, big, sizeof(big)), 0);
+	assert_int_equal(sess_hold(s, NULL, "x", 1), -1);
+	/* the session frees what is still held */
+	sess_unref(s);
 }
 
 static void
@@ -625,6 +656,7 @@ main(void)
 	    cmocka_unit_test(test_bucket_burst_then_rate),
 	    cmocka_unit_test(test_bucket_small_steps_accumulate),
 	    cmocka_unit_test(test_bytebucket_debt_and_refund),
+	    cmocka_unit_test(test_held_messages_bounded_in_order),
 	    cmocka_unit_test(test_addrbudget_per_address_and_sweep),
 	    cmocka_unit_test(test_collect_queue_first_then_room_frames),
 	    cmocka_unit_test(test_collect_waits_for_queue_before_room_frames),

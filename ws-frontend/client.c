@@ -35,6 +35,7 @@ client_opened(struct ws_session *s, const struct route *rt)
 		cJSON_AddNumberToObject(lim, "rate", ws->o.rate);
 		cJSON_AddNumberToObject(lim, "burst", ws->o.burst);
 		cJSON_AddNumberToObject(lim, "max_rooms", (double)ws->o.max_rooms);
+		cJSON_AddNumberToObject(lim, "history_max_bytes", (double)ws->o.history_max_bytes);
 	}
 	ws_send_obj(s, o);
 	if (rt->single &&
@@ -138,15 +139,22 @@ client_hist_trim(cJSON *reply, size_t max)
 	cJSON_AddBoolToObject(reply, "truncated", true);
 }
 
+/* The command a request kind answers. */
+static const char *
+client_request_name(int kind)
+{
+	return kind == KIND_SEND      ? "message"
+	       : kind == KIND_TYPING  ? "typing"
+	       : kind == KIND_PRIVATE ? "private"
+	                              : "history";
+}
+
 /* Replies of send, typing, private and history. */
 static void
 client_reply(struct rpc_job *j)
 {
 	struct ws_session *s = j->sess;
-	const char *request = j->kind == KIND_SEND      ? "message"
-	                      : j->kind == KIND_TYPING  ? "typing"
-	                      : j->kind == KIND_PRIVATE ? "private"
-	                                                : "history";
+	const char *request = client_request_name(j->kind);
 	const char *cid = j->client_id[0] ? j->client_id : NULL;
 	bool ok = false;
 	cJSON *o;
@@ -270,7 +278,8 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 			free(j->text);
 		}
 		free(j);
-		ws_send_error(s, ERR_INTERNAL, "out of memory", NULL, room_id, client_id);
+		ws_send_error(s, ERR_INTERNAL, "out of memory", client_request_name(kind), room_id,
+		              client_id);
 		return -1;
 	}
 	j->kind = kind;
@@ -287,7 +296,7 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
 	if (rpc_send_ordered(j, req) != 0) {
 		ws_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service",
-		              NULL, room_id, client_id);
+		              client_request_name(kind), room_id, client_id);
 		return -1;
 	}
 	return 0;

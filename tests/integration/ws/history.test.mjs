@@ -44,6 +44,7 @@ async function ask(c, cmd) {
 
 test('a history reply is cut to --history-max-bytes: the newest events, truncated, paged on with before_seq', T, async () => {
   const c = await joinPath(WS1, ROOM, nick('pager'));
+  assert.equal(c.welcome.limits.history_max_bytes, MAX_BYTES, 'welcome tells the page size');
   const h = await ask(c, { limit: 500, client_id: 'p-1' });
   assert.equal(h.type, 'history');
   const bytes = JSON.stringify(h.events).length;

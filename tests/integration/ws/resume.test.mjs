@@ -76,6 +76,35 @@ test('resume=<old session> takes the nickname back; the old socket is closed wit
   fresh.close(); watcher.close();
 });
 
+test('join_room "resume" on /ws takes the nickname back like ?resume= (the key stays out of the URL)', T, async () => {
+  const u = nick('hide'), w = nick('watch');
+  const old = await joinPath(WS1, 'room5', u);
+  const watcher = await joinPath(WS1, 'room5', w);
+  const fresh = await connect(WS1, '/ws');
+  await fresh.nextType('welcome');
+  fresh.send({ type: 'join_room', room_id: 'room5', user: u, resume: old.welcome.session });
+  const j = await fresh.nextType('joined');
+  assert.equal(j.resumed, true);
+  assert.equal((await old.waitClose()).code, 4009);
+  fresh.send({ type: 'message', room_id: 'room5', text: 'key not in the URL' });
+  assert.equal((await watcher.next((x) => x.type === 'message' && x.message === 'key not in the URL')).sender, u);
+  assert.equal(watcher.msgs.filter((x) => (x.type === 'leave' || x.type === 'join') && x.user === u &&
+    x.seq > watcher.joined.seq).length, 0, 'no leave or join notice for a resumed nickname');
+  // A malformed key is refused like ?resume=xyz, with the join's room and no join.
+  const bad = await connect(WS1, '/ws');
+  await bad.nextType('welcome');
+  bad.send({ type: 'join_room', room_id: 'room5', user: nick('bad'), resume: 'xyz' });
+  const e = await bad.nextType('error');
+  assert.equal(e.code, 'invalid_argument');
+  // Someone else's session id takes nothing.
+  const thief = await connect(WS1, '/ws');
+  await thief.nextType('welcome');
+  thief.send({ type: 'join_room', room_id: 'room5', user: u, resume: watcher.welcome.session });
+  assert.equal((await thief.nextType('error')).code, 'nickname_taken');
+  assert.equal(fresh.closeInfo, null);
+  fresh.close(); watcher.close(); bad.close(); thief.close();
+});
+
 test('resume=<someone else\'s session> does not take a nickname', T, async () => {
   const u = nick('keep');
   const owner = await joinPath(WS1, 'room5', u);

@@ -1,6 +1,7 @@
 // app.js — the entry point: picks the language, wires the three views (room list, nickname
 // form, chat room) together and moves between them.
 
+import { takeFragmentToken } from './config.js';
 import { byId } from './dom.js';
 import { applyStatic, language, loadLanguage, saveLanguage, setLanguage, t } from './i18n.js';
 import { ChatView } from './chat-view.js';
@@ -41,6 +42,7 @@ function roomInAddress() {
 }
 
 function main() {
+	takeFragmentToken();
 	loadLanguage(storage(), navigator);
 	const langButton = byId('lang-switch');
 	const relabelPage = () => {

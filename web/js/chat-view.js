@@ -3,7 +3,7 @@
 // typing, the connection state, and announcements for screen readers.
 
 import { Composer, TYPING_IDLE_MS } from './composer.js';
-import { roomSocketUrl } from './config.js';
+import { getToken, socketUrl } from './config.js';
 import { RoomConnection, TRANSIENT_ERRORS } from './connection.js';
 import { byId, clear, el } from './dom.js';
 import { t } from './i18n.js';
@@ -24,6 +24,7 @@ export class ChatView {
 		this.conn = byId('conn-state');
 		this.connText = byId('conn-text');
 		this.connRetry = byId('conn-retry');
+		this.serverWait = byId('server-wait');
 		this.members = byId('member-list');
 		this.membersHeading = byId('members-heading');
 		this.membersToggle = byId('members-toggle');
@@ -54,6 +55,8 @@ export class ChatView {
 			form: byId('message-form'),
 			input: byId('message-input'),
 			recipient: byId('recipient'),
+			chip: byId('whisper-chip'),
+			count: byId('compose-count'),
 			error: byId('compose-error'),
 			onSend: (text, to) => this.send(text, to),
 			onTyping: (active) => this.connection?.sendTyping(active),
@@ -80,7 +83,7 @@ export class ChatView {
 		this.section.hidden = false;
 		this.title.textContent = this.room.name;
 		this.setTitle();
-		const connection = new RoomConnection({ roomId: room.id, user: nickname, makeUrl: roomSocketUrl });
+		const connection = new RoomConnection({ roomId: room.id, user: nickname, makeUrl: socketUrl, getToken });
 		this.connection = connection;
 		connection.addEventListener('state', (ev) => this.showState(ev.detail));
 		connection.addEventListener('joined', (ev) => this.joined(ev.detail));
@@ -90,6 +93,9 @@ export class ChatView {
 		connection.addEventListener('outbox', (ev) => this.messages.updatePending(ev.detail.entry, this.connected()));
 		connection.addEventListener('confirmed', (ev) => this.messages.dropPending(ev.detail.entry.clientId));
 		connection.addEventListener('server-error', (ev) => this.serverError(ev.detail.msg, ev.detail.entry));
+		connection.addEventListener('server-wait', (ev) => {
+			this.serverWait.hidden = !ev.detail.waiting;
+		});
 		connection.addEventListener('fatal', (ev) => {
 			this.close();
 			this.onFatal(this.room, this.nickname, ev.detail);
@@ -133,6 +139,7 @@ export class ChatView {
 		this.composer.reset();
 		clear(this.members);
 		clear(this.announcer);
+		this.serverWait.hidden = true;
 		this.wasConnected = false;
 		this.unread = 0;
 		this.renderTyping();
@@ -255,6 +262,7 @@ export class ChatView {
 	}
 
 	serverError(msg, entry) {
+		if (msg.code === 'rate_limited' && entry) return; /* the outbox waits and sends it again by itself */
 		if (TRANSIENT_ERRORS.has(msg.code)) {
 			if (Date.now() - this.transientNoticeAt < TRANSIENT_NOTICE_EVERY_MS) return;
 			this.transientNoticeAt = Date.now();

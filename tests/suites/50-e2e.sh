@@ -82,9 +82,13 @@ export MADANG_BROKER_DATA="$T_DIR/broker-data"
 mkdir -p "$MADANG_BROKER_DATA"
 mkdir -p "$MADANG_SCREENSHOTS"
 
-# run_file FILE: runs one test file under a time limit and adds its counts to ours.
+# run_file FILE: runs one test file under a time limit and adds its counts to ours. With
+# E2E_ONLY=PATTERN (a grep pattern), only the files whose names match run (while developing).
 run_file() {
 	name=$(basename "$1")
+	if [ -n "${E2E_ONLY:-}" ] && ! echo "$name" | grep -q -- "$E2E_ONLY"; then
+		return 0
+	fi
 	echo "--- $name"
 	out=$(cd "$root/tests" && timeout --kill-after=5 "$FILE_TIMEOUT" node --test --test-reporter=tap "e2e/$name" 2>&1)
 	rc=$?
@@ -103,6 +107,7 @@ run_file() {
 
 run_file client-logic.test.mjs
 run_file chat.test.mjs
+run_file compose.test.mjs
 run_file reconnect.test.mjs
 run_file broker-restart.test.mjs
 

@@ -8,6 +8,7 @@ import { Backoff } from '../../web/js/backoff.js';
 import { RoomConnection, isFatalClose } from '../../web/js/connection.js';
 import { LANGS, detectLanguage } from '../../web/js/i18n.js';
 import { Outbox, randomPrefix } from '../../web/js/outbox.js';
+import { splitLinks } from '../../web/js/links.js';
 import { Pacer } from '../../web/js/pacer.js';
 import { renewAt, tokenExpiry } from '../../web/js/token.js';
 import { RoomState } from '../../web/js/room-state.js';
@@ -450,6 +451,40 @@ describe('tokens (issue 25 finding 8)', () => {
 		assert.equal(second.sent[0].resume, 'S1');
 		welcomeAndJoin(second, { session: 'S2', seq: 1 });
 		assert.equal(first.closedWith, 1000);
+		conn.leave();
+	});
+});
+
+describe('links in messages', () => {
+	it('finds http and https addresses only, without the punctuation after them', () => {
+		assert.deepEqual(splitLinks('see https://x.org/a.'), [{ text: 'see ' }, { text: 'https://x.org/a', href: 'https://x.org/a' }, { text: '.' }]);
+		assert.deepEqual(splitLinks('(http://a.b/(x))'), [{ text: '(' }, { text: 'http://a.b/(x)', href: 'http://a.b/(x)' }, { text: ')' }]);
+		for (const text of ['javascript:alert(1)', 'data:text/html,<b>x</b>', 'ftp://x.org/', 'http://', 'no links']) {
+			assert.deepEqual(splitLinks(text), [{ text }], text);
+		}
+		assert.equal(splitLinks('x https://예제.한국/경로 y')[1].href, 'https://xn--2j5b21b.xn--3e0b707e/%EA%B2%BD%EB%A1%9C');
+	});
+});
+
+describe('a refused join on /ws', () => {
+	it('ends with the close code of the same refusal on a room path: no_such_room is 4004', () => {
+		const { conn, seen } = connection([5]);
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		ws.serverSays({ type: 'welcome', session: 'S', user: null });
+		ws.serverSays({ type: 'error', code: 'no_such_room', message: 'no room', request: 'join_room', room_id: 'room1' });
+		assert.equal(conn.state, 'failed');
+		assert.equal(seen.find(([type]) => type === 'fatal')[1].code, 4004);
+		assert.equal(ws.closedWith, 1000, 'the client closes the socket the server kept open');
+	});
+	it('retries a join the broker could not answer', async () => {
+		const { conn } = connection([5]);
+		conn.start();
+		ScriptedSocket.made[0].serverSays({ type: 'welcome', session: 'S', user: null });
+		ScriptedSocket.made[0].serverSays({ type: 'error', code: 'broker_unavailable', message: 'later', request: 'join_room' });
+		assert.equal(conn.state, 'waiting');
+		await tick(20);
+		assert.equal(ScriptedSocket.made.length, 2);
 		conn.leave();
 	});
 });

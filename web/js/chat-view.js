@@ -104,6 +104,14 @@ export class ChatView {
 		this.composer.focus();
 	}
 
+	/* The room's name became known (from the API) before the server's joined said it. */
+	rename(id, name) {
+		if (this.roomId() !== id || this.room.name === name) return;
+		this.room.name = name;
+		this.title.textContent = name;
+		this.setTitle();
+	}
+
 	/* The id of the room this view is in, or null. */
 	roomId() {
 		return this.connection ? this.room.id : null;
@@ -211,19 +219,29 @@ export class ChatView {
 		}
 		this.nickname = this.connection.user;
 		this.renderMembers();
-		if (lost) this.messages.notice(t('chat.not.recovered'), { kind: 'warning' });
-		if (first) this.onJoined(this.room, this.nickname);
+		if (lost) this.messages.notice({ key: 'chat.not.recovered' }, { kind: 'warning' });
+		if (first) {
+			this.firstHistory = true; /* until the first live event: the history of the room */
+			this.historySeen = false;
+			this.onJoined(this.room, this.nickname);
+		}
 	}
 
 	roomEvent({ msg, live, gap, duplicate, confirmed }) {
 		if (confirmed) this.messages.dropPending(confirmed.clientId);
 		if (duplicate) return;
-		if (gap) this.messages.notice(t('chat.not.recovered'), { kind: 'warning' });
+		if (gap) this.messages.notice({ key: 'chat.not.recovered' }, { kind: 'warning' });
+		const history = !live && this.firstHistory;
+		if (history) this.historySeen = true;
+		if (live && this.firstHistory) {
+			this.firstHistory = false;
+			if (this.historySeen) this.messages.divider();
+		}
 		const state = this.connection.room;
 		if (msg.type === 'message') {
 			this.stopShowingTyping(msg.sender);
 			const own = state.isMe(msg.sender);
-			this.messages.message(msg, own);
+			this.messages.message(msg, own, { history });
 			if (live && !own) {
 				this.announce(t('chat.announce.message', { user: msg.sender, text: msg.message }));
 				this.countUnread();
@@ -232,11 +250,11 @@ export class ChatView {
 			if (live) this.renderMembers();
 			if (msg.type === 'leave') this.stopShowingTyping(msg.user);
 			if (msg.resync === true) return; /* a member list repair after a broker restart, not news */
-			const text = t(msg.type === 'join' ? 'chat.joined' : 'chat.left', { user: msg.user });
-			this.messages.notice(text, { time: msg.time, seq: msg.seq });
-			if (live) this.announce(text);
+			const label = { key: msg.type === 'join' ? 'chat.joined' : 'chat.left', params: { user: msg.user } };
+			this.messages.notice(label, { time: msg.time, seq: msg.seq, history });
+			if (live) this.announce(t(label.key, label.params));
 		} else if (msg.type === 'room_deleted') {
-			this.messages.notice(t('chat.room.deleted'), { kind: 'warning', time: msg.time });
+			this.messages.notice({ key: 'chat.room.deleted' }, { kind: 'warning', time: msg.time });
 		}
 	}
 
@@ -267,13 +285,13 @@ export class ChatView {
 			if (Date.now() - this.transientNoticeAt < TRANSIENT_NOTICE_EVERY_MS) return;
 			this.transientNoticeAt = Date.now();
 		}
-		let text;
-		if (msg.code === 'rate_limited') text = t('chat.err.rate_limited');
-		else if (TRANSIENT_ERRORS.has(msg.code)) text = t('chat.err.unavailable');
-		else if (msg.code === 'no_such_user') text = t('chat.err.no_such_user', { user: entry?.to ?? '?' });
-		else text = t('chat.err.generic', { reason: msg.message || msg.code || '?' });
-		this.messages.notice(text, { kind: 'warning' });
-		this.announce(text);
+		let label;
+		if (msg.code === 'rate_limited') label = { key: 'chat.err.rate_limited' };
+		else if (TRANSIENT_ERRORS.has(msg.code)) label = { key: 'chat.err.unavailable' };
+		else if (msg.code === 'no_such_user') label = { key: 'chat.err.no_such_user', params: { user: entry?.to ?? '?' } };
+		else label = { key: 'chat.err.generic', params: { reason: msg.message || msg.code || '?' } };
+		this.messages.notice(label, { kind: 'warning' });
+		this.announce(t(label.key, label.params));
 	}
 
 	/* ---- title, members, typing, announcements ---- */

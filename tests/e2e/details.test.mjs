@@ -164,6 +164,27 @@ describe('the smaller things', () => {
 		assert.match(year, new RegExp(String(yearNumber)));
 	});
 
+	it('loads earlier messages on request, above, in order, keeping the view where it was', async () => {
+		const texts = Array.from({ length: 60 }, (_, i) => `old ${String(i).padStart(2, '0')}`);
+		for (const text of texts) await send(alice, text); /* the outbox paces them */
+		await messagesWithText(alice, 'old 59').first().waitFor({ timeout: 20000 });
+		await alice.locator('#messages > li.pending').first().waitFor({ state: 'detached', timeout: 20000 });
+		const late = await openPage(browser, { locale: 'en-US' });
+		await joinRoom(late, roomId, 'late');
+		const shown = () => late.evaluate(() => [...document.querySelectorAll('#messages > li.message .text')]
+			.map((node) => node.textContent).filter((text) => text.startsWith('old ')));
+		const before = await shown();
+		assert.ok(before.length < 60 && before.at(-1) === 'old 59', `the joined history holds ${before.length}`);
+		const button = late.locator('#messages > li.load-earlier button');
+		assert.equal(await button.textContent(), 'Load earlier messages');
+		await button.click();
+		await late.waitForFunction(() => [...document.querySelectorAll('#messages > li.message .text')]
+			.filter((node) => node.textContent.startsWith('old ')).length === 60);
+		assert.deepEqual(await shown(), texts);
+		assert.equal(await late.evaluate(() => document.querySelector('#messages > li').className), 'load-earlier');
+		assertNoProblems(late);
+	});
+
 	it('has a contrast of at least 4.5:1 on every text, light and dark, private tint included', async () => {
 		await send(bob, 'from bob');
 		await messagesWithText(alice, 'from bob').waitFor();

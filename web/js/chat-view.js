@@ -11,6 +11,7 @@ import { MessageList } from './message-list.js';
 
 const ANNOUNCE_KEEP = 5; /* lines kept in the live region */
 const TRANSIENT_NOTICE_EVERY_MS = 5000; /* "too fast" / "briefly unavailable" at most this often */
+export const EARLIER_PAGE = 50; /* events asked for by one "Load earlier messages" */
 
 export class ChatView {
 	/* onJoined(room, nickname) after the first successful join; onLeave() when the person leaves;
@@ -50,6 +51,7 @@ export class ChatView {
 				this.connection?.retry(clientId);
 				this.composer.focus();
 			},
+			onEarlier: () => this.loadEarlier(),
 		});
 		this.composer = new Composer({
 			form: byId('message-form'),
@@ -93,6 +95,7 @@ export class ChatView {
 		connection.addEventListener('outbox', (ev) => this.messages.updatePending(ev.detail.entry, this.connected()));
 		connection.addEventListener('confirmed', (ev) => this.messages.dropPending(ev.detail.entry.clientId));
 		connection.addEventListener('server-error', (ev) => this.serverError(ev.detail.msg, ev.detail.entry));
+		connection.addEventListener('history', (ev) => this.earlierPage(ev.detail.msg));
 		connection.addEventListener('server-wait', (ev) => {
 			this.serverWait.hidden = !ev.detail.waiting;
 		});
@@ -148,6 +151,7 @@ export class ChatView {
 		clear(this.members);
 		clear(this.announcer);
 		this.serverWait.hidden = true;
+		this.oldestSeq = null; /* the lowest seq shown; "load earlier" asks below it */
 		this.wasConnected = false;
 		this.unread = 0;
 		this.renderTyping();
@@ -230,6 +234,10 @@ export class ChatView {
 	roomEvent({ msg, live, gap, duplicate, confirmed }) {
 		if (confirmed) this.messages.dropPending(confirmed.clientId);
 		if (duplicate) return;
+		if (Number.isInteger(msg.seq) && (this.oldestSeq === null || msg.seq < this.oldestSeq)) {
+			this.oldestSeq = msg.seq;
+			this.messages.showEarlier({ visible: msg.seq > 1 });
+		}
 		if (gap) this.messages.notice({ key: 'chat.not.recovered' }, { kind: 'warning' });
 		const history = !live && this.firstHistory;
 		if (history) this.historySeen = true;
@@ -241,7 +249,7 @@ export class ChatView {
 		if (msg.type === 'message') {
 			this.stopShowingTyping(msg.sender);
 			const own = state.isMe(msg.sender);
-			this.messages.message(msg, own, { history });
+			this.messages.message(msg, own);
 			if (live && !own) {
 				this.announce(t('chat.announce.message', { user: msg.sender, text: msg.message }));
 				this.countUnread();
@@ -256,6 +264,36 @@ export class ChatView {
 		} else if (msg.type === 'room_deleted') {
 			this.messages.notice({ key: 'chat.room.deleted' }, { kind: 'warning', time: msg.time });
 		}
+	}
+
+	/* "Load earlier messages": the page of events below the oldest one shown. */
+	loadEarlier() {
+		if (this.oldestSeq === null || this.oldestSeq <= 1) return;
+		if (this.connection?.loadEarlier(this.oldestSeq, EARLIER_PAGE)) this.messages.showEarlier({ visible: true, busy: true });
+	}
+
+	/* The answer: its events go on top (messages and join/leave notices; nothing else is stored).
+	 * The button stays while the server keeps events older than the oldest shown. */
+	earlierPage(msg) {
+		const events = Array.isArray(msg.events) ? msg.events : [];
+		const state = this.connection.room;
+		const items = [];
+		let oldest = this.oldestSeq;
+		for (const event of events) {
+			if (!Number.isInteger(event?.seq) || (oldest !== null && event.seq >= this.oldestSeq)) continue;
+			if (event.type === 'message') items.push(this.messages.messageItem(event, state.isMe(event.sender)));
+			else if (event.type === 'join' || event.type === 'leave') {
+				if (event.resync === true) continue;
+				items.push(this.messages.noticeItem({ key: event.type === 'join' ? 'chat.joined' : 'chat.left',
+					params: { user: event.user } }, { time: event.time, seq: event.seq }));
+			} else continue;
+			if (oldest === null || event.seq < oldest) oldest = event.seq;
+		}
+		this.oldestSeq = oldest;
+		this.messages.prepend(items);
+		/* first_seq: the oldest event the server still keeps */
+		const kept = Number.isInteger(msg.first_seq) ? msg.first_seq : 1;
+		this.messages.showEarlier({ visible: items.length > 0 && (oldest ?? 0) > Math.max(1, kept) });
 	}
 
 	privateMessage({ msg, confirmed }) {

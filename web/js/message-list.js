@@ -33,11 +33,16 @@ function messageText(text) {
 }
 
 export class MessageList {
-	/* list: the <ol>; newButton: the "new messages" button; onRetry(clientId) for "Retry". */
-	constructor({ list, newButton, onRetry }) {
+	/* list: the <ol>; newButton: the "new messages" button; onRetry(clientId) for "Retry";
+	 * onEarlier() for "Load earlier messages". */
+	constructor({ list, newButton, onRetry, onEarlier = () => {} }) {
 		this.list = list;
 		this.newButton = newButton;
 		this.onRetry = onRetry;
+		this.earlier = el('li', { class: 'load-earlier' },
+			el('button', { class: 'link-btn', text: t('chat.earlier'), attrs: { type: 'button' }, data: { l10n: 'chat.earlier' } }));
+		this.earlier.hidden = true;
+		this.earlier.querySelector('button').addEventListener('click', () => onEarlier());
 		this.pending = new Map(); /* client id -> li of a message not yet confirmed */
 		this.unseen = 0;
 		this.timeFormat = null;
@@ -51,6 +56,8 @@ export class MessageList {
 
 	reset() {
 		clear(this.list);
+		this.earlier.hidden = true;
+		this.list.append(this.earlier);
 		this.pending.clear();
 		this.run = [];
 		this.clearUnseen();
@@ -69,10 +76,14 @@ export class MessageList {
 		this.renderUnseen();
 	}
 
-	message(msg, own, { history = false } = {}) {
-		this.append(el('li', { class: `message ${own ? 'sent' : 'received'}`, data: { seq: msg.seq ?? '' } },
+	message(msg, own) {
+		this.append(this.messageItem(msg, own), { own });
+	}
+
+	messageItem(msg, own) {
+		return el('li', { class: `message ${own ? 'sent' : 'received'}`, data: { seq: msg.seq ?? '' } },
 			el('div', { class: 'meta' }, el('span', { class: 'sender', text: msg.sender ?? '?' }), this.timeNode(msg.time)),
-			messageText(msg.message ?? '')), { own, history });
+			messageText(msg.message ?? ''));
 	}
 
 	privateMessage(msg, own) {
@@ -89,14 +100,33 @@ export class MessageList {
 	 * (join/leave) or 'warning' (something the person should notice). history: a replayed
 	 * join/leave, folded with its neighbours. */
 	notice(label, { kind = 'system', time = null, seq = null, history = false } = {}) {
-		const item = el('li', { class: `message system${kind === 'warning' ? ' warning' : ''}`,
-			data: seq === null ? {} : { seq } }, words('span', 'text', label));
-		if (time) item.append(this.timeNode(time));
+		const item = this.noticeItem(label, { kind, time, seq });
 		if (history && kind === 'system') {
 			this.foldNotice(item);
 			return;
 		}
 		this.append(item, { own: false });
+	}
+
+	noticeItem(label, { kind = 'system', time = null, seq = null } = {}) {
+		const item = el('li', { class: `message system${kind === 'warning' ? ' warning' : ''}`,
+			data: seq === null ? {} : { seq } }, words('span', 'text', label));
+		if (time) item.append(this.timeNode(time));
+		return item;
+	}
+
+	/* "Load earlier messages" at the top: shown while there is more, disabled while loading. */
+	showEarlier({ visible, busy = false }) {
+		this.earlier.hidden = !visible;
+		this.earlier.querySelector('button').disabled = busy;
+	}
+
+	/* Items from an earlier history page go on top, oldest first, and what the person sees stays
+	 * where it was. */
+	prepend(items) {
+		const before = this.list.scrollHeight;
+		this.earlier.after(...items);
+		this.list.scrollTop += this.list.scrollHeight - before;
 	}
 
 	/* A run of FOLD_FROM or more join/leave notices in the history becomes one line, "5 joins and
@@ -153,7 +183,7 @@ export class MessageList {
 		if (!keepRun) this.run = [];
 		const follow = own || this.atBottom();
 		this.list.insertBefore(item, this.list.querySelector(':scope > .pending'));
-		while (this.list.childElementCount > MAX_ITEMS + this.pending.size) this.list.firstElementChild.remove();
+		while (this.list.childElementCount > MAX_ITEMS + this.pending.size + 1) this.earlier.nextElementSibling.remove();
 		if (follow) {
 			this.scrollToBottom();
 		} else {

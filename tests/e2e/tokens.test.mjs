@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import {
 	assertNoProblems, createRoomByApi, joinRoom, launch, messagesWithText, noticesWithText, openPage, send,
-	uniqueRoomId,
+	uniqueRoomId, waitConnected,
 } from './lib.mjs';
 
 const JWT_URL = process.env.MADANG_E2E_JWT_URL;
@@ -105,6 +105,19 @@ describe('tokens from the deployer hook', () => {
 		assert.equal(await noticesWithText(tom, 'rita left.').count(), 0);
 		assert.equal(await noticesWithText(tom, 'rita joined.').count(), 1);
 		assertNoProblems(rita);
+	});
+
+	it('takes a token handed in the address fragment, and takes it out of the address', async () => {
+		const fran = await openPage(browser, { base: JWT_URL, hash: `#token=${mint('fran', 600)}` });
+		assert.equal(await fran.evaluate(() => location.hash), '', 'not left in the address or the history');
+		await joinRoom(fran, roomId, 'fran');
+		await send(fran, 'in by fragment');
+		await messagesWithText(tom, 'in by fragment').waitFor();
+		await fran.reload(); /* kept for the tab; the reload comes back to the room's form */
+		await fran.locator('#nickname').fill('fran');
+		await fran.locator('#nickname').press('Enter');
+		await waitConnected(fran);
+		assertNoProblems(fran);
 	});
 
 	it('had no console errors, page errors or dialogs', () => {

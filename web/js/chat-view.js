@@ -224,6 +224,7 @@ export class ChatView {
 		this.nickname = this.connection.user;
 		this.renderMembers();
 		if (lost) this.messages.notice({ key: 'chat.not.recovered' }, { kind: 'warning' });
+		this.messages.showEarlier({ visible: !this.messages.earlier.hidden }); /* a page asked on a lost socket */
 		if (first) {
 			this.firstHistory = true; /* until the first live event: the history of the room */
 			this.historySeen = false;
@@ -318,6 +319,7 @@ export class ChatView {
 	}
 
 	serverError(msg, entry) {
+		if (msg.request === 'history') this.messages.showEarlier({ visible: true }); /* may be asked again */
 		if (msg.code === 'rate_limited' && entry) return; /* the outbox waits and sends it again by itself */
 		if (TRANSIENT_ERRORS.has(msg.code)) {
 			if (Date.now() - this.transientNoticeAt < TRANSIENT_NOTICE_EVERY_MS) return;

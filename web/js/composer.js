@@ -48,7 +48,7 @@ export class Composer {
 		recipient.addEventListener('change', () => {
 			this.to = recipient.value;
 			this.setError('');
-			this.relabel();
+			this.setRecipients(this.others); /* a "(left)" choice goes once another is made */
 		});
 		chip.querySelector('button').addEventListener('click', () => {
 			this.to = '';
@@ -146,7 +146,7 @@ export class Composer {
 		}
 	}
 
-	/* "3,500 / 4,096" under the textarea once the text nears the limit; in characters, with the
+	/* "3500 / 4096 characters" under the textarea once the text nears the limit; in characters, with the
 	 * bytes (what the limit counts) only when they differ from the characters. */
 	showCount() {
 		const text = this.input.value;

@@ -1,5 +1,10 @@
-/* bucket.c — the per-connection rate limit. Integer milli-tokens: no drift, no floats. */
+/* bucket.c — the per-connection rate limit (integer milli-tokens: no drift, no floats) and the
+ * byte budgets of history replies, per connection and per client address. */
 #include "bucket.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void
 bucket_init(struct bucket *b, uint32_t rate, uint32_t burst, uint64_t now_ns)
@@ -29,4 +34,141 @@ bucket_take(struct bucket *b, uint64_t now_ns)
 		return false;
 	b->tokens_mt -= 1000;
 	return true;
+}
+
+uint64_t
+bucket_wait_ms(const struct bucket *b)
+{
+	uint64_t need;
+
+	if (b->tokens_mt >= 1000)
+		return 0;
+	need = 1000 - b->tokens_mt;
+	if (b->rate_mt == 0)
+		return UINT64_MAX;
+	return (need * 1000 + b->rate_mt - 1) / b->rate_mt;
+}
+
+void
+bytebucket_init(struct bytebucket *b, uint64_t rate, uint64_t burst, uint64_t now_ns)
+{
+	b->rate = rate ? rate : 1;
+	b->burst = (int64_t)(burst ? burst : 1);
+	b->tokens = b->burst;
+	b->last_ns = now_ns;
+}
+
+/* Adds the bytes earned since last_ns (rate at most 1 GiB/s: dt * rate fits in 64 bits for
+ * the 16 s after which the budget is full anyway). */
+static void
+bytebucket_refill(struct bytebucket *b, uint64_t now_ns)
+{
+	uint64_t dt, gained, room;
+
+	if (now_ns <= b->last_ns)
+		return;
+	if (b->tokens >= b->burst) {
+		b->last_ns = now_ns;
+		return;
+	}
+	dt = now_ns - b->last_ns;
+	room = (uint64_t)(b->burst - b->tokens);
+	gained = dt > 16000000000ull ? room : dt * b->rate / 1000000000ull;
+	if (gained >= room) {
+		b->tokens = b->burst;
+		b->last_ns = now_ns;
+	} else if (gained > 0) {
+		b->tokens += (int64_t)gained;
+		b->last_ns += gained * 1000000000ull / b->rate; /* the remainder counts next time */
+	}
+}
+
+bool
+bytebucket_admit(struct bytebucket *b, uint64_t now_ns)
+{
+	bytebucket_refill(b, now_ns);
+	return b->tokens > 0;
+}
+
+void
+bytebucket_charge(struct bytebucket *b, int64_t bytes)
+{
+	b->tokens -= bytes;
+	if (b->tokens > b->burst)
+		b->tokens = b->burst;
+}
+
+uint64_t
+bytebucket_wait_ms(const struct bytebucket *b)
+{
+	if (b->tokens > 0)
+		return 0;
+	return ((uint64_t)(1 - b->tokens) * 1000 + b->rate - 1) / b->rate;
+}
+
+bool
+bytebucket_full(struct bytebucket *b, uint64_t now_ns)
+{
+	bytebucket_refill(b, now_ns);
+	return b->tokens >= b->burst;
+}
+
+static size_t
+addr_hash(const char *s)
+{
+	size_t h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h % ADDRBUDGET_BUCKETS;
+}
+
+struct bytebucket *
+addrbudget_get(struct addrbudgets *t, const char *addr, uint64_t rate, uint64_t burst,
+               uint64_t now_ns)
+{
+	size_t h = addr_hash(addr);
+	struct addrbudget *e;
+
+	for (e = t->v[h]; e != NULL; e = e->next)
+		if (strcmp(e->addr, addr) == 0)
+			return &e->b;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	snprintf(e->addr, sizeof(e->addr), "%s", addr);
+	bytebucket_init(&e->b, rate, burst, now_ns);
+	e->next = t->v[h];
+	t->v[h] = e;
+	t->n++;
+	return &e->b;
+}
+
+void
+addrbudget_sweep(struct addrbudgets *t, uint64_t now_ns)
+{
+	for (size_t i = 0; i < ADDRBUDGET_BUCKETS; i++) {
+		struct addrbudget **pp = &t->v[i], *e;
+		while ((e = *pp) != NULL) {
+			if (bytebucket_full(&e->b, now_ns)) {
+				*pp = e->next;
+				free(e);
+				t->n--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+}
+
+void
+addrbudget_fini(struct addrbudgets *t)
+{
+	for (size_t i = 0; i < ADDRBUDGET_BUCKETS; i++) {
+		while (t->v[i] != NULL) {
+			struct addrbudget *e = t->v[i];
+			t->v[i] = e->next;
+			free(e);
+		}
+	}
+	t->n = 0;
 }

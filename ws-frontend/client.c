@@ -73,6 +73,71 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	return m;
 }
 
+/* The history byte budget of the session's client address (NULL: unknown, or no memory). */
+static struct bytebucket *
+client_hist_ip(struct ws_session *s, uint64_t now)
+{
+	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user(s->wsi) : NULL;
+	uint64_t rate = ws->o.history_rate_ip;
+
+	if (p == NULL || p->addr[0] == '\0')
+		return NULL;
+	if (now - ws->hist_swept_ns > (uint64_t)WS_HISTORY_SWEEP_MS * 1000000) {
+		addrbudget_sweep(&ws->hist_ips, now);
+		ws->hist_swept_ns = now;
+	}
+	return addrbudget_get(&ws->hist_ips, p->addr, rate, rate * WS_HISTORY_BURST_S, now);
+}
+
+/* Settles a history reply's reservation: the budgets pay for the bytes sent (sent < 0: none
+ * went out, all is given back). */
+static void
+client_hist_settle(struct rpc_job *j, int64_t sent)
+{
+	struct ws_session *s = j->sess;
+	struct bytebucket *ipb;
+	int64_t delta = (sent < 0 ? 0 : sent) - (int64_t)j->reserved;
+
+	if (j->reserved == 0)
+		return;
+	bytebucket_charge(&s->hist, delta);
+	if ((ipb = client_hist_ip(s, clock_mono_ns())) != NULL)
+		bytebucket_charge(ipb, delta);
+	j->reserved = 0;
+}
+
+/* A broker that does not know max_bytes (no "truncated" in its reply): keeps the newest events
+ * whose JSON fits in max bytes, as the broker itself would (docs/broker-protocol.md). */
+static void
+client_hist_trim(cJSON *reply, size_t max)
+{
+	cJSON *events = cJSON_GetObjectItemCaseSensitive(reply, "events"), *e;
+	size_t total = 0;
+
+	if (!cJSON_IsArray(events))
+		return;
+	for (e = events->child != NULL ? events->child->prev : NULL; e != NULL;
+	     e = e == events->child ? NULL : e->prev) {
+		char *t = cJSON_PrintUnformatted(e);
+		total += (t != NULL ? strlen(t) : 0) + 1;
+		free(t);
+		if (total > max + 1)
+			break;
+	}
+	if (e == NULL) {
+		cJSON_AddBoolToObject(reply, "truncated", false);
+		return;
+	}
+	/* e and everything older go */
+	for (cJSON *x = events->child, *next; x != NULL; x = next) {
+		next = x == e ? NULL : x->next;
+		cJSON_Delete(cJSON_DetachItemViaPointer(events, x));
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(reply, "complete");
+	cJSON_AddBoolToObject(reply, "complete", false);
+	cJSON_AddBoolToObject(reply, "truncated", true);
+}
+
 /* Replies of send, typing, private and history. */
 static void
 client_reply(struct rpc_job *j)
@@ -86,8 +151,19 @@ client_reply(struct rpc_job *j)
 	bool ok = false;
 	cJSON *o;
 
+	if (j->kind == KIND_HISTORY && (j->rv != 0 || !wire_bool(j->reply, "ok", &ok) || !ok))
+		client_hist_settle(j, -1);
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
+	if (j->rv != 0 && j->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
+		/* It went out and no answer came back: it may have been delivered. Never say
+		 * "unavailable" for it (issue 25): a resend with the same client_id settles it. */
+		ws_send_error(s, WS_ERR_OUTCOME_UNKNOWN,
+		              "the chat service did not answer in time: this may have been sent; "
+		              "send it again with the same client_id to find out",
+		              request, j->room_id, cid);
+		return;
+	}
 	if (j->rv != 0) {
 		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
 		              request, j->room_id, cid);
@@ -144,28 +220,44 @@ client_reply(struct rpc_job *j)
 			cJSON_AddStringToObject(o, "message", j->text ? j->text : "");
 		if (time != NULL)
 			cJSON_AddStringToObject(o, "time", time);
+		if (cid != NULL)
+			cJSON_AddStringToObject(o, "client_id", cid);
 		ws_send_obj(s, o);
 		return;
 	}
-	case KIND_HISTORY:
-		/* The broker's page as is, typed for the client. */
+	case KIND_HISTORY: {
+		/* The broker's page (cut to --history-max-bytes if the broker did not), typed for
+		 * the client; its bytes are what the budgets pay. */
+		bool truncated;
+		char *text;
+		if (!wire_bool(j->reply, "truncated", &truncated))
+			client_hist_trim(j->reply, ws->o.history_max_bytes);
 		cJSON_DeleteItemFromObjectCaseSensitive(j->reply, "ok");
 		cJSON_AddStringToObject(j->reply, "type", "history");
 		if (!wire_has(j->reply, "room_id"))
 			cJSON_AddStringToObject(j->reply, "room_id", j->room_id);
-		ws_send_obj(s, j->reply);
-		j->reply = NULL;
+		if (cid != NULL)
+			cJSON_AddStringToObject(j->reply, "client_id", cid);
+		text = cJSON_PrintUnformatted(j->reply);
+		client_hist_settle(j, text != NULL ? (int64_t)strlen(text) : -1);
+		if (text != NULL)
+			ws_send_json(s, text, strlen(text));
+		free(text);
 		return;
+	}
 	default:
 		return;
 	}
 }
 
-static void
+/* Sends a client's request in order (c: keeps its text for the reply; reserve: history bytes
+ * reserved in the budgets). Returns 0, or -1 when it was refused (error sent). */
+static int
 client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, const char *client_id,
-           const struct cmd *c)
+           const struct cmd *c, size_t reserve)
 {
 	struct rpc_job *j = rpc_job_new(client_reply, s);
+	size_t n;
 
 	if (j != NULL && c != NULL && (j->text = strndup(c->text, c->text_len)) == NULL) {
 		cJSON_Delete(req);
@@ -179,14 +271,26 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 		}
 		free(j);
 		ws_send_error(s, ERR_INTERNAL, "out of memory", NULL, room_id, client_id);
-		return;
+		return -1;
 	}
 	j->kind = kind;
+	j->reserved = reserve;
+	if (wire_str(req, "text", &n) != NULL)
+		j->req_bound = 2 * n + WS_REQ_SMALL; /* JSON escapes at most double a text */
+	if (kind == KIND_HISTORY) {
+		/* limit events of the largest size, for the batch's reply budget (request.c) */
+		int64_t lim = 0;
+		wire_int(req, "limit", &lim);
+		j->reply_bound = (size_t)(lim > 0 ? lim : 1) * WS_EVENT_JSON_MAX + WS_REPLY_SMALL;
+	}
 	snprintf(j->room_id, sizeof(j->room_id), "%s", room_id ? room_id : "");
 	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
-	if (rpc_send_ordered(j, req) != 0)
+	if (rpc_send_ordered(j, req) != 0) {
 		ws_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service",
 		              NULL, room_id, client_id);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -204,24 +308,25 @@ client_join(struct ws_session *s, struct cmd *c)
 		nick_fold(s->user, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
 			ws_send_error(s, WS_ERR_UNAUTHORIZED, "your token is for another nickname",
-			              "join_room", c->room_id, NULL);
+			              "join_room", c->room_id,
+			              c->has_client_id ? c->client_id : NULL);
 			return;
 		}
 	}
 	if (user == NULL) {
 		ws_send_error(s, WS_ERR_NICKNAME_REQUIRED,
 		              "give a nickname: \"user\" in join_room, or ?user= on /ws",
-		              "join_room", c->room_id, NULL);
+		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (sess_member(s, c->room_id) != NULL) {
 		ws_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room",
-		              "join_room", c->room_id, NULL);
+		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (s->nrooms >= s->max_rooms) {
 		ws_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection",
-		              "join_room", c->room_id, NULL);
+		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (wire_has(c->json, "since") || wire_has(c->json, "epoch")) {
@@ -230,64 +335,170 @@ client_join(struct ws_session *s, struct cmd *c)
 		    !route_hex(epoch, WS_EPOCH_LEN)) {
 			ws_send_error(s, WS_ERR_INVALID_ARGUMENT,
 			              "since (a seq) and epoch (16 hex digits) go together",
-			              "join_room", c->room_id, NULL);
+			              "join_room", c->room_id,
+			              c->has_client_id ? c->client_id : NULL);
 			return;
 		}
 		has_since = true;
 	}
 	if ((s->user == NULL && sess_set_user(s, user) != 0) ||
 	    (c->has_resume && sess_set_resume(s, c->resume) != 0)) {
-		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id, NULL);
+		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
+		              c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (rooms_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
-		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id, NULL);
+		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
+		              c->has_client_id ? c->client_id : NULL);
 }
 
-/* Dispatches one complete message from the client. */
+/* An error answering command c: its request, room and client_id as far as they could be read
+ * (also after a failed parse), and retry_after_ms when not 0. */
+static void
+client_error(struct ws_session *s, const char *code, const char *why, const struct cmd *c,
+             uint64_t retry_after_ms)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return;
+	cJSON_AddStringToObject(o, "type", "error");
+	cJSON_AddStringToObject(o, "code", code);
+	cJSON_AddStringToObject(o, "message", why);
+	if (c != NULL && c->has_type)
+		cJSON_AddStringToObject(o, "request", cmd_name(c->type));
+	if (c != NULL && c->has_room)
+		cJSON_AddStringToObject(o, "room_id", c->room_id);
+	if (c != NULL && c->has_client_id)
+		cJSON_AddStringToObject(o, "client_id", c->client_id);
+	if (retry_after_ms > 0)
+		cJSON_AddNumberToObject(o, "retry_after_ms", (double)retry_after_ms);
+	ws_send_obj(s, o);
+}
+
+/* The member a command would go to while its join is still in flight, else NULL: such a
+ * command waits for the join (client_hold) instead of failing with not_in_room. */
+static struct ws_member *
+client_waits_join(const struct ws_session *s, const struct cmd *c)
+{
+	struct ws_member *m;
+
+	if (c->type == CMD_JOIN || c->type == CMD_PING)
+		return NULL;
+	m = c->has_room ? sess_member(s, c->room_id) : sess_sole_member(s);
+	return m != NULL && m->state == MEMBER_JOINING ? m : NULL;
+}
+
+static void client_dispatch(struct ws_session *s, struct cmd *c);
+
+/* Keeps a message that arrived during a join (or behind one that did), to dispatch it in
+ * order when the join is over (client_release). Over WS_HELD_MAX / WS_HELD_BYTES_MAX: busy. */
+static void
+client_hold(struct ws_session *s, const char *buf, size_t len, const struct cmd *c)
+{
+	struct ws_member *m = client_waits_join(s, c);
+
+	if (sess_hold(s, m != NULL ? m->room->id : NULL, buf, len) != 0)
+		client_error(s, WS_ERR_BUSY, "too many messages waiting for the join to complete",
+		             c, 0);
+}
+
+/* The join of a room ended (failed_room: it was refused with err and msg): the messages held
+ * for it go on in order, or get the join's error when it failed. Stops at a message that
+ * waits for another join still in flight. */
+void
+client_release(struct ws_session *s, const char *failed_room, const char *err, const char *msg)
+{
+	struct ws_held *h;
+	const char *code, *why;
+	struct cmd c;
+
+	while (s->held_head != NULL && s->wsi != NULL && s->close_code == 0) {
+		h = s->held_head;
+		if (cmd_parse(h->buf, h->len, ws->o.max_message, &c, &code, &why) != 0) {
+			/* Parsed once already: only --max-message could differ. */
+			client_error(s, code, why, &c, 0);
+		} else if (failed_room != NULL && strcmp(h->room_id, failed_room) == 0) {
+			if (!c.has_room) {
+				snprintf(c.room_id, sizeof(c.room_id), "%s", failed_room);
+				c.has_room = true;
+			}
+			client_error(s, err, msg, &c, 0);
+			cmd_fini(&c);
+		} else if (client_waits_join(s, &c) != NULL) {
+			cmd_fini(&c);
+			return;
+		} else {
+			sess_unhold(s);
+			client_dispatch(s, &c);
+			cmd_fini(&c);
+			free(h);
+			continue;
+		}
+		free(sess_unhold(s));
+	}
+}
+
+/* Dispatches one complete message from the client: the rate limit first (so that a refusal
+ * can still name the message's client_id, the message is parsed before), then the command,
+ * or the hold while the room it is for is being joined. */
 void
 client_message(struct ws_session *s, const char *buf, size_t len)
 {
 	const char *code, *why;
-	struct ws_member *m;
 	struct cmd c;
-	cJSON *req;
+	int rv = cmd_parse(buf, len, ws->o.max_message, &c, &code, &why);
 
 	if (!bucket_take(&s->bucket, clock_mono_ns())) {
 		ws->c.rate_limited++;
+		if (rv == 0)
+			cmd_fini(&c);
 		if (++s->strikes >= WS_RATE_STRIKES) {
 			ws_close(s, WS_CLOSE_POLICY, "rate limit exceeded", false);
 			return;
 		}
-		ws_send_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", NULL, NULL,
-		              NULL);
+		client_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", &c,
+		             bucket_wait_ms(&s->bucket));
 		return;
 	}
 	s->strikes = 0;
-	if (cmd_parse(buf, len, ws->o.max_message, &c, &code, &why) != 0) {
-		ws_send_error(s, code, why, NULL, NULL, NULL);
+	if (rv != 0) {
+		client_error(s, code, why, &c, 0);
 		return;
 	}
-	if (c.type == CMD_PING) {
+	if (s->held_head != NULL || client_waits_join(s, &c) != NULL)
+		client_hold(s, buf, len, &c);
+	else
+		client_dispatch(s, &c);
+	cmd_fini(&c);
+}
+
+/* One parsed command (c stays the caller's). */
+static void
+client_dispatch(struct ws_session *s, struct cmd *c)
+{
+	const char *cid = c->has_client_id ? c->client_id : NULL;
+	struct ws_member *m;
+	cJSON *req;
+
+	if (c->type == CMD_PING) {
 		ws_send_json(s, "{\"type\":\"pong\"}", 15);
-		goto out;
+		return;
 	}
 	if (!broker_up()) {
-		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE,
-		              "the chat service is unavailable; try again shortly",
-		              cmd_name(c.type), c.has_room ? c.room_id : NULL,
-		              c.has_client_id ? c.client_id : NULL);
-		goto out;
+		client_error(s, WS_ERR_BROKER_UNAVAILABLE,
+		             "the chat service is unavailable; try again shortly", c, 0);
+		return;
 	}
-	switch (c.type) {
+	switch (c->type) {
 	case CMD_MESSAGE:
 		/* MESSAGE [room_id] text [client_id] */
-		if ((m = client_member(s, &c, "message")) == NULL)
+		if ((m = client_member(s, c, "message")) == NULL)
 			break;
 		req = broker_req("send", s);
 		if (req != NULL) {
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
-			char *text = strndup(c.text, c.text_len);
+			char *text = strndup(c->text, c->text_len);
 			if (text == NULL) {
 				cJSON_Delete(req);
 				req = NULL;
@@ -295,75 +506,98 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 				cJSON_AddStringToObject(req, "text", text);
 				free(text);
 			}
-			if (req != NULL && c.has_client_id)
-				cJSON_AddStringToObject(req, "client_id", c.client_id);
+			if (req != NULL && c->has_client_id)
+				cJSON_AddStringToObject(req, "client_id", c->client_id);
 		}
-		client_rpc(s, req, KIND_SEND, m->room->id, c.has_client_id ? c.client_id : NULL,
-		           NULL);
+		client_rpc(s, req, KIND_SEND, m->room->id, cid, NULL, 0);
 		break;
 	case CMD_TYPING:
 		/* TYPING [room_id] active */
-		if ((m = client_member(s, &c, "typing")) == NULL)
+		if ((m = client_member(s, c, "typing")) == NULL)
 			break;
 		if ((req = broker_req("typing", s)) != NULL) {
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
-			cJSON_AddBoolToObject(req, "active", c.active);
+			cJSON_AddBoolToObject(req, "active", c->active);
 		}
-		client_rpc(s, req, KIND_TYPING, m->room->id, NULL, NULL);
+		client_rpc(s, req, KIND_TYPING, m->room->id, cid, NULL, 0);
 		break;
 	case CMD_JOIN:
 		/* JOIN_ROOM room_id [user] [since epoch] */
-		client_join(s, &c);
+		client_join(s, c);
 		break;
 	case CMD_LEAVE:
 		/* LEAVE_ROOM [room_id] */
-		if (c.has_room)
-			m = sess_member(s, c.room_id);
+		if (c->has_room)
+			m = sess_member(s, c->room_id);
 		else
 			m = sess_sole_member(s);
 		if (m == NULL) {
-			ws_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room",
-			              "leave_room", c.has_room ? c.room_id : NULL, NULL);
+			client_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", c, 0);
 			break;
 		}
 		rooms_leave(s, m, true, NULL);
 		break;
 	case CMD_PRIVATE:
 		/* PRIVATE [room_id] to text */
-		if ((m = client_member(s, &c, "private")) == NULL)
+		if ((m = client_member(s, c, "private")) == NULL)
 			break;
 		if ((req = broker_req("private", s)) != NULL) {
-			char *text = strndup(c.text, c.text_len);
+			char *text = strndup(c->text, c->text_len);
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
-			cJSON_AddStringToObject(req, "to", c.user);
+			cJSON_AddStringToObject(req, "to", c->user);
 			if (text != NULL)
 				cJSON_AddStringToObject(req, "text", text);
 			free(text);
 		}
-		client_rpc(s, req, KIND_PRIVATE, m->room->id, NULL, &c);
+		client_rpc(s, req, KIND_PRIVATE, m->room->id, cid, c, 0);
 		break;
 	case CMD_HISTORY: {
 		/* HISTORY [room_id] [before_seq] [limit] — only of a room the connection is in
 		 * (issue 25: a named room was read without a join). */
 		const char *room;
-		if ((m = client_member(s, &c, "history")) == NULL)
+		uint64_t now = clock_mono_ns(), wait = 0;
+		size_t reserve = ws->o.history_max_bytes + WS_REPLY_SMALL;
+		struct bytebucket *ipb;
+		if ((m = client_member(s, c, "history")) == NULL)
 			break;
 		room = m->room->id;
+		/* HISTORY costs bytes, not one message (issue 25: a 60-byte command returned 2 MB):
+		 * a budget per connection and per client address, paid when the reply goes out. */
+		if (!s->hist_init) {
+			bytebucket_init(&s->hist, ws->o.history_rate,
+			                ws->o.history_rate * WS_HISTORY_BURST_S, now);
+			s->hist_init = true;
+		}
+		ipb = client_hist_ip(s, now);
+		if (!bytebucket_admit(&s->hist, now))
+			wait = bytebucket_wait_ms(&s->hist);
+		if (ipb != NULL && !bytebucket_admit(ipb, now) && bytebucket_wait_ms(ipb) > wait)
+			wait = bytebucket_wait_ms(ipb);
+		if (wait > 0) {
+			ws->c.rate_limited++;
+			client_error(s, WS_ERR_RATE_LIMITED,
+			             "too much history asked for: wait before asking again", c,
+			             wait);
+			break;
+		}
 		req = broker_req("history", NULL);
 		if (req != NULL) {
 			cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
 			cJSON_AddStringToObject(req, "room_id", room);
-			if (c.has_before)
-				cJSON_AddNumberToObject(req, "before_seq", (double)c.before_seq);
+			if (c->has_before)
+				cJSON_AddNumberToObject(req, "before_seq", (double)c->before_seq);
 			cJSON_AddNumberToObject(req, "limit",
-			                        c.limit ? (double)c.limit : ws->o.history);
+			                        c->limit ? (double)c->limit : ws->o.history);
+			cJSON_AddNumberToObject(req, "max_bytes", (double)ws->o.history_max_bytes);
 		}
-		client_rpc(s, req, KIND_HISTORY, room, NULL, NULL);
+		if (client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve) == 0) {
+			bytebucket_charge(&s->hist, (int64_t)reserve);
+			if (ipb != NULL)
+				bytebucket_charge(ipb, (int64_t)reserve);
+		}
 		break;
 	}
 	case CMD_PING:
 		break;
 	}
-out:
-	cmd_fini(&c);
 }

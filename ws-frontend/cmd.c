@@ -100,6 +100,7 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 		;
 	if (i == len || buf[i] != '{') {
 		/* MESSAGE <raw text> — clients of the original design send plain text. */
+		c->has_type = true;
 		c->type = CMD_MESSAGE;
 		c->text = buf;
 		c->text_len = len;
@@ -109,7 +110,20 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 	c->json = wire_parse_object(buf, len, len, why);
 	if (c->json == NULL)
 		return cmd_fail(c, code, why, WS_ERR_INVALID_JSON, *why);
+	/* Read first, so that every later error can name the message it answers. */
+	if (wire_has(c->json, "client_id")) {
+		s = wire_str(c->json, "client_id", &n);
+		if (s == NULL || !valid_token(s, n, MADANG_CLIENT_ID_MAX))
+			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
+			                "client_id must be 1-64 printable ASCII characters");
+		memcpy(c->client_id, s, n + 1);
+		c->has_client_id = true;
+	}
 	type = wire_str(c->json, "type", NULL);
+	if (type == NULL && !wire_has(c->json, "type") && wire_str(c->json, "text", NULL) != NULL) {
+		/* {"text"} — document 001's client sends JSON.stringify({text}): a message. */
+		type = "message";
+	}
 	if (type == NULL)
 		return cmd_fail(c, code, why, WS_ERR_INVALID_JSON, "\"type\" must be a string");
 	for (i = 0; i < sizeof(cmd_types) / sizeof(cmd_types[0]); i++) {
@@ -121,13 +135,14 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 	}
 	if (!found)
 		return cmd_fail(c, code, why, WS_ERR_UNKNOWN_TYPE, "unknown message type");
+	c->has_type = true;
 
 	switch (c->type) {
 	case CMD_PING:
 		/* {"type":"ping"} */
 		return 0;
 	case CMD_MESSAGE:
-		/* {"type":"message","room_id"?,"text","client_id"?} */
+		/* {"type":"message","room_id"?,"text","client_id"?}, or {"text",…} */
 		if (cmd_room(c, false, why) != 0)
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 		if ((c->text = wire_str(c->json, "text", &c->text_len)) == NULL)
@@ -135,15 +150,6 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 			                "text must be a string");
 		if (cmd_text(c->text, c->text_len, max_text, code, why) != 0)
 			return cmd_fail(c, code, why, *code, *why);
-		if (wire_has(c->json, "client_id")) {
-			s = wire_str(c->json, "client_id", &n);
-			if (s == NULL || !valid_token(s, n, MADANG_CLIENT_ID_MAX))
-				return cmd_fail(
-				    c, code, why, WS_ERR_INVALID_ARGUMENT,
-				    "client_id must be 1-64 printable ASCII characters");
-			memcpy(c->client_id, s, n + 1);
-			c->has_client_id = true;
-		}
 		return 0;
 	case CMD_TYPING:
 		/* {"type":"typing","room_id"?,"active"} */

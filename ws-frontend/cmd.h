@@ -23,6 +23,7 @@
 #define WS_ERR_TOO_MANY_ROOMS     "too_many_rooms"
 #define WS_ERR_NICKNAME_REQUIRED  "nickname_required"
 #define WS_ERR_BROKER_UNAVAILABLE "broker_unavailable"
+#define WS_ERR_OUTCOME_UNKNOWN    "outcome_unknown"
 #define WS_ERR_BUSY               "busy"
 #define WS_ERR_EVENTS_LOST        "events_lost"
 #define WS_ERR_UNAUTHORIZED       "unauthorized"
@@ -38,6 +39,7 @@ enum cmd_type {
 };
 
 struct cmd {
+	bool has_type; /* type is known (also after a failed parse: the error's "request") */
 	enum cmd_type type;
 	bool has_room;
 	char room_id[MADANG_ROOM_ID_MAX + 1];
@@ -57,10 +59,13 @@ struct cmd {
 };
 
 /* Parses buf[0..len) (valid UTF-8, already checked by the caller). A message whose first
- * non-blank byte is not '{' is a plain chat message (text trimmed of nothing: sent as is).
+ * non-blank byte is not '{' is a plain chat message (text trimmed of nothing: sent as is), and
+ * so is an object with a string "text" and no "type". Every command may carry a client_id.
  * max_text bounds message and private text in bytes.
  * Returns 0 and fills *c (call cmd_fini), or -1 with *code (WS_ERR_… or a broker error code)
- * and a human reason in *why; *c needs no cmd_fini then. */
+ * and a human reason in *why; *c needs no cmd_fini then, and what could be read before the
+ * error is still in it for the reply: has_client_id/client_id, has_type/type and
+ * has_room/room_id. */
 int cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const char **code,
               const char **why);
 void cmd_fini(struct cmd *c);

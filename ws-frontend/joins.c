@@ -54,6 +54,8 @@ join_done(struct rpc_job *j)
 				free(lj);
 			}
 		}
+		if (s->wsi != NULL)
+			client_release(s, NULL, NULL, NULL); /* what waited for it: not_in_room */
 		return;
 	}
 	room_join_done(r, m);
@@ -86,6 +88,7 @@ join_done(struct rpc_job *j)
 			log_debug("ws: session %llu (%s) join %s refused: %s",
 			          (unsigned long long)s->serial, m->user, j->room_id, err);
 		rooms_leave(s, m, false, NULL); /* also sends the room's next join */
+		client_release(s, j->room_id, err, msg ? msg : "join refused");
 		if (fatal)
 			ws_close(s, join_close_code(err), msg ? msg : err, true);
 		return;
@@ -167,6 +170,7 @@ join_done(struct rpc_job *j)
 		          (unsigned long long)s->serial, m->user, r->id, (long long)seq);
 	if (need_fill)
 		rooms_repair(r);
+	client_release(s, NULL, NULL, NULL);
 	ws_kick_writable(s);
 	rooms_pump(r);
 }
@@ -199,7 +203,11 @@ rooms_pump(struct ws_room *r)
 {
 	struct ws_member *ms[WS_BATCH_MAX];
 	struct rpc_job *b = NULL;
-	size_t n = room_join_next(r, ms, WS_BATCH_MAX);
+	/* Each reply may carry --history events of the largest size: a round's replies together
+	 * must stay under WS_BATCH_REPLY_MAX (request.c). */
+	size_t bound = (size_t)ws->o.history * WS_EVENT_JSON_MAX + WS_JOIN_USERS_MAX;
+	size_t per = WS_BATCH_REPLY_MAX / bound;
+	size_t n = room_join_next(r, ms, per < 1 ? 1 : per > WS_BATCH_MAX ? WS_BATCH_MAX : per);
 
 	if (n > 1 && (b = rpc_batch_new()) == NULL)
 		n = 0;
@@ -217,10 +225,12 @@ rooms_pump(struct ws_room *r)
 			room_join_done(r, m);
 			ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", r->id, NULL);
 			sess_member_del(s, m);
+			client_release(s, r->id, ERR_INTERNAL, "out of memory");
 			continue;
 		}
 		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
 		j->generation = r->generation;
+		j->reply_bound = bound;
 		/* The log holds every event from pin on: the broker sends only the older ones. */
 		if (r->has_base && r->keep > 0 && !m->has_since) {
 			j->has_below = true;

@@ -57,6 +57,11 @@ usage(FILE *f)
 	    "  --max-rooms-per-conn N    rooms one connection may be in (default 16)\n"
 	    "  --history N               events replayed on join, 0-500 (default 50); the newest N\n"
 	    "                            of each room are kept here for that\n"
+	    "  --history-max-bytes B     bytes of events in one history reply, 32768-1048576\n"
+	    "                            (default 262144)\n"
+	    "  --history-rate B          history reply bytes per second per connection\n"
+	    "                            (default 1048576; bursts of 2 s)\n"
+	    "  --history-rate-per-ip B   the same per client address (default 4194304)\n"
 	    "  --jwt-secret-file FILE    require an HS256 token (?token=) on every connection; the\n"
 	    "                            nickname is the token's name (or sub) (default: no auth)\n"
 	    "  -v                        log every connection event and command (debug)\n");
@@ -123,6 +128,9 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		O_TRUSTED,
 		O_ROOMS,
 		O_HISTORY,
+		O_HIST_BYTES,
+		O_HIST_RATE,
+		O_HIST_RATE_IP,
 		O_JWT,
 		O_HELP
 	};
@@ -143,6 +151,9 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	    {"trusted-proxies", required_argument, NULL, O_TRUSTED},
 	    {"max-rooms-per-conn", required_argument, NULL, O_ROOMS},
 	    {"history", required_argument, NULL, O_HISTORY},
+	    {"history-max-bytes", required_argument, NULL, O_HIST_BYTES},
+	    {"history-rate", required_argument, NULL, O_HIST_RATE},
+	    {"history-rate-per-ip", required_argument, NULL, O_HIST_RATE_IP},
 	    {"jwt-secret-file", required_argument, NULL, O_JWT},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
@@ -164,6 +175,9 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	o->ping_interval = DEF_PING;
 	o->max_rooms = DEF_ROOMS;
 	o->history = DEF_HISTORY;
+	o->history_max_bytes = WS_HISTORY_BYTES_DEFAULT;
+	o->history_rate = WS_HISTORY_RATE_DEFAULT;
+	o->history_rate_ip = WS_HISTORY_RATE_IP_DEFAULT;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_LISTEN:
@@ -237,6 +251,19 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			if (opt_num("--history", optarg, 0, MADANG_HISTORY_PAGE_MAX, &v) != 0)
 				return -1;
 			o->history = (int)v;
+			break;
+		case O_HIST_BYTES:
+			if (opt_num("--history-max-bytes", optarg, WS_HISTORY_BYTES_MIN,
+			            WS_HISTORY_BYTES_MAX, &v) != 0)
+				return -1;
+			o->history_max_bytes = (size_t)v;
+			break;
+		case O_HIST_RATE:
+		case O_HIST_RATE_IP:
+			if (opt_num(c == O_HIST_RATE ? "--history-rate" : "--history-rate-per-ip",
+			            optarg, 1, WS_HISTORY_RATE_MAX, &v) != 0)
+				return -1;
+			*(c == O_HIST_RATE ? &o->history_rate : &o->history_rate_ip) = v;
 			break;
 		case O_JWT: {
 			char err[512];
@@ -320,5 +347,6 @@ out:
 	broker_close();
 	server_fini();
 	ipcount_fini(&ws->ips);
+	addrbudget_fini(&ws->hist_ips);
 	return rc;
 }

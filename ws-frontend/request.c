@@ -19,6 +19,34 @@
 #include "wire.h"
 #include "ws.h"
 
+/* What a job may add to a batch: its reply's bytes and its request's. */
+struct job_size {
+	size_t reply, req;
+};
+
+static struct job_size
+job_bound(const struct rpc_job *j)
+{
+	struct job_size z = {j->reply_bound ? j->reply_bound : WS_REPLY_SMALL,
+	                     j->req_bound ? j->req_bound : WS_REQ_SMALL};
+	return z;
+}
+
+/* True when a batch of size *sum cannot take one of size add (a batch's first always goes). */
+static bool
+batch_full(const struct job_size *sum, struct job_size add, int k)
+{
+	return k > 0 && (sum->reply + add.reply > WS_BATCH_REPLY_MAX ||
+	                 sum->req + add.req > WS_BATCH_REQ_MAX);
+}
+
+static void
+size_add(struct job_size *sum, struct job_size add)
+{
+	sum->reply += add.reply;
+	sum->req += add.req;
+}
+
 /* Any thread: hands a finished job to the lws thread (rpc_drain) and wakes it. */
 static void
 done_push(struct rpc_job *j)
@@ -54,7 +82,11 @@ rpc_aio_cb(void *arg)
 		nng_msg_free(msg);
 		if (j->reply == NULL)
 			rv = NNG_EPROTO;
-	} else if (!j->receiving && (msg = nng_aio_get_msg(j->aio)) != NULL) {
+	} else if (j->receiving) {
+		/* Sent, then no reply (timeout, lost connection): the broker may have applied it.
+		 */
+		j->unknown = true;
+	} else if ((msg = nng_aio_get_msg(j->aio)) != NULL) {
 		nng_msg_free(msg); /* a failed send leaves the message with us */
 		nng_aio_set_msg(j->aio, NULL);
 	}
@@ -208,6 +240,7 @@ rpc_batch_done(struct rpc_job *b)
 		struct rpc_job *sub = b->batch;
 		b->batch = sub->sq_next;
 		sub->rv = b->rv;
+		sub->unknown = b->unknown;
 		if (b->rv == 0 && replies != NULL) {
 			if (r != NULL) {
 				struct cJSON *next = r->next;
@@ -285,12 +318,17 @@ static void
 rpc_next_ordered(struct ws_session *s)
 {
 	struct rpc_job *n = NULL;
+	struct job_size sum = {0, 0};
 
 	if (s->rpc_head == NULL) {
 		s->rpc_busy = false;
 		return;
 	}
 	for (int k = 0; k < WS_BATCH_MAX && s->rpc_head != NULL; k++) {
+		/* A run fits in one batch, request and reply (the rest is the next run). */
+		if (batch_full(&sum, job_bound(s->rpc_head), k))
+			break;
+		size_add(&sum, job_bound(s->rpc_head));
 		n = s->rpc_head;
 		s->rpc_head = n->sq_next;
 		s->rpc_queued--;
@@ -302,14 +340,18 @@ rpc_next_ordered(struct ws_session *s)
 	n->ordered = true;
 }
 
-/* The number of jobs from the head of the turn's list up to the end of the first run. */
+/* The number of jobs from the head of the turn's list up to the end of the first run, and the
+ * sum of their bounds in *z. */
 static int
-out_run_len(const struct rpc_job *n)
+out_run_len(const struct rpc_job *n, struct job_size *z)
 {
 	int len = 1;
 
-	for (; !n->ordered && n->sq_next != NULL; n = n->sq_next)
+	*z = job_bound(n);
+	for (; !n->ordered && n->sq_next != NULL; n = n->sq_next) {
 		len++;
+		size_add(z, job_bound(n->sq_next));
+	}
 	return len;
 }
 
@@ -338,10 +380,12 @@ rpc_flush(void)
 			rpc_send(n, NULL);
 			continue;
 		}
+		struct job_size sum = {0, 0}, run;
 		for (int k = 0; ws->out_head != NULL; k += len) {
-			len = out_run_len(ws->out_head);
-			if (k + len > WS_BATCH_MAX)
+			len = out_run_len(ws->out_head, &run);
+			if (k + len > WS_BATCH_MAX || batch_full(&sum, run, k))
 				break;
+			size_add(&sum, run);
 			for (int i = 0; i < len; i++) {
 				n = ws->out_head;
 				ws->out_head = n->sq_next;

@@ -81,6 +81,8 @@ sess_unref(struct ws_session *s)
 	for (size_t i = 0; i < s->rooms_cap; i++)
 		member_free(s->rooms[i]);
 	sess_drop_queue(s);
+	for (struct ws_held *h; (h = sess_unhold(s)) != NULL;)
+		free(h);
 	sbuf_fini(&s->rx);
 	free(s->rooms);
 	free(s->single_room);
@@ -323,4 +325,42 @@ sesstab_each(struct sesstab *t, void (*fn)(struct ws_session *, void *), void *a
 			next = s->hnext;
 			fn(s, arg);
 		}
+}
+
+int
+sess_hold(struct ws_session *s, const char *room_id, const char *buf, size_t len)
+{
+	struct ws_held *h;
+
+	if (s->held_n >= WS_HELD_MAX || len > WS_HELD_BYTES_MAX - s->held_bytes)
+		return -1;
+	if ((h = malloc(sizeof(*h) + len)) == NULL)
+		return -1;
+	h->next = NULL;
+	snprintf(h->room_id, sizeof(h->room_id), "%s", room_id ? room_id : "");
+	h->len = len;
+	memcpy(h->buf, buf, len);
+	if (s->held_tail != NULL)
+		s->held_tail->next = h;
+	else
+		s->held_head = h;
+	s->held_tail = h;
+	s->held_n++;
+	s->held_bytes += len;
+	return 0;
+}
+
+struct ws_held *
+sess_unhold(struct ws_session *s)
+{
+	struct ws_held *h = s->held_head;
+
+	if (h == NULL)
+		return NULL;
+	if ((s->held_head = h->next) == NULL)
+		s->held_tail = NULL;
+	s->held_n--;
+	s->held_bytes -= h->len;
+	h->next = NULL;
+	return h;
 }

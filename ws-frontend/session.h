@@ -22,6 +22,17 @@ struct ws_outq_node {
 	struct ws_frame *frame;
 };
 
+/* A client message that arrived while the room it is for was still being joined: sent on once
+ * the join is over (client.c). */
+#define WS_HELD_MAX       32          /* messages held per connection; more: error busy */
+#define WS_HELD_BYTES_MAX (64 * 1024) /* their bytes together; more: error busy */
+struct ws_held {
+	struct ws_held *next;
+	char room_id[MADANG_ROOM_ID_MAX + 1]; /* the room it waits for ("" for none) */
+	size_t len;
+	char buf[]; /* the message as received */
+};
+
 struct ws_session {
 	uint32_t refs; /* the connection, plus each broker request in flight for it */
 	void *wsi;     /* the lws connection; NULL once it is closed */
@@ -49,6 +60,8 @@ struct ws_session {
 	size_t rr;              /* room slot to start the next collect at (fairness) */
 	struct bucket bucket;   /* --rate / --burst */
 	uint32_t strikes;       /* rate-limited messages in a row */
+	bool hist_init;         /* hist is set up (on the first history command) */
+	struct bytebucket hist; /* --history-rate: bytes of history replies */
 	struct sbuf rx;         /* a message being reassembled from fragments */
 	bool rx_skip;           /* dropping the rest of a refused message */
 	/* Closing: the code and reason go out in the close frame after pending data (if flush). */
@@ -62,6 +75,9 @@ struct ws_session {
 	bool rpc_busy;
 	void *rpc_head, *rpc_tail; /* struct rpc_job queue, owned by broker.c */
 	uint32_t rpc_queued;
+	struct ws_held *held_head, *held_tail; /* messages waiting for a join, in order */
+	uint32_t held_n;
+	size_t held_bytes;
 	struct ws_session *hnext; /* session table chain */
 	struct ws_session
 	    *wq_next; /* --event-loop libev: next session to write (ws_flush_writes) */
@@ -94,6 +110,11 @@ struct ws_member *sess_sole_member(const struct ws_session *s);
 
 /* Queues a frame for this session alone (takes a new reference). Returns 0 or -1 (no memory). */
 int sess_push(struct ws_session *s, struct ws_frame *f);
+/* Appends a copy of buf[0..len) to the held messages, waiting for room_id (NULL: none).
+ * Returns 0, or -1 when WS_HELD_MAX or WS_HELD_BYTES_MAX would be passed or no memory. */
+int sess_hold(struct ws_session *s, const char *room_id, const char *buf, size_t len);
+/* Takes the oldest held message off the queue (the caller frees it), or NULL. */
+struct ws_held *sess_unhold(struct ws_session *s);
 /* Drops everything queued for this session alone. */
 void sess_drop_queue(struct ws_session *s);
 /* Bytes not yet handed to the socket: the private queue plus each room's backlog. */

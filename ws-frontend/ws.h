@@ -40,6 +40,26 @@
 #define WS_QUEUE_GRACE_MS  1000 /* time over --queue-limit without catching up: slow */
 #define WS_SESSION_RPC_MAX 256  /* a client's requests waiting for the broker; more: busy */
 #define WS_BATCH_MAX       48   /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
+/* The most bytes the replies of one batch may add up to, judged from each request's bound
+ * (rpc_job.reply_bound): one reply over WS_REPLY_MAX makes nng drop the connection, and with
+ * it every request in flight (issue 25: batched history replies cut the broker link). */
+#define WS_BATCH_REPLY_MAX (WS_REPLY_MAX - 1024 * 1024)
+/* The same for the requests of a batch against the broker's MADANG_RPC_MAX (256 KiB): a text of
+ * 4096 bytes can take twice that as JSON, so 48 of them did not fit (invalid_request). */
+#define WS_BATCH_REQ_MAX   (MADANG_RPC_MAX - 16 * 1024)
+#define WS_REQ_SMALL       1024 /* the bound of a request without text */
+#define WS_EVENT_JSON_MAX  (2 * MADANG_TEXT_MAX + 1024) /* one stored event as JSON, at most */
+#define WS_REPLY_SMALL     (4 * MADANG_TEXT_MAX)        /* the bound of a reply without events */
+#define WS_JOIN_USERS_MAX  (64 * 1024) /* a join reply's member list, as counted for batching */
+/* History replies (the history command): bytes per reply and byte budgets (docs/protocol.md). */
+#define WS_HISTORY_BYTES_DEFAULT   (256 * 1024)      /* --history-max-bytes: one reply's events */
+#define WS_HISTORY_BYTES_MIN       (32 * 1024)       /* the broker's range for max_bytes */
+#define WS_HISTORY_BYTES_MAX       (1024 * 1024)
+#define WS_HISTORY_RATE_DEFAULT    (1024 * 1024)     /* --history-rate: bytes/s per connection */
+#define WS_HISTORY_RATE_IP_DEFAULT (4 * 1024 * 1024) /* --history-rate-per-ip: bytes/s */
+#define WS_HISTORY_RATE_MAX        (1024ull * 1024 * 1024)
+#define WS_HISTORY_BURST_S         2     /* a budget saves up this many seconds of its rate */
+#define WS_HISTORY_SWEEP_MS        10000 /* how often paid-up address budgets are freed */
 
 /* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */
 #define WS_CLOSE_UNAUTHORIZED 4001
@@ -73,6 +93,9 @@ struct ws_opts {
 	struct netacl trusted;
 	size_t max_rooms;
 	int history;
+	size_t history_max_bytes;  /* --history-max-bytes */
+	uint64_t history_rate;     /* --history-rate, bytes/s per connection */
+	uint64_t history_rate_ip;  /* --history-rate-per-ip, bytes/s per client address */
 	bool verbose;
 	bool auth;              /* --jwt-secret-file given: every connection needs ?token= */
 	struct jwt_secret jwt;  /* its secret */
@@ -105,10 +128,14 @@ struct rpc_job {
 	int kind;                /* what the caller needs to tell replies apart */
 	char *text;              /* a copy the reply handler needs (private text), or NULL */
 	bool ordered;            /* one of its session's requests, sent in order */
+	size_t reply_bound;      /* the most bytes its reply can take (0: WS_REPLY_SMALL) */
+	size_t req_bound;        /* the most bytes its request takes as JSON (0: WS_REQ_SMALL) */
+	size_t reserved;         /* history: bytes reserved in the session's and address's budget */
 	cJSON *queued_req;       /* the request while it waits for its turn */
 	struct rpc_job *sq_next; /* the session's queue, or the requests of a batch */
 	struct rpc_job *batch;   /* a batch job: its requests, in order */
 	int rv;                  /* 0 or an nng error */
+	bool unknown;            /* rv != 0 after the request went out: it may have been applied */
 	cJSON *reply;            /* parsed reply object when rv == 0 */
 };
 
@@ -137,6 +164,8 @@ struct ws_app {
 	uint64_t next_serial;
 	struct sbuf wbuf; /* write scratch: LWS_PRE headroom + coalesced frames */
 	struct ws_counters c;
+	struct addrbudgets hist_ips; /* history byte budgets by client address (client.c) */
+	uint64_t hist_swept_ns;
 	/* broker */
 	nng_socket req;
 	nng_socket sub;
@@ -278,5 +307,9 @@ void ws_stop(void);
 /* client.c */
 void client_message(struct ws_session *s, const char *buf, size_t len);
 void client_opened(struct ws_session *s, const struct route *rt);
+/* A join of s is over: its held messages go on (failed_room: that join was refused with err
+ * and msg, and the messages held for it get that error). */
+void client_release(struct ws_session *s, const char *failed_room, const char *err,
+                    const char *msg);
 
 #endif

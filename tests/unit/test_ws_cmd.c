@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -77,8 +78,81 @@ test_bad_json_is_invalid_json(void **state)
 	assert_string_equal(code, WS_ERR_INVALID_JSON);
 	assert_int_equal(parse("{\"type\":7}", &c, &code), -1);
 	assert_string_equal(code, WS_ERR_INVALID_JSON);
-	assert_int_equal(parse("{\"text\":\"no type\"}", &c, &code), -1);
+	/* Objects without a string type that are not {"text"} messages. */
+	assert_int_equal(parse("{\"text\":\"x\",\"type\":null}", &c, &code), -1);
 	assert_string_equal(code, WS_ERR_INVALID_JSON);
+	assert_int_equal(parse("{\"text\":5}", &c, &code), -1);
+	assert_string_equal(code, WS_ERR_INVALID_JSON);
+	assert_int_equal(parse("{\"message\":\"x\"}", &c, &code), -1);
+	assert_string_equal(code, WS_ERR_INVALID_JSON);
+	assert_int_equal(parse("{}", &c, &code), -1);
+	assert_string_equal(code, WS_ERR_INVALID_JSON);
+}
+
+static void
+test_text_without_type_is_a_message(void **state)
+{
+	struct cmd c;
+	const char *code;
+
+	/* Document 001's client: JSON.stringify({ text }). */
+	assert_int_equal(parse("{\"text\":\"안녕하세요\"}", &c, &code), 0);
+	assert_int_equal(c.type, CMD_MESSAGE);
+	assert_int_equal(c.text_len, strlen("안녕하세요"));
+	assert_memory_equal(c.text, "안녕하세요", c.text_len);
+	assert_false(c.has_room);
+	cmd_fini(&c);
+	assert_int_equal(
+	    parse("{\"text\":\"hi\",\"room_id\":\"room2\",\"client_id\":\"k\"}", &c, &code), 0);
+	assert_string_equal(c.room_id, "room2");
+	assert_string_equal(c.client_id, "k");
+	cmd_fini(&c);
+	assert_int_equal(parse("{\"text\":\"  \"}", &c, &code), -1);
+	assert_string_equal(code, WS_ERR_INVALID_ARGUMENT);
+}
+
+static void
+test_failed_parse_keeps_client_id(void **state)
+{
+	char big[MAX_TEXT + 100];
+	struct cmd c;
+	const char *code, *why;
+	int n;
+
+	/* Every error that answers a command with a client_id can carry it back. */
+	n = snprintf(big, sizeof(big),
+	             "{\"type\":\"message\",\"client_id\":\"c-9\",\"room_id\":"
+	             "\"room1\",\"text\":\"%0*d\"}",
+	             MAX_TEXT + 1, 0);
+	assert_int_equal(cmd_parse(big, (size_t)n, MAX_TEXT, &c, &code, &why), -1);
+	assert_string_equal(code, WS_ERR_MESSAGE_TOO_LONG);
+	assert_true(c.has_client_id);
+	assert_string_equal(c.client_id, "c-9");
+	assert_true(c.has_type);
+	assert_int_equal(c.type, CMD_MESSAGE);
+	assert_true(c.has_room);
+	assert_string_equal(c.room_id, "room1");
+	assert_int_equal(parse("{\"client_id\":\"c-8\",\"type\":\"dance\"}", &c, &code), -1);
+	assert_string_equal(code, WS_ERR_UNKNOWN_TYPE);
+	assert_string_equal(c.client_id, "c-8");
+	assert_false(c.has_type);
+	assert_int_equal(parse("{\"client_id\":\"c-7\",\"type\":3}", &c, &code), -1);
+	assert_string_equal(code, WS_ERR_INVALID_JSON);
+	assert_string_equal(c.client_id, "c-7");
+	assert_int_equal(
+	    parse("{\"client_id\":\"c-6\",\"type\":\"private\",\"text\":\"x\"}", &c, &code), -1);
+	assert_string_equal(code, WS_ERR_INVALID_ARGUMENT);
+	assert_string_equal(c.client_id, "c-6");
+	assert_int_equal(c.type, CMD_PRIVATE);
+	assert_int_equal(
+	    parse("{\"client_id\":\"c-5\",\"type\":\"history\",\"limit\":0}", &c, &code), -1);
+	assert_string_equal(c.client_id, "c-5");
+	/* Not JSON at all: nothing to carry back. */
+	assert_int_equal(parse("{\"client_id\":\"c-4\",", &c, &code), -1);
+	assert_false(c.has_client_id);
+	/* A bad client_id is not echoed. */
+	assert_int_equal(parse("{\"client_id\":\"\",\"type\":\"ping\"}", &c, &code), -1);
+	assert_false(c.has_client_id);
 }
 
 static void
@@ -287,6 +361,8 @@ main(void)
 	    cmocka_unit_test(test_json_message_with_room_and_client_id),
 	    cmocka_unit_test(test_bad_json_is_invalid_json),
 	    cmocka_unit_test(test_unknown_type),
+	    cmocka_unit_test(test_text_without_type_is_a_message),
+	    cmocka_unit_test(test_failed_parse_keeps_client_id),
 	    cmocka_unit_test(test_text_limits),
 	    cmocka_unit_test(test_room_id_is_checked),
 	    cmocka_unit_test(test_typing_private_history_leave_ping),

@@ -151,13 +151,68 @@ test_bucket_burst_then_rate(void **state)
 	for (int i = 0; i < 20; i++)
 		assert_true(bucket_take(&b, t));
 	assert_false(bucket_take(&b, t));
-	t += NS_PER_S / 10; /* one token back */
+	assert_int_equal(bucket_wait_ms(&b), 100); /* retry_after_ms of rate_limited */
+	t += NS_PER_S / 20;
+	assert_false(bucket_take(&b, t));
+	assert_int_equal(bucket_wait_ms(&b), 50);
+	t += NS_PER_S / 20; /* one token back */
 	assert_true(bucket_take(&b, t));
 	assert_false(bucket_take(&b, t));
 	t += 60 * NS_PER_S; /* refills to the burst, no more */
 	for (int i = 0; i < 20; i++)
 		assert_true(bucket_take(&b, t));
 	assert_false(bucket_take(&b, t));
+}
+
+static void
+test_bytebucket_debt_and_refund(void **state)
+{
+	struct bytebucket b;
+	uint64_t t = 7 * NS_PER_S;
+
+	bytebucket_init(&b, 1000, 2000, t); /* 1000 B/s, 2 s saved up */
+	assert_true(bytebucket_admit(&b, t));
+	bytebucket_charge(&b, 5000); /* a reservation larger than what is left: debt */
+	assert_false(bytebucket_admit(&b, t));
+	assert_int_equal(bytebucket_wait_ms(&b), 3001); /* -3000 → +1 byte */
+	t += 3 * NS_PER_S;
+	assert_false(bytebucket_admit(&b, t)); /* exactly 0: still nothing to spend */
+	t += NS_PER_S / 1000;
+	assert_true(bytebucket_admit(&b, t));
+	bytebucket_charge(&b, -100000); /* a refund never goes above the burst */
+	assert_int_equal(b.tokens, 2000);
+	assert_true(bytebucket_full(&b, t));
+	/* small steps add up (the remainder is kept) */
+	bytebucket_charge(&b, 2000);
+	for (int i = 0; i < 1000; i++) {
+		t += NS_PER_S / 2000; /* half a byte each */
+		bytebucket_admit(&b, t);
+	}
+	assert_int_equal(b.tokens, 500);
+	assert_false(bytebucket_full(&b, t));
+}
+
+static void
+test_addrbudget_per_address_and_sweep(void **state)
+{
+	static struct addrbudgets t;
+	struct bytebucket *a, *b;
+	uint64_t now = NS_PER_S;
+
+	a = addrbudget_get(&t, "10.0.0.1", 100, 200, now);
+	b = addrbudget_get(&t, "10.0.0.2", 100, 200, now);
+	assert_non_null(a);
+	assert_ptr_not_equal(a, b);
+	assert_ptr_equal(addrbudget_get(&t, "10.0.0.1", 100, 200, now), a);
+	assert_int_equal(t.n, 2);
+	bytebucket_charge(a, 500);
+	addrbudget_sweep(&t, now); /* b is full: freed; a owes: kept */
+	assert_int_equal(t.n, 1);
+	assert_ptr_equal(addrbudget_get(&t, "10.0.0.1", 100, 200, now), a);
+	assert_false(bytebucket_admit(a, now));
+	addrbudget_sweep(&t, now + 10 * NS_PER_S); /* paid up */
+	assert_int_equal(t.n, 0);
+	addrbudget_fini(&t);
 }
 
 static void
@@ -569,6 +624,8 @@ main(void)
 	    cmocka_unit_test(test_roomlog_grows_and_wraps),
 	    cmocka_unit_test(test_bucket_burst_then_rate),
 	    cmocka_unit_test(test_bucket_small_steps_accumulate),
+	    cmocka_unit_test(test_bytebucket_debt_and_refund),
+	    cmocka_unit_test(test_addrbudget_per_address_and_sweep),
 	    cmocka_unit_test(test_collect_queue_first_then_room_frames),
 	    cmocka_unit_test(test_collect_waits_for_queue_before_room_frames),
 	    cmocka_unit_test(test_shared_frame_survives_until_last_reader),

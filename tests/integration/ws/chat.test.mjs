@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { closeAll, WS1, connect, joinPath, nick, sleep, httpGet, rawConnect } from './lib.mjs';
+import { closeAll, WS1, connect, joinPath, nick, sleep, httpGet, rawConnect, textFrame, rawJson } from './lib.mjs';
 
 after(closeAll);
 
@@ -210,6 +210,146 @@ test('bad JSON and unknown types get an error event; the socket stays usable', T
   const m = await c.next((x) => x.type === 'message' && x.sender === u);
   assert.equal(m.message, 'still here');
   c.close();
+});
+
+test('every error answering a command with a client_id carries it back', T, async () => {
+  const u = nick('cide');
+  const c = await joinPath(WS1, 'room1', u);
+  const cases = [
+    [{ type: 'message', text: 'x'.repeat(4097), client_id: 'e-long' }, 'message_too_long', 'message'],
+    [{ type: 'message', text: '   ', client_id: 'e-blank' }, 'invalid_argument', 'message'],
+    [{ type: 'message', text: 42, client_id: 'e-nan' }, 'invalid_argument', 'message'],
+    [{ type: 'dance', client_id: 'e-dance' }, 'unknown_type', undefined],
+    [{ type: 3, client_id: 'e-type' }, 'invalid_json', undefined],
+    [{ type: 'message', room_id: 'room2', text: 'hi', client_id: 'e-room' }, 'not_in_room', 'message'],
+    [{ type: 'private', to: nick('nobody'), text: 'psst', client_id: 'e-priv' }, 'no_such_user', 'private'],
+    [{ type: 'history', limit: 0, client_id: 'e-hist' }, 'invalid_argument', 'history'],
+    [{ type: 'join_room', room_id: 'room1', client_id: 'e-join' }, 'invalid_argument', 'join_room'],
+  ];
+  for (const [cmd, code, request] of cases) {
+    c.send(cmd);
+    const e = await c.nextType('error');
+    assert.deepEqual([e.code, e.client_id, e.request], [code, cmd.client_id, request], JSON.stringify(cmd));
+  }
+  c.close();
+});
+
+test('rate_limited names the message (client_id) and says when to retry (retry_after_ms)', T, async () => {
+  const c = await joinPath(WS1, 'room6', nick('rl'));
+  await sleep(100);
+  for (let i = 0; i < 24; i++) c.send({ type: 'message', text: `burst ${i}`, client_id: `rl-${i}` });
+  const limited = [];
+  let acks = 0;
+  while (acks + limited.length < 24) {
+    const m = await c.next((x) => x.type === 'ack' || x.type === 'error');
+    if (m.type === 'ack') acks++;
+    else limited.push(m);
+  }
+  assert.ok(limited.length >= 3, `limited ${limited.length}`);
+  for (const e of limited) {
+    assert.equal(e.code, 'rate_limited');
+    assert.match(e.client_id, /^rl-(2[0-3]|19)$/);
+    assert.equal(e.request, 'message');
+    assert.ok(e.retry_after_ms >= 1 && e.retry_after_ms <= 100, `retry_after_ms ${e.retry_after_ms}`);
+  }
+  await sleep(limited[0].retry_after_ms);
+  c.send({ type: 'message', text: 'after the wait', client_id: 'rl-again' });
+  assert.equal((await c.next((x) => x.type === 'ack' || x.type === 'error')).type, 'ack');
+  c.close();
+});
+
+test('40 messages in 1.5 s from a client that backs off as told: all delivered, in order', { timeout: 30000 }, async () => {
+  // The web client's outbox: one message in flight, in order; rate_limited → wait retry_after_ms
+  // and send the same message again. With the default --rate 10 --burst 20 nothing fails for good.
+  const u = nick('typist');
+  const c = await joinPath(WS1, 'room7', u);
+  const peer = await joinPath(WS1, 'room7', nick('reader'));
+  const outbox = [];
+  let written = 0;
+  const writer = setInterval(() => { if (written < 40) outbox.push(`line ${written++}`); }, 37);
+  let retries = 0;
+  try {
+    for (let i = 0; i < 40; i++) {
+      while (outbox.length === 0) await sleep(5);
+      const text = outbox[0];
+      for (;;) {
+        c.send({ type: 'message', text, client_id: `t-${i}` });
+        const r = await c.next((x) => (x.type === 'ack' || x.type === 'error') && x.client_id === `t-${i}`, 5000, `answer ${i}`);
+        if (r.type === 'ack') break;
+        assert.equal(r.code, 'rate_limited', JSON.stringify(r));
+        retries++;
+        await sleep(r.retry_after_ms);
+      }
+      outbox.shift();
+    }
+  } finally {
+    clearInterval(writer);
+  }
+  const got = [];
+  while (got.length < 40) got.push((await peer.next((m) => m.type === 'message' && m.sender === u)).message);
+  assert.deepEqual(got, Array.from({ length: 40 }, (_, i) => `line ${i}`));
+  assert.equal(c.closeInfo, null);
+  c.close(); peer.close();
+});
+
+test('{"text"} with no type is a chat message (document 001); other typeless objects are invalid_json', T, async () => {
+  const u = nick('doc1');
+  const c = await joinPath(WS1, 'room2', u);
+  c.send(JSON.stringify({ text: '훅에서 보낸 메시지' }));
+  const m = await c.next((x) => x.type === 'message' && x.sender === u);
+  assert.equal(m.message, '훅에서 보낸 메시지');
+  c.send({ message: 'no text field' });
+  assert.equal((await c.nextType('error')).code, 'invalid_json');
+  c.send({ text: 'typed null', type: null });
+  assert.equal((await c.nextType('error')).code, 'invalid_json');
+  c.close();
+});
+
+test('what a client sends right after the handshake is held until joined, in order, not lost', T, async () => {
+  const u = nick('eager'), w = nick('watch');
+  const watcher = await joinPath(WS1, 'room3', w);
+  const first = Buffer.concat([
+    textFrame('first, plain'),
+    textFrame(JSON.stringify({ text: 'second, {text}' })),
+    textFrame(JSON.stringify({ type: 'message', text: 'third', client_id: 'eager-3' })),
+    textFrame(JSON.stringify({ type: 'ping' })),
+    textFrame(JSON.stringify({ type: 'history', limit: 1, client_id: 'eager-h' })),
+  ]);
+  const raw = await rawConnect(WS1, `/ws/room3/${u}`, first);
+  const want = ['first, plain', 'second, {text}', 'third'];
+  for (const text of want) await watcher.next((m) => m.type === 'message' && m.sender === u && m.message === text, 5000, text);
+  const deadline = Date.now() + 5000;
+  while (!rawJson(raw).some((m) => m.type === 'history') && Date.now() < deadline) await sleep(20);
+  const got = rawJson(raw);
+  assert.equal(got.filter((m) => m.type === 'error').length, 0, JSON.stringify(got.filter((m) => m.type === 'error')));
+  const types = got.map((m) => m.type);
+  assert.ok(types.indexOf('joined') < types.indexOf('ack'), types.join());
+  assert.ok(types.includes('pong'));
+  assert.equal(got.find((m) => m.type === 'history').client_id, 'eager-h');
+  const mine = got.filter((m) => m.type === 'message' && m.sender === u).map((m) => m.message);
+  assert.deepEqual(mine, want);
+  raw.sendClose();
+  await raw.ended;
+  watcher.close();
+});
+
+test('messages held for a join that fails each get the join\'s error, then the close', T, async () => {
+  const u = nick('taken');
+  const owner = await joinPath(WS1, 'room3', u);
+  const first = Buffer.concat([
+    textFrame(JSON.stringify({ type: 'message', text: 'lost?', client_id: 'f-1' })),
+    textFrame(JSON.stringify({ type: 'message', text: 'lost too?', client_id: 'f-2' })),
+  ]);
+  const raw = await rawConnect(WS1, `/ws/room3/${u}`, first);
+  await raw.ended;
+  const errs = rawJson(raw).filter((m) => m.type === 'error');
+  assert.deepEqual(errs.map((e) => [e.code, e.client_id ?? null]),
+    [['nickname_taken', null], ['nickname_taken', 'f-1'], ['nickname_taken', 'f-2']]);
+  const close = raw.frames.find((f) => f.opcode === 8);
+  assert.equal(close.payload.readUInt16BE(0), 4009);
+  await sleep(100);
+  assert.equal(owner.msgs.filter((m) => m.type === 'message' && m.message.startsWith('lost')).length, 0);
+  owner.close();
 });
 
 test('binary messages: close 1003', T, async () => {

@@ -120,9 +120,22 @@ export async function httpGet(base, path, headers = {}) {
   return { status: res.status, body: await res.text() };
 }
 
+// A masked text frame (mask 0, as a client must send it), for rawConnect's `first`.
+export function textFrame(str) {
+  const body = Buffer.from(str);
+  const head = body.length < 126 ? Buffer.from([0x81, 0x80 | body.length])
+    : Buffer.from([0x81, 0x80 | 126, body.length >> 8, body.length & 0xff]);
+  return Buffer.concat([head, Buffer.alloc(4), body]);
+}
+
+// The text frames rawConnect got, parsed.
+export const rawJson = (raw) => raw.frames.filter((f) => f.opcode === 1).map((f) => JSON.parse(f.payload.toString()));
+
 // A bare WebSocket client on a TCP socket, to see the frames exactly as sent (ws hides a
 // second close frame; browsers fail the connection on one). Returns {frames, ended, sendClose}.
-export async function rawConnect(base, path) {
+// first: bytes written right behind the handshake request, before any answer (a client that
+// sends at once).
+export async function rawConnect(base, path, first = null) {
   const net = await import('node:net');
   const { port } = new URL(base);
   const sock = net.connect(Number(port), '127.0.0.1');
@@ -149,8 +162,9 @@ export async function rawConnect(base, path) {
     }
   });
   await new Promise((resolve, reject) => { sock.on('connect', resolve); sock.on('error', reject); });
-  sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  sock.write(Buffer.concat([Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+    'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'), first ?? Buffer.alloc(0)]));
   // A masked close frame (mask 0): code 1000.
   const sendClose = () => sock.write(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
   return { frames, ended, sendClose, sock };

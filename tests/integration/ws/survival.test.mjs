@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { closeAll, WS1, WS2, connect, joinPath, nick, sleep } from './lib.mjs';
+import { closeAll, WS1, WS2, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
 
 after(closeAll);
 
@@ -30,6 +30,45 @@ async function waitDead(pid, ms) {
 }
 
 let a, b;
+
+test('a send the broker took but did not answer in time: outcome_unknown, and a resend is not doubled', T, async () => {
+  // SIGSTOP holds the broker past madang-ws's 2 s request timeout with the send already on its
+  // socket: it stores it once it runs again, but the answer comes too late. "unavailable" would
+  // be false (issue 25); outcome_unknown tells the client to resend with the same client_id.
+  const u = nick('ou'), w = nick('ouw');
+  const c = await joinPath(WS1, 'room6', u);
+  const watcher = await joinPath(WS2, 'room6', w);
+  await c.next((m) => m.type === 'join' && m.user === w);
+  const pid = Number(env.MADANG_BROKER_PID);
+  process.kill(pid, 'SIGSTOP');
+  let e;
+  try {
+    c.send({ type: 'message', text: 'maybe stored', client_id: 'ou-1' });
+    e = await c.next((m) => m.type === 'error' && m.client_id === 'ou-1', 6000, 'the answer to ou-1');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  assert.equal(e.code, 'outcome_unknown');
+  assert.equal(e.request, 'message');
+  // Both front-ends come back (they may have to register again after the stall).
+  for (const base of [WS1, WS2]) {
+    const end = Date.now() + 15000;
+    while ((await httpGet(base, '/healthz')).status !== 200 && Date.now() < end) await sleep(100);
+  }
+  let ack;
+  for (let i = 0; i < 50 && !ack; i++) {
+    c.send({ type: 'message', text: 'maybe stored', client_id: 'ou-1' });
+    const r = await c.next((m) => (m.type === 'ack' || m.type === 'error') && m.client_id === 'ou-1', 5000, 'resend answer');
+    if (r.type === 'ack') ack = r;
+    else await sleep(200);
+  }
+  assert.ok(ack, 'the resend was acknowledged');
+  await watcher.next((m) => m.type === 'message' && m.seq === ack.seq, 5000, 'the message');
+  await sleep(300);
+  const seqs = new Set(watcher.msgs.filter((m) => m.type === 'message' && m.message === 'maybe stored').map((m) => m.seq));
+  assert.deepEqual([...seqs], [ack.seq], 'delivered once (an event seen again after a re-join has the same seq)');
+  c.close(); watcher.close();
+});
 
 test('broker SIGKILL: clients stay connected, are told, new connections get 1013; after a restart they chat on', T, async () => {
   const ua = nick('sa'), ub = nick('sb');

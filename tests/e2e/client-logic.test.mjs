@@ -356,6 +356,19 @@ describe('outbox order (issue 24 item 4)', () => {
 		assert.equal(b.state, 'sent');
 		conn.leave();
 	});
+	it('sends a message again after outcome_unknown (deduplicated by id), but never a private one', () => {
+		const { conn } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		const secret = conn.sendPrivate('bob', 'psst');
+		ws.serverSays({ type: 'error', code: 'outcome_unknown', message: 'no answer', request: 'private' });
+		assert.equal(secret.state, 'failed', 'left to the person (Retry)');
+		const note = conn.sendMessage('maybe');
+		ws.serverSays({ type: 'error', code: 'outcome_unknown', message: 'no answer', request: 'message', client_id: note.clientId });
+		assert.equal(note.state, 'queued', 'goes again with the same id');
+		conn.leave();
+	});
 	it('paces frames by the welcome limits, keeping two in hand for pings and typing', () => {
 		const pacer = new Pacer();
 		pacer.configure(5, 4, 0);

@@ -321,12 +321,13 @@ export class ChatView {
 	serverError(msg, entry) {
 		if (msg.request === 'history') this.messages.showEarlier({ visible: true }); /* may be asked again */
 		if (msg.code === 'rate_limited' && entry) return; /* the outbox waits and sends it again by itself */
-		if (TRANSIENT_ERRORS.has(msg.code)) {
+		if (TRANSIENT_ERRORS.has(msg.code) && !(msg.code === 'outcome_unknown' && entry?.to)) {
 			if (Date.now() - this.transientNoticeAt < TRANSIENT_NOTICE_EVERY_MS) return;
 			this.transientNoticeAt = Date.now();
 		}
 		let label;
-		if (msg.code === 'rate_limited') label = { key: 'chat.err.rate_limited' };
+		if (msg.code === 'outcome_unknown' && entry?.to) label = { key: 'chat.err.private.unknown', params: { user: entry.to } };
+		else if (msg.code === 'rate_limited') label = { key: 'chat.err.rate_limited' };
 		else if (TRANSIENT_ERRORS.has(msg.code)) label = { key: 'chat.err.unavailable' };
 		else if (msg.code === 'no_such_user') label = { key: 'chat.err.no_such_user', params: { user: entry?.to ?? '?' } };
 		else label = { key: 'chat.err.generic', params: { reason: msg.message || msg.code || '?' } };

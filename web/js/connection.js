@@ -28,12 +28,15 @@ import { renewAt } from './token.js';
 
 export const PING_INTERVAL_MS = 25000;
 export const SILENCE_LIMIT_MS = 60000;
-/* Refusals that pass by themselves: over the rate limit, the broker away, or madang-ws between
- * registering again with a restarted broker and re-declaring its members (the broker then
- * answers unknown_frontend or not_member). The message is sent again after a pause — the
+/* Refusals that pass by themselves: over the rate limit, the broker away or slow (busy, and
+ * outcome_unknown: the message may have been stored, so it goes again with the same client id,
+ * which the broker acknowledges as a duplicate), or madang-ws between registering again with a
+ * restarted broker and re-declaring its members (the broker then answers unknown_frontend or
+ * not_member). The message is sent again after a pause — the
  * error's retry_after_ms when it has one, else TRANSIENT_RETRY_MS doubling up to
  * TRANSIENT_RETRY_MAX_MS — for as long as the connection lasts, and nothing after it goes first. */
-export const TRANSIENT_ERRORS = new Set(['rate_limited', 'broker_unavailable', 'unknown_frontend', 'not_member']);
+export const TRANSIENT_ERRORS = new Set(['rate_limited', 'broker_unavailable', 'busy', 'outcome_unknown',
+	'unknown_frontend', 'not_member']);
 export const TRANSIENT_RETRY_MS = 500;
 export const TRANSIENT_RETRY_MAX_MS = 8000;
 const RETRY_AFTER_MAX_MS = 60000; /* a larger retry_after_ms is taken as this */
@@ -391,7 +394,10 @@ export class RoomConnection extends EventTarget {
 			this.watchServer();
 		}
 		const entry = this.errorEntry(msg);
-		if (entry && TRANSIENT_ERRORS.has(msg.code)) {
+		/* a private message has no client id to deduplicate it: one that may have arrived is not
+		 * sent again without the person's say (Retry) */
+		const unsure = msg.code === 'outcome_unknown' && entry?.to !== null;
+		if (entry && TRANSIENT_ERRORS.has(msg.code) && !unsure) {
 			/* the same message goes again after the pause, before anything written after it */
 			if (entry.state === 'sent') entry.state = 'queued';
 			this.pause(msg.retry_after_ms);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
-	assertNoProblems, createRoomByApi, joinRoom, launch, messagesWithText, openPage, send, uniqueRoomId,
+	assertNoProblems, createRoomByApi, joinRoom, launch, messagesWithText, openPage, screenshot, send, uniqueRoomId,
 	waitConnected,
 } from './lib.mjs';
 
@@ -52,6 +52,7 @@ describe('composing and sending', () => {
 		assert.match(await error.textContent(), /bob님이 채팅방을 나가서/);
 		assert.equal(await alice.locator('#message-input').inputValue(), secret, 'the draft is kept');
 		assert.equal(await alice.locator('#messages > li.pending').count(), 0, 'nothing queued');
+		await screenshot(alice, 'compose-whisper-recipient-left');
 		/* a marker sent afterwards proves that everything before it would have arrived */
 		await alice.locator('#message-input').fill('');
 		await chip.locator('button').click();
@@ -81,6 +82,7 @@ describe('composing and sending', () => {
 		assert.equal(await input.getAttribute('aria-invalid'), 'true');
 		await input.press('Enter');
 		assert.match(await bob.locator('#compose-error').textContent(), /too long \(5000 bytes/);
+		await screenshot(bob, 'compose-too-long');
 		assert.equal((await input.inputValue()).length, 5000);
 		assert.equal(await bob.locator('#messages > li.pending').count(), 0, 'no shortened message was sent');
 		/* Korean: characters and bytes differ, both are shown */

@@ -222,6 +222,20 @@ describe('connection state machine', () => {
 		assert.equal(second.closedWith, 1000);
 		assert.equal(conn.state, 'closed');
 	});
+	it('resumes the session that last joined, not one that only got its welcome', async () => {
+		const { conn } = connection([1, 1]);
+		conn.start();
+		welcomeAndJoin(ScriptedSocket.made[0], { session: 'S1' });
+		ScriptedSocket.made[0].serverCloses(1006);
+		await tick(10);
+		ScriptedSocket.made[1].serverSays({ type: 'welcome', session: 'S2', user: null });
+		assert.equal(ScriptedSocket.made[1].sent[0].resume, 'S1');
+		ScriptedSocket.made[1].serverCloses(1013); /* before joined: S2 never held the nickname */
+		await tick(10);
+		ScriptedSocket.made[2].serverSays({ type: 'welcome', session: 'S3', user: null });
+		assert.equal(ScriptedSocket.made[2].sent[0].resume, 'S1');
+		conn.leave();
+	});
 	it('stops for good on 4009 and 4004, retries 1001, 1006, 1008 and 1013', async () => {
 		assert.deepEqual([4009, 4004, 4001].map(isFatalClose), [true, true, true]);
 		assert.deepEqual([1000, 1001, 1006, 1008, 1011, 1013].map(isFatalClose), [false, false, false, false, false, false]);

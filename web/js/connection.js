@@ -84,7 +84,8 @@ export class RoomConnection extends EventTarget {
 		this.outbox = new Outbox(randomPrefix());
 		this.pacer = new Pacer();
 		this.state = 'idle';
-		this.session = null; /* from welcome; presented as "resume" to get our nickname back */
+		this.session = null; /* of the socket that last joined; presented as "resume" to get our nickname back */
+		this.socketSession = null; /* from this socket's welcome */
 		this.resumeKey = null; /* the previous connection's session, sent with this join */
 		this.ws = null;
 		this.retiring = null; /* the socket a token renewal replaces, until the new one joined */
@@ -220,6 +221,7 @@ export class RoomConnection extends EventTarget {
 	open() {
 		let ws;
 		this.resumeKey = this.session;
+		this.socketSession = null;
 		try {
 			ws = new this.WebSocketImpl(this.makeUrl({ token: this.token ?? undefined }));
 		} catch (err) {
@@ -297,7 +299,7 @@ export class RoomConnection extends EventTarget {
 	/* The socket is open: take the new session id and the limits, then join the room by message
 	 * with what is needed to resume (the previous session, the last seq and epoch seen). */
 	handleWelcome(msg) {
-		if (typeof msg.session === 'string') this.session = msg.session;
+		this.socketSession = typeof msg.session === 'string' ? msg.session : null;
 		this.pacer.configure(Number(msg.limits?.rate), Number(msg.limits?.burst), Date.now());
 		const frame = { type: 'join_room', room_id: this.roomId, user: this.user, ...this.room.resumeParams() };
 		if (this.resumeKey) frame.resume = this.resumeKey;
@@ -311,6 +313,8 @@ export class RoomConnection extends EventTarget {
 	handleJoined(msg) {
 		if (typeof msg.room_id === 'string' && msg.room_id !== this.roomId) return;
 		this.joinedOnSocket = true;
+		/* this socket holds the nickname now; a socket that only got its welcome never did */
+		if (this.socketSession) this.session = this.socketSession;
 		this.joinAskedAt = null;
 		this.authFailures = 0;
 		if (typeof msg.user === 'string' && msg.user !== '') {

@@ -25,7 +25,7 @@ const ROOM = 'room3'; /* a room every broker starts with */
 const NOT_RECOVERED = 'Some messages sent while you were disconnected could not be recovered.';
 
 /* Between the broker's death and the front-end's re-sync, a refused handshake is possible. */
-const HANDSHAKE_FAILED = /^WebSocket connection to 'wss?:\/\/[^']+\/ws\/[^']+' failed/;
+const HANDSHAKE_FAILED = /^WebSocket connection to 'wss?:\/\/[^']+\/ws([/?][^']*)?' failed/;
 
 async function brokerEpoch() {
 	const response = await fetch(new URL('api/health', BASE_URL), { signal: AbortSignal.timeout(3000) });

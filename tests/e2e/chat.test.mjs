@@ -283,7 +283,7 @@ describe('two people chat in a real browser', () => {
 
 	it('opens a room from a link and comes back to it after a reload', async () => {
 		const dave = await openPage(browser, { locale: 'en-US', hash: `#/room/${roomId}` });
-		await dave.locator('#join-heading').filter({ hasText: roomId }).waitFor();
+		await dave.locator('#join-heading').filter({ hasText: roomName }).waitFor(); /* the name, from the API (issue 24 item 7) */
 		await dave.locator('#nickname').fill('dave');
 		await dave.locator('#nickname').press('Enter');
 		await waitConnected(dave);

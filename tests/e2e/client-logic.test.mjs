@@ -8,6 +8,9 @@ import { Backoff } from '../../web/js/backoff.js';
 import { RoomConnection, isFatalClose } from '../../web/js/connection.js';
 import { LANGS, detectLanguage } from '../../web/js/i18n.js';
 import { Outbox, randomPrefix } from '../../web/js/outbox.js';
+import { splitLinks } from '../../web/js/links.js';
+import { Pacer } from '../../web/js/pacer.js';
+import { renewAt, tokenExpiry } from '../../web/js/token.js';
 import { RoomState } from '../../web/js/room-state.js';
 import { checkMessage, checkNickname, checkRoom } from '../../web/js/validate.js';
 
@@ -160,21 +163,23 @@ class ScriptedSocket {
 	}
 	send(text) { this.sent.push(JSON.parse(text)); }
 	close(code = 1005) { this.readyState = 3; this.closedWith = code; }
-	serverSays(msg) { this.onmessage({ data: JSON.stringify(msg) }); }
-	serverCloses(code, reason = '') { this.readyState = 3; this.onclose({ code, reason }); }
+	/* a socket the client has let go of (closed, replaced) has no handlers left */
+	serverSays(msg) { this.onmessage?.({ data: JSON.stringify(msg) }); }
+	serverCloses(code, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
+	/* the frames the client wrote, but the join (see welcomeAndJoin) */
+	chat() { return this.sent.filter((f) => f.type !== 'join_room'); }
 }
 
-function connection(backoffDelays = [], { online = () => true, netEvents = null } = {}) {
+function connection(backoffDelays = [], { online = () => true, netEvents = null, getToken = null, serverWaitMs } = {}) {
 	ScriptedSocket.made = [];
 	const delays = [...backoffDelays];
 	const conn = new RoomConnection({
-		roomId: 'room1', user: 'alice', WebSocketImpl: ScriptedSocket, online, netEvents,
-		makeUrl: (room, user, params) => `ws://h/ws/${room}/${user}?${new URLSearchParams(
-			Object.entries(params).filter(([, v]) => v !== undefined))}`,
+		roomId: 'room1', user: 'alice', WebSocketImpl: ScriptedSocket, online, netEvents, getToken, serverWaitMs,
+		makeUrl: (params) => `ws://h/ws?${new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined))}`,
 		backoff: { next: () => delays.shift() ?? 1, reset() {} },
 	});
 	const seen = [];
-	for (const type of ['state', 'joined', 'room-event', 'fatal', 'outbox']) {
+	for (const type of ['state', 'joined', 'room-event', 'fatal', 'outbox', 'server-wait']) {
 		conn.addEventListener(type, (ev) => seen.push([type, ev.detail]));
 	}
 	return { conn, seen };
@@ -183,29 +188,30 @@ function connection(backoffDelays = [], { online = () => true, netEvents = null 
 const tick = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('connection state machine', () => {
-	it('queues while connecting, sends once joined, resumes with since/epoch/resume, resends unconfirmed', async () => {
+	it('joins by message with since/epoch/resume (never in the URL), queues until joined, resends unconfirmed', async () => {
 		const { conn, seen } = connection([5]);
 		conn.start();
 		const first = ScriptedSocket.made[0];
+		assert.equal(first.url.pathname, '/ws');
 		assert.equal(first.url.search, '');
 		const entry = conn.sendMessage('hello');
-		assert.deepEqual(first.sent, [], 'nothing is sent before joined');
-		first.serverSays({ type: 'welcome', session: 'S1', user: 'alice' });
-		first.serverSays({ type: 'joined', room_id: 'room1', users: ['alice'], seq: 7, epoch: 'E', recovered: false });
-		assert.deepEqual(first.sent, [{ type: 'message', room_id: 'room1', text: 'hello', client_id: entry.clientId }]);
+		assert.deepEqual(first.sent, [], 'nothing is sent before welcome');
+		first.serverSays({ type: 'welcome', session: 'S1', user: null, limits: { rate: 10, burst: 20 } });
+		assert.deepEqual(first.sent, [{ type: 'join_room', room_id: 'room1', user: 'alice' }]);
+		first.serverSays({ type: 'joined', room_id: 'room1', user: 'alice', users: ['alice'], seq: 7, epoch: 'E', recovered: false });
+		assert.deepEqual(first.chat(), [{ type: 'message', room_id: 'room1', text: 'hello', client_id: entry.clientId }]);
 		first.serverSays({ type: 'join', room_id: 'room1', seq: 7, user: 'alice' });
 		first.serverCloses(1006);
 		assert.equal(conn.state, 'waiting');
 		assert.ok(seen.some(([type, d]) => type === 'outbox' && d.entry.state === 'queued'));
 		await tick(30);
 		const second = ScriptedSocket.made[1];
-		assert.equal(second.url.searchParams.get('since'), '7');
-		assert.equal(second.url.searchParams.get('epoch'), 'E');
-		assert.equal(second.url.searchParams.get('resume'), 'S1');
-		second.serverSays({ type: 'welcome', session: 'S2', user: 'alice' });
-		second.serverSays({ type: 'joined', room_id: 'room1', users: ['alice'], seq: 7, epoch: 'E', recovered: true });
-		assert.equal(second.sent.length, 1, 'the unconfirmed message is sent again with the same id');
-		assert.equal(second.sent[0].client_id, entry.clientId);
+		assert.equal(second.url.search, '', 'no since, epoch or resume key in the address');
+		second.serverSays({ type: 'welcome', session: 'S2', user: null });
+		assert.deepEqual(second.sent, [{ type: 'join_room', room_id: 'room1', user: 'alice', since: 7, epoch: 'E', resume: 'S1' }]);
+		second.serverSays({ type: 'joined', room_id: 'room1', user: 'alice', users: ['alice'], seq: 7, epoch: 'E', recovered: true });
+		assert.equal(second.chat().length, 1, 'the unconfirmed message is sent again with the same id');
+		assert.equal(second.chat()[0].client_id, entry.clientId);
 		second.serverSays({ type: 'message', room_id: 'room1', seq: 8, sender: 'alice', message: 'hello', client_id: entry.clientId });
 		second.serverSays({ type: 'message', room_id: 'room1', seq: 8, sender: 'alice', message: 'hello', client_id: entry.clientId });
 		const events = seen.filter(([type]) => type === 'room-event').map(([, d]) => d);
@@ -215,6 +221,20 @@ describe('connection state machine', () => {
 		conn.leave();
 		assert.equal(second.closedWith, 1000);
 		assert.equal(conn.state, 'closed');
+	});
+	it('resumes the session that last joined, not one that only got its welcome', async () => {
+		const { conn } = connection([1, 1]);
+		conn.start();
+		welcomeAndJoin(ScriptedSocket.made[0], { session: 'S1' });
+		ScriptedSocket.made[0].serverCloses(1006);
+		await tick(10);
+		ScriptedSocket.made[1].serverSays({ type: 'welcome', session: 'S2', user: null });
+		assert.equal(ScriptedSocket.made[1].sent[0].resume, 'S1');
+		ScriptedSocket.made[1].serverCloses(1013); /* before joined: S2 never held the nickname */
+		await tick(10);
+		ScriptedSocket.made[2].serverSays({ type: 'welcome', session: 'S3', user: null });
+		assert.equal(ScriptedSocket.made[2].sent[0].resume, 'S1');
+		conn.leave();
 	});
 	it('stops for good on 4009 and 4004, retries 1001, 1006, 1008 and 1013', async () => {
 		assert.deepEqual([4009, 4004, 4001].map(isFatalClose), [true, true, true]);
@@ -242,17 +262,15 @@ describe('connection state machine', () => {
 		const note = conn.sendMessage('hello');
 		ws.serverSays({ type: 'error', code: 'broker_unavailable', message: 'later', request: 'message', client_id: note.clientId });
 		assert.equal(note.state, 'queued');
-		await tick(1600);
+		await tick(700);
 		assert.deepEqual(ws.sent.filter((f) => f.client_id === note.clientId).length, 2, 'sent again after the pause');
 		ws.serverSays({ type: 'error', code: 'unknown_frontend', message: 'send hello', request: 'message', client_id: note.clientId });
 		assert.equal(note.state, 'queued', 'madang-ws re-registering with a restarted broker passes too');
-		for (let i = 0; i < 8; i += 1) {
+		for (let i = 0; i < 12; i += 1) {
 			conn.outbox.markSent(note.clientId);
 			ws.serverSays({ type: 'error', code: 'not_member', message: 'not yet', request: 'message', client_id: note.clientId });
 		}
-		assert.equal(note.state, 'failed', 'not retried for ever');
-		conn.retry(note.clientId);
-		assert.equal(note.tries, 0);
+		assert.equal(note.state, 'queued', 'never given up while the connection lasts');
 		conn.leave();
 	});
 	it('leaves a socket still in its handshake only once it opens, with 1000', () => {
@@ -292,6 +310,208 @@ describe('connection state machine', () => {
 		ws.serverSays({ type: 'error', code: 'nickname_taken', message: 'late' });
 		ws.serverCloses(1006);
 		assert.equal(conn.state, 'waiting');
+		conn.leave();
+	});
+});
+
+/* A JWT-shaped string with these claims (the client never checks the signature). */
+function fakeToken(claims) {
+	return `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+}
+
+/* Brings a scripted connection to "joined": welcome (with limits), then joined. */
+function welcomeAndJoin(ws, { limits = { rate: 1000, burst: 1000 }, session = 'S', seq = 1 } = {}) {
+	ws.serverSays({ type: 'welcome', session, user: null, limits });
+	ws.serverSays({ type: 'joined', room_id: 'room1', user: 'alice', users: ['alice', 'bob'], seq, epoch: 'E', recovered: false });
+}
+
+describe('outbox order (issue 24 item 4)', () => {
+	it('has one message in flight, sends the next on its ack, and never lets a later one overtake', async () => {
+		const { conn } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		const entries = ['one', 'two', 'three'].map((text) => conn.sendMessage(text));
+		assert.deepEqual(ws.chat().map((f) => f.text), ['one'], 'the second waits for the first answer');
+		ws.serverSays({ type: 'ack', client_id: entries[0].clientId, seq: 2, duplicate: false });
+		assert.deepEqual(ws.chat().map((f) => f.text), ['one', 'two']);
+		/* refused over the rate, with the server's wait: the same message again after it, not the next */
+		ws.serverSays({ type: 'error', code: 'rate_limited', message: 'too fast', retry_after_ms: 60 });
+		assert.equal(entries[1].state, 'queued');
+		await tick(20);
+		assert.deepEqual(ws.chat().map((f) => f.text), ['one', 'two'], 'nothing before retry_after_ms');
+		await tick(70);
+		assert.deepEqual(ws.chat().map((f) => f.text), ['one', 'two', 'two']);
+		for (let i = 0; i < 30; i += 1) {
+			ws.serverSays({ type: 'error', code: 'rate_limited', message: 'too fast', request: 'message',
+				client_id: entries[1].clientId, retry_after_ms: 0 });
+			await tick(2);
+		}
+		assert.equal(entries[1].state, 'sent', 'never given up while connected');
+		assert.equal(ws.chat().filter((f) => f.text === 'three').length, 0);
+		ws.serverSays({ type: 'ack', client_id: entries[1].clientId, seq: 3, duplicate: false });
+		assert.equal(ws.chat().at(-1).text, 'three');
+		conn.leave();
+	});
+	it('backs off by itself when the error gives no wait, and a permanent refusal lets the next go', async () => {
+		const { conn } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		const [a, b] = [conn.sendMessage('a'), conn.sendMessage('b')];
+		ws.serverSays({ type: 'error', code: 'rate_limited', message: 'too fast' });
+		await tick(250);
+		assert.equal(ws.chat().length, 1, 'fallback pause of 0.5 s');
+		await tick(400);
+		assert.equal(ws.chat().length, 2);
+		ws.serverSays({ type: 'error', code: 'message_too_long', message: 'long', request: 'message', client_id: a.clientId });
+		assert.equal(a.state, 'failed');
+		assert.deepEqual(ws.chat().map((f) => f.text), ['a', 'a', 'b']);
+		assert.equal(b.state, 'sent');
+		conn.leave();
+	});
+	it('sends a message again after outcome_unknown (deduplicated by id), but never a private one', () => {
+		const { conn } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		const secret = conn.sendPrivate('bob', 'psst');
+		ws.serverSays({ type: 'error', code: 'outcome_unknown', message: 'no answer', request: 'private' });
+		assert.equal(secret.state, 'failed', 'left to the person (Retry)');
+		const note = conn.sendMessage('maybe');
+		ws.serverSays({ type: 'error', code: 'outcome_unknown', message: 'no answer', request: 'message', client_id: note.clientId });
+		assert.equal(note.state, 'queued', 'goes again with the same id');
+		conn.leave();
+	});
+	it('paces frames by the welcome limits, keeping two in hand for pings and typing', () => {
+		const pacer = new Pacer();
+		pacer.configure(5, 4, 0);
+		assert.equal(pacer.wait(0), 0);
+		pacer.take(0);
+		pacer.take(0);
+		assert.equal(pacer.wait(0), 200, 'two left: the next message waits for one more');
+		assert.equal(pacer.wait(0, 0), 0, 'a hint may use the margin');
+		assert.equal(pacer.wait(200), 0);
+		pacer.configure(Number.NaN, undefined, 0);
+		assert.deepEqual([pacer.rate, pacer.burst], [10, 20]);
+	});
+});
+
+describe('waiting for the server (issue 24 item 3)', () => {
+	it('says so when the message in flight is unanswered for serverWaitMs, and clears on the answer', async () => {
+		const { conn, seen } = connection([], { serverWaitMs: 40 });
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		const entry = conn.sendMessage('hello?');
+		await tick(20);
+		assert.equal(conn.serverWait, false);
+		await tick(40);
+		assert.equal(conn.serverWait, true);
+		ws.serverSays({ type: 'ack', client_id: entry.clientId, seq: 2, duplicate: false });
+		assert.equal(conn.serverWait, false);
+		assert.deepEqual(seen.filter(([type]) => type === 'server-wait').map(([, d]) => d.waiting), [true, false]);
+		/* an unanswered join counts too */
+		conn.leave();
+		const other = connection([], { serverWaitMs: 30 });
+		other.conn.start();
+		ScriptedSocket.made[0].serverSays({ type: 'welcome', session: 'S', user: null });
+		await tick(50);
+		assert.equal(other.conn.serverWait, true);
+		other.conn.leave();
+		assert.equal(other.conn.serverWait, false);
+	});
+});
+
+describe('tokens (issue 25 finding 8)', () => {
+	it('reads the expiry of a JWT and renews a minute early, or at half its life', () => {
+		assert.equal(tokenExpiry(fakeToken({ name: 'a', exp: 2000 })), 2000000);
+		assert.equal(tokenExpiry('not a token'), null);
+		assert.equal(tokenExpiry(fakeToken({ name: 'a' })), null);
+		assert.equal(renewAt(fakeToken({ exp: 3600 }), 0), 3540000);
+		assert.equal(renewAt(fakeToken({ exp: 10 }), 0), 5000);
+	});
+	it('asks the hook before connecting, and again after a close 4001 "expired", up to a limit', async () => {
+		const asked = [];
+		const getToken = async ({ user, room }) => {
+			asked.push(`${user}@${room}`);
+			return fakeToken({ name: user, exp: Math.floor(Date.now() / 1000) + 3600, n: asked.length });
+		};
+		const { conn, seen } = connection([1, 1, 1, 1], { getToken });
+		conn.start();
+		await tick(5);
+		assert.deepEqual(asked, ['alice@room1']);
+		const first = ScriptedSocket.made[0];
+		assert.equal(tokenExpiry(first.url.searchParams.get('token')) > Date.now(), true);
+		welcomeAndJoin(first);
+		first.serverCloses(4001, 'token expired');
+		assert.equal(conn.state, 'waiting', 'an expired token is not the end');
+		await tick(20);
+		assert.equal(asked.length, 2, 'a new token for the reconnect');
+		assert.notEqual(ScriptedSocket.made[1].url.searchParams.get('token'), first.url.searchParams.get('token'));
+		for (let i = 1; i <= 3; i += 1) {
+			ScriptedSocket.made[i].serverCloses(4001, 'expired');
+			await tick(20);
+		}
+		assert.equal(conn.state, 'failed', 'three refusals in a row without a join are final');
+		assert.equal(seen.find(([type]) => type === 'fatal')[1].code, 4001);
+		assert.equal(ScriptedSocket.made.length, 4);
+	});
+	it('renews before expiry on a new socket that resumes the session, then lets the old one go', async () => {
+		let n = 0;
+		const getToken = async () => {
+			n += 1;
+			/* 1.2 s of life: renewed at half of it */
+			return fakeToken({ name: 'alice', exp: (Date.now() + 1200) / 1000, n });
+		};
+		const { conn } = connection([], { getToken });
+		conn.start();
+		await tick(5);
+		const first = ScriptedSocket.made[0];
+		welcomeAndJoin(first, { session: 'S1' });
+		await tick(700);
+		assert.equal(n, 2);
+		const second = ScriptedSocket.made[1];
+		assert.ok(second, 'a new socket with the new token');
+		assert.equal(conn.state, 'connected', 'the view does not see a reconnect');
+		second.serverSays({ type: 'welcome', session: 'S2', user: null });
+		assert.equal(second.sent[0].resume, 'S1');
+		welcomeAndJoin(second, { session: 'S2', seq: 1 });
+		assert.equal(first.closedWith, 1000);
+		conn.leave();
+	});
+});
+
+describe('links in messages', () => {
+	it('finds http and https addresses only, without the punctuation after them', () => {
+		assert.deepEqual(splitLinks('see https://x.org/a.'), [{ text: 'see ' }, { text: 'https://x.org/a', href: 'https://x.org/a' }, { text: '.' }]);
+		assert.deepEqual(splitLinks('(http://a.b/(x))'), [{ text: '(' }, { text: 'http://a.b/(x)', href: 'http://a.b/(x)' }, { text: ')' }]);
+		for (const text of ['javascript:alert(1)', 'data:text/html,<b>x</b>', 'ftp://x.org/', 'http://', 'no links']) {
+			assert.deepEqual(splitLinks(text), [{ text }], text);
+		}
+		assert.equal(splitLinks('x https://예제.한국/경로 y')[1].href, 'https://xn--2j5b21b.xn--3e0b707e/%EA%B2%BD%EB%A1%9C');
+	});
+});
+
+describe('a refused join on /ws', () => {
+	it('ends with the close code of the same refusal on a room path: no_such_room is 4004', () => {
+		const { conn, seen } = connection([5]);
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		ws.serverSays({ type: 'welcome', session: 'S', user: null });
+		ws.serverSays({ type: 'error', code: 'no_such_room', message: 'no room', request: 'join_room', room_id: 'room1' });
+		assert.equal(conn.state, 'failed');
+		assert.equal(seen.find(([type]) => type === 'fatal')[1].code, 4004);
+		assert.equal(ws.closedWith, 1000, 'the client closes the socket the server kept open');
+	});
+	it('retries a join the broker could not answer', async () => {
+		const { conn } = connection([5]);
+		conn.start();
+		ScriptedSocket.made[0].serverSays({ type: 'welcome', session: 'S', user: null });
+		ScriptedSocket.made[0].serverSays({ type: 'error', code: 'broker_unavailable', message: 'later', request: 'join_room' });
+		assert.equal(conn.state, 'waiting');
+		await tick(20);
+		assert.equal(ScriptedSocket.made.length, 2);
 		conn.leave();
 	});
 });

@@ -28,10 +28,13 @@ export async function launch() {
 	});
 }
 
-/* A fresh context (own storage) with one page that records what must never happen. */
-export async function openPage(browser, { viewport = DESKTOP, locale = 'en-US', colorScheme = 'light', hash = '' } = {}) {
+/* A fresh context (own storage) with one page that records what must never happen. base: another
+ * site than BASE_URL; setup(context): runs before the page loads (init scripts, exposed functions). */
+export async function openPage(browser, { viewport = DESKTOP, locale = 'en-US', colorScheme = 'light', hash = '',
+	base = BASE_URL, setup = null } = {}) {
 	const context = await browser.newContext({ viewport, locale, colorScheme, serviceWorkers: 'block' });
 	context.setDefaultTimeout(10000);
+	if (setup) await setup(context);
 	const page = await context.newPage();
 	page.problems = [];
 	page.allowedConsole = [];
@@ -46,7 +49,7 @@ export async function openPage(browser, { viewport = DESKTOP, locale = 'en-US', 
 		page.problems.push(`dialog (${dialog.type()}): ${dialog.message()}`);
 		await dialog.dismiss();
 	});
-	await page.goto(`${BASE_URL}${hash}`);
+	await page.goto(`${base}${hash}`);
 	await page.locator('.view:not([hidden])').waitFor(); /* all views start hidden; app.js shows one */
 	return page;
 }

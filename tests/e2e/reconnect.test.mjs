@@ -22,7 +22,7 @@ const WS_LOG = process.env.MADANG_WS_RESTARTED_LOG ?? '/dev/null';
 
 /* Chromium logs each refused WebSocket handshake (nginx answers 502 while madang-ws is down) as a
  * console error; those, and only those, are expected during the outage. */
-const HANDSHAKE_FAILED = /^WebSocket connection to 'wss?:\/\/[^']+\/ws\/[^']+' failed/;
+const HANDSHAKE_FAILED = /^WebSocket connection to 'wss?:\/\/[^']+\/ws([/?][^']*)?' failed/;
 
 function listening(port) {
 	return new Promise((resolve) => {

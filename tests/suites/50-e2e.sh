@@ -63,6 +63,24 @@ fi
 t_start nginx "$nginx_bin" -c "$T_DIR/nginx/nginx.conf" -p "$T_DIR/nginx" -e stderr
 t_wait_port "$web_port" || t_fail "nginx did not listen on $web_port"
 
+# A second madang-ws that requires tokens (--jwt-secret-file), behind its own nginx, for
+# tokens.test.mjs: the page is the same web/, its token comes from the hook in config.js.
+head -c 48 /dev/urandom | base64 | tr -d '\n' >"$T_DIR/jwt.secret"
+wsj_port=$(t_free_port)
+t_start ws-jwt "$bin/madang-ws" --listen "127.0.0.1:$wsj_port" --rpc "$rpc" --events "$events" --id e2e-ws-jwt \
+	--jwt-secret-file "$T_DIR/jwt.secret"
+t_wait_port "$wsj_port" || t_fail "madang-ws (tokens) did not listen on $wsj_port"
+webj_port=$(t_free_port)
+mkdir -p "$T_DIR/nginx-jwt"
+if ! "$root/scripts/render-nginx.sh" --out "$T_DIR/nginx-jwt" --port "$webj_port" --web-root "$root/web" \
+	--api "127.0.0.1:$api_port" --ws "127.0.0.1:$wsj_port" >"$T_DIR/render-nginx-jwt.log" 2>&1; then
+	cat "$T_DIR/render-nginx-jwt.log"
+	t_fail "scripts/render-nginx.sh (tokens) failed"
+	t_done
+fi
+t_start nginx-jwt "$nginx_bin" -c "$T_DIR/nginx-jwt/nginx.conf" -p "$T_DIR/nginx-jwt" -e stderr
+t_wait_port "$webj_port" || t_fail "nginx (tokens) did not listen on $webj_port"
+
 base="http://127.0.0.1:$web_port/"
 t_check "nginx serves web/index.html" t_wait_for 10 curl -fsS -o /dev/null --max-time 2 "$base"
 t_check "GET /api/rooms answers through nginx" t_wait_for 10 curl -fsS -o /dev/null --max-time 2 "${base}api/rooms"
@@ -73,6 +91,8 @@ fi
 
 # --- the browser tests -----------------------------------------------------------------------
 export MADANG_E2E_URL="$base"
+export MADANG_E2E_JWT_URL="http://127.0.0.1:$webj_port/" MADANG_JWT_SECRET_FILE="$T_DIR/jwt.secret"
+export MADANG_TOKEN_BIN="$bin/madang-token"
 export MADANG_SCREENSHOTS="$MADANG_BUILD/screenshots"
 export MADANG_WS_PID="$ws_pid" MADANG_WS_PORT="$ws_port" MADANG_WS_CMD="$ws_cmd"
 export MADANG_WS_RESTARTED_PIDFILE="$T_DIR/ws-restarted.pid" MADANG_WS_RESTARTED_LOG="$T_DIR/ws-restarted.log"
@@ -82,9 +102,13 @@ export MADANG_BROKER_DATA="$T_DIR/broker-data"
 mkdir -p "$MADANG_BROKER_DATA"
 mkdir -p "$MADANG_SCREENSHOTS"
 
-# run_file FILE: runs one test file under a time limit and adds its counts to ours.
+# run_file FILE: runs one test file under a time limit and adds its counts to ours. With
+# E2E_ONLY=PATTERN (a grep pattern), only the files whose names match run (while developing).
 run_file() {
 	name=$(basename "$1")
+	if [ -n "${E2E_ONLY:-}" ] && ! echo "$name" | grep -q -- "$E2E_ONLY"; then
+		return 0
+	fi
 	echo "--- $name"
 	out=$(cd "$root/tests" && timeout --kill-after=5 "$FILE_TIMEOUT" node --test --test-reporter=tap "e2e/$name" 2>&1)
 	rc=$?
@@ -103,6 +127,9 @@ run_file() {
 
 run_file client-logic.test.mjs
 run_file chat.test.mjs
+run_file compose.test.mjs
+run_file tokens.test.mjs
+run_file details.test.mjs
 run_file reconnect.test.mjs
 run_file broker-restart.test.mjs
 

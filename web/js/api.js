@@ -43,6 +43,13 @@ export async function listRooms(signal) {
 	return data.rooms.filter((r) => r && typeof r.id === 'string');
 }
 
+/* {id, name, users_count, …} of one room; ApiError 404 when there is none. */
+export async function getRoom(id, signal) {
+	const data = await request(`rooms/${encodeURIComponent(id)}`, { signal });
+	if (!data || typeof data.name !== 'string') throw new ApiError(0, 'bad_response', 'unexpected reply');
+	return data;
+}
+
 export async function createRoom(id, name) {
 	return request('rooms', { method: 'POST', body: { id, name } });
 }

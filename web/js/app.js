@@ -1,6 +1,8 @@
 // app.js — the entry point: picks the language, wires the three views (room list, nickname
 // form, chat room) together and moves between them.
 
+import { getRoom } from './api.js';
+import { takeFragmentToken } from './config.js';
 import { byId } from './dom.js';
 import { applyStatic, language, loadLanguage, saveLanguage, setLanguage, t } from './i18n.js';
 import { ChatView } from './chat-view.js';
@@ -41,6 +43,7 @@ function roomInAddress() {
 }
 
 function main() {
+	takeFragmentToken();
 	loadLanguage(storage(), navigator);
 	const langButton = byId('lang-switch');
 	const relabelPage = () => {
@@ -78,8 +81,19 @@ function main() {
 		if (id === null) {
 			showRooms();
 		} else if (chat.roomId() !== id) {
-			showJoin(rooms.lookup(id) ?? { id, name: id });
+			const known = rooms.lookup(id);
+			showJoin(known ?? { id, name: id });
+			if (!known) nameRoom(id);
 		}
+	};
+	/* A direct link or a reload: the list has not been loaded, so the form would show the room's
+	 * id; ask the API for its name and put it in, if the form is still showing that room. */
+	const nameRoom = (id) => {
+		getRoom(id).then((room) => {
+			rooms.remember({ id, name: room.name });
+			join.rename(id, room.name);
+			chat.rename(id, room.name);
+		}).catch(() => {}); /* unknown or unreachable: the id stays; the join says the rest */
 	};
 
 	rooms = new RoomsView({

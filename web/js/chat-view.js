@@ -3,7 +3,7 @@
 // typing, the connection state, and announcements for screen readers.
 
 import { Composer, TYPING_IDLE_MS } from './composer.js';
-import { roomSocketUrl } from './config.js';
+import { getToken, socketUrl } from './config.js';
 import { RoomConnection, TRANSIENT_ERRORS } from './connection.js';
 import { byId, clear, el } from './dom.js';
 import { t } from './i18n.js';
@@ -11,6 +11,7 @@ import { MessageList } from './message-list.js';
 
 const ANNOUNCE_KEEP = 5; /* lines kept in the live region */
 const TRANSIENT_NOTICE_EVERY_MS = 5000; /* "too fast" / "briefly unavailable" at most this often */
+export const EARLIER_PAGE = 50; /* events asked for by one "Load earlier messages" */
 
 export class ChatView {
 	/* onJoined(room, nickname) after the first successful join; onLeave() when the person leaves;
@@ -24,6 +25,7 @@ export class ChatView {
 		this.conn = byId('conn-state');
 		this.connText = byId('conn-text');
 		this.connRetry = byId('conn-retry');
+		this.serverWait = byId('server-wait');
 		this.members = byId('member-list');
 		this.membersHeading = byId('members-heading');
 		this.membersToggle = byId('members-toggle');
@@ -49,11 +51,14 @@ export class ChatView {
 				this.connection?.retry(clientId);
 				this.composer.focus();
 			},
+			onEarlier: () => this.loadEarlier(),
 		});
 		this.composer = new Composer({
 			form: byId('message-form'),
 			input: byId('message-input'),
 			recipient: byId('recipient'),
+			chip: byId('whisper-chip'),
+			count: byId('compose-count'),
 			error: byId('compose-error'),
 			onSend: (text, to) => this.send(text, to),
 			onTyping: (active) => this.connection?.sendTyping(active),
@@ -80,7 +85,7 @@ export class ChatView {
 		this.section.hidden = false;
 		this.title.textContent = this.room.name;
 		this.setTitle();
-		const connection = new RoomConnection({ roomId: room.id, user: nickname, makeUrl: roomSocketUrl });
+		const connection = new RoomConnection({ roomId: room.id, user: nickname, makeUrl: socketUrl, getToken });
 		this.connection = connection;
 		connection.addEventListener('state', (ev) => this.showState(ev.detail));
 		connection.addEventListener('joined', (ev) => this.joined(ev.detail));
@@ -90,12 +95,24 @@ export class ChatView {
 		connection.addEventListener('outbox', (ev) => this.messages.updatePending(ev.detail.entry, this.connected()));
 		connection.addEventListener('confirmed', (ev) => this.messages.dropPending(ev.detail.entry.clientId));
 		connection.addEventListener('server-error', (ev) => this.serverError(ev.detail.msg, ev.detail.entry));
+		connection.addEventListener('history', (ev) => this.earlierPage(ev.detail.msg));
+		connection.addEventListener('server-wait', (ev) => {
+			this.serverWait.hidden = !ev.detail.waiting;
+		});
 		connection.addEventListener('fatal', (ev) => {
 			this.close();
 			this.onFatal(this.room, this.nickname, ev.detail);
 		});
 		connection.start();
 		this.composer.focus();
+	}
+
+	/* The room's name became known (from the API) before the server's joined said it. */
+	rename(id, name) {
+		if (this.roomId() !== id || this.room.name === name) return;
+		this.room.name = name;
+		this.title.textContent = name;
+		this.setTitle();
 	}
 
 	/* The id of the room this view is in, or null. */
@@ -133,6 +150,8 @@ export class ChatView {
 		this.composer.reset();
 		clear(this.members);
 		clear(this.announcer);
+		this.serverWait.hidden = true;
+		this.oldestSeq = null; /* the lowest seq shown; "load earlier" asks below it */
 		this.wasConnected = false;
 		this.unread = 0;
 		this.renderTyping();
@@ -204,14 +223,29 @@ export class ChatView {
 		}
 		this.nickname = this.connection.user;
 		this.renderMembers();
-		if (lost) this.messages.notice(t('chat.not.recovered'), { kind: 'warning' });
-		if (first) this.onJoined(this.room, this.nickname);
+		if (lost) this.messages.notice({ key: 'chat.not.recovered' }, { kind: 'warning' });
+		this.messages.showEarlier({ visible: !this.messages.earlier.hidden }); /* a page asked on a lost socket */
+		if (first) {
+			this.firstHistory = true; /* until the first live event: the history of the room */
+			this.historySeen = false;
+			this.onJoined(this.room, this.nickname);
+		}
 	}
 
 	roomEvent({ msg, live, gap, duplicate, confirmed }) {
 		if (confirmed) this.messages.dropPending(confirmed.clientId);
 		if (duplicate) return;
-		if (gap) this.messages.notice(t('chat.not.recovered'), { kind: 'warning' });
+		if (Number.isInteger(msg.seq) && (this.oldestSeq === null || msg.seq < this.oldestSeq)) {
+			this.oldestSeq = msg.seq;
+			this.messages.showEarlier({ visible: msg.seq > 1 });
+		}
+		if (gap) this.messages.notice({ key: 'chat.not.recovered' }, { kind: 'warning' });
+		const history = !live && this.firstHistory;
+		if (history) this.historySeen = true;
+		if (live && this.firstHistory) {
+			this.firstHistory = false;
+			if (this.historySeen) this.messages.divider();
+		}
 		const state = this.connection.room;
 		if (msg.type === 'message') {
 			this.stopShowingTyping(msg.sender);
@@ -225,12 +259,42 @@ export class ChatView {
 			if (live) this.renderMembers();
 			if (msg.type === 'leave') this.stopShowingTyping(msg.user);
 			if (msg.resync === true) return; /* a member list repair after a broker restart, not news */
-			const text = t(msg.type === 'join' ? 'chat.joined' : 'chat.left', { user: msg.user });
-			this.messages.notice(text, { time: msg.time, seq: msg.seq });
-			if (live) this.announce(text);
+			const label = { key: msg.type === 'join' ? 'chat.joined' : 'chat.left', params: { user: msg.user } };
+			this.messages.notice(label, { time: msg.time, seq: msg.seq, history });
+			if (live) this.announce(t(label.key, label.params));
 		} else if (msg.type === 'room_deleted') {
-			this.messages.notice(t('chat.room.deleted'), { kind: 'warning', time: msg.time });
+			this.messages.notice({ key: 'chat.room.deleted' }, { kind: 'warning', time: msg.time });
 		}
+	}
+
+	/* "Load earlier messages": the page of events below the oldest one shown. */
+	loadEarlier() {
+		if (this.oldestSeq === null || this.oldestSeq <= 1) return;
+		if (this.connection?.loadEarlier(this.oldestSeq, EARLIER_PAGE)) this.messages.showEarlier({ visible: true, busy: true });
+	}
+
+	/* The answer: its events go on top (messages and join/leave notices; nothing else is stored).
+	 * The button stays while the server keeps events older than the oldest shown. */
+	earlierPage(msg) {
+		const events = Array.isArray(msg.events) ? msg.events : [];
+		const state = this.connection.room;
+		const items = [];
+		let oldest = this.oldestSeq;
+		for (const event of events) {
+			if (!Number.isInteger(event?.seq) || (oldest !== null && event.seq >= this.oldestSeq)) continue;
+			if (event.type === 'message') items.push(this.messages.messageItem(event, state.isMe(event.sender)));
+			else if (event.type === 'join' || event.type === 'leave') {
+				if (event.resync === true) continue;
+				items.push(this.messages.noticeItem({ key: event.type === 'join' ? 'chat.joined' : 'chat.left',
+					params: { user: event.user } }, { time: event.time, seq: event.seq }));
+			} else continue;
+			if (oldest === null || event.seq < oldest) oldest = event.seq;
+		}
+		this.oldestSeq = oldest;
+		this.messages.prepend(items);
+		/* first_seq: the oldest event the server still keeps */
+		const kept = Number.isInteger(msg.first_seq) ? msg.first_seq : 1;
+		this.messages.showEarlier({ visible: items.length > 0 && (oldest ?? 0) > Math.max(1, kept) });
 	}
 
 	privateMessage({ msg, confirmed }) {
@@ -255,17 +319,20 @@ export class ChatView {
 	}
 
 	serverError(msg, entry) {
-		if (TRANSIENT_ERRORS.has(msg.code)) {
+		if (msg.request === 'history') this.messages.showEarlier({ visible: true }); /* may be asked again */
+		if (msg.code === 'rate_limited' && entry) return; /* the outbox waits and sends it again by itself */
+		if (TRANSIENT_ERRORS.has(msg.code) && !(msg.code === 'outcome_unknown' && entry?.to)) {
 			if (Date.now() - this.transientNoticeAt < TRANSIENT_NOTICE_EVERY_MS) return;
 			this.transientNoticeAt = Date.now();
 		}
-		let text;
-		if (msg.code === 'rate_limited') text = t('chat.err.rate_limited');
-		else if (TRANSIENT_ERRORS.has(msg.code)) text = t('chat.err.unavailable');
-		else if (msg.code === 'no_such_user') text = t('chat.err.no_such_user', { user: entry?.to ?? '?' });
-		else text = t('chat.err.generic', { reason: msg.message || msg.code || '?' });
-		this.messages.notice(text, { kind: 'warning' });
-		this.announce(text);
+		let label;
+		if (msg.code === 'outcome_unknown' && entry?.to) label = { key: 'chat.err.private.unknown', params: { user: entry.to } };
+		else if (msg.code === 'rate_limited') label = { key: 'chat.err.rate_limited' };
+		else if (TRANSIENT_ERRORS.has(msg.code)) label = { key: 'chat.err.unavailable' };
+		else if (msg.code === 'no_such_user') label = { key: 'chat.err.no_such_user', params: { user: entry?.to ?? '?' } };
+		else label = { key: 'chat.err.generic', params: { reason: msg.message || msg.code || '?' } };
+		this.messages.notice(label, { kind: 'warning' });
+		this.announce(t(label.key, label.params));
 	}
 
 	/* ---- title, members, typing, announcements ---- */

@@ -56,6 +56,14 @@ export class JoinView {
 		this.section.hidden = true;
 	}
 
+	/* The room's name became known (from the API) while the form shows its id. */
+	rename(id, name) {
+		if (this.room?.id !== id || this.room.name === name) return;
+		this.room = { ...this.room, name };
+		this.relabel();
+		if (!this.section.hidden) document.title = `${name} · ${t('app.title')}`;
+	}
+
 	relabel() {
 		if (this.room) this.heading.textContent = t('join.heading', { room: this.room.name });
 		if (this.errorKey) this.error.textContent = t(this.errorKey.key, this.errorKey.params);

@@ -32,8 +32,8 @@ struct member {
 struct room {
 	char id[MADANG_ROOM_ID_MAX + 1];
 	char *name;
-	uint64_t seq; /* seq of the newest event; the next event gets seq + 1 */
-	struct hmap members; /* key -> member */
+	uint64_t seq;              /* seq of the newest event; the next event gets seq + 1 */
+	struct hmap members;       /* key -> member */
 	struct member **members_v; /* join order, swap-removed */
 	size_t nmembers, members_cap;
 	struct hist_ev *ring; /* history: ring of cfg.history entries */
@@ -41,8 +41,13 @@ struct room {
 	size_t ring_len;
 	size_t ring_cap;   /* cfg.history */
 	size_t ring_alloc; /* entries allocated: grows up to ring_cap as events come */
-	size_t order_idx; /* position in broker->rooms_v */
+	size_t order_idx;  /* position in broker->rooms_v */
 };
+
+/* A gap longer than this (or a third of --frontend-timeout when that is shorter) between two
+ * runs of the loop, which ticks every 50 ms, is a stall: it does not count towards any
+ * front-end's silence. */
+#define BROKER_STALL_MS 1000
 
 #define FE_STATS_MAX 16 /* counters a front-end may report with its heartbeat */
 
@@ -70,8 +75,8 @@ struct session {
 
 struct broker_counters {
 	uint64_t requests, request_errors, messages, duplicates, joins, leaves, privates, typing,
-		events_published, frontends_registered, frontends_expired, rooms_created,
-		rooms_deleted;
+	    events_published, frontends_registered, frontends_expired, rooms_created, rooms_deleted,
+	    stalls;
 };
 
 struct broker {
@@ -82,16 +87,17 @@ struct broker {
 	struct hmap rooms; /* id -> room */
 	struct room **rooms_v;
 	size_t nrooms, rooms_cap;
-	struct hmap frontends; /* id -> frontend */
+	struct hmap frontends;    /* id -> frontend */
 	size_t frontends_bundled; /* of them, those that take bundles */
 	size_t members_total;
 	size_t sessions_total;
 	uint64_t start_ms;
 	struct broker_counters ctr;
 	struct broker_store store; /* all NULL without --data */
-	struct sbuf ev; /* scratch for building events */
+	struct sbuf ev;            /* scratch for building events */
 	int64_t now_wall;
 	uint64_t now_mono;
+	uint64_t last_run_ms; /* mono time the loop last did work (request or tick), 0 before */
 	char now_iso[CLOCK_ISO8601_LEN];
 };
 
@@ -112,7 +118,7 @@ struct hist_ev *room_find_dup(struct room *r, const char *user_key, const char *
 struct hist_ev *room_hist_at(struct room *r, size_t i);
 uint64_t room_first_seq(const struct room *r);
 int room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
-		    const char *key, struct member **out);
+                    const char *key, struct member **out);
 void room_member_remove(struct broker *b, struct member *m);
 /* Emits a join or leave event for m (which must still be in the room for leave). */
 void room_emit_join(struct broker *b, struct member *m, bool resync);
@@ -120,6 +126,10 @@ void room_emit_leave(struct broker *b, struct member *m, const char *reason);
 
 /* frontend.c */
 struct frontend *fe_get(struct broker *b, const char *id);
+/* Sets the broker's clock for the work about to be done. When the loop has not run for more
+ * than BROKER_STALL_MS, every front-end's silence starts again from mono_ms: a broker never
+ * expires a peer for time in which it was not running (docs/reliability.md). */
+void fe_clock_advance(struct broker *b, int64_t wall_ms, uint64_t mono_ms);
 /* Whether fe takes room events as bundles; keeps b->frontends_bundled. */
 void fe_set_bundles(struct broker *b, struct frontend *fe, bool on);
 struct frontend *fe_register(struct broker *b, const char *id, const char *instance);

@@ -44,7 +44,7 @@ fe_register(struct broker *b, const char *id, const char *instance)
 			return fe;
 		}
 		log_info("broker: front-end %s restarted (instance %s replaces %s)", id, instance,
-			 fe->instance);
+		         fe->instance);
 		fe_expire(b, fe, "expired");
 	}
 	if ((fe = calloc(1, sizeof(*fe))) == NULL)
@@ -78,8 +78,8 @@ fe_expire(struct broker *b, struct frontend *fe, const char *reason)
 			sess_leave(b, s->rooms[n - 1], reason);
 		}
 	}
-	log_info("broker: front-end %s (instance %s) %s: %zu sessions, %zu memberships left", fe->id,
-		 fe->instance, reason, sessions, members);
+	log_info("broker: front-end %s (instance %s) %s: %zu sessions, %zu memberships left",
+	         fe->id, fe->instance, reason, sessions, members);
 	fe_destroy(b, fe);
 }
 
@@ -146,7 +146,7 @@ sess_leave(struct broker *b, struct member *m, const char *reason)
 }
 
 void
-broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
+fe_clock_advance(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 {
 	size_t it = 0;
 	void *v;
@@ -154,6 +154,36 @@ broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 	b->now_wall = wall_ms;
 	b->now_mono = mono_ms;
 	clock_iso8601(wall_ms, b->now_iso);
+	/* A gap since the loop last ran (SIGSTOP, a frozen VM, swapping) is time in which the
+	 * broker heard nobody because it listened to nobody: it is not the front-ends' silence.
+	 * Every front-end gets a fresh grace period (a full timeout from now), which also covers
+	 * one that is still backing off after its requests timed out during the stall. */
+	uint64_t stall = b->cfg.frontend_timeout_ms / 3;
+	if (stall > BROKER_STALL_MS)
+		stall = BROKER_STALL_MS;
+	if (b->last_run_ms != 0 && mono_ms > b->last_run_ms && mono_ms - b->last_run_ms > stall) {
+		b->ctr.stalls++;
+		log_warn("broker: the loop did not run for %llu ms: every front-end gets a fresh "
+		         "%llu ms to be heard from",
+		         (unsigned long long)(mono_ms - b->last_run_ms),
+		         (unsigned long long)b->cfg.frontend_timeout_ms);
+		while (hmap_next(&b->frontends, &it, NULL, &v)) {
+			struct frontend *fe = v;
+			if (fe->last_seen_ms < mono_ms)
+				fe->last_seen_ms = mono_ms;
+		}
+	}
+	if (mono_ms > b->last_run_ms)
+		b->last_run_ms = mono_ms;
+}
+
+void
+broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
+{
+	size_t it = 0;
+	void *v;
+
+	fe_clock_advance(b, wall_ms, mono_ms);
 	while (hmap_next(&b->frontends, &it, NULL, &v)) {
 		struct frontend *fe = v;
 		/* last_seen may be a little ahead of mono_ms (taken while a batch was applied). */
@@ -161,7 +191,7 @@ broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 		    mono_ms - fe->last_seen_ms > b->cfg.frontend_timeout_ms) {
 			b->ctr.frontends_expired++;
 			log_warn("broker: front-end %s missed heartbeats for %llu ms", fe->id,
-				 (unsigned long long)(mono_ms - fe->last_seen_ms));
+			         (unsigned long long)(mono_ms - fe->last_seen_ms));
 			fe_expire(b, fe, "expired");
 		}
 	}

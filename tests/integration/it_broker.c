@@ -52,6 +52,13 @@ setup_short_timeout(void **state)
 }
 
 static int
+setup_stall(void **state)
+{
+	static const char *const args[] = {"--frontend-timeout", "600", NULL};
+	return fx_start(state, args);
+}
+
+static int
 setup_create(void **state)
 {
 	static const char *const args[] = {"--allow-create", NULL};
@@ -430,6 +437,48 @@ test_frontend_expiry_publishes_leaves(void **state)
 	assert_int_equal(users_count(f, "room1"), 1);
 	expect_error(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-1\",\"instance\":\"i-ws-1\"}",
 		     "unknown_frontend");
+}
+
+/* A stopped broker (SIGSTOP longer than --frontend-timeout) does not expire the front-ends for
+ * its own silence: no leave afterwards, members intact. A front-end that stays silent once the
+ * broker runs again still expires within the timeout. */
+static void
+test_broker_stall_does_not_expire_frontends(void **state)
+{
+	struct fx *f = *state; /* --frontend-timeout 600 */
+	cJSON *e;
+
+	hello(f, "ws-1");
+	hello(f, "ws-2");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	join_ok(f, "ws-2", "s2", "room1", "bob");
+	while ((e = tsub_recv(f->sub, 100, NULL, 0)) != NULL) /* the two joins */
+		cJSON_Delete(e);
+	assert_int_equal(kill(f->tb.pid, SIGSTOP), 0);
+	usleep(2000 * 1000); /* more than three timeouts */
+	assert_int_equal(kill(f->tb.pid, SIGCONT), 0);
+	/* ws-2's next heartbeat; ws-1 stays silent from here on. */
+	expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+	usleep(150 * 1000); /* a few ticks of the loop */
+	assert_int_equal(users_count(f, "room1"), 2);
+	e = tsub_recv(f->sub, 100, NULL, 0);
+	if (e != NULL)
+		fail_msg("event after the stall: %s %s", tj_str(e, "type"), tj_str(e, "user"));
+	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	assert_true(tj_int(cJSON_GetObjectItem(st, "counters"), "stalls") >= 1);
+	assert_int_equal(tj_int(cJSON_GetObjectItem(st, "counters"), "frontends_expired"), 0);
+	cJSON_Delete(st);
+	/* ws-2 heartbeats, ws-1 has died: it goes within the timeout of running time. */
+	for (int i = 0; i < 8; i++) {
+		expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+		usleep(100 * 1000);
+	}
+	e = next_event(f, "leave", NULL, 0);
+	assert_non_null(e);
+	assert_string_equal(tj_str(e, "user"), "alice");
+	assert_string_equal(tj_str(e, "reason"), "expired");
+	cJSON_Delete(e);
+	assert_int_equal(users_count(f, "room1"), 1);
 }
 
 static void
@@ -951,6 +1000,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_history_after_seq_and_ring_limit, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_client_id_is_not_published_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_expiry_publishes_leaves, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_broker_stall_does_not_expire_frontends, setup_stall, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_requests_get_errors_and_broker_keeps_serving, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_history_below, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_gets_exactly_the_missed_events, setup, teardown),

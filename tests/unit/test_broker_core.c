@@ -83,9 +83,9 @@ hello_join(struct broker *b, const char *sess, const char *room, const char *use
 	snprintf(j, sizeof(j), "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i1\"}");
 	assert_string_equal(err_of(b, j), "ok");
 	snprintf(j, sizeof(j),
-		 "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"%s\",\"room_id\":\"%s\","
-		 "\"user\":\"%s\"}",
-		 sess, room, user);
+	         "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"%s\",\"room_id\":\"%s\","
+	         "\"user\":\"%s\"}",
+	         sess, room, user);
 	assert_string_equal(err_of(b, j), "ok");
 }
 
@@ -97,11 +97,49 @@ test_join_event_is_exact(void **state)
 	hello_join(b, "s1", "room1", "alice");
 	assert_int_equal(nevents, 1);
 	assert_string_equal(events[0].topic, "r/room1\n");
-	assert_string_equal(events[0].json,
-			    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":1,\"epoch\":"
-			    "\"00112233aabbccdd\",\"time\":\"2026-11-22T03:06:46.123Z\",\"user\":"
-			    "\"alice\",\"sender\":\"system\",\"message\":\"alice joined\","
-			    "\"users_count\":1}");
+	assert_string_equal(
+	    events[0].json,
+	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":1,\"epoch\":"
+	    "\"00112233aabbccdd\",\"time\":\"2026-11-22T03:06:46.123Z\",\"user\":"
+	    "\"alice\",\"sender\":\"시스템\",\"message\":\"alice님이 입장했습니다.\","
+	    "\"users_count\":1}");
+	broker_destroy(b);
+}
+
+/* --notices en keeps the English texts; ko (the default) is document 000's, for leaves too. */
+static void
+test_notices_follow_the_configured_language(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "민수");
+	assert_string_equal(
+	    err_of(
+	        b,
+	        "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+	    "ok");
+	assert_int_equal(nevents, 2);
+	assert_non_null(
+	    strstr(events[0].json, "\"sender\":\"시스템\",\"message\":\"민수님이 입장했습니다.\""));
+	assert_non_null(
+	    strstr(events[1].json, "\"sender\":\"시스템\",\"message\":\"민수님이 퇴장했습니다.\""));
+	broker_destroy(b);
+
+	struct broker_config cfg;
+	broker_config_defaults(&cfg);
+	cfg.notices = BROKER_NOTICES_EN;
+	nevents = 0;
+	b = broker_create(&cfg, "00112233aabbccdd", record, NULL);
+	assert_non_null(b);
+	assert_int_equal(broker_add_default_rooms(b), 0);
+	hello_join(b, "s1", "room1", "bob");
+	assert_string_equal(
+	    err_of(
+	        b,
+	        "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+	    "ok");
+	assert_non_null(strstr(events[0].json, "\"sender\":\"system\",\"message\":\"bob joined\""));
+	assert_non_null(strstr(events[1].json, "\"sender\":\"system\",\"message\":\"bob left\""));
 	broker_destroy(b);
 }
 
@@ -111,10 +149,12 @@ test_message_event_escapes_text(void **state)
 	(void)state;
 	struct broker *b = mk(100, 10, 100);
 	hello_join(b, "s1", "room1", "alice");
-	assert_string_equal(err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\"}"),
-			    "ok");
-	assert_non_null(strstr(events[1].json,
-			       "\"message\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\""));
+	assert_string_equal(
+	    err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":"
+	              "\"room1\",\"text\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\"}"),
+	    "ok");
+	assert_non_null(
+	    strstr(events[1].json, "\"message\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\""));
 	broker_destroy(b);
 }
 
@@ -123,8 +163,10 @@ test_duplicate_detection_ends_with_the_history_window(void **state)
 {
 	(void)state;
 	struct broker *b = mk(2, 10, 100);
-	static const char dup[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"x\",\"client_id\":\"c1\"}";
-	static const char other[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"y\"}";
+	static const char dup[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_"
+	                          "id\":\"room1\",\"text\":\"x\",\"client_id\":\"c1\"}";
+	static const char other[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+	                            "\"room_id\":\"room1\",\"text\":\"y\"}";
 	hello_join(b, "s1", "room1", "alice");
 	cJSON *r = req(b, dup);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r, "duplicate")));
@@ -152,9 +194,9 @@ test_history_ring_grows_then_wraps(void **state)
 	hello_join(b, "s1", "room1", "alice"); /* seq 1 */
 	for (int n = 2; n <= 25; n++) {
 		snprintf(j, sizeof(j),
-			 "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
-			 "\"room_id\":\"room1\",\"text\":\"m%d\",\"client_id\":\"c%d\"}",
-			 n, n);
+		         "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+		         "\"room_id\":\"room1\",\"text\":\"m%d\",\"client_id\":\"c%d\"}",
+		         n, n);
 		assert_string_equal(err_of(b, j), "ok");
 		cJSON *r = req(b, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":500}");
 		cJSON *evs = cJSON_GetObjectItem(r, "events"), *e;
@@ -171,14 +213,45 @@ test_history_ring_grows_then_wraps(void **state)
 		/* The oldest message still in the ring is a duplicate; the one before it is not. */
 		if (first >= 2) {
 			snprintf(j, sizeof(j),
-				 "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
-				 "\"room_id\":\"room1\",\"text\":\"again\",\"client_id\":\"c%d\"}",
-				 first);
+			         "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+			         "\"room_id\":\"room1\",\"text\":\"again\",\"client_id\":\"c%d\"}",
+			         first);
 			r = req(b, j);
 			assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "duplicate")));
 			cJSON_Delete(r);
 		}
 	}
+	broker_destroy(b);
+}
+
+/* Ticks as the server's loop does: every 50 ms after from, up to (and at) until. */
+static void
+tick_until(struct broker *b, uint64_t from, uint64_t until)
+{
+	for (uint64_t t = from + 50; t < until; t += 50)
+		broker_tick(b, 0, t);
+	broker_tick(b, 0, until);
+}
+
+/* A loop that did not run for longer than the timeout (SIGSTOP) expires nobody for it: the
+ * front-end gets a fresh timeout from then, and expires after it if it stays silent. */
+static void
+test_stall_gives_frontends_a_fresh_timeout(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "alice");
+	nevents = 0;
+	tick_until(b, now_ms, now_ms + 1000);
+	broker_tick(b, 0, now_ms + 9000); /* stopped for 8 s */
+	assert_int_equal(nevents, 0);
+	assert_int_equal(broker_member_count(b), 1);
+	tick_until(b, now_ms + 9000, now_ms + 11990);
+	assert_int_equal(nevents, 0);
+	tick_until(b, now_ms + 11990, now_ms + 12050);
+	assert_int_equal(nevents, 1);
+	assert_non_null(strstr(events[0].json, "\"reason\":\"expired\""));
+	assert_int_equal(broker_frontend_count(b), 0);
 	broker_destroy(b);
 }
 
@@ -189,7 +262,7 @@ test_silent_frontend_expires_at_the_timeout(void **state)
 	struct broker *b = mk(100, 10, 100);
 	hello_join(b, "s1", "room1", "alice");
 	nevents = 0;
-	broker_tick(b, 0, now_ms + 2999);
+	tick_until(b, now_ms, now_ms + 2999); /* the loop ticks every 50 ms */
 	assert_int_equal(nevents, 0);
 	assert_int_equal(broker_member_count(b), 1);
 	broker_tick(b, 0, now_ms - 5); /* a clock reading older than the last request */
@@ -216,11 +289,14 @@ test_room_full_and_too_many_rooms(void **state)
 	assert_int_equal(broker_add_room(b, "only", "Only", err, sizeof(err)), 0);
 	assert_int_equal(broker_add_room(b, "two", "Two", err, sizeof(err)), -1);
 	hello_join(b, "s1", "only", "alice");
-	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"only\",\"user\":\"bob\"}"),
-			    "room_full");
-	assert_string_equal(err_of(b, "{\"op\":\"create_room\",\"room_id\":\"x\"}"), "too_many_rooms");
-	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"x\",\"user\":\"bob\"}"),
-			    "too_many_rooms");
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\","
+	                              "\"room_id\":\"only\",\"user\":\"bob\"}"),
+	                    "room_full");
+	assert_string_equal(err_of(b, "{\"op\":\"create_room\",\"room_id\":\"x\"}"),
+	                    "too_many_rooms");
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\","
+	                              "\"room_id\":\"x\",\"user\":\"bob\"}"),
+	                    "too_many_rooms");
 	broker_destroy(b);
 }
 
@@ -252,12 +328,14 @@ test_hello_of_a_new_instance_expires_the_old_one(void **state)
 	struct broker *b = mk(100, 10, 100);
 	hello_join(b, "s1", "room1", "alice");
 	nevents = 0;
-	assert_string_equal(err_of(b, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}"), "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}"),
+	                    "ok");
 	assert_int_equal(broker_member_count(b), 0);
 	assert_int_equal(nevents, 1);
 	assert_non_null(strstr(events[0].json, "\"type\":\"leave\""));
-	assert_string_equal(err_of(b, "{\"op\":\"heartbeat\",\"frontend\":\"fe\",\"instance\":\"i1\"}"),
-			    "unknown_frontend");
+	assert_string_equal(
+	    err_of(b, "{\"op\":\"heartbeat\",\"frontend\":\"fe\",\"instance\":\"i1\"}"),
+	    "unknown_frontend");
 	broker_destroy(b);
 }
 
@@ -273,11 +351,17 @@ test_counts_follow_joins_and_leaves(void **state)
 	cJSON *r = req(b, "{\"op\":\"stats\"}");
 	assert_int_equal(cJSON_GetObjectItem(r, "sessions")->valueint, 2);
 	cJSON_Delete(r);
-	assert_string_equal(err_of(b, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"), "ok");
+	assert_string_equal(
+	    err_of(
+	        b,
+	        "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+	    "ok");
 	r = req(b, "{\"op\":\"list_rooms\"}");
 	cJSON *rooms = cJSON_GetObjectItem(r, "rooms");
-	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 0), "users_count")->valueint, 1);
-	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 1), "users_count")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 0), "users_count")->valueint,
+	                 1);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 1), "users_count")->valueint,
+	                 1);
 	cJSON_Delete(r);
 	broker_destroy(b);
 }
@@ -287,15 +371,17 @@ main(void)
 {
 	log_init("test", LOG_LVL_ERROR);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_join_event_is_exact),
-		cmocka_unit_test(test_message_event_escapes_text),
-		cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
-		cmocka_unit_test(test_history_ring_grows_then_wraps),
-		cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
-		cmocka_unit_test(test_room_full_and_too_many_rooms),
-		cmocka_unit_test(test_rooms_file_is_checked),
-		cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),
-		cmocka_unit_test(test_counts_follow_joins_and_leaves),
+	    cmocka_unit_test(test_join_event_is_exact),
+	    cmocka_unit_test(test_notices_follow_the_configured_language),
+	    cmocka_unit_test(test_message_event_escapes_text),
+	    cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
+	    cmocka_unit_test(test_history_ring_grows_then_wraps),
+	    cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
+	    cmocka_unit_test(test_stall_gives_frontends_a_fresh_timeout),
+	    cmocka_unit_test(test_room_full_and_too_many_rooms),
+	    cmocka_unit_test(test_rooms_file_is_checked),
+	    cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),
+	    cmocka_unit_test(test_counts_follow_joins_and_leaves),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);
 }

@@ -29,7 +29,7 @@ void broker_config_defaults(struct broker_config *cfg);
 
 /* Called for every event: topic with its trailing '\n' (e.g. "r/room1\n"), then the JSON. */
 typedef void (*broker_publish_fn)(void *arg, const char *topic, size_t topic_len, const char *json,
-                                  size_t json_len);
+				  size_t json_len);
 
 /* Persistence hooks (all optional). The core calls them, on its own thread, as state changes;
  * the server makes them durable before it publishes events or replies (group commit). */
@@ -40,19 +40,19 @@ struct broker_store {
 	uint64_t (*room_created)(void *arg, const char *id, const char *name, int64_t wall_ms);
 	void (*room_deleted)(void *arg, const char *id, uint64_t seq);
 	void (*event)(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms,
-	              const char *json, size_t len, const char *user_key, const char *client_id);
+		      const char *json, size_t len, const char *user_key, const char *client_id);
 	/* Appends to out the JSON events of room_id with lo < seq < hi, oldest first: the `limit`
-	 * oldest of them, or the newest when newest is true. Sets *count and *oldest (the oldest
-	 * seq stored for the room, 0 when none). Returns 0, or -1 on a storage error. */
+	 * oldest of them, or the newest when newest is true. Sets *count and *oldest (the oldest seq
+	 * stored for the room, 0 when none). Returns 0, or -1 on a storage error. */
 	int (*history)(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t limit,
-	               bool newest, struct sbuf *out, size_t *count, uint64_t *oldest);
+		       bool newest, struct sbuf *out, size_t *count, uint64_t *oldest);
 };
 
 struct broker;
 
 /* epoch: 16 hex digits. Returns NULL when memory runs out. */
 struct broker *broker_create(const struct broker_config *cfg, const char *epoch,
-                             broker_publish_fn publish, void *publish_arg);
+			     broker_publish_fn publish, void *publish_arg);
 void broker_destroy(struct broker *b);
 /* Attaches persistence; call before adding rooms. */
 void broker_set_store(struct broker *b, const struct broker_store *store);
@@ -60,7 +60,7 @@ void broker_set_store(struct broker *b, const struct broker_store *store);
 /* Restoring durable state at start-up (no hooks are called, no events published). */
 int broker_restore_room(struct broker *b, const char *id, const char *name, uint64_t seq);
 int broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const char *json,
-                         size_t len, const char *user_key, const char *client_id);
+			 size_t len, const char *user_key, const char *client_id);
 
 /* Adds a room at start-up (rooms file or the defaults). Returns 0, or -1 with a reason in err. */
 int broker_add_room(struct broker *b, const char *id, const char *name, char *err, size_t errsz);
@@ -72,7 +72,7 @@ int broker_load_rooms(struct broker *b, const char *json, size_t len, char *err,
 /* Handles one request (JSON text, not necessarily NUL-terminated) at the given times and writes
  * the reply JSON into reply (which is reset first). Never fails: bad requests get error replies. */
 void broker_handle(struct broker *b, const char *req, size_t len, int64_t wall_ms, uint64_t mono_ms,
-                   struct sbuf *reply);
+		   struct sbuf *reply);
 
 /* Expires front-ends silent for longer than the timeout. Call at least every 100 ms or so. */
 void broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms);

@@ -32,8 +32,8 @@ struct member {
 struct room {
 	char id[MADANG_ROOM_ID_MAX + 1];
 	char *name;
-	uint64_t seq;              /* seq of the newest event; the next event gets seq + 1 */
-	struct hmap members;       /* key -> member */
+	uint64_t seq; /* seq of the newest event; the next event gets seq + 1 */
+	struct hmap members; /* key -> member */
 	struct member **members_v; /* join order, swap-removed */
 	size_t nmembers, members_cap;
 	struct hist_ev *ring; /* history: ring of cfg.history entries */
@@ -41,7 +41,7 @@ struct room {
 	size_t ring_len;
 	size_t ring_cap;   /* cfg.history */
 	size_t ring_alloc; /* entries allocated: grows up to ring_cap as events come */
-	size_t order_idx;  /* position in broker->rooms_v */
+	size_t order_idx; /* position in broker->rooms_v */
 };
 
 /* A gap longer than this (or a third of --frontend-timeout when that is shorter) between two
@@ -75,8 +75,8 @@ struct session {
 
 struct broker_counters {
 	uint64_t requests, request_errors, messages, duplicates, joins, leaves, privates, typing,
-	    events_published, frontends_registered, frontends_expired, rooms_created, rooms_deleted,
-	    stalls;
+		events_published, frontends_registered, frontends_expired, rooms_created,
+		rooms_deleted, stalls;
 };
 
 struct broker {
@@ -87,14 +87,14 @@ struct broker {
 	struct hmap rooms; /* id -> room */
 	struct room **rooms_v;
 	size_t nrooms, rooms_cap;
-	struct hmap frontends;    /* id -> frontend */
+	struct hmap frontends; /* id -> frontend */
 	size_t frontends_bundled; /* of them, those that take bundles */
 	size_t members_total;
 	size_t sessions_total;
 	uint64_t start_ms;
 	struct broker_counters ctr;
 	struct broker_store store; /* all NULL without --data */
-	struct sbuf ev;            /* scratch for building events */
+	struct sbuf ev; /* scratch for building events */
 	int64_t now_wall;
 	uint64_t now_mono;
 	uint64_t last_run_ms; /* mono time the loop last did work (request or tick), 0 before */
@@ -118,7 +118,7 @@ struct hist_ev *room_find_dup(struct room *r, const char *user_key, const char *
 struct hist_ev *room_hist_at(struct room *r, size_t i);
 uint64_t room_first_seq(const struct room *r);
 int room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
-                    const char *key, struct member **out);
+		    const char *key, struct member **out);
 void room_member_remove(struct broker *b, struct member *m);
 /* Emits a join or leave event for m (which must still be in the room for leave). */
 void room_emit_join(struct broker *b, struct member *m, bool resync);

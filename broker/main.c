@@ -19,37 +19,34 @@
 static void
 usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: madang-broker [options]\n"
-	    "  --rpc URL               request/reply endpoint (default "
-	    "ipc:///tmp/madang/broker.rpc)\n"
-	    "  --events URL            event endpoint (default ipc:///tmp/madang/broker.events)\n"
-	    "  --rooms FILE            rooms to create at start, JSON "
-	    "{\"rooms\":[{\"id\",\"name\"}]}\n"
-	    "                          (default: room1..room4 of the original design)\n"
-	    "  --history N             events kept per room in memory (default 100, 0..100000)\n"
-	    "  --allow-create          allow create_room, and joins that create unknown rooms\n"
-	    "  --frontend-timeout MS   expire a front-end silent this long (default 3000)\n"
-	    "  --no-bundles            refuse front-ends' requests for bundled room events\n"
-	    "                          (every room's events then go out on its own topic)\n"
-	    "  --room-topics           publish every room's events on r/<room_id> even when\n"
-	    "                          every front-end takes bundles (for other subscribers)\n"
-	    "  --notices ko|en         language of join/leave notices (sender, message):\n"
-	    "                          ko (default): 시스템, 민수님이 입장했습니다.;\n"
-	    "                          en: system, bob joined\n"
-	    "  --max-members N         members per room (default 1000)\n"
-	    "  --max-rooms N           rooms per broker (default 10000)\n"
-	    "  --inflight N            requests received at once (default 64, 1..4096)\n"
-	    "  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
-	    "                          without it everything is in memory only\n"
-	    "  --sync full|normal|off  how hard each batch is pushed to disk (default full:\n"
-	    "                          fsync per batch; normal: survives a broker crash, not\n"
-	    "                          a power cut; off: leaves it to the OS)\n"
-	    "  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
-	    "  --history-days D        events younger than D days kept (default 0 = no limit)\n"
-	    "  -v, --verbose           log every request error and debug detail\n"
-	    "  -h, --help              this text;  --version  the version\n");
+	fprintf(f,
+		"usage: madang-broker [options]\n"
+		"  --rpc URL               request/reply endpoint (default ipc:///tmp/madang/broker.rpc)\n"
+		"  --events URL            event endpoint (default ipc:///tmp/madang/broker.events)\n"
+		"  --rooms FILE            rooms to create at start, JSON {\"rooms\":[{\"id\",\"name\"}]}\n"
+		"                          (default: room1..room4 of the original design)\n"
+		"  --history N             events kept per room in memory (default 100, 0..100000)\n"
+		"  --allow-create          allow create_room, and joins that create unknown rooms\n"
+		"  --frontend-timeout MS   expire a front-end silent this long (default 3000)\n"
+		"  --no-bundles            refuse front-ends' requests for bundled room events\n"
+		"                          (every room's events then go out on its own topic)\n"
+		"  --room-topics           publish every room's events on r/<room_id> even when\n"
+		"                          every front-end takes bundles (for other subscribers)\n"
+		"  --notices ko|en         language of join/leave notices (sender, message):\n"
+		"                          ko (default): 시스템, 민수님이 입장했습니다.;\n"
+		"                          en: system, bob joined\n"
+		"  --max-members N         members per room (default 1000)\n"
+		"  --max-rooms N           rooms per broker (default 10000)\n"
+		"  --inflight N            requests received at once (default 64, 1..4096)\n"
+		"  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
+		"                          without it everything is in memory only\n"
+		"  --sync full|normal|off  how hard each batch is pushed to disk (default full:\n"
+		"                          fsync per batch; normal: survives a broker crash, not\n"
+		"                          a power cut; off: leaves it to the OS)\n"
+		"  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
+		"  --history-days D        events younger than D days kept (default 0 = no limit)\n"
+		"  -v, --verbose           log every request error and debug detail\n"
+		"  -h, --help              this text;  --version  the version\n");
 }
 
 static int
@@ -61,7 +58,7 @@ parse_num(const char *opt, const char *s, long long lo, long long hi, long long 
 	long long v = strtoll(s, &end, 10);
 	if (errno != 0 || *end != '\0' || end == s || v < lo || v > hi) {
 		fprintf(stderr, "madang-broker: %s must be a number from %lld to %lld\n", opt, lo,
-		        hi);
+			hi);
 		return -1;
 	}
 	*out = v;
@@ -125,33 +122,33 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"rpc", required_argument, NULL, 'r'},
-	    {"events", required_argument, NULL, 'e'},
-	    {"rooms", required_argument, NULL, 'R'},
-	    {"history", required_argument, NULL, 'H'},
-	    {"allow-create", no_argument, NULL, 'c'},
-	    {"frontend-timeout", required_argument, NULL, 't'},
-	    {"no-bundles", no_argument, NULL, 'B'},
-	    {"room-topics", no_argument, NULL, 'T'},
-	    {"notices", required_argument, NULL, 'N'},
-	    {"max-members", required_argument, NULL, 'm'},
-	    {"max-rooms", required_argument, NULL, 'M'},
-	    {"inflight", required_argument, NULL, 'i'},
-	    {"data", required_argument, NULL, 'D'},
-	    {"sync", required_argument, NULL, 'S'},
-	    {"history-keep", required_argument, NULL, 'k'},
-	    {"history-days", required_argument, NULL, 'd'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+		{"rpc", required_argument, NULL, 'r'},
+		{"events", required_argument, NULL, 'e'},
+		{"rooms", required_argument, NULL, 'R'},
+		{"history", required_argument, NULL, 'H'},
+		{"allow-create", no_argument, NULL, 'c'},
+		{"frontend-timeout", required_argument, NULL, 't'},
+		{"no-bundles", no_argument, NULL, 'B'},
+		{"room-topics", no_argument, NULL, 'T'},
+		{"notices", required_argument, NULL, 'N'},
+		{"max-members", required_argument, NULL, 'm'},
+		{"max-rooms", required_argument, NULL, 'M'},
+		{"inflight", required_argument, NULL, 'i'},
+		{"data", required_argument, NULL, 'D'},
+		{"sync", required_argument, NULL, 'S'},
+		{"history-keep", required_argument, NULL, 'k'},
+		{"history-days", required_argument, NULL, 'd'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	struct server_config scfg = {
-	    .rpc_url = "ipc:///tmp/madang/broker.rpc",
-	    .events_url = "ipc:///tmp/madang/broker.events",
-	    .inflight = 64,
-	    .sync = STORE_SYNC_FULL,
-	    .keep = 10000,
+		.rpc_url = "ipc:///tmp/madang/broker.rpc",
+		.events_url = "ipc:///tmp/madang/broker.events",
+		.inflight = 64,
+		.sync = STORE_SYNC_FULL,
+		.keep = 10000,
 	};
 	struct broker_config bcfg;
 	struct rooms_arg ra = {NULL};

@@ -19,8 +19,8 @@ struct req {
 	bool failed;
 };
 
-static void reply_error(struct req *q, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void
+reply_error(struct req *q, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 reply_error(struct req *q, const char *code, const char *fmt, ...)
@@ -94,7 +94,7 @@ arg_token(struct req *q, const char *key, bool required)
 	}
 	if (!valid_token(s, len, MADANG_SESSION_MAX)) {
 		reply_error(q, ERR_INVALID_ARGUMENT, "%s must be 1-64 printable ASCII characters",
-		            key);
+			    key);
 		return NULL;
 	}
 	return s;
@@ -109,7 +109,7 @@ arg_int_opt(struct req *q, const char *key, int64_t lo, int64_t hi, int64_t *out
 		return true;
 	if (!wire_int(q->rq, key, out) || *out < lo || *out > hi) {
 		reply_error(q, ERR_INVALID_ARGUMENT, "%s must be an integer from %lld to %lld", key,
-		            (long long)lo, (long long)hi);
+			    (long long)lo, (long long)hi);
 		return false;
 	}
 	return true;
@@ -139,7 +139,7 @@ arg_frontend(struct req *q)
 		return NULL;
 	if ((fe = fe_get(q->b, id)) == NULL) {
 		reply_error(q, ERR_UNKNOWN_FRONTEND, "front-end %s is not registered: send hello",
-		            id);
+			    id);
 		return NULL;
 	}
 	fe->last_seen_ms = q->b->now_mono;
@@ -156,8 +156,7 @@ arg_member(struct req *q, struct room **room_out)
 	struct room *r;
 	struct member *m;
 
-	if (fe == NULL || (sid = arg_token(q, "session", true)) == NULL ||
-	    (r = arg_room(q)) == NULL)
+	if (fe == NULL || (sid = arg_token(q, "session", true)) == NULL || (r = arg_room(q)) == NULL)
 		return NULL;
 	if ((s = sess_get(fe, sid)) == NULL || (m = sess_member_of(s, r)) == NULL) {
 		reply_error(q, ERR_NOT_MEMBER, "session is not in room %s", r->id);
@@ -233,7 +232,7 @@ add_users(struct sbuf *o, const struct room *r)
  * window is empty. */
 static uint64_t
 add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit, bool newest,
-            uint64_t below)
+	    uint64_t below)
 {
 	size_t first = r->ring_len, last = 0, n = 0;
 	uint64_t first_seq = hi;
@@ -317,8 +316,8 @@ op_heartbeat(struct req *q)
 	fe = fe_get(q->b, id);
 	if (fe == NULL || strcmp(fe->instance, inst) != 0) {
 		reply_error(q, ERR_UNKNOWN_FRONTEND,
-		            "front-end %s instance %s is not registered: send hello and sync", id,
-		            inst);
+			    "front-end %s instance %s is not registered: send hello and sync", id,
+			    inst);
 		return;
 	}
 	fe->last_seen_ms = q->b->now_mono;
@@ -432,7 +431,7 @@ op_join(struct req *q)
 	} else if ((held = hmap_get(&r->members, key)) != NULL) {
 		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
 			reply_error(q, ERR_NICKNAME_TAKEN, "%s is already in room %s", held->user,
-			            r->id);
+				    r->id);
 			return;
 		}
 		/* Takeover by a reconnecting client: move the membership, no events. */
@@ -450,7 +449,7 @@ op_join(struct req *q)
 	} else {
 		if (r->nmembers >= b->cfg.max_members) {
 			reply_error(q, ERR_ROOM_FULL, "room %s is full (%u members)", r->id,
-			            b->cfg.max_members);
+				    b->cfg.max_members);
 			return;
 		}
 		if ((s = sess_get_or_create(b, fe, sid)) == NULL)
@@ -479,8 +478,8 @@ op_join(struct req *q)
 			size_t n = 0;
 			uint64_t oldest = 0;
 			if (b->store.history(b->store.arg, r->id, (uint64_t)since, first_live,
-			                     MADANG_HISTORY_PAGE_MAX + 1, false, &stored, &n,
-			                     &oldest) == 0 &&
+					     MADANG_HISTORY_PAGE_MAX + 1, false, &stored, &n,
+					     &oldest) == 0 &&
 			    n <= MADANG_HISTORY_PAGE_MAX && n == first_live - 1 - (uint64_t)since) {
 				recovered = true;
 				from_store = true;
@@ -509,7 +508,7 @@ op_join(struct req *q)
 		sbuf_add(o, stored.data, stored.len);
 	} else {
 		uint64_t first = add_history(o, r, lo, first_live, limit, true,
-		                             has_below ? (uint64_t)below : UINT64_MAX);
+					     has_below ? (uint64_t)below : UINT64_MAX);
 		if (has_below) {
 			sbuf_addc(o, ',');
 			add_key_int(o, "history_first", (int64_t)first);
@@ -559,7 +558,7 @@ op_send(struct req *q)
 		cid = wire_str(q->rq, "client_id", &clen);
 		if (cid == NULL || !valid_token(cid, clen, MADANG_CLIENT_ID_MAX)) {
 			reply_error(q, ERR_INVALID_ARGUMENT,
-			            "client_id must be 1-64 printable ASCII characters");
+				    "client_id must be 1-64 printable ASCII characters");
 			return;
 		}
 		struct hist_ev *dup = room_find_dup(r, m->key, cid);
@@ -683,12 +682,12 @@ op_sync(struct req *q)
 		return;
 	if ((fe = fe_get(b, id)) == NULL || strcmp(fe->instance, inst) != 0) {
 		reply_error(q, ERR_UNKNOWN_FRONTEND, "front-end %s is not registered: send hello",
-		            id);
+			    id);
 		return;
 	}
 	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MADANG_SYNC_MAX) {
 		reply_error(q, ERR_INVALID_ARGUMENT, "members must be an array of at most %d",
-		            MADANG_SYNC_MAX);
+			    MADANG_SYNC_MAX);
 		return;
 	}
 	fe->last_seen_ms = b->now_mono;
@@ -746,7 +745,7 @@ op_sync(struct req *q)
 			} else if (r->nmembers >= b->cfg.max_members) {
 				err = ERR_ROOM_FULL;
 			} else if ((s = sess_get_or_create(b, fe, sid)) == NULL ||
-			           room_member_add(b, r, s, user, key, &m) != 0) {
+				   room_member_add(b, r, s, user, key, &m) != 0) {
 				err = ERR_INTERNAL;
 			} else {
 				m->marked = true;
@@ -790,7 +789,7 @@ op_sync(struct req *q)
 		}
 	}
 	log_info("broker: front-end %s synced %d members (%zu dropped)", fe->id,
-	         cJSON_GetArraySize(list), dropped);
+		 cJSON_GetArraySize(list), dropped);
 }
 
 /* list_rooms {} */
@@ -918,7 +917,8 @@ op_history(struct req *q)
 	bool has_after, has_before, has_limit, complete;
 	uint64_t lo, hi, first;
 
-	if (r == NULL || !arg_int_opt(q, "after_seq", 0, INT64_C(1) << 53, &after, &has_after) ||
+	if (r == NULL ||
+	    !arg_int_opt(q, "after_seq", 0, INT64_C(1) << 53, &after, &has_after) ||
 	    !arg_int_opt(q, "before_seq", 0, INT64_C(1) << 53, &before, &has_before) ||
 	    !arg_int_opt(q, "limit", 1, MADANG_HISTORY_PAGE_MAX, &limit, &has_limit))
 		return;
@@ -952,7 +952,7 @@ op_history(struct req *q)
 		uint64_t oldest = 0;
 		sbuf_init(&ev);
 		if (q->b->store.history(q->b->store.arg, r->id, lo, hi, (size_t)limit, !has_after,
-		                        &ev, &n, &oldest) != 0) {
+					&ev, &n, &oldest) != 0) {
 			sbuf_fini(&ev);
 			reply_error(q, ERR_INTERNAL, "history storage failed");
 			return;
@@ -1022,19 +1022,19 @@ op_stats(struct req *q)
 	sbuf_addc(q->out, ',');
 	add_key_int(q->out, "sessions", (int64_t)q->b->sessions_total);
 	sbuf_addf(q->out,
-	          ",\"counters\":{\"requests\":%llu,\"request_errors\":%llu,\"messages\":%llu,"
-	          "\"duplicates\":%llu,\"joins\":%llu,\"leaves\":%llu,\"privates\":%llu,"
-	          "\"typing\":%llu,\"events_published\":%llu,\"frontends_registered\":%llu,"
-	          "\"frontends_expired\":%llu,\"rooms_created\":%llu,\"rooms_deleted\":%llu,"
-	          "\"stalls\":%llu}}",
-	          (unsigned long long)c->requests, (unsigned long long)c->request_errors,
-	          (unsigned long long)c->messages, (unsigned long long)c->duplicates,
-	          (unsigned long long)c->joins, (unsigned long long)c->leaves,
-	          (unsigned long long)c->privates, (unsigned long long)c->typing,
-	          (unsigned long long)c->events_published,
-	          (unsigned long long)c->frontends_registered,
-	          (unsigned long long)c->frontends_expired, (unsigned long long)c->rooms_created,
-	          (unsigned long long)c->rooms_deleted, (unsigned long long)c->stalls);
+		  ",\"counters\":{\"requests\":%llu,\"request_errors\":%llu,\"messages\":%llu,"
+		  "\"duplicates\":%llu,\"joins\":%llu,\"leaves\":%llu,\"privates\":%llu,"
+		  "\"typing\":%llu,\"events_published\":%llu,\"frontends_registered\":%llu,"
+		  "\"frontends_expired\":%llu,\"rooms_created\":%llu,\"rooms_deleted\":%llu,"
+		  "\"stalls\":%llu}}",
+		  (unsigned long long)c->requests, (unsigned long long)c->request_errors,
+		  (unsigned long long)c->messages, (unsigned long long)c->duplicates,
+		  (unsigned long long)c->joins, (unsigned long long)c->leaves,
+		  (unsigned long long)c->privates, (unsigned long long)c->typing,
+		  (unsigned long long)c->events_published,
+		  (unsigned long long)c->frontends_registered,
+		  (unsigned long long)c->frontends_expired, (unsigned long long)c->rooms_created,
+		  (unsigned long long)c->rooms_deleted, (unsigned long long)c->stalls);
 	/* The front-ends' own counters (connections, drops…), summed over the live front-ends. */
 	struct fe_stat sum[FE_STATS_MAX * 2];
 	int nsum = 0;
@@ -1070,21 +1070,21 @@ static const struct {
 	const char *name;
 	void (*fn)(struct req *);
 } ops[] = {
-    {"send", op_send},
-    {"typing", op_typing},
-    {"join", op_join},
-    {"leave", op_leave},
-    {"heartbeat", op_heartbeat},
-    {"private", op_private},
-    {"history", op_history},
-    {"list_rooms", op_list_rooms},
-    {"get_room", op_get_room},
-    {"create_room", op_create_room},
-    {"delete_room", op_delete_room},
-    {"hello", op_hello},
-    {"sync", op_sync},
-    {"stats", op_stats},
-    {"health", op_health},
+	{"send", op_send},
+	{"typing", op_typing},
+	{"join", op_join},
+	{"leave", op_leave},
+	{"heartbeat", op_heartbeat},
+	{"private", op_private},
+	{"history", op_history},
+	{"list_rooms", op_list_rooms},
+	{"get_room", op_get_room},
+	{"create_room", op_create_room},
+	{"delete_room", op_delete_room},
+	{"hello", op_hello},
+	{"sync", op_sync},
+	{"stats", op_stats},
+	{"health", op_health},
 };
 
 static bool
@@ -1100,8 +1100,7 @@ dispatch(struct req *q, const char *op)
 }
 
 /* batch {requests:[{op…},…]} — applies each request in order, as if sent alone; the replies come
- * back in the same order. Lets a front-end send everything one loop turn produced in one message.
- */
+ * back in the same order. Lets a front-end send everything one loop turn produced in one message. */
 static void
 op_batch(struct req *q)
 {
@@ -1113,7 +1112,7 @@ op_batch(struct req *q)
 
 	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MADANG_BATCH_MAX) {
 		reply_error(q, ERR_INVALID_ARGUMENT, "requests must be an array of at most %d",
-		            MADANG_BATCH_MAX);
+			    MADANG_BATCH_MAX);
 		return;
 	}
 	sbuf_init(&one);
@@ -1142,7 +1141,7 @@ op_batch(struct req *q)
 
 void
 broker_handle(struct broker *b, const char *text, size_t len, int64_t wall_ms, uint64_t mono_ms,
-              struct sbuf *reply)
+	      struct sbuf *reply)
 {
 	struct req q = {.b = b, .out = reply};
 	const char *why, *op;
@@ -1167,8 +1166,7 @@ broker_handle(struct broker *b, const char *text, size_t len, int64_t wall_ms, u
 out:
 	if (reply->oom) {
 		sbuf_reset(reply);
-		sbuf_adds(reply,
-		          "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}");
+		sbuf_adds(reply, "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}");
 	}
 	cJSON_Delete(rq);
 }

@@ -107,7 +107,8 @@ teardown(void **state)
 }
 
 /* Sends a printf-formatted request and returns the reply (never NULL: a timeout fails). */
-static cJSON *call(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static cJSON *
+call(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static cJSON *
 call(struct fx *f, const char *fmt, ...)
@@ -128,8 +129,7 @@ expect_ok(struct fx *f, const char *json)
 {
 	cJSON *r = call(f, "%s", json);
 	if (!tj_bool(r, "ok"))
-		fail_msg("request %s failed: %s %s", json, tj_str(r, "error"),
-		         tj_str(r, "message"));
+		fail_msg("request %s failed: %s %s", json, tj_str(r, "error"), tj_str(r, "message"));
 	cJSON_Delete(r);
 }
 
@@ -156,9 +156,9 @@ static cJSON *
 join(struct fx *f, const char *fe, const char *sess, const char *room, const char *user)
 {
 	return call(f,
-	            "{\"op\":\"join\",\"frontend\":\"%s\",\"session\":\"%s\",\"room_id\":\"%s\","
-	            "\"user\":\"%s\"}",
-	            fe, sess, room, user);
+		    "{\"op\":\"join\",\"frontend\":\"%s\",\"session\":\"%s\",\"room_id\":\"%s\","
+		    "\"user\":\"%s\"}",
+		    fe, sess, room, user);
 }
 
 static void
@@ -176,11 +176,10 @@ send_msg(struct fx *f, const char *sess, const char *room, const char *text, con
 	char cidpart[128] = "";
 	if (cid)
 		snprintf(cidpart, sizeof(cidpart), ",\"client_id\":\"%s\"", cid);
-	cJSON *r =
-	    call(f,
-	         "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"%s\",\"room_id\":\"%s\","
-	         "\"text\":\"%s\"%s}",
-	         sess, room, text, cidpart);
+	cJSON *r = call(f,
+			"{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"%s\",\"room_id\":\"%s\","
+			"\"text\":\"%s\"%s}",
+			sess, room, text, cidpart);
 	assert_true(tj_bool(r, "ok"));
 	long long seq = tj_int(r, "seq");
 	cJSON_Delete(r);
@@ -224,10 +223,11 @@ test_default_rooms_with_zero_users(void **state)
 	cJSON *r = call(f, "{\"op\":\"list_rooms\"}");
 	char *text = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rooms"));
 
-	assert_string_equal(text, "[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":0},"
-	                          "{\"id\":\"room2\",\"name\":\"기술 토론\",\"users_count\":0},"
-	                          "{\"id\":\"room3\",\"name\":\"취미 공유\",\"users_count\":0},"
-	                          "{\"id\":\"room4\",\"name\":\"음악 & 영화\",\"users_count\":0}]");
+	assert_string_equal(text,
+			    "[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":0},"
+			    "{\"id\":\"room2\",\"name\":\"기술 토론\",\"users_count\":0},"
+			    "{\"id\":\"room3\",\"name\":\"취미 공유\",\"users_count\":0},"
+			    "{\"id\":\"room4\",\"name\":\"음악 & 영화\",\"users_count\":0}]");
 	free(text);
 	cJSON_Delete(r);
 }
@@ -251,8 +251,7 @@ test_joins_change_counts_and_member_list(void **state)
 	assert_int_equal(users_count(f, "room1"), 2);
 	assert_int_equal(users_count(f, "room2"), 0);
 	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
-	char *members =
-	    cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "room"), "members"));
+	char *members = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "room"), "members"));
 	assert_string_equal(members, "[\"alice\",\"bob\"]");
 	free(members);
 	cJSON_Delete(r);
@@ -314,30 +313,18 @@ test_join_refuses_unknown_room_and_bad_names(void **state)
 	struct fx *f = *state;
 
 	hello(f, "ws-1");
-	expect_error(f,
-	             "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":"
-	             "\"nope\",\"user\":\"a\"}",
-	             "no_such_room");
-	expect_error(f,
-	             "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"../"
-	             "x\",\"user\":\"a\"}",
-	             "invalid_argument");
-	expect_error(f,
-	             "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":"
-	             "\"room1\",\"user\":\"a\\u202eb\"}",
-	             "invalid_argument");
-	expect_error(f,
-	             "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":"
-	             "\"room1\",\"user\":\"   \"}",
-	             "invalid_argument");
-	expect_error(f,
-	             "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":"
-	             "\"room1\",\"user\":\"System\"}",
-	             "invalid_argument");
-	expect_error(f,
-	             "{\"op\":\"join\",\"frontend\":\"ws-9\",\"session\":\"s\",\"room_id\":"
-	             "\"room1\",\"user\":\"a\"}",
-	             "unknown_frontend");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"nope\",\"user\":\"a\"}",
+		     "no_such_room");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"../x\",\"user\":\"a\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"a\\u202eb\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"   \"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"System\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"join\",\"frontend\":\"ws-9\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"a\"}",
+		     "unknown_frontend");
 	assert_int_equal(users_count(f, "room1"), 0);
 }
 
@@ -371,8 +358,7 @@ test_leave_publishes_and_updates_count(void **state)
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	join_ok(f, "ws-1", "s2", "room1", "bob");
-	cJSON *r = call(
-	    f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}");
+	cJSON *r = call(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_int_equal(tj_int(r, "seq"), 3);
 	cJSON_Delete(r);
@@ -384,13 +370,10 @@ test_leave_publishes_and_updates_count(void **state)
 	assert_int_equal(tj_int(e, "users_count"), 1);
 	assert_int_equal(tj_int(e, "seq"), 3);
 	cJSON_Delete(e);
-	expect_error(
-	    f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}",
-	    "not_member");
-	expect_error(f,
-	             "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":"
-	             "\"room1\",\"text\":\"x\"}",
-	             "not_member");
+	expect_error(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}",
+		     "not_member");
+	expect_error(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"x\"}",
+		     "not_member");
 }
 
 static void
@@ -425,11 +408,9 @@ test_history_after_seq_and_ring_limit(void **state)
 	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 0), "seq"), 6);
 	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 1), "seq"), 7);
 	cJSON_Delete(r);
-	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":-3}",
-	             "invalid_argument");
-	expect_error(f,
-	             "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":1,\"before_seq\":3}",
-	             "invalid_argument");
+	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":-3}", "invalid_argument");
+	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":1,\"before_seq\":3}",
+		     "invalid_argument");
 }
 
 static void
@@ -440,8 +421,7 @@ test_duplicate_client_id_is_not_published_twice(void **state)
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	assert_int_equal(send_msg(f, "s1", "room1", "once", "c-1"), 2);
-	cJSON *r = call(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":"
-	                   "\"room1\",\"text\":\"once\",\"client_id\":\"c-1\"}");
+	cJSON *r = call(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"once\",\"client_id\":\"c-1\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_true(tj_bool(r, "duplicate"));
 	assert_int_equal(tj_int(r, "seq"), 2);
@@ -467,13 +447,11 @@ test_frontend_expiry_publishes_leaves(void **state)
 	join_ok(f, "ws-2", "s2", "room1", "bob");
 	/* Keep ws-2 alive, let ws-1 go silent. */
 	for (int i = 0; i < 8; i++) {
-		expect_ok(f,
-		          "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+		expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
 		usleep(100 * 1000);
 	}
 	/* ws-2's reported counters are summed into stats; ws-1's are gone with it. */
-	expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\","
-	             "\"stats\":{\"connections\":7,\"Bad\":1,\"slow_consumers\":2}}");
+	expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\",\"stats\":{\"connections\":7,\"Bad\":1,\"slow_consumers\":2}}");
 	cJSON *st = call(f, "{\"op\":\"stats\"}");
 	cJSON *fs = cJSON_GetObjectItem(st, "frontend_stats");
 	assert_int_equal(tj_int(fs, "connections"), 7);
@@ -488,7 +466,7 @@ test_frontend_expiry_publishes_leaves(void **state)
 	cJSON_Delete(e);
 	assert_int_equal(users_count(f, "room1"), 1);
 	expect_error(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-1\",\"instance\":\"i-ws-1\"}",
-	             "unknown_frontend");
+		     "unknown_frontend");
 }
 
 /* A stopped broker (SIGSTOP longer than --frontend-timeout) does not expire the front-ends for
@@ -523,7 +501,7 @@ test_broker_stall_does_not_expire_frontends(void **state)
 	/* ws-2 heartbeats, ws-1 has died: it goes within the timeout of running time. */
 	for (int i = 0; i < 8; i++) {
 		expect_ok(f,
-		          "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+			  "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
 		usleep(100 * 1000);
 	}
 	e = next_event(f, "leave", NULL, 0);
@@ -542,19 +520,19 @@ test_malformed_requests_get_errors_and_broker_keeps_serving(void **state)
 		const char *body;
 		const char *code;
 	} cases[] = {
-	    {"not json", "invalid_request"},
-	    {"[1,2,3]", "invalid_request"},
-	    {"\"op\"", "invalid_request"},
-	    {"{}", "invalid_request"},
-	    {"{\"op\":42}", "invalid_request"},
-	    {"{\"op\":\"fly\"}", "unknown_op"},
-	    {"{\"op\":\"get_room\",\"room_id\":7}", "invalid_argument"},
-	    {"{\"op\":\"get_room\",\"room_id\":\"room1\\u0000x\"}", "invalid_request"},
-	    {"{\"op\":\"list_rooms\"} trailing", "invalid_request"},
-	    {"{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":true}", "unknown_frontend"},
-	    {"{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":1e300}", "invalid_argument"},
-	    {"{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":\"3\"}", "invalid_argument"},
-	    {"{\"op\":\"hello\",\"frontend\":\"ws 1\",\"instance\":\"x\"}", "invalid_argument"},
+		{"not json", "invalid_request"},
+		{"[1,2,3]", "invalid_request"},
+		{"\"op\"", "invalid_request"},
+		{"{}", "invalid_request"},
+		{"{\"op\":42}", "invalid_request"},
+		{"{\"op\":\"fly\"}", "unknown_op"},
+		{"{\"op\":\"get_room\",\"room_id\":7}", "invalid_argument"},
+		{"{\"op\":\"get_room\",\"room_id\":\"room1\\u0000x\"}", "invalid_request"},
+		{"{\"op\":\"list_rooms\"} trailing", "invalid_request"},
+		{"{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":true}", "unknown_frontend"},
+		{"{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":1e300}", "invalid_argument"},
+		{"{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":\"3\"}", "invalid_argument"},
+		{"{\"op\":\"hello\",\"frontend\":\"ws 1\",\"instance\":\"x\"}", "invalid_argument"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		expect_error(f, cases[i].body, cases[i].code);
@@ -599,8 +577,8 @@ test_join_history_below(void **state)
 	for (int i = 2; i <= 8; i++)
 		send_msg(f, "s1", "room1", "m", NULL); /* 2..8; the ring holds 4..8 */
 	cJSON *r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s2\","
-	                   "\"room_id\":\"room1\",\"user\":\"bob\",\"history\":4,"
-	                   "\"history_below\":7}");
+			   "\"room_id\":\"room1\",\"user\":\"bob\",\"history\":4,"
+			   "\"history_below\":7}");
 	assert_true(tj_bool(r, "ok"));
 	assert_int_equal(tj_int(r, "seq"), 9);
 	assert_int_equal(tj_int(r, "history_first"), 5); /* the window is 5..8 */
@@ -611,17 +589,16 @@ test_join_history_below(void **state)
 	cJSON_Delete(r);
 	/* Below the whole window: no event, the window still named. */
 	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s3\","
-	            "\"room_id\":\"room1\",\"user\":\"carol\",\"history\":3,"
-	            "\"history_below\":2}");
+		    "\"room_id\":\"room1\",\"user\":\"carol\",\"history\":3,"
+		    "\"history_below\":2}");
 	assert_int_equal(tj_int(r, "seq"), 10);
 	assert_int_equal(tj_int(r, "history_first"), 7);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "history")), 0);
 	cJSON_Delete(r);
-	/* More asked than the ring holds: the window starts at the ring's oldest event before seq.
-	 */
+	/* More asked than the ring holds: the window starts at the ring's oldest event before seq. */
 	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s4\","
-	            "\"room_id\":\"room1\",\"user\":\"dave\",\"history\":50,"
-	            "\"history_below\":100}");
+		    "\"room_id\":\"room1\",\"user\":\"dave\",\"history\":50,"
+		    "\"history_below\":100}");
 	assert_int_equal(tj_int(r, "seq"), 11);
 	assert_int_equal(tj_int(r, "history_first"), 7); /* the ring: 7..11 */
 	h = cJSON_GetObjectItem(r, "history");
@@ -630,21 +607,21 @@ test_join_history_below(void **state)
 	cJSON_Delete(r);
 	/* An empty window: history_first is seq. Without history_below: no history_first. */
 	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s5\","
-	            "\"room_id\":\"room2\",\"user\":\"erin\",\"history_below\":0}");
+		    "\"room_id\":\"room2\",\"user\":\"erin\",\"history_below\":0}");
 	assert_int_equal(tj_int(r, "history_first"), tj_int(r, "seq"));
 	cJSON_Delete(r);
 	r = join(f, "ws-1", "s6", "room2", "frank");
 	assert_null(cJSON_GetObjectItem(r, "history_first"));
 	cJSON_Delete(r);
 	expect_error(f,
-	             "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s7\",\"room_id\":"
-	             "\"room2\",\"user\":\"gus\",\"since\":1,\"epoch\":\"0000000000000000\","
-	             "\"history_below\":1}",
-	             "invalid_argument");
+		     "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s7\",\"room_id\":"
+		     "\"room2\",\"user\":\"gus\",\"since\":1,\"epoch\":\"0000000000000000\","
+		     "\"history_below\":1}",
+		     "invalid_argument");
 	expect_error(f,
-	             "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s7\",\"room_id\":"
-	             "\"room2\",\"user\":\"gus\",\"history_below\":-1}",
-	             "invalid_argument");
+		     "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s7\",\"room_id\":"
+		     "\"room2\",\"user\":\"gus\",\"history_below\":-1}",
+		     "invalid_argument");
 }
 
 static void
@@ -657,16 +634,15 @@ test_resume_gets_exactly_the_missed_events(void **state)
 	char epoch[17];
 	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
 	cJSON_Delete(r);
-	join_ok(f, "ws-1", "s2", "room1", "bob");   /* 2 */
-	send_msg(f, "s2", "room1", "before", NULL); /* 3: alice saw it */
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":"
-	             "\"room1\",\"reason\":\"disconnected\"}"); /* 4 */
-	send_msg(f, "s2", "room1", "missed1", NULL);            /* 5 */
-	send_msg(f, "s2", "room1", "missed2", NULL);            /* 6 */
+	join_ok(f, "ws-1", "s2", "room1", "bob");                   /* 2 */
+	send_msg(f, "s2", "room1", "before", NULL);                  /* 3: alice saw it */
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"reason\":\"disconnected\"}"); /* 4 */
+	send_msg(f, "s2", "room1", "missed1", NULL);                 /* 5 */
+	send_msg(f, "s2", "room1", "missed2", NULL);                 /* 6 */
 	r = call(f,
-	         "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s3\",\"room_id\":\"room1\","
-	         "\"user\":\"alice\",\"since\":3,\"epoch\":\"%s\"}",
-	         epoch);
+		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s3\",\"room_id\":\"room1\","
+		 "\"user\":\"alice\",\"since\":3,\"epoch\":\"%s\"}",
+		 epoch);
 	assert_true(tj_bool(r, "ok"));
 	assert_true(tj_bool(r, "recovered"));
 	assert_int_equal(tj_int(r, "seq"), 7); /* the new join */
@@ -678,8 +654,8 @@ test_resume_gets_exactly_the_missed_events(void **state)
 	cJSON_Delete(r);
 	/* A wrong epoch cannot be recovered from: recent history instead. */
 	r = call(f,
-	         "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s4\",\"room_id\":\"room2\","
-	         "\"user\":\"carol\",\"since\":3,\"epoch\":\"0000000000000000\"}");
+		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s4\",\"room_id\":\"room2\","
+		 "\"user\":\"carol\",\"since\":3,\"epoch\":\"0000000000000000\"}");
 	assert_false(tj_bool(r, "recovered"));
 	cJSON_Delete(r);
 }
@@ -696,12 +672,10 @@ test_resume_token_takes_over_nickname_and_kicks_old_session(void **state)
 	cJSON *r = join(f, "ws-2", "new", "room1", "alice");
 	assert_string_equal(tj_str(r, "error"), "nickname_taken");
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":"
-	            "\"room1\",\"user\":\"alice\",\"resume\":\"wrong\"}");
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"user\":\"alice\",\"resume\":\"wrong\"}");
 	assert_string_equal(tj_str(r, "error"), "nickname_taken");
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":"
-	            "\"room1\",\"user\":\"alice\",\"resume\":\"old\"}");
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"user\":\"alice\",\"resume\":\"old\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_true(tj_bool(r, "resumed"));
 	assert_int_equal(tj_int(r, "users_count"), 1);
@@ -713,14 +687,11 @@ test_resume_token_takes_over_nickname_and_kicks_old_session(void **state)
 	assert_string_equal(tj_str(e, "reason"), "replaced");
 	cJSON_Delete(e);
 	/* The new session speaks for alice now; the old one is gone. */
-	r = call(f, "{\"op\":\"send\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":"
-	            "\"room1\",\"text\":\"back\"}");
+	r = call(f, "{\"op\":\"send\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"text\":\"back\"}");
 	assert_true(tj_bool(r, "ok"));
 	cJSON_Delete(r);
-	expect_error(f,
-	             "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"old\",\"room_id\":"
-	             "\"room1\",\"text\":\"x\"}",
-	             "not_member");
+	expect_error(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"old\",\"room_id\":\"room1\",\"text\":\"x\"}",
+		     "not_member");
 }
 
 static void
@@ -733,8 +704,7 @@ test_private_goes_to_the_recipients_frontend(void **state)
 	hello(f, "ws-2");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	join_ok(f, "ws-2", "s2", "room1", "Bob");
-	cJSON *r = call(f, "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_"
-	                   "id\":\"room1\",\"to\":\"bob\",\"text\":\"psst\"}");
+	cJSON *r = call(f, "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"to\":\"bob\",\"text\":\"psst\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_string_equal(tj_str(r, "to"), "Bob");
 	cJSON_Delete(r);
@@ -745,10 +715,8 @@ test_private_goes_to_the_recipients_frontend(void **state)
 	assert_string_equal(tj_str(e, "from"), "alice");
 	assert_string_equal(tj_str(e, "message"), "psst");
 	cJSON_Delete(e);
-	expect_error(f,
-	             "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":"
-	             "\"room1\",\"to\":\"zed\",\"text\":\"x\"}",
-	             "no_such_user");
+	expect_error(f, "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"to\":\"zed\",\"text\":\"x\"}",
+		     "no_such_user");
 }
 
 static void
@@ -758,18 +726,15 @@ test_typing_is_published_without_seq(void **state)
 
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
-	expect_ok(f, "{\"op\":\"typing\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":"
-	             "\"room1\",\"active\":true}");
+	expect_ok(f, "{\"op\":\"typing\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"active\":true}");
 	cJSON *e = next_event(f, "typing", NULL, 0);
 	assert_non_null(e);
 	assert_true(tj_bool(e, "active"));
 	assert_null(cJSON_GetObjectItem(e, "seq"));
 	cJSON_Delete(e);
 	assert_int_equal(send_msg(f, "s1", "room1", "x", NULL), 2); /* typing took no seq */
-	expect_error(f,
-	             "{\"op\":\"typing\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":"
-	             "\"room1\",\"active\":\"yes\"}",
-	             "invalid_argument");
+	expect_error(f, "{\"op\":\"typing\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"active\":\"yes\"}",
+		     "invalid_argument");
 }
 
 static void
@@ -780,11 +745,11 @@ test_sync_redeclares_membership(void **state)
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	join_ok(f, "ws-1", "s2", "room1", "bob");
-	cJSON *r =
-	    call(f, "{\"op\":\"sync\",\"frontend\":\"ws-1\",\"instance\":\"i-ws-1\",\"members\":["
-	            "{\"session\":\"s1\",\"room_id\":\"room1\",\"user\":\"alice\"},"
-	            "{\"session\":\"s3\",\"room_id\":\"room2\",\"user\":\"carol\"},"
-	            "{\"session\":\"s4\",\"room_id\":\"nope\",\"user\":\"dan\"}]}");
+	cJSON *r = call(f,
+			"{\"op\":\"sync\",\"frontend\":\"ws-1\",\"instance\":\"i-ws-1\",\"members\":["
+			"{\"session\":\"s1\",\"room_id\":\"room1\",\"user\":\"alice\"},"
+			"{\"session\":\"s3\",\"room_id\":\"room2\",\"user\":\"carol\"},"
+			"{\"session\":\"s4\",\"room_id\":\"nope\",\"user\":\"dan\"}]}");
 	assert_true(tj_bool(r, "ok"));
 	cJSON *res = cJSON_GetObjectItem(r, "results");
 	assert_int_equal(cJSON_GetArraySize(res), 3);
@@ -806,8 +771,7 @@ test_create_and_delete_room(void **state)
 	struct fx *f = *state; /* --allow-create */
 
 	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
-	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}",
-	             "room_exists");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}", "room_exists");
 	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"a b\"}", "invalid_argument");
 	assert_int_equal(users_count(f, "jazz"), 0);
 	hello(f, "ws-1");
@@ -827,8 +791,7 @@ test_create_room_forbidden_by_default(void **state)
 {
 	struct fx *f = *state;
 
-	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}",
-	             "forbidden");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}", "forbidden");
 }
 
 static void
@@ -839,13 +802,11 @@ test_batch_applies_requests_in_order(void **state)
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	cJSON *r = call(f, "{\"op\":\"batch\",\"requests\":["
-	                   "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":"
-	                   "\"room1\",\"text\":\"a\"},"
-	                   "{\"op\":\"fly\"},"
-	                   "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":"
-	                   "\"room1\",\"text\":\"b\"},"
-	                   "{\"op\":\"batch\",\"requests\":[]},"
-	                   "7]}");
+			   "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"a\"},"
+			   "{\"op\":\"fly\"},"
+			   "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"b\"},"
+			   "{\"op\":\"batch\",\"requests\":[]},"
+			   "7]}");
 	assert_true(tj_bool(r, "ok"));
 	cJSON *rep = cJSON_GetObjectItem(r, "replies");
 	assert_int_equal(cJSON_GetArraySize(rep), 5);
@@ -895,9 +856,8 @@ raw_drain(nng_socket sub)
 static bool
 hello_bundles(struct fx *f, const char *fe, const char *bundles)
 {
-	cJSON *r =
-	    call(f, "{\"op\":\"hello\",\"frontend\":\"%s\",\"instance\":\"i-%s\",\"bundles\":%s}",
-	         fe, fe, bundles);
+	cJSON *r = call(f, "{\"op\":\"hello\",\"frontend\":\"%s\",\"instance\":\"i-%s\",\"bundles\":%s}",
+			fe, fe, bundles);
 	assert_true(tj_bool(r, "ok"));
 	bool on = tj_bool(r, "bundles");
 	assert_non_null(cJSON_GetObjectItem(r, "bundles"));
@@ -905,13 +865,11 @@ hello_bundles(struct fx *f, const char *fe, const char *bundles)
 	return on;
 }
 
-static const char three_sends[] = "{\"op\":\"batch\",\"requests\":["
-                                  "{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s1\","
-                                  "\"room_id\":\"room1\",\"text\":\"a\"},"
-                                  "{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s2\","
-                                  "\"room_id\":\"room2\",\"text\":\"b\"},"
-                                  "{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s1\","
-                                  "\"room_id\":\"room1\",\"text\":\"c\"}]}";
+static const char three_sends[] =
+	"{\"op\":\"batch\",\"requests\":["
+	"{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"a\"},"
+	"{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s2\",\"room_id\":\"room2\",\"text\":\"b\"},"
+	"{\"op\":\"send\",\"frontend\":\"ws-b\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"c\"}]}";
 
 /* Asserts that body is the bundle of three_sends: "b", then room1's two events, then room2's. */
 static void
@@ -921,8 +879,7 @@ assert_three_sends_bundle(const char *body)
 	const char *want[] = {"b", "r/room1", "a", "c", "r/room2", "b"};
 	size_t i = 0;
 
-	for (char *line = strtok_r(c, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save), i++) {
+	for (char *line = strtok_r(c, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save), i++) {
 		assert_true(i < 6);
 		if (i == 0 || i == 1 || i == 4) {
 			assert_string_equal(line, want[i]);
@@ -951,14 +908,13 @@ expect_topics(nng_socket sub, const char *t1, const char *t2, const char *t3)
 		size_t tl = strlen(want[i]);
 		assert_non_null(m);
 		if (strncmp(m, want[i], tl) != 0 || m[tl] != '\n')
-			fail_msg("event message %zu: wanted topic %s, got %.40s", i + 1, want[i],
-			         m);
+			fail_msg("event message %zu: wanted topic %s, got %.40s", i + 1, want[i], m);
 		if (strcmp(want[i], "b") == 0)
 			assert_three_sends_bundle(m);
 		else
 			assert_non_null(strstr(m, strcmp(want[i], "r/room1") == 0
-			                              ? "\"message\":\"a\""
-			                              : "\"message\":\"b\""));
+							? "\"message\":\"a\""
+							: "\"message\":\"b\""));
 		free(m);
 	}
 	assert_null(raw_event(sub, 300));
@@ -985,6 +941,7 @@ test_bundles_carry_a_turns_rooms_in_one_message(void **state)
 	struct fx *f = *state;
 	nng_socket raw = bundle_setup(f, true);
 
+
 	/* Only front-ends that take bundles: one message for the whole batch, no room topics. */
 	expect_ok(f, three_sends);
 	expect_topics(raw, "b", NULL, NULL);
@@ -998,10 +955,8 @@ test_bundles_carry_a_turns_rooms_in_one_message(void **state)
 	assert_false(hello_bundles(f, "ws-b", "false"));
 	expect_ok(f, three_sends);
 	expect_topics(raw, "r/room1", "r/room2", NULL);
-	expect_error(
-	    f,
-	    "{\"op\":\"hello\",\"frontend\":\"ws-b\",\"instance\":\"i-ws-b\",\"bundles\":\"yes\"}",
-	    "invalid_argument");
+	expect_error(f, "{\"op\":\"hello\",\"frontend\":\"ws-b\",\"instance\":\"i-ws-b\",\"bundles\":\"yes\"}",
+		     "invalid_argument");
 	nng_close(raw);
 }
 
@@ -1048,7 +1003,7 @@ test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch(void **state)
 	/* A second broker on the same paths is refused while the first runs. */
 	char bin[256], cmd[1024];
 	snprintf(cmd, sizeof(cmd), "timeout 5 %s --rpc %s --events %s 2>/dev/null",
-	         tbin("madang-broker", bin, sizeof(bin)), f->tb.rpc, f->tb.events);
+		 tbin("madang-broker", bin, sizeof(bin)), f->tb.rpc, f->tb.events);
 	int st = system(cmd);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
@@ -1067,50 +1022,32 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_default_rooms_with_zero_users, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_joins_change_counts_and_member_list, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_events_have_consecutive_seq_in_order, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_join_refuses_taken_nickname_case_insensitively,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_join_refuses_unknown_room_and_bad_names, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_leave_publishes_and_updates_count, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_notices_en_keeps_english_texts, setup_notices_en,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_history_after_seq_and_ring_limit,
-	                                    setup_short_timeout, teardown),
-	    cmocka_unit_test_setup_teardown(test_duplicate_client_id_is_not_published_twice, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_frontend_expiry_publishes_leaves,
-	                                    setup_short_timeout, teardown),
-	    cmocka_unit_test_setup_teardown(test_broker_stall_does_not_expire_frontends,
-	                                    setup_stall, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_malformed_requests_get_errors_and_broker_keeps_serving, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_join_history_below, setup_short_timeout, teardown),
-	    cmocka_unit_test_setup_teardown(test_resume_gets_exactly_the_missed_events, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_resume_token_takes_over_nickname_and_kicks_old_session, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_private_goes_to_the_recipients_frontend, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_typing_is_published_without_seq, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sync_redeclares_membership, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
-	    cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_batch_applies_requests_in_order, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bundles_carry_a_turns_rooms_in_one_message, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_no_bundles_refuses_them, setup_no_bundles,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_room_topics_keeps_them_beside_bundles,
-	                                    setup_room_topics, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sigterm_exits_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_rooms_with_zero_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_joins_change_counts_and_member_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_have_consecutive_seq_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_refuses_taken_nickname_case_insensitively, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_refuses_unknown_room_and_bad_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_publishes_and_updates_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notices_en_keeps_english_texts, setup_notices_en, teardown),
+		cmocka_unit_test_setup_teardown(test_history_after_seq_and_ring_limit, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_client_id_is_not_published_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frontend_expiry_publishes_leaves, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_broker_stall_does_not_expire_frontends, setup_stall, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_requests_get_errors_and_broker_keeps_serving, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_history_below, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_gets_exactly_the_missed_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_token_takes_over_nickname_and_kicks_old_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_goes_to_the_recipients_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_typing_is_published_without_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_redeclares_membership, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
+		cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_applies_requests_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bundles_carry_a_turns_rooms_in_one_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_bundles_refuses_them, setup_no_bundles, teardown),
+		cmocka_unit_test_setup_teardown(test_room_topics_keeps_them_beside_bundles, setup_room_topics, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_exits_zero, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("broker integration", tests, NULL, NULL);
 }

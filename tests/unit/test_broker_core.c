@@ -83,9 +83,9 @@ hello_join(struct broker *b, const char *sess, const char *room, const char *use
 	snprintf(j, sizeof(j), "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i1\"}");
 	assert_string_equal(err_of(b, j), "ok");
 	snprintf(j, sizeof(j),
-	         "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"%s\",\"room_id\":\"%s\","
-	         "\"user\":\"%s\"}",
-	         sess, room, user);
+		 "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"%s\",\"room_id\":\"%s\","
+		 "\"user\":\"%s\"}",
+		 sess, room, user);
 	assert_string_equal(err_of(b, j), "ok");
 }
 
@@ -97,12 +97,11 @@ test_join_event_is_exact(void **state)
 	hello_join(b, "s1", "room1", "alice");
 	assert_int_equal(nevents, 1);
 	assert_string_equal(events[0].topic, "r/room1\n");
-	assert_string_equal(
-	    events[0].json,
-	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":1,\"epoch\":"
-	    "\"00112233aabbccdd\",\"time\":\"2026-11-22T03:06:46.123Z\",\"user\":"
-	    "\"alice\",\"sender\":\"시스템\",\"message\":\"alice님이 입장했습니다.\","
-	    "\"users_count\":1}");
+	assert_string_equal(events[0].json,
+			    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":1,\"epoch\":"
+			    "\"00112233aabbccdd\",\"time\":\"2026-11-22T03:06:46.123Z\",\"user\":"
+			    "\"alice\",\"sender\":\"시스템\",\"message\":\"alice님이 입장했습니다.\","
+			    "\"users_count\":1}");
 	broker_destroy(b);
 }
 
@@ -115,8 +114,8 @@ test_notices_follow_the_configured_language(void **state)
 	hello_join(b, "s1", "room1", "민수");
 	assert_string_equal(
 	    err_of(
-	        b,
-	        "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+		b,
+		"{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
 	    "ok");
 	assert_int_equal(nevents, 2);
 	assert_non_null(
@@ -135,8 +134,8 @@ test_notices_follow_the_configured_language(void **state)
 	hello_join(b, "s1", "room1", "bob");
 	assert_string_equal(
 	    err_of(
-	        b,
-	        "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+		b,
+		"{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
 	    "ok");
 	assert_non_null(strstr(events[0].json, "\"sender\":\"system\",\"message\":\"bob joined\""));
 	assert_non_null(strstr(events[1].json, "\"sender\":\"system\",\"message\":\"bob left\""));
@@ -149,12 +148,10 @@ test_message_event_escapes_text(void **state)
 	(void)state;
 	struct broker *b = mk(100, 10, 100);
 	hello_join(b, "s1", "room1", "alice");
-	assert_string_equal(
-	    err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":"
-	              "\"room1\",\"text\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\"}"),
-	    "ok");
-	assert_non_null(
-	    strstr(events[1].json, "\"message\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\""));
+	assert_string_equal(err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\"}"),
+			    "ok");
+	assert_non_null(strstr(events[1].json,
+			       "\"message\":\"<img src=x onerror=alert(1)> \\\"q\\\"\\n\""));
 	broker_destroy(b);
 }
 
@@ -163,10 +160,8 @@ test_duplicate_detection_ends_with_the_history_window(void **state)
 {
 	(void)state;
 	struct broker *b = mk(2, 10, 100);
-	static const char dup[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_"
-	                          "id\":\"room1\",\"text\":\"x\",\"client_id\":\"c1\"}";
-	static const char other[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
-	                            "\"room_id\":\"room1\",\"text\":\"y\"}";
+	static const char dup[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"x\",\"client_id\":\"c1\"}";
+	static const char other[] = "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"y\"}";
 	hello_join(b, "s1", "room1", "alice");
 	cJSON *r = req(b, dup);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r, "duplicate")));
@@ -194,9 +189,9 @@ test_history_ring_grows_then_wraps(void **state)
 	hello_join(b, "s1", "room1", "alice"); /* seq 1 */
 	for (int n = 2; n <= 25; n++) {
 		snprintf(j, sizeof(j),
-		         "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
-		         "\"room_id\":\"room1\",\"text\":\"m%d\",\"client_id\":\"c%d\"}",
-		         n, n);
+			 "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+			 "\"room_id\":\"room1\",\"text\":\"m%d\",\"client_id\":\"c%d\"}",
+			 n, n);
 		assert_string_equal(err_of(b, j), "ok");
 		cJSON *r = req(b, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":500}");
 		cJSON *evs = cJSON_GetObjectItem(r, "events"), *e;
@@ -213,9 +208,9 @@ test_history_ring_grows_then_wraps(void **state)
 		/* The oldest message still in the ring is a duplicate; the one before it is not. */
 		if (first >= 2) {
 			snprintf(j, sizeof(j),
-			         "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
-			         "\"room_id\":\"room1\",\"text\":\"again\",\"client_id\":\"c%d\"}",
-			         first);
+				 "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+				 "\"room_id\":\"room1\",\"text\":\"again\",\"client_id\":\"c%d\"}",
+				 first);
 			r = req(b, j);
 			assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "duplicate")));
 			cJSON_Delete(r);
@@ -289,14 +284,11 @@ test_room_full_and_too_many_rooms(void **state)
 	assert_int_equal(broker_add_room(b, "only", "Only", err, sizeof(err)), 0);
 	assert_int_equal(broker_add_room(b, "two", "Two", err, sizeof(err)), -1);
 	hello_join(b, "s1", "only", "alice");
-	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\","
-	                              "\"room_id\":\"only\",\"user\":\"bob\"}"),
-	                    "room_full");
-	assert_string_equal(err_of(b, "{\"op\":\"create_room\",\"room_id\":\"x\"}"),
-	                    "too_many_rooms");
-	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\","
-	                              "\"room_id\":\"x\",\"user\":\"bob\"}"),
-	                    "too_many_rooms");
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"only\",\"user\":\"bob\"}"),
+			    "room_full");
+	assert_string_equal(err_of(b, "{\"op\":\"create_room\",\"room_id\":\"x\"}"), "too_many_rooms");
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"x\",\"user\":\"bob\"}"),
+			    "too_many_rooms");
 	broker_destroy(b);
 }
 
@@ -328,14 +320,12 @@ test_hello_of_a_new_instance_expires_the_old_one(void **state)
 	struct broker *b = mk(100, 10, 100);
 	hello_join(b, "s1", "room1", "alice");
 	nevents = 0;
-	assert_string_equal(err_of(b, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}"),
-	                    "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}"), "ok");
 	assert_int_equal(broker_member_count(b), 0);
 	assert_int_equal(nevents, 1);
 	assert_non_null(strstr(events[0].json, "\"type\":\"leave\""));
-	assert_string_equal(
-	    err_of(b, "{\"op\":\"heartbeat\",\"frontend\":\"fe\",\"instance\":\"i1\"}"),
-	    "unknown_frontend");
+	assert_string_equal(err_of(b, "{\"op\":\"heartbeat\",\"frontend\":\"fe\",\"instance\":\"i1\"}"),
+			    "unknown_frontend");
 	broker_destroy(b);
 }
 
@@ -351,17 +341,11 @@ test_counts_follow_joins_and_leaves(void **state)
 	cJSON *r = req(b, "{\"op\":\"stats\"}");
 	assert_int_equal(cJSON_GetObjectItem(r, "sessions")->valueint, 2);
 	cJSON_Delete(r);
-	assert_string_equal(
-	    err_of(
-	        b,
-	        "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
-	    "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"), "ok");
 	r = req(b, "{\"op\":\"list_rooms\"}");
 	cJSON *rooms = cJSON_GetObjectItem(r, "rooms");
-	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 0), "users_count")->valueint,
-	                 1);
-	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 1), "users_count")->valueint,
-	                 1);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 0), "users_count")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rooms, 1), "users_count")->valueint, 1);
 	cJSON_Delete(r);
 	broker_destroy(b);
 }
@@ -371,17 +355,17 @@ main(void)
 {
 	log_init("test", LOG_LVL_ERROR);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_join_event_is_exact),
-	    cmocka_unit_test(test_notices_follow_the_configured_language),
-	    cmocka_unit_test(test_message_event_escapes_text),
-	    cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
-	    cmocka_unit_test(test_history_ring_grows_then_wraps),
-	    cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
-	    cmocka_unit_test(test_stall_gives_frontends_a_fresh_timeout),
-	    cmocka_unit_test(test_room_full_and_too_many_rooms),
-	    cmocka_unit_test(test_rooms_file_is_checked),
-	    cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),
-	    cmocka_unit_test(test_counts_follow_joins_and_leaves),
+		cmocka_unit_test(test_join_event_is_exact),
+		cmocka_unit_test(test_notices_follow_the_configured_language),
+		cmocka_unit_test(test_message_event_escapes_text),
+		cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
+		cmocka_unit_test(test_history_ring_grows_then_wraps),
+		cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
+		cmocka_unit_test(test_stall_gives_frontends_a_fresh_timeout),
+		cmocka_unit_test(test_room_full_and_too_many_rooms),
+		cmocka_unit_test(test_rooms_file_is_checked),
+		cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),
+		cmocka_unit_test(test_counts_follow_joins_and_leaves),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);
 }

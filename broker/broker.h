@@ -23,7 +23,13 @@ struct broker_config {
 	bool bundles;                 /* grant front-ends that ask one bundle message per drain */
 	bool room_topics;             /* publish r/<room> even when every front-end takes bundles */
 	enum broker_notices notices;  /* join/leave texts: ko (default, document 000's) or en */
+	uint32_t ephemeral_per_addr;  /* rooms joins may create per client address, live at once */
+	uint32_t ephemeral_per_user;  /* and per (folded) nickname; 0: joins create no room */
 };
+
+/* Defaults and hard limits of the settings above (README "Limits"). */
+#define BROKER_EPHEMERAL_PER_ADDR_DEFAULT 16
+#define BROKER_EPHEMERAL_PER_USER_DEFAULT 4
 
 void broker_config_defaults(struct broker_config *cfg);
 

@@ -42,7 +42,21 @@ struct room {
 	size_t ring_cap;   /* cfg.history */
 	size_t ring_alloc; /* entries allocated: grows up to ring_cap as events come */
 	size_t order_idx; /* position in broker->rooms_v */
+	char *name_key;   /* folded name: the key in broker->names */
+	bool ephemeral;   /* created by a join: never stored, removed when its last member leaves */
+	bool eph_counted; /* ephemeral: counted against creator_addr and creator_user */
+	char *creator_addr, *creator_user; /* ephemeral: client address, folded nickname */
 };
+
+/* Buffer for a folded room name (the folding may lengthen a character). */
+#define ROOM_NAME_KEY_MAX (MADANG_ROOM_NAME_MAX * 4 * 3 + 1)
+
+/* Error codes of the broker's own (docs/broker-protocol.md, "Errors"). */
+#define ERR_NAME_TAKEN   "name_taken"   /* another room has this name, case-folded */
+#define ERR_CREATE_LIMIT "create_limit" /* --ephemeral-per-addr / --ephemeral-per-user */
+
+/* The address ephemeral rooms are counted against when the join gives none. */
+#define CLIENT_ADDR_UNKNOWN "unknown"
 
 /* A gap longer than this (or a third of --frontend-timeout when that is shorter) between two
  * runs of the loop, which ticks every 50 ms, is a stall: it does not count towards any
@@ -85,6 +99,10 @@ struct broker {
 	broker_publish_fn publish;
 	void *publish_arg;
 	struct hmap rooms; /* id -> room */
+	struct hmap names; /* folded name -> room */
+	struct hmap eph_addr, eph_user; /* address / folded nickname -> struct eph_count */
+	uint64_t eph_seq_floor; /* highest seq an ephemeral room reached: the next one starts there */
+	bool reap_pending;      /* an ephemeral room may be empty: room_reap() looks */
 	struct room **rooms_v;
 	size_t nrooms, rooms_cap;
 	struct hmap frontends; /* id -> frontend */
@@ -123,6 +141,25 @@ void room_member_remove(struct broker *b, struct member *m);
 /* Emits a join or leave event for m (which must still be in the room for leave). */
 void room_emit_join(struct broker *b, struct member *m, bool resync);
 void room_emit_leave(struct broker *b, struct member *m, const char *reason);
+
+/* names.c */
+/* Checks a room name by the nickname rules (trimmed, valid UTF-8, 1..100 characters, no control,
+ * invisible, formatting or non-ASCII space character) and writes its canonical form to out. */
+bool room_name_canonical(const char *in, size_t len, char *out, size_t outsz, const char **why);
+/* The room whose name equals name once case-folded, or NULL. */
+struct room *room_by_name(struct broker *b, const char *name);
+int room_name_register(struct broker *b, struct room *r);
+void room_name_unregister(struct broker *b, struct room *r);
+/* Why a join from addr by user_key may not create a room now (a human text), or NULL. */
+const char *eph_refusal(struct broker *b, const char *addr, const char *user_key);
+/* Creates an ephemeral room for a join (not stored, counted against addr and user_key). */
+struct room *room_create_ephemeral(struct broker *b, const char *id, const char *addr,
+				   const char *user_key);
+/* Releases what an ephemeral room holds (counts, seq floor); room_destroy calls it. */
+void eph_release(struct broker *b, struct room *r);
+void eph_fini(struct broker *b);
+/* Removes the ephemeral rooms that have no member left. Called after every request and tick. */
+void room_reap(struct broker *b);
 
 /* frontend.c */
 struct frontend *fe_get(struct broker *b, const char *id);

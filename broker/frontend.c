@@ -195,4 +195,5 @@ broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 			fe_expire(b, fe, "expired");
 		}
 	}
+	room_reap(b);
 }

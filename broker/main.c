@@ -27,6 +27,10 @@ usage(FILE *f)
 		"                          (default: room1..room4 of the original design)\n"
 		"  --history N             events kept per room in memory (default 100, 0..100000)\n"
 		"  --allow-create          allow create_room, and joins that create unknown rooms\n"
+		"                          (ephemeral: never stored, removed when empty)\n"
+		"  --ephemeral-per-addr N  rooms joins may create per client address (default 16)\n"
+		"  --ephemeral-per-user N  rooms joins may create per nickname (default 4;\n"
+		"                          0 in either: joins create no room)\n"
 		"  --frontend-timeout MS   expire a front-end silent this long (default 3000)\n"
 		"  --no-bundles            refuse front-ends' requests for bundled room events\n"
 		"                          (every room's events then go out on its own topic)\n"
@@ -127,6 +131,8 @@ main(int argc, char **argv)
 		{"rooms", required_argument, NULL, 'R'},
 		{"history", required_argument, NULL, 'H'},
 		{"allow-create", no_argument, NULL, 'c'},
+		{"ephemeral-per-addr", required_argument, NULL, 'a'},
+		{"ephemeral-per-user", required_argument, NULL, 'u'},
 		{"frontend-timeout", required_argument, NULL, 't'},
 		{"no-bundles", no_argument, NULL, 'B'},
 		{"room-topics", no_argument, NULL, 'T'},
@@ -175,6 +181,16 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			bcfg.allow_create = true;
+			break;
+		case 'a':
+			if (parse_num("--ephemeral-per-addr", optarg, 0, 1000000, &v) != 0)
+				return 2;
+			bcfg.ephemeral_per_addr = (uint32_t)v;
+			break;
+		case 'u':
+			if (parse_num("--ephemeral-per-user", optarg, 0, 1000000, &v) != 0)
+				return 2;
+			bcfg.ephemeral_per_user = (uint32_t)v;
 			break;
 		case 'B':
 			bcfg.bundles = false;

@@ -342,11 +342,14 @@ op_heartbeat(struct req *q)
 	sbuf_addc(q->out, '}');
 }
 
+/* A join of an unknown room id: with --allow-create, an ephemeral room named like its id (never
+ * stored, removed when its last member leaves), within the bounds per address and per user. */
 static struct room *
-room_autocreate(struct req *q, const char *id)
+room_autocreate(struct req *q, const char *id, const char *addr, const char *user_key)
 {
 	struct broker *b = q->b;
 	struct room *r;
+	const char *why;
 
 	if (!b->cfg.allow_create) {
 		reply_error(q, ERR_NO_SUCH_ROOM, "no room %s", id);
@@ -356,11 +359,18 @@ room_autocreate(struct req *q, const char *id)
 		reply_error(q, ERR_TOO_MANY_ROOMS, "the broker already has %zu rooms", b->nrooms);
 		return NULL;
 	}
-	if ((r = room_create_new(b, id, id)) == NULL) {
+	if ((r = room_by_name(b, id)) != NULL) {
+		reply_error(q, ERR_NAME_TAKEN, "room %s is already called \"%s\"", r->id, r->name);
+		return NULL;
+	}
+	if ((why = eph_refusal(b, addr, user_key)) != NULL) {
+		reply_error(q, ERR_CREATE_LIMIT, "%s", why);
+		return NULL;
+	}
+	if ((r = room_create_ephemeral(b, id, addr, user_key)) == NULL) {
 		reply_error(q, ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
-	b->ctr.rooms_created++;
 	return r;
 }
 
@@ -385,15 +395,15 @@ publish_kick(struct broker *b, struct member *m, const char *reason)
 	room_publish(b, topic, tlen, e->data, e->len);
 }
 
-/* join {frontend, session, room_id, user, [since, epoch], [history], [history_below], [resume]}
- */
+/* join {frontend, session, room_id, user, [since, epoch], [history], [history_below], [resume],
+ *       [addr]} */
 static void
 op_join(struct req *q)
 {
 	struct broker *b = q->b;
 	char user[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
 	struct frontend *fe = arg_frontend(q);
-	const char *sid, *rid, *resume = NULL, *epoch = NULL;
+	const char *sid, *rid, *resume = NULL, *epoch = NULL, *addr = CLIENT_ADDR_UNKNOWN;
 	int64_t since = 0, hist = b->cfg.join_history, below = 0;
 	bool has_since, has_hist, has_below, resumed = false, recovered = false;
 	struct session *s;
@@ -414,6 +424,8 @@ op_join(struct req *q)
 	}
 	if (wire_has(q->rq, "resume") && (resume = arg_token(q, "resume", false)) == NULL)
 		return;
+	if (wire_has(q->rq, "addr") && (addr = arg_token(q, "addr", false)) == NULL)
+		return;
 	if (has_since) {
 		size_t elen;
 		epoch = wire_str(q->rq, "epoch", &elen);
@@ -422,7 +434,7 @@ op_join(struct req *q)
 			return;
 		}
 	}
-	if ((r = room_get(b, rid)) == NULL && (r = room_autocreate(q, rid)) == NULL)
+	if ((r = room_get(b, rid)) == NULL && (r = room_autocreate(q, rid, addr, key)) == NULL)
 		return;
 
 	s = sess_get(fe, sid);
@@ -473,7 +485,7 @@ op_join(struct req *q)
 			recovered = true;
 			lo = (uint64_t)since;
 			limit = r->ring_cap;
-		} else if (b->store.history != NULL) {
+		} else if (b->store.history != NULL && !r->ephemeral) {
 			/* Older than the ring: the durable history may still hold every event. */
 			size_t n = 0;
 			uint64_t oldest = 0;
@@ -730,9 +742,15 @@ op_sync(struct req *q)
 		if (!err) {
 			nick_fold(user, key, sizeof(key));
 			r = room_get(b, rid);
+			/* A room a join had created (before a broker restart): ephemeral again,
+			 * counted but not refused (these members were admitted before). */
+			size_t alen;
+			const char *a = wire_str(item, "addr", &alen);
+			if (a == NULL || !valid_token(a, alen, MADANG_SESSION_MAX))
+				a = CLIENT_ADDR_UNKNOWN;
 			if (r == NULL && b->cfg.allow_create && b->nrooms < b->cfg.max_rooms &&
-			    (r = room_create_new(b, rid, rid)) != NULL)
-				b->ctr.rooms_created++;
+			    room_by_name(b, rid) == NULL)
+				r = room_create_ephemeral(b, rid, a, key);
 			if (r == NULL)
 				err = ERR_NO_SUCH_ROOM;
 		}
@@ -836,6 +854,7 @@ op_create_room(struct req *q)
 {
 	struct broker *b = q->b;
 	const char *id, *name, *why;
+	char canon[MADANG_ROOM_NAME_MAX * 4 + 1];
 	size_t nlen;
 	struct room *r;
 
@@ -854,7 +873,7 @@ op_create_room(struct req *q)
 		name = id;
 		nlen = strlen(id);
 	}
-	if (!valid_room_name(name, nlen, &why)) {
+	if (!room_name_canonical(name, nlen, canon, sizeof(canon), &why)) {
 		reply_error(q, ERR_INVALID_ARGUMENT, "%s", why);
 		return;
 	}
@@ -862,11 +881,15 @@ op_create_room(struct req *q)
 		reply_error(q, ERR_ROOM_EXISTS, "room %s already exists", id);
 		return;
 	}
+	if ((r = room_by_name(b, canon)) != NULL) {
+		reply_error(q, ERR_NAME_TAKEN, "room %s is already called \"%s\"", r->id, r->name);
+		return;
+	}
 	if (b->nrooms >= b->cfg.max_rooms) {
 		reply_error(q, ERR_TOO_MANY_ROOMS, "the broker already has %zu rooms", b->nrooms);
 		return;
 	}
-	if ((r = room_create_new(b, id, name)) == NULL) {
+	if ((r = room_create_new(b, id, canon)) == NULL) {
 		reply_error(q, ERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -900,7 +923,7 @@ op_delete_room(struct req *q)
 	sbuf_addc(&b->ev, '}');
 	room_emit(b, r, NULL, NULL);
 	room_publish(b, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), b->ev.data, b->ev.len);
-	if (b->store.room_deleted)
+	if (b->store.room_deleted && !r->ephemeral)
 		b->store.room_deleted(b->store.arg, r->id, r->seq);
 	log_info("broker: room %s deleted", r->id);
 	room_destroy(b, r);
@@ -945,7 +968,7 @@ op_history(struct req *q)
 	add_key_int(q->out, "first_seq", (int64_t)first);
 	sbuf_addc(q->out, ',');
 	add_key_int(q->out, "last_seq", (int64_t)r->seq);
-	if (q->b->store.history != NULL) {
+	if (q->b->store.history != NULL && !r->ephemeral) {
 		/* Durable history: the database holds every event the ring does, and older ones. */
 		struct sbuf ev;
 		size_t n = 0;
@@ -1164,6 +1187,7 @@ broker_handle(struct broker *b, const char *text, size_t len, int64_t wall_ms, u
 	else if (!dispatch(&q, op))
 		reply_error(&q, ERR_UNKNOWN_OP, "unknown op");
 out:
+	room_reap(b);
 	if (reply->oom) {
 		sbuf_reset(reply);
 		sbuf_adds(reply, "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}");

@@ -34,12 +34,15 @@ room_create(struct broker *b, const char *id, const char *name)
 	if (r->name == NULL)
 		goto fail;
 	hmap_init(&r->members);
+	if (room_name_register(b, r) != 0)
+		goto fail;
 	if (hmap_put(&b->rooms, r->id, r) != 0)
 		goto fail;
 	r->order_idx = b->nrooms;
 	b->rooms_v[b->nrooms++] = r;
 	return r;
 fail:
+	room_name_unregister(b, r);
 	free(r->ring);
 	free(r->name);
 	free(r);
@@ -71,6 +74,8 @@ void
 room_destroy(struct broker *b, struct room *r)
 {
 	hmap_del(&b->rooms, r->id);
+	room_name_unregister(b, r);
+	eph_release(b, r);
 	/* Keep creation order: shift the rooms after it down by one. */
 	memmove(&b->rooms_v[r->order_idx], &b->rooms_v[r->order_idx + 1],
 		(b->nrooms - r->order_idx - 1) * sizeof(*b->rooms_v));
@@ -137,7 +142,7 @@ room_emit(struct broker *b, struct room *r, const char *user_key, const char *cl
 		return;
 	}
 	r->seq++;
-	if (b->store.event)
+	if (b->store.event && !r->ephemeral)
 		b->store.event(b->store.arg, r->id, r->seq, b->now_wall, b->ev.data, b->ev.len,
 			       user_key, client_id);
 	tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_ROOM, r->id);
@@ -261,6 +266,8 @@ room_member_remove(struct broker *b, struct member *m)
 	}
 	b->members_total--;
 	free(m);
+	if (r->ephemeral && r->nmembers == 0)
+		b->reap_pending = true;
 }
 
 /* The join/leave notice texts, in the language of --notices (document 000 wrote Korean). */

@@ -188,6 +188,10 @@ join_req(struct ws_room *r, struct ws_member *m)
 	}
 	if (!m->resync && s->resume != NULL)
 		cJSON_AddStringToObject(req, "resume", s->resume);
+	/* The client's address: the broker bounds the rooms joins create per address. */
+	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user((struct lws *)s->wsi) : NULL;
+	if (p != NULL && p->addr[0] != '\0')
+		cJSON_AddStringToObject(req, "addr", p->addr);
 	cJSON_AddNumberToObject(req, "history", ws->o.history);
 	return req;
 }

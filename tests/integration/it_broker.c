@@ -73,6 +73,14 @@ setup_create(void **state)
 }
 
 static int
+setup_create_bounded(void **state)
+{
+	static const char *const args[] = {"--allow-create", "--ephemeral-per-addr", "2",
+					   "--ephemeral-per-user", "1", NULL};
+	return fx_start(state, args);
+}
+
+static int
 setup_no_bundles(void **state)
 {
 	static const char *const args[] = {"--no-bundles", NULL};
@@ -776,7 +784,7 @@ test_create_and_delete_room(void **state)
 	assert_int_equal(users_count(f, "jazz"), 0);
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "jazz", "alice");
-	join_ok(f, "ws-1", "s1", "made-by-join", "alice"); /* joins create rooms too */
+	join_ok(f, "ws-1", "s1", "made-by-join", "alice"); /* joins create (ephemeral) rooms */
 	expect_ok(f, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}");
 	assert_int_equal(users_count(f, "jazz"), -1);
 	cJSON *e = next_event(f, "room_deleted", NULL, 0);
@@ -784,6 +792,95 @@ test_create_and_delete_room(void **state)
 	assert_string_equal(tj_str(e, "room_id"), "jazz");
 	cJSON_Delete(e);
 	expect_error(f, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}", "no_such_room");
+}
+
+/* A room a join created lives while it has members: it leaves list_rooms with its last member,
+ * and a room re-created under the same id goes on from the seq the old one reached. */
+static void
+test_room_created_by_join_goes_when_empty(void **state)
+{
+	struct fx *f = *state; /* --allow-create */
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "popup", "alice");
+	join_ok(f, "ws-1", "s2", "popup", "bob");
+	assert_int_equal(users_count(f, "popup"), 2);
+	cJSON *r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	assert_string_equal(tj_str(cJSON_GetObjectItem(r, "room"), "name"), "popup");
+	cJSON_Delete(r);
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"popup\"}");
+	assert_int_equal(users_count(f, "popup"), 1);
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"popup\"}");
+	assert_int_equal(users_count(f, "popup"), -1); /* gone from list_rooms */
+	expect_error(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}", "no_such_room");
+	r = join(f, "ws-1", "s1", "popup", "carol");
+	assert_true(tj_bool(r, "ok"));
+	assert_int_equal(tj_int(r, "seq"), 5); /* after join, join, leave, leave of the first */
+	cJSON_Delete(r);
+	/* A front-end that expires takes its members' ephemeral rooms with it. */
+	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	long long deleted = tj_int(cJSON_GetObjectItem(st, "counters"), "rooms_deleted");
+	cJSON_Delete(st);
+	assert_int_equal(deleted, 1);
+	/* Permanent rooms stay when empty. */
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	join_ok(f, "ws-1", "s3", "jazz", "dave");
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s3\",\"room_id\":\"jazz\"}");
+	assert_int_equal(users_count(f, "jazz"), 0);
+}
+
+/* Joins create rooms within --ephemeral-per-addr and --ephemeral-per-user (live rooms counted),
+ * and never one whose name another room has. */
+static void
+test_rooms_created_by_joins_are_bounded(void **state)
+{
+	struct fx *f = *state; /* --allow-create --ephemeral-per-addr 2 --ephemeral-per-user 1 */
+	static const char fmt[] = "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"%s\","
+				  "\"room_id\":\"%s\",\"user\":\"%s\",\"addr\":\"%s\"}";
+	char j[512];
+
+	hello(f, "ws-1");
+	snprintf(j, sizeof(j), fmt, "s1", "r1", "alice", "192.0.2.1");
+	expect_ok(f, j);
+	snprintf(j, sizeof(j), fmt, "s1", "r2", "Alice", "192.0.2.9"); /* same user, folded */
+	expect_error(f, j, "create_limit");
+	snprintf(j, sizeof(j), fmt, "s2", "r2", "bob", "192.0.2.1");
+	expect_ok(f, j);
+	snprintf(j, sizeof(j), fmt, "s3", "r3", "carol", "192.0.2.1"); /* third from that address */
+	expect_error(f, j, "create_limit");
+	snprintf(j, sizeof(j), fmt, "s3", "r3", "carol", "192.0.2.2");
+	expect_ok(f, j);
+	/* Joining a room that exists is never limited. */
+	snprintf(j, sizeof(j), fmt, "s4", "r1", "dave", "192.0.2.1");
+	expect_ok(f, j);
+	/* When a room goes, its creator may create another. */
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"r1\"}");
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s4\",\"room_id\":\"r1\"}");
+	snprintf(j, sizeof(j), fmt, "s1", "r4", "alice", "192.0.2.1");
+	expect_ok(f, j);
+	/* Names are unique once case-folded: a join may not create a room called like another. */
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz Club\"}");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz2\",\"name\":\" jazz CLUB \"}",
+		     "name_taken");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"r9\",\"name\":\"R4\"}", "name_taken");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"room9\",\"name\":\"일반 대화\"}",
+		     "name_taken");
+	snprintf(j, sizeof(j), fmt, "s5", "JAZZ-CLUB", "erin", "192.0.2.3");
+	expect_ok(f, j); /* "JAZZ-CLUB" is not "Jazz Club" */
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"pop\",\"name\":\"Pop\"}");
+	snprintf(j, sizeof(j), fmt, "s6", "POP", "fred", "192.0.2.4");
+	expect_error(f, j, "name_taken");
+	/* The nickname rules: no invisible, bidi-control or formatting character in a name. */
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"z1\",\"name\":\"a\u200bb\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"z2\",\"name\":\"\u202egnp.exe\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"z3\",\"name\":\"a\u3000b\"}",
+		     "invalid_argument");
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"z4\",\"name\":\"음악 & 영화 2\"}");
+	/* A bad address is refused like any bad field. */
+	snprintf(j, sizeof(j), fmt, "s7", "r7", "gina", "bad\\u0001");
+	expect_error(f, j, "invalid_argument");
 }
 
 static void
@@ -1041,6 +1138,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_typing_is_published_without_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_redeclares_membership, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
+		cmocka_unit_test_setup_teardown(test_room_created_by_join_goes_when_empty, setup_create, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_created_by_joins_are_bounded, setup_create_bounded, teardown),
 		cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_applies_requests_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundles_carry_a_turns_rooms_in_one_message, setup, teardown),

@@ -274,6 +274,39 @@ test_rooms_created_and_deleted_survive_restart(void **state)
 	cJSON_Delete(r);
 }
 
+/* A room a join created is ephemeral: nothing of it reaches the database, so a restart does not
+ * bring it back (even when the broker died with members in it); a front-end's sync after the
+ * restart makes it ephemeral again, and it goes with its last member. */
+static void
+test_rooms_created_by_joins_are_not_stored(void **state)
+{
+	struct fx *f = *state; /* --allow-create */
+
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	ok(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\",\"user\":\"alice\",\"addr\":\"192.0.2.7\"}");
+	ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\",\"text\":\"hi\"}");
+	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"popup\"}");
+	assert_true(tj_bool(r, "ok"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "events")), 2); /* from memory */
+	cJSON_Delete(r);
+	restart_after_kill(f);
+	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	assert_string_equal(tj_str(r, "error"), "no_such_room");
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"list_rooms\"}");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "rooms")), 4);
+	cJSON_Delete(r);
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = call(f, "{\"op\":\"sync\",\"frontend\":\"fe\",\"instance\":\"i2\",\"members\":[{\"session\":\"s\",\"room_id\":\"popup\",\"user\":\"alice\"}]}");
+	assert_true(tj_bool(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "results"), 0), "ok"));
+	cJSON_Delete(r);
+	ok(f, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\"}");
+	restart_after_kill(f);
+	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	assert_string_equal(tj_str(r, "error"), "no_such_room");
+	cJSON_Delete(r);
+}
+
 static void
 test_torn_wal_is_recovered(void **state)
 {
@@ -371,6 +404,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_every_acknowledged_message_survives_sigkill_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_after_restart_recovers_exactly_the_missed_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rooms_created_and_deleted_survive_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_created_by_joins_are_not_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_wal_is_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_keep_prunes_old_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_data_directories_fail_at_start_with_a_clear_message, setup, teardown),

@@ -306,6 +306,13 @@ test_rooms_file_is_checked(void **state)
 	static const char dupe[] = "[{\"id\":\"c\",\"name\":\"C\"},{\"id\":\"c\",\"name\":\"C\"}]";
 	assert_int_equal(broker_load_rooms(b, dupe, strlen(dupe), err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "twice"));
+	/* Two rooms may not share a name once case-folded, nor hold an invisible character. */
+	static const char samename[] = "[{\"id\":\"d\",\"name\":\"a\"}]";
+	assert_int_equal(broker_load_rooms(b, samename, strlen(samename), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "taken by room a"));
+	static const char zwsp[] = "[{\"id\":\"e\",\"name\":\"E\u200bE\"}]";
+	assert_int_equal(broker_load_rooms(b, zwsp, strlen(zwsp), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invisible"));
 	static const char badid[] = "{\"rooms\":[{\"id\":\"a/b\",\"name\":\"X\"}]}";
 	assert_int_equal(broker_load_rooms(b, badid, strlen(badid), err, sizeof(err)), -1);
 	assert_int_equal(broker_load_rooms(b, "{", 1, err, sizeof(err)), -1);

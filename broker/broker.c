@@ -22,6 +22,7 @@ broker_config_defaults(struct broker_config *cfg)
 	cfg->notices = BROKER_NOTICES_KO;
 	cfg->ephemeral_per_addr = BROKER_EPHEMERAL_PER_ADDR_DEFAULT;
 	cfg->ephemeral_per_user = BROKER_EPHEMERAL_PER_USER_DEFAULT;
+	cfg->history_bytes = BROKER_HISTORY_BYTES_DEFAULT;
 }
 
 struct broker *

@@ -228,15 +228,17 @@ add_users(struct sbuf *o, const struct room *r)
 
 /* Appends the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
  * of them (the oldest when !newest), oldest first, leaving out those with seq >= below (the
- * front-end already holds them). Returns the seq of the window's first event, or hi when the
- * window is empty. */
+ * front-end already holds them), and fewer when the events' JSON (with the commas between)
+ * would pass max_bytes: then the oldest (the newest when !newest) are left out and *truncated
+ * is set. Returns the seq of the window's first event, or hi when the window is empty. */
 static uint64_t
 add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit, bool newest,
-	    uint64_t below)
+	    uint64_t below, size_t max_bytes, bool *truncated)
 {
 	size_t first = r->ring_len, last = 0, n = 0;
 	uint64_t first_seq = hi;
 
+	*truncated = false;
 	for (size_t i = 0; i < r->ring_len; i++) {
 		uint64_t seq = room_hist_at(r, i)->seq;
 		if (seq > lo && seq < hi) {
@@ -253,10 +255,19 @@ add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t lim
 			else
 				last = first + limit;
 		}
-		if (first < last)
-			first_seq = room_hist_at(r, first)->seq;
+		size_t wend = last; /* the window, before what the front-end holds is left out */
 		while (last > first && room_hist_at(r, last - 1)->seq >= below)
 			last--;
+		size_t bytes = 0;
+		for (size_t i = first; i < last; i++)
+			bytes += room_hist_at(r, i)->len + (i > first);
+		while (bytes > max_bytes && first < last) {
+			size_t drop = newest ? first++ : --last;
+			bytes -= room_hist_at(r, drop)->len + (first < last);
+			*truncated = true;
+		}
+		if (first < wend)
+			first_seq = room_hist_at(r, first)->seq;
 	}
 	sbuf_adds(o, "[");
 	for (size_t i = first; i < last; i++) {
@@ -489,9 +500,10 @@ op_join(struct req *q)
 			/* Older than the ring: the durable history may still hold every event. */
 			size_t n = 0;
 			uint64_t oldest = 0;
+			bool cut;
 			if (b->store.history(b->store.arg, r->id, (uint64_t)since, first_live,
-					     MADANG_HISTORY_PAGE_MAX + 1, false, &stored, &n,
-					     &oldest) == 0 &&
+					     MADANG_HISTORY_PAGE_MAX + 1, false, SIZE_MAX, &stored,
+					     &n, &oldest, &cut) == 0 &&
 			    n <= MADANG_HISTORY_PAGE_MAX && n == first_live - 1 - (uint64_t)since) {
 				recovered = true;
 				from_store = true;
@@ -519,8 +531,12 @@ op_join(struct req *q)
 	if (from_store) {
 		sbuf_add(o, stored.data, stored.len);
 	} else {
+		/* A resume gets every missed event; a fresh join at most --history's newest that
+		 * fit the byte budget of a history reply (the client pages with history). */
+		bool cut;
 		uint64_t first = add_history(o, r, lo, first_live, limit, true,
-					     has_below ? (uint64_t)below : UINT64_MAX);
+					     has_below ? (uint64_t)below : UINT64_MAX,
+					     recovered ? SIZE_MAX : b->cfg.history_bytes, &cut);
 		if (has_below) {
 			sbuf_addc(o, ',');
 			add_key_int(o, "history_first", (int64_t)first);
@@ -931,19 +947,21 @@ op_delete_room(struct req *q)
 	sbuf_adds(q->out, "{\"ok\":true}");
 }
 
-/* history {room_id, [after_seq | before_seq], [limit]} */
+/* history {room_id, [after_seq | before_seq], [limit], [max_bytes]} */
 static void
 op_history(struct req *q)
 {
 	struct room *r = arg_room(q);
-	int64_t after = 0, before = 0, limit = 50;
-	bool has_after, has_before, has_limit, complete;
+	int64_t after = 0, before = 0, limit = 50, max_bytes = (int64_t)q->b->cfg.history_bytes;
+	bool has_after, has_before, has_limit, has_max, complete, truncated = false;
 	uint64_t lo, hi, first;
 
 	if (r == NULL ||
 	    !arg_int_opt(q, "after_seq", 0, INT64_C(1) << 53, &after, &has_after) ||
 	    !arg_int_opt(q, "before_seq", 0, INT64_C(1) << 53, &before, &has_before) ||
-	    !arg_int_opt(q, "limit", 1, MADANG_HISTORY_PAGE_MAX, &limit, &has_limit))
+	    !arg_int_opt(q, "limit", 1, MADANG_HISTORY_PAGE_MAX, &limit, &has_limit) ||
+	    !arg_int_opt(q, "max_bytes", BROKER_HISTORY_BYTES_MIN, BROKER_HISTORY_BYTES_MAX,
+			 &max_bytes, &has_max))
 		return;
 	if (has_after && has_before) {
 		reply_error(q, ERR_INVALID_ARGUMENT, "give after_seq or before_seq, not both");
@@ -975,7 +993,7 @@ op_history(struct req *q)
 		uint64_t oldest = 0;
 		sbuf_init(&ev);
 		if (q->b->store.history(q->b->store.arg, r->id, lo, hi, (size_t)limit, !has_after,
-					&ev, &n, &oldest) != 0) {
+					(size_t)max_bytes, &ev, &n, &oldest, &truncated) != 0) {
 			sbuf_fini(&ev);
 			reply_error(q, ERR_INTERNAL, "history storage failed");
 			return;
@@ -987,6 +1005,7 @@ op_history(struct req *q)
 			uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
 			complete = first <= want;
 		}
+		complete = complete && !truncated;
 		sbuf_reset(q->out);
 		sbuf_adds(q->out, "{\"ok\":true,");
 		add_key_str(q->out, "room_id", r->id);
@@ -997,16 +1016,27 @@ op_history(struct req *q)
 		sbuf_addc(q->out, ',');
 		add_key_int(q->out, "last_seq", (int64_t)r->seq);
 		sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
+		sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
 		sbuf_adds(q->out, ",\"events\":");
 		sbuf_add(q->out, ev.data, ev.len);
 		sbuf_addc(q->out, '}');
 		sbuf_fini(&ev);
 		return;
 	}
+	/* complete and truncated are known once the events are chosen: build them aside. */
+	struct sbuf ev;
+	sbuf_init(&ev);
+	add_history(&ev, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX, (size_t)max_bytes,
+		    &truncated);
+	complete = complete && !truncated;
 	sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
+	sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
 	sbuf_adds(q->out, ",\"events\":");
-	add_history(q->out, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX);
+	sbuf_add(q->out, ev.data, ev.len);
 	sbuf_addc(q->out, '}');
+	if (ev.oom)
+		q->out->oom = true;
+	sbuf_fini(&ev);
 }
 
 static void

@@ -421,6 +421,90 @@ test_history_after_seq_and_ring_limit(void **state)
 		     "invalid_argument");
 }
 
+/* Checks one history page: every event's seq, their JSON within max_bytes; returns the count and
+ * the first and last seq through *lo and *hi. */
+static int
+history_page(cJSON *r, long long max_bytes, long long *lo, long long *hi)
+{
+	cJSON *e, *ev = cJSON_GetObjectItem(r, "events");
+	char *text = cJSON_PrintUnformatted(ev);
+	int n = 0;
+
+	assert_true(tj_bool(r, "ok"));
+	assert_true((long long)strlen(text) - 2 <= max_bytes); /* the array without its brackets */
+	free(text);
+	cJSON_ArrayForEach(e, ev)
+	{
+		if (n == 0)
+			*lo = tj_int(e, "seq");
+		*hi = tj_int(e, "seq");
+		n++;
+	}
+	return n;
+}
+
+/* history stops before max_bytes of events (default 256 KiB) with complete:false and
+ * truncated:true, so that the caller pages on; max_bytes outside 32 KiB..1 MiB is refused. */
+static void
+test_history_is_paged_by_bytes(void **state)
+{
+	struct fx *f = *state; /* --history 100 */
+	char text[4001];
+	long long lo = 0, hi = 0, seen = 0, expect;
+
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	for (int i = 0; i < 80; i++) /* 80 events of about 4.2 KB: 330 KB */
+		send_msg(f, "s1", "room1", text, NULL);
+	/* The default budget: 100 events asked, those that fit in 256 KiB given, the newest. */
+	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":100}");
+	int n = history_page(r, 256 * 1024, &lo, &hi);
+	assert_true(n >= 55 && n < 81);
+	assert_int_equal(hi, 81);
+	assert_false(tj_bool(r, "complete"));
+	assert_true(tj_bool(r, "truncated"));
+	cJSON_Delete(r);
+	/* 32 KiB pages, newest first, down to the first event. */
+	expect = 81;
+	for (int page = 0; page < 30; page++) {
+		r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,"
+			    "\"limit\":500,\"max_bytes\":32768}", expect + 1);
+		n = history_page(r, 32768, &lo, &hi);
+		bool complete = tj_bool(r, "complete");
+		assert_true(n >= 1);
+		assert_int_equal(hi, expect);
+		assert_true(n == hi - lo + 1);
+		assert_int_equal(tj_bool(r, "truncated"), !complete);
+		cJSON_Delete(r);
+		seen += n;
+		expect = lo - 1;
+		if (complete)
+			break;
+	}
+	assert_int_equal(seen, 81);
+	assert_int_equal(expect, 0);
+	/* Forward from after_seq: the oldest first. */
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":10,\"limit\":500,"
+		    "\"max_bytes\":32768}");
+	n = history_page(r, 32768, &lo, &hi);
+	assert_int_equal(lo, 11);
+	assert_true(n >= 6 && n < 10);
+	assert_true(tj_bool(r, "truncated"));
+	assert_false(tj_bool(r, "complete"));
+	cJSON_Delete(r);
+	/* Small pages stay whole: not truncated. */
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":3}");
+	assert_int_equal(history_page(r, 32768, &lo, &hi), 3);
+	assert_false(tj_bool(r, "truncated"));
+	cJSON_Delete(r);
+	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"max_bytes\":1000}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"max_bytes\":2097152}",
+		     "invalid_argument");
+}
+
 static void
 test_duplicate_client_id_is_not_published_twice(void **state)
 {
@@ -1127,6 +1211,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_leave_publishes_and_updates_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notices_en_keeps_english_texts, setup_notices_en, teardown),
 		cmocka_unit_test_setup_teardown(test_history_after_seq_and_ring_limit, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_history_is_paged_by_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_client_id_is_not_published_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_expiry_publishes_leaves, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_broker_stall_does_not_expire_frontends, setup_stall, teardown),

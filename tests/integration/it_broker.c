@@ -811,6 +811,45 @@ test_private_goes_to_the_recipients_frontend(void **state)
 		     "no_such_user");
 }
 
+/* A private to someone who is not in the room (never was, left, or is only in another room) is
+ * no_such_user and publishes nothing at all: no room message, no private, no seq used. */
+static void
+test_private_to_someone_absent_is_refused_and_publishes_nothing(void **state)
+{
+	struct fx *f = *state;
+	static const char fmt[] = "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\","
+				  "\"room_id\":\"room1\",\"to\":\"%s\",\"text\":\"secret\"}";
+	char j[256];
+	cJSON *e;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	join_ok(f, "ws-1", "s2", "room1", "bob");
+	join_ok(f, "ws-1", "s3", "room2", "carol");
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"room1\"}");
+	while ((e = tsub_recv(f->sub, 200, NULL, 0)) != NULL) /* joins and the leave */
+		cJSON_Delete(e);
+	cJSON *g = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	long long seq = tj_int(cJSON_GetObjectItem(g, "room"), "seq");
+	cJSON_Delete(g);
+	const char *const absent[] = {"bob", "carol", "nobody"};
+	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
+		snprintf(j, sizeof(j), fmt, absent[i]);
+		expect_error(f, j, "no_such_user");
+	}
+	e = tsub_recv(f->sub, 300, NULL, 0);
+	if (e != NULL)
+		fail_msg("published after a refused private: %s", tj_str(e, "type"));
+	g = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	assert_int_equal(tj_int(cJSON_GetObjectItem(g, "room"), "seq"), seq);
+	cJSON_Delete(g);
+	cJSON *h = call(f, "{\"op\":\"history\",\"room_id\":\"room1\"}");
+	cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "events"))
+		assert_string_not_equal(tj_str(it, "type"), "message");
+	cJSON_Delete(h);
+}
+
 static void
 test_typing_is_published_without_seq(void **state)
 {
@@ -1220,6 +1259,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_resume_gets_exactly_the_missed_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_token_takes_over_nickname_and_kicks_old_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_goes_to_the_recipients_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_to_someone_absent_is_refused_and_publishes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_typing_is_published_without_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_redeclares_membership, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),

@@ -26,6 +26,7 @@ struct member {
 	struct session *sess;
 	size_t room_idx; /* position in room->members_v */
 	bool marked;     /* scratch flag used by sync */
+	uint64_t probed_ms; /* mono time its front-end was last asked to probe it (0: never) */
 	char names[];    /* user and key, each NUL-terminated: sized to fit, not to the maximum */
 };
 
@@ -63,6 +64,11 @@ struct room {
  * front-end's silence. */
 #define BROKER_STALL_MS 1000
 
+/* A join that collides with a member asks that member's front-end to probe its connection
+ * (at most once per this period per member); the joiner is told to try again after it. The
+ * front-end cuts a connection that stays silent for most of it (madang-ws: 2 s). */
+#define BROKER_PROBE_MS 4000
+
 #define FE_STATS_MAX 16 /* counters a front-end may report with its heartbeat */
 
 struct fe_stat {
@@ -90,7 +96,7 @@ struct session {
 struct broker_counters {
 	uint64_t requests, request_errors, messages, duplicates, joins, leaves, privates, typing,
 		events_published, frontends_registered, frontends_expired, rooms_created,
-		rooms_deleted, stalls;
+		rooms_deleted, stalls, probes;
 };
 
 struct broker {

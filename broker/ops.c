@@ -406,6 +406,34 @@ publish_kick(struct broker *b, struct member *m, const char *reason)
 	room_publish(b, topic, tlen, e->data, e->len);
 }
 
+/* Asks the front-end of m, whose nickname a newcomer wants, to probe m's connection: the event
+ * {"type":"probe","session","room_id","user"} on f/<frontend>, at most once per
+ * BROKER_PROBE_MS. A connection that does not answer is closed there, and its leave frees the
+ * name. Returns the ms after which a new join may find the name free. */
+static uint64_t
+probe_holder(struct broker *b, struct member *m)
+{
+	char topic[WIRE_TOPIC_MAX + 1];
+	struct sbuf *e = &b->ev;
+
+	if (m->probed_ms == 0 || b->now_mono - m->probed_ms >= BROKER_PROBE_MS) {
+		size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, m->sess->fe->id);
+		sbuf_reset(e);
+		sbuf_adds(e, "{\"type\":\"probe\",");
+		add_key_str(e, "session", m->sess->id);
+		sbuf_addc(e, ',');
+		add_key_str(e, "room_id", m->room->id);
+		sbuf_addc(e, ',');
+		add_key_str(e, "user", m->user);
+		sbuf_addc(e, '}');
+		room_publish(b, topic, tlen, e->data, e->len);
+		m->probed_ms = b->now_mono ? b->now_mono : 1;
+		b->ctr.probes++;
+	}
+	uint64_t until = m->probed_ms + BROKER_PROBE_MS;
+	return until > b->now_mono ? until - b->now_mono : 1;
+}
+
 /* join {frontend, session, room_id, user, [since, epoch], [history], [history_below], [resume],
  *       [addr]} */
 static void
@@ -453,8 +481,15 @@ op_join(struct req *q)
 		first_live = r->seq + 1; /* already a member: nothing changes */
 	} else if ((held = hmap_get(&r->members, key)) != NULL) {
 		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
-			reply_error(q, ERR_NICKNAME_TAKEN, "%s is already in room %s", held->user,
-				    r->id);
+			uint64_t wait = probe_holder(b, held);
+			reply_error(q, ERR_NICKNAME_TAKEN,
+				    "%s is already in room %s (if that connection is gone, the name "
+				    "is free again within %llu s)",
+				    held->user, r->id, (unsigned long long)(wait + 999) / 1000);
+			q->out->len--; /* reopen the object: when to try again */
+			sbuf_adds(q->out, ",");
+			add_key_int(q->out, "retry_after_ms", (int64_t)wait);
+			sbuf_addc(q->out, '}');
 			return;
 		}
 		/* Takeover by a reconnecting client: move the membership, no events. */
@@ -1079,7 +1114,7 @@ op_stats(struct req *q)
 		  "\"duplicates\":%llu,\"joins\":%llu,\"leaves\":%llu,\"privates\":%llu,"
 		  "\"typing\":%llu,\"events_published\":%llu,\"frontends_registered\":%llu,"
 		  "\"frontends_expired\":%llu,\"rooms_created\":%llu,\"rooms_deleted\":%llu,"
-		  "\"stalls\":%llu}}",
+		  "\"stalls\":%llu,\"probes\":%llu}}",
 		  (unsigned long long)c->requests, (unsigned long long)c->request_errors,
 		  (unsigned long long)c->messages, (unsigned long long)c->duplicates,
 		  (unsigned long long)c->joins, (unsigned long long)c->leaves,
@@ -1087,7 +1122,8 @@ op_stats(struct req *q)
 		  (unsigned long long)c->events_published,
 		  (unsigned long long)c->frontends_registered,
 		  (unsigned long long)c->frontends_expired, (unsigned long long)c->rooms_created,
-		  (unsigned long long)c->rooms_deleted, (unsigned long long)c->stalls);
+		  (unsigned long long)c->rooms_deleted, (unsigned long long)c->stalls,
+		  (unsigned long long)c->probes);
 	/* The front-ends' own counters (connections, drops…), summed over the live front-ends. */
 	struct fe_stat sum[FE_STATS_MAX * 2];
 	int nsum = 0;

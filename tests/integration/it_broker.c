@@ -315,6 +315,45 @@ test_join_refuses_taken_nickname_case_insensitively(void **state)
 	join_ok(f, "ws-1", "s2", "room2", "alice"); /* other rooms are independent */
 }
 
+/* A join that collides with a member asks that member's front-end to probe it (f/<frontend>
+ * "probe", at most once per 4 s per member) and tells the joiner when to try again. */
+static void
+test_taken_nickname_probes_its_holder(void **state)
+{
+	struct fx *f = *state;
+	char topic[80];
+
+	hello(f, "ws-1");
+	hello(f, "ws-2");
+	join_ok(f, "ws-1", "s1", "room1", "ghost");
+	cJSON *r = join(f, "ws-2", "s2", "room1", "Ghost");
+	assert_false(tj_bool(r, "ok"));
+	assert_string_equal(tj_str(r, "error"), "nickname_taken");
+	assert_non_null(strstr(tj_str(r, "message"), "free again within 4 s"));
+	long long wait = tj_int(r, "retry_after_ms");
+	assert_true(wait > 3000 && wait <= 4000);
+	cJSON_Delete(r);
+	cJSON *e = next_event(f, "probe", topic, sizeof(topic));
+	assert_non_null(e);
+	assert_string_equal(topic, "f/ws-1");
+	assert_string_equal(tj_str(e, "session"), "s1");
+	assert_string_equal(tj_str(e, "room_id"), "room1");
+	assert_string_equal(tj_str(e, "user"), "ghost");
+	cJSON_Delete(e);
+	/* Again at once: no second probe, a shorter wait. */
+	r = join(f, "ws-2", "s3", "room1", "ghost");
+	assert_string_equal(tj_str(r, "error"), "nickname_taken");
+	assert_true(tj_int(r, "retry_after_ms") <= wait);
+	cJSON_Delete(r);
+	assert_null(next_event(f, "probe", NULL, 0));
+	/* The front-end finds the connection dead and leaves: the name is free. */
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"reason\":\"disconnected\"}");
+	join_ok(f, "ws-2", "s2", "room1", "Ghost");
+	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	assert_int_equal(tj_int(cJSON_GetObjectItem(st, "counters"), "probes"), 1);
+	cJSON_Delete(st);
+}
+
 static void
 test_join_refuses_unknown_room_and_bad_names(void **state)
 {
@@ -1246,6 +1285,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_joins_change_counts_and_member_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_have_consecutive_seq_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_refuses_taken_nickname_case_insensitively, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_taken_nickname_probes_its_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_refuses_unknown_room_and_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leave_publishes_and_updates_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notices_en_keeps_english_texts, setup_notices_en, teardown),

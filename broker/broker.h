@@ -52,9 +52,9 @@ struct broker_store {
 	void (*event)(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms,
 		      const char *json, size_t len, const char *user_key, const char *client_id);
 	/* Appends to out the JSON events of room_id with lo < seq < hi, oldest first: the `limit`
-	 * oldest of them, or the newest when newest is true, fewer when their JSON (with the commas
-	 * between) would pass max_bytes: then *truncated is set. Sets *count and *oldest (the oldest
-	 * seq stored for the room, 0 when none). Returns 0, or -1 on a storage error. */
+	 * oldest of them, or the newest when newest is true, fewer when their JSON (with the
+	 * commas between) would pass max_bytes: then *truncated is set. Sets *count and *oldest
+	 * (the oldest seq stored for the room, 0 when none). Returns 0, or -1 on storage errors. */
 	int (*history)(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t limit,
 		       bool newest, size_t max_bytes, struct sbuf *out, size_t *count,
 		       uint64_t *oldest, bool *truncated);

@@ -107,7 +107,7 @@ struct broker {
 	struct hmap rooms; /* id -> room */
 	struct hmap names; /* folded name -> room */
 	struct hmap eph_addr, eph_user; /* address / folded nickname -> struct eph_count */
-	uint64_t eph_seq_floor; /* highest seq an ephemeral room reached: the next one starts there */
+	uint64_t eph_seq_floor; /* highest seq an ephemeral room reached: the next starts there */
 	bool reap_pending;      /* an ephemeral room may be empty: room_reap() looks */
 	struct room **rooms_v;
 	size_t nrooms, rooms_cap;

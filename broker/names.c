@@ -29,7 +29,8 @@ room_name_canonical(const char *in, size_t len, char *out, size_t outsz, const c
 	/* Trimmed like a nickname (ASCII white space; other spaces are refused below). */
 	while (a < z && (p[a] == ' ' || p[a] == '\t' || p[a] == '\n' || p[a] == '\r'))
 		a++;
-	while (z > a && (p[z - 1] == ' ' || p[z - 1] == '\t' || p[z - 1] == '\n' || p[z - 1] == '\r'))
+	while (z > a &&
+	       (p[z - 1] == ' ' || p[z - 1] == '\t' || p[z - 1] == '\n' || p[z - 1] == '\r'))
 		z--;
 	if (!valid_room_name(in + a, z - a, why))
 		return false;
@@ -37,8 +38,9 @@ room_name_canonical(const char *in, size_t len, char *out, size_t outsz, const c
 		*why = "room name is too long";
 		return false;
 	}
-	/* Every character must be one a nickname may hold (no invisible, formatting, bidi-control or
-	 * non-ASCII space character): validate.c's nickname check is the one source of that rule. */
+	/* Every character must be one a nickname may hold (no invisible, formatting, bidi-control
+	 * or non-ASCII space character): validate.c's nickname check is the one source of that
+	 * rule. */
 	for (size_t i = a; i < z;) {
 		char one[MADANG_NICK_MAX_BYTES + 1];
 		uint32_t cp;

@@ -417,7 +417,8 @@ probe_holder(struct broker *b, struct member *m)
 	struct sbuf *e = &b->ev;
 
 	if (m->probed_ms == 0 || b->now_mono - m->probed_ms >= BROKER_PROBE_MS) {
-		size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, m->sess->fe->id);
+		const char *fe = m->sess->fe->id;
+		size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, fe);
 		sbuf_reset(e);
 		sbuf_adds(e, "{\"type\":\"probe\",");
 		add_key_str(e, "session", m->sess->id);
@@ -483,8 +484,8 @@ op_join(struct req *q)
 		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
 			uint64_t wait = probe_holder(b, held);
 			reply_error(q, ERR_NICKNAME_TAKEN,
-				    "%s is already in room %s (if that connection is gone, the name "
-				    "is free again within %llu s)",
+				    "%s is already in room %s (if that connection is gone, the "
+				    "name is free again within %llu s)",
 				    held->user, r->id, (unsigned long long)(wait + 999) / 1000);
 			q->out->len--; /* reopen the object: when to try again */
 			sbuf_adds(q->out, ",");

@@ -419,7 +419,7 @@ hook_history(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t li
 	sqlite3_bind_int64(s, 3, hi > INT64_MAX ? INT64_MAX : (sqlite3_int64)hi);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		/* Rows come from the end kept first (newest or oldest): stop before the byte budget. */
+		/* Rows come from the end kept first (newest or oldest): stop before the budget. */
 		size_t len = (size_t)sqlite3_column_bytes(s, 0) + (n ? 1 : 0);
 		if (bytes + len > max_bytes) {
 			*truncated = true;

@@ -46,6 +46,7 @@ struct room {
 	char *name_key;   /* folded name: the key in broker->names */
 	bool ephemeral;   /* created by a join: never stored, removed when its last member leaves */
 	bool eph_counted; /* ephemeral: counted against creator_addr and creator_user */
+	uint64_t base_seq; /* ephemeral: the seq it started after (no event of it is older) */
 	char *creator_addr, *creator_user; /* ephemeral: client address, folded nickname */
 };
 

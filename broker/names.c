@@ -182,6 +182,7 @@ room_create_ephemeral(struct broker *b, const char *id, const char *addr, const 
 		return NULL;
 	r->ephemeral = true;
 	r->seq = b->eph_seq_floor; /* seqs of an id never go back, even across incarnations */
+	r->base_seq = r->seq;
 	if ((r->creator_addr = strdup(addr)) == NULL ||
 	    (r->creator_user = strdup(user_key)) == NULL ||
 	    eph_inc(&b->eph_addr, r->creator_addr) != 0) {

@@ -528,7 +528,9 @@ op_join(struct req *q)
 	bool from_store = false;
 	sbuf_init(&stored);
 	if (has_since && strcmp(epoch, b->epoch) == 0 && (uint64_t)since < first_live) {
-		if ((uint64_t)since + 1 >= room_first_seq(r) || (uint64_t)since + 1 >= first_live) {
+		/* An ephemeral room has no event up to its base_seq: none of those is missed. */
+		uint64_t from = (uint64_t)since > r->base_seq ? (uint64_t)since : r->base_seq;
+		if (from + 1 >= room_first_seq(r) || (uint64_t)since + 1 >= first_live) {
 			recovered = true;
 			lo = (uint64_t)since;
 			limit = r->ring_cap;
@@ -1004,15 +1006,16 @@ op_history(struct req *q)
 		return;
 	}
 	first = room_first_seq(r);
+	/* Nothing is missing below an ephemeral room's base_seq: it never had those events. */
 	if (has_after) {
 		lo = (uint64_t)after;
 		hi = UINT64_MAX;
-		complete = lo + 1 >= first || lo >= r->seq;
+		complete = (lo > r->base_seq ? lo : r->base_seq) + 1 >= first || lo >= r->seq;
 	} else {
 		hi = has_before ? (uint64_t)before : r->seq + 1;
 		lo = 0;
 		uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
-		complete = first <= want;
+		complete = first <= want || first <= r->base_seq + 1;
 	}
 	sbuf_adds(q->out, "{\"ok\":true,");
 	add_key_str(q->out, "room_id", r->id);

@@ -991,6 +991,46 @@ test_room_created_by_join_goes_when_empty(void **state)
 	assert_int_equal(users_count(f, "jazz"), 0);
 }
 
+/* A room re-created by a join starts above every seq an ephemeral room had (here e2's), so a
+ * client or front-end that knew the old e1 sees a jump: history and resume treat the seqs
+ * below the new room's start as never used, not as lost (complete, recovered). */
+static void
+test_room_recreated_by_join_has_no_gap_before_it(void **state)
+{
+	struct fx *f = *state; /* --allow-create */
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "e1", "alice"); /* 1 */
+	for (int i = 0; i < 5; i++)
+		send_msg(f, "s1", "e1", "hi", NULL); /* 2..6 */
+	char epoch[17];
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"e1\"}"); /* 7 */
+	join_ok(f, "ws-1", "s2", "e2", "bob"); /* 8 */
+	send_msg(f, "s2", "e2", "x", NULL);   /* 9 */
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"e2\"}"); /* 10 */
+	cJSON *r = join(f, "ws-1", "s3", "e1", "carol");
+	assert_int_equal(tj_int(r, "seq"), 11);
+	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"e1\",\"after_seq\":7}");
+	assert_true(tj_bool(r, "complete"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "events")), 1);
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"e1\",\"before_seq\":12,\"limit\":5}");
+	assert_true(tj_bool(r, "complete"));
+	cJSON_Delete(r);
+	/* A client of the old e1 resuming from its seq 7 misses exactly carol's join. */
+	r = call(f,
+		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"e1\","
+		 "\"user\":\"alice\",\"since\":7,\"epoch\":\"%s\"}",
+		 epoch);
+	assert_true(tj_bool(r, "recovered"));
+	cJSON *h = cJSON_GetObjectItem(r, "history");
+	assert_int_equal(cJSON_GetArraySize(h), 1);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 0), "seq"), 11);
+	cJSON_Delete(r);
+}
+
 /* Joins create rooms within --ephemeral-per-addr and --ephemeral-per-user (live rooms counted),
  * and never one whose name another room has. */
 static void
@@ -1305,6 +1345,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
 		cmocka_unit_test_setup_teardown(test_room_created_by_join_goes_when_empty, setup_create, teardown),
 		cmocka_unit_test_setup_teardown(test_rooms_created_by_joins_are_bounded, setup_create_bounded, teardown),
+		cmocka_unit_test_setup_teardown(test_room_recreated_by_join_has_no_gap_before_it, setup_create, teardown),
 		cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_applies_requests_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundles_carry_a_turns_rooms_in_one_message, setup, teardown),

@@ -371,7 +371,7 @@ room_autocreate(struct req *q, const char *id, const char *addr, const char *use
 		return NULL;
 	}
 	if ((r = room_by_name(b, id)) != NULL) {
-		reply_error(q, ERR_NAME_TAKEN, "room %s is already called \"%s\"", r->id, r->name);
+		reply_error(q, ERR_NAME_TAKEN, "room %s already has this name", r->id);
 		return NULL;
 	}
 	if ((why = eph_refusal(b, addr, user_key)) != NULL) {
@@ -936,7 +936,7 @@ op_create_room(struct req *q)
 		return;
 	}
 	if ((r = room_by_name(b, canon)) != NULL) {
-		reply_error(q, ERR_NAME_TAKEN, "room %s is already called \"%s\"", r->id, r->name);
+		reply_error(q, ERR_NAME_TAKEN, "room %s already has this name", r->id);
 		return;
 	}
 	if (b->nrooms >= b->cfg.max_rooms) {

@@ -60,10 +60,11 @@ struct room {
 /* The address ephemeral rooms are counted against when the join gives none. */
 #define CLIENT_ADDR_UNKNOWN "unknown"
 
-/* A gap longer than this (or a third of --frontend-timeout when that is shorter) between two
- * runs of the loop, which ticks every 50 ms, is a stall: it does not count towards any
- * front-end's silence. */
-#define BROKER_STALL_MS 1000
+/* A gap longer than this (or a third of --frontend-timeout when that is shorter, but never less
+ * than BROKER_STALL_MIN_MS: the loop ticks every 50 ms) between two runs of the loop is a
+ * stall: it does not count towards any front-end's silence. */
+#define BROKER_STALL_MS     1000
+#define BROKER_STALL_MIN_MS 250
 
 /* A join that collides with a member asks that member's front-end to probe its connection
  * (at most once per this period per member); the joiner is told to try again after it. The

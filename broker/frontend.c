@@ -161,6 +161,8 @@ fe_clock_advance(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 	uint64_t stall = b->cfg.frontend_timeout_ms / 3;
 	if (stall > BROKER_STALL_MS)
 		stall = BROKER_STALL_MS;
+	if (stall < BROKER_STALL_MIN_MS)
+		stall = BROKER_STALL_MIN_MS; /* else every tick of a tiny timeout would be a stall */
 	if (b->last_run_ms != 0 && mono_ms > b->last_run_ms && mono_ms - b->last_run_ms > stall) {
 		b->ctr.stalls++;
 		log_warn("broker: the loop did not run for %llu ms: every front-end gets a fresh "

@@ -250,6 +250,27 @@ test_stall_gives_frontends_a_fresh_timeout(void **state)
 	broker_destroy(b);
 }
 
+/* With the shortest --frontend-timeout (100 ms) the loop's own 50 ms ticks are no stall: a
+ * silent front-end still expires. */
+static void
+test_tiny_timeout_still_expires(void **state)
+{
+	(void)state;
+	struct broker_config cfg;
+	broker_config_defaults(&cfg);
+	cfg.frontend_timeout_ms = 100;
+	nevents = 0;
+	struct broker *b = broker_create(&cfg, "00112233aabbccdd", record, NULL);
+	assert_non_null(b);
+	assert_int_equal(broker_add_default_rooms(b), 0);
+	hello_join(b, "s1", "room1", "alice");
+	nevents = 0;
+	tick_until(b, now_ms, now_ms + 400);
+	assert_int_equal(nevents, 1);
+	assert_int_equal(broker_frontend_count(b), 0);
+	broker_destroy(b);
+}
+
 static void
 test_silent_frontend_expires_at_the_timeout(void **state)
 {
@@ -369,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_history_ring_grows_then_wraps),
 		cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
 		cmocka_unit_test(test_stall_gives_frontends_a_fresh_timeout),
+		cmocka_unit_test(test_tiny_timeout_still_expires),
 		cmocka_unit_test(test_room_full_and_too_many_rooms),
 		cmocka_unit_test(test_rooms_file_is_checked),
 		cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),

@@ -16,7 +16,10 @@
 static uint16_t
 join_close_code(const char *err)
 {
-	if (strcmp(err, ERR_NO_SUCH_ROOM) == 0)
+	/* An unknown room that this join may not create (the broker's create_limit, name_taken) is
+	 * as final as one that does not exist: a client retrying at once would only loop. */
+	if (strcmp(err, ERR_NO_SUCH_ROOM) == 0 || strcmp(err, "create_limit") == 0 ||
+	    strcmp(err, "name_taken") == 0)
 		return WS_CLOSE_NO_ROOM;
 	if (strcmp(err, ERR_NICKNAME_TAKEN) == 0)
 		return WS_CLOSE_NICK_TAKEN;

@@ -42,6 +42,7 @@ test('rooms created by joins through madang-ws: bounded per client address, gone
   const err = c.errors.find((e) => e.code === 'create_limit');
   log(`third room from one address: error ${c.errors.map((e) => e.code).join(',')}, close ${c.closes[0].code}`);
   assert.ok(err, `errors: ${JSON.stringify(c.errors)}`);
+  assert.equal(c.closes[0].code, 4004, 'final, like an unknown room: a retry at once would loop');
   assert.equal(c.joins.length, 0);
   // The same from another client address (as a trusted proxy reports it): allowed, so the
   // broker counted by the address madang-ws gave, not by front-end.

@@ -236,10 +236,12 @@ main(int argc, char **argv)
 		if ((child = fork()) == 0) {
 			int fd = open("/dev/null", O_WRONLY);
 			dup2(fd, 2);
-			const char *args[32] = {broker_bin, "--rpc", rpc, "--events", events,
-						"--allow-create", "--max-rooms", "2000"};
+			/* Every bench room is created by a join from one "address". */
+			const char *args[40] = {broker_bin, "--rpc", rpc, "--events", events,
+						"--allow-create", "--max-rooms", "2000",
+						"--ephemeral-per-addr", "2000"};
 			for (int i = 0; i < nextra; i++)
-				args[8 + i] = extra[i];
+				args[10 + i] = extra[i];
 			execv(broker_bin, (char *const *)args);
 			_exit(127);
 		}

@@ -99,7 +99,8 @@ start_stack_once() {
 	fi
 	# shellcheck disable=SC2086
 	"${nice_cmd[@]}" "$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" --allow-create \
-		--max-members 100000 --max-rooms 100000 ${BENCH_BROKER_ARGS:-} \
+		--max-members 100000 --max-rooms 100000 --ephemeral-per-addr 100000 \
+		--ephemeral-per-user 100000 ${BENCH_BROKER_ARGS:-} \
 		>"$logs/$name.broker.log" 2>&1 &
 	bpid=$!
 	pids+=("$bpid")

@@ -19,6 +19,10 @@ broker_config_defaults(struct broker_config *cfg)
 	cfg->frontend_timeout_ms = 3000;
 	cfg->join_history = 50;
 	cfg->bundles = true;
+	cfg->notices = BROKER_NOTICES_KO;
+	cfg->ephemeral_per_addr = BROKER_EPHEMERAL_PER_ADDR_DEFAULT;
+	cfg->ephemeral_per_user = BROKER_EPHEMERAL_PER_USER_DEFAULT;
+	cfg->history_bytes = BROKER_HISTORY_BYTES_DEFAULT;
 }
 
 struct broker *
@@ -34,6 +38,9 @@ broker_create(const struct broker_config *cfg, const char *epoch, broker_publish
 	b->publish = publish;
 	b->publish_arg = publish_arg;
 	hmap_init(&b->rooms);
+	hmap_init(&b->names);
+	hmap_init(&b->eph_addr);
+	hmap_init(&b->eph_user);
 	hmap_init(&b->frontends);
 	sbuf_init(&b->ev);
 	b->now_mono = clock_mono_ms();
@@ -70,6 +77,8 @@ broker_destroy(struct broker *b)
 		room_destroy(b, b->rooms_v[b->nrooms - 1]);
 	free(b->rooms_v);
 	hmap_fini(&b->rooms);
+	hmap_fini(&b->names);
+	eph_fini(b);
 	sbuf_fini(&b->ev);
 	free(b);
 }
@@ -77,25 +86,32 @@ broker_destroy(struct broker *b)
 int
 broker_add_room(struct broker *b, const char *id, const char *name, char *err, size_t errsz)
 {
+	char canon[MADANG_ROOM_NAME_MAX * 4 + 1];
 	const char *why;
+	struct room *other;
 
 	if (id == NULL || !valid_room_id(id, strlen(id))) {
 		snprintf(err, errsz, "room id \"%s\" must match [A-Za-z0-9_-]{1,64}", id ? id : "");
-		return -1;
-	}
-	if (name == NULL || !valid_room_name(name, strlen(name), &why)) {
-		snprintf(err, errsz, "room %s: %s", id, name ? why : "name missing");
 		return -1;
 	}
 	if (room_get(b, id) != NULL) {
 		snprintf(err, errsz, "room %s is listed twice", id);
 		return -1;
 	}
+	if (name == NULL || !room_name_canonical(name, strlen(name), canon, sizeof(canon), &why)) {
+		snprintf(err, errsz, "room %s: %s", id, name ? why : "name missing");
+		return -1;
+	}
+	if ((other = room_by_name(b, canon)) != NULL) {
+		snprintf(err, errsz, "room %s: the name \"%s\" is taken by room %s", id, canon,
+			 other->id);
+		return -1;
+	}
 	if (b->nrooms >= b->cfg.max_rooms) {
 		snprintf(err, errsz, "more than %u rooms", b->cfg.max_rooms);
 		return -1;
 	}
-	if (room_create_new(b, id, name) == NULL) {
+	if (room_create_new(b, id, canon) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}

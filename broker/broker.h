@@ -10,6 +10,9 @@
 
 #include "sbuf.h"
 
+/* The language of join/leave notices (`sender` and `message`), --notices. */
+enum broker_notices { BROKER_NOTICES_KO, BROKER_NOTICES_EN };
+
 struct broker_config {
 	size_t history;               /* events kept per room (ring), --history */
 	uint32_t max_members;         /* members per room, --max-members */
@@ -19,7 +22,18 @@ struct broker_config {
 	uint32_t join_history;        /* recent events returned by a join by default */
 	bool bundles;                 /* grant front-ends that ask one bundle message per drain */
 	bool room_topics;             /* publish r/<room> even when every front-end takes bundles */
+	enum broker_notices notices;  /* join/leave texts: ko (default, document 000's) or en */
+	uint32_t ephemeral_per_addr;  /* rooms joins may create per client address, live at once */
+	uint32_t ephemeral_per_user;  /* and per (folded) nickname; 0: joins create no room */
+	size_t history_bytes;         /* bytes of events in a history reply by default */
 };
+
+/* Defaults and hard limits of the settings above (README "Limits"). */
+#define BROKER_EPHEMERAL_PER_ADDR_DEFAULT 16
+#define BROKER_EPHEMERAL_PER_USER_DEFAULT 4
+#define BROKER_HISTORY_BYTES_DEFAULT      (256 * 1024) /* history: events' JSON per reply */
+#define BROKER_HISTORY_BYTES_MAX          (1024 * 1024) /* the most a request may ask for */
+#define BROKER_HISTORY_BYTES_MIN          (32 * 1024)   /* > the largest event: one always fits */
 
 void broker_config_defaults(struct broker_config *cfg);
 
@@ -38,10 +52,12 @@ struct broker_store {
 	void (*event)(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms,
 		      const char *json, size_t len, const char *user_key, const char *client_id);
 	/* Appends to out the JSON events of room_id with lo < seq < hi, oldest first: the `limit`
-	 * oldest of them, or the newest when newest is true. Sets *count and *oldest (the oldest seq
-	 * stored for the room, 0 when none). Returns 0, or -1 on a storage error. */
+	 * oldest of them, or the newest when newest is true, fewer when their JSON (with the
+	 * commas between) would pass max_bytes: then *truncated is set. Sets *count and *oldest
+	 * (the oldest seq stored for the room, 0 when none). Returns 0, or -1 on storage errors. */
 	int (*history)(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t limit,
-		       bool newest, struct sbuf *out, size_t *count, uint64_t *oldest);
+		       bool newest, size_t max_bytes, struct sbuf *out, size_t *count,
+		       uint64_t *oldest, bool *truncated);
 };
 
 struct broker;

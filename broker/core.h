@@ -26,6 +26,7 @@ struct member {
 	struct session *sess;
 	size_t room_idx; /* position in room->members_v */
 	bool marked;     /* scratch flag used by sync */
+	uint64_t probed_ms; /* mono time its front-end was last asked to probe it (0: never) */
 	char names[];    /* user and key, each NUL-terminated: sized to fit, not to the maximum */
 };
 
@@ -42,7 +43,33 @@ struct room {
 	size_t ring_cap;   /* cfg.history */
 	size_t ring_alloc; /* entries allocated: grows up to ring_cap as events come */
 	size_t order_idx; /* position in broker->rooms_v */
+	char *name_key;   /* folded name: the key in broker->names */
+	bool ephemeral;   /* created by a join: never stored, removed when its last member leaves */
+	bool eph_counted; /* ephemeral: counted against creator_addr and creator_user */
+	uint64_t base_seq; /* ephemeral: the seq it started after (no event of it is older) */
+	char *creator_addr, *creator_user; /* ephemeral: client address, folded nickname */
 };
+
+/* Buffer for a folded room name (the folding may lengthen a character). */
+#define ROOM_NAME_KEY_MAX (MADANG_ROOM_NAME_MAX * 4 * 3 + 1)
+
+/* Error codes of the broker's own (docs/broker-protocol.md, "Errors"). */
+#define ERR_NAME_TAKEN   "name_taken"   /* another room has this name, case-folded */
+#define ERR_CREATE_LIMIT "create_limit" /* --ephemeral-per-addr / --ephemeral-per-user */
+
+/* The address ephemeral rooms are counted against when the join gives none. */
+#define CLIENT_ADDR_UNKNOWN "unknown"
+
+/* A gap longer than this (or a third of --frontend-timeout when that is shorter, but never less
+ * than BROKER_STALL_MIN_MS: the loop ticks every 50 ms) between two runs of the loop is a
+ * stall: it does not count towards any front-end's silence. */
+#define BROKER_STALL_MS     1000
+#define BROKER_STALL_MIN_MS 250
+
+/* A join that collides with a member asks that member's front-end to probe its connection
+ * (at most once per this period per member); the joiner is told to try again after it. The
+ * front-end cuts a connection that stays silent for most of it (madang-ws: 2 s). */
+#define BROKER_PROBE_MS 4000
 
 #define FE_STATS_MAX 16 /* counters a front-end may report with its heartbeat */
 
@@ -71,7 +98,7 @@ struct session {
 struct broker_counters {
 	uint64_t requests, request_errors, messages, duplicates, joins, leaves, privates, typing,
 		events_published, frontends_registered, frontends_expired, rooms_created,
-		rooms_deleted;
+		rooms_deleted, stalls, probes;
 };
 
 struct broker {
@@ -80,6 +107,10 @@ struct broker {
 	broker_publish_fn publish;
 	void *publish_arg;
 	struct hmap rooms; /* id -> room */
+	struct hmap names; /* folded name -> room */
+	struct hmap eph_addr, eph_user; /* address / folded nickname -> struct eph_count */
+	uint64_t eph_seq_floor; /* highest seq an ephemeral room reached: the next starts there */
+	bool reap_pending;      /* an ephemeral room may be empty: room_reap() looks */
 	struct room **rooms_v;
 	size_t nrooms, rooms_cap;
 	struct hmap frontends; /* id -> frontend */
@@ -92,6 +123,7 @@ struct broker {
 	struct sbuf ev; /* scratch for building events */
 	int64_t now_wall;
 	uint64_t now_mono;
+	uint64_t last_run_ms; /* mono time the loop last did work (request or tick), 0 before */
 	char now_iso[CLOCK_ISO8601_LEN];
 };
 
@@ -118,8 +150,31 @@ void room_member_remove(struct broker *b, struct member *m);
 void room_emit_join(struct broker *b, struct member *m, bool resync);
 void room_emit_leave(struct broker *b, struct member *m, const char *reason);
 
+/* names.c */
+/* Checks a room name by the nickname rules (trimmed, valid UTF-8, 1..100 characters, no control,
+ * invisible, formatting or non-ASCII space character) and writes its canonical form to out. */
+bool room_name_canonical(const char *in, size_t len, char *out, size_t outsz, const char **why);
+/* The room whose name equals name once case-folded, or NULL. */
+struct room *room_by_name(struct broker *b, const char *name);
+int room_name_register(struct broker *b, struct room *r);
+void room_name_unregister(struct broker *b, struct room *r);
+/* Why a join from addr by user_key may not create a room now (a human text), or NULL. */
+const char *eph_refusal(struct broker *b, const char *addr, const char *user_key);
+/* Creates an ephemeral room for a join (not stored, counted against addr and user_key). */
+struct room *room_create_ephemeral(struct broker *b, const char *id, const char *addr,
+				   const char *user_key);
+/* Releases what an ephemeral room holds (counts, seq floor); room_destroy calls it. */
+void eph_release(struct broker *b, struct room *r);
+void eph_fini(struct broker *b);
+/* Removes the ephemeral rooms that have no member left. Called after every request and tick. */
+void room_reap(struct broker *b);
+
 /* frontend.c */
 struct frontend *fe_get(struct broker *b, const char *id);
+/* Sets the broker's clock for the work about to be done. When the loop has not run for more
+ * than BROKER_STALL_MS, every front-end's silence starts again from mono_ms: a broker never
+ * expires a peer for time in which it was not running (docs/reliability.md). */
+void fe_clock_advance(struct broker *b, int64_t wall_ms, uint64_t mono_ms);
 /* Whether fe takes room events as bundles; keeps b->frontends_bundled. */
 void fe_set_bundles(struct broker *b, struct frontend *fe, bool on);
 struct frontend *fe_register(struct broker *b, const char *id, const char *instance);

@@ -146,7 +146,7 @@ sess_leave(struct broker *b, struct member *m, const char *reason)
 }
 
 void
-broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
+fe_clock_advance(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 {
 	size_t it = 0;
 	void *v;
@@ -154,6 +154,38 @@ broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 	b->now_wall = wall_ms;
 	b->now_mono = mono_ms;
 	clock_iso8601(wall_ms, b->now_iso);
+	/* A gap since the loop last ran (SIGSTOP, a frozen VM, swapping) is time in which the
+	 * broker heard nobody because it listened to nobody: it is not the front-ends' silence.
+	 * Every front-end gets a fresh grace period (a full timeout from now), which also covers
+	 * one that is still backing off after its requests timed out during the stall. */
+	uint64_t stall = b->cfg.frontend_timeout_ms / 3;
+	if (stall > BROKER_STALL_MS)
+		stall = BROKER_STALL_MS;
+	if (stall < BROKER_STALL_MIN_MS)
+		stall = BROKER_STALL_MIN_MS; /* else every tick of a tiny timeout would be a stall */
+	if (b->last_run_ms != 0 && mono_ms > b->last_run_ms && mono_ms - b->last_run_ms > stall) {
+		b->ctr.stalls++;
+		log_warn("broker: the loop did not run for %llu ms: every front-end gets a fresh "
+			 "%llu ms to be heard from",
+			 (unsigned long long)(mono_ms - b->last_run_ms),
+			 (unsigned long long)b->cfg.frontend_timeout_ms);
+		while (hmap_next(&b->frontends, &it, NULL, &v)) {
+			struct frontend *fe = v;
+			if (fe->last_seen_ms < mono_ms)
+				fe->last_seen_ms = mono_ms;
+		}
+	}
+	if (mono_ms > b->last_run_ms)
+		b->last_run_ms = mono_ms;
+}
+
+void
+broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
+{
+	size_t it = 0;
+	void *v;
+
+	fe_clock_advance(b, wall_ms, mono_ms);
 	while (hmap_next(&b->frontends, &it, NULL, &v)) {
 		struct frontend *fe = v;
 		/* last_seen may be a little ahead of mono_ms (taken while a batch was applied). */
@@ -165,4 +197,5 @@ broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 			fe_expire(b, fe, "expired");
 		}
 	}
+	room_reap(b);
 }

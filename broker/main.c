@@ -32,11 +32,18 @@ usage(FILE *f)
 		"                          (default: room1..room4 of the original design)\n"
 		"  --history N             events kept per room in memory (default 100, 0..100000)\n"
 		"  --allow-create          allow create_room, and joins that create unknown rooms\n"
+		"                          (ephemeral: never stored, removed when empty)\n"
+		"  --ephemeral-per-addr N  rooms joins may create per client address (default 16)\n"
+		"  --ephemeral-per-user N  rooms joins may create per nickname (default 4;\n"
+		"                          0 in either: joins create no room)\n"
 		"  --frontend-timeout MS   expire a front-end silent this long (default 3000)\n"
 		"  --no-bundles            refuse front-ends' requests for bundled room events\n"
 		"                          (every room's events then go out on its own topic)\n"
 		"  --room-topics           publish every room's events on r/<room_id> even when\n"
 		"                          every front-end takes bundles (for other subscribers)\n"
+		"  --notices ko|en         language of join/leave notices (sender, message):\n"
+		"                          ko (default): 시스템, 민수님이 입장했습니다.;\n"
+		"                          en: system, bob joined\n"
 		"  --max-members N         members per room (default 1000)\n"
 		"  --max-rooms N           rooms per broker (default 10000)\n"
 		"  --inflight N            requests received at once (default 64, 1..4096)\n"
@@ -130,9 +137,12 @@ main(int argc, char **argv)
 		{"rooms", required_argument, NULL, 'R'},
 		{"history", required_argument, NULL, 'H'},
 		{"allow-create", no_argument, NULL, 'c'},
+		{"ephemeral-per-addr", required_argument, NULL, 'a'},
+		{"ephemeral-per-user", required_argument, NULL, 'u'},
 		{"frontend-timeout", required_argument, NULL, 't'},
 		{"no-bundles", no_argument, NULL, 'B'},
 		{"room-topics", no_argument, NULL, 'T'},
+		{"notices", required_argument, NULL, 'N'},
 		{"max-members", required_argument, NULL, 'm'},
 		{"max-rooms", required_argument, NULL, 'M'},
 		{"inflight", required_argument, NULL, 'i'},
@@ -180,6 +190,16 @@ main(int argc, char **argv)
 		case 'c':
 			bcfg.allow_create = true;
 			break;
+		case 'a':
+			if (parse_num("--ephemeral-per-addr", optarg, 0, 1000000, &v) != 0)
+				return 2;
+			bcfg.ephemeral_per_addr = (uint32_t)v;
+			break;
+		case 'u':
+			if (parse_num("--ephemeral-per-user", optarg, 0, 1000000, &v) != 0)
+				return 2;
+			bcfg.ephemeral_per_user = (uint32_t)v;
+			break;
 		case 'B':
 			bcfg.bundles = false;
 			break;
@@ -190,6 +210,16 @@ main(int argc, char **argv)
 			if (parse_num("--frontend-timeout", optarg, 100, 3600000, &v) != 0)
 				return 2;
 			bcfg.frontend_timeout_ms = (uint64_t)v;
+			break;
+		case 'N':
+			if (strcmp(optarg, "ko") == 0)
+				bcfg.notices = BROKER_NOTICES_KO;
+			else if (strcmp(optarg, "en") == 0)
+				bcfg.notices = BROKER_NOTICES_EN;
+			else {
+				fprintf(stderr, "madang-broker: --notices is ko or en\n");
+				return 2;
+			}
 			break;
 		case 'm':
 			if (parse_num("--max-members", optarg, 1, 1000000, &v) != 0)

@@ -1,5 +1,5 @@
 # broker/ — madang-broker. The state core (no I/O) is a library that the unit tests link too.
-BROKER_CORE_SRCS := broker/broker.c broker/room.c broker/frontend.c broker/ops.c
+BROKER_CORE_SRCS := broker/broker.c broker/room.c broker/frontend.c broker/names.c broker/ops.c
 BROKER_CORE_OBJS := $(BROKER_CORE_SRCS:%.c=$(OBJ)/%.o)
 BROKER_CORE_LIB  := $(BUILD)/lib/libmadang-broker-core.a
 BROKER_SRCS      := broker/server.c broker/store.c broker/main.c

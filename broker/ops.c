@@ -228,15 +228,17 @@ add_users(struct sbuf *o, const struct room *r)
 
 /* Appends the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
  * of them (the oldest when !newest), oldest first, leaving out those with seq >= below (the
- * front-end already holds them). Returns the seq of the window's first event, or hi when the
- * window is empty. */
+ * front-end already holds them), and fewer when the events' JSON (with the commas between)
+ * would pass max_bytes: then the oldest (the newest when !newest) are left out and *truncated
+ * is set. Returns the seq of the window's first event, or hi when the window is empty. */
 static uint64_t
 add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit, bool newest,
-	    uint64_t below)
+	    uint64_t below, size_t max_bytes, bool *truncated)
 {
 	size_t first = r->ring_len, last = 0, n = 0;
 	uint64_t first_seq = hi;
 
+	*truncated = false;
 	for (size_t i = 0; i < r->ring_len; i++) {
 		uint64_t seq = room_hist_at(r, i)->seq;
 		if (seq > lo && seq < hi) {
@@ -253,10 +255,19 @@ add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t lim
 			else
 				last = first + limit;
 		}
-		if (first < last)
-			first_seq = room_hist_at(r, first)->seq;
+		size_t wend = last; /* the window, before what the front-end holds is left out */
 		while (last > first && room_hist_at(r, last - 1)->seq >= below)
 			last--;
+		size_t bytes = 0;
+		for (size_t i = first; i < last; i++)
+			bytes += room_hist_at(r, i)->len + (i > first);
+		while (bytes > max_bytes && first < last) {
+			size_t drop = newest ? first++ : --last;
+			bytes -= room_hist_at(r, drop)->len + (first < last);
+			*truncated = true;
+		}
+		if (first < wend)
+			first_seq = room_hist_at(r, first)->seq;
 	}
 	sbuf_adds(o, "[");
 	for (size_t i = first; i < last; i++) {
@@ -342,11 +353,14 @@ op_heartbeat(struct req *q)
 	sbuf_addc(q->out, '}');
 }
 
+/* A join of an unknown room id: with --allow-create, an ephemeral room named like its id (never
+ * stored, removed when its last member leaves), within the bounds per address and per user. */
 static struct room *
-room_autocreate(struct req *q, const char *id)
+room_autocreate(struct req *q, const char *id, const char *addr, const char *user_key)
 {
 	struct broker *b = q->b;
 	struct room *r;
+	const char *why;
 
 	if (!b->cfg.allow_create) {
 		reply_error(q, ERR_NO_SUCH_ROOM, "no room %s", id);
@@ -356,11 +370,18 @@ room_autocreate(struct req *q, const char *id)
 		reply_error(q, ERR_TOO_MANY_ROOMS, "the broker already has %zu rooms", b->nrooms);
 		return NULL;
 	}
-	if ((r = room_create_new(b, id, id)) == NULL) {
+	if ((r = room_by_name(b, id)) != NULL) {
+		reply_error(q, ERR_NAME_TAKEN, "room %s already has this name", r->id);
+		return NULL;
+	}
+	if ((why = eph_refusal(b, addr, user_key)) != NULL) {
+		reply_error(q, ERR_CREATE_LIMIT, "%s", why);
+		return NULL;
+	}
+	if ((r = room_create_ephemeral(b, id, addr, user_key)) == NULL) {
 		reply_error(q, ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
-	b->ctr.rooms_created++;
 	return r;
 }
 
@@ -385,15 +406,44 @@ publish_kick(struct broker *b, struct member *m, const char *reason)
 	room_publish(b, topic, tlen, e->data, e->len);
 }
 
-/* join {frontend, session, room_id, user, [since, epoch], [history], [history_below], [resume]}
- */
+/* Asks the front-end of m, whose nickname a newcomer wants, to probe m's connection: the event
+ * {"type":"probe","session","room_id","user"} on f/<frontend>, at most once per
+ * BROKER_PROBE_MS. A connection that does not answer is closed there, and its leave frees the
+ * name. Returns the ms after which a new join may find the name free. */
+static uint64_t
+probe_holder(struct broker *b, struct member *m)
+{
+	char topic[WIRE_TOPIC_MAX + 1];
+	struct sbuf *e = &b->ev;
+
+	if (m->probed_ms == 0 || b->now_mono - m->probed_ms >= BROKER_PROBE_MS) {
+		const char *fe = m->sess->fe->id;
+		size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, fe);
+		sbuf_reset(e);
+		sbuf_adds(e, "{\"type\":\"probe\",");
+		add_key_str(e, "session", m->sess->id);
+		sbuf_addc(e, ',');
+		add_key_str(e, "room_id", m->room->id);
+		sbuf_addc(e, ',');
+		add_key_str(e, "user", m->user);
+		sbuf_addc(e, '}');
+		room_publish(b, topic, tlen, e->data, e->len);
+		m->probed_ms = b->now_mono ? b->now_mono : 1;
+		b->ctr.probes++;
+	}
+	uint64_t until = m->probed_ms + BROKER_PROBE_MS;
+	return until > b->now_mono ? until - b->now_mono : 1;
+}
+
+/* join {frontend, session, room_id, user, [since, epoch], [history], [history_below], [resume],
+ *       [addr]} */
 static void
 op_join(struct req *q)
 {
 	struct broker *b = q->b;
 	char user[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
 	struct frontend *fe = arg_frontend(q);
-	const char *sid, *rid, *resume = NULL, *epoch = NULL;
+	const char *sid, *rid, *resume = NULL, *epoch = NULL, *addr = CLIENT_ADDR_UNKNOWN;
 	int64_t since = 0, hist = b->cfg.join_history, below = 0;
 	bool has_since, has_hist, has_below, resumed = false, recovered = false;
 	struct session *s;
@@ -414,6 +464,8 @@ op_join(struct req *q)
 	}
 	if (wire_has(q->rq, "resume") && (resume = arg_token(q, "resume", false)) == NULL)
 		return;
+	if (wire_has(q->rq, "addr") && (addr = arg_token(q, "addr", false)) == NULL)
+		return;
 	if (has_since) {
 		size_t elen;
 		epoch = wire_str(q->rq, "epoch", &elen);
@@ -422,7 +474,7 @@ op_join(struct req *q)
 			return;
 		}
 	}
-	if ((r = room_get(b, rid)) == NULL && (r = room_autocreate(q, rid)) == NULL)
+	if ((r = room_get(b, rid)) == NULL && (r = room_autocreate(q, rid, addr, key)) == NULL)
 		return;
 
 	s = sess_get(fe, sid);
@@ -430,8 +482,15 @@ op_join(struct req *q)
 		first_live = r->seq + 1; /* already a member: nothing changes */
 	} else if ((held = hmap_get(&r->members, key)) != NULL) {
 		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
-			reply_error(q, ERR_NICKNAME_TAKEN, "%s is already in room %s", held->user,
-				    r->id);
+			uint64_t wait = probe_holder(b, held);
+			reply_error(q, ERR_NICKNAME_TAKEN,
+				    "%s is already in room %s (if that connection is gone, the "
+				    "name is free again within %llu s)",
+				    held->user, r->id, (unsigned long long)(wait + 999) / 1000);
+			q->out->len--; /* reopen the object: when to try again */
+			sbuf_adds(q->out, ",");
+			add_key_int(q->out, "retry_after_ms", (int64_t)wait);
+			sbuf_addc(q->out, '}');
 			return;
 		}
 		/* Takeover by a reconnecting client: move the membership, no events. */
@@ -469,17 +528,20 @@ op_join(struct req *q)
 	bool from_store = false;
 	sbuf_init(&stored);
 	if (has_since && strcmp(epoch, b->epoch) == 0 && (uint64_t)since < first_live) {
-		if ((uint64_t)since + 1 >= room_first_seq(r) || (uint64_t)since + 1 >= first_live) {
+		/* An ephemeral room has no event up to its base_seq: none of those is missed. */
+		uint64_t from = (uint64_t)since > r->base_seq ? (uint64_t)since : r->base_seq;
+		if (from + 1 >= room_first_seq(r) || (uint64_t)since + 1 >= first_live) {
 			recovered = true;
 			lo = (uint64_t)since;
 			limit = r->ring_cap;
-		} else if (b->store.history != NULL) {
+		} else if (b->store.history != NULL && !r->ephemeral) {
 			/* Older than the ring: the durable history may still hold every event. */
 			size_t n = 0;
 			uint64_t oldest = 0;
+			bool cut;
 			if (b->store.history(b->store.arg, r->id, (uint64_t)since, first_live,
-					     MADANG_HISTORY_PAGE_MAX + 1, false, &stored, &n,
-					     &oldest) == 0 &&
+					     MADANG_HISTORY_PAGE_MAX + 1, false, SIZE_MAX, &stored,
+					     &n, &oldest, &cut) == 0 &&
 			    n <= MADANG_HISTORY_PAGE_MAX && n == first_live - 1 - (uint64_t)since) {
 				recovered = true;
 				from_store = true;
@@ -507,8 +569,12 @@ op_join(struct req *q)
 	if (from_store) {
 		sbuf_add(o, stored.data, stored.len);
 	} else {
+		/* A resume gets every missed event; a fresh join at most --history's newest that
+		 * fit the byte budget of a history reply (the client pages with history). */
+		bool cut;
 		uint64_t first = add_history(o, r, lo, first_live, limit, true,
-					     has_below ? (uint64_t)below : UINT64_MAX);
+					     has_below ? (uint64_t)below : UINT64_MAX,
+					     recovered ? SIZE_MAX : b->cfg.history_bytes, &cut);
 		if (has_below) {
 			sbuf_addc(o, ',');
 			add_key_int(o, "history_first", (int64_t)first);
@@ -730,9 +796,15 @@ op_sync(struct req *q)
 		if (!err) {
 			nick_fold(user, key, sizeof(key));
 			r = room_get(b, rid);
+			/* A room a join had created (before a broker restart): ephemeral again,
+			 * counted but not refused (these members were admitted before). */
+			size_t alen;
+			const char *a = wire_str(item, "addr", &alen);
+			if (a == NULL || !valid_token(a, alen, MADANG_SESSION_MAX))
+				a = CLIENT_ADDR_UNKNOWN;
 			if (r == NULL && b->cfg.allow_create && b->nrooms < b->cfg.max_rooms &&
-			    (r = room_create_new(b, rid, rid)) != NULL)
-				b->ctr.rooms_created++;
+			    room_by_name(b, rid) == NULL)
+				r = room_create_ephemeral(b, rid, a, key);
 			if (r == NULL)
 				err = ERR_NO_SUCH_ROOM;
 		}
@@ -836,6 +908,7 @@ op_create_room(struct req *q)
 {
 	struct broker *b = q->b;
 	const char *id, *name, *why;
+	char canon[MADANG_ROOM_NAME_MAX * 4 + 1];
 	size_t nlen;
 	struct room *r;
 
@@ -854,7 +927,7 @@ op_create_room(struct req *q)
 		name = id;
 		nlen = strlen(id);
 	}
-	if (!valid_room_name(name, nlen, &why)) {
+	if (!room_name_canonical(name, nlen, canon, sizeof(canon), &why)) {
 		reply_error(q, ERR_INVALID_ARGUMENT, "%s", why);
 		return;
 	}
@@ -862,11 +935,15 @@ op_create_room(struct req *q)
 		reply_error(q, ERR_ROOM_EXISTS, "room %s already exists", id);
 		return;
 	}
+	if ((r = room_by_name(b, canon)) != NULL) {
+		reply_error(q, ERR_NAME_TAKEN, "room %s already has this name", r->id);
+		return;
+	}
 	if (b->nrooms >= b->cfg.max_rooms) {
 		reply_error(q, ERR_TOO_MANY_ROOMS, "the broker already has %zu rooms", b->nrooms);
 		return;
 	}
-	if ((r = room_create_new(b, id, name)) == NULL) {
+	if ((r = room_create_new(b, id, canon)) == NULL) {
 		reply_error(q, ERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -900,7 +977,7 @@ op_delete_room(struct req *q)
 	sbuf_addc(&b->ev, '}');
 	room_emit(b, r, NULL, NULL);
 	room_publish(b, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), b->ev.data, b->ev.len);
-	if (b->store.room_deleted)
+	if (b->store.room_deleted && !r->ephemeral)
 		b->store.room_deleted(b->store.arg, r->id, r->seq);
 	log_info("broker: room %s deleted", r->id);
 	room_destroy(b, r);
@@ -908,34 +985,37 @@ op_delete_room(struct req *q)
 	sbuf_adds(q->out, "{\"ok\":true}");
 }
 
-/* history {room_id, [after_seq | before_seq], [limit]} */
+/* history {room_id, [after_seq | before_seq], [limit], [max_bytes]} */
 static void
 op_history(struct req *q)
 {
 	struct room *r = arg_room(q);
-	int64_t after = 0, before = 0, limit = 50;
-	bool has_after, has_before, has_limit, complete;
+	int64_t after = 0, before = 0, limit = 50, max_bytes = (int64_t)q->b->cfg.history_bytes;
+	bool has_after, has_before, has_limit, has_max, complete, truncated = false;
 	uint64_t lo, hi, first;
 
 	if (r == NULL ||
 	    !arg_int_opt(q, "after_seq", 0, INT64_C(1) << 53, &after, &has_after) ||
 	    !arg_int_opt(q, "before_seq", 0, INT64_C(1) << 53, &before, &has_before) ||
-	    !arg_int_opt(q, "limit", 1, MADANG_HISTORY_PAGE_MAX, &limit, &has_limit))
+	    !arg_int_opt(q, "limit", 1, MADANG_HISTORY_PAGE_MAX, &limit, &has_limit) ||
+	    !arg_int_opt(q, "max_bytes", BROKER_HISTORY_BYTES_MIN, BROKER_HISTORY_BYTES_MAX,
+			 &max_bytes, &has_max))
 		return;
 	if (has_after && has_before) {
 		reply_error(q, ERR_INVALID_ARGUMENT, "give after_seq or before_seq, not both");
 		return;
 	}
 	first = room_first_seq(r);
+	/* Nothing is missing below an ephemeral room's base_seq: it never had those events. */
 	if (has_after) {
 		lo = (uint64_t)after;
 		hi = UINT64_MAX;
-		complete = lo + 1 >= first || lo >= r->seq;
+		complete = (lo > r->base_seq ? lo : r->base_seq) + 1 >= first || lo >= r->seq;
 	} else {
 		hi = has_before ? (uint64_t)before : r->seq + 1;
 		lo = 0;
 		uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
-		complete = first <= want;
+		complete = first <= want || first <= r->base_seq + 1;
 	}
 	sbuf_adds(q->out, "{\"ok\":true,");
 	add_key_str(q->out, "room_id", r->id);
@@ -945,14 +1025,14 @@ op_history(struct req *q)
 	add_key_int(q->out, "first_seq", (int64_t)first);
 	sbuf_addc(q->out, ',');
 	add_key_int(q->out, "last_seq", (int64_t)r->seq);
-	if (q->b->store.history != NULL) {
+	if (q->b->store.history != NULL && !r->ephemeral) {
 		/* Durable history: the database holds every event the ring does, and older ones. */
 		struct sbuf ev;
 		size_t n = 0;
 		uint64_t oldest = 0;
 		sbuf_init(&ev);
 		if (q->b->store.history(q->b->store.arg, r->id, lo, hi, (size_t)limit, !has_after,
-					&ev, &n, &oldest) != 0) {
+					(size_t)max_bytes, &ev, &n, &oldest, &truncated) != 0) {
 			sbuf_fini(&ev);
 			reply_error(q, ERR_INTERNAL, "history storage failed");
 			return;
@@ -964,6 +1044,7 @@ op_history(struct req *q)
 			uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
 			complete = first <= want;
 		}
+		complete = complete && !truncated;
 		sbuf_reset(q->out);
 		sbuf_adds(q->out, "{\"ok\":true,");
 		add_key_str(q->out, "room_id", r->id);
@@ -974,16 +1055,27 @@ op_history(struct req *q)
 		sbuf_addc(q->out, ',');
 		add_key_int(q->out, "last_seq", (int64_t)r->seq);
 		sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
+		sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
 		sbuf_adds(q->out, ",\"events\":");
 		sbuf_add(q->out, ev.data, ev.len);
 		sbuf_addc(q->out, '}');
 		sbuf_fini(&ev);
 		return;
 	}
+	/* complete and truncated are known once the events are chosen: build them aside. */
+	struct sbuf ev;
+	sbuf_init(&ev);
+	add_history(&ev, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX, (size_t)max_bytes,
+		    &truncated);
+	complete = complete && !truncated;
 	sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
+	sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
 	sbuf_adds(q->out, ",\"events\":");
-	add_history(q->out, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX);
+	sbuf_add(q->out, ev.data, ev.len);
 	sbuf_addc(q->out, '}');
+	if (ev.oom)
+		q->out->oom = true;
+	sbuf_fini(&ev);
 }
 
 static void
@@ -1025,7 +1117,8 @@ op_stats(struct req *q)
 		  ",\"counters\":{\"requests\":%llu,\"request_errors\":%llu,\"messages\":%llu,"
 		  "\"duplicates\":%llu,\"joins\":%llu,\"leaves\":%llu,\"privates\":%llu,"
 		  "\"typing\":%llu,\"events_published\":%llu,\"frontends_registered\":%llu,"
-		  "\"frontends_expired\":%llu,\"rooms_created\":%llu,\"rooms_deleted\":%llu}}",
+		  "\"frontends_expired\":%llu,\"rooms_created\":%llu,\"rooms_deleted\":%llu,"
+		  "\"stalls\":%llu,\"probes\":%llu}}",
 		  (unsigned long long)c->requests, (unsigned long long)c->request_errors,
 		  (unsigned long long)c->messages, (unsigned long long)c->duplicates,
 		  (unsigned long long)c->joins, (unsigned long long)c->leaves,
@@ -1033,7 +1126,8 @@ op_stats(struct req *q)
 		  (unsigned long long)c->events_published,
 		  (unsigned long long)c->frontends_registered,
 		  (unsigned long long)c->frontends_expired, (unsigned long long)c->rooms_created,
-		  (unsigned long long)c->rooms_deleted);
+		  (unsigned long long)c->rooms_deleted, (unsigned long long)c->stalls,
+		  (unsigned long long)c->probes);
 	/* The front-ends' own counters (connections, drops…), summed over the live front-ends. */
 	struct fe_stat sum[FE_STATS_MAX * 2];
 	int nsum = 0;
@@ -1146,9 +1240,7 @@ broker_handle(struct broker *b, const char *text, size_t len, int64_t wall_ms, u
 	const char *why, *op;
 	cJSON *rq;
 
-	b->now_wall = wall_ms;
-	b->now_mono = mono_ms;
-	clock_iso8601(wall_ms, b->now_iso);
+	fe_clock_advance(b, wall_ms, mono_ms);
 	b->ctr.requests++;
 	sbuf_reset(reply);
 	if ((rq = wire_parse_object(text, len, MADANG_RPC_MAX, &why)) == NULL) {
@@ -1165,6 +1257,7 @@ broker_handle(struct broker *b, const char *text, size_t len, int64_t wall_ms, u
 	else if (!dispatch(&q, op))
 		reply_error(&q, ERR_UNKNOWN_OP, "unknown op");
 out:
+	room_reap(b);
 	if (reply->oom) {
 		sbuf_reset(reply);
 		sbuf_adds(reply, "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}");

@@ -34,12 +34,15 @@ room_create(struct broker *b, const char *id, const char *name)
 	if (r->name == NULL)
 		goto fail;
 	hmap_init(&r->members);
+	if (room_name_register(b, r) != 0)
+		goto fail;
 	if (hmap_put(&b->rooms, r->id, r) != 0)
 		goto fail;
 	r->order_idx = b->nrooms;
 	b->rooms_v[b->nrooms++] = r;
 	return r;
 fail:
+	room_name_unregister(b, r);
 	free(r->ring);
 	free(r->name);
 	free(r);
@@ -71,6 +74,8 @@ void
 room_destroy(struct broker *b, struct room *r)
 {
 	hmap_del(&b->rooms, r->id);
+	room_name_unregister(b, r);
+	eph_release(b, r);
 	/* Keep creation order: shift the rooms after it down by one. */
 	memmove(&b->rooms_v[r->order_idx], &b->rooms_v[r->order_idx + 1],
 		(b->nrooms - r->order_idx - 1) * sizeof(*b->rooms_v));
@@ -137,7 +142,7 @@ room_emit(struct broker *b, struct room *r, const char *user_key, const char *cl
 		return;
 	}
 	r->seq++;
-	if (b->store.event)
+	if (b->store.event && !r->ephemeral)
 		b->store.event(b->store.arg, r->id, r->seq, b->now_wall, b->ev.data, b->ev.len,
 			       user_key, client_id);
 	tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_ROOM, r->id);
@@ -261,20 +266,39 @@ room_member_remove(struct broker *b, struct member *m)
 	}
 	b->members_total--;
 	free(m);
+	if (r->ephemeral && r->nmembers == 0)
+		b->reap_pending = true;
 }
 
+/* The join/leave notice texts, in the language of --notices (document 000 wrote Korean). */
+static const struct {
+	const char *sender, *joined, *left; /* joined/left: appended to the nickname */
+} notice_texts[] = {
+    [BROKER_NOTICES_KO] = {"시스템", "님이 입장했습니다.", "님이 퇴장했습니다."},
+    [BROKER_NOTICES_EN] = {"system", " joined", " left"},
+};
+
 static void
-room_emit_presence(struct broker *b, struct member *m, const char *type, const char *verb,
-		   size_t count, const char *reason, bool resync)
+room_emit_presence(struct broker *b, struct member *m, const char *type, bool join, size_t count,
+		   const char *reason, bool resync)
 {
 	struct sbuf *e = &b->ev;
+	const char *sender = notice_texts[b->cfg.notices].sender;
+	const char *verb =
+	    join ? notice_texts[b->cfg.notices].joined : notice_texts[b->cfg.notices].left;
+	char text[MADANG_NICK_MAX_BYTES + 64];
 
 	room_event_begin(b, m->room, type);
 	sbuf_adds(e, ",\"user\":");
 	sbuf_add_jstr(e, m->user, strlen(m->user));
-	sbuf_adds(e, ",\"sender\":\"system\",\"message\":");
-	char text[MADANG_NICK_MAX_BYTES + 16];
-	int n = snprintf(text, sizeof(text), "%s %s", m->user, verb);
+	sbuf_adds(e, ",\"sender\":");
+	sbuf_add_jstr(e, sender, strlen(sender));
+	sbuf_adds(e, ",\"message\":");
+	int n = snprintf(text, sizeof(text), "%s%s", m->user, verb);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(text))
+		n = sizeof(text) - 1;
 	sbuf_add_jstr(e, text, (size_t)n);
 	sbuf_adds(e, ",\"users_count\":");
 	sbuf_addi(e, (int64_t)count);
@@ -293,12 +317,12 @@ void
 room_emit_join(struct broker *b, struct member *m, bool resync)
 {
 	b->ctr.joins++;
-	room_emit_presence(b, m, "join", "joined", m->room->nmembers, NULL, resync);
+	room_emit_presence(b, m, "join", true, m->room->nmembers, NULL, resync);
 }
 
 void
 room_emit_leave(struct broker *b, struct member *m, const char *reason)
 {
 	b->ctr.leaves++;
-	room_emit_presence(b, m, "leave", "left", m->room->nmembers - 1, reason, false);
+	room_emit_presence(b, m, "leave", false, m->room->nmembers - 1, reason, false);
 }

@@ -403,21 +403,30 @@ hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const 
 
 static int
 hook_history(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t limit, bool newest,
-	     struct sbuf *out, size_t *count, uint64_t *oldest)
+	     size_t max_bytes, struct sbuf *out, size_t *count, uint64_t *oldest, bool *truncated)
 {
 	struct store *st = arg;
 	sqlite3_stmt *s = st->q[newest ? Q_HIST_DESC : Q_HIST_ASC];
 	char **rows = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, bytes = 0;
 	int rc;
 
 	*count = 0;
 	*oldest = 0;
+	*truncated = false;
 	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)lo);
 	sqlite3_bind_int64(s, 3, hi > INT64_MAX ? INT64_MAX : (sqlite3_int64)hi);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		/* Rows come from the end kept first (newest or oldest): stop before the budget. */
+		size_t len = (size_t)sqlite3_column_bytes(s, 0) + (n ? 1 : 0);
+		if (bytes + len > max_bytes) {
+			*truncated = true;
+			rc = SQLITE_DONE;
+			break;
+		}
+		bytes += len;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			char **r2 = realloc(rows, cap * sizeof(*rows));

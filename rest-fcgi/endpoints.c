@@ -19,7 +19,7 @@ broker_error_status(const char *code)
 	} map[] = {
 	    {ERR_INVALID_REQUEST, 400}, {ERR_INVALID_ARGUMENT, 400}, {ERR_NO_SUCH_ROOM, 404},
 	    {ERR_ROOM_EXISTS, 409},     {ERR_TOO_MANY_ROOMS, 409},   {ERR_ROOM_FULL, 409},
-	    {ERR_FORBIDDEN, 403},
+	    {ERR_FORBIDDEN, 403},       {"name_taken", 409}, /* the broker's: names are unique */
 	};
 
 	for (size_t i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)

@@ -162,6 +162,9 @@ sync_add(struct ws_session *s, void *arg)
 		cJSON_AddStringToObject(o, "session", s->id);
 		cJSON_AddStringToObject(o, "room_id", m->room->id);
 		cJSON_AddStringToObject(o, "user", m->user);
+		struct ws_pss *p = lws_wsi_user((struct lws *)s->wsi);
+		if (p != NULL && p->addr[0] != '\0')
+			cJSON_AddStringToObject(o, "addr", p->addr);
 		cJSON_AddItemToArray(members, o);
 	}
 }

@@ -338,6 +338,17 @@ keepalive_one(struct ws_session *s, void *arg)
 		ws_close(s, WS_CLOSE_UNAUTHORIZED, "token expired", true);
 		return;
 	}
+	if (s->probe_until_ms != 0 && now >= s->probe_until_ms) {
+		bool silent = s->last_rx_ms + WS_PROBE_WAIT_MS < s->probe_until_ms;
+		s->probe_until_ms = 0;
+		if (silent) {
+			log_info("ws: session %llu (%s) dropped: no answer to a probe (a newcomer "
+			         "wants its nickname)",
+			         (unsigned long long)s->serial, s->user != NULL ? s->user : "-");
+			ws_cut(s);
+			return;
+		}
+	}
 	idle = now - s->last_rx_ms;
 	if (idle >= 2 * interval) {
 		log_info("ws: session %llu (%s) dropped: no answer to pings for %llu ms",
@@ -357,6 +368,20 @@ ws_keepalive(void)
 	struct keepalive_now t = {clock_mono_ms(), (int64_t)clock_wall_ms()};
 
 	sesstab_each(&ws->sessions, keepalive_one, &t);
+}
+
+void
+ws_probe(struct ws_session *s)
+{
+	uint64_t now = clock_mono_ms();
+
+	if (s->wsi == NULL || s->close_code != 0 || s->probe_until_ms != 0 ||
+	    now < s->last_rx_ms + WS_PROBE_WAIT_MS)
+		return;
+	s->probe_until_ms = now + WS_PROBE_WAIT_MS;
+	s->ping_due = true;
+	s->last_ping_ms = now;
+	ws_want_write(s);
 }
 
 void

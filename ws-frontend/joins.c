@@ -16,7 +16,10 @@
 static uint16_t
 join_close_code(const char *err)
 {
-	if (strcmp(err, ERR_NO_SUCH_ROOM) == 0)
+	/* An unknown room that this join may not create (the broker's create_limit, name_taken) is
+	 * as final as one that does not exist: a client retrying at once would only loop. */
+	if (strcmp(err, ERR_NO_SUCH_ROOM) == 0 || strcmp(err, "create_limit") == 0 ||
+	    strcmp(err, "name_taken") == 0)
 		return WS_CLOSE_NO_ROOM;
 	if (strcmp(err, ERR_NICKNAME_TAKEN) == 0)
 		return WS_CLOSE_NICK_TAKEN;
@@ -194,6 +197,10 @@ join_req(struct ws_room *r, struct ws_member *m)
 	}
 	if (!m->resync && s->resume != NULL)
 		cJSON_AddStringToObject(req, "resume", s->resume);
+	/* The client's address: the broker bounds the rooms joins create per address. */
+	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user((struct lws *)s->wsi) : NULL;
+	if (p != NULL && p->addr[0] != '\0')
+		cJSON_AddStringToObject(req, "addr", p->addr);
 	cJSON_AddNumberToObject(req, "history", ws->o.history);
 	return req;
 }

@@ -334,7 +334,7 @@ rooms_flush(void)
 	}
 }
 
-/* f/<id>: private messages and kicks aimed at one of our sessions. */
+/* f/<id>: private messages, kicks and probes aimed at one of our sessions. */
 static void
 rooms_frontend_event(cJSON *ev)
 {
@@ -344,7 +344,9 @@ rooms_frontend_event(cJSON *ev)
 	if (type == NULL || sid == NULL || (s = sesstab_get(&ws->sessions, sid)) == NULL ||
 	    s->wsi == NULL)
 		return;
-	if (strcmp(type, "private") == 0) {
+	if (strcmp(type, "probe") == 0) {
+		ws_probe(s);
+	} else if (strcmp(type, "private") == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
 		rooms_push_obj(s, ev);
 		ws_kick_writable(s);

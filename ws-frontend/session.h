@@ -57,6 +57,7 @@ struct ws_session {
 	uint64_t last_rx_ms;    /* monotonic ms of the last frame (or pong) from the client */
 	uint64_t last_ping_ms;  /* monotonic ms of the last ping (or of the connection) */
 	bool ping_due;          /* a ping goes out with the next write */
+	uint64_t probe_until_ms; /* the broker's probe: cut if silent until then (0: none) */
 	size_t rr;              /* room slot to start the next collect at (fairness) */
 	struct bucket bucket;   /* --rate / --burst */
 	uint32_t strikes;       /* rate-limited messages in a row */

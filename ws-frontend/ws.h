@@ -305,6 +305,11 @@ void ws_flush_writes(void);
 void ws_drop_writes(void);
 /* Something (a frame or a pong) came from the client: it is alive. */
 void ws_heard(struct ws_session *s);
+/* The broker's "probe" (a newcomer wants this member's nickname): unless the client was heard
+ * from in the last WS_PROBE_WAIT_MS, ping it now; the keep-alive sweep cuts it (its leave frees
+ * the name) when nothing came back WS_PROBE_WAIT_MS later. */
+#define WS_PROBE_WAIT_MS 2000
+void ws_probe(struct ws_session *s);
 /* Pings the clients silent for --ping-interval, cuts those silent for twice as long, closes
  * those whose token has expired (4001). */
 void ws_keepalive(void);

@@ -7,6 +7,8 @@
 //   that resumes with its old since/epoch); chat goes on, nothing duplicated.
 // * SIGSTOP 5 s + SIGCONT: madang-api answers 503 within its --timeout, madang-ws still answers
 //   pings (client and server), everything resumes without loss.
+// * SIGSTOP 8 s (> --frontend-timeout) + SIGCONT: no front-end expired, no leave announced;
+//   a front-end SIGKILLed afterwards still expires within the timeout.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -227,6 +229,52 @@ test('broker SIGSTOP 5 s: API 503 within its timeout, madang-ws answers pings, a
   assert.equal(t.outOfOrder, 0);
   const r = await fetch(`${nginx.http}/api/rooms`, { signal: AbortSignal.timeout(5000) });
   assert.equal(r.status, 200);
+  cs.forEach((c) => c.close());
+  await stopAll();
+});
+
+// Issue 24 item 3: a broker stopped for longer than --frontend-timeout must not expire the
+// front-ends for its own silence (no leave afterwards, members intact), while a front-end that
+// is really dead still expires within the timeout once the broker runs again.
+test('broker SIGSTOP 8 s (> --frontend-timeout 3000): no false leaves; a killed front-end still expires', T, async () => {
+  const broker = await startBroker({ frontendTimeout: 3000 });
+  const wsA = await startWs(broker, { id: 'ws-st-a' });
+  const wsB = await startWs(broker, { id: 'ws-st-b' });
+  const cs = await chatters(wsA.url, 'room3', 2, { prefix: 'st' });
+  const far = new ChatClient(wsB.url, 'room3', 'far', { reconnect: false });
+  await far.start();
+  await cs[0].until(() => cs[0].events.some((e) => e.type === 'join' && e.user === 'far'), 5000, 'far joined');
+  const mark = cs.map((c) => c.events.length);
+  broker.signal('SIGSTOP');
+  await sleep(8000);
+  broker.signal('SIGCONT');
+  const contAt = Date.now();
+  await sleep(4500); // longer than the timeout: a false expiry would have happened by now
+  const after = cs.flatMap((c, i) => c.events.slice(mark[i])).concat(far.events.slice(0));
+  const leaves = after.filter((e) => e.type === 'leave');
+  const logText = broker.logText();
+  log(`SIGSTOP 8 s: ${leaves.length} leave events afterwards; broker log: ` +
+    `${(logText.match(/did not run for \d+ ms/) || ['no stall line'])[0]}, ` +
+    `${(logText.match(/expired/g) || []).length} expiry lines`);
+  assert.equal(leaves.length, 0, `leaves after the stall: ${leaves.map((e) => `${e.user}/${e.reason}`).join(', ')}`);
+  assert.doesNotMatch(logText, /expired:/);
+  // Members intact: a newcomer's joined lists all three.
+  const probe = new ChatClient(wsA.url, 'room3', 'probe', { reconnect: false });
+  await probe.start();
+  assert.deepEqual([...probe.joins[0].users].sort(), ['far', 'probe', 'st0', 'st1']);
+  assert.ok(cs.every((c) => c.connected && c.closes.length === 0), 'no client lost its socket');
+  // A front-end that is really dead still expires within the timeout (+ 1 s).
+  const k0 = Date.now();
+  await wsB.kill9();
+  const farLeave = () => cs[0].events.find((e) => e.type === 'leave' && e.user === 'far');
+  await cs[0].until(farLeave, 5000, 'far expired');
+  const gone = farLeave();
+  const expiredMs = Date.now() - k0;
+  log(`killed front-end expired after ${expiredMs} ms (timeout 3000), ${Date.now() - contAt} ms after SIGCONT`);
+  assert.equal(gone.reason, 'expired');
+  assert.ok(expiredMs < 4000, `expired after ${expiredMs} ms`);
+  probe.close();
+  far.close();
   cs.forEach((c) => c.close());
   await stopAll();
 });

@@ -52,9 +52,31 @@ setup_short_timeout(void **state)
 }
 
 static int
+setup_stall(void **state)
+{
+	static const char *const args[] = {"--frontend-timeout", "600", NULL};
+	return fx_start(state, args);
+}
+
+static int
+setup_notices_en(void **state)
+{
+	static const char *const args[] = {"--notices", "en", NULL};
+	return fx_start(state, args);
+}
+
+static int
 setup_create(void **state)
 {
 	static const char *const args[] = {"--allow-create", NULL};
+	return fx_start(state, args);
+}
+
+static int
+setup_create_bounded(void **state)
+{
+	static const char *const args[] = {"--allow-create", "--ephemeral-per-addr", "2",
+					   "--ephemeral-per-user", "1", NULL};
 	return fx_start(state, args);
 }
 
@@ -261,7 +283,8 @@ test_events_have_consecutive_seq_in_order(void **state)
 	assert_string_equal(topic, "r/room1");
 	assert_int_equal(tj_int(e, "seq"), 1);
 	assert_string_equal(tj_str(e, "user"), "alice");
-	assert_string_equal(tj_str(e, "sender"), "system");
+	assert_string_equal(tj_str(e, "sender"), "시스템"); /* --notices ko, the default */
+	assert_string_equal(tj_str(e, "message"), "alice님이 입장했습니다.");
 	assert_int_equal(tj_int(e, "users_count"), 1);
 	cJSON_Delete(e);
 	for (int i = 0; i < 50; i++) {
@@ -292,6 +315,45 @@ test_join_refuses_taken_nickname_case_insensitively(void **state)
 	join_ok(f, "ws-1", "s2", "room2", "alice"); /* other rooms are independent */
 }
 
+/* A join that collides with a member asks that member's front-end to probe it (f/<frontend>
+ * "probe", at most once per 4 s per member) and tells the joiner when to try again. */
+static void
+test_taken_nickname_probes_its_holder(void **state)
+{
+	struct fx *f = *state;
+	char topic[80];
+
+	hello(f, "ws-1");
+	hello(f, "ws-2");
+	join_ok(f, "ws-1", "s1", "room1", "ghost");
+	cJSON *r = join(f, "ws-2", "s2", "room1", "Ghost");
+	assert_false(tj_bool(r, "ok"));
+	assert_string_equal(tj_str(r, "error"), "nickname_taken");
+	assert_non_null(strstr(tj_str(r, "message"), "free again within 4 s"));
+	long long wait = tj_int(r, "retry_after_ms");
+	assert_true(wait > 3000 && wait <= 4000);
+	cJSON_Delete(r);
+	cJSON *e = next_event(f, "probe", topic, sizeof(topic));
+	assert_non_null(e);
+	assert_string_equal(topic, "f/ws-1");
+	assert_string_equal(tj_str(e, "session"), "s1");
+	assert_string_equal(tj_str(e, "room_id"), "room1");
+	assert_string_equal(tj_str(e, "user"), "ghost");
+	cJSON_Delete(e);
+	/* Again at once: no second probe, a shorter wait. */
+	r = join(f, "ws-2", "s3", "room1", "ghost");
+	assert_string_equal(tj_str(r, "error"), "nickname_taken");
+	assert_true(tj_int(r, "retry_after_ms") <= wait);
+	cJSON_Delete(r);
+	assert_null(next_event(f, "probe", NULL, 0));
+	/* The front-end finds the connection dead and leaves: the name is free. */
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"reason\":\"disconnected\"}");
+	join_ok(f, "ws-2", "s2", "room1", "Ghost");
+	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	assert_int_equal(tj_int(cJSON_GetObjectItem(st, "counters"), "probes"), 1);
+	cJSON_Delete(st);
+}
+
 static void
 test_join_refuses_unknown_room_and_bad_names(void **state)
 {
@@ -313,6 +375,28 @@ test_join_refuses_unknown_room_and_bad_names(void **state)
 	assert_int_equal(users_count(f, "room1"), 0);
 }
 
+/* --notices en: the English texts of before (the default ko is checked by the other tests). */
+static void
+test_notices_en_keeps_english_texts(void **state)
+{
+	struct fx *f = *state;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "bob");
+	expect_ok(
+	    f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}");
+	cJSON *e = next_event(f, "join", NULL, 0);
+	assert_non_null(e);
+	assert_string_equal(tj_str(e, "sender"), "system");
+	assert_string_equal(tj_str(e, "message"), "bob joined");
+	cJSON_Delete(e);
+	e = next_event(f, "leave", NULL, 0);
+	assert_non_null(e);
+	assert_string_equal(tj_str(e, "sender"), "system");
+	assert_string_equal(tj_str(e, "message"), "bob left");
+	cJSON_Delete(e);
+}
+
 static void
 test_leave_publishes_and_updates_count(void **state)
 {
@@ -329,7 +413,7 @@ test_leave_publishes_and_updates_count(void **state)
 	cJSON *e = next_event(f, "leave", NULL, 0);
 	assert_non_null(e);
 	assert_string_equal(tj_str(e, "user"), "alice");
-	assert_string_equal(tj_str(e, "message"), "alice left");
+	assert_string_equal(tj_str(e, "message"), "alice님이 퇴장했습니다.");
 	assert_int_equal(tj_int(e, "users_count"), 1);
 	assert_int_equal(tj_int(e, "seq"), 3);
 	cJSON_Delete(e);
@@ -373,6 +457,90 @@ test_history_after_seq_and_ring_limit(void **state)
 	cJSON_Delete(r);
 	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":-3}", "invalid_argument");
 	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":1,\"before_seq\":3}",
+		     "invalid_argument");
+}
+
+/* Checks one history page: every event's seq, their JSON within max_bytes; returns the count and
+ * the first and last seq through *lo and *hi. */
+static int
+history_page(cJSON *r, long long max_bytes, long long *lo, long long *hi)
+{
+	cJSON *e, *ev = cJSON_GetObjectItem(r, "events");
+	char *text = cJSON_PrintUnformatted(ev);
+	int n = 0;
+
+	assert_true(tj_bool(r, "ok"));
+	assert_true((long long)strlen(text) - 2 <= max_bytes); /* the array without its brackets */
+	free(text);
+	cJSON_ArrayForEach(e, ev)
+	{
+		if (n == 0)
+			*lo = tj_int(e, "seq");
+		*hi = tj_int(e, "seq");
+		n++;
+	}
+	return n;
+}
+
+/* history stops before max_bytes of events (default 256 KiB) with complete:false and
+ * truncated:true, so that the caller pages on; max_bytes outside 32 KiB..1 MiB is refused. */
+static void
+test_history_is_paged_by_bytes(void **state)
+{
+	struct fx *f = *state; /* --history 100 */
+	char text[4001];
+	long long lo = 0, hi = 0, seen = 0, expect;
+
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	for (int i = 0; i < 80; i++) /* 80 events of about 4.2 KB: 330 KB */
+		send_msg(f, "s1", "room1", text, NULL);
+	/* The default budget: 100 events asked, those that fit in 256 KiB given, the newest. */
+	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":100}");
+	int n = history_page(r, 256 * 1024, &lo, &hi);
+	assert_true(n >= 55 && n < 81);
+	assert_int_equal(hi, 81);
+	assert_false(tj_bool(r, "complete"));
+	assert_true(tj_bool(r, "truncated"));
+	cJSON_Delete(r);
+	/* 32 KiB pages, newest first, down to the first event. */
+	expect = 81;
+	for (int page = 0; page < 30; page++) {
+		r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,"
+			    "\"limit\":500,\"max_bytes\":32768}", expect + 1);
+		n = history_page(r, 32768, &lo, &hi);
+		bool complete = tj_bool(r, "complete");
+		assert_true(n >= 1);
+		assert_int_equal(hi, expect);
+		assert_true(n == hi - lo + 1);
+		assert_int_equal(tj_bool(r, "truncated"), !complete);
+		cJSON_Delete(r);
+		seen += n;
+		expect = lo - 1;
+		if (complete)
+			break;
+	}
+	assert_int_equal(seen, 81);
+	assert_int_equal(expect, 0);
+	/* Forward from after_seq: the oldest first. */
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":10,\"limit\":500,"
+		    "\"max_bytes\":32768}");
+	n = history_page(r, 32768, &lo, &hi);
+	assert_int_equal(lo, 11);
+	assert_true(n >= 6 && n < 10);
+	assert_true(tj_bool(r, "truncated"));
+	assert_false(tj_bool(r, "complete"));
+	cJSON_Delete(r);
+	/* Small pages stay whole: not truncated. */
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":3}");
+	assert_int_equal(history_page(r, 32768, &lo, &hi), 3);
+	assert_false(tj_bool(r, "truncated"));
+	cJSON_Delete(r);
+	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"max_bytes\":1000}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"max_bytes\":2097152}",
 		     "invalid_argument");
 }
 
@@ -430,6 +598,49 @@ test_frontend_expiry_publishes_leaves(void **state)
 	assert_int_equal(users_count(f, "room1"), 1);
 	expect_error(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-1\",\"instance\":\"i-ws-1\"}",
 		     "unknown_frontend");
+}
+
+/* A stopped broker (SIGSTOP longer than --frontend-timeout) does not expire the front-ends for
+ * its own silence: no leave afterwards, members intact. A front-end that stays silent once the
+ * broker runs again still expires within the timeout. */
+static void
+test_broker_stall_does_not_expire_frontends(void **state)
+{
+	struct fx *f = *state; /* --frontend-timeout 600 */
+	cJSON *e;
+
+	hello(f, "ws-1");
+	hello(f, "ws-2");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	join_ok(f, "ws-2", "s2", "room1", "bob");
+	while ((e = tsub_recv(f->sub, 100, NULL, 0)) != NULL) /* the two joins */
+		cJSON_Delete(e);
+	assert_int_equal(kill(f->tb.pid, SIGSTOP), 0);
+	usleep(2000 * 1000); /* more than three timeouts */
+	assert_int_equal(kill(f->tb.pid, SIGCONT), 0);
+	/* ws-2's next heartbeat; ws-1 stays silent from here on. */
+	expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+	usleep(150 * 1000); /* a few ticks of the loop */
+	assert_int_equal(users_count(f, "room1"), 2);
+	e = tsub_recv(f->sub, 100, NULL, 0);
+	if (e != NULL)
+		fail_msg("event after the stall: %s %s", tj_str(e, "type"), tj_str(e, "user"));
+	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	assert_true(tj_int(cJSON_GetObjectItem(st, "counters"), "stalls") >= 1);
+	assert_int_equal(tj_int(cJSON_GetObjectItem(st, "counters"), "frontends_expired"), 0);
+	cJSON_Delete(st);
+	/* ws-2 heartbeats, ws-1 has died: it goes within the timeout of running time. */
+	for (int i = 0; i < 8; i++) {
+		expect_ok(f,
+			  "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+		usleep(100 * 1000);
+	}
+	e = next_event(f, "leave", NULL, 0);
+	assert_non_null(e);
+	assert_string_equal(tj_str(e, "user"), "alice");
+	assert_string_equal(tj_str(e, "reason"), "expired");
+	cJSON_Delete(e);
+	assert_int_equal(users_count(f, "room1"), 1);
 }
 
 static void
@@ -639,6 +850,45 @@ test_private_goes_to_the_recipients_frontend(void **state)
 		     "no_such_user");
 }
 
+/* A private to someone who is not in the room (never was, left, or is only in another room) is
+ * no_such_user and publishes nothing at all: no room message, no private, no seq used. */
+static void
+test_private_to_someone_absent_is_refused_and_publishes_nothing(void **state)
+{
+	struct fx *f = *state;
+	static const char fmt[] = "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\","
+				  "\"room_id\":\"room1\",\"to\":\"%s\",\"text\":\"secret\"}";
+	char j[256];
+	cJSON *e;
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "room1", "alice");
+	join_ok(f, "ws-1", "s2", "room1", "bob");
+	join_ok(f, "ws-1", "s3", "room2", "carol");
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"room1\"}");
+	while ((e = tsub_recv(f->sub, 200, NULL, 0)) != NULL) /* joins and the leave */
+		cJSON_Delete(e);
+	cJSON *g = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	long long seq = tj_int(cJSON_GetObjectItem(g, "room"), "seq");
+	cJSON_Delete(g);
+	const char *const absent[] = {"bob", "carol", "nobody"};
+	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
+		snprintf(j, sizeof(j), fmt, absent[i]);
+		expect_error(f, j, "no_such_user");
+	}
+	e = tsub_recv(f->sub, 300, NULL, 0);
+	if (e != NULL)
+		fail_msg("published after a refused private: %s", tj_str(e, "type"));
+	g = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	assert_int_equal(tj_int(cJSON_GetObjectItem(g, "room"), "seq"), seq);
+	cJSON_Delete(g);
+	cJSON *h = call(f, "{\"op\":\"history\",\"room_id\":\"room1\"}");
+	cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "events"))
+		assert_string_not_equal(tj_str(it, "type"), "message");
+	cJSON_Delete(h);
+}
+
 static void
 test_typing_is_published_without_seq(void **state)
 {
@@ -696,7 +946,7 @@ test_create_and_delete_room(void **state)
 	assert_int_equal(users_count(f, "jazz"), 0);
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "jazz", "alice");
-	join_ok(f, "ws-1", "s1", "made-by-join", "alice"); /* joins create rooms too */
+	join_ok(f, "ws-1", "s1", "made-by-join", "alice"); /* joins create (ephemeral) rooms */
 	expect_ok(f, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}");
 	assert_int_equal(users_count(f, "jazz"), -1);
 	cJSON *e = next_event(f, "room_deleted", NULL, 0);
@@ -704,6 +954,135 @@ test_create_and_delete_room(void **state)
 	assert_string_equal(tj_str(e, "room_id"), "jazz");
 	cJSON_Delete(e);
 	expect_error(f, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}", "no_such_room");
+}
+
+/* A room a join created lives while it has members: it leaves list_rooms with its last member,
+ * and a room re-created under the same id goes on from the seq the old one reached. */
+static void
+test_room_created_by_join_goes_when_empty(void **state)
+{
+	struct fx *f = *state; /* --allow-create */
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "popup", "alice");
+	join_ok(f, "ws-1", "s2", "popup", "bob");
+	assert_int_equal(users_count(f, "popup"), 2);
+	cJSON *r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	assert_string_equal(tj_str(cJSON_GetObjectItem(r, "room"), "name"), "popup");
+	cJSON_Delete(r);
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"popup\"}");
+	assert_int_equal(users_count(f, "popup"), 1);
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"popup\"}");
+	assert_int_equal(users_count(f, "popup"), -1); /* gone from list_rooms */
+	expect_error(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}", "no_such_room");
+	r = join(f, "ws-1", "s1", "popup", "carol");
+	assert_true(tj_bool(r, "ok"));
+	assert_int_equal(tj_int(r, "seq"), 5); /* after join, join, leave, leave of the first */
+	cJSON_Delete(r);
+	/* A front-end that expires takes its members' ephemeral rooms with it. */
+	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	long long deleted = tj_int(cJSON_GetObjectItem(st, "counters"), "rooms_deleted");
+	cJSON_Delete(st);
+	assert_int_equal(deleted, 1);
+	/* Permanent rooms stay when empty. */
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	join_ok(f, "ws-1", "s3", "jazz", "dave");
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s3\",\"room_id\":\"jazz\"}");
+	assert_int_equal(users_count(f, "jazz"), 0);
+}
+
+/* A room re-created by a join starts above every seq an ephemeral room had (here e2's), so a
+ * client or front-end that knew the old e1 sees a jump: history and resume treat the seqs
+ * below the new room's start as never used, not as lost (complete, recovered). */
+static void
+test_room_recreated_by_join_has_no_gap_before_it(void **state)
+{
+	struct fx *f = *state; /* --allow-create */
+
+	hello(f, "ws-1");
+	join_ok(f, "ws-1", "s1", "e1", "alice"); /* 1 */
+	for (int i = 0; i < 5; i++)
+		send_msg(f, "s1", "e1", "hi", NULL); /* 2..6 */
+	char epoch[17];
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"e1\"}"); /* 7 */
+	join_ok(f, "ws-1", "s2", "e2", "bob"); /* 8 */
+	send_msg(f, "s2", "e2", "x", NULL);   /* 9 */
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"e2\"}"); /* 10 */
+	cJSON *r = join(f, "ws-1", "s3", "e1", "carol");
+	assert_int_equal(tj_int(r, "seq"), 11);
+	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"e1\",\"after_seq\":7}");
+	assert_true(tj_bool(r, "complete"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "events")), 1);
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"history\",\"room_id\":\"e1\",\"before_seq\":12,\"limit\":5}");
+	assert_true(tj_bool(r, "complete"));
+	cJSON_Delete(r);
+	/* A client of the old e1 resuming from its seq 7 misses exactly carol's join. */
+	r = call(f,
+		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"e1\","
+		 "\"user\":\"alice\",\"since\":7,\"epoch\":\"%s\"}",
+		 epoch);
+	assert_true(tj_bool(r, "recovered"));
+	cJSON *h = cJSON_GetObjectItem(r, "history");
+	assert_int_equal(cJSON_GetArraySize(h), 1);
+	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 0), "seq"), 11);
+	cJSON_Delete(r);
+}
+
+/* Joins create rooms within --ephemeral-per-addr and --ephemeral-per-user (live rooms counted),
+ * and never one whose name another room has. */
+static void
+test_rooms_created_by_joins_are_bounded(void **state)
+{
+	struct fx *f = *state; /* --allow-create --ephemeral-per-addr 2 --ephemeral-per-user 1 */
+	static const char fmt[] = "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"%s\","
+				  "\"room_id\":\"%s\",\"user\":\"%s\",\"addr\":\"%s\"}";
+	char j[512];
+
+	hello(f, "ws-1");
+	snprintf(j, sizeof(j), fmt, "s1", "r1", "alice", "192.0.2.1");
+	expect_ok(f, j);
+	snprintf(j, sizeof(j), fmt, "s1", "r2", "Alice", "192.0.2.9"); /* same user, folded */
+	expect_error(f, j, "create_limit");
+	snprintf(j, sizeof(j), fmt, "s2", "r2", "bob", "192.0.2.1");
+	expect_ok(f, j);
+	snprintf(j, sizeof(j), fmt, "s3", "r3", "carol", "192.0.2.1"); /* third from that address */
+	expect_error(f, j, "create_limit");
+	snprintf(j, sizeof(j), fmt, "s3", "r3", "carol", "192.0.2.2");
+	expect_ok(f, j);
+	/* Joining a room that exists is never limited. */
+	snprintf(j, sizeof(j), fmt, "s4", "r1", "dave", "192.0.2.1");
+	expect_ok(f, j);
+	/* When a room goes, its creator may create another. */
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"r1\"}");
+	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s4\",\"room_id\":\"r1\"}");
+	snprintf(j, sizeof(j), fmt, "s1", "r4", "alice", "192.0.2.1");
+	expect_ok(f, j);
+	/* Names are unique once case-folded: a join may not create a room called like another. */
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz Club\"}");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz2\",\"name\":\" jazz CLUB \"}",
+		     "name_taken");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"r9\",\"name\":\"R4\"}", "name_taken");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"room9\",\"name\":\"일반 대화\"}",
+		     "name_taken");
+	snprintf(j, sizeof(j), fmt, "s5", "JAZZ-CLUB", "erin", "192.0.2.3");
+	expect_ok(f, j); /* "JAZZ-CLUB" is not "Jazz Club" */
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"pop\",\"name\":\"Pop\"}");
+	snprintf(j, sizeof(j), fmt, "s6", "POP", "fred", "192.0.2.4");
+	expect_error(f, j, "name_taken");
+	/* The nickname rules: no invisible, bidi-control or formatting character in a name. */
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"z1\",\"name\":\"a\u200bb\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"z2\",\"name\":\"\u202egnp.exe\"}",
+		     "invalid_argument");
+	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"z3\",\"name\":\"a\u3000b\"}",
+		     "invalid_argument");
+	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"z4\",\"name\":\"음악 & 영화 2\"}");
+	/* A bad address is refused like any bad field. */
+	snprintf(j, sizeof(j), fmt, "s7", "r7", "gina", "bad\\u0001");
+	expect_error(f, j, "invalid_argument");
 }
 
 static void
@@ -946,19 +1325,27 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_joins_change_counts_and_member_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_have_consecutive_seq_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_refuses_taken_nickname_case_insensitively, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_taken_nickname_probes_its_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_refuses_unknown_room_and_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leave_publishes_and_updates_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notices_en_keeps_english_texts, setup_notices_en, teardown),
 		cmocka_unit_test_setup_teardown(test_history_after_seq_and_ring_limit, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_history_is_paged_by_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_client_id_is_not_published_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_expiry_publishes_leaves, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_broker_stall_does_not_expire_frontends, setup_stall, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_requests_get_errors_and_broker_keeps_serving, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_history_below, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_gets_exactly_the_missed_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_token_takes_over_nickname_and_kicks_old_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_goes_to_the_recipients_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_to_someone_absent_is_refused_and_publishes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_typing_is_published_without_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_redeclares_membership, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_and_delete_room, setup_create, teardown),
+		cmocka_unit_test_setup_teardown(test_room_created_by_join_goes_when_empty, setup_create, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_created_by_joins_are_bounded, setup_create_bounded, teardown),
+		cmocka_unit_test_setup_teardown(test_room_recreated_by_join_has_no_gap_before_it, setup_create, teardown),
 		cmocka_unit_test_setup_teardown(test_create_room_forbidden_by_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_applies_requests_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundles_carry_a_turns_rooms_in_one_message, setup, teardown),

@@ -274,6 +274,80 @@ test_rooms_created_and_deleted_survive_restart(void **state)
 	cJSON_Delete(r);
 }
 
+/* A room a join created is ephemeral: nothing of it reaches the database, so a restart does not
+ * bring it back (even when the broker died with members in it); a front-end's sync after the
+ * restart makes it ephemeral again, and it goes with its last member. */
+static void
+test_rooms_created_by_joins_are_not_stored(void **state)
+{
+	struct fx *f = *state; /* --allow-create */
+
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	ok(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\",\"user\":\"alice\",\"addr\":\"192.0.2.7\"}");
+	ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\",\"text\":\"hi\"}");
+	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"popup\"}");
+	assert_true(tj_bool(r, "ok"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "events")), 2); /* from memory */
+	cJSON_Delete(r);
+	restart_after_kill(f);
+	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	assert_string_equal(tj_str(r, "error"), "no_such_room");
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"list_rooms\"}");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "rooms")), 4);
+	cJSON_Delete(r);
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = call(f, "{\"op\":\"sync\",\"frontend\":\"fe\",\"instance\":\"i2\",\"members\":[{\"session\":\"s\",\"room_id\":\"popup\",\"user\":\"alice\"}]}");
+	assert_true(tj_bool(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "results"), 0), "ok"));
+	cJSON_Delete(r);
+	ok(f, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\"}");
+	restart_after_kill(f);
+	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	assert_string_equal(tj_str(r, "error"), "no_such_room");
+	cJSON_Delete(r);
+}
+
+/* The durable history pages by bytes too: 32 KiB pages of 4 KB messages, newest first, every
+ * page within its budget, truncated:true until the oldest event. */
+static void
+test_history_from_the_database_is_paged_by_bytes(void **state)
+{
+	struct fx *f = *state;
+	char text[4001], req[4400];
+	long long before = 0, seen = 0;
+
+	memset(text, 'y', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	hello_join(f);
+	for (int i = 0; i < 40; i++) {
+		snprintf(req, sizeof(req), "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\","
+			 "\"room_id\":\"room1\",\"text\":\"%s\"}", text);
+		ok(f, req);
+	}
+	restart_after_kill(f); /* the ring is refilled, but history is read from the database */
+	for (int page = 0; page < 20; page++) {
+		cJSON *r = before ? call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,"
+					    "\"limit\":500,\"max_bytes\":32768}", before)
+				  : call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":500,"
+					    "\"max_bytes\":32768}");
+		cJSON *ev = cJSON_GetObjectItem(r, "events");
+		char *t = cJSON_PrintUnformatted(ev);
+		assert_true(strlen(t) - 2 <= 32768);
+		free(t);
+		int n = cJSON_GetArraySize(ev);
+		assert_true(n >= 1 && n <= 8);
+		bool complete = tj_bool(r, "complete");
+		assert_int_equal(tj_bool(r, "truncated"), !complete);
+		before = tj_int(cJSON_GetArrayItem(ev, 0), "seq");
+		seen += n;
+		cJSON_Delete(r);
+		if (complete)
+			break;
+	}
+	assert_int_equal(seen, 41);
+	assert_int_equal(before, 1);
+}
+
 static void
 test_torn_wal_is_recovered(void **state)
 {
@@ -371,6 +445,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_every_acknowledged_message_survives_sigkill_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_after_restart_recovers_exactly_the_missed_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rooms_created_and_deleted_survive_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_created_by_joins_are_not_stored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_from_the_database_is_paged_by_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_wal_is_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_keep_prunes_old_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_data_directories_fail_at_start_with_a_clear_message, setup, teardown),

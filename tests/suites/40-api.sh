@@ -160,6 +160,8 @@ expect "POST /api/rooms creates (broker allows creation, no token configured)" 2
 t_check "201 carries the Location of the room" has_header 'Location: /api/rooms/jazz'
 http POST "$A/api/rooms" -H 'Content-Type: application/json; charset=utf-8' --data-binary '{"id":"jazz","name":"again"}'
 expect_match "creating it again is 409 room_exists" 409 '^\{"error":"room_exists","message":"[^"]+"\}$'
+http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary '{"id":"jazz2","name":"재즈 JAZZ"}'
+expect_match "another room with the same name (case-folded) is 409 name_taken" 409 '^\{"error":"name_taken","message":"[^"]+"\}$'
 http GET "$A/api/rooms/jazz"
 expect "the new room is there" 200 '{"id":"jazz","name":"재즈 Jazz","users_count":0,"members":[],"seq":0}'
 http DELETE "$A/api/rooms/jazz"

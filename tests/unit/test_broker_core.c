@@ -100,8 +100,45 @@ test_join_event_is_exact(void **state)
 	assert_string_equal(events[0].json,
 			    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":1,\"epoch\":"
 			    "\"00112233aabbccdd\",\"time\":\"2026-11-22T03:06:46.123Z\",\"user\":"
-			    "\"alice\",\"sender\":\"system\",\"message\":\"alice joined\","
+			    "\"alice\",\"sender\":\"시스템\",\"message\":\"alice님이 입장했습니다.\","
 			    "\"users_count\":1}");
+	broker_destroy(b);
+}
+
+/* --notices en keeps the English texts; ko (the default) is document 000's, for leaves too. */
+static void
+test_notices_follow_the_configured_language(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "민수");
+	assert_string_equal(
+	    err_of(
+		b,
+		"{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+	    "ok");
+	assert_int_equal(nevents, 2);
+	assert_non_null(
+	    strstr(events[0].json, "\"sender\":\"시스템\",\"message\":\"민수님이 입장했습니다.\""));
+	assert_non_null(
+	    strstr(events[1].json, "\"sender\":\"시스템\",\"message\":\"민수님이 퇴장했습니다.\""));
+	broker_destroy(b);
+
+	struct broker_config cfg;
+	broker_config_defaults(&cfg);
+	cfg.notices = BROKER_NOTICES_EN;
+	nevents = 0;
+	b = broker_create(&cfg, "00112233aabbccdd", record, NULL);
+	assert_non_null(b);
+	assert_int_equal(broker_add_default_rooms(b), 0);
+	hello_join(b, "s1", "room1", "bob");
+	assert_string_equal(
+	    err_of(
+		b,
+		"{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+	    "ok");
+	assert_non_null(strstr(events[0].json, "\"sender\":\"system\",\"message\":\"bob joined\""));
+	assert_non_null(strstr(events[1].json, "\"sender\":\"system\",\"message\":\"bob left\""));
 	broker_destroy(b);
 }
 
@@ -182,6 +219,58 @@ test_history_ring_grows_then_wraps(void **state)
 	broker_destroy(b);
 }
 
+/* Ticks as the server's loop does: every 50 ms after from, up to (and at) until. */
+static void
+tick_until(struct broker *b, uint64_t from, uint64_t until)
+{
+	for (uint64_t t = from + 50; t < until; t += 50)
+		broker_tick(b, 0, t);
+	broker_tick(b, 0, until);
+}
+
+/* A loop that did not run for longer than the timeout (SIGSTOP) expires nobody for it: the
+ * front-end gets a fresh timeout from then, and expires after it if it stays silent. */
+static void
+test_stall_gives_frontends_a_fresh_timeout(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	hello_join(b, "s1", "room1", "alice");
+	nevents = 0;
+	tick_until(b, now_ms, now_ms + 1000);
+	broker_tick(b, 0, now_ms + 9000); /* stopped for 8 s */
+	assert_int_equal(nevents, 0);
+	assert_int_equal(broker_member_count(b), 1);
+	tick_until(b, now_ms + 9000, now_ms + 11990);
+	assert_int_equal(nevents, 0);
+	tick_until(b, now_ms + 11990, now_ms + 12050);
+	assert_int_equal(nevents, 1);
+	assert_non_null(strstr(events[0].json, "\"reason\":\"expired\""));
+	assert_int_equal(broker_frontend_count(b), 0);
+	broker_destroy(b);
+}
+
+/* With the shortest --frontend-timeout (100 ms) the loop's own 50 ms ticks are no stall: a
+ * silent front-end still expires. */
+static void
+test_tiny_timeout_still_expires(void **state)
+{
+	(void)state;
+	struct broker_config cfg;
+	broker_config_defaults(&cfg);
+	cfg.frontend_timeout_ms = 100;
+	nevents = 0;
+	struct broker *b = broker_create(&cfg, "00112233aabbccdd", record, NULL);
+	assert_non_null(b);
+	assert_int_equal(broker_add_default_rooms(b), 0);
+	hello_join(b, "s1", "room1", "alice");
+	nevents = 0;
+	tick_until(b, now_ms, now_ms + 400);
+	assert_int_equal(nevents, 1);
+	assert_int_equal(broker_frontend_count(b), 0);
+	broker_destroy(b);
+}
+
 static void
 test_silent_frontend_expires_at_the_timeout(void **state)
 {
@@ -189,7 +278,7 @@ test_silent_frontend_expires_at_the_timeout(void **state)
 	struct broker *b = mk(100, 10, 100);
 	hello_join(b, "s1", "room1", "alice");
 	nevents = 0;
-	broker_tick(b, 0, now_ms + 2999);
+	tick_until(b, now_ms, now_ms + 2999); /* the loop ticks every 50 ms */
 	assert_int_equal(nevents, 0);
 	assert_int_equal(broker_member_count(b), 1);
 	broker_tick(b, 0, now_ms - 5); /* a clock reading older than the last request */
@@ -238,6 +327,13 @@ test_rooms_file_is_checked(void **state)
 	static const char dupe[] = "[{\"id\":\"c\",\"name\":\"C\"},{\"id\":\"c\",\"name\":\"C\"}]";
 	assert_int_equal(broker_load_rooms(b, dupe, strlen(dupe), err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "twice"));
+	/* Two rooms may not share a name once case-folded, nor hold an invisible character. */
+	static const char samename[] = "[{\"id\":\"d\",\"name\":\"a\"}]";
+	assert_int_equal(broker_load_rooms(b, samename, strlen(samename), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "taken by room a"));
+	static const char zwsp[] = "[{\"id\":\"e\",\"name\":\"E\u200bE\"}]";
+	assert_int_equal(broker_load_rooms(b, zwsp, strlen(zwsp), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invisible"));
 	static const char badid[] = "{\"rooms\":[{\"id\":\"a/b\",\"name\":\"X\"}]}";
 	assert_int_equal(broker_load_rooms(b, badid, strlen(badid), err, sizeof(err)), -1);
 	assert_int_equal(broker_load_rooms(b, "{", 1, err, sizeof(err)), -1);
@@ -288,10 +384,13 @@ main(void)
 	log_init("test", LOG_LVL_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_join_event_is_exact),
+		cmocka_unit_test(test_notices_follow_the_configured_language),
 		cmocka_unit_test(test_message_event_escapes_text),
 		cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
 		cmocka_unit_test(test_history_ring_grows_then_wraps),
 		cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
+		cmocka_unit_test(test_stall_gives_frontends_a_fresh_timeout),
+		cmocka_unit_test(test_tiny_timeout_still_expires),
 		cmocka_unit_test(test_room_full_and_too_many_rooms),
 		cmocka_unit_test(test_rooms_file_is_checked),
 		cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),

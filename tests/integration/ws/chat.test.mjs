@@ -82,15 +82,16 @@ test('welcome, joined with the member list, join and leave notices with counts',
   assert.equal(cb.joined.users_count, before + 1);
   const j = await ca.next((m) => m.type === 'join' && m.user === b);
   assert.equal(j.users_count, before + 1);
-  assert.equal(j.sender, 'system');
-  assert.equal(j.message, `${b} joined`);
+  assert.equal(j.sender, '시스템'); // the broker's --notices ko (default): document 000's texts
+  assert.equal(j.message, `${b}님이 입장했습니다.`);
   assert.equal(j.seq, cb.joined.seq);
 
   cb.close();
   const l = await ca.next((m) => m.type === 'leave' && m.user === b);
   assert.equal(l.users_count, before);
   assert.equal(l.reason, 'disconnected');
-  assert.equal(l.sender, 'system');
+  assert.equal(l.sender, '시스템');
+  assert.equal(l.message, `${b}님이 퇴장했습니다.`);
   ca.close();
 });
 

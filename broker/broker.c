@@ -86,7 +86,7 @@ broker_destroy(struct broker *b)
 int
 broker_add_room(struct broker *b, const char *id, const char *name, char *err, size_t errsz)
 {
-	char canon[MADANG_ROOM_NAME_MAX * 4 + 1];
+	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1];
 	const char *why;
 	struct room *other;
 

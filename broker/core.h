@@ -150,10 +150,7 @@ void room_member_remove(struct broker *b, struct member *m);
 void room_emit_join(struct broker *b, struct member *m, bool resync);
 void room_emit_leave(struct broker *b, struct member *m, const char *reason);
 
-/* names.c */
-/* Checks a room name by the nickname rules (trimmed, valid UTF-8, 1..100 characters, no control,
- * invisible, formatting or non-ASCII space character) and writes its canonical form to out. */
-bool room_name_canonical(const char *in, size_t len, char *out, size_t outsz, const char **why);
+/* names.c (room names are checked by common/validate.c's room_name_canonical) */
 /* The room whose name equals name once case-folded, or NULL. */
 struct room *room_by_name(struct broker *b, const char *name);
 int room_name_register(struct broker *b, struct room *r);

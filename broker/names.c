@@ -16,47 +16,6 @@ struct eph_count {
 	char key[]; /* the hmap key */
 };
 
-bool
-room_name_canonical(const char *in, size_t len, char *out, size_t outsz, const char **why)
-{
-	const unsigned char *p = (const unsigned char *)in;
-	size_t a = 0, z = len;
-
-	if (in == NULL || !utf8_valid(in, len)) {
-		*why = "room name is not valid UTF-8";
-		return false;
-	}
-	/* Trimmed like a nickname (ASCII white space; other spaces are refused below). */
-	while (a < z && (p[a] == ' ' || p[a] == '\t' || p[a] == '\n' || p[a] == '\r'))
-		a++;
-	while (z > a &&
-	       (p[z - 1] == ' ' || p[z - 1] == '\t' || p[z - 1] == '\n' || p[z - 1] == '\r'))
-		z--;
-	if (!valid_room_name(in + a, z - a, why))
-		return false;
-	if (z - a >= outsz) {
-		*why = "room name is too long";
-		return false;
-	}
-	/* Every character must be one a nickname may hold (no invisible, formatting, bidi-control
-	 * or non-ASCII space character): validate.c's nickname check is the one source of that
-	 * rule. */
-	for (size_t i = a; i < z;) {
-		char one[MADANG_NICK_MAX_BYTES + 1];
-		uint32_t cp;
-		size_t k = utf8_decode(p + i, z - i, &cp);
-		const char *w;
-		if (cp != ' ' && !nick_canonical(in + i, k, one, sizeof(one), &w)) {
-			*why = "room name contains an invisible or formatting character";
-			return false;
-		}
-		i += k;
-	}
-	memcpy(out, in + a, z - a);
-	out[z - a] = '\0';
-	return true;
-}
-
 /* The key names are compared by: the nickname folding. */
 static void
 name_key(const char *name, char *key, size_t keysz)

@@ -908,7 +908,7 @@ op_create_room(struct req *q)
 {
 	struct broker *b = q->b;
 	const char *id, *name, *why;
-	char canon[MADANG_ROOM_NAME_MAX * 4 + 1];
+	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1];
 	size_t nlen;
 	struct room *r;
 

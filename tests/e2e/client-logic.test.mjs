@@ -46,18 +46,18 @@ describe('nickname rules (docs/broker-protocol.md)', () => {
 });
 
 describe('backoff', () => {
-	it('starts at 0.5 s, doubles, stops at 20 s', () => {
+	it('starts at 0.25 s, doubles, stops at 5 s', () => {
 		const b = new Backoff({ random: () => 0.5 });
-		assert.deepEqual(Array.from({ length: 8 }, () => b.next()), [500, 1000, 2000, 4000, 8000, 16000, 20000, 20000]);
+		assert.deepEqual(Array.from({ length: 8 }, () => b.next()), [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
 		b.reset();
-		assert.equal(b.next(), 500);
+		assert.equal(b.next(), 250);
 	});
-	it('jitters by ±50 %', () => {
-		assert.equal(new Backoff({ random: () => 0 }).next(), 250);
-		assert.equal(new Backoff({ random: () => 0.999999 }).next(), 750);
+	it('jitters by ±50 %, so a client is back at most 7.5 s after the server', () => {
+		assert.equal(new Backoff({ random: () => 0 }).next(), 125);
+		assert.equal(new Backoff({ random: () => 0.999999 }).next(), 375);
 		const far = new Backoff({ random: () => 0.999999 });
 		for (let i = 0; i < 10; i += 1) far.next();
-		assert.equal(far.next(), 30000);
+		assert.equal(far.next(), 7500);
 	});
 });
 

@@ -1,4 +1,4 @@
-/* limits.h — every size and count limit madang enforces, in one place (see README "Limits"). */
+/* limits.h — every size and count limit madang enforces, in one place (docs/configuration.md). */
 #ifndef MADANG_LIMITS_H
 #define MADANG_LIMITS_H
 

@@ -190,3 +190,18 @@ test('a query parameter is read whole: a long one is refused, one after a long o
   assert.equal(w.user, who);
   d.close();
 });
+
+test('--history 0: history without a limit answers a page of 50, not invalid_argument', T, async (t) => {
+  const fe = await ownFrontend(t, 'ws-nohist', ['--history', '0']);
+  const u = nick('h0');
+  const c = await joinPath(fe.base, 'room3', u);
+  for (let i = 0; i < 3; i++) c.send({ type: 'message', text: `h0 ${i}`, client_id: `h0-${i}` });
+  for (let i = 0; i < 3; i++) await c.next((m) => m.type === 'ack' && m.client_id === `h0-${i}`);
+  c.send({ type: 'history', client_id: 'h0-q' });
+  const h = await c.next((m) => (m.type === 'history' || m.type === 'error') && m.client_id === 'h0-q');
+  assert.equal(h.type, 'history', JSON.stringify(h));
+  const mine = h.events.filter((e) => e.type === 'message' && e.sender === u).map((e) => e.message);
+  assert.deepEqual(mine, ['h0 0', 'h0 1', 'h0 2']);
+  assert.ok(h.events.length <= 50, `${h.events.length} events`);
+  c.close();
+});

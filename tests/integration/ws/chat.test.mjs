@@ -603,3 +603,18 @@ test('client_id: printable ASCII without space, " or \\ (a space is refused)', T
   assert.equal((await c.nextType('ack')).client_id, '!#$%&\'()*+,-./:;<=>?@[]^_`{|}~');
   c.close();
 });
+
+test('the rate limit counts every frame: pings, typing, join_room and refused ones too', T, async () => {
+  // docs/protocol.md, Limits: 20 at once (burst), then 10/s; what a frame is does not matter.
+  const u = nick('every');
+  const c = await joinPath(WS1, 'room4', u);
+  await sleep(100);
+  for (let i = 0; i < 5; i++) c.send({ type: 'ping' });
+  for (let i = 0; i < 5; i++) c.send({ type: 'typing', active: i % 2 === 0 });
+  for (let i = 0; i < 5; i++) c.send({ type: 'join_room', room_id: 'room4' }); // already in: refused
+  for (let i = 0; i < 5; i++) c.send('{not json');
+  c.send({ type: 'message', text: 'one too many', client_id: 'rl-last' });
+  const e = await c.next((m) => m.client_id === 'rl-last');
+  assert.deepEqual([e.type, e.code], ['error', 'rate_limited']);
+  c.close();
+});

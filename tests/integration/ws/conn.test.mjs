@@ -191,6 +191,34 @@ test('a query parameter is read whole: a long one is refused, one after a long o
   d.close();
 });
 
+test('a percent-encoded LF or CR ends the path or query there (lws); the rest is not seen', T, async () => {
+  // docs/protocol.md, Endpoints: lws decodes the request line and ends it at a decoded CR/LF, so
+  // madang-ws never sees a control character in a nickname; what follows is dropped.
+  const u = nick('lf');
+  const c = await connect(WS1, `/ws/room1/${u}%0Azzz`);
+  assert.equal((await c.nextType('welcome')).user, u);
+  assert.equal((await c.nextType('joined')).user, u);
+  c.close();
+  // In the query, the parameters after it are dropped too (a since without epoch would be 4000).
+  const v = nick('cr');
+  const d = await connect(WS1, `/ws?user=${v}%0Dq&since=1`);
+  assert.equal((await d.nextType('welcome')).user, v);
+  assert.equal(d.closeInfo, null);
+  d.close();
+});
+
+test('request paths: 511 bytes reach madang-ws, 512 get 414, beyond lws\'s header space no answer', T, async () => {
+  // docs/protocol.md, Limits (WS_HTTP_PATH_MAX): the path is read whole or refused.
+  const path = (n) => `/ws/room1/${'x'.repeat(n - 10)}`;
+  const c = await connect(WS1, path(511));
+  const info = await c.waitClose(5000);
+  assert.equal(info.code, 4000, JSON.stringify(info)); // the nickname is too long, the path was read
+  await assert.rejects(connect(WS1, path(512)), (e) => e.status === 414);
+  await assert.rejects(connect(WS1, path(3000)), (e) => e.status === 414);
+  // A request line that does not fit lws's 4 KiB of header space: dropped without an answer.
+  await assert.rejects(connect(WS1, path(8000)), (e) => e.status === undefined);
+});
+
 test('--history 0: history without a limit answers a page of 50, not invalid_argument', T, async (t) => {
   const fe = await ownFrontend(t, 'ws-nohist', ['--history', '0']);
   const u = nick('h0');

@@ -191,20 +191,24 @@ test('a query parameter is read whole: a long one is refused, one after a long o
   d.close();
 });
 
-test('a percent-encoded LF or CR ends the path or query there (lws); the rest is not seen', T, async () => {
-  // docs/protocol.md, Endpoints: lws decodes the request line and ends it at a decoded CR/LF, so
-  // madang-ws never sees a control character in a nickname; what follows is dropped.
+test('a percent-encoded LF or CR in the path or query is refused (4000), never served cut', T, async () => {
+  // lws ends the request line at a decoded CR/LF and drops the rest (the HTTP version too):
+  // /ws/room1/a%0Ab joined as "a" before. madang-ws refuses a request line without a version.
   const u = nick('lf');
-  const c = await connect(WS1, `/ws/room1/${u}%0Azzz`);
-  assert.equal((await c.nextType('welcome')).user, u);
-  assert.equal((await c.nextType('joined')).user, u);
-  c.close();
-  // In the query, the parameters after it are dropped too (a since without epoch would be 4000).
-  const v = nick('cr');
-  const d = await connect(WS1, `/ws?user=${v}%0Dq&since=1`);
-  assert.equal((await d.nextType('welcome')).user, v);
-  assert.equal(d.closeInfo, null);
-  d.close();
+  for (const path of [`/ws/room1/${u}%0Azzz`, `/ws/room1/${u}%0D`, `/ws/chat/room1%0A`,
+    `/ws?user=${u}%0Dq`, `/ws?user=${u}&since=1%0A`]) {
+    const c = await connect(WS1, path);
+    const info = await c.waitClose(5000);
+    assert.equal(info.code, 4000, `${path}: ${JSON.stringify(info)}`);
+    assert.match(info.reason, /CR or LF/);
+    assert.ok(!c.msgs.some((m) => m.type === 'welcome'), `${path} was served: ${JSON.stringify(c.msgs)}`);
+  }
+  // Encoded elsewhere (a tab) the nickname reaches madang-ws and its own check.
+  const t = await connect(WS1, `/ws/room1/${u}%09x`);
+  assert.equal((await t.waitClose(5000)).code, 4000);
+  const ok = await joinPath(WS1, 'room1', u);
+  assert.equal(ok.joined.user, u);
+  ok.close();
 });
 
 test('request paths: 511 bytes reach madang-ws, 512 get 414, beyond lws\'s header space no answer', T, async () => {

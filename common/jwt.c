@@ -72,6 +72,9 @@ b64url_decode(const char *s, size_t len, unsigned char *out)
 int
 jwt_secret_load(const char *path, struct jwt_secret *s, char *err, size_t errsz)
 {
+	/* Room for the secret and its line end ("\r\n"), so that a JWT_SECRET_MAX-byte secret
+	 * written by an editor or `echo` is taken. */
+	unsigned char buf[JWT_SECRET_MAX + 2];
 	FILE *f = fopen(path, "rb");
 	size_t n;
 
@@ -79,16 +82,19 @@ jwt_secret_load(const char *path, struct jwt_secret *s, char *err, size_t errsz)
 		snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	n = fread(s->key, 1, sizeof(s->key), f);
+	n = fread(buf, 1, sizeof(buf), f);
 	int more = fgetc(f) != EOF;
 	fclose(f);
-	while (n > 0 && (s->key[n - 1] == '\n' || s->key[n - 1] == '\r'))
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-	if (more || n < JWT_SECRET_MIN) {
+	if (more || n < JWT_SECRET_MIN || n > JWT_SECRET_MAX) {
 		snprintf(err, errsz, "%s must hold %d to %d bytes of secret", path, JWT_SECRET_MIN,
-			 JWT_SECRET_MAX);
+		         JWT_SECRET_MAX);
+		OPENSSL_cleanse(buf, sizeof(buf));
 		return -1;
 	}
+	memcpy(s->key, buf, n);
+	OPENSSL_cleanse(buf, sizeof(buf));
 	s->len = n;
 	return 0;
 }
@@ -114,7 +120,7 @@ decode_part(const char *p, size_t len)
 
 int
 jwt_verify(const struct jwt_secret *s, const char *token, size_t len, int64_t now,
-	   struct jwt_claims *c, const char **why)
+           struct jwt_claims *c, const char **why)
 {
 	const char *d1, *d2;
 	unsigned char want[32], got[48];
@@ -189,7 +195,7 @@ jwt_mint(const struct jwt_secret *s, const char *name, bool admin, int64_t now, 
 	sbuf_adds(&pl, "{\"name\":");
 	sbuf_add_jstr(&pl, name, strlen(name));
 	sbuf_addf(&pl, ",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld%s}", (long long)now, (long long)now,
-		  (long long)(now + ttl), admin ? ",\"admin\":true" : "");
+	          (long long)(now + ttl), admin ? ",\"admin\":true" : "");
 	sbuf_init(&out);
 	b64url_encode(&out, (const unsigned char *)hdr, strlen(hdr));
 	sbuf_addc(&out, '.');

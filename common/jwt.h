@@ -27,8 +27,8 @@ struct jwt_claims {
 	int64_t exp;                          /* seconds since the epoch */
 };
 
-/* Reads a secret file (trailing newline ignored); at least JWT_SECRET_MIN bytes. 0 or -1 with a
- * reason in err. */
+/* Reads a secret file (trailing CR/LF ignored); JWT_SECRET_MIN to JWT_SECRET_MAX bytes. 0 or -1
+ * with a reason in err. */
 int jwt_secret_load(const char *path, struct jwt_secret *s, char *err, size_t errsz);
 
 /* Verifies token at time now (seconds). Returns 0 and fills *c, or -1 with *why set to a short

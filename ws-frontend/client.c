@@ -328,6 +328,22 @@ client_join(struct ws_session *s, struct cmd *c)
 		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
+	if (c->has_user && s->user != NULL && !s->authenticated && s->nrooms > 0) {
+		/* One nickname per connection while it is in (or joining) a room; in none, a join
+		 * may name another (say after nickname_taken). */
+		char a[MADANG_NICK_MAX_BYTES + 1], b[MADANG_NICK_MAX_BYTES + 1];
+		nick_fold(c->user, a, sizeof(a));
+		nick_fold(s->user, b, sizeof(b));
+		if (strcmp(a, b) != 0) {
+			ws_send_error(s, WS_ERR_INVALID_ARGUMENT,
+			              "this connection already has a nickname; open another "
+			              "connection for another one",
+			              "join_room", c->room_id,
+			              c->has_client_id ? c->client_id : NULL);
+			return;
+		}
+		user = s->user;
+	}
 	if (sess_member(s, c->room_id) != NULL) {
 		ws_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room",
 		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
@@ -350,7 +366,7 @@ client_join(struct ws_session *s, struct cmd *c)
 		}
 		has_since = true;
 	}
-	if ((s->user == NULL && sess_set_user(s, user) != 0) ||
+	if (((s->user == NULL || strcmp(s->user, user) != 0) && sess_set_user(s, user) != 0) ||
 	    (c->has_resume && sess_set_resume(s, c->resume) != 0)) {
 		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
 		              c->has_client_id ? c->client_id : NULL);
@@ -595,8 +611,12 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			cJSON_AddStringToObject(req, "room_id", room);
 			if (c->has_before)
 				cJSON_AddNumberToObject(req, "before_seq", (double)c->before_seq);
+			/* Without a limit: --history's, or under --history 0 (no replay on join)
+			 * still a page, not the broker's invalid_argument for limit 0. */
 			cJSON_AddNumberToObject(req, "limit",
-			                        c->limit ? (double)c->limit : ws->o.history);
+			                        c->limit            ? (double)c->limit
+			                        : ws->o.history > 0 ? (double)ws->o.history
+			                                            : WS_HISTORY_PAGE_DEFAULT);
 			cJSON_AddNumberToObject(req, "max_bytes", (double)ws->o.history_max_bytes);
 		}
 		if (client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve) == 0) {

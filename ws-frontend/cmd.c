@@ -115,7 +115,8 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 		s = wire_str(c->json, "client_id", &n);
 		if (s == NULL || !valid_token(s, n, MADANG_CLIENT_ID_MAX))
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
-			                "client_id must be 1-64 printable ASCII characters");
+			                "client_id must be 1-64 printable ASCII characters, "
+			                "no space, \" or \\");
 		memcpy(c->client_id, s, n + 1);
 		c->has_client_id = true;
 	}

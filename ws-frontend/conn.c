@@ -534,12 +534,18 @@ refuse:
 
 /* The request path, percent-decoded by lws, into path (WS_HTTP_PATH_MAX). lws ends the string
  * at a decoded %00 but counts the bytes after it: a path whose length is not what lws counted
- * is refused, as is one too long. 0 or -1 with *why. */
+ * is refused, as is one too long. lws also ends the request line at a decoded CR or LF
+ * (%0D, %0A) and drops the rest, the HTTP version with it: a request line without one was cut
+ * (/ws/room1/a%0Ab would join as "a") and is refused. 0 or -1 with *why. */
 static int
 ws_path(struct lws *wsi, char path[WS_HTTP_PATH_MAX], const char **why)
 {
 	int n = http_header(wsi, WSI_TOKEN_GET_URI, path, WS_HTTP_PATH_MAX);
 
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP) <= 0) {
+		*why = "the request line holds a CR or LF (%0D, %0A)";
+		return -1;
+	}
 	if (n <= 0) {
 		*why = "the request path is too long";
 		return -1;

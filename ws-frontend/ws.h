@@ -59,6 +59,7 @@
 #define WS_HISTORY_RATE_IP_DEFAULT (4 * 1024 * 1024) /* --history-rate-per-ip: bytes/s */
 #define WS_HISTORY_RATE_MAX        (1024ull * 1024 * 1024)
 #define WS_HISTORY_BURST_S         2     /* a budget saves up this many seconds of its rate */
+#define WS_HISTORY_PAGE_DEFAULT    50    /* history's limit if none given, under --history 0 */
 #define WS_HISTORY_SWEEP_MS        10000 /* how often paid-up address budgets are freed */
 
 /* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */

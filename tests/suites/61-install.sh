@@ -158,5 +158,22 @@ t_check "  ... web client in /opt/madang/share/madang/web" \
 t_check "make uninstall PREFIX=/opt/madang" mk /opt/madang "$D3" uninstall
 t_check "  ... leaves the DESTDIR empty" empty_tree "$D3"
 
+# --- etc/*.env name every option of their daemon ------------------------------------------------
+# env_lists_help PROG ENV: every option in PROG --help (but --help/--version) appears in ENV, so
+# that the "every option" the env files promise stays true (issue 19: five were missing).
+env_lists_help() {
+	missing=""
+	for o in $("$MADANG_BIN/$1" --help 2>&1 |
+		sed -nE 's/^ {1,4}(-[a-z], )?(--?[a-z][a-z-]*).*/\2/p' | sort -u); do
+		case $o in --help | --version | -h) continue ;; esac
+		grep -qE -- "(^|[^a-z-])$o([^a-z-]|\$)" "$root/etc/$2" || missing="$missing $o"
+	done
+	[ -z "$missing" ] || echo "etc/$2 lacks:$missing"
+	[ -z "$missing" ]
+}
+t_check "etc/broker.env names every option of madang-broker --help" env_lists_help madang-broker broker.env
+t_check "etc/ws.env names every option of madang-ws --help" env_lists_help madang-ws ws.env
+t_check "etc/api.env names every option of madang-api --help" env_lists_help madang-api api.env
+
 [ "$T_FAIL" -eq 0 ] || cat "$T_DIR/make.log"
 t_done

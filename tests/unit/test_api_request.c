@@ -149,6 +149,11 @@ test_parses_query_parameters(void **state)
 	assert_null(api_request_query(&rq, "before"));
 	assert_int_equal(parse(&rq, "GET", "/api?", NULL), API_PERR_NONE);
 	assert_int_equal(rq.nparam, 0);
+	/* docs/api.md: empty parts between separators name nothing and are skipped (200), an empty
+	 * name is refused (400, test_refuses_bad_queries). */
+	assert_int_equal(parse(&rq, "GET", "/api?&limit=2&", NULL), API_PERR_NONE);
+	assert_int_equal(rq.nparam, 1);
+	assert_string_equal(api_request_query(&rq, "limit"), "2");
 }
 
 static void

@@ -184,6 +184,24 @@ test_secret_file_rules(void **state)
 	fclose(f);
 	assert_int_equal(jwt_secret_load(path, &s, err, sizeof(err)), 0);
 	assert_int_equal(s.len, 32);
+	/* JWT_SECRET_MAX bytes are taken with their line end (a 1,024-byte secret and its newline
+	 * were refused); one byte more is not. */
+	static const char *const ends[] = {"", "\n", "\r\n"};
+	for (size_t extra = 0; extra <= 1; extra++)
+		for (size_t e = 0; e < 3; e++) {
+			f = fopen(path, "w");
+			for (size_t i = 0; i < JWT_SECRET_MAX + extra; i++)
+				fputc('a' + (int)(i % 26), f);
+			fputs(ends[e], f);
+			fclose(f);
+			assert_int_equal(jwt_secret_load(path, &s, err, sizeof(err)),
+			                 extra ? -1 : 0);
+			if (!extra) {
+				assert_int_equal(s.len, JWT_SECRET_MAX);
+				assert_int_equal(s.key[JWT_SECRET_MAX - 1],
+				                 'a' + (JWT_SECRET_MAX - 1) % 26);
+			}
+		}
 	unlink(path);
 	assert_int_equal(jwt_secret_load(path, &s, err, sizeof(err)), -1);
 }

@@ -556,3 +556,66 @@ test('room deleted: members get room_deleted; /ws/{room}/{user} is closed with 4
   assert.equal(m.room_id, 'room1');
   cb.close();
 });
+
+test('/ws: one nickname per connection; another is refused while it is in a room', T, async () => {
+  const u = nick('one'), other = nick('two');
+  const c = await connect(WS1, '/ws');
+  await c.nextType('welcome');
+  c.send({ type: 'join_room', room_id: 'room1', user: u });
+  assert.equal((await c.nextType('joined')).user, u);
+  c.send({ type: 'join_room', room_id: 'room3', user: other, client_id: 'j-2' });
+  const e = await c.nextType('error');
+  assert.deepEqual([e.code, e.request, e.room_id, e.client_id], ['invalid_argument', 'join_room', 'room3', 'j-2']);
+  c.send({ type: 'join_room', room_id: 'room3', user: u.toUpperCase() }); // the same nickname
+  const j = await c.nextType('joined');
+  assert.deepEqual([j.room_id, j.user], ['room3', u]);
+  // In no room any more, a join may name another nickname (a client whose name was taken).
+  c.send({ type: 'leave_room', room_id: 'room1' });
+  await c.nextType('left');
+  c.send({ type: 'leave_room', room_id: 'room3' });
+  await c.nextType('left');
+  c.send({ type: 'join_room', room_id: 'room1', user: other });
+  assert.equal((await c.nextType('joined')).user, other);
+  c.close();
+});
+
+test('/ws: a join refused as nickname_taken lets the next join_room name another', T, async () => {
+  const taken = nick('tk'), mine = nick('mn');
+  const holder = await joinPath(WS1, 'room3', taken);
+  const c = await connect(WS1, '/ws');
+  await c.nextType('welcome');
+  c.send({ type: 'join_room', room_id: 'room3', user: taken });
+  assert.equal((await c.nextType('error')).code, 'nickname_taken');
+  c.send({ type: 'join_room', room_id: 'room3', user: mine });
+  assert.equal((await c.nextType('joined')).user, mine);
+  c.close();
+  holder.close();
+});
+
+test('client_id: printable ASCII without space, " or \\ (a space is refused)', T, async () => {
+  const u = nick('cidsp');
+  const c = await joinPath(WS1, 'room1', u);
+  c.send({ type: 'message', text: 'spaced', client_id: 'a b' });
+  const e = await c.nextType('error');
+  assert.equal(e.code, 'invalid_argument');
+  assert.equal(e.client_id, undefined);
+  assert.match(e.message, /no space/);
+  c.send({ type: 'message', text: 'punct', client_id: '!#$%&\'()*+,-./:;<=>?@[]^_`{|}~' });
+  assert.equal((await c.nextType('ack')).client_id, '!#$%&\'()*+,-./:;<=>?@[]^_`{|}~');
+  c.close();
+});
+
+test('the rate limit counts every frame: pings, typing, join_room and refused ones too', T, async () => {
+  // docs/protocol.md, Limits: 20 at once (burst), then 10/s; what a frame is does not matter.
+  const u = nick('every');
+  const c = await joinPath(WS1, 'room4', u);
+  await sleep(100);
+  for (let i = 0; i < 5; i++) c.send({ type: 'ping' });
+  for (let i = 0; i < 5; i++) c.send({ type: 'typing', active: i % 2 === 0 });
+  for (let i = 0; i < 5; i++) c.send({ type: 'join_room', room_id: 'room4' }); // already in: refused
+  for (let i = 0; i < 5; i++) c.send('{not json');
+  c.send({ type: 'message', text: 'one too many', client_id: 'rl-last' });
+  const e = await c.next((m) => m.client_id === 'rl-last');
+  assert.deepEqual([e.type, e.code], ['error', 'rate_limited']);
+  c.close();
+});

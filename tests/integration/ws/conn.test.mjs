@@ -190,3 +190,50 @@ test('a query parameter is read whole: a long one is refused, one after a long o
   assert.equal(w.user, who);
   d.close();
 });
+
+test('a percent-encoded LF or CR in the path or query is refused (4000), never served cut', T, async () => {
+  // lws ends the request line at a decoded CR/LF and drops the rest (the HTTP version too):
+  // /ws/room1/a%0Ab joined as "a" before. madang-ws refuses a request line without a version.
+  const u = nick('lf');
+  for (const path of [`/ws/room1/${u}%0Azzz`, `/ws/room1/${u}%0D`, `/ws/chat/room1%0A`,
+    `/ws?user=${u}%0Dq`, `/ws?user=${u}&since=1%0A`]) {
+    const c = await connect(WS1, path);
+    const info = await c.waitClose(5000);
+    assert.equal(info.code, 4000, `${path}: ${JSON.stringify(info)}`);
+    assert.match(info.reason, /CR or LF/);
+    assert.ok(!c.msgs.some((m) => m.type === 'welcome'), `${path} was served: ${JSON.stringify(c.msgs)}`);
+  }
+  // Encoded elsewhere (a tab) the nickname reaches madang-ws and its own check.
+  const t = await connect(WS1, `/ws/room1/${u}%09x`);
+  assert.equal((await t.waitClose(5000)).code, 4000);
+  const ok = await joinPath(WS1, 'room1', u);
+  assert.equal(ok.joined.user, u);
+  ok.close();
+});
+
+test('request paths: 511 bytes reach madang-ws, 512 get 414, beyond lws\'s header space no answer', T, async () => {
+  // docs/protocol.md, Limits (WS_HTTP_PATH_MAX): the path is read whole or refused.
+  const path = (n) => `/ws/room1/${'x'.repeat(n - 10)}`;
+  const c = await connect(WS1, path(511));
+  const info = await c.waitClose(5000);
+  assert.equal(info.code, 4000, JSON.stringify(info)); // the nickname is too long, the path was read
+  await assert.rejects(connect(WS1, path(512)), (e) => e.status === 414);
+  await assert.rejects(connect(WS1, path(3000)), (e) => e.status === 414);
+  // A request line that does not fit lws's 4 KiB of header space: dropped without an answer.
+  await assert.rejects(connect(WS1, path(8000)), (e) => e.status === undefined);
+});
+
+test('--history 0: history without a limit answers a page of 50, not invalid_argument', T, async (t) => {
+  const fe = await ownFrontend(t, 'ws-nohist', ['--history', '0']);
+  const u = nick('h0');
+  const c = await joinPath(fe.base, 'room3', u);
+  for (let i = 0; i < 3; i++) c.send({ type: 'message', text: `h0 ${i}`, client_id: `h0-${i}` });
+  for (let i = 0; i < 3; i++) await c.next((m) => m.type === 'ack' && m.client_id === `h0-${i}`);
+  c.send({ type: 'history', client_id: 'h0-q' });
+  const h = await c.next((m) => (m.type === 'history' || m.type === 'error') && m.client_id === 'h0-q');
+  assert.equal(h.type, 'history', JSON.stringify(h));
+  const mine = h.events.filter((e) => e.type === 'message' && e.sender === u).map((e) => e.message);
+  assert.deepEqual(mine, ['h0 0', 'h0 1', 'h0 2']);
+  assert.ok(h.events.length <= 50, `${h.events.length} events`);
+  c.close();
+});

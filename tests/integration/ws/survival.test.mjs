@@ -107,12 +107,21 @@ test('broker SIGKILL: clients stay connected, are told, new connections get 1013
     const rj = await b.next((m) => m.type === 'join' && m.user === ua, 5000);
     assert.equal(rj.resync, true);
   }
+  const jaAt = a.msgs.indexOf(ja);
   a.send('after restart');
   for (const c of [a, b]) {
     const m = await c.next((x) => x.type === 'message' && x.message === 'after restart', 5000);
     assert.equal(m.sender, ua);
     assert.equal(m.epoch, ja.epoch);
   }
+  // docs/protocol.md: a re-sync's joined is no first join. Its seq is the next event's; what
+  // came before is history (the members' re-declaring joins, resync: true, on a broker that lost
+  // its memory), and no join of the client's own follows it.
+  const after = a.msgs.slice(jaAt + 1);
+  const mine = after.filter((x) => x.type === 'join' && x.user === ua);
+  assert.ok(mine.every((x) => x.resync === true && x.seq < ja.seq), JSON.stringify(mine));
+  const said = after.find((x) => x.type === 'message' && x.message === 'after restart');
+  assert.ok(said.seq >= ja.seq, `message seq ${said.seq}, joined seq ${ja.seq}`);
   const late = await joinPath(WS1, 'room7', nick('late'));
   assert.equal(late.joined.epoch, ja.epoch);
   late.close();

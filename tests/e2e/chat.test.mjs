@@ -244,7 +244,7 @@ describe('two people chat in a real browser', () => {
 		await roomItem(observer, roomId).locator('.join-btn').click();
 		await observer.locator('#nickname').fill('System');
 		await observer.locator('#nickname').press('Enter');
-		await observer.locator('#nick-error').filter({ hasText: '“system” is reserved' }).waitFor();
+		await observer.locator('#nick-error').filter({ hasText: '“system” and “시스템” are reserved' }).waitFor();
 		assert.equal(await observer.locator('#view-chat').isHidden(), true);
 		await observer.locator('#nickname').fill('ALICE');
 		await observer.locator('#nickname').press('Enter');

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "hmap.h"
 #include "ipc.h"
+#include "opt.h"
 #include "sbuf.h"
 #include "utf8.h"
 #include "validate.h"
@@ -527,6 +528,65 @@ test_ipc_dir_check_refuses_foreign_and_writable(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void
+test_opt_number_accepts_the_range_and_its_bounds(void **state)
+{
+	long long v = -1;
+	char err[OPT_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(opt_number("--history", "0", 0, 100000, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(opt_number("--history", "100000", 0, 100000, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 100000);
+	assert_int_equal(opt_number("--n", "-5", -10, 10, &v, NULL, 0), 0);
+	assert_int_equal(v, -5);
+	assert_int_equal(opt_number("--n", "007", 1, 10, &v, NULL, 0), 0); /* decimal, not octal */
+	assert_int_equal(v, 7);
+	assert_int_equal(opt_number("--big", "9223372036854775807", 0, INT64_MAX, &v, NULL, 0), 0);
+	assert_true(v == INT64_MAX);
+}
+
+static void
+test_opt_number_refuses_garbage_and_out_of_range_naming_flag_and_range(void **state)
+{
+	static const char *const bad[] = {
+	    "",   "abc", "12abc", "1.5",  " 5",   "5 ", "+5", "0x10",
+	    "-1", "-0",  "100001", "1e3", "99999999999999999999999", "\t7",
+	};
+	long long v = 42;
+	char err[OPT_ERR_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(opt_number("--history", bad[i], 0, 100000, &v, err, sizeof(err)),
+		                 -1);
+		assert_int_equal(v, 42); /* untouched */
+		assert_non_null(strstr(err, "--history must be a number from 0 to 100000"));
+	}
+	opt_number("--rate", "12abc", 1, 100000, &v, err, sizeof(err));
+	assert_string_equal(err, "--rate must be a number from 1 to 100000 (not '12abc')");
+	/* control bytes are not echoed, long values are cut */
+	opt_number("--rate", "1\x1b[2J", 1, 9, &v, err, sizeof(err));
+	assert_string_equal(err, "--rate must be a number from 1 to 9 (not '1?[2J')");
+	opt_number("--rate", "123456789012345678901234567890123456789", 1, 9, &v, err, sizeof(err));
+	assert_string_equal(
+	    err, "--rate must be a number from 1 to 9 (not '12345678901234567890123456789012')");
+	/* a negative range still refuses a bare sign and trailing garbage */
+	assert_int_equal(opt_number("--n", "-", -10, 10, &v, NULL, 0), -1);
+	assert_int_equal(opt_number("--n", "-11", -10, 10, &v, NULL, 0), -1);
+	assert_int_equal(opt_number("--n", "--1", -10, 10, &v, NULL, 0), -1);
+}
+
+static void
+test_opt_version_is_set_by_the_build(void **state)
+{
+	(void)state;
+	assert_string_not_equal(opt_version(), "unknown");
+	assert_true(strlen(opt_version()) > 0);
+	assert_null(strpbrk(opt_version(), " \n"));
+}
+
 int
 main(void)
 {
@@ -546,6 +606,9 @@ main(void)
 		cmocka_unit_test(test_names_c_and_web_client_agree),
 		cmocka_unit_test(test_ipc_default_dir_resolution),
 		cmocka_unit_test(test_ipc_dir_check_refuses_foreign_and_writable),
+		cmocka_unit_test(test_opt_number_accepts_the_range_and_its_bounds),
+		cmocka_unit_test(test_opt_number_refuses_garbage_and_out_of_range_naming_flag_and_range),
+		cmocka_unit_test(test_opt_version_is_set_by_the_build),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -529,6 +529,89 @@ test_ipc_dir_check_refuses_foreign_and_writable(void **state)
 }
 
 static void
+test_hmap_iteration_may_delete_the_current_entry(void **state)
+{
+	struct hmap m;
+	static char keys[100][8];
+	const char *k;
+	void *v;
+	size_t it = 0, seen = 0;
+
+	(void)state;
+	hmap_init(&m);
+	for (int i = 0; i < 100; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "r%d", i);
+		assert_int_equal(hmap_put(&m, keys[i], keys[i]), 0);
+	}
+	while (hmap_next(&m, &it, &k, &v)) { /* the way madang-ws frees idle rooms */
+		assert_ptr_equal(k, v);
+		seen++;
+		if (k[1] != '7')
+			assert_ptr_equal(hmap_del(&m, k), v);
+	}
+	assert_int_equal(seen, 100);
+	assert_int_equal(m.count, 11); /* r7, r70..r79 */
+	assert_non_null(hmap_get(&m, "r75"));
+	assert_null(hmap_get(&m, "r76x"));
+	hmap_fini(&m);
+}
+
+static void
+test_hmap_holds_no_memory_once_empty(void **state)
+{
+	struct hmap m;
+	const char *k;
+	size_t it = 0;
+
+	(void)state;
+	hmap_init(&m);
+	assert_null(hmap_del(&m, "nothing")); /* on a map that never held anything */
+	assert_int_equal(hmap_put(&m, "a", (void *)1), 0);
+	assert_int_equal(hmap_put(&m, "b", (void *)2), 0);
+	assert_non_null(m.slots);
+	hmap_del(&m, "a");
+	assert_non_null(m.slots);
+	hmap_del(&m, "b");
+	assert_null(m.slots); /* no hmap_fini needed: nothing leaks */
+	assert_int_equal(m.cap, 0);
+	assert_false(hmap_next(&m, &it, &k, NULL));
+	assert_null(hmap_get(&m, "a"));
+	assert_int_equal(hmap_put(&m, "a", (void *)3), 0); /* usable again */
+	assert_int_equal((intptr_t)hmap_get(&m, "a"), 3);
+	hmap_fini(&m);
+}
+
+/* Sessions come and go for days: tombstones must not make the table grow without end. */
+static void
+test_hmap_churn_keeps_the_table_small(void **state)
+{
+	struct hmap m;
+	static char keys[4][16];
+	char *k;
+	size_t maxcap = 0;
+
+	(void)state;
+	hmap_init(&m);
+	for (int i = 0; i < 3; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "stay%d", i);
+		assert_int_equal(hmap_put(&m, keys[i], keys[i]), 0);
+	}
+	for (int i = 0; i < 100000; i++) {
+		k = keys[3];
+		snprintf(k, sizeof(keys[3]), "s%d", i);
+		assert_int_equal(hmap_put(&m, k, k), 0);
+		assert_ptr_equal(hmap_get(&m, k), k);
+		assert_ptr_equal(hmap_del(&m, k), k);
+		if (m.cap > maxcap)
+			maxcap = m.cap;
+	}
+	assert_true(maxcap <= 16);
+	assert_int_equal(m.count, 3);
+	assert_ptr_equal(hmap_get(&m, "stay1"), keys[1]);
+	hmap_fini(&m);
+}
+
+static void
 test_opt_number_accepts_the_range_and_its_bounds(void **state)
 {
 	long long v = -1;
@@ -606,6 +689,9 @@ main(void)
 		cmocka_unit_test(test_names_c_and_web_client_agree),
 		cmocka_unit_test(test_ipc_default_dir_resolution),
 		cmocka_unit_test(test_ipc_dir_check_refuses_foreign_and_writable),
+		cmocka_unit_test(test_hmap_iteration_may_delete_the_current_entry),
+		cmocka_unit_test(test_hmap_holds_no_memory_once_empty),
+		cmocka_unit_test(test_hmap_churn_keeps_the_table_small),
 		cmocka_unit_test(test_opt_number_accepts_the_range_and_its_bounds),
 		cmocka_unit_test(test_opt_number_refuses_garbage_and_out_of_range_naming_flag_and_range),
 		cmocka_unit_test(test_opt_version_is_set_by_the_build),

@@ -31,8 +31,10 @@ int hmap_put(struct hmap *m, const char *key, void *val);
  * frees the slot array: an empty map holds no memory, so a map on the stack or in a struct
  * that ends empty needs no hmap_fini. */
 void *hmap_del(struct hmap *m, const char *key);
-/* Iteration: for (size_t i = 0; hmap_next(m, &i, &key, &val);) — no insertions meanwhile;
- * deleting the entry just returned is allowed. */
+/* Iteration: for (size_t i = 0; hmap_next(m, &i, &key, &val);). Deleting any entry meanwhile
+ * is allowed (deletions move nothing; a deleted entry not reached yet is not returned). Do not
+ * insert meanwhile: it stays memory-safe (each call reads the current table), but a growth
+ * reorders the table, so the walk may then skip or repeat entries. */
 bool hmap_next(const struct hmap *m, size_t *iter, const char **key, void **val);
 
 #endif

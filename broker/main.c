@@ -252,12 +252,13 @@ main(int argc, char **argv)
 	log_init("madang-broker", lvl);
 
 	/* Signals. SIGTERM (systemd's stop) and SIGINT (Ctrl-C under make run) stop gracefully:
-	 * server_stop lets the requests in flight finish and the store close cleanly, so a restart
-	 * loses nothing acknowledged. SIGHUP is logged and ignored: there is nothing to reload,
-	 * and a broker that died with its terminal would take every room with it. SIGPIPE is
-	 * ignored so that a front-end hanging up costs only its nng pipe. The three are blocked in
-	 * every thread (nng's included, hence before any starts) and read by one thread with
-	 * sigwait, which may then call server_stop (no handler runs in signal context). */
+	 * server_stop ends the loop after the batch in hand is committed and answered, then the
+	 * front-ends are told at once (broker_stopping) and the store is closed cleanly. SIGHUP is
+	 * logged and ignored: there is nothing to reload, and a broker that died with its terminal
+	 * would take every room with it. SIGPIPE is ignored so that a front-end hanging up costs
+	 * only its nng pipe. The three are blocked in every thread (nng's included, hence before
+	 * any starts) and read by one thread with sigwait, which may then call server_stop (no
+	 * handler runs in signal context). */
 	static sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

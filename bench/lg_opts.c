@@ -43,6 +43,18 @@ lg_usage(FILE *f)
 	        "                                      send and a thread wake-up round trip, as JSON)\n");
 }
 
+/* A uint32_t option in [lo, hi] (common/opt.c); -1 after saying why on stderr. */
+static int
+lg_u32(const char *name, const char *text, long long lo, long long hi, uint32_t *out)
+{
+	long long v;
+
+	if (opt_number_cli("madang-loadgen", name, text, lo, hi, &v) != 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int
 parse_url(struct lg_opts *o, const char *url)
 {
@@ -139,46 +151,39 @@ lg_parse_opts(struct lg_opts *o, int argc, char **argv)
 			have_url = 1;
 			break;
 		case O_CONNS:
-			if (opt_number_cli("madang-loadgen", "--conns", optarg, 1, LG_CONNS_MAX, &v) != 0)
+			if (lg_u32("--conns", optarg, 1, LG_CONNS_MAX, &o->conns) != 0)
 				return -1;
-			o->conns = (uint32_t)v;
 			break;
 		case O_ROOMS:
-			if (opt_number_cli("madang-loadgen", "--rooms", optarg, 1, LG_CONNS_MAX, &v) != 0)
+			if (lg_u32("--rooms", optarg, 1, LG_CONNS_MAX, &o->rooms) != 0)
 				return -1;
-			o->rooms = (uint32_t)v;
 			break;
 		case O_SENDERS:
-			if (opt_number_cli("madang-loadgen", "--senders", optarg, 0, LG_CONNS_MAX, &v) != 0)
+			if (lg_u32("--senders", optarg, 0, LG_CONNS_MAX, &o->senders) != 0)
 				return -1;
-			o->senders = (uint32_t)v;
 			break;
 		case O_RATE: o->rate = atof(optarg); break;
 		case O_SIZE:
-			if (opt_number_cli("madang-loadgen", "--size", optarg, 1, LG_SIZE_MAX, &v) != 0)
+			if (lg_u32("--size", optarg, 1, LG_SIZE_MAX, &o->size) != 0)
 				return -1;
-			o->size = (uint32_t)v;
 			break;
 		case O_DUR: o->duration = atof(optarg); break;
 		case O_WARM: o->warmup = atof(optarg); break;
 		case O_DRAIN: o->drain = atof(optarg); break;
 		case O_CRATE: o->connect_rate = atof(optarg); break;
 		case O_INFL:
-			if (opt_number_cli("madang-loadgen", "--inflight", optarg, 1, LG_CONNS_MAX, &v) != 0)
+			if (lg_u32("--inflight", optarg, 1, LG_CONNS_MAX, &o->inflight) != 0)
 				return -1;
-			o->inflight = (uint32_t)v;
 			break;
 		case O_HST: o->handshake_timeout = atof(optarg); break;
 		case O_SRC:
-			if (opt_number_cli("madang-loadgen", "--source-addrs", optarg, 1, 65535, &v) != 0)
+			if (lg_u32("--source-addrs", optarg, 1, 65535, &o->source_addrs) != 0)
 				return -1;
-			o->source_addrs = (uint32_t)v;
 			break;
 		case O_PREFIX: snprintf(o->room_prefix, sizeof(o->room_prefix), "%s", optarg); break;
 		case O_THREADS:
-			if (opt_number_cli("madang-loadgen", "--threads", optarg, 1, 64, &v) != 0)
+			if (lg_u32("--threads", optarg, 1, 64, &o->threads) != 0)
 				return -1;
-			o->threads = (uint32_t)v;
 			break;
 		case O_IDLE: o->idle = 1; break;
 		case O_JSON: o->json_messages = 1; break;

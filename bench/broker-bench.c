@@ -210,7 +210,10 @@ main(int argc, char **argv)
 		case 'r': rpc = optarg; break;
 		case 'e': events = optarg; break;
 		case 'b': broker_bin = optarg; break;
-		case 'd': duration = atof(optarg); break;
+		case 'd':
+			if (opt_decimal_cli(PROG, "--duration", optarg, 0.1, 600, &duration) != 0)
+				return 2;
+			break;
 		case 'i':
 			if (opt_number_cli(PROG, "--inflight", optarg, 1, 4096, &v) != 0)
 				return 2;

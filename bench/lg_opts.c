@@ -10,6 +10,8 @@
 
 #define LG_CONNS_MAX 1000000 /* --conns, --rooms, --senders, --inflight */
 #define LG_SIZE_MAX  4032    /* --size: the send buffer (4096) less its frame header room */
+#define LG_RATE_MAX  1e7     /* --rate, --connect-rate: per second */
+#define LG_TIME_MAX  86400.0 /* --duration, --warmup, --drain, --handshake-timeout, --timeout: s */
 
 void
 lg_usage(FILE *f)
@@ -53,6 +55,13 @@ lg_u32(const char *name, const char *text, long long lo, long long hi, uint32_t 
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* A decimal option in [lo, hi]; -1 after saying why on stderr. */
+static int
+lg_dec(const char *name, const char *text, double lo, double hi, double *out)
+{
+	return opt_decimal_cli("madang-loadgen", name, text, lo, hi, out);
 }
 
 static int
@@ -162,20 +171,38 @@ lg_parse_opts(struct lg_opts *o, int argc, char **argv)
 			if (lg_u32("--senders", optarg, 0, LG_CONNS_MAX, &o->senders) != 0)
 				return -1;
 			break;
-		case O_RATE: o->rate = atof(optarg); break;
+		case O_RATE:
+			if (lg_dec("--rate", optarg, 0, LG_RATE_MAX, &o->rate) != 0)
+				return -1;
+			break;
 		case O_SIZE:
 			if (lg_u32("--size", optarg, 1, LG_SIZE_MAX, &o->size) != 0)
 				return -1;
 			break;
-		case O_DUR: o->duration = atof(optarg); break;
-		case O_WARM: o->warmup = atof(optarg); break;
-		case O_DRAIN: o->drain = atof(optarg); break;
-		case O_CRATE: o->connect_rate = atof(optarg); break;
+		case O_DUR:
+			if (lg_dec("--duration", optarg, 0, LG_TIME_MAX, &o->duration) != 0)
+				return -1;
+			break;
+		case O_WARM:
+			if (lg_dec("--warmup", optarg, 0, LG_TIME_MAX, &o->warmup) != 0)
+				return -1;
+			break;
+		case O_DRAIN:
+			if (lg_dec("--drain", optarg, 0, LG_TIME_MAX, &o->drain) != 0)
+				return -1;
+			break;
+		case O_CRATE:
+			if (lg_dec("--connect-rate", optarg, 0, LG_RATE_MAX, &o->connect_rate) != 0)
+				return -1;
+			break;
 		case O_INFL:
 			if (lg_u32("--inflight", optarg, 1, LG_CONNS_MAX, &o->inflight) != 0)
 				return -1;
 			break;
-		case O_HST: o->handshake_timeout = atof(optarg); break;
+		case O_HST:
+			if (lg_dec("--handshake-timeout", optarg, 0.1, LG_TIME_MAX, &o->handshake_timeout) != 0)
+				return -1;
+			break;
 		case O_SRC:
 			if (lg_u32("--source-addrs", optarg, 1, 65535, &o->source_addrs) != 0)
 				return -1;
@@ -193,7 +220,10 @@ lg_parse_opts(struct lg_opts *o, int argc, char **argv)
 				return -1;
 			break;
 		case O_LABEL: snprintf(o->label, sizeof(o->label), "%s", optarg); break;
-		case O_TIMEOUT: o->timeout = atof(optarg); break;
+		case O_TIMEOUT:
+			if (lg_dec("--timeout", optarg, 0, LG_TIME_MAX, &o->timeout) != 0)
+				return -1;
+			break;
 		case O_DUMP:
 			if (opt_number_cli("madang-loadgen", "--dump", optarg, 0, 1000000, &v) != 0)
 				return -1;

@@ -20,6 +20,14 @@ int opt_number(const char *name, const char *text, long long min, long long max,
 int opt_number_cli(const char *prog, const char *name, const char *text, long long min,
                    long long max, long long *out);
 
+/* Like opt_number for a decimal fraction ("0.5", "12", ".25", "3."): digits with at most one
+ * '.', an optional '-' when min < 0; no exponent, "inf", "nan", hex or blanks. The message
+ * shows the range with %.15g. */
+int opt_decimal(const char *name, const char *text, double min, double max, double *out, char *err,
+                size_t errsz);
+int opt_decimal_cli(const char *prog, const char *name, const char *text, double min, double max,
+                    double *out);
+
 /* The version of this build: MADANG_VERSION from the Makefile (`git describe` when built from
  * git, else the release number in common/module.mk). */
 const char *opt_version(void);

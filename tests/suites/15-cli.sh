@@ -48,11 +48,15 @@ refused ws 2 "--listen port must be a number from 1 to 65535 (not '80x')" \
 refused api 2 "madang-api: --threads must be a number from 1 to 256 (not '-1')" \
 	"$B/madang-api" --threads -1
 refused api 2 "--timeout must be a number from 10 to 60000 (not '5s')" "$B/madang-api" --timeout 5s
-# These two were read with atoll/strtoul before: "10x" was 10 and "5x" was 5.
+# These were read with atoll/strtoul/atof before: "10x" was 10, "5x" 5, "1s" 1, "5m" 5.
 refused token 2 "madang-token: --ttl must be a number from 1 to 31622400 (not '10x')" \
 	"$B/madang-token" --secret-file /nonexistent --name alice --ttl 10x
 refused loadgen 64 "madang-loadgen: --conns must be a number from 1 to 1000000 (not '5x')" \
 	"$B/madang-loadgen" --url ws://127.0.0.1:9 --conns 5x
+refused loadgen 64 "madang-loadgen: --warmup must be a number from 0 to 86400 (not '1s')" \
+	"$B/madang-loadgen" --url ws://127.0.0.1:9 --warmup 1s
+refused bench-broker 2 "madang-bench-broker: --duration must be a number from 0.1 to 600 (not '5m')" \
+	"$B/madang-bench-broker" --duration 5m
 refused bench-broker 2 "madang-bench-broker: --batch must be a number from 1 to 1024 (not '0')" \
 	"$B/madang-bench-broker" --batch 0
 

@@ -662,6 +662,41 @@ test_opt_number_refuses_garbage_and_out_of_range_naming_flag_and_range(void **st
 }
 
 static void
+test_opt_decimal_takes_plain_fractions_only(void **state)
+{
+	static const char *const bad[] = {
+	    "", ".", "-", "abc", "1.5s", "1,5", " 1", "1 ", "+1", "1e3", "inf", "nan", "0x10",
+	    "1.2.3", "-1", "10.5",
+	};
+	double v = 42;
+	char err[OPT_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(opt_decimal("--warmup", "0.5", 0, 10, &v, err, sizeof(err)), 0);
+	assert_true(v == 0.5);
+	assert_int_equal(opt_decimal("--warmup", ".25", 0, 10, &v, NULL, 0), 0);
+	assert_true(v == 0.25);
+	assert_int_equal(opt_decimal("--warmup", "3.", 0, 10, &v, NULL, 0), 0);
+	assert_true(v == 3);
+	assert_int_equal(opt_decimal("--warmup", "10", 0, 10, &v, NULL, 0), 0);
+	assert_int_equal(opt_decimal("--n", "-2.5", -5, 5, &v, NULL, 0), 0);
+	assert_true(v == -2.5);
+	v = 42;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(opt_decimal("--warmup", bad[i], 0, 10, &v, err, sizeof(err)), -1);
+		assert_true(v == 42);
+		assert_non_null(strstr(err, "--warmup must be a number from 0 to 10 (not '"));
+	}
+	opt_decimal("--rate", "fast", 0.5, 10000000, &v, err, sizeof(err));
+	assert_string_equal(err, "--rate must be a number from 0.5 to 10000000 (not 'fast')");
+	/* more digits than a double holds: refused by the range, not wrapped */
+	char big[400];
+	memset(big, '9', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(opt_decimal("--rate", big, 0, 1e9, &v, NULL, 0), -1);
+}
+
+static void
 test_opt_version_is_set_by_the_build(void **state)
 {
 	(void)state;
@@ -694,6 +729,7 @@ main(void)
 		cmocka_unit_test(test_hmap_churn_keeps_the_table_small),
 		cmocka_unit_test(test_opt_number_accepts_the_range_and_its_bounds),
 		cmocka_unit_test(test_opt_number_refuses_garbage_and_out_of_range_naming_flag_and_range),
+		cmocka_unit_test(test_opt_decimal_takes_plain_fractions_only),
 		cmocka_unit_test(test_opt_version_is_set_by_the_build),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);

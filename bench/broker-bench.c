@@ -24,9 +24,11 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "clock.h"
+#include "opt.h"
 #include "rpc.h"
 #include "wire.h"
 
+#define PROG        "madang-bench-broker"
 #define LAT_BUCKETS 4096 /* 10 µs buckets up to ~41 ms, the last one catches the rest */
 
 struct flight {
@@ -188,6 +190,7 @@ main(int argc, char **argv)
 	pid_t child = 0;
 	const char *extra[17] = {NULL};
 	int c, nextra = 0;
+	long long v;
 
 	/* Defaults model a busy madang-ws: 16 batches in flight, 32 messages per batch. */
 	B.inflight = 16;
@@ -199,6 +202,7 @@ main(int argc, char **argv)
 		{"inflight", required_argument, NULL, 'i'}, {"rooms", required_argument, NULL, 'n'},
 		{"batch", required_argument, NULL, 'B'},
 		{"broker-arg", required_argument, NULL, 'a'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -206,10 +210,26 @@ main(int argc, char **argv)
 		case 'r': rpc = optarg; break;
 		case 'e': events = optarg; break;
 		case 'b': broker_bin = optarg; break;
-		case 'd': duration = atof(optarg); break;
-		case 'i': B.inflight = atoi(optarg); break;
-		case 'n': B.rooms = atoi(optarg); break;
-		case 'B': B.batch = atoi(optarg); break;
+		case 'd':
+			if (opt_decimal_cli(PROG, "--duration", optarg, 0.1, 600, &duration) != 0)
+				return 2;
+			break;
+		case 'i':
+			if (opt_number_cli(PROG, "--inflight", optarg, 1, 4096, &v) != 0)
+				return 2;
+			B.inflight = (int)v;
+			break;
+		case 'n':
+			if (opt_number_cli(PROG, "--rooms", optarg, 1, 1000, &v) != 0)
+				return 2;
+			B.rooms = (int)v;
+			break;
+		case 'B':
+			if (opt_number_cli(PROG, "--batch", optarg, 1, 1024, &v) != 0)
+				return 2;
+			B.batch = (int)v;
+			break;
+		case 'V': opt_print_version(stdout, PROG); return 0;
 		case 'a':
 			if (nextra < 16)
 				extra[nextra++] = optarg;

@@ -1,11 +1,17 @@
 /* lg_opts.c — madang-loadgen's command line: the options, their defaults and checks. */
 #include "loadgen.h"
+#include "opt.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define LG_CONNS_MAX 1000000 /* --conns, --rooms, --senders, --inflight */
+#define LG_SIZE_MAX  4032    /* --size: the send buffer (4096) less its frame header room */
+#define LG_RATE_MAX  1e7     /* --rate, --connect-rate: per second */
+#define LG_TIME_MAX  86400.0 /* --duration, --warmup, --drain, --handshake-timeout, --timeout: s */
 
 void
 lg_usage(FILE *f)
@@ -33,9 +39,29 @@ lg_usage(FILE *f)
 	        "  --label NAME         copied into the report\n"
 	        "  --dump N             print the first N text frames received to stderr (debugging)\n"
 	        "  --timeout S          hard stop (default: everything above + 30)\n"
+	        "  --version            print the version and exit\n"
 	        "or:    madang-loadgen --self-test   (checks SHA-1, base64, framing, histogram)\n"
 	        "or:    madang-loadgen --calibrate   (this machine's cost of a system call, a loopback\n"
 	        "                                      send and a thread wake-up round trip, as JSON)\n");
+}
+
+/* A uint32_t option in [lo, hi] (common/opt.c); -1 after saying why on stderr. */
+static int
+lg_u32(const char *name, const char *text, long long lo, long long hi, uint32_t *out)
+{
+	long long v;
+
+	if (opt_number_cli("madang-loadgen", name, text, lo, hi, &v) != 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* A decimal option in [lo, hi]; -1 after saying why on stderr. */
+static int
+lg_dec(const char *name, const char *text, double lo, double hi, double *out)
+{
+	return opt_decimal_cli("madang-loadgen", name, text, lo, hi, out);
 }
 
 static int
@@ -95,7 +121,7 @@ lg_parse_opts(struct lg_opts *o, int argc, char **argv)
 {
 	enum { O_URL = 256, O_CONNS, O_ROOMS, O_SENDERS, O_RATE, O_SIZE, O_DUR, O_WARM, O_DRAIN,
 	       O_CRATE, O_INFL, O_HST, O_SRC, O_PREFIX, O_THREADS, O_IDLE, O_JSON, O_ROO, O_PIDS,
-	       O_LABEL, O_TIMEOUT, O_DUMP, O_HELP };
+	       O_LABEL, O_TIMEOUT, O_DUMP, O_HELP, O_VERSION };
 	static const struct option longs[] = {
 	    {"url", 1, 0, O_URL},           {"conns", 1, 0, O_CONNS},
 	    {"rooms", 1, 0, O_ROOMS},       {"senders", 1, 0, O_SENDERS},
@@ -108,9 +134,10 @@ lg_parse_opts(struct lg_opts *o, int argc, char **argv)
 	    {"json", 0, 0, O_JSON},         {"ready-on-open", 0, 0, O_ROO},
 	    {"pids", 1, 0, O_PIDS},         {"label", 1, 0, O_LABEL},
 	    {"timeout", 1, 0, O_TIMEOUT},   {"help", 0, 0, O_HELP},
-	    {"dump", 1, 0, O_DUMP},
+	    {"dump", 1, 0, O_DUMP},         {"version", 0, 0, O_VERSION},
 	    {0, 0, 0, 0}};
 	int opt, have_url = 0;
+	long long v;
 
 	memset(o, 0, sizeof(*o));
 	o->conns = 100;
@@ -132,20 +159,59 @@ lg_parse_opts(struct lg_opts *o, int argc, char **argv)
 				return -1;
 			have_url = 1;
 			break;
-		case O_CONNS: o->conns = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case O_ROOMS: o->rooms = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case O_SENDERS: o->senders = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case O_RATE: o->rate = atof(optarg); break;
-		case O_SIZE: o->size = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case O_DUR: o->duration = atof(optarg); break;
-		case O_WARM: o->warmup = atof(optarg); break;
-		case O_DRAIN: o->drain = atof(optarg); break;
-		case O_CRATE: o->connect_rate = atof(optarg); break;
-		case O_INFL: o->inflight = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case O_HST: o->handshake_timeout = atof(optarg); break;
-		case O_SRC: o->source_addrs = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case O_CONNS:
+			if (lg_u32("--conns", optarg, 1, LG_CONNS_MAX, &o->conns) != 0)
+				return -1;
+			break;
+		case O_ROOMS:
+			if (lg_u32("--rooms", optarg, 1, LG_CONNS_MAX, &o->rooms) != 0)
+				return -1;
+			break;
+		case O_SENDERS:
+			if (lg_u32("--senders", optarg, 0, LG_CONNS_MAX, &o->senders) != 0)
+				return -1;
+			break;
+		case O_RATE:
+			if (lg_dec("--rate", optarg, 0, LG_RATE_MAX, &o->rate) != 0)
+				return -1;
+			break;
+		case O_SIZE:
+			if (lg_u32("--size", optarg, 1, LG_SIZE_MAX, &o->size) != 0)
+				return -1;
+			break;
+		case O_DUR:
+			if (lg_dec("--duration", optarg, 0, LG_TIME_MAX, &o->duration) != 0)
+				return -1;
+			break;
+		case O_WARM:
+			if (lg_dec("--warmup", optarg, 0, LG_TIME_MAX, &o->warmup) != 0)
+				return -1;
+			break;
+		case O_DRAIN:
+			if (lg_dec("--drain", optarg, 0, LG_TIME_MAX, &o->drain) != 0)
+				return -1;
+			break;
+		case O_CRATE:
+			if (lg_dec("--connect-rate", optarg, 0, LG_RATE_MAX, &o->connect_rate) != 0)
+				return -1;
+			break;
+		case O_INFL:
+			if (lg_u32("--inflight", optarg, 1, LG_CONNS_MAX, &o->inflight) != 0)
+				return -1;
+			break;
+		case O_HST:
+			if (lg_dec("--handshake-timeout", optarg, 0.1, LG_TIME_MAX, &o->handshake_timeout) != 0)
+				return -1;
+			break;
+		case O_SRC:
+			if (lg_u32("--source-addrs", optarg, 1, 65535, &o->source_addrs) != 0)
+				return -1;
+			break;
 		case O_PREFIX: snprintf(o->room_prefix, sizeof(o->room_prefix), "%s", optarg); break;
-		case O_THREADS: o->threads = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case O_THREADS:
+			if (lg_u32("--threads", optarg, 1, 64, &o->threads) != 0)
+				return -1;
+			break;
 		case O_IDLE: o->idle = 1; break;
 		case O_JSON: o->json_messages = 1; break;
 		case O_ROO: o->ready_on_open = 1; break;
@@ -154,9 +220,17 @@ lg_parse_opts(struct lg_opts *o, int argc, char **argv)
 				return -1;
 			break;
 		case O_LABEL: snprintf(o->label, sizeof(o->label), "%s", optarg); break;
-		case O_TIMEOUT: o->timeout = atof(optarg); break;
-		case O_DUMP: o->dump = atoi(optarg); break;
+		case O_TIMEOUT:
+			if (lg_dec("--timeout", optarg, 0, LG_TIME_MAX, &o->timeout) != 0)
+				return -1;
+			break;
+		case O_DUMP:
+			if (opt_number_cli("madang-loadgen", "--dump", optarg, 0, 1000000, &v) != 0)
+				return -1;
+			o->dump = (int)v;
+			break;
 		case O_HELP: lg_usage(stdout); exit(0);
+		case O_VERSION: opt_print_version(stdout, "madang-loadgen"); exit(0);
 		default: return -1;
 		}
 	}

@@ -7,7 +7,8 @@ EXTRA_CFLAGS_bench += -pthread
 PROGRAMS += $(BIN)/madang-loadgen
 DEPS += $(LOADGEN_OBJS:.o=.d)
 
-$(BIN)/madang-loadgen: $(LOADGEN_OBJS)
+# common/ for opt.o only (option checks, --version): the archive adds no other object.
+$(BIN)/madang-loadgen: $(LOADGEN_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^

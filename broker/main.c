@@ -12,67 +12,55 @@
 #include "ipc.h"
 #include "limits.h"
 #include "log.h"
+#include "opt.h"
 #include "server.h"
 #include "store.h"
 
-#define MADANG_VERSION "0.1.0"
+#define PROG "madang-broker"
 
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: madang-broker [options]\n"
-		"  --rpc URL               request/reply endpoint (default %s)\n"
-		"  --events URL            event endpoint (default %s)\n"
-		"                          (default directory: /run/madang as root, else\n"
-		"                          $XDG_RUNTIME_DIR/madang; created 0700; one that another\n"
-		"                          user owns or may write is refused)\n"
-		"  --ipc-mode MODE         mode of ipc:// socket files: 0600 (default) or 0660\n"
-		"  --rooms FILE            rooms to create at start, JSON {\"rooms\":[{\"id\",\"name\"}]}\n"
-		"                          (default: room1..room4 of the original design)\n"
-		"  --history N             events kept per room in memory (default 100, 0..100000)\n"
-		"  --allow-create          allow create_room, and joins that create unknown rooms\n"
-		"                          (ephemeral: never stored, removed when empty)\n"
-		"  --ephemeral-per-addr N  rooms joins may create per client address (default 16)\n"
-		"  --ephemeral-per-user N  rooms joins may create per nickname (default 4;\n"
-		"                          0 in either: joins create no room)\n"
-		"  --frontend-timeout MS   expire a front-end silent this long (default 3000)\n"
-		"  --no-bundles            refuse front-ends' requests for bundled room events\n"
-		"                          (every room's events then go out on its own topic)\n"
-		"  --room-topics           publish every room's events on r/<room_id> even when\n"
-		"                          every front-end takes bundles (for other subscribers)\n"
-		"  --notices ko|en         language of join/leave notices (sender, message):\n"
-		"                          ko (default): 시스템, 민수님이 입장했습니다.;\n"
-		"                          en: system, bob joined\n"
-		"  --max-members N         members per room (default 1000)\n"
-		"  --max-rooms N           rooms per broker (default 10000)\n"
-		"  --inflight N            requests received at once (default 64, 1..4096)\n"
-		"  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
-		"                          without it everything is in memory only\n"
-		"  --sync full|normal|off  how hard each batch is pushed to disk (default full:\n"
-		"                          fsync per batch; normal: survives a broker crash, not\n"
-		"                          a power cut; off: leaves it to the OS)\n"
-		"  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
-		"  --history-days D        events younger than D days kept (default 0 = no limit)\n"
-		"  -v, --verbose           log every request error and debug detail\n"
-		"  -h, --help              this text;  --version  the version\n",
-		ipc_default_rpc_url(), ipc_default_events_url());
-}
-
-static int
-parse_num(const char *opt, const char *s, long long lo, long long hi, long long *out)
-{
-	char *end;
-
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < lo || v > hi) {
-		fprintf(stderr, "madang-broker: %s must be a number from %lld to %lld\n", opt, lo,
-			hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	fprintf(
+	    f,
+	    "usage: madang-broker [options]\n"
+	    "  --rpc URL               request/reply endpoint (default %s)\n"
+	    "  --events URL            event endpoint (default %s)\n"
+	    "                          (default directory: " MADANG_IPC_ROOT_DIR " as root,\n"
+	    "                          else $XDG_RUNTIME_DIR/" MADANG_IPC_DIR_NAME
+	    "; created 0700; one\n"
+	    "                          that another user owns or may write is refused)\n"
+	    "  --ipc-mode MODE         mode of ipc:// socket files: 0600 (default) or 0660\n"
+	    "  --rooms FILE            rooms to create at start, JSON "
+	    "{\"rooms\":[{\"id\",\"name\"}]}\n"
+	    "                          (default: room1..room4 of the original design)\n"
+	    "  --history N             events kept per room in memory (default 100, 0..100000)\n"
+	    "  --allow-create          allow create_room, and joins that create unknown rooms\n"
+	    "                          (ephemeral: never stored, removed when empty)\n"
+	    "  --ephemeral-per-addr N  rooms joins may create per client address (default 16)\n"
+	    "  --ephemeral-per-user N  rooms joins may create per nickname (default 4;\n"
+	    "                          0 in either: joins create no room)\n"
+	    "  --frontend-timeout MS   expire a front-end silent this long (default 3000)\n"
+	    "  --no-bundles            refuse front-ends' requests for bundled room events\n"
+	    "                          (every room's events then go out on its own topic)\n"
+	    "  --room-topics           publish every room's events on r/<room_id> even when\n"
+	    "                          every front-end takes bundles (for other subscribers)\n"
+	    "  --notices ko|en         language of join/leave notices (sender, message):\n"
+	    "                          ko (default): 시스템, 민수님이 입장했습니다.;\n"
+	    "                          en: system, bob joined\n"
+	    "  --max-members N         members per room (default 1000)\n"
+	    "  --max-rooms N           rooms per broker (default 10000)\n"
+	    "  --inflight N            requests received at once (default 64, 1..4096)\n"
+	    "  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
+	    "                          without it everything is in memory only\n"
+	    "  --sync full|normal|off  how hard each batch is pushed to disk (default full:\n"
+	    "                          fsync per batch; normal: survives a broker crash, not\n"
+	    "                          a power cut; off: leaves it to the OS)\n"
+	    "  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
+	    "  --history-days D        events younger than D days kept (default 0 = no limit)\n"
+	    "  -v, --verbose           log every request error and debug detail\n"
+	    "  -h, --help              this text;  --version  the version\n",
+	    ipc_default_rpc_url(), ipc_default_events_url());
 }
 
 struct rooms_arg {
@@ -132,37 +120,37 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"rpc", required_argument, NULL, 'r'},
-		{"events", required_argument, NULL, 'e'},
-		{"rooms", required_argument, NULL, 'R'},
-		{"history", required_argument, NULL, 'H'},
-		{"allow-create", no_argument, NULL, 'c'},
-		{"ephemeral-per-addr", required_argument, NULL, 'a'},
-		{"ephemeral-per-user", required_argument, NULL, 'u'},
-		{"frontend-timeout", required_argument, NULL, 't'},
-		{"no-bundles", no_argument, NULL, 'B'},
-		{"room-topics", no_argument, NULL, 'T'},
-		{"notices", required_argument, NULL, 'N'},
-		{"max-members", required_argument, NULL, 'm'},
-		{"max-rooms", required_argument, NULL, 'M'},
-		{"inflight", required_argument, NULL, 'i'},
-		{"data", required_argument, NULL, 'D'},
-		{"sync", required_argument, NULL, 'S'},
-		{"history-keep", required_argument, NULL, 'k'},
-		{"history-days", required_argument, NULL, 'd'},
-		{"ipc-mode", required_argument, NULL, 'P'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"rpc", required_argument, NULL, 'r'},
+	    {"events", required_argument, NULL, 'e'},
+	    {"rooms", required_argument, NULL, 'R'},
+	    {"history", required_argument, NULL, 'H'},
+	    {"allow-create", no_argument, NULL, 'c'},
+	    {"ephemeral-per-addr", required_argument, NULL, 'a'},
+	    {"ephemeral-per-user", required_argument, NULL, 'u'},
+	    {"frontend-timeout", required_argument, NULL, 't'},
+	    {"no-bundles", no_argument, NULL, 'B'},
+	    {"room-topics", no_argument, NULL, 'T'},
+	    {"notices", required_argument, NULL, 'N'},
+	    {"max-members", required_argument, NULL, 'm'},
+	    {"max-rooms", required_argument, NULL, 'M'},
+	    {"inflight", required_argument, NULL, 'i'},
+	    {"data", required_argument, NULL, 'D'},
+	    {"sync", required_argument, NULL, 'S'},
+	    {"history-keep", required_argument, NULL, 'k'},
+	    {"history-days", required_argument, NULL, 'd'},
+	    {"ipc-mode", required_argument, NULL, 'P'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct server_config scfg = {
-		.rpc_url = ipc_default_rpc_url(),
-		.events_url = ipc_default_events_url(),
-		.ipc_mode = MADANG_IPC_SOCKET_MODE,
-		.inflight = 64,
-		.sync = STORE_SYNC_FULL,
-		.keep = 10000,
+	    .rpc_url = ipc_default_rpc_url(),
+	    .events_url = ipc_default_events_url(),
+	    .ipc_mode = MADANG_IPC_SOCKET_MODE,
+	    .inflight = 64,
+	    .sync = STORE_SYNC_FULL,
+	    .keep = 10000,
 	};
 	struct broker_config bcfg;
 	struct rooms_arg ra = {NULL};
@@ -183,7 +171,8 @@ main(int argc, char **argv)
 			ra.file = optarg;
 			break;
 		case 'H':
-			if (parse_num("--history", optarg, 0, MADANG_HISTORY_MAX, &v) != 0)
+			if (opt_number_cli(PROG, "--history", optarg, 0, MADANG_HISTORY_MAX, &v) !=
+			    0)
 				return 2;
 			bcfg.history = (size_t)v;
 			break;
@@ -191,12 +180,12 @@ main(int argc, char **argv)
 			bcfg.allow_create = true;
 			break;
 		case 'a':
-			if (parse_num("--ephemeral-per-addr", optarg, 0, 1000000, &v) != 0)
+			if (opt_number_cli(PROG, "--ephemeral-per-addr", optarg, 0, 1000000, &v) != 0)
 				return 2;
 			bcfg.ephemeral_per_addr = (uint32_t)v;
 			break;
 		case 'u':
-			if (parse_num("--ephemeral-per-user", optarg, 0, 1000000, &v) != 0)
+			if (opt_number_cli(PROG, "--ephemeral-per-user", optarg, 0, 1000000, &v) != 0)
 				return 2;
 			bcfg.ephemeral_per_user = (uint32_t)v;
 			break;
@@ -207,7 +196,8 @@ main(int argc, char **argv)
 			bcfg.room_topics = true;
 			break;
 		case 't':
-			if (parse_num("--frontend-timeout", optarg, 100, 3600000, &v) != 0)
+			if (opt_number_cli(PROG, "--frontend-timeout", optarg, 100, 3600000, &v) !=
+			    0)
 				return 2;
 			bcfg.frontend_timeout_ms = (uint64_t)v;
 			break;
@@ -222,17 +212,17 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (parse_num("--max-members", optarg, 1, 1000000, &v) != 0)
+			if (opt_number_cli(PROG, "--max-members", optarg, 1, 1000000, &v) != 0)
 				return 2;
 			bcfg.max_members = (uint32_t)v;
 			break;
 		case 'M':
-			if (parse_num("--max-rooms", optarg, 1, 10000000, &v) != 0)
+			if (opt_number_cli(PROG, "--max-rooms", optarg, 1, 10000000, &v) != 0)
 				return 2;
 			bcfg.max_rooms = (uint32_t)v;
 			break;
 		case 'i':
-			if (parse_num("--inflight", optarg, 1, 4096, &v) != 0)
+			if (opt_number_cli(PROG, "--inflight", optarg, 1, 4096, &v) != 0)
 				return 2;
 			scfg.inflight = (int)v;
 			break;
@@ -252,12 +242,13 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'k':
-			if (parse_num("--history-keep", optarg, 0, INT64_C(1) << 40, &v) != 0)
+			if (opt_number_cli(PROG, "--history-keep", optarg, 0, INT64_C(1) << 40,
+			                   &v) != 0)
 				return 2;
 			scfg.keep = (uint64_t)v;
 			break;
 		case 'd':
-			if (parse_num("--history-days", optarg, 0, 36500, &v) != 0)
+			if (opt_number_cli(PROG, "--history-days", optarg, 0, 36500, &v) != 0)
 				return 2;
 			scfg.keep_days = (uint32_t)v;
 			break;
@@ -274,7 +265,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("madang-broker %s\n", MADANG_VERSION);
+			opt_print_version(stdout, PROG);
 			return 0;
 		default:
 			usage(stderr);
@@ -290,7 +281,14 @@ main(int argc, char **argv)
 		bcfg.join_history = (uint32_t)bcfg.history;
 	log_init("madang-broker", lvl);
 
-	/* Block the stop signals in every thread (nng's included); one thread waits for them. */
+	/* Signals. SIGTERM (systemd's stop) and SIGINT (Ctrl-C under make run) stop gracefully:
+	 * server_stop ends the loop after the batch in hand is committed and answered, then the
+	 * front-ends are told at once (broker_stopping) and the store is closed cleanly. SIGHUP is
+	 * logged and ignored: there is nothing to reload, and a broker that died with its terminal
+	 * would take every room with it. SIGPIPE is ignored so that a front-end hanging up costs
+	 * only its nng pipe. The three are blocked in every thread (nng's included, hence before
+	 * any starts) and read by one thread with sigwait, which may then call server_stop (no
+	 * handler runs in signal context). */
 	static sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

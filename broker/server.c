@@ -257,7 +257,7 @@ publish_cb(void *arg, const char *topic, size_t tlen, const char *json, size_t j
 static int
 ipc_clear_stale(const char *url)
 {
-	const char *path = strncmp(url, "ipc://", 6) == 0 ? url + 6 : NULL;
+	const char *path = ipc_url_path(url);
 	struct sockaddr_un sa;
 	struct stat st;
 	int fd, rv;

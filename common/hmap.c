@@ -117,7 +117,8 @@ hmap_del(struct hmap *m, const char *key)
 	val = s->val;
 	s->key = HMAP_TOMBSTONE;
 	s->val = NULL;
-	m->count--;
+	if (--m->count == 0)
+		hmap_fini(m); /* an empty map holds no memory (and no tombstones) */
 	return val;
 }
 

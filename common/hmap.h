@@ -1,5 +1,7 @@
 /* hmap.h — an open-addressing hash map from NUL-terminated string keys to pointers.
- * Keys are not copied: each key must live as long as its entry (usually inside the value). */
+ * Keys are not copied: each key must live as long as its entry (usually inside the value).
+ * Lookups and removals never allocate; an insertion allocates only when the table grows (at 3/4
+ * load, counting tombstones, which a grow sweeps away). A zeroed struct hmap is an empty map. */
 #ifndef MADANG_HMAP_H
 #define MADANG_HMAP_H
 
@@ -25,10 +27,14 @@ void hmap_fini(struct hmap *m);
 void *hmap_get(const struct hmap *m, const char *key);
 /* Inserts or replaces. Returns 0, or -1 when memory runs out (the map is unchanged). */
 int hmap_put(struct hmap *m, const char *key, void *val);
-/* Removes key; returns its value or NULL. */
+/* Removes key; returns its value or NULL. Never moves other entries. The last entry's removal
+ * frees the slot array: an empty map holds no memory, so a map on the stack or in a struct
+ * that ends empty needs no hmap_fini. */
 void *hmap_del(struct hmap *m, const char *key);
-/* Iteration: for (size_t i = 0; hmap_next(m, &i, &key, &val);) — no insertions meanwhile;
- * deleting the entry just returned is allowed. */
+/* Iteration: for (size_t i = 0; hmap_next(m, &i, &key, &val);). Deleting any entry meanwhile
+ * is allowed (deletions move nothing; a deleted entry not reached yet is not returned). Do not
+ * insert meanwhile: it stays memory-safe (each call reads the current table), but a growth
+ * reorders the table, so the walk may then skip or repeat entries. */
 bool hmap_next(const struct hmap *m, size_t *iter, const char **key, void **val);
 
 #endif

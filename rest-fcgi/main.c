@@ -15,10 +15,12 @@
 #include "ipc.h"
 #include "listen.h"
 #include "log.h"
+#include "opt.h"
 #include "rpc.h"
 #include "sdnotify.h"
 #include "server.h"
 
+#define PROG               "madang-api"
 #define TIMEOUT_DEFAULT_MS 1000
 #define TIMEOUT_MIN_MS     10
 #define TIMEOUT_MAX_MS     60000
@@ -58,24 +60,11 @@ usage(FILE *f)
 	    "  --public-reads          with --jwt-secret-file, let anyone read rooms' members\n"
 	    "                          and history (default: a valid Bearer token is needed)\n"
 	    "  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
-	    "  -v                      log one line per request\n",
+	    "  -v                      log one line per request\n"
+	    "  -h, --help              this text;  --version  the version\n",
 	    ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS,
 	    TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
 	    API_HISTORY_BYTES_DEFAULT, BACKLOG_MAX, BACKLOG_DEFAULT);
-}
-
-static int
-parse_int(const char *s, int min, int max, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = (int)v;
-	return 0;
 }
 
 /* Reads the admin token: the file's content without trailing white space, API_TOKEN_MIN..MAX
@@ -144,6 +133,7 @@ main(int argc, char **argv)
 	    {"history-max-bytes", required_argument, NULL, 'H'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *listen_spec = NULL, *rpc_url = NULL, *token_file = NULL;
@@ -153,7 +143,7 @@ main(int argc, char **argv)
 	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
 	bool public_reads = false;
-	int history_bytes;
+	long long v;
 	sigset_t set;
 
 	memset(&srv, 0, sizeof(srv));
@@ -184,13 +174,10 @@ main(int argc, char **argv)
 			public_reads = true;
 			break;
 		case 'H':
-			if (parse_int(optarg, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
-			              &history_bytes) != 0) {
-				fprintf(stderr, "madang-api: --history-max-bytes must be %d..%d\n",
-				        API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX);
+			if (opt_number_cli(PROG, "--history-max-bytes", optarg,
+			                   API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX, &v) != 0)
 				return 2;
-			}
-			srv.cfg.history_max_bytes = (size_t)history_bytes;
+			srv.cfg.history_max_bytes = (size_t)v;
 			break;
 		case 'c':
 			if (!valid_origin(optarg)) {
@@ -203,29 +190,26 @@ main(int argc, char **argv)
 			srv.cfg.cors_origin = optarg;
 			break;
 		case 't':
-			if (parse_int(optarg, 1, API_THREADS_MAX, &srv.nthreads) != 0) {
-				fprintf(stderr, "madang-api: --threads must be 1..%d\n",
-				        API_THREADS_MAX);
+			if (opt_number_cli(PROG, "--threads", optarg, 1, API_THREADS_MAX, &v) != 0)
 				return 2;
-			}
+			srv.nthreads = (int)v;
 			break;
 		case 'T':
-			if (parse_int(optarg, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &srv.timeout_ms) !=
-			    0) {
-				fprintf(stderr, "madang-api: --timeout must be %d..%d ms\n",
-				        TIMEOUT_MIN_MS, TIMEOUT_MAX_MS);
+			if (opt_number_cli(PROG, "--timeout", optarg, TIMEOUT_MIN_MS,
+			                   TIMEOUT_MAX_MS, &v) != 0)
 				return 2;
-			}
+			srv.timeout_ms = (int)v;
 			break;
 		case 'b':
-			if (parse_int(optarg, 1, BACKLOG_MAX, &backlog) != 0) {
-				fprintf(stderr, "madang-api: --backlog must be 1..%d\n",
-				        BACKLOG_MAX);
+			if (opt_number_cli(PROG, "--backlog", optarg, 1, BACKLOG_MAX, &v) != 0)
 				return 2;
-			}
+			backlog = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			opt_print_version(stdout, PROG);
 			return 0;
 		default:
 			usage(stderr);
@@ -251,9 +235,14 @@ main(int argc, char **argv)
 	srv.cfg.admin_token = token;
 	srv.cfg.reads_need_token = srv.cfg.jwt != NULL && !public_reads;
 
-	/* Signals: SIGTERM, SIGINT and SIGUSR1 (libfcgi's own "shutdown" signal, which would
-	 * otherwise break in-flight requests) stop gracefully; only the main thread takes them.
-	 * SIGPIPE is ignored so that a web server that hangs up costs only that response. */
+	/* Signals. SIGTERM (systemd's stop), SIGINT (Ctrl-C) and SIGUSR1 (libfcgi's own
+	 * "shutdown" signal, which would otherwise break in-flight requests) stop gracefully: no
+	 * new request is accepted and every one being answered is finished, so nginx or Apache
+	 * never sees a response cut in half. SIGHUP is logged and ignored: there is nothing to
+	 * reload (the options are read once), and a terminal closing must not stop the API.
+	 * SIGPIPE is ignored so that a web server that hangs up costs only that response. The
+	 * four are blocked before the worker threads start (they inherit the mask) and only the
+	 * main thread takes them, with sigwait: the stop runs in a normal thread context. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

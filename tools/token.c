@@ -11,7 +11,10 @@
 #include <time.h>
 
 #include "jwt.h"
+#include "opt.h"
 #include "validate.h"
+
+#define TOKEN_TTL_MAX (366LL * 86400) /* --ttl: a year and a day at most */
 
 int
 main(int argc, char **argv)
@@ -22,6 +25,7 @@ main(int argc, char **argv)
 		{"admin", no_argument, NULL, 'a'},
 		{"ttl", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *secret_file = NULL, *name = NULL;
@@ -37,16 +41,20 @@ main(int argc, char **argv)
 		case 's': secret_file = optarg; break;
 		case 'n': name = optarg; break;
 		case 'a': admin = true; break;
-		case 't': ttl = atoll(optarg); break;
+		case 't':
+			if (opt_number_cli("madang-token", "--ttl", optarg, 1, TOKEN_TTL_MAX, &ttl) != 0)
+				return 2;
+			break;
+		case 'V': opt_print_version(stdout, "madang-token"); return 0;
 		default:
 			fprintf(c == 'h' ? stdout : stderr,
 				"usage: madang-token --secret-file FILE --name NICK [--admin] "
-				"[--ttl SECONDS (default 3600)]\n");
+				"[--ttl SECONDS (default 3600, 1..31622400)] [--version]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (secret_file == NULL || name == NULL || ttl < 1 || ttl > 366LL * 86400) {
-		fprintf(stderr, "madang-token: --secret-file and --name are required; --ttl 1..31622400\n");
+	if (secret_file == NULL || name == NULL) {
+		fprintf(stderr, "madang-token: --secret-file and --name are required\n");
 		return 2;
 	}
 	if (!nick_canonical(name, strlen(name), canon, sizeof(canon), &why)) {

@@ -113,32 +113,22 @@ bytebucket_full(struct bytebucket *b, uint64_t now_ns)
 	return b->tokens >= b->burst;
 }
 
-static size_t
-addr_hash(const char *s)
-{
-	size_t h = 5381;
-
-	while (*s)
-		h = h * 33 + (unsigned char)*s++;
-	return h % ADDRBUDGET_BUCKETS;
-}
-
 struct bytebucket *
 addrbudget_get(struct addrbudgets *t, const char *addr, uint64_t rate, uint64_t burst,
                uint64_t now_ns)
 {
-	size_t h = addr_hash(addr);
-	struct addrbudget *e;
+	struct addrbudget *e = hmap_get(&t->map, addr);
 
-	for (e = t->v[h]; e != NULL; e = e->next)
-		if (strcmp(e->addr, addr) == 0)
-			return &e->b;
+	if (e != NULL)
+		return &e->b;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	snprintf(e->addr, sizeof(e->addr), "%s", addr);
+	if (hmap_put(&t->map, e->addr, e) != 0) {
+		free(e);
+		return NULL;
+	}
 	bytebucket_init(&e->b, rate, burst, now_ns);
-	e->next = t->v[h];
-	t->v[h] = e;
 	t->n++;
 	return &e->b;
 }
@@ -146,16 +136,15 @@ addrbudget_get(struct addrbudgets *t, const char *addr, uint64_t rate, uint64_t 
 void
 addrbudget_sweep(struct addrbudgets *t, uint64_t now_ns)
 {
-	for (size_t i = 0; i < ADDRBUDGET_BUCKETS; i++) {
-		struct addrbudget **pp = &t->v[i], *e;
-		while ((e = *pp) != NULL) {
-			if (bytebucket_full(&e->b, now_ns)) {
-				*pp = e->next;
-				free(e);
-				t->n--;
-			} else {
-				pp = &e->next;
-			}
+	void *v;
+
+	for (size_t i = 0; hmap_next(&t->map, &i, NULL, &v);) {
+		struct addrbudget *e = v;
+
+		if (bytebucket_full(&e->b, now_ns)) {
+			hmap_del(&t->map, e->addr); /* the entry just returned: allowed */
+			free(e);
+			t->n--;
 		}
 	}
 }
@@ -163,12 +152,10 @@ addrbudget_sweep(struct addrbudgets *t, uint64_t now_ns)
 void
 addrbudget_fini(struct addrbudgets *t)
 {
-	for (size_t i = 0; i < ADDRBUDGET_BUCKETS; i++) {
-		while (t->v[i] != NULL) {
-			struct addrbudget *e = t->v[i];
-			t->v[i] = e->next;
-			free(e);
-		}
-	}
+	void *e;
+
+	for (size_t i = 0; hmap_next(&t->map, &i, NULL, &e);)
+		free(e);
+	hmap_fini(&t->map);
 	t->n = 0;
 }

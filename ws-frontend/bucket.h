@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hmap.h"
+
 struct bucket {
 	uint64_t tokens_mt; /* milli-tokens held */
 	uint64_t rate_mt;   /* milli-tokens gained per second */
@@ -44,20 +46,20 @@ uint64_t bytebucket_wait_ms(const struct bytebucket *b);
 /* True when refilled to the burst at now_ns (nothing owed, nothing reserved). */
 bool bytebucket_full(struct bytebucket *b, uint64_t now_ns);
 
-/* The byte budgets of client addresses (madang-ws --history-rate-per-ip), by address. */
+/* The byte budgets of client addresses (madang-ws --history-rate-per-ip), by address: a
+ * common/hmap of entries keyed by their own addr. A zeroed struct is an empty table. */
 #define ADDRBUDGET_ADDR_MAX 64
-#define ADDRBUDGET_BUCKETS  1024
 struct addrbudget {
-	struct addrbudget *next;
 	struct bytebucket b;
 	char addr[ADDRBUDGET_ADDR_MAX];
 };
 struct addrbudgets {
-	struct addrbudget *v[ADDRBUDGET_BUCKETS];
+	struct hmap map;
 	size_t n;
 };
 
-/* The budget of addr, created full (rate, burst) when absent; NULL when out of memory. */
+/* The budget of addr, created full (rate, burst) when absent; NULL when out of memory. An addr
+ * is cut to ADDRBUDGET_ADDR_MAX - 1 bytes (textual addresses are shorter). */
 struct bytebucket *addrbudget_get(struct addrbudgets *t, const char *addr, uint64_t rate,
                                   uint64_t burst, uint64_t now_ns);
 /* Frees the budgets that are full again: an address costs memory only while it owes. */

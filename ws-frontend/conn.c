@@ -598,8 +598,11 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 	ws_heard(s);
 	s->last_ping_ms = s->last_rx_ms;
 	bucket_init(&s->bucket, ws->o.rate, ws->o.burst, clock_mono_ns());
+	if (sesstab_add(&ws->sessions, s) != 0) {
+		sess_unref(s); /* out of memory: refused like a failed sess_new */
+		return -1;
+	}
 	p->s = s;
-	sesstab_add(&ws->sessions, s);
 	ws->c.connections++;
 
 	if (ws_path(wsi, path, &why) != 0 || route_path(path, &rt, &why) != 0 ||

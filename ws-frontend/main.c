@@ -10,12 +10,13 @@
 
 #include "ipc.h"
 #include "log.h"
+#include "opt.h"
 #include "sdnotify.h"
 #include "validate.h"
 #include "ws.h"
 
+#define PROG            "madang-ws"
 #define DEF_LISTEN      "127.0.0.1:8081"
-#define DEF_IPC_DIR     "$XDG_RUNTIME_DIR/madang, /run/madang as root" /* common/ipc.h */
 #define DEF_ID          "ws-1"
 #define DEF_MAX_MESSAGE MADANG_TEXT_MAX
 #define DEF_RATE        10
@@ -38,8 +39,12 @@ usage(FILE *f)
 	    "usage: madang-ws [options]\n"
 	    "  --listen HOST:PORT        where to accept WebSockets (default " DEF_LISTEN ")\n"
 	    "  --rpc URL                 broker request/reply endpoint (default\n"
-	    "                            ipc://DIR/broker.rpc, DIR " DEF_IPC_DIR ")\n"
-	    "  --events URL              broker event stream (default ipc://DIR/broker.events)\n"
+	    "                            %s)\n"
+	    "  --events URL              broker event stream (default\n"
+	    "                            %s)\n"
+	    "                            (default directory: " MADANG_IPC_ROOT_DIR
+	    " as root, else\n"
+	    "                            $XDG_RUNTIME_DIR/" MADANG_IPC_DIR_NAME ")\n"
 	    "  --id NAME                 front-end id, [A-Za-z0-9_-]{1,64} (default " DEF_ID ")\n"
 	    "  --origins LIST            allowed Origin values, comma-separated, or * (default:\n"
 	    "                            the Origin must match the Host header)\n"
@@ -67,29 +72,14 @@ usage(FILE *f)
 	    "  --history-rate B          history reply bytes per second per connection\n"
 	    "                            (default 1048576; bursts of 2 s)\n"
 	    "  --history-rate-per-ip B   the same per client address (default 4194304)\n"
-	    "  --jwt-secret-file FILE    require an HS256 token (?token=) on every connection; the\n"
+	    "  --jwt-secret-file FILE    require an HS256 token (?token=) on every connection; "
+	    "the\n"
 	    "                            nickname is the token's name (or sub) (default: no auth)\n"
 	    "  --guest-digits N          /ws/chat/{room_id}: random hex digits after \"guest-\"\n"
 	    "                            in its made-up nicknames, 1-8 (default 4)\n"
-	    "  -v                        log every connection event and command (debug)\n");
-}
-
-/* Parses an unsigned decimal in [lo, hi]. */
-static int
-opt_num(const char *name, const char *s, unsigned long long lo, unsigned long long hi,
-        unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (s[0] == '\0' || s[0] == '-' || *end != '\0' || errno != 0 || v < lo || v > hi) {
-		fprintf(stderr, "madang-ws: %s must be a number from %llu to %llu\n", name, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	    "  -v                        log every connection event and command (debug)\n"
+	    "  -h, --help                this text;  --version  the version\n",
+	    ipc_default_rpc_url(), ipc_default_events_url());
 }
 
 /* --hosts: non-empty entries, each short enough to be compared (WS_HOST_MAX), without
@@ -117,14 +107,14 @@ static int
 parse_listen(struct ws_opts *o)
 {
 	const char *colon = strrchr(o->listen, ':');
-	unsigned long long port;
+	long long port;
 	size_t hl;
 
 	if (colon == NULL || (hl = (size_t)(colon - o->listen)) >= sizeof(o->host)) {
 		fprintf(stderr, "madang-ws: --listen must be HOST:PORT\n");
 		return -1;
 	}
-	if (opt_num("--listen port", colon + 1, 1, 65535, &port) != 0)
+	if (opt_number_cli(PROG, "--listen port", colon + 1, 1, 65535, &port) != 0)
 		return -1;
 	memcpy(o->host, o->listen, hl);
 	o->host[hl] = '\0';
@@ -162,7 +152,8 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		O_JWT,
 		O_HOSTS,
 		O_GUEST,
-		O_HELP
+		O_HELP,
+		O_VERSION
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, O_LISTEN},
@@ -188,9 +179,10 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	    {"hosts", required_argument, NULL, O_HOSTS},
 	    {"guest-digits", required_argument, NULL, O_GUEST},
 	    {"help", no_argument, NULL, O_HELP},
+	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
 	};
-	unsigned long long v;
+	long long v;
 	const char *why;
 	int c;
 
@@ -239,32 +231,33 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			o->libev = strcmp(optarg, "libev") == 0;
 			break;
 		case O_MAXMSG:
-			if (opt_num("--max-message", optarg, 1, MADANG_TEXT_MAX, &v) != 0)
+			if (opt_number_cli(PROG, "--max-message", optarg, 1, MADANG_TEXT_MAX, &v) !=
+			    0)
 				return -1;
 			o->max_message = (size_t)v;
 			break;
 		case O_RATE:
-			if (opt_num("--rate", optarg, 1, 100000, &v) != 0)
+			if (opt_number_cli(PROG, "--rate", optarg, 1, 100000, &v) != 0)
 				return -1;
 			o->rate = (uint32_t)v;
 			break;
 		case O_BURST:
-			if (opt_num("--burst", optarg, 1, 100000, &v) != 0)
+			if (opt_number_cli(PROG, "--burst", optarg, 1, 100000, &v) != 0)
 				return -1;
 			o->burst = (uint32_t)v;
 			break;
 		case O_CONNS:
-			if (opt_num("--max-conns-per-ip", optarg, 1, 1000000, &v) != 0)
+			if (opt_number_cli(PROG, "--max-conns-per-ip", optarg, 1, 1000000, &v) != 0)
 				return -1;
 			o->max_conns_per_ip = (uint32_t)v;
 			break;
 		case O_QUEUE:
-			if (opt_num("--queue-limit", optarg, 4096, 1ull << 32, &v) != 0)
+			if (opt_number_cli(PROG, "--queue-limit", optarg, 4096, 1LL << 32, &v) != 0)
 				return -1;
-			o->queue_limit = v;
+			o->queue_limit = (uint64_t)v;
 			break;
 		case O_PING:
-			if (opt_num("--ping-interval", optarg, 1, 3600, &v) != 0)
+			if (opt_number_cli(PROG, "--ping-interval", optarg, 1, 3600, &v) != 0)
 				return -1;
 			o->ping_interval = (int)v;
 			break;
@@ -275,28 +268,30 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			}
 			break;
 		case O_ROOMS:
-			if (opt_num("--max-rooms-per-conn", optarg, 1, WS_ROOMS_PER_CONN_MAX, &v) !=
-			    0)
+			if (opt_number_cli(PROG, "--max-rooms-per-conn", optarg, 1,
+			                   WS_ROOMS_PER_CONN_MAX, &v) != 0)
 				return -1;
 			o->max_rooms = (size_t)v;
 			break;
 		case O_HISTORY:
-			if (opt_num("--history", optarg, 0, MADANG_HISTORY_PAGE_MAX, &v) != 0)
+			if (opt_number_cli(PROG, "--history", optarg, 0, MADANG_HISTORY_PAGE_MAX,
+			                   &v) != 0)
 				return -1;
 			o->history = (int)v;
 			break;
 		case O_HIST_BYTES:
-			if (opt_num("--history-max-bytes", optarg, WS_HISTORY_BYTES_MIN,
-			            WS_HISTORY_BYTES_MAX, &v) != 0)
+			if (opt_number_cli(PROG, "--history-max-bytes", optarg,
+			                   WS_HISTORY_BYTES_MIN, WS_HISTORY_BYTES_MAX, &v) != 0)
 				return -1;
 			o->history_max_bytes = (size_t)v;
 			break;
 		case O_HIST_RATE:
 		case O_HIST_RATE_IP:
-			if (opt_num(c == O_HIST_RATE ? "--history-rate" : "--history-rate-per-ip",
-			            optarg, 1, WS_HISTORY_RATE_MAX, &v) != 0)
+			if (opt_number_cli(
+			        PROG, c == O_HIST_RATE ? "--history-rate" : "--history-rate-per-ip",
+			        optarg, 1, WS_HISTORY_RATE_MAX, &v) != 0)
 				return -1;
-			*(c == O_HIST_RATE ? &o->history_rate : &o->history_rate_ip) = v;
+			*(c == O_HIST_RATE ? &o->history_rate : &o->history_rate_ip) = (uint64_t)v;
 			break;
 		case O_JWT: {
 			char err[512];
@@ -318,7 +313,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			o->hosts = optarg;
 			break;
 		case O_GUEST:
-			if (opt_num("--guest-digits", optarg, 1, 8, &v) != 0)
+			if (opt_number_cli(PROG, "--guest-digits", optarg, 1, 8, &v) != 0)
 				return -1;
 			o->guest_digits = (int)v;
 			break;
@@ -328,6 +323,9 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		case 'h':
 		case O_HELP:
 			usage(stdout);
+			exit(0);
+		case O_VERSION:
+			opt_print_version(stdout, PROG);
 			exit(0);
 		default:
 			usage(stderr);
@@ -361,9 +359,16 @@ main(int argc, char **argv)
 		log_error("ws: refusing the broker's socket directory: %s", err);
 		return 1;
 	}
+	/* Signals. SIGTERM (systemd's stop) and SIGINT (Ctrl-C under make run) stop gracefully:
+	 * every client gets a close frame (1001, going away) within WS_STOP_GRACE_MS, instead of
+	 * browsers seeing a dropped TCP connection they would take for a network fault.
+	 * They are blocked before any thread exists, so nng's threads never take them, and read
+	 * from a signalfd inside the loop (server.c): the stop runs on the loop thread that owns
+	 * every session. SIGHUP is ignored, as in the broker and madang-api: there is nothing to
+	 * reload, and a terminal closing must not cut every connection. SIGPIPE is ignored so that
+	 * a peer that hangs up mid-write costs only its own connection (EPIPE on that socket). */
 	signal(SIGPIPE, SIG_IGN);
-	/* Blocked before any thread exists, so nng's threads never take them: they are read from
-	 * a signalfd inside the loop (server.c). */
+	signal(SIGHUP, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);

@@ -150,54 +150,37 @@ netacl_client(const struct netacl *trusted, const char *peer, const char *xff, c
 	}
 }
 
-static size_t
-ipcount_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h & (IPCOUNT_BUCKETS - 1);
-}
-
 void
 ipcount_init(struct ipcount *t)
 {
-	memset(t, 0, sizeof(*t));
+	hmap_init(&t->map);
+	t->addrs = 0;
 }
 
 void
 ipcount_fini(struct ipcount *t)
 {
-	for (size_t i = 0; i < IPCOUNT_BUCKETS; i++) {
-		while (t->v[i] != NULL) {
-			struct ipcount_entry *e = t->v[i];
-			t->v[i] = e->next;
-			free(e);
-		}
-	}
+	void *e;
+
+	for (size_t i = 0; hmap_next(&t->map, &i, NULL, &e);)
+		free(e);
+	hmap_fini(&t->map);
 	t->addrs = 0;
-}
-
-static struct ipcount_entry **
-ipcount_find(struct ipcount *t, const char *addr)
-{
-	struct ipcount_entry **pp = &t->v[ipcount_hash(addr)];
-
-	while (*pp != NULL && strcmp((*pp)->addr, addr) != 0)
-		pp = &(*pp)->next;
-	return pp;
 }
 
 bool
 ipcount_take(struct ipcount *t, const char *addr, uint32_t limit)
 {
-	struct ipcount_entry **pp = ipcount_find(t, addr), *e = *pp;
+	struct ipcount_entry *e = hmap_get(&t->map, addr);
 
 	if (e == NULL) {
 		if (limit == 0 || (e = calloc(1, sizeof(*e))) == NULL)
 			return false;
 		snprintf(e->addr, sizeof(e->addr), "%s", addr);
-		*pp = e;
+		if (hmap_put(&t->map, e->addr, e) != 0) {
+			free(e);
+			return false;
+		}
 		t->addrs++;
 	}
 	if (e->n >= limit)
@@ -209,12 +192,12 @@ ipcount_take(struct ipcount *t, const char *addr, uint32_t limit)
 void
 ipcount_drop(struct ipcount *t, const char *addr)
 {
-	struct ipcount_entry **pp = ipcount_find(t, addr), *e = *pp;
+	struct ipcount_entry *e = hmap_get(&t->map, addr);
 
 	if (e == NULL)
 		return;
 	if (--e->n == 0) {
-		*pp = e->next;
+		hmap_del(&t->map, e->addr);
 		free(e);
 		t->addrs--;
 	}
@@ -223,9 +206,7 @@ ipcount_drop(struct ipcount *t, const char *addr)
 uint32_t
 ipcount_get(const struct ipcount *t, const char *addr)
 {
-	const struct ipcount_entry *e = t->v[ipcount_hash(addr)];
+	const struct ipcount_entry *e = hmap_get(&t->map, addr);
 
-	while (e != NULL && strcmp(e->addr, addr) != 0)
-		e = e->next;
 	return e != NULL ? e->n : 0;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hmap.h"
+
 #define NETACL_MAX      32 /* entries in one --trusted-proxies list */
 #define NETACL_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
 #define NETACL_XFF_HOPS 16 /* X-Forwarded-For entries looked at, from the right */
@@ -31,15 +33,14 @@ bool netacl_contains(const struct netacl *a, const char *addr);
  * one when all are). Otherwise peer. Writes it to out (NETACL_ADDR_MAX). */
 void netacl_client(const struct netacl *trusted, const char *peer, const char *xff, char *out);
 
-/* Connections per client address: a hash table with chained entries, freed at zero. */
-#define IPCOUNT_BUCKETS 1024
+/* Connections per client address (common/hmap of entries keyed by their own addr), an entry
+ * freed when its count drops to zero. */
 struct ipcount_entry {
-	struct ipcount_entry *next;
 	uint32_t n;
 	char addr[NETACL_ADDR_MAX];
 };
 struct ipcount {
-	struct ipcount_entry *v[IPCOUNT_BUCKETS];
+	struct hmap map;
 	size_t addrs; /* distinct addresses with at least one connection */
 };
 void ipcount_init(struct ipcount *t);

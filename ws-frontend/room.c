@@ -5,44 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t
-roomtab_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h & (ROOMTAB_BUCKETS - 1);
-}
-
 void
 roomtab_init(struct roomtab *t)
 {
-	memset(t, 0, sizeof(*t));
+	hmap_init(&t->map);
+	t->n = 0;
 }
 
 struct ws_room *
 roomtab_get(struct roomtab *t, const char *id)
 {
-	struct ws_room *r = t->v[roomtab_hash(id)];
-
-	while (r != NULL && strcmp(r->id, id) != 0)
-		r = r->hnext;
-	return r;
+	return hmap_get(&t->map, id);
 }
 
 struct ws_room *
 roomtab_add(struct roomtab *t, const char *id)
 {
 	struct ws_room *r = calloc(1, sizeof(*r));
-	size_t h;
 
 	if (r == NULL)
 		return NULL;
 	snprintf(r->id, sizeof(r->id), "%s", id);
+	if (hmap_put(&t->map, r->id, r) != 0) {
+		free(r);
+		return NULL;
+	}
 	roomlog_init(&r->log, 0);
-	h = roomtab_hash(r->id);
-	r->hnext = t->v[h];
-	t->v[h] = r;
 	t->n++;
 	return r;
 }
@@ -50,13 +38,9 @@ roomtab_add(struct roomtab *t, const char *id)
 void
 roomtab_del(struct roomtab *t, struct ws_room *r)
 {
-	struct ws_room **pp = &t->v[roomtab_hash(r->id)];
-
-	while (*pp != NULL && *pp != r)
-		pp = &(*pp)->hnext;
-	if (*pp == NULL)
+	if (hmap_get(&t->map, r->id) != r)
 		return;
-	*pp = r->hnext;
+	hmap_del(&t->map, r->id);
 	t->n--;
 	roomlog_fini(&r->log);
 	free(r->members);
@@ -66,11 +50,10 @@ roomtab_del(struct roomtab *t, struct ws_room *r)
 void
 roomtab_each(struct roomtab *t, void (*fn)(struct ws_room *, void *), void *arg)
 {
-	for (size_t i = 0; i < ROOMTAB_BUCKETS; i++)
-		for (struct ws_room *r = t->v[i], *next; r != NULL; r = next) {
-			next = r->hnext;
-			fn(r, arg);
-		}
+	void *r;
+
+	for (size_t i = 0; hmap_next(&t->map, &i, NULL, &r);)
+		fn(r, arg);
 }
 
 int

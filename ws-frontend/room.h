@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hmap.h"
 #include "limits.h"
 #include "roomlog.h"
 
@@ -52,28 +53,29 @@ struct ws_room {
 	/* The newest frames kept after every member has passed them (madang-ws --history): the
 	 * history of the next joins, served from the log instead of the broker's reply. */
 	uint64_t keep;
-	bool repairing;    /* a history request for the gap is in flight */
-	uint64_t seen_max; /* highest seq seen live while repairing (0: none) */
+	bool repairing;      /* a history request for the gap is in flight */
+	uint64_t seen_max;   /* highest seq seen live while repairing (0: none) */
 	uint64_t generation; /* changes when the log is reset (new epoch) */
 	bool dirty;          /* got events since the last fan-out (rooms_flush) */
 	struct ws_room *dirty_next;
-	struct ws_room *hnext;
 };
 
-/* Rooms by id: chained hash table. */
-#define ROOMTAB_BUCKETS 1024
+/* Rooms by id (common/hmap, keyed by each room's own id). A table whose rooms are all
+ * deleted holds no memory. */
 struct roomtab {
-	struct ws_room *v[ROOMTAB_BUCKETS];
-	size_t n;
+	struct hmap map;
+	size_t n; /* rooms */
 };
 
 void roomtab_init(struct roomtab *t);
+/* The room with this id, or NULL. Never allocates. */
 struct ws_room *roomtab_get(struct roomtab *t, const char *id);
 /* Creates an empty room (no base yet) and adds it; NULL when out of memory. */
 struct ws_room *roomtab_add(struct roomtab *t, const char *id);
 /* Removes and frees a room that has no members and no joins queued. */
 void roomtab_del(struct roomtab *t, struct ws_room *r);
-/* Calls fn for each room; fn must not add or remove rooms. */
+/* Calls fn for each room; fn may delete the room it is given (roomtab_del), no other, and must
+ * not add rooms. */
 void roomtab_each(struct roomtab *t, void (*fn)(struct ws_room *, void *), void *arg);
 
 /* Makes m an active member with the given cursor. Returns 0 or -1 (no memory). */

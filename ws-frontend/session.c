@@ -268,63 +268,44 @@ sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap)
 	return frames;
 }
 
-static size_t
-sesstab_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h & (SESSTAB_BUCKETS - 1);
-}
-
 void
 sesstab_init(struct sesstab *t)
 {
-	memset(t, 0, sizeof(*t));
+	hmap_init(&t->map);
+	t->n = 0;
 }
 
-void
+int
 sesstab_add(struct sesstab *t, struct ws_session *s)
 {
-	size_t h = sesstab_hash(s->id);
-
-	s->hnext = t->v[h];
-	t->v[h] = s;
+	if (hmap_get(&t->map, s->id) != NULL || hmap_put(&t->map, s->id, s) != 0)
+		return -1;
 	t->n++;
+	return 0;
 }
 
 void
 sesstab_del(struct sesstab *t, struct ws_session *s)
 {
-	struct ws_session **pp = &t->v[sesstab_hash(s->id)];
-
-	while (*pp != NULL && *pp != s)
-		pp = &(*pp)->hnext;
-	if (*pp == NULL)
+	if (hmap_get(&t->map, s->id) != s)
 		return;
-	*pp = s->hnext;
-	s->hnext = NULL;
+	hmap_del(&t->map, s->id);
 	t->n--;
 }
 
 struct ws_session *
 sesstab_get(struct sesstab *t, const char *id)
 {
-	struct ws_session *s = t->v[sesstab_hash(id)];
-
-	while (s != NULL && strcmp(s->id, id) != 0)
-		s = s->hnext;
-	return s;
+	return hmap_get(&t->map, id);
 }
 
 void
 sesstab_each(struct sesstab *t, void (*fn)(struct ws_session *, void *), void *arg)
 {
-	for (size_t i = 0; i < SESSTAB_BUCKETS; i++)
-		for (struct ws_session *s = t->v[i], *next; s != NULL; s = next) {
-			next = s->hnext;
-			fn(s, arg);
-		}
+	void *s;
+
+	for (size_t i = 0; hmap_next(&t->map, &i, NULL, &s);)
+		fn(s, arg);
 }
 
 int

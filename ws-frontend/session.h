@@ -79,7 +79,6 @@ struct ws_session {
 	struct ws_held *held_head, *held_tail; /* messages waiting for a join, in order */
 	uint32_t held_n;
 	size_t held_bytes;
-	struct ws_session *hnext; /* session table chain */
 	struct ws_session
 	    *wq_next; /* --event-loop libev: next session to write (ws_flush_writes) */
 };
@@ -125,16 +124,20 @@ uint64_t sess_pending(const struct ws_session *s);
  * least soft_cap bytes. Advances the cursors. Returns the number of frames moved. */
 size_t sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap);
 
-/* Sessions by id. */
-#define SESSTAB_BUCKETS 4096
+/* Sessions by id (common/hmap, keyed by each session's own id). The table does not own the
+ * sessions; an empty one holds no memory. */
 struct sesstab {
-	struct ws_session *v[SESSTAB_BUCKETS];
-	size_t n;
+	struct hmap map;
+	size_t n; /* sessions */
 };
 void sesstab_init(struct sesstab *t);
-void sesstab_add(struct sesstab *t, struct ws_session *s);
+/* Adds s. Returns 0, or -1 when its id is already taken or memory runs out (s not added). */
+int sesstab_add(struct sesstab *t, struct ws_session *s);
+/* Removes s if it is in the table. */
 void sesstab_del(struct sesstab *t, struct ws_session *s);
+/* The session with this id, or NULL. Never allocates. */
 struct ws_session *sesstab_get(struct sesstab *t, const char *id);
+/* Calls fn for each session; fn may remove any session (sesstab_del), and must not add one. */
 void sesstab_each(struct sesstab *t, void (*fn)(struct ws_session *, void *), void *arg);
 
 #endif

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "hmap.h"
 #include "ipc.h"
+#include "opt.h"
 #include "sbuf.h"
 #include "utf8.h"
 #include "validate.h"
@@ -527,6 +528,183 @@ test_ipc_dir_check_refuses_foreign_and_writable(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void
+test_hmap_iteration_may_delete_the_current_entry(void **state)
+{
+	struct hmap m;
+	static char keys[100][8];
+	const char *k;
+	void *v;
+	size_t it = 0, seen = 0;
+
+	(void)state;
+	hmap_init(&m);
+	for (int i = 0; i < 100; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "r%d", i);
+		assert_int_equal(hmap_put(&m, keys[i], keys[i]), 0);
+	}
+	while (hmap_next(&m, &it, &k, &v)) { /* the way madang-ws frees idle rooms */
+		assert_ptr_equal(k, v);
+		seen++;
+		if (k[1] != '7')
+			assert_ptr_equal(hmap_del(&m, k), v);
+	}
+	assert_int_equal(seen, 100);
+	assert_int_equal(m.count, 11); /* r7, r70..r79 */
+	assert_non_null(hmap_get(&m, "r75"));
+	assert_null(hmap_get(&m, "r76x"));
+	hmap_fini(&m);
+}
+
+static void
+test_hmap_holds_no_memory_once_empty(void **state)
+{
+	struct hmap m;
+	const char *k;
+	size_t it = 0;
+
+	(void)state;
+	hmap_init(&m);
+	assert_null(hmap_del(&m, "nothing")); /* on a map that never held anything */
+	assert_int_equal(hmap_put(&m, "a", (void *)1), 0);
+	assert_int_equal(hmap_put(&m, "b", (void *)2), 0);
+	assert_non_null(m.slots);
+	hmap_del(&m, "a");
+	assert_non_null(m.slots);
+	hmap_del(&m, "b");
+	assert_null(m.slots); /* no hmap_fini needed: nothing leaks */
+	assert_int_equal(m.cap, 0);
+	assert_false(hmap_next(&m, &it, &k, NULL));
+	assert_null(hmap_get(&m, "a"));
+	assert_int_equal(hmap_put(&m, "a", (void *)3), 0); /* usable again */
+	assert_int_equal((intptr_t)hmap_get(&m, "a"), 3);
+	hmap_fini(&m);
+}
+
+/* Sessions come and go for days: tombstones must not make the table grow without end. */
+static void
+test_hmap_churn_keeps_the_table_small(void **state)
+{
+	struct hmap m;
+	static char keys[4][16];
+	char *k;
+	size_t maxcap = 0;
+
+	(void)state;
+	hmap_init(&m);
+	for (int i = 0; i < 3; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "stay%d", i);
+		assert_int_equal(hmap_put(&m, keys[i], keys[i]), 0);
+	}
+	for (int i = 0; i < 100000; i++) {
+		k = keys[3];
+		snprintf(k, sizeof(keys[3]), "s%d", i);
+		assert_int_equal(hmap_put(&m, k, k), 0);
+		assert_ptr_equal(hmap_get(&m, k), k);
+		assert_ptr_equal(hmap_del(&m, k), k);
+		if (m.cap > maxcap)
+			maxcap = m.cap;
+	}
+	assert_true(maxcap <= 16);
+	assert_int_equal(m.count, 3);
+	assert_ptr_equal(hmap_get(&m, "stay1"), keys[1]);
+	hmap_fini(&m);
+}
+
+static void
+test_opt_number_accepts_the_range_and_its_bounds(void **state)
+{
+	long long v = -1;
+	char err[OPT_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(opt_number("--history", "0", 0, 100000, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(opt_number("--history", "100000", 0, 100000, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 100000);
+	assert_int_equal(opt_number("--n", "-5", -10, 10, &v, NULL, 0), 0);
+	assert_int_equal(v, -5);
+	assert_int_equal(opt_number("--n", "007", 1, 10, &v, NULL, 0), 0); /* decimal, not octal */
+	assert_int_equal(v, 7);
+	assert_int_equal(opt_number("--big", "9223372036854775807", 0, INT64_MAX, &v, NULL, 0), 0);
+	assert_true(v == INT64_MAX);
+}
+
+static void
+test_opt_number_refuses_garbage_and_out_of_range_naming_flag_and_range(void **state)
+{
+	static const char *const bad[] = {
+	    "",   "abc", "12abc", "1.5",  " 5",   "5 ", "+5", "0x10",
+	    "-1", "-0",  "100001", "1e3", "99999999999999999999999", "\t7",
+	};
+	long long v = 42;
+	char err[OPT_ERR_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(opt_number("--history", bad[i], 0, 100000, &v, err, sizeof(err)),
+		                 -1);
+		assert_int_equal(v, 42); /* untouched */
+		assert_non_null(strstr(err, "--history must be a number from 0 to 100000"));
+	}
+	opt_number("--rate", "12abc", 1, 100000, &v, err, sizeof(err));
+	assert_string_equal(err, "--rate must be a number from 1 to 100000 (not '12abc')");
+	/* control bytes are not echoed, long values are cut */
+	opt_number("--rate", "1\x1b[2J", 1, 9, &v, err, sizeof(err));
+	assert_string_equal(err, "--rate must be a number from 1 to 9 (not '1?[2J')");
+	opt_number("--rate", "123456789012345678901234567890123456789", 1, 9, &v, err, sizeof(err));
+	assert_string_equal(
+	    err, "--rate must be a number from 1 to 9 (not '12345678901234567890123456789012')");
+	/* a negative range still refuses a bare sign and trailing garbage */
+	assert_int_equal(opt_number("--n", "-", -10, 10, &v, NULL, 0), -1);
+	assert_int_equal(opt_number("--n", "-11", -10, 10, &v, NULL, 0), -1);
+	assert_int_equal(opt_number("--n", "--1", -10, 10, &v, NULL, 0), -1);
+}
+
+static void
+test_opt_decimal_takes_plain_fractions_only(void **state)
+{
+	static const char *const bad[] = {
+	    "", ".", "-", "abc", "1.5s", "1,5", " 1", "1 ", "+1", "1e3", "inf", "nan", "0x10",
+	    "1.2.3", "-1", "10.5",
+	};
+	double v = 42;
+	char err[OPT_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(opt_decimal("--warmup", "0.5", 0, 10, &v, err, sizeof(err)), 0);
+	assert_true(v == 0.5);
+	assert_int_equal(opt_decimal("--warmup", ".25", 0, 10, &v, NULL, 0), 0);
+	assert_true(v == 0.25);
+	assert_int_equal(opt_decimal("--warmup", "3.", 0, 10, &v, NULL, 0), 0);
+	assert_true(v == 3);
+	assert_int_equal(opt_decimal("--warmup", "10", 0, 10, &v, NULL, 0), 0);
+	assert_int_equal(opt_decimal("--n", "-2.5", -5, 5, &v, NULL, 0), 0);
+	assert_true(v == -2.5);
+	v = 42;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(opt_decimal("--warmup", bad[i], 0, 10, &v, err, sizeof(err)), -1);
+		assert_true(v == 42);
+		assert_non_null(strstr(err, "--warmup must be a number from 0 to 10 (not '"));
+	}
+	opt_decimal("--rate", "fast", 0.5, 10000000, &v, err, sizeof(err));
+	assert_string_equal(err, "--rate must be a number from 0.5 to 10000000 (not 'fast')");
+	/* more digits than a double holds: refused by the range, not wrapped */
+	char big[400];
+	memset(big, '9', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(opt_decimal("--rate", big, 0, 1e9, &v, NULL, 0), -1);
+}
+
+static void
+test_opt_version_is_set_by_the_build(void **state)
+{
+	(void)state;
+	assert_string_not_equal(opt_version(), "unknown");
+	assert_true(strlen(opt_version()) > 0);
+	assert_null(strpbrk(opt_version(), " \n"));
+}
+
 int
 main(void)
 {
@@ -546,6 +724,13 @@ main(void)
 		cmocka_unit_test(test_names_c_and_web_client_agree),
 		cmocka_unit_test(test_ipc_default_dir_resolution),
 		cmocka_unit_test(test_ipc_dir_check_refuses_foreign_and_writable),
+		cmocka_unit_test(test_hmap_iteration_may_delete_the_current_entry),
+		cmocka_unit_test(test_hmap_holds_no_memory_once_empty),
+		cmocka_unit_test(test_hmap_churn_keeps_the_table_small),
+		cmocka_unit_test(test_opt_number_accepts_the_range_and_its_bounds),
+		cmocka_unit_test(test_opt_number_refuses_garbage_and_out_of_range_naming_flag_and_range),
+		cmocka_unit_test(test_opt_decimal_takes_plain_fractions_only),
+		cmocka_unit_test(test_opt_version_is_set_by_the_build),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -644,10 +644,92 @@ test_ipcount_limits(void **state)
 	ipcount_fini(&t);
 }
 
+/* The tables on common/hmap: sessions by id (madang-ws's broker events name them). */
+static void
+del_odd_cb(struct ws_session *s, void *arg)
+{
+	struct sesstab *t = arg;
+
+	if ((s->id[31] - '0') % 2 == 1)
+		sesstab_del(t, s);
+}
+
+static void
+test_sesstab_add_get_del_and_each(void **state)
+{
+	struct sesstab t;
+	struct ws_session *s[10];
+	char id[WS_SESSION_LEN + 1];
+
+	(void)state;
+	sesstab_init(&t);
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "0000000000000000000000000000000%d", i);
+		assert_non_null(s[i] = sess_new(id, 4));
+		assert_int_equal(sesstab_add(&t, s[i]), 0);
+	}
+	assert_int_equal(t.n, 10);
+	assert_ptr_equal(sesstab_get(&t, "00000000000000000000000000000003"), s[3]);
+	assert_null(sesstab_get(&t, "0000000000000000000000000000000"));
+	/* an id already in the table is refused, the first session kept */
+	struct ws_session *dup = sess_new("00000000000000000000000000000003", 4);
+	assert_int_equal(sesstab_add(&t, dup), -1);
+	assert_ptr_equal(sesstab_get(&t, "00000000000000000000000000000003"), s[3]);
+	sess_unref(dup);
+	sesstab_each(&t, del_odd_cb, &t); /* deleting during the walk */
+	assert_int_equal(t.n, 5);
+	assert_null(sesstab_get(&t, "00000000000000000000000000000003"));
+	assert_ptr_equal(sesstab_get(&t, "00000000000000000000000000000004"), s[4]);
+	sesstab_del(&t, s[3]); /* not in the table: harmless */
+	assert_int_equal(t.n, 5);
+	for (int i = 0; i < 10; i += 2)
+		sesstab_del(&t, s[i]);
+	assert_int_equal(t.n, 0);
+	assert_null(t.map.slots); /* an empty table holds no memory */
+	for (int i = 0; i < 10; i++)
+		sess_unref(s[i]);
+}
+
+/* Rooms by id; rooms_tick frees idle rooms from inside roomtab_each. */
+static void
+gc_all_but_keep_cb(struct ws_room *r, void *arg)
+{
+	if (strcmp(r->id, "keep") != 0)
+		roomtab_del(arg, r);
+}
+
+static void
+test_roomtab_add_get_and_delete_while_walking(void **state)
+{
+	struct roomtab rt;
+	char id[16];
+
+	(void)state;
+	roomtab_init(&rt);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(id, sizeof(id), "room%d", i);
+		assert_non_null(roomtab_add(&rt, id));
+	}
+	assert_non_null(roomtab_add(&rt, "keep"));
+	assert_int_equal(rt.n, 2001);
+	assert_string_equal(roomtab_get(&rt, "room1999")->id, "room1999");
+	assert_null(roomtab_get(&rt, "room2000"));
+	roomtab_each(&rt, gc_all_but_keep_cb, &rt);
+	assert_int_equal(rt.n, 1);
+	assert_null(roomtab_get(&rt, "room7"));
+	struct ws_room *k = roomtab_get(&rt, "keep");
+	assert_non_null(k);
+	roomtab_del(&rt, k);
+	assert_int_equal(rt.n, 0);
+	assert_null(rt.map.slots);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sesstab_add_get_del_and_each),
+		cmocka_unit_test(test_roomtab_add_get_and_delete_while_walking),
 	    cmocka_unit_test(test_frame_headers),
 	    cmocka_unit_test(test_frame_refcount),
 	    cmocka_unit_test(test_roomlog_append_get_and_seq_order),

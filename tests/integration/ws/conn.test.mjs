@@ -6,7 +6,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { closeAll, WS1, connect, joinPath, nick, sleep } from './lib.mjs';
+import { closeAll, connect, joinPath, nick, sleep } from '../../lib/wsclient.mjs';
+
+const WS1 = process.env.MADANG_WS1_URL;
 
 after(closeAll);
 const T = { timeout: 30000 };

@@ -6,7 +6,10 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { closeAll, WS1, WS2, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+import { closeAll, connect, joinPath, nick, sleep, httpGet } from '../../lib/wsclient.mjs';
+
+const WS1 = process.env.MADANG_WS1_URL;
+const WS2 = process.env.MADANG_WS2_URL;
 
 after(closeAll);
 

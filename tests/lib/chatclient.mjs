@@ -1,4 +1,4 @@
-// chat.mjs — a chat client for the fault tests that resumes exactly as docs/protocol.md says:
+// chatclient.mjs — the resuming chat client of the fault tests that resumes exactly as docs/protocol.md says:
 // * it remembers the last seq it saw per room and the epoch that seq belongs to, and its
 //   session id (from welcome);
 // * when the socket goes, it reconnects to /ws/{room}/{user}?since=SEQ&epoch=EPOCH&resume=SESSION

@@ -75,6 +75,14 @@ export function running(pid) {
   }
 }
 
+// child_process.spawn() for a daemon a test runs with options of its own (a madang-ws with
+// --reuseport, --ping-interval...): the same child, its PID recorded like a Proc's.
+export function spawnTracked(cmd, args, options) {
+  const child = spawn(cmd, args, options);
+  if (PIDDIR && child.pid) fs.writeFileSync(path.join(PIDDIR, `${path.basename(cmd)}.${child.pid}`), String(child.pid));
+  return child;
+}
+
 // A daemon: spawn(), kill(sig), wait for exit, RSS from /proc.
 export class Proc {
   constructor(name, cmd, args) {
@@ -115,7 +123,9 @@ export class Proc {
   }
   async kill9() {
     this.signal('SIGKILL');
-    return this.exited;
+    // A detach()ed child no longer holds the event loop: poll /proc too (timers hold it).
+    await Promise.race([this.exited, waitFor(() => !running(this.pid), 10000, `${this.name} gone`)]);
+    return { code: null, sig: 'SIGKILL' };
   }
   rssKiB() {
     try {
@@ -152,14 +162,15 @@ export async function stopAll() {
   procs.clear();
 }
 
-// Waits until a broker endpoint (tcp://127.0.0.1:PORT or ipc://PATH) accepts.
+// An ipc:// endpoint's socket file (null for tcp://).
+const ipcFile = (url) => (url.startsWith('ipc://') ? url.slice('ipc://'.length) : null);
+
+// Waits until a broker endpoint listens: tcp://127.0.0.1:PORT accepts, or the socket file of
+// ipc://PATH exists (restartBroker removes a dead broker's first).
 async function waitEndpoint(url, ms = 10000) {
-  if (url.startsWith('ipc://')) {
-    const file = url.slice('ipc://'.length);
-    await waitFor(() => fs.existsSync(file), ms, `the socket ${file}`);
-  } else {
-    await waitPort(Number(url.split(':').pop()), ms);
-  }
+  const file = ipcFile(url);
+  if (file) await waitFor(() => fs.existsSync(file), ms, `the socket ${url}`);
+  else await waitPort(Number(url.split(':').pop()), ms);
 }
 
 // A broker; opts: rpc/events (URLs; default free TCP ports), frontendTimeout (ms, default 3000;
@@ -180,12 +191,17 @@ export async function startBroker(opts = {}) {
   b.evPort = events.startsWith('tcp://') ? Number(events.split(':').pop()) : null;
   b.opts = { ...opts, rpc, events };
   await waitEndpoint(rpc);
+  await waitEndpoint(events);
   return b;
 }
 
 // The broker again on the same endpoints with the same options, and `more` on top (for instance
 // {data: DIR} to come back with durable history). The old one must be gone already.
 export async function restartBroker(b, more = {}) {
+  for (const url of [b.rpc, b.events]) {
+    const file = ipcFile(url);
+    if (file) fs.rmSync(file, { force: true });
+  }
   return startBroker({ ...b.opts, ...more, rpc: b.rpc, events: b.events });
 }
 

@@ -24,10 +24,11 @@ export function nick(base) {
 
 // Opens a connection and returns its Client at once (not yet open): client.opened turns true on
 // open; a refused handshake sets client.http (the status) and closeInfo {code: -1}. options go to
-// the ws package (maxPayload, handshakeTimeout, headers...).
-export function open(url, options = {}) {
+// the ws package (maxPayload, handshakeTimeout, headers...). keep: false for a caller that
+// handles client.ws's messages itself (the messages are then not parsed nor kept).
+export function open(url, options = {}, { keep = true } = {}) {
   const ws = new WebSocket(url, { handshakeTimeout: 5000, ...options });
-  const c = new Client(ws);
+  const c = new Client(ws, keep);
   clients.add(c);
   return c;
 }
@@ -49,7 +50,7 @@ export function connect(base, path, options = {}) {
 }
 
 export class Client {
-  constructor(ws) {
+  constructor(ws, keep = true) {
     this.ws = ws;
     this.msgs = [];     // every parsed message, in arrival order
     this.unread = 0;    // index of the first message next() has not consumed
@@ -74,6 +75,7 @@ export class Client {
     });
     ws.on('error', () => {}); // a close (1006) follows
     ws.on('message', (data, isBinary) => {
+      if (!keep) return;
       this.msgs.push(isBinary ? { binary: true } : JSON.parse(data.toString()));
       this.wake();
     });

@@ -1,7 +1,10 @@
 # madang — top-level Makefile.
 #
 #   make            build every daemon and tool into build/bin
-#   make test       build and run every test suite (unit, integration, e2e); ends with a summary line
+#   make test       install the test packages (apt, npm) if missing, build, run every test suite
+#                   (unit, integration, e2e); ends with a summary line. SUITE=name runs some.
+#   make check      the same suites on a machine already set up: never calls apt or npm (a missing
+#                   package fails the suites that need it). SUITE=name as for make test.
 #   make run        build and start the whole stack behind a private nginx on http://127.0.0.1:8080/
 #   make bench      run the benchmarks against a freshly started stack
 #   make fuzz       run the libFuzzer targets for a while
@@ -68,7 +71,7 @@ CORE_LIBS :=
 TEST_BINS :=
 DEPS      :=
 
-.PHONY: all programs test-bins deps deps-test deps-bench test run bench fuzz install uninstall format clean
+.PHONY: all programs test-bins deps deps-test deps-bench test check run bench fuzz install uninstall format clean
 all: deps programs
 
 # Compile rule shared by every module: build/obj/<path>.o from <path>.c. Order-only on deps, so
@@ -88,9 +91,13 @@ programs: $(PROGRAMS)
 # Keep intermediate objects (pattern-built chains would delete them otherwise).
 .SECONDARY:
 
-# Installs missing Debian packages (quiet and quick when nothing is missing).
+# Installs missing Debian packages (quiet and quick when nothing is missing); never under
+# `make check`, which is for a machine already set up, nor in the makes its suites run
+# (80-sanitizers, 61-install: check exports MADANG_NO_DEPS=1 to them).
 deps:
+ifeq ($(filter check,$(MAKECMDGOALS))$(MADANG_NO_DEPS),)
 	$(Q)scripts/install-deps.sh build
+endif
 deps-test: deps
 	$(Q)scripts/install-deps.sh build test
 deps-bench: deps

@@ -4,22 +4,17 @@
 // database (same epoch: nothing is lost). DESIGN §5: the front-end re-syncs its members and the
 // clients keep their sockets. Each time the pages must end up connected with the member list
 // intact, say "could not be recovered" exactly when the epoch changed, and chat on with every
-// message shown once. Run by tests/suites/50-e2e.sh, which passes the broker's PID and command
-// line and stops the last broker started here by the PID written to MADANG_BROKER_RESTARTED_PIDFILE.
+// message shown once. Run by tests/suites/50-e2e.sh, which passes the broker's PID and options;
+// tests/lib/stack.mjs restarts it and records each new PID, which the suite ends.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, openSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+
+import { brokerFromEnv, restartBroker as restartStackBroker } from '../lib/stack.mjs';
 
 import {
 	BASE_URL, DESKTOP, PHONE, assertNoProblems, describePage, joinRoom, launch, messagesWithText, openPage, send, waitConnected,
 } from './lib.mjs';
 
-const BROKER_PID = Number(process.env.MADANG_BROKER_PID);
-const BROKER_CMD = JSON.parse(process.env.MADANG_BROKER_CMD ?? '[]');
-const BROKER_SOCKET = process.env.MADANG_BROKER_SOCKET;
-const PIDFILE = process.env.MADANG_BROKER_RESTARTED_PIDFILE;
-const BROKER_LOG = process.env.MADANG_BROKER_RESTARTED_LOG ?? '/dev/null';
 const BROKER_DATA = process.env.MADANG_BROKER_DATA;
 const ROOM = 'room3'; /* a room every broker starts with */
 const NOT_RECOVERED = 'Some messages sent while you were disconnected could not be recovered.';
@@ -46,11 +41,10 @@ describe('madang-broker restarted mid-chat', () => {
 	let browser;
 	let dora;
 	let eli;
-	let brokerPid = BROKER_PID;
+	let broker = brokerFromEnv();
 
 	before(async () => {
-		assert.ok(BROKER_PID > 0 && BROKER_CMD.length > 0 && BROKER_SOCKET && PIDFILE && BROKER_DATA,
-			'the suite passes the broker PID, command, socket and a data directory');
+		assert.ok(broker.pid > 0 && BROKER_DATA, 'the suite passes the broker PID, options and a data directory');
 		browser = await launch();
 		dora = await openPage(browser, { viewport: DESKTOP, locale: 'en-US' });
 		eli = await openPage(browser, { viewport: PHONE, locale: 'en-US' });
@@ -69,14 +63,11 @@ describe('madang-broker restarted mid-chat', () => {
 	 * Returns [epoch before, epoch after]. */
 	async function restartBroker() {
 		const before = await brokerEpoch();
-		process.kill(brokerPid, 'SIGKILL');
+		await broker.kill9();
 		await waitUntil('the api to notice the broker is gone', async () => (await brokerEpoch()) === null, 10000);
-		const out = openSync(BROKER_LOG, 'a');
-		const child = spawn(BROKER_CMD[0], [...BROKER_CMD.slice(1), '--data', BROKER_DATA], { stdio: ['ignore', out, out] });
-		writeFileSync(PIDFILE, `${child.pid}\n`);
-		child.unref(); /* it outlives this file; 50-e2e.sh stops it by the PID written above */
-		brokerPid = child.pid;
-		await waitUntil('the new broker', async () => existsSync(BROKER_SOCKET) && (await brokerEpoch()) !== null, 10000);
+		/* The same command line plus --data (tests/lib/stack.mjs); it outlives this file, the suite ends it. */
+		broker = (await restartStackBroker(broker, { data: BROKER_DATA, sync: 'full' })).detach();
+		await waitUntil('the new broker', async () => (await brokerEpoch()) !== null, 10000);
 		return [before, await brokerEpoch()];
 	}
 

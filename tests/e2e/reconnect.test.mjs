@@ -2,23 +2,20 @@
 // again on the same port. Both pages must show "reconnecting", then "connected"; a message typed
 // while it was down waits in the outbox and arrives exactly once; the resume (since/epoch) loses
 // nothing, so no "could not recover" notice appears. Run by tests/suites/50-e2e.sh, which passes
-// madang-ws's PID and command line and cleans up the restarted process by the PID written here.
+// madang-ws's PID and options; tests/lib/stack.mjs records the restarted one's PID for the suite.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { openSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+
+import { brokerFromEnv, restartWs, wsFromEnv } from '../lib/stack.mjs';
 
 import {
 	DESKTOP, PHONE, assertNoProblems, createRoomByApi, joinRoom, launch, messagesWithText, openPage, screenshot,
 	send, uniqueRoomId, waitConnected,
 } from './lib.mjs';
 
-const WS_PID = Number(process.env.MADANG_WS_PID);
-const WS_CMD = JSON.parse(process.env.MADANG_WS_CMD ?? '[]');
-const WS_PORT = Number(process.env.MADANG_WS_PORT);
-const PIDFILE = process.env.MADANG_WS_RESTARTED_PIDFILE;
-const WS_LOG = process.env.MADANG_WS_RESTARTED_LOG ?? '/dev/null';
+const WS = wsFromEnv('WS');
+const WS_PORT = WS.port;
 
 /* Chromium logs each refused WebSocket handshake (nginx answers 502 while madang-ws is down) as a
  * console error; those, and only those, are expected during the outage. */
@@ -54,7 +51,7 @@ describe('madang-ws restarted mid-chat', () => {
 	const roomId = uniqueRoomId('restart');
 
 	before(async () => {
-		assert.ok(WS_PID > 0 && WS_CMD.length > 0 && WS_PORT > 0 && PIDFILE, 'the suite passes madang-ws PID, command and port');
+		assert.ok(WS.pid > 0 && WS_PORT > 0, 'the suite passes madang-ws PID and options');
 		await createRoomByApi(roomId, 'Restart');
 		browser = await launch();
 		alice = await openPage(browser, { viewport: DESKTOP, locale: 'en-US' });
@@ -71,7 +68,7 @@ describe('madang-ws restarted mid-chat', () => {
 
 	it('shows reconnecting, keeps what is typed, then connects again and delivers it exactly once', async () => {
 		for (const page of [alice, bob]) page.allowedConsole.push(HANDSHAKE_FAILED);
-		process.kill(WS_PID, 'SIGKILL');
+		await WS.kill9();
 		await waitUntil('madang-ws to stop listening', async () => !(await listening(WS_PORT)), 5000);
 
 		for (const page of [alice, bob]) {
@@ -87,11 +84,8 @@ describe('madang-ws restarted mid-chat', () => {
 		await screenshot(alice, 'chat-desktop-reconnecting');
 		await alice.waitForTimeout(1500);
 
-		const out = openSync(WS_LOG, 'a');
-		const child = spawn(WS_CMD[0], WS_CMD.slice(1), { stdio: ['ignore', out, out] });
-		writeFileSync(PIDFILE, `${child.pid}\n`);
-		child.unref(); /* it outlives this file; 50-e2e.sh stops it by the PID written above */
-		await waitUntil('the new madang-ws to listen', () => listening(WS_PORT), 10000);
+		/* The same options on the same port (tests/lib/stack.mjs); it outlives this file, the suite ends it. */
+		(await restartWs(brokerFromEnv(), WS)).detach();
 
 		for (const page of [alice, bob]) await waitConnected(page, 30000);
 		await pending.waitFor({ state: 'detached', timeout: 10000 });

@@ -13,8 +13,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ChatClient, closeAllClients, tally, allDelivered } from './chat.mjs';
-import { startBroker, restartBroker, startWs, startApi, startNginx, stopAll, sleep, WORK, waitFor } from './stack.mjs';
+import { ChatClient, closeAllClients, tally, allDelivered } from '../lib/chatclient.mjs';
+import { startBroker, restartBroker, startWs, startApi, startNginx, stopAll, sleep, WORK, waitFor } from '../lib/stack.mjs';
 
 after(async () => { closeAllClients(); await stopAll(); });
 

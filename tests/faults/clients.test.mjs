@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
-import { ChatClient, closeAllClients, allDelivered } from './chat.mjs';
-import { startBroker, startWs, stopAll, sleep, rssSampler, TESTBIN, waitFor } from './stack.mjs';
+import { ChatClient, closeAllClients, allDelivered } from '../lib/chatclient.mjs';
+import { startBroker, startWs, stopAll, sleep, rssSampler, TESTBIN, waitFor } from '../lib/stack.mjs';
 
 after(async () => { closeAllClients(); await stopAll(); });
 const log = (...a) => console.log('measure:', ...a);

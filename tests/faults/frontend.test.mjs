@@ -4,8 +4,8 @@
 // without loss.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, closeAllClients, allDelivered } from './chat.mjs';
-import { startBroker, startWs, stopAll, sleep } from './stack.mjs';
+import { ChatClient, closeAllClients, allDelivered } from '../lib/chatclient.mjs';
+import { startBroker, startWs, stopAll, sleep } from '../lib/stack.mjs';
 
 after(async () => { closeAllClients(); await stopAll(); });
 const log = (...a) => console.log('measure:', ...a);

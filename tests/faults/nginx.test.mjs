@@ -8,8 +8,8 @@
 //   resumed:true, and nothing acknowledged is lost or doubled.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, closeAllClients, allDelivered } from './chat.mjs';
-import { startBroker, startWs, startApi, startNginx, stopAll, sleep } from './stack.mjs';
+import { ChatClient, closeAllClients, allDelivered } from '../lib/chatclient.mjs';
+import { startBroker, startWs, startApi, startNginx, stopAll, sleep } from '../lib/stack.mjs';
 
 after(async () => { closeAllClients(); await stopAll(); });
 const log = (...a) => console.log('measure:', ...a);

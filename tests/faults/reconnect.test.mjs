@@ -1,12 +1,12 @@
 // reconnect.test.mjs — network trouble again and again: chatting clients whose sockets are cut
 // (no close frame) every few hundred milliseconds, one at a time and all at once, reconnect with
-// since/epoch/resume each time (chat.mjs). Every acknowledged message must reach every client
+// since/epoch/resume each time (tests/lib/chatclient.mjs). Every acknowledged message must reach every client
 // once and in order, and every rejoin must say recovered: true (the missed events are within the
 // broker's ring).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, closeAllClients, allDelivered } from './chat.mjs';
-import { startBroker, startWs, stopAll, sleep } from './stack.mjs';
+import { ChatClient, closeAllClients, allDelivered } from '../lib/chatclient.mjs';
+import { startBroker, startWs, stopAll, sleep } from '../lib/stack.mjs';
 
 after(async () => { closeAllClients(); await stopAll(); });
 const log = (...a) => console.log('measure:', ...a);

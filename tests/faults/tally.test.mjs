@@ -1,9 +1,9 @@
-// tally.test.mjs — the counting of chat.mjs checked on made-up events (no daemons): a loss, a
+// tally.test.mjs — the counting of tests/lib/chatclient.mjs checked on made-up events (no daemons): a loss, a
 // payload delivered under two seqs, a payload out of order and a replayed event are each seen,
 // so that "lost 0, duplicated 0" in the fault scenarios means something.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, closeAllClients, tally } from './chat.mjs';
+import { ChatClient, closeAllClients, tally } from '../lib/chatclient.mjs';
 
 after(closeAllClients);
 

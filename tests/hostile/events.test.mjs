@@ -5,27 +5,20 @@
 // granted bundles ignores), binary garbage, and at the end a message over madang-ws's event size
 // limit. A member of room1 must get none of it, then the one valid event that follows, and
 // madang-ws must keep running. Environment from tests/suites/71-hostile.sh: MADANG_HOSTILE_RPC,
-// MADANG_BIN (the daemons), MADANG_NNG_PUB (nng_pub built), MADANG_HOSTILE_LOGS (a directory).
+// MADANG_NNG_PUB (nng_pub built); madang-ws is started by tests/lib/stack.mjs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
 import readline from 'node:readline';
-import WebSocket from 'ws';
+import { freePort, startWs, stopAll } from '../lib/stack.mjs';
+import { closeAll, open } from '../lib/wsclient.mjs';
 
 const RPC = process.env.MADANG_HOSTILE_RPC;
-const BIN = process.env.MADANG_BIN;
 const PUB = process.env.MADANG_NNG_PUB;
-const LOGS = process.env.MADANG_HOSTILE_LOGS;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const procs = [];
-after(() => { for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL'); });
-
-const freePort = () => new Promise((resolve, reject) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  s.on('error', reject);
-});
+after(() => { closeAll(); for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL'); });
+after(stopAll);
 
 // nng_pub: one command, one line back.
 function startPub(url) {
@@ -55,33 +48,13 @@ async function healthz(port) {
   }
 }
 
-function client(url) {
-  const ws = new WebSocket(url, { handshakeTimeout: 5000 });
-  const c = { ws, msgs: [], close: null };
-  ws.on('message', (d) => c.msgs.push(JSON.parse(d.toString())));
-  ws.on('close', (code) => { c.close = code; });
-  ws.on('error', () => {});
-  c.until = async (pred, ms, what) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = c.msgs.find(pred);
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timeout waiting for ${what}; got ${JSON.stringify(c.msgs.slice(-4))} close ${c.close}`);
-      await sleep(20);
-    }
-  };
-  return c;
-}
-
 test('malformed event messages from the broker side are dropped; the next valid event is delivered', { timeout: 60000 }, async () => {
   const evUrl = `tcp://127.0.0.1:${await freePort()}`;
   const pub = startPub(evUrl);
   assert.equal(await pub.next(5000), 'listening');
-  const wsPort = await freePort();
-  const log = fs.openSync(`${LOGS}/ws-events.log`, 'w');
-  const ws = spawn(`${BIN}/madang-ws`, ['--listen', `127.0.0.1:${wsPort}`, '--rpc', RPC, '--events', evUrl, '--id', 'ws-evil'],
-    { stdio: ['ignore', log, log] });
-  procs.push(ws);
+  // madang-ws through the shared launcher, with the real broker's RPC and nng_pub's events.
+  const ws = await startWs({ rpc: RPC, events: evUrl }, { plain: true, id: 'ws-evil', name: 'ws-evil' });
+  const wsPort = ws.port;
   assert.equal(await pub.cmd('wait', 12000), 'ready');
   let h = null;
   for (let i = 0; i < 100 && !(h && h.status === 200); i++) { await sleep(100); h = await healthz(wsPort); }
@@ -90,9 +63,9 @@ test('malformed event messages from the broker side are dropped; the next valid 
 
   // alice joins room1; her own join event reaches her from the broker's history (the event
   // stream here is nng_pub), after which the room's next seq is known.
-  const a = client(`ws://127.0.0.1:${wsPort}/ws/room1/evil_alice`);
-  const joined = await a.until((m) => m.type === 'joined', 5000, 'joined');
-  const own = await a.until((m) => m.type === 'join' && m.user === 'evil_alice', 5000, 'her own join event');
+  const a = open(`ws://127.0.0.1:${wsPort}/ws/room1/evil_alice`);
+  const joined = await a.until(() => a.msgs.find((m) => m.type === 'joined'), 5000, 'joined');
+  const own = await a.until(() => a.msgs.find((m) => m.type === 'join' && m.user === 'evil_alice'), 5000, 'her own join event');
   const next = own.seq + 1;
   const ev = (text, extra = {}) => JSON.stringify({
     type: 'message', room_id: 'room1', seq: next, epoch: joined.epoch, time: '2026-12-05T00:00:00.000Z',
@@ -124,24 +97,24 @@ test('malformed event messages from the broker side are dropped; the next valid 
   for (const body of cases) assert.equal(await pub.send(body), 'sent');
   assert.equal(await pub.send(`b\nr/nope\n${ev('orphan: before the valid one')}\nr/room1\n${ev('after the garbage')}`), 'sent');
 
-  const got = await a.until((m) => m.type === 'message', 5000, 'the valid event');
+  const got = await a.until(() => a.msgs.find((m) => m.type === 'message'), 5000, 'the valid event');
   assert.equal(got.message, 'after the garbage');
   assert.equal(got.seq, next);
   await sleep(300);
   assert.deepEqual(a.msgs.filter((m) => m.type === 'message' || m.type === 'error').map((m) => m.message), ['after the garbage']);
-  assert.equal(a.close, null, 'alice is still connected');
+  assert.equal(a.closeInfo, null, 'alice is still connected');
 
   // Over --events' size limit (1 MiB): nng drops the connection and madang-ws dials again.
   assert.equal(await pub.cmd('big 2000000'), 'sent');
   await sleep(500);
-  assert.equal(ws.exitCode, null, 'madang-ws still running');
+  assert.equal(ws.exitInfo, null, 'madang-ws still running');
   h = await healthz(wsPort);
   assert.ok(h !== null, 'madang-ws still answers /healthz');
-  const text = fs.readFileSync(`${LOGS}/ws-events.log`, 'utf8');
+  const text = ws.logText();
   assert.match(text, /malformed event dropped/);
   assert.doesNotMatch(text, /AddressSanitizer|runtime error/);
   a.ws.close();
-  ws.kill('SIGTERM');
+  await ws.stop();
   pub.p.stdin.end();
   await sleep(300);
 });

@@ -8,40 +8,21 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import WebSocket from 'ws';
+import { closeAll, open } from '../lib/wsclient.mjs';
 
 const BASE = process.env.MADANG_HOSTILE_WS;
 const PORT = Number(new URL(BASE).port);
 const corpus = JSON.parse(fs.readFileSync(new URL('./ws-cases.json', import.meta.url), 'utf8')).cases;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const open = new Set();
-after(() => { for (const w of open) w.terminate(); });
+after(closeAll);
 
 let counter = 0;
 const nick = () => `h${process.pid % 1000}_${++counter}`;
 
-// A connection that records every event, its close, or the HTTP status of a refused handshake.
+// A connection that records every event, its close, or the HTTP status of a refused handshake
+// (tests/lib/wsclient.mjs); frames of any size are accepted.
 function conn(path) {
-  const ws = new WebSocket(BASE + path, { maxPayload: 0, handshakeTimeout: 5000 });
-  open.add(ws);
-  const c = { ws, msgs: [], close: null, http: null, opened: false };
-  const waiters = [];
-  c.wake = () => { while (waiters.length) waiters.shift()(); };
-  c.until = async (pred, ms, what) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = pred();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timeout waiting for ${what}; got ${JSON.stringify(c.msgs.slice(-3))} close ${JSON.stringify(c.close)} http ${c.http}`);
-      await new Promise((r) => { const t = setTimeout(r, 50); waiters.push(() => { clearTimeout(t); r(); }); });
-    }
-  };
-  ws.on('open', () => { c.opened = true; c.wake(); });
-  ws.on('message', (d, bin) => { c.msgs.push(bin ? { binary: true } : JSON.parse(d.toString())); c.wake(); });
-  ws.on('close', (code, reason) => { c.close = { code, reason: reason.toString() }; open.delete(ws); c.wake(); });
-  ws.on('unexpected-response', (req, res) => { c.http = res.statusCode; c.close = { code: -1 }; ws.terminate(); c.wake(); });
-  ws.on('error', () => { if (!c.close) { c.close = c.close || { code: 1006, reason: 'error' }; } c.wake(); });
-  return c;
+  return open(BASE + path, { maxPayload: 0, handshakeTimeout: 5000 });
 }
 
 function expandPath(p, ctx) {
@@ -107,18 +88,18 @@ async function runCaseOn(c, cs, ctx) {
   const ex = cs.expect;
   const single = /^\/ws\/[^/?]+\/[^?]+/.test(cs.path || '/ws/room1/{nick}');
   // Wait until the connection is usable (or refused).
-  await c.until(() => c.close || (single ? c.msgs.some((m) => m.type === 'joined') : c.msgs.some((m) => m.type === 'welcome')), 8000, 'ready');
+  await c.until(() => c.closeInfo || (single ? c.msgs.some((m) => m.type === 'joined') : c.msgs.some((m) => m.type === 'welcome')), 8000, 'ready');
   if (ex.http) {
-    assert.ok(ex.http.includes(c.http), `${cs.name}: want HTTP ${ex.http}, got ${c.http} / ${JSON.stringify(c.close)}`);
+    assert.ok(ex.http.includes(c.http), `${cs.name}: want HTTP ${ex.http}, got ${c.http} / ${JSON.stringify(c.closeInfo)}`);
     return;
   }
   if (ex.lws_path) {
     // Refused by libwebsockets' request parser (no answer: 1006; or an HTTP 4xx), by madang-ws
     // (4000), or the path ended at a CR: then the nickname is only what came before it.
-    if (c.close) {
-      const ok = c.close.code === 4000 || c.close.code === 1006 || (c.http >= 400 && c.http < 500);
-      assert.ok(ok, `${cs.name}: refused with ${JSON.stringify(c.close)} / HTTP ${c.http}`);
-      return `refused ${c.close.code}`;
+    if (c.closeInfo) {
+      const ok = c.closeInfo.code === 4000 || c.closeInfo.code === 1006 || (c.http >= 400 && c.http < 500);
+      assert.ok(ok, `${cs.name}: refused with ${JSON.stringify(c.closeInfo)} / HTTP ${c.http}`);
+      return `refused ${c.closeInfo.code}`;
     }
     const j = c.msgs.find((m) => m.type === 'joined');
     assert.ok(j && !/[\u0000-\u001f\u007f]/.test(j.users.join('')), `${cs.name}: ${JSON.stringify(j)}`);
@@ -127,20 +108,20 @@ async function runCaseOn(c, cs, ctx) {
   if (ex.refused) {
     // Closed by madang-ws with that code, or dropped by libwebsockets' request parser (no
     // answer: 1006; or an HTTP 4xx): never served.
-    assert.ok(c.close, `${cs.name}: served: ${JSON.stringify(c.msgs)}`);
+    assert.ok(c.closeInfo, `${cs.name}: served: ${JSON.stringify(c.msgs)}`);
     assert.ok(!c.msgs.some((m) => m.type === 'welcome'), `${cs.name}: served: ${JSON.stringify(c.msgs)}`);
-    const ok = c.close.code === ex.refused || c.close.code === 1006 || (c.http >= 400 && c.http < 500);
-    assert.ok(ok, `${cs.name}: refused with ${JSON.stringify(c.close)} / HTTP ${c.http}`);
-    return `refused ${c.close.code}`;
+    const ok = c.closeInfo.code === ex.refused || c.closeInfo.code === 1006 || (c.http >= 400 && c.http < 500);
+    assert.ok(ok, `${cs.name}: refused with ${JSON.stringify(c.closeInfo)} / HTTP ${c.http}`);
+    return `refused ${c.closeInfo.code}`;
   }
-  if (c.close) {
+  if (c.closeInfo) {
     // Refused before any command: must be the expected close (or an accepted HTTP refusal).
     if (c.http != null) {
       assert.ok(ex.or_http && ex.or_http.includes(c.http), `${cs.name}: handshake refused with HTTP ${c.http}`);
       return `http ${c.http}`;
     }
-    assert.equal(c.close.code, ex.close, `${cs.name}: closed ${JSON.stringify(c.close)} ${JSON.stringify(c.msgs)}`);
-    return `close ${c.close.code} ${c.close.reason}`;
+    assert.equal(c.closeInfo.code, ex.close, `${cs.name}: closed ${JSON.stringify(c.closeInfo)} ${JSON.stringify(c.msgs)}`);
+    return `close ${c.closeInfo.code} ${c.closeInfo.reason}`;
   }
   if (ex.reply === 'joined' && !cs.json && !cs.text) {
     assert.ok(c.msgs.some((m) => m.type === 'joined'));
@@ -154,9 +135,9 @@ async function runCaseOn(c, cs, ctx) {
   const frames = cs.json !== undefined ? [[Buffer.from(JSON.stringify(expandJson(cs.json, ctx))), { binary: false }]] : payload(cs);
   sendAll(c, frames).catch(() => {});
   if (ex.close) {
-    await c.until(() => c.close, 15000, `close ${ex.close}`);
-    assert.equal(c.close.code, ex.close, `${cs.name}: ${JSON.stringify(c.close)} after ${JSON.stringify(c.msgs.slice(n0))}`);
-    return `close ${c.close.code} ${c.close.reason}`;
+    await c.until(() => c.closeInfo, 15000, `close ${ex.close}`);
+    assert.equal(c.closeInfo.code, ex.close, `${cs.name}: ${JSON.stringify(c.closeInfo)} after ${JSON.stringify(c.msgs.slice(n0))}`);
+    return `close ${c.closeInfo.code} ${c.closeInfo.reason}`;
   }
   if (ex.error) {
     const e = await c.until(() => c.msgs.slice(n0).find((m) => m.type === 'error' || (m.type === 'joined' && ex.error !== 'invalid_argument' && false)), 8000, `error ${ex.error}`);
@@ -168,8 +149,8 @@ async function runCaseOn(c, cs, ctx) {
   // The connection stays open: a ping still gets a pong.
   const n1 = c.msgs.length;
   c.ws.send('{"type":"ping"}');
-  await c.until(() => c.msgs.slice(n1).some((m) => m.type === 'pong') || c.close, 5000, 'pong');
-  assert.equal(c.close, null, `${cs.name}: the connection should stay open, closed ${JSON.stringify(c.close)}`);
+  await c.until(() => c.msgs.slice(n1).some((m) => m.type === 'pong') || c.closeInfo, 5000, 'pong');
+  assert.equal(c.closeInfo, null, `${cs.name}: the connection should stay open, closed ${JSON.stringify(c.closeInfo)}`);
   c.ws.close();
   return 'ok';
 }
@@ -194,7 +175,7 @@ for (const g of groups) {
   test(`${g}: afterwards a normal client still chats`, { timeout: 20000 }, () => normalChat(`group ${g}`));
 }
 test('the holder of the nickname is still connected', () => {
-  assert.equal(holder.close, null);
+  assert.equal(holder.closeInfo, null);
   holder.ws.close();
 });
 
@@ -208,16 +189,16 @@ test('message flood: rate_limited errors past the burst, close 1008 after 20 ref
   await sleep(300);
   const delivered = c.msgs.filter((m) => m.type === 'message').length;
   const limited = c.msgs.filter((m) => m.type === 'error' && m.code === 'rate_limited').length;
-  assert.equal(c.close, null);
+  assert.equal(c.closeInfo, null);
   // Then 200 at once: after 20 refusals in a row, close 1008.
   for (let i = 30; i < 230; i++) c.ws.send(`flood ${i}`);
-  await c.until(() => c.close, 10000, 'close');
-  console.log(`measure: message flood: 30 at once -> ${delivered} delivered, ${limited} rate_limited; then 200 at once -> close ${c.close.code} "${c.close.reason}"`);
+  await c.until(() => c.closeInfo, 10000, 'close');
+  console.log(`measure: message flood: 30 at once -> ${delivered} delivered, ${limited} rate_limited; then 200 at once -> close ${c.closeInfo.code} "${c.closeInfo.reason}"`);
   // The burst (20), plus at most one token refilled while the 30 frames were read.
   assert.ok(delivered === 20 || delivered === 21, `delivered ${delivered}`);
   assert.equal(limited, 30 - delivered);
-  assert.equal(c.close.code, 1008);
-  assert.equal(c.close.reason, 'rate limit exceeded');
+  assert.equal(c.closeInfo.code, 1008);
+  assert.equal(c.closeInfo.reason, 'rate limit exceeded');
   c.ws.terminate();
   await normalChat('message flood');
 });
@@ -232,11 +213,11 @@ test('anonymous /ws/chat/{room_id}: the same rate limit, rate_limited then close
     await c.until(() => mine() >= 20 && c.msgs.filter((m) => m.code === 'rate_limited').length >= 9, 5000, '20 messages and rate_limited');
     const delivered = mine();
     assert.ok(delivered === 20 || delivered === 21, `delivered ${delivered}`);
-    assert.equal(c.close, null);
+    assert.equal(c.closeInfo, null);
     for (let i = 30; i < 230; i++) c.ws.send(`anon flood ${i}`);
-    await c.until(() => c.close, 10000, 'close');
-    assert.equal(c.close.code, 1008);
-    assert.equal(c.close.reason, 'rate limit exceeded');
+    await c.until(() => c.closeInfo, 10000, 'close');
+    assert.equal(c.closeInfo.code, 1008);
+    assert.equal(c.closeInfo.reason, 'rate limit exceeded');
   } finally {
     c.ws.terminate();
   }
@@ -249,9 +230,9 @@ test('anonymous /ws/chat/{room_id}: 100 connections from one address, 64 served 
   while ((await health()).sessions > 0 && Date.now() < end) await sleep(100);
   const cs = Array.from({ length: 100 }, () => conn('/ws/chat/room5'));
   try {
-    await Promise.all(cs.map((c) => c.until(() => c.close || c.msgs.some((m) => m.type === 'joined'), 20000, 'joined or closed')));
-    const joined = cs.filter((c) => !c.close).map((c) => c.msgs.find((m) => m.type === 'joined').user);
-    const refused = cs.filter((c) => c.close && c.close.code === 1008).length;
+    await Promise.all(cs.map((c) => c.until(() => c.closeInfo || c.msgs.some((m) => m.type === 'joined'), 20000, 'joined or closed')));
+    const joined = cs.filter((c) => !c.closeInfo).map((c) => c.msgs.find((m) => m.type === 'joined').user);
+    const refused = cs.filter((c) => c.closeInfo && c.closeInfo.code === 1008).length;
     console.log(`measure: 100 anonymous connections: ${joined.length} joined, ${refused} closed 1008`);
     assert.equal(joined.length, 64);
     assert.equal(refused, 36);
@@ -272,10 +253,10 @@ test('join flood: 16 rooms, then too_many_rooms, then the rate limit closes 1008
   const err = c.msgs.find((m) => m.type === 'error');
   assert.equal(err.code, 'too_many_rooms');
   for (let i = 0; i < 100; i++) c.ws.send(JSON.stringify({ type: 'join_room', room_id: `room${(i % 20) + 1}` }));
-  await c.until(() => c.close, 10000, 'close');
+  await c.until(() => c.closeInfo, 10000, 'close');
   console.log(`measure: join flood: ${c.msgs.filter((m) => m.type === 'joined').length} rooms joined, then ${c.msgs.filter((m) => m.code === 'too_many_rooms').length} too_many_rooms, ` +
-    `${c.msgs.filter((m) => m.code === 'rate_limited').length} rate_limited, close ${c.close.code}`);
-  assert.equal(c.close.code, 1008);
+    `${c.msgs.filter((m) => m.code === 'rate_limited').length} rate_limited, close ${c.closeInfo.code}`);
+  assert.equal(c.closeInfo.code, 1008);
   // Its memberships are gone with it.
   const r = await fetch(`${BASE.replace('ws:', 'http:')}/healthz`, { signal: AbortSignal.timeout(2000) });
   assert.equal(r.status, 200);

@@ -10,7 +10,9 @@ T_NAME=${T_NAME:-$(basename "$0" .sh)}
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/madang-test.XXXXXX")
 T_PIDS=""
 
-# Kills every process started with t_start (TERM, then KILL), removes the temp dir.
+# Kills every process started with t_start (TERM, then KILL), then every daemon whose PID
+# tests/lib/stack.mjs wrote to $T_DIR/stack/pids (only while it is still a madang daemon or
+# nginx, never a reused PID), removes the temp dir.
 t_cleanup() {
 	for pid in $T_PIDS; do
 		kill -TERM "$pid" 2>/dev/null
@@ -22,6 +24,16 @@ t_cleanup() {
 			i=$((i + 1))
 		done
 		kill -KILL "$pid" 2>/dev/null
+	done
+	for f in "$T_DIR"/stack/pids/*; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		case "$(cat "/proc/$pid/cmdline" 2>/dev/null | tr '\0' ' ')" in
+		*madang-* | *nginx*)
+			kill -CONT "$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null
+			;;
+		esac
 	done
 	[ -n "${T_KEEP:-}" ] || rm -rf "$T_DIR"
 }
@@ -90,11 +102,13 @@ t_done() {
 
 # t_node_file DIR FILE SECONDS: runs one node --test file in DIR under a time limit, prints its
 # TAP output, and counts its passes, failures (cancelled tests count as failures) and skips. A
-# file that exits non-zero with no failing test counts as one failure.
+# file that exits non-zero with no failing test counts as one failure. Its output stays in
+# $T_NODE_OUT (for lines a suite collects, such as "measure:").
 t_node_file() {
 	echo "--- $2"
 	out=$(cd "$1" && timeout --kill-after=5 "$3" node --test --test-reporter=tap "$2" 2>&1)
 	rc=$?
+	T_NODE_OUT=$out
 	echo "$out"
 	p=$(echo "$out" | sed -nE 's/^# pass ([0-9]+)$/\1/p' | tail -n 1)
 	f=$(echo "$out" | sed -nE 's/^# fail ([0-9]+)$/\1/p' | tail -n 1)
@@ -106,4 +120,30 @@ t_node_file() {
 	if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
 		t_fail "$2 exited $rc"
 	fi
+}
+
+# t_stack_dirs: where tests/lib/stack.mjs puts the daemons' logs ($T_STACK_DIR, exported as
+# MADANG_STACK_DIR) and their PIDs (MADANG_STACK_PIDDIR), which t_cleanup ends. For suites whose
+# node test files start their own daemons.
+t_stack_dirs() {
+	T_STACK_DIR=$T_DIR/stack
+	mkdir -p "$T_STACK_DIR/pids"
+	export MADANG_STACK_DIR="$T_STACK_DIR" MADANG_STACK_PIDDIR="$T_STACK_DIR/pids"
+	export MADANG_NGINX="${MADANG_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
+}
+
+# t_stack PRESET [SECONDS]: starts the named stack of tests/lib/stack-up.mjs (ws, e2e, hostile)
+# and waits (60 s by default) until it is ready; then its variables (MADANG_*_URL, _PID, ...)
+# are exported here for the test files. A daemon's exit status is in $T_STACK_DIR/NAME.exit.
+# Returns 1 (with the launcher's output) when the stack could not start.
+t_stack() {
+	t_stack_dirs
+	t_start stack node "$MADANG_ROOT/tests/lib/stack-up.mjs" "$1"
+	T_STACK_PID=$T_LAST_PID
+	t_wait_for "${2:-60}" sh -c "test -s '$T_STACK_DIR/stack.env' || ! kill -0 $T_STACK_PID"
+	if [ ! -s "$T_STACK_DIR/stack.env" ]; then
+		cat "$T_DIR/stack.log"
+		return 1
+	fi
+	. "$T_STACK_DIR/stack.env"
 }

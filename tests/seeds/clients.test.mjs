@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import NodeWebSocket from 'ws';
-import { startBroker, startWs, stopAll, sleep, waitFor, WORK, BIN } from '../faults/stack.mjs';
+import { startBroker, startWs, stopAll, sleep, waitFor, WORK, BIN } from '../lib/stack.mjs';
 
 // Every socket and hook a test opened, ended in after() even when the test failed, so that no
 // reconnect timer keeps node --test from exiting.

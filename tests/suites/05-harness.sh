@@ -61,4 +61,37 @@ out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTAL
 t_check "with no node changed the runner passes (exit $?)" \
 	sh -c 'echo "$1" | grep -qx "make test: 3 passed, 0 failed, 0 skipped"' sh "$out"
 
+# t_cleanup ends the daemons a node test file started with tests/lib/stack.mjs and left behind
+# (detach(): the file has exited), by the PIDs stack.mjs recorded, when the suite ends.
+if [ -x "$MADANG_BIN/madang-broker" ] && command -v node >/dev/null 2>&1; then
+	leaves="$T_DIR/leaves"
+	mkdir -p "$leaves"
+	cat >"$T_DIR/leave.mjs" <<JS
+import { startBroker } from '$MADANG_ROOT/tests/lib/stack.mjs';
+const b = await startBroker();
+b.detach();
+console.log(b.pid);
+JS
+	cat >"$leaves/10-leaves.sh" <<SH
+#!/bin/sh
+T_NAME=leaves
+. "\$MADANG_ROOT/tests/lib/harness.sh"
+export MADANG_BIN="$MADANG_BIN"
+t_stack_dirs
+node "$T_DIR/leave.mjs" >"$T_DIR/left.pid"
+t_check "a broker is left behind" kill -0 "\$(cat "$T_DIR/left.pid")"
+t_done
+SH
+	chmod +x "$leaves/10-leaves.sh"
+	out=$(MADANG_SUITES_DIR="$leaves" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTALLED="$T_DIR/etc-madang" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+	echo "$out" | sed 's/^/    /'
+	left=$(cat "$T_DIR/left.pid" 2>/dev/null)
+	# gone, or a zombie of a parent that does not reap (the broker's parent, node, has exited)
+	ended() { [ -n "$1" ] && ! grep -qv '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+	t_check "t_cleanup ends a daemon a test file left behind, by its recorded PID ($left)" ended "$left"
+	[ -n "$left" ] && ! ended "$left" && kill -KILL "$left"
+else
+	t_fail "madang-broker and node are needed for the stack cleanup check"
+fi
+
 t_done

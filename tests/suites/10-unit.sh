@@ -1,5 +1,6 @@
 #!/bin/sh
-# 10-unit.sh — runs every cmocka unit-test binary (build/tests/test_*) and sums their results.
+# 10-unit.sh — runs every cmocka unit-test binary (build/tests/test_*), the fuzz replays, and the
+# web client's pure tests (tests/unit/*.test.mjs, node --test, no browser), and sums their results.
 T_NAME=unit
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -30,4 +31,12 @@ for r in "$MADANG_TESTBIN"/replay_*; do
 		t_fail "fuzz replay of $name"
 	fi
 done
+# The web client's pure modules (web/js) in node.
+if command -v node >/dev/null 2>&1; then
+	for f in "$MADANG_ROOT"/tests/unit/*.test.mjs; do
+		[ -f "$f" ] && t_node_file "$MADANG_ROOT/tests/unit" "$(basename "$f")" 60
+	done
+else
+	t_fail "node is needed for tests/unit/*.test.mjs"
+fi
 t_done

@@ -1,6 +1,6 @@
 #!/bin/sh
 # 71-hostile.sh — the hostile-input corpus (tests/hostile/, docs/reliability.md) against the real
-# daemons on free 127.0.0.1 ports: over WebSocket to madang-ws with its default limits
+# daemons on free 127.0.0.1 ports (tests/lib/stack-up.mjs): over WebSocket to madang-ws with its default limits
 # (ws-cases.json via ws.test.mjs), over HTTP through nginx to madang-api (http-cases.txt via
 # http.sh, raw sockets), over nng to the broker (nng-cases.txt via nng_garbage.c), and from a
 # fake event stream to a madang-ws (events.test.mjs via nng_pub.c). After each group a normal
@@ -24,37 +24,21 @@ if [ ! -x "$NGINX" ] || ! command -v node >/dev/null 2>&1 || [ ! -f "$root/tests
 	t_done
 fi
 
-# 20 rooms: the join flood needs more than --max-rooms-per-conn (16).
-{
-	printf '{"rooms":['
-	for i in $(seq 1 20); do
-		[ "$i" -gt 1 ] && printf ','
-		printf '{"id":"room%d","name":"Room %d"}' "$i" "$i"
-	done
-	printf ']}\n'
-} >"$T_DIR/rooms.json"
-
-rpc="tcp://127.0.0.1:$(t_free_port)"
-events="tcp://127.0.0.1:$(t_free_port)"
-t_start broker "$bin/madang-broker" --rpc "$rpc" --events "$events" --rooms "$T_DIR/rooms.json"
-BROKER=$T_LAST_PID
-t_wait_port "${rpc##*:}" || t_fail "madang-broker did not listen on $rpc"
-ws_port=$(t_free_port)
-t_start ws "$bin/madang-ws" --listen "127.0.0.1:$ws_port" --rpc "$rpc" --events "$events" --id ws-hostile
-WS=$T_LAST_PID
-api_port=$(t_free_port)
-t_start api "$bin/madang-api" --listen "127.0.0.1:$api_port" --rpc "$rpc" --timeout 1000
-API=$T_LAST_PID
-nginx_port=$(t_free_port)
-"$root/scripts/render-nginx.sh" --out "$T_DIR/nginx" --port "$nginx_port" --web-root "$root/web" \
-	--api "127.0.0.1:$api_port" --ws "127.0.0.1:$ws_port" || t_fail "render-nginx.sh"
-t_start nginx "$NGINX" -c "$T_DIR/nginx/nginx.conf" -p "$T_DIR/nginx" -e stderr
-NGINX_PID=$T_LAST_PID
-t_wait_port "$ws_port" || t_fail "madang-ws did not listen"
-t_wait_port "$api_port" || t_fail "madang-api did not listen"
-t_wait_port "$nginx_port" || t_fail "nginx did not listen"
+# The `hostile` stack of tests/lib/stack-up.mjs: 20 rooms (the join flood needs more than
+# --max-rooms-per-conn), madang-ws with its default limits, madang-api behind nginx.
+if ! t_stack hostile; then
+	t_fail "the hostile stack did not start"
+	t_done
+fi
+rpc=$MADANG_BROKER_RPC
+events=$MADANG_BROKER_EVENTS
+BROKER=$MADANG_BROKER_PID
+WS=$MADANG_WS_PID
+API=$MADANG_API_PID
+NGINX_PID=$MADANG_NGINX_PID
+nginx_port=$MADANG_NGINX_PORT
 t_check "madang-ws is registered with the broker" \
-	t_wait_for 10 sh -c "curl -fsS --max-time 2 http://127.0.0.1:$ws_port/healthz >/dev/null"
+	t_wait_for 10 sh -c "curl -fsS --max-time 2 http://127.0.0.1:$MADANG_WS_PORT/healthz >/dev/null"
 
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
@@ -68,30 +52,12 @@ alive() {
 	done
 }
 
-# run_file FILE ENV...: one node test file of tests/hostile under a time limit; counts added.
-run_file() {
-	f=$1
-	shift
-	echo "--- $f"
-	out=$(cd "$hostile" && env "$@" timeout --kill-after=5 150 node --test --test-reporter=tap "$f" 2>&1)
-	rc=$?
-	echo "$out"
-	p=$(echo "$out" | sed -nE 's/^# pass ([0-9]+)$/\1/p' | tail -n 1)
-	f_=$(echo "$out" | sed -nE 's/^# fail ([0-9]+)$/\1/p' | tail -n 1)
-	c=$(echo "$out" | sed -nE 's/^# cancelled ([0-9]+)$/\1/p' | tail -n 1)
-	T_PASS=$((T_PASS + ${p:-0}))
-	T_FAIL=$((T_FAIL + ${f_:-0} + ${c:-0}))
-	if [ "$rc" -ne 0 ] && [ "${f_:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
-		t_fail "$f exited $rc"
-	fi
-}
-
 # --- WebSocket -----------------------------------------------------------------------------------
-run_file ws.test.mjs MADANG_HOSTILE_WS="ws://127.0.0.1:$ws_port"
+t_node_file "$hostile" ws.test.mjs 150
 t_check "after the WebSocket corpus every daemon is still running" alive
 
 # --- HTTP ----------------------------------------------------------------------------------------
-run_file http.test.mjs MADANG_HOSTILE_HTTP="127.0.0.1:$nginx_port"
+t_node_file "$hostile" http.test.mjs 150
 t_check "after the HTTP corpus every daemon is still running" alive
 
 # --- nng -----------------------------------------------------------------------------------------
@@ -120,8 +86,8 @@ fi
 # --- the event stream ------------------------------------------------------------------------------
 # A madang-ws of events.test.mjs's own takes its events from nng_pub.c instead of the broker.
 if cc -O1 -o "$T_DIR/nng_pub" "$hostile/nng_pub.c" -lnng -lpthread 2>"$T_DIR/cc-pub.log"; then
-	run_file events.test.mjs MADANG_HOSTILE_RPC="$rpc" MADANG_BIN="$bin" \
-		MADANG_NNG_PUB="$T_DIR/nng_pub" MADANG_HOSTILE_LOGS="$T_DIR"
+	export MADANG_NNG_PUB="$T_DIR/nng_pub"
+	t_node_file "$hostile" events.test.mjs 150
 	t_check "after the event-stream corpus every daemon is still running" alive
 else
 	t_fail "cannot build nng_pub: $(head -c 300 "$T_DIR/cc-pub.log")"
@@ -139,8 +105,8 @@ t_check "madang-ws descriptors back to $WS_FDS0 (+8) after the corpus (now $(fds
 t_check "broker descriptors back to $BROKER_FDS0 (+8) after the corpus (now $(fds "$BROKER"))" \
 	fds_back "$BROKER" "$BROKER_FDS0"
 t_check "no sanitizer report or crash in the daemons' logs" \
-	sh -c "! grep -lE 'ERROR: AddressSanitizer|runtime error|Segmentation' '$T_DIR'/*.log"
+	sh -c "! grep -lE 'ERROR: AddressSanitizer|runtime error|Segmentation' '$T_DIR'/*.log '$T_STACK_DIR'/*.log"
 if [ "$T_FAIL" -ne 0 ]; then
-	for log in "$T_DIR"/*.log; do echo "--- $log"; tail -n 20 "$log"; done
+	for log in "$T_DIR"/*.log "$T_STACK_DIR"/*.log; do echo "--- $log"; tail -n 20 "$log"; done
 fi
 t_done

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, closeAll, nick, sleep } from './lib.mjs';
+import { connect, closeAll, nick, sleep } from '../../lib/wsclient.mjs';
 
 const WS3 = process.env.MADANG_WS3_URL;
 const secret = readFileSync(process.env.MADANG_JWT_SECRET_FILE, 'utf8').trim();

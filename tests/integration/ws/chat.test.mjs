@@ -3,7 +3,9 @@
 import { test, after } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { closeAll, WS1, connect, joinPath, nick, sleep, httpGet, rawConnect, textFrame, rawJson } from './lib.mjs';
+import { closeAll, connect, joinPath, nick, sleep, httpGet, rawConnect, textFrame, rawJson } from '../../lib/wsclient.mjs';
+
+const WS1 = process.env.MADANG_WS1_URL;
 
 after(closeAll);
 

@@ -4,9 +4,12 @@
 // MADANG_WS_REUSE_CMD (30-ws.sh) for the front-ends started here with their own flags.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { closeAll, WS1, connect, joinPath, nick, sleep } from './lib.mjs';
+import { spawnTracked } from '../../lib/stack.mjs';
+import { closeAll, connect, joinPath, nick, sleep } from '../../lib/wsclient.mjs';
+
+const WS1 = process.env.MADANG_WS1_URL;
 
 after(closeAll);
 const T = { timeout: 30000 };
@@ -28,7 +31,7 @@ function freePort() {
 async function ownFrontend(t, id, flags, port) {
   const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
   port = port || await freePort();
-  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', id, ...flags],
+  const k = spawnTracked(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', id, ...flags],
     { stdio: 'ignore' });
   t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
   const deadline = Date.now() + 8000;

@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { closeAll, WS1, WS2, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+import { spawnTracked } from '../../lib/stack.mjs';
+import { closeAll, connect, joinPath, nick, sleep, httpGet } from '../../lib/wsclient.mjs';
+
+const WS1 = process.env.MADANG_WS1_URL;
+const WS2 = process.env.MADANG_WS2_URL;
 
 after(closeAll);
 
@@ -117,7 +121,7 @@ test('a client that stops reading for a while gets every message once, in order,
   const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
   const libev = !process.env.MADANG_WS_REUSE_CMD.includes('--event-loop poll');
   const wsPort = await freePort();
-  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${wsPort}`, '--id', 'ws-pause',
+  const k = spawnTracked(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${wsPort}`, '--id', 'ws-pause',
     '--queue-limit', String(64 << 20), '--rate', '100000', '--burst', '100000'], { stdio: 'ignore' });
   t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
   const base = `ws://127.0.0.1:${wsPort}`;
@@ -228,7 +232,7 @@ test('--reuseport: two processes serve one port', T, async (t) => {
   const kids = [];
   t.after(() => { for (const k of kids) if (k.exitCode === null) k.kill('SIGKILL'); });
   for (const id of ['ws-reuse-a', 'ws-reuse-b']) {
-    const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', id], { stdio: 'ignore' });
+    const k = spawnTracked(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', id], { stdio: 'ignore' });
     kids.push(k);
   }
   const base = `ws://127.0.0.1:${port}`;
@@ -256,7 +260,7 @@ test('--reuseport: two processes serve one port', T, async (t) => {
 test('--ping-interval: pings are sent; a peer that never answers is dropped', T, async (t) => {
   const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
   const port = await freePort();
-  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-ping', '--ping-interval', '1'],
+  const k = spawnTracked(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-ping', '--ping-interval', '1'],
     { stdio: 'ignore' });
   t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
   const base = `ws://127.0.0.1:${port}`;
@@ -295,7 +299,7 @@ test('--ping-interval: pings are sent; a peer that never answers is dropped', T,
 test('--origins: only the listed origins may open a WebSocket', T, async (t) => {
   const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
   const port = await freePort();
-  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-origins',
+  const k = spawnTracked(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-origins',
     '--origins', 'https://chat.example,http://localhost:8080'], { stdio: 'ignore' });
   t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
   const base = `ws://127.0.0.1:${port}`;
@@ -322,7 +326,7 @@ test('--origins: only the listed origins may open a WebSocket', T, async (t) => 
 test('--max-message, and SIGINT: clients closed with 1001, exit status 0', T, async (t) => {
   const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
   const port = await freePort();
-  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-int', '--max-message', '10'],
+  const k = spawnTracked(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-int', '--max-message', '10'],
     { stdio: 'ignore' });
   t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
   const exited = new Promise((resolve) => k.on('exit', (code, signal) => resolve({ code, signal })));

@@ -4,9 +4,12 @@
 // and many large replies at once never cost madang-ws its broker link or a bystander's message.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { closeAll, WS1, WS2, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+import { spawnTracked } from '../../lib/stack.mjs';
+import { closeAll, connect, joinPath, nick, sleep, httpGet } from '../../lib/wsclient.mjs';
+
+const WS1 = process.env.MADANG_WS1_URL;
+const WS2 = process.env.MADANG_WS2_URL;
 
 after(closeAll);
 
@@ -139,7 +142,7 @@ test('40 large history replies asked at once never exceed one broker reply: the 
   // every request in flight ("broker: unreachable (Connection reset)").
   const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
   const port = await freePort();
-  const k = spawn(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-hist',
+  const k = spawnTracked(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-hist',
     '--rate', '100000', '--burst', '100000', '--history-rate', '1073741824',
     '--history-rate-per-ip', '1073741824', '--history-max-bytes', '1048576', '--queue-limit', '67108864'],
   { stdio: ['ignore', 'ignore', 'pipe'] });

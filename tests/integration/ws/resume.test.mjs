@@ -3,7 +3,9 @@
 // (which is closed with 4009), and a message re-sent with the same client_id is not duplicated.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeAll, WS1, connect, joinPath, nick, sleep } from './lib.mjs';
+import { closeAll, connect, joinPath, nick, sleep } from '../../lib/wsclient.mjs';
+
+const WS1 = process.env.MADANG_WS1_URL;
 
 after(closeAll);
 

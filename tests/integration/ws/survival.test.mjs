@@ -1,12 +1,15 @@
 // survival.test.mjs — dead parts are noticed and survived. Runs last in 30-ws.sh: it kills the
-// broker with SIGKILL and starts it again (same command line; the PID goes to
-// MADANG_BROKER_PIDFILE so that the suite stops it), kills ws2 with SIGKILL, and ends ws1 with
+// broker with SIGKILL and starts it again (restartBroker of tests/lib/stack.mjs: same command
+// line, its PID recorded so that the suite stops it), kills ws2 with SIGKILL, and ends ws1 with
 // SIGTERM (the suite then checks its exit status).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { closeAll, WS1, WS2, connect, joinPath, nick, sleep, httpGet } from './lib.mjs';
+import { brokerFromEnv, restartBroker } from '../../lib/stack.mjs';
+import { closeAll, connect, joinPath, nick, sleep, httpGet } from '../../lib/wsclient.mjs';
+
+const WS1 = process.env.MADANG_WS1_URL;
+const WS2 = process.env.MADANG_WS2_URL;
 
 after(closeAll);
 
@@ -89,11 +92,8 @@ test('broker SIGKILL: clients stay connected, are told, new connections get 1013
   assert.equal((await a.next((m) => m.type === 'error' && m.request === 'message')).code, 'broker_unavailable');
   assert.equal(a.closeInfo, null);
 
-  const [cmd, ...args] = env.MADANG_BROKER_CMD.split(' ');
-  const log = fs.openSync(env.MADANG_BROKER_LOG, 'a');
-  const broker = spawn(cmd, args, { stdio: ['ignore', log, log], detached: true });
-  fs.writeFileSync(env.MADANG_BROKER_PIDFILE, String(broker.pid));
-  broker.unref();
+  // The same command line again (tests/lib/stack.mjs); it outlives this file, the suite ends it.
+  (await restartBroker(brokerFromEnv())).detach();
 
   // Both front-ends re-register and re-sync: each client gets a fresh joined, not recovered.
   const ja = await a.next((m) => m.type === 'joined', 12000);

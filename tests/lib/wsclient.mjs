@@ -1,10 +1,10 @@
-// lib.mjs — a small WebSocket test client for madang-ws (the `ws` package), with waiting that
-// always times out. Environment (set by tests/suites/30-ws.sh): MADANG_WS1_URL, MADANG_WS2_URL
-// (ws://127.0.0.1:PORT), and for the survival tests the PIDs and command lines of the daemons.
+// wsclient.mjs — the one WebSocket test client of the suites (the `ws` package): a Client that
+// records every message, its close and the HTTP status of a refused handshake, with waiting that
+// always times out; plus a bare client on a TCP socket (rawConnect) to see frames exactly as
+// sent. Used by tests/integration/ws, tests/hostile and the resuming ChatClient
+// (tests/lib/chatclient.mjs). Which daemons to talk to comes from the suite (tests/lib/stack.mjs).
 import WebSocket from 'ws';
 
-export const WS1 = process.env.MADANG_WS1_URL;
-export const WS2 = process.env.MADANG_WS2_URL;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let counter = 0;
@@ -22,41 +22,60 @@ export function nick(base) {
   return `${base}${process.pid % 10000}_${counter}`;
 }
 
+// Opens a connection and returns its Client at once (not yet open): client.opened turns true on
+// open; a refused handshake sets client.http (the status) and closeInfo {code: -1}. options go to
+// the ws package (maxPayload, handshakeTimeout, headers...). keep: false for a caller that
+// handles client.ws's messages itself (the messages are then not parsed nor kept).
+export function open(url, options = {}, { keep = true } = {}) {
+  const ws = new WebSocket(url, { handshakeTimeout: 5000, ...options });
+  const c = new Client(ws, keep);
+  clients.add(c);
+  return c;
+}
+
 // Opens a connection; resolves with a client once open (or rejects on error/unexpected HTTP).
 export function connect(base, path, options = {}) {
+  const c = open(base + path, options);
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(base + path, options);
-    const c = new Client(ws);
-    clients.add(c);
-    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`connect ${path}: timeout`)); }, 5000);
-    ws.on('open', () => { clearTimeout(timer); resolve(c); });
-    ws.on('unexpected-response', (req, res) => {
+    const timer = setTimeout(() => { c.ws.terminate(); reject(new Error(`connect ${path}: timeout`)); }, 5000);
+    c.ws.on('open', () => { clearTimeout(timer); resolve(c); });
+    c.ws.on('unexpected-response', () => {
       clearTimeout(timer);
-      const e = new Error(`HTTP ${res.statusCode}`);
-      e.status = res.statusCode;
-      ws.terminate();
+      const e = new Error(`HTTP ${c.http}`);
+      e.status = c.http;
       reject(e);
     });
-    ws.on('error', (e) => { clearTimeout(timer); reject(e); });
+    c.ws.on('error', (e) => { clearTimeout(timer); reject(e); });
   });
 }
 
 export class Client {
-  constructor(ws) {
+  constructor(ws, keep = true) {
     this.ws = ws;
     this.msgs = [];     // every parsed message, in arrival order
     this.unread = 0;    // index of the first message next() has not consumed
     this.waiters = [];
-    this.closeInfo = null;
+    this.closeInfo = null; // {code, reason} once closed; {code: -1} for a refused handshake
+    this.http = null;      // the HTTP status of a refused handshake
+    this.opened = false;
     this.closed = new Promise((resolve) => {
-      ws.on('close', (code, reason) => {
-        this.closeInfo = { code, reason: reason.toString() };
+      this.settle = (info) => {
+        if (!this.closeInfo) this.closeInfo = info;
+        clients.delete(this);
         resolve(this.closeInfo);
         this.wake();
-      });
+      };
     });
-    ws.on('error', () => {});
+    ws.on('open', () => { this.opened = true; this.wake(); });
+    ws.on('close', (code, reason) => this.settle({ code, reason: reason.toString() }));
+    ws.on('unexpected-response', (req, res) => {
+      this.http = res.statusCode;
+      this.settle({ code: -1, reason: 'http' });
+      ws.terminate();
+    });
+    ws.on('error', () => {}); // a close (1006) follows
     ws.on('message', (data, isBinary) => {
+      if (!keep) return;
       this.msgs.push(isBinary ? { binary: true } : JSON.parse(data.toString()));
       this.wake();
     });
@@ -82,6 +101,23 @@ export class Client {
       if (left <= 0) throw new Error(`timeout waiting for ${what}; got ${JSON.stringify(this.msgs.slice(-5))}`);
       await new Promise((resolve) => {
         const t = setTimeout(resolve, left);
+        this.waiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+  }
+  // Resolves with pred()'s first truthy value, re-checked on every message, open and close
+  // (consumes nothing); throws after ms with the last messages and the close.
+  async until(pred, ms = 5000, what = 'condition') {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = pred();
+      if (v) return v;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`timeout waiting for ${what}; got ${JSON.stringify(this.msgs.slice(-3))} close ${JSON.stringify(this.closeInfo)} http ${this.http}`);
+      }
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
         this.waiters.push(() => { clearTimeout(t); resolve(); });
       });
     }

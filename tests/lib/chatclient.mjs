@@ -1,4 +1,4 @@
-// chat.mjs — a chat client for the fault tests that resumes exactly as docs/protocol.md says:
+// chatclient.mjs — the resuming chat client of the fault tests that resumes exactly as docs/protocol.md says:
 // * it remembers the last seq it saw per room and the epoch that seq belongs to, and its
 //   session id (from welcome);
 // * when the socket goes, it reconnects to /ws/{room}/{user}?since=SEQ&epoch=EPOCH&resume=SESSION
@@ -12,7 +12,7 @@
 //
 // Every payload is numbered: "P <user> <n> <padding>", so that a Tally can count, per
 // receiver, what was lost, duplicated (the same payload under two seqs) or out of order.
-import WebSocket from 'ws';
+import { open } from './wsclient.mjs';
 
 const PAYLOAD = /^P (\S+) (\d+)(?: |$)/;
 const all = new Set();
@@ -80,7 +80,8 @@ export class ChatClient {
   open() {
     if (this.stopped) return;
     this.connects++;
-    const ws = new WebSocket(this.url(), { handshakeTimeout: 3000 });
+    // tests/lib/wsclient.mjs opens it; the messages are handled here.
+    const { ws } = open(this.url(), { handshakeTimeout: 3000 }, { keep: false });
     this.ws = ws;
     ws.on('open', () => { this.connected = true; this.backoff = 100; });
     ws.on('ping', () => { this.serverPings++; });

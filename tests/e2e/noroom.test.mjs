@@ -1,31 +1,30 @@
 // noroom.test.mjs — a link to a room that does not exist, on a site whose broker runs without
 // --allow-create (issue 24 item 6): the person is told in words that the room is gone, lands on
 // the room list, and no room is created. The suite's own stack creates rooms by joins, so this
-// file starts a stack of its own (tests/faults/stack.mjs: broker, madang-api, madang-ws and
-// nginx on free 127.0.0.1 ports; their PIDs go to MADANG_FAULTS_PIDDIR, which 50-e2e.sh ends).
+// file starts a stack of its own (tests/lib/stack.mjs: broker, madang-api, madang-ws and nginx
+// on free 127.0.0.1 ports; their PIDs go to MADANG_STACK_PIDDIR, which the suite's cleanup ends).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import { startApi, startBroker, startNginx, startWs, stopAll } from '../lib/stack.mjs';
 import { assertNoProblems, launch, openPage } from './lib.mjs';
 
-let stack;
 describe('a link to a room that does not exist (broker without --allow-create)', () => {
 	let browser;
 	let site;
 
 	before(async () => {
-		stack = await import('../faults/stack.mjs');
-		const broker = await stack.startBroker();
-		const api = await stack.startApi(broker);
-		const ws = await stack.startWs(broker, { id: 'ws-noroom' });
-		const nginx = await stack.startNginx({ api: api.port, ws: [ws.port] });
+		const broker = await startBroker();
+		const api = await startApi(broker);
+		const ws = await startWs(broker, { id: 'ws-noroom' });
+		const nginx = await startNginx({ api: api.port, ws: [ws.port] });
 		site = `${nginx.http}/`;
 		browser = await launch();
 	});
 
 	after(async () => {
 		await browser?.close();
-		await stack?.stopAll();
+		await stopAll();
 	});
 
 	for (const [locale, words] of [['ko-KR', '“nowhere-7” 채팅방이 더 이상 없습니다.'], ['en-US', 'The room “nowhere-7” no longer exists.']]) {

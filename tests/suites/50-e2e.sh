@@ -57,6 +57,7 @@ run_file chat.test.mjs
 run_file compose.test.mjs
 run_file tokens.test.mjs
 run_file details.test.mjs
+run_file noroom.test.mjs
 run_file reconnect.test.mjs
 run_file broker-restart.test.mjs
 

@@ -7,8 +7,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { ChatClient, closeAllClients } from './chat.mjs';
-import { startBroker, startWs, stopAll, sleep } from './stack.mjs';
+import { ChatClient, closeAllClients } from '../lib/chatclient.mjs';
+import { startBroker, startWs, stopAll, sleep } from '../lib/stack.mjs';
 
 after(async () => { closeAllClients(); await stopAll(); });
 const log = (...a) => console.log('measure:', ...a);

@@ -147,3 +147,45 @@ t_stack() {
 	fi
 	. "$T_STACK_DIR/stack.env"
 }
+
+# t_need [--node] PROGRAM...: ends the suite with one failure naming what is missing when a
+# program is not executable (or, with --node, node or tests/node_modules/ws is not installed:
+# make test installs them). Nothing the suite needs is ever skipped silently.
+t_need() {
+	need_missing=""
+	if [ "${1:-}" = --node ]; then
+		shift
+		command -v node >/dev/null 2>&1 || need_missing="$need_missing node"
+		[ -f "$MADANG_ROOT/tests/node_modules/ws/package.json" ] || need_missing="$need_missing tests/node_modules/ws"
+	fi
+	for prog in "$@"; do
+		[ -x "$prog" ] || need_missing="$need_missing $prog"
+	done
+	if [ -n "$need_missing" ]; then
+		t_fail "missing:$need_missing (make test installs and builds them)"
+		t_done
+	fi
+}
+
+# t_check_ws_proxy NAME PORT ROOM ACCESS_LOG: the checks a shipped web server site must pass in
+# front of madang-ws (issue 25): /ws is logged by its path alone, never with token=, resume= or
+# since=, while other requests keep their query; and a WebSocket under a Host the site does not
+# know (DNS rebinding) is refused with 403. NAME names the server in the check lines.
+t_check_ws_proxy() {
+	wp_name=$1 wp_port=$2 wp_room=$3 wp_log=$4
+	curl -s -m 2 -N -o /dev/null -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+		-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+		"http://127.0.0.1:$wp_port/ws/$wp_room/wslogged?token=eyJhbGciOiJIUzI1NiJ9.SECRETPAYLOAD.sig&resume=0123456789abcdef0123456789abcdef&since=1&epoch=0123456789abcdef"
+	curl -s -m 2 -o /dev/null "http://127.0.0.1:$wp_port/api/rooms?logged=yes"
+	t_check "$wp_name logs the /ws request by its path alone (and other requests with their query)" \
+		t_wait_for 5 sh -c 'grep -q "GET /ws/$1/wslogged HTTP/1.1" "$2" && grep -q "GET /api/rooms?logged=yes" "$2"' \
+		sh "$wp_room" "$wp_log"
+	t_check "no token=, resume= or since= in $wp_name's access log" \
+		sh -c "! grep -E 'SECRETPAYLOAD|resume=|since=' '$wp_log'"
+	curl -s -m 3 -N -D "$T_DIR/ws-evil.headers" -o /dev/null \
+		-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "Host: evil.example:$wp_port" \
+		-H "Origin: http://evil.example:$wp_port" "http://127.0.0.1:$wp_port/ws/$wp_room/rebound"
+	t_check "a WebSocket under an unknown Host (DNS rebinding) is refused through $wp_name (403)" \
+		sh -c "head -n 1 '$T_DIR/ws-evil.headers' | grep -q '^HTTP/1.1 403'"
+}

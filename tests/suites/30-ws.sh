@@ -16,16 +16,7 @@ bin=$MADANG_BIN
 FILE_TIMEOUT=${WS_FILE_TIMEOUT:-90}
 loop_args=${WS_LOOP_ARGS:-}
 
-for prog in "$bin/madang-broker" "$bin/madang-ws"; do
-	if [ ! -x "$prog" ]; then
-		t_fail "missing $prog"
-		t_done
-	fi
-done
-if ! command -v node >/dev/null 2>&1 || [ ! -f "$root/tests/node_modules/ws/package.json" ]; then
-	t_fail "node and tests/node_modules/ws are needed (make test installs them)"
-	t_done
-fi
+t_need --node "$bin/madang-broker" "$bin/madang-ws"
 
 if ! t_stack ws; then
 	t_fail "the ws stack did not start"

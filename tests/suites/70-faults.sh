@@ -10,16 +10,7 @@ T_NAME=faults
 root=$MADANG_ROOT
 FILE_TIMEOUT=${FAULTS_FILE_TIMEOUT:-100}
 
-for prog in "$MADANG_BIN/madang-broker" "$MADANG_BIN/madang-ws" "$MADANG_BIN/madang-api"; do
-	if [ ! -x "$prog" ]; then
-		t_fail "missing $prog"
-		t_done
-	fi
-done
-if ! command -v node >/dev/null 2>&1 || [ ! -f "$root/tests/node_modules/ws/package.json" ]; then
-	t_fail "node and tests/node_modules/ws are needed (make node-deps)"
-	t_done
-fi
+t_need --node "$MADANG_BIN/madang-broker" "$MADANG_BIN/madang-ws" "$MADANG_BIN/madang-api"
 t_stack_dirs
 [ -x "$MADANG_NGINX" ] || {
 	t_fail "nginx is not installed (scripts/install-deps.sh test)"

@@ -12,17 +12,8 @@ root=$MADANG_ROOT
 bin=$MADANG_BIN
 hostile=$root/tests/hostile
 
-for prog in "$bin/madang-broker" "$bin/madang-ws" "$bin/madang-api"; do
-	if [ ! -x "$prog" ]; then
-		t_fail "missing $prog"
-		t_done
-	fi
-done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-if [ ! -x "$NGINX" ] || ! command -v node >/dev/null 2>&1 || [ ! -f "$root/tests/node_modules/ws/package.json" ]; then
-	t_fail "nginx, node and tests/node_modules/ws are needed (make test installs them)"
-	t_done
-fi
+t_need --node "$bin/madang-broker" "$bin/madang-ws" "$bin/madang-api" "$NGINX"
 
 # The `hostile` stack of tests/lib/stack-up.mjs: 20 rooms (the join flood needs more than
 # --max-rooms-per-conn), madang-ws with its default limits, madang-api behind nginx.

@@ -8,16 +8,7 @@ T_NAME=seeds
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
 root=$MADANG_ROOT
-for prog in "$MADANG_BIN/madang-broker" "$MADANG_BIN/madang-ws" "$MADANG_BIN/madang-token"; do
-	if [ ! -x "$prog" ]; then
-		t_fail "missing $prog"
-		t_done
-	fi
-done
-if ! command -v node >/dev/null 2>&1 || [ ! -f "$root/tests/node_modules/ws/package.json" ]; then
-	t_fail "node and tests/node_modules/ws are needed (make node-deps)"
-	t_done
-fi
+t_need --node "$MADANG_BIN/madang-broker" "$MADANG_BIN/madang-ws" "$MADANG_BIN/madang-token"
 t_stack_dirs
 
 for f in "$root"/tests/seeds/*.test.mjs; do

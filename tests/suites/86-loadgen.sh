@@ -9,12 +9,7 @@ T_NAME=loadgen
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
 bin=$MADANG_BIN
-for prog in "$bin/madang-broker" "$bin/madang-ws" "$bin/madang-loadgen"; do
-	if [ ! -x "$prog" ]; then
-		t_fail "missing $prog"
-		t_done
-	fi
-done
+t_need "$bin/madang-broker" "$bin/madang-ws" "$bin/madang-loadgen"
 
 if "$bin/madang-loadgen" --self-test >"$T_DIR/self-test.log" 2>&1; then
 	t_ok "madang-loadgen --self-test"

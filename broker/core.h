@@ -1,4 +1,4 @@
-/* core.h — the broker core's internal structures, shared by room.c, frontend.c and ops.c only. */
+/* core.h — the broker core's internal structures, shared by room.c, frontend.c and the ops files only. */
 #ifndef MADANG_BROKER_CORE_H
 #define MADANG_BROKER_CORE_H
 

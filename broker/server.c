@@ -23,6 +23,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "bundle.h"
 #include "clock.h"
 #include "hmap.h"
 #include "ipc.h"
@@ -153,13 +154,9 @@ pub_room(const struct pubq *p)
 		pub_send(p->buf.data, p->buf.len);
 	if (!srv.bundles)
 		return;
-	if (srv.bundle.len > 0 && srv.bundle.len + 1 + p->buf.len > SRV_PUB_COALESCE)
+	if (!bundle_fits(&srv.bundle, p->buf.len, SRV_PUB_COALESCE))
 		bundle_send();
-	if (srv.bundle.len == 0)
-		sbuf_add(&srv.bundle, WIRE_TOPIC_BUNDLE, strlen(WIRE_TOPIC_BUNDLE));
-	else
-		sbuf_addc(&srv.bundle, '\n');
-	sbuf_add(&srv.bundle, p->buf.data, p->buf.len);
+	bundle_add_room(&srv.bundle, p->buf.data, p->buf.len);
 	if (srv.bundle.oom) {
 		srv.pub_fail++;
 		sbuf_fini(&srv.bundle);

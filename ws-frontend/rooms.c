@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundle.h"
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
@@ -367,18 +368,46 @@ rooms_frontend_event(cJSON *ev)
 	}
 }
 
+/* The room of a room id (bundle.h's reader gives it without "r/"); NULL when nobody here is in
+ * that room (we get every room's events) or the id is empty or too long. */
+static struct ws_room *
+id_room(const char *id, size_t len)
+{
+	char key[MADANG_ROOM_ID_MAX + 1];
+
+	if (len == 0 || len > MADANG_ROOM_ID_MAX)
+		return NULL;
+	memcpy(key, id, len);
+	key[len] = '\0';
+	return roomtab_get(&ws->rooms, key);
+}
+
 /* The room of a topic line "r/<room_id>" (without its newline); NULL when nobody here is in that
- * room (we get every room's events) or the line is no room topic. */
+ * room or the line is no room topic. */
 static struct ws_room *
 topic_room(const char *t, size_t tlen)
 {
-	char id[MADANG_ROOM_ID_MAX + 1];
-
-	if (tlen <= 2 || t[0] != WIRE_TOPIC_ROOM || t[1] != '/' || tlen - 2 > MADANG_ROOM_ID_MAX)
+	if (tlen <= 2 || t[0] != WIRE_TOPIC_ROOM || t[1] != '/')
 		return NULL;
-	memcpy(id, t + 2, tlen - 2);
-	id[tlen - 2] = '\0';
-	return roomtab_get(&ws->rooms, id);
+	return id_room(t + 2, tlen - 2);
+}
+
+/* One event line of a pub message, for room r (kind 'r' or 'b') or our front-end ('f'). */
+static void
+event_line(int kind, struct ws_room *r, const char *json, size_t n)
+{
+	const char *why;
+	cJSON *ev;
+
+	if ((ev = wire_parse_object(json, n, WS_EVENT_MAX, &why)) == NULL) {
+		log_warn("broker: malformed event dropped: %s", why);
+		return;
+	}
+	if (kind == 'f')
+		rooms_frontend_event(ev);
+	else
+		rooms_room_event(r, json, n, ev);
+	cJSON_Delete(ev);
 }
 
 /* One pub message: a topic line, then one or more JSON events, one per line, in order. A bundle
@@ -388,8 +417,8 @@ topic_room(const char *t, size_t tlen)
 void
 rooms_event(const char *body, size_t len)
 {
-	const char *topic, *json, *why, *end;
-	size_t tlen, jlen;
+	const char *topic, *json, *end, *line;
+	size_t tlen, jlen, n;
 	struct ws_room *r = NULL;
 	int kind;
 
@@ -408,24 +437,28 @@ rooms_event(const char *body, size_t len)
 	} else {
 		return; /* "a": room_created / room_deleted; the room topic carries what we need */
 	}
+	if (kind == 'b') {
+		struct bundle_reader rd;
+		const char *id, *last = NULL;
+		size_t idlen;
+
+		bundle_reader_init(&rd, json, jlen);
+		while (bundle_next(&rd, &id, &idlen, &line, &n)) {
+			if (id != last) { /* the next room; NULL: its events are skipped */
+				r = id_room(id, idlen);
+				last = id;
+			}
+			if (r != NULL)
+				event_line(kind, r, line, n);
+		}
+		return;
+	}
 	for (end = json + jlen; json < end;) {
 		const char *nl = memchr(json, '\n', (size_t)(end - json));
-		size_t n = nl != NULL ? (size_t)(nl - json) : (size_t)(end - json);
-		cJSON *ev;
 
-		if (n > 0 && kind == 'b' && json[0] != '{') {
-			r = topic_room(json, n); /* the next room; NULL: its events are skipped */
-		} else if (n > 0 && (kind != 'b' || r != NULL)) {
-			if ((ev = wire_parse_object(json, n, WS_EVENT_MAX, &why)) == NULL) {
-				log_warn("broker: malformed event dropped: %s", why);
-			} else {
-				if (kind == 'f')
-					rooms_frontend_event(ev);
-				else
-					rooms_room_event(r, json, n, ev);
-				cJSON_Delete(ev);
-			}
-		}
+		n = nl != NULL ? (size_t)(nl - json) : (size_t)(end - json);
+		if (n > 0)
+			event_line(kind, r, json, n);
 		json += n + (nl != NULL ? 1 : 0);
 	}
 }

@@ -1,0 +1,116 @@
+/* ops.h — the broker's request handlers (ops_*.c) and the helpers they share; included by the
+ * ops files only. ops.c dispatches each request by its op name (docs/broker-protocol.md). */
+#ifndef MADANG_BROKER_OPS_H
+#define MADANG_BROKER_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "core.h"
+#include "sbuf.h"
+
+/* Per-request context: the parsed request, the reply being built, and error state. */
+struct req {
+	struct broker *b;
+	const cJSON *rq;
+	struct sbuf *out;
+	bool failed;
+};
+
+/* ---- ops_args.c: request fields and reply pieces ---- */
+
+/* Replaces the reply with {"ok":false,"error":code,"message":…} (the message cut to 511 bytes),
+ * sets q->failed and counts a request error. */
+void ops_reply_error(struct req *q, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Append "key":value to o, the string JSON-escaped; no comma. */
+void ops_add_key_str(struct sbuf *o, const char *key, const char *val);
+void ops_add_key_int(struct sbuf *o, const char *key, int64_t val);
+/* A required string field checked by valid_room_id (room and front-end ids); NULL after an
+ * error reply. The string belongs to q->rq. */
+const char *ops_arg_id(struct req *q, const char *key);
+/* A string field checked by valid_token (1-64 printable ASCII). Absent and !required: NULL
+ * with no error; any other NULL follows an error reply. */
+const char *ops_arg_token(struct req *q, const char *key, bool required);
+/* Optional integer field in [lo, hi]; *present tells whether it was given. false after an
+ * error reply. */
+bool ops_arg_int_opt(struct req *q, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                     bool *present);
+/* The existing room named by "room_id"; NULL after an error reply (no_such_room). */
+struct room *ops_arg_room(struct req *q);
+/* The front-end named by "frontend"; any request from it counts as a sign of life. NULL after
+ * an error reply (unknown_frontend). */
+struct frontend *ops_arg_frontend(struct req *q);
+/* The member that (frontend, session) holds in room_id, its room in *room_out when not NULL;
+ * NULL after an error reply (not_member). */
+struct member *ops_arg_member(struct req *q, struct room **room_out);
+/* The nickname in key, canonical form in canon and folded in folded (each
+ * MADANG_NICK_MAX_BYTES + 1 bytes); false after an error reply. */
+bool ops_arg_nick(struct req *q, const char *key, char *canon, char *folded);
+/* The chat text of send and private: 1..4096 bytes of UTF-8, not only white space; its length
+ * in *len. NULL after an error reply. */
+const char *ops_arg_text(struct req *q, size_t *len);
+/* Appends {"id","name","users_count" of r, the object left open for more keys. */
+void ops_add_room_summary(struct sbuf *o, const struct room *r);
+/* Appends "users":[the members' nicknames]. */
+void ops_add_users(struct sbuf *o, const struct room *r);
+
+/* ---- ops_history.c ---- */
+
+/* Appends the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
+ * of them (the oldest when !newest), oldest first, leaving out those with seq >= below (the
+ * front-end already holds them), and fewer when the events' JSON (with the commas between)
+ * would pass max_bytes: then the oldest (the newest when !newest) are left out and *truncated
+ * is set. Returns the seq of the window's first event, or hi when the window is empty. */
+uint64_t ops_add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit,
+                         bool newest, uint64_t below, size_t max_bytes, bool *truncated);
+
+/* ---- The handlers. Each reads q->rq, applies it to q->b and writes exactly one reply object
+ * to q->out: {"ok":true,…} or, through ops_reply_error, {"ok":false,…}. Events they publish
+ * are queued on the broker for the shell to send after the reply's batch. ---- */
+
+/* ops_frontends.c: hello {frontend, instance, bundles?} registers (or restarts) a front-end. */
+void op_hello(struct req *q);
+/* ops_frontends.c: heartbeat {frontend, instance}; unknown_frontend or a changed instance
+ * tells the front-end to send hello and sync again. */
+void op_heartbeat(struct req *q);
+
+/* ops_members.c: join {frontend, session, room_id, user, [since, epoch], [history],
+ * [history_below], [resume], …}: membership, nickname claim (probe or kick of a holder),
+ * and the history the joiner lacks. */
+void op_join(struct req *q);
+/* ops_members.c: leave {frontend, session, room_id, [reason]}. */
+void op_leave(struct req *q);
+/* ops_members.c: sync {frontend, instance, members:[{session, room_id, user}]}: makes the
+ * front-end's members at the broker exactly the list. */
+void op_sync(struct req *q);
+
+/* ops_messages.c: send {frontend, session, room_id, text, [client_id]}; a repeated client_id
+ * answers the first send's seq without a new event. */
+void op_send(struct req *q);
+/* ops_messages.c: typing {frontend, session, room_id, active}. */
+void op_typing(struct req *q);
+/* ops_messages.c: private {frontend, session, room_id, to, text}. */
+void op_private(struct req *q);
+
+/* ops_rooms.c: list_rooms {}. */
+void op_list_rooms(struct req *q);
+/* ops_rooms.c: get_room {room_id}. */
+void op_get_room(struct req *q);
+/* ops_rooms.c: create_room {room_id, [name]}. */
+void op_create_room(struct req *q);
+/* ops_rooms.c: delete_room {room_id}. */
+void op_delete_room(struct req *q);
+
+/* ops_history.c: history {room_id, [after_seq | before_seq], [limit], [max_bytes]}. */
+void op_history(struct req *q);
+
+/* ops_stats.c: health {}. */
+void op_health(struct req *q);
+/* ops_stats.c: stats {}: counters, and the live front-ends' own counters summed. */
+void op_stats(struct req *q);
+
+#endif

@@ -1,0 +1,159 @@
+/* ops_history.c — the history window of a room (joins and history requests), paged by count and
+ * bytes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "ops.h"
+#include "validate.h"
+#include "wire.h"
+
+/* Appends the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
+ * of them (the oldest when !newest), oldest first, leaving out those with seq >= below (the
+ * front-end already holds them), and fewer when the events' JSON (with the commas between)
+ * would pass max_bytes: then the oldest (the newest when !newest) are left out and *truncated
+ * is set. Returns the seq of the window's first event, or hi when the window is empty. */
+uint64_t
+ops_add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit, bool newest,
+                uint64_t below, size_t max_bytes, bool *truncated)
+{
+	size_t first = r->ring_len, last = 0, n = 0;
+	uint64_t first_seq = hi;
+
+	*truncated = false;
+	for (size_t i = 0; i < r->ring_len; i++) {
+		uint64_t seq = room_hist_at(r, i)->seq;
+		if (seq > lo && seq < hi) {
+			if (first == r->ring_len)
+				first = i;
+			last = i + 1;
+		}
+	}
+	if (first < last) {
+		n = last - first;
+		if (n > limit) {
+			if (newest)
+				first = last - limit;
+			else
+				last = first + limit;
+		}
+		size_t wend = last; /* the window, before what the front-end holds is left out */
+		while (last > first && room_hist_at(r, last - 1)->seq >= below)
+			last--;
+		size_t bytes = 0;
+		for (size_t i = first; i < last; i++)
+			bytes += room_hist_at(r, i)->len + (i > first);
+		while (bytes > max_bytes && first < last) {
+			size_t drop = newest ? first++ : --last;
+			bytes -= room_hist_at(r, drop)->len + (first < last);
+			*truncated = true;
+		}
+		if (first < wend)
+			first_seq = room_hist_at(r, first)->seq;
+	}
+	sbuf_adds(o, "[");
+	for (size_t i = first; i < last; i++) {
+		struct hist_ev *e = room_hist_at(r, i);
+		if (i != first)
+			sbuf_addc(o, ',');
+		sbuf_add(o, e->json, e->len);
+	}
+	sbuf_addc(o, ']');
+	return first_seq;
+}
+
+/* history {room_id, [after_seq | before_seq], [limit], [max_bytes]} */
+void
+op_history(struct req *q)
+{
+	struct room *r = ops_arg_room(q);
+	int64_t after = 0, before = 0, limit = 50, max_bytes = (int64_t)q->b->cfg.history_bytes;
+	bool has_after, has_before, has_limit, has_max, complete, truncated = false;
+	uint64_t lo, hi, first;
+
+	if (r == NULL ||
+	    !ops_arg_int_opt(q, "after_seq", 0, INT64_C(1) << 53, &after, &has_after) ||
+	    !ops_arg_int_opt(q, "before_seq", 0, INT64_C(1) << 53, &before, &has_before) ||
+	    !ops_arg_int_opt(q, "limit", 1, MADANG_HISTORY_PAGE_MAX, &limit, &has_limit) ||
+	    !ops_arg_int_opt(q, "max_bytes", BROKER_HISTORY_BYTES_MIN, BROKER_HISTORY_BYTES_MAX,
+	                     &max_bytes, &has_max))
+		return;
+	if (has_after && has_before) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "give after_seq or before_seq, not both");
+		return;
+	}
+	first = room_first_seq(r);
+	/* Nothing is missing below an ephemeral room's base_seq: it never had those events. */
+	if (has_after) {
+		lo = (uint64_t)after;
+		hi = UINT64_MAX;
+		complete = (lo > r->base_seq ? lo : r->base_seq) + 1 >= first || lo >= r->seq;
+	} else {
+		hi = has_before ? (uint64_t)before : r->seq + 1;
+		lo = 0;
+		uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
+		complete = first <= want || first <= r->base_seq + 1;
+	}
+	sbuf_adds(q->out, "{\"ok\":true,");
+	ops_add_key_str(q->out, "room_id", r->id);
+	sbuf_addc(q->out, ',');
+	ops_add_key_str(q->out, "epoch", q->b->epoch);
+	sbuf_addc(q->out, ',');
+	ops_add_key_int(q->out, "first_seq", (int64_t)first);
+	sbuf_addc(q->out, ',');
+	ops_add_key_int(q->out, "last_seq", (int64_t)r->seq);
+	if (q->b->store.history != NULL && !r->ephemeral) {
+		/* Durable history: the database holds every event the ring does, and older ones. */
+		struct sbuf ev;
+		size_t n = 0;
+		uint64_t oldest = 0;
+		sbuf_init(&ev);
+		if (q->b->store.history(q->b->store.arg, r->id, lo, hi, (size_t)limit, !has_after,
+		                        (size_t)max_bytes, &ev, &n, &oldest, &truncated) != 0) {
+			sbuf_fini(&ev);
+			ops_reply_error(q, ERR_INTERNAL, "history storage failed");
+			return;
+		}
+		first = oldest ? oldest : r->seq + 1;
+		if (has_after) {
+			complete = lo + 1 >= first || lo >= r->seq;
+		} else {
+			uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
+			complete = first <= want;
+		}
+		complete = complete && !truncated;
+		sbuf_reset(q->out);
+		sbuf_adds(q->out, "{\"ok\":true,");
+		ops_add_key_str(q->out, "room_id", r->id);
+		sbuf_addc(q->out, ',');
+		ops_add_key_str(q->out, "epoch", q->b->epoch);
+		sbuf_addc(q->out, ',');
+		ops_add_key_int(q->out, "first_seq", (int64_t)first);
+		sbuf_addc(q->out, ',');
+		ops_add_key_int(q->out, "last_seq", (int64_t)r->seq);
+		sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
+		sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
+		sbuf_adds(q->out, ",\"events\":");
+		sbuf_add(q->out, ev.data, ev.len);
+		sbuf_addc(q->out, '}');
+		sbuf_fini(&ev);
+		return;
+	}
+	/* complete and truncated are known once the events are chosen: build them aside. */
+	struct sbuf ev;
+	sbuf_init(&ev);
+	ops_add_history(&ev, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX, (size_t)max_bytes,
+	                &truncated);
+	complete = complete && !truncated;
+	sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
+	sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
+	sbuf_adds(q->out, ",\"events\":");
+	sbuf_add(q->out, ev.data, ev.len);
+	sbuf_addc(q->out, '}');
+	if (ev.oom)
+		q->out->oom = true;
+	sbuf_fini(&ev);
+}

@@ -1,0 +1,397 @@
+/* ops_members.c — join, leave and a front-end's sync of its members; nickname probes and kicks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "ops.h"
+#include "validate.h"
+#include "wire.h"
+
+/* A join of an unknown room id: with --allow-create, an ephemeral room named like its id (never
+ * stored, removed when its last member leaves), within the bounds per address and per user. */
+static struct room *
+room_autocreate(struct req *q, const char *id, const char *addr, const char *user_key)
+{
+	struct broker *b = q->b;
+	struct room *r;
+	const char *why;
+
+	if (!b->cfg.allow_create) {
+		ops_reply_error(q, ERR_NO_SUCH_ROOM, "no room %s", id);
+		return NULL;
+	}
+	if (b->nrooms >= b->cfg.max_rooms) {
+		ops_reply_error(q, ERR_TOO_MANY_ROOMS, "the broker already has %zu rooms",
+		                b->nrooms);
+		return NULL;
+	}
+	if ((r = room_by_name(b, id)) != NULL) {
+		ops_reply_error(q, ERR_NAME_TAKEN, "room %s already has this name", r->id);
+		return NULL;
+	}
+	if ((why = eph_refusal(b, addr, user_key)) != NULL) {
+		ops_reply_error(q, ERR_CREATE_LIMIT, "%s", why);
+		return NULL;
+	}
+	if ((r = room_create_ephemeral(b, id, addr, user_key)) == NULL) {
+		ops_reply_error(q, ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	return r;
+}
+
+/* Sends the holder of a nickname's front-end a kick for its session. */
+static void
+publish_kick(struct broker *b, struct member *m, const char *reason)
+{
+	char topic[WIRE_TOPIC_MAX + 1];
+	size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, m->sess->fe->id);
+	struct sbuf *e = &b->ev;
+
+	sbuf_reset(e);
+	sbuf_adds(e, "{\"type\":\"kick\",");
+	ops_add_key_str(e, "session", m->sess->id);
+	sbuf_addc(e, ',');
+	ops_add_key_str(e, "room_id", m->room->id);
+	sbuf_addc(e, ',');
+	ops_add_key_str(e, "user", m->user);
+	sbuf_addc(e, ',');
+	ops_add_key_str(e, "reason", reason);
+	sbuf_addc(e, '}');
+	room_publish(b, topic, tlen, e->data, e->len);
+}
+
+/* Asks the front-end of m, whose nickname a newcomer wants, to probe m's connection: the event
+ * {"type":"probe","session","room_id","user"} on f/<frontend>, at most once per
+ * BROKER_PROBE_MS. A connection that does not answer is closed there, and its leave frees the
+ * name. Returns the ms after which a new join may find the name free. */
+static uint64_t
+probe_holder(struct broker *b, struct member *m)
+{
+	char topic[WIRE_TOPIC_MAX + 1];
+	struct sbuf *e = &b->ev;
+
+	if (m->probed_ms == 0 || b->now_mono - m->probed_ms >= BROKER_PROBE_MS) {
+		const char *fe = m->sess->fe->id;
+		size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, fe);
+		sbuf_reset(e);
+		sbuf_adds(e, "{\"type\":\"probe\",");
+		ops_add_key_str(e, "session", m->sess->id);
+		sbuf_addc(e, ',');
+		ops_add_key_str(e, "room_id", m->room->id);
+		sbuf_addc(e, ',');
+		ops_add_key_str(e, "user", m->user);
+		sbuf_addc(e, '}');
+		room_publish(b, topic, tlen, e->data, e->len);
+		m->probed_ms = b->now_mono ? b->now_mono : 1;
+		b->ctr.probes++;
+	}
+	uint64_t until = m->probed_ms + BROKER_PROBE_MS;
+	return until > b->now_mono ? until - b->now_mono : 1;
+}
+
+/* join {frontend, session, room_id, user, [since, epoch], [history], [history_below], [resume],
+ *       [addr]} */
+void
+op_join(struct req *q)
+{
+	struct broker *b = q->b;
+	char user[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
+	struct frontend *fe = ops_arg_frontend(q);
+	const char *sid, *rid, *resume = NULL, *epoch = NULL, *addr = CLIENT_ADDR_UNKNOWN;
+	int64_t since = 0, hist = b->cfg.join_history, below = 0;
+	bool has_since, has_hist, has_below, resumed = false, recovered = false;
+	struct session *s;
+	struct room *r;
+	struct member *m, *held;
+	uint64_t first_live;
+
+	if (fe == NULL || (sid = ops_arg_token(q, "session", true)) == NULL ||
+	    (rid = ops_arg_id(q, "room_id")) == NULL || !ops_arg_nick(q, "user", user, key))
+		return;
+	if (!ops_arg_int_opt(q, "since", 0, INT64_C(1) << 53, &since, &has_since) ||
+	    !ops_arg_int_opt(q, "history", 0, MADANG_HISTORY_PAGE_MAX, &hist, &has_hist) ||
+	    !ops_arg_int_opt(q, "history_below", 0, INT64_C(1) << 53, &below, &has_below))
+		return;
+	if (has_since && has_below) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT,
+		                "history_below cannot be combined with since");
+		return;
+	}
+	if (wire_has(q->rq, "resume") && (resume = ops_arg_token(q, "resume", false)) == NULL)
+		return;
+	if (wire_has(q->rq, "addr") && (addr = ops_arg_token(q, "addr", false)) == NULL)
+		return;
+	if (has_since) {
+		size_t elen;
+		epoch = wire_str(q->rq, "epoch", &elen);
+		if (epoch == NULL) {
+			ops_reply_error(q, ERR_INVALID_ARGUMENT, "since needs an epoch string");
+			return;
+		}
+	}
+	if ((r = room_get(b, rid)) == NULL && (r = room_autocreate(q, rid, addr, key)) == NULL)
+		return;
+
+	s = sess_get(fe, sid);
+	if (s != NULL && (m = sess_member_of(s, r)) != NULL) {
+		first_live = r->seq + 1; /* already a member: nothing changes */
+	} else if ((held = hmap_get(&r->members, key)) != NULL) {
+		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
+			uint64_t wait = probe_holder(b, held);
+			ops_reply_error(q, ERR_NICKNAME_TAKEN,
+			                "%s is already in room %s (if that connection is gone, the "
+			                "name is free again within %llu s)",
+			                held->user, r->id, (unsigned long long)(wait + 999) / 1000);
+			q->out->len--; /* reopen the object: when to try again */
+			sbuf_adds(q->out, ",");
+			ops_add_key_int(q->out, "retry_after_ms", (int64_t)wait);
+			sbuf_addc(q->out, '}');
+			return;
+		}
+		/* Takeover by a reconnecting client: move the membership, no events. */
+		publish_kick(b, held, "replaced");
+		sess_leave(b, held, NULL);
+		if ((s = sess_get_or_create(b, fe, sid)) == NULL)
+			goto oom;
+		if (room_member_add(b, r, s, user, key, &m) != 0) {
+			sess_release_if_empty(b, s);
+			goto oom;
+		}
+		log_debug("broker: %s in %s taken over by a reconnecting client", user, r->id);
+		resumed = true;
+		first_live = r->seq + 1;
+	} else {
+		if (r->nmembers >= b->cfg.max_members) {
+			ops_reply_error(q, ERR_ROOM_FULL, "room %s is full (%u members)", r->id,
+			                b->cfg.max_members);
+			return;
+		}
+		if ((s = sess_get_or_create(b, fe, sid)) == NULL)
+			goto oom;
+		if (room_member_add(b, r, s, user, key, &m) != 0) {
+			sess_release_if_empty(b, s);
+			goto oom;
+		}
+		room_emit_join(b, m, false);
+		first_live = r->seq; /* the member's own join event */
+	}
+
+	/* History: exactly the missed events when resuming within reach, else the newest. */
+	uint64_t lo = 0;
+	size_t limit = (size_t)hist;
+	struct sbuf stored;
+	bool from_store = false;
+	sbuf_init(&stored);
+	if (has_since && strcmp(epoch, b->epoch) == 0 && (uint64_t)since < first_live) {
+		/* An ephemeral room has no event up to its base_seq: none of those is missed. */
+		uint64_t from = (uint64_t)since > r->base_seq ? (uint64_t)since : r->base_seq;
+		if (from + 1 >= room_first_seq(r) || (uint64_t)since + 1 >= first_live) {
+			recovered = true;
+			lo = (uint64_t)since;
+			limit = r->ring_cap;
+		} else if (b->store.history != NULL && !r->ephemeral) {
+			/* Older than the ring: the durable history may still hold every event. */
+			size_t n = 0;
+			uint64_t oldest = 0;
+			bool cut;
+			if (b->store.history(b->store.arg, r->id, (uint64_t)since, first_live,
+			                     MADANG_HISTORY_PAGE_MAX + 1, false, SIZE_MAX, &stored,
+			                     &n, &oldest, &cut) == 0 &&
+			    n <= MADANG_HISTORY_PAGE_MAX && n == first_live - 1 - (uint64_t)since) {
+				recovered = true;
+				from_store = true;
+			}
+		}
+	}
+	struct sbuf *o = q->out;
+	sbuf_adds(o, "{\"ok\":true,");
+	ops_add_key_str(o, "room_id", r->id);
+	sbuf_addc(o, ',');
+	ops_add_key_str(o, "name", r->name);
+	sbuf_addc(o, ',');
+	ops_add_key_str(o, "user", m->user);
+	sbuf_addc(o, ',');
+	ops_add_users(o, r);
+	sbuf_addc(o, ',');
+	ops_add_key_int(o, "users_count", (int64_t)r->nmembers);
+	sbuf_addc(o, ',');
+	ops_add_key_int(o, "seq", (int64_t)first_live);
+	sbuf_addc(o, ',');
+	ops_add_key_str(o, "epoch", b->epoch);
+	sbuf_adds(o, recovered ? ",\"recovered\":true" : ",\"recovered\":false");
+	sbuf_adds(o, resumed ? ",\"resumed\":true" : ",\"resumed\":false");
+	sbuf_adds(o, ",\"history\":");
+	if (from_store) {
+		sbuf_add(o, stored.data, stored.len);
+	} else {
+		/* A resume gets every missed event; a fresh join at most --history's newest that
+		 * fit the byte budget of a history reply (the client pages with history). */
+		bool cut;
+		uint64_t first = ops_add_history(o, r, lo, first_live, limit, true,
+		                                 has_below ? (uint64_t)below : UINT64_MAX,
+		                                 recovered ? SIZE_MAX : b->cfg.history_bytes, &cut);
+		if (has_below) {
+			sbuf_addc(o, ',');
+			ops_add_key_int(o, "history_first", (int64_t)first);
+		}
+	}
+	sbuf_addc(o, '}');
+	sbuf_fini(&stored);
+	return;
+oom:
+	ops_reply_error(q, ERR_INTERNAL, "out of memory");
+}
+
+/* leave {frontend, session, room_id, [reason]} */
+void
+op_leave(struct req *q)
+{
+	struct room *r;
+	struct member *m = ops_arg_member(q, &r);
+	const char *reason = wire_str(q->rq, "reason", NULL);
+
+	if (m == NULL)
+		return;
+	if (reason == NULL || strcmp(reason, "disconnected") != 0)
+		reason = "left";
+	sess_leave(q->b, m, reason);
+	sbuf_adds(q->out, "{\"ok\":true,");
+	ops_add_key_int(q->out, "seq", (int64_t)r->seq);
+	sbuf_addc(q->out, '}');
+}
+
+/* sync {frontend, instance, members:[{session, room_id, user}]} */
+void
+op_sync(struct req *q)
+{
+	struct broker *b = q->b;
+	const char *id = ops_arg_id(q, "frontend");
+	const char *inst = id ? ops_arg_token(q, "instance", true) : NULL;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(q->rq, "members");
+	struct frontend *fe;
+	size_t it = 0;
+	void *v;
+
+	if (inst == NULL)
+		return;
+	if ((fe = fe_get(b, id)) == NULL || strcmp(fe->instance, inst) != 0) {
+		ops_reply_error(q, ERR_UNKNOWN_FRONTEND,
+		                "front-end %s is not registered: send hello", id);
+		return;
+	}
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MADANG_SYNC_MAX) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "members must be an array of at most %d",
+		                MADANG_SYNC_MAX);
+		return;
+	}
+	fe->last_seen_ms = b->now_mono;
+	while (hmap_next(&fe->sessions, &it, NULL, &v)) {
+		struct session *s = v;
+		for (size_t i = 0; i < s->nrooms; i++)
+			s->rooms[i]->marked = false;
+	}
+	struct sbuf *o = q->out;
+	sbuf_adds(o, "{\"ok\":true,");
+	ops_add_key_str(o, "epoch", b->epoch);
+	sbuf_adds(o, ",\"results\":[");
+	const cJSON *item;
+	bool first = true;
+	cJSON_ArrayForEach(item, list)
+	{
+		char user[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
+		const char *err = NULL, *sid = NULL, *rid = NULL;
+		struct session *s;
+		struct room *r = NULL;
+		struct member *m = NULL, *held;
+
+		if (!first)
+			sbuf_addc(o, ',');
+		first = false;
+		if (!cJSON_IsObject(item)) {
+			err = ERR_INVALID_ARGUMENT;
+		} else {
+			size_t n;
+			sid = wire_str(item, "session", &n);
+			if (sid == NULL || !valid_token(sid, n, MADANG_SESSION_MAX))
+				err = ERR_INVALID_ARGUMENT;
+			rid = wire_str(item, "room_id", &n);
+			if (!err && (rid == NULL || !valid_room_id(rid, n)))
+				err = ERR_INVALID_ARGUMENT;
+			const char *u = wire_str(item, "user", &n), *why;
+			if (!err && (u == NULL || !nick_canonical(u, n, user, sizeof(user), &why)))
+				err = ERR_INVALID_ARGUMENT;
+		}
+		if (!err) {
+			nick_fold(user, key, sizeof(key));
+			r = room_get(b, rid);
+			/* A room a join had created (before a broker restart): ephemeral again,
+			 * counted but not refused (these members were admitted before). */
+			size_t alen;
+			const char *a = wire_str(item, "addr", &alen);
+			if (a == NULL || !valid_token(a, alen, MADANG_SESSION_MAX))
+				a = CLIENT_ADDR_UNKNOWN;
+			if (r == NULL && b->cfg.allow_create && b->nrooms < b->cfg.max_rooms &&
+			    room_by_name(b, rid) == NULL)
+				r = room_create_ephemeral(b, rid, a, key);
+			if (r == NULL)
+				err = ERR_NO_SUCH_ROOM;
+		}
+		if (!err) {
+			s = sess_get(fe, sid);
+			if (s != NULL && (m = sess_member_of(s, r)) != NULL) {
+				m->marked = true;
+			} else if ((held = hmap_get(&r->members, key)) != NULL) {
+				err = ERR_NICKNAME_TAKEN;
+			} else if (r->nmembers >= b->cfg.max_members) {
+				err = ERR_ROOM_FULL;
+			} else if ((s = sess_get_or_create(b, fe, sid)) == NULL ||
+			           room_member_add(b, r, s, user, key, &m) != 0) {
+				err = ERR_INTERNAL;
+			} else {
+				m->marked = true;
+				room_emit_join(b, m, true);
+			}
+		}
+		sbuf_addc(o, '{');
+		if (sid && valid_token(sid, strlen(sid), MADANG_SESSION_MAX)) {
+			ops_add_key_str(o, "session", sid);
+			sbuf_addc(o, ',');
+		}
+		if (rid && valid_room_id(rid, strlen(rid))) {
+			ops_add_key_str(o, "room_id", rid);
+			sbuf_addc(o, ',');
+		}
+		if (err) {
+			sbuf_adds(o, "\"ok\":false,");
+			ops_add_key_str(o, "error", err);
+		} else {
+			sbuf_adds(o, "\"ok\":true,");
+			ops_add_key_int(o, "seq", (int64_t)r->seq);
+			sbuf_addc(o, ',');
+			ops_add_key_int(o, "users_count", (int64_t)r->nmembers);
+		}
+		sbuf_addc(o, '}');
+	}
+	sbuf_adds(o, "]}");
+	/* Whatever the front-end no longer declares leaves. */
+	size_t dropped = 0;
+	it = 0;
+	while (hmap_next(&fe->sessions, &it, NULL, &v)) {
+		struct session *s = v;
+		for (size_t i = s->nrooms; i-- > 0;) {
+			if (s->rooms[i]->marked)
+				continue;
+			bool last = s->nrooms == 1; /* sess_leave frees the session with it */
+			dropped++;
+			sess_leave(b, s->rooms[i], "resync");
+			if (last)
+				break;
+		}
+	}
+	log_info("broker: front-end %s synced %d members (%zu dropped)", fe->id,
+	         cJSON_GetArraySize(list), dropped);
+}

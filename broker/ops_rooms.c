@@ -1,0 +1,133 @@
+/* ops_rooms.c — list_rooms, get_room, create_room and delete_room. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "ops.h"
+#include "validate.h"
+#include "wire.h"
+
+/* list_rooms {} */
+void
+op_list_rooms(struct req *q)
+{
+	struct broker *b = q->b;
+
+	sbuf_adds(q->out, "{\"ok\":true,\"rooms\":[");
+	for (size_t i = 0; i < b->nrooms; i++) {
+		if (i)
+			sbuf_addc(q->out, ',');
+		ops_add_room_summary(q->out, b->rooms_v[i]);
+		sbuf_addc(q->out, '}');
+	}
+	sbuf_adds(q->out, "]}");
+}
+
+/* get_room {room_id} */
+void
+op_get_room(struct req *q)
+{
+	struct room *r = ops_arg_room(q);
+
+	if (r == NULL)
+		return;
+	sbuf_adds(q->out, "{\"ok\":true,\"room\":");
+	ops_add_room_summary(q->out, r);
+	sbuf_addc(q->out, ',');
+	sbuf_adds(q->out, "\"members\":[");
+	for (size_t i = 0; i < r->nmembers; i++) {
+		if (i)
+			sbuf_addc(q->out, ',');
+		sbuf_add_jstr(q->out, r->members_v[i]->user, strlen(r->members_v[i]->user));
+	}
+	sbuf_adds(q->out, "],");
+	ops_add_key_int(q->out, "seq", (int64_t)r->seq);
+	sbuf_adds(q->out, "}}");
+}
+
+/* create_room {room_id, [name]} */
+void
+op_create_room(struct req *q)
+{
+	struct broker *b = q->b;
+	const char *id, *name, *why;
+	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1];
+	size_t nlen;
+	struct room *r;
+
+	if (!b->cfg.allow_create) {
+		ops_reply_error(q, ERR_FORBIDDEN, "room creation is disabled on this broker");
+		return;
+	}
+	if ((id = ops_arg_id(q, "room_id")) == NULL)
+		return;
+	name = wire_str(q->rq, "name", &nlen);
+	if (name == NULL && wire_has(q->rq, "name")) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "name must be a string");
+		return;
+	}
+	if (name == NULL) {
+		name = id;
+		nlen = strlen(id);
+	}
+	if (!room_name_canonical(name, nlen, canon, sizeof(canon), &why)) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "%s", why);
+		return;
+	}
+	if (room_get(b, id) != NULL) {
+		ops_reply_error(q, ERR_ROOM_EXISTS, "room %s already exists", id);
+		return;
+	}
+	if ((r = room_by_name(b, canon)) != NULL) {
+		ops_reply_error(q, ERR_NAME_TAKEN, "room %s already has this name", r->id);
+		return;
+	}
+	if (b->nrooms >= b->cfg.max_rooms) {
+		ops_reply_error(q, ERR_TOO_MANY_ROOMS, "the broker already has %zu rooms",
+		                b->nrooms);
+		return;
+	}
+	if ((r = room_create_new(b, id, canon)) == NULL) {
+		ops_reply_error(q, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	b->ctr.rooms_created++;
+	log_info("broker: room %s created", r->id);
+	struct sbuf *e = &b->ev;
+	sbuf_reset(e);
+	sbuf_adds(e, "{\"type\":\"room_created\",");
+	ops_add_key_str(e, "room_id", r->id);
+	sbuf_addc(e, ',');
+	ops_add_key_str(e, "name", r->name);
+	sbuf_addc(e, '}');
+	room_publish(b, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), e->data, e->len);
+	sbuf_adds(q->out, "{\"ok\":true,\"room\":");
+	ops_add_room_summary(q->out, r);
+	sbuf_adds(q->out, "}}");
+}
+
+/* delete_room {room_id} */
+void
+op_delete_room(struct req *q)
+{
+	struct broker *b = q->b;
+	struct room *r = ops_arg_room(q);
+
+	if (r == NULL)
+		return;
+	while (r->nmembers > 0)
+		sess_leave(b, r->members_v[r->nmembers - 1], NULL);
+	room_event_begin(b, r, "room_deleted");
+	sbuf_addc(&b->ev, '}');
+	room_emit(b, r, NULL, NULL);
+	room_publish(b, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), b->ev.data, b->ev.len);
+	if (b->store.room_deleted && !r->ephemeral)
+		b->store.room_deleted(b->store.arg, r->id, r->seq);
+	log_info("broker: room %s deleted", r->id);
+	room_destroy(b, r);
+	b->ctr.rooms_deleted++;
+	sbuf_adds(q->out, "{\"ok\":true}");
+}

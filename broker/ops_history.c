@@ -65,6 +65,21 @@ ops_add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t
 	return first_seq;
 }
 
+/* Starts a history reply: ok, room_id, epoch, first_seq (the oldest event kept) and last_seq
+ * (the room's current seq), without a closing brace. */
+static void
+history_reply_head(struct req *q, const struct room *r, uint64_t first)
+{
+	sbuf_adds(q->out, "{\"ok\":true,");
+	ops_add_key_str(q->out, "room_id", r->id);
+	sbuf_addc(q->out, ',');
+	ops_add_key_str(q->out, "epoch", q->b->epoch);
+	sbuf_addc(q->out, ',');
+	ops_add_key_int(q->out, "first_seq", (int64_t)first);
+	sbuf_addc(q->out, ',');
+	ops_add_key_int(q->out, "last_seq", (int64_t)r->seq);
+}
+
 /* history {room_id, [after_seq | before_seq], [limit], [max_bytes]} */
 void
 op_history(struct req *q)
@@ -97,14 +112,7 @@ op_history(struct req *q)
 		uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
 		complete = first <= want || first <= r->base_seq + 1;
 	}
-	sbuf_adds(q->out, "{\"ok\":true,");
-	ops_add_key_str(q->out, "room_id", r->id);
-	sbuf_addc(q->out, ',');
-	ops_add_key_str(q->out, "epoch", q->b->epoch);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "first_seq", (int64_t)first);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "last_seq", (int64_t)r->seq);
+	history_reply_head(q, r, first);
 	if (q->b->store.history != NULL && !r->ephemeral) {
 		/* Durable history: the database holds every event the ring does, and older ones. */
 		struct sbuf ev;
@@ -126,14 +134,7 @@ op_history(struct req *q)
 		}
 		complete = complete && !truncated;
 		sbuf_reset(q->out);
-		sbuf_adds(q->out, "{\"ok\":true,");
-		ops_add_key_str(q->out, "room_id", r->id);
-		sbuf_addc(q->out, ',');
-		ops_add_key_str(q->out, "epoch", q->b->epoch);
-		sbuf_addc(q->out, ',');
-		ops_add_key_int(q->out, "first_seq", (int64_t)first);
-		sbuf_addc(q->out, ',');
-		ops_add_key_int(q->out, "last_seq", (int64_t)r->seq);
+		history_reply_head(q, r, first);
 		sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
 		sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
 		sbuf_adds(q->out, ",\"events\":");

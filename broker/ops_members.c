@@ -43,25 +43,37 @@ room_autocreate(struct req *q, const char *id, const char *addr, const char *use
 	return r;
 }
 
-/* Sends the holder of a nickname's front-end a kick for its session. */
+/* Publishes {"type":TYPE,"session","room_id","user"[,"reason"]} about member m on its
+ * front-end's topic f/<frontend> (a kick or a probe: events for that front-end alone). */
 static void
-publish_kick(struct broker *b, struct member *m, const char *reason)
+publish_to_frontend(struct broker *b, struct member *m, const char *type, const char *reason)
 {
 	char topic[WIRE_TOPIC_MAX + 1];
 	size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, m->sess->fe->id);
 	struct sbuf *e = &b->ev;
 
 	sbuf_reset(e);
-	sbuf_adds(e, "{\"type\":\"kick\",");
+	sbuf_adds(e, "{");
+	ops_add_key_str(e, "type", type);
+	sbuf_addc(e, ',');
 	ops_add_key_str(e, "session", m->sess->id);
 	sbuf_addc(e, ',');
 	ops_add_key_str(e, "room_id", m->room->id);
 	sbuf_addc(e, ',');
 	ops_add_key_str(e, "user", m->user);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "reason", reason);
+	if (reason != NULL) {
+		sbuf_addc(e, ',');
+		ops_add_key_str(e, "reason", reason);
+	}
 	sbuf_addc(e, '}');
 	room_publish(b, topic, tlen, e->data, e->len);
+}
+
+/* Sends the holder of a nickname's front-end a kick for its session. */
+static void
+publish_kick(struct broker *b, struct member *m, const char *reason)
+{
+	publish_to_frontend(b, m, "kick", reason);
 }
 
 /* Asks the front-end of m, whose nickname a newcomer wants, to probe m's connection: the event
@@ -71,21 +83,8 @@ publish_kick(struct broker *b, struct member *m, const char *reason)
 static uint64_t
 probe_holder(struct broker *b, struct member *m)
 {
-	char topic[WIRE_TOPIC_MAX + 1];
-	struct sbuf *e = &b->ev;
-
 	if (m->probed_ms == 0 || b->now_mono - m->probed_ms >= BROKER_PROBE_MS) {
-		const char *fe = m->sess->fe->id;
-		size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, fe);
-		sbuf_reset(e);
-		sbuf_adds(e, "{\"type\":\"probe\",");
-		ops_add_key_str(e, "session", m->sess->id);
-		sbuf_addc(e, ',');
-		ops_add_key_str(e, "room_id", m->room->id);
-		sbuf_addc(e, ',');
-		ops_add_key_str(e, "user", m->user);
-		sbuf_addc(e, '}');
-		room_publish(b, topic, tlen, e->data, e->len);
+		publish_to_frontend(b, m, "probe", NULL);
 		m->probed_ms = b->now_mono ? b->now_mono : 1;
 		b->ctr.probes++;
 	}

@@ -94,6 +94,24 @@ setup_room_topics(void **state)
 	return fx_start(state, args);
 }
 
+/* Copies the broker's log (valgrind's report, under valgrind) to stderr, so that a failed stop
+ * can be understood from the suite's output alone: the directory is kept, but CI keeps only the
+ * output. */
+static void
+dump_log(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char line[512];
+
+	if (fp == NULL)
+		return;
+	fprintf(stderr, "--- %s ---\n", path);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		fputs(line, stderr);
+	fprintf(stderr, "--- end of log ---\n");
+	fclose(fp);
+}
+
 static int
 teardown(void **state)
 {
@@ -105,8 +123,10 @@ teardown(void **state)
 	nng_close(f->sub);
 	/* Every test ends with a clean stop: SIGTERM must exit 0 (under valgrind: no leak). */
 	int rc = f->tb.pid > 0 ? tbroker_signal(&f->tb, SIGTERM) : 0;
-	if (rc != 0)
+	if (rc != 0) {
 		fprintf(stderr, "broker exit status %d after SIGTERM (log: %s)\n", rc, f->tb.log);
+		dump_log(f->tb.log);
+	}
 	if (rc == 0)
 		tbroker_cleanup(&f->tb);
 	free(f);
@@ -1354,5 +1374,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_exits_zero, setup, teardown),
 	};
+	/* T_FILTER=pattern (cmocka's wildcards) runs only the matching tests, e.g. to repeat one. */
+	if (getenv("T_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("T_FILTER"));
 	return cmocka_run_group_tests_name("broker integration", tests, NULL, NULL);
 }

@@ -71,7 +71,7 @@ CORE_LIBS :=
 TEST_BINS :=
 DEPS      :=
 
-.PHONY: all programs test-bins deps deps-test deps-bench test check run bench fuzz install uninstall format clean
+.PHONY: all programs test-bins deps deps-test deps-bench bench-node-deps test check run bench fuzz install uninstall format clean
 all: deps programs
 
 # Compile rule shared by every module: build/obj/<path>.o from <path>.c. Order-only on deps, so

@@ -1,15 +1,18 @@
 #!/bin/bash
 # run.sh — `make bench`: runs the scenarios of docs/performance.md, each against a freshly started
 # stack (madang-broker + madang-ws on free loopback ports, nginx in front for the nginx scenario)
-# and, for fanout, rooms and ramp, against the reference server on Node's ws package
-# (bench/reference/ws-server.mjs). Prints a table and writes BUILD/bench/results.json.
+# and, for fanout, rooms, idle and ramp, against two reference servers: one on Node's ws package
+# (bench/reference/ws-server.mjs, server "node-ws") and one on uWebSockets.js native pub/sub
+# (bench/reference/uws-server.mjs, server "uws"). Prints a table and writes
+# BUILD/bench/results.json.
 #
 # Usage: bench/run.sh [BUILD_DIR] [SCENARIO...]     (default: build; all scenarios)
 # Exits 0 when every scenario produced a result (met its goal or not), 1 otherwise.
 #   scenarios: fanout rooms idle storm broker nginx ramp
 # Environment:
 #   BENCH_QUICK=1        a smoke run: a few seconds per scenario, smaller counts
-#   BENCH_REFERENCE=0    skip the Node reference server
+#   BENCH_REFERENCE=0    skip both reference servers
+#   BENCH_REFERENCES="node-ws uws"  which reference servers to run (default: both)
 #   BENCH_WS_ARGS="..."  extra madang-ws options;  BENCH_BROKER_ARGS="..." extra broker options
 #   BENCH_WS_PROCS=N     madang-ws processes sharing the port with --reuseport (default 1)
 #   BENCH_LG_THREADS=N   load-generator threads (default 1)
@@ -25,6 +28,8 @@ out=$build/bench
 logs=$out/logs
 quick=${BENCH_QUICK:-0}
 use_ref=${BENCH_REFERENCE:-1}
+refs=${BENCH_REFERENCES:-node-ws uws}
+[ "$use_ref" = 1 ] || refs=""
 ws_procs=${BENCH_WS_PROCS:-1}
 lg_threads=${BENCH_LG_THREADS:-1}
 nice_cmd=()
@@ -132,23 +137,41 @@ start_stack_once() {
 	sleep 0.3 # let madang-ws finish its hello to the broker
 }
 
-# start_ref NAME: the Node reference server; sets REF_PORT, REF_PID
+# start_ref NAME KIND: a reference server (KIND node-ws or uws); sets REF_PORT, REF_PID. Returns 1,
+# with a line saying why, when it is not installed or does not load.
 start_ref() {
-	local name=$1 i
+	local name=$1 kind=$2 i script
 	REF_PORT="" REF_PID=""
-	[ "$use_ref" = 1 ] && [ -d "$root/tests/node_modules/ws" ] || {
-		log "$name: reference server skipped (BENCH_REFERENCE=0 or no tests/node_modules/ws: make node-deps)"
-		return 1
-	}
-	"${nice_cmd[@]}" node "$root/bench/reference/ws-server.mjs" --port 0 >"$logs/$name.ref.log" 2>&1 &
+	case "$kind" in
+	node-ws)
+		script=ws-server.mjs
+		[ -d "$root/tests/node_modules/ws" ] || {
+			log "$name: node-ws reference skipped: no tests/node_modules/ws (make node-deps)"
+			return 1
+		} ;;
+	uws)
+		script=uws-server.mjs
+		[ -d "$root/bench/node_modules/uwebsockets" ] || {
+			log "$name: uws reference skipped: no bench/node_modules/uwebsockets (make bench-node-deps)"
+			return 1
+		} ;;
+	*) log "unknown reference $kind"; return 1 ;;
+	esac
+	"${nice_cmd[@]}" node "$root/bench/reference/$script" --port 0 >"$logs/$name.$kind.log" 2>&1 &
 	REF_PID=$!
 	pids+=("$REF_PID")
 	for ((i = 0; i < 100; i++)); do
-		REF_PORT=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$logs/$name.ref.log")
+		REF_PORT=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$logs/$name.$kind.log")
 		[ -n "$REF_PORT" ] && return 0
+		if grep -q '^unavailable:' "$logs/$name.$kind.log" || ! kill -0 "$REF_PID" 2>/dev/null; then
+			log "$name: $kind reference skipped: $(head -c 300 "$logs/$name.$kind.log")"
+			stop_pids "$REF_PID"
+			return 1
+		fi
 		sleep 0.05
 	done
-	log "$name: reference server did not start"
+	log "$name: $kind reference server did not start"
+	stop_pids "$REF_PID"
 	return 1
 }
 
@@ -193,12 +216,13 @@ sc_fanout() {
 	else json=""; fi
 	record fanout madang "$((rate * 100)) deliveries/s offered: p99 <= 10 ms, nothing lost" \
 		"$lossless and .latency_ms.p99 <= 10" "$json"
-	if start_ref fanout; then
-		json=$(loadgen fanout fanout.reference --url "ws://127.0.0.1:$REF_PORT" \
+	for ref in $refs; do
+		start_ref fanout "$ref" || continue
+		json=$(loadgen fanout "fanout.$ref" --url "ws://127.0.0.1:$REF_PORT" \
 			$(fanout_args "$rate") --pids "$REF_PID")
 		stop_pids "$REF_PID"
-		record fanout reference "same load" "$lossless and .latency_ms.p99 <= 10" "$json"
-	fi
+		record fanout "$ref" "same load" "$lossless and .latency_ms.p99 <= 10" "$json"
+	done
 }
 
 rooms_args() {
@@ -217,27 +241,38 @@ sc_rooms() {
 	else json=""; fi
 	record rooms madang "$((conns / 5)) rooms x 5, 2 msg/s each: p99 <= 1 ms, nothing lost" \
 		"$lossless and .latency_ms.p99 <= 1" "$json"
-	if start_ref rooms; then
-		json=$(loadgen rooms rooms.reference --url "ws://127.0.0.1:$REF_PORT" \
+	for ref in $refs; do
+		start_ref rooms "$ref" || continue
+		json=$(loadgen rooms "rooms.$ref" --url "ws://127.0.0.1:$REF_PORT" \
 			$(rooms_args "$conns") --pids "$REF_PID")
 		stop_pids "$REF_PID"
-		record rooms reference "same load" "$lossless and .latency_ms.p99 <= 1" "$json"
-	fi
+		record rooms "$ref" "same load" "$lossless and .latency_ms.p99 <= 1" "$json"
+	done
 }
 
 # 10 clients per room: with 1,000 per room the N^2 join notices (every member is told of every
 # later join) are what gets measured, not idle memory.
+idle_args() {
+	echo --conns "$1" --rooms "$(($1 / 10))" --idle --duration "$(q 1 3)" --connect-rate 0
+}
+
 sc_idle() {
 	local conns json
 	conns=$(q 1000 10000)
 	if start_stack idle; then
-		json=$(loadgen idle idle.madang --url "ws://127.0.0.1:$STACK_PORT" --conns "$conns" \
-			--rooms "$((conns / 10))" --idle --duration "$(q 1 3)" --connect-rate 0 \
+		json=$(loadgen idle idle.madang --url "ws://127.0.0.1:$STACK_PORT" $(idle_args "$conns") \
 			--pids "$STACK_PIDS")
 		stop_pids "${STACK_ALL[@]}"
 	else json=""; fi
 	record idle madang "$conns idle connections: <= 2 KiB user-space memory each" \
 		'.connections_failed == 0 and .connections_not_joined == 0 and .rss_bytes_per_conn <= 2048' "$json"
+	for ref in $refs; do
+		start_ref idle "$ref" || continue
+		json=$(loadgen idle "idle.$ref" --url "ws://127.0.0.1:$REF_PORT" $(idle_args "$conns") \
+			--pids "$REF_PID")
+		stop_pids "$REF_PID"
+		record idle "$ref" "same connections" 'null' "$json"
+	done
 }
 
 sc_storm() {
@@ -325,10 +360,11 @@ ramp_run() {
 			ok=$(jq -r "$lossless and .latency_ms.p99 <= 50" <<<"$json" 2>/dev/null)
 			jq -c --argjson d "$d" --argjson t "$try" --arg ok "${ok:-false}" --arg s "$server" \
 				'{server:$s, step_deliveries_per_s:$d, attempt:$t, pass:($ok == "true"),
-				  deliveries_per_s, lost, out_of_order, error_events, p99_ms:.latency_ms.p99,
+				  deliveries_per_s, lost, out_of_order, error_events, p50_ms:.latency_ms.p50,
+				  p99_ms:.latency_ms.p99,
 				  send_lag_p99_ms:.send_lag_ms.p99, cpu_pct, cpu_pressure_pct}' \
 				<<<"$json" >>"$run_dir/ramp.$server.jsonl" 2>/dev/null
-			log "ramp $server $d deliveries/s (attempt $try): pass=$ok $(jq -c '{deliveries_per_s, lost, out_of_order, p99:.latency_ms.p99}' <<<"$json" 2>/dev/null)"
+			log "ramp $server $d deliveries/s (attempt $try): pass=$ok $(jq -c '{deliveries_per_s, lost, out_of_order, p50:.latency_ms.p50, p99:.latency_ms.p99}' <<<"$json" 2>/dev/null)"
 			[ "$ok" = true ] && break
 		done
 		[ "$ok" = true ] || break
@@ -350,13 +386,14 @@ sc_ramp() {
 	else
 		record ramp madang "highest passing step >= 2,560,000" 'null' ''
 	fi
-	if start_ref ramp; then
-		best=$(ramp_run reference "$REF_PORT" "$REF_PID")
+	for ref in $refs; do
+		start_ref ramp "$ref" || continue
+		best=$(ramp_run "$ref" "$REF_PORT" "$REF_PID")
 		stop_pids "$REF_PID"
-		steps=$(jq -s -c . "$run_dir/ramp.reference.jsonl" 2>/dev/null)
-		record ramp reference "same ramp" 'null' \
+		steps=$(jq -s -c . "$run_dir/ramp.$ref.jsonl" 2>/dev/null)
+		record ramp "$ref" "same ramp" 'null' \
 			"{\"best_deliveries_per_s\":$best,\"steps\":${steps:-[]}}"
-	fi
+	done
 }
 
 # --- main -----------------------------------------------------------------------------------------

@@ -26,20 +26,52 @@ jq -r '
      k($r.best_deliveries_per_s), n($r.cpu_pressure_pct), (if .pass == null then (if $r.skipped then "skipped" elif $r.error then "error" else "-" end)
                                    elif .pass then "PASS" else "FAIL" end)] | @tsv)
 ' "$f" | column -t -s $'\t'
-jq -r '
-( [.scenarios[] | select(.name == "fanout" or .name == "rooms" or .name == "ramp")] as $s |
-    ($s | map(.name) | unique[]) as $name |
-    ($s | map(select(.name == $name and .server == "madang"))[0].result) as $m |
-    ($s | map(select(.name == $name and .server == "reference"))[0].result) as $ref |
-    if $m != null and $ref != null and $m.error == null and $ref.error == null then
-      if $name == "ramp" then
-        "ratio \($name): madang/reference highest passing step = " +
-        (if ($ref.best_deliveries_per_s // 0) > 0 then ((($m.best_deliveries_per_s // 0) / $ref.best_deliveries_per_s * 10 | floor) / 10 | tostring) + "x" else "n/a (reference passed no step)" end)
-      else
-        "ratio \($name): madang/reference deliveries/s = " +
-        (if ($ref.deliveries_per_s // 0) > 0 then ((($m.deliveries_per_s // 0) / $ref.deliveries_per_s * 100 | floor) / 100 | tostring) + "x" else "n/a" end) +
-        ", p99 reference/madang = " +
-        (if ($m.latency_ms.p99 // 0) > 0 then (($ref.latency_ms.p99 / $m.latency_ms.p99 * 10 | floor) / 10 | tostring) + "x" else "n/a" end)
-      end
-    else empty end)
-' "$f"
+# Madang beside each reference server, one line per scenario: p50/p99 (ms), the ramp's highest
+# passing step, idle memory per connection; then madang's ratio to each reference (madang ÷
+# reference: below 1 is better for latency and memory, above 1 better for the ramp). Results
+# written before there were two references call the Node one "reference".
+side=$(jq -r '
+  def r1(x): (x * 10 | round) / 10;
+  def lat(r): if r == null or r.error != null or (r.latency_ms.samples // 0) == 0 then "-"
+              else "\(r.latency_ms.p50)/\(r.latency_ms.p99)" end;
+  def fig(name; r): if r == null or r.error != null then "-"
+              elif name == "ramp" then (r.best_deliveries_per_s // 0 | tostring)
+              elif name == "idle" then (if r.rss_bytes_per_conn == null then "-" else "\(r.rss_bytes_per_conn)B" end)
+              else lat(r) end;
+  def ratio(name; m; r): if m == null or r == null or m.error != null or r.error != null then "-"
+              elif name == "ramp" then (if (r.best_deliveries_per_s // 0) > 0 then "\(r1(m.best_deliveries_per_s / r.best_deliveries_per_s))x" else "-" end)
+              elif name == "idle" then (if (r.rss_bytes_per_conn // 0) > 0 and m.rss_bytes_per_conn != null then "\(r1(m.rss_bytes_per_conn / r.rss_bytes_per_conn))x" else "-" end)
+              elif (r.latency_ms.p50 // 0) > 0 and (r.latency_ms.p99 // 0) > 0 and (m.latency_ms.samples // 0) > 0 then
+                "\(r1(m.latency_ms.p50 / r.latency_ms.p50))x/\(r1(m.latency_ms.p99 / r.latency_ms.p99))x"
+              else "-" end;
+  [.scenarios[] | .server |= (if . == "reference" then "node-ws" else . end)] as $s |
+  ([$s[] | .server | select(. != "madang")] | unique) as $refs |
+  if ($refs | length) == 0 then empty else
+    ((["scenario", "madang"] + $refs + ($refs | map("madang÷" + .))) | @tsv),
+    ($s | map(select(.name == "fanout" or .name == "rooms" or .name == "ramp" or .name == "idle")) |
+      map(.name) | unique[] as $name |
+      ($s | map(select(.name == $name and .server == "madang"))[0].result) as $m |
+      ([$name, fig($name; $m)] +
+       ($refs | map(. as $ref | fig($name; ($s | map(select(.name == $name and .server == $ref))[0].result)))) +
+       ($refs | map(. as $ref | ratio($name; $m; ($s | map(select(.name == $name and .server == $ref))[0].result))))) | @tsv)
+  end
+' "$f")
+if [ -n "$side" ]; then
+	printf '\nmadang beside the references (fanout, rooms: p50/p99 ms; ramp: highest passing step; idle: memory per connection):\n'
+	column -t -s $'\t' <<<"$side"
+fi
+# The ramp, step by step: p50 and p99 of every attempt, so that a regression at light load shows
+# even when the highest passing step does not move.
+steps=$(jq -r '
+  [.scenarios[] | select(.name == "ramp") | (.server |= (if . == "reference" then "node-ws" else . end)) |
+    .server as $srv | (.result.steps // [])[] | . + {server: $srv}] as $st |
+  if ($st | length) == 0 then empty else
+    (["server", "step", "attempt", "deliv/s", "p50ms", "p99ms", "lost", "pass"] | @tsv),
+    ($st[] | [.server, .step_deliveries_per_s, .attempt, (.deliveries_per_s // "-"), (.p50_ms // "-"),
+              (.p99_ms // "-"), (.lost // "-"), (if .pass then "PASS" else "FAIL" end)] | map(tostring) | @tsv)
+  end
+' "$f")
+if [ -n "$steps" ]; then
+	printf '\nramp steps (deliveries/s offered, p50 and p99 in ms, each attempt):\n'
+	column -t -s $'\t' <<<"$steps"
+fi

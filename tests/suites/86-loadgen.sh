@@ -84,4 +84,20 @@ report_is "refused messages are counted as lost, not delivered" "$T_DIR/limited.
 	'r.messages_sent > 0 && r.lost > 0 && r.deliveries_received < r.deliveries_expected'
 report_is "the rate-limit errors are counted as error events" "$T_DIR/limited.json" \
 	'r.error_events > 0'
+
+# bench/table.sh on a fixed results file: madang beside each reference, with madang's ratios
+# (fanout p50 6 vs 0.3 ms: 20x; p99 20 vs 4: 5x; idle 3000 vs 1500 B: 2x; ramp 1.28M vs 2.56M:
+# 0.5x), and each ramp step with its p50.
+if command -v jq >/dev/null 2>&1; then
+	"$MADANG_ROOT/bench/table.sh" "$MADANG_ROOT/tests/fixtures/bench-results.json" >"$T_DIR/table.txt" 2>&1
+	t_check "bench/table.sh prints madang's ratio to each reference" \
+		grep -Eq '^fanout +6/20 +12/100 +0.3/4 +0.5x/0.2x +20x/5x$' "$T_DIR/table.txt"
+	t_check "bench/table.sh compares idle memory and the ramp's best step" \
+		sh -c "grep -Eq '^idle +3000B +- +1500B +- +2x\$' '$T_DIR/table.txt' &&
+			grep -Eq '^ramp +1280000 +- +2560000 +- +0.5x\$' '$T_DIR/table.txt'"
+	t_check "bench/table.sh lists each ramp step with its p50 and p99" \
+		grep -Eq '^uws +10000 +1 +10000 +0.7 +1.1 +0 +PASS$' "$T_DIR/table.txt"
+else
+	t_skip "bench/table.sh checks: no jq"
+fi
 t_done

@@ -343,7 +343,18 @@ test('messages held for a join that fails each get the join\'s error, then the c
     textFrame(JSON.stringify({ type: 'message', text: 'lost?', client_id: 'f-1' })),
     textFrame(JSON.stringify({ type: 'message', text: 'lost too?', client_id: 'f-2' })),
   ]);
-  const raw = await rawConnect(WS1, `/ws/room3/${u}`, first);
+  // The frames ride in the handshake's own write, but whether madang-ws reads them before the
+  // broker's answer to the join is up to the loop: hold the broker (SIGSTOP) until they are
+  // surely read and held, so the test checks what it means to, every time.
+  const pid = Number(process.env.MADANG_BROKER_PID);
+  process.kill(pid, 'SIGSTOP');
+  let raw;
+  try {
+    raw = await rawConnect(WS1, `/ws/room3/${u}`, first);
+    await sleep(300);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
   await raw.ended;
   const errs = rawJson(raw).filter((m) => m.type === 'error');
   assert.deepEqual(errs.map((e) => [e.code, e.client_id ?? null]),

@@ -8,6 +8,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "hmap.h"
+#include "jsonw.h"
 #include "limits.h"
 
 /* One seq-numbered room event kept for history and duplicate detection. */
@@ -137,8 +138,9 @@ struct room *room_get(struct broker *b, const char *id);
  * stores it in the ring and publishes it on r/<id>. */
 void room_emit(struct broker *b, struct room *r, const char *user_key, const char *client_id);
 void room_publish(struct broker *b, const char *topic, size_t tlen, const char *json, size_t jlen);
-/* Starts an event object {"type":T,"room_id":R,"seq":N,"epoch":E,"time":T in b->ev. */
-void room_event_begin(struct broker *b, struct room *r, const char *type);
+/* Starts an event object {"type":T,"room_id":R,"seq":N,"epoch":E,"time":T in b->ev, written
+ * through e, which the caller goes on with and closes (jw_end) before room_emit. */
+void room_event_begin(struct broker *b, struct room *r, const char *type, struct jsonw *e);
 struct hist_ev *room_find_dup(struct room *r, const char *user_key, const char *client_id);
 /* Index range helpers over the ring: entry i (0 = oldest). */
 struct hist_ev *room_hist_at(struct room *r, size_t i);

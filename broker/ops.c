@@ -53,7 +53,7 @@ op_batch(struct req *q)
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(q->rq, "requests");
 	const cJSON *item;
 	struct sbuf one;
-	bool first = true;
+	struct jsonw w;
 
 	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MADANG_BATCH_MAX) {
 		ops_reply_error(q, ERR_INVALID_ARGUMENT, "requests must be an array of at most %d",
@@ -61,7 +61,8 @@ op_batch(struct req *q)
 		return;
 	}
 	sbuf_init(&one);
-	sbuf_adds(q->out, "{\"ok\":true,\"replies\":[");
+	ops_reply_begin(q, &w);
+	jw_arr(&w, "replies");
 	cJSON_ArrayForEach(item, list)
 	{
 		struct req sub = {.b = b, .rq = item, .out = &one};
@@ -75,12 +76,12 @@ op_batch(struct req *q)
 			ops_reply_error(&sub, ERR_INVALID_REQUEST, "batches do not nest");
 		else if (!dispatch(&sub, op))
 			ops_reply_error(&sub, ERR_UNKNOWN_OP, "unknown op");
-		if (!first)
-			sbuf_addc(q->out, ',');
-		first = false;
-		sbuf_add(q->out, one.data, one.len);
+		jw_raw(&w, NULL, one.data, one.len);
+		if (one.oom)
+			q->out->oom = true;
 	}
-	sbuf_adds(q->out, "]}");
+	jw_end(&w);
+	jw_end(&w);
 	sbuf_fini(&one);
 }
 

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "core.h"
+#include "jsonw.h"
 #include "sbuf.h"
 
 /* Per-request context: the parsed request, the reply being built, and error state. */
@@ -26,9 +27,19 @@ struct req {
  * sets q->failed and counts a request error. */
 void ops_reply_error(struct req *q, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Append "key":value to o, the string JSON-escaped; no comma. */
-void ops_add_key_str(struct sbuf *o, const char *key, const char *val);
-void ops_add_key_int(struct sbuf *o, const char *key, int64_t val);
+/* The same reply left open in w, for an error that carries more members; the caller closes
+ * it (jw_end). */
+void ops_reply_error_begin(struct req *q, struct jsonw *w, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Starts the reply {"ok":true in q->out through w: the caller adds its members and closes it
+ * (jw_end). */
+void ops_reply_begin(struct req *q, struct jsonw *w);
+/* The whole reply {"ok":true}, and {"ok":true,"seq":seq}. */
+void ops_reply_ok(struct req *q);
+void ops_reply_seq(struct req *q, uint64_t seq);
+/* Starts an event that carries no room seq, {"type":type, in b->ev through e; the caller adds
+ * its members and closes it (jw_end) before publishing b->ev. */
+void ops_event_begin(struct broker *b, struct jsonw *e, const char *type);
 /* A required string field checked by valid_room_id (room and front-end ids); NULL after an
  * error reply. The string belongs to q->rq. */
 const char *ops_arg_id(struct req *q, const char *key);
@@ -53,20 +64,22 @@ bool ops_arg_nick(struct req *q, const char *key, char *canon, char *folded);
 /* The chat text of send and private: 1..4096 bytes of UTF-8, not only white space; its length
  * in *len. NULL after an error reply. */
 const char *ops_arg_text(struct req *q, size_t *len);
-/* Appends {"id","name","users_count" of r, the object left open for more keys. */
-void ops_add_room_summary(struct sbuf *o, const struct room *r);
-/* Appends "users":[the members' nicknames]. */
-void ops_add_users(struct sbuf *o, const struct room *r);
+/* Writes r's "id", "name" and "users_count" into the object open in w. */
+void ops_room_summary(struct jsonw *w, const struct room *r);
+/* Writes "users":[the members' nicknames] into the object open in w. */
+void ops_users(struct jsonw *w, const struct room *r);
 
 /* ---- ops_history.c ---- */
 
-/* Appends the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
- * of them (the oldest when !newest), oldest first, leaving out those with seq >= below (the
- * front-end already holds them), and fewer when the events' JSON (with the commas between)
- * would pass max_bytes: then the oldest (the newest when !newest) are left out and *truncated
- * is set. Returns the seq of the window's first event, or hi when the window is empty. */
-uint64_t ops_add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit,
-                         bool newest, uint64_t below, size_t max_bytes, bool *truncated);
+/* Writes (as member key of the object open in w, or as an element when key is NULL) the array of
+ * the ring's events whose seq is in (lo, hi), at most limit of the newest of them (the oldest
+ * when !newest), oldest first, leaving out those with seq >= below (the front-end already holds
+ * them), and fewer when the events' JSON (with the commas between) would pass max_bytes: then
+ * the oldest (the newest when !newest) are left out and *truncated is set. Returns the seq of the
+ * window's first event, or hi when the window is empty. */
+uint64_t ops_add_history(struct jsonw *w, const char *key, struct room *r, uint64_t lo,
+                         uint64_t hi, size_t limit, bool newest, uint64_t below, size_t max_bytes,
+                         bool *truncated);
 
 /* ---- The handlers. Each reads q->rq, applies it to q->b and writes exactly one reply object
  * to q->out: {"ok":true,…} or, through ops_reply_error, {"ok":false,…}. Events they publish

@@ -12,45 +12,81 @@
 #include "validate.h"
 #include "wire.h"
 
-void
-ops_reply_error(struct req *q, const char *code, const char *fmt, ...)
+/* Replaces the reply with {"ok":false,"error":code,"message":… through w, left open. */
+static void
+reply_error_v(struct req *q, struct jsonw *w, const char *code, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(msg))
 		n = sizeof(msg) - 1;
 	sbuf_reset(q->out);
-	sbuf_adds(q->out, "{\"ok\":false,\"error\":\"");
-	sbuf_adds(q->out, code);
-	sbuf_adds(q->out, "\",\"message\":");
-	sbuf_add_jstr(q->out, msg, (size_t)n);
-	sbuf_addc(q->out, '}');
+	jw_begin(w, q->out);
+	jw_obj(w, NULL);
+	jw_bool(w, "ok", false);
+	jw_str(w, "error", code);
+	jw_strn(w, "message", msg, (size_t)n);
 	q->failed = true;
 	q->b->ctr.request_errors++;
 }
 
 void
-ops_add_key_str(struct sbuf *o, const char *key, const char *val)
+ops_reply_error(struct req *q, const char *code, const char *fmt, ...)
 {
-	sbuf_addc(o, '"');
-	sbuf_adds(o, key);
-	sbuf_adds(o, "\":");
-	sbuf_add_jstr(o, val, strlen(val));
+	struct jsonw w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_error_v(q, &w, code, fmt, ap);
+	va_end(ap);
+	jw_end(&w);
 }
 
 void
-ops_add_key_int(struct sbuf *o, const char *key, int64_t val)
+ops_reply_error_begin(struct req *q, struct jsonw *w, const char *code, const char *fmt, ...)
 {
-	sbuf_addc(o, '"');
-	sbuf_adds(o, key);
-	sbuf_adds(o, "\":");
-	sbuf_addi(o, val);
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_error_v(q, w, code, fmt, ap);
+	va_end(ap);
+}
+
+void
+ops_reply_begin(struct req *q, struct jsonw *w)
+{
+	jw_begin(w, q->out);
+	jw_obj(w, NULL);
+	jw_bool(w, "ok", true);
+}
+
+void
+ops_reply_ok(struct req *q)
+{
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_end(&w);
+}
+
+void
+ops_reply_seq(struct req *q, uint64_t seq)
+{
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_int(&w, "seq", (int64_t)seq);
+	jw_end(&w);
+}
+
+void
+ops_event_begin(struct broker *b, struct jsonw *e, const char *type)
+{
+	sbuf_reset(&b->ev);
+	jw_begin(e, &b->ev);
+	jw_obj(e, NULL);
+	jw_str(e, "type", type);
 }
 
 /* Reads a required string field checked by valid_room_id (room and front-end ids). */
@@ -195,24 +231,18 @@ ops_arg_text(struct req *q, size_t *len)
 }
 
 void
-ops_add_room_summary(struct sbuf *o, const struct room *r)
+ops_room_summary(struct jsonw *w, const struct room *r)
 {
-	sbuf_addc(o, '{');
-	ops_add_key_str(o, "id", r->id);
-	sbuf_addc(o, ',');
-	ops_add_key_str(o, "name", r->name);
-	sbuf_addc(o, ',');
-	ops_add_key_int(o, "users_count", (int64_t)r->nmembers);
+	jw_str(w, "id", r->id);
+	jw_str(w, "name", r->name);
+	jw_int(w, "users_count", (int64_t)r->nmembers);
 }
 
 void
-ops_add_users(struct sbuf *o, const struct room *r)
+ops_users(struct jsonw *w, const struct room *r)
 {
-	sbuf_adds(o, "\"users\":[");
-	for (size_t i = 0; i < r->nmembers; i++) {
-		if (i)
-			sbuf_addc(o, ',');
-		sbuf_add_jstr(o, r->members_v[i]->user, strlen(r->members_v[i]->user));
-	}
-	sbuf_addc(o, ']');
+	jw_arr(w, "users");
+	for (size_t i = 0; i < r->nmembers; i++)
+		jw_str(w, NULL, r->members_v[i]->user);
+	jw_end(w);
 }

@@ -33,15 +33,14 @@ op_hello(struct req *q)
 	}
 	fe_set_bundles(b, fe, bundles && b->cfg.bundles);
 	uint64_t hb = b->cfg.frontend_timeout_ms / 3;
-	sbuf_adds(q->out, "{\"ok\":true,");
-	ops_add_key_str(q->out, "frontend", fe->id);
-	sbuf_addc(q->out, ',');
-	ops_add_key_str(q->out, "epoch", b->epoch);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "heartbeat_ms", (int64_t)(hb < 50 ? 50 : hb));
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "timeout_ms", (int64_t)b->cfg.frontend_timeout_ms);
-	sbuf_adds(q->out, fe->bundles ? ",\"bundles\":true}" : ",\"bundles\":false}");
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_str(&w, "frontend", fe->id);
+	jw_str(&w, "epoch", b->epoch);
+	jw_int(&w, "heartbeat_ms", (int64_t)(hb < 50 ? 50 : hb));
+	jw_int(&w, "timeout_ms", (int64_t)b->cfg.frontend_timeout_ms);
+	jw_bool(&w, "bundles", fe->bundles);
+	jw_end(&w);
 }
 
 /* heartbeat {frontend, instance} */
@@ -78,7 +77,8 @@ op_heartbeat(struct req *q)
 			fe->stats[fe->nstats++].value = v;
 		}
 	}
-	sbuf_adds(q->out, "{\"ok\":true,");
-	ops_add_key_str(q->out, "epoch", q->b->epoch);
-	sbuf_addc(q->out, '}');
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_str(&w, "epoch", q->b->epoch);
+	jw_end(&w);
 }

@@ -11,14 +11,14 @@
 #include "validate.h"
 #include "wire.h"
 
-/* Appends the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
+/* Writes (as member key, or as an element when key is NULL) the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
  * of them (the oldest when !newest), oldest first, leaving out those with seq >= below (the
  * front-end already holds them), and fewer when the events' JSON (with the commas between)
  * would pass max_bytes: then the oldest (the newest when !newest) are left out and *truncated
  * is set. Returns the seq of the window's first event, or hi when the window is empty. */
 uint64_t
-ops_add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t limit, bool newest,
-                uint64_t below, size_t max_bytes, bool *truncated)
+ops_add_history(struct jsonw *w, const char *key, struct room *r, uint64_t lo, uint64_t hi,
+                size_t limit, bool newest, uint64_t below, size_t max_bytes, bool *truncated)
 {
 	size_t first = r->ring_len, last = 0, n = 0;
 	uint64_t first_seq = hi;
@@ -54,30 +54,35 @@ ops_add_history(struct sbuf *o, struct room *r, uint64_t lo, uint64_t hi, size_t
 		if (first < wend)
 			first_seq = room_hist_at(r, first)->seq;
 	}
-	sbuf_adds(o, "[");
+	jw_arr(w, key);
 	for (size_t i = first; i < last; i++) {
 		struct hist_ev *e = room_hist_at(r, i);
-		if (i != first)
-			sbuf_addc(o, ',');
-		sbuf_add(o, e->json, e->len);
+		jw_raw(w, NULL, e->json, e->len);
 	}
-	sbuf_addc(o, ']');
+	jw_end(w);
 	return first_seq;
 }
 
-/* Starts a history reply: ok, room_id, epoch, first_seq (the oldest event kept) and last_seq
- * (the room's current seq), without a closing brace. */
+/* The whole history reply: ok, room_id, epoch, first_seq (the oldest event kept), last_seq (the
+ * room's current seq), complete, truncated, and the events (a JSON array built aside). */
 static void
-history_reply_head(struct req *q, const struct room *r, uint64_t first)
+history_reply(struct req *q, const struct room *r, uint64_t first, bool complete, bool truncated,
+              const struct sbuf *events)
 {
-	sbuf_adds(q->out, "{\"ok\":true,");
-	ops_add_key_str(q->out, "room_id", r->id);
-	sbuf_addc(q->out, ',');
-	ops_add_key_str(q->out, "epoch", q->b->epoch);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "first_seq", (int64_t)first);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "last_seq", (int64_t)r->seq);
+	struct jsonw w;
+
+	sbuf_reset(q->out);
+	ops_reply_begin(q, &w);
+	jw_str(&w, "room_id", r->id);
+	jw_str(&w, "epoch", q->b->epoch);
+	jw_int(&w, "first_seq", (int64_t)first);
+	jw_int(&w, "last_seq", (int64_t)r->seq);
+	jw_bool(&w, "complete", complete);
+	jw_bool(&w, "truncated", truncated);
+	jw_raw(&w, "events", events->data, events->len);
+	jw_end(&w);
+	if (events->oom)
+		q->out->oom = true;
 }
 
 /* history {room_id, [after_seq | before_seq], [limit], [max_bytes]} */
@@ -112,13 +117,12 @@ op_history(struct req *q)
 		uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
 		complete = first <= want || first <= r->base_seq + 1;
 	}
-	history_reply_head(q, r, first);
+	struct sbuf ev;
+	sbuf_init(&ev);
 	if (q->b->store.history != NULL && !r->ephemeral) {
 		/* Durable history: the database holds every event the ring does, and older ones. */
-		struct sbuf ev;
 		size_t n = 0;
 		uint64_t oldest = 0;
-		sbuf_init(&ev);
 		if (q->b->store.history(q->b->store.arg, r->id, lo, hi, (size_t)limit, !has_after,
 		                        (size_t)max_bytes, &ev, &n, &oldest, &truncated) != 0) {
 			sbuf_fini(&ev);
@@ -132,29 +136,13 @@ op_history(struct req *q)
 			uint64_t want = hi > (uint64_t)limit + 1 ? hi - (uint64_t)limit : 1;
 			complete = first <= want;
 		}
-		complete = complete && !truncated;
-		sbuf_reset(q->out);
-		history_reply_head(q, r, first);
-		sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
-		sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
-		sbuf_adds(q->out, ",\"events\":");
-		sbuf_add(q->out, ev.data, ev.len);
-		sbuf_addc(q->out, '}');
-		sbuf_fini(&ev);
-		return;
+	} else {
+		/* complete and truncated are known once the events are chosen: build them aside. */
+		struct jsonw ew;
+		jw_begin(&ew, &ev);
+		ops_add_history(&ew, NULL, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX,
+		                (size_t)max_bytes, &truncated);
 	}
-	/* complete and truncated are known once the events are chosen: build them aside. */
-	struct sbuf ev;
-	sbuf_init(&ev);
-	ops_add_history(&ev, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX, (size_t)max_bytes,
-	                &truncated);
-	complete = complete && !truncated;
-	sbuf_adds(q->out, complete ? ",\"complete\":true" : ",\"complete\":false");
-	sbuf_adds(q->out, truncated ? ",\"truncated\":true" : ",\"truncated\":false");
-	sbuf_adds(q->out, ",\"events\":");
-	sbuf_add(q->out, ev.data, ev.len);
-	sbuf_addc(q->out, '}');
-	if (ev.oom)
-		q->out->oom = true;
+	history_reply(q, r, first, complete && !truncated, truncated, &ev);
 	sbuf_fini(&ev);
 }

@@ -50,23 +50,16 @@ publish_to_frontend(struct broker *b, struct member *m, const char *type, const 
 {
 	char topic[WIRE_TOPIC_MAX + 1];
 	size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, m->sess->fe->id);
-	struct sbuf *e = &b->ev;
+	struct jsonw e;
 
-	sbuf_reset(e);
-	sbuf_adds(e, "{");
-	ops_add_key_str(e, "type", type);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "session", m->sess->id);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "room_id", m->room->id);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "user", m->user);
-	if (reason != NULL) {
-		sbuf_addc(e, ',');
-		ops_add_key_str(e, "reason", reason);
-	}
-	sbuf_addc(e, '}');
-	room_publish(b, topic, tlen, e->data, e->len);
+	ops_event_begin(b, &e, type);
+	jw_str(&e, "session", m->sess->id);
+	jw_str(&e, "room_id", m->room->id);
+	jw_str(&e, "user", m->user);
+	if (reason != NULL)
+		jw_str(&e, "reason", reason);
+	jw_end(&e);
+	room_publish(b, topic, tlen, b->ev.data, b->ev.len);
 }
 
 /* Sends the holder of a nickname's front-end a kick for its session. */
@@ -141,14 +134,13 @@ op_join(struct req *q)
 	} else if ((held = hmap_get(&r->members, key)) != NULL) {
 		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
 			uint64_t wait = probe_holder(b, held);
-			ops_reply_error(q, ERR_NICKNAME_TAKEN,
-			                "%s is already in room %s (if that connection is gone, the "
-			                "name is free again within %llu s)",
-			                held->user, r->id, (unsigned long long)(wait + 999) / 1000);
-			q->out->len--; /* reopen the object: when to try again */
-			sbuf_adds(q->out, ",");
-			ops_add_key_int(q->out, "retry_after_ms", (int64_t)wait);
-			sbuf_addc(q->out, '}');
+			struct jsonw w;
+			ops_reply_error_begin(q, &w, ERR_NICKNAME_TAKEN,
+			                      "%s is already in room %s (if that connection is gone, the "
+			                      "name is free again within %llu s)",
+			                      held->user, r->id, (unsigned long long)(wait + 999) / 1000);
+			jw_int(&w, "retry_after_ms", (int64_t)wait); /* when to try again */
+			jw_end(&w);
 			return;
 		}
 		/* Takeover by a reconnecting client: move the membership, no events. */
@@ -206,39 +198,30 @@ op_join(struct req *q)
 			}
 		}
 	}
-	struct sbuf *o = q->out;
-	sbuf_adds(o, "{\"ok\":true,");
-	ops_add_key_str(o, "room_id", r->id);
-	sbuf_addc(o, ',');
-	ops_add_key_str(o, "name", r->name);
-	sbuf_addc(o, ',');
-	ops_add_key_str(o, "user", m->user);
-	sbuf_addc(o, ',');
-	ops_add_users(o, r);
-	sbuf_addc(o, ',');
-	ops_add_key_int(o, "users_count", (int64_t)r->nmembers);
-	sbuf_addc(o, ',');
-	ops_add_key_int(o, "seq", (int64_t)first_live);
-	sbuf_addc(o, ',');
-	ops_add_key_str(o, "epoch", b->epoch);
-	sbuf_adds(o, recovered ? ",\"recovered\":true" : ",\"recovered\":false");
-	sbuf_adds(o, resumed ? ",\"resumed\":true" : ",\"resumed\":false");
-	sbuf_adds(o, ",\"history\":");
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_str(&w, "room_id", r->id);
+	jw_str(&w, "name", r->name);
+	jw_str(&w, "user", m->user);
+	ops_users(&w, r);
+	jw_int(&w, "users_count", (int64_t)r->nmembers);
+	jw_int(&w, "seq", (int64_t)first_live);
+	jw_str(&w, "epoch", b->epoch);
+	jw_bool(&w, "recovered", recovered);
+	jw_bool(&w, "resumed", resumed);
 	if (from_store) {
-		sbuf_add(o, stored.data, stored.len);
+		jw_raw(&w, "history", stored.data, stored.len);
 	} else {
 		/* A resume gets every missed event; a fresh join at most --history's newest that
 		 * fit the byte budget of a history reply (the client pages with history). */
 		bool cut;
-		uint64_t first = ops_add_history(o, r, lo, first_live, limit, true,
+		uint64_t first = ops_add_history(&w, "history", r, lo, first_live, limit, true,
 		                                 has_below ? (uint64_t)below : UINT64_MAX,
 		                                 recovered ? SIZE_MAX : b->cfg.history_bytes, &cut);
-		if (has_below) {
-			sbuf_addc(o, ',');
-			ops_add_key_int(o, "history_first", (int64_t)first);
-		}
+		if (has_below)
+			jw_int(&w, "history_first", (int64_t)first);
 	}
-	sbuf_addc(o, '}');
+	jw_end(&w);
 	sbuf_fini(&stored);
 	return;
 oom:
@@ -258,9 +241,7 @@ op_leave(struct req *q)
 	if (reason == NULL || strcmp(reason, "disconnected") != 0)
 		reason = "left";
 	sess_leave(q->b, m, reason);
-	sbuf_adds(q->out, "{\"ok\":true,");
-	ops_add_key_int(q->out, "seq", (int64_t)r->seq);
-	sbuf_addc(q->out, '}');
+	ops_reply_seq(q, r->seq);
 }
 
 /* sync {frontend, instance, members:[{session, room_id, user}]} */
@@ -293,12 +274,11 @@ op_sync(struct req *q)
 		for (size_t i = 0; i < s->nrooms; i++)
 			s->rooms[i]->marked = false;
 	}
-	struct sbuf *o = q->out;
-	sbuf_adds(o, "{\"ok\":true,");
-	ops_add_key_str(o, "epoch", b->epoch);
-	sbuf_adds(o, ",\"results\":[");
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_str(&w, "epoch", b->epoch);
+	jw_arr(&w, "results");
 	const cJSON *item;
-	bool first = true;
 	cJSON_ArrayForEach(item, list)
 	{
 		char user[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
@@ -307,9 +287,6 @@ op_sync(struct req *q)
 		struct room *r = NULL;
 		struct member *m = NULL, *held;
 
-		if (!first)
-			sbuf_addc(o, ',');
-		first = false;
 		if (!cJSON_IsObject(item)) {
 			err = ERR_INVALID_ARGUMENT;
 		} else {
@@ -355,27 +332,22 @@ op_sync(struct req *q)
 				room_emit_join(b, m, true);
 			}
 		}
-		sbuf_addc(o, '{');
-		if (sid && valid_token(sid, strlen(sid), MADANG_SESSION_MAX)) {
-			ops_add_key_str(o, "session", sid);
-			sbuf_addc(o, ',');
-		}
-		if (rid && valid_room_id(rid, strlen(rid))) {
-			ops_add_key_str(o, "room_id", rid);
-			sbuf_addc(o, ',');
-		}
+		jw_obj(&w, NULL);
+		if (sid && valid_token(sid, strlen(sid), MADANG_SESSION_MAX))
+			jw_str(&w, "session", sid);
+		if (rid && valid_room_id(rid, strlen(rid)))
+			jw_str(&w, "room_id", rid);
+		jw_bool(&w, "ok", err == NULL);
 		if (err) {
-			sbuf_adds(o, "\"ok\":false,");
-			ops_add_key_str(o, "error", err);
+			jw_str(&w, "error", err);
 		} else {
-			sbuf_adds(o, "\"ok\":true,");
-			ops_add_key_int(o, "seq", (int64_t)r->seq);
-			sbuf_addc(o, ',');
-			ops_add_key_int(o, "users_count", (int64_t)r->nmembers);
+			jw_int(&w, "seq", (int64_t)r->seq);
+			jw_int(&w, "users_count", (int64_t)r->nmembers);
 		}
-		sbuf_addc(o, '}');
+		jw_end(&w);
 	}
-	sbuf_adds(o, "]}");
+	jw_end(&w);
+	jw_end(&w);
 	/* Whatever the front-end no longer declares leaves. */
 	size_t dropped = 0;
 	it = 0;

@@ -10,6 +10,17 @@
 #include "validate.h"
 #include "wire.h"
 
+/* send's reply: {"ok":true,"seq":N,"duplicate":dup}. */
+static void
+ops_reply_sent(struct req *q, uint64_t seq, bool dup)
+{
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_int(&w, "seq", (int64_t)seq);
+	jw_bool(&w, "duplicate", dup);
+	jw_end(&w);
+}
+
 /* send {frontend, session, room_id, text, [client_id]} */
 void
 op_send(struct req *q)
@@ -35,28 +46,20 @@ op_send(struct req *q)
 		struct hist_ev *dup = room_find_dup(r, m->key, cid);
 		if (dup != NULL) {
 			b->ctr.duplicates++;
-			sbuf_adds(q->out, "{\"ok\":true,");
-			ops_add_key_int(q->out, "seq", (int64_t)dup->seq);
-			sbuf_adds(q->out, ",\"duplicate\":true}");
+			ops_reply_sent(q, dup->seq, true);
 			return;
 		}
 	}
-	struct sbuf *e = &b->ev;
-	room_event_begin(b, r, "message");
-	sbuf_adds(e, ",\"sender\":");
-	sbuf_add_jstr(e, m->user, strlen(m->user));
-	sbuf_adds(e, ",\"message\":");
-	sbuf_add_jstr(e, text, tlen);
-	if (cid) {
-		sbuf_adds(e, ",\"client_id\":");
-		sbuf_add_jstr(e, cid, strlen(cid));
-	}
-	sbuf_addc(e, '}');
+	struct jsonw e;
+	room_event_begin(b, r, "message", &e);
+	jw_str(&e, "sender", m->user);
+	jw_strn(&e, "message", text, tlen);
+	if (cid)
+		jw_str(&e, "client_id", cid);
+	jw_end(&e);
 	room_emit(b, r, m->key, cid);
 	b->ctr.messages++;
-	sbuf_adds(q->out, "{\"ok\":true,");
-	ops_add_key_int(q->out, "seq", (int64_t)r->seq);
-	sbuf_adds(q->out, ",\"duplicate\":false}");
+	ops_reply_sent(q, r->seq, false);
 }
 
 /* typing {frontend, session, room_id, active} */
@@ -75,19 +78,17 @@ op_typing(struct req *q)
 		ops_reply_error(q, ERR_INVALID_ARGUMENT, "active must be true or false");
 		return;
 	}
-	struct sbuf *e = &b->ev;
-	sbuf_reset(e);
-	sbuf_adds(e, "{\"type\":\"typing\",");
-	ops_add_key_str(e, "room_id", r->id);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "user", m->user);
-	sbuf_adds(e, active ? ",\"active\":true," : ",\"active\":false,");
-	ops_add_key_str(e, "time", b->now_iso);
-	sbuf_addc(e, '}');
+	struct jsonw e;
+	ops_event_begin(b, &e, "typing");
+	jw_str(&e, "room_id", r->id);
+	jw_str(&e, "user", m->user);
+	jw_bool(&e, "active", active);
+	jw_str(&e, "time", b->now_iso);
+	jw_end(&e);
 	size_t tl = wire_topic(topic, sizeof(topic), WIRE_TOPIC_ROOM, r->id);
-	room_publish(b, topic, tl, e->data, e->len);
+	room_publish(b, topic, tl, b->ev.data, b->ev.len);
 	b->ctr.typing++;
-	sbuf_adds(q->out, "{\"ok\":true}");
+	ops_reply_ok(q);
 }
 
 /* private {frontend, session, room_id, to, text} */
@@ -110,29 +111,22 @@ op_private(struct req *q)
 		ops_reply_error(q, ERR_NO_SUCH_USER, "%s is not in room %s", to, r->id);
 		return;
 	}
-	struct sbuf *e = &b->ev;
-	sbuf_reset(e);
-	sbuf_adds(e, "{\"type\":\"private\",");
-	ops_add_key_str(e, "session", t->sess->id);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "room_id", r->id);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "from", m->user);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "to", t->user);
-	sbuf_adds(e, ",\"message\":");
-	sbuf_add_jstr(e, text, tlen);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "time", b->now_iso);
-	sbuf_addc(e, '}');
+	struct jsonw e;
+	ops_event_begin(b, &e, "private");
+	jw_str(&e, "session", t->sess->id);
+	jw_str(&e, "room_id", r->id);
+	jw_str(&e, "from", m->user);
+	jw_str(&e, "to", t->user);
+	jw_strn(&e, "message", text, tlen);
+	jw_str(&e, "time", b->now_iso);
+	jw_end(&e);
 	size_t tl = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, t->sess->fe->id);
-	room_publish(b, topic, tl, e->data, e->len);
+	room_publish(b, topic, tl, b->ev.data, b->ev.len);
 	b->ctr.privates++;
-	sbuf_adds(q->out, "{\"ok\":true,");
-	ops_add_key_str(q->out, "from", m->user);
-	sbuf_addc(q->out, ',');
-	ops_add_key_str(q->out, "to", t->user);
-	sbuf_addc(q->out, ',');
-	ops_add_key_str(q->out, "time", b->now_iso);
-	sbuf_addc(q->out, '}');
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_str(&w, "from", m->user);
+	jw_str(&w, "to", t->user);
+	jw_str(&w, "time", b->now_iso);
+	jw_end(&w);
 }

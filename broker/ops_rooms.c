@@ -15,15 +15,17 @@ void
 op_list_rooms(struct req *q)
 {
 	struct broker *b = q->b;
+	struct jsonw w;
 
-	sbuf_adds(q->out, "{\"ok\":true,\"rooms\":[");
+	ops_reply_begin(q, &w);
+	jw_arr(&w, "rooms");
 	for (size_t i = 0; i < b->nrooms; i++) {
-		if (i)
-			sbuf_addc(q->out, ',');
-		ops_add_room_summary(q->out, b->rooms_v[i]);
-		sbuf_addc(q->out, '}');
+		jw_obj(&w, NULL);
+		ops_room_summary(&w, b->rooms_v[i]);
+		jw_end(&w);
 	}
-	sbuf_adds(q->out, "]}");
+	jw_end(&w);
+	jw_end(&w);
 }
 
 /* get_room {room_id} */
@@ -31,21 +33,20 @@ void
 op_get_room(struct req *q)
 {
 	struct room *r = ops_arg_room(q);
+	struct jsonw w;
 
 	if (r == NULL)
 		return;
-	sbuf_adds(q->out, "{\"ok\":true,\"room\":");
-	ops_add_room_summary(q->out, r);
-	sbuf_addc(q->out, ',');
-	sbuf_adds(q->out, "\"members\":[");
-	for (size_t i = 0; i < r->nmembers; i++) {
-		if (i)
-			sbuf_addc(q->out, ',');
-		sbuf_add_jstr(q->out, r->members_v[i]->user, strlen(r->members_v[i]->user));
-	}
-	sbuf_adds(q->out, "],");
-	ops_add_key_int(q->out, "seq", (int64_t)r->seq);
-	sbuf_adds(q->out, "}}");
+	ops_reply_begin(q, &w);
+	jw_obj(&w, "room");
+	ops_room_summary(&w, r);
+	jw_arr(&w, "members");
+	for (size_t i = 0; i < r->nmembers; i++)
+		jw_str(&w, NULL, r->members_v[i]->user);
+	jw_end(&w);
+	jw_int(&w, "seq", (int64_t)r->seq);
+	jw_end(&w);
+	jw_end(&w);
 }
 
 /* create_room {room_id, [name]} */
@@ -96,17 +97,17 @@ op_create_room(struct req *q)
 	}
 	b->ctr.rooms_created++;
 	log_info("broker: room %s created", r->id);
-	struct sbuf *e = &b->ev;
-	sbuf_reset(e);
-	sbuf_adds(e, "{\"type\":\"room_created\",");
-	ops_add_key_str(e, "room_id", r->id);
-	sbuf_addc(e, ',');
-	ops_add_key_str(e, "name", r->name);
-	sbuf_addc(e, '}');
-	room_publish(b, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), e->data, e->len);
-	sbuf_adds(q->out, "{\"ok\":true,\"room\":");
-	ops_add_room_summary(q->out, r);
-	sbuf_adds(q->out, "}}");
+	struct jsonw w;
+	ops_event_begin(b, &w, "room_created");
+	jw_str(&w, "room_id", r->id);
+	jw_str(&w, "name", r->name);
+	jw_end(&w);
+	room_publish(b, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), b->ev.data, b->ev.len);
+	ops_reply_begin(q, &w);
+	jw_obj(&w, "room");
+	ops_room_summary(&w, r);
+	jw_end(&w);
+	jw_end(&w);
 }
 
 /* delete_room {room_id} */
@@ -120,8 +121,9 @@ op_delete_room(struct req *q)
 		return;
 	while (r->nmembers > 0)
 		sess_leave(b, r->members_v[r->nmembers - 1], NULL);
-	room_event_begin(b, r, "room_deleted");
-	sbuf_addc(&b->ev, '}');
+	struct jsonw e;
+	room_event_begin(b, r, "room_deleted", &e);
+	jw_end(&e);
 	room_emit(b, r, NULL, NULL);
 	room_publish(b, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), b->ev.data, b->ev.len);
 	if (b->store.room_deleted && !r->ephemeral)
@@ -129,5 +131,5 @@ op_delete_room(struct req *q)
 	log_info("broker: room %s deleted", r->id);
 	room_destroy(b, r);
 	b->ctr.rooms_deleted++;
-	sbuf_adds(q->out, "{\"ok\":true}");
+	ops_reply_ok(q);
 }

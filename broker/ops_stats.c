@@ -10,29 +10,29 @@
 #include "validate.h"
 #include "wire.h"
 
+/* The members health and stats share, into the reply open in w. */
 static void
-add_overview(struct req *q)
+add_overview(struct req *q, struct jsonw *w)
 {
 	struct broker *b = q->b;
 
-	ops_add_key_str(q->out, "epoch", b->epoch);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "uptime_ms", (int64_t)(b->now_mono - b->start_ms));
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "rooms", (int64_t)b->nrooms);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "members", (int64_t)b->members_total);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "frontends", (int64_t)b->frontends.count);
+	jw_str(w, "epoch", b->epoch);
+	jw_int(w, "uptime_ms", (int64_t)(b->now_mono - b->start_ms));
+	jw_int(w, "rooms", (int64_t)b->nrooms);
+	jw_int(w, "members", (int64_t)b->members_total);
+	jw_int(w, "frontends", (int64_t)b->frontends.count);
 }
 
 /* health {} */
 void
 op_health(struct req *q)
 {
-	sbuf_adds(q->out, "{\"ok\":true,\"status\":\"ok\",");
-	add_overview(q);
-	sbuf_addc(q->out, '}');
+	struct jsonw w;
+
+	ops_reply_begin(q, &w);
+	jw_str(&w, "status", "ok");
+	add_overview(q, &w);
+	jw_end(&w);
 }
 
 /* stats {} */
@@ -40,26 +40,35 @@ void
 op_stats(struct req *q)
 {
 	const struct broker_counters *c = &q->b->ctr;
+	const struct {
+		const char *name;
+		uint64_t value;
+	} counters[] = {
+	    {"requests", c->requests},
+	    {"request_errors", c->request_errors},
+	    {"messages", c->messages},
+	    {"duplicates", c->duplicates},
+	    {"joins", c->joins},
+	    {"leaves", c->leaves},
+	    {"privates", c->privates},
+	    {"typing", c->typing},
+	    {"events_published", c->events_published},
+	    {"frontends_registered", c->frontends_registered},
+	    {"frontends_expired", c->frontends_expired},
+	    {"rooms_created", c->rooms_created},
+	    {"rooms_deleted", c->rooms_deleted},
+	    {"stalls", c->stalls},
+	    {"probes", c->probes},
+	};
+	struct jsonw w;
 
-	sbuf_adds(q->out, "{\"ok\":true,");
-	add_overview(q);
-	sbuf_addc(q->out, ',');
-	ops_add_key_int(q->out, "sessions", (int64_t)q->b->sessions_total);
-	sbuf_addf(q->out,
-	          ",\"counters\":{\"requests\":%llu,\"request_errors\":%llu,\"messages\":%llu,"
-	          "\"duplicates\":%llu,\"joins\":%llu,\"leaves\":%llu,\"privates\":%llu,"
-	          "\"typing\":%llu,\"events_published\":%llu,\"frontends_registered\":%llu,"
-	          "\"frontends_expired\":%llu,\"rooms_created\":%llu,\"rooms_deleted\":%llu,"
-	          "\"stalls\":%llu,\"probes\":%llu}}",
-	          (unsigned long long)c->requests, (unsigned long long)c->request_errors,
-	          (unsigned long long)c->messages, (unsigned long long)c->duplicates,
-	          (unsigned long long)c->joins, (unsigned long long)c->leaves,
-	          (unsigned long long)c->privates, (unsigned long long)c->typing,
-	          (unsigned long long)c->events_published,
-	          (unsigned long long)c->frontends_registered,
-	          (unsigned long long)c->frontends_expired, (unsigned long long)c->rooms_created,
-	          (unsigned long long)c->rooms_deleted, (unsigned long long)c->stalls,
-	          (unsigned long long)c->probes);
+	ops_reply_begin(q, &w);
+	add_overview(q, &w);
+	jw_int(&w, "sessions", (int64_t)q->b->sessions_total);
+	jw_obj(&w, "counters");
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		jw_int(&w, counters[i].name, (int64_t)counters[i].value);
+	jw_end(&w);
 	/* The front-ends' own counters (connections, drops…), summed over the live front-ends. */
 	struct fe_stat sum[FE_STATS_MAX * 2];
 	int nsum = 0;
@@ -81,12 +90,10 @@ op_stats(struct req *q)
 			}
 		}
 	}
-	q->out->len--; /* reopen the object */
-	sbuf_adds(q->out, ",\"frontend_stats\":{");
-	for (int i = 0; i < nsum; i++) {
-		if (i)
-			sbuf_addc(q->out, ',');
-		ops_add_key_int(q->out, sum[i].name, sum[i].value);
-	}
-	sbuf_adds(q->out, "}}");
+	/* Their names are [a-z_]{1,32} (op_heartbeat), so they can be keys as they are. */
+	jw_obj(&w, "frontend_stats");
+	for (int i = 0; i < nsum; i++)
+		jw_int(&w, sum[i].name, sum[i].value);
+	jw_end(&w);
+	jw_end(&w);
 }

@@ -112,22 +112,16 @@ room_publish(struct broker *b, const char *topic, size_t tlen, const char *json,
 }
 
 void
-room_event_begin(struct broker *b, struct room *r, const char *type)
+room_event_begin(struct broker *b, struct room *r, const char *type, struct jsonw *e)
 {
-	struct sbuf *e = &b->ev;
-
-	sbuf_reset(e);
-	sbuf_adds(e, "{\"type\":\"");
-	sbuf_adds(e, type);
-	sbuf_adds(e, "\",\"room_id\":\"");
-	sbuf_adds(e, r->id); /* room ids need no escaping */
-	sbuf_adds(e, "\",\"seq\":");
-	sbuf_addi(e, (int64_t)(r->seq + 1));
-	sbuf_adds(e, ",\"epoch\":\"");
-	sbuf_adds(e, b->epoch);
-	sbuf_adds(e, "\",\"time\":\"");
-	sbuf_adds(e, b->now_iso);
-	sbuf_addc(e, '"');
+	sbuf_reset(&b->ev);
+	jw_begin(e, &b->ev);
+	jw_obj(e, NULL);
+	jw_str(e, "type", type);
+	jw_str(e, "room_id", r->id);
+	jw_int(e, "seq", (int64_t)(r->seq + 1));
+	jw_str(e, "epoch", b->epoch);
+	jw_str(e, "time", b->now_iso);
 }
 
 void
@@ -282,34 +276,27 @@ static void
 room_emit_presence(struct broker *b, struct member *m, const char *type, bool join, size_t count,
 		   const char *reason, bool resync)
 {
-	struct sbuf *e = &b->ev;
+	struct jsonw e;
 	const char *sender = notice_texts[b->cfg.notices].sender;
 	const char *verb =
 	    join ? notice_texts[b->cfg.notices].joined : notice_texts[b->cfg.notices].left;
 	char text[MADANG_NICK_MAX_BYTES + 64];
 
-	room_event_begin(b, m->room, type);
-	sbuf_adds(e, ",\"user\":");
-	sbuf_add_jstr(e, m->user, strlen(m->user));
-	sbuf_adds(e, ",\"sender\":");
-	sbuf_add_jstr(e, sender, strlen(sender));
-	sbuf_adds(e, ",\"message\":");
+	room_event_begin(b, m->room, type, &e);
+	jw_str(&e, "user", m->user);
+	jw_str(&e, "sender", sender);
 	int n = snprintf(text, sizeof(text), "%s%s", m->user, verb);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(text))
 		n = sizeof(text) - 1;
-	sbuf_add_jstr(e, text, (size_t)n);
-	sbuf_adds(e, ",\"users_count\":");
-	sbuf_addi(e, (int64_t)count);
-	if (reason) {
-		sbuf_adds(e, ",\"reason\":\"");
-		sbuf_adds(e, reason);
-		sbuf_addc(e, '"');
-	}
+	jw_strn(&e, "message", text, (size_t)n);
+	jw_int(&e, "users_count", (int64_t)count);
+	if (reason)
+		jw_str(&e, "reason", reason);
 	if (resync)
-		sbuf_adds(e, ",\"resync\":true");
-	sbuf_addc(e, '}');
+		jw_bool(&e, "resync", true);
+	jw_end(&e);
 	room_emit(b, m->room, NULL, NULL);
 }
 

@@ -10,14 +10,6 @@ jw_begin(struct jsonw *w, struct sbuf *b)
 	w->b = b;
 }
 
-void
-jw_resume_obj(struct jsonw *w, struct sbuf *b, bool filled)
-{
-	jw_begin(w, b);
-	w->depth = 1;
-	w->filled[0] = filled;
-}
-
 /* Writes what goes before a value: the comma after an earlier member, and "key":. Returns false
  * (and records the misuse) when the key does not fit where the writer is. */
 static bool

@@ -46,9 +46,6 @@ struct jsonw {
 
 /* Starts writing at the end of b. */
 void jw_begin(struct jsonw *w, struct sbuf *b);
-/* Continues an object that someone else opened at the end of b, with `filled` saying whether it
- * already holds a member: for event heads written by a fast path (broker/room.c). */
-void jw_resume_obj(struct jsonw *w, struct sbuf *b, bool filled);
 /* Opens an object or array (as member `key`, or as an element/top-level value when key is NULL). */
 void jw_obj(struct jsonw *w, const char *key);
 void jw_arr(struct jsonw *w, const char *key);

@@ -1,5 +1,5 @@
 /* test_jsonw.c — unit tests for common/jsonw: commas placed by the writer, nesting, escaping, a
- * resumed object, and every misuse refused without writing. Each result is also parsed by cJSON. */
+ * and every misuse refused without writing. Each result is also parsed by cJSON. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,36 +105,6 @@ test_jsonw_escapes_values_and_keeps_raw_ones(void **state)
 	sbuf_fini(&b);
 }
 
-/* An object whose head a fast path wrote: members follow with their comma, or without one when
- * the head held none. */
-static void
-test_jsonw_resumes_an_object_opened_elsewhere(void **state)
-{
-	struct sbuf b;
-	struct jsonw w;
-	(void)state;
-
-	sbuf_init(&b);
-	sbuf_adds(&b, "{\"type\":\"message\"");
-	jw_resume_obj(&w, &b, true);
-	jw_str(&w, "sender", "alice");
-	jw_end(&w);
-	assert_true(jw_ok(&w));
-	char *s = text_of(&b);
-	assert_string_equal(s, "{\"type\":\"message\",\"sender\":\"alice\"}");
-	free(s);
-
-	sbuf_reset(&b);
-	sbuf_addc(&b, '{');
-	jw_resume_obj(&w, &b, false);
-	jw_int(&w, "n", 1);
-	jw_end(&w);
-	s = text_of(&b);
-	assert_string_equal(s, "{\"n\":1}");
-	free(s);
-	sbuf_fini(&b);
-}
-
 /* Each misuse writes nothing more and leaves jw_ok() false. */
 static void
 test_jsonw_refuses_misuse_without_writing(void **state)
@@ -203,7 +173,6 @@ main(void)
 	    cmocka_unit_test(test_jsonw_places_commas_between_members_only),
 	    cmocka_unit_test(test_jsonw_nests_arrays_and_objects),
 	    cmocka_unit_test(test_jsonw_escapes_values_and_keeps_raw_ones),
-	    cmocka_unit_test(test_jsonw_resumes_an_object_opened_elsewhere),
 	    cmocka_unit_test(test_jsonw_refuses_misuse_without_writing),
 	};
 	return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);

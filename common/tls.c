@@ -2,7 +2,9 @@
  * loads a key that does not match its certificate without a word) and nng's TLS configs. */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,11 +79,16 @@ bool
 tls_url_is_loopback(const char *url)
 {
 	char host[TLS_NAME_MAX + 1];
+	struct in6_addr a6;
+	struct in_addr a4;
 
 	if (tls_url_host(url, host, sizeof(host)) != 0)
 		return false;
-	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
-	       strcmp(host, "localhost") == 0;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return strcmp(host, "localhost") == 0;
 }
 
 /* Never prompts for a passphrase: an encrypted key is refused (nng gets no passphrase). */

@@ -5,7 +5,10 @@
 # Refusals: a self-signed client, a client of another CA, one without a certificate and a plain
 # tcp:// dialer get nothing and the broker logs them; madang-api given the wrong
 # --tls-server-name refuses the broker (logged, /api/health 503); every start-up refusal with its
-# message. Loopback only; every process is cleaned up by PID.
+# message. Then two hosts: the broker and an edge (madang-api, test clients) in network
+# namespaces of their own joined by a veth pair, the same link and refusals across it (skipped,
+# with the reason, where namespaces cannot be made). Loopback or private namespaces only; every
+# process is cleaned up by PID, the namespaces with their holders.
 T_NAME=tls
 . "$MADANG_ROOT/tests/lib/harness.sh"
 . "$MADANG_ROOT/tests/lib/apihttp.sh"
@@ -214,4 +217,102 @@ expect_match "GET /api/rooms still works through madang-api over TLS" 200 '"user
 t_check "the broker logged no error" sh -c "! grep -q ' error: ' '$T_DIR/broker.log'"
 kill -TERM "$BROKER_PID"
 wait_exit "$BROKER_PID" 0 || t_fail "the broker did not stop on SIGTERM"
+
+# --- two hosts: the broker and an edge in network namespaces of their own -----------------------
+# Each namespace is held by a `sleep` started with `unshare --net` (nothing is written under
+# /run, unlike `ip netns add`); a veth pair joins them with private addresses 10.213.7.1 (broker)
+# and 10.213.7.2 (edge). Daemons run inside with nsenter, which execs them, so t_start's PIDs are
+# the daemons' own. When the holders are killed at the end the namespaces and the veth pair go.
+NS_PIDS=""
+ns_cleanup() {
+	for p in $NS_PIDS; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	NS_PIDS=""
+}
+trap 't_cleanup; ns_cleanup' EXIT
+ns_skip=""
+if [ "$(id -u)" != 0 ]; then
+	ns_skip="not root: network namespaces cannot be made"
+elif ! command -v unshare >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1 ||
+	! command -v ip >/dev/null 2>&1; then
+	ns_skip="unshare, nsenter or ip is missing (util-linux, iproute2)"
+else
+	unshare --net sleep 600 &
+	NS_B=$!
+	unshare --net sleep 600 &
+	NS_E=$!
+	NS_PIDS="$NS_B $NS_E"
+	own=$(readlink /proc/self/ns/net)
+	t_wait_for 5 sh -c "test \"\$(readlink /proc/$NS_B/ns/net)\" != '$own' &&
+		test \"\$(readlink /proc/$NS_E/ns/net)\" != '$own'" || ns_skip="unshare --net failed here"
+fi
+if [ -z "$ns_skip" ]; then
+	nb="nsenter --net=/proc/$NS_B/ns/net"
+	ne="nsenter --net=/proc/$NS_E/ns/net"
+	if ! { $nb ip link add vb type veth peer name ve netns "$NS_E" &&
+		$nb ip addr add 10.213.7.1/30 dev vb && $nb ip link set vb up && $nb ip link set lo up &&
+		$ne ip addr add 10.213.7.2/30 dev ve && $ne ip link set ve up &&
+		$ne ip link set lo up; } >"$T_DIR/netns.out" 2>&1; then
+		ns_skip="cannot make a veth pair between namespaces: $(head -c 200 "$T_DIR/netns.out")"
+	fi
+fi
+if [ -n "$ns_skip" ]; then
+	t_skip "two network namespaces: $ns_skip"
+	t_done
+fi
+"$MK" --dir "$CERTS" broker-ns:10.213.7.1 edge-ns:10.213.7.2 >/dev/null 2>&1 ||
+	t_fail "make-certs.sh for the namespaces"
+NRPC=tls+tcp://10.213.7.1:7001
+NEVENTS=tls+tcp://10.213.7.1:7002
+t_start ns_broker $nb "$B" --rpc "$NRPC" --events "$NEVENTS" --tls-ca "$CA" \
+	--tls-cert "$CERTS/broker-ns.pem" --frontend-timeout 600000
+NS_BROKER_PID=$T_LAST_PID
+edge_rpc() {
+	$ne "$IT_TLS" --ca "$CA" --cert "$CERTS/edge-ns.pem" --server-name 10.213.7.1 "$NRPC" "$@"
+}
+t_check "namespaces: the edge reaches the broker's host over tls+tcp://10.213.7.1" \
+	t_wait_for 5 edge_rpc '{"op":"health"}'
+t_check "namespaces: the broker's address is not reachable from this host's namespace" \
+	sh -c "! '$IT_TLS' --timeout 500 --ca '$CA' --cert '$CERTS/edge-ns.pem' '$NRPC' '{\"op\":\"health\"}' >/dev/null 2>&1"
+edge_rpc '{"op":"hello","frontend":"t-edge","instance":"e1"}' \
+	'{"op":"join","frontend":"t-edge","session":"s-dana","room_id":"room2","user":"dana"}' \
+	'{"op":"send","frontend":"t-edge","session":"s-dana","room_id":"room2","text":"from the edge"}' \
+	>"$T_DIR/edge-post.out" 2>&1
+t_check "namespaces: hello, join and a message from the edge are answered ok" \
+	test "$(grep -c '"ok":true' "$T_DIR/edge-post.out")" -eq 3
+# madang-api on the edge: --rpc by address, so the name checked is 10.213.7.1 (a DNS entry of
+# the broker's certificate, as make-certs.sh writes it); FastCGI on a unix socket that this
+# host's nginx reaches (the file system is shared, the network is not).
+t_start ns_api $ne "$A" --listen "unix:$T_DIR/edge-api.sock" --rpc "$NRPC" --tls-ca "$CA" \
+	--tls-cert "$CERTS/edge-ns.pem" --timeout 2000
+NE_PORT=$(t_free_port)
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-e" --port "$NE_PORT" \
+	--web-root "$MADANG_ROOT/web" --api "unix:$T_DIR/edge-api.sock" --ws "127.0.0.1:$WS_DEAD" \
+	>/dev/null || t_fail "render-nginx.sh E"
+t_check "namespaces: the edge's madang-api made its socket" t_wait_for 5 test -S "$T_DIR/edge-api.sock"
+t_start nginx_e "$NGINX" -c "$T_DIR/nginx-e/nginx.conf" -p "$T_DIR/nginx-e" -e stderr
+t_check "namespaces: nginx E listens" t_wait_port "$NE_PORT"
+t_check "namespaces: the edge's madang-api reached the broker over TLS (/api/health 200)" \
+	wait_200 "http://127.0.0.1:$NE_PORT/api/health" 10
+http GET "http://127.0.0.1:$NE_PORT/api/rooms/room2/messages"
+expect_match "namespaces: /api/rooms/room2/messages through the edge has the edge's message" 200 \
+	'"sender":"dana","message":"from the edge"'
+http GET "http://127.0.0.1:$NE_PORT/api/rooms"
+expect_match "namespaces: /api/rooms through the edge counts dana in room2" 200 \
+	'\{"id":"room2","name":"기술 토론","users_count":1\}'
+$ne "$IT_TLS" --timeout 1500 --ca "$CA" --cert "$T_DIR/self.pem" --server-name 10.213.7.1 "$NRPC" \
+	'{"op":"health"}' >"$T_DIR/ns-self.out" 2>&1
+rc=$?
+t_check "namespaces: a self-signed front-end on the edge gets nothing" \
+	sh -c "test $rc -eq 1 && ! grep -q '\"ok\"' '$T_DIR/ns-self.out'"
+$ne "$IT_TLS" --timeout 1500 tcp://10.213.7.1:7001 '{"op":"health"}' >"$T_DIR/ns-plain.out" 2>&1
+rc=$?
+t_check "namespaces: a plain tcp:// dialer on the edge gets nothing" \
+	sh -c "test $rc -eq 1 && ! grep -q '\"ok\"' '$T_DIR/ns-plain.out'"
+t_check "namespaces: the broker logs the refusals" \
+	t_wait_for 5 grep -q "broker: $NRPC refused [0-9]* connection(s) in the TLS handshake" \
+	"$T_DIR/ns_broker.log"
+kill -TERM "$NS_BROKER_PID"
+wait_exit "$NS_BROKER_PID" 0 || t_fail "the broker in its namespace did not stop on SIGTERM"
 t_done

@@ -34,10 +34,10 @@ enum { TLS_OPT_CA = 0x7400, TLS_OPT_CERT, TLS_OPT_SERVER_NAME };
 	}
 
 /* Their lines in --help. */
-#define TLS_USAGE_COMMON                                                                           \
-	"  --tls-ca FILE           with tls+tcp:// URLs: the CA (PEM) that signs every peer\n"     \
-	"  --tls-cert FILE         with tls+tcp:// URLs: this daemon's certificate and its key,\n" \
-	"                          one PEM file (scripts/make-certs.sh makes both files)\n"
+#define TLS_USAGE_COMMON                                                                       \
+	"  --tls-ca FILE           with tls+tcp:// URLs: the CA (PEM) that signs every peer\n" \
+	"  --tls-cert FILE         with tls+tcp:// URLs: this daemon's certificate and key,\n" \
+	"                          one PEM file (scripts/make-certs.sh writes it)\n"
 #define TLS_USAGE_LISTENER                                                                     \
 	TLS_USAGE_COMMON                                                                       \
 	"                          tls+tcp:// listeners require a client certificate signed\n" \

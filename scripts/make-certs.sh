@@ -117,7 +117,7 @@ for spec in "$@"; do
 	host=${spec%%:*}
 	pem=$dir/$host.pem
 	if [ -e "$pem" ] && [ "$renew" = 0 ]; then
-		if openssl verify -CAfile "$ca_crt" "$dir/$host.crt" >/dev/null 2>&1; then
+		if openssl verify -CAfile "$ca_crt" "$pem" >/dev/null 2>&1; then
 			echo "make-certs.sh: $pem exists, kept (--renew replaces it)"
 			continue
 		fi

@@ -40,6 +40,18 @@ cp "$CERTS/broker.pem" "$T_DIR/broker.before"
 t_check "make-certs.sh run again keeps the CA and existing certificates, adds the new host" \
 	sh -c "cmp -s '$CERTS/ca.crt' '$T_DIR/ca.before' && cmp -s '$CERTS/broker.pem' '$T_DIR/broker.before' &&
 		grep -q 'broker.pem exists, kept' '$T_DIR/mk2.out' && test -f '$CERTS/edge-9.pem'"
+"$MK" --dir "$T_DIR/scratch" one >/dev/null 2>&1 && cp "$T_DIR/scratch/ca.crt" "$T_DIR/scratch-ca.before"
+"$MK" --dir "$T_DIR/scratch" --new-ca >"$T_DIR/mk4.out" 2>&1
+t_check "make-certs.sh --new-ca replaces the CA, and says that its certificates stop working" \
+	sh -c "! cmp -s '$T_DIR/scratch/ca.crt' '$T_DIR/scratch-ca.before' &&
+		grep -q 'certificates it signed stop working' '$T_DIR/mk4.out'"
+"$MK" --dir "$T_DIR/scratch" one >"$T_DIR/mk5.out" 2>&1
+rc=$?
+t_check "make-certs.sh refuses to keep a host certificate of the old CA (exit 2, --renew named)" \
+	sh -c "test $rc -eq 2 && grep -q 'give --renew' '$T_DIR/mk5.out'"
+"$MK" --dir "$T_DIR/scratch" --renew one >/dev/null 2>&1
+t_check "make-certs.sh --renew issues it again under the new CA" \
+	sh -c "openssl verify -CAfile '$T_DIR/scratch/ca.crt' '$T_DIR/scratch/one.pem' >/dev/null 2>&1"
 "$MK" --dir "$CERTS" 'bad/name' >"$T_DIR/mk3.out" 2>&1
 rc=$?
 t_check "make-certs.sh refuses a host name with '/' (exit 2, nothing written)" \

@@ -57,7 +57,8 @@ rc=$?
 t_check "make-certs.sh refuses a host name with '/' (exit 2, nothing written)" \
 	sh -c "test $rc -eq 2 && grep -q \"host 'bad/name'\" '$T_DIR/mk3.out' && ! test -e '$CERTS/bad'"
 t_check "make-certs.sh --help documents --new-ca and exits 0" sh -c "'$MK' --help | grep -q -- --new-ca"
-"$MK" --dir "$T_DIR/rogue" api:127.0.0.1 >/dev/null 2>&1 || t_fail "make-certs.sh for a second CA"
+"$MK" --dir "$T_DIR/rogue" api:127.0.0.1 broker:127.0.0.1 >/dev/null 2>&1 ||
+	t_fail "make-certs.sh for a second CA"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T_DIR/self.key" \
 	-out "$T_DIR/self.crt" -days 2 -subj /CN=api -addext subjectAltName=DNS:api,DNS:127.0.0.1 \
 	>/dev/null 2>&1 || t_fail "openssl: a self-signed certificate"
@@ -185,6 +186,28 @@ t_check "madang-api with the wrong --tls-server-name logs the failed handshake" 
 kill -TERM "$API_B_PID"
 wait_exit "$API_B_PID" 0 || t_fail "madang-api B did not stop on SIGTERM"
 
+# --- madang-api refuses a broker whose certificate another CA signed ----------------------------
+# The impostor trusts both CAs, so it would accept madang-api's certificate: the only check that
+# can fail is madang-api's own check of the broker.
+cat "$T_DIR/rogue/ca.crt" "$CA" >"$T_DIR/both-cas.crt"
+PX=$(t_free_port)
+PXE=$(t_free_port)
+t_start impostor "$B" --rpc "tls+tcp://127.0.0.1:$PX" --events "tls+tcp://127.0.0.1:$PXE" \
+	--tls-ca "$T_DIR/both-cas.crt" --tls-cert "$T_DIR/rogue/broker.pem"
+IMPOSTOR_PID=$T_LAST_PID
+t_check "the impostor broker answers a client that does not check it" \
+	t_wait_for 5 "$IT_TLS" --cert "$CERTS/api.pem" --timeout 300 "tls+tcp://127.0.0.1:$PX" '{"op":"health"}'
+AX=$(t_free_port)
+t_start api_x "$A" --listen "127.0.0.1:$AX" --rpc "tls+tcp://127.0.0.1:$PX" --tls-ca "$CA" \
+	--tls-cert "$CERTS/api.pem" --timeout 500
+t_check "madang-api logs that it cannot verify a broker of another CA" \
+	t_wait_for 5 grep -qF "the TLS handshake with the broker at tls+tcp://127.0.0.1:$PX failed" \
+	"$T_DIR/api_x.log"
+t_check "the impostor never saw a request from madang-api (no front-end, no member)" \
+	sh -c "'$IT_TLS' --cert '$CERTS/api.pem' 'tls+tcp://127.0.0.1:$PX' '{\"op\":\"health\"}' | grep -q '\"frontends\":0'"
+kill -TERM "$IMPOSTOR_PID"
+wait_exit "$IMPOSTOR_PID" 0 || t_fail "the impostor broker did not stop on SIGTERM"
+
 # --- peers the broker refuses --------------------------------------------------------------------
 # no_reply DESC IT_TLS-ARGS...: the request gets no reply within 1.5 s (exit 1, nothing printed)
 no_reply() {
@@ -223,7 +246,7 @@ t_check "the broker logs the refusal on the event endpoint" \
 no_reply "a client that does not check the broker still cannot talk without a certificate" "$RPC"
 
 t_check "the broker still serves a good front-end after the refusals" \
-	sh -c "'$IT_TLS' --ca '$CA' --cert '$CERTS/api.pem' --server-name 127.0.0.1 '$RPC' '{\"op\":\"health\"}' >/dev/null"
+	sh -c "'$IT_TLS' --timeout 5000 --ca '$CA' --cert '$CERTS/api.pem' --server-name 127.0.0.1 '$RPC' '{\"op\":\"health\"}' >/dev/null"
 http GET "http://127.0.0.1:$NP/api/rooms"
 expect_match "GET /api/rooms still works through madang-api over TLS" 200 '"users_count":1'
 t_check "the broker logged no error" sh -c "! grep -q ' error: ' '$T_DIR/broker.log'"

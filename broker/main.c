@@ -15,6 +15,7 @@
 #include "opt.h"
 #include "server.h"
 #include "store.h"
+#include "tls.h"
 
 #define PROG "madang-broker"
 
@@ -58,6 +59,7 @@ usage(FILE *f)
 	    "                          a power cut; off: leaves it to the OS)\n"
 	    "  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
 	    "  --history-days D        events younger than D days kept (default 0 = no limit)\n"
+	    TLS_USAGE_LISTENER
 	    "  -v, --verbose           log every request error and debug detail\n"
 	    "  -h, --help              this text;  --version  the version\n",
 	    ipc_default_rpc_url(), ipc_default_events_url());
@@ -139,6 +141,7 @@ main(int argc, char **argv)
 	    {"history-keep", required_argument, NULL, 'k'},
 	    {"history-days", required_argument, NULL, 'd'},
 	    {"ipc-mode", required_argument, NULL, 'P'},
+	    TLS_LONG_OPTIONS_LISTENER,
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -154,6 +157,7 @@ main(int argc, char **argv)
 	};
 	struct broker_config bcfg;
 	struct rooms_arg ra = {NULL};
+	struct tls_opts tls = {NULL, NULL, NULL};
 	enum log_level lvl = LOG_LVL_INFO;
 	long long v;
 	int c;
@@ -258,6 +262,10 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case TLS_OPT_CA:
+		case TLS_OPT_CERT:
+			tls_opt_set(&tls, c, optarg);
+			break;
 		case 'v':
 			lvl = LOG_LVL_DEBUG;
 			break;
@@ -280,6 +288,13 @@ main(int argc, char **argv)
 	if (bcfg.join_history > bcfg.history)
 		bcfg.join_history = (uint32_t)bcfg.history;
 	log_init("madang-broker", lvl);
+	char tls_err[512];
+	const char *urls[2] = {scfg.rpc_url, scfg.events_url};
+	if (tls_check(&tls, urls, 2, false, "broker", tls_err, sizeof(tls_err)) != 0) {
+		log_error("broker: not started: %s", tls_err);
+		return 1;
+	}
+	scfg.tls = &tls;
 
 	/* Signals. SIGTERM (systemd's stop) and SIGINT (Ctrl-C under make run) stop gracefully:
 	 * server_stop ends the loop after the batch in hand is committed and answered, then the

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "sdnotify.h"
 #include "store.h"
+#include "tls.h"
 #include "wire.h"
 
 #define SRV_RECV_MAX  (4u * 1024 * 1024) /* larger requests make nng drop the connection */
@@ -283,9 +284,10 @@ ipc_clear_stale(const char *url)
 /* Listens on url. An ipc:// socket file gets ipc_mode, never the umask's: it is bound under
  * umask 0177 and chmod'ed by nng (NNG_OPT_IPC_PERMISSIONS) before it accepts. */
 static int
-listen_url(nng_socket sock, const char *url, int ipc_mode)
+listen_url(nng_socket sock, const char *url, int ipc_mode, const struct tls_opts *tls)
 {
 	nng_listener l;
+	char err[512];
 	mode_t old;
 	int rv;
 
@@ -294,9 +296,16 @@ listen_url(nng_socket sock, const char *url, int ipc_mode)
 	if (ipc_url_path(url) != NULL &&
 	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, ipc_mode)) != 0)
 		return rv;
+	/* tls+tcp://: a client certificate signed by --tls-ca is required (common/tls.h). */
+	if (tls_url_is_tls(url) && (rv = tls_listener_config(l, tls, err, sizeof(err))) != 0) {
+		log_error("broker: %s", err);
+		return rv;
+	}
 	old = umask(0177);
 	rv = nng_listener_start(l, 0);
 	umask(old);
+	if (rv == 0 && tls_url_is_tls(url))
+		tls_watch_listener(l, url, "broker");
 	return rv;
 }
 
@@ -330,7 +339,7 @@ sockets_open(const struct server_config *cfg)
 		log_error("broker: cannot open the event socket: %s", nng_strerror(rv));
 		return -1;
 	}
-	if ((rv = listen_url(srv.pub, cfg->events_url, cfg->ipc_mode)) != 0) {
+	if ((rv = listen_url(srv.pub, cfg->events_url, cfg->ipc_mode, cfg->tls)) != 0) {
 		log_error("broker: cannot listen on %s: %s", cfg->events_url, nng_strerror(rv));
 		return -1;
 	}
@@ -339,7 +348,7 @@ sockets_open(const struct server_config *cfg)
 		log_error("broker: cannot open the request socket: %s", nng_strerror(rv));
 		return -1;
 	}
-	if ((rv = listen_url(srv.rep, cfg->rpc_url, cfg->ipc_mode)) != 0) {
+	if ((rv = listen_url(srv.rep, cfg->rpc_url, cfg->ipc_mode, cfg->tls)) != 0) {
 		log_error("broker: cannot listen on %s: %s", cfg->rpc_url, nng_strerror(rv));
 		return -1;
 	}

@@ -5,6 +5,8 @@
 
 #include "broker.h"
 
+struct tls_opts;
+
 struct server_config {
 	const char *rpc_url;
 	const char *events_url;
@@ -14,6 +16,7 @@ struct server_config {
 	uint64_t keep;         /* --history-keep */
 	uint32_t keep_days;    /* --history-days */
 	int ipc_mode;          /* --ipc-mode: mode of ipc:// socket files (0600 or 0660) */
+	const struct tls_opts *tls; /* --tls-*, for tls+tcp:// URLs (common/tls.h) */
 };
 
 /* Listens on both URLs, then runs the state loop until server_stop() is called (from a signal

@@ -24,3 +24,7 @@ $(shell mkdir -p $(BUILD) && [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$(MADAN
 	echo "$(MADANG_VERSION)" >$(VERSION_STAMP))
 $(OBJ)/common/opt.o: $(VERSION_STAMP)
 $(OBJ)/common/opt.o: CPPFLAGS += -DMADANG_VERSION='"$(MADANG_VERSION)"'
+
+# common/tls.c checks certificates and keys with OpenSSL's libcrypto (nng's mbedTLS does not
+# check that a key matches its certificate): every program that links nng may call it.
+NNG_LIBS += $(CRYPTO_LIBS)

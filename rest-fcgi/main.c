@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "clock.h"
 #include "ipc.h"
@@ -19,6 +21,7 @@
 #include "rpc.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "tls.h"
 
 #define PROG               "madang-api"
 #define TIMEOUT_DEFAULT_MS 1000
@@ -36,7 +39,8 @@ usage(FILE *f)
 	    "usage: madang-api [--listen unix:PATH | HOST:PORT] [--rpc URL] [--threads N]\n"
 	    "                  [--timeout MS] [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
 	    "                  [--jwt-secret-file FILE [--public-reads]] [--history-max-bytes N]\n"
-	    "                  [--backlog N] [-v]\n"
+	    "                  [--backlog N] [--tls-ca FILE --tls-cert FILE\n"
+	    "                  [--tls-server-name NAME]] [-v]\n"
 	    "\n"
 	    "FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
 	    "  --listen SPEC           listen on unix:PATH or HOST:PORT; without it, serve the\n"
@@ -59,8 +63,8 @@ usage(FILE *f)
 	    "                          %d); a longer page is cut, with a cursor to the rest\n"
 	    "  --public-reads          with --jwt-secret-file, let anyone read rooms' members\n"
 	    "                          and history (default: a valid Bearer token is needed)\n"
-	    "  --backlog N             listen queue for --listen, 1..%d (default %d)\n"
-	    "  -v                      log one line per request\n"
+	    "  --backlog N             listen queue for --listen, 1..%d (default "
+	    "%d)\n" TLS_USAGE_DIALER "  -v                      log one line per request\n"
 	    "  -h, --help              this text;  --version  the version\n",
 	    ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS,
 	    TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
@@ -104,6 +108,45 @@ read_token(const char *path, char *err, size_t errsz)
 	return strdup(buf);
 }
 
+/* Opens *sock to the broker at url: rpc_open for ipc:// and tcp://; for tls+tcp:// the same
+ * req0 socket (rpc_open's options) with a dialer that carries o's TLS config and is watched for
+ * refused handshakes. Returns 0, or an nng error with the reason in err. */
+static int
+broker_open(nng_socket *sock, const char *url, const struct tls_opts *o, char *err, size_t errsz)
+{
+	nng_dialer d;
+	int rv;
+
+	if (!tls_url_is_tls(url)) {
+		if ((rv = rpc_open(sock, url)) != 0)
+			snprintf(err, errsz, "%s", nng_strerror(rv));
+		return rv;
+	}
+	if ((rv = nng_req0_open(sock)) != 0) {
+		snprintf(err, errsz, "%s", nng_strerror(rv));
+		return rv;
+	}
+	if ((rv = nng_socket_set_ms(*sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, 16u * 1024 * 1024)) != 0 ||
+	    (rv = nng_socket_set_ms(*sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
+	    (rv = nng_socket_set_ms(*sock, NNG_OPT_RECONNMAXT, 1000)) != 0 ||
+	    (rv = nng_dialer_create(&d, *sock, url)) != 0) {
+		snprintf(err, errsz, "%s", nng_strerror(rv));
+		goto fail;
+	}
+	if ((rv = tls_dialer_config(d, url, o, err, errsz)) != 0)
+		goto fail;
+	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(err, errsz, "%s", nng_strerror(rv));
+		goto fail;
+	}
+	tls_watch_dialer(d, url, "api");
+	return 0;
+fail:
+	nng_close(*sock);
+	return rv;
+}
+
 static int
 valid_origin(const char *o)
 {
@@ -131,6 +174,7 @@ main(int argc, char **argv)
 	    {"backlog", required_argument, NULL, 'b'},
 	    {"public-reads", no_argument, NULL, 'P'},
 	    {"history-max-bytes", required_argument, NULL, 'H'},
+	    TLS_LONG_OPTIONS_DIALER,
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -139,7 +183,8 @@ main(int argc, char **argv)
 	const char *listen_spec = NULL, *rpc_url = NULL, *token_file = NULL;
 	struct api_server srv;
 	struct api_metrics metrics;
-	char err[ERRBUF], *token = NULL;
+	struct tls_opts tls = {NULL, NULL, NULL};
+	char err[ERRBUF], tls_err[2 * ERRBUF], *token = NULL;
 	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
 	bool public_reads = false;
@@ -205,6 +250,11 @@ main(int argc, char **argv)
 				return 2;
 			backlog = (int)v;
 			break;
+		case TLS_OPT_CA:
+		case TLS_OPT_CERT:
+		case TLS_OPT_SERVER_NAME:
+			tls_opt_set(&tls, c, optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -226,6 +276,10 @@ main(int argc, char **argv)
 	log_init("madang-api", srv.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if (ipc_dial_check(rpc_url, err, sizeof(err)) != 0) {
 		log_error("api: refusing the broker's socket directory: %s", err);
+		return 1;
+	}
+	if (tls_check(&tls, &rpc_url, 1, true, "api", tls_err, sizeof(tls_err)) != 0) {
+		log_error("api: not started: %s", tls_err);
 		return 1;
 	}
 	if (token_file != NULL && (token = read_token(token_file, err, sizeof(err))) == NULL) {
@@ -259,8 +313,8 @@ main(int argc, char **argv)
 		log_error("api: %s", err);
 		goto out_token;
 	}
-	if ((rv = rpc_open(&srv.rpc, rpc_url)) != 0) {
-		log_error("api: broker %s: %s", rpc_url, nng_strerror(rv));
+	if ((rv = broker_open(&srv.rpc, rpc_url, &tls, tls_err, sizeof(tls_err))) != 0) {
+		log_error("api: broker %s: %s", rpc_url, tls_err);
 		goto out_listen;
 	}
 	if ((rv = FCGX_Init()) != 0) {
@@ -272,10 +326,10 @@ main(int argc, char **argv)
 	if (api_server_start(&srv) != 0)
 		goto out_rpc;
 	log_info(
-	    "api: started: %s, broker %s, %d threads, timeout %d ms, admin token %s%s%s, CORS %s",
-	    listen_spec != NULL ? listen_spec : "inherited socket", rpc_url, srv.started,
-	    srv.timeout_ms, token != NULL ? "on" : "off",
-	    srv.cfg.jwt != NULL ? ", JWT admin on" : "",
+	    "api: started: %s, broker %s%s, %d threads, timeout %d ms, admin token %s%s%s, CORS %s",
+	    listen_spec != NULL ? listen_spec : "inherited socket", rpc_url,
+	    tls_url_is_tls(rpc_url) ? " (mutual TLS)" : "", srv.started, srv.timeout_ms,
+	    token != NULL ? "on" : "off", srv.cfg.jwt != NULL ? ", JWT admin on" : "",
 	    srv.cfg.reads_need_token ? ", room reads need a token" : "",
 	    srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
 	sd_notify_send("READY=1\nSTATUS=serving");

@@ -67,7 +67,7 @@ broker_lost(const char *why)
 	ws->bstate = BROKER_DOWN;
 	if (!ws->down_notified) {
 		ws->down_notified = true;
-		ws_notify_all(
+		out_notify_all(
 		    WS_ERR_BROKER_UNAVAILABLE,
 		    "the chat service is unavailable; messages cannot be sent until it is back");
 	}
@@ -130,11 +130,11 @@ broker_sync_done(struct rpc_job *j)
 		    (m = sess_member(s, room)) == NULL)
 			continue;
 		err = wire_str(res, "error", NULL);
-		ws_send_error(s, err ? err : ERR_INTERNAL,
+		out_send_error(s, err ? err : ERR_INTERNAL,
 		              "could not rejoin the room after a restart", "join_room", room, NULL);
 		rooms_leave(s, m, false, NULL);
 		if (s->single_room != NULL)
-			ws_close(s,
+			out_close(s,
 			         err && strcmp(err, ERR_NICKNAME_TAKEN) == 0 ? WS_CLOSE_NICK_TAKEN
 			         : err && strcmp(err, ERR_NO_SUCH_ROOM) == 0 ? WS_CLOSE_NO_ROOM
 			                                                     : WS_CLOSE_TRY_LATER,

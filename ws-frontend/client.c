@@ -37,10 +37,10 @@ client_opened(struct ws_session *s, const struct route *rt)
 		cJSON_AddNumberToObject(lim, "max_rooms", (double)ws->o.max_rooms);
 		cJSON_AddNumberToObject(lim, "history_max_bytes", (double)ws->o.history_max_bytes);
 	}
-	ws_send_obj(s, o);
+	out_send_obj(s, o);
 	if (rt->single &&
 	    rooms_join(s, rt->room_id, s->user, rt->has_since, rt->since, rt->epoch) != 0)
-		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", true);
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", true);
 }
 
 /* The member a command is about: its room_id, or the connection's only room. */
@@ -52,7 +52,7 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	if (c->has_room) {
 		m = sess_member(s, c->room_id);
 		if (m == NULL || m->state != MEMBER_ACTIVE) {
-			ws_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", request,
+			out_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", request,
 			              c->room_id, c->has_client_id ? c->client_id : NULL);
 			return NULL;
 		}
@@ -60,14 +60,14 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	}
 	m = sess_sole_member(s);
 	if (m == NULL) {
-		ws_send_error(s, s->nrooms == 0 ? WS_ERR_NOT_IN_ROOM : WS_ERR_ROOM_REQUIRED,
+		out_send_error(s, s->nrooms == 0 ? WS_ERR_NOT_IN_ROOM : WS_ERR_ROOM_REQUIRED,
 		              s->nrooms == 0 ? "join a room first"
 		                             : "room_id is required: you are in several rooms",
 		              request, NULL, c->has_client_id ? c->client_id : NULL);
 		return NULL;
 	}
 	if (m->state != MEMBER_ACTIVE) {
-		ws_send_error(s, WS_ERR_NOT_IN_ROOM, "the join is not complete yet", request,
+		out_send_error(s, WS_ERR_NOT_IN_ROOM, "the join is not complete yet", request,
 		              m->room->id, c->has_client_id ? c->client_id : NULL);
 		return NULL;
 	}
@@ -166,14 +166,14 @@ client_reply(struct rpc_job *j)
 	if (j->rv != 0 && j->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
 		/* It went out and no answer came back: it may have been delivered. Never say
 		 * "unavailable" for it (issue 25): a resend with the same client_id settles it. */
-		ws_send_error(s, WS_ERR_OUTCOME_UNKNOWN,
+		out_send_error(s, WS_ERR_OUTCOME_UNKNOWN,
 		              "the chat service did not answer in time: this may have been sent; "
 		              "send it again with the same client_id to find out",
 		              request, j->room_id, cid);
 		return;
 	}
 	if (j->rv != 0) {
-		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
+		out_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
 		              request, j->room_id, cid);
 		return;
 	}
@@ -188,7 +188,7 @@ client_reply(struct rpc_job *j)
 			err = WS_ERR_BROKER_UNAVAILABLE;
 			msg = "the chat service is reconnecting; try again in a moment";
 		}
-		ws_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
+		out_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
 		              j->room_id, cid);
 		return;
 	}
@@ -207,7 +207,7 @@ client_reply(struct rpc_job *j)
 			cJSON_AddNumberToObject(o, "seq", (double)seq);
 		wire_bool(j->reply, "duplicate", &dup);
 		cJSON_AddBoolToObject(o, "duplicate", dup);
-		ws_send_obj(s, o);
+		out_send_obj(s, o);
 		return;
 	}
 	case KIND_PRIVATE: {
@@ -230,7 +230,7 @@ client_reply(struct rpc_job *j)
 			cJSON_AddStringToObject(o, "time", time);
 		if (cid != NULL)
 			cJSON_AddStringToObject(o, "client_id", cid);
-		ws_send_obj(s, o);
+		out_send_obj(s, o);
 		return;
 	}
 	case KIND_HISTORY: {
@@ -249,7 +249,7 @@ client_reply(struct rpc_job *j)
 		text = cJSON_PrintUnformatted(j->reply);
 		client_hist_settle(j, text != NULL ? (int64_t)strlen(text) : -1);
 		if (text != NULL)
-			ws_send_json(s, text, strlen(text));
+			out_send_json(s, text, strlen(text));
 		free(text);
 		return;
 	}
@@ -278,7 +278,7 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 			free(j->text);
 		}
 		free(j);
-		ws_send_error(s, ERR_INTERNAL, "out of memory", client_request_name(kind), room_id,
+		out_send_error(s, ERR_INTERNAL, "out of memory", client_request_name(kind), room_id,
 		              client_id);
 		return -1;
 	}
@@ -295,7 +295,7 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 	snprintf(j->room_id, sizeof(j->room_id), "%s", room_id ? room_id : "");
 	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
 	if (rpc_send_ordered(j, req) != 0) {
-		ws_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service",
+		out_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service",
 		              client_request_name(kind), room_id, client_id);
 		return -1;
 	}
@@ -316,14 +316,14 @@ client_join(struct ws_session *s, struct cmd *c)
 		nick_fold(c->user, a, sizeof(a));
 		nick_fold(s->user, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
-			ws_send_error(s, WS_ERR_UNAUTHORIZED, "your token is for another nickname",
+			out_send_error(s, WS_ERR_UNAUTHORIZED, "your token is for another nickname",
 			              "join_room", c->room_id,
 			              c->has_client_id ? c->client_id : NULL);
 			return;
 		}
 	}
 	if (user == NULL) {
-		ws_send_error(s, WS_ERR_NICKNAME_REQUIRED,
+		out_send_error(s, WS_ERR_NICKNAME_REQUIRED,
 		              "give a nickname: \"user\" in join_room, or ?user= on /ws",
 		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
@@ -335,7 +335,7 @@ client_join(struct ws_session *s, struct cmd *c)
 		nick_fold(c->user, a, sizeof(a));
 		nick_fold(s->user, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
-			ws_send_error(s, WS_ERR_INVALID_ARGUMENT,
+			out_send_error(s, WS_ERR_INVALID_ARGUMENT,
 			              "this connection already has a nickname; open another "
 			              "connection for another one",
 			              "join_room", c->room_id,
@@ -345,12 +345,12 @@ client_join(struct ws_session *s, struct cmd *c)
 		user = s->user;
 	}
 	if (sess_member(s, c->room_id) != NULL) {
-		ws_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room",
+		out_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room",
 		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (s->nrooms >= s->max_rooms) {
-		ws_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection",
+		out_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection",
 		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
@@ -358,7 +358,7 @@ client_join(struct ws_session *s, struct cmd *c)
 		epoch = wire_str(c->json, "epoch", NULL);
 		if (!wire_int(c->json, "since", &since) || since < 0 || epoch == NULL ||
 		    !route_hex(epoch, WS_EPOCH_LEN)) {
-			ws_send_error(s, WS_ERR_INVALID_ARGUMENT,
+			out_send_error(s, WS_ERR_INVALID_ARGUMENT,
 			              "since (a seq) and epoch (16 hex digits) go together",
 			              "join_room", c->room_id,
 			              c->has_client_id ? c->client_id : NULL);
@@ -368,12 +368,12 @@ client_join(struct ws_session *s, struct cmd *c)
 	}
 	if (((s->user == NULL || strcmp(s->user, user) != 0) && sess_set_user(s, user) != 0) ||
 	    (c->has_resume && sess_set_resume(s, c->resume) != 0)) {
-		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
+		out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
 		              c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (rooms_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
-		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
+		out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
 		              c->has_client_id ? c->client_id : NULL);
 }
 
@@ -398,7 +398,7 @@ client_error(struct ws_session *s, const char *code, const char *why, const stru
 		cJSON_AddStringToObject(o, "client_id", c->client_id);
 	if (retry_after_ms > 0)
 		cJSON_AddNumberToObject(o, "retry_after_ms", (double)retry_after_ms);
-	ws_send_obj(s, o);
+	out_send_obj(s, o);
 }
 
 /* The member a command would go to while its join is still in flight, else NULL: such a
@@ -479,7 +479,7 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 		if (rv == 0)
 			cmd_fini(&c);
 		if (++s->strikes >= WS_RATE_STRIKES) {
-			ws_close(s, WS_CLOSE_POLICY, "rate limit exceeded", false);
+			out_close(s, WS_CLOSE_POLICY, "rate limit exceeded", false);
 			return;
 		}
 		client_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", &c,
@@ -507,7 +507,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 	cJSON *req;
 
 	if (c->type == CMD_PING) {
-		ws_send_json(s, "{\"type\":\"pong\"}", 15);
+		out_send_json(s, "{\"type\":\"pong\"}", 15);
 		return;
 	}
 	if (!broker_up()) {

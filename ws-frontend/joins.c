@@ -86,7 +86,7 @@ join_done(struct rpc_job *j)
 			err = ERR_INTERNAL;
 		if (strcmp(err, ERR_NICKNAME_TAKEN) == 0 && ws_guest_retry(s, m))
 			return; /* /ws/chat/{room_id}: joins again under another made-up nickname */
-		ws_send_error(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL);
+		out_send_error(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL);
 		bool fatal = s->single_room != NULL &&
 		             (strcmp(j->room_id, s->single_room) == 0 || m->resync);
 		if (log_enabled(LOG_LVL_DEBUG))
@@ -95,7 +95,7 @@ join_done(struct rpc_job *j)
 		rooms_leave(s, m, false, NULL); /* also sends the room's next join */
 		client_release(s, j->room_id, err, msg ? msg : "join refused");
 		if (fatal)
-			ws_close(s, join_close_code(err), msg ? msg : err, true);
+			out_close(s, join_close_code(err), msg ? msg : err, true);
 		return;
 	}
 
@@ -131,7 +131,7 @@ join_done(struct rpc_job *j)
 		cJSON_AddStringToObject(o, "epoch", epoch ? epoch : ws->epoch);
 		cJSON_AddBoolToObject(o, "recovered", recovered);
 		cJSON_AddBoolToObject(o, "resumed", resumed);
-		rooms_push_obj(s, o);
+		out_push_obj(s, o);
 		cJSON_Delete(o);
 	}
 	const char *canon = wire_str(j->reply, "user", NULL);
@@ -143,7 +143,7 @@ join_done(struct rpc_job *j)
 	{
 		int64_t hs;
 		if (cJSON_IsObject(e) && wire_int(e, "seq", &hs) && hs < seq)
-			rooms_push_obj(s, e);
+			out_push_obj(s, e);
 	}
 	/* With history_below, the rest of the history is the log's own frames from
 	 * max(history_first, below) on: the member's cursor starts there. */
@@ -159,13 +159,13 @@ join_done(struct rpc_job *j)
 	m->resync = false;
 	if (room_add_member(r, m, cursor) != 0) {
 		rooms_leave(s, m, true, "disconnected");
-		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return;
 	}
 	if (m->cursor < r->log.base) {
 		/* Only after an unrecoverable gap (rooms_skip) reset the log during the join. */
 		if (cursor < (uint64_t)seq)
-			ws_send_error(s, WS_ERR_EVENTS_LOST,
+			out_send_error(s, WS_ERR_EVENTS_LOST,
 			              "some events of this room could not be recovered", NULL,
 			              r->id, NULL);
 		m->cursor = r->log.base;
@@ -176,7 +176,7 @@ join_done(struct rpc_job *j)
 	if (need_fill)
 		rooms_repair(r);
 	client_release(s, NULL, NULL, NULL);
-	ws_kick_writable(s);
+	out_kick(s);
 	rooms_pump(r);
 }
 
@@ -232,7 +232,7 @@ rooms_pump(struct ws_room *r)
 				sess_unref(j->sess);
 			free(j);
 			room_join_done(r, m);
-			ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", r->id, NULL);
+			out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", r->id, NULL);
 			sess_member_del(s, m);
 			client_release(s, r->id, ERR_INTERNAL, "out of memory");
 			continue;

@@ -379,7 +379,6 @@ main(int argc, char **argv)
 	sesstab_init(&ws->sessions);
 	roomtab_init(&ws->rooms);
 	ipcount_init(&ws->ips);
-	sbuf_init(&ws->wbuf);
 	ws->listen_fd = -1;
 
 	if (broker_open() != 0)
@@ -399,6 +398,7 @@ main(int argc, char **argv)
 	while (!ws->exit_loop) {
 		if (lws_service(ws->ctx, 0) < 0)
 			break;
+		conn_reap();
 		rpc_flush();
 	}
 	rc = 0;

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "policy.h"
 #include "validate.h"
 #include "wire.h"
 #include "ws.h"
@@ -25,17 +26,12 @@ rooms_get(const char *id, bool create)
 	return r;
 }
 
-/* Asks every member for WRITEABLE, closes the ones over --queue-limit, trims the log. */
+/* Asks every member for a write (flagging the ones over --queue-limit), trims the log. */
 static void
 rooms_fanout(struct ws_room *r)
 {
-	for (size_t i = 0; i < r->n;) {
-		struct ws_member *m = r->members[i];
-		size_t before = r->n;
-		ws_kick_writable(m->sess); /* may detach the member (slow consumer) */
-		if (r->n == before)
-			i++;
-	}
+	for (size_t i = 0; i < r->n; i++)
+		out_kick(r->members[i]->sess);
 	room_trim(r);
 }
 
@@ -68,7 +64,7 @@ leave_done(struct rpc_job *j)
 		cJSON_AddStringToObject(o, "room_id", j->room_id);
 		if (ok && wire_int(j->reply, "seq", &seq))
 			cJSON_AddNumberToObject(o, "seq", (double)seq);
-		ws_send_obj(j->sess, o);
+		out_send_obj(j->sess, o);
 	}
 }
 
@@ -107,22 +103,6 @@ rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const c
 	 * continuous, so a join meanwhile simply uses it again. */
 }
 
-/* Builds a frame from an event object and queues it for one session. */
-void
-rooms_push_obj(struct ws_session *s, const cJSON *o)
-{
-	char *text = cJSON_PrintUnformatted(o);
-	struct ws_frame *f;
-
-	if (text == NULL)
-		return;
-	if ((f = ws_frame_text(text, strlen(text))) != NULL) {
-		sess_push(s, f);
-		ws_frame_unref(f);
-	}
-	free(text);
-}
-
 /* Appends event seq (== top) to the log; json is what every member receives. */
 static bool
 rooms_append(struct ws_room *r, uint64_t seq, const char *json, size_t len)
@@ -150,8 +130,8 @@ rooms_deleted(struct ws_room *r)
 		rooms_detach(m);
 		sess_member_del(s, m);
 		if (single)
-			ws_close(s, WS_CLOSE_NO_ROOM, "room deleted", true);
-		ws_kick_writable(s);
+			out_close(s, WS_CLOSE_NO_ROOM, "room deleted", true);
+		out_kick(s);
 	}
 }
 
@@ -168,7 +148,7 @@ rooms_skip(struct ws_room *r, uint64_t next)
 	                 WS_ERR_EVENTS_LOST, r->id);
 
 	lost = n > 0 && (size_t)n < sizeof(text) ? ws_frame_text(text, (size_t)n) : NULL;
-	/* Queue only: the caller fans out (and may close slow members) after the loop. */
+	/* Queue only: the caller fans out after the loop. */
 	for (size_t i = 0; i < r->n; i++) {
 		struct ws_member *m = r->members[i];
 		for (uint64_t q = m->cursor < r->log.base ? r->log.base : m->cursor; q < r->log.top;
@@ -288,6 +268,8 @@ static void
 rooms_room_event(struct ws_room *r, const char *json, size_t len, const cJSON *ev)
 {
 	const char *type = wire_str(ev, "type", NULL), *epoch;
+	struct seq_state st = {r->has_base, r->log.top, r->repairing};
+	enum seq_verdict v;
 	int64_t seq;
 
 	if (type == NULL)
@@ -299,18 +281,13 @@ rooms_room_event(struct ws_room *r, const char *json, size_t len, const cJSON *e
 	if (!wire_int(ev, "seq", &seq) || seq < 0)
 		return;
 	epoch = wire_str(ev, "epoch", NULL);
-	if (epoch != NULL && strcmp(epoch, ws->epoch) != 0)
-		return; /* another broker life: the heartbeat notices and we re-sync */
-	if (!r->has_base || (uint64_t)seq < r->log.top)
-		return; /* before our first member's join, or already had */
-	if ((uint64_t)seq > r->log.top || r->repairing) {
-		if ((uint64_t)seq > r->seen_max)
-			r->seen_max = (uint64_t)seq;
-		if ((uint64_t)seq > r->log.top)
-			rooms_repair(r);
-		if (r->repairing)
-			return;
-	}
+	/* Another broker life is stale: the heartbeat notices and we re-sync. */
+	v = policy_seq(&st, epoch == NULL || strcmp(epoch, ws->epoch) == 0, (uint64_t)seq);
+	r->seen_max = policy_seen_max(v, r->seen_max, (uint64_t)seq);
+	if (v == SEQ_GAP)
+		rooms_repair(r); /* the repair brings this event and every later one */
+	if (v != SEQ_DELIVER)
+		return;
 	if (!rooms_append(r, (uint64_t)seq, json, len))
 		return;
 	if (strcmp(type, "room_deleted") == 0) {
@@ -349,8 +326,8 @@ rooms_frontend_event(cJSON *ev)
 		ws_probe(s);
 	} else if (strcmp(type, "private") == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
-		rooms_push_obj(s, ev);
-		ws_kick_writable(s);
+		out_push_obj(s, ev);
+		out_kick(s);
 	} else if (strcmp(type, "kick") == 0) {
 		const char *room = wire_str(ev, "room_id", NULL),
 		           *reason = wire_str(ev, "reason", NULL);
@@ -360,7 +337,7 @@ rooms_frontend_event(cJSON *ev)
 		if (m != NULL)
 			rooms_leave(s, m, false, NULL);
 		/* Its nickname now belongs to a newer connection (resume): this one is done. */
-		ws_close(s, WS_CLOSE_NICK_TAKEN,
+		out_close(s, WS_CLOSE_NICK_TAKEN,
 		         reason != NULL && strcmp(reason, "replaced") == 0
 		             ? "replaced by a newer connection"
 		             : "removed by the server",

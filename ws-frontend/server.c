@@ -93,7 +93,7 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (p == NULL || p->s == NULL)
 			return -1;
-		return ws_writable(wsi, p->s);
+		return out_writable(wsi, p->s);
 	case LWS_CALLBACK_RECEIVE:
 		if (p == NULL || p->s == NULL)
 			return -1;
@@ -244,7 +244,7 @@ static void
 stop_one(struct ws_session *s, void *arg)
 {
 	(void)arg;
-	ws_close(s, WS_CLOSE_GOING_AWAY, "server shutting down", false);
+	out_close(s, WS_CLOSE_GOING_AWAY, "server shutting down", false);
 }
 
 void
@@ -310,7 +310,7 @@ ws_flush_paced(struct ev_loop *loop)
 {
 	uint64_t now, done;
 
-	if (ws->wq_head == NULL)
+	if (!out_writes_pending())
 		return;
 	now = clock_mono_ns();
 	if (now < ws_flush_not_before) {
@@ -321,7 +321,7 @@ ws_flush_paced(struct ev_loop *loop)
 		}
 		return;
 	}
-	ws_flush_writes();
+	out_flush_writes();
 	done = clock_mono_ns();
 	ws_flush_not_before = done + (done - now);
 }
@@ -339,6 +339,7 @@ ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)w;
 	(void)revents;
+	conn_reap();
 	rpc_flush();
 	ws_flush_paced(loop);
 	if (ws->exit_loop)
@@ -395,7 +396,7 @@ server_init(void)
 		log_error("ws: no vhost");
 		return -1;
 	}
-	if (sbuf_reserve(&ws->wbuf, LWS_PRE + WS_WRITE_CHUNK + 4096) == false)
+	if (out_init(ws->o.queue_limit, ws->o.libev) != 0)
 		return -1;
 
 	/* Signals arrive as a readable descriptor inside the loop. They are blocked in every
@@ -434,7 +435,7 @@ server_fini(void)
 	if (ws->ctx != NULL)
 		lws_context_destroy(ws->ctx);
 	ws->ctx = NULL;
-	ws_drop_writes();
+	out_fini();
 	if (ws->ev != NULL) {
 		ev_ref(ws->ev);
 		ev_prepare_stop(ws->ev, &ws_ev_turn);
@@ -442,5 +443,4 @@ server_fini(void)
 		ev_loop_destroy(ws->ev);
 		ws->ev = NULL;
 	}
-	sbuf_fini(&ws->wbuf);
 }

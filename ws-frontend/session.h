@@ -40,6 +40,7 @@ struct ws_session {
 	uint64_t serial; /* 1, 2, … in connection order (log lines) */
 	bool opened;     /* accepted (not refused at connect): its close is logged */
 	bool wq_listed;  /* on the list of sessions to write (wq_next) */
+	bool slow;       /* a slow consumer, waiting for the reap pass (ws_out.c) */
 	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
 	 * Strings are allocated to fit: an idle connection should cost little
 	 * (docs/performance.md). */
@@ -80,7 +81,8 @@ struct ws_session {
 	uint32_t held_n;
 	size_t held_bytes;
 	struct ws_session
-	    *wq_next; /* --event-loop libev: next session to write (ws_flush_writes) */
+	    *wq_next; /* --event-loop libev: next session to write (out_flush_writes) */
+	struct ws_session *slow_next; /* the output layer's list of slow consumers */
 };
 
 /* Allocates a session that may be in up to max_rooms rooms, with the given id; NULL when out

@@ -23,6 +23,7 @@
 #include "route.h"
 #include "sbuf.h"
 #include "session.h"
+#include "ws_out.h"
 
 /* Limits that are not flags (documented in docs/protocol.md, "Limits"). */
 #define WS_FRAME_MAX       (64 * 1024)  /* a client message (all fragments); above: close 1009 */
@@ -36,8 +37,6 @@
 #define WS_REPLY_MAX       (16 * 1024 * 1024) /* a broker reply larger than this fails */
 #define WS_STOP_GRACE_MS   2000               /* SIGTERM: time given to close frames and leaves */
 #define WS_HEARTBEAT_MS    1000               /* until the broker's hello says otherwise */
-#define WS_QUEUE_BURST     64   /* backlog allowed to a client that keeps up (x limit) */
-#define WS_QUEUE_GRACE_MS  1000 /* time over --queue-limit without catching up: slow */
 #define WS_SESSION_RPC_MAX 256  /* a client's requests waiting for the broker; more: busy */
 #define WS_BATCH_MAX       48   /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
 /* The most bytes the replies of one batch may add up to, judged from each request's bound
@@ -166,7 +165,6 @@ struct ws_app {
 	struct ws_room *dirty; /* rooms with events not fanned out yet */
 	struct ipcount ips;
 	uint64_t next_serial;
-	struct sbuf wbuf; /* write scratch: LWS_PRE headroom + coalesced frames */
 	struct ws_counters c;
 	struct addrbudgets hist_ips; /* history byte budgets by client address (client.c) */
 	uint64_t hist_swept_ns;
@@ -188,7 +186,6 @@ struct ws_app {
 	lws_sorted_usec_list_t tick;
 	lws_sorted_usec_list_t keepalive; /* the ping sweep (ws_keepalive) */
 	struct ev_loop *ev;               /* --event-loop libev: the loop lws runs on, else NULL */
-	struct ws_session *wq_head, *wq_tail; /* libev: sessions to write (ws_flush_writes) */
 	struct rpc_job *jobs;                 /* in flight */
 	struct rpc_job *out_head, *out_tail;  /* sessions' requests of this loop turn (rpc_flush) */
 	size_t njobs;
@@ -243,8 +240,6 @@ void rooms_pump(struct ws_room *r);
 /* rooms.c */
 /* The room with this id, created when create is set (NULL: no memory). */
 struct ws_room *rooms_get(const char *id, bool create);
-/* Queues a frame built from o for one session (no fan-out). */
-void rooms_push_obj(struct ws_session *s, const cJSON *o);
 /* Fetches the room's events after the log's top from the broker's history. */
 void rooms_repair(struct ws_room *r);
 int rooms_join(struct ws_session *s, const char *room_id, const char *user, bool has_since,
@@ -299,11 +294,9 @@ int http_request(struct lws *wsi, struct ws_pss *p, const char *uri);
 int ws_established(struct lws *wsi, struct ws_pss *p);
 void ws_closed(struct ws_pss *p);
 int ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len);
-int ws_writable(struct lws *wsi, struct ws_session *s);
-/* --event-loop libev: writes to each session that got frames since the last call. */
-void ws_flush_writes(void);
-/* Drops the sessions still listed for a write (shutdown). */
-void ws_drop_writes(void);
+/* The reap pass, once per loop turn: each client the output layer flagged as a slow consumer
+ * leaves its rooms (the broker told) and is closed with 1008. */
+void conn_reap(void);
 /* Something (a frame or a pong) came from the client: it is alive. */
 void ws_heard(struct ws_session *s);
 /* The broker's "probe" (a newcomer wants this member's nickname): unless the client was heard
@@ -321,16 +314,6 @@ bool ws_guest_retry(struct ws_session *s, struct ws_member *m);
 /* server.c */
 int server_init(void);
 void server_fini(void);
-/* Queues a frame (built from json) for one session and asks for a write. */
-void ws_send_json(struct ws_session *s, const char *json, size_t len);
-void ws_send_obj(struct ws_session *s, cJSON *obj); /* consumes obj */
-void ws_send_error(struct ws_session *s, const char *code, const char *message, const char *request,
-                   const char *room_id, const char *client_id);
-/* After queueing for s: checks the queue limit (slow consumer) and asks for a write. */
-void ws_kick_writable(struct ws_session *s);
-/* Closes a session: code and reason go out after pending data when flush is true. */
-void ws_close(struct ws_session *s, uint16_t code, const char *reason, bool flush);
-void ws_notify_all(const char *code, const char *message);
 void ws_stop(void);
 
 /* client.c */

@@ -3,8 +3,9 @@
 # The pure core (command parsing, token bucket, framed-event log, room and session bookkeeping,
 # address lists) is libmadang-ws-core.a, linked by the unit tests; the daemon adds the lws/nng
 # shell around it.
-WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c ws-frontend/cmd.c \
-                ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c ws-frontend/session.c
+WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c \
+                ws-frontend/cmd.c ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c \
+                ws-frontend/session.c
 WS_SHELL_SRCS := $(filter-out $(WS_CORE_SRCS),$(wildcard ws-frontend/*.c))
 WS_CORE_OBJS := $(WS_CORE_SRCS:%.c=$(OBJ)/%.o)
 WS_SHELL_OBJS := $(WS_SHELL_SRCS:%.c=$(OBJ)/%.o)

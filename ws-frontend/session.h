@@ -36,6 +36,7 @@ struct ws_held {
 struct ws_session {
 	uint32_t refs; /* the connection, plus each broker request in flight for it */
 	void *wsi;     /* the lws connection; NULL once it is closed */
+	const char *addr; /* the client address while connected ("": unknown), else NULL */
 	char id[WS_SESSION_LEN + 1];
 	uint64_t serial; /* 1, 2, … in connection order (log lines) */
 	bool opened;     /* accepted (not refused at connect): its close is logged */

@@ -10,7 +10,9 @@
 #include "log.h"
 #include "policy.h"
 #include "utf8.h"
-#include "ws.h"
+#include <libwebsockets.h>
+
+#include "ws_state.h"
 #include "ws_out.h"
 
 static struct {

@@ -1,4 +1,4 @@
-/* joins.c — joining rooms: the join requests of a room go to the broker in rounds, and each
+/* ws_members.c — membership (ws_members.h). Joining rooms: the join requests of a room go to the broker in rounds, and each
  * reply turns into "joined", the history it carries, then live events from the join's seq on
  * (docs/protocol.md). A refused join is an error event, and on /ws/{room_id}/{username} a close
  * with the documented code. */
@@ -10,7 +10,21 @@
 #include "log.h"
 #include "validate.h"
 #include "wire.h"
-#include "ws.h"
+#include "ws_delivery.h"
+#include "ws_link.h"
+#include "ws_members.h"
+#include "ws_out.h"
+#include "ws_rpc.h"
+#include "ws_state.h"
+
+static struct members_hooks hk;
+
+void
+members_init(const struct members_hooks *hooks)
+{
+	hk = *hooks;
+	delivery_init(members_frontend_event, NULL);
+}
 
 /* The close code for a refused join on a /ws/{room}/{user} connection. */
 static uint16_t
@@ -46,7 +60,7 @@ join_done(struct rpc_job *j)
 	if (m == NULL || !m->join_sent || r == NULL || m->room != r) {
 		/* The client left (or went away) while the join was in flight. */
 		if (ok) {
-			cJSON *req = broker_req("leave", s);
+			cJSON *req = rpc_req("leave", s);
 			struct rpc_job *lj = rpc_job_new(NULL, NULL);
 			if (req != NULL && lj != NULL) {
 				cJSON_AddStringToObject(req, "room_id", j->room_id);
@@ -54,11 +68,12 @@ join_done(struct rpc_job *j)
 				rpc_send(lj, req);
 			} else {
 				cJSON_Delete(req);
-				free(lj);
+				if (lj != NULL)
+					rpc_job_discard(lj);
 			}
 		}
 		if (s->wsi != NULL)
-			client_release(s, NULL, NULL, NULL); /* what waited for it: not_in_room */
+			hk.join_over(s, NULL, NULL, NULL); /* what waited for it: not_in_room */
 		return;
 	}
 	room_join_done(r, m);
@@ -67,7 +82,7 @@ join_done(struct rpc_job *j)
 		 */
 		m->resync = m->resync || ok;
 		room_join_enqueue(r, m);
-		rooms_pump(r);
+		members_pump(r);
 		return;
 	}
 	if (ok && (!wire_int(j->reply, "seq", &seq) || seq < 0)) {
@@ -84,7 +99,7 @@ join_done(struct rpc_job *j)
 		}
 		if (err == NULL)
 			err = ERR_INTERNAL;
-		if (strcmp(err, ERR_NICKNAME_TAKEN) == 0 && ws_guest_retry(s, m))
+		if (strcmp(err, ERR_NICKNAME_TAKEN) == 0 && hk.guest_retry(s, m))
 			return; /* /ws/chat/{room_id}: joins again under another made-up nickname */
 		out_send_error(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL);
 		bool fatal = s->single_room != NULL &&
@@ -92,8 +107,8 @@ join_done(struct rpc_job *j)
 		if (log_enabled(LOG_LVL_DEBUG))
 			log_debug("ws: session %llu (%s) join %s refused: %s",
 			          (unsigned long long)s->serial, m->user, j->room_id, err);
-		rooms_leave(s, m, false, NULL); /* also sends the room's next join */
-		client_release(s, j->room_id, err, msg ? msg : "join refused");
+		members_leave(s, m, false, NULL); /* also sends the room's next join */
+		hk.join_over(s, j->room_id, err, msg ? msg : "join refused");
 		if (fatal)
 			out_close(s, join_close_code(err), msg ? msg : err, true);
 		return;
@@ -158,12 +173,12 @@ join_done(struct rpc_job *j)
 	}
 	m->resync = false;
 	if (room_add_member(r, m, cursor) != 0) {
-		rooms_leave(s, m, true, "disconnected");
+		members_leave(s, m, true, "disconnected");
 		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return;
 	}
 	if (m->cursor < r->log.base) {
-		/* Only after an unrecoverable gap (rooms_skip) reset the log during the join. */
+		/* Only after an unrecoverable gap (delivery's skip) reset the log during the join. */
 		if (cursor < (uint64_t)seq)
 			out_send_error(s, WS_ERR_EVENTS_LOST,
 			              "some events of this room could not be recovered", NULL,
@@ -174,10 +189,10 @@ join_done(struct rpc_job *j)
 		log_debug("ws: session %llu (%s) joined %s at seq %lld",
 		          (unsigned long long)s->serial, m->user, r->id, (long long)seq);
 	if (need_fill)
-		rooms_repair(r);
-	client_release(s, NULL, NULL, NULL);
+		delivery_repair(r);
+	hk.join_over(s, NULL, NULL, NULL);
 	out_kick(s);
-	rooms_pump(r);
+	members_pump(r);
 }
 
 /* Builds the join request of member m. */
@@ -185,7 +200,7 @@ static cJSON *
 join_req(struct ws_room *r, struct ws_member *m)
 {
 	struct ws_session *s = m->sess;
-	cJSON *req = broker_req("join", s);
+	cJSON *req = rpc_req("join", s);
 
 	if (req == NULL)
 		return NULL;
@@ -198,9 +213,8 @@ join_req(struct ws_room *r, struct ws_member *m)
 	if (!m->resync && s->resume != NULL)
 		cJSON_AddStringToObject(req, "resume", s->resume);
 	/* The client's address: the broker bounds the rooms joins create per address. */
-	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user((struct lws *)s->wsi) : NULL;
-	if (p != NULL && p->addr[0] != '\0')
-		cJSON_AddStringToObject(req, "addr", p->addr);
+	if (s->addr != NULL && s->addr[0] != '\0')
+		cJSON_AddStringToObject(req, "addr", s->addr);
 	cJSON_AddNumberToObject(req, "history", ws->o.history);
 	return req;
 }
@@ -208,7 +222,7 @@ join_req(struct ws_room *r, struct ws_member *m)
 /* Sends the room's queued joins, if no round is in flight: one alone, several as one batch
  * (applied in order, so their seqs rise in queue order). */
 void
-rooms_pump(struct ws_room *r)
+members_pump(struct ws_room *r)
 {
 	struct ws_member *ms[WS_BATCH_MAX];
 	struct rpc_job *b = NULL;
@@ -229,12 +243,11 @@ rooms_pump(struct ws_room *r)
 		if (req == NULL || j == NULL) {
 			cJSON_Delete(req);
 			if (j != NULL)
-				sess_unref(j->sess);
-			free(j);
+				rpc_job_discard(j);
 			room_join_done(r, m);
 			out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", r->id, NULL);
 			sess_member_del(s, m);
-			client_release(s, r->id, ERR_INTERNAL, "out of memory");
+			hk.join_over(s, r->id, ERR_INTERNAL, "out of memory");
 			continue;
 		}
 		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
@@ -251,21 +264,17 @@ rooms_pump(struct ws_room *r)
 		else
 			rpc_send(j, req);
 	}
-	if (b != NULL) {
-		if (b->batch != NULL)
-			rpc_batch_send(b);
-		else
-			rpc_batch_discard(b);
-	}
+	if (b != NULL)
+		rpc_batch_send(b); /* freed when every join failed to start */
 	if (n > 0 && r->joins_in_flight == 0)
-		rooms_pump(r); /* every join failed to start: the next ones may go */
+		members_pump(r); /* every join failed to start: the next ones may go */
 }
 
 int
-rooms_join(struct ws_session *s, const char *room_id, const char *user, bool has_since,
+members_join(struct ws_session *s, const char *room_id, const char *user, bool has_since,
            uint64_t since, const char *epoch)
 {
-	struct ws_room *r = rooms_get(room_id, true);
+	struct ws_room *r = delivery_room(room_id, true);
 	struct ws_member *m;
 
 	if (r == NULL)
@@ -278,6 +287,140 @@ rooms_join(struct ws_session *s, const char *room_id, const char *user, bool has
 		snprintf(m->epoch, sizeof(m->epoch), "%s", epoch);
 	}
 	room_join_enqueue(r, m);
-	rooms_pump(r);
+	members_pump(r);
 	return 0;
 }
+
+static void
+leave_done(struct rpc_job *j)
+{
+	if (j->rv == 0 && j->sess != NULL && j->sess->wsi != NULL && j->kind == 1) {
+		bool ok = false;
+		int64_t seq = 0;
+		cJSON *o = cJSON_CreateObject();
+		if (o == NULL)
+			return;
+		/* The client is out of the room here whatever the broker says (not_member, say). */
+		wire_bool(j->reply, "ok", &ok);
+		cJSON_AddStringToObject(o, "type", "left");
+		cJSON_AddStringToObject(o, "room_id", j->room_id);
+		if (ok && wire_int(j->reply, "seq", &seq))
+			cJSON_AddNumberToObject(o, "seq", (double)seq);
+		out_send_obj(j->sess, o);
+	}
+}
+
+/* LEAVE — takes the member out locally at once; tells the broker unless it already knows. */
+void
+members_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const char *reason)
+{
+	struct ws_room *r = m->room;
+	bool was_joined = m->state == MEMBER_ACTIVE || m->join_sent;
+
+	delivery_detach(m);
+	if (tell_broker && was_joined) {
+		cJSON *req = rpc_req("leave", s);
+		struct rpc_job *j = rpc_job_new(leave_done, s);
+		if (req != NULL && j != NULL) {
+			cJSON_AddStringToObject(req, "room_id", r->id);
+			if (reason != NULL)
+				cJSON_AddStringToObject(req, "reason", reason);
+			snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
+			j->kind = reason == NULL ? 1 : 0; /* 1: the client asked, tell it "left" */
+			if (rpc_send_ordered(j, req) != 0)
+				log_warn(
+				    "ws: session %llu: leave %s not sent: too many requests queued",
+				    (unsigned long long)s->serial, r->id);
+		} else {
+			cJSON_Delete(req);
+			if (j != NULL)
+				rpc_job_discard(j);
+		}
+	}
+	sess_member_del(s, m);
+	members_pump(r);
+	/* An idle room is freed later by delivery_tick, never here: until then it stays in the
+	 * table with its log continuous, so a join meanwhile simply uses it again. */
+}
+
+/* f/<id>: private messages, kicks and probes aimed at one of our sessions. */
+void
+members_frontend_event(void *arg, cJSON *ev)
+{
+	const char *type = wire_str(ev, "type", NULL), *sid = wire_str(ev, "session", NULL);
+	struct ws_session *s;
+
+	(void)arg;
+
+	if (type == NULL || sid == NULL || (s = sesstab_get(&ws->sessions, sid)) == NULL ||
+	    s->wsi == NULL)
+		return;
+	if (strcmp(type, "probe") == 0) {
+		hk.probe(s);
+	} else if (strcmp(type, "private") == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
+		out_push_obj(s, ev);
+		out_kick(s);
+	} else if (strcmp(type, "kick") == 0) {
+		const char *room = wire_str(ev, "room_id", NULL),
+		           *reason = wire_str(ev, "reason", NULL);
+		struct ws_member *m = room != NULL ? sess_member(s, room) : NULL;
+		log_info("ws: session %llu (%s) kicked from %s: %s", (unsigned long long)s->serial,
+		         m ? m->user : "?", room ? room : "?", reason ? reason : "?");
+		if (m != NULL)
+			members_leave(s, m, false, NULL);
+		/* Its nickname now belongs to a newer connection (resume): this one is done. */
+		out_close(s, WS_CLOSE_NICK_TAKEN,
+		         reason != NULL && strcmp(reason, "replaced") == 0
+		             ? "replaced by a newer connection"
+		             : "removed by the server",
+		         true);
+	}
+}
+
+/* After hello + sync: every log restarts (a new epoch's seqs start again) and every active
+ * member joins again, asking for the events after the last one it was given in the old epoch.
+ * A durable broker (same epoch, history on disk) answers with exactly the missed events and
+ * "recovered": true; after a new epoch the client gets recovered: false and the recent history. */
+static void
+resync_room(struct ws_room *r, void *arg)
+{
+	const char *prev_epoch = arg;
+
+	delivery_reset(r);
+	while (r->n > 0) {
+		struct ws_member *m = r->members[0];
+		room_del_member(r, m);
+		m->resync = true;
+		m->has_since = prev_epoch[0] != '\0' && m->cursor > 0;
+		m->since = m->cursor > 0 ? m->cursor - 1 : 0;
+		snprintf(m->epoch, sizeof(m->epoch), "%s", prev_epoch);
+		room_join_enqueue(r, m);
+	}
+	members_pump(r);
+}
+
+void
+members_resync(void *arg, const char *prev_epoch)
+{
+	(void)arg;
+	roomtab_each(&ws->rooms, resync_room, (void *)prev_epoch);
+}
+
+void
+members_lost(void *arg, struct ws_session *s, struct ws_member *m, const char *err)
+{
+	const char *room = m->room->id;
+
+	(void)arg;
+	out_send_error(s, err, "could not rejoin the room after a restart", "join_room", room,
+	               NULL);
+	members_leave(s, m, false, NULL);
+	if (s->single_room != NULL)
+		out_close(s,
+		          strcmp(err, ERR_NICKNAME_TAKEN) == 0 ? WS_CLOSE_NICK_TAKEN
+		          : strcmp(err, ERR_NO_SUCH_ROOM) == 0 ? WS_CLOSE_NO_ROOM
+		                                               : WS_CLOSE_TRY_LATER,
+		          "could not rejoin the room", true);
+}
+

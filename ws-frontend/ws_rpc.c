@@ -1,4 +1,4 @@
-/* request.c — madang-ws's requests to the broker, without ever blocking the lws loop.
+/* ws_rpc.c — madang-ws's requests to the broker, without ever blocking the lws loop.
  *
  * One nng_ctx + nng_aio per request in flight (struct rpc_job). The aio callback runs on an nng
  * thread: it starts the receive after the send, parses the reply, appends the job to a
@@ -11,13 +11,74 @@
  * and the runs of those whose reply came back go to the broker together as batches (rpc_flush),
  * a run never split between two. A batch is applied by the broker in order and answered with one
  * reply per request. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libwebsockets.h>
 #include <nng/nng.h>
 
 #include "wire.h"
-#include "ws.h"
+#include "ws_rpc.h"
+#include "ws_state.h"
+
+static struct {
+	nng_socket req;
+	struct lws_context *ctx;             /* woken when a job completes */
+	bool exiting;                        /* closed: nothing new is sent */
+	struct rpc_job *jobs;                /* in flight */
+	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
+	size_t njobs;
+	pthread_mutex_t done_mu;
+	struct rpc_job *done_head, *done_tail; /* completed, under done_mu (nng threads) */
+} rpc = {.done_mu = PTHREAD_MUTEX_INITIALIZER};
+
+void
+rpc_open(nng_socket req, struct lws_context *ctx)
+{
+	rpc.req = req;
+	rpc.ctx = ctx;
+}
+
+size_t
+rpc_pending(void)
+{
+	return rpc.njobs;
+}
+
+cJSON *
+rpc_req(const char *op, const struct ws_session *s)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	if (r == NULL)
+		return NULL;
+	cJSON_AddStringToObject(r, "op", op);
+	cJSON_AddStringToObject(r, "frontend", ws->o.id);
+	if (s != NULL)
+		cJSON_AddStringToObject(r, "session", s->id);
+	return r;
+}
+
+bool
+rpc_reply_ok(const struct rpc_job *j, const char **err, const char **msg)
+{
+	bool ok = false;
+
+	if (err != NULL)
+		*err = NULL;
+	if (msg != NULL)
+		*msg = NULL;
+	if (j->rv != 0)
+		return false;
+	if (wire_bool(j->reply, "ok", &ok) && ok)
+		return true;
+	if (err != NULL)
+		*err = wire_str(j->reply, "error", NULL);
+	if (msg != NULL)
+		*msg = wire_str(j->reply, "message", NULL);
+	return false;
+}
 
 /* What a job may add to a batch: its reply's bytes and its request's. */
 struct job_size {
@@ -51,15 +112,16 @@ size_add(struct job_size *sum, struct job_size add)
 static void
 done_push(struct rpc_job *j)
 {
-	pthread_mutex_lock(&ws->done_mu);
+	pthread_mutex_lock(&rpc.done_mu);
 	j->done_next = NULL;
-	if (ws->done_tail != NULL)
-		ws->done_tail->done_next = j;
+	if (rpc.done_tail != NULL)
+		rpc.done_tail->done_next = j;
 	else
-		ws->done_head = j;
-	ws->done_tail = j;
-	pthread_mutex_unlock(&ws->done_mu);
-	lws_cancel_service(ws->ctx);
+		rpc.done_head = j;
+	rpc.done_tail = j;
+	pthread_mutex_unlock(&rpc.done_mu);
+	if (rpc.ctx != NULL)
+		lws_cancel_service(rpc.ctx);
 }
 
 static void
@@ -140,22 +202,22 @@ rpc_send(struct rpc_job *j, cJSON *req)
 	int rv;
 
 	cJSON_Delete(req);
-	if (ws->exiting) {
+	if (rpc.exiting) {
 		free(text);
 		rpc_job_free(j);
 		return;
 	}
-	j->next = ws->jobs;
+	j->next = rpc.jobs;
 	j->prev = NULL;
-	if (ws->jobs != NULL)
-		ws->jobs->prev = j;
-	ws->jobs = j;
-	ws->njobs++;
+	if (rpc.jobs != NULL)
+		rpc.jobs->prev = j;
+	rpc.jobs = j;
+	rpc.njobs++;
 	if (text == NULL) {
 		rpc_fail_now(j, NNG_ENOMEM);
 		return;
 	}
-	if ((rv = nng_ctx_open(&j->ctx, ws->req)) != 0 ||
+	if ((rv = nng_ctx_open(&j->ctx, rpc.req)) != 0 ||
 	    (rv = nng_aio_alloc(&j->aio, rpc_aio_cb, j)) != 0 ||
 	    (rv = nng_msg_alloc(&msg, 0)) != 0 ||
 	    (rv = nng_msg_append(msg, text, strlen(text))) != 0) {
@@ -176,11 +238,11 @@ static void
 out_append(struct rpc_job *j)
 {
 	j->sq_next = NULL;
-	if (ws->out_tail != NULL)
-		ws->out_tail->sq_next = j;
+	if (rpc.out_tail != NULL)
+		rpc.out_tail->sq_next = j;
 	else
-		ws->out_head = j;
-	ws->out_tail = j;
+		rpc.out_head = j;
+	rpc.out_tail = j;
 }
 
 int
@@ -257,7 +319,7 @@ rpc_batch_done(struct rpc_job *b)
 		if (sub->done != NULL)
 			sub->done(sub);
 		/* The last request of a session's run lets that session go on. */
-		if (sub->ordered && sub->sess != NULL && !ws->exiting)
+		if (sub->ordered && sub->sess != NULL && !rpc.exiting)
 			rpc_next_ordered(sub->sess);
 		rpc_job_free(sub);
 	}
@@ -270,9 +332,9 @@ rpc_batch_new(void)
 }
 
 void
-rpc_batch_discard(struct rpc_job *b)
+rpc_job_discard(struct rpc_job *j)
 {
-	rpc_job_free(b);
+	rpc_job_free(j);
 }
 
 void
@@ -290,6 +352,10 @@ rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req)
 void
 rpc_batch_send(struct rpc_job *b)
 {
+	if (b->batch == NULL) {
+		rpc_job_free(b);
+		return;
+	}
 	cJSON *req = cJSON_CreateObject(), *list = cJSON_CreateArray();
 
 	for (struct rpc_job *sub = b->batch; sub != NULL; sub = sub->sq_next) {
@@ -361,39 +427,39 @@ out_run_len(const struct rpc_job *n, struct job_size *z)
 void
 rpc_flush(void)
 {
-	while (ws->out_head != NULL) {
-		struct rpc_job *n = ws->out_head, *b;
+	while (rpc.out_head != NULL) {
+		struct rpc_job *n = rpc.out_head, *b;
 		int len;
 
 		if (n->sq_next == NULL) {
-			ws->out_head = ws->out_tail = NULL;
+			rpc.out_head = rpc.out_tail = NULL;
 			rpc_send(n, rpc_take_req(n));
 			continue;
 		}
 		if ((b = rpc_batch_new()) == NULL) {
 			/* No memory for the batch: the turn's requests fail (none reached the
 			 * broker, so their order does not matter). */
-			ws->out_head = n->sq_next;
-			if (ws->out_head == NULL)
-				ws->out_tail = NULL;
+			rpc.out_head = n->sq_next;
+			if (rpc.out_head == NULL)
+				rpc.out_tail = NULL;
 			cJSON_Delete(rpc_take_req(n));
 			rpc_send(n, NULL);
 			continue;
 		}
 		struct job_size sum = {0, 0}, run;
-		for (int k = 0; ws->out_head != NULL; k += len) {
-			len = out_run_len(ws->out_head, &run);
+		for (int k = 0; rpc.out_head != NULL; k += len) {
+			len = out_run_len(rpc.out_head, &run);
 			if (k + len > WS_BATCH_MAX || batch_full(&sum, run, k))
 				break;
 			size_add(&sum, run);
 			for (int i = 0; i < len; i++) {
-				n = ws->out_head;
-				ws->out_head = n->sq_next;
+				n = rpc.out_head;
+				rpc.out_head = n->sq_next;
 				rpc_batch_add(b, n, rpc_take_req(n));
 			}
 		}
-		if (ws->out_head == NULL)
-			ws->out_tail = NULL;
+		if (rpc.out_head == NULL)
+			rpc.out_tail = NULL;
 		rpc_batch_send(b);
 	}
 }
@@ -405,24 +471,36 @@ rpc_drain(void)
 
 	rpc_flush();
 
-	pthread_mutex_lock(&ws->done_mu);
-	j = ws->done_head;
-	ws->done_head = ws->done_tail = NULL;
-	pthread_mutex_unlock(&ws->done_mu);
+	pthread_mutex_lock(&rpc.done_mu);
+	j = rpc.done_head;
+	rpc.done_head = rpc.done_tail = NULL;
+	pthread_mutex_unlock(&rpc.done_mu);
 	while (j != NULL) {
 		struct rpc_job *next = j->done_next;
 		if (j->prev != NULL)
 			j->prev->next = j->next;
 		else
-			ws->jobs = j->next;
+			rpc.jobs = j->next;
 		if (j->next != NULL)
 			j->next->prev = j->prev;
-		ws->njobs--;
+		rpc.njobs--;
 		if (j->done != NULL)
 			j->done(j);
-		if (j->ordered && j->sess != NULL && !ws->exiting)
+		if (j->ordered && j->sess != NULL && !rpc.exiting)
 			rpc_next_ordered(j->sess);
 		rpc_job_free(j);
 		j = next;
 	}
+}
+
+void
+rpc_close(void)
+{
+	for (struct rpc_job *j = rpc.jobs; j != NULL; j = j->next)
+		if (j->aio != NULL)
+			nng_aio_stop(j->aio);
+	rpc.exiting = true;
+	for (struct rpc_job *j = rpc.jobs; j != NULL; j = j->next)
+		j->done = NULL;
+	rpc_drain();
 }

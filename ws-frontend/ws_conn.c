@@ -1,7 +1,6 @@
-/* conn.c — one client connection's life in madang-ws: the session set up or refused at the
- * handshake, messages reassembled from frames, and the write path: every pending whole frame
- * coalesced into one raw write (per loop iteration on libev, per WRITEABLE on poll), the queue
- * limit (slow consumers), close frames. */
+/* ws_conn.c — one client connection's life in madang-ws (ws_conn.h): the session set up or
+ * refused at the handshake, messages reassembled from frames, keep-alive, and the reap pass.
+ * Writing: ws_out.c. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +13,29 @@
 #include "log.h"
 #include "utf8.h"
 #include "validate.h"
-#include "ws.h"
+#include "ws_client.h"
+#include "ws_conn.h"
+#include "ws_link.h"
+#include "ws_members.h"
+#include "ws_out.h"
+#include "ws_state.h"
+
+static struct {
+	struct ipcount ips; /* connections per client address (--max-conns-per-ip) */
+	uint64_t next_serial;
+} cn;
+
+void
+conn_init(void)
+{
+	ipcount_init(&cn.ips);
+}
+
+void
+conn_fini(void)
+{
+	ipcount_fini(&cn.ips);
+}
 
 /* A connection that is going away: out of every room (the broker told, the others get a leave
  * notice), and nothing more queued for it. */
@@ -23,7 +44,7 @@ ws_leave_all(struct ws_session *s)
 {
 	for (size_t i = 0; i < s->rooms_cap; i++)
 		if (s->rooms[i] != NULL)
-			rooms_leave(s, s->rooms[i], true, "disconnected");
+			members_leave(s, s->rooms[i], true, "disconnected");
 	sess_drop_queue(s);
 }
 
@@ -98,7 +119,7 @@ keepalive_one(struct ws_session *s, void *arg)
 }
 
 void
-ws_keepalive(void)
+conn_keepalive(void)
 {
 	struct keepalive_now t = {clock_mono_ms(), (int64_t)clock_wall_ms()};
 
@@ -106,7 +127,7 @@ ws_keepalive(void)
 }
 
 void
-ws_probe(struct ws_session *s)
+conn_probe(struct ws_session *s)
 {
 	uint64_t now = clock_mono_ms();
 
@@ -119,7 +140,7 @@ ws_probe(struct ws_session *s)
 }
 
 void
-ws_heard(struct ws_session *s)
+conn_heard(struct ws_session *s)
 {
 	s->last_rx_ms = clock_mono_ms();
 }
@@ -167,7 +188,7 @@ ws_guest_name(char out[MADANG_NICK_MAX_BYTES + 1])
 }
 
 bool
-ws_guest_retry(struct ws_session *s, struct ws_member *m)
+conn_guest_retry(struct ws_session *s, struct ws_member *m)
 {
 	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user(s->wsi) : NULL;
 	char name[MADANG_NICK_MAX_BYTES + 1];
@@ -182,7 +203,7 @@ ws_guest_retry(struct ws_session *s, struct ws_member *m)
 		log_debug("ws: session %llu: nickname taken, trying %s (%u of %d)",
 		          (unsigned long long)s->serial, name, p->guest_tries, WS_GUEST_TRIES);
 	room_join_enqueue(m->room, m);
-	rooms_pump(m->room);
+	members_pump(m->room);
 	return true;
 }
 
@@ -313,7 +334,7 @@ ws_route_query(struct lws *wsi, struct route *rt, char *token, size_t toksz, con
 
 /* The handshake is done: set up the session or close with the documented code. */
 int
-ws_established(struct lws *wsi, struct ws_pss *p)
+conn_established(struct lws *wsi, struct ws_pss *p)
 {
 	char path[WS_HTTP_PATH_MAX], id[WS_SESSION_LEN + 1];
 	static char a_token[WS_QUERY_ARG_MAX]; /* lws thread only */
@@ -323,13 +344,14 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 	int bad = 0;
 
 	ws_client_addr(wsi, p->addr);
-	p->counted = ipcount_take(&ws->ips, p->addr, ws->o.max_conns_per_ip);
+	p->counted = ipcount_take(&cn.ips, p->addr, ws->o.max_conns_per_ip);
 	ws_session_id(id);
 	if ((s = sess_new(id, ws->o.max_rooms)) == NULL)
 		return -1;
 	s->wsi = wsi;
-	s->serial = ++ws->next_serial;
-	ws_heard(s);
+	s->addr = p->addr;
+	s->serial = ++cn.next_serial;
+	conn_heard(s);
 	s->last_ping_ms = s->last_rx_ms;
 	bucket_init(&s->bucket, ws->o.rate, ws->o.burst, clock_mono_ns());
 	if (sesstab_add(&ws->sessions, s) != 0) {
@@ -354,7 +376,7 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 		out_close(s, WS_CLOSE_BAD_REQUEST, why ? why : "bad request", false);
 		return 0;
 	}
-	if (!broker_up() || ws->stopping) {
+	if (!link_up() || ws->stopping) {
 		ws->c.refused++;
 		out_close(s, ws->stopping ? WS_CLOSE_GOING_AWAY : WS_CLOSE_TRY_LATER,
 		         ws->stopping ? "server shutting down"
@@ -384,10 +406,14 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 }
 
 void
-ws_closed(struct ws_pss *p)
+conn_closed(struct ws_pss *p)
 {
 	struct ws_session *s = p->s;
 
+	if (p->counted) {
+		ipcount_drop(&cn.ips, p->addr);
+		p->counted = false;
+	}
 	if (s == NULL)
 		return;
 	ws_leave_all(s);
@@ -397,18 +423,19 @@ ws_closed(struct ws_pss *p)
 		         s->user != NULL ? s->user : "-", s->close_code ? ": " : "",
 		         s->close_code && s->close_reason ? s->close_reason : "");
 	s->wsi = NULL;
+	s->addr = NULL;
 	p->s = NULL;
 	sess_unref(s);
 }
 
 /* RECEIVE — reassembles a message (at most WS_FRAME_MAX bytes over all its fragments). */
 int
-ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
+conn_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 {
 	size_t remaining = lws_remaining_packet_payload(wsi);
 	bool final = lws_is_final_fragment(wsi) && remaining == 0;
 
-	ws_heard(s);
+	conn_heard(s);
 	if (s->close_code != 0)
 		return 0; /* closing: input is ignored */
 	if (lws_frame_is_binary(wsi)) {

@@ -1,5 +1,6 @@
-/* client.c — what a client's messages do: the rate limit, then each command of client protocol
+/* ws_client.c — what a client's messages do: the rate limit, then each command of client protocol
  * v1 (docs/protocol.md) turned into a broker request, and the answers sent back. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +9,14 @@
 #include "log.h"
 #include "validate.h"
 #include "wire.h"
-#include "ws.h"
+#include "ws_client.h"
+#include "ws_history.h"
+#include "ws_link.h"
+#include "ws_members.h"
+#include "ws_out.h"
+#include "ws_rpc.h"
+#include "ws_state.h"
+
 
 enum { KIND_SEND = 1, KIND_TYPING, KIND_PRIVATE, KIND_HISTORY };
 
@@ -39,7 +47,7 @@ client_opened(struct ws_session *s, const struct route *rt)
 	}
 	out_send_obj(s, o);
 	if (rt->single &&
-	    rooms_join(s, rt->room_id, s->user, rt->has_since, rt->since, rt->epoch) != 0)
+	    members_join(s, rt->room_id, s->user, rt->has_since, rt->since, rt->epoch) != 0)
 		out_close(s, WS_CLOSE_INTERNAL, "out of memory", true);
 }
 
@@ -74,71 +82,6 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	return m;
 }
 
-/* The history byte budget of the session's client address (NULL: unknown, or no memory). */
-static struct bytebucket *
-client_hist_ip(struct ws_session *s, uint64_t now)
-{
-	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user(s->wsi) : NULL;
-	uint64_t rate = ws->o.history_rate_ip;
-
-	if (p == NULL || p->addr[0] == '\0')
-		return NULL;
-	if (now - ws->hist_swept_ns > (uint64_t)WS_HISTORY_SWEEP_MS * 1000000) {
-		addrbudget_sweep(&ws->hist_ips, now);
-		ws->hist_swept_ns = now;
-	}
-	return addrbudget_get(&ws->hist_ips, p->addr, rate, rate * WS_HISTORY_BURST_S, now);
-}
-
-/* Settles a history reply's reservation: the budgets pay for the bytes sent (sent < 0: none
- * went out, all is given back). */
-static void
-client_hist_settle(struct rpc_job *j, int64_t sent)
-{
-	struct ws_session *s = j->sess;
-	struct bytebucket *ipb;
-	int64_t delta = (sent < 0 ? 0 : sent) - (int64_t)j->reserved;
-
-	if (j->reserved == 0)
-		return;
-	bytebucket_charge(&s->hist, delta);
-	if ((ipb = client_hist_ip(s, clock_mono_ns())) != NULL)
-		bytebucket_charge(ipb, delta);
-	j->reserved = 0;
-}
-
-/* A broker that does not know max_bytes (no "truncated" in its reply): keeps the newest events
- * whose JSON fits in max bytes, as the broker itself would (docs/broker-protocol.md). */
-static void
-client_hist_trim(cJSON *reply, size_t max)
-{
-	cJSON *events = cJSON_GetObjectItemCaseSensitive(reply, "events"), *e;
-	size_t total = 0;
-
-	if (!cJSON_IsArray(events))
-		return;
-	for (e = events->child != NULL ? events->child->prev : NULL; e != NULL;
-	     e = e == events->child ? NULL : e->prev) {
-		char *t = cJSON_PrintUnformatted(e);
-		total += (t != NULL ? strlen(t) : 0) + 1;
-		free(t);
-		if (total > max + 1)
-			break;
-	}
-	if (e == NULL) {
-		cJSON_AddBoolToObject(reply, "truncated", false);
-		return;
-	}
-	/* e and everything older go */
-	for (cJSON *x = events->child, *next; x != NULL; x = next) {
-		next = x == e ? NULL : x->next;
-		cJSON_Delete(cJSON_DetachItemViaPointer(events, x));
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(reply, "complete");
-	cJSON_AddBoolToObject(reply, "complete", false);
-	cJSON_AddBoolToObject(reply, "truncated", true);
-}
-
 /* The command a request kind answers. */
 static const char *
 client_request_name(int kind)
@@ -156,11 +99,12 @@ client_reply(struct rpc_job *j)
 	struct ws_session *s = j->sess;
 	const char *request = client_request_name(j->kind);
 	const char *cid = j->client_id[0] ? j->client_id : NULL;
-	bool ok = false;
+	const char *err, *msg;
+	bool ok = rpc_reply_ok(j, &err, &msg);
 	cJSON *o;
 
-	if (j->kind == KIND_HISTORY && (j->rv != 0 || !wire_bool(j->reply, "ok", &ok) || !ok))
-		client_hist_settle(j, -1);
+	if (j->kind == KIND_HISTORY && !ok)
+		history_settle(j->sess, &j->reserved, -1);
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
 	if (j->rv != 0 && j->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
@@ -177,14 +121,12 @@ client_reply(struct rpc_job *j)
 		              request, j->room_id, cid);
 		return;
 	}
-	if (!wire_bool(j->reply, "ok", &ok) || !ok) {
-		const char *err = wire_str(j->reply, "error", NULL),
-		           *msg = wire_str(j->reply, "message", NULL);
+	if (!ok) {
 		/* A restarted broker does not know us (or our members) until we have re-registered
 		 * and re-synced: to the client that is a short outage, worth a retry. */
 		if (err != NULL &&
 		    (strcmp(err, ERR_UNKNOWN_FRONTEND) == 0 ||
-		     (strcmp(err, ERR_NOT_MEMBER) == 0 && ws->bstate != BROKER_UP))) {
+		     (strcmp(err, ERR_NOT_MEMBER) == 0 && !link_up()))) {
 			err = WS_ERR_BROKER_UNAVAILABLE;
 			msg = "the chat service is reconnecting; try again in a moment";
 		}
@@ -239,7 +181,7 @@ client_reply(struct rpc_job *j)
 		bool truncated;
 		char *text;
 		if (!wire_bool(j->reply, "truncated", &truncated))
-			client_hist_trim(j->reply, ws->o.history_max_bytes);
+			history_trim(j->reply, ws->o.history_max_bytes);
 		cJSON_DeleteItemFromObjectCaseSensitive(j->reply, "ok");
 		cJSON_AddStringToObject(j->reply, "type", "history");
 		if (!wire_has(j->reply, "room_id"))
@@ -247,7 +189,7 @@ client_reply(struct rpc_job *j)
 		if (cid != NULL)
 			cJSON_AddStringToObject(j->reply, "client_id", cid);
 		text = cJSON_PrintUnformatted(j->reply);
-		client_hist_settle(j, text != NULL ? (int64_t)strlen(text) : -1);
+		history_settle(j->sess, &j->reserved, text != NULL ? (int64_t)strlen(text) : -1);
 		if (text != NULL)
 			out_send_json(s, text, strlen(text));
 		free(text);
@@ -273,11 +215,8 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 	}
 	if (req == NULL || j == NULL) {
 		cJSON_Delete(req);
-		if (j != NULL) {
-			sess_unref(j->sess);
-			free(j->text);
-		}
-		free(j);
+		if (j != NULL)
+			rpc_job_discard(j);
 		out_send_error(s, ERR_INTERNAL, "out of memory", client_request_name(kind), room_id,
 		              client_id);
 		return -1;
@@ -372,7 +311,7 @@ client_join(struct ws_session *s, struct cmd *c)
 		              c->has_client_id ? c->client_id : NULL);
 		return;
 	}
-	if (rooms_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
+	if (members_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
 		out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
 		              c->has_client_id ? c->client_id : NULL);
 }
@@ -510,7 +449,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		out_send_json(s, "{\"type\":\"pong\"}", 15);
 		return;
 	}
-	if (!broker_up()) {
+	if (!link_up()) {
 		client_error(s, WS_ERR_BROKER_UNAVAILABLE,
 		             "the chat service is unavailable; try again shortly", c, 0);
 		return;
@@ -520,7 +459,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		/* MESSAGE [room_id] text [client_id] */
 		if ((m = client_member(s, c, "message")) == NULL)
 			break;
-		req = broker_req("send", s);
+		req = rpc_req("send", s);
 		if (req != NULL) {
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
 			char *text = strndup(c->text, c->text_len);
@@ -540,7 +479,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		/* TYPING [room_id] active */
 		if ((m = client_member(s, c, "typing")) == NULL)
 			break;
-		if ((req = broker_req("typing", s)) != NULL) {
+		if ((req = rpc_req("typing", s)) != NULL) {
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
 			cJSON_AddBoolToObject(req, "active", c->active);
 		}
@@ -560,13 +499,13 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			client_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", c, 0);
 			break;
 		}
-		rooms_leave(s, m, true, NULL);
+		members_leave(s, m, true, NULL);
 		break;
 	case CMD_PRIVATE:
 		/* PRIVATE [room_id] to text */
 		if ((m = client_member(s, c, "private")) == NULL)
 			break;
-		if ((req = broker_req("private", s)) != NULL) {
+		if ((req = rpc_req("private", s)) != NULL) {
 			char *text = strndup(c->text, c->text_len);
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
 			cJSON_AddStringToObject(req, "to", c->user);
@@ -593,7 +532,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			                ws->o.history_rate * WS_HISTORY_BURST_S, now);
 			s->hist_init = true;
 		}
-		ipb = client_hist_ip(s, now);
+		ipb = history_ip_budget(s, now);
 		if (!bytebucket_admit(&s->hist, now))
 			wait = bytebucket_wait_ms(&s->hist);
 		if (ipb != NULL && !bytebucket_admit(ipb, now) && bytebucket_wait_ms(ipb) > wait)
@@ -605,7 +544,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			             wait);
 			break;
 		}
-		req = broker_req("history", NULL);
+		req = rpc_req("history", NULL);
 		if (req != NULL) {
 			cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
 			cJSON_AddStringToObject(req, "room_id", room);

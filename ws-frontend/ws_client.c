@@ -1,5 +1,6 @@
 /* ws_client.c — what a client's messages do: the rate limit, then each command of client protocol
  * v1 (docs/protocol.md) turned into a broker request, and the answers sent back. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,22 +93,39 @@ client_request_name(int kind)
 	                              : "history";
 }
 
+/* What the reply of a client's request needs (its rpc_call state). */
+struct client_state {
+	int kind;
+	size_t reserved; /* history: bytes reserved in the session's and address's budgets */
+	char room_id[MADANG_ROOM_ID_MAX + 1];
+	char client_id[MADANG_CLIENT_ID_MAX + 1]; /* "" when the command had none */
+	char text[MADANG_TEXT_MAX + 1]; /* private: the text, for a reply without it; only the
+	                                 * bytes up to its NUL are copied with the request */
+};
+
 /* Replies of send, typing, private and history. */
 static void
-client_reply(struct rpc_job *j)
+client_reply(void *state, struct rpc_result *r)
 {
-	struct ws_session *s = j->sess;
+	struct client_state *j = state;
+	struct ws_session *s = r->sess;
 	const char *request = client_request_name(j->kind);
 	const char *cid = j->client_id[0] ? j->client_id : NULL;
-	const char *err, *msg;
-	bool ok = rpc_reply_ok(j, &err, &msg);
-	cJSON *o;
+	const char *err = r->error, *msg = r->message;
+	cJSON *reply = r->reply, *o;
 
-	if (j->kind == KIND_HISTORY && !ok)
-		history_settle(j->sess, &j->reserved, -1);
+	if (j->kind == KIND_HISTORY && !r->ok)
+		history_settle(s, &j->reserved, -1);
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
-	if (j->rv != 0 && j->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
+	if (r->rv == RPC_EBUSY || r->rv == RPC_ENOMEM) {
+		out_send_error(s, r->rv == RPC_EBUSY ? WS_ERR_BUSY : ERR_INTERNAL,
+		               r->rv == RPC_EBUSY ? "too many requests waiting for the chat service"
+		                                  : "out of memory",
+		               request, j->room_id, cid);
+		return;
+	}
+	if (r->rv != 0 && r->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
 		/* It went out and no answer came back: it may have been delivered. Never say
 		 * "unavailable" for it (issue 25): a resend with the same client_id settles it. */
 		out_send_error(s, WS_ERR_OUTCOME_UNKNOWN,
@@ -116,12 +134,12 @@ client_reply(struct rpc_job *j)
 		              request, j->room_id, cid);
 		return;
 	}
-	if (j->rv != 0) {
+	if (r->rv != 0) {
 		out_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
 		              request, j->room_id, cid);
 		return;
 	}
-	if (!ok) {
+	if (!r->ok) {
 		/* A restarted broker does not know us (or our members) until we have re-registered
 		 * and re-synced: to the client that is a short outage, worth a retry. */
 		if (err != NULL &&
@@ -145,19 +163,18 @@ client_reply(struct rpc_job *j)
 		cJSON_AddStringToObject(o, "type", "ack");
 		cJSON_AddStringToObject(o, "room_id", j->room_id);
 		cJSON_AddStringToObject(o, "client_id", cid);
-		if (wire_int(j->reply, "seq", &seq))
+		if (wire_int(reply, "seq", &seq))
 			cJSON_AddNumberToObject(o, "seq", (double)seq);
-		wire_bool(j->reply, "duplicate", &dup);
+		wire_bool(reply, "duplicate", &dup);
 		cJSON_AddBoolToObject(o, "duplicate", dup);
 		out_send_obj(s, o);
 		return;
 	}
 	case KIND_PRIVATE: {
 		/* The sender's copy of its private message. */
-		const char *from = wire_str(j->reply, "from", NULL),
-		           *to = wire_str(j->reply, "to", NULL);
-		const char *time = wire_str(j->reply, "time", NULL);
-		cJSON *text = cJSON_GetObjectItemCaseSensitive(j->reply, "message");
+		const char *from = wire_str(reply, "from", NULL), *to = wire_str(reply, "to", NULL);
+		const char *time = wire_str(reply, "time", NULL);
+		cJSON *text = cJSON_GetObjectItemCaseSensitive(reply, "message");
 		if ((o = cJSON_CreateObject()) == NULL)
 			return;
 		cJSON_AddStringToObject(o, "type", "private");
@@ -167,7 +184,7 @@ client_reply(struct rpc_job *j)
 		if (cJSON_IsString(text))
 			cJSON_AddStringToObject(o, "message", text->valuestring);
 		else
-			cJSON_AddStringToObject(o, "message", j->text ? j->text : "");
+			cJSON_AddStringToObject(o, "message", j->text);
 		if (time != NULL)
 			cJSON_AddStringToObject(o, "time", time);
 		if (cid != NULL)
@@ -180,16 +197,16 @@ client_reply(struct rpc_job *j)
 		 * the client; its bytes are what the budgets pay. */
 		bool truncated;
 		char *text;
-		if (!wire_bool(j->reply, "truncated", &truncated))
-			history_trim(j->reply, ws->o.history_max_bytes);
-		cJSON_DeleteItemFromObjectCaseSensitive(j->reply, "ok");
-		cJSON_AddStringToObject(j->reply, "type", "history");
-		if (!wire_has(j->reply, "room_id"))
-			cJSON_AddStringToObject(j->reply, "room_id", j->room_id);
+		if (!wire_bool(reply, "truncated", &truncated))
+			history_trim(reply, ws->o.history_max_bytes);
+		cJSON_DeleteItemFromObjectCaseSensitive(reply, "ok");
+		cJSON_AddStringToObject(reply, "type", "history");
+		if (!wire_has(reply, "room_id"))
+			cJSON_AddStringToObject(reply, "room_id", j->room_id);
 		if (cid != NULL)
-			cJSON_AddStringToObject(j->reply, "client_id", cid);
-		text = cJSON_PrintUnformatted(j->reply);
-		history_settle(j->sess, &j->reserved, text != NULL ? (int64_t)strlen(text) : -1);
+			cJSON_AddStringToObject(reply, "client_id", cid);
+		text = cJSON_PrintUnformatted(reply);
+		history_settle(s, &j->reserved, text != NULL ? (int64_t)strlen(text) : -1);
 		if (text != NULL)
 			out_send_json(s, text, strlen(text));
 		free(text);
@@ -200,45 +217,33 @@ client_reply(struct rpc_job *j)
 	}
 }
 
-/* Sends a client's request in order (c: keeps its text for the reply; reserve: history bytes
- * reserved in the budgets). Returns 0, or -1 when it was refused (error sent). */
-static int
+/* Sends a client's request (req: NULL when out of memory) in order; its reply, or its failure,
+ * is answered by client_reply (c: keeps its text for the reply; reserve: history bytes already
+ * charged to the budgets, settled by the reply). */
+static void
 client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, const char *client_id,
            const struct cmd *c, size_t reserve)
 {
-	struct rpc_job *j = rpc_job_new(client_reply, s);
-	size_t n;
+	struct client_state j = {.kind = kind, .reserved = reserve};
+	size_t reply_bound = 0;
 
-	if (j != NULL && c != NULL && (j->text = strndup(c->text, c->text_len)) == NULL) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	if (req == NULL || j == NULL) {
-		cJSON_Delete(req);
-		if (j != NULL)
-			rpc_job_discard(j);
-		out_send_error(s, ERR_INTERNAL, "out of memory", client_request_name(kind), room_id,
-		              client_id);
-		return -1;
-	}
-	j->kind = kind;
-	j->reserved = reserve;
-	if (wire_str(req, "text", &n) != NULL)
-		j->req_bound = 2 * n + WS_REQ_SMALL; /* JSON escapes at most double a text */
 	if (kind == KIND_HISTORY) {
-		/* limit events of the largest size, for the batch's reply budget (request.c) */
+		/* limit events of the largest size, for the batch's reply budget (ws_rpc.c) */
 		int64_t lim = 0;
 		wire_int(req, "limit", &lim);
-		j->reply_bound = (size_t)(lim > 0 ? lim : 1) * WS_EVENT_JSON_MAX + WS_REPLY_SMALL;
+		reply_bound = (size_t)(lim > 0 ? lim : 1) * WS_EVENT_JSON_MAX + WS_REPLY_SMALL;
 	}
-	snprintf(j->room_id, sizeof(j->room_id), "%s", room_id ? room_id : "");
-	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
-	if (rpc_send_ordered(j, req) != 0) {
-		out_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service",
-		              client_request_name(kind), room_id, client_id);
-		return -1;
-	}
-	return 0;
+	snprintf(j.room_id, sizeof(j.room_id), "%s", room_id ? room_id : "");
+	snprintf(j.client_id, sizeof(j.client_id), "%s", client_id ? client_id : "");
+	if (c != NULL && c->text_len < sizeof(j.text))
+		memcpy(j.text, c->text, c->text_len); /* NUL-terminated by the initializer */
+	rpc_call(req, &(struct rpc_call){.done = client_reply,
+	                                 .state = &j,
+	                                 .size = offsetof(struct client_state, text) +
+	                                         strlen(j.text) + 1,
+	                                 .sess = s,
+	                                 .ordered = true,
+	                                 .reply_bound = reply_bound});
 }
 
 static void
@@ -509,8 +514,10 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			char *text = strndup(c->text, c->text_len);
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
 			cJSON_AddStringToObject(req, "to", c->user);
-			if (text != NULL)
-				cJSON_AddStringToObject(req, "text", text);
+			if (text == NULL || !cJSON_AddStringToObject(req, "text", text)) {
+				cJSON_Delete(req);
+				req = NULL; /* out of memory: answered by client_reply */
+			}
 			free(text);
 		}
 		client_rpc(s, req, KIND_PRIVATE, m->room->id, cid, c, 0);
@@ -558,11 +565,12 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			                                            : WS_HISTORY_PAGE_DEFAULT);
 			cJSON_AddNumberToObject(req, "max_bytes", (double)ws->o.history_max_bytes);
 		}
-		if (client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve) == 0) {
-			bytebucket_charge(&s->hist, (int64_t)reserve);
-			if (ipb != NULL)
-				bytebucket_charge(ipb, (int64_t)reserve);
-		}
+		/* Charged now, settled for the bytes sent by the reply (all given back when it
+		 * fails). */
+		bytebucket_charge(&s->hist, (int64_t)reserve);
+		if (ipb != NULL)
+			bytebucket_charge(ipb, (int64_t)reserve);
+		client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve);
 		break;
 	}
 	case CMD_PING:

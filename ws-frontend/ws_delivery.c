@@ -127,25 +127,34 @@ dl_skip(struct ws_room *r, uint64_t next)
 	roomlog_reset(&r->log, next);
 }
 
+/* What a repair's completion needs to know (its rpc_call state). */
+struct history_state {
+	char room_id[MADANG_ROOM_ID_MAX + 1];
+	uint64_t generation; /* the room's generation when sent */
+};
+
 static void
-history_done(struct rpc_job *j)
+history_done(void *state, struct rpc_result *res)
 {
+	const struct history_state *j = state;
 	struct ws_room *r = roomtab_get(&ws->rooms, j->room_id);
 	cJSON *events, *e;
-	bool ok = false, complete = true, deleted = false;
+	bool complete = true, deleted = false;
 	int64_t first = 0;
 	size_t appended = 0;
 
 	if (r == NULL || r->generation != j->generation)
 		return; /* the room went away or was reset meanwhile */
 	r->repairing = false;
-	if (j->rv != 0 || !wire_bool(j->reply, "ok", &ok) || !ok) {
+	if (!res->ok) {
 		log_warn("broker: history for %s failed: %s", r->id,
-		         j->rv != 0 ? nng_strerror(j->rv) : "refused");
+		         res->rv != 0 ? "no answer"
+		         : res->error ? res->error
+		                      : "refused");
 		return; /* retried by delivery_tick */
 	}
-	wire_bool(j->reply, "complete", &complete);
-	events = cJSON_GetObjectItemCaseSensitive(j->reply, "events");
+	wire_bool(res->reply, "complete", &complete);
+	events = cJSON_GetObjectItemCaseSensitive(res->reply, "events");
 	e = cJSON_IsArray(events) ? events->child : NULL;
 	if (e != NULL && wire_int(e, "seq", &first) && (uint64_t)first > r->log.top && !complete) {
 		/* The broker no longer has what we missed: members are told, delivery goes on. */
@@ -187,27 +196,19 @@ history_done(struct rpc_job *j)
 void
 delivery_repair(struct ws_room *r)
 {
+	struct history_state h = {.generation = r->generation};
 	cJSON *req;
-	struct rpc_job *j;
 
 	if (r->repairing || !r->has_base || !link_up())
 		return;
 	req = rpc_req("history", NULL);
-	j = rpc_job_new(history_done, NULL);
-	if (req == NULL || j == NULL) {
-		cJSON_Delete(req);
-		if (j != NULL)
-			rpc_job_discard(j);
-		return;
-	}
 	cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
 	cJSON_AddStringToObject(req, "room_id", r->id);
 	cJSON_AddNumberToObject(req, "after_seq", r->log.top > 0 ? (double)(r->log.top - 1) : 0);
 	cJSON_AddNumberToObject(req, "limit", HISTORY_PAGE);
-	snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
-	j->generation = r->generation;
-	r->repairing = true;
-	rpc_send(j, req);
+	snprintf(h.room_id, sizeof(h.room_id), "%s", r->id);
+	r->repairing = true; /* before the call: its completion may run at once */
+	rpc_call(req, &(struct rpc_call){.done = history_done, .state = &h, .size = sizeof(h)});
 }
 
 /* typing: not stored, no seq — straight into the members' queues (not the typist's own). */

@@ -137,20 +137,21 @@ link_poke(void)
 
 /* SYNC — re-declare every active member (after a broker restart or an expiry). */
 static void
-link_sync_done(struct rpc_job *j)
+link_sync_done(void *state, struct rpc_result *r)
 {
 	bool ok;
 	const char *err;
 
+	(void)state;
 	lk.sync_busy = false;
 	if (ws->stopping)
 		return;
-	if (j->rv != 0) {
-		link_lost(nng_strerror(j->rv));
+	if (r->rv != 0) {
+		link_lost(rpc_strerror(r->rv));
 		return;
 	}
-	if (!wire_bool(j->reply, "ok", &ok) || !ok) {
-		err = wire_str(j->reply, "error", NULL);
+	if (!r->ok) {
+		err = r->error;
 		log_warn("broker: sync refused: %s", err ? err : "?");
 		if (err != NULL && strcmp(err, ERR_UNKNOWN_FRONTEND) == 0)
 			link_hello_when_ready();
@@ -159,7 +160,7 @@ link_sync_done(struct rpc_job *j)
 		return;
 	}
 	/* Members the broker could not take back are told and closed. */
-	cJSON *results = cJSON_GetObjectItemCaseSensitive(j->reply, "results"), *res;
+	cJSON *results = cJSON_GetObjectItemCaseSensitive(r->reply, "results"), *res;
 	cJSON_ArrayForEach(res, results)
 	{
 		const char *sid = wire_str(res, "session", NULL),
@@ -206,48 +207,44 @@ static void
 link_sync(void)
 {
 	cJSON *req = rpc_req("sync", NULL), *members = cJSON_CreateArray();
-	struct rpc_job *j = rpc_job_new(link_sync_done, NULL);
 
-	if (req == NULL || members == NULL || j == NULL) {
-		cJSON_Delete(req);
-		cJSON_Delete(members);
-		free(j);
-		link_lost("out of memory");
-		return;
-	}
 	cJSON_AddStringToObject(req, "instance", lk.instance);
-	sesstab_each(&ws->sessions, sync_add, members);
-	cJSON_AddItemToObject(req, "members", members);
+	if (members != NULL)
+		sesstab_each(&ws->sessions, sync_add, members);
+	if (members == NULL || !cJSON_AddItemToObject(req, "members", members)) {
+		cJSON_Delete(members);
+		cJSON_Delete(req);
+		req = NULL; /* fails through link_sync_done: the broker is taken for lost */
+	}
 	lk.sync_busy = true;
-	rpc_send(j, req);
+	rpc_call(req, &(struct rpc_call){.done = link_sync_done});
 }
 
 /* HELLO — registers this instance; a reply means the broker is reachable again. */
 static void
-link_hello_done(struct rpc_job *j)
+link_hello_done(void *state, struct rpc_result *r)
 {
 	const char *epoch;
 	int64_t hb;
-	bool ok, bundles;
+	bool bundles;
 
+	(void)state;
 	lk.hello_busy = false;
-	if (ws->stopping)
-		return;
-	if (j->rv != 0) {
-		link_lost(nng_strerror(j->rv));
+	if (ws->stopping || r->rv == RPC_ENOMEM)
+		return; /* not sent: the next tick tries again */
+	if (r->rv != 0) {
+		link_lost(rpc_strerror(r->rv));
 		return;
 	}
-	if (!wire_bool(j->reply, "ok", &ok) || !ok ||
-	    (epoch = wire_str(j->reply, "epoch", NULL)) == NULL ||
+	if (!r->ok || (epoch = wire_str(r->reply, "epoch", NULL)) == NULL ||
 	    !route_hex(epoch, WS_EPOCH_LEN)) {
-		const char *err = wire_str(j->reply, "error", NULL);
-		log_error("broker: hello refused: %s", err ? err : "malformed reply");
+		log_error("broker: hello refused: %s", r->error ? r->error : "malformed reply");
 		link_lost("hello refused");
 		return;
 	}
-	if (wire_int(j->reply, "heartbeat_ms", &hb) && hb >= 50 && hb <= 60000)
+	if (wire_int(r->reply, "heartbeat_ms", &hb) && hb >= 50 && hb <= 60000)
 		lk.heartbeat_ms = (unsigned)hb;
-	if (!wire_bool(j->reply, "bundles", &bundles))
+	if (!wire_bool(r->reply, "bundles", &bundles))
 		bundles = false; /* a broker that does not know them */
 	if (bundles != lk.bundles || ws->epoch[0] == '\0')
 		log_info("broker: room events arrive %s",
@@ -266,42 +263,36 @@ static void
 link_hello(void)
 {
 	cJSON *req = rpc_req("hello", NULL);
-	struct rpc_job *j = rpc_job_new(link_hello_done, NULL);
 
-	if (req == NULL || j == NULL) {
-		cJSON_Delete(req);
-		free(j);
-		return;
-	}
 	cJSON_AddStringToObject(req, "instance", lk.instance);
 	cJSON_AddBoolToObject(req, "bundles", true);
 	if (lk.bstate == BROKER_UP)
 		lk.bstate = BROKER_SYNCING;
 	lk.hello_busy = true;
-	rpc_send(j, req);
+	rpc_call(req, &(struct rpc_call){.done = link_hello_done});
 }
 
 /* HEARTBEAT — unknown_frontend or a new epoch: hello, sync, re-join everyone. */
 static void
-link_heartbeat_done(struct rpc_job *j)
+link_heartbeat_done(void *state, struct rpc_result *r)
 {
-	const char *epoch, *err;
-	bool ok;
+	const char *epoch;
 
+	(void)state;
 	lk.hb_busy = false;
-	if (ws->stopping || lk.bstate != BROKER_UP)
-		return;
-	if (j->rv != 0) {
-		link_lost(nng_strerror(j->rv));
+	if (ws->stopping || lk.bstate != BROKER_UP || r->rv == RPC_ENOMEM)
+		return; /* RPC_ENOMEM: not sent, the next tick tries again */
+	if (r->rv != 0) {
+		link_lost(rpc_strerror(r->rv));
 		return;
 	}
-	if (!wire_bool(j->reply, "ok", &ok) || !ok) {
-		err = wire_str(j->reply, "error", NULL);
-		log_warn("broker: heartbeat refused (%s): registering again", err ? err : "?");
+	if (!r->ok) {
+		log_warn("broker: heartbeat refused (%s): registering again",
+		         r->error ? r->error : "?");
 		link_hello_when_ready();
 		return;
 	}
-	epoch = wire_str(j->reply, "epoch", NULL);
+	epoch = wire_str(r->reply, "epoch", NULL);
 	if (epoch != NULL && strcmp(epoch, ws->epoch) != 0) {
 		log_warn("broker: epoch changed to %s: registering again", epoch);
 		link_hello_when_ready();
@@ -324,12 +315,6 @@ link_heartbeat(void)
 	}
 	if (!lk.hb_busy) {
 		cJSON *req = rpc_req("heartbeat", NULL);
-		struct rpc_job *j = rpc_job_new(link_heartbeat_done, NULL);
-		if (req == NULL || j == NULL) {
-			cJSON_Delete(req);
-			free(j);
-			return;
-		}
 		cJSON_AddStringToObject(req, "instance", lk.instance);
 		/* Our counters ride along; the broker sums them for /api/metrics. */
 		cJSON *st = cJSON_AddObjectToObject(req, "stats");
@@ -344,7 +329,7 @@ link_heartbeat(void)
 			cJSON_AddNumberToObject(st, "resyncs", (double)ws->c.resyncs);
 		}
 		lk.hb_busy = true;
-		rpc_send(j, req);
+		rpc_call(req, &(struct rpc_call){.done = link_heartbeat_done});
 	}
 }
 
@@ -449,7 +434,7 @@ link_start(struct lws_context *ctx, struct lws_vhost *vh)
 	int rfd;
 
 	lk.ctx = ctx;
-	rpc_open(lk.req, ctx);
+	rpc_open((uint32_t)nng_socket_id(lk.req), ctx);
 
 	if (nng_socket_get_int(lk.sub, NNG_OPT_RECVFD, &rfd) != 0 || (fd.filefd = dup(rfd)) < 0) {
 		log_error("broker: no receive descriptor for events");

@@ -44,33 +44,34 @@ join_close_code(const char *err)
 	return WS_CLOSE_TRY_LATER;
 }
 
+/* What a join's completion needs to know (its rpc_call state). */
+struct join_state {
+	char room_id[MADANG_ROOM_ID_MAX + 1];
+	uint64_t generation; /* the room's generation when sent */
+	bool has_below;      /* asked for the history before below only */
+	uint64_t below;
+};
+
 static void
-join_done(struct rpc_job *j)
+join_done(void *state, struct rpc_result *res)
 {
-	struct ws_session *s = j->sess;
+	struct join_state *j = state;
+	struct ws_session *s = res->sess;
 	struct ws_room *r = roomtab_get(&ws->rooms, j->room_id);
 	struct ws_member *m = s->wsi != NULL ? sess_member(s, j->room_id) : NULL;
 	const char *err = NULL, *msg = NULL;
-	bool ok = false, need_fill = false, resumed = false, recovered = false;
+	bool ok = res->ok, need_fill = false, resumed = false, recovered = false;
+	cJSON *reply = res->reply;
 	int64_t seq = 0;
 	cJSON *hist, *e, *o;
 
-	if (j->rv == 0)
-		wire_bool(j->reply, "ok", &ok);
 	if (m == NULL || !m->join_sent || r == NULL || m->room != r) {
 		/* The client left (or went away) while the join was in flight. */
 		if (ok) {
 			cJSON *req = rpc_req("leave", s);
-			struct rpc_job *lj = rpc_job_new(NULL, NULL);
-			if (req != NULL && lj != NULL) {
-				cJSON_AddStringToObject(req, "room_id", j->room_id);
-				cJSON_AddStringToObject(req, "reason", "disconnected");
-				rpc_send(lj, req);
-			} else {
-				cJSON_Delete(req);
-				if (lj != NULL)
-					rpc_job_discard(lj);
-			}
+			cJSON_AddStringToObject(req, "room_id", j->room_id);
+			cJSON_AddStringToObject(req, "reason", "disconnected");
+			rpc_call(req, &(struct rpc_call){0});
 		}
 		if (s->wsi != NULL)
 			hk.join_over(s, NULL, NULL, NULL); /* what waited for it: not_in_room */
@@ -85,17 +86,18 @@ join_done(struct rpc_job *j)
 		members_pump(r);
 		return;
 	}
-	if (ok && (!wire_int(j->reply, "seq", &seq) || seq < 0)) {
+	if (ok && (!wire_int(reply, "seq", &seq) || seq < 0)) {
 		ok = false;
 		err = ERR_INTERNAL;
 		msg = "malformed join reply";
 	}
 	if (!ok) {
-		if (err == NULL) {
-			err = j->rv != 0 ? WS_ERR_BROKER_UNAVAILABLE
-			                 : wire_str(j->reply, "error", NULL);
-			msg = j->rv != 0 ? "the chat service did not answer"
-			                 : wire_str(j->reply, "message", NULL);
+		if (err == NULL && res->rv == RPC_ENOMEM) {
+			err = ERR_INTERNAL;
+			msg = "out of memory";
+		} else if (err == NULL) {
+			err = res->rv != 0 ? WS_ERR_BROKER_UNAVAILABLE : res->error;
+			msg = res->rv != 0 ? "the chat service did not answer" : res->message;
 		}
 		if (err == NULL)
 			err = ERR_INTERNAL;
@@ -114,8 +116,8 @@ join_done(struct rpc_job *j)
 		return;
 	}
 
-	wire_bool(j->reply, "resumed", &resumed);
-	wire_bool(j->reply, "recovered", &recovered);
+	wire_bool(reply, "resumed", &resumed);
+	wire_bool(reply, "recovered", &recovered);
 	if (!r->has_base) {
 		roomlog_reset(&r->log, (uint64_t)seq);
 		r->has_base = true;
@@ -127,9 +129,9 @@ join_done(struct rpc_job *j)
 
 	/* JOINED, then the history the reply carries, then live events from seq on. */
 	if ((o = cJSON_CreateObject()) != NULL) {
-		const char *name = wire_str(j->reply, "name", NULL),
-		           *user = wire_str(j->reply, "user", NULL);
-		cJSON *users = cJSON_GetObjectItemCaseSensitive(j->reply, "users");
+		const char *name = wire_str(reply, "name", NULL),
+		           *user = wire_str(reply, "user", NULL);
+		cJSON *users = cJSON_GetObjectItemCaseSensitive(reply, "users");
 		int64_t count = 0;
 		cJSON_AddStringToObject(o, "type", "joined");
 		cJSON_AddStringToObject(o, "room_id", r->id);
@@ -139,21 +141,21 @@ join_done(struct rpc_job *j)
 			cJSON_AddItemToObject(o, "users", cJSON_Duplicate(users, true));
 		else
 			cJSON_AddItemToObject(o, "users", cJSON_CreateArray());
-		if (wire_int(j->reply, "users_count", &count))
+		if (wire_int(reply, "users_count", &count))
 			cJSON_AddNumberToObject(o, "users_count", (double)count);
 		cJSON_AddNumberToObject(o, "seq", (double)seq);
-		const char *epoch = wire_str(j->reply, "epoch", NULL);
+		const char *epoch = wire_str(reply, "epoch", NULL);
 		cJSON_AddStringToObject(o, "epoch", epoch ? epoch : ws->epoch);
 		cJSON_AddBoolToObject(o, "recovered", recovered);
 		cJSON_AddBoolToObject(o, "resumed", resumed);
 		out_push_obj(s, o);
 		cJSON_Delete(o);
 	}
-	const char *canon = wire_str(j->reply, "user", NULL);
+	const char *canon = wire_str(reply, "user", NULL);
 	if (canon != NULL && strlen(canon) <= MADANG_NICK_MAX_BYTES && strcmp(canon, m->user) != 0)
 		sess_member_rename(m, canon); /* out of memory: the name it asked for stays */
 	m->has_since = false;
-	hist = cJSON_GetObjectItemCaseSensitive(j->reply, "history");
+	hist = cJSON_GetObjectItemCaseSensitive(reply, "history");
 	cJSON_ArrayForEach(e, hist)
 	{
 		int64_t hs;
@@ -164,7 +166,7 @@ join_done(struct rpc_job *j)
 	 * max(history_first, below) on: the member's cursor starts there. */
 	uint64_t cursor = (uint64_t)seq;
 	int64_t first;
-	if (j->has_below && wire_int(j->reply, "history_first", &first) && first >= 0) {
+	if (j->has_below && wire_int(reply, "history_first", &first) && first >= 0) {
 		cursor = (uint64_t)first > j->below ? (uint64_t)first : j->below;
 		if (cursor > (uint64_t)seq)
 			cursor = (uint64_t)seq;
@@ -225,49 +227,37 @@ void
 members_pump(struct ws_room *r)
 {
 	struct ws_member *ms[WS_BATCH_MAX];
-	struct rpc_job *b = NULL;
+	struct rpc_batch *b = NULL;
 	/* Each reply may carry --history events of the largest size: a round's replies together
 	 * must stay under WS_BATCH_REPLY_MAX (request.c). */
 	size_t bound = (size_t)ws->o.history * WS_EVENT_JSON_MAX + WS_JOIN_USERS_MAX;
 	size_t per = WS_BATCH_REPLY_MAX / bound;
 	size_t n = room_join_next(r, ms, per < 1 ? 1 : per > WS_BATCH_MAX ? WS_BATCH_MAX : per);
 
-	if (n > 1 && (b = rpc_batch_new()) == NULL)
-		n = 0;
+	if (n > 1)
+		b = rpc_batch_begin(); /* NULL: no memory, each goes alone */
 	for (size_t i = 0; i < n; i++) {
 		struct ws_member *m = ms[i];
-		struct ws_session *s = m->sess;
+		struct join_state j = {.generation = r->generation};
 		cJSON *req = join_req(r, m);
-		struct rpc_job *j = rpc_job_new(join_done, s);
 
-		if (req == NULL || j == NULL) {
-			cJSON_Delete(req);
-			if (j != NULL)
-				rpc_job_discard(j);
-			room_join_done(r, m);
-			out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", r->id, NULL);
-			sess_member_del(s, m);
-			hk.join_over(s, r->id, ERR_INTERNAL, "out of memory");
-			continue;
-		}
-		snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
-		j->generation = r->generation;
-		j->reply_bound = bound;
+		snprintf(j.room_id, sizeof(j.room_id), "%s", r->id);
 		/* The log holds every event from pin on: the broker sends only the older ones. */
 		if (r->has_base && r->keep > 0 && !m->has_since) {
-			j->has_below = true;
-			j->below = r->pin;
+			j.has_below = true;
+			j.below = r->pin;
 			cJSON_AddNumberToObject(req, "history_below", (double)r->pin);
 		}
-		if (b != NULL)
-			rpc_batch_add(b, j, req);
-		else
-			rpc_send(j, req);
+		rpc_call(req, &(struct rpc_call){.done = join_done,
+		                                 .state = &j,
+		                                 .size = sizeof(j),
+		                                 .sess = m->sess,
+		                                 .reply_bound = bound,
+		                                 .batch = b});
 	}
-	if (b != NULL)
-		rpc_batch_send(b); /* freed when every join failed to start */
+	rpc_batch_end(b);
 	if (n > 0 && r->joins_in_flight == 0)
-		members_pump(r); /* every join failed to start: the next ones may go */
+		members_pump(r); /* every join failed at once: the next ones may go */
 }
 
 int
@@ -291,22 +281,31 @@ members_join(struct ws_session *s, const char *room_id, const char *user, bool h
 	return 0;
 }
 
+/* A leave's rpc_call state. */
+struct leave_state {
+	bool tell; /* the client asked: it gets "left" when the broker answered */
+	char room_id[MADANG_ROOM_ID_MAX + 1];
+};
+
 static void
-leave_done(struct rpc_job *j)
+leave_done(void *state, struct rpc_result *r)
 {
-	if (j->rv == 0 && j->sess != NULL && j->sess->wsi != NULL && j->kind == 1) {
-		bool ok = false;
+	const struct leave_state *l = state;
+	const char *room_id = l->room_id;
+
+	if (r->rv == RPC_ENOMEM || r->rv == RPC_EBUSY)
+		log_warn("ws: session %llu: leave %s not sent: %s",
+		         (unsigned long long)r->sess->serial, room_id,
+		         r->rv == RPC_EBUSY ? "too many requests queued" : "out of memory");
+	if (r->rv == 0 && l->tell && r->sess->wsi != NULL) {
 		int64_t seq = 0;
 		cJSON *o = cJSON_CreateObject();
-		if (o == NULL)
-			return;
 		/* The client is out of the room here whatever the broker says (not_member, say). */
-		wire_bool(j->reply, "ok", &ok);
 		cJSON_AddStringToObject(o, "type", "left");
-		cJSON_AddStringToObject(o, "room_id", j->room_id);
-		if (ok && wire_int(j->reply, "seq", &seq))
+		cJSON_AddStringToObject(o, "room_id", room_id);
+		if (r->ok && wire_int(r->reply, "seq", &seq))
 			cJSON_AddNumberToObject(o, "seq", (double)seq);
-		out_send_obj(j->sess, o);
+		out_send_obj(r->sess, o);
 	}
 }
 
@@ -319,23 +318,17 @@ members_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const
 
 	delivery_detach(m);
 	if (tell_broker && was_joined) {
+		struct leave_state l = {.tell = reason == NULL}; /* the client asked: "left" */
 		cJSON *req = rpc_req("leave", s);
-		struct rpc_job *j = rpc_job_new(leave_done, s);
-		if (req != NULL && j != NULL) {
-			cJSON_AddStringToObject(req, "room_id", r->id);
-			if (reason != NULL)
-				cJSON_AddStringToObject(req, "reason", reason);
-			snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
-			j->kind = reason == NULL ? 1 : 0; /* 1: the client asked, tell it "left" */
-			if (rpc_send_ordered(j, req) != 0)
-				log_warn(
-				    "ws: session %llu: leave %s not sent: too many requests queued",
-				    (unsigned long long)s->serial, r->id);
-		} else {
-			cJSON_Delete(req);
-			if (j != NULL)
-				rpc_job_discard(j);
-		}
+		cJSON_AddStringToObject(req, "room_id", r->id);
+		if (reason != NULL)
+			cJSON_AddStringToObject(req, "reason", reason);
+		snprintf(l.room_id, sizeof(l.room_id), "%s", r->id);
+		rpc_call(req, &(struct rpc_call){.done = leave_done,
+		                                 .state = &l,
+		                                 .size = sizeof(l),
+		                                 .sess = s,
+		                                 .ordered = true});
 	}
 	sess_member_del(s, m);
 	members_pump(r);

@@ -3,91 +3,83 @@
  * (rpc_drain), a session's requests sent in order, and the requests of one loop turn batched
  * into one broker round trip (rpc_flush).
  *
+ * One shape for every caller: rpc_req builds the request object, rpc_call sends it with the
+ * caller's state (copied, given back to its completion), and the completion gets one decoded
+ * result. Every failure, no memory included, reaches the caller through its completion.
+ *
  * Threads: every function here runs on the lws thread; the nng aio callbacks (ws_rpc.c) run
- * on nng threads and only hand finished jobs over under a mutex. */
+ * on nng threads and only hand finished requests over under a mutex. */
 #ifndef MADANG_WS_RPC_H
 #define MADANG_WS_RPC_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <nng/nng.h>
 
-#include "limits.h"
 #include "session.h"
 
 struct lws_context;
 
-struct rpc_job;
-typedef void (*rpc_done_fn)(struct rpc_job *j);
+/* rpc_result.rv besides 0 and nng's errors: the request was never sent. */
+#define RPC_EBUSY  (-1) /* an ordered request of a session with WS_SESSION_RPC_MAX waiting */
+#define RPC_ENOMEM (-2) /* out of memory building or sending it */
 
-/* One broker request in flight. Fields above `rv` are set by the lws thread before sending;
- * rv and reply are set on an nng thread, then read on the lws thread after the hand-over. */
-struct rpc_job {
-	struct rpc_job *next, *prev; /* all jobs in flight (lws thread) */
-	struct rpc_job *done_next;   /* completed queue (under done_mu) */
-	nng_ctx ctx;
-	nng_aio *aio;
-	bool receiving;
-	rpc_done_fn done;
-	struct ws_session *sess; /* a reference, or NULL */
-	char room_id[MADANG_ROOM_ID_MAX + 1];
-	uint64_t generation; /* the room's generation when sent */
-	bool has_below;      /* join: asked for the history before below only (joins.c) */
-	uint64_t below;
-	char client_id[MADANG_CLIENT_ID_MAX + 1];
-	int kind;                /* what the caller needs to tell replies apart */
-	char *text;              /* a copy the reply handler needs (private text), or NULL */
-	bool ordered;            /* one of its session's requests, sent in order */
-	size_t reply_bound;      /* the most bytes its reply can take (0: WS_REPLY_SMALL) */
-	size_t req_bound;        /* the most bytes its request takes as JSON (0: WS_REQ_SMALL) */
-	size_t reserved;         /* history: bytes reserved in the session's and address's budget */
-	cJSON *queued_req;       /* the request while it waits for its turn */
-	struct rpc_job *sq_next; /* the session's queue, or the requests of a batch */
-	struct rpc_job *batch;   /* a batch job: its requests, in order */
-	int rv;                  /* 0 or an nng error */
+/* What a completion gets; valid during the call only. */
+struct rpc_result {
+	struct ws_session *sess; /* rpc_call.sess (a reference held until now), or NULL */
+	int rv; /* 0 when the broker replied, else RPC_EBUSY, RPC_ENOMEM or an nng error */
 	bool unknown;            /* rv != 0 after the request went out: it may have been applied */
-	cJSON *reply;            /* parsed reply object when rv == 0 */
+	bool ok;                 /* rv == 0 and the reply's "ok" is true */
+	const char *error;       /* the reply's "error" when not ok (NULL when absent or rv != 0) */
+	const char *message;     /* the reply's "message", or NULL */
+	cJSON *reply; /* the reply object when rv == 0 (rpc's; the callee may change it) */
 };
 
-/* Starts the request side on socket req; completions wake the lws loop of ctx. */
-void rpc_open(nng_socket req, struct lws_context *ctx);
-/* After the socket is closed: stops every request in flight, runs no more callbacks, frees
- * them. Nothing is sent afterwards (rpc_send frees what it is given). */
+/* A completion: state is the caller's state as given to rpc_call (a copy owned by rpc, freed
+ * after the call). */
+typedef void (*rpc_done_fn)(void *state, struct rpc_result *r);
+
+struct rpc_batch;
+
+/* How a request goes. Zero is a lone, unordered request whose outcome nobody waits for. */
+struct rpc_call {
+	rpc_done_fn done;  /* runs exactly once per rpc_call, NULL: not wanted */
+	const void *state; /* size bytes copied with the request (NULL, 0: none) */
+	size_t size;
+	struct ws_session *sess; /* the session it is for (a reference is held), or NULL */
+	bool ordered;            /* after sess's earlier ordered requests (one run in flight) */
+	size_t reply_bound;      /* the most bytes its reply can take (0: WS_REPLY_SMALL) */
+	struct rpc_batch *batch; /* sent with this batch (rpc_batch_end), or NULL */
+};
+
+/* Starts the request side on socket req (a REQ socket, as an nng_socket's id); completions
+ * wake the lws loop of ctx. */
+void rpc_open(uint32_t req, struct lws_context *ctx);
+/* After the socket is closed: stops every request in flight and frees them without their
+ * completions. Nothing is sent, and no completion runs, afterwards. */
 void rpc_close(void);
 /* Requests in flight (shutdown waits for them). */
 size_t rpc_pending(void);
+/* A result's rv for the log. */
+const char *rpc_strerror(int rv);
 
 /* A request object {"op": op, "frontend": <our id>[, "session": s->id]}, or NULL when out of
- * memory (rpc_send then fails the job through its done callback). */
+ * memory: rpc_call then fails it through its completion (cJSON's adders ignore a NULL object,
+ * so the caller fills it without checking). */
 cJSON *rpc_req(const char *op, const struct ws_session *s);
-/* The reply's "ok", and its "error" and "message" (each NULL when absent) in *err and *msg:
- * false with *err "internal"-free NULLs when rv != 0 or the reply has no ok. Pointers live as
- * long as the job. err and msg may be NULL. */
-bool rpc_reply_ok(const struct rpc_job *j, const char **err, const char **msg);
-
-/* A job for done (called on the lws thread with the job, which rpc frees after it), holding a
- * reference to s (NULL: none). NULL when out of memory. */
-struct rpc_job *rpc_job_new(rpc_done_fn done, struct ws_session *s);
-/* Frees a job that was never sent (its request too). */
-void rpc_job_discard(struct rpc_job *j);
-/* Sends req (consumed; NULL: fails with NNG_ENOMEM) for j; j->done runs on the lws thread with
- * j->rv 0 and j->reply set, or j->rv an nng error. Every failure completes through done. */
-void rpc_send(struct rpc_job *j, cJSON *req);
-/* Like rpc_send for a job of a session: after the session's earlier requests. Returns -1 (and
- * frees req and j, done not called) when WS_SESSION_RPC_MAX requests already wait. */
-int rpc_send_ordered(struct rpc_job *j, cJSON *req);
-/* Sends this turn's requests, runs the done callbacks of the completed ones (lws thread). */
+/* Sends req (consumed; NULL: out of memory) as c says. c->done runs on the lws thread from
+ * rpc_drain with the result; when memory for the request itself runs out, it runs before
+ * rpc_call returns, with rv RPC_ENOMEM and c->state itself. */
+void rpc_call(cJSON *req, const struct rpc_call *c);
+/* Requests applied by the broker in order in one round trip, each answered as if alone. NULL
+ * when out of memory: the calls given a NULL batch go alone. */
+struct rpc_batch *rpc_batch_begin(void);
+/* Sends the batch's requests (none: only frees it). */
+void rpc_batch_end(struct rpc_batch *b);
+/* Sends this turn's requests, runs the completions of the finished ones. */
 void rpc_drain(void);
 /* Sends this turn's requests: at the end of every loop turn, and from rpc_drain. */
 void rpc_flush(void);
-/* Several requests in one broker round trip, applied in order: each sub-job gets its own reply
- * and its done callback, as if sent alone. rpc_batch_add takes over req. NULL: no memory. */
-struct rpc_job *rpc_batch_new(void);
-void rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req);
-/* Sends the batch, or frees it when no request was added. */
-void rpc_batch_send(struct rpc_job *b);
 
 #endif

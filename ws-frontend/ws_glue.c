@@ -1,6 +1,7 @@
 /* ws_glue.c — madang-ws's lws context and loop plumbing (ws_glue.h): the protocol callbacks
- * (dispatching to ws_conn.c and ws_http.c), our own listening socket (shared with SO_REUSEPORT when asked), signals
- * read from a signalfd inside the loop, the tick, and the clean stop on SIGTERM/SIGINT. */
+ * (dispatching to ws_conn.c and ws_http.c), our own listening socket (shared with SO_REUSEPORT
+ * when asked), signals read from a signalfd inside the loop, the tick, the end-of-turn work,
+ * and the clean stop on SIGTERM/SIGINT. */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -314,9 +315,9 @@ ws_listen_socket(void)
 }
 
 /* --event-loop libev: lws runs on our ev loop, and lws_service() returns only when the loop
- * is broken. What main.c does after each poll() turn runs here, before each wait of the ev
+ * is broken. What glue_run does after each poll() turn runs here, before each wait of the ev
  * loop: the iteration's broker requests go out, then the writes its frames asked for
- * (ws_flush_writes), and the loop ends when madang-ws is done.
+ * (out_flush_writes), and the loop ends when madang-ws is done.
  *
  * Writes are paced so that they never take more than half of the loop's time: after a flush
  * that took d, the next waits until d has passed (ws_flush_timer). At light load d is a few
@@ -386,7 +387,7 @@ glue_init(void)
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.retry_and_idle_policy = &ws_retry;
 	info.timeout_secs = 10; /* handshake and HTTP */
-	/* What the query-string reader (conn.c) sizes its scratch buffer by. */
+	/* What the query-string reader (ws_conn.c) sizes its scratch buffer by. */
 	info.max_http_header_data = WS_HTTP_HEADER_DATA;
 	info.vhost_name = "madang-ws";
 	info.user = ws;
@@ -422,7 +423,7 @@ glue_init(void)
 		return -1;
 
 	/* Signals arrive as a readable descriptor inside the loop. They are blocked in every
-	 * thread (nng's threads inherit the mask, main.c blocks them before nng starts). */
+	 * thread (nng's threads inherit the mask, ws_main.c blocks them before nng starts). */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);

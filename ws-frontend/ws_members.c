@@ -229,7 +229,7 @@ members_pump(struct ws_room *r)
 	struct ws_member *ms[WS_BATCH_MAX];
 	struct rpc_batch *b = NULL;
 	/* Each reply may carry --history events of the largest size: a round's replies together
-	 * must stay under WS_BATCH_REPLY_MAX (request.c). */
+	 * must stay under WS_BATCH_REPLY_MAX (ws_rpc.c). */
 	size_t bound = (size_t)ws->o.history * WS_EVENT_JSON_MAX + WS_JOIN_USERS_MAX;
 	size_t per = WS_BATCH_REPLY_MAX / bound;
 	size_t n = room_join_next(r, ms, per < 1 ? 1 : per > WS_BATCH_MAX ? WS_BATCH_MAX : per);

@@ -278,7 +278,7 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 	j->ordered = true;
 	if (!s->rpc_busy) {
 		/* Goes out with the other sessions' requests of this loop turn (rpc_flush, called
-		 * by main.c when lws_service returns). */
+		 * at the end of the loop turn). */
 		s->rpc_busy = true;
 		j->queued_req = req;
 		out_append(j);

@@ -7,7 +7,7 @@
 #   keep-alive, reap) → ws_client (commands) + ws_history → ws_members (joins, leaves) →
 #   ws_delivery (events, seq, repair) → ws_link (hello, heartbeat, sync, event stream) →
 #   ws_rpc (requests) → ws_out (queueing, writing) → ws_state → the core.
-WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c \
+WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/linkstate.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c \
                 ws-frontend/cmd.c ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c \
                 ws-frontend/session.c
 WS_SHELL_SRCS := $(filter-out $(WS_CORE_SRCS),$(wildcard ws-frontend/*.c))

@@ -20,6 +20,7 @@
 #include <libwebsockets.h>
 #include <stdatomic.h>
 
+#include "linkstate.h"
 #include "log.h"
 #include "clock.h"
 #include "cmd.h"
@@ -33,12 +34,6 @@
 
 #define BROKER_RECVBUF 8192 /* SUB queue (nng's maximum) */
 
-enum broker_state {
-	BROKER_DOWN,    /* no answer: hello is retried every heartbeat */
-	BROKER_SYNCING, /* hello answered; sync and re-joins in flight */
-	BROKER_UP,
-};
-
 static struct {
 	struct link_hooks hooks;
 	nng_socket req;
@@ -48,14 +43,19 @@ static struct {
 	atomic_bool sub_connected; /* the event stream has a live pipe (set on nng threads) */
 	char instance[17];
 	char prev_epoch[17]; /* the epoch before the last hello: re-joins resume from it */
-	enum broker_state bstate;
+	struct linkstate ls; /* hello, sync, heartbeat: the state machine (linkstate.h) */
 	unsigned heartbeat_ms;
-	bool hello_busy, hb_busy, sync_busy;
 	/* The broker's last hello reply granted bundles: room events come on "b" (several rooms
 	 * per message) and r/<room_id> messages are ignored; else the other way round. */
 	bool bundles;
-	bool down_notified;
 } lk;
+
+/* The event stream has a live pipe. */
+static bool
+link_stream(void)
+{
+	return atomic_load(&lk.sub_connected);
+}
 
 bool
 link_bundles(void)
@@ -84,16 +84,16 @@ link_events_closed(void)
 bool
 link_up(void)
 {
-	return lk.bstate == BROKER_UP;
+	return lk.ls.state == LINK_UP;
 }
 
 const char *
 link_state_name(void)
 {
-	switch (lk.bstate) {
-	case BROKER_UP:
+	switch (lk.ls.state) {
+	case LINK_UP:
 		return "up";
-	case BROKER_SYNCING:
+	case LINK_SYNCING:
 		return "syncing";
 	default:
 		return "down";
@@ -104,11 +104,11 @@ link_state_name(void)
 static void
 link_lost(const char *why)
 {
-	if (lk.bstate != BROKER_DOWN)
+	unsigned bits = linkstate_lost(&lk.ls);
+
+	if (bits & LINK_LOST_WAS_UP)
 		log_warn("broker: unreachable (%s); new connections refused until it is back", why);
-	lk.bstate = BROKER_DOWN;
-	if (!lk.down_notified) {
-		lk.down_notified = true;
+	if (bits & LINK_LOST_NOTIFY) {
 		out_notify_all(
 		    WS_ERR_BROKER_UNAVAILABLE,
 		    "the chat service is unavailable; messages cannot be sent until it is back");
@@ -116,67 +116,76 @@ link_lost(const char *why)
 }
 
 static void link_hello(void);
+static void link_sync(void);
+static void link_send_heartbeat(void);
 
-/* hello now if the event stream is connected, else at the next tick or pipe event. */
+/* Does what the state machine says (why: for LINK_LOST's log). */
 static void
-link_hello_when_ready(void)
+link_do(enum link_action a, const char *why)
 {
-	if (atomic_load(&lk.sub_connected))
+	switch (a) {
+	case LINK_SEND_HELLO:
 		link_hello();
-	else
-		lk.bstate = BROKER_DOWN;
+		break;
+	case LINK_SEND_SYNC:
+		link_sync();
+		break;
+	case LINK_SEND_HEARTBEAT:
+		link_send_heartbeat();
+		break;
+	case LINK_LOST:
+		link_lost(why);
+		break;
+	case LINK_SYNCED: /* link_sync_done goes on itself */
+	case LINK_NOTHING:
+		break;
+	}
 }
 
 void
 link_poke(void)
 {
-	if (!ws->stopping && lk.bstate == BROKER_DOWN && !lk.hello_busy && !lk.sync_busy &&
-	    atomic_load(&lk.sub_connected))
-		link_hello();
+	link_do(linkstate_poke(&lk.ls, ws->stopping, link_stream()), NULL);
 }
 
 /* SYNC — re-declare every active member (after a broker restart or an expiry). */
 static void
 link_sync_done(void *state, struct rpc_result *r)
 {
-	bool ok;
-	const char *err;
+	enum link_outcome o = r->rv != 0 ? LINK_NO_ANSWER
+	                      : r->ok    ? LINK_OK
+	                      : r->error != NULL && strcmp(r->error, ERR_UNKNOWN_FRONTEND) == 0
+	                          ? LINK_UNKNOWN_FRONTEND
+	                          : LINK_REFUSED;
+	enum link_action a;
 
 	(void)state;
-	lk.sync_busy = false;
-	if (ws->stopping)
-		return;
-	if (r->rv != 0) {
-		link_lost(rpc_strerror(r->rv));
+	if (!ws->stopping && r->rv == 0 && !r->ok)
+		log_warn("broker: sync refused: %s", r->error ? r->error : "?");
+	if (!ws->stopping && o == LINK_OK) {
+		/* Members the broker could not take back are told and closed. */
+		cJSON *results = cJSON_GetObjectItemCaseSensitive(r->reply, "results"), *res;
+		cJSON_ArrayForEach(res, results)
+		{
+			const char *sid = wire_str(res, "session", NULL),
+			           *room = wire_str(res, "room_id", NULL), *err;
+			struct ws_session *s;
+			struct ws_member *m;
+			bool ok;
+			if (sid == NULL || room == NULL || !wire_bool(res, "ok", &ok) || ok)
+				continue;
+			if ((s = sesstab_get(&ws->sessions, sid)) == NULL ||
+			    (m = sess_member(s, room)) == NULL)
+				continue;
+			err = wire_str(res, "error", NULL);
+			lk.hooks.member_lost(lk.hooks.arg, s, m, err != NULL ? err : ERR_INTERNAL);
+		}
+	}
+	a = linkstate_sync_done(&lk.ls, ws->stopping, link_stream(), o);
+	if (a != LINK_SYNCED) {
+		link_do(a, r->rv != 0 ? rpc_strerror(r->rv) : "sync refused");
 		return;
 	}
-	if (!r->ok) {
-		err = r->error;
-		log_warn("broker: sync refused: %s", err ? err : "?");
-		if (err != NULL && strcmp(err, ERR_UNKNOWN_FRONTEND) == 0)
-			link_hello_when_ready();
-		else
-			link_lost("sync refused");
-		return;
-	}
-	/* Members the broker could not take back are told and closed. */
-	cJSON *results = cJSON_GetObjectItemCaseSensitive(r->reply, "results"), *res;
-	cJSON_ArrayForEach(res, results)
-	{
-		const char *sid = wire_str(res, "session", NULL),
-		           *room = wire_str(res, "room_id", NULL);
-		struct ws_session *s;
-		struct ws_member *m;
-		if (sid == NULL || room == NULL || !wire_bool(res, "ok", &ok) || ok)
-			continue;
-		if ((s = sesstab_get(&ws->sessions, sid)) == NULL ||
-		    (m = sess_member(s, room)) == NULL)
-			continue;
-		err = wire_str(res, "error", NULL);
-		lk.hooks.member_lost(lk.hooks.arg, s, m, err != NULL ? err : ERR_INTERNAL);
-	}
-	lk.bstate = BROKER_UP;
-	lk.down_notified = false;
 	ws->c.resyncs++;
 	log_info("broker: up, epoch %s, %zu sessions re-synced", ws->epoch, ws->sessions.n);
 	lk.hooks.synced(lk.hooks.arg, lk.prev_epoch);
@@ -216,7 +225,6 @@ link_sync(void)
 		cJSON_Delete(req);
 		req = NULL; /* fails through link_sync_done: the broker is taken for lost */
 	}
-	lk.sync_busy = true;
 	rpc_call(req, &(struct rpc_call){.done = link_sync_done});
 }
 
@@ -224,39 +232,34 @@ link_sync(void)
 static void
 link_hello_done(void *state, struct rpc_result *r)
 {
-	const char *epoch;
+	const char *epoch = r->ok ? wire_str(r->reply, "epoch", NULL) : NULL;
+	enum link_outcome o = r->rv == RPC_ENOMEM                                ? LINK_NOT_SENT
+	                      : r->rv != 0                                       ? LINK_NO_ANSWER
+	                      : epoch == NULL || !route_hex(epoch, WS_EPOCH_LEN) ? LINK_REFUSED
+	                                                                         : LINK_OK;
 	int64_t hb;
 	bool bundles;
 
 	(void)state;
-	lk.hello_busy = false;
-	if (ws->stopping || r->rv == RPC_ENOMEM)
-		return; /* not sent: the next tick tries again */
-	if (r->rv != 0) {
-		link_lost(rpc_strerror(r->rv));
-		return;
-	}
-	if (!r->ok || (epoch = wire_str(r->reply, "epoch", NULL)) == NULL ||
-	    !route_hex(epoch, WS_EPOCH_LEN)) {
+	if (!ws->stopping && o == LINK_REFUSED)
 		log_error("broker: hello refused: %s", r->error ? r->error : "malformed reply");
-		link_lost("hello refused");
-		return;
+	if (!ws->stopping && o == LINK_OK) {
+		if (wire_int(r->reply, "heartbeat_ms", &hb) && hb >= 50 && hb <= 60000)
+			lk.heartbeat_ms = (unsigned)hb;
+		if (!wire_bool(r->reply, "bundles", &bundles))
+			bundles = false; /* a broker that does not know them */
+		if (bundles != lk.bundles || ws->epoch[0] == '\0')
+			log_info("broker: room events arrive %s",
+			         bundles ? "bundled (one message per broker turn)"
+			                 : "one message per room");
+		lk.bundles = bundles;
+		if (strcmp(ws->epoch, epoch) != 0 && ws->epoch[0] != '\0')
+			log_info("broker: new epoch %s (was %s)", epoch, ws->epoch);
+		memcpy(lk.prev_epoch, ws->epoch, sizeof(lk.prev_epoch));
+		memcpy(ws->epoch, epoch, WS_EPOCH_LEN + 1);
 	}
-	if (wire_int(r->reply, "heartbeat_ms", &hb) && hb >= 50 && hb <= 60000)
-		lk.heartbeat_ms = (unsigned)hb;
-	if (!wire_bool(r->reply, "bundles", &bundles))
-		bundles = false; /* a broker that does not know them */
-	if (bundles != lk.bundles || ws->epoch[0] == '\0')
-		log_info("broker: room events arrive %s",
-		         bundles ? "bundled (one message per broker turn)"
-		                 : "one message per room");
-	lk.bundles = bundles;
-	if (strcmp(ws->epoch, epoch) != 0 && ws->epoch[0] != '\0')
-		log_info("broker: new epoch %s (was %s)", epoch, ws->epoch);
-	memcpy(lk.prev_epoch, ws->epoch, sizeof(lk.prev_epoch));
-	memcpy(ws->epoch, epoch, WS_EPOCH_LEN + 1);
-	lk.bstate = BROKER_SYNCING;
-	link_sync();
+	link_do(linkstate_hello_done(&lk.ls, ws->stopping, o),
+	        o == LINK_NO_ANSWER ? rpc_strerror(r->rv) : "hello refused");
 }
 
 static void
@@ -266,9 +269,6 @@ link_hello(void)
 
 	cJSON_AddStringToObject(req, "instance", lk.instance);
 	cJSON_AddBoolToObject(req, "bundles", true);
-	if (lk.bstate == BROKER_UP)
-		lk.bstate = BROKER_SYNCING;
-	lk.hello_busy = true;
 	rpc_call(req, &(struct rpc_call){.done = link_hello_done});
 }
 
@@ -276,61 +276,48 @@ link_hello(void)
 static void
 link_heartbeat_done(void *state, struct rpc_result *r)
 {
-	const char *epoch;
+	const char *epoch = r->ok ? wire_str(r->reply, "epoch", NULL) : NULL;
+	enum link_outcome o = r->rv == RPC_ENOMEM                              ? LINK_NOT_SENT
+	                      : r->rv != 0                                     ? LINK_NO_ANSWER
+	                      : !r->ok                                         ? LINK_REFUSED
+	                      : epoch != NULL && strcmp(epoch, ws->epoch) != 0 ? LINK_NEW_EPOCH
+	                                                                       : LINK_OK;
+	bool was_up = !ws->stopping && lk.ls.state == LINK_UP;
 
 	(void)state;
-	lk.hb_busy = false;
-	if (ws->stopping || lk.bstate != BROKER_UP || r->rv == RPC_ENOMEM)
-		return; /* RPC_ENOMEM: not sent, the next tick tries again */
-	if (r->rv != 0) {
-		link_lost(rpc_strerror(r->rv));
-		return;
-	}
-	if (!r->ok) {
+	if (was_up && o == LINK_REFUSED)
 		log_warn("broker: heartbeat refused (%s): registering again",
 		         r->error ? r->error : "?");
-		link_hello_when_ready();
-		return;
-	}
-	epoch = wire_str(r->reply, "epoch", NULL);
-	if (epoch != NULL && strcmp(epoch, ws->epoch) != 0) {
+	if (was_up && o == LINK_NEW_EPOCH)
 		log_warn("broker: epoch changed to %s: registering again", epoch);
-		link_hello_when_ready();
+	link_do(linkstate_heartbeat_done(&lk.ls, ws->stopping, link_stream(), o),
+	        rpc_strerror(r->rv));
+}
+
+static void
+link_send_heartbeat(void)
+{
+	cJSON *req = rpc_req("heartbeat", NULL);
+	cJSON_AddStringToObject(req, "instance", lk.instance);
+	/* Our counters ride along; the broker sums them for /api/metrics. */
+	cJSON *st = cJSON_AddObjectToObject(req, "stats");
+	if (st != NULL) {
+		cJSON_AddNumberToObject(st, "connections_open", (double)ws->sessions.n);
+		cJSON_AddNumberToObject(st, "connections_total", (double)ws->c.connections);
+		cJSON_AddNumberToObject(st, "connections_refused", (double)ws->c.refused);
+		cJSON_AddNumberToObject(st, "slow_consumers", (double)ws->c.slow_consumers);
+		cJSON_AddNumberToObject(st, "socket_full", (double)ws->c.socket_full);
+		cJSON_AddNumberToObject(st, "rate_limited", (double)ws->c.rate_limited);
+		cJSON_AddNumberToObject(st, "gaps_repaired", (double)ws->c.gaps);
+		cJSON_AddNumberToObject(st, "resyncs", (double)ws->c.resyncs);
 	}
+	rpc_call(req, &(struct rpc_call){.done = link_heartbeat_done});
 }
 
 void
 link_heartbeat(void)
 {
-	if (ws->stopping)
-		return;
-	if (lk.hello_busy || lk.sync_busy)
-		return;
-	if (lk.bstate != BROKER_UP) {
-		/* Register only once the event stream is connected: what the broker publishes for
-		 * our re-synced members before that would be lost. */
-		if (atomic_load(&lk.sub_connected))
-			link_hello();
-		return;
-	}
-	if (!lk.hb_busy) {
-		cJSON *req = rpc_req("heartbeat", NULL);
-		cJSON_AddStringToObject(req, "instance", lk.instance);
-		/* Our counters ride along; the broker sums them for /api/metrics. */
-		cJSON *st = cJSON_AddObjectToObject(req, "stats");
-		if (st != NULL) {
-			cJSON_AddNumberToObject(st, "connections_open", (double)ws->sessions.n);
-			cJSON_AddNumberToObject(st, "connections_total", (double)ws->c.connections);
-			cJSON_AddNumberToObject(st, "connections_refused", (double)ws->c.refused);
-			cJSON_AddNumberToObject(st, "slow_consumers", (double)ws->c.slow_consumers);
-			cJSON_AddNumberToObject(st, "socket_full", (double)ws->c.socket_full);
-			cJSON_AddNumberToObject(st, "rate_limited", (double)ws->c.rate_limited);
-			cJSON_AddNumberToObject(st, "gaps_repaired", (double)ws->c.gaps);
-			cJSON_AddNumberToObject(st, "resyncs", (double)ws->c.resyncs);
-		}
-		lk.hb_busy = true;
-		rpc_call(req, &(struct rpc_call){.done = link_heartbeat_done});
-	}
+	link_do(linkstate_tick(&lk.ls, ws->stopping, link_stream()), NULL);
 }
 
 void

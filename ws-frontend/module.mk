@@ -1,10 +1,15 @@
 # ws-frontend/ — madang-ws, the libwebsockets front-end (docs/protocol.md).
 #
 # The pure core (command parsing, token bucket, framed-event log, room and session bookkeeping,
-# address lists) is libmadang-ws-core.a, linked by the unit tests; the daemon adds the lws/nng
-# shell around it.
-WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/roomlog.c ws-frontend/bucket.c ws-frontend/cmd.c \
-                ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c ws-frontend/session.c
+# address lists, the delivery and slow-consumer decisions) is libmadang-ws-core.a, linked by the
+# unit tests; the daemon adds the shell around it, in one-way layers (scripts/layers.sh checks):
+#   ws_main → ws_glue (lws callbacks, loop) + ws_http → ws_conn (handshake, reassembly,
+#   keep-alive, reap) → ws_client (commands) + ws_history → ws_members (joins, leaves) →
+#   ws_delivery (events, seq, repair) → ws_link (hello, heartbeat, sync, event stream) →
+#   ws_rpc (requests) → ws_out (queueing, writing) → ws_state → the core.
+WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/linkstate.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c \
+                ws-frontend/cmd.c ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c \
+                ws-frontend/session.c
 WS_SHELL_SRCS := $(filter-out $(WS_CORE_SRCS),$(wildcard ws-frontend/*.c))
 WS_CORE_OBJS := $(WS_CORE_SRCS:%.c=$(OBJ)/%.o)
 WS_SHELL_OBJS := $(WS_SHELL_SRCS:%.c=$(OBJ)/%.o)

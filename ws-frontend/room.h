@@ -1,6 +1,6 @@
 /* room.h — what one madang-ws knows about a room: its local members with their cursors, the
  * framed events they still need (roomlog), and the state of joins and gap repair in flight.
- * Pure bookkeeping; rooms.c connects it to the broker and to lws. */
+ * Pure bookkeeping; ws_members.c and ws_delivery.c connect it to the broker and the clients. */
 #ifndef MADANG_WS_ROOM_H
 #define MADANG_WS_ROOM_H
 
@@ -56,7 +56,7 @@ struct ws_room {
 	bool repairing;      /* a history request for the gap is in flight */
 	uint64_t seen_max;   /* highest seq seen live while repairing (0: none) */
 	uint64_t generation; /* changes when the log is reset (new epoch) */
-	bool dirty;          /* got events since the last fan-out (rooms_flush) */
+	bool dirty;          /* got events since the last fan-out (delivery_flush) */
 	struct ws_room *dirty_next;
 };
 

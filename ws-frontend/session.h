@@ -1,6 +1,6 @@
 /* session.h — one client connection's state apart from its socket: id, nickname, rooms with
  * cursors, the queue of frames meant for it alone, its rate limit, and the byte count of
- * everything it has not been sent yet. Pure bookkeeping; server.c owns the lws side. */
+ * everything it has not been sent yet. Pure bookkeeping; ws_conn.c owns the lws side. */
 #ifndef MADANG_WS_SESSION_H
 #define MADANG_WS_SESSION_H
 
@@ -23,7 +23,7 @@ struct ws_outq_node {
 };
 
 /* A client message that arrived while the room it is for was still being joined: sent on once
- * the join is over (client.c). */
+ * the join is over (ws_client.c). */
 #define WS_HELD_MAX       32          /* messages held per connection; more: error busy */
 #define WS_HELD_BYTES_MAX (64 * 1024) /* their bytes together; more: error busy */
 struct ws_held {
@@ -36,10 +36,12 @@ struct ws_held {
 struct ws_session {
 	uint32_t refs; /* the connection, plus each broker request in flight for it */
 	void *wsi;     /* the lws connection; NULL once it is closed */
+	const char *addr; /* the client address while connected ("": unknown), else NULL */
 	char id[WS_SESSION_LEN + 1];
 	uint64_t serial; /* 1, 2, … in connection order (log lines) */
 	bool opened;     /* accepted (not refused at connect): its close is logged */
 	bool wq_listed;  /* on the list of sessions to write (wq_next) */
+	bool slow;       /* a slow consumer, waiting for the reap pass (ws_out.c) */
 	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
 	 * Strings are allocated to fit: an idle connection should cost little
 	 * (docs/performance.md). */
@@ -74,13 +76,14 @@ struct ws_session {
 	/* Broker requests made for this client go out one at a time, in the order the client
 	 * sent its messages (the broker may reorder requests that are in flight together). */
 	bool rpc_busy;
-	void *rpc_head, *rpc_tail; /* struct rpc_job queue, owned by broker.c */
+	void *rpc_head, *rpc_tail; /* its rpc job queue, owned by ws_rpc.c */
 	uint32_t rpc_queued;
 	struct ws_held *held_head, *held_tail; /* messages waiting for a join, in order */
 	uint32_t held_n;
 	size_t held_bytes;
 	struct ws_session
-	    *wq_next; /* --event-loop libev: next session to write (ws_flush_writes) */
+	    *wq_next; /* --event-loop libev: next session to write (out_flush_writes) */
+	struct ws_session *slow_next; /* the output layer's list of slow consumers */
 };
 
 /* Allocates a session that may be in up to max_rooms rooms, with the given id; NULL when out

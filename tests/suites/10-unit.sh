@@ -1,6 +1,7 @@
 #!/bin/sh
-# 10-unit.sh — runs every cmocka unit-test binary (build/tests/test_*), the fuzz replays, and the
-# web client's pure tests (tests/unit/*.test.mjs, node --test, no browser), and sums their results.
+# 10-unit.sh — runs every cmocka unit-test binary (build/tests/test_*), the fuzz replays, madang-ws's
+# layer check (scripts/layers.sh), and the web client's pure tests (tests/unit/*.test.mjs, node
+# --test, no browser), and sums their results.
 T_NAME=unit
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -31,6 +32,12 @@ for r in "$MADANG_TESTBIN"/replay_*; do
 		t_fail "fuzz replay of $name"
 	fi
 done
+# madang-ws's files in one-way layers: no call loop between them, none over 600 lines.
+if out=$(cd "$MADANG_ROOT" && scripts/layers.sh "$MADANG_BUILD" 2>&1); then
+	t_ok "$out"
+else
+	t_fail "scripts/layers.sh: $out"
+fi
 # The web client's pure modules (web/js) in node.
 if command -v node >/dev/null 2>&1; then
 	for f in "$MADANG_ROOT"/tests/unit/*.test.mjs; do

@@ -690,7 +690,7 @@ test_sesstab_add_get_del_and_each(void **state)
 		sess_unref(s[i]);
 }
 
-/* Rooms by id; rooms_tick frees idle rooms from inside roomtab_each. */
+/* Rooms by id; delivery_tick frees idle rooms from inside roomtab_each. */
 static void
 gc_all_but_keep_cb(struct ws_room *r, void *arg)
 {

@@ -1,4 +1,4 @@
-/* request.c — madang-ws's requests to the broker, without ever blocking the lws loop.
+/* ws_rpc.c — madang-ws's requests to the broker, without ever blocking the lws loop.
  *
  * One nng_ctx + nng_aio per request in flight (struct rpc_job). The aio callback runs on an nng
  * thread: it starts the receive after the send, parses the reply, appends the job to a
@@ -11,13 +11,87 @@
  * and the runs of those whose reply came back go to the broker together as batches (rpc_flush),
  * a run never split between two. A batch is applied by the broker in order and answered with one
  * reply per request. */
+#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libwebsockets.h>
 #include <nng/nng.h>
 
 #include "wire.h"
-#include "ws.h"
+#include "ws_rpc.h"
+#include "ws_state.h"
+
+/* One broker request: a caller's (rpc_call), or a batch of them. Fields above rv are set on the
+ * lws thread before sending; rv, unknown and reply are set on an nng thread, then read on the
+ * lws thread after the hand-over (done_mu). */
+struct rpc_job {
+	struct rpc_job *next, *prev; /* all jobs in flight (lws thread) */
+	struct rpc_job *done_next;   /* completed queue (under done_mu) */
+	nng_ctx ctx;
+	nng_aio *aio;
+	bool receiving;
+	bool is_batch;           /* a batch: its requests in batch, its reply split among them */
+	rpc_done_fn done;        /* the caller's completion, or NULL */
+	struct ws_session *sess; /* a reference, or NULL */
+	bool ordered;            /* the last of its session's run: its completion lets it go on */
+	size_t reply_bound;      /* the most bytes its reply can take (0: WS_REPLY_SMALL) */
+	size_t req_bound;        /* the most bytes its request takes as JSON (0: WS_REQ_SMALL) */
+	cJSON *queued_req;       /* the request while it waits for its turn */
+	struct rpc_job *sq_next; /* the session's queue, or the requests of a batch */
+	struct rpc_job *batch;   /* a batch job: its requests, in order */
+	int rv;                  /* 0 or an nng error */
+	bool unknown;            /* rv != 0 after the request went out: it may have been applied */
+	cJSON *reply;            /* parsed reply object when rv == 0 */
+	_Alignas(max_align_t) unsigned char state[]; /* the caller's state (rpc_call.size) */
+};
+
+static struct {
+	nng_socket req;
+	struct lws_context *ctx;             /* woken when a job completes */
+	bool exiting;                        /* closed: nothing new is sent */
+	struct rpc_job *jobs;                /* in flight */
+	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
+	size_t njobs;
+	pthread_mutex_t done_mu;
+	struct rpc_job *done_head, *done_tail; /* completed, under done_mu (nng threads) */
+} rpc = {.done_mu = PTHREAD_MUTEX_INITIALIZER};
+
+void
+rpc_open(uint32_t req, struct lws_context *ctx)
+{
+	rpc.req.id = req;
+	rpc.ctx = ctx;
+}
+
+size_t
+rpc_pending(void)
+{
+	return rpc.njobs;
+}
+
+const char *
+rpc_strerror(int rv)
+{
+	return rv == RPC_EBUSY    ? "too many requests waiting"
+	       : rv == RPC_ENOMEM ? "out of memory"
+	                          : nng_strerror(rv);
+}
+
+cJSON *
+rpc_req(const char *op, const struct ws_session *s)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	if (r == NULL)
+		return NULL;
+	cJSON_AddStringToObject(r, "op", op);
+	cJSON_AddStringToObject(r, "frontend", ws->o.id);
+	if (s != NULL)
+		cJSON_AddStringToObject(r, "session", s->id);
+	return r;
+}
 
 /* What a job may add to a batch: its reply's bytes and its request's. */
 struct job_size {
@@ -51,15 +125,16 @@ size_add(struct job_size *sum, struct job_size add)
 static void
 done_push(struct rpc_job *j)
 {
-	pthread_mutex_lock(&ws->done_mu);
+	pthread_mutex_lock(&rpc.done_mu);
 	j->done_next = NULL;
-	if (ws->done_tail != NULL)
-		ws->done_tail->done_next = j;
+	if (rpc.done_tail != NULL)
+		rpc.done_tail->done_next = j;
 	else
-		ws->done_head = j;
-	ws->done_tail = j;
-	pthread_mutex_unlock(&ws->done_mu);
-	lws_cancel_service(ws->ctx);
+		rpc.done_head = j;
+	rpc.done_tail = j;
+	pthread_mutex_unlock(&rpc.done_mu);
+	if (rpc.ctx != NULL)
+		lws_cancel_service(rpc.ctx);
 }
 
 static void
@@ -94,15 +169,19 @@ rpc_aio_cb(void *arg)
 	done_push(j);
 }
 
-struct rpc_job *
-rpc_job_new(rpc_done_fn done, struct ws_session *s)
+/* A job for call c, its state copied; NULL when out of memory. */
+static struct rpc_job *
+job_new(const struct rpc_call *c)
 {
-	struct rpc_job *j = calloc(1, sizeof(*j));
+	struct rpc_job *j = calloc(1, sizeof(*j) + c->size);
 
 	if (j == NULL)
 		return NULL;
-	j->done = done;
-	j->sess = s != NULL ? sess_ref(s) : NULL;
+	j->done = c->done;
+	j->sess = c->sess != NULL ? sess_ref(c->sess) : NULL;
+	j->reply_bound = c->reply_bound;
+	if (c->size > 0)
+		memcpy(j->state, c->state, c->size);
 	return j;
 }
 
@@ -120,8 +199,19 @@ rpc_job_free(struct rpc_job *j)
 	nng_ctx_close(j->ctx);
 	cJSON_Delete(j->reply);
 	sess_unref(j->sess);
-	free(j->text);
 	free(j);
+}
+
+/* Lists a job as in flight (rpc_drain takes it off when it completes). */
+static void
+job_link(struct rpc_job *j)
+{
+	j->next = rpc.jobs;
+	j->prev = NULL;
+	if (rpc.jobs != NULL)
+		rpc.jobs->prev = j;
+	rpc.jobs = j;
+	rpc.njobs++;
 }
 
 /* Fails a job that never reached nng: it completes through the same queue. */
@@ -132,7 +222,8 @@ rpc_fail_now(struct rpc_job *j, int rv)
 	done_push(j);
 }
 
-void
+/* Sends req (consumed; NULL: fails with RPC_ENOMEM) for j now. */
+static void
 rpc_send(struct rpc_job *j, cJSON *req)
 {
 	char *text = req != NULL ? cJSON_PrintUnformatted(req) : NULL;
@@ -140,22 +231,17 @@ rpc_send(struct rpc_job *j, cJSON *req)
 	int rv;
 
 	cJSON_Delete(req);
-	if (ws->exiting) {
+	if (rpc.exiting) {
 		free(text);
 		rpc_job_free(j);
 		return;
 	}
-	j->next = ws->jobs;
-	j->prev = NULL;
-	if (ws->jobs != NULL)
-		ws->jobs->prev = j;
-	ws->jobs = j;
-	ws->njobs++;
+	job_link(j);
 	if (text == NULL) {
-		rpc_fail_now(j, NNG_ENOMEM);
+		rpc_fail_now(j, RPC_ENOMEM);
 		return;
 	}
-	if ((rv = nng_ctx_open(&j->ctx, ws->req)) != 0 ||
+	if ((rv = nng_ctx_open(&j->ctx, rpc.req)) != 0 ||
 	    (rv = nng_aio_alloc(&j->aio, rpc_aio_cb, j)) != 0 ||
 	    (rv = nng_msg_alloc(&msg, 0)) != 0 ||
 	    (rv = nng_msg_append(msg, text, strlen(text))) != 0) {
@@ -176,14 +262,15 @@ static void
 out_append(struct rpc_job *j)
 {
 	j->sq_next = NULL;
-	if (ws->out_tail != NULL)
-		ws->out_tail->sq_next = j;
+	if (rpc.out_tail != NULL)
+		rpc.out_tail->sq_next = j;
 	else
-		ws->out_head = j;
-	ws->out_tail = j;
+		rpc.out_head = j;
+	rpc.out_tail = j;
 }
 
-int
+/* Sends req for j after its session's earlier ordered requests. */
+static void
 rpc_send_ordered(struct rpc_job *j, cJSON *req)
 {
 	struct ws_session *s = j->sess;
@@ -191,16 +278,19 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 	j->ordered = true;
 	if (!s->rpc_busy) {
 		/* Goes out with the other sessions' requests of this loop turn (rpc_flush, called
-		 * by main.c when lws_service returns). */
+		 * at the end of the loop turn). */
 		s->rpc_busy = true;
 		j->queued_req = req;
 		out_append(j);
-		return 0;
+		return;
 	}
 	if (s->rpc_queued >= WS_SESSION_RPC_MAX) {
+		/* Busy: it completes at once, outside the session's order. */
 		cJSON_Delete(req);
-		rpc_job_free(j);
-		return -1;
+		j->ordered = false;
+		job_link(j);
+		rpc_fail_now(j, RPC_EBUSY);
+		return;
 	}
 	j->queued_req = req;
 	j->sq_next = NULL;
@@ -210,7 +300,6 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 		s->rpc_head = j;
 	s->rpc_tail = j;
 	s->rpc_queued++;
-	return 0;
 }
 
 static void rpc_next_ordered(struct ws_session *s);
@@ -223,6 +312,24 @@ rpc_take_req(struct rpc_job *j)
 
 	j->queued_req = NULL;
 	return req;
+}
+
+/* Runs a finished job's completion with its result decoded. */
+static void
+job_complete(struct rpc_job *j)
+{
+	struct rpc_result r = {.sess = j->sess, .rv = j->rv, .unknown = j->unknown};
+	bool ok = false;
+
+	if (j->done == NULL || rpc.exiting)
+		return;
+	if (j->rv == 0) {
+		r.reply = j->reply;
+		r.ok = wire_bool(j->reply, "ok", &ok) && ok;
+		r.error = r.ok ? NULL : wire_str(j->reply, "error", NULL);
+		r.message = r.ok ? NULL : wire_str(j->reply, "message", NULL);
+	}
+	j->done(j->state, &r);
 }
 
 /* A batch's reply: each request gets its own reply, in order, as if sent alone. */
@@ -252,31 +359,30 @@ rpc_batch_done(struct rpc_job *b)
 		} else if (b->rv == 0) {
 			/* The whole batch was refused: each request shares the refusal. */
 			if ((sub->reply = cJSON_Duplicate(b->reply, true)) == NULL)
-				sub->rv = NNG_ENOMEM;
+				sub->rv = RPC_ENOMEM;
 		}
-		if (sub->done != NULL)
-			sub->done(sub);
+		job_complete(sub);
 		/* The last request of a session's run lets that session go on. */
-		if (sub->ordered && sub->sess != NULL && !ws->exiting)
+		if (sub->ordered && sub->sess != NULL && !rpc.exiting)
 			rpc_next_ordered(sub->sess);
 		rpc_job_free(sub);
 	}
 }
 
-struct rpc_job *
-rpc_batch_new(void)
+/* An empty batch, or NULL when out of memory. */
+static struct rpc_job *
+batch_new(void)
 {
-	return rpc_job_new(rpc_batch_done, NULL);
+	struct rpc_job *b = calloc(1, sizeof(*b));
+
+	if (b != NULL)
+		b->is_batch = true;
+	return b;
 }
 
-void
-rpc_batch_discard(struct rpc_job *b)
-{
-	rpc_job_free(b);
-}
-
-void
-rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req)
+/* Appends sub to batch b; b takes over req. */
+static void
+batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req)
 {
 	struct rpc_job **tail = &b->batch;
 
@@ -287,8 +393,9 @@ rpc_batch_add(struct rpc_job *b, struct rpc_job *sub, cJSON *req)
 	*tail = sub;
 }
 
-void
-rpc_batch_send(struct rpc_job *b)
+/* Sends a batch of at least one request. */
+static void
+batch_send(struct rpc_job *b)
 {
 	cJSON *req = cJSON_CreateObject(), *list = cJSON_CreateArray();
 
@@ -305,7 +412,7 @@ rpc_batch_send(struct rpc_job *b)
 	} else {
 		cJSON_Delete(req);
 		cJSON_Delete(list);
-		req = NULL; /* rpc_send fails the batch: every request gets NNG_ENOMEM */
+		req = NULL; /* rpc_send fails the batch: every request gets RPC_ENOMEM */
 	}
 	rpc_send(b, req);
 }
@@ -361,40 +468,40 @@ out_run_len(const struct rpc_job *n, struct job_size *z)
 void
 rpc_flush(void)
 {
-	while (ws->out_head != NULL) {
-		struct rpc_job *n = ws->out_head, *b;
+	while (rpc.out_head != NULL) {
+		struct rpc_job *n = rpc.out_head, *b;
 		int len;
 
 		if (n->sq_next == NULL) {
-			ws->out_head = ws->out_tail = NULL;
+			rpc.out_head = rpc.out_tail = NULL;
 			rpc_send(n, rpc_take_req(n));
 			continue;
 		}
-		if ((b = rpc_batch_new()) == NULL) {
+		if ((b = batch_new()) == NULL) {
 			/* No memory for the batch: the turn's requests fail (none reached the
 			 * broker, so their order does not matter). */
-			ws->out_head = n->sq_next;
-			if (ws->out_head == NULL)
-				ws->out_tail = NULL;
+			rpc.out_head = n->sq_next;
+			if (rpc.out_head == NULL)
+				rpc.out_tail = NULL;
 			cJSON_Delete(rpc_take_req(n));
 			rpc_send(n, NULL);
 			continue;
 		}
 		struct job_size sum = {0, 0}, run;
-		for (int k = 0; ws->out_head != NULL; k += len) {
-			len = out_run_len(ws->out_head, &run);
+		for (int k = 0; rpc.out_head != NULL; k += len) {
+			len = out_run_len(rpc.out_head, &run);
 			if (k + len > WS_BATCH_MAX || batch_full(&sum, run, k))
 				break;
 			size_add(&sum, run);
 			for (int i = 0; i < len; i++) {
-				n = ws->out_head;
-				ws->out_head = n->sq_next;
-				rpc_batch_add(b, n, rpc_take_req(n));
+				n = rpc.out_head;
+				rpc.out_head = n->sq_next;
+				batch_add(b, n, rpc_take_req(n));
 			}
 		}
-		if (ws->out_head == NULL)
-			ws->out_tail = NULL;
-		rpc_batch_send(b);
+		if (rpc.out_head == NULL)
+			rpc.out_tail = NULL;
+		batch_send(b);
 	}
 }
 
@@ -405,24 +512,86 @@ rpc_drain(void)
 
 	rpc_flush();
 
-	pthread_mutex_lock(&ws->done_mu);
-	j = ws->done_head;
-	ws->done_head = ws->done_tail = NULL;
-	pthread_mutex_unlock(&ws->done_mu);
+	pthread_mutex_lock(&rpc.done_mu);
+	j = rpc.done_head;
+	rpc.done_head = rpc.done_tail = NULL;
+	pthread_mutex_unlock(&rpc.done_mu);
 	while (j != NULL) {
 		struct rpc_job *next = j->done_next;
 		if (j->prev != NULL)
 			j->prev->next = j->next;
 		else
-			ws->jobs = j->next;
+			rpc.jobs = j->next;
 		if (j->next != NULL)
 			j->next->prev = j->prev;
-		ws->njobs--;
-		if (j->done != NULL)
-			j->done(j);
-		if (j->ordered && j->sess != NULL && !ws->exiting)
+		rpc.njobs--;
+		if (j->is_batch)
+			rpc_batch_done(j);
+		else
+			job_complete(j);
+		if (j->ordered && j->sess != NULL && !rpc.exiting)
 			rpc_next_ordered(j->sess);
 		rpc_job_free(j);
 		j = next;
 	}
+}
+
+void
+rpc_close(void)
+{
+	for (struct rpc_job *j = rpc.jobs; j != NULL; j = j->next)
+		if (j->aio != NULL)
+			nng_aio_stop(j->aio);
+	rpc.exiting = true; /* nothing new is sent, no completion runs */
+	rpc_drain();
+}
+
+void
+rpc_call(cJSON *req, const struct rpc_call *c)
+{
+	struct rpc_job *j;
+	size_t n;
+
+	if (rpc.exiting) {
+		cJSON_Delete(req);
+		return;
+	}
+	if ((j = job_new(c)) == NULL) {
+		struct rpc_result r = {.sess = c->sess, .rv = RPC_ENOMEM};
+		cJSON_Delete(req);
+		if (c->done != NULL)
+			c->done((void *)c->state, &r);
+		return;
+	}
+	if (req == NULL) {
+		/* Out of memory building it: fails at once, outside any order or batch. */
+		job_link(j);
+		rpc_fail_now(j, RPC_ENOMEM);
+		return;
+	}
+	if (wire_str(req, "text", &n) != NULL)
+		j->req_bound = 2 * n + WS_REQ_SMALL; /* JSON escapes at most double a text */
+	if (c->batch != NULL)
+		batch_add((struct rpc_job *)c->batch, j, req);
+	else if (c->ordered && c->sess != NULL)
+		rpc_send_ordered(j, req);
+	else
+		rpc_send(j, req);
+}
+
+struct rpc_batch *
+rpc_batch_begin(void)
+{
+	return (struct rpc_batch *)batch_new();
+}
+
+void
+rpc_batch_end(struct rpc_batch *rb)
+{
+	struct rpc_job *b = (struct rpc_job *)rb;
+
+	if (b != NULL && b->batch == NULL)
+		rpc_job_free(b);
+	else if (b != NULL)
+		batch_send(b);
 }

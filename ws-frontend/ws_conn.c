@@ -1,7 +1,6 @@
-/* conn.c — one client connection's life in madang-ws: the session set up or refused at the
- * handshake, messages reassembled from frames, and the write path: every pending whole frame
- * coalesced into one raw write (per loop iteration on libev, per WRITEABLE on poll), the queue
- * limit (slow consumers), close frames. */
+/* ws_conn.c — one client connection's life in madang-ws (ws_conn.h): the session set up or
+ * refused at the handshake, messages reassembled from frames, keep-alive, and the reap pass.
+ * Writing: ws_out.c. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,40 +13,28 @@
 #include "log.h"
 #include "utf8.h"
 #include "validate.h"
-#include "ws.h"
+#include "ws_client.h"
+#include "ws_conn.h"
+#include "ws_link.h"
+#include "ws_members.h"
+#include "ws_out.h"
+#include "ws_state.h"
 
-/* Cuts a connection without a close frame (it is not being read, or cannot be written to):
- * nothing more is written to it, and lws closes it on its next turn. The caller logged why. */
-static void
-ws_cut(struct ws_session *s)
+static struct {
+	struct ipcount ips; /* connections per client address (--max-conns-per-ip) */
+	uint64_t next_serial;
+} cn;
+
+void
+conn_init(void)
 {
-	s->close_logged = true;
-	s->close_code = WS_CLOSE_GOING_AWAY;
-	s->close_sent = true;
-	sess_drop_queue(s);
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	ipcount_init(&cn.ips);
 }
 
-/* Asks for a write to s. On poll, that is lws's WRITEABLE. On libev, lws would change the
- * socket's epoll registration twice per write (arm, then disarm after WRITEABLE: finding 23 of
- * docs/performance.md), so the session is listed instead, once however many frames it gets,
- * and ws_flush_writes writes it when the loop iteration ends. */
-static void
-ws_want_write(struct ws_session *s)
+void
+conn_fini(void)
 {
-	if (!ws->o.libev) {
-		lws_callback_on_writable(s->wsi);
-		return;
-	}
-	if (s->wq_listed)
-		return;
-	s->wq_listed = true;
-	s->wq_next = NULL;
-	if (ws->wq_tail != NULL)
-		ws->wq_tail->wq_next = sess_ref(s);
-	else
-		ws->wq_head = sess_ref(s);
-	ws->wq_tail = s;
+	ipcount_fini(&cn.ips);
 }
 
 /* A connection that is going away: out of every room (the broker told, the others get a leave
@@ -57,253 +44,23 @@ ws_leave_all(struct ws_session *s)
 {
 	for (size_t i = 0; i < s->rooms_cap; i++)
 		if (s->rooms[i] != NULL)
-			rooms_leave(s, s->rooms[i], true, "disconnected");
+			members_leave(s, s->rooms[i], true, "disconnected");
 	sess_drop_queue(s);
 }
 
 void
-ws_kick_writable(struct ws_session *s)
+conn_reap(void)
 {
-	uint64_t pending, now;
+	struct ws_session *s;
 
-	if (s->wsi == NULL)
-		return;
-	pending = sess_pending(s);
-	/* Slow consumer: over --queue-limit while the socket does not drain — lws holds a partial
-	 * write, or the backlog has stayed over the limit for WS_QUEUE_GRACE_MS (the kernel took
-	 * our last write whole and the socket has not been writable since). A burst that merely
-	 * arrived between two writes to a client that keeps up is not held against it, up to
-	 * WS_QUEUE_BURST times the limit. */
-	if (pending > ws->o.queue_limit) {
-		now = clock_mono_ms();
-		if (s->over_since_ms == 0)
-			s->over_since_ms = now;
-		if (s->close_code == 0 &&
-		    (lws_partial_buffered(s->wsi) || now - s->over_since_ms >= WS_QUEUE_GRACE_MS ||
-		     pending > WS_QUEUE_BURST * ws->o.queue_limit)) {
-			ws->c.slow_consumers++;
-			log_info("ws: session %llu (%s) closed: slow consumer, %llu bytes queued",
-			         (unsigned long long)s->serial, s->user != NULL ? s->user : "-",
-			         (unsigned long long)pending);
-			s->close_logged = true;
+	while ((s = out_take_slow()) != NULL) {
+		if (s->wsi != NULL) {
 			/* Out of every room at once, so that nobody else waits for it. */
 			ws_leave_all(s);
-			ws_close(s, WS_CLOSE_POLICY, "slow consumer", false);
-			return;
-		}
-	} else {
-		s->over_since_ms = 0;
-	}
-	ws_want_write(s);
-}
-
-void
-ws_send_json(struct ws_session *s, const char *json, size_t len)
-{
-	struct ws_frame *f;
-
-	if (s->wsi == NULL || (s->close_code != 0 && !s->close_flush))
-		return;
-	if ((f = ws_frame_text(json, len)) == NULL)
-		return;
-	sess_push(s, f);
-	ws_frame_unref(f);
-	ws_kick_writable(s);
-}
-
-void
-ws_send_obj(struct ws_session *s, cJSON *obj)
-{
-	char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
-
-	cJSON_Delete(obj);
-	if (text == NULL)
-		return;
-	ws_send_json(s, text, strlen(text));
-	free(text);
-}
-
-void
-ws_send_error(struct ws_session *s, const char *code, const char *message, const char *request,
-              const char *room_id, const char *client_id)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (o == NULL)
-		return;
-	cJSON_AddStringToObject(o, "type", "error");
-	cJSON_AddStringToObject(o, "code", code);
-	cJSON_AddStringToObject(o, "message", message);
-	if (request != NULL)
-		cJSON_AddStringToObject(o, "request", request);
-	if (room_id != NULL)
-		cJSON_AddStringToObject(o, "room_id", room_id);
-	if (client_id != NULL)
-		cJSON_AddStringToObject(o, "client_id", client_id);
-	ws_send_obj(s, o);
-}
-
-void
-ws_close(struct ws_session *s, uint16_t code, const char *reason, bool flush)
-{
-	/* A close frame's reason must be valid UTF-8: never cut inside a character. */
-	size_t n;
-
-	if (s->wsi == NULL || s->close_code != 0)
-		return;
-	n = utf8_prefix(reason, strlen(reason), WS_CLOSE_REASON_MAX);
-	s->close_code = code;
-	s->close_flush = flush;
-	s->close_reason = strndup(reason, n); /* out of memory: the frame goes out without one */
-	if (!flush)
-		sess_drop_queue(s);
-	lws_callback_on_writable(s->wsi);
-	/* Backstop: a peer that never lets us write is cut without a close frame. */
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
-}
-
-struct notify_arg {
-	const char *code, *message;
-};
-
-static void
-notify_one(struct ws_session *s, void *arg)
-{
-	struct notify_arg *a = arg;
-
-	if (s->wsi != NULL && s->close_code == 0)
-		ws_send_error(s, a->code, a->message, NULL, NULL, NULL);
-}
-
-void
-ws_notify_all(const char *code, const char *message)
-{
-	struct notify_arg a = {code, message};
-
-	sesstab_each(&ws->sessions, notify_one, &a);
-}
-
-/* One lws_write: every pending whole frame, up to WS_WRITE_CHUNK, as raw bytes (server frames
- * are unmasked, so they pass through unchanged and arrive as that many messages), and the ping
- * if one is due. lws keeps whatever the kernel does not take and fires no WRITEABLE until it has
- * drained, so every write and the close frame start on a frame boundary. */
-static int
-ws_write_frames(struct lws *wsi, struct ws_session *s)
-{
-	struct sbuf *b = &ws->wbuf;
-	uint64_t pending;
-	size_t frames;
-
-	sbuf_reset(b);
-	if (!sbuf_reserve(b, LWS_PRE))
-		return -1;
-	b->len = LWS_PRE;
-	frames = sess_collect(s, b, LWS_PRE + WS_WRITE_CHUNK);
-	if (s->ping_due) {
-		/* A ping after the last whole frame (server frames are unmasked). It carries one
-		 * byte because lws 4.1 passes only non-empty pongs to LWS_CALLBACK_RECEIVE_PONG:
-		 * the answer to an empty ping would never count as a sign of life. */
-		static const char ping[3] = {(char)0x89, 0x01, 'k'};
-		sbuf_add(b, ping, sizeof(ping));
-		s->ping_due = false;
-		frames++;
-	}
-	if (b->oom) {
-		log_error("ws: session %llu: out of memory writing", (unsigned long long)s->serial);
-		return -1;
-	}
-	if (frames > 0) {
-		if (lws_write(wsi, (unsigned char *)b->data + LWS_PRE, b->len - LWS_PRE,
-		              LWS_WRITE_RAW) < 0)
-			return -1;
-		if (lws_partial_buffered(wsi))
-			ws->c.socket_full++;
-	}
-	pending = sess_pending(s);
-	if (pending <= ws->o.queue_limit)
-		s->over_since_ms = 0; /* caught up */
-	if (pending > 0 || s->close_code != 0)
-		lws_callback_on_writable(wsi);
-	return 0;
-}
-
-/* WRITEABLE: the close frame when one is due, else the pending frames. */
-int
-ws_writable(struct lws *wsi, struct ws_session *s)
-{
-	if (s->close_sent)
-		return 0; /* waiting for the client's close frame (or the timeout) */
-	if (s->close_code != 0 && (!s->close_flush || sess_pending(s) == 0)) {
-		/* The close frame goes out now, but the socket stays open until the client answers
-		 * with its own close frame (lws then closes it) or PENDING_TIMEOUT_CLOSE_ACK
-		 * passes. Closing at once would make the kernel answer the client's data still in
-		 * flight with a reset, which can destroy the close frame before the client reads
-		 * it. */
-		unsigned char buf[LWS_PRE + 4 + WS_CLOSE_REASON_MAX], *f = buf + LWS_PRE;
-		size_t rl =
-		    s->close_reason ? strlen(s->close_reason) : 0; /* fits a one-byte length */
-		f[0] = 0x88; /* FIN + close; written raw like every other frame of ours */
-		f[1] = (unsigned char)(2 + rl);
-		f[2] = (unsigned char)(s->close_code >> 8);
-		f[3] = (unsigned char)(s->close_code & 0xff);
-		if (rl > 0)
-			memcpy(f + 4, s->close_reason, rl);
-		s->close_sent = true;
-		if (lws_write(wsi, f, 4 + rl, LWS_WRITE_RAW) < 0)
-			return -1;
-		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 3);
-		return 0;
-	}
-	return ws_write_frames(wsi, s);
-}
-
-/* The first listed session, off the list; its reference is the caller's. NULL: none. */
-static struct ws_session *
-wq_pop(void)
-{
-	struct ws_session *s = ws->wq_head;
-
-	if (s != NULL) {
-		ws->wq_head = s->wq_next;
-		if (ws->wq_head == NULL)
-			ws->wq_tail = NULL;
-		s->wq_listed = false;
-		s->wq_next = NULL;
-	}
-	return s;
-}
-
-/* --event-loop libev, at the end of a loop iteration: one write to each session listed by
- * ws_want_write, outside WRITEABLE (lws 4.1 buffers what the kernel does not take and drains
- * it on WRITEABLE itself). A session with such a remainder still waiting, or being closed,
- * goes through WRITEABLE instead: writing now would only grow lws's buffer. */
-void
-ws_flush_writes(void)
-{
-	struct ws_session *s;
-
-	while ((s = wq_pop()) != NULL) {
-		if (s->wsi == NULL || s->close_sent) {
-			/* closed meanwhile */
-		} else if (s->close_code != 0 || lws_partial_buffered(s->wsi)) {
-			lws_callback_on_writable(s->wsi);
-		} else if (ws_write_frames(s->wsi, s) != 0) {
-			log_info("ws: session %llu (%s) closed: write failed",
-			         (unsigned long long)s->serial, s->user != NULL ? s->user : "-");
-			ws_cut(s);
+			out_close(s, WS_CLOSE_POLICY, "slow consumer", false);
 		}
 		sess_unref(s);
 	}
-}
-
-/* Shutdown: the list's references go (the connections are gone already). */
-void
-ws_drop_writes(void)
-{
-	struct ws_session *s;
-
-	while ((s = wq_pop()) != NULL)
-		sess_unref(s);
 }
 
 /* Keep-alive, done here rather than with lws's per-connection validity timers: those sit in one
@@ -335,7 +92,7 @@ keepalive_one(struct ws_session *s, void *arg)
 		log_info("ws: session %llu (%s) closed: token expired",
 		         (unsigned long long)s->serial, s->user != NULL ? s->user : "-");
 		s->close_logged = true;
-		ws_close(s, WS_CLOSE_UNAUTHORIZED, "token expired", true);
+		out_close(s, WS_CLOSE_UNAUTHORIZED, "token expired", true);
 		return;
 	}
 	if (s->probe_until_ms != 0 && now >= s->probe_until_ms) {
@@ -345,7 +102,7 @@ keepalive_one(struct ws_session *s, void *arg)
 			log_info("ws: session %llu (%s) dropped: no answer to a probe (a newcomer "
 			         "wants its nickname)",
 			         (unsigned long long)s->serial, s->user != NULL ? s->user : "-");
-			ws_cut(s);
+			out_cut(s);
 			return;
 		}
 	}
@@ -354,16 +111,15 @@ keepalive_one(struct ws_session *s, void *arg)
 		log_info("ws: session %llu (%s) dropped: no answer to pings for %llu ms",
 		         (unsigned long long)s->serial, s->user != NULL ? s->user : "-",
 		         (unsigned long long)idle);
-		ws_cut(s);
+		out_cut(s);
 	} else if (now - s->last_ping_ms >= interval && !s->ping_due) {
-		s->ping_due = true;
 		s->last_ping_ms = now;
-		ws_want_write(s);
+		out_ping(s);
 	}
 }
 
 void
-ws_keepalive(void)
+conn_keepalive(void)
 {
 	struct keepalive_now t = {clock_mono_ms(), (int64_t)clock_wall_ms()};
 
@@ -371,7 +127,7 @@ ws_keepalive(void)
 }
 
 void
-ws_probe(struct ws_session *s)
+conn_probe(struct ws_session *s)
 {
 	uint64_t now = clock_mono_ms();
 
@@ -379,13 +135,12 @@ ws_probe(struct ws_session *s)
 	    now < s->last_rx_ms + WS_PROBE_WAIT_MS)
 		return;
 	s->probe_until_ms = now + WS_PROBE_WAIT_MS;
-	s->ping_due = true;
 	s->last_ping_ms = now;
-	ws_want_write(s);
+	out_ping(s);
 }
 
 void
-ws_heard(struct ws_session *s)
+conn_heard(struct ws_session *s)
 {
 	s->last_rx_ms = clock_mono_ms();
 }
@@ -433,7 +188,7 @@ ws_guest_name(char out[MADANG_NICK_MAX_BYTES + 1])
 }
 
 bool
-ws_guest_retry(struct ws_session *s, struct ws_member *m)
+conn_guest_retry(struct ws_session *s, struct ws_member *m)
 {
 	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user(s->wsi) : NULL;
 	char name[MADANG_NICK_MAX_BYTES + 1];
@@ -448,7 +203,7 @@ ws_guest_retry(struct ws_session *s, struct ws_member *m)
 		log_debug("ws: session %llu: nickname taken, trying %s (%u of %d)",
 		          (unsigned long long)s->serial, name, p->guest_tries, WS_GUEST_TRIES);
 	room_join_enqueue(m->room, m);
-	rooms_pump(m->room);
+	members_pump(m->room);
 	return true;
 }
 
@@ -528,7 +283,7 @@ refuse:
 	ws->c.refused++;
 	log_info("ws: session %llu from %s refused: %s", (unsigned long long)s->serial, p->addr,
 	         why);
-	ws_close(s, WS_CLOSE_UNAUTHORIZED, why, false);
+	out_close(s, WS_CLOSE_UNAUTHORIZED, why, false);
 	return -1;
 }
 
@@ -579,7 +334,7 @@ ws_route_query(struct lws *wsi, struct route *rt, char *token, size_t toksz, con
 
 /* The handshake is done: set up the session or close with the documented code. */
 int
-ws_established(struct lws *wsi, struct ws_pss *p)
+conn_established(struct lws *wsi, struct ws_pss *p)
 {
 	char path[WS_HTTP_PATH_MAX], id[WS_SESSION_LEN + 1];
 	static char a_token[WS_QUERY_ARG_MAX]; /* lws thread only */
@@ -589,13 +344,14 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 	int bad = 0;
 
 	ws_client_addr(wsi, p->addr);
-	p->counted = ipcount_take(&ws->ips, p->addr, ws->o.max_conns_per_ip);
+	p->counted = ipcount_take(&cn.ips, p->addr, ws->o.max_conns_per_ip);
 	ws_session_id(id);
 	if ((s = sess_new(id, ws->o.max_rooms)) == NULL)
 		return -1;
 	s->wsi = wsi;
-	s->serial = ++ws->next_serial;
-	ws_heard(s);
+	s->addr = p->addr;
+	s->serial = ++cn.next_serial;
+	conn_heard(s);
 	s->last_ping_ms = s->last_rx_ms;
 	bucket_init(&s->bucket, ws->o.rate, ws->o.burst, clock_mono_ns());
 	if (sesstab_add(&ws->sessions, s) != 0) {
@@ -612,17 +368,17 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 		ws->c.refused++;
 		log_info("ws: session %llu from %s refused: too many connections from one address",
 		         (unsigned long long)s->serial, p->addr);
-		ws_close(s, WS_CLOSE_POLICY, "too many connections from your address", false);
+		out_close(s, WS_CLOSE_POLICY, "too many connections from your address", false);
 		return 0;
 	}
 	if (bad) {
 		ws->c.refused++;
-		ws_close(s, WS_CLOSE_BAD_REQUEST, why ? why : "bad request", false);
+		out_close(s, WS_CLOSE_BAD_REQUEST, why ? why : "bad request", false);
 		return 0;
 	}
-	if (!broker_up() || ws->stopping) {
+	if (!link_up() || ws->stopping) {
 		ws->c.refused++;
-		ws_close(s, ws->stopping ? WS_CLOSE_GOING_AWAY : WS_CLOSE_TRY_LATER,
+		out_close(s, ws->stopping ? WS_CLOSE_GOING_AWAY : WS_CLOSE_TRY_LATER,
 		         ws->stopping ? "server shutting down"
 		                      : "chat service unavailable, try again later",
 		         false);
@@ -638,7 +394,7 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 		p->guest_tries = 1;
 	}
 	if (sess_set_route(s, &rt) != 0 || (rt.has_user && sess_set_user(s, rt.user) != 0)) {
-		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return 0;
 	}
 	s->opened = true;
@@ -650,10 +406,14 @@ ws_established(struct lws *wsi, struct ws_pss *p)
 }
 
 void
-ws_closed(struct ws_pss *p)
+conn_closed(struct ws_pss *p)
 {
 	struct ws_session *s = p->s;
 
+	if (p->counted) {
+		ipcount_drop(&cn.ips, p->addr);
+		p->counted = false;
+	}
 	if (s == NULL)
 		return;
 	ws_leave_all(s);
@@ -663,27 +423,28 @@ ws_closed(struct ws_pss *p)
 		         s->user != NULL ? s->user : "-", s->close_code ? ": " : "",
 		         s->close_code && s->close_reason ? s->close_reason : "");
 	s->wsi = NULL;
+	s->addr = NULL;
 	p->s = NULL;
 	sess_unref(s);
 }
 
 /* RECEIVE — reassembles a message (at most WS_FRAME_MAX bytes over all its fragments). */
 int
-ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
+conn_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 {
 	size_t remaining = lws_remaining_packet_payload(wsi);
 	bool final = lws_is_final_fragment(wsi) && remaining == 0;
 
-	ws_heard(s);
+	conn_heard(s);
 	if (s->close_code != 0)
 		return 0; /* closing: input is ignored */
 	if (lws_frame_is_binary(wsi)) {
-		ws_close(s, WS_CLOSE_UNSUPPORTED, "binary messages are not supported", false);
+		out_close(s, WS_CLOSE_UNSUPPORTED, "binary messages are not supported", false);
 		return 0;
 	}
 	if (s->rx.len + len + remaining > WS_FRAME_MAX) {
 		sbuf_reset(&s->rx);
-		ws_close(s, WS_CLOSE_TOO_BIG, "message too big", false);
+		out_close(s, WS_CLOSE_TOO_BIG, "message too big", false);
 		return 0;
 	}
 	if (final && s->rx.len == 0) {
@@ -692,7 +453,7 @@ ws_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 	}
 	sbuf_add(&s->rx, in, len);
 	if (s->rx.oom) {
-		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return 0;
 	}
 	if (final) {

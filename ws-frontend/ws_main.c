@@ -1,4 +1,4 @@
-/* main.c — madang-ws: options, start-up, the lws service loop, clean shutdown. */
+/* ws_main.c — madang-ws: options, start-up, the lws service loop, clean shutdown. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -13,7 +13,14 @@
 #include "opt.h"
 #include "sdnotify.h"
 #include "validate.h"
-#include "ws.h"
+#include "ws_client.h"
+#include "ws_conn.h"
+#include "ws_delivery.h"
+#include "ws_glue.h"
+#include "ws_history.h"
+#include "ws_link.h"
+#include "ws_members.h"
+#include "ws_state.h"
 
 #define PROG            "madang-ws"
 #define DEF_LISTEN      "127.0.0.1:8081"
@@ -28,8 +35,6 @@
 #define DEF_HISTORY     50
 #define DEF_GUEST       4 /* hex digits: 65,536 nicknames per room before retries get long */
 
-static struct ws_app app;
-struct ws_app *ws = &app;
 
 static void
 usage(FILE *f)
@@ -343,6 +348,21 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	return parse_listen(o);
 }
 
+/* The broker link's event hooks: room events to delivery. */
+static void
+link_event(void *arg, const char *body, size_t len)
+{
+	(void)arg;
+	delivery_event(body, len);
+}
+
+static void
+link_events_done(void *arg)
+{
+	(void)arg;
+	delivery_flush();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,7 +383,7 @@ main(int argc, char **argv)
 	 * every client gets a close frame (1001, going away) within WS_STOP_GRACE_MS, instead of
 	 * browsers seeing a dropped TCP connection they would take for a network fault.
 	 * They are blocked before any thread exists, so nng's threads never take them, and read
-	 * from a signalfd inside the loop (server.c): the stop runs on the loop thread that owns
+	 * from a signalfd inside the loop (ws_glue.c): the stop runs on the loop thread that owns
 	 * every session. SIGHUP is ignored, as in the broker and madang-api: there is nothing to
 	 * reload, and a terminal closing must not cut every connection. SIGPIPE is ignored so that
 	 * a peer that hangs up mid-write costs only its own connection (EPIPE on that socket). */
@@ -378,35 +398,29 @@ main(int argc, char **argv)
 	}
 	sesstab_init(&ws->sessions);
 	roomtab_init(&ws->rooms);
-	ipcount_init(&ws->ips);
-	sbuf_init(&ws->wbuf);
-	ws->listen_fd = -1;
+	conn_init();
+	members_init(&(struct members_hooks){.join_over = client_release,
+	                                     .guest_retry = conn_guest_retry,
+	                                     .probe = conn_probe});
 
-	if (broker_open() != 0)
+	if (link_open(&(struct link_hooks){.event = link_event,
+	                                   .events_done = link_events_done,
+	                                   .member_lost = members_lost,
+	                                   .synced = members_resync}) != 0)
 		return 1;
-	if (server_init() != 0)
+	if (glue_init() != 0)
 		goto out;
-	broker_start();
 	log_info("ws: %s listening on %s%s, broker %s / %s, event loop %s", ws->o.id, ws->o.listen,
 	         ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url, ws->o.events_url,
 	         ws->o.libev ? "libev" : "poll");
 	sd_notify_send("READY=1\nSTATUS=serving");
-
-	/* On poll, lws_service is one loop turn: one poll() and the callbacks of what it found.
-	 * The requests the clients made in it then go out together, without another turn. On
-	 * libev, lws_service runs the ev loop until ws_ev_turn_cb breaks it (server.c), and the
-	 * same work is done there before each wait. */
-	while (!ws->exit_loop) {
-		if (lws_service(ws->ctx, 0) < 0)
-			break;
-		rpc_flush();
-	}
-	rc = 0;
+	if (glue_run() == 0)
+		rc = 0;
 	log_info("ws: %s stopped", ws->o.id);
 out:
-	broker_close();
-	server_fini();
-	ipcount_fini(&ws->ips);
-	addrbudget_fini(&ws->hist_ips);
+	link_close();
+	glue_fini();
+	conn_fini();
+	history_fini();
 	return rc;
 }

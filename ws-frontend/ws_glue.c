@@ -1,6 +1,7 @@
-/* server.c — madang-ws's lws context and loop plumbing: the protocol callbacks (dispatching to
- * conn.c and http.c), our own listening socket (shared with SO_REUSEPORT when asked), signals
- * read from a signalfd inside the loop, the tick, and the clean stop on SIGTERM/SIGINT. */
+/* ws_glue.c — madang-ws's lws context and loop plumbing (ws_glue.h): the protocol callbacks
+ * (dispatching to ws_conn.c and ws_http.c), our own listening socket (shared with SO_REUSEPORT
+ * when asked), signals read from a signalfd inside the loop, the tick, the end-of-turn work,
+ * and the clean stop on SIGTERM/SIGINT. */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,7 +17,32 @@
 #include "clock.h"
 #include "log.h"
 #include "sdnotify.h"
-#include "ws.h"
+#include <ev.h>
+#include <libwebsockets.h>
+
+#include "ws_conn.h"
+#include "ws_delivery.h"
+#include "ws_glue.h"
+#include "ws_http.h"
+#include "ws_link.h"
+#include "ws_out.h"
+#include "ws_rpc.h"
+#include "ws_state.h"
+
+static struct {
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	int listen_fd;
+	struct lws *listen_wsi;
+	struct lws *signal_wsi;
+	lws_sorted_usec_list_t tick;
+	lws_sorted_usec_list_t keepalive; /* the ping sweep (conn_keepalive) */
+	struct ev_loop *ev;               /* --event-loop libev: the loop lws runs on, else NULL */
+	bool exit_loop;
+	uint64_t stop_deadline_ms;
+} gl = {.listen_fd = -1};
+
+static void glue_stop(void);
 
 /* Connections the kernel completes before we accept them. A full queue drops SYNs, and the
  * client retries only after a second or more: size it for a storm of reconnections (the kernel
@@ -89,18 +115,18 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		return 0;
 	}
 	case LWS_CALLBACK_ESTABLISHED:
-		return ws_established(wsi, p);
+		return conn_established(wsi, p);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (p == NULL || p->s == NULL)
 			return -1;
-		return ws_writable(wsi, p->s);
+		return out_writable(wsi, p->s);
 	case LWS_CALLBACK_RECEIVE:
 		if (p == NULL || p->s == NULL)
 			return -1;
-		return ws_receive(wsi, p->s, in, len);
+		return conn_receive(wsi, p->s, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (p != NULL && p->s != NULL)
-			ws_heard(p->s);
+			conn_heard(p->s);
 		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		/* The client's close answers ours: lws must not echo it (a second close frame is a
@@ -109,11 +135,8 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 			return 1;
 		break;
 	case LWS_CALLBACK_CLOSED:
-		ws_closed(p);
-		if (p != NULL && p->counted) {
-			ipcount_drop(&ws->ips, p->addr);
-			p->counted = false;
-		}
+		if (p != NULL)
+			conn_closed(p);
 		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		rpc_drain();
@@ -140,7 +163,7 @@ ws_accept(void)
 
 	for (int i = 0; i < 256; i++) {
 		lws_sock_file_fd_type fd;
-		int c = accept4(ws->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int c = accept4(gl.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
@@ -151,7 +174,7 @@ ws_accept(void)
 		if (setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 			log_warn("ws: TCP_NODELAY: %s", strerror(errno));
 		fd.sockfd = c;
-		if (lws_adopt_descriptor_vhost(ws->vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP, fd, NULL,
+		if (lws_adopt_descriptor_vhost(gl.vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP, fd, NULL,
 		                               NULL) == NULL)
 			log_warn("ws: could not adopt a connection"); /* lws closed it */
 	}
@@ -162,10 +185,10 @@ ws_signal(void)
 {
 	struct signalfd_siginfo si;
 
-	while (read(lws_get_socket_fd(ws->signal_wsi), &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (read(lws_get_socket_fd(gl.signal_wsi), &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (!ws->stopping)
 			log_info("ws: signal %u, shutting down", si.ssi_signo);
-		ws_stop();
+		glue_stop();
 	}
 }
 
@@ -174,24 +197,24 @@ raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 {
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
-		if (wsi == ws->listen_wsi)
+		if (wsi == gl.listen_wsi)
 			ws_accept();
-		else if (wsi == ws->events_wsi)
-			broker_events_readable();
-		else if (wsi == ws->signal_wsi)
+		else if (link_is_events(wsi))
+			link_events_readable();
+		else if (wsi == gl.signal_wsi)
 			ws_signal();
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (wsi == ws->listen_wsi)
-			ws->listen_wsi = NULL;
-		else if (wsi == ws->events_wsi)
-			ws->events_wsi = NULL;
-		else if (wsi == ws->signal_wsi)
-			ws->signal_wsi = NULL;
+		if (wsi == gl.listen_wsi)
+			gl.listen_wsi = NULL;
+		else if (link_is_events(wsi))
+			link_events_closed();
+		else if (wsi == gl.signal_wsi)
+			gl.signal_wsi = NULL;
 		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		rpc_drain();
-		broker_poke();
+		link_poke();
 		break;
 	default:
 		break;
@@ -210,16 +233,16 @@ static lws_retry_bo_t ws_retry;
 static void
 ws_tick_cb(lws_sorted_usec_list_t *sul)
 {
-	broker_tick();
-	rooms_tick();
+	link_heartbeat();
+	delivery_tick();
 	if (ws->stopping) {
-		if ((ws->sessions.n == 0 && ws->njobs == 0) ||
-		    clock_mono_ms() >= ws->stop_deadline_ms)
-			ws->exit_loop = true;
-		lws_sul_schedule(ws->ctx, 0, sul, ws_tick_cb, 50 * LWS_US_PER_MS);
+		if ((ws->sessions.n == 0 && rpc_pending() == 0) ||
+		    clock_mono_ms() >= gl.stop_deadline_ms)
+			gl.exit_loop = true;
+		lws_sul_schedule(gl.ctx, 0, sul, ws_tick_cb, 50 * LWS_US_PER_MS);
 		return;
 	}
-	lws_sul_schedule(ws->ctx, 0, sul, ws_tick_cb, (lws_usec_t)ws->heartbeat_ms * LWS_US_PER_MS);
+	lws_sul_schedule(gl.ctx, 0, sul, ws_tick_cb, (lws_usec_t)link_heartbeat_ms() * LWS_US_PER_MS);
 }
 
 /* The sweep runs four times per ping interval, at most once a second: every client is pinged
@@ -236,30 +259,30 @@ static void
 ws_keepalive_cb(lws_sorted_usec_list_t *sul)
 {
 	if (!ws->stopping)
-		ws_keepalive();
-	lws_sul_schedule(ws->ctx, 0, sul, ws_keepalive_cb, keepalive_period());
+		conn_keepalive();
+	lws_sul_schedule(gl.ctx, 0, sul, ws_keepalive_cb, keepalive_period());
 }
 
 static void
 stop_one(struct ws_session *s, void *arg)
 {
 	(void)arg;
-	ws_close(s, WS_CLOSE_GOING_AWAY, "server shutting down", false);
+	out_close(s, WS_CLOSE_GOING_AWAY, "server shutting down", false);
 }
 
-void
-ws_stop(void)
+static void
+glue_stop(void)
 {
 	if (ws->stopping)
 		return;
 	ws->stopping = true;
-	ws->stop_deadline_ms = clock_mono_ms() + WS_STOP_GRACE_MS;
+	gl.stop_deadline_ms = clock_mono_ms() + WS_STOP_GRACE_MS;
 	sd_notify_send("STOPPING=1");
-	if (ws->listen_wsi != NULL) {
-		lws_set_timeout(ws->listen_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (gl.listen_wsi != NULL) {
+		lws_set_timeout(gl.listen_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}
 	sesstab_each(&ws->sessions, stop_one, NULL);
-	lws_sul_schedule(ws->ctx, 0, &ws->tick, ws_tick_cb, 10 * LWS_US_PER_MS);
+	lws_sul_schedule(gl.ctx, 0, &gl.tick, ws_tick_cb, 10 * LWS_US_PER_MS);
 }
 
 static int
@@ -292,9 +315,9 @@ ws_listen_socket(void)
 }
 
 /* --event-loop libev: lws runs on our ev loop, and lws_service() returns only when the loop
- * is broken. What main.c does after each poll() turn runs here, before each wait of the ev
+ * is broken. What glue_run does after each poll() turn runs here, before each wait of the ev
  * loop: the iteration's broker requests go out, then the writes its frames asked for
- * (ws_flush_writes), and the loop ends when madang-ws is done.
+ * (out_flush_writes), and the loop ends when madang-ws is done.
  *
  * Writes are paced so that they never take more than half of the loop's time: after a flush
  * that took d, the next waits until d has passed (ws_flush_timer). At light load d is a few
@@ -310,7 +333,7 @@ ws_flush_paced(struct ev_loop *loop)
 {
 	uint64_t now, done;
 
-	if (ws->wq_head == NULL)
+	if (!out_writes_pending())
 		return;
 	now = clock_mono_ns();
 	if (now < ws_flush_not_before) {
@@ -321,7 +344,7 @@ ws_flush_paced(struct ev_loop *loop)
 		}
 		return;
 	}
-	ws_flush_writes();
+	out_flush_writes();
 	done = clock_mono_ns();
 	ws_flush_not_before = done + (done - now);
 }
@@ -339,14 +362,15 @@ ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)w;
 	(void)revents;
+	conn_reap();
 	rpc_flush();
 	ws_flush_paced(loop);
-	if (ws->exit_loop)
+	if (gl.exit_loop)
 		ev_break(loop, EVBREAK_ALL);
 }
 
 int
-server_init(void)
+glue_init(void)
 {
 	static void *foreign_loops[1];
 	struct lws_context_creation_info info;
@@ -363,26 +387,26 @@ server_init(void)
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.retry_and_idle_policy = &ws_retry;
 	info.timeout_secs = 10; /* handshake and HTTP */
-	/* What the query-string reader (conn.c) sizes its scratch buffer by. */
+	/* What the query-string reader (ws_conn.c) sizes its scratch buffer by. */
 	info.max_http_header_data = WS_HTTP_HEADER_DATA;
 	info.vhost_name = "madang-ws";
 	info.user = ws;
 	if (ws->o.libev) {
 		/* epoll instead of poll(): a turn costs O(ready sockets), not O(all of them). */
-		if ((ws->ev = ev_loop_new(EVFLAG_AUTO)) == NULL) {
+		if ((gl.ev = ev_loop_new(EVFLAG_AUTO)) == NULL) {
 			log_error("ws: cannot create the libev loop");
 			return -1;
 		}
 		ev_prepare_init(&ws_ev_turn, ws_ev_turn_cb);
-		ev_prepare_start(ws->ev, &ws_ev_turn);
-		ev_unref(ws->ev); /* the watcher alone does not keep the loop running */
+		ev_prepare_start(gl.ev, &ws_ev_turn);
+		ev_unref(gl.ev); /* the watcher alone does not keep the loop running */
 		ev_init(&ws_flush_timer, ws_flush_timer_cb);
-		foreign_loops[0] = ws->ev;
+		foreign_loops[0] = gl.ev;
 		info.foreign_loops = foreign_loops;
 		info.options |= LWS_SERVER_OPTION_LIBEV;
 	}
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
-	if ((ws->ctx = lws_create_context(&info)) == NULL) {
+	if ((gl.ctx = lws_create_context(&info)) == NULL) {
 		log_error(
 		    "ws: lws_create_context failed%s",
 		    ws->o.libev
@@ -391,15 +415,15 @@ server_init(void)
 		        : "");
 		return -1;
 	}
-	if ((ws->vh = lws_get_vhost_by_name(ws->ctx, "madang-ws")) == NULL) {
+	if ((gl.vh = lws_get_vhost_by_name(gl.ctx, "madang-ws")) == NULL) {
 		log_error("ws: no vhost");
 		return -1;
 	}
-	if (sbuf_reserve(&ws->wbuf, LWS_PRE + WS_WRITE_CHUNK + 4096) == false)
+	if (out_init(ws->o.queue_limit, ws->o.libev) != 0)
 		return -1;
 
 	/* Signals arrive as a readable descriptor inside the loop. They are blocked in every
-	 * thread (nng's threads inherit the mask, main.c blocks them before nng starts). */
+	 * thread (nng's threads inherit the mask, ws_main.c blocks them before nng starts). */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -408,39 +432,55 @@ server_init(void)
 		return -1;
 	}
 	fd.filefd = sfd;
-	if ((ws->signal_wsi = lws_adopt_descriptor_vhost(ws->vh, LWS_ADOPT_RAW_FILE_DESC, fd,
+	if ((gl.signal_wsi = lws_adopt_descriptor_vhost(gl.vh, LWS_ADOPT_RAW_FILE_DESC, fd,
 	                                                 "madang-raw", NULL)) == NULL) {
 		log_error("ws: cannot adopt the signal descriptor");
 		return -1;
 	}
 
-	if ((ws->listen_fd = ws_listen_socket()) < 0)
+	if ((gl.listen_fd = ws_listen_socket()) < 0)
 		return -1;
-	fd.filefd = ws->listen_fd;
-	if ((ws->listen_wsi = lws_adopt_descriptor_vhost(ws->vh, LWS_ADOPT_RAW_FILE_DESC, fd,
+	fd.filefd = gl.listen_fd;
+	if ((gl.listen_wsi = lws_adopt_descriptor_vhost(gl.vh, LWS_ADOPT_RAW_FILE_DESC, fd,
 	                                                 "madang-raw", NULL)) == NULL) {
 		log_error("ws: cannot adopt the listening socket");
 		return -1;
 	}
-	lws_sul_schedule(ws->ctx, 0, &ws->tick, ws_tick_cb,
-	                 (lws_usec_t)ws->heartbeat_ms * LWS_US_PER_MS);
-	lws_sul_schedule(ws->ctx, 0, &ws->keepalive, ws_keepalive_cb, keepalive_period());
+	lws_sul_schedule(gl.ctx, 0, &gl.tick, ws_tick_cb,
+	                 (lws_usec_t)link_heartbeat_ms() * LWS_US_PER_MS);
+	lws_sul_schedule(gl.ctx, 0, &gl.keepalive, ws_keepalive_cb, keepalive_period());
+	link_start(gl.ctx, gl.vh);
+	return 0;
+}
+
+int
+glue_run(void)
+{
+	/* On poll, lws_service is one loop turn: one poll() and the callbacks of what it found.
+	 * The requests the clients made in it then go out together, without another turn. On
+	 * libev, lws_service runs the ev loop until ws_ev_turn_cb breaks it, and the same work is
+	 * done there before each wait. */
+	while (!gl.exit_loop) {
+		if (lws_service(gl.ctx, 0) < 0)
+			return -1;
+		conn_reap();
+		rpc_flush();
+	}
 	return 0;
 }
 
 void
-server_fini(void)
+glue_fini(void)
 {
-	if (ws->ctx != NULL)
-		lws_context_destroy(ws->ctx);
-	ws->ctx = NULL;
-	ws_drop_writes();
-	if (ws->ev != NULL) {
-		ev_ref(ws->ev);
-		ev_prepare_stop(ws->ev, &ws_ev_turn);
-		ev_timer_stop(ws->ev, &ws_flush_timer);
-		ev_loop_destroy(ws->ev);
-		ws->ev = NULL;
+	if (gl.ctx != NULL)
+		lws_context_destroy(gl.ctx);
+	gl.ctx = NULL;
+	out_fini();
+	if (gl.ev != NULL) {
+		ev_ref(gl.ev);
+		ev_prepare_stop(gl.ev, &ws_ev_turn);
+		ev_timer_stop(gl.ev, &ws_flush_timer);
+		ev_loop_destroy(gl.ev);
+		gl.ev = NULL;
 	}
-	sbuf_fini(&ws->wbuf);
 }

@@ -1,5 +1,7 @@
-/* client.c — what a client's messages do: the rate limit, then each command of client protocol
+/* ws_client.c — what a client's messages do: the rate limit, then each command of client protocol
  * v1 (docs/protocol.md) turned into a broker request, and the answers sent back. */
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +10,14 @@
 #include "log.h"
 #include "validate.h"
 #include "wire.h"
-#include "ws.h"
+#include "ws_client.h"
+#include "ws_history.h"
+#include "ws_link.h"
+#include "ws_members.h"
+#include "ws_out.h"
+#include "ws_rpc.h"
+#include "ws_state.h"
+
 
 enum { KIND_SEND = 1, KIND_TYPING, KIND_PRIVATE, KIND_HISTORY };
 
@@ -37,10 +46,10 @@ client_opened(struct ws_session *s, const struct route *rt)
 		cJSON_AddNumberToObject(lim, "max_rooms", (double)ws->o.max_rooms);
 		cJSON_AddNumberToObject(lim, "history_max_bytes", (double)ws->o.history_max_bytes);
 	}
-	ws_send_obj(s, o);
+	out_send_obj(s, o);
 	if (rt->single &&
-	    rooms_join(s, rt->room_id, s->user, rt->has_since, rt->since, rt->epoch) != 0)
-		ws_close(s, WS_CLOSE_INTERNAL, "out of memory", true);
+	    members_join(s, rt->room_id, s->user, rt->has_since, rt->since, rt->epoch) != 0)
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", true);
 }
 
 /* The member a command is about: its room_id, or the connection's only room. */
@@ -52,7 +61,7 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	if (c->has_room) {
 		m = sess_member(s, c->room_id);
 		if (m == NULL || m->state != MEMBER_ACTIVE) {
-			ws_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", request,
+			out_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", request,
 			              c->room_id, c->has_client_id ? c->client_id : NULL);
 			return NULL;
 		}
@@ -60,83 +69,18 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	}
 	m = sess_sole_member(s);
 	if (m == NULL) {
-		ws_send_error(s, s->nrooms == 0 ? WS_ERR_NOT_IN_ROOM : WS_ERR_ROOM_REQUIRED,
+		out_send_error(s, s->nrooms == 0 ? WS_ERR_NOT_IN_ROOM : WS_ERR_ROOM_REQUIRED,
 		              s->nrooms == 0 ? "join a room first"
 		                             : "room_id is required: you are in several rooms",
 		              request, NULL, c->has_client_id ? c->client_id : NULL);
 		return NULL;
 	}
 	if (m->state != MEMBER_ACTIVE) {
-		ws_send_error(s, WS_ERR_NOT_IN_ROOM, "the join is not complete yet", request,
+		out_send_error(s, WS_ERR_NOT_IN_ROOM, "the join is not complete yet", request,
 		              m->room->id, c->has_client_id ? c->client_id : NULL);
 		return NULL;
 	}
 	return m;
-}
-
-/* The history byte budget of the session's client address (NULL: unknown, or no memory). */
-static struct bytebucket *
-client_hist_ip(struct ws_session *s, uint64_t now)
-{
-	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user(s->wsi) : NULL;
-	uint64_t rate = ws->o.history_rate_ip;
-
-	if (p == NULL || p->addr[0] == '\0')
-		return NULL;
-	if (now - ws->hist_swept_ns > (uint64_t)WS_HISTORY_SWEEP_MS * 1000000) {
-		addrbudget_sweep(&ws->hist_ips, now);
-		ws->hist_swept_ns = now;
-	}
-	return addrbudget_get(&ws->hist_ips, p->addr, rate, rate * WS_HISTORY_BURST_S, now);
-}
-
-/* Settles a history reply's reservation: the budgets pay for the bytes sent (sent < 0: none
- * went out, all is given back). */
-static void
-client_hist_settle(struct rpc_job *j, int64_t sent)
-{
-	struct ws_session *s = j->sess;
-	struct bytebucket *ipb;
-	int64_t delta = (sent < 0 ? 0 : sent) - (int64_t)j->reserved;
-
-	if (j->reserved == 0)
-		return;
-	bytebucket_charge(&s->hist, delta);
-	if ((ipb = client_hist_ip(s, clock_mono_ns())) != NULL)
-		bytebucket_charge(ipb, delta);
-	j->reserved = 0;
-}
-
-/* A broker that does not know max_bytes (no "truncated" in its reply): keeps the newest events
- * whose JSON fits in max bytes, as the broker itself would (docs/broker-protocol.md). */
-static void
-client_hist_trim(cJSON *reply, size_t max)
-{
-	cJSON *events = cJSON_GetObjectItemCaseSensitive(reply, "events"), *e;
-	size_t total = 0;
-
-	if (!cJSON_IsArray(events))
-		return;
-	for (e = events->child != NULL ? events->child->prev : NULL; e != NULL;
-	     e = e == events->child ? NULL : e->prev) {
-		char *t = cJSON_PrintUnformatted(e);
-		total += (t != NULL ? strlen(t) : 0) + 1;
-		free(t);
-		if (total > max + 1)
-			break;
-	}
-	if (e == NULL) {
-		cJSON_AddBoolToObject(reply, "truncated", false);
-		return;
-	}
-	/* e and everything older go */
-	for (cJSON *x = events->child, *next; x != NULL; x = next) {
-		next = x == e ? NULL : x->next;
-		cJSON_Delete(cJSON_DetachItemViaPointer(events, x));
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(reply, "complete");
-	cJSON_AddBoolToObject(reply, "complete", false);
-	cJSON_AddBoolToObject(reply, "truncated", true);
 }
 
 /* The command a request kind answers. */
@@ -149,46 +93,62 @@ client_request_name(int kind)
 	                              : "history";
 }
 
+/* What the reply of a client's request needs (its rpc_call state). */
+struct client_state {
+	int kind;
+	size_t reserved; /* history: bytes reserved in the session's and address's budgets */
+	char room_id[MADANG_ROOM_ID_MAX + 1];
+	char client_id[MADANG_CLIENT_ID_MAX + 1]; /* "" when the command had none */
+	char text[MADANG_TEXT_MAX + 1]; /* private: the text, for a reply without it; only the
+	                                 * bytes up to its NUL are copied with the request */
+};
+
 /* Replies of send, typing, private and history. */
 static void
-client_reply(struct rpc_job *j)
+client_reply(void *state, struct rpc_result *r)
 {
-	struct ws_session *s = j->sess;
+	struct client_state *j = state;
+	struct ws_session *s = r->sess;
 	const char *request = client_request_name(j->kind);
 	const char *cid = j->client_id[0] ? j->client_id : NULL;
-	bool ok = false;
-	cJSON *o;
+	const char *err = r->error, *msg = r->message;
+	cJSON *reply = r->reply, *o;
 
-	if (j->kind == KIND_HISTORY && (j->rv != 0 || !wire_bool(j->reply, "ok", &ok) || !ok))
-		client_hist_settle(j, -1);
+	if (j->kind == KIND_HISTORY && !r->ok)
+		history_settle(s, &j->reserved, -1);
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
-	if (j->rv != 0 && j->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
+	if (r->rv == RPC_EBUSY || r->rv == RPC_ENOMEM) {
+		out_send_error(s, r->rv == RPC_EBUSY ? WS_ERR_BUSY : ERR_INTERNAL,
+		               r->rv == RPC_EBUSY ? "too many requests waiting for the chat service"
+		                                  : "out of memory",
+		               request, j->room_id, cid);
+		return;
+	}
+	if (r->rv != 0 && r->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
 		/* It went out and no answer came back: it may have been delivered. Never say
 		 * "unavailable" for it (issue 25): a resend with the same client_id settles it. */
-		ws_send_error(s, WS_ERR_OUTCOME_UNKNOWN,
+		out_send_error(s, WS_ERR_OUTCOME_UNKNOWN,
 		              "the chat service did not answer in time: this may have been sent; "
 		              "send it again with the same client_id to find out",
 		              request, j->room_id, cid);
 		return;
 	}
-	if (j->rv != 0) {
-		ws_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
+	if (r->rv != 0) {
+		out_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
 		              request, j->room_id, cid);
 		return;
 	}
-	if (!wire_bool(j->reply, "ok", &ok) || !ok) {
-		const char *err = wire_str(j->reply, "error", NULL),
-		           *msg = wire_str(j->reply, "message", NULL);
+	if (!r->ok) {
 		/* A restarted broker does not know us (or our members) until we have re-registered
 		 * and re-synced: to the client that is a short outage, worth a retry. */
 		if (err != NULL &&
 		    (strcmp(err, ERR_UNKNOWN_FRONTEND) == 0 ||
-		     (strcmp(err, ERR_NOT_MEMBER) == 0 && ws->bstate != BROKER_UP))) {
+		     (strcmp(err, ERR_NOT_MEMBER) == 0 && !link_up()))) {
 			err = WS_ERR_BROKER_UNAVAILABLE;
 			msg = "the chat service is reconnecting; try again in a moment";
 		}
-		ws_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
+		out_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
 		              j->room_id, cid);
 		return;
 	}
@@ -203,19 +163,18 @@ client_reply(struct rpc_job *j)
 		cJSON_AddStringToObject(o, "type", "ack");
 		cJSON_AddStringToObject(o, "room_id", j->room_id);
 		cJSON_AddStringToObject(o, "client_id", cid);
-		if (wire_int(j->reply, "seq", &seq))
+		if (wire_int(reply, "seq", &seq))
 			cJSON_AddNumberToObject(o, "seq", (double)seq);
-		wire_bool(j->reply, "duplicate", &dup);
+		wire_bool(reply, "duplicate", &dup);
 		cJSON_AddBoolToObject(o, "duplicate", dup);
-		ws_send_obj(s, o);
+		out_send_obj(s, o);
 		return;
 	}
 	case KIND_PRIVATE: {
 		/* The sender's copy of its private message. */
-		const char *from = wire_str(j->reply, "from", NULL),
-		           *to = wire_str(j->reply, "to", NULL);
-		const char *time = wire_str(j->reply, "time", NULL);
-		cJSON *text = cJSON_GetObjectItemCaseSensitive(j->reply, "message");
+		const char *from = wire_str(reply, "from", NULL), *to = wire_str(reply, "to", NULL);
+		const char *time = wire_str(reply, "time", NULL);
+		cJSON *text = cJSON_GetObjectItemCaseSensitive(reply, "message");
 		if ((o = cJSON_CreateObject()) == NULL)
 			return;
 		cJSON_AddStringToObject(o, "type", "private");
@@ -225,12 +184,12 @@ client_reply(struct rpc_job *j)
 		if (cJSON_IsString(text))
 			cJSON_AddStringToObject(o, "message", text->valuestring);
 		else
-			cJSON_AddStringToObject(o, "message", j->text ? j->text : "");
+			cJSON_AddStringToObject(o, "message", j->text);
 		if (time != NULL)
 			cJSON_AddStringToObject(o, "time", time);
 		if (cid != NULL)
 			cJSON_AddStringToObject(o, "client_id", cid);
-		ws_send_obj(s, o);
+		out_send_obj(s, o);
 		return;
 	}
 	case KIND_HISTORY: {
@@ -238,18 +197,18 @@ client_reply(struct rpc_job *j)
 		 * the client; its bytes are what the budgets pay. */
 		bool truncated;
 		char *text;
-		if (!wire_bool(j->reply, "truncated", &truncated))
-			client_hist_trim(j->reply, ws->o.history_max_bytes);
-		cJSON_DeleteItemFromObjectCaseSensitive(j->reply, "ok");
-		cJSON_AddStringToObject(j->reply, "type", "history");
-		if (!wire_has(j->reply, "room_id"))
-			cJSON_AddStringToObject(j->reply, "room_id", j->room_id);
+		if (!wire_bool(reply, "truncated", &truncated))
+			history_trim(reply, ws->o.history_max_bytes);
+		cJSON_DeleteItemFromObjectCaseSensitive(reply, "ok");
+		cJSON_AddStringToObject(reply, "type", "history");
+		if (!wire_has(reply, "room_id"))
+			cJSON_AddStringToObject(reply, "room_id", j->room_id);
 		if (cid != NULL)
-			cJSON_AddStringToObject(j->reply, "client_id", cid);
-		text = cJSON_PrintUnformatted(j->reply);
-		client_hist_settle(j, text != NULL ? (int64_t)strlen(text) : -1);
+			cJSON_AddStringToObject(reply, "client_id", cid);
+		text = cJSON_PrintUnformatted(reply);
+		history_settle(s, &j->reserved, text != NULL ? (int64_t)strlen(text) : -1);
 		if (text != NULL)
-			ws_send_json(s, text, strlen(text));
+			out_send_json(s, text, strlen(text));
 		free(text);
 		return;
 	}
@@ -258,48 +217,33 @@ client_reply(struct rpc_job *j)
 	}
 }
 
-/* Sends a client's request in order (c: keeps its text for the reply; reserve: history bytes
- * reserved in the budgets). Returns 0, or -1 when it was refused (error sent). */
-static int
+/* Sends a client's request (req: NULL when out of memory) in order; its reply, or its failure,
+ * is answered by client_reply (c: keeps its text for the reply; reserve: history bytes already
+ * charged to the budgets, settled by the reply). */
+static void
 client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, const char *client_id,
            const struct cmd *c, size_t reserve)
 {
-	struct rpc_job *j = rpc_job_new(client_reply, s);
-	size_t n;
+	struct client_state j = {.kind = kind, .reserved = reserve};
+	size_t reply_bound = 0;
 
-	if (j != NULL && c != NULL && (j->text = strndup(c->text, c->text_len)) == NULL) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	if (req == NULL || j == NULL) {
-		cJSON_Delete(req);
-		if (j != NULL) {
-			sess_unref(j->sess);
-			free(j->text);
-		}
-		free(j);
-		ws_send_error(s, ERR_INTERNAL, "out of memory", client_request_name(kind), room_id,
-		              client_id);
-		return -1;
-	}
-	j->kind = kind;
-	j->reserved = reserve;
-	if (wire_str(req, "text", &n) != NULL)
-		j->req_bound = 2 * n + WS_REQ_SMALL; /* JSON escapes at most double a text */
 	if (kind == KIND_HISTORY) {
-		/* limit events of the largest size, for the batch's reply budget (request.c) */
+		/* limit events of the largest size, for the batch's reply budget (ws_rpc.c) */
 		int64_t lim = 0;
 		wire_int(req, "limit", &lim);
-		j->reply_bound = (size_t)(lim > 0 ? lim : 1) * WS_EVENT_JSON_MAX + WS_REPLY_SMALL;
+		reply_bound = (size_t)(lim > 0 ? lim : 1) * WS_EVENT_JSON_MAX + WS_REPLY_SMALL;
 	}
-	snprintf(j->room_id, sizeof(j->room_id), "%s", room_id ? room_id : "");
-	snprintf(j->client_id, sizeof(j->client_id), "%s", client_id ? client_id : "");
-	if (rpc_send_ordered(j, req) != 0) {
-		ws_send_error(s, WS_ERR_BUSY, "too many requests waiting for the chat service",
-		              client_request_name(kind), room_id, client_id);
-		return -1;
-	}
-	return 0;
+	snprintf(j.room_id, sizeof(j.room_id), "%s", room_id ? room_id : "");
+	snprintf(j.client_id, sizeof(j.client_id), "%s", client_id ? client_id : "");
+	if (c != NULL && c->text_len < sizeof(j.text))
+		memcpy(j.text, c->text, c->text_len); /* NUL-terminated by the initializer */
+	rpc_call(req, &(struct rpc_call){.done = client_reply,
+	                                 .state = &j,
+	                                 .size = offsetof(struct client_state, text) +
+	                                         strlen(j.text) + 1,
+	                                 .sess = s,
+	                                 .ordered = true,
+	                                 .reply_bound = reply_bound});
 }
 
 static void
@@ -316,14 +260,14 @@ client_join(struct ws_session *s, struct cmd *c)
 		nick_fold(c->user, a, sizeof(a));
 		nick_fold(s->user, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
-			ws_send_error(s, WS_ERR_UNAUTHORIZED, "your token is for another nickname",
+			out_send_error(s, WS_ERR_UNAUTHORIZED, "your token is for another nickname",
 			              "join_room", c->room_id,
 			              c->has_client_id ? c->client_id : NULL);
 			return;
 		}
 	}
 	if (user == NULL) {
-		ws_send_error(s, WS_ERR_NICKNAME_REQUIRED,
+		out_send_error(s, WS_ERR_NICKNAME_REQUIRED,
 		              "give a nickname: \"user\" in join_room, or ?user= on /ws",
 		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
@@ -335,7 +279,7 @@ client_join(struct ws_session *s, struct cmd *c)
 		nick_fold(c->user, a, sizeof(a));
 		nick_fold(s->user, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
-			ws_send_error(s, WS_ERR_INVALID_ARGUMENT,
+			out_send_error(s, WS_ERR_INVALID_ARGUMENT,
 			              "this connection already has a nickname; open another "
 			              "connection for another one",
 			              "join_room", c->room_id,
@@ -345,12 +289,12 @@ client_join(struct ws_session *s, struct cmd *c)
 		user = s->user;
 	}
 	if (sess_member(s, c->room_id) != NULL) {
-		ws_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room",
+		out_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room",
 		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (s->nrooms >= s->max_rooms) {
-		ws_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection",
+		out_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection",
 		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
@@ -358,7 +302,7 @@ client_join(struct ws_session *s, struct cmd *c)
 		epoch = wire_str(c->json, "epoch", NULL);
 		if (!wire_int(c->json, "since", &since) || since < 0 || epoch == NULL ||
 		    !route_hex(epoch, WS_EPOCH_LEN)) {
-			ws_send_error(s, WS_ERR_INVALID_ARGUMENT,
+			out_send_error(s, WS_ERR_INVALID_ARGUMENT,
 			              "since (a seq) and epoch (16 hex digits) go together",
 			              "join_room", c->room_id,
 			              c->has_client_id ? c->client_id : NULL);
@@ -368,12 +312,12 @@ client_join(struct ws_session *s, struct cmd *c)
 	}
 	if (((s->user == NULL || strcmp(s->user, user) != 0) && sess_set_user(s, user) != 0) ||
 	    (c->has_resume && sess_set_resume(s, c->resume) != 0)) {
-		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
+		out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
 		              c->has_client_id ? c->client_id : NULL);
 		return;
 	}
-	if (rooms_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
-		ws_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
+	if (members_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
+		out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
 		              c->has_client_id ? c->client_id : NULL);
 }
 
@@ -398,7 +342,7 @@ client_error(struct ws_session *s, const char *code, const char *why, const stru
 		cJSON_AddStringToObject(o, "client_id", c->client_id);
 	if (retry_after_ms > 0)
 		cJSON_AddNumberToObject(o, "retry_after_ms", (double)retry_after_ms);
-	ws_send_obj(s, o);
+	out_send_obj(s, o);
 }
 
 /* The member a command would go to while its join is still in flight, else NULL: such a
@@ -479,7 +423,7 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 		if (rv == 0)
 			cmd_fini(&c);
 		if (++s->strikes >= WS_RATE_STRIKES) {
-			ws_close(s, WS_CLOSE_POLICY, "rate limit exceeded", false);
+			out_close(s, WS_CLOSE_POLICY, "rate limit exceeded", false);
 			return;
 		}
 		client_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", &c,
@@ -507,10 +451,10 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 	cJSON *req;
 
 	if (c->type == CMD_PING) {
-		ws_send_json(s, "{\"type\":\"pong\"}", 15);
+		out_send_json(s, "{\"type\":\"pong\"}", 15);
 		return;
 	}
-	if (!broker_up()) {
+	if (!link_up()) {
 		client_error(s, WS_ERR_BROKER_UNAVAILABLE,
 		             "the chat service is unavailable; try again shortly", c, 0);
 		return;
@@ -520,7 +464,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		/* MESSAGE [room_id] text [client_id] */
 		if ((m = client_member(s, c, "message")) == NULL)
 			break;
-		req = broker_req("send", s);
+		req = rpc_req("send", s);
 		if (req != NULL) {
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
 			char *text = strndup(c->text, c->text_len);
@@ -540,7 +484,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		/* TYPING [room_id] active */
 		if ((m = client_member(s, c, "typing")) == NULL)
 			break;
-		if ((req = broker_req("typing", s)) != NULL) {
+		if ((req = rpc_req("typing", s)) != NULL) {
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
 			cJSON_AddBoolToObject(req, "active", c->active);
 		}
@@ -560,18 +504,20 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			client_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", c, 0);
 			break;
 		}
-		rooms_leave(s, m, true, NULL);
+		members_leave(s, m, true, NULL);
 		break;
 	case CMD_PRIVATE:
 		/* PRIVATE [room_id] to text */
 		if ((m = client_member(s, c, "private")) == NULL)
 			break;
-		if ((req = broker_req("private", s)) != NULL) {
+		if ((req = rpc_req("private", s)) != NULL) {
 			char *text = strndup(c->text, c->text_len);
 			cJSON_AddStringToObject(req, "room_id", m->room->id);
 			cJSON_AddStringToObject(req, "to", c->user);
-			if (text != NULL)
-				cJSON_AddStringToObject(req, "text", text);
+			if (text == NULL || !cJSON_AddStringToObject(req, "text", text)) {
+				cJSON_Delete(req);
+				req = NULL; /* out of memory: answered by client_reply */
+			}
 			free(text);
 		}
 		client_rpc(s, req, KIND_PRIVATE, m->room->id, cid, c, 0);
@@ -593,7 +539,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			                ws->o.history_rate * WS_HISTORY_BURST_S, now);
 			s->hist_init = true;
 		}
-		ipb = client_hist_ip(s, now);
+		ipb = history_ip_budget(s, now);
 		if (!bytebucket_admit(&s->hist, now))
 			wait = bytebucket_wait_ms(&s->hist);
 		if (ipb != NULL && !bytebucket_admit(ipb, now) && bytebucket_wait_ms(ipb) > wait)
@@ -605,7 +551,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			             wait);
 			break;
 		}
-		req = broker_req("history", NULL);
+		req = rpc_req("history", NULL);
 		if (req != NULL) {
 			cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
 			cJSON_AddStringToObject(req, "room_id", room);
@@ -619,11 +565,12 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			                                            : WS_HISTORY_PAGE_DEFAULT);
 			cJSON_AddNumberToObject(req, "max_bytes", (double)ws->o.history_max_bytes);
 		}
-		if (client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve) == 0) {
-			bytebucket_charge(&s->hist, (int64_t)reserve);
-			if (ipb != NULL)
-				bytebucket_charge(ipb, (int64_t)reserve);
-		}
+		/* Charged now, settled for the bytes sent by the reply (all given back when it
+		 * fails). */
+		bytebucket_charge(&s->hist, (int64_t)reserve);
+		if (ipb != NULL)
+			bytebucket_charge(ipb, (int64_t)reserve);
+		client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve);
 		break;
 	}
 	case CMD_PING:

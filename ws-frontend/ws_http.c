@@ -1,11 +1,13 @@
-/* http.c — what madang-ws answers in plain HTTP: the Origin check of the WebSocket handshake,
+/* ws_http.c — what madang-ws answers in plain HTTP: the Origin check of the WebSocket handshake,
  * GET /healthz for load balancers, 404 for anything else. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "ws.h"
+#include "ws_http.h"
+#include "ws_link.h"
+#include "ws_state.h"
 
 /* Splits "host[:port]" or "[v6]:port" into host and port (port "" when absent). False when
  * either part does not fit its buffer (the caller refuses). */
@@ -156,7 +158,7 @@ int
 http_request(struct lws *wsi, struct ws_pss *p, const char *uri)
 {
 	char body[WS_HEALTH_MAX];
-	bool up = broker_up() && !ws->stopping;
+	bool up = link_up() && !ws->stopping;
 
 	if (strcmp(uri, "/healthz") != 0)
 		return http_reply(
@@ -170,8 +172,8 @@ http_request(struct lws *wsi, struct ws_pss *p, const char *uri)
 	    "\"sessions\":%zu,\"rooms\":%zu,\"counters\":{\"connections\":%llu,\"refused\":%llu,"
 	    "\"slow_consumers\":%llu,\"socket_full\":%llu,\"rate_limited\":%llu,"
 	    "\"gaps_repaired\":%llu,\"events\":%llu,\"resyncs\":%llu,\"history_shared\":%llu}}\n",
-	    up ? "ok" : "unavailable", ws->o.id, ws->stopping ? "stopping" : broker_state_name(),
-	    ws->epoch, ws->bundles ? "true" : "false", ws->sessions.n, ws->rooms.n,
+	    up ? "ok" : "unavailable", ws->o.id, ws->stopping ? "stopping" : link_state_name(),
+	    ws->epoch, link_bundles() ? "true" : "false", ws->sessions.n, ws->rooms.n,
 	    (unsigned long long)ws->c.connections, (unsigned long long)ws->c.refused,
 	    (unsigned long long)ws->c.slow_consumers, (unsigned long long)ws->c.socket_full,
 	    (unsigned long long)ws->c.rate_limited, (unsigned long long)ws->c.gaps,

@@ -1,6 +1,7 @@
-/* rooms.c — leaving rooms and delivering room events (joining: joins.c). Every local member
- * receives a room's events in seq order, gaps are repaired from the broker's history before
- * later events go out, and each event is framed once and shared by every local recipient. */
+/* ws_delivery.c — room events from the broker to the local members (ws_delivery.h). Every
+ * local member receives a room's events in seq order, gaps are repaired from the broker's
+ * history before later events go out, and each event is framed once and shared by every local
+ * recipient. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +10,32 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "policy.h"
 #include "validate.h"
 #include "wire.h"
-#include "ws.h"
+#include "ws_delivery.h"
+#include "ws_link.h"
+#include "ws_out.h"
+#include "ws_rpc.h"
+#include "ws_state.h"
+
+static struct {
+	struct ws_room *dirty; /* rooms with events not fanned out yet */
+	delivery_frontend_fn frontend;
+	void *frontend_arg;
+} dl;
+
+void
+delivery_init(delivery_frontend_fn frontend, void *arg)
+{
+	dl.frontend = frontend;
+	dl.frontend_arg = arg;
+}
 
 #define HISTORY_PAGE MADANG_HISTORY_PAGE_MAX
 
 struct ws_room *
-rooms_get(const char *id, bool create)
+delivery_room(const char *id, bool create)
 {
 	struct ws_room *r = roomtab_get(&ws->rooms, id);
 
@@ -25,22 +44,17 @@ rooms_get(const char *id, bool create)
 	return r;
 }
 
-/* Asks every member for WRITEABLE, closes the ones over --queue-limit, trims the log. */
-static void
-rooms_fanout(struct ws_room *r)
+/* Asks every member for a write (flagging the ones over --queue-limit), trims the log. */
+void
+delivery_fanout(struct ws_room *r)
 {
-	for (size_t i = 0; i < r->n;) {
-		struct ws_member *m = r->members[i];
-		size_t before = r->n;
-		ws_kick_writable(m->sess); /* may detach the member (slow consumer) */
-		if (r->n == before)
-			i++;
-	}
+	for (size_t i = 0; i < r->n; i++)
+		out_kick(r->members[i]->sess);
 	room_trim(r);
 }
 
 void
-rooms_detach(struct ws_member *m)
+delivery_detach(struct ws_member *m)
 {
 	struct ws_room *r = m->room;
 
@@ -53,79 +67,9 @@ rooms_detach(struct ws_member *m)
 	room_join_remove(r, m);
 }
 
-static void
-leave_done(struct rpc_job *j)
-{
-	if (j->rv == 0 && j->sess != NULL && j->sess->wsi != NULL && j->kind == 1) {
-		bool ok = false;
-		int64_t seq = 0;
-		cJSON *o = cJSON_CreateObject();
-		if (o == NULL)
-			return;
-		/* The client is out of the room here whatever the broker says (not_member, say). */
-		wire_bool(j->reply, "ok", &ok);
-		cJSON_AddStringToObject(o, "type", "left");
-		cJSON_AddStringToObject(o, "room_id", j->room_id);
-		if (ok && wire_int(j->reply, "seq", &seq))
-			cJSON_AddNumberToObject(o, "seq", (double)seq);
-		ws_send_obj(j->sess, o);
-	}
-}
-
-/* LEAVE — takes the member out locally at once; tells the broker unless it already knows. */
-void
-rooms_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const char *reason)
-{
-	struct ws_room *r = m->room;
-	bool was_joined = m->state == MEMBER_ACTIVE || m->join_sent;
-
-	rooms_detach(m);
-	if (tell_broker && was_joined) {
-		cJSON *req = broker_req("leave", s);
-		struct rpc_job *j = rpc_job_new(leave_done, s);
-		if (req != NULL && j != NULL) {
-			cJSON_AddStringToObject(req, "room_id", r->id);
-			if (reason != NULL)
-				cJSON_AddStringToObject(req, "reason", reason);
-			snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
-			j->kind = reason == NULL ? 1 : 0; /* 1: the client asked, tell it "left" */
-			if (rpc_send_ordered(j, req) != 0)
-				log_warn(
-				    "ws: session %llu: leave %s not sent: too many requests queued",
-				    (unsigned long long)s->serial, r->id);
-		} else {
-			cJSON_Delete(req);
-			if (j != NULL)
-				sess_unref(j->sess);
-			free(j);
-		}
-	}
-	sess_member_del(s, m);
-	rooms_pump(r);
-	/* An idle room is freed later by rooms_tick, never here: callers up the stack (fan-out
-	 * loops, reply handlers) may still hold it. Until then it stays in the table with its log
-	 * continuous, so a join meanwhile simply uses it again. */
-}
-
-/* Builds a frame from an event object and queues it for one session. */
-void
-rooms_push_obj(struct ws_session *s, const cJSON *o)
-{
-	char *text = cJSON_PrintUnformatted(o);
-	struct ws_frame *f;
-
-	if (text == NULL)
-		return;
-	if ((f = ws_frame_text(text, strlen(text))) != NULL) {
-		sess_push(s, f);
-		ws_frame_unref(f);
-	}
-	free(text);
-}
-
 /* Appends event seq (== top) to the log; json is what every member receives. */
 static bool
-rooms_append(struct ws_room *r, uint64_t seq, const char *json, size_t len)
+dl_append(struct ws_room *r, uint64_t seq, const char *json, size_t len)
 {
 	struct ws_frame *f = ws_frame_text(json, len);
 
@@ -140,25 +84,25 @@ rooms_append(struct ws_room *r, uint64_t seq, const char *json, size_t len)
 
 /* room_deleted: members get it (after everything before it), then they are out of the room. */
 static void
-rooms_deleted(struct ws_room *r)
+dl_deleted(struct ws_room *r)
 {
-	rooms_fanout(r);
+	delivery_fanout(r);
 	while (r->n > 0) {
 		struct ws_member *m = r->members[0];
 		struct ws_session *s = m->sess;
 		bool single = s->single_room != NULL && strcmp(s->single_room, r->id) == 0;
-		rooms_detach(m);
+		delivery_detach(m);
 		sess_member_del(s, m);
 		if (single)
-			ws_close(s, WS_CLOSE_NO_ROOM, "room deleted", true);
-		ws_kick_writable(s);
+			out_close(s, WS_CLOSE_NO_ROOM, "room deleted", true);
+		out_kick(s);
 	}
 }
 
 /* The log jumps to next: what members had pending goes to their own queues first, then each
  * is told that events were lost. */
 static void
-rooms_skip(struct ws_room *r, uint64_t next)
+dl_skip(struct ws_room *r, uint64_t next)
 {
 	struct ws_frame *lost;
 	char text[256];
@@ -168,7 +112,7 @@ rooms_skip(struct ws_room *r, uint64_t next)
 	                 WS_ERR_EVENTS_LOST, r->id);
 
 	lost = n > 0 && (size_t)n < sizeof(text) ? ws_frame_text(text, (size_t)n) : NULL;
-	/* Queue only: the caller fans out (and may close slow members) after the loop. */
+	/* Queue only: the caller fans out after the loop. */
 	for (size_t i = 0; i < r->n; i++) {
 		struct ws_member *m = r->members[i];
 		for (uint64_t q = m->cursor < r->log.base ? r->log.base : m->cursor; q < r->log.top;
@@ -183,31 +127,40 @@ rooms_skip(struct ws_room *r, uint64_t next)
 	roomlog_reset(&r->log, next);
 }
 
+/* What a repair's completion needs to know (its rpc_call state). */
+struct history_state {
+	char room_id[MADANG_ROOM_ID_MAX + 1];
+	uint64_t generation; /* the room's generation when sent */
+};
+
 static void
-history_done(struct rpc_job *j)
+history_done(void *state, struct rpc_result *res)
 {
+	const struct history_state *j = state;
 	struct ws_room *r = roomtab_get(&ws->rooms, j->room_id);
 	cJSON *events, *e;
-	bool ok = false, complete = true, deleted = false;
+	bool complete = true, deleted = false;
 	int64_t first = 0;
 	size_t appended = 0;
 
 	if (r == NULL || r->generation != j->generation)
 		return; /* the room went away or was reset meanwhile */
 	r->repairing = false;
-	if (j->rv != 0 || !wire_bool(j->reply, "ok", &ok) || !ok) {
+	if (!res->ok) {
 		log_warn("broker: history for %s failed: %s", r->id,
-		         j->rv != 0 ? nng_strerror(j->rv) : "refused");
-		return; /* retried by rooms_tick */
+		         res->rv != 0 ? "no answer"
+		         : res->error ? res->error
+		                      : "refused");
+		return; /* retried by delivery_tick */
 	}
-	wire_bool(j->reply, "complete", &complete);
-	events = cJSON_GetObjectItemCaseSensitive(j->reply, "events");
+	wire_bool(res->reply, "complete", &complete);
+	events = cJSON_GetObjectItemCaseSensitive(res->reply, "events");
 	e = cJSON_IsArray(events) ? events->child : NULL;
 	if (e != NULL && wire_int(e, "seq", &first) && (uint64_t)first > r->log.top && !complete) {
 		/* The broker no longer has what we missed: members are told, delivery goes on. */
 		log_warn("broker: room %s lost events %llu..%lld", r->id,
 		         (unsigned long long)r->log.top, (long long)first - 1);
-		rooms_skip(r, (uint64_t)first);
+		dl_skip(r, (uint64_t)first);
 	}
 	for (; e != NULL; e = e->next) {
 		int64_t seq;
@@ -219,7 +172,7 @@ history_done(struct rpc_job *j)
 			break; /* another hole: fetched again below */
 		if ((text = cJSON_PrintUnformatted(e)) == NULL)
 			break;
-		bool added = rooms_append(r, (uint64_t)seq, text, strlen(text));
+		bool added = dl_append(r, (uint64_t)seq, text, strlen(text));
 		free(text);
 		if (!added)
 			break;
@@ -229,45 +182,38 @@ history_done(struct rpc_job *j)
 			deleted = true;
 	}
 	ws->c.gaps++;
-	rooms_fanout(r);
+	delivery_fanout(r);
 	if (deleted) {
-		rooms_deleted(r);
+		dl_deleted(r);
 		return;
 	}
 	/* More to fetch: at once while pages bring events, else from the next tick. */
 	if (r->seen_max >= r->log.top && appended > 0)
-		rooms_repair(r);
+		delivery_repair(r);
 }
 
 /* HISTORY after top-1: fills the log from top on before later live events are used. */
 void
-rooms_repair(struct ws_room *r)
+delivery_repair(struct ws_room *r)
 {
+	struct history_state h = {.generation = r->generation};
 	cJSON *req;
-	struct rpc_job *j;
 
-	if (r->repairing || !r->has_base || !broker_up())
+	if (r->repairing || !r->has_base || !link_up())
 		return;
-	req = broker_req("history", NULL);
-	j = rpc_job_new(history_done, NULL);
-	if (req == NULL || j == NULL) {
-		cJSON_Delete(req);
-		free(j);
-		return;
-	}
+	req = rpc_req("history", NULL);
 	cJSON_DeleteItemFromObjectCaseSensitive(req, "frontend");
 	cJSON_AddStringToObject(req, "room_id", r->id);
 	cJSON_AddNumberToObject(req, "after_seq", r->log.top > 0 ? (double)(r->log.top - 1) : 0);
 	cJSON_AddNumberToObject(req, "limit", HISTORY_PAGE);
-	snprintf(j->room_id, sizeof(j->room_id), "%s", r->id);
-	j->generation = r->generation;
-	r->repairing = true;
-	rpc_send(j, req);
+	snprintf(h.room_id, sizeof(h.room_id), "%s", r->id);
+	r->repairing = true; /* before the call: its completion may run at once */
+	rpc_call(req, &(struct rpc_call){.done = history_done, .state = &h, .size = sizeof(h)});
 }
 
 /* typing: not stored, no seq — straight into the members' queues (not the typist's own). */
 static void
-rooms_typing(struct ws_room *r, const cJSON *ev, const char *json, size_t len)
+dl_typing(struct ws_room *r, const cJSON *ev, const char *json, size_t len)
 {
 	const char *user = wire_str(ev, "user", NULL);
 	struct ws_frame *f = ws_frame_text(json, len);
@@ -281,90 +227,54 @@ rooms_typing(struct ws_room *r, const cJSON *ev, const char *json, size_t len)
 		sess_push(m->sess, f);
 	}
 	ws_frame_unref(f);
-	rooms_fanout(r);
+	delivery_fanout(r);
 }
 
 static void
-rooms_room_event(struct ws_room *r, const char *json, size_t len, const cJSON *ev)
+dl_room_event(struct ws_room *r, const char *json, size_t len, const cJSON *ev)
 {
 	const char *type = wire_str(ev, "type", NULL), *epoch;
+	struct seq_state st = {r->has_base, r->log.top, r->repairing};
+	enum seq_verdict v;
 	int64_t seq;
 
 	if (type == NULL)
 		return;
 	if (strcmp(type, "typing") == 0) {
-		rooms_typing(r, ev, json, len);
+		dl_typing(r, ev, json, len);
 		return;
 	}
 	if (!wire_int(ev, "seq", &seq) || seq < 0)
 		return;
 	epoch = wire_str(ev, "epoch", NULL);
-	if (epoch != NULL && strcmp(epoch, ws->epoch) != 0)
-		return; /* another broker life: the heartbeat notices and we re-sync */
-	if (!r->has_base || (uint64_t)seq < r->log.top)
-		return; /* before our first member's join, or already had */
-	if ((uint64_t)seq > r->log.top || r->repairing) {
-		if ((uint64_t)seq > r->seen_max)
-			r->seen_max = (uint64_t)seq;
-		if ((uint64_t)seq > r->log.top)
-			rooms_repair(r);
-		if (r->repairing)
-			return;
-	}
-	if (!rooms_append(r, (uint64_t)seq, json, len))
+	/* Another broker life is stale: the heartbeat notices and we re-sync. */
+	v = policy_seq(&st, epoch == NULL || strcmp(epoch, ws->epoch) == 0, (uint64_t)seq);
+	r->seen_max = policy_seen_max(v, r->seen_max, (uint64_t)seq);
+	if (v == SEQ_GAP)
+		delivery_repair(r); /* the repair brings this event and every later one */
+	if (v != SEQ_DELIVER)
+		return;
+	if (!dl_append(r, (uint64_t)seq, json, len))
 		return;
 	if (strcmp(type, "room_deleted") == 0) {
-		rooms_deleted(r); /* fans out first */
+		dl_deleted(r); /* fans out first */
 		return;
 	}
 	if (!r->dirty) {
 		r->dirty = true;
-		r->dirty_next = ws->dirty;
-		ws->dirty = r;
+		r->dirty_next = dl.dirty;
+		dl.dirty = r;
 	}
 }
 
 void
-rooms_flush(void)
+delivery_flush(void)
 {
-	while (ws->dirty != NULL) {
-		struct ws_room *r = ws->dirty;
-		ws->dirty = r->dirty_next;
+	while (dl.dirty != NULL) {
+		struct ws_room *r = dl.dirty;
+		dl.dirty = r->dirty_next;
 		r->dirty = false;
-		rooms_fanout(r);
-	}
-}
-
-/* f/<id>: private messages, kicks and probes aimed at one of our sessions. */
-static void
-rooms_frontend_event(cJSON *ev)
-{
-	const char *type = wire_str(ev, "type", NULL), *sid = wire_str(ev, "session", NULL);
-	struct ws_session *s;
-
-	if (type == NULL || sid == NULL || (s = sesstab_get(&ws->sessions, sid)) == NULL ||
-	    s->wsi == NULL)
-		return;
-	if (strcmp(type, "probe") == 0) {
-		ws_probe(s);
-	} else if (strcmp(type, "private") == 0) {
-		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
-		rooms_push_obj(s, ev);
-		ws_kick_writable(s);
-	} else if (strcmp(type, "kick") == 0) {
-		const char *room = wire_str(ev, "room_id", NULL),
-		           *reason = wire_str(ev, "reason", NULL);
-		struct ws_member *m = room != NULL ? sess_member(s, room) : NULL;
-		log_info("ws: session %llu (%s) kicked from %s: %s", (unsigned long long)s->serial,
-		         m ? m->user : "?", room ? room : "?", reason ? reason : "?");
-		if (m != NULL)
-			rooms_leave(s, m, false, NULL);
-		/* Its nickname now belongs to a newer connection (resume): this one is done. */
-		ws_close(s, WS_CLOSE_NICK_TAKEN,
-		         reason != NULL && strcmp(reason, "replaced") == 0
-		             ? "replaced by a newer connection"
-		             : "removed by the server",
-		         true);
+		delivery_fanout(r);
 	}
 }
 
@@ -404,18 +314,18 @@ event_line(int kind, struct ws_room *r, const char *json, size_t n)
 		return;
 	}
 	if (kind == 'f')
-		rooms_frontend_event(ev);
+		dl.frontend(dl.frontend_arg, ev);
 	else
-		rooms_room_event(r, json, n, ev);
+		dl_room_event(r, json, n, ev);
 	cJSON_Delete(ev);
 }
 
 /* One pub message: a topic line, then one or more JSON events, one per line, in order. A bundle
  * ("b") carries several rooms: each "r/<room_id>" line is followed by that room's events (JSON
  * lines start with '{'). Room events are taken from bundles or from room topics, whichever the
- * broker granted at hello (ws->bundles), never from both. */
+ * broker granted at hello (link_bundles()), never from both. */
 void
-rooms_event(const char *body, size_t len)
+delivery_event(const char *body, size_t len)
 {
 	const char *topic, *json, *end, *line;
 	size_t tlen, jlen, n;
@@ -425,11 +335,11 @@ rooms_event(const char *body, size_t len)
 	if (!wire_split_event(body, len, &topic, &tlen, &json, &jlen))
 		return;
 	if (tlen > 2 && topic[0] == WIRE_TOPIC_ROOM && topic[1] == '/') {
-		if (ws->bundles || (r = topic_room(topic, tlen)) == NULL)
+		if (link_bundles() || (r = topic_room(topic, tlen)) == NULL)
 			return;
 		kind = 'r';
 	} else if (tlen == 1 && topic[0] == WIRE_TOPIC_BUNDLE[0]) {
-		if (!ws->bundles)
+		if (!link_bundles())
 			return;
 		kind = 'b';
 	} else if (tlen > 2 && topic[0] == WIRE_TOPIC_FRONTEND && topic[1] == '/') {
@@ -463,43 +373,12 @@ rooms_event(const char *body, size_t len)
 	}
 }
 
-/* After hello + sync: every log restarts (a new epoch's seqs start again) and every active
- * member joins again, asking for the events after the last one it was given in the old epoch.
- * A durable broker (same epoch, history on disk) answers with exactly the missed events and
- * "recovered": true; after a new epoch the client gets recovered: false and the recent history. */
-static void
-resync_room(struct ws_room *r, void *arg)
-{
-	(void)arg;
-	r->generation++;
-	r->repairing = false;
-	r->has_base = false;
-	r->seen_max = 0;
-	while (r->n > 0) {
-		struct ws_member *m = r->members[0];
-		room_del_member(r, m);
-		m->resync = true;
-		m->has_since = ws->prev_epoch[0] != '\0' && m->cursor > 0;
-		m->since = m->cursor > 0 ? m->cursor - 1 : 0;
-		memcpy(m->epoch, ws->prev_epoch, sizeof(m->epoch));
-		room_join_enqueue(r, m);
-	}
-	roomlog_reset(&r->log, 0);
-	rooms_pump(r);
-}
-
-void
-rooms_resync(void)
-{
-	roomtab_each(&ws->rooms, resync_room, NULL);
-}
-
 static void
 tick_room(struct ws_room *r, void *arg)
 {
 	(void)arg;
 	if (r->has_base && !r->repairing && r->seen_max >= r->log.top)
-		rooms_repair(r);
+		delivery_repair(r);
 }
 
 /* Frees the rooms nobody uses any more, and stops their events. */
@@ -513,9 +392,19 @@ gc_room(struct ws_room *r, void *arg)
 }
 
 void
-rooms_tick(void)
+delivery_reset(struct ws_room *r)
+{
+	r->generation++;
+	r->repairing = false;
+	r->has_base = false;
+	r->seen_max = 0;
+	roomlog_reset(&r->log, 0);
+}
+
+void
+delivery_tick(void)
 {
 	roomtab_each(&ws->rooms, gc_room, NULL);
-	if (broker_up())
+	if (link_up())
 		roomtab_each(&ws->rooms, tick_room, NULL);
 }

@@ -1,0 +1,177 @@
+/* test_ws_linkstate.c — the broker link's state machine (ws-frontend/linkstate.h): registration
+ * waits for the event stream, hello → sync → up, what a lost, refused or restarted broker
+ * leads to, and that the clients are told of an outage once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../../ws-frontend/linkstate.h"
+
+/* A link brought up through hello and sync. */
+static struct linkstate
+link_up(void)
+{
+	struct linkstate ls = {0};
+
+	assert_int_equal(linkstate_poke(&ls, false, true), LINK_SEND_HELLO);
+	assert_int_equal(linkstate_hello_done(&ls, false, LINK_OK), LINK_SEND_SYNC);
+	assert_int_equal(linkstate_sync_done(&ls, false, true, LINK_OK), LINK_SYNCED);
+	assert_int_equal(ls.state, LINK_UP);
+	return ls;
+}
+
+static void
+test_hello_waits_for_the_event_stream(void **state)
+{
+	struct linkstate ls = {0};
+
+	(void)state;
+	assert_int_equal(linkstate_poke(&ls, false, false), LINK_NOTHING);
+	assert_int_equal(linkstate_tick(&ls, false, false), LINK_NOTHING);
+	assert_false(ls.hello_busy);
+	assert_int_equal(linkstate_tick(&ls, false, true), LINK_SEND_HELLO);
+	assert_true(ls.hello_busy);
+	/* One hello at a time. */
+	assert_int_equal(linkstate_tick(&ls, false, true), LINK_NOTHING);
+	assert_int_equal(linkstate_poke(&ls, false, true), LINK_NOTHING);
+}
+
+static void
+test_hello_then_sync_then_up(void **state)
+{
+	struct linkstate ls = {0};
+
+	(void)state;
+	assert_int_equal(linkstate_poke(&ls, false, true), LINK_SEND_HELLO);
+	assert_int_equal(linkstate_hello_done(&ls, false, LINK_OK), LINK_SEND_SYNC);
+	assert_int_equal(ls.state, LINK_SYNCING);
+	assert_true(ls.sync_busy);
+	assert_int_equal(linkstate_tick(&ls, false, true), LINK_NOTHING); /* sync in flight */
+	assert_int_equal(linkstate_sync_done(&ls, false, true, LINK_OK), LINK_SYNCED);
+	assert_int_equal(ls.state, LINK_UP);
+	assert_int_equal(linkstate_tick(&ls, false, true), LINK_SEND_HEARTBEAT);
+	assert_int_equal(linkstate_tick(&ls, false, true), LINK_NOTHING); /* one in flight */
+	assert_int_equal(linkstate_heartbeat_done(&ls, false, true, LINK_OK), LINK_NOTHING);
+	assert_int_equal(linkstate_tick(&ls, false, true), LINK_SEND_HEARTBEAT);
+}
+
+static void
+test_hello_failures(void **state)
+{
+	struct linkstate ls = {0};
+
+	(void)state;
+	linkstate_poke(&ls, false, true);
+	assert_int_equal(linkstate_hello_done(&ls, false, LINK_NO_ANSWER), LINK_LOST);
+	linkstate_tick(&ls, false, true);
+	assert_int_equal(linkstate_hello_done(&ls, false, LINK_REFUSED), LINK_LOST);
+	/* Not sent (no memory): the next tick tries again, nothing else happens. */
+	linkstate_tick(&ls, false, true);
+	assert_int_equal(linkstate_hello_done(&ls, false, LINK_NOT_SENT), LINK_NOTHING);
+	assert_int_equal(linkstate_tick(&ls, false, true), LINK_SEND_HELLO);
+}
+
+static void
+test_sync_unknown_frontend_registers_again(void **state)
+{
+	struct linkstate ls = {0};
+
+	(void)state;
+	linkstate_poke(&ls, false, true);
+	linkstate_hello_done(&ls, false, LINK_OK);
+	assert_int_equal(linkstate_sync_done(&ls, false, true, LINK_UNKNOWN_FRONTEND),
+	                 LINK_SEND_HELLO);
+	linkstate_hello_done(&ls, false, LINK_OK);
+	/* Without the event stream: down until it is back. */
+	assert_int_equal(linkstate_sync_done(&ls, false, false, LINK_UNKNOWN_FRONTEND),
+	                 LINK_NOTHING);
+	assert_int_equal(ls.state, LINK_DOWN);
+	linkstate_tick(&ls, false, true);
+	linkstate_hello_done(&ls, false, LINK_OK);
+	assert_int_equal(linkstate_sync_done(&ls, false, true, LINK_NO_ANSWER), LINK_LOST);
+	linkstate_tick(&ls, false, true);
+	linkstate_hello_done(&ls, false, LINK_OK);
+	assert_int_equal(linkstate_sync_done(&ls, false, true, LINK_NOT_SENT), LINK_LOST);
+}
+
+static void
+test_heartbeat_outcomes(void **state)
+{
+	struct linkstate ls = link_up();
+
+	(void)state;
+	/* A restarted broker (refused: it does not know us; or a new epoch): register again,
+	 * re-syncing meanwhile. */
+	linkstate_tick(&ls, false, true);
+	assert_int_equal(linkstate_heartbeat_done(&ls, false, true, LINK_REFUSED), LINK_SEND_HELLO);
+	assert_int_equal(ls.state, LINK_SYNCING);
+	ls = link_up();
+	linkstate_tick(&ls, false, true);
+	assert_int_equal(linkstate_heartbeat_done(&ls, false, true, LINK_NEW_EPOCH),
+	                 LINK_SEND_HELLO);
+	ls = link_up();
+	linkstate_tick(&ls, false, true);
+	assert_int_equal(linkstate_heartbeat_done(&ls, false, true, LINK_NO_ANSWER), LINK_LOST);
+	ls = link_up();
+	linkstate_tick(&ls, false, true);
+	assert_int_equal(linkstate_heartbeat_done(&ls, false, true, LINK_NOT_SENT), LINK_NOTHING);
+	assert_int_equal(ls.state, LINK_UP);
+	/* A late heartbeat reply while not up changes nothing. */
+	ls.state = LINK_SYNCING;
+	ls.hb_busy = true;
+	assert_int_equal(linkstate_heartbeat_done(&ls, false, true, LINK_NO_ANSWER), LINK_NOTHING);
+	assert_false(ls.hb_busy);
+}
+
+static void
+test_stopping_sends_nothing(void **state)
+{
+	struct linkstate ls = link_up();
+
+	(void)state;
+	assert_int_equal(linkstate_tick(&ls, true, true), LINK_NOTHING);
+	ls.hb_busy = true;
+	assert_int_equal(linkstate_heartbeat_done(&ls, true, true, LINK_NO_ANSWER), LINK_NOTHING);
+	ls.state = LINK_DOWN;
+	assert_int_equal(linkstate_poke(&ls, true, true), LINK_NOTHING);
+	ls.hello_busy = true;
+	assert_int_equal(linkstate_hello_done(&ls, true, LINK_OK), LINK_NOTHING);
+	assert_false(ls.hello_busy);
+}
+
+static void
+test_clients_told_once_per_outage(void **state)
+{
+	struct linkstate ls = link_up();
+
+	(void)state;
+	assert_int_equal(linkstate_lost(&ls), LINK_LOST_WAS_UP | LINK_LOST_NOTIFY);
+	assert_int_equal(ls.state, LINK_DOWN);
+	assert_int_equal(linkstate_lost(&ls), 0); /* still down: no log, no second notice */
+	linkstate_tick(&ls, false, true);
+	linkstate_hello_done(&ls, false, LINK_OK);
+	assert_int_equal(linkstate_lost(&ls), LINK_LOST_WAS_UP); /* syncing: not told again */
+	linkstate_tick(&ls, false, true);
+	linkstate_hello_done(&ls, false, LINK_OK);
+	linkstate_sync_done(&ls, false, true, LINK_OK); /* up: the next outage is told */
+	assert_int_equal(linkstate_lost(&ls), LINK_LOST_WAS_UP | LINK_LOST_NOTIFY);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_hello_waits_for_the_event_stream),
+	    cmocka_unit_test(test_hello_then_sync_then_up),
+	    cmocka_unit_test(test_hello_failures),
+	    cmocka_unit_test(test_sync_unknown_frontend_registers_again),
+	    cmocka_unit_test(test_heartbeat_outcomes),
+	    cmocka_unit_test(test_stopping_sends_nothing),
+	    cmocka_unit_test(test_clients_told_once_per_outage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

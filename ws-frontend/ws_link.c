@@ -1,0 +1,447 @@
+/* ws_link.c — madang-ws's link to the broker (ws_link.h, docs/broker-protocol.md): the event
+ * stream inside the lws loop, and the front-end lifecycle (hello, heartbeat, sync). Requests:
+ * ws_rpc.c.
+ *
+ * Events reach the lws thread without blocking it: the SUB socket's NNG_OPT_RECVFD is readable
+ * while messages are queued. A dup() of it is adopted into lws as a raw file descriptor; its
+ * RAW_RX_FILE callback drains the socket with NNG_FLAG_NONBLOCK, at most WS_EVENT_BUDGET
+ * messages per turn. No extra thread, and events are handled in arrival order by the thread
+ * that owns the rooms. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include <libwebsockets.h>
+#include <stdatomic.h>
+
+#include "linkstate.h"
+#include "log.h"
+#include "clock.h"
+#include "cmd.h"
+#include "route.h"
+#include "validate.h"
+#include "wire.h"
+#include "ws_link.h"
+#include "ws_out.h"
+#include "ws_rpc.h"
+#include "ws_state.h"
+
+#define BROKER_RECVBUF 8192 /* SUB queue (nng's maximum) */
+
+static struct {
+	struct link_hooks hooks;
+	nng_socket req;
+	nng_socket sub;
+	struct lws_context *ctx;
+	struct lws *events_wsi;
+	atomic_bool sub_connected; /* the event stream has a live pipe (set on nng threads) */
+	char instance[17];
+	char prev_epoch[17]; /* the epoch before the last hello: re-joins resume from it */
+	struct linkstate ls; /* hello, sync, heartbeat: the state machine (linkstate.h) */
+	unsigned heartbeat_ms;
+	/* The broker's last hello reply granted bundles: room events come on "b" (several rooms
+	 * per message) and r/<room_id> messages are ignored; else the other way round. */
+	bool bundles;
+} lk;
+
+/* The event stream has a live pipe. */
+static bool
+link_stream(void)
+{
+	return atomic_load(&lk.sub_connected);
+}
+
+bool
+link_bundles(void)
+{
+	return lk.bundles;
+}
+
+unsigned
+link_heartbeat_ms(void)
+{
+	return lk.heartbeat_ms;
+}
+
+bool
+link_is_events(const struct lws *wsi)
+{
+	return wsi != NULL && wsi == lk.events_wsi;
+}
+
+void
+link_events_closed(void)
+{
+	lk.events_wsi = NULL;
+}
+
+bool
+link_up(void)
+{
+	return lk.ls.state == LINK_UP;
+}
+
+const char *
+link_state_name(void)
+{
+	switch (lk.ls.state) {
+	case LINK_UP:
+		return "up";
+	case LINK_SYNCING:
+		return "syncing";
+	default:
+		return "down";
+	}
+}
+
+/* The broker stopped answering: tell every client once, retry hello on each tick. */
+static void
+link_lost(const char *why)
+{
+	unsigned bits = linkstate_lost(&lk.ls);
+
+	if (bits & LINK_LOST_WAS_UP)
+		log_warn("broker: unreachable (%s); new connections refused until it is back", why);
+	if (bits & LINK_LOST_NOTIFY) {
+		out_notify_all(
+		    WS_ERR_BROKER_UNAVAILABLE,
+		    "the chat service is unavailable; messages cannot be sent until it is back");
+	}
+}
+
+static void link_hello(void);
+static void link_sync(void);
+static void link_send_heartbeat(void);
+
+/* Does what the state machine says (why: for LINK_LOST's log). */
+static void
+link_do(enum link_action a, const char *why)
+{
+	switch (a) {
+	case LINK_SEND_HELLO:
+		link_hello();
+		break;
+	case LINK_SEND_SYNC:
+		link_sync();
+		break;
+	case LINK_SEND_HEARTBEAT:
+		link_send_heartbeat();
+		break;
+	case LINK_LOST:
+		link_lost(why);
+		break;
+	case LINK_SYNCED: /* link_sync_done goes on itself */
+	case LINK_NOTHING:
+		break;
+	}
+}
+
+void
+link_poke(void)
+{
+	link_do(linkstate_poke(&lk.ls, ws->stopping, link_stream()), NULL);
+}
+
+/* SYNC — re-declare every active member (after a broker restart or an expiry). */
+static void
+link_sync_done(void *state, struct rpc_result *r)
+{
+	enum link_outcome o = r->rv != 0 ? LINK_NO_ANSWER
+	                      : r->ok    ? LINK_OK
+	                      : r->error != NULL && strcmp(r->error, ERR_UNKNOWN_FRONTEND) == 0
+	                          ? LINK_UNKNOWN_FRONTEND
+	                          : LINK_REFUSED;
+	enum link_action a;
+
+	(void)state;
+	if (!ws->stopping && r->rv == 0 && !r->ok)
+		log_warn("broker: sync refused: %s", r->error ? r->error : "?");
+	if (!ws->stopping && o == LINK_OK) {
+		/* Members the broker could not take back are told and closed. */
+		cJSON *results = cJSON_GetObjectItemCaseSensitive(r->reply, "results"), *res;
+		cJSON_ArrayForEach(res, results)
+		{
+			const char *sid = wire_str(res, "session", NULL),
+			           *room = wire_str(res, "room_id", NULL), *err;
+			struct ws_session *s;
+			struct ws_member *m;
+			bool ok;
+			if (sid == NULL || room == NULL || !wire_bool(res, "ok", &ok) || ok)
+				continue;
+			if ((s = sesstab_get(&ws->sessions, sid)) == NULL ||
+			    (m = sess_member(s, room)) == NULL)
+				continue;
+			err = wire_str(res, "error", NULL);
+			lk.hooks.member_lost(lk.hooks.arg, s, m, err != NULL ? err : ERR_INTERNAL);
+		}
+	}
+	a = linkstate_sync_done(&lk.ls, ws->stopping, link_stream(), o);
+	if (a != LINK_SYNCED) {
+		link_do(a, r->rv != 0 ? rpc_strerror(r->rv) : "sync refused");
+		return;
+	}
+	ws->c.resyncs++;
+	log_info("broker: up, epoch %s, %zu sessions re-synced", ws->epoch, ws->sessions.n);
+	lk.hooks.synced(lk.hooks.arg, lk.prev_epoch);
+}
+
+static void
+sync_add(struct ws_session *s, void *arg)
+{
+	cJSON *members = arg;
+
+	if (s->wsi == NULL || s->close_code != 0)
+		return;
+	for (size_t i = 0; i < s->rooms_cap; i++) {
+		struct ws_member *m = s->rooms[i];
+		cJSON *o;
+		if (m == NULL || m->state != MEMBER_ACTIVE || (o = cJSON_CreateObject()) == NULL)
+			continue;
+		cJSON_AddStringToObject(o, "session", s->id);
+		cJSON_AddStringToObject(o, "room_id", m->room->id);
+		cJSON_AddStringToObject(o, "user", m->user);
+		if (s->addr != NULL && s->addr[0] != '\0')
+			cJSON_AddStringToObject(o, "addr", s->addr);
+		cJSON_AddItemToArray(members, o);
+	}
+}
+
+static void
+link_sync(void)
+{
+	cJSON *req = rpc_req("sync", NULL), *members = cJSON_CreateArray();
+
+	cJSON_AddStringToObject(req, "instance", lk.instance);
+	if (members != NULL)
+		sesstab_each(&ws->sessions, sync_add, members);
+	if (members == NULL || !cJSON_AddItemToObject(req, "members", members)) {
+		cJSON_Delete(members);
+		cJSON_Delete(req);
+		req = NULL; /* fails through link_sync_done: the broker is taken for lost */
+	}
+	rpc_call(req, &(struct rpc_call){.done = link_sync_done});
+}
+
+/* HELLO — registers this instance; a reply means the broker is reachable again. */
+static void
+link_hello_done(void *state, struct rpc_result *r)
+{
+	const char *epoch = r->ok ? wire_str(r->reply, "epoch", NULL) : NULL;
+	enum link_outcome o = r->rv == RPC_ENOMEM                                ? LINK_NOT_SENT
+	                      : r->rv != 0                                       ? LINK_NO_ANSWER
+	                      : epoch == NULL || !route_hex(epoch, WS_EPOCH_LEN) ? LINK_REFUSED
+	                                                                         : LINK_OK;
+	int64_t hb;
+	bool bundles;
+
+	(void)state;
+	if (!ws->stopping && o == LINK_REFUSED)
+		log_error("broker: hello refused: %s", r->error ? r->error : "malformed reply");
+	if (!ws->stopping && o == LINK_OK) {
+		if (wire_int(r->reply, "heartbeat_ms", &hb) && hb >= 50 && hb <= 60000)
+			lk.heartbeat_ms = (unsigned)hb;
+		if (!wire_bool(r->reply, "bundles", &bundles))
+			bundles = false; /* a broker that does not know them */
+		if (bundles != lk.bundles || ws->epoch[0] == '\0')
+			log_info("broker: room events arrive %s",
+			         bundles ? "bundled (one message per broker turn)"
+			                 : "one message per room");
+		lk.bundles = bundles;
+		if (strcmp(ws->epoch, epoch) != 0 && ws->epoch[0] != '\0')
+			log_info("broker: new epoch %s (was %s)", epoch, ws->epoch);
+		memcpy(lk.prev_epoch, ws->epoch, sizeof(lk.prev_epoch));
+		memcpy(ws->epoch, epoch, WS_EPOCH_LEN + 1);
+	}
+	link_do(linkstate_hello_done(&lk.ls, ws->stopping, o),
+	        o == LINK_NO_ANSWER ? rpc_strerror(r->rv) : "hello refused");
+}
+
+static void
+link_hello(void)
+{
+	cJSON *req = rpc_req("hello", NULL);
+
+	cJSON_AddStringToObject(req, "instance", lk.instance);
+	cJSON_AddBoolToObject(req, "bundles", true);
+	rpc_call(req, &(struct rpc_call){.done = link_hello_done});
+}
+
+/* HEARTBEAT — unknown_frontend or a new epoch: hello, sync, re-join everyone. */
+static void
+link_heartbeat_done(void *state, struct rpc_result *r)
+{
+	const char *epoch = r->ok ? wire_str(r->reply, "epoch", NULL) : NULL;
+	enum link_outcome o = r->rv == RPC_ENOMEM                              ? LINK_NOT_SENT
+	                      : r->rv != 0                                     ? LINK_NO_ANSWER
+	                      : !r->ok                                         ? LINK_REFUSED
+	                      : epoch != NULL && strcmp(epoch, ws->epoch) != 0 ? LINK_NEW_EPOCH
+	                                                                       : LINK_OK;
+	bool was_up = !ws->stopping && lk.ls.state == LINK_UP;
+
+	(void)state;
+	if (was_up && o == LINK_REFUSED)
+		log_warn("broker: heartbeat refused (%s): registering again",
+		         r->error ? r->error : "?");
+	if (was_up && o == LINK_NEW_EPOCH)
+		log_warn("broker: epoch changed to %s: registering again", epoch);
+	link_do(linkstate_heartbeat_done(&lk.ls, ws->stopping, link_stream(), o),
+	        rpc_strerror(r->rv));
+}
+
+static void
+link_send_heartbeat(void)
+{
+	cJSON *req = rpc_req("heartbeat", NULL);
+	cJSON_AddStringToObject(req, "instance", lk.instance);
+	/* Our counters ride along; the broker sums them for /api/metrics. */
+	cJSON *st = cJSON_AddObjectToObject(req, "stats");
+	if (st != NULL) {
+		cJSON_AddNumberToObject(st, "connections_open", (double)ws->sessions.n);
+		cJSON_AddNumberToObject(st, "connections_total", (double)ws->c.connections);
+		cJSON_AddNumberToObject(st, "connections_refused", (double)ws->c.refused);
+		cJSON_AddNumberToObject(st, "slow_consumers", (double)ws->c.slow_consumers);
+		cJSON_AddNumberToObject(st, "socket_full", (double)ws->c.socket_full);
+		cJSON_AddNumberToObject(st, "rate_limited", (double)ws->c.rate_limited);
+		cJSON_AddNumberToObject(st, "gaps_repaired", (double)ws->c.gaps);
+		cJSON_AddNumberToObject(st, "resyncs", (double)ws->c.resyncs);
+	}
+	rpc_call(req, &(struct rpc_call){.done = link_heartbeat_done});
+}
+
+void
+link_heartbeat(void)
+{
+	link_do(linkstate_tick(&lk.ls, ws->stopping, link_stream()), NULL);
+}
+
+void
+link_events_readable(void)
+{
+	for (int i = 0; i < WS_EVENT_BUDGET; i++) {
+		nng_msg *msg;
+		int rv = nng_recvmsg(lk.sub, &msg, NNG_FLAG_NONBLOCK);
+		if (rv == NNG_EAGAIN)
+			break;
+		if (rv != 0) {
+			log_warn("broker: event stream: %s", nng_strerror(rv));
+			break;
+		}
+		if (nng_msg_len(msg) <= WS_EVENT_MAX)
+			lk.hooks.event(lk.hooks.arg, nng_msg_body(msg), nng_msg_len(msg));
+		else
+			log_warn("broker: dropped an event of %zu bytes", nng_msg_len(msg));
+		nng_msg_free(msg);
+		ws->c.events++;
+	}
+	lk.hooks.events_done(lk.hooks.arg);
+}
+
+/* nng thread: the event stream's connection came or went. */
+static void
+link_sub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)arg;
+	atomic_store(&lk.sub_connected, ev == NNG_PIPE_EV_ADD_POST);
+	if (ev == NNG_PIPE_EV_ADD_POST && lk.ctx != NULL)
+		lws_cancel_service(lk.ctx);
+}
+
+int
+link_open(const struct link_hooks *hooks)
+{
+	unsigned char rnd[8];
+	char topic[WIRE_TOPIC_MAX + 1];
+	size_t n;
+	int rv;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		log_error("getrandom: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(lk.instance + 2 * i, 3, "%02x", rnd[i]);
+	lk.hooks = *hooks;
+	lk.heartbeat_ms = WS_HEARTBEAT_MS;
+
+	if ((rv = nng_req0_open(&lk.req)) != 0)
+		goto fail;
+	/* A lost request is reported as a failure, never replayed against a restarted broker. */
+	if ((rv = nng_socket_set_ms(lk.req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_size(lk.req, NNG_OPT_RECVMAXSZ, WS_REPLY_MAX)) != 0 ||
+	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMINT, 50)) != 0 ||
+	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMAXT, 500)) != 0)
+		goto fail;
+	if ((rv = nng_dial(lk.req, ws->o.rpc_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		log_error("broker: cannot dial %s: %s", ws->o.rpc_url, nng_strerror(rv));
+		goto fail;
+	}
+
+	if ((rv = nng_sub0_open(&lk.sub)) != 0)
+		goto fail;
+	if ((rv = nng_socket_set_int(lk.sub, NNG_OPT_RECVBUF, BROKER_RECVBUF)) != 0 ||
+	    (rv = nng_socket_set_size(lk.sub, NNG_OPT_RECVMAXSZ, WS_EVENT_MAX)) != 0 ||
+	    (rv = nng_socket_set_ms(lk.sub, NNG_OPT_RECONNMINT, 50)) != 0 ||
+	    (rv = nng_socket_set_ms(lk.sub, NNG_OPT_RECONNMAXT, 500)) != 0)
+		goto fail;
+	if ((rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_ADD_POST, link_sub_pipe_cb, NULL)) != 0 ||
+	    (rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_REM_POST, link_sub_pipe_cb, NULL)) != 0)
+		goto fail;
+	/* Every room's events, filtered by the event hook with one hash lookup. PUB sends every
+	 * message to every subscriber whatever it subscribed to (SUB filters on arrival), so this
+	 * costs no traffic; and nng 1.5's SUB matches each message against its topics one by
+	 * one, so a topic per room made every event cost O(rooms held). */
+	n = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, ws->o.id);
+	if ((rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, topic, n)) != 0 ||
+	    (rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ALL, 2)) != 0 ||
+	    (rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ROOMS, 2)) != 0 ||
+	    (rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_BUNDLE, 2)) != 0)
+		goto fail;
+	if ((rv = nng_dial(lk.sub, ws->o.events_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		log_error("broker: cannot dial %s: %s", ws->o.events_url, nng_strerror(rv));
+		goto fail;
+	}
+	return 0;
+fail:
+	log_error("broker: %s", nng_strerror(rv));
+	return -1;
+}
+
+/* Adopts the event descriptor into lws and sends the first hello. */
+void
+link_start(struct lws_context *ctx, struct lws_vhost *vh)
+{
+	lws_sock_file_fd_type fd;
+	int rfd;
+
+	lk.ctx = ctx;
+	rpc_open((uint32_t)nng_socket_id(lk.req), ctx);
+
+	if (nng_socket_get_int(lk.sub, NNG_OPT_RECVFD, &rfd) != 0 || (fd.filefd = dup(rfd)) < 0) {
+		log_error("broker: no receive descriptor for events");
+		return;
+	}
+	lk.events_wsi =
+	    lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, "madang-raw", NULL);
+	if (lk.events_wsi == NULL) {
+		log_error("broker: cannot adopt the event descriptor");
+		close(fd.filefd);
+		return;
+	}
+	link_poke();
+}
+
+void
+link_close(void)
+{
+	/* Closing the sockets aborts every request in flight; their callbacks then queue them. */
+	nng_close(lk.req);
+	nng_close(lk.sub);
+	rpc_close();
+}

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "route.h"
+#include "tls.h"
 #include "validate.h"
 #include "wire.h"
 #include "ws_link.h"
@@ -353,6 +354,31 @@ link_sub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		lws_cancel_service(lk.ctx);
 }
 
+/* Dials url on sock in the background (a broker that is not listening yet, a standby, is
+ * dialed again and again by nng), with --tls-*'s configuration on tls+tcp:// URLs and its
+ * refused handshakes logged. Several URLs on one socket: REQ sends to whichever broker is
+ * connected, SUB receives from each; only the active broker of a cluster listens.
+ * Returns 0 or -1 (logged). */
+static int
+link_dial(nng_socket sock, const char *url)
+{
+	char err[512] = "";
+	nng_dialer d;
+	int rv;
+
+	if ((rv = nng_dialer_create(&d, sock, url)) == 0 && tls_url_is_tls(url))
+		rv = tls_dialer_config(d, url, ws->o.tls, err, sizeof(err));
+	if (rv == 0)
+		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		log_error("broker: cannot dial %s: %s", url, err[0] ? err : nng_strerror(rv));
+		return -1;
+	}
+	if (tls_url_is_tls(url))
+		tls_watch_dialer(d, url, "ws");
+	return 0;
+}
+
 int
 link_open(const struct link_hooks *hooks)
 {
@@ -378,10 +404,9 @@ link_open(const struct link_hooks *hooks)
 	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMINT, 50)) != 0 ||
 	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMAXT, 500)) != 0)
 		goto fail;
-	if ((rv = nng_dial(lk.req, ws->o.rpc_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		log_error("broker: cannot dial %s: %s", ws->o.rpc_url, nng_strerror(rv));
-		goto fail;
-	}
+	for (size_t i = 0; i < ws->o.n_rpc; i++)
+		if (link_dial(lk.req, ws->o.rpc_urls[i]) != 0)
+			return -1;
 
 	if ((rv = nng_sub0_open(&lk.sub)) != 0)
 		goto fail;
@@ -403,10 +428,9 @@ link_open(const struct link_hooks *hooks)
 	    (rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ROOMS, 2)) != 0 ||
 	    (rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_BUNDLE, 2)) != 0)
 		goto fail;
-	if ((rv = nng_dial(lk.sub, ws->o.events_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		log_error("broker: cannot dial %s: %s", ws->o.events_url, nng_strerror(rv));
-		goto fail;
-	}
+	for (size_t i = 0; i < ws->o.n_events; i++)
+		if (link_dial(lk.sub, ws->o.events_urls[i]) != 0)
+			return -1;
 	return 0;
 fail:
 	log_error("broker: %s", nng_strerror(rv));

@@ -49,6 +49,9 @@ static struct {
 	/* The broker's last hello reply granted bundles: room events come on "b" (several rooms
 	 * per message) and r/<room_id> messages are ignored; else the other way round. */
 	bool bundles;
+	/* The clients are told the broker is gone (out_notify_all) at this monotonic ms, once
+	 * --broker-wait-ms has passed since the loss without a re-sync; 0: not due. */
+	uint64_t notify_at_ms;
 } lk;
 
 /* The event stream has a live pipe. */
@@ -108,12 +111,23 @@ link_lost(const char *why)
 	unsigned bits = linkstate_lost(&lk.ls);
 
 	if (bits & LINK_LOST_WAS_UP)
-		log_warn("broker: unreachable (%s); new connections refused until it is back", why);
-	if (bits & LINK_LOST_NOTIFY) {
-		out_notify_all(
-		    WS_ERR_BROKER_UNAVAILABLE,
-		    "the chat service is unavailable; messages cannot be sent until it is back");
-	}
+		log_warn("broker: unreachable (%s); clients wait up to %u ms for it", why,
+		         ws->o.broker_wait_ms);
+	/* A failover or a restart is a pause to the clients: they are told only when it lasts. */
+	if (bits & LINK_LOST_NOTIFY)
+		lk.notify_at_ms = clock_mono_ns() / 1000000u + ws->o.broker_wait_ms;
+}
+
+/* Tells every client once that the broker is gone, when the wait is over and it still is. */
+static void
+link_notify_due(void)
+{
+	if (lk.notify_at_ms == 0 || lk.ls.state == LINK_UP ||
+	    clock_mono_ns() / 1000000u < lk.notify_at_ms)
+		return;
+	lk.notify_at_ms = 0;
+	out_notify_all(WS_ERR_BROKER_UNAVAILABLE,
+	               "the chat service is unavailable; messages cannot be sent until it is back");
 }
 
 static void link_hello(void);
@@ -141,6 +155,15 @@ link_do(enum link_action a, const char *why)
 	case LINK_NOTHING:
 		break;
 	}
+}
+
+void
+link_reregister(void)
+{
+	if (lk.ls.state == LINK_UP)
+		log_warn("broker: it does not know this front-end (a restart or a failover): "
+		         "registering again");
+	link_do(linkstate_refused(&lk.ls, ws->stopping, link_stream()), NULL);
 }
 
 void
@@ -188,6 +211,7 @@ link_sync_done(void *state, struct rpc_result *r)
 		return;
 	}
 	ws->c.resyncs++;
+	lk.notify_at_ms = 0;
 	log_info("broker: up, epoch %s, %zu sessions re-synced", ws->epoch, ws->sessions.n);
 	lk.hooks.synced(lk.hooks.arg, lk.prev_epoch);
 }
@@ -319,6 +343,8 @@ void
 link_heartbeat(void)
 {
 	link_do(linkstate_tick(&lk.ls, ws->stopping, link_stream()), NULL);
+	link_notify_due();
+	lk.hooks.tick(lk.hooks.arg);
 }
 
 void

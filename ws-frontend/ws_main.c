@@ -22,6 +22,7 @@
 #include "ws_link.h"
 #include "ws_members.h"
 #include "ws_state.h"
+#include "ws_wait.h"
 
 #define PROG            "madang-ws"
 #define DEF_LISTEN      "127.0.0.1:8081"
@@ -447,6 +448,21 @@ check_tls(const struct ws_opts *o)
 	return 0;
 }
 
+/* The broker is up (again): members re-join first, then whoever waited for it goes on. */
+static void
+link_synced(void *arg, const char *prev_epoch)
+{
+	members_resync(arg, prev_epoch);
+	wait_link_up();
+}
+
+static void
+link_tick(void *arg)
+{
+	(void)arg;
+	wait_tick();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -487,13 +503,15 @@ main(int argc, char **argv)
 	sesstab_init(&ws->sessions);
 	roomtab_init(&ws->rooms);
 	conn_init();
+	wait_init(&(struct wait_hooks){.open = client_opened, .release = client_wait_over});
 	members_init(&(struct members_hooks){
 	    .join_over = client_release, .guest_retry = conn_guest_retry, .probe = conn_probe});
 
 	if (link_open(&(struct link_hooks){.event = link_event,
 	                                   .events_done = link_events_done,
 	                                   .member_lost = members_lost,
-	                                   .synced = members_resync}) != 0)
+	                                   .synced = link_synced,
+	                                   .tick = link_tick}) != 0)
 		return 1;
 	if (glue_init() != 0)
 		goto out;
@@ -507,6 +525,7 @@ main(int argc, char **argv)
 	log_info("ws: %s stopped", ws->o.id);
 out:
 	link_close();
+	wait_fini();
 	glue_fini();
 	conn_fini();
 	history_fini();

@@ -6,9 +6,10 @@
 // real active/standby brokers on PostgreSQL).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { WORK, freePort, restartBroker, startBroker as start, startWs, stopAll, waitFor, healthy, sleep } from '../../lib/stack.mjs';
+import { BIN, ROOT, Proc, WORK, freePort, restartBroker, startBroker as start, startWs, stopAll, waitFor, healthy, sleep } from '../../lib/stack.mjs';
 import { closeAll, connect, joinPath, nick } from '../../lib/wsclient.mjs';
 
 after(async () => { closeAll(); await stopAll(); });
@@ -132,4 +133,65 @@ test('a join right after a broker restart, before a heartbeat noticed it, waits 
   for (const x of [c, d, m]) noInternal(x);
   c.close(); d.close(); m.close();
   await w.stop(); await a2.stop();
+});
+
+// --- TLS (issue 21): the same flags and refusals as the broker and madang-api --------------------
+const CERTS = path.join(WORK, 'brokers-certs');
+function certs() {
+  if (!fs.existsSync(path.join(CERTS, 'ca.crt')))
+    execFileSync(path.join(ROOT, 'scripts/make-certs.sh'), ['--dir', CERTS, 'broker:127.0.0.1', 'edge:127.0.0.1'], { stdio: 'ignore' });
+  return { ca: path.join(CERTS, 'ca.crt'), broker: path.join(CERTS, 'broker.pem'), edge: path.join(CERTS, 'edge.pem') };
+}
+const tlsUrls = (u) => ({ rpc: u.rpc.replace('tcp://', 'tls+tcp://'), events: u.events.replace('tcp://', 'tls+tcp://') });
+// madang-ws run to its start-up refusal: its exit status and output.
+function wsRefusal(args) {
+  const r = spawnSync(path.join(BIN, 'madang-ws'), ['--listen', '127.0.0.1:1', ...args], { encoding: 'utf8', timeout: 5000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+test('madang-ws over tls+tcp:// to two brokers (one not listening): mutual TLS, chat works', T, async () => {
+  const c = certs(), u = await urls();
+  const tb = tlsUrls(u.b);
+  const b = await startBroker({ ...tb, name: 'broker-tls', args: ['--tls-ca', c.ca, '--tls-cert', c.broker] });
+  const two = { rpc: `${tlsUrls(u.a).rpc},${tb.rpc}`, events: `${tlsUrls(u.a).events},${tb.events}` };
+  const w = await startWs(two, { id: 'ws-tls', args: ['--tls-ca', c.ca, '--tls-cert', c.edge] });
+  const x = await joinPath(w.url, 'two', nick('tx'));
+  const y = await joinPath(w.url, 'two', nick('ty'));
+  x.send({ type: 'message', text: 'over tls', client_id: 'tl-1' });
+  const ack = await x.next((m) => m.type === 'ack' && m.client_id === 'tl-1');
+  assert.equal((await y.next((m) => m.type === 'message' && m.message === 'over tls')).seq, ack.seq);
+  assert.match(w.logText(), /\(mutual TLS\)/);
+  x.close(); y.close();
+  await w.stop(); await b.stop();
+});
+
+test('madang-ws given the wrong --tls-server-name refuses the broker and logs it', T, async () => {
+  const c = certs(), u = await urls();
+  const tb = tlsUrls(u.b);
+  const b = await startBroker({ ...tb, name: 'broker-tls2', args: ['--tls-ca', c.ca, '--tls-cert', c.broker] });
+  const port = await freePort();
+  const w = new Proc('ws-wrongname', path.join(BIN, 'madang-ws'), ['--listen', `127.0.0.1:${port}`, '--rpc', tb.rpc,
+    '--events', tb.events, '--id', 'ws-wn', '--tls-ca', c.ca, '--tls-cert', c.edge, '--tls-server-name', 'wrong.example']).start();
+  await waitFor(() => /TLS handshake with the broker at tls\+tcp:\/\/127\.0\.0\.1:\d+ failed/.test(w.logText()), 8000, 'the refusal in the log');
+  assert.equal(await healthy(port), false, 'never registered');
+  await w.stop(); await b.stop();
+});
+
+test('madang-ws start-up refusals: TLS files missing or bad, TLS flags without tls+tcp://, broker lists that do not match', T, async () => {
+  const c = certs();
+  const cases = [
+    [['--rpc', 'tls+tcp://127.0.0.1:9', '--events', 'tls+tcp://127.0.0.1:10'], 1, /not started: .*needs --tls-ca and --tls-cert \(missing: both\)/],
+    [['--rpc', 'tls+tcp://127.0.0.1:9', '--events', 'tls+tcp://127.0.0.1:10', '--tls-ca', c.ca], 1, /\(missing: --tls-cert\)/],
+    [['--rpc', 'tls+tcp://127.0.0.1:9', '--events', 'tls+tcp://127.0.0.1:10', '--tls-ca', c.ca, '--tls-cert', path.join(CERTS, 'edge.crt')], 1, /no unencrypted private key/],
+    [['--rpc', 'tcp://127.0.0.1:9', '--events', 'tcp://127.0.0.1:10', '--tls-ca', c.ca, '--tls-cert', c.edge], 1, /no URL is tls\+tcp:\/\//],
+    [['--rpc', 'tcp://127.0.0.1:9,tcp://127.0.0.1:11', '--events', 'tcp://127.0.0.1:10'], 2, /--rpc and --events must list the same brokers/],
+    [['--rpc', 'tcp://127.0.0.1:9,', '--events', 'tcp://127.0.0.1:10,tcp://127.0.0.1:12'], 2, /--rpc: an empty URL/],
+    [['--rpc', 'tcp://a:1,tcp://a:2,tcp://a:3,tcp://a:4,tcp://a:5', '--events', 'tcp://a:6'], 2, /--rpc: at most 4 URLs/],
+    [['--broker-wait-ms', '60001'], 2, /--broker-wait-ms/],
+  ];
+  for (const [args, status, re] of cases) {
+    const r = wsRefusal(args);
+    assert.equal(r.status, status, `${args.join(' ')}: ${r.out}`);
+    assert.match(r.out, re, args.join(' '));
+  }
 });

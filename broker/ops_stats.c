@@ -24,6 +24,12 @@ add_overview(struct req *q)
 	ops_add_key_int(q->out, "members", (int64_t)b->members_total);
 	sbuf_addc(q->out, ',');
 	ops_add_key_int(q->out, "frontends", (int64_t)b->frontends.count);
+	if (b->term > 0) { /* only an active broker listens: a standby never answers */
+		sbuf_addc(q->out, ',');
+		ops_add_key_str(q->out, "role", "active");
+		sbuf_addc(q->out, ',');
+		ops_add_key_int(q->out, "term", (int64_t)b->term);
+	}
 }
 
 /* health {} */

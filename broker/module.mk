@@ -4,7 +4,7 @@ BROKER_CORE_SRCS := broker/broker.c broker/room.c broker/frontend.c broker/names
                     broker/ops_messages.c broker/ops_rooms.c broker/ops_history.c broker/ops_stats.c
 BROKER_CORE_OBJS := $(BROKER_CORE_SRCS:%.c=$(OBJ)/%.o)
 BROKER_CORE_LIB  := $(BUILD)/lib/libmadang-broker-core.a
-BROKER_SRCS      := broker/server.c broker/store.c broker/store_sqlite.c broker/store_pg.c \
+BROKER_SRCS      := broker/server.c broker/store.c broker/store_sqlite.c broker/store_pg.c broker/pgutil.c \
                     broker/main.c
 BROKER_OBJS      := $(BROKER_SRCS:%.c=$(OBJ)/%.o)
 EXTRA_CFLAGS_broker := $(CJSON_CFLAGS) $(PQ_CFLAGS)
@@ -21,3 +21,13 @@ $(BIN)/madang-broker: $(BROKER_OBJS) $(BROKER_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(NNG_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) -lm
+
+# madang-port-sqlite: a stopped broker's SQLite data directory into a PostgreSQL store.
+PORT_OBJS := $(OBJ)/broker/port_sqlite.o $(OBJ)/broker/pgutil.o
+PROGRAMS  += $(BIN)/madang-port-sqlite
+DEPS      += $(OBJ)/broker/port_sqlite.d
+
+$(BIN)/madang-port-sqlite: $(PORT_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) -lm

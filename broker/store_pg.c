@@ -19,6 +19,7 @@
 #include "hmap.h"
 #include "limits.h"
 #include "log.h"
+#include "pgutil.h"
 #include "sdnotify.h"
 #include "store_pg_sql.h"
 
@@ -75,22 +76,6 @@ pg_message(char *out, size_t size, const char *msg)
 		n++;
 	}
 	out[n] = '\0';
-}
-
-/* The lock key of a cluster: FNV-1a over "madang-broker:<cluster>". */
-static int64_t
-cluster_key(const char *cluster)
-{
-	uint64_t h = 1469598103934665603ULL;
-	const char *p = "madang-broker:";
-
-	for (int pass = 0; pass < 2; pass++, p = cluster) {
-		for (; *p; p++) {
-			h ^= (unsigned char)*p;
-			h *= 1099511628211ULL;
-		}
-	}
-	return (int64_t)h;
 }
 
 static void
@@ -237,25 +222,6 @@ fail:
 	return -1;
 }
 
-/* One COPY text field: \N for NULL, backslash escapes for the characters COPY reserves. */
-static void
-copy_field(struct sbuf *b, const char *s, size_t len, char end)
-{
-	if (s == NULL) {
-		sbuf_adds(b, "\\N");
-	} else {
-		for (size_t i = 0; i < len; i++) {
-			char c = s[i];
-			if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
-				sbuf_addc(b, '\\');
-				c = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c;
-			}
-			sbuf_addc(b, c);
-		}
-	}
-	sbuf_addc(b, end);
-}
-
 static void
 pg_close(struct store *base)
 {
@@ -373,7 +339,7 @@ store_pg_open(const struct store_config *cfg, store_stop_fn stopping, struct sto
 	}
 	st->base.impl = &pg_impl;
 	st->cfg = *cfg;
-	st->lock_key = cluster_key(cfg->cluster);
+	st->lock_key = pgutil_cluster_key(cfg->cluster);
 	sbuf_init(&st->copy);
 	hmap_init(&st->dirty);
 	while ((st->conn = pg_connect(cfg->uri, err, errsz)) == NULL) {
@@ -572,14 +538,14 @@ hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const 
 	struct pg_dirty *d = hmap_get(&st->dirty, room_id);
 	char num[24];
 
-	copy_field(&st->copy, room_id, strlen(room_id), '\t');
+	pgutil_copy_field(&st->copy, room_id, strlen(room_id), '\t');
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
-	copy_field(&st->copy, num, strlen(num), '\t');
+	pgutil_copy_field(&st->copy, num, strlen(num), '\t');
 	snprintf(num, sizeof(num), "%lld", (long long)wall_ms);
-	copy_field(&st->copy, num, strlen(num), '\t');
-	copy_field(&st->copy, json, len, '\t');
-	copy_field(&st->copy, user_key, user_key ? strlen(user_key) : 0, '\t');
-	copy_field(&st->copy, client_id, client_id ? strlen(client_id) : 0, '\n');
+	pgutil_copy_field(&st->copy, num, strlen(num), '\t');
+	pgutil_copy_field(&st->copy, json, len, '\t');
+	pgutil_copy_field(&st->copy, user_key, user_key ? strlen(user_key) : 0, '\t');
+	pgutil_copy_field(&st->copy, client_id, client_id ? strlen(client_id) : 0, '\n');
 	/* The room's seq is written once per transaction, at commit. */
 	if (d == NULL) {
 		if ((d = calloc(1, sizeof(*d))) != NULL)

@@ -171,7 +171,10 @@ send_loop(void *arg)
 		snprintf(body, sizeof(body),
 			 "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\","
 			 "\"text\":\"n%d\",\"client_id\":\"c-%d\"}", i, i);
-		if (rpc_call_raw(req, body, strlen(body), &r, 1000) != 0 || !tj_bool(r, "ok")) {
+		int rv = rpc_call_raw(req, body, strlen(body), &r, 1000);
+		if (rv != 0 || !tj_bool(r, "ok")) {
+			if (getenv("MADANG_TEST_VERBOSE"))
+				print_message("send c-%d: %d %s\n", i, rv, r ? tj_str(r, "error") : "");
 			cJSON_Delete(r);
 			break; /* c-i was not acknowledged */
 		}
@@ -289,9 +292,10 @@ test_standby_serves_within_3s_of_a_kill9_and_every_ack_survives(void **state)
 	assert_null(call_once(&f->a, "{\"op\":\"health\"}", 300));
 	s.tb = &f->b;
 	s.stop = 0;
+	hello_join(&f->b, "i3"); /* again: without heartbeats, fe expires after 3 s */
+	int before = s.acked;
 	pthread_create(&t, NULL, send_loop, &s);
 	usleep(300 * 1000);
-	int before = s.acked;
 	assert_int_equal(tbroker_signal(&f->b, SIGKILL), 128 + SIGKILL);
 	t0 = now_ms();
 	pthread_join(t, NULL);

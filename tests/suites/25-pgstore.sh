@@ -1,7 +1,8 @@
 #!/bin/sh
 # 25-pgstore.sh — madang-broker on PostgreSQL (--store): the durable-history tests of it_durable.c
 # against PostgreSQL, active/standby failover (it_failover.c: kill -9, pg_terminate_backend,
-# the server stopped and started), and the SQLite-to-PostgreSQL port (madang-port-sqlite).
+# the server stopped and started), and the SQLite-to-PostgreSQL port (it_port.c,
+# madang-port-sqlite).
 #
 # The suite runs its own PostgreSQL 15 from Debian's binaries (/usr/lib/postgresql/15/bin):
 # initdb and pg_ctl in a temporary directory owned by an unprivileged user (nobody when the
@@ -12,7 +13,8 @@ T_NAME=pgstore
 
 PGBIN=/usr/lib/postgresql/15/bin
 t_need "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/postgres" /usr/bin/psql \
-	"$MADANG_TESTBIN/it_durable" "$MADANG_TESTBIN/it_failover"
+	"$MADANG_TESTBIN/it_durable" "$MADANG_TESTBIN/it_failover" "$MADANG_TESTBIN/it_port" \
+	"$MADANG_BIN/madang-port-sqlite"
 
 PGD=$(mktemp -d "${TMPDIR:-/tmp}/madang-pg.XXXXXX")
 if [ "$(id -u)" -eq 0 ]; then
@@ -82,5 +84,5 @@ run_it() {
 
 run_it it_durable
 run_it it_failover
-# (the port checks follow)
+run_it it_port
 t_done

@@ -480,6 +480,32 @@ pg_update_rooms(struct store_pg *st)
 	return rv;
 }
 
+/* Checks, inside the batch's transaction, that its session holds the cluster's lock: then no
+ * other broker can be active, whatever sits between us and the server (a transaction-pooling
+ * proxy would hand this transaction to another session: it is then rolled back). */
+static int
+pg_check_lock(struct store_pg *st)
+{
+	char hi[16], lo[16];
+	const char *p[2] = {hi, lo};
+	PGresult *res;
+
+	snprintf(hi, sizeof(hi), "%u", (unsigned)((uint64_t)st->lock_key >> 32));
+	snprintf(lo, sizeof(lo), "%u", (unsigned)((uint64_t)st->lock_key & 0xffffffffu));
+	if ((res = pg_run(st, "lock check", SQL_HOLDS_LOCK, 2, p, PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	bool held = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+	PQclear(res);
+	if (!held) {
+		snprintf(st->err, sizeof(st->err),
+		         "this session does not hold the lead of cluster %s (a transaction-pooling "
+		         "proxy?)",
+		         st->cfg.cluster);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 pg_commit(struct store *base)
 {
@@ -495,6 +521,8 @@ pg_commit(struct store *base)
 	if (!st->in_tx)
 		return st->failed ? -1 : 0;
 	st->in_tx = false;
+	if (!st->failed && pg_check_lock(st) != 0)
+		st->failed = true;
 	if (st->failed) {
 		PQclear(PQexec(st->conn, "ROLLBACK"));
 		return -1;

@@ -34,6 +34,11 @@
 	"('cluster',$1),('term','0') ON CONFLICT(key) DO NOTHING"
 
 #define SQL_TRY_LOCK "SELECT pg_try_advisory_lock($1::bigint)"
+/* Whether this transaction's session holds the cluster's lock ($1, $2: the key's high and low
+ * 32 bits, as pg_locks shows a bigint advisory key). */
+#define SQL_HOLDS_LOCK                                                             \
+	"SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND granted AND " \
+	"pid=pg_backend_pid() AND classid=$1::oid AND objid=$2::oid AND objsubid=1"
 #define SQL_TERM_NEXT \
 	"UPDATE madang_meta SET value=(value::bigint+1)::text WHERE key='term' RETURNING value"
 #define SQL_EPOCH_GET "SELECT value FROM madang_meta WHERE key='epoch'"

@@ -382,11 +382,11 @@ test_postgresql_down_for_seconds_then_service_resumes_by_itself(void **state)
 	struct tbroker *active = NULL;
 	while (active == NULL && now_ms() - up < 10000) {
 		cJSON *r = call_once(&f->a, "{\"op\":\"health\"}", 200);
-		if (r != NULL)
+		if (r != NULL) {
 			active = &f->a;
-		cJSON_Delete(r);
-		if (active == NULL && (r = call_once(&f->b, "{\"op\":\"health\"}", 200)) != NULL)
+		} else if ((r = call_once(&f->b, "{\"op\":\"health\"}", 200)) != NULL) {
 			active = &f->b;
+		}
 		cJSON_Delete(r);
 	}
 	assert_non_null(active);

@@ -26,9 +26,18 @@ fi
 chmod 0700 "$PGD"
 PGPORT=$(t_free_port) # only names the socket file: listen_addresses is empty
 
-# Stops the server by the PID in its postmaster.pid (only while that PID is still a postgres),
-# then removes the directory; runs on every exit.
+# Kills the brokers a crashed test program left behind (only processes whose command line names
+# this suite's server directory), stops the server by the PID in its postmaster.pid (only while
+# that PID is still a postgres), then removes the directory; runs on every exit.
 pg_cleanup() {
+	for f in /proc/[0-9]*/cmdline; do
+		case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in
+		*madang-broker*"host=$PGD "*)
+			p=${f#/proc/}
+			kill -KILL "${p%/cmdline}" 2>/dev/null
+			;;
+		esac
+	done
 	pid=$(head -n 1 "$PGD/data/postmaster.pid" 2>/dev/null)
 	if [ -n "$pid" ] && grep -q postgres "/proc/$pid/cmdline" 2>/dev/null; then
 		kill -INT "$pid" 2>/dev/null # fast shutdown

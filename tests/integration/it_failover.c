@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -397,6 +399,73 @@ test_postgresql_down_for_seconds_then_service_resumes_by_itself(void **state)
 	ok(active, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"again\"}");
 }
 
+/* Opens a datagram socket at path for the systemd notify protocol. Returns the fd or -1. */
+static int
+notify_open(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	struct timeval tv = {0, 200 * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Waits up to timeout_ms for a notify datagram containing needle. */
+static bool
+notify_wait(int fd, const char *needle, int timeout_ms)
+{
+	char buf[512];
+
+	for (uint64_t end = now_ms() + (uint64_t)timeout_ms; now_ms() < end;) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, needle))
+			return true;
+	}
+	return false;
+}
+
+/* Under systemd, STATUS= says the role: a third broker, started with NOTIFY_SOCKET, reports
+ * READY=1 as a standby, then "active" with the new term when the other two are gone. */
+static void
+test_sd_notify_status_says_standby_then_active(void **state)
+{
+	struct fx *f = *state;
+	struct tbroker c = {0};
+	char path[200];
+
+	if (pg_host == NULL)
+		skip();
+	snprintf(path, sizeof(path), "%s/notify", f->a.dir);
+	int fd = notify_open(path);
+	assert_true(fd >= 0);
+	setenv("NOTIFY_SOCKET", path, 1);
+	int rv = tbroker_spawn(&c, f->args);
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(rv, 0);
+	assert_true(notify_wait(fd, "READY=1\nSTATUS=standby (cluster madang)", 5000));
+	assert_int_equal(tbroker_signal(&f->b, SIGKILL), 128 + SIGKILL); /* a standby too */
+	assert_int_equal(tbroker_signal(&f->a, SIGTERM), 0); /* the active, cleanly */
+	assert_true(notify_wait(fd, "STATUS=active (cluster madang, term 2)", 5000));
+	assert_int_equal(tbroker_wait_ready(&c, 5000), 0);
+	assert_true(log_has(&c, "active: took the lead of cluster madang (term 2)", 1));
+	assert_int_equal(tbroker_signal(&c, SIGTERM), 0);
+	tbroker_cleanup(&c);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -406,6 +475,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_standby_serves_within_3s_of_a_kill9_and_every_ack_survives, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_broker_whose_session_was_terminated_never_acknowledges_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgresql_down_for_seconds_then_service_resumes_by_itself, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sd_notify_status_says_standby_then_active, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("broker failover (PostgreSQL)", tests, NULL, NULL);
 }

@@ -59,6 +59,8 @@ CMOCKA_CFLAGS:= $(call pc,cflags,cmocka)
 CMOCKA_LIBS  := $(or $(call pc,libs,cmocka),-lcmocka)
 CRYPTO_LIBS  := $(or $(call pc,libs,libcrypto),-lcrypto)
 SQLITE_LIBS  := $(or $(call pc,libs,sqlite3),-lsqlite3)
+PQ_CFLAGS    := $(call pc,cflags,libpq)
+PQ_LIBS      := $(or $(call pc,libs,libpq),-lpq)
 # GNU libunistring (Unicode normalisation and case folding of names, common/validate.c); Debian
 # ships no pkg-config file for it. Every link line that takes common/ also takes cJSON (common/
 # needs both), so libunistring rides along in CJSON_LIBS.

@@ -27,7 +27,7 @@ broker_config_defaults(struct broker_config *cfg)
 
 struct broker *
 broker_create(const struct broker_config *cfg, const char *epoch, broker_publish_fn publish,
-	      void *publish_arg)
+              void *publish_arg)
 {
 	struct broker *b = calloc(1, sizeof(*b));
 
@@ -104,7 +104,7 @@ broker_add_room(struct broker *b, const char *id, const char *name, char *err, s
 	}
 	if ((other = room_by_name(b, canon)) != NULL) {
 		snprintf(err, errsz, "room %s: the name \"%s\" is taken by room %s", id, canon,
-			 other->id);
+		         other->id);
 		return -1;
 	}
 	if (b->nrooms >= b->cfg.max_rooms) {
@@ -122,10 +122,10 @@ int
 broker_add_default_rooms(struct broker *b)
 {
 	static const char *const rooms[][2] = {
-		{"room1", "일반 대화"},
-		{"room2", "기술 토론"},
-		{"room3", "취미 공유"},
-		{"room4", "음악 & 영화"},
+	    {"room1", "일반 대화"},
+	    {"room2", "기술 토론"},
+	    {"room3", "취미 공유"},
+	    {"room4", "음악 & 영화"},
 	};
 	char err[128];
 
@@ -190,7 +190,7 @@ broker_restore_room(struct broker *b, const char *id, const char *name, uint64_t
 
 int
 broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const char *json,
-		     size_t len, const char *user_key, const char *client_id)
+                     size_t len, const char *user_key, const char *client_id)
 {
 	struct room *r = room_get(b, room_id);
 	struct hist_ev ev = {.seq = seq, .len = len};
@@ -213,6 +213,12 @@ void
 broker_set_epoch(struct broker *b, const char *epoch)
 {
 	snprintf(b->epoch, sizeof(b->epoch), "%s", epoch);
+}
+
+void
+broker_set_term(struct broker *b, uint64_t term)
+{
+	b->term = term;
 }
 
 const char *
@@ -244,5 +250,5 @@ broker_event_modes(const struct broker *b, bool *rooms, bool *bundle)
 {
 	*bundle = b->frontends_bundled > 0;
 	*rooms = b->cfg.room_topics || b->frontends_bundled < b->frontends.count ||
-		 b->frontends.count == 0;
+	         b->frontends.count == 0;
 }

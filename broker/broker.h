@@ -31,7 +31,7 @@ struct broker_config {
 /* Defaults and hard limits of the settings above (README "Limits"). */
 #define BROKER_EPHEMERAL_PER_ADDR_DEFAULT 16
 #define BROKER_EPHEMERAL_PER_USER_DEFAULT 4
-#define BROKER_HISTORY_BYTES_DEFAULT      (256 * 1024) /* history: events' JSON per reply */
+#define BROKER_HISTORY_BYTES_DEFAULT      (256 * 1024)  /* history: events' JSON per reply */
 #define BROKER_HISTORY_BYTES_MAX          (1024 * 1024) /* the most a request may ask for */
 #define BROKER_HISTORY_BYTES_MIN          (32 * 1024)   /* > the largest event: one always fits */
 
@@ -39,7 +39,7 @@ void broker_config_defaults(struct broker_config *cfg);
 
 /* Called for every event: topic with its trailing '\n' (e.g. "r/room1\n"), then the JSON. */
 typedef void (*broker_publish_fn)(void *arg, const char *topic, size_t topic_len, const char *json,
-				  size_t json_len);
+                                  size_t json_len);
 
 /* Persistence hooks (all optional). The core calls them, on its own thread, as state changes;
  * the server makes them durable before it publishes events or replies (group commit). */
@@ -50,21 +50,21 @@ struct broker_store {
 	uint64_t (*room_created)(void *arg, const char *id, const char *name, int64_t wall_ms);
 	void (*room_deleted)(void *arg, const char *id, uint64_t seq);
 	void (*event)(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms,
-		      const char *json, size_t len, const char *user_key, const char *client_id);
+	              const char *json, size_t len, const char *user_key, const char *client_id);
 	/* Appends to out the JSON events of room_id with lo < seq < hi, oldest first: the `limit`
 	 * oldest of them, or the newest when newest is true, fewer when their JSON (with the
 	 * commas between) would pass max_bytes: then *truncated is set. Sets *count and *oldest
 	 * (the oldest seq stored for the room, 0 when none). Returns 0, or -1 on storage errors. */
 	int (*history)(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t limit,
-		       bool newest, size_t max_bytes, struct sbuf *out, size_t *count,
-		       uint64_t *oldest, bool *truncated);
+	               bool newest, size_t max_bytes, struct sbuf *out, size_t *count,
+	               uint64_t *oldest, bool *truncated);
 };
 
 struct broker;
 
 /* epoch: 16 hex digits. Returns NULL when memory runs out. */
 struct broker *broker_create(const struct broker_config *cfg, const char *epoch,
-			     broker_publish_fn publish, void *publish_arg);
+                             broker_publish_fn publish, void *publish_arg);
 void broker_destroy(struct broker *b);
 /* Attaches persistence; call before adding rooms. */
 void broker_set_store(struct broker *b, const struct broker_store *store);
@@ -72,7 +72,7 @@ void broker_set_store(struct broker *b, const struct broker_store *store);
 /* Restoring durable state at start-up (no hooks are called, no events published). */
 int broker_restore_room(struct broker *b, const char *id, const char *name, uint64_t seq);
 int broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const char *json,
-			 size_t len, const char *user_key, const char *client_id);
+                         size_t len, const char *user_key, const char *client_id);
 
 /* Adds a room at start-up (rooms file or the defaults). Returns 0, or -1 with a reason in err. */
 int broker_add_room(struct broker *b, const char *id, const char *name, char *err, size_t errsz);
@@ -84,7 +84,7 @@ int broker_load_rooms(struct broker *b, const char *json, size_t len, char *err,
 /* Handles one request (JSON text, not necessarily NUL-terminated) at the given times and writes
  * the reply JSON into reply (which is reset first). Never fails: bad requests get error replies. */
 void broker_handle(struct broker *b, const char *req, size_t len, int64_t wall_ms, uint64_t mono_ms,
-		   struct sbuf *reply);
+                   struct sbuf *reply);
 
 /* Expires front-ends silent for longer than the timeout. Call at least every 100 ms or so. */
 void broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms);
@@ -92,6 +92,8 @@ void broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms);
 const char *broker_epoch(const struct broker *b);
 /* Replaces the epoch (a durable broker keeps the one in its database). */
 void broker_set_epoch(struct broker *b, const char *epoch);
+/* An active broker of a --store cluster: health then reports "role":"active" and the term. */
+void broker_set_term(struct broker *b, uint64_t term);
 size_t broker_room_count(const struct broker *b);
 size_t broker_member_count(const struct broker *b);
 size_t broker_frontend_count(const struct broker *b);

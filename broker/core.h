@@ -1,4 +1,5 @@
-/* core.h — the broker core's internal structures, shared by room.c, frontend.c and the ops files only. */
+/* core.h — the broker core's internal structures, shared by room.c, frontend.c and the ops files
+ * only. */
 #ifndef MADANG_BROKER_CORE_H
 #define MADANG_BROKER_CORE_H
 
@@ -25,17 +26,17 @@ struct member {
 	const char *key;  /* folded: what uniqueness is decided on (in names) */
 	struct room *room;
 	struct session *sess;
-	size_t room_idx; /* position in room->members_v */
-	bool marked;     /* scratch flag used by sync */
+	size_t room_idx;    /* position in room->members_v */
+	bool marked;        /* scratch flag used by sync */
 	uint64_t probed_ms; /* mono time its front-end was last asked to probe it (0: never) */
-	char names[];    /* user and key, each NUL-terminated: sized to fit, not to the maximum */
+	char names[]; /* user and key, each NUL-terminated: sized to fit, not to the maximum */
 };
 
 struct room {
 	char id[MADANG_ROOM_ID_MAX + 1];
 	char *name;
-	uint64_t seq; /* seq of the newest event; the next event gets seq + 1 */
-	struct hmap members; /* key -> member */
+	uint64_t seq;              /* seq of the newest event; the next event gets seq + 1 */
+	struct hmap members;       /* key -> member */
 	struct member **members_v; /* join order, swap-removed */
 	size_t nmembers, members_cap;
 	struct hist_ev *ring; /* history: ring of cfg.history entries */
@@ -43,8 +44,8 @@ struct room {
 	size_t ring_len;
 	size_t ring_cap;   /* cfg.history */
 	size_t ring_alloc; /* entries allocated: grows up to ring_cap as events come */
-	size_t order_idx; /* position in broker->rooms_v */
-	char *name_key;   /* folded name: the key in broker->names */
+	size_t order_idx;  /* position in broker->rooms_v */
+	char *name_key;    /* folded name: the key in broker->names */
 	bool ephemeral;   /* created by a join: never stored, removed when its last member leaves */
 	bool eph_counted; /* ephemeral: counted against creator_addr and creator_user */
 	uint64_t base_seq; /* ephemeral: the seq it started after (no event of it is older) */
@@ -98,30 +99,31 @@ struct session {
 
 struct broker_counters {
 	uint64_t requests, request_errors, messages, duplicates, joins, leaves, privates, typing,
-		events_published, frontends_registered, frontends_expired, rooms_created,
-		rooms_deleted, stalls, probes;
+	    events_published, frontends_registered, frontends_expired, rooms_created, rooms_deleted,
+	    stalls, probes;
 };
 
 struct broker {
 	struct broker_config cfg;
 	char epoch[17];
+	uint64_t term; /* --store: the cluster's lead term this broker holds (0: no cluster) */
 	broker_publish_fn publish;
 	void *publish_arg;
-	struct hmap rooms; /* id -> room */
-	struct hmap names; /* folded name -> room */
+	struct hmap rooms;              /* id -> room */
+	struct hmap names;              /* folded name -> room */
 	struct hmap eph_addr, eph_user; /* address / folded nickname -> struct eph_count */
 	uint64_t eph_seq_floor; /* highest seq an ephemeral room reached: the next starts there */
 	bool reap_pending;      /* an ephemeral room may be empty: room_reap() looks */
 	struct room **rooms_v;
 	size_t nrooms, rooms_cap;
-	struct hmap frontends; /* id -> frontend */
+	struct hmap frontends;    /* id -> frontend */
 	size_t frontends_bundled; /* of them, those that take bundles */
 	size_t members_total;
 	size_t sessions_total;
 	uint64_t start_ms;
 	struct broker_counters ctr;
 	struct broker_store store; /* all NULL without --data */
-	struct sbuf ev; /* scratch for building events */
+	struct sbuf ev;            /* scratch for building events */
 	int64_t now_wall;
 	uint64_t now_mono;
 	uint64_t last_run_ms; /* mono time the loop last did work (request or tick), 0 before */
@@ -146,7 +148,7 @@ struct hist_ev *room_find_dup(struct room *r, const char *user_key, const char *
 struct hist_ev *room_hist_at(struct room *r, size_t i);
 uint64_t room_first_seq(const struct room *r);
 int room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
-		    const char *key, struct member **out);
+                    const char *key, struct member **out);
 void room_member_remove(struct broker *b, struct member *m);
 /* Emits a join or leave event for m (which must still be in the room for leave). */
 void room_emit_join(struct broker *b, struct member *m, bool resync);
@@ -161,7 +163,7 @@ void room_name_unregister(struct broker *b, struct room *r);
 const char *eph_refusal(struct broker *b, const char *addr, const char *user_key);
 /* Creates an ephemeral room for a join (not stored, counted against addr and user_key). */
 struct room *room_create_ephemeral(struct broker *b, const char *id, const char *addr,
-				   const char *user_key);
+                                   const char *user_key);
 /* Releases what an ephemeral room holds (counts, seq floor); room_destroy calls it. */
 void eph_release(struct broker *b, struct room *r);
 void eph_fini(struct broker *b);

@@ -44,7 +44,7 @@ fe_register(struct broker *b, const char *id, const char *instance)
 			return fe;
 		}
 		log_info("broker: front-end %s restarted (instance %s replaces %s)", id, instance,
-			 fe->instance);
+		         fe->instance);
 		fe_expire(b, fe, "expired");
 	}
 	if ((fe = calloc(1, sizeof(*fe))) == NULL)
@@ -78,8 +78,8 @@ fe_expire(struct broker *b, struct frontend *fe, const char *reason)
 			sess_leave(b, s->rooms[n - 1], reason);
 		}
 	}
-	log_info("broker: front-end %s (instance %s) %s: %zu sessions, %zu memberships left", fe->id,
-		 fe->instance, reason, sessions, members);
+	log_info("broker: front-end %s (instance %s) %s: %zu sessions, %zu memberships left",
+	         fe->id, fe->instance, reason, sessions, members);
 	fe_destroy(b, fe);
 }
 
@@ -162,13 +162,14 @@ fe_clock_advance(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 	if (stall > BROKER_STALL_MS)
 		stall = BROKER_STALL_MS;
 	if (stall < BROKER_STALL_MIN_MS)
-		stall = BROKER_STALL_MIN_MS; /* else every tick of a tiny timeout would be a stall */
+		stall =
+		    BROKER_STALL_MIN_MS; /* else every tick of a tiny timeout would be a stall */
 	if (b->last_run_ms != 0 && mono_ms > b->last_run_ms && mono_ms - b->last_run_ms > stall) {
 		b->ctr.stalls++;
 		log_warn("broker: the loop did not run for %llu ms: every front-end gets a fresh "
-			 "%llu ms to be heard from",
-			 (unsigned long long)(mono_ms - b->last_run_ms),
-			 (unsigned long long)b->cfg.frontend_timeout_ms);
+		         "%llu ms to be heard from",
+		         (unsigned long long)(mono_ms - b->last_run_ms),
+		         (unsigned long long)b->cfg.frontend_timeout_ms);
 		while (hmap_next(&b->frontends, &it, NULL, &v)) {
 			struct frontend *fe = v;
 			if (fe->last_seen_ms < mono_ms)
@@ -193,7 +194,7 @@ broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 		    mono_ms - fe->last_seen_ms > b->cfg.frontend_timeout_ms) {
 			b->ctr.frontends_expired++;
 			log_warn("broker: front-end %s missed heartbeats for %llu ms", fe->id,
-				 (unsigned long long)(mono_ms - fe->last_seen_ms));
+			         (unsigned long long)(mono_ms - fe->last_seen_ms));
 			fe_expire(b, fe, "expired");
 		}
 	}

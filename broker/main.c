@@ -54,7 +54,14 @@ usage(FILE *f)
 	    "  --inflight N            requests received at once (default 64, 1..4096)\n"
 	    "  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
 	    "                          without it everything is in memory only\n"
-	    "  --sync full|normal|off  how hard each batch is pushed to disk (default full:\n"
+	    "  --store URI             keep them in PostgreSQL instead: a URI (postgresql://…)\n"
+	    "                          or conninfo (\"host=… dbname=…\"); PG* variables and\n"
+	    "                          ~/.pgpass apply. Brokers on one store are a cluster:\n"
+	    "                          one is active and listens, the others stand by\n"
+	    "  --cluster NAME          the cluster's name, [A-Za-z0-9_.-]{1,63} "
+	    "(default " STORE_CLUSTER_DEFAULT ")\n"
+	    "  --sync full|normal|off  how hard each batch is pushed to disk (--data; default "
+	    "full:\n"
 	    "                          fsync per batch; normal: survives a broker crash, not\n"
 	    "                          a power cut; off: leaves it to the OS)\n"
 	    "  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
@@ -63,6 +70,21 @@ usage(FILE *f)
 	    "  -v, --verbose           log every request error and debug detail\n"
 	    "  -h, --help              this text;  --version  the version\n",
 	    ipc_default_rpc_url(), ipc_default_events_url());
+}
+
+static bool
+cluster_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > STORE_CLUSTER_MAX)
+		return false;
+	for (; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	}
+	return true;
 }
 
 struct rooms_arg {
@@ -138,6 +160,8 @@ main(int argc, char **argv)
 	    {"inflight", required_argument, NULL, 'i'},
 	    {"data", required_argument, NULL, 'D'},
 	    {"sync", required_argument, NULL, 'S'},
+	    {"store", required_argument, NULL, 'G'},
+	    {"cluster", required_argument, NULL, 'C'},
 	    {"history-keep", required_argument, NULL, 'k'},
 	    {"history-days", required_argument, NULL, 'd'},
 	    {"ipc-mode", required_argument, NULL, 'P'},
@@ -154,6 +178,7 @@ main(int argc, char **argv)
 	    .inflight = 64,
 	    .sync = STORE_SYNC_FULL,
 	    .keep = 10000,
+	    .cluster = STORE_CLUSTER_DEFAULT,
 	};
 	struct broker_config bcfg;
 	struct rooms_arg ra = {NULL};
@@ -184,12 +209,14 @@ main(int argc, char **argv)
 			bcfg.allow_create = true;
 			break;
 		case 'a':
-			if (opt_number_cli(PROG, "--ephemeral-per-addr", optarg, 0, 1000000, &v) != 0)
+			if (opt_number_cli(PROG, "--ephemeral-per-addr", optarg, 0, 1000000, &v) !=
+			    0)
 				return 2;
 			bcfg.ephemeral_per_addr = (uint32_t)v;
 			break;
 		case 'u':
-			if (opt_number_cli(PROG, "--ephemeral-per-user", optarg, 0, 1000000, &v) != 0)
+			if (opt_number_cli(PROG, "--ephemeral-per-user", optarg, 0, 1000000, &v) !=
+			    0)
 				return 2;
 			bcfg.ephemeral_per_user = (uint32_t)v;
 			break;
@@ -232,6 +259,22 @@ main(int argc, char **argv)
 			break;
 		case 'D':
 			scfg.data_dir = optarg;
+			break;
+		case 'G':
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "madang-broker: --store needs a URI or conninfo\n");
+				return 2;
+			}
+			scfg.store_uri = optarg;
+			break;
+		case 'C':
+			if (!cluster_name_ok(optarg)) {
+				fprintf(stderr,
+				        "madang-broker: --cluster is [A-Za-z0-9_.-]{1,%d}\n",
+				        STORE_CLUSTER_MAX);
+				return 2;
+			}
+			scfg.cluster = optarg;
 			break;
 		case 'S':
 			if (strcmp(optarg, "full") == 0)
@@ -283,6 +326,12 @@ main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "madang-broker: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (scfg.data_dir != NULL && scfg.store_uri != NULL) {
+		fprintf(stderr,
+		        "madang-broker: --data (SQLite) and --store (PostgreSQL) exclude each "
+		        "other: give one\n");
 		return 2;
 	}
 	if (bcfg.join_history > bcfg.history)

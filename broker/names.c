@@ -119,14 +119,14 @@ eph_refusal(struct broker *b, const char *addr, const char *user_key)
 	}
 	if (eph_get(&b->eph_addr, addr) >= b->cfg.ephemeral_per_addr) {
 		snprintf(why, sizeof(why),
-			 "this address already has %u rooms created by joining (the limit)",
-			 b->cfg.ephemeral_per_addr);
+		         "this address already has %u rooms created by joining (the limit)",
+		         b->cfg.ephemeral_per_addr);
 		return why;
 	}
 	if (eph_get(&b->eph_user, user_key) >= b->cfg.ephemeral_per_user) {
 		snprintf(why, sizeof(why),
-			 "this nickname already has %u rooms created by joining (the limit)",
-			 b->cfg.ephemeral_per_user);
+		         "this nickname already has %u rooms created by joining (the limit)",
+		         b->cfg.ephemeral_per_user);
 		return why;
 	}
 	return NULL;
@@ -188,7 +188,7 @@ room_reap(struct broker *b)
 		if (!r->ephemeral || r->nmembers > 0)
 			continue;
 		log_info("broker: room %s removed: its last member left (created by a join)",
-			 r->id);
+		         r->id);
 		room_destroy(b, r);
 		b->ctr.rooms_deleted++;
 	}

@@ -21,6 +21,10 @@ add_overview(struct req *q, struct jsonw *w)
 	jw_int(w, "rooms", (int64_t)b->nrooms);
 	jw_int(w, "members", (int64_t)b->members_total);
 	jw_int(w, "frontends", (int64_t)b->frontends.count);
+	if (b->term > 0) { /* only an active broker listens: a standby never answers */
+		jw_str(w, "role", "active");
+		jw_int(w, "term", (int64_t)b->term);
+	}
 }
 
 /* health {} */

@@ -78,7 +78,7 @@ room_destroy(struct broker *b, struct room *r)
 	eph_release(b, r);
 	/* Keep creation order: shift the rooms after it down by one. */
 	memmove(&b->rooms_v[r->order_idx], &b->rooms_v[r->order_idx + 1],
-		(b->nrooms - r->order_idx - 1) * sizeof(*b->rooms_v));
+	        (b->nrooms - r->order_idx - 1) * sizeof(*b->rooms_v));
 	b->nrooms--;
 	for (size_t i = r->order_idx; i < b->nrooms; i++)
 		b->rooms_v[i]->order_idx = i;
@@ -138,7 +138,7 @@ room_emit(struct broker *b, struct room *r, const char *user_key, const char *cl
 	r->seq++;
 	if (b->store.event && !r->ephemeral)
 		b->store.event(b->store.arg, r->id, r->seq, b->now_wall, b->ev.data, b->ev.len,
-			       user_key, client_id);
+		               user_key, client_id);
 	tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_ROOM, r->id);
 	room_publish(b, topic, tlen, b->ev.data, b->ev.len);
 	if (r->ring_cap == 0)
@@ -201,7 +201,7 @@ room_find_dup(struct room *r, const char *user_key, const char *client_id)
 
 int
 room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
-		const char *key, struct member **out)
+                const char *key, struct member **out)
 {
 	struct member *m;
 
@@ -274,7 +274,7 @@ static const struct {
 
 static void
 room_emit_presence(struct broker *b, struct member *m, const char *type, bool join, size_t count,
-		   const char *reason, bool resync)
+                   const char *reason, bool resync)
 {
 	struct jsonw e;
 	const char *sender = notice_texts[b->cfg.notices].sender;

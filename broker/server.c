@@ -34,13 +34,16 @@
 #include "tls.h"
 #include "wire.h"
 
-#define SRV_RECV_MAX  (4u * 1024 * 1024) /* larger requests make nng drop the connection */
-#define SRV_TICK_MS   50
-#define SRV_PUB_QUEUE 1024 /* event messages queued per subscriber before pub drops the oldest */
+#define SRV_RECV_MAX     (4u * 1024 * 1024) /* larger requests make nng drop the connection */
+#define SRV_TICK_MS      50
+#define SRV_PUB_QUEUE    1024 /* event messages queued per subscriber before pub drops the oldest */
 #define SRV_PUB_COALESCE (64 * 1024) /* bytes of events sent as one pub message at most */
 #define SRV_PUB_TOPICS   4096        /* topics with pending events before an early flush */
 #define SRV_PRUNE_MS     200         /* how often old history is pruned, a little at a time */
 #define SRV_PRUNE_BUDGET 500         /* events deleted per prune step at most */
+#define SRV_REJOIN_MS    1000        /* pause before a broker that lost its session rejoins */
+
+enum { SRV_STOPPED = 1, SRV_REJOIN = 2 }; /* serve()'s results besides 0 and -1 */
 
 enum slot_state { SLOT_RECV, SLOT_SEND };
 
@@ -67,8 +70,8 @@ static struct {
 	atomic_bool stop;
 	uint64_t pub_fail;
 	/* Events of one drain, coalesced per topic (state thread only). */
-	struct hmap pending;   /* topic -> struct pubq */
-	struct pubq **outq;    /* in order of first appearance */
+	struct hmap pending; /* topic -> struct pubq */
+	struct pubq **outq;  /* in order of first appearance */
 	size_t nout, outcap;
 	/* How room topics go out (broker_event_modes, refreshed every drain), and the bundle
 	 * being built from consecutive room topics of outq. */
@@ -83,6 +86,12 @@ server_stop(void)
 	pthread_mutex_lock(&srv.mu);
 	pthread_cond_signal(&srv.cv);
 	pthread_mutex_unlock(&srv.mu);
+}
+
+static bool
+stopping_cb(void)
+{
+	return atomic_load(&srv.stop);
 }
 
 /* Runs on nng threads. */
@@ -191,6 +200,19 @@ pub_flush(void)
 	srv.nout = 0;
 }
 
+/* Drops every coalesced event unsent: their batch was not made durable. */
+static void
+pub_discard(void)
+{
+	for (size_t i = 0; i < srv.nout; i++) {
+		hmap_del(&srv.pending, srv.outq[i]->topic);
+		sbuf_fini(&srv.outq[i]->buf);
+		free(srv.outq[i]);
+	}
+	srv.nout = 0;
+	sbuf_reset(&srv.bundle);
+}
+
 /* broker_publish_fn, state thread only. Events are coalesced per topic until the end of the
  * current drain: one pub message "topic\njson\njson…" carries every event of that topic in
  * order, which costs nng one message instead of one per event (see docs/broker-protocol.md). */
@@ -271,7 +293,8 @@ ipc_clear_stale(const char *url)
 	rv = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
 	if (rv == 0) {
-		log_error("broker: %s is in use by a running process (another madang-broker?)", path);
+		log_error("broker: %s is in use by a running process (another madang-broker?)",
+		          path);
 		return -1;
 	}
 	if (errno == ECONNREFUSED) {
@@ -380,6 +403,9 @@ sockets_close(void)
 	for (struct slot *s = srv.head; s != NULL; s = s->next)
 		nng_msg_free(s->req);
 	free(srv.slots);
+	srv.slots = NULL;
+	srv.nslots = 0;
+	srv.head = srv.tail = NULL;
 	nng_close(srv.pub);
 }
 
@@ -392,7 +418,7 @@ drain(struct broker *b, struct sbuf *reply, struct slot *list)
 	for (struct slot *s = list; s != NULL; s = s->next) {
 		nng_msg *m = s->req;
 		broker_handle(b, nng_msg_body(m), nng_msg_len(m), clock_wall_ms(), clock_mono_ms(),
-			      reply);
+		              reply);
 		nng_msg_clear(m);
 		if (nng_msg_append(m, reply->data, reply->len) != 0) {
 			nng_msg_free(m);
@@ -421,58 +447,95 @@ reply_all(struct slot *list)
 	}
 }
 
-/* Opens --data, takes its epoch, and restores its rooms and recent history; a new data
- * directory is seeded with the configured rooms. */
+/* The store's name for the log: the data directory, or PostgreSQL and the cluster. */
+static const char *
+store_name(const struct server_config *cfg, char *buf, size_t size)
+{
+	if (cfg->store_uri != NULL)
+		snprintf(buf, size, "PostgreSQL (cluster %s)", cfg->cluster);
+	else
+		snprintf(buf, size, "%s", cfg->data_dir ? cfg->data_dir : "none (in memory)");
+	return buf;
+}
+
+/* Opens the store (--data or --store), waits for the cluster's lead (--store), takes the epoch,
+ * and restores the rooms and recent history; a new database is seeded with the configured rooms
+ * in the transaction that stores its epoch. Returns 0, SRV_STOPPED (stopped while waiting), or
+ * -1 (logged). */
 static int
 store_setup(const struct server_config *cfg, struct broker *b, struct store **st,
-	    int (*add_rooms)(struct broker *b, void *arg), void *arg, size_t ring)
+            int (*add_rooms)(struct broker *b, void *arg), void *arg, size_t ring, bool rejoin)
 {
-	struct store_config sc = {.dir = cfg->data_dir, .sync = cfg->sync, .keep = cfg->keep,
-				  .keep_days = cfg->keep_days};
+	struct store_config sc = {.dir = cfg->data_dir,
+	                          .uri = cfg->store_uri,
+	                          .cluster = cfg->cluster,
+	                          .sync = cfg->sync,
+	                          .keep = cfg->keep,
+	                          .keep_days = cfg->keep_days,
+	                          .reconnect = rejoin};
 	struct broker_store hooks;
-	char err[512] = "";
+	char err[512] = "", name[128];
 	bool is_new;
 	char epoch[17];
+	int rv;
 
-	if (store_open(&sc, st, &is_new, err, sizeof(err)) != 0) {
+	store_name(cfg, name, sizeof(name));
+	if (store_open(&sc, stopping_cb, st, err, sizeof(err)) != 0) {
+		if (!err[0])
+			return SRV_STOPPED;
 		log_error("broker: %s", err);
 		return -1;
 	}
+	if ((rv = store_lead(*st, stopping_cb, err, sizeof(err))) != 0) {
+		if (rv > 0)
+			return SRV_STOPPED;
+		log_error("broker: %s: %s", name, err);
+		return -1;
+	}
 	memcpy(epoch, broker_epoch(b), sizeof(epoch));
-	if (store_epoch(*st, epoch) != 0) {
-		log_error("broker: cannot read the epoch from %s: %s", cfg->data_dir,
-			  store_error(*st));
+	store_hooks(*st, &hooks);
+	broker_set_store(b, &hooks);
+	if (store_begin(*st) != 0 || store_epoch(*st, epoch, &is_new) != 0) {
+		log_error("broker: cannot read the epoch from %s: %s", name, store_error(*st));
 		return -1;
 	}
 	broker_set_epoch(b, epoch);
-	store_hooks(*st, &hooks);
-	broker_set_store(b, &hooks);
+	broker_set_term(b, store_term(*st));
+	if (is_new && add_rooms(b, arg) != 0)
+		return -1;
+	if (store_commit(*st) != 0) {
+		log_error("broker: cannot %s %s: %s", is_new ? "seed" : "read", name,
+		          store_error(*st));
+		return -1;
+	}
 	if (is_new) {
-		if (store_begin(*st) != 0 || add_rooms(b, arg) != 0 || store_commit(*st) != 0) {
-			log_error("broker: cannot seed %s: %s", cfg->data_dir, store_error(*st));
-			return -1;
-		}
-		log_info("broker: created a new database in %s", cfg->data_dir);
+		log_info("broker: created a new database in %s", name);
 		return 0;
 	}
 	if (store_restore(*st, b, ring, err, sizeof(err)) != 0) {
-		log_error("broker: %s: %s", cfg->data_dir, err);
+		log_error("broker: %s: %s", name, err);
 		return -1;
 	}
 	return 0;
 }
 
-int
-server_run(const struct server_config *cfg, struct broker_config *bcfg,
-	   int (*add_rooms)(struct broker *b, void *arg), void *arg)
+/* Serves once: sets up the store (a standby waits in there), listens, and runs the state loop.
+ * Returns 0 after a clean stop, SRV_REJOIN when the PostgreSQL session was lost or a commit
+ * failed there (the caller starts over as a standby), or -1. */
+static int
+serve(const struct server_config *cfg, struct broker_config *bcfg,
+      int (*add_rooms)(struct broker *b, void *arg), void *arg, bool rejoin)
 {
 	struct broker *b = NULL;
 	struct store *st = NULL;
 	struct sbuf reply;
-	char epoch[17];
+	char epoch[17], name[128], status[256];
 	int rv = -1;
+	/* A PostgreSQL store that fails once set up is left for a standby to take over. */
+	const int fail_rv = cfg->store_uri != NULL ? SRV_REJOIN : -1;
 
 	sbuf_init(&reply);
+	store_name(cfg, name, sizeof(name));
 	if (make_epoch(epoch) != 0) {
 		log_error("broker: getrandom failed: %s", strerror(errno));
 		return -1;
@@ -481,21 +544,31 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 		log_error("broker: out of memory");
 		return -1;
 	}
-	if (cfg->data_dir != NULL) {
-		if (store_setup(cfg, b, &st, add_rooms, arg, bcfg->history) != 0)
+	if (cfg->data_dir != NULL || cfg->store_uri != NULL) {
+		if ((rv = store_setup(cfg, b, &st, add_rooms, arg, bcfg->history, rejoin)) != 0) {
+			if (rv == SRV_STOPPED)
+				rv = 0;
+			else if (st != NULL)
+				rv = fail_rv;
 			goto out;
+		}
 		memcpy(epoch, broker_epoch(b), sizeof(epoch));
 	} else if (add_rooms(b, arg) != 0) {
 		goto out;
 	}
+	rv = -1;
 	if (sockets_open(cfg) != 0)
 		goto out_sockets;
 	log_info("broker: started: rpc %s, events %s, epoch %s, %zu rooms, history %zu, "
-		 "front-end timeout %llu ms, data %s",
-		 cfg->rpc_url, cfg->events_url, epoch, broker_room_count(b), bcfg->history,
-		 (unsigned long long)bcfg->frontend_timeout_ms,
-		 cfg->data_dir ? cfg->data_dir : "none (in memory)");
-	sd_notify_send("READY=1\nSTATUS=serving");
+	         "front-end timeout %llu ms, data %s",
+	         cfg->rpc_url, cfg->events_url, epoch, broker_room_count(b), bcfg->history,
+	         (unsigned long long)bcfg->frontend_timeout_ms, name);
+	if (cfg->store_uri != NULL)
+		snprintf(status, sizeof(status), "READY=1\nSTATUS=active (cluster %s, term %llu)",
+		         cfg->cluster, (unsigned long long)store_term(st));
+	else
+		snprintf(status, sizeof(status), "READY=1\nSTATUS=serving");
+	sd_notify_send(status);
 
 	rv = 0;
 	uint64_t last_tick = clock_mono_ms(), last_prune = last_tick;
@@ -521,11 +594,25 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 		bool tick = now - last_tick >= SRV_TICK_MS;
 		if (list == NULL && !tick)
 			continue;
-		/* Group commit: the whole batch (and the tick's expiries) becomes durable before any
-		 * of its events is published or any of its requests acknowledged. */
+		/* An idle active makes sure, now and then, that its session (and lead) still
+		 * exists, so that it stops serving reads soon after losing it. */
+		if (st != NULL && list == NULL && store_ping(st, now) != 0) {
+			log_error(
+			    "broker: lost the database session: %s: acknowledging nothing more",
+			    store_error(st));
+			rv = fail_rv;
+			break;
+		}
+		/* Group commit: the whole batch (and the tick's expiries) becomes durable before
+		 * any of its events is published or any of its requests acknowledged. */
 		if (st != NULL && store_begin(st) != 0) {
 			log_error("broker: storage failed: %s: stopping", store_error(st));
-			rv = -1;
+			for (struct slot *s = list; s != NULL; s = s->next) {
+				nng_msg_free(s->req);
+				s->req = NULL;
+			}
+			reply_all(list);
+			rv = fail_rv;
 			break;
 		}
 		broker_event_modes(b, &srv.room_topics, &srv.bundles);
@@ -540,32 +627,35 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 			last_tick = now;
 		}
 		if (st != NULL && store_commit(st) != 0) {
-			/* Nothing of this batch was published or acknowledged: stopping now keeps the
-			 * promise that nobody saw an event the broker could forget. */
+			/* Nothing of this batch was published or acknowledged: stopping now keeps
+			 * the promise that nobody saw an event the broker could forget. */
 			log_error("broker: cannot commit to %s: %s: stopping without acknowledging "
-				  "the last %s",
-				  cfg->data_dir, store_error(st), list ? "requests" : "tick");
+			          "the last %s",
+			          name, store_error(st), list ? "requests" : "tick");
 			for (struct slot *s = list; s != NULL; s = s->next) {
 				nng_msg_free(s->req);
 				s->req = NULL;
 			}
 			reply_all(list);
-			rv = -1;
+			rv = fail_rv;
 			break;
 		}
 		broker_event_modes(b, &srv.room_topics, &srv.bundles);
 		pub_flush();
 		reply_all(list);
 	}
-	if (rv != 0)
+	if (rv != 0) {
+		pub_discard();
 		goto out_sockets;
+	}
 	log_info("broker: stopping: %zu rooms, %zu members, %zu front-ends", broker_room_count(b),
-		 broker_member_count(b), broker_frontend_count(b));
+	         broker_member_count(b), broker_frontend_count(b));
 	sd_notify_send("STOPPING=1");
 	/* Tell the front-ends at once, so that they report the broker unavailable without waiting
 	 * for a heartbeat to time out; give the message a moment to leave. */
 	char bye[64];
-	int n = snprintf(bye, sizeof(bye), "{\"type\":\"broker_stopping\",\"epoch\":\"%s\"}", epoch);
+	int n =
+	    snprintf(bye, sizeof(bye), "{\"type\":\"broker_stopping\",\"epoch\":\"%s\"}", epoch);
 	publish_cb(NULL, WIRE_TOPIC_ALL, strlen(WIRE_TOPIC_ALL), bye, (size_t)n);
 	pub_flush();
 	struct timespec pause = {0, 50 * 1000000L};
@@ -578,5 +668,27 @@ out:
 	store_close(st);
 	sbuf_fini(&reply);
 	sbuf_fini(&srv.bundle);
+	return rv;
+}
+
+int
+server_run(const struct server_config *cfg, struct broker_config *bcfg,
+           int (*add_rooms)(struct broker *b, void *arg), void *arg)
+{
+	struct timespec pause = {SRV_REJOIN_MS / 1000, (SRV_REJOIN_MS % 1000) * 1000000L};
+	bool rejoin = false;
+	int rv;
+
+	while ((rv = serve(cfg, bcfg, add_rooms, arg, rejoin)) == SRV_REJOIN) {
+		/* Everything of the lost session is forgotten (sockets closed, state dropped): a
+		 * standby may already be serving from the database. */
+		if (atomic_load(&srv.stop))
+			return 0;
+		log_warn("broker: rejoining cluster %s as a standby in %d ms", cfg->cluster,
+		         SRV_REJOIN_MS);
+		sd_notify_send("STATUS=standby (lost the database session)");
+		nanosleep(&pause, NULL);
+		rejoin = true;
+	}
 	return rv;
 }

@@ -10,8 +10,10 @@ struct tls_opts;
 struct server_config {
 	const char *rpc_url;
 	const char *events_url;
-	int inflight; /* nng contexts receiving requests at once */
-	const char *data_dir;  /* --data: durable rooms and history; NULL: in memory */
+	int inflight;          /* nng contexts receiving requests at once */
+	const char *data_dir;  /* --data: durable rooms and history in SQLite; NULL: in memory */
+	const char *store_uri; /* --store: the same in PostgreSQL, shared by a cluster of brokers */
+	const char *cluster;   /* --cluster: brokers of one store competing for the lead */
 	int sync;              /* enum store_sync */
 	uint64_t keep;         /* --history-keep */
 	uint32_t keep_days;    /* --history-days */
@@ -20,9 +22,12 @@ struct server_config {
 };
 
 /* Listens on both URLs, then runs the state loop until server_stop() is called (from a signal
- * thread). Returns 0 after a clean stop, or -1 when a socket could not be set up (logged). */
+ * thread). Returns 0 after a clean stop, or -1 when a socket or the store could not be set up
+ * or the store failed (logged). With --store, it first waits as a standby until it holds the
+ * cluster's lead; when its database session is lost it closes its sockets, forgets its state
+ * and waits as a standby again (never acknowledging anything on the way). */
 int server_run(const struct server_config *cfg, struct broker_config *bcfg,
-	       int (*add_rooms)(struct broker *b, void *arg), void *arg);
+               int (*add_rooms)(struct broker *b, void *arg), void *arg);
 void server_stop(void);
 
 #endif

@@ -3,7 +3,7 @@
 #
 # Usage: scripts/install-deps.sh [build|test|run|bench|all]...
 #   build  compilers and -dev libraries (the default)
-#   test   build + what the test suites drive for real (nginx, apache2, chromium and a
+#   test   build + what the test suites drive for real (nginx, apache2, PostgreSQL 15, chromium and a
 #          Korean font for its screenshots, node, clang for fuzzing, valgrind, systemd)
 #   run    build + nginx
 #   bench  build + nginx, jq and node (the reference server)
@@ -12,10 +12,11 @@
 set -eu
 
 want_build="gcc make pkg-config libc6-dev libwebsockets-dev libnng-dev libfcgi-dev libcjson-dev \
-libcmocka-dev libssl-dev libsqlite3-dev libunistring-dev"
+libcmocka-dev libssl-dev libsqlite3-dev libunistring-dev libpq-dev"
 want_run="nginx"
 want_bench="nginx jq"
-want_test="apache2 chromium fonts-nanum nodejs npm procps curl clang valgrind systemd util-linux"
+want_test="apache2 chromium fonts-nanum nodejs npm procps curl clang valgrind systemd util-linux \
+postgresql-15"
 
 set -- "${@:-build}"
 pkgs="$want_build"

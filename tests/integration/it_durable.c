@@ -1,5 +1,9 @@
-/* it_durable.c — integration tests of madang-broker --data: the real broker, killed with SIGKILL,
- * restarted on the same SQLite database, talked to over real nng sockets. */
+/* it_durable.c — integration tests of madang-broker's durable store: the real broker, killed with
+ * SIGKILL, restarted on the same database, talked to over real nng sockets. By default the store
+ * is SQLite (--data); with MADANG_TEST_PG=<socket directory> (and MADANG_TEST_PG_USER) the same
+ * tests run against that PostgreSQL server (--store), each in a database of its own, and the
+ * SQLite-only tests (torn WAL, data directories) give way to PostgreSQL's start-up refusals.
+ * tests/suites/25-pgstore.sh starts that server. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -21,19 +25,47 @@
 struct fx {
 	struct tbroker tb;
 	nng_socket req;
-	char data[256];
+	char data[256]; /* SQLite: the data directory; PostgreSQL: the database's name */
+	char uri[512];  /* PostgreSQL: the --store conninfo */
 	const char *args[8];
 };
+
+static const char *pg_host; /* MADANG_TEST_PG: run against PostgreSQL */
+static const char *pg_user;
+
+/* Runs SQL as the test user on database db through psql. 0 or -1. */
+static int
+pg_sql(const char *db, const char *sql)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -h '%s' -U '%s' -d '%s' -c \"%s\" >/dev/null",
+		 pg_host, pg_user, db, sql);
+	return system(cmd) == 0 ? 0 : -1;
+}
 
 static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
+	static int n;
 
 	alarm(60);
-	snprintf(f->data, sizeof(f->data), "/tmp/madang-it-data.%d", (int)getpid());
-	f->args[0] = "--data";
-	f->args[1] = f->data;
+	if (pg_host != NULL) {
+		char sql[300];
+		snprintf(f->data, sizeof(f->data), "madang_it_%d_%d", (int)getpid(), ++n);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->data);
+		if (pg_sql("postgres", sql) != 0)
+			return -1;
+		snprintf(f->uri, sizeof(f->uri), "host=%s user=%s dbname=%s", pg_host, pg_user,
+			 f->data);
+		f->args[0] = "--store";
+		f->args[1] = f->uri;
+	} else {
+		snprintf(f->data, sizeof(f->data), "/tmp/madang-it-data.%d", (int)getpid());
+		f->args[0] = "--data";
+		f->args[1] = f->data;
+	}
 	f->args[2] = "--allow-create";
 	f->args[3] = NULL;
 	if (tbroker_start(&f->tb, f->args) != 0 || rpc_open(&f->req, f->tb.rpc) != 0) {
@@ -53,9 +85,15 @@ teardown(void **state)
 	nng_close(f->req);
 	int rc = f->tb.pid > 0 ? tbroker_signal(&f->tb, SIGTERM) : 0;
 	tbroker_cleanup(&f->tb);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->data);
-	if (system(cmd) != 0)
-		rc = -1;
+	if (pg_host != NULL) {
+		snprintf(cmd, sizeof(cmd), "DROP DATABASE %s", f->data);
+		if (pg_sql("postgres", cmd) != 0)
+			rc = -1;
+	} else {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->data);
+		if (system(cmd) != 0)
+			rc = -1;
+	}
 	free(f);
 	alarm(0);
 	return rc == 0 ? 0 : -1;
@@ -357,6 +395,8 @@ test_torn_wal_is_recovered(void **state)
 	static long long seqs[2000];
 	static char cids[2000][32];
 
+	if (pg_host != NULL)
+		skip(); /* SQLite's WAL */
 	hello_join(f);
 	for (int i = 0; i < 300; i++)
 		ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
@@ -397,21 +437,33 @@ test_history_keep_prunes_old_events(void **state)
 	cJSON_Delete(r);
 }
 
-/* Runs the broker on f->data with extra arguments, expecting it to refuse to start. */
+/* Runs the broker with store (e.g. "--data DIR") and a command prefix, expecting it to refuse to
+ * start with exit status `status` and needle in its output. */
 static void
-expect_refusal(struct fx *f, const char *prefix, const char *needle)
+expect_refusal_args(struct fx *f, const char *prefix, const char *store, int status,
+		    const char *needle)
 {
-	char bin[256], cmd[1024], out[4096] = "";
-	snprintf(cmd, sizeof(cmd), "%s timeout 10 %s --rpc ipc://%s/r2 --events ipc://%s/e2 --data %s 2>&1",
-		 prefix, tbin("madang-broker", bin, sizeof(bin)), f->tb.dir, f->tb.dir, f->data);
+	char bin[256], cmd[2048], out[4096] = "";
+	snprintf(cmd, sizeof(cmd), "%s timeout 10 %s --rpc ipc://%s/r2 --events ipc://%s/e2 %s 2>&1",
+		 prefix, tbin("madang-broker", bin, sizeof(bin)), f->tb.dir, f->tb.dir, store);
 	FILE *p = popen(cmd, "r");
 	size_t n = fread(out, 1, sizeof(out) - 1, p);
 	out[n] = '\0';
 	int st = pclose(p);
 	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_int_equal(WEXITSTATUS(st), status);
 	if (strstr(out, needle) == NULL)
 		fail_msg("expected \"%s\" in: %s", needle, out);
+}
+
+/* Runs the broker on f->data with a command prefix, expecting it to refuse to start. */
+static void
+expect_refusal(struct fx *f, const char *prefix, const char *needle)
+{
+	char store[300];
+
+	snprintf(store, sizeof(store), "--data %s", f->data);
+	expect_refusal_args(f, prefix, store, 1, needle);
 }
 
 static void
@@ -420,6 +472,8 @@ test_bad_data_directories_fail_at_start_with_a_clear_message(void **state)
 	struct fx *f = *state;
 	char path[700];
 
+	if (pg_host != NULL)
+		skip(); /* SQLite's data directory: see test_bad_postgresql_stores_fail_at_start… */
 	/* A second broker on the same data directory. */
 	expect_refusal(f, "", "in use by another madang-broker");
 	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
@@ -438,9 +492,37 @@ test_bad_data_directories_fail_at_start_with_a_clear_message(void **state)
 	expect_refusal(f, "", "not a usable SQLite database");
 }
 
+/* PostgreSQL: an unreachable server, wrong credentials, a newer schema, another cluster's
+ * database and --data with --store are refused at start with a clear message. */
+static void
+test_bad_postgresql_stores_fail_at_start_with_a_clear_message(void **state)
+{
+	struct fx *f = *state;
+	char store[900];
+
+	if (pg_host == NULL)
+		skip();
+	expect_refusal_args(f, "", "--store 'host=/nonexistent/dir dbname=x'", 1,
+			    "cannot connect to PostgreSQL (--store)");
+	/* madang_pw has a password (25-pgstore.sh's pg_hba.conf asks for it); this one is wrong. */
+	snprintf(store, sizeof(store), "--store 'host=%s user=madang_pw password=wrong dbname=%s'",
+		 pg_host, f->data);
+	expect_refusal_args(f, "", store, 1, "password authentication failed");
+	snprintf(store, sizeof(store), "--store '%s' --cluster other", f->uri);
+	expect_refusal_args(f, "", store, 1, "belongs to cluster \"madang\", not \"other\"");
+	snprintf(store, sizeof(store), "--store '%s' --data /tmp/x", f->uri);
+	expect_refusal_args(f, "", store, 2, "exclude each other");
+	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
+	assert_int_equal(pg_sql(f->data, "UPDATE madang_meta SET value='2' WHERE key='schema_version'"), 0);
+	snprintf(store, sizeof(store), "--store '%s'", f->uri);
+	expect_refusal_args(f, "", store, 1, "newer than this madang-broker knows (1)");
+}
+
 int
 main(void)
 {
+	pg_host = getenv("MADANG_TEST_PG");
+	pg_user = getenv("MADANG_TEST_PG_USER") ? getenv("MADANG_TEST_PG_USER") : "madang";
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_every_acknowledged_message_survives_sigkill_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_after_restart_recovers_exactly_the_missed_events, setup, teardown),
@@ -450,6 +532,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_torn_wal_is_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_keep_prunes_old_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_data_directories_fail_at_start_with_a_clear_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_postgresql_stores_fail_at_start_with_a_clear_message, setup, teardown),
 	};
-	return cmocka_run_group_tests_name("broker durable history", tests, NULL, NULL);
+	/* Only the tests of the store in use are listed (a skipped one would still start and stop
+	 * a broker, for nothing). */
+	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		bool sqlite_only = tests[i].test_func == test_torn_wal_is_recovered ||
+				   tests[i].test_func == test_bad_data_directories_fail_at_start_with_a_clear_message;
+		bool pg_only = tests[i].test_func == test_bad_postgresql_stores_fail_at_start_with_a_clear_message;
+		if (pg_host ? !sqlite_only : !pg_only)
+			run[n++] = tests[i];
+	}
+	return _cmocka_run_group_tests(pg_host ? "broker durable history (PostgreSQL)"
+					       : "broker durable history (SQLite)",
+				       run, n, NULL, NULL);
 }

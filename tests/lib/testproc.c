@@ -33,7 +33,7 @@ msleep(int ms)
 }
 
 static int
-spawn(struct tbroker *tb, const char *const *extra)
+spawn_only(struct tbroker *tb, const char *const *extra)
 {
 	char bin[256];
 	const char *argv[64];
@@ -68,11 +68,19 @@ spawn(struct tbroker *tb, const char *const *extra)
 		_exit(127);
 	}
 	tb->pid = pid;
+	return 0;
+}
+
+int
+tbroker_wait_ready(struct tbroker *tb, int timeout_ms)
+{
+	pid_t pid = tb->pid;
+
 	/* Ready when it answers health. */
 	nng_socket s;
 	if (rpc_open(&s, tb->rpc) != 0)
 		return -1;
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < timeout_ms / 50; i++) {
 		cJSON *r = NULL;
 		if (rpc_call_raw(s, "{\"op\":\"health\"}", 15, &r, 200) == 0) {
 			cJSON_Delete(r);
@@ -87,6 +95,32 @@ spawn(struct tbroker *tb, const char *const *extra)
 	}
 	nng_close(s);
 	return -1;
+}
+
+static int
+spawn(struct tbroker *tb, const char *const *extra)
+{
+	if (spawn_only(tb, extra) != 0)
+		return -1;
+	return tbroker_wait_ready(tb, 15000);
+}
+
+int
+tbroker_spawn(struct tbroker *tb, const char *const *extra)
+{
+	snprintf(tb->dir, sizeof(tb->dir), "/tmp/madang-it.XXXXXX");
+	if (mkdtemp(tb->dir) == NULL)
+		return -1;
+	snprintf(tb->rpc, sizeof(tb->rpc), "ipc://%s/rpc", tb->dir);
+	snprintf(tb->events, sizeof(tb->events), "ipc://%s/events", tb->dir);
+	snprintf(tb->log, sizeof(tb->log), "%s/broker.log", tb->dir);
+	return spawn_only(tb, extra);
+}
+
+int
+tbroker_respawn(struct tbroker *tb, const char *const *extra)
+{
+	return spawn_only(tb, extra);
 }
 
 int
@@ -214,7 +248,8 @@ tsub_recv(nng_socket s, int timeout_ms, char *topic_out, size_t topic_size)
 		nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
 		if (nng_recvmsg(s, &m, 0) != 0)
 			return NULL;
-		if (!wire_split_event(nng_msg_body(m), nng_msg_len(m), &topic, &tlen, &json, &jlen) ||
+		if (!wire_split_event(nng_msg_body(m), nng_msg_len(m), &topic, &tlen, &json,
+		                      &jlen) ||
 		    tlen >= sizeof(tsub_pending[slot].topic)) {
 			nng_msg_free(m);
 			return NULL;

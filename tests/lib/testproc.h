@@ -22,6 +22,11 @@ struct tbroker {
 int tbroker_start(struct tbroker *tb, const char *const *extra);
 /* Same URLs again (after a stop or kill): a restart. */
 int tbroker_restart(struct tbroker *tb, const char *const *extra);
+/* tbroker_start and tbroker_restart without waiting (a standby broker does not answer), and the
+ * wait: 0 once it answers health, -1 after timeout_ms or when it exited. */
+int tbroker_spawn(struct tbroker *tb, const char *const *extra);
+int tbroker_respawn(struct tbroker *tb, const char *const *extra);
+int tbroker_wait_ready(struct tbroker *tb, int timeout_ms);
 /* Sends sig and waits up to 5 s for the exit; returns the exit status (or 128+signal), -1 on
  * timeout (then it is SIGKILLed). */
 int tbroker_signal(struct tbroker *tb, int sig);

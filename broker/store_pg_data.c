@@ -1,0 +1,214 @@
+/* store_pg_data.c — the PostgreSQL store's data path: restoring rooms and recent history at
+ * take-over, the broker's hooks (rooms, events, history reads) and pruning. State thread only;
+ * the connection and transactions are store_pg.c's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pgutil.h"
+#include "store_pg_int.h"
+#include "store_pg_sql.h"
+
+int
+pg_restore(struct store *base, struct broker *b, size_t ring, char *err, size_t errsz)
+{
+	struct store_pg *st = (struct store_pg *)base;
+	char n_ring[24];
+	const char *p[1] = {n_ring};
+	PGresult *res;
+	int n = 0, events = 0;
+
+	snprintf(n_ring, sizeof(n_ring), "%zu", ring);
+	if ((res = pg_run(st, "restore", SQL_RESTORE_ROOMS, 0, NULL, PGRES_TUPLES_OK)) == NULL) {
+		snprintf(err, errsz, "cannot restore the rooms: %s", st->err);
+		return -1;
+	}
+	for (n = 0; n < PQntuples(res); n++) {
+		if (broker_restore_room(b, PQgetvalue(res, n, 0), PQgetvalue(res, n, 1),
+		                        strtoull(PQgetvalue(res, n, 2), NULL, 10)) != 0) {
+			snprintf(err, errsz, "cannot restore room %s", PQgetvalue(res, n, 0));
+			PQclear(res);
+			return -1;
+		}
+	}
+	PQclear(res);
+	if ((res = pg_run(st, "restore", SQL_RESTORE_EVENTS, 1, p, PGRES_TUPLES_OK)) == NULL) {
+		snprintf(err, errsz, "cannot restore the history: %s", st->err);
+		return -1;
+	}
+	for (events = 0; events < PQntuples(res); events++) {
+		const char *id = PQgetvalue(res, events, 0);
+		if (broker_restore_event(
+		        b, id, strtoull(PQgetvalue(res, events, 1), NULL, 10),
+		        PQgetvalue(res, events, 2), (size_t)PQgetlength(res, events, 2),
+		        PQgetisnull(res, events, 3) ? NULL : PQgetvalue(res, events, 3),
+		        PQgetisnull(res, events, 4) ? NULL : PQgetvalue(res, events, 4)) != 0) {
+			snprintf(err, errsz, "cannot restore the history of room %s", id);
+			PQclear(res);
+			return -1;
+		}
+	}
+	PQclear(res);
+	log_info("broker: restored %d rooms and %d recent events from PostgreSQL", n, events);
+	return 0;
+}
+
+static uint64_t
+hook_room_created(void *arg, const char *id, const char *name, int64_t wall_ms)
+{
+	struct store_pg *st = arg;
+	char ms[24];
+	const char *p[3] = {id, name, ms};
+	PGresult *res;
+	uint64_t seq = 0;
+
+	snprintf(ms, sizeof(ms), "%lld", (long long)wall_ms);
+	if (pg_flush(st) != 0 || pg_ensure_tx(st) != 0)
+		return 0;
+	if ((res = pg_run(st, "room create", SQL_ROOM_NEW, 3, p, PGRES_TUPLES_OK)) == NULL)
+		return 0;
+	if (PQntuples(res) == 1)
+		seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return seq;
+}
+
+static void
+hook_room_deleted(void *arg, const char *id, uint64_t seq)
+{
+	struct store_pg *st = arg;
+	char s[24];
+	const char *p[2] = {id, s};
+
+	free(hmap_del(&st->dirty, id));
+	snprintf(s, sizeof(s), "%llu", (unsigned long long)seq);
+	if (pg_flush(st) == 0 && pg_ensure_tx(st) == 0)
+		pg_cmd(st, "room delete", SQL_ROOM_DELETE, 2, p);
+}
+
+static void
+hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const char *json,
+           size_t len, const char *user_key, const char *client_id)
+{
+	struct store_pg *st = arg;
+	struct pg_dirty *d = hmap_get(&st->dirty, room_id);
+	char num[24];
+
+	pgutil_copy_field(&st->copy, room_id, strlen(room_id), '\t');
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
+	pgutil_copy_field(&st->copy, num, strlen(num), '\t');
+	snprintf(num, sizeof(num), "%lld", (long long)wall_ms);
+	pgutil_copy_field(&st->copy, num, strlen(num), '\t');
+	pgutil_copy_field(&st->copy, json, len, '\t');
+	pgutil_copy_field(&st->copy, user_key, user_key ? strlen(user_key) : 0, '\t');
+	pgutil_copy_field(&st->copy, client_id, client_id ? strlen(client_id) : 0, '\n');
+	/* The room's seq is written once per transaction, at commit. */
+	if (d == NULL) {
+		if ((d = calloc(1, sizeof(*d))) != NULL)
+			snprintf(d->id, sizeof(d->id), "%s", room_id);
+		if (d == NULL || hmap_put(&st->dirty, d->id, d) != 0) {
+			free(d);
+			st->failed = true;
+			snprintf(st->err, sizeof(st->err), "out of memory");
+			return;
+		}
+	}
+	d->seq = seq;
+}
+
+static int
+hook_history(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t limit, bool newest,
+             size_t max_bytes, struct sbuf *out, size_t *count, uint64_t *oldest, bool *truncated)
+{
+	struct store_pg *st = arg;
+	char a[24], z[24], l[24];
+	const char *p[4] = {room_id, a, z, l};
+	PGresult *res;
+	size_t n, bytes = 0;
+
+	*count = 0;
+	*oldest = 0;
+	*truncated = false;
+	/* The batch's own events first, so that a read sees them as SQLite's would. */
+	if (st->copy.len > 0 && pg_flush(st) != 0)
+		return -1;
+	snprintf(a, sizeof(a), "%llu", (unsigned long long)lo);
+	snprintf(z, sizeof(z), "%llu",
+	         (unsigned long long)(hi > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : hi));
+	snprintf(l, sizeof(l), "%zu", limit);
+	res = pg_run(st, "history", newest ? SQL_HIST_DESC : SQL_HIST_ASC, 4, p, PGRES_TUPLES_OK);
+	if (res == NULL)
+		return -1;
+	/* Rows come from the end kept first (newest or oldest): stop before the budget. */
+	for (n = 0; n < (size_t)PQntuples(res); n++) {
+		size_t len = (size_t)PQgetlength(res, (int)n, 0) + (n ? 1 : 0);
+		if (bytes + len > max_bytes) {
+			*truncated = true;
+			break;
+		}
+		bytes += len;
+	}
+	sbuf_addc(out, '[');
+	for (size_t i = 0; i < n; i++) {
+		size_t k = newest ? n - 1 - i : i; /* oldest first either way */
+		if (i)
+			sbuf_addc(out, ',');
+		sbuf_add(out, PQgetvalue(res, (int)k, 0), (size_t)PQgetlength(res, (int)k, 0));
+	}
+	sbuf_addc(out, ']');
+	PQclear(res);
+	*count = n;
+	if ((res = pg_run(st, "history", SQL_OLDEST, 1, p, PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		*oldest = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+void
+pg_hooks(struct store *base, struct broker_store *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->arg = base;
+	h->room_created = hook_room_created;
+	h->room_deleted = hook_room_deleted;
+	h->event = hook_event;
+	h->history = hook_history;
+}
+
+int
+pg_prune(struct store *base, int64_t now_wall_ms, int budget)
+{
+	struct store_pg *st = (struct store_pg *)base;
+	char id[MADANG_ROOM_ID_MAX + 1], purge[24], lim[24], before[24];
+	const char *p1[1] = {st->prune_cursor};
+	const char *p2[4] = {id, lim, purge, before};
+	PGresult *res;
+	int n;
+
+	/* One room per call, round robin over the room ids. */
+	if ((res = pg_run(st, "prune", SQL_NEXT_ROOM, 1, p1, PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		st->prune_cursor[0] = '\0';
+		return 0;
+	}
+	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(purge, sizeof(purge), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	memcpy(st->prune_cursor, id, sizeof(id));
+	snprintf(lim, sizeof(lim), "%d", budget);
+	snprintf(before, sizeof(before), "%lld",
+	         st->cfg.keep_days
+	             ? (long long)(now_wall_ms - (int64_t)st->cfg.keep_days * 86400000)
+	             : (long long)INT64_MIN);
+	if (pg_ensure_tx(st) != 0 ||
+	    (res = pg_run(st, "prune", SQL_PRUNE, 4, p2, PGRES_COMMAND_OK)) == NULL)
+		return -1;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return n;
+}

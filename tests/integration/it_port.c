@@ -1,0 +1,213 @@
+/* it_port.c — madang-port-sqlite: a real broker's SQLite data directory moved into PostgreSQL,
+ * then a real broker on that store. Needs MADANG_TEST_PG (the server's socket directory) and
+ * MADANG_TEST_PG_USER, which tests/suites/25-pgstore.sh sets; skipped without them. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rpc.h"
+#include "testproc.h"
+
+static const char *pg_host, *pg_user;
+
+struct fx {
+	struct tbroker tb;
+	nng_socket req;
+	char data[256];
+	char db[64];
+	char uri[512];
+	const char *args[5];
+};
+
+static int
+pg_sql(const char *db, const char *sql)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -h '%s' -U '%s' -d '%s' -c \"%s\" >/dev/null",
+		 pg_host, pg_user, db, sql);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static cJSON *
+call(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static cJSON *
+call(struct fx *f, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cJSON *r = tcall(f->req, buf);
+	assert_non_null(r);
+	return r;
+}
+
+static void
+ok(struct fx *f, const char *json)
+{
+	cJSON *r = call(f, "%s", json);
+	if (!tj_bool(r, "ok"))
+		fail_msg("%s: %s", json, tj_str(r, "error"));
+	cJSON_Delete(r);
+}
+
+/* Runs madang-port-sqlite on f->data into f->uri; returns its exit status, output in out. */
+static int
+port(struct fx *f, char *out, size_t size)
+{
+	char bin[256], cmd[1400];
+
+	snprintf(cmd, sizeof(cmd), "timeout 30 %s --data %s --store '%s' 2>&1",
+		 tbin("madang-port-sqlite", bin, sizeof(bin)), f->data, f->uri);
+	FILE *p = popen(cmd, "r");
+	size_t n = fread(out, 1, size - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char sql[128];
+
+	alarm(60);
+	*state = f;
+	if (pg_host == NULL)
+		return 0;
+	snprintf(f->data, sizeof(f->data), "/tmp/madang-it-port.%d", (int)getpid());
+	snprintf(f->db, sizeof(f->db), "madang_port_%d", (int)getpid());
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->db);
+	if (pg_sql("postgres", sql) != 0)
+		return -1;
+	snprintf(f->uri, sizeof(f->uri), "host=%s user=%s dbname=%s", pg_host, pg_user, f->db);
+	f->args[0] = "--data";
+	f->args[1] = f->data;
+	f->args[2] = "--allow-create";
+	if (tbroker_start(&f->tb, f->args) != 0 || rpc_open(&f->req, f->tb.rpc) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[300];
+	int rc = 0;
+
+	if (pg_host != NULL) {
+		nng_close(f->req);
+		if (f->tb.pid > 0 && tbroker_signal(&f->tb, SIGTERM) != 0)
+			rc = -1;
+		tbroker_cleanup(&f->tb);
+		snprintf(cmd, sizeof(cmd), "DROP DATABASE %s", f->db);
+		if (pg_sql("postgres", cmd) != 0)
+			rc = -1;
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->data);
+		if (system(cmd) != 0)
+			rc = -1;
+	}
+	free(f);
+	alarm(0);
+	return rc;
+}
+
+static void
+test_port_moves_rooms_history_and_epoch_and_runs_again_safely(void **state)
+{
+	struct fx *f = *state;
+	char out[2048], epoch[17];
+
+	if (pg_host == NULL)
+		skip();
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	ok(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"alice\"}");
+	for (int i = 0; i < 30; i++) {
+		cJSON *r = call(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\","
+				   "\"text\":\"m%d \\\\ tab\\t\",\"client_id\":\"c-%d\"}", i, i);
+		assert_true(tj_bool(r, "ok"));
+		cJSON_Delete(r);
+	}
+	ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	ok(f, "{\"op\":\"delete_room\",\"room_id\":\"room2\"}");
+	cJSON *r = call(f, "{\"op\":\"health\"}");
+	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
+	cJSON_Delete(r);
+
+	/* A live broker's directory is refused. */
+	assert_int_equal(port(f, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "in use by a running madang-broker"));
+	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
+	nng_close(f->req);
+
+	/* 5 rooms (room2 deleted, kept for its seq), 31 events of room1 + room2's deletion. */
+	assert_int_equal(port(f, out, sizeof(out)), 0);
+	if (strstr(out, "ported 5 rooms and 32 events (32 new)") == NULL)
+		fail_msg("%s", out);
+	assert_int_equal(port(f, out, sizeof(out)), 0); /* again: nothing changes */
+	if (strstr(out, "ported 5 rooms and 32 events (0 new)") == NULL)
+		fail_msg("%s", out);
+
+	/* A broker on the store carries on: same epoch, rooms, history, seqs. */
+	f->args[0] = "--store";
+	f->args[1] = f->uri;
+	assert_int_equal(tbroker_restart(&f->tb, f->args), 0);
+	assert_int_equal(rpc_open(&f->req, f->tb.rpc), 0);
+	r = call(f, "{\"op\":\"list_rooms\"}");
+	char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rooms"));
+	assert_string_equal(t, "[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":0},"
+			       "{\"id\":\"room3\",\"name\":\"취미 공유\",\"users_count\":0},"
+			       "{\"id\":\"room4\",\"name\":\"음악 & 영화\",\"users_count\":0},"
+			       "{\"id\":\"jazz\",\"name\":\"Jazz\",\"users_count\":0}]");
+	free(t);
+	cJSON_Delete(r);
+	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\","
+		    "\"user\":\"alice\",\"since\":10,\"epoch\":\"%s\"}", epoch);
+	assert_true(tj_bool(r, "recovered"));
+	assert_int_equal(tj_int(r, "seq"), 32);
+	cJSON *h = cJSON_GetObjectItem(r, "history");
+	assert_int_equal(cJSON_GetArraySize(h), 21); /* seq 11..31 */
+	assert_string_equal(tj_str(cJSON_GetArrayItem(h, 20), "message"), "m29 \\ tab\t");
+	assert_string_equal(tj_str(cJSON_GetArrayItem(h, 20), "client_id"), "c-29");
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\","
+		    "\"text\":\"again\",\"client_id\":\"c-29\"}");
+	assert_true(tj_bool(r, "duplicate")); /* the client ids came along */
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"create_room\",\"room_id\":\"room2\",\"name\":\"Again\"}");
+	cJSON_Delete(r);
+	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s3\",\"room_id\":\"room2\",\"user\":\"bob\"}");
+	assert_int_equal(tj_int(r, "seq"), 2); /* room2's seq went on from its deletion */
+	cJSON_Delete(r);
+
+	/* While a broker of the cluster is active, the port is refused. */
+	assert_int_equal(port(f, out, sizeof(out)), 1);
+	if (strstr(out, "is active on this store") == NULL)
+		fail_msg("%s", out);
+}
+
+int
+main(void)
+{
+	pg_host = getenv("MADANG_TEST_PG");
+	pg_user = getenv("MADANG_TEST_PG_USER") ? getenv("MADANG_TEST_PG_USER") : "madang";
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_port_moves_rooms_history_and_epoch_and_runs_again_safely, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("madang-port-sqlite", tests, NULL, NULL);
+}

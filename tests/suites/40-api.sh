@@ -619,7 +619,7 @@ wait "$FO_GET"
 wait "$FO_POST"
 el=$(ms_since "$t0")
 t_check "a GET made while no broker runs waits and is answered 200 by the new one" \
-	sh -c "[ \$(cat '$T_DIR/fo-get.code') = 200 ] && [ \"\$(cat '$T_DIR/fo-get.body')\" = '$ROOMS0' ]"
+	sh -c "[ \$(cat '$T_DIR/fo-get.code') = 200 ] && grep -q '^{\"rooms\":\[{\"id\":\"room1\"' '$T_DIR/fo-get.body'"
 t_check "a POST made then is done once, by the new broker (201)" \
 	sh -c "[ \$(cat '$T_DIR/fo-post.code') = 201 ]"
 t_check "... both within the wait ($el ms < $HA_WAIT_MS)" [ "$el" -lt "$HA_WAIT_MS" ]

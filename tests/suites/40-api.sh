@@ -625,8 +625,29 @@ t_check "a POST made then is done once, by the new broker (201)" \
 t_check "... both within the wait ($el ms < $HA_WAIT_MS)" [ "$el" -lt "$HA_WAIT_MS" ]
 http GET "$H/api/rooms/failover"
 expect_match "the room is on the new broker" 200 '^\{"id":"failover","name":"after the failover"'
+# The broker takes the requests and dies before replying (stopped, then killed): the GET is sent
+# again to the broker that starts on the other URL; the POST is not (the broker might have
+# created the room): 503, and the room is not created behind the client's back.
+kill -STOP "$HA2_PID"
+curl -s -m 10 -o "$T_DIR/lost-get.body" -w '%{http_code}' "$H/api/rooms" >"$T_DIR/lost-get.code" &
+LOST_GET=$!
+curl -s -m 10 -o "$T_DIR/lost-post.body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	--data-binary '{"id":"lost","name":"never twice"}' "$H/api/rooms" >"$T_DIR/lost-post.code" &
+LOST_POST=$!
+sleep 0.5
 kill -KILL "$HA2_PID"
 wait "$HA2_PID" 2>/dev/null
+start_ha ha1b "$HA1"
+wait "$LOST_GET"
+wait "$LOST_POST"
+t_check "a GET whose broker died before replying is sent again and answered 200 by the other" \
+	sh -c "[ \$(cat '$T_DIR/lost-get.code') = 200 ] && grep -q '^{\"rooms\":\[{\"id\":\"room1\"' '$T_DIR/lost-get.body'"
+t_check "a POST whose broker died before replying is 503 broker_unavailable, not sent again" \
+	sh -c "[ \$(cat '$T_DIR/lost-post.code') = 503 ] && grep -q '\"error\":\"broker_unavailable\"' '$T_DIR/lost-post.body'"
+http GET "$H/api/rooms/lost"
+expect_code "... and the new broker never got it (404)" 404
+kill -KILL "$HA_PID"
+wait "$HA_PID" 2>/dev/null
 t0=$(date +%s%N)
 http GET "$H/api/health"
 el=$(ms_since "$t0")
@@ -634,8 +655,8 @@ expect_match "no broker at all: health is 503 broker_unavailable" 503 '^\{"error
 t_check "... after the whole wait ($el ms: ${HA_WAIT_MS}..$((HA_WAIT_MS + 1000)))" \
 	[ "$el" -ge $((HA_WAIT_MS - 50)) -a "$el" -lt $((HA_WAIT_MS + 1000)) ]
 t_check "503 carries Retry-After" has_header 'Retry-After: 1'
-start_ha ha1b "$HA1"
-t_check "the first URL's broker back: 200 again, without restarting madang-api" \
+start_ha ha2b "$HA2"
+t_check "a broker back: 200 again, without restarting madang-api" \
 	wait_200 "$H/api/rooms" 5
 kill -TERM "$API_HA"
 t_check "that madang-api exits 0 on SIGTERM" wait_exit "$API_HA" 0

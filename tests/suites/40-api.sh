@@ -552,7 +552,7 @@ t_check "... and it exits 0" wait_exit "$API_N" 0
 # --- several brokers: --rpc URL,URL (issue 20 item 3) ---------------------------------------------
 # One madang-api dials two URLs; only one broker runs at a time, as with an active broker and a
 # standby that does not listen. HA_WAIT_MS is its --broker-wait-ms.
-HA_WAIT_MS=2000
+HA_WAIT_MS=3000
 HA1="ipc://$T_DIR/ha1.rpc"
 HA2="ipc://$T_DIR/ha2.rpc"
 start_ha() { # NAME URL: a broker on URL, answering health

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "limits.h"
+#include "log.h"
 #include "wire.h"
 
 int
@@ -80,6 +81,32 @@ rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct 
 		}
 	}
 	return 0;
+}
+
+static void
+link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	const char *who = arg;
+	char *url = NULL;
+
+	if (nng_dialer_get_string(nng_pipe_dialer(p), NNG_OPT_URL, &url) != 0)
+		url = NULL;
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		log_info("%s: broker link up: %s", who, url != NULL ? url : "?");
+	else
+		log_warn("%s: broker link down: %s", who, url != NULL ? url : "?");
+	if (url != NULL)
+		nng_strfree(url);
+}
+
+int
+rpc_log_links(nng_socket sock, const char *who)
+{
+	int rv;
+
+	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, link_event, (void *)who)) != 0)
+		return rv;
+	return nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, link_event, (void *)who);
 }
 
 int

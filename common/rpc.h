@@ -39,6 +39,11 @@ int rpc_dial(nng_socket sock, const char *url, const struct tls_opts *tls, const
 int rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct tls_opts *tls,
                   const char *who, char *err, size_t errsz);
 
+/* Logs "who: broker link up: URL" and "who: broker link down: URL" each time one of sock's
+ * dialers connects or loses its connection (an active broker coming up after a failover, a
+ * broker going away). who must stay valid while sock is open. Returns 0 or an nng error. */
+int rpc_log_links(nng_socket sock, const char *who);
+
 /* rpc_open_urls of one URL without TLS. Returns 0 or an nng error. */
 int rpc_open(nng_socket *sock, const char *url);
 

@@ -338,10 +338,17 @@ main(int argc, char **argv)
 		log_error("api: %s", err);
 		goto out_token;
 	}
-	if ((rv = rpc_open_urls(&srv.rpc, urls, nurls, &tls, "api", tls_err, sizeof(tls_err))) !=
-	    0) {
-		log_error("api: broker %s", tls_err);
+	/* The links are logged from the first one on: which broker serves, across failovers. */
+	if ((rv = rpc_socket(&srv.rpc)) != 0) {
+		log_error("api: broker socket: %s", nng_strerror(rv));
 		goto out_listen;
+	}
+	rpc_log_links(srv.rpc, "api");
+	for (size_t i = 0; i < nurls; i++) {
+		if ((rv = rpc_dial(srv.rpc, urls[i], &tls, "api", tls_err, sizeof(tls_err))) != 0) {
+			log_error("api: broker %s", tls_err);
+			goto out_rpc;
+		}
 	}
 	if ((rv = FCGX_Init()) != 0) {
 		log_error("api: FCGX_Init failed (%d)", rv);

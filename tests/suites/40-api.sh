@@ -590,6 +590,8 @@ http GET "$H/api/health"
 expect_match "health is 200 with the broker's health reply" 200 \
 	'^\{"status":"ok","broker":\{"status":"ok","epoch":"[0-9a-f]+"'
 t_check "the start line names both URLs" grep -q "broker $HA2,$HA1," "$T_DIR/api_ha.log"
+t_check "madang-api logs the link to the broker that serves" \
+	grep -qF "api: broker link up: $HA1" "$T_DIR/api_ha.log"
 
 kill -STOP "$HA1_PID"
 t0=$(date +%s%N)
@@ -623,6 +625,8 @@ t_check "a GET made while no broker runs waits and is answered 200 by the new on
 t_check "a POST made then is done once, by the new broker (201)" \
 	sh -c "[ \$(cat '$T_DIR/fo-post.code') = 201 ]"
 t_check "... both within the wait ($el ms < $HA_WAIT_MS)" [ "$el" -lt "$HA_WAIT_MS" ]
+t_check "madang-api logged the failover: the first link down, the second up" sh -c \
+	"grep -qF 'api: broker link down: $HA1' '$T_DIR/api_ha.log' && grep -qF 'api: broker link up: $HA2' '$T_DIR/api_ha.log'"
 http GET "$H/api/rooms/failover"
 expect_match "the room is on the new broker" 200 '^\{"id":"failover","name":"after the failover"'
 # The broker takes the requests and dies before replying (stopped, then killed): the GET is sent

@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "opt.h"
 #include "rpc.h"
+#include "tls.h"
 #include "wire.h"
 
 #define PROG        "madang-bench-broker"
@@ -181,6 +182,38 @@ call_ok(const char *json)
 	return ok ? 0 : -1;
 }
 
+/* The events subscriber's dialer of url, with tls's configuration for tls+tcp://; the first
+ * connection is waited for. Returns 0 or an nng error with the reason in err. */
+static int
+dial_events(nng_socket sub, const char *url, const struct tls_opts *tls, char *err, size_t errsz)
+{
+	nng_dialer d;
+	int rv;
+
+	if ((rv = nng_dialer_create(&d, sub, url)) != 0) {
+		snprintf(err, errsz, "%s: %s", url, nng_strerror(rv));
+		return rv;
+	}
+	if (tls_url_is_tls(url) && (rv = tls_dialer_config(d, url, tls, err, errsz)) != 0)
+		return rv;
+	if ((rv = nng_dialer_start(d, 0)) != 0)
+		snprintf(err, errsz, "%s: %s", url, nng_strerror(rv));
+	return rv;
+}
+
+/* The "transport" of the result line: the URL's scheme. */
+static const char *
+transport(const char *url)
+{
+	if (tls_url_is_tls(url))
+		return "tls+tcp";
+	if (strncmp(url, "tcp", 3) == 0)
+		return "tcp";
+	if (strncmp(url, "inproc://", 9) == 0)
+		return "inproc";
+	return "ipc";
+}
+
 int
 main(int argc, char **argv)
 {
@@ -191,6 +224,8 @@ main(int argc, char **argv)
 	const char *extra[17] = {NULL};
 	int c, nextra = 0;
 	long long v;
+	struct tls_opts tls = {NULL, NULL, NULL};
+	char err[512];
 
 	/* Defaults model a busy madang-ws: 16 batches in flight, 32 messages per batch. */
 	B.inflight = 16;
@@ -202,6 +237,7 @@ main(int argc, char **argv)
 		{"inflight", required_argument, NULL, 'i'}, {"rooms", required_argument, NULL, 'n'},
 		{"batch", required_argument, NULL, 'B'},
 		{"broker-arg", required_argument, NULL, 'a'},
+		TLS_LONG_OPTIONS_DIALER,
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
@@ -230,6 +266,9 @@ main(int argc, char **argv)
 			B.batch = (int)v;
 			break;
 		case 'V': opt_print_version(stdout, PROG); return 0;
+		case TLS_OPT_CA:
+		case TLS_OPT_CERT:
+		case TLS_OPT_SERVER_NAME: tls_opt_set(&tls, c, optarg); break;
 		case 'a':
 			if (nextra < 16)
 				extra[nextra++] = optarg;
@@ -237,7 +276,8 @@ main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: madang-bench-broker [--duration S] [--inflight N] "
 					"[--rooms N] [--batch N] [--broker PATH [--broker-arg ARG]... | "
-					"--rpc URL --events URL]\n");
+					"--rpc URL --events URL [--tls-ca FILE --tls-cert FILE "
+					"[--tls-server-name NAME]]]\n");
 			return 2;
 		}
 	}
@@ -266,8 +306,15 @@ main(int argc, char **argv)
 			_exit(127);
 		}
 	}
-	if (rpc_open(&B.req, rpc) != 0)
-		return 1;
+	if (tls_check(&tls, (const char *const[]){rpc, events}, 2, true, "bench", err,
+		      sizeof(err)) != 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		goto fail;
+	}
+	if (rpc_open_urls(&B.req, &rpc, 1, &tls, "bench", err, sizeof(err)) != 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		goto fail;
+	}
 	for (int i = 0; i < 100 && call_ok("{\"op\":\"health\"}") != 0; i++)
 		usleep(50000);
 	if (call_ok("{\"op\":\"hello\",\"frontend\":\"bench\",\"instance\":\"bench\"}") != 0)
@@ -288,7 +335,10 @@ main(int argc, char **argv)
 	nng_socket_set_int(cnt.sub, NNG_OPT_RECVBUF, 8192);
 	nng_socket_set(cnt.sub, NNG_OPT_SUB_SUBSCRIBE, "r/", 2);
 	nng_socket_set_ms(cnt.sub, NNG_OPT_RECVTIMEO, 100);
-	nng_dial(cnt.sub, events, NULL, 0);
+	if (dial_events(cnt.sub, events, &tls, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bench: events: %s\n", err);
+		goto fail;
+	}
 	usleep(100000);
 	pthread_create(&ct, NULL, count_events, &cnt);
 
@@ -314,11 +364,11 @@ main(int argc, char **argv)
 	pthread_join(ct, NULL);
 
 	uint64_t acked = atomic_load(&B.acked);
-	printf("{\"scenario\":\"broker\",\"transport\":\"ipc\",\"inflight\":%d,\"batch\":%d,\"rooms\":%d,"
+	printf("{\"scenario\":\"broker\",\"transport\":\"%s\",\"inflight\":%d,\"batch\":%d,\"rooms\":%d,"
 	       "\"seconds\":%.2f,\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"errors\":%" PRIu64
 	       ",\"messages_per_s\":%.0f,\"events_received\":%" PRIu64 ",\"events_lost\":%" PRId64
 	       ",\"latency_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f}}\n",
-	       B.inflight, B.batch, B.rooms, secs, atomic_load(&B.sent), acked, atomic_load(&B.errors),
+	       transport(rpc), B.inflight, B.batch, B.rooms, secs, atomic_load(&B.sent), acked, atomic_load(&B.errors),
 	       (double)acked / secs, atomic_load(&cnt.events),
 	       (int64_t)acked - (int64_t)atomic_load(&cnt.events), percentile(0.50),
 	       percentile(0.90), percentile(0.99), percentile(0.999), B.lat_max_ns / 1e6);

@@ -1,6 +1,8 @@
-/* rpc.c — blocking broker client: one nng context per call. */
+/* rpc.c — blocking broker client: one req0 socket dialing one or several brokers, one nng
+ * context per call. */
 #include "rpc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,49 +10,134 @@
 
 #include "clock.h"
 #include "limits.h"
+#include "log.h"
 #include "wire.h"
 
 int
-rpc_open(nng_socket *sock, const char *url)
+rpc_socket(nng_socket *sock)
 {
 	int rv;
 
 	if ((rv = nng_req0_open(sock)) != 0)
 		return rv;
-	/* A lost request is reported as a timeout, never silently replayed against a new broker. */
-	if ((rv = nng_socket_set_ms(*sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0)
-		goto fail;
-	if ((rv = nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, 16u * 1024 * 1024)) != 0)
-		goto fail;
-	nng_socket_set_ms(*sock, NNG_OPT_RECONNMINT, 50);
-	nng_socket_set_ms(*sock, NNG_OPT_RECONNMAXT, 1000);
-	if ((rv = nng_dial(*sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-		goto fail;
+	/* A lost request is reported as a failure, never silently replayed against a new broker. */
+	if ((rv = nng_socket_set_ms(*sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, RPC_REPLY_MAX)) != 0 ||
+	    (rv = nng_socket_set_ms(*sock, NNG_OPT_RECONNMINT, RPC_RECONN_MIN_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(*sock, NNG_OPT_RECONNMAXT, RPC_RECONN_MAX_MS)) != 0) {
+		nng_close(*sock);
+		return rv;
+	}
 	return 0;
-fail:
-	nng_close(*sock);
-	return rv;
 }
 
 int
-rpc_call_raw(nng_socket sock, const char *json, size_t len, cJSON **reply, int timeout_ms)
+rpc_dial(nng_socket sock, const char *url, const struct tls_opts *tls, const char *who, char *err,
+         size_t errsz)
+{
+	nng_dialer d;
+	int rv;
+
+	if ((rv = nng_dialer_create(&d, sock, url)) != 0) {
+		snprintf(err, errsz, "%s: %s", url, nng_strerror(rv));
+		return rv;
+	}
+	if (tls_url_is_tls(url)) {
+		if (tls == NULL) {
+			snprintf(err, errsz, "%s: a tls+tcp:// URL needs --tls-ca and --tls-cert",
+			         url);
+			nng_dialer_close(d);
+			return NNG_EINVAL;
+		}
+		if ((rv = tls_dialer_config(d, url, tls, err, errsz)) != 0) {
+			nng_dialer_close(d);
+			return rv;
+		}
+	}
+	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(err, errsz, "%s: %s", url, nng_strerror(rv));
+		nng_dialer_close(d);
+		return rv;
+	}
+	if (tls_url_is_tls(url))
+		tls_watch_dialer(d, url, who);
+	return 0;
+}
+
+int
+rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct tls_opts *tls,
+              const char *who, char *err, size_t errsz)
+{
+	int rv;
+
+	if ((rv = rpc_socket(sock)) != 0) {
+		snprintf(err, errsz, "%s", nng_strerror(rv));
+		return rv;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((rv = rpc_dial(*sock, urls[i], tls, who, err, errsz)) != 0) {
+			nng_close(*sock);
+			return rv;
+		}
+	}
+	return 0;
+}
+
+static void
+link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	const char *who = arg;
+	char *url = NULL;
+
+	if (nng_dialer_get_string(nng_pipe_dialer(p), NNG_OPT_URL, &url) != 0)
+		url = NULL;
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		log_info("%s: broker link up: %s", who, url != NULL ? url : "?");
+	else
+		log_warn("%s: broker link down: %s", who, url != NULL ? url : "?");
+	if (url != NULL)
+		nng_strfree(url);
+}
+
+int
+rpc_log_links(nng_socket sock, const char *who)
+{
+	int rv;
+
+	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, link_event, (void *)who)) != 0)
+		return rv;
+	return nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, link_event, (void *)who);
+}
+
+int
+rpc_open(nng_socket *sock, const char *url)
+{
+	char err[256];
+
+	return rpc_open_urls(sock, &url, 1, NULL, "rpc", err, sizeof(err));
+}
+
+int
+rpc_call_until(nng_socket sock, const char *json, size_t len, cJSON **reply, uint64_t deadline_ms,
+               int reply_ms, bool *sent)
 {
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
 	const char *why;
+	uint64_t now = clock_mono_ms(), left;
 	int rv;
 
-	/* One deadline for the whole call: sending may wait for a connection, and the reply gets
-	 * only what is left of timeout_ms. */
-	uint64_t deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-
 	*reply = NULL;
+	if (sent != NULL)
+		*sent = false;
 	if ((rv = nng_ctx_open(&ctx, sock)) != 0)
 		return rv;
 	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0)
 		goto out;
-	nng_aio_set_timeout(aio, timeout_ms);
+	/* The send completes once a connected broker's pipe took the request: with no broker
+	 * connected it waits, up to the deadline. */
+	nng_aio_set_timeout(aio, (nng_duration)(deadline_ms > now ? deadline_ms - now : 0));
 	if ((rv = nng_msg_alloc(&msg, 0)) != 0)
 		goto out;
 	if ((rv = nng_msg_append(msg, json, len)) != 0)
@@ -61,18 +148,23 @@ rpc_call_raw(nng_socket sock, const char *json, size_t len, cJSON **reply, int t
 	if ((rv = nng_aio_result(aio)) != 0)
 		goto out; /* on failure the message is still ours */
 	msg = NULL;
-	uint64_t now = clock_mono_ms();
-	if (now >= deadline) {
+	if (sent != NULL)
+		*sent = true;
+	now = clock_mono_ms();
+	if (now >= deadline_ms) {
 		rv = NNG_ETIMEDOUT;
 		goto out;
 	}
-	nng_aio_set_timeout(aio, (nng_duration)(deadline - now));
+	left = deadline_ms - now;
+	if (reply_ms >= 0 && (uint64_t)reply_ms < left)
+		left = (uint64_t)reply_ms;
+	nng_aio_set_timeout(aio, (nng_duration)left);
 	nng_ctx_recv(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0)
 		goto out;
 	msg = nng_aio_get_msg(aio);
-	*reply = wire_parse_object(nng_msg_body(msg), nng_msg_len(msg), 16u * 1024 * 1024, &why);
+	*reply = wire_parse_object(nng_msg_body(msg), nng_msg_len(msg), RPC_REPLY_MAX, &why);
 	if (*reply == NULL)
 		rv = NNG_EPROTO;
 out:
@@ -82,6 +174,16 @@ out:
 		nng_aio_free(aio);
 	nng_ctx_close(ctx);
 	return rv;
+}
+
+int
+rpc_call_raw(nng_socket sock, const char *json, size_t len, cJSON **reply, int timeout_ms)
+{
+	/* One deadline for the whole call: sending may wait for a connection, and the reply gets
+	 * only what is left of timeout_ms. */
+	return rpc_call_until(sock, json, len, reply,
+	                      clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0), -1,
+	                      NULL);
 }
 
 int

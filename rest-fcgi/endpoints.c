@@ -457,15 +457,27 @@ api_ep_delete(const struct api_config *cfg, const struct api_input *in, const ch
 	r->content_type = NULL;
 }
 
-/* GET /api/health */
+/* GET /api/health: 200 when an active broker answers, with its health reply (with --store the
+ * broker adds "role" and "term"); 503 broker_unavailable when none does, or when the one that
+ * answered says it is not the active one. */
 void
 api_ep_health(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
 {
 	cJSON *reply = broker(cfg, in, op("health"), r);
+	const char *role;
 	cJSON *out;
 
 	if (reply == NULL)
 		return;
+	if ((role = wire_str(reply, "role", NULL)) != NULL && strcmp(role, "active") != 0) {
+		cJSON_Delete(reply);
+		if (cfg->metrics != NULL)
+			atomic_fetch_add(&cfg->metrics->broker_unavailable, 1);
+		api_error(r, 503, "broker_unavailable",
+		          "no active chat broker answered; try again");
+		r->retry_after = true;
+		return;
+	}
 	cJSON_DeleteItemFromObjectCaseSensitive(reply, "ok");
 	out = cJSON_CreateObject();
 	if (out == NULL || cJSON_AddStringToObject(out, "status", "ok") == NULL) {

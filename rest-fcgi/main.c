@@ -11,7 +11,6 @@
 
 #include <fcgiapp.h>
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "clock.h"
 #include "ipc.h"
@@ -23,21 +22,24 @@
 #include "server.h"
 #include "tls.h"
 
-#define PROG               "madang-api"
-#define TIMEOUT_DEFAULT_MS 1000
-#define TIMEOUT_MIN_MS     10
-#define TIMEOUT_MAX_MS     60000
-#define BACKLOG_DEFAULT    1024
-#define BACKLOG_MAX        65535
-#define ERRBUF             256
+#define PROG                   "madang-api"
+#define TIMEOUT_DEFAULT_MS     1000
+#define TIMEOUT_MIN_MS         10
+#define TIMEOUT_MAX_MS         60000
+#define BROKER_WAIT_DEFAULT_MS 5000
+#define API_RPC_URLS_MAX       8 /* --rpc URLs: an active broker and its standbys */
+#define BACKLOG_DEFAULT        1024
+#define BACKLOG_MAX            65535
+#define ERRBUF                 256
 
 static void
 usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: madang-api [--listen unix:PATH | HOST:PORT] [--rpc URL] [--threads N]\n"
-	    "                  [--timeout MS] [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
+	    "usage: madang-api [--listen unix:PATH | HOST:PORT] [--rpc URL[,URL...]]\n"
+	    "                  [--threads N] [--timeout MS] [--broker-wait-ms MS]\n"
+	    "                  [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
 	    "                  [--jwt-secret-file FILE [--public-reads]] [--history-max-bytes N]\n"
 	    "                  [--backlog N] [--tls-ca FILE --tls-cert FILE\n"
 	    "                  [--tls-server-name NAME]] [-v]\n"
@@ -45,13 +47,17 @@ usage(FILE *f)
 	    "FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
 	    "  --listen SPEC           listen on unix:PATH or HOST:PORT; without it, serve the\n"
 	    "                          socket on fd 0 (spawn-fcgi) or fd 3 (LISTEN_FDS, systemd)\n"
-	    "  --rpc URL               the broker's request/reply URL (nng); default\n"
+	    "  --rpc URL[,URL...]      the broker's request/reply URL (nng), or up to %d: an\n"
+	    "                          active broker and its standbys, all dialed; default\n"
 	    "                          %s\n"
 	    "                          (an ipc:// directory that another user owns or may\n"
 	    "                          write is refused)\n"
 	    "  --threads N             worker threads, 1..%d (default %d)\n"
-	    "  --timeout MS            answer 503 when the broker takes longer, %d..%d (default "
-	    "%d)\n"
+	    "  --timeout MS            the broker's time to reply to one attempt, %d..%d\n"
+	    "                          (default %d)\n"
+	    "  --broker-wait-ms MS     one request's whole wait for a broker (a failover, a\n"
+	    "                          restart), then 503 broker_unavailable, %d..%d (default\n"
+	    "                          %d, and never less than --timeout)\n"
 	    "  --cors-origin ORIGIN    send Access-Control-Allow-Origin: ORIGIN (default: no "
 	    "CORS)\n"
 	    "  --admin-token-file FILE Bearer token for DELETE and POST (16..256 printable "
@@ -66,8 +72,9 @@ usage(FILE *f)
 	    "  --backlog N             listen queue for --listen, 1..%d (default "
 	    "%d)\n" TLS_USAGE_DIALER "  -v                      log one line per request\n"
 	    "  -h, --help              this text;  --version  the version\n",
-	    ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT, TIMEOUT_MIN_MS,
-	    TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
+	    API_RPC_URLS_MAX, ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT,
+	    TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
+	    BROKER_WAIT_DEFAULT_MS, API_HISTORY_BYTES_MIN, API_HISTORY_BYTES_MAX,
 	    API_HISTORY_BYTES_DEFAULT, BACKLOG_MAX, BACKLOG_DEFAULT);
 }
 
@@ -108,43 +115,30 @@ read_token(const char *path, char *err, size_t errsz)
 	return strdup(buf);
 }
 
-/* Opens *sock to the broker at url: rpc_open for ipc:// and tcp://; for tls+tcp:// the same
- * req0 socket (rpc_open's options) with a dialer that carries o's TLS config and is watched for
- * refused handshakes. Returns 0, or an nng error with the reason in err. */
+/* Splits list (--rpc: URL[,URL...]) in place into urls[0..*n). Returns 0, or -1 with a reason
+ * in err when an item is empty or there are more than API_RPC_URLS_MAX. */
 static int
-broker_open(nng_socket *sock, const char *url, const struct tls_opts *o, char *err, size_t errsz)
+split_urls(char *list, const char **urls, size_t *n, char *err, size_t errsz)
 {
-	nng_dialer d;
-	int rv;
+	char *p = list, *comma;
 
-	if (!tls_url_is_tls(url)) {
-		if ((rv = rpc_open(sock, url)) != 0)
-			snprintf(err, errsz, "%s", nng_strerror(rv));
-		return rv;
+	*n = 0;
+	for (;;) {
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma = '\0';
+		if (*p == '\0') {
+			snprintf(err, errsz, "--rpc: an empty URL in the list");
+			return -1;
+		}
+		if (*n == API_RPC_URLS_MAX) {
+			snprintf(err, errsz, "--rpc: at most %d URLs", API_RPC_URLS_MAX);
+			return -1;
+		}
+		urls[(*n)++] = p;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
 	}
-	if ((rv = nng_req0_open(sock)) != 0) {
-		snprintf(err, errsz, "%s", nng_strerror(rv));
-		return rv;
-	}
-	if ((rv = nng_socket_set_ms(*sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
-	    (rv = nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, 16u * 1024 * 1024)) != 0 ||
-	    (rv = nng_socket_set_ms(*sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
-	    (rv = nng_socket_set_ms(*sock, NNG_OPT_RECONNMAXT, 1000)) != 0 ||
-	    (rv = nng_dialer_create(&d, *sock, url)) != 0) {
-		snprintf(err, errsz, "%s", nng_strerror(rv));
-		goto fail;
-	}
-	if ((rv = tls_dialer_config(d, url, o, err, errsz)) != 0)
-		goto fail;
-	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
-		snprintf(err, errsz, "%s", nng_strerror(rv));
-		goto fail;
-	}
-	tls_watch_dialer(d, url, "api");
-	return 0;
-fail:
-	nng_close(*sock);
-	return rv;
 }
 
 static int
@@ -168,6 +162,7 @@ main(int argc, char **argv)
 	    {"rpc", required_argument, NULL, 'r'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"timeout", required_argument, NULL, 'T'},
+	    {"broker-wait-ms", required_argument, NULL, 'W'},
 	    {"cors-origin", required_argument, NULL, 'c'},
 	    {"admin-token-file", required_argument, NULL, 'a'},
 	    {"jwt-secret-file", required_argument, NULL, 'J'},
@@ -180,7 +175,11 @@ main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *listen_spec = NULL, *rpc_url = NULL, *token_file = NULL;
+	const char *listen_spec = NULL, *rpc_arg = NULL, *token_file = NULL;
+	const char *urls[API_RPC_URLS_MAX];
+	char *rpc_list = NULL;
+	size_t nurls = 0;
+	bool wait_given = false;
 	struct api_server srv;
 	struct api_metrics metrics;
 	struct tls_opts tls = {NULL, NULL, NULL};
@@ -194,13 +193,14 @@ main(int argc, char **argv)
 	memset(&srv, 0, sizeof(srv));
 	srv.nthreads = API_THREADS_DEFAULT;
 	srv.timeout_ms = TIMEOUT_DEFAULT_MS;
+	srv.broker_wait_ms = BROKER_WAIT_DEFAULT_MS;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			listen_spec = optarg;
 			break;
 		case 'r':
-			rpc_url = optarg;
+			rpc_arg = optarg;
 			break;
 		case 'a':
 			token_file = optarg;
@@ -245,6 +245,13 @@ main(int argc, char **argv)
 				return 2;
 			srv.timeout_ms = (int)v;
 			break;
+		case 'W':
+			if (opt_number_cli(PROG, "--broker-wait-ms", optarg, TIMEOUT_MIN_MS,
+			                   TIMEOUT_MAX_MS, &v) != 0)
+				return 2;
+			srv.broker_wait_ms = (int)v;
+			wait_given = true;
+			break;
 		case 'b':
 			if (opt_number_cli(PROG, "--backlog", optarg, 1, BACKLOG_MAX, &v) != 0)
 				return 2;
@@ -271,20 +278,38 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (rpc_url == NULL)
-		rpc_url = ipc_default_rpc_url();
-	log_init("madang-api", srv.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (ipc_dial_check(rpc_url, err, sizeof(err)) != 0) {
-		log_error("api: refusing the broker's socket directory: %s", err);
-		return 1;
+	/* The whole wait holds at least one attempt: an older --timeout above the default wait
+	 * raises the wait; both given the other way round is a mistake. */
+	if (srv.timeout_ms > srv.broker_wait_ms) {
+		if (wait_given) {
+			fprintf(stderr,
+			        "madang-api: --timeout (%d) is longer than --broker-wait-ms (%d)\n",
+			        srv.timeout_ms, srv.broker_wait_ms);
+			return 2;
+		}
+		srv.broker_wait_ms = srv.timeout_ms;
 	}
-	if (tls_check(&tls, &rpc_url, 1, true, "api", tls_err, sizeof(tls_err)) != 0) {
+	if ((rpc_list = strdup(rpc_arg != NULL ? rpc_arg : ipc_default_rpc_url())) == NULL ||
+	    split_urls(rpc_list, urls, &nurls, err, sizeof(err)) != 0) {
+		fprintf(stderr, "madang-api: %s\n", rpc_list != NULL ? err : "out of memory");
+		free(rpc_list);
+		return 2;
+	}
+	log_init("madang-api", srv.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	for (size_t i = 0; i < nurls; i++) {
+		if (ipc_dial_check(urls[i], err, sizeof(err)) != 0) {
+			log_error("api: refusing the broker's socket directory: %s", err);
+			goto out_list;
+		}
+	}
+	if (tls_check(&tls, urls, nurls, true, "api", tls_err, sizeof(tls_err)) != 0) {
 		log_error("api: not started: %s", tls_err);
-		return 1;
+		goto out_list;
 	}
 	if (token_file != NULL && (token = read_token(token_file, err, sizeof(err))) == NULL) {
 		log_error("api: admin token: %s", err);
-		return 2;
+		status = 2;
+		goto out_list;
 	}
 	srv.cfg.admin_token = token;
 	srv.cfg.reads_need_token = srv.cfg.jwt != NULL && !public_reads;
@@ -313,9 +338,17 @@ main(int argc, char **argv)
 		log_error("api: %s", err);
 		goto out_token;
 	}
-	if ((rv = broker_open(&srv.rpc, rpc_url, &tls, tls_err, sizeof(tls_err))) != 0) {
-		log_error("api: broker %s: %s", rpc_url, tls_err);
+	/* The links are logged from the first one on: which broker serves, across failovers. */
+	if ((rv = rpc_socket(&srv.rpc)) != 0) {
+		log_error("api: broker socket: %s", nng_strerror(rv));
 		goto out_listen;
+	}
+	rpc_log_links(srv.rpc, "api");
+	for (size_t i = 0; i < nurls; i++) {
+		if ((rv = rpc_dial(srv.rpc, urls[i], &tls, "api", tls_err, sizeof(tls_err))) != 0) {
+			log_error("api: broker %s", tls_err);
+			goto out_rpc;
+		}
 	}
 	if ((rv = FCGX_Init()) != 0) {
 		log_error("api: FCGX_Init failed (%d)", rv);
@@ -325,13 +358,15 @@ main(int argc, char **argv)
 	srv.cfg.metrics = &metrics;
 	if (api_server_start(&srv) != 0)
 		goto out_rpc;
-	log_info(
-	    "api: started: %s, broker %s%s, %d threads, timeout %d ms, admin token %s%s%s, CORS %s",
-	    listen_spec != NULL ? listen_spec : "inherited socket", rpc_url,
-	    tls_url_is_tls(rpc_url) ? " (mutual TLS)" : "", srv.started, srv.timeout_ms,
-	    token != NULL ? "on" : "off", srv.cfg.jwt != NULL ? ", JWT admin on" : "",
-	    srv.cfg.reads_need_token ? ", room reads need a token" : "",
-	    srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
+	log_info("api: started: %s, broker %s%s, %d threads, timeout %d ms, broker wait %d ms, "
+	         "admin token %s%s%s, CORS %s",
+	         listen_spec != NULL ? listen_spec : "inherited socket",
+	         rpc_arg != NULL ? rpc_arg : urls[0],
+	         tls_url_is_tls(urls[nurls - 1]) ? " (mutual TLS)" : "", srv.started,
+	         srv.timeout_ms, srv.broker_wait_ms, token != NULL ? "on" : "off",
+	         srv.cfg.jwt != NULL ? ", JWT admin on" : "",
+	         srv.cfg.reads_need_token ? ", room reads need a token" : "",
+	         srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
 	sd_notify_send("READY=1\nSTATUS=serving");
 
 	for (;;) {
@@ -356,5 +391,7 @@ out_listen:
 		unlink(listen_spec + 5); /* ours: made by api_listen_open */
 out_token:
 	free(token);
+out_list:
+	free(rpc_list);
 	return status;
 }

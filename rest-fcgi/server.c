@@ -24,15 +24,52 @@
 #include "log.h"
 #include "rpc.h"
 
-#define LOG_URI_MAX       200 /* bytes of a request URI in a log line */
-#define ACCEPT_BACKOFF_MS 100 /* after an accept error such as EMFILE */
+#define LOG_URI_MAX        200 /* bytes of a request URI in a log line */
+#define ACCEPT_BACKOFF_MS  100 /* after an accept error such as EMFILE */
+#define API_RETRY_PAUSE_MS 20  /* before resending a read whose broker went away */
 
+/* True for the broker requests that only read: one whose reply was lost may be sent again. */
+static bool
+op_is_read(const cJSON *req)
+{
+	static const char *const reads[] = {"list_rooms", "get_room", "history", "health", "stats"};
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
+
+	for (size_t i = 0; cJSON_IsString(op) && i < sizeof(reads) / sizeof(reads[0]); i++)
+		if (strcmp(op->valuestring, reads[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One broker request within s->broker_wait_ms in all (docs/api.md "Brokers"). The request waits
+ * for a connected broker (none during a failover or a restart); each attempt then gets at most
+ * s->timeout_ms for its reply. A read whose attempt timed out or whose broker went away is sent
+ * again (to whichever broker is connected); a write is not (the broker may have done it). */
 static enum api_call_result
 call_broker(void *arg, const cJSON *req, cJSON **reply)
 {
 	struct api_server *s = arg;
-	int rv = rpc_call(s->rpc, req, reply, s->timeout_ms);
+	uint64_t deadline = clock_mono_ms() + (uint64_t)s->broker_wait_ms;
+	bool retry = op_is_read(req), sent;
+	char *text = cJSON_PrintUnformatted(req);
+	size_t len;
+	int rv;
 
+	*reply = NULL;
+	if (text == NULL)
+		return API_CALL_UNAVAILABLE;
+	len = strlen(text);
+	for (;;) {
+		rv = rpc_call_until(s->rpc, text, len, reply, deadline, s->timeout_ms, &sent);
+		if (rv == 0 || rv == NNG_EPROTO || !sent || !retry || clock_mono_ms() >= deadline)
+			break;
+		if (rv == NNG_ECONNRESET) {
+			struct timespec ts = {0, API_RETRY_PAUSE_MS * 1000000L};
+
+			nanosleep(&ts, NULL); /* the broker went away: let nng notice the others */
+		}
+	}
+	free(text);
 	if (rv == 0) {
 		if (atomic_exchange(&s->broker_down, false))
 			log_info("api: broker answers again");

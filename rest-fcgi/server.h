@@ -16,9 +16,12 @@
 #define API_THREADS_MAX     256
 
 struct api_server {
-	int listen_fd;  /* non-blocking listening socket */
-	nng_socket rpc; /* req0 socket to the broker, shared (one nng context per call) */
-	int timeout_ms; /* per broker call */
+	int listen_fd; /* non-blocking listening socket */
+	nng_socket
+	    rpc; /* req0 socket dialing every broker URL, shared (one nng context per call) */
+	int timeout_ms;     /* --timeout: the broker's time to reply to one attempt */
+	int broker_wait_ms; /* --broker-wait-ms: one request's whole wait for a broker, retries in
+	                     */
 	int nthreads;
 	bool verbose;          /* one log line per request */
 	struct api_config cfg; /* read-only once the workers run */

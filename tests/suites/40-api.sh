@@ -36,7 +36,7 @@ TIMEOUT_MS=500
 # nginx B -> madang-api B (TCP, admin token)
 start_broker
 t_start api_a "$MADANG_BIN/madang-api" --listen "unix:$API_SOCK" --rpc "$RPC" --threads 8 \
-	--timeout $TIMEOUT_MS --cors-origin https://chat.example -v
+	--timeout $TIMEOUT_MS --broker-wait-ms $TIMEOUT_MS --cors-origin https://chat.example -v
 API_A=$T_LAST_PID
 API_B_PORT=$(t_free_port)
 printf 'secret-admin-token-0123456789\n' >"$T_DIR/token"
@@ -549,6 +549,123 @@ t_check "... and STOPPING=1 when SIGTERM arrives" \
 	t_wait_for 5 grep -q '^STOPPING=1$' "$T_DIR/notify.log"
 t_check "... and it exits 0" wait_exit "$API_N" 0
 
+# --- several brokers: --rpc URL,URL (issue 20 item 3) ---------------------------------------------
+# One madang-api dials two URLs; only one broker runs at a time, as with an active broker and a
+# standby that does not listen. HA_WAIT_MS is its --broker-wait-ms.
+HA_WAIT_MS=3000
+HA1="ipc://$T_DIR/ha1.rpc"
+HA2="ipc://$T_DIR/ha2.rpc"
+start_ha() { # NAME URL: a broker on URL, answering health
+	t_start "$1" "$MADANG_BIN/madang-broker" --rpc "$2" --events "ipc://$T_DIR/$1.events" \
+		--allow-create
+	HA_PID=$T_LAST_PID
+	t_wait_for 5 "$MADANG_TESTBIN/it_rpc" --timeout 300 --check "$2" '{"op":"health"}' ||
+		t_fail "broker $1 did not start (log: $T_DIR/$1.log)"
+}
+ms_since() { # T0 (date +%s%N): milliseconds since
+	echo $((($(date +%s%N) - $1) / 1000000))
+}
+start_ha ha1 "$HA1"
+HA1_PID=$HA_PID
+HAP=$(t_free_port)
+HA_PORT=$(t_free_port)
+t_start api_ha "$MADANG_BIN/madang-api" --listen "127.0.0.1:$HAP" --rpc "$HA2,$HA1" \
+	--broker-wait-ms $HA_WAIT_MS
+API_HA=$T_LAST_PID
+"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-ha" --port "$HA_PORT" \
+	--web-root "$MADANG_ROOT/web" --api "127.0.0.1:$HAP" --ws "127.0.0.1:$WS_DEAD"
+t_start nginx_ha "$NGINX" -c "$T_DIR/nginx-ha/nginx.conf" -p "$T_DIR/nginx-ha" -e stderr
+t_wait_port "$HAP"
+t_wait_port "$HA_PORT"
+H="http://127.0.0.1:$HA_PORT"
+ok=0
+t0=$(date +%s%N)
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	http GET "$H/api/rooms"
+	[ "$CODE" = 200 ] && [ "$(cat "$T_DIR/body")" = "$ROOMS0" ] && ok=$((ok + 1))
+done
+t_check "two broker URLs, nothing on the first: 10 of 10 requests answered 200 ($ok)" [ "$ok" -eq 10 ]
+t_check "... at once: $(ms_since "$t0") ms for the 10 (under 2 s)" [ "$(ms_since "$t0")" -lt 2000 ]
+http GET "$H/api/health"
+expect_match "health is 200 with the broker's health reply" 200 \
+	'^\{"status":"ok","broker":\{"status":"ok","epoch":"[0-9a-f]+"'
+t_check "the start line names both URLs" grep -q "broker $HA2,$HA1," "$T_DIR/api_ha.log"
+t_check "madang-api logs the link to the broker that serves" \
+	grep -qF "api: broker link up: $HA1" "$T_DIR/api_ha.log"
+
+kill -STOP "$HA1_PID"
+t0=$(date +%s%N)
+http GET "$H/api/rooms"
+el=$(ms_since "$t0")
+kill -CONT "$HA1_PID"
+expect "the broker stopped: 503 broker_unavailable" 503 \
+	'{"error":"broker_unavailable","message":"the chat broker did not answer in time; try again"}'
+t_check "... after the whole wait ($el ms: ${HA_WAIT_MS}..$((HA_WAIT_MS + 1000)))" \
+	[ "$el" -ge $((HA_WAIT_MS - 50)) -a "$el" -lt $((HA_WAIT_MS + 1000)) ]
+http GET "$H/api/rooms"
+expect "the broker going on: 200 at once, the same madang-api" 200 "$ROOMS0"
+
+# Failover: the broker dies, requests wait; the other URL's broker starts: they are answered.
+kill -KILL "$HA1_PID"
+wait "$HA1_PID" 2>/dev/null
+t0=$(date +%s%N)
+curl -s -m 10 -o "$T_DIR/fo-get.body" -w '%{http_code}' "$H/api/rooms" >"$T_DIR/fo-get.code" &
+FO_GET=$!
+curl -s -m 10 -o "$T_DIR/fo-post.body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	--data-binary '{"id":"failover","name":"after the failover"}' "$H/api/rooms" >"$T_DIR/fo-post.code" &
+FO_POST=$!
+sleep 1
+start_ha ha2 "$HA2"
+HA2_PID=$HA_PID
+wait "$FO_GET"
+wait "$FO_POST"
+el=$(ms_since "$t0")
+t_check "a GET made while no broker runs waits and is answered 200 by the new one" \
+	sh -c "[ \$(cat '$T_DIR/fo-get.code') = 200 ] && grep -q '^{\"rooms\":\[{\"id\":\"room1\"' '$T_DIR/fo-get.body'"
+t_check "a POST made then is done once, by the new broker (201)" \
+	sh -c "[ \$(cat '$T_DIR/fo-post.code') = 201 ]"
+t_check "... both within the wait ($el ms < $HA_WAIT_MS)" [ "$el" -lt "$HA_WAIT_MS" ]
+t_check "madang-api logged the failover: the first link down, the second up" sh -c \
+	"grep -qF 'api: broker link down: $HA1' '$T_DIR/api_ha.log' && grep -qF 'api: broker link up: $HA2' '$T_DIR/api_ha.log'"
+http GET "$H/api/rooms/failover"
+expect_match "the room is on the new broker" 200 '^\{"id":"failover","name":"after the failover"'
+# The broker takes the requests and dies before replying (stopped, then killed): the GET is sent
+# again to the broker that starts on the other URL; the POST is not (the broker might have
+# created the room): 503, and the room is not created behind the client's back.
+kill -STOP "$HA2_PID"
+curl -s -m 10 -o "$T_DIR/lost-get.body" -w '%{http_code}' "$H/api/rooms" >"$T_DIR/lost-get.code" &
+LOST_GET=$!
+curl -s -m 10 -o "$T_DIR/lost-post.body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	--data-binary '{"id":"lost","name":"never twice"}' "$H/api/rooms" >"$T_DIR/lost-post.code" &
+LOST_POST=$!
+sleep 0.5
+kill -KILL "$HA2_PID"
+wait "$HA2_PID" 2>/dev/null
+start_ha ha1b "$HA1"
+wait "$LOST_GET"
+wait "$LOST_POST"
+t_check "a GET whose broker died before replying is sent again and answered 200 by the other" \
+	sh -c "[ \$(cat '$T_DIR/lost-get.code') = 200 ] && grep -q '^{\"rooms\":\[{\"id\":\"room1\"' '$T_DIR/lost-get.body'"
+t_check "a POST whose broker died before replying is 503 broker_unavailable, not sent again" \
+	sh -c "[ \$(cat '$T_DIR/lost-post.code') = 503 ] && grep -q '\"error\":\"broker_unavailable\"' '$T_DIR/lost-post.body'"
+http GET "$H/api/rooms/lost"
+expect_code "... and the new broker never got it (404)" 404
+kill -KILL "$HA_PID"
+wait "$HA_PID" 2>/dev/null
+t0=$(date +%s%N)
+http GET "$H/api/health"
+el=$(ms_since "$t0")
+expect_match "no broker at all: health is 503 broker_unavailable" 503 '^\{"error":"broker_unavailable"'
+t_check "... after the whole wait ($el ms: ${HA_WAIT_MS}..$((HA_WAIT_MS + 1000)))" \
+	[ "$el" -ge $((HA_WAIT_MS - 50)) -a "$el" -lt $((HA_WAIT_MS + 1000)) ]
+t_check "503 carries Retry-After" has_header 'Retry-After: 1'
+start_ha ha2b "$HA2"
+t_check "a broker back: 200 again, without restarting madang-api" \
+	wait_200 "$H/api/rooms" 5
+kill -TERM "$API_HA"
+t_check "that madang-api exits 0 on SIGTERM" wait_exit "$API_HA" 0
+kill -TERM "$HA_PID"
+
 # --- command line and start-up refusals ----------------------------------------------------------
 api_exit() { # WANT_STATUS ARGS...: madang-api exits at once with this status
 	want=$1
@@ -566,6 +683,17 @@ t_check "a token under 16 bytes is refused (exit 2)" api_exit 2 --rpc "$RPC" \
 	--admin-token-file "$T_DIR/short.token"
 t_check "a missing token file is refused (exit 2)" api_exit 2 --rpc "$RPC" \
 	--admin-token-file "$T_DIR/none.token"
+t_check "--rpc with an empty item is refused (exit 2)" api_exit 2 --rpc "$RPC,"
+t_check "--rpc with 9 URLs is refused (exit 2)" api_exit 2 \
+	--rpc "$RPC,$RPC,$RPC,$RPC,$RPC,$RPC,$RPC,$RPC,$RPC"
+t_check "--broker-wait-ms 5 is refused (exit 2)" api_exit 2 --rpc "$RPC" --broker-wait-ms 5
+t_check "--timeout above --broker-wait-ms is refused (exit 2)" api_exit 2 --rpc "$RPC" \
+	--timeout 2000 --broker-wait-ms 1000
+t_check "a bad second broker URL is refused (exit 1)" api_exit 1 --listen "unix:$T_DIR/bad2.sock" \
+	--rpc "$RPC,nope://x"
+t_check "a tls+tcp:// second URL without --tls-ca/--tls-cert is refused (exit 1)" api_exit 1 \
+	--rpc "$RPC,tls+tcp://127.0.0.1:1"
+t_check "... saying why" grep -q 'tls' "$T_DIR/cli.err"
 t_check "a bad broker URL is refused (exit 1)" api_exit 1 --listen "unix:$T_DIR/bad.sock" --rpc 'nope://x'
 t_check "... and leaves no socket file behind" [ ! -e "$T_DIR/bad.sock" ]
 : >"$T_DIR/plain-file"

@@ -15,6 +15,7 @@ fi
 RPC="ipc://$T_DIR/broker.rpc"
 EVENTS="ipc://$T_DIR/broker.events"
 TIMEOUT_MS=2000 # roomy: the smoke includes 100 concurrent requests on a busy machine
+WAIT_MS=3000    # --broker-wait-ms: a request's whole wait for a broker
 . "$MADANG_ROOT/tests/lib/apihttp.sh"
 start_broker
 # TCP between Apache and madang-api: when started as root Apache's workers are www-data, who
@@ -22,7 +23,7 @@ start_broker
 API_PORT=$(t_free_port)
 printf 'secret-admin-token-0123456789\n' >"$T_DIR/token"
 t_start api "$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_PORT" --rpc "$RPC" \
-	--timeout $TIMEOUT_MS --admin-token-file "$T_DIR/token"
+	--timeout $TIMEOUT_MS --broker-wait-ms $WAIT_MS --admin-token-file "$T_DIR/token"
 API=$T_LAST_PID
 PORT=$(t_free_port)
 WS_DEAD=$(t_free_port)
@@ -166,9 +167,23 @@ fi
 
 kill -KILL "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null
+t0=$(date +%s%N)
 http GET "$A/api/rooms"
+el=$((($(date +%s%N) - t0) / 1000000))
 expect "broker killed: 503 broker_unavailable" 503 \
 	'{"error":"broker_unavailable","message":"the chat broker did not answer in time; try again"}'
+t_check "... through Apache after the whole --broker-wait-ms ($el ms: $WAIT_MS..$((WAIT_MS + 1000)))" \
+	[ "$el" -ge $((WAIT_MS - 50)) -a "$el" -lt $((WAIT_MS + 1000)) ]
+# A request made while no broker runs waits for the one that starts, and is answered.
+curl -s -m 10 -o "$T_DIR/wait.body" -w '%{http_code}' "$A/api/rooms" >"$T_DIR/wait.code" &
+CURL=$!
+sleep 0.5
+start_broker
+wait "$CURL"
+t_check "a request made while the broker was down is answered 200 once it is back" \
+	sh -c "[ \$(cat '$T_DIR/wait.code') = 200 ] && grep -q '^{\"rooms\":' '$T_DIR/wait.body'"
+kill -KILL "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
 start_broker
 t_check "broker restarted: 200 again within 10 s" \
 	wait_200 "$A/api/rooms" 10

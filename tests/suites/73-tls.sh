@@ -203,6 +203,32 @@ t_start api_x "$A" --listen "127.0.0.1:$AX" --rpc "tls+tcp://127.0.0.1:$PX" --tl
 t_check "madang-api logs that it cannot verify a broker of another CA" \
 	t_wait_for 5 grep -qF "the TLS handshake with the broker at tls+tcp://127.0.0.1:$PX failed" \
 	"$T_DIR/api_x.log"
+# Two broker URLs, the impostor's first (issue 20 item 3): every request goes to the real broker,
+# over the one link whose handshake succeeded. nginx B's upstream port is free again.
+imp_requests() {
+	"$IT_TLS" --cert "$CERTS/api.pem" "tls+tcp://127.0.0.1:$PX" '{"op":"stats"}' |
+		grep -o '"requests":[0-9]*' | head -n 1 | cut -d: -f2
+}
+t_start api_two "$A" --listen "127.0.0.1:$AB" --rpc "tls+tcp://127.0.0.1:$PX,$RPC" --tls-ca "$CA" \
+	--tls-cert "$CERTS/api.pem"
+API_TWO_PID=$T_LAST_PID
+t_wait_port "$AB"
+r0=$(imp_requests)
+ok=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	http GET "http://127.0.0.1:$NB/api/rooms"
+	[ "$CODE" = 200 ] && grep -q '"users_count":1' "$T_DIR/body" && ok=$((ok + 1))
+done
+r1=$(imp_requests)
+t_check "madang-api given the impostor's URL and the broker's: 10 of 10 requests answered ($ok)" \
+	[ "$ok" -eq 10 ]
+t_check "... and none reached the impostor (its requests $r0 -> $r1: only our stats)" \
+	sh -c "[ -n '$r0' ] && [ '$r1' -eq $((r0 + 1)) ]"
+t_check "... which madang-api logs as a refused handshake" \
+	t_wait_for 5 grep -qF "the TLS handshake with the broker at tls+tcp://127.0.0.1:$PX failed" \
+	"$T_DIR/api_two.log"
+kill -TERM "$API_TWO_PID"
+wait_exit "$API_TWO_PID" 0 || t_fail "madang-api with two URLs did not stop on SIGTERM"
 t_check "the impostor never saw a request from madang-api (no front-end, no member)" \
 	sh -c "'$IT_TLS' --cert '$CERTS/api.pem' 'tls+tcp://127.0.0.1:$PX' '{\"op\":\"health\"}' | grep -q '\"frontends\":0'"
 kill -TERM "$IMPOSTOR_PID"

@@ -18,7 +18,7 @@ sanbuild="$MADANG_ROOT/build/san-address-undefined"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:exitcode=86"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87"
 export MADANG_NO_VALGRIND=1 # valgrind and ASan do not mix
-for suite in ${SANITIZE_SUITES:-10-unit 20-broker 30-ws 31-ws-poll 40-api}; do
+for suite in ${SANITIZE_SUITES:-10-unit 20-broker 30-ws 31-ws-poll 40-api 73-tls}; do
 	[ -x "tests/suites/$suite.sh" ] || continue
 	out=$(SUITE_TIMEOUT=600 tests/run.sh "$sanbuild" "$suite" 2>&1)
 	echo "$out" | sed "s/^/[$suite] /"

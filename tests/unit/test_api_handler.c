@@ -165,6 +165,28 @@ test_malformed_broker_replies_are_502(void **state)
 	assert_int_equal(atomic_load(&t->metrics.broker_bad_replies), 2);
 }
 
+/* GET /api/health passes the broker's health reply on, with the role and term a broker on a
+ * PostgreSQL store adds; a broker that says it is not the active one is 503. */
+static void
+test_health_has_role_and_term(void **state)
+{
+	struct t *t = *state;
+
+	t->broker.reply = "{\"ok\":true,\"status\":\"ok\",\"epoch\":\"e1\",\"role\":\"active\","
+	                  "\"term\":7}";
+	run(t, "GET", "/api/health");
+	assert_int_equal(t->r.status, 200);
+	assert_string_equal(t->broker.last, "{\"op\":\"health\"}");
+	assert_string_equal(t->text, "{\"status\":\"ok\",\"broker\":{\"status\":\"ok\",\"epoch\":"
+	                             "\"e1\",\"role\":\"active\",\"term\":7}}");
+	t->broker.reply = "{\"ok\":true,\"status\":\"ok\",\"role\":\"standby\",\"term\":7}";
+	run(t, "GET", "/api/health");
+	assert_int_equal(t->r.status, 503);
+	assert_true(t->r.retry_after);
+	assert_string_equal(t->text, "{\"error\":\"broker_unavailable\",\"message\":\"no active "
+	                             "chat broker answered; try again\"}");
+}
+
 static void
 test_broker_down_is_503_with_retry_after(void **state)
 {
@@ -766,6 +788,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rooms_has_exactly_the_original_shape, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_broker_replies_are_502, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_health_has_role_and_term, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broker_down_is_503_with_retry_after, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_broker_errors_map_to_statuses, setup, teardown),

@@ -4,13 +4,14 @@
 # pairs to a bridge in a hub namespace, private addresses 10.213.8.0/24 only:
 #   db 10.213.8.10 (PostgreSQL 15 on TCP), broker-a .2 and broker-b .3 (one --store cluster:
 #   active and standby), edge-1 .21 and edge-2 .22 (madang-ws each, given both brokers), client
-#   .30 (the node test file). Every nng link is tls+tcp:// with scripts/make-certs.sh's CA.
+#   .30 (the node test file); edges run madang-api and nginx too. Every nng link is tls+tcp:// with scripts/make-certs.sh's CA.
 # It shows: messages across the edges once and in order; failover across hosts (broker-a's
 # process killed: broker-b serves, nothing acknowledged lost; broker-a back: a standby); refusals
 # (a self-signed edge gets nothing and the broker logs it; a plain tcp:// dialer gets nothing;
 # an edge given the wrong --tls-server-name refuses the broker); an edge killed (its members
 # leave within the front-end timeout, the other edge's clients carry on).
-# Not here (yet): madang-api and nginx on the edges (73-tls runs madang-api across namespaces).
+# Each edge also runs madang-api (given both brokers) and nginx; clients and /api/rooms go
+# through nginx.
 # Skipped, with the reason, where namespaces cannot be made (not root, no unshare/nsenter/ip).
 T_NAME=multihost
 . "$MADANG_ROOT/tests/lib/harness.sh"
@@ -152,6 +153,25 @@ edge 1
 PID_WS1=$T_LAST_PID
 edge 2
 PID_WS2=$T_LAST_PID
+# madang-api and nginx on each edge: madang-api given both brokers, FastCGI on a unix socket;
+# nginx (scripts/render-nginx.sh's site, its listen line moved to the edge's address) serves
+# /api/ and proxies /ws/ to the edge's madang-ws. Clients go through nginx.
+A=$MADANG_BIN/madang-api
+NGINX=${MADANG_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+for n in 1 2; do
+	eval "nse=\$ns_e$n"
+	t_start "api_$n" $nse "$A" --listen "unix:$T_DIR/api-$n.sock" --rpc "$RPCS" --tls-ca "$CA" \
+		--tls-cert "$CERTS/edge-$n.pem" --timeout 2000
+	"$MADANG_ROOT/scripts/render-nginx.sh" --out "$T_DIR/nginx-$n" --port 8080 \
+		--web-root "$MADANG_ROOT/web" --api "unix:$T_DIR/api-$n.sock" --ws "10.213.8.2$n:8081" \
+		>/dev/null || t_fail "render-nginx.sh for edge-$n"
+	sed -i "s/listen 127.0.0.1:8080/listen 10.213.8.2$n:8080/" "$T_DIR/nginx-$n/madang.conf"
+	t_start "nginx_$n" $nse "$NGINX" -c "$T_DIR/nginx-$n/nginx.conf" -p "$T_DIR/nginx-$n" -e stderr
+done
+api_ok() { $ns_cl curl -fsS --max-time 2 "http://10.213.8.2$1:8080/api/health" >/dev/null 2>&1; }
+t_check "edge-1's madang-api reached the brokers over tls+tcp:// (/api/health through nginx)" t_wait_for 10 api_ok 1
+t_check "edge-2's madang-api reached the brokers over tls+tcp:// (/api/health through nginx)" t_wait_for 10 api_ok 2
+
 healthy() { in_ns "e$1" curl -fsS --max-time 2 "http://10.213.8.2$1:8081/healthz" >/dev/null 2>&1; }
 t_check "edge-1's madang-ws registered over tls+tcp:// (healthz)" t_wait_for 10 healthy 1
 t_check "edge-2's madang-ws registered over tls+tcp:// (healthz)" t_wait_for 10 healthy 2
@@ -174,7 +194,7 @@ t_check "a plain tcp:// edge gets nothing from a tls+tcp:// broker" \
 
 # --- clients on both edges (the node file runs in the client's namespace) ---------------------
 t_stack_dirs
-export MH_EDGE1=ws://10.213.8.21:8081 MH_EDGE2=ws://10.213.8.22:8081
+export MH_EDGE1=ws://10.213.8.21:8080 MH_EDGE2=ws://10.213.8.22:8080
 export MH_BA_PID=$PID_BA MH_BB_PID=$PID_BB MH_WS1_PID=$PID_WS1
 export MH_BA_LOG=$T_DIR/broker_a.log MH_BB_LOG=$T_DIR/broker_b.log
 export MH_BA_RESTART="nsenter --net=/proc/$NS_ba/ns/net $B $(broker_args a 10.213.8.2)"

@@ -62,6 +62,15 @@ function check(members, senders, room) {
 
 const members = [], senders = [];
 
+// GET /api/rooms through an edge's nginx: {room_id: users_count}.
+async function rooms(edge) {
+  const r = await fetch(`${edge.replace(/^ws/, 'http')}/api/rooms`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  const list = Array.isArray(body) ? body : body.rooms;
+  return Object.fromEntries(list.map((x) => [x.id, x.users_count]));
+}
+
 test('clients on both edges in the same rooms see each other\'s messages once and in order', T, async () => {
   for (const room of ['m1', 'm2']) {
     for (const [edge, tag] of [[E1, 'e1'], [E2, 'e2']]) {
@@ -78,6 +87,10 @@ test('clients on both edges in the same rooms see each other\'s messages once an
   await sleep(500);
   for (const room of ['m1', 'm2']) assert.ok(check(members.filter((m) => m.joined.room_id === room), senders, room) > 10);
   assert.notEqual(members[0].welcome.frontend, members[1].welcome.frontend);
+  const [r1, r2] = [await rooms(E1), await rooms(E2)];
+  assert.deepEqual(r1, r2, 'GET /api/rooms is the same through either edge');
+  assert.equal(r1.m1, 2);
+  assert.equal(r1.m2, 2);
 });
 
 test('failover across hosts: broker-a killed, broker-b serves, nothing acknowledged lost; broker-a back as a standby', T, async (t) => {
@@ -107,6 +120,7 @@ test('failover across hosts: broker-a killed, broker-b serves, nothing acknowled
   if (env.MADANG_STACK_PIDDIR) fs.writeFileSync(path.join(env.MADANG_STACK_PIDDIR, `broker-a2.${child.pid}`), String(child.pid));
   child.unref();
   await waitFor(() => /standby/.test(log(env.MH_BA2_LOG)), 10000, 'broker-a back as a standby');
+  assert.deepEqual(await rooms(E1), await rooms(E2), 'GET /api/rooms after the failover, through either edge');
   assert.ok(!/took the lead/.test(log(env.MH_BA2_LOG)));
 });
 

@@ -32,13 +32,14 @@ struct client_state {
 	size_t reserved; /* history: bytes reserved in the session's and address's budgets */
 	char room_id[MADANG_ROOM_ID_MAX + 1];
 	char client_id[MADANG_CLIENT_ID_MAX + 1]; /* "" when the command had none */
+	char to[MADANG_NICK_MAX_BYTES + 1];       /* private: its recipient, to send again */
 	size_t text_len;                          /* the command's text length */
 	char text[MADANG_TEXT_MAX + 1]; /* private: the text, for a reply without it; send: to
 	                                 * send again (client_retry); only the bytes up to its
 	                                 * NUL are copied with the request */
 };
 
-/* A send or typing the broker refused unapplied because it does not know us yet (j: its
+/* A send, private or typing the broker refused unapplied because it does not know us yet (j: its
  * state): it waits for the re-sync, held as the client's command again, after the ones held
  * already. Returns true when it waits (or, typing, is dropped), false when the caller must
  * answer it with broker_unavailable. */
@@ -51,11 +52,13 @@ client_retry(struct ws_session *s, const struct client_state *j)
 
 	if (j->kind == KIND_TYPING)
 		return true; /* stale by the time the broker is back */
-	if (j->kind != KIND_SEND || strlen(j->text) != j->text_len ||
+	if ((j->kind != KIND_SEND && j->kind != KIND_PRIVATE) || strlen(j->text) != j->text_len ||
 	    (o = cJSON_CreateObject()) == NULL)
 		return false;
-	cJSON_AddStringToObject(o, "type", "message");
+	cJSON_AddStringToObject(o, "type", j->kind == KIND_SEND ? "message" : "private");
 	cJSON_AddStringToObject(o, "room_id", j->room_id);
+	if (j->kind == KIND_PRIVATE)
+		cJSON_AddStringToObject(o, "to", j->to);
 	cJSON_AddStringToObject(o, "text", j->text);
 	if (j->client_id[0] != '\0')
 		cJSON_AddStringToObject(o, "client_id", j->client_id);
@@ -205,6 +208,8 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 	if (c != NULL && c->text_len < sizeof(j.text)) {
 		memcpy(j.text, c->text, c->text_len); /* NUL-terminated by the initializer */
 		j.text_len = c->text_len;
+		if (kind == KIND_PRIVATE)
+			snprintf(j.to, sizeof(j.to), "%s", c->user);
 	}
 	rpc_call(req, &(struct rpc_call){.done = client_reply,
 	                                 .state = &j,

@@ -111,16 +111,21 @@ test('a broker away longer than --broker-wait-ms: broker_unavailable, then close
   await w.stop();
 });
 
-test('a join right after a broker restart, before a heartbeat noticed it, waits and succeeds (no unknown_frontend)', T, async () => {
+test('a join, a message and a private message right after a broker restart, before a heartbeat noticed it, wait and succeed (no unknown_frontend)', T, async () => {
   // --frontend-timeout 60000: heartbeats every 20 s, so the restart goes unnoticed by the link
   // until the join's own answer (issue 20 item 4: it used to reach the client, then close 1013).
   const u = await urls();
   const a = await startBroker({ ...u.a, name: 'broker-r', frontendTimeout: 60000 });
   const w = await startWs({ rpc: u.a.rpc, events: u.a.events }, { id: 'ws-uf' });
   const c = await joinPath(w.url, 'uf', nick('c'));
+  const p = await joinPath(w.url, 'uf', nick('p'));
   await a.kill9();
   const a2 = await restartBroker(a);
   await sleep(300); // nng reconnects both sockets (every 50-500 ms)
+  // A message and a private message, also answered unknown_frontend by the new broker: they
+  // wait for the re-sync and go then (they used to get broker_unavailable).
+  c.send({ type: 'message', text: 'right after', client_id: 'ra-1' });
+  c.send({ type: 'private', to: p.welcome.user, text: 'psst', client_id: 'pv-1' });
   const d = await connect(w.url, `/ws/uf/${nick('d')}`);
   const dj = await d.next((m) => m.type === 'joined' || m.type === 'error', 8000, 'joined');
   assert.equal(dj.type, 'joined', JSON.stringify(d.msgs));
@@ -130,8 +135,13 @@ test('a join right after a broker restart, before a heartbeat noticed it, waits 
   m.send({ type: 'join_room', room_id: 'uf' });
   await m.nextType('joined');
   await c.next((x) => x.type === 'joined', 8000, 'c re-synced');
-  for (const x of [c, d, m]) noInternal(x);
-  c.close(); d.close(); m.close();
+  const ack = await c.until(() => c.msgs.find((x) => x.type === 'ack' && x.client_id === 'ra-1'), 8000, 'the ack');
+  assert.equal(ack.duplicate, false);
+  await p.until(() => p.msgs.find((x) => x.type === 'message' && x.client_id === 'ra-1'), 5000, 'the message');
+  await c.until(() => c.msgs.find((x) => x.type === 'private' && x.client_id === 'pv-1'), 5000, 'the private copy');
+  await p.until(() => p.msgs.find((x) => x.type === 'private' && x.message === 'psst'), 5000, 'the private message');
+  for (const x of [c, d, m, p]) noInternal(x);
+  c.close(); d.close(); m.close(); p.close();
   await w.stop(); await a2.stop();
 });
 

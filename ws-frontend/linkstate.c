@@ -81,6 +81,14 @@ linkstate_heartbeat_done(struct linkstate *ls, bool stopping, bool stream, enum 
 	return hello_when_ready(ls, stream); /* refused, or a new epoch: register again */
 }
 
+enum link_action
+linkstate_refused(struct linkstate *ls, bool stopping, bool stream)
+{
+	if (stopping || ls->state != LINK_UP || ls->hello_busy || ls->sync_busy)
+		return LINK_NOTHING;
+	return hello_when_ready(ls, stream);
+}
+
 unsigned
 linkstate_lost(struct linkstate *ls)
 {

@@ -55,6 +55,10 @@ enum link_action linkstate_sync_done(struct linkstate *ls, bool stopping, bool s
 enum link_action linkstate_heartbeat_done(struct linkstate *ls, bool stopping, bool stream,
                                           enum link_outcome o);
 
+/* A request was refused with unknown_frontend while the link is up (the broker restarted, or
+ * a standby took over, before a heartbeat noticed): register again now. */
+enum link_action linkstate_refused(struct linkstate *ls, bool stopping, bool stream);
+
 /* linkstate_lost's result bits. */
 #define LINK_LOST_WAS_UP 1 /* it was not down: log it */
 #define LINK_LOST_NOTIFY 2 /* the clients were not told yet: tell them once */

@@ -4,9 +4,10 @@
 # address lists, the delivery and slow-consumer decisions) is libmadang-ws-core.a, linked by the
 # unit tests; the daemon adds the shell around it, in one-way layers (scripts/layers.sh checks):
 #   ws_main → ws_glue (lws callbacks, loop) + ws_http → ws_conn (handshake, reassembly,
-#   keep-alive, reap) → ws_client (commands) + ws_history → ws_members (joins, leaves) →
-#   ws_delivery (events, seq, repair) → ws_link (hello, heartbeat, sync, event stream) →
-#   ws_rpc (requests) → ws_out (queueing, writing) → ws_state → the core.
+#   keep-alive, reap) → ws_client (commands) + ws_history → ws_request (their requests and
+#   replies) → ws_members (joins, leaves) → ws_delivery (events, seq, repair) + ws_wait (clients
+#   waiting for the broker) → ws_link (hello, heartbeat, sync, event stream) → ws_rpc
+#   (requests) → ws_out (queueing, writing) → ws_state → the core.
 WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/linkstate.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c \
                 ws-frontend/cmd.c ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c \
                 ws-frontend/session.c

@@ -15,19 +15,23 @@
 #include "ws_link.h"
 #include "ws_members.h"
 #include "ws_out.h"
+#include "ws_request.h"
 #include "ws_rpc.h"
 #include "ws_state.h"
-
-
-enum { KIND_SEND = 1, KIND_TYPING, KIND_PRIVATE, KIND_HISTORY };
+#include "ws_wait.h"
 
 /* WELCOME, then the path's room is joined at once on /ws/{room_id}/{username}. */
 void
 client_opened(struct ws_session *s, const struct route *rt)
 {
-	cJSON *o = cJSON_CreateObject(), *lim;
+	cJSON *o, *lim;
 
-	if (o == NULL)
+	if (!link_up()) { /* a broker restart or a failover: the client sees a pause */
+		if (wait_open(s, rt) != 0)
+			out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		return;
+	}
+	if ((o = cJSON_CreateObject()) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "type", "welcome");
 	cJSON_AddNumberToObject(o, "protocol", 1);
@@ -62,7 +66,7 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 		m = sess_member(s, c->room_id);
 		if (m == NULL || m->state != MEMBER_ACTIVE) {
 			out_send_error(s, WS_ERR_NOT_IN_ROOM, "you are not in this room", request,
-			              c->room_id, c->has_client_id ? c->client_id : NULL);
+			               c->room_id, c->has_client_id ? c->client_id : NULL);
 			return NULL;
 		}
 		return m;
@@ -70,180 +74,17 @@ client_member(struct ws_session *s, const struct cmd *c, const char *request)
 	m = sess_sole_member(s);
 	if (m == NULL) {
 		out_send_error(s, s->nrooms == 0 ? WS_ERR_NOT_IN_ROOM : WS_ERR_ROOM_REQUIRED,
-		              s->nrooms == 0 ? "join a room first"
-		                             : "room_id is required: you are in several rooms",
-		              request, NULL, c->has_client_id ? c->client_id : NULL);
+		               s->nrooms == 0 ? "join a room first"
+		                              : "room_id is required: you are in several rooms",
+		               request, NULL, c->has_client_id ? c->client_id : NULL);
 		return NULL;
 	}
 	if (m->state != MEMBER_ACTIVE) {
 		out_send_error(s, WS_ERR_NOT_IN_ROOM, "the join is not complete yet", request,
-		              m->room->id, c->has_client_id ? c->client_id : NULL);
+		               m->room->id, c->has_client_id ? c->client_id : NULL);
 		return NULL;
 	}
 	return m;
-}
-
-/* The command a request kind answers. */
-static const char *
-client_request_name(int kind)
-{
-	return kind == KIND_SEND      ? "message"
-	       : kind == KIND_TYPING  ? "typing"
-	       : kind == KIND_PRIVATE ? "private"
-	                              : "history";
-}
-
-/* What the reply of a client's request needs (its rpc_call state). */
-struct client_state {
-	int kind;
-	size_t reserved; /* history: bytes reserved in the session's and address's budgets */
-	char room_id[MADANG_ROOM_ID_MAX + 1];
-	char client_id[MADANG_CLIENT_ID_MAX + 1]; /* "" when the command had none */
-	char text[MADANG_TEXT_MAX + 1]; /* private: the text, for a reply without it; only the
-	                                 * bytes up to its NUL are copied with the request */
-};
-
-/* Replies of send, typing, private and history. */
-static void
-client_reply(void *state, struct rpc_result *r)
-{
-	struct client_state *j = state;
-	struct ws_session *s = r->sess;
-	const char *request = client_request_name(j->kind);
-	const char *cid = j->client_id[0] ? j->client_id : NULL;
-	const char *err = r->error, *msg = r->message;
-	cJSON *reply = r->reply, *o;
-
-	if (j->kind == KIND_HISTORY && !r->ok)
-		history_settle(s, &j->reserved, -1);
-	if (s->wsi == NULL || s->close_code != 0)
-		return;
-	if (r->rv == RPC_EBUSY || r->rv == RPC_ENOMEM) {
-		out_send_error(s, r->rv == RPC_EBUSY ? WS_ERR_BUSY : ERR_INTERNAL,
-		               r->rv == RPC_EBUSY ? "too many requests waiting for the chat service"
-		                                  : "out of memory",
-		               request, j->room_id, cid);
-		return;
-	}
-	if (r->rv != 0 && r->unknown && j->kind != KIND_TYPING && j->kind != KIND_HISTORY) {
-		/* It went out and no answer came back: it may have been delivered. Never say
-		 * "unavailable" for it (issue 25): a resend with the same client_id settles it. */
-		out_send_error(s, WS_ERR_OUTCOME_UNKNOWN,
-		              "the chat service did not answer in time: this may have been sent; "
-		              "send it again with the same client_id to find out",
-		              request, j->room_id, cid);
-		return;
-	}
-	if (r->rv != 0) {
-		out_send_error(s, WS_ERR_BROKER_UNAVAILABLE, "the chat service did not answer",
-		              request, j->room_id, cid);
-		return;
-	}
-	if (!r->ok) {
-		/* A restarted broker does not know us (or our members) until we have re-registered
-		 * and re-synced: to the client that is a short outage, worth a retry. */
-		if (err != NULL &&
-		    (strcmp(err, ERR_UNKNOWN_FRONTEND) == 0 ||
-		     (strcmp(err, ERR_NOT_MEMBER) == 0 && !link_up()))) {
-			err = WS_ERR_BROKER_UNAVAILABLE;
-			msg = "the chat service is reconnecting; try again in a moment";
-		}
-		out_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
-		              j->room_id, cid);
-		return;
-	}
-	switch (j->kind) {
-	case KIND_SEND: {
-		/* ACK only when the client named its message: it is how a resent message is
-		 * matched. */
-		int64_t seq;
-		bool dup = false;
-		if (cid == NULL || (o = cJSON_CreateObject()) == NULL)
-			return;
-		cJSON_AddStringToObject(o, "type", "ack");
-		cJSON_AddStringToObject(o, "room_id", j->room_id);
-		cJSON_AddStringToObject(o, "client_id", cid);
-		if (wire_int(reply, "seq", &seq))
-			cJSON_AddNumberToObject(o, "seq", (double)seq);
-		wire_bool(reply, "duplicate", &dup);
-		cJSON_AddBoolToObject(o, "duplicate", dup);
-		out_send_obj(s, o);
-		return;
-	}
-	case KIND_PRIVATE: {
-		/* The sender's copy of its private message. */
-		const char *from = wire_str(reply, "from", NULL), *to = wire_str(reply, "to", NULL);
-		const char *time = wire_str(reply, "time", NULL);
-		cJSON *text = cJSON_GetObjectItemCaseSensitive(reply, "message");
-		if ((o = cJSON_CreateObject()) == NULL)
-			return;
-		cJSON_AddStringToObject(o, "type", "private");
-		cJSON_AddStringToObject(o, "room_id", j->room_id);
-		cJSON_AddStringToObject(o, "from", from ? from : "");
-		cJSON_AddStringToObject(o, "to", to ? to : "");
-		if (cJSON_IsString(text))
-			cJSON_AddStringToObject(o, "message", text->valuestring);
-		else
-			cJSON_AddStringToObject(o, "message", j->text);
-		if (time != NULL)
-			cJSON_AddStringToObject(o, "time", time);
-		if (cid != NULL)
-			cJSON_AddStringToObject(o, "client_id", cid);
-		out_send_obj(s, o);
-		return;
-	}
-	case KIND_HISTORY: {
-		/* The broker's page (cut to --history-max-bytes if the broker did not), typed for
-		 * the client; its bytes are what the budgets pay. */
-		bool truncated;
-		char *text;
-		if (!wire_bool(reply, "truncated", &truncated))
-			history_trim(reply, ws->o.history_max_bytes);
-		cJSON_DeleteItemFromObjectCaseSensitive(reply, "ok");
-		cJSON_AddStringToObject(reply, "type", "history");
-		if (!wire_has(reply, "room_id"))
-			cJSON_AddStringToObject(reply, "room_id", j->room_id);
-		if (cid != NULL)
-			cJSON_AddStringToObject(reply, "client_id", cid);
-		text = cJSON_PrintUnformatted(reply);
-		history_settle(s, &j->reserved, text != NULL ? (int64_t)strlen(text) : -1);
-		if (text != NULL)
-			out_send_json(s, text, strlen(text));
-		free(text);
-		return;
-	}
-	default:
-		return;
-	}
-}
-
-/* Sends a client's request (req: NULL when out of memory) in order; its reply, or its failure,
- * is answered by client_reply (c: keeps its text for the reply; reserve: history bytes already
- * charged to the budgets, settled by the reply). */
-static void
-client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, const char *client_id,
-           const struct cmd *c, size_t reserve)
-{
-	struct client_state j = {.kind = kind, .reserved = reserve};
-	size_t reply_bound = 0;
-
-	if (kind == KIND_HISTORY) {
-		/* limit events of the largest size, for the batch's reply budget (ws_rpc.c) */
-		int64_t lim = 0;
-		wire_int(req, "limit", &lim);
-		reply_bound = (size_t)(lim > 0 ? lim : 1) * WS_EVENT_JSON_MAX + WS_REPLY_SMALL;
-	}
-	snprintf(j.room_id, sizeof(j.room_id), "%s", room_id ? room_id : "");
-	snprintf(j.client_id, sizeof(j.client_id), "%s", client_id ? client_id : "");
-	if (c != NULL && c->text_len < sizeof(j.text))
-		memcpy(j.text, c->text, c->text_len); /* NUL-terminated by the initializer */
-	rpc_call(req, &(struct rpc_call){.done = client_reply,
-	                                 .state = &j,
-	                                 .size = offsetof(struct client_state, text) +
-	                                         strlen(j.text) + 1,
-	                                 .sess = s,
-	                                 .ordered = true,
-	                                 .reply_bound = reply_bound});
 }
 
 static void
@@ -261,15 +102,15 @@ client_join(struct ws_session *s, struct cmd *c)
 		nick_fold(s->user, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
 			out_send_error(s, WS_ERR_UNAUTHORIZED, "your token is for another nickname",
-			              "join_room", c->room_id,
-			              c->has_client_id ? c->client_id : NULL);
+			               "join_room", c->room_id,
+			               c->has_client_id ? c->client_id : NULL);
 			return;
 		}
 	}
 	if (user == NULL) {
 		out_send_error(s, WS_ERR_NICKNAME_REQUIRED,
-		              "give a nickname: \"user\" in join_room, or ?user= on /ws",
-		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
+		               "give a nickname: \"user\" in join_room, or ?user= on /ws",
+		               "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (c->has_user && s->user != NULL && !s->authenticated && s->nrooms > 0) {
@@ -280,22 +121,22 @@ client_join(struct ws_session *s, struct cmd *c)
 		nick_fold(s->user, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
 			out_send_error(s, WS_ERR_INVALID_ARGUMENT,
-			              "this connection already has a nickname; open another "
-			              "connection for another one",
-			              "join_room", c->room_id,
-			              c->has_client_id ? c->client_id : NULL);
+			               "this connection already has a nickname; open another "
+			               "connection for another one",
+			               "join_room", c->room_id,
+			               c->has_client_id ? c->client_id : NULL);
 			return;
 		}
 		user = s->user;
 	}
 	if (sess_member(s, c->room_id) != NULL) {
 		out_send_error(s, WS_ERR_INVALID_ARGUMENT, "you are already in this room",
-		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
+		               "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (s->nrooms >= s->max_rooms) {
 		out_send_error(s, WS_ERR_TOO_MANY_ROOMS, "too many rooms on one connection",
-		              "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
+		               "join_room", c->room_id, c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (wire_has(c->json, "since") || wire_has(c->json, "epoch")) {
@@ -303,9 +144,9 @@ client_join(struct ws_session *s, struct cmd *c)
 		if (!wire_int(c->json, "since", &since) || since < 0 || epoch == NULL ||
 		    !route_hex(epoch, WS_EPOCH_LEN)) {
 			out_send_error(s, WS_ERR_INVALID_ARGUMENT,
-			              "since (a seq) and epoch (16 hex digits) go together",
-			              "join_room", c->room_id,
-			              c->has_client_id ? c->client_id : NULL);
+			               "since (a seq) and epoch (16 hex digits) go together",
+			               "join_room", c->room_id,
+			               c->has_client_id ? c->client_id : NULL);
 			return;
 		}
 		has_since = true;
@@ -313,12 +154,12 @@ client_join(struct ws_session *s, struct cmd *c)
 	if (((s->user == NULL || strcmp(s->user, user) != 0) && sess_set_user(s, user) != 0) ||
 	    (c->has_resume && sess_set_resume(s, c->resume) != 0)) {
 		out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
-		              c->has_client_id ? c->client_id : NULL);
+		               c->has_client_id ? c->client_id : NULL);
 		return;
 	}
 	if (members_join(s, c->room_id, user, has_since, (uint64_t)since, epoch) != 0)
 		out_send_error(s, ERR_INTERNAL, "out of memory", "join_room", c->room_id,
-		              c->has_client_id ? c->client_id : NULL);
+		               c->has_client_id ? c->client_id : NULL);
 }
 
 /* An error answering command c: its request, room and client_id as far as they could be read
@@ -397,6 +238,11 @@ client_release(struct ws_session *s, const char *failed_room, const char *err, c
 		} else if (client_waits_join(s, &c) != NULL) {
 			cmd_fini(&c);
 			return;
+		} else if (c.type != CMD_PING && !link_up()) {
+			/* The broker went away meanwhile: it waits for it again. */
+			cmd_fini(&c);
+			wait_add(s);
+			return;
 		} else {
 			sess_unhold(s);
 			client_dispatch(s, &c);
@@ -435,11 +281,23 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 		client_error(s, code, why, &c, 0);
 		return;
 	}
-	if (s->held_head != NULL || client_waits_join(s, &c) != NULL)
+	if (c.type != CMD_PING && !link_up()) {
+		/* The broker is away (a restart, a failover): the message waits for it, each held
+		 * one listing the session (at most WS_HELD_MAX times) for its deadline. */
 		client_hold(s, buf, len, &c);
-	else
+		wait_add(s);
+	} else if (s->held_head != NULL || client_waits_join(s, &c) != NULL) {
+		client_hold(s, buf, len, &c);
+	} else {
 		client_dispatch(s, &c);
+	}
 	cmd_fini(&c);
+}
+
+void
+client_wait_over(struct ws_session *s)
+{
+	client_release(s, NULL, NULL, NULL);
 }
 
 /* One parsed command (c stays the caller's). */
@@ -478,7 +336,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 			if (req != NULL && c->has_client_id)
 				cJSON_AddStringToObject(req, "client_id", c->client_id);
 		}
-		client_rpc(s, req, KIND_SEND, m->room->id, cid, NULL, 0);
+		client_rpc(s, req, KIND_SEND, m->room->id, cid, c, 0);
 		break;
 	case CMD_TYPING:
 		/* TYPING [room_id] active */

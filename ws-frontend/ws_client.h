@@ -13,8 +13,11 @@
 
 /* One whole message from the client (buf: len bytes, the caller's). */
 void client_message(struct ws_session *s, const char *buf, size_t len);
-/* The connection is accepted: welcome, then the path's room joined on /ws/{room_id}/{user}. */
+/* The connection is accepted: welcome, then the path's room joined on /ws/{room_id}/{user}.
+ * While the broker link is not up, all this waits for it (ws_wait.h). */
 void client_opened(struct ws_session *s, const struct route *rt);
+/* wait_hooks.release: the broker link is up again, s's held messages go on. */
+void client_wait_over(struct ws_session *s);
 /* members_hooks.join_over: a join of s is over, its held messages go on (failed_room: that
  * join was refused with err and msg, and the messages held for it get that error). */
 void client_release(struct ws_session *s, const char *failed_room, const char *err,

@@ -15,7 +15,6 @@
 #include "validate.h"
 #include "ws_client.h"
 #include "ws_conn.h"
-#include "ws_link.h"
 #include "ws_members.h"
 #include "ws_out.h"
 #include "ws_state.h"
@@ -376,12 +375,9 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 		out_close(s, WS_CLOSE_BAD_REQUEST, why ? why : "bad request", false);
 		return 0;
 	}
-	if (!link_up() || ws->stopping) {
+	if (ws->stopping) {
 		ws->c.refused++;
-		out_close(s, ws->stopping ? WS_CLOSE_GOING_AWAY : WS_CLOSE_TRY_LATER,
-		         ws->stopping ? "server shutting down"
-		                      : "chat service unavailable, try again later",
-		         false);
+		out_close(s, WS_CLOSE_GOING_AWAY, "server shutting down", false);
 		return 0;
 	}
 	if (ws->o.auth && ws_authorize(s, p, &rt, token) != 0)

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "route.h"
+#include "tls.h"
 #include "validate.h"
 #include "wire.h"
 #include "ws_link.h"
@@ -48,6 +49,9 @@ static struct {
 	/* The broker's last hello reply granted bundles: room events come on "b" (several rooms
 	 * per message) and r/<room_id> messages are ignored; else the other way round. */
 	bool bundles;
+	/* The clients are told the broker is gone (out_notify_all) at this monotonic ms, once
+	 * --broker-wait-ms has passed since the loss without a re-sync; 0: not due. */
+	uint64_t notify_at_ms;
 } lk;
 
 /* The event stream has a live pipe. */
@@ -107,12 +111,23 @@ link_lost(const char *why)
 	unsigned bits = linkstate_lost(&lk.ls);
 
 	if (bits & LINK_LOST_WAS_UP)
-		log_warn("broker: unreachable (%s); new connections refused until it is back", why);
-	if (bits & LINK_LOST_NOTIFY) {
-		out_notify_all(
-		    WS_ERR_BROKER_UNAVAILABLE,
-		    "the chat service is unavailable; messages cannot be sent until it is back");
-	}
+		log_warn("broker: unreachable (%s); clients wait up to %u ms for it", why,
+		         ws->o.broker_wait_ms);
+	/* A failover or a restart is a pause to the clients: they are told only when it lasts. */
+	if (bits & LINK_LOST_NOTIFY)
+		lk.notify_at_ms = clock_mono_ns() / 1000000u + ws->o.broker_wait_ms;
+}
+
+/* Tells every client once that the broker is gone, when the wait is over and it still is. */
+static void
+link_notify_due(void)
+{
+	if (lk.notify_at_ms == 0 || lk.ls.state == LINK_UP ||
+	    clock_mono_ns() / 1000000u < lk.notify_at_ms)
+		return;
+	lk.notify_at_ms = 0;
+	out_notify_all(WS_ERR_BROKER_UNAVAILABLE,
+	               "the chat service is unavailable; messages cannot be sent until it is back");
 }
 
 static void link_hello(void);
@@ -140,6 +155,15 @@ link_do(enum link_action a, const char *why)
 	case LINK_NOTHING:
 		break;
 	}
+}
+
+void
+link_reregister(void)
+{
+	if (lk.ls.state == LINK_UP)
+		log_warn("broker: it does not know this front-end (a restart or a failover): "
+		         "registering again");
+	link_do(linkstate_refused(&lk.ls, ws->stopping, link_stream()), NULL);
 }
 
 void
@@ -187,6 +211,7 @@ link_sync_done(void *state, struct rpc_result *r)
 		return;
 	}
 	ws->c.resyncs++;
+	lk.notify_at_ms = 0;
 	log_info("broker: up, epoch %s, %zu sessions re-synced", ws->epoch, ws->sessions.n);
 	lk.hooks.synced(lk.hooks.arg, lk.prev_epoch);
 }
@@ -318,6 +343,8 @@ void
 link_heartbeat(void)
 {
 	link_do(linkstate_tick(&lk.ls, ws->stopping, link_stream()), NULL);
+	link_notify_due();
+	lk.hooks.tick(lk.hooks.arg);
 }
 
 void
@@ -353,6 +380,31 @@ link_sub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		lws_cancel_service(lk.ctx);
 }
 
+/* Dials url on sock in the background (a broker that is not listening yet, a standby, is
+ * dialed again and again by nng), with --tls-*'s configuration on tls+tcp:// URLs and its
+ * refused handshakes logged. Several URLs on one socket: REQ sends to whichever broker is
+ * connected, SUB receives from each; only the active broker of a cluster listens.
+ * Returns 0 or -1 (logged). */
+static int
+link_dial(nng_socket sock, const char *url)
+{
+	char err[512] = "";
+	nng_dialer d;
+	int rv;
+
+	if ((rv = nng_dialer_create(&d, sock, url)) == 0 && tls_url_is_tls(url))
+		rv = tls_dialer_config(d, url, ws->o.tls, err, sizeof(err));
+	if (rv == 0)
+		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		log_error("broker: cannot dial %s: %s", url, err[0] ? err : nng_strerror(rv));
+		return -1;
+	}
+	if (tls_url_is_tls(url))
+		tls_watch_dialer(d, url, "ws");
+	return 0;
+}
+
 int
 link_open(const struct link_hooks *hooks)
 {
@@ -378,10 +430,9 @@ link_open(const struct link_hooks *hooks)
 	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMINT, 50)) != 0 ||
 	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMAXT, 500)) != 0)
 		goto fail;
-	if ((rv = nng_dial(lk.req, ws->o.rpc_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		log_error("broker: cannot dial %s: %s", ws->o.rpc_url, nng_strerror(rv));
-		goto fail;
-	}
+	for (size_t i = 0; i < ws->o.n_rpc; i++)
+		if (link_dial(lk.req, ws->o.rpc_urls[i]) != 0)
+			return -1;
 
 	if ((rv = nng_sub0_open(&lk.sub)) != 0)
 		goto fail;
@@ -403,10 +454,9 @@ link_open(const struct link_hooks *hooks)
 	    (rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_ROOMS, 2)) != 0 ||
 	    (rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_BUNDLE, 2)) != 0)
 		goto fail;
-	if ((rv = nng_dial(lk.sub, ws->o.events_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		log_error("broker: cannot dial %s: %s", ws->o.events_url, nng_strerror(rv));
-		goto fail;
-	}
+	for (size_t i = 0; i < ws->o.n_events; i++)
+		if (link_dial(lk.sub, ws->o.events_urls[i]) != 0)
+			return -1;
 	return 0;
 fail:
 	log_error("broker: %s", nng_strerror(rv));

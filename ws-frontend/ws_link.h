@@ -30,6 +30,8 @@ struct link_hooks {
 	/* hello and sync are done: the broker is up (again), in epoch ws->epoch; every room
 	 * must re-join its members from prev_epoch ("" when there was none). */
 	void (*synced)(void *arg, const char *prev_epoch);
+	/* Each heartbeat tick, after the link's own work. */
+	void (*tick)(void *arg);
 	void *arg;
 };
 
@@ -52,6 +54,9 @@ void link_heartbeat(void);
 unsigned link_heartbeat_ms(void);
 /* Registers as soon as possible when not registered (after a pipe event or at start). */
 void link_poke(void);
+/* A request was refused with unknown_frontend: the broker does not know us (it restarted, or
+ * a standby took over) although the link is up. Registers again at once (hello, sync). */
+void link_reregister(void);
 /* True when hello and sync are done and the broker answers. */
 bool link_up(void);
 /* "up", "syncing" or "down" (/healthz). */

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "opt.h"
 #include "sdnotify.h"
+#include "tls.h"
 #include "validate.h"
 #include "ws_client.h"
 #include "ws_conn.h"
@@ -21,6 +22,7 @@
 #include "ws_link.h"
 #include "ws_members.h"
 #include "ws_state.h"
+#include "ws_wait.h"
 
 #define PROG            "madang-ws"
 #define DEF_LISTEN      "127.0.0.1:8081"
@@ -35,7 +37,6 @@
 #define DEF_HISTORY     50
 #define DEF_GUEST       4 /* hex digits: 65,536 nicknames per room before retries get long */
 
-
 static void
 usage(FILE *f)
 {
@@ -43,9 +44,11 @@ usage(FILE *f)
 	    f,
 	    "usage: madang-ws [options]\n"
 	    "  --listen HOST:PORT        where to accept WebSockets (default " DEF_LISTEN ")\n"
-	    "  --rpc URL                 broker request/reply endpoint (default\n"
-	    "                            %s)\n"
-	    "  --events URL              broker event stream (default\n"
+	    "  --rpc URL[,URL...]        broker request/reply endpoint (default\n"
+	    "                            %s);\n"
+	    "                            several: every broker of a cluster (active and\n"
+	    "                            standbys, at most 4), whichever serves is used\n"
+	    "  --events URL[,URL...]     broker event stream (default\n"
 	    "                            %s)\n"
 	    "                            (default directory: " MADANG_IPC_ROOT_DIR
 	    " as root, else\n"
@@ -82,6 +85,10 @@ usage(FILE *f)
 	    "                            nickname is the token's name (or sub) (default: no auth)\n"
 	    "  --guest-digits N          /ws/chat/{room_id}: random hex digits after \"guest-\"\n"
 	    "                            in its made-up nicknames, 1-8 (default 4)\n"
+	    "  --broker-wait-ms MS       a client that connects, joins or sends while the broker\n"
+	    "                            is away (restart, failover) waits this long before\n"
+	    "                            broker_unavailable, 0-60000 (default "
+	    "5000)\n" TLS_USAGE_DIALER
 	    "  -v                        log every connection event and command (debug)\n"
 	    "  -h, --help                this text;  --version  the version\n",
 	    ipc_default_rpc_url(), ipc_default_events_url());
@@ -106,6 +113,37 @@ hosts_valid(const char *list)
 			return false;
 	}
 	return true;
+}
+
+/* --tls-*: what the command line gave (ws->o.tls points here). */
+static struct tls_opts tls_flags;
+
+/* Splits a comma-separated URL list (flag: for the error) into urls (copies, at most
+ * WS_BROKERS_MAX) and *n. Empty entries are refused. Returns 0 or -1 (told on stderr). */
+static int
+split_urls(const char *flag, const char *list, char **urls, size_t *n)
+{
+	*n = 0;
+	for (const char *p = list;;) {
+		size_t len = strcspn(p, ",");
+		if (len == 0) {
+			fprintf(stderr, "madang-ws: %s: an empty URL in \"%s\"\n", flag, list);
+			return -1;
+		}
+		if (*n == WS_BROKERS_MAX) {
+			fprintf(stderr, "madang-ws: %s: at most %d URLs\n", flag, WS_BROKERS_MAX);
+			return -1;
+		}
+		if ((urls[*n] = strndup(p, len)) == NULL) {
+			fprintf(stderr, "madang-ws: out of memory\n");
+			return -1;
+		}
+		(*n)++;
+		p += len;
+		if (*p == '\0')
+			return 0;
+		p++;
+	}
 }
 
 static int
@@ -157,6 +195,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		O_JWT,
 		O_HOSTS,
 		O_GUEST,
+		O_BROKER_WAIT,
 		O_HELP,
 		O_VERSION
 	};
@@ -183,6 +222,8 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	    {"jwt-secret-file", required_argument, NULL, O_JWT},
 	    {"hosts", required_argument, NULL, O_HOSTS},
 	    {"guest-digits", required_argument, NULL, O_GUEST},
+	    {"broker-wait-ms", required_argument, NULL, O_BROKER_WAIT},
+	    TLS_LONG_OPTIONS_DIALER,
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -205,6 +246,8 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	o->max_rooms = DEF_ROOMS;
 	o->history = DEF_HISTORY;
 	o->guest_digits = DEF_GUEST;
+	o->broker_wait_ms = WS_BROKER_WAIT_MS_DEFAULT;
+	o->tls = &tls_flags;
 	o->history_max_bytes = WS_HISTORY_BYTES_DEFAULT;
 	o->history_rate = WS_HISTORY_RATE_DEFAULT;
 	o->history_rate_ip = WS_HISTORY_RATE_IP_DEFAULT;
@@ -322,6 +365,17 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 				return -1;
 			o->guest_digits = (int)v;
 			break;
+		case O_BROKER_WAIT:
+			if (opt_number_cli(PROG, "--broker-wait-ms", optarg, 0,
+			                   WS_BROKER_WAIT_MS_MAX, &v) != 0)
+				return -1;
+			o->broker_wait_ms = (unsigned)v;
+			break;
+		case TLS_OPT_CA:
+		case TLS_OPT_CERT:
+		case TLS_OPT_SERVER_NAME:
+			tls_opt_set(&tls_flags, c, optarg);
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -339,6 +393,16 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return -1;
+	}
+	if (split_urls("--rpc", o->rpc_url, o->rpc_urls, &o->n_rpc) != 0 ||
+	    split_urls("--events", o->events_url, o->events_urls, &o->n_events) != 0)
+		return -1;
+	if (o->n_rpc != o->n_events) {
+		fprintf(stderr,
+		        "madang-ws: --rpc and --events must list the same brokers (%zu and "
+		        "%zu URLs)\n",
+		        o->n_rpc, o->n_events);
 		return -1;
 	}
 	if (!valid_room_id(o->id, strlen(o->id))) {
@@ -363,6 +427,42 @@ link_events_done(void *arg)
 	delivery_flush();
 }
 
+/* The start-up check of the --tls-* flags against every broker URL (common/tls.h): refused
+ * (logged) when a tls+tcp:// URL lacks the files, a file is bad, or TLS flags protect no URL.
+ * Returns 0 or -1. */
+static int
+check_tls(const struct ws_opts *o)
+{
+	const char *urls[2 * WS_BROKERS_MAX];
+	char err[512];
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->n_rpc; i++)
+		urls[n++] = o->rpc_urls[i];
+	for (size_t i = 0; i < o->n_events; i++)
+		urls[n++] = o->events_urls[i];
+	if (tls_check(o->tls, urls, n, true, "ws", err, sizeof(err)) != 0) {
+		log_error("ws: not started: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The broker is up (again): members re-join first, then whoever waited for it goes on. */
+static void
+link_synced(void *arg, const char *prev_epoch)
+{
+	members_resync(arg, prev_epoch);
+	wait_link_up();
+}
+
+static void
+link_tick(void *arg)
+{
+	(void)arg;
+	wait_tick();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -374,11 +474,15 @@ main(int argc, char **argv)
 	if (parse_args(argc, argv, &ws->o) != 0)
 		return 2;
 	log_init("madang-ws", ws->o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (ipc_dial_check(ws->o.rpc_url, err, sizeof(err)) != 0 ||
-	    ipc_dial_check(ws->o.events_url, err, sizeof(err)) != 0) {
-		log_error("ws: refusing the broker's socket directory: %s", err);
-		return 1;
+	for (size_t i = 0; i < ws->o.n_rpc; i++) {
+		if (ipc_dial_check(ws->o.rpc_urls[i], err, sizeof(err)) != 0 ||
+		    ipc_dial_check(ws->o.events_urls[i], err, sizeof(err)) != 0) {
+			log_error("ws: refusing the broker's socket directory: %s", err);
+			return 1;
+		}
 	}
+	if (check_tls(&ws->o) != 0)
+		return 1;
 	/* Signals. SIGTERM (systemd's stop) and SIGINT (Ctrl-C under make run) stop gracefully:
 	 * every client gets a close frame (1001, going away) within WS_STOP_GRACE_MS, instead of
 	 * browsers seeing a dropped TCP connection they would take for a network fault.
@@ -399,19 +503,21 @@ main(int argc, char **argv)
 	sesstab_init(&ws->sessions);
 	roomtab_init(&ws->rooms);
 	conn_init();
-	members_init(&(struct members_hooks){.join_over = client_release,
-	                                     .guest_retry = conn_guest_retry,
-	                                     .probe = conn_probe});
+	wait_init(&(struct wait_hooks){.open = client_opened, .release = client_wait_over});
+	members_init(&(struct members_hooks){
+	    .join_over = client_release, .guest_retry = conn_guest_retry, .probe = conn_probe});
 
 	if (link_open(&(struct link_hooks){.event = link_event,
 	                                   .events_done = link_events_done,
 	                                   .member_lost = members_lost,
-	                                   .synced = members_resync}) != 0)
+	                                   .synced = link_synced,
+	                                   .tick = link_tick}) != 0)
 		return 1;
 	if (glue_init() != 0)
 		goto out;
-	log_info("ws: %s listening on %s%s, broker %s / %s, event loop %s", ws->o.id, ws->o.listen,
-	         ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url, ws->o.events_url,
+	log_info("ws: %s listening on %s%s, broker %s / %s%s, event loop %s", ws->o.id,
+	         ws->o.listen, ws->o.reuseport ? " (shared port)" : "", ws->o.rpc_url,
+	         ws->o.events_url, tls_url_is_tls(ws->o.rpc_urls[0]) ? " (mutual TLS)" : "",
 	         ws->o.libev ? "libev" : "poll");
 	sd_notify_send("READY=1\nSTATUS=serving");
 	if (glue_run() == 0)
@@ -419,8 +525,13 @@ main(int argc, char **argv)
 	log_info("ws: %s stopped", ws->o.id);
 out:
 	link_close();
+	wait_fini();
 	glue_fini();
 	conn_fini();
 	history_fini();
+	for (size_t i = 0; i < ws->o.n_rpc; i++)
+		free(ws->o.rpc_urls[i]);
+	for (size_t i = 0; i < ws->o.n_events; i++)
+		free(ws->o.events_urls[i]);
 	return rc;
 }

@@ -1,7 +1,7 @@
-/* ws_members.c — membership (ws_members.h). Joining rooms: the join requests of a room go to the broker in rounds, and each
- * reply turns into "joined", the history it carries, then live events from the join's seq on
- * (docs/protocol.md). A refused join is an error event, and on /ws/{room_id}/{username} a close
- * with the documented code. */
+/* ws_members.c — membership (ws_members.h). Joining rooms: the join requests of a room go to the
+ * broker in rounds, and each reply turns into "joined", the history it carries, then live events
+ * from the join's seq on (docs/protocol.md). A refused join is an error event, and on
+ * /ws/{room_id}/{username} a close with the documented code. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include "ws_out.h"
 #include "ws_rpc.h"
 #include "ws_state.h"
+#include "ws_wait.h"
 
 static struct members_hooks hk;
 
@@ -52,6 +53,17 @@ struct join_state {
 	uint64_t below;
 };
 
+/* True when a refused join waits for the broker instead of failing: the broker answered
+ * unknown_frontend (it does not know this front-end: a restart or a failover), or no answer
+ * came and the link is down (the request went to a broker that is gone). */
+static bool
+join_waits(const struct rpc_result *res)
+{
+	if (res->rv == 0)
+		return res->error != NULL && strcmp(res->error, ERR_UNKNOWN_FRONTEND) == 0;
+	return res->rv != RPC_ENOMEM && res->rv != RPC_EBUSY && !link_up() && !ws->stopping;
+}
+
 static void
 join_done(void *state, struct rpc_result *res)
 {
@@ -84,6 +96,18 @@ join_done(void *state, struct rpc_result *res)
 		m->resync = m->resync || ok;
 		room_join_enqueue(r, m);
 		members_pump(r);
+		return;
+	}
+	if (!ok && join_waits(res)) {
+		/* The broker restarted, or a standby took over, before the link noticed: it does
+		 * not know us and applied nothing. The join goes again after the re-sync (each room
+		 * pumps its queue then); until then, or --broker-wait-ms, the client waits. */
+		link_reregister();
+		room_join_enqueue(r, m);
+		if (wait_add(s) != 0)
+			log_warn(
+			    "ws: session %llu: out of memory: its join waits without a deadline",
+			    (unsigned long long)s->serial);
 		return;
 	}
 	if (ok && (!wire_int(reply, "seq", &seq) || seq < 0)) {
@@ -180,11 +204,12 @@ join_done(void *state, struct rpc_result *res)
 		return;
 	}
 	if (m->cursor < r->log.base) {
-		/* Only after an unrecoverable gap (delivery's skip) reset the log during the join. */
+		/* Only after an unrecoverable gap (delivery's skip) reset the log during the join.
+		 */
 		if (cursor < (uint64_t)seq)
 			out_send_error(s, WS_ERR_EVENTS_LOST,
-			              "some events of this room could not be recovered", NULL,
-			              r->id, NULL);
+			               "some events of this room could not be recovered", NULL,
+			               r->id, NULL);
 		m->cursor = r->log.base;
 	}
 	if (log_enabled(LOG_LVL_DEBUG))
@@ -232,8 +257,12 @@ members_pump(struct ws_room *r)
 	 * must stay under WS_BATCH_REPLY_MAX (ws_rpc.c). */
 	size_t bound = (size_t)ws->o.history * WS_EVENT_JSON_MAX + WS_JOIN_USERS_MAX;
 	size_t per = WS_BATCH_REPLY_MAX / bound;
-	size_t n = room_join_next(r, ms, per < 1 ? 1 : per > WS_BATCH_MAX ? WS_BATCH_MAX : per);
+	size_t n;
 
+	/* While the broker is away the joins stay queued: the re-sync pumps every room. */
+	if (!link_up())
+		return;
+	n = room_join_next(r, ms, per < 1 ? 1 : per > WS_BATCH_MAX ? WS_BATCH_MAX : per);
 	if (n > 1)
 		b = rpc_batch_begin(); /* NULL: no memory, each goes alone */
 	for (size_t i = 0; i < n; i++) {
@@ -262,7 +291,7 @@ members_pump(struct ws_room *r)
 
 int
 members_join(struct ws_session *s, const char *room_id, const char *user, bool has_since,
-           uint64_t since, const char *epoch)
+             uint64_t since, const char *epoch)
 {
 	struct ws_room *r = delivery_room(room_id, true);
 	struct ws_member *m;
@@ -364,10 +393,10 @@ members_frontend_event(void *arg, cJSON *ev)
 			members_leave(s, m, false, NULL);
 		/* Its nickname now belongs to a newer connection (resume): this one is done. */
 		out_close(s, WS_CLOSE_NICK_TAKEN,
-		         reason != NULL && strcmp(reason, "replaced") == 0
-		             ? "replaced by a newer connection"
-		             : "removed by the server",
-		         true);
+		          reason != NULL && strcmp(reason, "replaced") == 0
+		              ? "replaced by a newer connection"
+		              : "removed by the server",
+		          true);
 	}
 }
 
@@ -416,4 +445,3 @@ members_lost(void *arg, struct ws_session *s, struct ws_member *m, const char *e
 		                                               : WS_CLOSE_TRY_LATER,
 		          "could not rejoin the room", true);
 }
-

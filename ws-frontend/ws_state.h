@@ -18,20 +18,26 @@
 #include "room.h"
 #include "session.h"
 
+struct tls_opts; /* common/tls.h */
+
 /* Limits that are not flags (documented in docs/protocol.md, "Limits"). */
-#define WS_FRAME_MAX       (64 * 1024)  /* a client message (all fragments); above: close 1009 */
-#define WS_WRITE_CHUNK     (256 * 1024) /* coalesced bytes per write (and tx_packet_size) */
-#define WS_RX_BUFFER       256          /* lws receive chunk, per connection; longer: reassembled */
-#define WS_RX_KEEP         1024 /* a reassembly buffer larger than this is freed after use */
-#define WS_RPC_TIMEOUT_MS  2000 /* a broker request that takes longer has failed */
-#define WS_RATE_STRIKES    20   /* rate-limited messages in a row before close 1008 */
-#define WS_EVENT_BUDGET    256  /* broker events handled per loop turn */
-#define WS_EVENT_MAX       (1024 * 1024)      /* a broker event larger than this is dropped */
-#define WS_REPLY_MAX       (16 * 1024 * 1024) /* a broker reply larger than this fails */
-#define WS_STOP_GRACE_MS   2000               /* SIGTERM: time given to close frames and leaves */
-#define WS_HEARTBEAT_MS    1000               /* until the broker's hello says otherwise */
-#define WS_SESSION_RPC_MAX 256 /* a client's requests waiting for the broker; more: busy */
-#define WS_BATCH_MAX       48  /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
+#define WS_FRAME_MAX      (64 * 1024)  /* a client message (all fragments); above: close 1009 */
+#define WS_WRITE_CHUNK    (256 * 1024) /* coalesced bytes per write (and tx_packet_size) */
+#define WS_RX_BUFFER      256          /* lws receive chunk, per connection; longer: reassembled */
+#define WS_RX_KEEP        1024         /* a reassembly buffer larger than this is freed after use */
+#define WS_RPC_TIMEOUT_MS 2000         /* a broker request that takes longer has failed */
+#define WS_RATE_STRIKES   20           /* rate-limited messages in a row before close 1008 */
+#define WS_EVENT_BUDGET   256          /* broker events handled per loop turn */
+#define WS_EVENT_MAX      (1024 * 1024)      /* a broker event larger than this is dropped */
+#define WS_REPLY_MAX      (16 * 1024 * 1024) /* a broker reply larger than this fails */
+#define WS_STOP_GRACE_MS  2000               /* SIGTERM: time given to close frames and leaves */
+#define WS_HEARTBEAT_MS   1000               /* until the broker's hello says otherwise */
+#define WS_BROKERS_MAX    4 /* URLs in one --rpc or --events list (active and standbys) */
+#define WS_BROKER_WAIT_MS_DEFAULT \
+	5000                        /* --broker-wait-ms: a client waits this long for the broker */
+#define WS_BROKER_WAIT_MS_MAX 60000 /* its range: 0..this */
+#define WS_SESSION_RPC_MAX    256   /* a client's requests waiting for the broker; more: busy */
+#define WS_BATCH_MAX          48    /* requests per batch (48 x ~4.3 KB < the broker's 256 KiB) */
 /* The most bytes the replies of one batch may add up to, judged from each request's bound
  * (rpc_job.reply_bound): one reply over WS_REPLY_MAX makes nng drop the connection, and with
  * it every request in flight (issue 25: batched history replies cut the broker link). */
@@ -71,8 +77,14 @@ struct ws_opts {
 	const char *listen; /* HOST:PORT */
 	char host[256];
 	int port;
-	const char *rpc_url;
-	const char *events_url;
+	const char *rpc_url;            /* --rpc as given: one URL or URL,URL,… */
+	const char *events_url;         /* --events as given */
+	char *rpc_urls[WS_BROKERS_MAX]; /* --rpc split at commas (n_rpc of them) */
+	size_t n_rpc;
+	char *events_urls[WS_BROKERS_MAX]; /* --events split at commas (n_events) */
+	size_t n_events;
+	const struct tls_opts *tls; /* --tls-ca, --tls-cert, --tls-server-name (never NULL) */
+	unsigned broker_wait_ms;    /* --broker-wait-ms: connect, join, send wait this long */
 	const char *id;
 	const char *origins; /* NULL: Origin must match Host; "*": any */
 	const char *hosts;   /* --hosts: accepted Host values, comma-separated; NULL: any */

@@ -160,6 +160,28 @@ test_clients_told_once_per_outage(void **state)
 	assert_int_equal(linkstate_lost(&ls), LINK_LOST_WAS_UP | LINK_LOST_NOTIFY);
 }
 
+/* A request refused with unknown_frontend while up (the broker restarted, or a standby took
+ * over, before a heartbeat noticed): hello at once, once; nothing while already registering. */
+static void
+test_refused_while_up_registers_again(void **state)
+{
+	struct linkstate ls = link_up();
+
+	(void)state;
+	assert_int_equal(linkstate_refused(&ls, false, true), LINK_SEND_HELLO);
+	assert_int_equal(ls.state, LINK_SYNCING);
+	assert_int_equal(linkstate_refused(&ls, false, true), LINK_NOTHING); /* hello in flight */
+	assert_int_equal(linkstate_hello_done(&ls, false, LINK_OK), LINK_SEND_SYNC);
+	assert_int_equal(linkstate_refused(&ls, false, true), LINK_NOTHING); /* sync in flight */
+	assert_int_equal(linkstate_sync_done(&ls, false, true, LINK_OK), LINK_SYNCED);
+	/* Without the event stream: down until it is back; stopping: nothing. */
+	assert_int_equal(linkstate_refused(&ls, false, false), LINK_NOTHING);
+	assert_int_equal(ls.state, LINK_DOWN);
+	ls = link_up();
+	assert_int_equal(linkstate_refused(&ls, true, true), LINK_NOTHING);
+	assert_int_equal(ls.state, LINK_UP);
+}
+
 int
 main(void)
 {
@@ -171,6 +193,7 @@ main(void)
 	    cmocka_unit_test(test_heartbeat_outcomes),
 	    cmocka_unit_test(test_stopping_sends_nothing),
 	    cmocka_unit_test(test_clients_told_once_per_outage),
+	    cmocka_unit_test(test_refused_while_up_registers_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,8 +49,8 @@ bool policy_slow(uint64_t pending, uint64_t limit, uint64_t *over_since_ms, uint
  * the last one took, so that frames gather and each send() carries several (docs/performance.md,
  * findings 24 and 27). */
 #define WS_PACE_WINDOW_NS   20000000ULL /* the loop's busy share is a decaying mean over ~this */
-#define WS_PACE_FREE_PCT    60          /* busy below this share of the time: write at once */
-#define WS_PACE_FULL_PCT    95          /* at or above: wait as long as the last flush took */
+#define WS_PACE_FREE_PCT    85          /* busy below this share of the time: write at once */
+#define WS_PACE_FULL_PCT    98          /* at or above: wait as long as the last flush took */
 #define WS_PACE_MIN_WAIT_NS 20000ULL    /* a shorter wait is not worth a timer: write now */
 #define WS_PACE_MAX_WAIT_NS 25000000ULL /* never hold frames back longer than this */
 

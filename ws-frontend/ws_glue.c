@@ -322,36 +322,36 @@ ws_listen_socket(void)
  * (out_flush_writes), and the loop ends when madang-ws is done.
  *
  * Writes are latency-first (policy_pace): the frames of an iteration go out when it ends while
- * the loop has time to spare. Only when the loop is busy most of the time does the next flush
- * wait (ws_flush_timer), by as much as the loop's busy share says, at most as long as the last
- * flush took: frames gather meanwhile and each send() carries several. Without that pause
- * fanout at 1M deliveries/s fell behind by over a second (docs/performance.md, findings 23, 24
- * and 27). The busy share is measured here: the time from each wake-up of the loop (ws_ev_wake)
- * to its next wait, against the time spent waiting. */
+ * writing takes less than 40 % of the loop's time. When writes are what saturates the loop,
+ * the next flush waits (ws_flush_timer), at 50 % and more as long as the last flush took (so
+ * that writes take at most half of the loop's time): frames gather meanwhile and each send()
+ * carries several. Without that pause fanout at 1M deliveries/s fell behind by over a second
+ * (docs/performance.md, findings 23, 24 and 27). */
 static ev_prepare ws_ev_turn;
-static ev_check ws_ev_wake;
 static ev_timer ws_flush_timer;
 static struct {
-	struct pace_load load;
-	uint64_t woke_ns;    /* monotonic ns the loop last woke up (0: not yet) */
-	uint64_t slept_ns;   /* monotonic ns the loop last went to wait (0: not yet) */
-	uint64_t flushed_ns; /* monotonic ns the last flush ended */
-	uint64_t flush_cost; /* ns the last flush took */
-	bool flush_time;     /* MADANG_WS_PACING=flush-time: the rule before finding 27 */
+	struct pace_load load; /* time spent in flushes against the whole */
+	uint64_t flushed_ns;   /* monotonic ns the last flush ended (0: none yet) */
+	uint64_t flush_cost;   /* ns the last flush took */
+	bool flush_time;       /* MADANG_WS_PACING=flush-time: the rule before finding 27 */
 } pace;
 
 static void
 ws_flush_paced(struct ev_loop *loop)
 {
 	struct pace_in in;
-	uint64_t now, wait, done;
+	struct pace_load upto_now;
+	uint64_t now, wait, done, since;
 
 	if (!out_writes_pending())
 		return;
 	now = clock_mono_ns();
-	in.busy_pct = policy_load_pct(&pace.load);
+	since = pace.flushed_ns != 0 ? now - pace.flushed_ns : 0;
+	upto_now = pace.load;
+	policy_load_add(&upto_now, 0, since);
+	in.write_pct = policy_load_pct(&upto_now);
 	in.last_flush_ns = pace.flush_cost;
-	in.since_flush_ns = now - pace.flushed_ns;
+	in.since_flush_ns = since;
 	in.sessions = out_writes_listed();
 	in.flush_time = pace.flush_time;
 	if ((wait = policy_pace(&in)) > 0) {
@@ -367,6 +367,8 @@ ws_flush_paced(struct ev_loop *loop)
 	done = clock_mono_ns();
 	pace.flush_cost = done - now;
 	pace.flushed_ns = done;
+	pace.load = upto_now;
+	policy_load_add(&pace.load, pace.flush_cost, 0);
 }
 
 static void
@@ -377,25 +379,9 @@ ws_flush_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ws_flush_paced(loop);
 }
 
-/* After each wait: the time spent waiting is idle. */
-static void
-ws_ev_wake_cb(struct ev_loop *loop, ev_check *w, int revents)
-{
-	uint64_t now = clock_mono_ns();
-
-	(void)loop;
-	(void)w;
-	(void)revents;
-	if (pace.slept_ns != 0)
-		policy_load_add(&pace.load, 0, now - pace.slept_ns);
-	pace.woke_ns = now;
-}
-
 static void
 ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	uint64_t now;
-
 	(void)w;
 	(void)revents;
 	conn_reap();
@@ -403,11 +389,6 @@ ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	ws_flush_paced(loop);
 	if (gl.exit_loop)
 		ev_break(loop, EVBREAK_ALL);
-	/* Before each wait: the time since the wake-up was work. */
-	now = clock_mono_ns();
-	if (pace.woke_ns != 0)
-		policy_load_add(&pace.load, now - pace.woke_ns, 0);
-	pace.slept_ns = now;
 }
 
 int
@@ -441,11 +422,6 @@ glue_init(void)
 		ev_prepare_init(&ws_ev_turn, ws_ev_turn_cb);
 		ev_prepare_start(gl.ev, &ws_ev_turn);
 		ev_unref(gl.ev); /* the watcher alone does not keep the loop running */
-		ev_check_init(&ws_ev_wake, ws_ev_wake_cb);
-		/* First of the iteration's callbacks, so that they count as work, not waiting. */
-		ev_set_priority(&ws_ev_wake, EV_MAXPRI);
-		ev_check_start(gl.ev, &ws_ev_wake);
-		ev_unref(gl.ev);
 		ev_init(&ws_flush_timer, ws_flush_timer_cb);
 		/* For A/B measurements only (bench/run.sh's madang-flush-time): the old pacing. */
 		pace.flush_time = getenv("MADANG_WS_PACING") != NULL &&
@@ -531,8 +507,6 @@ glue_fini(void)
 	if (gl.ev != NULL) {
 		ev_ref(gl.ev);
 		ev_prepare_stop(gl.ev, &ws_ev_turn);
-		ev_ref(gl.ev);
-		ev_check_stop(gl.ev, &ws_ev_wake);
 		ev_timer_stop(gl.ev, &ws_flush_timer);
 		ev_loop_destroy(gl.ev);
 		gl.ev = NULL;

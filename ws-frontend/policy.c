@@ -38,12 +38,12 @@ policy_slow(uint64_t pending, uint64_t limit, uint64_t *over_since_ms, uint64_t 
 }
 
 void
-policy_load_add(struct pace_load *l, uint64_t write_ns, uint64_t other_ns)
+policy_load_add(struct pace_load *l, uint64_t busy_ns, uint64_t idle_ns)
 {
-	l->write_ns += write_ns;
-	l->total_ns += write_ns + other_ns;
+	l->busy_ns += busy_ns;
+	l->total_ns += busy_ns + idle_ns;
 	while (l->total_ns > WS_PACE_WINDOW_NS) {
-		l->write_ns /= 2;
+		l->busy_ns /= 2;
 		l->total_ns /= 2;
 	}
 }
@@ -53,29 +53,27 @@ policy_load_pct(const struct pace_load *l)
 {
 	if (l->total_ns == 0)
 		return 0;
-	return (unsigned)(l->write_ns * 100 / l->total_ns);
+	return (unsigned)(l->busy_ns * 100 / l->total_ns);
 }
 
 uint64_t
 policy_pace(const struct pace_in *in)
 {
-	uint64_t wait, span = WS_PACE_FULL_PCT - WS_PACE_FREE_PCT, over;
+	uint64_t wait;
 
 	if (in->sessions == 0)
 		return 0;
 	if (in->flush_time)
-		return in->last_flush_ns > in->since_flush_ns
-		           ? in->last_flush_ns - in->since_flush_ns
-		           : 0;
-	if (in->write_pct < WS_PACE_FREE_PCT)
+		wait = in->last_flush_ns;
+	else if (in->busy_pct < WS_PACE_FREE_PCT)
 		return 0;
-	over = in->write_pct - WS_PACE_FREE_PCT;
-	if (over > span)
-		over = span;
-	wait = in->last_flush_ns > WS_PACE_MAX_WAIT_NS ? WS_PACE_MAX_WAIT_NS : in->last_flush_ns;
-	wait = wait * over / span;
+	else if (in->busy_pct >= WS_PACE_FULL_PCT)
+		wait = in->last_flush_ns;
+	else
+		wait = in->last_flush_ns * (in->busy_pct - WS_PACE_FREE_PCT) /
+		       (WS_PACE_FULL_PCT - WS_PACE_FREE_PCT);
 	if (wait <= in->since_flush_ns)
 		return 0;
 	wait -= in->since_flush_ns;
-	return wait < WS_PACE_MIN_WAIT_NS ? 0 : wait;
+	return wait < WS_PACE_MIN_WAIT_NS && !in->flush_time ? 0 : wait;
 }

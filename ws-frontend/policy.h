@@ -45,31 +45,31 @@ bool policy_slow(uint64_t pending, uint64_t limit, uint64_t *over_since_ms, uint
                  bool partial);
 
 /* Write pacing (--event-loop libev, ws_glue.c): frames go out at the end of the loop turn that
- * produced them unless writing is what saturates the loop; then the next flush waits, at most
- * as long as the last one took (the rule of finding 24, which keeps writes to half of the
- * loop's time), so that frames gather and each send() carries several (docs/performance.md,
- * findings 24 and 27). */
-#define WS_PACE_WINDOW_NS   20000000ULL /* the write share is a decaying mean over ~this */
-#define WS_PACE_FREE_PCT    40          /* writes under this share of the time: write at once */
-#define WS_PACE_FULL_PCT    50          /* at or above: wait as long as the last flush took */
+ * produced them unless the loop is saturated (it hardly ever waits for events); then the next
+ * flush waits, up to as long as the last one took (the rule of finding 24, which keeps writes
+ * to half of the loop's time), so that frames gather and each send() carries several
+ * (docs/performance.md, findings 24 and 27). */
+#define WS_PACE_WINDOW_NS   20000000ULL /* the busy share is a decaying mean over ~this */
+#define WS_PACE_FREE_PCT    70          /* loop busy under this share of the time: write at once */
+#define WS_PACE_FULL_PCT    90          /* at or above: wait as long as the last flush took */
 #define WS_PACE_MIN_WAIT_NS 20000ULL    /* a shorter wait is not worth a timer: write now */
-#define WS_PACE_MAX_WAIT_NS 25000000ULL /* never hold frames back longer than this */
 
-/* The loop's recent time spent writing against its whole time, both halved whenever the whole
- * passes WS_PACE_WINDOW_NS (an exponentially decaying window). Zeroed: no history. */
+/* The loop's recent busy time (everything but waiting for events) against its whole time, both
+ * halved whenever the whole passes WS_PACE_WINDOW_NS (an exponentially decaying window).
+ * Zeroed: no history. */
 struct pace_load {
-	uint64_t write_ns;
+	uint64_t busy_ns;
 	uint64_t total_ns;
 };
 
-/* Adds a stretch of write_ns writing and other_ns doing anything else (or waiting) to l. Pure. */
-void policy_load_add(struct pace_load *l, uint64_t write_ns, uint64_t other_ns);
-/* l's write share in percent (0 when it has no history). Pure. */
+/* Adds a stretch of busy_ns working and idle_ns waiting to l. Pure. */
+void policy_load_add(struct pace_load *l, uint64_t busy_ns, uint64_t idle_ns);
+/* l's busy share in percent (0 when it has no history). Pure. */
 unsigned policy_load_pct(const struct pace_load *l);
 
 /* What the pacing decision reads. */
 struct pace_in {
-	unsigned write_pct;      /* the loop's write share, time since the last flush included */
+	unsigned busy_pct;       /* the loop's busy share (policy_load_pct) */
 	uint64_t last_flush_ns;  /* how long the last flush took */
 	uint64_t since_flush_ns; /* time since the last flush ended */
 	uint64_t sessions;       /* sessions waiting for a write */
@@ -78,10 +78,9 @@ struct pace_in {
 
 /* How long to wait before writing what is pending, in ns; 0: write now. With flush_time (kept
  * for measurements: MADANG_WS_PACING=flush-time), the last flush's cost less the time since it
- * ended, whatever the load. Otherwise, below WS_PACE_FREE_PCT of the time writing, 0. Above,
- * the wait grows with the write share from 0 to the last flush's cost at WS_PACE_FULL_PCT
- * (capped at WS_PACE_MAX_WAIT_NS), less the time already passed since that flush; under
- * WS_PACE_MIN_WAIT_NS it is 0. Pure. */
+ * ended, whatever the load. Otherwise, below WS_PACE_FREE_PCT busy, 0. Above, the wait grows
+ * with the busy share from 0 to the last flush's cost at WS_PACE_FULL_PCT, less the time
+ * already passed since that flush; under WS_PACE_MIN_WAIT_NS it is 0. Pure. */
 uint64_t policy_pace(const struct pace_in *in);
 
 #endif

@@ -322,15 +322,20 @@ ws_listen_socket(void)
  * (out_flush_writes), and the loop ends when madang-ws is done.
  *
  * Writes are latency-first (policy_pace): the frames of an iteration go out when it ends while
- * writing takes less than 40 % of the loop's time. When writes are what saturates the loop,
- * the next flush waits (ws_flush_timer), at 50 % and more as long as the last flush took (so
- * that writes take at most half of the loop's time): frames gather meanwhile and each send()
- * carries several. Without that pause fanout at 1M deliveries/s fell behind by over a second
- * (docs/performance.md, findings 23, 24 and 27). */
+ * the loop has time to spare (it waited for events 30 % of the recent time or more). When it
+ * is saturated the next flush waits (ws_flush_timer), at 90 % busy and more as long as the last
+ * flush took: frames gather meanwhile and each send() carries several. Without that pause
+ * fanout at 1M deliveries/s fell behind by over a second, and a storm of connections sends
+ * each join notice on its own (docs/performance.md, findings 23, 24 and 27). The busy share is
+ * measured here: from each wake-up of the loop (ws_ev_wake) to its next wait, against the
+ * waits. */
 static ev_prepare ws_ev_turn;
+static ev_check ws_ev_wake;
 static ev_timer ws_flush_timer;
 static struct {
-	struct pace_load load; /* time spent in flushes against the whole */
+	struct pace_load busy; /* time from each wake-up (ws_ev_wake) to the next wait */
+	uint64_t woke_ns;      /* monotonic ns the loop last woke up (0: not yet) */
+	uint64_t slept_ns;     /* monotonic ns the loop last went to wait (0: not yet) */
 	uint64_t flushed_ns;   /* monotonic ns the last flush ended (0: none yet) */
 	uint64_t flush_cost;   /* ns the last flush took */
 	bool flush_time;       /* MADANG_WS_PACING=flush-time: the rule before finding 27 */
@@ -340,18 +345,14 @@ static void
 ws_flush_paced(struct ev_loop *loop)
 {
 	struct pace_in in;
-	struct pace_load upto_now;
-	uint64_t now, wait, done, since;
+	uint64_t now, wait, done;
 
 	if (!out_writes_pending())
 		return;
 	now = clock_mono_ns();
-	since = pace.flushed_ns != 0 ? now - pace.flushed_ns : 0;
-	upto_now = pace.load;
-	policy_load_add(&upto_now, 0, since);
-	in.write_pct = policy_load_pct(&upto_now);
+	in.busy_pct = policy_load_pct(&pace.busy);
 	in.last_flush_ns = pace.flush_cost;
-	in.since_flush_ns = since;
+	in.since_flush_ns = pace.flushed_ns != 0 ? now - pace.flushed_ns : 0;
 	in.sessions = out_writes_listed();
 	in.flush_time = pace.flush_time;
 	if ((wait = policy_pace(&in)) > 0) {
@@ -367,8 +368,6 @@ ws_flush_paced(struct ev_loop *loop)
 	done = clock_mono_ns();
 	pace.flush_cost = done - now;
 	pace.flushed_ns = done;
-	pace.load = upto_now;
-	policy_load_add(&pace.load, pace.flush_cost, 0);
 }
 
 static void
@@ -379,9 +378,25 @@ ws_flush_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ws_flush_paced(loop);
 }
 
+/* After each wait (first of the iteration's callbacks): the wait was idle time. */
+static void
+ws_ev_wake_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	uint64_t now = clock_mono_ns();
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (pace.slept_ns != 0)
+		policy_load_add(&pace.busy, 0, now - pace.slept_ns);
+	pace.woke_ns = now;
+}
+
 static void
 ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
+	uint64_t now;
+
 	(void)w;
 	(void)revents;
 	conn_reap();
@@ -389,6 +404,11 @@ ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	ws_flush_paced(loop);
 	if (gl.exit_loop)
 		ev_break(loop, EVBREAK_ALL);
+	/* Before each wait: the time since the wake-up was work. */
+	now = clock_mono_ns();
+	if (pace.woke_ns != 0)
+		policy_load_add(&pace.busy, now - pace.woke_ns, 0);
+	pace.slept_ns = now;
 }
 
 int
@@ -422,6 +442,10 @@ glue_init(void)
 		ev_prepare_init(&ws_ev_turn, ws_ev_turn_cb);
 		ev_prepare_start(gl.ev, &ws_ev_turn);
 		ev_unref(gl.ev); /* the watcher alone does not keep the loop running */
+		ev_check_init(&ws_ev_wake, ws_ev_wake_cb);
+		ev_set_priority(&ws_ev_wake, EV_MAXPRI); /* the other callbacks count as work */
+		ev_check_start(gl.ev, &ws_ev_wake);
+		ev_unref(gl.ev);
 		ev_init(&ws_flush_timer, ws_flush_timer_cb);
 		/* For A/B measurements only (bench/run.sh's madang-flush-time): the old pacing. */
 		pace.flush_time = getenv("MADANG_WS_PACING") != NULL &&
@@ -507,6 +531,8 @@ glue_fini(void)
 	if (gl.ev != NULL) {
 		ev_ref(gl.ev);
 		ev_prepare_stop(gl.ev, &ws_ev_turn);
+		ev_ref(gl.ev);
+		ev_check_stop(gl.ev, &ws_ev_wake);
 		ev_timer_stop(gl.ev, &ws_flush_timer);
 		ev_loop_destroy(gl.ev);
 		gl.ev = NULL;

@@ -50,8 +50,8 @@ bool policy_slow(uint64_t pending, uint64_t limit, uint64_t *over_since_ms, uint
  * to half of the loop's time), so that frames gather and each send() carries several
  * (docs/performance.md, findings 24 and 27). */
 #define WS_PACE_WINDOW_NS   20000000ULL /* the busy share is a decaying mean over ~this */
-#define WS_PACE_FREE_PCT    70          /* loop busy under this share of the time: write at once */
-#define WS_PACE_FULL_PCT    90          /* at or above: wait as long as the last flush took */
+#define WS_PACE_FREE_PCT    80          /* loop busy under this share of the time: write at once */
+#define WS_PACE_FULL_PCT    95          /* at or above: wait as long as the last flush took */
 #define WS_PACE_MIN_WAIT_NS 20000ULL    /* a shorter wait is not worth a timer: write now */
 
 /* The loop's recent busy time (everything but waiting for events) against its whole time, both

@@ -322,8 +322,8 @@ ws_listen_socket(void)
  * (out_flush_writes), and the loop ends when madang-ws is done.
  *
  * Writes are latency-first (policy_pace): the frames of an iteration go out when it ends while
- * the loop has time to spare (it waited for events 30 % of the recent time or more). When it
- * is saturated the next flush waits (ws_flush_timer), at 90 % busy and more as long as the last
+ * the loop has time to spare (it waited for events 20 % of the recent time or more). When it
+ * is saturated the next flush waits (ws_flush_timer), at 95 % busy and more as long as the last
  * flush took: frames gather meanwhile and each send() carries several. Without that pause
  * fanout at 1M deliveries/s fell behind by over a second, and a storm of connections sends
  * each join notice on its own (docs/performance.md, findings 23, 24 and 27). The busy share is

@@ -1,18 +1,19 @@
 #!/bin/bash
 # run.sh — `make bench`: runs the scenarios of docs/performance.md, each against a freshly started
 # stack (madang-broker + madang-ws on free loopback ports, nginx in front for the nginx scenario)
-# and, for fanout, rooms, idle and ramp, against two reference servers: one on Node's ws package
+# and, for fanout, light, rooms, idle and ramp, against two reference servers: one on Node's ws package
 # (bench/reference/ws-server.mjs, server "node-ws") and one on uWebSockets.js native pub/sub
 # (bench/reference/uws-server.mjs, server "uws"). Prints a table and writes
 # BUILD/bench/results.json.
 #
 # Usage: bench/run.sh [BUILD_DIR] [SCENARIO...]     (default: build; all scenarios)
 # Exits 0 when every scenario produced a result (met its goal or not), 1 otherwise.
-#   scenarios: fanout rooms idle storm broker nginx ramp
+#   scenarios: fanout light rooms idle storm broker nginx ramp
 # Environment:
 #   BENCH_QUICK=1        a smoke run: a few seconds per scenario, smaller counts
 #   BENCH_REFERENCE=0    skip both reference servers
-#   BENCH_REFERENCES="node-ws uws"  which reference servers to run (default: both)
+#   BENCH_REFERENCES="node-ws uws"  which reference servers to run (default: both); add
+#                        madang-flush-time for madang with the pacing of before finding 27
 #   BENCH_WS_ARGS="..."  extra madang-ws options;  BENCH_BROKER_ARGS="..." extra broker options
 #   BENCH_WS_PROCS=N     madang-ws processes sharing the port with --reuseport (default 1)
 #   BENCH_LG_THREADS=N   load-generator threads (default 1)
@@ -34,7 +35,7 @@ ws_procs=${BENCH_WS_PROCS:-1}
 lg_threads=${BENCH_LG_THREADS:-1}
 nice_cmd=()
 [ -n "${BENCH_NICE:-}" ] && nice_cmd=(nice -n "$BENCH_NICE")
-scenarios=${*:-fanout rooms idle storm broker nginx ramp}
+scenarios=${*:-fanout light rooms idle storm broker nginx ramp}
 mkdir -p "$logs"
 run_dir=$(mktemp -d /tmp/madang-bench.XXXXXX)
 # Results are gathered in the private run directory, so two runs at once do not mix their lines.
@@ -119,7 +120,7 @@ start_stack_once() {
 	STACK_PORT=$(freeport)
 	for ((i = 0; i < ws_procs; i++)); do
 		# shellcheck disable=SC2086
-		"${nice_cmd[@]}" "$bin/madang-ws" --listen "127.0.0.1:$STACK_PORT" --rpc "ipc://$dir/rpc" \
+		"${nice_cmd[@]}" env ${WS_ENV:-} "$bin/madang-ws" --listen "127.0.0.1:$STACK_PORT" --rpc "ipc://$dir/rpc" \
 			--events "ipc://$dir/events" --id "bench-ws$i" \
 			$([ "$ws_procs" -gt 1 ] && echo --reuseport) \
 			--rate 100000 --burst 100000 --max-conns-per-ip 100000 \
@@ -137,12 +138,18 @@ start_stack_once() {
 	sleep 0.3 # let madang-ws finish its hello to the broker
 }
 
-# start_ref NAME KIND: a reference server (KIND node-ws or uws); sets REF_PORT, REF_PID. Returns 1,
-# with a line saying why, when it is not installed or does not load.
+# start_ref NAME KIND: a reference server (KIND node-ws or uws), or madang itself with the write
+# pacing of before finding 27 (KIND madang-flush-time: MADANG_WS_PACING=flush-time, for an A/B
+# in the same run); sets REF_PORT, REF_PID (a comma list). Returns 1, with a line saying why,
+# when it is not installed or does not load. stop_ref stops it.
 start_ref() {
 	local name=$1 kind=$2 i script
 	REF_PORT="" REF_PID=""
 	case "$kind" in
+	madang-flush-time)
+		WS_ENV=MADANG_WS_PACING=flush-time start_stack "$name.$kind" || return 1
+		REF_PORT=$STACK_PORT REF_PID=$STACK_PIDS
+		return 0 ;;
 	node-ws)
 		script=ws-server.mjs
 		[ -d "$root/tests/node_modules/ws" ] || {
@@ -173,6 +180,11 @@ start_ref() {
 	log "$name: $kind reference server did not start"
 	stop_pids "$REF_PID"
 	return 1
+}
+
+stop_ref() {
+	# shellcheck disable=SC2046
+	stop_pids $(tr , ' ' <<<"$REF_PID")
 }
 
 # loadgen NAME LOGNAME ARGS...: runs the load generator, prints its JSON line (or nothing)
@@ -206,24 +218,30 @@ fanout_args() {
 		--duration "$(q 2 8)" --drain 3
 }
 
-sc_fanout() {
-	local rate json
-	rate=$(q 2000 10000) # 100 members per room: 10,000 msg/s = 1,000,000 deliveries/s
-	if start_stack fanout; then
-		json=$(loadgen fanout fanout.madang --url "ws://127.0.0.1:$STACK_PORT" \
+# fanout_at NAME RATE GOAL PASS_EXPR: the fanout shape at RATE messages/s (100 deliveries each)
+fanout_at() {
+	local name=$1 rate=$2 goal=$3 expr=$4 json
+	if start_stack "$name"; then
+		json=$(loadgen "$name" "$name.madang" --url "ws://127.0.0.1:$STACK_PORT" \
 			$(fanout_args "$rate") --pids "$STACK_PIDS")
 		stop_pids "${STACK_ALL[@]}"
 	else json=""; fi
-	record fanout madang "$((rate * 100)) deliveries/s offered: p99 <= 10 ms, nothing lost" \
-		"$lossless and .latency_ms.p99 <= 10" "$json"
+	record "$name" madang "$((rate * 100)) deliveries/s offered: $goal" "$lossless and $expr" "$json"
 	for ref in $refs; do
-		start_ref fanout "$ref" || continue
-		json=$(loadgen fanout "fanout.$ref" --url "ws://127.0.0.1:$REF_PORT" \
+		start_ref "$name" "$ref" || continue
+		json=$(loadgen "$name" "$name.$ref" --url "ws://127.0.0.1:$REF_PORT" \
 			$(fanout_args "$rate") --pids "$REF_PID")
-		stop_pids "$REF_PID"
-		record fanout "$ref" "same load" "$lossless and .latency_ms.p99 <= 10" "$json"
+		stop_ref
+		record "$name" "$ref" "same load" "$lossless and $expr" "$json"
 	done
 }
+
+# 100 members per room: 10,000 msg/s = 1,000,000 deliveries/s
+sc_fanout() { fanout_at fanout "$(q 2000 10000)" "p99 <= 10 ms, nothing lost" '.latency_ms.p99 <= 10'; }
+
+# The same shape at a tenth of the load, where the loop has time to spare (issue 22: a frame
+# should go out on the loop turn that produced it).
+sc_light() { fanout_at light "$(q 200 1000)" "p50 <= 1 ms, nothing lost" '.latency_ms.p50 <= 1'; }
 
 rooms_args() {
 	local conns=$1
@@ -245,7 +263,7 @@ sc_rooms() {
 		start_ref rooms "$ref" || continue
 		json=$(loadgen rooms "rooms.$ref" --url "ws://127.0.0.1:$REF_PORT" \
 			$(rooms_args "$conns") --pids "$REF_PID")
-		stop_pids "$REF_PID"
+		stop_ref
 		record rooms "$ref" "same load" "$lossless and .latency_ms.p99 <= 1" "$json"
 	done
 }
@@ -270,7 +288,7 @@ sc_idle() {
 		start_ref idle "$ref" || continue
 		json=$(loadgen idle "idle.$ref" --url "ws://127.0.0.1:$REF_PORT" $(idle_args "$conns") \
 			--pids "$REF_PID")
-		stop_pids "$REF_PID"
+		stop_ref
 		record idle "$ref" "same connections" 'null' "$json"
 	done
 }
@@ -389,7 +407,7 @@ sc_ramp() {
 	for ref in $refs; do
 		start_ref ramp "$ref" || continue
 		best=$(ramp_run "$ref" "$REF_PORT" "$REF_PID")
-		stop_pids "$REF_PID"
+		stop_ref
 		steps=$(jq -s -c . "$run_dir/ramp.$ref.jsonl" 2>/dev/null)
 		record ramp "$ref" "same ramp" 'null' \
 			"{\"best_deliveries_per_s\":$best,\"steps\":${steps:-[]}}"

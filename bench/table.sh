@@ -48,7 +48,7 @@ side=$(jq -r '
   ([$s[] | .server | select(. != "madang")] | unique) as $refs |
   if ($refs | length) == 0 then empty else
     ((["scenario", "madang"] + $refs + ($refs | map("madang÷" + .))) | @tsv),
-    ($s | map(select(.name == "fanout" or .name == "rooms" or .name == "ramp" or .name == "idle")) |
+    ($s | map(select(.name == "fanout" or .name == "light" or .name == "rooms" or .name == "ramp" or .name == "idle")) |
       map(.name) | unique[] as $name |
       ($s | map(select(.name == $name and .server == "madang"))[0].result) as $m |
       ([$name, fig($name; $m)] +

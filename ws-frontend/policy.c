@@ -1,4 +1,5 @@
-/* policy.c — madang-ws's pure decisions: event delivery by seq, slow consumers (policy.h). */
+/* policy.c — madang-ws's pure decisions: event delivery by seq, slow consumers, write pacing
+ * (policy.h). */
 #include "policy.h"
 
 enum seq_verdict
@@ -34,4 +35,45 @@ policy_slow(uint64_t pending, uint64_t limit, uint64_t *over_since_ms, uint64_t 
 		*over_since_ms = now_ms;
 	return partial || now_ms - *over_since_ms >= WS_QUEUE_GRACE_MS ||
 	       pending > WS_QUEUE_BURST * limit;
+}
+
+void
+policy_load_add(struct pace_load *l, uint64_t busy_ns, uint64_t idle_ns)
+{
+	l->busy_ns += busy_ns;
+	l->total_ns += busy_ns + idle_ns;
+	while (l->total_ns > WS_PACE_WINDOW_NS) {
+		l->busy_ns /= 2;
+		l->total_ns /= 2;
+	}
+}
+
+unsigned
+policy_load_pct(const struct pace_load *l)
+{
+	if (l->total_ns == 0)
+		return 0;
+	return (unsigned)(l->busy_ns * 100 / l->total_ns);
+}
+
+uint64_t
+policy_pace(const struct pace_in *in)
+{
+	uint64_t wait;
+
+	if (in->sessions == 0)
+		return 0;
+	if (in->flush_time)
+		wait = in->last_flush_ns;
+	else if (in->busy_pct < WS_PACE_FREE_PCT)
+		return 0;
+	else if (in->busy_pct >= WS_PACE_FULL_PCT)
+		wait = in->last_flush_ns;
+	else
+		wait = in->last_flush_ns * (in->busy_pct - WS_PACE_FREE_PCT) /
+		       (WS_PACE_FULL_PCT - WS_PACE_FREE_PCT);
+	if (wait <= in->since_flush_ns)
+		return 0;
+	wait -= in->since_flush_ns;
+	return wait < WS_PACE_MIN_WAIT_NS && !in->flush_time ? 0 : wait;
 }

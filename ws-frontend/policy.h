@@ -1,6 +1,7 @@
 /* policy.h — madang-ws's pure decisions, with time and state passed in: which room events
- * are delivered (seq and epoch against the room's log), and when a client that does not read
- * is a slow consumer. No I/O, no globals; any thread (the callers own the state). */
+ * are delivered (seq and epoch against the room's log), when a client that does not read is a
+ * slow consumer, and when the loop's pending writes go out (pacing). No I/O, no globals; any
+ * thread (the callers own the state). */
 #ifndef MADANG_WS_POLICY_H
 #define MADANG_WS_POLICY_H
 
@@ -42,5 +43,44 @@ uint64_t policy_seen_max(enum seq_verdict v, uint64_t seen_max, uint64_t seq);
  * merely arrived between two writes to a client that keeps up is not held against it. */
 bool policy_slow(uint64_t pending, uint64_t limit, uint64_t *over_since_ms, uint64_t now_ms,
                  bool partial);
+
+/* Write pacing (--event-loop libev, ws_glue.c): frames go out at the end of the loop turn that
+ * produced them unless the loop is saturated (it hardly ever waits for events); then the next
+ * flush waits, up to as long as the last one took (the rule of finding 24, which keeps writes
+ * to half of the loop's time), so that frames gather and each send() carries several
+ * (docs/performance.md, findings 24 and 27). */
+#define WS_PACE_WINDOW_NS   20000000ULL /* the busy share is a decaying mean over ~this */
+#define WS_PACE_FREE_PCT    80          /* loop busy under this share of the time: write at once */
+#define WS_PACE_FULL_PCT    95          /* at or above: wait as long as the last flush took */
+#define WS_PACE_MIN_WAIT_NS 20000ULL    /* a shorter wait is not worth a timer: write now */
+
+/* The loop's recent busy time (everything but waiting for events) against its whole time, both
+ * halved whenever the whole passes WS_PACE_WINDOW_NS (an exponentially decaying window).
+ * Zeroed: no history. */
+struct pace_load {
+	uint64_t busy_ns;
+	uint64_t total_ns;
+};
+
+/* Adds a stretch of busy_ns working and idle_ns waiting to l. Pure. */
+void policy_load_add(struct pace_load *l, uint64_t busy_ns, uint64_t idle_ns);
+/* l's busy share in percent (0 when it has no history). Pure. */
+unsigned policy_load_pct(const struct pace_load *l);
+
+/* What the pacing decision reads. */
+struct pace_in {
+	unsigned busy_pct;       /* the loop's busy share (policy_load_pct) */
+	uint64_t last_flush_ns;  /* how long the last flush took */
+	uint64_t since_flush_ns; /* time since the last flush ended */
+	uint64_t sessions;       /* sessions waiting for a write */
+	bool flush_time;         /* the rule before finding 27: always wait the last flush's cost */
+};
+
+/* How long to wait before writing what is pending, in ns; 0: write now. With flush_time (kept
+ * for measurements: MADANG_WS_PACING=flush-time), the last flush's cost less the time since it
+ * ended, whatever the load. Otherwise, below WS_PACE_FREE_PCT busy, 0. Above, the wait grows
+ * with the busy share from 0 to the last flush's cost at WS_PACE_FULL_PCT, less the time
+ * already passed since that flush; under WS_PACE_MIN_WAIT_NS it is 0. Pure. */
+uint64_t policy_pace(const struct pace_in *in);
 
 #endif

@@ -24,16 +24,18 @@ enum member_state {
 struct ws_member {
 	struct ws_session *sess;
 	struct ws_room *room;
-	enum member_state state;
 	uint64_t cursor;             /* next seq this member must receive */
-	size_t room_idx;             /* index in room->members while active */
 	struct ws_member *join_next; /* the room's queue of joins waiting for their turn */
-	bool join_sent;              /* its join request is the one in flight */
-	bool resync;                 /* this join re-declares a member after a broker restart */
-	bool has_since;              /* resume: ask for the events after since in epoch */
+	char *user; /* its nickname in this room: the session's own string when the same (most
+	             * members), else allocated to fit (session.c) */
 	uint64_t since;
+	uint32_t room_idx; /* index in room->members while active */
+	uint8_t state;     /* enum member_state */
+	bool join_sent;    /* its join request is the one in flight */
+	bool resync;       /* this join re-declares a member after a broker restart */
+	bool has_since;    /* resume: ask for the events after since in epoch */
+	bool user_shared;  /* user is the session's string (not freed with the member) */
 	char epoch[17];
-	char *user; /* its nickname in this room, allocated to fit (session.c) */
 };
 
 struct ws_room {

@@ -33,54 +33,58 @@ struct ws_held {
 	char buf[]; /* the message as received */
 };
 
+/* Fields are ordered so that nothing is padding, and counters are as narrow as their limits
+ * allow: with 10,000 idle connections every byte here is 10 KB (docs/performance.md, finding
+ * 27, says where each byte of a connection goes). */
 struct ws_session {
-	uint32_t refs; /* the connection, plus each broker request in flight for it */
-	void *wsi;     /* the lws connection; NULL once it is closed */
+	uint32_t refs;    /* the connection, plus each broker request in flight for it */
+	uint32_t strikes; /* rate-limited messages in a row */
+	void *wsi;        /* the lws connection; NULL once it is closed */
 	const char *addr; /* the client address while connected ("": unknown), else NULL */
+	uint64_t serial;  /* 1, 2, … in connection order (log lines) */
 	char id[WS_SESSION_LEN + 1];
-	uint64_t serial; /* 1, 2, … in connection order (log lines) */
-	bool opened;     /* accepted (not refused at connect): its close is logged */
-	bool wq_listed;  /* on the list of sessions to write (wq_next) */
-	bool slow;       /* a slow consumer, waiting for the reap pass (ws_out.c) */
+	bool opened;         /* accepted (not refused at connect): its close is logged */
+	bool wq_listed;      /* on the list of sessions to write (wq_next) */
+	bool slow;           /* a slow consumer, waiting for the reap pass (ws_out.c) */
+	bool authenticated;  /* its nickname came from a verified token (--jwt-secret-file) */
+	bool ping_due;       /* a ping goes out with the next write */
+	bool hist_init;      /* hist is set up (on the first history command) */
+	bool rx_skip;        /* dropping the rest of a refused message */
+	bool close_flush;    /* the close frame goes out after what is pending */
+	bool close_sent;     /* our close frame is out; waiting for the client's */
+	bool close_logged;   /* the reason was logged where it was decided */
+	bool rpc_busy;       /* a broker request of this client is in flight (below) */
+	uint16_t close_code; /* closing: the code of the close frame (0: not closing) */
+	/* Room slots: rooms_cap of them (NULL when free), grown up to max_rooms
+	 * (WS_ROOMS_PER_CONN_MAX at most); nrooms taken; rr is the slot to start the next collect
+	 * at (fairness). */
+	uint16_t rooms_cap;
+	uint16_t max_rooms;
+	uint16_t nrooms;
+	uint16_t rr;
 	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
-	 * Strings are allocated to fit: an idle connection should cost little
-	 * (docs/performance.md). */
+	 * Strings are allocated to fit. */
 	char *single_room;        /* /ws/{room_id}/{username}: the one room of this connection */
 	char *resume;             /* ?resume=: the previous session's id, sent with every join */
-	bool authenticated;       /* its nickname came from a verified token (--jwt-secret-file) */
 	char *user;               /* its nickname, once known (else NULL) */
-	struct ws_member **rooms; /* rooms_cap slots, NULL when free; grown up to max_rooms */
-	size_t rooms_cap;
-	size_t max_rooms;
-	size_t nrooms;
+	struct ws_member **rooms; /* rooms_cap slots */
 	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
 	uint64_t oq_bytes;
-	uint64_t over_since_ms; /* monotonic ms since the backlog is over --queue-limit, or 0 */
-	uint64_t last_rx_ms;    /* monotonic ms of the last frame (or pong) from the client */
-	uint64_t last_ping_ms;  /* monotonic ms of the last ping (or of the connection) */
-	bool ping_due;          /* a ping goes out with the next write */
+	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
+	uint64_t last_rx_ms;     /* monotonic ms of the last frame (or pong) from the client */
+	uint64_t last_ping_ms;   /* monotonic ms of the last ping (or of the connection) */
 	uint64_t probe_until_ms; /* the broker's probe: cut if silent until then (0: none) */
-	size_t rr;              /* room slot to start the next collect at (fairness) */
-	struct bucket bucket;   /* --rate / --burst */
-	uint32_t strikes;       /* rate-limited messages in a row */
-	bool hist_init;         /* hist is set up (on the first history command) */
-	struct bytebucket hist; /* --history-rate: bytes of history replies */
-	struct sbuf rx;         /* a message being reassembled from fragments */
-	bool rx_skip;           /* dropping the rest of a refused message */
-	/* Closing: the code and reason go out in the close frame after pending data (if flush). */
-	uint16_t close_code;
-	char *close_reason; /* at most WS_CLOSE_REASON_MAX bytes; NULL: none (or no memory) */
-	bool close_flush;
-	bool close_sent;   /* our close frame is out; waiting for the client's */
-	bool close_logged; /* the reason was logged where it was decided */
+	struct bucket bucket;    /* --rate / --burst */
+	struct bytebucket hist;  /* --history-rate: bytes of history replies */
+	struct sbuf rx;          /* a message being reassembled from fragments */
+	char *close_reason;      /* at most WS_CLOSE_REASON_MAX bytes; NULL: none (or no memory) */
 	/* Broker requests made for this client go out one at a time, in the order the client
 	 * sent its messages (the broker may reorder requests that are in flight together). */
-	bool rpc_busy;
 	void *rpc_head, *rpc_tail; /* its rpc job queue, owned by ws_rpc.c */
 	uint32_t rpc_queued;
-	struct ws_held *held_head, *held_tail; /* messages waiting for a join, in order */
-	uint32_t held_n;
-	size_t held_bytes;
+	uint32_t held_n;                       /* messages waiting for a join (WS_HELD_MAX) */
+	struct ws_held *held_head, *held_tail; /* in order */
+	size_t held_bytes;                     /* their bytes (WS_HELD_BYTES_MAX) */
 	struct ws_session
 	    *wq_next; /* --event-loop libev: next session to write (out_flush_writes) */
 	struct ws_session *slow_next; /* the output layer's list of slow consumers */

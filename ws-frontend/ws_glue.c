@@ -25,6 +25,7 @@
 #include "ws_glue.h"
 #include "ws_http.h"
 #include "ws_link.h"
+#include "policy.h"
 #include "ws_out.h"
 #include "ws_rpc.h"
 #include "ws_state.h"
@@ -242,7 +243,8 @@ ws_tick_cb(lws_sorted_usec_list_t *sul)
 		lws_sul_schedule(gl.ctx, 0, sul, ws_tick_cb, 50 * LWS_US_PER_MS);
 		return;
 	}
-	lws_sul_schedule(gl.ctx, 0, sul, ws_tick_cb, (lws_usec_t)link_heartbeat_ms() * LWS_US_PER_MS);
+	lws_sul_schedule(gl.ctx, 0, sul, ws_tick_cb,
+	                 (lws_usec_t)link_heartbeat_ms() * LWS_US_PER_MS);
 }
 
 /* The sweep runs four times per ping interval, at most once a second: every client is pinged
@@ -319,34 +321,53 @@ ws_listen_socket(void)
  * loop: the iteration's broker requests go out, then the writes its frames asked for
  * (out_flush_writes), and the loop ends when madang-ws is done.
  *
- * Writes are paced so that they never take more than half of the loop's time: after a flush
- * that took d, the next waits until d has passed (ws_flush_timer). At light load d is a few
- * microseconds and nothing waits; when sends are the bottleneck (a busy room of hundreds)
- * frames gather meanwhile, and each send() carries several. Without the pause, fanout at 1M
- * deliveries/s fell behind by over a second (docs/performance.md, findings 23 and 24). */
+ * Writes are latency-first (policy_pace): the frames of an iteration go out when it ends while
+ * the loop has time to spare (it waited for events 20 % of the recent time or more). When it
+ * is saturated the next flush waits (ws_flush_timer), at 95 % busy and more as long as the last
+ * flush took: frames gather meanwhile and each send() carries several. Without that pause
+ * fanout at 1M deliveries/s fell behind by over a second, and a storm of connections sends
+ * each join notice on its own (docs/performance.md, findings 23, 24 and 27). The busy share is
+ * measured here: from each wake-up of the loop (ws_ev_wake) to its next wait, against the
+ * waits. */
 static ev_prepare ws_ev_turn;
+static ev_check ws_ev_wake;
 static ev_timer ws_flush_timer;
-static uint64_t ws_flush_not_before; /* monotonic ns */
+static struct {
+	struct pace_load busy; /* time from each wake-up (ws_ev_wake) to the next wait */
+	uint64_t woke_ns;      /* monotonic ns the loop last woke up (0: not yet) */
+	uint64_t slept_ns;     /* monotonic ns the loop last went to wait (0: not yet) */
+	uint64_t flushed_ns;   /* monotonic ns the last flush ended (0: none yet) */
+	uint64_t flush_cost;   /* ns the last flush took */
+	bool flush_time;       /* MADANG_WS_PACING=flush-time: the rule before finding 27 */
+} pace;
 
 static void
 ws_flush_paced(struct ev_loop *loop)
 {
-	uint64_t now, done;
+	struct pace_in in;
+	uint64_t now, wait, done;
 
 	if (!out_writes_pending())
 		return;
 	now = clock_mono_ns();
-	if (now < ws_flush_not_before) {
+	in.busy_pct = policy_load_pct(&pace.busy);
+	in.last_flush_ns = pace.flush_cost;
+	in.since_flush_ns = pace.flushed_ns != 0 ? now - pace.flushed_ns : 0;
+	in.sessions = out_writes_listed();
+	in.flush_time = pace.flush_time;
+	if ((wait = policy_pace(&in)) > 0) {
 		if (!ev_is_active(&ws_flush_timer)) {
-			ev_timer_set(&ws_flush_timer, (double)(ws_flush_not_before - now) / 1e9,
-			             0.);
+			ev_timer_set(&ws_flush_timer, (double)wait / 1e9, 0.);
 			ev_timer_start(loop, &ws_flush_timer);
 		}
 		return;
 	}
+	if (ev_is_active(&ws_flush_timer))
+		ev_timer_stop(loop, &ws_flush_timer);
 	out_flush_writes();
 	done = clock_mono_ns();
-	ws_flush_not_before = done + (done - now);
+	pace.flush_cost = done - now;
+	pace.flushed_ns = done;
 }
 
 static void
@@ -357,9 +378,25 @@ ws_flush_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ws_flush_paced(loop);
 }
 
+/* After each wait (first of the iteration's callbacks): the wait was idle time. */
+static void
+ws_ev_wake_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	uint64_t now = clock_mono_ns();
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (pace.slept_ns != 0)
+		policy_load_add(&pace.busy, 0, now - pace.slept_ns);
+	pace.woke_ns = now;
+}
+
 static void
 ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
+	uint64_t now;
+
 	(void)w;
 	(void)revents;
 	conn_reap();
@@ -367,6 +404,11 @@ ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	ws_flush_paced(loop);
 	if (gl.exit_loop)
 		ev_break(loop, EVBREAK_ALL);
+	/* Before each wait: the time since the wake-up was work. */
+	now = clock_mono_ns();
+	if (pace.woke_ns != 0)
+		policy_load_add(&pace.busy, now - pace.woke_ns, 0);
+	pace.slept_ns = now;
 }
 
 int
@@ -400,7 +442,17 @@ glue_init(void)
 		ev_prepare_init(&ws_ev_turn, ws_ev_turn_cb);
 		ev_prepare_start(gl.ev, &ws_ev_turn);
 		ev_unref(gl.ev); /* the watcher alone does not keep the loop running */
+		ev_check_init(&ws_ev_wake, ws_ev_wake_cb);
+		ev_set_priority(&ws_ev_wake, EV_MAXPRI); /* the other callbacks count as work */
+		ev_check_start(gl.ev, &ws_ev_wake);
+		ev_unref(gl.ev);
 		ev_init(&ws_flush_timer, ws_flush_timer_cb);
+		/* For A/B measurements only (bench/run.sh's madang-flush-time): the old pacing. */
+		pace.flush_time = getenv("MADANG_WS_PACING") != NULL &&
+		                  strcmp(getenv("MADANG_WS_PACING"), "flush-time") == 0;
+		if (pace.flush_time)
+			log_info("ws: MADANG_WS_PACING=flush-time: writes paced by the last "
+			         "flush's cost");
 		foreign_loops[0] = gl.ev;
 		info.foreign_loops = foreign_loops;
 		info.options |= LWS_SERVER_OPTION_LIBEV;
@@ -433,7 +485,7 @@ glue_init(void)
 	}
 	fd.filefd = sfd;
 	if ((gl.signal_wsi = lws_adopt_descriptor_vhost(gl.vh, LWS_ADOPT_RAW_FILE_DESC, fd,
-	                                                 "madang-raw", NULL)) == NULL) {
+	                                                "madang-raw", NULL)) == NULL) {
 		log_error("ws: cannot adopt the signal descriptor");
 		return -1;
 	}
@@ -442,7 +494,7 @@ glue_init(void)
 		return -1;
 	fd.filefd = gl.listen_fd;
 	if ((gl.listen_wsi = lws_adopt_descriptor_vhost(gl.vh, LWS_ADOPT_RAW_FILE_DESC, fd,
-	                                                 "madang-raw", NULL)) == NULL) {
+	                                                "madang-raw", NULL)) == NULL) {
 		log_error("ws: cannot adopt the listening socket");
 		return -1;
 	}
@@ -479,6 +531,8 @@ glue_fini(void)
 	if (gl.ev != NULL) {
 		ev_ref(gl.ev);
 		ev_prepare_stop(gl.ev, &ws_ev_turn);
+		ev_ref(gl.ev);
+		ev_check_stop(gl.ev, &ws_ev_wake);
 		ev_timer_stop(gl.ev, &ws_flush_timer);
 		ev_loop_destroy(gl.ev);
 		gl.ev = NULL;

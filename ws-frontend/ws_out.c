@@ -20,6 +20,7 @@ static struct {
 	bool libev;
 	struct sbuf wbuf;                     /* write scratch: LWS_PRE headroom + frames */
 	struct ws_session *wq_head, *wq_tail; /* libev: sessions to write (out_flush_writes) */
+	uint64_t wq_sessions;                 /* listed (the pacing reads it) */
 	struct ws_session *slow_head;         /* flagged slow, for the reap pass */
 } out;
 
@@ -56,6 +57,7 @@ out_want_write(struct ws_session *s)
 	if (s->wq_listed)
 		return;
 	s->wq_listed = true;
+	out.wq_sessions++;
 	s->wq_next = NULL;
 	if (out.wq_tail != NULL)
 		out.wq_tail->wq_next = sess_ref(s);
@@ -300,6 +302,7 @@ wq_pop(void)
 		out.wq_head = s->wq_next;
 		if (out.wq_head == NULL)
 			out.wq_tail = NULL;
+		out.wq_sessions--;
 		s->wq_listed = false;
 		s->wq_next = NULL;
 	}
@@ -310,6 +313,12 @@ bool
 out_writes_pending(void)
 {
 	return out.wq_head != NULL;
+}
+
+uint64_t
+out_writes_listed(void)
+{
+	return out.wq_sessions;
 }
 
 /* One write to each session listed by out_want_write, outside WRITEABLE (lws 4.1 buffers what

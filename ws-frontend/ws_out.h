@@ -57,6 +57,8 @@ int out_writable(struct lws *wsi, struct ws_session *s);
 void out_flush_writes(void);
 /* True when sessions wait for out_flush_writes. */
 bool out_writes_pending(void);
+/* How many sessions wait for out_flush_writes (the pacing reads it). */
+uint64_t out_writes_listed(void);
 
 /* The next session flagged slow since the last call, off the list; the reference is the
  * caller's (sess_unref). NULL when none. */

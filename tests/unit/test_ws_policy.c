@@ -1,6 +1,6 @@
 /* test_ws_policy.c — madang-ws's pure decisions (ws-frontend/policy.h): which live room event
  * is delivered, dropped as a duplicate or stale, or starts a gap repair; and when a client that
- * does not read becomes a slow consumer. */
+ * does not read becomes a slow consumer; the loop's busy share and the write pacing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +122,119 @@ test_slow_huge_burst_is_slow_at_once(void **state)
 	assert_true(policy_slow(WS_QUEUE_BURST * 1000 + 1, 1000, &since, 50, false));
 }
 
+/* --- write pacing ------------------------------------------------------------------------ */
+
+#define MS 1000000ULL
+
+static void
+test_load_is_the_busy_share(void **state)
+{
+	struct pace_load l = {0, 0};
+
+	(void)state;
+	assert_int_equal(policy_load_pct(&l), 0); /* no history: idle */
+	policy_load_add(&l, 3 * MS, 1 * MS);
+	assert_int_equal(policy_load_pct(&l), 75);
+	policy_load_add(&l, 0, 4 * MS);
+	assert_int_equal(policy_load_pct(&l), 37);
+}
+
+static void
+test_load_forgets_the_past(void **state)
+{
+	struct pace_load l = {0, 0};
+
+	(void)state;
+	policy_load_add(&l, 200 * MS, 0); /* a long busy stretch */
+	assert_int_equal(policy_load_pct(&l), 100);
+	assert_true(l.total_ns <= WS_PACE_WINDOW_NS);
+	for (int i = 0; i < 20; i++)
+		policy_load_add(&l, 0, 5 * MS); /* then 100 ms of waiting */
+	assert_true(policy_load_pct(&l) < 5);
+	assert_true(l.total_ns <= WS_PACE_WINDOW_NS);
+}
+
+static void
+test_pace_nothing_pending_or_loop_free_writes_now(void **state)
+{
+	struct pace_in in = {.busy_pct = 99, .last_flush_ns = 10 * MS, .sessions = 0};
+
+	(void)state;
+	assert_int_equal(policy_pace(&in), 0);
+	/* A loop with time to spare writes on the turn that produced the frames, however long
+	 * the last flush took: the old rule (wait as long as the last flush) held them back. */
+	in.sessions = 1000;
+	in.busy_pct = WS_PACE_FREE_PCT - 1;
+	assert_int_equal(policy_pace(&in), 0);
+	in.busy_pct = 0;
+	assert_int_equal(policy_pace(&in), 0);
+}
+
+static void
+test_pace_saturated_waits_the_last_flush(void **state)
+{
+	struct pace_in in = {
+	    .busy_pct = 100, .last_flush_ns = 150 * MS, .since_flush_ns = 0, .sessions = 1000};
+
+	(void)state;
+	/* As long as the flush took, however long: a storm's flushes take 100 ms and more, and
+	 * the join notices must gather meanwhile. */
+	assert_int_equal(policy_pace(&in), 150 * MS);
+	in.last_flush_ns = 10 * MS;
+	in.busy_pct = WS_PACE_FULL_PCT;
+	assert_int_equal(policy_pace(&in), 10 * MS);
+	in.since_flush_ns = 4 * MS; /* what has passed since counts */
+	assert_int_equal(policy_pace(&in), 6 * MS);
+	in.since_flush_ns = 10 * MS;
+	assert_int_equal(policy_pace(&in), 0);
+}
+
+static void
+test_pace_wait_grows_with_the_load(void **state)
+{
+	uint64_t span = WS_PACE_FULL_PCT - WS_PACE_FREE_PCT, prev = 0;
+	struct pace_in in = {.last_flush_ns = 10 * MS, .sessions = 100};
+
+	(void)state;
+	in.busy_pct = WS_PACE_FREE_PCT + (unsigned)span / 2;
+	assert_int_equal(policy_pace(&in), 10 * MS * (span / 2) / span);
+	for (unsigned pct = WS_PACE_FREE_PCT; pct <= 100; pct++) {
+		uint64_t w;
+		in.busy_pct = pct;
+		w = policy_pace(&in);
+		assert_true(w >= prev);
+		assert_true(w <= in.last_flush_ns);
+		prev = w;
+	}
+}
+
+static void
+test_pace_short_waits_write_now(void **state)
+{
+	struct pace_in in = {
+	    .busy_pct = 100, .last_flush_ns = WS_PACE_MIN_WAIT_NS - 1, .sessions = 1};
+
+	(void)state;
+	assert_int_equal(policy_pace(&in), 0); /* not worth a timer */
+	in.last_flush_ns = WS_PACE_MIN_WAIT_NS;
+	assert_int_equal(policy_pace(&in), WS_PACE_MIN_WAIT_NS);
+}
+
+static void
+test_pace_flush_time_waits_whatever_the_load(void **state)
+{
+	struct pace_in in = {.busy_pct = 0,
+	                     .last_flush_ns = 10 * MS,
+	                     .since_flush_ns = 3 * MS,
+	                     .sessions = 10,
+	                     .flush_time = true};
+
+	(void)state;
+	assert_int_equal(policy_pace(&in), 7 * MS); /* the old rule held an idle loop's frames */
+	in.flush_time = false;
+	assert_int_equal(policy_pace(&in), 0);
+}
+
 int
 main(void)
 {
@@ -136,6 +249,13 @@ main(void)
 	    cmocka_unit_test(test_slow_burst_is_given_grace),
 	    cmocka_unit_test(test_slow_partial_write_is_slow_at_once),
 	    cmocka_unit_test(test_slow_huge_burst_is_slow_at_once),
+	    cmocka_unit_test(test_load_is_the_busy_share),
+	    cmocka_unit_test(test_load_forgets_the_past),
+	    cmocka_unit_test(test_pace_nothing_pending_or_loop_free_writes_now),
+	    cmocka_unit_test(test_pace_saturated_waits_the_last_flush),
+	    cmocka_unit_test(test_pace_wait_grows_with_the_load),
+	    cmocka_unit_test(test_pace_short_waits_write_now),
+	    cmocka_unit_test(test_pace_flush_time_waits_whatever_the_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -315,8 +315,25 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench: %s\n", err);
 		goto fail;
 	}
-	for (int i = 0; i < 100 && call_ok("{\"op\":\"health\"}") != 0; i++)
+	/* Ready when it answers health (5 s at most); a broker of ours that exits at start (a bad
+	 * --broker-arg, a store it refuses) ends the wait at once instead of hanging. */
+	for (int i = 0; i < 50; i++) {
+		int st;
+		cJSON *r = NULL;
+		if (child > 0 && waitpid(child, &st, WNOHANG) == child) {
+			child = 0;
+			fprintf(stderr, "bench: the broker exited at start (%s %d): run it with the same "
+			                "--broker-arg options to see why\n",
+			        WIFEXITED(st) ? "exit status" : "signal",
+			        WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			goto fail;
+		}
+		int rv = rpc_call_raw(B.req, "{\"op\":\"health\"}", 15, &r, 100);
+		cJSON_Delete(r);
+		if (rv == 0)
+			break;
 		usleep(50000);
+	}
 	if (call_ok("{\"op\":\"hello\",\"frontend\":\"bench\",\"instance\":\"bench\"}") != 0)
 		goto fail;
 	for (int i = 0; i < B.rooms; i++) {

@@ -8,7 +8,6 @@
 #include "cmd.h"
 #include "validate.h"
 #include "wire.h"
-#include "ws_client.h"
 #include "ws_history.h"
 #include "ws_link.h"
 #include "ws_out.h"
@@ -44,7 +43,7 @@ struct client_state {
 /* A send, private or typing the broker refused unapplied because it does not know us, or our
  * members, yet (j: its state): it is held as the client's command again, after the ones held
  * already, and waits for the re-sync; if the link is up again already (the refusal's reply came
- * after the sync's), it goes on at once (client_release) instead of waiting for the next tick.
+ * after the sync's), it goes on at once (wait_link_up) instead of waiting for the next tick.
  * Returns true when it waits or went on (or, typing, is dropped), false when the caller must
  * answer it with broker_unavailable. */
 static bool
@@ -70,10 +69,8 @@ client_retry(struct ws_session *s, const struct client_state *j)
 	cJSON_Delete(o);
 	held = text != NULL && sess_hold(s, NULL, text, strlen(text)) == 0;
 	free(text);
-	if (held && link_up())
-		client_release(s, NULL, NULL, NULL);
-	else if (held)
-		wait_add(s);
+	if (held && wait_add(s) == 0 && link_up())
+		wait_link_up(); /* s, and whoever else waits for the next tick */
 	return held;
 }
 

@@ -8,6 +8,7 @@ start_hello(struct linkstate *ls)
 	if (ls->state == LINK_UP)
 		ls->state = LINK_SYNCING;
 	ls->hello_busy = true;
+	ls->hellos++;
 	return LINK_SEND_HELLO;
 }
 
@@ -87,6 +88,19 @@ linkstate_refused(struct linkstate *ls, bool stopping, bool stream)
 	if (stopping || ls->state != LINK_UP || ls->hello_busy || ls->sync_busy)
 		return LINK_NOTHING;
 	return hello_when_ready(ls, stream);
+}
+
+enum link_refusal
+linkstate_refusal(const struct linkstate *ls, unsigned sent_hellos, bool unknown_frontend,
+                  bool not_member)
+{
+	bool hello_since = ls->hellos != sent_hellos;
+
+	if (unknown_frontend)
+		return hello_since ? LINK_RETRY : LINK_RETRY_REGISTER;
+	if (not_member && (ls->state != LINK_UP || hello_since))
+		return LINK_RETRY;
+	return LINK_ANSWER;
 }
 
 unsigned

@@ -23,6 +23,7 @@ struct linkstate {
 	enum link_state state;
 	bool hello_busy, sync_busy, hb_busy; /* each request in flight */
 	bool down_notified;                  /* the clients were told the broker is gone */
+	unsigned hellos; /* hellos sent so far: a client request remembers it when it is made */
 };
 
 /* What the caller does next. */
@@ -58,6 +59,23 @@ enum link_action linkstate_heartbeat_done(struct linkstate *ls, bool stopping, b
 /* A request was refused with unknown_frontend while the link is up (the broker restarted, or
  * a standby took over, before a heartbeat noticed): register again now. */
 enum link_action linkstate_refused(struct linkstate *ls, bool stopping, bool stream);
+
+/* What a client request the broker refused does (linkstate_refusal). */
+enum link_refusal {
+	LINK_ANSWER,         /* a real refusal: the client gets it */
+	LINK_RETRY,          /* nothing was applied: it goes again once the link is up */
+	LINK_RETRY_REGISTER, /* the same, and the link registers again first (linkstate_refused) */
+};
+
+/* A client request made when ls->hellos was sent_hellos was refused: unknown_frontend (the
+ * broker does not know this front-end) or not_member (it does not know the member). Either
+ * applied nothing. unknown_frontend is retried, and registers again only if no hello went out
+ * since the request was made (else that registration already answers it). not_member is retried
+ * while the link is not up, or when a hello went out since the request was made: the broker
+ * may have taken it between that hello and the sync that re-declared the members, and its
+ * reply may be handled after the sync's (the link is up again by then). Else it is answered. */
+enum link_refusal linkstate_refusal(const struct linkstate *ls, unsigned sent_hellos,
+                                    bool unknown_frontend, bool not_member);
 
 /* linkstate_lost's result bits. */
 #define LINK_LOST_WAS_UP 1 /* it was not down: log it */

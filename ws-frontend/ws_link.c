@@ -166,6 +166,21 @@ link_reregister(void)
 	link_do(linkstate_refused(&lk.ls, ws->stopping, link_stream()), NULL);
 }
 
+unsigned
+link_hellos(void)
+{
+	return lk.ls.hellos;
+}
+
+enum link_refusal
+link_refusal(unsigned sent_hellos, const char *err)
+{
+	if (err == NULL)
+		return LINK_ANSWER;
+	return linkstate_refusal(&lk.ls, sent_hellos, strcmp(err, ERR_UNKNOWN_FRONTEND) == 0,
+	                         strcmp(err, ERR_NOT_MEMBER) == 0);
+}
+
 void
 link_poke(void)
 {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "linkstate.h"
 #include "session.h"
 
 struct lws;
@@ -57,6 +58,11 @@ void link_poke(void);
 /* A request was refused with unknown_frontend: the broker does not know us (it restarted, or
  * a standby took over) although the link is up. Registers again at once (hello, sync). */
 void link_reregister(void);
+/* The hellos sent so far: a client request remembers it when it is made (link_refusal). */
+unsigned link_hellos(void);
+/* What a client request made at link_hellos() == sent_hellos and refused with err does:
+ * answered, retried, or retried after registering again (linkstate_refusal). */
+enum link_refusal link_refusal(unsigned sent_hellos, const char *err);
 /* True when hello and sync are done and the broker answers. */
 bool link_up(void);
 /* "up", "syncing" or "down" (/healthz). */

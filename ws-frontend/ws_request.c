@@ -29,6 +29,7 @@ client_request_name(int kind)
 /* What the reply of a client's request needs (its rpc_call state). */
 struct client_state {
 	int kind;
+	unsigned hellos; /* link_hellos() when it was made (link_refusal) */
 	size_t reserved; /* history: bytes reserved in the session's and address's budgets */
 	char room_id[MADANG_ROOM_ID_MAX + 1];
 	char client_id[MADANG_CLIENT_ID_MAX + 1]; /* "" when the command had none */
@@ -39,9 +40,11 @@ struct client_state {
 	                                 * NUL are copied with the request */
 };
 
-/* A send, private or typing the broker refused unapplied because it does not know us yet (j: its
- * state): it waits for the re-sync, held as the client's command again, after the ones held
- * already. Returns true when it waits (or, typing, is dropped), false when the caller must
+/* A send, private or typing the broker refused unapplied because it does not know us, or our
+ * members, yet (j: its state): it is held as the client's command again, after the ones held
+ * already, and waits for the re-sync; if the link is up again already (the refusal's reply came
+ * after the sync's), it goes on at once (wait_link_up) instead of waiting for the next tick.
+ * Returns true when it waits or went on (or, typing, is dropped), false when the caller must
  * answer it with broker_unavailable. */
 static bool
 client_retry(struct ws_session *s, const struct client_state *j)
@@ -66,8 +69,8 @@ client_retry(struct ws_session *s, const struct client_state *j)
 	cJSON_Delete(o);
 	held = text != NULL && sess_hold(s, NULL, text, strlen(text)) == 0;
 	free(text);
-	if (held)
-		wait_add(s);
+	if (held && wait_add(s) == 0 && link_up())
+		wait_link_up(); /* s, and whoever else waits for the next tick */
 	return held;
 }
 
@@ -110,9 +113,10 @@ client_reply(void *state, struct rpc_result *r)
 	if (!r->ok) {
 		/* A restarted broker (or a standby that took over) does not know us, or our
 		 * members, until we have registered and re-synced: it applied nothing. */
-		if (err != NULL && (strcmp(err, ERR_UNKNOWN_FRONTEND) == 0 ||
-		                    (strcmp(err, ERR_NOT_MEMBER) == 0 && !link_up()))) {
-			link_reregister();
+		enum link_refusal f = link_refusal(j->hellos, err);
+		if (f != LINK_ANSWER) {
+			if (f == LINK_RETRY_REGISTER)
+				link_reregister();
 			if (client_retry(s, j))
 				return;
 			err = WS_ERR_BROKER_UNAVAILABLE;
@@ -194,7 +198,7 @@ void
 client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, const char *client_id,
            const struct cmd *c, size_t reserve)
 {
-	struct client_state j = {.kind = kind, .reserved = reserve};
+	struct client_state j = {.kind = kind, .hellos = link_hellos(), .reserved = reserve};
 	size_t reply_bound = 0;
 
 	if (kind == KIND_HISTORY) {

@@ -217,6 +217,15 @@ test('PostgreSQL stopped for 10 s, then a broker session terminated, under load:
   for (const s of senders) assert.deepEqual(s.failures, [], s.user);
   await sleep(1000); // the last events reach everyone
   for (const room of ROOMS) checkDelivery(observers.filter((m) => m.joined.room_id === room), senders, room);
+  // And the store holds each acknowledged message once, with its acknowledged seq: nothing was
+  // acknowledged before its COMMIT, by either broker, across the stop and the ended session.
+  const stored = new Map();
+  for (const line of psql(DB, 'SELECT client_id, seq FROM madang_events WHERE client_id IS NOT NULL').split('\n')) {
+    const [id, seq] = line.split('|');
+    assert.ok(!stored.has(id), `${id} stored twice`);
+    stored.set(id, Number(seq));
+  }
+  for (const x of allAcks()) assert.equal(stored.get(x.id), x.seq, `${x.id} acknowledged with seq ${x.seq}, stored ${stored.get(x.id)}`);
   for (const m of observers) {
     assert.equal(m.closeInfo, null, `${m.welcome.user} (nothing waiting) stays connected`);
     const rejoins = m.msgs.filter((x) => x.type === 'joined').slice(1);

@@ -13,15 +13,13 @@
 # Environment: PG_FSYNC=on|off (default on: what a real server does), PGBIN (default
 # /usr/lib/postgresql/15/bin, Debian's postgresql-15 package).
 set -eu
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || {
 	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
-as_pg=""
-[ "$(id -u)" -eq 0 ] && as_pg="runuser -u nobody --"
+. "$(dirname "$0")/../tests/lib/pg.sh" # pg_server_start, pg_server_stop
 
 case "$cmd" in
 start)
@@ -29,33 +27,14 @@ start)
 	[ -e "$dir" ] && { echo "pg-scratch: $dir exists" >&2; exit 1; }
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
-	chmod 0700 "$dir"
-	[ -n "$as_pg" ] && chown nobody "$dir"
-	$as_pg "$PGBIN/initdb" -D "$dir/data" -U madang -A trust --no-sync >"$dir/initdb.log" 2>&1 || {
-		cat "$dir/initdb.log" >&2
-		exit 1
-	}
 	# The port only names the socket file (listen_addresses is empty): any free number will do.
 	port=$((20000 + $$ % 20000))
-	opts="-k $dir -p $port -c listen_addresses='' -c fsync=${PG_FSYNC:-on} -c max_connections=60"
-	$as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$opts" start >/dev/null || {
-		cat "$dir/server.log" >&2
-		exit 1
-	}
+	pg_server_start "$dir" "$port" "${PG_FSYNC:-on}" 60 || exit 1
 	echo "host=$dir port=$port user=madang dbname=postgres"
 	;;
 stop)
 	[ -d "$dir/data" ] || { echo "pg-scratch: no server directory $dir" >&2; exit 1; }
-	pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null || true)
-	if [ -n "$pid" ] && grep -q postgres "/proc/$pid/cmdline" 2>/dev/null; then
-		kill -INT "$pid"
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	pg_server_stop "$dir"
 	rm -rf "$dir"
 	;;
 *)

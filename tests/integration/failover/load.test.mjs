@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, Proc, WORK, freePort, startWs, stopAll, waitFor, waitPort, sleep } from '../../lib/stack.mjs';
 import { closeAll, joinPath, nick } from '../../lib/wsclient.mjs';
+import { checkDelivery } from './delivery.mjs';
 
 const URI = process.env.MADANG_TEST_PG_URI;
 const ROOMS = ['fa', 'fb', 'fc'];
@@ -59,25 +60,6 @@ class Sender {
       }
       await sleep(20);
     }
-  }
-}
-
-// What each member received of room's messages: seqs strictly rising, each acked client_id of
-// the room once.
-function checkDelivery(members, senders, room) {
-  const acked = new Map();
-  for (const s of senders.filter((x) => x.room === room)) for (const [id, a] of s.acks) acked.set(id, a.seq);
-  for (const m of members) {
-    const got = m.msgs.filter((x) => x.type === 'message' && x.room_id === room);
-    const byId = new Map();
-    for (const x of got) byId.set(x.client_id, (byId.get(x.client_id) || 0) + 1);
-    for (let i = 1; i < got.length; i++)
-      assert.ok(got[i].seq > got[i - 1].seq, `${m.welcome.user} in ${room}: seq ${got[i].seq} after ${got[i - 1].seq}`);
-    for (const [id, seq] of acked) {
-      assert.equal(byId.get(id), 1, `${m.welcome.user} got ${id} (seq ${seq}) ${byId.get(id) || 0} times`);
-      assert.equal(got.find((x) => x.client_id === id).seq, seq);
-    }
-    assert.equal(byId.size, acked.size, `${m.welcome.user} in ${room}: ${byId.size} distinct messages, ${acked.size} acknowledged`);
   }
 }
 

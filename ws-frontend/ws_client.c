@@ -300,6 +300,27 @@ client_wait_over(struct ws_session *s)
 	client_release(s, NULL, NULL, NULL);
 }
 
+/* wait_hooks.expire: every message s holds gets broker_unavailable with its client_id, so that
+ * the client knows which of its messages to send again after the close. */
+void
+client_wait_expired(struct ws_session *s)
+{
+	struct ws_held *h;
+	const char *code, *why;
+	struct cmd c;
+
+	while ((h = sess_unhold(s)) != NULL) {
+		if (cmd_parse(h->buf, h->len, ws->o.max_message, &c, &code, &why) != 0) {
+			client_error(s, code, why, &c, 0);
+		} else {
+			client_error(s, WS_ERR_BROKER_UNAVAILABLE,
+			             "the chat service is unavailable; try again later", &c, 0);
+			cmd_fini(&c);
+		}
+		free(h);
+	}
+}
+
 /* One parsed command (c stays the caller's). */
 static void
 client_dispatch(struct ws_session *s, struct cmd *c)

@@ -18,6 +18,8 @@ void client_message(struct ws_session *s, const char *buf, size_t len);
 void client_opened(struct ws_session *s, const struct route *rt);
 /* wait_hooks.release: the broker link is up again, s's held messages go on. */
 void client_wait_over(struct ws_session *s);
+/* wait_hooks.expire: each message s holds is answered broker_unavailable with its client_id. */
+void client_wait_expired(struct ws_session *s);
 /* members_hooks.join_over: a join of s is over, its held messages go on (failed_room: that
  * join was refused with err and msg, and the messages held for it get that error). */
 void client_release(struct ws_session *s, const char *failed_room, const char *err,

@@ -503,7 +503,8 @@ main(int argc, char **argv)
 	sesstab_init(&ws->sessions);
 	roomtab_init(&ws->rooms);
 	conn_init();
-	wait_init(&(struct wait_hooks){.open = client_opened, .release = client_wait_over});
+	wait_init(&(struct wait_hooks){
+	    .open = client_opened, .release = client_wait_over, .expire = client_wait_expired});
 	members_init(&(struct members_hooks){
 	    .join_over = client_release, .guest_retry = conn_guest_retry, .probe = conn_probe});
 

@@ -131,6 +131,7 @@ wait_tick(void)
 				ws->c.refused++;
 			log_info("ws: session %llu waited %u ms for the broker: closed 1013",
 			         (unsigned long long)s->serial, ws->o.broker_wait_ms);
+			wt.hk.expire(s);
 			out_send_error(s, WS_ERR_BROKER_UNAVAILABLE,
 			               "the chat service is unavailable; try again later", NULL,
 			               NULL, NULL);

@@ -24,6 +24,9 @@ struct wait_hooks {
 	void (*open)(struct ws_session *s, const struct route *rt);
 	/* Sends on s's held messages (and its queued joins go with the rooms' re-sync). */
 	void (*release)(struct ws_session *s);
+	/* The wait is over and the link is still down: answers each message s holds with
+	 * broker_unavailable (with its client_id), before s gets the notice and close 1013. */
+	void (*expire)(struct ws_session *s);
 };
 
 /* Keeps hooks (copied). */

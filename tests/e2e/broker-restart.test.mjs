@@ -22,8 +22,10 @@ const NOT_RECOVERED = 'Some messages sent while you were disconnected could not 
 /* Between the broker's death and the front-end's re-sync, a refused handshake is possible. */
 const HANDSHAKE_FAILED = /^WebSocket connection to 'wss?:\/\/[^']+\/ws([/?][^']*)?' failed/;
 
+/* The broker's epoch from madang-api's health, null when no broker answers. With no broker the
+ * api waits --broker-wait-ms (5 s) for one before its 503, so the request may take that long. */
 async function brokerEpoch() {
-	const response = await fetch(new URL('api/health', BASE_URL), { signal: AbortSignal.timeout(3000) });
+	const response = await fetch(new URL('api/health', BASE_URL), { signal: AbortSignal.timeout(8000) });
 	const body = await response.json();
 	return response.ok ? body.broker?.epoch ?? null : null;
 }
@@ -64,7 +66,7 @@ describe('madang-broker restarted mid-chat', () => {
 	async function restartBroker() {
 		const before = await brokerEpoch();
 		await broker.kill9();
-		await waitUntil('the api to notice the broker is gone', async () => (await brokerEpoch()) === null, 10000);
+		await waitUntil('the api to notice the broker is gone', async () => (await brokerEpoch()) === null, 15000);
 		/* The same command line plus --data (tests/lib/stack.mjs); it outlives this file, the suite ends it. */
 		broker = (await restartStackBroker(broker, { data: BROKER_DATA, sync: 'full' })).detach();
 		await waitUntil('the new broker', async () => (await brokerEpoch()) !== null, 10000);

@@ -181,7 +181,8 @@ history_done(void *state, struct rpc_result *res)
 		if (type != NULL && strcmp(type, "room_deleted") == 0)
 			deleted = true;
 	}
-	ws->c.gaps++;
+	if (appended > 0)
+		ws->c.gaps++; /* not the empty answers of policy_refetch's checks */
 	delivery_fanout(r);
 	if (deleted) {
 		dl_deleted(r);

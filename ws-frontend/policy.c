@@ -24,6 +24,16 @@ policy_seen_max(enum seq_verdict v, uint64_t seen_max, uint64_t seq)
 }
 
 bool
+policy_refetch(const struct refetch_state *st, uint64_t now_ms)
+{
+	if (!st->seq.has_base || st->seq.repairing)
+		return false;
+	if (st->seen_max >= st->seq.top)
+		return true;
+	return !st->live_seen && now_ms < st->settle_until_ms;
+}
+
+bool
 policy_slow(uint64_t pending, uint64_t limit, uint64_t *over_since_ms, uint64_t now_ms,
             bool partial)
 {

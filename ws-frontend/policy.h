@@ -35,6 +35,27 @@ enum seq_verdict policy_seq(const struct seq_state *st, bool same_epoch, uint64_
  * GAP or REPAIRING verdict, else unchanged. Pure. */
 uint64_t policy_seen_max(enum seq_verdict v, uint64_t seen_max, uint64_t seq);
 
+/* How long after a join reply set a room's base the tick still refetches the room's history
+ * while no live event of the room has arrived: a broker that has just taken over (a failover,
+ * a restart) may publish its first events before its end of our event stream's connection is
+ * in place, and those never arrive live (nothing after them shows a gap when the room goes
+ * quiet). */
+#define WS_STREAM_SETTLE_MS 3000
+
+/* What the tick's decision to refetch a room's history reads. */
+struct refetch_state {
+	struct seq_state seq;     /* the room's log */
+	uint64_t seen_max;        /* policy_seen_max's */
+	bool live_seen;           /* a live event of the current epoch arrived since the base */
+	uint64_t settle_until_ms; /* the base's time + WS_STREAM_SETTLE_MS (monotonic ms) */
+};
+
+/* Should the tick at now_ms fetch the history after the log's top? Yes when a base is set, no
+ * repair is in flight and either a live event above the log was seen (a gap, or an event
+ * dropped while a repair was in flight) or, within WS_STREAM_SETTLE_MS of the base, no live
+ * event has arrived yet. Pure. */
+bool policy_refetch(const struct refetch_state *st, uint64_t now_ms);
+
 /* Is a client whose queue holds pending bytes (limit: --queue-limit) a slow consumer?
  * *over_since_ms is the client's state: the monotonic ms since which the backlog has been over
  * the limit, 0 when it is not (set and cleared here). partial: the socket holds a partial

@@ -55,8 +55,11 @@ struct ws_room {
 	/* The newest frames kept after every member has passed them (madang-ws --history): the
 	 * history of the next joins, served from the log instead of the broker's reply. */
 	uint64_t keep;
-	bool repairing;      /* a history request for the gap is in flight */
-	uint64_t seen_max;   /* highest seq seen live while repairing (0: none) */
+	bool repairing;    /* a history request for the gap is in flight */
+	uint64_t seen_max; /* highest seq seen live while repairing (0: none) */
+	bool live_seen;    /* a live event of this epoch arrived since the base was set */
+	uint64_t
+	    settle_until_ms; /* until then, without live_seen, ticks refetch (policy_refetch) */
 	uint64_t generation; /* changes when the log is reset (new epoch) */
 	bool dirty;          /* got events since the last fan-out (delivery_flush) */
 	struct ws_room *dirty_next;

@@ -181,7 +181,8 @@ history_done(void *state, struct rpc_result *res)
 		if (type != NULL && strcmp(type, "room_deleted") == 0)
 			deleted = true;
 	}
-	ws->c.gaps++;
+	if (appended > 0)
+		ws->c.gaps++; /* not the empty answers of policy_refetch's checks */
 	delivery_fanout(r);
 	if (deleted) {
 		dl_deleted(r);
@@ -250,6 +251,8 @@ dl_room_event(struct ws_room *r, const char *json, size_t len, const cJSON *ev)
 	/* Another broker life is stale: the heartbeat notices and we re-sync. */
 	v = policy_seq(&st, epoch == NULL || strcmp(epoch, ws->epoch) == 0, (uint64_t)seq);
 	r->seen_max = policy_seen_max(v, r->seen_max, (uint64_t)seq);
+	if (v != SEQ_STALE)
+		r->live_seen = true; /* the stream carries this room: policy_refetch */
 	if (v == SEQ_GAP)
 		delivery_repair(r); /* the repair brings this event and every later one */
 	if (v != SEQ_DELIVER)
@@ -376,8 +379,13 @@ delivery_event(const char *body, size_t len)
 static void
 tick_room(struct ws_room *r, void *arg)
 {
+	struct refetch_state st = {.seq = {r->has_base, r->log.top, r->repairing},
+	                           .seen_max = r->seen_max,
+	                           .live_seen = r->live_seen,
+	                           .settle_until_ms = r->settle_until_ms};
+
 	(void)arg;
-	if (r->has_base && !r->repairing && r->seen_max >= r->log.top)
+	if (policy_refetch(&st, clock_mono_ms()))
 		delivery_repair(r);
 }
 
@@ -398,6 +406,8 @@ delivery_reset(struct ws_room *r)
 	r->repairing = false;
 	r->has_base = false;
 	r->seen_max = 0;
+	r->live_seen = false;
+	r->settle_until_ms = 0;
 	roomlog_reset(&r->log, 0);
 }
 

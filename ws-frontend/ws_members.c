@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "policy.h"
 #include "validate.h"
 #include "wire.h"
 #include "ws_delivery.h"
@@ -146,6 +148,8 @@ join_done(void *state, struct rpc_result *res)
 		roomlog_reset(&r->log, (uint64_t)seq);
 		r->has_base = true;
 		r->seen_max = 0;
+		r->live_seen = false; /* ticks refetch until the stream shows it carries the room */
+		r->settle_until_ms = clock_mono_ms() + WS_STREAM_SETTLE_MS;
 		need_fill = true; /* fetch from seq on, whatever the event stream already dropped */
 	} else if (resumed && (uint64_t)seq >= r->log.top) {
 		need_fill = true;

@@ -77,6 +77,48 @@ test_seen_max_rises_only_while_waiting(void **state)
 	assert_int_equal(policy_seen_max(SEQ_STALE, 5, 10), 5);
 }
 
+/* brokers.test.mjs test 2: after a failover the re-sync join set the base at 3 and its repair
+ * came back empty; the new broker's next events (3, 4) were published before its end of the
+ * event stream was in place and never arrived live, so seen_max stayed 0. The old tick rule
+ * (seen_max >= top) never fetched them again: the tick must, within WS_STREAM_SETTLE_MS. */
+static void
+test_refetch_after_base_until_a_live_event(void **state)
+{
+	struct refetch_state st = {.seq = {.has_base = true, .top = 3, .repairing = false},
+	                           .seen_max = 0,
+	                           .live_seen = false,
+	                           .settle_until_ms = 1000 + WS_STREAM_SETTLE_MS};
+
+	(void)state;
+	assert_true(policy_refetch(&st, 1000));
+	assert_true(policy_refetch(&st, 1000 + WS_STREAM_SETTLE_MS - 1));
+	st.seq.repairing = true; /* one at a time */
+	assert_false(policy_refetch(&st, 1001));
+	st.seq.repairing = false;
+	st.live_seen = true; /* the stream carries the room: gaps show from now on */
+	assert_false(policy_refetch(&st, 1001));
+	st.live_seen = false; /* a quiet room is not polled for ever */
+	assert_false(policy_refetch(&st, 1000 + WS_STREAM_SETTLE_MS));
+	st.seq.has_base = false; /* before a join reply: nothing to fetch after */
+	assert_false(policy_refetch(&st, 1001));
+}
+
+/* A live event above the log seen while a repair was in flight is fetched by a later tick
+ * whatever the time. */
+static void
+test_refetch_when_a_later_event_was_seen(void **state)
+{
+	struct refetch_state st = {.seq = {.has_base = true, .top = 5, .repairing = false},
+	                           .seen_max = 5,
+	                           .live_seen = true,
+	                           .settle_until_ms = 0};
+
+	(void)state;
+	assert_true(policy_refetch(&st, 123456));
+	st.seen_max = 4; /* already in the log */
+	assert_false(policy_refetch(&st, 123456));
+}
+
 static void
 test_slow_under_limit_is_never_slow(void **state)
 {
@@ -245,6 +287,8 @@ main(void)
 	    cmocka_unit_test(test_seq_at_top_while_repairing_waits),
 	    cmocka_unit_test(test_seq_other_epoch_or_no_base_is_stale),
 	    cmocka_unit_test(test_seen_max_rises_only_while_waiting),
+	    cmocka_unit_test(test_refetch_after_base_until_a_live_event),
+	    cmocka_unit_test(test_refetch_when_a_later_event_was_seen),
 	    cmocka_unit_test(test_slow_under_limit_is_never_slow),
 	    cmocka_unit_test(test_slow_burst_is_given_grace),
 	    cmocka_unit_test(test_slow_partial_write_is_slow_at_once),

@@ -25,9 +25,14 @@ function noInternal(c) {
   assert.deepEqual(bad, [], 'no error reached the client');
 }
 
-// Two endpoint pairs: the first for broker A, the second for broker B.
+// Two endpoint pairs: the first for broker A, the second for broker B. Four distinct ports:
+// freePort closes its listener at once, so two calls may return the same port.
 async function urls() {
-  const p = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const p = [];
+  while (p.length < 4) {
+    const q = await freePort();
+    if (!p.includes(q)) p.push(q);
+  }
   return {
     a: { rpc: `tcp://127.0.0.1:${p[0]}`, events: `tcp://127.0.0.1:${p[1]}` },
     b: { rpc: `tcp://127.0.0.1:${p[2]}`, events: `tcp://127.0.0.1:${p[3]}` },

@@ -112,6 +112,10 @@ test('a broker away longer than --broker-wait-ms: broker_unavailable, then close
     const e = x.msgs.filter((m) => m.type === 'error');
     assert.ok(e.length >= 1 && e.every((m) => m.code === 'broker_unavailable'), JSON.stringify(x.msgs));
   }
+  // The message that waited gets its own answer, with its client_id, so the client knows what
+  // to send again once it is back.
+  assert.ok(c.msgs.some((m) => m.type === 'error' && m.code === 'broker_unavailable' && m.client_id === 'nv-1'),
+    JSON.stringify(c.msgs));
   assert.ok(!late.msgs.some((m) => m.type === 'welcome'), 'no welcome without a broker');
   await w.stop();
 });

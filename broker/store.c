@@ -3,6 +3,8 @@
 #include "store.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 int
 store_open(const struct store_config *cfg, store_stop_fn stopping, struct store **out, char *err,
@@ -78,4 +80,45 @@ const char *
 store_error(struct store *st)
 {
 	return st->impl->error(st);
+}
+
+int
+store_dirty_note(struct hmap *dirty, const char *room_id, uint64_t seq)
+{
+	struct store_dirty_room *d = hmap_get(dirty, room_id);
+
+	if (d == NULL) {
+		if ((d = calloc(1, sizeof(*d))) == NULL)
+			return -1;
+		snprintf(d->id, sizeof(d->id), "%s", room_id);
+		if (hmap_put(dirty, d->id, d) != 0) {
+			free(d);
+			return -1;
+		}
+	}
+	d->seq = seq;
+	return 0;
+}
+
+void
+store_dirty_forget(struct hmap *dirty, const char *room_id)
+{
+	free(hmap_del(dirty, room_id));
+}
+
+void
+store_dirty_fini(struct hmap *dirty)
+{
+	size_t it = 0;
+	void *v;
+
+	while (hmap_next(dirty, &it, NULL, &v))
+		free(v);
+	hmap_fini(dirty);
+}
+
+uint64_t
+store_purge_below(const struct store_config *cfg, uint64_t seq)
+{
+	return cfg->keep && seq > cfg->keep ? seq - cfg->keep : 0;
 }

@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "broker.h"
+#include "hmap.h"
+#include "limits.h"
 
 enum store_sync { STORE_SYNC_OFF, STORE_SYNC_NORMAL, STORE_SYNC_FULL };
 
@@ -91,6 +93,21 @@ uint64_t store_term(struct store *st);
 const char *store_error(struct store *st);
 
 #define STORE_PING_MS 500 /* an idle active checks its database session this often */
+
+/* For the implementations: the rooms the open transaction wrote events to, each with its
+ * newest seq, in a hmap keyed by room id. A room's row is updated once, at commit. */
+struct store_dirty_room {
+	char id[MADANG_ROOM_ID_MAX + 1];
+	uint64_t seq;
+};
+/* Records seq as room_id's newest in dirty. Returns 0, or -1 when out of memory. */
+int store_dirty_note(struct hmap *dirty, const char *room_id, uint64_t seq);
+/* Forgets room_id (deleted in this transaction: no row to update). */
+void store_dirty_forget(struct hmap *dirty, const char *room_id);
+/* Frees every entry and the table (closing a store, committed or not). */
+void store_dirty_fini(struct hmap *dirty);
+/* The seq below which a room's events go under cfg->keep (--history-keep), 0 for none. */
+uint64_t store_purge_below(const struct store_config *cfg, uint64_t seq);
 
 /* The implementations' constructors (store.c picks one). */
 int store_sqlite_open(const struct store_config *cfg, struct store **out, char *err, size_t errsz);

@@ -206,16 +206,12 @@ static void
 pg_close(struct store *base)
 {
 	struct store_pg *st = (struct store_pg *)base;
-	size_t it = 0;
-	void *v;
 
 	if (st == NULL)
 		return;
 	if (st->conn)
 		PQfinish(st->conn); /* the lock goes with the session */
-	while (hmap_next(&st->dirty, &it, NULL, &v))
-		free(v);
-	hmap_fini(&st->dirty);
+	store_dirty_fini(&st->dirty);
 	sbuf_fini(&st->copy);
 	free(st);
 }
@@ -460,8 +456,8 @@ pg_update_rooms(struct store_pg *st)
 	sbuf_init(&sql);
 	sbuf_adds(&sql, SQL_ROOMS_SEQ_HEAD);
 	while (hmap_next(&st->dirty, &it, NULL, &v)) {
-		struct pg_dirty *d = v;
-		uint64_t purge = st->cfg.keep && d->seq > st->cfg.keep ? d->seq - st->cfg.keep : 0;
+		struct store_dirty_room *d = v;
+		uint64_t purge = store_purge_below(&st->cfg, d->seq);
 		sbuf_addf(&sql, "%s('%s',%llu::bigint,%llu::bigint)", first ? "" : ",", d->id,
 		          (unsigned long long)d->seq, (unsigned long long)purge);
 		first = false;

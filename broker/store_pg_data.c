@@ -81,7 +81,7 @@ hook_room_deleted(void *arg, const char *id, uint64_t seq)
 	char s[24];
 	const char *p[2] = {id, s};
 
-	free(hmap_del(&st->dirty, id));
+	store_dirty_forget(&st->dirty, id);
 	snprintf(s, sizeof(s), "%llu", (unsigned long long)seq);
 	if (pg_flush(st) == 0 && pg_ensure_tx(st) == 0)
 		pg_cmd(st, "room delete", SQL_ROOM_DELETE, 2, p);
@@ -92,7 +92,6 @@ hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const 
            size_t len, const char *user_key, const char *client_id)
 {
 	struct store_pg *st = arg;
-	struct pg_dirty *d = hmap_get(&st->dirty, room_id);
 	char num[24];
 
 	pgutil_copy_field(&st->copy, room_id, strlen(room_id), '\t');
@@ -104,17 +103,10 @@ hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const 
 	pgutil_copy_field(&st->copy, user_key, user_key ? strlen(user_key) : 0, '\t');
 	pgutil_copy_field(&st->copy, client_id, client_id ? strlen(client_id) : 0, '\n');
 	/* The room's seq is written once per transaction, at commit. */
-	if (d == NULL) {
-		if ((d = calloc(1, sizeof(*d))) != NULL)
-			snprintf(d->id, sizeof(d->id), "%s", room_id);
-		if (d == NULL || hmap_put(&st->dirty, d->id, d) != 0) {
-			free(d);
-			st->failed = true;
-			snprintf(st->err, sizeof(st->err), "out of memory");
-			return;
-		}
+	if (store_dirty_note(&st->dirty, room_id, seq) != 0) {
+		st->failed = true;
+		snprintf(st->err, sizeof(st->err), "out of memory");
 	}
-	d->seq = seq;
 }
 
 static int

@@ -19,16 +19,11 @@ struct store_pg {
 	bool failed;       /* a write of the current transaction failed: it must not commit */
 	bool lost;         /* the session is gone or unusable: never commit again */
 	struct sbuf copy;  /* events of the batch not yet sent, COPY text format */
-	struct hmap dirty; /* room id -> struct pg_dirty: newest seq written in this transaction */
+	struct hmap dirty; /* room id -> struct store_dirty_room: newest seq of this transaction */
 	char prune_cursor[MADANG_ROOM_ID_MAX + 1];
 	uint64_t term;
 	uint64_t last_io_ms; /* monotonic time of the last round trip */
 	char err[512];
-};
-
-struct pg_dirty {
-	char id[MADANG_ROOM_ID_MAX + 1];
-	uint64_t seq;
 };
 
 /* Runs sql with text parameters (none: the simple protocol, which takes several statements);

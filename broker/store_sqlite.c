@@ -136,7 +136,7 @@ sqlite_close(struct store *base)
 		sqlite3_close(st->db);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
-	hmap_fini(&st->dirty);
+	store_dirty_fini(&st->dirty);
 	free(st);
 }
 
@@ -367,18 +367,11 @@ hook_room_deleted(void *arg, const char *id, uint64_t seq)
 {
 	struct store_sqlite *st = arg;
 	sqlite3_stmt *s = st->q[Q_DEL_ROOM];
-	void *old = hmap_del(&st->dirty, id);
-
-	free(old);
+	store_dirty_forget(&st->dirty, id);
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
 	store_step_done(st, s, "room delete");
 }
-
-struct dirty_room {
-	char id[MADANG_ROOM_ID_MAX + 1];
-	uint64_t seq;
-};
 
 static void
 hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const char *json,
@@ -386,7 +379,6 @@ hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const 
 {
 	struct store_sqlite *st = arg;
 	sqlite3_stmt *s = st->q[Q_INS_EVENT];
-	struct dirty_room *d = hmap_get(&st->dirty, room_id);
 
 	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
@@ -402,17 +394,10 @@ hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const 
 		sqlite3_bind_null(s, 6);
 	store_step_done(st, s, "event insert");
 	/* The room's seq is written once per transaction, at commit. */
-	if (d == NULL) {
-		if ((d = calloc(1, sizeof(*d))) != NULL)
-			snprintf(d->id, sizeof(d->id), "%s", room_id);
-		if (d == NULL || hmap_put(&st->dirty, d->id, d) != 0) {
-			free(d);
-			st->failed = true;
-			snprintf(st->err, sizeof(st->err), "out of memory");
-			return;
-		}
+	if (store_dirty_note(&st->dirty, room_id, seq) != 0) {
+		st->failed = true;
+		snprintf(st->err, sizeof(st->err), "out of memory");
 	}
-	d->seq = seq;
 }
 
 static int
@@ -512,9 +497,9 @@ sqlite_commit(struct store *base)
 	if (!st->in_tx)
 		return 0;
 	while (hmap_next(&st->dirty, &it, NULL, &v)) {
-		struct dirty_room *d = v;
+		struct store_dirty_room *d = v;
 		sqlite3_stmt *s = st->q[Q_UPD_ROOM];
-		uint64_t purge = st->cfg.keep && d->seq > st->cfg.keep ? d->seq - st->cfg.keep : 0;
+		uint64_t purge = store_purge_below(&st->cfg, d->seq);
 		sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)d->seq);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)purge);

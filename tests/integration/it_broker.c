@@ -134,37 +134,10 @@ teardown(void **state)
 	return rc == 0 ? 0 : -1;
 }
 
-/* Sends a printf-formatted request and returns the reply (never NULL: a timeout fails). */
-static cJSON *
-call(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static cJSON *
-call(struct fx *f, const char *fmt, ...)
-{
-	char buf[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	cJSON *r = tcall(f->req, buf);
-	assert_non_null(r);
-	return r;
-}
-
-static void
-expect_ok(struct fx *f, const char *json)
-{
-	cJSON *r = call(f, "%s", json);
-	if (!tj_bool(r, "ok"))
-		fail_msg("request %s failed: %s %s", json, tj_str(r, "error"), tj_str(r, "message"));
-	cJSON_Delete(r);
-}
-
 static void
 expect_error(struct fx *f, const char *json, const char *code)
 {
-	cJSON *r = call(f, "%s", json);
+	cJSON *r = tcallf(f->req, "%s", json);
 	assert_false(tj_bool(r, "ok"));
 	assert_string_equal(tj_str(r, "error"), code);
 	assert_true(strlen(tj_str(r, "message")) > 0);
@@ -174,7 +147,7 @@ expect_error(struct fx *f, const char *json, const char *code)
 static void
 hello(struct fx *f, const char *fe)
 {
-	cJSON *r = call(f, "{\"op\":\"hello\",\"frontend\":\"%s\",\"instance\":\"i-%s\"}", fe, fe);
+	cJSON *r = tcallf(f->req, "{\"op\":\"hello\",\"frontend\":\"%s\",\"instance\":\"i-%s\"}", fe, fe);
 	assert_true(tj_bool(r, "ok"));
 	assert_int_equal(strlen(tj_str(r, "epoch")), 16);
 	cJSON_Delete(r);
@@ -183,7 +156,7 @@ hello(struct fx *f, const char *fe)
 static cJSON *
 join(struct fx *f, const char *fe, const char *sess, const char *room, const char *user)
 {
-	return call(f,
+	return tcallf(f->req,
 		    "{\"op\":\"join\",\"frontend\":\"%s\",\"session\":\"%s\",\"room_id\":\"%s\","
 		    "\"user\":\"%s\"}",
 		    fe, sess, room, user);
@@ -204,7 +177,7 @@ send_msg(struct fx *f, const char *sess, const char *room, const char *text, con
 	char cidpart[128] = "";
 	if (cid)
 		snprintf(cidpart, sizeof(cidpart), ",\"client_id\":\"%s\"", cid);
-	cJSON *r = call(f,
+	cJSON *r = tcallf(f->req,
 			"{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"%s\",\"room_id\":\"%s\","
 			"\"text\":\"%s\"%s}",
 			sess, room, text, cidpart);
@@ -217,7 +190,7 @@ send_msg(struct fx *f, const char *sess, const char *room, const char *text, con
 static long long
 users_count(struct fx *f, const char *room)
 {
-	cJSON *r = call(f, "{\"op\":\"list_rooms\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"list_rooms\"}");
 	long long n = -1;
 	cJSON *it;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "rooms"))
@@ -248,7 +221,7 @@ static void
 test_default_rooms_with_zero_users(void **state)
 {
 	struct fx *f = *state;
-	cJSON *r = call(f, "{\"op\":\"list_rooms\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"list_rooms\"}");
 	char *text = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rooms"));
 
 	assert_string_equal(text,
@@ -278,7 +251,7 @@ test_joins_change_counts_and_member_list(void **state)
 	cJSON_Delete(r);
 	assert_int_equal(users_count(f, "room1"), 2);
 	assert_int_equal(users_count(f, "room2"), 0);
-	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	r = tcallf(f->req, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
 	char *members = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "room"), "members"));
 	assert_string_equal(members, "[\"alice\",\"bob\"]");
 	free(members);
@@ -367,9 +340,9 @@ test_taken_nickname_probes_its_holder(void **state)
 	cJSON_Delete(r);
 	assert_null(next_event(f, "probe", NULL, 0));
 	/* The front-end finds the connection dead and leaves: the name is free. */
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"reason\":\"disconnected\"}");
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"reason\":\"disconnected\"}");
 	join_ok(f, "ws-2", "s2", "room1", "Ghost");
-	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	cJSON *st = tcallf(f->req, "{\"op\":\"stats\"}");
 	assert_int_equal(tj_int(cJSON_GetObjectItem(st, "counters"), "probes"), 1);
 	cJSON_Delete(st);
 }
@@ -403,8 +376,8 @@ test_notices_en_keeps_english_texts(void **state)
 
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "bob");
-	expect_ok(
-	    f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}");
+	tcall_ok(f->req,
+	         "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}");
 	cJSON *e = next_event(f, "join", NULL, 0);
 	assert_non_null(e);
 	assert_string_equal(tj_str(e, "sender"), "system");
@@ -425,7 +398,7 @@ test_leave_publishes_and_updates_count(void **state)
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	join_ok(f, "ws-1", "s2", "room1", "bob");
-	cJSON *r = call(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_int_equal(tj_int(r, "seq"), 3);
 	cJSON_Delete(r);
@@ -452,7 +425,7 @@ test_history_after_seq_and_ring_limit(void **state)
 	join_ok(f, "ws-1", "s1", "room1", "alice"); /* seq 1 */
 	for (int i = 0; i < 7; i++)
 		send_msg(f, "s1", "room1", "hi", NULL); /* seq 2..8 */
-	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":5}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":5}");
 	assert_true(tj_bool(r, "ok"));
 	assert_true(tj_bool(r, "complete"));
 	assert_int_equal(tj_int(r, "first_seq"), 4);
@@ -463,13 +436,13 @@ test_history_after_seq_and_ring_limit(void **state)
 	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 2), "seq"), 8);
 	cJSON_Delete(r);
 	/* The ring holds 4..8 only: asking from 1 says so. */
-	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":1,\"limit\":2}");
+	r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":1,\"limit\":2}");
 	assert_false(tj_bool(r, "complete"));
 	ev = cJSON_GetObjectItem(r, "events");
 	assert_int_equal(cJSON_GetArraySize(ev), 2);
 	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 0), "seq"), 4);
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":8,\"limit\":2}");
+	r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":8,\"limit\":2}");
 	ev = cJSON_GetObjectItem(r, "events");
 	assert_int_equal(cJSON_GetArraySize(ev), 2);
 	assert_int_equal(tj_int(cJSON_GetArrayItem(ev, 0), "seq"), 6);
@@ -518,7 +491,7 @@ test_history_is_paged_by_bytes(void **state)
 	for (int i = 0; i < 80; i++) /* 80 events of about 4.2 KB: 330 KB */
 		send_msg(f, "s1", "room1", text, NULL);
 	/* The default budget: 100 events asked, those that fit in 256 KiB given, the newest. */
-	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":100}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":100}");
 	int n = history_page(r, 256 * 1024, &lo, &hi);
 	assert_true(n >= 55 && n < 81);
 	assert_int_equal(hi, 81);
@@ -528,7 +501,7 @@ test_history_is_paged_by_bytes(void **state)
 	/* 32 KiB pages, newest first, down to the first event. */
 	expect = 81;
 	for (int page = 0; page < 30; page++) {
-		r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,"
+		r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,"
 			    "\"limit\":500,\"max_bytes\":32768}", expect + 1);
 		n = history_page(r, 32768, &lo, &hi);
 		bool complete = tj_bool(r, "complete");
@@ -545,7 +518,7 @@ test_history_is_paged_by_bytes(void **state)
 	assert_int_equal(seen, 81);
 	assert_int_equal(expect, 0);
 	/* Forward from after_seq: the oldest first. */
-	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":10,\"limit\":500,"
+	r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":10,\"limit\":500,"
 		    "\"max_bytes\":32768}");
 	n = history_page(r, 32768, &lo, &hi);
 	assert_int_equal(lo, 11);
@@ -554,7 +527,7 @@ test_history_is_paged_by_bytes(void **state)
 	assert_false(tj_bool(r, "complete"));
 	cJSON_Delete(r);
 	/* Small pages stay whole: not truncated. */
-	r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":3}");
+	r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":3}");
 	assert_int_equal(history_page(r, 32768, &lo, &hi), 3);
 	assert_false(tj_bool(r, "truncated"));
 	cJSON_Delete(r);
@@ -572,7 +545,7 @@ test_duplicate_client_id_is_not_published_twice(void **state)
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	assert_int_equal(send_msg(f, "s1", "room1", "once", "c-1"), 2);
-	cJSON *r = call(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"once\",\"client_id\":\"c-1\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"once\",\"client_id\":\"c-1\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_true(tj_bool(r, "duplicate"));
 	assert_int_equal(tj_int(r, "seq"), 2);
@@ -598,12 +571,12 @@ test_frontend_expiry_publishes_leaves(void **state)
 	join_ok(f, "ws-2", "s2", "room1", "bob");
 	/* Keep ws-2 alive, let ws-1 go silent. */
 	for (int i = 0; i < 8; i++) {
-		expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+		tcall_ok(f->req, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
 		usleep(100 * 1000);
 	}
 	/* ws-2's reported counters are summed into stats; ws-1's are gone with it. */
-	expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\",\"stats\":{\"connections\":7,\"Bad\":1,\"slow_consumers\":2}}");
-	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	tcall_ok(f->req, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\",\"stats\":{\"connections\":7,\"Bad\":1,\"slow_consumers\":2}}");
+	cJSON *st = tcallf(f->req, "{\"op\":\"stats\"}");
 	cJSON *fs = cJSON_GetObjectItem(st, "frontend_stats");
 	assert_int_equal(tj_int(fs, "connections"), 7);
 	assert_int_equal(tj_int(fs, "slow_consumers"), 2);
@@ -639,19 +612,19 @@ test_broker_stall_does_not_expire_frontends(void **state)
 	usleep(2000 * 1000); /* more than three timeouts */
 	assert_int_equal(kill(f->tb.pid, SIGCONT), 0);
 	/* ws-2's next heartbeat; ws-1 stays silent from here on. */
-	expect_ok(f, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
+	tcall_ok(f->req, "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
 	usleep(150 * 1000); /* a few ticks of the loop */
 	assert_int_equal(users_count(f, "room1"), 2);
 	e = tsub_recv(f->sub, 100, NULL, 0);
 	if (e != NULL)
 		fail_msg("event after the stall: %s %s", tj_str(e, "type"), tj_str(e, "user"));
-	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	cJSON *st = tcallf(f->req, "{\"op\":\"stats\"}");
 	assert_true(tj_int(cJSON_GetObjectItem(st, "counters"), "stalls") >= 1);
 	assert_int_equal(tj_int(cJSON_GetObjectItem(st, "counters"), "frontends_expired"), 0);
 	cJSON_Delete(st);
 	/* ws-2 heartbeats, ws-1 has died: it goes within the timeout of running time. */
 	for (int i = 0; i < 8; i++) {
-		expect_ok(f,
+		tcall_ok(f->req,
 			  "{\"op\":\"heartbeat\",\"frontend\":\"ws-2\",\"instance\":\"i-ws-2\"}");
 		usleep(100 * 1000);
 	}
@@ -687,7 +660,7 @@ test_malformed_requests_get_errors_and_broker_keeps_serving(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		expect_error(f, cases[i].body, cases[i].code);
-		expect_ok(f, "{\"op\":\"health\"}");
+		tcall_ok(f->req, "{\"op\":\"health\"}");
 	}
 	/* Invalid UTF-8, a nesting bomb and a 1 MiB body are refused, not crashed on. */
 	static const char bad_utf8[] = "{\"op\":\"get_room\",\"room_id\":\"\xc3\x28\"}";
@@ -713,7 +686,7 @@ test_malformed_requests_get_errors_and_broker_keeps_serving(void **state)
 	assert_string_equal(tj_str(r, "error"), "invalid_request");
 	cJSON_Delete(r);
 	free(body);
-	expect_ok(f, "{\"op\":\"health\"}");
+	tcall_ok(f->req, "{\"op\":\"health\"}");
 }
 
 /* join with history_below: the usual window without the events the front-end already holds,
@@ -727,7 +700,7 @@ test_join_history_below(void **state)
 	join_ok(f, "ws-1", "s1", "room1", "alice"); /* 1 */
 	for (int i = 2; i <= 8; i++)
 		send_msg(f, "s1", "room1", "m", NULL); /* 2..8; the ring holds 4..8 */
-	cJSON *r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s2\","
+	cJSON *r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s2\","
 			   "\"room_id\":\"room1\",\"user\":\"bob\",\"history\":4,"
 			   "\"history_below\":7}");
 	assert_true(tj_bool(r, "ok"));
@@ -739,7 +712,7 @@ test_join_history_below(void **state)
 	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 1), "seq"), 6);
 	cJSON_Delete(r);
 	/* Below the whole window: no event, the window still named. */
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s3\","
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s3\","
 		    "\"room_id\":\"room1\",\"user\":\"carol\",\"history\":3,"
 		    "\"history_below\":2}");
 	assert_int_equal(tj_int(r, "seq"), 10);
@@ -747,7 +720,7 @@ test_join_history_below(void **state)
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "history")), 0);
 	cJSON_Delete(r);
 	/* More asked than the ring holds: the window starts at the ring's oldest event before seq. */
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s4\","
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s4\","
 		    "\"room_id\":\"room1\",\"user\":\"dave\",\"history\":50,"
 		    "\"history_below\":100}");
 	assert_int_equal(tj_int(r, "seq"), 11);
@@ -757,7 +730,7 @@ test_join_history_below(void **state)
 	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 3), "seq"), 10);
 	cJSON_Delete(r);
 	/* An empty window: history_first is seq. Without history_below: no history_first. */
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s5\","
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s5\","
 		    "\"room_id\":\"room2\",\"user\":\"erin\",\"history_below\":0}");
 	assert_int_equal(tj_int(r, "history_first"), tj_int(r, "seq"));
 	cJSON_Delete(r);
@@ -787,10 +760,10 @@ test_resume_gets_exactly_the_missed_events(void **state)
 	cJSON_Delete(r);
 	join_ok(f, "ws-1", "s2", "room1", "bob");                   /* 2 */
 	send_msg(f, "s2", "room1", "before", NULL);                  /* 3: alice saw it */
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"reason\":\"disconnected\"}"); /* 4 */
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"reason\":\"disconnected\"}"); /* 4 */
 	send_msg(f, "s2", "room1", "missed1", NULL);                 /* 5 */
 	send_msg(f, "s2", "room1", "missed2", NULL);                 /* 6 */
-	r = call(f,
+	r = tcallf(f->req,
 		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s3\",\"room_id\":\"room1\","
 		 "\"user\":\"alice\",\"since\":3,\"epoch\":\"%s\"}",
 		 epoch);
@@ -804,7 +777,7 @@ test_resume_gets_exactly_the_missed_events(void **state)
 	assert_int_equal(tj_int(cJSON_GetArrayItem(h, 2), "seq"), 6);
 	cJSON_Delete(r);
 	/* A wrong epoch cannot be recovered from: recent history instead. */
-	r = call(f,
+	r = tcallf(f->req,
 		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s4\",\"room_id\":\"room2\","
 		 "\"user\":\"carol\",\"since\":3,\"epoch\":\"0000000000000000\"}");
 	assert_false(tj_bool(r, "recovered"));
@@ -823,10 +796,10 @@ test_resume_token_takes_over_nickname_and_kicks_old_session(void **state)
 	cJSON *r = join(f, "ws-2", "new", "room1", "alice");
 	assert_string_equal(tj_str(r, "error"), "nickname_taken");
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"user\":\"alice\",\"resume\":\"wrong\"}");
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"user\":\"alice\",\"resume\":\"wrong\"}");
 	assert_string_equal(tj_str(r, "error"), "nickname_taken");
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"user\":\"alice\",\"resume\":\"old\"}");
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"user\":\"alice\",\"resume\":\"old\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_true(tj_bool(r, "resumed"));
 	assert_int_equal(tj_int(r, "users_count"), 1);
@@ -838,7 +811,7 @@ test_resume_token_takes_over_nickname_and_kicks_old_session(void **state)
 	assert_string_equal(tj_str(e, "reason"), "replaced");
 	cJSON_Delete(e);
 	/* The new session speaks for alice now; the old one is gone. */
-	r = call(f, "{\"op\":\"send\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"text\":\"back\"}");
+	r = tcallf(f->req, "{\"op\":\"send\",\"frontend\":\"ws-2\",\"session\":\"new\",\"room_id\":\"room1\",\"text\":\"back\"}");
 	assert_true(tj_bool(r, "ok"));
 	cJSON_Delete(r);
 	expect_error(f, "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"old\",\"room_id\":\"room1\",\"text\":\"x\"}",
@@ -855,7 +828,7 @@ test_private_goes_to_the_recipients_frontend(void **state)
 	hello(f, "ws-2");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	join_ok(f, "ws-2", "s2", "room1", "Bob");
-	cJSON *r = call(f, "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"to\":\"bob\",\"text\":\"psst\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"private\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"to\":\"bob\",\"text\":\"psst\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_string_equal(tj_str(r, "to"), "Bob");
 	cJSON_Delete(r);
@@ -885,10 +858,10 @@ test_private_to_someone_absent_is_refused_and_publishes_nothing(void **state)
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	join_ok(f, "ws-1", "s2", "room1", "bob");
 	join_ok(f, "ws-1", "s3", "room2", "carol");
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"room1\"}");
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"room1\"}");
 	while ((e = tsub_recv(f->sub, 200, NULL, 0)) != NULL) /* joins and the leave */
 		cJSON_Delete(e);
-	cJSON *g = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	cJSON *g = tcallf(f->req, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
 	long long seq = tj_int(cJSON_GetObjectItem(g, "room"), "seq");
 	cJSON_Delete(g);
 	const char *const absent[] = {"bob", "carol", "nobody"};
@@ -899,10 +872,10 @@ test_private_to_someone_absent_is_refused_and_publishes_nothing(void **state)
 	e = tsub_recv(f->sub, 300, NULL, 0);
 	if (e != NULL)
 		fail_msg("published after a refused private: %s", tj_str(e, "type"));
-	g = call(f, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	g = tcallf(f->req, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
 	assert_int_equal(tj_int(cJSON_GetObjectItem(g, "room"), "seq"), seq);
 	cJSON_Delete(g);
-	cJSON *h = call(f, "{\"op\":\"history\",\"room_id\":\"room1\"}");
+	cJSON *h = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\"}");
 	cJSON *it;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "events"))
 		assert_string_not_equal(tj_str(it, "type"), "message");
@@ -916,7 +889,7 @@ test_typing_is_published_without_seq(void **state)
 
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
-	expect_ok(f, "{\"op\":\"typing\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"active\":true}");
+	tcall_ok(f->req, "{\"op\":\"typing\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"active\":true}");
 	cJSON *e = next_event(f, "typing", NULL, 0);
 	assert_non_null(e);
 	assert_true(tj_bool(e, "active"));
@@ -935,7 +908,7 @@ test_sync_redeclares_membership(void **state)
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
 	join_ok(f, "ws-1", "s2", "room1", "bob");
-	cJSON *r = call(f,
+	cJSON *r = tcallf(f->req,
 			"{\"op\":\"sync\",\"frontend\":\"ws-1\",\"instance\":\"i-ws-1\",\"members\":["
 			"{\"session\":\"s1\",\"room_id\":\"room1\",\"user\":\"alice\"},"
 			"{\"session\":\"s3\",\"room_id\":\"room2\",\"user\":\"carol\"},"
@@ -960,14 +933,14 @@ test_create_and_delete_room(void **state)
 {
 	struct fx *f = *state; /* --allow-create */
 
-	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
 	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}", "room_exists");
 	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"a b\"}", "invalid_argument");
 	assert_int_equal(users_count(f, "jazz"), 0);
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "jazz", "alice");
 	join_ok(f, "ws-1", "s1", "made-by-join", "alice"); /* joins create (ephemeral) rooms */
-	expect_ok(f, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}");
+	tcall_ok(f->req, "{\"op\":\"delete_room\",\"room_id\":\"jazz\"}");
 	assert_int_equal(users_count(f, "jazz"), -1);
 	cJSON *e = next_event(f, "room_deleted", NULL, 0);
 	assert_non_null(e);
@@ -987,12 +960,12 @@ test_room_created_by_join_goes_when_empty(void **state)
 	join_ok(f, "ws-1", "s1", "popup", "alice");
 	join_ok(f, "ws-1", "s2", "popup", "bob");
 	assert_int_equal(users_count(f, "popup"), 2);
-	cJSON *r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
 	assert_string_equal(tj_str(cJSON_GetObjectItem(r, "room"), "name"), "popup");
 	cJSON_Delete(r);
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"popup\"}");
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"popup\"}");
 	assert_int_equal(users_count(f, "popup"), 1);
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"popup\"}");
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"popup\"}");
 	assert_int_equal(users_count(f, "popup"), -1); /* gone from list_rooms */
 	expect_error(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}", "no_such_room");
 	r = join(f, "ws-1", "s1", "popup", "carol");
@@ -1000,14 +973,14 @@ test_room_created_by_join_goes_when_empty(void **state)
 	assert_int_equal(tj_int(r, "seq"), 5); /* after join, join, leave, leave of the first */
 	cJSON_Delete(r);
 	/* A front-end that expires takes its members' ephemeral rooms with it. */
-	cJSON *st = call(f, "{\"op\":\"stats\"}");
+	cJSON *st = tcallf(f->req, "{\"op\":\"stats\"}");
 	long long deleted = tj_int(cJSON_GetObjectItem(st, "counters"), "rooms_deleted");
 	cJSON_Delete(st);
 	assert_int_equal(deleted, 1);
 	/* Permanent rooms stay when empty. */
-	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
 	join_ok(f, "ws-1", "s3", "jazz", "dave");
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s3\",\"room_id\":\"jazz\"}");
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s3\",\"room_id\":\"jazz\"}");
 	assert_int_equal(users_count(f, "jazz"), 0);
 }
 
@@ -1024,23 +997,23 @@ test_room_recreated_by_join_has_no_gap_before_it(void **state)
 	for (int i = 0; i < 5; i++)
 		send_msg(f, "s1", "e1", "hi", NULL); /* 2..6 */
 	char epoch[17];
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"e1\"}"); /* 7 */
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"e1\"}"); /* 7 */
 	join_ok(f, "ws-1", "s2", "e2", "bob"); /* 8 */
 	send_msg(f, "s2", "e2", "x", NULL);   /* 9 */
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"e2\"}"); /* 10 */
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s2\",\"room_id\":\"e2\"}"); /* 10 */
 	cJSON *r = join(f, "ws-1", "s3", "e1", "carol");
 	assert_int_equal(tj_int(r, "seq"), 11);
 	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"history\",\"room_id\":\"e1\",\"after_seq\":7}");
+	r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"e1\",\"after_seq\":7}");
 	assert_true(tj_bool(r, "complete"));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "events")), 1);
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"history\",\"room_id\":\"e1\",\"before_seq\":12,\"limit\":5}");
+	r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"e1\",\"before_seq\":12,\"limit\":5}");
 	assert_true(tj_bool(r, "complete"));
 	cJSON_Delete(r);
 	/* A client of the old e1 resuming from its seq 7 misses exactly carol's join. */
-	r = call(f,
+	r = tcallf(f->req,
 		 "{\"op\":\"join\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"e1\","
 		 "\"user\":\"alice\",\"since\":7,\"epoch\":\"%s\"}",
 		 epoch);
@@ -1063,33 +1036,33 @@ test_rooms_created_by_joins_are_bounded(void **state)
 
 	hello(f, "ws-1");
 	snprintf(j, sizeof(j), fmt, "s1", "r1", "alice", "192.0.2.1");
-	expect_ok(f, j);
+	tcall_ok(f->req, j);
 	snprintf(j, sizeof(j), fmt, "s1", "r2", "Alice", "192.0.2.9"); /* same user, folded */
 	expect_error(f, j, "create_limit");
 	snprintf(j, sizeof(j), fmt, "s2", "r2", "bob", "192.0.2.1");
-	expect_ok(f, j);
+	tcall_ok(f->req, j);
 	snprintf(j, sizeof(j), fmt, "s3", "r3", "carol", "192.0.2.1"); /* third from that address */
 	expect_error(f, j, "create_limit");
 	snprintf(j, sizeof(j), fmt, "s3", "r3", "carol", "192.0.2.2");
-	expect_ok(f, j);
+	tcall_ok(f->req, j);
 	/* Joining a room that exists is never limited. */
 	snprintf(j, sizeof(j), fmt, "s4", "r1", "dave", "192.0.2.1");
-	expect_ok(f, j);
+	tcall_ok(f->req, j);
 	/* When a room goes, its creator may create another. */
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"r1\"}");
-	expect_ok(f, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s4\",\"room_id\":\"r1\"}");
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"r1\"}");
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"ws-1\",\"session\":\"s4\",\"room_id\":\"r1\"}");
 	snprintf(j, sizeof(j), fmt, "s1", "r4", "alice", "192.0.2.1");
-	expect_ok(f, j);
+	tcall_ok(f->req, j);
 	/* Names are unique once case-folded: a join may not create a room called like another. */
-	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz Club\"}");
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz Club\"}");
 	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"jazz2\",\"name\":\" jazz CLUB \"}",
 		     "name_taken");
 	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"r9\",\"name\":\"R4\"}", "name_taken");
 	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"room9\",\"name\":\"일반 대화\"}",
 		     "name_taken");
 	snprintf(j, sizeof(j), fmt, "s5", "JAZZ-CLUB", "erin", "192.0.2.3");
-	expect_ok(f, j); /* "JAZZ-CLUB" is not "Jazz Club" */
-	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"pop\",\"name\":\"Pop\"}");
+	tcall_ok(f->req, j); /* "JAZZ-CLUB" is not "Jazz Club" */
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"pop\",\"name\":\"Pop\"}");
 	snprintf(j, sizeof(j), fmt, "s6", "POP", "fred", "192.0.2.4");
 	expect_error(f, j, "name_taken");
 	/* The nickname rules: no invisible, bidi-control or formatting character in a name. */
@@ -1099,7 +1072,7 @@ test_rooms_created_by_joins_are_bounded(void **state)
 		     "invalid_argument");
 	expect_error(f, "{\"op\":\"create_room\",\"room_id\":\"z3\",\"name\":\"a\u3000b\"}",
 		     "invalid_argument");
-	expect_ok(f, "{\"op\":\"create_room\",\"room_id\":\"z4\",\"name\":\"음악 & 영화 2\"}");
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"z4\",\"name\":\"음악 & 영화 2\"}");
 	/* A bad address is refused like any bad field. */
 	snprintf(j, sizeof(j), fmt, "s7", "r7", "gina", "bad\\u0001");
 	expect_error(f, j, "invalid_argument");
@@ -1120,7 +1093,7 @@ test_batch_applies_requests_in_order(void **state)
 
 	hello(f, "ws-1");
 	join_ok(f, "ws-1", "s1", "room1", "alice");
-	cJSON *r = call(f, "{\"op\":\"batch\",\"requests\":["
+	cJSON *r = tcallf(f->req, "{\"op\":\"batch\",\"requests\":["
 			   "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"a\"},"
 			   "{\"op\":\"fly\"},"
 			   "{\"op\":\"send\",\"frontend\":\"ws-1\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"b\"},"
@@ -1175,7 +1148,7 @@ raw_drain(nng_socket sub)
 static bool
 hello_bundles(struct fx *f, const char *fe, const char *bundles)
 {
-	cJSON *r = call(f, "{\"op\":\"hello\",\"frontend\":\"%s\",\"instance\":\"i-%s\",\"bundles\":%s}",
+	cJSON *r = tcallf(f->req, "{\"op\":\"hello\",\"frontend\":\"%s\",\"instance\":\"i-%s\",\"bundles\":%s}",
 			fe, fe, bundles);
 	assert_true(tj_bool(r, "ok"));
 	bool on = tj_bool(r, "bundles");
@@ -1262,17 +1235,17 @@ test_bundles_carry_a_turns_rooms_in_one_message(void **state)
 
 
 	/* Only front-ends that take bundles: one message for the whole batch, no room topics. */
-	expect_ok(f, three_sends);
+	tcall_ok(f->req, three_sends);
 	expect_topics(raw, "b", NULL, NULL);
 
 	/* A front-end without bundles registers: room topics come back, bundles go on. */
 	hello(f, "ws-p");
-	expect_ok(f, three_sends);
+	tcall_ok(f->req, three_sends);
 	expect_topics(raw, "r/room1", "r/room2", "b");
 
 	/* The last taker of bundles says no more: room topics only. */
 	assert_false(hello_bundles(f, "ws-b", "false"));
-	expect_ok(f, three_sends);
+	tcall_ok(f->req, three_sends);
 	expect_topics(raw, "r/room1", "r/room2", NULL);
 	expect_error(f, "{\"op\":\"hello\",\"frontend\":\"ws-b\",\"instance\":\"i-ws-b\",\"bundles\":\"yes\"}",
 		     "invalid_argument");
@@ -1286,7 +1259,7 @@ test_no_bundles_refuses_them(void **state)
 	struct fx *f = *state;
 	nng_socket raw = bundle_setup(f, false);
 
-	expect_ok(f, three_sends);
+	tcall_ok(f->req, three_sends);
 	expect_topics(raw, "r/room1", "r/room2", NULL);
 	nng_close(raw);
 }
@@ -1298,7 +1271,7 @@ test_room_topics_keeps_them_beside_bundles(void **state)
 	struct fx *f = *state;
 	nng_socket raw = bundle_setup(f, true);
 
-	expect_ok(f, three_sends);
+	tcall_ok(f->req, three_sends);
 	expect_topics(raw, "r/room1", "r/room2", "b");
 	nng_close(raw);
 }
@@ -1307,7 +1280,7 @@ static void
 test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch(void **state)
 {
 	struct fx *f = *state;
-	cJSON *r = call(f, "{\"op\":\"health\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"health\"}");
 	char epoch[17];
 	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
 	cJSON_Delete(r);
@@ -1315,7 +1288,7 @@ test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch(void **state)
 	assert_int_equal(tbroker_signal(&f->tb, SIGKILL), 128 + SIGKILL);
 	/* The killed broker left its socket files behind; the new one must clear them. */
 	assert_int_equal(tbroker_restart(&f->tb, no_args), 0);
-	r = call(f, "{\"op\":\"health\"}");
+	r = tcallf(f->req, "{\"op\":\"health\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_string_not_equal(tj_str(r, "epoch"), epoch);
 	cJSON_Delete(r);
@@ -1326,7 +1299,7 @@ test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch(void **state)
 	int st = system(cmd);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
-	expect_ok(f, "{\"op\":\"health\"}");
+	tcall_ok(f->req, "{\"op\":\"health\"}");
 }
 
 static void

@@ -33,17 +33,6 @@ struct fx {
 static const char *pg_host; /* MADANG_TEST_PG: run against PostgreSQL */
 static const char *pg_user;
 
-/* Runs SQL as the test user on database db through psql. 0 or -1. */
-static int
-pg_sql(const char *db, const char *sql)
-{
-	char cmd[1024];
-
-	snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -h '%s' -U '%s' -d '%s' -c \"%s\" >/dev/null",
-		 pg_host, pg_user, db, sql);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 static int
 setup(void **state)
 {
@@ -55,7 +44,7 @@ setup(void **state)
 		char sql[300];
 		snprintf(f->data, sizeof(f->data), "madang_it_%d_%d", (int)getpid(), ++n);
 		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->data);
-		if (pg_sql("postgres", sql) != 0)
+		if (tpg_sql(pg_host, pg_user, "postgres", sql) != 0)
 			return -1;
 		snprintf(f->uri, sizeof(f->uri), "host=%s user=%s dbname=%s", pg_host, pg_user,
 			 f->data);
@@ -87,7 +76,7 @@ teardown(void **state)
 	tbroker_cleanup(&f->tb);
 	if (pg_host != NULL) {
 		snprintf(cmd, sizeof(cmd), "DROP DATABASE %s", f->data);
-		if (pg_sql("postgres", cmd) != 0)
+		if (tpg_sql(pg_host, pg_user, "postgres", cmd) != 0)
 			rc = -1;
 	} else {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->data);
@@ -97,32 +86,6 @@ teardown(void **state)
 	free(f);
 	alarm(0);
 	return rc == 0 ? 0 : -1;
-}
-
-static cJSON *
-call(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static cJSON *
-call(struct fx *f, const char *fmt, ...)
-{
-	char buf[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	cJSON *r = tcall(f->req, buf);
-	assert_non_null(r);
-	return r;
-}
-
-static void
-ok(struct fx *f, const char *json)
-{
-	cJSON *r = call(f, "%s", json);
-	if (!tj_bool(r, "ok"))
-		fail_msg("%s: %s", json, tj_str(r, "error"));
-	cJSON_Delete(r);
 }
 
 static void
@@ -135,8 +98,8 @@ restart_after_kill(struct fx *f)
 static void
 hello_join(struct fx *f)
 {
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
-	ok(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"alice\"}");
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	tcall_ok(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"alice\"}");
 }
 
 /* Every event of room1 from the durable history, paging forward; returns how many. */
@@ -147,7 +110,7 @@ read_all(struct fx *f, long long *seqs, char (*cids)[32], int max, char *epoch_o
 	int n = 0;
 
 	for (;;) {
-		cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":%lld,\"limit\":500}", after);
+		cJSON *r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":%lld,\"limit\":500}", after);
 		assert_true(tj_bool(r, "ok"));
 		if (epoch_out)
 			snprintf(epoch_out, 17, "%s", tj_str(r, "epoch"));
@@ -209,7 +172,7 @@ test_every_acknowledged_message_survives_sigkill_exactly_once(void **state)
 	char epoch1[17], epoch2[17];
 
 	hello_join(f);
-	cJSON *r = call(f, "{\"op\":\"health\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"health\"}");
 	snprintf(epoch1, sizeof(epoch1), "%s", tj_str(r, "epoch"));
 	cJSON_Delete(r);
 	pthread_create(&t, NULL, send_loop, &s);
@@ -234,8 +197,8 @@ test_every_acknowledged_message_survives_sigkill_exactly_once(void **state)
 		assert_string_equal(cids[i + 1], want);
 	}
 	/* New events continue the sequence. */
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"t\",\"room_id\":\"room1\",\"user\":\"bob\"}");
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"t\",\"room_id\":\"room1\",\"user\":\"bob\"}");
 	assert_int_equal(tj_int(r, "seq"), seqs[n - 1] + 1);
 	cJSON_Delete(r);
 }
@@ -248,14 +211,14 @@ test_resume_after_restart_recovers_exactly_the_missed_events(void **state)
 
 	hello_join(f);
 	for (int i = 0; i < 150; i++) /* more than the in-memory ring of 100 */
-		ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
-	cJSON *r = call(f, "{\"op\":\"health\"}");
+		tcall_ok(f->req, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"health\"}");
 	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
 	cJSON_Delete(r);
 	restart_after_kill(f);
 	/* A client that had seen up to seq 20 comes back: 21..151 are missing, then its join. */
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\",\"user\":\"alice\",\"since\":20,\"epoch\":\"%s\"}",
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\",\"user\":\"alice\",\"since\":20,\"epoch\":\"%s\"}",
 		 epoch);
 	assert_true(tj_bool(r, "ok"));
 	assert_true(tj_bool(r, "recovered"));
@@ -268,7 +231,7 @@ test_resume_after_restart_recovers_exactly_the_missed_events(void **state)
 	/* Paging back with before_seq walks the whole stored history, past the in-memory ring. */
 	long long before = 152, pages = 0, got = 0;
 	for (;;) {
-		r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,\"limit\":40}", before);
+		r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,\"limit\":40}", before);
 		cJSON *ev = cJSON_GetObjectItem(r, "events");
 		int n = cJSON_GetArraySize(ev);
 		if (n == 0) {
@@ -291,10 +254,10 @@ test_rooms_created_and_deleted_survive_restart(void **state)
 {
 	struct fx *f = *state;
 
-	ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
-	ok(f, "{\"op\":\"delete_room\",\"room_id\":\"room2\"}");
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	tcall_ok(f->req, "{\"op\":\"delete_room\",\"room_id\":\"room2\"}");
 	restart_after_kill(f);
-	cJSON *r = call(f, "{\"op\":\"list_rooms\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"list_rooms\"}");
 	char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rooms"));
 	assert_string_equal(t, "[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":0},"
 			       "{\"id\":\"room3\",\"name\":\"취미 공유\",\"users_count\":0},"
@@ -304,9 +267,9 @@ test_rooms_created_and_deleted_survive_restart(void **state)
 	cJSON_Delete(r);
 	/* room2 had one event (its deletion, seq 1): a room re-created under its id goes on from
 	 * there and shows none of the old history. */
-	ok(f, "{\"op\":\"create_room\",\"room_id\":\"room2\",\"name\":\"Again\"}");
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room2\",\"user\":\"a\"}");
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"room2\",\"name\":\"Again\"}");
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room2\",\"user\":\"a\"}");
 	assert_int_equal(tj_int(r, "seq"), 2);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "history")), 0);
 	cJSON_Delete(r);
@@ -320,27 +283,27 @@ test_rooms_created_by_joins_are_not_stored(void **state)
 {
 	struct fx *f = *state; /* --allow-create */
 
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
-	ok(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\",\"user\":\"alice\",\"addr\":\"192.0.2.7\"}");
-	ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\",\"text\":\"hi\"}");
-	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"popup\"}");
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	tcall_ok(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\",\"user\":\"alice\",\"addr\":\"192.0.2.7\"}");
+	tcall_ok(f->req, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\",\"text\":\"hi\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"popup\"}");
 	assert_true(tj_bool(r, "ok"));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "events")), 2); /* from memory */
 	cJSON_Delete(r);
 	restart_after_kill(f);
-	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	r = tcallf(f->req, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
 	assert_string_equal(tj_str(r, "error"), "no_such_room");
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"list_rooms\"}");
+	r = tcallf(f->req, "{\"op\":\"list_rooms\"}");
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "rooms")), 4);
 	cJSON_Delete(r);
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
-	r = call(f, "{\"op\":\"sync\",\"frontend\":\"fe\",\"instance\":\"i2\",\"members\":[{\"session\":\"s\",\"room_id\":\"popup\",\"user\":\"alice\"}]}");
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = tcallf(f->req, "{\"op\":\"sync\",\"frontend\":\"fe\",\"instance\":\"i2\",\"members\":[{\"session\":\"s\",\"room_id\":\"popup\",\"user\":\"alice\"}]}");
 	assert_true(tj_bool(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "results"), 0), "ok"));
 	cJSON_Delete(r);
-	ok(f, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\"}");
+	tcall_ok(f->req, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"popup\"}");
 	restart_after_kill(f);
-	r = call(f, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
+	r = tcallf(f->req, "{\"op\":\"get_room\",\"room_id\":\"popup\"}");
 	assert_string_equal(tj_str(r, "error"), "no_such_room");
 	cJSON_Delete(r);
 }
@@ -360,13 +323,13 @@ test_history_from_the_database_is_paged_by_bytes(void **state)
 	for (int i = 0; i < 40; i++) {
 		snprintf(req, sizeof(req), "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\","
 			 "\"room_id\":\"room1\",\"text\":\"%s\"}", text);
-		ok(f, req);
+		tcall_ok(f->req, req);
 	}
 	restart_after_kill(f); /* the ring is refilled, but history is read from the database */
 	for (int page = 0; page < 20; page++) {
-		cJSON *r = before ? call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,"
+		cJSON *r = before ? tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"before_seq\":%lld,"
 					    "\"limit\":500,\"max_bytes\":32768}", before)
-				  : call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":500,"
+				  : tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":500,"
 					    "\"max_bytes\":32768}");
 		cJSON *ev = cJSON_GetObjectItem(r, "events");
 		char *t = cJSON_PrintUnformatted(ev);
@@ -399,7 +362,7 @@ test_torn_wal_is_recovered(void **state)
 		skip(); /* SQLite's WAL */
 	hello_join(f);
 	for (int i = 0; i < 300; i++)
-		ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
+		tcall_ok(f->req, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
 	assert_int_equal(tbroker_signal(&f->tb, SIGKILL), 128 + SIGKILL);
 	snprintf(wal, sizeof(wal), "%s/madang.db-wal", f->data);
 	assert_int_equal(stat(wal, &st), 0);
@@ -410,8 +373,8 @@ test_torn_wal_is_recovered(void **state)
 	for (int i = 1; i < n; i++)
 		assert_int_equal(seqs[i], seqs[i - 1] + 1);
 	/* seq goes on from what survived, never repeating a published one. */
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
-	cJSON *r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"t\",\"room_id\":\"room1\",\"user\":\"bob\"}");
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"t\",\"room_id\":\"room1\",\"user\":\"bob\"}");
 	assert_int_equal(tj_int(r, "seq"), (n ? seqs[n - 1] : 0) + 1);
 	cJSON_Delete(r);
 }
@@ -428,9 +391,9 @@ test_history_keep_prunes_old_events(void **state)
 	assert_int_equal(tbroker_restart(&f->tb, f->args), 0);
 	hello_join(f);
 	for (int i = 0; i < 60; i++)
-		ok(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
+		tcall_ok(f->req, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
 	usleep(1500 * 1000); /* a few prune steps over the four rooms */
-	cJSON *r = call(f, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":0,\"limit\":500}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":0,\"limit\":500}");
 	assert_int_equal(tj_int(r, "first_seq"), 52);
 	assert_false(tj_bool(r, "complete"));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "events")), 10);
@@ -513,7 +476,7 @@ test_bad_postgresql_stores_fail_at_start_with_a_clear_message(void **state)
 	snprintf(store, sizeof(store), "--store '%s' --data /tmp/x", f->uri);
 	expect_refusal_args(f, "", store, 2, "exclude each other");
 	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
-	assert_int_equal(pg_sql(f->data, "UPDATE madang_meta SET value='2' WHERE key='schema_version'"), 0);
+	assert_int_equal(tpg_sql(pg_host, pg_user, f->data, "UPDATE madang_meta SET value='2' WHERE key='schema_version'"), 0);
 	snprintf(store, sizeof(store), "--store '%s'", f->uri);
 	expect_refusal_args(f, "", store, 1, "newer than this madang-broker knows (1)");
 }

@@ -41,16 +41,6 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int
-pg_sql(const char *db, const char *sql)
-{
-	char cmd[1024];
-
-	snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -h '%s' -U '%s' -d '%s' -c \"%s\" >/dev/null",
-		 pg_host, pg_user, db, sql);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 /* True when the broker's log holds needle at least `times` times. */
 static bool
 log_has(const struct tbroker *tb, const char *needle, int times)
@@ -115,7 +105,7 @@ setup(void **state)
 	}
 	snprintf(f->db, sizeof(f->db), "madang_fo_%d_%d", (int)getpid(), ++n);
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->db);
-	if (pg_sql("postgres", sql) != 0)
+	if (tpg_sql(pg_host, pg_user, "postgres", sql) != 0)
 		return -1;
 	snprintf(f->uri, sizeof(f->uri), "host=%s user=%s dbname=%s", pg_host, pg_user, f->db);
 	f->args[0] = "--store";
@@ -145,7 +135,7 @@ teardown(void **state)
 		tbroker_cleanup(&f->a);
 		tbroker_cleanup(&f->b);
 		snprintf(sql, sizeof(sql), "DROP DATABASE %s", f->db);
-		if (pg_sql("postgres", sql) != 0)
+		if (tpg_sql(pg_host, pg_user, "postgres", sql) != 0)
 			rc = -1;
 	}
 	free(f);
@@ -330,7 +320,7 @@ test_a_broker_whose_session_was_terminated_never_acknowledges_again(void **state
 	snprintf(sql, sizeof(sql),
 		 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND "
 		 "granted AND database=(SELECT oid FROM pg_database WHERE datname='%s')", f->db);
-	assert_int_equal(pg_sql("postgres", sql), 0);
+	assert_int_equal(tpg_sql(pg_host, pg_user, "postgres", sql), 0);
 	uint64_t t0 = now_ms();
 	pthread_join(t, NULL); /* the first send after the termination gets no acknowledgement */
 	int acked = s.acked;

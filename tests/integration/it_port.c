@@ -27,42 +27,6 @@ struct fx {
 	const char *args[5];
 };
 
-static int
-pg_sql(const char *db, const char *sql)
-{
-	char cmd[1024];
-
-	snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -h '%s' -U '%s' -d '%s' -c \"%s\" >/dev/null",
-		 pg_host, pg_user, db, sql);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static cJSON *
-call(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static cJSON *
-call(struct fx *f, const char *fmt, ...)
-{
-	char buf[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	cJSON *r = tcall(f->req, buf);
-	assert_non_null(r);
-	return r;
-}
-
-static void
-ok(struct fx *f, const char *json)
-{
-	cJSON *r = call(f, "%s", json);
-	if (!tj_bool(r, "ok"))
-		fail_msg("%s: %s", json, tj_str(r, "error"));
-	cJSON_Delete(r);
-}
-
 /* Runs madang-port-sqlite on f->data into f->uri; returns its exit status, output in out. */
 static int
 port(struct fx *f, char *out, size_t size)
@@ -91,7 +55,7 @@ setup(void **state)
 	snprintf(f->data, sizeof(f->data), "/tmp/madang-it-port.%d", (int)getpid());
 	snprintf(f->db, sizeof(f->db), "madang_port_%d", (int)getpid());
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->db);
-	if (pg_sql("postgres", sql) != 0)
+	if (tpg_sql(pg_host, pg_user, "postgres", sql) != 0)
 		return -1;
 	snprintf(f->uri, sizeof(f->uri), "host=%s user=%s dbname=%s", pg_host, pg_user, f->db);
 	f->args[0] = "--data";
@@ -115,7 +79,7 @@ teardown(void **state)
 			rc = -1;
 		tbroker_cleanup(&f->tb);
 		snprintf(cmd, sizeof(cmd), "DROP DATABASE %s", f->db);
-		if (pg_sql("postgres", cmd) != 0)
+		if (tpg_sql(pg_host, pg_user, "postgres", cmd) != 0)
 			rc = -1;
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->data);
 		if (system(cmd) != 0)
@@ -134,17 +98,17 @@ test_port_moves_rooms_history_and_epoch_and_runs_again_safely(void **state)
 
 	if (pg_host == NULL)
 		skip();
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
-	ok(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"alice\"}");
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	tcall_ok(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"user\":\"alice\"}");
 	for (int i = 0; i < 30; i++) {
-		cJSON *r = call(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\","
+		cJSON *r = tcallf(f->req, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\","
 				   "\"text\":\"m%d \\\\ tab\\t\",\"client_id\":\"c-%d\"}", i, i);
 		assert_true(tj_bool(r, "ok"));
 		cJSON_Delete(r);
 	}
-	ok(f, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
-	ok(f, "{\"op\":\"delete_room\",\"room_id\":\"room2\"}");
-	cJSON *r = call(f, "{\"op\":\"health\"}");
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"Jazz\"}");
+	tcall_ok(f->req, "{\"op\":\"delete_room\",\"room_id\":\"room2\"}");
+	cJSON *r = tcallf(f->req, "{\"op\":\"health\"}");
 	snprintf(epoch, sizeof(epoch), "%s", tj_str(r, "epoch"));
 	cJSON_Delete(r);
 
@@ -167,7 +131,7 @@ test_port_moves_rooms_history_and_epoch_and_runs_again_safely(void **state)
 	f->args[1] = f->uri;
 	assert_int_equal(tbroker_restart(&f->tb, f->args), 0);
 	assert_int_equal(rpc_open(&f->req, f->tb.rpc), 0);
-	r = call(f, "{\"op\":\"list_rooms\"}");
+	r = tcallf(f->req, "{\"op\":\"list_rooms\"}");
 	char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rooms"));
 	assert_string_equal(t, "[{\"id\":\"room1\",\"name\":\"일반 대화\",\"users_count\":0},"
 			       "{\"id\":\"room3\",\"name\":\"취미 공유\",\"users_count\":0},"
@@ -175,8 +139,8 @@ test_port_moves_rooms_history_and_epoch_and_runs_again_safely(void **state)
 			       "{\"id\":\"jazz\",\"name\":\"Jazz\",\"users_count\":0}]");
 	free(t);
 	cJSON_Delete(r);
-	ok(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\","
+	tcall_ok(f->req, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i2\"}");
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\","
 		    "\"user\":\"alice\",\"since\":10,\"epoch\":\"%s\"}", epoch);
 	assert_true(tj_bool(r, "recovered"));
 	assert_int_equal(tj_int(r, "seq"), 32);
@@ -185,13 +149,13 @@ test_port_moves_rooms_history_and_epoch_and_runs_again_safely(void **state)
 	assert_string_equal(tj_str(cJSON_GetArrayItem(h, 20), "message"), "m29 \\ tab\t");
 	assert_string_equal(tj_str(cJSON_GetArrayItem(h, 20), "client_id"), "c-29");
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\","
+	r = tcallf(f->req, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\","
 		    "\"text\":\"again\",\"client_id\":\"c-29\"}");
 	assert_true(tj_bool(r, "duplicate")); /* the client ids came along */
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"create_room\",\"room_id\":\"room2\",\"name\":\"Again\"}");
+	r = tcallf(f->req, "{\"op\":\"create_room\",\"room_id\":\"room2\",\"name\":\"Again\"}");
 	cJSON_Delete(r);
-	r = call(f, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s3\",\"room_id\":\"room2\",\"user\":\"bob\"}");
+	r = tcallf(f->req, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s3\",\"room_id\":\"room2\",\"user\":\"bob\"}");
 	assert_int_equal(tj_int(r, "seq"), 2); /* room2's seq went on from its deletion */
 	cJSON_Delete(r);
 

@@ -3,13 +3,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include <nng/protocol/pubsub0/sub.h>
 
@@ -97,14 +102,6 @@ tbroker_wait_ready(struct tbroker *tb, int timeout_ms)
 	return -1;
 }
 
-static int
-spawn(struct tbroker *tb, const char *const *extra)
-{
-	if (spawn_only(tb, extra) != 0)
-		return -1;
-	return tbroker_wait_ready(tb, 15000);
-}
-
 int
 tbroker_spawn(struct tbroker *tb, const char *const *extra)
 {
@@ -126,19 +123,17 @@ tbroker_respawn(struct tbroker *tb, const char *const *extra)
 int
 tbroker_start(struct tbroker *tb, const char *const *extra)
 {
-	snprintf(tb->dir, sizeof(tb->dir), "/tmp/madang-it.XXXXXX");
-	if (mkdtemp(tb->dir) == NULL)
+	if (tbroker_spawn(tb, extra) != 0)
 		return -1;
-	snprintf(tb->rpc, sizeof(tb->rpc), "ipc://%s/rpc", tb->dir);
-	snprintf(tb->events, sizeof(tb->events), "ipc://%s/events", tb->dir);
-	snprintf(tb->log, sizeof(tb->log), "%s/broker.log", tb->dir);
-	return spawn(tb, extra);
+	return tbroker_wait_ready(tb, 15000);
 }
 
 int
 tbroker_restart(struct tbroker *tb, const char *const *extra)
 {
-	return spawn(tb, extra);
+	if (tbroker_respawn(tb, extra) != 0)
+		return -1;
+	return tbroker_wait_ready(tb, 15000);
 }
 
 int
@@ -187,6 +182,39 @@ tcall(nng_socket req, const char *json)
 	if (rpc_call_raw(req, json, strlen(json), &r, 2000) != 0)
 		return NULL;
 	return r;
+}
+
+cJSON *
+tcallf(nng_socket req, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cJSON *r = tcall(req, buf);
+	assert_non_null(r);
+	return r;
+}
+
+void
+tcall_ok(nng_socket req, const char *json)
+{
+	cJSON *r = tcallf(req, "%s", json);
+	if (!tj_bool(r, "ok"))
+		fail_msg("request %s failed: %s %s", json, tj_str(r, "error"), tj_str(r, "message"));
+	cJSON_Delete(r);
+}
+
+int
+tpg_sql(const char *host, const char *user, const char *db, const char *sql)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -h '%s' -U '%s' -d '%s' -c \"%s\" >/dev/null",
+	         host, user, db, sql);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 const char *

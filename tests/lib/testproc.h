@@ -38,6 +38,15 @@ const char *tbin(const char *name, char *buf, size_t size);
 /* Calls the broker with a JSON request given as text; returns the reply (cJSON_Delete it) or
  * NULL on timeout (2 s). */
 cJSON *tcall(nng_socket req, const char *json);
+/* For cmocka tests: tcall with a printf-formatted request (at most 8 KiB), failing the running
+ * test on a timeout; never NULL. */
+cJSON *tcallf(nng_socket req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* tcallf of json, failing the running test unless the reply says ok (with its error and
+ * message). */
+void tcall_ok(nng_socket req, const char *json);
+/* Runs sql on database db through psql as user on the server whose unix socket is in host (the
+ * PostgreSQL of 25-pgstore). 0 or -1. */
+int tpg_sql(const char *host, const char *user, const char *db, const char *sql);
 /* tcall, then the string/number/bool fields of the reply. */
 const char *tj_str(const cJSON *o, const char *key);
 long long tj_int(const cJSON *o, const char *key);

@@ -26,6 +26,8 @@ struct broker_config {
 	uint32_t ephemeral_per_addr;  /* rooms joins may create per client address, live at once */
 	uint32_t ephemeral_per_user;  /* and per (folded) nickname; 0: joins create no room */
 	size_t history_bytes;         /* bytes of events in a history reply by default */
+	uint32_t max_bans;            /* bans per room and mutes per room, --max-bans */
+	uint32_t audit_days;          /* a store keeps audit entries this long, --audit-days */
 };
 
 /* Defaults and hard limits of the settings above (README "Limits"). */
@@ -34,6 +36,8 @@ struct broker_config {
 #define BROKER_HISTORY_BYTES_DEFAULT      (256 * 1024)  /* history: events' JSON per reply */
 #define BROKER_HISTORY_BYTES_MAX          (1024 * 1024) /* the most a request may ask for */
 #define BROKER_HISTORY_BYTES_MIN          (32 * 1024)   /* > the largest event: one always fits */
+#define BROKER_AUDIT_DAYS_DEFAULT         90  /* --audit-days */
+#define BROKER_AUDIT_RING                 256 /* audit entries kept in memory per room */
 
 void broker_config_defaults(struct broker_config *cfg);
 
@@ -58,6 +62,31 @@ struct broker_store {
 	int (*history)(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t limit,
 	               bool newest, size_t max_bytes, struct sbuf *out, size_t *count,
 	               uint64_t *oldest, bool *truncated);
+
+	/* ---- Moderation (docs/moderation.md). ---- */
+	/* The room's moderation settings changed; meta is the JSON object
+	 * {"owner":S|null,"moderators":[S,…],"moderators_may_ban":B,"slow_mode_s":N}, which
+	 * broker_restore_room_meta takes back. */
+	void (*room_meta)(void *arg, const char *room_id, const char *meta, size_t len);
+	/* A ban or mute (kind "ban" or "mute") was set under key, replacing the one of the same
+	 * room, kind and key; until_ms is its end (wall clock, 0: none); rec is the JSON record
+	 * that broker_restore_restriction takes back. */
+	void (*restriction_put)(void *arg, const char *room_id, const char *kind, const char *key,
+	                        int64_t until_ms, const char *rec, size_t len);
+	void (*restriction_del)(void *arg, const char *room_id, const char *kind, const char *key);
+	/* The stored message event room_id/seq was deleted: its JSON becomes tombstone (same seq),
+	 * and its text must not survive in the store's files. */
+	void (*event_redact)(void *arg, const char *room_id, uint64_t seq, const char *tombstone,
+	                     size_t len);
+	/* Appends the stored JSON of event room_id/seq to out: 0 found, 1 not stored, -1 error. */
+	int (*event_get)(void *arg, const char *room_id, uint64_t seq, struct sbuf *out);
+	/* Adds an audit entry (the JSON object without its "id", which the store assigns). */
+	void (*audit_add)(void *arg, const char *room_id, int64_t wall_ms, const char *entry,
+	                  size_t len);
+	/* Appends to out the JSON array of room_id's audit entries with id < before_id (0: from the
+	 * newest), newest first, at most limit, each with its "id". 0, or -1 on storage errors. */
+	int (*audit_read)(void *arg, const char *room_id, uint64_t before_id, size_t limit,
+	                  struct sbuf *out);
 };
 
 struct broker;
@@ -73,6 +102,12 @@ void broker_set_store(struct broker *b, const struct broker_store *store);
 int broker_restore_room(struct broker *b, const char *id, const char *name, uint64_t seq);
 int broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const char *json,
                          size_t len, const char *user_key, const char *client_id);
+/* A room's moderation settings and its bans and mutes as the room_meta and restriction_put
+ * hooks gave them (after broker_restore_room of that room). 0, or -1 for a record it cannot
+ * read (logged and skipped by the caller). */
+int broker_restore_room_meta(struct broker *b, const char *room_id, const char *meta, size_t len);
+int broker_restore_restriction(struct broker *b, const char *room_id, const char *kind,
+                               const char *rec, size_t len);
 
 /* Adds a room at start-up (rooms file or the defaults). Returns 0, or -1 with a reason in err. */
 int broker_add_room(struct broker *b, const char *id, const char *name, char *err, size_t errsz);

@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 
 #include "sbuf.h"
+#include "utf8.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -173,6 +174,15 @@ jwt_verify(const struct jwt_secret *s, const char *token, size_t len, int64_t no
 		*why = "no usable name in the token";
 		goto out;
 	}
+	const char *sub = wire_str(pl, "sub", NULL);
+	if (sub == NULL) {
+		snprintf(c->sub, sizeof(c->sub), "%s", c->name);
+	} else if (!jwt_subject_ok(sub, strlen(sub))) {
+		*why = "unusable sub in the token";
+		goto out;
+	} else {
+		memcpy(c->sub, sub, strlen(sub) + 1);
+	}
 	bool admin = false;
 	c->admin = wire_bool(pl, "admin", &admin) && admin;
 	c->exp = exp;
@@ -184,8 +194,28 @@ out:
 	return rv;
 }
 
+bool
+jwt_subject_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > MADANG_SUBJECT_MAX || !utf8_valid(s, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 char *
 jwt_mint(const struct jwt_secret *s, const char *name, bool admin, int64_t now, int64_t ttl)
+{
+	return jwt_mint_sub(s, name, NULL, admin, now, ttl);
+}
+
+char *
+jwt_mint_sub(const struct jwt_secret *s, const char *name, const char *sub, bool admin,
+             int64_t now, int64_t ttl)
 {
 	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	struct sbuf pl, out;
@@ -194,6 +224,10 @@ jwt_mint(const struct jwt_secret *s, const char *name, bool admin, int64_t now, 
 	sbuf_init(&pl);
 	sbuf_adds(&pl, "{\"name\":");
 	sbuf_add_jstr(&pl, name, strlen(name));
+	if (sub != NULL) {
+		sbuf_adds(&pl, ",\"sub\":");
+		sbuf_add_jstr(&pl, sub, strlen(sub));
+	}
 	sbuf_addf(&pl, ",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld%s}", (long long)now, (long long)now,
 	          (long long)(now + ttl), admin ? ",\"admin\":true" : "");
 	sbuf_init(&out);

@@ -23,6 +23,7 @@ struct jwt_secret {
 
 struct jwt_claims {
 	char name[MADANG_NICK_MAX_BYTES + 1]; /* canonical nickname from "name", else "sub" */
+	char sub[MADANG_SUBJECT_MAX + 1];     /* "sub" (1..128 bytes of printable UTF-8), else name */
 	bool admin;                           /* "admin": true */
 	int64_t exp;                          /* seconds since the epoch */
 };
@@ -33,12 +34,18 @@ int jwt_secret_load(const char *path, struct jwt_secret *s, char *err, size_t er
 
 /* Verifies token at time now (seconds). Returns 0 and fills *c, or -1 with *why set to a short
  * human reason ("malformed token", "unsupported alg", "bad signature", "expired", "not yet
- * valid", "no usable name"). */
+ * valid", "no usable name", "unusable sub"). */
 int jwt_verify(const struct jwt_secret *s, const char *token, size_t len, int64_t now,
 	       struct jwt_claims *c, const char **why);
 
 /* Mints a token for name (admin claim when admin), valid for ttl seconds from now. Returns a
  * malloc'd string or NULL. */
 char *jwt_mint(const struct jwt_secret *s, const char *name, bool admin, int64_t now, int64_t ttl);
+/* The same with a "sub" claim (none when sub is NULL). */
+char *jwt_mint_sub(const struct jwt_secret *s, const char *name, const char *sub, bool admin,
+                   int64_t now, int64_t ttl);
+/* Whether s (len bytes) may be a subject: 1..MADANG_SUBJECT_MAX bytes of valid UTF-8 without
+ * control characters. */
+bool jwt_subject_ok(const char *s, size_t len);
 
 #endif

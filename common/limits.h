@@ -11,6 +11,12 @@
 #define MADANG_TEXT_MAX          4096  /* chat message text, bytes of UTF-8 */
 #define MADANG_CLIENT_ID_MAX     64    /* client message id, printable ASCII */
 #define MADANG_SESSION_MAX       64    /* session id / resume token, printable ASCII */
+#define MADANG_SUBJECT_MAX       128   /* JWT "sub": who a user is (owners, moderators, bans) */
+#define MADANG_NOTE_MAX          256   /* a moderator's reason, bytes of UTF-8 (docs/moderation.md) */
+#define MADANG_MODERATORS_MAX    32    /* moderators per room */
+#define MADANG_BANS_DEFAULT      1000  /* bans per room, and mutes per room (--max-bans) */
+#define MADANG_RESTRICT_MAX_S    (365 * 86400) /* the longest ban or mute with an end */
+#define MADANG_SLOW_MODE_MAX_S   86400 /* slow mode interval */
 #define MADANG_FRONTEND_ID_MAX   64    /* front-end id: like a room id */
 #define MADANG_RPC_MAX           (256 * 1024) /* broker request body; larger is refused */
 #define MADANG_JSON_DEPTH_MAX    16    /* nesting deeper than this is refused before parsing */

@@ -74,6 +74,39 @@ test_minted_token_verifies(void **state)
 	free(tok);
 }
 
+/* "sub" is who the user is (room owners, moderators and bans name subjects): the claim when the
+ * token has one, else the nickname; a control character or an over-long one refuses the token. */
+static void
+test_subject_claim(void **state)
+{
+	struct jwt_claims c;
+	const char *why;
+	char longsub[MADANG_SUBJECT_MAX + 2];
+	(void)state;
+	char *tok = jwt_mint_sub(&secret, "alice", "user-42@example.org", false, now, 60);
+	assert_int_equal(jwt_verify(&secret, tok, strlen(tok), now, &c, &why), 0);
+	assert_string_equal(c.name, "alice");
+	assert_string_equal(c.sub, "user-42@example.org");
+	free(tok);
+	tok = jwt_mint(&secret, "bob", false, now, 60);
+	assert_int_equal(jwt_verify(&secret, tok, strlen(tok), now, &c, &why), 0);
+	assert_string_equal(c.sub, "bob");
+	free(tok);
+	tok = jwt_mint_sub(&secret, "bob", "a\nb", false, now, 60);
+	expect_refused(tok, "sub");
+	free(tok);
+	memset(longsub, 'x', sizeof(longsub) - 1);
+	longsub[sizeof(longsub) - 1] = '\0';
+	tok = jwt_mint_sub(&secret, "bob", longsub, false, now, 60);
+	expect_refused(tok, "sub");
+	free(tok);
+	longsub[MADANG_SUBJECT_MAX] = '\0';
+	tok = jwt_mint_sub(&secret, "bob", longsub, false, now, 60);
+	assert_int_equal(jwt_verify(&secret, tok, strlen(tok), now, &c, &why), 0);
+	assert_int_equal(strlen(c.sub), MADANG_SUBJECT_MAX);
+	free(tok);
+}
+
 static void
 test_tampered_or_foreign_signature_is_refused(void **state)
 {
@@ -211,6 +244,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minted_token_verifies),
+		cmocka_unit_test(test_subject_claim),
 		cmocka_unit_test(test_tampered_or_foreign_signature_is_refused),
 		cmocka_unit_test(test_alg_confusion_is_refused),
 		cmocka_unit_test(test_time_claims),

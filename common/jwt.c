@@ -214,8 +214,8 @@ jwt_mint(const struct jwt_secret *s, const char *name, bool admin, int64_t now, 
 }
 
 char *
-jwt_mint_sub(const struct jwt_secret *s, const char *name, const char *sub, bool admin,
-             int64_t now, int64_t ttl)
+jwt_mint_sub(const struct jwt_secret *s, const char *name, const char *sub, bool admin, int64_t now,
+             int64_t ttl)
 {
 	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	struct sbuf pl, out;

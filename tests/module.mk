@@ -6,10 +6,10 @@
 TESTBIN := $(BUILD)/tests
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 IT_SRCS   := $(wildcard tests/integration/it_*.c)
-TEST_LIB_SRCS := $(filter-out tests/lib/freeport.c,$(wildcard tests/lib/*.c))
+TEST_LIB_SRCS := $(filter-out tests/lib/freeport.c tests/lib/broker-rpc.c,$(wildcard tests/lib/*.c))
 TEST_LIB_OBJS := $(TEST_LIB_SRCS:%.c=$(OBJ)/%.o)
 TEST_BINS += $(UNIT_SRCS:tests/unit/%.c=$(TESTBIN)/%) $(IT_SRCS:tests/integration/%.c=$(TESTBIN)/%) \
-             $(TESTBIN)/freeport
+             $(TESTBIN)/freeport $(TESTBIN)/broker-rpc
 EXTRA_CFLAGS_tests := -iquote . $(CJSON_CFLAGS) $(CMOCKA_CFLAGS) $(LWS_CFLAGS) $(FCGI_CFLAGS) -Itests/lib
 TEST_LDLIBS := $(CJSON_LIBS) $(NNG_LIBS) $(LWS_LIBS) $(FCGI_LIBS) $(CRYPTO_LIBS) $(SQLITE_LIBS) \
                $(CMOCKA_LIBS) -lm
@@ -28,6 +28,11 @@ $(TESTBIN)/it_%: $(OBJ)/tests/integration/it_%.o $(TEST_LIB_OBJS) $(CORE_LIBS) $
 $(TESTBIN)/freeport: tests/lib/freeport.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# One request to a broker, its reply on stdout (tests that set up owners and moderators).
+$(TESTBIN)/broker-rpc: tests/lib/broker-rpc.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(NNG_LIBS)
 
 # Fuzz targets replayed over their seed corpus and saved crashes with the normal compiler
 # (tests/fuzz/replay.c); libFuzzer builds are in mk/fuzz.mk.

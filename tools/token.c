@@ -20,14 +20,10 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"secret-file", required_argument, NULL, 's'},
-		{"name", required_argument, NULL, 'n'},
-		{"sub", required_argument, NULL, 'u'},
-		{"admin", no_argument, NULL, 'a'},
-		{"ttl", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"secret-file", required_argument, NULL, 's'}, {"name", required_argument, NULL, 'n'},
+	    {"sub", required_argument, NULL, 'u'},         {"admin", no_argument, NULL, 'a'},
+	    {"ttl", required_argument, NULL, 't'},         {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
 	};
 	const char *secret_file = NULL, *name = NULL, *sub = NULL;
 	bool admin = false;
@@ -39,19 +35,31 @@ main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': secret_file = optarg; break;
-		case 'n': name = optarg; break;
-		case 'u': sub = optarg; break;
-		case 'a': admin = true; break;
+		case 's':
+			secret_file = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'u':
+			sub = optarg;
+			break;
+		case 'a':
+			admin = true;
+			break;
 		case 't':
-			if (opt_number_cli("madang-token", "--ttl", optarg, 1, TOKEN_TTL_MAX, &ttl) != 0)
+			if (opt_number_cli("madang-token", "--ttl", optarg, 1, TOKEN_TTL_MAX,
+			                   &ttl) != 0)
 				return 2;
 			break;
-		case 'V': opt_print_version(stdout, "madang-token"); return 0;
+		case 'V':
+			opt_print_version(stdout, "madang-token");
+			return 0;
 		default:
 			fprintf(c == 'h' ? stdout : stderr,
-				"usage: madang-token --secret-file FILE --name NICK [--sub SUBJECT] [--admin] "
-				"[--ttl SECONDS (default 3600, 1..31622400)] [--version]\n");
+			        "usage: madang-token --secret-file FILE --name NICK [--sub "
+			        "SUBJECT] [--admin] "
+			        "[--ttl SECONDS (default 3600, 1..31622400)] [--version]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -64,7 +72,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (sub != NULL && !jwt_subject_ok(sub, strlen(sub))) {
-		fprintf(stderr, "madang-token: --sub: 1..%d bytes of UTF-8 without control characters\n",
+		fprintf(stderr,
+		        "madang-token: --sub: 1..%d bytes of UTF-8 without control characters\n",
 		        MADANG_SUBJECT_MAX);
 		return 2;
 	}

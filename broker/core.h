@@ -199,14 +199,15 @@ enum mod_role { ROLE_MEMBER, ROLE_MODERATOR, ROLE_OWNER, ROLE_ADMIN };
 
 /* A ban or a mute. Bans of anonymous members hold their nickname and address. */
 struct restriction {
-	char *key;        /* "s:" + subject, or "n:" + folded nickname: the key in its map */
-	char *user;       /* nickname it was set on, or NULL (a ban of a subject) */
-	char *subject;    /* or NULL */
-	char *addr;       /* bans of anonymous members: their client address, or NULL */
-	char *by;         /* the actor's name */
-	char *note;       /* or NULL */
-	int64_t until_ms; /* wall clock end, 0: none */
-	int64_t time_ms;  /* wall clock it was set */
+	char *key;             /* "s:" + subject, or "n:" + folded nickname: the key in its map */
+	char *user;            /* nickname it was set on, or NULL (a ban of a subject) */
+	char *subject;         /* or NULL */
+	char *addr;            /* bans of anonymous members: their client address, or NULL */
+	char *by;              /* the actor's name */
+	char *note;            /* or NULL */
+	int64_t until_ms;      /* wall clock end, 0: none */
+	int64_t time_ms;       /* wall clock it was set */
+	enum mod_role by_role; /* the setter's role: it never holds anyone of that rank or above */
 };
 
 /* One kind (bans, mutes) of a room's restrictions. */
@@ -240,11 +241,12 @@ enum mod_role mod_role_of(const struct room *r, const char *subject, bool admin)
 const char *mod_role_name(enum mod_role role);
 /* The member's role in its room. */
 enum mod_role mod_member_role(const struct member *m);
-/* The restriction of kind (bans, mutes) that holds a user with this subject (or NULL), folded
- * nickname key and address (or NULL; consulted only when subject is NULL), or NULL. Ended ones
- * are removed on the way. */
-struct restriction *restr_match(struct broker *b, struct restr_set *set, const char *subject,
-                                const char *key, const char *addr);
+/* The restriction of kind (bans, mutes) that holds a user of role with this subject (or
+ * NULL), folded nickname key and address (or NULL; consulted only when subject is NULL), or
+ * NULL. Admins and owners are never held, nor anyone whose role is not below the setter's.
+ * Ended ones are removed on the way. */
+struct restriction *restr_match(struct broker *b, struct restr_set *set, enum mod_role role,
+                                const char *subject, const char *key, const char *addr);
 /* Finds the restriction of key, ended ones removed (NULL). */
 struct restriction *restr_find(struct broker *b, struct restr_set *set, const char *key);
 /* Sets (or replaces, same key) a restriction from the filled template t, whose strings are

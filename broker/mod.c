@@ -148,28 +148,35 @@ restr_find(struct broker *b, struct restr_set *set, const char *key)
 	return x;
 }
 
+/* x, unless the setter's rank does not reach role. */
+static struct restriction *
+restr_holds(struct restriction *x, enum mod_role role)
+{
+	return x != NULL && role < x->by_role ? x : NULL;
+}
+
 struct restriction *
-restr_match(struct broker *b, struct restr_set *set, const char *subject, const char *key,
-            const char *addr)
+restr_match(struct broker *b, struct restr_set *set, enum mod_role role, const char *subject,
+            const char *key, const char *addr)
 {
 	char k[2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1];
 	struct restriction *x;
 
-	if (set->by_key.count == 0)
+	if (set->by_key.count == 0 || role >= ROLE_OWNER)
 		return NULL;
 	if (subject != NULL) {
 		snprintf(k, sizeof(k), "s:%s", subject);
-		if ((x = restr_find(b, set, k)) != NULL)
+		if ((x = restr_holds(restr_find(b, set, k), role)) != NULL)
 			return x;
 	}
 	snprintf(k, sizeof(k), "n:%s", key);
-	if ((x = restr_find(b, set, k)) != NULL)
+	if ((x = restr_holds(restr_find(b, set, k), role)) != NULL)
 		return x;
 	if (subject == NULL && addr != NULL && (x = hmap_get(&set->by_addr, addr)) != NULL) {
 		if (!restr_ended(b, x))
-			return x;
+			return restr_holds(x, role);
 		restr_del(set, x);
-		return restr_match(b, set, subject, key, addr); /* another may hold it */
+		return restr_match(b, set, role, subject, key, addr); /* another may hold it */
 	}
 	return NULL;
 }
@@ -198,6 +205,7 @@ restr_put(struct broker *b, struct restr_set *set, const struct restriction *t, 
 		goto fail;
 	x->until_ms = t->until_ms;
 	x->time_ms = t->time_ms;
+	x->by_role = t->by_role;
 	old = hmap_get(&set->by_key, x->key);
 	if (old == NULL && set->by_key.count >= max) {
 		/* Ended ones the tick has not reached yet do not count. */
@@ -259,6 +267,7 @@ restr_record(struct jsonw *w, const struct restriction *x)
 	jw_int(w, "time_ms", x->time_ms);
 	jw_str_or_null(w, "by", x->by);
 	jw_str_or_null(w, "note", x->note);
+	jw_str(w, "by_role", mod_role_name(x->by_role));
 	jw_end(w);
 }
 
@@ -478,6 +487,9 @@ broker_restore_restriction(struct broker *b, const char *room_id, const char *ki
 	t.note = (char *)wire_str(o, "note", NULL);
 	if (!wire_int(o, "until_ms", &t.until_ms) || !wire_int(o, "time_ms", &t.time_ms))
 		goto out;
+	/* Records without the setter's role hold every member and moderator. */
+	const char *role = wire_str(o, "by_role", NULL);
+	t.by_role = role != NULL && strcmp(role, "moderator") == 0 ? ROLE_MODERATOR : ROLE_OWNER;
 	if (t.subject != NULL) {
 		if (!jwt_subject_ok(t.subject, strlen(t.subject)))
 			goto out;

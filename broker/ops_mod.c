@@ -409,7 +409,8 @@ restrict_member(struct req *q, bool ban)
 		return;
 	if ((md = mod_get(r)) == NULL)
 		goto oom;
-	struct restriction x = {.by = (char *)a.name, .note = (char *)note, .time_ms = b->now_wall};
+	struct restriction x = {
+	    .by = (char *)a.name, .note = (char *)note, .time_ms = b->now_wall, .by_role = a.role};
 	x.until_ms = has_dur ? b->now_wall + dur * 1000 : 0;
 	restr_template(&x, kbuf, t, canon, key, subject, ban);
 	struct restriction *set =

@@ -901,6 +901,17 @@ test_moderator_cannot_ban_the_owner(void **state)
 	                                ",\"user\":\"max\",\"duration_s\":5}"),
 	                    "forbidden");
 	assert_true(is_member(f, "room1", "olga"));
+	/* A ban by nickname of a moderator who is away does not hold him when he comes back;
+	 * the same ban of a member does. */
+	tcall_ok(
+	    f->req,
+	    "{\"op\":\"leave\",\"frontend\":\"fa\",\"session\":\"s-m2\",\"room_id\":\"room1\"}");
+	tcall_ok(f->req, "{\"op\":\"ban\",\"room_id\":\"room1\"," MOD ",\"user\":\"max\"}");
+	tcall_ok(f->req, "{\"op\":\"ban\",\"room_id\":\"room1\"," MOD ",\"user\":\"min\"}");
+	joinx_ok(f, "fa", "s-m2", "room1", "max", "u-mod2", false, NULL);
+	cJSON *held = joinx(f, "fa", "s-min", "room1", "min", "u-min", false, NULL);
+	assert_string_equal(tj_str(held, "error"), "banned");
+	cJSON_Delete(held);
 	/* The owner may act on moderators; an admin's ban of the owner by subject never holds. */
 	tcall_ok(f->req, "{\"op\":\"kick\",\"room_id\":\"room1\"," OWNER ",\"user\":\"max\"}");
 	tcall_ok(f->req, "{\"op\":\"leave\"," OWNER ",\"room_id\":\"room1\"}");

@@ -235,7 +235,8 @@ arg_target(struct req *q, struct room *r, bool subject_ok, char *canon, char *ke
 
 	*subject = NULL;
 	*t = NULL;
-	if (subject_ok && wire_has(q->rq, "subject")) {
+	if (subject_ok && wire_has(q->rq, "subject") &&
+	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(q->rq, "subject"))) {
 		if (wire_has(q->rq, "user")) {
 			ops_reply_error(q, ERR_INVALID_ARGUMENT, "give user or subject, not both");
 			return false;

@@ -28,7 +28,6 @@ struct member {
 	struct session *sess;
 	size_t room_idx;      /* position in room->members_v */
 	uint64_t probed_ms;   /* mono time its front-end was last asked to probe it (0: never) */
-	uint64_t sent_ms;     /* mono time of its last message (slow mode; 0: none yet) */
 	uint16_t subject_off; /* offset of its token subject in names (0: anonymous) */
 	uint16_t addr_off;    /* offset of its client address in names (0: none given) */
 	bool marked : 1;      /* scratch flag used by sync */
@@ -229,9 +228,25 @@ struct room_mod {
 	bool moderators_may_ban;
 	uint32_t slow_mode_s;
 	struct restr_set bans, mutes;
+	struct hmap slow_last;   /* slow mode: sender key -> struct slow_ent (its last message) */
 	struct audit_ent *audit; /* ring of BROKER_AUDIT_RING, allocated with its first entry */
 	size_t audit_head, audit_len;
 };
+
+/* When a sender (by subject, else nickname) last spoke in a room in slow mode. Kept per user,
+ * not per membership, so that leaving and joining again does not reset it; at most
+ * 2 × --max-members per room (the ones whose interval is over are dropped first). */
+struct slow_ent {
+	uint64_t ms; /* mono time */
+	char key[];  /* "s:" + subject or "n:" + folded nickname */
+};
+
+/* The ms m must still wait before its next message in slow mode (0: none). */
+uint64_t mod_slow_wait(struct broker *b, const struct member *m);
+/* Notes that m sent a message now (slow mode only). */
+void mod_slow_note(struct broker *b, const struct member *m);
+/* Forgets every sender's last message (slow mode turned off). */
+void mod_slow_clear(struct room_mod *md);
 
 /* The room's moderation state, created empty when needed; NULL when memory runs out. */
 struct room_mod *mod_get(struct room *r);

@@ -55,6 +55,7 @@ mod_free(struct room *r)
 	free(md->owner);
 	for (uint32_t i = 0; i < md->nmoderators; i++)
 		free(md->moderators[i]);
+	mod_slow_clear(md);
 	restr_set_fini(&md->bans);
 	restr_set_fini(&md->mutes);
 	for (size_t i = 0; md->audit && i < md->audit_len; i++)
@@ -105,6 +106,88 @@ mod_note_ok(const char *s, size_t len)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return false;
 	return true;
+}
+
+/* ---- Slow mode ---- */
+
+/* The slow-mode key of m: "s:" + subject, else "n:" + folded nickname. */
+static void
+slow_key(const struct member *m, char *buf, size_t size)
+{
+	const char *subj = member_subject(m);
+
+	if (subj)
+		snprintf(buf, size, "s:%s", subj);
+	else
+		snprintf(buf, size, "n:%s", m->key);
+}
+
+uint64_t
+mod_slow_wait(struct broker *b, const struct member *m)
+{
+	const struct room_mod *md = m->room->mod;
+	char key[2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1];
+	const struct slow_ent *e;
+
+	if (md == NULL || md->slow_mode_s == 0)
+		return 0;
+	slow_key(m, key, sizeof(key));
+	if ((e = hmap_get(&md->slow_last, key)) == NULL)
+		return 0;
+	uint64_t until = e->ms + (uint64_t)md->slow_mode_s * 1000;
+	return until > b->now_mono ? until - b->now_mono : 0;
+}
+
+void
+mod_slow_clear(struct room_mod *md)
+{
+	size_t it = 0;
+	void *v;
+
+	while (hmap_next(&md->slow_last, &it, NULL, &v)) {
+		hmap_del(&md->slow_last, ((struct slow_ent *)v)->key);
+		free(v);
+	}
+	hmap_fini(&md->slow_last);
+}
+
+void
+mod_slow_note(struct broker *b, const struct member *m)
+{
+	struct room_mod *md = m->room->mod;
+	char key[2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1];
+	struct slow_ent *e;
+	uint64_t iv;
+
+	if (md == NULL || md->slow_mode_s == 0)
+		return;
+	iv = (uint64_t)md->slow_mode_s * 1000;
+	slow_key(m, key, sizeof(key));
+	if ((e = hmap_get(&md->slow_last, key)) != NULL) {
+		e->ms = b->now_mono;
+		return;
+	}
+	if (md->slow_last.count >= 2 * (size_t)b->cfg.max_members) {
+		/* Drop the senders whose interval is over: they may speak again anyway. */
+		size_t it = 0;
+		void *v;
+		while (hmap_next(&md->slow_last, &it, NULL, &v)) {
+			struct slow_ent *o = v;
+			if (o->ms + iv <= b->now_mono) {
+				hmap_del(&md->slow_last, o->key);
+				free(o);
+			}
+		}
+		if (md->slow_last.count >= 2 * (size_t)b->cfg.max_members)
+			return; /* all of them spoke within the interval: this one goes untracked */
+	}
+	size_t n = strlen(key) + 1;
+	if ((e = malloc(sizeof(*e) + n)) == NULL)
+		return;
+	e->ms = b->now_mono;
+	memcpy(e->key, key, n);
+	if (hmap_put(&md->slow_last, e->key, e) != 0)
+		free(e);
 }
 
 /* ---- Bans and mutes ---- */

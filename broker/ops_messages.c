@@ -43,21 +43,17 @@ refuse_muted(struct req *q, struct member *m)
 }
 
 /* Refuses (slow_mode, with retry_after_ms) a message sooner than the room's slow mode allows
- * after m's last one; moderators and above are not held. True after the error reply. */
+ * after the sender's last one; moderators and above are not held. True after the error. */
 static bool
 refuse_slow(struct req *q, struct member *m)
 {
 	struct room *r = m->room;
-	uint64_t iv, now = q->b->now_mono;
+	uint64_t wait;
 
-	if (r->mod == NULL || r->mod->slow_mode_s == 0 || m->sent_ms == 0 ||
-	    mod_member_role(m) >= ROLE_MODERATOR)
-		return false;
-	iv = (uint64_t)r->mod->slow_mode_s * 1000;
-	if (now >= m->sent_ms + iv)
+	if (r->mod == NULL || r->mod->slow_mode_s == 0 || mod_member_role(m) >= ROLE_MODERATOR ||
+	    (wait = mod_slow_wait(q->b, m)) == 0)
 		return false;
 	struct jsonw w;
-	uint64_t wait = m->sent_ms + iv - now;
 	ops_reply_error_begin(q, &w, ERR_SLOW_MODE,
 	                      "slow mode in room %s: one message per %u s; wait %llu ms", r->id,
 	                      r->mod->slow_mode_s, (unsigned long long)wait);
@@ -105,7 +101,8 @@ op_send(struct req *q)
 		jw_str(&e, "client_id", cid);
 	jw_end(&e);
 	room_emit(b, r, m->key, cid);
-	m->sent_ms = b->now_mono ? b->now_mono : 1;
+	if (r->mod != NULL && r->mod->slow_mode_s != 0 && mod_member_role(m) < ROLE_MODERATOR)
+		mod_slow_note(b, m);
 	b->ctr.messages++;
 	ops_reply_sent(q, r->seq, false);
 }

@@ -152,6 +152,8 @@ set_slow_mode(struct broker *b, struct room *r, const struct actor *a, uint32_t 
 	if (md->slow_mode_s == interval)
 		return;
 	md->slow_mode_s = interval;
+	if (interval == 0)
+		mod_slow_clear(md);
 	struct audit_info ai = audit_info("slow_mode");
 	ai.interval_s = interval;
 	ops_audit(b, r, a, &ai);

@@ -708,6 +708,11 @@ test_slow_mode(void **state)
 	long long wait = tj_int(r, "retry_after_ms");
 	assert_true(wait > 0 && wait <= 2000);
 	cJSON_Delete(r);
+	/* Leaving and joining again does not reset it. */
+	tcall_ok(f->req, "{\"op\":\"leave\"," MEMBER ",\"room_id\":\"room1\"}");
+	joinx_ok(f, "fb", "s-mel", "room1", "mel", "u-mel", false, NULL);
+	assert_int_equal(send_as(f, "fb", "s-mel", "two", NULL, err), -1);
+	assert_string_equal(err, "slow_mode");
 	/* Per member: anna may still send once; moderators and above are not held. */
 	assert_true(send_as(f, "fb", "s-an", "one", NULL, err) > 0);
 	for (int i = 0; i < 3; i++) {

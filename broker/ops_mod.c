@@ -566,7 +566,20 @@ op_unmute(struct req *q)
 	lift(q, false);
 }
 
-/* list_bans and list_mutes: {"ok":true,"bans"|"mutes":[…]}, the ended ones left out. */
+/* qsort order of restrictions: the newest first, then by key. */
+static int
+restr_newer_first(const void *pa, const void *pb)
+{
+	const struct restriction *a = *(struct restriction *const *)pa;
+	const struct restriction *b = *(struct restriction *const *)pb;
+
+	if (a->time_ms != b->time_ms)
+		return a->time_ms > b->time_ms ? -1 : 1;
+	return strcmp(a->key, b->key);
+}
+
+/* list_bans and list_mutes: {"ok":true,"bans"|"mutes":[…]}, newest first, the ended ones
+ * left out. */
 static void
 list_restr(struct req *q, bool ban)
 {
@@ -583,19 +596,29 @@ list_restr(struct req *q, bool ban)
 	        q, &a, ban && !(r->mod && r->mod->moderators_may_ban) ? ROLE_OWNER : ROLE_MODERATOR,
 	        ban ? "list bans" : "list mutes"))
 		return;
+	/* Newest first: at most --max-bans of them, sorted here. */
+	struct restr_set *set = r->mod ? (ban ? &r->mod->bans : &r->mod->mutes) : NULL;
+	struct restriction **v_list = NULL;
+	size_t n = 0;
+	if (set != NULL && set->by_key.count > 0 &&
+	    (v_list = malloc(set->by_key.count * sizeof(*v_list))) == NULL) {
+		ops_reply_error(q, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	while (set != NULL && hmap_next(&set->by_key, &it, NULL, &v)) {
+		struct restriction *x = v;
+		if (x->until_ms == 0 || x->until_ms > b->now_wall)
+			v_list[n++] = x;
+	}
+	if (n > 1)
+		qsort(v_list, n, sizeof(*v_list), restr_newer_first);
 	ops_reply_begin(q, &w);
 	jw_arr(&w, ban ? "bans" : "mutes");
-	if (r->mod != NULL) {
-		struct restr_set *set = ban ? &r->mod->bans : &r->mod->mutes;
-		while (hmap_next(&set->by_key, &it, NULL, &v)) {
-			struct restriction *x = v;
-			if (x->until_ms != 0 && x->until_ms <= b->now_wall)
-				continue;
-			restr_list_item(&w, x);
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		restr_list_item(&w, v_list[i]);
 	jw_end(&w);
 	jw_end(&w);
+	free(v_list);
 }
 
 /* list_bans {room_id, actor…} */

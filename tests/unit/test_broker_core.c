@@ -648,6 +648,46 @@ test_restore_takes_back_settings_and_restrictions(void **state)
 	broker_destroy(b);
 }
 
+/* broker_handle at wall clock wall_ms, the reply's error code or "ok". */
+static const char *
+err_at(struct broker *b, const char *json, int64_t wall_ms)
+{
+	static char code[64];
+	struct sbuf out;
+	const char *why;
+
+	sbuf_init(&out);
+	broker_handle(b, json, strlen(json), wall_ms, now_ms, &out);
+	cJSON *r = wire_parse_object(out.data, out.len, 1u << 20, &why);
+	assert_non_null(r);
+	snprintf(code, sizeof(code), "%s", wire_str(r, "error", NULL) ? wire_str(r, "error", NULL) : "ok");
+	cJSON_Delete(r);
+	sbuf_fini(&out);
+	return code;
+}
+
+static void
+test_ban_list_is_newest_first(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	static const char *const users[] = {"b", "a", "d", "c"};
+	static const int64_t at[] = {WALL_MS - 3000, WALL_MS - 1000, WALL_MS - 1000, WALL_MS - 2000};
+	char j[256];
+	for (int i = 0; i < 4; i++) {
+		snprintf(j, sizeof(j), "{\"op\":\"ban\",\"room_id\":\"room1\"," ADMIN ",\"user\":\"%s\"}",
+		         users[i]);
+		assert_string_equal(err_at(b, j, at[i]), "ok");
+	}
+	cJSON *r = req(b, "{\"op\":\"list_bans\",\"room_id\":\"room1\"," ADMIN "}");
+	cJSON *it;
+	char order[16] = "";
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "bans")) strcat(order, wire_str(it, "user", NULL));
+	assert_string_equal(order, "adcb"); /* same time: by key */
+	cJSON_Delete(r);
+	broker_destroy(b);
+}
+
 /* Issue 22 counts a member's bytes: its identity lives in names[], its flags in bits. */
 static void
 test_member_stays_small(void **state)
@@ -677,6 +717,7 @@ main(void)
 		cmocka_unit_test(test_delete_redacts_the_ring_and_the_store),
 		cmocka_unit_test(test_tick_sweeps_ended_bans),
 		cmocka_unit_test(test_restore_takes_back_settings_and_restrictions),
+		cmocka_unit_test(test_ban_list_is_newest_first),
 		cmocka_unit_test(test_member_stays_small),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);

@@ -100,9 +100,14 @@ op_delete_message(struct req *q)
 	           b->store.event_get != NULL && !r->ephemeral) {
 		struct sbuf got;
 		sbuf_init(&got);
-		if (b->store.event_get(b->store.arg, r->id, (uint64_t)seq, &got) == 0 && !got.oom)
+		int rv = b->store.event_get(b->store.arg, r->id, (uint64_t)seq, &got);
+		if (rv == 0 && !got.oom)
 			tomb = tombstone_of(got.data, got.len, &tlen, sender, sizeof(sender));
 		sbuf_fini(&got);
+		if (rv < 0) {
+			ops_reply_error(q, ERR_INTERNAL, "the stored history cannot be read now");
+			return;
+		}
 	}
 	if (tomb == NULL) {
 		ops_reply_error(q, ERR_NO_SUCH_MESSAGE, "room %s has no message %lld to delete",

@@ -435,6 +435,8 @@ static int
 h_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
 {
 	(void)arg;
+	if (seq == 77)
+		return -1; /* a storage error */
 	if (seq != 1)
 		return 1;
 	sbuf_addf(out,
@@ -569,6 +571,13 @@ test_delete_redacts_the_ring_and_the_store(void **state)
 	                    "no_such_message");
 	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," ADMIN ",\"seq\":99}"),
 	                    "no_such_message");
+	/* A store that cannot answer is no proof that the message does not exist. */
+	for (int i = 0; i < 80; i++)
+		assert_string_equal(err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+		                              "\"room_id\":\"room1\",\"text\":\"x\"}"),
+		                    "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," ADMIN ",\"seq\":77}"),
+	                    "internal");
 	broker_destroy(b);
 }
 

@@ -180,7 +180,7 @@ void room_emit_removal(struct broker *b, struct member *m, const char *reason, c
 /* room.c: the sender of the room's system notices in --notices ("시스템" / "system"). */
 const char *room_notice_sender(const struct broker *b);
 
-/* ---- mod.c: moderation state (docs/moderation.md) ---- */
+/* ---- mod.c and restrict.c: moderation state (docs/moderation.md) ---- */
 
 /* Error codes of moderation (docs/moderation.md, "What clients receive"). */
 #define ERR_BANNED          "banned"
@@ -270,6 +270,8 @@ struct restriction *restr_find(struct broker *b, struct restr_set *set, const ch
 struct restriction *restr_put(struct broker *b, struct restr_set *set, const struct restriction *t,
                               uint32_t max, bool *full);
 void restr_del(struct restr_set *set, struct restriction *x);
+/* Frees every restriction of set and its maps. */
+void restr_set_fini(struct restr_set *set);
 /* Writes x as the JSON record of the restriction_put hook and broker_restore_restriction. */
 void restr_record(struct jsonw *w, const struct restriction *x);
 /* Writes x as an element of list_bans / list_mutes. */

@@ -69,7 +69,7 @@ void ops_room_summary(struct jsonw *w, const struct room *r);
 /* Writes "users":[the members' nicknames] into the object open in w. */
 void ops_users(struct jsonw *w, const struct room *r);
 
-/* ---- ops_mod.c: who asks for a moderation action ---- */
+/* ---- ops_actor.c: who asks for a moderation action ---- */
 
 /* The actor of a moderation request: the member (frontend, session) holds in the room, or the
  * "actor" object of madang-api. */
@@ -98,6 +98,8 @@ struct audit_info {
 	int64_t duration_s, seq, interval_s;
 	const char *extra_key, *extra_json; /* one more member, raw JSON (settings changes) */
 };
+/* A fresh audit_info for action: no target, no note, no numbers. */
+struct audit_info ops_audit_info(const char *action);
 /* Logs the action (one "moderation:" line) and keeps it as an audit entry. */
 void ops_audit(struct broker *b, struct room *r, const struct actor *a,
                const struct audit_info *ai);

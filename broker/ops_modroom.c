@@ -21,12 +21,6 @@ static const struct {
     [BROKER_NOTICES_EN] = {"a message was deleted", "slow mode: ", " s", "slow mode off"},
 };
 
-static struct audit_info
-audit_info(const char *action)
-{
-	return (struct audit_info){.action = action, .duration_s = -1, .seq = -1, .interval_s = -1};
-}
-
 /* The ring entry of seq, or NULL (the ring is in seq order). */
 static struct hist_ev *
 ring_find(struct room *r, uint64_t seq)
@@ -131,7 +125,7 @@ op_delete_message(struct req *q)
 		b->store.event_redact(b->store.arg, r->id, (uint64_t)seq, tomb, tlen);
 	free(tomb);
 
-	struct audit_info ai = audit_info("delete_message");
+	struct audit_info ai = ops_audit_info("delete_message");
 	ai.user = sender;
 	ai.seq = seq;
 	ops_audit(b, r, &a, &ai);
@@ -159,7 +153,7 @@ set_slow_mode(struct broker *b, struct room *r, const struct actor *a, uint32_t 
 	md->slow_mode_s = interval;
 	if (interval == 0)
 		mod_slow_clear(md);
-	struct audit_info ai = audit_info("slow_mode");
+	struct audit_info ai = ops_audit_info("slow_mode");
 	ai.interval_s = interval;
 	ops_audit(b, r, a, &ai);
 	struct jsonw ev;
@@ -293,7 +287,7 @@ op_set_room(struct req *q)
 			goto oom;
 		free(md->owner);
 		md->owner = o;
-		struct audit_info ai = audit_info("owner");
+		struct audit_info ai = ops_audit_info("owner");
 		ai.subject = owner;
 		ops_audit(b, r, &a, &ai);
 		changed = true;
@@ -313,7 +307,7 @@ op_set_room(struct req *q)
 		md->nmoderators = nsubs;
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(q->rq, "moderators");
 		char *list = cJSON_PrintUnformatted(arr);
-		struct audit_info ai = audit_info("moderators");
+		struct audit_info ai = ops_audit_info("moderators");
 		ai.extra_key = "moderators";
 		ai.extra_json = list ? list : "[]";
 		ops_audit(b, r, &a, &ai);
@@ -322,7 +316,7 @@ op_set_room(struct req *q)
 	}
 	if (has_may && md->moderators_may_ban != may) {
 		md->moderators_may_ban = may;
-		struct audit_info ai = audit_info("moderators_may_ban");
+		struct audit_info ai = ops_audit_info("moderators_may_ban");
 		ai.extra_key = "moderators_may_ban";
 		ai.extra_json = may ? "true" : "false";
 		ops_audit(b, r, &a, &ai);

@@ -21,6 +21,47 @@ ops_reply_sent(struct req *q, uint64_t seq, bool dup)
 	jw_end(&w);
 }
 
+/* Refuses (muted, with until) what a muted member says; true after the error reply. Admins
+ * and the owner are never held. */
+static bool
+refuse_muted(struct req *q, struct member *m)
+{
+	struct room *r = m->room;
+	struct restriction *x;
+	char iso[CLOCK_ISO8601_LEN];
+
+	if (r->mod == NULL || r->mod->mutes.by_key.count == 0 ||
+	    (x = restr_match(q->b, &r->mod->mutes, mod_member_role(m), member_subject(m), m->key,
+	                     NULL)) == NULL)
+		return false;
+	clock_iso8601(x->until_ms, iso);
+	struct jsonw w;
+	ops_reply_error_begin(q, &w, ERR_MUTED, "muted in room %s until %s", r->id, iso);
+	jw_str(&w, "until", iso);
+	jw_end(&w);
+	return true;
+}
+
+/* Refuses (slow_mode, with retry_after_ms) a message sooner than the room's slow mode allows
+ * after the sender's last one; moderators and above are not held. True after the error. */
+static bool
+refuse_slow(struct req *q, struct member *m)
+{
+	struct room *r = m->room;
+	uint64_t wait;
+
+	if (r->mod == NULL || r->mod->slow_mode_s == 0 || mod_member_role(m) >= ROLE_MODERATOR ||
+	    (wait = mod_slow_wait(q->b, m)) == 0)
+		return false;
+	struct jsonw w;
+	ops_reply_error_begin(q, &w, ERR_SLOW_MODE,
+	                      "slow mode in room %s: one message per %u s; wait %llu ms", r->id,
+	                      r->mod->slow_mode_s, (unsigned long long)wait);
+	jw_int(&w, "retry_after_ms", (int64_t)wait);
+	jw_end(&w);
+	return true;
+}
+
 /* send {frontend, session, room_id, text, [client_id]} */
 void
 op_send(struct req *q)
@@ -50,6 +91,8 @@ op_send(struct req *q)
 			return;
 		}
 	}
+	if (refuse_muted(q, m) || refuse_slow(q, m))
+		return;
 	struct jsonw e;
 	room_event_begin(b, r, "message", &e);
 	jw_str(&e, "sender", m->user);
@@ -58,6 +101,8 @@ op_send(struct req *q)
 		jw_str(&e, "client_id", cid);
 	jw_end(&e);
 	room_emit(b, r, m->key, cid);
+	if (r->mod != NULL && r->mod->slow_mode_s != 0 && mod_member_role(m) < ROLE_MODERATOR)
+		mod_slow_note(b, m);
 	b->ctr.messages++;
 	ops_reply_sent(q, r->seq, false);
 }
@@ -78,6 +123,8 @@ op_typing(struct req *q)
 		ops_reply_error(q, ERR_INVALID_ARGUMENT, "active must be true or false");
 		return;
 	}
+	if (refuse_muted(q, m))
+		return;
 	struct jsonw e;
 	ops_event_begin(b, &e, "typing");
 	jw_str(&e, "room_id", r->id);
@@ -105,7 +152,7 @@ op_private(struct req *q)
 
 	if (m == NULL || !ops_arg_nick(q, "to", to, key))
 		return;
-	if ((text = ops_arg_text(q, &tlen)) == NULL)
+	if ((text = ops_arg_text(q, &tlen)) == NULL || refuse_muted(q, m))
 		return;
 	if ((t = hmap_get(&r->members, key)) == NULL) {
 		ops_reply_error(q, ERR_NO_SUCH_USER, "%s is not in room %s", to, r->id);

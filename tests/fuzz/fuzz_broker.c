@@ -22,8 +22,12 @@ fresh(void)
 {
 	static const char *const setup[] = {
 		"{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}",
-		"{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"user\":\"alice\"}",
-		"{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\",\"user\":\"bob\"}",
+		/* alice owns room1 and carol moderates it, so that moderation ops by members reach
+		 * past the rights check. */
+		"{\"op\":\"set_room\",\"room_id\":\"room1\",\"actor\":{\"name\":\"a\",\"admin\":true},\"owner\":\"u-1\",\"moderators\":[\"u-3\"]}",
+		"{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"user\":\"alice\",\"subject\":\"u-1\"}",
+		"{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\",\"room_id\":\"room1\",\"user\":\"bob\",\"addr\":\"10.0.0.2\"}",
+		"{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s3\",\"room_id\":\"room1\",\"user\":\"carol\",\"subject\":\"u-3\"}",
 		"{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\",\"text\":\"hi\",\"client_id\":\"c1\"}",
 	};
 	struct broker_config cfg;

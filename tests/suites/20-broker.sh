@@ -1,9 +1,10 @@
 #!/bin/sh
 # 20-broker.sh — the real madang-broker over real nng sockets (tests/integration/it_broker.c,
-# and it_durable.c for --data: SIGKILL, restart, torn WAL, bad data directories),
-# plainly. With MADANG_VALGRIND=1 once more with the broker under valgrind (no definite leak, no
-# memory error: the broker's exit status after SIGTERM would be 99); by default 80-sanitizers
-# covers the same tests with ASan, LeakSanitizer and UBSan in a third of the time.
+# it_durable.c for --data: SIGKILL, restart, torn WAL, bad data directories, and
+# it_moderation.c for kick, ban, mute, deletions, slow mode and their rights), plainly. With
+# MADANG_VALGRIND=1 once more with the broker under valgrind (no definite leak, no memory error:
+# the broker's exit status after SIGTERM would be 99); by default 80-sanitizers covers the same
+# tests with ASan, LeakSanitizer and UBSan in a third of the time.
 T_NAME=broker
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -22,11 +23,13 @@ run_it() {
 
 run_it plain it_broker
 run_it plain it_durable
+run_it plain it_moderation
 if [ -n "${MADANG_VALGRIND:-}" ] && [ -z "${MADANG_NO_VALGRIND:-}" ]; then
 	# tests/valgrind.supp: one message nng itself can lose at shutdown, and nothing else.
 	vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
 	vg="$vg --suppressions=$MADANG_ROOT/tests/valgrind.supp"
 	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_broker
 	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_durable
+	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_moderation
 fi
 t_done

@@ -83,9 +83,10 @@ void store_hooks(struct store *st, struct broker_store *hooks);
  * made durable: the caller must not publish or acknowledge it. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
-/* Deletes up to `budget` rows inside the current transaction: events that --history-keep,
- * --history-days or a room deletion released, then bans and mutes that ended by now_wall_ms,
- * then audit entries older than --audit-days. Returns how many rows went, or -1. */
+/* Deletes up to `budget` rows inside the current transaction: the events of one room (round
+ * robin) that --history-keep, --history-days or a room deletion released; once a round, instead,
+ * the bans and mutes that ended by now_wall_ms and the audit entries older than --audit-days.
+ * Returns how many rows went, or -1. */
 int store_prune(struct store *st, int64_t now_wall_ms, int budget);
 /* Checks, at most every STORE_PING_MS of silence, that the database session still exists (a
  * no-op for SQLite). -1: it is gone, and with it the leadership. */

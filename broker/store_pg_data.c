@@ -354,6 +354,34 @@ pg_hooks(struct store *base, struct broker_store *h)
 	h->audit_read = hook_audit_read;
 }
 
+/* Ended bans and mutes, then audit entries older than --audit-days: up to budget rows. */
+static int
+pg_prune_moderation(struct store_pg *st, int64_t now_wall_ms, int budget)
+{
+	char before[24], lim[24];
+	const char *p[2] = {before, lim};
+	PGresult *res;
+	int n;
+
+	snprintf(before, sizeof(before), "%lld", (long long)now_wall_ms);
+	snprintf(lim, sizeof(lim), "%d", budget);
+	if (pg_ensure_tx(st) != 0 ||
+	    (res = pg_run(st, "prune", SQL_PRUNE_RESTRICT, 2, p, PGRES_COMMAND_OK)) == NULL)
+		return -1;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (n < budget && st->cfg.audit_days > 0) {
+		snprintf(before, sizeof(before), "%lld",
+		         (long long)(now_wall_ms - (int64_t)st->cfg.audit_days * 86400000));
+		snprintf(lim, sizeof(lim), "%d", budget - n);
+		if ((res = pg_run(st, "prune", SQL_PRUNE_AUDIT, 2, p, PGRES_COMMAND_OK)) == NULL)
+			return -1;
+		n += atoi(PQcmdTuples(res));
+		PQclear(res);
+	}
+	return n;
+}
+
 int
 pg_prune(struct store *base, int64_t now_wall_ms, int budget)
 {
@@ -364,13 +392,14 @@ pg_prune(struct store *base, int64_t now_wall_ms, int budget)
 	PGresult *res;
 	int n;
 
-	/* One room per call, round robin over the room ids. */
+	/* One room per call, round robin over the room ids; the moderation tables once a round,
+	 * between its last room and its first. */
 	if ((res = pg_run(st, "prune", SQL_NEXT_ROOM, 1, p1, PGRES_TUPLES_OK)) == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		st->prune_cursor[0] = '\0';
-		return 0;
+		return pg_prune_moderation(st, now_wall_ms, budget);
 	}
 	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
 	snprintf(purge, sizeof(purge), "%s", PQgetvalue(res, 0, 1));
@@ -386,26 +415,5 @@ pg_prune(struct store *base, int64_t now_wall_ms, int budget)
 		return -1;
 	n = atoi(PQcmdTuples(res));
 	PQclear(res);
-	/* What is left of the budget: ended bans and mutes, then old audit entries. */
-	if (n < budget) {
-		snprintf(before, sizeof(before), "%lld", (long long)now_wall_ms);
-		snprintf(lim, sizeof(lim), "%d", budget - n);
-		const char *p3[2] = {before, lim};
-		if ((res = pg_run(st, "prune", SQL_PRUNE_RESTRICT, 2, p3, PGRES_COMMAND_OK)) ==
-		    NULL)
-			return -1;
-		n += atoi(PQcmdTuples(res));
-		PQclear(res);
-	}
-	if (n < budget && st->cfg.audit_days > 0) {
-		snprintf(before, sizeof(before), "%lld",
-		         (long long)(now_wall_ms - (int64_t)st->cfg.audit_days * 86400000));
-		snprintf(lim, sizeof(lim), "%d", budget - n);
-		const char *p3[2] = {before, lim};
-		if ((res = pg_run(st, "prune", SQL_PRUNE_AUDIT, 2, p3, PGRES_COMMAND_OK)) == NULL)
-			return -1;
-		n += atoi(PQcmdTuples(res));
-		PQclear(res);
-	}
 	return n;
 }

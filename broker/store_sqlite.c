@@ -776,6 +776,34 @@ sqlite_commit(struct store *base)
 	return 0;
 }
 
+/* Ended bans and mutes, then audit entries older than --audit-days: up to budget rows. */
+static int
+sqlite_prune_moderation(struct store_sqlite *st, int64_t now_wall_ms, int budget)
+{
+	sqlite3_stmt *del = st->q[Q_PRUNE_RESTRICT];
+	int rc, n;
+
+	sqlite3_bind_int64(del, 1, now_wall_ms);
+	sqlite3_bind_int(del, 2, budget);
+	rc = sqlite3_step(del);
+	sqlite3_reset(del);
+	n = rc == SQLITE_DONE ? sqlite3_changes(st->db) : 0;
+	if (rc == SQLITE_DONE && n < budget && st->cfg.audit_days > 0) {
+		del = st->q[Q_PRUNE_AUDIT];
+		sqlite3_bind_int64(del, 1, now_wall_ms - (int64_t)st->cfg.audit_days * 86400000);
+		sqlite3_bind_int(del, 2, budget - n);
+		if ((rc = sqlite3_step(del)) == SQLITE_DONE)
+			n += sqlite3_changes(st->db);
+		sqlite3_reset(del);
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "prune: %s", sqlite3_errmsg(st->db));
+		st->failed = true;
+		return -1;
+	}
+	return n;
+}
+
 static int
 sqlite_prune(struct store *base, int64_t now_wall_ms, int budget)
 {
@@ -785,13 +813,14 @@ sqlite_prune(struct store *base, int64_t now_wall_ms, int budget)
 	sqlite3_int64 purge_below;
 	int rc;
 
-	/* One room per call, round robin over the room ids. */
+	/* One room per call, round robin over the room ids; the moderation tables once a round,
+	 * between its last room and its first. */
 	sqlite3_bind_text(next, 1, st->prune_cursor, -1, SQLITE_STATIC);
 	rc = sqlite3_step(next);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(next);
 		st->prune_cursor[0] = '\0';
-		return rc == SQLITE_DONE ? 0 : -1;
+		return rc == SQLITE_DONE ? sqlite_prune_moderation(st, now_wall_ms, budget) : -1;
 	}
 	snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(next, 0));
 	purge_below = sqlite3_column_int64(next, 1);
@@ -810,30 +839,7 @@ sqlite_prune(struct store *base, int64_t now_wall_ms, int budget)
 		st->failed = true;
 		return -1;
 	}
-	int n = sqlite3_changes(st->db);
-	/* What is left of the budget: ended bans and mutes, then old audit entries. */
-	if (n < budget) {
-		del = st->q[Q_PRUNE_RESTRICT];
-		sqlite3_bind_int64(del, 1, now_wall_ms);
-		sqlite3_bind_int(del, 2, budget - n);
-		if ((rc = sqlite3_step(del)) == SQLITE_DONE)
-			n += sqlite3_changes(st->db);
-		sqlite3_reset(del);
-	}
-	if (rc == SQLITE_DONE && n < budget && st->cfg.audit_days > 0) {
-		del = st->q[Q_PRUNE_AUDIT];
-		sqlite3_bind_int64(del, 1, now_wall_ms - (int64_t)st->cfg.audit_days * 86400000);
-		sqlite3_bind_int(del, 2, budget - n);
-		if ((rc = sqlite3_step(del)) == SQLITE_DONE)
-			n += sqlite3_changes(st->db);
-		sqlite3_reset(del);
-	}
-	if (rc != SQLITE_DONE) {
-		snprintf(st->err, sizeof(st->err), "prune: %s", sqlite3_errmsg(st->db));
-		st->failed = true;
-		return -1;
-	}
-	return n;
+	return sqlite3_changes(st->db);
 }
 
 static const struct store_impl sqlite_impl = {

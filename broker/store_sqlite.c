@@ -125,7 +125,7 @@ struct store_sqlite {
 	bool in_tx;
 	bool failed;       /* a write of the current transaction failed: it must not commit */
 	bool created;      /* store_open created the schema */
-	bool redacted;     /* the open transaction redacted an event: checkpoint after commit */
+	bool redacted;     /* an event was redacted since the last checkpoint: one after commit */
 	struct hmap dirty; /* room id -> (uintptr_t) newest seq written in this transaction */
 	char prune_cursor[MADANG_ROOM_ID_MAX + 1];
 	char err[256];
@@ -724,20 +724,22 @@ sqlite_begin(struct store *base)
 		return -1;
 	st->in_tx = true;
 	st->failed = false;
-	st->redacted = false;
 	return 0;
 }
 
 /* After a batch that redacted a message: the WAL still holds the page images with its text,
- * so copy the pages back and cut the WAL to zero bytes. A failure is logged (the next one
- * retries; the text then stays in the WAL until a checkpoint succeeds). */
+ * so copy the pages back and cut the WAL to zero bytes. A failure (another process reading the
+ * database, say) is logged and retried after the next commit. */
 static void
 sqlite_scrub_wal(struct store_sqlite *st)
 {
 	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 
-	if (rc != SQLITE_OK)
-		log_warn("broker: %s/madang.db: cannot checkpoint after a message deletion: %s",
+	if (rc == SQLITE_OK)
+		st->redacted = false;
+	else
+		log_warn("broker: %s/madang.db: cannot checkpoint after a message deletion: %s: "
+		         "retrying after the next commit",
 		         st->cfg.dir, sqlite3_errmsg(st->db));
 }
 
@@ -772,7 +774,6 @@ sqlite_commit(struct store *base)
 	}
 	if (st->redacted)
 		sqlite_scrub_wal(st);
-	st->redacted = false;
 	return 0;
 }
 

@@ -142,8 +142,9 @@ struct broker {
 	uint64_t now_mono;
 	uint64_t last_run_ms; /* mono time the loop last did work (request or tick), 0 before */
 	char now_iso[CLOCK_ISO8601_LEN];
-	size_t expire_cursor; /* mod_expire: the room it goes on with */
-	uint64_t audit_next;  /* id of the newest audit entry kept in memory */
+	size_t expire_room, expire_iter; /* mod_expire: where its walk goes on (rooms_v index, */
+	int expire_kind;                 /* hmap iterator, 0 bans / 1 mutes) */
+	uint64_t audit_next;             /* id of the newest audit entry kept in memory */
 };
 
 /* room.c */
@@ -191,21 +192,22 @@ const char *room_notice_sender(const struct broker *b);
 #define ERR_TOO_MANY_BANS   "too_many_bans"
 
 /* Expired bans and mutes broker_tick looks at per call, at most (the rest wait for the next). */
-#define BROKER_EXPIRE_BUDGET 64
+#define BROKER_EXPIRE_BUDGET 64 /* also the rooms it walks over per call */
 
 /* Roles, in rank order: an actor acts only on a lower rank. */
 enum mod_role { ROLE_MEMBER, ROLE_MODERATOR, ROLE_OWNER, ROLE_ADMIN };
 
 /* A ban or a mute. Bans of anonymous members hold their nickname and address. */
 struct restriction {
-	char *key;        /* "s:" + subject, or "n:" + folded nickname: the key in its map */
-	char *user;       /* nickname it was set on, or NULL (a ban of a subject) */
-	char *subject;    /* or NULL */
-	char *addr;       /* bans of anonymous members: their client address, or NULL */
-	char *by;         /* the actor's name */
-	char *note;       /* or NULL */
-	int64_t until_ms; /* wall clock end, 0: none */
-	int64_t time_ms;  /* wall clock it was set */
+	char *key;             /* "s:" + subject, or "n:" + folded nickname: the key in its map */
+	char *user;            /* nickname it was set on, or NULL (a ban of a subject) */
+	char *subject;         /* or NULL */
+	char *addr;            /* bans of anonymous members: their client address, or NULL */
+	char *by;              /* the actor's name */
+	char *note;            /* or NULL */
+	int64_t until_ms;      /* wall clock end, 0: none */
+	int64_t time_ms;       /* wall clock it was set */
+	enum mod_role by_role; /* the setter's role: it never holds anyone of that rank or above */
 };
 
 /* One kind (bans, mutes) of a room's restrictions. */
@@ -239,17 +241,19 @@ enum mod_role mod_role_of(const struct room *r, const char *subject, bool admin)
 const char *mod_role_name(enum mod_role role);
 /* The member's role in its room. */
 enum mod_role mod_member_role(const struct member *m);
-/* The restriction of kind (bans, mutes) that holds a user with this subject (or NULL), folded
- * nickname key and address (or NULL; consulted only when subject is NULL), or NULL. Ended ones
- * are removed on the way. */
-struct restriction *restr_match(struct broker *b, struct restr_set *set, const char *subject,
-                                const char *key, const char *addr);
+/* The restriction of kind (bans, mutes) that holds a user of role with this subject (or
+ * NULL), folded nickname key and address (or NULL; consulted only when subject is NULL), or
+ * NULL. Admins and owners are never held, nor anyone whose role is not below the setter's.
+ * Ended ones are removed on the way. */
+struct restriction *restr_match(struct broker *b, struct restr_set *set, enum mod_role role,
+                                const char *subject, const char *key, const char *addr);
 /* Finds the restriction of key, ended ones removed (NULL). */
 struct restriction *restr_find(struct broker *b, struct restr_set *set, const char *key);
 /* Sets (or replaces, same key) a restriction from the filled template t, whose strings are
- * copied. Returns it, or NULL: too many (*full set) or out of memory. */
-struct restriction *restr_put(struct restr_set *set, const struct restriction *t, uint32_t max,
-                              bool *full);
+ * copied; ended ones do not count towards max. Returns it, or NULL: too many (*full set) or
+ * out of memory. */
+struct restriction *restr_put(struct broker *b, struct restr_set *set, const struct restriction *t,
+                              uint32_t max, bool *full);
 void restr_del(struct restr_set *set, struct restriction *x);
 /* Writes x as the JSON record of the restriction_put hook and broker_restore_restriction. */
 void restr_record(struct jsonw *w, const struct restriction *x);

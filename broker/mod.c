@@ -148,28 +148,35 @@ restr_find(struct broker *b, struct restr_set *set, const char *key)
 	return x;
 }
 
+/* x, unless the setter's rank does not reach role. */
+static struct restriction *
+restr_holds(struct restriction *x, enum mod_role role)
+{
+	return x != NULL && role < x->by_role ? x : NULL;
+}
+
 struct restriction *
-restr_match(struct broker *b, struct restr_set *set, const char *subject, const char *key,
-            const char *addr)
+restr_match(struct broker *b, struct restr_set *set, enum mod_role role, const char *subject,
+            const char *key, const char *addr)
 {
 	char k[2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1];
 	struct restriction *x;
 
-	if (set->by_key.count == 0)
+	if (set->by_key.count == 0 || role >= ROLE_OWNER)
 		return NULL;
 	if (subject != NULL) {
 		snprintf(k, sizeof(k), "s:%s", subject);
-		if ((x = restr_find(b, set, k)) != NULL)
+		if ((x = restr_holds(restr_find(b, set, k), role)) != NULL)
 			return x;
 	}
 	snprintf(k, sizeof(k), "n:%s", key);
-	if ((x = restr_find(b, set, k)) != NULL)
+	if ((x = restr_holds(restr_find(b, set, k), role)) != NULL)
 		return x;
 	if (subject == NULL && addr != NULL && (x = hmap_get(&set->by_addr, addr)) != NULL) {
 		if (!restr_ended(b, x))
-			return x;
+			return restr_holds(x, role);
 		restr_del(set, x);
-		return restr_match(b, set, subject, key, addr); /* another may hold it */
+		return restr_match(b, set, role, subject, key, addr); /* another may hold it */
 	}
 	return NULL;
 }
@@ -181,8 +188,11 @@ dup_opt(char **dst, const char *s)
 	return s != NULL && (*dst = strdup(s)) == NULL ? -1 : 0;
 }
 
+static bool restr_expire(struct broker *b, struct restr_set *set, size_t *iter, size_t *budget);
+
 struct restriction *
-restr_put(struct restr_set *set, const struct restriction *t, uint32_t max, bool *full)
+restr_put(struct broker *b, struct restr_set *set, const struct restriction *t, uint32_t max,
+          bool *full)
 {
 	struct restriction *x = calloc(1, sizeof(*x)), *old;
 
@@ -195,22 +205,28 @@ restr_put(struct restr_set *set, const struct restriction *t, uint32_t max, bool
 		goto fail;
 	x->until_ms = t->until_ms;
 	x->time_ms = t->time_ms;
+	x->by_role = t->by_role;
 	old = hmap_get(&set->by_key, x->key);
 	if (old == NULL && set->by_key.count >= max) {
-		*full = true;
-		goto fail;
+		/* Ended ones the tick has not reached yet do not count. */
+		size_t it = 0, budget = set->by_key.count;
+		restr_expire(b, set, &it, &budget);
+		if (set->by_key.count >= max) {
+			*full = true;
+			goto fail;
+		}
 	}
+	/* The maps keep the key pointer of the first insertion: replace by removing. */
+	if (old != NULL)
+		restr_del(set, old);
 	if (hmap_put(&set->by_key, x->key, x) != 0)
 		goto fail;
-	if (old != NULL) {
-		/* The new one is in by_key already: take the old one out of by_addr only. */
-		if (old->addr != NULL && hmap_get(&set->by_addr, old->addr) == old)
-			hmap_del(&set->by_addr, old->addr);
-		restr_free(old);
-	}
-	if (x->addr != NULL && hmap_put(&set->by_addr, x->addr, x) != 0) {
-		restr_del(set, x);
-		return NULL;
+	if (x->addr != NULL) {
+		hmap_del(&set->by_addr, x->addr);
+		if (hmap_put(&set->by_addr, x->addr, x) != 0) {
+			restr_del(set, x);
+			return NULL;
+		}
 	}
 	return x;
 fail:
@@ -251,6 +267,7 @@ restr_record(struct jsonw *w, const struct restriction *x)
 	jw_int(w, "time_ms", x->time_ms);
 	jw_str_or_null(w, "by", x->by);
 	jw_str_or_null(w, "note", x->note);
+	jw_str(w, "by_role", mod_role_name(x->by_role));
 	jw_end(w);
 }
 
@@ -268,34 +285,51 @@ restr_list_item(struct jsonw *w, const struct restriction *x)
 	jw_end(w);
 }
 
-/* Removes the ended restrictions of set, looking at no more than *budget entries. */
-static void
-restr_expire(struct broker *b, struct restr_set *set, size_t *budget)
+/* Removes the ended restrictions of set from *iter on, looking at no more than *budget
+ * entries; false when the walk reached the end of the set. */
+static bool
+restr_expire(struct broker *b, struct restr_set *set, size_t *iter, size_t *budget)
 {
-	size_t it = 0;
 	void *v;
 
-	while (*budget > 0 && hmap_next(&set->by_key, &it, NULL, &v)) {
+	while (*budget > 0) {
+		if (!hmap_next(&set->by_key, iter, NULL, &v))
+			return false;
 		(*budget)--;
 		if (restr_ended(b, v))
-			restr_del(set, v);
+			restr_del(set, v); /* deletions move nothing: the walk goes on */
 	}
+	return true;
 }
 
 void
 mod_expire(struct broker *b)
 {
-	size_t budget = BROKER_EXPIRE_BUDGET;
+	size_t budget = BROKER_EXPIRE_BUDGET, steps = 0;
 
-	/* Round-robin over the rooms, from where the last call stopped. */
-	for (size_t n = 0; n < b->nrooms && budget > 0; n++) {
-		if (b->expire_cursor >= b->nrooms)
-			b->expire_cursor = 0;
-		struct room *r = b->rooms_v[b->expire_cursor++];
-		if (r->mod == NULL)
-			continue;
-		restr_expire(b, &r->mod->bans, &budget);
-		restr_expire(b, &r->mod->mutes, &budget);
+	/* A walk over every room's bans then mutes, resumed where the last call stopped, over at
+	 * most BROKER_EXPIRE_BUDGET rooms. Rooms created or removed meanwhile only make it skip or
+	 * repeat a few entries. */
+	while (budget > 0 && b->nrooms > 0 && steps++ < 2 * BROKER_EXPIRE_BUDGET) {
+		if (b->expire_room >= b->nrooms) {
+			b->expire_room = 0;
+			b->expire_kind = 0;
+			b->expire_iter = 0;
+		}
+		struct room *r = b->rooms_v[b->expire_room];
+		bool more = false;
+		if (r->mod != NULL)
+			more = restr_expire(b, b->expire_kind ? &r->mod->mutes : &r->mod->bans,
+			                    &b->expire_iter, &budget);
+		if (more)
+			break;
+		b->expire_iter = 0;
+		if (b->expire_kind == 0) {
+			b->expire_kind = 1;
+		} else {
+			b->expire_kind = 0;
+			b->expire_room++;
+		}
 	}
 }
 
@@ -453,6 +487,9 @@ broker_restore_restriction(struct broker *b, const char *room_id, const char *ki
 	t.note = (char *)wire_str(o, "note", NULL);
 	if (!wire_int(o, "until_ms", &t.until_ms) || !wire_int(o, "time_ms", &t.time_ms))
 		goto out;
+	/* Records without the setter's role hold every member and moderator. */
+	const char *role = wire_str(o, "by_role", NULL);
+	t.by_role = role != NULL && strcmp(role, "moderator") == 0 ? ROLE_MODERATOR : ROLE_OWNER;
 	if (t.subject != NULL) {
 		if (!jwt_subject_ok(t.subject, strlen(t.subject)))
 			goto out;
@@ -472,8 +509,8 @@ broker_restore_restriction(struct broker *b, const char *room_id, const char *ki
 	if ((md = mod_get(r)) == NULL)
 		goto out;
 	/* Restored ones are never refused for the limit: they were admitted before. */
-	if (restr_put(strcmp(kind, "ban") == 0 ? &md->bans : &md->mutes, &t, UINT32_MAX, &full) !=
-	    NULL)
+	if (restr_put(b, strcmp(kind, "ban") == 0 ? &md->bans : &md->mutes, &t, UINT32_MAX,
+	              &full) != NULL)
 		rv = 0;
 out:
 	cJSON_Delete(o);

@@ -126,9 +126,9 @@ refuse_banned(struct req *q, struct room *r, const struct member_ident *id, cons
 	char iso[CLOCK_ISO8601_LEN];
 	const char *addr = id->addr && strcmp(id->addr, CLIENT_ADDR_UNKNOWN) != 0 ? id->addr : NULL;
 
-	if (r->mod == NULL || mod_role_of(r, id->subject, id->admin) >= ROLE_OWNER)
-		return false;
-	if ((x = restr_match(q->b, &r->mod->bans, id->subject, key, addr)) == NULL)
+	if (r->mod == NULL ||
+	    (x = restr_match(q->b, &r->mod->bans, mod_role_of(r, id->subject, id->admin),
+	                     id->subject, key, addr)) == NULL)
 		return false;
 	struct jsonw w;
 	ops_reply_error_begin(q, &w, ERR_BANNED, "banned from room %s%s%s", r->id,
@@ -157,8 +157,8 @@ join_reply_moderation(struct broker *b, struct jsonw *w, struct member *m)
 
 	jw_str(w, "role", mod_role_name(role));
 	jw_int(w, "slow_mode_s", r->mod ? r->mod->slow_mode_s : 0);
-	if (r->mod != NULL && role < ROLE_OWNER &&
-	    (x = restr_match(b, &r->mod->mutes, member_subject(m), m->key, NULL)) != NULL)
+	if (r->mod != NULL &&
+	    (x = restr_match(b, &r->mod->mutes, role, member_subject(m), m->key, NULL)) != NULL)
 		jw_str(w, "muted_until", clock_iso8601(x->until_ms, iso));
 }
 

@@ -30,9 +30,9 @@ refuse_muted(struct req *q, struct member *m)
 	struct restriction *x;
 	char iso[CLOCK_ISO8601_LEN];
 
-	if (r->mod == NULL || r->mod->mutes.by_key.count == 0 || mod_member_role(m) >= ROLE_OWNER)
-		return false;
-	if ((x = restr_match(q->b, &r->mod->mutes, member_subject(m), m->key, NULL)) == NULL)
+	if (r->mod == NULL || r->mod->mutes.by_key.count == 0 ||
+	    (x = restr_match(q->b, &r->mod->mutes, mod_member_role(m), member_subject(m), m->key,
+	                     NULL)) == NULL)
 		return false;
 	clock_iso8601(x->until_ms, iso);
 	struct jsonw w;

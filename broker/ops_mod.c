@@ -235,7 +235,8 @@ arg_target(struct req *q, struct room *r, bool subject_ok, char *canon, char *ke
 
 	*subject = NULL;
 	*t = NULL;
-	if (subject_ok && wire_has(q->rq, "subject")) {
+	if (subject_ok && wire_has(q->rq, "subject") &&
+	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(q->rq, "subject"))) {
 		if (wire_has(q->rq, "user")) {
 			ops_reply_error(q, ERR_INVALID_ARGUMENT, "give user or subject, not both");
 			return false;
@@ -320,7 +321,7 @@ op_kick(struct req *q)
 /* The restriction a ban or mute sets on target t (or the nickname canon/key, or subject). */
 static void
 restr_template(struct restriction *x, char *kbuf, struct member *t, const char *canon,
-               const char *key, const char *subject)
+               const char *key, const char *subject, bool ban)
 {
 	const char *ts = t ? member_subject(t) : subject;
 
@@ -329,7 +330,7 @@ restr_template(struct restriction *x, char *kbuf, struct member *t, const char *
 		x->subject = (char *)ts;
 	} else {
 		snprintf(kbuf, RKEY_MAX, "n:%s", t ? t->key : key);
-		x->addr = t ? (char *)member_addr(t) : NULL;
+		x->addr = t && ban ? (char *)member_addr(t) : NULL; /* mutes: the nickname */
 	}
 	x->user = t ? (char *)t->user : (char *)(subject ? NULL : canon);
 	x->key = kbuf;
@@ -409,11 +410,12 @@ restrict_member(struct req *q, bool ban)
 		return;
 	if ((md = mod_get(r)) == NULL)
 		goto oom;
-	struct restriction x = {.by = (char *)a.name, .note = (char *)note, .time_ms = b->now_wall};
+	struct restriction x = {
+	    .by = (char *)a.name, .note = (char *)note, .time_ms = b->now_wall, .by_role = a.role};
 	x.until_ms = has_dur ? b->now_wall + dur * 1000 : 0;
-	restr_template(&x, kbuf, t, canon, key, subject);
+	restr_template(&x, kbuf, t, canon, key, subject, ban);
 	struct restriction *set =
-	    restr_put(ban ? &md->bans : &md->mutes, &x, b->cfg.max_bans, &full);
+	    restr_put(b, ban ? &md->bans : &md->mutes, &x, b->cfg.max_bans, &full);
 	if (set == NULL) {
 		if (!full)
 			goto oom;

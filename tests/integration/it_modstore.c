@@ -427,6 +427,9 @@ test_a_deleted_rooms_bans_go_and_its_audit_stays(void **state)
 	assert_int_equal(db_count(f, "audit", "room_id='gone'"), audit);
 	stop(f, SIGKILL);
 	start(f);
+	/* An admin still reads the deleted room's trail, from the store. */
+	assert_int_equal(audit_actions(f, "gone", acts, sizeof(acts)), audit);
+	assert_int_equal(strncmp(acts, "mute,ban", 8), 0);
 	/* A new room of that id starts clean, and the old trail is still there for it. */
 	ok_(f, "{\"op\":\"create_room\",\"room_id\":\"gone\",\"name\":\"Gone again\"," ADMIN "}");
 	assert_int_equal(list_len(f, "gone", "bans"), 0);

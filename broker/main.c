@@ -360,6 +360,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	scfg.tls = &tls;
+	scfg.audit_days = bcfg.audit_days; /* the store prunes the audit trail (--audit-days) */
 
 	/* Signals. SIGTERM (systemd's stop) and SIGINT (Ctrl-C under make run) stop gracefully:
 	 * server_stop ends the loop after the batch in hand is committed and answered, then the

@@ -1,13 +1,15 @@
 /* port_sqlite.c — madang-port-sqlite: copies a madang-broker SQLite data directory (--data DIR)
- * into a PostgreSQL store (--store URI): rooms (live and deleted, with their seqs), history and
- * the epoch, so that clients can resume across the move. In the spirit of Synapse's
- * synapse_port_db.
+ * into a PostgreSQL store (--store URI): rooms (live and deleted, with their seqs and moderation
+ * settings), history, bans and mutes, the audit trail and the epoch, so that clients can resume
+ * across the move. It reads schema versions 1 and 2 and writes version 2 (migrating a version 1
+ * store in place). In the spirit of Synapse's synapse_port_db.
  *
  * Safe: it takes the data directory's lock (a running broker holds it) and the cluster's lead
  * lock (an active broker on the store holds it), so it refuses to run beside a live broker on
  * either side; it writes everything in one transaction. Idempotent: rows already there are kept
- * (events by room and seq), rooms are updated to the SQLite values, so running it again changes
- * nothing; a store that already holds another installation (another epoch) is refused. */
+ * (events by room and seq, audit entries by id), rooms, bans and mutes are updated to the SQLite
+ * values, so running it again changes nothing; a store that already holds another installation
+ * (another epoch) is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,7 +36,8 @@ struct port {
 	PGconn *pg;
 	int lock_fd;
 	const char *dir, *uri, *cluster;
-	long rooms, events, added;
+	int version; /* of the SQLite database: 1, or 2 with the moderation state */
+	long rooms, events, added, restrictions, audit;
 };
 
 static void
@@ -42,8 +45,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: " PROG " --data DIR --store URI [--cluster NAME]\n"
-	        "  copies the rooms, history and epoch of a stopped madang-broker's SQLite data\n"
-	        "  directory into PostgreSQL; running it again changes nothing.\n"
+	        "  copies the rooms, history, moderation state and epoch of a stopped\n"
+	        "  madang-broker's SQLite data directory into PostgreSQL; running it again\n"
+	        "  changes nothing.\n"
 	        "  --data DIR       the SQLite data directory (DIR/madang.db)\n"
 	        "  --store URI      PostgreSQL URI or conninfo, as madang-broker --store\n"
 	        "  --cluster NAME   the brokers' --cluster (default " STORE_CLUSTER_DEFAULT ")\n");
@@ -127,11 +131,12 @@ open_sqlite(struct port *p)
 	    sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	if (version != 1)
+	if (version != 1 && version != STORE_PG_SCHEMA_VERSION)
 		return fail("%s is not a madang database this tool knows (schema version %s)", path,
 		            version < 0    ? "unreadable"
 		            : version == 0 ? "0, empty"
 		                           : "newer");
+	p->version = version;
 	return 0;
 }
 
@@ -173,10 +178,10 @@ open_pg(struct port *p, const char *epoch)
 			snprintf(cluster, sizeof(cluster), "%s", PQgetvalue(res, i, 1));
 	}
 	PQclear(res);
-	if (version[0] && atoi(version) != STORE_PG_SCHEMA_VERSION)
+	if (version[0] && atoi(version) != 1 && atoi(version) != STORE_PG_SCHEMA_VERSION)
 		return fail("the PostgreSQL database has madang schema version %s; this tool "
-		            "writes version 1",
-		            version);
+		            "writes version %d",
+		            version, STORE_PG_SCHEMA_VERSION);
 	if (cluster[0] && strcmp(cluster, p->cluster) != 0)
 		return fail("the PostgreSQL database belongs to cluster \"%s\", not \"%s\" "
 		            "(--cluster)",
@@ -184,6 +189,9 @@ open_pg(struct port *p, const char *epoch)
 	prm[0] = p->cluster;
 	if (!version[0] &&
 	    (cmd(p, SQL_SCHEMA_TABLES, 0, NULL) != 0 || cmd(p, SQL_META_INIT, 1, prm) != 0))
+		return -1;
+	/* Version 1 (new, or a store of older brokers, none of them active): to version 2. */
+	if (atoi(version) < STORE_PG_SCHEMA_VERSION && cmd(p, SQL_SCHEMA_V2, 0, NULL) != 0)
 		return -1;
 	/* One installation per store: the epoch says which. */
 	if ((res = run(p, SQL_EPOCH_GET, 0, NULL, PGRES_TUPLES_OK)) == NULL)
@@ -227,23 +235,27 @@ static int
 port_rooms(struct port *p)
 {
 	static const char sql[] =
-	    "INSERT INTO madang_rooms(id,name,seq,purge_below,created_ms,deleted,ord) "
-	    "VALUES($1,$2,$3::bigint,$4::bigint,$5::bigint,$6::int<>0,$7::bigint) "
+	    "INSERT INTO madang_rooms(id,name,seq,purge_below,created_ms,deleted,ord,moderation) "
+	    "VALUES($1,$2,$3::bigint,$4::bigint,$5::bigint,$6::int<>0,$7::bigint,$8) "
 	    "ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
 	    "seq=GREATEST(madang_rooms.seq, excluded.seq), purge_below=excluded.purge_below, "
-	    "created_ms=excluded.created_ms, deleted=excluded.deleted, ord=excluded.ord";
+	    "created_ms=excluded.created_ms, deleted=excluded.deleted, ord=excluded.ord, "
+	    "moderation=excluded.moderation";
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(
-	        p->db, "SELECT id, name, seq, purge_below, created_ms, deleted, ord FROM rooms", -1,
-	        &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(p->db,
+	                       p->version >= 2 ? "SELECT id, name, seq, purge_below, created_ms, "
+	                                         "deleted, ord, moderation FROM rooms"
+	                                       : "SELECT id, name, seq, purge_below, created_ms, "
+	                                         "deleted, ord, NULL FROM rooms",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return fail("%s: %s", p->dir, sqlite3_errmsg(p->db));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *v[7];
-		for (int i = 0; i < 7; i++)
+		const char *v[8];
+		for (int i = 0; i < 8; i++)
 			v[i] = (const char *)sqlite3_column_text(s, i);
-		PGresult *res = PQexecParams(p->pg, sql, 7, NULL, v, NULL, NULL, 0);
+		PGresult *res = PQexecParams(p->pg, sql, 8, NULL, v, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fail("room %s: %s", v[0], pg_msg(p->pg, res));
 			PQclear(res);
@@ -326,6 +338,62 @@ port_events(struct port *p)
 	return 0;
 }
 
+/* Copies every row of the SQLite query q (n text columns) through the PostgreSQL statement
+ * sql; adds the rows the statement touched to *count. 0, or -1 (printed). */
+static int
+port_rows(struct port *p, const char *what, const char *q, int n, const char *sql, long *count)
+{
+	const char *v[8];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(p->db, q, -1, &s, NULL) != SQLITE_OK)
+		return fail("%s: %s", p->dir, sqlite3_errmsg(p->db));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++)
+			v[i] = (const char *)sqlite3_column_text(s, i);
+		PGresult *res = PQexecParams(p->pg, sql, n, NULL, v, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fail("%s of room %s: %s", what, v[0], pg_msg(p->pg, res));
+			PQclear(res);
+			sqlite3_finalize(s);
+			return -1;
+		}
+		*count += atol(PQcmdTuples(res));
+		PQclear(res);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail("%s: %s", p->dir, sqlite3_errmsg(p->db));
+}
+
+/* Bans and mutes (set to the SQLite values) and the audit trail (entries kept by id, the
+ * id sequence moved past the highest), from a version 2 database. */
+static int
+port_moderation(struct port *p)
+{
+	PGresult *res;
+
+	if (p->version < 2)
+		return 0;
+	if (port_rows(p, "bans and mutes",
+	              "SELECT room_id, kind, key, until_ms, rec FROM restrictions", 5,
+	              "INSERT INTO madang_restrictions(room_id,kind,key,until_ms,rec) "
+	              "VALUES($1,$2,$3,$4::bigint,$5) ON CONFLICT(room_id,kind,key) DO UPDATE "
+	              "SET until_ms=excluded.until_ms, rec=excluded.rec",
+	              &p->restrictions) != 0 ||
+	    port_rows(p, "audit", "SELECT room_id, id, time_ms, entry FROM audit", 4,
+	              "INSERT INTO madang_audit(room_id,id,time_ms,entry) "
+	              "VALUES($1,$2::bigint,$3::bigint,$4) ON CONFLICT(id) DO NOTHING",
+	              &p->audit) != 0)
+		return -1;
+	res = run(p,
+	          "SELECT setval(pg_get_serial_sequence('madang_audit','id'), "
+	          "GREATEST((SELECT max(id) FROM madang_audit), 1))",
+	          0, NULL, PGRES_TUPLES_OK);
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -365,11 +433,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (open_sqlite(&p) != 0 || sqlite_epoch(&p, epoch) != 0 || open_pg(&p, epoch) != 0 ||
-	    port_rooms(&p) != 0 || port_events(&p) != 0 || cmd(&p, "COMMIT", 0, NULL) != 0)
+	    port_rooms(&p) != 0 || port_events(&p) != 0 || port_moderation(&p) != 0 ||
+	    cmd(&p, "COMMIT", 0, NULL) != 0)
 		goto out;
-	printf(PROG ": ported %ld rooms and %ld events (%ld new) from %s/madang.db into "
-	            "PostgreSQL, cluster %s, epoch %s\n",
-	       p.rooms, p.events, p.added, p.dir, p.cluster, epoch);
+	printf(PROG ": ported %ld rooms and %ld events (%ld new), %ld bans and mutes and %ld new "
+	            "audit entries from %s/madang.db into PostgreSQL, cluster %s, epoch %s\n",
+	       p.rooms, p.events, p.added, p.restrictions, p.audit, p.dir, p.cluster, epoch);
 	rv = 0;
 out:
 	if (p.pg)

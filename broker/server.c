@@ -472,6 +472,7 @@ store_setup(const struct server_config *cfg, struct broker *b, struct store **st
 	                          .sync = cfg->sync,
 	                          .keep = cfg->keep,
 	                          .keep_days = cfg->keep_days,
+	                          .audit_days = cfg->audit_days,
 	                          .reconnect = rejoin};
 	struct broker_store hooks;
 	char err[512] = "", name[128];

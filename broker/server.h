@@ -17,6 +17,7 @@ struct server_config {
 	int sync;              /* enum store_sync */
 	uint64_t keep;         /* --history-keep */
 	uint32_t keep_days;    /* --history-days */
+	uint32_t audit_days;   /* --audit-days: the store's audit entries are kept this long */
 	int ipc_mode;          /* --ipc-mode: mode of ipc:// socket files (0600 or 0660) */
 	const struct tls_opts *tls; /* --tls-*, for tls+tcp:// URLs (common/tls.h) */
 };

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 int
 store_open(const struct store_config *cfg, store_stop_fn stopping, struct store **out, char *err,
@@ -121,4 +122,36 @@ uint64_t
 store_purge_below(const struct store_config *cfg, uint64_t seq)
 {
 	return cfg->keep && seq > cfg->keep ? seq - cfg->keep : 0;
+}
+
+int64_t
+store_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+store_audit_append(struct sbuf *out, uint64_t id, const char *entry, size_t len)
+{
+	size_t i = 0;
+
+	/* The store keeps what audit_add was given: a JSON object. */
+	while (i < len && entry[i] != '{')
+		i++;
+	sbuf_addf(out, "{\"id\":%llu", (unsigned long long)id);
+	if (i == len) {
+		sbuf_addc(out, '}');
+		return;
+	}
+	i++;
+	size_t j = i;
+	while (j < len &&
+	       (entry[j] == ' ' || entry[j] == '\t' || entry[j] == '\n' || entry[j] == '\r'))
+		j++;
+	if (j < len && entry[j] != '}')
+		sbuf_addc(out, ',');
+	sbuf_add(out, entry + j, len - j);
 }

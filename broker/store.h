@@ -30,6 +30,7 @@ struct store_config {
 	uint64_t keep;        /* events kept per room (0: no limit) */
 	uint32_t keep_days;   /* events younger than this are kept (0: no limit) */
 	bool reconnect; /* PostgreSQL: wait (retrying) for an unreachable server, do not fail */
+	uint32_t audit_days; /* --audit-days: audit entries older than this are pruned (0: kept) */
 };
 
 /* Called while store_open or store_lead wait: true when the broker is being stopped. */
@@ -82,8 +83,10 @@ void store_hooks(struct store *st, struct broker_store *hooks);
  * made durable: the caller must not publish or acknowledge it. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
-/* Deletes up to `budget` events that --history-keep/--history-days or a room deletion released,
- * inside the current transaction. Returns how many rows went, or -1. */
+/* Deletes up to `budget` rows inside the current transaction: the events of one room (round
+ * robin) that --history-keep, --history-days or a room deletion released; once a round, instead,
+ * the bans and mutes that ended by now_wall_ms and the audit entries older than --audit-days.
+ * Returns how many rows went, or -1. */
 int store_prune(struct store *st, int64_t now_wall_ms, int budget);
 /* Checks, at most every STORE_PING_MS of silence, that the database session still exists (a
  * no-op for SQLite). -1: it is gone, and with it the leadership. */
@@ -108,6 +111,12 @@ void store_dirty_forget(struct hmap *dirty, const char *room_id);
 void store_dirty_fini(struct hmap *dirty);
 /* The seq below which a room's events go under cfg->keep (--history-keep), 0 for none. */
 uint64_t store_purge_below(const struct store_config *cfg, uint64_t seq);
+
+/* The wall clock in milliseconds (restoring only the bans and mutes that have not ended). */
+int64_t store_wall_ms(void);
+/* Appends to out one audit entry as audit_read gives it: the stored JSON object entry (len
+ * bytes) with "id":id first. */
+void store_audit_append(struct sbuf *out, uint64_t id, const char *entry, size_t len);
 
 /* The implementations' constructors (store.c picks one). */
 int store_sqlite_open(const struct store_config *cfg, struct store **out, char *err, size_t errsz);

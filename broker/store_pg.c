@@ -284,12 +284,19 @@ pg_schema(struct store_pg *st, char *err, size_t errsz)
 		    cluster, st->cfg.cluster);
 		goto refuse;
 	}
+	/* A new database gets version 1, then every migration, in this transaction. */
 	if (!version[0]) {
 		if (pg_cmd(st, "schema", SQL_SCHEMA_TABLES, 0, NULL) != 0 ||
-		    pg_cmd(st, "schema", SQL_META_INIT, 1, p) != 0)
+		    pg_cmd(st, "schema", SQL_META_INIT, 1, p) != 0 ||
+		    pg_cmd(st, "schema", SQL_SCHEMA_V2, 0, NULL) != 0)
 			goto fail;
 		log_info("broker: created the madang schema (version %d) in PostgreSQL",
 		         STORE_PG_SCHEMA_VERSION);
+	} else if (atoi(version) < 2) {
+		if (pg_cmd(st, "schema", SQL_SCHEMA_V2, 0, NULL) != 0)
+			goto fail;
+		log_info("broker: migrated the madang schema in PostgreSQL from version %s to %d",
+		         version, STORE_PG_SCHEMA_VERSION);
 	}
 	if (pg_cmd(st, "schema", "COMMIT", 0, NULL) != 0)
 		goto fail;

@@ -4,7 +4,7 @@
 #ifndef MADANG_BROKER_STORE_PG_SQL_H
 #define MADANG_BROKER_STORE_PG_SQL_H
 
-#define STORE_PG_SCHEMA_VERSION 1
+#define STORE_PG_SCHEMA_VERSION 2
 
 /* libpq connection defaults (a --store URI or conninfo overrides each of them): a dead server or
  * network is noticed in about idle + interval * count seconds. */
@@ -28,6 +28,21 @@
 	"  room_id text NOT NULL, seq bigint NOT NULL, time_ms bigint NOT NULL,"                \
 	"  json text NOT NULL, user_key text, client_id text,"                                  \
 	"  PRIMARY KEY(room_id, seq))"
+/* Version 1 -> 2: the moderation state (docs/moderation.md). Run on new databases too, after
+ * SQL_SCHEMA_TABLES and SQL_META_INIT, under the schema lock. */
+#define SQL_SCHEMA_V2                                                                            \
+	"ALTER TABLE madang_rooms ADD COLUMN IF NOT EXISTS moderation text;"                     \
+	"CREATE TABLE IF NOT EXISTS madang_restrictions("                                        \
+	"  room_id text NOT NULL, kind text NOT NULL, key text NOT NULL,"                        \
+	"  until_ms bigint NOT NULL," /* wall clock end, 0: none */                              \
+	"  rec text NOT NULL, PRIMARY KEY(room_id, kind, key));"                                 \
+	"CREATE INDEX IF NOT EXISTS madang_restrictions_until ON madang_restrictions(until_ms) " \
+	"  WHERE until_ms>0;"                                                                    \
+	"CREATE TABLE IF NOT EXISTS madang_audit("                                               \
+	"  id bigserial PRIMARY KEY, room_id text NOT NULL, time_ms bigint NOT NULL,"            \
+	"  entry text NOT NULL);"                                                                \
+	"CREATE INDEX IF NOT EXISTS madang_audit_room ON madang_audit(room_id, id);"             \
+	"UPDATE madang_meta SET value='2' WHERE key='schema_version'"
 #define SQL_META_GET2 "SELECT key, value FROM madang_meta WHERE key IN ('schema_version','cluster')"
 #define SQL_META_INIT                                                       \
 	"INSERT INTO madang_meta(key,value) VALUES ('schema_version','1')," \
@@ -46,7 +61,13 @@
 	"INSERT INTO madang_meta(key,value) VALUES('epoch',$1) " \
 	"ON CONFLICT(key) DO UPDATE SET value=excluded.value"
 
-#define SQL_RESTORE_ROOMS "SELECT id, name, seq FROM madang_rooms WHERE NOT deleted ORDER BY ord"
+#define SQL_RESTORE_ROOMS \
+	"SELECT id, name, seq, moderation FROM madang_rooms WHERE NOT deleted ORDER BY ord"
+/* The bans and mutes of live rooms that have not ended by $1. */
+#define SQL_RESTORE_RESTRICTIONS                                                             \
+	"SELECT x.room_id, x.kind, x.rec FROM madang_restrictions x JOIN madang_rooms r ON " \
+	"r.id=x.room_id WHERE NOT r.deleted AND (x.until_ms=0 OR x.until_ms>$1::bigint) "    \
+	"ORDER BY r.ord, x.kind, x.key"
 #define SQL_RESTORE_EVENTS                                                               \
 	"SELECT r.id, e.seq, e.json, e.user_key, e.client_id FROM madang_rooms r "       \
 	"CROSS JOIN LATERAL (SELECT * FROM (SELECT seq, json, user_key, client_id "      \
@@ -61,8 +82,9 @@
 	"ON CONFLICT(id) DO UPDATE SET name=excluded.name, deleted=false, "               \
 	"created_ms=excluded.created_ms, ord=excluded.ord, purge_below=madang_rooms.seq " \
 	"RETURNING seq"
-#define SQL_ROOM_DELETE \
-	"UPDATE madang_rooms SET deleted=true, seq=$2::bigint, purge_below=$2::bigint WHERE id=$1"
+#define SQL_ROOM_DELETE                                                                  \
+	"UPDATE madang_rooms SET deleted=true, seq=$2::bigint, purge_below=$2::bigint, " \
+	"moderation=NULL WHERE id=$1"
 #define SQL_ROOMS_SEQ_HEAD                      \
 	"UPDATE madang_rooms r SET seq=v.seq, " \
 	"purge_below=GREATEST(r.purge_below, v.p) FROM (VALUES "
@@ -83,5 +105,31 @@
 	"DELETE FROM madang_events WHERE room_id=$1 AND seq IN (SELECT seq FROM madang_events " \
 	"WHERE room_id=$1 ORDER BY seq LIMIT $2::bigint) AND "                                  \
 	"(seq<=$3::bigint OR time_ms<$4::bigint)"
+
+/* Moderation (the hooks of broker.h). */
+#define SQL_ROOM_META         "UPDATE madang_rooms SET moderation=$2 WHERE id=$1"
+#define SQL_RESTRICT_DEL_ROOM "DELETE FROM madang_restrictions WHERE room_id=$1"
+/* Only for a stored, live room (a room created by a join is not stored). */
+#define SQL_RESTRICT_PUT                                                         \
+	"INSERT INTO madang_restrictions(room_id,kind,key,until_ms,rec) "        \
+	"SELECT $1,$2,$3,$4::bigint,$5 WHERE EXISTS(SELECT 1 FROM madang_rooms " \
+	"WHERE id=$1 AND NOT deleted) ON CONFLICT(room_id,kind,key) DO UPDATE "  \
+	"SET until_ms=excluded.until_ms, rec=excluded.rec"
+#define SQL_RESTRICT_DEL "DELETE FROM madang_restrictions WHERE room_id=$1 AND kind=$2 AND key=$3"
+#define SQL_REDACT       "UPDATE madang_events SET json=$3 WHERE room_id=$1 AND seq=$2::bigint"
+#define SQL_EVENT_GET                                                             \
+	"SELECT json FROM madang_events WHERE room_id=$1 AND seq=$2::bigint AND " \
+	"seq>(SELECT purge_below FROM madang_rooms WHERE id=$1)"
+#define SQL_AUDIT_ADD "INSERT INTO madang_audit(room_id,time_ms,entry) VALUES($1,$2::bigint,$3)"
+#define SQL_AUDIT_READ                                                           \
+	"SELECT id, entry FROM madang_audit WHERE room_id=$1 AND id<$2::bigint " \
+	"ORDER BY id DESC LIMIT $3::bigint"
+#define SQL_PRUNE_RESTRICT                                                 \
+	"DELETE FROM madang_restrictions WHERE ctid IN (SELECT ctid FROM " \
+	"madang_restrictions WHERE until_ms>0 AND until_ms<=$1::bigint LIMIT $2::bigint)"
+/* The oldest entries only: ids grow with time, so the scan stops at once. */
+#define SQL_PRUNE_AUDIT                                                                  \
+	"DELETE FROM madang_audit WHERE id IN (SELECT id FROM madang_audit ORDER BY id " \
+	"LIMIT $2::bigint) AND time_ms<$1::bigint"
 
 #endif

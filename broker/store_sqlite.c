@@ -1,5 +1,11 @@
-/* store_sqlite.c — durable rooms and history in SQLite (--data DIR), one implementation of
- * store.h. State thread only. */
+/* store_sqlite.c — durable rooms, history and moderation state in SQLite (--data DIR), one
+ * implementation of store.h. State thread only.
+ *
+ * Schema version 2 adds the moderation state (docs/moderation.md): rooms.moderation (the room's
+ * settings as JSON), restrictions (bans and mutes) and audit. A version 1 database is migrated in
+ * place when it is opened. The database runs with secure_delete, and a commit whose batch
+ * redacted a message checkpoints and truncates the write-ahead log, so that a deleted message's
+ * text is left in none of the files. */
 #include "store.h"
 
 #include <errno.h>
@@ -17,7 +23,7 @@
 #include "limits.h"
 #include "log.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 static const char store_schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -31,6 +37,20 @@ static const char store_schema[] =
     "  json TEXT NOT NULL, user_key TEXT, client_id TEXT,"
     "  PRIMARY KEY(room_id, seq)) WITHOUT ROWID;";
 
+/* Version 1 -> 2: the moderation state. Run on new databases too, after store_schema. */
+static const char store_schema_v2[] =
+    "ALTER TABLE rooms ADD COLUMN moderation TEXT;" /* broker_restore_room_meta's JSON */
+    "CREATE TABLE restrictions("
+    "  room_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+    "  until_ms INTEGER NOT NULL," /* wall clock end, 0: none */
+    "  rec TEXT NOT NULL, PRIMARY KEY(room_id, kind, key));"
+    "CREATE INDEX restrictions_until ON restrictions(until_ms) WHERE until_ms>0;"
+    "CREATE TABLE audit("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused, also after pruning */
+    "  room_id TEXT NOT NULL, time_ms INTEGER NOT NULL, entry TEXT NOT NULL);"
+    "CREATE INDEX audit_room ON audit(room_id, id);"
+    "PRAGMA user_version=2;";
+
 enum {
 	Q_INS_EVENT,
 	Q_UPD_ROOM,
@@ -42,6 +62,16 @@ enum {
 	Q_OLDEST,
 	Q_PRUNE,
 	Q_NEXT_ROOM,
+	Q_ROOM_META,
+	Q_RESTRICT_PUT,
+	Q_RESTRICT_DEL,
+	Q_RESTRICT_DEL_ROOM,
+	Q_REDACT,
+	Q_EVENT_GET,
+	Q_AUDIT_ADD,
+	Q_AUDIT_READ,
+	Q_PRUNE_RESTRICT,
+	Q_PRUNE_AUDIT,
 	Q_COUNT
 };
 
@@ -53,7 +83,8 @@ static const char *const store_sql[Q_COUNT] = {
                    "VALUES(?1,?2,0,0,?3,0,(SELECT IFNULL(MAX(ord),0)+1 FROM rooms)) "
                    "ON CONFLICT(id) DO UPDATE SET name=excluded.name, deleted=0, "
                    "created_ms=excluded.created_ms, ord=excluded.ord, purge_below=rooms.seq",
-    [Q_DEL_ROOM] = "UPDATE rooms SET deleted=1, seq=?2, purge_below=?2 WHERE id=?1",
+    [Q_DEL_ROOM] = "UPDATE rooms SET deleted=1, seq=?2, purge_below=?2, moderation=NULL "
+                   "WHERE id=?1",
     [Q_OLD_ROOM] = "SELECT seq FROM rooms WHERE id=?1",
     [Q_HIST_ASC] = "SELECT json FROM events WHERE room_id=?1 AND seq>?2 AND seq<?3 AND "
                    "seq>(SELECT purge_below FROM rooms WHERE id=?1) ORDER BY seq LIMIT ?4",
@@ -64,6 +95,25 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_PRUNE] = "DELETE FROM events WHERE room_id=?1 AND seq IN (SELECT seq FROM events "
                 "WHERE room_id=?1 ORDER BY seq LIMIT ?2) AND (seq<=?3 OR time_ms<?4)",
     [Q_NEXT_ROOM] = "SELECT id, purge_below FROM rooms WHERE id>?1 ORDER BY id LIMIT 1",
+    [Q_ROOM_META] = "UPDATE rooms SET moderation=?2 WHERE id=?1",
+    /* Only for a stored, live room (a room created by a join is not stored). */
+    [Q_RESTRICT_PUT] = "INSERT INTO restrictions(room_id,kind,key,until_ms,rec) "
+                       "SELECT ?1,?2,?3,?4,?5 WHERE EXISTS(SELECT 1 FROM rooms "
+                       "WHERE id=?1 AND deleted=0) ON CONFLICT(room_id,kind,key) DO UPDATE "
+                       "SET until_ms=excluded.until_ms, rec=excluded.rec",
+    [Q_RESTRICT_DEL] = "DELETE FROM restrictions WHERE room_id=?1 AND kind=?2 AND key=?3",
+    [Q_RESTRICT_DEL_ROOM] = "DELETE FROM restrictions WHERE room_id=?1",
+    [Q_REDACT] = "UPDATE events SET json=?3 WHERE room_id=?1 AND seq=?2",
+    [Q_EVENT_GET] = "SELECT json FROM events WHERE room_id=?1 AND seq=?2 AND "
+                    "seq>(SELECT purge_below FROM rooms WHERE id=?1)",
+    [Q_AUDIT_ADD] = "INSERT INTO audit(room_id,time_ms,entry) VALUES(?1,?2,?3)",
+    [Q_AUDIT_READ] = "SELECT id, entry FROM audit WHERE room_id=?1 AND id<?2 "
+                     "ORDER BY id DESC LIMIT ?3",
+    [Q_PRUNE_RESTRICT] = "DELETE FROM restrictions WHERE rowid IN (SELECT rowid FROM "
+                         "restrictions WHERE until_ms>0 AND until_ms<=?1 LIMIT ?2)",
+    /* The oldest entries only: ids grow with time, so the scan stops at once. */
+    [Q_PRUNE_AUDIT] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id "
+                      "LIMIT ?2) AND time_ms<?1",
 };
 
 struct store_sqlite {
@@ -75,6 +125,7 @@ struct store_sqlite {
 	bool in_tx;
 	bool failed;       /* a write of the current transaction failed: it must not commit */
 	bool created;      /* store_open created the schema */
+	bool redacted;     /* an event was redacted since the last checkpoint: one after commit */
 	struct hmap dirty; /* room id -> (uintptr_t) newest seq written in this transaction */
 	char prune_cursor[MADANG_ROOM_ID_MAX + 1];
 	char err[256];
@@ -217,13 +268,25 @@ store_sqlite_open(const struct store_config *cfg, struct store **out, char *err,
 			snprintf(err, errsz, "%s holds tables but is not a madang database", path);
 			goto fail;
 		}
-		if (store_exec(st, "BEGIN") != 0 || store_exec(st, store_schema) != 0 ||
-		    store_exec(st, "PRAGMA user_version=1") != 0 || store_exec(st, "COMMIT") != 0) {
-			snprintf(err, errsz, "cannot create the schema in %s: %s", path, st->err);
+	}
+	/* A new database gets version 1, then every migration, in one transaction. */
+	if (version < STORE_SCHEMA_VERSION) {
+		if (store_exec(st, "BEGIN") != 0 ||
+		    (st->created && (store_exec(st, store_schema) != 0 ||
+		                     store_exec(st, "PRAGMA user_version=1") != 0)) ||
+		    store_exec(st, store_schema_v2) != 0 || store_exec(st, "COMMIT") != 0) {
+			snprintf(err, errsz, "cannot %s the schema in %s: %s",
+			         st->created ? "create" : "migrate", path, st->err);
+			store_exec(st, "ROLLBACK");
 			goto fail;
 		}
+		if (!st->created)
+			log_info("broker: migrated %s from schema version %d to %d", path, version,
+			         STORE_SCHEMA_VERSION);
 	}
-	if (store_exec(st, sync_pragma[cfg->sync]) != 0) {
+	/* Freed space is zeroed: a deleted message's text leaves the pages (docs/moderation.md). */
+	if (store_exec(st, "PRAGMA secure_delete=ON") != 0 ||
+	    store_exec(st, sync_pragma[cfg->sync]) != 0) {
 		snprintf(err, errsz, "%s: %s", path, st->err);
 		goto fail;
 	}
@@ -265,24 +328,65 @@ sqlite_epoch(struct store *base, char epoch[17], bool *is_new)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Restores room id's moderation settings (meta: the column, NULL for none) and its bans and
+ * mutes that have not ended by now_ms through the prepared restrictions query q. A record the
+ * broker cannot read is logged and skipped. Returns the restrictions restored, or -1. */
+static int
+restore_moderation(struct store_sqlite *st, struct broker *b, const char *id, sqlite3_stmt *q,
+                   const char *meta, size_t meta_len, int64_t now_ms)
+{
+	int rc, n = 0;
+
+	if (meta != NULL && broker_restore_room_meta(b, id, meta, meta_len) != 0)
+		log_warn("broker: room %s: unreadable moderation settings in the store: skipped",
+		         id);
+	sqlite3_reset(q);
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 2, now_ms);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(q, 0);
+		const char *rec = (const char *)sqlite3_column_text(q, 1);
+		if (kind == NULL || rec == NULL ||
+		    broker_restore_restriction(b, id, kind, rec,
+		                               (size_t)sqlite3_column_bytes(q, 1)) != 0) {
+			log_warn("broker: room %s: unreadable %s record in the store: skipped", id,
+			         kind ? kind : "?");
+			continue;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return n;
+}
+
 static int
 sqlite_restore(struct store *base, struct broker *b, size_t ring, char *err, size_t errsz)
 {
 	struct store_sqlite *st = (struct store_sqlite *)base;
-	sqlite3_stmt *rooms, *ev;
-	int rc, n = 0;
-	size_t events = 0;
+	sqlite3_stmt *rooms = NULL, *ev = NULL, *rq = NULL;
+	int rc, n = 0, m;
+	size_t events = 0, restrictions = 0;
+	int64_t now_ms = store_wall_ms();
 
 	if (sqlite3_prepare_v2(st->db,
-	                       "SELECT id, name, seq, purge_below FROM rooms WHERE deleted=0 "
-	                       "ORDER BY ord",
+	                       "SELECT id, name, seq, purge_below, moderation FROM rooms "
+	                       "WHERE deleted=0 ORDER BY ord",
 	                       -1, &rooms, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(
 	        st->db,
 	        "SELECT seq, json, user_key, client_id FROM (SELECT * FROM events "
 	        "WHERE room_id=?1 AND seq>?2 ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
-	        -1, &ev, NULL) != SQLITE_OK) {
+	        -1, &ev, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+	                       "SELECT kind, rec FROM restrictions WHERE room_id=?1 AND "
+	                       "(until_ms=0 OR until_ms>?2) ORDER BY kind, key",
+	                       -1, &rq, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "%s", sqlite3_errmsg(st->db));
+		sqlite3_finalize(rooms);
+		sqlite3_finalize(ev);
 		return -1;
 	}
 	while ((rc = sqlite3_step(rooms)) == SQLITE_ROW) {
@@ -295,6 +399,15 @@ sqlite_restore(struct store *base, struct broker *b, size_t ring, char *err, siz
 			break;
 		}
 		n++;
+		m = restore_moderation(st, b, id, rq, (const char *)sqlite3_column_text(rooms, 4),
+		                       (size_t)sqlite3_column_bytes(rooms, 4), now_ms);
+		if (m < 0) {
+			snprintf(err, errsz, "cannot restore the bans and mutes of room %s: %s", id,
+			         st->err);
+			rc = SQLITE_ERROR;
+			break;
+		}
+		restrictions += (size_t)m;
 		sqlite3_reset(ev);
 		sqlite3_bind_text(ev, 1, id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(ev, 2, sqlite3_column_int64(rooms, 3));
@@ -318,6 +431,7 @@ sqlite_restore(struct store *base, struct broker *b, size_t ring, char *err, siz
 			break;
 		}
 	}
+	sqlite3_finalize(rq);
 	sqlite3_finalize(ev);
 	sqlite3_finalize(rooms);
 	if (rc != SQLITE_DONE) {
@@ -325,8 +439,9 @@ sqlite_restore(struct store *base, struct broker *b, size_t ring, char *err, siz
 			snprintf(err, errsz, "%s", sqlite3_errmsg(st->db));
 		return -1;
 	}
-	log_info("broker: restored %d rooms and %zu recent events from %s/madang.db", n, events,
-	         st->cfg.dir);
+	log_info("broker: restored %d rooms, %zu recent events and %zu bans and mutes from "
+	         "%s/madang.db",
+	         n, events, restrictions, st->cfg.dir);
 	return 0;
 }
 
@@ -370,6 +485,10 @@ hook_room_deleted(void *arg, const char *id, uint64_t seq)
 	store_dirty_forget(&st->dirty, id);
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+	store_step_done(st, s, "room delete");
+	/* Its settings went with the row's moderation column; its audit trail stays. */
+	s = st->q[Q_RESTRICT_DEL_ROOM];
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	store_step_done(st, s, "room delete");
 }
 
@@ -463,6 +582,120 @@ hook_history(void *arg, const char *room_id, uint64_t lo, uint64_t hi, size_t li
 }
 
 static void
+hook_room_meta(void *arg, const char *room_id, const char *meta, size_t len)
+{
+	struct store_sqlite *st = arg;
+	sqlite3_stmt *s = st->q[Q_ROOM_META];
+
+	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, meta, (int)len, SQLITE_STATIC);
+	store_step_done(st, s, "room settings");
+}
+
+static void
+hook_restriction_put(void *arg, const char *room_id, const char *kind, const char *key,
+                     int64_t until_ms, const char *rec, size_t len)
+{
+	struct store_sqlite *st = arg;
+	sqlite3_stmt *s = st->q[Q_RESTRICT_PUT];
+
+	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, until_ms);
+	sqlite3_bind_text(s, 5, rec, (int)len, SQLITE_STATIC);
+	store_step_done(st, s, "restriction");
+}
+
+static void
+hook_restriction_del(void *arg, const char *room_id, const char *kind, const char *key)
+{
+	struct store_sqlite *st = arg;
+	sqlite3_stmt *s = st->q[Q_RESTRICT_DEL];
+
+	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
+	store_step_done(st, s, "restriction delete");
+}
+
+static void
+hook_event_redact(void *arg, const char *room_id, uint64_t seq, const char *tombstone, size_t len)
+{
+	struct store_sqlite *st = arg;
+	sqlite3_stmt *s = st->q[Q_REDACT];
+
+	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+	sqlite3_bind_text(s, 3, tombstone, (int)len, SQLITE_STATIC);
+	store_step_done(st, s, "message delete");
+	st->redacted = true;
+}
+
+static int
+hook_event_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
+{
+	struct store_sqlite *st = arg;
+	sqlite3_stmt *s = st->q[Q_EVENT_GET];
+	int rc, rv;
+
+	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, seq > INT64_MAX ? INT64_MAX : (sqlite3_int64)seq);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		sbuf_add(out, sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+		rv = 0;
+	} else if (rc == SQLITE_DONE) {
+		rv = 1;
+	} else {
+		snprintf(st->err, sizeof(st->err), "event read: %s", sqlite3_errmsg(st->db));
+		rv = -1;
+	}
+	sqlite3_reset(s);
+	return rv;
+}
+
+static void
+hook_audit_add(void *arg, const char *room_id, int64_t wall_ms, const char *entry, size_t len)
+{
+	struct store_sqlite *st = arg;
+	sqlite3_stmt *s = st->q[Q_AUDIT_ADD];
+
+	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, wall_ms);
+	sqlite3_bind_text(s, 3, entry, (int)len, SQLITE_STATIC);
+	store_step_done(st, s, "audit");
+}
+
+static int
+hook_audit_read(void *arg, const char *room_id, uint64_t before_id, size_t limit, struct sbuf *out)
+{
+	struct store_sqlite *st = arg;
+	sqlite3_stmt *s = st->q[Q_AUDIT_READ];
+	int rc, n = 0;
+
+	sqlite3_bind_text(s, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(
+	    s, 2, before_id == 0 || before_id > INT64_MAX ? INT64_MAX : (sqlite3_int64)before_id);
+	sqlite3_bind_int64(s, 3, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+	sbuf_addc(out, '[');
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n++)
+			sbuf_addc(out, ',');
+		store_audit_append(out, (uint64_t)sqlite3_column_int64(s, 0),
+		                   (const char *)sqlite3_column_text(s, 1),
+		                   (size_t)sqlite3_column_bytes(s, 1));
+	}
+	sbuf_addc(out, ']');
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "audit read: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+static void
 sqlite_hooks(struct store *base, struct broker_store *h)
 {
 	struct store_sqlite *st = (struct store_sqlite *)base;
@@ -472,6 +705,13 @@ sqlite_hooks(struct store *base, struct broker_store *h)
 	h->room_deleted = hook_room_deleted;
 	h->event = hook_event;
 	h->history = hook_history;
+	h->room_meta = hook_room_meta;
+	h->restriction_put = hook_restriction_put;
+	h->restriction_del = hook_restriction_del;
+	h->event_redact = hook_event_redact;
+	h->event_get = hook_event_get;
+	h->audit_add = hook_audit_add;
+	h->audit_read = hook_audit_read;
 }
 
 static int
@@ -485,6 +725,22 @@ sqlite_begin(struct store *base)
 	st->in_tx = true;
 	st->failed = false;
 	return 0;
+}
+
+/* After a batch that redacted a message: the WAL still holds the page images with its text,
+ * so copy the pages back and cut the WAL to zero bytes. A failure (another process reading the
+ * database, say) is logged and retried after the next commit. */
+static void
+sqlite_scrub_wal(struct store_sqlite *st)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		st->redacted = false;
+	else
+		log_warn("broker: %s/madang.db: cannot checkpoint after a message deletion: %s: "
+		         "retrying after the next commit",
+		         st->cfg.dir, sqlite3_errmsg(st->db));
 }
 
 static int
@@ -516,7 +772,37 @@ sqlite_commit(struct store *base)
 		store_exec(st, "ROLLBACK");
 		return -1;
 	}
+	if (st->redacted)
+		sqlite_scrub_wal(st);
 	return 0;
+}
+
+/* Ended bans and mutes, then audit entries older than --audit-days: up to budget rows. */
+static int
+sqlite_prune_moderation(struct store_sqlite *st, int64_t now_wall_ms, int budget)
+{
+	sqlite3_stmt *del = st->q[Q_PRUNE_RESTRICT];
+	int rc, n;
+
+	sqlite3_bind_int64(del, 1, now_wall_ms);
+	sqlite3_bind_int(del, 2, budget);
+	rc = sqlite3_step(del);
+	sqlite3_reset(del);
+	n = rc == SQLITE_DONE ? sqlite3_changes(st->db) : 0;
+	if (rc == SQLITE_DONE && n < budget && st->cfg.audit_days > 0) {
+		del = st->q[Q_PRUNE_AUDIT];
+		sqlite3_bind_int64(del, 1, now_wall_ms - (int64_t)st->cfg.audit_days * 86400000);
+		sqlite3_bind_int(del, 2, budget - n);
+		if ((rc = sqlite3_step(del)) == SQLITE_DONE)
+			n += sqlite3_changes(st->db);
+		sqlite3_reset(del);
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "prune: %s", sqlite3_errmsg(st->db));
+		st->failed = true;
+		return -1;
+	}
+	return n;
 }
 
 static int
@@ -528,13 +814,14 @@ sqlite_prune(struct store *base, int64_t now_wall_ms, int budget)
 	sqlite3_int64 purge_below;
 	int rc;
 
-	/* One room per call, round robin over the room ids. */
+	/* One room per call, round robin over the room ids; the moderation tables once a round,
+	 * between its last room and its first. */
 	sqlite3_bind_text(next, 1, st->prune_cursor, -1, SQLITE_STATIC);
 	rc = sqlite3_step(next);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(next);
 		st->prune_cursor[0] = '\0';
-		return rc == SQLITE_DONE ? 0 : -1;
+		return rc == SQLITE_DONE ? sqlite_prune_moderation(st, now_wall_ms, budget) : -1;
 	}
 	snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(next, 0));
 	purge_below = sqlite3_column_int64(next, 1);

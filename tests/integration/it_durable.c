@@ -476,9 +476,9 @@ test_bad_postgresql_stores_fail_at_start_with_a_clear_message(void **state)
 	snprintf(store, sizeof(store), "--store '%s' --data /tmp/x", f->uri);
 	expect_refusal_args(f, "", store, 2, "exclude each other");
 	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
-	assert_int_equal(tpg_sql(pg_host, pg_user, f->data, "UPDATE madang_meta SET value='2' WHERE key='schema_version'"), 0);
+	assert_int_equal(tpg_sql(pg_host, pg_user, f->data, "UPDATE madang_meta SET value='3' WHERE key='schema_version'"), 0);
 	snprintf(store, sizeof(store), "--store '%s'", f->uri);
-	expect_refusal_args(f, "", store, 1, "newer than this madang-broker knows (1)");
+	expect_refusal_args(f, "", store, 1, "newer than this madang-broker knows (2)");
 }
 
 int

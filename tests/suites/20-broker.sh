@@ -24,6 +24,7 @@ run_it() {
 run_it plain it_broker
 run_it plain it_durable
 run_it plain it_moderation
+run_it plain it_modstore
 if [ -n "${MADANG_VALGRIND:-}" ] && [ -z "${MADANG_NO_VALGRIND:-}" ]; then
 	# tests/valgrind.supp: one message nng itself can lose at shutdown, and nothing else.
 	vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
@@ -31,5 +32,6 @@ if [ -n "${MADANG_VALGRIND:-}" ] && [ -z "${MADANG_NO_VALGRIND:-}" ]; then
 	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_broker
 	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_durable
 	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_moderation
+	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_modstore
 fi
 t_done

@@ -1,8 +1,9 @@
 #!/bin/sh
 # 25-pgstore.sh — madang-broker on PostgreSQL (--store): the durable-history tests of it_durable.c
-# against PostgreSQL, active/standby failover (it_failover.c: kill -9, pg_terminate_backend,
-# the server stopped and started), and the SQLite-to-PostgreSQL port (it_port.c,
-# madang-port-sqlite).
+# and the moderation-state tests of it_modstore.c against PostgreSQL (with a failover that keeps
+# a ban and the port of the moderation state), active/standby failover (it_failover.c: kill -9,
+# pg_terminate_backend, the server stopped and started), and the SQLite-to-PostgreSQL port
+# (it_port.c, madang-port-sqlite).
 #
 # The suite runs its own PostgreSQL 15 from Debian's binaries (tests/lib/pg.sh: initdb and
 # pg_ctl in a temporary directory owned by an unprivileged user, nobody when the suite runs as
@@ -12,7 +13,8 @@ T_NAME=pgstore
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
 . "$MADANG_ROOT/tests/lib/pg.sh"
-t_need "$MADANG_TESTBIN/it_durable" "$MADANG_TESTBIN/it_failover" "$MADANG_TESTBIN/it_port" \
+t_need "$MADANG_TESTBIN/it_durable" "$MADANG_TESTBIN/it_modstore" "$MADANG_TESTBIN/it_failover" \
+	"$MADANG_TESTBIN/it_port" \
 	"$MADANG_BIN/madang-port-sqlite"
 # madang_pw must give a password (the wrong-credentials test); everyone else is trusted.
 pg_suite_start madang-pg 60 "local all madang_pw scram-sha-256"
@@ -34,6 +36,7 @@ run_it() {
 }
 
 run_it it_durable
+run_it it_modstore
 run_it it_failover
 run_it it_port
 

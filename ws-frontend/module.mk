@@ -10,7 +10,7 @@
 #   (requests) → ws_out (queueing, writing) → ws_state → the core.
 WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/linkstate.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c \
                 ws-frontend/cmd.c ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c \
-                ws-frontend/session.c
+                ws-frontend/session.c ws-frontend/tombstone.c
 WS_SHELL_SRCS := $(filter-out $(WS_CORE_SRCS),$(wildcard ws-frontend/*.c))
 WS_CORE_OBJS := $(WS_CORE_SRCS:%.c=$(OBJ)/%.o)
 WS_SHELL_OBJS := $(WS_SHELL_SRCS:%.c=$(OBJ)/%.o)

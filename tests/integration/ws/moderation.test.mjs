@@ -164,12 +164,15 @@ async function actions(room, actor, { mayBan }) {
   await done(a, { type: 'slow_mode', room_id: room, interval_s: 30 });
   const slow = await observer.next((m) => m.type === 'slow_mode', 5000, 'slow_mode event');
   assert.equal(slow.interval_s, 30);
-  assert.equal((await say(v, room, 'one')).type, 'ack');
-  const sr = await say(v, room, 'two');
+  const speaker = await joinPath(ws2, room, person('spk')); // has not spoken yet
+  assert.equal((await say(speaker, room, 'one')).type, 'ack');
+  const sr = await say(speaker, room, 'two');
   assert.equal(sr.code, 'slow_mode');
   assert.ok(sr.retry_after_ms > 0 && sr.retry_after_ms <= 30000, `retry_after_ms ${sr.retry_after_ms}`);
   await done(a, { type: 'slow_mode', room_id: room, interval_s: 0 });
   assert.equal((await observer.next((m) => m.type === 'slow_mode', 5000, 'slow_mode off')).interval_s, 0);
+  assert.equal((await say(speaker, room, 'three')).type, 'ack');
+  speaker.close();
 
   // ban / unban: only where the role may ban
   if (!mayBan) {

@@ -2,7 +2,8 @@
 #
 # The pure core (command parsing, token bucket, framed-event log, room and session bookkeeping,
 # address lists, the delivery and slow-consumer decisions, deleted messages' tombstones) is
-# libmadang-ws-core.a, linked by the unit tests; the daemon adds the shell around it, in one-way layers (scripts/layers.sh checks):
+# libmadang-ws-core.a, linked by the unit tests; the daemon adds the shell around it, in one-way
+# layers (scripts/layers.sh checks):
 #   ws_main → ws_glue (lws callbacks, loop) + ws_http → ws_conn (handshake, reassembly,
 #   keep-alive, reap) → ws_client (commands) + ws_history → ws_request (their requests and
 #   replies) → ws_members (joins, leaves) → ws_delivery (events, seq, repair) + ws_wait (clients

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, TESTBIN, WORK, jwtSecretFile, startBroker, startWs, stopAll } from '../../lib/stack.mjs';
+import { BIN, TESTBIN, WORK, jwtSecretFile, restartBroker, startBroker, startWs, stopAll } from '../../lib/stack.mjs';
 import { closeAll, connect, nick } from '../../lib/wsclient.mjs';
 
 const T = { timeout: 60000 };
@@ -355,4 +355,21 @@ test('moderation commands count against the rate limit', T, async () => {
   assert.ok(codes.includes('rate_limited'), `codes ${codes}`);
   o.close();
   await w.stop();
+});
+
+// Last: it restarts the broker. The members' joins after the restart carry their tokens'
+// subjects and admin flags again, so an admin is still an admin.
+test('after a broker restart the re-joined members keep their token\'s role', T, async () => {
+  const admin = person('adm', true), victim = person('vic');
+  const a = await joinMulti(ws1, 'mx', admin);
+  const v = await joinPath(ws2, 'mx', victim);
+  await broker.kill9();
+  broker = await restartBroker(broker);
+  const again = await a.next((m) => m.type === 'joined' && m.room_id === 'mx', 15000, 'joined after the restart');
+  assert.equal(again.role, 'admin');
+  await v.next((m) => m.type === 'joined' && m.room_id === 'mx', 15000, 'the victim re-joined');
+  await done(a, { type: 'kick', room_id: 'mx', user: victim.name });
+  assert.equal((await v.nextType('kicked')).by, admin.name);
+  assert.equal((await v.waitClose()).code, 4003);
+  a.close();
 });

@@ -287,6 +287,12 @@ test('a deleted message is a tombstone in the history of later joiners on both f
     assert.ok(!JSON.stringify(later.msgs).includes(secretText), `${w.opts.id} sent the deleted text`);
     later.close();
   }
+  // a front-end that holds no frames of the room (ws3) gets the whole history from the broker
+  const fresh = await joinMulti(ws3, 'del', { name: nick('anon'), anon: true });
+  await fresh.next((m) => m.type === 'message_deleted', 5000, 'message_deleted from the broker');
+  assert.equal(fresh.msgs.find((m) => m.type === 'message' && m.seq === sent.seq).deleted, true);
+  assert.ok(!JSON.stringify(fresh.msgs).includes(secretText));
+  fresh.close();
   // and the history command says the same
   keep1.send({ type: 'history', room_id: 'del', limit: 50 });
   const h = await keep1.nextType('history');

@@ -363,6 +363,35 @@ test('moderation commands count against the rate limit', T, async () => {
   await w.stop();
 });
 
+test('a kick on /ws ends that room\'s membership only: the connection stays, in its other rooms', T, async () => {
+  const owner = person('own');
+  setRoom('hostile', { owner: owner.sub });
+  const o = await joinMulti(ws2, 'hostile', owner);
+  const victim = person('vic');
+  const v = await joinMulti(ws1, 'hostile', victim);
+  v.send({ type: 'join_room', room_id: 'mx' });
+  await v.next((m) => m.type === 'joined' && m.room_id === 'mx');
+  await done(o, { type: 'kick', room_id: 'hostile', user: victim.name, reason: 'out' });
+  const k = await v.nextType('kicked');
+  assert.equal(k.room_id, 'hostile');
+  assert.equal((await say(v, 'mx', 'still in mx')).type, 'ack');
+  const e = await say(v, 'hostile', 'and here?');
+  assert.equal(e.code, 'not_in_room');
+  v.send({ type: 'join_room', room_id: 'hostile' }); // a kick is no ban
+  await v.next((m) => m.type === 'joined' && m.room_id === 'hostile');
+  // banned: kicked again; a join on /ws is then only refused (banned), the connection stays
+  await done(o, { type: 'ban', room_id: 'hostile', user: victim.name, duration_s: 60 });
+  assert.equal((await v.nextType('kicked')).reason, 'banned');
+  v.send({ type: 'join_room', room_id: 'hostile', client_id: 'rejoin' });
+  const b = await v.next((m) => m.type === 'error' && m.request === 'join_room', 5000, 'banned');
+  assert.equal(b.code, 'banned');
+  assert.ok(Date.parse(b.until) > Date.now());
+  assert.equal((await say(v, 'mx', 'still open')).type, 'ack');
+  assert.equal(v.closeInfo, null);
+  await done(o, { type: 'unban', room_id: 'hostile', user: victim.name });
+  v.close(); o.close();
+});
+
 // Last: it restarts the broker. The members' joins after the restart carry their tokens'
 // subjects and admin flags again, so an admin is still an admin.
 test('after a broker restart the re-joined members keep their token\'s role', T, async () => {

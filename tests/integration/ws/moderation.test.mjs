@@ -22,7 +22,10 @@ before(async () => {
   const rooms = path.join(WORK, 'moderation-rooms.json');
   fs.writeFileSync(rooms, JSON.stringify({ rooms: ROOMS.map((id) => ({ id, name: id })) }));
   secret = jwtSecretFile('moderation.secret');
-  broker = await startBroker({ rooms, name: 'mod-broker', args: (process.env.WS_BROKER_ARGS || '').split(' ').filter(Boolean) });
+  // ipc:// endpoints: the broker restarts on them (the last test), and a freed TCP port may be
+  // taken meanwhile by any other process's connection.
+  broker = await startBroker({ rooms, name: 'mod-broker', rpc: `ipc://${WORK}/mod.rpc`,
+    events: `ipc://${WORK}/mod.events`, args: (process.env.WS_BROKER_ARGS || '').split(' ').filter(Boolean) });
   const loop = (process.env.WS_LOOP_ARGS || '').split(' ').filter(Boolean);
   ws1 = await startWs(broker, { id: 'mod-ws1', jwtSecretFile: secret, args: loop });
   ws2 = await startWs(broker, { id: 'mod-ws2', jwtSecretFile: secret, args: loop });

@@ -466,10 +466,20 @@ members_frontend_event(void *arg, cJSON *ev)
 		out_push_obj(s, ev);
 		out_kick(s);
 	} else if (strcmp(type, "muted") == 0 || strcmp(type, "unmuted") == 0) {
-		/* MUTED / UNMUTED room_id until by note: for the client as it is */
-		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
-		out_push_obj(s, ev);
-		out_kick(s);
+		/* MUTED / UNMUTED room_id until by note: only these go to the client */
+		static const char *const keys[] = {"room_id", "until", "by", "note"};
+		cJSON *o = cJSON_CreateObject(), *v;
+		if (o == NULL)
+			return;
+		cJSON_AddStringToObject(o, "type", type);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			v = cJSON_GetObjectItemCaseSensitive(ev, keys[i]);
+			if (cJSON_IsString(v))
+				cJSON_AddStringToObject(o, keys[i], v->valuestring);
+			else
+				cJSON_AddNullToObject(o, keys[i]);
+		}
+		out_send_obj(s, o);
 	} else if (strcmp(type, "kick") == 0) {
 		const char *room = wire_str(ev, "room_id", NULL),
 		           *reason = wire_str(ev, "reason", NULL);

@@ -142,6 +142,7 @@ async function actions(room, actor, { mayBan }) {
   // mute: the victim's messages get muted with until; unmute lifts it
   await done(a, { type: 'mute', room_id: room, user: victim.name, duration_s: 600, reason: 'shh' });
   const muted = await v.nextType('muted');
+  assert.deepEqual(Object.keys(muted).sort(), ['by', 'note', 'room_id', 'type', 'until']);
   assert.equal(muted.room_id, room);
   assert.equal(muted.by, actor.name);
   assert.equal(muted.note, 'shh');
@@ -153,7 +154,8 @@ async function actions(room, actor, { mayBan }) {
   v.send({ type: 'private', room_id: room, to: observer.joined.user, text: 'psst', client_id: 'pm-muted' });
   assert.equal((await v.next((m) => m.client_id === 'pm-muted')).code, 'muted');
   await done(a, { type: 'unmute', room_id: room, user: victim.name });
-  assert.equal((await v.nextType('unmuted')).room_id, room);
+  const unmuted = await v.nextType('unmuted');
+  assert.deepEqual(unmuted, { type: 'unmuted', room_id: room, until: null, by: actor.name, note: null });
   assert.equal((await say(v, room, 'back again')).type, 'ack');
 
   // delete_message: everyone on the other front-end gets message_deleted

@@ -12,9 +12,20 @@ static const struct {
 	const char *name;
 	enum cmd_type type;
 } cmd_types[] = {
-    {"message", CMD_MESSAGE}, {"ping", CMD_PING},        {"typing", CMD_TYPING},
-    {"join_room", CMD_JOIN},  {"leave_room", CMD_LEAVE}, {"private", CMD_PRIVATE},
+    {"message", CMD_MESSAGE},
+    {"ping", CMD_PING},
+    {"typing", CMD_TYPING},
+    {"join_room", CMD_JOIN},
+    {"leave_room", CMD_LEAVE},
+    {"private", CMD_PRIVATE},
     {"history", CMD_HISTORY},
+    {"kick", CMD_KICK},
+    {"ban", CMD_BAN},
+    {"unban", CMD_UNBAN},
+    {"mute", CMD_MUTE},
+    {"unmute", CMD_UNMUTE},
+    {"delete_message", CMD_DELETE_MESSAGE},
+    {"slow_mode", CMD_SLOW_MODE},
 };
 
 const char *
@@ -83,6 +94,82 @@ cmd_room(struct cmd *c, bool required, const char **why)
 	}
 	memcpy(c->room_id, s, n + 1);
 	c->has_room = true;
+	return 0;
+}
+
+/* The moderation commands' fields (docs/moderation.md, "Actions"): 0, or -1 with *why (every
+ * error is invalid_argument). */
+static int
+cmd_moderation(struct cmd *c, const char **why)
+{
+	const char *s;
+	size_t n;
+
+	if (cmd_room(c, false, why) != 0)
+		return -1;
+	switch (c->type) {
+	case CMD_KICK:
+	case CMD_BAN:
+	case CMD_UNBAN:
+	case CMD_MUTE:
+	case CMD_UNMUTE:
+		/* {"type":T,"room_id"?,"user",…} — the member acted on, by nickname */
+		if ((s = wire_str(c->json, "user", &n)) == NULL) {
+			*why = "user must be a string (the nickname of the member)";
+			return -1;
+		}
+		if (!nick_canonical(s, n, c->user, sizeof(c->user), why))
+			return -1;
+		c->has_user = true;
+		break;
+	case CMD_DELETE_MESSAGE:
+		/* {"type":"delete_message","room_id"?,"seq"} */
+		if (!wire_int(c->json, "seq", &c->seq) || c->seq < 0) {
+			*why = "seq must be the seq of a message (an integer, 0 or more)";
+			return -1;
+		}
+		return 0;
+	case CMD_SLOW_MODE:
+		/* {"type":"slow_mode","room_id"?,"interval_s"} */
+		if (!wire_int(c->json, "interval_s", &c->interval_s) || c->interval_s < 0 ||
+		    c->interval_s > MADANG_SLOW_MODE_MAX_S) {
+			*why = "interval_s must be an integer from 0 (off) to 86400";
+			return -1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+	if (c->type == CMD_BAN || c->type == CMD_MUTE) {
+		/* duration_s: a mute's is required, a ban without one lasts until it is lifted */
+		if (wire_has(c->json, "duration_s") || c->type == CMD_MUTE) {
+			if (!wire_int(c->json, "duration_s", &c->duration_s) || c->duration_s < 1 ||
+			    c->duration_s > MADANG_RESTRICT_MAX_S) {
+				*why =
+				    "duration_s must be an integer from 1 to 31536000 (365 days)";
+				return -1;
+			}
+			c->has_duration = true;
+		}
+	}
+	if (c->type != CMD_UNBAN && c->type != CMD_UNMUTE && wire_has(c->json, "reason") &&
+	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c->json, "reason"))) {
+		/* reason: the moderator's note, 0..MADANG_NOTE_MAX bytes ("" is none) */
+		if ((s = wire_str(c->json, "reason", &n)) == NULL) {
+			*why = "reason must be a string";
+			return -1;
+		}
+		if (n > MADANG_NOTE_MAX) {
+			*why = "reason must be at most 256 bytes";
+			return -1;
+		}
+		if (n > 0 && !valid_text(s, n, why))
+			return -1;
+		if (n > 0) {
+			c->note = s;
+			c->note_len = n;
+		}
+	}
 	return 0;
 }
 
@@ -219,6 +306,16 @@ cmd_parse(const char *buf, size_t len, size_t max_text, struct cmd *c, const cha
 		     c->limit > CMD_HISTORY_LIMIT_MAX))
 			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT,
 			                "limit must be an integer from 1 to 500");
+		return 0;
+	case CMD_KICK:
+	case CMD_BAN:
+	case CMD_UNBAN:
+	case CMD_MUTE:
+	case CMD_UNMUTE:
+	case CMD_DELETE_MESSAGE:
+	case CMD_SLOW_MODE:
+		if (cmd_moderation(c, why) != 0)
+			return cmd_fail(c, code, why, WS_ERR_INVALID_ARGUMENT, *why);
 		return 0;
 	}
 	return cmd_fail(c, code, why, WS_ERR_UNKNOWN_TYPE, "unknown message type");

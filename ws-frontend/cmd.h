@@ -27,6 +27,11 @@
 #define WS_ERR_BUSY               "busy"
 #define WS_ERR_EVENTS_LOST        "events_lost"
 #define WS_ERR_UNAUTHORIZED       "unauthorized"
+/* The broker's moderation refusals that carry more than a code (docs/moderation.md): their
+ * until, note and retry_after_ms go to the client with them. */
+#define WS_ERR_BANNED    "banned"    /* a join: until, note */
+#define WS_ERR_MUTED     "muted"     /* message, private, typing: until */
+#define WS_ERR_SLOW_MODE "slow_mode" /* message: retry_after_ms */
 
 enum cmd_type {
 	CMD_MESSAGE, /* plain text frame, or {"type":"message"} */
@@ -36,7 +41,22 @@ enum cmd_type {
 	CMD_LEAVE,
 	CMD_PRIVATE,
 	CMD_HISTORY,
+	/* Moderation (docs/moderation.md): sent to the broker with this session as the actor. */
+	CMD_KICK,
+	CMD_BAN,
+	CMD_UNBAN,
+	CMD_MUTE,
+	CMD_UNMUTE,
+	CMD_DELETE_MESSAGE,
+	CMD_SLOW_MODE,
 };
+
+/* True for the moderation commands (CMD_KICK .. CMD_SLOW_MODE). */
+static inline bool
+cmd_is_moderation(enum cmd_type t)
+{
+	return t >= CMD_KICK && t <= CMD_SLOW_MODE;
+}
 
 struct cmd {
 	bool has_type; /* type is known (also after a failed parse: the error's "request") */
@@ -55,6 +75,13 @@ struct cmd {
 	bool has_before;
 	int64_t before_seq; /* history */
 	int64_t limit;      /* history: 0 = the front-end's default */
+	/* Moderation: user (has_user) is the member acted on. */
+	const char *note; /* kick, ban, mute "reason" (NULL: none), points into json; no NUL */
+	size_t note_len;  /* 1..MADANG_NOTE_MAX bytes */
+	bool has_duration;
+	int64_t duration_s; /* ban (optional), mute: 1..MADANG_RESTRICT_MAX_S */
+	int64_t seq;        /* delete_message: the message's seq (>= 0) */
+	int64_t interval_s; /* slow_mode: 0..MADANG_SLOW_MODE_MAX_S (0: off) */
 	cJSON *json;        /* owned; text may point into it */
 };
 

@@ -55,3 +55,12 @@ ws_frame_unref(struct ws_frame *f)
 	if (f != NULL && --f->refs == 0)
 		free(f);
 }
+
+const char *
+ws_frame_payload(const struct ws_frame *f, size_t *len)
+{
+	size_t hl = f->data[1] == 127 ? 10 : f->data[1] == 126 ? 4 : 2;
+
+	*len = f->len - hl;
+	return (const char *)f->data + hl;
+}

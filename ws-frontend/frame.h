@@ -19,6 +19,9 @@ struct ws_frame *ws_frame_text(const char *payload, size_t len);
 struct ws_frame *ws_frame_ref(struct ws_frame *f);
 void ws_frame_unref(struct ws_frame *f);
 
+/* The payload of a frame ws_frame_text built (its bytes after the header), *len its length. */
+const char *ws_frame_payload(const struct ws_frame *f, size_t *len);
+
 /* Length of the header ws_frame_text writes for a payload of len bytes (2, 4 or 10). */
 size_t ws_frame_header_len(size_t len);
 

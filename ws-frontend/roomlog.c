@@ -71,6 +71,25 @@ roomlog_get(const struct roomlog *l, uint64_t seq)
 	return l->v[seq & (l->cap - 1)].frame;
 }
 
+int
+roomlog_replace(struct roomlog *l, uint64_t seq, struct ws_frame *f)
+{
+	struct roomlog_entry *e;
+	uint64_t old;
+
+	if (seq < l->base || seq >= l->top)
+		return -1;
+	e = &l->v[seq & (l->cap - 1)];
+	old = e->frame->len;
+	/* Unsigned arithmetic is modulo 2^64: each result is the true, non-negative one. */
+	for (uint64_t s = seq + 1; s < l->top; s++)
+		l->v[s & (l->cap - 1)].offset = l->v[s & (l->cap - 1)].offset - old + f->len;
+	l->bytes = l->bytes - old + f->len;
+	ws_frame_unref(e->frame);
+	e->frame = f;
+	return 0;
+}
+
 uint64_t
 roomlog_pending(const struct roomlog *l, uint64_t cursor)
 {

@@ -34,6 +34,11 @@ void roomlog_fini(struct roomlog *l);
 int roomlog_append(struct roomlog *l, uint64_t seq, struct ws_frame *f);
 /* The frame of seq, or NULL outside [base, top). No reference is added. */
 struct ws_frame *roomlog_get(const struct roomlog *l, uint64_t seq);
+/* Puts f in place of the frame of seq (a deleted message's tombstone): members whose cursor
+ * is at or before seq get f instead, and the byte offsets after it follow f's length. Takes
+ * over the caller's reference on success and drops the old frame's. Returns 0, or -1 when seq
+ * is outside [base, top) (f stays the caller's). */
+int roomlog_replace(struct roomlog *l, uint64_t seq, struct ws_frame *f);
 /* Bytes of the frames from cursor to the end (0 when cursor >= top; from base when below). */
 uint64_t roomlog_pending(const struct roomlog *l, uint64_t cursor);
 /* Releases the frames of seq < upto (never beyond top). */

@@ -63,6 +63,12 @@ sess_set_user(struct ws_session *s, const char *user)
 }
 
 int
+sess_set_subject(struct ws_session *s, const char *subject)
+{
+	return set_str(&s->subject, subject);
+}
+
+int
 sess_set_resume(struct ws_session *s, const char *resume)
 {
 	return set_str(&s->resume, resume);
@@ -109,6 +115,7 @@ sess_unref(struct ws_session *s)
 	free(s->single_room);
 	free(s->resume);
 	free(s->user);
+	free(s->subject);
 	free(s->close_reason);
 	free(s);
 }

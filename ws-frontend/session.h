@@ -47,6 +47,7 @@ struct ws_session {
 	bool wq_listed;      /* on the list of sessions to write (wq_next) */
 	bool slow;           /* a slow consumer, waiting for the reap pass (ws_out.c) */
 	bool authenticated;  /* its nickname came from a verified token (--jwt-secret-file) */
+	bool admin;          /* that token had "admin": true (sent with every join, sync) */
 	bool ping_due;       /* a ping goes out with the next write */
 	bool hist_init;      /* hist is set up (on the first history command) */
 	bool rx_skip;        /* dropping the rest of a refused message */
@@ -67,6 +68,7 @@ struct ws_session {
 	char *single_room;        /* /ws/{room_id}/{username}: the one room of this connection */
 	char *resume;             /* ?resume=: the previous session's id, sent with every join */
 	char *user;               /* its nickname, once known (else NULL) */
+	char *subject;            /* its token's subject (jwt_claims.sub), else NULL */
 	struct ws_member **rooms; /* rooms_cap slots */
 	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
 	uint64_t oq_bytes;
@@ -95,6 +97,9 @@ struct ws_session {
 struct ws_session *sess_new(const char *id, size_t max_rooms);
 /* Sets the nickname. Returns 0 or -1 (no memory). */
 int sess_set_user(struct ws_session *s, const char *user);
+/* Sets the token's subject sent with every join and sync member (NULL: none). Returns 0 or -1
+ * (no memory, the old one kept). */
+int sess_set_subject(struct ws_session *s, const char *subject);
 /* Sets the previous session's id sent with every later join (join_room "resume"); NULL:
  * none. Returns 0 or -1 (no memory, the old one kept). */
 int sess_set_resume(struct ws_session *s, const char *resume);

@@ -452,6 +452,26 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve);
 		break;
 	}
+	case CMD_KICK:
+	case CMD_BAN:
+	case CMD_UNBAN:
+	case CMD_MUTE:
+	case CMD_UNMUTE:
+	case CMD_DELETE_MESSAGE:
+	case CMD_SLOW_MODE:
+		/* KICK|BAN|UNBAN|MUTE|UNMUTE [room_id] user …, DELETE_MESSAGE [room_id] seq,
+		 * SLOW_MODE [room_id] interval_s — the broker decides the right. Without a token a
+		 * nickname proves nothing: nobody has a role (docs/moderation.md). */
+		if ((m = client_member(s, c, cmd_name(c->type))) == NULL)
+			break;
+		if (!s->authenticated) {
+			client_error(s, ERR_FORBIDDEN,
+			             "moderation needs a token: this server runs without them", c,
+			             0);
+			break;
+		}
+		client_moderate(s, c, m->room->id);
+		break;
 	case CMD_PING:
 		break;
 	}

@@ -272,7 +272,12 @@ ws_authorize(struct ws_session *s, struct ws_pss *p, struct route *rt, const cha
 	}
 	rt->has_user = true;
 	snprintf(rt->user, sizeof(rt->user), "%s", c.name);
+	if (sess_set_subject(s, c.sub) != 0) {
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		return -1;
+	}
 	s->authenticated = true;
+	s->admin = c.admin;
 	/* Closed (4001) once the token would no longer be accepted: exp plus the clock leeway
 	 * jwt_verify allows. */
 	p->token_exp_ms =

@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "policy.h"
+#include "tombstone.h"
 #include "validate.h"
 #include "wire.h"
 #include "ws_delivery.h"
@@ -80,6 +81,32 @@ dl_append(struct ws_room *r, uint64_t seq, const char *json, size_t len)
 		return false;
 	}
 	return true;
+}
+
+/* message_deleted (ev): the message's frame in the log becomes its tombstone, so that members
+ * not past it yet, and later joiners (history_below), never get the text. A message no longer
+ * in the log is left alone: whoever joins later gets it from the broker, as a tombstone. */
+static void
+dl_tombstone(struct ws_room *r, const cJSON *ev)
+{
+	struct ws_frame *old, *f = NULL;
+	const char *json;
+	char *t;
+	size_t len, tlen;
+	uint64_t seq;
+
+	if (!tombstone_target(ev, &seq) || (old = roomlog_get(&r->log, seq)) == NULL)
+		return;
+	json = ws_frame_payload(old, &len);
+	if ((t = tombstone_json(json, len, &tlen)) == NULL)
+		return; /* not a message (or one already), or no memory */
+	f = ws_frame_text(t, tlen);
+	free(t);
+	if (f == NULL || roomlog_replace(&r->log, seq, f) != 0) {
+		log_warn("ws: room %s: deleted message %llu kept: out of memory", r->id,
+		         (unsigned long long)seq);
+		ws_frame_unref(f);
+	}
 }
 
 /* room_deleted: members get it (after everything before it), then they are out of the room. */
@@ -180,6 +207,8 @@ history_done(void *state, struct rpc_result *res)
 		type = wire_str(e, "type", NULL);
 		if (type != NULL && strcmp(type, "room_deleted") == 0)
 			deleted = true;
+		else if (type != NULL && strcmp(type, "message_deleted") == 0)
+			dl_tombstone(r, e);
 	}
 	if (appended > 0)
 		ws->c.gaps++; /* not the empty answers of policy_refetch's checks */
@@ -259,6 +288,8 @@ dl_room_event(struct ws_room *r, const char *json, size_t len, const cJSON *ev)
 		return;
 	if (!dl_append(r, (uint64_t)seq, json, len))
 		return;
+	if (strcmp(type, "message_deleted") == 0)
+		dl_tombstone(r, ev);
 	if (strcmp(type, "room_deleted") == 0) {
 		dl_deleted(r); /* fans out first */
 		return;

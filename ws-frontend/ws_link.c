@@ -248,6 +248,10 @@ sync_add(struct ws_session *s, void *arg)
 		cJSON_AddStringToObject(o, "user", m->user);
 		if (s->addr != NULL && s->addr[0] != '\0')
 			cJSON_AddStringToObject(o, "addr", s->addr);
+		if (s->authenticated && s->subject != NULL) {
+			cJSON_AddStringToObject(o, "subject", s->subject);
+			cJSON_AddBoolToObject(o, "admin", s->admin);
+		}
 		cJSON_AddItemToArray(members, o);
 	}
 }

@@ -44,6 +44,8 @@ join_close_code(const char *err)
 		return WS_CLOSE_ROOM_FULL;
 	if (strcmp(err, ERR_INVALID_ARGUMENT) == 0)
 		return WS_CLOSE_BAD_REQUEST;
+	if (strcmp(err, WS_ERR_BANNED) == 0)
+		return WS_CLOSE_MODERATED;
 	return WS_CLOSE_TRY_LATER;
 }
 
@@ -129,7 +131,8 @@ join_done(void *state, struct rpc_result *res)
 			err = ERR_INTERNAL;
 		if (strcmp(err, ERR_NICKNAME_TAKEN) == 0 && hk.guest_retry(s, m))
 			return; /* /ws/chat/{room_id}: joins again under another made-up nickname */
-		out_send_error(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL);
+		out_send_refusal(s, err, msg ? msg : "join refused", "join_room", j->room_id, NULL,
+		                 res->rv == 0 ? reply : NULL);
 		bool fatal = s->single_room != NULL &&
 		             (strcmp(j->room_id, s->single_room) == 0 || m->resync);
 		if (log_enabled(LOG_LVL_DEBUG))
@@ -137,8 +140,18 @@ join_done(void *state, struct rpc_result *res)
 			          (unsigned long long)s->serial, m->user, j->room_id, err);
 		members_leave(s, m, false, NULL); /* also sends the room's next join */
 		hk.join_over(s, j->room_id, err, msg ? msg : "join refused");
-		if (fatal)
+		if (fatal && strcmp(err, WS_ERR_BANNED) == 0) {
+			/* 4003 with until when (the error before it has the note too) */
+			const char *until = res->rv == 0 ? wire_str(reply, "until", NULL) : NULL;
+			char why[WS_CLOSE_REASON_MAX + 1];
+			if (until != NULL)
+				snprintf(why, sizeof(why), "banned until %s", until);
+			else
+				snprintf(why, sizeof(why), "banned");
+			out_close(s, WS_CLOSE_MODERATED, why, true);
+		} else if (fatal) {
 			out_close(s, join_close_code(err), msg ? msg : err, true);
+		}
 		return;
 	}
 
@@ -176,6 +189,16 @@ join_done(void *state, struct rpc_result *res)
 		cJSON_AddStringToObject(o, "epoch", epoch ? epoch : ws->epoch);
 		cJSON_AddBoolToObject(o, "recovered", recovered);
 		cJSON_AddBoolToObject(o, "resumed", resumed);
+		/* Moderation (docs/moderation.md): the member's role, the room's slow mode, and
+		 * the end of its mute while it is muted. */
+		const char *role = wire_str(reply, "role", NULL),
+		           *muted_until = wire_str(reply, "muted_until", NULL);
+		int64_t slow = 0;
+		cJSON_AddStringToObject(o, "role", role ? role : "member");
+		wire_int(reply, "slow_mode_s", &slow);
+		cJSON_AddNumberToObject(o, "slow_mode_s", (double)slow);
+		if (muted_until != NULL)
+			cJSON_AddStringToObject(o, "muted_until", muted_until);
 		out_push_obj(s, o);
 		cJSON_Delete(o);
 	}
@@ -247,6 +270,11 @@ join_req(struct ws_room *r, struct ws_member *m)
 	if (s->addr != NULL && s->addr[0] != '\0')
 		cJSON_AddStringToObject(req, "addr", s->addr);
 	cJSON_AddNumberToObject(req, "history", ws->o.history);
+	/* With tokens, who it is: the broker gives it its role in the room (docs/moderation.md). */
+	if (s->authenticated && s->subject != NULL) {
+		cJSON_AddStringToObject(req, "subject", s->subject);
+		cJSON_AddBoolToObject(req, "admin", s->admin);
+	}
 	return req;
 }
 
@@ -369,7 +397,57 @@ members_leave(struct ws_session *s, struct ws_member *m, bool tell_broker, const
 	 * table with its log continuous, so a join meanwhile simply uses it again. */
 }
 
-/* f/<id>: private messages, kicks and probes aimed at one of our sessions. */
+/* KICKED — a moderator removed s from its room (ev: the broker's kick with reason kicked or
+ * banned): the broker has already taken the member out, so it leaves here without telling it;
+ * the client gets "kicked" {room_id, reason, by, note, until}, and a connection for that one
+ * room (/ws/{room_id}/{username}, /ws/chat/{room_id}) is then closed with 4003. */
+static void
+members_kicked(struct ws_session *s, const cJSON *ev, const char *room, const char *reason)
+{
+	struct ws_member *m = sess_member(s, room);
+	const char *by = wire_str(ev, "by", NULL), *note = wire_str(ev, "note", NULL),
+	           *until = wire_str(ev, "until", NULL);
+	bool banned = strcmp(reason, "banned") == 0;
+	char why[WS_CLOSE_REASON_MAX + 1];
+	cJSON *o;
+
+	log_info("ws: session %llu (%s) %s from %s by %s", (unsigned long long)s->serial,
+	         m ? m->user : "?", reason, room, by ? by : "?");
+	if (m == NULL)
+		return; /* it left meanwhile: nothing to end */
+	members_leave(s, m, false, NULL);
+	if ((o = cJSON_CreateObject()) != NULL) {
+		cJSON_AddStringToObject(o, "type", "kicked");
+		cJSON_AddStringToObject(o, "room_id", room);
+		cJSON_AddStringToObject(o, "reason", reason);
+		if (by != NULL)
+			cJSON_AddStringToObject(o, "by", by);
+		else
+			cJSON_AddNullToObject(o, "by");
+		if (note != NULL)
+			cJSON_AddStringToObject(o, "note", note);
+		else
+			cJSON_AddNullToObject(o, "note");
+		if (banned && until != NULL)
+			cJSON_AddStringToObject(o, "until", until);
+		else
+			cJSON_AddNullToObject(o, "until");
+		out_push_obj(s, o);
+		cJSON_Delete(o);
+	}
+	out_kick(s);
+	if (s->single_room == NULL || strcmp(s->single_room, room) != 0)
+		return;
+	if (!banned)
+		snprintf(why, sizeof(why), "kicked by %s", by ? by : "a moderator");
+	else if (until != NULL)
+		snprintf(why, sizeof(why), "banned until %s", until);
+	else
+		snprintf(why, sizeof(why), "banned");
+	out_close(s, WS_CLOSE_MODERATED, why, true);
+}
+
+/* f/<id>: private messages, kicks, mutes and probes aimed at one of our sessions. */
 void
 members_frontend_event(void *arg, cJSON *ev)
 {
@@ -387,10 +465,31 @@ members_frontend_event(void *arg, cJSON *ev)
 		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
 		out_push_obj(s, ev);
 		out_kick(s);
+	} else if (strcmp(type, "muted") == 0 || strcmp(type, "unmuted") == 0) {
+		/* MUTED / UNMUTED room_id until by note: only these go to the client */
+		static const char *const keys[] = {"room_id", "until", "by", "note"};
+		cJSON *o = cJSON_CreateObject(), *v;
+		if (o == NULL)
+			return;
+		cJSON_AddStringToObject(o, "type", type);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			v = cJSON_GetObjectItemCaseSensitive(ev, keys[i]);
+			if (cJSON_IsString(v))
+				cJSON_AddStringToObject(o, keys[i], v->valuestring);
+			else
+				cJSON_AddNullToObject(o, keys[i]);
+		}
+		out_send_obj(s, o);
 	} else if (strcmp(type, "kick") == 0) {
 		const char *room = wire_str(ev, "room_id", NULL),
 		           *reason = wire_str(ev, "reason", NULL);
-		struct ws_member *m = room != NULL ? sess_member(s, room) : NULL;
+		struct ws_member *m;
+		if (room != NULL && reason != NULL &&
+		    (strcmp(reason, "kicked") == 0 || strcmp(reason, "banned") == 0)) {
+			members_kicked(s, ev, room, reason);
+			return;
+		}
+		m = room != NULL ? sess_member(s, room) : NULL;
 		log_info("ws: session %llu (%s) kicked from %s: %s", (unsigned long long)s->serial,
 		         m ? m->user : "?", room ? room : "?", reason ? reason : "?");
 		if (m != NULL)
@@ -446,6 +545,7 @@ members_lost(void *arg, struct ws_session *s, struct ws_member *m, const char *e
 		out_close(s,
 		          strcmp(err, ERR_NICKNAME_TAKEN) == 0 ? WS_CLOSE_NICK_TAKEN
 		          : strcmp(err, ERR_NO_SUCH_ROOM) == 0 ? WS_CLOSE_NO_ROOM
+		          : strcmp(err, WS_ERR_BANNED) == 0    ? WS_CLOSE_MODERATED
 		                                               : WS_CLOSE_TRY_LATER,
 		          "could not rejoin the room", true);
 }

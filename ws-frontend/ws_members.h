@@ -1,7 +1,7 @@
 /* ws_members.h — membership: joining rooms (the join requests of a room go to the broker in
  * rounds, each reply turns into "joined", its history, then live events), leaving them, joining
  * everyone again after a broker restart, and the front-end events aimed at one session (kick,
- * private message, probe). Delivery of room events: ws_delivery.h.
+ * mute, private message, probe). Delivery of room events: ws_delivery.h.
  *
  * Threads: the lws service thread only. */
 #ifndef MADANG_WS_MEMBERS_H
@@ -45,7 +45,8 @@ void members_lost(void *arg, struct ws_session *s, struct ws_member *m, const ch
 /* link_hooks.synced: every room's log restarts and every member joins again, resuming from
  * prev_epoch. */
 void members_resync(void *arg, const char *prev_epoch);
-/* delivery's front-end hook: probe, private, kick. */
+/* delivery's front-end hook: probe, private, kick (a moderator's kick or ban: "kicked", and
+ * 4003 on a one-room connection), muted and unmuted. */
 void members_frontend_event(void *arg, cJSON *ev);
 
 #endif

@@ -7,9 +7,11 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cmd.h"
 #include "log.h"
 #include "policy.h"
 #include "utf8.h"
+#include "wire.h"
 #include <libwebsockets.h>
 
 #include "ws_state.h"
@@ -169,6 +171,43 @@ out_send_error(struct ws_session *s, const char *code, const char *message, cons
 		cJSON_AddStringToObject(o, "room_id", room_id);
 	if (client_id != NULL)
 		cJSON_AddStringToObject(o, "client_id", client_id);
+	out_send_obj(s, o);
+}
+
+void
+out_send_refusal(struct ws_session *s, const char *code, const char *message, const char *request,
+                 const char *room_id, const char *client_id, const cJSON *reply)
+{
+	cJSON *o = cJSON_CreateObject();
+	const cJSON *v;
+	int64_t ms;
+
+	if (o == NULL)
+		return;
+	cJSON_AddStringToObject(o, "type", "error");
+	cJSON_AddStringToObject(o, "code", code);
+	cJSON_AddStringToObject(o, "message", message);
+	if (request != NULL)
+		cJSON_AddStringToObject(o, "request", request);
+	if (room_id != NULL)
+		cJSON_AddStringToObject(o, "room_id", room_id);
+	if (client_id != NULL)
+		cJSON_AddStringToObject(o, "client_id", client_id);
+	if (reply != NULL &&
+	    (strcmp(code, WS_ERR_BANNED) == 0 || strcmp(code, WS_ERR_MUTED) == 0)) {
+		/* until: an ISO-8601 time, or null for a ban without an end */
+		v = cJSON_GetObjectItemCaseSensitive(reply, "until");
+		if (cJSON_IsString(v))
+			cJSON_AddStringToObject(o, "until", v->valuestring);
+		else
+			cJSON_AddNullToObject(o, "until");
+		v = cJSON_GetObjectItemCaseSensitive(reply, "note");
+		if (cJSON_IsString(v))
+			cJSON_AddStringToObject(o, "note", v->valuestring);
+	} else if (reply != NULL && strcmp(code, WS_ERR_SLOW_MODE) == 0 &&
+	           wire_int(reply, "retry_after_ms", &ms) && ms >= 0) {
+		cJSON_AddNumberToObject(o, "retry_after_ms", (double)ms);
+	}
 	out_send_obj(s, o);
 }
 

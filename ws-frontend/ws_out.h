@@ -38,6 +38,12 @@ void out_push_obj(struct ws_session *s, const cJSON *o);
 /* Queues an error event; request, room_id and client_id are omitted when NULL. */
 void out_send_error(struct ws_session *s, const char *code, const char *message,
                     const char *request, const char *room_id, const char *client_id);
+/* The same for a broker's refusal (reply: its reply, or NULL), with what the refusal carries
+ * besides its code: until and note for banned and muted, retry_after_ms for slow_mode
+ * (docs/moderation.md). */
+void out_send_refusal(struct ws_session *s, const char *code, const char *message,
+                      const char *request, const char *room_id, const char *client_id,
+                      const cJSON *reply);
 /* Closes s: code and reason (cut to WS_CLOSE_REASON_MAX bytes of whole UTF-8 characters) go
  * out in a close frame, after what is pending when flush is true. A second close is ignored. */
 void out_close(struct ws_session *s, uint16_t code, const char *reason, bool flush);

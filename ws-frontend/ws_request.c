@@ -16,19 +16,21 @@
 #include "ws_state.h"
 #include "ws_wait.h"
 
-/* The command a request kind answers. */
+/* The command a request answers (cmd: the moderation command for KIND_MODERATE). */
 static const char *
-client_request_name(int kind)
+client_request_name(int kind, int cmd)
 {
-	return kind == KIND_SEND      ? "message"
-	       : kind == KIND_TYPING  ? "typing"
-	       : kind == KIND_PRIVATE ? "private"
-	                              : "history";
+	return kind == KIND_SEND       ? "message"
+	       : kind == KIND_TYPING   ? "typing"
+	       : kind == KIND_PRIVATE  ? "private"
+	       : kind == KIND_MODERATE ? cmd_name((enum cmd_type)cmd)
+	                               : "history";
 }
 
 /* What the reply of a client's request needs (its rpc_call state). */
 struct client_state {
 	int kind;
+	int cmd;         /* KIND_MODERATE: its enum cmd_type */
 	unsigned hellos; /* link_hellos() when it was made (link_refusal) */
 	size_t reserved; /* history: bytes reserved in the session's and address's budgets */
 	char room_id[MADANG_ROOM_ID_MAX + 1];
@@ -74,13 +76,13 @@ client_retry(struct ws_session *s, const struct client_state *j)
 	return held;
 }
 
-/* Replies of send, typing, private and history. */
+/* Replies of send, typing, private, history and the moderation commands. */
 static void
 client_reply(void *state, struct rpc_result *r)
 {
 	struct client_state *j = state;
 	struct ws_session *s = r->sess;
-	const char *request = client_request_name(j->kind);
+	const char *request = client_request_name(j->kind, j->cmd);
 	const char *cid = j->client_id[0] ? j->client_id : NULL;
 	const char *err = r->error, *msg = r->message;
 	cJSON *reply = r->reply, *o;
@@ -122,11 +124,22 @@ client_reply(void *state, struct rpc_result *r)
 			err = WS_ERR_BROKER_UNAVAILABLE;
 			msg = "the chat service is reconnecting; try again in a moment";
 		}
-		out_send_error(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
-		               j->room_id, cid);
+		out_send_refusal(s, err ? err : ERR_INTERNAL, msg ? msg : "refused", request,
+		                 j->room_id, cid, reply);
 		return;
 	}
 	switch (j->kind) {
+	case KIND_MODERATE:
+		/* DONE request room_id [client_id]: the effect itself arrives as events */
+		if ((o = cJSON_CreateObject()) == NULL)
+			return;
+		cJSON_AddStringToObject(o, "type", "done");
+		cJSON_AddStringToObject(o, "request", request);
+		cJSON_AddStringToObject(o, "room_id", j->room_id);
+		if (cid != NULL)
+			cJSON_AddStringToObject(o, "client_id", cid);
+		out_send_obj(s, o);
+		return;
 	case KIND_SEND: {
 		/* ACK only when the client named its message: it is how a resent message is
 		 * matched. */
@@ -209,7 +222,9 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 	}
 	snprintf(j.room_id, sizeof(j.room_id), "%s", room_id ? room_id : "");
 	snprintf(j.client_id, sizeof(j.client_id), "%s", client_id ? client_id : "");
-	if (c != NULL && c->text_len < sizeof(j.text)) {
+	if (kind == KIND_MODERATE && c != NULL)
+		j.cmd = (int)c->type;
+	else if (c != NULL && c->text != NULL && c->text_len < sizeof(j.text)) {
 		memcpy(j.text, c->text, c->text_len); /* NUL-terminated by the initializer */
 		j.text_len = c->text_len;
 		if (kind == KIND_PRIVATE)
@@ -222,4 +237,30 @@ client_rpc(struct ws_session *s, cJSON *req, int kind, const char *room_id, cons
 	                                 .sess = s,
 	                                 .ordered = true,
 	                                 .reply_bound = reply_bound});
+}
+
+void
+client_moderate(struct ws_session *s, const struct cmd *c, const char *room_id)
+{
+	const char *op = cmd_name(c->type);
+	cJSON *req = rpc_req(op, s);
+	char *note = NULL;
+
+	cJSON_AddStringToObject(req, "room_id", room_id);
+	if (c->has_user)
+		cJSON_AddStringToObject(req, "user", c->user);
+	if (c->has_duration)
+		cJSON_AddNumberToObject(req, "duration_s", (double)c->duration_s);
+	if (c->type == CMD_DELETE_MESSAGE)
+		cJSON_AddNumberToObject(req, "seq", (double)c->seq);
+	if (c->type == CMD_SLOW_MODE)
+		cJSON_AddNumberToObject(req, "interval_s", (double)c->interval_s);
+	if (req != NULL && c->note != NULL &&
+	    ((note = strndup(c->note, c->note_len)) == NULL ||
+	     !cJSON_AddStringToObject(req, "note", note))) {
+		cJSON_Delete(req);
+		req = NULL; /* out of memory: answered by client_reply */
+	}
+	free(note);
+	client_rpc(s, req, KIND_MODERATE, room_id, c->has_client_id ? c->client_id : NULL, c, 0);
 }

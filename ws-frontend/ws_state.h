@@ -69,6 +69,7 @@ struct tls_opts; /* common/tls.h */
 #define WS_CLOSE_INTERNAL     1011
 #define WS_CLOSE_TRY_LATER    1013
 #define WS_CLOSE_BAD_REQUEST  4000
+#define WS_CLOSE_MODERATED    4003 /* kicked or banned by a moderator, or refused by a ban */
 #define WS_CLOSE_NO_ROOM      4004
 #define WS_CLOSE_NICK_TAKEN   4009
 #define WS_CLOSE_ROOM_FULL    4029

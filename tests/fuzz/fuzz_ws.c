@@ -27,7 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!utf8_valid(buf, size - 1))
 			return 0;
 		if (cmd_parse(buf, size - 1, MADANG_TEXT_MAX, &c, &code, &why) == 0) {
-			if (c.text_len > MADANG_TEXT_MAX)
+			if (c.text_len > MADANG_TEXT_MAX || c.note_len > MADANG_NOTE_MAX)
 				__builtin_trap();
 			cmd_fini(&c);
 		} else if (code == NULL || why == NULL) {

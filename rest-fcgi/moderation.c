@@ -317,13 +317,13 @@ lift(const struct api_config *cfg, const struct api_input *in, const struct api_
 }
 
 /* GET /api/rooms/{id}/bans, /mutes: {"room_id","bans"|"mutes":[{"user","subject","addr",
- * "until","by","note","time"}]} */
+ * "until","by","note","time"}]}, every field present (null when the broker has none). */
 static void
 list(const struct api_config *cfg, const struct api_input *in, const char *op, const char *key,
      const char *room_id, const struct api_actor *who, struct api_response *r)
 {
-	static const char *const fields[] = {"user", "until", "by", "note", "time", NULL};
-	static const char *const nullable[] = {"subject", "addr", NULL};
+	static const char *const fields[] = {"user", "subject", "addr", "until",
+	                                     "by",   "note",    "time", NULL};
 	cJSON *reply = api_broker(cfg, in, mod_op(op, room_id, who), r);
 	const cJSON *items, *it;
 	cJSON *out, *arr;
@@ -331,34 +331,35 @@ list(const struct api_config *cfg, const struct api_input *in, const char *op, c
 	if (reply == NULL)
 		return;
 	items = cJSON_GetObjectItemCaseSensitive(reply, key);
-	out = cJSON_CreateObject();
-	arr = out != NULL && cJSON_AddStringToObject(out, "room_id", room_id) != NULL
-	          ? cJSON_AddArrayToObject(out, key)
-	          : NULL;
 	if (!cJSON_IsArray(items)) {
-		cJSON_Delete(out);
 		cJSON_Delete(reply);
 		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed list");
 		return;
 	}
+	out = cJSON_CreateObject();
+	arr = out != NULL && cJSON_AddStringToObject(out, "room_id", room_id) != NULL
+	          ? cJSON_AddArrayToObject(out, key)
+	          : NULL;
 	cJSON_ArrayForEach(it, items)
 	{
-		cJSON *e = arr != NULL ? api_pick(it, fields) : NULL;
+		cJSON *e = arr != NULL ? cJSON_CreateObject() : NULL;
 
-		for (const char *const *k = nullable; e != NULL && *k != NULL; k++)
+		for (const char *const *k = fields; e != NULL && *k != NULL; k++)
 			if (!copy_or_null(e, it, *k)) {
 				cJSON_Delete(e);
 				e = NULL;
 			}
 		if (e == NULL) {
-			cJSON_Delete(out);
-			cJSON_Delete(reply);
-			api_error(r, 500, "internal", "out of memory");
-			return;
+			arr = NULL;
+			break;
 		}
 		cJSON_AddItemToArray(arr, e);
 	}
 	cJSON_Delete(reply);
+	if (arr == NULL) {
+		cJSON_Delete(out);
+		out = NULL;
+	}
 	api_set_json(r, 200, out);
 }
 

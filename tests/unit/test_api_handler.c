@@ -703,9 +703,19 @@ test_metrics_text(void **state)
 static void
 test_openapi_document_is_served_and_complete(void **state)
 {
-	static const char *const paths[] = {
-	    "/api/rooms",  "/api/rooms/{id}", "/api/rooms/{id}/messages",
-	    "/api/health", "/api/metrics",    "/api/openapi.json"};
+	static const char *const paths[] = {"/api/rooms",
+	                                    "/api/rooms/{id}",
+	                                    "/api/rooms/{id}/messages",
+	                                    "/api/health",
+	                                    "/api/metrics",
+	                                    "/api/openapi.json",
+	                                    "/api/rooms/{id}/kicks",
+	                                    "/api/rooms/{id}/bans",
+	                                    "/api/rooms/{id}/bans/{user}",
+	                                    "/api/rooms/{id}/mutes",
+	                                    "/api/rooms/{id}/mutes/{user}",
+	                                    "/api/rooms/{id}/messages/{seq}",
+	                                    "/api/rooms/{id}/audit"};
 	struct t *t = *state;
 	cJSON *doc;
 	const cJSON *p;
@@ -729,8 +739,8 @@ test_openapi_document_is_served_and_complete(void **state)
 static void
 test_random_input_always_gets_a_well_formed_answer(void **state)
 {
-	static const char *const methods[] = {"GET",     "HEAD", "POST", "DELETE",
-	                                      "OPTIONS", "PUT",  "",     "G\x01T"};
+	static const char *const methods[] = {"GET", "HEAD", "POST",   "DELETE", "OPTIONS",
+	                                      "PUT", "",     "G\x01T", "PATCH"};
 	static const char *const replies[] = {
 	    "{\"ok\":true}",
 	    "{\"ok\":false}",

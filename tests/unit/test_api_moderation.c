@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../../rest-fcgi/api.h"
+#include "../../rest-fcgi/openapi.h"
 
 #define ADMIN_TOKEN "0123456789abcdef-token"
 
@@ -554,6 +555,116 @@ test_create_sets_the_owner(void **state)
 	assert_int_equal(t->r.status, 403);
 }
 
+/* Random moderation requests and broker replies (fixed seed): every answer is a complete response
+ * with a valid status and, for errors, a JSON error body; never a crash or a 500. */
+static void
+test_random_moderation_input_is_answered(void **state)
+{
+	struct t *t = *state;
+	static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE", "PATCH", "OPTIONS"};
+	static const char *const uris[] = {"/api/rooms/r1",
+	                                   "/api/rooms/r1/kicks",
+	                                   "/api/rooms/r1/bans",
+	                                   "/api/rooms/r1/bans/",
+	                                   "/api/rooms/r1/bans?subject=",
+	                                   "/api/rooms/r1/mutes/",
+	                                   "/api/rooms/r1/mutes",
+	                                   "/api/rooms/r1/messages/",
+	                                   "/api/rooms/r1/audit?limit=",
+	                                   "/api/rooms/r1/audit?before="};
+	static const char *const bodies[] = {
+	    "{\"user\":\"bob\"}",
+	    "{\"user\":\"bob\",\"duration_s\":60,\"reason\":\"x\"}",
+	    "{\"subject\":\"u-1\",\"duration_s\":1e300}",
+	    "{\"moderators\":[[],{}],\"owner\":{}}",
+	    "{\"slow_mode_s\":30,\"moderators_may_ban\":null}",
+	    "{\"user\":null,\"reason\":null}",
+	    "[]",
+	    "",
+	    "{\"user\":\"\\ud800\"}",
+	    "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":{\"j\":{\"k\":{\"l\":{"
+	    "\"m\":"
+	    "{\"n\":{\"o\":{\"p\":{\"q\":1}}}}}}}}}}}}}}}}}",
+	};
+	static const char *const replies[] = {
+	    "{\"ok\":true}",
+	    "{\"ok\":true,\"bans\":[1,\"x\",null,{}],\"mutes\":{}}",
+	    "{\"ok\":true,\"moderation\":[]}",
+	    "{\"ok\":true,\"entries\":{},\"next_before\":\"x\"}",
+	    "{\"ok\":true,\"until\":5,\"kicked\":\"no\"}",
+	    "{\"ok\":true,\"room\":{\"id\":\"r1\",\"name\":\"n\",\"users_count\":0,"
+	    "\"members\":[],\"moderation\":{\"owner\":7,\"slow_mode_s\":\"x\"}}}",
+	    "{\"ok\":false,\"error\":\"too_many_bans\"}",
+	    "{\"ok\":false,\"error\":null,\"message\":7}",
+	    "[]",
+	};
+	static const char tail[] = "bob%EB%AF%BCx%zz%00%FF0912-+ ";
+	char uri[160], auth_pick;
+	unsigned seed = 2612;
+
+	for (int i = 0; i < 20000; i++) {
+		const char *u = uris[rand_r(&seed) % (sizeof(uris) / sizeof(uris[0]))];
+		size_t n = strlen(u), k = (size_t)(rand_r(&seed) % 12);
+
+		memcpy(uri, u, n);
+		for (size_t j = 0; j < k; j++)
+			uri[n + j] = tail[rand_r(&seed) % (sizeof(tail) - 1)];
+		uri[n + k] = '\0';
+		auth_pick = (char)(rand_r(&seed) % 4);
+		t->in.authorization = auth_pick == 0   ? NULL
+		                      : auth_pick == 1 ? "Bearer " ADMIN_TOKEN
+		                      : auth_pick == 2 ? t->alice
+		                                       : "Bearer x.y.z";
+		t->broker.result = (enum api_call_result)(rand_r(&seed) % 3);
+		t->broker.reply = replies[rand_r(&seed) % (sizeof(replies) / sizeof(replies[0]))];
+		run(t, methods[rand_r(&seed) % (sizeof(methods) / sizeof(methods[0]))], uri,
+		    rand_r(&seed) % 5 == 0
+		        ? NULL
+		        : bodies[rand_r(&seed) % (sizeof(bodies) / sizeof(bodies[0]))]);
+		if (t->r.status < 200 || t->r.status >= 600 || t->r.status == 500)
+			fail_msg("%s: %d %s", uri, t->r.status, t->text);
+		if (t->r.status >= 400) {
+			cJSON *e = cJSON_Parse(t->text);
+
+			assert_non_null(e);
+			assert_true(cJSON_IsString(cJSON_GetObjectItem(e, "error")));
+			assert_true(cJSON_IsString(cJSON_GetObjectItem(e, "message")));
+			cJSON_Delete(e);
+		}
+	}
+}
+
+/* openapi.json documents every moderation endpoint with each method the router takes. */
+static void
+test_openapi_documents_moderation(void **state)
+{
+	static const char *const ops[][2] = {
+	    {"/api/rooms/{id}", "patch"},
+	    {"/api/rooms/{id}/kicks", "post"},
+	    {"/api/rooms/{id}/bans", "get"},
+	    {"/api/rooms/{id}/bans", "post"},
+	    {"/api/rooms/{id}/bans", "delete"},
+	    {"/api/rooms/{id}/bans/{user}", "delete"},
+	    {"/api/rooms/{id}/mutes", "get"},
+	    {"/api/rooms/{id}/mutes", "post"},
+	    {"/api/rooms/{id}/mutes/{user}", "delete"},
+	    {"/api/rooms/{id}/messages/{seq}", "delete"},
+	    {"/api/rooms/{id}/audit", "get"},
+	};
+	cJSON *doc = cJSON_ParseWithLength(api_openapi_json, api_openapi_json_len);
+	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(doc, "paths");
+
+	(void)state;
+	assert_non_null(doc);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(paths, ops[i][0]);
+
+		if (cJSON_GetObjectItemCaseSensitive(p, ops[i][1]) == NULL)
+			fail_msg("openapi.json lacks %s %s", ops[i][1], ops[i][0]);
+	}
+	cJSON_Delete(doc);
+}
+
 int
 main(void)
 {
@@ -570,6 +681,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_room_moderation_shows_to_owner_and_admins, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_create_sets_the_owner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_random_moderation_input_is_answered, setup,
+	                                    teardown),
+	    cmocka_unit_test(test_openapi_documents_moderation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,8 @@ broker_config_defaults(struct broker_config *cfg)
 	cfg->ephemeral_per_addr = BROKER_EPHEMERAL_PER_ADDR_DEFAULT;
 	cfg->ephemeral_per_user = BROKER_EPHEMERAL_PER_USER_DEFAULT;
 	cfg->history_bytes = BROKER_HISTORY_BYTES_DEFAULT;
+	cfg->max_bans = MADANG_BANS_DEFAULT;
+	cfg->audit_days = BROKER_AUDIT_DAYS_DEFAULT;
 }
 
 struct broker *

@@ -26,10 +26,23 @@ struct member {
 	const char *key;  /* folded: what uniqueness is decided on (in names) */
 	struct room *room;
 	struct session *sess;
-	size_t room_idx;    /* position in room->members_v */
-	bool marked;        /* scratch flag used by sync */
-	uint64_t probed_ms; /* mono time its front-end was last asked to probe it (0: never) */
-	char names[]; /* user and key, each NUL-terminated: sized to fit, not to the maximum */
+	size_t room_idx;      /* position in room->members_v */
+	uint64_t probed_ms;   /* mono time its front-end was last asked to probe it (0: never) */
+	uint64_t sent_ms;     /* mono time of its last message (slow mode; 0: none yet) */
+	uint16_t subject_off; /* offset of its token subject in names (0: anonymous) */
+	uint16_t addr_off;    /* offset of its client address in names (0: none given) */
+	bool marked : 1;      /* scratch flag used by sync */
+	bool admin : 1;       /* joined with an admin token (counts only with a subject) */
+	/* user, key, then subject and address when given, each NUL-terminated: sized to fit,
+	 * not to the maximum */
+	char names[];
+};
+
+/* Who a member is beyond its nickname (join and sync's "subject", "admin" and "addr"). */
+struct member_ident {
+	const char *subject; /* NULL: anonymous */
+	const char *addr;    /* NULL or CLIENT_ADDR_UNKNOWN: none */
+	bool admin;
 };
 
 struct room {
@@ -50,6 +63,7 @@ struct room {
 	bool eph_counted; /* ephemeral: counted against creator_addr and creator_user */
 	uint64_t base_seq; /* ephemeral: the seq it started after (no event of it is older) */
 	char *creator_addr, *creator_user; /* ephemeral: client address, folded nickname */
+	struct room_mod *mod; /* moderation state (mod.c), NULL until the room has any */
 };
 
 /* Buffer for a folded room name (the folding may lengthen a character). */
@@ -128,6 +142,8 @@ struct broker {
 	uint64_t now_mono;
 	uint64_t last_run_ms; /* mono time the loop last did work (request or tick), 0 before */
 	char now_iso[CLOCK_ISO8601_LEN];
+	size_t expire_cursor; /* mod_expire: the room it goes on with */
+	uint64_t audit_next;  /* id of the newest audit entry kept in memory */
 };
 
 /* room.c */
@@ -148,11 +164,108 @@ struct hist_ev *room_find_dup(struct room *r, const char *user_key, const char *
 struct hist_ev *room_hist_at(struct room *r, size_t i);
 uint64_t room_first_seq(const struct room *r);
 int room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
-                    const char *key, struct member **out);
+                    const char *key, const struct member_ident *id, struct member **out);
+/* The member's token subject and client address, NULL when it has none. */
+const char *member_subject(const struct member *m);
+const char *member_addr(const struct member *m);
 void room_member_remove(struct broker *b, struct member *m);
 /* Emits a join or leave event for m (which must still be in the room for leave). */
 void room_emit_join(struct broker *b, struct member *m, bool resync);
 void room_emit_leave(struct broker *b, struct member *m, const char *reason);
+/* Emits the leave of a member a moderator removed: reason "kicked" or "banned", by the actor's
+ * name, note (NULL: none), and the removal notice of --notices as its message. */
+void room_emit_removal(struct broker *b, struct member *m, const char *reason, const char *by,
+                       const char *note);
+
+/* room.c: the sender of the room's system notices in --notices ("시스템" / "system"). */
+const char *room_notice_sender(const struct broker *b);
+
+/* ---- mod.c: moderation state (docs/moderation.md) ---- */
+
+/* Error codes of moderation (docs/moderation.md, "What clients receive"). */
+#define ERR_BANNED          "banned"
+#define ERR_MUTED           "muted"
+#define ERR_SLOW_MODE       "slow_mode"
+#define ERR_NO_SUCH_MESSAGE "no_such_message"
+#define ERR_NO_SUCH_BAN     "no_such_ban"
+#define ERR_TOO_MANY_BANS   "too_many_bans"
+
+/* Expired bans and mutes broker_tick looks at per call, at most (the rest wait for the next). */
+#define BROKER_EXPIRE_BUDGET 64
+
+/* Roles, in rank order: an actor acts only on a lower rank. */
+enum mod_role { ROLE_MEMBER, ROLE_MODERATOR, ROLE_OWNER, ROLE_ADMIN };
+
+/* A ban or a mute. Bans of anonymous members hold their nickname and address. */
+struct restriction {
+	char *key;        /* "s:" + subject, or "n:" + folded nickname: the key in its map */
+	char *user;       /* nickname it was set on, or NULL (a ban of a subject) */
+	char *subject;    /* or NULL */
+	char *addr;       /* bans of anonymous members: their client address, or NULL */
+	char *by;         /* the actor's name */
+	char *note;       /* or NULL */
+	int64_t until_ms; /* wall clock end, 0: none */
+	int64_t time_ms;  /* wall clock it was set */
+};
+
+/* One kind (bans, mutes) of a room's restrictions. */
+struct restr_set {
+	struct hmap by_key;  /* key -> restriction */
+	struct hmap by_addr; /* address -> a restriction holding it (bans of anonymous members) */
+};
+
+/* An audit entry kept in memory (the newest BROKER_AUDIT_RING per room). */
+struct audit_ent {
+	uint64_t id;
+	char *json; /* the entry with its "id" */
+};
+
+struct room_mod {
+	char *owner;                             /* subject, or NULL */
+	char *moderators[MADANG_MODERATORS_MAX]; /* subjects */
+	uint32_t nmoderators;
+	bool moderators_may_ban;
+	uint32_t slow_mode_s;
+	struct restr_set bans, mutes;
+	struct audit_ent *audit; /* ring of BROKER_AUDIT_RING, allocated with its first entry */
+	size_t audit_head, audit_len;
+};
+
+/* The room's moderation state, created empty when needed; NULL when memory runs out. */
+struct room_mod *mod_get(struct room *r);
+void mod_free(struct room *r);
+/* The role of (subject, admin) in r. No subject: a member (admins included). */
+enum mod_role mod_role_of(const struct room *r, const char *subject, bool admin);
+const char *mod_role_name(enum mod_role role);
+/* The member's role in its room. */
+enum mod_role mod_member_role(const struct member *m);
+/* The restriction of kind (bans, mutes) that holds a user with this subject (or NULL), folded
+ * nickname key and address (or NULL; consulted only when subject is NULL), or NULL. Ended ones
+ * are removed on the way. */
+struct restriction *restr_match(struct broker *b, struct restr_set *set, const char *subject,
+                                const char *key, const char *addr);
+/* Finds the restriction of key, ended ones removed (NULL). */
+struct restriction *restr_find(struct broker *b, struct restr_set *set, const char *key);
+/* Sets (or replaces, same key) a restriction from the filled template t, whose strings are
+ * copied. Returns it, or NULL: too many (*full set) or out of memory. */
+struct restriction *restr_put(struct restr_set *set, const struct restriction *t, uint32_t max,
+                              bool *full);
+void restr_del(struct restr_set *set, struct restriction *x);
+/* Writes x as the JSON record of the restriction_put hook and broker_restore_restriction. */
+void restr_record(struct jsonw *w, const struct restriction *x);
+/* Writes x as an element of list_bans / list_mutes. */
+void restr_list_item(struct jsonw *w, const struct restriction *x);
+/* Drops ended bans and mutes, looking at no more than BROKER_EXPIRE_BUDGET of them. */
+void mod_expire(struct broker *b);
+/* Writes {"owner","moderators","moderators_may_ban","slow_mode_s"} (the key's value, or an
+ * element when key is NULL). */
+void mod_write_meta(struct jsonw *w, const char *key, const struct room *r);
+/* Calls the room_meta hook with the room's settings (stored rooms only). */
+void mod_meta_changed(struct broker *b, struct room *r);
+/* Adds the audit entry json (an object without "id") to the room's ring and the store. */
+void mod_audit_add(struct broker *b, struct room *r, const char *json, size_t len);
+/* Whether s (len bytes) may be a note: 0..MADANG_NOTE_MAX bytes of UTF-8, no control chars. */
+bool mod_note_ok(const char *s, size_t len);
 
 /* names.c (room names are checked by common/validate.c's room_name_canonical) */
 /* The room whose name equals name once case-folded, or NULL. */

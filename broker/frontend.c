@@ -198,5 +198,6 @@ broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms)
 			fe_expire(b, fe, "expired");
 		}
 	}
+	mod_expire(b);
 	room_reap(b);
 }

@@ -51,6 +51,10 @@ usage(FILE *f)
 	    "                          en: system, bob joined\n"
 	    "  --max-members N         members per room (default 1000)\n"
 	    "  --max-rooms N           rooms per broker (default 10000)\n"
+	    "  --max-bans N            bans per room, and mutes per room (default 1000,\n"
+	    "                          1..100000)\n"
+	    "  --audit-days N          days a store keeps moderation audit entries (default 90,\n"
+	    "                          1..3650)\n"
 	    "  --inflight N            requests received at once (default 64, 1..4096)\n"
 	    "  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
 	    "                          without it everything is in memory only\n"
@@ -65,8 +69,8 @@ usage(FILE *f)
 	    "                          fsync per batch; normal: survives a broker crash, not\n"
 	    "                          a power cut; off: leaves it to the OS)\n"
 	    "  --history-keep N        events kept on disk per room (default 10000, 0 = all)\n"
-	    "  --history-days D        events younger than D days kept (default 0 = no limit)\n"
-	    TLS_USAGE_LISTENER
+	    "  --history-days D        events younger than D days kept (default 0 = no "
+	    "limit)\n" TLS_USAGE_LISTENER
 	    "  -v, --verbose           log every request error and debug detail\n"
 	    "  -h, --help              this text;  --version  the version\n",
 	    ipc_default_rpc_url(), ipc_default_events_url());
@@ -158,6 +162,8 @@ main(int argc, char **argv)
 	    {"max-members", required_argument, NULL, 'm'},
 	    {"max-rooms", required_argument, NULL, 'M'},
 	    {"inflight", required_argument, NULL, 'i'},
+	    {"max-bans", required_argument, NULL, 'b'},
+	    {"audit-days", required_argument, NULL, 'A'},
 	    {"data", required_argument, NULL, 'D'},
 	    {"sync", required_argument, NULL, 'S'},
 	    {"store", required_argument, NULL, 'G'},
@@ -251,6 +257,16 @@ main(int argc, char **argv)
 			if (opt_number_cli(PROG, "--max-rooms", optarg, 1, 10000000, &v) != 0)
 				return 2;
 			bcfg.max_rooms = (uint32_t)v;
+			break;
+		case 'b':
+			if (opt_number_cli(PROG, "--max-bans", optarg, 1, 100000, &v) != 0)
+				return 2;
+			bcfg.max_bans = (uint32_t)v;
+			break;
+		case 'A':
+			if (opt_number_cli(PROG, "--audit-days", optarg, 1, 3650, &v) != 0)
+				return 2;
+			bcfg.audit_days = (uint32_t)v;
 			break;
 		case 'i':
 			if (opt_number_cli(PROG, "--inflight", optarg, 1, 4096, &v) != 0)

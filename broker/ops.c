@@ -29,6 +29,17 @@ static const struct {
     {"sync", op_sync},
     {"stats", op_stats},
     {"health", op_health},
+    {"kick", op_kick},
+    {"ban", op_ban},
+    {"unban", op_unban},
+    {"list_bans", op_list_bans},
+    {"mute", op_mute},
+    {"unmute", op_unmute},
+    {"list_mutes", op_list_mutes},
+    {"delete_message", op_delete_message},
+    {"slow_mode", op_slow_mode},
+    {"set_room", op_set_room},
+    {"audit", op_audit},
 };
 
 static bool

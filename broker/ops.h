@@ -69,6 +69,39 @@ void ops_room_summary(struct jsonw *w, const struct room *r);
 /* Writes "users":[the members' nicknames] into the object open in w. */
 void ops_users(struct jsonw *w, const struct room *r);
 
+/* ---- ops_mod.c: who asks for a moderation action ---- */
+
+/* The actor of a moderation request: the member (frontend, session) holds in the room, or the
+ * "actor" object of madang-api. */
+struct actor {
+	const char *name;    /* nickname, or the API's name for it */
+	const char *subject; /* NULL: anonymous */
+	bool admin;
+	enum mod_role role; /* in the request's room */
+	struct member *m;   /* the member, for requests from a front-end */
+};
+
+/* Reads the actor and the room ("room_id") of a moderation request; NULL after an error reply
+ * (invalid_argument for both or neither form, not_member, no_such_room). */
+struct room *ops_arg_actor(struct req *q, struct actor *a);
+/* Refuses with forbidden unless a holds at least role min; false after the error reply. */
+bool ops_actor_may(struct req *q, const struct actor *a, enum mod_role min, const char *what);
+/* The optional "note" (0..MADANG_NOTE_MAX bytes of UTF-8): NULL when absent or empty; *bad
+ * after an error reply. */
+const char *ops_arg_note(struct req *q, bool *bad);
+
+/* What an audit entry says beyond its actor (unused members: NULL, or -1 for numbers). */
+struct audit_info {
+	const char *action;
+	const char *user, *subject; /* target */
+	const char *note;
+	int64_t duration_s, seq, interval_s;
+	const char *extra_key, *extra_json; /* one more member, raw JSON (settings changes) */
+};
+/* Logs the action (one "moderation:" line) and keeps it as an audit entry. */
+void ops_audit(struct broker *b, struct room *r, const struct actor *a,
+               const struct audit_info *ai);
+
 /* ---- ops_history.c ---- */
 
 /* Writes (as member key of the object open in w, or as an element when key is NULL) the array of
@@ -77,8 +110,8 @@ void ops_users(struct jsonw *w, const struct room *r);
  * them), and fewer when the events' JSON (with the commas between) would pass max_bytes: then
  * the oldest (the newest when !newest) are left out and *truncated is set. Returns the seq of the
  * window's first event, or hi when the window is empty. */
-uint64_t ops_add_history(struct jsonw *w, const char *key, struct room *r, uint64_t lo,
-                         uint64_t hi, size_t limit, bool newest, uint64_t below, size_t max_bytes,
+uint64_t ops_add_history(struct jsonw *w, const char *key, struct room *r, uint64_t lo, uint64_t hi,
+                         size_t limit, bool newest, uint64_t below, size_t max_bytes,
                          bool *truncated);
 
 /* ---- The handlers. Each reads q->rq, applies it to q->b and writes exactly one reply object
@@ -117,6 +150,23 @@ void op_get_room(struct req *q);
 void op_create_room(struct req *q);
 /* ops_rooms.c: delete_room {room_id}. */
 void op_delete_room(struct req *q);
+
+/* ops_mod.c: the actions on members (docs/moderation.md), each {room_id, actor…}: kick {user,
+ * note?}; ban {user | subject, duration_s?, note?}; unban {user | subject}; list_bans; mute
+ * {user, duration_s, note?}; unmute {user}; list_mutes. */
+void op_kick(struct req *q);
+void op_ban(struct req *q);
+void op_unban(struct req *q);
+void op_list_bans(struct req *q);
+void op_mute(struct req *q);
+void op_unmute(struct req *q);
+void op_list_mutes(struct req *q);
+/* ops_modroom.c: delete_message {seq}; slow_mode {interval_s}; set_room {owner?, moderators?,
+ * moderators_may_ban?, slow_mode_s?}; audit {before_id?, limit?}; each with room_id and actor. */
+void op_delete_message(struct req *q);
+void op_slow_mode(struct req *q);
+void op_set_room(struct req *q);
+void op_audit(struct req *q);
 
 /* ops_history.c: history {room_id, [after_seq | before_seq], [limit], [max_bytes]}. */
 void op_history(struct req *q);

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "jwt.h"
 #include "log.h"
 #include "ops.h"
 #include "validate.h"
@@ -85,8 +86,84 @@ probe_holder(struct broker *b, struct member *m)
 	return until > b->now_mono ? until - b->now_mono : 1;
 }
 
+/* Reads a join's or sync member's "subject" and "admin" from o into id (addr is kept as
+ * given); false after an error reply when q is not NULL, or for a bad one. */
+static bool
+arg_ident(struct req *q, const cJSON *o, struct member_ident *id, const char *addr)
+{
+	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "subject");
+	size_t len;
+
+	memset(id, 0, sizeof(*id));
+	id->addr = addr;
+	if (sv != NULL && !cJSON_IsNull(sv)) {
+		id->subject = wire_str(o, "subject", &len);
+		if (id->subject == NULL || !jwt_subject_ok(id->subject, len)) {
+			if (q)
+				ops_reply_error(
+				    q, ERR_INVALID_ARGUMENT,
+				    "subject must be 1-128 bytes of UTF-8 without control "
+				    "characters");
+			return false;
+		}
+	}
+	if (wire_has(o, "admin") && !wire_bool(o, "admin", &id->admin)) {
+		if (q)
+			ops_reply_error(q, ERR_INVALID_ARGUMENT, "admin must be a boolean");
+		return false;
+	}
+	if (id->subject == NULL)
+		id->admin = false; /* an anonymous member is never more than a member */
+	return true;
+}
+
+/* Refuses (banned, with until and note) a join that a ban of r holds: by subject, nickname or
+ * (anonymous joiners) address; never an admin or the room's owner. True after the error. */
+static bool
+refuse_banned(struct req *q, struct room *r, const struct member_ident *id, const char *key)
+{
+	struct restriction *x;
+	char iso[CLOCK_ISO8601_LEN];
+	const char *addr = id->addr && strcmp(id->addr, CLIENT_ADDR_UNKNOWN) != 0 ? id->addr : NULL;
+
+	if (r->mod == NULL || mod_role_of(r, id->subject, id->admin) >= ROLE_OWNER)
+		return false;
+	if ((x = restr_match(q->b, &r->mod->bans, id->subject, key, addr)) == NULL)
+		return false;
+	struct jsonw w;
+	ops_reply_error_begin(q, &w, ERR_BANNED, "banned from room %s%s%s", r->id,
+	                      x->until_ms ? " until " : "",
+	                      x->until_ms ? clock_iso8601(x->until_ms, iso) : "");
+	if (x->until_ms)
+		jw_str(&w, "until", iso);
+	else
+		jw_null(&w, "until");
+	if (x->note)
+		jw_str(&w, "note", x->note);
+	else
+		jw_null(&w, "note");
+	jw_end(&w);
+	return true;
+}
+
+/* The join reply's "role", "slow_mode_s" and, while m is muted, "muted_until". */
+static void
+join_reply_moderation(struct broker *b, struct jsonw *w, struct member *m)
+{
+	struct room *r = m->room;
+	enum mod_role role = mod_member_role(m);
+	struct restriction *x;
+	char iso[CLOCK_ISO8601_LEN];
+
+	jw_str(w, "role", mod_role_name(role));
+	jw_int(w, "slow_mode_s", r->mod ? r->mod->slow_mode_s : 0);
+	if (r->mod != NULL && role < ROLE_OWNER &&
+	    (x = restr_match(b, &r->mod->mutes, member_subject(m), m->key, NULL)) != NULL)
+		jw_str(w, "muted_until", clock_iso8601(x->until_ms, iso));
+}
+
 /* join {frontend, session, room_id, user, [since, epoch], [history], [history_below], [resume],
- *       [addr]} */
+ *       [addr], [subject], [admin]} */
 void
 op_join(struct req *q)
 {
@@ -99,6 +176,7 @@ op_join(struct req *q)
 	struct session *s;
 	struct room *r;
 	struct member *m, *held;
+	struct member_ident ident;
 	uint64_t first_live;
 
 	if (fe == NULL || (sid = ops_arg_token(q, "session", true)) == NULL ||
@@ -117,6 +195,8 @@ op_join(struct req *q)
 		return;
 	if (wire_has(q->rq, "addr") && (addr = ops_arg_token(q, "addr", false)) == NULL)
 		return;
+	if (!arg_ident(q, q->rq, &ident, addr))
+		return;
 	if (has_since) {
 		size_t elen;
 		epoch = wire_str(q->rq, "epoch", &elen);
@@ -131,14 +211,17 @@ op_join(struct req *q)
 	s = sess_get(fe, sid);
 	if (s != NULL && (m = sess_member_of(s, r)) != NULL) {
 		first_live = r->seq + 1; /* already a member: nothing changes */
+	} else if (refuse_banned(q, r, &ident, key)) {
+		return;
 	} else if ((held = hmap_get(&r->members, key)) != NULL) {
 		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
 			uint64_t wait = probe_holder(b, held);
 			struct jsonw w;
-			ops_reply_error_begin(q, &w, ERR_NICKNAME_TAKEN,
-			                      "%s is already in room %s (if that connection is gone, the "
-			                      "name is free again within %llu s)",
-			                      held->user, r->id, (unsigned long long)(wait + 999) / 1000);
+			ops_reply_error_begin(
+			    q, &w, ERR_NICKNAME_TAKEN,
+			    "%s is already in room %s (if that connection is gone, the "
+			    "name is free again within %llu s)",
+			    held->user, r->id, (unsigned long long)(wait + 999) / 1000);
 			jw_int(&w, "retry_after_ms", (int64_t)wait); /* when to try again */
 			jw_end(&w);
 			return;
@@ -148,7 +231,7 @@ op_join(struct req *q)
 		sess_leave(b, held, NULL);
 		if ((s = sess_get_or_create(b, fe, sid)) == NULL)
 			goto oom;
-		if (room_member_add(b, r, s, user, key, &m) != 0) {
+		if (room_member_add(b, r, s, user, key, &ident, &m) != 0) {
 			sess_release_if_empty(b, s);
 			goto oom;
 		}
@@ -163,7 +246,7 @@ op_join(struct req *q)
 		}
 		if ((s = sess_get_or_create(b, fe, sid)) == NULL)
 			goto oom;
-		if (room_member_add(b, r, s, user, key, &m) != 0) {
+		if (room_member_add(b, r, s, user, key, &ident, &m) != 0) {
 			sess_release_if_empty(b, s);
 			goto oom;
 		}
@@ -209,6 +292,7 @@ op_join(struct req *q)
 	jw_str(&w, "epoch", b->epoch);
 	jw_bool(&w, "recovered", recovered);
 	jw_bool(&w, "resumed", resumed);
+	join_reply_moderation(b, &w, m);
 	if (from_store) {
 		jw_raw(&w, "history", stored.data, stored.len);
 	} else {
@@ -244,7 +328,7 @@ op_leave(struct req *q)
 	ops_reply_seq(q, r->seq);
 }
 
-/* sync {frontend, instance, members:[{session, room_id, user}]} */
+/* sync {frontend, instance, members:[{session, room_id, user, [addr], [subject], [admin]}]} */
 void
 op_sync(struct req *q)
 {
@@ -286,6 +370,7 @@ op_sync(struct req *q)
 		struct session *s;
 		struct room *r = NULL;
 		struct member *m = NULL, *held;
+		struct member_ident ident = {0};
 
 		if (!cJSON_IsObject(item)) {
 			err = ERR_INVALID_ARGUMENT;
@@ -315,6 +400,8 @@ op_sync(struct req *q)
 				r = room_create_ephemeral(b, rid, a, key);
 			if (r == NULL)
 				err = ERR_NO_SUCH_ROOM;
+			if (!err && !arg_ident(NULL, item, &ident, a))
+				err = ERR_INVALID_ARGUMENT;
 		}
 		if (!err) {
 			s = sess_get(fe, sid);
@@ -325,7 +412,7 @@ op_sync(struct req *q)
 			} else if (r->nmembers >= b->cfg.max_members) {
 				err = ERR_ROOM_FULL;
 			} else if ((s = sess_get_or_create(b, fe, sid)) == NULL ||
-			           room_member_add(b, r, s, user, key, &m) != 0) {
+			           room_member_add(b, r, s, user, key, &ident, &m) != 0) {
 				err = ERR_INTERNAL;
 			} else {
 				m->marked = true;

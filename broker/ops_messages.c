@@ -21,6 +21,51 @@ ops_reply_sent(struct req *q, uint64_t seq, bool dup)
 	jw_end(&w);
 }
 
+/* Refuses (muted, with until) what a muted member says; true after the error reply. Admins
+ * and the owner are never held. */
+static bool
+refuse_muted(struct req *q, struct member *m)
+{
+	struct room *r = m->room;
+	struct restriction *x;
+	char iso[CLOCK_ISO8601_LEN];
+
+	if (r->mod == NULL || r->mod->mutes.by_key.count == 0 || mod_member_role(m) >= ROLE_OWNER)
+		return false;
+	if ((x = restr_match(q->b, &r->mod->mutes, member_subject(m), m->key, NULL)) == NULL)
+		return false;
+	clock_iso8601(x->until_ms, iso);
+	struct jsonw w;
+	ops_reply_error_begin(q, &w, ERR_MUTED, "muted in room %s until %s", r->id, iso);
+	jw_str(&w, "until", iso);
+	jw_end(&w);
+	return true;
+}
+
+/* Refuses (slow_mode, with retry_after_ms) a message sooner than the room's slow mode allows
+ * after m's last one; moderators and above are not held. True after the error reply. */
+static bool
+refuse_slow(struct req *q, struct member *m)
+{
+	struct room *r = m->room;
+	uint64_t iv, now = q->b->now_mono;
+
+	if (r->mod == NULL || r->mod->slow_mode_s == 0 || m->sent_ms == 0 ||
+	    mod_member_role(m) >= ROLE_MODERATOR)
+		return false;
+	iv = (uint64_t)r->mod->slow_mode_s * 1000;
+	if (now >= m->sent_ms + iv)
+		return false;
+	struct jsonw w;
+	uint64_t wait = m->sent_ms + iv - now;
+	ops_reply_error_begin(q, &w, ERR_SLOW_MODE,
+	                      "slow mode in room %s: one message per %u s; wait %llu ms", r->id,
+	                      r->mod->slow_mode_s, (unsigned long long)wait);
+	jw_int(&w, "retry_after_ms", (int64_t)wait);
+	jw_end(&w);
+	return true;
+}
+
 /* send {frontend, session, room_id, text, [client_id]} */
 void
 op_send(struct req *q)
@@ -50,6 +95,8 @@ op_send(struct req *q)
 			return;
 		}
 	}
+	if (refuse_muted(q, m) || refuse_slow(q, m))
+		return;
 	struct jsonw e;
 	room_event_begin(b, r, "message", &e);
 	jw_str(&e, "sender", m->user);
@@ -58,6 +105,7 @@ op_send(struct req *q)
 		jw_str(&e, "client_id", cid);
 	jw_end(&e);
 	room_emit(b, r, m->key, cid);
+	m->sent_ms = b->now_mono ? b->now_mono : 1;
 	b->ctr.messages++;
 	ops_reply_sent(q, r->seq, false);
 }
@@ -78,6 +126,8 @@ op_typing(struct req *q)
 		ops_reply_error(q, ERR_INVALID_ARGUMENT, "active must be true or false");
 		return;
 	}
+	if (refuse_muted(q, m))
+		return;
 	struct jsonw e;
 	ops_event_begin(b, &e, "typing");
 	jw_str(&e, "room_id", r->id);
@@ -105,7 +155,7 @@ op_private(struct req *q)
 
 	if (m == NULL || !ops_arg_nick(q, "to", to, key))
 		return;
-	if ((text = ops_arg_text(q, &tlen)) == NULL)
+	if ((text = ops_arg_text(q, &tlen)) == NULL || refuse_muted(q, m))
 		return;
 	if ((t = hmap_get(&r->members, key)) == NULL) {
 		ops_reply_error(q, ERR_NO_SUCH_USER, "%s is not in room %s", to, r->id);

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "jwt.h"
 #include "log.h"
 #include "ops.h"
 #include "validate.h"
@@ -45,18 +46,19 @@ op_get_room(struct req *q)
 		jw_str(&w, NULL, r->members_v[i]->user);
 	jw_end(&w);
 	jw_int(&w, "seq", (int64_t)r->seq);
+	mod_write_meta(&w, "moderation", r);
 	jw_end(&w);
 	jw_end(&w);
 }
 
-/* create_room {room_id, [name]} */
+/* create_room {room_id, [name], [owner]} */
 void
 op_create_room(struct req *q)
 {
 	struct broker *b = q->b;
-	const char *id, *name, *why;
+	const char *id, *name, *why, *owner;
 	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1];
-	size_t nlen;
+	size_t nlen, olen;
 	struct room *r;
 
 	if (!b->cfg.allow_create) {
@@ -78,6 +80,14 @@ op_create_room(struct req *q)
 		ops_reply_error(q, ERR_INVALID_ARGUMENT, "%s", why);
 		return;
 	}
+	owner = wire_str(q->rq, "owner", &olen);
+	if (wire_has(q->rq, "owner") && !cJSON_IsNull(cJSON_GetObjectItem(q->rq, "owner")) &&
+	    (owner == NULL || !jwt_subject_ok(owner, olen))) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT,
+		                "owner must be a subject: 1-128 bytes of UTF-8 without control "
+		                "characters");
+		return;
+	}
 	if (room_get(b, id) != NULL) {
 		ops_reply_error(q, ERR_ROOM_EXISTS, "room %s already exists", id);
 		return;
@@ -95,8 +105,15 @@ op_create_room(struct req *q)
 		ops_reply_error(q, ERR_INTERNAL, "out of memory");
 		return;
 	}
+	if (owner != NULL) {
+		if (mod_get(r) == NULL || (r->mod->owner = strdup(owner)) == NULL) {
+			ops_reply_error(q, ERR_INTERNAL, "out of memory");
+			return;
+		}
+		mod_meta_changed(b, r);
+	}
 	b->ctr.rooms_created++;
-	log_info("broker: room %s created", r->id);
+	log_info("broker: room %s created%s%s", r->id, owner ? ", owner " : "", owner ? owner : "");
 	struct jsonw w;
 	ops_event_begin(b, &w, "room_created");
 	jw_str(&w, "room_id", r->id);

@@ -85,6 +85,7 @@ room_destroy(struct broker *b, struct room *r)
 	for (size_t i = 0; i < r->ring_len; i++)
 		hist_free(room_hist_at(r, i));
 	free(r->ring);
+	mod_free(r);
 	hmap_fini(&r->members);
 	free(r->members_v);
 	free(r->name);
@@ -199,10 +200,25 @@ room_find_dup(struct room *r, const char *user_key, const char *client_id)
 	return NULL;
 }
 
+const char *
+member_subject(const struct member *m)
+{
+	return m->subject_off ? m->names + m->subject_off : NULL;
+}
+
+const char *
+member_addr(const struct member *m)
+{
+	return m->addr_off ? m->names + m->addr_off : NULL;
+}
+
 int
 room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
-                const char *key, struct member **out)
+                const char *key, const struct member_ident *id, struct member **out)
 {
+	const char *subj = id ? id->subject : NULL;
+	const char *addr = id ? id->addr : NULL;
+
 	struct member *m;
 
 	if (r->nmembers == r->members_cap) {
@@ -221,13 +237,26 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 		s->rooms = v;
 		s->rooms_cap = cap;
 	}
+	if (addr != NULL && strcmp(addr, CLIENT_ADDR_UNKNOWN) == 0)
+		addr = NULL;
 	size_t ulen = strlen(user) + 1, klen = strlen(key) + 1;
-	if ((m = calloc(1, sizeof(*m) + ulen + klen)) == NULL)
+	size_t slen = subj ? strlen(subj) + 1 : 0, alen = addr ? strlen(addr) + 1 : 0;
+	if ((m = calloc(1, sizeof(*m) + ulen + klen + slen + alen)) == NULL)
 		return -1;
 	memcpy(m->names, user, ulen);
 	memcpy(m->names + ulen, key, klen);
 	m->user = m->names;
 	m->key = m->names + ulen;
+	/* Each string is at most a few hundred bytes: the offsets fit 16 bits. */
+	if (subj) {
+		m->subject_off = (uint16_t)(ulen + klen);
+		memcpy(m->names + m->subject_off, subj, slen);
+		m->admin = id->admin;
+	}
+	if (addr) {
+		m->addr_off = (uint16_t)(ulen + klen + slen);
+		memcpy(m->names + m->addr_off, addr, alen);
+	}
 	m->room = r;
 	m->sess = s;
 	if (hmap_put(&r->members, m->key, m) != 0) {
@@ -267,19 +296,21 @@ room_member_remove(struct broker *b, struct member *m)
 /* The join/leave notice texts, in the language of --notices (document 000 wrote Korean). */
 static const struct {
 	const char *sender, *joined, *left; /* joined/left: appended to the nickname */
+	const char *kicked, *banned;        /* the same, for removals by a moderator */
 } notice_texts[] = {
-    [BROKER_NOTICES_KO] = {"시스템", "님이 입장했습니다.", "님이 퇴장했습니다."},
-    [BROKER_NOTICES_EN] = {"system", " joined", " left"},
+    [BROKER_NOTICES_KO] = {"시스템", "님이 입장했습니다.", "님이 퇴장했습니다.",
+                           "님이 강퇴되었습니다.", "님이 차단되었습니다."},
+    [BROKER_NOTICES_EN] = {"system", " joined", " left", " was removed", " was banned"},
 };
 
+/* A presence event of m: verb is appended to the nickname for its message; by and note are
+ * written when not NULL (removals by a moderator). */
 static void
-room_emit_presence(struct broker *b, struct member *m, const char *type, bool join, size_t count,
-                   const char *reason, bool resync)
+room_emit_presence(struct broker *b, struct member *m, const char *type, const char *verb,
+                   size_t count, const char *reason, bool resync, const char *by, const char *note)
 {
 	struct jsonw e;
 	const char *sender = notice_texts[b->cfg.notices].sender;
-	const char *verb =
-	    join ? notice_texts[b->cfg.notices].joined : notice_texts[b->cfg.notices].left;
 	char text[MADANG_NICK_MAX_BYTES + 64];
 
 	room_event_begin(b, m->room, type, &e);
@@ -296,6 +327,10 @@ room_emit_presence(struct broker *b, struct member *m, const char *type, bool jo
 		jw_str(&e, "reason", reason);
 	if (resync)
 		jw_bool(&e, "resync", true);
+	if (by)
+		jw_str(&e, "by", by);
+	if (note)
+		jw_str(&e, "note", note);
 	jw_end(&e);
 	room_emit(b, m->room, NULL, NULL);
 }
@@ -304,12 +339,33 @@ void
 room_emit_join(struct broker *b, struct member *m, bool resync)
 {
 	b->ctr.joins++;
-	room_emit_presence(b, m, "join", true, m->room->nmembers, NULL, resync);
+	room_emit_presence(b, m, "join", notice_texts[b->cfg.notices].joined, m->room->nmembers,
+	                   NULL, resync, NULL, NULL);
 }
 
 void
 room_emit_leave(struct broker *b, struct member *m, const char *reason)
 {
 	b->ctr.leaves++;
-	room_emit_presence(b, m, "leave", false, m->room->nmembers - 1, reason, false);
+	room_emit_presence(b, m, "leave", notice_texts[b->cfg.notices].left, m->room->nmembers - 1,
+	                   reason, false, NULL, NULL);
+}
+
+void
+room_emit_removal(struct broker *b, struct member *m, const char *reason, const char *by,
+                  const char *note)
+{
+	bool ban = strcmp(reason, "banned") == 0;
+	b->ctr.leaves++;
+	room_emit_presence(b, m, "leave",
+	                   ban ? notice_texts[b->cfg.notices].banned
+	                       : notice_texts[b->cfg.notices].kicked,
+	                   m->room->nmembers - 1, reason, false, by, note);
+}
+
+/* The sender of the room's system notices (message_deleted, slow_mode) in --notices. */
+const char *
+room_notice_sender(const struct broker *b)
+{
+	return notice_texts[b->cfg.notices].sender;
 }

@@ -1,0 +1,611 @@
+/* ops_mod.c — moderation of members (docs/moderation.md): the actor of a request and its
+ * rights, kick, ban, unban, mute, unmute, the lists, and the audit line of each. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "jwt.h"
+#include "log.h"
+#include "ops.h"
+#include "validate.h"
+#include "wire.h"
+
+/* Key buffer of a restriction: "s:" + subject or "n:" + folded nickname. */
+#define RKEY_MAX (2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1)
+
+struct room *
+ops_arg_actor(struct req *q, struct actor *a)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(q->rq, "actor");
+	bool fe = wire_has(q->rq, "frontend") || wire_has(q->rq, "session");
+	struct room *r;
+	size_t len;
+
+	memset(a, 0, sizeof(*a));
+	if (fe == (o != NULL)) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT,
+		                "give either frontend and session or actor, not both");
+		return NULL;
+	}
+	if (fe) {
+		if ((a->m = ops_arg_member(q, &r)) == NULL)
+			return NULL;
+		a->name = a->m->user;
+		a->subject = member_subject(a->m);
+		a->admin = a->subject != NULL && a->m->admin;
+	} else {
+		if (!cJSON_IsObject(o)) {
+			ops_reply_error(q, ERR_INVALID_ARGUMENT, "actor must be an object");
+			return NULL;
+		}
+		a->name = wire_str(o, "name", &len);
+		if (a->name == NULL || !jwt_subject_ok(a->name, len)) {
+			ops_reply_error(q, ERR_INVALID_ARGUMENT,
+			                "actor.name must be 1-128 bytes of UTF-8 without control "
+			                "characters");
+			return NULL;
+		}
+		if (wire_has(o, "subject") && !cJSON_IsNull(cJSON_GetObjectItem(o, "subject"))) {
+			a->subject = wire_str(o, "subject", &len);
+			if (a->subject == NULL || !jwt_subject_ok(a->subject, len)) {
+				ops_reply_error(
+				    q, ERR_INVALID_ARGUMENT,
+				    "actor.subject must be 1-128 bytes of UTF-8 without "
+				    "control characters");
+				return NULL;
+			}
+		}
+		if (wire_has(o, "admin") && !wire_bool(o, "admin", &a->admin)) {
+			ops_reply_error(q, ERR_INVALID_ARGUMENT, "actor.admin must be a boolean");
+			return NULL;
+		}
+		if ((r = ops_arg_room(q)) == NULL)
+			return NULL;
+	}
+	/* The API's admin token has no subject, and is an admin all the same. */
+	a->role = a->admin && a->m == NULL ? ROLE_ADMIN : mod_role_of(r, a->subject, a->admin);
+	return r;
+}
+
+bool
+ops_actor_may(struct req *q, const struct actor *a, enum mod_role min, const char *what)
+{
+	if (a->role >= min)
+		return true;
+	ops_reply_error(q, ERR_FORBIDDEN, "%s may not %s in this room", a->name, what);
+	return false;
+}
+
+const char *
+ops_arg_note(struct req *q, bool *bad)
+{
+	size_t len;
+	const char *s = wire_str(q->rq, "note", &len);
+
+	*bad = false;
+	if (s == NULL && wire_has(q->rq, "note") &&
+	    !cJSON_IsNull(cJSON_GetObjectItem(q->rq, "note"))) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "note must be a string");
+		*bad = true;
+		return NULL;
+	}
+	if (s != NULL && !mod_note_ok(s, len)) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT,
+		                "note must be at most %d bytes of UTF-8 without control characters",
+		                MADANG_NOTE_MAX);
+		*bad = true;
+		return NULL;
+	}
+	return s != NULL && len > 0 ? s : NULL;
+}
+
+/* Appends s to the log line: as is, or NULL as "-". */
+static const char *
+or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+void
+ops_audit(struct broker *b, struct room *r, const struct actor *a, const struct audit_info *ai)
+{
+	struct sbuf buf;
+	struct jsonw w;
+	char extra[96] = "";
+
+	if (ai->duration_s >= 0)
+		snprintf(extra, sizeof(extra), " duration_s=%lld", (long long)ai->duration_s);
+	else if (ai->seq >= 0)
+		snprintf(extra, sizeof(extra), " seq=%lld", (long long)ai->seq);
+	else if (ai->interval_s >= 0)
+		snprintf(extra, sizeof(extra), " interval_s=%lld", (long long)ai->interval_s);
+	/* The note has no control character (mod_note_ok); the log writes it as given. */
+	log_info(
+	    "moderation: room=%s action=%s by=%s (sub %s)%s target=%s (sub %s)%s%s%s%s%s%s%s%s",
+	    r->id, ai->action, a->name, or_dash(a->subject), a->role == ROLE_ADMIN ? " admin" : "",
+	    or_dash(ai->user), or_dash(ai->subject), extra, ai->note ? " note=\"" : "",
+	    ai->note ? ai->note : "", ai->note ? "\"" : "", ai->extra_key ? " " : "",
+	    ai->extra_key ? ai->extra_key : "", ai->extra_key ? "=" : "",
+	    ai->extra_json ? ai->extra_json : "");
+
+	sbuf_init(&buf);
+	jw_begin(&w, &buf);
+	jw_obj(&w, NULL);
+	jw_str(&w, "time", b->now_iso);
+	jw_str(&w, "room_id", r->id);
+	jw_str(&w, "action", ai->action);
+	jw_obj(&w, "actor");
+	jw_str(&w, "name", a->name);
+	if (a->subject)
+		jw_str(&w, "subject", a->subject);
+	else
+		jw_null(&w, "subject");
+	jw_bool(&w, "admin", a->role == ROLE_ADMIN);
+	jw_str(&w, "via", a->m ? "ws" : "api");
+	jw_end(&w);
+	if (ai->user || ai->subject) {
+		jw_obj(&w, "target");
+		if (ai->user)
+			jw_str(&w, "user", ai->user);
+		else
+			jw_null(&w, "user");
+		if (ai->subject)
+			jw_str(&w, "subject", ai->subject);
+		else
+			jw_null(&w, "subject");
+		jw_end(&w);
+	}
+	if (ai->note)
+		jw_str(&w, "note", ai->note);
+	if (ai->duration_s >= 0)
+		jw_int(&w, "duration_s", ai->duration_s);
+	if (ai->seq >= 0)
+		jw_int(&w, "seq", ai->seq);
+	if (ai->interval_s >= 0)
+		jw_int(&w, "interval_s", ai->interval_s);
+	if (ai->extra_key)
+		jw_raw(&w, ai->extra_key, ai->extra_json, strlen(ai->extra_json));
+	jw_end(&w);
+	if (buf.oom)
+		log_error("broker: out of memory writing an audit entry of room %s", r->id);
+	else
+		mod_audit_add(b, r, buf.data, buf.len);
+	sbuf_fini(&buf);
+}
+
+/* A fresh audit_info for action: no target, no numbers. */
+static struct audit_info
+audit_info(const char *action)
+{
+	return (struct audit_info){.action = action, .duration_s = -1, .seq = -1, .interval_s = -1};
+}
+
+/* Publishes {"type":type,"session","room_id","user","reason"?,"by","note","until"} about m on
+ * its front-end's topic (kick, muted, unmuted). */
+static void
+publish_member_event(struct broker *b, struct member *m, const char *type, const char *reason,
+                     const char *by, const char *note, int64_t until_ms, bool with_until)
+{
+	char topic[WIRE_TOPIC_MAX + 1], iso[CLOCK_ISO8601_LEN];
+	size_t tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, m->sess->fe->id);
+	struct jsonw e;
+
+	ops_event_begin(b, &e, type);
+	jw_str(&e, "session", m->sess->id);
+	jw_str(&e, "room_id", m->room->id);
+	jw_str(&e, "user", m->user);
+	if (reason)
+		jw_str(&e, "reason", reason);
+	jw_str(&e, "by", by);
+	if (note)
+		jw_str(&e, "note", note);
+	else
+		jw_null(&e, "note");
+	if (with_until) {
+		if (until_ms)
+			jw_str(&e, "until", clock_iso8601(until_ms, iso));
+		else
+			jw_null(&e, "until");
+	}
+	jw_end(&e);
+	room_publish(b, topic, tlen, b->ev.data, b->ev.len);
+}
+
+/* Removes m from its room on a moderator's behalf: the room's leave event (reason kicked or
+ * banned), then kick on its front-end's topic. */
+static void
+remove_member(struct broker *b, struct member *m, const char *reason, const char *by,
+              const char *note, int64_t until_ms)
+{
+	room_emit_removal(b, m, reason, by, note);
+	publish_member_event(b, m, "kick", reason, by, note, until_ms, true);
+	sess_leave(b, m, NULL);
+}
+
+/* The target of kick, ban and mute: "user" (the member of that nickname, when present) or, for
+ * ban and unban, "subject". Fills canon/key or *subject; *t is the member or NULL. False after
+ * an error reply. */
+static bool
+arg_target(struct req *q, struct room *r, bool subject_ok, char *canon, char *key,
+           const char **subject, struct member **t)
+{
+	size_t len;
+
+	*subject = NULL;
+	*t = NULL;
+	if (subject_ok && wire_has(q->rq, "subject")) {
+		if (wire_has(q->rq, "user")) {
+			ops_reply_error(q, ERR_INVALID_ARGUMENT, "give user or subject, not both");
+			return false;
+		}
+		*subject = wire_str(q->rq, "subject", &len);
+		if (*subject == NULL || !jwt_subject_ok(*subject, len)) {
+			ops_reply_error(q, ERR_INVALID_ARGUMENT,
+			                "subject must be 1-128 bytes of UTF-8 without control "
+			                "characters");
+			return false;
+		}
+		for (size_t i = 0; i < r->nmembers; i++) {
+			const char *s = member_subject(r->members_v[i]);
+			if (s && strcmp(s, *subject) == 0) {
+				*t = r->members_v[i];
+				break;
+			}
+		}
+		return true;
+	}
+	if (!ops_arg_nick(q, "user", canon, key))
+		return false;
+	*t = hmap_get(&r->members, key);
+	return true;
+}
+
+/* The target's role: the member's, else the subject's (no admin is known by subject alone). */
+static enum mod_role
+target_role(struct room *r, struct member *t, const char *subject)
+{
+	if (t != NULL)
+		return mod_member_role(t);
+	return mod_role_of(r, subject, false);
+}
+
+/* Refuses (forbidden) an action on a target whose role is not below the actor's. */
+static bool
+may_act_on(struct req *q, const struct actor *a, enum mod_role trole, const char *tname)
+{
+	if (a->role > trole)
+		return true;
+	ops_reply_error(q, ERR_FORBIDDEN, "%s may not act on %s (%s)", a->name, tname,
+	                mod_role_name(trole));
+	return false;
+}
+
+/* kick {room_id, actor…, user, note?} */
+void
+op_kick(struct req *q)
+{
+	char canon[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
+	struct actor a;
+	struct room *r = ops_arg_actor(q, &a);
+	const char *subject, *note;
+	struct member *t;
+	bool bad;
+
+	if (r == NULL || !ops_actor_may(q, &a, ROLE_MODERATOR, "kick") ||
+	    !arg_target(q, r, false, canon, key, &subject, &t))
+		return;
+	if ((note = ops_arg_note(q, &bad)), bad)
+		return;
+	if (t == NULL) {
+		ops_reply_error(q, ERR_NO_SUCH_USER, "%s is not in room %s", canon, r->id);
+		return;
+	}
+	if (t == a.m) {
+		ops_reply_error(q, ERR_FORBIDDEN, "nobody may kick themselves");
+		return;
+	}
+	if (!may_act_on(q, &a, mod_member_role(t), t->user))
+		return;
+	struct audit_info ai = audit_info("kick");
+	ai.user = t->user;
+	ai.subject = member_subject(t);
+	ai.note = note;
+	ops_audit(q->b, r, &a, &ai);
+	remove_member(q->b, t, "kicked", a.name, note, 0);
+	ops_reply_ok(q);
+}
+
+/* The restriction a ban or mute sets on target t (or the nickname canon/key, or subject). */
+static void
+restr_template(struct restriction *x, char *kbuf, struct member *t, const char *canon,
+               const char *key, const char *subject)
+{
+	const char *ts = t ? member_subject(t) : subject;
+
+	if (ts != NULL) {
+		snprintf(kbuf, RKEY_MAX, "s:%s", ts);
+		x->subject = (char *)ts;
+	} else {
+		snprintf(kbuf, RKEY_MAX, "n:%s", t ? t->key : key);
+		x->addr = t ? (char *)member_addr(t) : NULL;
+	}
+	x->user = t ? (char *)t->user : (char *)(subject ? NULL : canon);
+	x->key = kbuf;
+}
+
+/* Tells the store about a restriction that was set (stored rooms only). */
+static void
+restr_store_put(struct broker *b, struct room *r, const char *kind, const struct restriction *x)
+{
+	struct sbuf buf;
+	struct jsonw w;
+
+	if (b->store.restriction_put == NULL || r->ephemeral)
+		return;
+	sbuf_init(&buf);
+	jw_begin(&w, &buf);
+	restr_record(&w, x);
+	if (!buf.oom)
+		b->store.restriction_put(b->store.arg, r->id, kind, x->key, x->until_ms, buf.data,
+		                         buf.len);
+	sbuf_fini(&buf);
+}
+
+static void
+restr_store_del(struct broker *b, struct room *r, const char *kind, const char *key)
+{
+	if (b->store.restriction_del != NULL && !r->ephemeral)
+		b->store.restriction_del(b->store.arg, r->id, kind, key);
+}
+
+/* Writes until (ISO-8601 or null) into the object open in w. */
+static void
+jw_until(struct jsonw *w, int64_t until_ms)
+{
+	char iso[CLOCK_ISO8601_LEN];
+
+	if (until_ms)
+		jw_str(w, "until", clock_iso8601(until_ms, iso));
+	else
+		jw_null(w, "until");
+}
+
+/* ban and mute: kind "ban" or "mute". */
+static void
+restrict_member(struct req *q, bool ban)
+{
+	struct broker *b = q->b;
+	char canon[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1], kbuf[RKEY_MAX];
+	struct actor a;
+	struct room *r = ops_arg_actor(q, &a);
+	const char *subject, *note, *kind = ban ? "ban" : "mute";
+	struct member *t;
+	struct room_mod *md;
+	int64_t dur = 0;
+	bool has_dur, bad, full;
+
+	if (r == NULL)
+		return;
+	if (!ops_actor_may(
+	        q, &a, ban && !(r->mod && r->mod->moderators_may_ban) ? ROLE_OWNER : ROLE_MODERATOR,
+	        kind) ||
+	    !arg_target(q, r, ban, canon, key, &subject, &t))
+		return;
+	if ((note = ops_arg_note(q, &bad)), bad)
+		return;
+	if (!ops_arg_int_opt(q, "duration_s", 1, MADANG_RESTRICT_MAX_S, &dur, &has_dur))
+		return;
+	if (!ban && !has_dur) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "a mute needs duration_s");
+		return;
+	}
+	if (t == a.m && t != NULL) {
+		ops_reply_error(q, ERR_FORBIDDEN, "nobody may %s themselves", kind);
+		return;
+	}
+	if (!may_act_on(q, &a, target_role(r, t, subject), t ? t->user : subject ? subject : canon))
+		return;
+	if ((md = mod_get(r)) == NULL)
+		goto oom;
+	struct restriction x = {.by = (char *)a.name, .note = (char *)note, .time_ms = b->now_wall};
+	x.until_ms = has_dur ? b->now_wall + dur * 1000 : 0;
+	restr_template(&x, kbuf, t, canon, key, subject);
+	struct restriction *set =
+	    restr_put(ban ? &md->bans : &md->mutes, &x, b->cfg.max_bans, &full);
+	if (set == NULL) {
+		if (!full)
+			goto oom;
+		ops_reply_error(q, ERR_TOO_MANY_BANS, "room %s already has %u %ss", r->id,
+		                b->cfg.max_bans, kind);
+		return;
+	}
+	restr_store_put(b, r, kind, set);
+	struct audit_info ai = audit_info(kind);
+	ai.user = set->user;
+	ai.subject = set->subject;
+	ai.note = note;
+	ai.duration_s = has_dur ? dur : -1;
+	ops_audit(b, r, &a, &ai);
+
+	/* The members it holds now: the target, and other sessions of the same subject. */
+	bool hit = false;
+	for (size_t i = r->nmembers; i-- > 0;) {
+		struct member *m = r->members_v[i];
+		const char *ms = member_subject(m);
+		if (m != t && !(set->subject && ms && strcmp(ms, set->subject) == 0))
+			continue;
+		if (m == a.m || mod_member_role(m) >= a.role)
+			continue;
+		hit = true;
+		if (ban)
+			remove_member(b, m, "banned", a.name, note, set->until_ms);
+		else
+			publish_member_event(b, m, "muted", NULL, a.name, note, set->until_ms,
+			                     true);
+	}
+	struct jsonw w;
+	ops_reply_begin(q, &w);
+	jw_until(&w, set->until_ms);
+	if (ban)
+		jw_bool(&w, "kicked", hit);
+	jw_end(&w);
+	return;
+oom:
+	ops_reply_error(q, ERR_INTERNAL, "out of memory");
+}
+
+/* ban {room_id, actor…, user | subject, duration_s?, note?} */
+void
+op_ban(struct req *q)
+{
+	restrict_member(q, true);
+}
+
+/* mute {room_id, actor…, user, duration_s, note?} */
+void
+op_mute(struct req *q)
+{
+	restrict_member(q, false);
+}
+
+/* The restriction of set that holds the target of an unban or unmute: by subject, by the
+ * present member's subject, by the nickname key, or any set on that nickname. */
+static struct restriction *
+find_target_restr(struct broker *b, struct room *r, struct restr_set *set, struct member *t,
+                  const char *key, const char *subject)
+{
+	char kbuf[RKEY_MAX];
+	struct restriction *x;
+	size_t it = 0;
+	void *v;
+
+	if (subject != NULL || (t != NULL && member_subject(t) != NULL)) {
+		snprintf(kbuf, sizeof(kbuf), "s:%s", subject ? subject : member_subject(t));
+		if ((x = restr_find(b, set, kbuf)) != NULL || subject != NULL)
+			return x;
+	}
+	snprintf(kbuf, sizeof(kbuf), "n:%s", key);
+	if ((x = restr_find(b, set, kbuf)) != NULL)
+		return x;
+	(void)r;
+	/* A ban of a subject set on a member by this nickname. */
+	while (hmap_next(&set->by_key, &it, NULL, &v)) {
+		char folded[MADANG_NICK_MAX_BYTES + 1];
+		x = v;
+		if (x->user == NULL)
+			continue;
+		nick_fold(x->user, folded, sizeof(folded));
+		if (strcmp(folded, key) == 0)
+			return restr_find(b, set, x->key);
+	}
+	return NULL;
+}
+
+/* unban and unmute. */
+static void
+lift(struct req *q, bool ban)
+{
+	struct broker *b = q->b;
+	char canon[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
+	char kbuf[RKEY_MAX];
+	struct actor a;
+	struct room *r = ops_arg_actor(q, &a);
+	const char *subject, *kind = ban ? "ban" : "mute";
+	struct member *t;
+	struct restriction *x = NULL;
+
+	if (r == NULL)
+		return;
+	if (!ops_actor_may(
+	        q, &a, ban && !(r->mod && r->mod->moderators_may_ban) ? ROLE_OWNER : ROLE_MODERATOR,
+	        ban ? "unban" : "unmute") ||
+	    !arg_target(q, r, ban, canon, key, &subject, &t))
+		return;
+	if (r->mod != NULL)
+		x = find_target_restr(b, r, ban ? &r->mod->bans : &r->mod->mutes, t, key, subject);
+	if (x == NULL) {
+		ops_reply_error(q, ERR_NO_SUCH_BAN, "%s is not %s in room %s",
+		                subject ? subject : canon, ban ? "banned" : "muted", r->id);
+		return;
+	}
+	struct audit_info ai = audit_info(ban ? "unban" : "unmute");
+	ai.user = x->user;
+	ai.subject = x->subject;
+	ops_audit(b, r, &a, &ai);
+	snprintf(kbuf, sizeof(kbuf), "%s", x->key);
+	if (!ban) {
+		/* Tell the members it held. */
+		for (size_t i = 0; i < r->nmembers; i++) {
+			struct member *m = r->members_v[i];
+			const char *ms = member_subject(m);
+			if (m == t || (x->subject && ms && strcmp(ms, x->subject) == 0) ||
+			    (x->subject == NULL && x->user && strcmp(kbuf + 2, m->key) == 0))
+				publish_member_event(b, m, "unmuted", NULL, a.name, NULL, 0, false);
+		}
+	}
+	restr_del(ban ? &r->mod->bans : &r->mod->mutes, x);
+	restr_store_del(b, r, kind, kbuf);
+	ops_reply_ok(q);
+}
+
+/* unban {room_id, actor…, user | subject} */
+void
+op_unban(struct req *q)
+{
+	lift(q, true);
+}
+
+/* unmute {room_id, actor…, user} */
+void
+op_unmute(struct req *q)
+{
+	lift(q, false);
+}
+
+/* list_bans and list_mutes: {"ok":true,"bans"|"mutes":[…]}, the ended ones left out. */
+static void
+list_restr(struct req *q, bool ban)
+{
+	struct broker *b = q->b;
+	struct actor a;
+	struct room *r = ops_arg_actor(q, &a);
+	struct jsonw w;
+	size_t it = 0;
+	void *v;
+
+	if (r == NULL)
+		return;
+	if (!ops_actor_may(
+	        q, &a, ban && !(r->mod && r->mod->moderators_may_ban) ? ROLE_OWNER : ROLE_MODERATOR,
+	        ban ? "list bans" : "list mutes"))
+		return;
+	ops_reply_begin(q, &w);
+	jw_arr(&w, ban ? "bans" : "mutes");
+	if (r->mod != NULL) {
+		struct restr_set *set = ban ? &r->mod->bans : &r->mod->mutes;
+		while (hmap_next(&set->by_key, &it, NULL, &v)) {
+			struct restriction *x = v;
+			if (x->until_ms != 0 && x->until_ms <= b->now_wall)
+				continue;
+			restr_list_item(&w, x);
+		}
+	}
+	jw_end(&w);
+	jw_end(&w);
+}
+
+/* list_bans {room_id, actor…} */
+void
+op_list_bans(struct req *q)
+{
+	list_restr(q, true);
+}
+
+/* list_mutes {room_id, actor…} */
+void
+op_list_mutes(struct req *q)
+{
+	list_restr(q, false);
+}

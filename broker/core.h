@@ -142,8 +142,9 @@ struct broker {
 	uint64_t now_mono;
 	uint64_t last_run_ms; /* mono time the loop last did work (request or tick), 0 before */
 	char now_iso[CLOCK_ISO8601_LEN];
-	size_t expire_cursor; /* mod_expire: the room it goes on with */
-	uint64_t audit_next;  /* id of the newest audit entry kept in memory */
+	size_t expire_room, expire_iter; /* mod_expire: where its walk goes on (rooms_v index, */
+	int expire_kind;                 /* hmap iterator, 0 bans / 1 mutes) */
+	uint64_t audit_next;             /* id of the newest audit entry kept in memory */
 };
 
 /* room.c */
@@ -191,7 +192,7 @@ const char *room_notice_sender(const struct broker *b);
 #define ERR_TOO_MANY_BANS   "too_many_bans"
 
 /* Expired bans and mutes broker_tick looks at per call, at most (the rest wait for the next). */
-#define BROKER_EXPIRE_BUDGET 64
+#define BROKER_EXPIRE_BUDGET 64 /* also the rooms it walks over per call */
 
 /* Roles, in rank order: an actor acts only on a lower rank. */
 enum mod_role { ROLE_MEMBER, ROLE_MODERATOR, ROLE_OWNER, ROLE_ADMIN };
@@ -247,9 +248,10 @@ struct restriction *restr_match(struct broker *b, struct restr_set *set, const c
 /* Finds the restriction of key, ended ones removed (NULL). */
 struct restriction *restr_find(struct broker *b, struct restr_set *set, const char *key);
 /* Sets (or replaces, same key) a restriction from the filled template t, whose strings are
- * copied. Returns it, or NULL: too many (*full set) or out of memory. */
-struct restriction *restr_put(struct restr_set *set, const struct restriction *t, uint32_t max,
-                              bool *full);
+ * copied; ended ones do not count towards max. Returns it, or NULL: too many (*full set) or
+ * out of memory. */
+struct restriction *restr_put(struct broker *b, struct restr_set *set, const struct restriction *t,
+                              uint32_t max, bool *full);
 void restr_del(struct restr_set *set, struct restriction *x);
 /* Writes x as the JSON record of the restriction_put hook and broker_restore_restriction. */
 void restr_record(struct jsonw *w, const struct restriction *x);

@@ -181,8 +181,11 @@ dup_opt(char **dst, const char *s)
 	return s != NULL && (*dst = strdup(s)) == NULL ? -1 : 0;
 }
 
+static bool restr_expire(struct broker *b, struct restr_set *set, size_t *iter, size_t *budget);
+
 struct restriction *
-restr_put(struct restr_set *set, const struct restriction *t, uint32_t max, bool *full)
+restr_put(struct broker *b, struct restr_set *set, const struct restriction *t, uint32_t max,
+          bool *full)
 {
 	struct restriction *x = calloc(1, sizeof(*x)), *old;
 
@@ -197,20 +200,25 @@ restr_put(struct restr_set *set, const struct restriction *t, uint32_t max, bool
 	x->time_ms = t->time_ms;
 	old = hmap_get(&set->by_key, x->key);
 	if (old == NULL && set->by_key.count >= max) {
-		*full = true;
-		goto fail;
+		/* Ended ones the tick has not reached yet do not count. */
+		size_t it = 0, budget = set->by_key.count;
+		restr_expire(b, set, &it, &budget);
+		if (set->by_key.count >= max) {
+			*full = true;
+			goto fail;
+		}
 	}
+	/* The maps keep the key pointer of the first insertion: replace by removing. */
+	if (old != NULL)
+		restr_del(set, old);
 	if (hmap_put(&set->by_key, x->key, x) != 0)
 		goto fail;
-	if (old != NULL) {
-		/* The new one is in by_key already: take the old one out of by_addr only. */
-		if (old->addr != NULL && hmap_get(&set->by_addr, old->addr) == old)
-			hmap_del(&set->by_addr, old->addr);
-		restr_free(old);
-	}
-	if (x->addr != NULL && hmap_put(&set->by_addr, x->addr, x) != 0) {
-		restr_del(set, x);
-		return NULL;
+	if (x->addr != NULL) {
+		hmap_del(&set->by_addr, x->addr);
+		if (hmap_put(&set->by_addr, x->addr, x) != 0) {
+			restr_del(set, x);
+			return NULL;
+		}
 	}
 	return x;
 fail:
@@ -268,34 +276,51 @@ restr_list_item(struct jsonw *w, const struct restriction *x)
 	jw_end(w);
 }
 
-/* Removes the ended restrictions of set, looking at no more than *budget entries. */
-static void
-restr_expire(struct broker *b, struct restr_set *set, size_t *budget)
+/* Removes the ended restrictions of set from *iter on, looking at no more than *budget
+ * entries; false when the walk reached the end of the set. */
+static bool
+restr_expire(struct broker *b, struct restr_set *set, size_t *iter, size_t *budget)
 {
-	size_t it = 0;
 	void *v;
 
-	while (*budget > 0 && hmap_next(&set->by_key, &it, NULL, &v)) {
+	while (*budget > 0) {
+		if (!hmap_next(&set->by_key, iter, NULL, &v))
+			return false;
 		(*budget)--;
 		if (restr_ended(b, v))
-			restr_del(set, v);
+			restr_del(set, v); /* deletions move nothing: the walk goes on */
 	}
+	return true;
 }
 
 void
 mod_expire(struct broker *b)
 {
-	size_t budget = BROKER_EXPIRE_BUDGET;
+	size_t budget = BROKER_EXPIRE_BUDGET, steps = 0;
 
-	/* Round-robin over the rooms, from where the last call stopped. */
-	for (size_t n = 0; n < b->nrooms && budget > 0; n++) {
-		if (b->expire_cursor >= b->nrooms)
-			b->expire_cursor = 0;
-		struct room *r = b->rooms_v[b->expire_cursor++];
-		if (r->mod == NULL)
-			continue;
-		restr_expire(b, &r->mod->bans, &budget);
-		restr_expire(b, &r->mod->mutes, &budget);
+	/* A walk over every room's bans then mutes, resumed where the last call stopped, over at
+	 * most BROKER_EXPIRE_BUDGET rooms. Rooms created or removed meanwhile only make it skip or
+	 * repeat a few entries. */
+	while (budget > 0 && b->nrooms > 0 && steps++ < 2 * BROKER_EXPIRE_BUDGET) {
+		if (b->expire_room >= b->nrooms) {
+			b->expire_room = 0;
+			b->expire_kind = 0;
+			b->expire_iter = 0;
+		}
+		struct room *r = b->rooms_v[b->expire_room];
+		bool more = false;
+		if (r->mod != NULL)
+			more = restr_expire(b, b->expire_kind ? &r->mod->mutes : &r->mod->bans,
+			                    &b->expire_iter, &budget);
+		if (more)
+			break;
+		b->expire_iter = 0;
+		if (b->expire_kind == 0) {
+			b->expire_kind = 1;
+		} else {
+			b->expire_kind = 0;
+			b->expire_room++;
+		}
 	}
 }
 
@@ -472,8 +497,8 @@ broker_restore_restriction(struct broker *b, const char *room_id, const char *ki
 	if ((md = mod_get(r)) == NULL)
 		goto out;
 	/* Restored ones are never refused for the limit: they were admitted before. */
-	if (restr_put(strcmp(kind, "ban") == 0 ? &md->bans : &md->mutes, &t, UINT32_MAX, &full) !=
-	    NULL)
+	if (restr_put(b, strcmp(kind, "ban") == 0 ? &md->bans : &md->mutes, &t, UINT32_MAX,
+	              &full) != NULL)
 		rv = 0;
 out:
 	cJSON_Delete(o);

@@ -320,7 +320,7 @@ op_kick(struct req *q)
 /* The restriction a ban or mute sets on target t (or the nickname canon/key, or subject). */
 static void
 restr_template(struct restriction *x, char *kbuf, struct member *t, const char *canon,
-               const char *key, const char *subject)
+               const char *key, const char *subject, bool ban)
 {
 	const char *ts = t ? member_subject(t) : subject;
 
@@ -329,7 +329,7 @@ restr_template(struct restriction *x, char *kbuf, struct member *t, const char *
 		x->subject = (char *)ts;
 	} else {
 		snprintf(kbuf, RKEY_MAX, "n:%s", t ? t->key : key);
-		x->addr = t ? (char *)member_addr(t) : NULL;
+		x->addr = t && ban ? (char *)member_addr(t) : NULL; /* mutes: the nickname */
 	}
 	x->user = t ? (char *)t->user : (char *)(subject ? NULL : canon);
 	x->key = kbuf;
@@ -411,9 +411,9 @@ restrict_member(struct req *q, bool ban)
 		goto oom;
 	struct restriction x = {.by = (char *)a.name, .note = (char *)note, .time_ms = b->now_wall};
 	x.until_ms = has_dur ? b->now_wall + dur * 1000 : 0;
-	restr_template(&x, kbuf, t, canon, key, subject);
+	restr_template(&x, kbuf, t, canon, key, subject, ban);
 	struct restriction *set =
-	    restr_put(ban ? &md->bans : &md->mutes, &x, b->cfg.max_bans, &full);
+	    restr_put(b, ban ? &md->bans : &md->mutes, &x, b->cfg.max_bans, &full);
 	if (set == NULL) {
 		if (!full)
 			goto oom;

@@ -69,6 +69,15 @@ op_stats(struct req *q)
 	ops_reply_begin(q, &w);
 	add_overview(q, &w);
 	jw_int(&w, "sessions", (int64_t)q->b->sessions_total);
+	/* Bans and mutes held in memory, ended ones the tick has not swept yet included. */
+	size_t nbans = 0, nmutes = 0;
+	for (size_t i = 0; i < q->b->nrooms; i++) {
+		const struct room_mod *md = q->b->rooms_v[i]->mod;
+		nbans += md ? md->bans.by_key.count : 0;
+		nmutes += md ? md->mutes.by_key.count : 0;
+	}
+	jw_int(&w, "bans", (int64_t)nbans);
+	jw_int(&w, "mutes", (int64_t)nmutes);
 	jw_obj(&w, "counters");
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		jw_int(&w, counters[i].name, (int64_t)counters[i].value);

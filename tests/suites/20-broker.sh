@@ -1,6 +1,7 @@
 #!/bin/sh
 # 20-broker.sh — the real madang-broker over real nng sockets (tests/integration/it_broker.c,
-# and it_durable.c for --data: SIGKILL, restart, torn WAL, bad data directories),
+# it_durable.c for --data: SIGKILL, restart, torn WAL, bad data directories, and
+# it_moderation.c for kick, ban, mute, deletions, slow mode and their rights),
 # once plainly and once with the broker under valgrind (no definite leak, no memory error: the
 # broker's exit status after SIGTERM would be 99).
 T_NAME=broker
@@ -21,11 +22,13 @@ run_it() {
 
 run_it plain it_broker
 run_it plain it_durable
+run_it plain it_moderation
 if [ -z "${MADANG_NO_VALGRIND:-}" ]; then
 	# tests/valgrind.supp: one message nng itself can lose at shutdown, and nothing else.
 	vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
 	vg="$vg --suppressions=$MADANG_ROOT/tests/valgrind.supp"
 	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_broker
 	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_durable
+	MADANG_TEST_WRAPPER="$vg" run_it valgrind it_moderation
 fi
 t_done

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "broker/broker.h"
+#include "broker/core.h"
 #include "log.h"
 #include "wire.h"
 
@@ -378,6 +379,273 @@ test_counts_follow_joins_and_leaves(void **state)
 	broker_destroy(b);
 }
 
+/* ---- Moderation (docs/moderation.md) ---- */
+
+#define WALL_MS 1795316806123LL /* the wall clock of req() */
+
+/* What the store hooks were told, in order, one line each. */
+static char hooks[8192];
+
+static void
+hook_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void
+hook_line(const char *fmt, ...)
+{
+	size_t n = strlen(hooks);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(hooks + n, sizeof(hooks) - n, fmt, ap);
+	va_end(ap);
+	n = strlen(hooks);
+	if (n + 1 < sizeof(hooks))
+		strcat(hooks, "\n");
+}
+
+static void
+h_room_meta(void *arg, const char *room_id, const char *meta, size_t len)
+{
+	(void)arg;
+	hook_line("meta %s %.*s", room_id, (int)len, meta);
+}
+
+static void
+h_put(void *arg, const char *room_id, const char *kind, const char *key, int64_t until_ms,
+      const char *rec, size_t len)
+{
+	(void)arg;
+	hook_line("put %s %s %s %lld %.*s", room_id, kind, key, (long long)until_ms, (int)len, rec);
+}
+
+static void
+h_del(void *arg, const char *room_id, const char *kind, const char *key)
+{
+	(void)arg;
+	hook_line("del %s %s %s", room_id, kind, key);
+}
+
+static void
+h_redact(void *arg, const char *room_id, uint64_t seq, const char *tomb, size_t len)
+{
+	(void)arg;
+	hook_line("redact %s %llu %.*s", room_id, (unsigned long long)seq, (int)len, tomb);
+}
+
+/* Stores seq 1 of every room as a message of bob's, and nothing else. */
+static int
+h_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
+{
+	(void)arg;
+	if (seq != 1)
+		return 1;
+	sbuf_addf(out,
+	          "{\"type\":\"message\",\"room_id\":\"%s\",\"seq\":1,\"epoch\":\"00112233aabbccdd\","
+	          "\"time\":\"2026-11-22T03:06:46.123Z\",\"sender\":\"bob\",\"message\":\"old\","
+	          "\"client_id\":\"c9\"}",
+	          room_id);
+	return 0;
+}
+
+static void
+h_audit_add(void *arg, const char *room_id, int64_t wall_ms, const char *entry, size_t len)
+{
+	(void)arg;
+	(void)wall_ms;
+	hook_line("audit %s %.*s", room_id, (int)len, entry);
+}
+
+static int
+h_audit_read(void *arg, const char *room_id, uint64_t before_id, size_t limit, struct sbuf *out)
+{
+	(void)arg;
+	hook_line("audit_read %s %llu %zu", room_id, (unsigned long long)before_id, limit);
+	sbuf_adds(out, "[{\"id\":7,\"action\":\"kick\"},{\"id\":3,\"action\":\"ban\"}]");
+	return 0;
+}
+
+static struct broker *
+mk_stored(size_t history)
+{
+	struct broker *b = mk(history, 10, 100);
+	struct broker_store st = {.room_meta = h_room_meta,
+	                          .restriction_put = h_put,
+	                          .restriction_del = h_del,
+	                          .event_redact = h_redact,
+	                          .event_get = h_get,
+	                          .audit_add = h_audit_add,
+	                          .audit_read = h_audit_read};
+	broker_set_store(b, &st);
+	hooks[0] = '\0';
+	return b;
+}
+
+#define ADMIN "\"actor\":{\"name\":\"admin\",\"admin\":true}"
+
+static void
+test_store_hooks_follow_moderation(void **state)
+{
+	(void)state;
+	struct broker *b = mk_stored(100);
+	assert_string_equal(err_of(b, "{\"op\":\"set_room\",\"room_id\":\"room1\"," ADMIN
+	                              ",\"owner\":\"u-1\",\"moderators_may_ban\":true}"),
+	                    "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"ban\",\"room_id\":\"room1\"," ADMIN
+	                              ",\"user\":\"Bob\",\"duration_s\":60,\"note\":\"spam\"}"),
+	                    "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"unban\",\"room_id\":\"room1\"," ADMIN ",\"user\":\"bob\"}"),
+	                    "ok");
+	assert_string_equal(
+	    hooks,
+	    "audit room1 {\"time\":\"2026-11-22T03:06:46.123Z\",\"room_id\":\"room1\",\"action\":"
+	    "\"owner\",\"actor\":{\"name\":\"admin\",\"subject\":null,\"admin\":true,\"via\":\"api\"},"
+	    "\"target\":{\"user\":null,\"subject\":\"u-1\"}}\n"
+	    "audit room1 {\"time\":\"2026-11-22T03:06:46.123Z\",\"room_id\":\"room1\",\"action\":"
+	    "\"moderators_may_ban\",\"actor\":{\"name\":\"admin\",\"subject\":null,\"admin\":true,"
+	    "\"via\":\"api\"},\"moderators_may_ban\":true}\n"
+	    "meta room1 {\"owner\":\"u-1\",\"moderators\":[],\"moderators_may_ban\":true,"
+	    "\"slow_mode_s\":0}\n"
+	    "put room1 ban n:bob 1795316866123 {\"user\":\"Bob\",\"subject\":null,\"addr\":null,"
+	    "\"until_ms\":1795316866123,\"time_ms\":1795316806123,\"by\":\"admin\",\"note\":\"spam\"}\n"
+	    "audit room1 {\"time\":\"2026-11-22T03:06:46.123Z\",\"room_id\":\"room1\",\"action\":"
+	    "\"ban\",\"actor\":{\"name\":\"admin\",\"subject\":null,\"admin\":true,\"via\":\"api\"},"
+	    "\"target\":{\"user\":\"Bob\",\"subject\":null},\"note\":\"spam\",\"duration_s\":60}\n"
+	    "audit room1 {\"time\":\"2026-11-22T03:06:46.123Z\",\"room_id\":\"room1\",\"action\":"
+	    "\"unban\",\"actor\":{\"name\":\"admin\",\"subject\":null,\"admin\":true,\"via\":\"api\"},"
+	    "\"target\":{\"user\":\"Bob\",\"subject\":null}}\n"
+	    "del room1 ban n:bob\n");
+	/* With a store, audit reads it (one more than asked: to know whether a page follows). */
+	hooks[0] = '\0';
+	cJSON *r = req(b, "{\"op\":\"audit\",\"room_id\":\"room1\"," ADMIN ",\"limit\":1}");
+	assert_string_equal(hooks, "audit_read room1 0 2\n");
+	char *text = cJSON_PrintUnformatted(r);
+	assert_string_equal(text, "{\"ok\":true,\"entries\":[{\"id\":7,\"action\":\"kick\"}],"
+	                          "\"next_before\":7}");
+	free(text);
+	cJSON_Delete(r);
+	broker_destroy(b);
+}
+
+static void
+test_delete_redacts_the_ring_and_the_store(void **state)
+{
+	(void)state;
+	struct broker *b = mk_stored(2);
+	hello_join(b, "s1", "room1", "alice"); /* seq 1 */
+	assert_string_equal(err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+	                              "\"room_id\":\"room1\",\"text\":\"oops\",\"client_id\":\"c1\"}"),
+	                    "ok"); /* seq 2 */
+	hooks[0] = '\0';
+	nevents = 0;
+	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," ADMIN ",\"seq\":2}"),
+	                    "ok");
+	assert_non_null(strstr(hooks, "redact room1 2 {\"type\":\"message\",\"room_id\":\"room1\","
+	                              "\"seq\":2,\"epoch\":\"00112233aabbccdd\",\"time\":"
+	                              "\"2026-11-22T03:06:46.123Z\",\"sender\":\"alice\",\"message\":"
+	                              "\"\",\"deleted\":true}\n"));
+	assert_int_equal(nevents, 1);
+	assert_string_equal(events[0].json,
+	                    "{\"type\":\"message_deleted\",\"room_id\":\"room1\",\"seq\":3,\"epoch\":"
+	                    "\"00112233aabbccdd\",\"time\":\"2026-11-22T03:06:46.123Z\",\"deleted_seq\":2,"
+	                    "\"by\":\"admin\",\"sender\":\"시스템\",\"message\":\"메시지가 삭제되었습니다.\"}");
+	/* seq 1 has left the ring (history 2): the store's copy is checked and redacted. */
+	hooks[0] = '\0';
+	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," ADMIN ",\"seq\":1}"),
+	                    "ok");
+	assert_non_null(strstr(hooks, "redact room1 1 {\"type\":\"message\",\"room_id\":\"room1\","
+	                              "\"seq\":1,\"epoch\":\"00112233aabbccdd\",\"time\":"
+	                              "\"2026-11-22T03:06:46.123Z\",\"sender\":\"bob\",\"message\":\"\","
+	                              "\"deleted\":true}\n"));
+	/* Seqs the store does not hold and seqs not yet given are no messages. */
+	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room2\"," ADMIN ",\"seq\":1}"),
+	                    "no_such_message");
+	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," ADMIN ",\"seq\":99}"),
+	                    "no_such_message");
+	broker_destroy(b);
+}
+
+static void
+test_tick_sweeps_ended_bans(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	assert_string_equal(err_of(b, "{\"op\":\"ban\",\"room_id\":\"room1\"," ADMIN
+	                              ",\"user\":\"a\",\"duration_s\":1}"),
+	                    "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"mute\",\"room_id\":\"room2\"," ADMIN
+	                              ",\"user\":\"a\",\"duration_s\":5}"),
+	                    "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"ban\",\"room_id\":\"room3\"," ADMIN ",\"user\":\"a\"}"),
+	                    "ok");
+	cJSON *r = req(b, "{\"op\":\"stats\"}");
+	assert_int_equal(cJSON_GetObjectItem(r, "bans")->valueint, 2);
+	assert_int_equal(cJSON_GetObjectItem(r, "mutes")->valueint, 1);
+	cJSON_Delete(r);
+	/* Nobody looks them up: the tick removes the ended ones, and only those. */
+	broker_tick(b, WALL_MS + 2000, now_ms);
+	broker_tick(b, WALL_MS + 2000, now_ms);
+	r = req(b, "{\"op\":\"stats\"}");
+	assert_int_equal(cJSON_GetObjectItem(r, "bans")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(r, "mutes")->valueint, 1);
+	cJSON_Delete(r);
+	broker_tick(b, WALL_MS + 6000, now_ms);
+	broker_tick(b, WALL_MS + 6000, now_ms);
+	r = req(b, "{\"op\":\"stats\"}");
+	assert_int_equal(cJSON_GetObjectItem(r, "mutes")->valueint, 0);
+	cJSON_Delete(r);
+	broker_destroy(b);
+}
+
+static void
+test_restore_takes_back_settings_and_restrictions(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	static const char meta[] =
+	    "{\"owner\":\"u-1\",\"moderators\":[\"u-2\"],\"moderators_may_ban\":true,\"slow_mode_s\":7}";
+	assert_int_equal(broker_restore_room_meta(b, "room1", meta, strlen(meta)), 0);
+	static const char ban[] = "{\"user\":\"Bob\",\"subject\":null,\"addr\":\"10.1.1.1\",\"until_ms\":0,"
+	                          "\"time_ms\":1,\"by\":\"admin\",\"note\":\"spam\"}";
+	assert_int_equal(broker_restore_restriction(b, "room1", "ban", ban, strlen(ban)), 0);
+	static const char ended[] = "{\"user\":null,\"subject\":\"u-9\",\"addr\":null,\"until_ms\":5,"
+	                            "\"time_ms\":1,\"by\":\"admin\",\"note\":null}";
+	assert_int_equal(broker_restore_restriction(b, "room1", "mute", ended, strlen(ended)), 0);
+	static const char bad[] = "{\"user\":null,\"subject\":null,\"until_ms\":0,\"time_ms\":1}";
+	assert_int_equal(broker_restore_restriction(b, "room1", "ban", bad, strlen(bad)), -1);
+	assert_int_equal(broker_restore_restriction(b, "room1", "kick", ban, strlen(ban)), -1);
+	assert_int_equal(broker_restore_restriction(b, "nope", "ban", ban, strlen(ban)), -1);
+	assert_int_equal(broker_restore_room_meta(b, "room1", "{\"owner\":\"\"}", 12), -1);
+	assert_int_equal(broker_restore_room_meta(b, "room1", "[", 1), -1);
+
+	cJSON *r = req(b, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
+	char *m = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "room"), "moderation"));
+	assert_string_equal(m, meta);
+	free(m);
+	cJSON_Delete(r);
+	assert_string_equal(err_of(b, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i1\"}"), "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":"
+	                              "\"room1\",\"user\":\"x\",\"addr\":\"10.1.1.1\"}"),
+	                    "banned");
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":"
+	                              "\"room1\",\"user\":\"BOB\",\"subject\":\"u-5\"}"),
+	                    "banned");
+	r = req(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\","
+	           "\"user\":\"mo\",\"subject\":\"u-2\"}");
+	assert_string_equal(wire_str(r, "role", NULL), "moderator");
+	assert_int_equal(cJSON_GetObjectItem(r, "slow_mode_s")->valueint, 7);
+	cJSON_Delete(r);
+	r = req(b, "{\"op\":\"stats\"}");
+	assert_int_equal(cJSON_GetObjectItem(r, "mutes")->valueint, 0); /* the ended one */
+	cJSON_Delete(r);
+	broker_destroy(b);
+}
+
+/* Issue 22 counts a member's bytes: its identity lives in names[], its flags in bits. */
+static void
+test_member_stays_small(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct member) <= 64);
+}
+
 int
 main(void)
 {
@@ -395,6 +663,11 @@ main(void)
 		cmocka_unit_test(test_rooms_file_is_checked),
 		cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),
 		cmocka_unit_test(test_counts_follow_joins_and_leaves),
+		cmocka_unit_test(test_store_hooks_follow_moderation),
+		cmocka_unit_test(test_delete_redacts_the_ring_and_the_store),
+		cmocka_unit_test(test_tick_sweeps_ended_bans),
+		cmocka_unit_test(test_restore_takes_back_settings_and_restrictions),
+		cmocka_unit_test(test_member_stays_small),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);
 }

@@ -244,6 +244,22 @@ expect_match "... not even to ban the admin in the room (403)" 403 '"error":"for
 as "$OWNER" DELETE '/api/rooms/modr/bans?subject=u-root'
 expect_code "(the owner lifts the admin's ban)" 204
 
+# A ban and a mute end by themselves: 1 s each.
+join fay u-fay || t_fail "fay joins"
+as "$OWNER" POST /api/rooms/modr/bans '{"user":"fay","duration_s":1}'
+expect_match "a ban of 1 s (201)" 201 '"user":"fay","until":"[^"]+","kicked":true'
+join fay u-fay
+t_check "... refuses fay's join at once" grep -q '"error":"banned"' "$T_DIR/join.out"
+t_check "... and lets her in once it has ended (within 3 s)" t_wait_for 3 sh -c \
+	"'$MADANG_TESTBIN/it_rpc' --check '$RPC' '{\"op\":\"join\",\"frontend\":\"t-mod\",\"session\":\"s-fay\",\"room_id\":\"modr\",\"user\":\"fay\",\"subject\":\"u-fay\",\"admin\":false}'"
+as "$OWNER" POST /api/rooms/modr/mutes '{"user":"fay","duration_s":1}'
+expect_match "a mute of 1 s (201)" 201 '"user":"fay","until":"[^"]+"\}$'
+"$MADANG_TESTBIN/it_rpc" "$RPC" '{"op":"send","frontend":"t-mod","session":"s-fay","room_id":"modr","text":"hi"}' >"$T_DIR/send.out" 2>&1
+t_check "... refuses her message at once" grep -q '"error":"muted"' "$T_DIR/send.out"
+t_check "... and lets her speak once it has ended (within 3 s)" t_wait_for 3 \
+	"$MADANG_TESTBIN/it_rpc" --check "$RPC" '{"op":"send","frontend":"t-mod","session":"s-fay","room_id":"modr","text":"hi again"}'
+rpc '{"op":"leave","frontend":"t-mod","session":"s-fay","room_id":"modr"}' || t_fail "fay leaves"
+
 # --- mutes -----------------------------------------------------------------------------------------
 as "$MEMBER" POST /api/rooms/modr/mutes '{"user":"carl","duration_s":600}'
 expect_match "a member may not mute (403)" 403 '"error":"forbidden"'
@@ -342,7 +358,15 @@ t_check "... naming the methods" has_header 'Allow: GET, HEAD, POST, DELETE, OPT
 as "" OPTIONS /api/rooms/modr
 expect_code "OPTIONS on a room: 204" 204
 t_check "... allows PATCH" has_header 'Allow: GET, HEAD, DELETE, PATCH, OPTIONS'
-t_check "the broker survived all of it" "$MADANG_TESTBIN/it_rpc" --check "$RPC" '{"op":"health"}'
+http GET "$J/api/metrics"
+for m in 'kicks",class="2xx' 'kicks",class="4xx' 'bans",class="2xx' 'ban",class="2xx' \
+	'mutes",class="2xx' 'mute",class="2xx' 'message",class="2xx' 'audit",class="2xx' \
+	'room",class="2xx'; do
+	t_check "metrics count the moderation route ${m%%\"*} (${m#*=\"})" \
+		body_match "^madang_api_requests_total\\{route=\"$m\"\\} [1-9]"
+done
+t_check "the broker survived all of it" sh -c \
+	"'$MADANG_TESTBIN/it_rpc' --check '$RPC' '{\"op\":\"health\"}' >/dev/null"
 # Without any credentials configured (O) moderation is off, whatever the request says.
 http POST "$O/api/rooms/modr/kicks" -H "$JSON" --data-binary '{"user":"carl"}'
 expect "without credentials configured moderation is disabled (403)" 403 \

@@ -330,6 +330,66 @@ expect_match "no token: 401" 401 '"error":"unauthorized"'
 as "$OWNER" GET '/api/rooms/modr/audit?limit=501'
 expect_match "limit=501: 400" 400 '"error":"invalid_argument"'
 
+# --- the whole matrix in one room: each action by each kind of credentials ---------------------------
+# ROLES in this order: no token, a member, a moderator, the owner, an admin JWT, the admin token.
+as "$ADMIN_TOKEN" POST /api/rooms '{"id":"matrix","owner":"u-owner"}'
+expect_code "room matrix, owned by u-owner (201)" 201
+as "$OWNER" PATCH /api/rooms/matrix '{"moderators":["u-mod"]}'
+expect_code "... with mona as its moderator (200)" 200
+join mel u-mel matrix || t_fail "mel joins matrix"
+mx_ban() { # the admin token bans vic (so that there is a ban to lift)
+	as "$ADMIN_TOKEN" POST /api/rooms/matrix/bans '{"user":"vic"}'
+}
+mx_mute() {
+	as "$ADMIN_TOKEN" POST /api/rooms/matrix/mutes '{"user":"vic","duration_s":600}'
+}
+mx_unban() {
+	as "$ADMIN_TOKEN" DELETE /api/rooms/matrix/bans/vic
+}
+mx_msg() { # a new message by mel; its seq in MSG
+	"$MADANG_TESTBIN/it_rpc" --check "$RPC" '{"op":"send","frontend":"t-mod","session":"s-mel","room_id":"matrix","text":"m"}' >"$T_DIR/send.out" 2>&1
+	MSG=$(sed -nE 's/.*"seq":([0-9]+).*/\1/p' "$T_DIR/send.out" | head -n 1)
+}
+mx_join() {
+	join vic u-vic matrix
+}
+# matrix NAME SETUP METHOD PATH BODY STATUS...: SETUP (or -) before each, then the request by each role
+matrix() {
+	name=$1 setup=$2 method=$3 path=$4 body=$5
+	shift 5
+	got=""
+	for role in NONE MEMBER MOD OWNER ADMIN_JWT ADMIN_TOKEN; do
+		[ "$setup" = - ] || "$setup" >/dev/null 2>&1
+		case $role in NONE) h="" ;; *) eval "h=\$$role" ;; esac
+		p=$(echo "$path" | sed "s/MSG/${MSG:-0}/")
+		if [ -n "$body" ]; then as "$h" "$method" "$p" "$body"; else as "$h" "$method" "$p"; fi
+		got="$got $CODE"
+	done
+	t_check "matrix: $name (none member mod owner admin-jwt admin-token):$got" [ "$got" = " $*" ]
+}
+matrix "kick" mx_join POST /api/rooms/matrix/kicks '{"user":"vic"}' 401 403 200 200 200 200
+matrix "ban (moderators_may_ban off)" - POST /api/rooms/matrix/bans '{"user":"vic","duration_s":60}' \
+	401 403 403 201 201 201
+matrix "list bans" - GET /api/rooms/matrix/bans "" 401 403 403 200 200 200
+matrix "unban" mx_ban DELETE /api/rooms/matrix/bans/vic "" 401 403 403 204 204 204
+mx_unban
+matrix "mute" - POST /api/rooms/matrix/mutes '{"user":"vic","duration_s":60}' 401 403 201 201 201 201
+matrix "list mutes" - GET /api/rooms/matrix/mutes "" 401 403 200 200 200 200
+matrix "unmute" mx_mute DELETE /api/rooms/matrix/mutes/vic "" 401 403 204 204 204 204
+matrix "delete a message" mx_msg DELETE /api/rooms/matrix/messages/MSG "" 401 403 204 204 204 204
+matrix "slow mode" - PATCH /api/rooms/matrix '{"slow_mode_s":0}' 401 403 200 200 200 200
+matrix "name moderators" - PATCH /api/rooms/matrix '{"moderators":["u-mod"]}' 401 403 403 200 200 200
+matrix "moderators_may_ban" - PATCH /api/rooms/matrix '{"moderators_may_ban":false}' \
+	401 403 403 200 200 200
+matrix "change the owner" - PATCH /api/rooms/matrix '{"owner":"u-owner"}' 401 403 403 403 200 200
+matrix "read the audit trail" - GET /api/rooms/matrix/audit "" 401 403 403 200 200 200
+as "$OWNER" PATCH /api/rooms/matrix '{"moderators_may_ban":true}'
+matrix "ban (moderators_may_ban on)" - POST /api/rooms/matrix/bans '{"user":"vic","duration_s":60}' \
+	401 403 201 201 201 201
+matrix "list bans (moderators_may_ban on)" - GET /api/rooms/matrix/bans "" 401 403 200 200 200 200
+matrix "unban (moderators_may_ban on)" mx_ban DELETE /api/rooms/matrix/bans/vic "" \
+	401 403 204 204 204 204
+
 # --- hostile requests ---------------------------------------------------------------------------------
 as "$OWNER" POST /api/rooms/modr/kicks '{"user":'
 expect_match "bad JSON: 400 invalid_request" 400 '^\{"error":"invalid_request","message":"[^"]+"\}$'

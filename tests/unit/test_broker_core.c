@@ -521,6 +521,15 @@ test_store_hooks_follow_moderation(void **state)
 	                          "\"next_before\":7}");
 	free(text);
 	cJSON_Delete(r);
+	/* A deleted room's trail outlives it, for admins. */
+	assert_string_equal(err_of(b, "{\"op\":\"delete_room\",\"room_id\":\"room1\"}"), "ok");
+	hooks[0] = '\0';
+	assert_string_equal(err_of(b, "{\"op\":\"audit\",\"room_id\":\"room1\"," ADMIN ",\"before_id\":7}"),
+	                    "ok");
+	assert_string_equal(hooks, "audit_read room1 7 51\n");
+	assert_string_equal(err_of(b, "{\"op\":\"audit\",\"room_id\":\"room1\",\"actor\":{\"name\":\"o\","
+	                              "\"subject\":\"u-1\"}}"),
+	                    "no_such_room");
 	broker_destroy(b);
 }
 

@@ -2,6 +2,7 @@
 #include "api.h"
 #include "endpoints.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -31,12 +32,41 @@ api_bearer_ok(const char *value, const char *token)
 	return diff == 0;
 }
 
+void
+api_actor_of(const struct api_config *cfg, const char *authorization, struct api_actor *a)
+{
+	struct jwt_claims c;
+	const char *tok, *why;
+
+	memset(a, 0, sizeof(*a));
+	if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return;
+	a->kind = API_AUTH_BAD;
+	if (cfg->admin_token != NULL && api_bearer_ok(authorization, cfg->admin_token)) {
+		a->kind = API_AUTH_TOKEN;
+		a->admin = true;
+		snprintf(a->name, sizeof(a->name), "admin");
+		return;
+	}
+	if (cfg->jwt == NULL)
+		return;
+	tok = authorization + 7;
+	while (*tok == ' ')
+		tok++;
+	if (jwt_verify(cfg->jwt, tok, strlen(tok), (int64_t)time(NULL), &c, &why) != 0)
+		return;
+	a->kind = API_AUTH_JWT;
+	a->admin = c.admin;
+	snprintf(a->name, sizeof(a->name), "%s", c.name);
+	snprintf(a->subject, sizeof(a->subject), "%s", c.sub);
+}
+
 /* Who may change rooms (docs/api.md "Authorization"): DELETE needs admin credentials and is
- * refused when none are configured; POST needs them only when some are configured. Admin
- * credentials are the admin token, or (with --jwt-secret-file) an HS256 token whose "admin"
- * claim is true. */
+ * refused when none are configured; POST needs them only when some are configured, except that
+ * with --user-rooms any valid JWT may create a room. Admin credentials are the admin token, or
+ * (with --jwt-secret-file) an HS256 token whose "admin" claim is true. */
 static bool
-authorized(const struct api_config *cfg, const struct api_input *in, enum api_method m,
+authorized(const struct api_config *cfg, const struct api_actor *a, enum api_method m,
            struct api_response *r)
 {
 	if (cfg->admin_token == NULL && cfg->jwt == NULL) {
@@ -46,20 +76,11 @@ authorized(const struct api_config *cfg, const struct api_input *in, enum api_me
 		          "deleting rooms is disabled: no admin token is configured");
 		return false;
 	}
-	if (cfg->admin_token != NULL && api_bearer_ok(in->authorization, cfg->admin_token))
+	if (a->admin || (a->kind == API_AUTH_JWT && m == API_M_POST && cfg->user_rooms))
 		return true;
-	if (cfg->jwt != NULL && in->authorization != NULL &&
-	    strncasecmp(in->authorization, "Bearer ", 7) == 0) {
-		struct jwt_claims c;
-		const char *tok = in->authorization + 7, *why;
-		while (*tok == ' ')
-			tok++;
-		if (jwt_verify(cfg->jwt, tok, strlen(tok), (int64_t)time(NULL), &c, &why) == 0) {
-			if (c.admin)
-				return true;
-			api_error(r, 403, ERR_FORBIDDEN, "this needs a token with the admin claim");
-			return false;
-		}
+	if (a->kind == API_AUTH_JWT) {
+		api_error(r, 403, ERR_FORBIDDEN, "this needs a token with the admin claim");
+		return false;
 	}
 	api_error(r, 401, "unauthorized", "this needs Authorization: Bearer <admin token>");
 	r->www_authenticate = true;
@@ -70,27 +91,57 @@ authorized(const struct api_config *cfg, const struct api_input *in, enum api_me
  * HS256 token of the site (the same tokens madang-ws takes) or of the admin token. The room list,
  * health, metrics and the OpenAPI document stay open. */
 static bool
-reader_ok(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
+reader_ok(const struct api_actor *a, struct api_response *r)
 {
-	const char *tok, *why;
-	struct jwt_claims c;
-
-	if (cfg->admin_token != NULL && api_bearer_ok(in->authorization, cfg->admin_token))
+	if (a->kind == API_AUTH_TOKEN || a->kind == API_AUTH_JWT)
 		return true;
-	if (cfg->jwt != NULL && in->authorization != NULL &&
-	    strncasecmp(in->authorization, "Bearer ", 7) == 0) {
-		tok = in->authorization + 7;
-		while (*tok == ' ')
-			tok++;
-		if (jwt_verify(cfg->jwt, tok, strlen(tok), (int64_t)time(NULL), &c, &why) == 0)
-			return true;
-		api_error(r, 401, "unauthorized", "the token is not valid (expired, or not ours)");
-		r->www_authenticate = true;
-		return false;
-	}
-	api_error(r, 401, "unauthorized", "reading a room needs Authorization: Bearer <token>");
+	api_error(r, 401, "unauthorized",
+	          a->kind == API_AUTH_BAD ? "the token is not valid (expired, or not ours)"
+	                                  : "reading a room needs Authorization: Bearer <token>");
 	r->www_authenticate = true;
 	return false;
+}
+
+/* Who may ask for a moderation action (docs/api.md "Moderation"): anybody with the admin token or
+ * a valid JWT; the broker then decides by the actor's role in the room. Without either kind of
+ * credentials configured nobody can be told apart, so moderation is off. */
+static bool
+moderator_ok(const struct api_config *cfg, const struct api_actor *a, struct api_response *r)
+{
+	if (cfg->admin_token == NULL && cfg->jwt == NULL) {
+		api_error(r, 403, ERR_FORBIDDEN,
+		          "moderation is disabled: madang-api has neither --admin-token-file nor "
+		          "--jwt-secret-file");
+		return false;
+	}
+	if (a->kind == API_AUTH_TOKEN || a->kind == API_AUTH_JWT)
+		return true;
+	api_error(r, 401, "unauthorized",
+	          a->kind == API_AUTH_BAD ? "the token is not valid (expired, or not ours)"
+	                                  : "moderation needs Authorization: Bearer <token>");
+	r->www_authenticate = true;
+	return false;
+}
+
+/* True for the requests that moderate a room: every method of its moderation routes but
+ * OPTIONS, and PATCH of the room itself. */
+static bool
+is_moderation(const struct api_route *rt, enum api_method m)
+{
+	switch (rt->id) {
+	case API_R_KICKS:
+	case API_R_BANS:
+	case API_R_BAN:
+	case API_R_MUTES:
+	case API_R_MUTE:
+	case API_R_MESSAGE:
+	case API_R_AUDIT:
+		return m != API_M_OPTIONS;
+	case API_R_ROOM:
+		return m == API_M_PATCH;
+	default:
+		return false;
+	}
 }
 
 void
@@ -98,6 +149,7 @@ api_handle(const struct api_config *cfg, const struct api_input *in, struct api_
 {
 	struct api_request rq;
 	struct api_route rt;
+	struct api_actor who;
 	const char *why;
 	enum api_perr pe;
 
@@ -127,8 +179,14 @@ api_handle(const struct api_config *cfg, const struct api_input *in, struct api_
 		break;
 	}
 	r->route = rt.id;
+	api_actor_of(cfg, in->authorization, &who);
+	if (is_moderation(&rt, rq.method)) {
+		if (moderator_ok(cfg, &who, r))
+			api_ep_moderate(cfg, in, &rq, &rt, &who, r);
+		return;
+	}
 	if ((rq.method == API_M_GET || rq.method == API_M_HEAD) && cfg->reads_need_token &&
-	    (rt.id == API_R_ROOM || rt.id == API_R_MESSAGES) && !reader_ok(cfg, in, r))
+	    (rt.id == API_R_ROOM || rt.id == API_R_MESSAGES) && !reader_ok(&who, r))
 		return;
 	switch (rq.method) {
 	case API_M_OPTIONS:
@@ -139,10 +197,10 @@ api_handle(const struct api_config *cfg, const struct api_input *in, struct api_
 		return;
 	case API_M_POST:
 	case API_M_DELETE:
-		if (!authorized(cfg, in, rq.method, r))
+		if (!authorized(cfg, &who, rq.method, r))
 			return;
 		if (rq.method == API_M_POST)
-			api_ep_create(cfg, in, &rq, r);
+			api_ep_create(cfg, in, &rq, &who, r);
 		else
 			api_ep_delete(cfg, in, rt.room_id, r);
 		return;
@@ -154,7 +212,7 @@ api_handle(const struct api_config *cfg, const struct api_input *in, struct api_
 		api_ep_rooms(cfg, in, r);
 		break;
 	case API_R_ROOM:
-		api_ep_room(cfg, in, rt.room_id, r);
+		api_ep_room(cfg, in, rt.room_id, &who, r);
 		break;
 	case API_R_MESSAGES:
 		api_ep_messages(cfg, in, &rq, rt.room_id, r);

@@ -25,6 +25,8 @@
 #define API_HISTORY_BYTES_DEFAULT (256 * 1024)        /* events' bytes in one /messages reply */
 #define API_HISTORY_BYTES_MIN     (16 * 1024) /* more than the largest event: a page holds one */
 #define API_HISTORY_BYTES_MAX     (16 * 1024 * 1024)
+#define API_AUDIT_LIMIT_DEFAULT   50  /* ?limit= of /audit when absent */
+#define API_AUDIT_LIMIT_MAX       500 /* entries in one /audit reply (the broker's bound) */
 
 enum api_call_result {
 	API_CALL_OK = 0,      /* *reply holds the broker's JSON object reply */
@@ -41,6 +43,8 @@ struct api_config {
 	const char *admin_token;      /* NULL: none configured (DELETE is then refused with 403) */
 	const struct jwt_secret *jwt; /* --jwt-secret-file: a Bearer HS256 token with "admin": true
 	                               * also allows POST and DELETE; NULL: off */
+	bool user_rooms;              /* --user-rooms: any valid JWT may create a room (and owns
+	                               * it); else creating needs admin credentials */
 	bool reads_need_token;        /* GET/HEAD of /api/rooms/{id} and its /messages need a Bearer
 	                               * JWT (or the admin token): on with --jwt-secret-file unless
 	                               * --public-reads (docs/api.md "Authorization") */
@@ -61,6 +65,22 @@ struct api_input {
 	void *read_arg;
 	api_call_fn call;
 	void *call_arg;
+};
+
+/* Who sent a request, from its Authorization header (docs/api.md "Authorization"). */
+enum api_auth {
+	API_AUTH_NONE = 0, /* no "Bearer" credentials */
+	API_AUTH_BAD,      /* Bearer credentials that are neither the admin token nor a valid JWT */
+	API_AUTH_TOKEN,    /* the admin token: name "admin", no subject, admin */
+	API_AUTH_JWT,      /* a valid HS256 token of the site */
+};
+
+struct api_actor {
+	enum api_auth kind;
+	char
+	    name[MADANG_NICK_MAX_BYTES + 1]; /* the token's nickname; "admin" for the admin token */
+	char subject[MADANG_SUBJECT_MAX + 1]; /* the token's subject; "" for the admin token */
+	bool admin;                           /* the admin token, or a JWT with "admin": true */
 };
 
 struct api_response {
@@ -94,5 +114,8 @@ const char *api_status_text(int status);
 
 /* True when value is "Bearer <token>" with exactly this token (compared in constant time). */
 bool api_bearer_ok(const char *value, const char *token);
+
+/* Fills *a with who the Authorization header value (NULL when absent) names under cfg. */
+void api_actor_of(const struct api_config *cfg, const char *authorization, struct api_actor *a);
 
 #endif

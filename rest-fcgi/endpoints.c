@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jwt.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -20,6 +21,8 @@ broker_error_status(const char *code)
 	    {ERR_INVALID_REQUEST, 400}, {ERR_INVALID_ARGUMENT, 400}, {ERR_NO_SUCH_ROOM, 404},
 	    {ERR_ROOM_EXISTS, 409},     {ERR_TOO_MANY_ROOMS, 409},   {ERR_ROOM_FULL, 409},
 	    {ERR_FORBIDDEN, 403},       {"name_taken", 409}, /* the broker's: names are unique */
+	    {ERR_NO_SUCH_USER, 404},    {"no_such_message", 404},    {"no_such_ban", 404},
+	    {"too_many_bans", 409}, /* a room's limit (--max-bans), not a rate: Conflict */
 	};
 
 	for (size_t i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)
@@ -28,10 +31,9 @@ broker_error_status(const char *code)
 	return 502;
 }
 
-/* Sends req (deleted here) to the broker. Returns the reply when it says ok:true; otherwise fills
- * r with the matching error response and returns NULL. */
-static cJSON *
-broker(const struct api_config *cfg, const struct api_input *in, cJSON *req, struct api_response *r)
+cJSON *
+api_broker(const struct api_config *cfg, const struct api_input *in, cJSON *req,
+           struct api_response *r)
 {
 	cJSON *reply = NULL;
 	enum api_call_result res;
@@ -85,8 +87,8 @@ op(const char *name)
 	return o;
 }
 
-static cJSON *
-op_room(const char *name, const char *room_id)
+cJSON *
+api_op_room(const char *name, const char *room_id)
 {
 	cJSON *o = op(name);
 
@@ -97,9 +99,8 @@ op_room(const char *name, const char *room_id)
 	return o;
 }
 
-/* Copies the listed fields of src that exist into a new object, in this order. */
-static cJSON *
-pick(const cJSON *src, const char *const *keys)
+cJSON *
+api_pick(const cJSON *src, const char *const *keys)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -134,14 +135,14 @@ room_summary(const cJSON *src)
 {
 	static const char *const keys[] = {"id", "name", "users_count", NULL};
 
-	return room_valid(src) ? pick(src, keys) : NULL;
+	return room_valid(src) ? api_pick(src, keys) : NULL;
 }
 
 /* GET /api/rooms */
 void
 api_ep_rooms(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
 {
-	cJSON *reply = broker(cfg, in, op("list_rooms"), r);
+	cJSON *reply = api_broker(cfg, in, op("list_rooms"), r);
 	const cJSON *rooms, *it;
 	cJSON *out, *arr;
 
@@ -172,14 +173,17 @@ api_ep_rooms(const struct api_config *cfg, const struct api_input *in, struct ap
 	api_set_json(r, 200, out);
 }
 
-/* GET /api/rooms/{id} */
+/* GET /api/rooms/{id}: everybody sees slow_mode_s; the room's moderation settings only its
+ * owner and admins. */
 void
 api_ep_room(const struct api_config *cfg, const struct api_input *in, const char *room_id,
-            struct api_response *r)
+            const struct api_actor *who, struct api_response *r)
 {
 	static const char *const keys[] = {"id", "name", "users_count", "members", "seq", NULL};
-	cJSON *reply = broker(cfg, in, op_room("get_room", room_id), r);
-	const cJSON *room;
+	cJSON *reply = api_broker(cfg, in, api_op_room("get_room", room_id), r);
+	const cJSON *room, *mod;
+	const char *owner;
+	int64_t slow = 0;
 	cJSON *out;
 
 	if (reply == NULL)
@@ -191,7 +195,26 @@ api_ep_room(const struct api_config *cfg, const struct api_input *in, const char
 		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed room");
 		return;
 	}
-	out = pick(room, keys);
+	mod = cJSON_GetObjectItemCaseSensitive(room, "moderation");
+	wire_int(mod, "slow_mode_s", &slow); /* a broker without moderation: no slow mode */
+	owner = wire_str(mod, "owner", NULL);
+	out = api_pick(room, keys);
+	if (out != NULL && cJSON_AddNumberToObject(out, "slow_mode_s", (double)slow) == NULL) {
+		cJSON_Delete(out);
+		out = NULL;
+	}
+	if (out != NULL && cJSON_IsObject(mod) &&
+	    (who->admin ||
+	     (who->kind == API_AUTH_JWT && owner != NULL && strcmp(owner, who->subject) == 0))) {
+		cJSON *copy = cJSON_Duplicate(mod, 1);
+
+		if (copy == NULL) {
+			cJSON_Delete(out);
+			out = NULL;
+		} else {
+			cJSON_AddItemToObject(out, "moderation", copy);
+		}
+	}
 	cJSON_Delete(reply);
 	api_set_json(r, 200, out);
 }
@@ -295,7 +318,7 @@ api_ep_messages(const struct api_config *cfg, const struct api_input *in,
 		api_error(r, 400, ERR_INVALID_ARGUMENT, "limit must be a number from 1 to 500");
 		return;
 	}
-	req = op_room("history", room_id);
+	req = api_op_room("history", room_id);
 	if (req != NULL && since != NULL &&
 	    cJSON_AddNumberToObject(req, "after_seq", (double)v_since) == NULL)
 		goto oom;
@@ -308,14 +331,14 @@ api_ep_messages(const struct api_config *cfg, const struct api_input *in,
 	 * cut again here, so the bound holds whatever the broker does. */
 	if (req != NULL && cJSON_AddNumberToObject(req, "max_bytes", (double)max_bytes) == NULL)
 		goto oom;
-	if ((reply = broker(cfg, in, req, r)) == NULL)
+	if ((reply = api_broker(cfg, in, req, r)) == NULL)
 		return;
 	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(reply, "events"))) {
 		cJSON_Delete(reply);
 		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed history");
 		return;
 	}
-	out = pick(reply, keys);
+	out = api_pick(reply, keys);
 	if (out == NULL || !page_events(reply, out, max_bytes, since != NULL, v_limit)) {
 		cJSON_Delete(out);
 		cJSON_Delete(reply);
@@ -379,29 +402,79 @@ read_body(const struct api_input *in, const struct api_request *rq, struct sbuf 
 	return 0;
 }
 
-/* POST /api/rooms {"id":"jazz","name":"Jazz"} */
-void
-api_ep_create(const struct api_config *cfg, const struct api_input *in,
-              const struct api_request *rq, struct api_response *r)
+cJSON *
+api_read_object(const struct api_input *in, const struct api_request *rq, const char *type_msg,
+                struct api_response *r)
 {
-	static const char *const keys[] = {"id", "name", "users_count", NULL};
 	struct sbuf b;
-	cJSON *body = NULL, *req = NULL, *reply, *room;
-	const char *why, *id, *name;
-	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1]; /* the name trimmed and NFC */
-	size_t id_len, name_len;
+	cJSON *body = NULL;
+	const char *why;
 
 	if (!is_json_type(in->content_type)) {
-		api_error(r, 415, "unsupported_media_type", "send the room as application/json");
-		return;
+		api_error(r, 415, "unsupported_media_type", type_msg);
+		return NULL;
 	}
 	sbuf_init(&b);
-	if (read_body(in, rq, &b, r) != 0)
-		goto out;
-	if ((body = wire_parse_object(b.data, b.len, API_BODY_MAX, &why)) == NULL) {
+	if (read_body(in, rq, &b, r) == 0 &&
+	    (body = wire_parse_object(b.data, b.len, API_BODY_MAX, &why)) == NULL)
 		api_error(r, 400, ERR_INVALID_REQUEST, why);
-		goto out;
+	sbuf_fini(&b);
+	return body;
+}
+
+void
+api_set_empty(struct api_response *r)
+{
+	sbuf_reset(&r->body);
+	r->status = 204;
+	r->content_type = NULL;
+}
+
+/* The owner a new room gets (docs/api.md "Rooms and owners"): the "owner" of the body, which
+ * only an admin may give (or somebody naming themselves); else the creating token's subject;
+ * none for the admin token and without credentials. Writes it to owner ("" for none); false
+ * with r filled when the body's owner is refused. */
+static bool
+new_owner(const cJSON *body, const struct api_actor *who, char *owner, size_t size,
+          struct api_response *r)
+{
+	size_t len;
+	const char *o = wire_str(body, "owner", &len);
+
+	owner[0] = '\0';
+	if (!wire_has(body, "owner")) {
+		if (who->kind == API_AUTH_JWT)
+			snprintf(owner, size, "%s", who->subject);
+		return true;
 	}
+	if (o == NULL || !jwt_subject_ok(o, len)) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT,
+		          "owner must be a subject: 1 to 128 bytes of UTF-8 without control "
+		          "characters");
+		return false;
+	}
+	if (!who->admin && !(who->kind == API_AUTH_JWT && strcmp(o, who->subject) == 0)) {
+		api_error(r, 403, ERR_FORBIDDEN, "only an admin may name another owner");
+		return false;
+	}
+	snprintf(owner, size, "%s", o);
+	return true;
+}
+
+/* POST /api/rooms {"id":"jazz","name":"Jazz","owner"?:"u-17"} */
+void
+api_ep_create(const struct api_config *cfg, const struct api_input *in,
+              const struct api_request *rq, const struct api_actor *who, struct api_response *r)
+{
+	static const char *const keys[] = {"id", "name", "users_count", NULL};
+	cJSON *body, *req = NULL, *reply, *room;
+	const char *why, *id, *name;
+	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1]; /* the name trimmed and NFC */
+	char owner[MADANG_SUBJECT_MAX + 1];
+	size_t id_len, name_len;
+
+	if ((body = api_read_object(in, rq, "send the room as application/json", r)) == NULL)
+		return;
 	id = wire_str(body, "id", &id_len);
 	name = wire_str(body, "name", &name_len);
 	if (id == NULL || !valid_room_id(id, id_len)) {
@@ -420,12 +493,16 @@ api_ep_create(const struct api_config *cfg, const struct api_input *in,
 		api_error(r, 400, ERR_INVALID_ARGUMENT, why);
 		goto out;
 	}
-	req = op_room("create_room", id);
-	if (req != NULL && cJSON_AddStringToObject(req, "name", canon) == NULL) {
+	if (!new_owner(body, who, owner, sizeof(owner), r))
+		goto out;
+	req = api_op_room("create_room", id);
+	if (req != NULL &&
+	    (cJSON_AddStringToObject(req, "name", canon) == NULL ||
+	     (owner[0] != '\0' && cJSON_AddStringToObject(req, "owner", owner) == NULL))) {
 		cJSON_Delete(req);
 		req = NULL;
 	}
-	if ((reply = broker(cfg, in, req, r)) == NULL)
+	if ((reply = api_broker(cfg, in, req, r)) == NULL)
 		goto out;
 	room = cJSON_GetObjectItemCaseSensitive(reply, "room");
 	if (!room_valid(room)) {
@@ -433,13 +510,12 @@ api_ep_create(const struct api_config *cfg, const struct api_input *in,
 		api_error(r, 502, "bad_gateway", "the chat broker sent a malformed room");
 		goto out;
 	}
-	api_set_json(r, 201, pick(room, keys));
+	api_set_json(r, 201, api_pick(room, keys));
 	cJSON_Delete(reply);
 	if (r->status == 201)
 		snprintf(r->location, sizeof(r->location), "/api/rooms/%s", id);
 out:
 	cJSON_Delete(body);
-	sbuf_fini(&b);
 }
 
 /* DELETE /api/rooms/{id} */
@@ -447,14 +523,12 @@ void
 api_ep_delete(const struct api_config *cfg, const struct api_input *in, const char *room_id,
               struct api_response *r)
 {
-	cJSON *reply = broker(cfg, in, op_room("delete_room", room_id), r);
+	cJSON *reply = api_broker(cfg, in, api_op_room("delete_room", room_id), r);
 
 	if (reply == NULL)
 		return;
 	cJSON_Delete(reply);
-	sbuf_reset(&r->body);
-	r->status = 204;
-	r->content_type = NULL;
+	api_set_empty(r);
 }
 
 /* GET /api/health: 200 when an active broker answers, with its health reply (with --store the
@@ -463,7 +537,7 @@ api_ep_delete(const struct api_config *cfg, const struct api_input *in, const ch
 void
 api_ep_health(const struct api_config *cfg, const struct api_input *in, struct api_response *r)
 {
-	cJSON *reply = broker(cfg, in, op("health"), r);
+	cJSON *reply = api_broker(cfg, in, op("health"), r);
 	const char *role;
 	cJSON *out;
 

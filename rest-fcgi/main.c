@@ -40,7 +40,8 @@ usage(FILE *f)
 	    "usage: madang-api [--listen unix:PATH | HOST:PORT] [--rpc URL[,URL...]]\n"
 	    "                  [--threads N] [--timeout MS] [--broker-wait-ms MS]\n"
 	    "                  [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
-	    "                  [--jwt-secret-file FILE [--public-reads]] [--history-max-bytes N]\n"
+	    "                  [--jwt-secret-file FILE [--public-reads] [--user-rooms]]\n"
+	    "                  [--history-max-bytes N]\n"
 	    "                  [--backlog N] [--tls-ca FILE --tls-cert FILE\n"
 	    "                  [--tls-server-name NAME]] [-v]\n"
 	    "\n"
@@ -64,7 +65,10 @@ usage(FILE *f)
 	    "bytes);\n"
 	    "                          without it DELETE is refused\n"
 	    "  --jwt-secret-file FILE  also accept a Bearer HS256 token with \"admin\": true for\n"
-	    "                          POST and DELETE (the secret madang-ws uses)\n"
+	    "                          POST and DELETE (the secret madang-ws uses); any valid\n"
+	    "                          token may moderate where its subject has the right\n"
+	    "  --user-rooms            with --jwt-secret-file, any valid token may create a\n"
+	    "                          room (POST /api/rooms) and owns it (default: admins only)\n"
 	    "  --history-max-bytes N   events' bytes in one /messages reply, %d..%d (default\n"
 	    "                          %d); a longer page is cut, with a cursor to the rest\n"
 	    "  --public-reads          with --jwt-secret-file, let anyone read rooms' members\n"
@@ -168,6 +172,7 @@ main(int argc, char **argv)
 	    {"jwt-secret-file", required_argument, NULL, 'J'},
 	    {"backlog", required_argument, NULL, 'b'},
 	    {"public-reads", no_argument, NULL, 'P'},
+	    {"user-rooms", no_argument, NULL, 'U'},
 	    {"history-max-bytes", required_argument, NULL, 'H'},
 	    TLS_LONG_OPTIONS_DIALER,
 	    {"verbose", no_argument, NULL, 'v'},
@@ -217,6 +222,9 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			public_reads = true;
+			break;
+		case 'U':
+			srv.cfg.user_rooms = true;
 			break;
 		case 'H':
 			if (opt_number_cli(PROG, "--history-max-bytes", optarg,
@@ -276,6 +284,11 @@ main(int argc, char **argv)
 	if (optind != argc) {
 		fprintf(stderr, "madang-api: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (srv.cfg.user_rooms && srv.cfg.jwt == NULL) {
+		fprintf(stderr, "madang-api: --user-rooms needs --jwt-secret-file (owners are "
+		                "token subjects)\n");
 		return 2;
 	}
 	/* The whole wait holds at least one attempt: an older --timeout above the default wait
@@ -359,12 +372,13 @@ main(int argc, char **argv)
 	if (api_server_start(&srv) != 0)
 		goto out_rpc;
 	log_info("api: started: %s, broker %s%s, %d threads, timeout %d ms, broker wait %d ms, "
-	         "admin token %s%s%s, CORS %s",
+	         "admin token %s%s%s%s, CORS %s",
 	         listen_spec != NULL ? listen_spec : "inherited socket",
 	         rpc_arg != NULL ? rpc_arg : urls[0],
 	         tls_url_is_tls(urls[nurls - 1]) ? " (mutual TLS)" : "", srv.started,
 	         srv.timeout_ms, srv.broker_wait_ms, token != NULL ? "on" : "off",
 	         srv.cfg.jwt != NULL ? ", JWT admin on" : "",
+	         srv.cfg.user_rooms ? ", any token may create rooms" : "",
 	         srv.cfg.reads_need_token ? ", room reads need a token" : "",
 	         srv.cfg.cors_origin != NULL ? srv.cfg.cors_origin : "off");
 	sd_notify_send("READY=1\nSTATUS=serving");

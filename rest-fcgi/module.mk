@@ -4,7 +4,7 @@
 # Prometheus output, the embedded OpenAPI document), unit-tested by tests/unit/test_api_*.c;
 # madang-api adds the sockets, worker threads and signals around it.
 API_CORE_SRCS := rest-fcgi/request.c rest-fcgi/router.c rest-fcgi/metrics.c rest-fcgi/api.c \
-                 rest-fcgi/endpoints.c rest-fcgi/reply.c
+                 rest-fcgi/endpoints.c rest-fcgi/moderation.c rest-fcgi/reply.c
 API_CORE_OBJS := $(API_CORE_SRCS:%.c=$(OBJ)/%.o) $(BUILD)/gen/rest-fcgi/openapi_data.o
 API_CORE_LIB  := $(BUILD)/lib/libmadang-api-core.a
 API_SRCS      := rest-fcgi/main.c rest-fcgi/server.c rest-fcgi/listen.c

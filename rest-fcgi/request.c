@@ -12,7 +12,7 @@ static const struct {
 	enum api_method m;
 } methods[] = {
     {"GET", API_M_GET},       {"HEAD", API_M_HEAD},       {"POST", API_M_POST},
-    {"DELETE", API_M_DELETE}, {"OPTIONS", API_M_OPTIONS},
+    {"DELETE", API_M_DELETE}, {"OPTIONS", API_M_OPTIONS}, {"PATCH", API_M_PATCH},
 };
 
 /* RFC 9110 tchar */

@@ -26,6 +26,7 @@ enum api_method {
 	API_M_POST,
 	API_M_DELETE,
 	API_M_OPTIONS,
+	API_M_PATCH,
 };
 
 /* Why a request was refused before routing; each maps to one HTTP status and error code. */

@@ -8,20 +8,39 @@
 
 #define GET_ONLY (API_ALLOW(API_M_GET) | API_ALLOW(API_M_HEAD) | API_ALLOW(API_M_OPTIONS))
 
-/* A pattern is the path after "/api", one entry per segment; "*" matches a room id. */
+#define POST_ONLY   (API_ALLOW(API_M_POST) | API_ALLOW(API_M_OPTIONS))
+#define DELETE_ONLY (API_ALLOW(API_M_DELETE) | API_ALLOW(API_M_OPTIONS))
+
+/* A pattern is the path after "/api", one entry per segment; "*" matches a room id, "@" any one
+ * segment (a {user} or a {seq}, checked by its endpoint). */
 static const struct {
 	enum api_route_id id;
 	const char *name;
 	size_t nseg;
-	const char *seg[3];
+	const char *seg[4];
 	unsigned allow;
 } routes[] = {
     {API_R_ROOMS, "rooms", 1, {"rooms"}, GET_ONLY | API_ALLOW(API_M_POST)},
-    {API_R_ROOM, "room", 2, {"rooms", "*"}, GET_ONLY | API_ALLOW(API_M_DELETE)},
+    {API_R_ROOM,
+     "room",
+     2,
+     {"rooms", "*"},
+     GET_ONLY | API_ALLOW(API_M_DELETE) | API_ALLOW(API_M_PATCH)},
     {API_R_MESSAGES, "messages", 3, {"rooms", "*", "messages"}, GET_ONLY},
     {API_R_HEALTH, "health", 1, {"health"}, GET_ONLY},
     {API_R_METRICS, "metrics", 1, {"metrics"}, GET_ONLY},
     {API_R_OPENAPI, "openapi", 1, {"openapi.json"}, GET_ONLY},
+    {API_R_KICKS, "kicks", 3, {"rooms", "*", "kicks"}, POST_ONLY},
+    {API_R_BANS,
+     "bans",
+     3,
+     {"rooms", "*", "bans"},
+     GET_ONLY | API_ALLOW(API_M_POST) | API_ALLOW(API_M_DELETE)},
+    {API_R_BAN, "ban", 4, {"rooms", "*", "bans", "@"}, DELETE_ONLY},
+    {API_R_MUTES, "mutes", 3, {"rooms", "*", "mutes"}, GET_ONLY | API_ALLOW(API_M_POST)},
+    {API_R_MUTE, "mute", 4, {"rooms", "*", "mutes", "@"}, DELETE_ONLY},
+    {API_R_MESSAGE, "message", 4, {"rooms", "*", "messages", "@"}, DELETE_ONLY},
+    {API_R_AUDIT, "audit", 3, {"rooms", "*", "audit"}, GET_ONLY},
 };
 
 enum api_route_result
@@ -31,7 +50,7 @@ api_route(const struct api_request *rq, struct api_route *rt)
 	if (rq->too_many_segments || rq->nseg < 2 || strcmp(rq->seg[0], "api") != 0)
 		return API_ROUTE_NOT_FOUND;
 	for (size_t r = 0; r < sizeof(routes) / sizeof(routes[0]); r++) {
-		const char *room = NULL;
+		const char *room = NULL, *arg = NULL;
 		size_t i;
 
 		if (routes[r].nseg != rq->nseg - 1)
@@ -42,6 +61,8 @@ api_route(const struct api_request *rq, struct api_route *rt)
 
 			if (strcmp(want, "*") == 0)
 				room = got;
+			else if (strcmp(want, "@") == 0)
+				arg = got;
 			else if (strcmp(want, got) != 0)
 				break;
 		}
@@ -49,6 +70,7 @@ api_route(const struct api_request *rq, struct api_route *rt)
 			continue;
 		rt->id = routes[r].id;
 		rt->room_id = room;
+		rt->arg = arg;
 		rt->allow = routes[r].allow;
 		if (room != NULL && !valid_room_id(room, strlen(room)))
 			return API_ROUTE_BAD_ROOM_ID;
@@ -65,11 +87,8 @@ api_allow_string(unsigned allow, char *buf, size_t size)
 	static const struct {
 		enum api_method m;
 		const char *name;
-	} order[] = {{API_M_GET, "GET"},
-	             {API_M_HEAD, "HEAD"},
-	             {API_M_POST, "POST"},
-	             {API_M_DELETE, "DELETE"},
-	             {API_M_OPTIONS, "OPTIONS"}};
+	} order[] = {{API_M_GET, "GET"},       {API_M_HEAD, "HEAD"},   {API_M_POST, "POST"},
+	             {API_M_DELETE, "DELETE"}, {API_M_PATCH, "PATCH"}, {API_M_OPTIONS, "OPTIONS"}};
 	size_t len = 0;
 
 	if (size == 0)

@@ -32,7 +32,8 @@
 static bool
 op_is_read(const cJSON *req)
 {
-	static const char *const reads[] = {"list_rooms", "get_room", "history", "health", "stats"};
+	static const char *const reads[] = {"list_rooms", "get_room",  "history",    "health",
+	                                    "stats",      "list_bans", "list_mutes", "audit"};
 	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
 
 	for (size_t i = 0; cJSON_IsString(op) && i < sizeof(reads) / sizeof(reads[0]); i++)

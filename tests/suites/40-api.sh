@@ -86,12 +86,12 @@ expect "users_count follows joins" 200 \
 	'{"rooms":[{"id":"room1","name":"일반 대화","users_count":2},{"id":"room2","name":"기술 토론","users_count":0},{"id":"room3","name":"취미 공유","users_count":1},{"id":"room4","name":"음악 & 영화","users_count":0}]}'
 http GET "$A/api/rooms/room1"
 expect "GET /api/rooms/room1 lists the members" 200 \
-	'{"id":"room1","name":"일반 대화","users_count":2,"members":["alice","bob"],"seq":3}'
+	'{"id":"room1","name":"일반 대화","users_count":2,"members":["alice","bob"],"seq":3,"slow_mode_s":0}'
 rpc '{"op":"leave","frontend":"t-api","session":"s-bob","room_id":"room1"}' >/dev/null ||
 	t_fail "leave through the broker"
 http GET "$A/api/rooms/room1"
 expect "a leave shows at once" 200 \
-	'{"id":"room1","name":"일반 대화","users_count":1,"members":["alice"],"seq":4}'
+	'{"id":"room1","name":"일반 대화","users_count":1,"members":["alice"],"seq":4,"slow_mode_s":0}'
 
 # --- history --------------------------------------------------------------------------------
 http GET "$A/api/rooms/room1/messages?since=2&limit=1"
@@ -163,7 +163,7 @@ expect_match "creating it again is 409 room_exists" 409 '^\{"error":"room_exists
 http POST "$A/api/rooms" -H 'Content-Type: application/json' --data-binary '{"id":"jazz2","name":"재즈 JAZZ"}'
 expect_match "another room with the same name (case-folded) is 409 name_taken" 409 '^\{"error":"name_taken","message":"[^"]+"\}$'
 http GET "$A/api/rooms/jazz"
-expect "the new room is there" 200 '{"id":"jazz","name":"재즈 Jazz","users_count":0,"members":[],"seq":0}'
+expect "the new room is there" 200 '{"id":"jazz","name":"재즈 Jazz","users_count":0,"members":[],"seq":0,"slow_mode_s":0}'
 http DELETE "$A/api/rooms/jazz"
 expect "DELETE without a configured admin token is 403" 403 \
 	'{"error":"forbidden","message":"deleting rooms is disabled: no admin token is configured"}'
@@ -244,8 +244,8 @@ t_check "X-Content-Type-Options is sent once on API responses" \
 	[ "$(grep -c X-Content-Type-Options "$T_DIR/headers.lf")" -eq 1 ]
 http OPTIONS "$A/api/rooms/room1"
 expect "OPTIONS is 204" 204 ''
-t_check "OPTIONS names the methods" has_header 'Allow: GET, HEAD, DELETE, OPTIONS'
-t_check "OPTIONS answers the CORS preflight" has_header 'Access-Control-Allow-Methods: GET, HEAD, DELETE, OPTIONS'
+t_check "OPTIONS names the methods" has_header 'Allow: GET, HEAD, DELETE, PATCH, OPTIONS'
+t_check "OPTIONS answers the CORS preflight" has_header 'Access-Control-Allow-Methods: GET, HEAD, DELETE, PATCH, OPTIONS'
 http GET "$A/api/health"
 expect_match "health is 200 with the broker's status" 200 \
 	'^\{"status":"ok","broker":\{"status":"ok","epoch":"[0-9a-f]{16}","uptime_ms":[0-9]+,"rooms":5,"members":2,"frontends":1\}\}$'

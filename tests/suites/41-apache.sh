@@ -53,7 +53,7 @@ expect "users_count follows joins" 200 \
 	'{"rooms":[{"id":"room1","name":"일반 대화","users_count":0},{"id":"room2","name":"기술 토론","users_count":2},{"id":"room3","name":"취미 공유","users_count":0},{"id":"room4","name":"음악 & 영화","users_count":0}]}'
 http GET "$A/api/rooms/room2"
 expect "GET /api/rooms/room2 lists the members" 200 \
-	'{"id":"room2","name":"기술 토론","users_count":2,"members":["민수","bob"],"seq":2}'
+	'{"id":"room2","name":"기술 토론","users_count":2,"members":["민수","bob"],"seq":2,"slow_mode_s":0}'
 http GET "$A/api/rooms/room2/messages?since=1"
 expect_match "history through Apache" 200 '"events":\[\{"type":"join","room_id":"room2","seq":2,'
 
@@ -89,6 +89,23 @@ http DELETE "$A/api/rooms/jazz" -H 'Authorization: Bearer secret-admin-token-012
 expect "DELETE with the token is 204" 204 ''
 http DELETE "$A/api/rooms/jazz"
 expect_match "DELETE without it is 401" 401 '"error":"unauthorized"'
+
+# Moderation through Apache (issue 26): PATCH and percent-encoded UTF-8 {user} reach madang-api.
+TOK='Authorization: Bearer secret-admin-token-0123456789'
+http POST "$A/api/rooms/room2/bans" -H 'Content-Type: application/json' -H "$TOK" \
+	--data-binary '{"user":"고스트","duration_s":60,"reason":"test"}'
+expect_match "a ban through Apache is 201" 201 '^\{"room_id":"room2","user":"고스트","until":"[^"]+","kicked":false\}$'
+http DELETE "$A/api/rooms/room2/bans/%EA%B3%A0%EC%8A%A4%ED%8A%B8" -H "$TOK"
+expect "lifting it with a percent-encoded {user} is 204" 204 ''
+http PATCH "$A/api/rooms/room2" -H 'Content-Type: application/json' -H "$TOK" \
+	--data-binary '{"slow_mode_s":0}'
+expect_match "PATCH through Apache is 200" 200 '^\{"id":"room2","moderation":\{"owner":null,'
+http GET "$A/api/rooms/room2/audit" -H "$TOK"
+expect_match "the audit trail through Apache" 200 '"action":"unban".*"action":"ban"'
+http DELETE "$A/api/rooms/room2/messages/999999" -H "$TOK"
+expect_match "deleting a message that does not exist is 404" 404 '^\{"error":"no_such_message"'
+http POST "$A/api/rooms/room2/kicks" -H 'Content-Type: application/json' --data-binary '{"user":"bob"}'
+expect_match "a kick without the token is 401" 401 '"error":"unauthorized"'
 
 http GET "$A/api/health"
 expect_match "health is 200" 200 '^\{"status":"ok","broker":\{"status":"ok"'

@@ -248,7 +248,7 @@ test_room_detail_shape(void **state)
 	run(t, "GET", "/api/rooms/room1");
 	assert_int_equal(t->r.status, 200);
 	assert_string_equal(t->text, "{\"id\":\"room1\",\"name\":\"n\",\"users_count\":1,"
-	                             "\"members\":[\"alice\"],\"seq\":3}");
+	                             "\"members\":[\"alice\"],\"seq\":3,\"slow_mode_s\":0}");
 	assert_string_equal(t->broker.last, "{\"op\":\"get_room\",\"room_id\":\"room1\"}");
 }
 
@@ -632,17 +632,18 @@ test_options_head_and_cors_headers(void **state)
 	t->cfg.cors_origin = "https://chat.example";
 	run(t, "OPTIONS", "/api/rooms/room1");
 	assert_int_equal(t->r.status, 204);
-	assert_string_equal(t->r.allow, "GET, HEAD, DELETE, OPTIONS");
+	assert_string_equal(t->r.allow, "GET, HEAD, DELETE, PATCH, OPTIONS");
 	sbuf_init(&h);
 	api_response_head(&t->cfg, &t->r, &h);
 	sbuf_addc(&h, '\0');
 	assert_string_equal(h.data, "Status: 204 No Content\r\n"
 	                            "Cache-Control: no-store\r\n"
 	                            "X-Content-Type-Options: nosniff\r\n"
-	                            "Allow: GET, HEAD, DELETE, OPTIONS\r\n"
+	                            "Allow: GET, HEAD, DELETE, PATCH, OPTIONS\r\n"
 	                            "Access-Control-Allow-Origin: https://chat.example\r\n"
 	                            "Vary: Origin\r\n"
-	                            "Access-Control-Allow-Methods: GET, HEAD, DELETE, OPTIONS\r\n"
+	                            "Access-Control-Allow-Methods: GET, HEAD, DELETE, PATCH, "
+	                            "OPTIONS\r\n"
 	                            "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
 	                            "Access-Control-Max-Age: 600\r\n"
 	                            "\r\n");
@@ -702,9 +703,19 @@ test_metrics_text(void **state)
 static void
 test_openapi_document_is_served_and_complete(void **state)
 {
-	static const char *const paths[] = {
-	    "/api/rooms",  "/api/rooms/{id}", "/api/rooms/{id}/messages",
-	    "/api/health", "/api/metrics",    "/api/openapi.json"};
+	static const char *const paths[] = {"/api/rooms",
+	                                    "/api/rooms/{id}",
+	                                    "/api/rooms/{id}/messages",
+	                                    "/api/health",
+	                                    "/api/metrics",
+	                                    "/api/openapi.json",
+	                                    "/api/rooms/{id}/kicks",
+	                                    "/api/rooms/{id}/bans",
+	                                    "/api/rooms/{id}/bans/{user}",
+	                                    "/api/rooms/{id}/mutes",
+	                                    "/api/rooms/{id}/mutes/{user}",
+	                                    "/api/rooms/{id}/messages/{seq}",
+	                                    "/api/rooms/{id}/audit"};
 	struct t *t = *state;
 	cJSON *doc;
 	const cJSON *p;
@@ -728,8 +739,8 @@ test_openapi_document_is_served_and_complete(void **state)
 static void
 test_random_input_always_gets_a_well_formed_answer(void **state)
 {
-	static const char *const methods[] = {"GET",     "HEAD", "POST", "DELETE",
-	                                      "OPTIONS", "PUT",  "",     "G\x01T"};
+	static const char *const methods[] = {"GET", "HEAD", "POST",   "DELETE", "OPTIONS",
+	                                      "PUT", "",     "G\x01T", "PATCH"};
 	static const char *const replies[] = {
 	    "{\"ok\":true}",
 	    "{\"ok\":false}",

@@ -56,8 +56,10 @@ test_methods_are_recognised_and_checked(void **state)
 	assert_int_equal(parse(&rq, "DELETE", "/api", NULL), API_PERR_NONE);
 	assert_int_equal(rq.method, API_M_DELETE);
 	assert_int_equal(parse(&rq, "PATCH", "/api", NULL), API_PERR_NONE);
+	assert_int_equal(rq.method, API_M_PATCH);
+	assert_int_equal(parse(&rq, "PUT", "/api", NULL), API_PERR_NONE);
 	assert_int_equal(rq.method, API_M_OTHER);
-	assert_string_equal(rq.method_name, "PATCH");
+	assert_string_equal(rq.method_name, "PUT");
 	assert_int_equal(parse(&rq, "get", "/api", NULL), API_PERR_NONE);
 	assert_int_equal(rq.method, API_M_OTHER); /* methods are case-sensitive */
 	assert_int_equal(parse(&rq, NULL, "/api", NULL), API_PERR_METHOD);

@@ -324,8 +324,18 @@ export class ChatView {
 		this.connection?.moderate(type, fields);
 	}
 
-	/* `done` needs nothing (the effect arrives as events); an error is explained in words. */
+	/* `done` of a kick, ban or delete needs nothing: its effect arrives as events everyone sees.
+	 * A mute has no event for the room, so the moderator is told here. An error is explained in
+	 * words. */
 	moderationAnswer(msg) {
+		if (msg.type === 'done') {
+			const asked = this.asked.get(msg.request);
+			if (msg.request !== 'mute' || !asked) return;
+			const label = { key: 'mod.done.mute', params: { user: asked.user, n: Math.round(asked.durationS / 60) } };
+			this.messages.notice(label, { kind: 'system' });
+			this.announce(t(label.key, label.params));
+			return;
+		}
 		if (msg.type !== 'error') return;
 		const user = this.asked.get(msg.request)?.user ?? msg.user ?? '?';
 		let label;

@@ -58,7 +58,8 @@ async function memberPage(browser, options = {}) {
 
 /* The bubble of the message whose text is exactly `text`. */
 function bubble(page, text) {
-	return page.locator('#messages > li.message:not(.system)').filter({ has: messagesWithText(page, text) });
+	const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+	return page.locator('#messages > li.message:not(.system)').filter({ has: page.locator('.text').filter({ hasText: exact }) });
 }
 
 /* The name of the focused element (its aria-label, else its text). */

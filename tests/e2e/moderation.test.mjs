@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 
 import {
 	PHONE, assertNoProblems, describePage, joinRoom, launch, messagesWithText, noticesWithText, openPage, screenshot,
-	send, uniqueRoomId,
+	send, uniqueRoomId, waitConnected,
 } from './lib.mjs';
 
 const JWT_URL = process.env.MADANG_E2E_JWT_URL;
@@ -191,7 +191,7 @@ describe('moderation in the web client', () => {
 		assertNoProblems(carl);
 	});
 
-	it('mutes a member: the notice and the send box say until when, in Korean; the moderator is told', async () => {
+	it('mutes a member: the notice and the send box say until when, in Korean, also after a reload; the moderator is told', async () => {
 		await mia.getByRole('button', { name: 'Moderate bob' }).click();
 		await mia.locator('#mod-reason').fill('calm down');
 		await mia.getByRole('button', { name: 'Mute for 10 minutes' }).click();
@@ -204,6 +204,14 @@ describe('moderation in the web client', () => {
 		await bob.locator('#message-input').press('Enter');
 		await bob.locator('#compose-error').filter({ hasText: /채팅이 금지되어 있습니다/ }).waitFor();
 		assert.equal(await bob.locator('#message-input').inputValue(), 'can I talk?', 'the draft stays');
+		/* after a reload the mute comes back with joined.muted_until */
+		await bob.reload();
+		await bob.locator('#nickname').fill('bob');
+		await bob.locator('#nickname').press('Enter');
+		await waitConnected(bob);
+		await bob.locator('#messages > li.message.system .text').filter({ hasText: /^.+까지 채팅이 금지되어 있습니다\.$/ }).waitFor();
+		assert.equal(await bob.locator('#compose-mod').textContent(), status);
+		await bob.locator('#message-input').fill('can I talk?');
 		brokerCall({ op: 'unmute', room_id: roomId, actor: ADMIN, user: 'bob' });
 		await noticesWithText(bob, '채팅 금지가 풀렸습니다. 다시 메시지를 보낼 수 있습니다.').waitFor();
 		assert.equal(await bob.locator('#compose-mod').isHidden(), true);

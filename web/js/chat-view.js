@@ -10,7 +10,7 @@ import { byId, clear, el } from './dom.js';
 import { language, t } from './i18n.js';
 import { MessageList } from './message-list.js';
 import { ModerationMenu } from './moderation-menu.js';
-import { canModerate, formatUntil, parseUntil } from './moderation.js';
+import { canModerate, formatUntil } from './moderation.js';
 
 const ANNOUNCE_KEEP = 5; /* lines kept in the live region */
 const TRANSIENT_NOTICE_EVERY_MS = 5000; /* "too fast" / "briefly unavailable" at most this often */
@@ -321,7 +321,10 @@ export class ChatView {
 	 * events (a leave, message_deleted, …), a refusal as a moderation error. */
 	moderate(type, fields) {
 		this.asked.set(type, fields);
-		this.connection?.moderate(type, fields);
+		if (this.connection?.moderate(type, fields)) return;
+		/* not connected: a moderation command is not queued (it may no longer fit when back) */
+		this.messages.notice({ key: 'mod.err.offline' }, { kind: 'warning' });
+		this.announce(t('mod.err.offline'));
 	}
 
 	/* `done` of a kick, ban or delete needs nothing: its effect arrives as events everyone sees.

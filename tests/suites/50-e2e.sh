@@ -56,6 +56,7 @@ run_file() {
 run_file chat.test.mjs
 run_file compose.test.mjs
 run_file tokens.test.mjs
+run_file moderation.test.mjs
 run_file details.test.mjs
 run_file noroom.test.mjs
 run_file reconnect.test.mjs

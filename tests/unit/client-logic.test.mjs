@@ -13,6 +13,7 @@ import { Pacer } from '../../web/js/pacer.js';
 import { renewAt, tokenExpiry } from '../../web/js/token.js';
 import { RoomState } from '../../web/js/room-state.js';
 import { checkMessage, checkNickname, checkRoom } from '../../web/js/validate.js';
+import { NOTE_MAX_BYTES, canModerate, checkNote, formatUntil, moderationFrame, parseUntil } from '../../web/js/moderation.js';
 
 describe('nickname rules (docs/broker-protocol.md)', () => {
 	it('accepts 1 to 32 characters, trimmed, counted as characters not bytes', () => {
@@ -179,7 +180,7 @@ function connection(backoffDelays = [], { online = () => true, netEvents = null,
 		backoff: { next: () => delays.shift() ?? 1, reset() {} },
 	});
 	const seen = [];
-	for (const type of ['state', 'joined', 'room-event', 'fatal', 'outbox', 'server-wait']) {
+	for (const type of ['state', 'joined', 'room-event', 'fatal', 'outbox', 'server-wait', 'muted', 'unmuted', 'moderation']) {
 		conn.addEventListener(type, (ev) => seen.push([type, ev.detail]));
 	}
 	return { conn, seen };
@@ -542,6 +543,141 @@ describe('offline', () => {
 		assert.equal(conn.state, 'offline');
 		conn.leave();
 		assert.equal(conn.state, 'closed');
+	});
+});
+
+describe('moderation (issue 26, docs/moderation.md)', () => {
+	it('gives the menus to moderators, owners and admins only', () => {
+		assert.deepEqual(['admin', 'owner', 'moderator', 'member', undefined, 'Admin'].map(canModerate),
+			[true, true, true, false, false, false]);
+	});
+	it('counts a reason in bytes as the message box does: 256 bytes, not characters', () => {
+		assert.deepEqual(checkNote('  spam  '), { ok: true, note: 'spam', bytes: 4 });
+		assert.equal(checkNote('a'.repeat(NOTE_MAX_BYTES)).ok, true);
+		assert.deepEqual(checkNote('a'.repeat(NOTE_MAX_BYTES + 1)), { ok: false, error: 'too_long', bytes: 257 });
+		assert.equal(checkNote('가'.repeat(85)).ok, true, '255 bytes');
+		assert.deepEqual(checkNote('가'.repeat(86)), { ok: false, error: 'too_long', bytes: 258 });
+		assert.equal(checkNote('bad\u0007bell').error, 'control');
+		assert.deepEqual(checkNote(''), { ok: true, note: '', bytes: 0 });
+	});
+	it('writes the commands of the contract, with reason only when one was given', () => {
+		assert.deepEqual(moderationFrame('r', 'kick', { user: 'bob', note: '' }), { type: 'kick', room_id: 'r', user: 'bob' });
+		assert.deepEqual(moderationFrame('r', 'mute', { user: 'bob', durationS: 600, note: 'calm down' }),
+			{ type: 'mute', room_id: 'r', user: 'bob', duration_s: 600, reason: 'calm down' });
+		assert.deepEqual(moderationFrame('r', 'delete_message', { seq: 7 }), { type: 'delete_message', room_id: 'r', seq: 7 });
+	});
+	it('reads end times, null for none, and words them with the day only when it is not today', () => {
+		assert.equal(parseUntil(null), null);
+		assert.equal(parseUntil('soon'), null);
+		assert.equal(parseUntil('2026-12-06T14:03:11.201Z'), Date.UTC(2026, 11, 6, 14, 3, 11, 201));
+		const now = new Date(2026, 11, 6, 9, 0).getTime();
+		assert.equal(formatUntil(new Date(2026, 11, 6, 14, 5).getTime(), 'en', now), '02:05 PM');
+		assert.match(formatUntil(new Date(2026, 11, 7, 14, 5).getTime(), 'en', now), /Dec 7/);
+		assert.match(formatUntil(new Date(2027, 0, 2, 14, 5).getTime(), 'ko', now), /2027/);
+	});
+	it('takes role, slow mode and muted_until from joined, and sends moderation commands', () => {
+		const { conn, seen } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		ws.serverSays({ type: 'welcome', session: 'S', user: null, limits: { rate: 1000, burst: 1000 } });
+		const until = new Date(Date.now() + 600000).toISOString();
+		ws.serverSays({ type: 'joined', room_id: 'room1', user: 'alice', users: ['alice', 'bob'], seq: 3, epoch: 'E',
+			role: 'moderator', slow_mode_s: 30, muted_until: until });
+		assert.equal(conn.role, 'moderator');
+		assert.equal(conn.slowModeS, 30);
+		assert.equal(conn.mutedUntil, Date.parse(until));
+		assert.equal(seen.filter(([type]) => type === 'muted').length, 1);
+		conn.sendTyping(true);
+		assert.deepEqual(ws.chat(), [], 'no typing hint while muted');
+		assert.equal(conn.moderate('kick', { user: 'bob', note: 'spam' }), true);
+		assert.deepEqual(ws.chat().at(-1), { type: 'kick', room_id: 'room1', user: 'bob', reason: 'spam' });
+		ws.serverSays({ type: 'error', code: 'forbidden', message: 'not allowed', request: 'ban', room_id: 'room1' });
+		ws.serverSays({ type: 'done', request: 'kick', room_id: 'room1' });
+		assert.deepEqual(seen.filter(([type]) => type === 'moderation').map(([, d]) => [d.msg.type, d.msg.request]),
+			[['error', 'ban'], ['done', 'kick']]);
+		assert.equal(conn.state, 'connected', 'a refused moderation command ends nothing');
+		ws.serverSays({ type: 'unmuted', room_id: 'room1', by: 'carol' });
+		assert.equal(conn.mutedUntil, null);
+		assert.equal(seen.filter(([type]) => type === 'unmuted').length, 1);
+		conn.leave();
+	});
+	it('follows mutes: a muted frame, a muted refusal (the message is not sent, not retried), and the end by itself', async () => {
+		const { conn, seen } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		const until = new Date(Date.now() + 150).toISOString();
+		ws.serverSays({ type: 'muted', room_id: 'room1', until, by: 'carol', note: 'calm down' });
+		const muted = seen.filter(([type]) => type === 'muted');
+		assert.equal(muted.length, 1);
+		assert.equal(muted[0][1].msg.note, 'calm down');
+		assert.equal(muted[0][1].until, Date.parse(until));
+		const entry = conn.sendMessage('let me talk');
+		ws.serverSays({ type: 'error', code: 'muted', until, request: 'message', client_id: entry.clientId });
+		assert.equal(entry.state, 'failed', 'marked not sent, with Retry');
+		assert.equal(seen.filter(([type]) => type === 'muted').length, 1, 'the same mute is not news twice');
+		await tick(250);
+		assert.equal(conn.mutedUntil, null);
+		assert.equal(seen.filter(([type]) => type === 'unmuted').length, 1, 'the mute ran out by itself');
+		conn.leave();
+	});
+	it('ends for good on a kicked frame (4003), and on a join refused as banned, and never comes back by itself', async () => {
+		const { conn, seen } = connection([5]);
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		ws.serverSays({ type: 'kicked', room_id: 'other', reason: 'kicked', by: 'carol' });
+		assert.equal(conn.state, 'connected', 'another room\'s kick is not ours');
+		ws.serverSays({ type: 'kicked', room_id: 'room1', reason: 'kicked', by: 'carol', note: 'spam', until: null });
+		assert.equal(conn.state, 'failed');
+		const fatal = seen.find(([type]) => type === 'fatal')[1];
+		assert.equal(fatal.code, 4003);
+		assert.equal(fatal.kicked.note, 'spam');
+		assert.equal(ws.closedWith, 1000);
+		await tick(20);
+		assert.equal(ScriptedSocket.made.length, 1, 'no rejoin after a kick');
+
+		const again = connection([5]);
+		again.conn.start();
+		const ws2 = ScriptedSocket.made[0];
+		ws2.serverSays({ type: 'welcome', session: 'S', user: null });
+		ws2.serverSays({ type: 'error', code: 'banned', request: 'join_room', room_id: 'room1', until: null, note: 'spam' });
+		ws2.serverCloses(1006); /* what a browser may report after the server's 4003 */
+		assert.equal(again.conn.state, 'failed');
+		const refused = again.seen.find(([type]) => type === 'fatal')[1];
+		assert.equal(refused.code, 4003);
+		assert.equal(refused.error.code, 'banned');
+		await tick(20);
+		assert.equal(ScriptedSocket.made.length, 1, 'no rejoin after a ban');
+	});
+	it('waits retry_after_ms on slow_mode and sends the same client id again, without "waiting for the server"', async () => {
+		const { conn, seen } = connection([], { serverWaitMs: 60 });
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		const entry = conn.sendMessage('slowly');
+		ws.serverSays({ type: 'error', code: 'slow_mode', retry_after_ms: 120, request: 'message', client_id: entry.clientId });
+		assert.equal(entry.state, 'queued');
+		await tick(80);
+		assert.equal(ws.chat().filter((f) => f.client_id === entry.clientId).length, 1, 'not before retry_after_ms');
+		assert.ok(!seen.some(([type, d]) => type === 'server-wait' && d.waiting), 'the server did answer');
+		await tick(100);
+		assert.equal(ws.chat().filter((f) => f.client_id === entry.clientId).length, 2, 'sent again with the same id');
+		conn.leave();
+	});
+	it('takes message_deleted and slow_mode as room events with their own seq', () => {
+		const { conn, seen } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws, { seq: 4 });
+		ws.serverSays({ type: 'message_deleted', room_id: 'room1', seq: 5, deleted_seq: 3, by: 'carol' });
+		ws.serverSays({ type: 'slow_mode', room_id: 'room1', seq: 6, interval_s: 30, by: 'carol' });
+		ws.serverSays({ type: 'slow_mode', room_id: 'room1', seq: 6, interval_s: 30, by: 'carol' });
+		const events = seen.filter(([type, d]) => type === 'room-event' && !d.duplicate).map(([, d]) => d.msg.type);
+		assert.deepEqual(events, ['message_deleted', 'slow_mode']);
+		assert.equal(conn.slowModeS, 30);
+		assert.deepEqual(conn.room.resumeParams(), { since: 6, epoch: 'E' });
+		conn.leave();
 	});
 });
 

@@ -7,6 +7,7 @@ import { byId } from './dom.js';
 import { applyStatic, language, loadLanguage, saveLanguage, setLanguage, t } from './i18n.js';
 import { ChatView } from './chat-view.js';
 import { JoinView, rememberNickname } from './join-view.js';
+import { formatUntil, parseUntil } from './moderation.js';
 import { RoomsView } from './rooms-view.js';
 
 function storage() {
@@ -18,8 +19,11 @@ function storage() {
 }
 
 /* Words for a refusal that ends a chat (DESIGN §3 close codes), and where to send the person. */
-function explainFatal(room, nickname, { code, reason, error, deleted }) {
+function explainFatal(room, nickname, { code, reason, error, deleted, kicked }) {
 	if (deleted) return { view: 'rooms', text: t('chat.room.deleted') };
+	/* removed or banned by a moderator (docs/moderation.md): the list, with who, why and until
+	 * when; nothing joins again by itself */
+	if (kicked || error?.code === 'banned') return { view: 'rooms', text: explainRemoval(room, kicked ?? error) };
 	if (code === 4009) return { view: 'join', error: { key: 'nick.err.taken', params: { user: nickname } } };
 	if (code === 4004) return { view: 'rooms', text: t('room.err.unknown', { room: room.name }) };
 	if (code === 4001) return { view: 'rooms', text: t('room.err.unauthorized') };
@@ -31,6 +35,21 @@ function explainFatal(room, nickname, { code, reason, error, deleted }) {
 		return { view: 'join', error: { key: 'nick.err.invalid', params: { reason: detail } } };
 	}
 	return { view: 'rooms', text: t('room.err.refused', { reason: detail }) };
+}
+
+/* "bob removed you from “Jazz”. You may join again. Reason: spam" or "You are banned from “Jazz”
+ * until 15:00. Reason: spam", from a `kicked` frame or an `error` banned. */
+function explainRemoval(room, msg) {
+	let text;
+	if (msg.type === 'kicked' && msg.reason !== 'banned') {
+		text = t('room.err.kicked', { room: room.name, by: msg.by ?? '?' });
+	} else {
+		const until = parseUntil(msg.until);
+		text = until === null ? t('room.err.banned.forever', { room: room.name })
+			: t('room.err.banned', { room: room.name, until: formatUntil(until, language()) });
+	}
+	if (typeof msg.note === 'string' && msg.note !== '') text += ` ${t('room.err.reason', { note: msg.note })}`;
+	return text;
 }
 
 /* The address says where the person is: "#/room/<id>" for a room's nickname form and its chat,

@@ -1,13 +1,16 @@
 // chat-view.js — the chat room on screen. It follows one RoomConnection and draws what happens:
 // messages and notices (message-list.js), the composer (composer.js), the member list, who is
-// typing, the connection state, and announcements for screen readers.
+// typing, the connection state, and announcements for screen readers. Moderators, owners and
+// admins (joined.role) also get a menu on each member and message (moderation-menu.js).
 
 import { Composer, TYPING_IDLE_MS } from './composer.js';
 import { getToken, socketUrl } from './config.js';
 import { RoomConnection, TRANSIENT_ERRORS } from './connection.js';
 import { byId, clear, el } from './dom.js';
-import { t } from './i18n.js';
+import { language, t } from './i18n.js';
 import { MessageList } from './message-list.js';
+import { ModerationMenu } from './moderation-menu.js';
+import { canModerate, formatUntil } from './moderation.js';
 
 const ANNOUNCE_KEEP = 5; /* lines kept in the live region */
 const TRANSIENT_NOTICE_EVERY_MS = 5000; /* "too fast" / "briefly unavailable" at most this often */
@@ -52,7 +55,15 @@ export class ChatView {
 				this.composer.focus();
 			},
 			onEarlier: () => this.loadEarlier(),
+			onModerate: (seq, sender, text, button) => this.menu.openMessage(seq, sender, text, button),
 		});
+		this.menu = new ModerationMenu({
+			onAction: (type, fields) => this.moderate(type, fields),
+			fallbackFocus: (target) => (target?.user !== undefined && target.seq === undefined
+				? this.members.querySelector(`.mod-member-btn[data-user="${CSS.escape(target.user)}"]`) : null)
+				?? this.composer.input,
+		});
+		this.asked = new Map(); /* moderation command -> its fields, to explain an error */
 		this.composer = new Composer({
 			form: byId('message-form'),
 			input: byId('message-input'),
@@ -60,6 +71,7 @@ export class ChatView {
 			chip: byId('whisper-chip'),
 			count: byId('compose-count'),
 			error: byId('compose-error'),
+			status: byId('compose-mod'),
 			onSend: (text, to) => this.send(text, to),
 			onTyping: (active) => this.connection?.sendTyping(active),
 		});
@@ -96,6 +108,9 @@ export class ChatView {
 		connection.addEventListener('confirmed', (ev) => this.messages.dropPending(ev.detail.entry.clientId));
 		connection.addEventListener('server-error', (ev) => this.serverError(ev.detail.msg, ev.detail.entry));
 		connection.addEventListener('history', (ev) => this.earlierPage(ev.detail.msg));
+		connection.addEventListener('muted', (ev) => this.muted(ev.detail));
+		connection.addEventListener('unmuted', () => this.unmuted());
+		connection.addEventListener('moderation', (ev) => this.moderationAnswer(ev.detail.msg));
 		connection.addEventListener('server-wait', (ev) => {
 			this.serverWait.hidden = !ev.detail.waiting;
 		});
@@ -131,6 +146,7 @@ export class ChatView {
 	}
 
 	close() {
+		this.menu.close();
 		this.composer.stopTyping();
 		this.connection?.leave();
 		this.connection = null;
@@ -163,6 +179,7 @@ export class ChatView {
 		this.setTitle();
 		this.messages.relabel();
 		this.composer.relabel();
+		this.menu.relabel();
 		this.renderMembers();
 		this.renderTyping();
 		this.showState({ state: this.connection.state, retryAt: this.retryAt });
@@ -222,6 +239,11 @@ export class ChatView {
 			this.setTitle();
 		}
 		this.nickname = this.connection.user;
+		const moderator = canModerate(this.connection.role);
+		this.messages.setModerating(moderator);
+		if (!moderator) this.menu.close();
+		this.composer.setModeration({ mutedUntil: this.connection.mutedUntil, slowModeS: this.connection.slowModeS,
+			exempt: moderator });
 		this.renderMembers();
 		if (lost) this.messages.notice({ key: 'chat.not.recovered' }, { kind: 'warning' });
 		this.messages.showEarlier({ visible: !this.messages.earlier.hidden }); /* a page asked on a lost socket */
@@ -247,6 +269,21 @@ export class ChatView {
 			if (this.historySeen) this.messages.divider();
 		}
 		const state = this.connection.room;
+		if (msg.type === 'message_deleted') {
+			/* the bubble says "message deleted"; no notice line (docs/moderation.md) */
+			this.messages.markDeleted(msg.deleted_seq);
+			if (this.menu.current()?.seq === msg.deleted_seq) this.menu.close();
+			return;
+		}
+		if (msg.type === 'slow_mode') {
+			const n = Number.isInteger(msg.interval_s) ? msg.interval_s : 0;
+			const label = n > 0 ? { key: 'chat.slow.on', params: { by: msg.by ?? '?', n } }
+				: { key: 'chat.slow.off', params: { by: msg.by ?? '?' } };
+			if (live) this.composer.setModeration({ slowModeS: this.connection.slowModeS });
+			this.messages.notice(label, { time: msg.time, seq: msg.seq });
+			if (live) this.announce(t(label.key, label.params));
+			return;
+		}
 		if (msg.type === 'message') {
 			this.stopShowingTyping(msg.sender);
 			const own = state.isMe(msg.sender);
@@ -259,12 +296,81 @@ export class ChatView {
 			if (live) this.renderMembers();
 			if (msg.type === 'leave') this.stopShowingTyping(msg.user);
 			if (msg.resync === true) return; /* a member list repair after a broker restart, not news */
-			const label = { key: msg.type === 'join' ? 'chat.joined' : 'chat.left', params: { user: msg.user } };
+			const label = this.joinLeaveLabel(msg);
 			this.messages.notice(label, { time: msg.time, seq: msg.seq, history });
 			if (live) this.announce(t(label.key, label.params));
 		} else if (msg.type === 'room_deleted') {
 			this.messages.notice({ key: 'chat.room.deleted' }, { kind: 'warning', time: msg.time });
 		}
+	}
+
+	/* "bob joined.", "bob left.", or, for a member a moderator removed, "bob was removed by alice:
+	 * spam" (reason kicked or banned, with by and the note). */
+	joinLeaveLabel(msg) {
+		if (msg.type === 'leave' && (msg.reason === 'kicked' || msg.reason === 'banned')) {
+			const note = typeof msg.note === 'string' && msg.note !== '' ? msg.note : null;
+			const key = `chat.${msg.reason}${note ? '.note' : ''}`;
+			return { key, params: { user: msg.user, by: msg.by ?? '?', ...(note ? { note } : {}) } };
+		}
+		return { key: msg.type === 'join' ? 'chat.joined' : 'chat.left', params: { user: msg.user } };
+	}
+
+	/* ---- moderation ---- */
+
+	/* An action chosen in the menu: the command goes to the server; its effect comes back as
+	 * events (a leave, message_deleted, …), a refusal as a moderation error. */
+	moderate(type, fields) {
+		this.asked.set(type, fields);
+		if (this.connection?.moderate(type, fields)) return;
+		/* not connected: a moderation command is not queued (it may no longer fit when back) */
+		this.messages.notice({ key: 'mod.err.offline' }, { kind: 'warning' });
+		this.announce(t('mod.err.offline'));
+	}
+
+	/* `done` of a kick, ban or delete needs nothing: its effect arrives as events everyone sees.
+	 * A mute has no event for the room, so the moderator is told here. An error is explained in
+	 * words. */
+	moderationAnswer(msg) {
+		if (msg.type === 'done') {
+			const asked = this.asked.get(msg.request);
+			if (msg.request !== 'mute' || !asked) return;
+			const label = { key: 'mod.done.mute', params: { user: asked.user, n: Math.round(asked.durationS / 60) } };
+			this.messages.notice(label, { kind: 'system' });
+			this.announce(t(label.key, label.params));
+			return;
+		}
+		if (msg.type !== 'error') return;
+		const user = this.asked.get(msg.request)?.user ?? msg.user ?? '?';
+		let label;
+		if (msg.code === 'forbidden') {
+			label = msg.request === 'delete_message' ? { key: 'mod.err.forbidden.message' } : { key: 'mod.err.forbidden', params: { user } };
+		} else if (msg.code === 'no_such_user') label = { key: 'mod.err.no_such_user', params: { user } };
+		else if (msg.code === 'no_such_message') label = { key: 'mod.err.no_such_message' };
+		else if (msg.code === 'too_many_bans') label = { key: 'mod.err.too_many_bans' };
+		else label = { key: 'mod.err.other', params: { reason: msg.message || msg.code || '?' } };
+		this.messages.notice(label, { kind: 'warning' });
+		this.announce(t(label.key, label.params));
+	}
+
+	/* We were muted (a moderator's `muted`, joined's muted_until, or a refusal that said so). */
+	muted({ msg, until }) {
+		this.composer.setModeration({ mutedUntil: until });
+		const when = formatUntil(until, language());
+		let label;
+		if (msg?.type === 'muted' && typeof msg.by === 'string') {
+			const note = typeof msg.note === 'string' && msg.note !== '' ? msg.note : null;
+			label = { key: note ? 'chat.muted.note' : 'chat.muted', params: { by: msg.by, until: when, ...(note ? { note } : {}) } };
+		} else {
+			label = { key: 'chat.muted.now', params: { until: when } };
+		}
+		this.messages.notice(label, { kind: 'warning' });
+		this.announce(t(label.key, label.params));
+	}
+
+	unmuted() {
+		this.composer.setModeration({ mutedUntil: null });
+		this.messages.notice({ key: 'chat.unmuted' }, { kind: 'system' });
+		this.announce(t('chat.unmuted'));
 	}
 
 	/* "Load earlier messages": the page of events below the oldest one shown. */
@@ -285,8 +391,7 @@ export class ChatView {
 			if (event.type === 'message') items.push(this.messages.messageItem(event, state.isMe(event.sender)));
 			else if (event.type === 'join' || event.type === 'leave') {
 				if (event.resync === true) continue;
-				items.push(this.messages.noticeItem({ key: event.type === 'join' ? 'chat.joined' : 'chat.left',
-					params: { user: event.user } }, { time: event.time, seq: event.seq }));
+				items.push(this.messages.noticeItem(this.joinLeaveLabel(event), { time: event.time, seq: event.seq }));
 			} else continue;
 			if (oldest === null || event.seq < oldest) oldest = event.seq;
 		}
@@ -321,6 +426,13 @@ export class ChatView {
 	serverError(msg, entry) {
 		if (msg.request === 'history') this.messages.showEarlier({ visible: true }); /* may be asked again */
 		if (msg.code === 'rate_limited' && entry) return; /* the outbox waits and sends it again by itself */
+		if (msg.code === 'muted') return; /* the muted notice and the send box say it */
+		if (msg.code === 'slow_mode' && entry) {
+			/* the outbox sends it again when the server said; the pending item says when */
+			const n = Math.max(1, Math.ceil(Number(msg.retry_after_ms ?? 0) / 1000));
+			this.messages.pendingNote(entry.clientId, { key: 'compose.slow.wait', params: { n } });
+			return;
+		}
 		if (TRANSIENT_ERRORS.has(msg.code) && !(msg.code === 'outcome_unknown' && entry?.to)) {
 			if (Date.now() - this.transientNoticeAt < TRANSIENT_NOTICE_EVERY_MS) return;
 			this.transientNoticeAt = Date.now();
@@ -359,6 +471,8 @@ export class ChatView {
 		const state = this.connection?.room;
 		if (!state) return;
 		clear(this.members);
+		const moderator = canModerate(this.connection.role);
+		const focusedMod = this.members.contains(document.activeElement) ? document.activeElement.dataset.user : undefined;
 		for (const name of state.members) {
 			if (state.isMe(name)) {
 				this.members.append(el('li', { class: 'member me' }, el('span', { text: name }), ' ',
@@ -371,7 +485,21 @@ export class ChatView {
 				this.showMembers(false);
 				this.composer.choose(name);
 			});
-			this.members.append(el('li', { class: 'member' }, button));
+			const item = el('li', { class: 'member' }, button);
+			if (moderator) {
+				/* the moderation menu: a real button per member, reachable by keyboard */
+				const menu = el('button', { class: 'mod-member-btn secondary-btn', text: '⋯',
+					attrs: { type: 'button', 'aria-label': t('mod.member', { user: name }), 'aria-haspopup': 'dialog' },
+					data: { user: name } });
+				menu.addEventListener('click', () => this.menu.openMember(name, menu));
+				item.append(menu);
+				item.classList.add('moderated');
+			}
+			this.members.append(item);
+		}
+		if (focusedMod !== undefined) {
+			/* the list was redrawn under the keyboard user: keep the focus on that member's menu */
+			this.members.querySelector(`.mod-member-btn[data-user="${CSS.escape(focusedMod)}"]`)?.focus();
 		}
 		const count = state.members.length;
 		this.membersHeading.textContent = t('chat.members', { n: count });

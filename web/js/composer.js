@@ -6,9 +6,13 @@
 // A message written to one person never goes to the room by itself: when the recipient leaves,
 // the choice stays (marked as gone) and sending is refused until the writer picks someone else
 // or removes the recipient. Text over the limit is kept whole and refused, never shortened.
+//
+// Moderation: while the person is muted, the line above the textarea says until when and Enter
+// is refused (the draft stays); in slow mode the same line gives the interval.
 
 import { clear, el } from './dom.js';
-import { t } from './i18n.js';
+import { language, t } from './i18n.js';
+import { formatUntil } from './moderation.js';
 import { MESSAGE_MAX_BYTES, checkMessage, utf8Length } from './validate.js';
 
 export const TYPING_REPEAT_MS = 3000;
@@ -18,13 +22,17 @@ export const COUNT_FROM_BYTES = Math.floor((MESSAGE_MAX_BYTES * 3) / 4);
 
 export class Composer {
 	/* onSend(text, to) sends (to is '' for the room); onTyping(active) sends the typing signal. */
-	constructor({ form, input, recipient, chip, count, error, onSend, onTyping }) {
+	constructor({ form, input, recipient, chip, count, error, status, onSend, onTyping }) {
 		this.form = form;
 		this.input = input;
 		this.recipient = recipient;
 		this.chip = chip;
 		this.count = count;
 		this.error = error;
+		this.status = status; /* the moderation line: muted until …, slow mode */
+		this.mutedUntil = null; /* epoch ms */
+		this.slowModeS = 0;
+		this.slowExempt = false;
 		this.to = ''; /* the chosen recipient ('' = everyone), kept while they are away */
 		this.errorKey = null;
 		this.onSend = onSend;
@@ -64,7 +72,28 @@ export class Composer {
 		this.to = '';
 		this.setError('');
 		this.setRecipients([]);
+		this.setModeration({ mutedUntil: null, slowModeS: 0, exempt: false });
 		this.showCount();
+	}
+
+	/* mutedUntil: epoch ms or null; slowModeS: the room's interval (0 = off); exempt: the person
+	 * is a moderator, owner or admin, whom slow mode does not hold. */
+	setModeration({ mutedUntil = this.mutedUntil, slowModeS = this.slowModeS, exempt = this.slowExempt } = {}) {
+		this.mutedUntil = mutedUntil;
+		this.slowModeS = slowModeS;
+		this.slowExempt = exempt;
+		if (mutedUntil === null && this.errorKey?.key === 'compose.muted.error') this.setError('');
+		this.showStatus();
+	}
+
+	showStatus() {
+		let text = '';
+		if (this.mutedUntil !== null) text = t('compose.muted', { until: formatUntil(this.mutedUntil, language()) });
+		else if (this.slowModeS > 0) text = t(this.slowExempt ? 'compose.slow.exempt' : 'compose.slow', { n: this.slowModeS });
+		this.status.textContent = text;
+		this.status.hidden = text === '';
+		this.status.classList.toggle('muted-line', this.mutedUntil !== null);
+		this.form.classList.toggle('muted', this.mutedUntil !== null);
 	}
 
 	focus() {
@@ -91,6 +120,7 @@ export class Composer {
 			? t('chat.whisper.chip.gone', { user: to }) : t('chat.whisper.chip', { user: to });
 		this.chip.querySelector('button').setAttribute('aria-label', t('chat.whisper.clear', { user: to }));
 		if (this.errorKey) this.error.textContent = t(this.errorKey.key, this.errorKey.params);
+		this.showStatus();
 		this.showCount();
 	}
 
@@ -169,6 +199,11 @@ export class Composer {
 		if (!checked.ok) {
 			if (checked.error === 'too_long') this.setError({ key: 'chat.too.long', params: { n: checked.bytes } });
 			if (checked.error === 'control') this.setError({ key: 'chat.control' });
+			this.input.focus();
+			return;
+		}
+		if (this.mutedUntil !== null) {
+			this.setError({ key: 'compose.muted.error', params: { until: formatUntil(this.mutedUntil, language()) } });
 			this.input.focus();
 			return;
 		}

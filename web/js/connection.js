@@ -7,7 +7,8 @@
 //
 //   state        {state, retryAt}   state: connecting | connected | waiting | offline | closed | failed
 //   joined       {msg, first, lost, epochChanged}
-//   room-event   {msg, live, gap, duplicate, confirmed}   message / join / leave / room_deleted
+//   room-event   {msg, live, gap, duplicate, confirmed}   message / join / leave / room_deleted /
+//                                   message_deleted / slow_mode
 //   typing       {msg}
 //   private      {msg, confirmed}
 //   server-error {msg, entry}
@@ -16,11 +17,20 @@
 //   fatal        {code, reason, error}   the server refused us for good (4004, 4009, 4001, …)
 //   server-wait  {waiting}          a request has (not) been answered for SERVER_WAIT_MS
 //   history      {msg}              the answer to loadEarlier()
+//   muted        {msg, until}       we were muted (a `muted` frame, an `error` muted, or joined's
+//                                   muted_until; until in epoch ms); msg null when from joined
+//   unmuted      {msg}              the mute was lifted (an `unmuted` frame) or ran out
+//   moderation   {msg}              the answer (`done` or `error`) to one of our moderation commands
+//
+// A `kicked` frame (a moderator removed us, or banned us) and an `error` banned answering our
+// join end the connection for good, as a fatal 4003: the client never comes back by itself
+// (docs/moderation.md). The person may join again after a kick.
 //
 // Close codes 4000–4999 are the server's "do not come back" answers (DESIGN §3); every other
 // close — 1001 restart, 1006 network, 1013 broker down, 1008 slow consumer — is retried.
 
 import { Backoff } from './backoff.js';
+import { MODERATION_REQUESTS, moderationFrame, parseUntil } from './moderation.js';
 import { Outbox, randomPrefix } from './outbox.js';
 import { Pacer } from './pacer.js';
 import { RoomState } from './room-state.js';
@@ -37,6 +47,9 @@ export const SILENCE_LIMIT_MS = 60000;
  * TRANSIENT_RETRY_MAX_MS — for as long as the connection lasts, and nothing after it goes first. */
 export const TRANSIENT_ERRORS = new Set(['rate_limited', 'broker_unavailable', 'busy', 'outcome_unknown',
 	'unknown_frontend', 'not_member']);
+/* Slow mode: the server says when the message may go (retry_after_ms); it goes again then, with
+ * the same client id, as for rate_limited. */
+export const PACED_ERRORS = new Set(['slow_mode']);
 export const TRANSIENT_RETRY_MS = 500;
 export const TRANSIENT_RETRY_MAX_MS = 8000;
 const RETRY_AFTER_MAX_MS = 60000; /* a larger retry_after_ms is taken as this */
@@ -61,6 +74,7 @@ const JOIN_REFUSALS = Object.freeze({
 	room_full: 4000,
 	invalid_argument: 4000,
 	forbidden: 4000,
+	banned: 4003,
 });
 
 export class RoomConnection extends EventTarget {
@@ -107,6 +121,10 @@ export class RoomConnection extends EventTarget {
 		this.renewTimer = null;
 		this.lastFrameAt = 0;
 		this.lastError = null; /* the last error event, which explains a close that follows it */
+		this.role = 'member'; /* joined.role: admin, owner, moderator or member */
+		this.slowModeS = 0; /* the room's slow mode interval, 0 = off */
+		this.mutedUntil = null; /* epoch ms while we are muted, else null */
+		this.muteTimer = null;
 		this.onOnline = () => {
 			if (this.state === 'offline' || this.state === 'waiting') this.connectNow();
 		};
@@ -179,8 +197,15 @@ export class RoomConnection extends EventTarget {
 
 	/* Typing is a hint: sent only while joined and within the rate limit, never queued. */
 	sendTyping(active) {
-		if (this.pacer.wait(Date.now()) > 0) return;
+		if (this.pacer.wait(Date.now()) > 0 || this.mutedUntil !== null) return;
 		this.write({ type: 'typing', room_id: this.roomId, active: Boolean(active) });
+	}
+
+	/* A moderation command (docs/moderation.md): type kick, ban, mute, unmute, delete_message,
+	 * slow_mode…; fields {user, seq, durationS, note}. Returns false when not joined. The answer
+	 * is a `moderation` event; the effect arrives as room events. */
+	moderate(type, fields) {
+		return this.write(moderationFrame(this.roomId, type, fields));
 	}
 
 	/* Asks for `limit` events before `beforeSeq` ("load earlier"); the answer is a history event. */
@@ -272,6 +297,8 @@ export class RoomConnection extends EventTarget {
 		case 'join':
 		case 'leave':
 		case 'room_deleted':
+		case 'message_deleted':
+		case 'slow_mode':
 			this.handleRoomEvent(msg);
 			break;
 		case 'typing':
@@ -285,6 +312,18 @@ export class RoomConnection extends EventTarget {
 			break;
 		case 'ack':
 			this.handleAck(msg);
+			break;
+		case 'kicked':
+			this.handleKicked(msg);
+			break;
+		case 'muted':
+			if (typeof msg.room_id !== 'string' || msg.room_id === this.roomId) this.setMuted(parseUntil(msg.until), msg);
+			break;
+		case 'unmuted':
+			if (typeof msg.room_id !== 'string' || msg.room_id === this.roomId) this.setMuted(null, msg);
+			break;
+		case 'done':
+			if (MODERATION_REQUESTS.has(msg.request)) this.emit('moderation', { msg });
 			break;
 		case 'history':
 			this.historyAskedAt = null;
@@ -330,9 +369,12 @@ export class RoomConnection extends EventTarget {
 		this.releaseInFlight();
 		for (const entry of this.outbox.requeueSent()) this.emit('outbox', { entry });
 		const outcome = this.room.joined(msg);
+		this.role = typeof msg.role === 'string' ? msg.role : 'member';
+		this.slowModeS = Number.isInteger(msg.slow_mode_s) && msg.slow_mode_s > 0 ? msg.slow_mode_s : 0;
 		this.backoff.reset();
 		if (this.state !== 'connected') this.setState('connected');
 		this.emit('joined', { msg, ...outcome });
+		this.setMuted(parseUntil(msg.muted_until), null);
 		clearInterval(this.pingTimer);
 		this.pingTimer = setInterval(() => this.keepAlive(), PING_INTERVAL_MS);
 		this.scheduleRenewal();
@@ -343,6 +385,7 @@ export class RoomConnection extends EventTarget {
 	handleRoomEvent(msg) {
 		if (typeof msg.room_id === 'string' && msg.room_id !== this.roomId) return;
 		const seen = this.room.event(msg);
+		if (msg.type === 'slow_mode' && seen !== null && Number.isInteger(msg.interval_s)) this.slowModeS = msg.interval_s;
 		let confirmed = null;
 		if (msg.type === 'message' && typeof msg.client_id === 'string' && this.room.isMe(msg.sender)) {
 			confirmed = this.outbox.confirm(msg.client_id);
@@ -352,6 +395,38 @@ export class RoomConnection extends EventTarget {
 		if (msg.type === 'room_deleted') {
 			this.leave();
 			this.emit('fatal', { code: 4004, reason: 'room deleted', error: null, deleted: true });
+		}
+	}
+
+	/* A moderator removed us from the room (reason kicked), or banned us (banned, with until):
+	 * we are no longer in the room. The socket is closed and nothing reconnects. */
+	handleKicked(msg) {
+		if (typeof msg.room_id === 'string' && msg.room_id !== this.roomId) return;
+		const ws = this.ws;
+		this.ws = null;
+		if (ws) this.closeSocket(ws, 1000, 'kicked');
+		this.stopTimers();
+		this.releaseInFlight();
+		this.setMuted(null, null, { silent: true });
+		this.setState('failed');
+		this.emit('fatal', { code: 4003, reason: String(msg.reason ?? 'kicked'), error: null, kicked: msg });
+	}
+
+	/* Muted until `until` (epoch ms), or not muted (null). A mute that runs out ends by itself
+	 * here: the server sends nothing then. */
+	setMuted(until, msg, { silent = false } = {}) {
+		clearTimeout(this.muteTimer);
+		this.muteTimer = null;
+		const was = this.mutedUntil;
+		this.mutedUntil = until !== null && until > Date.now() ? until : null;
+		if (this.mutedUntil !== null) {
+			/* setTimeout holds at most 2^31-1 ms; a longer mute is looked at again then */
+			const wait = Math.min(this.mutedUntil - Date.now(), 0x7fffffff);
+			this.muteTimer = setTimeout(() => this.setMuted(this.mutedUntil, null), wait);
+			/* news when it starts or changes, or when a moderator muted us again */
+			if (!silent && (was !== this.mutedUntil || msg?.type === 'muted')) this.emit('muted', { msg, until: this.mutedUntil });
+		} else if (was !== null && !silent) {
+			this.emit('unmuted', { msg });
 		}
 	}
 
@@ -397,14 +472,22 @@ export class RoomConnection extends EventTarget {
 			this.historyAskedAt = null;
 			this.watchServer();
 		}
+		if (MODERATION_REQUESTS.has(msg.request)) {
+			this.emit('moderation', { msg });
+			return;
+		}
+		if (msg.code === 'muted') this.setMuted(parseUntil(msg.until), msg);
 		const entry = this.errorEntry(msg);
 		/* a private message has no client id to deduplicate it: one that may have arrived is not
 		 * sent again without the person's say (Retry) */
 		const unsure = msg.code === 'outcome_unknown' && entry?.to !== null;
-		if (entry && TRANSIENT_ERRORS.has(msg.code) && !unsure) {
+		const paced = PACED_ERRORS.has(msg.code) && entry?.to === null;
+		if (entry && (TRANSIENT_ERRORS.has(msg.code) || paced) && !unsure) {
 			/* the same message goes again after the pause, before anything written after it */
 			if (entry.state === 'sent') entry.state = 'queued';
 			this.pause(msg.retry_after_ms);
+			/* slow mode: the server did answer, it is not slow; the clock restarts on the resend */
+			if (paced) this.headSince = null;
 			if (this.inFlight === entry) this.answered({ flush: false });
 			this.emit('outbox', { entry });
 			this.scheduleFlush(Math.max(0, this.pauseUntil - Date.now()));
@@ -618,6 +701,8 @@ export class RoomConnection extends EventTarget {
 
 	stopTimers() {
 		clearTimeout(this.retryTimer);
+		clearTimeout(this.muteTimer);
+		this.muteTimer = null;
 		clearTimeout(this.flushTimer);
 		clearInterval(this.pingTimer);
 		this.retryTimer = null;

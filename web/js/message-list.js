@@ -4,6 +4,10 @@
 // string from a person or the server goes in as text (dom.js); web addresses become links
 // (links.js). The client's own words carry their key (data-l10n), and times their instant, so a
 // language switch redraws them all.
+//
+// Moderation: a deleted message (a `message_deleted` event, or a tombstone in history) shows
+// "message deleted" in place of its text; moderators get a "Delete" button on every message
+// with a seq (setModerating), which calls onModerate.
 
 import { clear, el } from './dom.js';
 import { language, t } from './i18n.js';
@@ -34,9 +38,12 @@ function messageText(text) {
 
 export class MessageList {
 	/* list: the <ol>; newButton: the "new messages" button; onRetry(clientId) for "Retry";
-	 * onEarlier() for "Load earlier messages". */
-	constructor({ list, newButton, onRetry, onEarlier = () => {} }) {
+	 * onEarlier() for "Load earlier messages"; onModerate(seq, sender, text, button) for a
+	 * message's "Delete" button. */
+	constructor({ list, newButton, onRetry, onEarlier = () => {}, onModerate = () => {} }) {
 		this.list = list;
+		this.onModerate = onModerate;
+		this.moderating = false; /* the "Delete" buttons are drawn */
 		this.newButton = newButton;
 		this.onRetry = onRetry;
 		this.earlier = el('li', { class: 'load-earlier' },
@@ -55,6 +62,7 @@ export class MessageList {
 	}
 
 	reset() {
+		this.moderating = false;
 		clear(this.list);
 		this.earlier.hidden = true;
 		this.list.append(this.earlier);
@@ -70,7 +78,9 @@ export class MessageList {
 		this.dayTimeFormat = new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 		this.yearTimeFormat = new Intl.DateTimeFormat(lang, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 		for (const node of this.list.querySelectorAll('[data-l10n]')) {
-			node.textContent = t(node.dataset.l10n, JSON.parse(node.dataset.l10nParams || '{}'));
+			const params = JSON.parse(node.dataset.l10nParams || '{}');
+			node.textContent = t(node.dataset.l10n, params);
+			if (node.dataset.l10nLabel) node.setAttribute('aria-label', t(node.dataset.l10nLabel, params));
 		}
 		for (const node of this.list.querySelectorAll('time[datetime]')) this.setTime(node, new Date(node.getAttribute('datetime')));
 		this.renderUnseen();
@@ -81,9 +91,47 @@ export class MessageList {
 	}
 
 	messageItem(msg, own) {
-		return el('li', { class: `message ${own ? 'sent' : 'received'}`, data: { seq: msg.seq ?? '' } },
-			el('div', { class: 'meta' }, el('span', { class: 'sender', text: msg.sender ?? '?' }), this.timeNode(msg.time)),
-			messageText(msg.message ?? ''));
+		const deleted = msg.deleted === true;
+		const item = el('li', { class: `message ${own ? 'sent' : 'received'}${deleted ? ' deleted' : ''}`,
+			data: { seq: msg.seq ?? '' } },
+		el('div', { class: 'meta' }, el('span', { class: 'sender', text: msg.sender ?? '?' }), this.timeNode(msg.time)),
+		deleted ? words('div', 'text', { key: 'chat.deleted' }) : messageText(msg.message ?? ''));
+		if (this.moderating) this.addModerateButton(item);
+		return item;
+	}
+
+	/* Moderators, owners and admins see a "Delete" button on each message (on, or off again). */
+	setModerating(on) {
+		if (this.moderating === on) return;
+		this.moderating = on;
+		for (const item of this.list.querySelectorAll(':scope > li.message[data-seq]:not(.system)')) {
+			if (on) this.addModerateButton(item);
+			else item.querySelector('.mod-btn')?.remove();
+		}
+	}
+
+	addModerateButton(item) {
+		const seq = Number(item.dataset.seq);
+		if (!Number.isInteger(seq) || seq <= 0 || item.classList.contains('deleted') || item.querySelector('.mod-btn')) return;
+		const sender = item.querySelector('.sender')?.textContent ?? '';
+		const button = el('button', { class: 'mod-btn link-btn', text: t('mod.message.btn'),
+			attrs: { type: 'button', 'aria-label': t('mod.message', { user: sender }) },
+			data: { l10n: 'mod.message.btn', l10nLabel: 'mod.message', l10nParams: JSON.stringify({ user: sender }) } });
+		button.addEventListener('click', () => this.onModerate(seq, sender, item.querySelector('.text')?.textContent ?? '', button));
+		item.querySelector('.meta').append(button);
+	}
+
+	/* The message with this seq was deleted: its text becomes "message deleted", here and for
+	 * everyone (no notice line). Returns true when it was on the page. */
+	markDeleted(seq) {
+		const item = this.list.querySelector(`:scope > li.message[data-seq="${Number(seq)}"]:not(.system)`);
+		if (!item || item.classList.contains('deleted')) return false;
+		const focused = item.contains(document.activeElement);
+		item.classList.add('deleted');
+		item.querySelector('.mod-btn')?.remove();
+		item.querySelector('.text').replaceWith(words('div', 'text', { key: 'chat.deleted' }));
+		if (focused) this.list.focus();
+		return true;
 	}
 
 	privateMessage(msg, own) {
@@ -236,12 +284,22 @@ export class MessageList {
 		const key = entry.state === 'failed' ? 'chat.failed' : entry.state === 'queued' && !connected ? 'chat.queued' : 'chat.pending';
 		status.textContent = t(key);
 		status.dataset.l10n = key;
+		delete status.dataset.l10nParams;
 		if (entry.state === 'failed') {
 			const retry = el('button', { class: 'retry link-btn', text: t('chat.retry'), attrs: { type: 'button' },
 				data: { l10n: 'chat.retry' } });
 			retry.addEventListener('click', () => this.onRetry(entry.clientId));
 			item.querySelector('.meta').append(retry);
 		}
+	}
+
+	/* A word on a pending item until its state changes ("slow mode: sending in 30 s"). */
+	pendingNote(clientId, label) {
+		const status = this.pending.get(clientId)?.querySelector('.status');
+		if (!status) return;
+		status.textContent = t(label.key, label.params);
+		status.dataset.l10n = label.key;
+		status.dataset.l10nParams = JSON.stringify(label.params ?? {});
 	}
 
 	dropPending(clientId) {

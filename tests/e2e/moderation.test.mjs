@@ -1,0 +1,257 @@
+// moderation.test.mjs — moderation in the browser (issue 26, docs/moderation.md) against the
+// madang-ws with tokens (MADANG_E2E_JWT_URL) of tests/suites/50-e2e.sh. Every page gets a hook
+// that mints real tokens with a subject (`madang-token --sub u-<name>`); the room's owner (olga)
+// and moderator (mia) are set in the broker with build/tests/broker-rpc and an admin actor, as no
+// client may set them. Seen on both sides: a moderator deletes a message (and a later joiner sees
+// the tombstone), kicks (keyboard only) and mutes a member; a moderator's ban is refused in words;
+// the owner bans a member, who cannot come back; slow mode holds a member's second message and
+// sends it later. A plain member sees no menu. bob's page is Korean, the others English.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import {
+	PHONE, assertNoProblems, describePage, joinRoom, launch, messagesWithText, noticesWithText, openPage, screenshot,
+	send, uniqueRoomId, waitConnected,
+} from './lib.mjs';
+
+const JWT_URL = process.env.MADANG_E2E_JWT_URL;
+const ADMIN = { name: 'admin', admin: true };
+
+/* One request to the suite's broker (its --rpc address from the stack); the reply must be ok. */
+function brokerCall(request) {
+	const rpc = JSON.parse(process.env.MADANG_BROKER_OPTS ?? 'null')?.rpc;
+	assert.ok(rpc, 'MADANG_BROKER_OPTS is set by tests/suites/50-e2e.sh');
+	const bin = join(process.env.MADANG_TESTBIN ?? 'build/tests', 'broker-rpc');
+	const out = execFileSync(bin, [rpc, JSON.stringify(request)], { timeout: 10000 }).toString();
+	const reply = JSON.parse(out);
+	assert.equal(reply.ok, true, `${request.op}: ${out}`);
+	return reply;
+}
+
+/* A token for `name` with the subject u-<name>, living an hour. */
+function mint(name) {
+	return execFileSync(process.env.MADANG_TOKEN_BIN, ['--secret-file', process.env.MADANG_JWT_SECRET_FILE,
+		'--name', name, '--sub', `u-${name}`, '--ttl', '3600']).toString().trim();
+}
+
+/* A page on the token site whose hook mints tokens for the nickname it is asked about; page.sockets
+ * counts the WebSockets it opened. */
+async function memberPage(browser, options = {}) {
+	const page = await openPage(browser, {
+		base: JWT_URL,
+		...options,
+		setup: async (context) => {
+			await context.exposeFunction('mintTestToken', (user) => mint(user));
+			await context.addInitScript(() => {
+				globalThis.madangAuth = { getToken: async ({ user }) => globalThis.mintTestToken(user) };
+			});
+		},
+	});
+	page.sockets = 0;
+	page.on('websocket', () => {
+		page.sockets += 1;
+	});
+	return page;
+}
+
+/* The bubble of the message whose text is exactly `text`. */
+function bubble(page, text) {
+	const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+	return page.locator('#messages > li.message:not(.system)').filter({ has: page.locator('.text').filter({ hasText: exact }) });
+}
+
+/* The name of the focused element (its aria-label, else its text). */
+function focusedName(page) {
+	return page.evaluate(() => {
+		const node = document.activeElement;
+		return node?.getAttribute('aria-label') ?? node?.textContent?.trim() ?? '';
+	});
+}
+
+describe('moderation in the web client', () => {
+	let browser;
+	let olga; /* owner, phone */
+	let mia; /* moderator */
+	let bob; /* member, Korean */
+	let carl; /* member */
+	let dave; /* member */
+	const roomId = uniqueRoomId('mod');
+	const roomName = `Moderated ${roomId.slice(-4)}`;
+
+	before(async () => {
+		assert.ok(JWT_URL, 'MADANG_E2E_JWT_URL is set by tests/suites/50-e2e.sh');
+		brokerCall({ op: 'create_room', room_id: roomId, name: roomName, owner: 'u-olga' });
+		const set = brokerCall({ op: 'set_room', room_id: roomId, actor: ADMIN, moderators: ['u-mia'] });
+		assert.deepEqual(set.moderation.moderators, ['u-mia']);
+		browser = await launch();
+		olga = await memberPage(browser, { viewport: PHONE });
+		mia = await memberPage(browser);
+		bob = await memberPage(browser, { locale: 'ko-KR' });
+		carl = await memberPage(browser);
+		dave = await memberPage(browser);
+		for (const [page, name] of [[olga, 'olga'], [mia, 'mia'], [bob, 'bob'], [carl, 'carl'], [dave, 'dave']]) {
+			await joinRoom(page, roomId, name);
+		}
+		await mia.locator('#member-list .member').nth(4).waitFor();
+	});
+
+	after(async () => {
+		await browser?.close();
+	});
+
+	it('gives the owner and the moderator a menu on each member and message, and a plain member none', async () => {
+		await send(bob, 'hello from bob');
+		await messagesWithText(mia, 'hello from bob').waitFor();
+		assert.equal(await mia.locator('.mod-member-btn').count(), 4, 'olga, bob, carl, dave');
+		assert.equal(await mia.getByRole('button', { name: 'Moderate carl' }).count(), 1);
+		assert.equal(await bubble(mia, 'hello from bob').getByRole('button', { name: 'Delete the message from bob' }).count(), 1);
+		assert.equal(await olga.locator('.mod-member-btn').count(), 4);
+		for (const page of [bob, carl, dave]) {
+			assert.equal(await page.locator('.mod-member-btn, .mod-btn').count(), 0, 'a member sees no menu');
+		}
+		assert.equal(await bob.locator('#mod-dialog[open]').count(), 0);
+	});
+
+	it('shows slow mode to everyone, and sends a member\'s second message when the interval allows, once', async () => {
+		brokerCall({ op: 'slow_mode', room_id: roomId, actor: ADMIN, interval_s: 2 });
+		await noticesWithText(bob, 'admin님이 슬로우 모드를 켰습니다: 2초에 메시지 하나.').waitFor();
+		assert.equal(await bob.locator('#compose-mod').textContent(), '슬로우 모드: 2초에 메시지 하나.');
+		await noticesWithText(mia, 'admin turned on slow mode: one message every 2 s.').waitFor();
+		assert.equal(await mia.locator('#compose-mod').textContent(), 'Slow mode: one message every 2 s (not for moderators).');
+		await send(bob, 'slow one');
+		await send(bob, 'slow two');
+		await messagesWithText(mia, 'slow two').waitFor({ timeout: 8000 });
+		assert.equal(await messagesWithText(mia, 'slow one').count(), 1);
+		assert.equal(await messagesWithText(mia, 'slow two').count(), 1);
+		assert.equal(await bob.locator('#messages li.pending').count(), 0, 'nothing left "not sent"');
+		brokerCall({ op: 'slow_mode', room_id: roomId, actor: ADMIN, interval_s: 0 });
+		await noticesWithText(bob, 'admin님이 슬로우 모드를 껐습니다.').waitFor();
+		assert.equal(await bob.locator('#compose-mod').isHidden(), true);
+	});
+
+	it('lets a moderator delete a message: "message deleted" for everyone, no notice line, a tombstone later', async () => {
+		await send(bob, 'delete me please');
+		await messagesWithText(mia, 'delete me please').waitFor();
+		await bubble(mia, 'delete me please').getByRole('button', { name: 'Delete the message from bob' }).click();
+		const dialog = mia.locator('#mod-dialog');
+		await dialog.waitFor();
+		assert.equal(await mia.locator('#mod-title').textContent(), 'Delete this message from bob?');
+		assert.equal(await mia.locator('#mod-quote').textContent(), 'delete me please');
+		await dialog.getByRole('button', { name: 'Delete the message' }).click();
+		await mia.locator('#messages > li.message.deleted .text').filter({ hasText: /^message deleted$/ }).waitFor();
+		await bob.locator('#messages > li.message.deleted .text').filter({ hasText: /^삭제된 메시지입니다$/ }).waitFor();
+		for (const page of [mia, bob, olga]) {
+			await page.locator('#messages > li.message.deleted').first().waitFor();
+			assert.equal(await messagesWithText(page, 'delete me please').count(), 0, await describePage(page, 'after delete'));
+			assert.equal(await page.locator('#messages > li.system').filter({ hasText: /deleted|삭제/ }).count(), 0,
+				'the bubble changes; no notice line');
+		}
+		assert.equal(await mia.locator('#messages > li.message.deleted .mod-btn').count(), 0, 'nothing left to delete');
+		const erin = await memberPage(browser);
+		await joinRoom(erin, roomId, 'erin');
+		await erin.locator('#messages > li.message.deleted .text').filter({ hasText: /^message deleted$/ }).waitFor();
+		assert.equal(await erin.getByText('delete me please').count(), 0, 'a later joiner never sees the text');
+		await messagesWithText(erin, 'hello from bob').waitFor();
+		assertNoProblems(erin);
+		await erin.locator('#leave-btn').click();
+	});
+
+	it('reaches the kick with the keyboard alone (Escape gives the focus back), and the kicked member may rejoin', async () => {
+		await mia.locator('#leave-btn').focus();
+		let name = '';
+		for (let i = 0; i < 80 && name !== 'Moderate carl'; i += 1) {
+			await mia.keyboard.press('Tab');
+			name = await focusedName(mia);
+		}
+		assert.equal(name, 'Moderate carl', 'Tab reaches the member menu');
+		await mia.keyboard.press('Enter');
+		await mia.locator('#mod-dialog[open]').waitFor();
+		assert.equal(await mia.evaluate(() => document.activeElement.id), 'mod-reason');
+		await mia.keyboard.press('Escape');
+		await mia.locator('#mod-dialog:not([open])').waitFor({ state: 'attached' });
+		assert.equal(await focusedName(mia), 'Moderate carl', 'the focus returns to the button');
+		await mia.keyboard.press('Enter');
+		await mia.keyboard.type('spam');
+		await mia.keyboard.press('Tab');
+		assert.equal(await focusedName(mia), 'Remove from the room');
+		const sockets = carl.sockets;
+		await mia.keyboard.press('Enter');
+		await noticesWithText(mia, 'carl was removed by mia: spam').waitFor();
+		await carl.locator('#view-rooms:not([hidden])').waitFor();
+		assert.equal(await carl.locator('#rooms-notice').textContent(),
+			`mia removed you from “${roomName}”. You may join again. Reason: spam`);
+		await noticesWithText(olga, 'carl was removed by mia: spam').waitFor();
+		assert.equal(await mia.locator('#member-list').getByText('carl', { exact: true }).count(), 0);
+		await carl.waitForTimeout(1500);
+		assert.equal(carl.sockets, sockets, 'no rejoin by itself');
+		await joinRoom(carl, roomId, 'carl'); /* the person asks: back in */
+		await noticesWithText(mia, 'carl joined.').last().waitFor();
+		assertNoProblems(carl);
+	});
+
+	it('mutes a member: the notice and the send box say until when, in Korean, also after a reload; the moderator is told', async () => {
+		await mia.getByRole('button', { name: 'Moderate bob' }).click();
+		await mia.locator('#mod-reason').fill('calm down');
+		await mia.getByRole('button', { name: 'Mute for 10 minutes' }).click();
+		await noticesWithText(mia, 'You muted bob for 10 min.').waitFor();
+		const notice = bob.locator('#messages > li.message.system .text').filter({ hasText: /^mia님이 .+까지 채팅을 금지했습니다: calm down$/ });
+		await notice.waitFor();
+		const status = await bob.locator('#compose-mod').textContent();
+		assert.match(status, /^.+까지 채팅 금지: 메시지를 보낼 수 없습니다\.$/);
+		await bob.locator('#message-input').fill('can I talk?');
+		await bob.locator('#message-input').press('Enter');
+		await bob.locator('#compose-error').filter({ hasText: /채팅이 금지되어 있습니다/ }).waitFor();
+		assert.equal(await bob.locator('#message-input').inputValue(), 'can I talk?', 'the draft stays');
+		/* after a reload the mute comes back with joined.muted_until */
+		await bob.reload();
+		await bob.locator('#nickname').fill('bob');
+		await bob.locator('#nickname').press('Enter');
+		await waitConnected(bob);
+		await bob.locator('#messages > li.message.system .text').filter({ hasText: /^.+까지 채팅이 금지되어 있습니다\.$/ }).waitFor();
+		assert.equal(await bob.locator('#compose-mod').textContent(), status);
+		await bob.locator('#message-input').fill('can I talk?');
+		brokerCall({ op: 'unmute', room_id: roomId, actor: ADMIN, user: 'bob' });
+		await noticesWithText(bob, '채팅 금지가 풀렸습니다. 다시 메시지를 보낼 수 있습니다.').waitFor();
+		assert.equal(await bob.locator('#compose-mod').isHidden(), true);
+		await bob.locator('#message-input').press('Enter');
+		await messagesWithText(mia, 'can I talk?').waitFor();
+	});
+
+	it('says clearly when a moderator may not ban', async () => {
+		await mia.getByRole('button', { name: 'Moderate dave' }).click();
+		await mia.getByRole('button', { name: 'Ban from the room' }).click();
+		await noticesWithText(mia, 'Refused: your role in this room does not allow you to do that to dave.').waitFor();
+		assert.equal(await dave.locator('#conn-state').getAttribute('data-state'), 'connected');
+	});
+
+	it('lets the owner ban from a phone: the banned member sees why and cannot come back', async () => {
+		await olga.locator('#members-toggle').click();
+		await olga.getByRole('button', { name: 'Moderate dave' }).click();
+		const box = await olga.locator('#mod-dialog').boundingBox();
+		assert.ok(box.x >= 0 && box.x + box.width <= PHONE.width, `the dialog fits a phone: ${JSON.stringify(box)}`);
+		await olga.locator('#mod-reason').fill('bye');
+		await screenshot(olga, 'moderation-phone-member-menu');
+		await olga.getByRole('button', { name: 'Ban from the room' }).click();
+		await noticesWithText(olga, 'dave was banned by olga: bye').waitFor();
+		await noticesWithText(mia, 'dave was banned by olga: bye').waitFor();
+		await dave.locator('#view-rooms:not([hidden])').waitFor();
+		const banned = `You are banned from “${roomName}” until a moderator lifts the ban. Reason: bye`;
+		assert.equal(await dave.locator('#rooms-notice').textContent(), banned);
+		const sockets = dave.sockets;
+		await dave.locator(`.room-item[data-room-id="${roomId}"] .join-btn`).click();
+		await dave.locator('#nickname').fill('dave');
+		await dave.locator('#nickname').press('Enter');
+		await dave.locator('#view-rooms:not([hidden])').waitFor();
+		await dave.locator('#rooms-notice').filter({ hasText: banned }).waitFor();
+		await dave.waitForTimeout(1500);
+		assert.equal(dave.sockets, sockets + 1, 'one refused try, none by itself after it');
+		assert.equal(await noticesWithText(mia, 'dave joined.').count(), 1, 'never back in the room');
+	});
+
+	it('had no console errors, page errors or dialogs', async () => {
+		await screenshot(bob, 'moderation-desktop-ko-member');
+		assertNoProblems(olga, mia, bob, carl, dave);
+	});
+});

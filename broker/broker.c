@@ -25,6 +25,7 @@ broker_config_defaults(struct broker_config *cfg)
 	cfg->history_bytes = BROKER_HISTORY_BYTES_DEFAULT;
 	cfg->max_bans = MADANG_BANS_DEFAULT;
 	cfg->audit_days = BROKER_AUDIT_DAYS_DEFAULT;
+	cfg->rooms_per_owner = BROKER_ROOMS_PER_OWNER_DEFAULT;
 }
 
 struct broker *

@@ -28,6 +28,7 @@ struct broker_config {
 	size_t history_bytes;         /* bytes of events in a history reply by default */
 	uint32_t max_bans;            /* bans per room and mutes per room, --max-bans */
 	uint32_t audit_days;          /* a store keeps audit entries this long, --audit-days */
+	uint32_t rooms_per_owner;     /* rooms a non-admin actor's create_room may own, per subject */
 };
 
 /* Defaults and hard limits of the settings above (README "Limits"). */
@@ -37,6 +38,7 @@ struct broker_config {
 #define BROKER_HISTORY_BYTES_MAX          (1024 * 1024) /* the most a request may ask for */
 #define BROKER_HISTORY_BYTES_MIN          (32 * 1024)   /* > the largest event: one always fits */
 #define BROKER_AUDIT_DAYS_DEFAULT         90  /* --audit-days */
+#define BROKER_ROOMS_PER_OWNER_DEFAULT    10  /* --rooms-per-owner */
 #define BROKER_AUDIT_RING                 256 /* audit entries kept in memory per room */
 
 void broker_config_defaults(struct broker_config *cfg);

@@ -55,6 +55,8 @@ usage(FILE *f)
 	    "                          1..100000)\n"
 	    "  --audit-days N          days a store keeps moderation audit entries (default 90,\n"
 	    "                          1..3650)\n"
+	    "  --rooms-per-owner N     rooms one subject may own when madang-api creates them for\n"
+	    "                          a user (--user-rooms; default 10, 1..10000)\n"
 	    "  --inflight N            requests received at once (default 64, 1..4096)\n"
 	    "  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
 	    "                          without it everything is in memory only\n"
@@ -164,6 +166,7 @@ main(int argc, char **argv)
 	    {"inflight", required_argument, NULL, 'i'},
 	    {"max-bans", required_argument, NULL, 'b'},
 	    {"audit-days", required_argument, NULL, 'A'},
+	    {"rooms-per-owner", required_argument, NULL, 'O'},
 	    {"data", required_argument, NULL, 'D'},
 	    {"sync", required_argument, NULL, 'S'},
 	    {"store", required_argument, NULL, 'G'},
@@ -267,6 +270,11 @@ main(int argc, char **argv)
 			if (opt_number_cli(PROG, "--audit-days", optarg, 1, 3650, &v) != 0)
 				return 2;
 			bcfg.audit_days = (uint32_t)v;
+			break;
+		case 'O':
+			if (opt_number_cli(PROG, "--rooms-per-owner", optarg, 1, 10000, &v) != 0)
+				return 2;
+			bcfg.rooms_per_owner = (uint32_t)v;
 			break;
 		case 'i':
 			if (opt_number_cli(PROG, "--inflight", optarg, 1, 4096, &v) != 0)

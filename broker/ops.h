@@ -84,6 +84,9 @@ struct actor {
 /* Reads the actor and the room ("room_id") of a moderation request; NULL after an error reply
  * (invalid_argument for both or neither form, not_member, no_such_room). */
 struct room *ops_arg_actor(struct req *q, struct actor *a);
+/* Reads "actor" alone (madang-api's form; no room: role admin or member); false after an error
+ * reply. */
+bool ops_arg_api_actor(struct req *q, struct actor *a);
 /* Refuses with forbidden unless a holds at least role min; false after the error reply. */
 bool ops_actor_may(struct req *q, const struct actor *a, enum mod_role min, const char *what);
 /* The optional "note" (0..MADANG_NOTE_MAX bytes of UTF-8): NULL when absent or empty; *bad

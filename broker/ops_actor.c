@@ -13,13 +13,47 @@
 #include "validate.h"
 #include "wire.h"
 
+bool
+ops_arg_api_actor(struct req *q, struct actor *a)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(q->rq, "actor");
+	size_t len;
+
+	memset(a, 0, sizeof(*a));
+	if (!cJSON_IsObject(o)) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "actor must be an object");
+		return false;
+	}
+	a->name = wire_str(o, "name", &len);
+	if (a->name == NULL || !jwt_subject_ok(a->name, len)) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT,
+		                "actor.name must be 1-128 bytes of UTF-8 without control "
+		                "characters");
+		return false;
+	}
+	if (wire_has(o, "subject") && !cJSON_IsNull(cJSON_GetObjectItem(o, "subject"))) {
+		a->subject = wire_str(o, "subject", &len);
+		if (a->subject == NULL || !jwt_subject_ok(a->subject, len)) {
+			ops_reply_error(q, ERR_INVALID_ARGUMENT,
+			                "actor.subject must be 1-128 bytes of UTF-8 without "
+			                "control characters");
+			return false;
+		}
+	}
+	if (wire_has(o, "admin") && !wire_bool(o, "admin", &a->admin)) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "actor.admin must be a boolean");
+		return false;
+	}
+	a->role = a->admin ? ROLE_ADMIN : ROLE_MEMBER;
+	return true;
+}
+
 struct room *
 ops_arg_actor(struct req *q, struct actor *a)
 {
 	const cJSON *o = cJSON_GetObjectItemCaseSensitive(q->rq, "actor");
 	bool fe = wire_has(q->rq, "frontend") || wire_has(q->rq, "session");
 	struct room *r;
-	size_t len;
 
 	memset(a, 0, sizeof(*a));
 	if (fe == (o != NULL)) {
@@ -34,31 +68,8 @@ ops_arg_actor(struct req *q, struct actor *a)
 		a->subject = member_subject(a->m);
 		a->admin = a->subject != NULL && a->m->admin;
 	} else {
-		if (!cJSON_IsObject(o)) {
-			ops_reply_error(q, ERR_INVALID_ARGUMENT, "actor must be an object");
+		if (!ops_arg_api_actor(q, a))
 			return NULL;
-		}
-		a->name = wire_str(o, "name", &len);
-		if (a->name == NULL || !jwt_subject_ok(a->name, len)) {
-			ops_reply_error(q, ERR_INVALID_ARGUMENT,
-			                "actor.name must be 1-128 bytes of UTF-8 without control "
-			                "characters");
-			return NULL;
-		}
-		if (wire_has(o, "subject") && !cJSON_IsNull(cJSON_GetObjectItem(o, "subject"))) {
-			a->subject = wire_str(o, "subject", &len);
-			if (a->subject == NULL || !jwt_subject_ok(a->subject, len)) {
-				ops_reply_error(
-				    q, ERR_INVALID_ARGUMENT,
-				    "actor.subject must be 1-128 bytes of UTF-8 without "
-				    "control characters");
-				return NULL;
-			}
-		}
-		if (wire_has(o, "admin") && !wire_bool(o, "admin", &a->admin)) {
-			ops_reply_error(q, ERR_INVALID_ARGUMENT, "actor.admin must be a boolean");
-			return NULL;
-		}
 		if ((r = ops_arg_room(q)) == NULL)
 			return NULL;
 	}

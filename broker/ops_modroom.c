@@ -69,7 +69,7 @@ out:
 	return out;
 }
 
-/* delete_message {room_id, actor…, seq} */
+/* delete_message {room_id, actor…, seq, note?} */
 void
 op_delete_message(struct req *q)
 {
@@ -81,8 +81,12 @@ op_delete_message(struct req *q)
 	char *tomb = NULL;
 	size_t tlen = 0;
 	int64_t seq;
+	const char *note;
+	bool bad;
 
 	if (r == NULL || !ops_actor_may(q, &a, ROLE_MODERATOR, "delete messages"))
+		return;
+	if ((note = ops_arg_note(q, &bad)) == NULL && bad)
 		return;
 	if (!wire_int(q->rq, "seq", &seq) || seq < 1) {
 		ops_reply_error(q, ERR_INVALID_ARGUMENT, "seq must be a positive integer");
@@ -128,11 +132,14 @@ op_delete_message(struct req *q)
 	struct audit_info ai = ops_audit_info("delete_message");
 	ai.user = sender;
 	ai.seq = seq;
+	ai.note = note;
 	ops_audit(b, r, &a, &ai);
 	struct jsonw ev;
 	room_event_begin(b, r, "message_deleted", &ev);
 	jw_int(&ev, "deleted_seq", seq);
 	jw_str(&ev, "by", a.name);
+	if (note != NULL)
+		jw_str(&ev, "note", note);
 	jw_str(&ev, "sender", room_notice_sender(b));
 	jw_str(&ev, "message", mod_texts[b->cfg.notices].deleted);
 	jw_end(&ev);
@@ -232,6 +239,42 @@ arg_moderators(struct req *q, const char **subs, uint32_t *n)
 	return true;
 }
 
+/* The roles of r's members now, one per member in members_v order; NULL when r has none or memory
+ * runs out (then nobody is told: the next join says the role). */
+static enum mod_role *
+roles_now(struct room *r)
+{
+	enum mod_role *v = r->nmembers ? malloc(r->nmembers * sizeof(*v)) : NULL;
+	for (size_t i = 0; v != NULL && i < r->nmembers; i++)
+		v[i] = mod_member_role(r->members_v[i]);
+	return v;
+}
+
+/* Tells each member of r whose role is no longer before[i] its new one: {"type":"role",
+ * "session","room_id","role"} on its front-end's topic (madang-ws passes it to the client, whose
+ * moderation menus follow without a rejoin). */
+static void
+publish_role_changes(struct broker *b, struct room *r, const enum mod_role *before)
+{
+	char topic[WIRE_TOPIC_MAX + 1];
+	struct jsonw e;
+
+	for (size_t i = 0; before != NULL && i < r->nmembers; i++) {
+		struct member *m = r->members_v[i];
+		enum mod_role now = mod_member_role(m);
+		if (now == before[i])
+			continue;
+		size_t tlen =
+		    wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, m->sess->fe->id);
+		ops_event_begin(b, &e, "role");
+		jw_str(&e, "session", m->sess->id);
+		jw_str(&e, "room_id", r->id);
+		jw_str(&e, "role", mod_role_name(now));
+		jw_end(&e);
+		room_publish(b, topic, tlen, b->ev.data, b->ev.len);
+	}
+}
+
 /* set_room {room_id, actor…, owner?, moderators?, moderators_may_ban?, slow_mode_s?} */
 void
 op_set_room(struct req *q)
@@ -240,6 +283,7 @@ op_set_room(struct req *q)
 	struct actor a;
 	struct room *r = ops_arg_actor(q, &a);
 	const char *subs[MADANG_MODERATORS_MAX], *owner = NULL;
+	enum mod_role *before = NULL; /* the members' roles before the change */
 	uint32_t nsubs = 0;
 	bool has_owner, has_mods, has_may, may = false, has_slow, changed = false;
 	int64_t slow = 0;
@@ -279,6 +323,8 @@ op_set_room(struct req *q)
 	}
 	struct room_mod *md = mod_get(r);
 	if (md == NULL)
+		goto oom;
+	if ((has_owner || has_mods) && (before = roles_now(r)) == NULL && r->nmembers > 0)
 		goto oom;
 	if (has_owner && !(owner == NULL ? md->owner == NULL
 	                                 : md->owner != NULL && strcmp(md->owner, owner) == 0)) {
@@ -328,12 +374,15 @@ op_set_room(struct req *q)
 	}
 	if (changed)
 		mod_meta_changed(b, r);
+	publish_role_changes(b, r, before);
+	free(before);
 	struct jsonw w;
 	ops_reply_begin(q, &w);
 	mod_write_meta(&w, "moderation", r);
 	jw_end(&w);
 	return;
 oom:
+	free(before);
 	ops_reply_error(q, ERR_INTERNAL, "out of memory");
 }
 

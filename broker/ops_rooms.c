@@ -51,7 +51,21 @@ op_get_room(struct req *q)
 	jw_end(&w);
 }
 
-/* create_room {room_id, [name], [owner]} */
+/* How many rooms name subject as their owner. */
+static uint32_t
+rooms_owned(struct broker *b, const char *subject)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < b->nrooms; i++) {
+		const struct room *r = b->rooms_v[i];
+		if (r->mod != NULL && r->mod->owner != NULL && strcmp(r->mod->owner, subject) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* create_room {room_id, [name], [owner], [actor]}: with an actor that is no admin, the owner may
+ * own at most --rooms-per-owner rooms (create_limit); a room with an owner gets an audit entry. */
 void
 op_create_room(struct req *q)
 {
@@ -60,12 +74,16 @@ op_create_room(struct req *q)
 	char canon[MADANG_ROOM_NAME_MAX_BYTES + 1];
 	size_t nlen, olen;
 	struct room *r;
+	struct actor a;
+	bool has_actor = wire_has(q->rq, "actor");
 
 	if (!b->cfg.allow_create) {
 		ops_reply_error(q, ERR_FORBIDDEN, "room creation is disabled on this broker");
 		return;
 	}
 	if ((id = ops_arg_id(q, "room_id")) == NULL)
+		return;
+	if (has_actor && !ops_arg_api_actor(q, &a))
 		return;
 	name = wire_str(q->rq, "name", &nlen);
 	if (name == NULL && wire_has(q->rq, "name")) {
@@ -101,6 +119,12 @@ op_create_room(struct req *q)
 		                b->nrooms);
 		return;
 	}
+	if (owner != NULL && has_actor && !a.admin &&
+	    rooms_owned(b, owner) >= b->cfg.rooms_per_owner) {
+		ops_reply_error(q, ERR_CREATE_LIMIT, "%s already owns %u rooms (--rooms-per-owner)",
+		                owner, b->cfg.rooms_per_owner);
+		return;
+	}
 	if ((r = room_create_new(b, id, canon)) == NULL) {
 		ops_reply_error(q, ERR_INTERNAL, "out of memory");
 		return;
@@ -111,6 +135,10 @@ op_create_room(struct req *q)
 			return;
 		}
 		mod_meta_changed(b, r);
+		struct actor unknown = {.name = "unknown", .role = ROLE_MEMBER};
+		struct audit_info ai = ops_audit_info("owner");
+		ai.subject = owner;
+		ops_audit(b, r, has_actor ? &a : &unknown, &ai);
 	}
 	b->ctr.rooms_created++;
 	log_info("broker: room %s created%s%s", r->id, owner ? ", owner " : "", owner ? owner : "");

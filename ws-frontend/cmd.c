@@ -123,12 +123,12 @@ cmd_moderation(struct cmd *c, const char **why)
 		c->has_user = true;
 		break;
 	case CMD_DELETE_MESSAGE:
-		/* {"type":"delete_message","room_id"?,"seq"} */
+		/* {"type":"delete_message","room_id"?,"seq","reason"?} */
 		if (!wire_int(c->json, "seq", &c->seq) || c->seq < 0) {
 			*why = "seq must be the seq of a message (an integer, 0 or more)";
 			return -1;
 		}
-		return 0;
+		break;
 	case CMD_SLOW_MODE:
 		/* {"type":"slow_mode","room_id"?,"interval_s"} */
 		if (!wire_int(c->json, "interval_s", &c->interval_s) || c->interval_s < 0 ||

@@ -447,7 +447,8 @@ members_kicked(struct ws_session *s, const cJSON *ev, const char *room, const ch
 	out_close(s, WS_CLOSE_MODERATED, why, true);
 }
 
-/* f/<id>: private messages, kicks, mutes and probes aimed at one of our sessions. */
+/* f/<id>: private messages, kicks, mutes, role changes and probes aimed at one of our
+ * sessions. */
 void
 members_frontend_event(void *arg, cJSON *ev)
 {
@@ -465,14 +466,18 @@ members_frontend_event(void *arg, cJSON *ev)
 		cJSON_DeleteItemFromObjectCaseSensitive(ev, "session");
 		out_push_obj(s, ev);
 		out_kick(s);
-	} else if (strcmp(type, "muted") == 0 || strcmp(type, "unmuted") == 0) {
-		/* MUTED / UNMUTED room_id until by note: only these go to the client */
-		static const char *const keys[] = {"room_id", "until", "by", "note"};
+	} else if (strcmp(type, "muted") == 0 || strcmp(type, "unmuted") == 0 ||
+	           strcmp(type, "role") == 0) {
+		/* MUTED / UNMUTED room_id until by note, ROLE room_id role: only these go to the
+		 * client */
+		static const char *const mute_keys[] = {"room_id", "until", "by", "note", NULL};
+		static const char *const role_keys[] = {"room_id", "role", NULL};
+		const char *const *keys = type[0] == 'r' ? role_keys : mute_keys;
 		cJSON *o = cJSON_CreateObject(), *v;
 		if (o == NULL)
 			return;
 		cJSON_AddStringToObject(o, "type", type);
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		for (size_t i = 0; keys[i] != NULL; i++) {
 			v = cJSON_GetObjectItemCaseSensitive(ev, keys[i]);
 			if (cJSON_IsString(v))
 				cJSON_AddStringToObject(o, keys[i], v->valuestring);

@@ -63,6 +63,14 @@ setup_en(void **state)
 }
 
 static int
+setup_owners(void **state)
+{
+	static const char *const args[] = {"--frontend-timeout", "60000", "--allow-create",
+	                                   "--rooms-per-owner",  "2",     NULL};
+	return fx_start(state, args);
+}
+
+static int
 setup_small(void **state)
 {
 	static const char *const args[] = {"--frontend-timeout", "60000", "--max-bans", "3", NULL};
@@ -1105,6 +1113,151 @@ test_audit_trail(void **state)
 	assert_true(seen);
 }
 
+/* set_room tells each present member whose role changed its new one on its front-end's topic
+ * (docs/moderation.md: "Role changes"); members whose role stays are not told. */
+static void
+test_role_changes_reach_present_members(void **state)
+{
+	struct fx *f = *state;
+	cast(f);
+	drain(f);
+	tcall_ok(f->req, "{\"op\":\"set_room\",\"room_id\":\"room1\"," OWNER
+	                 ",\"moderators\":[\"u-mel\"]}");
+	/* mona (f/fa) is no longer a moderator, mel (f/fb) is one now, in either order. */
+	bool mel = false, mona = false;
+	for (int i = 0; i < 2; i++) {
+		cJSON *e = next_event(f, NULL, "role", 2000);
+		assert_non_null(e);
+		assert_string_equal(tj_str(e, "room_id"), "room1");
+		if (strcmp(tj_str(e, "session"), "s-mel") == 0) {
+			assert_string_equal(tj_str(e, "role"), "moderator");
+			mel = true;
+		} else {
+			assert_string_equal(tj_str(e, "session"), "s-m");
+			assert_string_equal(tj_str(e, "role"), "member");
+			mona = true;
+		}
+		cJSON_Delete(e);
+	}
+	assert_true(mel && mona);
+	assert_null(next_event(f, NULL, "role", 300)); /* olga, adam, anna: unchanged */
+	/* The new moderator may act at once, the old one no longer. */
+	assert_string_equal(call_as(f,
+	                            "{\"op\":\"slow_mode\",\"room_id\":\"room1\",@,"
+	                            "\"interval_s\":5}",
+	                            MEMBER),
+	                    "");
+	assert_string_equal(call_as(f,
+	                            "{\"op\":\"slow_mode\",\"room_id\":\"room1\",@,"
+	                            "\"interval_s\":0}",
+	                            MOD),
+	                    "forbidden");
+	/* A new owner: the old owner becomes a member, the new one an owner. */
+	drain(f);
+	tcall_ok(f->req,
+	         "{\"op\":\"set_room\",\"room_id\":\"room1\"," ADMIN_API ",\"owner\":\"u-mel\"}");
+	bool olga = false, mel_owner = false;
+	for (int i = 0; i < 2; i++) {
+		cJSON *e = next_event(f, NULL, "role", 2000);
+		assert_non_null(e);
+		if (strcmp(tj_str(e, "session"), "s-mel") == 0) {
+			assert_string_equal(tj_str(e, "role"), "owner");
+			mel_owner = true;
+		} else {
+			assert_string_equal(tj_str(e, "session"), "s-o");
+			assert_string_equal(tj_str(e, "role"), "member");
+			olga = true;
+		}
+		cJSON_Delete(e);
+	}
+	assert_true(olga && mel_owner);
+}
+
+/* A deletion may give a reason: it is in the message_deleted event and the audit entry. */
+static void
+test_delete_message_with_a_reason(void **state)
+{
+	struct fx *f = *state;
+	cast(f);
+	long long seq = send_as(f, "fb", "s-mel", "rude words", NULL, NULL);
+	assert_true(seq > 0);
+	drain(f);
+	assert_string_equal(call_err(f,
+	                             "{\"op\":\"delete_message\",\"room_id\":\"room1\"," MOD
+	                             ",\"seq\":%lld,\"note\":\"rule 3\"}",
+	                             seq),
+	                    "");
+	cJSON *e = next_event(f, "r/room1", "message_deleted", 2000);
+	assert_non_null(e);
+	assert_int_equal(tj_int(e, "deleted_seq"), seq);
+	assert_string_equal(tj_str(e, "note"), "rule 3");
+	cJSON_Delete(e);
+	cJSON *r = tcallf(f->req, "{\"op\":\"audit\",\"room_id\":\"room1\"," OWNER ",\"limit\":1}");
+	cJSON *en = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "entries"), 0);
+	assert_string_equal(tj_str(en, "action"), "delete_message");
+	assert_string_equal(tj_str(en, "note"), "rule 3");
+	assert_int_equal(tj_int(en, "seq"), seq);
+	cJSON_Delete(r);
+	/* Without a reason the event has no note; a reason with a newline is refused. */
+	seq = send_as(f, "fb", "s-mel", "more", NULL, NULL);
+	assert_string_equal(call_err(f,
+	                             "{\"op\":\"delete_message\",\"room_id\":\"room1\"," MOD
+	                             ",\"seq\":%lld,\"note\":\"a\\nb\"}",
+	                             seq),
+	                    "invalid_argument");
+	drain(f);
+	assert_string_equal(
+	    call_err(f, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," MOD ",\"seq\":%lld}",
+	             seq),
+	    "");
+	e = next_event(f, "r/room1", "message_deleted", 2000);
+	assert_non_null(e);
+	assert_null(cJSON_GetObjectItem(e, "note"));
+	cJSON_Delete(e);
+}
+
+/* create_room for a user (a non-admin actor naming itself owner) counts against
+ * --rooms-per-owner; an admin's is not counted; each owned room gets an "owner" audit entry. */
+static void
+test_rooms_per_owner(void **state)
+{
+	struct fx *f = *state;
+	const char *user = "\"actor\":{\"name\":\"una\",\"subject\":\"u-una\"}";
+	assert_string_equal(
+	    call_err(f, "{\"op\":\"create_room\",\"room_id\":\"u1\",\"owner\":\"u-una\",%s}", user),
+	    "");
+	assert_string_equal(
+	    call_err(f, "{\"op\":\"create_room\",\"room_id\":\"u2\",\"owner\":\"u-una\",%s}", user),
+	    "");
+	assert_string_equal(
+	    call_err(f, "{\"op\":\"create_room\",\"room_id\":\"u3\",\"owner\":\"u-una\",%s}", user),
+	    "create_limit");
+	/* An admin may still give her a third; without an actor nothing is counted. */
+	tcall_ok(f->req,
+	         "{\"op\":\"create_room\",\"room_id\":\"u3\",\"owner\":\"u-una\"," ADMIN_API "}");
+	tcall_ok(f->req, "{\"op\":\"create_room\",\"room_id\":\"u4\",\"owner\":\"u-una\"}");
+	assert_string_equal(
+	    call_err(f, "{\"op\":\"create_room\",\"room_id\":\"u5\",\"actor\":{\"name\":1}}"),
+	    "invalid_argument");
+	/* Every room she owns counts, however it was made: with three gone she may make one. */
+	tcall_ok(f->req, "{\"op\":\"delete_room\",\"room_id\":\"u1\"}");
+	tcall_ok(f->req, "{\"op\":\"delete_room\",\"room_id\":\"u3\"}");
+	assert_string_equal(
+	    call_err(f, "{\"op\":\"create_room\",\"room_id\":\"u6\",\"owner\":\"u-una\",%s}", user),
+	    "create_limit");
+	tcall_ok(f->req, "{\"op\":\"delete_room\",\"room_id\":\"u4\"}");
+	assert_string_equal(
+	    call_err(f, "{\"op\":\"create_room\",\"room_id\":\"u6\",\"owner\":\"u-una\",%s}", user),
+	    "");
+	cJSON *r = tcallf(f->req, "{\"op\":\"audit\",\"room_id\":\"u6\"," ADMIN_API "}");
+	cJSON *en = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "entries"), 0);
+	assert_non_null(en);
+	assert_string_equal(tj_str(en, "action"), "owner");
+	assert_string_equal(tj_str(cJSON_GetObjectItem(en, "target"), "subject"), "u-una");
+	assert_string_equal(tj_str(cJSON_GetObjectItem(en, "actor"), "name"), "una");
+	cJSON_Delete(r);
+}
+
 static void
 test_sync_members_keep_their_identity(void **state)
 {
@@ -1170,6 +1323,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_create_room_owner_and_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_trail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sync_members_keep_their_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_role_changes_reach_present_members, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_message_with_a_reason, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rooms_per_owner, setup_owners, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,8 @@ refused broker 2 "--max-bans must be a number from 1 to 100000 (not '0')" \
 	"$B/madang-broker" --max-bans 0
 refused broker 2 "--audit-days must be a number from 1 to 3650 (not '3651')" \
 	"$B/madang-broker" --audit-days 3651
+refused broker 2 "--rooms-per-owner must be a number from 1 to 10000 (not '0')" \
+	"$B/madang-broker" --rooms-per-owner 0
 refused ws 2 "madang-ws: --rate must be a number from 1 to 100000 (not '0')" "$B/madang-ws" --rate 0
 refused ws 2 "--queue-limit must be a number from 4096 to 4294967296 (not '1M')" \
 	"$B/madang-ws" --queue-limit 1M

@@ -397,6 +397,29 @@ test('a kick on /ws ends that room\'s membership only: the connection stays, in 
   v.close(); o.close();
 });
 
+// A member made moderator while present is told at once (role), and may act without
+// re-joining; a deletion's reason reaches everyone as note.
+test('a role change reaches the member at once; a deletion carries its reason', T, async () => {
+  const owner = person('own'), mel = person('mel'), other = person('oth');
+  setRoom('del', { owner: owner.sub, moderators: [] });
+  const m = await joinMulti(ws1, 'del', mel);
+  const o = await joinPath(ws2, 'del', other);
+  assert.equal(m.joined.role, 'member');
+  setRoom('del', { moderators: [mel.sub] });
+  const r = await m.nextType('role');
+  assert.deepEqual(r, { type: 'role', room_id: 'del', role: 'moderator' });
+  const ack = await say(o, 'del', 'to be removed');
+  await done(m, { type: 'delete_message', room_id: 'del', seq: ack.seq, reason: 'off topic' });
+  const ev = await o.next((e) => e.type === 'message_deleted' && e.deleted_seq === ack.seq, 5000, 'message_deleted');
+  assert.equal(ev.note, 'off topic');
+  assert.equal(ev.by, mel.name);
+  await refusedWith(m, { type: 'delete_message', room_id: 'del', seq: ack.seq, reason: 'x'.repeat(257) }, 'invalid_argument');
+  setRoom('del', { moderators: [] });
+  assert.equal((await m.nextType('role')).role, 'member');
+  await refusedWith(m, { type: 'slow_mode', room_id: 'del', interval_s: 5 }, 'forbidden');
+  m.close(); o.close();
+});
+
 // Last: it restarts the broker. The members' joins after the restart carry their tokens'
 // subjects and admin flags again, so an admin is still an admin.
 test('after a broker restart the re-joined members keep their token\'s role', T, async () => {

@@ -3,7 +3,9 @@
 // that mints real tokens with a subject (`madang-token --sub u-<name>`); the room's owner (olga)
 // and moderator (mia) are set in the broker with build/tests/broker-rpc and an admin actor, as no
 // client may set them. Seen on both sides: a moderator deletes a message (and a later joiner sees
-// the tombstone), kicks (keyboard only) and mutes a member; a moderator's ban is refused in words;
+// the tombstone); a member made moderator (and back) gets the menus at once, without a rejoin,
+// and deletes a message with a reason; a moderator kicks (keyboard only) and mutes a member; a
+// moderator's ban is refused in words;
 // the owner bans a member, who cannot come back; slow mode holds a member's second message and
 // sends it later. A plain member sees no menu. bob's page is Korean, the others English.
 import assert from 'node:assert/strict';
@@ -156,6 +158,71 @@ describe('moderation in the web client', () => {
 		await messagesWithText(erin, 'hello from bob').waitFor();
 		assertNoProblems(erin);
 		await erin.locator('#leave-btn').click();
+	});
+
+	it('gives a member made moderator the menus at once, without a rejoin; a deletion with a reason; and takes them back', async () => {
+		brokerCall({ op: 'slow_mode', room_id: roomId, actor: ADMIN, interval_s: 30 });
+		await noticesWithText(bob, 'admin님이 슬로우 모드를 켰습니다: 30초에 메시지 하나.').waitFor();
+		assert.equal(await bob.locator('#compose-mod').textContent(), '슬로우 모드: 30초에 메시지 하나.');
+		await send(carl, 'carl says hi');
+		await messagesWithText(bob, 'carl says hi').waitFor();
+		assert.equal(await bob.locator('.mod-member-btn, .mod-btn').count(), 0, 'a member still');
+		const sockets = bob.sockets;
+
+		/* an admin names bob a moderator: the role frame reaches his open page */
+		brokerCall({ op: 'set_room', room_id: roomId, actor: ADMIN, moderators: ['u-mia', 'u-bob'] });
+		try {
+			await noticesWithText(bob, '이제 이 방의 관리자입니다.').waitFor();
+			await bob.getByRole('button', { name: 'carl님 관리' }).waitFor();
+			assert.equal(await bob.locator('.mod-member-btn').count(), 4, 'olga, mia, carl, dave');
+			const carlsBubble = bubble(bob, 'carl says hi');
+			assert.equal(await carlsBubble.getByRole('button', { name: 'carl님의 메시지 삭제' }).count(), 1);
+			assert.equal(await bob.locator('#compose-mod').textContent(), '슬로우 모드: 30초에 메시지 하나 (관리자는 제외).');
+			assert.equal(await bob.locator('#conn-state').getAttribute('data-state'), 'connected');
+			assert.equal(bob.sockets, sockets, 'the same socket: no rejoin');
+			for (const page of [mia, carl]) {
+				assert.equal(await noticesWithText(page, 'You are now a moderator of this room.').count(), 0, 'only bob is told');
+			}
+
+			/* the new moderator deletes carl's message with a reason, counted in bytes as for a member */
+			await carlsBubble.getByRole('button', { name: 'carl님의 메시지 삭제' }).click();
+			await bob.locator('#mod-dialog[open]').waitFor();
+			assert.equal(await bob.evaluate(() => document.activeElement.id), 'mod-reason');
+			assert.equal(await bob.locator('#mod-quote').textContent(), 'carl says hi');
+			await bob.locator('#mod-reason').fill('가'.repeat(86));
+			assert.equal(await bob.locator('#mod-count').textContent(), '258 / 256바이트');
+			await bob.locator('#mod-dialog').getByRole('button', { name: '메시지 삭제', exact: true }).click();
+			assert.equal(await bob.locator('#mod-error').textContent(), '사유가 너무 깁니다 (258바이트, 최대 256).');
+			assert.equal(await bob.locator('#mod-dialog[open]').count(), 1, 'refused in words, nothing sent');
+			await bob.locator('#mod-reason').fill('광고 도배');
+			assert.equal(await bob.locator('#mod-count').textContent(), '13 / 256바이트');
+			await bob.locator('#mod-dialog').getByRole('button', { name: '메시지 삭제', exact: true }).click();
+			await messagesWithText(bob, '삭제된 메시지입니다: 광고 도배').waitFor();
+			await messagesWithText(mia, 'message deleted: 광고 도배').waitFor();
+			await messagesWithText(carl, 'message deleted: 광고 도배').waitFor();
+			assert.equal(await messagesWithText(carl, 'carl says hi').count(), 0);
+			const audit = brokerCall({ op: 'audit', room_id: roomId, actor: ADMIN, limit: 10 });
+			const entry = audit.entries.find((e) => e.action === 'delete_message' && e.actor?.name === 'bob');
+			assert.ok(entry, `the deletion is in the audit trail: ${JSON.stringify(audit.entries)}`);
+			assert.equal(entry.note, '광고 도배');
+		} catch (err) {
+			/* bob back to member and slow mode off, so that the tests after this one are not spoilt */
+			brokerCall({ op: 'set_room', room_id: roomId, actor: ADMIN, moderators: ['u-mia'] });
+			brokerCall({ op: 'slow_mode', room_id: roomId, actor: ADMIN, interval_s: 0 });
+			await bob.locator('#mod-dialog').evaluate((dialog) => dialog.open && dialog.close());
+			throw err;
+		}
+
+		/* and back to member: the menus go, on the same socket */
+		brokerCall({ op: 'set_room', room_id: roomId, actor: ADMIN, moderators: ['u-mia'] });
+		await noticesWithText(bob, '더 이상 이 방의 관리자가 아닙니다.').waitFor();
+		await bob.locator('.mod-member-btn').first().waitFor({ state: 'detached' });
+		assert.equal(await bob.locator('.mod-member-btn, .mod-btn').count(), 0);
+		assert.equal(await bob.locator('#compose-mod').textContent(), '슬로우 모드: 30초에 메시지 하나.');
+		assert.equal(bob.sockets, sockets, 'still no rejoin');
+		brokerCall({ op: 'slow_mode', room_id: roomId, actor: ADMIN, interval_s: 0 });
+		await noticesWithText(bob, 'admin님이 슬로우 모드를 껐습니다.').nth(1).waitFor();
+		assert.equal(await bob.locator('#compose-mod').isHidden(), true);
 	});
 
 	it('reaches the kick with the keyboard alone (Escape gives the focus back), and the kicked member may rejoin', async () => {

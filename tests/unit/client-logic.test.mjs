@@ -13,7 +13,9 @@ import { Pacer } from '../../web/js/pacer.js';
 import { renewAt, tokenExpiry } from '../../web/js/token.js';
 import { RoomState } from '../../web/js/room-state.js';
 import { checkMessage, checkNickname, checkRoom } from '../../web/js/validate.js';
-import { NOTE_MAX_BYTES, canModerate, checkNote, formatUntil, moderationFrame, parseUntil } from '../../web/js/moderation.js';
+import {
+	NOTE_MAX_BYTES, canModerate, checkNote, formatUntil, moderationFrame, parseUntil, roleNotice,
+} from '../../web/js/moderation.js';
 
 describe('nickname rules (docs/broker-protocol.md)', () => {
 	it('accepts 1 to 32 characters, trimmed, counted as characters not bytes', () => {
@@ -180,7 +182,7 @@ function connection(backoffDelays = [], { online = () => true, netEvents = null,
 		backoff: { next: () => delays.shift() ?? 1, reset() {} },
 	});
 	const seen = [];
-	for (const type of ['state', 'joined', 'room-event', 'fatal', 'outbox', 'server-wait', 'muted', 'unmuted', 'moderation']) {
+	for (const type of ['state', 'joined', 'room-event', 'fatal', 'outbox', 'server-wait', 'muted', 'unmuted', 'moderation', 'role']) {
 		conn.addEventListener(type, (ev) => seen.push([type, ev.detail]));
 	}
 	return { conn, seen };
@@ -663,6 +665,74 @@ describe('moderation (issue 26, docs/moderation.md)', () => {
 		assert.ok(!seen.some(([type, d]) => type === 'server-wait' && d.waiting), 'the server did answer');
 		await tick(100);
 		assert.equal(ws.chat().filter((f) => f.client_id === entry.clientId).length, 2, 'sent again with the same id');
+		conn.leave();
+	});
+	it('sends a deletion\'s reason as `reason`, and none when it is empty (issue 26 follow-up 2)', () => {
+		assert.deepEqual(moderationFrame('r', 'delete_message', { seq: 7, note: 'spam' }),
+			{ type: 'delete_message', room_id: 'r', seq: 7, reason: 'spam' });
+		assert.deepEqual(moderationFrame('r', 'delete_message', { seq: 7, note: '' }), { type: 'delete_message', room_id: 'r', seq: 7 });
+		const { conn } = connection();
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		welcomeAndJoin(ws);
+		const note = checkNote('  광고 도배  ');
+		assert.equal(note.ok, true);
+		assert.equal(conn.moderate('delete_message', { seq: 1, note: note.note }), true);
+		assert.deepEqual(ws.chat().at(-1), { type: 'delete_message', room_id: 'room1', seq: 1, reason: '광고 도배' });
+		conn.leave();
+	});
+	it('words a role change: the role gained, or the role lost when back to member; nothing for no change', () => {
+		assert.equal(roleNotice('member', 'moderator'), 'chat.role.moderator');
+		assert.equal(roleNotice('moderator', 'owner'), 'chat.role.owner');
+		assert.equal(roleNotice('owner', 'moderator'), 'chat.role.moderator');
+		assert.equal(roleNotice('member', 'admin'), 'chat.role.admin');
+		assert.equal(roleNotice('moderator', 'member'), 'chat.role.lost.moderator');
+		assert.equal(roleNotice('owner', 'member'), 'chat.role.lost.owner');
+		assert.equal(roleNotice('admin', 'member'), 'chat.role.lost.admin');
+		assert.equal(roleNotice('member', 'member'), null);
+		assert.equal(roleNotice('member', 'king'), null);
+		assert.equal(roleNotice(undefined, 'moderator'), null);
+		for (const key of ['chat.role.admin', 'chat.role.owner', 'chat.role.moderator', 'chat.role.lost.admin',
+			'chat.role.lost.owner', 'chat.role.lost.moderator']) {
+			assert.equal(typeof LANGS.en[key], 'string', key);
+			assert.equal(typeof LANGS.ko[key], 'string', key);
+		}
+		assert.equal(LANGS.ko['chat.role.moderator'], '이제 이 방의 관리자입니다.');
+	});
+	it('follows `role` frames without a rejoin: this room, a known role, a change; and a later joined with another role', async () => {
+		const { conn, seen } = connection([1]);
+		conn.start();
+		const ws = ScriptedSocket.made[0];
+		ws.serverSays({ type: 'welcome', session: 'S', user: null, limits: { rate: 1000, burst: 1000 } });
+		ws.serverSays({ type: 'role', room_id: 'room1', role: 'moderator' }); /* before joined: joined decides */
+		assert.equal(conn.role, 'member');
+		welcomeAndJoin(ws);
+		assert.equal(conn.role, 'member');
+		const roles = () => seen.filter(([type]) => type === 'role').map(([, d]) => [d.previous, d.role]);
+		assert.deepEqual(roles(), [], 'the first joined is no change');
+		ws.serverSays({ type: 'role', room_id: 'other', role: 'owner' });
+		ws.serverSays({ type: 'role', room_id: 'room1', role: 'superuser' });
+		ws.serverSays({ type: 'role', room_id: 'room1', role: 42 });
+		assert.equal(conn.role, 'member', 'another room\'s role, an unknown role: ignored');
+		ws.serverSays({ type: 'role', room_id: 'room1', role: 'moderator' });
+		assert.equal(conn.role, 'moderator');
+		ws.serverSays({ type: 'role', room_id: 'room1', role: 'moderator' });
+		assert.deepEqual(roles(), [['member', 'moderator']], 'a repeat is no news');
+		assert.equal(seen.filter(([type]) => type === 'role')[0][1].msg.type, 'role');
+		assert.equal(conn.moderate('kick', { user: 'bob' }), true, 'the same socket, still connected');
+		ws.serverSays({ type: 'role', room_id: 'room1', role: 'member' });
+		assert.equal(conn.role, 'member');
+		assert.deepEqual(roles().at(-1), ['moderator', 'member']);
+		assert.equal(ScriptedSocket.made.length, 1, 'no rejoin');
+		/* changed while away: the reconnect's joined carries it, and it is news too */
+		ws.serverCloses(1006);
+		await tick(10);
+		const again = ScriptedSocket.made[1];
+		again.serverSays({ type: 'welcome', session: 'S2', user: null, limits: { rate: 1000, burst: 1000 } });
+		again.serverSays({ type: 'joined', room_id: 'room1', user: 'alice', users: ['alice'], seq: 1, epoch: 'E', role: 'owner' });
+		assert.equal(conn.role, 'owner');
+		assert.deepEqual(roles().at(-1), ['member', 'owner']);
+		assert.equal(seen.filter(([type]) => type === 'role').at(-1)[1].msg, null);
 		conn.leave();
 	});
 	it('takes message_deleted and slow_mode as room events with their own seq', () => {

@@ -1,7 +1,8 @@
 // chat-view.js — the chat room on screen. It follows one RoomConnection and draws what happens:
 // messages and notices (message-list.js), the composer (composer.js), the member list, who is
 // typing, the connection state, and announcements for screen readers. Moderators, owners and
-// admins (joined.role) also get a menu on each member and message (moderation-menu.js).
+// admins (joined.role, then `role` frames) also get a menu on each member and message
+// (moderation-menu.js).
 
 import { Composer, TYPING_IDLE_MS } from './composer.js';
 import { getToken, socketUrl } from './config.js';
@@ -10,7 +11,7 @@ import { byId, clear, el } from './dom.js';
 import { language, t } from './i18n.js';
 import { MessageList } from './message-list.js';
 import { ModerationMenu } from './moderation-menu.js';
-import { canModerate, formatUntil } from './moderation.js';
+import { canModerate, formatUntil, roleNotice } from './moderation.js';
 
 const ANNOUNCE_KEEP = 5; /* lines kept in the live region */
 const TRANSIENT_NOTICE_EVERY_MS = 5000; /* "too fast" / "briefly unavailable" at most this often */
@@ -111,6 +112,7 @@ export class ChatView {
 		connection.addEventListener('muted', (ev) => this.muted(ev.detail));
 		connection.addEventListener('unmuted', () => this.unmuted());
 		connection.addEventListener('moderation', (ev) => this.moderationAnswer(ev.detail.msg));
+		connection.addEventListener('role', (ev) => this.roleChanged(ev.detail));
 		connection.addEventListener('server-wait', (ev) => {
 			this.serverWait.hidden = !ev.detail.waiting;
 		});
@@ -239,12 +241,8 @@ export class ChatView {
 			this.setTitle();
 		}
 		this.nickname = this.connection.user;
-		const moderator = canModerate(this.connection.role);
-		this.messages.setModerating(moderator);
-		if (!moderator) this.menu.close();
-		this.composer.setModeration({ mutedUntil: this.connection.mutedUntil, slowModeS: this.connection.slowModeS,
-			exempt: moderator });
-		this.renderMembers();
+		this.composer.setModeration({ mutedUntil: this.connection.mutedUntil, slowModeS: this.connection.slowModeS });
+		this.showRole();
 		if (lost) this.messages.notice({ key: 'chat.not.recovered' }, { kind: 'warning' });
 		this.messages.showEarlier({ visible: !this.messages.earlier.hidden }); /* a page asked on a lost socket */
 		if (first) {
@@ -270,8 +268,8 @@ export class ChatView {
 		}
 		const state = this.connection.room;
 		if (msg.type === 'message_deleted') {
-			/* the bubble says "message deleted"; no notice line (docs/moderation.md) */
-			this.messages.markDeleted(msg.deleted_seq);
+			/* the bubble says "message deleted" (with the reason); no notice line (docs/moderation.md) */
+			this.messages.markDeleted(msg.deleted_seq, msg.note);
 			if (this.menu.current()?.seq === msg.deleted_seq) this.menu.close();
 			return;
 		}
@@ -316,6 +314,26 @@ export class ChatView {
 	}
 
 	/* ---- moderation ---- */
+
+	/* Draws what the connection's role allows: the menus on members and messages (or none, and
+	 * an open dialog closes), and slow mode's exemption in the line above the composer. */
+	showRole() {
+		const moderator = canModerate(this.connection.role);
+		this.messages.setModerating(moderator);
+		if (!moderator) this.menu.close();
+		this.composer.setModeration({ exempt: moderator });
+		this.renderMembers();
+	}
+
+	/* Our role changed in the room (a `role` frame, or a reconnect's joined): the menus follow at
+	 * once, without a rejoin, and a notice says what we are now. */
+	roleChanged({ role, previous }) {
+		this.showRole();
+		const key = roleNotice(previous, role);
+		if (!key) return;
+		this.messages.notice({ key }, { kind: 'system' });
+		this.announce(t(key));
+	}
 
 	/* An action chosen in the menu: the command goes to the server; its effect comes back as
 	 * events (a leave, message_deleted, …), a refusal as a moderation error. */

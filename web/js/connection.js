@@ -21,6 +21,9 @@
 //                                   muted_until; until in epoch ms); msg null when from joined
 //   unmuted      {msg}              the mute was lifted (an `unmuted` frame) or ran out
 //   moderation   {msg}              the answer (`done` or `error`) to one of our moderation commands
+//   role         {role, previous, msg}  our role in the room changed while we were in it: a `role`
+//                                   frame (an owner or the moderators changed), or a later joined
+//                                   with another role (msg null then)
 //
 // A `kicked` frame (a moderator removed us, or banned us) and an `error` banned answering our
 // join end the connection for good, as a fatal 4003: the client never comes back by itself
@@ -30,7 +33,7 @@
 // close — 1001 restart, 1006 network, 1013 broker down, 1008 slow consumer — is retried.
 
 import { Backoff } from './backoff.js';
-import { MODERATION_REQUESTS, moderationFrame, parseUntil } from './moderation.js';
+import { MODERATION_REQUESTS, ROLES, moderationFrame, parseUntil } from './moderation.js';
 import { Outbox, randomPrefix } from './outbox.js';
 import { Pacer } from './pacer.js';
 import { RoomState } from './room-state.js';
@@ -325,6 +328,9 @@ export class RoomConnection extends EventTarget {
 		case 'done':
 			if (MODERATION_REQUESTS.has(msg.request)) this.emit('moderation', { msg });
 			break;
+		case 'role':
+			this.handleRole(msg);
+			break;
 		case 'history':
 			this.historyAskedAt = null;
 			this.watchServer();
@@ -369,11 +375,14 @@ export class RoomConnection extends EventTarget {
 		this.releaseInFlight();
 		for (const entry of this.outbox.requeueSent()) this.emit('outbox', { entry });
 		const outcome = this.room.joined(msg);
+		const previousRole = outcome.first ? null : this.role;
 		this.role = typeof msg.role === 'string' ? msg.role : 'member';
 		this.slowModeS = Number.isInteger(msg.slow_mode_s) && msg.slow_mode_s > 0 ? msg.slow_mode_s : 0;
 		this.backoff.reset();
 		if (this.state !== 'connected') this.setState('connected');
 		this.emit('joined', { msg, ...outcome });
+		/* changed while we were away (or while madang-ws re-synced): news as a role frame is */
+		if (previousRole !== null && previousRole !== this.role) this.emit('role', { role: this.role, previous: previousRole, msg: null });
 		this.setMuted(parseUntil(msg.muted_until), null);
 		clearInterval(this.pingTimer);
 		this.pingTimer = setInterval(() => this.keepAlive(), PING_INTERVAL_MS);
@@ -396,6 +405,17 @@ export class RoomConnection extends EventTarget {
 			this.leave();
 			this.emit('fatal', { code: 4004, reason: 'room deleted', error: null, deleted: true });
 		}
+	}
+
+	/* {"type":"role","room_id","role"}: the owner or the moderators of the room changed and our
+	 * role with them (docs/moderation.md). Only a role of ROLES, for this room, on a socket that
+	 * joined counts (before that, the joined to come carries the role). */
+	handleRole(msg) {
+		if (typeof msg.room_id === 'string' && msg.room_id !== this.roomId) return;
+		if (!this.joinedOnSocket || !ROLES.includes(msg.role) || msg.role === this.role) return;
+		const previous = this.role;
+		this.role = msg.role;
+		this.emit('role', { role: msg.role, previous, msg });
 	}
 
 	/* A moderator removed us from the room (reason kicked), or banned us (banned, with until):

@@ -121,15 +121,19 @@ export class MessageList {
 		item.querySelector('.meta').append(button);
 	}
 
-	/* The message with this seq was deleted: its text becomes "message deleted", here and for
-	 * everyone (no notice line). Returns true when it was on the page. */
-	markDeleted(seq) {
+	/* The message with this seq was deleted: its text becomes "message deleted", with the
+	 * moderator's reason when one was given (note), here and for everyone (no notice line). A
+	 * tombstone from history gains the reason of a replayed message_deleted. Returns true when
+	 * the bubble changed. */
+	markDeleted(seq, note = null) {
 		const item = this.list.querySelector(`:scope > li.message[data-seq="${Number(seq)}"]:not(.system)`);
-		if (!item || item.classList.contains('deleted')) return false;
+		const reason = typeof note === 'string' && note !== '' ? note : null;
+		if (!item || (item.classList.contains('deleted') && reason === null)) return false;
 		const focused = item.contains(document.activeElement);
 		item.classList.add('deleted');
 		item.querySelector('.mod-btn')?.remove();
-		item.querySelector('.text').replaceWith(words('div', 'text', { key: 'chat.deleted' }));
+		const label = reason !== null ? { key: 'chat.deleted.note', params: { note: reason } } : { key: 'chat.deleted' };
+		item.querySelector('.text').replaceWith(words('div', 'text', label));
 		if (focused) this.list.focus();
 		return true;
 	}

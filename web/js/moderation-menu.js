@@ -1,6 +1,6 @@
 // moderation-menu.js — the moderation dialog of the chat view (a native modal <dialog>): for a
-// member, kick, mute for 10 min or 1 h, and ban, with an optional reason; for a message, delete
-// (the command has no reason, docs/moderation.md). Only moderators, owners and admins ever open
+// member, kick, mute for 10 min or 1 h, and ban; for a message, delete; each with an optional
+// reason (docs/moderation.md), counted and checked alike. Only moderators, owners and admins ever open
 // it (chat-view.js draws the buttons that do). Escape or "Cancel" closes it, and the focus goes
 // back to the button that opened it (or, when that one is gone, to a fallback).
 
@@ -16,7 +16,6 @@ export class ModerationMenu {
 		this.dialog = byId('mod-dialog');
 		this.heading = byId('mod-title');
 		this.quote = byId('mod-quote');
-		this.reasonField = byId('mod-reason-field');
 		this.reason = byId('mod-reason');
 		this.count = byId('mod-count');
 		this.error = byId('mod-error');
@@ -57,12 +56,11 @@ export class ModerationMenu {
 		this.reason.value = '';
 		this.setError(null);
 		this.quote.hidden = !message;
-		this.reasonField.hidden = message;
 		this.memberActions.hidden = message;
 		this.messageActions.hidden = !message;
 		this.relabel();
 		this.dialog.showModal();
-		(message ? this.messageActions.querySelector('button') : this.reason).focus();
+		this.reason.focus();
 	}
 
 	/* The {user} or {seq, user} the open dialog is about, or null. */
@@ -117,11 +115,6 @@ export class ModerationMenu {
 			return;
 		}
 		const target = this.target;
-		if (action === 'delete') {
-			this.onAction('delete_message', { seq: target.seq });
-			this.close();
-			return;
-		}
 		const checked = checkNote(this.reason.value);
 		if (!checked.ok) {
 			this.setError(checked.error === 'too_long'
@@ -131,7 +124,8 @@ export class ModerationMenu {
 			return;
 		}
 		const note = checked.note;
-		if (action === 'kick') this.onAction('kick', { user: target.user, note });
+		if (action === 'delete') this.onAction('delete_message', { seq: target.seq, note });
+		else if (action === 'kick') this.onAction('kick', { user: target.user, note });
 		else if (action === 'ban') this.onAction('ban', { user: target.user, note });
 		else if (action.startsWith('mute-')) {
 			const durationS = Number(action.slice(5));

@@ -4,7 +4,9 @@
 
 import { utf8Length } from './validate.js';
 
-/* The roles joined.role names; only these three see the moderation menus. */
+/* The roles joined.role and the `role` frame name, highest first. */
+export const ROLES = Object.freeze(['admin', 'owner', 'moderator', 'member']);
+/* Only these three see the moderation menus. */
 export const MODERATOR_ROLES = Object.freeze(['admin', 'owner', 'moderator']);
 /* MADANG_NOTE_MAX: a reason is 0–256 bytes of UTF-8, counted as the message box counts. */
 export const NOTE_MAX_BYTES = 256;
@@ -17,6 +19,15 @@ export const MODERATION_REQUESTS = Object.freeze(new Set(['kick', 'ban', 'unban'
 /* True when a member with this role in the room gets the member and message menus. */
 export function canModerate(role) {
 	return MODERATOR_ROLES.includes(role);
+}
+
+/* The notice for a role that changed while we were in the room (a `role` frame, or a later
+ * joined): the i18n key, or null when nothing changed or a role is not one of ROLES. Gaining a
+ * role names it ("You are now a moderator of this room."); falling back to member names the
+ * role that was lost ("You are no longer a moderator of this room."). */
+export function roleNotice(previous, role) {
+	if (previous === role || !ROLES.includes(previous) || !ROLES.includes(role)) return null;
+	return role === 'member' ? `chat.role.lost.${previous}` : `chat.role.${role}`;
 }
 
 /* A reason as typed: {ok: true, note} with the trimmed text ('' for none), or {ok: false, error:

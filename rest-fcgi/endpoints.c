@@ -23,6 +23,7 @@ broker_error_status(const char *code)
 	    {ERR_FORBIDDEN, 403},       {"name_taken", 409}, /* the broker's: names are unique */
 	    {ERR_NO_SUCH_USER, 404},    {"no_such_message", 404},    {"no_such_ban", 404},
 	    {"too_many_bans", 409}, /* a room's limit (--max-bans), not a rate: Conflict */
+	    {"create_limit", 403},  /* the owner has its --rooms-per-owner: not allowed more */
 	};
 
 	for (size_t i = 0; code != NULL && i < sizeof(map) / sizeof(map[0]); i++)
@@ -97,6 +98,17 @@ api_op_room(const char *name, const char *room_id)
 		return NULL;
 	}
 	return o;
+}
+
+bool
+api_add_actor(cJSON *req, const struct api_actor *who)
+{
+	cJSON *a = cJSON_AddObjectToObject(req, "actor");
+
+	return a != NULL && cJSON_AddStringToObject(a, "name", who->name) != NULL &&
+	       (who->subject[0] == '\0' ||
+	        cJSON_AddStringToObject(a, "subject", who->subject) != NULL) &&
+	       cJSON_AddBoolToObject(a, "admin", who->admin) != NULL;
 }
 
 cJSON *
@@ -495,10 +507,14 @@ api_ep_create(const struct api_config *cfg, const struct api_input *in,
 	}
 	if (!new_owner(body, who, owner, sizeof(owner), r))
 		goto out;
+	/* The actor lets the broker count the room against its owner (--rooms-per-owner) and
+	 * audit it; a request without credentials (none configured) names nobody. */
 	req = api_op_room("create_room", id);
 	if (req != NULL &&
 	    (cJSON_AddStringToObject(req, "name", canon) == NULL ||
-	     (owner[0] != '\0' && cJSON_AddStringToObject(req, "owner", owner) == NULL))) {
+	     (owner[0] != '\0' && cJSON_AddStringToObject(req, "owner", owner) == NULL) ||
+	     ((who->kind == API_AUTH_TOKEN || who->kind == API_AUTH_JWT) &&
+	      !api_add_actor(req, who)))) {
 		cJSON_Delete(req);
 		req = NULL;
 	}

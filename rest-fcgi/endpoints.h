@@ -20,6 +20,10 @@ cJSON *api_broker(const struct api_config *cfg, const struct api_input *in, cJSO
 /* {"op":name,"room_id":room_id}, or NULL when out of memory. */
 cJSON *api_op_room(const char *name, const char *room_id);
 
+/* Adds "actor":{"name","subject"?,"admin"} naming who (the admin token's actor has no subject)
+ * to req. False when out of memory. */
+bool api_add_actor(cJSON *req, const struct api_actor *who);
+
 /* Copies the listed fields (NULL-terminated) of src that exist into a new object, in order. */
 cJSON *api_pick(const cJSON *src, const char *const *keys);
 

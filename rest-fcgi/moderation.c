@@ -13,18 +13,17 @@
 
 #define MOD_TYPE_MSG "send the request as application/json"
 
+/* DELETE .../messages/{seq}?reason= takes as long a reason as a body does. */
+_Static_assert(API_QUERY_VALUE_MAX >= MADANG_NOTE_MAX, "a query value holds a whole reason");
+
 /* {"op":name,"room_id":room_id,"actor":{"name","subject"?,"admin"}}, or NULL when out of memory.
  * The admin token's actor has no subject. */
 static cJSON *
 mod_op(const char *name, const char *room_id, const struct api_actor *who)
 {
 	cJSON *req = api_op_room(name, room_id);
-	cJSON *a = req != NULL ? cJSON_AddObjectToObject(req, "actor") : NULL;
 
-	if (a == NULL || cJSON_AddStringToObject(a, "name", who->name) == NULL ||
-	    (who->subject[0] != '\0' &&
-	     cJSON_AddStringToObject(a, "subject", who->subject) == NULL) ||
-	    cJSON_AddBoolToObject(a, "admin", who->admin) == NULL) {
+	if (req != NULL && !api_add_actor(req, who)) {
 		cJSON_Delete(req);
 		return NULL;
 	}
@@ -106,17 +105,17 @@ add_subject(const char *s, size_t len, cJSON *req, struct api_response *r)
 	return true;
 }
 
-/* Adds the body's "reason" (optional; 0..MADANG_NOTE_MAX bytes of text) to req as "note". */
+/* Adds reason s (len bytes; NULL: absent) to req as "note" when it is 1..MADANG_NOTE_MAX bytes
+ * of text; an empty one adds nothing. False with r filled (400) when it is too long or no text. */
 static bool
-add_note(const cJSON *body, cJSON *req, struct api_response *r)
+add_reason(const char *s, size_t len, cJSON *req, struct api_response *r)
 {
-	size_t len;
-	const char *s = wire_str(body, "reason", &len), *why;
+	const char *why;
 	char msg[160];
 
-	if (!wire_has(body, "reason") || (s != NULL && len == 0))
+	if (s == NULL || len == 0)
 		return true;
-	if (s == NULL || len > MADANG_NOTE_MAX) {
+	if (len > MADANG_NOTE_MAX) {
 		api_error(r, 400, ERR_INVALID_ARGUMENT,
 		          "reason must be a string of at most 256 bytes");
 		return false;
@@ -131,6 +130,21 @@ add_note(const cJSON *body, cJSON *req, struct api_response *r)
 		return false;
 	}
 	return true;
+}
+
+/* Adds the body's "reason" (optional; 0..MADANG_NOTE_MAX bytes of text) to req as "note". */
+static bool
+add_note(const cJSON *body, cJSON *req, struct api_response *r)
+{
+	size_t len = 0;
+	const char *s = wire_str(body, "reason", &len);
+
+	if (wire_has(body, "reason") && s == NULL) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT,
+		          "reason must be a string of at most 256 bytes");
+		return false;
+	}
+	return add_reason(s, len, req, r);
 }
 
 /* Adds the body's "duration_s" (1..MADANG_RESTRICT_MAX_S) to req; absent is refused when
@@ -363,11 +377,14 @@ list(const struct api_config *cfg, const struct api_input *in, const char *op, c
 	api_set_json(r, 200, out);
 }
 
-/* DELETE /api/rooms/{id}/messages/{seq} */
+/* DELETE /api/rooms/{id}/messages/{seq}?reason=R (R percent-encoded UTF-8, decoded by the
+ * request parser, which refuses bad encoding and more than API_QUERY_VALUE_MAX bytes) */
 static void
-delete_message(const struct api_config *cfg, const struct api_input *in, const char *room_id,
-               const char *seq, const struct api_actor *who, struct api_response *r)
+delete_message(const struct api_config *cfg, const struct api_input *in,
+               const struct api_request *rq, const char *room_id, const char *seq,
+               const struct api_actor *who, struct api_response *r)
 {
+	const char *reason = api_request_query(rq, "reason");
 	uint64_t v;
 	cJSON *req;
 
@@ -376,10 +393,18 @@ delete_message(const struct api_config *cfg, const struct api_input *in, const c
 		          "a message is named by its sequence number (1 or more)");
 		return;
 	}
-	req = mod_op("delete_message", room_id, who);
-	if (req != NULL && cJSON_AddNumberToObject(req, "seq", (double)v) == NULL) {
+	if ((req = mod_op("delete_message", room_id, who)) == NULL) {
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if (cJSON_AddNumberToObject(req, "seq", (double)v) == NULL) {
 		cJSON_Delete(req);
-		req = NULL;
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if (!add_reason(reason, reason != NULL ? strlen(reason) : 0, req, r)) {
+		cJSON_Delete(req);
+		return;
 	}
 	send_action(cfg, in, req, 204, NULL, NULL, r);
 }
@@ -586,7 +611,7 @@ api_ep_moderate(const struct api_config *cfg, const struct api_input *in,
 		lift(cfg, in, rq, "unmute", rt->room_id, rt->arg, who, r);
 		return;
 	case API_R_MESSAGE:
-		delete_message(cfg, in, rt->room_id, rt->arg, who, r);
+		delete_message(cfg, in, rq, rt->room_id, rt->arg, who, r);
 		return;
 	case API_R_AUDIT:
 		audit(cfg, in, rq, rt->room_id, who, r);

@@ -170,6 +170,7 @@ parse_query(struct api_request *rq, const char *q, size_t len, const char **why)
 		const char *eq = memchr(s, '=', plen);
 		size_t klen = eq != NULL ? (size_t)(eq - s) : plen;
 		struct api_query_param *qp;
+		const char *long_why;
 		enum api_perr e;
 
 		i += plen + 1;
@@ -181,15 +182,18 @@ parse_query(struct api_request *rq, const char *q, size_t len, const char **why)
 		}
 		qp = &rq->param[rq->nparam];
 		e = api_pct_decode(s, klen, true, qp->key, sizeof(qp->key), NULL);
-		if (e == API_PERR_NONE && eq != NULL)
+		long_why = "query parameter name over 32 bytes";
+		if (e == API_PERR_NONE && eq != NULL) {
 			e = api_pct_decode(eq + 1, plen - klen - 1, true, qp->value,
 			                   sizeof(qp->value), NULL);
-		else if (e == API_PERR_NONE)
+			long_why = "query parameter value over 256 bytes (decoded)";
+		} else if (e == API_PERR_NONE) {
 			qp->value[0] = '\0';
+		}
 		if (e != API_PERR_NONE) {
 			*why = e == API_PERR_PCT ? "malformed percent-encoding in the query"
 			       : e == API_PERR_URI_LONG
-			           ? "query parameter too long"
+			           ? long_why
 			           : "query decodes to NUL, CR, LF or invalid UTF-8";
 			return e == API_PERR_URI_LONG ? API_PERR_QUERY : e;
 		}

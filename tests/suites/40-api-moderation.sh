@@ -80,6 +80,11 @@ broker() {
 broker_has() {
 	grep -Eq "$1" "$T_DIR/broker.out"
 }
+# json_has FILTER: the JSON of $T_DIR/body makes the node expression FILTER (of d) true
+json_has() {
+	node -e "const d=JSON.parse(require('fs').readFileSync(0,'utf8'));process.exit(($1)?0:1)" \
+		<"$T_DIR/body"
+}
 # join USER SUBJECT [ROOM]: a member with a token subject joins through the broker (front-end t-mod)
 join() {
 	"$MADANG_TESTBIN/it_rpc" "$RPC" "{\"op\":\"join\",\"frontend\":\"t-mod\",\"session\":\"s-$1\",\"room_id\":\"${3:-modr}\",\"user\":\"$1\",\"subject\":\"$2\",\"admin\":false}" \
@@ -115,6 +120,25 @@ http POST "$U/api/rooms" -H "$FORGED" -H "$JSON" --data-binary '{"id":"forged"}'
 expect_match "... and a forged token creates nothing (401)" 401 '"error":"unauthorized"'
 http POST "$U/api/rooms" -H "$JSON" --data-binary '{"id":"anon"}'
 expect_match "... nor no token (401)" 401 '"error":"unauthorized"'
+# One subject owns at most --rooms-per-owner rooms (the broker's default, 10); beyond: 403.
+MANY=$(tok manny u-many)
+n=1
+while [ $n -le 10 ]; do
+	http POST "$U/api/rooms" -H "$MANY" -H "$JSON" --data-binary "{\"id\":\"many$n\"}"
+	[ "$CODE" = 201 ] || break
+	n=$((n + 1))
+done
+t_check "with --user-rooms one JWT creates 10 rooms (201 each; stopped at $n)" [ $n -eq 11 ]
+http POST "$U/api/rooms" -H "$MANY" -H "$JSON" --data-binary '{"id":"many11"}'
+expect_match "... and its 11th is 403 create_limit, the message naming the limit" 403 \
+	'^\{"error":"create_limit","message":"[^"]*10 rooms[^"]*"\}$'
+broker '{"op":"get_room","room_id":"many11"}'
+t_check "... and that room was not made" broker_has '"error":"no_such_room"'
+http POST "$J/api/rooms" -H "$ADMIN_TOKEN" -H "$JSON" --data-binary '{"id":"many12","owner":"u-many"}'
+expect_code "an admin may still create one for that owner (201)" 201
+as "$ADMIN_TOKEN" GET /api/rooms/many1/audit
+t_check "creating a room with an owner writes an audit entry owner" json_has \
+	"d.entries.some(e=>e.action==='owner'&&e.target&&e.target.subject==='u-many')"
 http DELETE "$U/api/rooms/mine" -H "$OWNER"
 expect "the owner may not DELETE the room: that stays admin (403)" 403 \
 	'{"error":"forbidden","message":"this needs a token with the admin claim"}'
@@ -288,14 +312,26 @@ as "$MEMBER" DELETE "/api/rooms/modr/messages/$SEQ"
 expect_match "a member may not delete a message (403)" 403 '"error":"forbidden"'
 as "$OTHER_MOD" DELETE "/api/rooms/modr/messages/$SEQ"
 expect_match "the moderator of another room may not either (403)" 403 '"error":"forbidden"'
-as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ"
-expect "a moderator deletes it (204)" 204 ''
+as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ?reason=%EC%8A%A4%ED%8C%B8+link"
+expect "a moderator deletes it with a reason in the query, 스팸 link (204)" 204 ''
 as "$MEMBER" GET "/api/rooms/modr/messages?since=$((SEQ - 1))&limit=1"
 expect_match "history keeps a tombstone: same seq, empty text, deleted" 200 \
 	"\"events\":\\[\\{\"type\":\"message\",\"room_id\":\"modr\",\"seq\":$SEQ,[^]]*\"message\":\"\"[^]]*\"deleted\":true"
 t_check "... and the text is gone from history" sh -c "! grep -q 'secret words' '$T_DIR/body'"
 as "$MEMBER" GET "/api/rooms/modr/messages?since=$SEQ&limit=1"
 expect_match "... followed by the message_deleted event" 200 "\"type\":\"message_deleted\"[^]]*\"deleted_seq\":$SEQ"
+t_check "... which carries the reason as its note" json_has \
+	"d.events.some(e=>e.type==='message_deleted'&&e.deleted_seq===$SEQ&&e.note==='스팸 link')"
+as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ?reason=a%zzb"
+expect_code "a reason with bad percent-encoding: 400 (nginx or madang-api)" 400
+as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ?reason=%C3%28"
+expect_match "a reason of invalid UTF-8: 400 invalid_request" 400 '^\{"error":"invalid_request"'
+as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ?reason=$(head -c 257 /dev/zero | tr '\0' x)"
+expect "a reason over 256 bytes: 400" 400 \
+	'{"error":"invalid_request","message":"query parameter value over 256 bytes (decoded)"}'
+as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ?reason=a%07b"
+expect "a reason with a control character: 400 invalid_argument" 400 \
+	'{"error":"invalid_argument","message":"reason: message contains a control character"}'
 as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ"
 expect_match "deleting it again: 404 no_such_message" 404 '^\{"error":"no_such_message"'
 as "$OWNER" DELETE /api/rooms/modr/messages/999999
@@ -315,6 +351,8 @@ expect_match "the owner reads the audit trail, newest first" 200 \
 t_check "... it has the kicks, bans, mutes and settings" sh -c \
 	"for a in kick ban unban mute unmute delete_message moderators moderators_may_ban slow_mode; do grep -q \"\\\"action\\\":\\\"\$a\\\"\" '$T_DIR/body' || exit 1; done"
 t_check "... with the moderator as actor, via the API" grep -q '"actor":{"name":"mona","subject":"u-mod","admin":false,"via":"api"}' "$T_DIR/body"
+t_check "... and the deletion of seq $SEQ with its reason as note" json_has \
+	"d.entries.some(e=>e.action==='delete_message'&&e.seq===$SEQ&&e.note==='스팸 link'&&e.actor.subject==='u-mod')"
 as "$ADMIN_TOKEN" GET '/api/rooms/modr/audit?limit=2'
 expect_match "the admin token reads a page of 2 with a cursor" 200 '"next_before":[0-9]+\}$'
 next=$(sed -nE 's/.*"next_before":([0-9]+)\}$/\1/p' "$T_DIR/body")

@@ -520,8 +520,10 @@ test_create_sets_the_owner(void **state)
 	t->cfg.user_rooms = true;
 	run(t, "POST", "/api/rooms", "{\"id\":\"jazz\"}");
 	assert_int_equal(t->r.status, 201);
-	assert_string_equal(t->broker.last, "{\"op\":\"create_room\",\"room_id\":\"jazz\","
-	                                    "\"name\":\"jazz\",\"owner\":\"u-17\"}");
+	assert_string_equal(t->broker.last,
+	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\","
+	                    "\"owner\":\"u-17\",\"actor\":{\"name\":\"alice\",\"subject\":"
+	                    "\"u-17\",\"admin\":false}}");
 	run(t, "POST", "/api/rooms", "{\"id\":\"jazz\",\"owner\":\"u-17\"}");
 	assert_int_equal(t->r.status, 201);
 	run(t, "POST", "/api/rooms", "{\"id\":\"jazz\",\"owner\":\"u-99\"}");
@@ -534,14 +536,17 @@ test_create_sets_the_owner(void **state)
 	t->in.authorization = t->root;
 	run(t, "POST", "/api/rooms", "{\"id\":\"jazz\",\"owner\":\"u-99\"}");
 	assert_int_equal(t->r.status, 201);
-	assert_string_equal(t->broker.last, "{\"op\":\"create_room\",\"room_id\":\"jazz\","
-	                                    "\"name\":\"jazz\",\"owner\":\"u-99\"}");
+	assert_string_equal(t->broker.last,
+	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\","
+	                    "\"owner\":\"u-99\",\"actor\":{\"name\":\"root\",\"subject\":"
+	                    "\"u-1\",\"admin\":true}}");
 	run(t, "POST", "/api/rooms", "{\"id\":\"jazz\",\"owner\":7}");
 	expect_error(t, 400, "invalid_argument");
 	t->in.authorization = "Bearer " ADMIN_TOKEN;
 	run(t, "POST", "/api/rooms", "{\"id\":\"jazz\"}");
 	assert_string_equal(t->broker.last,
-	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\"}");
+	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\","
+	                    "\"actor\":{\"name\":\"admin\",\"admin\":true}}");
 	/* No credentials configured: anybody creates, nobody names an owner. */
 	t->cfg.admin_token = NULL;
 	t->cfg.jwt = NULL;
@@ -553,6 +558,100 @@ test_create_sets_the_owner(void **state)
 	                    "{\"op\":\"create_room\",\"room_id\":\"jazz\",\"name\":\"jazz\"}");
 	run(t, "POST", "/api/rooms", "{\"id\":\"jazz\",\"owner\":\"u-1\"}");
 	assert_int_equal(t->r.status, 403);
+}
+
+/* Every create_room names its actor, so that the broker can hold a subject to
+ * --rooms-per-owner; the broker's create_limit is 403 with its message (naming the limit). */
+static void
+test_create_names_the_actor_and_its_limit(void **state)
+{
+	struct t *t = *state;
+
+	t->cfg.user_rooms = true;
+	t->in.authorization = t->alice;
+	t->broker.reply = "{\"ok\":false,\"error\":\"create_limit\",\"message\":\"u-17 already "
+	                  "owns 10 rooms\"}";
+	run(t, "POST", "/api/rooms", "{\"id\":\"r11\",\"name\":\"Eleven\"}");
+	assert_int_equal(t->r.status, 403);
+	assert_string_equal(t->text, "{\"error\":\"create_limit\",\"message\":\"u-17 already "
+	                             "owns 10 rooms\"}");
+	assert_string_equal(t->broker.last,
+	                    "{\"op\":\"create_room\",\"room_id\":\"r11\",\"name\":\"Eleven\","
+	                    "\"owner\":\"u-17\",\"actor\":{\"name\":\"alice\",\"subject\":"
+	                    "\"u-17\",\"admin\":false}}");
+	assert_string_equal(t->r.location, "");
+	/* An admin naming an owner is an admin actor: the broker does not count that room. */
+	t->in.authorization = t->root;
+	run(t, "POST", "/api/rooms", "{\"id\":\"r12\",\"owner\":\"u-17\"}");
+	assert_int_equal(t->r.status, 403);
+	assert_non_null(strstr(t->broker.last, "\"actor\":{\"name\":\"root\",\"subject\":"
+	                                       "\"u-1\",\"admin\":true}"));
+	/* No credentials configured: nobody to name, no actor (and no owner). */
+	t->cfg.admin_token = NULL;
+	t->cfg.jwt = NULL;
+	t->cfg.user_rooms = false;
+	t->in.authorization = "Bearer anything";
+	t->broker.reply = "{\"ok\":true,\"room\":{\"id\":\"r13\",\"name\":\"r13\","
+	                  "\"users_count\":0}}";
+	run(t, "POST", "/api/rooms", "{\"id\":\"r13\"}");
+	assert_int_equal(t->r.status, 201);
+	assert_string_equal(t->broker.last,
+	                    "{\"op\":\"create_room\",\"room_id\":\"r13\",\"name\":\"r13\"}");
+}
+
+/* DELETE .../messages/{seq}?reason=: percent-encoded UTF-8 ('+' a space), sent as the note; at
+ * most 256 bytes decoded; bad encoding, invalid UTF-8, control characters or a longer reason are
+ * 400 and never reach the broker; an empty one is no note. */
+static void
+test_delete_takes_a_reason_in_the_query(void **state)
+{
+	struct t *t = *state;
+	char uri[1200];
+	size_t n;
+	static const char *const bad[][2] = {
+	    {"/api/rooms/r1/messages/7?reason=a%zzb", "invalid_request"},
+	    {"/api/rooms/r1/messages/7?reason=%E2%82", "invalid_request"},
+	    {"/api/rooms/r1/messages/7?reason=%FF", "invalid_request"},
+	    {"/api/rooms/r1/messages/7?reason=a%00b", "invalid_request"},
+	    {"/api/rooms/r1/messages/7?reason=a%0Ab", "invalid_request"},
+	    {"/api/rooms/r1/messages/7?reason=%", "invalid_request"},
+	    {"/api/rooms/r1/messages/7?reason=a%07b", "invalid_argument"},
+	    {"/api/rooms/r1/messages/7?reason=+++", "invalid_argument"},
+	    {"/api/rooms/r1/messages/7?reason=x&reason=y", "invalid_request"},
+	    {"/api/rooms/r1/messages/0?reason=x", "invalid_argument"},
+	};
+
+	t->in.authorization = t->alice;
+	run(t, "DELETE", "/api/rooms/r1/messages/7?reason=%EC%8A%A4%ED%8C%B8+link", NULL);
+	assert_int_equal(t->r.status, 204);
+	assert_string_equal(t->broker.last,
+	                    "{\"op\":\"delete_message\",\"room_id\":\"r1\",\"actor\":{\"name\":"
+	                    "\"alice\",\"subject\":\"u-17\",\"admin\":false},\"seq\":7,"
+	                    "\"note\":\"스팸 link\"}");
+	run(t, "DELETE", "/api/rooms/r1/messages/7?reason=", NULL);
+	assert_int_equal(t->r.status, 204);
+	assert_string_equal(t->broker.last,
+	                    "{\"op\":\"delete_message\",\"room_id\":\"r1\",\"actor\":{\"name\":"
+	                    "\"alice\",\"subject\":\"u-17\",\"admin\":false},\"seq\":7}");
+	/* Exactly 256 bytes decoded (128 two-byte characters, 768 bytes encoded) is taken. */
+	n = (size_t)snprintf(uri, sizeof(uri), "/api/rooms/r1/messages/7?reason=");
+	for (int i = 0; i < 128; i++)
+		n += (size_t)snprintf(uri + n, sizeof(uri) - n, "%%C3%%A9");
+	run(t, "DELETE", uri, NULL);
+	assert_int_equal(t->r.status, 204);
+	assert_int_equal(t->broker.calls, 3);
+	/* One byte more is refused. */
+	snprintf(uri + n, sizeof(uri) - n, "x");
+	run(t, "DELETE", uri, NULL);
+	assert_int_equal(t->r.status, 400);
+	assert_string_equal(t->text, "{\"error\":\"invalid_request\",\"message\":\"query "
+	                             "parameter value over 256 bytes (decoded)\"}");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run(t, "DELETE", bad[i][0], NULL);
+		if (t->r.status != 400 || strstr(t->text, bad[i][1]) == NULL)
+			fail_msg("%s: got %d %s", bad[i][0], t->r.status, t->text);
+	}
+	assert_int_equal(t->broker.calls, 3);
 }
 
 /* Random moderation requests and broker replies (fixed seed): every answer is a complete response
@@ -681,6 +780,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_room_moderation_shows_to_owner_and_admins, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_create_sets_the_owner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_names_the_actor_and_its_limit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_takes_a_reason_in_the_query, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_random_moderation_input_is_answered, setup,
 	                                    teardown),
 	    cmocka_unit_test(test_openapi_documents_moderation),

@@ -22,7 +22,6 @@ mod_get(struct room *r)
 	return r->mod;
 }
 
-
 void
 mod_free(struct room *r)
 {
@@ -169,15 +168,6 @@ mod_slow_note(struct broker *b, const struct member *m)
 }
 
 /* ---- Settings and the audit trail ---- */
-
-static void
-jw_str_or_null(struct jsonw *w, const char *key, const char *s)
-{
-	if (s)
-		jw_str(w, key, s);
-	else
-		jw_null(w, key);
-}
 
 void
 mod_write_meta(struct jsonw *w, const char *key, const struct room *r)

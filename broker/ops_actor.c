@@ -147,23 +147,14 @@ ops_audit(struct broker *b, struct room *r, const struct actor *a, const struct 
 	jw_str(&w, "action", ai->action);
 	jw_obj(&w, "actor");
 	jw_str(&w, "name", a->name);
-	if (a->subject)
-		jw_str(&w, "subject", a->subject);
-	else
-		jw_null(&w, "subject");
+	jw_str_or_null(&w, "subject", a->subject);
 	jw_bool(&w, "admin", a->role == ROLE_ADMIN);
 	jw_str(&w, "via", a->m ? "ws" : "api");
 	jw_end(&w);
 	if (ai->user || ai->subject) {
 		jw_obj(&w, "target");
-		if (ai->user)
-			jw_str(&w, "user", ai->user);
-		else
-			jw_null(&w, "user");
-		if (ai->subject)
-			jw_str(&w, "subject", ai->subject);
-		else
-			jw_null(&w, "subject");
+		jw_str_or_null(&w, "user", ai->user);
+		jw_str_or_null(&w, "subject", ai->subject);
 		jw_end(&w);
 	}
 	if (ai->note)

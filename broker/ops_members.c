@@ -134,14 +134,8 @@ refuse_banned(struct req *q, struct room *r, const struct member_ident *id, cons
 	ops_reply_error_begin(q, &w, ERR_BANNED, "banned from room %s%s%s", r->id,
 	                      x->until_ms ? " until " : "",
 	                      x->until_ms ? clock_iso8601(x->until_ms, iso) : "");
-	if (x->until_ms)
-		jw_str(&w, "until", iso);
-	else
-		jw_null(&w, "until");
-	if (x->note)
-		jw_str(&w, "note", x->note);
-	else
-		jw_null(&w, "note");
+	jw_str_or_null(&w, "until", x->until_ms ? iso : NULL);
+	jw_str_or_null(&w, "note", x->note);
 	jw_end(&w);
 	return true;
 }

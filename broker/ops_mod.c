@@ -32,10 +32,7 @@ publish_member_event(struct broker *b, struct member *m, const char *type, const
 	if (reason)
 		jw_str(&e, "reason", reason);
 	jw_str(&e, "by", by);
-	if (note)
-		jw_str(&e, "note", note);
-	else
-		jw_null(&e, "note");
+	jw_str_or_null(&e, "note", note);
 	if (with_until) {
 		if (until_ms)
 			jw_str(&e, "until", clock_iso8601(until_ms, iso));

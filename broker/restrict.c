@@ -169,15 +169,6 @@ jw_time(struct jsonw *w, const char *key, int64_t ms)
 	jw_str(w, key, clock_iso8601(ms, iso));
 }
 
-static void
-jw_str_or_null(struct jsonw *w, const char *key, const char *s)
-{
-	if (s)
-		jw_str(w, key, s);
-	else
-		jw_null(w, key);
-}
-
 void
 restr_record(struct jsonw *w, const struct restriction *x)
 {

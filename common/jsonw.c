@@ -135,6 +135,15 @@ jw_null(struct jsonw *w, const char *key)
 }
 
 void
+jw_str_or_null(struct jsonw *w, const char *key, const char *s)
+{
+	if (s != NULL)
+		jw_str(w, key, s);
+	else
+		jw_null(w, key);
+}
+
+void
 jw_raw(struct jsonw *w, const char *key, const char *json, size_t n)
 {
 	if (!jw_sep(w, key))

@@ -57,6 +57,8 @@ void jw_strn(struct jsonw *w, const char *key, const char *s, size_t n);
 void jw_int(struct jsonw *w, const char *key, int64_t v);
 void jw_bool(struct jsonw *w, const char *key, bool v);
 void jw_null(struct jsonw *w, const char *key);
+/* jw_str of s, or jw_null when s is NULL. */
+void jw_str_or_null(struct jsonw *w, const char *key, const char *s);
 /* A value that is already JSON (n bytes), written as it is: the caller vouches for it. */
 void jw_raw(struct jsonw *w, const char *key, const char *json, size_t n);
 /* True when nothing was misused and every object and array opened was closed. */

@@ -158,20 +158,7 @@ void
 out_send_error(struct ws_session *s, const char *code, const char *message, const char *request,
                const char *room_id, const char *client_id)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	if (o == NULL)
-		return;
-	cJSON_AddStringToObject(o, "type", "error");
-	cJSON_AddStringToObject(o, "code", code);
-	cJSON_AddStringToObject(o, "message", message);
-	if (request != NULL)
-		cJSON_AddStringToObject(o, "request", request);
-	if (room_id != NULL)
-		cJSON_AddStringToObject(o, "room_id", room_id);
-	if (client_id != NULL)
-		cJSON_AddStringToObject(o, "client_id", client_id);
-	out_send_obj(s, o);
+	out_send_refusal(s, code, message, request, room_id, client_id, NULL);
 }
 
 void

@@ -38,10 +38,13 @@ test_jsonw_places_commas_between_members_only(void **state)
 	jw_int(&w, "seq", 42);
 	jw_bool(&w, "duplicate", false);
 	jw_null(&w, "next");
+	jw_str_or_null(&w, "by", "mona");
+	jw_str_or_null(&w, "note", NULL);
 	jw_end(&w);
 	assert_true(jw_ok(&w));
 	char *s = text_of(&b);
-	assert_string_equal(s, "{\"ok\":true,\"seq\":42,\"duplicate\":false,\"next\":null}");
+	assert_string_equal(s, "{\"ok\":true,\"seq\":42,\"duplicate\":false,\"next\":null,"
+	                       "\"by\":\"mona\",\"note\":null}");
 	free(s);
 	sbuf_fini(&b);
 }

@@ -61,6 +61,21 @@ out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTAL
 t_check "with no node changed the runner passes (exit $?)" \
 	sh -c 'echo "$1" | grep -qx "make test: 3 passed, 0 failed, 0 skipped"' sh "$out"
 
+# A full run leaves to 80-sanitizers the suites of MADANG_SANITIZED_ONLY; a filter runs them.
+cat >"$suites/80-sanitizers.sh" <<'SH'
+#!/bin/sh
+echo "sanitizers: 5 passed, 0 failed"
+SH
+chmod +x "$suites/80-sanitizers.sh"
+out=$(MADANG_SANITIZED_ONLY=30 MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTALLED="$T_DIR/etc-madang" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+t_check "a full run does not run a suite 80-sanitizers runs" \
+	sh -c 'echo "$1" | grep -qx "=== suite 30-after: runs in 80-sanitizers (MADANG_SANITIZED_ONLY)" &&
+		echo "$1" | grep -qx "make test: 7 passed, 0 failed, 0 skipped"' sh "$out"
+out=$(MADANG_SANITIZED_ONLY=30 MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTALLED="$T_DIR/etc-madang" "$MADANG_ROOT/tests/run.sh" "$build" 30-after 2>&1)
+t_check "a filter that names it runs it" \
+	sh -c 'echo "$1" | grep -qx "make test: 1 passed, 0 failed, 0 skipped"' sh "$out"
+rm "$suites/80-sanitizers.sh"
+
 # t_cleanup ends the daemons a node test file started with tests/lib/stack.mjs and left behind
 # (detach(): the file has exited), by the PIDs stack.mjs recorded, when the suite ends.
 if [ -x "$MADANG_BIN/madang-broker" ] && command -v node >/dev/null 2>&1; then

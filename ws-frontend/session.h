@@ -16,6 +16,8 @@
 
 #define WS_ROOMS_PER_CONN_MAX 256 /* hard ceiling for --max-rooms-per-conn */
 #define WS_CLOSE_REASON_MAX   63  /* bytes of a close frame's reason that we send */
+/* A close reason as written before out_close cuts it: "kicked by " and a nickname fit whole. */
+#define WS_CLOSE_WHY_MAX (32 + MADANG_NICK_MAX_BYTES + 1)
 
 struct ws_outq_node {
 	struct ws_outq_node *next;

@@ -143,7 +143,7 @@ join_done(void *state, struct rpc_result *res)
 		if (fatal && strcmp(err, WS_ERR_BANNED) == 0) {
 			/* 4003 with until when (the error before it has the note too) */
 			const char *until = res->rv == 0 ? wire_str(reply, "until", NULL) : NULL;
-			char why[WS_CLOSE_REASON_MAX + 1];
+			char why[WS_CLOSE_WHY_MAX]; /* out_close cuts it at a character boundary */
 			if (until != NULL)
 				snprintf(why, sizeof(why), "banned until %s", until);
 			else
@@ -408,7 +408,9 @@ members_kicked(struct ws_session *s, const cJSON *ev, const char *room, const ch
 	const char *by = wire_str(ev, "by", NULL), *note = wire_str(ev, "note", NULL),
 	           *until = wire_str(ev, "until", NULL);
 	bool banned = strcmp(reason, "banned") == 0;
-	char why[WS_CLOSE_REASON_MAX + 1];
+	/* Whole: out_close cuts it to WS_CLOSE_REASON_MAX bytes at a character boundary, which a
+	 * buffer of that size would not (snprintf would cut inside a nickname's character). */
+	char why[WS_CLOSE_WHY_MAX];
 	cJSON *o;
 
 	log_info("ws: session %llu (%s) %s from %s by %s", (unsigned long long)s->serial,

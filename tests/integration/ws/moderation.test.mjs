@@ -420,6 +420,24 @@ test('a role change reaches the member at once; a deletion carries its reason', 
   m.close(); o.close();
 });
 
+// The 4003 close names who kicked; a Korean nickname of 20 characters makes "kicked by …" longer
+// than a close reason may be: it is cut between characters, never inside one (an invalid UTF-8
+// reason makes the client fail the connection with 1007 instead of seeing 4003).
+test('a kick by a long Korean nickname closes 4003 with a reason cut between characters', T, async () => {
+  const owner = { name: `가나다라마바사아자차카타파하거너더러머버${process.pid % 1000}`, sub: `sub-long-${process.pid}`, admin: false };
+  const victim = person('vic');
+  setRoom('kick', { owner: owner.sub });
+  const o = await joinMulti(ws1, 'kick', owner);
+  const v = await joinPath(ws2, 'kick', victim);
+  await done(o, { type: 'kick', room_id: 'kick', user: victim.name });
+  const closed = await v.waitClose();
+  assert.equal(closed.code, 4003);
+  const reason = String(closed.reason);
+  assert.ok(reason.startsWith('kicked by 가나다'), reason);
+  assert.ok(Buffer.byteLength(reason) <= 63 && !reason.includes('\uFFFD'), reason);
+  o.close();
+});
+
 // Last: it restarts the broker. The members' joins after the restart carry their tokens'
 // subjects and admin flags again, so an admin is still an admin.
 test('after a broker restart the re-joined members keep their token\'s role', T, async () => {

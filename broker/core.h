@@ -262,6 +262,10 @@ enum mod_role mod_member_role(const struct member *m);
  * Ended ones are removed on the way. */
 struct restriction *restr_match(struct broker *b, struct restr_set *set, enum mod_role role,
                                 const char *subject, const char *key, const char *addr);
+/* The key a user is known by in bans, mutes and slow mode: "s:" + subject, else "n:" + folded
+ * nickname (one of the two non-NULL), in buf of MOD_KEY_MAX bytes. */
+#define MOD_KEY_MAX (2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1)
+void mod_key(char *buf, const char *subject, const char *folded);
 /* Finds the restriction of key, ended ones removed (NULL). */
 struct restriction *restr_find(struct broker *b, struct restr_set *set, const char *key);
 /* Sets (or replaces, same key) a restriction from the filled template t, whose strings are

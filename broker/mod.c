@@ -77,38 +77,21 @@ mod_role_name(enum mod_role role)
 bool
 mod_note_ok(const char *s, size_t len)
 {
-	if (len > MADANG_NOTE_MAX || !utf8_valid(s, len))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
+	return len <= MADANG_NOTE_MAX && utf8_line_ok(s, len);
 }
 
 /* ---- Slow mode ---- */
-
-/* The slow-mode key of m: "s:" + subject, else "n:" + folded nickname. */
-static void
-slow_key(const struct member *m, char *buf, size_t size)
-{
-	const char *subj = member_subject(m);
-
-	if (subj)
-		snprintf(buf, size, "s:%s", subj);
-	else
-		snprintf(buf, size, "n:%s", m->key);
-}
 
 uint64_t
 mod_slow_wait(struct broker *b, const struct member *m)
 {
 	const struct room_mod *md = m->room->mod;
-	char key[2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1];
+	char key[MOD_KEY_MAX];
 	const struct slow_ent *e;
 
 	if (md == NULL || md->slow_mode_s == 0)
 		return 0;
-	slow_key(m, key, sizeof(key));
+	mod_key(key, member_subject(m), m->key);
 	if ((e = hmap_get(&md->slow_last, key)) == NULL)
 		return 0;
 	uint64_t until = e->ms + (uint64_t)md->slow_mode_s * 1000;
@@ -132,14 +115,14 @@ void
 mod_slow_note(struct broker *b, const struct member *m)
 {
 	struct room_mod *md = m->room->mod;
-	char key[2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1];
+	char key[MOD_KEY_MAX];
 	struct slow_ent *e;
 	uint64_t iv;
 
 	if (md == NULL || md->slow_mode_s == 0)
 		return;
 	iv = (uint64_t)md->slow_mode_s * 1000;
-	slow_key(m, key, sizeof(key));
+	mod_key(key, member_subject(m), m->key);
 	if ((e = hmap_get(&md->slow_last, key)) != NULL) {
 		e->ms = b->now_mono;
 		return;
@@ -302,7 +285,7 @@ broker_restore_restriction(struct broker *b, const char *room_id, const char *ki
                            size_t len)
 {
 	struct room *r = room_get(b, room_id);
-	char key[2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1];
+	char key[MOD_KEY_MAX];
 	char canon[MADANG_NICK_MAX_BYTES + 1], folded[MADANG_NICK_MAX_BYTES + 1];
 	struct restriction t = {0};
 	struct room_mod *md;
@@ -327,11 +310,11 @@ broker_restore_restriction(struct broker *b, const char *room_id, const char *ki
 	if (t.subject != NULL) {
 		if (!jwt_subject_ok(t.subject, strlen(t.subject)))
 			goto out;
-		snprintf(key, sizeof(key), "s:%s", t.subject);
+		mod_key(key, t.subject, NULL);
 	} else if (t.user != NULL &&
 	           nick_canonical(t.user, strlen(t.user), canon, sizeof(canon), &why)) {
 		nick_fold(canon, folded, sizeof(folded));
-		snprintf(key, sizeof(key), "n:%s", folded);
+		mod_key(key, NULL, folded);
 	} else {
 		goto out;
 	}

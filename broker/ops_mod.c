@@ -12,9 +12,6 @@
 #include "validate.h"
 #include "wire.h"
 
-/* Key buffer of a restriction: "s:" + subject or "n:" + folded nickname. */
-#define RKEY_MAX (2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1)
-
 /* Publishes {"type":type,"session","room_id","user","reason"?,"by","note","until"} about m on
  * its front-end's topic (kick, muted, unmuted). */
 static void
@@ -156,10 +153,10 @@ restr_template(struct restriction *x, char *kbuf, struct member *t, const char *
 	const char *ts = t ? member_subject(t) : subject;
 
 	if (ts != NULL) {
-		snprintf(kbuf, RKEY_MAX, "s:%s", ts);
+		mod_key(kbuf, ts, NULL);
 		x->subject = (char *)ts;
 	} else {
-		snprintf(kbuf, RKEY_MAX, "n:%s", t ? t->key : key);
+		mod_key(kbuf, NULL, t ? t->key : key);
 		x->addr = t && ban ? (char *)member_addr(t) : NULL; /* mutes: the nickname */
 	}
 	x->user = t ? (char *)t->user : (char *)(subject ? NULL : canon);
@@ -208,7 +205,7 @@ static void
 restrict_member(struct req *q, bool ban)
 {
 	struct broker *b = q->b;
-	char canon[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1], kbuf[RKEY_MAX];
+	char canon[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1], kbuf[MOD_KEY_MAX];
 	struct actor a;
 	struct room *r = ops_arg_actor(q, &a);
 	const char *subject, *note, *kind = ban ? "ban" : "mute";
@@ -308,17 +305,17 @@ static struct restriction *
 find_target_restr(struct broker *b, struct room *r, struct restr_set *set, struct member *t,
                   const char *key, const char *subject)
 {
-	char kbuf[RKEY_MAX];
+	char kbuf[MOD_KEY_MAX];
 	struct restriction *x;
 	size_t it = 0;
 	void *v;
 
 	if (subject != NULL || (t != NULL && member_subject(t) != NULL)) {
-		snprintf(kbuf, sizeof(kbuf), "s:%s", subject ? subject : member_subject(t));
+		mod_key(kbuf, subject ? subject : member_subject(t), NULL);
 		if ((x = restr_find(b, set, kbuf)) != NULL || subject != NULL)
 			return x;
 	}
-	snprintf(kbuf, sizeof(kbuf), "n:%s", key);
+	mod_key(kbuf, NULL, key);
 	if ((x = restr_find(b, set, kbuf)) != NULL)
 		return x;
 	(void)r;
@@ -341,7 +338,7 @@ lift(struct req *q, bool ban)
 {
 	struct broker *b = q->b;
 	char canon[MADANG_NICK_MAX_BYTES + 1], key[MADANG_NICK_MAX_BYTES + 1];
-	char kbuf[RKEY_MAX];
+	char kbuf[MOD_KEY_MAX];
 	struct actor a;
 	struct room *r = ops_arg_actor(q, &a);
 	const char *subject, *kind = ban ? "ban" : "mute";

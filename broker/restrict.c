@@ -31,6 +31,15 @@ restr_set_fini(struct restr_set *set)
 	hmap_fini(&set->by_addr);
 }
 
+void
+mod_key(char *buf, const char *subject, const char *folded)
+{
+	if (subject != NULL)
+		snprintf(buf, MOD_KEY_MAX, "s:%s", subject);
+	else
+		snprintf(buf, MOD_KEY_MAX, "n:%s", folded);
+}
+
 static bool
 restr_ended(const struct broker *b, const struct restriction *x)
 {
@@ -81,17 +90,17 @@ struct restriction *
 restr_match(struct broker *b, struct restr_set *set, enum mod_role role, const char *subject,
             const char *key, const char *addr)
 {
-	char k[2 + MADANG_SUBJECT_MAX + MADANG_NICK_MAX_BYTES + 1];
+	char k[MOD_KEY_MAX];
 	struct restriction *x;
 
 	if (set->by_key.count == 0 || role >= ROLE_OWNER)
 		return NULL;
 	if (subject != NULL) {
-		snprintf(k, sizeof(k), "s:%s", subject);
+		mod_key(k, subject, NULL);
 		if ((x = restr_holds(restr_find(b, set, k), role)) != NULL)
 			return x;
 	}
-	snprintf(k, sizeof(k), "n:%s", key);
+	mod_key(k, NULL, key);
 	if ((x = restr_holds(restr_find(b, set, k), role)) != NULL)
 		return x;
 	if (subject == NULL && addr != NULL && (x = hmap_get(&set->by_addr, addr)) != NULL) {

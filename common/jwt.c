@@ -197,14 +197,7 @@ out:
 bool
 jwt_subject_ok(const char *s, size_t len)
 {
-	if (len == 0 || len > MADANG_SUBJECT_MAX || !utf8_valid(s, len))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch < 0x20 || ch == 0x7f)
-			return false;
-	}
-	return true;
+	return len > 0 && len <= MADANG_SUBJECT_MAX && utf8_line_ok(s, len);
 }
 
 char *

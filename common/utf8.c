@@ -101,6 +101,15 @@ utf8_valid(const char *s, size_t len)
 	return utf8_count(s, len) != SIZE_MAX;
 }
 
+bool
+utf8_line_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return utf8_valid(s, len);
+}
+
 size_t
 utf8_prefix(const char *s, size_t len, size_t max)
 {

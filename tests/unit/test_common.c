@@ -41,6 +41,13 @@ test_utf8_accepts_valid_and_refuses_overlong_surrogate_truncated(void **state)
 	assert_int_equal(utf8_prefix("a한😀", 8, 1), 1);
 	assert_int_equal(utf8_prefix("a한😀", 8, 0), 0);
 	assert_int_equal(utf8_prefix("한", 3, 2), 0);
+	/* One line of text: valid UTF-8 without C0 controls or DEL (subjects, reasons). */
+	assert_true(utf8_line_ok("스팸 link", strlen("스팸 link")));
+	assert_true(utf8_line_ok("", 0));
+	assert_false(utf8_line_ok("a\nb", 3));
+	assert_false(utf8_line_ok("a\tb", 3));
+	assert_false(utf8_line_ok("a\x7f", 2));
+	assert_false(utf8_line_ok("\xed\xa0\x80", 3)); /* a surrogate */
 }
 
 static void

@@ -94,24 +94,6 @@ setup_room_topics(void **state)
 	return fx_start(state, args);
 }
 
-/* Copies the broker's log (valgrind's report, under valgrind) to stderr, so that a failed stop
- * can be understood from the suite's output alone: the directory is kept, but CI keeps only the
- * output. */
-static void
-dump_log(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char line[512];
-
-	if (fp == NULL)
-		return;
-	fprintf(stderr, "--- %s ---\n", path);
-	while (fgets(line, sizeof(line), fp) != NULL)
-		fputs(line, stderr);
-	fprintf(stderr, "--- end of log ---\n");
-	fclose(fp);
-}
-
 static int
 teardown(void **state)
 {
@@ -121,17 +103,10 @@ teardown(void **state)
 		return 0;
 	nng_close(f->req);
 	nng_close(f->sub);
-	/* Every test ends with a clean stop: SIGTERM must exit 0 (under valgrind: no leak). */
-	int rc = f->tb.pid > 0 ? tbroker_signal(&f->tb, SIGTERM) : 0;
-	if (rc != 0) {
-		fprintf(stderr, "broker exit status %d after SIGTERM (log: %s)\n", rc, f->tb.log);
-		dump_log(f->tb.log);
-	}
-	if (rc == 0)
-		tbroker_cleanup(&f->tb);
+	int rc = tbroker_stop(&f->tb);
 	free(f);
 	alarm(0);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 static void

@@ -77,21 +77,6 @@ setup_small(void **state)
 	return fx_start(state, args);
 }
 
-static void
-dump_log(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char line[512];
-
-	if (fp == NULL)
-		return;
-	fprintf(stderr, "--- %s ---\n", path);
-	while (fgets(line, sizeof(line), fp) != NULL)
-		fputs(line, stderr);
-	fprintf(stderr, "--- end of log ---\n");
-	fclose(fp);
-}
-
 static int
 teardown(void **state)
 {
@@ -101,16 +86,10 @@ teardown(void **state)
 		return 0;
 	nng_close(f->req);
 	nng_close(f->sub);
-	int rc = f->tb.pid > 0 ? tbroker_signal(&f->tb, SIGTERM) : 0;
-	if (rc != 0) {
-		fprintf(stderr, "broker exit status %d after SIGTERM (log: %s)\n", rc, f->tb.log);
-		dump_log(f->tb.log);
-	}
-	if (rc == 0)
-		tbroker_cleanup(&f->tb);
+	int rc = tbroker_stop(&f->tb);
 	free(f);
 	alarm(0);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 static void

@@ -160,6 +160,28 @@ tbroker_signal(struct tbroker *tb, int sig)
 	return -1;
 }
 
+int
+tbroker_stop(struct tbroker *tb)
+{
+	int rc = tb->pid > 0 ? tbroker_signal(tb, SIGTERM) : 0;
+	char line[512];
+	FILE *fp;
+
+	if (rc == 0) {
+		tbroker_cleanup(tb);
+		return 0;
+	}
+	fprintf(stderr, "broker exit status %d after SIGTERM (log: %s)\n", rc, tb->log);
+	if ((fp = fopen(tb->log, "r")) != NULL) {
+		fprintf(stderr, "--- %s ---\n", tb->log);
+		while (fgets(line, sizeof(line), fp) != NULL)
+			fputs(line, stderr);
+		fprintf(stderr, "--- end of log ---\n");
+		fclose(fp);
+	}
+	return -1;
+}
+
 void
 tbroker_cleanup(struct tbroker *tb)
 {

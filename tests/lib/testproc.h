@@ -31,6 +31,10 @@ int tbroker_wait_ready(struct tbroker *tb, int timeout_ms);
  * timeout (then it is SIGKILLed). */
 int tbroker_signal(struct tbroker *tb, int sig);
 void tbroker_cleanup(struct tbroker *tb);
+/* The clean stop every test ends with: SIGTERM must exit 0 (under valgrind: no leak). Then the
+ * directory goes; otherwise the status and the broker's log (valgrind's report included) are
+ * copied to stderr, since CI keeps only the output, and the directory is kept. Returns 0 or -1. */
+int tbroker_stop(struct tbroker *tb);
 
 /* Path of a built binary: $MADANG_BIN/name, else build/bin/name. */
 const char *tbin(const char *name, char *buf, size_t size);

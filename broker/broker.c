@@ -196,19 +196,12 @@ broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const 
                      size_t len, const char *user_key, const char *client_id)
 {
 	struct room *r = room_get(b, room_id);
-	struct hist_ev ev = {.seq = seq, .len = len};
+	struct hist_ev ev;
 
 	if (r == NULL || r->ring_cap == 0)
 		return r == NULL ? -1 : 0;
-	ev.json = strndup(json, len);
-	ev.user_key = user_key ? strdup(user_key) : NULL;
-	ev.client_id = client_id ? strdup(client_id) : NULL;
-	if (ev.json == NULL || (user_key && !ev.user_key) || (client_id && !ev.client_id)) {
-		free(ev.json);
-		free(ev.user_key);
-		free(ev.client_id);
+	if (hist_make(&ev, seq, r->id, b->epoch, json, len, user_key, client_id) != 0)
 		return -1;
-	}
 	return room_ring_push(r, &ev);
 }
 

@@ -8,18 +8,10 @@
 
 #include "broker.h"
 #include "clock.h"
+#include "hist.h"
 #include "hmap.h"
 #include "jsonw.h"
 #include "limits.h"
-
-/* One seq-numbered room event kept for history and duplicate detection. */
-struct hist_ev {
-	uint64_t seq;
-	char *json; /* exactly what was published (without the topic line) */
-	size_t len;
-	char *user_key;  /* message events: the sender's folded nickname, else NULL */
-	char *client_id; /* message events: the client's message id, or NULL */
-};
 
 struct member {
 	const char *user; /* canonical nickname (in names) */

@@ -3,7 +3,7 @@ BROKER_CORE_SRCS := broker/broker.c broker/room.c broker/frontend.c broker/names
                     broker/ops_args.c broker/ops_frontends.c broker/ops_members.c \
                     broker/ops_messages.c broker/ops_rooms.c broker/ops_history.c broker/ops_stats.c \
                     broker/mod.c broker/restrict.c broker/ops_actor.c broker/ops_mod.c broker/ops_modroom.c \
-                    broker/pgutil.c
+                    broker/hist.c broker/pgutil.c
 BROKER_CORE_OBJS := $(BROKER_CORE_SRCS:%.c=$(OBJ)/%.o)
 BROKER_CORE_LIB  := $(BUILD)/lib/libmadang-broker-core.a
 BROKER_SRCS      := broker/server.c broker/store.c broker/store_sqlite.c broker/store_pg.c broker/store_pg_data.c \

@@ -110,14 +110,15 @@ void ops_audit(struct broker *b, struct room *r, const struct actor *a,
 /* ---- ops_history.c ---- */
 
 /* Writes (as member key of the object open in w, or as an element when key is NULL) the array of
- * the ring's events whose seq is in (lo, hi), at most limit of the newest of them (the oldest
- * when !newest), oldest first, leaving out those with seq >= below (the front-end already holds
- * them), and fewer when the events' JSON (with the commas between) would pass max_bytes: then
- * the oldest (the newest when !newest) are left out and *truncated is set. Returns the seq of the
- * window's first event, or hi when the window is empty. */
-uint64_t ops_add_history(struct jsonw *w, const char *key, struct room *r, uint64_t lo, uint64_t hi,
-                         size_t limit, bool newest, uint64_t below, size_t max_bytes,
-                         bool *truncated);
+ * the ring's events (their head written with epoch, the broker's: hist.h) whose seq is in (lo, hi),
+ * at most limit of the newest of them (the oldest when !newest), oldest first, leaving out those
+ * with seq >= below (the front-end already holds them), and fewer when the events' JSON (with the
+ * commas between) would pass max_bytes: then the oldest (the newest when !newest) are left out and
+ * *truncated is set. Returns the seq of the window's first event, or hi when the window is empty.
+ */
+uint64_t ops_add_history(struct jsonw *w, const char *key, const char *epoch, struct room *r,
+                         uint64_t lo, uint64_t hi, size_t limit, bool newest, uint64_t below,
+                         size_t max_bytes, bool *truncated);
 
 /* ---- The handlers. Each reads q->rq, applies it to q->b and writes exactly one reply object
  * to q->out: {"ok":true,…} or, through ops_reply_error, {"ok":false,…}. Events they publish

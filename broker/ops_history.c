@@ -11,15 +11,18 @@
 #include "validate.h"
 #include "wire.h"
 
-/* Writes (as member key, or as an element when key is NULL) the array of the ring's events whose seq is in (lo, hi), at most limit of the newest
- * of them (the oldest when !newest), oldest first, leaving out those with seq >= below (the
- * front-end already holds them), and fewer when the events' JSON (with the commas between)
+/* Writes (as member key, or as an element when key is NULL) the array of the ring's events
+ * (their head written with epoch, the broker's: hist.h) whose seq is in (lo, hi), at most limit of
+ * the newest of them (the oldest when !newest), oldest first, leaving out those with seq >= below
+ * (the front-end already holds them), and fewer when the events' JSON (with the commas between)
  * would pass max_bytes: then the oldest (the newest when !newest) are left out and *truncated
  * is set. Returns the seq of the window's first event, or hi when the window is empty. */
 uint64_t
-ops_add_history(struct jsonw *w, const char *key, struct room *r, uint64_t lo, uint64_t hi,
-                size_t limit, bool newest, uint64_t below, size_t max_bytes, bool *truncated)
+ops_add_history(struct jsonw *w, const char *key, const char *epoch, struct room *r, uint64_t lo,
+                uint64_t hi, size_t limit, bool newest, uint64_t below, size_t max_bytes,
+                bool *truncated)
 {
+	struct sbuf one;
 	size_t first = r->ring_len, last = 0, n = 0;
 	uint64_t first_seq = hi;
 
@@ -45,21 +48,26 @@ ops_add_history(struct jsonw *w, const char *key, struct room *r, uint64_t lo, u
 			last--;
 		size_t bytes = 0;
 		for (size_t i = first; i < last; i++)
-			bytes += room_hist_at(r, i)->len + (i > first);
+			bytes += hist_len(room_hist_at(r, i)) + (i > first);
 		while (bytes > max_bytes && first < last) {
 			size_t drop = newest ? first++ : --last;
-			bytes -= room_hist_at(r, drop)->len + (first < last);
+			bytes -= hist_len(room_hist_at(r, drop)) + (first < last);
 			*truncated = true;
 		}
 		if (first < wend)
 			first_seq = room_hist_at(r, first)->seq;
 	}
+	sbuf_init(&one);
 	jw_arr(w, key);
 	for (size_t i = first; i < last; i++) {
-		struct hist_ev *e = room_hist_at(r, i);
-		jw_raw(w, NULL, e->json, e->len);
+		sbuf_reset(&one);
+		hist_render(room_hist_at(r, i), r->id, epoch, &one);
+		if (one.oom)
+			w->b->oom = true;
+		jw_raw(w, NULL, one.data, one.len);
 	}
 	jw_end(w);
+	sbuf_fini(&one);
 	return first_seq;
 }
 
@@ -140,8 +148,8 @@ op_history(struct req *q)
 		/* complete and truncated are known once the events are chosen: build them aside. */
 		struct jsonw ew;
 		jw_begin(&ew, &ev);
-		ops_add_history(&ew, NULL, r, lo, hi, (size_t)limit, !has_after, UINT64_MAX,
-		                (size_t)max_bytes, &truncated);
+		ops_add_history(&ew, NULL, q->b->epoch, r, lo, hi, (size_t)limit, !has_after,
+		                UINT64_MAX, (size_t)max_bytes, &truncated);
 	}
 	history_reply(q, r, first, complete && !truncated, truncated, &ev);
 	sbuf_fini(&ev);

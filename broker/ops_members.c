@@ -293,7 +293,7 @@ op_join(struct req *q)
 		/* A resume gets every missed event; a fresh join at most --history's newest that
 		 * fit the byte budget of a history reply (the client pages with history). */
 		bool cut;
-		uint64_t first = ops_add_history(&w, "history", r, lo, first_live, limit, true,
+		uint64_t first = ops_add_history(&w, "history", b->epoch, r, lo, first_live, limit, true,
 		                                 has_below ? (uint64_t)below : UINT64_MAX,
 		                                 recovered ? SIZE_MAX : b->cfg.history_bytes, &cut);
 		if (has_below)

@@ -93,7 +93,12 @@ op_delete_message(struct req *q)
 		return;
 	}
 	if ((uint64_t)seq <= r->seq && (e = ring_find(r, (uint64_t)seq)) != NULL) {
-		tomb = tombstone_of(e->json, e->len, &tlen, sender, sizeof(sender));
+		struct sbuf text;
+		sbuf_init(&text);
+		hist_render(e, r->id, b->epoch, &text);
+		if (!text.oom)
+			tomb = tombstone_of(text.data, text.len, &tlen, sender, sizeof(sender));
+		sbuf_fini(&text);
 	} else if ((uint64_t)seq <= r->seq && (uint64_t)seq < room_first_seq(r) &&
 	           b->store.event_get != NULL && !r->ephemeral) {
 		struct sbuf got;
@@ -114,16 +119,15 @@ op_delete_message(struct req *q)
 	}
 	if (e != NULL) {
 		/* The ring keeps user_key and client_id: a resent message is still a duplicate. */
-		char *copy = malloc(tlen + 1);
-		if (copy == NULL) {
+		struct hist_ev t;
+		if (hist_make(&t, e->seq, r->id, b->epoch, tomb, tlen, hist_user_key(e),
+		              hist_client_id(e)) != 0) {
 			free(tomb);
 			ops_reply_error(q, ERR_INTERNAL, "out of memory");
 			return;
 		}
-		memcpy(copy, tomb, tlen + 1);
-		free(e->json);
-		e->json = copy;
-		e->len = tlen;
+		hist_free(e);
+		*e = t;
 	}
 	if (b->store.event_redact != NULL && !r->ephemeral)
 		b->store.event_redact(b->store.arg, r->id, (uint64_t)seq, tomb, tlen);

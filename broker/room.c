@@ -60,15 +60,6 @@ room_create_new(struct broker *b, const char *id, const char *name)
 	return r;
 }
 
-static void
-hist_free(struct hist_ev *e)
-{
-	free(e->json);
-	free(e->user_key);
-	free(e->client_id);
-	memset(e, 0, sizeof(*e));
-}
-
 /* Removes the room from the broker and frees it. Its members must be gone already. */
 void
 room_destroy(struct broker *b, struct room *r)
@@ -144,18 +135,9 @@ room_emit(struct broker *b, struct room *r, const char *user_key, const char *cl
 	room_publish(b, topic, tlen, b->ev.data, b->ev.len);
 	if (r->ring_cap == 0)
 		return;
-	ev.seq = r->seq;
-	ev.len = b->ev.len;
-	ev.json = malloc(ev.len + 1);
-	ev.user_key = user_key ? strdup(user_key) : NULL;
-	ev.client_id = client_id ? strdup(client_id) : NULL;
-	if (ev.json == NULL || (user_key && !ev.user_key) || (client_id && !ev.client_id)) {
-		hist_free(&ev);
-		log_error("broker: out of memory storing history of room %s", r->id);
-		return;
-	}
-	memcpy(ev.json, b->ev.data, ev.len + 1);
-	if (room_ring_push(r, &ev) != 0)
+	if (hist_make(&ev, r->seq, r->id, b->epoch, b->ev.data, b->ev.len, user_key, client_id) !=
+	        0 ||
+	    room_ring_push(r, &ev) != 0)
 		log_error("broker: out of memory storing history of room %s", r->id);
 }
 
@@ -193,8 +175,8 @@ room_find_dup(struct room *r, const char *user_key, const char *client_id)
 {
 	for (size_t i = r->ring_len; i-- > 0;) {
 		struct hist_ev *e = room_hist_at(r, i);
-		if (e->client_id && strcmp(e->client_id, client_id) == 0 &&
-		    strcmp(e->user_key, user_key) == 0)
+		const char *cid = hist_client_id(e);
+		if (cid && strcmp(cid, client_id) == 0 && strcmp(hist_user_key(e), user_key) == 0)
 			return e;
 	}
 	return NULL;

@@ -178,6 +178,45 @@ test_duplicate_detection_ends_with_the_history_window(void **state)
 	broker_destroy(b);
 }
 
+/* The ring keeps events packed (broker/hist.c): history gives back every event byte for byte
+ * as it was published, joins, messages with and without a client id, and leaves alike. */
+static void
+test_history_gives_back_what_was_published(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	struct sbuf out, want;
+	static const char hist[] = "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":500}";
+
+	hello_join(b, "s1", "room1", "alice");
+	hello_join(b, "s2", "room1", "민수");
+	assert_string_equal(err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+	                              "\"room_id\":\"room1\",\"text\":\"\\\"q\\\" \\n 안녕\"}"),
+	                    "ok");
+	assert_string_equal(err_of(b, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s2\","
+	                              "\"room_id\":\"room1\",\"text\":\"x\",\"client_id\":\"c1\"}"),
+	                    "ok");
+	assert_string_equal(
+	    err_of(b, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+	    "ok");
+	assert_int_equal(nevents, 5);
+	sbuf_init(&want);
+	sbuf_adds(&want, "\"events\":[");
+	for (int i = 0; i < nevents; i++) {
+		if (i)
+			sbuf_addc(&want, ',');
+		sbuf_adds(&want, events[i].json);
+	}
+	sbuf_adds(&want, "]");
+	sbuf_init(&out);
+	broker_handle(b, hist, strlen(hist), 1795316806123LL, now_ms, &out);
+	if (strstr(out.data, want.data) == NULL)
+		fail_msg("history is not what was published:\n%s\nwant:\n%s", out.data, want.data);
+	sbuf_fini(&out);
+	sbuf_fini(&want);
+	broker_destroy(b);
+}
+
 /* The ring is allocated as events come (4, 8, then --history): whatever its size, history
  * returns the newest min(events, --history) in order, and duplicates are found in all of it. */
 static void
@@ -715,6 +754,7 @@ main(void)
 		cmocka_unit_test(test_message_event_escapes_text),
 		cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
 		cmocka_unit_test(test_history_ring_grows_then_wraps),
+		cmocka_unit_test(test_history_gives_back_what_was_published),
 		cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
 		cmocka_unit_test(test_stall_gives_frontends_a_fresh_timeout),
 		cmocka_unit_test(test_tiny_timeout_still_expires),

@@ -1,0 +1,138 @@
+/* test_broker_hist.c — the broker's packed history records (broker/hist.c): whatever text goes
+ * in comes back byte for byte, and the standard head is what gets left out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "broker/hist.h"
+
+#define ROOM  "room1"
+#define EPOCH "00112233aabbccdd"
+#define HEAD                                                                       \
+	"{\"type\":\"join\",\"room_id\":\"" ROOM "\",\"seq\":7,\"epoch\":\"" EPOCH \
+	"\",\"time\":\"2026-11-22T03:06:46.123Z\","
+#define JOIN                                                                 \
+	HEAD "\"user\":\"alice\",\"sender\":\"system\",\"message\":\"alice " \
+	     "joined\",\"users_count\":1}"
+
+/* Packs text as seq 7 of ROOM under EPOCH, checks it renders back exactly, returns the bytes. */
+static size_t
+round_trip(const char *text, size_t len, const char *user_key, const char *client_id)
+{
+	struct hist_ev ev;
+	struct sbuf out;
+
+	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, text, len, user_key, client_id), 0);
+	assert_int_equal(ev.seq, 7);
+	assert_int_equal(hist_len(&ev), len);
+	sbuf_init(&out);
+	hist_render(&ev, ROOM, EPOCH, &out);
+	assert_false(out.oom);
+	assert_int_equal(out.len, len);
+	assert_memory_equal(out.data, text, len);
+	sbuf_fini(&out);
+	size_t n = hist_bytes(&ev);
+	hist_free(&ev);
+	assert_null(ev.rec);
+	return n;
+}
+
+/* The head of an event of this room, seq and epoch is left out: a join notice keeps less than
+ * its tail and a few bytes more. */
+static void
+test_standard_head_is_left_out(void **state)
+{
+	(void)state;
+	size_t n = round_trip(JOIN, strlen(JOIN), NULL, NULL);
+	assert_true(n < strlen(JOIN) - strlen(HEAD) + 40);
+}
+
+/* Texts whose head is not exactly that of (ROOM, 7, EPOCH) are kept whole. */
+static void
+test_other_texts_are_kept_whole(void **state)
+{
+	(void)state;
+	static const char *const whole[] = {
+	    /* another seq, room, epoch */
+	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":8,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t\",\"a\":1}",
+	    "{\"type\":\"join\",\"room_id\":\"room12\",\"seq\":7,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t\",\"a\":1}",
+	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":7,\"epoch\":\"00112233aabbccde\","
+	    "\"time\":\"t\",\"a\":1}",
+	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":70,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t\",\"a\":1}",
+	    /* an escape in the type or the time, nothing after the time, another key order */
+	    "{\"type\":\"jo\\\"in\",\"room_id\":\"room1\",\"seq\":7,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t\",\"a\":1}",
+	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":7,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t\\u0041\",\"a\":1}",
+	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":7,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t\"}",
+	    "{\"room_id\":\"room1\",\"type\":\"join\",\"seq\":7,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t\",\"a\":1}",
+	    /* a type longer than a packed record keeps, cut texts, not JSON at all */
+	    "{\"type\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"room_id\":\"room1\",\"seq\":7,"
+	    "\"epoch\":\"" EPOCH "\",\"time\":\"t\",\"a\":1}",
+	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":7,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t",
+	    "{\"type\":\"join\",\"room_id\":\"roo",
+	    "",
+	    "[]",
+	};
+	for (size_t i = 0; i < sizeof(whole) / sizeof(*whole); i++) {
+		size_t len = strlen(whole[i]);
+		assert_true(round_trip(whole[i], len, NULL, NULL) > len);
+	}
+	/* A NUL after a standard head: kept whole, and given back with it. */
+	char nul[] = HEAD "\"a\":\"x\0y\"}";
+	assert_true(round_trip(nul, sizeof(nul) - 1, NULL, NULL) > sizeof(nul) - 1);
+	/* The same head, the same text: packed (the control for the cases above). */
+	static const char packed[] =
+	    "{\"type\":\"join\",\"room_id\":\"room1\",\"seq\":7,\"epoch\":\"" EPOCH
+	    "\",\"time\":\"t\",\"a\":1}";
+	assert_true(round_trip(packed, strlen(packed), NULL, NULL) < strlen(packed));
+}
+
+/* Duplicate detection keeps the sender's key and the client's id, only as a pair. */
+static void
+test_the_pair_is_kept_only_whole(void **state)
+{
+	(void)state;
+	struct hist_ev ev;
+
+	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, JOIN, strlen(JOIN), "alice", "c-1"), 0);
+	assert_string_equal(hist_user_key(&ev), "alice");
+	assert_string_equal(hist_client_id(&ev), "c-1");
+	size_t with = hist_bytes(&ev);
+	hist_free(&ev);
+	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, JOIN, strlen(JOIN), "alice", NULL), 0);
+	assert_null(hist_user_key(&ev));
+	assert_null(hist_client_id(&ev));
+	assert_int_equal(hist_bytes(&ev), with - strlen("alice") - 1 - strlen("c-1") - 1);
+	hist_free(&ev);
+	/* Whole texts (here: seq 8 against the head's 7) keep the pair as well. */
+	assert_int_equal(hist_make(&ev, 8, ROOM, EPOCH, JOIN, strlen(JOIN), "bob", "c-2"), 0);
+	assert_string_equal(hist_user_key(&ev), "bob");
+	assert_string_equal(hist_client_id(&ev), "c-2");
+	assert_true(hist_bytes(&ev) > strlen(JOIN) + strlen("bob") + strlen("c-2"));
+	hist_free(&ev);
+	assert_int_equal(round_trip(JOIN, strlen(JOIN), "bob", "c-2"),
+	                 with - strlen("alice") + strlen("bob"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_standard_head_is_left_out),
+	    cmocka_unit_test(test_other_texts_are_kept_whole),
+	    cmocka_unit_test(test_the_pair_is_kept_only_whole),
+	};
+	return cmocka_run_group_tests_name("broker history records", tests, NULL, NULL);
+}

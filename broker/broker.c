@@ -205,10 +205,36 @@ broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const 
 	return room_ring_push(r, &ev);
 }
 
-void
+int
 broker_set_epoch(struct broker *b, const char *epoch)
 {
-	snprintf(b->epoch, sizeof(b->epoch), "%s", epoch);
+	struct sbuf text;
+	int rv = 0;
+
+	if (strcmp(epoch, b->epoch) == 0)
+		return 0;
+	/* The ring's packed events were written under the old epoch (hist.h): each is kept whole
+	 * from now on, as it was published. */
+	sbuf_init(&text);
+	for (size_t i = 0; i < b->nrooms && rv == 0; i++) {
+		struct room *r = b->rooms_v[i];
+		for (size_t k = 0; k < r->ring_len && rv == 0; k++) {
+			struct hist_ev *e = room_hist_at(r, k), t;
+			sbuf_reset(&text);
+			hist_render(e, r->id, b->epoch, &text);
+			if (text.oom || hist_make(&t, e->seq, r->id, epoch, text.data, text.len,
+			                          hist_user_key(e), hist_client_id(e)) != 0) {
+				rv = -1;
+				break;
+			}
+			hist_free(e);
+			*e = t;
+		}
+	}
+	sbuf_fini(&text);
+	if (rv == 0)
+		snprintf(b->epoch, sizeof(b->epoch), "%s", epoch);
+	return rv;
 }
 
 void

@@ -127,8 +127,9 @@ void broker_handle(struct broker *b, const char *req, size_t len, int64_t wall_m
 void broker_tick(struct broker *b, int64_t wall_ms, uint64_t mono_ms);
 
 const char *broker_epoch(const struct broker *b);
-/* Replaces the epoch (a durable broker keeps the one in its database). */
-void broker_set_epoch(struct broker *b, const char *epoch);
+/* Replaces the epoch (a durable broker keeps the one in its database); the history kept so
+ * far stays as it was published. Returns 0, or -1 when out of memory (the epoch unchanged). */
+int broker_set_epoch(struct broker *b, const char *epoch);
 /* An active broker of a --store cluster: health then reports "role":"active" and the term. */
 void broker_set_term(struct broker *b, uint64_t term);
 size_t broker_room_count(const struct broker *b);

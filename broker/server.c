@@ -500,7 +500,10 @@ store_setup(const struct server_config *cfg, struct broker *b, struct store **st
 		log_error("broker: cannot read the epoch from %s: %s", name, store_error(*st));
 		return -1;
 	}
-	broker_set_epoch(b, epoch);
+	if (broker_set_epoch(b, epoch) != 0) {
+		log_error("broker: out of memory taking the epoch of %s", name);
+		return -1;
+	}
 	broker_set_term(b, store_term(*st));
 	if (is_new && add_rooms(b, arg) != 0)
 		return -1;

@@ -217,6 +217,31 @@ test_history_gives_back_what_was_published(void **state)
 	broker_destroy(b);
 }
 
+/* A new epoch (a durable broker takes its database's) leaves the events kept so far as they
+ * were published, the old epoch in them. */
+static void
+test_history_keeps_its_epoch_across_a_new_one(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	struct sbuf out;
+	static const char hist[] = "{\"op\":\"history\",\"room_id\":\"room1\",\"limit\":500}";
+
+	hello_join(b, "s1", "room1", "alice");
+	assert_int_equal(broker_set_epoch(b, "99887766ffeeddcc"), 0);
+	hello_join(b, "s2", "room1", "bob");
+	assert_int_equal(nevents, 2);
+	assert_non_null(strstr(events[0].json, "00112233aabbccdd"));
+	assert_non_null(strstr(events[1].json, "99887766ffeeddcc"));
+	sbuf_init(&out);
+	broker_handle(b, hist, strlen(hist), 1795316806123LL, now_ms, &out);
+	const char *a = strstr(out.data, events[0].json), *c = strstr(out.data, events[1].json);
+	if (a == NULL || c == NULL || c < a)
+		fail_msg("history is not what was published:\n%s", out.data);
+	sbuf_fini(&out);
+	broker_destroy(b);
+}
+
 /* The ring is allocated as events come (4, 8, then --history): whatever its size, history
  * returns the newest min(events, --history) in order, and duplicates are found in all of it. */
 static void
@@ -755,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_duplicate_detection_ends_with_the_history_window),
 		cmocka_unit_test(test_history_ring_grows_then_wraps),
 		cmocka_unit_test(test_history_gives_back_what_was_published),
+		cmocka_unit_test(test_history_keeps_its_epoch_across_a_new_one),
 		cmocka_unit_test(test_silent_frontend_expires_at_the_timeout),
 		cmocka_unit_test(test_stall_gives_frontends_a_fresh_timeout),
 		cmocka_unit_test(test_tiny_timeout_still_expires),

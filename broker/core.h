@@ -96,10 +96,11 @@ struct frontend {
 };
 
 struct session {
-	char id[MADANG_SESSION_MAX + 1];
 	struct frontend *fe;
-	struct member **rooms; /* the memberships of this session */
-	size_t nrooms, rooms_cap;
+	struct member **rooms; /* the memberships of this session: &one until it has a second */
+	struct member *one;
+	uint32_t nrooms, rooms_cap;
+	char id[]; /* sized to fit: at most MADANG_SESSION_MAX */
 };
 
 struct broker_counters {

@@ -96,10 +96,13 @@ sess_get_or_create(struct broker *b, struct frontend *fe, const char *id)
 
 	if (s != NULL)
 		return s;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	size_t n = strnlen(id, MADANG_SESSION_MAX);
+	if ((s = calloc(1, sizeof(*s) + n + 1)) == NULL)
 		return NULL;
-	strncpy(s->id, id, sizeof(s->id) - 1);
+	memcpy(s->id, id, n);
 	s->fe = fe;
+	s->rooms = &s->one;
+	s->rooms_cap = 1;
 	if (hmap_put(&fe->sessions, s->id, s) != 0) {
 		free(s);
 		return NULL;
@@ -112,7 +115,8 @@ static void
 sess_destroy(struct broker *b, struct session *s)
 {
 	hmap_del(&s->fe->sessions, s->id);
-	free(s->rooms);
+	if (s->rooms != &s->one)
+		free(s->rooms);
 	free(s);
 	b->sessions_total--;
 }

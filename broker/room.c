@@ -212,10 +212,16 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 		r->members_cap = cap;
 	}
 	if (s->nrooms == s->rooms_cap) {
-		size_t cap = s->rooms_cap ? s->rooms_cap * 2 : 4;
-		struct member **v = realloc(s->rooms, cap * sizeof(*v));
+		/* Most sessions are in one room, held in the session itself. */
+		bool inline_one = s->rooms == &s->one;
+		if (s->rooms_cap > UINT32_MAX / 2)
+			return -1;
+		uint32_t cap = inline_one ? 4 : s->rooms_cap * 2;
+		struct member **v = realloc(inline_one ? NULL : s->rooms, cap * sizeof(*v));
 		if (v == NULL)
 			return -1;
+		if (inline_one)
+			v[0] = s->one;
 		s->rooms = v;
 		s->rooms_cap = cap;
 	}

@@ -443,6 +443,56 @@ test_counts_follow_joins_and_leaves(void **state)
 	broker_destroy(b);
 }
 
+/* A session's first room is held in the session itself, later ones in an array that grows
+ * (4, 8, 16): membership holds through every growth and every leave. */
+static void
+test_session_in_many_rooms(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	char id[16], name[16], j[256], err[128];
+	const int n = 12;
+
+	for (int i = 5; i <= n; i++) {
+		snprintf(id, sizeof(id), "room%d", i);
+		snprintf(name, sizeof(name), "Room %d", i);
+		assert_int_equal(broker_add_room(b, id, name, err, sizeof(err)), 0);
+	}
+	for (int i = 1; i <= n; i++) {
+		snprintf(id, sizeof(id), "room%d", i);
+		hello_join(b, "s1", id, "alice");
+	}
+	assert_int_equal(broker_member_count(b), n);
+	for (int i = 1; i <= n; i += 2) { /* leave the odd ones */
+		snprintf(j, sizeof(j),
+		         "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\","
+		         "\"room_id\":\"room%d\"}",
+		         i);
+		assert_string_equal(err_of(b, j), "ok");
+	}
+	for (int i = 1; i <= n; i++) {
+		snprintf(j, sizeof(j),
+		         "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s1\","
+		         "\"room_id\":\"room%d\",\"text\":\"hi\"}",
+		         i);
+		assert_string_equal(err_of(b, j), i % 2 ? "not_member" : "ok");
+	}
+	assert_int_equal(broker_member_count(b), n / 2);
+	/* Back down to one room, then none: the session goes with its last room. */
+	for (int i = 2; i <= n; i += 2) {
+		snprintf(j, sizeof(j),
+		         "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\","
+		         "\"room_id\":\"room%d\"}",
+		         i);
+		assert_string_equal(err_of(b, j), "ok");
+	}
+	cJSON *r = req(b, "{\"op\":\"stats\"}");
+	assert_int_equal(cJSON_GetObjectItem(r, "sessions")->valueint, 0);
+	cJSON_Delete(r);
+	hello_join(b, "s1", "room3", "alice");
+	broker_destroy(b); /* frees a session holding its one room inline */
+}
+
 /* ---- Moderation (docs/moderation.md) ---- */
 
 #define WALL_MS 1795316806123LL /* the wall clock of req() */
@@ -788,6 +838,7 @@ main(void)
 		cmocka_unit_test(test_rooms_file_is_checked),
 		cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),
 		cmocka_unit_test(test_counts_follow_joins_and_leaves),
+		cmocka_unit_test(test_session_in_many_rooms),
 		cmocka_unit_test(test_store_hooks_follow_moderation),
 		cmocka_unit_test(test_delete_redacts_the_ring_and_the_store),
 		cmocka_unit_test(test_tick_sweeps_ended_bans),

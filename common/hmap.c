@@ -35,13 +35,16 @@ hmap_fini(struct hmap *m)
 static struct hmap_slot *
 hmap_find(const struct hmap *m, const char *key, uint32_t h)
 {
+	/* Most probes end at an empty slot or at the key itself; a key of another entry differs
+	 * from this one in its first bytes as a rule, so strcmp costs about what a kept hash
+	 * compared would. */
 	if (m->cap == 0)
 		return NULL;
 	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		struct hmap_slot *s = &m->slots[i];
 		if (s->key == NULL)
 			return NULL;
-		if (s->key != HMAP_TOMBSTONE && s->hash == h && strcmp(s->key, key) == 0)
+		if (s->key != HMAP_TOMBSTONE && strcmp(s->key, key) == 0)
 			return s;
 	}
 }
@@ -73,7 +76,7 @@ hmap_grow(struct hmap *m)
 	for (size_t i = 0; i < oldcap; i++) {
 		if (old[i].key == NULL || old[i].key == HMAP_TOMBSTONE)
 			continue;
-		size_t j = old[i].hash & (cap - 1);
+		size_t j = hmap_hash(old[i].key) & (cap - 1);
 		while (slots[j].key != NULL)
 			j = (j + 1) & (cap - 1);
 		slots[j] = old[i];
@@ -101,7 +104,6 @@ hmap_put(struct hmap *m, const char *key, void *val)
 		m->used++;
 	m->slots[i].key = key;
 	m->slots[i].val = val;
-	m->slots[i].hash = h;
 	m->count++;
 	return 0;
 }

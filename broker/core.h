@@ -14,20 +14,33 @@
 #include "limits.h"
 
 struct member {
-	const char *user; /* canonical nickname (in names) */
-	const char *key;  /* folded: what uniqueness is decided on (in names) */
 	struct room *room;
 	struct session *sess;
-	size_t room_idx;      /* position in room->members_v */
 	uint64_t probed_ms;   /* mono time its front-end was last asked to probe it (0: never) */
+	uint32_t room_idx;    /* position in room->members_v */
+	uint16_t key_off;     /* offset of its folded nickname in names (0: the nickname itself) */
 	uint16_t subject_off; /* offset of its token subject in names (0: anonymous) */
 	uint16_t addr_off;    /* offset of its client address in names (0: none given) */
 	bool marked : 1;      /* scratch flag used by sync */
 	bool admin : 1;       /* joined with an admin token (counts only with a subject) */
-	/* user, key, then subject and address when given, each NUL-terminated: sized to fit,
-	 * not to the maximum */
+	/* its canonical nickname, then the folded one unless the same, the subject and the
+	 * address when given, each NUL-terminated: sized to fit, not to the maximum */
 	char names[];
 };
+
+/* Its canonical nickname. */
+static inline const char *
+member_user(const struct member *m)
+{
+	return m->names;
+}
+
+/* Its folded nickname: what uniqueness is decided on (the key in room->members). */
+static inline const char *
+member_key(const struct member *m)
+{
+	return m->names + m->key_off;
+}
 
 /* Who a member is beyond its nickname (join and sync's "subject", "admin" and "addr"). */
 struct member_ident {

@@ -91,7 +91,7 @@ mod_slow_wait(struct broker *b, const struct member *m)
 
 	if (md == NULL || md->slow_mode_s == 0)
 		return 0;
-	mod_key(key, member_subject(m), m->key);
+	mod_key(key, member_subject(m), member_key(m));
 	if ((e = hmap_get(&md->slow_last, key)) == NULL)
 		return 0;
 	uint64_t until = e->ms + (uint64_t)md->slow_mode_s * 1000;
@@ -122,7 +122,7 @@ mod_slow_note(struct broker *b, const struct member *m)
 	if (md == NULL || md->slow_mode_s == 0)
 		return;
 	iv = (uint64_t)md->slow_mode_s * 1000;
-	mod_key(key, member_subject(m), m->key);
+	mod_key(key, member_subject(m), member_key(m));
 	if ((e = hmap_get(&md->slow_last, key)) != NULL) {
 		e->ms = b->now_mono;
 		return;

@@ -64,7 +64,7 @@ ops_arg_actor(struct req *q, struct actor *a)
 	if (fe) {
 		if ((a->m = ops_arg_member(q, &r)) == NULL)
 			return NULL;
-		a->name = a->m->user;
+		a->name = member_user(a->m);
 		a->subject = member_subject(a->m);
 		a->admin = a->subject != NULL && a->m->admin;
 	} else {

@@ -243,6 +243,6 @@ ops_users(struct jsonw *w, const struct room *r)
 {
 	jw_arr(w, "users");
 	for (size_t i = 0; i < r->nmembers; i++)
-		jw_str(w, NULL, r->members_v[i]->user);
+		jw_str(w, NULL, member_user(r->members_v[i]));
 	jw_end(w);
 }

@@ -56,7 +56,7 @@ publish_to_frontend(struct broker *b, struct member *m, const char *type, const 
 	ops_event_begin(b, &e, type);
 	jw_str(&e, "session", m->sess->id);
 	jw_str(&e, "room_id", m->room->id);
-	jw_str(&e, "user", m->user);
+	jw_str(&e, "user", member_user(m));
 	if (reason != NULL)
 		jw_str(&e, "reason", reason);
 	jw_end(&e);
@@ -151,8 +151,8 @@ join_reply_moderation(struct broker *b, struct jsonw *w, struct member *m)
 
 	jw_str(w, "role", mod_role_name(role));
 	jw_int(w, "slow_mode_s", r->mod ? r->mod->slow_mode_s : 0);
-	if (r->mod != NULL &&
-	    (x = restr_match(b, &r->mod->mutes, role, member_subject(m), m->key, NULL)) != NULL)
+	if (r->mod != NULL && (x = restr_match(b, &r->mod->mutes, role, member_subject(m),
+	                                       member_key(m), NULL)) != NULL)
 		jw_str(w, "muted_until", clock_iso8601(x->until_ms, iso));
 }
 
@@ -215,7 +215,7 @@ op_join(struct req *q)
 			    q, &w, ERR_NICKNAME_TAKEN,
 			    "%s is already in room %s (if that connection is gone, the "
 			    "name is free again within %llu s)",
-			    held->user, r->id, (unsigned long long)(wait + 999) / 1000);
+			    member_user(held), r->id, (unsigned long long)(wait + 999) / 1000);
 			jw_int(&w, "retry_after_ms", (int64_t)wait); /* when to try again */
 			jw_end(&w);
 			return;
@@ -279,7 +279,7 @@ op_join(struct req *q)
 	ops_reply_begin(q, &w);
 	jw_str(&w, "room_id", r->id);
 	jw_str(&w, "name", r->name);
-	jw_str(&w, "user", m->user);
+	jw_str(&w, "user", member_user(m));
 	ops_users(&w, r);
 	jw_int(&w, "users_count", (int64_t)r->nmembers);
 	jw_int(&w, "seq", (int64_t)first_live);
@@ -293,8 +293,8 @@ op_join(struct req *q)
 		/* A resume gets every missed event; a fresh join at most --history's newest that
 		 * fit the byte budget of a history reply (the client pages with history). */
 		bool cut;
-		uint64_t first = ops_add_history(&w, "history", b->epoch, r, lo, first_live, limit, true,
-		                                 has_below ? (uint64_t)below : UINT64_MAX,
+		uint64_t first = ops_add_history(&w, "history", b->epoch, r, lo, first_live, limit,
+		                                 true, has_below ? (uint64_t)below : UINT64_MAX,
 		                                 recovered ? SIZE_MAX : b->cfg.history_bytes, &cut);
 		if (has_below)
 			jw_int(&w, "history_first", (int64_t)first);

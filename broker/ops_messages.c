@@ -31,8 +31,8 @@ refuse_muted(struct req *q, struct member *m)
 	char iso[CLOCK_ISO8601_LEN];
 
 	if (r->mod == NULL || r->mod->mutes.by_key.count == 0 ||
-	    (x = restr_match(q->b, &r->mod->mutes, mod_member_role(m), member_subject(m), m->key,
-	                     NULL)) == NULL)
+	    (x = restr_match(q->b, &r->mod->mutes, mod_member_role(m), member_subject(m),
+	                     member_key(m), NULL)) == NULL)
 		return false;
 	clock_iso8601(x->until_ms, iso);
 	struct jsonw w;
@@ -84,7 +84,7 @@ op_send(struct req *q)
 			                "client_id must be 1-64 printable ASCII characters");
 			return;
 		}
-		struct hist_ev *dup = room_find_dup(r, m->key, cid);
+		struct hist_ev *dup = room_find_dup(r, member_key(m), cid);
 		if (dup != NULL) {
 			b->ctr.duplicates++;
 			ops_reply_sent(q, dup->seq, true);
@@ -95,12 +95,12 @@ op_send(struct req *q)
 		return;
 	struct jsonw e;
 	room_event_begin(b, r, "message", &e);
-	jw_str(&e, "sender", m->user);
+	jw_str(&e, "sender", member_user(m));
 	jw_strn(&e, "message", text, tlen);
 	if (cid)
 		jw_str(&e, "client_id", cid);
 	jw_end(&e);
-	room_emit(b, r, m->key, cid);
+	room_emit(b, r, member_key(m), cid);
 	if (r->mod != NULL && r->mod->slow_mode_s != 0 && mod_member_role(m) < ROLE_MODERATOR)
 		mod_slow_note(b, m);
 	b->ctr.messages++;
@@ -128,7 +128,7 @@ op_typing(struct req *q)
 	struct jsonw e;
 	ops_event_begin(b, &e, "typing");
 	jw_str(&e, "room_id", r->id);
-	jw_str(&e, "user", m->user);
+	jw_str(&e, "user", member_user(m));
 	jw_bool(&e, "active", active);
 	jw_str(&e, "time", b->now_iso);
 	jw_end(&e);
@@ -162,8 +162,8 @@ op_private(struct req *q)
 	ops_event_begin(b, &e, "private");
 	jw_str(&e, "session", t->sess->id);
 	jw_str(&e, "room_id", r->id);
-	jw_str(&e, "from", m->user);
-	jw_str(&e, "to", t->user);
+	jw_str(&e, "from", member_user(m));
+	jw_str(&e, "to", member_user(t));
 	jw_strn(&e, "message", text, tlen);
 	jw_str(&e, "time", b->now_iso);
 	jw_end(&e);
@@ -172,8 +172,8 @@ op_private(struct req *q)
 	b->ctr.privates++;
 	struct jsonw w;
 	ops_reply_begin(q, &w);
-	jw_str(&w, "from", m->user);
-	jw_str(&w, "to", t->user);
+	jw_str(&w, "from", member_user(m));
+	jw_str(&w, "to", member_user(t));
 	jw_str(&w, "time", b->now_iso);
 	jw_end(&w);
 }

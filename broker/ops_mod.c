@@ -25,7 +25,7 @@ publish_member_event(struct broker *b, struct member *m, const char *type, const
 	ops_event_begin(b, &e, type);
 	jw_str(&e, "session", m->sess->id);
 	jw_str(&e, "room_id", m->room->id);
-	jw_str(&e, "user", m->user);
+	jw_str(&e, "user", member_user(m));
 	if (reason)
 		jw_str(&e, "reason", reason);
 	jw_str(&e, "by", by);
@@ -134,10 +134,10 @@ op_kick(struct req *q)
 		ops_reply_error(q, ERR_FORBIDDEN, "nobody may kick themselves");
 		return;
 	}
-	if (!may_act_on(q, &a, mod_member_role(t), t->user))
+	if (!may_act_on(q, &a, mod_member_role(t), member_user(t)))
 		return;
 	struct audit_info ai = ops_audit_info("kick");
-	ai.user = t->user;
+	ai.user = member_user(t);
 	ai.subject = member_subject(t);
 	ai.note = note;
 	ops_audit(q->b, r, &a, &ai);
@@ -156,10 +156,10 @@ restr_template(struct restriction *x, char *kbuf, struct member *t, const char *
 		mod_key(kbuf, ts, NULL);
 		x->subject = (char *)ts;
 	} else {
-		mod_key(kbuf, NULL, t ? t->key : key);
+		mod_key(kbuf, NULL, t ? member_key(t) : key);
 		x->addr = t && ban ? (char *)member_addr(t) : NULL; /* mutes: the nickname */
 	}
-	x->user = t ? (char *)t->user : (char *)(subject ? NULL : canon);
+	x->user = t ? (char *)member_user(t) : (char *)(subject ? NULL : canon);
 	x->key = kbuf;
 }
 
@@ -233,7 +233,10 @@ restrict_member(struct req *q, bool ban)
 		ops_reply_error(q, ERR_FORBIDDEN, "nobody may %s themselves", kind);
 		return;
 	}
-	if (!may_act_on(q, &a, target_role(r, t, subject), t ? t->user : subject ? subject : canon))
+	if (!may_act_on(q, &a, target_role(r, t, subject),
+	                t         ? member_user(t)
+	                : subject ? subject
+	                          : canon))
 		return;
 	if ((md = mod_get(r)) == NULL)
 		goto oom;
@@ -370,7 +373,7 @@ lift(struct req *q, bool ban)
 			struct member *m = r->members_v[i];
 			const char *ms = member_subject(m);
 			if (m == t || (x->subject && ms && strcmp(ms, x->subject) == 0) ||
-			    (x->subject == NULL && x->user && strcmp(kbuf + 2, m->key) == 0))
+			    (x->subject == NULL && x->user && strcmp(kbuf + 2, member_key(m)) == 0))
 				publish_member_event(b, m, "unmuted", NULL, a.name, NULL, 0, false);
 		}
 	}

@@ -43,7 +43,7 @@ op_get_room(struct req *q)
 	ops_room_summary(&w, r);
 	jw_arr(&w, "members");
 	for (size_t i = 0; i < r->nmembers; i++)
-		jw_str(&w, NULL, r->members_v[i]->user);
+		jw_str(&w, NULL, member_user(r->members_v[i]));
 	jw_end(&w);
 	jw_int(&w, "seq", (int64_t)r->seq);
 	mod_write_meta(&w, "moderation", r);

@@ -227,15 +227,18 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	}
 	if (addr != NULL && strcmp(addr, CLIENT_ADDR_UNKNOWN) == 0)
 		addr = NULL;
-	size_t ulen = strlen(user) + 1, klen = strlen(key) + 1;
+	/* The folded nickname is most often the nickname itself: then it is kept once. */
+	size_t ulen = strlen(user) + 1, klen = strcmp(user, key) == 0 ? 0 : strlen(key) + 1;
 	size_t slen = subj ? strlen(subj) + 1 : 0, alen = addr ? strlen(addr) + 1 : 0;
-	if ((m = calloc(1, sizeof(*m) + ulen + klen + slen + alen)) == NULL)
+	if (r->nmembers >= UINT32_MAX ||
+	    (m = calloc(1, sizeof(*m) + ulen + klen + slen + alen)) == NULL)
 		return -1;
 	memcpy(m->names, user, ulen);
-	memcpy(m->names + ulen, key, klen);
-	m->user = m->names;
-	m->key = m->names + ulen;
 	/* Each string is at most a few hundred bytes: the offsets fit 16 bits. */
+	if (klen) {
+		m->key_off = (uint16_t)ulen;
+		memcpy(m->names + ulen, key, klen);
+	}
 	if (subj) {
 		m->subject_off = (uint16_t)(ulen + klen);
 		memcpy(m->names + m->subject_off, subj, slen);
@@ -247,7 +250,7 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	}
 	m->room = r;
 	m->sess = s;
-	if (hmap_put(&r->members, m->key, m) != 0) {
+	if (hmap_put(&r->members, member_key(m), m) != 0) {
 		free(m);
 		return -1;
 	}
@@ -265,7 +268,7 @@ room_member_remove(struct broker *b, struct member *m)
 	struct room *r = m->room;
 	struct session *s = m->sess;
 
-	hmap_del(&r->members, m->key);
+	hmap_del(&r->members, member_key(m));
 	r->members_v[m->room_idx] = r->members_v[r->nmembers - 1];
 	r->members_v[m->room_idx]->room_idx = m->room_idx;
 	r->nmembers--;
@@ -302,9 +305,9 @@ room_emit_presence(struct broker *b, struct member *m, const char *type, const c
 	char text[MADANG_NICK_MAX_BYTES + 64];
 
 	room_event_begin(b, m->room, type, &e);
-	jw_str(&e, "user", m->user);
+	jw_str(&e, "user", member_user(m));
 	jw_str(&e, "sender", sender);
-	int n = snprintf(text, sizeof(text), "%s%s", m->user, verb);
+	int n = snprintf(text, sizeof(text), "%s%s", member_user(m), verb);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(text))

@@ -811,12 +811,36 @@ test_ban_list_is_newest_first(void **state)
 	broker_destroy(b);
 }
 
-/* Issue 22 counts a member's bytes: its identity lives in names[], its flags in bits. */
+/* A member keeps its folded nickname apart only when it differs from the nickname: both
+ * ways, uniqueness is decided on the folded one and events carry the nickname as given. */
+static void
+test_folded_nickname_decides_uniqueness(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 10, 100);
+	static const char join2[] = "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\","
+	                            "\"room_id\":\"room1\",\"user\":\"alice\"}";
+
+	hello_join(b, "s1", "room1", "Alice");
+	assert_non_null(strstr(events[0].json, "\"user\":\"Alice\""));
+	assert_string_equal(err_of(b, join2), "nickname_taken");
+	assert_string_equal(
+	    err_of(b, "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s1\",\"room_id\":\"room1\"}"),
+	    "ok");
+	assert_string_equal(err_of(b, join2), "ok"); /* folded and given alike: kept once */
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s3\","
+	                              "\"room_id\":\"room1\",\"user\":\"ALICE\"}"),
+	                    "nickname_taken");
+	broker_destroy(b);
+}
+
+/* Issue 22 counts a member's bytes: its identity lives in names[] (the nickname once when it is
+ * its own folded form), its flags in bits, its offsets in 16 bits. */
 static void
 test_member_stays_small(void **state)
 {
 	(void)state;
-	assert_true(sizeof(struct member) <= 64);
+	assert_true(sizeof(struct member) <= 40);
 }
 
 int
@@ -844,6 +868,7 @@ main(void)
 		cmocka_unit_test(test_tick_sweeps_ended_bans),
 		cmocka_unit_test(test_restore_takes_back_settings_and_restrictions),
 		cmocka_unit_test(test_ban_list_is_newest_first),
+		cmocka_unit_test(test_folded_nickname_decides_uniqueness),
 		cmocka_unit_test(test_member_stays_small),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);

@@ -295,8 +295,6 @@ void mod_write_meta(struct jsonw *w, const char *key, const struct room *r);
 void mod_meta_changed(struct broker *b, struct room *r);
 /* Adds the audit entry json (an object without "id") to the room's ring and the store. */
 void mod_audit_add(struct broker *b, struct room *r, const char *json, size_t len);
-/* Whether s (len bytes) may be a note: 0..MADANG_NOTE_MAX bytes of UTF-8, no control chars. */
-bool mod_note_ok(const char *s, size_t len);
 
 /* names.c (room names are checked by common/validate.c's room_name_canonical) */
 /* The room whose name equals name once case-folded, or NULL. */

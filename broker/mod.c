@@ -10,7 +10,6 @@
 #include "core.h"
 #include "jwt.h"
 #include "log.h"
-#include "utf8.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -72,12 +71,6 @@ mod_role_name(enum mod_role role)
 {
 	static const char *const names[] = {"member", "moderator", "owner", "admin"};
 	return names[role];
-}
-
-bool
-mod_note_ok(const char *s, size_t len)
-{
-	return len <= MADANG_NOTE_MAX && utf8_line_ok(s, len);
 }
 
 /* ---- Slow mode ---- */

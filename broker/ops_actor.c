@@ -91,7 +91,7 @@ const char *
 ops_arg_note(struct req *q, bool *bad)
 {
 	size_t len;
-	const char *s = wire_str(q->rq, "note", &len);
+	const char *s = wire_str(q->rq, "note", &len), *why;
 
 	*bad = false;
 	if (s == NULL && wire_has(q->rq, "note") &&
@@ -100,10 +100,8 @@ ops_arg_note(struct req *q, bool *bad)
 		*bad = true;
 		return NULL;
 	}
-	if (s != NULL && !mod_note_ok(s, len)) {
-		ops_reply_error(q, ERR_INVALID_ARGUMENT,
-		                "note must be at most %d bytes of UTF-8 without control characters",
-		                MADANG_NOTE_MAX);
+	if (s != NULL && !valid_note(s, len, &why)) {
+		ops_reply_error(q, ERR_INVALID_ARGUMENT, "note: %s", why);
 		*bad = true;
 		return NULL;
 	}
@@ -130,7 +128,7 @@ ops_audit(struct broker *b, struct room *r, const struct actor *a, const struct 
 		snprintf(extra, sizeof(extra), " seq=%lld", (long long)ai->seq);
 	else if (ai->interval_s >= 0)
 		snprintf(extra, sizeof(extra), " interval_s=%lld", (long long)ai->interval_s);
-	/* The note has no control character (mod_note_ok); the log writes it as given. */
+	/* The note has no control character (valid_note); the log writes it as given. */
 	log_info(
 	    "moderation: room=%s action=%s by=%s (sub %s)%s target=%s (sub %s)%s%s%s%s%s%s%s%s",
 	    r->id, ai->action, a->name, or_dash(a->subject), a->role == ROLE_ADMIN ? " admin" : "",

@@ -269,6 +269,40 @@ valid_text(const char *s, size_t len, const char **why)
 }
 
 bool
+valid_note(const char *s, size_t len, const char **why)
+{
+	bool visible = false;
+
+	if (len == 0)
+		return true;
+	if (len > MADANG_NOTE_MAX) {
+		*why = "reason is longer than 256 bytes";
+		return false;
+	}
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+
+		if (k == 0) {
+			*why = "reason is not valid UTF-8";
+			return false;
+		}
+		if (is_control(cp)) {
+			*why = "reason must be one line without control characters";
+			return false;
+		}
+		if (!is_trim_space(cp))
+			visible = true;
+		i += k;
+	}
+	if (!visible) {
+		*why = "reason is only white space";
+		return false;
+	}
+	return true;
+}
+
+bool
 valid_token(const char *s, size_t len, size_t max)
 {
 	if (s == NULL || len == 0 || len > max)

@@ -52,6 +52,12 @@ bool valid_room_name(const char *s, size_t len, const char **why);
  * tab, CR and LF. */
 bool valid_text(const char *s, size_t len, const char **why);
 
+/* A moderator's reason (the broker's "note"): 0..MADANG_NOTE_MAX bytes of valid UTF-8 on one
+ * line, no control character at all (tab, CR and LF included: it goes into one log line and
+ * one audit entry), not only white space. Empty is no reason. The one rule of madang-ws,
+ * madang-api and the broker (docs/moderation.md). */
+bool valid_note(const char *s, size_t len, const char **why);
+
 /* Client message id / session token: 1..64 bytes of printable ASCII without quotes or '\\'. */
 bool valid_token(const char *s, size_t len, size_t max);
 

@@ -105,24 +105,17 @@ add_subject(const char *s, size_t len, cJSON *req, struct api_response *r)
 	return true;
 }
 
-/* Adds reason s (len bytes; NULL: absent) to req as "note" when it is 1..MADANG_NOTE_MAX bytes
- * of text; an empty one adds nothing. False with r filled (400) when it is too long or no text. */
+/* Adds reason s (len bytes; NULL: absent) to req as "note"; an empty one adds nothing. False
+ * with r filled (400, valid_note's words) when it is no reason valid_note takes. */
 static bool
 add_reason(const char *s, size_t len, cJSON *req, struct api_response *r)
 {
 	const char *why;
-	char msg[160];
 
 	if (s == NULL || len == 0)
 		return true;
-	if (len > MADANG_NOTE_MAX) {
-		api_error(r, 400, ERR_INVALID_ARGUMENT,
-		          "reason must be a string of at most 256 bytes");
-		return false;
-	}
-	if (!valid_text(s, len, &why)) {
-		snprintf(msg, sizeof(msg), "reason: %s", why);
-		api_error(r, 400, ERR_INVALID_ARGUMENT, msg);
+	if (!valid_note(s, len, &why)) {
+		api_error(r, 400, ERR_INVALID_ARGUMENT, why);
 		return false;
 	}
 	if (cJSON_AddStringToObject(req, "note", s) == NULL) {
@@ -132,7 +125,7 @@ add_reason(const char *s, size_t len, cJSON *req, struct api_response *r)
 	return true;
 }
 
-/* Adds the body's "reason" (optional; 0..MADANG_NOTE_MAX bytes of text) to req as "note". */
+/* Adds the body's "reason" (optional; a string valid_note takes) to req as "note". */
 static bool
 add_note(const cJSON *body, cJSON *req, struct api_response *r)
 {
@@ -140,8 +133,7 @@ add_note(const cJSON *body, cJSON *req, struct api_response *r)
 	const char *s = wire_str(body, "reason", &len);
 
 	if (wire_has(body, "reason") && s == NULL) {
-		api_error(r, 400, ERR_INVALID_ARGUMENT,
-		          "reason must be a string of at most 256 bytes");
+		api_error(r, 400, ERR_INVALID_ARGUMENT, "reason must be a string");
 		return false;
 	}
 	return add_reason(s, len, req, r);

@@ -159,11 +159,7 @@ cmd_moderation(struct cmd *c, const char **why)
 			*why = "reason must be a string";
 			return -1;
 		}
-		if (n > MADANG_NOTE_MAX) {
-			*why = "reason must be at most 256 bytes";
-			return -1;
-		}
-		if (n > 0 && !valid_text(s, n, why))
+		if (!valid_note(s, n, why))
 			return -1;
 		if (n > 0) {
 			c->note = s;

@@ -961,6 +961,10 @@ test_limits(void **state)
 	assert_string_equal(call_err(f, "{\"op\":\"kick\",\"room_id\":\"room1\"," OWNER
 	                                ",\"user\":\"mel\",\"note\":\"a\\nb\"}"),
 	                    "invalid_argument");
+	/* The front-ends' rule too (valid_note): a blank note is refused, as they refuse it. */
+	assert_string_equal(call_err(f, "{\"op\":\"kick\",\"room_id\":\"room1\"," OWNER
+	                                ",\"user\":\"mel\",\"note\":\"   \"}"),
+	                    "invalid_argument");
 	assert_string_equal(call_err(f, "{\"op\":\"mute\",\"room_id\":\"room1\"," OWNER
 	                                ",\"user\":\"h1\",\"duration_s\":0}"),
 	                    "invalid_argument");

@@ -331,7 +331,10 @@ expect "a reason over 256 bytes: 400" 400 \
 	'{"error":"invalid_request","message":"query parameter value over 256 bytes (decoded)"}'
 as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ?reason=a%07b"
 expect "a reason with a control character: 400 invalid_argument" 400 \
-	'{"error":"invalid_argument","message":"reason: message contains a control character"}'
+	'{"error":"invalid_argument","message":"reason must be one line without control characters"}'
+as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ?reason=%20%20"
+expect "a reason of white space only: 400" 400 \
+	'{"error":"invalid_argument","message":"reason is only white space"}'
 as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ"
 expect_match "deleting it again: 404 no_such_message" 404 '^\{"error":"no_such_message"'
 as "$OWNER" DELETE /api/rooms/modr/messages/999999
@@ -434,7 +437,14 @@ expect_match "bad JSON: 400 invalid_request" 400 '^\{"error":"invalid_request","
 as "$OWNER" POST /api/rooms/modr/kicks '{"user":"carl","reson":"typo"}'
 expect_match "an unknown field: 400 invalid_argument" 400 '^\{"error":"invalid_argument","message":"unknown field'
 as "$OWNER" POST /api/rooms/modr/kicks "{\"user\":\"carl\",\"reason\":\"$(head -c 300 /dev/zero | tr '\0' x)\"}"
-expect "a reason over 256 bytes: 400" 400 '{"error":"invalid_argument","message":"reason must be a string of at most 256 bytes"}'
+expect "a reason over 256 bytes: 400" 400 '{"error":"invalid_argument","message":"reason is longer than 256 bytes"}'
+as "$OWNER" POST /api/rooms/modr/kicks '{"user":"carl","reason":"two\nlines"}'
+expect "a reason of two lines: 400, in madang-api's words (the broker's rule is the same)" 400 \
+	'{"error":"invalid_argument","message":"reason must be one line without control characters"}'
+as "$OWNER" POST /api/rooms/modr/kicks '{"user":"carl","reason":"tab\tinside"}'
+expect "a reason with a tab: 400" 400 '{"error":"invalid_argument","message":"reason must be one line without control characters"}'
+as "$OWNER" POST /api/rooms/modr/kicks '{"user":"carl","reason":7}'
+expect "a reason that is no string: 400" 400 '{"error":"invalid_argument","message":"reason must be a string"}'
 head -c 17000 /dev/zero | tr '\0' ' ' >"$T_DIR/big"
 http POST "$J/api/rooms/modr/bans" -H "$OWNER" -H "$JSON" --data-binary "@$T_DIR/big"
 expect_match "a body over 16 KiB: 413" 413 '"error":"payload_too_large"'

@@ -560,6 +560,8 @@ describe('moderation (issue 26, docs/moderation.md)', () => {
 		assert.equal(checkNote('가'.repeat(85)).ok, true, '255 bytes');
 		assert.deepEqual(checkNote('가'.repeat(86)), { ok: false, error: 'too_long', bytes: 258 });
 		assert.equal(checkNote('bad\u0007bell').error, 'control');
+		// One line, as the servers want it (valid_note): tab, CR, LF and C1 controls refused.
+		for (const s of ['two\nlines', 'a\tb', 'a\rb', 'a\u0085b']) assert.equal(checkNote(s).error, 'control', JSON.stringify(s));
 		assert.deepEqual(checkNote(''), { ok: true, note: '', bytes: 0 });
 	});
 	it('writes the commands of the contract, with reason only when one was given', () => {

@@ -368,8 +368,12 @@ test_bad_arguments_never_reach_the_broker(void **state)
 	reason[257] = '\0';
 	snprintf(body, sizeof(body), "{\"user\":\"bob\",\"reason\":\"%s\"}", reason);
 	run(t, "POST", "/api/rooms/r1/kicks", body);
+	assert_string_equal(t->text, "{\"error\":\"invalid_argument\",\"message\":\"reason is "
+	                             "longer than 256 bytes\"}");
+	/* The broker's rule for a note (valid_note): one line, refused here first. */
+	run(t, "POST", "/api/rooms/r1/kicks", "{\"user\":\"bob\",\"reason\":\"two\\nlines\"}");
 	assert_string_equal(t->text, "{\"error\":\"invalid_argument\",\"message\":\"reason must be "
-	                             "a string of at most 256 bytes\"}");
+	                             "one line without control characters\"}");
 	run(t, "PATCH", "/api/rooms/r1",
 	    "{\"moderators\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\","
 	    "\"12\",\"13\",\"14\",\"15\",\"16\",\"17\",\"18\",\"19\",\"20\",\"21\",\"22\",\"23\","

@@ -148,6 +148,22 @@ test_text_rules(void **state)
 	memset(big, 'x', sizeof(big));
 	assert_true(valid_text(big, MADANG_TEXT_MAX, &why));
 	assert_false(valid_text(big, MADANG_TEXT_MAX + 1, &why));
+	/* A moderator's reason: one line, no control character at all, not blank. */
+	assert_true(valid_note("", 0, &why)); /* no reason */
+	assert_true(valid_note("spam 스팸", 11, &why));
+	assert_false(valid_note("two\nlines", 9, &why));
+	assert_string_equal(why, "reason must be one line without control characters");
+	assert_false(valid_note("tab\there", 8, &why));
+	assert_false(valid_note("cr\r", 3, &why));
+	assert_false(valid_note("c1\xc2\x85", 4, &why)); /* U+0085, NEL */
+	assert_false(valid_note("a\0b", 3, &why));
+	assert_false(valid_note("  \xe3\x80\x80", 5, &why)); /* spaces and U+3000 */
+	assert_string_equal(why, "reason is only white space");
+	assert_false(valid_note("\xc3\x28", 2, &why));
+	assert_string_equal(why, "reason is not valid UTF-8");
+	assert_true(valid_note(big, MADANG_NOTE_MAX, &why));
+	assert_false(valid_note(big, MADANG_NOTE_MAX + 1, &why));
+	assert_string_equal(why, "reason is longer than 256 bytes");
 	assert_true(valid_token("c-17", 4, 64));
 	assert_false(valid_token("a b", 3, 64));
 	assert_false(valid_token("a\"b", 3, 64));

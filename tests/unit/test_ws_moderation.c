@@ -126,6 +126,10 @@ test_moderation_wrong_types_and_ranges_are_refused(void **state)
 	refused("{\"type\":\"kick\",\"user\":\"bob\",\"room_id\":7}", CMD_KICK);
 	refused("{\"type\":\"kick\",\"user\":\"bob\",\"reason\":5}", CMD_KICK);
 	refused("{\"type\":\"kick\",\"user\":\"bob\",\"reason\":\"a\\u0001b\"}", CMD_KICK);
+	/* The broker's rule for a note (valid_note): one line, not blank. */
+	refused("{\"type\":\"kick\",\"user\":\"bob\",\"reason\":\"two\\nlines\"}", CMD_KICK);
+	refused("{\"type\":\"ban\",\"user\":\"bob\",\"reason\":\"a\\tb\"}", CMD_BAN);
+	refused("{\"type\":\"delete_message\",\"seq\":3,\"reason\":\"   \"}", CMD_DELETE_MESSAGE);
 	refused("{\"type\":\"ban\",\"user\":\"bob\",\"duration_s\":0}", CMD_BAN);
 	refused("{\"type\":\"ban\",\"user\":\"bob\",\"duration_s\":31536001}", CMD_BAN);
 	refused("{\"type\":\"ban\",\"user\":\"bob\",\"duration_s\":\"60\"}", CMD_BAN);

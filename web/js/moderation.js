@@ -31,11 +31,12 @@ export function roleNotice(previous, role) {
 }
 
 /* A reason as typed: {ok: true, note} with the trimmed text ('' for none), or {ok: false, error:
- * 'too_long' | 'control', bytes}. The same control characters as a message are refused. */
+ * 'too_long' | 'control', bytes}. The servers' rule (valid_note, docs/moderation.md): one line,
+ * no control character at all, tab and line breaks included. */
 export function checkNote(text) {
 	const note = String(text ?? '').trim();
 	const bytes = utf8Length(note);
-	if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(note)) return { ok: false, error: 'control', bytes };
+	if (/[\u0000-\u001F\u007F-\u009F]/.test(note)) return { ok: false, error: 'control', bytes };
 	if (bytes > NOTE_MAX_BYTES) return { ok: false, error: 'too_long', bytes };
 	return { ok: true, note, bytes };
 }

@@ -332,6 +332,10 @@ test('hostile: another room\'s moderator, no such seq, banning an admin, long re
   const long = 'x'.repeat(257);
   await refusedWith(o, { type: 'kick', room_id: 'hB', user: target.name, reason: long }, 'invalid_argument');
   await refusedWith(o, { type: 'mute', room_id: 'hB', user: target.name, duration_s: 60, reason: '가'.repeat(86) }, 'invalid_argument');
+  // A reason of two lines is refused by madang-ws in its own words, as the broker would refuse
+  // it (one rule, valid_note): before, madang-ws passed it and the broker's refusal spoke of a note.
+  const twoLines = await refusedWith(o, { type: 'kick', room_id: 'hB', user: target.name, reason: 'two\nlines' }, 'invalid_argument');
+  assert.match(twoLines.message, /^reason must be one line/);
   for (const bad of [
     { type: 'kick', room_id: 'hB', user: 5 },
     { type: 'kick', room_id: 'hB' },

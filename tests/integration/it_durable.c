@@ -25,8 +25,7 @@
 struct fx {
 	struct tbroker tb;
 	nng_socket req;
-	char data[256]; /* SQLite: the data directory; PostgreSQL: the database's name */
-	char uri[512];  /* PostgreSQL: the --store conninfo */
+	struct tstore st;
 	const char *args[8];
 };
 
@@ -37,24 +36,12 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	static int n;
 
 	alarm(60);
-	if (pg_host != NULL) {
-		char sql[300];
-		snprintf(f->data, sizeof(f->data), "madang_it_%d_%d", (int)getpid(), ++n);
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->data);
-		if (tpg_sql(pg_host, pg_user, "postgres", sql) != 0)
-			return -1;
-		snprintf(f->uri, sizeof(f->uri), "host=%s user=%s dbname=%s", pg_host, pg_user,
-			 f->data);
-		f->args[0] = "--store";
-		f->args[1] = f->uri;
-	} else {
-		snprintf(f->data, sizeof(f->data), "/tmp/madang-it-data.%d", (int)getpid());
-		f->args[0] = "--data";
-		f->args[1] = f->data;
-	}
+	if (f == NULL || tstore_make(&f->st, "durable", pg_host, pg_user) != 0)
+		return -1;
+	f->args[0] = f->st.args[0];
+	f->args[1] = f->st.args[1];
 	f->args[2] = "--allow-create";
 	f->args[3] = NULL;
 	if (tbroker_start(&f->tb, f->args) != 0 || rpc_open(&f->req, f->tb.rpc) != 0) {
@@ -69,20 +56,12 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[300];
 
 	nng_close(f->req);
 	int rc = f->tb.pid > 0 ? tbroker_signal(&f->tb, SIGTERM) : 0;
 	tbroker_cleanup(&f->tb);
-	if (pg_host != NULL) {
-		snprintf(cmd, sizeof(cmd), "DROP DATABASE %s", f->data);
-		if (tpg_sql(pg_host, pg_user, "postgres", cmd) != 0)
-			rc = -1;
-	} else {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->data);
-		if (system(cmd) != 0)
-			rc = -1;
-	}
+	if (tstore_drop(&f->st) != 0)
+		rc = -1;
 	free(f);
 	alarm(0);
 	return rc == 0 ? 0 : -1;
@@ -364,7 +343,7 @@ test_torn_wal_is_recovered(void **state)
 	for (int i = 0; i < 300; i++)
 		tcall_ok(f->req, "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"s\",\"room_id\":\"room1\",\"text\":\"x\"}");
 	assert_int_equal(tbroker_signal(&f->tb, SIGKILL), 128 + SIGKILL);
-	snprintf(wal, sizeof(wal), "%s/madang.db-wal", f->data);
+	snprintf(wal, sizeof(wal), "%s/madang.db-wal", f->st.data);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_true(st.st_size > 10000);
 	assert_int_equal(truncate(wal, st.st_size / 2 + 77), 0); /* a torn last write */
@@ -419,13 +398,13 @@ expect_refusal_args(struct fx *f, const char *prefix, const char *store, int sta
 		fail_msg("expected \"%s\" in: %s", needle, out);
 }
 
-/* Runs the broker on f->data with a command prefix, expecting it to refuse to start. */
+/* Runs the broker on f->st.data with a command prefix, expecting it to refuse to start. */
 static void
 expect_refusal(struct fx *f, const char *prefix, const char *needle)
 {
 	char store[300];
 
-	snprintf(store, sizeof(store), "--data %s", f->data);
+	snprintf(store, sizeof(store), "--data %s", f->st.data);
 	expect_refusal_args(f, prefix, store, 1, needle);
 }
 
@@ -441,16 +420,16 @@ test_bad_data_directories_fail_at_start_with_a_clear_message(void **state)
 	expect_refusal(f, "", "in use by another madang-broker");
 	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
 	/* Not writable by the broker's user. */
-	chmod(f->data, 0755);
+	chmod(f->st.data, 0755);
 	expect_refusal(f, "setpriv --reuid=65534 --regid=65534 --clear-groups", "not writable");
 	/* A corrupt database is an error, never a silent fresh start. */
-	snprintf(path, sizeof(path), "%s/madang.db", f->data);
+	snprintf(path, sizeof(path), "%s/madang.db", f->st.data);
 	unlink(path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "this is not a database, just text that sits here\n", 50), 50);
 	close(fd);
-	snprintf(path, sizeof(path), "rm -f %s/madang.db-wal %s/madang.db-shm", f->data, f->data);
+	snprintf(path, sizeof(path), "rm -f %s/madang.db-wal %s/madang.db-shm", f->st.data, f->st.data);
 	assert_int_equal(system(path), 0);
 	expect_refusal(f, "", "not a usable SQLite database");
 }
@@ -469,15 +448,15 @@ test_bad_postgresql_stores_fail_at_start_with_a_clear_message(void **state)
 			    "cannot connect to PostgreSQL (--store)");
 	/* madang_pw has a password (25-pgstore.sh's pg_hba.conf asks for it); this one is wrong. */
 	snprintf(store, sizeof(store), "--store 'host=%s user=madang_pw password=wrong dbname=%s'",
-		 pg_host, f->data);
+		 pg_host, f->st.data);
 	expect_refusal_args(f, "", store, 1, "password authentication failed");
-	snprintf(store, sizeof(store), "--store '%s' --cluster other", f->uri);
+	snprintf(store, sizeof(store), "--store '%s' --cluster other", f->st.uri);
 	expect_refusal_args(f, "", store, 1, "belongs to cluster \"madang\", not \"other\"");
-	snprintf(store, sizeof(store), "--store '%s' --data /tmp/x", f->uri);
+	snprintf(store, sizeof(store), "--store '%s' --data /tmp/x", f->st.uri);
 	expect_refusal_args(f, "", store, 2, "exclude each other");
 	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
-	assert_int_equal(tpg_sql(pg_host, pg_user, f->data, "UPDATE madang_meta SET value='3' WHERE key='schema_version'"), 0);
-	snprintf(store, sizeof(store), "--store '%s'", f->uri);
+	assert_int_equal(tpg_sql(pg_host, pg_user, f->st.data, "UPDATE madang_meta SET value='3' WHERE key='schema_version'"), 0);
+	snprintf(store, sizeof(store), "--store '%s'", f->st.uri);
 	expect_refusal_args(f, "", store, 1, "newer than this madang-broker knows (2)");
 }
 

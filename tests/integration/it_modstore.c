@@ -29,9 +29,8 @@
 struct fx {
 	struct tbroker tb;
 	nng_socket req;
-	bool open;      /* req is open */
-	char data[256]; /* SQLite: the data directory; PostgreSQL: the database's name */
-	char uri[512];  /* PostgreSQL: the --store conninfo */
+	bool open; /* req is open */
+	struct tstore st;
 	char port_dir[256]; /* a SQLite data directory to port from (PostgreSQL runs) */
 	const char *args[8];
 };
@@ -43,25 +42,13 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	static int n;
 
 	alarm(90);
 	*state = f;
-	if (pg_host != NULL) {
-		char sql[300];
-		snprintf(f->data, sizeof(f->data), "madang_ms_%d_%d", (int)getpid(), ++n);
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->data);
-		if (tpg_sql(pg_host, pg_user, "postgres", sql) != 0)
-			return -1;
-		snprintf(f->uri, sizeof(f->uri), "host=%s user=%s dbname=%s", pg_host, pg_user,
-			 f->data);
-		f->args[0] = "--store";
-		f->args[1] = f->uri;
-	} else {
-		snprintf(f->data, sizeof(f->data), "/tmp/madang-it-modstore.%d.%d", (int)getpid(), ++n);
-		f->args[0] = "--data";
-		f->args[1] = f->data;
-	}
+	if (f == NULL || tstore_make(&f->st, "modstore", pg_host, pg_user) != 0)
+		return -1;
+	f->args[0] = f->st.args[0];
+	f->args[1] = f->st.args[1];
 	f->args[2] = "--allow-create";
 	f->args[3] = NULL;
 	return 0;
@@ -85,15 +72,8 @@ teardown(void **state)
 		if (system(cmd) != 0)
 			rc = -1;
 	}
-	if (pg_host != NULL) {
-		snprintf(cmd, sizeof(cmd), "DROP DATABASE IF EXISTS %s", f->data);
-		if (tpg_sql(pg_host, pg_user, "postgres", cmd) != 0)
-			rc = -1;
-	} else {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->data);
-		if (system(cmd) != 0)
-			rc = -1;
-	}
+	if (tstore_drop(&f->st) != 0)
+		rc = -1;
 	free(f);
 	alarm(0);
 	return rc;
@@ -127,7 +107,7 @@ db_value(struct fx *f, const char *sql, char *out, size_t size)
 	if (pg_host != NULL) {
 		char cmd[1200];
 		snprintf(cmd, sizeof(cmd), "psql -X -qtA -v ON_ERROR_STOP=1 -h '%s' -U '%s' -d '%s' -c \"%s\"",
-			 pg_host, pg_user, f->data, sql);
+			 pg_host, pg_user, f->st.data, sql);
 		FILE *p = popen(cmd, "r");
 		assert_non_null(p);
 		if (fgets(out, (int)size, p) == NULL)
@@ -139,7 +119,7 @@ db_value(struct fx *f, const char *sql, char *out, size_t size)
 	char path[400];
 	sqlite3 *db;
 	sqlite3_stmt *s;
-	snprintf(path, sizeof(path), "%s/madang.db", f->data);
+	snprintf(path, sizeof(path), "%s/madang.db", f->st.data);
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	sqlite3_busy_timeout(db, 2000);
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -155,12 +135,12 @@ static void
 db_exec(struct fx *f, const char *sql)
 {
 	if (pg_host != NULL) {
-		assert_int_equal(tpg_sql(pg_host, pg_user, f->data, sql), 0);
+		assert_int_equal(tpg_sql(pg_host, pg_user, f->st.data, sql), 0);
 		return;
 	}
 	char path[400];
 	sqlite3 *db;
-	snprintf(path, sizeof(path), "%s/madang.db", f->data);
+	snprintf(path, sizeof(path), "%s/madang.db", f->st.data);
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -470,8 +450,8 @@ marker_count(const char *dir, const char *file)
 static int
 marker_in_files(struct fx *f)
 {
-	return marker_count(f->data, "madang.db") + marker_count(f->data, "madang.db-wal") +
-	       marker_count(f->data, "madang.db-shm");
+	return marker_count(f->st.data, "madang.db") + marker_count(f->st.data, "madang.db-wal") +
+	       marker_count(f->st.data, "madang.db-shm");
 }
 
 /* A deleted message's text is gone from madang.db, its WAL and shared memory file, with the
@@ -552,7 +532,7 @@ test_a_version_1_database_is_migrated_in_place(void **state)
 
 	if (pg_host != NULL) {
 		snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -h '%s' -U '%s' -d '%s' -f - >/dev/null",
-			 pg_host, pg_user, f->data);
+			 pg_host, pg_user, f->st.data);
 		FILE *p = popen(cmd, "w");
 		assert_non_null(p);
 		fputs(v1_pg, p);
@@ -560,9 +540,9 @@ test_a_version_1_database_is_migrated_in_place(void **state)
 	} else {
 		char path[400];
 		sqlite3 *db;
-		snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", f->data);
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", f->st.data);
 		assert_int_equal(system(cmd), 0);
-		snprintf(path, sizeof(path), "%s/madang.db", f->data);
+		snprintf(path, sizeof(path), "%s/madang.db", f->st.data);
 		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 		assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_exec(db, v1_sqlite, NULL, NULL, NULL), SQLITE_OK);
@@ -603,18 +583,18 @@ test_a_version_1_database_is_migrated_in_place(void **state)
 
 	/* A newer schema than this broker knows is refused, not migrated "back". */
 	if (pg_host != NULL) {
-		assert_int_equal(tpg_sql(pg_host, pg_user, f->data,
+		assert_int_equal(tpg_sql(pg_host, pg_user, f->st.data,
 					 "UPDATE madang_meta SET value='3' WHERE key='schema_version'"),
 				 0);
-		snprintf(cmd, sizeof(cmd), "--store '%s'", f->uri);
+		snprintf(cmd, sizeof(cmd), "--store '%s'", f->st.uri);
 	} else {
 		char path[400];
 		sqlite3 *db;
-		snprintf(path, sizeof(path), "%s/madang.db", f->data);
+		snprintf(path, sizeof(path), "%s/madang.db", f->st.data);
 		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 		assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=3", NULL, NULL, NULL), SQLITE_OK);
 		sqlite3_close(db);
-		snprintf(cmd, sizeof(cmd), "--data '%s'", f->data);
+		snprintf(cmd, sizeof(cmd), "--data '%s'", f->st.data);
 	}
 	char bin[256], line[2048], out[4096] = "";
 	snprintf(line, sizeof(line), "timeout 10 %s --rpc ipc://%s/r2 --events ipc://%s/e2 %s 2>&1",
@@ -686,7 +666,7 @@ test_port_carries_the_moderation_state(void **state)
 	stop(f, SIGTERM);
 	for (int round = 0; round < 2; round++) {
 		snprintf(cmd, sizeof(cmd), "timeout 30 %s --data %s --store '%s' 2>&1",
-			 tbin("madang-port-sqlite", bin, sizeof(bin)), dir, f->uri);
+			 tbin("madang-port-sqlite", bin, sizeof(bin)), dir, f->st.uri);
 		FILE *p = popen(cmd, "r");
 		size_t n = fread(out, 1, sizeof(out) - 1, p);
 		out[n] = '\0';
@@ -700,7 +680,7 @@ test_port_carries_the_moderation_state(void **state)
 			fail_msg("round %d: expected \"%s\" in: %s", round, want, out);
 	}
 	f->args[0] = "--store";
-	f->args[1] = f->uri;
+	f->args[1] = f->st.uri;
 	start(f);
 	check_moderated_room(f, seq);
 	audit_actions(f, "modr", acts_after, sizeof(acts_after));

@@ -239,6 +239,53 @@ tpg_sql(const char *host, const char *user, const char *db, const char *sql)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+int
+tstore_make(struct tstore *s, const char *tag, const char *pg_host, const char *pg_user)
+{
+	static int n;
+	char sql[320];
+
+	memset(s, 0, sizeof(*s));
+	s->pg_host = pg_host;
+	s->pg_user = pg_user;
+	n++;
+	if (pg_host == NULL) {
+		snprintf(s->data, sizeof(s->data), "/tmp/madang-it-%s.%d.%d", tag, (int)getpid(), n);
+		s->args[0] = "--data";
+		s->args[1] = s->data;
+		return 0;
+	}
+	snprintf(s->data, sizeof(s->data), "madang_%s_%d_%d", tag, (int)getpid(), n);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", s->data);
+	if (tpg_sql(pg_host, pg_user, "postgres", sql) != 0) {
+		s->data[0] = '\0';
+		return -1;
+	}
+	snprintf(s->uri, sizeof(s->uri), "host=%s user=%s dbname=%s", pg_host, pg_user, s->data);
+	s->args[0] = "--store";
+	s->args[1] = s->uri;
+	return 0;
+}
+
+int
+tstore_drop(struct tstore *s)
+{
+	char cmd[400];
+	int rc;
+
+	if (s->data[0] == '\0')
+		return 0;
+	if (s->pg_host != NULL) {
+		snprintf(cmd, sizeof(cmd), "DROP DATABASE IF EXISTS %s", s->data);
+		rc = tpg_sql(s->pg_host, s->pg_user, "postgres", cmd);
+	} else {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->data);
+		rc = system(cmd) == 0 ? 0 : -1;
+	}
+	s->data[0] = '\0';
+	return rc;
+}
+
 const char *
 tj_str(const cJSON *o, const char *key)
 {

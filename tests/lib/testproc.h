@@ -51,6 +51,20 @@ void tcall_ok(nng_socket req, const char *json);
 /* Runs sql on database db through psql as user on the server whose unix socket is in host (the
  * PostgreSQL of 25-pgstore). 0 or -1. */
 int tpg_sql(const char *host, const char *user, const char *db, const char *sql);
+/* A scratch store for one test: a SQLite data directory under /tmp or, when pg_host (the socket
+ * directory of a PostgreSQL server, MADANG_TEST_PG) is given, a database of its own there. */
+struct tstore {
+	char data[256];      /* SQLite: the data directory; PostgreSQL: the database's name */
+	char uri[512];       /* PostgreSQL: the --store conninfo */
+	const char *args[3]; /* the broker's options for it: --data DIR or --store URI, NULL */
+	const char *pg_host, *pg_user;
+};
+/* Names a fresh store from tag (the test program's, [a-z_]) and the process; creates the
+ * PostgreSQL database (a SQLite directory is the broker's to create). 0 or -1. */
+int tstore_make(struct tstore *s, const char *tag, const char *pg_host, const char *pg_user);
+/* Removes the directory or drops the database (none made: nothing). 0 or -1. */
+int tstore_drop(struct tstore *s);
+
 /* tcall, then the string/number/bool fields of the reply. */
 const char *tj_str(const cJSON *o, const char *key);
 long long tj_int(const cJSON *o, const char *key);

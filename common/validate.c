@@ -232,10 +232,40 @@ valid_room_name(const char *s, size_t len, const char **why)
 	return room_name_canonical(s, len, canon, sizeof(canon), why);
 }
 
+/* What text_scan finds wrong with a text, the first thing in it. */
+enum text_fault { TEXT_OK, TEXT_BAD_UTF8, TEXT_CONTROL, TEXT_BLANK };
+
+/* Walks len bytes of text: not valid UTF-8, a control character (tab, CR and LF allowed when
+ * lines), only white space, or TEXT_OK. */
+static enum text_fault
+text_scan(const char *s, size_t len, bool lines)
+{
+	bool visible = false;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+
+		if (k == 0)
+			return TEXT_BAD_UTF8;
+		if (is_control(cp) && !(lines && (cp == '\t' || cp == '\n' || cp == '\r')))
+			return TEXT_CONTROL;
+		if (!is_trim_space(cp))
+			visible = true;
+		i += k;
+	}
+	return visible ? TEXT_OK : TEXT_BLANK;
+}
+
 bool
 valid_text(const char *s, size_t len, const char **why)
 {
-	bool visible = false;
+	static const char *const faults[] = {
+	    [TEXT_BAD_UTF8] = "message is not valid UTF-8",
+	    [TEXT_CONTROL] = "message contains a control character",
+	    [TEXT_BLANK] = "message is empty",
+	};
+	enum text_fault f;
 
 	if (s == NULL || len == 0) {
 		*why = "message is empty";
@@ -245,33 +275,20 @@ valid_text(const char *s, size_t len, const char **why)
 		*why = "message is longer than 4096 bytes";
 		return false;
 	}
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &cp);
-
-		if (k == 0) {
-			*why = "message is not valid UTF-8";
-			return false;
-		}
-		if (is_control(cp) && cp != '\t' && cp != '\n' && cp != '\r') {
-			*why = "message contains a control character";
-			return false;
-		}
-		if (!is_trim_space(cp))
-			visible = true;
-		i += k;
-	}
-	if (!visible) {
-		*why = "message is empty";
-		return false;
-	}
-	return true;
+	if ((f = text_scan(s, len, true)) != TEXT_OK)
+		*why = faults[f];
+	return f == TEXT_OK;
 }
 
 bool
 valid_note(const char *s, size_t len, const char **why)
 {
-	bool visible = false;
+	static const char *const faults[] = {
+	    [TEXT_BAD_UTF8] = "reason is not valid UTF-8",
+	    [TEXT_CONTROL] = "reason must be one line without control characters",
+	    [TEXT_BLANK] = "reason is only white space",
+	};
+	enum text_fault f;
 
 	if (len == 0)
 		return true;
@@ -279,27 +296,9 @@ valid_note(const char *s, size_t len, const char **why)
 		*why = "reason is longer than 256 bytes";
 		return false;
 	}
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &cp);
-
-		if (k == 0) {
-			*why = "reason is not valid UTF-8";
-			return false;
-		}
-		if (is_control(cp)) {
-			*why = "reason must be one line without control characters";
-			return false;
-		}
-		if (!is_trim_space(cp))
-			visible = true;
-		i += k;
-	}
-	if (!visible) {
-		*why = "reason is only white space";
-		return false;
-	}
-	return true;
+	if ((f = text_scan(s, len, false)) != TEXT_OK)
+		*why = faults[f];
+	return f == TEXT_OK;
 }
 
 bool

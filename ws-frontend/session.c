@@ -19,8 +19,40 @@ sess_new(const char *id, size_t max_rooms)
 	s->refs = 1;
 	s->max_rooms = max_rooms;
 	snprintf(s->id, sizeof(s->id), "%s", id);
-	sbuf_init(&s->rx);
 	return s;
+}
+
+struct ws_sess_extra *
+sess_extra(struct ws_session *s)
+{
+	if (s->x == NULL && (s->x = calloc(1, sizeof(*s->x))) != NULL)
+		sbuf_init(&s->x->rx);
+	return s->x;
+}
+
+void
+sess_extra_trim(struct ws_session *s)
+{
+	struct ws_sess_extra *x = s->x;
+
+	if (x == NULL || x->hist_init || x->rx.cap > 0 || x->rx.len > 0 || x->held_head != NULL ||
+	    x->close_reason != NULL || x->probe_until_ms != 0)
+		return;
+	sbuf_fini(&x->rx);
+	free(x);
+	s->x = NULL;
+}
+
+const char *
+sess_close_reason(const struct ws_session *s)
+{
+	return s->x != NULL ? s->x->close_reason : NULL;
+}
+
+struct ws_held *
+sess_held(const struct ws_session *s)
+{
+	return s->x != NULL ? s->x->held_head : NULL;
 }
 
 /* Replaces *dst with a copy of src (NULL: none). Returns 0 or -1 (no memory, *dst kept). */
@@ -108,15 +140,20 @@ sess_unref(struct ws_session *s)
 	for (size_t i = 0; i < s->rooms_cap; i++)
 		member_free(s->rooms[i]);
 	sess_drop_queue(s);
-	for (struct ws_held *h; (h = sess_unhold(s)) != NULL;)
-		free(h);
-	sbuf_fini(&s->rx);
+	if (s->x != NULL) {
+		for (struct ws_held *h = s->x->held_head, *next; h != NULL; h = next) {
+			next = h->next;
+			free(h);
+		}
+		sbuf_fini(&s->x->rx);
+		free(s->x->close_reason);
+		free(s->x);
+	}
 	free(s->rooms);
 	free(s->single_room);
 	free(s->resume);
 	free(s->user);
 	free(s->subject);
-	free(s->close_reason);
 	free(s);
 }
 
@@ -350,37 +387,43 @@ sesstab_each(struct sesstab *t, void (*fn)(struct ws_session *, void *), void *a
 int
 sess_hold(struct ws_session *s, const char *room_id, const char *buf, size_t len)
 {
+	struct ws_sess_extra *x = sess_extra(s);
 	struct ws_held *h;
 
-	if (s->held_n >= WS_HELD_MAX || len > WS_HELD_BYTES_MAX - s->held_bytes)
+	if (x == NULL)
 		return -1;
-	if ((h = malloc(sizeof(*h) + len)) == NULL)
+	if (x->held_n >= WS_HELD_MAX || len > WS_HELD_BYTES_MAX - x->held_bytes ||
+	    (h = malloc(sizeof(*h) + len)) == NULL) {
+		sess_extra_trim(s);
 		return -1;
+	}
 	h->next = NULL;
 	snprintf(h->room_id, sizeof(h->room_id), "%s", room_id ? room_id : "");
 	h->len = len;
 	memcpy(h->buf, buf, len);
-	if (s->held_tail != NULL)
-		s->held_tail->next = h;
+	if (x->held_tail != NULL)
+		x->held_tail->next = h;
 	else
-		s->held_head = h;
-	s->held_tail = h;
-	s->held_n++;
-	s->held_bytes += len;
+		x->held_head = h;
+	x->held_tail = h;
+	x->held_n++;
+	x->held_bytes += len;
 	return 0;
 }
 
 struct ws_held *
 sess_unhold(struct ws_session *s)
 {
-	struct ws_held *h = s->held_head;
+	struct ws_sess_extra *x = s->x;
+	struct ws_held *h = x != NULL ? x->held_head : NULL;
 
 	if (h == NULL)
 		return NULL;
-	if ((s->held_head = h->next) == NULL)
-		s->held_tail = NULL;
-	s->held_n--;
-	s->held_bytes -= h->len;
+	if ((x->held_head = h->next) == NULL)
+		x->held_tail = NULL;
+	x->held_n--;
+	x->held_bytes -= h->len;
 	h->next = NULL;
+	sess_extra_trim(s);
 	return h;
 }

@@ -81,6 +81,12 @@ keepalive_one(struct ws_session *s, void *arg)
 	uint64_t now = t->mono_ms, idle, interval = (uint64_t)ws->o.ping_interval * 1000;
 	const struct ws_pss *p;
 
+	if (s->x != NULL && s->x->hist_init && bytebucket_full(&s->x->hist, clock_mono_ns())) {
+		/* Its history budget is paid up: it would start full again, so it need not be kept
+		 * (nor the extra part for it). */
+		s->x->hist_init = false;
+		sess_extra_trim(s);
+	}
 	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms ||
 	    now < s->last_ping_ms)
 		return;
@@ -94,9 +100,10 @@ keepalive_one(struct ws_session *s, void *arg)
 		out_close(s, WS_CLOSE_UNAUTHORIZED, "token expired", true);
 		return;
 	}
-	if (s->probe_until_ms != 0 && now >= s->probe_until_ms) {
-		bool silent = s->last_rx_ms + WS_PROBE_WAIT_MS < s->probe_until_ms;
-		s->probe_until_ms = 0;
+	if (s->x != NULL && s->x->probe_until_ms != 0 && now >= s->x->probe_until_ms) {
+		bool silent = s->last_rx_ms + WS_PROBE_WAIT_MS < s->x->probe_until_ms;
+		s->x->probe_until_ms = 0;
+		sess_extra_trim(s);
 		if (silent) {
 			log_info("ws: session %llu (%s) dropped: no answer to a probe (a newcomer "
 			         "wants its nickname)",
@@ -129,11 +136,14 @@ void
 conn_probe(struct ws_session *s)
 {
 	uint64_t now = clock_mono_ms();
+	struct ws_sess_extra *x;
 
-	if (s->wsi == NULL || s->close_code != 0 || s->probe_until_ms != 0 ||
+	if (s->wsi == NULL || s->close_code != 0 || (s->x != NULL && s->x->probe_until_ms != 0) ||
 	    now < s->last_rx_ms + WS_PROBE_WAIT_MS)
 		return;
-	s->probe_until_ms = now + WS_PROBE_WAIT_MS;
+	if ((x = sess_extra(s)) == NULL)
+		return; /* out of memory: no probe (the holder keeps its nickname) */
+	x->probe_until_ms = now + WS_PROBE_WAIT_MS;
 	s->last_ping_ms = now;
 	out_ping(s);
 }
@@ -357,7 +367,10 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 	s->serial = ++cn.next_serial;
 	conn_heard(s);
 	s->last_ping_ms = s->last_rx_ms;
-	bucket_init(&s->bucket, ws->o.rate, ws->o.burst, clock_mono_ns());
+	{
+		struct bucket_rate r = bucket_rate(ws->o.rate, ws->o.burst);
+		bucket_init(&s->bucket, &r, clock_mono_ns());
+	}
 	if (sesstab_add(&ws->sessions, s) != 0) {
 		sess_unref(s); /* out of memory: refused like a failed sess_new */
 		return -1;
@@ -422,7 +435,7 @@ conn_closed(struct ws_pss *p)
 	if (s->opened && !s->close_logged)
 		log_info("ws: session %llu (%s) closed%s%s", (unsigned long long)s->serial,
 		         s->user != NULL ? s->user : "-", s->close_code ? ": " : "",
-		         s->close_code && s->close_reason ? s->close_reason : "");
+		         s->close_code && sess_close_reason(s) ? sess_close_reason(s) : "");
 	s->wsi = NULL;
 	s->addr = NULL;
 	p->s = NULL;
@@ -433,8 +446,9 @@ conn_closed(struct ws_pss *p)
 int
 conn_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 {
-	size_t remaining = lws_remaining_packet_payload(wsi);
+	size_t remaining = lws_remaining_packet_payload(wsi), have;
 	bool final = lws_is_final_fragment(wsi) && remaining == 0;
+	struct ws_sess_extra *x;
 
 	conn_heard(s);
 	if (s->close_code != 0)
@@ -443,25 +457,34 @@ conn_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 		out_close(s, WS_CLOSE_UNSUPPORTED, "binary messages are not supported", false);
 		return 0;
 	}
-	if (s->rx.len + len + remaining > WS_FRAME_MAX) {
-		sbuf_reset(&s->rx);
+	x = s->x;
+	have = x != NULL ? x->rx.len : 0;
+	if (have + len + remaining > WS_FRAME_MAX) {
+		if (x != NULL)
+			sbuf_fini(&x->rx);
 		out_close(s, WS_CLOSE_TOO_BIG, "message too big", false);
 		return 0;
 	}
-	if (final && s->rx.len == 0) {
-		client_message(s, in, len);
+	if (final && have == 0) {
+		client_message(s, in, len); /* whole in one piece: no reassembly buffer */
 		return 0;
 	}
-	sbuf_add(&s->rx, in, len);
-	if (s->rx.oom) {
+	if ((x = sess_extra(s)) == NULL) {
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		return 0;
+	}
+	sbuf_add(&x->rx, in, len);
+	if (x->rx.oom) {
 		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return 0;
 	}
 	if (final) {
-		client_message(s, s->rx.data, s->rx.len);
-		sbuf_reset(&s->rx);
-		if (s->rx.cap > WS_RX_KEEP)
-			sbuf_fini(&s->rx); /* do not keep a big buffer for every idle client */
+		/* x stays while client_message runs: its rx buffer is in use. */
+		client_message(s, x->rx.data, x->rx.len);
+		sbuf_reset(&x->rx);
+		if (x->rx.cap > WS_RX_KEEP)
+			sbuf_fini(&x->rx); /* do not keep a big buffer for every idle client */
+		sess_extra_trim(s);
 	}
 	return 0;
 }

@@ -45,6 +45,9 @@ test_frame_headers(void **state)
 	assert_int_equal(f->len, 4 + 65535);
 	ws_frame_unref(f);
 
+	/* The length is a uint32_t: a payload it cannot count is refused (never read). */
+	assert_null(ws_frame_text(payload, (size_t)UINT32_MAX - 9));
+
 	f = ws_frame_text(payload, 65536);
 	assert_int_equal(f->len, 10 + 65536);
 	assert_int_equal(f->data[1], 127);

@@ -89,6 +89,7 @@ test_idle_session_is_small_and_has_no_extra(void **state)
 
 	(void)state;
 	assert_true(sizeof(struct ws_session) <= 232);
+	assert_int_equal(sizeof(struct ws_frame), 8); /* each join event the room keeps */
 	assert_non_null(s);
 	assert_null(s->x);
 	assert_null(sess_held(s));

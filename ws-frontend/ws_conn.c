@@ -2,6 +2,9 @@
  * refused at the handshake, messages reassembled from frames, keep-alive, and the reap pass.
  * Writing: ws_out.c. */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "policy.h"
 #include "utf8.h"
 #include "validate.h"
 #include "ws_client.h"
@@ -22,6 +26,8 @@
 static struct {
 	struct ipcount ips; /* connections per client address (--max-conns-per-ip) */
 	uint64_t next_serial;
+	uint64_t churn;       /* connections opened or closed since the last malloc_trim */
+	uint64_t churn_swept; /* churn at the last keep-alive sweep (policy_trim) */
 } cn;
 
 void
@@ -130,6 +136,17 @@ conn_keepalive(void)
 	struct keepalive_now t = {clock_mono_ms(), (int64_t)clock_wall_ms()};
 
 	sesstab_each(&ws->sessions, keepalive_one, &t);
+	if (policy_trim(cn.churn, cn.churn_swept)) {
+#ifdef __GLIBC__
+		uint64_t t0 = clock_mono_ns();
+		malloc_trim(0); /* a burst is over: its free pages go back (policy.h) */
+		log_debug("ws: malloc_trim after %llu connections came or went: %llu us",
+		          (unsigned long long)cn.churn,
+		          (unsigned long long)(clock_mono_ns() - t0) / 1000);
+#endif
+		cn.churn = 0;
+	}
+	cn.churn_swept = cn.churn;
 }
 
 void
@@ -365,6 +382,7 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 	s->wsi = wsi;
 	s->addr = p->addr;
 	s->serial = ++cn.next_serial;
+	cn.churn++;
 	conn_heard(s);
 	s->last_ping_ms = s->last_rx_ms;
 	{
@@ -430,6 +448,7 @@ conn_closed(struct ws_pss *p)
 	}
 	if (s == NULL)
 		return;
+	cn.churn++;
 	ws_leave_all(s);
 	sesstab_del(&ws->sessions, s);
 	if (s->opened && !s->close_logged)

@@ -89,9 +89,15 @@ sess_unshare_user(struct ws_session *s)
 int
 sess_set_user(struct ws_session *s, const char *user)
 {
-	if (sess_unshare_user(s) != 0)
+	char *copy = NULL;
+
+	if (sess_unshare_user(s) != 0 || (user != NULL && (copy = strdup(user)) == NULL))
 		return -1;
-	return set_str(&s->user, user);
+	if (!s->user_in_room)
+		free(s->user);
+	s->user = copy;
+	s->user_in_room = false;
+	return 0;
 }
 
 int
@@ -107,11 +113,34 @@ sess_set_resume(struct ws_session *s, const char *resume)
 }
 
 int
-sess_set_route(struct ws_session *s, const struct route *rt)
+sess_set_route(struct ws_session *s, const struct route *rt, const char *user)
 {
-	if (set_str(&s->single_room, rt->single ? rt->room_id : NULL) != 0 ||
+	size_t rl, ul;
+	char *both;
+
+	/* Set again (not done by madang-ws): the nickname gets its own copy first. */
+	if ((s->user_in_room && sess_set_user(s, s->user) != 0) ||
 	    set_str(&s->resume, rt->has_resume ? rt->resume : NULL) != 0)
 		return -1;
+	if (!rt->single || user == NULL) {
+		if (set_str(&s->single_room, rt->single ? rt->room_id : NULL) != 0 ||
+		    (user != NULL && sess_set_user(s, user) != 0))
+			return -1;
+		return 0;
+	}
+	/* One allocation for the two: a malloc chunk (32 bytes at least) less per connection. */
+	rl = strlen(rt->room_id) + 1;
+	ul = strlen(user) + 1;
+	if (sess_unshare_user(s) != 0 || (both = malloc(rl + ul)) == NULL)
+		return -1;
+	memcpy(both, rt->room_id, rl);
+	memcpy(both + rl, user, ul);
+	if (!s->user_in_room)
+		free(s->user);
+	free(s->single_room);
+	s->single_room = both;
+	s->user = both + rl;
+	s->user_in_room = true;
 	return 0;
 }
 
@@ -149,10 +178,12 @@ sess_unref(struct ws_session *s)
 		free(s->x->close_reason);
 		free(s->x);
 	}
-	free(s->rooms);
+	if (s->rooms != &s->room1)
+		free(s->rooms);
+	if (!s->user_in_room)
+		free(s->user);
 	free(s->single_room);
 	free(s->resume);
-	free(s->user);
 	free(s->subject);
 	free(s);
 }
@@ -166,7 +197,8 @@ sess_member(const struct ws_session *s, const char *room_id)
 	return NULL;
 }
 
-/* Most connections are in one room: the slots start at one and double up to max_rooms. */
+/* Most connections are in one room: the slots start at one, in the session itself (room1),
+ * and double up to max_rooms in an allocated array. */
 static int
 sess_rooms_grow(struct ws_session *s)
 {
@@ -175,8 +207,17 @@ sess_rooms_grow(struct ws_session *s)
 
 	if (cap > s->max_rooms)
 		cap = s->max_rooms;
-	if (cap <= s->rooms_cap || (v = realloc(s->rooms, cap * sizeof(*v))) == NULL)
+	if (cap <= s->rooms_cap)
 		return -1;
+	if (cap == 1) {
+		v = &s->room1;
+	} else if (s->rooms == &s->room1) {
+		if ((v = malloc(cap * sizeof(*v))) == NULL)
+			return -1;
+		v[0] = s->room1;
+	} else if ((v = realloc(s->rooms, cap * sizeof(*v))) == NULL) {
+		return -1;
+	}
 	for (size_t i = s->rooms_cap; i < cap; i++)
 		v[i] = NULL;
 	s->rooms = v;

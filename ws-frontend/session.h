@@ -61,18 +61,20 @@ struct ws_session {
 	const char *addr; /* the client address while connected ("": unknown), else NULL */
 	uint64_t serial;  /* 1, 2, … in connection order (log lines) */
 	char id[WS_SESSION_LEN + 1];
-	bool opened;         /* accepted (not refused at connect): its close is logged */
-	bool wq_listed;      /* on the list of sessions to write (wq_next) */
-	bool slow;           /* a slow consumer, waiting for the reap pass (ws_out.c) */
-	bool authenticated;  /* its nickname came from a verified token (--jwt-secret-file) */
-	bool admin;          /* that token had "admin": true (sent with every join, sync) */
-	bool ping_due;       /* a ping goes out with the next write */
-	bool rx_skip;        /* dropping the rest of a refused message */
-	bool close_flush;    /* the close frame goes out after what is pending */
-	bool close_sent;     /* our close frame is out; waiting for the client's */
-	bool close_logged;   /* the reason was logged where it was decided */
-	bool rpc_busy;       /* a broker request of this client is in flight (below) */
-	uint16_t close_code; /* closing: the code of the close frame (0: not closing) */
+	/* Flags as bits: eleven bools would take eleven bytes. */
+	bool opened : 1;        /* accepted (not refused at connect): its close is logged */
+	bool wq_listed : 1;     /* on the list of sessions to write (wq_next) */
+	bool slow : 1;          /* a slow consumer, waiting for the reap pass (ws_out.c) */
+	bool authenticated : 1; /* its nickname came from a verified token (--jwt-secret-file) */
+	bool admin : 1;         /* that token had "admin": true (sent with every join, sync) */
+	bool ping_due : 1;      /* a ping goes out with the next write */
+	bool rx_skip : 1;       /* dropping the rest of a refused message */
+	bool close_flush : 1;   /* the close frame goes out after what is pending */
+	bool close_sent : 1;    /* our close frame is out; waiting for the client's */
+	bool close_logged : 1;  /* the reason was logged where it was decided */
+	bool rpc_busy : 1;      /* a broker request of this client is in flight (below) */
+	bool user_in_room : 1;  /* user is in single_room's allocation (sess_set_route) */
+	uint16_t close_code;    /* closing: the code of the close frame (0: not closing) */
 	/* Room slots: rooms_cap of them (NULL when free), grown up to max_rooms
 	 * (WS_ROOMS_PER_CONN_MAX at most); nrooms taken; rr is the slot to start the next collect
 	 * at (fairness). */
@@ -82,12 +84,14 @@ struct ws_session {
 	uint16_t rr;
 	uint16_t rpc_queued; /* its rpc jobs queued (WS_SESSION_RPC_MAX) */
 	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
-	 * Strings are allocated to fit. */
+	 * Strings are allocated to fit; the single room and the nickname set with it share one
+	 * allocation (user_in_room) until the nickname changes. */
 	char *single_room;        /* /ws/{room_id}/{username}: the one room of this connection */
 	char *resume;             /* ?resume=: the previous session's id, sent with every join */
 	char *user;               /* its nickname, once known (else NULL) */
 	char *subject;            /* its token's subject (jwt_claims.sub), else NULL */
-	struct ws_member **rooms; /* rooms_cap slots */
+	struct ws_member **rooms; /* rooms_cap slots: &room1 while there is one, else allocated */
+	struct ws_member *room1;  /* the first slot: no allocation for a connection in one room */
 	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
 	uint64_t oq_bytes;
 	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
@@ -124,8 +128,10 @@ int sess_set_subject(struct ws_session *s, const char *subject);
 /* Sets the previous session's id sent with every later join (join_room "resume"); NULL:
  * none. Returns 0 or -1 (no memory, the old one kept). */
 int sess_set_resume(struct ws_session *s, const char *resume);
-/* Copies the URL's lasting parameters (single room, resume). Returns 0 or -1 (no memory). */
-int sess_set_route(struct ws_session *s, const struct route *rt);
+/* Copies the URL's lasting parameters (single room, resume) and sets the nickname (NULL:
+ * none), once, at the connection's start. The room and the nickname share one allocation.
+ * Returns 0 or -1 (no memory). */
+int sess_set_route(struct ws_session *s, const struct route *rt, const char *user);
 struct ws_session *sess_ref(struct ws_session *s);
 /* Drops a reference; the last one frees the session (its members must be gone already). */
 void sess_unref(struct ws_session *s);

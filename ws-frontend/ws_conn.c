@@ -425,7 +425,7 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 		p->guest = true;
 		p->guest_tries = 1;
 	}
-	if (sess_set_route(s, &rt) != 0 || (rt.has_user && sess_set_user(s, rt.user) != 0)) {
+	if (sess_set_route(s, &rt, rt.has_user ? rt.user : NULL) != 0) {
 		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return 0;
 	}

@@ -528,8 +528,8 @@ test_member_slots_and_sole_member(void **state)
 	sess_unref(s); /* frees both members with it */
 }
 
-/* Slots start at one (most connections are in one room) and double up to the maximum; every
- * member stays findable while they grow. */
+/* Slots start at one, inside the session (most connections are in one room), and double up
+ * to the maximum; every member stays findable while they grow. */
 static void
 test_member_slots_grow_to_the_maximum(void **state)
 {
@@ -550,6 +550,11 @@ test_member_slots_grow_to_the_maximum(void **state)
 		m[i] = sess_member_add(s, r[i], "u");
 		assert_non_null(m[i]);
 		assert_int_equal(s->rooms_cap, caps[i]);
+		/* the first slot is the session's own; from the second on, an array */
+		if (i == 0)
+			assert_ptr_equal(s->rooms, &s->room1);
+		else
+			assert_ptr_not_equal(s->rooms, &s->room1);
 		for (int k = 0; k <= i; k++) {
 			snprintf(id, sizeof(id), "r%d", k);
 			assert_ptr_equal(sess_member(s, id), m[k]);

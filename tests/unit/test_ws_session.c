@@ -4,6 +4,7 @@
  * freed name fails there); the parts an idle connection does not use live in an extra part
  * that exists only while one of them is in use. */
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,8 +81,9 @@ test_member_rename_and_free_with_a_shared_name(void **state)
 	sess_unref(s); /* frees m too */
 }
 
-/* What an idle connection holds stays small: the session without its extra part fits a 240-byte
- * malloc chunk (it was 368 with the parts below inside it). */
+/* What an idle connection holds stays small: the session without its extra part, with its
+ * first room slot and flags as bits, fits a 240-byte malloc chunk (it was 368 with the parts
+ * below inside it, and a 32-byte chunk for the slot). */
 static void
 test_idle_session_is_small_and_has_no_extra(void **state)
 {
@@ -166,6 +168,54 @@ test_extra_part_kept_while_any_part_is_used(void **state)
 	sess_unref(s);
 }
 
+/* /ws/{room}/{user}: the room and the nickname share one allocation; a member shares the
+ * nickname too; a new nickname gets its own string and the room stays (the sanitizer suite
+ * checks that nothing is freed twice or read after its free). */
+static void
+test_route_room_and_nickname_share_one_allocation(void **state)
+{
+	struct route rt = {.single = true, .has_user = true};
+	struct roomtab rtab;
+	struct ws_room *r;
+	struct ws_session *s = sess_new(SID, 4), *t = sess_new(SID, 4);
+	struct ws_member *m;
+
+	(void)state;
+	snprintf(rt.room_id, sizeof(rt.room_id), "lobby");
+	snprintf(rt.user, sizeof(rt.user), "alice");
+	assert_int_equal(sess_set_route(s, &rt, rt.user), 0);
+	assert_string_equal(s->single_room, "lobby");
+	assert_string_equal(s->user, "alice");
+	assert_ptr_equal(s->user, s->single_room + strlen("lobby") + 1);
+	assert_true(s->user_in_room);
+	roomtab_init(&rtab);
+	r = roomtab_add(&rtab, "lobby");
+	m = sess_member_add(s, r, "alice");
+	assert_ptr_equal(m->user, s->user);
+
+	assert_int_equal(sess_set_user(s, "alicia"), 0);
+	assert_false(s->user_in_room);
+	assert_string_equal(s->user, "alicia");
+	assert_string_equal(s->single_room, "lobby");
+	assert_string_equal(m->user, "alice"); /* its own copy now */
+	assert_false(m->user_shared);
+	sess_member_del(s, m);
+	roomtab_del(&rtab, r);
+	sess_unref(s);
+
+	/* Set twice (madang-ws does not): the nickname is copied before the block goes. */
+	assert_int_equal(sess_set_route(t, &rt, rt.user), 0);
+	rt.single = false;
+	assert_int_equal(sess_set_route(t, &rt, NULL), 0);
+	assert_null(t->single_room);
+	assert_string_equal(t->user, "alice");
+	assert_false(t->user_in_room);
+	/* Without a single room the nickname is a string of its own. */
+	assert_int_equal(sess_set_route(t, &rt, "bob"), 0);
+	assert_string_equal(t->user, "bob");
+	sess_unref(t);
+}
+
 int
 main(void)
 {
@@ -175,6 +225,7 @@ main(void)
 	    cmocka_unit_test(test_idle_session_is_small_and_has_no_extra),
 	    cmocka_unit_test(test_extra_part_follows_the_held_messages),
 	    cmocka_unit_test(test_extra_part_kept_while_any_part_is_used),
+	    cmocka_unit_test(test_route_room_and_nickname_share_one_allocation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

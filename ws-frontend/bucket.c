@@ -6,27 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
-bucket_init(struct bucket *b, uint32_t rate, uint32_t burst, uint64_t now_ns)
+struct bucket_rate
+bucket_rate(uint32_t rate, uint32_t burst)
 {
-	b->rate_mt = (uint64_t)rate * 1000;
-	b->burst_mt = (uint64_t)(burst ? burst : 1) * 1000;
-	b->tokens_mt = b->burst_mt;
+	struct bucket_rate r = {(uint64_t)rate * 1000, (uint64_t)(burst ? burst : 1) * 1000};
+
+	return r;
+}
+
+void
+bucket_init(struct bucket *b, const struct bucket_rate *r, uint64_t now_ns)
+{
+	b->tokens_mt = r->burst_mt;
 	b->last_ns = now_ns;
 }
 
 bool
-bucket_take(struct bucket *b, uint64_t now_ns)
+bucket_take(struct bucket *b, const struct bucket_rate *r, uint64_t now_ns)
 {
 	if (now_ns > b->last_ns) {
 		uint64_t dt = now_ns - b->last_ns;
 		/* Refill in whole milli-tokens; keep the remainder of the time for next call. */
 		uint64_t gained =
-		    dt / 1000000 * b->rate_mt / 1000 + dt % 1000000 * b->rate_mt / 1000000000;
+		    dt / 1000000 * r->rate_mt / 1000 + dt % 1000000 * r->rate_mt / 1000000000;
 		if (gained > 0) {
 			b->tokens_mt += gained;
-			if (b->tokens_mt > b->burst_mt)
-				b->tokens_mt = b->burst_mt;
+			if (b->tokens_mt > r->burst_mt)
+				b->tokens_mt = r->burst_mt;
 			b->last_ns = now_ns;
 		}
 	}
@@ -37,16 +43,16 @@ bucket_take(struct bucket *b, uint64_t now_ns)
 }
 
 uint64_t
-bucket_wait_ms(const struct bucket *b)
+bucket_wait_ms(const struct bucket *b, const struct bucket_rate *r)
 {
 	uint64_t need;
 
 	if (b->tokens_mt >= 1000)
 		return 0;
 	need = 1000 - b->tokens_mt;
-	if (b->rate_mt == 0)
+	if (r->rate_mt == 0)
 		return UINT64_MAX;
-	return (need * 1000 + b->rate_mt - 1) / b->rate_mt;
+	return (need * 1000 + r->rate_mt - 1) / r->rate_mt;
 }
 
 void

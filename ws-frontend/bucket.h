@@ -10,21 +10,27 @@
 
 #include "hmap.h"
 
+/* A bucket's rate and burst, the same for every connection: kept once, not in each bucket
+ * (16 bytes less per connection). */
+struct bucket_rate {
+	uint64_t rate_mt;  /* milli-tokens gained per second */
+	uint64_t burst_mt; /* most milli-tokens held */
+};
 struct bucket {
 	uint64_t tokens_mt; /* milli-tokens held */
-	uint64_t rate_mt;   /* milli-tokens gained per second */
-	uint64_t burst_mt;  /* most milli-tokens held */
 	uint64_t last_ns;   /* monotonic time of the last refill */
 };
 
-/* Starts full. rate is tokens per second (> 0), burst the most tokens held (>= 1). */
-void bucket_init(struct bucket *b, uint32_t rate, uint32_t burst, uint64_t now_ns);
+/* rate is tokens per second (> 0), burst the most tokens held (0 counts as 1). */
+struct bucket_rate bucket_rate(uint32_t rate, uint32_t burst);
+/* Starts full. */
+void bucket_init(struct bucket *b, const struct bucket_rate *r, uint64_t now_ns);
 /* Takes one token; false when none is left (nothing is taken then). */
-bool bucket_take(struct bucket *b, uint64_t now_ns);
+bool bucket_take(struct bucket *b, const struct bucket_rate *r, uint64_t now_ns);
 
 /* Milliseconds (rounded up, at least 1) until bucket_take can succeed; 0 when it can now.
  * Call right after a bucket_take that failed at the same now_ns. */
-uint64_t bucket_wait_ms(const struct bucket *b);
+uint64_t bucket_wait_ms(const struct bucket *b, const struct bucket_rate *r);
 
 /* A byte budget: rate bytes per second, at most burst saved up. A request is admitted while
  * the budget is not in debt; what it costs is charged before (a reservation) and corrected

@@ -18,13 +18,13 @@ struct ws_frame *
 ws_frame_text(const char *payload, size_t len)
 {
 	size_t hl = ws_frame_header_len(len);
-	struct ws_frame *f = malloc(sizeof(*f) + hl + len);
+	struct ws_frame *f;
 	unsigned char *h;
 
-	if (f == NULL)
+	if (len > UINT32_MAX - hl || (f = malloc(sizeof(*f) + hl + len)) == NULL)
 		return NULL;
 	f->refs = 1;
-	f->len = hl + len;
+	f->len = (uint32_t)(hl + len);
 	h = f->data;
 	h[0] = 0x81; /* FIN, opcode 1 (text) */
 	if (hl == 2) {

@@ -10,11 +10,13 @@
  * thread touches frames, so the count needs no atomics. */
 struct ws_frame {
 	uint32_t refs;
-	size_t len;           /* header + payload bytes in data */
+	uint32_t len;         /* header + payload bytes in data (8 bytes of header, not 16: the
+	                       * room keeps a join event per member, docs/performance.md #27) */
 	unsigned char data[]; /* FIN+text opcode, length, payload */
 };
 
-/* Builds a frame around payload[0..len). Returns it with one reference, or NULL (no memory). */
+/* Builds a frame around payload[0..len). Returns it with one reference, or NULL (no memory,
+ * or a payload of 4 GiB or more, which no frame of ours comes near: WS_REPLY_MAX). */
 struct ws_frame *ws_frame_text(const char *payload, size_t len);
 struct ws_frame *ws_frame_ref(struct ws_frame *f);
 void ws_frame_unref(struct ws_frame *f);

@@ -87,3 +87,9 @@ policy_pace(const struct pace_in *in)
 	wait -= in->since_flush_ns;
 	return wait < WS_PACE_MIN_WAIT_NS && !in->flush_time ? 0 : wait;
 }
+
+bool
+policy_trim(uint64_t churn, uint64_t prev)
+{
+	return churn >= WS_TRIM_CHURN && churn == prev;
+}

@@ -104,4 +104,17 @@ struct pace_in {
  * already passed since that flush; under WS_PACE_MIN_WAIT_NS it is 0. Pure. */
 uint64_t policy_pace(const struct pace_in *in);
 
+/* Giving memory back after a burst of connections (docs/performance.md, finding 27): the
+ * handshakes (lws's header buffers), join replies and broker messages of a burst leave free
+ * memory scattered through the heap and through the malloc arenas of nng's threads, which
+ * malloc keeps resident (about 200 bytes per connection of an idle burst of 10,000).
+ * malloc_trim gives its whole free pages back; the keep-alive sweep calls it once a burst is
+ * over: at least WS_TRIM_CHURN connections opened or closed since the last trim, and none in
+ * the last sweep. A steady trickle of connections reuses that memory instead. */
+#define WS_TRIM_CHURN 1000
+
+/* Should the sweep trim? churn: connections opened or closed since the last trim; prev: the
+ * same count at the previous sweep. Pure. */
+bool policy_trim(uint64_t churn, uint64_t prev);
+
 #endif

@@ -19,8 +19,40 @@ sess_new(const char *id, size_t max_rooms)
 	s->refs = 1;
 	s->max_rooms = max_rooms;
 	snprintf(s->id, sizeof(s->id), "%s", id);
-	sbuf_init(&s->rx);
 	return s;
+}
+
+struct ws_sess_extra *
+sess_extra(struct ws_session *s)
+{
+	if (s->x == NULL && (s->x = calloc(1, sizeof(*s->x))) != NULL)
+		sbuf_init(&s->x->rx);
+	return s->x;
+}
+
+void
+sess_extra_trim(struct ws_session *s)
+{
+	struct ws_sess_extra *x = s->x;
+
+	if (x == NULL || x->hist_init || x->rx.cap > 0 || x->rx.len > 0 || x->held_head != NULL ||
+	    x->close_reason != NULL || x->probe_until_ms != 0)
+		return;
+	sbuf_fini(&x->rx);
+	free(x);
+	s->x = NULL;
+}
+
+const char *
+sess_close_reason(const struct ws_session *s)
+{
+	return s->x != NULL ? s->x->close_reason : NULL;
+}
+
+struct ws_held *
+sess_held(const struct ws_session *s)
+{
+	return s->x != NULL ? s->x->held_head : NULL;
 }
 
 /* Replaces *dst with a copy of src (NULL: none). Returns 0 or -1 (no memory, *dst kept). */
@@ -57,9 +89,15 @@ sess_unshare_user(struct ws_session *s)
 int
 sess_set_user(struct ws_session *s, const char *user)
 {
-	if (sess_unshare_user(s) != 0)
+	char *copy = NULL;
+
+	if (sess_unshare_user(s) != 0 || (user != NULL && (copy = strdup(user)) == NULL))
 		return -1;
-	return set_str(&s->user, user);
+	if (!s->user_in_room)
+		free(s->user);
+	s->user = copy;
+	s->user_in_room = false;
+	return 0;
 }
 
 int
@@ -75,11 +113,34 @@ sess_set_resume(struct ws_session *s, const char *resume)
 }
 
 int
-sess_set_route(struct ws_session *s, const struct route *rt)
+sess_set_route(struct ws_session *s, const struct route *rt, const char *user)
 {
-	if (set_str(&s->single_room, rt->single ? rt->room_id : NULL) != 0 ||
+	size_t rl, ul;
+	char *both;
+
+	/* Set again (not done by madang-ws): the nickname gets its own copy first. */
+	if ((s->user_in_room && sess_set_user(s, s->user) != 0) ||
 	    set_str(&s->resume, rt->has_resume ? rt->resume : NULL) != 0)
 		return -1;
+	if (!rt->single || user == NULL) {
+		if (set_str(&s->single_room, rt->single ? rt->room_id : NULL) != 0 ||
+		    (user != NULL && sess_set_user(s, user) != 0))
+			return -1;
+		return 0;
+	}
+	/* One allocation for the two: a malloc chunk (32 bytes at least) less per connection. */
+	rl = strlen(rt->room_id) + 1;
+	ul = strlen(user) + 1;
+	if (sess_unshare_user(s) != 0 || (both = malloc(rl + ul)) == NULL)
+		return -1;
+	memcpy(both, rt->room_id, rl);
+	memcpy(both + rl, user, ul);
+	if (!s->user_in_room)
+		free(s->user);
+	free(s->single_room);
+	s->single_room = both;
+	s->user = both + rl;
+	s->user_in_room = true;
 	return 0;
 }
 
@@ -108,15 +169,22 @@ sess_unref(struct ws_session *s)
 	for (size_t i = 0; i < s->rooms_cap; i++)
 		member_free(s->rooms[i]);
 	sess_drop_queue(s);
-	for (struct ws_held *h; (h = sess_unhold(s)) != NULL;)
-		free(h);
-	sbuf_fini(&s->rx);
-	free(s->rooms);
+	if (s->x != NULL) {
+		for (struct ws_held *h = s->x->held_head, *next; h != NULL; h = next) {
+			next = h->next;
+			free(h);
+		}
+		sbuf_fini(&s->x->rx);
+		free(s->x->close_reason);
+		free(s->x);
+	}
+	if (s->rooms != &s->room1)
+		free(s->rooms);
+	if (!s->user_in_room)
+		free(s->user);
 	free(s->single_room);
 	free(s->resume);
-	free(s->user);
 	free(s->subject);
-	free(s->close_reason);
 	free(s);
 }
 
@@ -129,7 +197,8 @@ sess_member(const struct ws_session *s, const char *room_id)
 	return NULL;
 }
 
-/* Most connections are in one room: the slots start at one and double up to max_rooms. */
+/* Most connections are in one room: the slots start at one, in the session itself (room1),
+ * and double up to max_rooms in an allocated array. */
 static int
 sess_rooms_grow(struct ws_session *s)
 {
@@ -138,8 +207,17 @@ sess_rooms_grow(struct ws_session *s)
 
 	if (cap > s->max_rooms)
 		cap = s->max_rooms;
-	if (cap <= s->rooms_cap || (v = realloc(s->rooms, cap * sizeof(*v))) == NULL)
+	if (cap <= s->rooms_cap)
 		return -1;
+	if (cap == 1) {
+		v = &s->room1;
+	} else if (s->rooms == &s->room1) {
+		if ((v = malloc(cap * sizeof(*v))) == NULL)
+			return -1;
+		v[0] = s->room1;
+	} else if ((v = realloc(s->rooms, cap * sizeof(*v))) == NULL) {
+		return -1;
+	}
 	for (size_t i = s->rooms_cap; i < cap; i++)
 		v[i] = NULL;
 	s->rooms = v;
@@ -350,37 +428,43 @@ sesstab_each(struct sesstab *t, void (*fn)(struct ws_session *, void *), void *a
 int
 sess_hold(struct ws_session *s, const char *room_id, const char *buf, size_t len)
 {
+	struct ws_sess_extra *x = sess_extra(s);
 	struct ws_held *h;
 
-	if (s->held_n >= WS_HELD_MAX || len > WS_HELD_BYTES_MAX - s->held_bytes)
+	if (x == NULL)
 		return -1;
-	if ((h = malloc(sizeof(*h) + len)) == NULL)
+	if (x->held_n >= WS_HELD_MAX || len > WS_HELD_BYTES_MAX - x->held_bytes ||
+	    (h = malloc(sizeof(*h) + len)) == NULL) {
+		sess_extra_trim(s);
 		return -1;
+	}
 	h->next = NULL;
 	snprintf(h->room_id, sizeof(h->room_id), "%s", room_id ? room_id : "");
 	h->len = len;
 	memcpy(h->buf, buf, len);
-	if (s->held_tail != NULL)
-		s->held_tail->next = h;
+	if (x->held_tail != NULL)
+		x->held_tail->next = h;
 	else
-		s->held_head = h;
-	s->held_tail = h;
-	s->held_n++;
-	s->held_bytes += len;
+		x->held_head = h;
+	x->held_tail = h;
+	x->held_n++;
+	x->held_bytes += len;
 	return 0;
 }
 
 struct ws_held *
 sess_unhold(struct ws_session *s)
 {
-	struct ws_held *h = s->held_head;
+	struct ws_sess_extra *x = s->x;
+	struct ws_held *h = x != NULL ? x->held_head : NULL;
 
 	if (h == NULL)
 		return NULL;
-	if ((s->held_head = h->next) == NULL)
-		s->held_tail = NULL;
-	s->held_n--;
-	s->held_bytes -= h->len;
+	if ((x->held_head = h->next) == NULL)
+		x->held_tail = NULL;
+	x->held_n--;
+	x->held_bytes -= h->len;
 	h->next = NULL;
+	sess_extra_trim(s);
 	return h;
 }

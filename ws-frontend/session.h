@@ -35,9 +35,25 @@ struct ws_held {
 	char buf[]; /* the message as received */
 };
 
+/* The parts of a session that most connections never use: allocated when first needed
+ * (sess_extra) and freed again when none of them is in use (sess_extra_trim), so that an idle
+ * connection does not carry them (docs/performance.md, finding 27: 104 bytes, and the
+ * session's malloc chunk 368 → 240 with the narrower bucket). */
+struct ws_sess_extra {
+	struct bytebucket hist;                /* --history-rate: bytes of history replies */
+	struct sbuf rx;                        /* a message being reassembled from fragments */
+	struct ws_held *held_head, *held_tail; /* messages waiting for a join, in order */
+	size_t held_bytes;                     /* their bytes (WS_HELD_BYTES_MAX) */
+	char *close_reason;      /* at most WS_CLOSE_REASON_MAX bytes; NULL: none (or no memory) */
+	uint64_t probe_until_ms; /* the broker's probe: cut if silent until then (0: none) */
+	uint32_t held_n;         /* held messages (WS_HELD_MAX) */
+	bool hist_init;          /* hist is set up (on the first history command) */
+};
+
 /* Fields are ordered so that nothing is padding, and counters are as narrow as their limits
  * allow: with 10,000 idle connections every byte here is 10 KB (docs/performance.md, finding
- * 27, says where each byte of a connection goes). */
+ * 27, says where each byte of a connection goes). What idle connections do not use is in
+ * struct ws_sess_extra. */
 struct ws_session {
 	uint32_t refs;    /* the connection, plus each broker request in flight for it */
 	uint32_t strikes; /* rate-limited messages in a row */
@@ -45,19 +61,20 @@ struct ws_session {
 	const char *addr; /* the client address while connected ("": unknown), else NULL */
 	uint64_t serial;  /* 1, 2, … in connection order (log lines) */
 	char id[WS_SESSION_LEN + 1];
-	bool opened;         /* accepted (not refused at connect): its close is logged */
-	bool wq_listed;      /* on the list of sessions to write (wq_next) */
-	bool slow;           /* a slow consumer, waiting for the reap pass (ws_out.c) */
-	bool authenticated;  /* its nickname came from a verified token (--jwt-secret-file) */
-	bool admin;          /* that token had "admin": true (sent with every join, sync) */
-	bool ping_due;       /* a ping goes out with the next write */
-	bool hist_init;      /* hist is set up (on the first history command) */
-	bool rx_skip;        /* dropping the rest of a refused message */
-	bool close_flush;    /* the close frame goes out after what is pending */
-	bool close_sent;     /* our close frame is out; waiting for the client's */
-	bool close_logged;   /* the reason was logged where it was decided */
-	bool rpc_busy;       /* a broker request of this client is in flight (below) */
-	uint16_t close_code; /* closing: the code of the close frame (0: not closing) */
+	/* Flags as bits: eleven bools would take eleven bytes. */
+	bool opened : 1;        /* accepted (not refused at connect): its close is logged */
+	bool wq_listed : 1;     /* on the list of sessions to write (wq_next) */
+	bool slow : 1;          /* a slow consumer, waiting for the reap pass (ws_out.c) */
+	bool authenticated : 1; /* its nickname came from a verified token (--jwt-secret-file) */
+	bool admin : 1;         /* that token had "admin": true (sent with every join, sync) */
+	bool ping_due : 1;      /* a ping goes out with the next write */
+	bool rx_skip : 1;       /* dropping the rest of a refused message */
+	bool close_flush : 1;   /* the close frame goes out after what is pending */
+	bool close_sent : 1;    /* our close frame is out; waiting for the client's */
+	bool close_logged : 1;  /* the reason was logged where it was decided */
+	bool rpc_busy : 1;      /* a broker request of this client is in flight (below) */
+	bool user_in_room : 1;  /* user is in single_room's allocation (sess_set_route) */
+	uint16_t close_code;    /* closing: the code of the close frame (0: not closing) */
 	/* Room slots: rooms_cap of them (NULL when free), grown up to max_rooms
 	 * (WS_ROOMS_PER_CONN_MAX at most); nrooms taken; rr is the slot to start the next collect
 	 * at (fairness). */
@@ -65,34 +82,40 @@ struct ws_session {
 	uint16_t max_rooms;
 	uint16_t nrooms;
 	uint16_t rr;
+	uint16_t rpc_queued; /* its rpc jobs queued (WS_SESSION_RPC_MAX) */
 	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
-	 * Strings are allocated to fit. */
+	 * Strings are allocated to fit; the single room and the nickname set with it share one
+	 * allocation (user_in_room) until the nickname changes. */
 	char *single_room;        /* /ws/{room_id}/{username}: the one room of this connection */
 	char *resume;             /* ?resume=: the previous session's id, sent with every join */
 	char *user;               /* its nickname, once known (else NULL) */
 	char *subject;            /* its token's subject (jwt_claims.sub), else NULL */
-	struct ws_member **rooms; /* rooms_cap slots */
+	struct ws_member **rooms; /* rooms_cap slots: &room1 while there is one, else allocated */
+	struct ws_member *room1;  /* the first slot: no allocation for a connection in one room */
 	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
 	uint64_t oq_bytes;
 	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
 	uint64_t last_rx_ms;     /* monotonic ms of the last frame (or pong) from the client */
 	uint64_t last_ping_ms;   /* monotonic ms of the last ping (or of the connection) */
-	uint64_t probe_until_ms; /* the broker's probe: cut if silent until then (0: none) */
-	struct bucket bucket;    /* --rate / --burst */
-	struct bytebucket hist;  /* --history-rate: bytes of history replies */
-	struct sbuf rx;          /* a message being reassembled from fragments */
-	char *close_reason;      /* at most WS_CLOSE_REASON_MAX bytes; NULL: none (or no memory) */
+	struct bucket bucket;    /* --rate / --burst (their bucket_rate is the same for all) */
+	struct ws_sess_extra *x; /* NULL while none of it is in use */
 	/* Broker requests made for this client go out one at a time, in the order the client
 	 * sent its messages (the broker may reorder requests that are in flight together). */
 	void *rpc_head, *rpc_tail; /* its rpc job queue, owned by ws_rpc.c */
-	uint32_t rpc_queued;
-	uint32_t held_n;                       /* messages waiting for a join (WS_HELD_MAX) */
-	struct ws_held *held_head, *held_tail; /* in order */
-	size_t held_bytes;                     /* their bytes (WS_HELD_BYTES_MAX) */
 	struct ws_session
 	    *wq_next; /* --event-loop libev: next session to write (out_flush_writes) */
 	struct ws_session *slow_next; /* the output layer's list of slow consumers */
 };
+
+/* The session's extra part, allocated (zeroed) when absent; NULL when out of memory. */
+struct ws_sess_extra *sess_extra(struct ws_session *s);
+/* Frees the extra part when nothing in it is in use: no history budget, no reassembly
+ * buffer, no held message, no close reason, no probe. */
+void sess_extra_trim(struct ws_session *s);
+/* The close reason set by out_close, or NULL. */
+const char *sess_close_reason(const struct ws_session *s);
+/* The oldest held message (still held), or NULL. */
+struct ws_held *sess_held(const struct ws_session *s);
 
 /* Allocates a session that may be in up to max_rooms rooms, with the given id; NULL when out
  * of memory. */
@@ -105,8 +128,10 @@ int sess_set_subject(struct ws_session *s, const char *subject);
 /* Sets the previous session's id sent with every later join (join_room "resume"); NULL:
  * none. Returns 0 or -1 (no memory, the old one kept). */
 int sess_set_resume(struct ws_session *s, const char *resume);
-/* Copies the URL's lasting parameters (single room, resume). Returns 0 or -1 (no memory). */
-int sess_set_route(struct ws_session *s, const struct route *rt);
+/* Copies the URL's lasting parameters (single room, resume) and sets the nickname (NULL:
+ * none), once, at the connection's start. The room and the nickname share one allocation.
+ * Returns 0 or -1 (no memory). */
+int sess_set_route(struct ws_session *s, const struct route *rt, const char *user);
 struct ws_session *sess_ref(struct ws_session *s);
 /* Drops a reference; the last one frees the session (its members must be gone already). */
 void sess_unref(struct ws_session *s);
@@ -127,7 +152,8 @@ int sess_push(struct ws_session *s, struct ws_frame *f);
 /* Appends a copy of buf[0..len) to the held messages, waiting for room_id (NULL: none).
  * Returns 0, or -1 when WS_HELD_MAX or WS_HELD_BYTES_MAX would be passed or no memory. */
 int sess_hold(struct ws_session *s, const char *room_id, const char *buf, size_t len);
-/* Takes the oldest held message off the queue (the caller frees it), or NULL. */
+/* Takes the oldest held message off the queue (the caller frees it), or NULL. The extra part
+ * is trimmed when the queue is empty after it. */
 struct ws_held *sess_unhold(struct ws_session *s);
 /* Drops everything queued for this session alone. */
 void sess_drop_queue(struct ws_session *s);

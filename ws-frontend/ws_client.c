@@ -223,8 +223,7 @@ client_release(struct ws_session *s, const char *failed_room, const char *err, c
 	const char *code, *why;
 	struct cmd c;
 
-	while (s->held_head != NULL && s->wsi != NULL && s->close_code == 0) {
-		h = s->held_head;
+	while ((h = sess_held(s)) != NULL && s->wsi != NULL && s->close_code == 0) {
 		if (cmd_parse(h->buf, h->len, ws->o.max_message, &c, &code, &why) != 0) {
 			/* Parsed once already: only --max-message could differ. */
 			client_error(s, code, why, &c, 0);
@@ -264,7 +263,9 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 	struct cmd c;
 	int rv = cmd_parse(buf, len, ws->o.max_message, &c, &code, &why);
 
-	if (!bucket_take(&s->bucket, clock_mono_ns())) {
+	struct bucket_rate rate = bucket_rate(ws->o.rate, ws->o.burst);
+
+	if (!bucket_take(&s->bucket, &rate, clock_mono_ns())) {
 		ws->c.rate_limited++;
 		if (rv == 0)
 			cmd_fini(&c);
@@ -273,7 +274,7 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 			return;
 		}
 		client_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", &c,
-		             bucket_wait_ms(&s->bucket));
+		             bucket_wait_ms(&s->bucket, &rate));
 		return;
 	}
 	s->strikes = 0;
@@ -286,7 +287,7 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 		 * one listing the session (at most WS_HELD_MAX times) for its deadline. */
 		client_hold(s, buf, len, &c);
 		wait_add(s);
-	} else if (s->held_head != NULL || client_waits_join(s, &c) != NULL) {
+	} else if (sess_held(s) != NULL || client_waits_join(s, &c) != NULL) {
 		client_hold(s, buf, len, &c);
 	} else {
 		client_dispatch(s, &c);
@@ -408,19 +409,24 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		uint64_t now = clock_mono_ns(), wait = 0;
 		size_t reserve = ws->o.history_max_bytes + WS_REPLY_SMALL;
 		struct bytebucket *ipb;
+		struct ws_sess_extra *x;
 		if ((m = client_member(s, c, "history")) == NULL)
 			break;
 		room = m->room->id;
 		/* HISTORY costs bytes, not one message (issue 25: a 60-byte command returned 2 MB):
 		 * a budget per connection and per client address, paid when the reply goes out. */
-		if (!s->hist_init) {
-			bytebucket_init(&s->hist, ws->o.history_rate,
+		if ((x = sess_extra(s)) == NULL) {
+			client_error(s, ERR_INTERNAL, "out of memory", c, 0);
+			break;
+		}
+		if (!x->hist_init) {
+			bytebucket_init(&x->hist, ws->o.history_rate,
 			                ws->o.history_rate * WS_HISTORY_BURST_S, now);
-			s->hist_init = true;
+			x->hist_init = true;
 		}
 		ipb = history_ip_budget(s, now);
-		if (!bytebucket_admit(&s->hist, now))
-			wait = bytebucket_wait_ms(&s->hist);
+		if (!bytebucket_admit(&x->hist, now))
+			wait = bytebucket_wait_ms(&x->hist);
 		if (ipb != NULL && !bytebucket_admit(ipb, now) && bytebucket_wait_ms(ipb) > wait)
 			wait = bytebucket_wait_ms(ipb);
 		if (wait > 0) {
@@ -446,7 +452,7 @@ client_dispatch(struct ws_session *s, struct cmd *c)
 		}
 		/* Charged now, settled for the bytes sent by the reply (all given back when it
 		 * fails). */
-		bytebucket_charge(&s->hist, (int64_t)reserve);
+		bytebucket_charge(&x->hist, (int64_t)reserve);
 		if (ipb != NULL)
 			bytebucket_charge(ipb, (int64_t)reserve);
 		client_rpc(s, req, KIND_HISTORY, room, cid, NULL, reserve);

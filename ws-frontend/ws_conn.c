@@ -2,6 +2,9 @@
  * refused at the handshake, messages reassembled from frames, keep-alive, and the reap pass.
  * Writing: ws_out.c. */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "policy.h"
 #include "utf8.h"
 #include "validate.h"
 #include "ws_client.h"
@@ -22,6 +26,8 @@
 static struct {
 	struct ipcount ips; /* connections per client address (--max-conns-per-ip) */
 	uint64_t next_serial;
+	uint64_t churn;       /* connections opened or closed since the last malloc_trim */
+	uint64_t churn_swept; /* churn at the last keep-alive sweep (policy_trim) */
 } cn;
 
 void
@@ -81,6 +87,12 @@ keepalive_one(struct ws_session *s, void *arg)
 	uint64_t now = t->mono_ms, idle, interval = (uint64_t)ws->o.ping_interval * 1000;
 	const struct ws_pss *p;
 
+	if (s->x != NULL && s->x->hist_init && bytebucket_full(&s->x->hist, clock_mono_ns())) {
+		/* Its history budget is paid up: it would start full again, so it need not be kept
+		 * (nor the extra part for it). */
+		s->x->hist_init = false;
+		sess_extra_trim(s);
+	}
 	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms ||
 	    now < s->last_ping_ms)
 		return;
@@ -94,9 +106,10 @@ keepalive_one(struct ws_session *s, void *arg)
 		out_close(s, WS_CLOSE_UNAUTHORIZED, "token expired", true);
 		return;
 	}
-	if (s->probe_until_ms != 0 && now >= s->probe_until_ms) {
-		bool silent = s->last_rx_ms + WS_PROBE_WAIT_MS < s->probe_until_ms;
-		s->probe_until_ms = 0;
+	if (s->x != NULL && s->x->probe_until_ms != 0 && now >= s->x->probe_until_ms) {
+		bool silent = s->last_rx_ms + WS_PROBE_WAIT_MS < s->x->probe_until_ms;
+		s->x->probe_until_ms = 0;
+		sess_extra_trim(s);
 		if (silent) {
 			log_info("ws: session %llu (%s) dropped: no answer to a probe (a newcomer "
 			         "wants its nickname)",
@@ -123,17 +136,31 @@ conn_keepalive(void)
 	struct keepalive_now t = {clock_mono_ms(), (int64_t)clock_wall_ms()};
 
 	sesstab_each(&ws->sessions, keepalive_one, &t);
+	if (policy_trim(cn.churn, cn.churn_swept)) {
+#ifdef __GLIBC__
+		uint64_t t0 = clock_mono_ns();
+		malloc_trim(0); /* a burst is over: its free pages go back (policy.h) */
+		log_debug("ws: malloc_trim after %llu connections came or went: %llu us",
+		          (unsigned long long)cn.churn,
+		          (unsigned long long)(clock_mono_ns() - t0) / 1000);
+#endif
+		cn.churn = 0;
+	}
+	cn.churn_swept = cn.churn;
 }
 
 void
 conn_probe(struct ws_session *s)
 {
 	uint64_t now = clock_mono_ms();
+	struct ws_sess_extra *x;
 
-	if (s->wsi == NULL || s->close_code != 0 || s->probe_until_ms != 0 ||
+	if (s->wsi == NULL || s->close_code != 0 || (s->x != NULL && s->x->probe_until_ms != 0) ||
 	    now < s->last_rx_ms + WS_PROBE_WAIT_MS)
 		return;
-	s->probe_until_ms = now + WS_PROBE_WAIT_MS;
+	if ((x = sess_extra(s)) == NULL)
+		return; /* out of memory: no probe (the holder keeps its nickname) */
+	x->probe_until_ms = now + WS_PROBE_WAIT_MS;
 	s->last_ping_ms = now;
 	out_ping(s);
 }
@@ -355,9 +382,13 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 	s->wsi = wsi;
 	s->addr = p->addr;
 	s->serial = ++cn.next_serial;
+	cn.churn++;
 	conn_heard(s);
 	s->last_ping_ms = s->last_rx_ms;
-	bucket_init(&s->bucket, ws->o.rate, ws->o.burst, clock_mono_ns());
+	{
+		struct bucket_rate r = bucket_rate(ws->o.rate, ws->o.burst);
+		bucket_init(&s->bucket, &r, clock_mono_ns());
+	}
 	if (sesstab_add(&ws->sessions, s) != 0) {
 		sess_unref(s); /* out of memory: refused like a failed sess_new */
 		return -1;
@@ -394,7 +425,7 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 		p->guest = true;
 		p->guest_tries = 1;
 	}
-	if (sess_set_route(s, &rt) != 0 || (rt.has_user && sess_set_user(s, rt.user) != 0)) {
+	if (sess_set_route(s, &rt, rt.has_user ? rt.user : NULL) != 0) {
 		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return 0;
 	}
@@ -417,12 +448,13 @@ conn_closed(struct ws_pss *p)
 	}
 	if (s == NULL)
 		return;
+	cn.churn++;
 	ws_leave_all(s);
 	sesstab_del(&ws->sessions, s);
 	if (s->opened && !s->close_logged)
 		log_info("ws: session %llu (%s) closed%s%s", (unsigned long long)s->serial,
 		         s->user != NULL ? s->user : "-", s->close_code ? ": " : "",
-		         s->close_code && s->close_reason ? s->close_reason : "");
+		         s->close_code && sess_close_reason(s) ? sess_close_reason(s) : "");
 	s->wsi = NULL;
 	s->addr = NULL;
 	p->s = NULL;
@@ -433,8 +465,9 @@ conn_closed(struct ws_pss *p)
 int
 conn_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 {
-	size_t remaining = lws_remaining_packet_payload(wsi);
+	size_t remaining = lws_remaining_packet_payload(wsi), have;
 	bool final = lws_is_final_fragment(wsi) && remaining == 0;
+	struct ws_sess_extra *x;
 
 	conn_heard(s);
 	if (s->close_code != 0)
@@ -443,25 +476,34 @@ conn_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 		out_close(s, WS_CLOSE_UNSUPPORTED, "binary messages are not supported", false);
 		return 0;
 	}
-	if (s->rx.len + len + remaining > WS_FRAME_MAX) {
-		sbuf_reset(&s->rx);
+	x = s->x;
+	have = x != NULL ? x->rx.len : 0;
+	if (have + len + remaining > WS_FRAME_MAX) {
+		if (x != NULL)
+			sbuf_fini(&x->rx);
 		out_close(s, WS_CLOSE_TOO_BIG, "message too big", false);
 		return 0;
 	}
-	if (final && s->rx.len == 0) {
-		client_message(s, in, len);
+	if (final && have == 0) {
+		client_message(s, in, len); /* whole in one piece: no reassembly buffer */
 		return 0;
 	}
-	sbuf_add(&s->rx, in, len);
-	if (s->rx.oom) {
+	if ((x = sess_extra(s)) == NULL) {
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		return 0;
+	}
+	sbuf_add(&x->rx, in, len);
+	if (x->rx.oom) {
 		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
 		return 0;
 	}
 	if (final) {
-		client_message(s, s->rx.data, s->rx.len);
-		sbuf_reset(&s->rx);
-		if (s->rx.cap > WS_RX_KEEP)
-			sbuf_fini(&s->rx); /* do not keep a big buffer for every idle client */
+		/* x stays while client_message runs: its rx buffer is in use. */
+		client_message(s, x->rx.data, x->rx.len);
+		sbuf_reset(&x->rx);
+		if (x->rx.cap > WS_RX_KEEP)
+			sbuf_fini(&x->rx); /* do not keep a big buffer for every idle client */
+		sess_extra_trim(s);
 	}
 	return 0;
 }

@@ -72,16 +72,18 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		}
 		return http_request(wsi, p, uri) != 0 ? -1 : 0;
 	}
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (p == NULL || p->http_status == 0)
+	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		size_t n;
+		if (p == NULL || p->http_status == 0 || p->body == NULL)
 			break;
-		if (lws_write(wsi, (unsigned char *)p->body, p->body_len, LWS_WRITE_HTTP_FINAL) !=
-		    (int)p->body_len)
+		n = strlen(p->body);
+		if (lws_write(wsi, (unsigned char *)p->body, n, LWS_WRITE_HTTP_FINAL) != (int)n)
 			return -1;
 		p->http_status = 0;
 		free(p->body);
 		p->body = NULL;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		/* Handshake checks: a WebSocket path, the headers we read whole, an allowed Host
@@ -222,6 +224,9 @@ raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 	}
 	return 0;
 }
+
+/* lws allocates this for every connection (docs/performance.md, finding 27). */
+_Static_assert(sizeof(struct ws_pss) <= 80, "struct ws_pss grew past 80 bytes");
 
 static const struct lws_protocols ws_protocols[] = {
     {"madang", ws_callback, sizeof(struct ws_pss), WS_RX_BUFFER, 0, NULL, WS_WRITE_CHUNK + 64},

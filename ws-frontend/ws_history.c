@@ -42,7 +42,8 @@ history_settle(struct ws_session *s, size_t *reserved, int64_t sent)
 
 	if (*reserved == 0)
 		return;
-	bytebucket_charge(&s->hist, delta);
+	if (s->x != NULL && s->x->hist_init)
+		bytebucket_charge(&s->x->hist, delta);
 	if ((ipb = history_ip_budget(s, clock_mono_ns())) != NULL)
 		bytebucket_charge(ipb, delta);
 	*reserved = 0;

@@ -140,11 +140,10 @@ http_reply(struct lws *wsi, struct ws_pss *p, int status, const char *body)
 	                                  *end = buf + sizeof(buf);
 
 	free(p->body);
-	p->body_len = strlen(body);
 	if ((p->body = strdup(body)) == NULL)
 		return -1;
-	p->http_status = status;
-	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", p->body_len, &q,
+	p->http_status = (uint16_t)status;
+	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", strlen(body), &q,
 	                                end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 	                                 (unsigned char *)"no-store", 8, &q, end) ||

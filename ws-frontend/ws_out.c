@@ -209,7 +209,8 @@ out_close(struct ws_session *s, uint16_t code, const char *reason, bool flush)
 	n = utf8_prefix(reason, strlen(reason), WS_CLOSE_REASON_MAX);
 	s->close_code = code;
 	s->close_flush = flush;
-	s->close_reason = strndup(reason, n); /* out of memory: the frame goes out without one */
+	if (sess_extra(s) != NULL) /* out of memory: the frame goes out without a reason */
+		s->x->close_reason = strndup(reason, n);
 	if (!flush)
 		sess_drop_queue(s);
 	lws_callback_on_writable(s->wsi);
@@ -301,14 +302,14 @@ out_writable(struct lws *wsi, struct ws_session *s)
 		 * flight with a reset, which can destroy the close frame before the client reads
 		 * it. */
 		unsigned char buf[LWS_PRE + 4 + WS_CLOSE_REASON_MAX], *f = buf + LWS_PRE;
-		size_t rl =
-		    s->close_reason ? strlen(s->close_reason) : 0; /* fits a one-byte length */
+		const char *reason = sess_close_reason(s);
+		size_t rl = reason ? strlen(reason) : 0; /* fits a one-byte length */
 		f[0] = 0x88; /* FIN + close; written raw like every other frame of ours */
 		f[1] = (unsigned char)(2 + rl);
 		f[2] = (unsigned char)(s->close_code >> 8);
 		f[3] = (unsigned char)(s->close_code & 0xff);
 		if (rl > 0)
-			memcpy(f + 4, s->close_reason, rl);
+			memcpy(f + 4, reason, rl);
 		s->close_sent = true;
 		if (lws_write(wsi, f, 4 + rl, LWS_WRITE_RAW) < 0)
 			return -1;

@@ -23,6 +23,8 @@
 #include "ws_rpc.h"
 #include "ws_state.h"
 
+_Static_assert(WS_SESSION_RPC_MAX <= UINT16_MAX, "ws_session.rpc_queued is a uint16_t");
+
 /* One broker request: a caller's (rpc_call), or a batch of them. Fields above rv are set on the
  * lws thread before sending; rv, unknown and reply are set on an nng thread, then read on the
  * lws thread after the hand-over (done_mu). */

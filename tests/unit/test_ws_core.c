@@ -45,6 +45,9 @@ test_frame_headers(void **state)
 	assert_int_equal(f->len, 4 + 65535);
 	ws_frame_unref(f);
 
+	/* The length is a uint32_t: a payload it cannot count is refused (never read). */
+	assert_null(ws_frame_text(payload, (size_t)UINT32_MAX - 9));
+
 	f = ws_frame_text(payload, 65536);
 	assert_int_equal(f->len, 10 + 65536);
 	assert_int_equal(f->data[1], 127);
@@ -146,23 +149,24 @@ static void
 test_bucket_burst_then_rate(void **state)
 {
 	struct bucket b;
+	struct bucket_rate r = bucket_rate(10, 20);
 	uint64_t t = 5 * NS_PER_S;
 
-	bucket_init(&b, 10, 20, t);
+	bucket_init(&b, &r, t);
 	for (int i = 0; i < 20; i++)
-		assert_true(bucket_take(&b, t));
-	assert_false(bucket_take(&b, t));
-	assert_int_equal(bucket_wait_ms(&b), 100); /* retry_after_ms of rate_limited */
+		assert_true(bucket_take(&b, &r, t));
+	assert_false(bucket_take(&b, &r, t));
+	assert_int_equal(bucket_wait_ms(&b, &r), 100); /* retry_after_ms of rate_limited */
 	t += NS_PER_S / 20;
-	assert_false(bucket_take(&b, t));
-	assert_int_equal(bucket_wait_ms(&b), 50);
+	assert_false(bucket_take(&b, &r, t));
+	assert_int_equal(bucket_wait_ms(&b, &r), 50);
 	t += NS_PER_S / 20; /* one token back */
-	assert_true(bucket_take(&b, t));
-	assert_false(bucket_take(&b, t));
+	assert_true(bucket_take(&b, &r, t));
+	assert_false(bucket_take(&b, &r, t));
 	t += 60 * NS_PER_S; /* refills to the burst, no more */
 	for (int i = 0; i < 20; i++)
-		assert_true(bucket_take(&b, t));
-	assert_false(bucket_take(&b, t));
+		assert_true(bucket_take(&b, &r, t));
+	assert_false(bucket_take(&b, &r, t));
 }
 
 static void
@@ -239,8 +243,9 @@ test_held_messages_bounded_in_order(void **state)
 	assert_int_equal(sess_hold(s, NULL, big, sizeof(big)), -1);
 	while ((h = sess_unhold(s)) != NULL)
 		free(h);
-	assert_int_equal(s->held_bytes, 0);
+	assert_null(s->x); /* the extra part goes with the last held message */
 	assert_int_equal(sess_hold(s, NULL, big, sizeof(big)), 0);
+	assert_int_equal(s->x->held_bytes, sizeof(big));
 	assert_int_equal(sess_hold(s, NULL, "x", 1), -1);
 	/* the session frees what is still held */
 	sess_unref(s);
@@ -250,15 +255,16 @@ static void
 test_bucket_small_steps_accumulate(void **state)
 {
 	struct bucket b;
+	struct bucket_rate r = bucket_rate(10, 1);
 	uint64_t t = 0;
 	int got = 0;
 
-	bucket_init(&b, 10, 1, t);
-	assert_true(bucket_take(&b, t));
+	bucket_init(&b, &r, t);
+	assert_true(bucket_take(&b, &r, t));
 	/* 1000 calls 1 ms apart = 1 s: exactly 10 tokens, none lost to rounding. */
 	for (int i = 0; i < 1000; i++) {
 		t += 1000000;
-		if (bucket_take(&b, t))
+		if (bucket_take(&b, &r, t))
 			got++;
 	}
 	assert_int_equal(got, 10);
@@ -522,8 +528,8 @@ test_member_slots_and_sole_member(void **state)
 	sess_unref(s); /* frees both members with it */
 }
 
-/* Slots start at one (most connections are in one room) and double up to the maximum; every
- * member stays findable while they grow. */
+/* Slots start at one, inside the session (most connections are in one room), and double up
+ * to the maximum; every member stays findable while they grow. */
 static void
 test_member_slots_grow_to_the_maximum(void **state)
 {
@@ -544,6 +550,11 @@ test_member_slots_grow_to_the_maximum(void **state)
 		m[i] = sess_member_add(s, r[i], "u");
 		assert_non_null(m[i]);
 		assert_int_equal(s->rooms_cap, caps[i]);
+		/* the first slot is the session's own; from the second on, an array */
+		if (i == 0)
+			assert_ptr_equal(s->rooms, &s->room1);
+		else
+			assert_ptr_not_equal(s->rooms, &s->room1);
 		for (int k = 0; k <= i; k++) {
 			snprintf(id, sizeof(id), "r%d", k);
 			assert_ptr_equal(sess_member(s, id), m[k]);
@@ -728,8 +739,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sesstab_add_get_del_and_each),
-		cmocka_unit_test(test_roomtab_add_get_and_delete_while_walking),
+	    cmocka_unit_test(test_sesstab_add_get_del_and_each),
+	    cmocka_unit_test(test_roomtab_add_get_and_delete_while_walking),
 	    cmocka_unit_test(test_frame_headers),
 	    cmocka_unit_test(test_frame_refcount),
 	    cmocka_unit_test(test_roomlog_append_get_and_seq_order),

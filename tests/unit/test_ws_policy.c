@@ -277,6 +277,20 @@ test_pace_flush_time_waits_whatever_the_load(void **state)
 	assert_int_equal(policy_pace(&in), 0);
 }
 
+/* malloc_trim after a burst of connections: only once WS_TRIM_CHURN connections came or went
+ * since the last trim, and only when the last sweep saw none (the burst is over). */
+static void
+test_trim_once_a_burst_is_over(void **state)
+{
+	(void)state;
+	assert_false(policy_trim(0, 0));
+	assert_false(policy_trim(WS_TRIM_CHURN - 1, WS_TRIM_CHURN - 1)); /* too few */
+	assert_false(policy_trim(WS_TRIM_CHURN, 10));                    /* still coming */
+	assert_false(policy_trim(WS_TRIM_CHURN + 5, WS_TRIM_CHURN));
+	assert_true(policy_trim(WS_TRIM_CHURN, WS_TRIM_CHURN)); /* a quiet sweep after it */
+	assert_true(policy_trim(50000, 50000));
+}
+
 int
 main(void)
 {
@@ -300,6 +314,7 @@ main(void)
 	    cmocka_unit_test(test_pace_wait_grows_with_the_load),
 	    cmocka_unit_test(test_pace_short_waits_write_now),
 	    cmocka_unit_test(test_pace_flush_time_waits_whatever_the_load),
+	    cmocka_unit_test(test_trim_once_a_burst_is_over),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

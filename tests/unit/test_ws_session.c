@@ -1,8 +1,11 @@
 /* test_ws_session.c — madang-ws's per-connection bookkeeping kept small (issue 22): a member
  * shares its session's nickname string while the two are the same, and each keeps the right
  * name when either changes (the sanitizer suite runs this too: a double free or a read of a
- * freed name fails there). */
+ * freed name fails there); the parts an idle connection does not use live in an extra part
+ * that exists only while one of them is in use. */
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,12 +81,151 @@ test_member_rename_and_free_with_a_shared_name(void **state)
 	sess_unref(s); /* frees m too */
 }
 
+/* What an idle connection holds stays small: the session without its extra part, with its
+ * first room slot and flags as bits, fits a 240-byte malloc chunk (it was 368 with the parts
+ * below inside it, and a 32-byte chunk for the slot). */
+static void
+test_idle_session_is_small_and_has_no_extra(void **state)
+{
+	struct ws_session *s = sess_new(SID, 4);
+
+	(void)state;
+	assert_true(sizeof(struct ws_session) <= 232);
+	assert_int_equal(sizeof(struct ws_frame), 8); /* each join event the room keeps */
+	assert_non_null(s);
+	assert_null(s->x);
+	assert_null(sess_held(s));
+	assert_null(sess_close_reason(s));
+	sess_extra_trim(s); /* nothing to trim */
+	assert_null(s->x);
+	sess_unref(s);
+}
+
+/* Held messages make the extra part; the last one taken off frees it again, and a hold that is
+ * refused does not leave one behind. */
+static void
+test_extra_part_follows_the_held_messages(void **state)
+{
+	static char big[WS_HELD_BYTES_MAX + 1];
+	struct ws_session *s = sess_new(SID, 4);
+	struct ws_held *h;
+
+	(void)state;
+	assert_int_equal(sess_hold(s, NULL, big, sizeof(big)), -1); /* over WS_HELD_BYTES_MAX */
+	assert_null(s->x);
+	assert_int_equal(sess_hold(s, "room1", "a", 1), 0);
+	assert_int_equal(sess_hold(s, "room1", "b", 1), 0);
+	assert_non_null(s->x);
+	assert_int_equal(s->x->held_n, 2);
+	assert_memory_equal(sess_held(s)->buf, "a", 1);
+	h = sess_unhold(s);
+	free(h);
+	assert_non_null(s->x); /* "b" is still held */
+	h = sess_unhold(s);
+	assert_memory_equal(h->buf, "b", 1);
+	free(h);
+	assert_null(s->x);
+	assert_null(sess_unhold(s));
+	sess_unref(s);
+}
+
+/* Each part in use keeps the extra part; trimming frees it only when none is. */
+static void
+test_extra_part_kept_while_any_part_is_used(void **state)
+{
+	struct ws_session *s = sess_new(SID, 4);
+	struct ws_sess_extra *x;
+
+	(void)state;
+	x = sess_extra(s);
+	assert_non_null(x);
+	assert_ptr_equal(sess_extra(s), x); /* one per session */
+	sess_extra_trim(s);
+	assert_null(s->x);
+
+	x = sess_extra(s);
+	sbuf_add(&x->rx, "part", 4); /* a message being reassembled */
+	sess_extra_trim(s);
+	assert_ptr_equal(s->x, x);
+	sbuf_fini(&x->rx);
+	x->hist_init = true; /* a history budget being paid off */
+	sess_extra_trim(s);
+	assert_ptr_equal(s->x, x);
+	x->hist_init = false;
+	x->probe_until_ms = 5; /* a probe waiting for an answer */
+	sess_extra_trim(s);
+	assert_ptr_equal(s->x, x);
+	x->probe_until_ms = 0;
+	sess_extra_trim(s);
+	assert_null(s->x);
+
+	/* The session frees whatever its extra part still holds (the sanitizers check). */
+	x = sess_extra(s);
+	x->close_reason = strdup("bye");
+	sbuf_add(&x->rx, "part", 4);
+	assert_int_equal(sess_hold(s, NULL, "m", 1), 0);
+	assert_string_equal(sess_close_reason(s), "bye");
+	sess_unref(s);
+}
+
+/* /ws/{room}/{user}: the room and the nickname share one allocation; a member shares the
+ * nickname too; a new nickname gets its own string and the room stays (the sanitizer suite
+ * checks that nothing is freed twice or read after its free). */
+static void
+test_route_room_and_nickname_share_one_allocation(void **state)
+{
+	struct route rt = {.single = true, .has_user = true};
+	struct roomtab rtab;
+	struct ws_room *r;
+	struct ws_session *s = sess_new(SID, 4), *t = sess_new(SID, 4);
+	struct ws_member *m;
+
+	(void)state;
+	snprintf(rt.room_id, sizeof(rt.room_id), "lobby");
+	snprintf(rt.user, sizeof(rt.user), "alice");
+	assert_int_equal(sess_set_route(s, &rt, rt.user), 0);
+	assert_string_equal(s->single_room, "lobby");
+	assert_string_equal(s->user, "alice");
+	assert_ptr_equal(s->user, s->single_room + strlen("lobby") + 1);
+	assert_true(s->user_in_room);
+	roomtab_init(&rtab);
+	r = roomtab_add(&rtab, "lobby");
+	m = sess_member_add(s, r, "alice");
+	assert_ptr_equal(m->user, s->user);
+
+	assert_int_equal(sess_set_user(s, "alicia"), 0);
+	assert_false(s->user_in_room);
+	assert_string_equal(s->user, "alicia");
+	assert_string_equal(s->single_room, "lobby");
+	assert_string_equal(m->user, "alice"); /* its own copy now */
+	assert_false(m->user_shared);
+	sess_member_del(s, m);
+	roomtab_del(&rtab, r);
+	sess_unref(s);
+
+	/* Set twice (madang-ws does not): the nickname is copied before the block goes. */
+	assert_int_equal(sess_set_route(t, &rt, rt.user), 0);
+	rt.single = false;
+	assert_int_equal(sess_set_route(t, &rt, NULL), 0);
+	assert_null(t->single_room);
+	assert_string_equal(t->user, "alice");
+	assert_false(t->user_in_room);
+	/* Without a single room the nickname is a string of its own. */
+	assert_int_equal(sess_set_route(t, &rt, "bob"), 0);
+	assert_string_equal(t->user, "bob");
+	sess_unref(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_member_shares_the_session_nickname),
 	    cmocka_unit_test(test_member_rename_and_free_with_a_shared_name),
+	    cmocka_unit_test(test_idle_session_is_small_and_has_no_extra),
+	    cmocka_unit_test(test_extra_part_follows_the_held_messages),
+	    cmocka_unit_test(test_extra_part_kept_while_any_part_is_used),
+	    cmocka_unit_test(test_route_room_and_nickname_share_one_allocation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,11 +40,12 @@ ring_find(struct room *r, uint64_t seq)
 	return NULL;
 }
 
-/* The tombstone of the message event json: the same event with "message":"", "deleted":true
- * and no client_id (malloc'd, its length in *len), its sender in sender (at least
- * MADANG_NICK_MAX_BYTES + 1 bytes). NULL when json is no message or is deleted already. */
+/* The tombstone of the message event json: the same event with "message":"", "deleted":true,
+ * the moderator's reason as "note" when one was given, and no client_id (malloc'd, its length
+ * in *len), its sender in sender (at least MADANG_NICK_MAX_BYTES + 1 bytes). NULL when json is
+ * no message or is deleted already. */
 static char *
-tombstone_of(const char *json, size_t jlen, size_t *len, char *sender, size_t ssz)
+tombstone_of(const char *json, size_t jlen, const char *note, size_t *len, char *sender, size_t ssz)
 {
 	cJSON *o = cJSON_ParseWithLength(json, jlen), *del;
 	const char *type, *snd;
@@ -59,8 +60,10 @@ tombstone_of(const char *json, size_t jlen, size_t *len, char *sender, size_t ss
 		goto out;
 	snprintf(sender, ssz, "%s", snd);
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "client_id");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "note");
 	if (!cJSON_ReplaceItemInObjectCaseSensitive(o, "message", cJSON_CreateString("")) ||
-	    cJSON_AddBoolToObject(o, "deleted", true) == NULL)
+	    cJSON_AddBoolToObject(o, "deleted", true) == NULL ||
+	    (note != NULL && cJSON_AddStringToObject(o, "note", note) == NULL))
 		goto out;
 	if ((out = cJSON_PrintUnformatted(o)) != NULL)
 		*len = strlen(out);
@@ -97,7 +100,8 @@ op_delete_message(struct req *q)
 		sbuf_init(&text);
 		hist_render(e, r->id, b->epoch, &text);
 		if (!text.oom)
-			tomb = tombstone_of(text.data, text.len, &tlen, sender, sizeof(sender));
+			tomb =
+			    tombstone_of(text.data, text.len, note, &tlen, sender, sizeof(sender));
 		sbuf_fini(&text);
 	} else if ((uint64_t)seq <= r->seq && (uint64_t)seq < room_first_seq(r) &&
 	           b->store.event_get != NULL && !r->ephemeral) {
@@ -105,7 +109,7 @@ op_delete_message(struct req *q)
 		sbuf_init(&got);
 		int rv = b->store.event_get(b->store.arg, r->id, (uint64_t)seq, &got);
 		if (rv == 0 && !got.oom)
-			tomb = tombstone_of(got.data, got.len, &tlen, sender, sizeof(sender));
+			tomb = tombstone_of(got.data, got.len, note, &tlen, sender, sizeof(sender));
 		sbuf_fini(&got);
 		if (rv < 0) {
 			ops_reply_error(q, ERR_INTERNAL, "the stored history cannot be read now");

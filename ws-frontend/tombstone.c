@@ -20,7 +20,7 @@ tombstone_target(const cJSON *ev, uint64_t *seq)
 }
 
 char *
-tombstone_json(const char *json, size_t len, size_t *out_len)
+tombstone_json(const char *json, size_t len, const char *note, size_t *out_len)
 {
 	const char *why, *type;
 	cJSON *o = wire_parse_object(json, len, len, &why), *m;
@@ -41,7 +41,9 @@ tombstone_json(const char *json, size_t len, size_t *out_len)
 		goto done;
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "deleted");
-	if (cJSON_AddBoolToObject(o, "deleted", true) == NULL)
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "note");
+	if (cJSON_AddBoolToObject(o, "deleted", true) == NULL ||
+	    (note != NULL && cJSON_AddStringToObject(o, "note", note) == NULL))
 		goto done;
 	if ((out = cJSON_PrintUnformatted(o)) != NULL)
 		*out_len = strlen(out);

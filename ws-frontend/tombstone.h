@@ -1,6 +1,7 @@
 /* tombstone.h — a deleted message as history keeps it (docs/moderation.md, "tombstone"): the
- * same message event, same seq, sender and time, with "message":"", "deleted":true and no
- * client_id. madang-ws puts it in place of the message in its room logs when the room's
+ * same message event, same seq, sender and time, with "message":"", "deleted":true, the
+ * moderator's reason as "note" when one was given, and no client_id: byte for byte the broker's
+ * (broker/ops_modroom.c). madang-ws puts it in place of the message in its room logs when the room's
  * message_deleted event arrives, so that no later joiner on this front-end gets the text.
  * Pure: no I/O, no globals. */
 #ifndef MADANG_WS_TOMBSTONE_H
@@ -16,8 +17,9 @@
  * is no message_deleted event or has no usable deleted_seq. */
 bool tombstone_target(const cJSON *ev, uint64_t *seq);
 
-/* The tombstone of message event json[0..len) as a malloc'd string of *out_len bytes. NULL
- * when it is not a message event (type "message"), is one already, or memory runs out. */
-char *tombstone_json(const char *json, size_t len, size_t *out_len);
+/* The tombstone of message event json[0..len), with note (the message_deleted event's; NULL:
+ * none), as a malloc'd string of *out_len bytes. NULL when it is not a message event (type
+ * "message"), is one already, or memory runs out. */
+char *tombstone_json(const char *json, size_t len, const char *note, size_t *out_len);
 
 #endif

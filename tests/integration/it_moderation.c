@@ -1156,7 +1156,8 @@ test_role_changes_reach_present_members(void **state)
 	assert_true(olga && mel_owner);
 }
 
-/* A deletion may give a reason: it is in the message_deleted event and the audit entry. */
+/* A deletion may give a reason: it is in the message_deleted event, the audit entry and the
+ * tombstone that history gives from then on. */
 static void
 test_delete_message_with_a_reason(void **state)
 {
@@ -1180,6 +1181,14 @@ test_delete_message_with_a_reason(void **state)
 	assert_string_equal(tj_str(en, "action"), "delete_message");
 	assert_string_equal(tj_str(en, "note"), "rule 3");
 	assert_int_equal(tj_int(en, "seq"), seq);
+	cJSON_Delete(r);
+	r = tcallf(f->req, "{\"op\":\"history\",\"room_id\":\"room1\",\"after_seq\":%lld,\"limit\":1}",
+	           seq - 1);
+	cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "events"), 0);
+	assert_int_equal(tj_int(t, "seq"), seq);
+	assert_true(tj_bool(t, "deleted"));
+	assert_string_equal(tj_str(t, "message"), "");
+	assert_string_equal(tj_str(t, "note"), "rule 3");
 	cJSON_Delete(r);
 	/* Without a reason the event has no note; a reason with a newline is refused. */
 	seq = send_as(f, "fb", "s-mel", "more", NULL, NULL);

@@ -672,14 +672,16 @@ test_delete_redacts_the_ring_and_the_store(void **state)
 	                    "{\"type\":\"message_deleted\",\"room_id\":\"room1\",\"seq\":3,\"epoch\":"
 	                    "\"00112233aabbccdd\",\"time\":\"2026-11-22T03:06:46.123Z\",\"deleted_seq\":2,"
 	                    "\"by\":\"admin\",\"sender\":\"시스템\",\"message\":\"메시지가 삭제되었습니다.\"}");
-	/* seq 1 has left the ring (history 2): the store's copy is checked and redacted. */
+	/* seq 1 has left the ring (history 2): the store's copy is checked and redacted, and the
+	 * tombstone keeps the reason, so that history shows it (docs/moderation.md). */
 	hooks[0] = '\0';
-	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," ADMIN ",\"seq\":1}"),
+	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," ADMIN
+	                              ",\"seq\":1,\"note\":\"스팸\"}"),
 	                    "ok");
 	assert_non_null(strstr(hooks, "redact room1 1 {\"type\":\"message\",\"room_id\":\"room1\","
 	                              "\"seq\":1,\"epoch\":\"00112233aabbccdd\",\"time\":"
 	                              "\"2026-11-22T03:06:46.123Z\",\"sender\":\"bob\",\"message\":\"\","
-	                              "\"deleted\":true}\n"));
+	                              "\"deleted\":true,\"note\":\"스팸\"}\n"));
 	/* Seqs the store does not hold and seqs not yet given are no messages. */
 	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room2\"," ADMIN ",\"seq\":1}"),
 	                    "no_such_message");

@@ -180,7 +180,7 @@ test_tombstone_keeps_seq_sender_time_drops_text(void **state)
 	                 "\"sender\":\"bob\",\"message\":\"secret text\",\"time\":\"T\","
 	                 "\"client_id\":\"c-9\"}";
 	size_t n;
-	char *t = tombstone_json(ev, strlen(ev), &n);
+	char *t = tombstone_json(ev, strlen(ev), NULL, &n);
 
 	(void)state;
 	assert_non_null(t);
@@ -193,10 +193,17 @@ test_tombstone_keeps_seq_sender_time_drops_text(void **state)
 	assert_non_null(strstr(t, "\"message\":\"\""));
 	assert_non_null(strstr(t, "\"deleted\":true"));
 	/* a tombstone, or no message, has none */
-	assert_null(tombstone_json(t, n, &n));
+	assert_null(strstr(t, "note"));
+	assert_null(tombstone_json(t, n, NULL, &n));
 	free(t);
-	assert_null(tombstone_json("{\"type\":\"join\",\"seq\":3}", 23, &n));
-	assert_null(tombstone_json("not json", 8, &n));
+	assert_null(tombstone_json("{\"type\":\"join\",\"seq\":3}", 23, NULL, &n));
+	assert_null(tombstone_json("not json", 8, NULL, &n));
+	/* With the deletion's reason, as the broker writes it (the same key order: ops_modroom.c). */
+	t = tombstone_json(ev, strlen(ev), "스팸", &n);
+	assert_string_equal(t, "{\"type\":\"message\",\"room_id\":\"r1\",\"seq\":7,\"epoch\":\"e\","
+	                       "\"sender\":\"bob\",\"message\":\"\",\"time\":\"T\",\"deleted\":true,"
+	                       "\"note\":\"스팸\"}");
+	free(t);
 }
 
 static void

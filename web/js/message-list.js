@@ -92,10 +92,13 @@ export class MessageList {
 
 	messageItem(msg, own) {
 		const deleted = msg.deleted === true;
+		/* a tombstone keeps the moderator's reason as note (docs/moderation.md) */
+		const label = typeof msg.note === 'string' && msg.note !== ''
+			? { key: 'chat.deleted.note', params: { note: msg.note } } : { key: 'chat.deleted' };
 		const item = el('li', { class: `message ${own ? 'sent' : 'received'}${deleted ? ' deleted' : ''}`,
 			data: { seq: msg.seq ?? '' } },
 		el('div', { class: 'meta' }, el('span', { class: 'sender', text: msg.sender ?? '?' }), this.timeNode(msg.time)),
-		deleted ? words('div', 'text', { key: 'chat.deleted' }) : messageText(msg.message ?? ''));
+		deleted ? words('div', 'text', label) : messageText(msg.message ?? ''));
 		if (this.moderating) this.addModerateButton(item);
 		return item;
 	}

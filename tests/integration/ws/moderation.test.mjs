@@ -258,7 +258,7 @@ test('a plain member and an anonymous client are refused every action with forbi
   member.close(); anon.close(); v.close();
 });
 
-test('a deleted message is a tombstone in the history of later joiners on both front-ends', T, async () => {
+test('a deleted message is a tombstone, with its reason, in the history of later joiners on both front-ends', T, async () => {
   const owner = person('own');
   setRoom('del', { owner: owner.sub });
   // Members on both front-ends keep the room (and its recent frames) held on each.
@@ -271,7 +271,7 @@ test('a deleted message is a tombstone in the history of later joiners on both f
   const after = await say(sender, 'del', 'after it');
   assert.equal(sent.type, 'ack');
   const o = await joinMulti(ws2, 'del', owner);
-  await done(o, { type: 'delete_message', room_id: 'del', seq: sent.seq });
+  await done(o, { type: 'delete_message', room_id: 'del', seq: sent.seq, reason: '광고 도배' });
   for (const k of [keep1, keep2]) {
     const d = await k.next((m) => m.type === 'message_deleted', 5000, 'message_deleted');
     assert.equal(d.deleted_seq, sent.seq);
@@ -287,6 +287,7 @@ test('a deleted message is a tombstone in the history of later joiners on both f
     assert.equal(tomb.deleted, true);
     assert.equal(tomb.client_id, undefined);
     assert.equal(tomb.sender, sender.joined.user);
+    assert.equal(tomb.note, '광고 도배', 'the tombstone keeps the reason');
     assert.ok(hist.some((m) => m.seq === before.seq && m.message === 'before it'));
     assert.ok(hist.some((m) => m.seq === after.seq && m.message === 'after it'));
     assert.ok(!JSON.stringify(later.msgs).includes(secretText), `${w.opts.id} sent the deleted text`);
@@ -295,7 +296,9 @@ test('a deleted message is a tombstone in the history of later joiners on both f
   // a front-end that holds no frames of the room (ws3) gets the whole history from the broker
   const fresh = await joinMulti(ws3, 'del', { name: nick('anon'), anon: true });
   await fresh.next((m) => m.type === 'message_deleted', 5000, 'message_deleted from the broker');
-  assert.equal(fresh.msgs.find((m) => m.type === 'message' && m.seq === sent.seq).deleted, true);
+  const fromBroker = fresh.msgs.find((m) => m.type === 'message' && m.seq === sent.seq);
+  assert.equal(fromBroker.deleted, true);
+  assert.equal(fromBroker.note, '광고 도배');
   assert.ok(!JSON.stringify(fresh.msgs).includes(secretText));
   fresh.close();
   // and the history command says the same

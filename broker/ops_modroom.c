@@ -9,6 +9,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "ops.h"
+#include "tombstone.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -40,38 +41,6 @@ ring_find(struct room *r, uint64_t seq)
 	return NULL;
 }
 
-/* The tombstone of the message event json: the same event with "message":"", "deleted":true,
- * the moderator's reason as "note" when one was given, and no client_id (malloc'd, its length
- * in *len), its sender in sender (at least MADANG_NICK_MAX_BYTES + 1 bytes). NULL when json is
- * no message or is deleted already. */
-static char *
-tombstone_of(const char *json, size_t jlen, const char *note, size_t *len, char *sender, size_t ssz)
-{
-	cJSON *o = cJSON_ParseWithLength(json, jlen), *del;
-	const char *type, *snd;
-	char *out = NULL;
-
-	if (o == NULL)
-		return NULL;
-	type = wire_str(o, "type", NULL);
-	snd = wire_str(o, "sender", NULL);
-	del = cJSON_GetObjectItemCaseSensitive(o, "deleted");
-	if (type == NULL || strcmp(type, "message") != 0 || cJSON_IsTrue(del) || snd == NULL)
-		goto out;
-	snprintf(sender, ssz, "%s", snd);
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "client_id");
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "note");
-	if (!cJSON_ReplaceItemInObjectCaseSensitive(o, "message", cJSON_CreateString("")) ||
-	    cJSON_AddBoolToObject(o, "deleted", true) == NULL ||
-	    (note != NULL && cJSON_AddStringToObject(o, "note", note) == NULL))
-		goto out;
-	if ((out = cJSON_PrintUnformatted(o)) != NULL)
-		*len = strlen(out);
-out:
-	cJSON_Delete(o);
-	return out;
-}
-
 /* delete_message {room_id, actor…, seq, note?} */
 void
 op_delete_message(struct req *q)
@@ -100,8 +69,8 @@ op_delete_message(struct req *q)
 		sbuf_init(&text);
 		hist_render(e, r->id, b->epoch, &text);
 		if (!text.oom)
-			tomb =
-			    tombstone_of(text.data, text.len, note, &tlen, sender, sizeof(sender));
+			tomb = tombstone_json(text.data, text.len, note, &tlen, sender,
+			                      sizeof(sender));
 		sbuf_fini(&text);
 	} else if ((uint64_t)seq <= r->seq && (uint64_t)seq < room_first_seq(r) &&
 	           b->store.event_get != NULL && !r->ephemeral) {
@@ -109,7 +78,8 @@ op_delete_message(struct req *q)
 		sbuf_init(&got);
 		int rv = b->store.event_get(b->store.arg, r->id, (uint64_t)seq, &got);
 		if (rv == 0 && !got.oom)
-			tomb = tombstone_of(got.data, got.len, note, &tlen, sender, sizeof(sender));
+			tomb =
+			    tombstone_json(got.data, got.len, note, &tlen, sender, sizeof(sender));
 		sbuf_fini(&got);
 		if (rv < 0) {
 			ops_reply_error(q, ERR_INTERNAL, "the stored history cannot be read now");

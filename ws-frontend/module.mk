@@ -1,7 +1,7 @@
 # ws-frontend/ — madang-ws, the libwebsockets front-end (docs/protocol.md).
 #
 # The pure core (command parsing, token bucket, framed-event log, room and session bookkeeping,
-# address lists, the delivery and slow-consumer decisions, deleted messages' tombstones) is
+# address lists, the delivery and slow-consumer decisions) is
 # libmadang-ws-core.a, linked by the unit tests; the daemon adds the shell around it, in one-way
 # layers (scripts/layers.sh checks):
 #   ws_main → ws_glue (lws callbacks, loop) + ws_http → ws_conn (handshake, reassembly,
@@ -11,7 +11,7 @@
 #   (requests) → ws_out (queueing, writing) → ws_state → the core.
 WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/linkstate.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c \
                 ws-frontend/cmd.c ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c \
-                ws-frontend/session.c ws-frontend/tombstone.c
+                ws-frontend/session.c
 WS_SHELL_SRCS := $(filter-out $(WS_CORE_SRCS),$(wildcard ws-frontend/*.c))
 WS_CORE_OBJS := $(WS_CORE_SRCS:%.c=$(OBJ)/%.o)
 WS_SHELL_OBJS := $(WS_SHELL_SRCS:%.c=$(OBJ)/%.o)

@@ -98,7 +98,7 @@ dl_tombstone(struct ws_room *r, const cJSON *ev)
 	if (!tombstone_target(ev, &seq) || (old = roomlog_get(&r->log, seq)) == NULL)
 		return;
 	json = ws_frame_payload(old, &len);
-	if ((t = tombstone_json(json, len, wire_str(ev, "note", NULL), &tlen)) == NULL)
+	if ((t = tombstone_json(json, len, wire_str(ev, "note", NULL), &tlen, NULL, 0)) == NULL)
 		return; /* not a message (or one already), or no memory */
 	f = ws_frame_text(t, tlen);
 	free(t);

@@ -14,7 +14,7 @@
 #include "../../ws-frontend/cmd.h"
 #include "../../ws-frontend/frame.h"
 #include "../../ws-frontend/roomlog.h"
-#include "../../ws-frontend/tombstone.h"
+#include "tombstone.h"
 
 #define MAX_TEXT 4096
 
@@ -180,7 +180,7 @@ test_tombstone_keeps_seq_sender_time_drops_text(void **state)
 	                 "\"sender\":\"bob\",\"message\":\"secret text\",\"time\":\"T\","
 	                 "\"client_id\":\"c-9\"}";
 	size_t n;
-	char *t = tombstone_json(ev, strlen(ev), NULL, &n);
+	char *t = tombstone_json(ev, strlen(ev), NULL, &n, NULL, 0);
 
 	(void)state;
 	assert_non_null(t);
@@ -194,12 +194,12 @@ test_tombstone_keeps_seq_sender_time_drops_text(void **state)
 	assert_non_null(strstr(t, "\"deleted\":true"));
 	/* a tombstone, or no message, has none */
 	assert_null(strstr(t, "note"));
-	assert_null(tombstone_json(t, n, NULL, &n));
+	assert_null(tombstone_json(t, n, NULL, &n, NULL, 0));
 	free(t);
-	assert_null(tombstone_json("{\"type\":\"join\",\"seq\":3}", 23, NULL, &n));
-	assert_null(tombstone_json("not json", 8, NULL, &n));
+	assert_null(tombstone_json("{\"type\":\"join\",\"seq\":3}", 23, NULL, &n, NULL, 0));
+	assert_null(tombstone_json("not json", 8, NULL, &n, NULL, 0));
 	/* With the deletion's reason, as the broker writes it (the same key order: ops_modroom.c). */
-	t = tombstone_json(ev, strlen(ev), "스팸", &n);
+	t = tombstone_json(ev, strlen(ev), "스팸", &n, NULL, 0);
 	assert_string_equal(t, "{\"type\":\"message\",\"room_id\":\"r1\",\"seq\":7,\"epoch\":\"e\","
 	                       "\"sender\":\"bob\",\"message\":\"\",\"time\":\"T\",\"deleted\":true,"
 	                       "\"note\":\"스팸\"}");

@@ -1,6 +1,7 @@
 /* tombstone.c — a deleted message's tombstone (tombstone.h). */
 #include "tombstone.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,10 @@ tombstone_target(const cJSON *ev, uint64_t *seq)
 }
 
 char *
-tombstone_json(const char *json, size_t len, const char *note, size_t *out_len)
+tombstone_json(const char *json, size_t len, const char *note, size_t *out_len, char *sender,
+               size_t sender_size)
 {
-	const char *why, *type;
+	const char *why, *type, *snd;
 	cJSON *o = wire_parse_object(json, len, len, &why), *m;
 	bool deleted = false;
 	char *out = NULL;
@@ -30,9 +32,12 @@ tombstone_json(const char *json, size_t len, const char *note, size_t *out_len)
 	if (o == NULL)
 		return NULL;
 	type = wire_str(o, "type", NULL);
+	snd = wire_str(o, "sender", NULL);
 	if (type == NULL || strcmp(type, "message") != 0 ||
-	    (wire_bool(o, "deleted", &deleted) && deleted))
+	    (wire_bool(o, "deleted", &deleted) && deleted) || (sender != NULL && snd == NULL))
 		goto done;
+	if (sender != NULL)
+		snprintf(sender, sender_size, "%s", snd);
 	/* The text goes, and the client_id with it (it was the sender's, and could name it). */
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "client_id");
 	if ((m = cJSON_CreateString("")) == NULL ||

@@ -16,50 +16,9 @@
 
 #include "../../rest-fcgi/api.h"
 #include "../../rest-fcgi/openapi.h"
+#include "apifake.h"
 
 #define ADMIN_TOKEN "0123456789abcdef-token"
-
-/* The broker stand-in: answers every request with one reply text, remembers the last request. */
-struct fake_broker {
-	enum api_call_result result;
-	const char *reply;
-	char last[2048];
-	int calls;
-};
-
-static enum api_call_result
-fake_call(void *arg, const cJSON *req, cJSON **reply)
-{
-	struct fake_broker *b = arg;
-	char *text = cJSON_PrintUnformatted(req);
-
-	b->calls++;
-	snprintf(b->last, sizeof(b->last), "%s", text != NULL ? text : "");
-	cJSON_free(text);
-	*reply = NULL;
-	if (b->result != API_CALL_OK)
-		return b->result;
-	*reply = cJSON_Parse(b->reply);
-	return *reply != NULL ? API_CALL_OK : API_CALL_BAD_REPLY;
-}
-
-struct fake_body {
-	const char *data;
-	size_t len, off;
-};
-
-static long
-fake_read(void *arg, char *buf, size_t n)
-{
-	struct fake_body *b = arg;
-	size_t k = b->len - b->off;
-
-	if (k > n)
-		k = n;
-	memcpy(buf, b->data + b->off, k);
-	b->off += k;
-	return (long)k;
-}
 
 struct t {
 	struct api_config cfg;

@@ -57,6 +57,16 @@ only_fields(const cJSON *body, const char *const *keys, struct api_response *r)
 	return true;
 }
 
+/* Adds string s to req as key. False with r filled (500) when memory runs out. */
+static bool
+add_str(cJSON *req, const char *key, const char *s, struct api_response *r)
+{
+	if (cJSON_AddStringToObject(req, key, s) != NULL)
+		return true;
+	api_error(r, 500, "internal", "out of memory");
+	return false;
+}
+
 /* Writes the canonical form of nickname s (len bytes; NULL: absent or not a string) to out (size
  * MADANG_NICK_MAX_BYTES + 1). False with r filled (400) when it is no nickname. */
 static bool
@@ -80,13 +90,7 @@ add_user(const cJSON *body, cJSON *req, struct api_response *r)
 	size_t len;
 	const char *s = wire_str(body, "user", &len);
 
-	if (!user_arg(s, len, nick, sizeof(nick), r))
-		return false;
-	if (cJSON_AddStringToObject(req, "user", nick) == NULL) {
-		api_error(r, 500, "internal", "out of memory");
-		return false;
-	}
-	return true;
+	return user_arg(s, len, nick, sizeof(nick), r) && add_str(req, "user", nick, r);
 }
 
 /* Adds "subject" to req when s (len bytes) may be one; else 400. */
@@ -98,11 +102,7 @@ add_subject(const char *s, size_t len, cJSON *req, struct api_response *r)
 		          "subject must be 1 to 128 bytes of UTF-8 without control characters");
 		return false;
 	}
-	if (cJSON_AddStringToObject(req, "subject", s) == NULL) {
-		api_error(r, 500, "internal", "out of memory");
-		return false;
-	}
-	return true;
+	return add_str(req, "subject", s, r);
 }
 
 /* Adds reason s (len bytes; NULL: absent) to req as "note"; an empty one adds nothing. False
@@ -118,11 +118,7 @@ add_reason(const char *s, size_t len, cJSON *req, struct api_response *r)
 		api_error(r, 400, ERR_INVALID_ARGUMENT, why);
 		return false;
 	}
-	if (cJSON_AddStringToObject(req, "note", s) == NULL) {
-		api_error(r, 500, "internal", "out of memory");
-		return false;
-	}
-	return true;
+	return add_str(req, "note", s, r);
 }
 
 /* Adds the body's "reason" (optional; a string valid_note takes) to req as "note". */
@@ -310,9 +306,8 @@ lift(const struct api_config *cfg, const struct api_input *in, const struct api_
 		api_error(r, 500, "internal", "out of memory");
 		return;
 	}
-	if (user != NULL && cJSON_AddStringToObject(req, "user", nick) == NULL) {
+	if (user != NULL && !add_str(req, "user", nick, r)) {
 		cJSON_Delete(req);
-		api_error(r, 500, "internal", "out of memory");
 		return;
 	}
 	if (user == NULL && !add_subject(subject, strlen(subject), req, r)) {

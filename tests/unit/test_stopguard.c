@@ -1,0 +1,123 @@
+/* test_stopguard.c — common/stopguard.c in forked children: an armed guard ends the process
+ * with status 1 once its time is up, a disarmed one does not, a second arm keeps the earlier
+ * deadline, 0 means no bound. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "stopguard.h"
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Runs body in a child that then sleeps for sleep_s and exits 0; returns its wait status and
+ * how long it lived in *ms. The child's stderr (the guard's log line) goes to /dev/null. */
+static int
+run_child(void (*body)(void), unsigned sleep_s, uint64_t *ms)
+{
+	uint64_t t0 = now_ms();
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		body();
+		sleep(sleep_s);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	*ms = now_ms() - t0;
+	return status;
+}
+
+static void
+arm_1s(void)
+{
+	assert_int_equal(stopguard_arm(1, "test", "a sleep"), 0);
+}
+
+static void
+arm_1s_then_3s(void)
+{
+	arm_1s();
+	assert_int_equal(stopguard_arm(3, "test", "a longer sleep"), 0);
+}
+
+static void
+arm_then_disarm(void)
+{
+	arm_1s();
+	stopguard_disarm();
+}
+
+static void
+arm_0(void)
+{
+	assert_int_equal(stopguard_arm(0, "test", "nothing"), 0);
+}
+
+static void
+test_an_armed_guard_ends_the_process_with_status_1_when_its_time_is_up(void **state)
+{
+	uint64_t ms;
+	int st = run_child(arm_1s, 5, &ms);
+
+	(void)state;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_true(ms >= 950 && ms < 3000);
+}
+
+static void
+test_a_second_arm_keeps_the_earlier_deadline(void **state)
+{
+	uint64_t ms;
+	int st = run_child(arm_1s_then_3s, 5, &ms);
+
+	(void)state;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_true(ms >= 950 && ms < 2500);
+}
+
+static void
+test_a_disarmed_guard_and_a_zero_timeout_let_the_process_run(void **state)
+{
+	uint64_t ms;
+	int st = run_child(arm_then_disarm, 2, &ms);
+
+	(void)state;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_true(ms >= 1950);
+	st = run_child(arm_0, 1, &ms);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_an_armed_guard_ends_the_process_with_status_1_when_its_time_is_up),
+		cmocka_unit_test(test_a_second_arm_keeps_the_earlier_deadline),
+		cmocka_unit_test(test_a_disarmed_guard_and_a_zero_timeout_let_the_process_run),
+	};
+	alarm(30);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "opt.h"
 #include "server.h"
+#include "stopguard.h"
 #include "store.h"
 #include "tls.h"
 
@@ -58,6 +59,8 @@ usage(FILE *f)
 	    "  --rooms-per-owner N     rooms one subject may own when madang-api creates them for\n"
 	    "                          a user (--user-rooms; default 10, 1..10000)\n"
 	    "  --inflight N            requests received at once (default 64, 1..4096)\n"
+	    "  --stop-timeout S        after SIGTERM, exit with status 1 if still stopping\n"
+	    "                          after S seconds (default 15, 0..3600; 0: no limit)\n"
 	    "  --data DIR              keep rooms and history in DIR/madang.db (SQLite, WAL);\n"
 	    "                          without it everything is in memory only\n"
 	    "  --store URI             keep them in PostgreSQL instead: a URI (postgresql://…)\n"
@@ -127,6 +130,8 @@ add_rooms(struct broker *b, void *arg)
 	return rv;
 }
 
+static unsigned stop_timeout; /* --stop-timeout, for the signal thread */
+
 static void *
 signal_thread(void *arg)
 {
@@ -142,6 +147,7 @@ signal_thread(void *arg)
 		}
 		log_info("broker: %s received", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		server_stop();
+		stopguard_arm(stop_timeout, "broker", "the last batch or the store");
 		return NULL;
 	}
 }
@@ -164,6 +170,7 @@ main(int argc, char **argv)
 	    {"max-members", required_argument, NULL, 'm'},
 	    {"max-rooms", required_argument, NULL, 'M'},
 	    {"inflight", required_argument, NULL, 'i'},
+	    {"stop-timeout", required_argument, NULL, 'Q'},
 	    {"max-bans", required_argument, NULL, 'b'},
 	    {"audit-days", required_argument, NULL, 'A'},
 	    {"rooms-per-owner", required_argument, NULL, 'O'},
@@ -185,6 +192,7 @@ main(int argc, char **argv)
 	    .events_url = ipc_default_events_url(),
 	    .ipc_mode = MADANG_IPC_SOCKET_MODE,
 	    .inflight = 64,
+	    .stop_timeout = SRV_STOP_TIMEOUT_S,
 	    .sync = STORE_SYNC_FULL,
 	    .keep = 10000,
 	    .cluster = STORE_CLUSTER_DEFAULT,
@@ -280,6 +288,12 @@ main(int argc, char **argv)
 			if (opt_number_cli(PROG, "--inflight", optarg, 1, 4096, &v) != 0)
 				return 2;
 			scfg.inflight = (int)v;
+			break;
+		case 'Q':
+			if (opt_number_cli(PROG, "--stop-timeout", optarg, 0, STOPGUARD_MAX_S,
+			                   &v) != 0)
+				return 2;
+			scfg.stop_timeout = (unsigned)v;
 			break;
 		case 'D':
 			scfg.data_dir = optarg;
@@ -386,6 +400,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_t sigt;
+	stop_timeout = scfg.stop_timeout;
 	if (pthread_create(&sigt, NULL, signal_thread, &set) != 0) {
 		log_error("broker: cannot start the signal thread");
 		return 1;

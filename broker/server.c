@@ -30,6 +30,7 @@
 #include "limits.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "stopguard.h"
 #include "store.h"
 #include "tls.h"
 #include "wire.h"
@@ -666,6 +667,13 @@ serve(const struct server_config *cfg, struct broker_config *bcfg,
 	nanosleep(&pause, NULL);
 	rv = 0;
 out_sockets:
+	/* The store first: nothing is applied after the loop, and it lets a standby take the lead
+	 * (PostgreSQL) or leaves a checkpointed database (SQLite) whatever nng_close does next.
+	 * nng 1.5.2's nng_close can deadlock (common/stopguard.h): the guard bounds the wait. */
+	broker_set_store(b, &(const struct broker_store){NULL});
+	store_close(st);
+	st = NULL;
+	stopguard_arm(cfg->stop_timeout, "broker", "nng_close");
 	sockets_close();
 out:
 	broker_destroy(b);
@@ -685,7 +693,9 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 
 	while ((rv = serve(cfg, bcfg, add_rooms, arg, rejoin)) == SRV_REJOIN) {
 		/* Everything of the lost session is forgotten (sockets closed, state dropped): a
-		 * standby may already be serving from the database. */
+		 * standby may already be serving from the database. The guard of that close is
+		 * lifted first, so that a stop asked for meanwhile keeps its own. */
+		stopguard_disarm();
 		if (atomic_load(&srv.stop))
 			return 0;
 		log_warn("broker: rejoining cluster %s as a standby in %d ms", cfg->cluster,

@@ -7,10 +7,13 @@
 
 struct tls_opts;
 
+#define SRV_STOP_TIMEOUT_S 15 /* --stop-timeout's default: under the unit's TimeoutStopSec */
+
 struct server_config {
 	const char *rpc_url;
 	const char *events_url;
 	int inflight;          /* nng contexts receiving requests at once */
+	unsigned stop_timeout; /* --stop-timeout: seconds a stop may take (0: no limit) */
 	const char *data_dir;  /* --data: durable rooms and history in SQLite; NULL: in memory */
 	const char *store_uri; /* --store: the same in PostgreSQL, shared by a cluster of brokers */
 	const char *cluster;   /* --cluster: brokers of one store competing for the lead */

@@ -6,10 +6,11 @@
 TESTBIN := $(BUILD)/tests
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 IT_SRCS   := $(wildcard tests/integration/it_*.c)
-TEST_LIB_SRCS := $(filter-out tests/lib/freeport.c tests/lib/broker-rpc.c,$(wildcard tests/lib/*.c))
+TEST_LIB_SRCS := $(filter-out tests/lib/freeport.c tests/lib/broker-rpc.c tests/lib/nng_close_hang.c,\
+                   $(wildcard tests/lib/*.c))
 TEST_LIB_OBJS := $(TEST_LIB_SRCS:%.c=$(OBJ)/%.o)
 TEST_BINS += $(UNIT_SRCS:tests/unit/%.c=$(TESTBIN)/%) $(IT_SRCS:tests/integration/%.c=$(TESTBIN)/%) \
-             $(TESTBIN)/freeport $(TESTBIN)/broker-rpc
+             $(TESTBIN)/freeport $(TESTBIN)/broker-rpc $(TESTBIN)/nng-close-hang.so
 EXTRA_CFLAGS_tests := -iquote . $(CJSON_CFLAGS) $(CMOCKA_CFLAGS) $(LWS_CFLAGS) $(FCGI_CFLAGS) -Itests/lib
 TEST_LDLIBS := $(CJSON_LIBS) $(NNG_LIBS) $(LWS_LIBS) $(FCGI_LIBS) $(CRYPTO_LIBS) $(SQLITE_LIBS) \
                $(CMOCKA_LIBS) -lm
@@ -33,6 +34,12 @@ $(TESTBIN)/freeport: tests/lib/freeport.c
 $(TESTBIN)/broker-rpc: tests/lib/broker-rpc.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(NNG_LIBS)
+
+# An LD_PRELOAD shim whose nng_close never returns (the stop guard's tests). No sanitizer flags:
+# it is preloaded into the plain and the sanitized daemons alike.
+$(TESTBIN)/nng-close-hang.so: tests/lib/nng_close_hang.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -Wall -Wextra -shared -fPIC -o $@ $<
 
 # Fuzz targets replayed over their seed corpus and saved crashes with the normal compiler
 # (tests/fuzz/replay.c); libFuzzer builds are in mk/fuzz.mk.

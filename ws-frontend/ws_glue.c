@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "stopguard.h"
 #include <ev.h>
 #include <libwebsockets.h>
 
@@ -284,6 +285,7 @@ glue_stop(void)
 		return;
 	ws->stopping = true;
 	gl.stop_deadline_ms = clock_mono_ms() + WS_STOP_GRACE_MS;
+	stopguard_arm(ws->o.stop_timeout, "ws", "the close of the connections");
 	sd_notify_send("STOPPING=1");
 	if (gl.listen_wsi != NULL) {
 		lws_set_timeout(gl.listen_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "opt.h"
 #include "sdnotify.h"
+#include "stopguard.h"
 #include "tls.h"
 #include "validate.h"
 #include "ws_client.h"
@@ -88,7 +89,10 @@ usage(FILE *f)
 	    "  --broker-wait-ms MS       a client that connects, joins or sends while the broker\n"
 	    "                            is away (restart, failover) waits this long before\n"
 	    "                            broker_unavailable, 0-60000 (default "
-	    "5000)\n" TLS_USAGE_DIALER
+	    "5000)\n"
+	    "  --stop-timeout S          after SIGTERM, exit with status 1 if still stopping\n"
+	    "                            after S seconds, 0-3600 (default 15; 0: no "
+	    "limit)\n" TLS_USAGE_DIALER
 	    "  -v                        log every connection event and command (debug)\n"
 	    "  -h, --help                this text;  --version  the version\n",
 	    ipc_default_rpc_url(), ipc_default_events_url());
@@ -196,6 +200,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		O_HOSTS,
 		O_GUEST,
 		O_BROKER_WAIT,
+		O_STOP_TIMEOUT,
 		O_HELP,
 		O_VERSION
 	};
@@ -223,6 +228,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	    {"hosts", required_argument, NULL, O_HOSTS},
 	    {"guest-digits", required_argument, NULL, O_GUEST},
 	    {"broker-wait-ms", required_argument, NULL, O_BROKER_WAIT},
+	    {"stop-timeout", required_argument, NULL, O_STOP_TIMEOUT},
 	    TLS_LONG_OPTIONS_DIALER,
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -247,6 +253,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	o->history = DEF_HISTORY;
 	o->guest_digits = DEF_GUEST;
 	o->broker_wait_ms = WS_BROKER_WAIT_MS_DEFAULT;
+	o->stop_timeout = WS_STOP_TIMEOUT_S;
 	o->tls = &tls_flags;
 	o->history_max_bytes = WS_HISTORY_BYTES_DEFAULT;
 	o->history_rate = WS_HISTORY_RATE_DEFAULT;
@@ -370,6 +377,12 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			                   WS_BROKER_WAIT_MS_MAX, &v) != 0)
 				return -1;
 			o->broker_wait_ms = (unsigned)v;
+			break;
+		case O_STOP_TIMEOUT:
+			if (opt_number_cli(PROG, "--stop-timeout", optarg, 0, STOPGUARD_MAX_S,
+			                   &v) != 0)
+				return -1;
+			o->stop_timeout = (unsigned)v;
 			break;
 		case TLS_OPT_CA:
 		case TLS_OPT_CERT:
@@ -525,6 +538,8 @@ main(int argc, char **argv)
 		rc = 0;
 	log_info("ws: %s stopped", ws->o.id);
 out:
+	/* nng 1.5.2 can deadlock in nng_close (common/stopguard.h): bounded. */
+	stopguard_arm(ws->o.stop_timeout, "ws", "nng_close");
 	link_close();
 	wait_fini();
 	glue_fini();

@@ -31,8 +31,9 @@ struct tls_opts; /* common/tls.h */
 #define WS_EVENT_MAX      (1024 * 1024)      /* a broker event larger than this is dropped */
 #define WS_REPLY_MAX      (16 * 1024 * 1024) /* a broker reply larger than this fails */
 #define WS_STOP_GRACE_MS  2000               /* SIGTERM: time given to close frames and leaves */
-#define WS_HEARTBEAT_MS   1000               /* until the broker's hello says otherwise */
-#define WS_BROKERS_MAX    4 /* URLs in one --rpc or --events list (active and standbys) */
+#define WS_STOP_TIMEOUT_S 15   /* --stop-timeout's default: under the unit's TimeoutStopSec */
+#define WS_HEARTBEAT_MS   1000 /* until the broker's hello says otherwise */
+#define WS_BROKERS_MAX    4    /* URLs in one --rpc or --events list (active and standbys) */
 #define WS_BROKER_WAIT_MS_DEFAULT \
 	5000                        /* --broker-wait-ms: a client waits this long for the broker */
 #define WS_BROKER_WAIT_MS_MAX 60000 /* its range: 0..this */
@@ -86,6 +87,7 @@ struct ws_opts {
 	size_t n_events;
 	const struct tls_opts *tls; /* --tls-ca, --tls-cert, --tls-server-name (never NULL) */
 	unsigned broker_wait_ms;    /* --broker-wait-ms: connect, join, send wait this long */
+	unsigned stop_timeout;      /* --stop-timeout: seconds a stop may take (0: no limit) */
 	const char *id;
 	const char *origins; /* NULL: Origin must match Host; "*": any */
 	const char *hosts;   /* --hosts: accepted Host values, comma-separated; NULL: any */

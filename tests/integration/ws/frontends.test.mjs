@@ -350,3 +350,37 @@ test('--max-message, and SIGINT: clients closed with 1001, exit status 0', T, as
   assert.equal((await c.waitClose()).code, 1001);
   assert.deepEqual(await exited, { code: 0, signal: null });
 });
+
+// nng 1.5.2 can deadlock in nng_close (common/stopguard.h); a shim makes it certain here.
+test('--stop-timeout: a stop stuck in nng_close ends with status 1, its clients closed with 1001 first', T, async (t) => {
+  const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
+  const port = await freePort();
+  const asan = process.env.ASAN_OPTIONS ? `${process.env.ASAN_OPTIONS}:` : '';
+  const k = spawnTracked(cmd[0], [...cmd.slice(1), '--listen', `127.0.0.1:${port}`, '--id', 'ws-hang', '--stop-timeout', '1'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LD_PRELOAD: `${process.env.MADANG_TESTBIN}/nng-close-hang.so`,
+      ASAN_OPTIONS: `${asan}verify_asan_link_order=0` },
+  });
+  t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
+  let log = '';
+  k.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => k.on('exit', (code, signal) => resolve({ code, signal })));
+  const base = `ws://127.0.0.1:${port}`;
+  let c;
+  const deadline = Date.now() + 8000;
+  while (!c && Date.now() < deadline) {
+    try {
+      c = await joinPath(base, 'room1', nick('hang'));
+    } catch {
+      await sleep(100);
+    }
+  }
+  assert.ok(c, 'joined');
+  const t0 = Date.now();
+  k.kill('SIGTERM');
+  assert.equal((await c.waitClose()).code, 1001);
+  assert.deepEqual(await exited, { code: 1, signal: null });
+  const took = Date.now() - t0;
+  assert.ok(took >= 900 && took < 4000, `stopped after ${took} ms`);
+  assert.match(log, /ws: still stopping after 1 s \(stuck in nng_close\?\): exiting now/);
+});

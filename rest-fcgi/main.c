@@ -20,6 +20,7 @@
 #include "rpc.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "stopguard.h"
 #include "tls.h"
 
 #define PROG                   "madang-api"
@@ -27,6 +28,7 @@
 #define TIMEOUT_MIN_MS         10
 #define TIMEOUT_MAX_MS         60000
 #define BROKER_WAIT_DEFAULT_MS 5000
+#define STOP_TIMEOUT_DEFAULT_S 8 /* --stop-timeout: under the unit's TimeoutStopSec (10 s) */
 #define API_RPC_URLS_MAX       8 /* --rpc URLs: an active broker and its standbys */
 #define BACKLOG_DEFAULT        1024
 #define BACKLOG_MAX            65535
@@ -42,7 +44,7 @@ usage(FILE *f)
 	    "                  [--cors-origin ORIGIN] [--admin-token-file FILE]\n"
 	    "                  [--jwt-secret-file FILE [--public-reads] [--user-rooms]]\n"
 	    "                  [--history-max-bytes N]\n"
-	    "                  [--backlog N] [--tls-ca FILE --tls-cert FILE\n"
+	    "                  [--backlog N] [--stop-timeout S] [--tls-ca FILE --tls-cert FILE\n"
 	    "                  [--tls-server-name NAME]] [-v]\n"
 	    "\n"
 	    "FastCGI responder for madang's REST API (/api/*), answered from the broker.\n"
@@ -74,7 +76,10 @@ usage(FILE *f)
 	    "  --public-reads          with --jwt-secret-file, let anyone read rooms' members\n"
 	    "                          and history (default: a valid Bearer token is needed)\n"
 	    "  --backlog N             listen queue for --listen, 1..%d (default "
-	    "%d)\n" TLS_USAGE_DIALER "  -v                      log one line per request\n"
+	    "%d)\n"
+	    "  --stop-timeout S        after SIGTERM, exit with status 1 if still stopping\n"
+	    "                          after S seconds, 0..3600 (default 8; 0: no "
+	    "limit)\n" TLS_USAGE_DIALER "  -v                      log one line per request\n"
 	    "  -h, --help              this text;  --version  the version\n",
 	    API_RPC_URLS_MAX, ipc_default_rpc_url(), API_THREADS_MAX, API_THREADS_DEFAULT,
 	    TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, TIMEOUT_DEFAULT_MS, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
@@ -171,6 +176,7 @@ main(int argc, char **argv)
 	    {"admin-token-file", required_argument, NULL, 'a'},
 	    {"jwt-secret-file", required_argument, NULL, 'J'},
 	    {"backlog", required_argument, NULL, 'b'},
+	    {"stop-timeout", required_argument, NULL, 'Q'},
 	    {"public-reads", no_argument, NULL, 'P'},
 	    {"user-rooms", no_argument, NULL, 'U'},
 	    {"history-max-bytes", required_argument, NULL, 'H'},
@@ -191,6 +197,7 @@ main(int argc, char **argv)
 	char err[ERRBUF], tls_err[2 * ERRBUF], *token = NULL;
 	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
+	unsigned stop_timeout = STOP_TIMEOUT_DEFAULT_S;
 	bool public_reads = false;
 	long long v;
 	sigset_t set;
@@ -264,6 +271,12 @@ main(int argc, char **argv)
 			if (opt_number_cli(PROG, "--backlog", optarg, 1, BACKLOG_MAX, &v) != 0)
 				return 2;
 			backlog = (int)v;
+			break;
+		case 'Q':
+			if (opt_number_cli(PROG, "--stop-timeout", optarg, 0, STOPGUARD_MAX_S,
+			                   &v) != 0)
+				return 2;
+			stop_timeout = (unsigned)v;
 			break;
 		case TLS_OPT_CA:
 		case TLS_OPT_CERT:
@@ -394,10 +407,13 @@ main(int argc, char **argv)
 	}
 	log_info("api: %s: stopping, finishing requests in flight", strsignal(sig));
 	sd_notify_send("STOPPING=1");
+	stopguard_arm(stop_timeout, "api", "the requests in flight");
 	api_server_stop(&srv);
 	status = 0;
 	log_info("api: stopped");
 out_rpc:
+	/* nng 1.5.2 can deadlock in nng_close (common/stopguard.h): bounded. */
+	stopguard_arm(stop_timeout, "api", "nng_close");
 	nng_close(srv.rpc);
 out_listen:
 	close(srv.listen_fd);

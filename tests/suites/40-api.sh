@@ -395,6 +395,19 @@ t_check "with 2 threads and 12 kept connections, 60 requests are all answered 20
 kill -TERM "$API_K"
 t_check "madang-api holding kept connections exits 0 on SIGTERM" wait_exit "$API_K" 0
 
+# --- a stop stuck in nng_close ends after --stop-timeout --------------------------------------------
+# nng 1.5.2 can deadlock in nng_close (common/stopguard.h); a preloaded shim makes it certain.
+API_H_PORT=$(t_free_port)
+t_start api_h env LD_PRELOAD="$MADANG_TESTBIN/nng-close-hang.so" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	"$MADANG_BIN/madang-api" --listen "127.0.0.1:$API_H_PORT" --rpc "$RPC" --threads 1 --stop-timeout 1
+API_H=$T_LAST_PID
+t_wait_port "$API_H_PORT"
+kill -TERM "$API_H"
+t_check "madang-api stuck in nng_close at its stop exits 1 after --stop-timeout 1" wait_exit "$API_H" 1
+t_check "and logs why" grep -q 'api: still stopping after 1 s (stuck in nng_close?): exiting now' \
+	"$T_DIR/api_h.log"
+
 # --- a FastCGI peer that connects and stalls holds a worker for 10 s at most -----------------------
 API_S_PORT=$(t_free_port)
 SP=$(t_free_port)

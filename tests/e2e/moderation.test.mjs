@@ -225,6 +225,26 @@ describe('moderation in the web client', () => {
 		assert.equal(await bob.locator('#compose-mod').isHidden(), true);
 	});
 
+	it('draws the tombstone the broker keeps with its reason, as a page of history brings it', async () => {
+		/* the deleted message of the test before, as history returns it (no message_deleted needed beside it) */
+		const hist = brokerCall({ op: 'history', room_id: roomId, limit: 500 });
+		const tomb = hist.events.find((e) => e.type === 'message' && e.deleted === true && e.note === '광고 도배');
+		assert.ok(tomb, `a tombstone with the reason: ${JSON.stringify(hist.events.filter((e) => e.deleted))}`);
+		assert.equal(tomb.message, '', 'the text is gone');
+		const drawn = await carl.evaluate(async (events) => {
+			const { MessageList } = await import('./js/message-list.js');
+			const list = new MessageList({ list: document.createElement('ol'), newButton: document.createElement('button'), onRetry() {} });
+			return events.map((e) => {
+				const li = list.messageItem(e, false);
+				return [li.className, li.querySelector('.sender').textContent, li.querySelector('.text').textContent];
+			});
+		}, [tomb, { ...tomb, note: '' }]);
+		assert.deepEqual(drawn, [
+			['message received deleted', 'carl', 'message deleted: 광고 도배'],
+			['message received deleted', 'carl', 'message deleted'],
+		]);
+	});
+
 	it('reaches the kick with the keyboard alone (Escape gives the focus back), and the kicked member may rejoin', async () => {
 		await mia.locator('#leave-btn').focus();
 		let name = '';

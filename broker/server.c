@@ -694,7 +694,8 @@ server_run(const struct server_config *cfg, struct broker_config *bcfg,
 	while ((rv = serve(cfg, bcfg, add_rooms, arg, rejoin)) == SRV_REJOIN) {
 		/* Everything of the lost session is forgotten (sockets closed, state dropped): a
 		 * standby may already be serving from the database. The guard of that close is
-		 * lifted first, so that a stop asked for meanwhile keeps its own. */
+		 * lifted before the stop flag is read: a stop asked for later arms it again, one
+		 * asked for before ends server_run here. */
 		stopguard_disarm();
 		if (atomic_load(&srv.stop))
 			return 0;

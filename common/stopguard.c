@@ -2,11 +2,10 @@
  * on the first arm, sleeps until the deadline under a mutex and a condition variable. */
 #include "stopguard.h"
 
-#include <errno.h>
-#include <signal.h>
-#include <string.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 

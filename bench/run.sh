@@ -74,11 +74,31 @@ wait_port() {
 }
 
 # stop_pids PID...: stops processes this script started and forgets them, so that the exit trap
-# never signals a process id that has since been reused by someone else.
+# never signals a process id that has since been reused by someone else. A process still there
+# STOP_WAIT_S seconds after SIGTERM (past the daemons' own --stop-timeout of 15 s) is killed
+# and named, so that a stop stuck in nng_close (finding 29) never holds the run.
+STOP_WAIT_S=20
+# running PID: the process exists and has not exited (an exited child not yet waited for is a
+# zombie, which kill -0 still finds).
+running() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}
 stop_pids() {
-	local p q keep=()
+	local p q i keep=()
 	for p in "$@"; do kill "$p" 2>/dev/null; done
-	for p in "$@"; do wait "$p" 2>/dev/null; done
+	for p in "$@"; do
+		for ((i = 0; i < STOP_WAIT_S * 10; i++)); do
+			running "$p" || break
+			sleep 0.1
+		done
+		if running "$p"; then
+			log "process $p still running ${STOP_WAIT_S} s after SIGTERM: killed"
+			kill -KILL "$p" 2>/dev/null
+		fi
+		wait "$p" 2>/dev/null
+	done
 	for q in "${pids[@]}"; do
 		for p in "$@"; do [ "$p" = "$q" ] && continue 2; done
 		keep+=("$q")

@@ -9,27 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "stopguard.h"
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Runs body in a child that then sleeps for sleep_s and exits 0; returns its wait status and
  * how long it lived in *ms. The child's stderr (the guard's log line) goes to /dev/null. */
 static int
 run_child(void (*body)(void), unsigned sleep_s, uint64_t *ms)
 {
-	uint64_t t0 = now_ms();
+	uint64_t t0 = clock_mono_ms();
 	int status;
 	pid_t pid = fork();
 
@@ -41,7 +33,7 @@ run_child(void (*body)(void), unsigned sleep_s, uint64_t *ms)
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	*ms = now_ms() - t0;
+	*ms = clock_mono_ms() - t0;
 	return status;
 }
 

@@ -323,6 +323,20 @@ test('--origins: only the listed origins may open a WebSocket', T, async (t) => 
   k.kill('SIGTERM');
 });
 
+/* Joins room1 on a madang-ws just spawned, trying for 8 s while it starts; fails the test
+ * when it never answers. */
+async function joinWhenUp(base, name) {
+  const deadline = Date.now() + 8000;
+  while (Date.now() < deadline) {
+    try {
+      return await joinPath(base, 'room1', name);
+    } catch {
+      await sleep(100);
+    }
+  }
+  assert.fail(`no madang-ws at ${base} within 8 s`);
+}
+
 test('--max-message, and SIGINT: clients closed with 1001, exit status 0', T, async (t) => {
   const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
   const port = await freePort();
@@ -330,17 +344,7 @@ test('--max-message, and SIGINT: clients closed with 1001, exit status 0', T, as
     { stdio: 'ignore' });
   t.after(() => { if (k.exitCode === null) k.kill('SIGKILL'); });
   const exited = new Promise((resolve) => k.on('exit', (code, signal) => resolve({ code, signal })));
-  const base = `ws://127.0.0.1:${port}`;
-  let c;
-  const deadline = Date.now() + 8000;
-  while (!c && Date.now() < deadline) {
-    try {
-      c = await joinPath(base, 'room1', nick('int'));
-    } catch {
-      await sleep(100);
-    }
-  }
-  assert.ok(c, 'joined');
+  const c = await joinWhenUp(`ws://127.0.0.1:${port}`, nick('int'));
   assert.equal(c.welcome.limits.max_message, 10);
   c.send('0123456789');
   await c.next((m) => m.type === 'message' && m.message === '0123456789');
@@ -365,17 +369,7 @@ test('--stop-timeout: a stop stuck in nng_close ends with status 1, its clients 
   let log = '';
   k.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => k.on('exit', (code, signal) => resolve({ code, signal })));
-  const base = `ws://127.0.0.1:${port}`;
-  let c;
-  const deadline = Date.now() + 8000;
-  while (!c && Date.now() < deadline) {
-    try {
-      c = await joinPath(base, 'room1', nick('hang'));
-    } catch {
-      await sleep(100);
-    }
-  }
-  assert.ok(c, 'joined');
+  const c = await joinWhenUp(`ws://127.0.0.1:${port}`, nick('hang'));
   const t0 = Date.now();
   k.kill('SIGTERM');
   assert.equal((await c.waitClose()).code, 1001);

@@ -2,9 +2,9 @@
  * with status 1 once its time is up, a disarmed one does not, a second arm keeps the earlier
  * deadline, 0 means no bound. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -263,9 +263,7 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 	struct cmd c;
 	int rv = cmd_parse(buf, len, ws->o.max_message, &c, &code, &why);
 
-	struct bucket_rate rate = bucket_rate(ws->o.rate, ws->o.burst);
-
-	if (!bucket_take(&s->bucket, &rate, clock_mono_ns())) {
+	if (!bucket_take(&s->bucket, &ws->o.msg_rate, clock_mono_ns())) {
 		ws->c.rate_limited++;
 		if (rv == 0)
 			cmd_fini(&c);
@@ -274,7 +272,7 @@ client_message(struct ws_session *s, const char *buf, size_t len)
 			return;
 		}
 		client_error(s, WS_ERR_RATE_LIMITED, "too many messages: slow down", &c,
-		             bucket_wait_ms(&s->bucket, &rate));
+		             bucket_wait_ms(&s->bucket, &ws->o.msg_rate));
 		return;
 	}
 	s->strikes = 0;

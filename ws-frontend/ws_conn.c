@@ -385,10 +385,7 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 	cn.churn++;
 	conn_heard(s);
 	s->last_ping_ms = s->last_rx_ms;
-	{
-		struct bucket_rate r = bucket_rate(ws->o.rate, ws->o.burst);
-		bucket_init(&s->bucket, &r, clock_mono_ns());
-	}
+	bucket_init(&s->bucket, &ws->o.msg_rate, clock_mono_ns());
 	if (sesstab_add(&ws->sessions, s) != 0) {
 		sess_unref(s); /* out of memory: refused like a failed sess_new */
 		return -1;

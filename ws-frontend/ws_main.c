@@ -422,6 +422,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		fprintf(stderr, "madang-ws: --id must be 1-64 characters of A-Z a-z 0-9 _ -\n");
 		return -1;
 	}
+	o->msg_rate = bucket_rate(o->rate, o->burst);
 	return parse_listen(o);
 }
 

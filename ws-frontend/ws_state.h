@@ -97,6 +97,7 @@ struct ws_opts {
 	size_t max_message;
 	uint32_t rate;
 	uint32_t burst;
+	struct bucket_rate msg_rate; /* rate and burst as every session's bucket reads them */
 	uint32_t max_conns_per_ip;
 	uint64_t queue_limit;
 	int ping_interval;

@@ -11,7 +11,7 @@
 struct ws_frame {
 	uint32_t refs;
 	uint32_t len;         /* header + payload bytes in data (8 bytes of header, not 16: the
-	                       * room keeps a join event per member, docs/performance.md #27) */
+	                       * room keeps a join event per member, docs/performance.md, finding 28) */
 	unsigned char data[]; /* FIN+text opcode, length, payload */
 };
 

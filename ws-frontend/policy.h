@@ -104,7 +104,7 @@ struct pace_in {
  * already passed since that flush; under WS_PACE_MIN_WAIT_NS it is 0. Pure. */
 uint64_t policy_pace(const struct pace_in *in);
 
-/* Giving memory back after a burst of connections (docs/performance.md, finding 27): the
+/* Giving memory back after a burst of connections (docs/performance.md, finding 28): the
  * handshakes (lws's header buffers), join replies and broker messages of a burst leave free
  * memory scattered through the heap and through the malloc arenas of nng's threads, which
  * malloc keeps resident (about 200 bytes per connection of an idle burst of 10,000).

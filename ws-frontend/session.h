@@ -37,7 +37,7 @@ struct ws_held {
 
 /* The parts of a session that most connections never use: allocated when first needed
  * (sess_extra) and freed again when none of them is in use (sess_extra_trim), so that an idle
- * connection does not carry them (docs/performance.md, finding 27: 104 bytes, and the
+ * connection does not carry them (docs/performance.md, finding 28: 104 bytes, and the
  * session's malloc chunk 368 → 240 with the narrower bucket). */
 struct ws_sess_extra {
 	struct bytebucket hist;                /* --history-rate: bytes of history replies */
@@ -52,7 +52,7 @@ struct ws_sess_extra {
 
 /* Fields are ordered so that nothing is padding, and counters are as narrow as their limits
  * allow: with 10,000 idle connections every byte here is 10 KB (docs/performance.md, finding
- * 27, says where each byte of a connection goes). What idle connections do not use is in
+ * 28, says where each byte of a connection goes). What idle connections do not use is in
  * struct ws_sess_extra. */
 struct ws_session {
 	uint32_t refs;    /* the connection, plus each broker request in flight for it */

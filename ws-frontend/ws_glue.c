@@ -226,7 +226,7 @@ raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 	return 0;
 }
 
-/* lws allocates this for every connection (docs/performance.md, finding 27). */
+/* lws allocates this for every connection (docs/performance.md, finding 28). */
 _Static_assert(sizeof(struct ws_pss) <= 80, "struct ws_pss grew past 80 bytes");
 
 static const struct lws_protocols ws_protocols[] = {

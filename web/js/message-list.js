@@ -25,6 +25,16 @@ function words(tag, cls, label) {
 		data: { l10n: label.key, l10nParams: JSON.stringify(label.params ?? {}) } });
 }
 
+/* A deletion's reason: the note when it is a non-empty string (docs/moderation.md), else null. */
+function reasonOf(note) {
+	return typeof note === 'string' && note !== '' ? note : null;
+}
+
+/* The words in place of a deleted message: "message deleted", with the reason when there is one. */
+function deletedLabel(reason) {
+	return reason !== null ? { key: 'chat.deleted.note', params: { note: reason } } : { key: 'chat.deleted' };
+}
+
 /* The message text with its http(s) addresses as links that open in a new tab without access to
  * this page (rel=noopener noreferrer). */
 function messageText(text) {
@@ -92,13 +102,11 @@ export class MessageList {
 
 	messageItem(msg, own) {
 		const deleted = msg.deleted === true;
-		/* a tombstone keeps the moderator's reason as note (docs/moderation.md) */
-		const label = typeof msg.note === 'string' && msg.note !== ''
-			? { key: 'chat.deleted.note', params: { note: msg.note } } : { key: 'chat.deleted' };
 		const item = el('li', { class: `message ${own ? 'sent' : 'received'}${deleted ? ' deleted' : ''}`,
 			data: { seq: msg.seq ?? '' } },
 		el('div', { class: 'meta' }, el('span', { class: 'sender', text: msg.sender ?? '?' }), this.timeNode(msg.time)),
-		deleted ? words('div', 'text', label) : messageText(msg.message ?? ''));
+		/* a tombstone keeps the moderator's reason as note */
+		deleted ? words('div', 'text', deletedLabel(reasonOf(msg.note))) : messageText(msg.message ?? ''));
 		if (this.moderating) this.addModerateButton(item);
 		return item;
 	}
@@ -130,13 +138,12 @@ export class MessageList {
 	 * the bubble changed. */
 	markDeleted(seq, note = null) {
 		const item = this.list.querySelector(`:scope > li.message[data-seq="${Number(seq)}"]:not(.system)`);
-		const reason = typeof note === 'string' && note !== '' ? note : null;
+		const reason = reasonOf(note);
 		if (!item || (item.classList.contains('deleted') && reason === null)) return false;
 		const focused = item.contains(document.activeElement);
 		item.classList.add('deleted');
 		item.querySelector('.mod-btn')?.remove();
-		const label = reason !== null ? { key: 'chat.deleted.note', params: { note: reason } } : { key: 'chat.deleted' };
-		item.querySelector('.text').replaceWith(words('div', 'text', label));
+		item.querySelector('.text').replaceWith(words('div', 'text', deletedLabel(reason)));
 		if (focused) this.list.focus();
 		return true;
 	}

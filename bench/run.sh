@@ -106,6 +106,15 @@ stop_pids() {
 	pids=("${keep[@]}")
 }
 
+# stop_stack: the madang-ws processes first, then the broker, in the order systemd stops them
+# (the units' After=). Signalled together, the broker's nng_close could meet madang-ws closing
+# its end of the same pipes: nng 1.5.2's close deadlock (finding 29).
+stop_stack() {
+	[ "${#STACK_ALL[@]}" -gt 0 ] || return 0
+	[ "${#STACK_ALL[@]}" -gt 1 ] && stop_pids "${STACK_ALL[@]:1}"
+	stop_pids "${STACK_ALL[0]}"
+}
+
 # start_stack NAME: broker + madang-ws; sets STACK_PORT, STACK_PIDS (comma list), STACK_ALL.
 # Tried twice: in a work tree shared with others a binary may be in the middle of being relinked.
 start_stack() {
@@ -152,7 +161,7 @@ start_stack_once() {
 	done
 	if ! wait_port "$STACK_PORT" 10 "$wport"; then
 		log "$name: madang-ws did not listen on $STACK_PORT (see $logs/$name.ws0.log)"
-		stop_pids "${STACK_ALL[@]}"
+		stop_stack
 		return 1
 	fi
 	sleep 0.3 # let madang-ws finish its hello to the broker
@@ -244,7 +253,7 @@ fanout_at() {
 	if start_stack "$name"; then
 		json=$(loadgen "$name" "$name.madang" --url "ws://127.0.0.1:$STACK_PORT" \
 			$(fanout_args "$rate") --pids "$STACK_PIDS")
-		stop_pids "${STACK_ALL[@]}"
+		stop_stack
 	else json=""; fi
 	record "$name" madang "$((rate * 100)) deliveries/s offered: $goal" "$lossless and $expr" "$json"
 	for ref in $refs; do
@@ -275,7 +284,7 @@ sc_rooms() {
 	if start_stack rooms; then
 		json=$(loadgen rooms rooms.madang --url "ws://127.0.0.1:$STACK_PORT" \
 			$(rooms_args "$conns") --pids "$STACK_PIDS")
-		stop_pids "${STACK_ALL[@]}"
+		stop_stack
 	else json=""; fi
 	record rooms madang "$((conns / 5)) rooms x 5, 2 msg/s each: p99 <= 1 ms, nothing lost" \
 		"$lossless and .latency_ms.p99 <= 1" "$json"
@@ -300,7 +309,7 @@ sc_idle() {
 	if start_stack idle; then
 		json=$(loadgen idle idle.madang --url "ws://127.0.0.1:$STACK_PORT" $(idle_args "$conns") \
 			--pids "$STACK_PIDS")
-		stop_pids "${STACK_ALL[@]}"
+		stop_stack
 	else json=""; fi
 	record idle madang "$conns idle connections: <= 2 KiB user-space memory each" \
 		'.connections_failed == 0 and .connections_not_joined == 0 and .rss_bytes_per_conn <= 2048' "$json"
@@ -320,7 +329,7 @@ sc_storm() {
 		json=$(loadgen storm storm.madang --url "ws://127.0.0.1:$STACK_PORT" --conns "$conns" \
 			--rooms 100 --idle --duration 0 --connect-rate 0 --inflight 2000 \
 			--pids "$STACK_PIDS")
-		stop_pids "${STACK_ALL[@]}"
+		stop_stack
 	else json=""; fi
 	record storm madang "$conns connections at once: >= 5,000 connections/s, no failure" \
 		'.connections_failed == 0 and .connections_not_joined == 0 and .connects_per_s >= 5000' "$json"
@@ -356,7 +365,7 @@ sc_nginx() {
 	if ! "$root/scripts/render-nginx.sh" --out "$ndir" --port "$nport" --web-root "$root/web" \
 		--api 127.0.0.1:9 --ws "127.0.0.1:$STACK_PORT" >"$logs/nginx.render.log" 2>&1; then
 		log "nginx: render-nginx.sh failed (see $logs/nginx.render.log)"
-		stop_pids "${STACK_ALL[@]}"
+		stop_stack
 		record nginx madang "fanout through nginx" 'null' '{"skipped":"render-nginx.sh failed"}'
 		return
 	fi
@@ -416,7 +425,7 @@ sc_ramp() {
 	local best steps
 	if start_stack ramp; then
 		best=$(ramp_run madang "$STACK_PORT" "$STACK_PIDS")
-		stop_pids "${STACK_ALL[@]}"
+		stop_stack
 		steps=$(jq -s -c . "$run_dir/ramp.madang.jsonl" 2>/dev/null)
 		record ramp madang "highest step with nothing lost and p99 <= 50 ms: >= $(q '160,000 (quick)' 2,560,000)" \
 			".best_deliveries_per_s >= $(q 160000 2560000)" \

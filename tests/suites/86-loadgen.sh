@@ -4,7 +4,8 @@
 # self-test (SHA-1, base64, framing, histogram, search), its calibration (what `make bench`
 # records of the machine's speed), then a small fan-out that must arrive
 # whole and in order, then a run the server rate-limits, where the load generator must report the
-# refused messages as lost and as error events instead of passing.
+# refused messages as lost and as error events instead of passing. bench/soak.sh and
+# bench/table.sh are checked too.
 T_NAME=loadgen
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -84,6 +85,15 @@ report_is "refused messages are counted as lost, not delivered" "$T_DIR/limited.
 	'r.messages_sent > 0 && r.lost > 0 && r.deliveries_received < r.deliveries_expected'
 report_is "the rate-limit errors are counted as error events" "$T_DIR/limited.json" \
 	'r.error_events > 0'
+
+# bench/soak.sh, two small rounds: a line per round with both daemons' RSS and every
+# connection made, none lost (finding 30 of docs/performance.md runs it longer).
+ROUNDS=2 CONNS=40 ROOMS=8 RATE=200 SOAK_OUT="$T_DIR/soak" timeout 120 \
+	"$MADANG_ROOT/bench/soak.sh" "$(dirname "$bin")" >"$T_DIR/soak.txt" 2>&1
+t_check "bench/soak.sh runs its rounds and exits 0" test $? -eq 0
+t_check "bench/soak.sh prints each round's RSS and its connections ($(tr '\n' '|' <"$T_DIR/soak.txt"))" \
+	sh -c "grep -Eq '^1 +[0-9]+ +[0-9]+ +40 0\$' '$T_DIR/soak.txt' &&
+		grep -Eq '^2 +[0-9]+ +[0-9]+ +40 0\$' '$T_DIR/soak.txt'"
 
 # bench/table.sh on a fixed results file: madang beside each reference, with madang's ratios
 # (fanout p50 6 vs 0.3 ms: 20x; p99 20 vs 4: 5x; idle 3000 vs 1500 B: 2x; ramp 1.28M vs 2.56M:

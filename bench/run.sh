@@ -37,29 +37,16 @@ nice_cmd=()
 [ -n "${BENCH_NICE:-}" ] && nice_cmd=(nice -n "$BENCH_NICE")
 scenarios=${*:-fanout light rooms idle storm broker nginx ramp}
 mkdir -p "$logs"
-run_dir=$(mktemp -d /tmp/madang-bench.XXXXXX)
+BENCH_WHO=bench
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+run_dir=$BENCH_TMP
 # Results are gathered in the private run directory, so two runs at once do not mix their lines.
 jsonl=$run_dir/results.jsonl
 : >"$jsonl"
-pids=()
-
-log() { echo "bench: $*" >&2; }
-
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$run_dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # q QUICK_VALUE FULL_VALUE
 q() { if [ "$quick" = 1 ]; then echo "$1"; else echo "$2"; fi; }
-
-freeport() {
-	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
 
 # wait_port PORT [SECONDS [PID]]: until something accepts on 127.0.0.1:PORT (gives up early when
 # PID has exited)

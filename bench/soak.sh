@@ -32,17 +32,10 @@ if [ -n "$massif" ] && ! [ "$from" -lt "$rounds" ] 2>/dev/null; then
 fi
 out=${SOAK_OUT:-$build/bench/soak}
 mkdir -p "$out"
-dir=$(mktemp -d /tmp/madang-soak.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { echo "soak: $*" >&2; }
+BENCH_WHO=soak
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+dir=$BENCH_TMP
 
 # under WHO CMD...: CMD, under massif when WHO is the daemon measured.
 under() {
@@ -58,7 +51,7 @@ under broker "$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/ev
 broker=$!
 pids+=("$broker")
 for ((i = 0; i < 200; i++)); do [ -S "$dir/rpc" ] && break; sleep 0.05; done
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+port=$(freeport)
 under ws "$bin/madang-ws" --listen "127.0.0.1:$port" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" \
 	--id soak-ws --rate 100000 --burst 100000 --max-conns-per-ip 100000 \
 	--queue-limit 67108864 >"$out/ws.log" 2>&1 &
@@ -95,35 +88,5 @@ for ((r = 1; r <= rounds; r++)); do
 done
 [ -n "$massif" ] || exit 0
 
-python3 - "$out/round$from.ms" "$out/round$rounds.ms" "$from" "$rounds" "$massif" <<'EOF'
-import re, sys
-# Heap in use by allocation site (the allocator's caller and its caller) in a detailed snapshot;
-# a function of a library without symbols shows as "???", with the library's name kept.
-def tree(path):
-    sites, total, stack = {}, 0, []
-    for line in open(path):
-        m = re.match(r'^( *)n(\d+): (\d+) (.*)$', line)
-        if not m:
-            t = re.match(r'^mem_heap_B=(\d+)', line)
-            if t: total = int(t.group(1))
-            continue
-        depth, nbytes = len(m.group(1)), int(m.group(3))
-        place = re.sub(r'^0x[0-9A-F]+: ', '', m.group(4))
-        name = place.split(' (')[0]
-        lib = re.search(r'\(in (?:.*/)?([^/)]+)\)', place)
-        if name == '???' and lib:  # a library without symbols: keep its name
-            name = '??? in ' + re.sub(r'\.so.*', '', lib.group(1))
-        del stack[depth:]
-        stack.append(name)
-        if 1 <= depth <= 2:
-            key = ' < '.join(stack[1:depth + 1])
-            sites[key] = sites.get(key, 0) + nbytes
-    return total, sites
-(a_total, a), (b_total, b) = tree(sys.argv[1]), tree(sys.argv[2])
-print(f"{sys.argv[5]}: heap in use after round {sys.argv[3]}: {a_total} bytes; after round "
-      f"{sys.argv[4]}: {b_total} bytes ({b_total - a_total:+d})")
-for k in sorted(set(a) | set(b), key=lambda k: -abs(b.get(k, 0) - a.get(k, 0))):
-    d = b.get(k, 0) - a.get(k, 0)
-    if d != 0:
-        print(f"{d:+10d}  {k}")
-EOF
+python3 "$root/bench/massif_sites.py" diff "$out/round$from.ms" "$out/round$rounds.ms" \
+	"$massif, after round $from and after round $rounds"

@@ -21,32 +21,11 @@ mkdir -p "$out"
 BENCH_WHO=massif
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
-dir=$BENCH_TMP
 
 # The measured daemon runs under massif; its pid is the one vgdb asks for snapshots.
-massif=(valgrind --tool=massif --vgdb=yes --threshold=0.01 --massif-out-file="$out/massif.out")
-under() { if [ "$target" = "$1" ]; then exec "${massif[@]}" "${@:2}"; else exec "${@:2}"; fi; }
-under broker "$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" --allow-create \
-	--max-members 100000 --max-rooms 100000 --ephemeral-per-addr 100000 \
-	--ephemeral-per-user 100000 >"$out/broker.log" 2>&1 &
-broker=$!
-pids+=("$broker")
-for ((i = 0; i < 200; i++)); do [ -S "$dir/rpc" ] && break; sleep 0.05; done
-port=$(freeport)
-under ws "$bin/madang-ws" --listen "127.0.0.1:$port" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" \
-	--id massif-ws --rate 100000 --burst 100000 --max-conns-per-ip 100000 \
-	--queue-limit 67108864 >"$out/ws.log" 2>&1 &
-ws=$!
-pids+=("$ws")
-measured=$ws
-[ "$target" = broker ] && measured=$broker
-
+bench_stack "$bin" "$out" "$target" || exit 1
+port=$PORT measured=$MEASURED
 health() { curl -s --max-time 5 "http://127.0.0.1:$port/healthz"; }
-for ((i = 0; i < 600; i++)); do
-	health | grep -q '"status":"ok"' && break
-	kill -0 "$ws" 2>/dev/null || { log "madang-ws exited (see $out/ws.log)"; exit 1; }
-	sleep 0.1
-done
 sleep 1
 vgdb --pid="$measured" detailed_snapshot "$out/empty.ms" >/dev/null || { log "vgdb failed"; exit 1; }
 

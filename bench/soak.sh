@@ -35,35 +35,9 @@ mkdir -p "$out"
 BENCH_WHO=soak
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
-dir=$BENCH_TMP
 
-# under WHO CMD...: CMD, under massif when WHO is the daemon measured.
-under() {
-	if [ "$massif" = "$1" ]; then
-		exec valgrind --tool=massif --vgdb=yes --threshold=0.01 \
-			--massif-out-file="$out/massif.out" "${@:2}"
-	fi
-	exec "${@:2}"
-}
-under broker "$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" --allow-create \
-	--max-members 100000 --max-rooms 100000 --ephemeral-per-addr 100000 \
-	--ephemeral-per-user 100000 >"$out/broker.log" 2>&1 &
-broker=$!
-pids+=("$broker")
-for ((i = 0; i < 200; i++)); do [ -S "$dir/rpc" ] && break; sleep 0.05; done
-port=$(freeport)
-under ws "$bin/madang-ws" --listen "127.0.0.1:$port" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" \
-	--id soak-ws --rate 100000 --burst 100000 --max-conns-per-ip 100000 \
-	--queue-limit 67108864 >"$out/ws.log" 2>&1 &
-ws=$!
-pids+=("$ws")
-for ((i = 0; i < 600; i++)); do
-	curl -s --max-time 5 "http://127.0.0.1:$port/healthz" | grep -q '"status":"ok"' && break
-	kill -0 "$ws" 2>/dev/null || { log "madang-ws exited (see $out/ws.log)"; exit 1; }
-	sleep 0.1
-done
-measured=$ws
-[ "$massif" = broker ] && measured=$broker
+bench_stack "$bin" "$out" "$massif" || exit 1
+broker=$BROKER ws=$WS port=$PORT measured=$MEASURED
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 printf '%-6s %-12s %-12s %s\n' round broker_kB ws_kB "connections made, lost"

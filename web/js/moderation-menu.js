@@ -76,8 +76,12 @@ export class ModerationMenu {
 		if (this.dialog.open) this.dialog.close();
 	}
 
-	/* The dialog closed (an action, Cancel, Escape): the focus goes back where it came from. */
+	/* The dialog closed (an action, Cancel, Escape): the focus goes back where it came from. The
+	 * close event comes a task after the closing: when the dialog was opened again meanwhile
+	 * (Escape, then Enter on a menu button at once), it belongs to the closing before and must
+	 * not forget the new target, or the action picked next would do nothing. */
 	closed() {
+		if (this.dialog.open) return;
 		const opener = this.opener;
 		const target = this.target;
 		this.opener = null;

@@ -10,9 +10,9 @@
 # Usage: bench/soak.sh [BUILD_DIR]
 # Environment: ROUNDS (default 20), CONNS (2000), ROOMS (400), RATE messages/s (2000),
 #   SOAK_MASSIF=ws|broker (needs valgrind and python3; use smaller CONNS, e.g. 500),
+#   SNAP_FROM (default 2): the round whose heap is the baseline,
 #   SOAK_OUT: where logs and snapshots go (default BUILD_DIR/bench/soak).
 # Needs node and curl, as bench/run.sh does.
-#   SNAP_FROM (default 2): the round whose heap is the baseline.
 # Every process it starts is stopped on exit; each round is bounded by the load generator's
 # --timeout.
 set -u

@@ -120,10 +120,8 @@ start_stack_once() {
 		return 1
 	fi
 	# shellcheck disable=SC2086
-	"${nice_cmd[@]}" "$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" --allow-create \
-		--max-members 100000 --max-rooms 100000 --ephemeral-per-addr 100000 \
-		--ephemeral-per-user 100000 ${BENCH_BROKER_ARGS:-} \
-		>"$logs/$name.broker.log" 2>&1 &
+	"${nice_cmd[@]}" "$bin/madang-broker" --rpc "ipc://$dir/rpc" --events "ipc://$dir/events" \
+		"${BENCH_BROKER_LIMITS[@]}" ${BENCH_BROKER_ARGS:-} >"$logs/$name.broker.log" 2>&1 &
 	bpid=$!
 	pids+=("$bpid")
 	STACK_ALL=("$bpid")
@@ -139,8 +137,7 @@ start_stack_once() {
 		"${nice_cmd[@]}" env ${WS_ENV:-} "$bin/madang-ws" --listen "127.0.0.1:$STACK_PORT" --rpc "ipc://$dir/rpc" \
 			--events "ipc://$dir/events" --id "bench-ws$i" \
 			$([ "$ws_procs" -gt 1 ] && echo --reuseport) \
-			--rate 100000 --burst 100000 --max-conns-per-ip 100000 \
-			--queue-limit 67108864 ${BENCH_WS_ARGS:-} >"$logs/$name.ws$i.log" 2>&1 &
+			"${BENCH_WS_LIMITS[@]}" ${BENCH_WS_ARGS:-} >"$logs/$name.ws$i.log" 2>&1 &
 		wport=$!
 		pids+=("$wport")
 		STACK_ALL+=("$wport")

@@ -51,6 +51,7 @@ total_pass=0
 total_fail=0
 total_skip=0
 failed_suites=""
+failed_names=""
 sanitized_only=""
 if [ -z "$filter" ] && [ -x "$suites_dir/80-sanitizers.sh" ]; then
 	sanitized_only=${MADANG_SANITIZED_ONLY-20-broker 25-pgstore 40-api}
@@ -84,8 +85,10 @@ for suite in "$suites_dir"/*.sh; do
 	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
 		[ "$f" -eq 0 ] && f=1
 		failed_suites="$failed_suites $name(exit $rc)"
+		failed_names="$failed_names $name"
 	elif [ "$f" -ne 0 ]; then
 		failed_suites="$failed_suites $name"
+		failed_names="$failed_names $name"
 	fi
 	nodes_after=$(node_state)
 	if [ "$nodes_after" != "$nodes_before" ]; then
@@ -95,13 +98,14 @@ for suite in "$suites_dir"/*.sh; do
 			while read -r node rest; do
 				was=$(grep "^$node " "$logs/$name.nodes-before" | cut -d' ' -f2-)
 				echo "=== suite $name changed the host's $node: was '${was:-absent}', now '$rest'"
-			done
+			done | tee -a "$logs/$name.log"
 		diff "$logs/$name.nodes-before" "$logs/$name.nodes-after" | sed -n 's/^< \(.*\) present$/\1/p' |
 			while read -r gone; do
 				echo "=== suite $name removed the host's $gone"
-			done
+			done | tee -a "$logs/$name.log"
 		f=$((f + 1))
 		failed_suites="$failed_suites $name(changed the host)"
+		failed_names="$failed_names $name"
 		nodes_before=$nodes_after
 	fi
 	total_pass=$((total_pass + p))
@@ -112,6 +116,15 @@ done
 
 echo
 if [ -n "$failed_suites" ]; then
+	# What failed, repeated here: CI keeps only the end of the output, and a suite's log is
+	# gone with the machine that ran it.
+	for name in $(echo "$failed_names" | tr " " "\n" | uniq); do
+		echo "--- what failed in $name:"
+		what=$(grep -E '^ *not ok |^FAIL - |^ *error: |^ *(expected|actual): |^=== suite .* the host' \
+			"$logs/$name.log" 2>/dev/null | grep -v '# SKIP' | head -n 16 | cut -c1-300)
+		echo "${what:-  (no failing check named in its log: it exited early or timed out; its last lines:)}"
+		[ -n "$what" ] || tail -n 5 "$logs/$name.log" 2>/dev/null | cut -c1-300
+	done
 	echo "failed suites:$failed_suites (logs in $logs)"
 fi
 echo "make test: $total_pass passed, $total_fail failed, $total_skip skipped"

@@ -76,6 +76,27 @@ t_check "a filter that names it runs it" \
 	sh -c 'echo "$1" | grep -qx "make test: 1 passed, 0 failed, 0 skipped"' sh "$out"
 rm "$suites/80-sanitizers.sh"
 
+# A failed suite's failing checks are repeated at the end, under its name: CI keeps only the
+# end of the output.
+cat >"$suites/50-fails.sh" <<'SH'
+#!/bin/sh
+echo "ok - fine"
+echo "not ok 7 - the node test that failed"
+echo "  error: 'pongs 22'"
+echo "FAIL - the shell check that failed"
+echo "fails: 1 passed, 2 failed"
+exit 1
+SH
+chmod +x "$suites/50-fails.sh"
+out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTALLED="$T_DIR/etc-madang" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+tail_of() { echo "$out" | sed -n '/^make test: /q;/^--- what failed in 50-fails:$/,$p'; }
+t_check "the end of the output repeats a failed suite's failing checks and errors" \
+	sh -c 'echo "$1" | grep -qx "not ok 7 - the node test that failed" &&
+		echo "$1" | grep -qx "  error: .pongs 22." &&
+		echo "$1" | grep -qx "FAIL - the shell check that failed" &&
+		! echo "$1" | grep -q "ok - fine"' sh "$(tail_of)"
+rm "$suites/50-fails.sh"
+
 # t_cleanup ends the daemons a node test file started with tests/lib/stack.mjs and left behind
 # (detach(): the file has exited), by the PIDs stack.mjs recorded, when the suite ends.
 if [ -x "$MADANG_BIN/madang-broker" ] && command -v node >/dev/null 2>&1; then

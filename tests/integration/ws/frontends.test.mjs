@@ -53,7 +53,10 @@ test("a join served from the front-end's own frames gets the broker's history, t
   // Messages keep coming while the late client joins.
   for (let i = 0; i < 30; i++) sender.send({ type: 'message', text: `l${i}` });
   const late = await joinPath(WS1, 'room6', nick('late'));
-  await late.next((m) => m.type === 'message' && m.message === 'l29', 10000, 'l29');
+  // l29 may be live or, when all 30 were sequenced before the join, the replay's last: wait for
+  // it and for the client's own join, which follows the replay, whichever comes last.
+  await late.until(() => late.msgs.some((m) => m.type === 'message' && m.message === 'l29') &&
+    late.msgs.some((m) => m.type === 'join' && m.seq === late.joined.seq), 10000, 'l29 and the own join');
   assert.equal((await health(WS1)).counters.history_shared, shared + 1, 'history came from ws1\'s frames');
   const j = late.msgs.findIndex((m) => m.type === 'joined');
   const after = late.msgs.slice(j + 1).filter((m) => m.seq !== undefined);

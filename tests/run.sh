@@ -120,7 +120,7 @@ if [ -n "$failed_suites" ]; then
 	# gone with the machine that ran it.
 	for name in $(echo "$failed_names" | tr " " "\n" | uniq); do
 		echo "--- what failed in $name:"
-		what=$(grep -E '^ *not ok |^FAIL - |^ *error: |^ *(expected|actual): |^=== suite .* the host' \
+		what=$(grep -E '^ *not ok |^FAIL - |^ *error: |^ *(expected|actual): |^=== suite .* the host|\[  (ERROR   |FAILED  \] test)|\[   LINE   \]' \
 			"$logs/$name.log" 2>/dev/null | grep -v '# SKIP' | head -n 16 | cut -c1-300)
 		echo "${what:-  (no failing check named in its log: it exited early or timed out; its last lines:)}"
 		[ -n "$what" ] || tail -n 5 "$logs/$name.log" 2>/dev/null | cut -c1-300

@@ -84,6 +84,9 @@ echo "ok - fine"
 echo "not ok 7 - the node test that failed"
 echo "  error: 'pongs 22'"
 echo "FAIL - the shell check that failed"
+echo "[plain] [  ERROR   ] --- 0x7c != 0x1"
+echo "[plain] [   LINE   ] --- tests/integration/it_x.c:497: error: Failure!"
+echo "[plain] [  FAILED  ] test_the_cmocka_test_that_failed"
 echo "fails: 1 passed, 2 failed"
 exit 1
 SH
@@ -94,6 +97,8 @@ t_check "the end of the output repeats a failed suite's failing checks and error
 	sh -c 'echo "$1" | grep -qx "not ok 7 - the node test that failed" &&
 		echo "$1" | grep -qx "  error: .pongs 22." &&
 		echo "$1" | grep -qx "FAIL - the shell check that failed" &&
+		echo "$1" | grep -qx ".plain. .  FAILED  . test_the_cmocka_test_that_failed" &&
+		echo "$1" | grep -q "it_x.c:497: error" &&
 		! echo "$1" | grep -q "ok - fine"' sh "$(tail_of)"
 rm "$suites/50-fails.sh"
 

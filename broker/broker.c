@@ -193,14 +193,14 @@ broker_restore_room(struct broker *b, const char *id, const char *name, uint64_t
 
 int
 broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const char *json,
-                     size_t len, const char *user_key, const char *client_id)
+                     size_t len, const char *user_key, const char *client_id, const char *subject)
 {
 	struct room *r = room_get(b, room_id);
 	struct hist_ev ev;
 
 	if (r == NULL || r->ring_cap == 0)
 		return r == NULL ? -1 : 0;
-	if (hist_make(&ev, seq, r->id, b->epoch, json, len, user_key, client_id) != 0)
+	if (hist_make(&ev, seq, r->id, b->epoch, json, len, user_key, client_id, subject) != 0)
 		return -1;
 	return room_ring_push(r, &ev);
 }
@@ -222,8 +222,9 @@ broker_set_epoch(struct broker *b, const char *epoch)
 			struct hist_ev *e = room_hist_at(r, k), t;
 			sbuf_reset(&text);
 			hist_render(e, r->id, b->epoch, &text);
-			if (text.oom || hist_make(&t, e->seq, r->id, epoch, text.data, text.len,
-			                          hist_user_key(e), hist_client_id(e)) != 0) {
+			if (text.oom ||
+			    hist_make(&t, e->seq, r->id, epoch, text.data, text.len,
+			              hist_user_key(e), hist_client_id(e), hist_subject(e)) != 0) {
 				rv = -1;
 				break;
 			}

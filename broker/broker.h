@@ -55,8 +55,11 @@ struct broker_store {
 	 * of the same id (so that no seq is ever used twice in a room id). */
 	uint64_t (*room_created)(void *arg, const char *id, const char *name, int64_t wall_ms);
 	void (*room_deleted)(void *arg, const char *id, uint64_t seq);
+	/* user_key and client_id: a message's pair for duplicate detection (both or neither);
+	 * subject: the token subject of a message's sender (NULL: none, or not a message). */
 	void (*event)(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms,
-	              const char *json, size_t len, const char *user_key, const char *client_id);
+	              const char *json, size_t len, const char *user_key, const char *client_id,
+	              const char *subject);
 	/* Appends to out the JSON events of room_id with lo < seq < hi, oldest first: the `limit`
 	 * oldest of them, or the newest when newest is true, fewer when their JSON (with the
 	 * commas between) would pass max_bytes: then *truncated is set. Sets *count and *oldest
@@ -80,8 +83,10 @@ struct broker_store {
 	 * and its text must not survive in the store's files. */
 	void (*event_redact)(void *arg, const char *room_id, uint64_t seq, const char *tombstone,
 	                     size_t len);
-	/* Appends the stored JSON of event room_id/seq to out: 0 found, 1 not stored, -1 error. */
-	int (*event_get)(void *arg, const char *room_id, uint64_t seq, struct sbuf *out);
+	/* Appends the stored JSON of event room_id/seq to out, and its sender's subject (none: no
+	 * byte) to subject: 0 found, 1 not stored, -1 error. */
+	int (*event_get)(void *arg, const char *room_id, uint64_t seq, struct sbuf *out,
+	                 struct sbuf *subject);
 	/* Adds an audit entry (the JSON object without its "id", which the store assigns). */
 	void (*audit_add)(void *arg, const char *room_id, int64_t wall_ms, const char *entry,
 	                  size_t len);
@@ -103,7 +108,8 @@ void broker_set_store(struct broker *b, const struct broker_store *store);
 /* Restoring durable state at start-up (no hooks are called, no events published). */
 int broker_restore_room(struct broker *b, const char *id, const char *name, uint64_t seq);
 int broker_restore_event(struct broker *b, const char *room_id, uint64_t seq, const char *json,
-                         size_t len, const char *user_key, const char *client_id);
+                         size_t len, const char *user_key, const char *client_id,
+                         const char *subject);
 /* A room's moderation settings and its bans and mutes as the room_meta and restriction_put
  * hooks gave them (after broker_restore_room of that room). 0, or -1 for a record it cannot
  * read (logged and skipped by the caller). */

@@ -159,8 +159,10 @@ struct room *room_create_new(struct broker *b, const char *id, const char *name)
 void room_destroy(struct broker *b, struct room *r);
 struct room *room_get(struct broker *b, const char *id);
 /* Appends a seq-numbered event built in b->ev (its "seq" already written with r->seq + 1),
- * stores it in the ring and publishes it on r/<id>. */
-void room_emit(struct broker *b, struct room *r, const char *user_key, const char *client_id);
+ * stores it in the ring and publishes it on r/<id>. sender: the member whose message it is
+ * (NULL for every other event); client_id: the message's, when it has one. */
+void room_emit(struct broker *b, struct room *r, const struct member *sender,
+               const char *client_id);
 void room_publish(struct broker *b, const char *topic, size_t tlen, const char *json, size_t jlen);
 /* Starts an event object {"type":T,"room_id":R,"seq":N,"epoch":E,"time":T in b->ev, written
  * through e, which the caller goes on with and closes (jw_end) before room_emit. */

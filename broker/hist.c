@@ -7,13 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One allocation per event: the pair for duplicate detection when there is one, then either
- * the whole text or, packed, the type and the time (each NUL-terminated) and the rest of the
- * text after the head. */
+/* One allocation per event: the sender's subject when there is one, the pair for duplicate
+ * detection when there is one, then either the whole text or, packed, the type and the time
+ * (each NUL-terminated) and the rest of the text after the head. */
 struct hist_rec {
 	uint32_t len;   /* the whole text's length */
 	uint8_t packed; /* the head is left out */
-	uint8_t dedup;  /* data begins with user_key and client_id */
+	uint8_t dedup;  /* data holds user_key and client_id (after the subject) */
+	uint8_t owned;  /* data begins with the sender's subject */
 	char data[];
 };
 
@@ -83,11 +84,12 @@ split_head(const char *json, size_t len, const char *room_id, uint64_t seq, cons
 
 int
 hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epoch,
-          const char *json, size_t len, const char *user_key, const char *client_id)
+          const char *json, size_t len, const char *user_key, const char *client_id,
+          const char *subject)
 {
 	const char *type = NULL, *time = NULL, *rest = json;
-	size_t tlen = 0, timelen = 0, klen = 0, clen = 0, size;
-	bool packed, dedup = user_key != NULL && client_id != NULL;
+	size_t tlen = 0, timelen = 0, klen = 0, clen = 0, slen = 0, size;
+	bool packed, dedup = user_key != NULL && client_id != NULL, owned = subject != NULL;
 	struct hist_rec *r;
 	char *d;
 
@@ -102,14 +104,21 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
 		klen = strlen(user_key) + 1;
 		clen = strlen(client_id) + 1;
 	}
-	size = sizeof(*r) + klen + clen + (packed ? tlen + 1 + timelen + 1 : 0) +
+	if (owned)
+		slen = strlen(subject) + 1;
+	size = sizeof(*r) + slen + klen + clen + (packed ? tlen + 1 + timelen + 1 : 0) +
 	       (size_t)(json + len - rest) + 1;
 	if ((r = malloc(size)) == NULL)
 		return -1;
 	r->len = (uint32_t)len;
 	r->packed = packed;
 	r->dedup = dedup;
+	r->owned = owned;
 	d = r->data;
+	if (owned) {
+		memcpy(d, subject, slen);
+		d += slen;
+	}
 	if (dedup) {
 		memcpy(d, user_key, klen);
 		memcpy(d + klen, client_id, clen);
@@ -150,6 +159,8 @@ body(const struct hist_rec *r)
 {
 	const char *d = r->data;
 
+	if (r->owned)
+		d += strlen(d) + 1;
 	if (r->dedup) {
 		d += strlen(d) + 1;
 		d += strlen(d) + 1;
@@ -197,14 +208,29 @@ hist_bytes(const struct hist_ev *ev)
 	return sizeof(*r) + (size_t)(d - r->data) + strlen(d) + 1;
 }
 
+/* Where the pair begins (after the subject). */
+static const char *
+pair(const struct hist_rec *r)
+{
+	return r->owned ? r->data + strlen(r->data) + 1 : r->data;
+}
+
 const char *
 hist_user_key(const struct hist_ev *ev)
 {
-	return ev->rec->dedup ? ev->rec->data : NULL;
+	return ev->rec->dedup ? pair(ev->rec) : NULL;
 }
 
 const char *
 hist_client_id(const struct hist_ev *ev)
 {
-	return ev->rec->dedup ? ev->rec->data + strlen(ev->rec->data) + 1 : NULL;
+	const char *k = pair(ev->rec);
+
+	return ev->rec->dedup ? k + strlen(k) + 1 : NULL;
+}
+
+const char *
+hist_subject(const struct hist_ev *ev)
+{
+	return ev->rec->owned ? ev->rec->data : NULL;
 }

@@ -24,10 +24,12 @@ struct hist_ev {
 
 /* Packs the event json (len bytes) of seq in room room_id, published under epoch, with the
  * sender's folded nickname and the client's message id when the event is a message that has
- * one (both NULL otherwise: only the pair serves duplicate detection). Returns 0, or -1 when
- * out of memory (ev untouched). */
+ * one (both NULL otherwise: only the pair serves duplicate detection), and the sender's token
+ * subject when the event is a message sent with a token (NULL otherwise: whose it is, for a
+ * member deleting its own message). Returns 0, or -1 when out of memory (ev untouched). */
 int hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epoch,
-              const char *json, size_t len, const char *user_key, const char *client_id);
+              const char *json, size_t len, const char *user_key, const char *client_id,
+              const char *subject);
 /* Frees the record; the slot becomes empty. */
 void hist_free(struct hist_ev *ev);
 /* The length of the event's whole text. */
@@ -41,5 +43,7 @@ size_t hist_bytes(const struct hist_ev *ev);
 /* The pair given to hist_make, or NULL when the event has none. */
 const char *hist_user_key(const struct hist_ev *ev);
 const char *hist_client_id(const struct hist_ev *ev);
+/* The subject given to hist_make, or NULL. */
+const char *hist_subject(const struct hist_ev *ev);
 
 #endif

@@ -100,7 +100,7 @@ op_send(struct req *q)
 	if (cid)
 		jw_str(&e, "client_id", cid);
 	jw_end(&e);
-	room_emit(b, r, member_key(m), cid);
+	room_emit(b, r, m, cid);
 	if (r->mod != NULL && r->mod->slow_mode_s != 0 && mod_member_role(m) < ROLE_MODERATOR)
 		mod_slow_note(b, m);
 	b->ctr.messages++;

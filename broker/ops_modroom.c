@@ -41,7 +41,8 @@ ring_find(struct room *r, uint64_t seq)
 	return NULL;
 }
 
-/* delete_message {room_id, actor…, seq, note?} */
+/* delete_message {room_id, actor…, seq, note?}: a moderator deletes any message; a member with
+ * a token subject its own, those it sent with that subject (docs/moderation.md). */
 void
 op_delete_message(struct req *q)
 {
@@ -50,13 +51,17 @@ op_delete_message(struct req *q)
 	struct room *r = ops_arg_actor(q, &a);
 	char sender[MADANG_NICK_MAX_BYTES + 1];
 	struct hist_ev *e = NULL;
+	struct sbuf owner; /* the message's sender's subject, NUL-terminated; empty: none */
 	char *tomb = NULL;
 	size_t tlen = 0;
 	int64_t seq;
 	const char *note;
 	bool bad;
 
-	if (r == NULL || !ops_actor_may(q, &a, ROLE_MODERATOR, "delete messages"))
+	if (r == NULL)
+		return;
+	/* A member without a subject can prove no message its own. */
+	if (a.subject == NULL && !ops_actor_may(q, &a, ROLE_MODERATOR, "delete messages"))
 		return;
 	if ((note = ops_arg_note(q, &bad)) == NULL && bad)
 		return;
@@ -64,6 +69,7 @@ op_delete_message(struct req *q)
 		ops_reply_error(q, ERR_INVALID_ARGUMENT, "seq must be a positive integer");
 		return;
 	}
+	sbuf_init(&owner);
 	if ((uint64_t)seq <= r->seq && (e = ring_find(r, (uint64_t)seq)) != NULL) {
 		struct sbuf text;
 		sbuf_init(&text);
@@ -72,30 +78,44 @@ op_delete_message(struct req *q)
 			tomb = tombstone_json(text.data, text.len, note, &tlen, sender,
 			                      sizeof(sender));
 		sbuf_fini(&text);
+		if (hist_subject(e) != NULL)
+			sbuf_adds(&owner, hist_subject(e));
 	} else if ((uint64_t)seq <= r->seq && (uint64_t)seq < room_first_seq(r) &&
 	           b->store.event_get != NULL && !r->ephemeral) {
 		struct sbuf got;
 		sbuf_init(&got);
-		int rv = b->store.event_get(b->store.arg, r->id, (uint64_t)seq, &got);
+		int rv = b->store.event_get(b->store.arg, r->id, (uint64_t)seq, &got, &owner);
 		if (rv == 0 && !got.oom)
 			tomb =
 			    tombstone_json(got.data, got.len, note, &tlen, sender, sizeof(sender));
 		sbuf_fini(&got);
 		if (rv < 0) {
+			sbuf_fini(&owner);
 			ops_reply_error(q, ERR_INTERNAL, "the stored history cannot be read now");
 			return;
 		}
 	}
+	sbuf_addc(&owner, '\0');
+	bool own = !owner.oom && a.subject != NULL && owner.data[0] != '\0' &&
+	           strcmp(owner.data, a.subject) == 0;
+	sbuf_fini(&owner);
 	if (tomb == NULL) {
 		ops_reply_error(q, ERR_NO_SUCH_MESSAGE, "room %s has no message %lld to delete",
 		                r->id, (long long)seq);
 		return;
 	}
+	if (!own && a.role < ROLE_MODERATOR) {
+		free(tomb);
+		ops_reply_error(q, ERR_FORBIDDEN,
+		                "%s may not delete the messages of others in this room", a.name);
+		return;
+	}
 	if (e != NULL) {
-		/* The ring keeps user_key and client_id: a resent message is still a duplicate. */
+		/* The ring keeps user_key and client_id: a resent message is still a duplicate. Its
+		 * sender's subject goes with its text. */
 		struct hist_ev t;
 		if (hist_make(&t, e->seq, r->id, b->epoch, tomb, tlen, hist_user_key(e),
-		              hist_client_id(e)) != 0) {
+		              hist_client_id(e), NULL) != 0) {
 			free(tomb);
 			ops_reply_error(q, ERR_INTERNAL, "out of memory");
 			return;

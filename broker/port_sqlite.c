@@ -1,8 +1,9 @@
 /* port_sqlite.c — madang-port-sqlite: copies a madang-broker SQLite data directory (--data DIR)
  * into a PostgreSQL store (--store URI): rooms (live and deleted, with their seqs and moderation
  * settings), history, bans and mutes, the audit trail and the epoch, so that clients can resume
- * across the move. It reads schema versions 1 and 2 and writes version 2 (migrating a version 1
- * store in place). In the spirit of Synapse's synapse_port_db.
+ * across the move. It reads schema versions 1 to 3 and writes version 3 (migrating an older
+ * store in place); the SQLite and PostgreSQL schemas share their version numbers. In the spirit of
+ * Synapse's synapse_port_db.
  *
  * Safe: it takes the data directory's lock (a running broker holds it) and the cluster's lead
  * lock (an active broker on the store holds it), so it refuses to run beside a live broker on
@@ -36,7 +37,8 @@ struct port {
 	PGconn *pg;
 	int lock_fd;
 	const char *dir, *uri, *cluster;
-	int version; /* of the SQLite database: 1, or 2 with the moderation state */
+	int version; /* of the SQLite database: 1, 2 with the moderation state, 3 with the
+	              * senders' subjects */
 	long rooms, events, added, restrictions, audit;
 };
 
@@ -131,7 +133,7 @@ open_sqlite(struct port *p)
 	    sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	if (version != 1 && version != STORE_PG_SCHEMA_VERSION)
+	if (version < 1 || version > STORE_PG_SCHEMA_VERSION)
 		return fail("%s is not a madang database this tool knows (schema version %s)", path,
 		            version < 0    ? "unreadable"
 		            : version == 0 ? "0, empty"
@@ -178,7 +180,7 @@ open_pg(struct port *p, const char *epoch)
 			snprintf(cluster, sizeof(cluster), "%s", PQgetvalue(res, i, 1));
 	}
 	PQclear(res);
-	if (version[0] && atoi(version) != 1 && atoi(version) != STORE_PG_SCHEMA_VERSION)
+	if (version[0] && (atoi(version) < 1 || atoi(version) > STORE_PG_SCHEMA_VERSION))
 		return fail("the PostgreSQL database has madang schema version %s; this tool "
 		            "writes version %d",
 		            version, STORE_PG_SCHEMA_VERSION);
@@ -190,8 +192,9 @@ open_pg(struct port *p, const char *epoch)
 	if (!version[0] &&
 	    (cmd(p, SQL_SCHEMA_TABLES, 0, NULL) != 0 || cmd(p, SQL_META_INIT, 1, prm) != 0))
 		return -1;
-	/* Version 1 (new, or a store of older brokers, none of them active): to version 2. */
-	if (atoi(version) < STORE_PG_SCHEMA_VERSION && cmd(p, SQL_SCHEMA_V2, 0, NULL) != 0)
+	/* New, or a store of older brokers (none of them active): to the current version. */
+	if ((atoi(version) < 2 && cmd(p, SQL_SCHEMA_V2, 0, NULL) != 0) ||
+	    (atoi(version) < 3 && cmd(p, SQL_SCHEMA_V3, 0, NULL) != 0))
 		return -1;
 	/* One installation per store: the epoch says which. */
 	if ((res = run(p, SQL_EPOCH_GET, 0, NULL, PGRES_TUPLES_OK)) == NULL)
@@ -292,21 +295,26 @@ port_events(struct port *p)
 
 	if (cmd(p, "CREATE TEMP TABLE port_events (LIKE madang_events) ON COMMIT DROP", 0, NULL) !=
 	        0 ||
-	    (res =
-	         run(p, "COPY port_events(room_id,seq,time_ms,json,user_key,client_id) FROM STDIN",
-	             0, NULL, PGRES_COPY_IN)) == NULL)
+	    (res = run(p,
+	               "COPY port_events(room_id,seq,time_ms,json,user_key,client_id,subject) "
+	               "FROM STDIN",
+	               0, NULL, PGRES_COPY_IN)) == NULL)
 		return -1;
 	PQclear(res);
-	if (sqlite3_prepare_v2(
-	        p->db, "SELECT room_id, seq, time_ms, json, user_key, client_id FROM events", -1,
-	        &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(p->db,
+	                       p->version >= 3
+	                           ? "SELECT room_id, seq, time_ms, json, user_key, client_id, "
+	                             "subject FROM events"
+	                           : "SELECT room_id, seq, time_ms, json, user_key, client_id, "
+	                             "NULL FROM events",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return fail("%s: %s", p->dir, sqlite3_errmsg(p->db));
 	sbuf_init(&buf);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		for (int i = 0; i < 6; i++) {
+		for (int i = 0; i < 7; i++) {
 			const char *v = (const char *)sqlite3_column_text(s, i);
 			pgutil_copy_field(&buf, v, v ? (size_t)sqlite3_column_bytes(s, i) : 0,
-			                  i == 5 ? '\n' : '\t');
+			                  i == 6 ? '\n' : '\t');
 		}
 		p->events++;
 		if (buf.len >= 1024 * 1024 && copy_send(p, &buf) != 0)

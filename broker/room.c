@@ -117,11 +117,13 @@ room_event_begin(struct broker *b, struct room *r, const char *type, struct json
 }
 
 void
-room_emit(struct broker *b, struct room *r, const char *user_key, const char *client_id)
+room_emit(struct broker *b, struct room *r, const struct member *sender, const char *client_id)
 {
 	char topic[WIRE_TOPIC_MAX + 1];
 	size_t tlen;
 	struct hist_ev ev = {0};
+	const char *user_key = sender ? member_key(sender) : NULL;
+	const char *subject = sender ? member_subject(sender) : NULL;
 
 	if (b->ev.oom) {
 		log_error("broker: out of memory building an event for room %s", r->id);
@@ -130,13 +132,13 @@ room_emit(struct broker *b, struct room *r, const char *user_key, const char *cl
 	r->seq++;
 	if (b->store.event && !r->ephemeral)
 		b->store.event(b->store.arg, r->id, r->seq, b->now_wall, b->ev.data, b->ev.len,
-		               user_key, client_id);
+		               user_key, client_id, subject);
 	tlen = wire_topic(topic, sizeof(topic), WIRE_TOPIC_ROOM, r->id);
 	room_publish(b, topic, tlen, b->ev.data, b->ev.len);
 	if (r->ring_cap == 0)
 		return;
-	if (hist_make(&ev, r->seq, r->id, b->epoch, b->ev.data, b->ev.len, user_key, client_id) !=
-	        0 ||
+	if (hist_make(&ev, r->seq, r->id, b->epoch, b->ev.data, b->ev.len, user_key, client_id,
+	              subject) != 0 ||
 	    room_ring_push(r, &ev) != 0)
 		log_error("broker: out of memory storing history of room %s", r->id);
 }

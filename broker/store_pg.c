@@ -288,12 +288,14 @@ pg_schema(struct store_pg *st, char *err, size_t errsz)
 	if (!version[0]) {
 		if (pg_cmd(st, "schema", SQL_SCHEMA_TABLES, 0, NULL) != 0 ||
 		    pg_cmd(st, "schema", SQL_META_INIT, 1, p) != 0 ||
-		    pg_cmd(st, "schema", SQL_SCHEMA_V2, 0, NULL) != 0)
+		    pg_cmd(st, "schema", SQL_SCHEMA_V2, 0, NULL) != 0 ||
+		    pg_cmd(st, "schema", SQL_SCHEMA_V3, 0, NULL) != 0)
 			goto fail;
 		log_info("broker: created the madang schema (version %d) in PostgreSQL",
 		         STORE_PG_SCHEMA_VERSION);
-	} else if (atoi(version) < 2) {
-		if (pg_cmd(st, "schema", SQL_SCHEMA_V2, 0, NULL) != 0)
+	} else if (atoi(version) < STORE_PG_SCHEMA_VERSION) {
+		if ((atoi(version) < 2 && pg_cmd(st, "schema", SQL_SCHEMA_V2, 0, NULL) != 0) ||
+		    pg_cmd(st, "schema", SQL_SCHEMA_V3, 0, NULL) != 0)
 			goto fail;
 		log_info("broker: migrated the madang schema in PostgreSQL from version %s to %d",
 		         version, STORE_PG_SCHEMA_VERSION);

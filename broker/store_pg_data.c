@@ -81,7 +81,8 @@ pg_restore(struct store *base, struct broker *b, size_t ring, char *err, size_t 
 		        b, id, strtoull(PQgetvalue(res, events, 1), NULL, 10),
 		        PQgetvalue(res, events, 2), (size_t)PQgetlength(res, events, 2),
 		        PQgetisnull(res, events, 3) ? NULL : PQgetvalue(res, events, 3),
-		        PQgetisnull(res, events, 4) ? NULL : PQgetvalue(res, events, 4)) != 0) {
+		        PQgetisnull(res, events, 4) ? NULL : PQgetvalue(res, events, 4),
+		        PQgetisnull(res, events, 5) ? NULL : PQgetvalue(res, events, 5)) != 0) {
 			snprintf(err, errsz, "cannot restore the history of room %s", id);
 			PQclear(res);
 			return -1;
@@ -131,7 +132,7 @@ hook_room_deleted(void *arg, const char *id, uint64_t seq)
 
 static void
 hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const char *json,
-           size_t len, const char *user_key, const char *client_id)
+           size_t len, const char *user_key, const char *client_id, const char *subject)
 {
 	struct store_pg *st = arg;
 	char num[24];
@@ -143,7 +144,8 @@ hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const 
 	pgutil_copy_field(&st->copy, num, strlen(num), '\t');
 	pgutil_copy_field(&st->copy, json, len, '\t');
 	pgutil_copy_field(&st->copy, user_key, user_key ? strlen(user_key) : 0, '\t');
-	pgutil_copy_field(&st->copy, client_id, client_id ? strlen(client_id) : 0, '\n');
+	pgutil_copy_field(&st->copy, client_id, client_id ? strlen(client_id) : 0, '\t');
+	pgutil_copy_field(&st->copy, subject, subject ? strlen(subject) : 0, '\n');
 	/* The room's seq is written once per transaction, at commit. */
 	if (store_dirty_note(&st->dirty, room_id, seq) != 0) {
 		st->failed = true;
@@ -269,7 +271,7 @@ hook_event_redact(void *arg, const char *room_id, uint64_t seq, const char *tomb
 }
 
 static int
-hook_event_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
+hook_event_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out, struct sbuf *subject)
 {
 	struct store_pg *st = arg;
 	char num[24];
@@ -285,6 +287,8 @@ hook_event_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
 		return -1;
 	if (PQntuples(res) == 1) {
 		sbuf_add(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+		if (!PQgetisnull(res, 0, 1))
+			sbuf_add(subject, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 		rv = 0;
 	}
 	PQclear(res);

@@ -4,7 +4,7 @@
 #ifndef MADANG_BROKER_STORE_PG_SQL_H
 #define MADANG_BROKER_STORE_PG_SQL_H
 
-#define STORE_PG_SCHEMA_VERSION 2
+#define STORE_PG_SCHEMA_VERSION 3
 
 /* libpq connection defaults (a --store URI or conninfo overrides each of them): a dead server or
  * network is noticed in about idle + interval * count seconds. */
@@ -43,6 +43,11 @@
 	"  entry text NOT NULL);"                                                                \
 	"CREATE INDEX IF NOT EXISTS madang_audit_room ON madang_audit(room_id, id);"             \
 	"UPDATE madang_meta SET value='2' WHERE key='schema_version'"
+/* Version 2 -> 3: whose each message is (its sender's token subject; NULL: sent without a
+ * token, or stored before version 3), so that a member may delete its own messages. */
+#define SQL_SCHEMA_V3                                                      \
+	"ALTER TABLE madang_events ADD COLUMN IF NOT EXISTS subject text;" \
+	"UPDATE madang_meta SET value='3' WHERE key='schema_version'"
 #define SQL_META_GET2 "SELECT key, value FROM madang_meta WHERE key IN ('schema_version','cluster')"
 #define SQL_META_INIT                                                       \
 	"INSERT INTO madang_meta(key,value) VALUES ('schema_version','1')," \
@@ -69,12 +74,14 @@
 	"r.id=x.room_id WHERE NOT r.deleted AND (x.until_ms=0 OR x.until_ms>$1::bigint) "    \
 	"ORDER BY r.ord, x.kind, x.key"
 #define SQL_RESTORE_EVENTS                                                               \
-	"SELECT r.id, e.seq, e.json, e.user_key, e.client_id FROM madang_rooms r "       \
-	"CROSS JOIN LATERAL (SELECT * FROM (SELECT seq, json, user_key, client_id "      \
+	"SELECT r.id, e.seq, e.json, e.user_key, e.client_id, e.subject "                \
+	"FROM madang_rooms r CROSS JOIN LATERAL (SELECT * FROM "                         \
+	"(SELECT seq, json, user_key, client_id, subject "                               \
 	"FROM madang_events WHERE room_id=r.id AND seq>r.purge_below ORDER BY seq DESC " \
 	"LIMIT $1::bigint) x ORDER BY seq) e WHERE NOT r.deleted ORDER BY r.ord, e.seq"
 
-#define SQL_COPY_EVENTS "COPY madang_events(room_id,seq,time_ms,json,user_key,client_id) FROM STDIN"
+#define SQL_COPY_EVENTS \
+	"COPY madang_events(room_id,seq,time_ms,json,user_key,client_id,subject) FROM STDIN"
 #define SQL_ROOM_NEW                                                                      \
 	"INSERT INTO madang_rooms(id,name,seq,purge_below,created_ms,deleted,ord) "       \
 	"VALUES($1,$2,0,0,$3::bigint,false,"                                              \
@@ -116,9 +123,10 @@
 	"WHERE id=$1 AND NOT deleted) ON CONFLICT(room_id,kind,key) DO UPDATE "  \
 	"SET until_ms=excluded.until_ms, rec=excluded.rec"
 #define SQL_RESTRICT_DEL "DELETE FROM madang_restrictions WHERE room_id=$1 AND kind=$2 AND key=$3"
-#define SQL_REDACT       "UPDATE madang_events SET json=$3 WHERE room_id=$1 AND seq=$2::bigint"
-#define SQL_EVENT_GET                                                             \
-	"SELECT json FROM madang_events WHERE room_id=$1 AND seq=$2::bigint AND " \
+#define SQL_REDACT \
+	"UPDATE madang_events SET json=$3, subject=NULL WHERE room_id=$1 AND seq=$2::bigint"
+#define SQL_EVENT_GET                                                                      \
+	"SELECT json, subject FROM madang_events WHERE room_id=$1 AND seq=$2::bigint AND " \
 	"seq>(SELECT purge_below FROM madang_rooms WHERE id=$1)"
 #define SQL_AUDIT_ADD "INSERT INTO madang_audit(room_id,time_ms,entry) VALUES($1,$2::bigint,$3)"
 #define SQL_AUDIT_READ                                                           \

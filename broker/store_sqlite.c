@@ -23,7 +23,7 @@
 #include "limits.h"
 #include "log.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 static const char store_schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -51,6 +51,11 @@ static const char store_schema_v2[] =
     "CREATE INDEX audit_room ON audit(room_id, id);"
     "PRAGMA user_version=2;";
 
+/* Version 2 -> 3: whose each message is (its sender's token subject; NULL: sent without a
+ * token, or stored before version 3), so that a member may delete its own messages. */
+static const char store_schema_v3[] = "ALTER TABLE events ADD COLUMN subject TEXT;"
+                                      "PRAGMA user_version=3;";
+
 enum {
 	Q_INS_EVENT,
 	Q_UPD_ROOM,
@@ -76,8 +81,8 @@ enum {
 };
 
 static const char *const store_sql[Q_COUNT] = {
-    [Q_INS_EVENT] = "INSERT INTO events(room_id,seq,time_ms,json,user_key,client_id) "
-                    "VALUES(?1,?2,?3,?4,?5,?6)",
+    [Q_INS_EVENT] = "INSERT INTO events(room_id,seq,time_ms,json,user_key,client_id,subject) "
+                    "VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [Q_UPD_ROOM] = "UPDATE rooms SET seq=?2, purge_below=MAX(purge_below, ?3) WHERE id=?1",
     [Q_NEW_ROOM] = "INSERT INTO rooms(id,name,seq,purge_below,created_ms,deleted,ord) "
                    "VALUES(?1,?2,0,0,?3,0,(SELECT IFNULL(MAX(ord),0)+1 FROM rooms)) "
@@ -103,8 +108,8 @@ static const char *const store_sql[Q_COUNT] = {
                        "SET until_ms=excluded.until_ms, rec=excluded.rec",
     [Q_RESTRICT_DEL] = "DELETE FROM restrictions WHERE room_id=?1 AND kind=?2 AND key=?3",
     [Q_RESTRICT_DEL_ROOM] = "DELETE FROM restrictions WHERE room_id=?1",
-    [Q_REDACT] = "UPDATE events SET json=?3 WHERE room_id=?1 AND seq=?2",
-    [Q_EVENT_GET] = "SELECT json FROM events WHERE room_id=?1 AND seq=?2 AND "
+    [Q_REDACT] = "UPDATE events SET json=?3, subject=NULL WHERE room_id=?1 AND seq=?2",
+    [Q_EVENT_GET] = "SELECT json, subject FROM events WHERE room_id=?1 AND seq=?2 AND "
                     "seq>(SELECT purge_below FROM rooms WHERE id=?1)",
     [Q_AUDIT_ADD] = "INSERT INTO audit(room_id,time_ms,entry) VALUES(?1,?2,?3)",
     [Q_AUDIT_READ] = "SELECT id, entry FROM audit WHERE room_id=?1 AND id<?2 "
@@ -274,7 +279,8 @@ store_sqlite_open(const struct store_config *cfg, struct store **out, char *err,
 		if (store_exec(st, "BEGIN") != 0 ||
 		    (st->created && (store_exec(st, store_schema) != 0 ||
 		                     store_exec(st, "PRAGMA user_version=1") != 0)) ||
-		    store_exec(st, store_schema_v2) != 0 || store_exec(st, "COMMIT") != 0) {
+		    (version < 2 && store_exec(st, store_schema_v2) != 0) ||
+		    store_exec(st, store_schema_v3) != 0 || store_exec(st, "COMMIT") != 0) {
 			snprintf(err, errsz, "cannot %s the schema in %s: %s",
 			         st->created ? "create" : "migrate", path, st->err);
 			store_exec(st, "ROLLBACK");
@@ -377,7 +383,7 @@ sqlite_restore(struct store *base, struct broker *b, size_t ring, char *err, siz
 	                       -1, &rooms, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(
 	        st->db,
-	        "SELECT seq, json, user_key, client_id FROM (SELECT * FROM events "
+	        "SELECT seq, json, user_key, client_id, subject FROM (SELECT * FROM events "
 	        "WHERE room_id=?1 AND seq>?2 ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
 	        -1, &ev, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db,
@@ -419,7 +425,8 @@ sqlite_restore(struct store *base, struct broker *b, size_t ring, char *err, siz
 			if (broker_restore_event(b, id, (uint64_t)sqlite3_column_int64(ev, 0), json,
 			                         (size_t)sqlite3_column_bytes(ev, 1),
 			                         (const char *)sqlite3_column_text(ev, 2),
-			                         (const char *)sqlite3_column_text(ev, 3)) != 0) {
+			                         (const char *)sqlite3_column_text(ev, 3),
+			                         (const char *)sqlite3_column_text(ev, 4)) != 0) {
 				rc = SQLITE_NOMEM;
 				break;
 			}
@@ -494,7 +501,7 @@ hook_room_deleted(void *arg, const char *id, uint64_t seq)
 
 static void
 hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const char *json,
-           size_t len, const char *user_key, const char *client_id)
+           size_t len, const char *user_key, const char *client_id, const char *subject)
 {
 	struct store_sqlite *st = arg;
 	sqlite3_stmt *s = st->q[Q_INS_EVENT];
@@ -511,6 +518,10 @@ hook_event(void *arg, const char *room_id, uint64_t seq, int64_t wall_ms, const 
 		sqlite3_bind_text(s, 6, client_id, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 6);
+	if (subject)
+		sqlite3_bind_text(s, 7, subject, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 7);
 	store_step_done(st, s, "event insert");
 	/* The room's seq is written once per transaction, at commit. */
 	if (store_dirty_note(&st->dirty, room_id, seq) != 0) {
@@ -633,7 +644,7 @@ hook_event_redact(void *arg, const char *room_id, uint64_t seq, const char *tomb
 }
 
 static int
-hook_event_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
+hook_event_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out, struct sbuf *subject)
 {
 	struct store_sqlite *st = arg;
 	sqlite3_stmt *s = st->q[Q_EVENT_GET];
@@ -644,6 +655,9 @@ hook_event_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		sbuf_add(out, sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+		if (sqlite3_column_type(s, 1) == SQLITE_TEXT)
+			sbuf_add(subject, sqlite3_column_text(s, 1),
+			         (size_t)sqlite3_column_bytes(s, 1));
 		rv = 0;
 	} else if (rc == SQLITE_DONE) {
 		rv = 1;

@@ -556,9 +556,9 @@ test_bad_postgresql_stores_fail_at_start_with_a_clear_message(void **state)
 	snprintf(store, sizeof(store), "--store '%s' --data /tmp/x", f->st.uri);
 	expect_refusal_args(f, "", store, 2, "exclude each other");
 	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
-	assert_int_equal(tpg_sql(pg_host, pg_user, f->st.data, "UPDATE madang_meta SET value='3' WHERE key='schema_version'"), 0);
+	assert_int_equal(tpg_sql(pg_host, pg_user, f->st.data, "UPDATE madang_meta SET value='4' WHERE key='schema_version'"), 0);
 	snprintf(store, sizeof(store), "--store '%s'", f->st.uri);
-	expect_refusal_args(f, "", store, 1, "newer than this madang-broker knows (2)");
+	expect_refusal_args(f, "", store, 1, "newer than this madang-broker knows (3)");
 }
 
 int

@@ -299,7 +299,11 @@ run_op(struct fx *f, const char *op, int a, int n)
 		return code;
 	}
 	if (strcmp(op, "delete_message") == 0) {
-		long long seq = send_as(f, "fb", "s-mel", "to be deleted", NULL, NULL);
+		/* A victim's message: the member's own it may delete (the broker's unit tests). */
+		char sess[32];
+		victim(f, n, nick);
+		sprintf(sess, "sv%d", n);
+		long long seq = send_as(f, "fb", sess, "to be deleted", NULL, NULL);
 		assert_true(seq > 0);
 		snprintf(
 		    code, sizeof(code), "%s",

@@ -2,7 +2,8 @@
  * "Durability"): the real broker, killed and restarted on the same database, talked to over real
  * nng sockets. Owners, moderators, slow mode, bans, mutes, deletions and the audit trail survive a
  * restart; an ended ban is not restored; a deleted room's bans go, its audit stays; a deleted
- * message's text is gone from the SQLite files; a version 1 database is migrated in place.
+ * message's text is gone from the SQLite files; a member deletes its own messages, also after a
+ * restart and from the store, and no one else's; a version 1 database is migrated in place.
  * SQLite (--data) by default; with MADANG_TEST_PG=<socket directory> (and MADANG_TEST_PG_USER)
  * the same tests run against that PostgreSQL server (--store), plus a failover between two
  * brokers and madang-port-sqlite. tests/suites/20-broker.sh and 25-pgstore.sh run it. */
@@ -491,6 +492,59 @@ test_a_deleted_messages_text_is_gone_from_the_sqlite_files(void **state)
 	assert_int_equal(marker_in_files(f), 0);
 }
 
+/* The reply's error code to member `user` (session user) deleting message seq of room. */
+static char *
+member_deletes(struct fx *f, const char *room, const char *user, long long seq)
+{
+	static char code[64];
+	cJSON *r = tcallf(f->req,
+			  "{\"op\":\"delete_message\",\"frontend\":\"fe\",\"session\":\"%s\","
+			  "\"room_id\":\"%s\",\"seq\":%lld}",
+			  user, room, seq);
+	snprintf(code, sizeof(code), "%s", tj_bool(r, "ok") ? "ok" : tj_str(r, "error"));
+	cJSON_Delete(r);
+	return code;
+}
+
+/* Whose a message is survives a restart, in the broker's memory (restored) and in the store
+ * (past --history): a member deletes its own there and no one else's, under any nickname. */
+static void
+test_a_member_deletes_its_own_messages_after_a_restart(void **state)
+{
+	struct fx *f = *state;
+
+	f->args[3] = "--history";
+	f->args[4] = "5";
+	f->args[5] = NULL;
+	start(f);
+	ok_(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	join_as(f, "room1", "alice", "u-alice");
+	join_as(f, "room1", "bob", "u-bob");
+	long long old = send_as(f, "room1", "alice", "old words");
+	for (int i = 0; i < 8; i++)
+		send_as(f, "room1", "bob", "padding");
+	long long recent = send_as(f, "room1", "alice", "recent words");
+	stop(f, SIGKILL);
+	start(f);
+	ok_(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	join_as(f, "room1", "bob", "u-bob");
+	join_as(f, "room1", "ally", "u-alice"); /* alice again, under another nickname */
+	assert_string_equal(member_deletes(f, "room1", "bob", recent), "forbidden");
+	assert_string_equal(member_deletes(f, "room1", "bob", old), "forbidden");
+	assert_string_equal(member_deletes(f, "room1", "ally", recent), "ok"); /* restored ring */
+	assert_string_equal(member_deletes(f, "room1", "ally", old), "ok");    /* the store */
+	assert_string_equal(member_deletes(f, "room1", "ally", old), "no_such_message");
+	char v[64], sql[200];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM %sevents WHERE room_id='room1' AND json LIKE '%%words%%'",
+		 pg_host != NULL ? "madang_" : "");
+	db_value(f, sql, v, sizeof(v));
+	assert_string_equal(v, "0");
+	/* The store forgets whose a deleted message was. */
+	assert_int_equal(db_count(f, "events", "room_id='room1' AND subject='u-alice'"), 0);
+	assert_true(db_count(f, "events", "room_id='room1' AND subject='u-bob'") >= 8);
+}
+
 /* The version 1 schema and a little data, as a broker before moderation wrote it. */
 static const char v1_sqlite[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -522,7 +576,7 @@ static const char v1_pg[] =
     "('old',2,2000,'{\"type\":\"message\",\"room_id\":\"old\",\"seq\":2,"
     "\"sender\":\"ann\",\"message\":\"second\",\"time\":\"2026-01-01T00:00:02.000Z\"}','ann','c2');\n";
 
-/* A version 1 database opens, is migrated to version 2 in place, keeps its epoch, rooms and
+/* A version 1 database opens, is migrated to version 3 in place, keeps its epoch, rooms and
  * events, and takes moderation state; a newer version is still refused. */
 static void
 test_a_version_1_database_is_migrated_in_place(void **state)
@@ -561,15 +615,20 @@ test_a_version_1_database_is_migrated_in_place(void **state)
 		db_value(f, "SELECT value FROM madang_meta WHERE key='schema_version'", v, sizeof(v));
 	else
 		db_value(f, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "2");
+	assert_string_equal(v, "3");
 	/* The migrated database takes moderation state, and keeps it. */
 	ok_(f, "{\"op\":\"set_room\",\"room_id\":\"old\",\"owner\":\"u-own\"," ADMIN "}");
 	ok_(f, "{\"op\":\"ban\",\"room_id\":\"old\",\"subject\":\"u-x\"," ADMIN "}");
 	ok_(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
 	join_as(f, "old", "ann", "u-ann");
-	assert_true(send_as(f, "old", "ann", "third") > 2); /* seqs go on */
+	long long third = send_as(f, "old", "ann", "third");
+	assert_true(third > 2); /* seqs go on */
 	stop(f, SIGKILL);
 	start(f);
+	/* Her messages from before version 3 are not known to be hers; the new one is. */
+	ok_(f, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i\"}");
+	join_as(f, "old", "ann", "u-ann");
+	assert_string_equal(member_deletes(f, "old", "ann", 2), "forbidden");
 	assert_true(listed(f, "old", "bans", "subject", "u-x"));
 	r = ok(f, "{\"op\":\"history\",\"room_id\":\"old\",\"after_seq\":0,\"limit\":10}");
 	ev = cJSON_GetObjectItemCaseSensitive(r, "events");
@@ -584,7 +643,7 @@ test_a_version_1_database_is_migrated_in_place(void **state)
 	/* A newer schema than this broker knows is refused, not migrated "back". */
 	if (pg_host != NULL) {
 		assert_int_equal(tpg_sql(pg_host, pg_user, f->st.data,
-					 "UPDATE madang_meta SET value='3' WHERE key='schema_version'"),
+					 "UPDATE madang_meta SET value='4' WHERE key='schema_version'"),
 				 0);
 		snprintf(cmd, sizeof(cmd), "--store '%s'", f->st.uri);
 	} else {
@@ -592,7 +651,7 @@ test_a_version_1_database_is_migrated_in_place(void **state)
 		sqlite3 *db;
 		snprintf(path, sizeof(path), "%s/madang.db", f->st.data);
 		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=3", NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=4", NULL, NULL, NULL), SQLITE_OK);
 		sqlite3_close(db);
 		snprintf(cmd, sizeof(cmd), "--data '%s'", f->st.data);
 	}
@@ -605,8 +664,8 @@ test_a_version_1_database_is_migrated_in_place(void **state)
 	int st = pclose(p);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
-	if (strstr(out, "newer than this madang-broker knows (2)") == NULL)
-		fail_msg("expected a refusal of schema version 3: %s", out);
+	if (strstr(out, "newer than this madang-broker knows (3)") == NULL)
+		fail_msg("expected a refusal of schema version 4: %s", out);
 }
 
 /* PostgreSQL: a standby that takes over from a killed active broker has its bans. */
@@ -683,6 +742,9 @@ test_port_carries_the_moderation_state(void **state)
 	f->args[1] = f->st.uri;
 	start(f);
 	check_moderated_room(f, seq);
+	/* Whose each message is, too: alice's "hello" (not bob's deleted one, which forgot it). */
+	assert_int_equal(db_count(f, "events", "room_id='modr' AND subject='u-alice'"), 1);
+	assert_int_equal(db_count(f, "events", "room_id='modr' AND subject IS NOT NULL"), 1);
 	audit_actions(f, "modr", acts_after, sizeof(acts_after));
 	assert_string_equal(acts_after, acts_before);
 	/* New entries continue after the ported ids. */
@@ -701,6 +763,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ended_bans_are_neither_restored_nor_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_deleted_rooms_bans_go_and_its_audit_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_deleted_messages_text_is_gone_from_the_sqlite_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_member_deletes_its_own_messages_after_a_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_version_1_database_is_migrated_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_failover_keeps_a_ban, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_carries_the_moderation_state, setup, teardown),

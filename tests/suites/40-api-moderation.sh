@@ -337,6 +337,17 @@ expect "a reason of white space only: 400" 400 \
 	'{"error":"invalid_argument","message":"reason is only white space"}'
 as "$MOD" DELETE "/api/rooms/modr/messages/$SEQ"
 expect_match "deleting it again: 404 no_such_message" 404 '^\{"error":"no_such_message"'
+# A member deletes its own message (sent with its token's subject, u-carl), not another's.
+"$MADANG_TESTBIN/it_rpc" --check "$RPC" '{"op":"send","frontend":"t-mod","session":"s-carl","room_id":"modr","text":"my own words"}' >"$T_DIR/send.out" 2>&1
+OWN=$(sed -nE 's/.*"seq":([0-9]+).*/\1/p' "$T_DIR/send.out" | head -n 1)
+CARL=$(tok carl u-carl)
+as "$MEMBER" DELETE "/api/rooms/modr/messages/$OWN"
+expect_match "a member may not delete another member's message (403)" 403 '"error":"forbidden"'
+as "$CARL" DELETE "/api/rooms/modr/messages/$OWN"
+expect "carl deletes his own message with his token (204)" 204 ''
+as "$MEMBER" GET "/api/rooms/modr/messages?since=$((OWN - 1))&limit=2"
+t_check "... history keeps its tombstone, and carl deleted it" json_has \
+	"d.events.some(e=>e.seq===$OWN&&e.deleted===true&&e.message==='')&&d.events.some(e=>e.type==='message_deleted'&&e.deleted_seq===$OWN&&e.by==='carl')"
 as "$OWNER" DELETE /api/rooms/modr/messages/999999
 expect_match "deleting seq 999999: 404 no_such_message" 404 '^\{"error":"no_such_message"'
 for who in OWNER ADMIN_JWT ADMIN_TOKEN; do
@@ -378,6 +389,7 @@ expect_code "room matrix, owned by u-owner (201)" 201
 as "$OWNER" PATCH /api/rooms/matrix '{"moderators":["u-mod"]}'
 expect_code "... with mona as its moderator (200)" 200
 join mel u-mel matrix || t_fail "mel joins matrix"
+join sam u-sam matrix || t_fail "sam joins matrix"
 mx_ban() { # the admin token bans vic (so that there is a ban to lift)
 	as "$ADMIN_TOKEN" POST /api/rooms/matrix/bans '{"user":"vic"}'
 }
@@ -387,8 +399,8 @@ mx_mute() {
 mx_unban() {
 	as "$ADMIN_TOKEN" DELETE /api/rooms/matrix/bans/vic
 }
-mx_msg() { # a new message by mel; its seq in MSG
-	"$MADANG_TESTBIN/it_rpc" --check "$RPC" '{"op":"send","frontend":"t-mod","session":"s-mel","room_id":"matrix","text":"m"}' >"$T_DIR/send.out" 2>&1
+mx_msg() { # a new message by sam (not the member's own, which it may delete); its seq in MSG
+	"$MADANG_TESTBIN/it_rpc" --check "$RPC" '{"op":"send","frontend":"t-mod","session":"s-sam","room_id":"matrix","text":"m"}' >"$T_DIR/send.out" 2>&1
 	MSG=$(sed -nE 's/.*"seq":([0-9]+).*/\1/p' "$T_DIR/send.out" | head -n 1)
 }
 mx_join() {

@@ -544,9 +544,10 @@ h_redact(void *arg, const char *room_id, uint64_t seq, const char *tomb, size_t 
 	hook_line("redact %s %llu %.*s", room_id, (unsigned long long)seq, (int)len, tomb);
 }
 
-/* Stores seq 1 of every room as a message of bob's, and nothing else. */
+/* Stores seq 1 of every room as a message of bob's (sent with subject u-bob), and nothing
+ * else. */
 static int
-h_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
+h_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out, struct sbuf *subject)
 {
 	(void)arg;
 	if (seq == 77)
@@ -558,6 +559,7 @@ h_get(void *arg, const char *room_id, uint64_t seq, struct sbuf *out)
 	          "\"time\":\"2026-11-22T03:06:46.123Z\",\"sender\":\"bob\",\"message\":\"old\","
 	          "\"client_id\":\"c9\"}",
 	          room_id);
+	sbuf_adds(subject, "u-bob");
 	return 0;
 }
 
@@ -694,6 +696,90 @@ test_delete_redacts_the_ring_and_the_store(void **state)
 		                    "ok");
 	assert_string_equal(err_of(b, "{\"op\":\"delete_message\",\"room_id\":\"room1\"," ADMIN ",\"seq\":77}"),
 	                    "internal");
+	broker_destroy(b);
+}
+
+/* A join of user with a token subject (NULL: without one) in session sess. */
+static void
+join_sub(struct broker *b, const char *sess, const char *room, const char *user, const char *sub)
+{
+	char j[512];
+	snprintf(j, sizeof(j),
+	         "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"%s\",\"room_id\":\"%s\","
+	         "\"user\":\"%s\"%s%s%s}",
+	         sess, room, user, sub ? ",\"subject\":\"" : "", sub ? sub : "", sub ? "\"" : "");
+	assert_string_equal(err_of(b, j), "ok");
+}
+
+/* Session sess sends a message to room1 (with client id cid unless NULL): the error or "ok". */
+static const char *
+send_as(struct broker *b, const char *sess, const char *cid)
+{
+	char j[512];
+	snprintf(j, sizeof(j),
+	         "{\"op\":\"send\",\"frontend\":\"fe\",\"session\":\"%s\",\"room_id\":\"room1\","
+	         "\"text\":\"t\"%s%s%s}",
+	         sess, cid ? ",\"client_id\":\"" : "", cid ? cid : "", cid ? "\"" : "");
+	return err_of(b, j);
+}
+
+/* Session sess deletes message seq of room1: the error or "ok". */
+static const char *
+delete_as(struct broker *b, const char *sess, int seq)
+{
+	char j[512];
+	snprintf(j, sizeof(j),
+	         "{\"op\":\"delete_message\",\"frontend\":\"fe\",\"session\":\"%s\","
+	         "\"room_id\":\"room1\",\"seq\":%d}",
+	         sess, seq);
+	return err_of(b, j);
+}
+
+/* A member deletes its own messages (sent with its token subject, in the ring or in the store)
+ * and no one else's; a member without a subject deletes none (docs/moderation.md). */
+static void
+test_a_member_deletes_its_own_messages(void **state)
+{
+	(void)state;
+	struct broker *b = mk_stored(3);
+
+	assert_string_equal(err_of(b, "{\"op\":\"hello\",\"frontend\":\"fe\",\"instance\":\"i1\"}"), "ok");
+	join_sub(b, "s1", "room1", "alice", "u-alice"); /* seq 1 (the ring holds 3) */
+	join_sub(b, "s2", "room1", "eve", "u-eve");     /* seq 2 */
+	join_sub(b, "s3", "room1", "anon", NULL);       /* seq 3 */
+	assert_string_equal(send_as(b, "s1", "a1"), "ok"); /* seq 4: alice's */
+	assert_string_equal(send_as(b, "s3", NULL), "ok"); /* seq 5: anon's */
+	assert_string_equal(send_as(b, "s2", NULL), "ok"); /* seq 6: eve's */
+
+	/* Someone else's message, with or without a subject: forbidden, and nothing changes. */
+	hooks[0] = '\0';
+	nevents = 0;
+	assert_string_equal(delete_as(b, "s2", 4), "forbidden");
+	assert_string_equal(delete_as(b, "s1", 5), "forbidden");
+	/* Without a subject, not even one's own. */
+	assert_string_equal(delete_as(b, "s3", 5), "forbidden");
+	assert_string_equal(hooks, "");
+	assert_int_equal(nevents, 0);
+	/* A notice (seq 3, anon's join) is no message, whoever asks. */
+	assert_string_equal(delete_as(b, "s1", 3), "no_such_message");
+
+	/* Her own: deleted as a moderator's delete would, with her as "by" and in the trail. */
+	assert_string_equal(delete_as(b, "s1", 4), "ok");
+	assert_non_null(strstr(hooks, "redact room1 4 "));
+	assert_non_null(strstr(hooks, "\"action\":\"delete_message\",\"actor\":{\"name\":\"alice\","
+	                              "\"subject\":\"u-alice\",\"admin\":false,\"via\":\"ws\"}"));
+	assert_int_equal(nevents, 1);
+	assert_non_null(strstr(events[0].json, "\"deleted_seq\":4,\"by\":\"alice\""));
+	/* Deleted is deleted. */
+	assert_string_equal(delete_as(b, "s1", 4), "no_such_message");
+
+	/* Seq 1 of the store is bob's (u-bob): a member with that subject, under any nickname,
+	 * deletes it; alice may not. */
+	assert_string_equal(delete_as(b, "s1", 1), "forbidden");
+	join_sub(b, "s4", "room1", "robert", "u-bob");
+	hooks[0] = '\0';
+	assert_string_equal(delete_as(b, "s4", 1), "ok");
+	assert_non_null(strstr(hooks, "redact room1 1 "));
 	broker_destroy(b);
 }
 
@@ -867,6 +953,7 @@ main(void)
 		cmocka_unit_test(test_session_in_many_rooms),
 		cmocka_unit_test(test_store_hooks_follow_moderation),
 		cmocka_unit_test(test_delete_redacts_the_ring_and_the_store),
+		cmocka_unit_test(test_a_member_deletes_its_own_messages),
 		cmocka_unit_test(test_tick_sweeps_ended_bans),
 		cmocka_unit_test(test_restore_takes_back_settings_and_restrictions),
 		cmocka_unit_test(test_ban_list_is_newest_first),

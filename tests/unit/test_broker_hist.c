@@ -27,7 +27,7 @@ round_trip(const char *text, size_t len, const char *user_key, const char *clien
 	struct hist_ev ev;
 	struct sbuf out;
 
-	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, text, len, user_key, client_id), 0);
+	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, text, len, user_key, client_id, NULL), 0);
 	assert_int_equal(ev.seq, 7);
 	assert_int_equal(hist_len(&ev), len);
 	sbuf_init(&out);
@@ -106,24 +106,64 @@ test_the_pair_is_kept_only_whole(void **state)
 	(void)state;
 	struct hist_ev ev;
 
-	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, JOIN, strlen(JOIN), "alice", "c-1"), 0);
+	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, JOIN, strlen(JOIN), "alice", "c-1", NULL),
+	                 0);
 	assert_string_equal(hist_user_key(&ev), "alice");
 	assert_string_equal(hist_client_id(&ev), "c-1");
 	size_t with = hist_bytes(&ev);
 	hist_free(&ev);
-	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, JOIN, strlen(JOIN), "alice", NULL), 0);
+	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, JOIN, strlen(JOIN), "alice", NULL, NULL),
+	                 0);
 	assert_null(hist_user_key(&ev));
 	assert_null(hist_client_id(&ev));
 	assert_int_equal(hist_bytes(&ev), with - strlen("alice") - 1 - strlen("c-1") - 1);
 	hist_free(&ev);
 	/* Whole texts (here: seq 8 against the head's 7) keep the pair as well. */
-	assert_int_equal(hist_make(&ev, 8, ROOM, EPOCH, JOIN, strlen(JOIN), "bob", "c-2"), 0);
+	assert_int_equal(hist_make(&ev, 8, ROOM, EPOCH, JOIN, strlen(JOIN), "bob", "c-2", NULL), 0);
 	assert_string_equal(hist_user_key(&ev), "bob");
 	assert_string_equal(hist_client_id(&ev), "c-2");
 	assert_true(hist_bytes(&ev) > strlen(JOIN) + strlen("bob") + strlen("c-2"));
 	hist_free(&ev);
 	assert_int_equal(round_trip(JOIN, strlen(JOIN), "bob", "c-2"),
 	                 with - strlen("alice") + strlen("bob"));
+}
+
+/* The sender's subject is kept beside the pair or alone, and the text is unchanged by it. */
+static void
+test_the_subject_is_kept(void **state)
+{
+	(void)state;
+	struct hist_ev ev;
+	struct sbuf out;
+
+	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, JOIN, strlen(JOIN), "alice", "c-1", NULL),
+	                 0);
+	size_t without = hist_bytes(&ev);
+	assert_null(hist_subject(&ev));
+	hist_free(&ev);
+	assert_int_equal(hist_make(&ev, 7, ROOM, EPOCH, JOIN, strlen(JOIN), "alice", "c-1", "u-42"),
+	                 0);
+	assert_string_equal(hist_subject(&ev), "u-42");
+	assert_string_equal(hist_user_key(&ev), "alice");
+	assert_string_equal(hist_client_id(&ev), "c-1");
+	assert_int_equal(hist_bytes(&ev), without + strlen("u-42") + 1);
+	sbuf_init(&out);
+	hist_render(&ev, ROOM, EPOCH, &out);
+	assert_int_equal(out.len, strlen(JOIN));
+	assert_memory_equal(out.data, JOIN, out.len);
+	sbuf_fini(&out);
+	hist_free(&ev);
+	/* Alone (a message without a client id), and with a text kept whole (seq 8). */
+	assert_int_equal(hist_make(&ev, 8, ROOM, EPOCH, JOIN, strlen(JOIN), NULL, NULL, "u-42"), 0);
+	assert_string_equal(hist_subject(&ev), "u-42");
+	assert_null(hist_user_key(&ev));
+	assert_null(hist_client_id(&ev));
+	sbuf_init(&out);
+	hist_render(&ev, ROOM, EPOCH, &out);
+	assert_int_equal(out.len, strlen(JOIN));
+	assert_memory_equal(out.data, JOIN, out.len);
+	sbuf_fini(&out);
+	hist_free(&ev);
 }
 
 int
@@ -133,6 +173,7 @@ main(void)
 	    cmocka_unit_test(test_standard_head_is_left_out),
 	    cmocka_unit_test(test_other_texts_are_kept_whole),
 	    cmocka_unit_test(test_the_pair_is_kept_only_whole),
+	    cmocka_unit_test(test_the_subject_is_kept),
 	};
 	return cmocka_run_group_tests_name("broker history records", tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
 // actor. The authorization matrix (admin, owner, moderator, member, anonymous) for every action,
 // each effect seen from a client on the other madang-ws, kicked and banned path connections
 // closed 4003, mutes and slow mode refusing messages, deleted messages as tombstones in later
-// joiners' history on both front-ends, and hostile commands.
+// joiners' history on both front-ends, members deleting their own messages (and no one else's),
+// and hostile commands.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { BIN, TESTBIN, WORK, jwtSecretFile, restartBroker, startBroker, startWs,
 import { closeAll, connect, nick } from '../../lib/wsclient.mjs';
 
 const T = { timeout: 60000 };
-const ROOMS = ['mx', 'kick', 'ban', 'mute', 'del', 'slow', 'hA', 'hB', 'hostile'];
+const ROOMS = ['mx', 'kick', 'ban', 'mute', 'del', 'slow', 'hA', 'hB', 'hostile', 'own'];
 const ADMIN = { name: 'root', admin: true };
 let broker, ws1, ws2, ws3, secret;
 
@@ -308,6 +309,37 @@ test('a deleted message is a tombstone, with its reason, in the history of later
   keep1.close(); keep2.close(); sender.close(); o.close();
 });
 
+test('a member with a token deletes its own messages, under any nickname, and no one else\'s', T, async () => {
+  const ann = person('ann'), ben = person('ben');
+  const a = await joinPath(ws1, 'own', ann);
+  const b = await joinPath(ws2, 'own', ben);
+  const anon = await joinMulti(ws3, 'own', { name: nick('anon'), anon: true });
+  const mine = await say(a, 'own', `mine-${process.pid}`);
+  const more = await say(a, 'own', 'mine too');
+  const his = await say(b, 'own', 'his');
+  const anons = await say(anon, 'own', 'nobody\'s');
+  await refusedWith(a, { type: 'delete_message', room_id: 'own', seq: his.seq }, 'forbidden');
+  await refusedWith(b, { type: 'delete_message', room_id: 'own', seq: mine.seq }, 'forbidden');
+  // without a token a nickname proves nothing: not even one's own message
+  await refusedWith(anon, { type: 'delete_message', room_id: 'own', seq: anons.seq }, 'forbidden');
+  await done(a, { type: 'delete_message', room_id: 'own', seq: mine.seq, reason: 'typo' });
+  for (const c of [b, anon]) {
+    const d = await c.next((m) => m.type === 'message_deleted' && m.deleted_seq === mine.seq, 5000, 'message_deleted');
+    assert.equal(d.by, a.joined.user);
+    assert.equal(d.note, 'typo');
+  }
+  await refusedWith(a, { type: 'delete_message', room_id: 'own', seq: mine.seq }, 'no_such_message');
+  // the same subject under another nickname, on the other front-end: still its own
+  const again = await joinPath(ws2, 'own', { ...ann, name: nick('ann2') });
+  await done(again, { type: 'delete_message', room_id: 'own', seq: more.seq });
+  const late = await joinMulti(ws3, 'own', { name: nick('late'), anon: true });
+  await late.next((m) => m.type === 'message_deleted' && m.deleted_seq === more.seq, 5000, 'in history');
+  const tombs = late.msgs.filter((m) => m.type === 'message' && m.deleted === true).map((m) => m.seq);
+  assert.deepEqual(tombs, [mine.seq, more.seq]);
+  assert.ok(!JSON.stringify(late.msgs).includes(`mine-${process.pid}`));
+  for (const c of [a, b, anon, again, late]) c.close();
+});
+
 test('hostile: another room\'s moderator, no such seq, banning an admin, long reasons, wrong types', T, async () => {
   const mod = person('mod'), owner = person('own'), admin = person('adm', true);
   setRoom('hA', { moderators: [mod.sub] });
@@ -320,7 +352,8 @@ test('hostile: another room\'s moderator, no such seq, banning an admin, long re
   inA.send({ type: 'join_room', room_id: 'hB' });
   await inA.next((m) => m.type === 'joined' && m.room_id === 'hB');
   await refusedWith(inA, { type: 'kick', room_id: 'hB', user: target.name }, 'forbidden');
-  await refusedWith(inA, { type: 'delete_message', room_id: 'hB', seq: 1 }, 'forbidden');
+  const theirs = await say(t, 'hB', 'not yours');
+  await refusedWith(inA, { type: 'delete_message', room_id: 'hB', seq: theirs.seq }, 'forbidden');
   await refusedWith(inA, { type: 'slow_mode', room_id: 'hB', interval_s: 5 }, 'forbidden');
 
   const o = await joinMulti(ws1, 'hB', owner);

@@ -14,7 +14,7 @@ import { renewAt, tokenExpiry } from '../../web/js/token.js';
 import { RoomState } from '../../web/js/room-state.js';
 import { checkMessage, checkNickname, checkRoom } from '../../web/js/validate.js';
 import {
-	NOTE_MAX_BYTES, canModerate, checkNote, formatUntil, moderationFrame, parseUntil, roleNotice,
+	NOTE_MAX_BYTES, canModerate, checkNote, deleteChoice, formatUntil, moderationFrame, parseUntil, roleNotice,
 } from '../../web/js/moderation.js';
 
 describe('nickname rules (docs/broker-protocol.md)', () => {
@@ -736,6 +736,56 @@ describe('moderation (issue 26, docs/moderation.md)', () => {
 		assert.deepEqual(roles().at(-1), ['member', 'owner']);
 		assert.equal(seen.filter(([type]) => type === 'role').at(-1)[1].msg, null);
 		conn.leave();
+	});
+	it('offers "Delete" on every message to moderators, and to a member with a token on its own only', () => {
+		const message = { seq: 7, deleted: false };
+		const ask = (rights, own, m = message) => deleteChoice({ ...rights, own, ...m });
+		const member = { moderator: false, withToken: true };
+		const anonymous = { moderator: false, withToken: false };
+		const moderator = { moderator: true, withToken: true };
+		assert.equal(ask(member, true), 'own');
+		assert.equal(ask(member, false), null, 'not someone else\'s message');
+		assert.equal(ask(anonymous, true), null, 'without a token a nickname proves nothing');
+		assert.equal(ask(moderator, false), 'moderator');
+		assert.equal(ask(moderator, true), 'moderator', 'a moderator\'s own message: the button it had before');
+		for (const rights of [member, moderator]) {
+			assert.equal(ask(rights, true, { seq: 7, deleted: true }), null, 'not on a tombstone');
+			for (const seq of [null, undefined, '', 0, -1, 1.5, '7']) {
+				assert.equal(ask(rights, true, { seq, deleted: false }), null, `not without a seq (${JSON.stringify(seq)})`);
+			}
+		}
+		assert.equal(deleteChoice({ moderator: 'yes', withToken: 1, own: 1, seq: 7 }), null, 'only true counts');
+		for (const key of ['mod.message.own', 'mod.dialog.own', 'mod.err.forbidden.own']) {
+			assert.equal(typeof LANGS.en[key], 'string', key);
+			assert.equal(typeof LANGS.ko[key], 'string', key);
+		}
+	});
+	it('says after each joined whether its socket presented a token, also after a reconnect without one', async () => {
+		const tokens = [fakeToken({ name: 'alice', exp: Math.floor(Date.now() / 1000) + 3600 }), null];
+		const getToken = async () => tokens.shift() ?? null;
+		const { conn } = connection([1], { getToken });
+		conn.start();
+		assert.equal(conn.withToken, false, 'nothing before the first joined');
+		await tick(5);
+		const ws = ScriptedSocket.made[0];
+		assert.ok(ws.url.searchParams.get('token'));
+		welcomeAndJoin(ws);
+		assert.equal(conn.withToken, true);
+		/* the token ran out and the hook has none any more: the next socket joins without one */
+		ws.serverCloses(4001, 'token expired');
+		await tick(20);
+		const again = ScriptedSocket.made[1];
+		assert.equal(again.url.searchParams.get('token'), null);
+		assert.equal(conn.withToken, true, 'unchanged until the next joined');
+		welcomeAndJoin(again, { session: 'S2', seq: 2 });
+		assert.equal(conn.withToken, false);
+		conn.leave();
+
+		const plain = connection();
+		plain.conn.start();
+		welcomeAndJoin(ScriptedSocket.made[0]);
+		assert.equal(plain.conn.withToken, false, 'no hook: no token');
+		plain.conn.leave();
 	});
 	it('takes message_deleted and slow_mode as room events with their own seq', () => {
 		const { conn, seen } = connection();

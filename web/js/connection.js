@@ -6,7 +6,8 @@
 // listens to its events:
 //
 //   state        {state, retryAt}   state: connecting | connected | waiting | offline | closed | failed
-//   joined       {msg, first, lost, epochChanged}
+//   joined       {msg, first, lost, epochChanged}   (withToken then says whether this socket
+//                                   presented a token: only then may we delete our own messages)
 //   room-event   {msg, live, gap, duplicate, confirmed}   message / join / leave / room_deleted /
 //                                   message_deleted / slow_mode
 //   typing       {msg}
@@ -125,6 +126,7 @@ export class RoomConnection extends EventTarget {
 		this.lastFrameAt = 0;
 		this.lastError = null; /* the last error event, which explains a close that follows it */
 		this.role = 'member'; /* joined.role: admin, owner, moderator or member */
+		this.withToken = false; /* the socket that last joined presented a token: the server knows our subject */
 		this.slowModeS = 0; /* the room's slow mode interval, 0 = off */
 		this.mutedUntil = null; /* epoch ms while we are muted, else null */
 		this.muteTimer = null;
@@ -377,6 +379,8 @@ export class RoomConnection extends EventTarget {
 		const outcome = this.room.joined(msg);
 		const previousRole = outcome.first ? null : this.role;
 		this.role = typeof msg.role === 'string' ? msg.role : 'member';
+		/* the token changes only by a renewal, whose socket presents the new one */
+		this.withToken = this.token !== null;
 		this.slowModeS = Number.isInteger(msg.slow_mode_s) && msg.slow_mode_s > 0 ? msg.slow_mode_s : 0;
 		this.backoff.reset();
 		if (this.state !== 'connected') this.setState('connected');

@@ -1,6 +1,6 @@
 // moderation.js — the client's rules for moderation (docs/moderation.md): who sees the menus,
-// the reason's size, the mute lengths offered, and the end time of a mute or a ban. Pure: no DOM,
-// no I/O.
+// which messages get a "Delete" button, the reason's size, the mute lengths offered, and the end
+// time of a mute or a ban. Pure: no DOM, no I/O.
 
 import { utf8Length } from './validate.js';
 
@@ -19,6 +19,19 @@ export const MODERATION_REQUESTS = Object.freeze(new Set(['kick', 'ban', 'unban'
 /* True when a member with this role in the room gets the member and message menus. */
 export function canModerate(role) {
 	return MODERATOR_ROLES.includes(role);
+}
+
+/* Which "Delete" button a message gets: 'moderator' (moderators, owners and admins, on every
+ * message), 'own' (a member whose connection presented a token, on its own messages only), or
+ * null for none. The broker lets a member delete a message only when the token that sent it had
+ * the same subject as the member's; without a token a nickname proves nothing, so nothing is
+ * offered. Never on a tombstone, nor on what has no seq yet (a message still in the outbox, a
+ * notice). moderator: canModerate(role); withToken: the connection joined with a token; own: the
+ * message's sender is us (RoomState.isMe). */
+export function deleteChoice({ moderator, withToken, own, seq, deleted }) {
+	if (!Number.isInteger(seq) || seq <= 0 || deleted === true) return null;
+	if (moderator === true) return 'moderator';
+	return withToken === true && own === true ? 'own' : null;
 }
 
 /* The notice for a role that changed while we were in the room (a `role` frame, or a later

@@ -58,10 +58,10 @@ async function memberPage(browser, options = {}) {
 	return page;
 }
 
-/* The bubble of the message whose text is exactly `text`. */
+/* The bubble of the message whose text is exactly `text` (not a copy still in the outbox). */
 function bubble(page, text) {
 	const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
-	return page.locator('#messages > li.message:not(.system)').filter({ has: page.locator('.text').filter({ hasText: exact }) });
+	return page.locator('#messages > li.message:not(.system):not(.pending)').filter({ has: page.locator('.text').filter({ hasText: exact }) });
 }
 
 /* The name of the focused element (its aria-label, else its text). */
@@ -103,16 +103,21 @@ describe('moderation in the web client', () => {
 		await browser?.close();
 	});
 
-	it('gives the owner and the moderator a menu on each member and message, and a plain member none', async () => {
+	it('gives the owner and the moderator a menu on each member and message, and a plain member none but "Delete" on its own', async () => {
 		await send(bob, 'hello from bob');
 		await messagesWithText(mia, 'hello from bob').waitFor();
+		/* a member with a token may delete its own messages (the broker checks the token's subject) */
+		await bubble(bob, 'hello from bob').getByRole('button', { name: '내 메시지 삭제' }).waitFor();
+		assert.equal(await bob.locator('.mod-btn').count(), 1, 'on his own message only');
 		assert.equal(await mia.locator('.mod-member-btn').count(), 4, 'olga, bob, carl, dave');
 		assert.equal(await mia.getByRole('button', { name: 'Moderate carl' }).count(), 1);
 		assert.equal(await bubble(mia, 'hello from bob').getByRole('button', { name: 'Delete the message from bob' }).count(), 1);
 		assert.equal(await olga.locator('.mod-member-btn').count(), 4);
+		await bubble(carl, 'hello from bob').waitFor();
 		for (const page of [bob, carl, dave]) {
-			assert.equal(await page.locator('.mod-member-btn, .mod-btn').count(), 0, 'a member sees no menu');
+			assert.equal(await page.locator('.mod-member-btn, li.received .mod-btn').count(), 0, 'a member sees no menu on others');
 		}
+		assert.equal(await carl.locator('.mod-btn').count(), 0, 'carl has sent nothing');
 		assert.equal(await bob.locator('#mod-dialog[open]').count(), 0);
 	});
 
@@ -166,7 +171,9 @@ describe('moderation in the web client', () => {
 		assert.equal(await bob.locator('#compose-mod').textContent(), '슬로우 모드: 30초에 메시지 하나.');
 		await send(carl, 'carl says hi');
 		await messagesWithText(bob, 'carl says hi').waitFor();
-		assert.equal(await bob.locator('.mod-member-btn, .mod-btn').count(), 0, 'a member still');
+		assert.equal(await bob.locator('.mod-member-btn, li.received .mod-btn').count(), 0, 'a member still');
+		assert.equal(await bubble(bob, 'slow two').getByRole('button', { name: '내 메시지 삭제' }).count(), 1,
+			'but with "Delete" on his own messages');
 		const sockets = bob.sockets;
 
 		/* an admin names bob a moderator: the role frame reaches his open page */
@@ -177,6 +184,8 @@ describe('moderation in the web client', () => {
 			assert.equal(await bob.locator('.mod-member-btn').count(), 4, 'olga, mia, carl, dave');
 			const carlsBubble = bubble(bob, 'carl says hi');
 			assert.equal(await carlsBubble.getByRole('button', { name: 'carl님의 메시지 삭제' }).count(), 1);
+			assert.equal(await bubble(bob, 'slow two').getByRole('button', { name: 'bob님의 메시지 삭제' }).count(), 1,
+				'his own now have the moderator\'s button, as they had before members could delete their own');
 			assert.equal(await bob.locator('#compose-mod').textContent(), '슬로우 모드: 30초에 메시지 하나 (관리자는 제외).');
 			assert.equal(await bob.locator('#conn-state').getAttribute('data-state'), 'connected');
 			assert.equal(bob.sockets, sockets, 'the same socket: no rejoin');
@@ -205,6 +214,8 @@ describe('moderation in the web client', () => {
 			const entry = audit.entries.find((e) => e.action === 'delete_message' && e.actor?.name === 'bob');
 			assert.ok(entry, `the deletion is in the audit trail: ${JSON.stringify(audit.entries)}`);
 			assert.equal(entry.note, '광고 도배');
+			await send(mia, 'mia stays');
+			await bubble(bob, 'mia stays').getByRole('button', { name: 'mia님의 메시지 삭제' }).waitFor();
 		} catch (err) {
 			/* bob back to member and slow mode off, so that the tests after this one are not spoilt */
 			brokerCall({ op: 'set_room', room_id: roomId, actor: ADMIN, moderators: ['u-mia'] });
@@ -217,7 +228,10 @@ describe('moderation in the web client', () => {
 		brokerCall({ op: 'set_room', room_id: roomId, actor: ADMIN, moderators: ['u-mia'] });
 		await noticesWithText(bob, '더 이상 이 방의 관리자가 아닙니다.').waitFor();
 		await bob.locator('.mod-member-btn').first().waitFor({ state: 'detached' });
-		assert.equal(await bob.locator('.mod-member-btn, .mod-btn').count(), 0);
+		assert.equal(await bob.locator('.mod-member-btn, li.received .mod-btn').count(), 0);
+		assert.equal(await bubble(bob, 'mia stays').locator('.mod-btn').count(), 0, 'others\' messages follow the role');
+		assert.equal(await bubble(bob, 'slow two').getByRole('button', { name: '내 메시지 삭제' }).count(), 1,
+			'his own keep their "Delete"');
 		assert.equal(await bob.locator('#compose-mod').textContent(), '슬로우 모드: 30초에 메시지 하나.');
 		assert.equal(bob.sockets, sockets, 'still no rejoin');
 		brokerCall({ op: 'slow_mode', room_id: roomId, actor: ADMIN, interval_s: 0 });

@@ -2,7 +2,8 @@
 // messages and notices (message-list.js), the composer (composer.js), the member list, who is
 // typing, the connection state, and announcements for screen readers. Moderators, owners and
 // admins (joined.role, then `role` frames) also get a menu on each member and message
-// (moderation-menu.js).
+// (moderation-menu.js); a member connected with a token gets the message's one on its own
+// messages, to delete them.
 
 import { Composer, TYPING_IDLE_MS } from './composer.js';
 import { getToken, socketUrl } from './config.js';
@@ -56,7 +57,7 @@ export class ChatView {
 				this.composer.focus();
 			},
 			onEarlier: () => this.loadEarlier(),
-			onModerate: (seq, sender, text, button) => this.menu.openMessage(seq, sender, text, button),
+			onModerate: (seq, sender, text, button, kind) => this.menu.openMessage(seq, sender, text, button, { own: kind === 'own' }),
 		});
 		this.menu = new ModerationMenu({
 			onAction: (type, fields) => this.moderate(type, fields),
@@ -316,11 +317,14 @@ export class ChatView {
 	/* ---- moderation ---- */
 
 	/* Draws what the connection's role allows: the menus on members and messages (or none, and
-	 * an open dialog closes), and slow mode's exemption in the line above the composer. */
+	 * an open dialog closes, unless it deletes one's own message and the connection still has a
+	 * token), and slow mode's exemption in the line above the composer. Also after every joined,
+	 * since a reconnect may come with another role or without a token. */
 	showRole() {
 		const moderator = canModerate(this.connection.role);
-		this.messages.setModerating(moderator);
-		if (!moderator) this.menu.close();
+		const withToken = this.connection.withToken;
+		this.messages.setDeleteRights({ moderator, withToken });
+		if (!moderator && !(this.menu.current()?.own === true && withToken)) this.menu.close();
 		this.composer.setModeration({ exempt: moderator });
 		this.renderMembers();
 	}
@@ -360,9 +364,12 @@ export class ChatView {
 		if (msg.type !== 'error') return;
 		const user = this.asked.get(msg.request)?.user ?? msg.user ?? '?';
 		let label;
-		if (msg.code === 'forbidden') {
-			label = msg.request === 'delete_message' ? { key: 'mod.err.forbidden.message' } : { key: 'mod.err.forbidden', params: { user } };
-		} else if (msg.code === 'no_such_user') label = { key: 'mod.err.no_such_user', params: { user } };
+		if (msg.code === 'forbidden' && msg.request === 'delete_message') {
+			/* one's own message: the server could not tell it was ours (sent before it kept the
+			 * sender's subject, or by someone who had the nickname before) */
+			label = { key: this.asked.get('delete_message')?.own === true ? 'mod.err.forbidden.own' : 'mod.err.forbidden.message' };
+		} else if (msg.code === 'forbidden') label = { key: 'mod.err.forbidden', params: { user } };
+		else if (msg.code === 'no_such_user') label = { key: 'mod.err.no_such_user', params: { user } };
 		else if (msg.code === 'no_such_message') label = { key: 'mod.err.no_such_message' };
 		else if (msg.code === 'too_many_bans') label = { key: 'mod.err.too_many_bans' };
 		else label = { key: 'mod.err.other', params: { reason: msg.message || msg.code || '?' } };

@@ -6,12 +6,14 @@
 // language switch redraws them all.
 //
 // Moderation: a deleted message (a `message_deleted` event, or a tombstone in history) shows
-// "message deleted" in place of its text; moderators get a "Delete" button on every message
-// with a seq (setModerating), which calls onModerate.
+// "message deleted" in place of its text. A "Delete" button, which calls onModerate, is on every
+// message with a seq for moderators, and on one's own messages for a member connected with a
+// token (setDeleteRights; which one, deleteChoice in moderation.js).
 
 import { clear, el } from './dom.js';
 import { language, t } from './i18n.js';
 import { splitLinks } from './links.js';
+import { deleteChoice } from './moderation.js';
 
 const BOTTOM_SLACK_PX = 48; /* "at the bottom" within this distance */
 export const MAX_ITEMS = 1000; /* oldest items are dropped beyond this, so a tab left open stays light */
@@ -48,12 +50,12 @@ function messageText(text) {
 
 export class MessageList {
 	/* list: the <ol>; newButton: the "new messages" button; onRetry(clientId) for "Retry";
-	 * onEarlier() for "Load earlier messages"; onModerate(seq, sender, text, button) for a
-	 * message's "Delete" button. */
+	 * onEarlier() for "Load earlier messages"; onModerate(seq, sender, text, button, kind) for a
+	 * message's "Delete" button (kind: 'moderator', or 'own' for a member's own message). */
 	constructor({ list, newButton, onRetry, onEarlier = () => {}, onModerate = () => {} }) {
 		this.list = list;
 		this.onModerate = onModerate;
-		this.moderating = false; /* the "Delete" buttons are drawn */
+		this.rights = { moderator: false, withToken: false }; /* which "Delete" buttons are drawn */
 		this.newButton = newButton;
 		this.onRetry = onRetry;
 		this.earlier = el('li', { class: 'load-earlier' },
@@ -72,7 +74,7 @@ export class MessageList {
 	}
 
 	reset() {
-		this.moderating = false;
+		this.rights = { moderator: false, withToken: false };
 		clear(this.list);
 		this.earlier.hidden = true;
 		this.list.append(this.earlier);
@@ -107,29 +109,42 @@ export class MessageList {
 		el('div', { class: 'meta' }, el('span', { class: 'sender', text: msg.sender ?? '?' }), this.timeNode(msg.time)),
 		/* a tombstone keeps the moderator's reason as note */
 		deleted ? words('div', 'text', deletedLabel(reasonOf(msg.note))) : messageText(msg.message ?? ''));
-		if (this.moderating) this.addModerateButton(item);
+		this.drawDeleteButton(item);
 		return item;
 	}
 
-	/* Moderators, owners and admins see a "Delete" button on each message (on, or off again). */
-	setModerating(on) {
-		if (this.moderating === on) return;
-		this.moderating = on;
-		for (const item of this.list.querySelectorAll(':scope > li.message[data-seq]:not(.system)')) {
-			if (on) this.addModerateButton(item);
-			else item.querySelector('.mod-btn')?.remove();
-		}
+	/* What the person may delete: moderator (joined.role or a `role` frame said so) and
+	 * withToken (the connection joined with a token). Every message's button follows at once:
+	 * others' messages come and go with the role, one's own keep theirs while there is a token. */
+	setDeleteRights({ moderator, withToken }) {
+		const rights = { moderator: moderator === true, withToken: withToken === true };
+		if (rights.moderator === this.rights.moderator && rights.withToken === this.rights.withToken) return;
+		this.rights = rights;
+		for (const item of this.list.querySelectorAll(':scope > li.message[data-seq]:not(.system)')) this.drawDeleteButton(item);
 	}
 
-	addModerateButton(item) {
+	/* The "Delete" button this message should have now (deleteChoice): drawn, swapped for the other
+	 * kind, or removed. Own messages are the `.sent` ones (RoomState.isMe when they were drawn). */
+	drawDeleteButton(item) {
+		const kind = deleteChoice({ ...this.rights, own: item.classList.contains('sent'),
+			seq: item.dataset.seq === '' ? null : Number(item.dataset.seq), deleted: item.classList.contains('deleted') });
+		const old = item.querySelector('.mod-btn');
+		if (old && old.dataset.kind === kind) return;
+		const focused = old !== null && old === document.activeElement;
+		old?.remove();
+		if (kind === null) {
+			if (focused) this.list.focus();
+			return;
+		}
 		const seq = Number(item.dataset.seq);
-		if (!Number.isInteger(seq) || seq <= 0 || item.classList.contains('deleted') || item.querySelector('.mod-btn')) return;
 		const sender = item.querySelector('.sender')?.textContent ?? '';
+		const label = kind === 'own' ? 'mod.message.own' : 'mod.message';
 		const button = el('button', { class: 'mod-btn link-btn', text: t('mod.message.btn'),
-			attrs: { type: 'button', 'aria-label': t('mod.message', { user: sender }) },
-			data: { l10n: 'mod.message.btn', l10nLabel: 'mod.message', l10nParams: JSON.stringify({ user: sender }) } });
-		button.addEventListener('click', () => this.onModerate(seq, sender, item.querySelector('.text')?.textContent ?? '', button));
+			attrs: { type: 'button', 'aria-label': t(label, { user: sender }), 'aria-haspopup': 'dialog' },
+			data: { kind, l10n: 'mod.message.btn', l10nLabel: label, l10nParams: JSON.stringify({ user: sender }) } });
+		button.addEventListener('click', () => this.onModerate(seq, sender, item.querySelector('.text')?.textContent ?? '', button, kind));
 		item.querySelector('.meta').append(button);
+		if (focused) button.focus();
 	}
 
 	/* The message with this seq was deleted: its text becomes "message deleted", with the

@@ -1,8 +1,10 @@
 // moderation-menu.js — the moderation dialog of the chat view (a native modal <dialog>): for a
 // member, kick, mute for 10 min or 1 h, and ban; for a message, delete; each with an optional
-// reason (docs/moderation.md), counted and checked alike. Only moderators, owners and admins ever open
-// it (chat-view.js draws the buttons that do). Escape or "Cancel" closes it, and the focus goes
-// back to the button that opened it (or, when that one is gone, to a fallback).
+// reason (docs/moderation.md), counted and checked alike. Moderators, owners and admins open it
+// on members and messages; a member connected with a token only on its own messages, to delete
+// one (chat-view.js and message-list.js draw the buttons that open it). Escape or "Cancel"
+// closes it, and the focus goes back to the button that opened it (or, when that one is gone,
+// to a fallback).
 
 import { byId } from './dom.js';
 import { t } from './i18n.js';
@@ -10,8 +12,8 @@ import { MUTE_CHOICES_S, NOTE_MAX_BYTES, checkNote } from './moderation.js';
 
 export class ModerationMenu {
 	/* onAction(type, fields): type kick | ban | mute | delete_message; fields {user, seq, durationS,
-	 * note}. fallbackFocus(target): the element to focus when the opener left the page (a
-	 * member list redrawn meanwhile). */
+	 * note, own} (own: a member deleting its own message). fallbackFocus(target): the element to
+	 * focus when the opener left the page (a member list redrawn meanwhile). */
 	constructor({ onAction, fallbackFocus }) {
 		this.dialog = byId('mod-dialog');
 		this.heading = byId('mod-title');
@@ -23,7 +25,7 @@ export class ModerationMenu {
 		this.messageActions = byId('mod-message-actions');
 		this.onAction = onAction;
 		this.fallbackFocus = fallbackFocus;
-		this.target = null; /* {user} or {seq, user} */
+		this.target = null; /* {user} or {seq, user, own} */
 		this.opener = null;
 		this.errorKey = null;
 		this.reason.addEventListener('input', () => this.showCount());
@@ -42,11 +44,12 @@ export class ModerationMenu {
 		this.open(opener, { key: 'mod.dialog.member', params: { user } }, false);
 	}
 
-	/* The menu for the message with this seq, sent by user; text is shown as a quote. */
-	openMessage(seq, user, text, opener) {
-		this.target = { seq, user };
+	/* The menu for the message with this seq, sent by user; text is shown as a quote. own: it is
+	 * the person's own message, deleted as a member ("Delete your message?"). */
+	openMessage(seq, user, text, opener, { own = false } = {}) {
+		this.target = { seq, user, own };
 		this.quote.textContent = text;
-		this.open(opener, { key: 'mod.dialog.message', params: { user } }, true);
+		this.open(opener, own ? { key: 'mod.dialog.own' } : { key: 'mod.dialog.message', params: { user } }, true);
 	}
 
 	open(opener, heading, message) {
@@ -63,7 +66,7 @@ export class ModerationMenu {
 		this.reason.focus();
 	}
 
-	/* The {user} or {seq, user} the open dialog is about, or null. */
+	/* The {user} or {seq, user, own} the open dialog is about, or null. */
 	current() {
 		return this.target;
 	}
@@ -128,7 +131,7 @@ export class ModerationMenu {
 			return;
 		}
 		const note = checked.note;
-		if (action === 'delete') this.onAction('delete_message', { seq: target.seq, note });
+		if (action === 'delete') this.onAction('delete_message', { seq: target.seq, note, own: target.own === true });
 		else if (action === 'kick') this.onAction('kick', { user: target.user, note });
 		else if (action === 'ban') this.onAction('ban', { user: target.user, note });
 		else if (action.startsWith('mute-')) {

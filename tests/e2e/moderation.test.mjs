@@ -7,15 +7,18 @@
 // and deletes a message with a reason; a moderator kicks (keyboard only) and mutes a member; a
 // moderator's ban is refused in words;
 // the owner bans a member, who cannot come back; slow mode holds a member's second message and
-// sends it later. A plain member sees no menu. bob's page is Korean, the others English.
+// sends it later. A plain member sees no menu, only "Delete" on its own messages, and deletes one
+// (by keyboard); when the server cannot tell the message was its own (another subject had the
+// nickname), the refusal is in words; a page without a token has no "Delete" at all. bob's page
+// is Korean, the others English.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
-	PHONE, assertNoProblems, describePage, joinRoom, launch, messagesWithText, noticesWithText, openPage, screenshot,
-	send, uniqueRoomId, waitConnected,
+	PHONE, assertNoProblems, createRoomByApi, describePage, joinRoom, launch, messagesWithText, noticesWithText, openPage,
+	screenshot, send, uniqueRoomId, waitConnected,
 } from './lib.mjs';
 
 const JWT_URL = process.env.MADANG_E2E_JWT_URL;
@@ -32,20 +35,20 @@ function brokerCall(request) {
 	return reply;
 }
 
-/* A token for `name` with the subject u-<name>, living an hour. */
-function mint(name) {
+/* A token for `name` with the subject u-<name> (or `subject`), living an hour. */
+function mint(name, subject = `u-${name}`) {
 	return execFileSync(process.env.MADANG_TOKEN_BIN, ['--secret-file', process.env.MADANG_JWT_SECRET_FILE,
-		'--name', name, '--sub', `u-${name}`, '--ttl', '3600']).toString().trim();
+		'--name', name, '--sub', subject, '--ttl', '3600']).toString().trim();
 }
 
-/* A page on the token site whose hook mints tokens for the nickname it is asked about; page.sockets
- * counts the WebSockets it opened. */
-async function memberPage(browser, options = {}) {
+/* A page on the token site whose hook mints tokens for the nickname it is asked about (with the
+ * subject u-<nickname>, or `subject`); page.sockets counts the WebSockets it opened. */
+async function memberPage(browser, { subject, ...options } = {}) {
 	const page = await openPage(browser, {
 		base: JWT_URL,
 		...options,
 		setup: async (context) => {
-			await context.exposeFunction('mintTestToken', (user) => mint(user));
+			await context.exposeFunction('mintTestToken', (user) => mint(user, subject));
 			await context.addInitScript(() => {
 				globalThis.madangAuth = { getToken: async ({ user }) => globalThis.mintTestToken(user) };
 			});
@@ -372,6 +375,122 @@ describe('moderation in the web client', () => {
 		await dave.waitForTimeout(1500);
 		assert.equal(dave.sockets, sockets + 1, 'one refused try, none by itself after it');
 		assert.equal(await noticesWithText(mia, 'dave joined.').count(), 1, 'never back in the room');
+	});
+
+	it('lets a member with a token delete its own message, by keyboard: "message deleted" for everyone, no "Delete" on others\' messages', async () => {
+		await send(bob, 'bob talks to carl');
+		await bubble(carl, 'bob talks to carl').waitFor();
+		await send(carl, 'oops, wrong room');
+		const button = bubble(carl, 'oops, wrong room').getByRole('button', { name: 'Delete your message' });
+		await button.waitFor();
+		assert.equal(await bubble(carl, 'bob talks to carl').locator('.mod-btn').count(), 0, 'not on someone else\'s');
+		await bubble(bob, 'oops, wrong room').waitFor();
+		assert.equal(await bubble(bob, 'oops, wrong room').locator('.mod-btn').count(), 0, 'nor on carl\'s for bob');
+		assert.equal(await carl.locator('.mod-member-btn').count(), 0, 'and no member menus');
+
+		await button.focus();
+		await carl.keyboard.press('Enter');
+		await carl.locator('#mod-dialog[open]').waitFor();
+		assert.equal(await carl.locator('#mod-title').textContent(), 'Delete your message?');
+		assert.equal(await carl.locator('#mod-quote').textContent(), 'oops, wrong room');
+		assert.equal(await carl.locator('#mod-member-actions').isHidden(), true, 'only the message\'s action');
+		assert.equal(await carl.evaluate(() => document.activeElement.id), 'mod-reason');
+		await carl.keyboard.press('Escape');
+		await carl.locator('#mod-dialog:not([open])').waitFor({ state: 'attached' });
+		assert.equal(await focusedName(carl), 'Delete your message', 'the focus returns to the button');
+		await carl.keyboard.press('Enter');
+		await carl.locator('#mod-dialog[open]').waitFor();
+		await carl.keyboard.type('typo');
+		await carl.keyboard.press('Tab');
+		assert.equal(await focusedName(carl), 'Delete the message');
+		await carl.keyboard.press('Enter');
+
+		/* deleted, or refused in words (a broker that lets only moderators delete) */
+		await carl.locator('#messages > li.message.deleted, #messages > li.message.system.warning').first().waitFor();
+		assert.equal(await carl.locator('#messages > li.message.system.warning').count(), 0, await describePage(carl, 'carl'));
+		await messagesWithText(carl, 'message deleted: typo').waitFor();
+		await messagesWithText(bob, '삭제된 메시지입니다: typo').waitFor();
+		await messagesWithText(mia, 'message deleted: typo').waitFor();
+		await messagesWithText(olga, 'message deleted: typo').waitFor();
+		for (const page of [carl, bob, mia, olga]) {
+			assert.equal(await messagesWithText(page, 'oops, wrong room').count(), 0, await describePage(page, 'after the deletion'));
+			assert.equal(await page.locator('#messages > li.system').filter({ hasText: /deleted|삭제/ }).count(), 0,
+				'the bubble changes; no notice line');
+		}
+		assert.equal(await carl.locator('#messages > li.message.deleted .mod-btn').count(), 0, 'nothing left to delete');
+	});
+
+	it('says in words, in Korean and in English, when the server cannot tell that a message was one\'s own', async () => {
+		await send(carl, 'carl before the swap');
+		await bubble(carl, 'carl before the swap').getByRole('button', { name: 'Delete your message' }).waitFor();
+		await carl.locator('#leave-btn').click();
+		await mia.locator('#member-list').getByText('carl', { exact: true }).waitFor({ state: 'detached' });
+		/* someone else under the same nickname: a token with another subject */
+		const other = await memberPage(browser, { subject: 'u-another-carl', locale: 'ko-KR' });
+		await joinRoom(other, roomId, 'carl');
+		await other.locator('#messages > li.divider').waitFor(); /* the history is in */
+		await bubble(other, 'carl before the swap').getByRole('button', { name: '내 메시지 삭제' }).click();
+		await other.locator('#mod-dialog[open]').waitFor();
+		assert.equal(await other.locator('#mod-title').textContent(), '내 메시지를 삭제할까요?');
+		await other.locator('#mod-dialog').getByRole('button', { name: '메시지 삭제', exact: true }).click();
+		await noticesWithText(other, '이 메시지는 삭제되지 않았습니다: 내가 보낸 메시지인지 서버가 확인할 수 없습니다. '
+			+ '서버가 이를 확인하기 전에 보낸 메시지나 다른 사람이 이 닉네임으로 보낸 메시지는 관리자만 삭제할 수 있습니다.').waitFor();
+		await other.locator('#lang-switch').click();
+		await noticesWithText(other, 'This message was not deleted: the server cannot confirm that you sent it. A message sent '
+			+ 'before the server checked this, or sent by someone else under this nickname, can only be deleted by a moderator.').waitFor();
+		assert.equal(await bubble(other, 'carl before the swap').count(), 1, 'still there');
+		assert.equal(await bubble(mia, 'carl before the swap').count(), 1, 'still there for the others');
+		assertNoProblems(other);
+		await other.locator('#leave-btn').click();
+	});
+
+	it('offers "Delete" on one\'s own messages only with a token, on a phone too, and keeps it right after a reconnect', async () => {
+		const plainRoom = uniqueRoomId('own');
+		await createRoomByApi(plainRoom, `Own ${plainRoom.slice(-4)}`);
+		const zed = await openPage(browser); /* the site without tokens: an anonymous member */
+		await joinRoom(zed, plainRoom, 'zed');
+		const yuki = await memberPage(browser, { viewport: PHONE });
+		const routes = []; /* yuki's sockets, through the test, so that one can be dropped */
+		await yuki.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+			routes.push(ws.connectToServer());
+		});
+		await joinRoom(yuki, plainRoom, 'yuki');
+		assert.equal(routes.length, 1, 'the socket goes through the test');
+		await send(zed, 'zed has no token');
+		await send(yuki, 'yuki has one');
+		const button = bubble(yuki, 'yuki has one').getByRole('button', { name: 'Delete your message' });
+		await button.waitFor();
+		await bubble(yuki, 'zed has no token').waitFor();
+		assert.equal(await bubble(yuki, 'zed has no token').locator('.mod-btn').count(), 0, 'not on someone else\'s');
+		await bubble(zed, 'yuki has one').waitFor();
+		await bubble(zed, 'zed has no token').waitFor();
+		assert.equal(await zed.locator('.mod-btn, .mod-member-btn').count(), 0, 'without a token: none, not even on its own');
+
+		/* on the phone: on the screen, big enough for a finger, and the dialog fits */
+		const box = await button.boundingBox();
+		assert.ok(box.x >= 0 && box.x + box.width <= PHONE.width && box.height >= 24, `the button: ${JSON.stringify(box)}`);
+		await button.click();
+		const dialog = await yuki.locator('#mod-dialog[open]').boundingBox();
+		assert.ok(dialog.x >= 0 && dialog.x + dialog.width <= PHONE.width, `the dialog fits a phone: ${JSON.stringify(dialog)}`);
+		assert.equal(await yuki.locator('#mod-title').textContent(), 'Delete your message?');
+		await screenshot(yuki, 'moderation-phone-own-message');
+		await yuki.getByRole('button', { name: 'Cancel' }).click();
+		await yuki.locator('#mod-dialog:not([open])').waitFor({ state: 'attached' });
+		assert.equal(await focusedName(yuki), 'Delete your message');
+
+		/* the connection drops and comes back: the buttons are the same */
+		await routes[0].close();
+		for (let i = 0; i < 100 && routes.length < 2; i += 1) await yuki.waitForTimeout(100);
+		assert.equal(routes.length, 2, 'a new socket');
+		await waitConnected(yuki);
+		await send(zed, 'zed again');
+		await bubble(yuki, 'zed again').waitFor();
+		await send(yuki, 'yuki again');
+		await bubble(yuki, 'yuki again').getByRole('button', { name: 'Delete your message' }).waitFor();
+		assert.equal(await bubble(yuki, 'yuki has one').getByRole('button', { name: 'Delete your message' }).count(), 1);
+		assert.equal(await yuki.locator('li.received .mod-btn').count(), 0, 'still none on others\'');
+		assert.equal(await yuki.locator('.mod-btn').count(), 2);
+		assertNoProblems(zed, yuki);
 	});
 
 	it('had no console errors, page errors or dialogs', async () => {

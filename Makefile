@@ -67,6 +67,18 @@ PQ_LIBS      := $(or $(call pc,libs,libpq),-lpq)
 UNISTRING_LIBS := -lunistring
 CJSON_LIBS   += $(UNISTRING_LIBS)
 
+# The recipe of a static library: the archive is written afresh from exactly the objects among
+# its prerequisites. `ar rcs` on an old archive keeps the members of sources since moved or
+# removed, and a link may then take a stale member's symbols (a moved tombstone.c did: the old
+# one's tombstone_json, with fewer parameters, won). Each library also depends on the module.mk
+# that lists its sources (common/, which takes them all by wildcard, on its folder), so that a
+# shorter list rewrites it too.
+define archive
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
+endef
+
 # Per-module variables filled by the module.mk files.
 PROGRAMS  :=
 CORE_LIBS :=

@@ -14,10 +14,8 @@ PROGRAMS  += $(BIN)/madang-broker
 CORE_LIBS += $(BROKER_CORE_LIB)
 DEPS      += $(BROKER_CORE_OBJS:.o=.d) $(BROKER_OBJS:.o=.d)
 
-$(BROKER_CORE_LIB): $(BROKER_CORE_OBJS)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  AR      $@")
-	$(Q)$(AR) rcs $@ $^
+$(BROKER_CORE_LIB): $(BROKER_CORE_OBJS) broker/module.mk
+	$(archive)
 
 $(BIN)/madang-broker: $(BROKER_OBJS) $(BROKER_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)

@@ -5,10 +5,8 @@ COMMON_LIB  := $(BUILD)/lib/libmadang-common.a
 EXTRA_CFLAGS_common := $(CJSON_CFLAGS)
 DEPS += $(COMMON_OBJS:.o=.d)
 
-$(COMMON_LIB): $(COMMON_OBJS)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  AR      $@")
-	$(Q)$(AR) rcs $@ $^
+$(COMMON_LIB): $(COMMON_OBJS) common/module.mk common
+	$(archive)
 
 # The version every binary's --version prints (common/opt.c). Built from git: `git describe`
 # of the tags, or MADANG_RELEASE-g<commit> when no tag is reachable, "-dirty" with local changes;

@@ -29,10 +29,8 @@ $(BUILD)/gen/rest-fcgi/openapi_data.o: $(BUILD)/gen/rest-fcgi/openapi_data.c res
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -D_GNU_SOURCE -Irest-fcgi $(ALL_CFLAGS) -c $< -o $@
 
-$(API_CORE_LIB): $(API_CORE_OBJS)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  AR      $@")
-	$(Q)$(AR) rcs $@ $^
+$(API_CORE_LIB): $(API_CORE_OBJS) rest-fcgi/module.mk
+	$(archive)
 
 $(BIN)/madang-api: $(API_OBJS) $(API_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)

@@ -22,10 +22,8 @@ PROGRAMS  += $(BIN)/madang-ws
 CORE_LIBS += $(WS_CORE_LIB)
 DEPS      += $(WS_CORE_OBJS:.o=.d) $(WS_SHELL_OBJS:.o=.d)
 
-$(WS_CORE_LIB): $(WS_CORE_OBJS)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  AR      $@")
-	$(Q)$(AR) rcs $@ $^
+$(WS_CORE_LIB): $(WS_CORE_OBJS) ws-frontend/module.mk
+	$(archive)
 
 $(BIN)/madang-ws: $(WS_SHELL_OBJS) $(WS_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)

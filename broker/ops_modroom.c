@@ -104,10 +104,8 @@ op_delete_message(struct req *q)
 		                r->id, (long long)seq);
 		return;
 	}
-	if (!own && a.role < ROLE_MODERATOR) {
+	if (!own && !ops_actor_may(q, &a, ROLE_MODERATOR, "delete the messages of others")) {
 		free(tomb);
-		ops_reply_error(q, ERR_FORBIDDEN,
-		                "%s may not delete the messages of others in this room", a.name);
 		return;
 	}
 	if (e != NULL) {

@@ -51,7 +51,6 @@ total_pass=0
 total_fail=0
 total_skip=0
 failed_suites=""
-failed_names=""
 sanitized_only=""
 if [ -z "$filter" ] && [ -x "$suites_dir/80-sanitizers.sh" ]; then
 	sanitized_only=${MADANG_SANITIZED_ONLY-20-broker 25-pgstore 40-api}
@@ -85,10 +84,8 @@ for suite in "$suites_dir"/*.sh; do
 	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
 		[ "$f" -eq 0 ] && f=1
 		failed_suites="$failed_suites $name(exit $rc)"
-		failed_names="$failed_names $name"
 	elif [ "$f" -ne 0 ]; then
 		failed_suites="$failed_suites $name"
-		failed_names="$failed_names $name"
 	fi
 	nodes_after=$(node_state)
 	if [ "$nodes_after" != "$nodes_before" ]; then
@@ -105,7 +102,6 @@ for suite in "$suites_dir"/*.sh; do
 			done | tee -a "$logs/$name.log"
 		f=$((f + 1))
 		failed_suites="$failed_suites $name(changed the host)"
-		failed_names="$failed_names $name"
 		nodes_before=$nodes_after
 	fi
 	total_pass=$((total_pass + p))
@@ -116,9 +112,10 @@ done
 
 echo
 if [ -n "$failed_suites" ]; then
-	# What failed, repeated here: CI keeps only the end of the output, and a suite's log is
-	# gone with the machine that ran it.
-	for name in $(echo "$failed_names" | tr " " "\n" | uniq); do
+	# What failed, repeated here, under each failed suite's name (once, without what follows it
+	# in parentheses): CI keeps only the end of the output, and a suite's log is gone with the
+	# machine that ran it.
+	for name in $(echo "$failed_suites" | sed 's/([^)]*)//g' | tr " " "\n" | uniq); do
 		echo "--- what failed in $name:"
 		what=$(grep -E '^ *not ok |^FAIL - |^ *error: |^ *(expected|actual): |^=== suite .* the host|\[  (ERROR   |FAILED  \] test)|\[   LINE   \]' \
 			"$logs/$name.log" 2>/dev/null | grep -v '# SKIP' | head -n 16 | cut -c1-300)

@@ -89,14 +89,17 @@ link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	const char *who = arg;
 	char *url = NULL;
 
-	if (nng_dialer_get_string(nng_pipe_dialer(p), NNG_OPT_URL, &url) != 0)
-		url = NULL;
+	if (nng_dialer_get_string(nng_pipe_dialer(p), NNG_OPT_URL, &url) != 0) {
+		/* The dialer is gone: only the socket's own close does that (rpc_dial closes one
+		 * only before it starts), so this is the daemon stopping, not a broker lost. */
+		log_debug("%s: broker link closed", who);
+		return;
+	}
 	if (ev == NNG_PIPE_EV_ADD_POST)
-		log_info("%s: broker link up: %s", who, url != NULL ? url : "?");
+		log_info("%s: broker link up: %s", who, url);
 	else
-		log_warn("%s: broker link down: %s", who, url != NULL ? url : "?");
-	if (url != NULL)
-		nng_strfree(url);
+		log_warn("%s: broker link down: %s", who, url);
+	nng_strfree(url);
 }
 
 int

@@ -573,7 +573,7 @@ start_ha() { # NAME URL: a broker on URL, answering health
 		--allow-create
 	HA_PID=$T_LAST_PID
 	t_wait_for 5 "$MADANG_TESTBIN/it_rpc" --timeout 300 --check "$2" '{"op":"health"}' ||
-		t_fail "broker $1 did not start (log: $T_DIR/$1.log)"
+		{ t_fail "broker $1 did not start; its log's end:"; tail -n 5 "$T_DIR/$1.log" | sed 's/^/    /'; }
 }
 ms_since() { # T0 (date +%s%N): milliseconds since
 	echo $((($(date +%s%N) - $1) / 1000000))
@@ -677,6 +677,8 @@ t_check "a broker back: 200 again, without restarting madang-api" \
 	wait_200 "$H/api/rooms" 5
 kill -TERM "$API_HA"
 t_check "that madang-api exits 0 on SIGTERM" wait_exit "$API_HA" 0
+t_check "... and its own stop is not logged as a broker link lost ('link down: ?')" \
+	sh -c "! sed -n '/api: stopped/,\$p' '$T_DIR/api_ha.log' | grep -q 'broker link down'"
 kill -TERM "$HA_PID"
 
 # --- command line and start-up refusals ----------------------------------------------------------

@@ -81,7 +81,7 @@ stop_pids() {
 			sleep 0.1
 		done
 		if running "$p"; then
-			log "process $p still running ${STOP_WAIT_S} s after SIGTERM: killed"
+			log "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120)) still running ${STOP_WAIT_S} s after SIGTERM: killed"
 			kill -KILL "$p" 2>/dev/null
 		fi
 		wait "$p" 2>/dev/null
@@ -177,6 +177,9 @@ start_ref() {
 		} ;;
 	*) log "unknown reference $kind"; return 1 ;;
 	esac
+	# Emptied here, not only by the redirection below: that one happens in the child, after the
+	# loop may already have read an earlier run's "listening" line and port from the same file.
+	: >"$logs/$name.$kind.log"
 	"${nice_cmd[@]}" node "$root/bench/reference/$script" --port 0 >"$logs/$name.$kind.log" 2>&1 &
 	REF_PID=$!
 	pids+=("$REF_PID")

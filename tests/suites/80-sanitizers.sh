@@ -9,7 +9,8 @@
 # MADANG_SANITIZED_ONLY). 31-ws-poll is not in the list either: it is 30-ws again on lws's poll
 # loop and the room topics instead of bundles (the bundle codec's cases are in 10-unit's
 # test_bundle here); it runs plainly.
-# SANITIZE_SUITES="..." runs a chosen list.
+# SANITIZE_SUITES="..." runs a chosen list; SANITIZE_LANES how many of them run at once (below).
+# runner: alone (tests/run.sh: its build takes both cores; what runs alongside ends first)
 T_NAME=sanitizers
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -26,9 +27,48 @@ sanbuild="$MADANG_ROOT/build/san-address-undefined"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:exitcode=86"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87"
 export MADANG_NO_VALGRIND=1 # valgrind and ASan do not mix
-for suite in ${SANITIZE_SUITES:-10-unit 20-broker 25-pgstore 30-ws 40-api 73-tls}; do
+# The suites run in two lanes at once, each lane one suite after the other: they wait far more
+# than they compute (the whole list keeps 14 % of two cores busy when run one by one) and share
+# nothing (free loopback ports, their own temporary directories, PostgreSQL and namespaces of
+# their own). The default lanes are balanced by their durations here (about 120 and 140 s:
+# 30-ws 83, 73-tls 24, 10-unit 12 | 20-broker 49, 25-pgstore 44, 40-api 47); a chosen list
+# (SANITIZE_SUITES) is dealt out in turn over SANITIZE_LANES lanes (1: one by one).
+lanes=${SANITIZE_LANES:-2}
+case "$lanes" in '' | *[!0-9]* | 0) echo "SANITIZE_LANES must be a positive number" >&2; exit 2 ;; esac
+if [ -n "${SANITIZE_SUITES:-}" ]; then
+	all=$SANITIZE_SUITES
+	i=0
+	for suite in $all; do
+		eval "lane_$((i % lanes))=\"\${lane_$((i % lanes)):-} $suite\""
+		i=$((i + 1))
+	done
+elif [ "$lanes" -eq 1 ]; then
+	all="10-unit 20-broker 25-pgstore 30-ws 40-api 73-tls"
+	lane_0=$all
+else
+	all="30-ws 73-tls 10-unit 20-broker 25-pgstore 40-api"
+	lanes=2 lane_0="30-ws 73-tls 10-unit" lane_1="20-broker 25-pgstore 40-api"
+fi
+# run_lane SUITES...: each suite's whole output into $T_DIR/san-SUITE.out, one after the other.
+run_lane() {
+	for suite in "$@"; do
+		[ -x "tests/suites/$suite.sh" ] || continue
+		SUITE_TIMEOUT=600 tests/run.sh "$sanbuild" "$suite" >"$T_DIR/san-$suite.out" 2>&1
+	done
+}
+lane_pids=""
+i=0
+while [ "$i" -lt "$lanes" ]; do
+	eval "members=\${lane_$i:-}"
+	# shellcheck disable=SC2086,SC2154 # members is set by the eval above
+	[ -n "$members" ] && { run_lane $members & lane_pids="$lane_pids $!"; }
+	i=$((i + 1))
+done
+# shellcheck disable=SC2086
+wait $lane_pids
+for suite in $all; do
 	[ -x "tests/suites/$suite.sh" ] || continue
-	out=$(SUITE_TIMEOUT=600 tests/run.sh "$sanbuild" "$suite" 2>&1)
+	out=$(cat "$T_DIR/san-$suite.out" 2>/dev/null)
 	echo "$out" | sed "s/^/[$suite] /"
 	line=$(echo "$out" | grep -E '^make test: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
 	p=$(echo "$line" | sed -nE 's/^make test: ([0-9]+) passed.*/\1/p')

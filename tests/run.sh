@@ -5,7 +5,8 @@
 # Each suite is an executable script that prints, as its last summary line,
 # "<name>: N passed, N failed" (optionally ", N skipped"). A suite that exits non-zero or prints no
 # such line counts as one failure. Each suite runs under its own time limit (SUITE_TIMEOUT,
-# default 600 s) and its output is kept in BUILD_DIR/test-logs/<suite>.log.
+# default 600 s) and its output is kept in BUILD_DIR/test-logs/<suite>.log. A suite marked
+# "# runner: alongside" runs beside the suites after it (below, before the loop).
 #
 # Tests leave the machine as they found it: the owner, group, mode and device numbers of the
 # host's device nodes (MADANG_GUARD_NODES, default /dev/null /dev/zero /dev/random /dev/urandom
@@ -55,6 +56,67 @@ sanitized_only=""
 if [ -z "$filter" ] && [ -x "$suites_dir/80-sanitizers.sh" ]; then
 	sanitized_only=${MADANG_SANITIZED_ONLY-20-broker 25-pgstore 40-api}
 fi
+# finish NAME RC START: counts a suite that has ended (its summary line, its exit status) and
+# checks the guarded host state after it.
+finish() {
+	fn_name=$1 fn_rc=$2 fn_start=$3
+	line=$(grep -E '^([A-Za-z0-9_.-]+: )?[0-9]+ passed, [0-9]+ failed' "$logs/$fn_name.log" | tail -n 1)
+	fn_p=$(echo "$line" | sed -nE 's/^([A-Za-z0-9_.-]+: )?([0-9]+) passed.*/\2/p')
+	fn_f=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
+	fn_s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+	fn_p=${fn_p:-0}
+	fn_f=${fn_f:-0}
+	fn_s=${fn_s:-0}
+	if [ "$fn_rc" -ne 0 ] || [ -z "$line" ]; then
+		[ "$fn_f" -eq 0 ] && fn_f=1
+		failed_suites="$failed_suites $fn_name(exit $fn_rc)"
+	elif [ "$fn_f" -ne 0 ]; then
+		failed_suites="$failed_suites $fn_name"
+	fi
+	nodes_after=$(node_state)
+	if [ "$nodes_after" != "$nodes_before" ]; then
+		# With a suite running alongside, either may have made the change: both are named.
+		also=""
+		[ -n "$bg_pid" ] && [ "$bg_name" != "$fn_name" ] && also=" (or $bg_name, running alongside)"
+		echo "$nodes_before" >"$logs/$fn_name.nodes-before"
+		echo "$nodes_after" >"$logs/$fn_name.nodes-after"
+		diff "$logs/$fn_name.nodes-before" "$logs/$fn_name.nodes-after" | sed -n 's/^> //p' |
+			while read -r node rest; do
+				was=$(grep "^$node " "$logs/$fn_name.nodes-before" | cut -d' ' -f2-)
+				echo "=== suite $fn_name$also changed the host's $node: was '${was:-absent}', now '$rest'"
+			done | tee -a "$logs/$fn_name.log"
+		diff "$logs/$fn_name.nodes-before" "$logs/$fn_name.nodes-after" | sed -n 's/^< \(.*\) present$/\1/p' |
+			while read -r gone; do
+				echo "=== suite $fn_name$also removed the host's $gone"
+			done | tee -a "$logs/$fn_name.log"
+		fn_f=$((fn_f + 1))
+		failed_suites="$failed_suites $fn_name(changed the host)"
+		nodes_before=$nodes_after
+	fi
+	total_pass=$((total_pass + fn_p))
+	total_fail=$((total_fail + fn_f))
+	total_skip=$((total_skip + fn_s))
+	echo "=== suite $fn_name: $fn_p passed, $fn_f failed, $fn_s skipped ($(($(date +%s) - fn_start)) s)"
+}
+
+# A suite whose file has the line "# runner: alongside" in its head comment runs in the background while the runner
+# goes on with the suites after it, one at a time as ever; its output is printed when it ends.
+# Such suites mostly wait (on timers, daemons being killed and restarted) and share nothing with
+# the others (free loopback ports, their own temporary directories), and running them beside
+# the next ones saves minutes. At most one runs alongside at a time: the next such suite, a
+# suite with the line "# runner: alone" (which needs the machine to itself) and the end of the
+# run wait for it first. MADANG_ALONGSIDE=0 runs every suite on its own.
+bg_name="" bg_pid="" bg_start=""
+wait_alongside() {
+	[ -n "$bg_pid" ] || return 0
+	wait "$bg_pid"
+	bg_rc=$?
+	echo "=== suite $bg_name (ran alongside the suites since it started):"
+	cat "$logs/$bg_name.log"
+	bg_pid=""
+	finish "$bg_name" "$bg_rc" "$bg_start"
+	bg_name=""
+}
 for suite in "$suites_dir"/*.sh; do
 	name=$(basename "$suite" .sh)
 	case "$name" in *"$filter"*) ;; *) continue ;; esac
@@ -66,49 +128,24 @@ for suite in "$suites_dir"/*.sh; do
 		echo "=== suite $name: runs in 80-sanitizers (MADANG_SANITIZED_ONLY)"
 		continue
 	fi
-	echo "=== suite $name"
+	# (only in the comment block at the head of the file)
+	mode=$(awk 'NR > 1 && !/^#/ { exit } /^# runner: (alongside|alone)( |$)/ { print $3; exit }' "$suite")
+	[ "${MADANG_ALONGSIDE:-1}" = 0 ] && mode=""
+	[ -n "$mode" ] && wait_alongside
+	echo "=== suite $name${mode:+ (runner: $mode)}"
 	start=$(date +%s)
 	# The suite runs in its own process group so that the time limit can end all of it.
 	timeout --kill-after=10 "${SUITE_TIMEOUT:-600}" setsid "$suite" >"$logs/$name.log" 2>&1 </dev/null &
 	pid=$!
+	if [ "$mode" = alongside ]; then
+		bg_name=$name bg_pid=$pid bg_start=$start
+		continue
+	fi
 	tail -n +1 -f "$logs/$name.log" --pid=$pid 2>/dev/null
 	wait $pid
-	rc=$?
-	line=$(grep -E '^([A-Za-z0-9_.-]+: )?[0-9]+ passed, [0-9]+ failed' "$logs/$name.log" | tail -n 1)
-	p=$(echo "$line" | sed -nE 's/^([A-Za-z0-9_.-]+: )?([0-9]+) passed.*/\2/p')
-	f=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
-	s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
-	p=${p:-0}
-	f=${f:-0}
-	s=${s:-0}
-	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
-		[ "$f" -eq 0 ] && f=1
-		failed_suites="$failed_suites $name(exit $rc)"
-	elif [ "$f" -ne 0 ]; then
-		failed_suites="$failed_suites $name"
-	fi
-	nodes_after=$(node_state)
-	if [ "$nodes_after" != "$nodes_before" ]; then
-		echo "$nodes_before" >"$logs/$name.nodes-before"
-		echo "$nodes_after" >"$logs/$name.nodes-after"
-		diff "$logs/$name.nodes-before" "$logs/$name.nodes-after" | sed -n 's/^> //p' |
-			while read -r node rest; do
-				was=$(grep "^$node " "$logs/$name.nodes-before" | cut -d' ' -f2-)
-				echo "=== suite $name changed the host's $node: was '${was:-absent}', now '$rest'"
-			done | tee -a "$logs/$name.log"
-		diff "$logs/$name.nodes-before" "$logs/$name.nodes-after" | sed -n 's/^< \(.*\) present$/\1/p' |
-			while read -r gone; do
-				echo "=== suite $name removed the host's $gone"
-			done | tee -a "$logs/$name.log"
-		f=$((f + 1))
-		failed_suites="$failed_suites $name(changed the host)"
-		nodes_before=$nodes_after
-	fi
-	total_pass=$((total_pass + p))
-	total_fail=$((total_fail + f))
-	total_skip=$((total_skip + s))
-	echo "=== suite $name: $p passed, $f failed, $s skipped ($(($(date +%s) - start)) s)"
+	finish "$name" $? "$start"
 done
+wait_alongside
 
 echo
 if [ -n "$failed_suites" ]; then

@@ -76,6 +76,44 @@ t_check "a filter that names it runs it" \
 	sh -c 'echo "$1" | grep -qx "make test: 1 passed, 0 failed, 0 skipped"' sh "$out"
 rm "$suites/80-sanitizers.sh"
 
+# "# runner: alongside": the suite runs in the background while the next ones run; one marked
+# "# runner: alone" waits for it. 15-beside passes only if 16-next ran while it was running;
+# 17-alone only if 15-beside had ended when it began.
+cat >"$suites/15-beside.sh" <<SH
+#!/bin/sh
+# runner: alongside
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
+	[ -e "$T_DIR/next-ran" ] && break
+	sleep 0.1
+done
+if [ -e "$T_DIR/next-ran" ]; then echo "beside: 2 passed, 0 failed"; else echo "beside: 0 passed, 1 failed"; fi
+: >"$T_DIR/beside-ended"
+SH
+cat >"$suites/16-next.sh" <<SH
+#!/bin/sh
+: >"$T_DIR/next-ran"
+echo "next: 1 passed, 0 failed"
+SH
+cat >"$suites/17-alone.sh" <<SH
+#!/bin/sh
+# runner: alone
+if [ -e "$T_DIR/beside-ended" ]; then echo "alone: 1 passed, 0 failed"; else echo "alone: 0 passed, 1 failed"; fi
+SH
+chmod +x "$suites"/1[567]-*.sh
+out=$(MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTALLED="$T_DIR/etc-madang" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+echo "$out" | sed 's/^/    /'
+t_check "a suite marked alongside runs while the next suite runs, and one marked alone waits for it" \
+	sh -c 'echo "$1" | grep -qx "=== suite 15-beside: 2 passed, 0 failed, 0 skipped (.*)" &&
+		echo "$1" | grep -qx "=== suite 17-alone: 1 passed, 0 failed, 0 skipped (.*)" &&
+		echo "$1" | grep -qx "make test: 7 passed, 0 failed, 0 skipped"' sh "$out"
+t_check "... its output is printed when it ends, after the suites that ran beside it" \
+	sh -c 'echo "$1" | sed -n "/^=== suite 16-next:/,\$p" | grep -q "^=== suite 15-beside (ran alongside"' sh "$out"
+rm -f "$T_DIR/next-ran" "$T_DIR/beside-ended"
+out=$(MADANG_ALONGSIDE=0 MADANG_SUITES_DIR="$suites" MADANG_GUARD_NODES="$node" MADANG_GUARD_INSTALLED="$T_DIR/etc-madang" "$MADANG_ROOT/tests/run.sh" "$build" 2>&1)
+t_check "MADANG_ALONGSIDE=0 runs it on its own, before the next suite" \
+	sh -c 'echo "$1" | grep -qx "=== suite 15-beside: 0 passed, 1 failed, 0 skipped (.*)"' sh "$out"
+rm -f "$T_DIR/next-ran" "$T_DIR/beside-ended" "$suites"/1[567]-*.sh
+
 # A failed suite's failing checks are repeated at the end, under its name: CI keeps only the
 # end of the output.
 cat >"$suites/50-fails.sh" <<'SH'

@@ -4,6 +4,7 @@
 # vanishing clients, nginx reloaded. Each tests/faults/*.test.mjs starts its own daemons on free
 # 127.0.0.1 ports (tests/lib/stack.mjs), which records their PIDs, so whatever a test file leaves
 # behind (even when its time limit kills it) is ended here by PID (t_cleanup).
+# runner: alongside (tests/run.sh: it runs beside the suites after it; it shares nothing with them)
 T_NAME=faults
 . "$MADANG_ROOT/tests/lib/harness.sh"
 

@@ -154,7 +154,8 @@ if [ -n "$failed_suites" ]; then
 	# machine that ran it.
 	for name in $(echo "$failed_suites" | sed 's/([^)]*)//g' | tr " " "\n" | uniq); do
 		echo "--- what failed in $name:"
-		what=$(grep -E '^ *not ok |^FAIL - |^ *error: |^ *(expected|actual): |^=== suite .* the host|\[  (ERROR   |FAILED  \] test)|\[   LINE   \]' \
+		# (80-sanitizers puts its suites' names in front of their lines: "[30-ws] not ok ...")
+		what=$(grep -E '^(\[[A-Za-z0-9_.-]+\] )?( *not ok |FAIL - | *error: | *(expected|actual): |=== suite .* the host)|\[  (ERROR   |FAILED  \] test)|\[   LINE   \]' \
 			"$logs/$name.log" 2>/dev/null | grep -v '# SKIP' | head -n 16 | cut -c1-300)
 		echo "${what:-  (no failing check named in its log: it exited early or timed out; its last lines:)}"
 		[ -n "$what" ] || tail -n 5 "$logs/$name.log" 2>/dev/null | cut -c1-300

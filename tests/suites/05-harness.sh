@@ -125,6 +125,8 @@ echo "FAIL - the shell check that failed"
 echo "[plain] [  ERROR   ] --- 0x7c != 0x1"
 echo "[plain] [   LINE   ] --- tests/integration/it_x.c:497: error: Failure!"
 echo "[plain] [  FAILED  ] test_the_cmocka_test_that_failed"
+echo "[30-ws] not ok 3 - a test 80-sanitizers ran that failed"
+echo "[30-ws] FAIL - a check 80-sanitizers ran that failed"
 echo "fails: 1 passed, 2 failed"
 exit 1
 SH
@@ -137,6 +139,8 @@ t_check "the end of the output repeats a failed suite's failing checks and error
 		echo "$1" | grep -qx "FAIL - the shell check that failed" &&
 		echo "$1" | grep -qx ".plain. .  FAILED  . test_the_cmocka_test_that_failed" &&
 		echo "$1" | grep -q "it_x.c:497: error" &&
+		echo "$1" | grep -qx ".30-ws. not ok 3 - a test 80-sanitizers ran that failed" &&
+		echo "$1" | grep -qx ".30-ws. FAIL - a check 80-sanitizers ran that failed" &&
 		! echo "$1" | grep -q "ok - fine"' sh "$(tail_of)"
 rm "$suites/50-fails.sh"
 

@@ -99,9 +99,9 @@ finish() {
 	echo "=== suite $fn_name: $fn_p passed, $fn_f failed, $fn_s skipped ($(($(date +%s) - fn_start)) s)"
 }
 
-# A suite whose file has the line "# runner: alongside" in its head comment runs in the background while the runner
-# goes on with the suites after it, one at a time as ever; its output is printed when it ends.
-# Such suites mostly wait (on timers, daemons being killed and restarted) and share nothing with
+# A suite whose head comment has the line "# runner: alongside" runs in the background while the
+# runner goes on with the suites after it, one at a time as ever; its output is printed when it
+# ends. Such suites mostly wait (on timers, daemons being killed and restarted) and share nothing with
 # the others (free loopback ports, their own temporary directories), and running them beside
 # the next ones saves minutes. At most one runs alongside at a time: the next such suite, a
 # suite with the line "# runner: alone" (which needs the machine to itself) and the end of the

@@ -101,11 +101,11 @@ finish() {
 
 # A suite whose head comment has the line "# runner: alongside" runs in the background while the
 # runner goes on with the suites after it, one at a time as ever; its output is printed when it
-# ends. Such suites mostly wait (on timers, daemons being killed and restarted) and share nothing with
-# the others (free loopback ports, their own temporary directories), and running them beside
-# the next ones saves minutes. At most one runs alongside at a time: the next such suite, a
-# suite with the line "# runner: alone" (which needs the machine to itself) and the end of the
-# run wait for it first. MADANG_ALONGSIDE=0 runs every suite on its own.
+# ends. Such suites mostly wait (on timers, daemons being killed and restarted) and share nothing
+# with the others (free loopback ports, their own temporary directories), and running them beside
+# the next ones saves minutes. At most one runs alongside at a time: the next such suite, a suite
+# with the line "# runner: alone" (which needs the machine to itself) and the end of the run wait
+# for it first. MADANG_ALONGSIDE=0 runs every suite on its own.
 bg_name="" bg_pid="" bg_start=""
 wait_alongside() {
 	[ -n "$bg_pid" ] || return 0

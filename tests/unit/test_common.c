@@ -306,6 +306,13 @@ test_iso8601_format(void **state)
 	(void)state;
 	assert_string_equal(clock_iso8601(0, out), "1970-01-01T00:00:00.000Z");
 	assert_string_equal(clock_iso8601(1795316806123LL, out), "2026-11-22T03:06:46.123Z");
+	assert_string_equal(clock_iso8601(-1, out), "1969-12-31T23:59:59.999Z");
+	/* Outside the years the format holds: the nearest time it holds. */
+	assert_string_equal(clock_iso8601(253402300799999LL, out), "9999-12-31T23:59:59.999Z");
+	assert_string_equal(clock_iso8601(253402300800000LL, out), "9999-12-31T23:59:59.999Z");
+	assert_string_equal(clock_iso8601(INT64_MAX, out), "9999-12-31T23:59:59.999Z");
+	assert_string_equal(clock_iso8601(-62167219200000LL, out), "0000-01-01T00:00:00.000Z");
+	assert_string_equal(clock_iso8601(INT64_MIN, out), "0000-01-01T00:00:00.000Z");
 }
 
 /* Finding 5 of issue 25: these joined beside "alice" before. */

@@ -171,6 +171,8 @@ describe('the smaller things', () => {
 		await alice.locator('#messages > li.pending').first().waitFor({ state: 'detached', timeout: 20000 });
 		const late = await openPage(browser, { locale: 'en-US' });
 		await joinRoom(late, roomId, 'late');
+		/* The joined view comes before the last frames of history have been drawn. */
+		await messagesWithText(late, 'old 59').first().waitFor({ timeout: 10000 });
 		const shown = () => late.evaluate(() => [...document.querySelectorAll('#messages > li.message .text')]
 			.map((node) => node.textContent).filter((text) => text.startsWith('old ')));
 		const before = await shown();

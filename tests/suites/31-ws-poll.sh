@@ -3,6 +3,5 @@
 # daemons and tests, with lws walking its sockets with poll() instead of the default libev, and
 # with the broker's --no-bundles, so that room events reach the front-ends on their room topics
 # (r/<room_id>) rather than bundled.
-# runner: alongside (tests/run.sh: it runs beside the suites after it; it shares nothing with them)
 export WS_LOOP_ARGS="--event-loop poll" WS_BROKER_ARGS="--no-bundles" T_NAME=ws-poll
 exec sh "$MADANG_ROOT/tests/suites/30-ws.sh"

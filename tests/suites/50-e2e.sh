@@ -8,6 +8,7 @@
 # Screenshots go to $MADANG_BUILD/screenshots/. Nothing is skipped: a missing program is a
 # failure. Chromium, nginx and node come from Debian and the node packages from
 # tests/package-lock.json: `make test` installs them first, `make check` expects them.
+# runner: alone (tests/run.sh: Chromium keeps half of both cores busy, and its pages wait on time)
 T_NAME=e2e
 . "$MADANG_ROOT/tests/lib/harness.sh"
 

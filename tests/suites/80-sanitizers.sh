@@ -30,25 +30,20 @@ export MADANG_NO_VALGRIND=1 # valgrind and ASan do not mix
 # The suites run in two lanes at once, each lane one suite after the other: they wait far more
 # than they compute (the whole list keeps 14 % of two cores busy when run one by one) and share
 # nothing (free loopback ports, their own temporary directories, PostgreSQL and namespaces of
-# their own). The default lanes are balanced by their durations here (about 120 and 140 s:
-# 30-ws 83, 73-tls 24, 10-unit 12 | 20-broker 49, 25-pgstore 44, 40-api 47); a chosen list
-# (SANITIZE_SUITES) is dealt out in turn over SANITIZE_LANES lanes (1: one by one).
+# their own). The list is dealt out in turn over SANITIZE_LANES lanes (1: one by one); the
+# default's order gives two lanes balanced by their durations here (about 120 and 140 s: 30-ws 83,
+# 73-tls 24, 10-unit 12 | 20-broker 49, 25-pgstore 44, 40-api 47).
 lanes=${SANITIZE_LANES:-2}
 case "$lanes" in '' | *[!0-9]* | 0) echo "SANITIZE_LANES must be a positive number" >&2; exit 2 ;; esac
-if [ -n "${SANITIZE_SUITES:-}" ]; then
-	all=$SANITIZE_SUITES
-	i=0
+all=${SANITIZE_SUITES:-30-ws 20-broker 73-tls 25-pgstore 10-unit 40-api}
+# lane_of I: the suites of lane I (the list's I-th, (I + lanes)-th, ...).
+lane_of() {
+	j=0
 	for suite in $all; do
-		eval "lane_$((i % lanes))=\"\${lane_$((i % lanes)):-} $suite\""
-		i=$((i + 1))
+		[ $((j % lanes)) -eq "$1" ] && printf '%s ' "$suite"
+		j=$((j + 1))
 	done
-elif [ "$lanes" -eq 1 ]; then
-	all="10-unit 20-broker 25-pgstore 30-ws 40-api 73-tls"
-	lane_0=$all
-else
-	all="30-ws 73-tls 10-unit 20-broker 25-pgstore 40-api"
-	lanes=2 lane_0="30-ws 73-tls 10-unit" lane_1="20-broker 25-pgstore 40-api"
-fi
+}
 # run_lane SUITES...: each suite's whole output into $T_DIR/san-SUITE.out, one after the other.
 run_lane() {
 	for suite in "$@"; do
@@ -59,9 +54,9 @@ run_lane() {
 lane_pids=""
 i=0
 while [ "$i" -lt "$lanes" ]; do
-	eval "members=\${lane_$i:-}"
-	# shellcheck disable=SC2086,SC2154 # members is set by the eval above
-	[ -n "$members" ] && { run_lane $members & lane_pids="$lane_pids $!"; }
+	# shellcheck disable=SC2046 # one word per suite
+	run_lane $(lane_of "$i") &
+	lane_pids="$lane_pids $!"
 	i=$((i + 1))
 done
 # shellcheck disable=SC2086

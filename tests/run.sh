@@ -77,7 +77,7 @@ finish() {
 	if [ "$nodes_after" != "$nodes_before" ]; then
 		# With a suite running alongside, either may have made the change: both are named.
 		also=""
-		[ -n "$bg_pid" ] && [ "$bg_name" != "$fn_name" ] && also=" (or $bg_name, running alongside)"
+		[ -n "$bg_pid" ] && also=" (or $bg_name, running alongside)"
 		echo "$nodes_before" >"$logs/$fn_name.nodes-before"
 		echo "$nodes_after" >"$logs/$fn_name.nodes-after"
 		diff "$logs/$fn_name.nodes-before" "$logs/$fn_name.nodes-after" | sed -n 's/^> //p' |
@@ -113,7 +113,7 @@ wait_alongside() {
 	bg_rc=$?
 	echo "=== suite $bg_name (ran alongside the suites since it started):"
 	cat "$logs/$bg_name.log"
-	bg_pid=""
+	bg_pid="" # (finish then blames the host state on this suite alone)
 	finish "$bg_name" "$bg_rc" "$bg_start"
 	bg_name=""
 }

@@ -8,7 +8,6 @@
 # WS_LOOP_ARGS (31-ws-poll.sh) is added to every madang-ws started here and by the tests, and
 # WS_BROKER_ARGS to the broker (31-ws-poll.sh: --no-bundles, so that the front-ends take room
 # events from the room topics there and from bundles here).
-# runner: alongside (tests/run.sh: 31-ws-poll runs beside it; they share nothing)
 T_NAME=${T_NAME:-ws}
 . "$MADANG_ROOT/tests/lib/harness.sh"
 

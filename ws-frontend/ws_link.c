@@ -41,7 +41,8 @@ static struct {
 	nng_socket sub;
 	struct lws_context *ctx;
 	struct lws *events_wsi;
-	atomic_bool sub_connected; /* the event stream has a live pipe (set on nng threads) */
+	struct link_pipes sub_pipes; /* the event stream's live pipes (counted on nng threads) */
+	atomic_bool closing;         /* link_close began: pipes going are not news */
 	char instance[17];
 	char prev_epoch[17]; /* the epoch before the last hello: re-joins resume from it */
 	struct linkstate ls; /* hello, sync, heartbeat: the state machine (linkstate.h) */
@@ -58,7 +59,7 @@ static struct {
 static bool
 link_stream(void)
 {
-	return atomic_load(&lk.sub_connected);
+	return link_pipes_any(&lk.sub_pipes);
 }
 
 bool
@@ -113,6 +114,8 @@ link_lost(const char *why)
 	if (bits & LINK_LOST_WAS_UP)
 		log_warn("broker: unreachable (%s); clients wait up to %u ms for it", why,
 		         ws->o.broker_wait_ms);
+	else
+		log_debug("broker: still unreachable (%s)", why);
 	/* A failover or a restart is a pause to the clients: they are told only when it lasts. */
 	if (bits & LINK_LOST_NOTIFY)
 		lk.notify_at_ms = clock_mono_ns() / 1000000u + ws->o.broker_wait_ms;
@@ -388,15 +391,33 @@ link_events_readable(void)
 	lk.hooks.events_done(lk.hooks.arg);
 }
 
-/* nng thread: the event stream's connection came or went. */
+/* nng thread: an event stream's pipe came or went (linkstate.h: why a count). A new one wakes
+ * the loop, which registers at once if the link is down (link_poke). */
 static void
 link_sub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
+	int n;
+
 	(void)p;
 	(void)arg;
-	atomic_store(&lk.sub_connected, ev == NNG_PIPE_EV_ADD_POST);
-	if (ev == NNG_PIPE_EV_ADD_POST && lk.ctx != NULL)
-		lws_cancel_service(lk.ctx);
+	switch (ev) {
+	case NNG_PIPE_EV_ADD_PRE:
+		link_pipes_added(&lk.sub_pipes);
+		break;
+	case NNG_PIPE_EV_ADD_POST:
+		log_info("broker: event stream connected");
+		if (lk.ctx != NULL)
+			lws_cancel_service(lk.ctx);
+		break;
+	case NNG_PIPE_EV_REM_POST:
+		n = link_pipes_removed(&lk.sub_pipes);
+		if (!atomic_load(&lk.closing))
+			log_info("broker: event stream %s", n > 0 ? "connection closed, another left"
+			                                           : "lost");
+		break;
+	default:
+		break;
+	}
 }
 
 /* Dials url on sock in the background (a broker that is not listening yet, a standby, is
@@ -460,7 +481,8 @@ link_open(const struct link_hooks *hooks)
 	    (rv = nng_socket_set_ms(lk.sub, NNG_OPT_RECONNMINT, 50)) != 0 ||
 	    (rv = nng_socket_set_ms(lk.sub, NNG_OPT_RECONNMAXT, 500)) != 0)
 		goto fail;
-	if ((rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_ADD_POST, link_sub_pipe_cb, NULL)) != 0 ||
+	if ((rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_ADD_PRE, link_sub_pipe_cb, NULL)) != 0 ||
+	    (rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_ADD_POST, link_sub_pipe_cb, NULL)) != 0 ||
 	    (rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_REM_POST, link_sub_pipe_cb, NULL)) != 0)
 		goto fail;
 	/* Every room's events, filtered by the event hook with one hash lookup. PUB sends every
@@ -510,6 +532,7 @@ void
 link_close(void)
 {
 	/* Closing the sockets aborts every request in flight; their callbacks then queue them. */
+	atomic_store(&lk.closing, true);
 	nng_close(lk.req);
 	nng_close(lk.sub);
 	rpc_close();

@@ -201,7 +201,7 @@ tcall(nng_socket req, const char *json)
 {
 	cJSON *r = NULL;
 
-	if (rpc_call_raw(req, json, strlen(json), &r, 2000) != 0)
+	if (rpc_call_raw(req, json, strlen(json), &r, TCALL_TIMEOUT_MS) != 0)
 		return NULL;
 	return r;
 }

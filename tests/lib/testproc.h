@@ -39,8 +39,14 @@ int tbroker_stop(struct tbroker *tb);
 /* Path of a built binary: $MADANG_BIN/name, else build/bin/name. */
 const char *tbin(const char *name, char *buf, size_t size);
 
+/* tcall's wait. It includes the socket's redial after a broker restart (up to
+ * RPC_RECONN_MAX_MS) and a broker built with ASan beside another suite in a slow hour: a 2 s wait
+ * ran out there once (a history page read from SQLite right after a restart). No test needs
+ * a quick timeout from it: every caller expects an answer. */
+#define TCALL_TIMEOUT_MS 10000
+
 /* Calls the broker with a JSON request given as text; returns the reply (cJSON_Delete it) or
- * NULL on timeout (2 s). */
+ * NULL on timeout (TCALL_TIMEOUT_MS). */
 cJSON *tcall(nng_socket req, const char *json);
 /* For cmocka tests: tcall with a printf-formatted request (at most 8 KiB), failing the running
  * test on a timeout; never NULL. */

@@ -79,12 +79,14 @@ enum link_refusal linkstate_refusal(const struct linkstate *ls, unsigned sent_he
                                     bool unknown_frontend, bool not_member);
 
 /* The event stream's live connections (pipes), counted from nng's pipe events. nng reports
- * them on its own threads, and in no set order between two pipes: the removal of a pipe that
- * closed can be reported after its successor's arrival (each pipe's removal waits in nng's one
- * reaper thread). A flag set on arrival and cleared on removal could so end up cleared under a
- * live pipe, and the link would never register again (it waits for the stream). A count cannot:
- * nng reports a pipe's removal (NNG_PIPE_EV_REM_POST) only if it reported the pipe's
- * NNG_PIPE_EV_ADD_PRE, so the two pair up whatever the order. Any thread. */
+ * them on its own threads, in order for one dialer (it redials only after the old pipe's
+ * removal was reported) but in no set order between two: with several --events URLs, the
+ * removal of the old active broker's pipe (reported from nng's one reaper thread, which may be
+ * busy) can come after the arrival of the pipe to the standby that took over. A flag set on
+ * arrival and cleared on removal would then end up cleared under a live pipe, and the link
+ * would never register again (it waits for the stream). A count cannot: nng reports a pipe's
+ * removal (NNG_PIPE_EV_REM_POST) only if it reported the pipe's NNG_PIPE_EV_ADD_PRE, so the
+ * two pair up whatever the order. Any thread. */
 struct link_pipes {
 	atomic_int n;
 };

@@ -290,6 +290,8 @@ link_hello_done(void *state, struct rpc_result *r)
 	(void)state;
 	if (!ws->stopping && o == LINK_REFUSED)
 		log_error("broker: hello refused: %s", r->error ? r->error : "malformed reply");
+	if (!ws->stopping && o == LINK_OK)
+		log_debug("broker: hello answered, syncing");
 	if (!ws->stopping && o == LINK_OK) {
 		if (wire_int(r->reply, "heartbeat_ms", &hb) && hb >= 50 && hb <= 60000)
 			lk.heartbeat_ms = (unsigned)hb;
@@ -314,6 +316,7 @@ link_hello(void)
 {
 	cJSON *req = rpc_req("hello", NULL);
 
+	log_debug("broker: registering (hello %u)", lk.ls.hellos);
 	cJSON_AddStringToObject(req, "instance", lk.instance);
 	cJSON_AddBoolToObject(req, "bundles", true);
 	rpc_call(req, &(struct rpc_call){.done = link_hello_done});

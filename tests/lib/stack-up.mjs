@@ -61,10 +61,11 @@ const presets = {
     const b = track('broker', await startBroker({ rpc: `ipc://${WORK}/broker.rpc`, events: `ipc://${WORK}/broker.events`,
       frontendTimeout: null, args: ['--allow-create'] }));
     const api = track('api', await startApi(b, { plain: true }));
-    const ws = track('ws', await startWs(b, { plain: true, id: 'e2e-ws', name: 'ws' }));
+    /* -v: a failing file prints the logs' ends (50-e2e.sh), link debug lines included. */
+    const ws = track('ws', await startWs(b, { plain: true, id: 'e2e-ws', name: 'ws', args: ['-v'] }));
     const web = track('nginx', await startNginx({ api: api.port, ws: [ws.port] }));
     const secret = jwtSecretFile();
-    const wsj = track('ws_jwt', await startWs(b, { plain: true, id: 'e2e-ws-jwt', name: 'ws-jwt', jwtSecretFile: secret }));
+    const wsj = track('ws_jwt', await startWs(b, { plain: true, id: 'e2e-ws-jwt', name: 'ws-jwt', jwtSecretFile: secret, args: ['-v'] }));
     const webj = track('nginx_jwt', await startNginx({ api: api.port, ws: [wsj.port], name: 'nginx-jwt' }));
     const data = path.join(WORK, 'broker-data');
     fs.mkdirSync(data, { recursive: true });

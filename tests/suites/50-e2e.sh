@@ -64,7 +64,7 @@ run_file reconnect.test.mjs
 run_file broker-restart.test.mjs
 
 if [ "$T_FAIL" -ne 0 ]; then
-	for log in "$T_DIR"/*.log "$T_STACK_DIR"/*.log; do echo "--- $log"; tail -n 30 "$log"; done
+	for log in "$T_DIR"/*.log "$T_STACK_DIR"/*.log; do echo "--- $log"; tail -n 60 "$log"; done
 fi
 echo "screenshots: $(ls "$MADANG_SCREENSHOTS" 2>/dev/null | tr '\n' ' ')"
 t_done

@@ -215,10 +215,10 @@ test_not_member_from_before_a_registration_is_retried(void **state)
 	assert_int_equal(linkstate_refusal(&ls, ls.hellos, false, true), LINK_RETRY);
 }
 
-/* nng reports pipes' events on its threads in no set order between pipes: the old pipe's removal
- * may come after the new one's arrival (a broker restart, a failover). The stream stays live as
- * long as one pipe is, whatever the order; with a flag instead of a count the link never
- * registered again while it had a live stream. */
+/* nng reports two dialers' pipe events in no set order: with a standby broker, the old active
+ * broker's pipe removal may come after the new active's pipe arrival. The stream stays live as
+ * long as one pipe is, whatever the order; with a flag instead of a count the link would wait
+ * for a stream it had and never register again. */
 static void
 test_event_stream_pipes_in_any_order(void **state)
 {
@@ -227,11 +227,11 @@ test_event_stream_pipes_in_any_order(void **state)
 
 	(void)state;
 	assert_false(link_pipes_any(&p));
-	assert_int_equal(link_pipes_added(&p), 1); /* the first broker */
-	assert_int_equal(link_pipes_added(&p), 2); /* its successor, before the old one's removal */
+	assert_int_equal(link_pipes_added(&p), 1); /* the active broker */
+	assert_int_equal(link_pipes_added(&p), 2); /* the standby that took over, reported first */
 	assert_int_equal(link_pipes_removed(&p), 1);
 	assert_true(link_pipes_any(&p));
-	/* The link, down after the restart, registers on the next tick. */
+	/* The link, down after the failover, registers on the next tick. */
 	linkstate_lost(&ls);
 	assert_int_equal(linkstate_tick(&ls, false, link_pipes_any(&p)), LINK_SEND_HELLO);
 	assert_int_equal(link_pipes_removed(&p), 0);

@@ -462,3 +462,16 @@ tls_watch_dialer(nng_dialer d, const char *url, const char *who)
 {
 	return watch_add(false, (nng_listener)NNG_LISTENER_INITIALIZER, d, url, who);
 }
+
+void
+tls_unwatch_dialer(nng_dialer d)
+{
+	pthread_mutex_lock(&watch_mtx);
+	for (int i = 0; i < nwatches; i++) {
+		if (!watches[i].listener && nng_dialer_id(watches[i].d) == nng_dialer_id(d)) {
+			watches[i] = watches[--nwatches];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&watch_mtx);
+}

@@ -96,5 +96,8 @@ int tls_dialer_config(nng_dialer d, const char *url, const struct tls_opts *o, c
  * the thread could not start (nothing is logged for this endpoint then). */
 int tls_watch_listener(nng_listener l, const char *url, const char *who);
 int tls_watch_dialer(nng_dialer d, const char *url, const char *who);
+/* Stops watching dialer d (before it is closed: common/redial.h replaces dialers); nothing when
+ * it is not watched. */
+void tls_unwatch_dialer(nng_dialer d);
 
 #endif

@@ -6,11 +6,12 @@
 TESTBIN := $(BUILD)/tests
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 IT_SRCS   := $(wildcard tests/integration/it_*.c)
-TEST_LIB_SRCS := $(filter-out tests/lib/freeport.c tests/lib/broker-rpc.c tests/lib/nng_close_hang.c,\
+TEST_LIB_SRCS := $(filter-out tests/lib/freeport.c tests/lib/closer.c tests/lib/broker-rpc.c \
+                   tests/lib/nng_close_hang.c,\
                    $(wildcard tests/lib/*.c))
 TEST_LIB_OBJS := $(TEST_LIB_SRCS:%.c=$(OBJ)/%.o)
 TEST_BINS += $(UNIT_SRCS:tests/unit/%.c=$(TESTBIN)/%) $(IT_SRCS:tests/integration/%.c=$(TESTBIN)/%) \
-             $(TESTBIN)/freeport $(TESTBIN)/broker-rpc $(TESTBIN)/nng-close-hang.so
+             $(TESTBIN)/freeport $(TESTBIN)/closer $(TESTBIN)/broker-rpc $(TESTBIN)/nng-close-hang.so
 EXTRA_CFLAGS_tests := -iquote . $(CJSON_CFLAGS) $(CMOCKA_CFLAGS) $(LWS_CFLAGS) $(FCGI_CFLAGS) -Itests/lib
 TEST_LDLIBS := $(CJSON_LIBS) $(NNG_LIBS) $(LWS_LIBS) $(FCGI_LIBS) $(CRYPTO_LIBS) $(SQLITE_LIBS) \
                $(CMOCKA_LIBS) -lm
@@ -27,6 +28,11 @@ $(TESTBIN)/it_%: $(OBJ)/tests/integration/it_%.o $(TEST_LIB_OBJS) $(CORE_LIBS) $
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 
 $(TESTBIN)/freeport: tests/lib/freeport.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# Accepts connections and closes them at once (common/redial.h's tests).
+$(TESTBIN)/closer: tests/lib/closer.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
 

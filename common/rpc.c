@@ -33,7 +33,7 @@ rpc_socket(nng_socket *sock)
 
 int
 rpc_dial(nng_socket sock, const char *url, const struct tls_opts *tls, const char *who, char *err,
-         size_t errsz)
+         size_t errsz, nng_dialer *out)
 {
 	nng_dialer d;
 	int rv;
@@ -61,6 +61,8 @@ rpc_dial(nng_socket sock, const char *url, const struct tls_opts *tls, const cha
 	}
 	if (tls_url_is_tls(url))
 		tls_watch_dialer(d, url, who);
+	if (out != NULL)
+		*out = d;
 	return 0;
 }
 
@@ -75,7 +77,7 @@ rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct 
 		return rv;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((rv = rpc_dial(*sock, urls[i], tls, who, err, errsz)) != 0) {
+		if ((rv = rpc_dial(*sock, urls[i], tls, who, err, errsz, NULL)) != 0) {
 			nng_close(*sock);
 			return rv;
 		}
@@ -83,8 +85,8 @@ rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct 
 	return 0;
 }
 
-static void
-link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+void
+rpc_link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	const char *who = arg;
 	char *url = NULL;
@@ -107,9 +109,9 @@ rpc_log_links(nng_socket sock, const char *who)
 {
 	int rv;
 
-	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, link_event, (void *)who)) != 0)
+	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, rpc_link_event, (void *)who)) != 0)
 		return rv;
-	return nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, link_event, (void *)who);
+	return nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, rpc_link_event, (void *)who);
 }
 
 int

@@ -17,6 +17,7 @@
 #include "listen.h"
 #include "log.h"
 #include "opt.h"
+#include "redial.h"
 #include "rpc.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -163,6 +164,25 @@ valid_origin(const char *o)
 	return 1;
 }
 
+/* The broker socket's dialers (common/redial.h): dialed with --tls-*, replaced when nng gave one
+ * up. */
+struct api_dial {
+	const struct tls_opts *tls;
+};
+_Static_assert(API_RPC_URLS_MAX <= REDIAL_URLS_MAX, "a redial set holds every --rpc URL");
+
+static int
+api_dial(void *arg, nng_socket sock, const char *url, nng_dialer *d)
+{
+	const struct api_dial *ad = arg;
+	char err[2 * ERRBUF];
+	int rv;
+
+	if ((rv = rpc_dial(sock, url, ad->tls, "api", err, sizeof(err), d)) != 0)
+		log_error("api: broker %s", err);
+	return rv;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -194,6 +214,8 @@ main(int argc, char **argv)
 	struct api_server srv;
 	struct api_metrics metrics;
 	struct tls_opts tls = {NULL, NULL, NULL};
+	static struct redial redial; /* its address is nng's callback argument until the end */
+	struct api_dial dial;
 	char err[ERRBUF], tls_err[2 * ERRBUF], *token = NULL;
 	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
@@ -369,13 +391,14 @@ main(int argc, char **argv)
 		log_error("api: broker socket: %s", nng_strerror(rv));
 		goto out_listen;
 	}
-	rpc_log_links(srv.rpc, "api");
-	for (size_t i = 0; i < nurls; i++) {
-		if ((rv = rpc_dial(srv.rpc, urls[i], &tls, "api", tls_err, sizeof(tls_err))) != 0) {
-			log_error("api: broker %s", tls_err);
-			goto out_rpc;
-		}
+	dial.tls = &tls;
+	if ((rv = redial_watch(&redial, srv.rpc, api_dial, &dial, rpc_link_event, "api")) != 0) {
+		log_error("api: broker socket: %s", nng_strerror(rv));
+		goto out_rpc;
 	}
+	for (size_t i = 0; i < nurls; i++)
+		if (redial_add(&redial, urls[i]) != 0)
+			goto out_rpc;
 	if ((rv = FCGX_Init()) != 0) {
 		log_error("api: FCGX_Init failed (%d)", rv);
 		goto out_rpc;
@@ -397,8 +420,16 @@ main(int argc, char **argv)
 	sd_notify_send("READY=1\nSTATUS=serving");
 
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		/* Every second without a signal: a dialer that nng gave up is replaced. */
+		struct timespec second = {1, 0};
+		if ((sig = sigtimedwait(&set, NULL, &second)) < 0) {
+			size_t n = redial_check(&redial, clock_mono_ms());
+			if (n > 0)
+				log_debug("api: no broker connection for %u ms: dialing again "
+				          "(%zu dialers)",
+				          REDIAL_IDLE_MS, n);
 			continue;
+		}
 		if (sig == SIGHUP) {
 			log_info("api: SIGHUP ignored (restart to change the configuration)");
 			continue;

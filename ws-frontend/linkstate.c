@@ -117,21 +117,3 @@ linkstate_lost(struct linkstate *ls)
 	}
 	return bits;
 }
-
-int
-link_pipes_added(struct link_pipes *p)
-{
-	return atomic_fetch_add(&p->n, 1) + 1;
-}
-
-int
-link_pipes_removed(struct link_pipes *p)
-{
-	return atomic_fetch_sub(&p->n, 1) - 1;
-}
-
-bool
-link_pipes_any(struct link_pipes *p)
-{
-	return atomic_load(&p->n) > 0;
-}

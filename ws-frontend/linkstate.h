@@ -11,7 +11,6 @@
 #ifndef MADANG_WS_LINKSTATE_H
 #define MADANG_WS_LINKSTATE_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 
 enum link_state {
@@ -77,25 +76,6 @@ enum link_refusal {
  * reply may be handled after the sync's (the link is up again by then). Else it is answered. */
 enum link_refusal linkstate_refusal(const struct linkstate *ls, unsigned sent_hellos,
                                     bool unknown_frontend, bool not_member);
-
-/* The event stream's live connections (pipes), counted from nng's pipe events. nng reports
- * them on its own threads, in order for one dialer (it redials only after the old pipe's
- * removal was reported) but in no set order between two: with several --events URLs, the
- * removal of the old active broker's pipe (reported from nng's one reaper thread, which may be
- * busy) can come after the arrival of the pipe to the standby that took over. A flag set on
- * arrival and cleared on removal would then end up cleared under a live pipe, and the link
- * would never register again (it waits for the stream). A count cannot: nng reports a pipe's
- * removal (NNG_PIPE_EV_REM_POST) only if it reported the pipe's NNG_PIPE_EV_ADD_PRE, so the
- * two pair up whatever the order. Any thread. */
-struct link_pipes {
-	atomic_int n;
-};
-
-/* A pipe arrived (ADD_PRE) or went (REM_POST); returns the number of live pipes after it. */
-int link_pipes_added(struct link_pipes *p);
-int link_pipes_removed(struct link_pipes *p);
-/* At least one pipe is live. */
-bool link_pipes_any(struct link_pipes *p);
 
 /* linkstate_lost's result bits. */
 #define LINK_LOST_WAS_UP 1 /* it was not down: log it */

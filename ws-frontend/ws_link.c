@@ -23,6 +23,7 @@
 #include "linkstate.h"
 #include "log.h"
 #include "clock.h"
+#include "redial.h"
 #include "cmd.h"
 #include "route.h"
 #include "tls.h"
@@ -34,6 +35,7 @@
 #include "ws_state.h"
 
 #define BROKER_RECVBUF 8192 /* SUB queue (nng's maximum) */
+_Static_assert(WS_BROKERS_MAX <= REDIAL_URLS_MAX, "a redial set holds every --rpc URL");
 
 static struct {
 	struct link_hooks hooks;
@@ -41,8 +43,8 @@ static struct {
 	nng_socket sub;
 	struct lws_context *ctx;
 	struct lws *events_wsi;
-	struct link_pipes sub_pipes; /* the event stream's live pipes (counted on nng threads) */
-	atomic_bool closing;         /* link_close began: pipes going are not news */
+	struct redial req_dial, sub_dial; /* each socket's dialers and live pipes (redial.h) */
+	atomic_bool closing;              /* link_close began: pipes going are not news */
 	char instance[17];
 	char prev_epoch[17]; /* the epoch before the last hello: re-joins resume from it */
 	struct linkstate ls; /* hello, sync, heartbeat: the state machine (linkstate.h) */
@@ -59,7 +61,7 @@ static struct {
 static bool
 link_stream(void)
 {
-	return link_pipes_any(&lk.sub_pipes);
+	return redial_live(&lk.sub_dial);
 }
 
 bool
@@ -134,6 +136,7 @@ link_notify_due(void)
 }
 
 static void link_hello(void);
+static void link_redial(void);
 static void link_sync(void);
 static void link_send_heartbeat(void);
 
@@ -367,6 +370,8 @@ link_send_heartbeat(void)
 void
 link_heartbeat(void)
 {
+	if (!ws->stopping)
+		link_redial();
 	link_do(linkstate_tick(&lk.ls, ws->stopping, link_stream()), NULL);
 	link_notify_due();
 	lk.hooks.tick(lk.hooks.arg);
@@ -394,58 +399,66 @@ link_events_readable(void)
 	lk.hooks.events_done(lk.hooks.arg);
 }
 
-/* nng thread: an event stream's pipe came or went (linkstate.h: why a count). A new one wakes
+/* nng thread: an event stream's pipe came or went (counted by redial.c first). A new one wakes
  * the loop, which registers at once if the link is down (link_poke). */
 static void
 link_sub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	int n;
-
 	(void)p;
 	(void)arg;
-	switch (ev) {
-	case NNG_PIPE_EV_ADD_PRE:
-		link_pipes_added(&lk.sub_pipes);
-		break;
-	case NNG_PIPE_EV_ADD_POST:
+	if (ev == NNG_PIPE_EV_ADD_POST) {
 		log_info("broker: event stream connected");
 		if (lk.ctx != NULL)
 			lws_cancel_service(lk.ctx);
-		break;
-	case NNG_PIPE_EV_REM_POST:
-		n = link_pipes_removed(&lk.sub_pipes);
-		if (!atomic_load(&lk.closing))
-			log_info("broker: event stream %s", n > 0 ? "connection closed, another left"
-			                                           : "lost");
-		break;
-	default:
-		break;
+	} else if (ev == NNG_PIPE_EV_REM_POST && !atomic_load(&lk.closing)) {
+		log_info("broker: event stream %s",
+		         redial_live(&lk.sub_dial) ? "connection closed, another left" : "lost");
 	}
 }
 
 /* Dials url on sock in the background (a broker that is not listening yet, a standby, is
  * dialed again and again by nng), with --tls-*'s configuration on tls+tcp:// URLs and its
  * refused handshakes logged. Several URLs on one socket: REQ sends to whichever broker is
- * connected, SUB receives from each; only the active broker of a cluster listens.
- * Returns 0 or -1 (logged). */
+ * connected, SUB receives from each; only the active broker of a cluster listens. The dialer
+ * goes to *out; redial.c calls this again for a dialer nng gave up. Returns 0 or an nng error
+ * (logged). */
 static int
-link_dial(nng_socket sock, const char *url)
+link_dial(void *arg, nng_socket sock, const char *url, nng_dialer *out)
 {
 	char err[512] = "";
-	nng_dialer d;
+	nng_dialer d = NNG_DIALER_INITIALIZER;
 	int rv;
 
+	(void)arg;
 	if ((rv = nng_dialer_create(&d, sock, url)) == 0 && tls_url_is_tls(url))
 		rv = tls_dialer_config(d, url, ws->o.tls, err, sizeof(err));
 	if (rv == 0)
 		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
 		log_error("broker: cannot dial %s: %s", url, err[0] ? err : nng_strerror(rv));
-		return -1;
+		if (nng_dialer_id(d) > 0)
+			nng_dialer_close(d);
+		return rv;
 	}
 	if (tls_url_is_tls(url))
 		tls_watch_dialer(d, url, "ws");
+	*out = d;
 	return 0;
+}
+
+/* Both sockets' dialers, replaced when one has had no connection for a while (redial.h). */
+static void
+link_redial(void)
+{
+	uint64_t now = clock_mono_ms();
+	size_t n;
+
+	if ((n = redial_check(&lk.req_dial, now)) > 0)
+		log_debug("broker: no request connection for %u ms: dialing again (%zu dialers)",
+		          REDIAL_IDLE_MS, n);
+	if ((n = redial_check(&lk.sub_dial, now)) > 0)
+		log_debug("broker: no event stream for %u ms: dialing again (%zu dialers)",
+		          REDIAL_IDLE_MS, n);
 }
 
 int
@@ -471,10 +484,11 @@ link_open(const struct link_hooks *hooks)
 	if ((rv = nng_socket_set_ms(lk.req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
 	    (rv = nng_socket_set_size(lk.req, NNG_OPT_RECVMAXSZ, WS_REPLY_MAX)) != 0 ||
 	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMINT, 50)) != 0 ||
-	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMAXT, 500)) != 0)
+	    (rv = nng_socket_set_ms(lk.req, NNG_OPT_RECONNMAXT, 500)) != 0 ||
+	    (rv = redial_watch(&lk.req_dial, lk.req, link_dial, NULL, NULL, NULL)) != 0)
 		goto fail;
 	for (size_t i = 0; i < ws->o.n_rpc; i++)
-		if (link_dial(lk.req, ws->o.rpc_urls[i]) != 0)
+		if (redial_add(&lk.req_dial, ws->o.rpc_urls[i]) != 0)
 			return -1;
 
 	if ((rv = nng_sub0_open(&lk.sub)) != 0)
@@ -484,9 +498,7 @@ link_open(const struct link_hooks *hooks)
 	    (rv = nng_socket_set_ms(lk.sub, NNG_OPT_RECONNMINT, 50)) != 0 ||
 	    (rv = nng_socket_set_ms(lk.sub, NNG_OPT_RECONNMAXT, 500)) != 0)
 		goto fail;
-	if ((rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_ADD_PRE, link_sub_pipe_cb, NULL)) != 0 ||
-	    (rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_ADD_POST, link_sub_pipe_cb, NULL)) != 0 ||
-	    (rv = nng_pipe_notify(lk.sub, NNG_PIPE_EV_REM_POST, link_sub_pipe_cb, NULL)) != 0)
+	if ((rv = redial_watch(&lk.sub_dial, lk.sub, link_dial, NULL, link_sub_pipe_cb, NULL)) != 0)
 		goto fail;
 	/* Every room's events, filtered by the event hook with one hash lookup. PUB sends every
 	 * message to every subscriber whatever it subscribed to (SUB filters on arrival), so this
@@ -499,7 +511,7 @@ link_open(const struct link_hooks *hooks)
 	    (rv = nng_socket_set(lk.sub, NNG_OPT_SUB_SUBSCRIBE, WIRE_TOPIC_BUNDLE, 2)) != 0)
 		goto fail;
 	for (size_t i = 0; i < ws->o.n_events; i++)
-		if (link_dial(lk.sub, ws->o.events_urls[i]) != 0)
+		if (redial_add(&lk.sub_dial, ws->o.events_urls[i]) != 0)
 			return -1;
 	return 0;
 fail:

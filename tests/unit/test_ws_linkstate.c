@@ -215,33 +215,6 @@ test_not_member_from_before_a_registration_is_retried(void **state)
 	assert_int_equal(linkstate_refusal(&ls, ls.hellos, false, true), LINK_RETRY);
 }
 
-/* nng reports two dialers' pipe events in no set order: with a standby broker, the old active
- * broker's pipe removal may come after the new active's pipe arrival. The stream stays live as
- * long as one pipe is, whatever the order; with a flag instead of a count the link would wait
- * for a stream it had and never register again. */
-static void
-test_event_stream_pipes_in_any_order(void **state)
-{
-	struct link_pipes p = {0};
-	struct linkstate ls = {0};
-
-	(void)state;
-	assert_false(link_pipes_any(&p));
-	assert_int_equal(link_pipes_added(&p), 1); /* the active broker */
-	assert_int_equal(link_pipes_added(&p), 2); /* the standby that took over, reported first */
-	assert_int_equal(link_pipes_removed(&p), 1);
-	assert_true(link_pipes_any(&p));
-	/* The link, down after the failover, registers on the next tick. */
-	linkstate_lost(&ls);
-	assert_int_equal(linkstate_tick(&ls, false, link_pipes_any(&p)), LINK_SEND_HELLO);
-	assert_int_equal(link_pipes_removed(&p), 0);
-	assert_false(link_pipes_any(&p));
-	/* A pipe that nng rejected after its arrival is reported removed as well. */
-	assert_int_equal(link_pipes_added(&p), 1);
-	assert_int_equal(link_pipes_removed(&p), 0);
-	assert_false(link_pipes_any(&p));
-}
-
 int
 main(void)
 {
@@ -255,7 +228,6 @@ main(void)
 	    cmocka_unit_test(test_clients_told_once_per_outage),
 	    cmocka_unit_test(test_refused_while_up_registers_again),
 	    cmocka_unit_test(test_not_member_from_before_a_registration_is_retried),
-	    cmocka_unit_test(test_event_stream_pipes_in_any_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

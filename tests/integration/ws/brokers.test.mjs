@@ -6,17 +6,18 @@
 // real active/standby brokers on PostgreSQL).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, ROOT, Proc, WORK, freePort, restartBroker, startBroker as start, startWs, stopAll, waitFor, healthy, sleep } from '../../lib/stack.mjs';
+import { promisify } from 'node:util';
+import { BIN, ROOT, Proc, TESTBIN, WORK, freePort, restartBroker, startBroker as start, startWs, stopAll, waitFor, healthy, sleep } from '../../lib/stack.mjs';
 import { closeAll, connect, joinPath, nick } from '../../lib/wsclient.mjs';
 
 after(async () => { closeAll(); await stopAll(); });
 
 const T = { timeout: 40000 };
 const ROOMS = path.join(WORK, 'brokers-rooms.json');
-fs.writeFileSync(ROOMS, JSON.stringify({ rooms: ['two', 'fo', 'fo2', 'wait', 'uf'].map((id) => ({ id, name: id })) }));
+fs.writeFileSync(ROOMS, JSON.stringify({ rooms: ['two', 'fo', 'fo2', 'wait', 'uf', 'rd'].map((id) => ({ id, name: id })) }));
 const startBroker = (opts) => start({ rooms: ROOMS, ...opts });
 // No internal code, and nothing that is not a pause, may reach a client in these scenarios.
 const INTERNAL = new Set(['unknown_frontend', 'not_member', 'internal', 'broker_unavailable']);
@@ -155,6 +156,36 @@ test('a join, a message and a private message right after a broker restart, befo
   await p.until(() => p.msgs.find((x) => x.type === 'private' && x.message === 'psst'), 5000, 'the private message');
   for (const x of [c, d, m, p]) noInternal(x);
   c.close(); d.close(); m.close(); p.close();
+  await w.stop(); await a2.stop();
+});
+
+test('a broker killed while madang-ws dialed it, so that nng gave its dialers up: madang-ws dials again and registers when the broker is back', { timeout: 60000 }, async () => {
+  // nng 1.5.2's dialer stops for good after a connection closed before its handshake
+  // (common/redial.h). tests/lib/closer plays the broker that accepted and closed: it runs on both
+  // paths until neither socket has dialed for 1.5 s (a live dialer comes back within 0.5 s).
+  const dir = fs.mkdtempSync(path.join(WORK, 'rd-'));
+  const u = { rpc: `ipc://${dir}/rpc`, events: `ipc://${dir}/events` };
+  const a = await startBroker({ ...u, name: 'broker-rd' });
+  const w = await startWs(u, { id: 'ws-rd', args: ['-v', '--broker-wait-ms', '30000'] });
+  const c = await joinPath(w.url, 'rd', nick('c'));
+  await a.kill9();
+  for (const url of [u.rpc, u.events]) fs.rmSync(url.slice('ipc://'.length), { force: true });
+  const closer = (url) => promisify(execFile)(path.join(TESTBIN, 'closer'), [url.slice('ipc://'.length), '1500', '20000']);
+  const closed = await Promise.all([closer(u.rpc), closer(u.events)]);
+  await waitFor(async () => !(await healthy(w.port)), 6000, 'madang-ws to see the broker gone');
+  const a2 = await restartBroker(a);
+  const t0 = Date.now();
+  // Every REDIAL_IDLE_MS (5 s) without a connection, madang-ws replaces its dialers.
+  await waitFor(() => healthy(w.port), 15000, 'madang-ws registered with the broker again');
+  const back = Date.now() - t0;
+  console.log(`measure: connections closed ${closed.map((r) => r.stdout.trim()).join(' + ')}; registered again ${back} ms after the restart`);
+  assert.match(w.logText(), /dialing again/);
+  await c.next((x) => x.type === 'joined', 8000, 'c re-synced');
+  c.send({ type: 'message', text: 'after the redial', client_id: 'rd-1' });
+  const ack = await c.next((x) => x.type === 'ack' && x.client_id === 'rd-1', 8000, 'the ack');
+  assert.equal(ack.duplicate, false);
+  noInternal(c);
+  c.close();
   await w.stop(); await a2.stop();
 });
 

@@ -37,8 +37,8 @@ struct redial {
 	nng_socket sock;
 	redial_dial_fn dial;
 	void *dial_arg;
-	nng_pipe_cb
-	    hook; /* the owner's pipe events (ADD_POST, REM_POST), after counting; or NULL */
+	/* the owner's pipe events (ADD_POST, REM_POST), after counting; or NULL */
+	nng_pipe_cb hook;
 	void *hook_arg;
 	atomic_int pipes;            /* live pipes: ADD_PRE .. REM_POST (nng threads) */
 	_Atomic uint64_t idle_since; /* clock_mono_ms when the last pipe went, or the last dial */

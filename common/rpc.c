@@ -92,8 +92,10 @@ rpc_link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	char *url = NULL;
 
 	if (nng_dialer_get_string(nng_pipe_dialer(p), NNG_OPT_URL, &url) != 0) {
-		/* The dialer is gone: only the socket's own close does that (rpc_dial closes one
-		 * only before it starts), so this is the daemon stopping, not a broker lost. */
+		/* The dialer is gone: the socket's own close does that (rpc_dial closes one only
+		 * before it starts), or common/redial.c replacing a dialer that had no connection
+		 * (one that came in that moment goes with it): the daemon stopping, or a redial,
+		 * not a broker lost. */
 		log_debug("%s: broker link closed", who);
 		return;
 	}
@@ -102,16 +104,6 @@ rpc_link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	else
 		log_warn("%s: broker link down: %s", who, url);
 	nng_strfree(url);
-}
-
-int
-rpc_log_links(nng_socket sock, const char *who)
-{
-	int rv;
-
-	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, rpc_link_event, (void *)who)) != 0)
-		return rv;
-	return nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, rpc_link_event, (void *)who);
 }
 
 int

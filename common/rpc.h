@@ -39,11 +39,10 @@ int rpc_dial(nng_socket sock, const char *url, const struct tls_opts *tls, const
 int rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct tls_opts *tls,
                   const char *who, char *err, size_t errsz);
 
-/* Logs "who: broker link up: URL" and "who: broker link down: URL" each time one of sock's
- * dialers connects or loses its connection (an active broker coming up after a failover, a
- * broker going away). who must stay valid while sock is open. Returns 0 or an nng error. */
-int rpc_log_links(nng_socket sock, const char *who);
-/* Its pipe event callback (arg: who), for a socket whose events common/redial.h passes on. */
+/* A pipe event callback (arg: who, valid while the socket is open) that logs "who: broker link
+ * up: URL" and "who: broker link down: URL" each time one of the socket's dialers connects or
+ * loses its connection (an active broker coming up after a failover, a broker going away).
+ * madang-api passes it to common/redial.h, which owns the socket's pipe events. */
 void rpc_link_event(nng_pipe p, nng_pipe_ev ev, void *arg);
 
 /* rpc_open_urls of one URL without TLS. Returns 0 or an nng error. */

@@ -85,15 +85,17 @@ export function spawnTracked(cmd, args, options) {
 
 // A daemon: spawn(), kill(sig), wait for exit, RSS from /proc.
 export class Proc {
-  constructor(name, cmd, args) {
+  // env: variables added to this process's environment for the daemon, or undefined.
+  constructor(name, cmd, args, env) {
     this.name = name;
     this.cmd = cmd;
     this.args = args;
+    this.env = env;
     this.log = path.join(WORK, `${name}.${++seq}.${process.pid}.log`);
   }
   start() {
     const fd = fs.openSync(this.log, 'a');
-    this.child = spawn(this.cmd, this.args, { stdio: ['ignore', fd, fd] });
+    this.child = spawn(this.cmd, this.args, { stdio: ['ignore', fd, fd], env: this.env ? { ...process.env, ...this.env } : process.env });
     fs.closeSync(fd);
     this.pid = this.child.pid;
     this.exited = new Promise((resolve) => this.child.on('exit', (code, sig) => resolve({ code, sig })));
@@ -174,7 +176,8 @@ async function waitEndpoint(url, ms = 10000) {
 }
 
 // A broker; opts: rpc/events (URLs; default free TCP ports), frontendTimeout (ms, default 3000;
-// null: the broker's own), rooms (a rooms.json), data and sync (--data), args (more arguments).
+// null: the broker's own), rooms (a rooms.json), data and sync (--data), args (more arguments),
+// env (variables added to its environment).
 // restartBroker() runs the same command line again (same endpoints).
 export async function startBroker(opts = {}) {
   const rpc = opts.rpc || `tcp://127.0.0.1:${opts.rpcPort || await freePort()}`;
@@ -184,7 +187,7 @@ export async function startBroker(opts = {}) {
   if (opts.rooms) args.push('--rooms', opts.rooms);
   args.push(...(opts.args || []));
   if (opts.data) args.push('--data', opts.data, '--sync', opts.sync || 'normal');
-  const b = new Proc(opts.name || 'broker', `${BIN}/madang-broker`, args).start();
+  const b = new Proc(opts.name || 'broker', `${BIN}/madang-broker`, args, opts.env).start();
   b.rpc = rpc;
   b.events = events;
   b.rpcPort = rpc.startsWith('tcp://') ? Number(rpc.split(':').pop()) : null;
@@ -219,7 +222,8 @@ export function brokerFromEnv() {
 }
 
 // madang-ws. By default with limits loose enough for a scenario's own load (rate, connections
-// per address); opts.plain: the daemon's own defaults. opts: id, port, args, jwtSecretFile.
+// per address); opts.plain: the daemon's own defaults. opts: id, port, args, jwtSecretFile, env
+// (variables added to its environment).
 export async function startWs(broker, opts = {}) {
   const port = opts.port || await freePort();
   const args = ['--listen', `127.0.0.1:${port}`, '--rpc', broker.rpc, '--events', broker.events,
@@ -227,7 +231,7 @@ export async function startWs(broker, opts = {}) {
   if (!opts.plain) args.push('--rate', '1000', '--burst', '1000', '--max-conns-per-ip', String(opts.maxConns || 5000));
   if (opts.jwtSecretFile) args.push('--jwt-secret-file', opts.jwtSecretFile);
   args.push(...(opts.args || []));
-  const w = new Proc(opts.name || opts.id || 'ws', `${BIN}/madang-ws`, args).start();
+  const w = new Proc(opts.name || opts.id || 'ws', `${BIN}/madang-ws`, args, opts.env).start();
   w.port = port;
   w.url = `ws://127.0.0.1:${port}`;
   w.opts = { ...opts, port };

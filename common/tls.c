@@ -475,3 +475,16 @@ tls_unwatch_dialer(nng_dialer d)
 	}
 	pthread_mutex_unlock(&watch_mtx);
 }
+
+void
+tls_unwatch_listener(nng_listener l)
+{
+	pthread_mutex_lock(&watch_mtx);
+	for (int i = 0; i < nwatches; i++) {
+		if (watches[i].listener && nng_listener_id(watches[i].l) == nng_listener_id(l)) {
+			watches[i] = watches[--nwatches];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&watch_mtx);
+}

@@ -99,5 +99,7 @@ int tls_watch_dialer(nng_dialer d, const char *url, const char *who);
 /* Stops watching dialer d (before it is closed: common/redial.h replaces dialers); nothing when
  * it is not watched. */
 void tls_unwatch_dialer(nng_dialer d);
+/* The same for a listener (the broker listens anew: broker/server.c). */
+void tls_unwatch_listener(nng_listener l);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1277,6 +1279,49 @@ test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch(void **state)
 	tcall_ok(f->req, "{\"op\":\"health\"}");
 }
 
+/* nng 1.5.2's listener stops accepting for good when a peer closes a connection before nng's
+ * handshake write (broker/server.c, struct lwatch): a burst of connections closed at once does
+ * it. Connections made before still work. The broker probes its listeners every 5 s and listens
+ * anew when one takes no connection: a fresh socket (tbroker_wait_ready) is served again. */
+static void
+test_a_listener_nng_stopped_is_replaced(void **state)
+{
+	struct fx *f = *state;
+	const char *path = f->tb.rpc + strlen("ipc://");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	bool stopped = false;
+	char line[512];
+	FILE *log;
+
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, path);
+	hello(f, "fe");
+	/* Rounds of 500 connections closed at once, until a fresh socket gets no answer. */
+	for (int round = 0; round < 10 && !stopped; round++) {
+		for (int i = 0; i < 500; i++) {
+			int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			assert_true(c >= 0);
+			if (connect(c, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+				close(c);
+				break; /* its queue is full: nobody accepts */
+			}
+			close(c);
+		}
+		stopped = tbroker_wait_ready(&f->tb, 300) != 0;
+	}
+	assert_true(stopped); /* else nng no longer stops there, and the probe may go */
+	/* A connection made before still works (until the broker listens anew). */
+	tcall_ok(f->req, "{\"op\":\"heartbeat\",\"frontend\":\"fe\",\"instance\":\"i-fe\"}");
+	/* Within a probe period and its wait (5 + 2 s), and a margin. */
+	assert_int_equal(tbroker_wait_ready(&f->tb, 12000), 0);
+	assert_non_null(log = fopen(f->tb.log, "r"));
+	stopped = false;
+	while (fgets(line, sizeof(line), log) != NULL)
+		stopped |= strstr(line, "did not take a connection") != NULL;
+	fclose(log);
+	assert_true(stopped);
+}
+
 static void
 test_sigterm_exits_zero(void **state)
 {
@@ -1320,6 +1365,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_bundles_refuses_them, setup_no_bundles, teardown),
 		cmocka_unit_test_setup_teardown(test_room_topics_keeps_them_beside_bundles, setup_room_topics, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_listener_nng_stopped_is_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_exits_zero, setup, teardown),
 	};
 	/* T_FILTER=pattern (cmocka's wildcards) runs only the matching tests, e.g. to repeat one. */

@@ -1320,6 +1320,11 @@ test_a_listener_nng_stopped_is_replaced(void **state)
 		stopped |= strstr(line, "did not take a connection") != NULL;
 	fclose(log);
 	assert_true(stopped);
+	/* Ended by SIGKILL, not the teardown's SIGTERM: nng 1.5.2 never frees a listener that
+	 * stopped this way, with the connections its transport kept (LeakSanitizer reports them
+	 * at exit, in nng's own allocations, under 80-sanitizers). The broker closes that listener
+	 * once, when it listens anew. */
+	assert_int_equal(tbroker_signal(&f->tb, SIGKILL), 128 + SIGKILL);
 }
 
 static void

@@ -571,10 +571,6 @@ sockets_open(const struct server_config *cfg)
 	                            .peer = SRV_SUB0_PEER,
 	                            .probe_fd = -1,
 	                            .probe_at = clock_mono_ms()};
-	srv.lw[1] = (struct lwatch){.url = cfg->rpc_url,
-	                            .peer = NNG_REQ0_SELF,
-	                            .probe_fd = -1,
-	                            .probe_at = clock_mono_ms()};
 	if ((rv = listen_url(srv.pub, cfg->events_url, cfg->ipc_mode, cfg->tls, &srv.lw[0].l)) !=
 	    0) {
 		log_error("broker: cannot listen on %s: %s", cfg->events_url, nng_strerror(rv));
@@ -585,7 +581,11 @@ sockets_open(const struct server_config *cfg)
 		log_error("broker: cannot open the request socket: %s", nng_strerror(rv));
 		return -1;
 	}
-	srv.lw[1].sock = srv.rep;
+	srv.lw[1] = (struct lwatch){.sock = srv.rep,
+	                            .url = cfg->rpc_url,
+	                            .peer = NNG_REQ0_SELF,
+	                            .probe_fd = -1,
+	                            .probe_at = clock_mono_ms()};
 	if ((rv = listen_url(srv.rep, cfg->rpc_url, cfg->ipc_mode, cfg->tls, &srv.lw[1].l)) != 0) {
 		log_error("broker: cannot listen on %s: %s", cfg->rpc_url, nng_strerror(rv));
 		return -1;

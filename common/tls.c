@@ -463,12 +463,14 @@ tls_watch_dialer(nng_dialer d, const char *url, const char *who)
 	return watch_add(false, (nng_listener)NNG_LISTENER_INITIALIZER, d, url, who);
 }
 
-void
-tls_unwatch_dialer(nng_dialer d)
+/* Forgets the watch of the listener or dialer with this id, if any. */
+static void
+watch_remove(bool listener, int id)
 {
 	pthread_mutex_lock(&watch_mtx);
 	for (int i = 0; i < nwatches; i++) {
-		if (!watches[i].listener && nng_dialer_id(watches[i].d) == nng_dialer_id(d)) {
+		int wid = listener ? nng_listener_id(watches[i].l) : nng_dialer_id(watches[i].d);
+		if (watches[i].listener == listener && wid == id) {
 			watches[i] = watches[--nwatches];
 			break;
 		}
@@ -477,14 +479,13 @@ tls_unwatch_dialer(nng_dialer d)
 }
 
 void
+tls_unwatch_dialer(nng_dialer d)
+{
+	watch_remove(false, nng_dialer_id(d));
+}
+
+void
 tls_unwatch_listener(nng_listener l)
 {
-	pthread_mutex_lock(&watch_mtx);
-	for (int i = 0; i < nwatches; i++) {
-		if (watches[i].listener && nng_listener_id(watches[i].l) == nng_listener_id(l)) {
-			watches[i] = watches[--nwatches];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&watch_mtx);
+	watch_remove(true, nng_listener_id(l));
 }

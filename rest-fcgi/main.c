@@ -164,21 +164,17 @@ valid_origin(const char *o)
 	return 1;
 }
 
-/* The broker socket's dialers (common/redial.h): dialed with --tls-*, replaced when nng gave one
- * up. */
-struct api_dial {
-	const struct tls_opts *tls;
-};
+/* The broker socket's dialers (common/redial.h): dialed with --tls-* (arg: the struct
+ * tls_opts), replaced when nng gave one up. */
 _Static_assert(API_RPC_URLS_MAX <= REDIAL_URLS_MAX, "a redial set holds every --rpc URL");
 
 static int
 api_dial(void *arg, nng_socket sock, const char *url, nng_dialer *d)
 {
-	const struct api_dial *ad = arg;
 	char err[2 * ERRBUF];
 	int rv;
 
-	if ((rv = rpc_dial(sock, url, ad->tls, "api", err, sizeof(err), d)) != 0)
+	if ((rv = rpc_dial(sock, url, arg, "api", err, sizeof(err), d)) != 0)
 		log_error("api: broker %s", err);
 	return rv;
 }
@@ -215,7 +211,6 @@ main(int argc, char **argv)
 	struct api_metrics metrics;
 	struct tls_opts tls = {NULL, NULL, NULL};
 	static struct redial redial; /* its address is nng's callback argument until the end */
-	struct api_dial dial;
 	char err[ERRBUF], tls_err[2 * ERRBUF], *token = NULL;
 	static struct jwt_secret jwt;
 	int backlog = BACKLOG_DEFAULT, c, sig, rv, status = 1;
@@ -391,8 +386,7 @@ main(int argc, char **argv)
 		log_error("api: broker socket: %s", nng_strerror(rv));
 		goto out_listen;
 	}
-	dial.tls = &tls;
-	if ((rv = redial_watch(&redial, srv.rpc, api_dial, &dial, rpc_link_event, "api")) != 0) {
+	if ((rv = redial_watch(&redial, srv.rpc, api_dial, &tls, rpc_link_event, "api")) != 0) {
 		log_error("api: broker socket: %s", nng_strerror(rv));
 		goto out_rpc;
 	}

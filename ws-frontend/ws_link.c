@@ -293,9 +293,8 @@ link_hello_done(void *state, struct rpc_result *r)
 	(void)state;
 	if (!ws->stopping && o == LINK_REFUSED)
 		log_error("broker: hello refused: %s", r->error ? r->error : "malformed reply");
-	if (!ws->stopping && o == LINK_OK)
-		log_debug("broker: hello answered, syncing");
 	if (!ws->stopping && o == LINK_OK) {
+		log_debug("broker: hello answered, syncing");
 		if (wire_int(r->reply, "heartbeat_ms", &hb) && hb >= 50 && hb <= 60000)
 			lk.heartbeat_ms = (unsigned)hb;
 		if (!wire_bool(r->reply, "bundles", &bundles))

@@ -7,8 +7,10 @@
  * then the write "would block", and nng tries again when the socket is writable, at once): a
  * close before the listener's write would make the listener give up in turn. Every other write
  * goes through untouched. Built without sanitizers, since it is loaded into whichever build is
- * tested. */
+ * tested; tests/unit/test_redial.c compiles it in. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>

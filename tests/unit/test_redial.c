@@ -1,22 +1,19 @@
 /* test_redial.c — common/redial.c with real nng sockets on ipc:// paths in a private directory:
  * nng 1.5.2's dialer gives up after one connection whose handshake write failed with EPIPE (the
  * reason for redial.c), a redial set replaces such a dialer and then connects, it leaves a
- * connected socket alone, and its pipe count pairs up in any order. The EPIPE is this binary's
- * own sendmsg (as tests/lib/sp_epipe.c does for the daemons): a broker that closes the
- * connection first gives the same, but only when it wins a race with nng's write. */
-#include <dlfcn.h>
-#include <errno.h>
+ * connected socket alone, and its pipe count pairs up in any order. The EPIPE comes from
+ * tests/lib/sp_epipe.c, the shim the daemons' tests preload, compiled into this binary (its
+ * sendmsg comes before libc's for nng's calls): a broker that closes the connection first gives
+ * the same, but only when it wins a race with nng's write. */
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <sys/un.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,10 +24,13 @@
 
 #include "clock.h"
 #include "redial.h"
+#include "sp_epipe.c"
 
 struct fx {
 	char dir[64], path[96], url[112];
 };
+
+static char epipe_file[64]; /* tests/lib/sp_epipe.c's file while handshakes fail */
 
 static int
 setup(void **state)
@@ -55,6 +55,8 @@ teardown(void **state)
 
 	unlink(f->path);
 	rmdir(f->dir);
+	if (epipe_file[0] != '\0')
+		unlink(epipe_file);
 	free(f);
 	return 0;
 }
@@ -64,52 +66,6 @@ msleep(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
-}
-
-/* While set, nng's SP handshake writes (8 bytes: 0, 'S', 'P', 0, protocol, 0, 0) on the
- * dialing side fail with EPIPE, counted in epipes. nng's calls to sendmsg come here: the
- * executable's definition comes first. The listening side (its socket has the path as its
- * name) is left alone: nng 1.5.2's listener gives up on the same error. */
-static atomic_bool fail_handshakes;
-static atomic_int epipes;
-
-/* The socket has a name: it is the accepted end of a listener's path. */
-static bool
-named(int fd)
-{
-	struct sockaddr_un sa;
-	socklen_t len = sizeof(sa);
-
-	return getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
-	       len > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0] != '\0';
-}
-
-ssize_t
-sendmsg(int fd, const struct msghdr *m, int flags)
-{
-	static ssize_t (*real)(int, const struct msghdr *, int);
-	static const unsigned char head[4] = {0, 'S', 'P', 0};
-	size_t len = 0;
-
-	if (real == NULL)
-		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
-	for (size_t i = 0; i < (size_t)m->msg_iovlen; i++)
-		len += m->msg_iov[i].iov_len;
-	if (atomic_load(&fail_handshakes) && len == 8 && m->msg_iov[0].iov_len >= 4 &&
-	    memcmp(m->msg_iov[0].iov_base, head, 4) == 0 && !named(fd)) {
-		/* Only after the listener's own header has come (until then "try again", and nng
-		 * waits for the socket to be writable, which it is): a close before the listener's
-		 * write would make the listener give up in turn. */
-		char b;
-		if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 1) {
-			errno = EAGAIN;
-			return -1;
-		}
-		atomic_fetch_add(&epipes, 1);
-		errno = EPIPE;
-		return -1;
-	}
-	return real(fd, m, flags);
 }
 
 /* A PUB socket listening on the fixture's path. */
@@ -123,23 +79,30 @@ pub_listen(const char *url)
 	return pub;
 }
 
-/* Handshakes fail from now on (fail_handshakes_until_one: until one has failed). */
+/* Handshakes fail from now on (fail_handshakes_until_one: until one has failed): the shim's
+ * file exists, and it counts the failures in it. */
 static void
 fail_handshakes_from_now(void)
 {
-	atomic_store(&epipes, 0);
-	atomic_store(&fail_handshakes, true);
+	FILE *fp;
+
+	snprintf(epipe_file, sizeof(epipe_file), "/tmp/madang-epipe.%d", (int)getpid());
+	assert_non_null(fp = fopen(epipe_file, "w"));
+	fclose(fp);
+	assert_int_equal(setenv("MADANG_TEST_EPIPE_FILE", epipe_file, 1), 0);
 }
 
 static void
 fail_handshakes_until_one(void)
 {
 	uint64_t end = clock_mono_ms() + 5000;
+	struct stat st;
 
-	while (atomic_load(&epipes) == 0 && clock_mono_ms() < end)
+	while ((stat(epipe_file, &st) != 0 || st.st_size == 0) && clock_mono_ms() < end)
 		msleep(5);
-	atomic_store(&fail_handshakes, false);
-	assert_true(atomic_load(&epipes) >= 1);
+	assert_int_equal(stat(epipe_file, &st), 0);
+	unlink(epipe_file);
+	assert_true(st.st_size >= 1);
 }
 
 /* A SUB socket that redials quickly; its pipe events go through r when r is not NULL. */

@@ -497,9 +497,9 @@ conn_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len)
 	if (final) {
 		/* x stays while client_message runs: its rx buffer is in use. */
 		client_message(s, x->rx.data, x->rx.len);
-		sbuf_reset(&x->rx);
-		if (x->rx.cap > WS_RX_KEEP)
-			sbuf_fini(&x->rx); /* do not keep a big buffer for every idle client */
+		/* Freed, not kept for the next: a client that sent one long message would otherwise
+		 * hold the buffer and the extra part for as long as it stays connected. */
+		sbuf_fini(&x->rx);
 		sess_extra_trim(s);
 	}
 	return 0;

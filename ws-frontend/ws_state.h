@@ -21,14 +21,13 @@
 struct tls_opts; /* common/tls.h */
 
 /* Limits that are not flags (documented in docs/protocol.md, "Limits"). */
-#define WS_FRAME_MAX      (64 * 1024)  /* a client message (all fragments); above: close 1009 */
-#define WS_WRITE_CHUNK    (256 * 1024) /* coalesced bytes per write (and tx_packet_size) */
-#define WS_RX_BUFFER      256          /* lws receive chunk, per connection; longer: reassembled */
-#define WS_RX_KEEP        1024         /* a reassembly buffer larger than this is freed after use */
-#define WS_RPC_TIMEOUT_MS 2000         /* a broker request that takes longer has failed */
-#define WS_RATE_STRIKES   20           /* rate-limited messages in a row before close 1008 */
-#define WS_EVENT_BUDGET   256          /* broker events handled per loop turn */
-#define WS_EVENT_MAX      (1024 * 1024)      /* a broker event larger than this is dropped */
+#define WS_FRAME_MAX      (64 * 1024)   /* a client message (all fragments); above: close 1009 */
+#define WS_WRITE_CHUNK    (256 * 1024)  /* coalesced bytes per write (and tx_packet_size) */
+#define WS_RX_BUFFER      128           /* lws receive chunk, per connection; longer: reassembled */
+#define WS_RPC_TIMEOUT_MS 2000          /* a broker request that takes longer has failed */
+#define WS_RATE_STRIKES   20            /* rate-limited messages in a row before close 1008 */
+#define WS_EVENT_BUDGET   256           /* broker events handled per loop turn */
+#define WS_EVENT_MAX      (1024 * 1024) /* a broker event larger than this is dropped */
 #define WS_REPLY_MAX      (16 * 1024 * 1024) /* a broker reply larger than this fails */
 #define WS_STOP_GRACE_MS  2000               /* SIGTERM: time given to close frames and leaves */
 #define WS_STOP_TIMEOUT_S 15   /* --stop-timeout's default: under the unit's TimeoutStopSec */

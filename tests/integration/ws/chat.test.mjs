@@ -190,6 +190,31 @@ test('a 64 KiB frame is not closed; a 5000-byte message text is refused', T, asy
   c.close();
 });
 
+test('messages across the 128-byte receive chunk, Hangul split at it, whole or in fragments', T, async () => {
+  // lws hands madang-ws a message in chunks of WS_RX_BUFFER (128) bytes; madang-ws joins them.
+  // Sizes on each side of one and two chunks, with 3-byte characters that a chunk cuts in two.
+  const a = nick('chunk'), b = nick('chunk');
+  const ca = await joinPath(WS1, 'room1', a);
+  const cb = await joinPath(WS1, 'room1', b);
+  await ca.next((m) => m.type === 'join' && m.user === b);
+  const texts = [];
+  for (const n of [100, 127, 128, 129, 255, 256, 257, 1000]) texts.push('t'.repeat(n));
+  for (const pad of [0, 1, 2]) texts.push('p'.repeat(pad) + '한'.repeat(60)); // 180 bytes
+  for (const t of texts) cb.send(t);
+  // As JSON, in three WebSocket fragments of which the second is cut inside a character.
+  const frag = JSON.stringify({ type: 'message', text: '가'.repeat(100) });
+  const buf = Buffer.from(frag);
+  cb.ws.send(buf.subarray(0, 50), { binary: false, fin: false });
+  cb.ws.send(buf.subarray(50, 201), { binary: false, fin: false });
+  cb.ws.send(buf.subarray(201), { binary: false, fin: true });
+  texts.push('가'.repeat(100));
+  for (const t of texts) {
+    const m = await ca.next((e) => e.type === 'message' && e.sender === b && e.seq > ca.joined.seq);
+    assert.equal(m.message, t);
+  }
+  ca.close(); cb.close();
+});
+
 test('invalid UTF-8: close 1007', T, async () => {
   const c = await joinPath(WS1, 'room1', nick('utf'));
   c.ws.send(Buffer.from([0x68, 0x69, 0xff, 0xfe]), { binary: false });

@@ -2,21 +2,120 @@
 #include "hist.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "notices.h"
+
 /* One allocation per event: the sender's subject when there is one, the pair for duplicate
  * detection when there is one, then either the whole text or, packed, the type and the time
- * (each NUL-terminated) and the rest of the text after the head. */
+ * (each NUL-terminated) and the rest of the text after the head, coded when it can be. */
 struct hist_rec {
 	uint32_t len;   /* the whole text's length */
 	uint8_t packed; /* the head is left out */
 	uint8_t dedup;  /* data holds user_key and client_id (after the subject) */
 	uint8_t owned;  /* data begins with the sender's subject */
+	uint8_t coded;  /* the rest holds codes of DICT (packed records only) */
 	char data[];
 };
+
+/* Strings that recur in the events' rest, each kept as one byte, its index here (1 to 31): a
+ * join notice's rest (`"user":"U","sender":"시스템","message":"U님이 입장했습니다.",
+ * "users_count":N}`) goes from about 80 bytes and twice its nickname to 8 and twice its nickname.
+ * JSON text never holds a byte below 0x20 as itself (inside a string it is escaped), so those
+ * bytes are free to be codes; a rest that holds one all the same is kept as it is. Where two
+ * entries begin alike, the longer comes first. */
+static const char *const DICT[] = {
+    NULL, /* 0 ends the text */
+    "\"user\":\"",
+    "\",\"sender\":\"",
+    "\"sender\":\"",
+    "\",\"message\":\"",
+    "\",\"users_count\":",
+    "\",\"client_id\":\"",
+    ",\"reason\":\"",
+    "disconnected",
+    NOTICE_KO_SENDER,
+    NOTICE_KO_JOINED,
+    NOTICE_KO_LEFT,
+    NOTICE_KO_KICKED,
+    NOTICE_KO_BANNED,
+    NOTICE_EN_SENDER,
+    NOTICE_EN_JOINED,
+    NOTICE_EN_LEFT,
+    NOTICE_EN_KICKED,
+    NOTICE_EN_BANNED,
+};
+#define DICT_N (sizeof(DICT) / sizeof(*DICT))
+_Static_assert(DICT_N <= 0x20, "codes are the bytes 1 to 31");
+
+/* The entries' lengths, and the bytes that begin one. */
+static size_t dict_len[DICT_N];
+static bool dict_first[256];
+static pthread_once_t dict_once = PTHREAD_ONCE_INIT;
+
+static void
+dict_init(void)
+{
+	for (size_t i = 1; i < DICT_N; i++) {
+		dict_len[i] = strlen(DICT[i]);
+		dict_first[(unsigned char)DICT[i][0]] = true;
+	}
+}
+
+/* Writes rest[0..n) to out, each entry of DICT as its code, then a NUL. Returns the bytes
+ * written (the NUL not counted), or -1 when rest holds a byte below 0x20 (out is then
+ * garbage). out has room for n + 1 bytes: a code is never longer than what it stands for. */
+static ptrdiff_t
+dict_code(const char *rest, size_t n, char *out)
+{
+	const unsigned char *p = (const unsigned char *)rest, *end = p + n;
+	char *o = out;
+
+	pthread_once(&dict_once, dict_init);
+	while (p < end) {
+		size_t i = 0;
+
+		if (*p < 0x20)
+			return -1;
+		if (dict_first[*p])
+			for (i = 1; i < DICT_N; i++)
+				if (dict_len[i] <= (size_t)(end - p) &&
+				    memcmp(p, DICT[i], dict_len[i]) == 0)
+					break;
+		if (i > 0 && i < DICT_N) {
+			*o++ = (char)i;
+			p += dict_len[i];
+		} else {
+			*o++ = (char)*p++;
+		}
+	}
+	*o = '\0';
+	return o - out;
+}
+
+/* Appends the coded text s (NUL-terminated) to out, each code as its entry. */
+static void
+dict_render(const char *s, struct sbuf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	pthread_once(&dict_once, dict_init);
+	for (;;) {
+		const unsigned char *q = p;
+
+		while (*q >= 0x20)
+			q++;
+		sbuf_add(out, p, (size_t)(q - p));
+		if (*q == 0)
+			return;
+		sbuf_add(out, DICT[*q], dict_len[*q]);
+		p = q + 1;
+	}
+}
 
 /* The head's constant parts, in order; the variable parts go between them. */
 static const char HEAD_TYPE[] = "{\"type\":\"";
@@ -132,6 +231,20 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
 		d[timelen] = '\0';
 		d += timelen + 1;
 	}
+	r->coded = 0;
+	if (packed) {
+		ptrdiff_t n = dict_code(rest, (size_t)(json + len - rest), d);
+		if (n >= 0) {
+			struct hist_rec *shrunk;
+			r->coded = 1;
+			size = (size_t)(d - (char *)r) + (size_t)n + 1;
+			if ((shrunk = realloc(r, size)) != NULL)
+				r = shrunk;
+			ev->seq = seq;
+			ev->rec = r;
+			return 0;
+		}
+	}
 	memcpy(d, rest, (size_t)(json + len - rest));
 	d[json + len - rest] = '\0';
 	ev->seq = seq;
@@ -192,7 +305,10 @@ hist_render(const struct hist_ev *ev, const char *room_id, const char *epoch, st
 	sbuf_add(out, HEAD_TIME, sizeof(HEAD_TIME) - 1);
 	sbuf_adds(out, time);
 	sbuf_add(out, HEAD_END, sizeof(HEAD_END) - 1);
-	sbuf_adds(out, time + strlen(time) + 1);
+	if (r->coded)
+		dict_render(time + strlen(time) + 1, out);
+	else
+		sbuf_adds(out, time + strlen(time) + 1);
 }
 
 size_t

@@ -5,6 +5,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "notices.h"
 #include "wire.h"
 
 struct room *
@@ -286,14 +287,15 @@ room_member_remove(struct broker *b, struct member *m)
 		b->reap_pending = true;
 }
 
-/* The join/leave notice texts, in the language of --notices (document 000 wrote Korean). */
+/* The join/leave notice texts, in the language of --notices (notices.h). */
 static const struct {
 	const char *sender, *joined, *left; /* joined/left: appended to the nickname */
 	const char *kicked, *banned;        /* the same, for removals by a moderator */
 } notice_texts[] = {
-    [BROKER_NOTICES_KO] = {"시스템", "님이 입장했습니다.", "님이 퇴장했습니다.",
-                           "님이 강퇴되었습니다.", "님이 차단되었습니다."},
-    [BROKER_NOTICES_EN] = {"system", " joined", " left", " was removed", " was banned"},
+    [BROKER_NOTICES_KO] = {NOTICE_KO_SENDER, NOTICE_KO_JOINED, NOTICE_KO_LEFT, NOTICE_KO_KICKED,
+                           NOTICE_KO_BANNED},
+    [BROKER_NOTICES_EN] = {NOTICE_EN_SENDER, NOTICE_EN_JOINED, NOTICE_EN_LEFT, NOTICE_EN_KICKED,
+                           NOTICE_EN_BANNED},
 };
 
 /* A presence event of m: verb is appended to the nickname for its message; by and note are

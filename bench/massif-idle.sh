@@ -41,7 +41,10 @@ for ((i = 0; i < 1200; i++)); do
 	sleep 0.5
 done
 log "sessions: ${n:-?}"
-sleep 5 # the last joins' replies
+# The last joins' replies, then past madang-ws's --history-idle (10 s) and the sweep after it:
+# the state an idle connection stays in (MASSIF_HOLD_S, default 15; 5 shows the seconds after
+# the joins, when each room still keeps its join events for the next joiners).
+sleep "${MASSIF_HOLD_S:-15}"
 vgdb --pid="$measured" detailed_snapshot "$out/held.ms" >/dev/null || { log "vgdb failed"; exit 1; }
 
 python3 "$root/bench/massif_sites.py" per-conn "$out/empty.ms" "$out/held.ms" "$conns"

@@ -285,9 +285,11 @@ sc_rooms() {
 }
 
 # 10 clients per room: with 1,000 per room the N^2 join notices (every member is told of every
-# later join) are what gets measured, not idle memory.
+# later join) are what gets measured, not idle memory. The connections are held 15 s
+# (BENCH_IDLE_S), past madang-ws's --history-idle (10 s): what an idle connection costs for
+# as long as it stays, not in the seconds after its join (docs/performance.md, finding 31).
 idle_args() {
-	echo --conns "$1" --rooms "$(($1 / 10))" --idle --duration "$(q 1 3)" --connect-rate 0
+	echo --conns "$1" --rooms "$(($1 / 10))" --idle --duration "$(q 1 "${BENCH_IDLE_S:-15}")" --connect-rate 0
 }
 
 sc_idle() {

@@ -162,6 +162,25 @@ room_trim(struct ws_room *r)
 	roomlog_trim(&r->log, low);
 }
 
+void
+room_warm(struct ws_room *r, uint64_t keep, uint64_t now_ms)
+{
+	r->keep = keep;
+	r->last_join_ms = now_ms;
+}
+
+bool
+room_cool(struct ws_room *r, uint64_t idle_ms, uint64_t now_ms)
+{
+	if (r->keep == 0 || idle_ms == 0 || r->join_head != NULL || r->joins_in_flight > 0 ||
+	    now_ms - r->last_join_ms < idle_ms)
+		return false;
+	r->keep = 0;
+	room_trim(r);
+	roomlog_shrink(&r->log);
+	return true;
+}
+
 bool
 room_idle(const struct ws_room *r)
 {

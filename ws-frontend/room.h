@@ -53,11 +53,13 @@ struct ws_room {
 	unsigned joins_in_flight;
 	uint64_t pin;
 	/* The newest frames kept after every member has passed them (madang-ws --history): the
-	 * history of the next joins, served from the log instead of the broker's reply. */
+	 * history of the next joins, served from the log instead of the broker's reply. 0 while
+	 * the room is quiet (room_cool); the next join sets it again (room_warm). */
 	uint64_t keep;
-	bool repairing;    /* a history request for the gap is in flight */
-	uint64_t seen_max; /* highest seq seen live while repairing (0: none) */
-	bool live_seen;    /* a live event of this epoch arrived since the base was set */
+	uint64_t last_join_ms; /* monotonic ms of the last join queued (room_warm) */
+	bool repairing;        /* a history request for the gap is in flight */
+	uint64_t seen_max;     /* highest seq seen live while repairing (0: none) */
+	bool live_seen;        /* a live event of this epoch arrived since the base was set */
 	uint64_t
 	    settle_until_ms; /* until then, without live_seen, ticks refetch (policy_refetch) */
 	uint64_t generation; /* changes when the log is reset (new epoch) */
@@ -100,6 +102,13 @@ void room_join_done(struct ws_room *r, struct ws_member *m);
 uint64_t room_history_floor(const struct ws_room *r);
 /* Releases the frames every member (and a join in flight) has passed, but the newest keep. */
 void room_trim(struct ws_room *r);
+/* A join is queued at now_ms: the newest keep frames stay for the joins that follow. */
+void room_warm(struct ws_room *r, uint64_t keep, uint64_t now_ms);
+/* When no join was queued for idle_ms (0: never) and none waits or is in flight, lets the
+ * frames kept only for joiners go, and the log's ring when no member needs a frame of it: an
+ * idle connection's join event is then held by the broker alone (docs/performance.md, finding
+ * 31). Returns true when it did so now. */
+bool room_cool(struct ws_room *r, uint64_t idle_ms, uint64_t now_ms);
 /* True when nobody uses the room any more (no members, no joins). */
 bool room_idle(const struct ws_room *r);
 

@@ -93,11 +93,21 @@ roomlog_replace(struct roomlog *l, uint64_t seq, struct ws_frame *f)
 uint64_t
 roomlog_pending(const struct roomlog *l, uint64_t cursor)
 {
-	if (cursor >= l->top)
-		return 0;
 	if (cursor < l->base)
 		cursor = l->base;
+	if (cursor >= l->top)
+		return 0;
 	return l->bytes - l->v[cursor & (l->cap - 1)].offset;
+}
+
+void
+roomlog_shrink(struct roomlog *l)
+{
+	if (roomlog_count(l) > 0)
+		return;
+	free(l->v);
+	l->v = NULL;
+	l->cap = 0;
 }
 
 void

@@ -43,6 +43,8 @@ int roomlog_replace(struct roomlog *l, uint64_t seq, struct ws_frame *f);
 uint64_t roomlog_pending(const struct roomlog *l, uint64_t cursor);
 /* Releases the frames of seq < upto (never beyond top). */
 void roomlog_trim(struct roomlog *l, uint64_t upto);
+/* Frees the ring when it holds no frame (the next append allocates it again). */
+void roomlog_shrink(struct roomlog *l);
 static inline uint64_t
 roomlog_count(const struct roomlog *l)
 {

@@ -19,6 +19,7 @@
 #include "validate.h"
 #include "ws_client.h"
 #include "ws_conn.h"
+#include "ws_delivery.h"
 #include "ws_members.h"
 #include "ws_out.h"
 #include "ws_state.h"
@@ -136,13 +137,17 @@ conn_keepalive(void)
 	struct keepalive_now t = {clock_mono_ms(), (int64_t)clock_wall_ms()};
 
 	sesstab_each(&ws->sessions, keepalive_one, &t);
+	/* A quiet room's frames are about a join event per member: count them as churn. */
+	cn.churn += delivery_cool(t.mono_ms);
 	if (policy_trim(cn.churn, cn.churn_swept)) {
 #ifdef __GLIBC__
 		uint64_t t0 = clock_mono_ns();
 		malloc_trim(0); /* a burst is over: its free pages go back (policy.h) */
-		log_debug("ws: malloc_trim after %llu connections came or went: %llu us",
-		          (unsigned long long)cn.churn,
-		          (unsigned long long)(clock_mono_ns() - t0) / 1000);
+		log_debug(
+		    "ws: malloc_trim after %llu connections came or went (or their rooms went "
+		    "quiet): %llu us",
+		    (unsigned long long)cn.churn,
+		    (unsigned long long)(clock_mono_ns() - t0) / 1000);
 #endif
 		cn.churn = 0;
 	}

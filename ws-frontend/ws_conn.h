@@ -28,7 +28,8 @@ void conn_heard(struct ws_session *s);
 #define WS_PROBE_WAIT_MS 2000
 void conn_probe(struct ws_session *s);
 /* Pings the clients silent for --ping-interval, cuts those silent for twice as long, closes
- * those whose token has expired (4001). */
+ * those whose token has expired (4001); lets quiet rooms' kept frames go (delivery_cool), and
+ * gives free pages back after a burst (policy_trim). */
 void conn_keepalive(void);
 /* /ws/chat/{room_id}: after the broker refused member m's generated nickname as taken, picks
  * another one and queues the join again. False when s is not a guest or out of tries. */

@@ -40,6 +40,9 @@ void delivery_repair(struct ws_room *r);
 void delivery_reset(struct ws_room *r);
 /* Frees the rooms nobody uses any more; retries repairs that are due. Once per tick. */
 void delivery_tick(void);
+/* Rooms without a join for --history-idle let the frames they kept for joiners go
+ * (room_cool). Returns the members of the rooms that did so now. */
+uint64_t delivery_cool(uint64_t now_ms);
 /* Asks every member of r for a write, then trims r's log. */
 void delivery_fanout(struct ws_room *r);
 

@@ -76,6 +76,9 @@ usage(FILE *f)
 	    "  --history N               events replayed on join, 0-500 (default 50); the newest "
 	    "N\n"
 	    "                            of each room are kept here for that\n"
+	    "  --history-idle S          a room without a join for S seconds lets those go: its\n"
+	    "                            next joiner's history comes from the broker, 0: never\n"
+	    "                            (default 10)\n"
 	    "  --history-max-bytes B     bytes of events in one history reply, 32768-1048576\n"
 	    "                            (default 262144)\n"
 	    "  --history-rate B          history reply bytes per second per connection\n"
@@ -193,6 +196,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 		O_TRUSTED,
 		O_ROOMS,
 		O_HISTORY,
+		O_HIST_IDLE,
 		O_HIST_BYTES,
 		O_HIST_RATE,
 		O_HIST_RATE_IP,
@@ -221,6 +225,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	    {"trusted-proxies", required_argument, NULL, O_TRUSTED},
 	    {"max-rooms-per-conn", required_argument, NULL, O_ROOMS},
 	    {"history", required_argument, NULL, O_HISTORY},
+	    {"history-idle", required_argument, NULL, O_HIST_IDLE},
 	    {"history-max-bytes", required_argument, NULL, O_HIST_BYTES},
 	    {"history-rate", required_argument, NULL, O_HIST_RATE},
 	    {"history-rate-per-ip", required_argument, NULL, O_HIST_RATE_IP},
@@ -251,6 +256,7 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 	o->ping_interval = DEF_PING;
 	o->max_rooms = DEF_ROOMS;
 	o->history = DEF_HISTORY;
+	o->history_idle_ms = (uint64_t)WS_HISTORY_IDLE_DEFAULT * 1000;
 	o->guest_digits = DEF_GUEST;
 	o->broker_wait_ms = WS_BROKER_WAIT_MS_DEFAULT;
 	o->stop_timeout = WS_STOP_TIMEOUT_S;
@@ -333,6 +339,12 @@ parse_args(int argc, char **argv, struct ws_opts *o)
 			                   &v) != 0)
 				return -1;
 			o->history = (int)v;
+			break;
+		case O_HIST_IDLE:
+			if (opt_number_cli(PROG, "--history-idle", optarg, 0, WS_HISTORY_IDLE_MAX,
+			                   &v) != 0)
+				return -1;
+			o->history_idle_ms = (uint64_t)v * 1000;
 			break;
 		case O_HIST_BYTES:
 			if (opt_number_cli(PROG, "--history-max-bytes", optarg,

@@ -294,6 +294,8 @@ members_pump(struct ws_room *r)
 	/* While the broker is away the joins stay queued: the re-sync pumps every room. */
 	if (!link_up())
 		return;
+	if (r->join_head != NULL)
+		room_warm(r, (uint64_t)ws->o.history, clock_mono_ms());
 	n = room_join_next(r, ms, per < 1 ? 1 : per > WS_BATCH_MAX ? WS_BATCH_MAX : per);
 	if (n > 1)
 		b = rpc_batch_begin(); /* NULL: no memory, each goes alone */

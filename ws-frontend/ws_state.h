@@ -58,6 +58,8 @@ struct tls_opts; /* common/tls.h */
 #define WS_HISTORY_RATE_MAX        (1024ull * 1024 * 1024)
 #define WS_HISTORY_BURST_S         2     /* a budget saves up this many seconds of its rate */
 #define WS_HISTORY_PAGE_DEFAULT    50    /* history's limit if none given, under --history 0 */
+#define WS_HISTORY_IDLE_DEFAULT    10    /* --history-idle: a room quiet this long (s) */
+#define WS_HISTORY_IDLE_MAX        86400 /* --history-idle's largest (a day) */
 #define WS_HISTORY_SWEEP_MS        10000 /* how often paid-up address budgets are freed */
 
 /* Close codes (RFC 6455 and madang's 4xxx, docs/protocol.md "Close codes"). */
@@ -103,6 +105,7 @@ struct ws_opts {
 	struct netacl trusted;
 	size_t max_rooms;
 	int history;
+	uint64_t history_idle_ms; /* --history-idle in ms (0: frames kept for joiners always) */
 	size_t history_max_bytes; /* --history-max-bytes */
 	uint64_t history_rate;    /* --history-rate, bytes/s per connection */
 	uint64_t history_rate_ip; /* --history-rate-per-ip, bytes/s per client address */

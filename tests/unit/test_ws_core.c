@@ -446,6 +446,79 @@ test_trim_keeps_newest_for_joiners(void **state)
 	free_two_members(&rt, r, a, ma, b, mb);
 }
 
+/* A room with no join for idle_ms lets the frames kept for joiners go, never one a member or
+ * a join still needs, and frees its ring when nothing is left; the next join keeps them again. */
+static void
+test_quiet_room_lets_kept_frames_go(void **state)
+{
+	struct roomtab rt;
+	struct ws_room *r;
+	struct ws_session *a = sess_new("a", 1), *b = sess_new("b", 1);
+	struct ws_member *ma, *mb, *out[2];
+	struct sbuf buf;
+
+	(void)state;
+	roomtab_init(&rt);
+	r = roomtab_add(&rt, "r");
+	room_warm(r, 3, 1000);
+	roomlog_reset(&r->log, 10);
+	ma = sess_member_add(a, r, "a");
+	assert_int_equal(room_add_member(r, ma, 10), 0);
+	for (uint64_t q = 10; q < 15; q++)
+		assert_int_equal(roomlog_append(&r->log, q, frame_of("e")), 0);
+	sbuf_init(&buf);
+	assert_int_equal(sess_collect(a, &buf, 1 << 20), 5);
+	room_trim(r);
+	assert_int_equal(roomlog_count(&r->log), 3); /* kept for joiners */
+	/* Not yet quiet; idle_ms 0 never. */
+	assert_false(room_cool(r, 500, 1499));
+	assert_false(room_cool(r, 0, 1000000));
+	assert_int_equal(roomlog_count(&r->log), 3);
+	/* A join queued, or in flight, keeps the room warm however long it takes. */
+	mb = sess_member_add(b, r, "b");
+	room_join_enqueue(r, mb);
+	assert_false(room_cool(r, 500, 9000));
+	assert_int_equal(room_join_next(r, out, 2), 1);
+	assert_false(room_cool(r, 500, 9000));
+	room_join_done(r, mb);
+	/* Quiet: the kept frames go and the ring with them; the cursors stay valid. */
+	assert_true(room_cool(r, 500, 9000));
+	assert_int_equal(r->keep, 0);
+	assert_int_equal(roomlog_count(&r->log), 0);
+	assert_int_equal(r->log.cap, 0);
+	assert_null(r->log.v);
+	assert_int_equal(r->log.base, 15);
+	assert_int_equal(r->log.top, 15);
+	assert_int_equal(room_history_floor(r), 15);
+	assert_int_equal(roomlog_pending(&r->log, 12), 0);
+	assert_false(room_cool(r, 500, 9000)); /* once */
+	/* New events: the member's backlog is kept, nothing more. */
+	for (uint64_t q = 15; q < 17; q++)
+		assert_int_equal(roomlog_append(&r->log, q, frame_of("f")), 0);
+	room_trim(r);
+	assert_int_equal(roomlog_count(&r->log), 2); /* a has not read them */
+	sbuf_reset(&buf);
+	assert_int_equal(sess_collect(a, &buf, 1 << 20), 2);
+	room_trim(r);
+	assert_int_equal(roomlog_count(&r->log), 0);
+	/* The next join keeps the newest frames again. */
+	room_warm(r, 3, 9500);
+	for (uint64_t q = 17; q < 19; q++)
+		assert_int_equal(roomlog_append(&r->log, q, frame_of("g")), 0);
+	sbuf_reset(&buf);
+	assert_int_equal(sess_collect(a, &buf, 1 << 20), 2);
+	room_trim(r);
+	assert_int_equal(roomlog_count(&r->log), 2);
+	assert_false(room_cool(r, 500, 9999));
+	sbuf_fini(&buf);
+	room_del_member(r, ma);
+	sess_member_del(a, ma);
+	sess_member_del(b, mb);
+	roomtab_del(&rt, r);
+	sess_unref(a);
+	sess_unref(b);
+}
+
 static void
 test_join_rounds_and_pin(void **state)
 {
@@ -755,6 +828,7 @@ main(void)
 	    cmocka_unit_test(test_collect_waits_for_queue_before_room_frames),
 	    cmocka_unit_test(test_shared_frame_survives_until_last_reader),
 	    cmocka_unit_test(test_trim_keeps_newest_for_joiners),
+	    cmocka_unit_test(test_quiet_room_lets_kept_frames_go),
 	    cmocka_unit_test(test_join_rounds_and_pin),
 	    cmocka_unit_test(test_member_slots_and_sole_member),
 	    cmocka_unit_test(test_member_slots_grow_to_the_maximum),

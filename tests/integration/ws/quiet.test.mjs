@@ -1,0 +1,66 @@
+// quiet.test.mjs — madang-ws keeps each room's newest --history frames to replay them to the
+// next joiners itself; a room without a join for --history-idle lets them go (an idle
+// connection's join event is then held by the broker alone: docs/performance.md, finding 31).
+// The next joiner's history then comes from the broker, and is the same, event for event.
+// Starts its own broker and madang-ws (--history-idle 1).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBroker, startWs, stopAll, sleep, waitFor } from '../../lib/stack.mjs';
+import { closeAll, joinPath, nick, httpGet } from '../../lib/wsclient.mjs';
+
+after(async () => { closeAll(); await stopAll(); });
+
+const T = { timeout: 40000 };
+const health = async (url) => JSON.parse((await httpGet(url, '/healthz')).body);
+// A joiner's replay: the events after `joined` and before its own join event.
+const replay = (c) => c.msgs.slice(c.msgs.findIndex((m) => m.type === 'joined') + 1)
+  .filter((m) => m.seq !== undefined && m.seq < c.joined.seq);
+const own = (c) => c.until(() => c.msgs.some((m) => m.type === 'join' && m.seq === c.joined.seq), 10000, 'its own join');
+
+test('--history-idle: a quiet room lets its kept frames go; the next joiner gets the same history from the broker', T, async () => {
+  const b = await startBroker({ name: 'broker-quiet', args: ['--allow-create'] });
+  const w = await startWs(b, { id: 'ws-quiet', args: ['--history-idle', '1', '-v'] });
+  const stay = await joinPath(w.url, 'quiet', nick('stay'));
+  for (let i = 0; i < 5; i++) stay.send({ type: 'message', text: `q${i}`, client_id: `q${i}` });
+  await stay.next((m) => m.type === 'message' && m.message === 'q4', 10000, 'q4');
+
+  // A join at once is served from the frames madang-ws kept.
+  const shared0 = (await health(w.url)).counters.history_shared;
+  const warm = await joinPath(w.url, 'quiet', nick('warm'));
+  await own(warm);
+  assert.equal((await health(w.url)).counters.history_shared, shared0 + 1, 'history from the kept frames');
+  const fromFrames = replay(warm);
+  assert.deepEqual(fromFrames.map((m) => m.type), ['join', 'message', 'message', 'message', 'message', 'message']);
+
+  // No join for a second (and the keep-alive sweep that follows): the frames go.
+  await waitFor(() => /room quiet: no join for 1 s, its frames kept for joiners let go/.test(w.logText()), 10000, 'the room to go quiet');
+  const cold = await joinPath(w.url, 'quiet', nick('cold'));
+  await own(cold);
+  assert.equal((await health(w.url)).counters.history_shared, shared0 + 1, 'history from the broker alone');
+  const fromBroker = replay(cold);
+  // The same events as the warm joiner's, and the warm joiner's own join after them.
+  assert.deepEqual(fromBroker.slice(0, fromFrames.length), fromFrames);
+  assert.equal(fromBroker.length, fromFrames.length + 1);
+  assert.equal(fromBroker.at(-1).type, 'join');
+  assert.equal(fromBroker.at(-1).seq, warm.joined.seq);
+  // And live events still reach everyone, the join warmed the room again.
+  stay.send({ type: 'message', text: 'after', client_id: 'after' });
+  for (const c of [stay, warm, cold]) await c.next((m) => m.type === 'message' && m.message === 'after', 10000, 'after');
+  stay.close(); warm.close(); cold.close();
+  await w.stop(); await b.stop();
+});
+
+test('--history-idle 0 keeps the frames for joiners however long the room is quiet', T, async () => {
+  const b = await startBroker({ name: 'broker-keep', args: ['--allow-create'] });
+  const w = await startWs(b, { id: 'ws-keep', args: ['--history-idle', '0'] });
+  const stay = await joinPath(w.url, 'kept', nick('stay'));
+  stay.send({ type: 'message', text: 'k0', client_id: 'k0' });
+  await stay.next((m) => m.type === 'message' && m.message === 'k0', 10000, 'k0');
+  await sleep(2500);
+  const shared0 = (await health(w.url)).counters.history_shared;
+  const late = await joinPath(w.url, 'kept', nick('late'));
+  await own(late);
+  assert.equal((await health(w.url)).counters.history_shared, shared0 + 1, 'history from the kept frames');
+  stay.close(); late.close();
+  await w.stop(); await b.stop();
+});

@@ -32,41 +32,6 @@ rpc_socket(nng_socket *sock)
 }
 
 int
-rpc_dial(nng_socket sock, const char *url, const struct tls_opts *tls, const char *who, char *err,
-         size_t errsz, nng_dialer *out)
-{
-	nng_dialer d;
-	int rv;
-
-	if ((rv = nng_dialer_create(&d, sock, url)) != 0) {
-		snprintf(err, errsz, "%s: %s", url, nng_strerror(rv));
-		return rv;
-	}
-	if (tls_url_is_tls(url)) {
-		if (tls == NULL) {
-			snprintf(err, errsz, "%s: a tls+tcp:// URL needs --tls-ca and --tls-cert",
-			         url);
-			nng_dialer_close(d);
-			return NNG_EINVAL;
-		}
-		if ((rv = tls_dialer_config(d, url, tls, err, errsz)) != 0) {
-			nng_dialer_close(d);
-			return rv;
-		}
-	}
-	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
-		snprintf(err, errsz, "%s: %s", url, nng_strerror(rv));
-		nng_dialer_close(d);
-		return rv;
-	}
-	if (tls_url_is_tls(url))
-		tls_watch_dialer(d, url, who);
-	if (out != NULL)
-		*out = d;
-	return 0;
-}
-
-int
 rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct tls_opts *tls,
               const char *who, char *err, size_t errsz)
 {
@@ -77,7 +42,7 @@ rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct 
 		return rv;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((rv = rpc_dial(*sock, urls[i], tls, who, err, errsz, NULL)) != 0) {
+		if ((rv = tls_dial(*sock, urls[i], tls, who, err, errsz, NULL)) != 0) {
 			nng_close(*sock);
 			return rv;
 		}
@@ -92,7 +57,7 @@ rpc_link_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	char *url = NULL;
 
 	if (nng_dialer_get_string(nng_pipe_dialer(p), NNG_OPT_URL, &url) != 0) {
-		/* The dialer is gone: the socket's own close does that (rpc_dial closes one only
+		/* The dialer is gone: the socket's own close does that (tls_dial closes one only
 		 * before it starts), or common/redial.c replacing a dialer that had no connection
 		 * (one that came in that moment goes with it): the daemon stopping, or a redial,
 		 * not a broker lost. */

@@ -26,15 +26,7 @@
  * Returns 0 or an nng error. */
 int rpc_socket(nng_socket *sock);
 
-/* Adds a dialer of url to sock, dialing in the background (it keeps redialing while the broker
- * is down, unless nng gives it up: common/redial.h). A tls+tcp:// url gets tls's configuration
- * (tls_dialer_config: tls must then be non-NULL and already checked by tls_check) and its
- * refused handshakes are logged as "who: ..." (tls_watch_dialer); other URLs ignore tls. The
- * dialer goes to *out unless out is NULL. Returns 0, or an nng error with the reason in err. */
-int rpc_dial(nng_socket sock, const char *url, const struct tls_opts *tls, const char *who,
-             char *err, size_t errsz, nng_dialer *out);
-
-/* rpc_socket, then rpc_dial of each of the n urls. On failure nothing stays open and err says
+/* rpc_socket, then tls_dial of each of the n urls. On failure nothing stays open and err says
  * which URL failed. Returns 0 or an nng error. */
 int rpc_open_urls(nng_socket *sock, const char *const *urls, size_t n, const struct tls_opts *tls,
                   const char *who, char *err, size_t errsz);

@@ -489,3 +489,40 @@ tls_unwatch_listener(nng_listener l)
 {
 	watch_remove(true, nng_listener_id(l));
 }
+
+int
+tls_dial(nng_socket sock, const char *url, const struct tls_opts *o, const char *who, char *err,
+         size_t errsz, nng_dialer *out)
+{
+	nng_dialer d;
+	int rv;
+
+	if ((rv = nng_dialer_create(&d, sock, url)) != 0) {
+		snprintf(err, errsz, "%s: %s", url, nng_strerror(rv));
+		return rv;
+	}
+	if (tls_url_is_tls(url)) {
+		if (o == NULL) {
+			snprintf(err, errsz, "%s: a tls+tcp:// URL needs --tls-ca and --tls-cert",
+			         url);
+			nng_dialer_close(d);
+			return NNG_EINVAL;
+		}
+		char why[512];
+		if ((rv = tls_dialer_config(d, url, o, why, sizeof(why))) != 0) {
+			snprintf(err, errsz, "%s: %s", url, why);
+			nng_dialer_close(d);
+			return rv;
+		}
+	}
+	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(err, errsz, "%s: %s", url, nng_strerror(rv));
+		nng_dialer_close(d);
+		return rv;
+	}
+	if (tls_url_is_tls(url))
+		tls_watch_dialer(d, url, who);
+	if (out != NULL)
+		*out = d;
+	return 0;
+}

@@ -102,4 +102,13 @@ void tls_unwatch_dialer(nng_dialer d);
 /* The same for a listener (the broker listens anew: broker/server.c). */
 void tls_unwatch_listener(nng_listener l);
 
+/* Adds a dialer of url to sock, dialing in the background (it keeps redialing while the broker
+ * is down, unless nng gives it up: common/redial.h). A tls+tcp:// url gets o's configuration
+ * (tls_dialer_config: o must then be non-NULL and already checked by tls_check) and its
+ * refused handshakes are logged as "who: ..." (tls_watch_dialer); other URLs ignore o. The
+ * dialer goes to *out unless out is NULL. Returns 0, or an nng error with the URL and the
+ * reason in err. madang-ws, madang-api and rpc_open_urls (the tests) dial brokers this way. */
+int tls_dial(nng_socket sock, const char *url, const struct tls_opts *o, const char *who, char *err,
+             size_t errsz, nng_dialer *out);
+
 #endif

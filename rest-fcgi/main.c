@@ -174,7 +174,7 @@ api_dial(void *arg, nng_socket sock, const char *url, nng_dialer *d)
 	char err[2 * ERRBUF];
 	int rv;
 
-	if ((rv = rpc_dial(sock, url, arg, "api", err, sizeof(err), d)) != 0)
+	if ((rv = tls_dial(sock, url, arg, "api", err, sizeof(err), d)) != 0)
 		log_error("api: broker %s", err);
 	return rv;
 }

@@ -424,25 +424,13 @@ link_sub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 static int
 link_dial(void *arg, nng_socket sock, const char *url, nng_dialer *out)
 {
-	char err[512] = "";
-	nng_dialer d = NNG_DIALER_INITIALIZER;
+	char err[512];
 	int rv;
 
 	(void)arg;
-	if ((rv = nng_dialer_create(&d, sock, url)) == 0 && tls_url_is_tls(url))
-		rv = tls_dialer_config(d, url, ws->o.tls, err, sizeof(err));
-	if (rv == 0)
-		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
-	if (rv != 0) {
-		log_error("broker: cannot dial %s: %s", url, err[0] ? err : nng_strerror(rv));
-		if (nng_dialer_id(d) > 0)
-			nng_dialer_close(d);
-		return rv;
-	}
-	if (tls_url_is_tls(url))
-		tls_watch_dialer(d, url, "ws");
-	*out = d;
-	return 0;
+	if ((rv = tls_dial(sock, url, ws->o.tls, "ws", err, sizeof(err), out)) != 0)
+		log_error("broker: cannot dial %s", err);
+	return rv;
 }
 
 /* Both sockets' dialers, replaced when one has had no connection for a while (redial.h). */

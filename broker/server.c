@@ -893,7 +893,7 @@ out_sockets:
 	broker_set_store(b, &(const struct broker_store){NULL});
 	store_close(st);
 	st = NULL;
-	stopguard_arm(cfg->stop_timeout, "broker", "nng_close");
+	stopguard_cleanup(cfg->stop_timeout, "broker", "nng_close", rv == 0 ? 0 : 1);
 	sockets_close();
 out:
 	broker_destroy(b);

@@ -18,6 +18,8 @@ static struct {
 	struct timespec deadline; /* CLOCK_MONOTONIC; tv_sec 0: disarmed */
 	unsigned seconds;
 	const char *who, *context;
+	bool cleanup; /* the last phase (stopguard_cleanup): exit with status */
+	int status;
 } guard = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static bool
@@ -43,13 +45,20 @@ guard_thread(void *arg)
 			break;
 		pthread_cond_timedwait(&guard.cv, &guard.mu, &guard.deadline);
 	}
+	if (guard.cleanup) {
+		log_warn("%s: %s did not return within %u s (nng 1.5.2's close deadlock?): exiting "
+		         "with status %d",
+		         guard.who, guard.context, guard.seconds, guard.status);
+		_exit(guard.status);
+	}
 	log_error("%s: still stopping after %u s (stuck in %s?): exiting now", guard.who,
 	          guard.seconds, guard.context);
 	_exit(1);
 }
 
-int
-stopguard_arm(unsigned seconds, const char *who, const char *context)
+/* Arms the guard (stopguard_arm), in the last phase when cleanup is true. */
+static int
+arm(unsigned seconds, const char *who, const char *context, bool cleanup, int status)
 {
 	struct timespec when;
 	int rv = 0;
@@ -89,8 +98,23 @@ stopguard_arm(unsigned seconds, const char *who, const char *context)
 	}
 	guard.who = who;
 	guard.context = context; /* where the stop is now */
+	guard.cleanup = cleanup;
+	guard.status = status;
 	pthread_mutex_unlock(&guard.mu);
 	return 0;
+}
+
+int
+stopguard_arm(unsigned seconds, const char *who, const char *context)
+{
+	return arm(seconds, who, context, false, 1);
+}
+
+int
+stopguard_cleanup(unsigned seconds, const char *who, const char *context, int status)
+{
+	return arm(seconds < STOPGUARD_CLEANUP_S ? seconds : STOPGUARD_CLEANUP_S, who, context,
+	           true, status);
 }
 
 void

@@ -437,8 +437,9 @@ main(int argc, char **argv)
 	status = 0;
 	log_info("api: stopped");
 out_rpc:
-	/* nng 1.5.2 can deadlock in nng_close (common/stopguard.h): bounded. */
-	stopguard_arm(stop_timeout, "api", "nng_close");
+	/* nng 1.5.2 can deadlock in nng_close (common/stopguard.h): bounded, and every request
+	 * has been answered by now. */
+	stopguard_cleanup(stop_timeout, "api", "nng_close", status);
 	nng_close(srv.rpc);
 out_listen:
 	close(srv.listen_fd);

@@ -551,8 +551,9 @@ main(int argc, char **argv)
 		rc = 0;
 	log_info("ws: %s stopped", ws->o.id);
 out:
-	/* nng 1.5.2 can deadlock in nng_close (common/stopguard.h): bounded. */
-	stopguard_arm(ws->o.stop_timeout, "ws", "nng_close");
+	/* nng 1.5.2 can deadlock in nng_close (common/stopguard.h): bounded, and the clients have
+	 * had their close frames by now. */
+	stopguard_cleanup(ws->o.stop_timeout, "ws", "nng_close", rc);
 	link_close();
 	wait_fini();
 	glue_fini();

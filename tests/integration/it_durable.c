@@ -443,8 +443,10 @@ test_a_stop_stuck_in_nng_close_ends_after_stop_timeout(void **state)
 		assert_true(tj_bool(r, "ok"));
 		cJSON_Delete(r);
 	}
-	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 1);
-	assert_true(log_has(f, "broker: still stopping after 1 s (stuck in nng_close?): exiting now"));
+	/* Its own work done, the stop ends with status 0 (stopguard_cleanup). */
+	assert_int_equal(tbroker_signal(&f->tb, SIGTERM), 0);
+	assert_true(log_has(f, "broker: nng_close did not return within 1 s (nng 1.5.2's close "
+	                       "deadlock?): exiting with status 0"));
 	if (pg_host == NULL) {
 		snprintf(wal, sizeof(wal), "%s/madang.db-wal", f->st.data);
 		assert_true(stat(wal, &st) != 0 || st.st_size == 0);

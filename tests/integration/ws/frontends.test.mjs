@@ -359,7 +359,7 @@ test('--max-message, and SIGINT: clients closed with 1001, exit status 0', T, as
 });
 
 // nng 1.5.2 can deadlock in nng_close (common/stopguard.h); a shim makes it certain here.
-test('--stop-timeout: a stop stuck in nng_close ends with status 1, its clients closed with 1001 first', T, async (t) => {
+test('--stop-timeout: a stop stuck in nng_close ends with status 0 (its work is done), its clients closed with 1001 first', T, async (t) => {
   const cmd = process.env.MADANG_WS_REUSE_CMD.split(' ');
   const port = await freePort();
   const asan = process.env.ASAN_OPTIONS ? `${process.env.ASAN_OPTIONS}:` : '';
@@ -376,8 +376,8 @@ test('--stop-timeout: a stop stuck in nng_close ends with status 1, its clients 
   const t0 = Date.now();
   k.kill('SIGTERM');
   assert.equal((await c.waitClose()).code, 1001);
-  assert.deepEqual(await exited, { code: 1, signal: null });
+  assert.deepEqual(await exited, { code: 0, signal: null });
   const took = Date.now() - t0;
   assert.ok(took >= 900 && took < 4000, `stopped after ${took} ms`);
-  assert.match(log, /ws: still stopping after 1 s \(stuck in nng_close\?\): exiting now/);
+  assert.match(log, /ws: nng_close did not return within 1 s \(nng 1\.5\.2's close deadlock\?\): exiting with status 0/);
 });

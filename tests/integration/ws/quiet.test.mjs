@@ -2,10 +2,11 @@
 // next joiners itself; a room without a join for --history-idle lets them go (an idle
 // connection's join event is then held by the broker alone: docs/performance.md, finding 31).
 // The next joiner's history then comes from the broker, and is the same, event for event.
-// Starts its own broker and madang-ws (--history-idle 1).
+// Starts its own broker and madang-ws (--history-idle 1). --history-idle 0 (never) is
+// test_ws_core's: room_cool does nothing then.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, startWs, stopAll, sleep, waitFor } from '../../lib/stack.mjs';
+import { startBroker, startWs, stopAll, waitFor } from '../../lib/stack.mjs';
 import { closeAll, joinPath, nick, httpGet } from '../../lib/wsclient.mjs';
 
 after(async () => { closeAll(); await stopAll(); });
@@ -47,20 +48,5 @@ test('--history-idle: a quiet room lets its kept frames go; the next joiner gets
   stay.send({ type: 'message', text: 'after', client_id: 'after' });
   for (const c of [stay, warm, cold]) await c.next((m) => m.type === 'message' && m.message === 'after', 10000, 'after');
   stay.close(); warm.close(); cold.close();
-  await w.stop(); await b.stop();
-});
-
-test('--history-idle 0 keeps the frames for joiners however long the room is quiet', T, async () => {
-  const b = await startBroker({ name: 'broker-keep', args: ['--allow-create'] });
-  const w = await startWs(b, { id: 'ws-keep', args: ['--history-idle', '0'] });
-  const stay = await joinPath(w.url, 'kept', nick('stay'));
-  stay.send({ type: 'message', text: 'k0', client_id: 'k0' });
-  await stay.next((m) => m.type === 'message' && m.message === 'k0', 10000, 'k0');
-  await sleep(2500);
-  const shared0 = (await health(w.url)).counters.history_shared;
-  const late = await joinPath(w.url, 'kept', nick('late'));
-  await own(late);
-  assert.equal((await health(w.url)).counters.history_shared, shared0 + 1, 'history from the kept frames');
-  stay.close(); late.close();
   await w.stop(); await b.stop();
 });

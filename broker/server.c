@@ -534,6 +534,22 @@ listeners_check(uint64_t now)
 		nng_stats_free(all);
 }
 
+/* Listens on url with sock (srv's ipc mode and TLS), its listener watched in w for a peer
+ * of protocol peer (listeners_check). Returns 0, or -1 (logged). */
+static int
+listen_watched(struct lwatch *w, nng_socket sock, const char *url, uint16_t peer)
+{
+	int rv;
+
+	*w = (struct lwatch){
+	    .sock = sock, .url = url, .peer = peer, .probe_fd = -1, .probe_at = clock_mono_ms()};
+	if ((rv = listen_url(sock, url, srv.ipc_mode, srv.tls, &w->l)) != 0) {
+		log_error("broker: cannot listen on %s: %s", url, nng_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 make_epoch(char out[17])
 {
@@ -566,30 +582,15 @@ sockets_open(const struct server_config *cfg)
 	}
 	srv.ipc_mode = cfg->ipc_mode;
 	srv.tls = cfg->tls;
-	srv.lw[0] = (struct lwatch){.sock = srv.pub,
-	                            .url = cfg->events_url,
-	                            .peer = SRV_SUB0_PEER,
-	                            .probe_fd = -1,
-	                            .probe_at = clock_mono_ms()};
-	if ((rv = listen_url(srv.pub, cfg->events_url, cfg->ipc_mode, cfg->tls, &srv.lw[0].l)) !=
-	    0) {
-		log_error("broker: cannot listen on %s: %s", cfg->events_url, nng_strerror(rv));
+	if (listen_watched(&srv.lw[0], srv.pub, cfg->events_url, SRV_SUB0_PEER) != 0)
 		return -1;
-	}
 	if ((rv = nng_rep0_open(&srv.rep)) != 0 ||
 	    (rv = nng_socket_set_size(srv.rep, NNG_OPT_RECVMAXSZ, SRV_RECV_MAX)) != 0) {
 		log_error("broker: cannot open the request socket: %s", nng_strerror(rv));
 		return -1;
 	}
-	srv.lw[1] = (struct lwatch){.sock = srv.rep,
-	                            .url = cfg->rpc_url,
-	                            .peer = NNG_REQ0_SELF,
-	                            .probe_fd = -1,
-	                            .probe_at = clock_mono_ms()};
-	if ((rv = listen_url(srv.rep, cfg->rpc_url, cfg->ipc_mode, cfg->tls, &srv.lw[1].l)) != 0) {
-		log_error("broker: cannot listen on %s: %s", cfg->rpc_url, nng_strerror(rv));
+	if (listen_watched(&srv.lw[1], srv.rep, cfg->rpc_url, NNG_REQ0_SELF) != 0)
 		return -1;
-	}
 	srv.nslots = cfg->inflight;
 	if ((srv.slots = calloc((size_t)srv.nslots, sizeof(*srv.slots))) == NULL)
 		return -1;

@@ -115,10 +115,10 @@ frame_pool_alloc(size_t size)
 }
 
 void
-frame_pool_free(void *p, size_t size)
+frame_pool_free(void *p)
 {
 	struct slab *s = (struct slab *)((uintptr_t)p & ~(uintptr_t)(FRAME_SLAB - 1));
-	size_t c = class_of(size);
+	size_t c = class_of(s->size);
 
 	UNPOISON(p, sizeof(void *));
 	*(void **)p = s->free;
@@ -201,7 +201,7 @@ ws_frame_unref(struct ws_frame *f)
 	if (f == NULL || --f->refs > 0)
 		return;
 	if (sizeof(*f) + f->len <= FRAME_POOL_MAX)
-		frame_pool_free(f, sizeof(*f) + f->len);
+		frame_pool_free(f);
 	else
 		free(f);
 }

@@ -544,21 +544,21 @@ test_frame_pool(void **state)
 	assert_non_null(q = frame_pool_alloc(33));
 	for (int i = 0; i < N; i++)
 		assert_true((uintptr_t)q / (16 * 1024) != (uintptr_t)p[i] / (16 * 1024));
-	frame_pool_free(q, 33); /* its slab stays: the last of its size */
+	frame_pool_free(q); /* its slab stays: the last of its size */
 	frame_pool_stats(&st1);
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < 100; k++)
 			assert_int_equal(((unsigned char *)p[i])[k], (unsigned char)i);
 	/* Every other one back, then taken again: the same places, nothing new. */
 	for (int i = 0; i < N; i += 2)
-		frame_pool_free(p[i], 100);
+		frame_pool_free(p[i]);
 	for (int i = 0; i < N; i += 2)
 		assert_non_null(p[i] = frame_pool_alloc(100));
 	frame_pool_stats(&st);
 	assert_int_equal(st.slabs, st1.slabs);
 	/* All back: one of the two slabs goes, the last of the size stays. */
 	for (int i = 0; i < N; i++)
-		frame_pool_free(p[i], 100);
+		frame_pool_free(p[i]);
 	frame_pool_stats(&st);
 	assert_int_equal(st.items, st0.items);
 	assert_int_equal(st.slabs, st1.slabs - 1);

@@ -48,24 +48,34 @@ endif
 
 # Library flags. nng ships no pkg-config file in Debian 12, so it is linked by name.
 pc = $(shell $(PKG_CONFIG) --$(1) $(2) 2>/dev/null)
-CJSON_CFLAGS := $(call pc,cflags,libcjson)
-CJSON_LIBS   := $(or $(call pc,libs,libcjson),-lcjson)
-NNG_LIBS     := -lnng -lpthread
-LWS_CFLAGS   := $(call pc,cflags,libwebsockets)
-LWS_LIBS     := $(or $(call pc,libs,libwebsockets),-lwebsockets) -lev # --event-loop libev (ws-frontend/server.c)
-FCGI_CFLAGS  := $(call pc,cflags,fcgi)
-FCGI_LIBS    := $(or $(call pc,libs,fcgi),-lfcgi)
-CMOCKA_CFLAGS:= $(call pc,cflags,cmocka)
-CMOCKA_LIBS  := $(or $(call pc,libs,cmocka),-lcmocka)
-CRYPTO_LIBS  := $(or $(call pc,libs,libcrypto),-lcrypto)
-SQLITE_LIBS  := $(or $(call pc,libs,sqlite3),-lsqlite3)
-PQ_CFLAGS    := $(call pc,cflags,libpq)
-PQ_LIBS      := $(or $(call pc,libs,libpq),-lpq)
+# $(eval $(call pc_once,VAR,cflags|libs,PACKAGE,FALLBACK)) defines VAR to ask pkg-config when it
+# is first expanded, and to keep the answer. Asked when the Makefile is read, it would answer
+# nothing on a fresh machine whose -dev packages this same `make test` or `make run` installs
+# (deps, before any compile: objects are order-only on it), and libpq's header directory, say,
+# would be missing from the compiles. Every variable built on these is recursive (=) for the
+# same reason, the modules' EXTRA_CFLAGS_* included.
+define pc_once
+$(1) = $$(eval $(1) := $$(or $$(call pc,$(2),$(3)),$(4)))$$($(1))
+endef
+$(eval $(call pc_once,CJSON_CFLAGS,cflags,libcjson))
+$(eval $(call pc_once,CJSON_PC_LIBS,libs,libcjson,-lcjson))
+$(eval $(call pc_once,LWS_CFLAGS,cflags,libwebsockets))
+$(eval $(call pc_once,LWS_PC_LIBS,libs,libwebsockets,-lwebsockets))
+$(eval $(call pc_once,FCGI_CFLAGS,cflags,fcgi))
+$(eval $(call pc_once,FCGI_LIBS,libs,fcgi,-lfcgi))
+$(eval $(call pc_once,CMOCKA_CFLAGS,cflags,cmocka))
+$(eval $(call pc_once,CMOCKA_LIBS,libs,cmocka,-lcmocka))
+$(eval $(call pc_once,CRYPTO_LIBS,libs,libcrypto,-lcrypto))
+$(eval $(call pc_once,SQLITE_LIBS,libs,sqlite3,-lsqlite3))
+$(eval $(call pc_once,PQ_CFLAGS,cflags,libpq))
+$(eval $(call pc_once,PQ_LIBS,libs,libpq,-lpq))
+NNG_LIBS      = -lnng -lpthread
+LWS_LIBS      = $(LWS_PC_LIBS) -lev # --event-loop libev (ws-frontend/server.c)
 # GNU libunistring (Unicode normalisation and case folding of names, common/validate.c); Debian
 # ships no pkg-config file for it. Every link line that takes common/ also takes cJSON (common/
 # needs both), so libunistring rides along in CJSON_LIBS.
 UNISTRING_LIBS := -lunistring
-CJSON_LIBS   += $(UNISTRING_LIBS)
+CJSON_LIBS    = $(CJSON_PC_LIBS) $(UNISTRING_LIBS)
 
 # The recipe of a static library: the archive is written afresh from exactly the objects among
 # its prerequisites. `ar rcs` on an old archive keeps the members of sources since moved or

@@ -9,7 +9,7 @@ BROKER_CORE_LIB  := $(BUILD)/lib/libmadang-broker-core.a
 BROKER_SRCS      := broker/server.c broker/store.c broker/store_sqlite.c broker/store_pg.c broker/store_pg_data.c \
                     broker/main.c
 BROKER_OBJS      := $(BROKER_SRCS:%.c=$(OBJ)/%.o)
-EXTRA_CFLAGS_broker := $(CJSON_CFLAGS) $(PQ_CFLAGS)
+EXTRA_CFLAGS_broker = $(CJSON_CFLAGS) $(PQ_CFLAGS)
 PROGRAMS  += $(BIN)/madang-broker
 CORE_LIBS += $(BROKER_CORE_LIB)
 DEPS      += $(BROKER_CORE_OBJS:.o=.d) $(BROKER_OBJS:.o=.d)

@@ -1,7 +1,7 @@
 # tools/ — small programs shipped with madang.
 #   madang-token  mints HS256 tokens for --jwt-secret-file (tools/token.c)
 TOOLS_OBJS := $(OBJ)/tools/token.o
-EXTRA_CFLAGS_tools := $(CJSON_CFLAGS)
+EXTRA_CFLAGS_tools = $(CJSON_CFLAGS)
 PROGRAMS += $(BIN)/madang-token
 DEPS     += $(TOOLS_OBJS:.o=.d)
 

@@ -9,7 +9,7 @@ API_CORE_OBJS := $(API_CORE_SRCS:%.c=$(OBJ)/%.o) $(BUILD)/gen/rest-fcgi/openapi_
 API_CORE_LIB  := $(BUILD)/lib/libmadang-api-core.a
 API_SRCS      := rest-fcgi/main.c rest-fcgi/server.c rest-fcgi/listen.c
 API_OBJS      := $(API_SRCS:%.c=$(OBJ)/%.o)
-EXTRA_CFLAGS_rest-fcgi := $(FCGI_CFLAGS) $(CJSON_CFLAGS)
+EXTRA_CFLAGS_rest-fcgi = $(FCGI_CFLAGS) $(CJSON_CFLAGS)
 
 PROGRAMS  += $(BIN)/madang-api
 CORE_LIBS += $(API_CORE_LIB)

@@ -16,7 +16,7 @@ WS_SHELL_SRCS := $(filter-out $(WS_CORE_SRCS),$(wildcard ws-frontend/*.c))
 WS_CORE_OBJS := $(WS_CORE_SRCS:%.c=$(OBJ)/%.o)
 WS_SHELL_OBJS := $(WS_SHELL_SRCS:%.c=$(OBJ)/%.o)
 WS_CORE_LIB := $(BUILD)/lib/libmadang-ws-core.a
-EXTRA_CFLAGS_ws-frontend := $(CJSON_CFLAGS) $(LWS_CFLAGS) -Iws-frontend
+EXTRA_CFLAGS_ws-frontend = $(CJSON_CFLAGS) $(LWS_CFLAGS) -Iws-frontend
 
 PROGRAMS  += $(BIN)/madang-ws
 CORE_LIBS += $(WS_CORE_LIB)

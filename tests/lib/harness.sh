@@ -122,6 +122,37 @@ t_node_file() {
 	fi
 }
 
+# t_lane CMD [ARGS...]: runs CMD (a shell function, typically a few t_node_file calls one after
+# the other) in the background, beside what the suite does next; its output and its counts are
+# kept in $T_DIR until t_lane_join. For test files that mostly wait (on timers, on daemons they
+# kill and start) and share nothing with the ones that run meanwhile: their own daemons or
+# rooms, free ports. t_lane_join: waits for every lane, prints each one's output in the order
+# they were started, and adds their counts to the suite's.
+T_LANES=""
+t_lane() {
+	tl_n=$(($(echo "$T_LANES" | wc -w) + 1))
+	(
+		T_PASS=0 T_FAIL=0 T_SKIP=0
+		"$@"
+		echo "$T_PASS $T_FAIL $T_SKIP" >"$T_DIR/lane-$tl_n.counts"
+	) >"$T_DIR/lane-$tl_n.out" 2>&1 &
+	T_LANES="$T_LANES $tl_n:$!"
+}
+t_lane_join() {
+	for tl in $T_LANES; do
+		wait "${tl#*:}"
+		tl_n=${tl%%:*}
+		echo "--- lane $tl_n (ran beside the files above):"
+		cat "$T_DIR/lane-$tl_n.out"
+		if read -r tl_p tl_f tl_s <"$T_DIR/lane-$tl_n.counts"; then
+			T_PASS=$((T_PASS + tl_p)) T_FAIL=$((T_FAIL + tl_f)) T_SKIP=$((T_SKIP + tl_s))
+		else
+			t_fail "lane $tl_n ended without its counts"
+		fi
+	done 2>/dev/null
+	T_LANES=""
+}
+
 # t_stack_dirs: where tests/lib/stack.mjs puts the daemons' logs ($T_STACK_DIR, exported as
 # MADANG_STACK_DIR) and their PIDs (MADANG_STACK_PIDDIR), which t_cleanup ends. For suites whose
 # node test files start their own daemons.

@@ -3,8 +3,8 @@
 # (two front-ends: ws1 with the default limits, ws2 with a high rate limit, few rooms per
 # connection and a trusted proxy; ws3 requires tokens) on free 127.0.0.1 ports, the broker on
 # free TCP ports. Runs tests/integration/ws/*.test.mjs with node --test, one file at a time under
-# a time limit; survival.test.mjs runs last because it kills and restarts the daemons. Then checks
-# that madang-ws exits 0 after SIGTERM.
+# a time limit (brokers and quiet in a lane beside the others); survival.test.mjs runs last because
+# it kills and restarts the daemons. Then checks that madang-ws exits 0 after SIGTERM.
 # WS_LOOP_ARGS (31-ws-poll.sh) is added to every madang-ws started here and by the tests, and
 # WS_BROKER_ARGS to the broker (31-ws-poll.sh: --no-bundles, so that the front-ends take room
 # events from the room topics there and from bundles here).
@@ -33,18 +33,23 @@ bundled() { curl -fsS --max-time 2 "http://127.0.0.1:$1/healthz" | grep -q "\"ev
 t_check "ws1 takes room events $([ $bundles = true ] && echo as bundles || echo per room) (/healthz)" \
 	bundled "$ws1_port"
 
+# brokers.test.mjs and quiet.test.mjs start their own brokers and madang-ws with their defaults,
+# whatever WS_LOOP_ARGS and WS_BROKER_ARGS say: under 31-ws-poll they would run the same again
+# (~30 s), so they run here only. They mostly wait on their daemons and share nothing with the
+# stack above, so they run in a lane beside the files that use it (t_lane).
+own_daemons() {
+	for name in brokers.test.mjs quiet.test.mjs; do
+		t_node_file "$root/tests/integration/ws" "$name" "$FILE_TIMEOUT"
+	done
+}
+[ -z "${WS_LOOP_ARGS:-}${WS_BROKER_ARGS:-}" ] && t_lane own_daemons
 for f in "$root"/tests/integration/ws/*.test.mjs; do
 	name=$(basename "$f")
-	[ "$name" = survival.test.mjs ] && continue
-	# brokers.test.mjs and quiet.test.mjs start their own brokers and madang-ws with their
-	# defaults, whatever WS_LOOP_ARGS and WS_BROKER_ARGS say: under 31-ws-poll they would run the
-	# same again (~35 s).
-	case $name in brokers.test.mjs | quiet.test.mjs)
-		[ -n "${WS_LOOP_ARGS:-}${WS_BROKER_ARGS:-}" ] && continue ;;
-	esac
+	case $name in survival.test.mjs | brokers.test.mjs | quiet.test.mjs) continue ;; esac
 	t_node_file "$root/tests/integration/ws" "$name" "$FILE_TIMEOUT"
 done
 t_node_file "$root/tests/integration/ws" survival.test.mjs "$FILE_TIMEOUT"
+t_lane_join
 
 # survival.test.mjs ends by sending ws1 SIGTERM: it must have exited, and with status 0
 # (stack-up.mjs, its parent, writes the status).

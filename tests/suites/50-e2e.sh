@@ -3,8 +3,9 @@
 # the real stack: the `e2e` stack of tests/lib/stack-up.mjs (madang-broker --allow-create,
 # madang-api, madang-ws and a private nginx rendered by scripts/render-nginx.sh, and a second
 # madang-ws that requires tokens behind its own nginx), all on free 127.0.0.1 ports. Runs
-# tests/e2e/*.test.mjs with node --test, one file at a time (the last two kill and restart
-# madang-ws and madang-broker through tests/lib/stack.mjs), and adds up their results.
+# tests/e2e/*.test.mjs with node --test, two files at a time where they can (below; the last two
+# kill and restart madang-ws and madang-broker through tests/lib/stack.mjs), and adds up their
+# results.
 # Screenshots go to $MADANG_BUILD/screenshots/. Nothing is skipped: a missing program is a
 # failure. Chromium, nginx and node come from Debian and the node packages from
 # tests/package-lock.json: `make test` installs them first, `make check` expects them.
@@ -54,12 +55,21 @@ run_file() {
 	t_node_file "$root/tests" "e2e/$1" "$FILE_TIMEOUT"
 }
 
+# Two files run at once, each in its own Chromium: the files wait on time far more than they
+# compute, and one after the other they took three minutes. A lane (t_lane) takes moderation and
+# details (their own rooms on the stack above) and noroom (daemons of its own) while chat,
+# compose and tokens run (~60 and ~80 s here). reconnect and broker-restart come last, alone:
+# they kill and restart the stack's madang-ws and broker, which every other file uses.
+lane() {
+	run_file moderation.test.mjs
+	run_file details.test.mjs
+	run_file noroom.test.mjs
+}
+t_lane lane
 run_file chat.test.mjs
 run_file compose.test.mjs
 run_file tokens.test.mjs
-run_file moderation.test.mjs
-run_file details.test.mjs
-run_file noroom.test.mjs
+t_lane_join
 run_file reconnect.test.mjs
 run_file broker-restart.test.mjs
 

@@ -25,7 +25,9 @@ $(BUILD)/gen/rest-fcgi/openapi_data.c: rest-fcgi/openapi.json
 	  printf '0x00};\nconst size_t api_openapi_json_len = sizeof(api_openapi_json) - 1;\n'; \
 	} > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/rest-fcgi/openapi_data.o: $(BUILD)/gen/rest-fcgi/openapi_data.c rest-fcgi/openapi.h
+# (order-only on deps, as the shared compile rule: `make -j` on a fresh machine installs the
+# compiler first)
+$(BUILD)/gen/rest-fcgi/openapi_data.o: $(BUILD)/gen/rest-fcgi/openapi_data.c rest-fcgi/openapi.h | deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -D_GNU_SOURCE -Irest-fcgi $(ALL_CFLAGS) -c $< -o $@
 

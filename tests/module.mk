@@ -27,6 +27,10 @@ $(TESTBIN)/it_%: $(OBJ)/tests/integration/it_%.o $(TEST_LIB_OBJS) $(CORE_LIBS) $
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 
+# The helpers below compile straight from their source, outside the shared compile rule: they
+# too wait for deps (`make -j` on a fresh machine installs the compiler first).
+$(TESTBIN)/freeport $(TESTBIN)/broker-rpc $(TESTBIN)/nng-close-hang.so $(TESTBIN)/sp-epipe.so: | deps
+
 $(TESTBIN)/freeport: tests/lib/freeport.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<

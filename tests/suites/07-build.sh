@@ -5,6 +5,9 @@
 # objects of common/ and their archive are copied there (times kept), a member that is no object
 # of common/ is added to the archive, one object is made newer, and make, with BUILD pointing at
 # the copy, must write the archive again without it; a second make must not touch it.
+# And reading the Makefile asks pkg-config nothing: on a fresh machine, `make test` and `make run`
+# install the -dev packages (deps) in the same make that read it, and flags read before that were
+# empty (libcjson's and libpq's include directories went missing from the compiles).
 T_NAME=build
 . "$MADANG_ROOT/tests/lib/harness.sh"
 
@@ -34,4 +37,19 @@ t_check "the stale member is gone" sh -c '! ar t "$1" | grep -qx stale.o' sh "$l
 out=$(mk)
 t_check "a second make leaves the archive as it is ($out)" \
 	sh -c 'echo "$1" | grep -q "is up to date" || [ -z "$1" ]' sh "$out"
+
+# A pkg-config that notes each call: `make -n deps` expands no compile, so it must not be called.
+cat >"$T_DIR/pkg-config" <<'SH'
+#!/bin/sh
+echo "$*" >>"${0%/*}/pkg-config.calls"
+exec pkg-config "$@"
+SH
+chmod +x "$T_DIR/pkg-config"
+make -C "$MADANG_ROOT" --no-print-directory -n BUILD="$b" PKG_CONFIG="$T_DIR/pkg-config" deps >/dev/null 2>&1
+t_check "reading the Makefile asks pkg-config nothing (asked: $(tr '\n' ',' <"$T_DIR/pkg-config.calls" 2>/dev/null))" \
+	test ! -s "$T_DIR/pkg-config.calls"
+make -C "$MADANG_ROOT" --no-print-directory -n BUILD="$b" PKG_CONFIG="$T_DIR/pkg-config" \
+	"$b/obj/broker/store_pg.o" >"$T_DIR/store_pg.n" 2>&1
+t_check "a compile that needs a package's flags asks for them (store_pg.o: libpq's -I)" \
+	grep -q -- "-I/usr/include/postgresql" "$T_DIR/store_pg.n"
 t_done

@@ -13,9 +13,13 @@ FUZZ_NAMES   := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 
 .PHONY: fuzz fuzz-bins fuzz-smoke
-# Builds the targets in a separate tree with clang and the sanitizers (a recursive make).
+# Builds the targets in a separate tree with clang and the sanitizers (a recursive make). Installs
+# clang first when missing, but not under `make check` (its suites get MADANG_NO_DEPS=1), which
+# never calls apt.
 fuzz-bins:
+ifeq ($(MADANG_NO_DEPS),)
 	$(Q)scripts/install-deps.sh build test
+endif
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
 		CFLAGS="-O1 -g $(FUZZ_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 		$(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)

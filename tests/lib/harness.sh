@@ -14,6 +14,10 @@ T_PIDS=""
 # tests/lib/stack.mjs wrote to $T_DIR/stack/pids (only while it is still a madang daemon or
 # nginx, never a reused PID), removes the temp dir.
 t_cleanup() {
+	# A lane not joined (the suite ended early) is waited for: its files end their own daemons.
+	for tl in ${T_LANES:-}; do
+		wait "${tl#*:}" 2>/dev/null
+	done
 	for pid in $T_PIDS; do
 		kill -TERM "$pid" 2>/dev/null
 	done

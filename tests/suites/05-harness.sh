@@ -114,6 +114,32 @@ t_check "MADANG_ALONGSIDE=0 runs it on its own, before the next suite" \
 	sh -c 'echo "$1" | grep -qx "=== suite 15-beside: 0 passed, 1 failed, 0 skipped (.*)"' sh "$out"
 rm -f "$T_DIR/next-ran" "$T_DIR/beside-ended" "$suites"/1[567]-*.sh
 
+# t_lane (tests/lib/harness.sh): two lanes run at once, beside the suite's own checks; their
+# output is printed and their counts added at t_lane_join, a failure in a lane included; a lane
+# still running when the suite ends is waited for.
+cat >"$T_DIR/lanes.sh" <<SH
+T_NAME=lanes
+. "$MADANG_ROOT/tests/lib/harness.sh"
+one() { sleep 2; t_ok "lane one"; t_fail "lane one's failure"; }
+two() { sleep 2; t_ok "lane two"; }
+late() { sleep 1; : >"$T_DIR/late-ended"; }
+start=\$(date +%s)
+t_lane one
+t_lane two
+t_ok "beside the lanes"
+t_lane_join
+t_check "the two lanes ran at once (2 s each)" [ \$((\$(date +%s) - start)) -lt 4 ]
+t_lane late
+t_done
+SH
+out=$(sh "$T_DIR/lanes.sh" 2>&1)
+echo "$out" | sed 's/^/    /'
+t_check "t_lane_join adds the lanes' counts, a failure in one of them included" \
+	sh -c 'echo "$1" | grep -qx "lanes: 4 passed, 1 failed, 0 skipped"' sh "$out"
+t_check "... and prints each lane's output after the suite's own lines" \
+	sh -c 'echo "$1" | sed -n "/^ok - beside the lanes/,\$p" | grep -q "^ok - lane two"' sh "$out"
+t_check "a lane still running when the suite ends is waited for" test -e "$T_DIR/late-ended"
+
 # A failed suite's failing checks are repeated at the end, under its name: CI keeps only the
 # end of the output.
 cat >"$suites/50-fails.sh" <<'SH'

@@ -58,8 +58,9 @@ run_file() {
 # Two files run at once, each in its own Chromium: the files wait on time far more than they
 # compute, and one after the other they took three minutes. A lane (t_lane) takes moderation and
 # details (their own rooms on the stack above) and noroom (daemons of its own) while chat,
-# compose and tokens run (~60 and ~80 s here). reconnect and broker-restart come last, alone:
-# they kill and restart the stack's madang-ws and broker, which every other file uses.
+# compose and tokens run (about 100 and 120 s in a fresh clone's make test: the two Chromiums
+# slow each other down). reconnect and broker-restart come last, alone: they kill and restart
+# the stack's madang-ws and broker, which every other file uses.
 lane() {
 	run_file moderation.test.mjs
 	run_file details.test.mjs

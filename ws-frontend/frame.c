@@ -144,6 +144,20 @@ frame_pool_stats(struct frame_pool_stats *st)
 	*st = pool.st;
 }
 
+/* The bytes of a frame whose header and payload take len: in the pool or malloc's, decided
+ * here alone, for ws_frame_text allocates and ws_frame_unref frees by it. */
+static size_t
+frame_bytes(size_t len)
+{
+	return sizeof(struct ws_frame) + len;
+}
+
+static bool
+frame_pooled(size_t len)
+{
+	return frame_bytes(len) <= FRAME_POOL_MAX;
+}
+
 size_t
 ws_frame_header_len(size_t len)
 {
@@ -163,10 +177,10 @@ ws_frame_text(const char *payload, size_t len)
 
 	if (len > UINT32_MAX - hl - sizeof(*f))
 		return NULL;
-	if (sizeof(*f) + hl + len <= FRAME_POOL_MAX)
-		f = frame_pool_alloc(sizeof(*f) + hl + len);
+	if (frame_pooled(hl + len))
+		f = frame_pool_alloc(frame_bytes(hl + len));
 	else
-		f = malloc(sizeof(*f) + hl + len);
+		f = malloc(frame_bytes(hl + len));
 	if (f == NULL)
 		return NULL;
 	f->refs = 1;
@@ -200,7 +214,7 @@ ws_frame_unref(struct ws_frame *f)
 {
 	if (f == NULL || --f->refs > 0)
 		return;
-	if (sizeof(*f) + f->len <= FRAME_POOL_MAX)
+	if (frame_pooled(f->len))
 		frame_pool_free(f);
 	else
 		free(f);

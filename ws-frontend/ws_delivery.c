@@ -442,26 +442,31 @@ delivery_reset(struct ws_room *r)
 	roomlog_reset(&r->log, 0);
 }
 
+struct cool_walk {
+	uint64_t now_ms;
+	uint64_t members; /* of the rooms that went quiet now */
+};
+
 /* A room without joins for --history-idle lets the frames it kept for joiners go. */
 static void
 cool_room(struct ws_room *r, void *arg)
 {
-	uint64_t *t = arg; /* in: now; out: the members of the rooms that went quiet */
+	struct cool_walk *w = arg;
 
-	if (room_cool(r, ws->o.history_idle_ms, t[0])) {
+	if (room_cool(r, ws->o.history_idle_ms, w->now_ms)) {
 		log_debug("ws: room %s: no join for %llu s, its frames kept for joiners let go",
 		          r->id, (unsigned long long)(ws->o.history_idle_ms / 1000));
-		t[1] += r->n;
+		w->members += r->n;
 	}
 }
 
 uint64_t
 delivery_cool(uint64_t now_ms)
 {
-	uint64_t t[2] = {now_ms, 0};
+	struct cool_walk w = {now_ms, 0};
 
-	roomtab_each(&ws->rooms, cool_room, t);
-	return t[1];
+	roomtab_each(&ws->rooms, cool_room, &w);
+	return w.members;
 }
 
 void

@@ -27,14 +27,4 @@ const char *ws_frame_payload(const struct ws_frame *f, size_t *len);
 /* Length of the header ws_frame_text writes for a payload of len bytes (2, 4 or 10). */
 size_t ws_frame_header_len(size_t len);
 
-/* The pool frames of up to 1 KiB live in (frame.c), open for its tests: an item of size bytes
- * (1 to 1024), or NULL (out of memory, or a size out of that range); its slab knows its size. */
-void *frame_pool_alloc(size_t size);
-void frame_pool_free(void *p);
-struct frame_pool_stats {
-	size_t slabs; /* slabs held (16 KiB each) */
-	size_t items; /* items handed out */
-};
-void frame_pool_stats(struct frame_pool_stats *st);
-
 #endif

@@ -1,6 +1,8 @@
 /* session.c — session bookkeeping and the write path's coalescing of whole frames. */
 #include "session.h"
 
+#include "slab.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +10,12 @@
 struct ws_session *
 sess_new(const char *id, size_t max_rooms)
 {
-	struct ws_session *s = calloc(1, sizeof(*s));
+	struct ws_session *s;
 
-	if (s == NULL)
+	if (max_rooms == 0 || max_rooms > WS_ROOMS_PER_CONN_MAX)
 		return NULL;
-	if (max_rooms == 0 || max_rooms > WS_ROOMS_PER_CONN_MAX) {
-		free(s);
+	if ((s = slab_zalloc(sizeof(*s))) == NULL) /* in a slab: it lasts the connection */
 		return NULL;
-	}
 	s->refs = 1;
 	s->max_rooms = max_rooms;
 	snprintf(s->id, sizeof(s->id), "%s", id);
@@ -150,7 +150,7 @@ member_free(struct ws_member *m)
 	if (m != NULL) {
 		if (!m->user_shared)
 			free(m->user);
-		free(m);
+		slab_release(m);
 	}
 }
 
@@ -185,7 +185,7 @@ sess_unref(struct ws_session *s)
 	free(s->single_room);
 	free(s->resume);
 	free(s->subject);
-	free(s);
+	slab_release(s);
 }
 
 struct ws_member *
@@ -237,13 +237,13 @@ sess_member_add(struct ws_session *s, struct ws_room *r, const char *user)
 		;
 	if (i == s->rooms_cap && sess_rooms_grow(s) != 0)
 		return NULL;
-	if ((m = calloc(1, sizeof(*m))) == NULL)
+	if ((m = slab_zalloc(sizeof(*m))) == NULL) /* in a slab: it lasts the membership */
 		return NULL;
 	if (user != NULL && s->user != NULL && strcmp(user, s->user) == 0) {
 		m->user = s->user; /* one string for the session and its rooms: 32 bytes less */
 		m->user_shared = true;
 	} else if (set_str(&m->user, user) != 0) {
-		free(m);
+		slab_release(m);
 		return NULL;
 	}
 	m->sess = s;

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "slab.h"
 #include "stopguard.h"
 #include <ev.h>
 #include <libwebsockets.h>
@@ -30,6 +31,17 @@
 #include "ws_out.h"
 #include "ws_rpc.h"
 #include "ws_state.h"
+
+/* libwebsockets allocates through this (lws_set_allocator): what it keeps per connection (the
+ * wsi, its WebSocket part, the receive buffer, our ws_pss; 1,404 bytes in four pieces) goes
+ * into slabs, without malloc's headers and apart from what a handshake allocates and frees
+ * (docs/performance.md, finding 32); its larger buffers stay malloc's. */
+static void *
+lws_alloc_cb(void *ptr, size_t size, const char *reason)
+{
+	(void)reason;
+	return slab_realloc(ptr, size);
+}
 
 static struct {
 	struct lws_context *ctx;
@@ -465,6 +477,7 @@ glue_init(void)
 		info.options |= LWS_SERVER_OPTION_LIBEV;
 	}
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+	lws_set_allocator(lws_alloc_cb);
 	if ((gl.ctx = lws_create_context(&info)) == NULL) {
 		log_error(
 		    "ws: lws_create_context failed%s",

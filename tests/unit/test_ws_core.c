@@ -16,6 +16,7 @@
 #include "../../ws-frontend/room.h"
 #include "../../ws-frontend/roomlog.h"
 #include "../../ws-frontend/session.h"
+#include "slab.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -519,50 +520,15 @@ test_quiet_room_lets_kept_frames_go(void **state)
 	sess_unref(b);
 }
 
-/* The frame pool: items of a size share slabs, apart from other sizes; a slab whose items are
- * all back is freed, but the last of its size; frames over 1 KiB are malloc's. */
+/* Frames of up to 1 KiB, struct and header included, live in slabs (common/slab.c, its own
+ * tests in test_slab.c); larger ones are malloc's. */
 static void
 test_frame_pool(void **state)
 {
-	enum { N = 200 }; /* 200 items of 100 bytes (128 each): two 16 KiB slabs */
-	struct frame_pool_stats st0, st1, st;
-	void *p[N], *q;
+	struct slab_stats st0, st;
 
 	(void)state;
-	frame_pool_stats(&st0);
-	assert_null(frame_pool_alloc(0));
-	assert_null(frame_pool_alloc(1025));
-	for (int i = 0; i < N; i++) {
-		assert_non_null(p[i] = frame_pool_alloc(100));
-		assert_int_equal((uintptr_t)p[i] % 32, 0);
-		memset(p[i], i, 100);
-	}
-	frame_pool_stats(&st);
-	assert_int_equal(st.items, st0.items + N);
-	assert_int_equal(st.slabs, st0.slabs + 2); /* 145 per slab, and the last of the size kept */
-	/* Another size never shares a slab with these. */
-	assert_non_null(q = frame_pool_alloc(33));
-	for (int i = 0; i < N; i++)
-		assert_true((uintptr_t)q / (16 * 1024) != (uintptr_t)p[i] / (16 * 1024));
-	frame_pool_free(q); /* its slab stays: the last of its size */
-	frame_pool_stats(&st1);
-	for (int i = 0; i < N; i++)
-		for (int k = 0; k < 100; k++)
-			assert_int_equal(((unsigned char *)p[i])[k], (unsigned char)i);
-	/* Every other one back, then taken again: the same places, nothing new. */
-	for (int i = 0; i < N; i += 2)
-		frame_pool_free(p[i]);
-	for (int i = 0; i < N; i += 2)
-		assert_non_null(p[i] = frame_pool_alloc(100));
-	frame_pool_stats(&st);
-	assert_int_equal(st.slabs, st1.slabs);
-	/* All back: one of the two slabs goes, the last of the size stays. */
-	for (int i = 0; i < N; i++)
-		frame_pool_free(p[i]);
-	frame_pool_stats(&st);
-	assert_int_equal(st.items, st0.items);
-	assert_int_equal(st.slabs, st1.slabs - 1);
-
+	slab_stats(&st0);
 	/* Frames on each side of 1 KiB (8 bytes of struct, 4 of header): the same bytes out. */
 	for (size_t len = 1000; len <= 1030; len++) {
 		char text[1100];
@@ -574,10 +540,11 @@ test_frame_pool(void **state)
 		assert_int_equal(f->len, len + 4);
 		assert_memory_equal(ws_frame_payload(f, &got), text, len);
 		assert_int_equal(got, len);
+		assert_true(slab_owns(f) == (8 + 4 + len <= SLAB_ITEM_MAX));
 		ws_frame_unref(ws_frame_ref(f));
 		ws_frame_unref(f);
 	}
-	frame_pool_stats(&st);
+	slab_stats(&st);
 	assert_int_equal(st.items, st0.items);
 }
 

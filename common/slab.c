@@ -1,0 +1,275 @@
+/* slab.c — small items in slabs of one size each, carved from one reserved address range. */
+#include "slab.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define SLAB_HEAD    64 /* the slab's header; items begin here */
+#define SLAB_CLASSES (SLAB_ITEM_MAX / SLAB_STEP)
+/* The range asked for first, halved until the system grants one: only address space (no
+ * memory, no commit charge: PROT_NONE until a slab is carved). 4 GiB holds the lws state,
+ * sessions and memberships of about two million connections; past the range, malloc's. */
+#define RANGE_MAX ((size_t)4 << 30)
+#define RANGE_MIN ((size_t)64 << 20)
+
+struct slab {
+	struct slab *next, *prev; /* the class's slabs that have a free item */
+	void *free;               /* items given back, linked through their first word */
+	uint32_t used;            /* items handed out */
+	uint32_t bump;            /* offset of the first item never handed out */
+	uint32_t size;            /* item size */
+	bool listed;              /* on its class's list */
+};
+_Static_assert(sizeof(struct slab) <= SLAB_HEAD, "the slab header fits");
+
+static struct {
+	pthread_mutex_t mu;
+	bool tried;       /* the range was asked for (granted or not) */
+	char *base, *end; /* the range, SLAB_BYTES-aligned; base is NULL when none */
+	char *top;        /* slabs are carved from here on */
+	char **spare;     /* slabs given back (their pages too), to carve again first */
+	size_t nspare;
+	size_t spare_cap; /* room for every slab carved, so that giving one back cannot fail */
+	struct {
+		struct slab *avail; /* slabs with a free item */
+		size_t slabs;       /* slabs of this class, full ones included */
+	} cls[SLAB_CLASSES];
+	struct slab_stats st;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t
+class_of(size_t size)
+{
+	return (size + SLAB_STEP - 1) / SLAB_STEP - 1;
+}
+
+static void
+reserve(void)
+{
+	size_t want;
+	void *p = MAP_FAILED;
+
+	pool.tried = true;
+	for (want = RANGE_MAX; want >= RANGE_MIN; want /= 2)
+		if ((p = mmap(NULL, want + SLAB_BYTES, PROT_NONE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) != MAP_FAILED)
+			break;
+	if (p == MAP_FAILED)
+		return;
+	pool.top = (char *)(((uintptr_t)p + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1));
+	pool.st.reserved = want;
+	__atomic_store_n(&pool.end, pool.top + want, __ATOMIC_RELEASE);
+	__atomic_store_n(&pool.base, pool.top, __ATOMIC_RELEASE);
+}
+
+/* A slab's memory: a spare one, or the next one carved from the range; NULL when none. */
+static char *
+slab_memory(void)
+{
+	size_t carved;
+	char **v;
+
+	if (pool.nspare > 0)
+		return pool.spare[--pool.nspare];
+	if (!pool.tried)
+		reserve();
+	if (pool.base == NULL || pool.top + SLAB_BYTES > pool.end)
+		return NULL;
+	carved = (size_t)(pool.top - pool.base) / SLAB_BYTES + 1;
+	if (carved > pool.spare_cap) {
+		size_t cap = pool.spare_cap ? pool.spare_cap * 2 : 64;
+
+		if ((v = realloc(pool.spare, cap * sizeof(*v))) == NULL)
+			return NULL;
+		pool.spare = v;
+		pool.spare_cap = cap;
+	}
+	if (mprotect(pool.top, SLAB_BYTES, PROT_READ | PROT_WRITE) != 0)
+		return NULL;
+	pool.top += SLAB_BYTES;
+	return pool.top - SLAB_BYTES;
+}
+
+static void
+slab_link(size_t c, struct slab *s)
+{
+	s->prev = NULL;
+	s->next = pool.cls[c].avail;
+	if (s->next != NULL)
+		s->next->prev = s;
+	pool.cls[c].avail = s;
+	s->listed = true;
+}
+
+static void
+slab_unlink(size_t c, struct slab *s)
+{
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		pool.cls[c].avail = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	s->listed = false;
+}
+
+void *
+slab_alloc(size_t size)
+{
+	size_t c, isz;
+	struct slab *s;
+	char *p = NULL;
+
+	if (size == 0 || size > SLAB_ITEM_MAX)
+		return NULL;
+	c = class_of(size);
+	isz = (c + 1) * SLAB_STEP;
+	pthread_mutex_lock(&pool.mu);
+	if ((s = pool.cls[c].avail) == NULL) {
+		if ((s = (struct slab *)slab_memory()) == NULL)
+			goto out;
+		UNPOISON(s, SLAB_HEAD);
+		*s = (struct slab){.bump = SLAB_HEAD, .size = (uint32_t)isz};
+		POISON((char *)s + SLAB_HEAD, SLAB_BYTES - SLAB_HEAD);
+		slab_link(c, s);
+		pool.cls[c].slabs++;
+		pool.st.slabs++;
+	}
+	if (s->free != NULL) {
+		p = s->free;
+		UNPOISON(p, isz);
+		s->free = *(void **)p;
+	} else {
+		p = (char *)s + s->bump;
+		UNPOISON(p, isz);
+		s->bump += (uint32_t)isz;
+	}
+	POISON(p + size, isz - size); /* what the caller did not ask for */
+	s->used++;
+	pool.st.items++;
+	if (s->free == NULL && s->bump + isz > SLAB_BYTES)
+		slab_unlink(c, s); /* full */
+out:
+	pthread_mutex_unlock(&pool.mu);
+	return p;
+}
+
+void
+slab_free(void *p)
+{
+	struct slab *s = (struct slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1));
+	size_t c;
+
+	pthread_mutex_lock(&pool.mu);
+	c = class_of(s->size);
+	UNPOISON(p, sizeof(void *));
+	*(void **)p = s->free;
+	s->free = p;
+	POISON((char *)p + sizeof(void *), s->size - sizeof(void *));
+	s->used--;
+	pool.st.items--;
+	if (!s->listed)
+		slab_link(c, s);
+	/* An empty slab goes, unless it is its class's last: a class in use keeps one. Its pages
+	 * go back to the system now; the slab is carved again before the range's next one. */
+	if (s->used == 0 && pool.cls[c].slabs > 1) {
+		slab_unlink(c, s);
+		pool.cls[c].slabs--;
+		pool.st.slabs--;
+		POISON(s, SLAB_HEAD);
+		(void)madvise(s, SLAB_BYTES, MADV_DONTNEED);
+		pool.spare[pool.nspare++] = (char *)s;
+	}
+	pthread_mutex_unlock(&pool.mu);
+}
+
+bool
+slab_owns(const void *p)
+{
+	const char *base = __atomic_load_n(&pool.base, __ATOMIC_ACQUIRE);
+
+	return base != NULL && (const char *)p >= base &&
+	       (const char *)p < __atomic_load_n(&pool.end, __ATOMIC_ACQUIRE);
+}
+
+size_t
+slab_item_size(const void *p)
+{
+	const struct slab *s = (const struct slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1));
+
+	return s->size; /* set when the slab was carved; it does not change while p is in it */
+}
+
+void *
+slab_zalloc(size_t size)
+{
+	void *p = slab_alloc(size);
+
+	if (p == NULL)
+		return calloc(1, size);
+	memset(p, 0, size);
+	return p;
+}
+
+void
+slab_release(void *p)
+{
+	if (p != NULL && slab_owns(p))
+		slab_free(p);
+	else
+		free(p);
+}
+
+void *
+slab_realloc(void *ptr, size_t size)
+{
+	size_t old;
+	void *np;
+
+	if (size == 0) {
+		slab_release(ptr);
+		return NULL;
+	}
+	if (ptr == NULL)
+		return (np = slab_alloc(size)) != NULL ? np : malloc(size);
+	if (!slab_owns(ptr))
+		return realloc(ptr, size);
+	old = slab_item_size(ptr);
+	UNPOISON(ptr, old);
+	if (size <= old && old - size < SLAB_STEP) { /* the same size of item */
+		POISON((char *)ptr + size, old - size);
+		return ptr;
+	}
+	/* Larger, or a smaller size of item: it moves (a record shrunk to fit must not keep the
+	 * item it was written in). A smaller one that cannot move stays where it is. */
+	if ((np = slab_alloc(size)) == NULL && (np = malloc(size)) == NULL) {
+		if (size > old)
+			return NULL; /* ptr stays as it was, as realloc's does */
+		POISON((char *)ptr + size, old - size);
+		return ptr;
+	}
+	memcpy(np, ptr, size < old ? size : old);
+	slab_free(ptr);
+	return np;
+}
+
+void
+slab_stats(struct slab_stats *st)
+{
+	pthread_mutex_lock(&pool.mu);
+	*st = pool.st;
+	pthread_mutex_unlock(&pool.mu);
+}

@@ -1,0 +1,49 @@
+/* slab.h — small items (up to SLAB_ITEM_MAX bytes) in slabs of one size each, for what lives
+ * as long as a connection: no malloc header per item, and the long-lived items apart from the
+ * short-lived ones malloc hands out between them, so that the pages of a slab whose items are
+ * all gone can go back to the system (docs/performance.md, finding 32).
+ *
+ * The slabs come from one address range reserved at the first allocation (not memory until
+ * a slab is used), so slab_owns() tells a slab's item from malloc's with two compares. When
+ * that range cannot be reserved, or is full, slab_alloc() returns NULL and the caller uses
+ * malloc. Any thread may call these: one mutex guards the pool. */
+#ifndef MADANG_SLAB_H
+#define MADANG_SLAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SLAB_BYTES    (16 * 1024) /* a slab; items begin after its 64-byte header */
+#define SLAB_STEP     16          /* item sizes are multiples of this */
+#define SLAB_ITEM_MAX 1024
+
+/* An item of size bytes (1 to SLAB_ITEM_MAX, rounded up to SLAB_STEP), aligned to 16 bytes,
+ * contents undefined; NULL when size is out of that range or no slab can be had. */
+void *slab_alloc(size_t size);
+/* Gives back an item of slab_alloc. An empty slab's pages go back to the system, unless it is
+ * the last slab of its size. */
+void slab_free(void *p);
+/* True when p is inside the slabs' address range (an item of slab_alloc). */
+bool slab_owns(const void *p);
+/* The usable size of an item of slab_alloc: its size rounded up to SLAB_STEP. */
+size_t slab_item_size(const void *p);
+
+/* An item of size bytes, zeroed: a slab's, or malloc's when none can be had (a size past
+ * SLAB_ITEM_MAX, or no range); NULL when neither. slab_release frees it. */
+void *slab_zalloc(size_t size);
+/* Frees p, an item of slab_zalloc or slab_alloc, or malloc's (slab_owns tells); NULL: nothing. */
+void slab_release(void *p);
+
+/* malloc, realloc and free for slab items and malloc's alike, in one call: realloc(ptr, size)
+ * with size 0 meaning free (libwebsockets' allocator hook has this shape). An item that no
+ * longer fits moves to a larger one, or to malloc past SLAB_ITEM_MAX. */
+void *slab_realloc(void *ptr, size_t size);
+
+struct slab_stats {
+	size_t slabs;    /* slabs holding memory */
+	size_t items;    /* items handed out */
+	size_t reserved; /* bytes of address range reserved (0: none, slab_alloc says NULL) */
+};
+void slab_stats(struct slab_stats *st);
+
+#endif

@@ -1,0 +1,194 @@
+/* test_slab.c — unit tests for common/slab.c: items of a size share slabs apart from other
+ * sizes, an empty slab gives its pages back (but the last of its size), realloc moves an item
+ * between sizes and to malloc, and several threads may allocate at once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "slab.h"
+
+/* Resident pages of [p, p + len), from mincore. */
+static size_t
+resident_pages(const void *p, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+	size_t n = ((uintptr_t)p + len - a + (size_t)page - 1) / (size_t)page, got = 0;
+	unsigned char v[64];
+
+	assert_true(n <= sizeof(v));
+	assert_int_equal(mincore((void *)a, n * (size_t)page, v), 0);
+	for (size_t i = 0; i < n; i++)
+		got += v[i] & 1;
+	return got;
+}
+
+static void
+test_slab_items_share_slabs_by_size_and_empty_ones_go(void **state)
+{
+	enum { N = 200 }; /* 200 items of 100 bytes (112 each): two 16 KiB slabs */
+	struct slab_stats st0, st1, st;
+	void *p[N], *q;
+
+	(void)state;
+	slab_stats(&st0);
+	assert_null(slab_alloc(0));
+	assert_null(slab_alloc(SLAB_ITEM_MAX + 1));
+	for (int i = 0; i < N; i++) {
+		assert_non_null(p[i] = slab_alloc(100));
+		assert_true(slab_owns(p[i]));
+		assert_int_equal(slab_item_size(p[i]), 112);
+		assert_int_equal((uintptr_t)p[i] % 16, 0);
+		memset(p[i], i, 100);
+	}
+	slab_stats(&st);
+	assert_true(st.reserved >= (size_t)64 << 20);
+	assert_int_equal(st.items, st0.items + N);
+	assert_int_equal(st.slabs, st0.slabs + 2); /* 145 per slab */
+	/* Another size never shares a slab with these. */
+	assert_non_null(q = slab_alloc(33));
+	assert_int_equal(slab_item_size(q), 48);
+	for (int i = 0; i < N; i++)
+		assert_true((uintptr_t)q / SLAB_BYTES != (uintptr_t)p[i] / SLAB_BYTES);
+	slab_free(q); /* its slab stays: the last of its size */
+	slab_stats(&st1);
+	for (int i = 0; i < N; i++)
+		for (int k = 0; k < 100; k++)
+			assert_int_equal(((unsigned char *)p[i])[k], (unsigned char)i);
+	/* Every other one back, then taken again: the same places, nothing new. */
+	for (int i = 0; i < N; i += 2)
+		slab_free(p[i]);
+	for (int i = 0; i < N; i += 2)
+		assert_non_null(p[i] = slab_alloc(100));
+	slab_stats(&st);
+	assert_int_equal(st.slabs, st1.slabs);
+	/* All back: one of the two slabs goes, its pages with it; the other, the last of its
+	 * size, stays. */
+	char *sa = (char *)((uintptr_t)p[0] & ~(uintptr_t)(SLAB_BYTES - 1)), *sb = sa, *gone;
+	for (int i = 0; i < N && sb == sa; i++)
+		sb = (char *)((uintptr_t)p[i] & ~(uintptr_t)(SLAB_BYTES - 1));
+	assert_true(sa != sb);
+	for (int i = 0; i < N; i++)
+		slab_free(p[i]);
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items);
+	assert_int_equal(st.slabs, st1.slabs - 1);
+	assert_true(resident_pages(sa, SLAB_BYTES) == 0 || resident_pages(sb, SLAB_BYTES) == 0);
+	gone = resident_pages(sa, SLAB_BYTES) == 0 ? sa : sb;
+	/* A slab given back is carved again before a new one. */
+	assert_non_null(q = slab_alloc(500));
+	assert_ptr_equal((char *)((uintptr_t)q & ~(uintptr_t)(SLAB_BYTES - 1)), gone);
+	slab_free(q);
+}
+
+static void
+test_slab_realloc_moves_between_sizes_and_to_malloc(void **state)
+{
+	char *p, *q;
+	struct slab_stats st0, st;
+
+	(void)state;
+	slab_stats(&st0);
+	assert_non_null(p = slab_realloc(NULL, 40));
+	assert_true(slab_owns(p));
+	memcpy(p, "0123456789012345678901234567890123456789", 40);
+	/* The same size of item: it stays. */
+	assert_ptr_equal(slab_realloc(p, 33), p);
+	assert_ptr_equal(slab_realloc(p, 48), p);
+	/* Larger: it moves, its bytes with it. */
+	assert_non_null(q = slab_realloc(p, 600));
+	assert_int_equal(slab_item_size(q), 608);
+	assert_memory_equal(q, "012345678901234567890123456789012", 33);
+	/* A smaller size of item: it moves too, so that a record shrunk to fit takes less. */
+	assert_non_null(p = slab_realloc(q, 20));
+	assert_int_equal(slab_item_size(p), 32);
+	assert_memory_equal(p, "01234567890123456789", 20);
+	/* Past SLAB_ITEM_MAX: malloc's, and back. */
+	assert_non_null(q = slab_realloc(p, 5000));
+	assert_false(slab_owns(q));
+	assert_memory_equal(q, "01234567890123456789", 20);
+	assert_non_null(q = slab_realloc(q, 6000)); /* malloc's realloc */
+	assert_false(slab_owns(q));
+	assert_null(slab_realloc(q, 0)); /* free, whichever allocator */
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items);
+	/* malloc's memory is not a slab's; slab_zalloc zeroes, slab_release frees either. */
+	assert_non_null(p = malloc(10));
+	assert_false(slab_owns(p));
+	slab_release(p);
+	assert_non_null(p = slab_zalloc(200));
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(p[i], 0);
+	slab_release(p);
+	assert_non_null(p = slab_zalloc(SLAB_ITEM_MAX + 100)); /* malloc's, zeroed */
+	assert_false(slab_owns(p));
+	assert_int_equal(p[SLAB_ITEM_MAX + 99], 0);
+	slab_release(p);
+	slab_release(NULL);
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items);
+}
+
+enum { THREADS = 4, ROUNDS = 20000 };
+
+static void *
+churn(void *arg)
+{
+	void *held[64] = {0};
+	unsigned seed = (unsigned)(uintptr_t)arg;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		size_t k = (size_t)rand_r(&seed) % 64;
+		size_t size = 1 + (size_t)rand_r(&seed) % SLAB_ITEM_MAX;
+
+		slab_release(held[k]);
+		if ((held[k] = slab_alloc(size)) == NULL)
+			return (void *)1;
+		memset(held[k], (int)k, size);
+		if (((unsigned char *)held[k])[size - 1] != (unsigned char)k)
+			return (void *)1;
+	}
+	for (size_t k = 0; k < 64; k++)
+		slab_release(held[k]);
+	return NULL;
+}
+
+static void
+test_slab_threads_allocate_at_once(void **state)
+{
+	pthread_t t[THREADS];
+	struct slab_stats st0, st;
+	void *rv;
+
+	(void)state;
+	slab_stats(&st0);
+	for (uintptr_t i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, churn, (void *)(i + 1)), 0);
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], &rv), 0);
+		assert_null(rv);
+	}
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items);
+	assert_true(st.slabs <= SLAB_ITEM_MAX / SLAB_STEP); /* the last one of each size at most */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_slab_items_share_slabs_by_size_and_empty_ones_go),
+	    cmocka_unit_test(test_slab_realloc_moves_between_sizes_and_to_malloc),
+	    cmocka_unit_test(test_slab_threads_allocate_at_once),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

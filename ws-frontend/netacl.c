@@ -1,6 +1,8 @@
 /* netacl.c — trusted proxy lists, X-Forwarded-For, per-address connection counts. */
 #include "netacl.h"
 
+#include "slab.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,30 +165,31 @@ ipcount_fini(struct ipcount *t)
 	void *e;
 
 	for (size_t i = 0; hmap_next(&t->map, &i, NULL, &e);)
-		free(e);
+		slab_release(e);
 	hmap_fini(&t->map);
 	t->addrs = 0;
 }
 
-bool
+const char *
 ipcount_take(struct ipcount *t, const char *addr, uint32_t limit)
 {
 	struct ipcount_entry *e = hmap_get(&t->map, addr);
+	size_t len = strnlen(addr, NETACL_ADDR_MAX - 1);
 
 	if (e == NULL) {
-		if (limit == 0 || (e = calloc(1, sizeof(*e))) == NULL)
-			return false;
-		snprintf(e->addr, sizeof(e->addr), "%s", addr);
+		if (limit == 0 || (e = slab_zalloc(sizeof(*e) + len + 1)) == NULL)
+			return NULL;
+		memcpy(e->addr, addr, len);
 		if (hmap_put(&t->map, e->addr, e) != 0) {
-			free(e);
-			return false;
+			slab_release(e);
+			return NULL;
 		}
 		t->addrs++;
 	}
 	if (e->n >= limit)
-		return false;
+		return NULL;
 	e->n++;
-	return true;
+	return e->addr;
 }
 
 void
@@ -198,7 +201,7 @@ ipcount_drop(struct ipcount *t, const char *addr)
 		return;
 	if (--e->n == 0) {
 		hmap_del(&t->map, e->addr);
-		free(e);
+		slab_release(e);
 		t->addrs--;
 	}
 }

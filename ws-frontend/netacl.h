@@ -33,11 +33,12 @@ bool netacl_contains(const struct netacl *a, const char *addr);
  * one when all are). Otherwise peer. Writes it to out (NETACL_ADDR_MAX). */
 void netacl_client(const struct netacl *trusted, const char *peer, const char *xff, char *out);
 
-/* Connections per client address (common/hmap of entries keyed by their own addr), an entry
- * freed when its count drops to zero. */
+/* Connections per client address (common/hmap of entries keyed by their own addr, each
+ * sized to its address, in a slab), an entry freed when its count drops to zero. Its addr is
+ * the one copy of the address its connections keep (docs/performance.md, finding 32). */
 struct ipcount_entry {
 	uint32_t n;
-	char addr[NETACL_ADDR_MAX];
+	char addr[];
 };
 struct ipcount {
 	struct hmap map;
@@ -45,8 +46,9 @@ struct ipcount {
 };
 void ipcount_init(struct ipcount *t);
 void ipcount_fini(struct ipcount *t);
-/* Adds a connection from addr unless it already has limit; false when refused (or no memory). */
-bool ipcount_take(struct ipcount *t, const char *addr, uint32_t limit);
+/* Adds a connection from addr unless it already has limit: the entry's copy of addr, which
+ * lives until the matching ipcount_drop; NULL when refused (or no memory). */
+const char *ipcount_take(struct ipcount *t, const char *addr, uint32_t limit);
 /* Removes one connection from addr. */
 void ipcount_drop(struct ipcount *t, const char *addr);
 uint32_t ipcount_get(const struct ipcount *t, const char *addr);

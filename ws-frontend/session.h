@@ -97,6 +97,7 @@ struct ws_session {
 	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
 	uint64_t last_rx_ms;     /* monotonic ms of the last frame (or pong) from the client */
 	uint64_t last_ping_ms;   /* monotonic ms of the last ping (or of the connection) */
+	int64_t token_exp_ms;    /* --jwt-secret-file: wall-clock ms when the token expires, or 0 */
 	struct bucket bucket;    /* --rate / --burst (their bucket_rate is the same for all) */
 	struct ws_sess_extra *x; /* NULL while none of it is in use */
 	/* Broker requests made for this client go out one at a time, in the order the client

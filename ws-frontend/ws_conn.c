@@ -86,7 +86,6 @@ keepalive_one(struct ws_session *s, void *arg)
 {
 	const struct keepalive_now *t = arg;
 	uint64_t now = t->mono_ms, idle, interval = (uint64_t)ws->o.ping_interval * 1000;
-	const struct ws_pss *p;
 
 	if (s->x != NULL && s->x->hist_init && bytebucket_full(&s->x->hist, clock_mono_ns())) {
 		/* Its history budget is paid up: it would start full again, so it need not be kept
@@ -97,8 +96,7 @@ keepalive_one(struct ws_session *s, void *arg)
 	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms ||
 	    now < s->last_ping_ms)
 		return;
-	p = lws_wsi_user(s->wsi);
-	if (p != NULL && p->token_exp_ms != 0 && t->wall_ms >= p->token_exp_ms) {
+	if (s->token_exp_ms != 0 && t->wall_ms >= s->token_exp_ms) {
 		/* The token the connection was opened with is no longer valid: the client gets a
 		 * fresh one and connects again (docs/protocol.md, "Close codes"). */
 		log_info("ws: session %llu (%s) closed: token expired",
@@ -312,7 +310,7 @@ ws_authorize(struct ws_session *s, struct ws_pss *p, struct route *rt, const cha
 	s->admin = c.admin;
 	/* Closed (4001) once the token would no longer be accepted: exp plus the clock leeway
 	 * jwt_verify allows. */
-	p->token_exp_ms =
+	s->token_exp_ms =
 	    c.exp < INT64_MAX / 1000 - JWT_LEEWAY_S ? (c.exp + JWT_LEEWAY_S) * 1000 : INT64_MAX;
 	return 0;
 refuse:
@@ -372,20 +370,20 @@ ws_route_query(struct lws *wsi, struct route *rt, char *token, size_t toksz, con
 int
 conn_established(struct lws *wsi, struct ws_pss *p)
 {
-	char path[WS_HTTP_PATH_MAX], id[WS_SESSION_LEN + 1];
+	char path[WS_HTTP_PATH_MAX], id[WS_SESSION_LEN + 1], addr[NETACL_ADDR_MAX];
 	static char a_token[WS_QUERY_ARG_MAX]; /* lws thread only */
 	const char *why = NULL, *token = NULL;
 	struct ws_session *s;
 	struct route rt;
 	int bad = 0;
 
-	ws_client_addr(wsi, p->addr);
-	p->counted = ipcount_take(&cn.ips, p->addr, ws->o.max_conns_per_ip);
+	ws_client_addr(wsi, addr);
+	p->addr = ipcount_take(&cn.ips, addr, ws->o.max_conns_per_ip);
 	ws_session_id(id);
 	if ((s = sess_new(id, ws->o.max_rooms)) == NULL)
 		return -1;
 	s->wsi = wsi;
-	s->addr = p->addr;
+	s->addr = p->addr != NULL ? p->addr : ""; /* "": refused below */
 	s->serial = ++cn.next_serial;
 	cn.churn++;
 	conn_heard(s);
@@ -401,10 +399,10 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 	if (ws_path(wsi, path, &why) != 0 || route_path(path, &rt, &why) != 0 ||
 	    ws_route_query(wsi, &rt, a_token, sizeof(a_token), &token, &why) != 0)
 		bad = 1;
-	if (!p->counted) {
+	if (p->addr == NULL) {
 		ws->c.refused++;
 		log_info("ws: session %llu from %s refused: too many connections from one address",
-		         (unsigned long long)s->serial, p->addr);
+		         (unsigned long long)s->serial, addr);
 		out_close(s, WS_CLOSE_POLICY, "too many connections from your address", false);
 		return 0;
 	}
@@ -439,17 +437,10 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 	return 0;
 }
 
-void
-conn_closed(struct ws_pss *p)
+/* conn_closed's part for a connection that has a session. */
+static void
+conn_release(struct ws_pss *p, struct ws_session *s)
 {
-	struct ws_session *s = p->s;
-
-	if (p->counted) {
-		ipcount_drop(&cn.ips, p->addr);
-		p->counted = false;
-	}
-	if (s == NULL)
-		return;
 	cn.churn++;
 	ws_leave_all(s);
 	sesstab_del(&ws->sessions, s);
@@ -461,6 +452,20 @@ conn_closed(struct ws_pss *p)
 	s->addr = NULL;
 	p->s = NULL;
 	sess_unref(s);
+}
+
+void
+conn_closed(struct ws_pss *p)
+{
+	struct ws_session *s = p->s;
+
+	if (s != NULL)
+		conn_release(p, s);
+	/* Last: the session's addr was this entry's copy. */
+	if (p->addr != NULL) {
+		ipcount_drop(&cn.ips, p->addr);
+		p->addr = NULL;
+	}
 }
 
 /* RECEIVE — reassembles a message (at most WS_FRAME_MAX bytes over all its fragments). */

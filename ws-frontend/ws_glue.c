@@ -239,7 +239,7 @@ raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 }
 
 /* lws allocates this for every connection (docs/performance.md, finding 28). */
-_Static_assert(sizeof(struct ws_pss) <= 80, "struct ws_pss grew past 80 bytes");
+_Static_assert(sizeof(struct ws_pss) <= 32, "struct ws_pss grew past 32 bytes");
 
 static const struct lws_protocols ws_protocols[] = {
     {"madang", ws_callback, sizeof(struct ws_pss), WS_RX_BUFFER, 0, NULL, WS_WRITE_CHUNK + 64},

@@ -15,17 +15,17 @@
 #include "session.h"
 
 /* Per-connection memory lws allocates for us: a session, or an HTTP reply being sent.
- * Ordered without padding (80 bytes: lws's malloc chunk of 96, not 112, per connection). */
+ * 32 bytes (a slab item of 32, docs/performance.md, finding 32): the address is the copy its
+ * --max-conns-per-ip entry keeps. */
 struct ws_pss {
 	struct ws_session *s;
 	char *body; /* an HTTP reply being sent, NUL-terminated (malloc'd: most connections never
 	             * need one) */
-	int64_t token_exp_ms; /* --jwt-secret-file: wall-clock ms when the token expires, or 0 */
+	const char *addr;     /* the client address while it holds a --max-conns-per-ip slot (the
+	                       * ipcount entry's copy), else NULL */
 	uint16_t http_status; /* of body; 0: no reply pending */
-	bool counted;         /* holds a --max-conns-per-ip slot */
 	bool guest;           /* /ws/chat/{room_id}: a generated nickname, replaced when taken */
 	uint8_t guest_tries;  /* nicknames tried so far (WS_GUEST_TRIES) */
-	char addr[NETACL_ADDR_MAX];
 };
 
 /* Header h whole into buf: its length (0 when absent or empty), or -1 when it does not fit

@@ -742,11 +742,17 @@ test_ipcount_limits(void **state)
 {
 	struct ipcount t;
 
+	const char *a1, *a2;
+	char longest[NETACL_ADDR_MAX];
+
 	ipcount_init(&t);
-	assert_true(ipcount_take(&t, "10.0.0.1", 2));
-	assert_true(ipcount_take(&t, "10.0.0.1", 2));
-	assert_false(ipcount_take(&t, "10.0.0.1", 2));
-	assert_true(ipcount_take(&t, "10.0.0.2", 2));
+	/* Each connection keeps the entry's copy of its address: one per address. */
+	assert_non_null(a1 = ipcount_take(&t, "10.0.0.1", 2));
+	assert_string_equal(a1, "10.0.0.1");
+	assert_ptr_equal(ipcount_take(&t, "10.0.0.1", 2), a1);
+	assert_null(ipcount_take(&t, "10.0.0.1", 2));
+	assert_non_null(a2 = ipcount_take(&t, "10.0.0.2", 2));
+	assert_true(a2 != a1);
 	assert_int_equal(ipcount_get(&t, "10.0.0.1"), 2);
 	ipcount_drop(&t, "10.0.0.1");
 	assert_true(ipcount_take(&t, "10.0.0.1", 2));
@@ -754,6 +760,10 @@ test_ipcount_limits(void **state)
 	assert_int_equal(ipcount_get(&t, "10.0.0.2"), 0);
 	assert_int_equal(t.addrs, 1);
 	ipcount_drop(&t, "never seen"); /* harmless */
+	/* The longest address there is (INET6_ADDRSTRLEN - 1 characters) is kept whole. */
+	memset(longest, 'f', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	assert_string_equal(ipcount_take(&t, longest, 1), longest);
 	ipcount_fini(&t);
 }
 

@@ -55,15 +55,28 @@ sess_held(const struct ws_session *s)
 	return s->x != NULL ? s->x->held_head : NULL;
 }
 
+/* A session's and a member's strings (nickname, room, resume, subject) last as long as they
+ * do, so they live in slabs too, sized to 16 bytes: str_dup copies, slab_release frees. */
+static char *
+str_dup(const char *src)
+{
+	size_t n = strlen(src) + 1;
+	char *p = slab_alloc(n);
+
+	if (p == NULL && (p = malloc(n)) == NULL)
+		return NULL;
+	return memcpy(p, src, n);
+}
+
 /* Replaces *dst with a copy of src (NULL: none). Returns 0 or -1 (no memory, *dst kept). */
 static int
 set_str(char **dst, const char *src)
 {
 	char *copy = NULL;
 
-	if (src != NULL && (copy = strdup(src)) == NULL)
+	if (src != NULL && (copy = str_dup(src)) == NULL)
 		return -1;
-	free(*dst);
+	slab_release(*dst);
 	*dst = copy;
 	return 0;
 }
@@ -78,7 +91,7 @@ sess_unshare_user(struct ws_session *s)
 		char *copy;
 		if (m == NULL || !m->user_shared)
 			continue;
-		if ((copy = strdup(m->user)) == NULL)
+		if ((copy = str_dup(m->user)) == NULL)
 			return -1;
 		m->user = copy;
 		m->user_shared = false;
@@ -91,10 +104,10 @@ sess_set_user(struct ws_session *s, const char *user)
 {
 	char *copy = NULL;
 
-	if (sess_unshare_user(s) != 0 || (user != NULL && (copy = strdup(user)) == NULL))
+	if (sess_unshare_user(s) != 0 || (user != NULL && (copy = str_dup(user)) == NULL))
 		return -1;
 	if (!s->user_in_room)
-		free(s->user);
+		slab_release(s->user);
 	s->user = copy;
 	s->user_in_room = false;
 	return 0;
@@ -128,16 +141,17 @@ sess_set_route(struct ws_session *s, const struct route *rt, const char *user)
 			return -1;
 		return 0;
 	}
-	/* One allocation for the two: a malloc chunk (32 bytes at least) less per connection. */
+	/* One allocation for the two: an item less per connection. */
 	rl = strlen(rt->room_id) + 1;
 	ul = strlen(user) + 1;
-	if (sess_unshare_user(s) != 0 || (both = malloc(rl + ul)) == NULL)
+	if (sess_unshare_user(s) != 0 ||
+	    ((both = slab_alloc(rl + ul)) == NULL && (both = malloc(rl + ul)) == NULL))
 		return -1;
 	memcpy(both, rt->room_id, rl);
 	memcpy(both + rl, user, ul);
 	if (!s->user_in_room)
-		free(s->user);
-	free(s->single_room);
+		slab_release(s->user);
+	slab_release(s->single_room);
 	s->single_room = both;
 	s->user = both + rl;
 	s->user_in_room = true;
@@ -149,7 +163,7 @@ member_free(struct ws_member *m)
 {
 	if (m != NULL) {
 		if (!m->user_shared)
-			free(m->user);
+			slab_release(m->user);
 		slab_release(m);
 	}
 }
@@ -181,10 +195,10 @@ sess_unref(struct ws_session *s)
 	if (s->rooms != &s->room1)
 		free(s->rooms);
 	if (!s->user_in_room)
-		free(s->user);
-	free(s->single_room);
-	free(s->resume);
-	free(s->subject);
+		slab_release(s->user);
+	slab_release(s->single_room);
+	slab_release(s->resume);
+	slab_release(s->subject);
 	slab_release(s);
 }
 
@@ -257,12 +271,12 @@ sess_member_add(struct ws_session *s, struct ws_room *r, const char *user)
 int
 sess_member_rename(struct ws_member *m, const char *user)
 {
-	char *copy = strdup(user);
+	char *copy = str_dup(user);
 
 	if (copy == NULL)
 		return -1;
 	if (!m->user_shared)
-		free(m->user);
+		slab_release(m->user);
 	m->user = copy;
 	m->user_shared = false;
 	return 0;

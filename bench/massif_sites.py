@@ -12,6 +12,11 @@ import re
 import sys
 
 
+# Frames of allocators that hand out slab items: libwebsockets' hook and madang's own.
+ALLOCATOR_FRAMES = {'slab_alloc', 'slab_zalloc', 'slab_realloc', 'lws_alloc_cb', '_realloc',
+                    'lws_realloc', 'lws_zalloc', 'lws_malloc', 'str_dup'}
+
+
 def tree(path):
     """(heap bytes, malloc's extra bytes, {site: bytes}) of a detailed snapshot.
 
@@ -39,8 +44,12 @@ def tree(path):
                 name = '??? in ' + re.sub(r'\.so.*', '', lib.group(1))
             del stack[depth:]
             stack.append(name)
-            if 1 <= depth <= 2:
-                key = tuple(stack[1:depth + 1])
+            # madang's slab items (common/slab.c) are heap blocks to massif, made in the
+            # allocator's own frames: a site is named by the first frames past them, each
+            # block counted once, at the frame that completes its site's name.
+            path = [x for x in stack[1:depth + 1] if x not in ALLOCATOR_FRAMES]
+            if depth >= 1 and name not in ALLOCATOR_FRAMES and 1 <= len(path) <= 2:
+                key = tuple(path)
                 sites[key] = sites.get(key, 0) + nbytes
     return total, extra, sites
 

@@ -52,8 +52,8 @@ struct member_ident {
 struct room {
 	char id[MADANG_ROOM_ID_MAX + 1];
 	char *name;
-	uint64_t seq;              /* seq of the newest event; the next event gets seq + 1 */
-	struct hmap members;       /* key -> member */
+	uint64_t seq;        /* seq of the newest event; the next event gets seq + 1 */
+	struct hmap members; /* key -> member, past ROOM_SCAN_MAX members (room_member_find) */
 	struct member **members_v; /* join order, swap-removed */
 	size_t nmembers, members_cap;
 	struct hist_ev *ring; /* history: ring of cfg.history entries */
@@ -173,6 +173,12 @@ struct hist_ev *room_hist_at(struct room *r, size_t i);
 uint64_t room_first_seq(const struct room *r);
 int room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
                     const char *key, const struct member_ident *id, struct member **out);
+/* The member whose folded nickname is key, or NULL. A room of up to ROOM_SCAN_MAX members
+ * walks its members_v and has no hash table (about 26 bytes per member less: most rooms are
+ * small; docs/performance.md, finding 32); the table is built when the room grows past that
+ * and freed when it is back to half of it. */
+#define ROOM_SCAN_MAX 16
+struct member *room_member_find(const struct room *r, const char *key);
 /* The member's token subject and client address, NULL when it has none. */
 const char *member_subject(const struct member *m);
 const char *member_addr(const struct member *m);

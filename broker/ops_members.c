@@ -207,7 +207,7 @@ op_join(struct req *q)
 		first_live = r->seq + 1; /* already a member: nothing changes */
 	} else if (refuse_banned(q, r, &ident, key)) {
 		return;
-	} else if ((held = hmap_get(&r->members, key)) != NULL) {
+	} else if ((held = room_member_find(r, key)) != NULL) {
 		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
 			uint64_t wait = probe_holder(b, held);
 			struct jsonw w;
@@ -401,7 +401,7 @@ op_sync(struct req *q)
 			s = sess_get(fe, sid);
 			if (s != NULL && (m = sess_member_of(s, r)) != NULL) {
 				m->marked = true;
-			} else if ((held = hmap_get(&r->members, key)) != NULL) {
+			} else if ((held = room_member_find(r, key)) != NULL) {
 				err = ERR_NICKNAME_TAKEN;
 			} else if (r->nmembers >= b->cfg.max_members) {
 				err = ERR_ROOM_FULL;

@@ -154,7 +154,7 @@ op_private(struct req *q)
 		return;
 	if ((text = ops_arg_text(q, &tlen)) == NULL || refuse_muted(q, m))
 		return;
-	if ((t = hmap_get(&r->members, key)) == NULL) {
+	if ((t = room_member_find(r, key)) == NULL) {
 		ops_reply_error(q, ERR_NO_SUCH_USER, "%s is not in room %s", to, r->id);
 		return;
 	}

@@ -86,7 +86,7 @@ arg_target(struct req *q, struct room *r, bool subject_ok, char *canon, char *ke
 	}
 	if (!ops_arg_nick(q, "user", canon, key))
 		return false;
-	*t = hmap_get(&r->members, key);
+	*t = room_member_find(r, key);
 	return true;
 }
 

@@ -197,6 +197,35 @@ member_addr(const struct member *m)
 	return m->addr_off ? m->names + m->addr_off : NULL;
 }
 
+struct member *
+room_member_find(const struct room *r, const char *key)
+{
+	if (r->members.cap > 0)
+		return hmap_get(&r->members, key);
+	for (size_t i = 0; i < r->nmembers; i++)
+		if (strcmp(member_key(r->members_v[i]), key) == 0)
+			return r->members_v[i];
+	return NULL;
+}
+
+/* Indexes m, about to join r: nothing while the room stays within ROOM_SCAN_MAX, else its
+ * hash table, built from members_v the first time. 0 or -1 (no memory: m is not in it). */
+static int
+room_index_add(struct room *r, struct member *m)
+{
+	if (r->members.cap == 0) {
+		if (r->nmembers < ROOM_SCAN_MAX)
+			return 0;
+		for (size_t i = 0; i < r->nmembers; i++)
+			if (hmap_put(&r->members, member_key(r->members_v[i]), r->members_v[i]) !=
+			    0) {
+				hmap_fini(&r->members); /* as it was: found by a walk */
+				return -1;
+			}
+	}
+	return hmap_put(&r->members, member_key(m), m);
+}
+
 int
 room_member_add(struct broker *b, struct room *r, struct session *s, const char *user,
                 const char *key, const struct member_ident *id, struct member **out)
@@ -253,7 +282,7 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	}
 	m->room = r;
 	m->sess = s;
-	if (hmap_put(&r->members, member_key(m), m) != 0) {
+	if (room_index_add(r, m) != 0) {
 		free(m);
 		return -1;
 	}
@@ -271,10 +300,13 @@ room_member_remove(struct broker *b, struct member *m)
 	struct room *r = m->room;
 	struct session *s = m->sess;
 
-	hmap_del(&r->members, member_key(m));
+	if (r->members.cap > 0)
+		hmap_del(&r->members, member_key(m));
 	r->members_v[m->room_idx] = r->members_v[r->nmembers - 1];
 	r->members_v[m->room_idx]->room_idx = m->room_idx;
 	r->nmembers--;
+	if (r->members.cap > 0 && r->nmembers <= ROOM_SCAN_MAX / 2)
+		hmap_fini(&r->members); /* small again: found by a walk */
 	for (size_t i = 0; i < s->nrooms; i++) {
 		if (s->rooms[i] == m) {
 			s->rooms[i] = s->rooms[--s->nrooms];

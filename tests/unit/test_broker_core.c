@@ -922,6 +922,57 @@ test_folded_nickname_decides_uniqueness(void **state)
 	broker_destroy(b);
 }
 
+/* A room of up to ROOM_SCAN_MAX members has no hash table and finds a member by a walk; past
+ * that it builds one, and frees it when it is back to half: at every size, each member is
+ * found by its folded nickname, and a taken one is refused. */
+static void
+test_small_rooms_find_members_without_a_table(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	struct broker *b = mk(100, 1000, 100);
+	struct room *r = room_get(b, "room1");
+	char j[256], key[16];
+
+	assert_non_null(r);
+	for (int n = 1; n <= N; n++) {
+		hello_join(b, (snprintf(key, sizeof(key), "s%d", n), key), "room1",
+		           (snprintf(j, sizeof(j), "User%d", n), j));
+		assert_int_equal(r->nmembers, n);
+		assert_true((r->members.cap > 0) == (n > ROOM_SCAN_MAX));
+		for (int k = 1; k <= n; k++) {
+			snprintf(key, sizeof(key), "user%d", k);
+			assert_non_null(room_member_find(r, key));
+			assert_string_equal(member_key(room_member_find(r, key)), key);
+		}
+		snprintf(key, sizeof(key), "user%d", n + 1);
+		assert_null(room_member_find(r, key));
+		snprintf(j, sizeof(j),
+		         "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"x\","
+		         "\"room_id\":\"room1\",\"user\":\"USER%d\"}",
+		         n);
+		assert_string_equal(err_of(b, j), "nickname_taken");
+	}
+	for (int n = N; n >= 1; n--) { /* the oldest leave first: members_v is swap-removed */
+		int gone = N - n + 1;
+		snprintf(j, sizeof(j),
+		         "{\"op\":\"leave\",\"frontend\":\"fe\",\"session\":\"s%d\","
+		         "\"room_id\":\"room1\"}",
+		         gone);
+		assert_string_equal(err_of(b, j), "ok");
+		assert_int_equal(r->nmembers, n - 1);
+		/* Built past 16, kept down to 9, gone at 8 and below. */
+		assert_true((r->members.cap > 0) == (n - 1 > ROOM_SCAN_MAX / 2));
+		snprintf(key, sizeof(key), "user%d", gone);
+		assert_null(room_member_find(r, key));
+		for (int k = gone + 1; k <= N; k++) {
+			snprintf(key, sizeof(key), "user%d", k);
+			assert_non_null(room_member_find(r, key));
+		}
+	}
+	broker_destroy(b);
+}
+
 /* Issue 22 counts a member's bytes: its identity lives in names[] (the nickname once when it is
  * its own folded form), its flags in bits, its offsets in 16 bits. */
 static void
@@ -947,6 +998,7 @@ main(void)
 		cmocka_unit_test(test_stall_gives_frontends_a_fresh_timeout),
 		cmocka_unit_test(test_tiny_timeout_still_expires),
 		cmocka_unit_test(test_room_full_and_too_many_rooms),
+		cmocka_unit_test(test_small_rooms_find_members_without_a_table),
 		cmocka_unit_test(test_rooms_file_is_checked),
 		cmocka_unit_test(test_hello_of_a_new_instance_expires_the_old_one),
 		cmocka_unit_test(test_counts_follow_joins_and_leaves),

@@ -20,7 +20,14 @@ enum member_state {
 	MEMBER_ACTIVE,  /* in room->members, receives events from cursor on */
 };
 
-/* One session's membership in one room. Owned by the session (its rooms[] slot). */
+/* A join that resumes: it asks for the events after seq in epoch (16 hex digits). */
+struct ws_since {
+	uint64_t seq;
+	char epoch[17];
+};
+
+/* One session's membership in one room. Owned by the session (its rooms[] slot). 64 bytes:
+ * what only a resuming join needs is apart, for as long as it is pending. */
 struct ws_member {
 	struct ws_session *sess;
 	struct ws_room *room;
@@ -28,14 +35,13 @@ struct ws_member {
 	struct ws_member *join_next; /* the room's queue of joins waiting for their turn */
 	char *user; /* its nickname in this room: the session's own string when the same (most
 	             * members), else allocated to fit (session.c) */
-	uint64_t since;
+	struct ws_since
+	    *since;        /* resume: its pending join asks for the events after it; else NULL */
 	uint32_t room_idx; /* index in room->members while active */
 	uint8_t state;     /* enum member_state */
 	bool join_sent;    /* its join request is the one in flight */
 	bool resync;       /* this join re-declares a member after a broker restart */
-	bool has_since;    /* resume: ask for the events after since in epoch */
 	bool user_shared;  /* user is the session's string (not freed with the member) */
-	char epoch[17];
 };
 
 struct ws_room {

@@ -164,6 +164,7 @@ member_free(struct ws_member *m)
 	if (m != NULL) {
 		if (!m->user_shared)
 			slab_release(m->user);
+		slab_release(m->since);
 		slab_release(m);
 	}
 }
@@ -173,6 +174,23 @@ sess_ref(struct ws_session *s)
 {
 	s->refs++;
 	return s;
+}
+
+int
+sess_member_since(struct ws_member *m, uint64_t seq, const char *epoch)
+{
+	if (m->since == NULL && (m->since = slab_zalloc(sizeof(*m->since))) == NULL)
+		return -1;
+	m->since->seq = seq;
+	snprintf(m->since->epoch, sizeof(m->since->epoch), "%s", epoch);
+	return 0;
+}
+
+void
+sess_member_since_clear(struct ws_member *m)
+{
+	slab_release(m->since);
+	m->since = NULL;
 }
 
 void

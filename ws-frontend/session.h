@@ -143,6 +143,11 @@ struct ws_member *sess_member(const struct ws_session *s, const char *room_id);
 struct ws_member *sess_member_add(struct ws_session *s, struct ws_room *r, const char *user);
 /* Sets the member's nickname (the broker's canonical form). Returns 0 or -1 (no memory). */
 int sess_member_rename(struct ws_member *m, const char *user);
+/* Its next join asks for the events after seq in epoch (16 hex digits). 0 or -1 (no memory;
+ * the member as it was). */
+int sess_member_since(struct ws_member *m, uint64_t seq, const char *epoch);
+/* Its next join asks for no such events (the last one was answered). */
+void sess_member_since_clear(struct ws_member *m);
 /* Frees a member slot (the caller has removed it from the room and its join queue). */
 void sess_member_del(struct ws_session *s, struct ws_member *m);
 /* The only room the session is in (active or joining), or NULL when it is in none or several. */

@@ -205,7 +205,7 @@ join_done(void *state, struct rpc_result *res)
 	const char *canon = wire_str(reply, "user", NULL);
 	if (canon != NULL && strlen(canon) <= MADANG_NICK_MAX_BYTES && strcmp(canon, m->user) != 0)
 		sess_member_rename(m, canon); /* out of memory: the name it asked for stays */
-	m->has_since = false;
+	sess_member_since_clear(m);
 	hist = cJSON_GetObjectItemCaseSensitive(reply, "history");
 	cJSON_ArrayForEach(e, hist)
 	{
@@ -260,9 +260,9 @@ join_req(struct ws_room *r, struct ws_member *m)
 		return NULL;
 	cJSON_AddStringToObject(req, "room_id", r->id);
 	cJSON_AddStringToObject(req, "user", m->user);
-	if (m->has_since) {
-		cJSON_AddNumberToObject(req, "since", (double)m->since);
-		cJSON_AddStringToObject(req, "epoch", m->epoch);
+	if (m->since != NULL) {
+		cJSON_AddNumberToObject(req, "since", (double)m->since->seq);
+		cJSON_AddStringToObject(req, "epoch", m->since->epoch);
 	}
 	if (!m->resync && s->resume != NULL)
 		cJSON_AddStringToObject(req, "resume", s->resume);
@@ -306,7 +306,7 @@ members_pump(struct ws_room *r)
 
 		snprintf(j.room_id, sizeof(j.room_id), "%s", r->id);
 		/* The log holds every event from pin on: the broker sends only the older ones. */
-		if (r->has_base && r->keep > 0 && !m->has_since) {
+		if (r->has_base && r->keep > 0 && m->since == NULL) {
 			j.has_below = true;
 			j.below = r->pin;
 			cJSON_AddNumberToObject(req, "history_below", (double)r->pin);
@@ -334,10 +334,9 @@ members_join(struct ws_session *s, const char *room_id, const char *user, bool h
 		return -1;
 	if ((m = sess_member_add(s, r, user)) == NULL)
 		return -1;
-	if (has_since) {
-		m->has_since = true;
-		m->since = since;
-		snprintf(m->epoch, sizeof(m->epoch), "%s", epoch);
+	if (has_since && sess_member_since(m, since, epoch) != 0) {
+		sess_member_del(s, m);
+		return -1;
 	}
 	room_join_enqueue(r, m);
 	members_pump(r);
@@ -526,9 +525,11 @@ resync_room(struct ws_room *r, void *arg)
 		struct ws_member *m = r->members[0];
 		room_del_member(r, m);
 		m->resync = true;
-		m->has_since = prev_epoch[0] != '\0' && m->cursor > 0;
-		m->since = m->cursor > 0 ? m->cursor - 1 : 0;
-		snprintf(m->epoch, sizeof(m->epoch), "%s", prev_epoch);
+		/* Out of memory for it: the join asks for no events, and the client gets
+		 * recovered: false with the recent history, as after a new epoch. */
+		if (prev_epoch[0] == '\0' || m->cursor == 0 ||
+		    sess_member_since(m, m->cursor - 1, prev_epoch) != 0)
+			sess_member_since_clear(m);
 		room_join_enqueue(r, m);
 	}
 	members_pump(r);

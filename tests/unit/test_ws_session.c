@@ -105,6 +105,48 @@ test_idle_session_is_small_and_has_no_extra(void **state)
 	sess_unref(s);
 }
 
+/* A membership is a 64-byte item: what a resuming join asks for (seq, epoch) is apart, set for
+ * its pending join and gone once answered, or with the member. */
+static void
+test_member_keeps_its_resume_point_apart_while_joining(void **state)
+{
+	struct ws_session *s;
+	struct roomtab rt;
+	struct ws_room *r;
+	struct ws_member *m;
+	struct slab_stats st_start, st0, st;
+
+	(void)state;
+	slab_stats(&st_start);
+	assert_non_null(s = sess_new(SID, 4));
+	assert_true(sizeof(struct ws_member) <= 64);
+	roomtab_init(&rt);
+	r = roomtab_add(&rt, "room1");
+	assert_non_null(m = sess_member_add(s, r, "alice"));
+	assert_int_equal(slab_item_size(m), 64);
+	assert_null(m->since);
+	slab_stats(&st0);
+	assert_int_equal(sess_member_since(m, 41, "00112233aabbccdd"), 0);
+	assert_non_null(m->since);
+	assert_int_equal(m->since->seq, 41);
+	assert_string_equal(m->since->epoch, "00112233aabbccdd");
+	assert_int_equal(sess_member_since(m, 7, "ffeeddccbbaa9988"), 0); /* set again: the same */
+	assert_int_equal(m->since->seq, 7);
+	assert_string_equal(m->since->epoch, "ffeeddccbbaa9988");
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items + 1);
+	sess_member_since_clear(m);
+	assert_null(m->since);
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items);
+	sess_member_since_clear(m); /* none: nothing */
+	assert_int_equal(sess_member_since(m, 1, "00112233aabbccdd"), 0);
+	roomtab_del(&rt, r);
+	sess_unref(s); /* frees m, its nickname and its resume point */
+	slab_stats(&st);
+	assert_int_equal(st.items, st_start.items);
+}
+
 /* Held messages make the extra part; the last one taken off frees it again, and a hold that is
  * refused does not leave one behind. */
 static void
@@ -227,6 +269,7 @@ main(void)
 	    cmocka_unit_test(test_member_shares_the_session_nickname),
 	    cmocka_unit_test(test_member_rename_and_free_with_a_shared_name),
 	    cmocka_unit_test(test_idle_session_is_small_and_has_no_extra),
+	    cmocka_unit_test(test_member_keeps_its_resume_point_apart_while_joining),
 	    cmocka_unit_test(test_extra_part_follows_the_held_messages),
 	    cmocka_unit_test(test_extra_part_kept_while_any_part_is_used),
 	    cmocka_unit_test(test_route_room_and_nickname_share_one_allocation),

@@ -6,7 +6,12 @@
  * The slabs come from one address range reserved at the first allocation (not memory until
  * a slab is used), so slab_owns() tells a slab's item from malloc's with two compares. When
  * that range cannot be reserved, or is full, slab_alloc() returns NULL and the caller uses
- * malloc. Any thread may call these: one mutex guards the pool. */
+ * malloc. Any thread may call these: one mutex guards the pool.
+ *
+ * MADANG_SLAB=off in the environment reserves no range: every item is malloc's. The
+ * sanitizer suite runs the daemons so, for AddressSanitizer and LeakSanitizer check malloc's
+ * blocks best (a leaked slab item is not a leak to LeakSanitizer); tests/unit/test_slab.c
+ * checks the slabs themselves under both. */
 #ifndef MADANG_SLAB_H
 #define MADANG_SLAB_H
 

@@ -33,8 +33,8 @@
 #include "ws_state.h"
 
 /* libwebsockets allocates through this (lws_set_allocator): what it keeps per connection (the
- * wsi, its WebSocket part, the receive buffer, our ws_pss; 1,404 bytes in four pieces) goes
- * into slabs, without malloc's headers and apart from what a handshake allocates and frees
+ * wsi, its WebSocket part, the receive buffer, our ws_pss: four pieces, 1,360 bytes) goes into
+ * slabs, without malloc's headers and apart from what a handshake allocates and frees
  * (docs/performance.md, finding 32); its larger buffers stay malloc's. */
 static void *
 lws_alloc_cb(void *ptr, size_t size, const char *reason)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,6 +31,32 @@ resident_pages(const void *p, size_t len)
 	for (size_t i = 0; i < n; i++)
 		got += v[i] & 1;
 	return got;
+}
+
+/* MADANG_SLAB=off: no range, every item malloc's (the sanitizer suite's daemons). In a child
+ * process that has not allocated yet, for the range is reserved once per process. */
+static void
+test_slab_off_leaves_everything_to_malloc(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if ((pid = fork()) == 0) {
+		struct slab_stats st;
+		void *p;
+
+		setenv("MADANG_SLAB", "off", 1);
+		p = slab_realloc(NULL, 100);
+		slab_stats(&st);
+		_exit(slab_alloc(100) == NULL && p != NULL && !slab_owns(p) && st.reserved == 0
+		          ? 0
+		          : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void
@@ -186,9 +213,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_slab_off_leaves_everything_to_malloc),
 	    cmocka_unit_test(test_slab_items_share_slabs_by_size_and_empty_ones_go),
 	    cmocka_unit_test(test_slab_realloc_moves_between_sizes_and_to_malloc),
 	    cmocka_unit_test(test_slab_threads_allocate_at_once),
 	};
+	unsetenv("MADANG_SLAB"); /* these tests check slab items: on, even in the sanitizer suite */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "slab.h"
 #include "ws_http.h"
 #include "ws_link.h"
 #include "ws_state.h"
@@ -158,25 +159,29 @@ http_request(struct lws *wsi, struct ws_pss *p, const char *uri)
 {
 	char body[WS_HEALTH_MAX];
 	bool up = link_up() && !ws->stopping;
+	struct slab_stats mem;
 
 	if (strcmp(uri, "/healthz") != 0)
 		return http_reply(
 		    wsi, p, 404,
 		    "{\"error\":\"not_found\",\"message\":\"WebSocket endpoints: /ws and "
 		    "/ws/{room_id}/{username}; health: /healthz\"}\n");
+	slab_stats(&mem);
 	snprintf(
 	    body, sizeof(body),
 	    "{\"status\":\"%s\",\"frontend\":\"%s\",\"broker\":\"%s\",\"epoch\":\"%s\","
 	    "\"event_bundles\":%s,"
 	    "\"sessions\":%zu,\"rooms\":%zu,\"counters\":{\"connections\":%llu,\"refused\":%llu,"
 	    "\"slow_consumers\":%llu,\"socket_full\":%llu,\"rate_limited\":%llu,"
-	    "\"gaps_repaired\":%llu,\"events\":%llu,\"resyncs\":%llu,\"history_shared\":%llu}}\n",
+	    "\"gaps_repaired\":%llu,\"events\":%llu,\"resyncs\":%llu,\"history_shared\":%llu},"
+	    "\"memory\":{\"slab_bytes\":%zu,\"slab_items\":%zu,\"slab_range\":%zu}}\n",
 	    up ? "ok" : "unavailable", ws->o.id, ws->stopping ? "stopping" : link_state_name(),
 	    ws->epoch, link_bundles() ? "true" : "false", ws->sessions.n, ws->rooms.n,
 	    (unsigned long long)ws->c.connections, (unsigned long long)ws->c.refused,
 	    (unsigned long long)ws->c.slow_consumers, (unsigned long long)ws->c.socket_full,
 	    (unsigned long long)ws->c.rate_limited, (unsigned long long)ws->c.gaps,
 	    (unsigned long long)ws->c.events, (unsigned long long)ws->c.resyncs,
-	    (unsigned long long)ws->c.history_shared);
+	    (unsigned long long)ws->c.history_shared, mem.slabs * (size_t)SLAB_BYTES, mem.items,
+	    mem.reserved);
 	return http_reply(wsi, p, up ? 200 : 503, body);
 }

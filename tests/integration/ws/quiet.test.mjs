@@ -50,3 +50,31 @@ test('--history-idle: a quiet room lets its kept frames go; the next joiner gets
   stay.close(); warm.close(); cold.close();
   await w.stop(); await b.stop();
 });
+
+// What a connection keeps lives in slabs (common/slab.c: lws's state, the session, the
+// membership, their strings): /healthz's memory counts them, and they are given back when the
+// connections close. With MADANG_SLAB=off (the sanitizer suite) there is no range and no item.
+test('/healthz memory: what connections keep is counted while they stay and given back when they close', T, async () => {
+  const b = await startBroker({ name: 'broker-mem', args: ['--allow-create'] });
+  const w = await startWs(b, { id: 'ws-mem' });
+  const N = 40;
+  const before = (await health(w.url)).memory;
+  assert.deepEqual(Object.keys(before), ['slab_bytes', 'slab_items', 'slab_range']);
+  const cs = [];
+  for (let i = 0; i < N; i++) cs.push(await joinPath(w.url, `mem${i % 4}`, nick('m')));
+  const held = (await health(w.url)).memory;
+  for (const c of cs) c.close();
+  await waitFor(async () => (await health(w.url)).sessions === 0, 10000, 'the sessions to close');
+  const after = (await health(w.url)).memory;
+  if (before.slab_range === 0) {
+    assert.equal(process.env.MADANG_SLAB, 'off', 'no slab range without MADANG_SLAB=off');
+    assert.deepEqual([held.slab_items, after.slab_items], [0, 0]);
+  } else {
+    // Per connection at least lws's four pieces, the session and the membership.
+    assert.ok(held.slab_items >= before.slab_items + N * 6, `${held.slab_items} items held`);
+    assert.ok(held.slab_bytes >= held.slab_items * 16);
+    // Closed: all of that goes; what stays is each room's kept frames (a leave event each).
+    assert.ok(after.slab_items <= held.slab_items - N * 5, `${after.slab_items} items after the close`);
+  }
+  await w.stop(); await b.stop();
+});

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +58,63 @@ test_slab_off_leaves_everything_to_malloc(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Under a limit of address space (ulimit -v, LimitAS=) the range is halved until it fits:
+ * with 200 MiB to spare, 128 MiB; with less than 64 MiB, none, and malloc serves. In child
+ * processes that have not allocated yet. Not under ASan, whose shadow memory needs more
+ * address space than any such limit leaves. */
+#if !defined(__SANITIZE_ADDRESS__)
+static size_t
+reserved_under_limit(size_t spare)
+{
+	int fd[2], status;
+	size_t got = (size_t)-1;
+	pid_t pid;
+
+	assert_int_equal(pipe(fd), 0);
+	if ((pid = fork()) == 0) {
+		struct rlimit rl;
+		struct slab_stats st;
+		unsigned long vm_kb = 0;
+		char line[256];
+		FILE *f = fopen("/proc/self/status", "r");
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "VmSize: %lu kB", &vm_kb) == 1)
+				break;
+		if (f != NULL)
+			fclose(f);
+		rl.rlim_cur = rl.rlim_max = (rlim_t)vm_kb * 1024 + spare;
+		if (vm_kb == 0 || setrlimit(RLIMIT_AS, &rl) != 0)
+			_exit(1);
+		void *p = slab_realloc(NULL, 100); /* a slab's, or malloc's without a range */
+		slab_stats(&st);
+		if (p == NULL || slab_owns(p) != (st.reserved > 0) ||
+		    write(fd[1], &st.reserved, sizeof(st.reserved)) != sizeof(st.reserved))
+			_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(fd[1]);
+	assert_int_equal(read(fd[0], &got, sizeof(got)), sizeof(got));
+	close(fd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return got;
+}
+#endif
+
+static void
+test_slab_range_halves_under_an_address_space_limit(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__)
+	skip();
+#else
+	assert_int_equal(reserved_under_limit((size_t)200 << 20), (size_t)128 << 20);
+	assert_int_equal(reserved_under_limit((size_t)40 << 20), 0);
+#endif
 }
 
 static void
@@ -214,6 +272,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slab_off_leaves_everything_to_malloc),
+	    cmocka_unit_test(test_slab_range_halves_under_an_address_space_limit),
 	    cmocka_unit_test(test_slab_items_share_slabs_by_size_and_empty_ones_go),
 	    cmocka_unit_test(test_slab_realloc_moves_between_sizes_and_to_malloc),
 	    cmocka_unit_test(test_slab_threads_allocate_at_once),

@@ -13,7 +13,7 @@ import sys
 
 
 # Frames of allocators that hand out slab items: libwebsockets' hook and madang's own.
-ALLOCATOR_FRAMES = {'slab_alloc', 'slab_zalloc', 'slab_realloc', 'lws_alloc_cb', '_realloc',
+ALLOCATOR_FRAMES = {'slab_alloc', 'slab_malloc', 'slab_zalloc', 'slab_realloc', 'lws_alloc_cb', '_realloc',
                     'lws_realloc', 'lws_zalloc', 'lws_malloc', 'str_dup'}
 
 

@@ -237,14 +237,19 @@ slab_item_size(const void *p)
 }
 
 void *
-slab_zalloc(size_t size)
+slab_malloc(size_t size)
 {
 	void *p = slab_alloc(size);
 
-	if (p == NULL)
-		return calloc(1, size);
-	memset(p, 0, size);
-	return p;
+	return p != NULL ? p : malloc(size);
+}
+
+void *
+slab_zalloc(size_t size)
+{
+	void *p = slab_malloc(size);
+
+	return p != NULL ? memset(p, 0, size) : NULL;
 }
 
 void
@@ -267,7 +272,7 @@ slab_realloc(void *ptr, size_t size)
 		return NULL;
 	}
 	if (ptr == NULL)
-		return (np = slab_alloc(size)) != NULL ? np : malloc(size);
+		return slab_malloc(size);
 	if (!slab_owns(ptr))
 		return realloc(ptr, size);
 	old = slab_item_size(ptr);
@@ -278,7 +283,7 @@ slab_realloc(void *ptr, size_t size)
 	}
 	/* Larger, or a smaller size of item: it moves (a record shrunk to fit must not keep the
 	 * item it was written in). A smaller one that cannot move stays where it is. */
-	if ((np = slab_alloc(size)) == NULL && (np = malloc(size)) == NULL) {
+	if ((np = slab_malloc(size)) == NULL) {
 		if (size > old)
 			return NULL; /* ptr stays as it was, as realloc's does */
 		POISON((char *)ptr + size, old - size);

@@ -33,8 +33,10 @@ bool slab_owns(const void *p);
 /* The usable size of an item of slab_alloc: its size rounded up to SLAB_STEP. */
 size_t slab_item_size(const void *p);
 
-/* An item of size bytes, zeroed: a slab's, or malloc's when none can be had (a size past
- * SLAB_ITEM_MAX, or no range); NULL when neither. slab_release frees it. */
+/* An item of size bytes: a slab's, or malloc's when none can be had (a size past
+ * SLAB_ITEM_MAX, or no range); NULL when neither. slab_release frees it. slab_zalloc zeroes
+ * it. */
+void *slab_malloc(size_t size);
 void *slab_zalloc(size_t size);
 /* Frees p, an item of slab_zalloc or slab_alloc, or malloc's (slab_owns tells); NULL: nothing. */
 void slab_release(void *p);

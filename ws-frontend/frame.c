@@ -4,7 +4,6 @@
 
 #include "slab.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* Frames of up to SLAB_ITEM_MAX bytes live in common/slab.c's slabs. A room keeps the join
@@ -13,7 +12,7 @@
  * pages that the others share, and when a quiet room lets its kept frames go (room_cool),
  * hardly a page comes free. In slabs, sizes apart, a slab whose items are all gone gives its
  * pages back, and no frame carries malloc's header (docs/performance.md, findings 31 and 32).
- * A larger frame, or one made when no slab can be had, is malloc's: slab_owns tells which. */
+ * A larger frame, or one made when no slab can be had, is malloc's (slab_malloc). */
 
 size_t
 ws_frame_header_len(size_t len)
@@ -34,9 +33,7 @@ ws_frame_text(const char *payload, size_t len)
 
 	if (len > UINT32_MAX - hl - sizeof(*f))
 		return NULL;
-	if ((f = slab_alloc(sizeof(*f) + hl + len)) == NULL)
-		f = malloc(sizeof(*f) + hl + len);
-	if (f == NULL)
+	if ((f = slab_malloc(sizeof(*f) + hl + len)) == NULL)
 		return NULL;
 	f->refs = 1;
 	f->len = (uint32_t)(hl + len);
@@ -69,10 +66,7 @@ ws_frame_unref(struct ws_frame *f)
 {
 	if (f == NULL || --f->refs > 0)
 		return;
-	if (slab_owns(f))
-		slab_free(f);
-	else
-		free(f);
+	slab_release(f);
 }
 
 const char *

@@ -61,11 +61,9 @@ static char *
 str_dup(const char *src)
 {
 	size_t n = strlen(src) + 1;
-	char *p = slab_alloc(n);
+	char *p = slab_malloc(n);
 
-	if (p == NULL && (p = malloc(n)) == NULL)
-		return NULL;
-	return memcpy(p, src, n);
+	return p != NULL ? memcpy(p, src, n) : NULL;
 }
 
 /* Replaces *dst with a copy of src (NULL: none). Returns 0 or -1 (no memory, *dst kept). */
@@ -144,8 +142,7 @@ sess_set_route(struct ws_session *s, const struct route *rt, const char *user)
 	/* One allocation for the two: an item less per connection. */
 	rl = strlen(rt->room_id) + 1;
 	ul = strlen(user) + 1;
-	if (sess_unshare_user(s) != 0 ||
-	    ((both = slab_alloc(rl + ul)) == NULL && (both = malloc(rl + ul)) == NULL))
+	if (sess_unshare_user(s) != 0 || (both = slab_malloc(rl + ul)) == NULL)
 		return -1;
 	memcpy(both, rt->room_id, rl);
 	memcpy(both + rl, user, ul);

@@ -70,7 +70,7 @@ broker_destroy(struct broker *b)
 		while (hmap_next(&fe->sessions, &jt, NULL, &w)) {
 			struct session *s = w;
 			for (size_t n = s->nrooms; n > 0; n--)
-				sess_leave(b, s->rooms[n - 1], NULL);
+				sess_leave(b, sess_rooms(s)[n - 1], NULL);
 		}
 		hmap_fini(&fe->sessions);
 		free(fe);

@@ -24,7 +24,8 @@ struct member {
 	bool marked : 1;      /* scratch flag used by sync */
 	bool admin : 1;       /* joined with an admin token (counts only with a subject) */
 	/* its canonical nickname, then the folded one unless the same, the subject and the
-	 * address when given, each NUL-terminated: sized to fit, not to the maximum */
+	 * address when given, each NUL-terminated: sized to fit, not to the maximum (from
+	 * offsetof, so the struct's tail padding holds names too) */
 	char names[];
 };
 
@@ -108,13 +109,26 @@ struct frontend {
 	bool bundles;         /* takes room events as bundles (hello "bundles": true, granted) */
 };
 
+/* 20 bytes before its id, so that a session of madang-ws (a 32-digit id) takes 64 bytes of
+ * malloc's, not 80 (docs/performance.md, finding 33). */
 struct session {
 	struct frontend *fe;
-	struct member **rooms; /* the memberships of this session: &one until it has a second */
-	struct member *one;
-	uint32_t nrooms, rooms_cap;
+	union {
+		struct member *one; /* rooms_log2 == 0: its membership, while it has at most one */
+		struct member **many; /* else: an array of 1 << rooms_log2 slots */
+	} rooms;
+	uint32_t nrooms;
+	uint8_t rooms_log2;
 	char id[]; /* sized to fit: at most MADANG_SESSION_MAX */
 };
+
+/* The session's memberships: nrooms of them. Most sessions are in one room, held in the
+ * session itself. */
+static inline struct member **
+sess_rooms(struct session *s)
+{
+	return s->rooms_log2 ? s->rooms.many : &s->rooms.one;
+}
 
 struct broker_counters {
 	uint64_t requests, request_errors, messages, duplicates, joins, leaves, privates, typing,

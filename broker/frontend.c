@@ -1,4 +1,5 @@
 /* frontend.c — registered front-ends, their sessions, and expiry of silent front-ends. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +76,7 @@ fe_expire(struct broker *b, struct frontend *fe, const char *reason)
 		/* sess_leave frees the session with its last room: take the count first. */
 		for (size_t n = s->nrooms; n > 0; n--) {
 			members++;
-			sess_leave(b, s->rooms[n - 1], reason);
+			sess_leave(b, sess_rooms(s)[n - 1], reason);
 		}
 	}
 	log_info("broker: front-end %s (instance %s) %s: %zu sessions, %zu memberships left",
@@ -97,12 +98,10 @@ sess_get_or_create(struct broker *b, struct frontend *fe, const char *id)
 	if (s != NULL)
 		return s;
 	size_t n = strnlen(id, MADANG_SESSION_MAX);
-	if ((s = calloc(1, sizeof(*s) + n + 1)) == NULL)
+	if ((s = calloc(1, offsetof(struct session, id) + n + 1)) == NULL)
 		return NULL;
 	memcpy(s->id, id, n);
 	s->fe = fe;
-	s->rooms = &s->one;
-	s->rooms_cap = 1;
 	if (hmap_put(&fe->sessions, s->id, s) != 0) {
 		free(s);
 		return NULL;
@@ -115,8 +114,8 @@ static void
 sess_destroy(struct broker *b, struct session *s)
 {
 	hmap_del(&s->fe->sessions, s->id);
-	if (s->rooms != &s->one)
-		free(s->rooms);
+	if (s->rooms_log2)
+		free(s->rooms.many);
 	free(s);
 	b->sessions_total--;
 }
@@ -132,8 +131,8 @@ struct member *
 sess_member_of(struct session *s, struct room *r)
 {
 	for (size_t i = 0; i < s->nrooms; i++)
-		if (s->rooms[i]->room == r)
-			return s->rooms[i];
+		if (sess_rooms(s)[i]->room == r)
+			return sess_rooms(s)[i];
 	return NULL;
 }
 

@@ -350,7 +350,7 @@ op_sync(struct req *q)
 	while (hmap_next(&fe->sessions, &it, NULL, &v)) {
 		struct session *s = v;
 		for (size_t i = 0; i < s->nrooms; i++)
-			s->rooms[i]->marked = false;
+			sess_rooms(s)[i]->marked = false;
 	}
 	struct jsonw w;
 	ops_reply_begin(q, &w);
@@ -435,11 +435,11 @@ op_sync(struct req *q)
 	while (hmap_next(&fe->sessions, &it, NULL, &v)) {
 		struct session *s = v;
 		for (size_t i = s->nrooms; i-- > 0;) {
-			if (s->rooms[i]->marked)
+			if (sess_rooms(s)[i]->marked)
 				continue;
 			bool last = s->nrooms == 1; /* sess_leave frees the session with it */
 			dropped++;
-			sess_leave(b, s->rooms[i], "resync");
+			sess_leave(b, sess_rooms(s)[i], "resync");
 			if (last)
 				break;
 		}

@@ -1,4 +1,5 @@
 /* room.c — rooms, their members, sequence numbers and history rings. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,13 +146,14 @@ room_emit(struct broker *b, struct room *r, const struct member *sender, const c
 }
 
 /* Appends ev (whose strings the ring now owns) as the newest entry, dropping the oldest. The
- * ring starts empty and doubles up to ring_cap: until it is full its entries sit at
+ * ring starts empty and grows by half (4, 8, 12, 18, 27, …; at least 4 slots at a time) up to
+ * ring_cap: a room of ten joins keeps 12 slots, not 16. Until it is full its entries sit at
  * [0, ring_len), so growing moves nothing. Out of memory: ev is freed, -1. */
 int
 room_ring_push(struct room *r, struct hist_ev *ev)
 {
 	if (r->ring_len == r->ring_alloc && r->ring_alloc < r->ring_cap) {
-		size_t n = r->ring_alloc ? r->ring_alloc * 2 : 4;
+		size_t n = r->ring_alloc + (r->ring_alloc / 2 > 4 ? r->ring_alloc / 2 : 4);
 		struct hist_ev *v;
 		if (n > r->ring_cap)
 			n = r->ring_cap;
@@ -236,26 +238,27 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	struct member *m;
 
 	if (r->nmembers == r->members_cap) {
-		size_t cap = r->members_cap ? r->members_cap * 2 : 8;
+		/* By half, as the ring: a room of ten keeps 12 slots. */
+		size_t cap = r->members_cap ? r->members_cap + r->members_cap / 2 : 8;
 		struct member **v = realloc(r->members_v, cap * sizeof(*v));
 		if (v == NULL)
 			return -1;
 		r->members_v = v;
 		r->members_cap = cap;
 	}
-	if (s->nrooms == s->rooms_cap) {
-		/* Most sessions are in one room, held in the session itself. */
-		bool inline_one = s->rooms == &s->one;
-		if (s->rooms_cap > UINT32_MAX / 2)
+	if (s->nrooms == (s->rooms_log2 ? (uint32_t)1 << s->rooms_log2 : 1)) {
+		/* A second membership: the one held in the session moves to an array of 4. */
+		uint8_t lg = s->rooms_log2 ? s->rooms_log2 + 1 : 2;
+		if (lg > 31)
 			return -1;
-		uint32_t cap = inline_one ? 4 : s->rooms_cap * 2;
-		struct member **v = realloc(inline_one ? NULL : s->rooms, cap * sizeof(*v));
+		struct member **v =
+		    realloc(s->rooms_log2 ? s->rooms.many : NULL, ((size_t)1 << lg) * sizeof(*v));
 		if (v == NULL)
 			return -1;
-		if (inline_one)
-			v[0] = s->one;
-		s->rooms = v;
-		s->rooms_cap = cap;
+		if (!s->rooms_log2)
+			v[0] = s->rooms.one;
+		s->rooms.many = v;
+		s->rooms_log2 = lg;
 	}
 	if (addr != NULL && strcmp(addr, CLIENT_ADDR_UNKNOWN) == 0)
 		addr = NULL;
@@ -263,7 +266,7 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	size_t ulen = strlen(user) + 1, klen = strcmp(user, key) == 0 ? 0 : strlen(key) + 1;
 	size_t slen = subj ? strlen(subj) + 1 : 0, alen = addr ? strlen(addr) + 1 : 0;
 	if (r->nmembers >= UINT32_MAX ||
-	    (m = calloc(1, sizeof(*m) + ulen + klen + slen + alen)) == NULL)
+	    (m = calloc(1, offsetof(struct member, names) + ulen + klen + slen + alen)) == NULL)
 		return -1;
 	memcpy(m->names, user, ulen);
 	/* Each string is at most a few hundred bytes: the offsets fit 16 bits. */
@@ -288,7 +291,7 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	}
 	m->room_idx = r->nmembers;
 	r->members_v[r->nmembers++] = m;
-	s->rooms[s->nrooms++] = m;
+	sess_rooms(s)[s->nrooms++] = m;
 	b->members_total++;
 	*out = m;
 	return 0;
@@ -307,9 +310,10 @@ room_member_remove(struct broker *b, struct member *m)
 	r->nmembers--;
 	if (r->members.cap > 0 && r->nmembers <= ROOM_SCAN_MAX / 2)
 		hmap_fini(&r->members); /* small again: found by a walk */
+	struct member **v = sess_rooms(s);
 	for (size_t i = 0; i < s->nrooms; i++) {
-		if (s->rooms[i] == m) {
-			s->rooms[i] = s->rooms[--s->nrooms];
+		if (v[i] == m) {
+			v[i] = v[--s->nrooms];
 			break;
 		}
 	}

@@ -980,6 +980,45 @@ test_member_stays_small(void **state)
 {
 	(void)state;
 	assert_true(sizeof(struct member) <= 40);
+	/* A session of madang-ws (a 32-digit id and its NUL) fits 56 bytes: one 64-byte chunk of
+	 * malloc's, not 80. */
+	assert_true(offsetof(struct session, id) + 33 <= 56);
+}
+
+/* A room's history ring and its members array grow by half, not by doubling: after ten joins
+ * a room of ten keeps 12 slots of each (finding 33), and both go on growing past that. */
+static void
+test_room_arrays_grow_by_half(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 1000, 100);
+	struct room *r = room_get(b, "room1");
+	char sid[16], user[16];
+	size_t ring[41], members[41];
+
+	assert_non_null(r);
+	for (int n = 1; n <= 40; n++) {
+		snprintf(sid, sizeof(sid), "s%d", n);
+		snprintf(user, sizeof(user), "user%d", n);
+		hello_join(b, sid, "room1", user);
+		ring[n] = r->ring_alloc;
+		members[n] = r->members_cap;
+		assert_true(r->ring_len <= r->ring_alloc && r->nmembers <= r->members_cap);
+	}
+	assert_int_equal(r->ring_len, 40);
+	assert_int_equal(ring[4], 4);
+	assert_int_equal(ring[5], 8);
+	assert_int_equal(ring[10], 12);
+	assert_int_equal(ring[13], 18);
+	assert_int_equal(ring[40], 40);
+	assert_int_equal(members[8], 8);
+	assert_int_equal(members[10], 12);
+	assert_int_equal(members[13], 18);
+	assert_int_equal(members[40], 40);
+	/* Every join is still in the ring, oldest first. */
+	for (size_t i = 0; i < r->ring_len; i++)
+		assert_int_equal(room_hist_at(r, i)->seq, room_first_seq(r) + i);
+	broker_destroy(b);
 }
 
 int
@@ -1011,6 +1050,7 @@ main(void)
 		cmocka_unit_test(test_ban_list_is_newest_first),
 		cmocka_unit_test(test_folded_nickname_decides_uniqueness),
 		cmocka_unit_test(test_member_stays_small),
+		cmocka_unit_test(test_room_arrays_grow_by_half),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);
 }

@@ -111,16 +111,83 @@ sess_set_user(struct ws_session *s, const char *user)
 	return 0;
 }
 
+/* The who part, allocated (zeroed) when absent; NULL when out of memory. */
+static struct ws_sess_who *
+sess_who(struct ws_session *s)
+{
+	if (s->who == NULL)
+		s->who = slab_zalloc(sizeof(*s->who));
+	return s->who;
+}
+
+/* Frees the who part when nothing in it is set. */
+static void
+sess_who_trim(struct ws_session *s)
+{
+	struct ws_sess_who *w = s->who;
+
+	if (w != NULL && w->resume == NULL && w->subject == NULL && w->token_exp_ms == 0) {
+		slab_release(w);
+		s->who = NULL;
+	}
+}
+
+/* Sets *field (&s->who->resume or ->subject, by offset) to a copy of src. */
+static int
+set_who_str(struct ws_session *s, size_t off, const char *src)
+{
+	struct ws_sess_who *w;
+	int rv;
+
+	if (src == NULL && s->who == NULL)
+		return 0;
+	if ((w = sess_who(s)) == NULL)
+		return -1;
+	rv = set_str((char **)((char *)w + off), src);
+	sess_who_trim(s);
+	return rv;
+}
+
 int
 sess_set_subject(struct ws_session *s, const char *subject)
 {
-	return set_str(&s->subject, subject);
+	return set_who_str(s, offsetof(struct ws_sess_who, subject), subject);
 }
 
 int
 sess_set_resume(struct ws_session *s, const char *resume)
 {
-	return set_str(&s->resume, resume);
+	return set_who_str(s, offsetof(struct ws_sess_who, resume), resume);
+}
+
+int
+sess_set_token_exp(struct ws_session *s, int64_t exp_ms)
+{
+	if (exp_ms == 0 && s->who == NULL)
+		return 0;
+	if (sess_who(s) == NULL)
+		return -1;
+	s->who->token_exp_ms = exp_ms;
+	sess_who_trim(s);
+	return 0;
+}
+
+const char *
+sess_subject(const struct ws_session *s)
+{
+	return s->who != NULL ? s->who->subject : NULL;
+}
+
+const char *
+sess_resume(const struct ws_session *s)
+{
+	return s->who != NULL ? s->who->resume : NULL;
+}
+
+int64_t
+sess_token_exp(const struct ws_session *s)
+{
+	return s->who != NULL ? s->who->token_exp_ms : 0;
 }
 
 int
@@ -131,7 +198,7 @@ sess_set_route(struct ws_session *s, const struct route *rt, const char *user)
 
 	/* Set again (not done by madang-ws): the nickname gets its own copy first. */
 	if ((s->user_in_room && sess_set_user(s, s->user) != 0) ||
-	    set_str(&s->resume, rt->has_resume ? rt->resume : NULL) != 0)
+	    sess_set_resume(s, rt->has_resume ? rt->resume : NULL) != 0)
 		return -1;
 	if (!rt->single || user == NULL) {
 		if (set_str(&s->single_room, rt->single ? rt->room_id : NULL) != 0 ||
@@ -212,8 +279,11 @@ sess_unref(struct ws_session *s)
 	if (!s->user_in_room)
 		slab_release(s->user);
 	slab_release(s->single_room);
-	slab_release(s->resume);
-	slab_release(s->subject);
+	if (s->who != NULL) {
+		slab_release(s->who->resume);
+		slab_release(s->who->subject);
+		slab_release(s->who);
+	}
 	slab_release(s);
 }
 

@@ -50,6 +50,15 @@ struct ws_sess_extra {
 	bool hist_init;          /* hist is set up (on the first history command) */
 };
 
+/* Who a connection is beyond its nickname, for the connections that say so: a resumed
+ * session's id, a token's subject and expiry. Allocated when the first is set, freed with the
+ * session: most connections have none of it (docs/performance.md, finding 33). */
+struct ws_sess_who {
+	int64_t token_exp_ms; /* --jwt-secret-file: wall-clock ms when the token expires, or 0 */
+	char *resume;         /* ?resume=: the previous session's id, sent with every join */
+	char *subject;        /* its token's subject (jwt_claims.sub), else NULL */
+};
+
 /* Fields are ordered so that nothing is padding, and counters are as narrow as their limits
  * allow: with 10,000 idle connections every byte here is 10 KB (docs/performance.md, finding
  * 28, says where each byte of a connection goes). What idle connections do not use is in
@@ -87,9 +96,8 @@ struct ws_session {
 	 * Strings are allocated to fit; the single room and the nickname set with it share one
 	 * allocation (user_in_room) until the nickname changes. */
 	char *single_room;        /* /ws/{room_id}/{username}: the one room of this connection */
-	char *resume;             /* ?resume=: the previous session's id, sent with every join */
 	char *user;               /* its nickname, once known (else NULL) */
-	char *subject;            /* its token's subject (jwt_claims.sub), else NULL */
+	struct ws_sess_who *who;  /* resume, subject, token expiry: NULL while it has none */
 	struct ws_member **rooms; /* rooms_cap slots: &room1 while there is one, else allocated */
 	struct ws_member *room1;  /* the first slot: no allocation for a connection in one room */
 	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
@@ -97,7 +105,6 @@ struct ws_session {
 	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
 	uint64_t last_rx_ms;     /* monotonic ms of the last frame (or pong) from the client */
 	uint64_t last_ping_ms;   /* monotonic ms of the last ping (or of the connection) */
-	int64_t token_exp_ms;    /* --jwt-secret-file: wall-clock ms when the token expires, or 0 */
 	struct bucket bucket;    /* --rate / --burst (their bucket_rate is the same for all) */
 	struct ws_sess_extra *x; /* NULL while none of it is in use */
 	/* Broker requests made for this client go out one at a time, in the order the client
@@ -129,6 +136,13 @@ int sess_set_subject(struct ws_session *s, const char *subject);
 /* Sets the previous session's id sent with every later join (join_room "resume"); NULL:
  * none. Returns 0 or -1 (no memory, the old one kept). */
 int sess_set_resume(struct ws_session *s, const char *resume);
+/* Sets the wall-clock ms at which its token is no longer accepted (0: none). Returns 0 or -1
+ * (no memory, the old one kept). */
+int sess_set_token_exp(struct ws_session *s, int64_t exp_ms);
+/* Each of them, as set: NULL or 0 when none. */
+const char *sess_subject(const struct ws_session *s);
+const char *sess_resume(const struct ws_session *s);
+int64_t sess_token_exp(const struct ws_session *s);
 /* Copies the URL's lasting parameters (single room, resume) and sets the nickname (NULL:
  * none), once, at the connection's start. The room and the nickname share one allocation.
  * Returns 0 or -1 (no memory). */

@@ -96,7 +96,7 @@ keepalive_one(struct ws_session *s, void *arg)
 	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms ||
 	    now < s->last_ping_ms)
 		return;
-	if (s->token_exp_ms != 0 && t->wall_ms >= s->token_exp_ms) {
+	if (sess_token_exp(s) != 0 && t->wall_ms >= sess_token_exp(s)) {
 		/* The token the connection was opened with is no longer valid: the client gets a
 		 * fresh one and connects again (docs/protocol.md, "Close codes"). */
 		log_info("ws: session %llu (%s) closed: token expired",
@@ -310,8 +310,12 @@ ws_authorize(struct ws_session *s, struct ws_pss *p, struct route *rt, const cha
 	s->admin = c.admin;
 	/* Closed (4001) once the token would no longer be accepted: exp plus the clock leeway
 	 * jwt_verify allows. */
-	s->token_exp_ms =
-	    c.exp < INT64_MAX / 1000 - JWT_LEEWAY_S ? (c.exp + JWT_LEEWAY_S) * 1000 : INT64_MAX;
+	if (sess_set_token_exp(s, c.exp < INT64_MAX / 1000 - JWT_LEEWAY_S
+	                              ? (c.exp + JWT_LEEWAY_S) * 1000
+	                              : INT64_MAX) != 0) {
+		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
+		return -1;
+	}
 	return 0;
 refuse:
 	ws->c.refused++;

@@ -254,8 +254,8 @@ sync_add(struct ws_session *s, void *arg)
 		cJSON_AddStringToObject(o, "user", m->user);
 		if (s->addr != NULL && s->addr[0] != '\0')
 			cJSON_AddStringToObject(o, "addr", s->addr);
-		if (s->authenticated && s->subject != NULL) {
-			cJSON_AddStringToObject(o, "subject", s->subject);
+		if (s->authenticated && sess_subject(s) != NULL) {
+			cJSON_AddStringToObject(o, "subject", sess_subject(s));
 			cJSON_AddBoolToObject(o, "admin", s->admin);
 		}
 		cJSON_AddItemToArray(members, o);

@@ -264,15 +264,15 @@ join_req(struct ws_room *r, struct ws_member *m)
 		cJSON_AddNumberToObject(req, "since", (double)m->since->seq);
 		cJSON_AddStringToObject(req, "epoch", m->since->epoch);
 	}
-	if (!m->resync && s->resume != NULL)
-		cJSON_AddStringToObject(req, "resume", s->resume);
+	if (!m->resync && sess_resume(s) != NULL)
+		cJSON_AddStringToObject(req, "resume", sess_resume(s));
 	/* The client's address: the broker bounds the rooms joins create per address. */
 	if (s->addr != NULL && s->addr[0] != '\0')
 		cJSON_AddStringToObject(req, "addr", s->addr);
 	cJSON_AddNumberToObject(req, "history", ws->o.history);
 	/* With tokens, who it is: the broker gives it its role in the room (docs/moderation.md). */
-	if (s->authenticated && s->subject != NULL) {
-		cJSON_AddStringToObject(req, "subject", s->subject);
+	if (s->authenticated && sess_subject(s) != NULL) {
+		cJSON_AddStringToObject(req, "subject", sess_subject(s));
 		cJSON_AddBoolToObject(req, "admin", s->admin);
 	}
 	return req;

@@ -83,18 +83,19 @@ test_member_rename_and_free_with_a_shared_name(void **state)
 }
 
 /* What an idle connection holds stays small: the session without its extra part, with its
- * first room slot and flags as bits, fits a 240-byte slab item (it was 368 with the parts
- * below inside it, and a 32-byte malloc chunk for the slot); the token's expiry, 8 bytes of
- * it, moved here from lws's per-connection part (struct ws_pss, 80 -> 32 bytes). */
+ * first room slot and flags as bits, fits a 224-byte slab item (it was 368 with the parts
+ * below inside it, and a 32-byte malloc chunk for the slot; 240 with its resume, subject and
+ * token expiry inside it, finding 33). */
 static void
 test_idle_session_is_small_and_has_no_extra(void **state)
 {
 	struct ws_session *s = sess_new(SID, 4);
 
 	(void)state;
-	assert_true(sizeof(struct ws_session) <= 240);
+	assert_true(sizeof(struct ws_session) <= 224);
 	assert_true(slab_owns(s));
-	assert_int_equal(slab_item_size(s), 240);
+	assert_int_equal(slab_item_size(s), 224);
+	assert_null(s->who);
 	assert_int_equal(sizeof(struct ws_frame), 8); /* each join event the room keeps */
 	assert_non_null(s);
 	assert_null(s->x);
@@ -103,6 +104,49 @@ test_idle_session_is_small_and_has_no_extra(void **state)
 	sess_extra_trim(s); /* nothing to trim */
 	assert_null(s->x);
 	sess_unref(s);
+}
+
+/* Resume, subject and token expiry live in a part of their own, there only while one is set;
+ * each can be set, replaced and cleared, and the part goes with the last of them. */
+static void
+test_who_part_is_there_only_while_set(void **state)
+{
+	struct ws_session *s = sess_new(SID, 4);
+	struct slab_stats st0, st;
+
+	(void)state;
+	assert_non_null(s);
+	slab_stats(&st0);
+	assert_null(sess_resume(s));
+	assert_null(sess_subject(s));
+	assert_int_equal(sess_token_exp(s), 0);
+	assert_int_equal(sess_set_resume(s, NULL), 0); /* clearing what is not there: no part */
+	assert_int_equal(sess_set_token_exp(s, 0), 0);
+	assert_null(s->who);
+
+	assert_int_equal(sess_set_resume(s, "0123456789abcdef0123456789abcdef"), 0);
+	assert_non_null(s->who);
+	assert_string_equal(sess_resume(s), "0123456789abcdef0123456789abcdef");
+	assert_int_equal(sess_set_subject(s, "user-1"), 0);
+	assert_int_equal(sess_set_token_exp(s, 1795316866123), 0);
+	assert_string_equal(sess_subject(s), "user-1");
+	assert_int_equal(sess_token_exp(s), 1795316866123);
+	assert_int_equal(sess_set_subject(s, "user-2"), 0); /* replaced */
+	assert_string_equal(sess_subject(s), "user-2");
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items + 3); /* the part, the resume and the subject */
+
+	assert_int_equal(sess_set_resume(s, NULL), 0);
+	assert_int_equal(sess_set_subject(s, NULL), 0);
+	assert_non_null(s->who); /* the expiry is still set */
+	assert_int_equal(sess_token_exp(s), 1795316866123);
+	assert_int_equal(sess_set_token_exp(s, 0), 0);
+	assert_null(s->who);
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items);
+
+	assert_int_equal(sess_set_subject(s, "user-3"), 0);
+	sess_unref(s); /* frees the part with the session */
 }
 
 /* A membership is a 64-byte item: what a resuming join asks for (seq, epoch) is apart, set for
@@ -269,6 +313,7 @@ main(void)
 	    cmocka_unit_test(test_member_shares_the_session_nickname),
 	    cmocka_unit_test(test_member_rename_and_free_with_a_shared_name),
 	    cmocka_unit_test(test_idle_session_is_small_and_has_no_extra),
+	    cmocka_unit_test(test_who_part_is_there_only_while_set),
 	    cmocka_unit_test(test_member_keeps_its_resume_point_apart_while_joining),
 	    cmocka_unit_test(test_extra_part_follows_the_held_messages),
 	    cmocka_unit_test(test_extra_part_kept_while_any_part_is_used),

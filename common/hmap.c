@@ -7,7 +7,7 @@
 static const char hmap_tomb_key[] = "";
 #define HMAP_TOMBSTONE hmap_tomb_key
 
-static uint32_t
+uint32_t
 hmap_hash(const char *s)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */

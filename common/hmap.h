@@ -23,6 +23,8 @@ struct hmap {
 	size_t used;  /* live entries plus tombstones */
 };
 
+/* The hash of a key (FNV-1a), as hmap and iset use it. */
+uint32_t hmap_hash(const char *s);
 void hmap_init(struct hmap *m);
 void hmap_fini(struct hmap *m);
 void *hmap_get(const struct hmap *m, const char *key);

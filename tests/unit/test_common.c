@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "hmap.h"
+#include "iset.h"
 #include "ipc.h"
 #include "opt.h"
 #include "sbuf.h"
@@ -255,6 +256,80 @@ test_sbuf_json_escaping(void **state)
 	sbuf_addf(&b, ":%s", "x");
 	assert_string_equal(b.data, "-12345:x");
 	sbuf_fini(&b);
+}
+
+/* An item that carries its key, not at the start: what iset is for (a session and its id). */
+struct iset_item {
+	int n;
+	char key[12];
+};
+
+/* iset keeps items by the key inside each: found by the key's text, replaced by an item with
+ * the same key, removed by its own key or another copy of it, through growth, churn of
+ * tombstones and removal while walking; the last removal frees the slots. */
+static void
+test_iset_keeps_items_by_their_own_key(void **state)
+{
+	enum { N = 2000 };
+	static struct iset_item items[N], twin;
+	struct iset st;
+	size_t it, n;
+	void *p;
+
+	(void)state;
+	iset_init(&st, offsetof(struct iset_item, key));
+	assert_null(iset_get(&st, "k0"));
+	assert_null(iset_del(&st, "k0")); /* on a set that never held anything */
+	for (int i = 0; i < N; i++) {
+		items[i].n = i;
+		snprintf(items[i].key, sizeof(items[i].key), "k%d", i);
+		assert_int_equal(iset_put(&st, &items[i]), 0);
+	}
+	assert_int_equal(st.count, N);
+	assert_true(st.cap <= 4096); /* 8 bytes a slot: at most 16 KiB of slots here */
+	for (int i = 0; i < N; i++) {
+		char copy[12];
+		snprintf(copy, sizeof(copy), "k%d", i);
+		assert_ptr_equal(iset_get(&st, copy), &items[i]);
+	}
+	/* An item with the same key takes the place of the one there. */
+	twin.n = -1;
+	snprintf(twin.key, sizeof(twin.key), "k7");
+	assert_int_equal(iset_put(&st, &twin), 0);
+	assert_int_equal(st.count, N);
+	assert_ptr_equal(iset_get(&st, "k7"), &twin);
+	assert_int_equal(iset_put(&st, &items[7]), 0);
+	/* Removed by their own keys, then churned through tombstones. */
+	for (int i = 0; i < N; i += 2)
+		assert_ptr_equal(iset_del(&st, items[i].key), &items[i]);
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < N; i += 2)
+			assert_int_equal(iset_put(&st, &items[i]), 0);
+		for (int i = 0; i < N; i += 2)
+			assert_ptr_equal(iset_del(&st, items[i].key), &items[i]);
+	}
+	assert_int_equal(st.count, N / 2);
+	assert_true(st.cap <= 4096);
+	for (int i = 0; i < N; i++) {
+		char copy[12];
+		snprintf(copy, sizeof(copy), "k%d", i);
+		assert_ptr_equal(iset_get(&st, copy), i % 2 ? &items[i] : NULL);
+	}
+	/* A walk that removes every item it meets sees each once; the set ends with no memory. */
+	for (it = 0, n = 0; iset_next(&st, &it, &p); n++) {
+		struct iset_item *x = p;
+		assert_true(x->n % 2 == 1);
+		assert_ptr_equal(iset_del(&st, x->key), x);
+	}
+	assert_int_equal(n, N / 2);
+	assert_int_equal(st.count, 0);
+	assert_null(st.slots);
+	assert_int_equal(st.cap, 0);
+	assert_int_equal(st.key_off, offsetof(struct iset_item, key)); /* ready for more */
+	assert_int_equal(iset_put(&st, &items[3]), 0);
+	assert_ptr_equal(iset_get(&st, "k3"), &items[3]);
+	iset_fini(&st);
+	assert_null(st.slots);
 }
 
 static void
@@ -764,6 +839,7 @@ main(void)
 		cmocka_unit_test(test_wire_topics),
 		cmocka_unit_test(test_sbuf_json_escaping),
 		cmocka_unit_test(test_hmap_put_get_delete_grow),
+		cmocka_unit_test(test_iset_keeps_items_by_their_own_key),
 		cmocka_unit_test(test_iso8601_format),
 		cmocka_unit_test(test_nickname_refuses_invisible_and_lookalike_names),
 		cmocka_unit_test(test_names_c_and_web_client_agree),

@@ -67,12 +67,12 @@ broker_destroy(struct broker *b)
 		struct frontend *fe = v;
 		size_t jt = 0;
 		void *w;
-		while (hmap_next(&fe->sessions, &jt, NULL, &w)) {
+		while (iset_next(&fe->sessions, &jt, &w)) {
 			struct session *s = w;
 			for (size_t n = s->nrooms; n > 0; n--)
 				sess_leave(b, sess_rooms(s)[n - 1], NULL);
 		}
-		hmap_fini(&fe->sessions);
+		iset_fini(&fe->sessions);
 		free(fe);
 	}
 	hmap_fini(&b->frontends);

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "hist.h"
 #include "hmap.h"
+#include "iset.h"
 #include "jsonw.h"
 #include "limits.h"
 
@@ -105,7 +106,7 @@ struct frontend {
 	uint64_t last_seen_ms;
 	struct fe_stat stats[FE_STATS_MAX]; /* the latest heartbeat's "stats" */
 	int nstats;
-	struct hmap sessions; /* session id -> session */
+	struct iset sessions; /* sessions by id (iset: keyed by each session's own id) */
 	bool bundles;         /* takes room events as bundles (hello "bundles": true, granted) */
 };
 

@@ -29,7 +29,7 @@ fe_destroy(struct broker *b, struct frontend *fe)
 {
 	fe_set_bundles(b, fe, false);
 	hmap_del(&b->frontends, fe->id);
-	hmap_fini(&fe->sessions);
+	iset_fini(&fe->sessions);
 	free(fe);
 }
 
@@ -52,7 +52,7 @@ fe_register(struct broker *b, const char *id, const char *instance)
 		return NULL;
 	strncpy(fe->id, id, sizeof(fe->id) - 1);
 	strncpy(fe->instance, instance, sizeof(fe->instance) - 1);
-	hmap_init(&fe->sessions);
+	iset_init(&fe->sessions, offsetof(struct session, id));
 	fe->last_seen_ms = b->now_mono;
 	if (hmap_put(&b->frontends, fe->id, fe) != 0) {
 		free(fe);
@@ -70,7 +70,7 @@ fe_expire(struct broker *b, struct frontend *fe, const char *reason)
 	size_t it = 0, members = 0, sessions = 0;
 	void *v;
 
-	while (hmap_next(&fe->sessions, &it, NULL, &v)) {
+	while (iset_next(&fe->sessions, &it, &v)) {
 		struct session *s = v;
 		sessions++;
 		/* sess_leave frees the session with its last room: take the count first. */
@@ -87,7 +87,7 @@ fe_expire(struct broker *b, struct frontend *fe, const char *reason)
 struct session *
 sess_get(struct frontend *fe, const char *id)
 {
-	return hmap_get(&fe->sessions, id);
+	return iset_get(&fe->sessions, id);
 }
 
 struct session *
@@ -102,7 +102,7 @@ sess_get_or_create(struct broker *b, struct frontend *fe, const char *id)
 		return NULL;
 	memcpy(s->id, id, n);
 	s->fe = fe;
-	if (hmap_put(&fe->sessions, s->id, s) != 0) {
+	if (iset_put(&fe->sessions, s) != 0) {
 		free(s);
 		return NULL;
 	}
@@ -113,7 +113,7 @@ sess_get_or_create(struct broker *b, struct frontend *fe, const char *id)
 static void
 sess_destroy(struct broker *b, struct session *s)
 {
-	hmap_del(&s->fe->sessions, s->id);
+	iset_del(&s->fe->sessions, s->id);
 	if (s->rooms_log2)
 		free(s->rooms.many);
 	free(s);

@@ -347,7 +347,7 @@ op_sync(struct req *q)
 		return;
 	}
 	fe->last_seen_ms = b->now_mono;
-	while (hmap_next(&fe->sessions, &it, NULL, &v)) {
+	while (iset_next(&fe->sessions, &it, &v)) {
 		struct session *s = v;
 		for (size_t i = 0; i < s->nrooms; i++)
 			sess_rooms(s)[i]->marked = false;
@@ -432,7 +432,7 @@ op_sync(struct req *q)
 	/* Whatever the front-end no longer declares leaves. */
 	size_t dropped = 0;
 	it = 0;
-	while (hmap_next(&fe->sessions, &it, NULL, &v)) {
+	while (iset_next(&fe->sessions, &it, &v)) {
 		struct session *s = v;
 		for (size_t i = s->nrooms; i-- > 0;) {
 			if (sess_rooms(s)[i]->marked)

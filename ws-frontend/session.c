@@ -487,14 +487,14 @@ sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap)
 void
 sesstab_init(struct sesstab *t)
 {
-	hmap_init(&t->map);
+	iset_init(&t->set, offsetof(struct ws_session, id));
 	t->n = 0;
 }
 
 int
 sesstab_add(struct sesstab *t, struct ws_session *s)
 {
-	if (hmap_get(&t->map, s->id) != NULL || hmap_put(&t->map, s->id, s) != 0)
+	if (iset_get(&t->set, s->id) != NULL || iset_put(&t->set, s) != 0)
 		return -1;
 	t->n++;
 	return 0;
@@ -503,16 +503,16 @@ sesstab_add(struct sesstab *t, struct ws_session *s)
 void
 sesstab_del(struct sesstab *t, struct ws_session *s)
 {
-	if (hmap_get(&t->map, s->id) != s)
+	if (iset_get(&t->set, s->id) != s)
 		return;
-	hmap_del(&t->map, s->id);
+	iset_del(&t->set, s->id);
 	t->n--;
 }
 
 struct ws_session *
 sesstab_get(struct sesstab *t, const char *id)
 {
-	return hmap_get(&t->map, id);
+	return iset_get(&t->set, id);
 }
 
 void
@@ -520,7 +520,7 @@ sesstab_each(struct sesstab *t, void (*fn)(struct ws_session *, void *), void *a
 {
 	void *s;
 
-	for (size_t i = 0; hmap_next(&t->map, &i, NULL, &s);)
+	for (size_t i = 0; iset_next(&t->set, &i, &s);)
 		fn(s, arg);
 }
 

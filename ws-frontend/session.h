@@ -10,6 +10,7 @@
 
 #include "bucket.h"
 #include "frame.h"
+#include "iset.h"
 #include "room.h"
 #include "route.h"
 #include "sbuf.h"
@@ -184,10 +185,10 @@ uint64_t sess_pending(const struct ws_session *s);
  * least soft_cap bytes. Advances the cursors. Returns the number of frames moved. */
 size_t sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap);
 
-/* Sessions by id (common/hmap, keyed by each session's own id). The table does not own the
+/* Sessions by id (common/iset, keyed by each session's own id). The table does not own the
  * sessions; an empty one holds no memory. */
 struct sesstab {
-	struct hmap map;
+	struct iset set;
 	size_t n; /* sessions */
 };
 void sesstab_init(struct sesstab *t);

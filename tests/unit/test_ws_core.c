@@ -808,7 +808,7 @@ test_sesstab_add_get_del_and_each(void **state)
 	for (int i = 0; i < 10; i += 2)
 		sesstab_del(&t, s[i]);
 	assert_int_equal(t.n, 0);
-	assert_null(t.map.slots); /* an empty table holds no memory */
+	assert_null(t.set.slots); /* an empty table holds no memory */
 	for (int i = 0; i < 10; i++)
 		sess_unref(s[i]);
 }

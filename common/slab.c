@@ -35,6 +35,9 @@
 
 #define SLAB_HEAD    64 /* the slab's header; items begin here */
 #define SLAB_CLASSES (SLAB_ITEM_MAX / SLAB_STEP)
+/* Brief items (slab_malloc_brief: frames) never share a slab with lasting ones: freed, they
+ * would leave holes in slabs whose other items stay as long as their connections. */
+enum { ZONE_LASTING, ZONE_BRIEF, ZONES };
 /* The range asked for first, halved until the system grants one: only address space (no
  * memory, no commit charge: PROT_NONE until a slab is carved). 4 GiB holds the lws state,
  * sessions and memberships of about two million connections; past the range, malloc's. */
@@ -48,6 +51,7 @@ struct slab {
 	uint32_t bump;            /* offset of the first item never handed out */
 	uint32_t size;            /* item size */
 	bool listed;              /* on its class's list */
+	uint8_t zone;             /* ZONE_LASTING or ZONE_BRIEF */
 };
 _Static_assert(sizeof(struct slab) <= SLAB_HEAD, "the slab header fits");
 
@@ -62,9 +66,16 @@ static struct {
 	struct {
 		struct slab *avail; /* slabs with a free item */
 		size_t slabs;       /* slabs of this class, full ones included */
-	} cls[SLAB_CLASSES];
+	} cls[ZONES][SLAB_CLASSES];
 	struct slab_stats st;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The slab an item is in. */
+static struct slab *
+slab_of(const void *p)
+{
+	return (struct slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1));
+}
 
 static size_t
 class_of(size_t size)
@@ -126,10 +137,10 @@ static void
 slab_link(size_t c, struct slab *s)
 {
 	s->prev = NULL;
-	s->next = pool.cls[c].avail;
+	s->next = pool.cls[s->zone][c].avail;
 	if (s->next != NULL)
 		s->next->prev = s;
-	pool.cls[c].avail = s;
+	pool.cls[s->zone][c].avail = s;
 	s->listed = true;
 }
 
@@ -139,15 +150,15 @@ slab_unlink(size_t c, struct slab *s)
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
-		pool.cls[c].avail = s->next;
+		pool.cls[s->zone][c].avail = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	s->next = s->prev = NULL;
 	s->listed = false;
 }
 
-void *
-slab_alloc(size_t size)
+static void *
+zone_alloc(uint8_t zone, size_t size)
 {
 	size_t c, isz;
 	struct slab *s;
@@ -158,14 +169,14 @@ slab_alloc(size_t size)
 	c = class_of(size);
 	isz = (c + 1) * SLAB_STEP;
 	pthread_mutex_lock(&pool.mu);
-	if ((s = pool.cls[c].avail) == NULL) {
+	if ((s = pool.cls[zone][c].avail) == NULL) {
 		if ((s = (struct slab *)slab_memory()) == NULL)
 			goto out;
 		UNPOISON(s, SLAB_HEAD);
-		*s = (struct slab){.bump = SLAB_HEAD, .size = (uint32_t)isz};
+		*s = (struct slab){.bump = SLAB_HEAD, .size = (uint32_t)isz, .zone = zone};
 		POISON((char *)s + SLAB_HEAD, SLAB_BYTES - SLAB_HEAD);
 		slab_link(c, s);
-		pool.cls[c].slabs++;
+		pool.cls[zone][c].slabs++;
 		pool.st.slabs++;
 	}
 	if (s->free != NULL) {
@@ -189,10 +200,16 @@ out:
 	return p;
 }
 
+void *
+slab_alloc(size_t size)
+{
+	return zone_alloc(ZONE_LASTING, size);
+}
+
 void
 slab_free(void *p)
 {
-	struct slab *s = (struct slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1));
+	struct slab *s = slab_of(p);
 	size_t c;
 
 	pthread_mutex_lock(&pool.mu);
@@ -208,9 +225,9 @@ slab_free(void *p)
 		slab_link(c, s);
 	/* An empty slab goes, unless it is its class's last: a class in use keeps one. Its pages
 	 * go back to the system now; the slab is carved again before the range's next one. */
-	if (s->used == 0 && pool.cls[c].slabs > 1) {
+	if (s->used == 0 && pool.cls[s->zone][c].slabs > 1) {
 		slab_unlink(c, s);
-		pool.cls[c].slabs--;
+		pool.cls[s->zone][c].slabs--;
 		pool.st.slabs--;
 		POISON(s, SLAB_HEAD);
 		(void)madvise(s, SLAB_BYTES, MADV_DONTNEED);
@@ -231,15 +248,22 @@ slab_owns(const void *p)
 size_t
 slab_item_size(const void *p)
 {
-	const struct slab *s = (const struct slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1));
-
-	return s->size; /* set when the slab was carved; it does not change while p is in it */
+	/* Set when the slab was carved; it does not change while p is in it. */
+	return slab_of(p)->size;
 }
 
 void *
 slab_malloc(size_t size)
 {
 	void *p = slab_alloc(size);
+
+	return p != NULL ? p : malloc(size);
+}
+
+void *
+slab_malloc_brief(size_t size)
+{
+	void *p = zone_alloc(ZONE_BRIEF, size);
 
 	return p != NULL ? p : malloc(size);
 }
@@ -283,7 +307,10 @@ slab_realloc(void *ptr, size_t size)
 	}
 	/* Larger, or a smaller size of item: it moves (a record shrunk to fit must not keep the
 	 * item it was written in). A smaller one that cannot move stays where it is. */
-	if ((np = slab_malloc(size)) == NULL) {
+	np = zone_alloc(slab_of(ptr)->zone, size); /* a brief item stays brief */
+	if (np == NULL)
+		np = malloc(size);
+	if (np == NULL) {
 		if (size > old)
 			return NULL; /* ptr stays as it was, as realloc's does */
 		POISON((char *)ptr + size, old - size);

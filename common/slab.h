@@ -38,6 +38,10 @@ size_t slab_item_size(const void *p);
  * it. */
 void *slab_malloc(size_t size);
 void *slab_zalloc(size_t size);
+/* The same, for an item that comes and goes while others stay (a frame): brief items take
+ * slabs of their own, so that the holes they leave when freed are not in the slabs of what
+ * lasts as long as a connection (docs/performance.md, finding 33). */
+void *slab_malloc_brief(size_t size);
 /* Frees p, an item of slab_zalloc or slab_alloc, or malloc's (slab_owns tells); NULL: nothing. */
 void slab_release(void *p);
 

@@ -12,7 +12,9 @@
  * pages that the others share, and when a quiet room lets its kept frames go (room_cool),
  * hardly a page comes free. In slabs, sizes apart, a slab whose items are all gone gives its
  * pages back, and no frame carries malloc's header (docs/performance.md, findings 31 and 32).
- * A larger frame, or one made when no slab can be had, is malloc's (slab_malloc). */
+ * Frames take slabs of their own (slab_malloc_brief), apart from the sessions' and lws's
+ * state, which last as long as their connections (finding 33). A larger frame, or one made
+ * when no slab can be had, is malloc's. */
 
 size_t
 ws_frame_header_len(size_t len)
@@ -33,7 +35,7 @@ ws_frame_text(const char *payload, size_t len)
 
 	if (len > UINT32_MAX - hl - sizeof(*f))
 		return NULL;
-	if ((f = slab_malloc(sizeof(*f) + hl + len)) == NULL)
+	if ((f = slab_malloc_brief(sizeof(*f) + hl + len)) == NULL)
 		return NULL;
 	f->refs = 1;
 	f->len = (uint32_t)(hl + len);

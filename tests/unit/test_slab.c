@@ -175,6 +175,47 @@ test_slab_items_share_slabs_by_size_and_empty_ones_go(void **state)
 	slab_free(q);
 }
 
+/* Brief items (frames) of a size never share a slab with lasting items of that size: when
+ * the brief ones go, their slabs go with them, and the lasting ones' slabs stay full. A brief
+ * item that grows stays brief. */
+static void
+test_slab_brief_items_keep_to_slabs_of_their_own(void **state)
+{
+	enum { N = 300 }; /* 224-byte items, 72 to a slab: five slabs of each kind */
+	struct slab_stats st0, st1, st;
+	void *lasting[N], *brief[N], *q;
+
+	(void)state;
+	slab_stats(&st0);
+	for (int i = 0; i < N; i++) { /* interleaved, as sessions and join frames are */
+		assert_non_null(lasting[i] = slab_alloc(220));
+		assert_non_null(brief[i] = slab_malloc_brief(220));
+		assert_true(slab_owns(brief[i]));
+		assert_int_equal(slab_item_size(brief[i]), 224);
+		memset(brief[i], 0xb, 220);
+	}
+	for (int i = 0; i < N; i++)
+		for (int k = 0; k < N; k++)
+			assert_true((uintptr_t)lasting[i] / SLAB_BYTES !=
+			            (uintptr_t)brief[k] / SLAB_BYTES);
+	slab_stats(&st1);
+	assert_int_equal(st1.slabs, st0.slabs + 10);
+	/* A brief item moved by realloc to a larger size is still in a brief slab. */
+	assert_non_null(q = slab_realloc(brief[0], 300));
+	brief[0] = q;
+	assert_int_equal(((unsigned char *)q)[219], 0xb);
+	for (int i = 0; i < N; i++)
+		assert_true((uintptr_t)q / SLAB_BYTES != (uintptr_t)lasting[i] / SLAB_BYTES);
+	/* The brief items go: every slab of theirs but the last of each size goes too. */
+	for (int i = 0; i < N; i++)
+		slab_release(brief[i]);
+	slab_stats(&st);
+	assert_int_equal(st.items, st0.items + N);
+	assert_true(st.slabs <= st0.slabs + 5 + 2);
+	for (int i = 0; i < N; i++)
+		slab_free(lasting[i]);
+}
+
 static void
 test_slab_realloc_moves_between_sizes_and_to_malloc(void **state)
 {
@@ -264,7 +305,8 @@ test_slab_threads_allocate_at_once(void **state)
 	}
 	slab_stats(&st);
 	assert_int_equal(st.items, st0.items);
-	assert_true(st.slabs <= SLAB_ITEM_MAX / SLAB_STEP); /* the last one of each size at most */
+	/* The last one of each size, lasting and brief, at most. */
+	assert_true(st.slabs <= 2 * SLAB_ITEM_MAX / SLAB_STEP);
 }
 
 int
@@ -274,6 +316,7 @@ main(void)
 	    cmocka_unit_test(test_slab_off_leaves_everything_to_malloc),
 	    cmocka_unit_test(test_slab_range_halves_under_an_address_space_limit),
 	    cmocka_unit_test(test_slab_items_share_slabs_by_size_and_empty_ones_go),
+	    cmocka_unit_test(test_slab_brief_items_keep_to_slabs_of_their_own),
 	    cmocka_unit_test(test_slab_realloc_moves_between_sizes_and_to_malloc),
 	    cmocka_unit_test(test_slab_threads_allocate_at_once),
 	};

@@ -33,8 +33,11 @@
 #define LINK_READ(p)     ((void)(p))
 #endif
 
-#define SLAB_HEAD    64 /* the slab's header; items begin here */
-#define SLAB_CLASSES (SLAB_ITEM_MAX / SLAB_STEP)
+#define SLAB_HEAD 64 /* the slab's header; items begin here */
+/* Item sizes: 8 to SLAB_SMALL_MAX in steps of 8 (a short string, lws's 148-byte receive
+ * buffer), then steps of 16 up to SLAB_ITEM_MAX (finding 33). */
+#define SMALL_CLASSES (SLAB_SMALL_MAX / SLAB_SMALL_STEP)
+#define SLAB_CLASSES  (SMALL_CLASSES + (SLAB_ITEM_MAX - SLAB_SMALL_MAX) / SLAB_STEP)
 /* Brief items (slab_malloc_brief: frames) never share a slab with lasting ones: freed, they
  * would leave holes in slabs whose other items stay as long as their connections. */
 enum { ZONE_LASTING, ZONE_BRIEF, ZONES };
@@ -80,7 +83,18 @@ slab_of(const void *p)
 static size_t
 class_of(size_t size)
 {
-	return (size + SLAB_STEP - 1) / SLAB_STEP - 1;
+	if (size <= SLAB_SMALL_MAX)
+		return (size + SLAB_SMALL_STEP - 1) / SLAB_SMALL_STEP - 1;
+	return SMALL_CLASSES + (size - SLAB_SMALL_MAX + SLAB_STEP - 1) / SLAB_STEP - 1;
+}
+
+/* The item size of class c. */
+static size_t
+class_size(size_t c)
+{
+	if (c < SMALL_CLASSES)
+		return (c + 1) * SLAB_SMALL_STEP;
+	return SLAB_SMALL_MAX + (c - SMALL_CLASSES + 1) * SLAB_STEP;
 }
 
 static void
@@ -167,7 +181,7 @@ zone_alloc(uint8_t zone, size_t size)
 	if (size == 0 || size > SLAB_ITEM_MAX)
 		return NULL;
 	c = class_of(size);
-	isz = (c + 1) * SLAB_STEP;
+	isz = class_size(c);
 	pthread_mutex_lock(&pool.mu);
 	if ((s = pool.cls[zone][c].avail) == NULL) {
 		if ((s = (struct slab *)slab_memory()) == NULL)
@@ -301,7 +315,7 @@ slab_realloc(void *ptr, size_t size)
 		return realloc(ptr, size);
 	old = slab_item_size(ptr);
 	UNPOISON(ptr, old);
-	if (size <= old && old - size < SLAB_STEP) { /* the same size of item */
+	if (size <= old && class_of(size) == class_of(old)) { /* the same size of item */
 		POISON((char *)ptr + size, old - size);
 		return ptr;
 	}

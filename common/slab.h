@@ -18,19 +18,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SLAB_BYTES    (16 * 1024) /* a slab; items begin after its 64-byte header */
-#define SLAB_STEP     16          /* item sizes are multiples of this */
-#define SLAB_ITEM_MAX 1024
+#define SLAB_BYTES      (16 * 1024) /* a slab; items begin after its 64-byte header */
+#define SLAB_SMALL_STEP 8           /* item sizes up to SLAB_SMALL_MAX are multiples of this, */
+#define SLAB_SMALL_MAX  256         /* and past it, up to SLAB_ITEM_MAX, multiples of SLAB_STEP */
+#define SLAB_STEP       16
+#define SLAB_ITEM_MAX   1024
 
-/* An item of size bytes (1 to SLAB_ITEM_MAX, rounded up to SLAB_STEP), aligned to 16 bytes,
- * contents undefined; NULL when size is out of that range or no slab can be had. */
+/* An item of size bytes (1 to SLAB_ITEM_MAX, rounded up to the next item size: 8, 16, …,
+ * 256, then 272, …, 1024), contents undefined; NULL when size is out of that range or no slab
+ * can be had. Aligned to 8 bytes, or 16 when its size is a multiple of 16: what any type of
+ * madang's or of libwebsockets' needs (malloc's 16 serves long double and vector types). */
 void *slab_alloc(size_t size);
 /* Gives back an item of slab_alloc. An empty slab's pages go back to the system, unless it is
  * the last slab of its size. */
 void slab_free(void *p);
 /* True when p is inside the slabs' address range (an item of slab_alloc). */
 bool slab_owns(const void *p);
-/* The usable size of an item of slab_alloc: its size rounded up to SLAB_STEP. */
+/* The usable size of an item of slab_alloc: its size rounded up to the next item size. */
 size_t slab_item_size(const void *p);
 
 /* An item of size bytes: a slab's, or malloc's when none can be had (a size past

@@ -26,7 +26,7 @@ struct ws_since {
 	char epoch[17];
 };
 
-/* One session's membership in one room. Owned by the session (its rooms[] slot). 64 bytes:
+/* One session's membership in one room. Owned by the session (its rooms[] slot). 56 bytes:
  * what only a resuming join needs is apart, for as long as it is pending. */
 struct ws_member {
 	struct ws_session *sess;

@@ -56,7 +56,7 @@ sess_held(const struct ws_session *s)
 }
 
 /* A session's and a member's strings (nickname, room, resume, subject) last as long as they
- * do, so they live in slabs too, sized to 16 bytes: str_dup copies, slab_release frees. */
+ * do, so they live in slabs too, sized to 8 bytes: str_dup copies, slab_release frees. */
 static char *
 str_dup(const char *src)
 {

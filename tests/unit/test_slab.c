@@ -117,10 +117,30 @@ test_slab_range_halves_under_an_address_space_limit(void **state)
 #endif
 }
 
+/* Item sizes go by 8 up to 256 (a short string, lws's 148-byte receive buffer), then by 16;
+ * an item whose size is a multiple of 16 is aligned to 16, every other one to 8. */
+static void
+test_slab_item_sizes_step_by_8_then_16(void **state)
+{
+	static const size_t ask[] = {1, 8, 9, 19, 148, 249, 256, 257, 272, 273, 953, 1023, 1024};
+	static const size_t got[] = {8, 8, 16, 24, 152, 256, 256, 272, 272, 288, 960, 1024, 1024};
+	void *p[sizeof(ask) / sizeof(*ask)];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ask) / sizeof(*ask); i++) {
+		assert_non_null(p[i] = slab_alloc(ask[i]));
+		assert_int_equal(slab_item_size(p[i]), got[i]);
+		assert_int_equal((uintptr_t)p[i] % (got[i] % 16 == 0 ? 16 : 8), 0);
+		memset(p[i], 0x5a, ask[i]);
+	}
+	for (size_t i = 0; i < sizeof(ask) / sizeof(*ask); i++)
+		slab_free(p[i]);
+}
+
 static void
 test_slab_items_share_slabs_by_size_and_empty_ones_go(void **state)
 {
-	enum { N = 200 }; /* 200 items of 100 bytes (112 each): two 16 KiB slabs */
+	enum { N = 200 }; /* 200 items of 100 bytes (104 each): two 16 KiB slabs */
 	struct slab_stats st0, st1, st;
 	void *p[N], *q;
 
@@ -131,17 +151,17 @@ test_slab_items_share_slabs_by_size_and_empty_ones_go(void **state)
 	for (int i = 0; i < N; i++) {
 		assert_non_null(p[i] = slab_alloc(100));
 		assert_true(slab_owns(p[i]));
-		assert_int_equal(slab_item_size(p[i]), 112);
-		assert_int_equal((uintptr_t)p[i] % 16, 0);
+		assert_int_equal(slab_item_size(p[i]), 104);
+		assert_int_equal((uintptr_t)p[i] % 8, 0);
 		memset(p[i], i, 100);
 	}
 	slab_stats(&st);
 	assert_true(st.reserved >= (size_t)64 << 20);
 	assert_int_equal(st.items, st0.items + N);
-	assert_int_equal(st.slabs, st0.slabs + 2); /* 145 per slab */
+	assert_int_equal(st.slabs, st0.slabs + 2); /* 156 per slab */
 	/* Another size never shares a slab with these. */
 	assert_non_null(q = slab_alloc(33));
-	assert_int_equal(slab_item_size(q), 48);
+	assert_int_equal(slab_item_size(q), 40);
 	for (int i = 0; i < N; i++)
 		assert_true((uintptr_t)q / SLAB_BYTES != (uintptr_t)p[i] / SLAB_BYTES);
 	slab_free(q); /* its slab stays: the last of its size */
@@ -229,14 +249,14 @@ test_slab_realloc_moves_between_sizes_and_to_malloc(void **state)
 	memcpy(p, "0123456789012345678901234567890123456789", 40);
 	/* The same size of item: it stays. */
 	assert_ptr_equal(slab_realloc(p, 33), p);
-	assert_ptr_equal(slab_realloc(p, 48), p);
+	assert_ptr_equal(slab_realloc(p, 40), p);
 	/* Larger: it moves, its bytes with it. */
 	assert_non_null(q = slab_realloc(p, 600));
 	assert_int_equal(slab_item_size(q), 608);
 	assert_memory_equal(q, "012345678901234567890123456789012", 33);
 	/* A smaller size of item: it moves too, so that a record shrunk to fit takes less. */
 	assert_non_null(p = slab_realloc(q, 20));
-	assert_int_equal(slab_item_size(p), 32);
+	assert_int_equal(slab_item_size(p), 24);
 	assert_memory_equal(p, "01234567890123456789", 20);
 	/* Past SLAB_ITEM_MAX: malloc's, and back. */
 	assert_non_null(q = slab_realloc(p, 5000));
@@ -306,7 +326,8 @@ test_slab_threads_allocate_at_once(void **state)
 	slab_stats(&st);
 	assert_int_equal(st.items, st0.items);
 	/* The last one of each size, lasting and brief, at most. */
-	assert_true(st.slabs <= 2 * SLAB_ITEM_MAX / SLAB_STEP);
+	assert_true(st.slabs <=
+	            2 * (SLAB_SMALL_MAX / SLAB_SMALL_STEP + (SLAB_ITEM_MAX - SLAB_SMALL_MAX) / SLAB_STEP));
 }
 
 int
@@ -315,6 +336,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slab_off_leaves_everything_to_malloc),
 	    cmocka_unit_test(test_slab_range_halves_under_an_address_space_limit),
+	    cmocka_unit_test(test_slab_item_sizes_step_by_8_then_16),
 	    cmocka_unit_test(test_slab_items_share_slabs_by_size_and_empty_ones_go),
 	    cmocka_unit_test(test_slab_brief_items_keep_to_slabs_of_their_own),
 	    cmocka_unit_test(test_slab_realloc_moves_between_sizes_and_to_malloc),

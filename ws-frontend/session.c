@@ -398,38 +398,55 @@ sess_sole_member(const struct ws_session *s)
 int
 sess_push(struct ws_session *s, struct ws_frame *f)
 {
-	struct ws_outq_node *n = malloc(sizeof(*n));
+	struct ws_outq_node *n = slab_malloc_brief(sizeof(*n));
 
 	if (n == NULL)
 		return -1;
+	if (s->oq == NULL) {
+		if ((s->oq = slab_malloc_brief(sizeof(*s->oq))) == NULL) {
+			slab_release(n);
+			return -1;
+		}
+		*s->oq = (struct ws_outq){0};
+	}
 	n->next = NULL;
 	n->frame = ws_frame_ref(f);
-	if (s->oq_tail != NULL)
-		s->oq_tail->next = n;
+	if (s->oq->tail != NULL)
+		s->oq->tail->next = n;
 	else
-		s->oq_head = n;
-	s->oq_tail = n;
-	s->oq_bytes += f->len;
+		s->oq->head = n;
+	s->oq->tail = n;
+	s->oq->bytes += f->len;
 	return 0;
+}
+
+/* Takes the queue's first frame off (it must have one); the last one frees the queue. */
+static void
+oq_pop(struct ws_session *s)
+{
+	struct ws_outq_node *n = s->oq->head;
+
+	s->oq->head = n->next;
+	s->oq->bytes -= n->frame->len;
+	ws_frame_unref(n->frame);
+	slab_release(n);
+	if (s->oq->head == NULL) {
+		slab_release(s->oq);
+		s->oq = NULL;
+	}
 }
 
 void
 sess_drop_queue(struct ws_session *s)
 {
-	while (s->oq_head != NULL) {
-		struct ws_outq_node *n = s->oq_head;
-		s->oq_head = n->next;
-		ws_frame_unref(n->frame);
-		free(n);
-	}
-	s->oq_tail = NULL;
-	s->oq_bytes = 0;
+	while (s->oq != NULL)
+		oq_pop(s);
 }
 
 uint64_t
 sess_pending(const struct ws_session *s)
 {
-	uint64_t total = s->oq_bytes;
+	uint64_t total = s->oq != NULL ? s->oq->bytes : 0;
 
 	for (size_t i = 0; i < s->rooms_cap; i++) {
 		const struct ws_member *m = s->rooms[i];
@@ -444,20 +461,14 @@ sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap)
 {
 	size_t frames = 0;
 
-	while (s->oq_head != NULL && out->len < soft_cap) {
-		struct ws_outq_node *n = s->oq_head;
-		sbuf_add(out, n->frame->data, n->frame->len);
+	while (s->oq != NULL && out->len < soft_cap) {
+		sbuf_add(out, s->oq->head->frame->data, s->oq->head->frame->len);
 		if (out->oom)
 			return frames;
-		s->oq_head = n->next;
-		if (s->oq_head == NULL)
-			s->oq_tail = NULL;
-		s->oq_bytes -= n->frame->len;
-		ws_frame_unref(n->frame);
-		free(n);
+		oq_pop(s);
 		frames++;
 	}
-	if (s->oq_head != NULL)
+	if (s->oq != NULL)
 		return frames; /* room events wait until what was queued before them is out */
 
 	for (size_t k = 0; k < s->rooms_cap && out->len < soft_cap; k++) {

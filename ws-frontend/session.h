@@ -25,6 +25,14 @@ struct ws_outq_node {
 	struct ws_frame *frame;
 };
 
+/* The frames for one session alone (replies, errors, history), in order: allocated with the
+ * first and freed with the last, so that an idle session keeps one pointer, not 24 bytes
+ * (docs/performance.md, finding 33). */
+struct ws_outq {
+	struct ws_outq_node *head, *tail;
+	uint64_t bytes;
+};
+
 /* A client message that arrived while the room it is for was still being joined: sent on once
  * the join is over (ws_client.c). */
 #define WS_HELD_MAX       32          /* messages held per connection; more: error busy */
@@ -101,13 +109,12 @@ struct ws_session {
 	struct ws_sess_who *who;  /* resume, subject, token expiry: NULL while it has none */
 	struct ws_member **rooms; /* rooms_cap slots: &room1 while there is one, else allocated */
 	struct ws_member *room1;  /* the first slot: no allocation for a connection in one room */
-	struct ws_outq_node *oq_head, *oq_tail; /* frames for this session alone, in order */
-	uint64_t oq_bytes;
-	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
-	uint64_t last_rx_ms;     /* monotonic ms of the last frame (or pong) from the client */
-	uint64_t last_ping_ms;   /* monotonic ms of the last ping (or of the connection) */
-	struct bucket bucket;    /* --rate / --burst (their bucket_rate is the same for all) */
-	struct ws_sess_extra *x; /* NULL while none of it is in use */
+	struct ws_outq *oq;       /* frames for this session alone, in order; NULL while none */
+	uint64_t over_since_ms;   /* monotonic ms since the backlog is over --queue-limit, or 0 */
+	uint64_t last_rx_ms;      /* monotonic ms of the last frame (or pong) from the client */
+	uint64_t last_ping_ms;    /* monotonic ms of the last ping (or of the connection) */
+	struct bucket bucket;     /* --rate / --burst (their bucket_rate is the same for all) */
+	struct ws_sess_extra *x;  /* NULL while none of it is in use */
 	/* Broker requests made for this client go out one at a time, in the order the client
 	 * sent its messages (the broker may reorder requests that are in flight together). */
 	void *rpc_head, *rpc_tail; /* its rpc job queue, owned by ws_rpc.c */

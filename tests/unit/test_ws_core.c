@@ -290,8 +290,10 @@ test_collect_queue_first_then_room_frames(void **state)
 	m = sess_member_add(s, r, "alice");
 	assert_non_null(m);
 	assert_int_equal(room_add_member(r, m, 1), 0);
+	assert_null(s->oq); /* no queue until a frame is queued (finding 33) */
 	assert_int_equal(sess_push(s, q), 0);
 	ws_frame_unref(q);
+	assert_non_null(s->oq);
 	assert_int_equal(sess_pending(s), 8 + 3 * 5);
 
 	sbuf_init(&out);
@@ -299,6 +301,7 @@ test_collect_queue_first_then_room_frames(void **state)
 	assert_int_equal(sess_collect(s, &out, 1), 1);
 	assert_int_equal(out.len, 8);
 	assert_memory_equal(out.data + 2, "joined", 6);
+	assert_null(s->oq); /* its last frame out: the queue is gone */
 	assert_int_equal(sess_pending(s), 15);
 	sbuf_reset(&out);
 	assert_int_equal(sess_collect(s, &out, 1 << 20), 3);
@@ -338,6 +341,7 @@ test_collect_waits_for_queue_before_room_frames(void **state)
 	/* Cap after the first queued frame: the room frame must not overtake q2. */
 	assert_int_equal(sess_collect(s, &out, 4), 1);
 	assert_int_equal(m->cursor, 7);
+	assert_non_null(s->oq); /* q2 is still in it */
 	sbuf_reset(&out);
 	assert_int_equal(sess_collect(s, &out, 1000), 2);
 	assert_memory_equal(out.data + 2, "q2", 2);

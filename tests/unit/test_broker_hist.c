@@ -10,12 +10,17 @@
 #include <cmocka.h>
 
 #include "broker/hist.h"
+#include "clock.h"
 
 #define ROOM  "room1"
 #define EPOCH "00112233aabbccdd"
 #define HEAD                                                                       \
 	"{\"type\":\"join\",\"room_id\":\"" ROOM "\",\"seq\":7,\"epoch\":\"" EPOCH \
 	"\",\"time\":\"2026-11-22T03:06:46.123Z\","
+/* The head with another time. */
+#define HEAD_AT(t)                                                                 \
+	"{\"type\":\"join\",\"room_id\":\"" ROOM "\",\"seq\":7,\"epoch\":\"" EPOCH \
+	"\",\"time\":\"" t "\","
 #define JOIN                                                                 \
 	HEAD "\"user\":\"alice\",\"sender\":\"system\",\"message\":\"alice " \
 	     "joined\",\"users_count\":1}"
@@ -124,16 +129,72 @@ test_notices_are_coded(void **state)
 		if (i < 3) /* the notices: smaller than their rest alone */
 			assert_true(n < len - strlen(HEAD));
 	}
-	/* A join notice keeps, besides the record's 8 bytes, its type and its time (5 and 25),
+	/* A join notice keeps, besides the record's 6 bytes (its type among them), its time in 6,
 	 * its nickname twice and its count: the rest of its 96 bytes in 8, one per dictionary
-	 * entry and its closing brace. */
+	 * entry and its closing brace. With a nickname of up to 9 bytes that is at most 40: a
+	 * 48-byte chunk of malloc's (finding 33). */
 	size_t n = round_trip(texts[0], strlen(texts[0]), NULL, NULL);
-	assert_int_equal(n, 8 + 5 + 25 + 2 * strlen("alice") + strlen("12") + 8);
+	assert_int_equal(n, 6 + 6 + 2 * strlen("alice") + strlen("12") + 8);
 	/* A rest with a byte below 0x20 as itself (not JSON as the broker writes it, but it
 	 * comes back byte for byte) is kept as it is. */
 	char ctl[] = HEAD "\"user\":\"a\x01\x1f\",\"sender\":\"system\"}";
 	size_t kept = round_trip(ctl, strlen(ctl), NULL, NULL);
 	assert_true(kept > strlen(ctl) - strlen(HEAD));
+}
+
+/* An event whose time is the text clock_iso8601 writes keeps it as 6 bytes of milliseconds
+ * and renders it back the same, over the whole range (1970 to 9999, leap days, the last
+ * millisecond of a year); any other time text (no milliseconds, a day that does not exist,
+ * before 1970, another letter or digit count) is kept as text, and comes back as it was. */
+static void
+test_times_are_kept_as_milliseconds(void **state)
+{
+	static const int64_t ms[] = {
+	    0,
+	    1,
+	    86399999,
+	    951782400000,    /* 2000-02-29T00:00:00.000Z */
+	    4107456000000,   /* 2100-02-28T00:00:00.000Z */
+	    1795316806123,   /* 2026-11-22T03:06:46.123Z */
+	    1735689599999,   /* 2024-12-31T23:59:59.999Z */
+	    253402300799999, /* 9999-12-31T23:59:59.999Z */
+	};
+	static const char *const texts[] = {
+	    "2026-11-22T03:06:46Z",     "2026-02-29T03:06:46.123Z", "2026-02-30T03:06:46.123Z",
+	    "1969-12-31T23:59:59.999Z", "2026-11-22T03:06:46.123z", "2026-11-22 03:06:46.123Z",
+	    "2026-13-01T00:00:00.000Z", "2026-11-22T24:00:00.000Z", "2026-11-22T03:60:00.000Z",
+	    "2026-11-22T03:06:60.000Z", "2026-11-22T03:06:46.1234Z", "2100-02-29T00:00:00.000Z",
+	    "+026-11-22T03:06:46.123Z", "2026-11-22T03:06:4a.123Z",
+	};
+	char iso[CLOCK_ISO8601_LEN], text[256];
+	size_t base = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ms) / sizeof(*ms); i++) {
+		snprintf(text, sizeof(text),
+		         "{\"type\":\"message\",\"room_id\":\"" ROOM "\",\"seq\":7,\"epoch\":\"" EPOCH
+		         "\",\"time\":\"%s\",\"sender\":\"bob\",\"message\":\"hi\"}",
+		         clock_iso8601(ms[i], iso));
+		size_t n = round_trip(text, strlen(text), NULL, NULL);
+		if (i == 0)
+			base = n;
+		assert_int_equal(n, base); /* 6 bytes, whatever the time */
+	}
+	/* Every 37 days and a bit, from 1970 to 2103: each month, leap years, day and hour. */
+	for (int64_t t = 0; t < 4200000000000; t += 3217000001) {
+		snprintf(text, sizeof(text),
+		         HEAD_AT("%s") "\"user\":\"a\",\"sender\":\"system\",\"users_count\":1}",
+		         clock_iso8601(t, iso));
+		round_trip(text, strlen(text), NULL, NULL);
+	}
+	for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
+		snprintf(text, sizeof(text),
+		         "{\"type\":\"message\",\"room_id\":\"" ROOM "\",\"seq\":7,\"epoch\":\"" EPOCH
+		         "\",\"time\":\"%s\",\"sender\":\"bob\",\"message\":\"hi\"}",
+		         texts[i]);
+		size_t n = round_trip(text, strlen(text), NULL, NULL);
+		assert_true(n > base); /* its text, not 6 bytes */
+	}
 }
 
 /* Duplicate detection keeps the sender's key and the client's id, only as a pair. */
@@ -214,6 +275,7 @@ main(void)
 	    cmocka_unit_test(test_standard_head_is_left_out),
 	    cmocka_unit_test(test_other_texts_are_kept_whole),
 	    cmocka_unit_test(test_notices_are_coded),
+	    cmocka_unit_test(test_times_are_kept_as_milliseconds),
 	    cmocka_unit_test(test_the_pair_is_kept_only_whole),
 	    cmocka_unit_test(test_the_subject_is_kept),
 	};

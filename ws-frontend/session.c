@@ -85,7 +85,7 @@ static int
 sess_unshare_user(struct ws_session *s)
 {
 	for (size_t i = 0; i < s->rooms_cap; i++) {
-		struct ws_member *m = s->rooms[i];
+		struct ws_member *m = sess_slots(s)[i];
 		char *copy;
 		if (m == NULL || !m->user_shared)
 			continue;
@@ -263,7 +263,7 @@ sess_unref(struct ws_session *s)
 	if (s == NULL || --s->refs > 0)
 		return;
 	for (size_t i = 0; i < s->rooms_cap; i++)
-		member_free(s->rooms[i]);
+		member_free(sess_slots(s)[i]);
 	sess_drop_queue(s);
 	if (s->x != NULL) {
 		for (struct ws_held *h = s->x->held_head, *next; h != NULL; h = next) {
@@ -274,8 +274,8 @@ sess_unref(struct ws_session *s)
 		free(s->x->close_reason);
 		free(s->x);
 	}
-	if (s->rooms != &s->room1)
-		free(s->rooms);
+	if (s->rooms_cap > 1)
+		free(s->slot.many);
 	if (!s->user_in_room)
 		slab_release(s->user);
 	slab_release(s->single_room);
@@ -291,12 +291,12 @@ struct ws_member *
 sess_member(const struct ws_session *s, const char *room_id)
 {
 	for (size_t i = 0; i < s->rooms_cap; i++)
-		if (s->rooms[i] != NULL && strcmp(s->rooms[i]->room->id, room_id) == 0)
-			return s->rooms[i];
+		if (sess_slots(s)[i] != NULL && strcmp(sess_slots(s)[i]->room->id, room_id) == 0)
+			return sess_slots(s)[i];
 	return NULL;
 }
 
-/* Most connections are in one room: the slots start at one, in the session itself (room1),
+/* Most connections are in one room: the slots start at one, in the session itself (slot.one),
  * and double up to max_rooms in an allocated array. */
 static int
 sess_rooms_grow(struct ws_session *s)
@@ -309,17 +309,20 @@ sess_rooms_grow(struct ws_session *s)
 	if (cap <= s->rooms_cap)
 		return -1;
 	if (cap == 1) {
-		v = &s->room1;
-	} else if (s->rooms == &s->room1) {
+		s->slot.one = NULL;
+		s->rooms_cap = 1;
+		return 0;
+	}
+	if (s->rooms_cap <= 1) {
 		if ((v = malloc(cap * sizeof(*v))) == NULL)
 			return -1;
-		v[0] = s->room1;
-	} else if ((v = realloc(s->rooms, cap * sizeof(*v))) == NULL) {
+		v[0] = s->rooms_cap ? s->slot.one : NULL;
+	} else if ((v = realloc(s->slot.many, cap * sizeof(*v))) == NULL) {
 		return -1;
 	}
-	for (size_t i = s->rooms_cap; i < cap; i++)
+	for (size_t i = s->rooms_cap ? s->rooms_cap : 1; i < cap; i++)
 		v[i] = NULL;
-	s->rooms = v;
+	s->slot.many = v;
 	s->rooms_cap = cap;
 	return 0;
 }
@@ -332,7 +335,7 @@ sess_member_add(struct ws_session *s, struct ws_room *r, const char *user)
 
 	if (s->nrooms >= s->max_rooms)
 		return NULL;
-	for (i = 0; i < s->rooms_cap && s->rooms[i] != NULL; i++)
+	for (i = 0; i < s->rooms_cap && sess_slots(s)[i] != NULL; i++)
 		;
 	if (i == s->rooms_cap && sess_rooms_grow(s) != 0)
 		return NULL;
@@ -348,7 +351,7 @@ sess_member_add(struct ws_session *s, struct ws_room *r, const char *user)
 	m->sess = s;
 	m->room = r;
 	m->state = MEMBER_JOINING;
-	s->rooms[i] = m;
+	sess_slots(s)[i] = m;
 	s->nrooms++;
 	return m;
 }
@@ -371,8 +374,8 @@ void
 sess_member_del(struct ws_session *s, struct ws_member *m)
 {
 	for (size_t i = 0; i < s->rooms_cap; i++) {
-		if (s->rooms[i] == m) {
-			s->rooms[i] = NULL;
+		if (sess_slots(s)[i] == m) {
+			sess_slots(s)[i] = NULL;
 			s->nrooms--;
 			member_free(m);
 			return;
@@ -386,11 +389,11 @@ sess_sole_member(const struct ws_session *s)
 	struct ws_member *found = NULL;
 
 	for (size_t i = 0; i < s->rooms_cap; i++) {
-		if (s->rooms[i] == NULL)
+		if (sess_slots(s)[i] == NULL)
 			continue;
 		if (found != NULL)
 			return NULL;
-		found = s->rooms[i];
+		found = sess_slots(s)[i];
 	}
 	return found;
 }
@@ -449,7 +452,7 @@ sess_pending(const struct ws_session *s)
 	uint64_t total = s->oq != NULL ? s->oq->bytes : 0;
 
 	for (size_t i = 0; i < s->rooms_cap; i++) {
-		const struct ws_member *m = s->rooms[i];
+		const struct ws_member *m = sess_slots(s)[i];
 		if (m != NULL && m->state == MEMBER_ACTIVE)
 			total += roomlog_pending(&m->room->log, m->cursor);
 	}
@@ -473,7 +476,7 @@ sess_collect(struct ws_session *s, struct sbuf *out, size_t soft_cap)
 
 	for (size_t k = 0; k < s->rooms_cap && out->len < soft_cap; k++) {
 		size_t i = (s->rr + k) % s->rooms_cap;
-		struct ws_member *m = s->rooms[i];
+		struct ws_member *m = sess_slots(s)[i];
 		struct roomlog *l;
 
 		if (m == NULL || m->state != MEMBER_ACTIVE)

@@ -104,17 +104,19 @@ struct ws_session {
 	/* What the URL asked for that outlives the handshake (route.h); each NULL when absent.
 	 * Strings are allocated to fit; the single room and the nickname set with it share one
 	 * allocation (user_in_room) until the nickname changes. */
-	char *single_room;        /* /ws/{room_id}/{username}: the one room of this connection */
-	char *user;               /* its nickname, once known (else NULL) */
-	struct ws_sess_who *who;  /* resume, subject, token expiry: NULL while it has none */
-	struct ws_member **rooms; /* rooms_cap slots: &room1 while there is one, else allocated */
-	struct ws_member *room1;  /* the first slot: no allocation for a connection in one room */
-	struct ws_outq *oq;       /* frames for this session alone, in order; NULL while none */
-	uint64_t over_since_ms;   /* monotonic ms since the backlog is over --queue-limit, or 0 */
-	uint64_t last_rx_ms;      /* monotonic ms of the last frame (or pong) from the client */
-	uint64_t last_ping_ms;    /* monotonic ms of the last ping (or of the connection) */
-	struct bucket bucket;     /* --rate / --burst (their bucket_rate is the same for all) */
-	struct ws_sess_extra *x;  /* NULL while none of it is in use */
+	char *single_room;       /* /ws/{room_id}/{username}: the one room of this connection */
+	char *user;              /* its nickname, once known (else NULL) */
+	struct ws_sess_who *who; /* resume, subject, token expiry: NULL while it has none */
+	union {
+		struct ws_member *one;   /* rooms_cap <= 1: the slot, in the session itself */
+		struct ws_member **many; /* else: an allocated array of rooms_cap slots */
+	} slot;                          /* sess_slots() */
+	struct ws_outq *oq;      /* frames for this session alone, in order; NULL while none */
+	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
+	uint64_t last_rx_ms;     /* monotonic ms of the last frame (or pong) from the client */
+	uint64_t last_ping_ms;   /* monotonic ms of the last ping (or of the connection) */
+	struct bucket bucket;    /* --rate / --burst (their bucket_rate is the same for all) */
+	struct ws_sess_extra *x; /* NULL while none of it is in use */
 	/* Broker requests made for this client go out one at a time, in the order the client
 	 * sent its messages (the broker may reorder requests that are in flight together). */
 	void *rpc_head, *rpc_tail; /* its rpc job queue, owned by ws_rpc.c */
@@ -122,6 +124,14 @@ struct ws_session {
 	    *wq_next; /* --event-loop libev: next session to write (out_flush_writes) */
 	struct ws_session *slow_next; /* the output layer's list of slow consumers */
 };
+
+/* The session's room slots: rooms_cap of them, NULL when free. Most connections are in one
+ * room, whose slot is in the session itself (finding 33: 8 bytes less than a pointer to it). */
+static inline struct ws_member **
+sess_slots(const struct ws_session *s)
+{
+	return s->rooms_cap > 1 ? s->slot.many : (struct ws_member **)&s->slot.one;
+}
 
 /* The session's extra part, allocated (zeroed) when absent; NULL when out of memory. */
 struct ws_sess_extra *sess_extra(struct ws_session *s);

@@ -49,8 +49,8 @@ static void
 ws_leave_all(struct ws_session *s)
 {
 	for (size_t i = 0; i < s->rooms_cap; i++)
-		if (s->rooms[i] != NULL)
-			members_leave(s, s->rooms[i], true, "disconnected");
+		if (sess_slots(s)[i] != NULL)
+			members_leave(s, sess_slots(s)[i], true, "disconnected");
 	sess_drop_queue(s);
 }
 

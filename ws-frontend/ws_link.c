@@ -245,7 +245,7 @@ sync_add(struct ws_session *s, void *arg)
 	if (s->wsi == NULL || s->close_code != 0)
 		return;
 	for (size_t i = 0; i < s->rooms_cap; i++) {
-		struct ws_member *m = s->rooms[i];
+		struct ws_member *m = sess_slots(s)[i];
 		cJSON *o;
 		if (m == NULL || m->state != MEMBER_ACTIVE || (o = cJSON_CreateObject()) == NULL)
 			continue;

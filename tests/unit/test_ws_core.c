@@ -658,9 +658,9 @@ test_member_slots_grow_to_the_maximum(void **state)
 		assert_int_equal(s->rooms_cap, caps[i]);
 		/* the first slot is the session's own; from the second on, an array */
 		if (i == 0)
-			assert_ptr_equal(s->rooms, &s->room1);
+			assert_ptr_equal(sess_slots(s), &s->slot.one);
 		else
-			assert_ptr_not_equal(s->rooms, &s->room1);
+			assert_ptr_not_equal(sess_slots(s), &s->slot.one);
 		for (int k = 0; k <= i; k++) {
 			snprintf(id, sizeof(id), "r%d", k);
 			assert_ptr_equal(sess_member(s, id), m[k]);

@@ -13,8 +13,9 @@ import sys
 
 
 # Frames of allocators that hand out slab items: libwebsockets' hook and madang's own.
-ALLOCATOR_FRAMES = {'slab_alloc', 'slab_malloc', 'slab_zalloc', 'slab_realloc', 'lws_alloc_cb', '_realloc',
-                    'lws_realloc', 'lws_zalloc', 'lws_malloc', 'str_dup'}
+ALLOCATOR_FRAMES = {'zone_alloc', 'slab_alloc', 'slab_malloc', 'slab_malloc_brief', 'slab_zalloc',
+                    'slab_realloc', 'lws_alloc_cb', '_realloc', 'lws_realloc', 'lws_zalloc',
+                    'lws_malloc', 'str_dup'}
 
 
 def tree(path):

@@ -220,6 +220,19 @@ slab_alloc(size_t size)
 	return zone_alloc(ZONE_LASTING, size);
 }
 
+/* Unlists an empty slab of class c and gives its pages back; it is carved again before the
+ * range's next one. Under the pool's lock. */
+static void
+give_back(size_t c, struct slab *s)
+{
+	slab_unlink(c, s);
+	pool.cls[s->zone][c].slabs--;
+	pool.st.slabs--;
+	POISON(s, SLAB_HEAD);
+	(void)madvise(s, SLAB_BYTES, MADV_DONTNEED);
+	pool.spare[pool.nspare++] = (char *)s;
+}
+
 void
 slab_free(void *p)
 {
@@ -237,17 +250,30 @@ slab_free(void *p)
 	pool.st.items--;
 	if (!s->listed)
 		slab_link(c, s);
-	/* An empty slab goes, unless it is its class's last: a class in use keeps one. Its pages
-	 * go back to the system now; the slab is carved again before the range's next one. */
-	if (s->used == 0 && pool.cls[s->zone][c].slabs > 1) {
-		slab_unlink(c, s);
-		pool.cls[s->zone][c].slabs--;
-		pool.st.slabs--;
-		POISON(s, SLAB_HEAD);
-		(void)madvise(s, SLAB_BYTES, MADV_DONTNEED);
-		pool.spare[pool.nspare++] = (char *)s;
+	/* An empty slab goes, unless it is its class's last: a class in use keeps one (until
+	 * slab_trim), so that an item that comes and goes does not fault a slab in each time. */
+	if (s->used == 0 && pool.cls[s->zone][c].slabs > 1)
+		give_back(c, s);
+	pthread_mutex_unlock(&pool.mu);
+}
+
+size_t
+slab_trim(void)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&pool.mu);
+	for (int z = 0; z < ZONES; z++) {
+		for (size_t c = 0; c < SLAB_CLASSES; c++) {
+			struct slab *s = pool.cls[z][c].avail;
+			if (s != NULL && s->used == 0 && pool.cls[z][c].slabs == 1) {
+				give_back(c, s);
+				n++;
+			}
+		}
 	}
 	pthread_mutex_unlock(&pool.mu);
+	return n;
 }
 
 bool

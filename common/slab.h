@@ -32,6 +32,9 @@ void *slab_alloc(size_t size);
 /* Gives back an item of slab_alloc. An empty slab's pages go back to the system, unless it is
  * the last slab of its size. */
 void slab_free(void *p);
+/* Gives back the pages of the empty slabs kept as the last of their size, as malloc_trim does
+ * malloc's free pages once a burst is over. Returns how many. */
+size_t slab_trim(void);
 /* True when p is inside the slabs' address range (an item of slab_alloc). */
 bool slab_owns(const void *p);
 /* The usable size of an item of slab_alloc: its size rounded up to the next item size. */

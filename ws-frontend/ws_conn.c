@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "policy.h"
+#include "slab.h"
 #include "utf8.h"
 #include "validate.h"
 #include "ws_client.h"
@@ -138,15 +139,16 @@ conn_keepalive(void)
 	/* A quiet room's frames are about a join event per member: count them as churn. */
 	cn.churn += delivery_cool(t.mono_ms);
 	if (policy_trim(cn.churn, cn.churn_swept)) {
-#ifdef __GLIBC__
+		/* A burst is over: its free pages go back (policy.h), the slabs' and malloc's. */
 		uint64_t t0 = clock_mono_ns();
-		malloc_trim(0); /* a burst is over: its free pages go back (policy.h) */
-		log_debug(
-		    "ws: malloc_trim after %llu connections came or went (or their rooms went "
-		    "quiet): %llu us",
-		    (unsigned long long)cn.churn,
-		    (unsigned long long)(clock_mono_ns() - t0) / 1000);
+		size_t slabs = slab_trim();
+#ifdef __GLIBC__
+		malloc_trim(0);
 #endif
+		log_debug("ws: trim after %llu connections came or went (or their rooms went "
+		          "quiet): %zu empty slabs, %llu us",
+		          (unsigned long long)cn.churn, slabs,
+		          (unsigned long long)(clock_mono_ns() - t0) / 1000);
 		cn.churn = 0;
 	}
 	cn.churn_swept = cn.churn;

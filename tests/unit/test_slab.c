@@ -236,6 +236,38 @@ test_slab_brief_items_keep_to_slabs_of_their_own(void **state)
 		slab_free(lasting[i]);
 }
 
+/* The empty slab kept as its size's last gives its pages back at slab_trim (after a burst),
+ * and is the first carved again; a slab with an item in it stays. */
+static void
+test_slab_trim_gives_back_the_kept_empty_slabs(void **state)
+{
+	struct slab_stats st0, st;
+	void *p, *q, *keep;
+	char *sa;
+
+	(void)state;
+	assert_non_null(keep = slab_alloc(1000)); /* its slab has an item: it stays */
+	assert_non_null(p = slab_malloc_brief(1000));
+	memset(p, 1, 1000);
+	sa = (char *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1));
+	slab_free(p); /* the last brief slab of its size: kept, its pages too */
+	assert_true(resident_pages(sa, SLAB_BYTES) > 0);
+	slab_stats(&st0);
+	assert_true(slab_trim() >= 1);
+	slab_stats(&st);
+	assert_true(st.slabs < st0.slabs);
+	assert_int_equal(st.items, st0.items);
+	assert_int_equal(resident_pages(sa, SLAB_BYTES), 0);
+	memset(keep, 7, 1000); /* still in use, and usable */
+	/* Carved again first. */
+	assert_non_null(q = slab_malloc_brief(1000));
+	assert_ptr_equal((char *)((uintptr_t)q & ~(uintptr_t)(SLAB_BYTES - 1)), sa);
+	slab_free(q);
+	slab_free(keep);
+	assert_true(slab_trim() >= 2); /* both kept slabs, now empty */
+	assert_int_equal(slab_trim(), 0); /* nothing left to give back */
+}
+
 static void
 test_slab_realloc_moves_between_sizes_and_to_malloc(void **state)
 {
@@ -339,6 +371,7 @@ main(void)
 	    cmocka_unit_test(test_slab_item_sizes_step_by_8_then_16),
 	    cmocka_unit_test(test_slab_items_share_slabs_by_size_and_empty_ones_go),
 	    cmocka_unit_test(test_slab_brief_items_keep_to_slabs_of_their_own),
+	    cmocka_unit_test(test_slab_trim_gives_back_the_kept_empty_slabs),
 	    cmocka_unit_test(test_slab_realloc_moves_between_sizes_and_to_malloc),
 	    cmocka_unit_test(test_slab_threads_allocate_at_once),
 	};

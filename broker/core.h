@@ -52,7 +52,6 @@ struct member_ident {
 };
 
 struct room {
-	char id[MADANG_ROOM_ID_MAX + 1];
 	char *name;
 	uint64_t seq;        /* seq of the newest event; the next event gets seq + 1 */
 	struct hmap members; /* key -> member, past ROOM_SCAN_MAX members (room_member_find) */
@@ -70,6 +69,7 @@ struct room {
 	uint64_t base_seq; /* ephemeral: the seq it started after (no event of it is older) */
 	char *creator_addr, *creator_user; /* ephemeral: client address, folded nickname */
 	struct room_mod *mod; /* moderation state (mod.c), NULL until the room has any */
+	char id[];            /* at most MADANG_ROOM_ID_MAX bytes, sized to fit (finding 33) */
 };
 
 /* Buffer for a folded room name (the folding may lengthen a character). */

@@ -18,11 +18,12 @@ room_get(struct broker *b, const char *id)
 struct room *
 room_create(struct broker *b, const char *id, const char *name)
 {
-	struct room *r = calloc(1, sizeof(*r));
+	size_t n = strnlen(id, MADANG_ROOM_ID_MAX);
+	struct room *r = calloc(1, sizeof(*r) + n + 1);
 
 	if (r == NULL)
 		return NULL;
-	strncpy(r->id, id, sizeof(r->id) - 1);
+	memcpy(r->id, id, n);
 	r->name = strdup(name);
 	r->ring_cap = b->cfg.history; /* allocated as events come (room_ring_push) */
 	if (b->nrooms == b->rooms_cap) {

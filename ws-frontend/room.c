@@ -25,11 +25,12 @@ roomtab_add(struct roomtab *t, const char *id)
 {
 	/* In a slab, as its members array: both last as long as the room, and in malloc's heap
 	 * they would share pages with what each handshake allocates and frees (finding 33). */
-	struct ws_room *r = slab_zalloc(sizeof(*r));
+	size_t n = strnlen(id, MADANG_ROOM_ID_MAX);
+	struct ws_room *r = slab_zalloc(sizeof(*r) + n + 1);
 
 	if (r == NULL)
 		return NULL;
-	snprintf(r->id, sizeof(r->id), "%s", id);
+	memcpy(r->id, id, n);
 	if (hmap_put(&t->map, r->id, r) != 0) {
 		slab_release(r);
 		return NULL;

@@ -45,7 +45,6 @@ struct ws_member {
 };
 
 struct ws_room {
-	char id[MADANG_ROOM_ID_MAX + 1];
 	struct roomlog log; /* frames of seq in [base, top); top is the next seq expected */
 	bool has_base;      /* false until the first join reply tells where the log starts */
 	struct ws_member **members; /* active members */
@@ -71,6 +70,7 @@ struct ws_room {
 	uint64_t generation; /* changes when the log is reset (new epoch) */
 	bool dirty;          /* got events since the last fan-out (delivery_flush) */
 	struct ws_room *dirty_next;
+	char id[]; /* at most MADANG_ROOM_ID_MAX bytes, sized to fit (finding 33) */
 };
 
 /* Rooms by id (common/hmap, keyed by each room's own id). A table whose rooms are all

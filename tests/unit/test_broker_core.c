@@ -985,6 +985,24 @@ test_member_stays_small(void **state)
 	assert_true(offsetof(struct session, id) + 33 <= 56);
 }
 
+/* A room is sized to its id: one of 64 bytes is kept whole and found by it. */
+static void
+test_room_id_of_64_bytes(void **state)
+{
+	(void)state;
+	struct broker *b = mk(100, 1000, 100);
+	char id[MADANG_ROOM_ID_MAX + 1], err[128];
+
+	memset(id, 'z', MADANG_ROOM_ID_MAX);
+	id[MADANG_ROOM_ID_MAX] = '\0';
+	assert_int_equal(broker_add_room(b, id, "Long", err, sizeof(err)), 0);
+	assert_non_null(room_get(b, id));
+	assert_string_equal(room_get(b, id)->id, id);
+	hello_join(b, "s1", id, "alice");
+	assert_int_equal(room_get(b, id)->nmembers, 1);
+	broker_destroy(b);
+}
+
 /* A room's history ring and its members array grow by half, not by doubling: after ten joins
  * a room of ten keeps 12 slots of each (finding 33), and both go on growing past that. */
 static void
@@ -1051,6 +1069,7 @@ main(void)
 		cmocka_unit_test(test_folded_nickname_decides_uniqueness),
 		cmocka_unit_test(test_member_stays_small),
 		cmocka_unit_test(test_room_arrays_grow_by_half),
+		cmocka_unit_test(test_room_id_of_64_bytes),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);
 }

@@ -817,6 +817,32 @@ test_sesstab_add_get_del_and_each(void **state)
 		sess_unref(s[i]);
 }
 
+/* A room is sized to its id (1 to 64 bytes), and each is found by its whole id. */
+static void
+test_room_is_sized_to_its_id(void **state)
+{
+	struct roomtab rt;
+	struct ws_room *small, *big;
+	char id[MADANG_ROOM_ID_MAX + 1];
+
+	(void)state;
+	memset(id, 'a', MADANG_ROOM_ID_MAX);
+	id[MADANG_ROOM_ID_MAX] = '\0';
+	roomtab_init(&rt);
+	assert_non_null(small = roomtab_add(&rt, "r"));
+	assert_non_null(big = roomtab_add(&rt, id));
+	assert_string_equal(small->id, "r");
+	assert_string_equal(big->id, id);
+	assert_ptr_equal(roomtab_get(&rt, id), big);
+	assert_ptr_equal(roomtab_get(&rt, "r"), small);
+	id[MADANG_ROOM_ID_MAX - 1] = '\0';
+	assert_null(roomtab_get(&rt, id)); /* one byte short: another id */
+	assert_true(slab_item_size(small) + 56 <= slab_item_size(big));
+	roomtab_del(&rt, small);
+	roomtab_del(&rt, big);
+	assert_int_equal(rt.n, 0);
+}
+
 /* Rooms by id; delivery_tick frees idle rooms from inside roomtab_each. */
 static void
 gc_all_but_keep_cb(struct ws_room *r, void *arg)
@@ -876,6 +902,7 @@ main(void)
 	    cmocka_unit_test(test_join_rounds_and_pin),
 	    cmocka_unit_test(test_member_slots_and_sole_member),
 	    cmocka_unit_test(test_member_slots_grow_to_the_maximum),
+	    cmocka_unit_test(test_room_is_sized_to_its_id),
 	    cmocka_unit_test(test_sesstab),
 	    cmocka_unit_test(test_netacl_parse_and_match),
 	    cmocka_unit_test(test_netacl_client_behind_proxies),

@@ -110,7 +110,7 @@ struct frontend {
 	bool bundles;         /* takes room events as bundles (hello "bundles": true, granted) */
 };
 
-/* 20 bytes before its id, so that a session of madang-ws (a 32-digit id) takes 64 bytes of
+/* 21 bytes before its id, so that a session of madang-ws (a 32-digit id) takes 64 bytes of
  * malloc's, not 80 (docs/performance.md, finding 33). */
 struct session {
 	struct frontend *fe;

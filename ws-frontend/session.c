@@ -290,9 +290,11 @@ sess_unref(struct ws_session *s)
 struct ws_member *
 sess_member(const struct ws_session *s, const char *room_id)
 {
+	struct ws_member **v = sess_slots(s);
+
 	for (size_t i = 0; i < s->rooms_cap; i++)
-		if (sess_slots(s)[i] != NULL && strcmp(sess_slots(s)[i]->room->id, room_id) == 0)
-			return sess_slots(s)[i];
+		if (v[i] != NULL && strcmp(v[i]->room->id, room_id) == 0)
+			return v[i];
 	return NULL;
 }
 
@@ -373,9 +375,11 @@ sess_member_rename(struct ws_member *m, const char *user)
 void
 sess_member_del(struct ws_session *s, struct ws_member *m)
 {
+	struct ws_member **v = sess_slots(s);
+
 	for (size_t i = 0; i < s->rooms_cap; i++) {
-		if (sess_slots(s)[i] == m) {
-			sess_slots(s)[i] = NULL;
+		if (v[i] == m) {
+			v[i] = NULL;
 			s->nrooms--;
 			member_free(m);
 			return;
@@ -386,14 +390,14 @@ sess_member_del(struct ws_session *s, struct ws_member *m)
 struct ws_member *
 sess_sole_member(const struct ws_session *s)
 {
-	struct ws_member *found = NULL;
+	struct ws_member *found = NULL, **v = sess_slots(s);
 
 	for (size_t i = 0; i < s->rooms_cap; i++) {
-		if (sess_slots(s)[i] == NULL)
+		if (v[i] == NULL)
 			continue;
 		if (found != NULL)
 			return NULL;
-		found = sess_slots(s)[i];
+		found = v[i];
 	}
 	return found;
 }

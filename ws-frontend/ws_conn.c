@@ -49,9 +49,11 @@ conn_fini(void)
 static void
 ws_leave_all(struct ws_session *s)
 {
-	for (size_t i = 0; i < s->rooms_cap; i++)
-		if (sess_slots(s)[i] != NULL)
-			members_leave(s, sess_slots(s)[i], true, "disconnected");
+	for (size_t i = 0; i < s->rooms_cap; i++) {
+		struct ws_member *m = sess_slots(s)[i];
+		if (m != NULL)
+			members_leave(s, m, true, "disconnected");
+	}
 	sess_drop_queue(s);
 }
 

@@ -1,5 +1,10 @@
 /* core.h — the broker core's internal structures, shared by room.c, frontend.c and the ops files
- * only. */
+ * only.
+ *
+ * What lasts as long as a session, a member or a room (the structures below, their strings and
+ * arrays, and history records) is a slab item (common/slab.h): slab_zalloc, slab_realloc or
+ * slab_strdup, freed with slab_release. Then the holes that a burst of requests leaves in
+ * malloc's heap are not pinned by them (docs/performance.md, finding 34). */
 #ifndef MADANG_BROKER_CORE_H
 #define MADANG_BROKER_CORE_H
 
@@ -110,8 +115,8 @@ struct frontend {
 	bool bundles;         /* takes room events as bundles (hello "bundles": true, granted) */
 };
 
-/* 21 bytes before its id, so that a session of madang-ws (a 32-digit id) takes 64 bytes of
- * malloc's, not 80 (docs/performance.md, finding 33). */
+/* 21 bytes before its id, so that a session of madang-ws (a 32-digit id) is a slab item of 56
+ * bytes (docs/performance.md, findings 33 and 34: 80 bytes of malloc's before). */
 struct session {
 	struct frontend *fe;
 	union {

@@ -5,6 +5,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "slab.h"
 
 struct frontend *
 fe_get(struct broker *b, const char *id)
@@ -98,12 +99,12 @@ sess_get_or_create(struct broker *b, struct frontend *fe, const char *id)
 	if (s != NULL)
 		return s;
 	size_t n = strnlen(id, MADANG_SESSION_MAX);
-	if ((s = calloc(1, offsetof(struct session, id) + n + 1)) == NULL)
+	if ((s = slab_zalloc(offsetof(struct session, id) + n + 1)) == NULL)
 		return NULL;
 	memcpy(s->id, id, n);
 	s->fe = fe;
 	if (iset_put(&fe->sessions, s) != 0) {
-		free(s);
+		slab_release(s);
 		return NULL;
 	}
 	b->sessions_total++;
@@ -115,8 +116,8 @@ sess_destroy(struct broker *b, struct session *s)
 {
 	iset_del(&s->fe->sessions, s->id);
 	if (s->rooms_log2)
-		free(s->rooms.many);
-	free(s);
+		slab_release(s->rooms.many);
+	slab_release(s);
 	b->sessions_total--;
 }
 

@@ -11,13 +11,15 @@
 
 #include "clock.h"
 #include "notices.h"
+#include "slab.h"
 
 /* One allocation per event, from offsetof(data): the sender's subject when there is one, the
  * pair for duplicate detection when there is one, then either the whole text or, packed, the
  * type (unless it is one of TYPES) and the time (each NUL-terminated, or the time as 6 bytes of
  * milliseconds when its text is what clock_iso8601 writes) and the rest of the text after the
- * head, coded when it can be. A join notice of a nickname of up to 9 bytes takes 48 bytes of
- * malloc's, not 64 (docs/performance.md, finding 33). */
+ * head, coded when it can be. The record is a slab item, sized to 8 bytes: a join notice of the
+ * bench's nicknames takes 32 bytes (docs/performance.md, findings 33 and 34: 48 of malloc's
+ * before, 64 before finding 33). */
 struct hist_rec {
 	uint32_t len;     /* the whole text's length */
 	bool packed : 1;  /* the head is left out */
@@ -342,7 +344,7 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
 	}
 	size = offsetof(struct hist_rec, data) + slen + klen + clen + head +
 	       (size_t)(json + len - rest) + 1;
-	if ((r = malloc(size)) == NULL)
+	if ((r = slab_malloc(size)) == NULL)
 		return -1;
 	r->len = (uint32_t)len;
 	r->packed = packed;
@@ -380,7 +382,7 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
 			struct hist_rec *shrunk;
 			r->coded = true;
 			size = (size_t)(d - (char *)r) + (size_t)n + 1;
-			if ((shrunk = realloc(r, size)) != NULL)
+			if ((shrunk = slab_realloc(r, size)) != NULL)
 				r = shrunk;
 			ev->seq = seq;
 			ev->rec = r;
@@ -397,7 +399,7 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
 void
 hist_free(struct hist_ev *ev)
 {
-	free(ev->rec);
+	slab_release(ev->rec);
 	ev->rec = NULL;
 	ev->seq = 0;
 }

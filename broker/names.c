@@ -7,6 +7,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "slab.h"
 #include "utf8.h"
 #include "validate.h"
 
@@ -38,7 +39,7 @@ room_name_register(struct broker *b, struct room *r)
 	char key[ROOM_NAME_KEY_MAX];
 
 	name_key(r->name, key, sizeof(key));
-	if ((r->name_key = strdup(key)) == NULL)
+	if ((r->name_key = slab_strdup(key)) == NULL)
 		return -1;
 	/* Rooms restored from an older database may share a name: the first keeps it. */
 	if (hmap_get(&b->names, r->name_key) == NULL && hmap_put(&b->names, r->name_key, r) != 0)
@@ -53,7 +54,7 @@ room_name_unregister(struct broker *b, struct room *r)
 		return;
 	if (hmap_get(&b->names, r->name_key) == r)
 		hmap_del(&b->names, r->name_key);
-	free(r->name_key);
+	slab_release(r->name_key);
 	r->name_key = NULL;
 }
 
@@ -71,11 +72,11 @@ eph_inc(struct hmap *m, const char *key)
 	size_t n = strlen(key) + 1;
 
 	if (c == NULL) {
-		if ((c = calloc(1, sizeof(*c) + n)) == NULL)
+		if ((c = slab_zalloc(sizeof(*c) + n)) == NULL)
 			return -1;
 		memcpy(c->key, key, n);
 		if (hmap_put(m, c->key, c) != 0) {
-			free(c);
+			slab_release(c);
 			return -1;
 		}
 	}
@@ -90,7 +91,7 @@ eph_dec(struct hmap *m, const char *key)
 
 	if (c != NULL && --c->n == 0) {
 		hmap_del(m, c->key);
-		free(c);
+		slab_release(c);
 	}
 }
 
@@ -103,7 +104,7 @@ eph_fini(struct broker *b)
 	for (size_t i = 0; i < 2; i++) {
 		size_t it = 0;
 		while (hmap_next(maps[i], &it, NULL, &v))
-			free(v);
+			slab_release(v);
 		hmap_fini(maps[i]);
 	}
 }
@@ -142,8 +143,8 @@ room_create_ephemeral(struct broker *b, const char *id, const char *addr, const 
 	r->ephemeral = true;
 	r->seq = b->eph_seq_floor; /* seqs of an id never go back, even across incarnations */
 	r->base_seq = r->seq;
-	if ((r->creator_addr = strdup(addr)) == NULL ||
-	    (r->creator_user = strdup(user_key)) == NULL ||
+	if ((r->creator_addr = slab_strdup(addr)) == NULL ||
+	    (r->creator_user = slab_strdup(user_key)) == NULL ||
 	    eph_inc(&b->eph_addr, r->creator_addr) != 0) {
 		room_destroy(b, r);
 		return NULL;
@@ -172,8 +173,8 @@ eph_release(struct broker *b, struct room *r)
 		eph_dec(&b->eph_user, r->creator_user);
 		r->eph_counted = false;
 	}
-	free(r->creator_addr);
-	free(r->creator_user);
+	slab_release(r->creator_addr);
+	slab_release(r->creator_user);
 	r->creator_addr = r->creator_user = NULL;
 }
 

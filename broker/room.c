@@ -7,6 +7,7 @@
 #include "core.h"
 #include "log.h"
 #include "notices.h"
+#include "slab.h"
 #include "wire.h"
 
 struct room *
@@ -19,12 +20,12 @@ struct room *
 room_create(struct broker *b, const char *id, const char *name)
 {
 	size_t n = strnlen(id, MADANG_ROOM_ID_MAX);
-	struct room *r = calloc(1, sizeof(*r) + n + 1);
+	struct room *r = slab_zalloc(sizeof(*r) + n + 1);
 
 	if (r == NULL)
 		return NULL;
 	memcpy(r->id, id, n);
-	r->name = strdup(name);
+	r->name = slab_strdup(name);
 	r->ring_cap = b->cfg.history; /* allocated as events come (room_ring_push) */
 	if (b->nrooms == b->rooms_cap) {
 		size_t cap = b->rooms_cap ? b->rooms_cap * 2 : 16;
@@ -46,9 +47,9 @@ room_create(struct broker *b, const char *id, const char *name)
 	return r;
 fail:
 	room_name_unregister(b, r);
-	free(r->ring);
-	free(r->name);
-	free(r);
+	slab_release(r->ring);
+	slab_release(r->name);
+	slab_release(r);
 	return NULL;
 }
 
@@ -78,12 +79,12 @@ room_destroy(struct broker *b, struct room *r)
 		b->rooms_v[i]->order_idx = i;
 	for (size_t i = 0; i < r->ring_len; i++)
 		hist_free(room_hist_at(r, i));
-	free(r->ring);
+	slab_release(r->ring);
 	mod_free(r);
 	hmap_fini(&r->members);
-	free(r->members_v);
-	free(r->name);
-	free(r);
+	slab_release(r->members_v);
+	slab_release(r->name);
+	slab_release(r);
 }
 
 struct hist_ev *
@@ -158,7 +159,7 @@ room_ring_push(struct room *r, struct hist_ev *ev)
 		struct hist_ev *v;
 		if (n > r->ring_cap)
 			n = r->ring_cap;
-		if ((v = realloc(r->ring, n * sizeof(*v))) == NULL) {
+		if ((v = slab_realloc(r->ring, n * sizeof(*v))) == NULL) {
 			hist_free(ev);
 			return -1;
 		}
@@ -241,7 +242,7 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	if (r->nmembers == r->members_cap) {
 		/* By half, as the ring: a room of ten keeps 12 slots. */
 		size_t cap = r->members_cap ? r->members_cap + r->members_cap / 2 : 8;
-		struct member **v = realloc(r->members_v, cap * sizeof(*v));
+		struct member **v = slab_realloc(r->members_v, cap * sizeof(*v));
 		if (v == NULL)
 			return -1;
 		r->members_v = v;
@@ -252,8 +253,8 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 		uint8_t lg = s->rooms_log2 ? s->rooms_log2 + 1 : 2;
 		if (lg > 31)
 			return -1;
-		struct member **v =
-		    realloc(s->rooms_log2 ? s->rooms.many : NULL, ((size_t)1 << lg) * sizeof(*v));
+		struct member **v = slab_realloc(s->rooms_log2 ? s->rooms.many : NULL,
+		                                 ((size_t)1 << lg) * sizeof(*v));
 		if (v == NULL)
 			return -1;
 		if (!s->rooms_log2)
@@ -267,7 +268,7 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	size_t ulen = strlen(user) + 1, klen = strcmp(user, key) == 0 ? 0 : strlen(key) + 1;
 	size_t slen = subj ? strlen(subj) + 1 : 0, alen = addr ? strlen(addr) + 1 : 0;
 	if (r->nmembers >= UINT32_MAX ||
-	    (m = calloc(1, offsetof(struct member, names) + ulen + klen + slen + alen)) == NULL)
+	    (m = slab_zalloc(offsetof(struct member, names) + ulen + klen + slen + alen)) == NULL)
 		return -1;
 	memcpy(m->names, user, ulen);
 	/* Each string is at most a few hundred bytes: the offsets fit 16 bits. */
@@ -287,7 +288,7 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 	m->room = r;
 	m->sess = s;
 	if (room_index_add(r, m) != 0) {
-		free(m);
+		slab_release(m);
 		return -1;
 	}
 	m->room_idx = r->nmembers;
@@ -319,7 +320,7 @@ room_member_remove(struct broker *b, struct member *m)
 		}
 	}
 	b->members_total--;
-	free(m);
+	slab_release(m);
 	if (r->ephemeral && r->nmembers == 0)
 		b->reap_pending = true;
 }

@@ -316,6 +316,15 @@ slab_zalloc(size_t size)
 	return p != NULL ? memset(p, 0, size) : NULL;
 }
 
+char *
+slab_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = slab_malloc(n);
+
+	return p != NULL ? memcpy(p, s, n) : NULL;
+}
+
 void
 slab_release(void *p)
 {

@@ -49,6 +49,9 @@ void *slab_zalloc(size_t size);
  * slabs of their own, so that the holes they leave when freed are not in the slabs of what
  * lasts as long as a connection (docs/performance.md, finding 33). */
 void *slab_malloc_brief(size_t size);
+/* A copy of the string s, as slab_malloc's (strdup's for what lasts as long as a connection or
+ * a room); NULL when no memory. slab_release frees it. */
+char *slab_strdup(const char *s);
 /* Frees p, an item of slab_zalloc or slab_alloc, or malloc's (slab_owns tells); NULL: nothing. */
 void slab_release(void *p);
 

@@ -56,15 +56,7 @@ sess_held(const struct ws_session *s)
 }
 
 /* A session's and a member's strings (nickname, room, resume, subject) last as long as they
- * do, so they live in slabs too, sized to 8 bytes: str_dup copies, slab_release frees. */
-static char *
-str_dup(const char *src)
-{
-	size_t n = strlen(src) + 1;
-	char *p = slab_malloc(n);
-
-	return p != NULL ? memcpy(p, src, n) : NULL;
-}
+ * do, so they live in slabs too, sized to 8 bytes: slab_strdup copies, slab_release frees. */
 
 /* Replaces *dst with a copy of src (NULL: none). Returns 0 or -1 (no memory, *dst kept). */
 static int
@@ -72,7 +64,7 @@ set_str(char **dst, const char *src)
 {
 	char *copy = NULL;
 
-	if (src != NULL && (copy = str_dup(src)) == NULL)
+	if (src != NULL && (copy = slab_strdup(src)) == NULL)
 		return -1;
 	slab_release(*dst);
 	*dst = copy;
@@ -89,7 +81,7 @@ sess_unshare_user(struct ws_session *s)
 		char *copy;
 		if (m == NULL || !m->user_shared)
 			continue;
-		if ((copy = str_dup(m->user)) == NULL)
+		if ((copy = slab_strdup(m->user)) == NULL)
 			return -1;
 		m->user = copy;
 		m->user_shared = false;
@@ -102,7 +94,7 @@ sess_set_user(struct ws_session *s, const char *user)
 {
 	char *copy = NULL;
 
-	if (sess_unshare_user(s) != 0 || (user != NULL && (copy = str_dup(user)) == NULL))
+	if (sess_unshare_user(s) != 0 || (user != NULL && (copy = slab_strdup(user)) == NULL))
 		return -1;
 	if (!s->user_in_room)
 		slab_release(s->user);
@@ -361,7 +353,7 @@ sess_member_add(struct ws_session *s, struct ws_room *r, const char *user)
 int
 sess_member_rename(struct ws_member *m, const char *user)
 {
-	char *copy = str_dup(user);
+	char *copy = slab_strdup(user);
 
 	if (copy == NULL)
 		return -1;

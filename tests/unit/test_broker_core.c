@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "broker/core.h"
 #include "log.h"
+#include "slab.h"
 #include "wire.h"
 
 struct rec {
@@ -1039,6 +1040,47 @@ test_room_arrays_grow_by_half(void **state)
 	broker_destroy(b);
 }
 
+/* What lasts as long as a member or a room is in slabs (docs/performance.md, finding 34):
+ * sessions, members, rooms and their strings, arrays and history records. Every item goes back
+ * when the broker does. With MADANG_SLAB=off (the sanitizer suite) all of it is malloc's. */
+static void
+test_state_lives_in_slabs(void **state)
+{
+	(void)state;
+	struct broker_config cfg;
+	struct slab_stats before, after;
+
+	broker_config_defaults(&cfg);
+	cfg.allow_create = true;
+	slab_stats(&before);
+	struct broker *b = broker_create(&cfg, "00112233aabbccdd", record, NULL);
+	assert_non_null(b);
+	hello_join(b, "s1", "made-by-a-join", "alice");
+	hello_join(b, "s1", "made-by-another", "alice"); /* a second room: the array of memberships */
+	hello_join(b, "s2", "made-by-a-join", "bob");
+	struct room *r = room_get(b, "made-by-a-join");
+	assert_non_null(r);
+	assert_true(r->ephemeral);
+	struct session *s = sess_get(fe_get(b, "fe"), "s1");
+	assert_non_null(s);
+	assert_int_equal(s->nrooms, 2);
+	slab_stats(&after);
+	bool on = after.reserved != 0;
+	const void *items[] = {s,          sess_rooms(s),      sess_rooms(s)[0],   r,
+	                       r->name,    r->name_key,        r->creator_addr,    r->creator_user,
+	                       r->ring,    room_hist_at(r, 0)->rec, r->members_v};
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		assert_non_null(items[i]);
+		if (slab_owns(items[i]) != on)
+			fail_msg("item %zu: %s", i, on ? "not in a slab" : "in a slab with MADANG_SLAB=off");
+	}
+	if (on)
+		assert_true(after.items >= before.items + sizeof(items) / sizeof(items[0]));
+	broker_destroy(b);
+	slab_stats(&after);
+	assert_int_equal(after.items, before.items);
+}
+
 int
 main(void)
 {
@@ -1070,6 +1112,7 @@ main(void)
 		cmocka_unit_test(test_member_stays_small),
 		cmocka_unit_test(test_room_arrays_grow_by_half),
 		cmocka_unit_test(test_room_id_of_64_bytes),
+		cmocka_unit_test(test_state_lives_in_slabs),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);
 }

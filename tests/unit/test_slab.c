@@ -60,6 +60,35 @@ test_slab_off_leaves_everything_to_malloc(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* slab_strdup: a copy sized to 8 bytes in a slab, malloc's past SLAB_ITEM_MAX; slab_release
+ * frees either. */
+static void
+test_slab_strdup_copies_into_a_slab_item(void **state)
+{
+	(void)state;
+	char big[SLAB_ITEM_MAX + 10];
+	struct slab_stats a, b;
+
+	slab_stats(&a);
+	char *s = slab_strdup("room-42");
+	assert_non_null(s);
+	assert_string_equal(s, "room-42");
+	assert_true(slab_owns(s));
+	assert_int_equal(slab_item_size(s), 8);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	char *l = slab_strdup(big);
+	assert_non_null(l);
+	assert_false(slab_owns(l));
+	assert_string_equal(l, big);
+	slab_stats(&b);
+	assert_int_equal(b.items, a.items + 1);
+	slab_release(s);
+	slab_release(l);
+	slab_stats(&b);
+	assert_int_equal(b.items, a.items);
+}
+
 /* Under a limit of address space (ulimit -v, LimitAS=) the range is halved until it fits:
  * with 200 MiB to spare, 128 MiB; with less than 64 MiB, none, and malloc serves. In child
  * processes that have not allocated yet. Not under ASan, whose shadow memory needs more
@@ -369,6 +398,7 @@ main(void)
 	    cmocka_unit_test(test_slab_off_leaves_everything_to_malloc),
 	    cmocka_unit_test(test_slab_range_halves_under_an_address_space_limit),
 	    cmocka_unit_test(test_slab_item_sizes_step_by_8_then_16),
+	    cmocka_unit_test(test_slab_strdup_copies_into_a_slab_item),
 	    cmocka_unit_test(test_slab_items_share_slabs_by_size_and_empty_ones_go),
 	    cmocka_unit_test(test_slab_brief_items_keep_to_slabs_of_their_own),
 	    cmocka_unit_test(test_slab_trim_gives_back_the_kept_empty_slabs),

@@ -79,7 +79,7 @@ struct ws_session {
 	const char *addr; /* the client address while connected ("": unknown), else NULL */
 	uint64_t serial;  /* 1, 2, … in connection order (log lines) */
 	char id[WS_SESSION_LEN + 1];
-	/* Flags as bits: eleven bools would take eleven bytes. */
+	/* Flags as bits: fourteen bools would take fourteen bytes. */
 	bool opened : 1;        /* accepted (not refused at connect): its close is logged */
 	bool wq_listed : 1;     /* on the list of sessions to write (wq_next) */
 	bool slow : 1;          /* a slow consumer, waiting for the reap pass (ws_out.c) */
@@ -92,7 +92,10 @@ struct ws_session {
 	bool close_logged : 1;  /* the reason was logged where it was decided */
 	bool rpc_busy : 1;      /* a broker request of this client is in flight (below) */
 	bool user_in_room : 1;  /* user is in single_room's allocation (sess_set_route) */
-	uint16_t close_code;    /* closing: the code of the close frame (0: not closing) */
+	bool addr_counted : 1; /* addr is the copy its --max-conns-per-ip entry keeps (ws_conn.c) */
+	bool guest : 1;        /* /ws/chat/{room_id}: a generated nickname, replaced when taken */
+	uint8_t guest_tries;   /* guest: nicknames tried so far (WS_GUEST_TRIES) */
+	uint16_t close_code;   /* closing: the code of the close frame (0: not closing) */
 	/* Room slots: rooms_cap of them (NULL when free), grown up to max_rooms
 	 * (WS_ROOMS_PER_CONN_MAX at most); nrooms taken; rr is the slot to start the next collect
 	 * at (fairness). */

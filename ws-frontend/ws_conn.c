@@ -223,18 +223,17 @@ ws_guest_name(char out[MADANG_NICK_MAX_BYTES + 1])
 bool
 conn_guest_retry(struct ws_session *s, struct ws_member *m)
 {
-	struct ws_pss *p = s->wsi != NULL ? lws_wsi_user(s->wsi) : NULL;
 	char name[MADANG_NICK_MAX_BYTES + 1];
 
-	if (p == NULL || !p->guest || p->guest_tries >= WS_GUEST_TRIES || s->close_code != 0)
+	if (s->wsi == NULL || !s->guest || s->guest_tries >= WS_GUEST_TRIES || s->close_code != 0)
 		return false;
-	p->guest_tries++;
+	s->guest_tries++;
 	ws_guest_name(name);
 	if (sess_member_rename(m, name) != 0 || sess_set_user(s, name) != 0)
 		return false;
 	if (log_enabled(LOG_LVL_DEBUG))
 		log_debug("ws: session %llu: nickname taken, trying %s (%u of %d)",
-		          (unsigned long long)s->serial, name, p->guest_tries, WS_GUEST_TRIES);
+		          (unsigned long long)s->serial, name, s->guest_tries, WS_GUEST_TRIES);
 	room_join_enqueue(m->room, m);
 	members_pump(m->room);
 	return true;
@@ -287,7 +286,7 @@ ws_query(struct lws *wsi, const char *name, char *buf, size_t size, const char *
  * with 4001 "token expired" when the token expires (ws_keepalive). Returns 0 when authorized,
  * -1 when closed. */
 static int
-ws_authorize(struct ws_session *s, struct ws_pss *p, struct route *rt, const char *t)
+ws_authorize(struct ws_session *s, struct route *rt, const char *t)
 {
 	struct jwt_claims c;
 	const char *why = "a token is required (?token=)";
@@ -323,7 +322,7 @@ ws_authorize(struct ws_session *s, struct ws_pss *p, struct route *rt, const cha
 	return 0;
 refuse:
 	ws->c.refused++;
-	log_info("ws: session %llu from %s refused: %s", (unsigned long long)s->serial, p->addr,
+	log_info("ws: session %llu from %s refused: %s", (unsigned long long)s->serial, s->addr,
 	         why);
 	out_close(s, WS_CLOSE_UNAUTHORIZED, why, false);
 	return -1;
@@ -376,22 +375,26 @@ ws_route_query(struct lws *wsi, struct route *rt, char *token, size_t toksz, con
 
 /* The handshake is done: set up the session or close with the documented code. */
 int
-conn_established(struct lws *wsi, struct ws_pss *p)
+conn_established(struct lws *wsi)
 {
 	char path[WS_HTTP_PATH_MAX], id[WS_SESSION_LEN + 1], addr[NETACL_ADDR_MAX];
 	static char a_token[WS_QUERY_ARG_MAX]; /* lws thread only */
-	const char *why = NULL, *token = NULL;
+	const char *why = NULL, *token = NULL, *counted;
 	struct ws_session *s;
 	struct route rt;
 	int bad = 0;
 
 	ws_client_addr(wsi, addr);
-	p->addr = ipcount_take(&cn.ips, addr, ws->o.max_conns_per_ip);
+	counted = ipcount_take(&cn.ips, addr, ws->o.max_conns_per_ip);
 	ws_session_id(id);
-	if ((s = sess_new(id, ws->o.max_rooms)) == NULL)
+	if ((s = sess_new(id, ws->o.max_rooms)) == NULL) {
+		if (counted != NULL)
+			ipcount_drop(&cn.ips, counted);
 		return -1;
+	}
 	s->wsi = wsi;
-	s->addr = p->addr != NULL ? p->addr : ""; /* "": refused below */
+	s->addr = counted != NULL ? counted : ""; /* "": refused below */
+	s->addr_counted = counted != NULL;
 	s->serial = ++cn.next_serial;
 	cn.churn++;
 	conn_heard(s);
@@ -399,15 +402,17 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 	bucket_init(&s->bucket, &ws->o.msg_rate, clock_mono_ns());
 	if (sesstab_add(&ws->sessions, s) != 0) {
 		sess_unref(s); /* out of memory: refused like a failed sess_new */
+		if (counted != NULL)
+			ipcount_drop(&cn.ips, counted);
 		return -1;
 	}
-	p->s = s;
+	lws_set_opaque_user_data(wsi, s); /* until conn_closed */
 	ws->c.connections++;
 
 	if (ws_path(wsi, path, &why) != 0 || route_path(path, &rt, &why) != 0 ||
 	    ws_route_query(wsi, &rt, a_token, sizeof(a_token), &token, &why) != 0)
 		bad = 1;
-	if (p->addr == NULL) {
+	if (counted == NULL) {
 		ws->c.refused++;
 		log_info("ws: session %llu from %s refused: too many connections from one address",
 		         (unsigned long long)s->serial, addr);
@@ -424,14 +429,14 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 		out_close(s, WS_CLOSE_GOING_AWAY, "server shutting down", false);
 		return 0;
 	}
-	if (ws->o.auth && ws_authorize(s, p, &rt, token) != 0)
+	if (ws->o.auth && ws_authorize(s, &rt, token) != 0)
 		return 0;
 	if (rt.guest && !rt.has_user) {
 		/* /ws/chat/{room_id} without a token: a made-up nickname, another one if taken. */
 		ws_guest_name(rt.user);
 		rt.has_user = true;
-		p->guest = true;
-		p->guest_tries = 1;
+		s->guest = true;
+		s->guest_tries = 1;
 	}
 	if (sess_set_route(s, &rt, rt.has_user ? rt.user : NULL) != 0) {
 		out_close(s, WS_CLOSE_INTERNAL, "out of memory", false);
@@ -439,16 +444,22 @@ conn_established(struct lws *wsi, struct ws_pss *p)
 	}
 	s->opened = true;
 	log_info("ws: session %llu from %s opened (%s%s%s%s)", (unsigned long long)s->serial,
-	         p->addr, rt.single ? rt.room_id : "multi-room", rt.has_user ? ", " : "",
-	         rt.has_user ? rt.user : "", p->guest ? ", guest" : "");
+	         s->addr, rt.single ? rt.room_id : "multi-room", rt.has_user ? ", " : "",
+	         rt.has_user ? rt.user : "", s->guest ? ", guest" : "");
 	client_opened(s, &rt);
 	return 0;
 }
 
-/* conn_closed's part for a connection that has a session. */
-static void
-conn_release(struct ws_pss *p, struct ws_session *s)
+void
+conn_closed(struct lws *wsi)
 {
+	struct ws_session *s = lws_get_opaque_user_data(wsi);
+	/* The session's addr is this entry's copy: dropped last. */
+	const char *counted = s != NULL && s->addr_counted ? s->addr : NULL;
+
+	if (s == NULL)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
 	cn.churn++;
 	ws_leave_all(s);
 	sesstab_del(&ws->sessions, s);
@@ -458,22 +469,10 @@ conn_release(struct ws_pss *p, struct ws_session *s)
 		         s->close_code && sess_close_reason(s) ? sess_close_reason(s) : "");
 	s->wsi = NULL;
 	s->addr = NULL;
-	p->s = NULL;
+	s->addr_counted = false;
 	sess_unref(s);
-}
-
-void
-conn_closed(struct ws_pss *p)
-{
-	struct ws_session *s = p->s;
-
-	if (s != NULL)
-		conn_release(p, s);
-	/* Last: the session's addr was this entry's copy. */
-	if (p->addr != NULL) {
-		ipcount_drop(&cn.ips, p->addr);
-		p->addr = NULL;
-	}
+	if (counted != NULL)
+		ipcount_drop(&cn.ips, counted);
 }
 
 /* RECEIVE — reassembles a message (at most WS_FRAME_MAX bytes over all its fragments). */

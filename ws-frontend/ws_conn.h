@@ -14,9 +14,9 @@
 
 /* The handshake is done: sets up the session, or closes with the documented code. Returns 0,
  * or -1 when lws must drop the connection (no memory). */
-int conn_established(struct lws *wsi, struct ws_pss *p);
-/* CLOSED: out of every room, the session released. */
-void conn_closed(struct ws_pss *p);
+int conn_established(struct lws *wsi);
+/* CLOSED: out of every room, the session released (nothing when the connection has none). */
+void conn_closed(struct lws *wsi);
 /* RECEIVE: reassembles a message (at most WS_FRAME_MAX bytes) and hands it to ws_client.
  * Returns 0. */
 int conn_receive(struct lws *wsi, struct ws_session *s, const char *in, size_t len);

@@ -68,7 +68,9 @@ static void glue_stop(void);
 static int
 ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct ws_pss *p = user;
+	/* The session of a WebSocket connection (ws_http.h); lws calls some reasons on a wsi of its
+	 * own, never with one of ours. */
+	struct ws_session *s = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
 	char uri[WS_HTTP_PATH_MAX];
 
 	switch (reason) {
@@ -83,20 +85,10 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 				return -1;
 			return lws_http_transaction_completed(wsi) ? -1 : 0;
 		}
-		return http_request(wsi, p, uri) != 0 ? -1 : 0;
+		return http_request(wsi, uri) != 0 ? -1 : 0;
 	}
-	case LWS_CALLBACK_HTTP_WRITEABLE: {
-		size_t n;
-		if (p == NULL || p->http_status == 0 || p->body == NULL)
-			break;
-		n = strlen(p->body);
-		if (lws_write(wsi, (unsigned char *)p->body, n, LWS_WRITE_HTTP_FINAL) != (int)n)
-			return -1;
-		p->http_status = 0;
-		free(p->body);
-		p->body = NULL;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return http_reply_write(wsi);
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		/* Handshake checks: a WebSocket path, the headers we read whole, an allowed Host
@@ -131,38 +123,34 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		return 0;
 	}
 	case LWS_CALLBACK_ESTABLISHED:
-		return conn_established(wsi, p);
+		return conn_established(wsi);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (p == NULL || p->s == NULL)
+		if (s == NULL)
 			return -1;
-		return out_writable(wsi, p->s);
+		return out_writable(wsi, s);
 	case LWS_CALLBACK_RECEIVE:
-		if (p == NULL || p->s == NULL)
+		if (s == NULL)
 			return -1;
-		return conn_receive(wsi, p->s, in, len);
+		return conn_receive(wsi, s, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
-		if (p != NULL && p->s != NULL)
-			conn_heard(p->s);
+		if (s != NULL)
+			conn_heard(s);
 		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		/* The client's close answers ours: lws must not echo it (a second close frame is a
 		 * protocol error for browsers), just close the connection. */
-		if (p != NULL && p->s != NULL && p->s->close_sent)
+		if (s != NULL && s->close_sent)
 			return 1;
 		break;
 	case LWS_CALLBACK_CLOSED:
-		if (p != NULL)
-			conn_closed(p);
+		conn_closed(wsi);
 		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		rpc_drain();
 		break;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_WSI_DESTROY:
-		if (p != NULL) {
-			free(p->body);
-			p->body = NULL;
-		}
+		http_reply_drop(wsi);
 		break;
 	default:
 		break;
@@ -238,11 +226,9 @@ raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 	return 0;
 }
 
-/* lws allocates this for every connection (docs/performance.md, finding 28). */
-_Static_assert(sizeof(struct ws_pss) <= 32, "struct ws_pss grew past 32 bytes");
-
+/* No per-connection memory of ours from lws: per_session_data_size 0 (ws_http.h). */
 static const struct lws_protocols ws_protocols[] = {
-    {"madang", ws_callback, sizeof(struct ws_pss), WS_RX_BUFFER, 0, NULL, WS_WRITE_CHUNK + 64},
+    {"madang", ws_callback, 0, WS_RX_BUFFER, 0, NULL, WS_WRITE_CHUNK + 64},
     {"madang-raw", raw_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

@@ -134,16 +134,39 @@ http_origin_ok(struct lws *wsi, const char **why)
 	return strcmp(op, hp) == 0;
 }
 
+void
+http_reply_drop(struct lws *wsi)
+{
+	free(lws_wsi_user(wsi));
+	lws_set_wsi_user(wsi, NULL);
+}
+
+int
+http_reply_write(struct lws *wsi)
+{
+	const char *body = lws_wsi_user(wsi);
+	size_t n;
+
+	if (body == NULL)
+		return 0;
+	n = strlen(body);
+	if (lws_write(wsi, (unsigned char *)body, n, LWS_WRITE_HTTP_FINAL) != (int)n)
+		return -1;
+	http_reply_drop(wsi);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int
-http_reply(struct lws *wsi, struct ws_pss *p, int status, const char *body)
+http_reply(struct lws *wsi, int status, const char *body)
 {
 	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *q = start,
 	                                  *end = buf + sizeof(buf);
+	char *copy = strdup(body);
 
-	free(p->body);
-	if ((p->body = strdup(body)) == NULL)
+	if (copy == NULL)
 		return -1;
-	p->http_status = (uint16_t)status;
+	http_reply_drop(wsi);
+	lws_set_wsi_user(wsi, copy);
 	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", strlen(body), &q,
 	                                end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
@@ -155,7 +178,7 @@ http_reply(struct lws *wsi, struct ws_pss *p, int status, const char *body)
 }
 
 int
-http_request(struct lws *wsi, struct ws_pss *p, const char *uri)
+http_request(struct lws *wsi, const char *uri)
 {
 	char body[WS_HEALTH_MAX];
 	bool up = link_up() && !ws->stopping;
@@ -163,7 +186,7 @@ http_request(struct lws *wsi, struct ws_pss *p, const char *uri)
 
 	if (strcmp(uri, "/healthz") != 0)
 		return http_reply(
-		    wsi, p, 404,
+		    wsi, 404,
 		    "{\"error\":\"not_found\",\"message\":\"WebSocket endpoints: /ws and "
 		    "/ws/{room_id}/{username}; health: /healthz\"}\n");
 	slab_stats(&mem);
@@ -183,5 +206,5 @@ http_request(struct lws *wsi, struct ws_pss *p, const char *uri)
 	    (unsigned long long)ws->c.events, (unsigned long long)ws->c.resyncs,
 	    (unsigned long long)ws->c.history_shared, mem.slabs * (size_t)SLAB_BYTES, mem.items,
 	    mem.reserved);
-	return http_reply(wsi, p, up ? 200 : 503, body);
+	return http_reply(wsi, up ? 200 : 503, body);
 }

@@ -14,19 +14,11 @@
 #include "netacl.h"
 #include "session.h"
 
-/* Per-connection memory lws allocates for us: a session, or an HTTP reply being sent.
- * 32 bytes (a slab item of 32, docs/performance.md, finding 32): the address is the copy its
- * --max-conns-per-ip entry keeps. */
-struct ws_pss {
-	struct ws_session *s;
-	char *body; /* an HTTP reply being sent, NUL-terminated (malloc'd: most connections never
-	             * need one) */
-	const char *addr;     /* the client address while it holds a --max-conns-per-ip slot (the
-	                       * ipcount entry's copy), else NULL */
-	uint16_t http_status; /* of body; 0: no reply pending */
-	bool guest;           /* /ws/chat/{room_id}: a generated nickname, replaced when taken */
-	uint8_t guest_tries;  /* nicknames tried so far (WS_GUEST_TRIES) */
-};
+/* lws allocates no memory of ours per connection (per_session_data_size 0; docs/performance.md,
+ * finding 34). A WebSocket connection's session is its wsi's opaque user data, set at
+ * ESTABLISHED and cleared at CLOSED (ws_conn.c). An HTTP reply being sent is its wsi's user
+ * pointer: the body, NUL-terminated and malloc'd, from http_request until it is written
+ * (http_reply_write) or the connection goes (http_reply_drop). */
 
 /* Header h whole into buf: its length (0 when absent or empty), or -1 when it does not fit
  * (the caller refuses the request). */
@@ -36,6 +28,11 @@ int http_header(struct lws *wsi, enum lws_token_indexes h, char *buf, size_t siz
 bool http_origin_ok(struct lws *wsi, const char **why);
 /* Answers a plain HTTP GET (/healthz, else 404); the body goes out in HTTP_WRITEABLE. Returns
  * 0, or -1 when the connection must close. */
-int http_request(struct lws *wsi, struct ws_pss *p, const char *uri);
+int http_request(struct lws *wsi, const char *uri);
+/* HTTP_WRITEABLE: writes the pending reply's body and frees it. Returns 0 (nothing pending, or
+ * the transaction completed), or -1 when the connection must close. */
+int http_reply_write(struct lws *wsi);
+/* Frees the pending reply's body, if any (the connection goes, or changes protocol). */
+void http_reply_drop(struct lws *wsi);
 
 #endif

@@ -36,7 +36,7 @@ sess_extra_trim(struct ws_session *s)
 	struct ws_sess_extra *x = s->x;
 
 	if (x == NULL || x->hist_init || x->rx.cap > 0 || x->rx.len > 0 || x->held_head != NULL ||
-	    x->close_reason != NULL || x->probe_until_ms != 0)
+	    x->close_reason != NULL || x->probe_until_ms != 0 || x->over_since_ms != 0)
 		return;
 	sbuf_fini(&x->rx);
 	free(x);

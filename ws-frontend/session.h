@@ -55,6 +55,7 @@ struct ws_sess_extra {
 	size_t held_bytes;                     /* their bytes (WS_HELD_BYTES_MAX) */
 	char *close_reason;      /* at most WS_CLOSE_REASON_MAX bytes; NULL: none (or no memory) */
 	uint64_t probe_until_ms; /* the broker's probe: cut if silent until then (0: none) */
+	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
 	uint32_t held_n;         /* held messages (WS_HELD_MAX) */
 	bool hist_init;          /* hist is set up (on the first history command) */
 };
@@ -70,8 +71,8 @@ struct ws_sess_who {
 
 /* Fields are ordered so that nothing is padding, and counters are as narrow as their limits
  * allow: with 10,000 idle connections every byte here is 10 KB (docs/performance.md, findings
- * 28 and 33, say where each byte of a connection goes). What idle connections do not use is
- * apart: struct ws_sess_extra, struct ws_sess_who and struct ws_outq. 200 bytes. */
+ * 28, 33 and 34, say where each byte of a connection goes). What idle connections do not use
+ * is apart: struct ws_sess_extra, struct ws_sess_who and struct ws_outq. 176 bytes. */
 struct ws_session {
 	uint32_t refs;    /* the connection, plus each broker request in flight for it */
 	uint32_t strikes; /* rate-limited messages in a row */
@@ -115,17 +116,15 @@ struct ws_session {
 		struct ws_member **many; /* else: an allocated array of rooms_cap slots */
 	} slot;                          /* sess_slots() */
 	struct ws_outq *oq;      /* frames for this session alone, in order; NULL while none */
-	uint64_t over_since_ms;  /* monotonic ms since the backlog is over --queue-limit, or 0 */
 	uint64_t last_rx_ms;     /* monotonic ms of the last frame (or pong) from the client */
 	uint64_t last_ping_ms;   /* monotonic ms of the last ping (or of the connection) */
 	struct bucket bucket;    /* --rate / --burst (their bucket_rate is the same for all) */
 	struct ws_sess_extra *x; /* NULL while none of it is in use */
 	/* Broker requests made for this client go out one at a time, in the order the client
 	 * sent its messages (the broker may reorder requests that are in flight together). */
-	void *rpc_head, *rpc_tail; /* its rpc job queue, owned by ws_rpc.c */
+	void *rpc_tail; /* its rpc job queue, owned by ws_rpc.c: a ring, the tail's next the head */
 	struct ws_session
 	    *wq_next; /* --event-loop libev: next session to write (out_flush_writes) */
-	struct ws_session *slow_next; /* the output layer's list of slow consumers */
 };
 
 /* The session's room slots: rooms_cap of them, NULL when free. Most connections are in one

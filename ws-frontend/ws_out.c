@@ -23,7 +23,9 @@ static struct {
 	struct sbuf wbuf;                     /* write scratch: LWS_PRE headroom + frames */
 	struct ws_session *wq_head, *wq_tail; /* libev: sessions to write (out_flush_writes) */
 	uint64_t wq_sessions;                 /* listed (the pacing reads it) */
-	struct ws_session *slow_head;         /* flagged slow, for the reap pass */
+	/* Flagged slow, for the reap pass: an array, not a link in every session (finding 34). */
+	struct ws_session **slow_v;
+	size_t nslow, slow_cap;
 } out;
 
 int
@@ -69,10 +71,19 @@ out_want_write(struct ws_session *s)
 }
 
 /* Flags s as a slow consumer: nothing more is queued or written for it, and the reap pass
- * takes it out of its rooms and closes it. */
-static void
+ * takes it out of its rooms and closes it. False when out of memory for the list: s stays as
+ * it was, and the next kick tries again. */
+static bool
 out_flag_slow(struct ws_session *s, uint64_t pending)
 {
+	if (out.nslow == out.slow_cap) {
+		size_t cap = out.slow_cap ? out.slow_cap * 2 : 16;
+		struct ws_session **v = realloc(out.slow_v, cap * sizeof(*v));
+		if (v == NULL)
+			return false;
+		out.slow_v = v;
+		out.slow_cap = cap;
+	}
 	ws->c.slow_consumers++;
 	log_info("ws: session %llu (%s) closed: slow consumer, %llu bytes queued",
 	         (unsigned long long)s->serial, s->user != NULL ? s->user : "-",
@@ -80,37 +91,46 @@ out_flag_slow(struct ws_session *s, uint64_t pending)
 	s->close_logged = true;
 	s->slow = true;
 	sess_drop_queue(s);
-	s->slow_next = out.slow_head;
-	out.slow_head = sess_ref(s);
+	out.slow_v[out.nslow++] = sess_ref(s);
+	return true;
 }
 
 void
 out_kick(struct ws_session *s)
 {
-	uint64_t pending;
+	uint64_t pending, since = 0;
+	struct ws_sess_extra *x;
 
 	if (s->wsi == NULL || s->slow)
 		return;
 	pending = sess_pending(s);
-	if (policy_slow(pending, out.queue_limit, &s->over_since_ms, clock_mono_ms(),
-	                pending > out.queue_limit && lws_partial_buffered(s->wsi)) &&
-	    s->close_code == 0) {
-		out_flag_slow(s, pending);
-		return;
+	/* Over the limit: since when, in the extra part (no memory for it: the grace starts
+	 * again at each kick, the burst limit still holds). */
+	x = pending > out.queue_limit ? sess_extra(s) : s->x;
+	if (x != NULL)
+		since = x->over_since_ms;
+	bool slow = policy_slow(pending, out.queue_limit, &since, clock_mono_ms(),
+	                        pending > out.queue_limit && lws_partial_buffered(s->wsi));
+	if (x != NULL && x->over_since_ms != since) {
+		x->over_since_ms = since;
+		if (since == 0)
+			sess_extra_trim(s);
 	}
+	if (slow && s->close_code == 0 && out_flag_slow(s, pending))
+		return;
 	out_want_write(s);
 }
 
 struct ws_session *
 out_take_slow(void)
 {
-	struct ws_session *s = out.slow_head;
-
-	if (s != NULL) {
-		out.slow_head = s->slow_next;
-		s->slow_next = NULL;
+	if (out.nslow == 0) {
+		free(out.slow_v); /* most of the time there is none */
+		out.slow_v = NULL;
+		out.slow_cap = 0;
+		return NULL;
 	}
-	return s;
+	return out.slow_v[--out.nslow];
 }
 
 void
@@ -283,8 +303,10 @@ out_write_frames(struct lws *wsi, struct ws_session *s)
 			ws->c.socket_full++;
 	}
 	pending = sess_pending(s);
-	if (pending <= out.queue_limit)
-		s->over_since_ms = 0; /* caught up */
+	if (pending <= out.queue_limit && s->x != NULL && s->x->over_since_ms != 0) {
+		s->x->over_since_ms = 0; /* caught up */
+		sess_extra_trim(s);
+	}
 	if (pending > 0 || s->close_code != 0)
 		lws_callback_on_writable(wsi);
 	return 0;

@@ -295,11 +295,11 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 		return;
 	}
 	j->queued_req = req;
-	j->sq_next = NULL;
-	if (s->rpc_tail != NULL)
-		((struct rpc_job *)s->rpc_tail)->sq_next = j;
-	else
-		s->rpc_head = j;
+	/* A ring, the session holding its tail: the tail's sq_next is the head. */
+	struct rpc_job *tail = s->rpc_tail;
+	j->sq_next = tail != NULL ? tail->sq_next : j;
+	if (tail != NULL)
+		tail->sq_next = j;
 	s->rpc_tail = j;
 	s->rpc_queued++;
 }
@@ -426,26 +426,27 @@ batch_send(struct rpc_job *b)
 static void
 rpc_next_ordered(struct ws_session *s)
 {
-	struct rpc_job *n = NULL;
+	struct rpc_job *n = NULL, *tail;
 	struct job_size sum = {0, 0};
 
-	if (s->rpc_head == NULL) {
+	if (s->rpc_tail == NULL) {
 		s->rpc_busy = false;
 		return;
 	}
-	for (int k = 0; k < WS_BATCH_MAX && s->rpc_head != NULL; k++) {
+	for (int k = 0; k < WS_BATCH_MAX && (tail = s->rpc_tail) != NULL; k++) {
 		/* A run fits in one batch, request and reply (the rest is the next run). */
-		if (batch_full(&sum, job_bound(s->rpc_head), k))
+		if (batch_full(&sum, job_bound(tail->sq_next), k))
 			break;
-		size_add(&sum, job_bound(s->rpc_head));
-		n = s->rpc_head;
-		s->rpc_head = n->sq_next;
+		size_add(&sum, job_bound(tail->sq_next));
+		n = tail->sq_next; /* the head */
+		if (n == tail)
+			s->rpc_tail = NULL;
+		else
+			tail->sq_next = n->sq_next;
 		s->rpc_queued--;
 		n->ordered = false;
 		out_append(n);
 	}
-	if (s->rpc_head == NULL)
-		s->rpc_tail = NULL;
 	n->ordered = true;
 }
 

@@ -29,9 +29,10 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:exitcode=86"
 export LSAN_OPTIONS="suppressions=$MADANG_ROOT/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87"
 export MADANG_NO_VALGRIND=1 # valgrind and ASan do not mix
-# madang-ws's slab items (common/slab.h) are malloc's here: ASan checks malloc's blocks best
-# (a quarantine for use after free) and LeakSanitizer sees only those; test_slab (10-unit)
-# checks the slabs themselves under both.
+# The daemons' slab items (common/slab.h) are malloc's here: ASan checks malloc's blocks best
+# (a quarantine for use after free) and LeakSanitizer sees only those (it does not look into a
+# slab item for pointers to malloc's blocks); test_slab (10-unit) checks the slabs themselves
+# under both.
 export MADANG_SLAB=off
 # The suites run in three lanes at once, each lane one suite after the other: they wait far more
 # than they compute (the whole list keeps 14 % of two cores busy when run one by one) and share

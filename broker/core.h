@@ -22,7 +22,11 @@
 struct member {
 	struct room *room;
 	struct session *sess;
-	uint64_t probed_ms;   /* mono time its front-end was last asked to probe it (0: never) */
+	/* The low 32 bits of the mono ms at which its front-end was last asked to probe it (0:
+	 * never), read only as a difference from now: right for the BROKER_PROBE_MS it matters
+	 * (once in 49 days a probe may wait that long more). 4 bytes, not 8: a member of a short
+	 * nickname and an IPv4 address fits a 48-byte item (docs/performance.md, finding 34). */
+	uint32_t probed_ms;
 	uint32_t room_idx;    /* position in room->members_v */
 	uint16_t key_off;     /* offset of its folded nickname in names (0: the nickname itself) */
 	uint16_t subject_off; /* offset of its token subject in names (0: anonymous) */
@@ -111,21 +115,29 @@ struct frontend {
 	uint64_t last_seen_ms;
 	struct fe_stat stats[FE_STATS_MAX]; /* the latest heartbeat's "stats" */
 	int nstats;
-	struct iset sessions; /* sessions by id (iset: keyed by each session's own id) */
+	struct iset sessions; /* sessions by key (iset: keyed by each session's own key) */
 	bool bundles;         /* takes room events as bundles (hello "bundles": true, granted) */
 };
 
-/* 21 bytes before its id, so that a session of madang-ws (a 32-digit id) is a slab item of 56
- * bytes (docs/performance.md, findings 33 and 34: 80 bytes of malloc's before). */
+/* A session's key is its id as the front-end gave it, or, for an id of 32 lowercase hex digits
+ * (madang-ws's), those 128 bits as SESSION_PACKED bytes of 7 bits each with the high bit set:
+ * never NUL, and never an id as given (printable ASCII). sess_get takes ids; sess_id gives the
+ * id back. */
+#define SESSION_PACKED    19               /* ceil(5 + 128 bits, 7) */
+#define SESSION_ROOMS_MAX ((1u << 24) - 1) /* memberships of one session */
+
+/* 20 bytes before its key, so that a session of madang-ws is a slab item of 40 bytes
+ * (docs/performance.md, findings 33 and 34: 80 bytes of malloc's, then 56 with its id as
+ * text). */
 struct session {
 	struct frontend *fe;
 	union {
 		struct member *one; /* rooms_log2 == 0: its membership, while it has at most one */
 		struct member **many; /* else: an array of 1 << rooms_log2 slots */
 	} rooms;
-	uint32_t nrooms;
-	uint8_t rooms_log2;
-	char id[]; /* sized to fit: at most MADANG_SESSION_MAX */
+	uint32_t nrooms : 24;    /* at most SESSION_ROOMS_MAX */
+	uint32_t rooms_log2 : 8; /* at most 24 */
+	char key[];              /* sized to fit: at most MADANG_SESSION_MAX bytes */
 };
 
 /* The session's memberships: nrooms of them. Most sessions are in one room, held in the
@@ -351,6 +363,10 @@ void fe_set_bundles(struct broker *b, struct frontend *fe, bool on);
 struct frontend *fe_register(struct broker *b, const char *id, const char *instance);
 void fe_expire(struct broker *b, struct frontend *fe, const char *reason);
 struct session *sess_get(struct frontend *fe, const char *id);
+/* The session's id as its front-end gave it: its key, or the key unpacked into buf. */
+const char *sess_id(const struct session *s, char buf[MADANG_SESSION_MAX + 1]);
+/* Adds "session": the session's id to an event. */
+void jw_session(struct jsonw *w, const struct session *s);
 struct session *sess_get_or_create(struct broker *b, struct frontend *fe, const char *id);
 void sess_release_if_empty(struct broker *b, struct session *s);
 struct member *sess_member_of(struct session *s, struct room *r);

@@ -53,7 +53,7 @@ fe_register(struct broker *b, const char *id, const char *instance)
 		return NULL;
 	strncpy(fe->id, id, sizeof(fe->id) - 1);
 	strncpy(fe->instance, instance, sizeof(fe->instance) - 1);
-	iset_init(&fe->sessions, offsetof(struct session, id));
+	iset_init(&fe->sessions, offsetof(struct session, key));
 	fe->last_seen_ms = b->now_mono;
 	if (hmap_put(&b->frontends, fe->id, fe) != 0) {
 		free(fe);
@@ -85,23 +85,79 @@ fe_expire(struct broker *b, struct frontend *fe, const char *reason)
 	fe_destroy(b, fe);
 }
 
+/* The key of id into key (SESSION_PACKED + 1 bytes) when id is 32 lowercase hex digits: the
+ * 128 bits after 5 zero bits, 7 to a byte, each with the high bit set. Else id itself. */
+static const char *
+sess_key(const char *id, char *key)
+{
+	uint32_t acc = 0;
+	int bits = 5, n = 0;
+
+	for (int i = 0; i < 32; i++) {
+		char c = id[i];
+		uint32_t v;
+		if (c >= '0' && c <= '9')
+			v = (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = (uint32_t)(c - 'a' + 10);
+		else
+			return id; /* shorter, or not lowercase hex */
+		acc = (acc << 4 | v) & 0x3ff;
+		for (bits += 4; bits >= 7; bits -= 7)
+			key[n++] = (char)(0x80 | (acc >> (bits - 7) & 0x7f));
+	}
+	if (id[32] != '\0')
+		return id;
+	key[n] = '\0'; /* n == SESSION_PACKED: 5 + 128 bits are 19 × 7 */
+	return key;
+}
+
+const char *
+sess_id(const struct session *s, char buf[MADANG_SESSION_MAX + 1])
+{
+	uint32_t acc = 0;
+	int bits = -5, n = 0; /* the first 5 bits are the padding */
+
+	if (!((unsigned char)s->key[0] & 0x80))
+		return s->key;
+	for (int i = 0; i < SESSION_PACKED; i++) {
+		acc = (acc << 7 | ((unsigned char)s->key[i] & 0x7f)) & 0x3ff;
+		for (bits += 7; bits >= 4; bits -= 4)
+			buf[n++] = "0123456789abcdef"[acc >> (bits - 4) & 0xf];
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+void
+jw_session(struct jsonw *w, const struct session *s)
+{
+	char buf[MADANG_SESSION_MAX + 1];
+
+	jw_str(w, "session", sess_id(s, buf));
+}
+
 struct session *
 sess_get(struct frontend *fe, const char *id)
 {
-	return iset_get(&fe->sessions, id);
+	char key[SESSION_PACKED + 1];
+
+	return iset_get(&fe->sessions, sess_key(id, key));
 }
 
 struct session *
 sess_get_or_create(struct broker *b, struct frontend *fe, const char *id)
 {
-	struct session *s = sess_get(fe, id);
+	char packed[SESSION_PACKED + 1];
+	const char *key = sess_key(id, packed);
+	struct session *s = iset_get(&fe->sessions, key);
 
 	if (s != NULL)
 		return s;
-	size_t n = strnlen(id, MADANG_SESSION_MAX);
-	if ((s = slab_zalloc(offsetof(struct session, id) + n + 1)) == NULL)
+	size_t n = strnlen(key, MADANG_SESSION_MAX);
+	if ((s = slab_zalloc(offsetof(struct session, key) + n + 1)) == NULL)
 		return NULL;
-	memcpy(s->id, id, n);
+	memcpy(s->key, key, n);
 	s->fe = fe;
 	if (iset_put(&fe->sessions, s) != 0) {
 		slab_release(s);
@@ -114,7 +170,7 @@ sess_get_or_create(struct broker *b, struct frontend *fe, const char *id)
 static void
 sess_destroy(struct broker *b, struct session *s)
 {
-	iset_del(&s->fe->sessions, s->id);
+	iset_del(&s->fe->sessions, s->key);
 	if (s->rooms_log2)
 		slab_release(s->rooms.many);
 	slab_release(s);

@@ -54,7 +54,7 @@ publish_to_frontend(struct broker *b, struct member *m, const char *type, const 
 	struct jsonw e;
 
 	ops_event_begin(b, &e, type);
-	jw_str(&e, "session", m->sess->id);
+	jw_session(&e, m->sess);
 	jw_str(&e, "room_id", m->room->id);
 	jw_str(&e, "user", member_user(m));
 	if (reason != NULL)
@@ -77,13 +77,15 @@ publish_kick(struct broker *b, struct member *m, const char *reason)
 static uint64_t
 probe_holder(struct broker *b, struct member *m)
 {
-	if (m->probed_ms == 0 || b->now_mono - m->probed_ms >= BROKER_PROBE_MS) {
+	uint32_t now = (uint32_t)b->now_mono, since = now - m->probed_ms; /* modulo 2^32 */
+
+	if (m->probed_ms == 0 || since >= BROKER_PROBE_MS) {
 		publish_to_frontend(b, m, "probe", NULL);
-		m->probed_ms = b->now_mono ? b->now_mono : 1;
+		m->probed_ms = now ? now : 1;
+		since = 0;
 		b->ctr.probes++;
 	}
-	uint64_t until = m->probed_ms + BROKER_PROBE_MS;
-	return until > b->now_mono ? until - b->now_mono : 1;
+	return since < BROKER_PROBE_MS ? BROKER_PROBE_MS - since : 1;
 }
 
 /* Reads a join's or sync member's "subject" and "admin" from o into id (addr is kept as
@@ -208,7 +210,8 @@ op_join(struct req *q)
 	} else if (refuse_banned(q, r, &ident, key)) {
 		return;
 	} else if ((held = room_member_find(r, key)) != NULL) {
-		if (resume == NULL || strcmp(held->sess->id, resume) != 0) {
+		char hid[MADANG_SESSION_MAX + 1];
+		if (resume == NULL || strcmp(sess_id(held->sess, hid), resume) != 0) {
 			uint64_t wait = probe_holder(b, held);
 			struct jsonw w;
 			ops_reply_error_begin(

@@ -160,7 +160,7 @@ op_private(struct req *q)
 	}
 	struct jsonw e;
 	ops_event_begin(b, &e, "private");
-	jw_str(&e, "session", t->sess->id);
+	jw_session(&e, t->sess);
 	jw_str(&e, "room_id", r->id);
 	jw_str(&e, "from", member_user(m));
 	jw_str(&e, "to", member_user(t));

@@ -23,7 +23,7 @@ publish_member_event(struct broker *b, struct member *m, const char *type, const
 	struct jsonw e;
 
 	ops_event_begin(b, &e, type);
-	jw_str(&e, "session", m->sess->id);
+	jw_session(&e, m->sess);
 	jw_str(&e, "room_id", m->room->id);
 	jw_str(&e, "user", member_user(m));
 	if (reason)

@@ -263,7 +263,7 @@ publish_role_changes(struct broker *b, struct room *r, const enum mod_role *befo
 		size_t tlen =
 		    wire_topic(topic, sizeof(topic), WIRE_TOPIC_FRONTEND, m->sess->fe->id);
 		ops_event_begin(b, &e, "role");
-		jw_str(&e, "session", m->sess->id);
+		jw_session(&e, m->sess);
 		jw_str(&e, "room_id", r->id);
 		jw_str(&e, "role", mod_role_name(now));
 		jw_end(&e);

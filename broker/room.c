@@ -248,11 +248,11 @@ room_member_add(struct broker *b, struct room *r, struct session *s, const char 
 		r->members_v = v;
 		r->members_cap = cap;
 	}
+	if (s->nrooms >= SESSION_ROOMS_MAX)
+		return -1;
 	if (s->nrooms == (s->rooms_log2 ? (uint32_t)1 << s->rooms_log2 : 1)) {
 		/* A second membership: the one held in the session moves to an array of 4. */
-		uint8_t lg = s->rooms_log2 ? s->rooms_log2 + 1 : 2;
-		if (lg > 31)
-			return -1;
+		uint8_t lg = s->rooms_log2 ? (uint8_t)(s->rooms_log2 + 1) : 2;
 		struct member **v = slab_realloc(s->rooms_log2 ? s->rooms.many : NULL,
 		                                 ((size_t)1 << lg) * sizeof(*v));
 		if (v == NULL)

@@ -981,9 +981,71 @@ test_member_stays_small(void **state)
 {
 	(void)state;
 	assert_true(sizeof(struct member) <= 40);
-	/* A session of madang-ws (a 32-digit id and its NUL) fits 56 bytes: one 64-byte chunk of
-	 * malloc's, not 80. */
-	assert_true(offsetof(struct session, id) + 33 <= 56);
+	/* A session of madang-ws (a 32-digit id, packed, and its NUL) fits a 40-byte item. */
+	assert_true(offsetof(struct session, key) + SESSION_PACKED + 1 <= 40);
+}
+
+static int count_probes(void);
+
+/* Ids of 32 lowercase hex digits (madang-ws's) are kept packed: found by the id, given back
+ * as it came (in the events that name a session), each its own. Others are kept as text. */
+static void
+test_session_ids_are_packed(void **state)
+{
+	(void)state;
+	static const char ws_id[] = "0123456789abcdef0123456789abcdef";
+	static const char *as_text[] = {"0123456789ABCDEF0123456789abcdef",
+	                                "0123456789abcdef0123456789abcde",
+	                                "0123456789abcdef0123456789abcdef0", "s1", "g123456789abcdef0123456789abcdef"};
+	char buf[MADANG_SESSION_MAX + 1], id[33];
+	struct broker *b = mk(10, 100, 10);
+
+	hello_join(b, ws_id, "room1", "alice");
+	struct frontend *fe = fe_get(b, "fe");
+	struct session *s = sess_get(fe, ws_id);
+	assert_non_null(s);
+	assert_true((unsigned char)s->key[0] & 0x80);
+	assert_int_equal(strlen(s->key), SESSION_PACKED);
+	assert_string_equal(sess_id(s, buf), ws_id);
+	if (slab_owns(s))
+		assert_int_equal(slab_item_size(s), 40);
+	/* A newcomer wants the nickname: the probe names the holder's session by its id. */
+	nevents = 0;
+	assert_string_equal(err_of(b, "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\","
+	                              "\"room_id\":\"room1\",\"user\":\"alice\"}"),
+	                    "nickname_taken");
+	assert_int_equal(count_probes(), 1);
+	assert_non_null(strstr(events[nevents - 1].json, "\"session\":\"0123456789abcdef0123456789abcdef\""));
+	/* Every bit counts: ids one digit apart, and at both ends of the range. */
+	for (int i = 0; i < 2000; i++) {
+		for (int d = 0; d < 32; d++)
+			id[d] = "0123456789abcdef"[(i * 7 + d * (i % 13 + 1) + (d == i % 32 ? i : 0)) % 16];
+		if (i == 0)
+			memset(id, '0', 32);
+		if (i == 1)
+			memset(id, 'f', 32);
+		id[32] = '\0';
+		struct session *t = sess_get_or_create(b, fe, id), *u;
+		assert_non_null(t);
+		assert_true((unsigned char)t->key[0] & 0x80);
+		assert_string_equal(sess_id(t, buf), id);
+		assert_ptr_equal(sess_get(fe, id), t);
+		id[i % 32] = id[i % 32] == '0' ? '1' : '0';
+		u = sess_get(fe, id);
+		assert_true(u == NULL || (u == s && strcmp(id, ws_id) == 0)); /* no other's */
+		if (t != s)
+			sess_release_if_empty(b, t);
+	}
+	for (size_t i = 0; i < sizeof(as_text) / sizeof(as_text[0]); i++) {
+		struct session *t = sess_get_or_create(b, fe, as_text[i]);
+		assert_non_null(t);
+		assert_string_equal(t->key, as_text[i]);
+		assert_string_equal(sess_id(t, buf), as_text[i]);
+		assert_ptr_equal(sess_get(fe, as_text[i]), t);
+		sess_release_if_empty(b, t);
+		assert_null(sess_get(fe, as_text[i]));
+	}
+	broker_destroy(b);
 }
 
 /* A room is sized to its id: one of 64 bytes is kept whole and found by it. */
@@ -1040,6 +1102,56 @@ test_room_arrays_grow_by_half(void **state)
 	broker_destroy(b);
 }
 
+static int
+count_probes(void)
+{
+	int n = 0;
+	for (int i = 0; i < nevents; i++)
+		if (strstr(events[i].json, "\"type\":\"probe\"") != NULL)
+			n++;
+	return n;
+}
+
+/* A join that finds its nickname taken has the holder's front-end probe it, at most once per
+ * BROKER_PROBE_MS, and says when the name may be free. The probe time is kept as 32 bits of
+ * ms: across 2^32 ms it still counts the window right. */
+static void
+test_probe_at_most_once_per_window(void **state)
+{
+	(void)state;
+	static const char j2[] = "{\"op\":\"join\",\"frontend\":\"fe\",\"session\":\"s2\","
+	                         "\"room_id\":\"room1\",\"user\":\"alice\"}";
+	uint64_t saved = now_ms;
+	struct broker *b = mk(10, 100, 10);
+
+	hello_join(b, "s1", "room1", "alice");
+	for (int round = 0; round < 3; round++) {
+		/* Round 1 probes 1,000 ms before 2^32 ms, its window ending past it; round 2
+		 * probes past 2^32 ms. */
+		static const uint64_t at[] = {5000000, (UINT64_C(1) << 32) - 1000,
+		                              (UINT64_C(1) << 32) + 100000};
+		now_ms = at[round];
+		int before = count_probes();
+		cJSON *r = req(b, j2);
+		assert_string_equal(wire_str(r, "error", NULL), "nickname_taken");
+		assert_non_null(strstr(wire_str(r, "message", NULL), "within 4 s"));
+		cJSON_Delete(r);
+		assert_int_equal(count_probes(), before + 1);
+		now_ms += 2500;
+		r = req(b, j2);
+		assert_non_null(strstr(wire_str(r, "message", NULL), "within 2 s"));
+		cJSON_Delete(r);
+		now_ms += 1499; /* 3,999 ms after the probe: none again */
+		assert_string_equal(err_of(b, j2), "nickname_taken");
+		assert_int_equal(count_probes(), before + 1);
+		now_ms += 1;
+		assert_string_equal(err_of(b, j2), "nickname_taken");
+		assert_int_equal(count_probes(), before + 2);
+	}
+	broker_destroy(b);
+	now_ms = saved;
+}
+
 /* What lasts as long as a member or a room is in slabs (docs/performance.md, finding 34):
  * sessions, members, rooms and their strings, arrays and history records. Every item goes back
  * when the broker does. With MADANG_SLAB=off (the sanitizer suite) all of it is malloc's. */
@@ -1076,6 +1188,8 @@ test_state_lives_in_slabs(void **state)
 	}
 	if (on)
 		assert_true(after.items >= before.items + sizeof(items) / sizeof(items[0]));
+	/* 31 bytes before a member's names: a nickname of 6 bytes and an IPv4 address take 48. */
+	assert_int_equal(offsetof(struct member, names), 31);
 	broker_destroy(b);
 	slab_stats(&after);
 	assert_int_equal(after.items, before.items);
@@ -1113,6 +1227,8 @@ main(void)
 		cmocka_unit_test(test_room_arrays_grow_by_half),
 		cmocka_unit_test(test_room_id_of_64_bytes),
 		cmocka_unit_test(test_state_lives_in_slabs),
+		cmocka_unit_test(test_probe_at_most_once_per_window),
+		cmocka_unit_test(test_session_ids_are_packed),
 	};
 	return cmocka_run_group_tests_name("broker core", tests, NULL, NULL);
 }

@@ -115,9 +115,10 @@ struct ws_session {
 		struct ws_member *one;   /* rooms_cap <= 1: the slot, in the session itself */
 		struct ws_member **many; /* else: an allocated array of rooms_cap slots */
 	} slot;                          /* sess_slots() */
-	struct ws_outq *oq;      /* frames for this session alone, in order; NULL while none */
-	uint64_t last_rx_ms;     /* monotonic ms of the last frame (or pong) from the client */
-	uint64_t last_ping_ms;   /* monotonic ms of the last ping (or of the connection) */
+	struct ws_outq *oq; /* frames for this session alone, in order; NULL while none */
+	/* The low 32 bits of monotonic ms, read as a difference from later (sess_ms_since). */
+	uint32_t last_rx_ms;     /* of the last frame (or pong) from the client */
+	uint32_t last_ping_ms;   /* of the last ping (or of the connection) */
 	struct bucket bucket;    /* --rate / --burst (their bucket_rate is the same for all) */
 	struct ws_sess_extra *x; /* NULL while none of it is in use */
 	/* Broker requests made for this client go out one at a time, in the order the client
@@ -126,6 +127,15 @@ struct ws_session {
 	struct ws_session
 	    *wq_next; /* --event-loop libev: next session to write (out_flush_writes) */
 };
+
+/* ms from then (one of a session's 32-bit times) to now_ms, negative when then is later. The
+ * keep-alive sweep keeps those times within 2 × --ping-interval (2 hours at most) of now, far
+ * inside the 24 days a signed 32-bit difference holds (docs/performance.md, finding 34). */
+static inline int32_t
+sess_ms_since(uint32_t then, uint64_t now_ms)
+{
+	return (int32_t)((uint32_t)now_ms - then);
+}
 
 /* The session's room slots: rooms_cap of them, NULL when free. Most connections are in one
  * room, whose slot is in the session itself (finding 33: 8 bytes less than a pointer to it). */

@@ -96,9 +96,9 @@ keepalive_one(struct ws_session *s, void *arg)
 		s->x->hist_init = false;
 		sess_extra_trim(s);
 	}
-	if (s->wsi == NULL || !s->opened || s->close_code != 0 || now < s->last_rx_ms ||
-	    now < s->last_ping_ms)
-		return;
+	if (s->wsi == NULL || !s->opened || s->close_code != 0 ||
+	    sess_ms_since(s->last_rx_ms, now) < 0 || sess_ms_since(s->last_ping_ms, now) < 0)
+		return; /* heard from after this sweep began */
 	if (sess_token_exp(s) != 0 && t->wall_ms >= sess_token_exp(s)) {
 		/* The token the connection was opened with is no longer valid: the client gets a
 		 * fresh one and connects again (docs/protocol.md, "Close codes"). */
@@ -109,7 +109,9 @@ keepalive_one(struct ws_session *s, void *arg)
 		return;
 	}
 	if (s->x != NULL && s->x->probe_until_ms != 0 && now >= s->x->probe_until_ms) {
-		bool silent = s->last_rx_ms + WS_PROBE_WAIT_MS < s->x->probe_until_ms;
+		/* Nothing heard since the probe went out. */
+		bool silent =
+		    sess_ms_since(s->last_rx_ms, s->x->probe_until_ms - WS_PROBE_WAIT_MS) > 0;
 		s->x->probe_until_ms = 0;
 		sess_extra_trim(s);
 		if (silent) {
@@ -120,14 +122,14 @@ keepalive_one(struct ws_session *s, void *arg)
 			return;
 		}
 	}
-	idle = now - s->last_rx_ms;
+	idle = (uint64_t)sess_ms_since(s->last_rx_ms, now);
 	if (idle >= 2 * interval) {
 		log_info("ws: session %llu (%s) dropped: no answer to pings for %llu ms",
 		         (unsigned long long)s->serial, s->user != NULL ? s->user : "-",
 		         (unsigned long long)idle);
 		out_cut(s);
-	} else if (now - s->last_ping_ms >= interval && !s->ping_due) {
-		s->last_ping_ms = now;
+	} else if ((uint64_t)sess_ms_since(s->last_ping_ms, now) >= interval && !s->ping_due) {
+		s->last_ping_ms = (uint32_t)now;
 		out_ping(s);
 	}
 }
@@ -163,19 +165,19 @@ conn_probe(struct ws_session *s)
 	struct ws_sess_extra *x;
 
 	if (s->wsi == NULL || s->close_code != 0 || (s->x != NULL && s->x->probe_until_ms != 0) ||
-	    now < s->last_rx_ms + WS_PROBE_WAIT_MS)
+	    sess_ms_since(s->last_rx_ms, now) < WS_PROBE_WAIT_MS)
 		return;
 	if ((x = sess_extra(s)) == NULL)
 		return; /* out of memory: no probe (the holder keeps its nickname) */
 	x->probe_until_ms = now + WS_PROBE_WAIT_MS;
-	s->last_ping_ms = now;
+	s->last_ping_ms = (uint32_t)now;
 	out_ping(s);
 }
 
 void
 conn_heard(struct ws_session *s)
 {
-	s->last_rx_ms = clock_mono_ms();
+	s->last_rx_ms = (uint32_t)clock_mono_ms();
 }
 
 /* --- sessions ------------------------------------------------------------------------- */

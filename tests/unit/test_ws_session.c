@@ -83,20 +83,20 @@ test_member_rename_and_free_with_a_shared_name(void **state)
 }
 
 /* What an idle connection holds stays small: the session without its extra part, with its
- * first room slot and flags as bits, fits a 176-byte slab item (it was 368 with the parts
+ * first room slot and flags as bits, fits a 168-byte slab item (it was 368 with the parts
  * below inside it, and a 32-byte malloc chunk for the slot; 240 with its resume, subject,
  * token expiry and private queue inside it and a pointer to its first slot, finding 33; 200
- * with its backlog's start, a link for the slow list and a head for its broker requests,
- * finding 34). */
+ * with its backlog's start, a link for the slow list, a head for its broker requests and
+ * 64-bit keep-alive times, finding 34). */
 static void
 test_idle_session_is_small_and_has_no_extra(void **state)
 {
 	struct ws_session *s = sess_new(SID, 4);
 
 	(void)state;
-	assert_true(sizeof(struct ws_session) <= 176);
+	assert_true(sizeof(struct ws_session) <= 168);
 	assert_true(slab_owns(s));
-	assert_int_equal(slab_item_size(s), 176);
+	assert_int_equal(slab_item_size(s), 168);
 	assert_null(s->oq);
 	assert_null(s->who);
 	assert_int_equal(sizeof(struct ws_frame), 8); /* each join event the room keeps */
@@ -192,6 +192,20 @@ test_member_keeps_its_resume_point_apart_while_joining(void **state)
 	sess_unref(s); /* frees m, its nickname and its resume point */
 	slab_stats(&st);
 	assert_int_equal(st.items, st_start.items);
+}
+
+/* The keep-alive times are the low 32 bits of monotonic ms: differences stay right across
+ * 2^32 ms (49 days), and a time set after the sweep's now reads as negative. */
+static void
+test_keepalive_times_count_across_the_wrap(void **state)
+{
+	(void)state;
+	const uint64_t wrap = UINT64_C(1) << 32;
+
+	assert_int_equal(sess_ms_since((uint32_t)(wrap - 100), wrap + 172), 272);
+	assert_int_equal(sess_ms_since((uint32_t)(5 * wrap + 7200000), 5 * wrap + 7200000), 0);
+	assert_int_equal(sess_ms_since((uint32_t)(wrap + 50), wrap - 50), -100);
+	assert_int_equal(sess_ms_since(1000, 1000 + 2 * 3600 * 1000), 7200000);
 }
 
 /* Held messages make the extra part; the last one taken off frees it again, and a hold that is
@@ -320,6 +334,7 @@ main(void)
 	    cmocka_unit_test(test_member_shares_the_session_nickname),
 	    cmocka_unit_test(test_member_rename_and_free_with_a_shared_name),
 	    cmocka_unit_test(test_idle_session_is_small_and_has_no_extra),
+	    cmocka_unit_test(test_keepalive_times_count_across_the_wrap),
 	    cmocka_unit_test(test_who_part_is_there_only_while_set),
 	    cmocka_unit_test(test_member_keeps_its_resume_point_apart_while_joining),
 	    cmocka_unit_test(test_extra_part_follows_the_held_messages),

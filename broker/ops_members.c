@@ -241,6 +241,11 @@ op_join(struct req *q)
 			                b->cfg.max_members);
 			return;
 		}
+		if (s != NULL && s->nrooms >= SESSION_ROOMS_MAX) {
+			ops_reply_error(q, ERR_TOO_MANY_ROOMS,
+			                "a session may be in at most %u rooms", SESSION_ROOMS_MAX);
+			return;
+		}
 		if ((s = sess_get_or_create(b, fe, sid)) == NULL)
 			goto oom;
 		if (room_member_add(b, r, s, user, key, &ident, &m) != 0) {

@@ -118,8 +118,9 @@ sess_id(const struct session *s, char buf[MADANG_SESSION_MAX + 1])
 	uint32_t acc = 0;
 	int bits = -5, n = 0; /* the first 5 bits are the padding */
 
-	if (!((unsigned char)s->key[0] & 0x80))
-		return s->key;
+	if (!((unsigned char)s->key[0] & 0x80) ||
+	    strnlen(s->key, SESSION_PACKED + 1) != SESSION_PACKED)
+		return s->key; /* as given (the length check: never read past a key) */
 	for (int i = 0; i < SESSION_PACKED; i++) {
 		acc = (acc << 7 | ((unsigned char)s->key[i] & 0x7f)) & 0x3ff;
 		for (bits += 7; bits >= 4; bits -= 4)

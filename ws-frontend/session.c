@@ -55,10 +55,9 @@ sess_held(const struct ws_session *s)
 	return s->x != NULL ? s->x->held_head : NULL;
 }
 
-/* A session's and a member's strings (nickname, room, resume, subject) last as long as they
+/* Replaces *dst with a copy of src (NULL: none). Returns 0 or -1 (no memory, *dst kept).
+ * A session's and a member's strings (nickname, room, resume, subject) last as long as they
  * do, so they live in slabs too, sized to 8 bytes: slab_strdup copies, slab_release frees. */
-
-/* Replaces *dst with a copy of src (NULL: none). Returns 0 or -1 (no memory, *dst kept). */
 static int
 set_str(char **dst, const char *src)
 {

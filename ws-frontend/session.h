@@ -72,7 +72,7 @@ struct ws_sess_who {
 /* Fields are ordered so that nothing is padding, and counters are as narrow as their limits
  * allow: with 10,000 idle connections every byte here is 10 KB (docs/performance.md, findings
  * 28, 33 and 34, say where each byte of a connection goes). What idle connections do not use
- * is apart: struct ws_sess_extra, struct ws_sess_who and struct ws_outq. 176 bytes. */
+ * is apart: struct ws_sess_extra, struct ws_sess_who and struct ws_outq. 168 bytes. */
 struct ws_session {
 	uint32_t refs;    /* the connection, plus each broker request in flight for it */
 	uint32_t strikes; /* rate-limited messages in a row */

@@ -292,20 +292,25 @@ slab_item_size(const void *p)
 	return slab_of(p)->size;
 }
 
-void *
-slab_malloc(size_t size)
+/* An item of zone, or malloc's when none can be had. */
+static void *
+zone_malloc(uint8_t zone, size_t size)
 {
-	void *p = slab_alloc(size);
+	void *p = zone_alloc(zone, size);
 
 	return p != NULL ? p : malloc(size);
 }
 
 void *
+slab_malloc(size_t size)
+{
+	return zone_malloc(ZONE_LASTING, size);
+}
+
+void *
 slab_malloc_brief(size_t size)
 {
-	void *p = zone_alloc(ZONE_BRIEF, size);
-
-	return p != NULL ? p : malloc(size);
+	return zone_malloc(ZONE_BRIEF, size);
 }
 
 void *
@@ -356,9 +361,7 @@ slab_realloc(void *ptr, size_t size)
 	}
 	/* Larger, or a smaller size of item: it moves (a record shrunk to fit must not keep the
 	 * item it was written in). A smaller one that cannot move stays where it is. */
-	np = zone_alloc(slab_of(ptr)->zone, size); /* a brief item stays brief */
-	if (np == NULL)
-		np = malloc(size);
+	np = zone_malloc(slab_of(ptr)->zone, size); /* a brief item stays brief */
 	if (np == NULL) {
 		if (size > old)
 			return NULL; /* ptr stays as it was, as realloc's does */

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "opt.h"
 #include "rpc.h"
+#include "stopguard.h"
 #include "wire.h"
 
 #define PROG        "madang-bench-failover"
@@ -330,6 +331,7 @@ main(int argc, char **argv)
 		;
 	if (clock_mono_ms() >= until || start_broker(1) != 0) {
 		fprintf(stderr, PROG ": the first broker did not serve (see %s/broker-0.log)\n", F.dir);
+		own_dir = false; /* kept for that log */
 		goto out;
 	}
 	for (int round = 0; round < F.rounds && !interrupted; round++) {
@@ -360,12 +362,18 @@ main(int argc, char **argv)
 	       done, done ? ms[0] : -1, done ? ms[(done - 1) / 2] : -1, done ? ms[done - 1] : -1,
 	       F.acked, F.dup_acked, missing, doubled, F.interval_ms);
 	rv = missing == 0 && doubled == 0 ? 0 : 1;
+	if (rv != 0) {
+		fprintf(stderr,
+		        PROG ": %ld acknowledged messages missing from the history, %ld doubled "
+		             "(logs in %s)\n",
+		        missing, doubled, F.dir);
+		own_dir = false;
+	}
 	goto out;
 timeout:
 	fprintf(stderr, PROG ": nothing acknowledged for %d ms (logs in %s)\n", ROUND_LIMIT, F.dir);
 	own_dir = false;
 out:
-	nng_close(F.req);
 	kill_broker(0, SIGTERM);
 	kill_broker(1, SIGTERM);
 	for (size_t i = 0; i < F.nacked_ids; i++)
@@ -377,5 +385,10 @@ out:
 		if (system(cmd) != 0)
 			fprintf(stderr, PROG ": could not remove %s\n", F.dir);
 	}
+	/* Last, and bounded: nng 1.5.2 can deadlock in nng_close (common/stopguard.h). The result
+	 * line is out before it, and the brokers are gone. */
+	fflush(stdout);
+	stopguard_cleanup(STOPGUARD_CLEANUP_S, PROG, "nng_close", rv);
+	nng_close(F.req);
 	return rv;
 }

@@ -42,12 +42,30 @@ run_it it_port
 
 # The failover benchmark's tool (bench/failover.sh, docs/performance.md) against this server:
 # two rounds, every acknowledged message in the history once. Its timings are not checked here.
+# On failure the line names the cause (the tool's exit status and last words, or the counts), and
+# the tool's error output and both brokers' logs are printed.
 if [ -x "$MADANG_BIN/madang-bench-failover" ]; then
-	fo_out=$(timeout 120 "$MADANG_BIN/madang-bench-failover" --rounds 2 \
+	fo_name="madang-bench-failover: two failovers measured, nothing acknowledged lost or doubled"
+	mkdir -p "$T_DIR/failover"
+	fo_out=$(timeout 120 "$MADANG_BIN/madang-bench-failover" --rounds 2 --dir "$T_DIR/failover" \
 		--store "host=$PGD port=$PGPORT user=madang dbname=postgres" 2>"$T_DIR/failover.err")
 	fo_rc=$?
 	echo "$fo_out"
-	t_check "madang-bench-failover: two failovers measured, nothing acknowledged lost or doubled" \
-		sh -c "[ $fo_rc -eq 0 ] && echo '$fo_out' | grep -q '\"rounds\":2,.*\"history_missing\":0,\"history_doubled\":0'"
+	if [ $fo_rc -eq 0 ] && echo "$fo_out" |
+		grep -q '"rounds":2,.*"history_missing":0,"history_doubled":0'; then
+		t_ok "$fo_name"
+	else
+		fo_why=$(tail -n 1 "$T_DIR/failover.err" | cut -c 1-200)
+		[ $fo_rc -eq 0 ] && fo_why=$(echo "$fo_out" |
+			grep -oE '"(rounds|history_missing|history_doubled)":[0-9]+' | tr '\n' ' ')
+		t_fail "$fo_name (exit $fo_rc: ${fo_why:-no output})"
+		echo "--- madang-bench-failover's error output:"
+		cat "$T_DIR/failover.err"
+		for f in "$T_DIR"/failover/broker-*.log; do
+			[ -f "$f" ] || continue
+			echo "--- ${f##*/} (last 40 lines):"
+			tail -n 40 "$f"
+		done
+	fi
 fi
 t_done

@@ -317,10 +317,12 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
           const char *subject)
 {
 	const char *type = NULL, *time = NULL, *rest = json;
-	size_t tlen = 0, timelen = 0, klen = 0, clen = 0, slen = 0, head = 0, size;
+	size_t tlen = 0, timelen = 0, klen = 0, clen = 0, slen = 0, head = 0, rlen, size;
 	bool packed, dedup = user_key != NULL && client_id != NULL, owned = subject != NULL;
 	uint8_t tcode = 0;
 	int64_t tms = -1;
+	ptrdiff_t coded = -1;
+	char code[HIST_CODE_MAX + 1];
 	struct hist_rec *r;
 	char *d;
 
@@ -331,6 +333,7 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
 	         memchr(rest, '\0', (size_t)(json + len - rest)) == NULL;
 	if (!packed)
 		rest = json;
+	rlen = (size_t)(json + len - rest);
 	if (dedup) {
 		klen = strlen(user_key) + 1;
 		clen = strlen(client_id) + 1;
@@ -341,16 +344,18 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
 		tcode = type_code(type, tlen);
 		tms = time_pack(time, timelen);
 		head = (tcode ? 0 : tlen + 1) + (tms >= 0 ? TIME_BYTES : timelen + 1);
+		if (rlen <= HIST_CODE_MAX)
+			coded = dict_code(rest, rlen, code);
 	}
 	size = offsetof(struct hist_rec, data) + slen + klen + clen + head +
-	       (size_t)(json + len - rest) + 1;
+	       (coded >= 0 ? (size_t)coded : rlen) + 1;
 	if ((r = slab_malloc(size)) == NULL)
 		return -1;
 	r->len = (uint32_t)len;
 	r->packed = packed;
 	r->dedup = dedup;
 	r->owned = owned;
-	r->coded = false;
+	r->coded = coded >= 0;
 	r->time_ms = tms >= 0;
 	r->type = tcode;
 	d = r->data;
@@ -376,21 +381,12 @@ hist_make(struct hist_ev *ev, uint64_t seq, const char *room_id, const char *epo
 		d[timelen] = '\0';
 		d += timelen + 1;
 	}
-	if (packed) {
-		ptrdiff_t n = dict_code(rest, (size_t)(json + len - rest), d);
-		if (n >= 0) {
-			struct hist_rec *shrunk;
-			r->coded = true;
-			size = (size_t)(d - (char *)r) + (size_t)n + 1;
-			if ((shrunk = slab_realloc(r, size)) != NULL)
-				r = shrunk;
-			ev->seq = seq;
-			ev->rec = r;
-			return 0;
-		}
+	if (coded >= 0) {
+		memcpy(d, code, (size_t)coded + 1);
+	} else {
+		memcpy(d, rest, rlen);
+		d[rlen] = '\0';
 	}
-	memcpy(d, rest, (size_t)(json + len - rest));
-	d[json + len - rest] = '\0';
 	ev->seq = seq;
 	ev->rec = r;
 	return 0;

@@ -22,6 +22,11 @@ struct hist_ev {
 	struct hist_rec *rec; /* NULL: an empty slot */
 };
 
+/* The longest rest of a text (after the head) that is coded. It is coded in a buffer on the
+ * stack, so that the record is allocated once, at its size; a longer one is kept as it is: what
+ * the codes save on it (keys and notices, tens of bytes) is nothing beside its length. */
+#define HIST_CODE_MAX 8192
+
 /* Packs the event json (len bytes) of seq in room room_id, published under epoch, with the
  * sender's folded nickname and the client's message id when the event is a message that has
  * one (both NULL otherwise: only the pair serves duplicate detection), and the sender's token

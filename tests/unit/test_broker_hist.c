@@ -142,6 +142,31 @@ test_notices_are_coded(void **state)
 	assert_true(kept > strlen(ctl) - strlen(HEAD));
 }
 
+/* A rest of up to HIST_CODE_MAX bytes is coded; a longer one is kept as it is. Both come back
+ * byte for byte. */
+static void
+test_a_long_rest_is_kept_as_it_is(void **state)
+{
+	static const char pre[] = HEAD "\"sender\":\"system\",\"message\":\"";
+	size_t head = strlen(HEAD);
+
+	(void)state;
+	for (size_t rest = HIST_CODE_MAX - 1; rest <= HIST_CODE_MAX + 1; rest++) {
+		size_t len = head + rest;
+		char *text = malloc(len + 1);
+		assert_non_null(text);
+		memcpy(text, pre, sizeof(pre) - 1);
+		memset(text + sizeof(pre) - 1, 'a', len - (sizeof(pre) - 1) - 2);
+		memcpy(text + len - 2, "\"}", 3);
+		size_t n = round_trip(text, len, NULL, NULL);
+		if (rest <= HIST_CODE_MAX)
+			assert_true(n < rest); /* two keys and "system" as a byte each */
+		else
+			assert_true(n > rest);
+		free(text);
+	}
+}
+
 /* An event whose time is the text clock_iso8601 writes keeps it as 6 bytes of milliseconds
  * and renders it back the same, over the whole range (1970 to 9999, leap days, the last
  * millisecond of a year); any other time text (no milliseconds, a day that does not exist,
@@ -275,6 +300,7 @@ main(void)
 	    cmocka_unit_test(test_standard_head_is_left_out),
 	    cmocka_unit_test(test_other_texts_are_kept_whole),
 	    cmocka_unit_test(test_notices_are_coded),
+	    cmocka_unit_test(test_a_long_rest_is_kept_as_it_is),
 	    cmocka_unit_test(test_times_are_kept_as_milliseconds),
 	    cmocka_unit_test(test_the_pair_is_kept_only_whole),
 	    cmocka_unit_test(test_the_subject_is_kept),

@@ -82,3 +82,6 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 
 node-deps: tests/node_modules/.installed
 test: node-deps
+
+# test_ws_slot: madang-ws's kept nng contexts (ws-frontend/ws_slot.c, outside its core library).
+$(TESTBIN)/test_ws_slot: $(OBJ)/ws-frontend/ws_slot.o

@@ -8,7 +8,8 @@
 #   keep-alive, reap) → ws_client (commands) + ws_history → ws_request (their requests and
 #   replies) → ws_members (joins, leaves) → ws_delivery (events, seq, repair) + ws_wait (clients
 #   waiting for the broker) → ws_link (hello, heartbeat, sync, event stream) → ws_rpc
-#   (requests) → ws_out (queueing, writing) → ws_state → the core.
+#   (requests; ws_slot keeps their nng contexts) → ws_out (queueing, writing) → ws_state → the
+#   core.
 WS_CORE_SRCS := ws-frontend/frame.c ws-frontend/linkstate.c ws-frontend/policy.c ws-frontend/roomlog.c ws-frontend/bucket.c \
                 ws-frontend/cmd.c ws-frontend/route.c ws-frontend/netacl.c ws-frontend/room.c \
                 ws-frontend/session.c

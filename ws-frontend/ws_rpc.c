@@ -1,9 +1,9 @@
 /* ws_rpc.c — madang-ws's requests to the broker, without ever blocking the lws loop.
  *
- * One nng_ctx + nng_aio per request in flight (struct rpc_job). The aio callback runs on an nng
- * thread: it starts the receive after the send, parses the reply, appends the job to a
- * mutex-protected queue and calls lws_cancel_service(); the lws thread then drains the queue in
- * LWS_CALLBACK_EVENT_WAIT_CANCELLED (rpc_drain) and runs each job's done callback.
+ * One nng_ctx + nng_aio per request in flight (a slot, kept for later ones: ws_slot.h). The
+ * aio callback runs on an nng thread: it starts the receive after the send, parses the reply,
+ * queues the job under a mutex and calls lws_cancel_service(); the lws thread then drains the
+ * queue in LWS_CALLBACK_EVENT_WAIT_CANCELLED (rpc_drain) and runs each job's done callback.
  *
  * Order and batching: a client has one request (or one run of requests) in flight at a time
  * (the broker may reorder requests that are in flight together); what queues up meanwhile
@@ -21,6 +21,7 @@
 
 #include "wire.h"
 #include "ws_rpc.h"
+#include "ws_slot.h"
 #include "ws_state.h"
 
 _Static_assert(WS_SESSION_RPC_MAX <= UINT16_MAX, "ws_session.rpc_queued is a uint16_t");
@@ -31,8 +32,7 @@ _Static_assert(WS_SESSION_RPC_MAX <= UINT16_MAX, "ws_session.rpc_queued is a uin
 struct rpc_job {
 	struct rpc_job *next, *prev; /* all jobs in flight (lws thread) */
 	struct rpc_job *done_next;   /* completed queue (under done_mu) */
-	nng_ctx ctx;
-	nng_aio *aio;
+	struct rpc_slot *slot;       /* its nng context and aio once sent (ws_slot.h) */
 	bool receiving;
 	bool is_batch;           /* a batch: its requests in batch, its reply split among them */
 	rpc_done_fn done;        /* the caller's completion, or NULL */
@@ -142,18 +142,20 @@ done_push(struct rpc_job *j)
 static void
 rpc_aio_cb(void *arg)
 {
-	struct rpc_job *j = arg;
-	int rv = nng_aio_result(j->aio);
+	struct rpc_slot *sl = arg;
+	struct rpc_job *j = sl->job;
+	int rv = nng_aio_result(sl->aio);
 	nng_msg *msg;
 
 	if (rv == 0 && !j->receiving) {
 		j->receiving = true;
-		nng_ctx_recv(j->ctx, j->aio);
+		nng_ctx_recv(sl->ctx, sl->aio);
 		return;
 	}
 	if (rv == 0) {
 		const char *why;
-		msg = nng_aio_get_msg(j->aio);
+		msg = nng_aio_get_msg(sl->aio);
+		nng_aio_set_msg(sl->aio, NULL);
 		j->reply =
 		    wire_parse_object(nng_msg_body(msg), nng_msg_len(msg), WS_REPLY_MAX, &why);
 		nng_msg_free(msg);
@@ -163,9 +165,9 @@ rpc_aio_cb(void *arg)
 		/* Sent, then no reply (timeout, lost connection): the broker may have applied it.
 		 */
 		j->unknown = true;
-	} else if ((msg = nng_aio_get_msg(j->aio)) != NULL) {
+	} else if ((msg = nng_aio_get_msg(sl->aio)) != NULL) {
 		nng_msg_free(msg); /* a failed send leaves the message with us */
-		nng_aio_set_msg(j->aio, NULL);
+		nng_aio_set_msg(sl->aio, NULL);
 	}
 	j->rv = rv;
 	done_push(j);
@@ -196,9 +198,7 @@ rpc_job_free(struct rpc_job *j)
 		rpc_job_free(sub);
 	}
 	cJSON_Delete(j->queued_req);
-	if (j->aio != NULL)
-		nng_aio_free(j->aio);
-	nng_ctx_close(j->ctx);
+	slot_give(j->slot, !rpc.exiting); /* completed: kept for another request */
 	cJSON_Delete(j->reply);
 	sess_unref(j->sess);
 	free(j);
@@ -243,8 +243,7 @@ rpc_send(struct rpc_job *j, cJSON *req)
 		rpc_fail_now(j, RPC_ENOMEM);
 		return;
 	}
-	if ((rv = nng_ctx_open(&j->ctx, rpc.req)) != 0 ||
-	    (rv = nng_aio_alloc(&j->aio, rpc_aio_cb, j)) != 0 ||
+	if ((rv = slot_take(rpc.req, rpc_aio_cb, j, &j->slot)) != 0 ||
 	    (rv = nng_msg_alloc(&msg, 0)) != 0 ||
 	    (rv = nng_msg_append(msg, text, strlen(text))) != 0) {
 		free(text);
@@ -254,9 +253,9 @@ rpc_send(struct rpc_job *j, cJSON *req)
 		return;
 	}
 	free(text);
-	nng_aio_set_timeout(j->aio, WS_RPC_TIMEOUT_MS);
-	nng_aio_set_msg(j->aio, msg);
-	nng_ctx_send(j->ctx, j->aio);
+	nng_aio_set_timeout(j->slot->aio, WS_RPC_TIMEOUT_MS);
+	nng_aio_set_msg(j->slot->aio, msg);
+	nng_ctx_send(j->slot->ctx, j->slot->aio);
 }
 
 /* Appends a job to this loop turn's requests (rpc_flush sends them). */
@@ -543,10 +542,11 @@ void
 rpc_close(void)
 {
 	for (struct rpc_job *j = rpc.jobs; j != NULL; j = j->next)
-		if (j->aio != NULL)
-			nng_aio_stop(j->aio);
+		if (j->slot != NULL)
+			nng_aio_stop(j->slot->aio);
 	rpc.exiting = true; /* nothing new is sent, no completion runs */
 	rpc_drain();
+	slot_drop_all();
 }
 
 void

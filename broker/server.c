@@ -32,6 +32,7 @@
 #include "ipc.h"
 #include "limits.h"
 #include "log.h"
+#include "nbio.h"
 #include "sdnotify.h"
 #include "stopguard.h"
 #include "store.h"
@@ -94,6 +95,7 @@ struct lwatch {
 
 static struct {
 	nng_socket rep, pub;
+	nng_aio *pub_aio;    /* pub_send's, kept (common/nbio.h) */
 	struct lwatch lw[2]; /* events, rpc */
 	int ipc_mode;
 	const struct tls_opts *tls;
@@ -174,7 +176,7 @@ pub_send(const char *data, size_t len)
 		return;
 	}
 	memcpy(nng_msg_body(m), data, len);
-	if (nng_sendmsg(srv.pub, m, NNG_FLAG_NONBLOCK) != 0) {
+	if (nbio_send(srv.pub, srv.pub_aio, m) != 0) {
 		nng_msg_free(m);
 		srv.pub_fail++;
 	}
@@ -576,7 +578,8 @@ sockets_open(const struct server_config *cfg)
 	if (ipc_clear_stale(cfg->rpc_url) != 0 || ipc_clear_stale(cfg->events_url) != 0)
 		return -1;
 	if ((rv = nng_pub0_open(&srv.pub)) != 0 ||
-	    (rv = nng_socket_set_int(srv.pub, NNG_OPT_SENDBUF, SRV_PUB_QUEUE)) != 0) {
+	    (rv = nng_socket_set_int(srv.pub, NNG_OPT_SENDBUF, SRV_PUB_QUEUE)) != 0 ||
+	    (rv = nng_aio_alloc(&srv.pub_aio, NULL, NULL)) != 0) {
 		log_error("broker: cannot open the event socket: %s", nng_strerror(rv));
 		return -1;
 	}
@@ -627,6 +630,9 @@ sockets_close(void)
 	srv.slots = NULL;
 	srv.nslots = 0;
 	srv.head = srv.tail = NULL;
+	if (srv.pub_aio != NULL)
+		nng_aio_free(srv.pub_aio);
+	srv.pub_aio = NULL;
 	nng_close(srv.pub);
 }
 

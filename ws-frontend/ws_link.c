@@ -23,6 +23,7 @@
 #include "linkstate.h"
 #include "log.h"
 #include "clock.h"
+#include "nbio.h"
 #include "redial.h"
 #include "cmd.h"
 #include "route.h"
@@ -41,6 +42,7 @@ static struct {
 	struct link_hooks hooks;
 	nng_socket req;
 	nng_socket sub;
+	nng_aio *sub_aio; /* link_events_readable's, kept (common/nbio.h) */
 	struct lws_context *ctx;
 	struct lws *events_wsi;
 	struct redial req_dial, sub_dial; /* each socket's dialers and live pipes (redial.h) */
@@ -381,7 +383,7 @@ link_events_readable(void)
 {
 	for (int i = 0; i < WS_EVENT_BUDGET; i++) {
 		nng_msg *msg;
-		int rv = nng_recvmsg(lk.sub, &msg, NNG_FLAG_NONBLOCK);
+		int rv = nbio_recv(lk.sub, lk.sub_aio, &msg);
 		if (rv == NNG_EAGAIN)
 			break;
 		if (rv != 0) {
@@ -478,7 +480,8 @@ link_open(const struct link_hooks *hooks)
 		if (redial_add(&lk.req_dial, ws->o.rpc_urls[i]) != 0)
 			return -1;
 
-	if ((rv = nng_sub0_open(&lk.sub)) != 0)
+	if ((rv = nng_sub0_open(&lk.sub)) != 0 ||
+	    (rv = nng_aio_alloc(&lk.sub_aio, NULL, NULL)) != 0)
 		goto fail;
 	if ((rv = nng_socket_set_int(lk.sub, NNG_OPT_RECVBUF, BROKER_RECVBUF)) != 0 ||
 	    (rv = nng_socket_set_size(lk.sub, NNG_OPT_RECVMAXSZ, WS_EVENT_MAX)) != 0 ||
@@ -537,5 +540,8 @@ link_close(void)
 	atomic_store(&lk.closing, true);
 	nng_close(lk.req);
 	nng_close(lk.sub);
+	if (lk.sub_aio != NULL)
+		nng_aio_free(lk.sub_aio);
+	lk.sub_aio = NULL;
 	rpc_close();
 }

@@ -154,8 +154,7 @@ rpc_aio_cb(void *arg)
 	}
 	if (rv == 0) {
 		const char *why;
-		msg = nng_aio_get_msg(sl->aio);
-		nng_aio_set_msg(sl->aio, NULL);
+		msg = nng_aio_get_msg(sl->aio); /* ours now (slot_give clears the aio's pointer) */
 		j->reply =
 		    wire_parse_object(nng_msg_body(msg), nng_msg_len(msg), WS_REPLY_MAX, &why);
 		nng_msg_free(msg);

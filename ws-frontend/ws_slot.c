@@ -56,7 +56,9 @@ slot_give(struct rpc_slot *sl, bool keep)
 		slot_free(sl);
 		return;
 	}
-	nng_aio_set_msg(sl->aio, NULL); /* a reply taken from it was freed by its taker */
+	/* The last message it held is its taker's (a reply) or nng's (a request sent): a kept
+	 * slot points to none. */
+	nng_aio_set_msg(sl->aio, NULL);
 	sl->next = kept.head;
 	kept.head = sl;
 	kept.n++;

@@ -73,28 +73,6 @@ rpc_pending(void)
 	return rpc.njobs;
 }
 
-const char *
-rpc_strerror(int rv)
-{
-	return rv == RPC_EBUSY    ? "too many requests waiting"
-	       : rv == RPC_ENOMEM ? "out of memory"
-	                          : nng_strerror(rv);
-}
-
-cJSON *
-rpc_req(const char *op, const struct ws_session *s)
-{
-	cJSON *r = cJSON_CreateObject();
-
-	if (r == NULL)
-		return NULL;
-	cJSON_AddStringToObject(r, "op", op);
-	cJSON_AddStringToObject(r, "frontend", ws->o.id);
-	if (s != NULL)
-		cJSON_AddStringToObject(r, "session", s->id);
-	return r;
-}
-
 /* What a job may add to a batch: its reply's bytes and its request's. */
 struct job_size {
 	size_t reply, req;
@@ -302,7 +280,36 @@ rpc_send_ordered(struct rpc_job *j, cJSON *req)
 	s->rpc_queued++;
 }
 
-static void rpc_next_ordered(struct ws_session *s);
+/* The session's requests in flight are done: what queued up meanwhile (up to WS_BATCH_MAX)
+ * joins this loop turn's requests as one run, in order, so that the follow-ups of every session
+ * whose reply came in this turn share one batch and one broker round trip. Only the run's last
+ * job is marked ordered: its completion lets the session go on. */
+static void
+rpc_next_ordered(struct ws_session *s)
+{
+	struct rpc_job *n = NULL, *tail;
+	struct job_size sum = {0, 0};
+
+	if (s->rpc_tail == NULL) {
+		s->rpc_busy = false;
+		return;
+	}
+	for (int k = 0; k < WS_BATCH_MAX && (tail = s->rpc_tail) != NULL; k++) {
+		/* A run fits in one batch, request and reply (the rest is the next run). */
+		if (batch_full(&sum, job_bound(tail->sq_next), k))
+			break;
+		size_add(&sum, job_bound(tail->sq_next));
+		n = tail->sq_next; /* the head */
+		if (n == tail)
+			s->rpc_tail = NULL;
+		else
+			tail->sq_next = n->sq_next;
+		s->rpc_queued--;
+		n->ordered = false;
+		out_append(n);
+	}
+	n->ordered = true;
+}
 
 /* The job's queued request, now the caller's. */
 static cJSON *
@@ -415,37 +422,6 @@ batch_send(struct rpc_job *b)
 		req = NULL; /* rpc_send fails the batch: every request gets RPC_ENOMEM */
 	}
 	rpc_send(b, req);
-}
-
-/* The session's requests in flight are done: what queued up meanwhile (up to WS_BATCH_MAX)
- * joins this loop turn's requests as one run, in order, so that the follow-ups of every session
- * whose reply came in this turn share one batch and one broker round trip. Only the run's last
- * job is marked ordered: its completion lets the session go on. */
-static void
-rpc_next_ordered(struct ws_session *s)
-{
-	struct rpc_job *n = NULL, *tail;
-	struct job_size sum = {0, 0};
-
-	if (s->rpc_tail == NULL) {
-		s->rpc_busy = false;
-		return;
-	}
-	for (int k = 0; k < WS_BATCH_MAX && (tail = s->rpc_tail) != NULL; k++) {
-		/* A run fits in one batch, request and reply (the rest is the next run). */
-		if (batch_full(&sum, job_bound(tail->sq_next), k))
-			break;
-		size_add(&sum, job_bound(tail->sq_next));
-		n = tail->sq_next; /* the head */
-		if (n == tail)
-			s->rpc_tail = NULL;
-		else
-			tail->sq_next = n->sq_next;
-		s->rpc_queued--;
-		n->ordered = false;
-		out_append(n);
-	}
-	n->ordered = true;
 }
 
 /* The number of jobs from the head of the turn's list up to the end of the first run, and the

@@ -1,5 +1,5 @@
-/* policy.c — madang-ws's pure decisions: event delivery by seq, slow consumers, write pacing
- * (policy.h). */
+/* policy.c — madang-ws's pure decisions: event delivery by seq, slow consumers, write pacing,
+ * memory trims, holding requests back (policy.h). */
 #include "policy.h"
 
 enum seq_verdict
@@ -92,4 +92,13 @@ bool
 policy_trim(uint64_t churn, uint64_t prev)
 {
 	return churn >= WS_TRIM_CHURN && churn == prev;
+}
+
+uint64_t
+policy_hold(const struct hold_in *in)
+{
+	if (in->queued == 0 || in->queued >= in->batch_max || in->in_flight == 0 ||
+	    in->since_ns >= WS_HOLD_NS)
+		return 0;
+	return WS_HOLD_NS - in->since_ns;
 }

@@ -1,11 +1,13 @@
 /* policy.h — madang-ws's pure decisions, with time and state passed in: which room events
  * are delivered (seq and epoch against the room's log), when a client that does not read is a
- * slow consumer, and when the loop's pending writes go out (pacing). No I/O, no globals; any
- * thread (the callers own the state). */
+ * slow consumer, when the loop's pending writes go out (pacing), when memory is trimmed and
+ * when requests wait for the one in flight. No I/O, no globals; any thread (the callers own the
+ * state). */
 #ifndef MADANG_WS_POLICY_H
 #define MADANG_WS_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define WS_QUEUE_BURST    64   /* backlog allowed to a client that keeps up (x limit) */
@@ -116,5 +118,23 @@ uint64_t policy_pace(const struct pace_in *in);
 /* Should the sweep trim? churn: connections opened or closed since the last trim; prev: the
  * same count at the previous sweep. Pure. */
 bool policy_trim(uint64_t churn, uint64_t prev);
+
+/* Holding requests back (ws_rpc.c, docs/performance.md, finding 36): while a request or batch
+ * that an earlier loop turn sent is unanswered, and went out less than WS_HOLD_NS ago, the
+ * requests of the turns after it wait and then go out together. Under load that makes fewer,
+ * larger batches: fewer nng messages (each handed between threads more than once), broker
+ * turns and event bundles. The wait ends with the reply, or when WS_HOLD_NS has passed (a timer
+ * wakes the loop then: ws_glue.c); requests enough for a whole batch go at once. */
+#define WS_HOLD_NS 1000000ULL
+
+struct hold_in {
+	size_t queued;     /* requests waiting to go */
+	size_t batch_max;  /* requests a batch takes */
+	size_t in_flight;  /* requests and batches of earlier turns not answered yet */
+	uint64_t since_ns; /* since the last of those went out */
+};
+
+/* How long the queued requests may still wait, in ns; 0: they go now. Pure. */
+uint64_t policy_hold(const struct hold_in *in);
 
 #endif

@@ -51,6 +51,7 @@ static struct {
 	struct lws *signal_wsi;
 	lws_sorted_usec_list_t tick;
 	lws_sorted_usec_list_t keepalive; /* the ping sweep (conn_keepalive) */
+	lws_sorted_usec_list_t held;      /* requests held back (rpc_flush) go by then */
 	struct ev_loop *ev;               /* --event-loop libev: the loop lws runs on, else NULL */
 	bool exit_loop;
 	uint64_t stop_deadline_ms;
@@ -235,6 +236,28 @@ static const struct lws_protocols ws_protocols[] = {
 
 static lws_retry_bo_t ws_retry;
 
+static void flush_requests(void);
+
+static void
+ws_held_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	flush_requests();
+}
+
+/* Sends the loop turn's broker requests. Those held back for a request in flight (policy_hold)
+ * go with its reply, or by the deadline rpc_flush gave, even if nothing else wakes the loop. */
+static void
+flush_requests(void)
+{
+	uint64_t wait_ns = rpc_flush();
+
+	/* One already due is never later than this (the deadline only moves on): it tries again. */
+	if (wait_ns > 0 && lws_dll2_is_detached(&gl.held.list))
+		lws_sul_schedule(gl.ctx, 0, &gl.held, ws_held_cb,
+		                 (lws_usec_t)((wait_ns + 999) / 1000));
+}
+
 static void
 ws_tick_cb(lws_sorted_usec_list_t *sul)
 {
@@ -405,7 +428,7 @@ ws_ev_turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)w;
 	(void)revents;
 	conn_reap();
-	rpc_flush();
+	flush_requests();
 	ws_flush_paced(loop);
 	if (gl.exit_loop)
 		ev_break(loop, EVBREAK_ALL);
@@ -522,7 +545,7 @@ glue_run(void)
 		if (lws_service(gl.ctx, 0) < 0)
 			return -1;
 		conn_reap();
-		rpc_flush();
+		flush_requests();
 	}
 	return 0;
 }

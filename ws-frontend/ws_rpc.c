@@ -8,9 +8,9 @@
  * Order and batching: a client has one request (or one run of requests) in flight at a time
  * (the broker may reorder requests that are in flight together); what queues up meanwhile
  * becomes its next run. Each loop turn, the first requests of the clients that sent something
- * and the runs of those whose reply came back go to the broker together as batches (rpc_flush),
- * a run never split between two. A batch is applied by the broker in order and answered with one
- * reply per request. */
+ * and the runs of those whose reply came back go to the broker together as batches (rpc_flush;
+ * briefly held back while an earlier turn's are unanswered: policy_hold), a run never split
+ * between two. A batch is applied by the broker in order and answered with one per request. */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -19,6 +19,8 @@
 #include <libwebsockets.h>
 #include <nng/nng.h>
 
+#include "clock.h"
+#include "policy.h"
 #include "wire.h"
 #include "ws_rpc.h"
 #include "ws_slot.h"
@@ -33,7 +35,7 @@ struct rpc_job {
 	struct rpc_job *next, *prev; /* all jobs in flight (lws thread) */
 	struct rpc_job *done_next;   /* completed queue (under done_mu) */
 	struct rpc_slot *slot;       /* its nng context and aio once sent (ws_slot.h) */
-	bool receiving;
+	bool receiving, turn;        /* turn: sent by rpc_flush, counted in rpc.turn_flight */
 	bool is_batch;           /* a batch: its requests in batch, its reply split among them */
 	rpc_done_fn done;        /* the caller's completion, or NULL */
 	struct ws_session *sess; /* a reference, or NULL */
@@ -55,7 +57,8 @@ static struct {
 	bool exiting;                        /* closed: nothing new is sent */
 	struct rpc_job *jobs;                /* in flight */
 	struct rpc_job *out_head, *out_tail; /* sessions' requests of this loop turn (rpc_flush) */
-	size_t njobs;
+	size_t out_n, njobs, turn_flight;    /* turn_flight: jobs rpc_flush sent, not done yet */
+	uint64_t turn_sent_ns;               /* when rpc_flush last sent one (policy_hold) */
 	pthread_mutex_t done_mu;
 	struct rpc_job *done_head, *done_tail; /* completed, under done_mu (nng threads) */
 } rpc = {.done_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -70,7 +73,7 @@ rpc_open(uint32_t req, struct lws_context *ctx)
 size_t
 rpc_pending(void)
 {
-	return rpc.njobs;
+	return rpc.njobs + rpc.out_n; /* in flight, and held back (policy_hold) */
 }
 
 /* What a job may add to a batch: its reply's bytes and its request's. */
@@ -245,6 +248,7 @@ out_append(struct rpc_job *j)
 	else
 		rpc.out_head = j;
 	rpc.out_tail = j;
+	rpc.out_n++;
 }
 
 /* Sends req for j after its session's earlier ordered requests. */
@@ -439,19 +443,38 @@ out_run_len(const struct rpc_job *n, struct job_size *z)
 	return len;
 }
 
-/* Sends what the sessions asked for during this loop turn: a lone request as it is, else
- * batches of at most WS_BATCH_MAX (one broker round trip for many clients). A session's run is
- * never split between two batches: the broker may apply two batches in either order. */
-void
+/* Counts j among rpc_flush's requests in flight (policy_hold); returns it. */
+static struct rpc_job *
+turn_job(struct rpc_job *j, uint64_t now)
+{
+	j->turn = true;
+	rpc.turn_flight++;
+	rpc.turn_sent_ns = now;
+	return j;
+}
+
+/* Sends this loop turn's requests (and those policy_hold held back): a lone one as it is, else
+ * batches of at most WS_BATCH_MAX, a session's run never split between two (the broker may apply
+ * two batches in either order). Returns how long the requests held back may still wait, in ns. */
+uint64_t
 rpc_flush(void)
 {
+	uint64_t now, wait;
+
+	if (rpc.out_head == NULL)
+		return 0; /* (no clock read: on some virtual machines it is a system call) */
+	now = clock_mono_ns();
+	struct hold_in h = {rpc.out_n, WS_BATCH_MAX, rpc.turn_flight, now - rpc.turn_sent_ns};
+	if (!rpc.exiting && (wait = policy_hold(&h)) > 0)
+		return wait; /* sent at the end of the turn that brings the reply, or after wait */
+	rpc.out_n = 0;
 	while (rpc.out_head != NULL) {
 		struct rpc_job *n = rpc.out_head, *b;
 		int len;
 
 		if (n->sq_next == NULL) {
 			rpc.out_head = rpc.out_tail = NULL;
-			rpc_send(n, rpc_take_req(n));
+			rpc_send(turn_job(n, now), rpc_take_req(n));
 			continue;
 		}
 		if ((b = batch_new()) == NULL) {
@@ -461,7 +484,7 @@ rpc_flush(void)
 			if (rpc.out_head == NULL)
 				rpc.out_tail = NULL;
 			cJSON_Delete(rpc_take_req(n));
-			rpc_send(n, NULL);
+			rpc_send(turn_job(n, now), NULL);
 			continue;
 		}
 		struct job_size sum = {0, 0}, run;
@@ -478,8 +501,9 @@ rpc_flush(void)
 		}
 		if (rpc.out_head == NULL)
 			rpc.out_tail = NULL;
-		batch_send(b);
+		batch_send(turn_job(b, now));
 	}
+	return 0;
 }
 
 void
@@ -487,7 +511,7 @@ rpc_drain(void)
 {
 	struct rpc_job *j;
 
-	rpc_flush();
+	(void)rpc_flush(); /* what is held back goes at the end of the turn (the caller's) */
 
 	pthread_mutex_lock(&rpc.done_mu);
 	j = rpc.done_head;
@@ -502,6 +526,7 @@ rpc_drain(void)
 		if (j->next != NULL)
 			j->next->prev = j->prev;
 		rpc.njobs--;
+		rpc.turn_flight -= j->turn;
 		if (j->is_batch)
 			rpc_batch_done(j);
 		else

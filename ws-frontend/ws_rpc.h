@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -28,12 +29,12 @@ struct lws_context;
 /* What a completion gets; valid during the call only. */
 struct rpc_result {
 	struct ws_session *sess; /* rpc_call.sess (a reference held until now), or NULL */
-	int rv; /* 0 when the broker replied, else RPC_EBUSY, RPC_ENOMEM or an nng error */
-	bool unknown;            /* rv != 0 after the request went out: it may have been applied */
-	bool ok;                 /* rv == 0 and the reply's "ok" is true */
-	const char *error;       /* the reply's "error" when not ok (NULL when absent or rv != 0) */
-	const char *message;     /* the reply's "message", or NULL */
-	cJSON *reply; /* the reply object when rv == 0 (rpc's; the callee may change it) */
+	int rv;       /* 0 when the broker replied, else RPC_EBUSY, RPC_ENOMEM or an nng error */
+	bool unknown; /* rv != 0 after the request went out: it may have been applied */
+	bool ok;      /* rv == 0 and the reply's "ok" is true */
+	const char *error;   /* the reply's "error" when not ok (NULL when absent or rv != 0) */
+	const char *message; /* the reply's "message", or NULL */
+	cJSON *reply;        /* the reply object when rv == 0 (rpc's; the callee may change it) */
 };
 
 /* A completion: state is the caller's state as given to rpc_call (a copy owned by rpc, freed
@@ -59,7 +60,7 @@ void rpc_open(uint32_t req, struct lws_context *ctx);
 /* After the socket is closed: stops every request in flight and frees them without their
  * completions. Nothing is sent, and no completion runs, afterwards. */
 void rpc_close(void);
-/* Requests in flight (shutdown waits for them). */
+/* Requests in flight or held back (shutdown waits for them). */
 size_t rpc_pending(void);
 /* A result's rv for the log. */
 const char *rpc_strerror(int rv);
@@ -79,7 +80,9 @@ struct rpc_batch *rpc_batch_begin(void);
 void rpc_batch_end(struct rpc_batch *b);
 /* Sends this turn's requests, runs the completions of the finished ones. */
 void rpc_drain(void);
-/* Sends this turn's requests: at the end of every loop turn, and from rpc_drain. */
-void rpc_flush(void);
+/* Sends this turn's requests: at the end of every loop turn, and from rpc_drain. While a
+ * request an earlier turn sent is unanswered, they may wait for it (policy_hold): then returns
+ * how long at most, in ns, and the caller calls again by then. 0: nothing waits. */
+uint64_t rpc_flush(void);
 
 #endif

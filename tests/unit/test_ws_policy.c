@@ -291,6 +291,35 @@ test_trim_once_a_burst_is_over(void **state)
 	assert_true(policy_trim(50000, 50000));
 }
 
+/* Requests wait only while an earlier turn's request is unanswered and went out less than
+ * WS_HOLD_NS ago, and only while they do not fill a batch; the wait is what is left of it. */
+static void
+test_hold_waits_briefly_for_the_request_in_flight(void **state)
+{
+	struct hold_in in = {.queued = 3, .batch_max = 48, .in_flight = 1, .since_ns = 0};
+
+	(void)state;
+	assert_int_equal(policy_hold(&in), WS_HOLD_NS);
+	in.since_ns = 300000;
+	assert_int_equal(policy_hold(&in), WS_HOLD_NS - 300000);
+	in.since_ns = WS_HOLD_NS - 1;
+	assert_int_equal(policy_hold(&in), 1);
+	in.since_ns = WS_HOLD_NS; /* held long enough: they go */
+	assert_int_equal(policy_hold(&in), 0);
+	in.since_ns = 0;
+	in.in_flight = 0; /* nothing to wait for: at once */
+	assert_int_equal(policy_hold(&in), 0);
+	in.in_flight = 5;
+	in.queued = 47;
+	assert_int_equal(policy_hold(&in), WS_HOLD_NS);
+	in.queued = 48; /* a whole batch: at once */
+	assert_int_equal(policy_hold(&in), 0);
+	in.queued = 1000;
+	assert_int_equal(policy_hold(&in), 0);
+	in.queued = 0; /* nothing to send */
+	assert_int_equal(policy_hold(&in), 0);
+}
+
 int
 main(void)
 {
@@ -315,6 +344,7 @@ main(void)
 	    cmocka_unit_test(test_pace_short_waits_write_now),
 	    cmocka_unit_test(test_pace_flush_time_waits_whatever_the_load),
 	    cmocka_unit_test(test_trim_once_a_burst_is_over),
+	    cmocka_unit_test(test_hold_waits_briefly_for_the_request_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -251,11 +251,15 @@ static void
 flush_requests(void)
 {
 	uint64_t wait_ns = rpc_flush();
+	bool due = !lws_dll2_is_detached(&gl.held.list);
 
-	/* One already due is never later than this (the deadline only moves on): it tries again. */
-	if (wait_ns > 0 && lws_dll2_is_detached(&gl.held.list))
+	/* One already due is never later than this (the deadline only moves on): it tries again.
+	 * Nothing held back (the reply came first): no wake-up for it. */
+	if (wait_ns > 0 && !due)
 		lws_sul_schedule(gl.ctx, 0, &gl.held, ws_held_cb,
 		                 (lws_usec_t)((wait_ns + 999) / 1000));
+	else if (wait_ns == 0 && due)
+		lws_sul_cancel(&gl.held);
 }
 
 static void

@@ -6,18 +6,13 @@
  * publishes events and hands the reply back to the slot's context. */
 #include "server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +25,7 @@
 #include "clock.h"
 #include "hmap.h"
 #include "ipc.h"
+#include "listen.h"
 #include "limits.h"
 #include "log.h"
 #include "nbio.h"
@@ -39,17 +35,14 @@
 #include "tls.h"
 #include "wire.h"
 
-#define SRV_RECV_MAX       (4u * 1024 * 1024) /* larger requests make nng drop the connection */
-#define SRV_TICK_MS        50
-#define SRV_PUB_QUEUE      1024 /* event messages queued per subscriber before pub drops the oldest */
-#define SRV_PUB_COALESCE   (64 * 1024) /* bytes of events sent as one pub message at most */
-#define SRV_PUB_TOPICS     4096        /* topics with pending events before an early flush */
-#define SRV_PRUNE_MS       200         /* how often old history is pruned, a little at a time */
-#define SRV_PRUNE_BUDGET   500         /* events deleted per prune step at most */
-#define SRV_REJOIN_MS      1000        /* pause before a broker that lost its session rejoins */
-#define SRV_PROBE_EVERY_MS 5000        /* how often each ipc:// and tcp:// listener is probed */
-#define SRV_PROBE_WAIT_MS  2000        /* how long a probe waits for its listener to take it */
-#define SRV_SUB0_PEER      0x21 /* SP protocol number of sub0 (nng's pub0/sub0.h name none) */
+#define SRV_RECV_MAX     (4u * 1024 * 1024) /* larger requests make nng drop the connection */
+#define SRV_TICK_MS      50
+#define SRV_PUB_QUEUE    1024 /* event messages queued per subscriber before pub drops the oldest */
+#define SRV_PUB_COALESCE (64 * 1024) /* bytes of events sent as one pub message at most */
+#define SRV_PUB_TOPICS   4096        /* topics with pending events before an early flush */
+#define SRV_PRUNE_MS     200         /* how often old history is pruned, a little at a time */
+#define SRV_PRUNE_BUDGET 500         /* events deleted per prune step at most */
+#define SRV_REJOIN_MS    1000        /* pause before a broker that lost its session rejoins */
 
 enum { SRV_STOPPED = 1, SRV_REJOIN = 2 }; /* serve()'s results besides 0 and -1 */
 
@@ -68,35 +61,10 @@ struct pubq {
 	struct sbuf buf;                /* "r/room1\njson\njson…" */
 };
 
-/* One of the broker's listeners, watched (listeners_check). nng 1.5.2's listener stops
- * accepting for good when a connection fails in nng's handshake with NNG_ECLOSED ("no further
- * action", core/listener.c): a peer that connects and closes at once can make the handshake's
- * first write meet EPIPE, which nng maps to NNG_ECLOSED. Any local user who may connect to the
- * ipc socket could so stop the broker from taking front-ends (a burst of such connections does
- * it: tests/integration/it_broker.c); worse, nng's transport still completes the handshake of
- * later connections, so their peers believe they are connected and wait for answers for ever.
- * nng tells nothing of it (its error counts also grow with every peer that goes away), so the
- * broker probes each ipc:// and tcp:// listener every SRV_PROBE_EVERY_MS: it connects as a peer
- * would, and the listener is alive once its count of accepted connections grows. Not within
- * SRV_PROBE_WAIT_MS: the broker closes the listener, with the connections it holds (their
- * peers dial again at once), and listens anew. tls+tcp:// listeners are not probed: that takes
- * a TLS handshake. */
-struct lwatch {
-	nng_socket sock;
-	const char *url;
-	uint16_t peer; /* the SP protocol number of the listener's peers */
-	nng_listener l;
-	int probe_fd;            /* a probe in progress, or -1 */
-	uint64_t accepted;       /* the listener's accepts when the probe began */
-	bool sent;               /* the probe's header went out */
-	uint64_t probe_at;       /* when the next probe starts (clock_mono_ms) */
-	uint64_t probe_deadline; /* when the probe in progress has failed */
-};
-
 static struct {
 	nng_socket rep, pub;
-	nng_aio *pub_aio;    /* pub_send's, kept (common/nbio.h) */
-	struct lwatch lw[2]; /* events, rpc */
+	nng_aio *pub_aio;          /* pub_send's, kept (common/nbio.h) */
+	struct listen_watch lw[2]; /* events, rpc (listen.h) */
 	int ipc_mode;
 	const struct tls_opts *tls;
 	struct slot *slots;
@@ -308,250 +276,6 @@ publish_cb(void *arg, const char *topic, size_t tlen, const char *json, size_t j
 	srv.outq[srv.nout++] = p;
 }
 
-/* For ipc:// URLs: a socket file left by a broker that was killed makes nng's listen fail with
- * "Address in use". If nothing accepts connections on it, it is stale: remove it. If something
- * does, another broker is running there: refuse to start (returns -1). */
-static int
-ipc_clear_stale(const char *url)
-{
-	const char *path = ipc_url_path(url);
-	struct sockaddr_un sa;
-	struct stat st;
-	int fd, rv;
-
-	if (path == NULL || strlen(path) >= sizeof(sa.sun_path) || stat(path, &st) != 0 ||
-	    !S_ISSOCK(st.st_mode))
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	strcpy(sa.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return 0;
-	rv = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rv == 0) {
-		log_error("broker: %s is in use by a running process (another madang-broker?)",
-		          path);
-		return -1;
-	}
-	if (errno == ECONNREFUSED) {
-		log_info("broker: removing stale socket %s", path);
-		unlink(path);
-	}
-	return 0;
-}
-
-/* Listens on url. An ipc:// socket file gets ipc_mode, never the umask's: it is bound under
- * umask 0177 and chmod'ed by nng (NNG_OPT_IPC_PERMISSIONS) before it accepts. */
-static int
-listen_url(nng_socket sock, const char *url, int ipc_mode, const struct tls_opts *tls,
-           nng_listener *out)
-{
-	nng_listener l;
-	char err[512];
-	mode_t old;
-	int rv;
-
-	if ((rv = nng_listener_create(&l, sock, url)) != 0)
-		return rv;
-	if (ipc_url_path(url) != NULL &&
-	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, ipc_mode)) != 0)
-		return rv;
-	/* tls+tcp://: a client certificate signed by --tls-ca is required (common/tls.h). */
-	if (tls_url_is_tls(url) && (rv = tls_listener_config(l, tls, err, sizeof(err))) != 0) {
-		log_error("broker: %s", err);
-		return rv;
-	}
-	old = umask(0177);
-	rv = nng_listener_start(l, 0);
-	umask(old);
-	if (rv == 0 && tls_url_is_tls(url))
-		tls_watch_listener(l, url, "broker");
-	if (rv == 0)
-		*out = l;
-	else
-		nng_listener_close(l);
-	return rv;
-}
-
-/* A listener's counter name from a snapshot of nng's statistics; 0 when absent. */
-static uint64_t
-listener_stat(nng_stat *all, nng_listener l, const char *name)
-{
-	for (nng_stat *c = nng_stat_child(all); c != NULL; c = nng_stat_next(c)) {
-		nng_stat *id = nng_stat_find(c, "id");
-		if (strcmp(nng_stat_name(c), "listener") != 0 || id == NULL ||
-		    nng_stat_value(id) != (uint64_t)nng_listener_id(l))
-			continue;
-		nng_stat *v = nng_stat_find(c, name);
-		return v != NULL ? nng_stat_value(v) : 0;
-	}
-	return 0;
-}
-
-/* Listens on w's URL anew (struct lwatch): closes the old listener, which also ends the
- * connections it took (and the ones its transport holds without its listener taking them: their
- * peers would otherwise wait on them for ever), and for ipc:// removes the socket file; then
- * listens again. Returns 0 or an nng error (logged; listeners_check tries again at the next
- * probe time). */
-static int
-listener_renew(struct lwatch *w)
-{
-	nng_listener l;
-	int rv;
-
-	if (nng_listener_id(w->l) > 0) {
-		tls_unwatch_listener(w->l);
-		nng_listener_close(w->l);
-	}
-	w->l = (nng_listener)NNG_LISTENER_INITIALIZER;
-	if (ipc_url_path(w->url) != NULL)
-		unlink(ipc_url_path(w->url));
-	if ((rv = listen_url(w->sock, w->url, srv.ipc_mode, srv.tls, &l)) != 0) {
-		log_error("broker: cannot listen on %s again: %s", w->url, nng_strerror(rv));
-		return rv;
-	}
-	w->l = l;
-	return 0;
-}
-
-/* Opens a non-blocking connection to w's listener as a peer would: its ipc path, or the address
- * its TCP socket is bound to (a wildcard: the loopback address of its family). Returns the
- * descriptor, or -1 when the connection failed at once (nothing listens, its queue is full). */
-static int
-probe_connect(const struct lwatch *w)
-{
-	const char *path = ipc_url_path(w->url);
-	struct sockaddr_storage ss;
-	socklen_t len;
-	nng_sockaddr na;
-	int fd;
-
-	memset(&ss, 0, sizeof(ss));
-	if (path != NULL) {
-		struct sockaddr_un *sa = (struct sockaddr_un *)&ss;
-		if (strlen(path) >= sizeof(sa->sun_path))
-			return -1;
-		sa->sun_family = AF_UNIX;
-		strcpy(sa->sun_path, path);
-		len = sizeof(*sa);
-	} else if (nng_listener_get_addr(w->l, NNG_OPT_LOCADDR, &na) != 0) {
-		return -1;
-	} else if (na.s_family == NNG_AF_INET) {
-		struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
-		sa->sin_family = AF_INET;
-		sa->sin_port = na.s_in.sa_port; /* both in network order */
-		sa->sin_addr.s_addr =
-		    na.s_in.sa_addr != 0 ? na.s_in.sa_addr : htonl(INADDR_LOOPBACK);
-		len = sizeof(*sa);
-	} else if (na.s_family == NNG_AF_INET6) {
-		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
-		sa->sin6_family = AF_INET6;
-		sa->sin6_port = na.s_in6.sa_port;
-		memcpy(&sa->sin6_addr, na.s_in6.sa_addr, sizeof(sa->sin6_addr));
-		if (IN6_IS_ADDR_UNSPECIFIED(&sa->sin6_addr))
-			sa->sin6_addr = in6addr_loopback;
-		len = sizeof(*sa);
-	} else {
-		return -1;
-	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Ends w's probe: alive, or not (then the broker listens anew). */
-static void
-probe_end(struct lwatch *w, bool alive, uint64_t now)
-{
-	if (w->probe_fd >= 0)
-		close(w->probe_fd);
-	w->probe_fd = -1;
-	w->probe_at = now + SRV_PROBE_EVERY_MS;
-	if (alive)
-		return;
-	log_warn("broker: %s did not take a connection within %d ms: listening anew (nng 1.5.2 "
-	         "stops accepting after a peer closed a connection in its handshake)",
-	         w->url, SRV_PROBE_WAIT_MS);
-	listener_renew(w);
-}
-
-/* Sends the probe's header (the peer protocol's) unless it went out already. */
-static void
-probe_send(struct lwatch *w)
-{
-	unsigned char h[8] = {
-	    0, 'S', 'P', 0, (unsigned char)(w->peer >> 8), (unsigned char)(w->peer & 0xff), 0, 0};
-
-	if (!w->sent)
-		w->sent = send(w->probe_fd, h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT) ==
-		          (ssize_t)sizeof(h);
-}
-
-/* Each state-thread tick: starts or ends each listener's probe (struct lwatch). A probe
- * connects as a peer would and sends the peer protocol's header (a TCP connection still being
- * made takes it at a later tick); the listener is alive once its count of accepted connections
- * grows. nng's transport completes a handshake even when its listener stopped accepting, so
- * the header the broker sends back tells nothing. A listener that could not listen again is
- * retried at its next probe time. */
-static void
-listeners_check(uint64_t now)
-{
-	nng_stat *all = NULL;
-
-	for (size_t i = 0; i < sizeof(srv.lw) / sizeof(srv.lw[0]); i++) {
-		struct lwatch *w = &srv.lw[i];
-
-		if (tls_url_is_tls(w->url) || (w->probe_fd < 0 && now < w->probe_at))
-			continue;
-		if (w->probe_fd < 0 && nng_listener_id(w->l) <= 0) {
-			w->probe_at = now + SRV_PROBE_EVERY_MS;
-			listener_renew(w);
-			continue;
-		}
-		if (all == NULL && nng_stats_get(&all) != 0)
-			return;
-		if (w->probe_fd < 0) {
-			w->accepted = listener_stat(all, w->l, "accept");
-			if ((w->probe_fd = probe_connect(w)) < 0) {
-				probe_end(w, false, now);
-				continue;
-			}
-			w->sent = false;
-			w->probe_deadline = now + SRV_PROBE_WAIT_MS;
-			probe_send(w);
-			continue;
-		}
-		probe_send(w);
-		if (listener_stat(all, w->l, "accept") > w->accepted)
-			probe_end(w, true, now);
-		else if (now >= w->probe_deadline)
-			probe_end(w, false, now);
-	}
-	if (all != NULL)
-		nng_stats_free(all);
-}
-
-/* Listens on url with sock (srv's ipc mode and TLS), its listener watched in w for a peer
- * of protocol peer (listeners_check). Returns 0, or -1 (logged). */
-static int
-listen_watched(struct lwatch *w, nng_socket sock, const char *url, uint16_t peer)
-{
-	int rv;
-
-	*w = (struct lwatch){
-	    .sock = sock, .url = url, .peer = peer, .probe_fd = -1, .probe_at = clock_mono_ms()};
-	if ((rv = listen_url(sock, url, srv.ipc_mode, srv.tls, &w->l)) != 0) {
-		log_error("broker: cannot listen on %s: %s", url, nng_strerror(rv));
-		return -1;
-	}
-	return 0;
-}
-
 static int
 make_epoch(char out[17])
 {
@@ -575,7 +299,7 @@ sockets_open(const struct server_config *cfg)
 		log_error("broker: refusing the socket directory: %s", err);
 		return -1;
 	}
-	if (ipc_clear_stale(cfg->rpc_url) != 0 || ipc_clear_stale(cfg->events_url) != 0)
+	if (listen_clear_stale(cfg->rpc_url) != 0 || listen_clear_stale(cfg->events_url) != 0)
 		return -1;
 	if ((rv = nng_pub0_open(&srv.pub)) != 0 ||
 	    (rv = nng_socket_set_int(srv.pub, NNG_OPT_SENDBUF, SRV_PUB_QUEUE)) != 0 ||
@@ -585,14 +309,16 @@ sockets_open(const struct server_config *cfg)
 	}
 	srv.ipc_mode = cfg->ipc_mode;
 	srv.tls = cfg->tls;
-	if (listen_watched(&srv.lw[0], srv.pub, cfg->events_url, SRV_SUB0_PEER) != 0)
+	if (listen_open(&srv.lw[0], srv.pub, cfg->events_url, LISTEN_SUB0_PEER, srv.ipc_mode,
+	                srv.tls) != 0)
 		return -1;
 	if ((rv = nng_rep0_open(&srv.rep)) != 0 ||
 	    (rv = nng_socket_set_size(srv.rep, NNG_OPT_RECVMAXSZ, SRV_RECV_MAX)) != 0) {
 		log_error("broker: cannot open the request socket: %s", nng_strerror(rv));
 		return -1;
 	}
-	if (listen_watched(&srv.lw[1], srv.rep, cfg->rpc_url, NNG_REQ0_SELF) != 0)
+	if (listen_open(&srv.lw[1], srv.rep, cfg->rpc_url, NNG_REQ0_SELF, srv.ipc_mode, srv.tls) !=
+	    0)
 		return -1;
 	srv.nslots = cfg->inflight;
 	if ((srv.slots = calloc((size_t)srv.nslots, sizeof(*srv.slots))) == NULL)
@@ -613,11 +339,8 @@ sockets_open(const struct server_config *cfg)
 static void
 sockets_close(void)
 {
-	for (size_t i = 0; i < sizeof(srv.lw) / sizeof(srv.lw[0]); i++) {
-		if (srv.lw[i].url != NULL && srv.lw[i].probe_fd >= 0)
-			close(srv.lw[i].probe_fd);
-		srv.lw[i].probe_fd = -1;
-	}
+	for (size_t i = 0; i < sizeof(srv.lw) / sizeof(srv.lw[0]); i++)
+		listen_probe_stop(&srv.lw[i]);
 	/* Closing rep aborts every pending receive; nng_aio_free waits for the callbacks. */
 	nng_close(srv.rep);
 	for (int i = 0; i < srv.nslots; i++) {
@@ -855,7 +578,7 @@ serve(const struct server_config *cfg, struct broker_config *bcfg,
 					log_warn("broker: %s", store_error(st));
 				last_prune = now;
 			}
-			listeners_check(now);
+			listen_check(srv.lw, sizeof(srv.lw) / sizeof(srv.lw[0]), now);
 			last_tick = now;
 		}
 		if (st != NULL && store_commit(st) != 0) {

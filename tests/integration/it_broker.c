@@ -1280,8 +1280,8 @@ test_restart_after_sigkill_on_the_same_paths_gets_a_new_epoch(void **state)
 }
 
 /* nng 1.5.2's listener stops accepting for good when a peer closes a connection before nng's
- * handshake write (broker/server.c, struct lwatch): a burst of connections closed at once does
- * it. Connections made before still work. The broker probes its listeners every 5 s and listens
+ * handshake write (broker/listen.c): a burst of connections closed at once does it.
+ * Connections made before still work. The broker probes its listeners every 5 s and listens
  * anew when one takes no connection: a fresh socket (tbroker_wait_ready) is served again. */
 static void
 test_a_listener_nng_stopped_is_replaced(void **state)

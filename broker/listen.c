@@ -7,11 +7,17 @@
  * such connections does it: tests/integration/it_broker.c); worse, nng's transport still
  * completes the handshake of later connections, so their peers believe they are connected and
  * wait for answers for ever. nng tells nothing of it (its error counts also grow with every
- * peer that goes away), so the broker probes each ipc:// and tcp:// listener every
- * LISTEN_PROBE_EVERY_MS: it connects as a peer would, and the listener is alive once its count
- * of accepted connections grows. Not within LISTEN_PROBE_WAIT_MS: the broker closes the
- * listener, with the connections it holds (their peers dial again at once), and listens anew.
- * tls+tcp:// listeners are not probed: that takes a TLS handshake.
+ * peer that goes away), so the broker probes each listener every LISTEN_PROBE_EVERY_MS: it
+ * connects as a peer would, and the listener is alive once its count of accepted connections
+ * grows. Not within LISTEN_PROBE_WAIT_MS: the broker closes the listener, with the connections
+ * it holds (their peers dial again at once), and listens anew.
+ *
+ * tls+tcp:// listeners stop the same way: a TLS ClientHello followed at once by a reset makes
+ * the broker's reply meet EPIPE (tests/suites/73-tls.sh), and that needs no certificate. Their
+ * probe needs none either: it offers a ClientHello the broker must refuse (probe_hello). nng
+ * hands a refused handshake up to the listener (NNG_EPEERAUTH, counted as "auth") only while
+ * the listener is accepting, so a listener that counts the refusal is alive. The TLS watch
+ * (common/tls.h) is told, and does not log the probe's refusal as a stranger's.
  *
  * Everything here runs on the state thread (listen.h). */
 #include "listen.h"
@@ -202,24 +208,58 @@ probe_end(struct listen_watch *w, bool alive, uint64_t now)
 	listener_renew(w);
 }
 
-/* Sends the probe's header (the peer protocol's) unless it went out already. */
+/* The TLS probe's bytes: one TLS record holding a TLS 1.2 ClientHello (an all-zero random, no
+ * session, no extensions) whose one cipher suite is TLS_NULL_WITH_NULL_NULL, which no TLS
+ * library serves. The broker's TLS (mbedTLS in nng) answers with a handshake_failure alert and
+ * fails the handshake with MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE, NNG_EPEERAUTH for nng: the
+ * listener counts it as "auth" and goes on accepting at once. */
+/* clang-format off */
+static const unsigned char probe_hello[] = {
+	0x16, 0x03, 0x01, 0x00, 0x2d, /* record: handshake, TLS 1.0 framing, 45 bytes */
+	0x01, 0x00, 0x00, 0x29,       /* ClientHello, 41 bytes */
+	0x03, 0x03,                   /* client_version: TLS 1.2 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* random: 32 bytes */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0x00,                         /* session_id: none */
+	0x00, 0x02, 0x00, 0x00,       /* cipher_suites: TLS_NULL_WITH_NULL_NULL */
+	0x01, 0x00,                   /* compression_methods: null */
+};
+/* clang-format on */
+_Static_assert(sizeof(probe_hello) == 5 + 0x2d && 0x2d == 4 + 0x29, "probe_hello's lengths");
+
+/* The listener's count of what shows it accepting: its accepted connections, and for
+ * tls+tcp:// also its refused TLS handshakes (probe_hello's). */
+static uint64_t
+probe_count(nng_stat *all, const struct listen_watch *w)
+{
+	uint64_t n = listener_stat(all, w->l, "accept");
+
+	return tls_url_is_tls(w->url) ? n + listener_stat(all, w->l, "auth") : n;
+}
+
+/* Sends the probe's bytes unless they went out already: the peer protocol's SP header, or for
+ * tls+tcp:// probe_hello (then the TLS watch expects its refusal). */
 static void
 probe_send(struct listen_watch *w)
 {
 	unsigned char h[8] = {
 	    0, 'S', 'P', 0, (unsigned char)(w->peer >> 8), (unsigned char)(w->peer & 0xff), 0, 0};
+	bool tls = tls_url_is_tls(w->url);
+	const void *b = tls ? (const void *)probe_hello : (const void *)h;
+	size_t len = tls ? sizeof(probe_hello) : sizeof(h);
 
-	if (!w->sent)
-		w->sent = send(w->probe_fd, h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT) ==
-		          (ssize_t)sizeof(h);
+	if (w->sent)
+		return;
+	w->sent = send(w->probe_fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len;
+	if (w->sent && tls)
+		tls_watch_expect(w->l);
 }
 
-/* A probe
- * connects as a peer would and sends the peer protocol's header (a TCP connection still being
- * made takes it at a later tick); the listener is alive once its count of accepted connections
- * grows. nng's transport completes a handshake even when its listener stopped accepting, so
- * the header the broker sends back tells nothing. A listener that could not listen again is
- * retried at its next probe time. */
+/* A probe connects as a peer would and sends its bytes (probe_send; a TCP connection still
+ * being made takes them at a later tick); the listener is alive once its count grows
+ * (probe_count). nng's transport completes a handshake even when its listener stopped
+ * accepting, so what the broker sends back tells nothing. A listener that could not listen
+ * again is retried at its next probe time. */
 void
 listen_check(struct listen_watch *ws, size_t n, uint64_t now)
 {
@@ -228,7 +268,7 @@ listen_check(struct listen_watch *ws, size_t n, uint64_t now)
 	for (size_t i = 0; i < n; i++) {
 		struct listen_watch *w = &ws[i];
 
-		if (tls_url_is_tls(w->url) || (w->probe_fd < 0 && now < w->probe_at))
+		if (w->probe_fd < 0 && now < w->probe_at)
 			continue;
 		if (w->probe_fd < 0 && nng_listener_id(w->l) <= 0) {
 			w->probe_at = now + LISTEN_PROBE_EVERY_MS;
@@ -238,7 +278,7 @@ listen_check(struct listen_watch *ws, size_t n, uint64_t now)
 		if (all == NULL && nng_stats_get(&all) != 0)
 			return;
 		if (w->probe_fd < 0) {
-			w->accepted = listener_stat(all, w->l, "accept");
+			w->took = probe_count(all, w);
 			if ((w->probe_fd = probe_connect(w)) < 0) {
 				probe_end(w, false, now);
 				continue;
@@ -249,7 +289,7 @@ listen_check(struct listen_watch *ws, size_t n, uint64_t now)
 			continue;
 		}
 		probe_send(w);
-		if (listener_stat(all, w->l, "accept") > w->accepted)
+		if (probe_count(all, w) > w->took)
 			probe_end(w, true, now);
 		else if (now >= w->probe_deadline)
 			probe_end(w, false, now);

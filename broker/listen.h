@@ -25,8 +25,8 @@ struct listen_watch {
 	const struct tls_opts *tls; /* not copied */
 	nng_listener l;
 	int probe_fd;            /* a probe in progress, or -1 */
-	uint64_t accepted;       /* the listener's accepts when the probe began */
-	bool sent;               /* the probe's header went out */
+	uint64_t took;           /* its count (listen.c: probe_count) when the probe began */
+	bool sent;               /* the probe's bytes went out */
 	uint64_t probe_at;       /* when the next probe starts (clock_mono_ms) */
 	uint64_t probe_deadline; /* when the probe in progress has failed */
 };

@@ -342,6 +342,8 @@ struct watch {
 	char url[256];
 	char who[32];
 	uint64_t auth, proto; /* counts already logged */
+	uint64_t expected; /* refusals still to come that are not a stranger's (tls_watch_expect) */
+	uint64_t ours;     /* refusals that were not (in auth, not in the totals logged) */
 };
 
 static pthread_mutex_t watch_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -381,17 +383,23 @@ watch_poll(struct watch *w, nng_stat *all)
 {
 	nng_stat *ep = w->listener ? find_endpoint(all, "listener", nng_listener_id(w->l))
 	                           : find_endpoint(all, "dialer", nng_dialer_id(w->d));
-	uint64_t auth = stat_value(ep, "auth"), proto = stat_value(ep, "proto");
+	uint64_t auth = stat_value(ep, "auth"), proto = stat_value(ep, "proto"), mine;
 
 	if (ep == NULL || (auth <= w->auth && proto <= w->proto))
+		return;
+	mine = auth - w->auth < w->expected ? auth - w->auth : w->expected;
+	w->expected -= mine;
+	w->ours += mine;
+	w->auth += mine;
+	if (auth <= w->auth && proto <= w->proto)
 		return;
 	if (w->listener)
 		log_warn("%s: %s refused %llu connection(s) in the TLS handshake (no client "
 		         "certificate, one not signed by --tls-ca, or not TLS) and %llu after it "
 		         "(not SP); totals %llu and %llu",
 		         w->who, w->url, (unsigned long long)(auth - w->auth),
-		         (unsigned long long)(proto - w->proto), (unsigned long long)auth,
-		         (unsigned long long)proto);
+		         (unsigned long long)(proto - w->proto),
+		         (unsigned long long)(auth - w->ours), (unsigned long long)proto);
 	else
 		log_warn("%s: the TLS handshake with the broker at %s failed %llu time(s): its "
 		         "certificate is not signed by --tls-ca or does not carry the expected "
@@ -488,6 +496,16 @@ void
 tls_unwatch_listener(nng_listener l)
 {
 	watch_remove(true, nng_listener_id(l));
+}
+
+void
+tls_watch_expect(nng_listener l)
+{
+	pthread_mutex_lock(&watch_mtx);
+	for (int i = 0; i < nwatches; i++)
+		if (watches[i].listener && nng_listener_id(watches[i].l) == nng_listener_id(l))
+			watches[i].expected++;
+	pthread_mutex_unlock(&watch_mtx);
 }
 
 int

@@ -99,8 +99,12 @@ int tls_watch_dialer(nng_dialer d, const char *url, const char *who);
 /* Stops watching dialer d (before it is closed: common/redial.h replaces dialers); nothing when
  * it is not watched. */
 void tls_unwatch_dialer(nng_dialer d);
-/* The same for a listener (the broker listens anew: broker/server.c). */
+/* The same for a listener (the broker listens anew: broker/listen.c). */
 void tls_unwatch_listener(nng_listener l);
+/* One more of listener l's refused handshakes is expected, and is not logged: the broker's own
+ * probe (broker/listen.c). A refusal that has not shown in nng's counter yet stays expected
+ * until it does. Nothing when l is not watched. */
+void tls_watch_expect(nng_listener l);
 
 /* Adds a dialer of url to sock, dialing in the background (it keeps redialing while the broker
  * is down, unless nng gives it up: common/redial.h). A tls+tcp:// url gets o's configuration

@@ -13,8 +13,8 @@ TEST_LIB_OBJS := $(TEST_LIB_SRCS:%.c=$(OBJ)/%.o)
 TEST_BINS += $(UNIT_SRCS:tests/unit/%.c=$(TESTBIN)/%) $(IT_SRCS:tests/integration/%.c=$(TESTBIN)/%) \
              $(TESTBIN)/freeport $(TESTBIN)/broker-rpc $(TESTBIN)/nng-close-hang.so $(TESTBIN)/sp-epipe.so
 EXTRA_CFLAGS_tests = -iquote . $(CJSON_CFLAGS) $(CMOCKA_CFLAGS) $(LWS_CFLAGS) $(FCGI_CFLAGS) -Itests/lib
-TEST_LDLIBS = $(CJSON_LIBS) $(NNG_LIBS) $(LWS_LIBS) $(FCGI_LIBS) $(CRYPTO_LIBS) $(SQLITE_LIBS) \
-               $(CMOCKA_LIBS) -lm
+TEST_LDLIBS = $(CJSON_LIBS) $(NNG_LIBS) $(LWS_LIBS) $(FCGI_LIBS) $(SSL_LIBS) $(CRYPTO_LIBS) \
+               $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm
 DEPS += $(UNIT_SRCS:%.c=$(OBJ)/%.d) $(IT_SRCS:%.c=$(OBJ)/%.d) $(TEST_LIB_OBJS:.o=.d)
 
 $(TESTBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(TEST_LIB_OBJS) $(CORE_LIBS) $(COMMON_LIB)

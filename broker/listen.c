@@ -17,7 +17,8 @@
  * probe needs none either: it offers a ClientHello the broker must refuse (probe_hello). nng
  * hands a refused handshake up to the listener (NNG_EPEERAUTH, counted as "auth") only while
  * the listener is accepting, so a listener that counts the refusal is alive. The TLS watch
- * (common/tls.h) is told, and does not log the probe's refusal as a stranger's.
+ * (common/tls.h) is told, and does not log the probe's refusal as a stranger's. A connection
+ * that never starts its TLS handshake is shut down after TLSHELD_LIMIT_MS (tlsheld.h).
  *
  * Everything here runs on the state thread (listen.h). */
 #include "listen.h"
@@ -202,9 +203,14 @@ probe_end(struct listen_watch *w, bool alive, uint64_t now)
 	w->probe_at = now + LISTEN_PROBE_EVERY_MS;
 	if (alive)
 		return;
-	log_warn("broker: %s did not take a connection within %d ms: listening anew (nng 1.5.2 "
-	         "stops accepting after a peer closed a connection in its handshake)",
-	         w->url, LISTEN_PROBE_WAIT_MS);
+	if (w->probe_answered != 0)
+		log_warn("broker: %s did not take a connection within %d ms: listening anew (nng "
+		         "1.5.2 stops accepting after a peer closed a connection in its handshake)",
+		         w->url, LISTEN_PROBE_WAIT_MS);
+	else
+		log_warn("broker: %s did not take a connection within %d ms, nor answer it: "
+		         "listening anew",
+		         w->url, LISTEN_PROBE_QUEUE_MS);
 	listener_renew(w);
 }
 
@@ -255,11 +261,43 @@ probe_send(struct listen_watch *w)
 		tls_watch_expect(w->l);
 }
 
+/* Gives w's connections their TLS handshake time limit (tlsheld.h), on the port its listener
+ * is bound to. */
+static void
+held_sweep(struct listen_watch *w, uint64_t now)
+{
+	nng_sockaddr na;
+	uint16_t port = 0;
+
+	if (nng_listener_id(w->l) <= 0 || nng_listener_get_addr(w->l, NNG_OPT_LOCADDR, &na) != 0)
+		return;
+	if (na.s_family == NNG_AF_INET)
+		port = na.s_in.sa_port;
+	else if (na.s_family == NNG_AF_INET6)
+		port = na.s_in6.sa_port;
+	if (port != 0)
+		tlsheld_sweep(w->held, ntohs(port), w->url, now);
+}
+
+/* True once nng's transport has answered the probe (its SP header, a TLS alert, or a close):
+ * it took the connection off the kernel's queue. */
+static bool
+probe_answered(const struct listen_watch *w)
+{
+	char b;
+	ssize_t r = recv(w->probe_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN);
+}
+
 /* A probe connects as a peer would and sends its bytes (probe_send; a TCP connection still
  * being made takes them at a later tick); the listener is alive once its count grows
- * (probe_count). nng's transport completes a handshake even when its listener stopped
- * accepting, so what the broker sends back tells nothing. A listener that could not listen
- * again is retried at its next probe time. */
+ * (probe_count). nng's transport answers even when its listener stopped accepting, so what it
+ * sends back tells only that the transport took the connection; from then the listener has
+ * LISTEN_PROBE_WAIT_MS to count it. Under a flood of connections the kernel's queue can hold
+ * the probe for seconds before nng takes it: a probe with no answer at all fails only after
+ * LISTEN_PROBE_QUEUE_MS. A listener that could not listen again is retried at its next probe
+ * time. */
 void
 listen_check(struct listen_watch *ws, size_t n, uint64_t now)
 {
@@ -268,6 +306,8 @@ listen_check(struct listen_watch *ws, size_t n, uint64_t now)
 	for (size_t i = 0; i < n; i++) {
 		struct listen_watch *w = &ws[i];
 
+		if (w->held != NULL)
+			held_sweep(w, now);
 		if (w->probe_fd < 0 && now < w->probe_at)
 			continue;
 		if (w->probe_fd < 0 && nng_listener_id(w->l) <= 0) {
@@ -284,14 +324,21 @@ listen_check(struct listen_watch *ws, size_t n, uint64_t now)
 				continue;
 			}
 			w->sent = false;
-			w->probe_deadline = now + LISTEN_PROBE_WAIT_MS;
+			w->probe_answered = 0;
+			w->probe_deadline = now + LISTEN_PROBE_QUEUE_MS;
 			probe_send(w);
 			continue;
 		}
 		probe_send(w);
-		if (probe_count(all, w) > w->took)
+		if (probe_count(all, w) > w->took) {
 			probe_end(w, true, now);
-		else if (now >= w->probe_deadline)
+			continue;
+		}
+		if (w->probe_answered == 0 && probe_answered(w)) {
+			w->probe_answered = now;
+			w->probe_deadline = now + LISTEN_PROBE_WAIT_MS;
+		}
+		if (now >= w->probe_deadline)
 			probe_end(w, false, now);
 	}
 	if (all != NULL)
@@ -311,6 +358,11 @@ listen_open(struct listen_watch *w, nng_socket sock, const char *url, uint16_t p
 	                           .tls = tls,
 	                           .probe_fd = -1,
 	                           .probe_at = clock_mono_ms()};
+	if (tls_url_is_tls(url) && (rv = tlsheld_open(&w->held, sock)) != 0) {
+		log_error("broker: cannot watch the TLS handshakes on %s: %s", url,
+		          nng_strerror(rv));
+		return -1;
+	}
 	if ((rv = listen_url(sock, url, ipc_mode, tls, &w->l)) != 0) {
 		log_error("broker: cannot listen on %s: %s", url, nng_strerror(rv));
 		return -1;

@@ -11,10 +11,12 @@
 #include <nng/nng.h>
 
 #include "tls.h"
+#include "tlsheld.h"
 
-#define LISTEN_PROBE_EVERY_MS 5000 /* how often each listener is probed */
-#define LISTEN_PROBE_WAIT_MS  2000 /* how long a probe waits for its listener to take it */
-#define LISTEN_SUB0_PEER      0x21 /* SP protocol number of sub0 (nng's pub0/sub0.h name none) */
+#define LISTEN_PROBE_EVERY_MS 5000  /* how often each listener is probed */
+#define LISTEN_PROBE_WAIT_MS  2000  /* how long a listener has to count a probe it answered */
+#define LISTEN_PROBE_QUEUE_MS 30000 /* how long a probe waits for an answer at all */
+#define LISTEN_SUB0_PEER      0x21  /* SP protocol number of sub0 (nng's pub0/sub0.h name none) */
 
 /* One listener and its probe (listen_check). The fields are listen.c's. */
 struct listen_watch {
@@ -28,7 +30,9 @@ struct listen_watch {
 	uint64_t took;           /* its count (listen.c: probe_count) when the probe began */
 	bool sent;               /* the probe's bytes went out */
 	uint64_t probe_at;       /* when the next probe starts (clock_mono_ms) */
+	uint64_t probe_answered; /* when nng's transport answered the probe in progress, or 0 */
 	uint64_t probe_deadline; /* when the probe in progress has failed */
+	struct tlsheld *held;    /* tls+tcp://: its handshake time limit (tlsheld.h), else NULL */
 };
 
 /* For an ipc:// url: a socket file left by a broker that was killed is removed; one that a

@@ -6,7 +6,7 @@ BROKER_CORE_SRCS := broker/broker.c broker/room.c broker/frontend.c broker/names
                     broker/hist.c broker/pgutil.c
 BROKER_CORE_OBJS := $(BROKER_CORE_SRCS:%.c=$(OBJ)/%.o)
 BROKER_CORE_LIB  := $(BUILD)/lib/libmadang-broker-core.a
-BROKER_SRCS      := broker/server.c broker/listen.c broker/store.c broker/store_sqlite.c broker/store_pg.c broker/store_pg_data.c \
+BROKER_SRCS      := broker/server.c broker/listen.c broker/tlsheld.c broker/store.c broker/store_sqlite.c broker/store_pg.c broker/store_pg_data.c \
                     broker/main.c
 BROKER_OBJS      := $(BROKER_SRCS:%.c=$(OBJ)/%.o)
 EXTRA_CFLAGS_broker = $(CJSON_CFLAGS) $(PQ_CFLAGS)

@@ -5,7 +5,8 @@
 # Refusals: a self-signed client, a client of another CA, one without a certificate and a plain
 # tcp:// dialer get nothing and the broker logs them; madang-api given the wrong
 # --tls-server-name refuses the broker (logged, /api/health 503); every start-up refusal with its
-# message. A TLS listener that nng stops (ClientHellos reset at once) is found by the broker's
+# message. Connections that never start the TLS handshake are shut down after 10 s. A TLS
+# listener that nng stops (ClientHellos reset at once) is found by the broker's
 # probe and replaced. Then two hosts: the broker and an edge (madang-api, test clients) in network
 # namespaces of their own joined by a veth pair, the same link and refusals across it (skipped,
 # with the reason, where namespaces cannot be made). Loopback or private namespaces only; every
@@ -272,6 +273,22 @@ t_check "the broker logs the refusal on the event endpoint" \
 	t_wait_for 5 sh -c "test \$(grep -c 'broker: $EVENTS refused [0-9]* connection(s) in the TLS handshake' '$T_DIR/broker.log') -gt $before"
 no_reply "a client that does not check the broker still cannot talk without a certificate" "$RPC"
 
+# --- connections that never start the TLS handshake ---------------------------------------------
+# nng 1.5.2 keeps them for good; the broker shuts each down after 10 s (broker/tlsheld.c).
+# madang-api's connection, a pipe, is not one of them.
+ROGUE="$MADANG_TESTBIN/it_tls_rogue"
+"$ROGUE" idle --count 40 --wait 20000 127.0.0.1 "$PR" >"$T_DIR/idle.out" 2>&1
+rc=$?
+first=$(sed -n 's/.*the first after \([0-9-]*\) ms.*/\1/p' "$T_DIR/idle.out")
+t_check "40 connections that never start the TLS handshake are closed by the broker within 20 s, none before 9.5 s ($(cat "$T_DIR/idle.out"))" \
+	sh -c "[ $rc -eq 0 ] && [ '${first:-0}' -ge 9500 ]"
+shut=$(sed -n "s|.*broker: $RPC: shut down \([0-9]*\) connection(s) that had not finished the TLS handshake within 10000 ms|\1|p" \
+	"$T_DIR/broker.log" | awk '{ s += $1 } END { print s + 0 }')
+t_check "... which the broker logs: 40 shut down, madang-api's own connection not among them ($shut)" \
+	[ "$shut" -eq 40 ]
+t_check "... and its listener went on taking connections (it did not listen anew)" \
+	sh -c "! grep -q 'listening anew' '$T_DIR/broker.log'"
+
 t_check "the broker still serves a good front-end after the refusals" \
 	sh -c "'$IT_TLS' --timeout 5000 --ca '$CA' --cert '$CERTS/api.pem' --server-name 127.0.0.1 '$RPC' '{\"op\":\"health\"}' >/dev/null"
 http GET "http://127.0.0.1:$NP/api/rooms"
@@ -283,7 +300,7 @@ wait_exit "$BROKER_PID" 0 || t_fail "the broker did not stop on SIGTERM"
 # --- a TLS listener that nng stops is replaced ---------------------------------------------------
 # nng 1.5.2 stops a tls+tcp:// listener for good when a handshake's write meets EPIPE: a peer
 # with no certificate that sends a ClientHello and resets the connection at once does it
-# (it_tls_reset). The broker probes its TLS listeners every 5 s with a ClientHello it must
+# (it_tls_rogue reset). The broker probes its TLS listeners every 5 s with a ClientHello it must
 # refuse, and listens anew on one that does not count it (broker/listen.c).
 PR2=$(t_free_port)
 PE2=$(t_free_port)
@@ -301,7 +318,7 @@ t_check "its probes of its TLS listeners (at start and 5 s later) log nothing" \
 	sh -c "! grep -q -e 'refused' -e 'listening anew' '$T_DIR/broker2.log'"
 stopped=0
 for round in 1 2 3 4 5 6 7 8 9 10; do
-	"$MADANG_TESTBIN/it_tls_reset" --count 100 127.0.0.1 "$PR2" >/dev/null 2>&1
+	"$ROGUE" reset --count 100 127.0.0.1 "$PR2" >/dev/null 2>&1
 	rpc2 >/dev/null 2>&1 || { stopped=$round; break; }
 done
 t_check "TLS ClientHellos reset at once, with no certificate, stop nng's TLS listener (round $stopped; if nng no longer stops, the TLS probe may go)" \

@@ -377,3 +377,10 @@ listen_probe_stop(struct listen_watch *w)
 		close(w->probe_fd);
 	w->probe_fd = -1;
 }
+
+void
+listen_fini(struct listen_watch *w)
+{
+	tlsheld_close(w->held);
+	w->held = NULL;
+}

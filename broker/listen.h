@@ -51,4 +51,7 @@ void listen_check(struct listen_watch *ws, size_t n, uint64_t now);
 /* Ends w's probe in progress, if any (before its socket closes). */
 void listen_probe_stop(struct listen_watch *w);
 
+/* Frees what w keeps, once its socket is closed. */
+void listen_fini(struct listen_watch *w);
+
 #endif

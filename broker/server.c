@@ -357,6 +357,8 @@ sockets_close(void)
 		nng_aio_free(srv.pub_aio);
 	srv.pub_aio = NULL;
 	nng_close(srv.pub);
+	for (size_t i = 0; i < sizeof(srv.lw) / sizeof(srv.lw[0]); i++)
+		listen_fini(&srv.lw[i]);
 }
 
 /* Applies every queued request in arrival order, keeping each reply in its slot. Nothing is sent

@@ -167,7 +167,8 @@ conns_merge(struct tlsheld *h, struct tlsheld_conn *cur, size_t n)
 {
 	size_t k = 0;
 
-	qsort(cur, n, sizeof(*cur), conn_cmp);
+	if (n > 1)
+		qsort(cur, n, sizeof(*cur), conn_cmp);
 	for (size_t i = 0; i < n; i++) {
 		while (k < h->nconns && h->conns[k].ino < cur[i].ino)
 			k++;
@@ -225,4 +226,15 @@ tlsheld_sweep(struct tlsheld *h, uint16_t port, const char *url, uint64_t now)
 		         "handshake within %d ms",
 		         url, n, TLSHELD_LIMIT_MS);
 	return n;
+}
+
+void
+tlsheld_close(struct tlsheld *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_destroy(&h->mu);
+	free(h->pipes);
+	free(h->conns);
+	free(h);
 }

@@ -30,4 +30,7 @@ int tlsheld_open(struct tlsheld **out, nng_socket sock);
  * logs how many (naming url). Returns how many it shut down. */
 int tlsheld_sweep(struct tlsheld *h, uint16_t port, const char *url, uint64_t now);
 
+/* Frees h, once its socket is closed (no pipe callback runs after nng_close returns). */
+void tlsheld_close(struct tlsheld *h);
+
 #endif

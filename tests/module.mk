@@ -86,6 +86,9 @@ test: node-deps
 # test_ws_slot: madang-ws's kept nng contexts (ws-frontend/ws_slot.c, outside its core library).
 $(TESTBIN)/test_ws_slot: $(OBJ)/ws-frontend/ws_slot.o
 
+# test_tlsheld: the broker's TLS handshake time limit (broker/tlsheld.c, outside its core library).
+$(TESTBIN)/test_tlsheld: $(OBJ)/broker/tlsheld.o
+
 # test_ws_rpc: madang-ws's broker requests held back while one is in flight (ws-frontend/ws_rpc.c
 # and ws_slot.c, outside its core library: linked before it, which they call; not tests/lib,
 # whose helpers use common/rpc.c, the same names as ws_rpc.c).
